@@ -1,0 +1,286 @@
+package aws
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/attestkms/attestkms/kms"
+)
+
+// Cryptographic operations. Secrets in an answer (Plaintext, data keys,
+// shared secrets) are listed in its result so the handler zeroes them once
+// the answer is written.
+
+// recipientField is the Recipient member of the operations that take one.
+// Until attested Recipients are served, a request that carries one is refused
+// rather than answered in plaintext.
+type recipientField struct {
+	Recipient json.RawMessage
+}
+
+func (r recipientField) check() error {
+	if len(r.Recipient) > 0 && string(r.Recipient) != "null" {
+		return &kms.Error{Kind: kms.ErrUnsupported, Msg: "Recipient is not supported by this server"}
+	}
+	return nil
+}
+
+func encrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+	KeyId               string
+	Plaintext           string
+	EncryptionContext   kms.EncryptionContext
+	EncryptionAlgorithm string
+	DryRun              bool
+	GrantTokens         []string
+}) (*result, error) {
+	pt, err := blob("Plaintext", req.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	r, err := h.svc.Encrypt(ctx, c, &kms.EncryptRequest{
+		KeyID: req.KeyId, Plaintext: pt, EncryptionContext: req.EncryptionContext,
+		EncryptionAlgorithm: req.EncryptionAlgorithm, DryRun: req.DryRun,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ok(struct{ CiphertextBlob, EncryptionAlgorithm, KeyId string }{b64(r.CiphertextBlob), r.EncryptionAlgorithm, r.KeyID})
+}
+
+func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+	CiphertextBlob      string
+	KeyId               string
+	EncryptionContext   kms.EncryptionContext
+	EncryptionAlgorithm string
+	DryRun              bool
+	GrantTokens         []string
+	recipientField
+}) (*result, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	ct, err := blob("CiphertextBlob", req.CiphertextBlob)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.Decrypt(ctx, c, &kms.DecryptRequest{
+		CiphertextBlob: ct, KeyID: req.KeyId, EncryptionContext: req.EncryptionContext,
+		EncryptionAlgorithm: req.EncryptionAlgorithm, DryRun: req.DryRun,
+	})
+	if err != nil {
+		return nil, err
+	}
+	enc := []byte(b64(r.Plaintext))
+	clear(r.Plaintext)
+	return ok(struct {
+		EncryptionAlgorithm string
+		KeyId               string
+		Plaintext           rawString
+	}{r.EncryptionAlgorithm, r.KeyID, enc}, enc)
+}
+
+// rawString marshals as a JSON string without copying through a Go string,
+// so the handler can zero the only copy of a secret's encoding. It must hold
+// JSON-safe bytes (base64).
+type rawString []byte
+
+func (r rawString) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, len(r)+2)
+	out = append(out, '"')
+	out = append(out, r...)
+	return append(out, '"'), nil
+}
+
+func reEncrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+	CiphertextBlob                 string
+	SourceKeyId                    string
+	SourceEncryptionContext        kms.EncryptionContext
+	SourceEncryptionAlgorithm      string
+	DestinationKeyId               string
+	DestinationEncryptionContext   kms.EncryptionContext
+	DestinationEncryptionAlgorithm string
+	DryRun                         bool
+	GrantTokens                    []string
+}) (*result, error) {
+	ct, err := blob("CiphertextBlob", req.CiphertextBlob)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.ReEncrypt(ctx, c, &kms.ReEncryptRequest{
+		CiphertextBlob: ct, SourceKeyID: req.SourceKeyId, SourceEncryptionContext: req.SourceEncryptionContext,
+		SourceEncryptionAlgorithm: req.SourceEncryptionAlgorithm, DestinationKeyID: req.DestinationKeyId,
+		DestinationEncryptionContext: req.DestinationEncryptionContext, DestinationEncryptionAlgorithm: req.DestinationEncryptionAlgorithm,
+		DryRun: req.DryRun,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ok(struct {
+		CiphertextBlob, DestinationEncryptionAlgorithm, KeyId, SourceEncryptionAlgorithm, SourceKeyId string
+	}{b64(r.CiphertextBlob), r.DestinationEncryptionAlgorithm, r.KeyID, r.SourceEncryptionAlgorithm, r.SourceKeyID})
+}
+
+type generateDataKeyRequest struct {
+	KeyId             string
+	KeySpec           string
+	NumberOfBytes     *int32
+	EncryptionContext kms.EncryptionContext
+	DryRun            bool
+	GrantTokens       []string
+	recipientField
+}
+
+func (req *generateDataKeyRequest) toKMS() (*kms.GenerateDataKeyRequest, error) {
+	n := int32(0)
+	if req.NumberOfBytes != nil {
+		if n = *req.NumberOfBytes; n == 0 {
+			return nil, validation("NumberOfBytes must be between 1 and 1024")
+		}
+	}
+	return &kms.GenerateDataKeyRequest{KeyID: req.KeyId, KeySpec: req.KeySpec, NumberOfBytes: n, EncryptionContext: req.EncryptionContext, DryRun: req.DryRun}, nil
+}
+
+func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	kreq, err := req.toKMS()
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.GenerateDataKey(ctx, c, kreq)
+	if err != nil {
+		return nil, err
+	}
+	enc := []byte(b64(r.Plaintext))
+	clear(r.Plaintext)
+	return ok(struct {
+		CiphertextBlob string
+		KeyId          string
+		Plaintext      rawString
+	}{b64(r.CiphertextBlob), r.KeyID, enc}, enc)
+}
+
+func generateDataKeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
+	kreq, err := req.toKMS()
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.GenerateDataKeyWithoutPlaintext(ctx, c, kreq)
+	if err != nil {
+		return nil, err
+	}
+	return ok(struct{ CiphertextBlob, KeyId string }{b64(r.CiphertextBlob), r.KeyID})
+}
+
+type generateDataKeyPairRequest struct {
+	KeyId             string
+	KeyPairSpec       string
+	EncryptionContext kms.EncryptionContext
+	DryRun            bool
+	GrantTokens       []string
+	recipientField
+}
+
+func (req *generateDataKeyPairRequest) toKMS() *kms.GenerateDataKeyPairRequest {
+	return &kms.GenerateDataKeyPairRequest{KeyID: req.KeyId, KeyPairSpec: kms.DataKeyPairSpec(req.KeyPairSpec), EncryptionContext: req.EncryptionContext, DryRun: req.DryRun}
+}
+
+func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	r, err := h.svc.GenerateDataKeyPair(ctx, c, req.toKMS())
+	if err != nil {
+		return nil, err
+	}
+	enc := []byte(b64(r.PrivateKeyPlaintext))
+	clear(r.PrivateKeyPlaintext)
+	return ok(struct {
+		KeyId                    string
+		KeyPairSpec              string
+		PrivateKeyCiphertextBlob string
+		PrivateKeyPlaintext      rawString
+		PublicKey                string
+	}{r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), enc, b64(r.PublicKey)}, enc)
+}
+
+func generateDataKeyPairWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
+	r, err := h.svc.GenerateDataKeyPairWithoutPlaintext(ctx, c, req.toKMS())
+	if err != nil {
+		return nil, err
+	}
+	return ok(struct {
+		KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
+	}{r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
+}
+
+func generateRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+	NumberOfBytes    *int32
+	CustomKeyStoreId string
+	recipientField
+}) (*result, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	if req.NumberOfBytes == nil {
+		return nil, validation("NumberOfBytes is required")
+	}
+	b, err := h.svc.GenerateRandom(ctx, c, *req.NumberOfBytes, req.CustomKeyStoreId)
+	if err != nil {
+		return nil, err
+	}
+	enc := []byte(b64(b))
+	clear(b)
+	return ok(struct{ Plaintext rawString }{enc}, enc)
+}
+
+func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+	KeyId       string
+	GrantTokens []string
+}) (*result, error) {
+	r, err := h.svc.GetPublicKey(ctx, c, req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	return ok(struct {
+		CustomerMasterKeySpec  string
+		KeyAgreementAlgorithms []string `json:",omitempty"`
+		KeyId                  string
+		KeySpec                string
+		KeyUsage               string
+		PublicKey              string
+	}{string(r.KeySpec), r.KeyAgreementAlgorithms, r.KeyID, string(r.KeySpec), string(r.KeyUsage), b64(r.PublicKey)})
+}
+
+func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+	KeyId                 string
+	KeyAgreementAlgorithm string
+	PublicKey             string
+	DryRun                bool
+	GrantTokens           []string
+	recipientField
+}) (*result, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	pub, err := blob("PublicKey", req.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.DeriveSharedSecret(ctx, c, &kms.DeriveSharedSecretRequest{
+		KeyID: req.KeyId, KeyAgreementAlgorithm: req.KeyAgreementAlgorithm, PublicKey: pub, DryRun: req.DryRun,
+	})
+	if err != nil {
+		return nil, err
+	}
+	enc := []byte(b64(r.SharedSecret))
+	clear(r.SharedSecret)
+	return ok(struct {
+		KeyAgreementAlgorithm string
+		KeyId                 string
+		KeyOrigin             string
+		SharedSecret          rawString
+	}{r.KeyAgreementAlgorithm, r.KeyID, r.KeyOrigin, enc}, enc)
+}

@@ -1,0 +1,242 @@
+// Package aws serves the AWS KMS JSON 1.1 dialect: POST / with
+// X-Amz-Target: TrentService.<Operation>, signed with AWS Signature Version 4,
+// so that the official AWS SDKs work against attestkms unchanged.
+//
+// It bounds the body, authenticates, decodes and renders; every decision about
+// keys is kms's. Order of a request: read at most 1 MiB; verify the SigV4
+// signature (an unknown access key and a bad signature get one answer); refuse
+// a signature already used; find the operation; decode its JSON strictly; run
+// it; write the audit line; only then send the answer. A request whose audit
+// line cannot be written gets KMSInternalException instead of its result.
+//
+// Threat model: every header and body byte is the attacker's until the
+// signature verifies, and the body is still hostile after (an authenticated
+// client may be compromised). What is not done here: TLS (the server's), rate
+// limiting, and IAM: key policies are kms's business.
+package aws
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/api/internal/httpio"
+	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// MaxSkew is how far a request's X-Amz-Date may be from the server's clock.
+const MaxSkew = 15 * time.Minute
+
+const (
+	targetPrefix = "TrentService."
+	contentType  = "application/x-amz-json-1.1"
+	dialect      = "aws"
+)
+
+// Options configure a Handler. Zero values are safe defaults.
+type Options struct {
+	Service *kms.Service // required
+	// Replay is the replay cache, shared with the other dialects. If nil, the
+	// handler keeps its own.
+	Replay *replay.Cache
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+	// Logger receives internal errors' causes (never secrets). If nil, slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the AWS dialect.
+type Handler struct {
+	svc      *kms.Service
+	verifier sigv4.Verifier
+	replay   *replay.Cache
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// New returns a Handler.
+func New(opts Options) *Handler {
+	h := &Handler{svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger}
+	if h.replay == nil {
+		h.replay = replay.New(MaxSkew, 0)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.verifier = sigv4.Verifier{
+		Service: "kms",
+		MaxSkew: MaxSkew,
+		Lookup: func(id string) ([]byte, bool) {
+			secret, _, ok := h.svc.LookupSecret(id)
+			return secret, ok
+		},
+	}
+	return h
+}
+
+// Handle serves one request; route POST / with an X-Amz-Target header here.
+func (h *Handler) Handle(c echo.Context) error {
+	w, r := c.Response(), c.Request()
+	reqID := httpio.RequestID()
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	target := r.Header.Get("X-Amz-Target")
+	opName := strings.TrimPrefix(target, targetPrefix)
+	if len(opName) > 64 {
+		opName = opName[:64]
+	}
+	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+
+	var res *result
+	var err error
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("panic serving request", "request_id", reqID, "operation", opName, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res, err = nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
+			}
+		}()
+		res, err = h.serve(r.Context(), w, r, target, rec)
+	}()
+	if res != nil {
+		defer res.wipe()
+	}
+
+	if rec.AccessKeyID != "" || errors.Is(err, errAuth) {
+		if err == nil {
+			rec.Outcome = "ok"
+		} else {
+			we, msg := toWire(err)
+			rec.Outcome, rec.ErrorCode, rec.Message = "error", we.code, msg
+		}
+		if aerr := h.svc.Audit(rec); aerr != nil {
+			h.log.Error("audit log write failed", "request_id", reqID, "err", aerr)
+			res, err = nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
+		}
+	}
+	if err != nil {
+		return h.writeError(w, reqID, err)
+	}
+	return writeJSON(w, http.StatusOK, res.out)
+}
+
+// errAuth marks authentication failures, which are audited without a principal.
+var errAuth = errors.New("authentication failed")
+
+type authError struct{ err error }
+
+func (e *authError) Error() string   { return e.err.Error() }
+func (e *authError) Unwrap() []error { return []error{e.err, errAuth} }
+func authFail(w wireError, msg string) error {
+	return &authError{&dialectError{w, msg}}
+}
+
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, rec *kms.AuditRecord) (*result, error) {
+	body, err := httpio.ReadBody(w, r)
+	if errors.Is(err, httpio.ErrTooLarge) {
+		return nil, &dialectError{errTooLarge, "Request body is larger than 1 MiB."}
+	}
+	if err != nil {
+		return nil, &dialectError{wireError{"ValidationException", http.StatusBadRequest}, "could not read the request body"}
+	}
+	now := h.now()
+	v, err := h.verifier.Verify(r, body, now)
+	switch {
+	case errors.Is(err, sigv4.ErrMissing):
+		return nil, &authError{errMissingAuth}
+	case errors.Is(err, sigv4.ErrExpired):
+		return nil, authFail(errExpiredSignature, "Signature expired: the request's X-Amz-Date is more than 15 minutes from the server's time.")
+	case errors.Is(err, sigv4.ErrMalformed):
+		return nil, authFail(errIncompleteSignature, "The request signature does not conform to AWS standards: "+err.Error())
+	case err != nil:
+		return nil, &authError{errBadSignature}
+	}
+	_, principal, ok := h.svc.LookupSecret(v.AccessKeyID)
+	if !ok { // deleted between the two lookups
+		return nil, &authError{errBadSignature}
+	}
+	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN
+	if h.replay.Seen(dialect, v.Signature, now) {
+		return nil, authFail(errExpiredSignature, "Signature has already been used: this request is a replay.")
+	}
+
+	op, ok := operations[strings.TrimPrefix(target, targetPrefix)]
+	if !ok || !strings.HasPrefix(target, targetPrefix) {
+		return nil, &dialectError{errUnknownTarget, "Unknown operation " + rec.Operation}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
+		return nil, &dialectError{wireError{"ValidationException", http.StatusBadRequest}, "Content-Type must be " + contentType}
+	}
+	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: v.Region, SourceIP: rec.SourceIP}
+	res, err := op(h, ctx, call, body)
+	rec.KeyARN, rec.SourceKeyARN = call.KeyARN, call.SourceKeyARN
+	return res, err
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) error {
+	we, msg := toWire(err)
+	if we.status >= 500 {
+		h.log.Error("internal error", "request_id", reqID, "err", err)
+	}
+	w.Header().Set("X-Amzn-ErrorType", we.code)
+	return writeJSON(w, we.status, struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{we.code, msg})
+}
+
+// writeJSON encodes v into a buffer it wipes after sending: the answer may
+// hold a secret.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return err
+	}
+	defer clear(buf.Bytes())
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// result is an operation's answer and the secret buffers in it, zeroed once
+// the answer is written.
+type result struct {
+	out     any
+	secrets [][]byte
+}
+
+func (r *result) wipe() {
+	for _, s := range r.secrets {
+		clear(s)
+	}
+}
+
+func ok(out any, secrets ...[]byte) (*result, error) { return &result{out: out, secrets: secrets}, nil }
+
+type opFunc func(h *Handler, ctx context.Context, c *kms.Call, body []byte) (*result, error)
+
+// op adapts a typed operation: it decodes the body into Req first.
+func op[Req any](fn func(h *Handler, ctx context.Context, c *kms.Call, req *Req) (*result, error)) opFunc {
+	return func(h *Handler, ctx context.Context, c *kms.Call, body []byte) (*result, error) {
+		var req Req
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+		return fn(h, ctx, c, &req)
+	}
+}

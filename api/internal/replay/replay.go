@@ -1,0 +1,80 @@
+// Package replay remembers the signatures of authenticated requests so that a
+// captured request cannot be sent again while its timestamp is still inside
+// the clock-skew window.
+//
+// A signature over a request timestamp t is accepted while |now - t| <= skew,
+// so a replay could come up to 2*skew after the first use. The cache keeps two
+// generations of signatures and retires the older every 2*skew, so every
+// signature is remembered at least that long.
+//
+// Threat model: only signatures that verified are recorded, so an
+// unauthenticated client cannot fill the cache. Memory is bounded: when the
+// current generation reaches MaxEntries it is retired early, which shortens
+// the memory of the oldest signatures under a flood of authenticated requests
+// (Overflowed counts it) rather than refusing service.
+package replay
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultMaxEntries bounds a generation: about 40 bytes an entry.
+const DefaultMaxEntries = 1 << 20
+
+// Cache is a replay cache. The zero value is not usable; use New.
+type Cache struct {
+	mu         sync.Mutex
+	retire     time.Duration
+	max        int
+	started    time.Time
+	cur, prev  map[[16]byte]struct{}
+	overflowed uint64
+}
+
+// New returns a cache for signatures accepted within ±skew of their
+// timestamp. maxEntries <= 0 means DefaultMaxEntries.
+func New(skew time.Duration, maxEntries int) *Cache {
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	return &Cache{retire: 2 * skew, max: maxEntries, cur: map[[16]byte]struct{}{}, prev: map[[16]byte]struct{}{}}
+}
+
+// Seen records sig (a verified MAC, of which 16 bytes are kept: still a
+// 128-bit unforgeable value) under a namespace, e.g. a dialect's name, and
+// reports whether it had been recorded before.
+func (c *Cache) Seen(namespace string, sig []byte, now time.Time) bool {
+	var k [16]byte
+	copy(k[:], sig)
+	for i := 0; i < len(namespace) && i < 16; i++ {
+		k[i] ^= namespace[i]
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started.IsZero() {
+		c.started = now
+	}
+	if now.Sub(c.started) >= c.retire {
+		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]struct{}), now
+	}
+	if _, ok := c.cur[k]; ok {
+		return true
+	}
+	if _, ok := c.prev[k]; ok {
+		return true
+	}
+	if len(c.cur) >= c.max {
+		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]struct{}), now
+		c.overflowed++
+	}
+	c.cur[k] = struct{}{}
+	return false
+}
+
+// Overflowed counts generations retired early because they were full.
+func (c *Cache) Overflowed() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.overflowed
+}

@@ -1,0 +1,79 @@
+package replay
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func sig(i int) []byte { s := sha256.Sum256([]byte(fmt.Sprint(i))); return s[:] }
+
+func TestReplayWithinWindow(t *testing.T) {
+	skew := 15 * time.Minute
+	c := New(skew, 0)
+	t0 := time.Unix(1700000000, 0)
+	if c.Seen("aws", sig(1), t0) {
+		t.Fatal("first use reported as replay")
+	}
+	// A signature must be remembered for 2*skew after first use, whatever the
+	// generation boundaries.
+	for _, d := range []time.Duration{0, time.Second, skew, 2*skew - time.Second} {
+		if !c.Seen("aws", sig(1), t0.Add(d)) {
+			t.Fatalf("replay after %v not detected", d)
+		}
+	}
+	if c.Seen("huawei", sig(1), t0.Add(time.Second)) {
+		t.Fatal("namespaces are not separate")
+	}
+}
+
+func TestRememberedAcrossRetirement(t *testing.T) {
+	skew := time.Minute
+	c := New(skew, 0)
+	t0 := time.Unix(1700000000, 0)
+	c.Seen("x", sig(0), t0)               // starts the generation at t0
+	c.Seen("x", sig(1), t0.Add(2*skew-1)) // just before retirement
+	if !c.Seen("x", sig(1), t0.Add(2*skew+skew)) {
+		t.Fatal("signature forgotten at the first retirement")
+	}
+	if c.Seen("x", sig(2), t0.Add(10*skew)) {
+		t.Fatal("new signature reported as replay")
+	}
+}
+
+func TestBoundedMemory(t *testing.T) {
+	c := New(time.Minute, 100)
+	now := time.Unix(1700000000, 0)
+	for i := 0; i < 1000; i++ {
+		if c.Seen("x", sig(i), now) {
+			t.Fatalf("signature %d reported as replay", i)
+		}
+	}
+	if n := len(c.cur) + len(c.prev); n > 200 {
+		t.Fatalf("cache holds %d entries, bound is 200", n)
+	}
+	if c.Overflowed() == 0 {
+		t.Fatal("overflow not counted")
+	}
+	// The most recent signatures are still remembered.
+	if !c.Seen("x", sig(999), now) {
+		t.Fatal("recent signature forgotten")
+	}
+}
+
+func BenchmarkSeen(b *testing.B) {
+	c := New(15*time.Minute, 0)
+	now := time.Unix(1700000000, 0)
+	sigs := make([][]byte, 4096)
+	for i := range sigs {
+		sigs[i] = sig(i)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s := sigs[i%len(sigs)]
+		s[0] = byte(i >> 12)
+		s[1] = byte(i >> 20)
+		c.Seen("aws", s, now)
+	}
+}

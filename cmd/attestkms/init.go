@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/attestkms/attestkms/kms"
+)
+
+const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE]
+
+Creates a new store in DIR (mode 0700): the database, a random root key (in
+DIR/root.key, mode 0600, unless --root-key-file names another place; an existing
+root key file there is used), a new account and its first admin credential,
+printed as JSON on stdout:
+
+  {"access_key_id":"AKIA...","secret_access_key":"...","account_id":"...","project_id":"..."}
+
+The secret is shown once. Refuses a DIR that already holds a store.
+
+Example:
+  attestkms init --data-dir /var/lib/attestkms > admin.json && chmod 600 admin.json
+`
+
+// credentialJSON is the shape init, serve's first start and credential create print.
+type credentialJSON struct {
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+	AccountID       string `json:"account_id"`
+	ProjectID       string `json:"project_id"`
+}
+
+func credentialDoc(a kms.Account, c *kms.Credential) ([]byte, error) {
+	b, err := json.MarshalIndent(credentialJSON{c.AccessKeyID, c.SecretAccessKey, a.AccountID, a.ProjectID}, "", "  ")
+	return append(b, '\n'), err
+}
+
+func runInit(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("init", initUsage, stdout, stderr)
+	dataDir := fs.String("data-dir", "", "the store's `directory` (required)")
+	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		return usageError("--data-dir is required")
+	}
+	acct, cred, err := kms.Init(kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey})
+	if errors.Is(err, kms.ErrAlreadyInitialised) {
+		return withHint(err, "use another --data-dir, or serve the existing store")
+	}
+	if err != nil {
+		return err
+	}
+	doc, err := credentialDoc(*acct, cred)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(doc)
+	return err
+}

@@ -1,0 +1,122 @@
+// Command attestkms is the attestkms key service and its admin commands.
+//
+//	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [...]   run the service
+//	attestkms init   --data-dir DIR                                new store, prints the admin credential
+//	attestkms credential create|list|delete --data-dir DIR         manage access keys
+//
+// Run "attestkms COMMAND --help" for a command's flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `attestkms: a key management service for confidential computing
+
+Usage:
+  attestkms serve [flags]                  run the service (all three KMS dialects on one port)
+  attestkms init --data-dir DIR            create a store; print the first admin credential as JSON
+  attestkms credential create|list|delete  manage access keys (stop the server first)
+
+With no flags, serve uses ./attestkms-data (created on first start) and 127.0.0.1:8080.
+Run "attestkms COMMAND --help" for a command's flags.
+`
+
+// exitCode errors carry the process exit status: 1 for failures, 2 for usage.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func withHint(err error, hint string) error { return &exitError{code: 1, err: err, hint: hint} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = runServe(args[1:], stdout, stderr)
+	case "init":
+		err = runInit(args[1:], stdout, stderr)
+	case "credential", "credentials":
+		err = runCredential(args[1:], stdout, stderr)
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = usageError("unknown command %q", args[0])
+	}
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "attestkms: error: %s\n", strings.TrimSuffix(err.Error(), "."))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.hint != "" {
+			fmt.Fprintf(stderr, "attestkms: hint: %s\n", ee.hint)
+		}
+		if ee.code == 2 {
+			fmt.Fprint(stderr, "attestkms: hint: run \"attestkms --help\" for usage\n")
+		}
+		return ee.code
+	}
+	return 1
+}
+
+// newFlagSet returns a flag set whose --help prints the command's usage and
+// examples to stdout.
+func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("attestkms "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fs.SetOutput(stdout)
+		fmt.Fprint(stdout, synopsis)
+		fmt.Fprintln(stdout, "\nFlags:")
+		fs.PrintDefaults()
+		fs.SetOutput(stderr)
+	}
+	return fs
+}
+
+// parseFlags parses args, flags and positional arguments in any order,
+// turning a parse failure into a usage error and refusing more than maxArgs
+// positional arguments, which it returns.
+func parseFlags(fs *flag.FlagSet, args []string, maxArgs int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &exitError{code: 2, err: err}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) > maxArgs {
+		return nil, usageError("unexpected argument %q", pos[maxArgs])
+	}
+	return pos, nil
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/attestkms/attestkms/api"
+	"github.com/attestkms/attestkms/kms"
+)
+
+const serveUsage = `Usage: attestkms serve [flags]
+
+Serves the AWS KMS (JSON 1.1) dialect on one port, answers GET /healthz with
+200 once ready, and shuts down gracefully on SIGINT or SIGTERM.
+
+With no flags it serves ./attestkms-data on 127.0.0.1:8080. If the data
+directory holds no store yet, it creates one and writes the first admin
+credential to DIR/admin-credential.json (mode 0600), saying so on stderr.
+
+Examples:
+  attestkms serve
+  attestkms serve --data-dir /var/lib/attestkms --listen 0.0.0.0:8443 \
+      --tls-cert server.pem --tls-key server.key
+`
+
+// serveConfig is what serve runs with; tests build one directly.
+type serveConfig struct {
+	dataDir, listen, rootKeyFile string
+	tlsCert, tlsKey              string
+	maintainEvery                time.Duration
+}
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", serveUsage, stdout, stderr)
+	var cfg serveConfig
+	fs.StringVar(&cfg.dataDir, "data-dir", "./attestkms-data", "the store's `directory`; created and initialised on first start")
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "the `address` to listen on")
+	fs.StringVar(&cfg.rootKeyFile, "root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS (1.2 or later) with this PEM certificate chain `file`")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return usageError("--tls-cert and --tls-key go together")
+	}
+	cfg.maintainEvery = time.Minute
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, cfg, stderr, nil)
+}
+
+// serve runs the server until ctx is done. If ready is not nil it receives the
+// listening address once /healthz answers.
+func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- string) error {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile}
+	if !kms.IsInitialised(cfg.dataDir) {
+		acct, cred, err := kms.Init(opts)
+		if err != nil {
+			return err
+		}
+		doc, err := credentialDoc(*acct, cred)
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(cfg.dataDir, "admin-credential.json")
+		if err := os.WriteFile(path, doc, 0o600); err != nil {
+			return fmt.Errorf("writing the admin credential: %w", err)
+		}
+		fmt.Fprintf(stderr, "attestkms: initialised a new store in %s\nattestkms: the admin credential is in %s (mode 0600)\n", cfg.dataDir, path)
+	}
+	svc, err := kms.Open(opts)
+	if errors.Is(err, kms.ErrStoreInUse) {
+		return withHint(err, "another attestkms serves this data directory")
+	}
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	var tlsConfig *tls.Config
+	if cfg.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading the TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Options{Service: svc, Logger: logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         tlsConfig,
+		ErrorLog:          log.New(stderr, "attestkms: http: ", 0),
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(stderr, "attestkms: serving %s on %s://%s (data %s)\n", "AWS KMS", scheme, ln.Addr(), cfg.dataDir)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	maintain := func() {
+		if r, err := svc.Maintain(); err != nil {
+			logger.Error("maintenance failed", "err", err)
+		} else if r.Destroyed+r.Rotated > 0 {
+			logger.Info("maintenance", "keys_destroyed", r.Destroyed, "keys_rotated", r.Rotated)
+		}
+	}
+	maintain()
+	tick := time.NewTicker(cfg.maintainEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-served:
+			return err
+		case <-tick.C:
+			maintain()
+		case <-ctx.Done():
+			fmt.Fprintln(stderr, "attestkms: shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil {
+				return err
+			}
+			return nil
+		}
+	}
+}

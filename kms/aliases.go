@@ -1,0 +1,160 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// AliasListEntry is one alias of ListAliases.
+type AliasListEntry struct {
+	AliasName       string
+	AliasArn        string
+	TargetKeyID     string
+	CreationDate    time.Time
+	LastUpdatedDate time.Time
+}
+
+var aliasNameRE = regexp.MustCompile(`^alias/[a-zA-Z0-9/_-]+$`)
+
+func validateAliasName(name string) error {
+	if name == "" {
+		return errorf(ErrValidation, "AliasName is required")
+	}
+	if len(name) > 256 || !aliasNameRE.MatchString(name) {
+		return errorf(ErrInvalidAliasName, "AliasName %q must start with alias/ and contain 1-256 characters of a-z A-Z 0-9 / _ -", name)
+	}
+	if strings.HasPrefix(name, "alias/aws/") {
+		return errorf(ErrInvalidAliasName, "the alias/aws/ prefix is reserved for AWS managed keys")
+	}
+	return nil
+}
+
+// aliasTarget loads the key an alias is to point at: a key id or key ARN, not
+// another alias, and not a key pending deletion.
+func (s *Service) aliasTarget(c *Call, targetKeyID string) (*keyRecord, error) {
+	k, err := s.loadKey(c, targetKeyID, false)
+	if err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if err := s.notPendingDeletion(c, k); err != nil {
+		return nil, err
+	}
+	return k.rec, nil
+}
+
+// CreateAlias names a key.
+func (s *Service) CreateAlias(ctx context.Context, c *Call, aliasName, targetKeyID string) error {
+	if err := validateAliasName(aliasName); err != nil {
+		return err
+	}
+	target, err := s.aliasTarget(c, targetKeyID)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	err = s.st.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAliases)
+		if b.Get([]byte(aliasName)) != nil {
+			return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, aliasName))
+		}
+		if tx.Bucket(bucketKeys).Get([]byte(target.ID)) == nil {
+			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, target.ID))
+		}
+		return putJSON(b, []byte(aliasName), &aliasRecord{Name: aliasName, KeyID: target.ID, CreatedAt: now, UpdatedAt: now})
+	})
+	return asKMSError(err)
+}
+
+// UpdateAlias points an existing alias at another key of the same kind and usage.
+func (s *Service) UpdateAlias(ctx context.Context, c *Call, aliasName, targetKeyID string) error {
+	if err := validateAliasName(aliasName); err != nil {
+		return err
+	}
+	target, err := s.aliasTarget(c, targetKeyID)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	err = s.st.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAliases)
+		var a aliasRecord
+		found, err := getJSON(b, []byte(aliasName), &a)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errorf(ErrNotFound, "Alias %s is not found.", s.aliasARN(c, aliasName))
+		}
+		var old keyRecord
+		if found, err := getJSON(tx.Bucket(bucketKeys), []byte(a.KeyID), &old); err != nil {
+			return err
+		} else if found && (keySpecs[old.Spec].symmetric != keySpecs[target.Spec].symmetric || old.Usage != target.Usage) {
+			return errorf(ErrValidation, "%s and %s are not the same kind of key: an alias moves only between keys of the same type and key usage", s.keyARN(c, old.ID), s.keyARN(c, target.ID))
+		}
+		a.KeyID, a.UpdatedAt = target.ID, now
+		return putJSON(b, []byte(aliasName), &a)
+	})
+	return asKMSError(err)
+}
+
+// DeleteAlias removes an alias; the key is untouched.
+func (s *Service) DeleteAlias(ctx context.Context, c *Call, aliasName string) error {
+	if err := validateAliasName(aliasName); err != nil {
+		return err
+	}
+	err := s.st.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAliases)
+		if b.Get([]byte(aliasName)) == nil {
+			return errorf(ErrNotFound, "Alias %s is not found.", s.aliasARN(c, aliasName))
+		}
+		return b.Delete([]byte(aliasName))
+	})
+	return asKMSError(err)
+}
+
+// ListAliases lists aliases by name, all of them or those of one key.
+func (s *Service) ListAliases(ctx context.Context, c *Call, keyID string, p Page) ([]AliasListEntry, string, error) {
+	limit, err := p.limit(50, 100)
+	if err != nil {
+		return nil, "", err
+	}
+	filter := ""
+	if keyID != "" {
+		k, err := s.loadKey(c, keyID, false)
+		if err != nil {
+			return nil, "", err
+		}
+		filter = k.rec.ID
+		k.release()
+	}
+	var out []AliasListEntry
+	var next string
+	err = s.st.db.View(func(tx *bolt.Tx) error {
+		var err error
+		next, err = listPage(tx.Bucket(bucketAliases), p.Marker, limit, func(k, v []byte) (bool, error) {
+			var a aliasRecord
+			if err := json.Unmarshal(v, &a); err != nil {
+				return false, err
+			}
+			if filter != "" && a.KeyID != filter {
+				return false, nil
+			}
+			out = append(out, AliasListEntry{
+				AliasName: a.Name, AliasArn: s.aliasARN(c, a.Name), TargetKeyID: a.KeyID,
+				CreationDate: a.CreatedAt, LastUpdatedDate: a.UpdatedAt,
+			})
+			return true, nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, "", asKMSError(err)
+	}
+	return out, next, nil
+}

@@ -1,0 +1,177 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/attestkms/attestkms/kms/internal/eckeys"
+)
+
+// Tag is a key's tag.
+type Tag struct {
+	TagKey   string `json:"TagKey"`
+	TagValue string `json:"TagValue"`
+}
+
+// CreateKeyRequest creates a key. Zero values: KeySpec SYMMETRIC_DEFAULT,
+// KeyUsage ENCRYPT_DECRYPT, Policy the default policy (the account has full
+// access), Origin AWS_KMS.
+type CreateKeyRequest struct {
+	KeySpec                        KeySpec
+	KeyUsage                       KeyUsage
+	Description                    string
+	Policy                         string
+	Tags                           []Tag
+	Origin                         string
+	MultiRegion                    bool
+	CustomKeyStoreID               string
+	BypassPolicyLockoutSafetyCheck bool
+}
+
+// KeyMetadata describes a key as DescribeKey returns it.
+type KeyMetadata struct {
+	KeyID                       string
+	Arn                         string
+	AWSAccountID                string
+	CreationDate                time.Time
+	Enabled                     bool
+	Description                 string
+	KeyUsage                    KeyUsage
+	KeyState                    KeyState
+	DeletionDate                *time.Time
+	PendingDeletionWindowInDays int32
+	Origin                      string
+	KeyManager                  string
+	KeySpec                     KeySpec
+	EncryptionAlgorithms        []string
+	KeyAgreementAlgorithms      []string
+	MultiRegion                 bool
+	CurrentKeyMaterialID        string
+}
+
+const (
+	maxDescription = 8192
+	maxPolicy      = 32768
+	maxTags        = 50
+)
+
+// CreateKey creates a key and answers only once it is on disk.
+func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*KeyMetadata, error) {
+	spec, usage := req.KeySpec, req.KeyUsage
+	if spec == "" {
+		spec = SymmetricDefault
+	}
+	info, ok := keySpecs[spec]
+	if !ok {
+		return nil, errorf(ErrValidation, "KeySpec %q is not supported; use one of SYMMETRIC_DEFAULT, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1", spec)
+	}
+	if usage == "" {
+		usage = EncryptDecrypt
+		if !info.symmetric {
+			return nil, errorf(ErrValidation, "KeyUsage is required for KeySpec %s: use KEY_AGREEMENT", spec)
+		}
+	}
+	allowed := false
+	for _, u := range info.usages {
+		allowed = allowed || u == usage
+	}
+	if !allowed {
+		return nil, errorf(ErrValidation, "KeyUsage %s is not valid for KeySpec %s", usage, spec)
+	}
+	if req.Origin != "" && req.Origin != OriginAWSKMS {
+		return nil, errorf(ErrUnsupported, "Origin %s is not supported; only AWS_KMS", req.Origin)
+	}
+	if req.MultiRegion {
+		return nil, errorf(ErrUnsupported, "multi-Region keys are not supported")
+	}
+	if req.CustomKeyStoreID != "" {
+		return nil, errorf(ErrUnsupported, "custom key stores are not supported")
+	}
+	if len(req.Description) > maxDescription {
+		return nil, errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
+	}
+	policy := req.Policy
+	if policy == "" {
+		policy = defaultPolicy(s.account)
+	} else if err := validatePolicy(policy); err != nil {
+		return nil, err
+	}
+	if err := validateTags(req.Tags); err != nil {
+		return nil, err
+	}
+
+	now := s.now().UTC().Truncate(time.Millisecond)
+	rec := &keyRecord{
+		ID:          newUUID(),
+		CreatedAt:   now,
+		Description: req.Description,
+		Spec:        spec,
+		Usage:       usage,
+		State:       Enabled,
+		Policy:      policy,
+		Tags:        mergeTags(nil, req.Tags),
+	}
+	var material []byte
+	if info.symmetric {
+		material = make([]byte, 32)
+		rand.Read(material)
+	} else {
+		priv, err := eckeys.Generate(info.curve, rand.Reader)
+		if err != nil {
+			return nil, internal(err)
+		}
+		material, err = priv.MarshalPKCS8()
+		if err == nil {
+			rec.PublicKey, err = priv.Public().MarshalSPKI()
+		}
+		priv.Destroy()
+		if err != nil {
+			clear(material)
+			return nil, internal(err)
+		}
+	}
+	m := sealMaterial(s.st.sealer, rec, 1, material)
+	clear(material)
+	m.CreatedAt = now
+	rec.Materials = []materialRecord{m}
+
+	err := s.st.update(func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketKeys), []byte(rec.ID), rec)
+	})
+	if err != nil {
+		return nil, internal(err)
+	}
+	c.KeyARN = s.keyARN(c, rec.ID)
+	return s.metadata(c, rec), nil
+}
+
+func (s *Service) metadata(c *Call, r *keyRecord) *KeyMetadata {
+	md := &KeyMetadata{
+		KeyID:                r.ID,
+		Arn:                  s.keyARN(c, r.ID),
+		AWSAccountID:         s.account.AccountID,
+		CreationDate:         r.CreatedAt,
+		Enabled:              r.State == Enabled,
+		Description:          r.Description,
+		KeyUsage:             r.Usage,
+		KeyState:             r.State,
+		DeletionDate:         r.DeletionDate,
+		Origin:               OriginAWSKMS,
+		KeyManager:           KeyManagerCustomer,
+		KeySpec:              r.Spec,
+		CurrentKeyMaterialID: r.current().ID,
+	}
+	if r.State == PendingDeletion {
+		md.PendingDeletionWindowInDays = r.PendingWindowDays
+	}
+	switch r.Usage {
+	case EncryptDecrypt:
+		md.EncryptionAlgorithms = []string{AlgSymmetricDefault}
+	case KeyAgreement:
+		md.KeyAgreementAlgorithms = []string{AlgECDH}
+	}
+	return md
+}

@@ -1,0 +1,81 @@
+package kms
+
+import (
+	"context"
+	"errors"
+
+	"github.com/attestkms/attestkms/kms/internal/eckeys"
+)
+
+// DeriveSharedSecretRequest asks for ECDH between a KEY_AGREEMENT key and a
+// peer's public key (DER SubjectPublicKeyInfo).
+type DeriveSharedSecretRequest struct {
+	KeyID                 string
+	KeyAgreementAlgorithm string
+	PublicKey             []byte
+	DryRun                bool
+}
+
+// DeriveSharedSecretResponse is DeriveSharedSecret's answer. SharedSecret is
+// the raw x-coordinate of the shared point, as AWS KMS returns it: callers
+// should run it through a KDF before using it as a key. The caller zeroes it
+// once sent.
+type DeriveSharedSecretResponse struct {
+	KeyID                 string // ARN
+	SharedSecret          []byte
+	KeyAgreementAlgorithm string
+	KeyOrigin             string
+}
+
+// maxPeerKey bounds the peer's SubjectPublicKeyInfo: a P-521 one is 158 bytes.
+const maxPeerKey = 1024
+
+// DeriveSharedSecret derives the ECDH shared secret. The peer key must be on
+// the KMS key's curve and not the identity, else ErrInvalidPublicKey and no
+// secret.
+func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSharedSecretRequest) (*DeriveSharedSecretResponse, error) {
+	if req.KeyAgreementAlgorithm == "" {
+		return nil, errorf(ErrValidation, "KeyAgreementAlgorithm is required; use ECDH")
+	}
+	if req.KeyAgreementAlgorithm != AlgECDH {
+		return nil, errorf(ErrValidation, "KeyAgreementAlgorithm %q is not supported; use ECDH", req.KeyAgreementAlgorithm)
+	}
+	if len(req.PublicKey) == 0 {
+		return nil, errorf(ErrValidation, "PublicKey is required")
+	}
+	if len(req.PublicKey) > maxPeerKey {
+		return nil, errorf(ErrValidation, "PublicKey is longer than %d bytes", maxPeerKey)
+	}
+	k, err := s.loadKey(c, req.KeyID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if err := s.usable(c, k); err != nil {
+		return nil, err
+	}
+	if err := s.requireUsage(c, k, KeyAgreement, "DeriveSharedSecret"); err != nil {
+		return nil, err
+	}
+	peer, err := eckeys.ParseSPKI(req.PublicKey)
+	if err != nil {
+		return nil, errorf(ErrInvalidPublicKey, "PublicKey is not a valid DER SubjectPublicKeyInfo of an uncompressed point on a supported curve")
+	}
+	if peer.Curve() != k.ec.Curve() {
+		return nil, errorf(ErrInvalidPublicKey, "PublicKey is on %s but %s uses %s", peer.Curve(), s.keyARN(c, k.rec.ID), k.ec.Curve())
+	}
+	if req.DryRun {
+		return nil, dryRun()
+	}
+	secret, err := k.ec.ECDH(peer)
+	if errors.Is(err, eckeys.ErrInvalidKey) || errors.Is(err, eckeys.ErrCurveMismatch) {
+		return nil, errorf(ErrInvalidPublicKey, "PublicKey cannot be used for key agreement with %s", s.keyARN(c, k.rec.ID))
+	}
+	if err != nil {
+		return nil, internal(err)
+	}
+	return &DeriveSharedSecretResponse{
+		KeyID: s.keyARN(c, k.rec.ID), SharedSecret: secret,
+		KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS,
+	}, nil
+}

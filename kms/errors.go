@@ -1,0 +1,101 @@
+package kms
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error kinds. Every error an operation returns wraps exactly one of them
+// (errors.Is), so that each dialect can turn it into its own wire error with one
+// table. The messages of the kinds are short; the wrapping *Error carries the
+// detail a client sees. No message ever contains key material, plaintext,
+// a data key or a shared secret.
+var (
+	ErrNotFound           = errors.New("not found")
+	ErrAlreadyExists      = errors.New("already exists")
+	ErrDisabled           = errors.New("key disabled")
+	ErrInvalidState       = errors.New("invalid key state")
+	ErrInvalidKeyUsage    = errors.New("invalid key usage")
+	ErrInvalidCiphertext  = errors.New("invalid ciphertext")
+	ErrIncorrectKey       = errors.New("incorrect key")
+	ErrValidation         = errors.New("validation error")
+	ErrUnsupported        = errors.New("unsupported operation")
+	ErrInvalidPublicKey   = errors.New("invalid public key")
+	ErrInvalidAliasName   = errors.New("invalid alias name")
+	ErrInvalidArn         = errors.New("invalid arn")
+	ErrInvalidMarker      = errors.New("invalid marker")
+	ErrMalformedPolicy    = errors.New("malformed policy document")
+	ErrTag                = errors.New("invalid tag")
+	ErrLimitExceeded      = errors.New("limit exceeded")
+	ErrAccessDenied       = errors.New("access denied")
+	ErrDryRun             = errors.New("dry run succeeded")
+	ErrInvalidRecipient   = errors.New("invalid recipient")
+	ErrInternal           = errors.New("internal error")
+	ErrNotInitialised     = errors.New("data directory is not initialised")
+	ErrAlreadyInitialised = errors.New("data directory is already initialised")
+	ErrCredentialNotFound = errors.New("credential not found")
+	ErrRootKeyMismatch    = errors.New("root key does not open this store")
+	ErrStoreInUse         = errors.New("store is in use by another process")
+)
+
+// Kinds lists every kind a kms operation can return to a client, for the
+// dialects' tests that walk each kind through their error tables.
+var Kinds = []error{
+	ErrNotFound, ErrAlreadyExists, ErrDisabled, ErrInvalidState, ErrInvalidKeyUsage,
+	ErrInvalidCiphertext, ErrIncorrectKey, ErrValidation, ErrUnsupported,
+	ErrInvalidPublicKey, ErrInvalidAliasName, ErrInvalidArn, ErrInvalidMarker,
+	ErrMalformedPolicy, ErrTag, ErrLimitExceeded, ErrAccessDenied, ErrDryRun,
+	ErrInvalidRecipient, ErrInternal,
+}
+
+// Error is an operation's failure: one kind and the message a client may see.
+// Cause, if set, is an underlying error for the server's own log and is not
+// part of Error(); it must not be shown to clients.
+type Error struct {
+	Kind  error
+	Msg   string
+	Cause error
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap lets errors.Is see both the kind and, for the log, the cause.
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Kind, e.Cause}
+	}
+	return []error{e.Kind}
+}
+
+func errorf(kind error, format string, args ...any) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// internal wraps an unexpected failure: the client sees a generic message,
+// the cause stays for the log.
+func internal(cause error) error {
+	return &Error{Kind: ErrInternal, Msg: "internal error", Cause: cause}
+}
+
+// Kind returns the kind of err among Kinds, or ErrInternal.
+func Kind(err error) error {
+	for _, k := range Kinds {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return ErrInternal
+}
+
+// Message returns the text a client may see for err: its own message when it is
+// a kms *Error of a known kind, a generic one otherwise.
+func Message(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Kind != ErrInternal {
+		return e.Msg
+	}
+	return "internal error"
+}
+
+// errNoChange aborts a store update that found nothing to do.
+var errNoChange = errors.New("no change")

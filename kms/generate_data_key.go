@@ -1,0 +1,91 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+)
+
+// GenerateDataKeyRequest asks for a data key: KeySpec AES_128 or AES_256, or
+// NumberOfBytes 1-1024, exactly one of them.
+type GenerateDataKeyRequest struct {
+	KeyID             string
+	KeySpec           string
+	NumberOfBytes     int32
+	EncryptionContext EncryptionContext
+	DryRun            bool
+}
+
+// GenerateDataKeyResponse is GenerateDataKey's answer. Plaintext is nil for
+// GenerateDataKeyWithoutPlaintext; the caller zeroes it once sent.
+type GenerateDataKeyResponse struct {
+	CiphertextBlob []byte
+	Plaintext      []byte
+	KeyID          string // ARN
+}
+
+const maxRandomBytes = 1024
+
+func dataKeySize(spec string, n int32) (int, error) {
+	switch {
+	case spec != "" && n != 0:
+		return 0, errorf(ErrValidation, "give KeySpec or NumberOfBytes, not both")
+	case spec == "AES_256":
+		return 32, nil
+	case spec == "AES_128":
+		return 16, nil
+	case spec != "":
+		return 0, errorf(ErrValidation, "KeySpec %q is not valid; use AES_128 or AES_256", spec)
+	case n == 0:
+		return 0, errorf(ErrValidation, "KeySpec or NumberOfBytes is required")
+	case n < 1 || n > maxRandomBytes:
+		return 0, errorf(ErrValidation, "NumberOfBytes must be between 1 and %d", maxRandomBytes)
+	}
+	return int(n), nil
+}
+
+// GenerateDataKey returns a fresh data key in plaintext and encrypted under a
+// symmetric key.
+func (s *Service) GenerateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
+	return s.generateDataKey(c, req, true)
+}
+
+// GenerateDataKeyWithoutPlaintext returns a fresh data key encrypted only.
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
+	return s.generateDataKey(c, req, false)
+}
+
+func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlaintext bool) (*GenerateDataKeyResponse, error) {
+	n, err := dataKeySize(req.KeySpec, req.NumberOfBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateContext("EncryptionContext", req.EncryptionContext); err != nil {
+		return nil, err
+	}
+	op := "GenerateDataKey"
+	if !withPlaintext {
+		op = "GenerateDataKeyWithoutPlaintext"
+	}
+	k, err := s.encryptable(c, req.KeyID, op)
+	if err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if req.DryRun {
+		return nil, dryRun()
+	}
+	dk := make([]byte, n)
+	rand.Read(dk)
+	blob, err := k.seal(dk, req.EncryptionContext)
+	if err != nil {
+		clear(dk)
+		return nil, err
+	}
+	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID)}
+	if withPlaintext {
+		resp.Plaintext = dk
+	} else {
+		clear(dk)
+	}
+	return resp, nil
+}

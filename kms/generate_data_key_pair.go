@@ -1,0 +1,118 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+
+	"github.com/attestkms/attestkms/kms/internal/eckeys"
+)
+
+// GenerateDataKeyPairRequest asks for a key pair whose private key is
+// encrypted under a symmetric key.
+type GenerateDataKeyPairRequest struct {
+	KeyID             string
+	KeyPairSpec       DataKeyPairSpec
+	EncryptionContext EncryptionContext
+	DryRun            bool
+}
+
+// GenerateDataKeyPairResponse is GenerateDataKeyPair's answer: the public key
+// as DER SubjectPublicKeyInfo, the private key as DER PKCS#8, in plaintext
+// (nil for ...WithoutPlaintext; the caller zeroes it once sent) and as a
+// ciphertext blob that Decrypt opens.
+type GenerateDataKeyPairResponse struct {
+	KeyID                    string // ARN
+	KeyPairSpec              DataKeyPairSpec
+	PublicKey                []byte
+	PrivateKeyCiphertextBlob []byte
+	PrivateKeyPlaintext      []byte
+}
+
+var pairCurves = map[DataKeyPairSpec]eckeys.Curve{
+	PairEccNistP256: eckeys.P256, PairEccNistP384: eckeys.P384,
+	PairEccNistP521: eckeys.P521, PairEccSecgP256k1: eckeys.Secp256k1,
+}
+
+var pairRSABits = map[DataKeyPairSpec]int{PairRSA2048: 2048, PairRSA3072: 3072, PairRSA4096: 4096}
+
+// GenerateDataKeyPair returns a new key pair with its private key in plaintext and encrypted.
+func (s *Service) GenerateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
+	return s.generateDataKeyPair(c, req, true)
+}
+
+// GenerateDataKeyPairWithoutPlaintext returns a new key pair with its private key encrypted only.
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
+	return s.generateDataKeyPair(c, req, false)
+}
+
+func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, withPlaintext bool) (*GenerateDataKeyPairResponse, error) {
+	_, isEC := pairCurves[req.KeyPairSpec]
+	_, isRSA := pairRSABits[req.KeyPairSpec]
+	if req.KeyPairSpec == "" {
+		return nil, errorf(ErrValidation, "KeyPairSpec is required")
+	}
+	if !isEC && !isRSA {
+		return nil, errorf(ErrValidation, "KeyPairSpec %q is not supported; use RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521 or ECC_SECG_P256K1", req.KeyPairSpec)
+	}
+	if err := validateContext("EncryptionContext", req.EncryptionContext); err != nil {
+		return nil, err
+	}
+	op := "GenerateDataKeyPair"
+	if !withPlaintext {
+		op = "GenerateDataKeyPairWithoutPlaintext"
+	}
+	k, err := s.encryptable(c, req.KeyID, op)
+	if err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if req.DryRun {
+		return nil, dryRun()
+	}
+	pub, priv, err := newKeyPair(req.KeyPairSpec)
+	if err != nil {
+		return nil, internal(err)
+	}
+	blob, err := k.seal(priv, req.EncryptionContext)
+	if err != nil {
+		clear(priv)
+		return nil, err
+	}
+	resp := &GenerateDataKeyPairResponse{
+		KeyID: s.keyARN(c, k.rec.ID), KeyPairSpec: req.KeyPairSpec,
+		PublicKey: pub, PrivateKeyCiphertextBlob: blob,
+	}
+	if withPlaintext {
+		resp.PrivateKeyPlaintext = priv
+	} else {
+		clear(priv)
+	}
+	return resp, nil
+}
+
+// newKeyPair returns DER SubjectPublicKeyInfo and DER PKCS#8.
+func newKeyPair(spec DataKeyPairSpec) (pub, priv []byte, err error) {
+	if curve, ok := pairCurves[spec]; ok {
+		k, err := eckeys.Generate(curve, rand.Reader)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer k.Destroy()
+		if pub, err = k.Public().MarshalSPKI(); err != nil {
+			return nil, nil, err
+		}
+		priv, err = k.MarshalPKCS8()
+		return pub, priv, err
+	}
+	rk, err := rsa.GenerateKey(rand.Reader, pairRSABits[spec])
+	if err != nil {
+		return nil, nil, err
+	}
+	if pub, err = x509.MarshalPKIXPublicKey(&rk.PublicKey); err != nil {
+		return nil, nil, err
+	}
+	priv, err = x509.MarshalPKCS8PrivateKey(rk)
+	return pub, priv, err
+}

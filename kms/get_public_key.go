@@ -1,0 +1,35 @@
+package kms
+
+import "context"
+
+// GetPublicKeyResponse is GetPublicKey's answer.
+type GetPublicKeyResponse struct {
+	KeyID                  string // ARN
+	PublicKey              []byte // DER SubjectPublicKeyInfo
+	KeySpec                KeySpec
+	KeyUsage               KeyUsage
+	KeyAgreementAlgorithms []string
+}
+
+// GetPublicKey returns an asymmetric key's public key.
+func (s *Service) GetPublicKey(ctx context.Context, c *Call, keyID string) (*GetPublicKeyResponse, error) {
+	k, err := s.loadKey(c, keyID, true)
+	if err != nil {
+		return nil, err
+	}
+	defer k.release()
+	if err := s.usable(c, k); err != nil {
+		return nil, err
+	}
+	if k.rec.PublicKey == nil {
+		return nil, errorf(ErrUnsupported, "%s is a symmetric key: it has no public key.", s.keyARN(c, k.rec.ID))
+	}
+	resp := &GetPublicKeyResponse{
+		KeyID: s.keyARN(c, k.rec.ID), PublicKey: append([]byte(nil), k.rec.PublicKey...),
+		KeySpec: k.rec.Spec, KeyUsage: k.rec.Usage,
+	}
+	if k.rec.Usage == KeyAgreement {
+		resp.KeyAgreementAlgorithms = []string{AlgECDH}
+	}
+	return resp, nil
+}

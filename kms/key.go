@@ -1,0 +1,122 @@
+package kms
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/attestkms/attestkms/kms/internal/eckeys"
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+)
+
+// key is a stored key with its material opened, as operations use it. It is
+// shared through the store's cache: material is zeroed only when the last
+// holder releases it, never under an operation still using it.
+type key struct {
+	rec  *keyRecord // read-only
+	id16 [16]byte
+	sym  map[uint32][]byte  // symmetric material by version
+	ec   *eckeys.PrivateKey // KEY_AGREEMENT keys
+	refs atomic.Int32
+}
+
+// release drops one reference; the last one zeroes the material.
+func (k *key) release() {
+	if k.refs.Add(-1) == 0 {
+		for _, m := range k.sym {
+			clear(m)
+		}
+		if k.ec != nil {
+			k.ec.Destroy()
+		}
+	}
+}
+
+func materialAAD(id string, version uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(id), 0), version)
+}
+
+// decodeKey opens the sealed material of rec.
+func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
+	k := &key{rec: rec}
+	id16, err := parseUUID(rec.ID)
+	if err != nil {
+		return nil, fmt.Errorf("stored key %q: %w", rec.ID, err)
+	}
+	k.id16 = id16
+	info, ok := keySpecs[rec.Spec]
+	if !ok || len(rec.Materials) == 0 {
+		return nil, fmt.Errorf("stored key %q: spec %q with %d materials", rec.ID, rec.Spec, len(rec.Materials))
+	}
+	if info.symmetric {
+		k.sym = make(map[uint32][]byte, len(rec.Materials))
+	}
+	for i := range rec.Materials {
+		m := &rec.Materials[i]
+		pt, err := s.Open(purposeMaterial, materialAAD(rec.ID, m.Version), m.Sealed)
+		if err != nil {
+			return nil, fmt.Errorf("stored key %q material %d: %w", rec.ID, m.Version, err)
+		}
+		if info.symmetric {
+			if len(pt) != 32 {
+				return nil, fmt.Errorf("stored key %q material %d: %d bytes", rec.ID, m.Version, len(pt))
+			}
+			k.sym[m.Version] = pt
+			continue
+		}
+		priv, err := eckeys.ParsePKCS8(pt)
+		clear(pt)
+		if err != nil {
+			return nil, fmt.Errorf("stored key %q: %w", rec.ID, err)
+		}
+		if priv.Curve() != info.curve {
+			return nil, fmt.Errorf("stored key %q: curve %s, spec %s", rec.ID, priv.Curve(), rec.Spec)
+		}
+		k.ec = priv
+	}
+	return k, nil
+}
+
+// sealMaterial makes the stored record of a material version; the caller owns
+// and zeroes plaintext.
+func sealMaterial(s *sealer.Sealer, rec *keyRecord, version uint32, plaintext []byte) materialRecord {
+	var mid [32]byte
+	rand.Read(mid[:])
+	return materialRecord{
+		Version: version,
+		ID:      hex.EncodeToString(mid[:]),
+		Sealed:  s.Seal(purposeMaterial, materialAAD(rec.ID, version), plaintext),
+	}
+}
+
+// newUUID returns a random (version 4) UUID in its canonical text form.
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return formatUUID(b)
+}
+
+func formatUUID(b [16]byte) string {
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// parseUUID accepts only the canonical lower-case 8-4-4-4-12 form.
+func parseUUID(s string) ([16]byte, error) {
+	var b [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return b, fmt.Errorf("not a key id")
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return b, fmt.Errorf("not a key id")
+		}
+	}
+	hex.Decode(b[:], []byte(h))
+	return b, nil
+}

@@ -1,0 +1,119 @@
+package kms
+
+import (
+	"context"
+	"time"
+)
+
+// expired reports whether a key pending deletion has reached its deletion
+// date: it is then destroyed on its next use and listed nowhere.
+func (s *Service) expired(r *keyRecord) bool {
+	return r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate)
+}
+
+// changeKey loads keyID (for its ARN and lazy destruction), then applies fn to
+// the stored record in one transaction. fn sees the committed record, so its
+// state checks are never stale.
+func (s *Service) changeKey(c *Call, keyID string, allowAlias bool, fn func(rec *keyRecord) error) (*keyRecord, error) {
+	k, err := s.loadKey(c, keyID, allowAlias)
+	if err != nil {
+		return nil, err
+	}
+	id := k.rec.ID
+	k.release()
+	var out keyRecord
+	err = s.st.updateKey(id, func(rec *keyRecord) error {
+		if s.expired(rec) {
+			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, id))
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		out = *rec
+		return nil
+	})
+	if err != nil {
+		return nil, asKMSError(err)
+	}
+	return &out, nil
+}
+
+// EnableKey sets a disabled key's state to Enabled.
+func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
+	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+		if rec.State == PendingDeletion {
+			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
+		}
+		rec.State = Enabled
+		return nil
+	})
+	return err
+}
+
+// DisableKey sets an enabled key's state to Disabled: no cryptographic use.
+func (s *Service) DisableKey(ctx context.Context, c *Call, keyID string) error {
+	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+		if rec.State == PendingDeletion {
+			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
+		}
+		rec.State = Disabled
+		return nil
+	})
+	return err
+}
+
+// ScheduleKeyDeletionResponse is ScheduleKeyDeletion's answer.
+type ScheduleKeyDeletionResponse struct {
+	KeyID               string
+	DeletionDate        time.Time
+	KeyState            KeyState
+	PendingWindowInDays int32
+}
+
+// ScheduleKeyDeletion puts a key in PendingDeletion for pendingWindowInDays
+// (7 to 30; 0 means 30). When the window ends the key's material is destroyed.
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string, pendingWindowInDays int32) (*ScheduleKeyDeletionResponse, error) {
+	if pendingWindowInDays == 0 {
+		pendingWindowInDays = 30
+	}
+	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
+		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
+	}
+	rec, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+		if rec.State == PendingDeletion {
+			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
+		}
+		d := s.now().UTC().Truncate(time.Second).Add(time.Duration(pendingWindowInDays) * 24 * time.Hour)
+		rec.State = PendingDeletion
+		rec.DeletionDate = &d
+		rec.PendingWindowDays = pendingWindowInDays
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ScheduleKeyDeletionResponse{
+		KeyID:               s.keyARN(c, rec.ID),
+		DeletionDate:        *rec.DeletionDate,
+		KeyState:            PendingDeletion,
+		PendingWindowInDays: pendingWindowInDays,
+	}, nil
+}
+
+// CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
+// as in AWS KMS.
+func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) (string, error) {
+	rec, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+		if rec.State != PendingDeletion {
+			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
+		}
+		rec.State = Disabled
+		rec.DeletionDate = nil
+		rec.PendingWindowDays = 0
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return s.keyARN(c, rec.ID), nil
+}

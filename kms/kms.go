@@ -1,0 +1,258 @@
+package kms
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+)
+
+// Options configure a Service. Every zero value is a safe default.
+type Options struct {
+	// DataDir holds the database, the audit log and, by default, the root key.
+	// Required.
+	DataDir string
+	// RootKeyFile is the root key's path. If empty, DataDir/root.key.
+	RootKeyFile string
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+const (
+	dbFile        = "kms.db"
+	rootKeyFile   = "root.key"
+	auditFile     = "audit.log"
+	defaultRegion = "us-east-1"
+)
+
+func (o *Options) rootKeyPath() string {
+	if o.RootKeyFile != "" {
+		return o.RootKeyFile
+	}
+	return filepath.Join(o.DataDir, rootKeyFile)
+}
+
+// Account identifies the one account a store serves. Every credential belongs
+// to it; key ARNs name its AccountID, Huawei requests its ProjectID.
+type Account struct {
+	AccountID string `json:"account_id"`
+	ProjectID string `json:"project_id"`
+}
+
+// Principal is an authenticated caller.
+type Principal struct {
+	AccessKeyID string
+	Name        string
+	// ARN is arn:aws:iam::<account>:root for the first (admin) credential and
+	// arn:aws:iam::<account>:user/<name> for others.
+	ARN string
+}
+
+// Call is one authenticated request as kms sees it: who asks, under which
+// request id, and — filled in by the operation for the audit line — which key
+// it touched. A dialect makes one per request; kms never learns the dialect.
+type Call struct {
+	RequestID string
+	Principal *Principal
+	// Region names the region in ARNs this call returns; empty is us-east-1.
+	Region   string
+	SourceIP string
+
+	// Set by the operation.
+	KeyARN       string
+	SourceKeyARN string // ReEncrypt's source key
+}
+
+func (c *Call) region() string {
+	if c.Region == "" {
+		return defaultRegion
+	}
+	return c.Region
+}
+
+// Service is the key service over one data directory.
+type Service struct {
+	opts    Options
+	st      *store
+	account Account
+	audit   *AuditLog
+	creds   *credentialCache
+	now     func() time.Time
+}
+
+// IsInitialised reports whether dataDir holds a store.
+func IsInitialised(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, dbFile))
+	return err == nil
+}
+
+// Init creates a new store in opts.DataDir: the directory (0700), the root key
+// (unless opts.RootKeyFile names an existing one), the account and the first
+// admin credential, which it returns. It refuses a directory that already
+// holds a store.
+func Init(opts Options) (*Account, *Credential, error) {
+	if opts.DataDir == "" {
+		return nil, nil, errors.New("no data directory given")
+	}
+	if IsInitialised(opts.DataDir) {
+		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	var root []byte
+	var err error
+	if _, statErr := os.Stat(opts.rootKeyPath()); statErr == nil {
+		root, err = readRootKey(opts.rootKeyPath())
+	} else if errors.Is(statErr, fs.ErrNotExist) {
+		root, err = createRootKey(opts.rootKeyPath())
+	} else {
+		err = statErr
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	sl, err := sealer.New(root)
+	clear(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	acct := Account{AccountID: randomDigits(12), ProjectID: randomHex(16)}
+	now := time.Now()
+	if opts.Now != nil {
+		now = opts.Now()
+	}
+	cred := newCredential("admin", now)
+
+	// The database is built under a temporary name and renamed into place, so
+	// a crash during init leaves no half-made store behind.
+	tmp := filepath.Join(opts.DataDir, dbFile+".init")
+	os.Remove(tmp)
+	db, err := openDB(tmp, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketKeys, bucketAliases, bucketCredentials} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		m := tx.Bucket(bucketMeta)
+		for k, v := range map[string][]byte{
+			string(metaAccountID): []byte(acct.AccountID),
+			string(metaProjectID): []byte(acct.ProjectID),
+			string(metaSchema):    []byte(schemaVersion),
+			string(metaRootCheck): sl.Seal(purposeRootCheck, nil, rootCheckValue),
+		} {
+			if err := m.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		return putCredential(tx, sl, cred)
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(opts.DataDir, dbFile))
+	}
+	if err == nil {
+		err = syncDir(opts.DataDir)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, nil, fmt.Errorf("init %s: %w", opts.DataDir, err)
+	}
+	return &acct, cred, nil
+}
+
+// Open opens the store in opts.DataDir. Only one process may have it open.
+func Open(opts Options) (*Service, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("no data directory given")
+	}
+	if !IsInitialised(opts.DataDir) {
+		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
+	}
+	root, err := readRootKey(opts.rootKeyPath())
+	if err != nil {
+		return nil, err
+	}
+	sl, err := sealer.New(root)
+	clear(root)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openDB(filepath.Join(opts.DataDir, dbFile), false)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{opts: opts, now: opts.Now, st: &store{db: db, sealer: sl, cache: map[string]*key{}}}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	err = db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m == nil || string(m.Get(metaSchema)) != schemaVersion {
+			return fmt.Errorf("%s is not an attestkms store of schema %s", opts.DataDir, schemaVersion)
+		}
+		if _, err := sl.Open(purposeRootCheck, nil, m.Get(metaRootCheck)); err != nil {
+			return fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
+		}
+		s.account = Account{AccountID: string(m.Get(metaAccountID)), ProjectID: string(m.Get(metaProjectID))}
+		return nil
+	})
+	if err == nil {
+		s.creds, err = loadCredentials(db, sl, s.account)
+	}
+	if err == nil {
+		s.audit, err = OpenAuditLog(filepath.Join(opts.DataDir, auditFile))
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the store and the audit log, zeroing cached key material.
+func (s *Service) Close() error {
+	aerr := s.audit.Close()
+	if err := s.st.close(); err != nil {
+		return err
+	}
+	return aerr
+}
+
+// Account returns the store's account.
+func (s *Service) Account() Account { return s.account }
+
+func randomDigits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		d, _ := rand.Int(rand.Reader, big.NewInt(10))
+		b[i] = byte('0' + d.Int64())
+	}
+	if b[0] == '0' {
+		b[0] = '1'
+	}
+	return string(b)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return fmt.Sprintf("%x", b)
+}

@@ -1,0 +1,66 @@
+package kms
+
+import "context"
+
+// ReEncryptRequest decrypts a blob and encrypts its plaintext under another
+// key or context, without the plaintext leaving the service.
+type ReEncryptRequest struct {
+	CiphertextBlob                 []byte
+	SourceKeyID                    string
+	SourceEncryptionContext        EncryptionContext
+	SourceEncryptionAlgorithm      string
+	DestinationKeyID               string
+	DestinationEncryptionContext   EncryptionContext
+	DestinationEncryptionAlgorithm string
+	DryRun                         bool
+}
+
+// ReEncryptResponse is ReEncrypt's answer.
+type ReEncryptResponse struct {
+	CiphertextBlob                 []byte
+	SourceKeyID                    string // ARN
+	KeyID                          string // ARN of the destination key
+	SourceEncryptionAlgorithm      string
+	DestinationEncryptionAlgorithm string
+}
+
+// ReEncrypt re-encrypts a blob. The destination key is checked before the
+// source is opened.
+func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest) (*ReEncryptResponse, error) {
+	if req.DestinationKeyID == "" {
+		return nil, errorf(ErrValidation, "DestinationKeyId is required")
+	}
+	if err := validateContext("DestinationEncryptionContext", req.DestinationEncryptionContext); err != nil {
+		return nil, err
+	}
+	if err := checkSymmetricAlgorithm("DestinationEncryptionAlgorithm", req.DestinationEncryptionAlgorithm); err != nil {
+		return nil, err
+	}
+	dst, err := s.encryptable(c, req.DestinationKeyID, "ReEncrypt")
+	if err != nil {
+		return nil, err
+	}
+	defer dst.release()
+	dstARN := c.KeyARN
+	pt, src, err := s.open(c, req.CiphertextBlob, req.SourceKeyID, "SourceKeyId", req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
+	c.SourceKeyARN, c.KeyARN = c.KeyARN, dstARN
+	if err != nil {
+		return nil, err
+	}
+	defer src.release()
+	defer clear(pt)
+	if req.DryRun {
+		return nil, dryRun()
+	}
+	blob, err := dst.seal(pt, req.DestinationEncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return &ReEncryptResponse{
+		CiphertextBlob:                 blob,
+		SourceKeyID:                    s.keyARN(c, src.rec.ID),
+		KeyID:                          s.keyARN(c, dst.rec.ID),
+		SourceEncryptionAlgorithm:      AlgSymmetricDefault,
+		DestinationEncryptionAlgorithm: AlgSymmetricDefault,
+	}, nil
+}

@@ -1,0 +1,200 @@
+package kms
+
+import (
+	"encoding/json"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// keyARN is the ARN of key id in the call's region.
+func (s *Service) keyARN(c *Call, id string) string {
+	return "arn:aws:kms:" + c.region() + ":" + s.account.AccountID + ":key/" + id
+}
+
+func (s *Service) aliasARN(c *Call, name string) string {
+	return "arn:aws:kms:" + c.region() + ":" + s.account.AccountID + ":" + name
+}
+
+// parseARN splits an arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE of this
+// account and returns RESOURCE ("key/ID" or "alias/NAME"). Any partition and
+// region are accepted; another account's ARN is not found here.
+func (s *Service) parseARN(arn string) (string, bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kms" ||
+		parts[3] == "" || parts[4] != s.account.AccountID {
+		return "", false
+	}
+	return parts[5], true
+}
+
+// resolveKeyID turns a KeyId parameter — a key id, a key ARN, alias/NAME or an
+// alias ARN — into a key id. Aliases are refused where allowAlias is false, as
+// AWS KMS refuses them for some operations.
+func (s *Service) resolveKeyID(keyID string, allowAlias bool) (string, error) {
+	if keyID == "" {
+		return "", errorf(ErrValidation, "KeyId is required")
+	}
+	if len(keyID) > 2048 {
+		return "", errorf(ErrValidation, "KeyId is longer than 2048 characters")
+	}
+	ref := keyID
+	if strings.HasPrefix(keyID, "arn:") {
+		res, ok := s.parseARN(keyID)
+		if !ok {
+			return "", errorf(ErrNotFound, "Invalid arn %s", keyID)
+		}
+		switch {
+		case strings.HasPrefix(res, "key/"):
+			ref = strings.TrimPrefix(res, "key/")
+			if _, err := parseUUID(ref); err != nil {
+				return "", errorf(ErrNotFound, "Invalid arn %s", keyID)
+			}
+		case strings.HasPrefix(res, "alias/"):
+			ref = res
+		default:
+			return "", errorf(ErrNotFound, "Invalid arn %s", keyID)
+		}
+	}
+	if strings.HasPrefix(ref, "alias/") {
+		if !allowAlias {
+			return "", errorf(ErrNotFound, "Invalid keyId %s: an alias is not accepted here", keyID)
+		}
+		a, err := s.getAlias(ref)
+		if err != nil {
+			return "", err
+		}
+		if a == nil {
+			return "", errorf(ErrNotFound, "Alias %s is not found.", keyID)
+		}
+		return a.KeyID, nil
+	}
+	if _, err := parseUUID(ref); err != nil {
+		return "", errorf(ErrNotFound, "Invalid keyId %s", keyID)
+	}
+	return ref, nil
+}
+
+func (s *Service) getAlias(name string) (*aliasRecord, error) {
+	var a aliasRecord
+	var found bool
+	err := s.st.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketAliases).Get([]byte(name))
+		if raw == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(raw, &a)
+	})
+	if err != nil {
+		return nil, internal(err)
+	}
+	if !found {
+		return nil, nil
+	}
+	return &a, nil
+}
+
+// loadKey resolves keyID and loads the key, recording its ARN on the call. A
+// key whose deletion date has passed is destroyed here and is not found. The
+// caller must release the key.
+func (s *Service) loadKey(c *Call, keyID string, allowAlias bool) (*key, error) {
+	id, err := s.resolveKeyID(keyID, allowAlias)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.loadKeyByID(c, id)
+	if err != nil {
+		return nil, err
+	}
+	if k == nil {
+		return nil, errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, id))
+	}
+	return k, nil
+}
+
+// loadKeyByID is loadKey for a bare key id; nil, nil when there is no such key.
+func (s *Service) loadKeyByID(c *Call, id string) (*key, error) {
+	k, err := s.st.loadKey(id)
+	if err != nil {
+		return nil, internal(err)
+	}
+	if k == nil {
+		return nil, nil
+	}
+	if r := k.rec; r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate) {
+		k.release()
+		if err := s.destroyKey(id); err != nil {
+			return nil, internal(err)
+		}
+		return nil, nil
+	}
+	c.KeyARN = s.keyARN(c, id)
+	return k, nil
+}
+
+// usable checks that k's state allows cryptographic use.
+func (s *Service) usable(c *Call, k *key) error {
+	switch k.rec.State {
+	case Enabled:
+		return nil
+	case Disabled:
+		return errorf(ErrDisabled, "%s is disabled.", s.keyARN(c, k.rec.ID))
+	case PendingDeletion:
+		return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, k.rec.ID))
+	}
+	return errorf(ErrInvalidState, "%s is in state %s.", s.keyARN(c, k.rec.ID), k.rec.State)
+}
+
+// notPendingDeletion is the state check of management operations, which
+// AWS KMS allows on enabled and disabled keys.
+func (s *Service) notPendingDeletion(c *Call, k *key) error {
+	if k.rec.State == PendingDeletion {
+		return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, k.rec.ID))
+	}
+	return nil
+}
+
+func (s *Service) requireUsage(c *Call, k *key, u KeyUsage, op string) error {
+	if k.rec.Usage != u {
+		return errorf(ErrInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", s.keyARN(c, k.rec.ID), k.rec.Usage, op)
+	}
+	return nil
+}
+
+// destroyKey deletes a key whose deletion date has passed: its record, its
+// sealed material and every alias pointing at it.
+func (s *Service) destroyKey(id string) error {
+	return s.st.update(func(tx *bolt.Tx) error {
+		kb := tx.Bucket(bucketKeys)
+		var rec keyRecord
+		found, err := getJSON(kb, []byte(id), &rec)
+		if err != nil || !found {
+			return err
+		}
+		if rec.State != PendingDeletion || rec.DeletionDate == nil || s.now().Before(*rec.DeletionDate) {
+			return nil // cancelled meanwhile
+		}
+		ab := tx.Bucket(bucketAliases)
+		var drop [][]byte
+		err = ab.ForEach(func(k, v []byte) error {
+			var a aliasRecord
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			if a.KeyID == id {
+				drop = append(drop, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range drop {
+			if err := ab.Delete(k); err != nil {
+				return err
+			}
+		}
+		return kb.Delete([]byte(id))
+	}, id)
+}

@@ -1,0 +1,85 @@
+package kms
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+)
+
+// The root key file holds the 32-byte root key as standard base64 and a
+// newline (raw 32 bytes are accepted too), readable by its owner only.
+
+func readRootKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("root key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	defer clear(raw)
+	if len(raw) == sealer.RootKeySize {
+		return bytes.Clone(raw), nil
+	}
+	text := bytes.TrimSpace(raw)
+	k := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(k, text)
+	if err != nil || n != sealer.RootKeySize {
+		clear(k)
+		return nil, fmt.Errorf("root key %s is not %d bytes of base64", path, sealer.RootKeySize)
+	}
+	return k[:n], nil
+}
+
+// createRootKey writes a new random root key to path, failing if it exists.
+func createRootKey(path string) ([]byte, error) {
+	k := make([]byte, sealer.RootKeySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	text := base64.StdEncoding.EncodeToString(k) + "\n"
+	if err := writeFileSync(path, []byte(text), 0o600); err != nil {
+		clear(k)
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	return k, nil
+}
+
+// writeFileSync creates path exclusively, writes data, and syncs the file and
+// its directory so the file survives a crash once this returns.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
