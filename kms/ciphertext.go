@@ -89,10 +89,16 @@ var zeroNonce [12]byte
 
 // sealBlob encrypts plaintext under one key material version.
 func sealBlob(keyID [16]byte, version uint32, material, plaintext []byte, ec EncryptionContext) ([]byte, error) {
-	h := blobHeader{keyID: keyID, version: version}
-	if _, err := rand.Read(h.salt[:]); err != nil {
+	var salt [24]byte
+	if _, err := rand.Read(salt[:]); err != nil {
 		return nil, err
 	}
+	return sealBlobSalt(keyID, version, material, plaintext, ec, salt)
+}
+
+// sealBlobSalt is sealBlob with a given salt, for deterministic tests.
+func sealBlobSalt(keyID [16]byte, version uint32, material, plaintext []byte, ec EncryptionContext, salt [24]byte) ([]byte, error) {
+	h := blobHeader{keyID: keyID, version: version, salt: salt}
 	aead, err := blobAEAD(material, h.salt[:])
 	if err != nil {
 		return nil, err

@@ -1,0 +1,168 @@
+package aws
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// TestErrorTable walks every kms kind through the table: each has its own
+// AWS exception, client errors are 4xx, and only internal errors are 5xx.
+func TestErrorTable(t *testing.T) {
+	for _, kind := range kms.Kinds {
+		w, ok := kindErrors[kind]
+		if !ok {
+			t.Errorf("kind %q has no AWS exception", kind)
+			continue
+		}
+		if !strings.HasSuffix(w.code, "Exception") {
+			t.Errorf("kind %q maps to %q", kind, w.code)
+		}
+		if (kind == kms.ErrInternal) != (w.status >= 500) || w.status < 400 {
+			t.Errorf("kind %q has status %d", kind, w.status)
+		}
+		err := &kms.Error{Kind: kind, Msg: "detail"}
+		got, msg := toWire(err)
+		if got != w {
+			t.Errorf("toWire(%q) = %v; want %v", kind, got, w)
+		}
+		if kind != kms.ErrInternal && msg != "detail" {
+			t.Errorf("toWire(%q) lost the message: %q", kind, msg)
+		}
+	}
+	// Anything that is not a kms error is internal, with a generic message.
+	got, msg := toWire(errors.New("disk on fire: secret=hunter2"))
+	if got.code != "KMSInternalException" || got.status != 500 || strings.Contains(msg, "hunter2") {
+		t.Fatalf("unknown error: %v %q", got, msg)
+	}
+}
+
+type testEnv struct {
+	h      *Handler
+	e      *echo.Echo
+	svc    *kms.Service
+	dir    string
+	ak, sk string
+	n      atomic.Int64
+}
+
+func newEnv(t testing.TB) *testEnv {
+	dir := t.TempDir()
+	_, cred, err := kms.Init(kms.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := kms.Open(kms.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	h := New(Options{Service: svc})
+	e := echo.New()
+	e.POST("/", h.Handle)
+	return &testEnv{h: h, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey}
+}
+
+// send signs body for target and serves it.
+func (env *testEnv) send(t testing.TB, target string, body []byte) *httptest.ResponseRecorder {
+	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", contentType)
+	r.Header.Set("X-Amz-Target", targetPrefix+target)
+	r.Header.Set("Amz-Sdk-Invocation-Id", strconv.FormatInt(env.n.Add(1), 10))
+	if err := sigv4.Sign(r, body, env.ak, []byte(env.sk), "us-east-1", "kms", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	env.e.ServeHTTP(w, r)
+	return w
+}
+
+func TestPanicIsInternalErrorAndAudited(t *testing.T) {
+	env := newEnv(t)
+	operations["TestPanic"] = func(*Handler, context.Context, *kms.Call, []byte) (*result, error) {
+		panic("boom: secret material 0xdeadbeef")
+	}
+	defer delete(operations, "TestPanic")
+	var logBuf bytes.Buffer
+	env.h.log = newTestLogger(&logBuf)
+	w := env.send(t, "TestPanic", []byte("{}"))
+	var e struct{ Type, Message string }
+	json.Unmarshal(w.Body.Bytes(), &struct {
+		Type    *string `json:"__type"`
+		Message *string `json:"message"`
+	}{&e.Type, &e.Message})
+	if w.Code != 500 || e.Type != "KMSInternalException" || strings.Contains(w.Body.String(), "deadbeef") {
+		t.Fatalf("panic answered %d %s", w.Code, w.Body)
+	}
+	log, _ := os.ReadFile(filepath.Join(env.dir, "audit.log"))
+	if !bytes.Contains(log, []byte(`"operation":"TestPanic"`)) || !bytes.Contains(log, []byte(`"error_code":"KMSInternalException"`)) {
+		t.Fatalf("panic not audited: %s", log)
+	}
+	// The server still serves.
+	if w := env.send(t, "ListKeys", []byte("{}")); w.Code != 200 {
+		t.Fatalf("after a panic: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestAuditFailureWithholdsResult: a request whose audit line cannot be
+// written gets an internal error instead of its answer.
+func TestAuditFailureWithholdsResult(t *testing.T) {
+	env := newEnv(t)
+	// Close the audit log underneath the service.
+	env.svc.Close()
+	w := env.send(t, "GenerateRandom", []byte(`{"NumberOfBytes":32}`))
+	if w.Code != 500 || strings.Contains(w.Body.String(), "Plaintext") {
+		t.Fatalf("unaudited request answered %d %s", w.Code, w.Body)
+	}
+}
+
+// FuzzRequest sends arbitrary bodies, correctly signed, to every operation:
+// no panic, no internal error, and every answer is JSON in AWS's shape.
+func FuzzRequest(f *testing.F) {
+	names := make([]string, 0, len(operations))
+	for n := range operations {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for i, body := range []string{
+		`{}`, `{"KeyId":"alias/x"}`, `{"KeySpec":"ECC_NIST_P256","KeyUsage":"KEY_AGREEMENT"}`,
+		`{"Plaintext":"AAAA","KeyId":"x","EncryptionContext":{"a":"b"}}`, `{"CiphertextBlob":"AQ=="}`,
+		`{"NumberOfBytes":1024}`, `{"Tags":[{"TagKey":"a","TagValue":"b"}]}`, `{"Limit":1,"Marker":"AA"}`,
+		`{"PublicKey":"MFkw","KeyAgreementAlgorithm":"ECDH"}`, `[`, `{"a":` + strings.Repeat("[", 1000),
+	} {
+		f.Add(uint8(i*7), []byte(body))
+	}
+	env := newEnv(f)
+	f.Fuzz(func(t *testing.T, op uint8, body []byte) {
+		w := env.send(t, names[int(op)%len(names)], body)
+		if w.Code >= 500 {
+			t.Fatalf("%s %q: %d %s", names[int(op)%len(names)], body, w.Code, w.Body)
+		}
+		var out map[string]any
+		if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {
+			t.Fatalf("answer is not JSON: %q", w.Body)
+		}
+		if w.Code != http.StatusOK {
+			if typ, _ := out["__type"].(string); typ == "" || out["message"] == nil {
+				t.Fatalf("error without __type and message: %s", w.Body)
+			}
+		}
+	})
+}
+
