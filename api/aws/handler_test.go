@@ -165,4 +165,3 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
-
