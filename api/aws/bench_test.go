@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
-	"github.com/attestkms/attestkms/api/internal/testserver"
+	"github.com/attestkms/attestkms/internal/testserver"
 )
 
 // The benchmarks run whole requests through the HTTP handler — SigV4

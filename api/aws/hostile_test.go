@@ -17,7 +17,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/attestkms/attestkms/api/internal/testserver"
+	"github.com/attestkms/attestkms/internal/testserver"
 )
 
 type rawResponse struct {

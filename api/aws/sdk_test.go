@@ -22,7 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 
-	"github.com/attestkms/attestkms/api/internal/testserver"
+	"github.com/attestkms/attestkms/internal/testserver"
 )
 
 var ctx = context.Background()
