@@ -36,8 +36,9 @@
 // that select meaning must come once). The order of repeated query parameters
 // is not signed, so a repeated parameter name is refused. Presigned requests
 // (authentication in the query string), SigV4a, chunked/streaming payload
-// signing, UNSIGNED-PAYLOAD and temporary credentials are not supported and
-// are refused.
+// signing and UNSIGNED-PAYLOAD are not supported and are refused. Neither are
+// temporary credentials: X-Amz-Security-Token must be signed when present but
+// is not checked, so Lookup must know only long-term keys.
 package sigv4
 
 import (
