@@ -156,6 +156,8 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	now := h.now()
 	v, err := h.verifier.Verify(r, body, now)
 	switch {
+	case errors.Is(err, sigv4.ErrConfig):
+		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
 	case errors.Is(err, sigv4.ErrMissing):
 		return nil, &authError{errMissingAuth}
 	case errors.Is(err, sigv4.ErrExpired):
