@@ -37,7 +37,10 @@ func validateAliasName(name string) error {
 // aliasTarget loads the key an alias is to point at: a key id or key ARN, not
 // another alias, and not a key pending deletion.
 func (s *Service) aliasTarget(c *Call, targetKeyID string) (*keyRecord, error) {
-	k, err := s.loadKey(c, targetKeyID, false)
+	if strings.HasPrefix(targetKeyID, "alias/") || strings.Contains(targetKeyID, ":alias/") {
+		return nil, errorf(ErrValidation, "TargetKeyId must be a key id or key ARN, not an alias")
+	}
+	k, err := s.loadKey(c, targetKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +129,7 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, keyID string, p Page
 	}
 	filter := ""
 	if keyID != "" {
-		k, err := s.loadKey(c, keyID, false)
+		k, err := s.loadKey(c, keyID)
 		if err != nil {
 			return nil, "", err
 		}

@@ -54,7 +54,7 @@ func (s *Service) open(c *Call, blob []byte, keyID, keyField string, ec Encrypti
 	want := ""
 	if keyID != "" {
 		var err error
-		if want, err = s.resolveKeyID(keyID, true); err != nil {
+		if want, err = s.resolveKeyID(keyID); err != nil {
 			return nil, nil, err
 		}
 	}

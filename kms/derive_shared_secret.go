@@ -46,7 +46,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if len(req.PublicKey) > maxPeerKey {
 		return nil, errorf(ErrValidation, "PublicKey is longer than %d bytes", maxPeerKey)
 	}
-	k, err := s.loadKey(c, req.KeyID, true)
+	k, err := s.loadKey(c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 // DescribeKey returns a key's metadata, in any state.
 func (s *Service) DescribeKey(ctx context.Context, c *Call, keyID string) (*KeyMetadata, error) {
-	k, err := s.loadKey(c, keyID, true)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}

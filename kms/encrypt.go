@@ -57,7 +57,7 @@ func checkSymmetricAlgorithm(field, alg string) error {
 
 // encryptable loads a key for encryption: enabled, ENCRYPT_DECRYPT.
 func (s *Service) encryptable(c *Call, keyID, op string) (*key, error) {
-	k, err := s.loadKey(c, keyID, true)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ type GetPublicKeyResponse struct {
 
 // GetPublicKey returns an asymmetric key's public key.
 func (s *Service) GetPublicKey(ctx context.Context, c *Call, keyID string) (*GetPublicKeyResponse, error) {
-	k, err := s.loadKey(c, keyID, true)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, keyID, policyName, 
 	if err := validatePolicy(policy); err != nil {
 		return err
 	}
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -85,7 +85,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, keyID, policyName s
 	if err := checkPolicyName(policyName); err != nil {
 		return "", err
 	}
-	k, err := s.loadKey(c, keyID, false)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return "", err
 	}
@@ -98,7 +98,7 @@ func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, keyID string, p 
 	if _, err := p.limit(100, 1000); err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, keyID, false)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}

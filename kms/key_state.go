@@ -14,8 +14,8 @@ func (s *Service) expired(r *keyRecord) bool {
 // changeKey loads keyID (for its ARN and lazy destruction), then applies fn to
 // the stored record in one transaction. fn sees the committed record, so its
 // state checks are never stale.
-func (s *Service) changeKey(c *Call, keyID string, allowAlias bool, fn func(rec *keyRecord) error) (*keyRecord, error) {
-	k, err := s.loadKey(c, keyID, allowAlias)
+func (s *Service) changeKey(c *Call, keyID string, fn func(rec *keyRecord) error) (*keyRecord, error) {
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (s *Service) changeKey(c *Call, keyID string, allowAlias bool, fn func(rec 
 
 // EnableKey sets a disabled key's state to Enabled.
 func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -52,7 +52,7 @@ func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
 
 // DisableKey sets an enabled key's state to Disabled: no cryptographic use.
 func (s *Service) DisableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -79,7 +79,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string
 	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
 		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
 	}
-	rec, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -103,7 +103,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string
 // CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
 // as in AWS KMS.
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State != PendingDeletion {
 			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
 		}

@@ -29,9 +29,9 @@ func (s *Service) parseARN(arn string) (string, bool) {
 }
 
 // resolveKeyID turns a KeyId parameter — a key id, a key ARN, alias/NAME or an
-// alias ARN — into a key id. Aliases are refused where allowAlias is false, as
-// AWS KMS refuses them for some operations.
-func (s *Service) resolveKeyID(keyID string, allowAlias bool) (string, error) {
+// alias ARN — into a key id. Every operation accepts all four (AWS KMS refuses
+// aliases in some management operations; attestkms does not).
+func (s *Service) resolveKeyID(keyID string) (string, error) {
 	if keyID == "" {
 		return "", errorf(ErrValidation, "KeyId is required")
 	}
@@ -57,9 +57,6 @@ func (s *Service) resolveKeyID(keyID string, allowAlias bool) (string, error) {
 		}
 	}
 	if strings.HasPrefix(ref, "alias/") {
-		if !allowAlias {
-			return "", errorf(ErrNotFound, "Invalid keyId %s: an alias is not accepted here", keyID)
-		}
 		a, err := s.getAlias(ref)
 		if err != nil {
 			return "", err
@@ -98,8 +95,8 @@ func (s *Service) getAlias(name string) (*aliasRecord, error) {
 // loadKey resolves keyID and loads the key, recording its ARN on the call. A
 // key whose deletion date has passed is destroyed here and is not found. The
 // caller must release the key.
-func (s *Service) loadKey(c *Call, keyID string, allowAlias bool) (*key, error) {
-	id, err := s.resolveKeyID(keyID, allowAlias)
+func (s *Service) loadKey(c *Call, keyID string) (*key, error) {
+	id, err := s.resolveKeyID(keyID)
 	if err != nil {
 		return nil, err
 	}

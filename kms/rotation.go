@@ -59,7 +59,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, keyID string, 
 	if rotationPeriodInDays < minRotationDays || rotationPeriodInDays > maxRotationDays {
 		return errorf(ErrValidation, "RotationPeriodInDays must be between %d and %d", minRotationDays, maxRotationDays)
 	}
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, keyID string, 
 
 // DisableKeyRotation turns automatic rotation off.
 func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -92,7 +92,7 @@ type KeyRotationStatus struct {
 
 // GetKeyRotationStatus tells whether and when a key rotates.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, keyID string) (*KeyRotationStatus, error) {
-	k, err := s.loadKey(c, keyID, false)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, keyID strin
 // RotateKeyOnDemand rotates a key's material now: new material encrypts, every
 // older version still decrypts.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -147,7 +147,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Call, keyID string, a
 	if err != nil {
 		return nil, "", err
 	}
-	k, err := s.loadKey(c, keyID, false)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, "", err
 	}

@@ -64,7 +64,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, keyID string, tags [
 	if err := validateTags(tags); err != nil {
 		return err
 	}
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -91,7 +91,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, keyID string, tagK
 			return err
 		}
 	}
-	_, err := s.changeKey(c, keyID, false, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -117,7 +117,7 @@ func (s *Service) ListResourceTags(ctx context.Context, c *Call, keyID string, p
 	if err != nil {
 		return nil, "", err
 	}
-	k, err := s.loadKey(c, keyID, false)
+	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, "", err
 	}
