@@ -1,0 +1,93 @@
+// Package policy parses AWS-style JSON key policies and judges requests by
+// them, as AWS KMS does with a key policy, plus attestkms's attestation
+// condition keys. It reads a document ([Parse]) and answers one question
+// ([Policy.Evaluate]): does this policy allow, explicitly deny, or not allow
+// (implicitly deny) this principal this action on this key, given these
+// condition values? It never sees evidence: the caller verifies attestation
+// evidence first (package attest) and passes the verified measurements in
+// [Request.Context] under kms:RecipientAttestation:<name>.
+//
+// # What a policy can say
+//
+// Version ("2012-10-17" or "2008-10-17"), Id, and one to 100 statements, each
+// with Sid, Effect ("Allow" or "Deny"), Principal or NotPrincipal, Action or
+// NotAction, optionally Resource or NotResource (absent means "*": a key
+// policy's resource is the key itself), and optionally Condition with the
+// operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+// StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool and Null, the
+// IfExists suffix (not on Null) and the ForAnyValue: and ForAllValues:
+// prefixes (not on Null). Actions and resources take the wildcards * and ?,
+// as do StringLike values.
+//
+// A decision is AWS's: a statement applies when its principal, action,
+// resource and every condition match; any applicable Deny gives
+// [ExplicitDeny]; otherwise any applicable Allow gives [Allow]; otherwise
+// [Deny]. Within a Condition, operators are ANDed, keys within an operator are
+// ANDed, and the values listed for one key are ORed (the negated operators
+// hold when the request value matches none of them).
+//
+// # Where attestkms differs from AWS IAM, on purpose
+//
+//   - There are no IAM policies, so nothing is delegated. A principal that
+//     names an account, "111122223333" or "arn:aws:iam::111122223333:root",
+//     matches every credential of that account: in AWS it lets the account's
+//     IAM policies decide, and attestkms has no IAM, so the account's
+//     credentials are simply in. Other principals match by exact ARN.
+//     Principal types other than AWS (Service, Federated, CanonicalUser) are
+//     valid but never match, as no attestkms caller is one of them.
+//   - Whatever is not understood is an error, never ignored: an unknown
+//     element, principal type or condition operator (Numeric*, Date*,
+//     IpAddress, Arn*, Binary* are not supported yet), a policy variable
+//     (${...}), a wildcard in a principal ARN, a duplicate JSON key, an empty
+//     list or operator body. Ignoring a Condition would widen access, and a
+//     document read one way by a reviewer and another way here (two "Effect"
+//     keys, of which Go's encoding/json keeps the last) is an attack.
+//   - Sids must be unique, and the document, its statements, nesting and
+//     lists are bounded (see the constants in json.go).
+//   - Condition key names compare with ASCII case folding. A request whose
+//     Context holds two spellings of a key a policy consults (kms:Foo and
+//     kms:foo) cannot be judged and gets [ExplicitDeny]; so does a request
+//     whose principal, account, action or resource is malformed, and a nil
+//     request or policy.
+//   - A context key whose value list is empty is treated as absent.
+//
+// # Attestation measurements compare without regard to case
+//
+// Every condition key that begins with kms:RecipientAttestation: (ImageSha384,
+// PCR0..PCR31, Format, and the keys of later formats) carries hex or a format
+// name, so its values compare case-insensitively under every string operator,
+// StringEquals and StringLike included: a policy that writes a PCR in
+// upper-case hex matches the lower-case hex that attest.Claims.Measurements
+// produces. The rule is [valuesIgnoreCase]. Other values are case-sensitive
+// except under the IgnoreCase operators; kms:EncryptionContext:<key> values,
+// for one, are case-sensitive while the <key> in the name is not.
+//
+// # A condition on an absent key, and how to require attestation
+//
+// As in AWS, a condition on a key the request does not carry is false, so its
+// statement does not apply, with these exceptions: ...IfExists is true,
+// Null:true is true, ForAllValues: is true (AWS's quirk: the empty set is a
+// subset of everything), and a negated operator without a set prefix
+// (StringNotEquals, StringNotLike, StringNotEqualsIgnoreCase) is true. A
+// request without attestation carries no kms:RecipientAttestation: key at all.
+// Hence:
+//
+//   - Allow + StringEquals on a measurement: applies only to attested
+//     requests with that measurement. This is how to require attestation.
+//   - Deny + StringEquals on a measurement (deny the known-bad image): does
+//     NOT apply to a request without attestation, which is then judged by the
+//     other statements and may well be allowed. A Deny on a positive
+//     condition never requires anything.
+//   - Deny + StringNotEquals on a measurement (deny all but the good image):
+//     does apply to a request without attestation, and so does require it.
+//   - Allow + StringNotEquals on a measurement (allow all but the bad image):
+//     also applies to a request without attestation. Do not write it.
+//
+// # What is not checked here
+//
+// Whether a measurement is the right one, and whether evidence is genuine:
+// that is the policy author's and package attest's business. The cost of
+// Evaluate is bounded by the policy's size times the request's, since
+// wildcard matching is O(len(pattern) x len(value)) in the worst case; the
+// caller bounds the request.
+package policy

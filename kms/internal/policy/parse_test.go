@@ -1,0 +1,196 @@
+package policy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// allow is a minimal valid statement, for building malformed documents.
+const allow = `{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:Decrypt"}`
+
+func TestParseRefuses(t *testing.T) {
+	stmt := func(fields string) string {
+		return doc(`{"Sid":"s1","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:Decrypt"` + fields + `}`)
+	}
+	cond := func(c string) string { return stmt(`,"Condition":` + c) }
+	deep := `{"Statement":[{"Sid":` + strings.Repeat("[", 10) + strings.Repeat("]", 10) + `}]}`
+
+	tests := []struct {
+		name, doc, want string
+	}{
+		// The document.
+		{"empty", ``, "ends early"},
+		{"not json", `{"Statement":`, "ends early"},
+		{"syntax", `{"Statement" [` + allow + `]}`, "not JSON"},
+		{"trailing comma", `{"Statement":[` + allow + `,]}`, "not JSON"},
+		{"list", `[` + allow + `]`, "a list, not an object"},
+		{"two values", doc(allow) + ` {}`, "data after"},
+		{"trailing garbage", doc(allow) + `x`, "data after"},
+		{"33 KiB", doc(allow) + strings.Repeat(" ", 33<<10), "more than 32768"},
+		{"not utf-8", `{"Id":"` + "\xff" + `","Statement":` + allow + `}`, "not UTF-8"},
+		{"lone surrogate", `{"Id":"\ud800","Statement":` + allow + `}`, "U+FFFD"},
+		{"deep nesting", deep, "nested deeper than 6"},
+		{"very deep nesting", strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000), "nested deeper"},
+		{"long list", stmt(`,"Resource":[` + strings.Repeat(`"*",`, maxList) + `"*"]`), "more than 500 entries"},
+
+		// Top level.
+		{"unknown top-level key", `{"Statement":` + allow + `,"Statment":[]}`, `unknown top-level element "Statment"`},
+		{"lower-case statement", `{"statement":[` + allow + `]}`, `unknown top-level element "statement"`},
+		{"duplicate top-level key", `{"Version":"2012-10-17","Version":"2008-10-17","Statement":` + allow + `}`, `duplicate key "Version"`},
+		{"duplicate by escape", `{"Id":"a","\u0049d":"b","Statement":` + allow + `}`, `duplicate key "Id"`},
+		{"Version 2099", `{"Version":"2099-01-01","Statement":` + allow + `}`, "Version must be"},
+		{"Version number", `{"Version":2012,"Statement":` + allow + `}`, "Version must be"},
+		{"Id not string", `{"Id":1,"Statement":` + allow + `}`, "Id must be a string"},
+		{"no Statement", `{"Version":"2012-10-17"}`, "no Statement"},
+		{"empty Statement", `{"Statement":[]}`, "Statement is empty"},
+		{"Statement string", `{"Statement":"x"}`, "statement 0 is a string"},
+		{"Statement null", `{"Statement":null}`, "statement 0 is null"},
+		{"too many statements", doc(strings.Repeat(allow+",", maxStatements) + allow), "101 statements"},
+
+		// Statement.
+		{"unknown statement key", stmt(`,"Conditions":{}`), `statement 0 (Sid "s1"): unknown element "Conditions"`},
+		{"lower-case statement key", stmt(`,"resource":"*"`), `unknown element "resource"`},
+		{"duplicate Effect", doc(`{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*"}`), `duplicate key "Effect"`},
+		{"duplicate Sid value", doc(`{"Sid":"x","Effect":"Allow","Principal":"*","Action":"kms:*"}`, `{"Sid":"x","Effect":"Deny","Principal":"*","Action":"kms:*"}`), `statements 0 and 1 have the same Sid "x"`},
+		{"Sid not string", doc(`{"Sid":1,"Effect":"Allow","Principal":"*","Action":"kms:*"}`), "Sid must be a string"},
+		{"no Effect", doc(`{"Sid":"e","Principal":"*","Action":"kms:*"}`), `statement 0 (Sid "e") has no Effect`},
+		{"Effect lower-case", doc(`{"Effect":"allow","Principal":"*","Action":"kms:*"}`), `statement 0: Effect must be "Allow" or "Deny", not "allow"`},
+		{"Effect bool", doc(`{"Effect":true,"Principal":"*","Action":"kms:*"}`), "Effect must be a string"},
+		{"no Principal", doc(`{"Effect":"Allow","Action":"kms:*"}`), "has no Principal or NotPrincipal"},
+		{"Principal and NotPrincipal", doc(`{"Effect":"Allow","Principal":"*","NotPrincipal":"*","Action":"kms:*"}`), "both Principal and NotPrincipal"},
+		{"no Action", doc(`{"Sid":"a","Effect":"Allow","Principal":"*"}`), `statement 0 (Sid "a") has no Action or NotAction`},
+		{"Action and NotAction", stmt(`,"NotAction":"kms:Encrypt"`), "both Action and NotAction"},
+		{"Resource and NotResource", stmt(`,"Resource":"*","NotResource":"*"`), "both Resource and NotResource"},
+
+		// Principal.
+		{"principal ARN string", doc(`{"Effect":"Allow","Principal":"arn:aws:iam::111122223333:root","Action":"kms:*"}`), `Principal: must be "*" or an object`},
+		{"principal list", doc(`{"Effect":"Allow","Principal":["*"],"Action":"kms:*"}`), "Principal: must be"},
+		{"principal empty object", doc(`{"Effect":"Allow","Principal":{},"Action":"kms:*"}`), "Principal: empty object"},
+		{"wildcard principal ARN", doc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/*"},"Action":"kms:*"}`), "wildcards are not allowed in a principal ARN"},
+		{"wildcard account", doc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::*:root"},"Action":"kms:*"}`), "wildcards are not allowed"},
+		{"wildcard NotPrincipal", doc(`{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:user/a?"]},"Action":"kms:*"}`), "NotPrincipal: AWS: wildcards"},
+		{"principal type case", doc(`{"Effect":"Allow","Principal":{"aws":"*"},"Action":"kms:*"}`), `unknown principal type "aws"`},
+		{"principal bad account", doc(`{"Effect":"Allow","Principal":{"AWS":"11112222333"},"Action":"kms:*"}`), "is not \"*\", a 12-digit account id"},
+		{"principal not IAM", doc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:s3:::bucket"},"Action":"kms:*"}`), "a 12-digit account id or an IAM ARN"},
+		{"principal empty list", doc(`{"Effect":"Allow","Principal":{"AWS":[]},"Action":"kms:*"}`), "AWS: empty list"},
+		{"principal variable", doc(`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/${aws:username}"},"Action":"kms:*"}`), "policy variables"},
+		{"service principal empty", doc(`{"Effect":"Allow","Principal":{"Service":""},"Action":"kms:*"}`), "Service: empty principal"},
+
+		// Action and Resource.
+		{"Action empty list", stmt(`,"Resource":[]`), "Resource: empty list"},
+		{"Action number", doc(`{"Effect":"Allow","Principal":"*","Action":5}`), "Action: a number, not a string"},
+		{"Action no service", doc(`{"Effect":"Allow","Principal":"*","Action":"Decrypt"}`), `Action: "Decrypt" is not "*" or <service>:<action>`},
+		{"Action wildcard service", doc(`{"Effect":"Allow","Principal":"*","Action":"k*:Decrypt"}`), "bad service prefix"},
+		{"Action space", doc(`{"Effect":"Allow","Principal":"*","NotAction":["kms:Decrypt "]}`), "NotAction: \"kms:Decrypt \": bad action name"},
+		{"Resource not ARN", stmt(`,"Resource":"key/1234"`), `Resource: "key/1234" is not "*" or an ARN`},
+		{"Resource variable", stmt(`,"NotResource":"arn:aws:kms:*:${aws:PrincipalAccount}:key/*"`), "policy variables"},
+
+		// Condition.
+		{"Condition not object", cond(`"StringEquals"`), "Condition: must be an object, not a string"},
+		{"Condition empty", cond(`{}`), "Condition: empty object"},
+		{"unknown operator", cond(`{"StringEqualz":{"kms:CallerAccount":"111122223333"}}`), `unknown or unsupported operator "StringEqualz"`},
+		{"unsupported operator", cond(`{"NumericLessThan":{"kms:GrantConstraintType":"1"}}`), `unsupported operator "NumericLessThan"`},
+		{"operator case", cond(`{"stringequals":{"kms:CallerAccount":"111122223333"}}`), "unsupported operator"},
+		{"bare IfExists", cond(`{"IfExists":{"kms:CallerAccount":"111122223333"}}`), "unsupported operator"},
+		{"NullIfExists", cond(`{"NullIfExists":{"kms:CallerAccount":"true"}}`), `operator "NullIfExists"`},
+		{"ForAnyValue:Null", cond(`{"ForAnyValue:Null":{"kms:CallerAccount":"true"}}`), `operator "ForAnyValue:Null"`},
+		{"unknown set operator", cond(`{"ForSomeValues:StringEquals":{"aws:TagKeys":"a"}}`), "unsupported operator"},
+		{"operator body string", cond(`{"StringEquals":"kms:CallerAccount"}`), "StringEquals: must be an object of condition keys, not a string"},
+		{"operator body list", cond(`{"StringEquals":[{"kms:CallerAccount":"1"}]}`), "must be an object of condition keys, not a list"},
+		{"operator body empty", cond(`{"StringEquals":{}}`), "StringEquals: no condition keys"},
+		{"condition key no prefix", cond(`{"StringEquals":{"CallerAccount":"1"}}`), `"CallerAccount" is not a condition key`},
+		{"condition values empty", cond(`{"StringEquals":{"kms:CallerAccount":[]}}`), "kms:CallerAccount: empty list of values"},
+		{"condition value null", cond(`{"StringEquals":{"kms:CallerAccount":null}}`), "a value is null"},
+		{"condition value object", cond(`{"StringEquals":{"kms:CallerAccount":{"a":"b"}}}`), "a value is an object"},
+		{"condition value nested list", cond(`{"StringEquals":{"kms:CallerAccount":[["1"]]}}`), "nested deeper than 6"},
+		{"Bool value", cond(`{"Bool":{"aws:SecureTransport":"yes"}}`), `value "yes" is not true or false`},
+		{"Null value", cond(`{"Null":{"aws:SecureTransport":1}}`), `value "1" is not true or false`},
+		{"condition variable", cond(`{"StringEquals":{"kms:EncryptionContext:user":"${aws:username}"}}`), "policy variables"},
+		{"duplicate operator", cond(`{"StringEquals":{"kms:CallerAccount":"1"},"StringEquals":{"kms:CallerAccount":"2"}}`), `duplicate key "StringEquals"`},
+		{"duplicate condition key", cond(`{"StringEquals":{"kms:CallerAccount":"1","kms:CallerAccount":"2"}}`), `duplicate key "kms:CallerAccount"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := Parse(tt.doc)
+			if err == nil {
+				t.Fatalf("Parse accepted it:\n%s", tt.doc)
+			}
+			if p != nil {
+				t.Errorf("Parse returned a policy with its error")
+			}
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("error is not ErrMalformed: %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if msg := err.Error(); strings.ToLower(msg[:1]) != msg[:1] || strings.HasSuffix(msg, ".") {
+				t.Errorf("error %q is not lower-case without a final period", msg)
+			}
+		})
+	}
+}
+
+func TestParseAccepts(t *testing.T) {
+	tests := []struct{ name, doc string }{
+		{"default", defaultPolicy},
+		{"kms default", kmsDefaultPolicy},
+		{"nitro", nitroPolicy},
+		{"no Version", `{"Statement":` + allow + `}`},
+		{"2008 Version", `{"Version":"2008-10-17","Statement":` + allow + `}`},
+		{"single statement object", `{"Statement":` + allow + `}`},
+		{"Principal star", doc(`{"Effect":"Allow","Principal":"*","Action":"*"}`)},
+		{"AWS star", doc(`{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"*"}`)},
+		{"principal list", doc(`{"Effect":"Allow","Principal":{"AWS":["111122223333","arn:aws:iam::444455556666:root","arn:aws:iam::111122223333:user/alice","arn:aws:iam::111122223333:role/r","arn:aws:sts::111122223333:assumed-role/r/s"]},"Action":"kms:*"}`)},
+		{"other principal types", doc(`{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com"],"Federated":"cognito-identity.amazonaws.com","CanonicalUser":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},"Action":"kms:*"}`)},
+		{"actions", doc(`{"Effect":"Allow","Principal":"*","Action":["kms:Generate*","kms:*Key","KMS:decrypt","s3:GetObject","kms:Re?ncrypt*"]}`)},
+		{"resources", doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":["*","arn:aws:kms:*:111122223333:key/*"]}`)},
+		{"NotResource", doc(`{"Effect":"Deny","Principal":"*","Action":"kms:*","NotResource":"arn:aws:kms:us-east-1:111122223333:key/*"}`)},
+		{"every operator", doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Condition":{
+			"StringEquals":{"kms:CallerAccount":"111122223333"},
+			"StringNotEquals":{"kms:CallerAccount":["1","2"]},
+			"StringEqualsIgnoreCase":{"kms:EncryptionContext:a":"x"},
+			"StringNotEqualsIgnoreCase":{"kms:EncryptionContext:a":"y"},
+			"StringLike":{"kms:EncryptionContext:a":"x*"},
+			"StringNotLike":{"kms:EncryptionContext:a":"?y"},
+			"Bool":{"aws:SecureTransport":true},
+			"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"},
+			"Null":{"kms:EncryptionContext:b":false},
+			"StringEqualsIfExists":{"kms:EncryptionContext:c":5},
+			"ForAnyValue:StringEquals":{"aws:TagKeys":["a","b"]},
+			"ForAllValues:StringLikeIfExists":{"aws:TagKeys":"t*"},
+			"ForAllValues:StringNotEqualsIgnoreCase":{"kms:EncryptionContextKeys":"secret"}}}`)},
+		{"escapes", `{"Id":"caf\u00e9 \"q\"","Statement":` + allow + `}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse(tt.doc); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestParseKeepsIDAndVersion(t *testing.T) {
+	p := mustParse(t, defaultPolicy)
+	if p.ID() != "key-default-1" || p.Version() != "2012-10-17" {
+		t.Errorf("Id %q Version %q", p.ID(), p.Version())
+	}
+	p = mustParse(t, `{"Statement":`+allow+`}`)
+	if p.ID() != "" || p.Version() != "" {
+		t.Errorf("Id %q Version %q", p.ID(), p.Version())
+	}
+}
+
+// A document at the size limit parses: the bound is AWS's, not tighter.
+func TestParseSizeLimit(t *testing.T) {
+	d := doc(allow)
+	d += strings.Repeat(" ", maxDocument-len(d))
+	if _, err := Parse(d); err != nil {
+		t.Fatalf("a %d-byte document: %v", len(d), err)
+	}
+	if _, err := Parse(d + " "); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a %d-byte document: %v", len(d)+1, err)
+	}
+}

@@ -1,0 +1,221 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// ErrMalformed is wrapped by every error of Parse, whose text names what is
+// wrong and where (statement index and Sid, element).
+var ErrMalformed = errors.New("malformed policy document")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// quote quotes a string from the document for an error message, cut short.
+func quote(s string) string {
+	if len(s) > maxQuoted {
+		return strconv.Quote(s[:maxQuoted]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// Policy is a parsed key policy. It is immutable, so one Policy may be
+// evaluated by many goroutines at once.
+type Policy struct {
+	version    string // "" when absent
+	id         string
+	statements []statement
+}
+
+// Request is what Evaluate judges. Every field is required except Context.
+type Request struct {
+	// Principal is the caller's ARN: arn:aws:iam::<account>:root or
+	// arn:aws:iam::<account>:user/<name>.
+	Principal string
+	// Account is the 12-digit account that owns the key and the caller; it
+	// must be the account in Principal.
+	Account string
+	// Action is the operation, e.g. "kms:Decrypt".
+	Action string
+	// Resource is the key's ARN, arn:aws:kms:<region>:<account>:key/<id>.
+	Resource string
+	// Context maps condition keys (any letter case) to the request's values.
+	// A key that is absent, or present with no values, is absent. Values of
+	// kms:RecipientAttestation:<name> keys must come from verified evidence.
+	Context map[string][]string
+}
+
+// Decision is the outcome of Evaluate.
+type Decision int
+
+const (
+	// Deny is the implicit deny: no statement allowed the request.
+	Deny Decision = iota
+	// Allow: a statement allowed the request and none denied it.
+	Allow
+	// ExplicitDeny: a Deny statement applied, or the request could not be
+	// judged (see Evaluate).
+	ExplicitDeny
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Deny:
+		return "Deny"
+	case Allow:
+		return "Allow"
+	case ExplicitDeny:
+		return "ExplicitDeny"
+	}
+	return "Decision(" + strconv.Itoa(int(d)) + ")"
+}
+
+// ID returns the policy's Id element, "" when absent.
+func (p *Policy) ID() string { return p.id }
+
+// Version returns the policy's Version element, "" when absent.
+func (p *Policy) Version() string { return p.version }
+
+// Parse reads a key policy document. Every error wraps ErrMalformed; the
+// Policy is nil whenever the error is not.
+func Parse(doc string) (*Policy, error) {
+	root, err := decodeJSON(doc)
+	if err != nil {
+		return nil, err
+	}
+	if root.kind != kindObject {
+		return nil, malformed("the document is %s, not an object", root.kind)
+	}
+	p := &Policy{}
+	var stmts *node
+	for i, k := range root.keys {
+		v := root.vals[i]
+		switch k {
+		case "Version":
+			if v.kind != kindString || (v.text != "2012-10-17" && v.text != "2008-10-17") {
+				return nil, malformed("Version must be \"2012-10-17\" or \"2008-10-17\"")
+			}
+			p.version = v.text
+		case "Id":
+			if v.kind != kindString {
+				return nil, malformed("Id must be a string, not %s", v.kind)
+			}
+			p.id = v.text
+		case "Statement":
+			stmts = v
+		default:
+			return nil, malformed("unknown top-level element %s", quote(k))
+		}
+	}
+	if stmts == nil {
+		return nil, malformed("no Statement")
+	}
+	list := []*node{stmts}
+	if stmts.kind == kindArray {
+		list = stmts.vals
+	}
+	if len(list) == 0 {
+		return nil, malformed("Statement is empty")
+	}
+	if len(list) > maxStatements {
+		return nil, malformed("%d statements, more than %d", len(list), maxStatements)
+	}
+	sids := make(map[string]int)
+	p.statements = make([]statement, len(list))
+	for i, n := range list {
+		if err := parseStatement(&p.statements[i], i, n); err != nil {
+			return nil, err
+		}
+		if sid := p.statements[i].sid; sid != "" {
+			if j, dup := sids[sid]; dup {
+				return nil, malformed("statements %d and %d have the same Sid %s", j, i, quote(sid))
+			}
+			sids[sid] = i
+		}
+	}
+	return p, nil
+}
+
+// Evaluate judges a request by the policy: ExplicitDeny if an applicable
+// statement denies it, else Allow if one allows it, else Deny.
+//
+// A request that cannot be judged gets ExplicitDeny, so that nothing layered
+// above the key policy can allow it: a nil request or policy; a Principal
+// that is not an IAM ARN of Account; an Account that is not 12 digits; an
+// empty Action or Resource; a Context holding two spellings (differing only
+// in case) of a key that a condition consults.
+//
+// Evaluate does not allocate.
+func (p *Policy) Evaluate(r *Request) Decision {
+	if p == nil || r == nil {
+		return ExplicitDeny
+	}
+	c, ok := parseCaller(r)
+	if !ok {
+		return ExplicitDeny
+	}
+	allowed := false
+	for i := range p.statements {
+		s := &p.statements[i]
+		if !s.matches(&c, r.Action, r.Resource) {
+			continue
+		}
+		holds, ambiguous := s.conditionsHold(r.Context)
+		if ambiguous {
+			return ExplicitDeny
+		}
+		if !holds {
+			continue
+		}
+		if s.deny {
+			return ExplicitDeny
+		}
+		allowed = true
+	}
+	if allowed {
+		return Allow
+	}
+	return Deny
+}
+
+// AllowsPolicyUpdate is the policy lockout safety check that AWS KMS applies
+// in PutKeyPolicy and CreateKey unless BypassPolicyLockoutSafetyCheck is set:
+// it reports whether principal of account would still be allowed
+// kms:PutKeyPolicy on resource (the key's ARN) under this policy, so that the
+// caller cannot lock itself out of the key.
+//
+// It answers true only when the answer does not depend on a request's
+// condition values: some Allow statement without any Condition matches, and
+// no Deny statement matches, whatever its conditions. So an Allow that needs
+// context (attestation measurements, encryption context, even one that an
+// ...IfExists would pass on an empty context) does not count, and a Deny that
+// might apply counts as applying. The check errs towards refusing the update;
+// the caller can bypass it.
+func (p *Policy) AllowsPolicyUpdate(principal, account, resource string) bool {
+	if p == nil {
+		return false
+	}
+	c, ok := parseCaller(&Request{Principal: principal, Account: account, Action: putKeyPolicy, Resource: resource})
+	if !ok {
+		return false
+	}
+	allowed := false
+	for i := range p.statements {
+		s := &p.statements[i]
+		if !s.matches(&c, putKeyPolicy, resource) {
+			continue
+		}
+		if s.deny {
+			return false
+		}
+		if len(s.conditions) == 0 {
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+const putKeyPolicy = "kms:PutKeyPolicy"
