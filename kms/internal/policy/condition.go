@@ -169,8 +169,8 @@ func conditionValues(o op, n *node) ([]string, error) {
 
 // holds evaluates the condition on a request context, and reports whether
 // the context was ambiguous for its key (two spellings of it).
-func (c *condition) holds(ctx map[string][]string) (ok, ambiguous bool) {
-	vals, ambiguous := lookup(ctx, c.key)
+func (c *condition) holds(ctx map[string][]string, b *budget) (ok, ambiguous bool) {
+	vals, ambiguous := lookup(ctx, c.key, b)
 	if ambiguous {
 		return false, true
 	}
@@ -199,14 +199,14 @@ func (c *condition) holds(ctx map[string][]string) (ok, ambiguous bool) {
 	switch c.set {
 	case setAnyValue:
 		for _, v := range vals {
-			if c.valueHolds(v) {
+			if c.valueHolds(v, b) {
 				return true, false
 			}
 		}
 		return false, false
 	case setAllValues:
 		for _, v := range vals {
-			if !c.valueHolds(v) {
+			if !c.valueHolds(v, b) {
 				return false, false
 			}
 		}
@@ -216,14 +216,14 @@ func (c *condition) holds(ctx map[string][]string) (ok, ambiguous bool) {
 	// matches some policy value, a negated one when no request value does.
 	if c.negated {
 		for _, v := range vals {
-			if !c.valueHolds(v) {
+			if !c.valueHolds(v, b) {
 				return false, false
 			}
 		}
 		return true, false
 	}
 	for _, v := range vals {
-		if c.valueHolds(v) {
+		if c.valueHolds(v, b) {
 			return true, false
 		}
 	}
@@ -232,10 +232,10 @@ func (c *condition) holds(ctx map[string][]string) (ok, ambiguous bool) {
 
 // valueHolds applies the operator to one request value: it matches one of the
 // policy's values or, negated, none of them.
-func (c *condition) valueHolds(v string) bool {
+func (c *condition) valueHolds(v string, b *budget) bool {
 	hit := false
 	for _, p := range c.values {
-		if c.compare(p, v) {
+		if c.compare(p, v, b) {
 			hit = true
 			break
 		}
@@ -243,10 +243,14 @@ func (c *condition) valueHolds(v string) bool {
 	return hit != c.negated
 }
 
-func (c *condition) compare(policy, request string) bool {
+func (c *condition) compare(policy, request string, b *budget) bool {
+	if c.op == opLike {
+		return wildcardMatch(policy, request, c.ignoreCase, b)
+	}
+	if !b.spend(1 + min(len(policy), len(request))) {
+		return false
+	}
 	switch c.op {
-	case opLike:
-		return wildcardMatch(policy, request, c.ignoreCase)
 	case opBool:
 		return asciiEqualFold(policy, request)
 	}
@@ -258,9 +262,10 @@ func (c *condition) compare(policy, request string) bool {
 
 // lookup finds a condition key in a request context without regard to (ASCII)
 // case. Two spellings of the key in ctx are ambiguous.
-func lookup(ctx map[string][]string, key string) (vals []string, ambiguous bool) {
+func lookup(ctx map[string][]string, key string, b *budget) (vals []string, ambiguous bool) {
 	found := false
 	for k, v := range ctx {
+		b.spend(1)
 		if len(k) != len(key) || !asciiEqualFold(k, key) {
 			continue
 		}

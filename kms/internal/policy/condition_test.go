@@ -278,8 +278,31 @@ func TestWildcardMatch(t *testing.T) {
 		{"*c", "ab\xffc", false, true},
 	}
 	for _, tt := range tests {
-		if got := wildcardMatch(tt.pattern, tt.s, tt.fold); got != tt.want {
+		b := budget(maxSteps)
+		if got := wildcardMatch(tt.pattern, tt.s, tt.fold, &b); got != tt.want {
 			t.Errorf("wildcardMatch(%q, %q, %v) = %v", tt.pattern, tt.s, tt.fold, got)
 		}
+	}
+}
+
+// A policy author and a caller together can ask for 2^28 steps of wildcard
+// matching; Evaluate stops at maxSteps and refuses the request.
+func TestEvaluateBudget(t *testing.T) {
+	var patterns []string
+	for len(patterns) < 250 {
+		patterns = append(patterns, "*"+strings.Repeat("a", 100)+"b")
+	}
+	p := mustParse(t, doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Condition":{"StringLike":{"kms:EncryptionContext:x":["`+strings.Join(patterns, `","`)+`"]}}}`))
+	long := map[string][]string{"kms:EncryptionContext:x": {strings.Repeat("a", 8192)}}
+	if got := p.Evaluate(req(alice, "kms:Decrypt", long)); got != ExplicitDeny {
+		t.Errorf("a request that needs 2^27 steps: %v", got)
+	}
+	short := map[string][]string{"kms:EncryptionContext:x": {strings.Repeat("a", 100) + "b"}}
+	if got := p.Evaluate(req(alice, "kms:Decrypt", short)); got != Allow {
+		t.Errorf("a request that needs 2^15 steps: %v", got)
+	}
+	b := budget(10)
+	if wildcardMatch("*b", "aaaaaaaaaaaaaaab", false, &b) || b >= 0 {
+		t.Errorf("wildcardMatch went past its budget: %d", b)
 	}
 }

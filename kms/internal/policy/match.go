@@ -10,16 +10,20 @@ import (
 // ignoreCase, characters compare as strings.EqualFold compares them.
 //
 // It backtracks only to the last *, so it runs in O(len(pattern) x len(s))
-// time at worst and never allocates. The pattern comes from a parsed policy
+// time at worst, and never allocates. Each step spends one unit of b; when b
+// runs out it returns false, and the caller must look at b. The pattern comes from a parsed policy
 // and is valid UTF-8 without U+FFFD, so an invalid byte in s (decoded as
 // U+FFFD) matches nothing but ? and *.
-func wildcardMatch(pattern, s string, ignoreCase bool) bool {
+func wildcardMatch(pattern, s string, ignoreCase bool, b *budget) bool {
 	if pattern == "*" {
 		return true
 	}
 	px, sx := 0, 0
 	starPx, starSx := -1, 0 // where the last * is, and where its match ends
 	for px < len(pattern) || sx < len(s) {
+		if !b.spend(1) {
+			return false
+		}
 		if px < len(pattern) {
 			pc, pn := utf8.DecodeRuneInString(pattern[px:])
 			switch pc {
@@ -52,6 +56,23 @@ func wildcardMatch(pattern, s string, ignoreCase bool) bool {
 		px, sx = starPx+1, starSx
 	}
 	return true
+}
+
+// budget bounds the work of one evaluation. A policy author controls the
+// patterns and a caller the values they are matched against: a 32 KiB policy
+// of patterns like "*aaaa...ab" against an 8 KiB encryption context value
+// costs some 2^28 steps, half a second. Evaluate refuses, as ExplicitDeny, a
+// request whose evaluation needs more than maxSteps.
+type budget int
+
+// maxSteps is about a millisecond of matching, a thousand times what the
+// policies of the tests need.
+const maxSteps = 1 << 20
+
+// spend takes n units and reports whether the budget still holds.
+func (b *budget) spend(n int) bool {
+	*b -= budget(n)
+	return *b >= 0
 }
 
 // foldEqual reports whether a and b are equal under Unicode simple case

@@ -9,16 +9,17 @@ import (
 // allow is a minimal valid statement, for building malformed documents.
 const allow = `{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:Decrypt"}`
 
-func TestParseRefuses(t *testing.T) {
+type refusal struct{ name, doc, want string }
+
+// refusals are malformed documents, each with what its error must say.
+func refusals() []refusal {
 	stmt := func(fields string) string {
 		return doc(`{"Sid":"s1","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:Decrypt"` + fields + `}`)
 	}
 	cond := func(c string) string { return stmt(`,"Condition":` + c) }
 	deep := `{"Statement":[{"Sid":` + strings.Repeat("[", 10) + strings.Repeat("]", 10) + `}]}`
 
-	tests := []struct {
-		name, doc, want string
-	}{
+	return []refusal{
 		// The document.
 		{"empty", ``, "ends early"},
 		{"not json", `{"Statement":`, "ends early"},
@@ -110,7 +111,10 @@ func TestParseRefuses(t *testing.T) {
 		{"duplicate operator", cond(`{"StringEquals":{"kms:CallerAccount":"1"},"StringEquals":{"kms:CallerAccount":"2"}}`), `duplicate key "StringEquals"`},
 		{"duplicate condition key", cond(`{"StringEquals":{"kms:CallerAccount":"1","kms:CallerAccount":"2"}}`), `duplicate key "kms:CallerAccount"`},
 	}
-	for _, tt := range tests {
+}
+
+func TestParseRefuses(t *testing.T) {
+	for _, tt := range refusals() {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := Parse(tt.doc)
 			if err == nil {
@@ -132,8 +136,11 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
-func TestParseAccepts(t *testing.T) {
-	tests := []struct{ name, doc string }{
+type acceptance struct{ name, doc string }
+
+// acceptances are well-formed documents.
+func acceptances() []acceptance {
+	return []acceptance{
 		{"default", defaultPolicy},
 		{"kms default", kmsDefaultPolicy},
 		{"nitro", nitroPolicy},
@@ -163,7 +170,10 @@ func TestParseAccepts(t *testing.T) {
 			"ForAllValues:StringNotEqualsIgnoreCase":{"kms:EncryptionContextKeys":"secret"}}}`)},
 		{"escapes", `{"Id":"caf\u00e9 \"q\"","Statement":` + allow + `}`},
 	}
-	for _, tt := range tests {
+}
+
+func TestParseAccepts(t *testing.T) {
+	for _, tt := range acceptances() {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := Parse(tt.doc); err != nil {
 				t.Fatal(err)

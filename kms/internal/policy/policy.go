@@ -146,7 +146,8 @@ func Parse(doc string) (*Policy, error) {
 // above the key policy can allow it: a nil request or policy; a Principal
 // that is not an IAM ARN of Account; an Account that is not 12 digits; an
 // empty Action or Resource; a Context holding two spellings (differing only
-// in case) of a key that a condition consults.
+// in case) of a key that a condition consults; a request whose evaluation
+// would take more than maxSteps steps of matching (see budget).
 //
 // Evaluate does not allocate.
 func (p *Policy) Evaluate(r *Request) Decision {
@@ -158,13 +159,18 @@ func (p *Policy) Evaluate(r *Request) Decision {
 		return ExplicitDeny
 	}
 	allowed := false
+	b := budget(maxSteps)
 	for i := range p.statements {
 		s := &p.statements[i]
-		if !s.matches(&c, r.Action, r.Resource) {
+		matches := s.matches(&c, r.Action, r.Resource, &b)
+		if b < 0 {
+			return ExplicitDeny
+		}
+		if !matches {
 			continue
 		}
-		holds, ambiguous := s.conditionsHold(r.Context)
-		if ambiguous {
+		holds, ambiguous := s.conditionsHold(r.Context, &b)
+		if ambiguous || b < 0 {
 			return ExplicitDeny
 		}
 		if !holds {
@@ -203,9 +209,14 @@ func (p *Policy) AllowsPolicyUpdate(principal, account, resource string) bool {
 		return false
 	}
 	allowed := false
+	b := budget(maxSteps)
 	for i := range p.statements {
 		s := &p.statements[i]
-		if !s.matches(&c, putKeyPolicy, resource) {
+		matches := s.matches(&c, putKeyPolicy, resource, &b)
+		if b < 0 {
+			return false
+		}
+		if !matches {
 			continue
 		}
 		if s.deny {

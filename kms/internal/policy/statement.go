@@ -97,24 +97,24 @@ func isAccountID(s string) bool {
 
 // matches reports whether the statement's principal, action and resource
 // elements match; conditions are separate.
-func (s *statement) matches(c *caller, action, resource string) bool {
+func (s *statement) matches(c *caller, action, resource string, b *budget) bool {
 	if s.principals.match(c) == s.notPrincipal {
 		return false
 	}
-	if anyMatch(s.actions, action, true) == s.notAction {
+	if anyMatch(s.actions, action, true, b) == s.notAction {
 		return false
 	}
-	if s.resources == nil {
-		return !s.notResource
+	if s.resources == nil { // no Resource element: the key itself
+		return true
 	}
-	return anyMatch(s.resources, resource, false) != s.notResource
+	return anyMatch(s.resources, resource, false, b) != s.notResource
 }
 
 // conditionsHold reports whether every condition holds (true when there are
 // none), and whether the request's context was ambiguous for one of them.
-func (s *statement) conditionsHold(ctx map[string][]string) (holds, ambiguous bool) {
+func (s *statement) conditionsHold(ctx map[string][]string, b *budget) (holds, ambiguous bool) {
 	for i := range s.conditions {
-		ok, amb := s.conditions[i].holds(ctx)
+		ok, amb := s.conditions[i].holds(ctx, b)
 		if amb {
 			return false, true
 		}
@@ -142,9 +142,9 @@ func (ps *principals) match(c *caller) bool {
 	return false
 }
 
-func anyMatch(patterns []string, s string, ignoreCase bool) bool {
+func anyMatch(patterns []string, s string, ignoreCase bool, b *budget) bool {
 	for _, p := range patterns {
-		if wildcardMatch(p, s, ignoreCase) {
+		if wildcardMatch(p, s, ignoreCase, b) {
 			return true
 		}
 	}
