@@ -42,14 +42,18 @@
 //     list or operator body. Ignoring a Condition would widen access, and a
 //     document read one way by a reviewer and another way here (two "Effect"
 //     keys, of which Go's encoding/json keeps the last) is an attack.
-//   - Sids must be unique, and the document, its statements, nesting and
-//     lists are bounded (see the constants in json.go).
+//   - Sids must be unique, and documents are bounded (see Bounds).
 //   - Condition key names compare with ASCII case folding. A request whose
 //     Context holds two spellings of a key a policy consults (kms:Foo and
 //     kms:foo) cannot be judged and gets [ExplicitDeny]; so does a request
 //     whose principal, account, action or resource is malformed, and a nil
 //     request or policy.
 //   - A context key whose value list is empty is treated as absent.
+//   - Condition operators are spelt exactly as AWS spells them; Bool and Null
+//     take true and false (JSON literals, or the strings "true" and
+//     "false"); a number stands for its text as written (5.0 is not 5).
+//   - The lockout check ([Policy.AllowsPolicyUpdate]) counts only Allow
+//     statements without conditions, and any Deny that could apply.
 //
 // # Attestation measurements compare without regard to case
 //
@@ -58,7 +62,7 @@
 // name, so its values compare case-insensitively under every string operator,
 // StringEquals and StringLike included: a policy that writes a PCR in
 // upper-case hex matches the lower-case hex that attest.Claims.Measurements
-// produces. The rule is [valuesIgnoreCase]. Other values are case-sensitive
+// produces. The rule is one function, valuesIgnoreCase in condition.go. Other values are case-sensitive
 // except under the IgnoreCase operators; kms:EncryptionContext:<key> values,
 // for one, are case-sensitive while the <key> in the name is not.
 //
@@ -68,8 +72,9 @@
 // statement does not apply, with these exceptions: ...IfExists is true,
 // Null:true is true, ForAllValues: is true (AWS's quirk: the empty set is a
 // subset of everything), and a negated operator without a set prefix
-// (StringNotEquals, StringNotLike, StringNotEqualsIgnoreCase) is true. A
-// request without attestation carries no kms:RecipientAttestation: key at all.
+// (StringNotEquals, StringNotLike, StringNotEqualsIgnoreCase) is true;
+// ForAnyValue: stays false, negated or not. A request without attestation
+// carries no kms:RecipientAttestation: key at all.
 // Hence:
 //
 //   - Allow + StringEquals on a measurement: applies only to attested
@@ -83,11 +88,28 @@
 //   - Allow + StringNotEquals on a measurement (allow all but the bad image):
 //     also applies to a request without attestation. Do not write it.
 //
+// # Multivalued keys
+//
+// Without a set prefix, a positive operator holds when some request value
+// matches some policy value, and a negated one when no request value does.
+// ForAnyValue: holds when some request value satisfies the operator,
+// ForAllValues: when every one does. Use the set prefixes for keys that carry
+// several values (aws:TagKeys, kms:EncryptionContextKeys), as AWS advises.
+//
+// # Bounds
+//
+// The policy author may be an attacker holding kms:PutKeyPolicy on one key,
+// and the caller controls the context values. Parse refuses documents over
+// 32 KiB, with more than 100 statements, nested deeper than a valid policy
+// nests, or with lists of more than 500 entries. Wildcard matching costs up to
+// len(pattern) x len(value), so Evaluate counts its steps and answers
+// ExplicitDeny past a few milliseconds of work (maxSteps), which no sensible
+// policy comes near.
+//
 // # What is not checked here
 //
 // Whether a measurement is the right one, and whether evidence is genuine:
-// that is the policy author's and package attest's business. The cost of
-// Evaluate is bounded by the policy's size times the request's, since
-// wildcard matching is O(len(pattern) x len(value)) in the worst case; the
-// caller bounds the request.
+// that is the policy author's and package attest's business. Nor does Parse
+// know the attestation keys by name: a misspelt kms:RecipientAttestation: key
+// is simply absent from every request (see above for what that means).
 package policy

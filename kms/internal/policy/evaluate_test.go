@@ -260,3 +260,31 @@ func TestDecisionString(t *testing.T) {
 		t.Error("the zero Decision must be Deny")
 	}
 }
+
+// A Policy is immutable: many goroutines evaluate one at once (run with -race).
+func TestEvaluateConcurrently(t *testing.T) {
+	p := mustParse(t, attestedPolicy)
+	r := req("arn:aws:iam::111122223333:user/enclave", "kms:Decrypt", map[string][]string{
+		"kms:RecipientAttestation:ImageSha384": {pcr(0)}, "kms:RecipientAttestation:PCR0": {pcr(0)},
+		"kms:RecipientAttestation:PCR1": {pcr(1)}, "kms:RecipientAttestation:PCR2": {pcr(2)},
+		"kms:EncryptionContext:tenant": {"t-1"},
+	})
+	done := make(chan Decision)
+	for range 8 {
+		go func() {
+			d := Allow
+			for range 100 {
+				if got := p.Evaluate(r); got != Allow {
+					d = got
+				}
+				p.AllowsPolicyUpdate(root, acct, keyARN)
+			}
+			done <- d
+		}()
+	}
+	for range 8 {
+		if d := <-done; d != Allow {
+			t.Errorf("Evaluate = %v", d)
+		}
+	}
+}

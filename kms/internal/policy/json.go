@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -86,27 +87,51 @@ func decodeJSON(doc string) (*node, error) {
 	if !utf8.ValidString(doc) {
 		return nil, malformed("the document is not UTF-8")
 	}
-	d := json.NewDecoder(strings.NewReader(doc))
-	d.UseNumber()
-	root, err := value(d, 1)
+	d := &decoder{dec: json.NewDecoder(strings.NewReader(doc))}
+	d.dec.UseNumber()
+	root, err := d.value(1)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.Token(); err != io.EOF {
+	if _, err := d.dec.Token(); err != io.EOF {
 		return nil, malformed("data after the policy's JSON object")
 	}
 	return root, nil
 }
 
+// decoder walks a document's tokens, knowing where it is for its errors.
+type decoder struct {
+	dec  *json.Decoder
+	path []string // the keys and [indices] leading to the value being read
+}
+
+// where names the value being read, e.g. Statement[1].Condition.StringEquals.
+func (d *decoder) where() string {
+	if len(d.path) == 0 {
+		return "the document"
+	}
+	var b strings.Builder
+	for i, p := range d.path {
+		if i > 0 && p[0] != '[' {
+			b.WriteByte('.')
+		}
+		if len(p) > maxQuoted {
+			p = p[:maxQuoted] + "..."
+		}
+		b.WriteString(p)
+	}
+	return strconv.QuoteToASCII(b.String())
+}
+
 // value reads one value at the given depth (the document is depth 1).
-func value(d *json.Decoder, depth int) (*node, error) {
-	tok, err := d.Token()
+func (d *decoder) value(depth int) (*node, error) {
+	tok, err := d.dec.Token()
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, d.syntaxError(err)
 	}
 	switch t := tok.(type) {
 	case string:
-		if err := checkString(t); err != nil {
+		if err := d.checkString(t); err != nil {
 			return nil, err
 		}
 		return &node{kind: kindString, text: t}, nil
@@ -121,60 +146,64 @@ func value(d *json.Decoder, depth int) (*node, error) {
 		return &node{kind: kindNull}, nil
 	case json.Delim:
 		if depth > maxDepth {
-			return nil, malformed("JSON nested deeper than %d levels", maxDepth)
+			return nil, malformed("JSON nested deeper than %d levels, at %s", maxDepth, d.where())
 		}
 		if t == '[' {
 			n := &node{kind: kindArray}
-			for d.More() {
+			for d.dec.More() {
 				if len(n.vals) == maxList {
-					return nil, malformed("a list of more than %d entries", maxList)
+					return nil, malformed("a list of more than %d entries, at %s", maxList, d.where())
 				}
-				v, err := value(d, depth+1)
+				d.path = append(d.path, "["+strconv.Itoa(len(n.vals))+"]")
+				v, err := d.value(depth + 1)
 				if err != nil {
 					return nil, err
 				}
+				d.path = d.path[:len(d.path)-1]
 				n.vals = append(n.vals, v)
 			}
-			return n, closing(d)
+			return n, d.closing()
 		}
 		// '{': the only other opening token Token returns.
 		n := &node{kind: kindObject}
 		seen := make(map[string]bool)
-		for d.More() {
+		for d.dec.More() {
 			if len(n.keys) == maxList {
-				return nil, malformed("an object of more than %d keys", maxList)
+				return nil, malformed("an object of more than %d keys, at %s", maxList, d.where())
 			}
-			kt, err := d.Token()
+			kt, err := d.dec.Token()
 			if err != nil {
-				return nil, syntaxError(err)
+				return nil, d.syntaxError(err)
 			}
 			k, ok := kt.(string)
 			if !ok { // Token already refuses anything else in key position
-				return nil, malformed("an object key is not a string")
+				return nil, malformed("an object key is not a string, at %s", d.where())
 			}
-			if err := checkString(k); err != nil {
+			if err := d.checkString(k); err != nil {
 				return nil, err
 			}
 			if seen[k] {
-				return nil, malformed("duplicate key %s", quote(k))
+				return nil, malformed("duplicate key %s in %s", quote(k), d.where())
 			}
 			seen[k] = true
-			v, err := value(d, depth+1)
+			d.path = append(d.path, k)
+			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
+			d.path = d.path[:len(d.path)-1]
 			n.keys = append(n.keys, k)
 			n.vals = append(n.vals, v)
 		}
-		return n, closing(d)
+		return n, d.closing()
 	}
-	return nil, malformed("unexpected JSON token")
+	return nil, malformed("unexpected JSON token at %s", d.where())
 }
 
 // closing reads the ']' or '}' that ends a list or object.
-func closing(d *json.Decoder) error {
-	if _, err := d.Token(); err != nil {
-		return syntaxError(err)
+func (d *decoder) closing() error {
+	if _, err := d.dec.Token(); err != nil {
+		return d.syntaxError(err)
 	}
 	return nil
 }
@@ -182,16 +211,16 @@ func closing(d *json.Decoder) error {
 // checkString refuses the replacement character: the document is valid
 // UTF-8, so a U+FFFD in a decoded string came from an escaped lone surrogate
 // (or was written as such), which readers decode differently.
-func checkString(s string) error {
+func (d *decoder) checkString(s string) error {
 	if strings.ContainsRune(s, utf8.RuneError) {
-		return malformed("a string holds U+FFFD or an unpaired surrogate escape")
+		return malformed("a string holds U+FFFD or an unpaired surrogate escape, at %s", d.where())
 	}
 	return nil
 }
 
-func syntaxError(err error) error {
+func (d *decoder) syntaxError(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return malformed("the JSON ends early")
 	}
-	return malformed("not JSON: %v", err)
+	return malformed("not JSON: %v (near byte %d)", err, d.dec.InputOffset())
 }

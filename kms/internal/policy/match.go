@@ -65,7 +65,7 @@ func wildcardMatch(pattern, s string, ignoreCase bool, b *budget) bool {
 // request whose evaluation needs more than maxSteps.
 type budget int
 
-// maxSteps is about a millisecond of matching, a thousand times what the
+// maxSteps is a few milliseconds of matching, a thousand times what the
 // policies of the tests need.
 const maxSteps = 1 << 20
 

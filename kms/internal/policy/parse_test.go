@@ -30,10 +30,11 @@ func refusals() []refusal {
 		{"trailing garbage", doc(allow) + `x`, "data after"},
 		{"33 KiB", doc(allow) + strings.Repeat(" ", 33<<10), "more than 32768"},
 		{"not utf-8", `{"Id":"` + "\xff" + `","Statement":` + allow + `}`, "not UTF-8"},
-		{"lone surrogate", `{"Id":"\ud800","Statement":` + allow + `}`, "U+FFFD"},
-		{"deep nesting", deep, "nested deeper than 6"},
+		{"lone surrogate", `{"Id":"\ud800","Statement":` + allow + `}`, `unpaired surrogate escape, at "Id"`},
+		{"lone surrogate key", doc(`{"\udfff":1}`), `unpaired surrogate escape, at "Statement[0]"`},
+		{"deep nesting", deep, `nested deeper than 6 levels, at "Statement[0].Sid[0][0][0]"`},
 		{"very deep nesting", strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000), "nested deeper"},
-		{"long list", stmt(`,"Resource":[` + strings.Repeat(`"*",`, maxList) + `"*"]`), "more than 500 entries"},
+		{"long list", stmt(`,"Resource":[` + strings.Repeat(`"*",`, maxList) + `"*"]`), `more than 500 entries, at "Statement[0].Resource"`},
 
 		// Top level.
 		{"unknown top-level key", `{"Statement":` + allow + `,"Statment":[]}`, `unknown top-level element "Statment"`},
@@ -52,7 +53,7 @@ func refusals() []refusal {
 		// Statement.
 		{"unknown statement key", stmt(`,"Conditions":{}`), `statement 0 (Sid "s1"): unknown element "Conditions"`},
 		{"lower-case statement key", stmt(`,"resource":"*"`), `unknown element "resource"`},
-		{"duplicate Effect", doc(`{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*"}`), `duplicate key "Effect"`},
+		{"duplicate Effect", doc(`{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*"}`), `duplicate key "Effect" in "Statement[0]"`},
 		{"duplicate Sid value", doc(`{"Sid":"x","Effect":"Allow","Principal":"*","Action":"kms:*"}`, `{"Sid":"x","Effect":"Deny","Principal":"*","Action":"kms:*"}`), `statements 0 and 1 have the same Sid "x"`},
 		{"Sid not string", doc(`{"Sid":1,"Effect":"Allow","Principal":"*","Action":"kms:*"}`), "Sid must be a string"},
 		{"no Effect", doc(`{"Sid":"e","Principal":"*","Action":"kms:*"}`), `statement 0 (Sid "e") has no Effect`},
@@ -108,8 +109,8 @@ func refusals() []refusal {
 		{"Bool value", cond(`{"Bool":{"aws:SecureTransport":"yes"}}`), `value "yes" is not true or false`},
 		{"Null value", cond(`{"Null":{"aws:SecureTransport":1}}`), `value "1" is not true or false`},
 		{"condition variable", cond(`{"StringEquals":{"kms:EncryptionContext:user":"${aws:username}"}}`), "policy variables"},
-		{"duplicate operator", cond(`{"StringEquals":{"kms:CallerAccount":"1"},"StringEquals":{"kms:CallerAccount":"2"}}`), `duplicate key "StringEquals"`},
-		{"duplicate condition key", cond(`{"StringEquals":{"kms:CallerAccount":"1","kms:CallerAccount":"2"}}`), `duplicate key "kms:CallerAccount"`},
+		{"duplicate operator", cond(`{"StringEquals":{"kms:CallerAccount":"1"},"StringEquals":{"kms:CallerAccount":"2"}}`), `duplicate key "StringEquals" in "Statement[0].Condition"`},
+		{"duplicate condition key", cond(`{"StringEquals":{"kms:CallerAccount":"1","kms:CallerAccount":"2"}}`), `duplicate key "kms:CallerAccount" in "Statement[0].Condition.StringEquals"`},
 	}
 }
 
