@@ -31,6 +31,7 @@ type condition struct {
 	ignoreCase bool // the operator's or the key's (valuesIgnoreCase)
 	ifExists   bool
 	set        setOp
+	operator   string // as written, for Explain
 	key        string
 	values     []string // for Bool and Null, "true" or "false"
 }
@@ -116,7 +117,7 @@ func parseConditions(n *node) ([]condition, error) {
 				return nil, problem("%s: %s: %s", name, key, err)
 			}
 			c := proto
-			c.key = key
+			c.operator, c.key = name, key
 			c.values = values
 			if valuesIgnoreCase(key) {
 				c.ignoreCase = true

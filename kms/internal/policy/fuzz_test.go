@@ -84,7 +84,7 @@ func fuzzRequests() []*Request {
 
 // FuzzParse: no panic; a refusal is ErrMalformed with no policy; Parse is
 // deterministic; a parsed policy evaluates the fixed requests without panic,
-// the same way twice, to a defined Decision; and when the lockout check
+// the same way twice, to a defined Decision that Explain agrees with; and when the lockout check
 // passes for a caller, the policy allows that caller kms:PutKeyPolicy
 // whatever the context (but an ambiguous one).
 func FuzzParse(f *testing.F) {
@@ -114,6 +114,9 @@ func FuzzParse(f *testing.F) {
 			d := p.Evaluate(r)
 			if d != p2.Evaluate(r) || d < Deny || d > ExplicitDeny {
 				t.Fatalf("Evaluate: %v, then %v", d, p2.Evaluate(r))
+			}
+			if e, lines := p.Explain(r); e != d || len(lines) == 0 {
+				t.Fatalf("Explain says %v in %d lines, Evaluate %v", e, len(lines), d)
 			}
 		}
 		for _, who := range []string{root, alice, stranger} {
