@@ -34,9 +34,10 @@ func validateAliasName(name string) error {
 	return nil
 }
 
-// aliasTarget loads the key an alias is to point at: a key id or key ARN, not
-// another alias, and not a key pending deletion.
-func (s *Service) aliasTarget(c *Call, targetKeyID string) (*keyRecord, error) {
+// aliasTarget loads the key an alias is to point at — a key id or key ARN,
+// not another alias, and not a key pending deletion — and checks that its
+// policy allows action.
+func (s *Service) aliasTarget(c *Call, targetKeyID, action string) (*keyRecord, error) {
 	if strings.HasPrefix(targetKeyID, "alias/") || strings.Contains(targetKeyID, ":alias/") {
 		return nil, errorf(ErrValidation, "TargetKeyId must be a key id or key ARN, not an alias")
 	}
@@ -48,7 +49,25 @@ func (s *Service) aliasTarget(c *Call, targetKeyID string) (*keyRecord, error) {
 	if err := s.notPendingDeletion(c, k); err != nil {
 		return nil, err
 	}
+	if err := s.authorize(c, k, action, nil, nil); err != nil {
+		return nil, err
+	}
 	return k.rec, nil
+}
+
+// aliasedKey checks that the key alias name points at allows action, and
+// returns its id ("" when the alias does not exist).
+func (s *Service) aliasedKey(c *Call, name, action string) (string, error) {
+	a, err := s.getAlias(name)
+	if err != nil || a == nil {
+		return "", err
+	}
+	k, err := s.loadKeyByID(c, a.KeyID)
+	if err != nil || k == nil {
+		return "", err
+	}
+	defer k.release()
+	return a.KeyID, s.authorize(c, k, action, nil, nil)
 }
 
 // CreateAlias names a key.
@@ -56,7 +75,7 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, aliasName, targetKey
 	if err := validateAliasName(aliasName); err != nil {
 		return err
 	}
-	target, err := s.aliasTarget(c, targetKeyID)
+	target, err := s.aliasTarget(c, targetKeyID, "kms:CreateAlias")
 	if err != nil {
 		return err
 	}
@@ -79,7 +98,11 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, aliasName, targetKey
 	if err := validateAliasName(aliasName); err != nil {
 		return err
 	}
-	target, err := s.aliasTarget(c, targetKeyID)
+	target, err := s.aliasTarget(c, targetKeyID, "kms:UpdateAlias")
+	if err != nil {
+		return err
+	}
+	oldID, err := s.aliasedKey(c, aliasName, "kms:UpdateAlias")
 	if err != nil {
 		return err
 	}
@@ -93,6 +116,9 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, aliasName, targetKey
 		}
 		if !found {
 			return errorf(ErrNotFound, "Alias %s is not found.", s.aliasARN(c, aliasName))
+		}
+		if a.KeyID != oldID {
+			return errorf(ErrInvalidState, "Alias %s changed during the request; try again.", s.aliasARN(c, aliasName))
 		}
 		var old keyRecord
 		if found, err := getJSON(tx.Bucket(bucketKeys), []byte(a.KeyID), &old); err != nil {
@@ -111,10 +137,19 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, aliasName string) er
 	if err := validateAliasName(aliasName); err != nil {
 		return err
 	}
-	err := s.st.update(func(tx *bolt.Tx) error {
+	keyID, err := s.aliasedKey(c, aliasName, "kms:DeleteAlias")
+	if err != nil {
+		return err
+	}
+	err = s.st.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
-		if b.Get([]byte(aliasName)) == nil {
+		var a aliasRecord
+		if found, err := getJSON(b, []byte(aliasName), &a); err != nil {
+			return err
+		} else if !found {
 			return errorf(ErrNotFound, "Alias %s is not found.", s.aliasARN(c, aliasName))
+		} else if a.KeyID != keyID {
+			return errorf(ErrInvalidState, "Alias %s changed during the request; try again.", s.aliasARN(c, aliasName))
 		}
 		return b.Delete([]byte(aliasName))
 	})

@@ -13,18 +13,19 @@ import (
 // material, plaintext, data keys or shared secrets, and never the encryption
 // context's values.
 type AuditRecord struct {
-	Time         time.Time `json:"time"`
-	RequestID    string    `json:"request_id"`
-	AccessKeyID  string    `json:"access_key_id,omitempty"`
-	Principal    string    `json:"principal,omitempty"`
-	SourceIP     string    `json:"source_ip,omitempty"`
-	Dialect      string    `json:"dialect"`
-	Operation    string    `json:"operation"`
-	KeyARN       string    `json:"key_arn,omitempty"`
-	SourceKeyARN string    `json:"source_key_arn,omitempty"`
-	Outcome      string    `json:"outcome"` // "ok" or "error"
-	ErrorCode    string    `json:"error_code,omitempty"`
-	Message      string    `json:"message,omitempty"`
+	Time         time.Time           `json:"time"`
+	RequestID    string              `json:"request_id"`
+	AccessKeyID  string              `json:"access_key_id,omitempty"`
+	Principal    string              `json:"principal,omitempty"`
+	SourceIP     string              `json:"source_ip,omitempty"`
+	Dialect      string              `json:"dialect"`
+	Operation    string              `json:"operation"`
+	KeyARN       string              `json:"key_arn,omitempty"`
+	SourceKeyARN string              `json:"source_key_arn,omitempty"`
+	Attestation  *AttestationSummary `json:"attestation,omitempty"`
+	Outcome      string              `json:"outcome"` // "ok" or "error"
+	ErrorCode    string              `json:"error_code,omitempty"`
+	Message      string              `json:"message,omitempty"`
 }
 
 // AuditLog appends JSON lines to a file opened O_APPEND, one write per line,

@@ -93,19 +93,22 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	if len(req.Description) > maxDescription {
 		return nil, errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
 	}
+	if err := validateTags(req.Tags); err != nil {
+		return nil, err
+	}
+	id := newUUID()
 	policy := req.Policy
 	if policy == "" {
 		policy = defaultPolicy(s.account)
 	} else if err := validatePolicy(policy); err != nil {
 		return nil, err
-	}
-	if err := validateTags(req.Tags); err != nil {
+	} else if err := s.checkNewPolicy(c, id, policy, req.BypassPolicyLockoutSafetyCheck); err != nil {
 		return nil, err
 	}
 
 	now := s.now().UTC().Truncate(time.Millisecond)
 	rec := &keyRecord{
-		ID:          newUUID(),
+		ID:          id,
 		CreatedAt:   now,
 		Description: req.Description,
 		Spec:        spec,

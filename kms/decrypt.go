@@ -9,88 +9,121 @@ type DecryptRequest struct {
 	KeyID               string
 	EncryptionContext   EncryptionContext
 	EncryptionAlgorithm string
-	DryRun              bool
+	// Recipient, if given, gets the plaintext wrapped to its attested key
+	// instead of in the clear.
+	Recipient *Recipient
+	DryRun    bool
 }
 
-// DecryptResponse is Decrypt's answer; the caller zeroes Plaintext once sent.
+// DecryptResponse is Decrypt's answer: Plaintext, or with a Recipient
+// CiphertextForRecipient. The caller zeroes Plaintext once sent.
 type DecryptResponse struct {
-	Plaintext           []byte
-	KeyID               string // ARN
-	EncryptionAlgorithm string
+	Plaintext              []byte
+	CiphertextForRecipient []byte
+	KeyID                  string // ARN
+	EncryptionAlgorithm    string
 }
 
 // Decrypt opens a ciphertext blob made by Encrypt, GenerateDataKey or
 // GenerateDataKeyPair.
 func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*DecryptResponse, error) {
-	pt, k, err := s.open(c, req.CiphertextBlob, req.KeyID, "KeyId", req.EncryptionContext, "EncryptionContext", req.EncryptionAlgorithm, "EncryptionAlgorithm", "Decrypt")
+	h, k, err := s.blobKey(c, req.CiphertextBlob, req.KeyID, req.EncryptionContext, "EncryptionContext", req.EncryptionAlgorithm, "EncryptionAlgorithm", "Decrypt")
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
+	claims, err := s.verifyRecipient(c, req.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:Decrypt", claims, req.EncryptionContext); err != nil {
+		return nil, err
+	}
 	if req.DryRun {
-		clear(pt)
 		return nil, dryRun()
 	}
-	return &DecryptResponse{Plaintext: pt, KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}, nil
+	pt, err := s.openWith(k, h, req.CiphertextBlob, req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	resp := &DecryptResponse{KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
+	if claims == nil {
+		resp.Plaintext = pt
+		return resp, nil
+	}
+	if resp.CiphertextForRecipient, err = wrapForRecipient(claims, pt); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
-// open checks and decrypts a blob. Every failure to open — not our format, a
-// key that does not exist, a material version it does not have, any changed
-// byte, another encryption context — is ErrInvalidCiphertext and tells the
-// caller nothing more. The caller releases the key and zeroes the plaintext.
-func (s *Service) open(c *Call, blob []byte, keyID, keyField string, ec EncryptionContext, ecField, alg, algField, op string) ([]byte, *key, error) {
+func errInvalidCiphertext() error {
+	return errorf(ErrInvalidCiphertext, "The ciphertext is invalid, was not made by this service, or does not match its encryption context.")
+}
+
+// blobKey validates a decryption request and loads the key its blob names,
+// checking state and usage; it decrypts nothing. A blob that is not ours or
+// names a key that does not exist is ErrInvalidCiphertext and tells the caller
+// nothing more. The caller releases the key.
+func (s *Service) blobKey(c *Call, blob []byte, keyID string, ec EncryptionContext, ecField, alg, algField, op string) (blobHeader, *key, error) {
+	var h blobHeader
 	if len(blob) == 0 {
-		return nil, nil, errorf(ErrValidation, "CiphertextBlob is required")
+		return h, nil, errorf(ErrValidation, "CiphertextBlob is required")
 	}
 	if len(blob) > maxBlobLen {
-		return nil, nil, errorf(ErrValidation, "CiphertextBlob is longer than %d bytes", maxBlobLen)
+		return h, nil, errorf(ErrValidation, "CiphertextBlob is longer than %d bytes", maxBlobLen)
 	}
 	if err := validateContext(ecField, ec); err != nil {
-		return nil, nil, err
+		return h, nil, err
 	}
 	if err := checkSymmetricAlgorithm(algField, alg); err != nil {
-		return nil, nil, err
+		return h, nil, err
 	}
 	want := ""
 	if keyID != "" {
 		var err error
 		if want, err = s.resolveKeyID(keyID); err != nil {
-			return nil, nil, err
+			return h, nil, err
 		}
 	}
-	invalid := errorf(ErrInvalidCiphertext, "The ciphertext is invalid, was not made by this service, or does not match its encryption context.")
 	h, _, err := parseBlob(blob)
 	if err != nil {
-		return nil, nil, invalid
+		return h, nil, errInvalidCiphertext()
 	}
 	id := formatUUID(h.keyID)
 	if want != "" && want != id {
-		return nil, nil, errorf(ErrIncorrectKey, "The key ID in the request does not identify the key that encrypted the ciphertext.")
+		return h, nil, errorf(ErrIncorrectKey, "The key ID in the request does not identify the key that encrypted the ciphertext.")
 	}
 	k, err := s.loadKeyByID(c, id)
 	if err != nil {
-		return nil, nil, err
+		return h, nil, err
 	}
 	if k == nil {
-		return nil, nil, invalid
+		return h, nil, errInvalidCiphertext()
 	}
 	if err := s.usable(c, k); err != nil {
 		k.release()
-		return nil, nil, err
+		return h, nil, err
 	}
 	if err := s.requireUsage(c, k, EncryptDecrypt, op); err != nil {
 		k.release()
-		return nil, nil, err
+		return h, nil, err
 	}
+	return h, k, nil
+}
+
+// openWith decrypts a blob whose key blobKey loaded. Every failure — a
+// material version the key does not have, any changed byte, another
+// encryption context — is ErrInvalidCiphertext. The caller zeroes the
+// plaintext.
+func (s *Service) openWith(k *key, h blobHeader, blob []byte, ec EncryptionContext) ([]byte, error) {
 	material, ok := k.sym[h.version]
 	if !ok {
-		k.release()
-		return nil, nil, invalid
+		return nil, errInvalidCiphertext()
 	}
 	pt, err := openBlob(blob, h, material, ec)
 	if err != nil {
-		k.release()
-		return nil, nil, invalid
+		return nil, errInvalidCiphertext()
 	}
-	return pt, k, nil
+	return pt, nil
 }

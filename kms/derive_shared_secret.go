@@ -13,18 +13,21 @@ type DeriveSharedSecretRequest struct {
 	KeyID                 string
 	KeyAgreementAlgorithm string
 	PublicKey             []byte
-	DryRun                bool
+	// Recipient, if given, gets the shared secret wrapped to its attested key.
+	Recipient *Recipient
+	DryRun    bool
 }
 
 // DeriveSharedSecretResponse is DeriveSharedSecret's answer. SharedSecret is
 // the raw x-coordinate of the shared point, as AWS KMS returns it: callers
-// should run it through a KDF before using it as a key. The caller zeroes it
-// once sent.
+// should run it through a KDF before using it as a key. With a Recipient it is
+// absent and CiphertextForRecipient carries it. The caller zeroes it once sent.
 type DeriveSharedSecretResponse struct {
-	KeyID                 string // ARN
-	SharedSecret          []byte
-	KeyAgreementAlgorithm string
-	KeyOrigin             string
+	KeyID                  string // ARN
+	SharedSecret           []byte
+	CiphertextForRecipient []byte
+	KeyAgreementAlgorithm  string
+	KeyOrigin              string
 }
 
 // maxPeerKey bounds the peer's SubjectPublicKeyInfo: a P-521 one is 158 bytes.
@@ -64,6 +67,13 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if peer.Curve() != k.ec.Curve() {
 		return nil, errorf(ErrInvalidPublicKey, "PublicKey is on %s but %s uses %s", peer.Curve(), s.keyARN(c, k.rec.ID), k.ec.Curve())
 	}
+	claims, err := s.verifyRecipient(c, req.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:DeriveSharedSecret", claims, nil); err != nil {
+		return nil, err
+	}
 	if req.DryRun {
 		return nil, dryRun()
 	}
@@ -74,8 +84,13 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if err != nil {
 		return nil, internal(err)
 	}
-	return &DeriveSharedSecretResponse{
-		KeyID: s.keyARN(c, k.rec.ID), SharedSecret: secret,
-		KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS,
-	}, nil
+	resp := &DeriveSharedSecretResponse{KeyID: s.keyARN(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
+	if claims == nil {
+		resp.SharedSecret = secret
+		return resp, nil
+	}
+	if resp.CiphertextForRecipient, err = wrapForRecipient(claims, secret); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }

@@ -14,6 +14,9 @@ func (s *Service) DescribeKey(ctx context.Context, c *Call, keyID string) (*KeyM
 		return nil, err
 	}
 	defer k.release()
+	if err := s.authorize(c, k, "kms:DescribeKey", nil, nil); err != nil {
+		return nil, err
+	}
 	return s.metadata(c, k.rec), nil
 }
 

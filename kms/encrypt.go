@@ -102,6 +102,9 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 		return nil, err
 	}
 	defer k.release()
+	if err := s.authorize(c, k, "kms:Encrypt", nil, req.EncryptionContext); err != nil {
+		return nil, err
+	}
 	if req.DryRun {
 		return nil, dryRun()
 	}

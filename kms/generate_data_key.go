@@ -12,15 +12,20 @@ type GenerateDataKeyRequest struct {
 	KeySpec           string
 	NumberOfBytes     int32
 	EncryptionContext EncryptionContext
-	DryRun            bool
+	// Recipient, if given (GenerateDataKey only), gets the data key wrapped
+	// to its attested key instead of in the clear.
+	Recipient *Recipient
+	DryRun    bool
 }
 
 // GenerateDataKeyResponse is GenerateDataKey's answer. Plaintext is nil for
-// GenerateDataKeyWithoutPlaintext; the caller zeroes it once sent.
+// GenerateDataKeyWithoutPlaintext and with a Recipient (which gets
+// CiphertextForRecipient); the caller zeroes it once sent.
 type GenerateDataKeyResponse struct {
-	CiphertextBlob []byte
-	Plaintext      []byte
-	KeyID          string // ARN
+	CiphertextBlob         []byte
+	Plaintext              []byte
+	CiphertextForRecipient []byte
+	KeyID                  string // ARN
 }
 
 const maxRandomBytes = 1024
@@ -65,12 +70,22 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 	op := "GenerateDataKey"
 	if !withPlaintext {
 		op = "GenerateDataKeyWithoutPlaintext"
+		if req.Recipient != nil {
+			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyWithoutPlaintext")
+		}
 	}
 	k, err := s.encryptable(c, req.KeyID, op)
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
+	claims, err := s.verifyRecipient(c, req.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:"+op, claims, req.EncryptionContext); err != nil {
+		return nil, err
+	}
 	if req.DryRun {
 		return nil, dryRun()
 	}
@@ -82,9 +97,14 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 		return nil, err
 	}
 	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID)}
-	if withPlaintext {
+	switch {
+	case claims != nil:
+		if resp.CiphertextForRecipient, err = wrapForRecipient(claims, dk); err != nil {
+			return nil, err
+		}
+	case withPlaintext:
 		resp.Plaintext = dk
-	} else {
+	default:
 		clear(dk)
 	}
 	return resp, nil

@@ -15,7 +15,10 @@ type GenerateDataKeyPairRequest struct {
 	KeyID             string
 	KeyPairSpec       DataKeyPairSpec
 	EncryptionContext EncryptionContext
-	DryRun            bool
+	// Recipient, if given (GenerateDataKeyPair only), gets the private key
+	// wrapped to its attested key instead of in the clear.
+	Recipient *Recipient
+	DryRun    bool
 }
 
 // GenerateDataKeyPairResponse is GenerateDataKeyPair's answer: the public key
@@ -28,6 +31,7 @@ type GenerateDataKeyPairResponse struct {
 	PublicKey                []byte
 	PrivateKeyCiphertextBlob []byte
 	PrivateKeyPlaintext      []byte
+	CiphertextForRecipient   []byte
 }
 
 var pairCurves = map[DataKeyPairSpec]eckeys.Curve{
@@ -62,12 +66,22 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 	op := "GenerateDataKeyPair"
 	if !withPlaintext {
 		op = "GenerateDataKeyPairWithoutPlaintext"
+		if req.Recipient != nil {
+			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyPairWithoutPlaintext")
+		}
 	}
 	k, err := s.encryptable(c, req.KeyID, op)
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
+	claims, err := s.verifyRecipient(c, req.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, k, "kms:"+op, claims, req.EncryptionContext); err != nil {
+		return nil, err
+	}
 	if req.DryRun {
 		return nil, dryRun()
 	}
@@ -84,9 +98,14 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 		KeyID: s.keyARN(c, k.rec.ID), KeyPairSpec: req.KeyPairSpec,
 		PublicKey: pub, PrivateKeyCiphertextBlob: blob,
 	}
-	if withPlaintext {
+	switch {
+	case claims != nil:
+		if resp.CiphertextForRecipient, err = wrapForRecipient(claims, priv); err != nil {
+			return nil, err
+		}
+	case withPlaintext:
 		resp.PrivateKeyPlaintext = priv
-	} else {
+	default:
 		clear(priv)
 	}
 	return resp, nil

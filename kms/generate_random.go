@@ -5,16 +5,42 @@ import (
 	"crypto/rand"
 )
 
-// GenerateRandom returns n random bytes, 1 to 1024. The caller zeroes them
-// once sent.
-func (s *Service) GenerateRandom(ctx context.Context, c *Call, n int32, customKeyStoreID string) ([]byte, error) {
-	if customKeyStoreID != "" {
+// GenerateRandomRequest asks for 1 to 1024 random bytes.
+type GenerateRandomRequest struct {
+	NumberOfBytes    int32
+	CustomKeyStoreID string
+	// Recipient, if given, gets the bytes wrapped to its attested key.
+	Recipient *Recipient
+}
+
+// GenerateRandomResponse is GenerateRandom's answer: Plaintext, or with a
+// Recipient CiphertextForRecipient. The caller zeroes Plaintext once sent.
+type GenerateRandomResponse struct {
+	Plaintext              []byte
+	CiphertextForRecipient []byte
+}
+
+// GenerateRandom returns random bytes. It uses no key, so no key policy
+// applies; a Recipient's evidence is still verified.
+func (s *Service) GenerateRandom(ctx context.Context, c *Call, req *GenerateRandomRequest) (*GenerateRandomResponse, error) {
+	if req.CustomKeyStoreID != "" {
 		return nil, errorf(ErrUnsupported, "custom key stores are not supported")
 	}
-	if n < 1 || n > maxRandomBytes {
+	if req.NumberOfBytes < 1 || req.NumberOfBytes > maxRandomBytes {
 		return nil, errorf(ErrValidation, "NumberOfBytes must be between 1 and %d", maxRandomBytes)
 	}
-	b := make([]byte, n)
+	claims, err := s.verifyRecipient(c, req.Recipient)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, req.NumberOfBytes)
 	rand.Read(b)
-	return b, nil
+	if claims == nil {
+		return &GenerateRandomResponse{Plaintext: b}, nil
+	}
+	cfr, err := wrapForRecipient(claims, b)
+	if err != nil {
+		return nil, err
+	}
+	return &GenerateRandomResponse{CiphertextForRecipient: cfr}, nil
 }

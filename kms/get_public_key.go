@@ -21,6 +21,9 @@ func (s *Service) GetPublicKey(ctx context.Context, c *Call, keyID string) (*Get
 	if err := s.usable(c, k); err != nil {
 		return nil, err
 	}
+	if err := s.authorize(c, k, "kms:GetPublicKey", nil, nil); err != nil {
+		return nil, err
+	}
 	if k.rec.PublicKey == nil {
 		return nil, errorf(ErrUnsupported, "%s is a symmetric key: it has no public key.", s.keyARN(c, k.rec.ID))
 	}

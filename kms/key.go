@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
+	"github.com/attestkms/attestkms/kms/internal/policy"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 )
 
@@ -15,11 +16,13 @@ import (
 // shared through the store's cache: material is zeroed only when the last
 // holder releases it, never under an operation still using it.
 type key struct {
-	rec  *keyRecord // read-only
-	id16 [16]byte
-	sym  map[uint32][]byte  // symmetric material by version
-	ec   *eckeys.PrivateKey // KEY_AGREEMENT keys
-	refs atomic.Int32
+	rec       *keyRecord     // read-only
+	policy    *policy.Policy // rec.Policy, parsed
+	policyErr error          // why rec.Policy does not parse: every request is then denied
+	id16      [16]byte
+	sym       map[uint32][]byte  // symmetric material by version
+	ec        *eckeys.PrivateKey // KEY_AGREEMENT keys
+	refs      atomic.Int32
 }
 
 // release drops one reference; the last one zeroes the material.
@@ -46,6 +49,7 @@ func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
 		return nil, fmt.Errorf("stored key %q: %w", rec.ID, err)
 	}
 	k.id16 = id16
+	k.policy, k.policyErr = policy.Parse(rec.Policy)
 	info, ok := keySpecs[rec.Spec]
 	if !ok || len(rec.Materials) == 0 {
 		return nil, fmt.Errorf("stored key %q: spec %q with %d materials", rec.ID, rec.Spec, len(rec.Materials))

@@ -27,8 +27,8 @@ func defaultPolicy(acct Account) string {
 }`
 }
 
-// validatePolicy checks a key policy's size and outline: a JSON object with a
-// Statement and, if given, a known Version.
+// validatePolicy checks a key policy's size and outline before it is parsed
+// (checkNewPolicy) in full.
 func validatePolicy(doc string) error {
 	if len(doc) > maxPolicy {
 		return errorf(ErrLimitExceeded, "the key policy is larger than %d bytes", maxPolicy)
@@ -70,9 +70,12 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, keyID, policyName, 
 	if err := validatePolicy(policy); err != nil {
 		return err
 	}
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:PutKeyPolicy", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
+		}
+		if err := s.checkNewPolicy(c, rec.ID, policy, bypassLockoutCheck); err != nil {
+			return err
 		}
 		rec.Policy = policy
 		return nil
@@ -90,6 +93,9 @@ func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, keyID, policyName s
 		return "", err
 	}
 	defer k.release()
+	if err := s.authorize(c, k, "kms:GetKeyPolicy", nil, nil); err != nil {
+		return "", err
+	}
 	return k.rec.Policy, nil
 }
 
@@ -102,6 +108,9 @@ func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, keyID string, p 
 	if err != nil {
 		return nil, err
 	}
-	k.release()
+	defer k.release()
+	if err := s.authorize(c, k, "kms:ListKeyPolicies", nil, nil); err != nil {
+		return nil, err
+	}
 	return []string{DefaultPolicyName}, nil
 }

@@ -11,16 +11,21 @@ func (s *Service) expired(r *keyRecord) bool {
 	return r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate)
 }
 
-// changeKey loads keyID (for its ARN and lazy destruction), then applies fn to
-// the stored record in one transaction. fn sees the committed record, so its
-// state checks are never stale.
-func (s *Service) changeKey(c *Call, keyID string, fn func(rec *keyRecord) error) (*keyRecord, error) {
+// changeKey loads keyID (for its ARN and lazy destruction), checks that its
+// policy allows action, then applies fn to the stored record in one
+// transaction. fn sees the committed record, so its state checks are never
+// stale.
+func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
 	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}
 	id := k.rec.ID
+	err = s.authorize(c, k, action, nil, nil)
 	k.release()
+	if err != nil {
+		return nil, err
+	}
 	var out keyRecord
 	err = s.st.updateKey(id, func(rec *keyRecord) error {
 		if s.expired(rec) {
@@ -40,7 +45,7 @@ func (s *Service) changeKey(c *Call, keyID string, fn func(rec *keyRecord) error
 
 // EnableKey sets a disabled key's state to Enabled.
 func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:EnableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -52,7 +57,7 @@ func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
 
 // DisableKey sets an enabled key's state to Disabled: no cryptographic use.
 func (s *Service) DisableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:DisableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -79,7 +84,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string
 	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
 		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
 	}
-	rec, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, keyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -103,7 +108,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string
 // CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
 // as in AWS KMS.
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, keyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
 		if rec.State != PendingDeletion {
 			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
 		}

@@ -12,6 +12,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 )
 
@@ -24,6 +25,12 @@ type Options struct {
 	RootKeyFile string
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
+	// Attestation verifies the evidence of Recipients. If nil, a request
+	// with a Recipient is refused.
+	Attestation attest.Verifier
+	// AllowDebugEnclaves accepts Recipients whose evidence says the enclave
+	// runs in debug mode (its memory open to its host). Zero: refused.
+	AllowDebugEnclaves bool
 }
 
 const (
@@ -68,7 +75,8 @@ type Call struct {
 
 	// Set by the operation.
 	KeyARN       string
-	SourceKeyARN string // ReEncrypt's source key
+	SourceKeyARN string              // ReEncrypt's source key
+	Attestation  *AttestationSummary // a Recipient's verified evidence
 }
 
 func (c *Call) region() string {

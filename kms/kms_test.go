@@ -49,11 +49,14 @@ func newTestService(t testing.TB) (*Service, *clock) {
 	return s, clk
 }
 
-func testCall() *Call { return &Call{RequestID: "test", Region: "eu-west-1"} }
+// testCall is a call by the account's admin credential.
+func (s *Service) testCall() *Call {
+	return &Call{RequestID: "test", Region: "eu-west-1", Principal: &Principal{AccessKeyID: "AKIATEST", Name: adminName, ARN: principalARN(s.account, adminName)}}
+}
 
 func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *KeyMetadata {
 	t.Helper()
-	md, err := s.CreateKey(bg, testCall(), &CreateKeyRequest{KeySpec: spec, KeyUsage: usage})
+	md, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{KeySpec: spec, KeyUsage: usage})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +121,7 @@ func TestOpenRefusesSecondProcess(t *testing.T) {
 // store holds, raw and in the encodings a careless change might use.
 func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	var secrets [][]byte
 	sym := mustKey(t, s, SymmetricDefault, "")
 	if _, err := s.RotateKeyOnDemand(bg, c, sym.KeyID); err != nil {
@@ -185,7 +188,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 
 func TestEncryptDecrypt(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	ec := EncryptionContext{"purpose": "test", "tenant": "a"}
 	pt := []byte("attack at dawn")
@@ -247,7 +250,7 @@ func TestEncryptDecrypt(t *testing.T) {
 
 func TestKeyIDForms(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	if err := s.CreateAlias(bg, c, "alias/team/app_1", md.KeyID); err != nil {
 		t.Fatal(err)
@@ -289,7 +292,7 @@ func stringsToUpper(s string) string { return string(bytes.ToUpper([]byte(s))) }
 
 func TestKeyStates(t *testing.T) {
 	s, clk := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
 	if err != nil {
@@ -360,7 +363,7 @@ func TestKeyStates(t *testing.T) {
 
 func TestLazyDestruction(t *testing.T) {
 	s, clk := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	if _, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 30); err != nil {
 		t.Fatal(err)
@@ -379,7 +382,7 @@ func TestLazyDestruction(t *testing.T) {
 
 func TestRotation(t *testing.T) {
 	s, clk := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	var blobs [][]byte
 	encrypt := func() {
@@ -441,7 +444,7 @@ func TestRotation(t *testing.T) {
 
 func TestDeriveSharedSecret(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	for _, tc := range []struct {
 		spec  KeySpec
 		curve eckeys.Curve
@@ -496,7 +499,7 @@ func TestDeriveSharedSecret(t *testing.T) {
 
 func TestCreateKeyValidation(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	for name, req := range map[string]*CreateKeyRequest{
 		"unknown spec":        {KeySpec: "RSA_1024"},
 		"ecc without usage":   {KeySpec: EccNistP256},
@@ -521,7 +524,7 @@ func TestCreateKeyValidation(t *testing.T) {
 
 func TestAliases(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	a := mustKey(t, s, "", "")
 	b := mustKey(t, s, "", "")
 	e := mustKey(t, s, EccNistP256, KeyAgreement)
@@ -563,7 +566,7 @@ func TestAliases(t *testing.T) {
 
 func TestTagsAndPolicy(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	if err := s.TagResource(bg, c, md.KeyID, []Tag{{"b", "2"}, {"a", "1"}}); err != nil {
 		t.Fatal(err)
@@ -610,7 +613,7 @@ func TestTagsAndPolicy(t *testing.T) {
 
 func TestDataKeys(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	ec := EncryptionContext{"k": "v"}
 	for _, tc := range []struct {
@@ -675,17 +678,17 @@ func TestDataKeys(t *testing.T) {
 	_, err = s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: md.KeyID, KeyPairSpec: "RSA_1024"})
 	wantKind(t, err, ErrValidation)
 	for _, n := range []int32{0, 1025, -5} {
-		_, err := s.GenerateRandom(bg, c, n, "")
+		_, err := s.GenerateRandom(bg, c, &GenerateRandomRequest{NumberOfBytes: n})
 		wantKind(t, err, ErrValidation)
 	}
-	if b, err := s.GenerateRandom(bg, c, 1024, ""); err != nil || len(b) != 1024 {
+	if b, err := s.GenerateRandom(bg, c, &GenerateRandomRequest{NumberOfBytes: 1024}); err != nil || len(b.Plaintext) != 1024 {
 		t.Fatal(err)
 	}
 }
 
 func TestReEncrypt(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	a, b := mustKey(t, s, "", ""), mustKey(t, s, "", "")
 	enc, _ := s.Encrypt(bg, c, &EncryptRequest{KeyID: a.KeyID, Plaintext: []byte("secret"), EncryptionContext: EncryptionContext{"x": "1"}})
 	r, err := s.ReEncrypt(bg, c, &ReEncryptRequest{
@@ -708,7 +711,7 @@ func TestReEncrypt(t *testing.T) {
 
 func TestListKeysPaging(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	want := map[string]bool{}
 	for i := 0; i < 7; i++ {
 		want[mustKey(t, s, "", "").KeyID] = true
@@ -791,7 +794,7 @@ func TestCredentials(t *testing.T) {
 // blob made must decrypt.
 func TestConcurrentUseAndChange(t *testing.T) {
 	s, _ := newTestService(t)
-	c := testCall()
+	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -806,7 +809,7 @@ func TestConcurrentUseAndChange(t *testing.T) {
 					return
 				default:
 				}
-				r, err := s.Encrypt(bg, testCall(), &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
+				r, err := s.Encrypt(bg, s.testCall(), &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
 				if err == nil {
 					blobs <- r.CiphertextBlob
 				} else if !errors.Is(err, ErrDisabled) {

@@ -24,8 +24,8 @@ type ReEncryptResponse struct {
 	DestinationEncryptionAlgorithm string
 }
 
-// ReEncrypt re-encrypts a blob. The destination key is checked before the
-// source is opened.
+// ReEncrypt re-encrypts a blob: kms:ReEncryptFrom on the source key and
+// kms:ReEncryptTo on the destination, both checked before anything is opened.
 func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest) (*ReEncryptResponse, error) {
 	if req.DestinationKeyID == "" {
 		return nil, errorf(ErrValidation, "DestinationKeyId is required")
@@ -42,16 +42,26 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest)
 	}
 	defer dst.release()
 	dstARN := c.KeyARN
-	pt, src, err := s.open(c, req.CiphertextBlob, req.SourceKeyID, "SourceKeyId", req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
+	h, src, err := s.blobKey(c, req.CiphertextBlob, req.SourceKeyID, req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
 	c.SourceKeyARN, c.KeyARN = c.KeyARN, dstARN
 	if err != nil {
 		return nil, err
 	}
 	defer src.release()
-	defer clear(pt)
+	if err := s.authorize(c, src, "kms:ReEncryptFrom", nil, req.SourceEncryptionContext); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(c, dst, "kms:ReEncryptTo", nil, req.DestinationEncryptionContext); err != nil {
+		return nil, err
+	}
 	if req.DryRun {
 		return nil, dryRun()
 	}
+	pt, err := s.openWith(src, h, req.CiphertextBlob, req.SourceEncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
 	blob, err := dst.seal(pt, req.DestinationEncryptionContext)
 	if err != nil {
 		return nil, err

@@ -59,7 +59,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, keyID string, 
 	if rotationPeriodInDays < minRotationDays || rotationPeriodInDays > maxRotationDays {
 		return errorf(ErrValidation, "RotationPeriodInDays must be between %d and %d", minRotationDays, maxRotationDays)
 	}
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:EnableKeyRotation", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, keyID string, 
 
 // DisableKeyRotation turns automatic rotation off.
 func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:DisableKeyRotation", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -97,6 +97,9 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, keyID strin
 		return nil, err
 	}
 	defer k.release()
+	if err := s.authorize(c, k, "kms:GetKeyRotationStatus", nil, nil); err != nil {
+		return nil, err
+	}
 	if err := s.rotatable(c, k.rec, false); err != nil {
 		return nil, err
 	}
@@ -109,7 +112,7 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, keyID strin
 // RotateKeyOnDemand rotates a key's material now: new material encrypts, every
 // older version still decrypts.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, keyID, "kms:RotateKeyOnDemand", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -152,6 +155,9 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Call, keyID string, a
 		return nil, "", err
 	}
 	defer k.release()
+	if err := s.authorize(c, k, "kms:ListKeyRotations", nil, nil); err != nil {
+		return nil, "", err
+	}
 	if err := s.rotatable(c, k.rec, false); err != nil {
 		return nil, "", err
 	}

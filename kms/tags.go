@@ -64,7 +64,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, keyID string, tags [
 	if err := validateTags(tags); err != nil {
 		return err
 	}
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:TagResource", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -91,7 +91,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, keyID string, tagK
 			return err
 		}
 	}
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:UntagResource", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -122,6 +122,9 @@ func (s *Service) ListResourceTags(ctx context.Context, c *Call, keyID string, p
 		return nil, "", err
 	}
 	defer k.release()
+	if err := s.authorize(c, k, "kms:ListResourceTags", nil, nil); err != nil {
+		return nil, "", err
+	}
 	tags := k.rec.Tags
 	start := 0
 	if p.Marker != "" {

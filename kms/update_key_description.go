@@ -7,7 +7,7 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, keyID, desc
 	if len(description) > maxDescription {
 		return errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
 	}
-	_, err := s.changeKey(c, keyID, func(rec *keyRecord) error {
+	_, err := s.changeKey(c, keyID, "kms:UpdateKeyDescription", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}

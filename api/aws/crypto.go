@@ -2,7 +2,6 @@ package aws
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/attestkms/attestkms/kms"
 )
@@ -11,18 +10,24 @@ import (
 // shared secrets) are listed in its result so the handler zeroes them once
 // the answer is written.
 
-// recipientField is the Recipient member of the operations that take one.
-// Until attested Recipients are served, a request that carries one is refused
-// rather than answered in plaintext.
+// recipientField is the Recipient member of the operations that take one:
+// the secret then comes back only as CiphertextForRecipient.
 type recipientField struct {
-	Recipient json.RawMessage
+	Recipient *struct {
+		AttestationDocument    string
+		KeyEncryptionAlgorithm string
+	}
 }
 
-func (r recipientField) check() error {
-	if len(r.Recipient) > 0 && string(r.Recipient) != "null" {
-		return &kms.Error{Kind: kms.ErrUnsupported, Msg: "Recipient is not supported by this server"}
+func (r recipientField) recipient() (*kms.Recipient, error) {
+	if r.Recipient == nil {
+		return nil, nil
 	}
-	return nil
+	doc, err := blob("Recipient.AttestationDocument", r.Recipient.AttestationDocument)
+	if err != nil {
+		return nil, err
+	}
+	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: r.Recipient.KeyEncryptionAlgorithm}, nil
 }
 
 func encrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
@@ -57,7 +62,8 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	GrantTokens         []string
 	recipientField
 }) (*result, error) {
-	if err := req.check(); err != nil {
+	rcpt, err := req.recipient()
+	if err != nil {
 		return nil, err
 	}
 	ct, err := blob("CiphertextBlob", req.CiphertextBlob)
@@ -66,10 +72,15 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	}
 	r, err := h.svc.Decrypt(ctx, c, &kms.DecryptRequest{
 		CiphertextBlob: ct, KeyID: req.KeyId, EncryptionContext: req.EncryptionContext,
-		EncryptionAlgorithm: req.EncryptionAlgorithm, DryRun: req.DryRun,
+		EncryptionAlgorithm: req.EncryptionAlgorithm, Recipient: rcpt, DryRun: req.DryRun,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if r.CiphertextForRecipient != nil {
+		return ok(struct {
+			CiphertextForRecipient, EncryptionAlgorithm, KeyId string
+		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyID})
 	}
 	enc := []byte(b64(r.Plaintext))
 	clear(r.Plaintext)
@@ -138,13 +149,14 @@ func (req *generateDataKeyRequest) toKMS() (*kms.GenerateDataKeyRequest, error) 
 			return nil, validation("NumberOfBytes must be between 1 and 1024")
 		}
 	}
-	return &kms.GenerateDataKeyRequest{KeyID: req.KeyId, KeySpec: req.KeySpec, NumberOfBytes: n, EncryptionContext: req.EncryptionContext, DryRun: req.DryRun}, nil
+	rcpt, err := req.recipient()
+	if err != nil {
+		return nil, err
+	}
+	return &kms.GenerateDataKeyRequest{KeyID: req.KeyId, KeySpec: req.KeySpec, NumberOfBytes: n, EncryptionContext: req.EncryptionContext, Recipient: rcpt, DryRun: req.DryRun}, nil
 }
 
 func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
-	if err := req.check(); err != nil {
-		return nil, err
-	}
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -152,6 +164,11 @@ func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generate
 	r, err := h.svc.GenerateDataKey(ctx, c, kreq)
 	if err != nil {
 		return nil, err
+	}
+	if r.CiphertextForRecipient != nil {
+		return ok(struct {
+			CiphertextBlob, CiphertextForRecipient, KeyId string
+		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyID})
 	}
 	enc := []byte(b64(r.Plaintext))
 	clear(r.Plaintext)
@@ -183,17 +200,27 @@ type generateDataKeyPairRequest struct {
 	recipientField
 }
 
-func (req *generateDataKeyPairRequest) toKMS() *kms.GenerateDataKeyPairRequest {
-	return &kms.GenerateDataKeyPairRequest{KeyID: req.KeyId, KeyPairSpec: kms.DataKeyPairSpec(req.KeyPairSpec), EncryptionContext: req.EncryptionContext, DryRun: req.DryRun}
+func (req *generateDataKeyPairRequest) toKMS() (*kms.GenerateDataKeyPairRequest, error) {
+	rcpt, err := req.recipient()
+	if err != nil {
+		return nil, err
+	}
+	return &kms.GenerateDataKeyPairRequest{KeyID: req.KeyId, KeyPairSpec: kms.DataKeyPairSpec(req.KeyPairSpec), EncryptionContext: req.EncryptionContext, Recipient: rcpt, DryRun: req.DryRun}, nil
 }
 
 func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
-	if err := req.check(); err != nil {
-		return nil, err
-	}
-	r, err := h.svc.GenerateDataKeyPair(ctx, c, req.toKMS())
+	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
+	}
+	r, err := h.svc.GenerateDataKeyPair(ctx, c, kreq)
+	if err != nil {
+		return nil, err
+	}
+	if r.CiphertextForRecipient != nil {
+		return ok(struct {
+			CiphertextForRecipient, KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
+		}{b64(r.CiphertextForRecipient), r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
 	}
 	enc := []byte(b64(r.PrivateKeyPlaintext))
 	clear(r.PrivateKeyPlaintext)
@@ -207,7 +234,11 @@ func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *gene
 }
 
 func generateDataKeyPairWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
-	r, err := h.svc.GenerateDataKeyPairWithoutPlaintext(ctx, c, req.toKMS())
+	kreq, err := req.toKMS()
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.GenerateDataKeyPairWithoutPlaintext(ctx, c, kreq)
 	if err != nil {
 		return nil, err
 	}
@@ -221,18 +252,22 @@ func generateRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	CustomKeyStoreId string
 	recipientField
 }) (*result, error) {
-	if err := req.check(); err != nil {
+	rcpt, err := req.recipient()
+	if err != nil {
 		return nil, err
 	}
 	if req.NumberOfBytes == nil {
 		return nil, validation("NumberOfBytes is required")
 	}
-	b, err := h.svc.GenerateRandom(ctx, c, *req.NumberOfBytes, req.CustomKeyStoreId)
+	r, err := h.svc.GenerateRandom(ctx, c, &kms.GenerateRandomRequest{NumberOfBytes: *req.NumberOfBytes, CustomKeyStoreID: req.CustomKeyStoreId, Recipient: rcpt})
 	if err != nil {
 		return nil, err
 	}
-	enc := []byte(b64(b))
-	clear(b)
+	if r.CiphertextForRecipient != nil {
+		return ok(struct{ CiphertextForRecipient string }{b64(r.CiphertextForRecipient)})
+	}
+	enc := []byte(b64(r.Plaintext))
+	clear(r.Plaintext)
 	return ok(struct{ Plaintext rawString }{enc}, enc)
 }
 
@@ -262,7 +297,8 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 	GrantTokens           []string
 	recipientField
 }) (*result, error) {
-	if err := req.check(); err != nil {
+	rcpt, err := req.recipient()
+	if err != nil {
 		return nil, err
 	}
 	pub, err := blob("PublicKey", req.PublicKey)
@@ -270,10 +306,15 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 		return nil, err
 	}
 	r, err := h.svc.DeriveSharedSecret(ctx, c, &kms.DeriveSharedSecretRequest{
-		KeyID: req.KeyId, KeyAgreementAlgorithm: req.KeyAgreementAlgorithm, PublicKey: pub, DryRun: req.DryRun,
+		KeyID: req.KeyId, KeyAgreementAlgorithm: req.KeyAgreementAlgorithm, PublicKey: pub, Recipient: rcpt, DryRun: req.DryRun,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if r.CiphertextForRecipient != nil {
+		return ok(struct {
+			CiphertextForRecipient, KeyAgreementAlgorithm, KeyId, KeyOrigin string
+		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyID, r.KeyOrigin})
 	}
 	enc := []byte(b64(r.SharedSecret))
 	clear(r.SharedSecret)

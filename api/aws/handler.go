@@ -185,7 +185,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: v.Region, SourceIP: rec.SourceIP}
 	res, err := op(h, ctx, call, body)
-	rec.KeyARN, rec.SourceKeyARN = call.KeyARN, call.SourceKeyARN
+	rec.KeyARN, rec.SourceKeyARN, rec.Attestation = call.KeyARN, call.SourceKeyARN, call.Attestation
 	return res, err
 }
 

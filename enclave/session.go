@@ -1,0 +1,165 @@
+package enclave
+
+import (
+	"context"
+	"errors"
+
+	"github.com/attestkms/attestkms/recipient"
+)
+
+// Session gets secrets from attestkms for this enclave: every request carries
+// a fresh attestation document for Key, and every secret comes back wrapped
+// to Key.
+type Session struct {
+	Client   *Client
+	Attestor Attestor
+	Key      *Key
+}
+
+type recipientJSON struct {
+	AttestationDocument    []byte
+	KeyEncryptionAlgorithm string
+}
+
+func (s *Session) recipient() (*recipientJSON, error) {
+	doc, err := s.Attestor.Attest(s.Key.der, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &recipientJSON{AttestationDocument: doc, KeyEncryptionAlgorithm: recipient.KeyEncryptionAlgorithm}, nil
+}
+
+var errNoCiphertext = errors.New("attestkms answered without CiphertextForRecipient")
+
+func (s *Session) unwrap(cfr []byte) ([]byte, error) {
+	if len(cfr) == 0 {
+		return nil, errNoCiphertext
+	}
+	return recipient.UnwrapCMS(s.Key.priv, cfr)
+}
+
+// DataKey is a data key: Plaintext for use here, CiphertextBlob to store.
+type DataKey struct {
+	Plaintext      []byte
+	CiphertextBlob []byte
+	KeyID          string
+}
+
+// GenerateDataKey asks for a data key under keyID: keySpec "AES_256" or
+// "AES_128", or numberOfBytes.
+func (s *Session) GenerateDataKey(ctx context.Context, keyID, keySpec string, numberOfBytes int, ec map[string]string) (*DataKey, error) {
+	r, err := s.recipient()
+	if err != nil {
+		return nil, err
+	}
+	in := struct {
+		KeyId             string
+		KeySpec           string            `json:",omitempty"`
+		NumberOfBytes     int               `json:",omitempty"`
+		EncryptionContext map[string]string `json:",omitempty"`
+		Recipient         *recipientJSON
+	}{keyID, keySpec, numberOfBytes, ec, r}
+	var out struct {
+		CiphertextBlob, CiphertextForRecipient []byte
+		KeyId                                  string
+	}
+	if err := s.Client.Call(ctx, "GenerateDataKey", in, &out); err != nil {
+		return nil, err
+	}
+	pt, err := s.unwrap(out.CiphertextForRecipient)
+	if err != nil {
+		return nil, err
+	}
+	return &DataKey{Plaintext: pt, CiphertextBlob: out.CiphertextBlob, KeyID: out.KeyId}, nil
+}
+
+// Decrypt asks attestkms to decrypt a ciphertext blob for this enclave.
+func (s *Session) Decrypt(ctx context.Context, blob []byte, keyID string, ec map[string]string) ([]byte, error) {
+	r, err := s.recipient()
+	if err != nil {
+		return nil, err
+	}
+	in := struct {
+		CiphertextBlob    []byte
+		KeyId             string            `json:",omitempty"`
+		EncryptionContext map[string]string `json:",omitempty"`
+		Recipient         *recipientJSON
+	}{blob, keyID, ec, r}
+	var out struct{ CiphertextForRecipient []byte }
+	if err := s.Client.Call(ctx, "Decrypt", in, &out); err != nil {
+		return nil, err
+	}
+	return s.unwrap(out.CiphertextForRecipient)
+}
+
+// GenerateRandom asks for n random bytes.
+func (s *Session) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
+	r, err := s.recipient()
+	if err != nil {
+		return nil, err
+	}
+	in := struct {
+		NumberOfBytes int
+		Recipient     *recipientJSON
+	}{n, r}
+	var out struct{ CiphertextForRecipient []byte }
+	if err := s.Client.Call(ctx, "GenerateRandom", in, &out); err != nil {
+		return nil, err
+	}
+	return s.unwrap(out.CiphertextForRecipient)
+}
+
+// DeriveSharedSecret asks for the ECDH secret of keyID and the peer's public
+// key (DER SubjectPublicKeyInfo): the raw x-coordinate, to be run through a KDF.
+func (s *Session) DeriveSharedSecret(ctx context.Context, keyID string, peerSPKI []byte) ([]byte, error) {
+	r, err := s.recipient()
+	if err != nil {
+		return nil, err
+	}
+	in := struct {
+		KeyId                 string
+		KeyAgreementAlgorithm string
+		PublicKey             []byte
+		Recipient             *recipientJSON
+	}{keyID, "ECDH", peerSPKI, r}
+	var out struct{ CiphertextForRecipient []byte }
+	if err := s.Client.Call(ctx, "DeriveSharedSecret", in, &out); err != nil {
+		return nil, err
+	}
+	return s.unwrap(out.CiphertextForRecipient)
+}
+
+// DataKeyPair is a data key pair: the private key (PKCS#8) for use here, the
+// public key (SubjectPublicKeyInfo) and the private key's ciphertext blob.
+type DataKeyPair struct {
+	PrivateKey               []byte
+	PublicKey                []byte
+	PrivateKeyCiphertextBlob []byte
+	KeyID                    string
+}
+
+// GenerateDataKeyPair asks for a key pair (e.g. "ECC_NIST_P256", "RSA_2048").
+func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec string, ec map[string]string) (*DataKeyPair, error) {
+	r, err := s.recipient()
+	if err != nil {
+		return nil, err
+	}
+	in := struct {
+		KeyId             string
+		KeyPairSpec       string
+		EncryptionContext map[string]string `json:",omitempty"`
+		Recipient         *recipientJSON
+	}{keyID, keyPairSpec, ec, r}
+	var out struct {
+		CiphertextForRecipient, PublicKey, PrivateKeyCiphertextBlob []byte
+		KeyId                                                       string
+	}
+	if err := s.Client.Call(ctx, "GenerateDataKeyPair", in, &out); err != nil {
+		return nil, err
+	}
+	priv, err := s.unwrap(out.CiphertextForRecipient)
+	if err != nil {
+		return nil, err
+	}
+	return &DataKeyPair{PrivateKey: priv, PublicKey: out.PublicKey, PrivateKeyCiphertextBlob: out.PrivateKeyCiphertextBlob, KeyID: out.KeyId}, nil
+}
