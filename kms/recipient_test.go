@@ -129,7 +129,9 @@ func TestRecipientWrapsEverySecret(t *testing.T) {
 	if err != nil || ds.SharedSecret != nil {
 		t.Fatalf("DeriveSharedSecret with a Recipient: %v", err)
 	}
-	kpub, _ := kmsPub.(interface{ ECDH() (*ecdh.PublicKey, error) }).ECDH()
+	kpub, _ := kmsPub.(interface {
+		ECDH() (*ecdh.PublicKey, error)
+	}).ECDH()
 	want, _ := peer.ECDH(kpub)
 	if !bytes.Equal(good.unwrap(t, ds.CiphertextForRecipient), want) {
 		t.Fatal("the wrapped shared secret is not the peer's ECDH")

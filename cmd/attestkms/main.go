@@ -3,6 +3,7 @@
 //	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [...]   run the service
 //	attestkms init   --data-dir DIR                                new store, prints the admin credential
 //	attestkms credential create|list|delete --data-dir DIR         manage access keys
+//	attestkms verify-evidence --in FILE [--at RFC3339]             why was my document refused?
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -22,6 +23,7 @@ Usage:
   attestkms serve [flags]                  run the service (all three KMS dialects on one port)
   attestkms init --data-dir DIR            create a store; print the first admin credential as JSON
   attestkms credential create|list|delete  manage access keys (stop the server first)
+  attestkms verify-evidence --in FILE      the server's own verification of an attestation document
 
 With no flags, serve uses ./attestkms-data (created on first start) and 127.0.0.1:8080.
 Run "attestkms COMMAND --help" for a command's flags.
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runInit(args[1:], stdout, stderr)
 	case "credential", "credentials":
 		err = runCredential(args[1:], stdout, stderr)
+	case "verify-evidence":
+		err = runVerifyEvidence(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -25,6 +25,11 @@ const serveUsage = `Usage: attestkms serve [flags]
 Serves the AWS KMS (JSON 1.1) dialect on one port, answers GET /healthz with
 200 once ready, and shuts down gracefully on SIGINT or SIGTERM.
 
+Requests may carry a Recipient (an attestation document): the secret then
+comes back wrapped to the enclave's key. Nitro documents are verified to the
+embedded AWS Nitro Enclaves root unless --nitro-roots replaces it; Qingtian
+documents only with --qingtian-roots.
+
 With no flags it serves ./attestkms-data on 127.0.0.1:8080. If the data
 directory holds no store yet, it creates one and writes the first admin
 credential to DIR/admin-credential.json (mode 0600), saying so on stderr.
@@ -33,12 +38,15 @@ Examples:
   attestkms serve
   attestkms serve --data-dir /var/lib/attestkms --listen 0.0.0.0:8443 \
       --tls-cert server.pem --tls-key server.key
+  attestkms serve --nitro-roots ca/root.pem      # trust attestsim's test root instead of AWS's
 `
 
 // serveConfig is what serve runs with; tests build one directly.
 type serveConfig struct {
 	dataDir, listen, rootKeyFile string
 	tlsCert, tlsKey              string
+	evidence                     evidenceFlags
+	allowDebugEnclaves           bool
 	maintainEvery                time.Duration
 }
 
@@ -50,6 +58,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.rootKeyFile, "root-key-file", "", "the root key's `file` (default DIR/root.key)")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS (1.2 or later) with this PEM certificate chain `file`")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
+	cfg.evidence.register(fs)
+	fs.BoolVar(&cfg.allowDebugEnclaves, "allow-debug-enclaves", false, "accept Recipients from debug-mode enclaves, whose memory is open to their host (tests only)")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -66,7 +76,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 // listening address once /healthz answers.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- string) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile}
+	if cfg.evidence.maxAge == 0 {
+		cfg.evidence.maxAge = 5 * time.Minute
+	}
+	verifiers, err := cfg.evidence.verifiers()
+	if err != nil {
+		return err
+	}
+	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Attestation: verifiers, AllowDebugEnclaves: cfg.allowDebugEnclaves}
 	if !kms.IsInitialised(cfg.dataDir) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {
@@ -121,6 +138,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stderr, "attestkms: serving %s on %s://%s (data %s)\n", "AWS KMS", scheme, ln.Addr(), cfg.dataDir)
+	if cfg.allowDebugEnclaves {
+		fmt.Fprintln(stderr, "attestkms: warning: --allow-debug-enclaves: secrets may go to enclaves whose memory is open to their host")
+	}
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
