@@ -1,0 +1,134 @@
+// Package recipient wraps a secret to the RSA public key of an attested
+// enclave, and unwraps it inside the enclave: the Recipient of AWS KMS's
+// Decrypt, DeriveSharedSecret, GenerateDataKey, GenerateDataKeyPair and
+// GenerateRandom, whose secret then leaves the service only as
+// CiphertextForRecipient.
+//
+// Two forms are made. WrapRaw is one RSAES-OAEP block (SHA-256, MGF1-SHA-256,
+// empty label), for dialects that return the bare ciphertext. WrapCMS is what
+// AWS KMS returns to Nitro Enclaves: a CMS EnvelopedData (RFC 5652), hybrid,
+// so that secrets longer than one RSA block (a private key of a data key pair)
+// fit. Its shape copies a real AWS response element for element:
+//
+//	ContentInfo SEQUENCE                          30 80 (indefinite)
+//	  contentType id-envelopedData 1.2.840.113549.1.7.3
+//	  content [0] EXPLICIT                        a0 80 (indefinite)
+//	    EnvelopedData SEQUENCE                    30 80 (indefinite)
+//	      version 2
+//	      recipientInfos SET, one element         definite, DER from here down
+//	        KeyTransRecipientInfo SEQUENCE
+//	          version 2
+//	          rid [0] IMPLICIT SubjectKeyIdentifier = SHA-256(DER SubjectPublicKeyInfo)
+//	          keyEncryptionAlgorithm id-RSAES-OAEP 1.2.840.113549.1.1.7 with explicit
+//	            RSAES-OAEP-params: [0] sha256 + NULL, [1] mgf1 (sha256 + NULL); no pSource
+//	          encryptedKey OCTET STRING = RSA-OAEP-SHA-256 of a fresh 32-byte AES key
+//	      encryptedContentInfo SEQUENCE           30 80 (indefinite)
+//	        contentType id-data 1.2.840.113549.1.7.1
+//	        contentEncryptionAlgorithm aes256-CBC 2.16.840.1.101.3.4.1.42, IV OCTET STRING(16)
+//	        encryptedContent [0] IMPLICIT         a0 80 (constructed, indefinite)
+//	          OCTET STRING chunks of AES-256-CBC(PKCS#7-padded secret)
+//	          end-of-contents 00 00 closes each of the five indefinite elements
+//
+// The indefinite lengths are not a matter of taste. The CMS reader of AWS's
+// Nitro Enclaves SDK (kmstool-enclave-cli) does not parse BER: it skips the
+// header of ContentInfo, its [0], EnvelopedData and EncryptedContentInfo and
+// reads on INTO each, so a definite length there makes it swallow the whole
+// element as one opaque blob and fail. It takes encryptedContent either as a
+// primitive [0] or as a constructed indefinite [0] of OCTET STRINGs, never as
+// a constructed definite one; AWS sends the constructed indefinite form, and
+// so do we. A definite-length DER envelope, valid CMS that OpenSSL reads
+// happily, would break every enclave built on that SDK.
+//
+// Threat model. The public key comes from evidence that package attest has
+// verified; this package verifies nothing and trusts its caller for that
+// (WrapCMS only checks that the SubjectPublicKeyInfo it hashes is the key it
+// encrypts to, and that the key is RSA of 2048 to 4096 bits). Once wrapped,
+// the secret is hidden from everyone but the holder of the private key: the
+// network, proxies, logs, and the enclave's own parent instance, through
+// which the response travels. The unwrap side runs in the enclave and parses
+// bytes that crossed that host, so every byte is hostile: its BER reader is
+// strict (the one shape above, with definite or indefinite lengths where BER
+// allows either), bounded (64 KiB, 16 levels of nesting, 1024 content
+// chunks), and allocates nothing larger than its input.
+//
+// What is not done. The envelope is neither signed nor authenticated: anyone
+// who can replace a response can encrypt a secret of their own choosing to
+// the enclave's public key, which is public. A successful UnwrapCMS proves
+// only that the content key was encrypted to this key, not by whom. The
+// enclave must get the
+// response over an authenticated channel (TLS to the service it trusts) and
+// must treat what it unwraps accordingly. The AES-CBC content has no MAC
+// either (neither has AWS's); bit flips in the IV or content garble the
+// secret, detected only when they break the padding. CBC padding oracles do
+// not apply to an enclave decrypting its own responses, but UnwrapCMS still
+// checks the padding in constant time and says nothing of how it is wrong.
+package recipient
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+)
+
+// KeyEncryptionAlgorithm is the only key encryption algorithm a Recipient
+// may name: AWS KMS's enum has no other value.
+const KeyEncryptionAlgorithm = "RSAES_OAEP_SHA_256"
+
+// Error kinds. Every error this package returns wraps exactly one, with the
+// detail in its text, except a failure of the random source given to a wrap,
+// which is returned as it is.
+var (
+	ErrAlgorithm  = errors.New("unsupported key encryption algorithm") // a Recipient names anything but KeyEncryptionAlgorithm
+	ErrKey        = errors.New("unacceptable recipient key")           // nil, not 2048-4096 bits, or not the key its SubjectPublicKeyInfo describes
+	ErrSecretSize = errors.New("secret size out of range")             // empty, or too long for the form asked for
+	ErrMalformed  = errors.New("malformed wrapped secret")             // not the shape above, a bound exceeded, an algorithm other than ours
+	ErrWrongKey   = errors.New("secret is wrapped to another key")     // the envelope's subject key identifier is not the private key's
+	ErrDecrypt    = errors.New("wrapped secret does not decrypt")      // RSA-OAEP failure, or bad content padding
+)
+
+// Kinds lists the kinds, for callers that map each to their own errors.
+var Kinds = []error{ErrAlgorithm, ErrKey, ErrSecretSize, ErrMalformed, ErrWrongKey, ErrDecrypt}
+
+// maxEchoedAlgorithm bounds how much of a client's algorithm name an error
+// repeats: a name is a short enum value, and errors end up in logs.
+const maxEchoedAlgorithm = 64
+
+// CheckAlgorithm returns nil if alg is KeyEncryptionAlgorithm, compared
+// exactly (AWS's enum is case-sensitive), and an error wrapping ErrAlgorithm
+// that names the allowed value otherwise, also when alg is empty.
+func CheckAlgorithm(alg string) error {
+	switch {
+	case alg == KeyEncryptionAlgorithm:
+		return nil
+	case alg == "":
+		return fmt.Errorf("%w: none given, the only one is %s", ErrAlgorithm, KeyEncryptionAlgorithm)
+	case len(alg) > maxEchoedAlgorithm:
+		alg = alg[:maxEchoedAlgorithm] + "..."
+	}
+	return fmt.Errorf("%w %q: the only one is %s", ErrAlgorithm, alg, KeyEncryptionAlgorithm)
+}
+
+// Bounds on the keys secrets are wrapped to. attest refuses evidence whose
+// key is outside them; they are repeated here so that no caller can wrap a
+// secret to a weak key, or spend an unbounded RSA operation, by mistake.
+const (
+	minRSABits = 2048
+	maxRSABits = 4096
+)
+
+func checkPublicKey(pub *rsa.PublicKey) error {
+	if pub == nil || pub.N == nil {
+		return fmt.Errorf("%w: no public key", ErrKey)
+	}
+	if n := pub.N.BitLen(); n < minRSABits || n > maxRSABits {
+		return fmt.Errorf("%w: RSA key of %d bits, want %d to %d", ErrKey, n, minRSABits, maxRSABits)
+	}
+	return nil
+}
+
+func checkPrivateKey(priv *rsa.PrivateKey) error {
+	if priv == nil || priv.N == nil {
+		return fmt.Errorf("%w: no private key", ErrKey)
+	}
+	return nil
+}
