@@ -102,25 +102,22 @@ func decodeJSON(doc string) (*node, error) {
 // decoder walks a document's tokens, knowing where it is for its errors.
 type decoder struct {
 	dec  *json.Decoder
-	path []string // the keys and [indices] leading to the value being read
+	path []string // ".key" and "[index]" elements leading to the value being read
 }
 
-// where names the value being read, e.g. Statement[1].Condition.StringEquals.
+// where names the value being read, e.g. "Statement[1].Condition.StringEquals".
 func (d *decoder) where() string {
 	if len(d.path) == 0 {
 		return "the document"
 	}
 	var b strings.Builder
-	for i, p := range d.path {
-		if i > 0 && p[0] != '[' {
-			b.WriteByte('.')
-		}
+	for _, p := range d.path {
 		if len(p) > maxQuoted {
 			p = p[:maxQuoted] + "..."
 		}
 		b.WriteString(p)
 	}
-	return strconv.QuoteToASCII(b.String())
+	return strconv.QuoteToASCII(strings.TrimPrefix(b.String(), "."))
 }
 
 // value reads one value at the given depth (the document is depth 1).
@@ -186,7 +183,7 @@ func (d *decoder) value(depth int) (*node, error) {
 				return nil, malformed("duplicate key %s in %s", quote(k), d.where())
 			}
 			seen[k] = true
-			d.path = append(d.path, k)
+			d.path = append(d.path, "."+k)
 			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err

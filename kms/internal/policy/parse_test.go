@@ -32,6 +32,8 @@ func refusals() []refusal {
 		{"not utf-8", `{"Id":"` + "\xff" + `","Statement":` + allow + `}`, "not UTF-8"},
 		{"lone surrogate", `{"Id":"\ud800","Statement":` + allow + `}`, `unpaired surrogate escape, at "Id"`},
 		{"lone surrogate key", doc(`{"\udfff":1}`), `unpaired surrogate escape, at "Statement[0]"`},
+		{"empty key", `{"":{"":{"":{"":{"":{"":[]}}}}}}`, `nested deeper than 6 levels, at "....."`},
+		{"bracket key", `{"Statement":[{"[0]":{"a":{"b":{"c":[]}}}}]}`, `nested deeper than 6 levels, at "Statement[0].[0].a.b.c"`},
 		{"deep nesting", deep, `nested deeper than 6 levels, at "Statement[0].Sid[0][0][0]"`},
 		{"very deep nesting", strings.Repeat(`{"a":`, 5000) + `1` + strings.Repeat(`}`, 5000), "nested deeper"},
 		{"long list", stmt(`,"Resource":[` + strings.Repeat(`"*",`, maxList) + `"*"]`), `more than 500 entries, at "Statement[0].Resource"`},
