@@ -14,6 +14,10 @@ type Session struct {
 	Client   *Client
 	Attestor Attestor
 	Key      *Key
+	// KeepCiphertext, if set, sees each CiphertextForRecipient before it is
+	// unwrapped (enclavetool --keep-ciphertext saves them for inspection with
+	// openssl cms).
+	KeepCiphertext func(op string, cfr []byte)
 }
 
 type recipientJSON struct {
@@ -31,9 +35,12 @@ func (s *Session) recipient() (*recipientJSON, error) {
 
 var errNoCiphertext = errors.New("attestkms answered without CiphertextForRecipient")
 
-func (s *Session) unwrap(cfr []byte) ([]byte, error) {
+func (s *Session) unwrap(op string, cfr []byte) ([]byte, error) {
 	if len(cfr) == 0 {
 		return nil, errNoCiphertext
+	}
+	if s.KeepCiphertext != nil {
+		s.KeepCiphertext(op, cfr)
 	}
 	return recipient.UnwrapCMS(s.Key.priv, cfr)
 }
@@ -66,7 +73,8 @@ func (s *Session) GenerateDataKey(ctx context.Context, keyID, keySpec string, nu
 	if err := s.Client.Call(ctx, "GenerateDataKey", in, &out); err != nil {
 		return nil, err
 	}
-	pt, err := s.unwrap(out.CiphertextForRecipient)
+	const op = "GenerateDataKey"
+	pt, err := s.unwrap(op, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}
@@ -89,7 +97,8 @@ func (s *Session) Decrypt(ctx context.Context, blob []byte, keyID string, ec map
 	if err := s.Client.Call(ctx, "Decrypt", in, &out); err != nil {
 		return nil, err
 	}
-	return s.unwrap(out.CiphertextForRecipient)
+	const op = "Decrypt"
+	return s.unwrap(op, out.CiphertextForRecipient)
 }
 
 // GenerateRandom asks for n random bytes.
@@ -106,7 +115,8 @@ func (s *Session) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 	if err := s.Client.Call(ctx, "GenerateRandom", in, &out); err != nil {
 		return nil, err
 	}
-	return s.unwrap(out.CiphertextForRecipient)
+	const op = "GenerateRandom"
+	return s.unwrap(op, out.CiphertextForRecipient)
 }
 
 // DeriveSharedSecret asks for the ECDH secret of keyID and the peer's public
@@ -126,7 +136,8 @@ func (s *Session) DeriveSharedSecret(ctx context.Context, keyID string, peerSPKI
 	if err := s.Client.Call(ctx, "DeriveSharedSecret", in, &out); err != nil {
 		return nil, err
 	}
-	return s.unwrap(out.CiphertextForRecipient)
+	const op = "DeriveSharedSecret"
+	return s.unwrap(op, out.CiphertextForRecipient)
 }
 
 // DataKeyPair is a data key pair: the private key (PKCS#8) for use here, the
@@ -157,7 +168,8 @@ func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec st
 	if err := s.Client.Call(ctx, "GenerateDataKeyPair", in, &out); err != nil {
 		return nil, err
 	}
-	priv, err := s.unwrap(out.CiphertextForRecipient)
+	const op = "GenerateDataKeyPair"
+	priv, err := s.unwrap(op, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/attestkms/attestkms/api"
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -25,9 +26,12 @@ type Server struct {
 	Secret    string
 }
 
-// Options change the server a test gets. Zero values: the real clock.
+// Options change the server a test gets. Zero values: the real clock, no
+// attestation verifier (Recipients refused), debug enclaves refused.
 type Options struct {
-	Now func() time.Time
+	Now                func() time.Time
+	Attestation        attest.Verifier
+	AllowDebugEnclaves bool
 }
 
 // Start starts a server and stops it when the test ends.
@@ -38,7 +42,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := kms.Open(kms.Options{DataDir: dir, Now: opts.Now})
+	svc, err := kms.Open(kms.Options{DataDir: dir, Now: opts.Now, Attestation: opts.Attestation, AllowDebugEnclaves: opts.AllowDebugEnclaves})
 	if err != nil {
 		t.Fatal(err)
 	}

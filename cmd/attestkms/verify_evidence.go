@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+)
+
+const verifyEvidenceUsage = `Usage: attestkms verify-evidence --in FILE [--at RFC3339] [--nitro-roots PEM] [--qingtian-roots PEM]
+
+Runs the server's own verification on an attestation document — an AWS Nitro or
+Huawei Qingtian COSE_Sign1, raw or base64 — and prints its claims as JSON, or
+says precisely why it is refused. Use it when attestkms refuses a Recipient.
+
+--at verifies at another instant: certificates and freshness (--attestation-max-age)
+are judged at that time, so archived documents can be checked. A debug-mode
+document's claims are printed (with a warning: the server refuses it unless
+started with --allow-debug-enclaves).
+
+Exit status: 0 verified; 1 refused (the reason on stderr); 2 usage; 3 the input
+or a roots file cannot be read.
+
+Examples:
+  attestkms verify-evidence --in doc.cbor
+  attestkms verify-evidence --in doc.cbor --nitro-roots ca/root.pem
+  attestkms verify-evidence --in old.cose --at 2024-01-24T18:14:26Z
+`
+
+// claimsJSON is what verify-evidence prints.
+type claimsJSON struct {
+	Format          string            `json:"format"`
+	ModuleID        string            `json:"module_id,omitempty"`
+	Timestamp       time.Time         `json:"timestamp"`
+	Digest          string            `json:"digest,omitempty"`
+	PCRs            map[string]string `json:"pcrs,omitempty"`
+	ImageSha384     string            `json:"image_sha384,omitempty"`
+	PublicKeySHA256 string            `json:"public_key_sha256"`
+	PublicKeyBits   int               `json:"public_key_bits"`
+	UserData        *string           `json:"user_data"` // base64
+	Nonce           *string           `json:"nonce"`     // base64
+	Debug           bool              `json:"debug"`
+}
+
+func toClaimsJSON(c *attest.Claims) claimsJSON {
+	fp := sha256.Sum256(c.PublicKeyDER)
+	out := claimsJSON{
+		Format: string(c.Format), ModuleID: c.ModuleID, Timestamp: c.Time.UTC(), Digest: c.Digest,
+		PublicKeySHA256: hex.EncodeToString(fp[:]), PublicKeyBits: c.PublicKey.N.BitLen(), Debug: c.Debug,
+	}
+	if len(c.PCRs) > 0 {
+		out.PCRs = map[string]string{}
+		for i, v := range c.PCRs {
+			out.PCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
+		}
+	}
+	out.ImageSha384 = c.Measurements()["ImageSha384"]
+	b64 := func(b []byte) *string {
+		if b == nil {
+			return nil
+		}
+		s := base64.StdEncoding.EncodeToString(b)
+		return &s
+	}
+	out.UserData, out.Nonce = b64(c.UserData), b64(c.Nonce)
+	return out
+}
+
+// readError marks failures to read inputs (exit 3).
+func readError(err error) error { return &exitError{code: 3, err: err} }
+
+func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify-evidence", verifyEvidenceUsage, stdout, stderr)
+	in := fs.String("in", "", "the document `file` (- for standard input); raw CBOR or base64")
+	at := fs.String("at", "", "verify at this `instant` (RFC 3339) instead of now")
+	var ev evidenceFlags
+	ev.register(fs)
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *in == "" {
+		return usageError("--in is required")
+	}
+	now := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339Nano, *at)
+		if err != nil {
+			return usageError("--at %q is not an RFC 3339 time, e.g. 2024-01-24T18:14:26Z", *at)
+		}
+		now = t
+	}
+	doc, err := readEvidence(*in)
+	if err != nil {
+		return readError(err)
+	}
+	set, err := ev.verifiers()
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if err != nil {
+		return readError(err)
+	}
+	claims, err := set.Verify(doc, now)
+	if err != nil {
+		return withHint(fmt.Errorf("evidence refused: %w", err), evidenceHint(err, ev))
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(toClaimsJSON(claims)); err != nil {
+		return err
+	}
+	if claims.Debug {
+		fmt.Fprintln(stderr, "attestkms: warning: the document comes from a debug-mode enclave (all PCRs zero): the server refuses it unless started with --allow-debug-enclaves")
+	}
+	return nil
+}
+
+// readEvidence reads a document, raw or base64 (as it often appears in logs).
+func readEvidence(path string) ([]byte, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(os.Stdin, 4*attest.MaxEvidence))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 0 && b[0] != 0x84 && b[0] != 0xd2 {
+		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err == nil {
+			return d, nil
+		}
+	}
+	return b, nil
+}
+
+func evidenceHint(err error, ev evidenceFlags) string {
+	switch {
+	case errors.Is(err, attest.ErrExpired):
+		return "an archived document verifies at its own time: pass --at with its timestamp"
+	case errors.Is(err, attest.ErrChain) && ev.nitroRoots == "" && ev.qingtianRoots == "":
+		return "a simulated document chains to attestsim's root: pass --nitro-roots DIR/root.pem (or --qingtian-roots)"
+	case errors.Is(err, attest.ErrChain):
+		return "the document does not chain to the roots given; check --nitro-roots / --qingtian-roots"
+	}
+	return ""
+}

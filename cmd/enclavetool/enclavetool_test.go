@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/nitro"
+	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+	"github.com/attestkms/attestkms/internal/testserver"
+)
+
+type env struct {
+	srv      *testserver.Server
+	caDir    string
+	credFile string
+	sdk      *awskms.Client
+}
+
+// newEnv starts attestkms trusting a fresh test CA, as
+// "attestkms serve --nitro-roots DIR/root.pem" does.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caDir := filepath.Join(t.TempDir(), "ca")
+	if err := ca.Save(caDir); err != nil {
+		t.Fatal(err)
+	}
+	v, err := nitro.New(nitro.Options{Roots: ca.Roots()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := testserver.Start(t, testserver.Options{Attestation: &attest.Set{COSE: []attest.Verifier{v}}})
+	credFile := filepath.Join(t.TempDir(), "cred.json")
+	b, _ := json.Marshal(map[string]string{"access_key_id": srv.AccessKey, "secret_access_key": srv.Secret})
+	os.WriteFile(credFile, b, 0o600)
+	sdk := awskms.New(awskms.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+	})
+	return &env{srv: srv, caDir: caDir, credFile: credFile, sdk: sdk}
+}
+
+// tool runs enclavetool with the simulated attestor and returns its NAME: value lines.
+func (e *env) tool(t *testing.T, args ...string) (map[string][]byte, int, string) {
+	t.Helper()
+	args = append(args, "--endpoint", e.srv.URL, "--credential", e.credFile, "--attestor", "sim", "--sim-ca", e.caDir)
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	vals := map[string][]byte{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			b, err := base64.StdEncoding.DecodeString(v)
+			if err != nil {
+				t.Fatalf("%s is not base64: %q", k, v)
+			}
+			vals[k] = b
+		}
+	}
+	return vals, code, errb.String()
+}
+
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sym, err := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sdk.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: sym.KeyMetadata.KeyId})
+	keep := t.TempDir()
+
+	// A data key: the enclave's plaintext is what Decrypt of the blob returns.
+	v, code, stderr := e.tool(t, "generate-data-key", "--key-id", "alias/app", "--encryption-context", "app=demo", "--keep-ciphertext", keep)
+	if code != 0 {
+		t.Fatalf("generate-data-key: exit %d: %s", code, stderr)
+	}
+	back, err := e.sdk.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: v["CIPHERTEXT"], EncryptionContext: map[string]string{"app": "demo"}})
+	if err != nil || !bytes.Equal(back.Plaintext, v["PLAINTEXT"]) || len(v["PLAINTEXT"]) != 32 {
+		t.Fatalf("data key %x, Decrypt %x, %v", v["PLAINTEXT"], back.Plaintext, err)
+	}
+	secrets := [][]byte{v["PLAINTEXT"]}
+
+	// decrypt through the enclave.
+	d, code, stderr := e.tool(t, "decrypt", "--ciphertext", base64.StdEncoding.EncodeToString(v["CIPHERTEXT"]), "--encryption-context", "app=demo", "--keep-ciphertext", keep)
+	if code != 0 || !bytes.Equal(d["PLAINTEXT"], v["PLAINTEXT"]) {
+		t.Fatalf("decrypt: exit %d %s", code, stderr)
+	}
+
+	r, code, stderr := e.tool(t, "generate-random", "--number-of-bytes", "48", "--keep-ciphertext", keep)
+	if code != 0 || len(r["PLAINTEXT"]) != 48 {
+		t.Fatalf("generate-random: exit %d %s", code, stderr)
+	}
+	secrets = append(secrets, r["PLAINTEXT"])
+
+	// A shared secret: equal to the peer's own ECDH.
+	ka, err := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeKeyAgreement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gp, _ := e.sdk.GetPublicKey(ctx, &awskms.GetPublicKeyInput{KeyId: ka.KeyMetadata.KeyId})
+	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
+	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	peerFile := filepath.Join(t.TempDir(), "peer.pem")
+	os.WriteFile(peerFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: peerDER}), 0o600)
+	s, code, stderr := e.tool(t, "derive-shared-secret", "--key-id", *ka.KeyMetadata.KeyId, "--public-key", peerFile, "--keep-ciphertext", keep)
+	if code != 0 {
+		t.Fatalf("derive-shared-secret: exit %d %s", code, stderr)
+	}
+	kmsPub, _ := x509.ParsePKIXPublicKey(gp.PublicKey)
+	kp, _ := kmsPub.(interface{ ECDH() (*ecdh.PublicKey, error) }).ECDH()
+	want, _ := peer.ECDH(kp)
+	if !bytes.Equal(s["SHARED_SECRET"], want) {
+		t.Fatal("the enclave's shared secret differs from the peer's ECDH")
+	}
+	secrets = append(secrets, want)
+
+	// A key pair: the private key is what Decrypt of its blob returns.
+	p, code, stderr := e.tool(t, "generate-data-key-pair", "--key-id", "alias/app", "--key-pair-spec", "ECC_NIST_P384", "--keep-ciphertext", keep)
+	if code != 0 {
+		t.Fatalf("generate-data-key-pair: exit %d %s", code, stderr)
+	}
+	if _, err := x509.ParsePKCS8PrivateKey(p["PRIVATE_KEY"]); err != nil {
+		t.Fatal(err)
+	}
+	back, err = e.sdk.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: p["PRIVATE_KEY_CIPHERTEXT"]})
+	if err != nil || !bytes.Equal(back.Plaintext, p["PRIVATE_KEY"]) {
+		t.Fatalf("private key blob: %v", err)
+	}
+	secrets = append(secrets, p["PRIVATE_KEY"])
+
+	// --out writes the raw secret to a new 0600 file.
+	outFile := filepath.Join(t.TempDir(), "secret.bin")
+	if _, code, stderr := e.tool(t, "generate-random", "--number-of-bytes", "16", "--out", outFile); code != 0 {
+		t.Fatalf("--out: %s", stderr)
+	}
+	if fi, err := os.Stat(outFile); err != nil || fi.Size() != 16 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("--out file: %v %v", fi, err)
+	}
+
+	// The audit log names the attestation and holds no secret.
+	log, _ := os.ReadFile(filepath.Join(e.srv.DataDir, "audit.log"))
+	if !bytes.Contains(log, []byte(`"attestation":{"format":"nitro"`)) || !bytes.Contains(log, []byte(`"public_key_sha256":"`)) {
+		t.Fatalf("no attestation in the audit log:\n%s", log)
+	}
+	for _, sec := range secrets {
+		if bytes.Contains(log, []byte(base64.StdEncoding.EncodeToString(sec))) {
+			t.Fatal("a secret is in the audit log")
+		}
+	}
+
+	// openssl cms -decrypt opens every CiphertextForRecipient kept — but
+	// each was wrapped to an ephemeral key; only the kept ones from a run with
+	// a saved key can be opened. See TestOpenSSLDecryptsEveryCiphertext.
+	entries, _ := os.ReadDir(keep)
+	if len(entries) != 5 {
+		t.Fatalf("kept %d ciphertexts; want 5", len(entries))
+	}
+}
+
+// TestOpenSSLDecryptsEveryCiphertext: with a saved enclave key, openssl cms
+// opens every CiphertextForRecipient to the secret enclavetool printed.
+func TestOpenSSLDecryptsEveryCiphertext(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	e := newEnv(t)
+	ctx := context.Background()
+	sym, _ := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{})
+	ka, _ := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: types.KeySpecEccNistP521, KeyUsage: types.KeyUsageTypeKeyAgreement})
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "enclave.pem")
+	out, err := exec.Command("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", keyFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl genpkey: %s", out)
+	}
+	peer, _ := ecdh.P521().GenerateKey(rand.Reader)
+	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	peerFile := filepath.Join(dir, "peer.der")
+	os.WriteFile(peerFile, peerDER, 0o600)
+	keep := filepath.Join(dir, "keep")
+	os.Mkdir(keep, 0o700)
+
+	runs := []struct {
+		args []string
+		name string
+	}{
+		{[]string{"generate-data-key", "--key-id", *sym.KeyMetadata.KeyId}, "PLAINTEXT"},
+		{[]string{"generate-random", "--number-of-bytes", "1024"}, "PLAINTEXT"},
+		{[]string{"derive-shared-secret", "--key-id", *ka.KeyMetadata.KeyId, "--public-key", peerFile}, "SHARED_SECRET"},
+		{[]string{"generate-data-key-pair", "--key-id", *sym.KeyMetadata.KeyId, "--key-pair-spec", "RSA_2048"}, "PRIVATE_KEY"},
+	}
+	for i, r := range runs {
+		sub := filepath.Join(keep, r.args[0])
+		os.Mkdir(sub, 0o700)
+		v, code, stderr := e.tool(t, append(r.args, "--key", keyFile, "--keep-ciphertext", sub)...)
+		if code != 0 {
+			t.Fatalf("%s: %s", r.args[0], stderr)
+		}
+		entries, _ := os.ReadDir(sub)
+		if len(entries) != 1 {
+			t.Fatalf("%s: kept %d ciphertexts", r.args[0], len(entries))
+		}
+		ct := filepath.Join(sub, entries[0].Name())
+		got, err := exec.Command("openssl", "cms", "-decrypt", "-inform", "DER", "-in", ct, "-inkey", keyFile).Output()
+		if err != nil {
+			t.Fatalf("run %d: openssl cms -decrypt: %v", i, err)
+		}
+		if !bytes.Equal(got, v[r.name]) {
+			t.Fatalf("%s: openssl decrypted %d bytes that differ from the secret", r.args[0], len(got))
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sym, _ := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{})
+
+	// A debug-mode enclave (all PCRs zero) is refused with a hint.
+	_, code, stderr := e.tool(t, "generate-data-key", "--key-id", *sym.KeyMetadata.KeyId, "--sim-pcr", "0="+strings.Repeat("00", 48))
+	if code != 1 || !strings.Contains(stderr, "debug mode") || !strings.Contains(stderr, "hint:") {
+		t.Fatalf("debug enclave: exit %d %s", code, stderr)
+	}
+	// Another CA's documents do not verify.
+	other, _ := nitrotest.NewTestCA(attest.FormatNitro, nil)
+	otherDir := filepath.Join(t.TempDir(), "other")
+	other.Save(otherDir)
+	var out, errb bytes.Buffer
+	code = run([]string{"generate-random", "--endpoint", e.srv.URL, "--credential", e.credFile, "--attestor", "sim", "--sim-ca", otherDir}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "untrusted certificate chain") || out.Len() != 0 {
+		t.Fatalf("foreign CA: exit %d stdout %q stderr %s", code, out.String(), errb.String())
+	}
+	// Usage errors.
+	for _, args := range [][]string{{"frob"}, {"generate-data-key", "--credential", e.credFile, "--attestor", "sim", "--sim-ca", e.caDir}, {"generate-random", "--attestor", "tpm"}, {"generate-random", "--attestor", "sim"}, {"decrypt", "--ciphertext", "%%"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "enclavetool: error:") {
+			t.Errorf("%v: exit %d %q; want 2", args, code, errb.String())
+		}
+	}
+	// Policy: a key only for enclaves with PCR0 = X.
+	x := strings.Repeat("ab", 48)
+	acct := e.srv.Account.AccountID
+	pol := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":"kms:GenerateDataKey","Resource":"*"},
+	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:GenerateDataKey","Resource":"*",
+	  "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"` + strings.ToUpper(x) + `"}}}]}`
+	pk, err := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, code, stderr := e.tool(t, "generate-data-key", "--key-id", *pk.KeyMetadata.KeyId, "--sim-pcr", "0="+x); code != 0 {
+		t.Fatalf("enclave X refused: %s", stderr)
+	}
+	_, code, stderr = e.tool(t, "generate-data-key", "--key-id", *pk.KeyMetadata.KeyId, "--sim-pcr", "0="+strings.Repeat("cd", 48))
+	if code != 1 || !strings.Contains(stderr, "AccessDeniedException") {
+		t.Fatalf("enclave Y: exit %d %s", code, stderr)
+	}
+	if _, err := e.sdk.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: pk.KeyMetadata.KeyId, KeySpec: types.DataKeySpecAes256}); err == nil {
+		t.Fatal("a caller with no Recipient got a data key from an attestation-only key")
+	}
+}

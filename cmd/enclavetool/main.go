@@ -1,0 +1,87 @@
+// Command enclavetool is the enclave side of attestkms, like AWS's
+// kmstool-enclave-cli: it makes an ephemeral RSA key, gets an attestation
+// document for it (the Nitro /dev/nsm device, or attestsim's test CA), asks
+// attestkms for a secret with that document as the Recipient, unwraps the
+// answer, and prints the secret or writes it to a 0600 file.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `enclavetool: get secrets from attestkms inside an attested enclave
+
+Usage:
+  enclavetool generate-data-key      --key-id ID [--key-spec AES_256 | --number-of-bytes N]
+  enclavetool decrypt                --ciphertext B64 [--key-id ID]
+  enclavetool generate-random        --number-of-bytes N
+  enclavetool derive-shared-secret   --key-id ID --public-key PEER.pem
+  enclavetool generate-data-key-pair --key-id ID --key-pair-spec ECC_NIST_P256
+  enclavetool attest                 [--out doc.cbor]          just the attestation document
+
+Every command takes the connection and attestation flags (see "enclavetool
+COMMAND --help"): --endpoint, --credential or AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY, --ca-bundle, --attestor nitro|sim, --sim-ca DIR.
+
+Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as
+kmstool-enclave-cli prints them; --out FILE writes the secret's raw bytes to a
+new 0600 file instead. Exit status: 0 success, 1 failure, 2 usage.
+
+Example (simulated enclave, see the README):
+  enclavetool generate-data-key --attestor sim --sim-ca ca \
+      --credential attestkms-data/admin-credential.json --key-id alias/app
+`
+
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "generate-data-key", "decrypt", "generate-random", "derive-shared-secret", "generate-data-key-pair", "attest":
+		err = runCommand(args[0], args[1:], stdout, stderr)
+	default:
+		err = usageError("unknown command %q", args[0])
+	}
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "enclavetool: error: %s\n", strings.TrimSuffix(err.Error(), "."))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.hint != "" {
+			fmt.Fprintf(stderr, "enclavetool: hint: %s\n", ee.hint)
+		}
+		if ee.code == 2 {
+			fmt.Fprintln(stderr, `enclavetool: hint: run "enclavetool --help" for usage`)
+		}
+		return ee.code
+	}
+	if h := hintFor(err); h != "" {
+		fmt.Fprintf(stderr, "enclavetool: hint: %s\n", h)
+	}
+	return 1
+}
