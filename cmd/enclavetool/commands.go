@@ -25,10 +25,10 @@ import (
 // options are every command's flags.
 type options struct {
 	endpoint, region, credential, accessKeyID, secretAccessKey, caBundle string
-	attestor, simCA                                                        string
-	simPCRs                                                                pcrFlags
-	keyBits                                                                int
-	keyFile, out, keepCiphertext                                           string
+	attestor, simCA                                                      string
+	simPCRs                                                              pcrFlags
+	keyBits                                                              int
+	keyFile, out, keepCiphertext                                         string
 	// command-specific
 	keyID, keySpec, keyPairSpec, ciphertext, publicKey string
 	numberOfBytes                                      int

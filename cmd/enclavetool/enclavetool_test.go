@@ -127,7 +127,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("derive-shared-secret: exit %d %s", code, stderr)
 	}
 	kmsPub, _ := x509.ParsePKIXPublicKey(gp.PublicKey)
-	kp, _ := kmsPub.(interface{ ECDH() (*ecdh.PublicKey, error) }).ECDH()
+	kp, _ := kmsPub.(interface {
+		ECDH() (*ecdh.PublicKey, error)
+	}).ECDH()
 	want, _ := peer.ECDH(kp)
 	if !bytes.Equal(s["SHARED_SECRET"], want) {
 		t.Fatal("the enclave's shared secret differs from the peer's ECDH")
