@@ -3,7 +3,7 @@
 // key, and decrypts its ciphertext back.
 //
 //	go run ./cmd/attestkms serve &
-//	go run ./examples/awssdk                 # reads ./attestkms-data/admin-credential.json
+//	go run ./examples/awssdk [--alias alias/app]   # reads ./attestkms-data/admin-credential.json
 package main
 
 import (
@@ -24,14 +24,15 @@ import (
 func main() {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
 	credFile := flag.String("credential", "attestkms-data/admin-credential.json", "the credential `file` attestkms wrote")
+	alias := flag.String("alias", "", "also name the new key with this `alias` (alias/NAME)")
 	flag.Parse()
-	if err := run(context.Background(), *endpoint, *credFile, os.Stdout); err != nil {
+	if err := run(context.Background(), *endpoint, *credFile, *alias, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "awssdk: error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, endpoint, credFile string, out io.Writer) error {
+func run(ctx context.Context, endpoint, credFile, alias string, out io.Writer) error {
 	b, err := os.ReadFile(credFile)
 	if err != nil {
 		return err
@@ -54,6 +55,12 @@ func run(ctx context.Context, endpoint, credFile string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "created", *key.KeyMetadata.Arn)
+	if alias != "" {
+		if _, err := c.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: key.KeyMetadata.KeyId}); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "named it", alias)
+	}
 
 	dk, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             key.KeyMetadata.KeyId,
