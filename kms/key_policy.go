@@ -1,11 +1,6 @@
 package kms
 
-import (
-	"context"
-	"encoding/json"
-	"strings"
-	"unicode/utf8"
-)
+import "context"
 
 // DefaultPolicyName is the only key policy name, as in AWS KMS.
 const DefaultPolicyName = "default"
@@ -27,27 +22,11 @@ func defaultPolicy(acct Account) string {
 }`
 }
 
-// validatePolicy checks a key policy's size and outline before it is parsed
-// (checkNewPolicy) in full.
+// validatePolicy bounds a key policy before it is parsed in full
+// (checkNewPolicy, package policy).
 func validatePolicy(doc string) error {
 	if len(doc) > maxPolicy {
 		return errorf(ErrLimitExceeded, "the key policy is larger than %d bytes", maxPolicy)
-	}
-	if !utf8.ValidString(doc) || strings.TrimSpace(doc) == "" {
-		return errorf(ErrMalformedPolicy, "the key policy is not UTF-8 JSON")
-	}
-	var outline map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(doc), &outline); err != nil {
-		return errorf(ErrMalformedPolicy, "the key policy is not a JSON object")
-	}
-	if _, ok := outline["Statement"]; !ok {
-		return errorf(ErrMalformedPolicy, "the key policy has no Statement")
-	}
-	if v, ok := outline["Version"]; ok {
-		var ver string
-		if json.Unmarshal(v, &ver) != nil || (ver != "2012-10-17" && ver != "2008-10-17") {
-			return errorf(ErrMalformedPolicy, "the key policy's Version must be 2012-10-17")
-		}
 	}
 	return nil
 }
