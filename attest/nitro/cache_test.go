@@ -1,0 +1,217 @@
+package nitro_test
+
+import (
+	"crypto/x509"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/nitro"
+	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+)
+
+func TestCacheHit(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots()})
+	d := genuine(t)
+	doc1 := sign(t, ca, d)
+	d.Timestamp, d.UserData = testDocTime.Add(time.Minute), []byte("second request")
+	doc2 := sign(t, ca, d) // the same enclave: the same leaf
+
+	c1, err := v.Verify(doc1, testVerifyTime)
+	checkResult(t, c1, err, nil)
+	if n := nitro.ChainVerifications(v); n != 1 {
+		t.Fatalf("%d chain verifications after the first document", n)
+	}
+	again, err := v.Verify(doc1, testVerifyTime)
+	checkResult(t, again, err, nil)
+	c2, err := v.Verify(doc2, testDocTime.Add(2*time.Minute))
+	checkResult(t, c2, err, nil)
+	if n := nitro.ChainVerifications(v); n != 1 {
+		t.Fatalf("%d chain verifications: the cache was not used", n)
+	}
+	if string(c2.UserData) != "second request" {
+		t.Fatalf("claims of the second document: %q", c2.UserData)
+	}
+	// A hit gives the claims a miss gives.
+	cold := newVerifier(t, nitro.Options{Roots: ca.Roots()})
+	c, err := cold.Verify(doc1, testVerifyTime)
+	checkResult(t, c, err, nil)
+	if !reflect.DeepEqual(c, again) || !reflect.DeepEqual(c, c1) {
+		t.Fatal("cached and uncached claims differ")
+	}
+
+	// A new leaf (another enclave), or the same leaf with other
+	// intermediates, is another chain.
+	d.ModuleID = "i-0fedcba9876543210-enc0fedcba987654321"
+	c, err = v.Verify(sign(t, ca, d), testDocTime.Add(2*time.Minute))
+	checkResult(t, c, err, nil)
+	d.ModuleID, d.PadCABundle = "", 1
+	c, err = v.Verify(sign(t, ca, d), testDocTime.Add(2*time.Minute))
+	checkResult(t, c, err, nil)
+	if n := nitro.ChainVerifications(v); n != 3 {
+		t.Fatalf("%d chain verifications; want 3", n)
+	}
+}
+
+// TestCacheExpiry: a cached chain whose leaf expired is refused, without a
+// new chain verification.
+func TestCacheExpiry(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots()})
+	d := genuine(t)
+	c, err := v.Verify(sign(t, ca, d), testVerifyTime)
+	checkResult(t, c, err, nil)
+	// The leaf is valid from 10 s before testDocTime for three hours; a
+	// document made just before it expires, verified just after.
+	d.Timestamp = testDocTime.Add(3*time.Hour - 11*time.Second)
+	late := sign(t, ca, d)
+	c, err = v.Verify(late, d.Timestamp.Add(time.Second))
+	checkResult(t, c, err, nil)
+	c, err = v.Verify(late, d.Timestamp.Add(2*time.Second))
+	checkResult(t, c, err, attest.ErrExpired)
+	if !strings.Contains(err.Error(), "expired at") {
+		t.Errorf("error %v: not the leaf's expiry", err)
+	}
+	if n := nitro.ChainVerifications(v); n != 1 {
+		t.Fatalf("%d chain verifications", n)
+	}
+	// Before the leaf's validity, too.
+	c, err = v.Verify(late, testDocTime.Add(-time.Minute))
+	checkResult(t, c, err, attest.ErrExpired)
+}
+
+// TestCachePerRoots: a Verifier with other roots has its own cache, and a
+// chain verified by one is not trusted by another.
+func TestCachePerRoots(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	other := testCA(t, attest.FormatNitro, 3)
+	doc := sign(t, ca, genuine(t))
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots()})
+	c, err := v.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, nil)
+	w := newVerifier(t, nitro.Options{Roots: other.Roots()})
+	c, err = w.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, attest.ErrChain)
+	c, err = w.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, attest.ErrChain)
+	if n := nitro.ChainVerifications(w); n != 2 {
+		t.Fatalf("%d chain verifications by the other verifier; want 2 (no cache)", n)
+	}
+	if nitro.CacheLen(w) != 0 {
+		t.Fatal("a failed chain was cached")
+	}
+	// Changing the caller's root afterwards changes nothing: New copied it.
+	root := *ca.Root
+	x := newVerifier(t, nitro.Options{Roots: []*x509.Certificate{&root}})
+	root = *other.Root
+	c, err = x.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, nil)
+}
+
+// TestCacheFailures: documents that fail are not cached, even when their
+// chain is good, and a cached chain does not make a bad document pass.
+func TestCacheFailures(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots()})
+	good := genuine(t)
+	for _, edit := range []func(*nitrotest.Document){
+		func(d *nitrotest.Document) { d.PublicKey = nil },                         // ErrKey, after the chain
+		func(d *nitrotest.Document) { d.Timestamp = d.Timestamp.Add(-time.Hour) }, // stale
+	} {
+		d := good
+		edit(&d)
+		c, err := v.Verify(sign(t, ca, d), testVerifyTime)
+		if err == nil {
+			t.Fatal("verified")
+		}
+		checkResult(t, c, err, nitro.KindsOf(err)[0])
+	}
+	if nitro.CacheLen(v) != 0 {
+		t.Fatalf("%d chains cached after failures", nitro.CacheLen(v))
+	}
+	c, err := v.Verify(sign(t, ca, good), testVerifyTime)
+	checkResult(t, c, err, nil)
+	if nitro.CacheLen(v) != 1 {
+		t.Fatal("a verified chain was not cached")
+	}
+	for _, edit := range []func(*nitrotest.Document){
+		func(d *nitrotest.Document) { d.FlipSignature = true },
+		func(d *nitrotest.Document) { d.TamperPayload = true },
+		func(d *nitrotest.Document) { d.SignWithOtherKey = true },
+	} {
+		d := good
+		edit(&d)
+		c, err := v.Verify(sign(t, ca, d), testVerifyTime)
+		checkResult(t, c, err, attest.ErrSignature)
+	}
+}
+
+func TestCacheBound(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots(), CacheSize: 2})
+	var docs [][]byte
+	for i := range 5 {
+		d := genuine(t)
+		d.ModuleID = fmt.Sprintf("i-%017d-enc%016d", i, i)
+		docs = append(docs, sign(t, ca, d))
+	}
+	for _, doc := range docs {
+		c, err := v.Verify(doc, testVerifyTime)
+		checkResult(t, c, err, nil)
+		if nitro.CacheLen(v) > 2 {
+			t.Fatalf("cache holds %d chains, more than its bound 2", nitro.CacheLen(v))
+		}
+	}
+	// The last two are remembered, the first is not.
+	n := nitro.ChainVerifications(v)
+	v.Verify(docs[4], testVerifyTime)
+	v.Verify(docs[3], testVerifyTime)
+	if nitro.ChainVerifications(v) != n {
+		t.Fatal("recent chains evicted")
+	}
+	v.Verify(docs[0], testVerifyTime)
+	if nitro.ChainVerifications(v) != n+1 {
+		t.Fatal("the oldest chain was not evicted")
+	}
+}
+
+// TestConcurrentVerify runs good and bad documents from many goroutines;
+// run it with -race.
+func TestConcurrentVerify(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots(), CacheSize: 3})
+	type job struct {
+		doc  []byte
+		want error
+	}
+	var jobs []job
+	for i := range 4 {
+		d := genuine(t)
+		d.ModuleID = fmt.Sprintf("i-%017d-enc%016d", i, i)
+		jobs = append(jobs, job{sign(t, ca, d), nil})
+		d.FlipSignature = true
+		jobs = append(jobs, job{sign(t, ca, d), attest.ErrSignature})
+	}
+	d := genuine(t)
+	d.ForeignCA = true
+	jobs = append(jobs, job{sign(t, ca, d), attest.ErrChain})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 40 {
+				j := jobs[(g+i)%len(jobs)]
+				c, err := v.Verify(j.doc, testVerifyTime)
+				if (err == nil) != (j.want == nil) || (c == nil) == (err == nil) {
+					t.Errorf("goroutine %d, job %d: %v", g, (g+i)%len(jobs), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

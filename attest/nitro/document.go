@@ -1,0 +1,379 @@
+package nitro
+
+import (
+	"crypto/x509"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/fxamacker/cbor/v2"
+)
+
+// The payload's schema (AWS's CDDL in "Verifying the root of trust", and
+// Huawei's in "QingTian Enclave attestation document"):
+//
+//	{
+//	  "module_id":   text,              ; the issuing module: instance and enclave id
+//	  "digest":      text,              ; "SHA384" (QingTian also "SHA256", "SHA512")
+//	  "timestamp":   uint,              ; milliseconds since the Unix epoch, UTC
+//	  "pcrs":        {+ uint => bytes}, ; index 0..31 => measurement, the digest's size
+//	  "certificate": bytes,             ; DER, the leaf that signed the document
+//	  "cabundle":    [+ bytes],         ; DER, root first, then intermediates down to the leaf's issuer
+//	  "public_key":  bytes / null,      ; the enclave's key (QingTian: "pubkey" or "public_key")
+//	  "user_data":   bytes / null,
+//	  "nonce":       bytes / null,
+//	}
+//
+// Current NSM documents encode this map with indefinite length, older ones
+// (such as the two real ones in testvectors/nitro) with definite length;
+// both are accepted, as are indefinite-length pcrs and cabundle. Byte and text strings must be definite-length. Any other
+// key, any repeated key, any other type, any tag and anything after the map
+// is refused.
+
+// Bounds common to both formats, each with its reason.
+const (
+	// maxModuleID: real Nitro module ids are 39 bytes
+	// ("i-0e4fe5de7ee5abe78-enc018d3cadd7d66279"); Huawei's QTSM library
+	// keeps them under 128 (QTSM_MODULE_ID_MAX_SIZE).
+	maxModuleID = 128
+	// maxPCRs: the NSM and the QTSM both have 32 PCRs, indices 0 to 31
+	// (QTSM_MAX_PCR_COUNT); real Nitro documents carry 16.
+	maxPCRs     = 32
+	maxPCRIndex = maxPCRs - 1
+	// maxNesting: the schema's deepest item, a PCR or a certificate, is at
+	// depth 3 (payload map, pcrs map or cabundle array, byte string); 4 is
+	// the CBOR decoder's smallest setting.
+	maxNesting = 4
+	// maxArrayElements bounds cabundle while decoding, before its
+	// format's own bound applies; 16 is the decoder's smallest setting.
+	maxArrayElements = 16
+	// maxMapPairs bounds pcrs (and the payload map, 9 keys) while decoding.
+	maxMapPairs = maxPCRs
+	// maxDigestName: the digest names we know are 6 bytes ("SHA384").
+	maxDigestName = 16
+)
+
+// Nitro's bounds.
+const (
+	// nitroMaxCABundle: real ones carry 4 (root, regional, zonal,
+	// instance); twice that leaves room for a longer real chain and still
+	// bounds the chain building.
+	nitroMaxCABundle = 8
+	// nitroMaxCert: AWS's schema says 1..1024 bytes; real certificates are
+	// 533 to 793 bytes. Twice the schema's bound, so that a slightly longer
+	// real certificate is not refused, and an attacker's stays small.
+	nitroMaxCert = 2048
+	// nitroMaxData: the NSM API bounds user_data and nonce (and
+	// public_key, which enclaveKey judges by its bits) to 1024 bytes each;
+	// real documents with 1024 of each exist.
+	nitroMaxData = 1024
+)
+
+// profile is one format's rules: what it may contain and how big.
+type profile struct {
+	format      attest.Format
+	suites      []*suite // the signing suites it may use
+	maxCABundle int
+	maxCert     int
+	maxUserData int
+	maxNonce    int
+	// certSigAlgs, when not nil, are the only certificate signature
+	// algorithms its PKI uses: anything else in a chain is refused before
+	// the chain is built.
+	certSigAlgs []x509.SignatureAlgorithm
+	// checkKeyFields enforces the names the enclave key may have.
+	checkKeyFields func(*document) error
+}
+
+var nitroProfile = profile{
+	format:         attest.FormatNitro,
+	suites:         []*suite{es384},
+	maxCABundle:    nitroMaxCABundle,
+	maxCert:        nitroMaxCert,
+	maxUserData:    nitroMaxData,
+	maxNonce:       nitroMaxData,
+	certSigAlgs:    []x509.SignatureAlgorithm{x509.ECDSAWithSHA384}, // AWS's PKI is P-384 throughout
+	checkKeyFields: nitroKeyFields,
+}
+
+// nitroKeyFields: Nitro documents call the key public_key, nothing else.
+func nitroKeyFields(d *document) error {
+	if d.hasPubkey {
+		return fmt.Errorf("%w: unknown field \"pubkey\" (Nitro documents name the key \"public_key\")", attest.ErrMalformed)
+	}
+	return nil
+}
+
+// check applies the format's own rules to a document whose syntax and
+// bounds parseDocument has checked.
+func (p *profile) check(d *document) error {
+	if !slices.Contains(p.suites, d.suite) {
+		return fmt.Errorf("%w: %s documents are not signed with %s (digest %s)", attest.ErrMalformed, p.format, d.suite.name, d.suite.digest)
+	}
+	return p.checkKeyFields(d)
+}
+
+// document is an attestation document's payload, parsed and bounded but NOT
+// verified: nothing in it may be believed before the chain and the
+// signature are checked.
+type document struct {
+	suite       *suite // named by "digest"
+	moduleID    string
+	time        time.Time // "timestamp"
+	pcrs        map[int][]byte
+	certificate []byte
+	cabundle    [][]byte
+
+	publicKey []byte // nil when absent or null
+	userData  []byte // nil when absent or null
+	nonce     []byte // nil when absent or null
+
+	hasPublicKey bool // the key "public_key" is present (maybe null)
+	hasPubkey    bool // the key "pubkey" is present (maybe null)
+}
+
+// payloadKeys are the keys a payload may have. "pubkey" is QingTian's name
+// for public_key, as Huawei documents it; the format decides (profile.check).
+var payloadKeys = []string{"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "pubkey", "user_data", "nonce"}
+
+var payloadDecoder = mustDecMode(cbor.DecOptions{
+	DupMapKey:          cbor.DupMapKeyEnforcedAPF,
+	MaxNestedLevels:    maxNesting,
+	MaxArrayElements:   maxArrayElements,
+	MaxMapPairs:        maxMapPairs,
+	IndefLength:        cbor.IndefLengthAllowed, // the NSM's payload map; strings are checked below
+	TagsMd:             cbor.TagsForbidden,
+	UTF8:               cbor.UTF8RejectInvalid,
+	ByteStringToString: cbor.ByteStringToStringForbidden,
+	IntDec:             cbor.IntDecConvertNone,
+})
+
+func mustDecMode(o cbor.DecOptions) cbor.DecMode {
+	dm, err := o.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}
+
+// parseDocument decodes a payload strictly and applies the bounds of p.
+func parseDocument(payload []byte, p *profile) (*document, error) {
+	if len(payload) == 0 || payload[0]>>5 != cborMap {
+		return nil, fmt.Errorf("%w: payload is not a CBOR map", attest.ErrMalformed)
+	}
+	// Each value stays encoded until its own decoder below checks its type.
+	var raw map[string]cbor.RawMessage
+	if err := payloadDecoder.Unmarshal(payload, &raw); err != nil {
+		return nil, fmt.Errorf("%w: payload: %v", attest.ErrMalformed, err)
+	}
+	for k := range raw {
+		if !slices.Contains(payloadKeys, k) {
+			return nil, fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, k)
+		}
+	}
+	d := &document{hasPublicKey: raw["public_key"] != nil, hasPubkey: raw["pubkey"] != nil}
+	var err error
+	if d.moduleID, err = text("module_id", raw["module_id"], maxModuleID); err != nil {
+		return nil, err
+	}
+	if d.moduleID == "" {
+		return nil, fmt.Errorf("%w: module_id is empty", attest.ErrMalformed)
+	}
+	digest, err := text("digest", raw["digest"], maxDigestName)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range suites {
+		if digest == s.digest {
+			d.suite = s
+		}
+	}
+	if d.suite == nil {
+		return nil, fmt.Errorf("%w: digest %q is not SHA256, SHA384 or SHA512", attest.ErrMalformed, digest)
+	}
+	if d.time, err = timestamp(raw["timestamp"]); err != nil {
+		return nil, err
+	}
+	if d.pcrs, err = pcrs(raw["pcrs"], d.suite); err != nil {
+		return nil, err
+	}
+	if d.certificate, err = certificate("certificate", raw["certificate"], p.maxCert); err != nil {
+		return nil, err
+	}
+	if d.cabundle, err = cabundle(raw["cabundle"], p); err != nil {
+		return nil, err
+	}
+	// The key's size is judged with the key, after the signature: an
+	// oversized key (RSA-8192, say) is an unacceptable key, see enclaveKey.
+	if d.publicKey, err = optionalBytes("public_key", raw["public_key"], attest.MaxEvidence); err != nil {
+		return nil, err
+	}
+	if d.hasPubkey {
+		pk, err := optionalBytes("pubkey", raw["pubkey"], attest.MaxEvidence)
+		if err != nil {
+			return nil, err
+		}
+		if !d.hasPublicKey {
+			d.publicKey = pk
+		}
+	}
+	if d.userData, err = optionalBytes("user_data", raw["user_data"], p.maxUserData); err != nil {
+		return nil, err
+	}
+	if d.nonce, err = optionalBytes("nonce", raw["nonce"], p.maxNonce); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// CBOR major types.
+const (
+	cborUint  = 0
+	cborBytes = 2
+	cborText  = 3
+	cborArray = 4
+	cborMap   = 5
+	cborNull  = 0xf6
+	cborIndef = 31 // additional information of an indefinite-length item
+)
+
+// kind checks the major type of a present value, and that a string is not
+// indefinite-length.
+func kind(name string, raw cbor.RawMessage, major byte, what string) error {
+	if raw == nil {
+		return fmt.Errorf("%w: %s is missing", attest.ErrMalformed, name)
+	}
+	if raw[0]>>5 != major {
+		return fmt.Errorf("%w: %s is not %s", attest.ErrMalformed, name, what)
+	}
+	if (major == cborBytes || major == cborText) && raw[0]&0x1f == cborIndef {
+		return fmt.Errorf("%w: %s is an indefinite-length string", attest.ErrMalformed, name)
+	}
+	return nil
+}
+
+func text(name string, raw cbor.RawMessage, max int) (string, error) {
+	if err := kind(name, raw, cborText, "a text string"); err != nil {
+		return "", err
+	}
+	var s string
+	if err := payloadDecoder.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%w: %s: %v", attest.ErrMalformed, name, err)
+	}
+	if len(s) > max {
+		return "", fmt.Errorf("%w: %s is %d bytes, more than %d", attest.ErrMalformed, name, len(s), max)
+	}
+	return s, nil
+}
+
+func bytesOf(name string, raw cbor.RawMessage, max int) ([]byte, error) {
+	if err := kind(name, raw, cborBytes, "a byte string"); err != nil {
+		return nil, err
+	}
+	var b []byte
+	if err := payloadDecoder.Unmarshal(raw, &b); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", attest.ErrMalformed, name, err)
+	}
+	if len(b) > max {
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", attest.ErrMalformed, name, len(b), max)
+	}
+	return b, nil
+}
+
+// certificate decodes a DER certificate's byte string; x509 parses it
+// later, and only if it is part of the chain.
+func certificate(name string, raw cbor.RawMessage, max int) ([]byte, error) {
+	b, err := bytesOf(name, raw, max)
+	if err == nil && len(b) == 0 {
+		err = fmt.Errorf("%w: %s is empty", attest.ErrMalformed, name)
+	}
+	return b, err
+}
+
+// optionalBytes decodes a field that may be absent or null (then nil).
+func optionalBytes(name string, raw cbor.RawMessage, max int) ([]byte, error) {
+	if raw == nil || (len(raw) == 1 && raw[0] == cborNull) {
+		return nil, nil
+	}
+	if err := kind(name, raw, cborBytes, "a byte string or null"); err != nil {
+		return nil, err
+	}
+	b, err := bytesOf(name, raw, max)
+	if b == nil && err == nil {
+		b = []byte{} // present but empty: not the same as null
+	}
+	return b, err
+}
+
+func timestamp(raw cbor.RawMessage) (time.Time, error) {
+	if err := kind("timestamp", raw, cborUint, "an unsigned integer"); err != nil {
+		return time.Time{}, err
+	}
+	var ms uint64
+	if err := payloadDecoder.Unmarshal(raw, &ms); err != nil {
+		return time.Time{}, fmt.Errorf("%w: timestamp: %v", attest.ErrMalformed, err)
+	}
+	if ms == 0 || ms > math.MaxInt64 {
+		return time.Time{}, fmt.Errorf("%w: timestamp %d is out of range", attest.ErrMalformed, ms)
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
+}
+
+func pcrs(raw cbor.RawMessage, s *suite) (map[int][]byte, error) {
+	if err := kind("pcrs", raw, cborMap, "a map"); err != nil {
+		return nil, err
+	}
+	var m map[uint64]cbor.RawMessage
+	if err := payloadDecoder.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%w: pcrs: %v", attest.ErrMalformed, err)
+	}
+	switch {
+	case len(m) == 0:
+		return nil, fmt.Errorf("%w: pcrs is empty", attest.ErrMalformed)
+	case len(m) > maxPCRs:
+		return nil, fmt.Errorf("%w: %d pcrs, more than %d", attest.ErrMalformed, len(m), maxPCRs)
+	}
+	out := make(map[int][]byte, len(m))
+	for i, v := range m {
+		if i > maxPCRIndex {
+			return nil, fmt.Errorf("%w: pcr index %d is more than %d", attest.ErrMalformed, i, maxPCRIndex)
+		}
+		name := fmt.Sprintf("pcrs[%d]", i)
+		b, err := bytesOf(name, v, s.pcrLen)
+		if err != nil {
+			return nil, err
+		}
+		if len(b) != s.pcrLen {
+			return nil, fmt.Errorf("%w: %s is %d bytes; %s PCRs are %d", attest.ErrMalformed, name, len(b), s.digest, s.pcrLen)
+		}
+		out[int(i)] = b
+	}
+	return out, nil
+}
+
+func cabundle(raw cbor.RawMessage, p *profile) ([][]byte, error) {
+	if err := kind("cabundle", raw, cborArray, "an array"); err != nil {
+		return nil, err
+	}
+	var a []cbor.RawMessage
+	if err := payloadDecoder.Unmarshal(raw, &a); err != nil {
+		return nil, fmt.Errorf("%w: cabundle: %v", attest.ErrMalformed, err)
+	}
+	switch {
+	case len(a) == 0:
+		return nil, fmt.Errorf("%w: cabundle is empty", attest.ErrMalformed)
+	case len(a) > p.maxCABundle:
+		return nil, fmt.Errorf("%w: cabundle has %d certificates, more than %d", attest.ErrMalformed, len(a), p.maxCABundle)
+	}
+	out := make([][]byte, len(a))
+	for i, v := range a {
+		b, err := certificate(fmt.Sprintf("cabundle[%d]", i), v, p.maxCert)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}

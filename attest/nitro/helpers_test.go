@@ -1,0 +1,149 @@
+package nitro_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	mrand "math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/nitro"
+	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+)
+
+const vectorDir = "../../testvectors/nitro"
+
+// The real documents and when they were made.
+var (
+	debugDocTime   = time.Date(2024, 1, 24, 18, 14, 25, 635e6, time.UTC)
+	maxFieldsTime  = time.Date(2024, 9, 7, 14, 37, 39, 545e6, time.UTC)
+	testDocTime    = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	testVerifyTime = testDocTime.Add(time.Second)
+)
+
+func readVector(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(vectorDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newVerifier(t testing.TB, opts nitro.Options) *nitro.Verifier {
+	t.Helper()
+	v, err := nitro.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// testKeys are enclave keys for the tests, made once.
+var testKeys = sync.OnceValue(func() (k struct{ rsa2048, rsa1024 *rsa.PrivateKey }) {
+	var err error
+	if k.rsa2048, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		panic(err)
+	}
+	if k.rsa1024, err = rsa.GenerateKey(rand.Reader, 1024); err != nil {
+		panic(err)
+	}
+	return k
+})
+
+func spki(t testing.TB, pub any) []byte {
+	t.Helper()
+	b, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func rsaSPKI(t testing.TB) []byte { return spki(t, &testKeys().rsa2048.PublicKey) }
+
+// fakeRSA is an RSA public key of exactly bits bits that nobody can use:
+// enough to test size bounds without generating a key.
+func fakeRSA(bits, e int) *rsa.PublicKey {
+	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	n.Add(n, big.NewInt(12345)) // odd
+	return &rsa.PublicKey{N: n, E: e}
+}
+
+func ecSPKI(t testing.TB) []byte {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spki(t, &k.PublicKey)
+}
+
+// testCA returns a deterministic test CA for format, one per seed.
+func testCA(t testing.TB, format attest.Format, seed byte) *nitrotest.CA {
+	t.Helper()
+	ca, err := nitrotest.NewTestCA(format, mrand.NewChaCha8([32]byte{seed}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// genuine is a good document for tests to break.
+func genuine(t testing.TB) nitrotest.Document {
+	return nitrotest.Document{
+		Timestamp: testDocTime,
+		PublicKey: rsaSPKI(t),
+		UserData:  []byte("user data"),
+		Nonce:     []byte("nonce"),
+	}
+}
+
+func sign(t testing.TB, ca *nitrotest.CA, d nitrotest.Document) []byte {
+	t.Helper()
+	b, err := ca.Sign(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// checkResult asserts Verify's contract on one result: claims nil exactly
+// when err is not, err wrapping exactly one kind, and that kind want (nil:
+// success).
+func checkResult(t testing.TB, c *attest.Claims, err error, want error) {
+	t.Helper()
+	if (c == nil) == (err == nil) {
+		t.Fatalf("claims %v with error %v", c != nil, err)
+	}
+	if err != nil {
+		if ks := nitro.KindsOf(err); len(ks) != 1 {
+			t.Fatalf("error %q wraps %d kinds, want 1", err, len(ks))
+		}
+		if msg := err.Error(); msg != strings.ToLower(msg[:1])+msg[1:] || strings.HasSuffix(msg, ".") {
+			t.Errorf("error %q: not lower-case or ends with a period", msg)
+		}
+	}
+	if want == nil && err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Fatalf("error %v; want %v", err, want)
+	}
+}
+
+type x509Certificate = x509.Certificate
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}

@@ -1,0 +1,259 @@
+// Package nitro verifies the attestation documents of AWS Nitro Enclaves and
+// of Huawei Cloud QingTian enclaves: the COSE_Sign1 documents that the NSM
+// (/dev/nsm) and the QTSM (/dev/qtsm) return, untagged as the devices return
+// them or tagged (0xD2).
+//
+// A Verifier checks, in this order: the document's size (attest.MaxEvidence)
+// before any parsing; the COSE envelope (protected header exactly {1: alg},
+// empty unprotected header); the payload's schema, strictly (no unknown,
+// duplicate or mistyped field, no tag, no trailing byte, every length
+// bounded); the document's signature with the leaf certificate's key (one
+// ECDSA verification, so a damaged document costs little); the certificate
+// chain from `certificate` through the intermediates `cabundle[1:]` to a
+// configured root, at the verifier's time; the format's own rules (Nitro:
+// ES384 and SHA384 only); the document's age; and the enclave's key, which
+// must be RSA of 2048 to 4096 bits. Only then does it return claims.
+//
+// Threat model. The attacker controls every byte of the document, including
+// `certificate` and every certificate of `cabundle`: `cabundle[0]`, which
+// claims to be the root, is bounded but never read, let alone trusted. We
+// trust the configured roots (for Nitro by default the AWS Nitro Enclaves
+// Root-G1 embedded in this package, see roots.go) and the time passed to
+// Verify; a Verifier never reads the clock, never touches the network and
+// never modifies its input. A document that verifies proves that the AWS (or
+// Huawei) attestation PKI signed these measurements, this key and this user
+// data at the stated time, no longer ago than Options.MaxAge.
+//
+// Not checked: revocation (the AWS and Huawei attestation PKIs publish no
+// CRL or OCSP; below the roots their certificates live hours to weeks); that
+// a document is used once (a copy verifies as well as the original until
+// MaxAge; what protects a secret is that it is wrapped to the enclave's key,
+// which only the enclave holds); what a PCR value means, and whether a
+// debug-mode enclave (Claims.Debug) is acceptable: both are the key policy's
+// business. Claims.Debug is true when PCR0, the image measurement, is
+// missing or all zero, as in every document of an enclave started in debug
+// mode, whose memory its host can read.
+//
+// Verified certificate chains are cached (see cache.go), so that a request
+// from an enclave already seen costs one ECDSA verification instead of five;
+// a cache hit means the very same certificate bytes were verified to this
+// Verifier's roots, and every certificate's validity is checked again at
+// each call.
+package nitro
+
+import (
+	"crypto/x509"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+)
+
+// Options configure a Verifier. The zero value verifies AWS Nitro documents
+// to the embedded AWS root, five minutes old at most.
+type Options struct {
+	// Format is attest.FormatNitro or attest.FormatQingtian. Empty means
+	// attest.FormatNitro.
+	Format attest.Format
+
+	// Roots are the trusted roots; a document must chain to one of them.
+	// Nil means, for Nitro, the embedded AWS Nitro Enclaves Root-G1. QingTian
+	// has no default: New refuses a QingTian verifier without roots.
+	Roots []*x509.Certificate
+
+	// MaxAge is how old, by its timestamp, a document may be at the time
+	// given to Verify. Zero means five minutes.
+	MaxAge time.Duration
+
+	// CacheSize bounds how many verified certificate chains the Verifier
+	// remembers. Zero means 4096.
+	CacheSize int
+}
+
+const (
+	// defaultMaxAge: a document is fetched from the device just before each
+	// request, so minutes are plenty, and they bound replay.
+	defaultMaxAge = 5 * time.Minute
+	// maxClockSkew is how far in the future a timestamp may be: the
+	// enclave host's clock and ours are both NTP-synchronised.
+	maxClockSkew = time.Minute
+	// defaultCacheSize: an entry is about 1 KiB, and a server sees a few
+	// enclaves, each with one leaf certificate per three hours.
+	defaultCacheSize = 4096
+)
+
+// Verifier verifies the documents of one format against its roots. It is
+// safe for concurrent use.
+type Verifier struct {
+	profile *profile
+	roots   *x509.CertPool
+	maxAge  time.Duration
+	cache   *chainCache
+
+	// chainVerifications counts full chain verifications, so that tests can
+	// tell a cache hit from a miss without timing.
+	chainVerifications atomic.Int64
+}
+
+var _ attest.Verifier = (*Verifier)(nil)
+
+// New returns a Verifier for opts.
+func New(opts Options) (*Verifier, error) {
+	var p *profile
+	switch opts.Format {
+	case "", attest.FormatNitro:
+		p = &nitroProfile
+	case attest.FormatQingtian:
+		p = &qingtianProfile
+	default:
+		return nil, fmt.Errorf("nitro: format %q is neither %q nor %q", opts.Format, attest.FormatNitro, attest.FormatQingtian)
+	}
+	roots := opts.Roots
+	if roots == nil {
+		if p.format != attest.FormatNitro {
+			return nil, fmt.Errorf("nitro: %s has no default root: set Options.Roots", p.format)
+		}
+		var err error
+		if roots, err = awsRoots(); err != nil {
+			return nil, err
+		}
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("nitro: no %s roots", p.format)
+	}
+	pool := x509.NewCertPool()
+	for i, r := range roots {
+		if r == nil {
+			return nil, fmt.Errorf("nitro: root %d is nil", i)
+		}
+		// Our own copy, so that a caller changing its certificate later
+		// cannot change what this Verifier (and its cache) trusts.
+		c, err := x509.ParseCertificate(r.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("nitro: root %d: %w", i, err)
+		}
+		pool.AddCert(c)
+	}
+	if opts.MaxAge < 0 {
+		return nil, fmt.Errorf("nitro: negative MaxAge %s", opts.MaxAge)
+	}
+	if opts.MaxAge == 0 {
+		opts.MaxAge = defaultMaxAge
+	}
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("nitro: negative CacheSize %d", opts.CacheSize)
+	}
+	if opts.CacheSize == 0 {
+		opts.CacheSize = defaultCacheSize
+	}
+	return &Verifier{profile: p, roots: pool, maxAge: opts.MaxAge, cache: newChainCache(opts.CacheSize)}, nil
+}
+
+// Verify returns the claims of a document that is genuine at now, or an
+// error wrapping one attest kind. Claims is nil whenever err is not.
+func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
+	c, err := v.verify(evidence, now)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error) {
+	switch {
+	case len(evidence) == 0:
+		return nil, fmt.Errorf("%w: empty document", attest.ErrMalformed)
+	case len(evidence) > attest.MaxEvidence:
+		return nil, fmt.Errorf("%w: document is %d bytes, more than %d", attest.ErrMalformed, len(evidence), attest.MaxEvidence)
+	}
+	env, err := parseEnvelope(evidence)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := parseDocument(env.payload, v.profile)
+	if err != nil {
+		return nil, err
+	}
+	if doc.suite != env.suite {
+		return nil, fmt.Errorf("%w: header algorithm %s does not match digest %s", attest.ErrMalformed, env.suite.name, doc.suite.digest)
+	}
+
+	// The signature first, with the leaf's key (cheap: one ECDSA
+	// verification), then the chain that makes that key trustworthy (four
+	// or more), unless the cache knows it. The chain comes before the
+	// format's own rules, so that a document of another format or PKI is
+	// refused as an untrusted chain: attest.Set relies on that to tell
+	// which verifier's error to report.
+	chain, cached, err := v.lookup(doc, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := env.verify(chain); err != nil {
+		return nil, err
+	}
+	if !cached {
+		if err := v.verifyChain(chain, doc, now); err != nil {
+			return nil, err
+		}
+	}
+	if err := v.profile.check(doc); err != nil {
+		return nil, err
+	}
+
+	// Verified; now judge the time and the key.
+	if err := v.checkTime(doc.time, now); err != nil {
+		return nil, err
+	}
+	key, err := enclaveKey(doc)
+	if err != nil {
+		return nil, err
+	}
+	if !cached {
+		// Only chains of documents that verified are remembered, so
+		// nobody fills the cache without a genuine, fresh document.
+		v.cache.put(chain)
+	}
+	return &attest.Claims{
+		Format:       v.profile.format,
+		Time:         doc.time,
+		PublicKey:    key,
+		PublicKeyDER: doc.publicKey,
+		UserData:     doc.userData,
+		Nonce:        doc.nonce,
+		ModuleID:     doc.moduleID,
+		Digest:       doc.suite.digest,
+		PCRs:         doc.pcrs,
+		Debug:        isDebug(doc.pcrs),
+	}, nil
+}
+
+// checkTime refuses a document older than MaxAge or from the future.
+func (v *Verifier) checkTime(t, now time.Time) error {
+	if age := now.Sub(t); age > v.maxAge {
+		return fmt.Errorf("%w: document timestamp %s is %s old at %s, more than the maximum age %s",
+			attest.ErrExpired, t.Format(time.RFC3339Nano), age.Round(time.Millisecond), now.UTC().Format(time.RFC3339Nano), v.maxAge)
+	}
+	if ahead := t.Sub(now); ahead > maxClockSkew {
+		return fmt.Errorf("%w: document timestamp %s is %s after %s, more than the allowed clock skew %s",
+			attest.ErrExpired, t.Format(time.RFC3339Nano), ahead.Round(time.Millisecond), now.UTC().Format(time.RFC3339Nano), maxClockSkew)
+	}
+	return nil
+}
+
+// isDebug says whether the document comes from a debug-mode enclave: PCR0,
+// the enclave image's measurement, is all zero there (so are PCR1 and PCR2;
+// PCR3 and PCR4, which the host's role and instance set, are not). A
+// document without PCR0 measures no image, and counts as debug too.
+func isDebug(pcrs map[int][]byte) bool {
+	pcr0, ok := pcrs[0]
+	if !ok {
+		return true
+	}
+	for _, b := range pcr0 {
+		if b != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,140 @@
+// Command attestsim is attestkms's attestation test harness: it makes test
+// roots and signs evidence with them, in the shape the real devices return,
+// for any public key. Nothing it signs chains to a real root: attestkms
+// accepts it only when told to trust the test root.
+//
+//	attestsim nitro-ca --out DIR [--qingtian]
+//	attestsim nitro --ca DIR --public-key enclave.pem --out doc.cbor [flags]
+//
+// Run "attestsim COMMAND --help" for a command's flags and examples.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+const usage = `attestsim: the attestkms attestation test harness: test roots, and evidence signed by them
+
+Usage:
+  attestsim nitro-ca --out DIR [--qingtian]        make a test root and intermediate in DIR
+  attestsim nitro --ca DIR --public-key PEM --out FILE [flags]
+                                                   sign an AWS Nitro (or Huawei QingTian) attestation document
+
+Nothing attestsim signs chains to a real root. Tell attestkms to trust the test root:
+  attestkms serve --nitro-roots DIR/root.pem              (or --qingtian-roots)
+  attestkms verify-evidence --in doc.cbor --nitro-roots DIR/root.pem
+
+Run "attestsim COMMAND --help" for a command's flags and examples.
+`
+
+// exitError carries the exit status (1 failure, 2 usage) and a hint.
+type exitError struct {
+	code int
+	err  error
+	hint string
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageError(hint, format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...), hint: hint}
+}
+
+func failure(err error, hint string) error { return &exitError{code: 1, err: err, hint: hint} }
+
+// env is what a command may use of the outside world.
+type env struct {
+	stdout, stderr io.Writer
+	now            func() time.Time
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], env{os.Stdout, os.Stderr, time.Now}))
+}
+
+// commands are attestsim's subcommands; other evidence formats add theirs.
+var commands = map[string]func(args []string, e env) error{
+	"nitro-ca": runNitroCA,
+	"nitro":    runNitro,
+}
+
+func run(args []string, e env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, ok := commands[args[0]]; {
+	case ok:
+		err = cmd(args[1:], e)
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help":
+		fmt.Fprint(e.stdout, usage)
+		return 0
+	default:
+		err = usageError("", "unknown command %q", args[0])
+	}
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(e.stderr, "attestsim: error: %s\n", strings.TrimSuffix(err.Error(), "."))
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.hint != "" {
+			fmt.Fprintf(e.stderr, "attestsim: hint: %s\n", ee.hint)
+		}
+		if code == 2 {
+			fmt.Fprintf(e.stderr, "attestsim: hint: run \"attestsim %s--help\" for usage\n", commandPrefix(args[0]))
+		}
+	}
+	return code
+}
+
+func commandPrefix(cmd string) string {
+	if _, ok := commands[cmd]; ok {
+		return cmd + " "
+	}
+	return ""
+}
+
+// command is a subcommand's flags and the help its --help prints.
+type command struct {
+	*flag.FlagSet
+	synopsis string
+	e        env
+}
+
+func newFlagSet(name, synopsis string, e env) *command {
+	fs := flag.NewFlagSet("attestsim "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {} // parse prints the help, and only for --help
+	return &command{fs, synopsis, e}
+}
+
+// parse parses args, refusing positional arguments; --help prints the
+// command's synopsis, examples and flags to stdout.
+func (c *command) parse(args []string) error {
+	if err := c.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(c.e.stdout, c.synopsis)
+			fmt.Fprintln(c.e.stdout, "\nFlags:")
+			c.SetOutput(c.e.stdout)
+			c.PrintDefaults()
+			c.SetOutput(io.Discard)
+			return err
+		}
+		return usageError("", "%v", err)
+	}
+	if c.NArg() > 0 {
+		return usageError("", "unexpected argument %q", c.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+)
+
+const nitroCASynopsis = `Usage: attestsim nitro-ca --out DIR [--qingtian]
+
+Makes a test attestation PKI in DIR, standing in for AWS's (or, with
+--qingtian, Huawei's): a P-384 root (root.pem), an intermediate
+(intermediate.pem) and the intermediate's key (intermediate.key, mode 0600).
+The root's key is thrown away. Documents signed with "attestsim nitro --ca DIR"
+chain to root.pem, which attestkms must be told to trust.
+
+Examples:
+  attestsim nitro-ca --out testca
+  attestkms serve --nitro-roots testca/root.pem
+
+  attestsim nitro-ca --out qtca --qingtian
+  attestkms serve --qingtian-roots qtca/root.pem
+`
+
+func runNitroCA(args []string, e env) error {
+	flags := newFlagSet("nitro-ca", nitroCASynopsis, e)
+	out := flags.String("out", "", "make the CA in this `directory` (created if need be; it must not hold a CA already)")
+	qingtian := flags.Bool("qingtian", false, "a Huawei QingTian test CA instead of an AWS Nitro one")
+	if err := flags.parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError("", "--out is required")
+	}
+	format := formatOf(*qingtian)
+	ca, err := nitrotest.NewTestCA(format, nil)
+	if err != nil {
+		return err
+	}
+	if err := ca.Save(*out); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return failure(fmt.Errorf("%s already holds a test CA", *out), "choose another --out, or remove "+*out)
+		}
+		return failure(plain(err), "")
+	}
+	root := filepath.Join(*out, nitrotest.RootFile)
+	fmt.Fprintf(e.stdout, "made a %s test CA in %s\ntrust it with: attestkms serve --%s-roots %s\n", format, *out, format, root)
+	return nil
+}
+
+const nitroSynopsis = `Usage: attestsim nitro --ca DIR --public-key PEM --out FILE [flags]
+
+Signs an attestation document for the enclave key in --public-key, as the
+Nitro Security Module returns it (untagged COSE_Sign1, ES384,
+indefinite-length payload map, a leaf certificate valid for three hours), or
+as Huawei's QTSM does with --qingtian. PCRs not given are zero, as in a
+debug-mode enclave (attestkms refuses those unless started with
+--allow-debug-enclaves, or unless a key policy asks for a PCR value).
+
+--public-key takes a PEM "PUBLIC KEY" (SubjectPublicKeyInfo), "RSA PUBLIC
+KEY", or a private key ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"),
+of which the public half is used. attestkms accepts RSA keys of 2048 to 4096
+bits only; attestsim signs any key, with a warning.
+
+Examples:
+  attestsim nitro-ca --out testca
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out enclave.pem
+  attestsim nitro --ca testca --public-key enclave.pem --out doc.cbor \
+      --pcr 0=$(printf '%096d' 1) --user-data aGVsbG8= --nonce bm9uY2U=
+  attestkms verify-evidence --in doc.cbor --nitro-roots testca/root.pem
+
+  attestsim nitro --ca qtca --qingtian --digest SHA256 --public-key enclave.pem --out qt.cbor
+`
+
+// pcrFlag collects --pcr N=HEX.
+type pcrFlag map[int][]byte
+
+func (p pcrFlag) String() string {
+	var s []string
+	for i, v := range p {
+		s = append(s, fmt.Sprintf("%d=%x", i, v))
+	}
+	sort.Strings(s)
+	return strings.Join(s, ",")
+}
+
+func (p pcrFlag) Set(v string) error {
+	n, h, ok := strings.Cut(v, "=")
+	if !ok {
+		return errors.New("want N=HEX")
+	}
+	i, err := strconv.Atoi(n)
+	if err != nil || i < 0 || i > 31 {
+		return fmt.Errorf("PCR index %q is not 0 to 31", n)
+	}
+	if _, dup := p[i]; dup {
+		return fmt.Errorf("PCR%d given twice", i)
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return fmt.Errorf("PCR%d is not hex: %v", i, err)
+	}
+	p[i] = b
+	return nil
+}
+
+func runNitro(args []string, e env) error {
+	flags := newFlagSet("nitro", nitroSynopsis, e)
+	caDir := flags.String("ca", "", "sign with the test CA in this `directory` (made by attestsim nitro-ca)")
+	qingtian := flags.Bool("qingtian", false, "a Huawei QingTian document (the CA must be a QingTian one)")
+	digest := flags.String("digest", "SHA384", "the document's `digest`: SHA384 (Nitro); QingTian also SHA256 or SHA512")
+	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file`: public key, or private key of which the public half is used")
+	pcrs := pcrFlag{}
+	flags.Var(pcrs, "pcr", "set PCR `N=HEX` (0 to 31; repeat the flag for each PCR); PCRs not given are zero")
+	userData := flags.String("user-data", "", "the document's user_data, `base64` (default null)")
+	nonce := flags.String("nonce", "", "the document's nonce, `base64` (default null)")
+	timestamp := flags.String("timestamp", "", "the document's timestamp, `RFC3339` (default now)")
+	moduleID := flags.String("module-id", "", "the enclave's module `id` (default i-0123456789abcdef0-enc0123456789abcdef)")
+	out := flags.String("out", "", "write the document to this `file` (- for stdout)")
+	if err := flags.parse(args); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"--ca", *caDir}, {"--public-key", *keyFile}, {"--out", *out}} {
+		if f.v == "" {
+			return usageError("", "%s is required", f.name)
+		}
+	}
+
+	format := formatOf(*qingtian)
+	sizes := map[string]int{"SHA256": 32, "SHA384": 48, "SHA512": 64}
+	size, ok := sizes[*digest]
+	switch {
+	case !ok:
+		return usageError("", "--digest %q is not SHA256, SHA384 or SHA512", *digest)
+	case format == attest.FormatNitro && *digest != "SHA384":
+		return usageError("add --qingtian for a QingTian document", "the digest of a Nitro document is SHA384, not %s", *digest)
+	}
+	doc := nitrotest.Document{Digest: *digest, ModuleID: *moduleID, Timestamp: e.now()}
+	doc.PCRs = make(map[int][]byte, 16)
+	for i := range 16 {
+		doc.PCRs[i] = make([]byte, size)
+	}
+	for i, v := range pcrs {
+		if len(v) != size {
+			return usageError(fmt.Sprintf("%s PCRs are %d bytes, %d hex digits", *digest, size, 2*size), "--pcr %d is %d bytes", i, len(v))
+		}
+		doc.PCRs[i] = v
+	}
+	var err error
+	if doc.UserData, err = decodeBase64("--user-data", *userData); err != nil {
+		return err
+	}
+	if doc.Nonce, err = decodeBase64("--nonce", *nonce); err != nil {
+		return err
+	}
+	if *timestamp != "" {
+		if doc.Timestamp, err = time.Parse(time.RFC3339Nano, *timestamp); err != nil {
+			return usageError("for example --timestamp 2026-01-01T12:00:00Z", "--timestamp %q is not RFC 3339", *timestamp)
+		}
+	}
+
+	pub, err := readPublicKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	if doc.PublicKey, err = x509.MarshalPKIXPublicKey(pub); err != nil {
+		return failure(fmt.Errorf("%s: %w", *keyFile, err), "")
+	}
+	if k, ok := pub.(*rsa.PublicKey); !ok || k.N.BitLen() < 2048 || k.N.BitLen() > 4096 {
+		fmt.Fprintf(e.stderr, "attestsim: warning: %s is not an RSA key of 2048 to 4096 bits: attestkms will refuse the document\n", *keyFile)
+	}
+
+	ca, err := nitrotest.LoadTestCA(*caDir, nil)
+	if err != nil {
+		hint := ""
+		if errors.Is(err, fs.ErrNotExist) {
+			hint = "make one with: attestsim nitro-ca --out " + *caDir
+			if *qingtian {
+				hint += " --qingtian"
+			}
+		}
+		return failure(plain(err), hint)
+	}
+	if ca.Format != format {
+		hint := "add --qingtian"
+		if ca.Format == attest.FormatNitro {
+			hint = "drop --qingtian, or use a CA made with attestsim nitro-ca --qingtian"
+		}
+		return failure(fmt.Errorf("%s is a %s test CA, not a %s one", *caDir, ca.Format, format), hint)
+	}
+	b, err := ca.Sign(doc)
+	if err != nil {
+		return failure(plain(err), "")
+	}
+	if *out == "-" {
+		_, err := e.stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		return failure(err, "")
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: a %s document of %d bytes, module id %s, timestamp %s\n",
+		*out, format, len(b), displayModuleID(doc.ModuleID), doc.Timestamp.UTC().Format(time.RFC3339Nano))
+	return nil
+}
+
+// plain drops nitrotest's prefix from its errors: the user ran attestsim.
+func plain(err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), "nitrotest: "); ok {
+		return errors.New(msg)
+	}
+	return err
+}
+
+func displayModuleID(id string) string {
+	if id == "" {
+		return "i-0123456789abcdef0-enc0123456789abcdef"
+	}
+	return id
+}
+
+func formatOf(qingtian bool) attest.Format {
+	if qingtian {
+		return attest.FormatQingtian
+	}
+	return attest.FormatNitro
+}
+
+// decodeBase64 decodes a flag's standard base64, padded or not; "" is nil
+// (the field is then null).
+func decodeBase64(name, v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(v); err != nil {
+			return nil, usageError("encode it with: printf 'data' | base64", "%s is not base64", name)
+		}
+	}
+	return b, nil
+}
+
+// readPublicKey reads a PEM public key, or the public half of a PEM private
+// key.
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, failure(err, "")
+	}
+	blk, _ := pem.Decode(data)
+	if blk == nil {
+		return nil, failure(fmt.Errorf("%s is not PEM", path), "convert a DER key with: openssl pkey -inform DER -in KEY -pubout")
+	}
+	var key any
+	switch blk.Type {
+	case "PUBLIC KEY":
+		key, err = x509.ParsePKIXPublicKey(blk.Bytes)
+	case "RSA PUBLIC KEY":
+		key, err = x509.ParsePKCS1PublicKey(blk.Bytes)
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	default:
+		return nil, failure(fmt.Errorf("%s holds a PEM %q block, not a key", path, blk.Type), `want "PUBLIC KEY", "RSA PUBLIC KEY" or a private key`)
+	}
+	if err != nil {
+		return nil, failure(fmt.Errorf("%s: %w", path, err), "")
+	}
+	if k, ok := key.(interface{ Public() crypto.PublicKey }); ok {
+		return k.Public(), nil // a private key
+	}
+	return key, nil
+}
