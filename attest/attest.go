@@ -71,8 +71,10 @@ type Claims struct {
 	PCRs     map[int][]byte // index -> value; PCR0 is the image's measurement (ImageSha384)
 
 	// Debug is true when the evidence says the workload runs in debug mode,
-	// its memory open to its host (a Nitro document whose PCRs are all zero).
-	// Such evidence is genuine but proves nothing about the code running.
+	// its memory open to its host: for Nitro and Qingtian, PCR0 (the image
+	// measurement) is missing or all zero. (Not "every PCR zero": in a real
+	// debug-mode Nitro document the host still sets PCR3 and PCR4.) Such
+	// evidence is genuine but proves nothing about the code running.
 	Debug bool
 }
 
