@@ -47,11 +47,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 		return nil, err
 	}
 	resp := &DecryptResponse{KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
-	if claims == nil {
-		resp.Plaintext = pt
-		return resp, nil
-	}
-	if resp.CiphertextForRecipient, err = wrapForRecipient(claims, pt); err != nil {
+	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(claims, pt, true); err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -85,11 +85,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 		return nil, internal(err)
 	}
 	resp := &DeriveSharedSecretResponse{KeyID: s.keyARN(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
-	if claims == nil {
-		resp.SharedSecret = secret
-		return resp, nil
-	}
-	if resp.CiphertextForRecipient, err = wrapForRecipient(claims, secret); err != nil {
+	if resp.SharedSecret, resp.CiphertextForRecipient, err = deliver(claims, secret, true); err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -97,17 +97,11 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 	if err := checkSymmetricAlgorithm("EncryptionAlgorithm", req.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	k, err := s.encryptable(c, req.KeyID, "Encrypt")
+	k, _, err := s.prepareEncryption(c, req.KeyID, "Encrypt", nil, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
-	if err := s.authorize(c, k, "kms:Encrypt", nil, req.EncryptionContext); err != nil {
-		return nil, err
-	}
-	if req.DryRun {
-		return nil, dryRun()
-	}
 	blob, err := k.seal(req.Plaintext, req.EncryptionContext)
 	if err != nil {
 		return nil, err

@@ -74,21 +74,11 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyWithoutPlaintext")
 		}
 	}
-	k, err := s.encryptable(c, req.KeyID, op)
+	k, claims, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
-	claims, err := s.verifyRecipient(c, req.Recipient)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:"+op, claims, req.EncryptionContext); err != nil {
-		return nil, err
-	}
-	if req.DryRun {
-		return nil, dryRun()
-	}
 	dk := make([]byte, n)
 	rand.Read(dk)
 	blob, err := k.seal(dk, req.EncryptionContext)
@@ -97,15 +87,8 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 		return nil, err
 	}
 	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID)}
-	switch {
-	case claims != nil:
-		if resp.CiphertextForRecipient, err = wrapForRecipient(claims, dk); err != nil {
-			return nil, err
-		}
-	case withPlaintext:
-		resp.Plaintext = dk
-	default:
-		clear(dk)
+	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(claims, dk, withPlaintext); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -70,21 +70,11 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyPairWithoutPlaintext")
 		}
 	}
-	k, err := s.encryptable(c, req.KeyID, op)
+	k, claims, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
-	claims, err := s.verifyRecipient(c, req.Recipient)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(c, k, "kms:"+op, claims, req.EncryptionContext); err != nil {
-		return nil, err
-	}
-	if req.DryRun {
-		return nil, dryRun()
-	}
 	pub, priv, err := newKeyPair(req.KeyPairSpec)
 	if err != nil {
 		return nil, internal(err)
@@ -98,15 +88,8 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 		KeyID: s.keyARN(c, k.rec.ID), KeyPairSpec: req.KeyPairSpec,
 		PublicKey: pub, PrivateKeyCiphertextBlob: blob,
 	}
-	switch {
-	case claims != nil:
-		if resp.CiphertextForRecipient, err = wrapForRecipient(claims, priv); err != nil {
-			return nil, err
-		}
-	case withPlaintext:
-		resp.PrivateKeyPlaintext = priv
-	default:
-		clear(priv)
+	if resp.PrivateKeyPlaintext, resp.CiphertextForRecipient, err = deliver(claims, priv, withPlaintext); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

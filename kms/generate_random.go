@@ -35,12 +35,9 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Call, req *GenerateRand
 	}
 	b := make([]byte, req.NumberOfBytes)
 	rand.Read(b)
-	if claims == nil {
-		return &GenerateRandomResponse{Plaintext: b}, nil
-	}
-	cfr, err := wrapForRecipient(claims, b)
-	if err != nil {
+	var resp GenerateRandomResponse
+	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(claims, b, true); err != nil {
 		return nil, err
 	}
-	return &GenerateRandomResponse{CiphertextForRecipient: cfr}, nil
+	return &resp, nil
 }

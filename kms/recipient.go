@@ -83,3 +83,41 @@ func wrapForRecipient(claims *attest.Claims, secret []byte) ([]byte, error) {
 	}
 	return ct, nil
 }
+
+// prepareEncryption runs, for an operation that makes a secret under a
+// symmetric key, every check in the order each such operation keeps: load
+// the key and check its state and usage, verify the Recipient, evaluate the
+// policy, honour DryRun. Only after it returns may a secret be made. The
+// caller releases the key.
+func (s *Service) prepareEncryption(c *Call, keyID, op string, r *Recipient, ec EncryptionContext, isDryRun bool) (*key, *attest.Claims, error) {
+	k, err := s.encryptable(c, keyID, op)
+	if err != nil {
+		return nil, nil, err
+	}
+	claims, err := s.verifyRecipient(c, r)
+	if err == nil {
+		err = s.authorize(c, k, "kms:"+op, claims, ec)
+	}
+	if err == nil && isDryRun {
+		err = dryRun()
+	}
+	if err != nil {
+		k.release()
+		return nil, nil, err
+	}
+	return k, claims, nil
+}
+
+// deliver hands a fresh secret over: wrapped to the Recipient when there is
+// one, else in plaintext when the operation returns it, else zeroed.
+func deliver(claims *attest.Claims, secret []byte, withPlaintext bool) (plaintext, ciphertextForRecipient []byte, err error) {
+	switch {
+	case claims != nil:
+		cfr, err := wrapForRecipient(claims, secret)
+		return nil, cfr, err
+	case withPlaintext:
+		return secret, nil, nil
+	}
+	clear(secret)
+	return nil, nil, nil
+}
