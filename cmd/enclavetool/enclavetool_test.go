@@ -35,7 +35,9 @@ type env struct {
 
 // newEnv starts attestkms trusting a fresh test CA, as
 // "attestkms serve --nitro-roots DIR/root.pem" does.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOpts(t, testserver.Options{}) }
+
+func newEnvOpts(t *testing.T, opts testserver.Options) *env {
 	t.Helper()
 	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
 	if err != nil {
@@ -49,7 +51,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := testserver.Start(t, testserver.Options{Attestation: &attest.Set{COSE: []attest.Verifier{v}}})
+	opts.Attestation = &attest.Set{COSE: []attest.Verifier{v}}
+	srv := testserver.Start(t, opts)
 	credFile := filepath.Join(t.TempDir(), "cred.json")
 	b, _ := json.Marshal(map[string]string{"access_key_id": srv.AccessKey, "secret_access_key": srv.Secret})
 	os.WriteFile(credFile, b, 0o600)
@@ -279,5 +282,30 @@ func TestRefusals(t *testing.T) {
 	}
 	if _, err := e.sdk.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: pk.KeyMetadata.KeyId, KeySpec: types.DataKeySpecAes256}); err == nil {
 		t.Fatal("a caller with no Recipient got a data key from an attestation-only key")
+	}
+}
+
+// TestCABundle: over TLS, --ca-bundle pins the server's CA; without it the
+// tool refuses a server it cannot authenticate.
+func TestCABundle(t *testing.T) {
+	e := newEnvOpts(t, testserver.Options{TLS: true})
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(bundle, e.srv.CAPEM, 0o600)
+	if !strings.HasPrefix(e.srv.URL, "https://") {
+		t.Fatalf("server URL %s", e.srv.URL)
+	}
+	v, code, stderr := e.tool(t, "generate-random", "--number-of-bytes", "8", "--ca-bundle", bundle)
+	if code != 0 || len(v["PLAINTEXT"]) != 8 {
+		t.Fatalf("with --ca-bundle: exit %d %s", code, stderr)
+	}
+	_, code, stderr = e.tool(t, "generate-random", "--number-of-bytes", "8")
+	if code != 1 || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("without --ca-bundle: exit %d %s", code, stderr)
+	}
+	other, _ := nitrotest.NewTestCA(attest.FormatNitro, nil) // some other CA's root
+	wrong := filepath.Join(t.TempDir(), "wrong.pem")
+	os.WriteFile(wrong, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Root.Raw}), 0o600)
+	if _, code, _ = e.tool(t, "generate-random", "--number-of-bytes", "8", "--ca-bundle", wrong); code != 1 {
+		t.Fatal("a server outside --ca-bundle was trusted")
 	}
 }

@@ -4,6 +4,7 @@
 package testserver
 
 import (
+	"encoding/pem"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -24,11 +25,15 @@ type Server struct {
 	Account   kms.Account
 	AccessKey string
 	Secret    string
+	// CAPEM is the PEM certificate a client must trust, with Options.TLS.
+	CAPEM []byte
 }
 
 // Options change the server a test gets. Zero values: the real clock, no
 // attestation verifier (Recipients refused), debug enclaves refused.
 type Options struct {
+	// TLS serves HTTPS with a fresh self-signed certificate (Server.CAPEM).
+	TLS                bool
 	Now                func() time.Time
 	Attestation        attest.Verifier
 	AllowDebugEnclaves bool
@@ -47,13 +52,22 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	h := api.New(api.Options{Service: svc, Now: opts.Now})
-	hs := httptest.NewServer(h)
+	hs := httptest.NewUnstartedServer(h)
+	if opts.TLS {
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(func() {
 		hs.Close()
 		svc.Close()
 	})
-	return &Server{
+	srv := &Server{
 		URL: hs.URL, DataDir: dir, Service: svc, Handler: h, Account: *acct,
 		AccessKey: cred.AccessKeyID, Secret: cred.SecretAccessKey,
 	}
+	if opts.TLS {
+		srv.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: hs.Certificate().Raw})
+	}
+	return srv
 }
