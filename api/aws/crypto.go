@@ -3,6 +3,7 @@ package aws
 import (
 	"context"
 
+	"github.com/attestkms/attestkms/api/internal/exchange"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -91,17 +92,8 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	}{r.EncryptionAlgorithm, r.KeyID, enc}, enc)
 }
 
-// rawString marshals as a JSON string without copying through a Go string,
-// so the handler can zero the only copy of a secret's encoding. It must hold
-// JSON-safe bytes (base64).
-type rawString []byte
-
-func (r rawString) MarshalJSON() ([]byte, error) {
-	out := make([]byte, 0, len(r)+2)
-	out = append(out, '"')
-	out = append(out, r...)
-	return append(out, '"'), nil
-}
+// rawString is exchange.RawString: a secret's encoding, zeroed after sending.
+type rawString = exchange.RawString
 
 func reEncrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	CiphertextBlob                 string

@@ -16,21 +16,18 @@
 package aws
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/api/internal/exchange"
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/kms"
@@ -101,48 +98,23 @@ func (h *Handler) Handle(c echo.Context) error {
 	}
 	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	var res *result
-	var err error
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				h.log.Error("panic serving request", "request_id", reqID, "operation", opName, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				res, err = nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
-			}
-		}()
-		res, err = h.serve(r.Context(), w, r, target, rec)
-	}()
-	if res != nil {
-		defer res.wipe()
-	}
-
-	if rec.AccessKeyID != "" || errors.Is(err, errAuth) {
-		if err == nil {
-			rec.Outcome = "ok"
-		} else {
-			we, msg := toWire(err)
-			rec.Outcome, rec.ErrorCode, rec.Message = "error", we.code, msg
-		}
-		if aerr := h.svc.Audit(rec); aerr != nil {
-			h.log.Error("audit log write failed", "request_id", reqID, "err", aerr)
-			res, err = nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
-		}
-	}
+	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+		return h.serve(r.Context(), w, r, target, rec)
+	})
+	defer res.Wipe()
 	if err != nil {
 		return h.writeError(w, reqID, err)
 	}
-	return writeJSON(w, http.StatusOK, res.out)
+	return exchange.WriteJSON(w, http.StatusOK, contentType, res.Out)
 }
 
-// errAuth marks authentication failures, which are audited without a principal.
-var errAuth = errors.New("authentication failed")
+func auditCode(err error) (string, string) {
+	we, msg := toWire(err)
+	return we.code, msg
+}
 
-type authError struct{ err error }
-
-func (e *authError) Error() string   { return e.err.Error() }
-func (e *authError) Unwrap() []error { return []error{e.err, errAuth} }
 func authFail(w wireError, msg string) error {
-	return &authError{&dialectError{w, msg}}
+	return exchange.AuthFailure(&dialectError{w, msg})
 }
 
 func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, rec *kms.AuditRecord) (*result, error) {
@@ -159,17 +131,17 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	case errors.Is(err, sigv4.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
 	case errors.Is(err, sigv4.ErrMissing):
-		return nil, &authError{errMissingAuth}
+		return nil, exchange.AuthFailure(errMissingAuth)
 	case errors.Is(err, sigv4.ErrExpired):
 		return nil, authFail(errExpiredSignature, "Signature expired: the request's X-Amz-Date is more than 15 minutes from the server's time.")
 	case errors.Is(err, sigv4.ErrMalformed):
 		return nil, authFail(errIncompleteSignature, "The request signature does not conform to AWS standards: "+err.Error())
 	case err != nil:
-		return nil, &authError{errBadSignature}
+		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	_, principal, ok := h.svc.LookupSecret(v.AccessKeyID)
 	if !ok { // deleted between the two lookups
-		return nil, &authError{errBadSignature}
+		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN
 	if h.replay.Seen(dialect, v.Signature, now) {
@@ -195,40 +167,16 @@ func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) err
 		h.log.Error("internal error", "request_id", reqID, "err", err)
 	}
 	w.Header().Set("X-Amzn-ErrorType", we.code)
-	return writeJSON(w, we.status, struct {
+	return exchange.WriteJSON(w, we.status, contentType, struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
 	}{we.code, msg})
 }
 
-// writeJSON encodes v into a buffer it wipes after sending: the answer may
-// hold a secret.
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		return err
-	}
-	defer clear(buf.Bytes())
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_, err := w.Write(buf.Bytes())
-	return err
-}
+// result is an operation's answer (exchange.Result).
+type result = exchange.Result
 
-// result is an operation's answer and the secret buffers in it, zeroed once
-// the answer is written.
-type result struct {
-	out     any
-	secrets [][]byte
-}
-
-func (r *result) wipe() {
-	for _, s := range r.secrets {
-		clear(s)
-	}
-}
-
-func ok(out any, secrets ...[]byte) (*result, error) { return &result{out: out, secrets: secrets}, nil }
+func ok(out any, secrets ...[]byte) (*result, error) { return exchange.OK(out, secrets...) }
 
 type opFunc func(h *Handler, ctx context.Context, c *kms.Call, body []byte) (*result, error)
 

@@ -1,0 +1,116 @@
+// Package exchange is the part of serving one request that every dialect
+// shares once it knows who is asking: recovering a panic, writing the one
+// audit line, withholding the answer when that line cannot be written, and
+// zeroing the secrets in the answer once it is sent. Dialects keep their own
+// wire: routing, authentication, decoding, error shapes.
+package exchange
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/attestkms/attestkms/kms"
+)
+
+// Result is an operation's answer and the secret buffers in it.
+type Result struct {
+	Out     any
+	Secrets [][]byte
+}
+
+// Wipe zeroes the secret buffers.
+func (r *Result) Wipe() {
+	if r == nil {
+		return
+	}
+	for _, s := range r.Secrets {
+		clear(s)
+	}
+}
+
+// OK is an answer holding the given secret buffers.
+func OK(out any, secrets ...[]byte) (*Result, error) {
+	return &Result{Out: out, Secrets: secrets}, nil
+}
+
+// ErrAuth marks authentication failures: they are audited although the
+// request has no principal.
+var ErrAuth = errors.New("authentication failed")
+
+type authError struct{ err error }
+
+func (e *authError) Error() string   { return e.err.Error() }
+func (e *authError) Unwrap() []error { return []error{e.err, ErrAuth} }
+
+// AuthFailure marks err as an authentication failure.
+func AuthFailure(err error) error { return &authError{err} }
+
+// WireCode names an error as the dialect sends it (its code, and the message
+// a client may see), for the audit line.
+type WireCode func(error) (code, message string)
+
+var errInternal = &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
+
+// Serve runs work, turning a panic into an internal error, then writes the
+// audit line of every authenticated request (rec.AccessKeyID set by work) and
+// of every authentication failure. If the line cannot be written the answer
+// is withheld and the error is internal: nothing is released unaudited. The
+// caller writes the answer and then calls Wipe on the result.
+func Serve(svc *kms.Service, log *slog.Logger, rec *kms.AuditRecord, wire WireCode, work func() (*Result, error)) (res *Result, err error) {
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic serving request", "request_id", rec.RequestID, "dialect", rec.Dialect, "operation", rec.Operation, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res, err = nil, errInternal
+			}
+		}()
+		res, err = work()
+	}()
+	if rec.AccessKeyID == "" && !errors.Is(err, ErrAuth) {
+		return res, err
+	}
+	if err == nil {
+		rec.Outcome = "ok"
+	} else {
+		rec.Outcome = "error"
+		rec.ErrorCode, rec.Message = wire(err)
+	}
+	if aerr := svc.Audit(rec); aerr != nil {
+		log.Error("audit log write failed", "request_id", rec.RequestID, "err", aerr)
+		res.Wipe()
+		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
+	}
+	return res, err
+}
+
+// WriteJSON encodes v into a buffer it zeroes after sending: the answer may
+// hold a secret.
+func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) error {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return err
+	}
+	defer clear(buf.Bytes())
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// RawString marshals as a JSON string without copying through a Go string,
+// so the only copy of a secret's encoding can be zeroed. It must hold
+// JSON-safe bytes (base64 or hex).
+type RawString []byte
+
+// MarshalJSON implements json.Marshaler.
+func (r RawString) MarshalJSON() ([]byte, error) {
+	out := make([]byte, 0, len(r)+2)
+	out = append(out, '"')
+	out = append(out, r...)
+	return append(out, '"'), nil
+}

@@ -1,0 +1,84 @@
+package exchange
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/attestkms/attestkms/kms"
+)
+
+func newService(t *testing.T) (*kms.Service, string) {
+	dir := t.TempDir()
+	if _, _, err := kms.Init(kms.Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := kms.Open(kms.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	return svc, filepath.Join(dir, "audit.log")
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func code(err error) (string, string) { return "Code", kms.Message(err) }
+
+func TestServe(t *testing.T) {
+	svc, logPath := newService(t)
+	audited := func() []byte { b, _ := os.ReadFile(logPath); return b }
+
+	// Unauthenticated and not an authentication failure: not audited.
+	if _, err := Serve(svc, quiet, &kms.AuditRecord{RequestID: "r0"}, code, func() (*Result, error) {
+		return nil, errors.New("body too large")
+	}); err == nil || len(audited()) != 0 {
+		t.Fatal("an unauthenticated failure was audited or hidden")
+	}
+	// An authentication failure is audited.
+	Serve(svc, quiet, &kms.AuditRecord{RequestID: "r1"}, code, func() (*Result, error) {
+		return nil, AuthFailure(errors.New("bad signature"))
+	})
+	if !bytes.Contains(audited(), []byte(`"request_id":"r1","dialect":"","operation":"","outcome":"error","error_code":"Code"`)) {
+		t.Fatalf("authentication failure not audited: %s", audited())
+	}
+	// A panic is an internal error, audited.
+	res, err := Serve(svc, quiet, &kms.AuditRecord{RequestID: "r2", AccessKeyID: "AK"}, code, func() (*Result, error) {
+		panic("boom")
+	})
+	if res != nil || !errors.Is(err, kms.ErrInternal) || !bytes.Contains(audited(), []byte(`"request_id":"r2"`)) {
+		t.Fatalf("panic: %v %v", res, err)
+	}
+	// Success is audited "ok".
+	secret := []byte("secret")
+	res, err = Serve(svc, quiet, &kms.AuditRecord{RequestID: "r3", AccessKeyID: "AK"}, code, func() (*Result, error) {
+		return OK("answer", secret)
+	})
+	if err != nil || res.Out != "answer" || !bytes.Contains(audited(), []byte(`"request_id":"r3","access_key_id":"AK","dialect":"","operation":"","outcome":"ok"`)) {
+		t.Fatalf("success: %v %v %s", res, err, audited())
+	}
+	res.Wipe()
+	if !bytes.Equal(secret, make([]byte, 6)) {
+		t.Fatal("Wipe left the secret")
+	}
+	// An audit line that cannot be written withholds and wipes the answer.
+	svc.Close()
+	secret = []byte("secret")
+	res, err = Serve(svc, quiet, &kms.AuditRecord{RequestID: "r4", AccessKeyID: "AK"}, code, func() (*Result, error) {
+		return OK("answer", secret)
+	})
+	if res != nil || !errors.Is(err, kms.ErrInternal) || !bytes.Equal(secret, make([]byte, 6)) {
+		t.Fatalf("unaudited answer released: %v %v %q", res, err, secret)
+	}
+}
+
+func TestRawString(t *testing.T) {
+	b, _ := RawString("QUJD").MarshalJSON()
+	if string(b) != `"QUJD"` {
+		t.Fatal(string(b))
+	}
+}
