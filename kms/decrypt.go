@@ -10,8 +10,10 @@ type DecryptRequest struct {
 	EncryptionContext   EncryptionContext
 	EncryptionAlgorithm string
 	// Recipient, if given, gets the plaintext wrapped to its attested key
-	// instead of in the clear.
+	// instead of in the clear; EncryptTo, if given, encrypted to an
+	// unattested public key.
 	Recipient *Recipient
+	EncryptTo *PublicKeyWrap
 	DryRun    bool
 }
 
@@ -32,11 +34,11 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 		return nil, err
 	}
 	defer k.release()
-	claims, err := s.verifyRecipient(c, req.Recipient)
+	to, err := s.resolveTarget(c, k, req.Recipient, req.EncryptTo)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(c, k, "kms:Decrypt", claims, req.EncryptionContext); err != nil {
+	if err := s.authorize(c, k, "kms:Decrypt", to.claims, req.EncryptionContext); err != nil {
 		return nil, err
 	}
 	if req.DryRun {
@@ -47,7 +49,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 		return nil, err
 	}
 	resp := &DecryptResponse{KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
-	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(claims, pt, true); err != nil {
+	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, pt, true); err != nil {
 		return nil, err
 	}
 	return resp, nil

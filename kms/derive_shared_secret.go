@@ -67,11 +67,11 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if peer.Curve() != k.ec.Curve() {
 		return nil, errorf(ErrInvalidPublicKey, "PublicKey is on %s but %s uses %s", peer.Curve(), s.keyARN(c, k.rec.ID), k.ec.Curve())
 	}
-	claims, err := s.verifyRecipient(c, req.Recipient)
+	to, err := s.resolveTarget(c, k, req.Recipient, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(c, k, "kms:DeriveSharedSecret", claims, nil); err != nil {
+	if err := s.authorize(c, k, "kms:DeriveSharedSecret", to.claims, nil); err != nil {
 		return nil, err
 	}
 	if req.DryRun {
@@ -85,7 +85,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 		return nil, internal(err)
 	}
 	resp := &DeriveSharedSecretResponse{KeyID: s.keyARN(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
-	if resp.SharedSecret, resp.CiphertextForRecipient, err = deliver(claims, secret, true); err != nil {
+	if resp.SharedSecret, resp.CiphertextForRecipient, err = deliver(to, secret, true); err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -13,8 +13,10 @@ type GenerateDataKeyRequest struct {
 	NumberOfBytes     int32
 	EncryptionContext EncryptionContext
 	// Recipient, if given (GenerateDataKey only), gets the data key wrapped
-	// to its attested key instead of in the clear.
+	// to its attested key instead of in the clear; EncryptTo, if given,
+	// encrypted to an unattested public key.
 	Recipient *Recipient
+	EncryptTo *PublicKeyWrap
 	DryRun    bool
 }
 
@@ -70,11 +72,11 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 	op := "GenerateDataKey"
 	if !withPlaintext {
 		op = "GenerateDataKeyWithoutPlaintext"
-		if req.Recipient != nil {
+		if req.Recipient != nil || req.EncryptTo != nil {
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyWithoutPlaintext")
 		}
 	}
-	k, claims, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptTo, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +89,7 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 		return nil, err
 	}
 	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID)}
-	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(claims, dk, withPlaintext); err != nil {
+	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, dk, withPlaintext); err != nil {
 		return nil, err
 	}
 	return resp, nil

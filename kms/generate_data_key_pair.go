@@ -70,7 +70,7 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyPairWithoutPlaintext")
 		}
 	}
-	k, claims, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +88,7 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 		KeyID: s.keyARN(c, k.rec.ID), KeyPairSpec: req.KeyPairSpec,
 		PublicKey: pub, PrivateKeyCiphertextBlob: blob,
 	}
-	if resp.PrivateKeyPlaintext, resp.CiphertextForRecipient, err = deliver(claims, priv, withPlaintext); err != nil {
+	if resp.PrivateKeyPlaintext, resp.CiphertextForRecipient, err = deliver(to, priv, withPlaintext); err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -29,14 +29,14 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Call, req *GenerateRand
 	if req.NumberOfBytes < 1 || req.NumberOfBytes > maxRandomBytes {
 		return nil, errorf(ErrValidation, "NumberOfBytes must be between 1 and %d", maxRandomBytes)
 	}
-	claims, err := s.verifyRecipient(c, req.Recipient)
+	to, err := s.resolveTarget(c, nil, req.Recipient, nil)
 	if err != nil {
 		return nil, err
 	}
 	b := make([]byte, req.NumberOfBytes)
 	rand.Read(b)
 	var resp GenerateRandomResponse
-	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(claims, b, true); err != nil {
+	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, b, true); err != nil {
 		return nil, err
 	}
 	return &resp, nil

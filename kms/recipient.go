@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,25 @@ import (
 type Recipient struct {
 	AttestationDocument    []byte
 	KeyEncryptionAlgorithm string
+	// Raw asks for the secret as one raw RSAES-OAEP-SHA-256 ciphertext
+	// instead of CMS EnvelopedData, for dialects that return raw ciphertext
+	// (Tencent's Plaintext). It holds at most one RSA block of secret: 190
+	// bytes for an RSA-2048 key.
+	Raw bool
+}
+
+// PublicKeyWrap asks for a secret encrypted to a public key the caller gives
+// (Tencent's EncryptionPublicKey). Unlike a Recipient it proves nothing about
+// who holds the private key, so a key whose policy has any
+// kms:RecipientAttestation condition refuses it.
+type PublicKeyWrap struct {
+	// PublicKey is a PEM or DER SubjectPublicKeyInfo: RSA of 2048 to 4096
+	// bits, or SM2.
+	PublicKey []byte
+	// Algorithm is RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1, RSAES_PKCS1_V1_5
+	// (RSA keys), SM2 (C1C3C2) or SM2_C1C3C2_ASN1 (SM2 keys); "" means SM2,
+	// as Tencent's default.
+	Algorithm string
 }
 
 // AttestationSummary is what the audit log records of a Recipient's verified
@@ -41,6 +61,27 @@ func summarise(cl *attest.Claims) *AttestationSummary {
 		sum.PCR0 = hex.EncodeToString(pcr0)
 	}
 	return sum
+}
+
+// resolveTarget verifies a Recipient or parses a public-key wrap (at most
+// one of them) and, for the latter, checks that the key's policy does not
+// expect attested callers. k is nil for operations without a key.
+func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap) (target, error) {
+	if r != nil && w != nil {
+		return target{}, errorf(ErrValidation, "give Recipient or EncryptionPublicKey, not both")
+	}
+	if w != nil {
+		if k != nil && k.policy != nil && k.policy.ConditionsOnAttestation() {
+			return target{}, errorf(ErrAccessDenied, "%s requires attested callers (its policy has kms:RecipientAttestation conditions): a public key alone proves nothing about its holder; send a Recipient instead", s.keyARN(c, k.rec.ID))
+		}
+		pw, err := parseWrap(w)
+		return target{wrap: pw}, err
+	}
+	claims, err := s.verifyRecipient(c, r)
+	if err != nil || claims == nil {
+		return target{}, err
+	}
+	return target{claims: claims, raw: r.Raw}, nil
 }
 
 // verifyRecipient checks a Recipient's algorithm and evidence and returns the
@@ -73,10 +114,21 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 	return claims, nil
 }
 
-// wrapForRecipient wraps secret to the attested key as CMS EnvelopedData (the
-// CiphertextForRecipient of AWS KMS) and zeroes secret.
-func wrapForRecipient(claims *attest.Claims, secret []byte) ([]byte, error) {
+// wrapForRecipient wraps secret to the attested key — as CMS EnvelopedData
+// (the CiphertextForRecipient of AWS KMS), or raw RSAES-OAEP-SHA-256 when the
+// Recipient asks — and zeroes secret.
+func wrapForRecipient(claims *attest.Claims, raw bool, secret []byte) ([]byte, error) {
 	defer clear(secret)
+	if raw {
+		ct, err := recipient.WrapRaw(claims.PublicKey, secret, rand.Reader)
+		if errors.Is(err, recipient.ErrSecretSize) {
+			return nil, errorf(ErrValidation, "Recipient: a %d-byte secret does not fit one RSA-%d block; ask for at most %d bytes", len(secret), claims.PublicKey.N.BitLen(), claims.PublicKey.Size()-2*32-2)
+		}
+		if err != nil {
+			return nil, internal(fmt.Errorf("wrapping for the recipient: %w", err))
+		}
+		return ct, nil
+	}
 	ct, err := recipient.WrapCMS(claims.PublicKey, claims.PublicKeyDER, secret, rand.Reader)
 	if err != nil {
 		return nil, internal(fmt.Errorf("wrapping for the recipient: %w", err))
@@ -89,35 +141,62 @@ func wrapForRecipient(claims *attest.Claims, secret []byte) ([]byte, error) {
 // the key and check its state and usage, verify the Recipient, evaluate the
 // policy, honour DryRun. Only after it returns may a secret be made. The
 // caller releases the key.
-func (s *Service) prepareEncryption(c *Call, keyID, op string, r *Recipient, ec EncryptionContext, isDryRun bool) (*key, *attest.Claims, error) {
+func (s *Service) prepareEncryption(c *Call, keyID, op string, r *Recipient, w *PublicKeyWrap, ec EncryptionContext, isDryRun bool) (*key, target, error) {
 	k, err := s.encryptable(c, keyID, op)
 	if err != nil {
-		return nil, nil, err
+		return nil, target{}, err
 	}
-	claims, err := s.verifyRecipient(c, r)
+	to, err := s.resolveTarget(c, k, r, w)
 	if err == nil {
-		err = s.authorize(c, k, "kms:"+op, claims, ec)
+		err = s.authorize(c, k, "kms:"+op, to.claims, ec)
 	}
 	if err == nil && isDryRun {
 		err = dryRun()
 	}
 	if err != nil {
 		k.release()
-		return nil, nil, err
+		return nil, target{}, err
 	}
-	return k, claims, nil
+	return k, to, nil
 }
 
-// deliver hands a fresh secret over: wrapped to the Recipient when there is
-// one, else in plaintext when the operation returns it, else zeroed.
-func deliver(claims *attest.Claims, secret []byte, withPlaintext bool) (plaintext, ciphertextForRecipient []byte, err error) {
+// target is where a secret goes other than in plaintext: a verified
+// Recipient (claims, and whether it wants raw RSA), or an unattested public
+// key. Zero: plaintext.
+type target struct {
+	claims *attest.Claims
+	raw    bool
+	wrap   *parsedWrap
+}
+
+// deliver hands a fresh secret over: wrapped to the target when there is one,
+// else in plaintext when the operation returns it, else zeroed.
+func deliver(to target, secret []byte, withPlaintext bool) (plaintext, ciphertextForRecipient []byte, err error) {
 	switch {
-	case claims != nil:
-		cfr, err := wrapForRecipient(claims, secret)
+	case to.claims != nil:
+		cfr, err := wrapForRecipient(to.claims, to.raw, secret)
 		return nil, cfr, err
+	case to.wrap != nil:
+		ct, err := to.wrap.seal(secret)
+		return nil, ct, err
 	case withPlaintext:
 		return secret, nil, nil
 	}
 	clear(secret)
 	return nil, nil, nil
+}
+
+// parsedWrap is a PublicKeyWrap whose key and algorithm were checked.
+type parsedWrap struct {
+	pub crypto.PublicKey
+	alg string
+}
+
+func parseWrap(w *PublicKeyWrap) (*parsedWrap, error) {
+	return nil, errorf(ErrUnsupported, "EncryptionPublicKey is not supported yet")
+}
+
+func (w *parsedWrap) seal(secret []byte) ([]byte, error) {
+	clear(secret)
+	return nil, errorf(ErrUnsupported, "EncryptionPublicKey is not supported yet")
 }

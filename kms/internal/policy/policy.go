@@ -230,3 +230,18 @@ func (p *Policy) AllowsPolicyUpdate(principal, account, resource string) bool {
 }
 
 const putKeyPolicy = "kms:PutKeyPolicy"
+
+// ConditionsOnAttestation reports whether any statement has a condition on a
+// kms:RecipientAttestation: key. A key whose policy does expects attested
+// callers: attestkms then refuses to release its secrets to an unattested
+// public key (Tencent's EncryptionPublicKey), which could be anyone's.
+func (p *Policy) ConditionsOnAttestation() bool {
+	for i := range p.statements {
+		for _, c := range p.statements[i].conditions {
+			if valuesIgnoreCase(c.key) {
+				return true
+			}
+		}
+	}
+	return false
+}
