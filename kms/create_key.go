@@ -66,7 +66,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	}
 	info, ok := keySpecs[spec]
 	if !ok {
-		return nil, errorf(ErrValidation, "KeySpec %q is not supported; use one of SYMMETRIC_DEFAULT, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1", spec)
+		return nil, errorf(ErrValidation, "KeySpec %q is not supported; use one of SYMMETRIC_DEFAULT, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SM2", spec)
 	}
 	if usage == "" {
 		usage = EncryptDecrypt

@@ -11,6 +11,9 @@ const (
 	EccNistP384      KeySpec = "ECC_NIST_P384"
 	EccNistP521      KeySpec = "ECC_NIST_P521"
 	EccSecgP256k1    KeySpec = "ECC_SECG_P256K1"
+	// Sm2 is the Chinese SM2 curve (GM/T 0003), for KEY_AGREEMENT, as AWS KMS
+	// names it in China regions and Huawei's seed needs it.
+	Sm2 KeySpec = "SM2"
 )
 
 // KeyUsage is what a KMS key may be used for.
@@ -43,6 +46,7 @@ var keySpecs = map[KeySpec]keySpecInfo{
 	EccNistP384:      {curve: eckeys.P384, usages: []KeyUsage{KeyAgreement}},
 	EccNistP521:      {curve: eckeys.P521, usages: []KeyUsage{KeyAgreement}},
 	EccSecgP256k1:    {curve: eckeys.Secp256k1, usages: []KeyUsage{KeyAgreement}},
+	Sm2:              {curve: eckeys.SM2, usages: []KeyUsage{KeyAgreement}},
 }
 
 // DataKeyPairSpec is the type of a data key pair from GenerateDataKeyPair.

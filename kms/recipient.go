@@ -193,10 +193,29 @@ type parsedWrap struct {
 }
 
 func parseWrap(w *PublicKeyWrap) (*parsedWrap, error) {
-	return nil, errorf(ErrUnsupported, "EncryptionPublicKey is not supported yet")
+	if len(w.PublicKey) == 0 {
+		return nil, errorf(ErrValidation, "EncryptionPublicKey is empty")
+	}
+	pub, err := recipient.ParsePublicKey(w.PublicKey)
+	if err != nil {
+		return nil, &Error{Kind: ErrValidation, Msg: "EncryptionPublicKey: " + err.Error()}
+	}
+	return &parsedWrap{pub: pub, alg: w.Algorithm}, nil
 }
 
+// seal encrypts secret to the wrap's key and zeroes secret. An algorithm
+// that does not fit the key, or a secret too long for it, is the caller's
+// error; the secret made for it is discarded.
 func (w *parsedWrap) seal(secret []byte) ([]byte, error) {
-	clear(secret)
-	return nil, errorf(ErrUnsupported, "EncryptionPublicKey is not supported yet")
+	defer clear(secret)
+	ct, err := recipient.WrapTo(w.pub, w.alg, secret, rand.Reader)
+	switch {
+	case errors.Is(err, recipient.ErrAlgorithm):
+		return nil, &Error{Kind: ErrValidation, Msg: "EncryptionAlgorithm: " + err.Error()}
+	case errors.Is(err, recipient.ErrSecretSize), errors.Is(err, recipient.ErrKey):
+		return nil, &Error{Kind: ErrValidation, Msg: "EncryptionPublicKey: " + err.Error()}
+	case err != nil:
+		return nil, internal(err)
+	}
+	return ct, nil
 }
