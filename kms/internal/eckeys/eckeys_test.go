@@ -10,10 +10,11 @@ import (
 	"testing"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/emmansun/gmsm/sm2"
 )
 
 func TestSecretSize(t *testing.T) {
-	want := map[Curve]int{P256: 32, P384: 48, P521: 66, Secp256k1: 32, "P-224": 0, "": 0}
+	want := map[Curve]int{P256: 32, P384: 48, P521: 66, Secp256k1: 32, SM2: 32, "P-224": 0, "sm2": 0, "": 0}
 	for c, n := range want {
 		if got := c.SecretSize(); got != n {
 			t.Errorf("%q.SecretSize() = %d, want %d", c, got, n)
@@ -357,6 +358,8 @@ func ecdsaCurve(c Curve) elliptic.Curve {
 		return elliptic.P384()
 	case P521:
 		return elliptic.P521()
+	case SM2:
+		return sm2.P256()
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,7 +129,7 @@ func readSeed(t *testing.T, file string) []byte {
 }
 
 // TestWriteFuzzSeeds regenerates the seed corpora from the known-answer keys
-// (so the bytes are the same on every run, except the key OpenSSL makes).
+// (so the bytes are the same on every run, except the keys OpenSSL makes).
 // Run with ECKEYS_WRITE_FUZZ_SEEDS=1; crashers found by fuzzing are added to
 // testdata/fuzz by `go test -fuzz` itself and are kept.
 func TestWriteFuzzSeeds(t *testing.T) {
@@ -144,6 +145,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 	}
 	keys[Secp256k1] = keyFromScalar(t, Secp256k1, mustHex(t, wycheproofVectors[0].private))
+	keys[SM2] = keyFromScalar(t, SM2, mustHex(t, sm2Known.d))
 	for _, c := range allCurves {
 		k := keys[c]
 		der, _ := k.Public().MarshalSPKI()
@@ -170,12 +172,25 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	for _, v := range wycheproofVectors {
 		spki[fmt.Sprintf("wycheproof-%s-tc%d", v.curve, v.tcID)] = mustHex(t, v.public)
 	}
+	// The confusions of TestSM2Confusions: same sizes, other curve or spelling.
+	spki["p256-point-as-SM2"] = pointSPKI(t, SM2, keys[P256].Public().point)
+	spki["SM2-point-as-P-256"] = pointSPKI(t, P256, keys[SM2].Public().point)
+	spki["SM2-oid-as-algorithm"] = spkiWith(t, oidSM2, oidDER(t, oidSM2), append([]byte{0}, keys[SM2].Public().point...))
+	nMinus1 := basicP8(t, keys[SM2])
+	nMinus1.scalar = new(big.Int).Sub(groupOrder(SM2), big.NewInt(1)).FillBytes(make([]byte, 32))
+	nMinus1.point = nil
+	p8["scalar-n-1-SM2"] = nMinus1.der(t)
 	if _, err := exec.LookPath("openssl"); err == nil {
 		dir := t.TempDir()
 		pem := filepath.Join(dir, "o.pem")
 		openssl(t, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1", "-out", pem)
 		p8["openssl-secp256k1"] = openssl(t, "pkcs8", "-topk8", "-nocrypt", "-in", pem, "-outform", "DER")
 		spki["openssl-secp256k1"] = openssl(t, "pkey", "-in", pem, "-pubout", "-outform", "DER")
+		if opensslSM2() {
+			opensslGenerate(t, SM2, pem)
+			p8["openssl-SM2"] = openssl(t, "pkcs8", "-topk8", "-nocrypt", "-in", pem, "-outform", "DER")
+			spki["openssl-SM2"] = openssl(t, "pkey", "-in", pem, "-pubout", "-outform", "DER")
+		}
 	}
 	writeSeeds(t, "FuzzParseSPKI", spki)
 	writeSeeds(t, "FuzzParsePKCS8", p8)

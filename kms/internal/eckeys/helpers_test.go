@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var allCurves = []Curve{P256, P384, P521, Secp256k1}
+var allCurves = []Curve{P256, P384, P521, Secp256k1, SM2}
 
 func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
@@ -24,6 +24,8 @@ func scalarOf(t testing.TB, k *PrivateKey) []byte {
 	switch {
 	case k.nist != nil:
 		return k.nist.Bytes()
+	case k.sm2 != nil:
+		return k.sm2.Bytes()
 	case k.k1 != nil:
 		return append([]byte(nil), k.k1[:]...)
 	}

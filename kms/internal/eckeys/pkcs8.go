@@ -25,7 +25,7 @@ var (
 
 // MarshalPKCS8 returns the DER PKCS #8 PrivateKeyInfo of k, the form of
 // GenerateDataKeyPair's PrivateKeyPlaintext, byte for byte as crypto/x509 and
-// OpenSSL write it (tests check both):
+// OpenSSL write it (tests check both; for SM2, OpenSSL 3 and gmsm's smx509):
 //
 //	PrivateKeyInfo { version 0, { id-ecPublicKey, namedCurve },
 //	  OCTET STRING { ECPrivateKey { version 1, OCTET STRING scalar,
@@ -45,6 +45,10 @@ func (k *PrivateKey) MarshalPKCS8() ([]byte, error) {
 			return nil, fmt.Errorf("marshaling %s private key: %w", k.curve, err)
 		}
 		return der, nil
+	case k.sm2 != nil:
+		scalar := k.sm2.Bytes() // a copy: gmsm's own stays out of reach
+		defer clear(scalar)
+		return marshalPKCS8(SM2.params(), scalar, k.pub.point, false, true)
 	case k.k1 != nil:
 		return marshalPKCS8(Secp256k1.params(), k.k1[:], k.pub.point, false, true)
 	}
@@ -97,7 +101,7 @@ func marshalPKCS8(p *curveParams, scalar, point []byte, withParams, withPublic b
 // (OneAsymmetricKey) and attributes (no producer we interoperate with writes
 // them), other algorithms, explicit curve parameters, a scalar that is not
 // exactly the curve's length (RFC 5915: ceiling(log2(n)/8) bytes) or not in
-// [1, n-1], and an embedded public key that does not match.
+// [1, n-1] ([1, n-2] for SM2), and an embedded public key that does not match.
 func ParsePKCS8(der []byte) (*PrivateKey, error) {
 	if len(der) > maxPKCS8 {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidPrivateKey, len(der), maxPKCS8)

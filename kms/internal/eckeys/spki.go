@@ -35,8 +35,9 @@ func (p *PublicKey) MarshalSPKI() ([]byte, error) {
 	return marshalSPKI(p.curve.params().oid, p.point)
 }
 
-// marshalSPKI writes an EC SubjectPublicKeyInfo by hand, for the curve
-// crypto/x509 does not know. Tests check it against crypto/x509 on the others.
+// marshalSPKI writes an EC SubjectPublicKeyInfo by hand, for the curves
+// crypto/x509 does not know (secp256k1, SM2). Tests check it against
+// crypto/x509 on the others, and against gmsm's smx509 and OpenSSL on SM2.
 func marshalSPKI(curveOID asn1.ObjectIdentifier, point []byte) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
@@ -76,9 +77,12 @@ func ParseSPKI(der []byte) (*PublicKey, error) {
 		return nil, err
 	}
 	var pub *PublicKey
-	if p.ecdh != nil {
+	switch {
+	case p.ecdh != nil:
 		pub, err = parseNISTSPKI(p, der)
-	} else {
+	case p.sm2 != nil:
+		pub, err = parseSM2Point(p, point)
+	default:
 		pub, err = parseK1Point(point)
 	}
 	if err != nil {
@@ -201,4 +205,15 @@ func parseNISTSPKI(p *curveParams, der []byte) (*PublicKey, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidKey, p.curve, err)
 	}
 	return &PublicKey{curve: p.curve, point: pub.Bytes(), nist: pub}, nil
+}
+
+// parseSM2Point has gmsm's ecdh check an uncompressed point: both coordinates
+// below p and the point on sm2p256v1 (so a NIST P-256 point labelled SM2 is
+// refused here). checkPointEncoding has already refused every other shape.
+func parseSM2Point(p *curveParams, point []byte) (*PublicKey, error) {
+	pub, err := p.sm2.NewPublicKey(point)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s point not on the curve or coordinate not below p: %v", ErrInvalidKey, p.curve, err)
+	}
+	return &PublicKey{curve: p.curve, point: pub.Bytes(), sm2: pub}, nil
 }

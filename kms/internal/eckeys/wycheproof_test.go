@@ -37,6 +37,9 @@ func TestWycheproof(t *testing.T) {
 	}
 	for _, c := range allCurves {
 		t.Run(string(c), func(t *testing.T) {
+			if files[c] == "" {
+				t.Skipf("Wycheproof has no ECDH vectors for %s", c) // SM2: see sm2_test.go
+			}
 			data, err := os.ReadFile(filepath.Join(dir, files[c]))
 			if err != nil {
 				t.Fatal(err)
