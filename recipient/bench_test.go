@@ -110,3 +110,42 @@ func BenchmarkParseEnvelopeHostile(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWrapTo is the service's cost of one Tencent Plaintext wrapped to
+// an EncryptionPublicKey: a 32-byte data key to RSA-2048 or SM2.
+func BenchmarkWrapTo(b *testing.B) {
+	rsaPub := &key2048(b).PublicKey
+	sm2Pub := &sm2Key(b, 0).PublicKey
+	secret := secretOf(32)
+	for _, alg := range []string{AlgRSAESOAEPSHA256, AlgRSAESOAEPSHA1, AlgRSAESPKCS1v15, AlgSM2, AlgSM2ASN1} {
+		var pub any = rsaPub
+		if alg == AlgSM2 || alg == AlgSM2ASN1 {
+			pub = sm2Pub
+		}
+		b.Run(alg, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := WrapTo(pub, alg, secret, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParsePublicKey is the cost of reading an EncryptionPublicKey.
+func BenchmarkParsePublicKey(b *testing.B) {
+	for name, in := range map[string][]byte{
+		"RSA-2048-PEM": pemOf("PUBLIC KEY", spkiOf(b, &key2048(b).PublicKey)),
+		"SM2-PEM":      pemOf("PUBLIC KEY", sm2SPKI(b, &sm2Key(b, 0).PublicKey)),
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParsePublicKey(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -2,12 +2,22 @@ package recipient
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // FuzzUnwrapCMS feeds hostile envelopes to UnwrapCMS under two keys: the
@@ -110,10 +120,117 @@ func fuzzSeedsUnwrap(tb testing.TB) map[string][]byte {
 	return seeds
 }
 
-// TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzUnwrapCMS and
-// FuzzWrapUnwrap from fuzzSeedsUnwrap when RECIPIENT_WRITE_FUZZ_SEEDS=1.
-// Our envelopes are random, so a rewrite changes their bytes, not their
-// shapes. Crashers that go test -fuzz adds beside them are kept.
+// FuzzParsePublicKey feeds hostile public keys to ParsePublicKey.
+// Properties: no panic; a refusal is ErrKey alone, with no key and a bounded
+// message; an acceptance is an RSA key of 2048 to 4096 bits or an SM2 point
+// on its curve, whose canonical DER is exactly the input's (its PEM body for
+// PEM), so no second spelling of a key gets through; and WrapTo takes every
+// key ParsePublicKey gives.
+func FuzzParsePublicKey(f *testing.F) {
+	for _, s := range fuzzSeedsPublicKey(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pub, err := ParsePublicKey(b)
+		if err != nil {
+			if pub != nil || !errors.Is(err, ErrKey) || !isKind(err) {
+				t.Fatalf("refusal with a key or not ErrKey alone: %T, %v", pub, err)
+			}
+			if len(err.Error()) > 400 {
+				t.Fatalf("a %d-byte message", len(err.Error()))
+			}
+			return
+		}
+		der := b
+		if bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("-----BEGIN")) {
+			if der, err = decodePEM(b); err != nil {
+				t.Fatalf("accepted PEM that decodePEM refuses: %v", err)
+			}
+		}
+		var canonical []byte
+		alg := AlgSM2
+		switch k := pub.(type) {
+		case *rsa.PublicKey:
+			if n := k.N.BitLen(); n < 2048 || n > 4096 || k.E < 3 || k.E%2 == 0 {
+				t.Fatalf("accepted RSA-%d with e = %d", n, k.E)
+			}
+			canonical, err = x509.MarshalPKIXPublicKey(k)
+			alg = AlgRSAESOAEPSHA256
+		case *ecdsa.PublicKey:
+			if k.Curve != sm2.P256() || !k.Curve.IsOnCurve(k.X, k.Y) {
+				t.Fatal("accepted an EC key off SM2")
+			}
+			canonical, err = smx509.MarshalPKIXPublicKey(k)
+		default:
+			t.Fatalf("accepted a %T", pub)
+		}
+		if err != nil || !bytes.Equal(canonical, der) {
+			t.Fatalf("accepted a non-canonical encoding: %v\n in  %x\n out %x", err, der, canonical)
+		}
+		if _, err := WrapTo(pub, alg, secretOf(16), nil); err != nil {
+			t.Fatalf("WrapTo refuses a key ParsePublicKey accepts: %v", err)
+		}
+	})
+}
+
+// fuzzSeedsPublicKey are FuzzParsePublicKey's seeds, every one fixed (no
+// randomness), so that rewriting them changes nothing: the test keys in both
+// encodings, the GB/T 32918.5 SM2 key, and the refusals ParsePublicKey names.
+func fuzzSeedsPublicKey(tb testing.TB) map[string][]byte {
+	rsaDER := spkiOf(tb, &key2048(tb).PublicKey)
+	sk := sm2KnownKey(tb)
+	sm2DER := sm2SPKI(tb, &sk.PublicKey)
+	point := sm2PointBytes(&sk.PublicKey)
+	// An RSA-1024 "key": any odd 1024-bit modulus is refused for its size.
+	n1024 := new(big.Int).Lsh(big.NewInt(1), 1023)
+	n1024.Add(n1024, big.NewInt(0x10001))
+	rsa1024, _ := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: n1024, E: 65537})
+	p256 := elliptic.P256().Params()
+	p256DER, _ := x509.MarshalPKIXPublicKey(&ecdsa.PublicKey{Curve: elliptic.P256(), X: p256.Gx, Y: p256.Gy})
+	sm2P8, _ := smx509.MarshalPKCS8PrivateKey(sk)
+	cert := selfSigned(tb, key2048(tb))
+	offCurve := bytes.Clone(point)
+	offCurve[64] ^= 1
+	p256Point := elliptic.Marshal(elliptic.P256(), p256.Gx, p256.Gy)
+	spki := func(alg asn1.ObjectIdentifier, pt []byte) []byte {
+		var b cryptobyte.Builder
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1ObjectIdentifier(alg)
+				b.AddASN1ObjectIdentifier(oidSM2Curve)
+			})
+			b.AddASN1BitString(pt)
+		})
+		return b.BytesOrPanic()
+	}
+	return map[string][]byte{
+		"rsa2048_der":        rsaDER,
+		"rsa2048_pem":        pemOf("PUBLIC KEY", rsaDER),
+		"rsa3072_pem":        pemOf("PUBLIC KEY", spkiOf(tb, &key3072(tb).PublicKey)),
+		"rsa4096_der":        spkiOf(tb, &key4096(tb).PublicKey),
+		"sm2_gbt_der":        sm2DER,
+		"sm2_gbt_pem":        pemOf("PUBLIC KEY", sm2DER),
+		"rsa1024_der":        rsa1024,
+		"p256_der":           p256DER,
+		"sm2_compressed":     spki(oidPublicKeyEC, elliptic.MarshalCompressed(sm2.P256(), sk.X, sk.Y)),
+		"sm2_off_curve":      spki(oidPublicKeyEC, offCurve),
+		"p256_point_sm2_oid": spki(oidPublicKeyEC, p256Point),
+		"sm2_oid_as_alg":     spki(oidSM2Curve, point), // the older spelling
+		"cert_der":           cert,
+		"cert_pem":           pemOf("CERTIFICATE", cert),
+		"pkcs8_sm2_der":      sm2P8,
+		"pkcs1_public_pem":   pemOf("RSA PUBLIC KEY", x509.MarshalPKCS1PublicKey(&key2048(tb).PublicKey)),
+		"two_blocks":         append(pemOf("PUBLIC KEY", sm2DER), pemOf("PUBLIC KEY", rsaDER)...),
+		"trailing":           append(bytes.Clone(sm2DER), 0),
+		"garbage":            []byte("-----BEGIN PUBLIC KEY-----\nnot base64\n-----END PUBLIC KEY-----\n"),
+	}
+}
+
+// TestWriteFuzzSeeds rewrites testdata/fuzz/FuzzUnwrapCMS, FuzzWrapUnwrap
+// and FuzzParsePublicKey from their seed functions when
+// RECIPIENT_WRITE_FUZZ_SEEDS=1. Our envelopes are random, so a rewrite
+// changes their bytes, not their shapes; the public-key seeds are fixed.
+// Crashers that go test -fuzz adds beside them are kept.
 func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("RECIPIENT_WRITE_FUZZ_SEEDS") != "1" {
 		t.Skip("set RECIPIENT_WRITE_FUZZ_SEEDS=1 to rewrite the seed corpora")
@@ -133,5 +250,8 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	for _, n := range []int{1, 190, 191, 1000, 4096} {
 		write("FuzzWrapUnwrap", fmt.Sprint(n), secretOf(n))
+	}
+	for name, b := range fuzzSeedsPublicKey(t) {
+		write("FuzzParsePublicKey", name, b)
 	}
 }

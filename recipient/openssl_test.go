@@ -2,6 +2,7 @@ package recipient
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
@@ -17,8 +18,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Interop with OpenSSL's cms command, the reference CMS implementation:
@@ -157,4 +164,174 @@ func TestOpenSSLEncryptsToUs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opensslSM2PKE reports whether this openssl does SM2 public-key encryption
+// (1.1.1 and 3.x do, unless built with no-sm2): pkeyutl -encrypt and
+// -decrypt with a key from genpkey -algorithm SM2.
+var opensslSM2PKE = sync.OnceValue(func() bool {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		return false
+	}
+	dir, err := os.MkdirTemp("", "recipient-openssl-sm2")
+	if err != nil {
+		return false
+	}
+	defer os.RemoveAll(dir)
+	key, msg, ct := filepath.Join(dir, "k.pem"), filepath.Join(dir, "m"), filepath.Join(dir, "c")
+	if os.WriteFile(msg, []byte("x"), 0o600) != nil {
+		return false
+	}
+	for _, args := range [][]string{
+		{"genpkey", "-algorithm", "SM2", "-out", key},
+		{"pkeyutl", "-encrypt", "-inkey", key, "-in", msg, "-out", ct},
+		{"pkeyutl", "-decrypt", "-inkey", key, "-in", ct},
+	} {
+		if exec.Command(bin, args...).Run() != nil {
+			return false
+		}
+	}
+	return true
+})
+
+func needOpenSSLSM2(t *testing.T) string {
+	t.Helper()
+	bin := needOpenSSL(t)
+	if !opensslSM2PKE() {
+		t.Skip("this openssl does not do SM2 encryption (openssl pkeyutl -decrypt with an SM2 key fails)")
+	}
+	return bin
+}
+
+func writeSM2KeyPEM(t *testing.T, dir string, key *sm2.PrivateKey) string {
+	t.Helper()
+	der, err := smx509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, "sm2key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+}
+
+// rsaDecryptOpts are pkeyutl's options for each RSA algorithm.
+var rsaDecryptOpts = map[string][]string{
+	AlgRSAESOAEPSHA256: {"-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"},
+	AlgRSAESOAEPSHA1:   {"-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha1", "-pkeyopt", "rsa_mgf1_md:sha1"},
+	AlgRSAESPKCS1v15:   {"-pkeyopt", "rsa_padding_mode:pkcs1"},
+}
+
+func TestOpenSSLDecryptsWrapTo(t *testing.T) {
+	bin := needOpenSSL(t)
+	for _, key := range []*rsa.PrivateKey{key2048(t), key4096(t)} {
+		for _, alg := range rsaAlgs {
+			t.Run(fmt.Sprintf("RSA-%d/%s", key.N.BitLen(), alg), func(t *testing.T) {
+				dir := t.TempDir()
+				secret := secretOf(maxFor(alg, key.Size()))
+				ct, err := WrapTo(&key.PublicKey, alg, secret, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				args := append([]string{"pkeyutl", "-decrypt", "-inkey", writeKeyPEM(t, dir, key), "-in", writeFile(t, dir, "ct", ct)}, rsaDecryptOpts[alg]...)
+				if got := openssl(t, bin, args...); !bytes.Equal(got, secret) {
+					t.Fatalf("openssl decrypted %x", got)
+				}
+			})
+		}
+	}
+	t.Run("SM2", func(t *testing.T) {
+		bin := needOpenSSLSM2(t)
+		dir := t.TempDir()
+		k := sm2Key(t, 0)
+		keyPEM := writeSM2KeyPEM(t, dir, k)
+		for _, n := range []int{1, 32, 1024} {
+			secret := secretOf(n)
+			asn, err := WrapTo(&k.PublicKey, AlgSM2ASN1, secret, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := openssl(t, bin, "pkeyutl", "-decrypt", "-inkey", keyPEM, "-in", writeFile(t, dir, "asn", asn)); !bytes.Equal(got, secret) {
+				t.Fatalf("openssl decrypted the ASN.1 form to %x", got)
+			}
+			// The raw form, its parts put in OpenSSL's ASN.1 by hand: C1
+			// is the first 64 bytes, C3 the next 32.
+			raw, err := WrapTo(&k.PublicKey, AlgSM2, secret, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b cryptobyte.Builder
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1BigInt(new(big.Int).SetBytes(raw[:32]))
+				b.AddASN1BigInt(new(big.Int).SetBytes(raw[32:64]))
+				b.AddASN1OctetString(raw[64:96])
+				b.AddASN1OctetString(raw[96:])
+			})
+			if got := openssl(t, bin, "pkeyutl", "-decrypt", "-inkey", keyPEM, "-in", writeFile(t, dir, "raw.asn", b.BytesOrPanic())); !bytes.Equal(got, secret) {
+				t.Fatalf("openssl decrypted the raw form's parts to %x", got)
+			}
+		}
+	})
+}
+
+// OpenSSL's keys parse, and what OpenSSL encrypts to them UnwrapFrom reads.
+func TestOpenSSLEncryptsToWrapToKeys(t *testing.T) {
+	bin := needOpenSSL(t)
+	key := key2048(t)
+	dir := t.TempDir()
+	keyPEM := writeKeyPEM(t, dir, key)
+	pubPEM := openssl(t, bin, "pkey", "-in", keyPEM, "-pubout")
+	pub, err := ParsePublicKey(pubPEM)
+	if err != nil {
+		t.Fatalf("ParsePublicKey(openssl's RSA PEM): %v", err)
+	}
+	if !pub.(*rsa.PublicKey).Equal(&key.PublicKey) {
+		t.Fatal("openssl's RSA PEM parses to another key")
+	}
+	pubFile := writeFile(t, dir, "pub.pem", pubPEM)
+	secret := secretOf(64)
+	in := writeFile(t, dir, "secret", secret)
+	for _, alg := range rsaAlgs {
+		args := append([]string{"pkeyutl", "-encrypt", "-pubin", "-inkey", pubFile, "-in", in}, rsaDecryptOpts[alg]...)
+		ct := openssl(t, bin, args...)
+		if got, err := UnwrapFrom(key, alg, ct); err != nil || !bytes.Equal(got, secret) {
+			t.Errorf("%s: UnwrapFrom(openssl): %v", alg, err)
+		}
+	}
+
+	t.Run("SM2", func(t *testing.T) {
+		bin := needOpenSSLSM2(t)
+		dir := t.TempDir()
+		keyFile := filepath.Join(dir, "o.pem")
+		openssl(t, bin, "genpkey", "-algorithm", "SM2", "-out", keyFile)
+		pubPEM := openssl(t, bin, "pkey", "-in", keyFile, "-pubout")
+		pub, err := ParsePublicKey(pubPEM)
+		if err != nil {
+			t.Fatalf("ParsePublicKey(openssl's SM2 PEM): %v", err)
+		}
+		der := openssl(t, bin, "pkey", "-in", keyFile, "-pubout", "-outform", "DER")
+		if !bytes.Equal(marshalSM2SPKI(pub.(*ecdsa.PublicKey)), der) {
+			t.Fatal("openssl's SM2 SubjectPublicKeyInfo is not ours")
+		}
+		p8 := openssl(t, bin, "pkcs8", "-topk8", "-nocrypt", "-in", keyFile, "-outform", "DER")
+		priv, err := smx509.ParsePKCS8PrivateKey(p8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sk := priv.(*sm2.PrivateKey)
+		if !sk.PublicKey.Equal(pub) {
+			t.Fatal("openssl's SM2 public key is not its private key's")
+		}
+		// OpenSSL encrypts to the key we parsed; we decrypt its ASN.1.
+		ct := openssl(t, bin, "pkeyutl", "-encrypt", "-pubin", "-inkey", writeFile(t, dir, "pub.pem", pubPEM), "-in", writeFile(t, dir, "secret", secret))
+		if got, err := UnwrapFrom(sk, AlgSM2ASN1, ct); err != nil || !bytes.Equal(got, secret) {
+			t.Errorf("UnwrapFrom(openssl's SM2 ciphertext): %v", err)
+		}
+		// And OpenSSL decrypts what we wrap to its key.
+		asn, err := WrapTo(pub, AlgSM2ASN1, secret, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := openssl(t, bin, "pkeyutl", "-decrypt", "-inkey", keyFile, "-in", writeFile(t, dir, "asn", asn)); !bytes.Equal(got, secret) {
+			t.Errorf("openssl decrypted %x", got)
+		}
+	})
 }

@@ -2,7 +2,8 @@
 // enclave, and unwraps it inside the enclave: the Recipient of AWS KMS's
 // Decrypt, DeriveSharedSecret, GenerateDataKey, GenerateDataKeyPair and
 // GenerateRandom, whose secret then leaves the service only as
-// CiphertextForRecipient.
+// CiphertextForRecipient. It also wraps a secret to a public key nothing
+// attests, RSA or SM2, that a caller sends (WrapTo; see below).
 //
 // Two forms are made. WrapRaw is one RSAES-OAEP block (SHA-256, MGF1-SHA-256,
 // empty label), for dialects that return the bare ciphertext. WrapCMS is what
@@ -62,6 +63,24 @@
 // secret, detected only when they break the padding. CBC padding oracles do
 // not apply to an enclave decrypting its own responses, but UnwrapCMS still
 // checks the padding in constant time and says nothing of how it is wrong.
+//
+// Unattested public keys. Tencent Cloud KMS lets a caller send a PEM public
+// key (EncryptionPublicKey, RSA or SM2) and an EncryptionAlgorithm, and
+// returns the secret encrypted to that key instead of in plaintext.
+// ParsePublicKey reads such a key and WrapTo encrypts to it (wrapto.go; the
+// SM2 ciphertext forms and the evidence behind them are in sm2.go). Nothing
+// attests that key: the caller may send any key, so the wrap proves nothing
+// about who can read the secret, only that the network, proxies and logs
+// between us and the holder of the private key cannot. It protects the
+// secret on its way to the caller, never from the caller, and so kms refuses
+// it for keys whose policy asks for attested recipients. The key is hostile
+// input: ParsePublicKey accepts one canonical DER encoding of an RSA key of
+// 2048 to 4096 bits or of an SM2 point on its curve, and refuses everything
+// else saying what it was. What it cannot check, that an RSA modulus has two
+// large prime factors, matters to nobody but the caller: whoever may have a
+// secret wrapped could have had it in plaintext, and a weak key weakens only
+// their own wrap. PKCS #1 v1.5 is offered because Tencent offers it; WrapTo's
+// documentation says why only decryptors need fear it.
 package recipient
 
 import (
@@ -78,12 +97,12 @@ const KeyEncryptionAlgorithm = "RSAES_OAEP_SHA_256"
 // detail in its text, except a failure of the random source given to a wrap,
 // which is returned as it is.
 var (
-	ErrAlgorithm  = errors.New("unsupported key encryption algorithm") // a Recipient names anything but KeyEncryptionAlgorithm
-	ErrKey        = errors.New("unacceptable recipient key")           // nil, not 2048-4096 bits, or not the key its SubjectPublicKeyInfo describes
+	ErrAlgorithm  = errors.New("unsupported key encryption algorithm") // a Recipient names anything but KeyEncryptionAlgorithm; WrapTo's algorithm is unknown or does not fit the key
+	ErrKey        = errors.New("unacceptable recipient key")           // nil, not 2048-4096 bits, not the key its SubjectPublicKeyInfo describes, or anything ParsePublicKey refuses
 	ErrSecretSize = errors.New("secret size out of range")             // empty, or too long for the form asked for
-	ErrMalformed  = errors.New("malformed wrapped secret")             // not the shape above, a bound exceeded, an algorithm other than ours
+	ErrMalformed  = errors.New("malformed wrapped secret")             // not the shape above (or WrapTo's), a bound exceeded, an algorithm other than ours
 	ErrWrongKey   = errors.New("secret is wrapped to another key")     // the envelope's subject key identifier is not the private key's
-	ErrDecrypt    = errors.New("wrapped secret does not decrypt")      // RSA-OAEP failure, or bad content padding
+	ErrDecrypt    = errors.New("wrapped secret does not decrypt")      // RSA (OAEP or PKCS #1 v1.5) or SM2 decryption failure, or bad content padding
 )
 
 // Kinds lists the kinds, for callers that map each to their own errors.
