@@ -34,7 +34,9 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 		return nil, err
 	}
 	defer k.release()
-	to, err := s.resolveTarget(c, k, req.Recipient, req.EncryptTo)
+	// The blob's length gives the plaintext's: a wrap is checked for it
+	// before anything is decrypted.
+	to, err := s.resolveTarget(c, k, req.Recipient, req.EncryptTo, len(req.CiphertextBlob)-blobHeaderLen-blobTagLen)
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if peer.Curve() != k.ec.Curve() {
 		return nil, errorf(ErrInvalidPublicKey, "PublicKey is on %s but %s uses %s", peer.Curve(), s.keyARN(c, k.rec.ID), k.ec.Curve())
 	}
-	to, err := s.resolveTarget(c, k, req.Recipient, nil)
+	to, err := s.resolveTarget(c, k, req.Recipient, nil, k.ec.Curve().SecretSize())
 	if err != nil {
 		return nil, err
 	}

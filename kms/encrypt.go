@@ -97,7 +97,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 	if err := checkSymmetricAlgorithm("EncryptionAlgorithm", req.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	k, _, err := s.prepareEncryption(c, req.KeyID, "Encrypt", nil, nil, req.EncryptionContext, req.DryRun)
+	k, _, err := s.prepareEncryption(c, req.KeyID, "Encrypt", nil, nil, 0, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

@@ -76,7 +76,7 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyWithoutPlaintext")
 		}
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptTo, req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptTo, n, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

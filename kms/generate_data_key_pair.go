@@ -70,7 +70,7 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyPairWithoutPlaintext")
 		}
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, 0, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

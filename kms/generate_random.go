@@ -29,7 +29,7 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Call, req *GenerateRand
 	if req.NumberOfBytes < 1 || req.NumberOfBytes > maxRandomBytes {
 		return nil, errorf(ErrValidation, "NumberOfBytes must be between 1 and %d", maxRandomBytes)
 	}
-	to, err := s.resolveTarget(c, nil, req.Recipient, nil)
+	to, err := s.resolveTarget(c, nil, req.Recipient, nil, int(req.NumberOfBytes))
 	if err != nil {
 		return nil, err
 	}

@@ -63,10 +63,12 @@ func summarise(cl *attest.Claims) *AttestationSummary {
 	return sum
 }
 
-// resolveTarget verifies a Recipient or parses a public-key wrap (at most
-// one of them) and, for the latter, checks that the key's policy does not
-// expect attested callers. k is nil for operations without a key.
-func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap) (target, error) {
+// resolveTarget verifies a Recipient or checks a public-key wrap (at most
+// one of them): for the latter, that the key's policy does not expect
+// attested callers, and that the key and algorithm can carry a secret of n
+// bytes (0: a length not known in advance) — all before the secret exists. k
+// is nil for operations without a key.
+func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap, n int) (target, error) {
 	if r != nil && w != nil {
 		return target{}, errorf(ErrValidation, "give Recipient or EncryptionPublicKey, not both")
 	}
@@ -74,12 +76,17 @@ func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap)
 		if k != nil && k.policy != nil && k.policy.ConditionsOnAttestation() {
 			return target{}, errorf(ErrAccessDenied, "%s requires attested callers (its policy has kms:RecipientAttestation conditions): a public key alone proves nothing about its holder; send a Recipient instead", s.keyARN(c, k.rec.ID))
 		}
-		pw, err := parseWrap(w)
+		pw, err := parseWrap(w, n)
 		return target{wrap: pw}, err
 	}
 	claims, err := s.verifyRecipient(c, r)
 	if err != nil || claims == nil {
 		return target{}, err
+	}
+	if r.Raw && n > 0 {
+		if err := recipient.CheckWrapTo(claims.PublicKey, recipient.AlgRSAESOAEPSHA256, n); err != nil {
+			return target{}, errorf(ErrValidation, "Recipient: a %d-byte secret does not fit one RSA-%d block; ask for at most %d bytes", n, claims.PublicKey.N.BitLen(), claims.PublicKey.Size()-2*32-2)
+		}
 	}
 	return target{claims: claims, raw: r.Raw}, nil
 }
@@ -141,12 +148,12 @@ func wrapForRecipient(claims *attest.Claims, raw bool, secret []byte) ([]byte, e
 // the key and check its state and usage, verify the Recipient, evaluate the
 // policy, honour DryRun. Only after it returns may a secret be made. The
 // caller releases the key.
-func (s *Service) prepareEncryption(c *Call, keyID, op string, r *Recipient, w *PublicKeyWrap, ec EncryptionContext, isDryRun bool) (*key, target, error) {
+func (s *Service) prepareEncryption(c *Call, keyID, op string, r *Recipient, w *PublicKeyWrap, n int, ec EncryptionContext, isDryRun bool) (*key, target, error) {
 	k, err := s.encryptable(c, keyID, op)
 	if err != nil {
 		return nil, target{}, err
 	}
-	to, err := s.resolveTarget(c, k, r, w)
+	to, err := s.resolveTarget(c, k, r, w, n)
 	if err == nil {
 		err = s.authorize(c, k, "kms:"+op, to.claims, ec)
 	}
@@ -192,30 +199,37 @@ type parsedWrap struct {
 	alg string
 }
 
-func parseWrap(w *PublicKeyWrap) (*parsedWrap, error) {
+func parseWrap(w *PublicKeyWrap, n int) (*parsedWrap, error) {
 	if len(w.PublicKey) == 0 {
 		return nil, errorf(ErrValidation, "EncryptionPublicKey is empty")
 	}
 	pub, err := recipient.ParsePublicKey(w.PublicKey)
+	if err == nil {
+		err = recipient.CheckWrapTo(pub, w.Algorithm, max(n, 1))
+	}
 	if err != nil {
-		return nil, &Error{Kind: ErrValidation, Msg: "EncryptionPublicKey: " + err.Error()}
+		return nil, wrapError(err)
 	}
 	return &parsedWrap{pub: pub, alg: w.Algorithm}, nil
 }
 
-// seal encrypts secret to the wrap's key and zeroes secret. An algorithm
-// that does not fit the key, or a secret too long for it, is the caller's
-// error; the secret made for it is discarded.
+func wrapError(err error) error {
+	switch {
+	case errors.Is(err, recipient.ErrAlgorithm):
+		return &Error{Kind: ErrValidation, Msg: "EncryptionAlgorithm: " + err.Error()}
+	case errors.Is(err, recipient.ErrSecretSize), errors.Is(err, recipient.ErrKey):
+		return &Error{Kind: ErrValidation, Msg: "EncryptionPublicKey: " + err.Error()}
+	}
+	return internal(err)
+}
+
+// seal encrypts secret to the wrap's key (checked by parseWrap) and zeroes
+// secret.
 func (w *parsedWrap) seal(secret []byte) ([]byte, error) {
 	defer clear(secret)
 	ct, err := recipient.WrapTo(w.pub, w.alg, secret, rand.Reader)
-	switch {
-	case errors.Is(err, recipient.ErrAlgorithm):
-		return nil, &Error{Kind: ErrValidation, Msg: "EncryptionAlgorithm: " + err.Error()}
-	case errors.Is(err, recipient.ErrSecretSize), errors.Is(err, recipient.ErrKey):
-		return nil, &Error{Kind: ErrValidation, Msg: "EncryptionPublicKey: " + err.Error()}
-	case err != nil:
-		return nil, internal(err)
+	if err != nil {
+		return nil, wrapError(err)
 	}
 	return ct, nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -89,6 +90,11 @@ func decodePEM(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: several PEM blocks; send one PUBLIC KEY block", ErrKey)
 	}
 	block, rest := pem.Decode(b)
+	if block == nil {
+		if der, ok := oneLinePEM(b); ok {
+			return der, nil
+		}
+	}
 	switch {
 	case block == nil:
 		return nil, fmt.Errorf("%w: malformed PEM", ErrKey)
@@ -100,6 +106,28 @@ func decodePEM(b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: PEM block with headers (encrypted?); a PUBLIC KEY block has none", ErrKey)
 	}
 	return block.Bytes, nil
+}
+
+// oneLinePEM reads a PUBLIC KEY block written on one line, the base64 body
+// separated from the markers by spaces, as Tencent's KMS documentation shows
+// EncryptionPublicKey ("-----BEGIN PUBLIC KEY----- MFkw… -----END PUBLIC
+// KEY-----"), which encoding/pem refuses. Only that form: the two markers
+// once each, strict base64 between them once whitespace is removed.
+func oneLinePEM(b []byte) ([]byte, bool) {
+	const begin, end = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+	t := bytes.TrimSpace(b)
+	if !bytes.HasPrefix(t, []byte(begin)) || !bytes.HasSuffix(t, []byte(end)) || bytes.Count(t, []byte("-----")) != 4 {
+		return nil, false
+	}
+	body := t[len(begin) : len(t)-len(end)]
+	compact := make([]byte, 0, len(body))
+	for _, c := range body {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			compact = append(compact, c)
+		}
+	}
+	der, err := base64.StdEncoding.Strict().DecodeString(string(compact))
+	return der, err == nil && len(der) > 0
 }
 
 func pemTypeName(typ string) string {

@@ -117,49 +117,75 @@ func WrapTo(pub crypto.PublicKey, alg string, secret []byte, rand io.Reader) ([]
 	if rand == nil {
 		rand = cryptorand.Reader
 	}
+	w, err := checkWrap(pub, alg, len(secret))
+	if err != nil {
+		return nil, err
+	}
+	if w.sm2 != nil {
+		return sealSM2(w.sm2, w.asn1Form, secret, rand)
+	}
+	var ct []byte
+	if w.scheme.hash != nil {
+		ct, err = rsa.EncryptOAEP(w.scheme.hash(), rand, w.rsa, secret, nil)
+	} else {
+		// Deprecated in Go 1.26 for the decrypting side's sake; see above.
+		ct, err = rsa.EncryptPKCS1v15(rand, w.rsa, secret)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s encryption: %w", w.scheme.alg, err)
+	}
+	return ct, nil
+}
+
+// CheckWrapTo reports, without encrypting anything, the error WrapTo would
+// return for a secret of n bytes: so a caller can refuse a request before it
+// makes or opens the secret.
+func CheckWrapTo(pub crypto.PublicKey, alg string, n int) error {
+	_, err := checkWrap(pub, alg, n)
+	return err
+}
+
+// wrapPlan is a checked key and algorithm: RSA with a scheme, or SM2.
+type wrapPlan struct {
+	rsa      *rsa.PublicKey
+	scheme   rsaScheme
+	sm2      *ecdsa.PublicKey
+	asn1Form bool
+}
+
+func checkWrap(pub crypto.PublicKey, alg string, n int) (wrapPlan, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if err := checkRSAPublicKey(k); err != nil {
-			return nil, err
+			return wrapPlan{}, err
 		}
 		s, err := rsaSchemeOf(alg)
 		if err != nil {
-			return nil, err
+			return wrapPlan{}, err
 		}
-		if err := checkSecretSize(len(secret), s.maxSecret(k.Size()), func() string {
+		if err := checkSecretSize(n, s.maxSecret(k.Size()), func() string {
 			return fmt.Sprintf("one RSA-%d %s block holds", k.N.BitLen(), s.alg)
 		}); err != nil {
-			return nil, err
+			return wrapPlan{}, err
 		}
-		var ct []byte
-		if s.hash != nil {
-			ct, err = rsa.EncryptOAEP(s.hash(), rand, k, secret, nil)
-		} else {
-			// Deprecated in Go 1.26 for the decrypting side's sake; see above.
-			ct, err = rsa.EncryptPKCS1v15(rand, k, secret)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s encryption: %w", s.alg, err)
-		}
-		return ct, nil
-
+		return wrapPlan{rsa: k, scheme: s}, nil
 	case *ecdsa.PublicKey:
 		if err := checkSM2PublicKey(k); err != nil {
-			return nil, err
+			return wrapPlan{}, err
 		}
 		asn1Form, err := sm2Form(alg)
 		if err != nil {
-			return nil, err
+			return wrapPlan{}, err
 		}
-		if err := checkSecretSize(len(secret), maxSM2Secret, func() string { return "an SM2 wrap holds" }); err != nil {
-			return nil, err
+		if err := checkSecretSize(n, maxSM2Secret, func() string { return "an SM2 wrap holds" }); err != nil {
+			return wrapPlan{}, err
 		}
-		return sealSM2(k, asn1Form, secret, rand)
+		return wrapPlan{sm2: k, asn1Form: asn1Form}, nil
 	}
 	if pub == nil {
-		return nil, fmt.Errorf("%w: no public key", ErrKey)
+		return wrapPlan{}, fmt.Errorf("%w: no public key", ErrKey)
 	}
-	return nil, fmt.Errorf("%w: a %T; want an RSA or SM2 public key", ErrKey, pub)
+	return wrapPlan{}, fmt.Errorf("%w: a %T; want an RSA or SM2 public key", ErrKey, pub)
 }
 
 func checkSecretSize(n, max int, holds func() string) error {
