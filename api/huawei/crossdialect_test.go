@@ -1,0 +1,94 @@
+package huawei_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
+
+	"github.com/attestkms/attestkms/internal/testserver"
+)
+
+// TestSameKeyThroughAWS: a key made through Huawei's SDK is the AWS SDK's
+// key (its key_alias an alias), and ciphertexts cross both ways with the
+// same access key pair; additional_authenticated_data is the encryption
+// context {"additional_authenticated_data": aad}.
+func TestSameKeyThroughAWS(t *testing.T) {
+	ctx := context.Background()
+	srv := testserver.Start(t, testserver.Options{})
+	hw := newClient(t, srv)
+	aw := awskms.New(awskms.Options{
+		Region: "cn-north-4", Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+		BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+	})
+	id := createKey(t, hw, "shared", "", "")
+	d, err := aw.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/shared")})
+	if err != nil || *d.KeyMetadata.KeyId != id {
+		t.Fatalf("AWS DescribeKey alias/shared: %v", err)
+	}
+
+	aad := "tenant=acme"
+	ec := map[string]string{"additional_authenticated_data": aad}
+	e, err := hw.EncryptData(&model.EncryptDataRequest{Body: &model.EncryptDataRequestBody{KeyId: id, PlainText: "from huawei", AdditionalAuthenticatedData: &aad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, _ := base64.StdEncoding.DecodeString(*e.CipherText)
+	if back, err := aw.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, EncryptionContext: ec}); err != nil || string(back.Plaintext) != "from huawei" {
+		t.Fatalf("AWS Decrypt of encrypt-data: %v", err)
+	}
+
+	// Bytes that are not text: plain_text_base64 carries them exactly.
+	bin := []byte{0xff, 0xfe, 0, 'a', 0x80}
+	enc, err := aw.Encrypt(ctx, &awskms.EncryptInput{KeyId: aws.String(id), Plaintext: bin, EncryptionContext: ec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dd, err := hw.DecryptData(&model.DecryptDataRequest{Body: &model.DecryptDataRequestBody{CipherText: base64.StdEncoding.EncodeToString(enc.CiphertextBlob), AdditionalAuthenticatedData: &aad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := base64.StdEncoding.DecodeString(*dd.PlainTextBase64); !bytes.Equal(got, bin) || *dd.PlainText != "\ufffd\ufffd\x00a\ufffd" {
+		t.Fatalf("decrypt-data of binary: %q %q", *dd.PlainText, *dd.PlainTextBase64)
+	}
+
+	// An AWS data key decrypts through decrypt-datakey, and back.
+	dk, err := aw.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), KeySpec: types.DataKeySpecAes256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dr, err := hw.DecryptDatakey(&model.DecryptDatakeyRequest{Body: &model.DecryptDatakeyRequestBody{KeyId: id, CipherText: hex.EncodeToString(dk.CiphertextBlob), DatakeyCipherLength: "32"}})
+	if err != nil || *dr.DataKey != hex.EncodeToString(dk.Plaintext) {
+		t.Fatalf("decrypt-datakey of an AWS data key: %v", err)
+	}
+	cd, err := hw.CreateDatakey(&model.CreateDatakeyRequest{Body: &model.CreateDatakeyRequestBody{KeyId: id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, _ := hex.DecodeString(*cd.CipherText)
+	if back, err := aw.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: ct}); err != nil || hex.EncodeToString(back.Plaintext) != *cd.PlainText {
+		t.Fatalf("AWS Decrypt of create-datakey: %v", err)
+	}
+
+	// A key made through AWS, state changes through either.
+	ak, err := aw.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: types.KeySpecEccNistP521, KeyUsage: types.KeyUsageTypeKeyAgreement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := describe(t, hw, *ak.KeyMetadata.KeyId); d.KeySpec.Value() != "EC_P521" || d.KeyUsage.Value() != "KEY_AGREEMENT" || *d.KeyAlias != "" {
+		t.Fatalf("describe-key of an AWS key: %s", d)
+	}
+	if _, err := hw.DisableKey(&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: id}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := aw.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)}); d.KeyMetadata.KeyState != types.KeyStateDisabled {
+		t.Fatalf("AWS sees %s", d.KeyMetadata.KeyState)
+	}
+}

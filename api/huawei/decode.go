@@ -1,0 +1,265 @@
+package huawei
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/recipient"
+)
+
+// decode reads one JSON object into v. Malformed JSON and trailing data are
+// KMS.0202; a value of the wrong type is KMS.0308 naming the field. Unknown
+// members are ignored, as Huawei's API does (the SDK sends members such as
+// sequence and enterprise_project_id that change nothing here); members whose
+// absence would change the meaning of a request (recipient) are checked by
+// every operation (operations.go).
+func decode(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &dialectError{codeBadJSON, "the request body has data after its JSON object"}
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return &dialectError{codeBadJSON, fmt.Sprintf("the request body is not valid JSON (at byte %d)", se.Offset)}
+	case errors.As(err, &te) && te.Field != "":
+		return invalid(fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, jsonKind(te.Type), te.Value))
+	case errors.As(err, &te):
+		return &dialectError{codeBadJSON, fmt.Sprintf("the request body must be a JSON object, not a JSON %s", te.Value)}
+	}
+	return &dialectError{codeBadJSON, "the request body is not valid JSON"}
+}
+
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "of another type"
+}
+
+// keyIDRE is Huawei's key_id pattern.
+var keyIDRE = regexp.MustCompile(`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$`)
+
+// keyID checks a required key_id: present (KMS.0204) and a 36-byte key id
+// (KMS.0205). Huawei takes no aliases or ARNs here.
+func keyID(field, s string) error {
+	switch {
+	case s == "":
+		return missing(field)
+	case !keyIDRE.MatchString(s):
+		return &dialectError{codeBadKeyID, field + " must be a 36-character key ID such as 0d0466b0-e727-4d9c-b35d-f84bb474a37f"}
+	}
+	return nil
+}
+
+// decimal parses a number Huawei sends as a decimal string: only digits, no
+// sign, no leading zeros, in [lo, hi]. Empty is KMS.0204 when required, else
+// (0, nil).
+func decimal(field, s string, lo, hi int, required bool) (int, error) {
+	if s == "" {
+		if required {
+			return 0, missing(field)
+		}
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || len(s) > 1 && s[0] == '0' || s[0] < '0' || s[0] > '9' || len(s) > 10 {
+		return 0, invalid(fmt.Sprintf("%s must be a decimal number between %d and %d, in a string", field, lo, hi))
+	}
+	if n < lo || n > hi {
+		return 0, invalid(fmt.Sprintf("%s must be between %d and %d", field, lo, hi))
+	}
+	return n, nil
+}
+
+// bits parses a length in bits that must be a whole number of bytes in
+// [8, 8192] (gen-random, create-datakey) and returns the bytes.
+func bits(field, s string, required bool) (int, error) {
+	n, err := decimal(field, s, 8, 8192, required)
+	if err != nil {
+		return 0, err
+	}
+	if n%8 != 0 {
+		return 0, invalid(fmt.Sprintf("%s is a length in bits and must be a multiple of 8 (8 to 8192)", field))
+	}
+	return n / 8, nil
+}
+
+// hexBytes decodes a required hex member (either case). The caller zeroes
+// what it holds a secret.
+func hexBytes(field, s string) ([]byte, error) {
+	if s == "" {
+		return nil, missing(field)
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil, invalid(field + " is not valid hex")
+	}
+	return b, nil
+}
+
+// b64 decodes a required standard-base64 member.
+func b64(field, s string) ([]byte, error) {
+	if s == "" {
+		return nil, missing(field)
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, invalid(field + " is not valid base64")
+	}
+	return b, nil
+}
+
+// hexSecret is a secret's hex encoding, zeroed after sending.
+func hexSecret(b []byte) exchange.RawString {
+	out := make([]byte, hex.EncodedLen(len(b)))
+	hex.Encode(out, b)
+	return out
+}
+
+// b64Secret is a secret's base64 encoding, zeroed after sending.
+func b64Secret(b []byte) exchange.RawString {
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
+	base64.StdEncoding.Encode(out, b)
+	return out
+}
+
+// jsonSecret is a secret as a JSON string (decrypt-data's plain_text): its
+// bytes escaped as encoding/json escapes a string, invalid UTF-8 as U+FFFD,
+// in a buffer zeroed after sending.
+type jsonSecret []byte
+
+// MarshalJSON implements json.Marshaler.
+func (s jsonSecret) MarshalJSON() ([]byte, error) { return s, nil }
+
+func newJSONSecret(b []byte) jsonSecret {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(rawText(b))
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	res := bytes.Clone(out)
+	clear(buf.Bytes())
+	return res
+}
+
+// rawText marshals b as a JSON string without a Go string copy that could
+// not be zeroed.
+type rawText []byte
+
+// MarshalText implements encoding.TextMarshaler.
+func (t rawText) MarshalText() ([]byte, error) { return t, nil }
+
+// sequenceField is the optional sequence member every request may carry:
+// Huawei's 36-byte request serial number (KMS.0206 otherwise). It is checked
+// and otherwise ignored.
+type sequenceField struct {
+	Sequence string `json:"sequence"`
+}
+
+func (s sequenceField) check() error {
+	if s.Sequence != "" && len(s.Sequence) != 36 {
+		return &dialectError{codeBadSequence, "sequence must be a 36-byte serial number such as 919c82d4-8046-4722-9094-35c3c6524cff"}
+	}
+	return nil
+}
+
+// aadField is additional_authenticated_data: non-sensitive data bound to a
+// ciphertext, at most 128 bytes. kms binds it as the encryption context
+// {"additional_authenticated_data": aad}, so the AWS dialect decrypts such a
+// ciphertext with that EncryptionContext.
+type aadField struct {
+	AAD string `json:"additional_authenticated_data"`
+}
+
+const aadContextKey = "additional_authenticated_data"
+
+func (a aadField) context() (kms.EncryptionContext, error) {
+	switch {
+	case a.AAD == "":
+		return nil, nil
+	case len(a.AAD) > 128:
+		return nil, invalid("additional_authenticated_data must be at most 128 bytes")
+	}
+	return kms.EncryptionContext{aadContextKey: a.AAD}, nil
+}
+
+// recipientField is the recipient member: derive-shared-secret's, as
+// Huawei's API reference documents it, and an attestkms extension on
+// create-datakey, decrypt-datakey and gen-random. With it the secret comes
+// back only as ciphertext_recipient: base64 of CMS EnvelopedData wrapped to
+// the attested enclave's RSA key, as AWS's CiphertextForRecipient.
+type recipientField struct {
+	Recipient *struct {
+		AttestationDocument    string `json:"attestation_document"`
+		KeyEncryptionAlgorithm string `json:"key_encryption_algorithm"`
+	} `json:"recipient"`
+}
+
+func (r recipientField) recipient() (*kms.Recipient, error) {
+	if r.Recipient == nil {
+		return nil, nil
+	}
+	doc, err := b64("recipient.attestation_document", r.Recipient.AttestationDocument)
+	if err != nil {
+		return nil, err
+	}
+	alg := r.Recipient.KeyEncryptionAlgorithm
+	if alg == "" {
+		alg = recipient.KeyEncryptionAlgorithm // the only one, and Huawei's default
+	}
+	if recipient.CheckAlgorithm(alg) != nil {
+		return nil, invalid("recipient.key_encryption_algorithm must be " + recipient.KeyEncryptionAlgorithm)
+	}
+	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: alg}, nil
+}
+
+// hasRecipient reports whether a request body names a recipient member (in
+// any case, as encoding/json matches names), for the operations that do not
+// take one: they refuse it rather than answer in plaintext a caller who
+// asked for a wrapped secret.
+func hasRecipient(body []byte) bool {
+	var probe struct {
+		Recipient json.RawMessage `json:"recipient"`
+	}
+	if json.Unmarshal(body, &probe) != nil {
+		return false // decode will say what is wrong
+	}
+	return len(probe.Recipient) > 0 && !bytes.Equal(probe.Recipient, []byte("null"))
+}
+
+// shortID is the key id of a key ARN (kms answers ARNs; Huawei, key ids).
+func shortID(arn string) string {
+	if i := strings.LastIndex(arn, ":key/"); i >= 0 {
+		return arn[i+len(":key/"):]
+	}
+	return arn
+}
