@@ -1,15 +1,143 @@
-// Package tencent serves the Tencent Cloud KMS API 3.0 dialect.
+// Package tencent serves the Tencent Cloud KMS API 3.0 dialect (version
+// 2019-01-18): POST / with X-TC-Action: <Action>, signed with
+// TC3-HMAC-SHA256 (package tc3), so that the official tencentcloud-sdk-go
+// KMS client works against attestkms unchanged. The SecretId is the access
+// key id of the same key pair the other dialects use, and keys are shared
+// with them.
+//
+// It bounds the body, authenticates, decodes and renders; every decision
+// about keys is kms's. Order of a request: read at most 1 MiB; verify the
+// TC3 signature (an unknown SecretId and a bad signature get one answer);
+// check X-TC-Version (2019-01-18 only) and find the action; check
+// Content-Type and X-TC-Region; decode the JSON body strictly and check its
+// values; for a state-changing action, refuse a signature already used; run
+// the action; write the audit line; only then send the answer. Every answer is
+// HTTP 200, {"Response":{…,"RequestId":…}}, errors as
+// {"Response":{"Error":{"Code","Message"},"RequestId"}} with Tencent's codes
+// (errors.go holds the one table from kms's kinds). A request whose audit
+// line cannot be written gets InternalError instead of its result.
+//
+// Actions and their members, as the SDK (kms v20190118) names and types
+// them. Binary values are base64 strings; times are Unix seconds;
+// EncryptionContext is a string holding a JSON object of strings, bound as
+// its pairs (their order and spacing do not matter, and the same pairs given
+// through the AWS dialect match). KeyId is a key id (a UUID) or, as an
+// extension, alias/NAME. Keys are answered by id alone, never by ARN:
+//
+//	CreateKey            Alias (required; becomes kms alias "alias/<Alias>"), Description, KeyUsage (ENCRYPT_DECRYPT), Type (1), Tags
+//	DescribeKey          KeyId → KeyMetadata
+//	ListKeys             Offset, Limit (1-200, default 10), Role → Keys, TotalCount (counts at most 100,000 keys)
+//	EnableKey, DisableKey, CancelKeyDeletion   KeyId
+//	ScheduleKeyDeletion  KeyId, PendingWindowInDays (7-30, required) → DeletionDate, KeyId
+//	Encrypt              KeyId, Plaintext (≤ 4096 bytes), EncryptionContext → CiphertextBlob, KeyId
+//	Decrypt              CiphertextBlob, EncryptionContext, EncryptionPublicKey, EncryptionAlgorithm, Recipient → KeyId, Plaintext
+//	GenerateDataKey      KeyId, KeySpec (AES_128, AES_256) or NumberOfBytes (1-1024; wins over KeySpec, as Tencent documents), EncryptionContext, EncryptionPublicKey, EncryptionAlgorithm, Recipient → KeyId, Plaintext, CiphertextBlob
+//	GenerateRandom       NumberOfBytes (1-1024) → Plaintext
+//	GetPublicKey         KeyId → KeyId, PublicKey (base64 DER SubjectPublicKeyInfo), PublicKeyPem
+//
+// With EncryptionPublicKey (a PEM public key: RSA of 2048 to 4096 bits, or
+// SM2) and EncryptionAlgorithm (RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1,
+// RSAES_PKCS1_V1_5, or SM2 in C1C3C2 — the default — or SM2_C1C3C2_ASN1),
+// Plaintext is the base64 of the secret encrypted to that key, and
+// CiphertextBlob is still returned. A public key alone proves nothing about
+// who holds its private key, so a key whose policy has any
+// kms:RecipientAttestation condition refuses it (kms decides this).
+//
+// Extension: Recipient. Decrypt and GenerateDataKey also accept
+//
+//	"Recipient": {"AttestationDocument": "<base64>", "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}
+//
+// as the AWS dialect does: the enclave's RSA key is taken from the verified
+// attestation document, the key policy's attestation conditions apply, and
+// Plaintext is then the base64 of one raw RSAES-OAEP-SHA-256 ciphertext of
+// the secret (not CMS, which Tencent's clients do not expect; it holds at
+// most 190 bytes for an RSA-2048 enclave key). The typed SDK requests have
+// no Recipient member; send it with the SDK's common request
+// (tchttp.NewCommonRequest("kms", "2019-01-18", "GenerateDataKey") and
+// common.Client.Send). Recipient and EncryptionPublicKey exclude each other.
+//
+// X-TC-Action is not signed, and what this package does about it. The SDK
+// signs only content-type, host, the body and the second (package tc3). Who
+// captures a signed request may, within the five minutes of skew, send its
+// body again under any action whose parameters the same body fits; the
+// request is still authenticated. Three things narrow that:
+//
+//   - Bodies are decoded strictly: a member the action does not define is
+//     UnknownParameter, and required members are required. So only a body
+//     of {"KeyId"} alone fits more than one action — DescribeKey,
+//     GetPublicKey, EnableKey, DisableKey, CancelKeyDeletion. No re-sent
+//     body can release a secret under another action or schedule a
+//     deletion (ScheduleKeyDeletion requires PendingWindowInDays, and every
+//     action that returns a secret has members of its own).
+//   - The signature of a state-changing action (CreateKey, EnableKey,
+//     DisableKey, ScheduleKeyDeletion, CancelKeyDeletion) is recorded in the
+//     replay cache shared with the other dialects, and a state-changing
+//     request whose signature is already there is refused, whatever its
+//     action: a captured state change cannot be repeated nor turned into
+//     another one once the original has arrived. What remains: an
+//     interceptor may send a captured {"KeyId"} request under another of
+//     those five actions before (or instead of) the original, or send a
+//     captured DescribeKey or GetPublicKey again as EnableKey, DisableKey
+//     or CancelKeyDeletion (reads do not spend their signature; see below).
+//     At worst that flips a key between enabled and disabled or cancels a
+//     pending deletion; it releases nothing and destroys nothing. TLS
+//     (serve --tls-cert) denies the interceptor the request in the first
+//     place: use it wherever the network is not trusted.
+//   - A client that signs x-tc-action too, as Tencent's documentation
+//     shows, has its action covered by the signature (tc3 checks every
+//     signed header).
+//
+// Why stateless actions (Encrypt, Decrypt, GenerateDataKey, GenerateRandom,
+// DescribeKey, ListKeys, GetPublicKey) are not refused on a repeated
+// signature, as the AWS dialect refuses every one: TC3 signs nothing unique
+// to a request (the SDK sends no nonce with it), so identical calls within
+// one second — a loop making data keys under one key — carry byte-identical
+// signatures, and refusing the second would break the SDK. A captured
+// stateless request can thus be re-sent within the skew window and answered
+// again; its answer goes to whoever sent it, which is again why TLS matters
+// (and why EncryptionPublicKey or a Recipient keep the secret out of the
+// answer). For the same reason two different state changes with the same
+// body within one second (DisableKey then EnableKey of one key) are
+// indistinguishable from a replay: the second is refused with
+// AuthFailure.SignatureExpire, and succeeds once retried a second later.
+//
+// Threat model: every header and body byte is the attacker's until the
+// signature verifies, and the body is still hostile after (an authenticated
+// client may be compromised). What is not done here: TLS (the server's),
+// rate limiting, and CAM: key policies are kms's business. Not supported:
+// signature v1 (HmacSHA1/HmacSHA256), GET requests, unsigned payloads,
+// temporary credentials (X-TC-Token), multipart bodies.
 package tencent
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/api/tencent/tc3"
 	"github.com/attestkms/attestkms/kms"
+)
+
+// MaxSkew is how far a request's X-TC-Timestamp may be from the server's
+// clock: Tencent's five minutes.
+const MaxSkew = tc3.DefaultMaxSkew
+
+const (
+	// Version is the one API version served.
+	Version     = "2019-01-18"
+	contentType = "application/json"
+	dialect     = "tencent"
+	// maxRegion bounds X-TC-Region; Tencent's longest have under 20
+	// characters (na-siliconvalley, ap-southeast-3).
+	maxRegion = 32
 )
 
 // Options configure a Handler. Zero values are safe defaults.
@@ -24,13 +152,215 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Handler serves the dialect.
-type Handler struct{ opts Options }
+// Handler serves the Tencent dialect.
+type Handler struct {
+	svc      *kms.Service
+	verifier tc3.Verifier
+	replay   *replay.Cache
+	now      func() time.Time
+	log      *slog.Logger
+}
 
 // New returns a Handler.
-func New(opts Options) *Handler { return &Handler{opts: opts} }
+func New(opts Options) *Handler {
+	h := &Handler{svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger}
+	if h.replay == nil {
+		h.replay = replay.New(MaxSkew, 0)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.verifier = tc3.Verifier{
+		Service: "kms",
+		MaxSkew: MaxSkew,
+		Lookup: func(id string) ([]byte, bool) {
+			secret, _, ok := h.svc.LookupSecret(id)
+			return secret, ok
+		},
+	}
+	return h
+}
 
-// Handle serves one request. (Being written: it refuses everything.)
+// Handle serves one request; route POST / with an X-TC-Action header here.
 func (h *Handler) Handle(c echo.Context) error {
-	return c.NoContent(http.StatusNotImplemented)
+	w, r := c.Response(), c.Request()
+	reqID := httpio.RequestID()
+	actionName := r.Header.Get("X-TC-Action")
+	opName := actionName
+	if len(opName) > 64 {
+		opName = opName[:64]
+	}
+	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+
+	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+		return h.serve(r.Context(), w, r, actionName, rec)
+	})
+	defer res.Wipe()
+	if err != nil {
+		return h.writeError(w, reqID, err)
+	}
+	if a, ok := res.Out.(answer); ok {
+		a.setRequestID(reqID)
+	}
+	return exchange.WriteJSON(w, http.StatusOK, contentType, struct{ Response any }{res.Out})
+}
+
+func auditCode(err error) (string, string) { return toWire(err) }
+
+func authFail(code, msg string) error { return exchange.AuthFailure(errorf(code, msg)) }
+
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, actionName string, rec *kms.AuditRecord) (*result, error) {
+	body, err := httpio.ReadBody(w, r)
+	if errors.Is(err, httpio.ErrTooLarge) {
+		return nil, errorf(codeRequestTooLarge, "The request body is larger than 1 MiB.")
+	}
+	if err != nil {
+		return nil, invalidParameter("could not read the request body")
+	}
+	now := h.now()
+	v, err := h.verifier.Verify(r, body, now)
+	switch {
+	case errors.Is(err, tc3.ErrConfig):
+		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
+	case errors.Is(err, tc3.ErrMissing):
+		return nil, exchange.AuthFailure(errMissingAuth)
+	case errors.Is(err, tc3.ErrExpired):
+		return nil, authFail(codeSignatureExpire, "Signature expired: the request's X-TC-Timestamp is more than 5 minutes from the server's time.")
+	case errors.Is(err, tc3.ErrMalformed):
+		return nil, authFail(codeInvalidAuthorization, "The request's TC3-HMAC-SHA256 signature is not in Tencent Cloud's form: "+err.Error())
+	case err != nil:
+		return nil, exchange.AuthFailure(errBadSignature)
+	}
+	_, principal, ok := h.svc.LookupSecret(v.SecretID)
+	if !ok { // deleted between the two lookups
+		return nil, exchange.AuthFailure(errBadSignature)
+	}
+	rec.AccessKeyID, rec.Principal = v.SecretID, principal.ARN
+
+	switch vs := r.Header.Values("X-TC-Version"); {
+	case len(vs) == 0:
+		return nil, missing("X-TC-Version")
+	case len(vs) > 1 || vs[0] != Version:
+		return nil, errorf(codeNoSuchVersion, "The KMS API version must be "+Version+".")
+	}
+	act, ok := actions[actionName]
+	if !ok || len(r.Header.Values("X-TC-Action")) != 1 {
+		return nil, errorf(codeInvalidAction, "The action "+rec.Operation+" does not exist in KMS "+Version+".")
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
+		return nil, invalidParameter("Content-Type must be " + contentType)
+	}
+	region, err := regionOf(r.Header)
+	if err != nil {
+		return nil, err
+	}
+	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: region, SourceIP: rec.SourceIP}}
+	c.firstUse = func() error {
+		if !act.changesState {
+			return nil
+		}
+		c.used = true
+		if h.replay.Seen(dialect, v.Signature, now) {
+			return authFail(codeSignatureExpire, "This signature has already been used for a state-changing action: the request is a replay. "+
+				"(TC3 signs neither the action nor a nonce, so two requests with the same body in the same second carry the same signature: retry in a second.)")
+		}
+		return nil
+	}
+	res, err := act.run(h, ctx, c, body)
+	rec.KeyARN, rec.SourceKeyARN, rec.Attestation = c.KeyARN, c.SourceKeyARN, c.Attestation
+	if err == nil && act.changesState && !c.used {
+		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: errors.New(actionName + " changed state without checking its signature's first use")}
+	}
+	return res, err
+}
+
+// call is one authenticated request as an action sees it: kms's Call, and
+// firstUse, which a state-changing action calls once its request is
+// checked and just before it changes state: it records the signature and
+// refuses one already recorded (see the package doc).
+type call struct {
+	*kms.Call
+	firstUse func() error
+	used     bool
+}
+
+// regionOf is X-TC-Region: required, as Tencent's KMS requires it, and any
+// well-formed region is accepted; it names the region in key ARNs, which
+// this dialect shows only in the audit log.
+func regionOf(h http.Header) (string, error) {
+	vs := h.Values("X-TC-Region")
+	if len(vs) == 0 {
+		return "", missing("X-TC-Region")
+	}
+	if len(vs) > 1 || !isRegion(vs[0]) {
+		return "", invalidValue("X-TC-Region must be one region name such as ap-guangzhou")
+	}
+	return vs[0], nil
+}
+
+func isRegion(s string) bool {
+	if s == "" || len(s) > maxRegion {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) error {
+	code, msg := toWire(err)
+	if code == codeInternalError {
+		h.log.Error("internal error", "request_id", reqID, "err", err)
+	}
+	type errorBody struct{ Code, Message string }
+	return exchange.WriteJSON(w, http.StatusOK, contentType, struct {
+		Response struct {
+			Error     errorBody
+			RequestId string
+		}
+	}{struct {
+		Error     errorBody
+		RequestId string
+	}{errorBody{code, msg}, reqID}})
+}
+
+// result is an action's answer (exchange.Result).
+type result = exchange.Result
+
+// answer is an action's output: every one embeds meta, so that the handler
+// can add the RequestId Tencent puts in every Response.
+type answer interface{ setRequestID(string) }
+
+// meta is the part of every Response the handler fills in. Embedded last, it
+// puts RequestId last, where Tencent puts it.
+type meta struct{ RequestId string }
+
+func (m *meta) setRequestID(id string) { m.RequestId = id }
+
+func ok(out answer, secrets ...[]byte) (*result, error) { return exchange.OK(out, secrets...) }
+
+type opFunc func(h *Handler, ctx context.Context, c *call, body []byte) (*result, error)
+
+// action is one X-TC-Action: its handler, and whether it changes state (its
+// signature is then single-use; see the package doc).
+type action struct {
+	run          opFunc
+	changesState bool
+}
+
+// op adapts a typed action: it decodes the body into Req first.
+func op[Req any](fn func(h *Handler, ctx context.Context, c *call, req *Req) (*result, error)) opFunc {
+	return func(h *Handler, ctx context.Context, c *call, body []byte) (*result, error) {
+		var req Req
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+		return fn(h, ctx, c, &req)
+	}
 }

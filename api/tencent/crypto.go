@@ -1,0 +1,227 @@
+package tencent
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+
+	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// Cryptographic actions. Secrets in an answer (Plaintext) are listed in its
+// result so the handler zeroes them once the answer is written.
+
+const (
+	// maxPlaintext is Tencent's Encrypt bound ("原文最大长度支持4K") and kms's.
+	maxPlaintext = 4096
+	// maxRandom bounds NumberOfBytes of GenerateDataKey and GenerateRandom.
+	maxRandom = 1024
+	// maxPublicKeyPEM bounds EncryptionPublicKey before kms parses it: an
+	// RSA-4096 key's PEM has about 800 bytes.
+	maxPublicKeyPEM = 8192
+)
+
+// rawString is exchange.RawString: a secret's encoding, zeroed after sending.
+type rawString = exchange.RawString
+
+// wrapFields are the members of Decrypt and GenerateDataKey that ask for the
+// secret encrypted rather than in the clear: Tencent's EncryptionPublicKey
+// and EncryptionAlgorithm, and attestkms's Recipient.
+type wrapFields struct {
+	EncryptionPublicKey string
+	EncryptionAlgorithm string
+	Recipient           *struct {
+		AttestationDocument    string
+		KeyEncryptionAlgorithm string
+	}
+}
+
+// targets turns the members into kms's: a Recipient wants raw
+// RSAES-OAEP-SHA-256 (Tencent's Plaintext holds one ciphertext, not CMS).
+// Which public keys and algorithms are acceptable is kms's to judge.
+func (w *wrapFields) targets() (*kms.Recipient, *kms.PublicKeyWrap, error) {
+	var r *kms.Recipient
+	if w.Recipient != nil {
+		if w.Recipient.AttestationDocument == "" {
+			return nil, nil, missing("Recipient.AttestationDocument")
+		}
+		doc, err := blob("Recipient.AttestationDocument", codeInvalidValue, w.Recipient.AttestationDocument)
+		if err != nil {
+			return nil, nil, err
+		}
+		r = &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: w.Recipient.KeyEncryptionAlgorithm, Raw: true}
+	}
+	var pw *kms.PublicKeyWrap
+	switch {
+	case len(w.EncryptionPublicKey) > maxPublicKeyPEM:
+		return nil, nil, invalidValue(fmt.Sprintf("EncryptionPublicKey is longer than %d bytes", maxPublicKeyPEM))
+	case w.EncryptionPublicKey != "":
+		pw = &kms.PublicKeyWrap{PublicKey: []byte(w.EncryptionPublicKey), Algorithm: w.EncryptionAlgorithm}
+	case w.EncryptionAlgorithm != "":
+		return nil, nil, invalidParameter("EncryptionAlgorithm is given without EncryptionPublicKey")
+	}
+	if r != nil && pw != nil {
+		return nil, nil, invalidParameter("give Recipient or EncryptionPublicKey, not both")
+	}
+	return r, pw, nil
+}
+
+// plaintext is Tencent's Plaintext member: the base64 of the secret, or of
+// its encryption to the caller's public key or enclave. It returns the
+// encoding, and zeroes the secret.
+func plaintext(secret, wrapped []byte) rawString {
+	src := secret
+	if wrapped != nil {
+		src = wrapped
+	}
+	// Encoded straight into a buffer the handler zeroes, never through a
+	// string, which could not be.
+	enc := make(rawString, base64.StdEncoding.EncodedLen(len(src)))
+	base64.StdEncoding.Encode(enc, src)
+	clear(secret)
+	return enc
+}
+
+func encrypt(h *Handler, ctx context.Context, c *call, req *struct {
+	KeyId             string
+	Plaintext         string
+	EncryptionContext string
+}) (*result, error) {
+	id, err := keyID(req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	if req.Plaintext == "" {
+		return nil, missing("Plaintext")
+	}
+	pt, err := blob("Plaintext", codeInvalidPlaintext, req.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	if len(pt) > maxPlaintext {
+		return nil, errorf(codeInvalidPlaintext, fmt.Sprintf("Plaintext is longer than %d bytes", maxPlaintext))
+	}
+	ec, err := encryptionContext(req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.Encrypt(ctx, c.Call, &kms.EncryptRequest{KeyID: id, Plaintext: pt, EncryptionContext: ec})
+	if err != nil {
+		return nil, err
+	}
+	return ok(&struct {
+		CiphertextBlob string
+		KeyId          string
+		meta
+	}{CiphertextBlob: b64(r.CiphertextBlob), KeyId: bareKeyID(r.KeyID)})
+}
+
+func decrypt(h *Handler, ctx context.Context, c *call, req *struct {
+	CiphertextBlob    string
+	EncryptionContext string
+	wrapFields
+}) (*result, error) {
+	if req.CiphertextBlob == "" {
+		return nil, missing("CiphertextBlob")
+	}
+	ct, err := blob("CiphertextBlob", codeInvalidCiphertext, req.CiphertextBlob)
+	if err != nil {
+		return nil, err
+	}
+	ec, err := encryptionContext(req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	rcpt, pw, err := req.targets()
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.Decrypt(ctx, c.Call, &kms.DecryptRequest{CiphertextBlob: ct, EncryptionContext: ec, Recipient: rcpt, EncryptTo: pw})
+	if err != nil {
+		return nil, err
+	}
+	pt := plaintext(r.Plaintext, r.CiphertextForRecipient)
+	return ok(&struct {
+		KeyId     string
+		Plaintext rawString
+		meta
+	}{KeyId: bareKeyID(r.KeyID), Plaintext: pt}, pt)
+}
+
+func generateDataKey(h *Handler, ctx context.Context, c *call, req *struct {
+	KeyId             string
+	KeySpec           string
+	NumberOfBytes     *int64
+	EncryptionContext string
+	wrapFields
+	// Members of Tencent's hosted data keys, which attestkms does not keep.
+	IsHostedByKms *int64
+	DataKeyName   string
+	Description   string
+	HsmClusterId  string
+}) (*result, error) {
+	id, err := keyID(req.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	spec, n := req.KeySpec, int32(0)
+	switch {
+	case req.NumberOfBytes != nil:
+		// "同时指定NumberOfBytes和KeySpec时，以NumberOfBytes为准"
+		if v := *req.NumberOfBytes; v < 1 || v > maxRandom {
+			return nil, invalidValue(fmt.Sprintf("NumberOfBytes must be between 1 and %d", maxRandom))
+		}
+		spec, n = "", int32(*req.NumberOfBytes)
+	case spec == "":
+		return nil, missing("KeySpec or NumberOfBytes")
+	}
+	switch {
+	case req.IsHostedByKms != nil && *req.IsHostedByKms == 1 || req.DataKeyName != "" || req.Description != "":
+		return nil, errorf(codeUnsupported, "data keys hosted by KMS (IsHostedByKms 1, DataKeyName, Description) are not supported: keep the CiphertextBlob yourself")
+	case req.IsHostedByKms != nil && *req.IsHostedByKms != 0:
+		return nil, invalidValue("IsHostedByKms must be 0 or 1")
+	case req.HsmClusterId != "":
+		return nil, errorf(codeInvalidHsmClusterID, "there are no HSM clusters here: leave HsmClusterId out")
+	}
+	ec, err := encryptionContext(req.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	rcpt, pw, err := req.targets()
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.svc.GenerateDataKey(ctx, c.Call, &kms.GenerateDataKeyRequest{
+		KeyID: id, KeySpec: spec, NumberOfBytes: n, EncryptionContext: ec, Recipient: rcpt, EncryptTo: pw,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pt := plaintext(r.Plaintext, r.CiphertextForRecipient)
+	return ok(&struct {
+		KeyId          string
+		Plaintext      rawString
+		CiphertextBlob string
+		meta
+	}{KeyId: bareKeyID(r.KeyID), Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob)}, pt)
+}
+
+func generateRandom(h *Handler, ctx context.Context, c *call, req *struct{ NumberOfBytes *int64 }) (*result, error) {
+	if req.NumberOfBytes == nil {
+		return nil, missing("NumberOfBytes")
+	}
+	if v := *req.NumberOfBytes; v < 1 || v > maxRandom {
+		return nil, invalidValue(fmt.Sprintf("NumberOfBytes must be between 1 and %d", maxRandom))
+	}
+	r, err := h.svc.GenerateRandom(ctx, c.Call, &kms.GenerateRandomRequest{NumberOfBytes: int32(*req.NumberOfBytes)})
+	if err != nil {
+		return nil, err
+	}
+	pt := plaintext(r.Plaintext, nil)
+	return ok(&struct {
+		Plaintext rawString
+		meta
+	}{Plaintext: pt}, pt)
+}
