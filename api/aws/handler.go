@@ -144,7 +144,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN
-	if h.replay.Seen(dialect, v.Signature, now) {
+	if h.replay.Replayed(dialect, v.Signature, v.Date, now) {
 		return nil, authFail(errExpiredSignature, "Signature has already been used: this request is a replay.")
 	}
 

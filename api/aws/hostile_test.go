@@ -149,9 +149,10 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("refused requests created %d keys", n)
 	}
 
-	// Replay: the same signed bytes twice; the second changes nothing.
+	// Replay of a captured request (signed 10 seconds ago): the second use
+	// is refused and changes nothing.
 	req = rawRequest(t, srv.URL, "CreateKey", body)
-	sign(t, req, body, srv.AccessKey, srv.Secret, time.Now())
+	sign(t, req, body, srv.AccessKey, srv.Secret, time.Now().Add(-10*time.Second))
 	replay := req.Clone(ctx)
 	replay.Body = io.NopCloser(strings.NewReader(body))
 	if r := do(t, req); r.status != 200 {
@@ -162,6 +163,16 @@ func TestAuthentication(t *testing.T) {
 	}
 	if n := keyCount(t, srv); n != 1 {
 		t.Fatalf("a replayed CreateKey made %d keys", n)
+	}
+	// The same request repeated within its signing second (a client that
+	// signs no nonce, like curl --aws-sigv4) is a repeat, not a replay.
+	rbody := `{"NumberOfBytes":8}`
+	req = rawRequest(t, srv.URL, "GenerateRandom", rbody)
+	sign(t, req, rbody, srv.AccessKey, srv.Secret, time.Now())
+	repeat := req.Clone(ctx)
+	repeat.Body = io.NopCloser(strings.NewReader(rbody))
+	if r1, r2 := do(t, req), do(t, repeat); r1.status != 200 || r2.status != 200 {
+		t.Fatalf("an immediate repeat was refused: %s / %s", r1.body, r2.body)
 	}
 
 	log, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))

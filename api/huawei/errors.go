@@ -79,7 +79,7 @@ var (
 	errAuthToken   = &dialectError{codeAuth, "X-Auth-Token is not accepted here (there is no IAM): sign the request with an access key and secret key (SDK-HMAC-SHA256)."}
 	// An unknown access key and a wrong signature get this same answer.
 	errBadSignature = &dialectError{codeAuth, "The request signature does not match: check the access key, the secret key and the signing method (SDK-HMAC-SHA256)."}
-	errReplay       = &dialectError{codeAuth, "The request signature has already been used: this request is a replay. (The signature covers the second, not a nonce: to repeat an identical request within one second, give each a fresh sequence.)"}
+	errReplay       = &dialectError{codeAuth, "The request signature has already been used: this request is a replay (a signature is accepted again only within 2 seconds of its X-Sdk-Date)."}
 	errExpired      = &dialectError{codeExpired, "The request has expired: X-Sdk-Date is more than 15 minutes from the server's time."}
 	errProject      = &dialectError{codeProject, "The project_id in the URL is not this account's project."}
 	errTooLarge     = &dialectError{codeTooLarge, "The request message is larger than 1 MiB."}

@@ -97,7 +97,7 @@ func TestAuthentication(t *testing.T) {
 
 	// Replay: the same signed bytes twice; the second changes nothing.
 	once := `{"key_alias":"a","sequence":"` + *seq() + `"}`
-	req = raw{op: "create-key", body: once}.request(t, srv)
+	req = raw{op: "create-key", body: once, at: time.Now().Add(-10 * time.Second)}.request(t, srv)
 	again := req.Clone(t.Context())
 	again.Body = io.NopCloser(strings.NewReader(once))
 	if r := do(t, req); r.status != 200 {

@@ -69,37 +69,23 @@
 //     body can release a secret under another action or schedule a
 //     deletion (ScheduleKeyDeletion requires PendingWindowInDays, and every
 //     action that returns a secret has members of its own).
-//   - The signature of a state-changing action (CreateKey, EnableKey,
-//     DisableKey, ScheduleKeyDeletion, CancelKeyDeletion) is recorded in the
-//     replay cache shared with the other dialects, and a state-changing
-//     request whose signature is already there is refused, whatever its
-//     action: a captured state change cannot be repeated nor turned into
-//     another one once the original has arrived. What remains: an
-//     interceptor may send a captured {"KeyId"} request under another of
-//     those five actions before (or instead of) the original, or send a
-//     captured DescribeKey or GetPublicKey again as EnableKey, DisableKey
-//     or CancelKeyDeletion (reads do not spend their signature; see below).
-//     At worst that flips a key between enabled and disabled or cancels a
-//     pending deletion; it releases nothing and destroys nothing. TLS
-//     (serve --tls-cert) denies the interceptor the request in the first
-//     place: use it wherever the network is not trusted.
+//   - Every verified signature is recorded in the replay cache shared with
+//     the other dialects, and one seen before is refused once its
+//     X-TC-Timestamp is more than two seconds old (replay.Grace), whatever
+//     the action. TC3 signs no nonce, so identical calls within one second
+//     (a loop making data keys, DisableKey then EnableKey of one key) carry
+//     one signature; inside the grace they are repeats, not replays, and
+//     are answered. So a captured request can be sent again, under its own
+//     action or another its body fits, only within two seconds of its
+//     signing: capture after the fact (logs, a proxy) is refused, and
+//     real-time interception is TLS's to stop (serve --tls-cert): use it
+//     wherever the network is not trusted. At worst an interceptor flips a
+//     key between enabled and disabled or cancels a pending deletion; no
+//     re-sent body releases a secret under another action or schedules a
+//     deletion.
 //   - A client that signs x-tc-action too, as Tencent's documentation
 //     shows, has its action covered by the signature (tc3 checks every
 //     signed header).
-//
-// Why stateless actions (Encrypt, Decrypt, GenerateDataKey, GenerateRandom,
-// DescribeKey, ListKeys, GetPublicKey) are not refused on a repeated
-// signature, as the AWS dialect refuses every one: TC3 signs nothing unique
-// to a request (the SDK sends no nonce with it), so identical calls within
-// one second — a loop making data keys under one key — carry byte-identical
-// signatures, and refusing the second would break the SDK. A captured
-// stateless request can thus be re-sent within the skew window and answered
-// again; its answer goes to whoever sent it, which is again why TLS matters
-// (and why EncryptionPublicKey or a Recipient keep the secret out of the
-// answer). For the same reason two different state changes with the same
-// body within one second (DisableKey then EnableKey of one key) are
-// indistinguishable from a replay: the second is refused with
-// AuthFailure.SignatureExpire, and succeeds once retried a second later.
 //
 // Threat model: every header and body byte is the attacker's until the
 // signature verifies, and the body is still hostile after (an authenticated
@@ -239,6 +225,9 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.SecretID, principal.ARN
+	if h.replay.Replayed(dialect, v.Signature, v.Timestamp, now) {
+		return nil, authFail(codeSignatureExpire, "This signature has already been used: the request is a replay (a signature is accepted again only within 2 seconds of its X-TC-Timestamp).")
+	}
 
 	switch vs := r.Header.Values("X-TC-Version"); {
 	case len(vs) == 0:
@@ -258,33 +247,14 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, err
 	}
 	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: region, SourceIP: rec.SourceIP}}
-	c.firstUse = func() error {
-		if !act.changesState {
-			return nil
-		}
-		c.used = true
-		if h.replay.Seen(dialect, v.Signature, now) {
-			return authFail(codeSignatureExpire, "This signature has already been used for a state-changing action: the request is a replay. "+
-				"(TC3 signs neither the action nor a nonce, so two requests with the same body in the same second carry the same signature: retry in a second.)")
-		}
-		return nil
-	}
-	res, err := act.run(h, ctx, c, body)
+	res, err := act(h, ctx, c, body)
 	rec.KeyARN, rec.SourceKeyARN, rec.Attestation = c.KeyARN, c.SourceKeyARN, c.Attestation
-	if err == nil && act.changesState && !c.used {
-		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: errors.New(actionName + " changed state without checking its signature's first use")}
-	}
 	return res, err
 }
 
-// call is one authenticated request as an action sees it: kms's Call, and
-// firstUse, which a state-changing action calls once its request is
-// checked and just before it changes state: it records the signature and
-// refuses one already recorded (see the package doc).
+// call is one authenticated request as an action sees it.
 type call struct {
 	*kms.Call
-	firstUse func() error
-	used     bool
 }
 
 // regionOf is X-TC-Region: required, as Tencent's KMS requires it, and any
@@ -347,12 +317,8 @@ func ok(out answer, secrets ...[]byte) (*result, error) { return exchange.OK(out
 
 type opFunc func(h *Handler, ctx context.Context, c *call, body []byte) (*result, error)
 
-// action is one X-TC-Action: its handler, and whether it changes state (its
-// signature is then single-use; see the package doc).
-type action struct {
-	run          opFunc
-	changesState bool
-}
+// action is one X-TC-Action's handler.
+type action = opFunc
 
 // op adapts a typed action: it decodes the body into Req first.
 func op[Req any](fn func(h *Handler, ctx context.Context, c *call, req *Req) (*result, error)) opFunc {

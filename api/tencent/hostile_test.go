@@ -194,7 +194,7 @@ func TestAuthentication(t *testing.T) {
 	id := createKey(t, c, "replayed")
 	disable := fmt.Sprintf(`{"KeyId":%q}`, id)
 	req = rawRequest(t, srv.URL, "DisableKey", disable)
-	sign(t, req, disable, srv.AccessKey, srv.Secret, time.Now())
+	sign(t, req, disable, srv.AccessKey, srv.Secret, time.Now().Add(-10*time.Second)) // captured, replayed later
 	replay = req.Clone(ctx)
 	replay.Body = io.NopCloser(strings.NewReader(disable))
 	if r := do(t, req); r.code != "" {
@@ -225,7 +225,7 @@ func TestUnsignedAction(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	c := newClient(t, srv, "ap-guangzhou")
 	id := createKey(t, c, "target")
-	at := time.Now()
+	at := time.Now().Add(-10 * time.Second) // captured, re-sent later than replay.Grace
 	send := func(action, body string) rawResponse {
 		r := rawRequest(t, srv.URL, action, body)
 		sign(t, r, body, srv.AccessKey, srv.Secret, at) // one signature for every action
@@ -253,6 +253,7 @@ func TestUnsignedAction(t *testing.T) {
 	// GenerateDataKey body not an Encrypt or a Decrypt.
 	schedule := fmt.Sprintf(`{"KeyId":%q,"PendingWindowInDays":7}`, id)
 	gdk := fmt.Sprintf(`{"KeyId":%q,"KeySpec":"AES_256"}`, id)
+	at = time.Now() // fresh signatures: only the bodies are on trial here
 	for _, tc := range []struct{ action, body, code string }{
 		{"EnableKey", schedule, "UnknownParameter"},
 		{"DescribeKey", schedule, "UnknownParameter"},
@@ -270,9 +271,10 @@ func TestUnsignedAction(t *testing.T) {
 		t.Fatal("a body under another action changed the key")
 	}
 
-	// The limit the package doc states: a read's signature is not spent (the
-	// SDK repeats identical reads within a second), so a captured
-	// DescribeKey can be re-sent as an EnableKey. TLS is what stops that.
+	// The limit the package doc states: inside replay.Grace a signature may
+	// be used again (the SDK repeats identical calls within a second), so a
+	// DescribeKey intercepted in real time can be re-sent as an EnableKey.
+	// TLS is what stops that. Past the grace it is refused.
 	at = time.Now().Add(time.Second)
 	if r := send("DescribeKey", keyBody); r.code != "" {
 		t.Fatal(r.body)
@@ -282,6 +284,14 @@ func TestUnsignedAction(t *testing.T) {
 	}
 	if r := send("EnableKey", keyBody); r.code != "" || state() != "Enabled" {
 		t.Fatalf("the documented limit no longer holds (update the package doc): %s", r.body)
+	}
+	at = time.Now().Add(-20 * time.Second) // captured earlier, re-sent now
+	disableBody := fmt.Sprintf(`{"KeyId":%q}`, id)
+	if r := send("DescribeKey", disableBody); r.code != "" {
+		t.Fatal(r.body)
+	}
+	if r := send("DisableKey", disableBody); r.code != "AuthFailure.SignatureExpire" || state() != "Enabled" {
+		t.Fatalf("a captured DescribeKey re-sent as DisableKey past the grace: %s", r.body)
 	}
 }
 

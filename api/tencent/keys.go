@@ -116,9 +116,6 @@ func createKey(h *Handler, ctx context.Context, c *call, req *createKeyRequest) 
 	case !errors.Is(err, kms.ErrNotFound):
 		return nil, err
 	}
-	if err := c.firstUse(); err != nil {
-		return nil, err
-	}
 	md, err := h.svc.CreateKey(ctx, c.Call, &kms.CreateKeyRequest{Description: req.Description, Tags: tags})
 	if err != nil {
 		return nil, err
@@ -289,9 +286,6 @@ func enableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*re
 	if err != nil {
 		return nil, err
 	}
-	if err := c.firstUse(); err != nil {
-		return nil, err
-	}
 	if err := h.svc.EnableKey(ctx, c.Call, id); err != nil {
 		return nil, err
 	}
@@ -301,9 +295,6 @@ func enableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*re
 func disableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.firstUse(); err != nil {
 		return nil, err
 	}
 	if err := h.svc.DisableKey(ctx, c.Call, id); err != nil {
@@ -326,9 +317,6 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
 	if d := *req.PendingWindowInDays; d < 7 || d > 30 {
 		return nil, errorf(codeInvalidPendingWindow, "PendingWindowInDays must be between 7 and 30")
 	}
-	if err := c.firstUse(); err != nil {
-		return nil, err
-	}
 	r, err := h.svc.ScheduleKeyDeletion(ctx, c.Call, id, int32(*req.PendingWindowInDays))
 	if err != nil {
 		return nil, err
@@ -343,9 +331,6 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
 func cancelKeyDeletion(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.firstUse(); err != nil {
 		return nil, err
 	}
 	arn, err := h.svc.CancelKeyDeletion(ctx, c.Call, id)

@@ -1,18 +1,17 @@
 package tencent
 
-// actions maps X-TC-Action to its handler. The state-changing ones have
-// single-use signatures (see the package doc).
+// actions maps X-TC-Action to its handler.
 var actions = map[string]action{
-	"CreateKey":           {op(createKey), true},
-	"DescribeKey":         {op(describeKey), false},
-	"ListKeys":            {op(listKeys), false},
-	"EnableKey":           {op(enableKey), true},
-	"DisableKey":          {op(disableKey), true},
-	"ScheduleKeyDeletion": {op(scheduleKeyDeletion), true},
-	"CancelKeyDeletion":   {op(cancelKeyDeletion), true},
-	"Encrypt":             {op(encrypt), false},
-	"Decrypt":             {op(decrypt), false},
-	"GenerateDataKey":     {op(generateDataKey), false},
-	"GenerateRandom":      {op(generateRandom), false},
-	"GetPublicKey":        {op(getPublicKey), false},
+	"CreateKey":           op(createKey),
+	"DescribeKey":         op(describeKey),
+	"ListKeys":            op(listKeys),
+	"EnableKey":           op(enableKey),
+	"DisableKey":          op(disableKey),
+	"ScheduleKeyDeletion": op(scheduleKeyDeletion),
+	"CancelKeyDeletion":   op(cancelKeyDeletion),
+	"Encrypt":             op(encrypt),
+	"Decrypt":             op(decrypt),
+	"GenerateDataKey":     op(generateDataKey),
+	"GenerateRandom":      op(generateRandom),
+	"GetPublicKey":        op(getPublicKey),
 }

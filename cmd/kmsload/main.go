@@ -144,7 +144,11 @@ func checkEndpoint(endpoint string, allowRemote bool) error {
 func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Context) error, error) {
 	var key struct{ KeyMetadata struct{ KeyId string } }
 	newKey := func(in any) error { return c.Call(ctx, "CreateKey", in, &key) }
-	var out json.RawMessage
+	// send is one request; each has its own answer buffer (workers run at once).
+	send := func(ctx context.Context, op string, in any) error {
+		var out json.RawMessage
+		return c.Call(ctx, op, in, &out)
+	}
 	switch op {
 	case "GenerateDataKey", "Encrypt", "Decrypt":
 		if err := newKey(struct{}{}); err != nil {
@@ -154,17 +158,17 @@ func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Co
 		switch op {
 		case "GenerateDataKey":
 			in := map[string]any{"KeyId": id, "KeySpec": "AES_256"}
-			return func(ctx context.Context) error { return c.Call(ctx, op, in, &out) }, nil
+			return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 		case "Encrypt":
 			in := map[string]any{"KeyId": id, "Plaintext": make([]byte, 32)}
-			return func(ctx context.Context) error { return c.Call(ctx, op, in, &out) }, nil
+			return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 		}
 		var enc struct{ CiphertextBlob []byte }
 		if err := c.Call(ctx, "Encrypt", map[string]any{"KeyId": id, "Plaintext": make([]byte, 32)}, &enc); err != nil {
 			return nil, err
 		}
 		in := map[string]any{"CiphertextBlob": enc.CiphertextBlob}
-		return func(ctx context.Context) error { return c.Call(ctx, op, in, &out) }, nil
+		return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 	case "DeriveSharedSecret":
 		if err := newKey(map[string]string{"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}); err != nil {
 			return nil, err
@@ -172,10 +176,10 @@ func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Co
 		peer, _ := ecdh.P256().GenerateKey(rand.Reader)
 		spki, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
 		in := map[string]any{"KeyId": key.KeyMetadata.KeyId, "KeyAgreementAlgorithm": "ECDH", "PublicKey": spki}
-		return func(ctx context.Context) error { return c.Call(ctx, op, in, &out) }, nil
+		return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 	case "GenerateRandom":
 		in := map[string]any{"NumberOfBytes": 32}
-		return func(ctx context.Context) error { return c.Call(ctx, op, in, &out) }, nil
+		return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 	}
 	return nil, fmt.Errorf("--op %q: use GenerateDataKey, Encrypt, Decrypt, DeriveSharedSecret or GenerateRandom", op)
 }

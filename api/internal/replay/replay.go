@@ -7,6 +7,15 @@
 // generations of signatures and retires the older every 2*skew, so every
 // signature is remembered at least that long.
 //
+// Identical requests signed in the same second have the same signature when
+// the client signs no per-request value: Huawei's and Tencent's SDKs and
+// curl --aws-sigv4 do not (the AWS SDKs sign an invocation id). Such repeats
+// are legitimate (a loop asking for random bytes, replicas decrypting one data
+// key), so Replayed lets a repeat through while its signed time is less than
+// Grace old: a captured request can be replayed only within Grace of its
+// signing, which leaves after-the-fact capture (logs, a proxy) refused and
+// real-time interception to TLS.
+//
 // Threat model: only signatures that verified are recorded, so an
 // unauthenticated client cannot fill the cache. Memory is bounded: when the
 // current generation reaches MaxEntries it is retired early, which shortens
@@ -39,6 +48,16 @@ func New(skew time.Duration, maxEntries int) *Cache {
 		maxEntries = DefaultMaxEntries
 	}
 	return &Cache{retire: 2 * skew, max: maxEntries, cur: map[[16]byte]struct{}{}, prev: map[[16]byte]struct{}{}}
+}
+
+// Grace is how long after its signed time a repeated signature is still
+// accepted as a repeat rather than refused as a replay.
+const Grace = 2 * time.Second
+
+// Replayed records sig under namespace and reports whether it is a replay:
+// seen before, and signed more than Grace before now.
+func (c *Cache) Replayed(namespace string, sig []byte, signedAt, now time.Time) bool {
+	return c.Seen(namespace, sig, now) && now.Sub(signedAt) > Grace
 }
 
 // Seen records sig (a verified MAC, of which 16 bytes are kept: still a

@@ -77,3 +77,26 @@ func BenchmarkSeen(b *testing.B) {
 		c.Seen("aws", s, now)
 	}
 }
+
+func TestReplayedGrace(t *testing.T) {
+	c := New(15*time.Minute, 0)
+	signed := time.Unix(1700000000, 0)
+	if c.Replayed("huawei", sig(7), signed, signed.Add(100*time.Millisecond)) {
+		t.Fatal("first use is a replay")
+	}
+	// The same request again within the signing second: a repeat, accepted.
+	if c.Replayed("huawei", sig(7), signed, signed.Add(900*time.Millisecond)) {
+		t.Fatal("a repeat within the grace refused")
+	}
+	// Later than Grace after signing: a replay.
+	if !c.Replayed("huawei", sig(7), signed, signed.Add(Grace+time.Millisecond)) {
+		t.Fatal("a replay after the grace accepted")
+	}
+	// A signature first seen late is recorded, and refused if seen again.
+	if c.Replayed("huawei", sig(8), signed, signed.Add(time.Minute)) {
+		t.Fatal("first use is a replay")
+	}
+	if !c.Replayed("huawei", sig(8), signed, signed.Add(time.Minute+time.Second)) {
+		t.Fatal("second use of a late signature accepted")
+	}
+}
