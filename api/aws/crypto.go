@@ -83,7 +83,7 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 			CiphertextForRecipient, EncryptionAlgorithm, KeyId string
 		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyID})
 	}
-	enc := []byte(b64(r.Plaintext))
+	enc := exchange.Base64(r.Plaintext)
 	clear(r.Plaintext)
 	return ok(struct {
 		EncryptionAlgorithm string
@@ -162,7 +162,7 @@ func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generate
 			CiphertextBlob, CiphertextForRecipient, KeyId string
 		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyID})
 	}
-	enc := []byte(b64(r.Plaintext))
+	enc := exchange.Base64(r.Plaintext)
 	clear(r.Plaintext)
 	return ok(struct {
 		CiphertextBlob string
@@ -214,7 +214,7 @@ func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *gene
 			CiphertextForRecipient, KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
 		}{b64(r.CiphertextForRecipient), r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
 	}
-	enc := []byte(b64(r.PrivateKeyPlaintext))
+	enc := exchange.Base64(r.PrivateKeyPlaintext)
 	clear(r.PrivateKeyPlaintext)
 	return ok(struct {
 		KeyId                    string
@@ -258,7 +258,7 @@ func generateRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	if r.CiphertextForRecipient != nil {
 		return ok(struct{ CiphertextForRecipient string }{b64(r.CiphertextForRecipient)})
 	}
-	enc := []byte(b64(r.Plaintext))
+	enc := exchange.Base64(r.Plaintext)
 	clear(r.Plaintext)
 	return ok(struct{ Plaintext rawString }{enc}, enc)
 }
@@ -308,7 +308,7 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 			CiphertextForRecipient, KeyAgreementAlgorithm, KeyId, KeyOrigin string
 		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyID, r.KeyOrigin})
 	}
-	enc := []byte(b64(r.SharedSecret))
+	enc := exchange.Base64(r.SharedSecret)
 	clear(r.SharedSecret)
 	return ok(struct {
 		KeyAgreementAlgorithm string

@@ -139,18 +139,10 @@ func b64(field, s string) ([]byte, error) {
 }
 
 // hexSecret is a secret's hex encoding, zeroed after sending.
-func hexSecret(b []byte) exchange.RawString {
-	out := make([]byte, hex.EncodedLen(len(b)))
-	hex.Encode(out, b)
-	return out
-}
+func hexSecret(b []byte) exchange.RawString { return exchange.Hex(b) }
 
 // b64Secret is a secret's base64 encoding, zeroed after sending.
-func b64Secret(b []byte) exchange.RawString {
-	out := make([]byte, base64.StdEncoding.EncodedLen(len(b)))
-	base64.StdEncoding.Encode(out, b)
-	return out
-}
+func b64Secret(b []byte) exchange.RawString { return exchange.Base64(b) }
 
 // jsonSecret is a secret as a JSON string (decrypt-data's plain_text): its
 // bytes escaped as encoding/json escapes a string, invalid UTF-8 as U+FFFD,

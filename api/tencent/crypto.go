@@ -2,7 +2,6 @@ package tencent
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 
 	"github.com/attestkms/attestkms/api/internal/exchange"
@@ -77,8 +76,7 @@ func plaintext(secret, wrapped []byte) rawString {
 	}
 	// Encoded straight into a buffer the handler zeroes, never through a
 	// string, which could not be.
-	enc := make(rawString, base64.StdEncoding.EncodedLen(len(src)))
-	base64.StdEncoding.Encode(enc, src)
+	enc := exchange.Base64(src)
 	clear(secret)
 	return enc
 }

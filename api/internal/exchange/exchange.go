@@ -7,6 +7,8 @@ package exchange
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -102,15 +104,28 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) err
 	return err
 }
 
-// RawString marshals as a JSON string without copying through a Go string,
-// so the only copy of a secret's encoding can be zeroed. It must hold
-// JSON-safe bytes (base64 or hex).
+// RawString is a secret's text in a JSON answer, quoted ("…"), in one buffer
+// that MarshalJSON returns itself: encoding/json then copies the secret only
+// into the answer's buffer, which WriteJSON zeroes, and listing the RawString
+// among the Result's secrets lets Wipe zero this one. Made by Base64 and Hex,
+// which encode without a Go string (a string could not be zeroed).
 type RawString []byte
 
 // MarshalJSON implements json.Marshaler.
-func (r RawString) MarshalJSON() ([]byte, error) {
-	out := make([]byte, 0, len(r)+2)
-	out = append(out, '"')
-	out = append(out, r...)
-	return append(out, '"'), nil
+func (r RawString) MarshalJSON() ([]byte, error) { return r, nil }
+
+// Base64 is secret's standard base64, as a RawString.
+func Base64(secret []byte) RawString {
+	out := make(RawString, base64.StdEncoding.EncodedLen(len(secret))+2)
+	out[0], out[len(out)-1] = '"', '"'
+	base64.StdEncoding.Encode(out[1:], secret)
+	return out
+}
+
+// Hex is secret's lower-case hex, as a RawString.
+func Hex(secret []byte) RawString {
+	out := make(RawString, hex.EncodedLen(len(secret))+2)
+	out[0], out[len(out)-1] = '"', '"'
+	hex.Encode(out[1:], secret)
+	return out
 }
