@@ -20,11 +20,14 @@ type Tag struct {
 // KeyUsage ENCRYPT_DECRYPT, Policy the default policy (the account has full
 // access), Origin AWS_KMS.
 type CreateKeyRequest struct {
-	KeySpec                        KeySpec
-	KeyUsage                       KeyUsage
-	Description                    string
-	Policy                         string
-	Tags                           []Tag
+	KeySpec     KeySpec
+	KeyUsage    KeyUsage
+	Description string
+	Policy      string
+	Tags        []Tag
+	// Alias, if given (alias/NAME), names the key in the same transaction
+	// that creates it: ErrAlreadyExists and no key when the name is taken.
+	Alias                          string
 	Origin                         string
 	MultiRegion                    bool
 	CustomKeyStoreID               string
@@ -96,6 +99,11 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	if err := validateTags(req.Tags); err != nil {
 		return nil, err
 	}
+	if req.Alias != "" {
+		if err := validateAliasName(req.Alias); err != nil {
+			return nil, err
+		}
+	}
 	id := newUUID()
 	policy := req.Policy
 	if policy == "" {
@@ -142,10 +150,20 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	rec.Materials = []materialRecord{m}
 
 	err := s.st.update(func(tx *bolt.Tx) error {
+		if req.Alias != "" {
+			ab := tx.Bucket(bucketAliases)
+			if ab.Get([]byte(req.Alias)) != nil {
+				return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, req.Alias))
+			}
+			ts := now.Truncate(time.Second)
+			if err := putJSON(ab, []byte(req.Alias), &aliasRecord{Name: req.Alias, KeyID: rec.ID, CreatedAt: ts, UpdatedAt: ts}); err != nil {
+				return err
+			}
+		}
 		return putJSON(tx.Bucket(bucketKeys), []byte(rec.ID), rec)
 	})
 	if err != nil {
-		return nil, internal(err)
+		return nil, asKMSError(err)
 	}
 	c.KeyARN = s.keyARN(c, rec.ID)
 	return s.metadata(c, rec), nil

@@ -852,3 +852,22 @@ func TestAuditLog(t *testing.T) {
 		t.Fatalf("audit log mode %v", fi.Mode().Perm())
 	}
 }
+
+func TestCreateKeyWithAlias(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.testCall()
+	md, err := s.CreateKey(bg, c, &CreateKeyRequest{Alias: "alias/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.DescribeKey(bg, c, "alias/app"); err != nil || d.KeyID != md.KeyID {
+		t.Fatalf("alias does not name the new key: %v", err)
+	}
+	_, err = s.CreateKey(bg, c, &CreateKeyRequest{Alias: "alias/app"})
+	wantKind(t, err, ErrAlreadyExists)
+	_, err = s.CreateKey(bg, c, &CreateKeyRequest{Alias: "app"})
+	wantKind(t, err, ErrInvalidAliasName)
+	if keys, _, _ := s.ListKeys(bg, c, Page{}); len(keys) != 1 {
+		t.Fatalf("refused creations left %d keys", len(keys))
+	}
+}

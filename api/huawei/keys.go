@@ -166,24 +166,13 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	case usage == kms.EncryptDecrypt && spec != kms.SymmetricDefault, usage == kms.KeyAgreement && spec == kms.SymmetricDefault:
 		return nil, invalid("key_usage " + req.KeyUsage + " is not valid for key_spec " + hs)
 	}
-	alias := "alias/" + req.KeyAlias
-	aux := *c
-	switch _, err := h.svc.DescribeKey(ctx, &aux, alias); {
-	case err == nil, errors.Is(err, kms.ErrAccessDenied):
+	// The key and its alias are made in one transaction: a taken alias
+	// leaves no key behind.
+	md, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{KeySpec: spec, KeyUsage: usage, Description: req.KeyDescription, Alias: "alias/" + req.KeyAlias})
+	if errors.Is(err, kms.ErrAlreadyExists) {
 		return nil, &dialectError{codeAliasExists, "key_alias " + req.KeyAlias + " is already used by another key"}
-	case !errors.Is(err, kms.ErrNotFound):
-		return nil, err
 	}
-	md, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{KeySpec: spec, KeyUsage: usage, Description: req.KeyDescription})
 	if err != nil {
-		return nil, err
-	}
-	// Between the check above and this, another request may have taken the
-	// alias: the key then exists unnamed, and the error says so.
-	if err := h.svc.CreateAlias(ctx, c, alias, md.KeyID); err != nil {
-		if errors.Is(err, kms.ErrAlreadyExists) {
-			return nil, &dialectError{codeAliasExists, "key_alias " + req.KeyAlias + " was taken by another key meanwhile; key " + md.KeyID + " was created without it"}
-		}
 		return nil, err
 	}
 	type kekInfo struct {

@@ -108,22 +108,13 @@ func createKey(h *Handler, ctx context.Context, c *call, req *createKeyRequest) 
 	if err != nil {
 		return nil, err
 	}
-	name := "alias/" + req.Alias
-	probe := *c.Call // the probe's key, if any, is not this call's
-	switch _, err := h.svc.DescribeKey(ctx, &probe, name); {
-	case err == nil || errors.Is(err, kms.ErrAccessDenied):
+	// The key and its alias are made in one transaction: a taken alias
+	// leaves no key behind.
+	md, err := h.svc.CreateKey(ctx, c.Call, &kms.CreateKeyRequest{Description: req.Description, Tags: tags, Alias: "alias/" + req.Alias})
+	if errors.Is(err, kms.ErrAlreadyExists) {
 		return nil, errorf(codeAliasExists, "The alias "+req.Alias+" already names a key.")
-	case !errors.Is(err, kms.ErrNotFound):
-		return nil, err
 	}
-	md, err := h.svc.CreateKey(ctx, c.Call, &kms.CreateKeyRequest{Description: req.Description, Tags: tags})
 	if err != nil {
-		return nil, err
-	}
-	if err := h.svc.CreateAlias(ctx, c.Call, name, md.KeyID); err != nil {
-		if _, derr := h.svc.ScheduleKeyDeletion(ctx, c.Call, md.KeyID, 7); derr != nil {
-			h.log.Error("could not schedule the deletion of a key whose alias failed", "key_id", md.KeyID, "err", derr)
-		}
 		return nil, err
 	}
 	out := &struct {
