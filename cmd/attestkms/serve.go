@@ -22,8 +22,9 @@ import (
 
 const serveUsage = `Usage: attestkms serve [flags]
 
-Serves the AWS KMS (JSON 1.1) dialect on one port, answers GET /healthz with
-200 once ready, and shuts down gracefully on SIGINT or SIGTERM.
+Serves the AWS KMS (JSON 1.1), Huawei DEW KMS (v1.0) and Tencent KMS (API 3.0)
+dialects on one port, answers GET /healthz with 200 once ready, and shuts down
+gracefully on SIGINT or SIGTERM.
 
 Requests may carry a Recipient (an attestation document): the secret then
 comes back wrapped to the enclave's key. Nitro documents are verified to the
@@ -137,7 +138,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "attestkms: serving %s on %s://%s (data %s)\n", "AWS KMS", scheme, ln.Addr(), cfg.dataDir)
+	fmt.Fprintf(stderr, "attestkms: serving AWS KMS, Huawei DEW KMS and Tencent KMS on %s://%s (data %s)\n", scheme, ln.Addr(), cfg.dataDir)
 	if cfg.allowDebugEnclaves {
 		fmt.Fprintln(stderr, "attestkms: warning: --allow-debug-enclaves: secrets may go to enclaves whose memory is open to their host")
 	}
