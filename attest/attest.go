@@ -1,6 +1,7 @@
 // Package attest turns attestation evidence into verified claims, or an
 // error; nothing else. Each evidence format has its own package (nitro for
-// AWS Nitro Enclaves and Huawei Qingtian documents; snp and tpm later), each
+// AWS Nitro Enclaves and Huawei Qingtian documents, snp for AMD SEV-SNP
+// reports and tpm for TPM 2.0 quotes, the last two in an Envelope), each
 // implementing Verifier. The key service judges claims; it never sees
 // unverified evidence and never switches on a format.
 //
@@ -54,7 +55,8 @@ const (
 // Claims are what verified evidence says.
 type Claims struct {
 	Format Format
-	// Time is when the evidence was made (a Nitro document's timestamp).
+	// Time is when the evidence was made (a Nitro document's timestamp);
+	// zero for SEV-SNP reports and TPM quotes, which carry no wall time.
 	Time time.Time
 
 	// PublicKey is the enclave's RSA key, 2048 to 4096 bits, and
@@ -65,31 +67,77 @@ type Claims struct {
 	UserData []byte // nil when absent
 	Nonce    []byte // nil when absent
 
-	// Nitro and Qingtian documents.
+	// Nitro and Qingtian documents (never set for other formats).
 	ModuleID string
 	Digest   string         // "SHA384" (Qingtian also "SHA256", "SHA512")
 	PCRs     map[int][]byte // index -> value; PCR0 is the image's measurement (ImageSha384)
 
+	// SEV-SNP reports.
+	SNP *SNPClaims
+	// TPM 2.0 quotes.
+	TPM *TPMClaims
+
 	// Debug is true when the evidence says the workload runs in debug mode,
 	// its memory open to its host: for Nitro and Qingtian, PCR0 (the image
-	// measurement) is missing or all zero. (Not "every PCR zero": in a real
-	// debug-mode Nitro document the host still sets PCR3 and PCR4.) Such
-	// evidence is genuine but proves nothing about the code running.
+	// measurement) is missing or all zero (not "every PCR zero": in a real
+	// debug-mode Nitro document the host still sets PCR3 and PCR4); for
+	// SEV-SNP, the guest policy's DEBUG bit. Such evidence is genuine but
+	// proves nothing about the code running. TPM quotes have no such notion.
 	Debug bool
+}
+
+// SNPClaims are what a verified SEV-SNP attestation report says.
+type SNPClaims struct {
+	Measurement []byte // MEASUREMENT, 48 bytes: the launch digest
+	HostData    []byte // HOST_DATA, 32 bytes: set by the host at launch
+	ReportID    []byte // REPORT_ID, 32 bytes
+	Policy      uint64 // the guest policy
+	VMPL        uint32 // the VMPL that asked for the report
+	ReportedTCB uint64 // REPORTED_TCB
+	ChipID      []byte // CHIP_ID, 64 bytes (zero when masked or VLEK-signed)
+	Signer      string // "VCEK" or "VLEK"
+	Product     string // "Milan", "Genoa", "Turin", ...: whose roots verified it
+}
+
+// TPMClaims are what a verified TPM 2.0 quote says.
+type TPMClaims struct {
+	Bank string         // the PCR bank's hash: "SHA256", "SHA384", "SHA512" (or "SHA1" where allowed)
+	PCRs map[int][]byte // index -> value, of the quoted selection exactly
+	// Clock, ResetCount and RestartCount are the TPM's clockInfo: not wall
+	// time, but they order quotes of one TPM.
+	Clock                    uint64
+	ResetCount, RestartCount uint32
 }
 
 // Measurements returns the claims' measurements by condition-key suffix, as
 // key policies name them (kms:RecipientAttestation:<suffix>), with values in
-// lower-case hex: "Format", "ImageSha384" and "PCR0".."PCR31" for Nitro and
-// Qingtian. Policy compares these and nothing else, so it never needs to know
-// a format.
+// lower-case hex: "Format" always; "ImageSha384" and "PCR0".."PCR31" for
+// Nitro and Qingtian; "SnpMeasurement" and "SnpHostData" for SEV-SNP;
+// "TpmPCR0".."TpmPCR23" for TPM 2.0. Each format has its own names, so a
+// condition on one format's measurement is absent from, and never matches,
+// evidence of another: a TPM's PCR0 is not a Nitro image's. Policy compares
+// these and nothing else, so it never needs to know a format.
 func (c *Claims) Measurements() map[string]string {
 	m := map[string]string{"Format": string(c.Format)}
-	for i, v := range c.PCRs {
-		m["PCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
-	}
-	if pcr0, ok := c.PCRs[0]; ok && (c.Format == FormatNitro || c.Format == FormatQingtian) {
-		m["ImageSha384"] = hex.EncodeToString(pcr0)
+	switch c.Format {
+	case FormatNitro, FormatQingtian:
+		for i, v := range c.PCRs {
+			m["PCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
+		}
+		if pcr0, ok := c.PCRs[0]; ok {
+			m["ImageSha384"] = hex.EncodeToString(pcr0)
+		}
+	case FormatSEVSNP:
+		if c.SNP != nil {
+			m["SnpMeasurement"] = hex.EncodeToString(c.SNP.Measurement)
+			m["SnpHostData"] = hex.EncodeToString(c.SNP.HostData)
+		}
+	case FormatTPM2:
+		if c.TPM != nil {
+			for i, v := range c.TPM.PCRs {
+				m["TpmPCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
+			}
+		}
 	}
 	return m
 }

@@ -15,6 +15,16 @@ type Set struct {
 	// Qingtian documents have the same shape and are told apart by the root
 	// their chain reaches.
 	COSE []Verifier
+
+	// Envelopes verify evidence envelopes (a CBOR map, see Envelope) by
+	// their format; a format without a verifier is ErrNoVerifier.
+	Envelopes map[Format]EnvelopeVerifier
+}
+
+// An EnvelopeVerifier verifies the evidence of one envelope format, already
+// decoded by DecodeEnvelope (so strictly shaped, but not yet judged).
+type EnvelopeVerifier interface {
+	VerifyEnvelope(e *Envelope, now time.Time) (*Claims, error)
 }
 
 var _ Verifier = (*Set)(nil)
@@ -31,8 +41,18 @@ func (s *Set) Verify(evidence []byte, now time.Time) (*Claims, error) {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(evidence), MaxEvidence)
 	case evidence[0] == 0x84 || evidence[0] == 0xd2:
 		return first(s.COSE, evidence, now, "COSE_Sign1 documents")
+	case IsEnvelope(evidence):
+		e, err := DecodeEnvelope(evidence)
+		if err != nil {
+			return nil, err
+		}
+		v, ok := s.Envelopes[e.Format]
+		if !ok {
+			return nil, fmt.Errorf("%w: this server trusts no %s evidence", ErrNoVerifier, e.Format)
+		}
+		return v.VerifyEnvelope(e, now)
 	}
-	return nil, fmt.Errorf("%w: not a COSE_Sign1 attestation document (first byte 0x%02x)", ErrMalformed, evidence[0])
+	return nil, fmt.Errorf("%w: neither a COSE_Sign1 attestation document nor an evidence envelope (first byte 0x%02x)", ErrMalformed, evidence[0])
 }
 
 // first returns the first verifier's claims; if none verifies, the error of

@@ -1,0 +1,247 @@
+package attest
+
+import (
+	"crypto"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// An Envelope is attestkms's container for evidence that has no standard
+// "document with a public key": AMD SEV-SNP reports and TPM 2.0 quotes. It
+// is a CBOR map with text keys; docs/evidence.md gives its exact schema.
+// The envelope itself is not signed: what makes it evidence is that the
+// report or quote inside binds PublicKey, Nonce and UserData (see Binding),
+// and that the verifier of its format checks that.
+type Envelope struct {
+	Format    Format `cbor:"format"`
+	PublicKey []byte `cbor:"public_key"`
+	Nonce     []byte `cbor:"nonce,omitempty"`
+	UserData  []byte `cbor:"user_data,omitempty"`
+
+	// sev-snp: the 1184-byte ATTESTATION_REPORT, the certificate of the
+	// key that signed it (VCEK or VLEK, DER), and optionally the AMD
+	// signing and root keys' certificates (which prove nothing: the
+	// verifier's roots are what it trusts).
+	Report []byte `cbor:"report,omitempty"`
+	VCEK   []byte `cbor:"vcek,omitempty"`
+	VLEK   []byte `cbor:"vlek,omitempty"`
+	ASK    []byte `cbor:"ask,omitempty"`
+	ARK    []byte `cbor:"ark,omitempty"`
+
+	// tpm2: the quote (TPMS_ATTEST) and its TPMT_SIGNATURE as the TPM
+	// returned them, the quoted PCRs' values (index -> digest, of the
+	// quote's bank), and the attestation key: its TPMT_PUBLIC and/or its
+	// certificate (DER) with the intermediates up to a root.
+	Quote     []byte         `cbor:"quote,omitempty"`
+	Signature []byte         `cbor:"signature,omitempty"`
+	PCRs      map[int][]byte `cbor:"pcrs,omitempty"`
+	AKPublic  []byte         `cbor:"ak_public,omitempty"`
+	AKCert    []byte         `cbor:"ak_cert,omitempty"`
+	AKChain   [][]byte       `cbor:"ak_chain,omitempty"`
+}
+
+// Bounds of an envelope's fields, checked by DecodeEnvelope. The whole
+// envelope is first bounded by MaxEvidence.
+const (
+	MaxEnvelopeKey     = 1024 // public_key: an RSA-4096 SubjectPublicKeyInfo is 550 bytes
+	MaxEnvelopeData    = 1024 // nonce, user_data
+	MaxEnvelopeReport  = 1184 // report: exactly this, checked by the sev-snp verifier
+	MaxEnvelopeCert    = 4096 // each certificate
+	MaxEnvelopeChain   = 4    // ak_chain's certificates
+	MaxEnvelopeTPMBlob = 1024 // quote, signature, ak_public
+	MaxEnvelopePCRs    = 24   // pcrs' entries, indices 0 to 23
+	MaxEnvelopeDigest  = 64   // each PCR value (SHA-512)
+)
+
+var envelopeDecoder = func() cbor.DecMode {
+	m, err := cbor.DecOptions{
+		DupMapKey:          cbor.DupMapKeyEnforcedAPF,
+		IndefLength:        cbor.IndefLengthForbidden,
+		TagsMd:             cbor.TagsForbidden,
+		UTF8:               cbor.UTF8RejectInvalid,
+		ByteStringToString: cbor.ByteStringToStringForbidden,
+		FieldNameMatching:  cbor.FieldNameMatchingCaseSensitive,
+		ExtraReturnErrors:  cbor.ExtraDecErrorUnknownField,
+		IntDec:             cbor.IntDecConvertNone,
+		MaxNestedLevels:    4,
+		MaxArrayElements:   MaxEnvelopeChain,
+		MaxMapPairs:        32,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+var envelopeEncoder = func() cbor.EncMode {
+	m, err := cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}()
+
+// fieldsOf lists, per format, the fields its envelope may have beside
+// format, public_key, nonce and user_data; any other field present is an
+// error, as an unknown field is.
+var fieldsOf = map[Format][]string{
+	FormatSEVSNP: {"report", "vcek", "vlek", "ask", "ark"},
+	FormatTPM2:   {"quote", "signature", "pcrs", "ak_public", "ak_cert", "ak_chain"},
+}
+
+// IsEnvelope reports whether evidence has an envelope's shape (a definite-
+// length CBOR map) rather than a COSE_Sign1's: it only chooses a decoder.
+func IsEnvelope(evidence []byte) bool {
+	return len(evidence) > 0 && evidence[0] >= 0xa0 && evidence[0] <= 0xbb
+}
+
+// DecodeEnvelope decodes an envelope strictly: a definite-length CBOR map
+// with text keys, no unknown, duplicate or mistyped field, no field of
+// another format, no tag, no trailing byte, every length within the bounds
+// above and every required field of its format present. It checks the shape
+// only; the format's verifier judges the contents. Errors wrap ErrMalformed.
+func DecodeEnvelope(evidence []byte) (*Envelope, error) {
+	if len(evidence) > MaxEvidence {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(evidence), MaxEvidence)
+	}
+	var e Envelope
+	if err := envelopeDecoder.Unmarshal(evidence, &e); err != nil {
+		return nil, fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
+	}
+	if err := e.check(); err != nil {
+		return nil, fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
+	}
+	return &e, nil
+}
+
+// Marshal encodes the envelope (core deterministic CBOR), checking it as
+// DecodeEnvelope would.
+func (e *Envelope) Marshal() ([]byte, error) {
+	if err := e.check(); err != nil {
+		return nil, fmt.Errorf("evidence envelope: %v", err)
+	}
+	return envelopeEncoder.Marshal(e)
+}
+
+func (e *Envelope) check() error {
+	allowed, ok := fieldsOf[e.Format]
+	if !ok {
+		return fmt.Errorf("format %q is not %q or %q", e.Format, FormatSEVSNP, FormatTPM2)
+	}
+	type field struct {
+		name     string
+		v        []byte
+		min, max int
+	}
+	fields := []field{
+		{"public_key", e.PublicKey, 1, MaxEnvelopeKey},
+		{"nonce", e.Nonce, 0, MaxEnvelopeData},
+		{"user_data", e.UserData, 0, MaxEnvelopeData},
+		{"report", e.Report, 0, MaxEnvelopeReport + 1}, // the verifier names a wrong size exactly
+		{"vcek", e.VCEK, 0, MaxEnvelopeCert},
+		{"vlek", e.VLEK, 0, MaxEnvelopeCert},
+		{"ask", e.ASK, 0, MaxEnvelopeCert},
+		{"ark", e.ARK, 0, MaxEnvelopeCert},
+		{"quote", e.Quote, 0, MaxEnvelopeTPMBlob},
+		{"signature", e.Signature, 0, MaxEnvelopeTPMBlob},
+		{"ak_public", e.AKPublic, 0, MaxEnvelopeTPMBlob},
+		{"ak_cert", e.AKCert, 0, MaxEnvelopeCert},
+	}
+	present := map[string]bool{"pcrs": e.PCRs != nil, "ak_chain": e.AKChain != nil}
+	for _, f := range fields {
+		if f.v == nil {
+			if f.min > 0 {
+				return fmt.Errorf("no %s", f.name)
+			}
+			continue
+		}
+		present[f.name] = true
+		// A present field is never empty: absent and empty must not mean
+		// two things to two readers.
+		if len(f.v) == 0 || len(f.v) > f.max {
+			return fmt.Errorf("%s is %d bytes; want 1 to %d", f.name, len(f.v), f.max)
+		}
+	}
+	for name, ok := range present {
+		if ok && !contains(allowed, name) && !contains([]string{"public_key", "nonce", "user_data"}, name) {
+			return fmt.Errorf("%s is not a field of %s evidence", name, e.Format)
+		}
+	}
+	switch e.Format {
+	case FormatSEVSNP:
+		if e.Report == nil {
+			return fmt.Errorf("sev-snp evidence without a report")
+		}
+		if (e.VCEK == nil) == (e.VLEK == nil) {
+			return fmt.Errorf("sev-snp evidence needs exactly one of vcek and vlek")
+		}
+	case FormatTPM2:
+		switch {
+		case e.Quote == nil || e.Signature == nil:
+			return fmt.Errorf("tpm2 evidence needs quote and signature")
+		case len(e.PCRs) == 0:
+			return fmt.Errorf("tpm2 evidence without pcrs")
+		case len(e.PCRs) > MaxEnvelopePCRs:
+			return fmt.Errorf("%d pcrs; at most %d", len(e.PCRs), MaxEnvelopePCRs)
+		case e.AKPublic == nil && e.AKCert == nil:
+			return fmt.Errorf("tpm2 evidence needs ak_public or ak_cert")
+		case e.AKChain != nil && e.AKCert == nil:
+			return fmt.Errorf("ak_chain without ak_cert")
+		case e.AKChain != nil && (len(e.AKChain) == 0 || len(e.AKChain) > MaxEnvelopeChain):
+			return fmt.Errorf("ak_chain has %d certificates; want 1 to %d", len(e.AKChain), MaxEnvelopeChain)
+		}
+		for i, d := range e.PCRs {
+			if i < 0 || i >= MaxEnvelopePCRs {
+				return fmt.Errorf("pcr index %d; want 0 to %d", i, MaxEnvelopePCRs-1)
+			}
+			if len(d) == 0 || len(d) > MaxEnvelopeDigest {
+				return fmt.Errorf("pcr %d is %d bytes; want 1 to %d", i, len(d), MaxEnvelopeDigest)
+			}
+		}
+		for i, c := range e.AKChain {
+			if len(c) == 0 || len(c) > MaxEnvelopeCert {
+				return fmt.Errorf("ak_chain[%d] is %d bytes; want 1 to %d", i, len(c), MaxEnvelopeCert)
+			}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Binding is what the report or quote must carry to bind this envelope's
+// key, nonce and user data: h (SHA-512 for sev-snp's REPORT_DATA, SHA-256
+// for tpm2's extraData) of public_key, followed, for each of nonce and
+// user_data that is present, by a tag byte (1 nonce, 2 user_data), its
+// length as two big-endian bytes and its bytes. Without nonce and user_data
+// that is h(public_key). The encoding is unambiguous because public_key is
+// one DER value, whose own header says where it ends (DecodeEnvelope's
+// caller refuses trailing bytes after the key), and every later part is
+// tagged and length-prefixed.
+func (e *Envelope) Binding(h crypto.Hash) []byte {
+	w := h.New()
+	w.Write(e.PublicKey)
+	for _, part := range []struct {
+		tag byte
+		v   []byte
+	}{{1, e.Nonce}, {2, e.UserData}} {
+		if part.v == nil {
+			continue
+		}
+		var hdr [3]byte
+		hdr[0] = part.tag
+		binary.BigEndian.PutUint16(hdr[1:], uint16(len(part.v)))
+		w.Write(hdr[:])
+		w.Write(part.v)
+	}
+	return w.Sum(nil)
+}
