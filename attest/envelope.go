@@ -66,7 +66,7 @@ var envelopeDecoder = func() cbor.DecMode {
 		ExtraReturnErrors:  cbor.ExtraDecErrorUnknownField,
 		IntDec:             cbor.IntDecConvertNone,
 		MaxNestedLevels:    4,
-		MaxArrayElements:   MaxEnvelopeChain,
+		MaxArrayElements:   16, // the library's least; ak_chain is checked against MaxEnvelopeChain
 		MaxMapPairs:        32,
 	}.DecMode()
 	if err != nil {
