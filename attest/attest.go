@@ -31,16 +31,18 @@ type Verifier interface {
 // Error kinds. Every verification error wraps exactly one, with the detail in
 // its text: fmt.Errorf("%w: leaf expired at %s", attest.ErrExpired, t).
 var (
-	ErrMalformed  = errors.New("malformed evidence")            // not the format, bounds exceeded, unknown or missing fields
-	ErrSignature  = errors.New("evidence signature is invalid") // the document's own signature does not verify
-	ErrChain      = errors.New("untrusted certificate chain")   // no path to a configured root, bad certificate
-	ErrExpired    = errors.New("expired or stale evidence")     // a certificate outside its validity, a timestamp too old or in the future
-	ErrKey        = errors.New("unacceptable enclave key")      // missing, not RSA, or not 2048-4096 bits
-	ErrNoVerifier = errors.New("no verifier for this evidence") // a format this server is not configured to trust
+	ErrMalformed  = errors.New("malformed evidence")             // not the format, bounds exceeded, unknown or missing fields
+	ErrSignature  = errors.New("evidence signature is invalid")  // the document's own signature does not verify
+	ErrChain      = errors.New("untrusted certificate chain")    // no path to a configured root, bad certificate
+	ErrExpired    = errors.New("expired or stale evidence")      // a certificate outside its validity, a timestamp too old or in the future
+	ErrKey        = errors.New("unacceptable enclave key")       // missing, not RSA, or not 2048-4096 bits
+	ErrNoVerifier = errors.New("no verifier for this evidence")  // a format this server is not configured to trust
+	ErrPolicy     = errors.New("evidence refused by policy")     // genuine, but the verifier's own rules refuse it (an SNP guest policy allowing debug, a TPM SHA-1 bank)
+	ErrBinding    = errors.New("evidence does not bind the key") // genuine, but its report data / extraData is not the envelope's Binding
 )
 
 // Kinds lists the kinds, for callers that map each to their own errors.
-var Kinds = []error{ErrMalformed, ErrSignature, ErrChain, ErrExpired, ErrKey, ErrNoVerifier}
+var Kinds = []error{ErrMalformed, ErrSignature, ErrChain, ErrExpired, ErrKey, ErrNoVerifier, ErrPolicy, ErrBinding}
 
 // Format names an evidence format.
 type Format string
