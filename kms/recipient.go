@@ -43,12 +43,17 @@ type PublicKeyWrap struct {
 // AttestationSummary is what the audit log records of a Recipient's verified
 // evidence: enough to tell which enclave got which secret, nothing secret.
 type AttestationSummary struct {
-	Format          string    `json:"format"`
-	ModuleID        string    `json:"module_id,omitempty"`
-	PCR0            string    `json:"pcr0,omitempty"`
-	PublicKeySHA256 string    `json:"public_key_sha256"`
-	Time            time.Time `json:"time"`
-	Debug           bool      `json:"debug,omitempty"`
+	Format          string         `json:"format"`
+	ModuleID        string         `json:"module_id,omitempty"`
+	PCR0            string         `json:"pcr0,omitempty"`
+	SnpMeasurement  string         `json:"snp_measurement,omitempty"`
+	SnpChipID       string         `json:"snp_chip_id,omitempty"`
+	TpmBank         string         `json:"tpm_bank,omitempty"`
+	TpmPCRs         map[int]string `json:"tpm_pcrs,omitempty"`
+	Nonce           string         `json:"nonce,omitempty"`
+	PublicKeySHA256 string         `json:"public_key_sha256"`
+	Time            time.Time      `json:"time,omitzero"`
+	Debug           bool           `json:"debug,omitempty"`
 }
 
 func summarise(cl *attest.Claims) *AttestationSummary {
@@ -59,6 +64,22 @@ func summarise(cl *attest.Claims) *AttestationSummary {
 	}
 	if pcr0, ok := cl.PCRs[0]; ok {
 		sum.PCR0 = hex.EncodeToString(pcr0)
+	}
+	if cl.SNP != nil {
+		sum.SnpMeasurement = hex.EncodeToString(cl.SNP.Measurement)
+		sum.SnpChipID = hex.EncodeToString(cl.SNP.ChipID)
+	}
+	if cl.TPM != nil {
+		sum.TpmBank = cl.TPM.Bank
+		sum.TpmPCRs = make(map[int]string, len(cl.TPM.PCRs))
+		for i, v := range cl.TPM.PCRs {
+			sum.TpmPCRs[i] = hex.EncodeToString(v)
+		}
+	}
+	if cl.Nonce != nil {
+		// The nonce is the enclave's, public, and what ties a request to its
+		// evidence in the log; user data may be anything, so it is left out.
+		sum.Nonce = hex.EncodeToString(cl.Nonce)
 	}
 	return sum
 }

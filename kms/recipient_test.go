@@ -284,3 +284,75 @@ func TestPolicyLockoutCheck(t *testing.T) {
 	wantKind(t, err, ErrAccessDenied)
 	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", defaultPolicy(s.Account()), false), ErrAccessDenied)
 }
+
+// TestAttestationPolicyAcrossFormats: each format's condition keys admit
+// only evidence of that format with that value; a Nitro PCR0 condition is
+// never met by a TPM's PCR0, nor an SNP measurement by anything else.
+func TestAttestationPolicyAcrossFormats(t *testing.T) {
+	nitroX := newEnclave(t, 0xab)
+	snpOf := func(m byte) *enclave {
+		e := newEnclave(t, 1)
+		e.claims = &attest.Claims{Format: attest.FormatSEVSNP, PublicKey: e.claims.PublicKey, PublicKeyDER: e.claims.PublicKeyDER,
+			SNP: &attest.SNPClaims{Measurement: bytes.Repeat([]byte{m}, 48), HostData: make([]byte, 32), ChipID: make([]byte, 64)}}
+		return e
+	}
+	tpmOf := func(pcr7 byte) *enclave {
+		e := newEnclave(t, 1)
+		e.claims = &attest.Claims{Format: attest.FormatTPM2, PublicKey: e.claims.PublicKey, PublicKeyDER: e.claims.PublicKeyDER,
+			TPM: &attest.TPMClaims{Bank: "SHA256", PCRs: map[int][]byte{0: bytes.Repeat([]byte{0xab}, 48), 7: bytes.Repeat([]byte{pcr7}, 32)}}}
+		return e
+	}
+	// Index:            0       1             2             3            4
+	encl := []*enclave{nitroX, snpOf(0x5e), snpOf(0x66), tpmOf(0x77), tpmOf(0x78)}
+	v := &fakeVerifier{enclaves: encl}
+	s, _ := newAttestedService(t, v, false)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	keyWith := func(cond string) string {
+		pol := `{"Version":"2012-10-17","Statement":[
+		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"NotAction":"kms:GenerateDataKey","Resource":"*"},
+		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"*",
+		   "Condition":{"StringEquals":` + cond + `}}]}`
+		md, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md.KeyID
+	}
+	pcr0 := strings.Repeat("ab", 48)
+	cases := []struct {
+		cond  string
+		admit []byte // enclave indices admitted; every other one is denied
+	}{
+		{`{"kms:RecipientAttestation:PCR0":"` + pcr0 + `"}`, []byte{0}},
+		{`{"kms:RecipientAttestation:SnpMeasurement":"` + strings.Repeat("5E", 48) + `"}`, []byte{1}},
+		{`{"kms:RecipientAttestation:SnpHostData":"` + strings.Repeat("00", 32) + `"}`, []byte{1, 2}},
+		{`{"kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("77", 32) + `"}`, []byte{3}},
+		{`{"kms:RecipientAttestation:TpmPCR0":"` + pcr0 + `"}`, []byte{3, 4}},
+		{`{"kms:RecipientAttestation:Format":"sev-snp"}`, []byte{1, 2}},
+		{`{"kms:RecipientAttestation:Format":"tpm2","kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("78", 32) + `"}`, []byte{4}},
+	}
+	for _, tc := range cases {
+		id := keyWith(tc.cond)
+		for i := range encl {
+			_, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: id, KeySpec: "AES_256", Recipient: encl[i].recipient(byte(i))})
+			if bytes.IndexByte(tc.admit, byte(i)) >= 0 {
+				if err != nil {
+					t.Errorf("%s: enclave %d (%s) refused: %v", tc.cond, i, encl[i].claims.Format, err)
+				}
+				continue
+			}
+			if !errors.Is(err, ErrAccessDenied) {
+				t.Errorf("%s: enclave %d (%s) = %v; want AccessDenied", tc.cond, i, encl[i].claims.Format, err)
+			}
+		}
+	}
+	// The audit summary names what the policy judged.
+	call := s.testCall()
+	if _, err := s.GenerateDataKey(bg, call, &GenerateDataKeyRequest{KeyID: keyWith(`{"kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("77", 32) + `"}`), KeySpec: "AES_256", Recipient: encl[3].recipient(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if a := call.Attestation; a == nil || a.Format != "tpm2" || a.TpmBank != "SHA256" || a.TpmPCRs[7] != strings.Repeat("77", 32) || !a.Time.IsZero() {
+		t.Fatalf("tpm2 audit summary %+v", a)
+	}
+}

@@ -57,9 +57,10 @@
 //
 // # Attestation measurements compare without regard to case
 //
-// Every condition key that begins with kms:RecipientAttestation: (ImageSha384,
-// PCR0..PCR31, Format, and the keys of later formats) carries hex or a format
-// name, so its values compare case-insensitively under every string operator,
+// Every condition key that begins with kms:RecipientAttestation: (Format;
+// ImageSha384 and PCR0..PCR31 of Nitro and Qingtian documents; SnpMeasurement
+// and SnpHostData of SEV-SNP reports; TpmPCR0..TpmPCR23 of TPM quotes: see
+// attest.Claims.Measurements) carries hex or a format name, so its values compare case-insensitively under every string operator,
 // StringEquals and StringLike included: a policy that writes a PCR in
 // upper-case hex matches the lower-case hex that attest.Claims.Measurements
 // produces. The rule is one function, valuesIgnoreCase in condition.go. Other values are case-sensitive
