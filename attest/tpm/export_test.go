@@ -1,0 +1,28 @@
+package tpm
+
+import (
+	"errors"
+
+	"github.com/attestkms/attestkms/attest"
+)
+
+// Test hooks.
+
+// DecodePanics is how many panics go-tpm's decoder has raised (and decode
+// recovered) in this process.
+func DecodePanics() int64 { return decodePanics.Load() }
+
+// CheckTPMDirectoryName is checkTPMDirectoryName, to test it on DER alone.
+func CheckTPMDirectoryName(der []byte) error { return checkTPMDirectoryName(der) }
+
+// KindsOf lists the attest kinds err wraps; Verify's errors must wrap
+// exactly one.
+func KindsOf(err error) []error {
+	var ks []error
+	for _, k := range attest.Kinds {
+		if errors.Is(err, k) {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}

@@ -1,0 +1,142 @@
+package tpm_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"math/big"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/tpm"
+	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
+)
+
+// testTime is inside every tpmtest AK certificate's validity.
+var testTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// fakeRSA is an RSA public key of exactly bits bits that nobody can use:
+// ParseEnclaveKey judges only its shape, so tests need no key generation.
+func fakeRSA(bits, e int) *rsa.PublicKey {
+	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+	n.Add(n, big.NewInt(12345)) // odd
+	return &rsa.PublicKey{N: n, E: e}
+}
+
+func spki(t testing.TB, pub any) []byte {
+	t.Helper()
+	b, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// enclaveKey is an RSA-2048 enclave public key (SPKI DER).
+func enclaveKey(t testing.TB) []byte { return spki(t, fakeRSA(2048, 65537)) }
+
+// cas are the test CAs, made once per AK kind (RSA keys are slow to make).
+var (
+	casMu sync.Mutex
+	cas   = map[tpmtest.AKKind]*tpmtest.CA{}
+)
+
+func testCA(t testing.TB, kind tpmtest.AKKind) *tpmtest.CA {
+	t.Helper()
+	casMu.Lock()
+	defer casMu.Unlock()
+	if ca := cas[kind]; ca != nil {
+		return ca
+	}
+	ca, err := tpmtest.NewCAWith(tpmtest.CAOptions{AK: kind})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cas[kind] = ca
+	return ca
+}
+
+func newCA(t testing.TB, o tpmtest.CAOptions) *tpmtest.CA {
+	t.Helper()
+	ca, err := tpmtest.NewCAWith(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func parseRoots(t testing.TB, pemBytes ...[]byte) *tpm.Roots {
+	t.Helper()
+	r, err := tpm.ParseRoots([]byte(strings.Join(func() []string {
+		var s []string
+		for _, b := range pemBytes {
+			s = append(s, string(b))
+		}
+		return s
+	}(), "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newVerifier(t testing.TB, o tpm.Options) *tpm.Verifier {
+	t.Helper()
+	v, err := tpm.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// verifierFor trusts ca's root.
+func verifierFor(t testing.TB, ca *tpmtest.CA) *tpm.Verifier {
+	return newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM())})
+}
+
+func evidence(t testing.TB, ca *tpmtest.CA, q tpmtest.Quote) []byte {
+	t.Helper()
+	b, err := ca.Evidence(enclaveKey(t), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ecKey(t testing.TB) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// checkResult asserts Verify's contract on one result: claims nil exactly
+// when err is not, err wrapping exactly one kind, and that kind want (nil:
+// success).
+func checkResult(t testing.TB, c *attest.Claims, err error, want error) {
+	t.Helper()
+	if (c == nil) == (err == nil) {
+		t.Fatalf("claims %v with error %v", c != nil, err)
+	}
+	if err != nil {
+		if ks := tpm.KindsOf(err); len(ks) != 1 {
+			t.Fatalf("error %q wraps %d kinds, want 1", err, len(ks))
+		}
+		if msg := err.Error(); msg != strings.ToLower(msg[:1])+msg[1:] || strings.HasSuffix(msg, ".") {
+			t.Errorf("error %q: not lower-case or ends with a period", msg)
+		}
+	}
+	if want == nil && err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	if want != nil && !errors.Is(err, want) {
+		t.Fatalf("error %v; want %v", err, want)
+	}
+}

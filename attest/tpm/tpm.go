@@ -1,0 +1,225 @@
+// Package tpm verifies TPM 2.0 quotes carried in an attestkms evidence
+// envelope (attest.Envelope of format "tpm2"): a TPMS_ATTEST quote, its
+// TPMT_SIGNATURE as the TPM returned them, the quoted PCRs' values, and the
+// attestation key (AK) as its TPMT_PUBLIC (ak_public) and/or its X.509
+// certificate (ak_cert) with intermediates (ak_chain).
+//
+// A Verifier checks, cheap checks first, and stops at the first failure:
+//
+//  1. the envelope's shape (attest.DecodeEnvelope, for Verify) and format;
+//  2. the enclave's key, public_key (attest.ParseEnclaveKey: RSA of 2048 to
+//     4096 bits) → ErrKey;
+//  3. the signature, quote and ak_public decode, each strictly: all of its
+//     bytes, in the TPM's own encoding (see decodeStrict) → ErrMalformed;
+//     the signature is RSASSA, RSAPSS or ECDSA with SHA-256, -384 or -512 →
+//     ErrSignature; the quote has TPM_GENERATED_VALUE, is of type
+//     TPM_ST_ATTEST_QUOTE, and selects PCRs of exactly one bank (SHA-1,
+//     -256, -384 or -512), indices 0 to 23 → ErrMalformed;
+//  4. the envelope's pcrs are the selected PCRs exactly, each of the bank's
+//     digest size → ErrMalformed;
+//  5. the AK: ak_public's key and attributes (a restricted signing key that
+//     never left its TPM, see ak.fromPublic), ak_cert's key, the same key in
+//     both, RSA of 2048 to 4096 bits or ECDSA P-256 or P-384 → ErrChain
+//     (ErrMalformed for a TPMT_PUBLIC that does not decode); the signature's
+//     scheme and hash are the AK's → ErrSignature;
+//  6. the PCR values hash to the quote's pcrDigest → ErrSignature (see
+//     quote.checkDigest for the hash and the kind);
+//  7. without ak_cert, ak_public's key is pinned in Options.Roots → ErrChain;
+//  8. the signature over the quote's bytes with the AK → ErrSignature;
+//  9. with ak_cert, its chain through ak_chain to a root certificate of
+//     Options.Roots at the time given → ErrChain, or ErrExpired for a
+//     certificate outside its validity (a Google vTPM certificate's critical
+//     TPM subjectAltName is understood, see acceptTPMSAN);
+//  10. the verifier's policy: a SHA-1 bank only with Options.AllowSHA1 →
+//     ErrPolicy;
+//  11. the quote's extraData is the envelope's Binding(SHA-256) of
+//     public_key, nonce and user_data, compared in constant time →
+//     ErrBinding.
+//
+// ErrPolicy and ErrBinding thus mean that everything else verified: the
+// evidence is genuine but refused.
+//
+// Threat model. The attacker controls every byte of the envelope: the quote,
+// the signature, the PCR values, ak_public, ak_cert and every certificate of
+// ak_chain (intermediates, never trusted by themselves). We trust
+// Options.Roots (the AK CA certificates and pinned AK keys the operator
+// configured) and the time passed to Verify; a Verifier never reads the
+// clock, never touches the network and never modifies its input. Evidence
+// that verifies proves that a TPM whose AK a root vouches for quoted these
+// PCR values, of this bank, with extraData binding this enclave key, nonce and
+// user data: the secret is wrapped to a key only that machine's quoted state
+// asked for.
+//
+// Not checked. A quote carries no wall time (only the TPM's clock, reset
+// and restart counts, returned in the claims to order quotes of one TPM), so
+// attestkms cannot bound a quote's age: Claims.Time is zero, and a quote
+// copied from its host verifies for as long as its AK's certificate is
+// valid. That is acceptable because what it releases is wrapped to the bound
+// enclave key, which the copier does not hold; a client wanting freshness
+// puts a server-chosen nonce in the envelope. Also not checked: revocation
+// of AK certificates (no CRL or OCSP is fetched); what a PCR value means (the
+// key policy's business, with the event log, which attestkms does not
+// replay); the quote's qualifiedSigner and firmwareVersion (the signature
+// covers them, and the AK is trusted by its key, not by its name); that the
+// attributes in ak_public belong to the key (only the root's word does:
+// see ak.fromPublic). A present ak_cert must chain even when its key is also
+// pinned: a certificate we cannot verify is refused, not ignored, so an
+// enclave that sends an AK certificate needs its CA in the roots.
+package tpm
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/google/go-tpm/tpm2"
+)
+
+// Options configure a Verifier.
+type Options struct {
+	// Roots are the trusted AK roots: certificates an AK certificate must
+	// chain to, and/or pinned AK public keys (see ParseRoots). Required:
+	// there is no default, and New refuses nil.
+	Roots *Roots
+
+	// AllowSHA1 admits quotes over a SHA-1 PCR bank, whose values an
+	// attacker who controls what is measured can make collide. False (the
+	// zero value) refuses them as ErrPolicy. It never admits SHA-1
+	// signatures or pcrDigests.
+	AllowSHA1 bool
+}
+
+// Verifier verifies TPM 2.0 quote envelopes against its roots. It is safe
+// for concurrent use.
+type Verifier struct {
+	roots     *Roots
+	allowSHA1 bool
+}
+
+var (
+	_ attest.Verifier         = (*Verifier)(nil)
+	_ attest.EnvelopeVerifier = (*Verifier)(nil)
+)
+
+// New returns a Verifier for o.
+func New(o Options) (*Verifier, error) {
+	if o.Roots == nil {
+		return nil, errors.New("tpm: no roots: set Options.Roots (AK CA certificates and/or pinned AK public keys)")
+	}
+	if o.Roots.pool == nil || len(o.Roots.certs) == 0 && len(o.Roots.keys) == 0 {
+		return nil, errors.New("tpm: empty roots: make them with ParseRoots or NewRoots")
+	}
+	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1}, nil
+}
+
+// Verify returns the claims of a tpm2 evidence envelope that is genuine at
+// now, or an error wrapping one attest kind. Claims is nil whenever err is
+// not.
+func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
+	e, err := attest.DecodeEnvelope(evidence)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyEnvelope(e, now)
+}
+
+// VerifyEnvelope implements attest.EnvelopeVerifier: it verifies an
+// envelope already decoded by attest.DecodeEnvelope, without modifying it.
+func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+	c, err := v.verify(e, now)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) verify(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: no envelope", attest.ErrMalformed)
+	}
+	if e.Format != attest.FormatTPM2 {
+		return nil, fmt.Errorf("%w: %q evidence is not %q", attest.ErrMalformed, e.Format, attest.FormatTPM2)
+	}
+	// A hand-made Envelope has not been through DecodeEnvelope's checks;
+	// the ones the steps below rely on are repeated here.
+	if e.Quote == nil || e.Signature == nil || len(e.PCRs) == 0 || e.AKPublic == nil && e.AKCert == nil {
+		return nil, fmt.Errorf("%w: tpm2 evidence needs quote, signature, pcrs and ak_public or ak_cert", attest.ErrMalformed)
+	}
+	if len(e.AKChain) > attest.MaxEnvelopeChain {
+		return nil, fmt.Errorf("%w: ak_chain has %d certificates; at most %d", attest.ErrMalformed, len(e.AKChain), attest.MaxEnvelopeChain)
+	}
+	key, err := attest.ParseEnclaveKey(e.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+
+	// Decode and check shapes: cheap, and no key is used yet.
+	sig, err := parseSignature(e.Signature)
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseQuote(e.Quote)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.checkPCRs(e.PCRs); err != nil {
+		return nil, err
+	}
+	a, err := parseAK(e)
+	if err != nil {
+		return nil, err
+	}
+	if err := sig.check(a); err != nil {
+		return nil, err
+	}
+	if err := q.checkDigest(e.PCRs, sig.hash); err != nil {
+		return nil, err
+	}
+	if a.cert == nil && !v.roots.pinned(a.key) {
+		return nil, fmt.Errorf("%w: ak_public's %s key is not pinned in the roots, and there is no ak_cert", attest.ErrChain, akName(a.key))
+	}
+
+	// Verify: one signature, then (with a certificate) the chain that
+	// makes its key trustworthy, two or more.
+	if err := sig.verify(a.key, e.Quote); err != nil {
+		return nil, err
+	}
+	if a.cert != nil {
+		if err := v.verifyChain(a.cert, e.AKChain, now); err != nil {
+			return nil, err
+		}
+	}
+
+	// Genuine; now judge it.
+	if q.bankAlg == tpm2.TPMAlgSHA1 && !v.allowSHA1 {
+		return nil, fmt.Errorf("%w: the quote is over the SHA-1 PCR bank, and SHA-1 banks are not allowed", attest.ErrPolicy)
+	}
+	if subtle.ConstantTimeCompare(q.attest.ExtraData.Buffer, e.Binding(crypto.SHA256)) != 1 {
+		return nil, fmt.Errorf("%w: the quote's extraData (%d bytes) is not SHA-256 of the envelope's public_key, nonce and user_data", attest.ErrBinding, len(q.attest.ExtraData.Buffer))
+	}
+
+	pcrs := make(map[int][]byte, len(e.PCRs))
+	for i, p := range maps.All(e.PCRs) {
+		pcrs[i] = bytes.Clone(p)
+	}
+	clock := q.attest.ClockInfo
+	return &attest.Claims{
+		Format:       attest.FormatTPM2,
+		PublicKey:    key,
+		PublicKeyDER: bytes.Clone(e.PublicKey),
+		UserData:     bytes.Clone(e.UserData),
+		Nonce:        bytes.Clone(e.Nonce),
+		TPM: &attest.TPMClaims{
+			Bank:         q.bank.name,
+			PCRs:         pcrs,
+			Clock:        clock.Clock,
+			ResetCount:   clock.ResetCount,
+			RestartCount: clock.RestartCount,
+		},
+	}, nil
+}
