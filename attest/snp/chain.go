@@ -1,0 +1,131 @@
+package snp
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/kds"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
+	"github.com/google/go-sev-guest/verify"
+	"github.com/google/go-sev-guest/verify/trust"
+)
+
+// verifiedReport is a report whose signature verified with an endorsement
+// key (VCEK or VLEK) certificate that chains to the Verifier's roots at the
+// time given, and that was issued for this report's chip and TCB: its
+// fields are AMD's word. It does not yet say that it binds the envelope,
+// nor that policy admits it.
+type verifiedReport struct {
+	proto   *spb.Report
+	signer  abi.ReportSigner
+	product string // the product line whose roots verified it
+	cert    *x509.Certificate
+}
+
+// verifyChain verifies r's signature and its endorsement key's certificate
+// (the envelope's vcek or vlek) to v's roots at now, offline. The
+// envelope's ask and ark are never read: they are whatever the host sent,
+// and only the configured roots are trusted, so they are not even handed
+// to go-sev-guest (which, configured as here, ignores them too).
+func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time.Time) (*verifiedReport, error) {
+	der, chain := e.VCEK, &spb.CertificateChain{VcekCert: e.VCEK}
+	if r.signer == abi.VlekReportSigner {
+		der, chain = e.VLEK, &spb.CertificateChain{VlekCert: e.VLEK}
+	}
+	if der == nil {
+		return nil, fmt.Errorf("%w: the report is signed by a %v, but the evidence carries no %s certificate", attest.ErrMalformed, r.signer, r.signer)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+	}
+
+	// Choose the roots as go-sev-guest will: by the report's CPUID (report
+	// version 3 and later) or else the certificate's productName. Reading
+	// the unverified certificate only chooses; its roots judge it.
+	product := r.product
+	if product == "" {
+		exts, err := kds.CertificateExtensions(cert, r.signer)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+		}
+		p, err := kds.ParseProductName(exts.ProductName, r.signer)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+		}
+		product = kds.ProductLine(p)
+	}
+	pairs, valid := v.roots.forReport(product, r.signer, now)
+	trusted := v.trusted[rootsKey{product, r.signer}]
+	switch {
+	case len(pairs) == 0 || len(trusted) == 0:
+		return nil, fmt.Errorf("%w: no configured root verifies %v-signed reports of %s processors", attest.ErrChain, r.signer, product)
+	case !within(cert, now):
+		return nil, fmt.Errorf("%w: %v certificate is valid from %s to %s, not at %s", attest.ErrExpired, r.signer,
+			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	case !valid:
+		return nil, fmt.Errorf("%w: no configured %s %v root pair is valid at %s", attest.ErrExpired, product, r.signer, now.UTC().Format(time.RFC3339))
+	}
+
+	// go-sev-guest checks the certificate's KDS profile (version, RSASSA-PSS
+	// SHA-384, a P-384 key, AMD's subject and issuer names, well-formed
+	// extensions), its chain through the pair's ASK or ASVK to the ARK at
+	// now, and the report's signature with its key. It says only "no",
+	// in text, so a refusal is classified by checking the signature alone.
+	opts := &verify.Options{
+		DisableCertFetching: true,      // otherwise it fetches what is missing from AMD's KDS
+		Getter:              offline{}, // never called; a nil Getter would mean http.Get
+		Now:                 now,
+		// Only the pairs that may verify this report, so that a refusal
+		// names the right one; never none: go-sev-guest takes an empty
+		// TrustedRoots to mean its own embedded roots.
+		TrustedRoots: map[string][]*trust.AMDRootCerts{product: trusted},
+	}
+	att := &spb.Attestation{Report: r.proto, CertificateChain: chain}
+	if err := verify.SnpAttestation(att, opts); err != nil {
+		if serr := verify.SnpReportSignature(r.raw, cert); serr != nil {
+			return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
+		}
+		return nil, fmt.Errorf("%w: %v certificate does not verify to the configured %s roots: %v", attest.ErrChain, r.signer, product, brief(err))
+	}
+
+	// The certificate is AMD's, and signed the report; it must also have
+	// been issued for this report's chip and TCB. (go-sev-guest's validate
+	// checks both too, but as policy; they are facts about the chain.)
+	exts, err := kds.CertificateExtensions(cert, r.signer)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+	}
+	// A masked CHIP_ID is all zero; the VCEK's HWID is then not compared
+	// (as go-sev-guest does): the signature already ties the report to a
+	// key that AMD certified for one chip.
+	if chip := r.proto.GetChipId(); r.signer == abi.VcekReportSigner && !allZero(chip) && !bytes.Equal(chip, exts.HWID) {
+		return nil, fmt.Errorf("%w: VCEK certificate is for chip %x…, the report's CHIP_ID is %x…", attest.ErrChain, exts.HWID[:8], chip[:8])
+	}
+	if tcb := r.proto.GetReportedTcb(); uint64(exts.TCBVersion) != tcb {
+		return nil, fmt.Errorf("%w: %v certificate is for TCB 0x%016x, the report's REPORTED_TCB is 0x%016x", attest.ErrChain, r.signer, uint64(exts.TCBVersion), tcb)
+	}
+	return &verifiedReport{proto: r.proto, signer: r.signer, product: product, cert: cert}, nil
+}
+
+// offline is the Getter given to go-sev-guest. With DisableCertFetching
+// set and CheckRevocations not, it is never called; were it ever, it
+// refuses rather than reach AMD's servers.
+type offline struct{}
+
+func (offline) Get(url string) ([]byte, error) {
+	return nil, fmt.Errorf("snp: verification is offline: not fetching %s", url)
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,59 @@
+package snp
+
+import (
+	"errors"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	spb "github.com/google/go-sev-guest/proto/sevsnp"
+)
+
+// Test hooks.
+
+// VerifyReport runs v's checks up to the binding: the report's structure,
+// its certificate chain and signature. It returns the report AMD signed and
+// the product line whose roots verified it.
+func VerifyReport(v *Verifier, e *attest.Envelope, now time.Time) (*spb.Report, string, error) {
+	r, err := v.verifyReport(e, now)
+	if err != nil {
+		return nil, "", err
+	}
+	return r.proto, r.product, nil
+}
+
+// CheckPolicy runs v's checks except the binding, then its guest policy:
+// what a report that bound its envelope would meet.
+func CheckPolicy(v *Verifier, e *attest.Envelope, now time.Time) error {
+	r, err := v.verifyReport(e, now)
+	if err != nil {
+		return err
+	}
+	return v.checkPolicy(r)
+}
+
+// ParseAMDRoots is parseAMDRoots, to test its fingerprint check.
+var ParseAMDRoots = parseAMDRoots
+
+// ARKSHA256 are the pinned fingerprints.
+var ARKSHA256 = arkSHA256
+
+// Pairs describes r's pairs: product and signer of each.
+func Pairs(r *Roots) []string {
+	var s []string
+	for _, p := range r.pairs {
+		s = append(s, p.product+"/"+p.signer.String())
+	}
+	return s
+}
+
+// KindsOf lists the attest kinds err wraps; Verify's errors must wrap
+// exactly one.
+func KindsOf(err error) []error {
+	var ks []error
+	for _, k := range attest.Kinds {
+		if errors.Is(err, k) {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}

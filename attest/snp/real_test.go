@@ -1,0 +1,176 @@
+package snp_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/snp"
+)
+
+// The real report's VCEK is valid from 2022 to 2029, so it verifies only
+// at a time given to Verify, as go-sev-guest verifies it: at 2022-09-24.
+// It cannot bind a key of ours, so it is verified up to the binding: the
+// full Verify fails with ErrBinding precisely, which it reaches only once
+// the report's structure, the VCEK's chain to AMD's Milan roots and the
+// report's signature have verified.
+
+func realEnvelope(t testing.TB) *attest.Envelope {
+	t.Helper()
+	e, err := attest.DecodeEnvelope(readVector(t, realEnvelopeKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestRealEnvelopeIsTheRealFiles: the envelope in testvectors/snp carries
+// the real report, VCEK, ASK and ARK byte for byte (and a key of ours).
+func TestRealEnvelopeIsTheRealFiles(t *testing.T) {
+	e := realEnvelope(t)
+	ask, rest := pem.Decode(readVector(t, realASKARKFile))
+	ark, _ := pem.Decode(rest)
+	if !bytes.Equal(e.Report, readVector(t, realReportFile)) || !bytes.Equal(e.VCEK, readVector(t, realVCEKFile)) ||
+		!bytes.Equal(e.ASK, ask.Bytes) || !bytes.Equal(e.ARK, ark.Bytes) || e.VLEK != nil || e.Nonce != nil || e.UserData != nil {
+		t.Fatal("the real envelope is not the real report, VCEK, ASK and ARK")
+	}
+	if _, err := attest.ParseEnclaveKey(e.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRealReport(t *testing.T) {
+	v := newVerifier(t, snp.Options{})
+	e := realEnvelope(t)
+	r, product, err := snp.VerifyReport(v, e, realTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if product != "Milan" || r.GetVersion() != 2 || r.GetVmpl() != 0 || r.GetPolicy() != 0xb0000 || r.GetReportedTcb() != 0x4405000000000002 {
+		t.Errorf("product %s, version %d, VMPL %d, policy %#x, TCB %#x", product, r.GetVersion(), r.GetVmpl(), r.GetPolicy(), r.GetReportedTcb())
+	}
+	if m := hex.EncodeToString(r.GetMeasurement()); !strings.HasPrefix(m, "b07af9620f3b839b") {
+		t.Errorf("measurement %s", m)
+	}
+	if c := hex.EncodeToString(r.GetChipId()); !strings.HasPrefix(c, "3ac3fe21e13fb099") {
+		t.Errorf("chip id %s", c)
+	}
+	if !bytes.HasPrefix(r.GetReportData(), []byte{1, 2, 3, 4, 5, 0}) {
+		t.Errorf("report data %x", r.GetReportData())
+	}
+
+	// The whole verification gets as far as the binding, and no further.
+	c, err := v.Verify(readVector(t, realEnvelopeKey), realTime)
+	checkResult(t, c, err, attest.ErrBinding)
+	c, err = v.VerifyEnvelope(e, realTime)
+	checkResult(t, c, err, attest.ErrBinding)
+
+	// Its guest allows debugging (policy bit 19): had it bound our key,
+	// the default policy would refuse it, and AllowDebug admit it.
+	err = snp.CheckPolicy(v, e, realTime)
+	checkResult(t, nil, err, attest.ErrPolicy)
+	if !strings.Contains(err.Error(), "debug") {
+		t.Errorf("policy error %q does not say debug", err)
+	}
+	if err := snp.CheckPolicy(newVerifier(t, snp.Options{AllowDebug: true}), e, realTime); err != nil {
+		t.Errorf("with AllowDebug: %v", err)
+	}
+}
+
+func TestRealReportValidity(t *testing.T) {
+	v := newVerifier(t, snp.Options{})
+	ev := readVector(t, realEnvelopeKey)
+	for _, tc := range []struct {
+		at   time.Time
+		want error
+	}{
+		{realVCEKIssued, attest.ErrBinding},
+		{realVCEKExpiry, attest.ErrBinding},
+		{realVCEKIssued.Add(-time.Second), attest.ErrExpired},
+		{realVCEKExpiry.Add(time.Second), attest.ErrExpired},
+		{time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC), attest.ErrExpired}, // the Milan ARK too
+		{time.Time{}, attest.ErrExpired},                                 // the zero time is refused, not replaced by the clock
+	} {
+		c, err := v.Verify(ev, tc.at)
+		checkResult(t, c, err, tc.want)
+		if tc.want == attest.ErrExpired && !strings.Contains(err.Error(), "VCEK certificate is valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z") {
+			t.Errorf("at %s: %v", tc.at, err)
+		}
+	}
+}
+
+// TestRealReportFlippedBits flips one bit in each signed field of the real
+// report, and in its signature: each is refused as a bad signature.
+func TestRealReportFlippedBits(t *testing.T) {
+	v := newVerifier(t, snp.Options{})
+	for _, tc := range []struct {
+		name   string
+		offset int
+	}{
+		{"guest svn", 0x04},
+		{"vmpl", 0x30},
+		{"current tcb", 0x38},
+		{"report data", 0x50},
+		{"measurement", 0x90},
+		{"host data", 0xc0},
+		{"report id", 0x140},
+		{"reported tcb", 0x187},
+		{"chip id", 0x1a0},
+		{"committed tcb", 0x1e0},
+		{"launch tcb", 0x1f0},
+		{"current mitigation vector", 0x200},
+		{"signature r", 0x2a0},
+		{"signature s", 0x2e8 + 47},
+	} {
+		for _, bit := range []byte{0x01, 0x80} {
+			e := realEnvelope(t)
+			e.Report[tc.offset] ^= bit
+			_, _, err := snp.VerifyReport(v, e, realTime)
+			checkResult(t, nil, err, attest.ErrSignature)
+		}
+	}
+}
+
+// TestRealReportEveryByte changes each byte of the real report in turn:
+// every change is refused, without a panic.
+func TestRealReportEveryByte(t *testing.T) {
+	v := newVerifier(t, snp.Options{})
+	kinds := map[error]int{}
+	for i := range 1184 {
+		if testing.Short() && i%16 != 0 {
+			continue
+		}
+		e := realEnvelope(t)
+		e.Report[i] ^= 0xff
+		c, err := v.VerifyEnvelope(e, realTime)
+		if err == nil {
+			t.Fatalf("byte %d changed: still verifies", i)
+		}
+		checkResult(t, c, err, snp.KindsOf(err)[0])
+		kinds[snp.KindsOf(err)[0]]++
+	}
+	t.Logf("changes refused: %v", kinds)
+	if kinds[attest.ErrSignature] == 0 || kinds[attest.ErrMalformed] == 0 || kinds[attest.ErrBinding] != 0 {
+		t.Errorf("kinds %v: want signature and parse failures, and no binding failure", kinds)
+	}
+}
+
+func TestRealReportOtherRoots(t *testing.T) {
+	e := realEnvelope(t)
+	for name, roots := range map[string]*snp.Roots{
+		"test CA":           rootsOf(t, mainCA(t)),
+		"genoa and turin":   amdRoots(t, "Genoa", "Turin"),
+		"milan VLEK (ASVK)": parseRoots(t, snpVLEKRoots(t, "Milan")),
+	} {
+		c, err := newVerifier(t, snp.Options{Roots: roots}).VerifyEnvelope(e, realTime)
+		checkResult(t, c, err, attest.ErrChain)
+		t.Logf("%s: %v", name, err)
+	}
+	// The envelope's own ASK and ARK are AMD's, and still not trusted.
+	c, err := newVerifier(t, snp.Options{Roots: rootsOf(t, mainCA(t))}).VerifyEnvelope(e, realTime)
+	checkResult(t, c, err, attest.ErrChain)
+}

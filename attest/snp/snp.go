@@ -1,0 +1,247 @@
+// Package snp verifies AMD SEV-SNP evidence: an attest.Envelope of format
+// sev-snp that carries a guest's ATTESTATION_REPORT (1184 bytes, as
+// /dev/sev-guest returns it), the certificate of the AMD key that signed it
+// (a VCEK, one per chip and firmware TCB, or a VLEK, loaded by a cloud
+// provider), and the enclave's RSA public key, nonce and user data, which
+// the report binds in REPORT_DATA = the envelope's Binding(SHA-512).
+//
+// A Verifier checks, in this order, failing closed at the first problem:
+// the format; the report's size, exactly 1184 bytes; the enclave key (RSA,
+// 2048 to 4096 bits, attest.ParseEnclaveKey); the report's structure
+// (version 2 to 5, reserved fields zero, ECDSA P-384 signature, a VCEK or
+// VLEK signer, and bytes that re-encode to themselves); the endorsement
+// certificate, parsed as DER and valid at the verifier's time; its chain to
+// a configured ASK/ARK (or ASVK/ARK) pair of the report's product line and
+// the report's signature, by go-sev-guest's verify.SnpAttestation, fully
+// offline; that the certificate was issued for the report's CHIP_ID and
+// REPORTED_TCB; that REPORT_DATA is the envelope's binding (in constant
+// time); and the guest policy, by go-sev-guest's validate.SnpAttestation
+// with options built below, plus the VMPL. Only then does it return claims.
+// Every error wraps exactly one attest kind; claims are nil whenever the
+// error is not.
+//
+// Threat model. The attacker controls every byte of the envelope: the
+// report, the vcek or vlek, ask and ark, the key, nonce and user data. The
+// envelope's ask and ark are bounded by attest.DecodeEnvelope but never
+// read, let alone trusted: only the configured roots are (by default the
+// Milan, Genoa and Turin ASK/ARK pairs that go-sev-guest embeds, as AMD's
+// KDS serves them, their ARKs pinned by fingerprint in roots.go), and the
+// time passed to Verify. A Verifier never reads the clock, never touches
+// the network (go-sev-guest's certificate fetching is disabled and its
+// Getter refuses) and never modifies its input. Evidence that verifies
+// proves that an AMD SEV-SNP processor whose firmware AMD certified at
+// REPORTED_TCB signed this report for a guest with this measurement,
+// policy and host data, running at this VMPL, and that the guest asked for
+// a report binding this key, nonce and user data.
+//
+// Freshness. A report carries no time, so attestkms cannot bound its age:
+// Claims.Time is zero, and only the certificate's validity is checked
+// against the verifier's time. What makes evidence fresh is the envelope's
+// nonce and user data, which REPORT_DATA binds, if the relying party chose
+// them; and what protects a secret is that it is wrapped to the bound key,
+// which only the guest that asked for the report holds. A copied envelope
+// verifies as well as the original, and is as useless to its copier.
+//
+// The default guest policy, and why:
+//
+//   - DEBUG is refused (attest.ErrPolicy) unless Options.AllowDebug: the
+//     host can read and write a debug guest's memory, so a key in it is the
+//     host's. Claims.Debug says when a report admitted this way is one.
+//   - SMT is allowed. Every public cloud's SEV-SNP guests allow it and
+//     their reports say so; cross-thread side channels are addressed by
+//     AMD's microcode and firmware, which MinTCB can require.
+//   - MIGRATE_MA is refused: a migration agent can export the guest's
+//     memory to a platform that no report attested.
+//   - CXL_ALLOW is refused: CXL devices and memory given to the guest are
+//     outside what the report measures. SINGLE_SOCKET, AES-256-XTS, RAPL
+//     disabled, ciphertext hiding and page-swap disabling are not required.
+//     No minimum guest ABI version is required.
+//   - VMPL at most Options.MaxVMPL, by default 0. Under an SVSM or a
+//     paravisor, the launch measurement covers the most privileged code,
+//     at VMPL0; a guest at a higher VMPL is whatever that code loaded, and
+//     can be read by it. A VMPL0 report binds a key that the measured code
+//     holds; accept higher VMPLs only when that code is itself trusted to
+//     vouch for what runs above it.
+//   - The firmware must be committed: COMMITTED_TCB, build and API version
+//     equal the current ones, unless Options.AllowProvisionalFirmware; the
+//     host may roll provisional firmware back to the committed version
+//     while the guest runs. REPORTED_TCB must be at least Options.MinTCB
+//     in each component (zero: no minimum), and the certificate's TCB, and
+//     at most CURRENT_TCB.
+//
+// Not checked: revocation (AMD publishes CRLs of its ASKs and ASVKs; reading
+// them needs the network, and a VCEK is never revoked: a new TCB supersedes
+// it, which MinTCB expresses); what MEASUREMENT and HOST_DATA mean, which is
+// the key policy's business, through attest.Claims.Measurements; GUEST_SVN,
+// FAMILY_ID and IMAGE_ID, the ID block and its author key, PLATFORM_INFO
+// (SMT enabled, TSME, the memory alias check) and the mitigation vectors.
+// go-sev-guest's verify package reads a process flag
+// (-workaround_kds_productname), defined by linking it; it only relaxes the
+// comparison of a CPU stepping that this package never asks for.
+package snp
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/subtle"
+	"fmt"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/google/go-sev-guest/abi"
+	"github.com/google/go-sev-guest/validate"
+	"github.com/google/go-sev-guest/verify/trust"
+)
+
+// Options configure a Verifier. The zero value trusts AMD's roots and the
+// default guest policy of the package comment.
+type Options struct {
+	// Roots are the trusted ASK/ARK and ASVK/ARK pairs (see ParseRoots). Nil
+	// means the AMD ASK/ARK pairs of Milan, Genoa and Turin that
+	// go-sev-guest embeds, which verify VCEK-signed reports only; non-nil
+	// replaces them entirely, and must hold at least one pair.
+	Roots *Roots
+
+	// AllowDebug admits reports whose guest policy allows DEBUG. False
+	// refuses them (attest.ErrPolicy).
+	AllowDebug bool
+
+	// MaxVMPL is the highest (least privileged) VMPL whose reports are
+	// accepted, 0 to 3. Zero accepts only VMPL0, the measured code's.
+	MaxVMPL uint32
+
+	// MinTCB is the least REPORTED_TCB accepted, compared component by
+	// component (boot loader, TEE, SNP firmware and microcode security
+	// patch levels, in the TCB_VERSION layout). Zero means no minimum: which
+	// firmware is too old is the operator's call, after AMD's bulletins.
+	MinTCB uint64
+
+	// AllowProvisionalFirmware admits reports from firmware that is not yet
+	// committed (COMMITTED_TCB, build or API version below the current
+	// ones). False refuses them (attest.ErrPolicy).
+	AllowProvisionalFirmware bool
+}
+
+// Verifier verifies sev-snp evidence envelopes. It is safe for concurrent
+// use.
+type Verifier struct {
+	roots    *Roots
+	trusted  map[rootsKey][]*trust.AMDRootCerts // roots, as go-sev-guest wants them; read only
+	validate validate.Options
+	maxVMPL  uint32
+}
+
+var (
+	_ attest.Verifier         = (*Verifier)(nil)
+	_ attest.EnvelopeVerifier = (*Verifier)(nil)
+)
+
+// New returns a Verifier for o.
+func New(o Options) (*Verifier, error) {
+	roots := o.Roots
+	if roots == nil {
+		var err error
+		if roots, err = amdRoots(); err != nil {
+			return nil, err
+		}
+	}
+	// An empty set must never reach go-sev-guest, which takes an empty
+	// TrustedRoots to mean its own embedded roots.
+	if len(roots.pairs) == 0 {
+		return nil, fmt.Errorf("snp: no roots: Options.Roots must hold at least one pair (nil means AMD's)")
+	}
+	if o.MaxVMPL > maxVMPL {
+		return nil, fmt.Errorf("snp: MaxVMPL %d; VMPLs are 0 to %d", o.MaxVMPL, maxVMPL)
+	}
+	return &Verifier{
+		roots:    roots,
+		trusted:  roots.trusted(),
+		validate: validateOptions(o),
+		maxVMPL:  o.MaxVMPL,
+	}, nil
+}
+
+// Verify decodes evidence as an attest.Envelope and verifies it as
+// VerifyEnvelope does. Claims is nil whenever err is not.
+func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
+	e, err := attest.DecodeEnvelope(evidence)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyEnvelope(e, now)
+}
+
+// VerifyEnvelope returns the claims of a sev-snp envelope that is genuine
+// at now and admitted by the guest policy, or an error wrapping one attest
+// kind. Claims is nil whenever err is not. It does not modify e, and the
+// claims share no memory with it.
+func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+	c, err := v.verify(e, now)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (v *Verifier) verify(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: no envelope", attest.ErrMalformed)
+	}
+	if e.Format != attest.FormatSEVSNP {
+		return nil, fmt.Errorf("%w: envelope format %q is not %q", attest.ErrMalformed, e.Format, attest.FormatSEVSNP)
+	}
+	if len(e.Report) != abi.ReportSize {
+		return nil, fmt.Errorf("%w: report is %d bytes; an ATTESTATION_REPORT is exactly %d", attest.ErrMalformed, len(e.Report), abi.ReportSize)
+	}
+	key, err := attest.ParseEnclaveKey(e.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	r, err := v.verifyReport(e, now)
+	if err != nil {
+		return nil, err
+	}
+	// Genuine; now does it bind this envelope's key, nonce and user data?
+	want := e.Binding(crypto.SHA512)
+	if subtle.ConstantTimeCompare(r.proto.GetReportData(), want) != 1 {
+		return nil, fmt.Errorf("%w: REPORT_DATA is not the SHA-512 binding of the envelope's public_key, nonce and user_data", attest.ErrBinding)
+	}
+	if err := v.checkPolicy(r); err != nil {
+		return nil, err
+	}
+	p := r.proto
+	policy := p.GetPolicy()
+	return &attest.Claims{
+		Format:       attest.FormatSEVSNP,
+		PublicKey:    key,
+		PublicKeyDER: bytes.Clone(e.PublicKey),
+		Nonce:        bytes.Clone(e.Nonce),
+		UserData:     bytes.Clone(e.UserData),
+		SNP: &attest.SNPClaims{
+			Measurement: p.GetMeasurement(), // the proto's own copies
+			HostData:    p.GetHostData(),
+			ReportID:    p.GetReportId(),
+			Policy:      policy,
+			VMPL:        p.GetVmpl(),
+			ReportedTCB: p.GetReportedTcb(),
+			ChipID:      p.GetChipId(),
+			Signer:      r.signer.String(),
+			Product:     r.product,
+		},
+		Debug: policy&(1<<policyDebugBit) != 0,
+	}, nil
+}
+
+// policyDebugBit is the guest policy's DEBUG bit (SEV-SNP Firmware ABI,
+// table 9).
+const policyDebugBit = 19
+
+// verifyReport parses e's report and verifies its signature and chain: the
+// report it returns is AMD's word, not yet bound to e nor judged by policy.
+func (v *Verifier) verifyReport(e *attest.Envelope, now time.Time) (*verifiedReport, error) {
+	r, err := parseReport(e.Report)
+	if err != nil {
+		return nil, err
+	}
+	return v.verifyChain(e, r, now)
+}
