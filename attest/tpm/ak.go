@@ -117,8 +117,25 @@ func keysEqual(a, b crypto.PublicKey) bool {
 // until a root vouches for the key (ak_cert's CA, or the operator pinning
 // it), so this check guards against trusting a wrong key by mistake, not
 // against a forger; it is refused as ErrChain, an AK we will not trust.
+//
+// The rest of the TPMT_PUBLIC must be what a TPM accepts for such a key
+// (else ErrMalformed): a nameAlg it knows, no reserved attribute bit, an
+// authPolicy empty or of nameAlg's size, no symmetric algorithm, and for
+// ECC no KDF; so that no byte of ak_public goes unread.
 func (a *ak) fromPublic(p *tpm2.TPMTPublic) error {
+	nameAlg, ok := banks[p.NameAlg]
+	if !ok {
+		return fmt.Errorf("%w: ak_public's nameAlg %s; want SHA1, SHA256, SHA384 or SHA512", attest.ErrMalformed, hashName(p.NameAlg))
+	}
+	if n := len(p.AuthPolicy.Buffer); n != 0 && n != nameAlg.hash.Size() {
+		return fmt.Errorf("%w: ak_public's authPolicy is %d bytes; want 0 or %d", attest.ErrMalformed, n, nameAlg.hash.Size())
+	}
 	attr := p.ObjectAttributes
+	for bit := range attr.Length() {
+		if attr.GetReservedBit(bit) {
+			return fmt.Errorf("%w: ak_public's objectAttributes set reserved bit %d", attest.ErrMalformed, bit)
+		}
+	}
 	var missing []string
 	for _, f := range []struct {
 		name string
@@ -150,6 +167,9 @@ func (a *ak) fromPublic(p *tpm2.TPMTPublic) error {
 		n, err := p.Unique.RSA()
 		if err != nil {
 			return fmt.Errorf("%w: ak_public: %v", attest.ErrMalformed, err)
+		}
+		if parms.Symmetric.Algorithm != tpm2.TPMAlgNull {
+			return fmt.Errorf("%w: ak_public: a signing key with a symmetric algorithm", attest.ErrMalformed)
 		}
 		if int(parms.KeyBits) != 8*len(n.Buffer) {
 			return fmt.Errorf("%w: ak_public: keyBits %d but a modulus of %d bytes", attest.ErrMalformed, parms.KeyBits, len(n.Buffer))
@@ -191,6 +211,9 @@ func (a *ak) fromPublic(p *tpm2.TPMTPublic) error {
 		pt, err := p.Unique.ECC()
 		if err != nil {
 			return fmt.Errorf("%w: ak_public: %v", attest.ErrMalformed, err)
+		}
+		if parms.Symmetric.Algorithm != tpm2.TPMAlgNull || parms.KDF.Scheme != tpm2.TPMAlgNull {
+			return fmt.Errorf("%w: ak_public: a signing key with a symmetric algorithm or a KDF", attest.ErrMalformed)
 		}
 		var curve elliptic.Curve
 		switch parms.CurveID {

@@ -1,6 +1,8 @@
 package tpm
 
 import (
+	"time"
+
 	"errors"
 
 	"github.com/attestkms/attestkms/attest"
@@ -25,4 +27,15 @@ func KindsOf(err error) []error {
 		}
 	}
 	return ks
+}
+
+// VerifyBound verifies e as VerifyEnvelope does, but wants the quote's
+// extraData to be binding instead of e's Binding: so that a real quote,
+// which binds a nonce of its own, can be verified to the end.
+func VerifyBound(v *Verifier, e *attest.Envelope, now time.Time, binding []byte) (*attest.Claims, error) {
+	c, err := v.verify(e, now, binding)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"strings"
@@ -140,3 +141,11 @@ func checkResult(t testing.TB, c *attest.Claims, err error, want error) {
 		t.Fatalf("error %v; want %v", err, want)
 	}
 }
+
+func pemPublicKey(t testing.TB, k any) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: spki(t, k)})
+}
+
+// testCAAKPublicRSA is the TPMT_PUBLIC of an RSA-2048 AK that is not
+// Google's.
+func testCAAKPublicRSA(t testing.TB) []byte { return testCA(t, tpmtest.AKRSA2048).AKPublic }

@@ -62,10 +62,10 @@ const testOrganization = "attestkms test"
 type AKKind int
 
 const (
-	AKECDSAP256   AKKind = iota // ECDSA P-256, signing ECDSA-SHA256 (the default)
-	AKECDSAP384                 // ECDSA P-384, signing ECDSA-SHA384
-	AKRSA2048                   // RSA-2048, signing RSASSA-SHA256 (as Google's vTPM AK)
-	AKRSA2048PSS                // RSA-2048, signing RSAPSS-SHA256
+	AKECDSAP256  AKKind = iota // ECDSA P-256, signing ECDSA-SHA256 (the default)
+	AKECDSAP384                // ECDSA P-384, signing ECDSA-SHA384
+	AKRSA2048                  // RSA-2048, signing RSASSA-SHA256 (as Google's vTPM AK)
+	AKRSA2048PSS               // RSA-2048, signing RSAPSS-SHA256
 )
 
 // CAOptions make a CA for hostile tests; the zero value is NewCA's.
