@@ -2,6 +2,8 @@ package snp
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -42,6 +44,11 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+	}
+	// An endorsement key is ECDSA P-384; any other certificate is not one
+	// (and its key could not have signed the report).
+	if k, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P384() {
+		return nil, fmt.Errorf("%w: %v certificate %q has no ECDSA P-384 key", attest.ErrChain, r.signer, cert.Subject.CommonName)
 	}
 
 	// Choose the roots as go-sev-guest will: by the report's CPUID (report

@@ -107,7 +107,23 @@ func testCA(t testing.TB, name, product string) *snptest.CA {
 	return ca
 }
 
-func mainCA(t testing.TB) *snptest.CA  { return testCA(t, "main", "Milan") }
+// mainCA is the committed test CA of testdata/ca, which signed the fuzz
+// seeds.
+func mainCA(t testing.TB) *snptest.CA {
+	t.Helper()
+	testCAs.Lock()
+	defer testCAs.Unlock()
+	if ca := testCAs.m["main"]; ca != nil {
+		return ca
+	}
+	ca, err := snptest.LoadCA(filepath.Join("testdata", "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testCAs.m["main"] = ca
+	return ca
+}
+
 func otherCA(t testing.TB) *snptest.CA { return testCA(t, "other", "Milan") }
 
 func rootsOf(t testing.TB, cas ...*snptest.CA) *snp.Roots {

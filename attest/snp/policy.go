@@ -15,19 +15,22 @@ import (
 const maxVMPL = 3
 
 // validateOptions builds, once, the options of go-sev-guest's
-// validate.SnpAttestation from o. Its zero Options would refuse SMT, which
-// every cloud's SEV-SNP guests allow, so each field is set deliberately;
-// the package comment says why.
+// validate.SnpAttestation from o: the firmware and TCB checks. Its zero
+// Options would refuse SMT, which every cloud's SEV-SNP guests allow, so
+// each field is set deliberately; the package comment says why. The guest
+// policy's bits are judged by checkGuestPolicy instead, which names every
+// bit it refuses where validate stops at the first: its GuestPolicy here
+// admits them all.
 func validateOptions(o Options) validate.Options {
 	return validate.Options{
 		GuestPolicy: abi.SnpPolicy{
 			// ABI 0.0: a guest may require any firmware ABI version.
-			SMT:       true,         // allowed; see the package comment
-			Debug:     o.AllowDebug, // the host can read and write a debug guest's memory
-			MigrateMA: false,        // refused: a migration agent can move the guest where we never looked
-			// CXLAllowed false: a guest that may be given CXL devices or
-			// memory is refused. SingleSocket, MemAES256XTS, RAPLDis,
-			// CipherTextHidingDRAM, PageSwapDisable false: not required.
+			SMT:        true,
+			Debug:      true, // checkGuestPolicy: refused unless AllowDebug
+			MigrateMA:  true, // checkGuestPolicy: refused
+			CXLAllowed: true, // checkGuestPolicy: refused
+			// SingleSocket, MemAES256XTS, RAPLDis, CipherTextHidingDRAM,
+			// PageSwapDisable false: not required.
 		},
 		MinimumTCB:                kds.DecomposeTCBVersion(kds.TCBVersion(o.MinTCB)),
 		PermitProvisionalFirmware: o.AllowProvisionalFirmware,
@@ -39,10 +42,29 @@ func validateOptions(o Options) validate.Options {
 	}
 }
 
+// checkGuestPolicy lists the guest policy's refused bits.
+func (v *Verifier) checkGuestPolicy(policy uint64) []string {
+	p, err := abi.ParseSnpPolicy(policy)
+	if err != nil { // parseReport has parsed it already
+		return []string{err.Error()}
+	}
+	var problems []string
+	if p.Debug && !v.allowDebug {
+		problems = append(problems, "the guest policy allows debugging (DEBUG): its host can read and write its memory")
+	}
+	if p.MigrateMA {
+		problems = append(problems, "the guest policy allows a migration agent (MIGRATE_MA)")
+	}
+	if p.CXLAllowed {
+		problems = append(problems, "the guest policy allows CXL devices and memory (CXL_ALLOW)")
+	}
+	return problems
+}
+
 // checkPolicy judges a verified report by v's guest policy, and reports
 // every unmet condition at once.
 func (v *Verifier) checkPolicy(r *verifiedReport) error {
-	var problems []string
+	problems := v.checkGuestPolicy(r.proto.GetPolicy())
 	opts := v.validate // a copy: validate may fill in its key hashes
 	att := &spb.Attestation{Report: r.proto, CertificateChain: &spb.CertificateChain{}}
 	if r.signer == abi.VlekReportSigner {

@@ -66,7 +66,7 @@ func parseReport(raw []byte) (*unverifiedReport, error) {
 
 // maxDetail bounds the text of a go-sev-guest error quoted in ours: some
 // dump whole fields in hex.
-const maxDetail = 160
+const maxDetail = 240
 
 // brief is err's text, cut to maxDetail bytes (on a rune boundary).
 func brief(err error) string {

@@ -15,8 +15,11 @@
 // the report's signature, by go-sev-guest's verify.SnpAttestation, fully
 // offline; that the certificate was issued for the report's CHIP_ID and
 // REPORTED_TCB; that REPORT_DATA is the envelope's binding (in constant
-// time); and the guest policy, by go-sev-guest's validate.SnpAttestation
-// with options built below, plus the VMPL. Only then does it return claims.
+// time); and the policy below: the guest policy's DEBUG, MIGRATE_MA and
+// CXL_ALLOW bits and the VMPL, here, and the firmware's TCB and version by
+// go-sev-guest's validate.SnpAttestation with options built deliberately
+// (policy.go), every unmet condition named at once. Only then does it
+// return claims.
 // Every error wraps exactly one attest kind; claims are nil whenever the
 // error is not.
 //
@@ -125,10 +128,11 @@ type Options struct {
 // Verifier verifies sev-snp evidence envelopes. It is safe for concurrent
 // use.
 type Verifier struct {
-	roots    *Roots
-	trusted  map[rootsKey][]*trust.AMDRootCerts // roots, as go-sev-guest wants them; read only
-	validate validate.Options
-	maxVMPL  uint32
+	roots      *Roots
+	trusted    map[rootsKey][]*trust.AMDRootCerts // roots, as go-sev-guest wants them; read only
+	validate   validate.Options
+	allowDebug bool
+	maxVMPL    uint32
 }
 
 var (
@@ -154,10 +158,11 @@ func New(o Options) (*Verifier, error) {
 		return nil, fmt.Errorf("snp: MaxVMPL %d; VMPLs are 0 to %d", o.MaxVMPL, maxVMPL)
 	}
 	return &Verifier{
-		roots:    roots,
-		trusted:  roots.trusted(),
-		validate: validateOptions(o),
-		maxVMPL:  o.MaxVMPL,
+		roots:      roots,
+		trusted:    roots.trusted(),
+		validate:   validateOptions(o),
+		allowDebug: o.AllowDebug,
+		maxVMPL:    o.MaxVMPL,
 	}, nil
 }
 
