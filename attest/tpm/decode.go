@@ -46,7 +46,7 @@ func decodeStrict[T tpm2.Marshallable, P interface {
 	case bytes.Equal(again, b):
 		return v, nil
 	case len(again) < len(b) && bytes.HasPrefix(b, again):
-		return nil, fmt.Errorf("%w: %s has %d trailing bytes", attest.ErrMalformed, what, len(b)-len(again))
+		return nil, fmt.Errorf("%w: %s has %d bytes after its end", attest.ErrMalformed, what, len(b)-len(again))
 	default:
 		return nil, fmt.Errorf("%w: %s is not in the TPM's encoding", attest.ErrMalformed, what)
 	}

@@ -113,9 +113,17 @@ func NewRoots(certs []*x509.Certificate, keys []crypto.PublicKey) (*Roots, error
 	return r, nil
 }
 
-// Certificates returns the trusted certificates.
+// Certificates returns copies of the trusted certificates.
 func (r *Roots) Certificates() []*x509.Certificate {
-	return append([]*x509.Certificate(nil), r.certs...)
+	out := make([]*x509.Certificate, 0, len(r.certs))
+	for _, c := range r.certs {
+		own, err := x509.ParseCertificate(c.Raw)
+		if err != nil {
+			panic(err) // parsed once already
+		}
+		out = append(out, own)
+	}
+	return out
 }
 
 // NumKeys is how many AK public keys are pinned.
