@@ -149,3 +149,5 @@ func pemPublicKey(t testing.TB, k any) []byte {
 // testCAAKPublicRSA is the TPMT_PUBLIC of an RSA-2048 AK that is not
 // Google's.
 func testCAAKPublicRSA(t testing.TB) []byte { return testCA(t, tpmtest.AKRSA2048).AKPublic }
+
+func bigInt(b []byte) *big.Int { return new(big.Int).SetBytes(b) }

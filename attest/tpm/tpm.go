@@ -51,7 +51,9 @@
 // asked for.
 //
 // Not checked. A quote carries no wall time (only the TPM's clock, reset
-// and restart counts, returned in the claims to order quotes of one TPM), so
+// and restart counts, returned in the claims to order quotes of one TPM;
+// a TPM obfuscates the counts in quotes by an AK outside the endorsement and
+// platform hierarchies, such as the enclave's own owner-hierarchy AK), so
 // attestkms cannot bound a quote's age: Claims.Time is zero, and a quote
 // copied from its host verifies for as long as its AK's certificate is
 // valid. That is acceptable because what it releases is wrapped to the bound
