@@ -19,9 +19,11 @@
 // CXL_ALLOW bits and the VMPL, here, and the firmware's TCB and version by
 // go-sev-guest's validate.SnpAttestation with options built deliberately
 // (policy.go), every unmet condition named at once. Only then does it
-// return claims.
-// Every error wraps exactly one attest kind; claims are nil whenever the
-// error is not.
+// return claims. Every error wraps exactly one attest kind; claims are nil
+// whenever the error is not. A certificate outside its validity is
+// attest.ErrExpired, judged before its chain, whoever made it; a refused
+// chain or signature is told apart by checking the signature alone, as
+// go-sev-guest's refusals are text only.
 //
 // Threat model. The attacker controls every byte of the envelope: the
 // report, the vcek or vlek, ask and ark, the key, nonce and user data. The
