@@ -208,28 +208,46 @@ func (ca *CA) RootsPEM() []byte {
 	return b.Bytes()
 }
 
-// Save writes the CA to dir (which it makes, mode 0700, if missing): its
-// roots, and the ASK's and ASVK's keys, mode 0600.
+// Save writes the CA to dir (which it makes, mode 0700, if missing): the
+// ASK's and ASVK's keys, mode 0600, and its roots. It never overwrites a
+// file: if dir already holds one of them, the error wraps fs.ErrExist.
 func (ca *CA) Save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("snptest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, RootsFile), ca.RootsPEM(), 0o644); err != nil {
+	files := []struct {
+		name string
+		key  *rsa.PrivateKey // nil: the roots
+	}{{ASKKeyFile, ca.askKey}, {ASVKKeyFile, ca.asvkKey}, {RootsFile, nil}}
+	for _, f := range files {
+		b, mode := ca.RootsPEM(), os.FileMode(0o644)
+		if f.key != nil {
+			der, err := x509.MarshalPKCS8PrivateKey(f.key)
+			if err != nil {
+				return fmt.Errorf("snptest: %w", err)
+			}
+			b, mode = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600
+		}
+		if err := writeNew(filepath.Join(dir, f.name), b, mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeNew writes a file that must not exist yet, with mode (less the
+// umask).
+func writeNew(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
 		return fmt.Errorf("snptest: %w", err)
 	}
-	for name, k := range map[string]*rsa.PrivateKey{ASKKeyFile: ca.askKey, ASVKKeyFile: ca.asvkKey} {
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return fmt.Errorf("snptest: %w", err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return fmt.Errorf("snptest: %w", err)
-		}
-		// WriteFile keeps the mode of a file that existed.
-		if err := os.Chmod(path, 0o600); err != nil {
-			return fmt.Errorf("snptest: %w", err)
-		}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("snptest: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,13 +166,12 @@ func TestSaveLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Saving again over an existing directory keeps the keys private.
-	os.Chmod(filepath.Join(dir, snptest.ASKKeyFile), 0o644)
-	if err := ca.Save(dir); err != nil {
-		t.Fatal(err)
+	// Save never overwrites.
+	if err := ca.Save(dir); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("second Save: %v; want fs.ErrExist", err)
 	}
-	if fi, _ := os.Stat(filepath.Join(dir, snptest.ASKKeyFile)); fi.Mode().Perm() != 0o600 {
-		t.Errorf("re-saved key has mode %v", fi.Mode().Perm())
+	if err := loaded.Save(t.TempDir()); err != nil {
+		t.Fatal(err)
 	}
 }
 
