@@ -20,7 +20,7 @@
 //  5. the AK: ak_public's key and attributes (a restricted signing key that
 //     never left its TPM, see ak.fromPublic), ak_cert's key, the same key in
 //     both, RSA of 2048 to 4096 bits or ECDSA P-256 or P-384 → ErrChain
-//     (ErrMalformed for a TPMT_PUBLIC that does not decode); the signature's
+//     (ErrMalformed for a TPMT_PUBLIC no TPM would hold); the signature's
 //     scheme and hash are the AK's → ErrSignature;
 //  6. the PCR values hash to the quote's pcrDigest → ErrSignature (see
 //     quote.checkDigest for the hash and the kind);
@@ -55,10 +55,11 @@
 // a TPM obfuscates the counts in quotes by an AK outside the endorsement and
 // platform hierarchies, such as the enclave's own owner-hierarchy AK), so
 // attestkms cannot bound a quote's age: Claims.Time is zero, and a quote
-// copied from its host verifies for as long as its AK's certificate is
-// valid. That is acceptable because what it releases is wrapped to the bound
-// enclave key, which the copier does not hold; a client wanting freshness
-// puts a server-chosen nonce in the envelope. Also not checked: revocation
+// copied from its host verifies for as long as its AK's certificate is valid
+// (with a pinned AK, for ever). That is acceptable because what it releases
+// is wrapped to the bound enclave key, which the copier does not hold; the
+// nonce, bound like the key, is in the claims for a caller that wants to
+// check freshness itself. Also not checked: revocation
 // of AK certificates (no CRL or OCSP is fetched); what a PCR value means (the
 // key policy's business, with the event log, which attestkms does not
 // replay); the quote's qualifiedSigner and firmwareVersion (the signature
@@ -66,7 +67,9 @@
 // attributes in ak_public belong to the key (only the root's word does:
 // see ak.fromPublic). A present ak_cert must chain even when its key is also
 // pinned: a certificate we cannot verify is refused, not ignored, so an
-// enclave that sends an AK certificate needs its CA in the roots.
+// enclave that sends an AK certificate needs its CA in the roots (and,
+// if it sends no ak_chain, the intermediate that issued it: every
+// certificate of Roots is a trust anchor).
 package tpm
 
 import (
@@ -121,7 +124,8 @@ func New(o Options) (*Verifier, error) {
 
 // Verify returns the claims of a tpm2 evidence envelope that is genuine at
 // now, or an error wrapping one attest kind. Claims is nil whenever err is
-// not.
+// not. now is used only for the validity of ak_cert and ak_chain (a quote
+// has no wall time); the zero time refuses any ak_cert.
 func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
 	e, err := attest.DecodeEnvelope(evidence)
 	if err != nil {

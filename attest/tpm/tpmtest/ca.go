@@ -26,7 +26,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -499,5 +498,3 @@ func readCert(path string) (*x509.Certificate, error) {
 	}
 	return c, nil
 }
-
-var errNoPCRs = errors.New("tpmtest: no PCRs to quote")

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	_ "crypto/sha512"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -110,7 +111,7 @@ func (ca *CA) Envelope(publicKeyDER []byte, q Quote) (*attest.Envelope, error) {
 		pcrs = DefaultPCRs(bank)
 	}
 	if len(pcrs) == 0 {
-		return nil, errNoPCRs
+		return nil, errors.New("tpmtest: no PCRs to quote")
 	}
 	var sel [3]byte
 	for i, v := range pcrs {
