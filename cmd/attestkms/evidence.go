@@ -10,6 +10,8 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/nitro"
+	"github.com/attestkms/attestkms/attest/snp"
+	"github.com/attestkms/attestkms/attest/tpm"
 )
 
 // evidenceFlags are the trust settings serve and verify-evidence share, so
@@ -18,12 +20,23 @@ type evidenceFlags struct {
 	nitroRoots    string
 	qingtianRoots string
 	maxAge        time.Duration
+	snpRoots      string
+	snpMaxVMPL    uint
+	tpmRoots      string
+	tpmAllowSHA1  bool
+	// allowDebug is serve's --allow-debug-enclaves (verify-evidence: true,
+	// so that it shows a debug guest's claims, with a warning).
+	allowDebug bool
 }
 
 func (f *evidenceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nitroRoots, "nitro-roots", "", "replace the embedded AWS Nitro Enclaves root G1 with the roots in this PEM `file` (e.g. attestsim nitro-ca's root.pem)")
 	fs.StringVar(&f.qingtianRoots, "qingtian-roots", "", "trust Huawei Qingtian attestation documents chaining to the roots in this PEM `file` (no default)")
-	fs.DurationVar(&f.maxAge, "attestation-max-age", 5*time.Minute, "refuse attestation documents older than this `duration`")
+	fs.DurationVar(&f.maxAge, "attestation-max-age", 5*time.Minute, "refuse Nitro and Qingtian attestation documents older than this `duration` (SEV-SNP reports and TPM quotes carry no time: docs/evidence.md)")
+	fs.StringVar(&f.snpRoots, "snp-roots", "", "replace the embedded AMD roots (Milan, Genoa, Turin) with the ASK and ARK certificates, in that order, in this PEM `file` (e.g. attestsim snp-ca's roots.pem; VLEK-signed reports need their ASVK and ARK here)")
+	fs.UintVar(&f.snpMaxVMPL, "snp-max-vmpl", 0, "accept SEV-SNP reports requested at this `VMPL` or a more privileged one (0 to 3)")
+	fs.StringVar(&f.tpmRoots, "tpm-roots", "", "trust TPM quotes whose attestation key's certificate chains to a CERTIFICATE, or whose key is a PUBLIC KEY, in this PEM `file` (no default: without it, TPM evidence is refused)")
+	fs.BoolVar(&f.tpmAllowSHA1, "tpm-allow-sha1", false, "accept TPM quotes over the SHA-1 PCR bank (collisions in SHA-1 are practical: tests and legacy hosts only)")
 }
 
 // verifiers builds the format → verifier set from the flags: the one place the
@@ -52,6 +65,40 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 			return nil, err
 		}
 		set.COSE = append(set.COSE, v)
+	}
+	set.Envelopes = map[attest.Format]attest.EnvelopeVerifier{}
+	if f.snpMaxVMPL > 3 {
+		return nil, usageError("--snp-max-vmpl must be 0 to 3")
+	}
+	snpOpts := snp.Options{AllowDebug: f.allowDebug, MaxVMPL: uint32(f.snpMaxVMPL)}
+	if f.snpRoots != "" {
+		b, err := os.ReadFile(f.snpRoots)
+		if err != nil {
+			return nil, fmt.Errorf("reading --snp-roots: %w", err)
+		}
+		if snpOpts.Roots, err = snp.ParseRoots(b); err != nil {
+			return nil, fmt.Errorf("--snp-roots %s: %w", f.snpRoots, err)
+		}
+	}
+	sv, err := snp.New(snpOpts)
+	if err != nil {
+		return nil, err
+	}
+	set.Envelopes[attest.FormatSEVSNP] = sv
+	if f.tpmRoots != "" {
+		b, err := os.ReadFile(f.tpmRoots)
+		if err != nil {
+			return nil, fmt.Errorf("reading --tpm-roots: %w", err)
+		}
+		roots, err := tpm.ParseRoots(b)
+		if err != nil {
+			return nil, fmt.Errorf("--tpm-roots %s: %w", f.tpmRoots, err)
+		}
+		tv, err := tpm.New(tpm.Options{Roots: roots, AllowSHA1: f.tpmAllowSHA1})
+		if err != nil {
+			return nil, err
+		}
+		set.Envelopes[attest.FormatTPM2] = tv
 	}
 	return set, nil
 }

@@ -80,6 +80,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if cfg.evidence.maxAge == 0 {
 		cfg.evidence.maxAge = 5 * time.Minute
 	}
+	cfg.evidence.allowDebug = cfg.allowDebugEnclaves
 	verifiers, err := cfg.evidence.verifiers()
 	if err != nil {
 		return err

@@ -16,16 +16,19 @@ import (
 	"github.com/attestkms/attestkms/attest"
 )
 
-const verifyEvidenceUsage = `Usage: attestkms verify-evidence --in FILE [--at RFC3339] [--nitro-roots PEM] [--qingtian-roots PEM]
+const verifyEvidenceUsage = `Usage: attestkms verify-evidence --in FILE [--at RFC3339] [--nitro-roots PEM]
+         [--qingtian-roots PEM] [--snp-roots PEM] [--tpm-roots PEM] ...
 
-Runs the server's own verification on an attestation document — an AWS Nitro or
-Huawei Qingtian COSE_Sign1, raw or base64 — and prints its claims as JSON, or
-says precisely why it is refused. Use it when attestkms refuses a Recipient.
+Runs the server's own verification on attestation evidence — an AWS Nitro or
+Huawei Qingtian COSE_Sign1, or an evidence envelope with an AMD SEV-SNP report
+or a TPM 2.0 quote (docs/evidence.md), raw or base64 — and prints its claims as
+JSON, or says precisely why it is refused. Use it when attestkms refuses a
+Recipient.
 
 --at verifies at another instant: certificates and freshness (--attestation-max-age)
 are judged at that time, so archived documents can be checked. A debug-mode
-document's claims are printed (with a warning: the server refuses it unless
-started with --allow-debug-enclaves).
+document's (or SEV-SNP debug guest's) claims are printed, with a warning: the
+server refuses it unless started with --allow-debug-enclaves.
 
 Exit status: 0 verified; 1 refused (the reason on stderr); 2 usage; 3 the input
 or a roots file cannot be read.
@@ -34,13 +37,15 @@ Examples:
   attestkms verify-evidence --in doc.cbor
   attestkms verify-evidence --in doc.cbor --nitro-roots ca/root.pem
   attestkms verify-evidence --in old.cose --at 2024-01-24T18:14:26Z
+  attestkms verify-evidence --in ev.cbor --snp-roots snpca/roots.pem
+  attestkms verify-evidence --in ev.cbor --tpm-roots tpmca/roots.pem
 `
 
 // claimsJSON is what verify-evidence prints.
 type claimsJSON struct {
 	Format          string            `json:"format"`
 	ModuleID        string            `json:"module_id,omitempty"`
-	Timestamp       time.Time         `json:"timestamp"`
+	Timestamp       time.Time         `json:"timestamp,omitzero"`
 	Digest          string            `json:"digest,omitempty"`
 	PCRs            map[string]string `json:"pcrs,omitempty"`
 	ImageSha384     string            `json:"image_sha384,omitempty"`
@@ -49,6 +54,28 @@ type claimsJSON struct {
 	UserData        *string           `json:"user_data"` // base64
 	Nonce           *string           `json:"nonce"`     // base64
 	Debug           bool              `json:"debug"`
+	SNP             *snpJSON          `json:"sev_snp,omitempty"`
+	TPM             *tpmJSON          `json:"tpm2,omitempty"`
+}
+
+type snpJSON struct {
+	Measurement string `json:"measurement"`
+	HostData    string `json:"host_data"`
+	ReportID    string `json:"report_id"`
+	Policy      string `json:"policy"` // hex, as AMD's documents write it
+	VMPL        uint32 `json:"vmpl"`
+	ReportedTCB string `json:"reported_tcb"`
+	ChipID      string `json:"chip_id"`
+	Signer      string `json:"signer"`
+	Product     string `json:"product,omitempty"`
+}
+
+type tpmJSON struct {
+	Bank         string            `json:"bank"`
+	PCRs         map[string]string `json:"pcrs"`
+	Clock        uint64            `json:"clock"`
+	ResetCount   uint32            `json:"reset_count"`
+	RestartCount uint32            `json:"restart_count"`
 }
 
 func toClaimsJSON(c *attest.Claims) claimsJSON {
@@ -64,6 +91,20 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 		}
 	}
 	out.ImageSha384 = c.Measurements()["ImageSha384"]
+	if s := c.SNP; s != nil {
+		out.SNP = &snpJSON{
+			Measurement: hex.EncodeToString(s.Measurement), HostData: hex.EncodeToString(s.HostData),
+			ReportID: hex.EncodeToString(s.ReportID), Policy: fmt.Sprintf("%#x", s.Policy), VMPL: s.VMPL,
+			ReportedTCB: fmt.Sprintf("%#016x", s.ReportedTCB), ChipID: hex.EncodeToString(s.ChipID),
+			Signer: s.Signer, Product: s.Product,
+		}
+	}
+	if t := c.TPM; t != nil {
+		out.TPM = &tpmJSON{Bank: t.Bank, PCRs: map[string]string{}, Clock: t.Clock, ResetCount: t.ResetCount, RestartCount: t.RestartCount}
+		for i, v := range t.PCRs {
+			out.TPM.PCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
+		}
+	}
 	b64 := func(b []byte) *string {
 		if b == nil {
 			return nil
@@ -84,6 +125,7 @@ func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
 	at := fs.String("at", "", "verify at this `instant` (RFC 3339) instead of now")
 	var ev evidenceFlags
 	ev.register(fs)
+	ev.allowDebug = true // show a debug guest's claims, with the warning below
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -120,7 +162,7 @@ func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if claims.Debug {
-		fmt.Fprintln(stderr, "attestkms: warning: the document comes from a debug-mode enclave (all PCRs zero): the server refuses it unless started with --allow-debug-enclaves")
+		fmt.Fprintln(stderr, "attestkms: warning: the evidence comes from a debug-mode enclave or guest, whose memory is open to its host: the server refuses it unless started with --allow-debug-enclaves")
 	}
 	return nil
 }
@@ -137,7 +179,7 @@ func readEvidence(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > 0 && b[0] != 0x84 && b[0] != 0xd2 {
+	if len(b) > 0 && b[0] != 0x84 && b[0] != 0xd2 && !attest.IsEnvelope(b) {
 		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err == nil {
 			return d, nil
 		}
@@ -149,10 +191,12 @@ func evidenceHint(err error, ev evidenceFlags) string {
 	switch {
 	case errors.Is(err, attest.ErrExpired):
 		return "an archived document verifies at its own time: pass --at with its timestamp"
-	case errors.Is(err, attest.ErrChain) && ev.nitroRoots == "" && ev.qingtianRoots == "":
-		return "a simulated document chains to attestsim's root: pass --nitro-roots DIR/root.pem (or --qingtian-roots)"
+	case errors.Is(err, attest.ErrChain) && ev.nitroRoots == "" && ev.qingtianRoots == "" && ev.snpRoots == "" && ev.tpmRoots == "":
+		return "simulated evidence chains to attestsim's roots: pass --nitro-roots DIR/root.pem (or --qingtian-roots, --snp-roots DIR/roots.pem, --tpm-roots DIR/roots.pem)"
 	case errors.Is(err, attest.ErrChain):
-		return "the document does not chain to the roots given; check --nitro-roots / --qingtian-roots"
+		return "the evidence does not chain to the roots given; check --nitro-roots / --qingtian-roots / --snp-roots / --tpm-roots"
+	case errors.Is(err, attest.ErrNoVerifier) && ev.tpmRoots == "":
+		return "TPM quotes are verified only with --tpm-roots (the AK's CA, or its pinned public key)"
 	}
 	return ""
 }

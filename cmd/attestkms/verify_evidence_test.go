@@ -36,7 +36,7 @@ func TestVerifyEvidenceRealDocument(t *testing.T) {
 	if ud, _ := base64.StdEncoding.DecodeString(*c.UserData); string(ud) != "Hello World!\n" {
 		t.Fatalf("user_data %q", ud)
 	}
-	if !strings.Contains(errs, "warning: the document comes from a debug-mode enclave") {
+	if !strings.Contains(errs, "warning: the evidence comes from a debug-mode enclave") {
 		t.Fatalf("no debug warning: %q", errs)
 	}
 

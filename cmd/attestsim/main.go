@@ -5,6 +5,10 @@
 //
 //	attestsim nitro-ca --out DIR [--qingtian]
 //	attestsim nitro --ca DIR --public-key enclave.pem --out doc.cbor [flags]
+//	attestsim snp-ca --out DIR
+//	attestsim snp --ca DIR --public-key enclave.pem --out ev.cbor [flags]
+//	attestsim tpm-ca --out DIR
+//	attestsim tpm --ca DIR --public-key enclave.pem --out ev.cbor [--pcr N=HEX ...]
 //
 // Run "attestsim COMMAND --help" for a command's flags and examples.
 package main
@@ -25,9 +29,16 @@ Usage:
   attestsim nitro-ca --out DIR [--qingtian]        make a test root and intermediate in DIR
   attestsim nitro --ca DIR --public-key PEM --out FILE [flags]
                                                    sign an AWS Nitro (or Huawei QingTian) attestation document
+  attestsim snp-ca --out DIR                       make a test AMD SEV-SNP signing chain (ARK, ASK, VCEK)
+  attestsim snp --ca DIR --public-key PEM --out FILE [flags]
+                                                   sign an SEV-SNP report, in an evidence envelope
+  attestsim tpm-ca --out DIR                       make a test TPM attestation key and its CA
+  attestsim tpm --ca DIR --public-key PEM --out FILE [--pcr N=HEX ...]
+                                                   sign a TPM 2.0 quote, in an evidence envelope
 
 Nothing attestsim signs chains to a real root. Tell attestkms to trust the test root:
   attestkms serve --nitro-roots DIR/root.pem              (or --qingtian-roots)
+  attestkms serve --snp-roots DIR/roots.pem --tpm-roots DIR/roots.pem
   attestkms verify-evidence --in doc.cbor --nitro-roots DIR/root.pem
 
 Run "attestsim COMMAND --help" for a command's flags and examples.
@@ -63,6 +74,10 @@ func main() {
 var commands = map[string]func(args []string, e env) error{
 	"nitro-ca": runNitroCA,
 	"nitro":    runNitro,
+	"snp-ca":   runSNPCA,
+	"snp":      runSNP,
+	"tpm-ca":   runTPMCA,
+	"tpm":      runTPM,
 }
 
 func run(args []string, e env) int {

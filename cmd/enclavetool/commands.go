@@ -25,7 +25,7 @@ import (
 // options are every command's flags.
 type options struct {
 	endpoint, region, credential, accessKeyID, secretAccessKey, caBundle string
-	attestor, simCA                                                      string
+	attestor, simCA, snpVCEK, simMeasurement, tpmPCRs                    string
 	simPCRs                                                              pcrFlags
 	keyBits                                                              int
 	keyFile, out, keepCiphertext                                         string
@@ -42,9 +42,12 @@ func register(fs *flag.FlagSet, o *options, cmd string) {
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")
 	fs.StringVar(&o.caBundle, "ca-bundle", "", "trust only the CAs in this PEM `file` for attestkms's TLS certificate")
-	fs.StringVar(&o.attestor, "attestor", "nitro", "where the attestation document comes from: `nitro` (/dev/nsm) or sim (attestsim's CA)")
-	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim: the `directory` attestsim nitro-ca made")
-	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero)")
+	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tpm (/dev/tpmrm0), or sim, sim-snp, sim-tpm (attestsim's test CAs)")
+	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp or sim-tpm: the `directory` attestsim nitro-ca, snp-ca or tpm-ca made")
+	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values)")
+	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\")")
+	fs.StringVar(&o.snpVCEK, "snp-vcek", "", "with --attestor snp: the VCEK certificate `file` (DER or PEM, from AMD's KDS) to send when the host supplies none")
+	fs.StringVar(&o.tpmPCRs, "tpm-pcrs", "0,1,2,3,4,5,6,7", "with --attestor tpm: the SHA-256 PCRs to quote, a comma-separated `list`")
 	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
 	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one")
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
@@ -228,8 +231,36 @@ func (o *options) session() (*enclave.Session, error) {
 		if s.Attestor, err = newSimAttestor(o.simCA, o.simPCRs.m); err != nil {
 			return nil, err
 		}
+	case "snp":
+		a := enclave.SNP{}
+		if o.snpVCEK != "" {
+			if a.VCEK, err = readCertificate(o.snpVCEK); err != nil {
+				return nil, err
+			}
+		}
+		s.Attestor = a
+	case "tpm":
+		pcrs, err := parsePCRList(o.tpmPCRs)
+		if err != nil {
+			return nil, err
+		}
+		s.Attestor = enclave.TPM{PCRs: pcrs}
+	case "sim-snp":
+		if o.simCA == "" {
+			return nil, usageError("--attestor sim-snp needs --sim-ca DIR (made by attestsim snp-ca)")
+		}
+		if s.Attestor, err = newSimSNPAttestor(o.simCA, o.simMeasurement); err != nil {
+			return nil, err
+		}
+	case "sim-tpm":
+		if o.simCA == "" {
+			return nil, usageError("--attestor sim-tpm needs --sim-ca DIR (made by attestsim tpm-ca)")
+		}
+		if s.Attestor, err = newSimTPMAttestor(o.simCA, o.simPCRs.m); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, usageError("--attestor must be nitro or sim, not %q", o.attestor)
+		return nil, usageError("--attestor must be nitro, snp, tpm, sim, sim-snp or sim-tpm, not %q", o.attestor)
 	}
 	if o.keepCiphertext != "" {
 		n := 0

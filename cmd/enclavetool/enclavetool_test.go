@@ -52,6 +52,15 @@ func newEnvOpts(t *testing.T, opts testserver.Options) *env {
 		t.Fatal(err)
 	}
 	opts.Attestation = &attest.Set{COSE: []attest.Verifier{v}}
+	e := newEnvAttested(t, opts)
+	e.caDir = caDir
+	return e
+}
+
+// newEnvAttested starts attestkms with opts (and its Attestation) and writes
+// a credential file for enclavetool.
+func newEnvAttested(t *testing.T, opts testserver.Options) *env {
+	t.Helper()
 	srv := testserver.Start(t, opts)
 	credFile := filepath.Join(t.TempDir(), "cred.json")
 	b, _ := json.Marshal(map[string]string{"access_key_id": srv.AccessKey, "secret_access_key": srv.Secret})
@@ -60,7 +69,7 @@ func newEnvOpts(t *testing.T, opts testserver.Options) *env {
 		Region: "us-east-1", BaseEndpoint: aws.String(srv.URL),
 		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
 	})
-	return &env{srv: srv, caDir: caDir, credFile: credFile, sdk: sdk}
+	return &env{srv: srv, credFile: credFile, sdk: sdk}
 }
 
 // tool runs enclavetool with the simulated attestor and returns its NAME: value lines.
@@ -256,7 +265,7 @@ func TestRefusals(t *testing.T) {
 		t.Fatalf("foreign CA: exit %d stdout %q stderr %s", code, out.String(), errb.String())
 	}
 	// Usage errors.
-	for _, args := range [][]string{{"frob"}, {"generate-data-key", "--credential", e.credFile, "--attestor", "sim", "--sim-ca", e.caDir}, {"generate-random", "--attestor", "tpm"}, {"generate-random", "--attestor", "sim"}, {"decrypt", "--ciphertext", "%%"}} {
+	for _, args := range [][]string{{"frob"}, {"generate-data-key", "--credential", e.credFile, "--attestor", "sim", "--sim-ca", e.caDir}, {"generate-random", "--attestor", "frob"}, {"generate-random", "--attestor", "sim"}, {"decrypt", "--ciphertext", "%%"}} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 || !strings.Contains(errb.String(), "enclavetool: error:") {
 			t.Errorf("%v: exit %d %q; want 2", args, code, errb.String())

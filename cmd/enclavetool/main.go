@@ -1,6 +1,7 @@
 // Command enclavetool is the enclave side of attestkms, like AWS's
 // kmstool-enclave-cli: it makes an ephemeral RSA key, gets an attestation
-// document for it (the Nitro /dev/nsm device, or attestsim's test CA), asks
+// document for it (the Nitro /dev/nsm device, an SEV-SNP guest's report, a
+// TPM quote, or attestsim's test CAs), asks
 // attestkms for a secret with that document as the Recipient, unwraps the
 // answer, and prints the secret or writes it to a 0600 file.
 package main
@@ -26,7 +27,8 @@ Usage:
 
 Every command takes the connection and attestation flags (see "enclavetool
 COMMAND --help"): --endpoint, --credential or AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY, --ca-bundle, --attestor nitro|sim, --sim-ca DIR.
+AWS_SECRET_ACCESS_KEY, --ca-bundle, --attestor nitro|snp|tpm|sim|sim-snp|sim-tpm,
+--sim-ca DIR.
 
 Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as
 kmstool-enclave-cli prints them; --out FILE writes the secret's raw bytes to a

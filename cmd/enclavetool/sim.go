@@ -2,9 +2,18 @@ package main
 
 import (
 	"crypto/sha512"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+	"github.com/attestkms/attestkms/attest/snp/snptest"
+	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 )
 
 // simAttestor signs documents with attestsim's test CA, in the NSM's shape,
@@ -39,4 +48,92 @@ func (s *simAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, erro
 	return s.ca.Sign(nitrotest.Document{
 		Timestamp: time.Now(), PCRs: s.pcrs, PublicKey: publicKeyDER, Nonce: nonce, UserData: userData,
 	})
+}
+
+// simSNPAttestor signs SEV-SNP reports with attestsim snp-ca's test chain;
+// they verify only against its roots (attestkms serve --snp-roots
+// DIR/roots.pem).
+type simSNPAttestor struct {
+	ca          *snptest.CA
+	measurement []byte
+}
+
+func newSimSNPAttestor(dir, measurement string) (*simSNPAttestor, error) {
+	ca, err := snptest.LoadCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	a := &simSNPAttestor{ca: ca}
+	if measurement != "" {
+		m, err := hex.DecodeString(measurement)
+		if err != nil || len(m) != 48 {
+			return nil, usageError("--sim-measurement must be 48 bytes of hex")
+		}
+		a.measurement = m
+	} else {
+		m := sha512.Sum384([]byte("attestkms simulated guest"))
+		a.measurement = m[:]
+	}
+	return a, nil
+}
+
+func (a *simSNPAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
+	return a.ca.Evidence(publicKeyDER, snptest.Report{Measurement: a.measurement, Nonce: nonce, UserData: userData})
+}
+
+// simTPMAttestor signs TPM quotes with attestsim tpm-ca's test AK; they
+// verify only against its CA (attestkms serve --tpm-roots DIR/roots.pem).
+type simTPMAttestor struct {
+	ca   *tpmtest.CA
+	pcrs map[int][]byte
+}
+
+func newSimTPMAttestor(dir string, pcrs map[int][]byte) (*simTPMAttestor, error) {
+	ca, err := tpmtest.LoadCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range pcrs {
+		if i > 23 || len(v) != 32 {
+			return nil, usageError("--sim-pcr %d: with sim-tpm, PCRs are 0 to 23 and SHA-256 (32 bytes)", i)
+		}
+	}
+	return &simTPMAttestor{ca: ca, pcrs: pcrs}, nil
+}
+
+func (a *simTPMAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
+	return a.ca.Evidence(publicKeyDER, tpmtest.Quote{PCRs: a.pcrs, Nonce: nonce, UserData: userData})
+}
+
+// readCertificate reads a DER or PEM certificate file, as DER.
+func readCertificate(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		if blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: a %q PEM block, want CERTIFICATE", path, blk.Type)
+		}
+		b = blk.Bytes
+	}
+	if _, err := x509.ParseCertificate(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+// parsePCRList reads --tpm-pcrs: comma-separated indices 0 to 23.
+func parsePCRList(v string) ([]uint, error) {
+	var out []uint
+	seen := map[uint64]bool{}
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 8)
+		if err != nil || n > 23 || seen[n] {
+			return nil, usageError("--tpm-pcrs %q: want distinct PCR indices 0 to 23, comma-separated", v)
+		}
+		seen[n] = true
+		out = append(out, uint(n))
+	}
+	return out, nil
 }
