@@ -23,7 +23,7 @@ type fakeSNP struct {
 	gotAsked [64]byte
 }
 
-func (f *fakeSNP) IsSupported() bool          { return true }
+func (f *fakeSNP) IsSupported() bool        { return true }
 func (f *fakeSNP) Product() *spb.SevProduct { return nil }
 func (f *fakeSNP) GetRawQuote(reportData [64]byte) ([]byte, error) {
 	f.gotAsked = reportData
