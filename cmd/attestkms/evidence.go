@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
@@ -22,6 +24,7 @@ type evidenceFlags struct {
 	maxAge        time.Duration
 	snpRoots      string
 	snpMaxVMPL    uint
+	snpMinTCB     string
 	tpmRoots      string
 	tpmAllowSHA1  bool
 	// allowDebug is serve's --allow-debug-enclaves (verify-evidence: true,
@@ -35,6 +38,7 @@ func (f *evidenceFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.maxAge, "attestation-max-age", 5*time.Minute, "refuse Nitro and Qingtian attestation documents older than this `duration` (SEV-SNP reports and TPM quotes carry no time: docs/evidence.md)")
 	fs.StringVar(&f.snpRoots, "snp-roots", "", "replace the embedded AMD roots (Milan, Genoa, Turin) with the ASK and ARK certificates, in that order, in this PEM `file` (e.g. attestsim snp-ca's roots.pem; VLEK-signed reports need their ASVK and ARK here)")
 	fs.UintVar(&f.snpMaxVMPL, "snp-max-vmpl", 0, "accept SEV-SNP reports requested at this `VMPL` or a more privileged one (0 to 3)")
+	fs.StringVar(&f.snpMinTCB, "snp-min-tcb", "", "refuse SEV-SNP reports whose REPORTED_TCB is below this `TCB_VERSION` (hex, e.g. 0xdb18000000000004) in any component (default: no minimum)")
 	fs.StringVar(&f.tpmRoots, "tpm-roots", "", "trust TPM quotes whose attestation key's certificate chains to a CERTIFICATE, or whose key is a PUBLIC KEY, in this PEM `file` (no default: without it, TPM evidence is refused)")
 	fs.BoolVar(&f.tpmAllowSHA1, "tpm-allow-sha1", false, "accept TPM quotes over the SHA-1 PCR bank (collisions in SHA-1 are practical: tests and legacy hosts only)")
 }
@@ -71,6 +75,13 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		return nil, usageError("--snp-max-vmpl must be 0 to 3")
 	}
 	snpOpts := snp.Options{AllowDebug: f.allowDebug, MaxVMPL: uint32(f.snpMaxVMPL)}
+	if f.snpMinTCB != "" {
+		tcb, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(f.snpMinTCB), "0x"), 16, 64)
+		if err != nil {
+			return nil, usageError("--snp-min-tcb %q is not a 64-bit hex TCB_VERSION", f.snpMinTCB)
+		}
+		snpOpts.MinTCB = tcb
+	}
 	if f.snpRoots != "" {
 		b, err := os.ReadFile(f.snpRoots)
 		if err != nil {

@@ -78,7 +78,17 @@ func TestVerifyEvidenceEnvelopes(t *testing.T) {
 	if code, out, errs := runCmd("verify-evidence", "--in", snpFile, "--snp-roots", snpRoots); code != 0 || !strings.Contains(out, `"debug": true`) || !strings.Contains(errs, "warning: ") {
 		t.Fatalf("debug guest: exit %d %s %s", code, out, errs)
 	}
+	// --snp-min-tcb: a boot loader SVN above the report's is refused.
+	if code, _, errs := runCmd("verify-evidence", "--in", snpFile, "--snp-roots", snpRoots, "--snp-min-tcb", "0xff00000000000000"); code != 1 || !strings.Contains(errs, "TCB") {
+		t.Fatalf("--snp-min-tcb above the report's: exit %d %s", code, errs)
+	}
+	if code, _, errs := runCmd("verify-evidence", "--in", snpFile, "--snp-roots", snpRoots, "--snp-min-tcb", "0x0100000000000000"); code != 0 {
+		t.Fatalf("--snp-min-tcb below the report's: exit %d %s", code, errs)
+	}
 	// Bad trust flags are usage errors or unreadable input.
+	if code, _, _ := runCmd("verify-evidence", "--in", snpFile, "--snp-min-tcb", "tcb"); code != 2 {
+		t.Fatalf("--snp-min-tcb tcb: exit %d", code)
+	}
 	if code, _, _ := runCmd("verify-evidence", "--in", snpFile, "--snp-max-vmpl", "4"); code != 2 {
 		t.Fatalf("--snp-max-vmpl 4: exit %d", code)
 	}
