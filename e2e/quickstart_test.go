@@ -31,35 +31,56 @@ func build(t *testing.T, dir string) {
 
 var servingRE = regexp.MustCompile(`serving .* on http://(\S+) `)
 
-// TestAttestedQuickStart follows the README's "An enclave round trip,
-// simulated" with the binaries, in a fresh working directory.
-func TestAttestedQuickStart(t *testing.T) {
+// quickStart is a fresh working directory with the binaries built in bin/.
+type quickStart struct {
+	t         *testing.T
+	work, bin string
+	endpoint  string
+	serve     *exec.Cmd
+	sdk       *awskms.Client
+}
+
+func newQuickStart(t *testing.T) *quickStart {
 	if testing.Short() {
 		t.Skip("builds and runs the binaries")
 	}
 	work := t.TempDir()
-	bin := filepath.Join(work, "bin")
-	build(t, bin)
-	run := func(name string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.Dir = work
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, errb.String())
-		}
-		return out.String()
-	}
+	q := &quickStart{t: t, work: work, bin: filepath.Join(work, "bin")}
+	build(t, q.bin)
+	return q
+}
 
-	run("attestsim", "nitro-ca", "--out", "ca")
-	serve := exec.Command(filepath.Join(bin, "attestkms"), "serve", "--nitro-roots", "ca/root.pem", "--listen", "127.0.0.1:0")
-	serve.Dir = work
+// run runs a built command in the working directory and returns its stdout.
+func (q *quickStart) run(name string, args ...string) string {
+	q.t.Helper()
+	cmd := exec.Command(filepath.Join(q.bin, name), args...)
+	cmd.Dir = q.work
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		q.t.Fatalf("%s %v: %v\n%s", name, args, err, errb.String())
+	}
+	return out.String()
+}
+
+// start runs attestkms serve with args on a free port, and an AWS SDK
+// client with the admin credential it wrote.
+func (q *quickStart) start(args ...string) {
+	t := q.t
+	t.Helper()
+	serve := exec.Command(filepath.Join(q.bin, "attestkms"), append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	serve.Dir = q.work
 	stderr, _ := serve.StderrPipe()
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { serve.Process.Kill(); serve.Wait() }()
+	q.serve = serve
+	t.Cleanup(func() {
+		if serve.ProcessState == nil {
+			serve.Process.Kill()
+			serve.Wait()
+		}
+	})
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -69,45 +90,62 @@ func TestAttestedQuickStart(t *testing.T) {
 			}
 		}
 	}()
-	var endpoint string
 	select {
 	case a := <-addr:
-		endpoint = "http://" + a
+		q.endpoint = "http://" + a
 	case <-time.After(30 * time.Second):
 		t.Fatal("attestkms serve did not start")
 	}
-
-	// A key named alias/app, as examples/awssdk --alias makes it.
-	credFile := filepath.Join(work, "attestkms-data", "admin-credential.json")
 	var cred struct {
 		AccessKeyID     string `json:"access_key_id"`
 		SecretAccessKey string `json:"secret_access_key"`
 	}
-	b, _ := os.ReadFile(credFile)
+	b, _ := os.ReadFile(filepath.Join(q.work, "attestkms-data", "admin-credential.json"))
 	if err := json.Unmarshal(b, &cred); err != nil {
 		t.Fatal(err)
 	}
-	sdk := awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+	q.sdk = awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: aws.String(q.endpoint),
 		Credentials: credentials.NewStaticCredentialsProvider(cred.AccessKeyID, cred.SecretAccessKey, "")})
+}
+
+// alias makes a symmetric key named alias, as examples/awssdk --alias does.
+func (q *quickStart) alias(name string) {
 	ctx := context.Background()
-	k, err := sdk.CreateKey(ctx, &awskms.CreateKeyInput{})
+	k, err := q.sdk.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {
-		t.Fatal(err)
+		q.t.Fatal(err)
 	}
-	if _, err := sdk.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: k.KeyMetadata.KeyId}); err != nil {
-		t.Fatal(err)
+	if _, err := q.sdk.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String(name), TargetKeyId: k.KeyMetadata.KeyId}); err != nil {
+		q.t.Fatal(err)
 	}
+}
+
+// tool runs enclavetool against the server and returns its NAME: values.
+func (q *quickStart) tool(args ...string) map[string][]byte {
+	q.t.Helper()
+	out := q.run("enclavetool", append(args, "--endpoint", q.endpoint, "--credential", "attestkms-data/admin-credential.json")...)
+	vals := map[string][]byte{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			vals[k], _ = base64.StdEncoding.DecodeString(v)
+		}
+	}
+	return vals
+}
+
+// TestAttestedQuickStart follows the README's "An enclave round trip,
+// simulated" with the binaries, in a fresh working directory.
+func TestAttestedQuickStart(t *testing.T) {
+	q := newQuickStart(t)
+	q.run("attestsim", "nitro-ca", "--out", "ca")
+	q.start("--nitro-roots", "ca/root.pem")
+	q.alias("alias/app")
+	ctx := context.Background()
+	sdk, run, serve := q.sdk, q.run, q.serve
 
 	tool := func(args ...string) map[string][]byte {
 		t.Helper()
-		out := run("enclavetool", append(args, "--endpoint", endpoint, "--attestor", "sim", "--sim-ca", "ca", "--credential", "attestkms-data/admin-credential.json")...)
-		vals := map[string][]byte{}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if k, v, ok := strings.Cut(line, ": "); ok {
-				vals[k], _ = base64.StdEncoding.DecodeString(v)
-			}
-		}
-		return vals
+		return q.tool(append(args, "--attestor", "sim", "--sim-ca", "ca")...)
 	}
 	dk := tool("generate-data-key", "--key-id", "alias/app")
 	if len(dk["PLAINTEXT"]) != 32 || len(dk["CIPHERTEXT"]) == 0 {
@@ -135,5 +173,39 @@ func TestAttestedQuickStart(t *testing.T) {
 	serve.Process.Signal(syscall.SIGTERM)
 	if err := serve.Wait(); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
+	}
+}
+
+// TestEnvelopeQuickStart follows the README's SEV-SNP and TPM section with
+// the binaries: test CAs, serve trusting them, a data key for a simulated
+// SNP guest and a simulated TPM host, each checked against Decrypt.
+func TestEnvelopeQuickStart(t *testing.T) {
+	q := newQuickStart(t)
+	q.run("attestsim", "snp-ca", "--out", "snpca")
+	q.run("attestsim", "tpm-ca", "--out", "tpmca")
+	q.start("--snp-roots", "snpca/roots.pem", "--tpm-roots", "tpmca/roots.pem")
+	q.alias("alias/vm")
+	ctx := context.Background()
+	for _, attestor := range [][]string{
+		{"--attestor", "sim-snp", "--sim-ca", "snpca"},
+		{"--attestor", "sim-tpm", "--sim-ca", "tpmca", "--sim-pcr", "7=" + strings.Repeat("0", 63) + "7"},
+	} {
+		dk := q.tool(append([]string{"generate-data-key", "--key-id", "alias/vm"}, attestor...)...)
+		if len(dk["PLAINTEXT"]) != 32 || len(dk["CIPHERTEXT"]) == 0 {
+			t.Fatalf("%v: generate-data-key printed %v", attestor, dk)
+		}
+		back, err := q.sdk.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: dk["CIPHERTEXT"]})
+		if err != nil || !bytes.Equal(back.Plaintext, dk["PLAINTEXT"]) {
+			t.Fatalf("%v: the guest's data key is not what Decrypt returns: %v", attestor, err)
+		}
+	}
+	// verify-evidence explains both, with the README's flags.
+	q.run("enclavetool", "attest", "--attestor", "sim-snp", "--sim-ca", "snpca", "--out", "snp.cbor")
+	if out := q.run("attestkms", "verify-evidence", "--in", "snp.cbor", "--snp-roots", "snpca/roots.pem"); !strings.Contains(out, `"format": "sev-snp"`) {
+		t.Fatalf("verify-evidence: %s", out)
+	}
+	q.run("enclavetool", "attest", "--attestor", "sim-tpm", "--sim-ca", "tpmca", "--out", "tpm.cbor")
+	if out := q.run("attestkms", "verify-evidence", "--in", "tpm.cbor", "--tpm-roots", "tpmca/roots.pem"); !strings.Contains(out, `"format": "tpm2"`) {
+		t.Fatalf("verify-evidence: %s", out)
 	}
 }

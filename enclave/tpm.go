@@ -33,6 +33,11 @@ type TPM struct {
 	// PCRs are the SHA-256 PCRs to quote; nil means 0 to 7 (the firmware's
 	// and boot loader's measurements, PCR7 being Secure Boot's state).
 	PCRs []uint
+	// AKChain are the DER intermediates from the AK's certificate towards
+	// the server's --tpm-roots, sent as ak_chain with a certificate from
+	// NV (for Google's vTPM: its EK/AK intermediate). The TPM holds only the
+	// AK's own certificate.
+	AKChain [][]byte
 }
 
 // GCE vTPM NV indices of the attestation keys' certificates and templates.
@@ -88,6 +93,9 @@ func (a TPM) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 	}
 	defer tpm2.FlushContext{FlushHandle: ak.Handle}.Execute(t)
 	e.AKPublic, e.AKCert = akPub, akCert
+	if akCert != nil && len(a.AKChain) > 0 {
+		e.AKChain = a.AKChain
+	}
 
 	// A PCR extended between the quote and the read makes the values
 	// disagree with the quoted digest, and the server refuses the

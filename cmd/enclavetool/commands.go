@@ -25,7 +25,7 @@ import (
 // options are every command's flags.
 type options struct {
 	endpoint, region, credential, accessKeyID, secretAccessKey, caBundle string
-	attestor, simCA, snpVCEK, simMeasurement, tpmPCRs                    string
+	attestor, simCA, snpVCEK, simMeasurement, tpmPCRs, tpmAKChain        string
 	simPCRs                                                              pcrFlags
 	keyBits                                                              int
 	keyFile, out, keepCiphertext                                         string
@@ -47,6 +47,7 @@ func register(fs *flag.FlagSet, o *options, cmd string) {
 	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values)")
 	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\")")
 	fs.StringVar(&o.snpVCEK, "snp-vcek", "", "with --attestor snp: the VCEK certificate `file` (DER or PEM, from AMD's KDS) to send when the host supplies none")
+	fs.StringVar(&o.tpmAKChain, "tpm-ak-chain", "", "with --attestor tpm: a PEM `file` of the intermediates from the TPM's AK certificate towards attestkms's --tpm-roots (on Google Cloud, its EK/AK intermediate), sent as ak_chain")
 	fs.StringVar(&o.tpmPCRs, "tpm-pcrs", "0,1,2,3,4,5,6,7", "with --attestor tpm: the SHA-256 PCRs to quote, a comma-separated `list`")
 	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
 	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one")
@@ -244,7 +245,13 @@ func (o *options) session() (*enclave.Session, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Attestor = enclave.TPM{PCRs: pcrs}
+		a := enclave.TPM{PCRs: pcrs}
+		if o.tpmAKChain != "" {
+			if a.AKChain, err = readCertificates(o.tpmAKChain); err != nil {
+				return nil, err
+			}
+		}
+		s.Attestor = a
 	case "sim-snp":
 		if o.simCA == "" {
 			return nil, usageError("--attestor sim-snp needs --sim-ca DIR (made by attestsim snp-ca)")

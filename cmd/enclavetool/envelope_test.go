@@ -130,6 +130,15 @@ func TestEnvelopeAttestors(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "enclavetool: error:") {
 		t.Fatalf("sim-snp with a TPM CA: exit %d %s", code, stderr)
 	}
+	// --tpm-ak-chain must hold certificates, and nothing else.
+	for _, f := range []string{filepath.Join(snpDir, "ask.key"), filepath.Join(t.TempDir(), "none.pem")} {
+		if _, code, stderr := run1("generate-random", "--attestor", "tpm", "--tpm-ak-chain", f); code != 1 || strings.Contains(stderr, "TPM") {
+			t.Errorf("--tpm-ak-chain %s: exit %d %s; want 1 before the TPM is opened", f, code, stderr)
+		}
+	}
+	if certs, err := readCertificates(filepath.Join(tpmDir, "roots.pem")); err != nil || len(certs) == 0 {
+		t.Errorf("readCertificates(roots.pem) = %d, %v", len(certs), err)
+	}
 	for _, args := range [][]string{{"generate-random", "--attestor", "sim-snp"}, {"generate-random", "--attestor", "sim-tpm"},
 		{"generate-random", "--attestor", "sim-snp", "--sim-ca", snpDir, "--sim-measurement", "abc"},
 		{"generate-random", "--attestor", "tpm", "--tpm-pcrs", "0,24"}} {

@@ -123,6 +123,33 @@ func readCertificate(path string) ([]byte, error) {
 	return b, nil
 }
 
+// readCertificates reads the CERTIFICATE blocks of a PEM file, as DER; a file
+// with anything else, or none, is an error.
+func readCertificates(path string) ([][]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for {
+		var blk *pem.Block
+		if blk, b = pem.Decode(b); blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: a %q PEM block, want CERTIFICATE", path, blk.Type)
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		out = append(out, blk.Bytes)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return out, nil
+}
+
 // parsePCRList reads --tpm-pcrs: comma-separated indices 0 to 23.
 func parsePCRList(v string) ([]uint, error) {
 	var out []uint
