@@ -139,6 +139,9 @@ func TestEnvelopeAttestors(t *testing.T) {
 	if certs, err := readCertificates(filepath.Join(tpmDir, "roots.pem")); err != nil || len(certs) == 0 {
 		t.Errorf("readCertificates(roots.pem) = %d, %v", len(certs), err)
 	}
+	if certs, err := readCertificates("../../testvectors/tpm/tpm_ek_intermediate_2.crt"); err != nil || len(certs) != 1 {
+		t.Errorf("readCertificates(a DER certificate) = %d, %v", len(certs), err)
+	}
 	for _, args := range [][]string{{"generate-random", "--attestor", "sim-snp"}, {"generate-random", "--attestor", "sim-tpm"},
 		{"generate-random", "--attestor", "sim-snp", "--sim-ca", snpDir, "--sim-measurement", "abc"},
 		{"generate-random", "--attestor", "tpm", "--tpm-pcrs", "0,24"}} {

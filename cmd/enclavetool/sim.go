@@ -123,12 +123,15 @@ func readCertificate(path string) ([]byte, error) {
 	return b, nil
 }
 
-// readCertificates reads the CERTIFICATE blocks of a PEM file, as DER; a file
-// with anything else, or none, is an error.
+// readCertificates reads the CERTIFICATE blocks of a PEM file, or one DER
+// certificate, as DER; a file with anything else, or none, is an error.
 func readCertificates(path string) ([][]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := x509.ParseCertificate(b); err == nil {
+		return [][]byte{b}, nil
 	}
 	var out [][]byte
 	for {
