@@ -39,8 +39,16 @@ requests, errors, requests per second, latency percentiles.
 Operations: GenerateDataKey, Encrypt, Decrypt, DeriveSharedSecret (P-256),
 GenerateRandom. A key of the right kind is created first.
 
-Example:
+--evidence FILE sends every request (but Encrypt's) with a Recipient carrying
+that attestation document — a Nitro or QingTian document, or an SEV-SNP or TPM
+evidence envelope, e.g. made by "enclavetool attest" — so that each request
+pays the server's verification and wrap. (A Nitro document is refused once
+older than the server's --attestation-max-age.)
+
+Examples:
   kmsload --credential attestkms-data/admin-credential.json --op Decrypt --concurrency 8 --duration 10s
+  enclavetool attest --attestor sim-snp --sim-ca snpca --out snp.cbor
+  kmsload --op GenerateDataKey --evidence snp.cbor --duration 10s
 `
 
 // Bounds: a load run always ends by itself.
@@ -85,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	dur := fs.Duration("duration", 10*time.Second, "how long to run (at most 5m)")
 	requests := fs.Int64("requests", 0, "stop after this many requests (0: only --duration)")
 	allowRemote := fs.Bool("allow-remote", false, "load an endpoint that is not a loopback address (a server you operate)")
+	evidence := fs.String("evidence", "", "send a Recipient with the attestation document in this `file` (raw bytes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +119,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()
-	call, err := prepare(ctx, client, *op)
+	var rec map[string]any
+	if *evidence != "" {
+		doc, err := os.ReadFile(*evidence)
+		if err != nil {
+			return err
+		}
+		if *op == "Encrypt" {
+			return errors.New("--evidence: Encrypt takes no Recipient")
+		}
+		rec = map[string]any{"AttestationDocument": doc, "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}
+	}
+	call, err := prepare(ctx, client, *op, rec)
 	if err != nil {
 		return err
 	}
@@ -140,14 +160,23 @@ func checkEndpoint(endpoint string, allowRemote bool) error {
 	return fmt.Errorf("--endpoint %s is not a loopback address: pass --allow-remote for a server you operate", host)
 }
 
-// prepare creates what op needs and returns one request of it.
-func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Context) error, error) {
+// prepare creates what op needs and returns one request of it, with the
+// Recipient rec if it is not nil.
+func prepare(ctx context.Context, c *enclave.Client, op string, rec map[string]any) (func(context.Context) error, error) {
 	var key struct{ KeyMetadata struct{ KeyId string } }
 	newKey := func(in any) error { return c.Call(ctx, "CreateKey", in, &key) }
 	// send is one request; each has its own answer buffer (workers run at once).
-	send := func(ctx context.Context, op string, in any) error {
+	send := func(ctx context.Context, op string, in map[string]any) error {
 		var out json.RawMessage
 		return c.Call(ctx, op, in, &out)
+	}
+	// attested adds the Recipient to a request, once, before the workers
+	// share it (they only read it).
+	attested := func(in map[string]any) map[string]any {
+		if rec != nil {
+			in["Recipient"] = rec
+		}
+		return in
 	}
 	switch op {
 	case "GenerateDataKey", "Encrypt", "Decrypt":
@@ -157,7 +186,7 @@ func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Co
 		id := key.KeyMetadata.KeyId
 		switch op {
 		case "GenerateDataKey":
-			in := map[string]any{"KeyId": id, "KeySpec": "AES_256"}
+			in := attested(map[string]any{"KeyId": id, "KeySpec": "AES_256"})
 			return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 		case "Encrypt":
 			in := map[string]any{"KeyId": id, "Plaintext": make([]byte, 32)}
@@ -167,7 +196,7 @@ func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Co
 		if err := c.Call(ctx, "Encrypt", map[string]any{"KeyId": id, "Plaintext": make([]byte, 32)}, &enc); err != nil {
 			return nil, err
 		}
-		in := map[string]any{"CiphertextBlob": enc.CiphertextBlob}
+		in := attested(map[string]any{"CiphertextBlob": enc.CiphertextBlob})
 		return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 	case "DeriveSharedSecret":
 		if err := newKey(map[string]string{"KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT"}); err != nil {
@@ -175,10 +204,10 @@ func prepare(ctx context.Context, c *enclave.Client, op string) (func(context.Co
 		}
 		peer, _ := ecdh.P256().GenerateKey(rand.Reader)
 		spki, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
-		in := map[string]any{"KeyId": key.KeyMetadata.KeyId, "KeyAgreementAlgorithm": "ECDH", "PublicKey": spki}
+		in := attested(map[string]any{"KeyId": key.KeyMetadata.KeyId, "KeyAgreementAlgorithm": "ECDH", "PublicKey": spki})
 		return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 	case "GenerateRandom":
-		in := map[string]any{"NumberOfBytes": 32}
+		in := attested(map[string]any{"NumberOfBytes": 32})
 		return func(ctx context.Context) error { return send(ctx, op, in) }, nil
 	}
 	return nil, fmt.Errorf("--op %q: use GenerateDataKey, Encrypt, Decrypt, DeriveSharedSecret or GenerateRandom", op)
