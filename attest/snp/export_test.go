@@ -1,10 +1,10 @@
 package snp
 
 import (
-	"errors"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/attesttest"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
 )
 
@@ -48,12 +48,4 @@ func Pairs(r *Roots) []string {
 
 // KindsOf lists the attest kinds err wraps; Verify's errors must wrap
 // exactly one.
-func KindsOf(err error) []error {
-	var ks []error
-	for _, k := range attest.Kinds {
-		if errors.Is(err, k) {
-			ks = append(ks, k)
-		}
-	}
-	return ks
-}
+func KindsOf(err error) []error { return attesttest.KindsOf(err) }

@@ -6,15 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/attesttest"
 	"github.com/attestkms/attestkms/attest/snp"
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/google/go-sev-guest/verify/trust"
@@ -148,28 +147,10 @@ func evidence(t testing.TB, ca *snptest.CA, r snptest.Report) []byte {
 	return b
 }
 
-// checkResult asserts Verify's contract on one result: claims nil exactly
-// when err is not, err wrapping exactly one kind, and that kind want (nil:
-// success).
+// checkResult asserts Verify's contract: attesttest.CheckResult.
 func checkResult(t testing.TB, c *attest.Claims, err error, want error) {
 	t.Helper()
-	if (c == nil) == (err == nil) {
-		t.Fatalf("claims %v with error %v", c != nil, err)
-	}
-	if err != nil {
-		if ks := snp.KindsOf(err); len(ks) != 1 {
-			t.Fatalf("error %q wraps %d kinds, want 1", err, len(ks))
-		}
-		if msg := err.Error(); msg != strings.ToLower(msg[:1])+msg[1:] || strings.HasSuffix(msg, ".") {
-			t.Errorf("error %q: not lower-case or ends with a period", msg)
-		}
-	}
-	if want == nil && err != nil {
-		t.Fatalf("unexpected error: %v", err)
-	}
-	if want != nil && !errors.Is(err, want) {
-		t.Fatalf("error %v; want %v", err, want)
-	}
+	attesttest.CheckResult(t, c, err, want)
 }
 
 // AMD's certificate chains as go-sev-guest embeds them (ASK or ASVK, then

@@ -3,9 +3,8 @@ package tpm
 import (
 	"time"
 
-	"errors"
-
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/attesttest"
 )
 
 // Test hooks.
@@ -19,15 +18,7 @@ func CheckTPMDirectoryName(der []byte) error { return checkTPMDirectoryName(der)
 
 // KindsOf lists the attest kinds err wraps; Verify's errors must wrap
 // exactly one.
-func KindsOf(err error) []error {
-	var ks []error
-	for _, k := range attest.Kinds {
-		if errors.Is(err, k) {
-			ks = append(ks, k)
-		}
-	}
-	return ks
-}
+func KindsOf(err error) []error { return attesttest.KindsOf(err) }
 
 // VerifyBound verifies e as VerifyEnvelope does, but wants the quote's
 // extraData to be binding instead of e's Binding: so that a real quote,

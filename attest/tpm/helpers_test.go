@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"math/big"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/attesttest"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 )
@@ -118,28 +118,10 @@ func ecKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-// checkResult asserts Verify's contract on one result: claims nil exactly
-// when err is not, err wrapping exactly one kind, and that kind want (nil:
-// success).
+// checkResult asserts Verify's contract: attesttest.CheckResult.
 func checkResult(t testing.TB, c *attest.Claims, err error, want error) {
 	t.Helper()
-	if (c == nil) == (err == nil) {
-		t.Fatalf("claims %v with error %v", c != nil, err)
-	}
-	if err != nil {
-		if ks := tpm.KindsOf(err); len(ks) != 1 {
-			t.Fatalf("error %q wraps %d kinds, want 1", err, len(ks))
-		}
-		if msg := err.Error(); msg != strings.ToLower(msg[:1])+msg[1:] || strings.HasSuffix(msg, ".") {
-			t.Errorf("error %q: not lower-case or ends with a period", msg)
-		}
-	}
-	if want == nil && err != nil {
-		t.Fatalf("unexpected error: %v", err)
-	}
-	if want != nil && !errors.Is(err, want) {
-		t.Fatalf("error %v; want %v", err, want)
-	}
+	attesttest.CheckResult(t, c, err, want)
 }
 
 func pemPublicKey(t testing.TB, k any) []byte {
