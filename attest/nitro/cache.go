@@ -1,6 +1,6 @@
 package nitro
 
-import "sync"
+import "github.com/attestkms/attestkms/attest/internal/fifo"
 
 // chainCache remembers verified chains, so that verifying a document from an
 // enclave already seen costs one ECDSA verification instead of a chain's
@@ -16,49 +16,6 @@ import "sync"
 //
 // It is bounded: when full, the oldest entry goes (first in, first out: an
 // enclave's leaf lives three hours, then a new one replaces it).
-type chainCache struct {
-	mu    sync.RWMutex
-	max   int
-	m     map[chainKey]*chainEntry
-	order []chainKey // insertion order, a ring once full
-	next  int        // the oldest entry in order, once full
-}
+type chainCache = fifo.Cache[chainKey, *chainEntry]
 
-func newChainCache(max int) *chainCache {
-	return &chainCache{max: max, m: make(map[chainKey]*chainEntry)}
-}
-
-func (c *chainCache) get(k chainKey) *chainEntry {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.m[k]
-}
-
-func (c *chainCache) put(e *chainEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[e.key]; ok {
-		return
-	}
-	if len(c.order) < c.max {
-		c.order = append(c.order, e.key)
-	} else {
-		delete(c.m, c.order[c.next])
-		c.order[c.next] = e.key
-		c.next = (c.next + 1) % c.max
-	}
-	c.m[e.key] = e
-}
-
-func (c *chainCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}
-
-func (c *chainCache) reset() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	clear(c.m)
-	c.order, c.next = c.order[:0], 0
-}
+func newChainCache(max int) *chainCache { return fifo.New[chainKey, *chainEntry](max) }

@@ -80,7 +80,7 @@ func keyOf(leaf []byte, intermediates [][]byte) chainKey {
 // or more) makes a forged or damaged document cheap to refuse.
 func (v *Verifier) lookup(d *document, now time.Time) (c *chainEntry, cached bool, err error) {
 	key := keyOf(d.certificate, d.cabundle[1:])
-	if c := v.cache.get(key); c != nil {
+	if c, ok := v.cache.Get(key); ok {
 		if err := c.checkValidity(now); err != nil {
 			return nil, false, err
 		}

@@ -13,10 +13,10 @@ import (
 func ChainVerifications(v *Verifier) int64 { return v.chainVerifications.Load() }
 
 // CacheLen is how many chains v remembers.
-func CacheLen(v *Verifier) int { return v.cache.len() }
+func CacheLen(v *Verifier) int { return v.cache.Len() }
 
 // ResetCache empties v's cache.
-func ResetCache(v *Verifier) { v.cache.reset() }
+func ResetCache(v *Verifier) { v.cache.Reset() }
 
 // ParseAWSRoot is parseAWSRoot, to test its fingerprint check.
 func ParseAWSRoot(pem []byte) (*x509.Certificate, error) { return parseAWSRoot(pem) }

@@ -212,7 +212,7 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 	if !cached {
 		// Only chains of documents that verified are remembered, so
 		// nobody fills the cache without a genuine, fresh document.
-		v.cache.put(chain)
+		v.cache.Put(chain.key, chain)
 	}
 	return &attest.Claims{
 		Format:       v.profile.format,

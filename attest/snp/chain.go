@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -41,9 +42,14 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 	if der == nil {
 		return nil, fmt.Errorf("%w: the report is signed by a %v, but the evidence carries no %s certificate", attest.ErrMalformed, r.signer, r.signer)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+	key := certKey{signer: r.signer, der: sha256.Sum256(der)}
+	cached, hit := v.cache.Get(key)
+	cert := cached.certOrNil()
+	if !hit {
+		var err error
+		if cert, err = x509.ParseCertificate(der); err != nil {
+			return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
+		}
 	}
 	// An endorsement key is ECDSA P-384; any other certificate is not one
 	// (and its key could not have signed the report).
@@ -78,6 +84,76 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 		return nil, fmt.Errorf("%w: no configured %s %v root pair is valid at %s", attest.ErrExpired, product, r.signer, now.UTC().Format(time.RFC3339))
 	}
 
+	var exts *kds.Extensions
+	if hit && cached.product == product {
+		// These very certificate bytes chained to this product's roots
+		// before, and nothing but the time changes that verdict: the
+		// certificate's and the pair's validity are checked at now above.
+		// What remains is the report's own signature.
+		if err := verify.SnpReportSignature(r.raw, cert); err != nil {
+			return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
+		}
+		exts = cached.exts
+	} else {
+		var err error
+		if exts, err = v.verifyEndorsement(r, chain, cert, product, trusted, now); err != nil {
+			return nil, err
+		}
+		v.cache.Put(key, &endorsement{cert: cert, exts: exts, product: product})
+	}
+
+	// The certificate is AMD's, and signed the report; it must also have
+	// been issued for this report's chip and TCB. (go-sev-guest's validate
+	// checks both too, but as policy; they are facts about the chain.)
+	// A masked CHIP_ID is all zero; the VCEK's HWID is then not compared
+	// (as go-sev-guest does): the signature already ties the report to a
+	// key that AMD certified for one chip.
+	if chip := r.proto.GetChipId(); r.signer == abi.VcekReportSigner && !allZero(chip) && !bytes.Equal(chip, exts.HWID) {
+		return nil, fmt.Errorf("%w: VCEK certificate is for chip %x…, the report's CHIP_ID is %x…", attest.ErrChain, exts.HWID[:8], chip[:8])
+	}
+	if tcb := r.proto.GetReportedTcb(); uint64(exts.TCBVersion) != tcb {
+		return nil, fmt.Errorf("%w: %v certificate is for TCB 0x%016x, the report's REPORTED_TCB is 0x%016x", attest.ErrChain, r.signer, uint64(exts.TCBVersion), tcb)
+	}
+	return &verifiedReport{proto: r.proto, signer: r.signer, product: product, cert: cert}, nil
+}
+
+// certKey names an endorsement certificate in the cache: the SHA-256 of its
+// exact DER, and the signer kind it verified as.
+type certKey struct {
+	signer abi.ReportSigner
+	der    [sha256.Size]byte
+}
+
+// endorsement is a VCEK or VLEK certificate that go-sev-guest verified
+// (KDS profile, chain to the product's roots) together with a report it
+// signed, and its parsed extensions.
+//
+// Soundness of the cache: an entry's key is the SHA-256 of the certificate's
+// exact bytes, each Verifier has its own cache, and its roots never change;
+// go-sev-guest's verdict on a certificate depends on those bytes, the
+// product line's roots, the signer kind and the time only. So a hit for the
+// same product line needs the validity of the certificate and of the root
+// pair checked at the new time, which verifyChain does before, and the
+// report's signature, which it does on the hit. A report with a forged
+// signature thus never gets past a hit, and an entry is only ever made from
+// a certificate that AMD's roots vouch for: an attacker can evict entries
+// (by sending other genuine certificates) but not add false ones.
+type endorsement struct {
+	cert    *x509.Certificate
+	exts    *kds.Extensions
+	product string
+}
+
+func (e *endorsement) certOrNil() *x509.Certificate {
+	if e == nil {
+		return nil
+	}
+	return e.cert
+}
+
+// verifyEndorsement has go-sev-guest verify cert and its chain to trusted,
+// and r's signature with it; it returns the certificate's KDS extensions.
+func (v *Verifier) verifyEndorsement(r *unverifiedReport, chain *spb.CertificateChain, cert *x509.Certificate, product string, trusted []*trust.AMDRootCerts, now time.Time) (*kds.Extensions, error) {
 	// go-sev-guest checks the certificate's KDS profile (version, RSASSA-PSS
 	// SHA-384, a P-384 key, AMD's subject and issuer names, well-formed
 	// extensions), its chain through the pair's ASK or ASVK to the ARK at
@@ -100,23 +176,11 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 		return nil, fmt.Errorf("%w: %v certificate does not verify to the configured %s roots: %v", attest.ErrChain, r.signer, product, brief(err))
 	}
 
-	// The certificate is AMD's, and signed the report; it must also have
-	// been issued for this report's chip and TCB. (go-sev-guest's validate
-	// checks both too, but as policy; they are facts about the chain.)
 	exts, err := kds.CertificateExtensions(cert, r.signer)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v certificate: %s", attest.ErrChain, r.signer, brief(err))
 	}
-	// A masked CHIP_ID is all zero; the VCEK's HWID is then not compared
-	// (as go-sev-guest does): the signature already ties the report to a
-	// key that AMD certified for one chip.
-	if chip := r.proto.GetChipId(); r.signer == abi.VcekReportSigner && !allZero(chip) && !bytes.Equal(chip, exts.HWID) {
-		return nil, fmt.Errorf("%w: VCEK certificate is for chip %x…, the report's CHIP_ID is %x…", attest.ErrChain, exts.HWID[:8], chip[:8])
-	}
-	if tcb := r.proto.GetReportedTcb(); uint64(exts.TCBVersion) != tcb {
-		return nil, fmt.Errorf("%w: %v certificate is for TCB 0x%016x, the report's REPORTED_TCB is 0x%016x", attest.ErrChain, r.signer, uint64(exts.TCBVersion), tcb)
-	}
-	return &verifiedReport{proto: r.proto, signer: r.signer, product: product, cert: cert}, nil
+	return exts, nil
 }
 
 // offline is the Getter given to go-sev-guest. With DisableCertFetching

@@ -49,3 +49,9 @@ func Pairs(r *Roots) []string {
 // KindsOf lists the attest kinds err wraps; Verify's errors must wrap
 // exactly one.
 func KindsOf(err error) []error { return attesttest.KindsOf(err) }
+
+// CacheLen is how many endorsement certificates v remembers.
+func CacheLen(v *Verifier) int { return v.cache.Len() }
+
+// ResetCache empties v's cache.
+func ResetCache(v *Verifier) { v.cache.Reset() }

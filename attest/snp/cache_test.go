@@ -1,0 +1,68 @@
+package snp_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/snp"
+	"github.com/attestkms/attestkms/attest/snp/snptest"
+)
+
+// TestCache: a verified VCEK is remembered, and a hit still checks all that
+// can change — the report's signature, the certificate's validity at the new
+// time, the chip and TCB — so the cache never turns a refusal into a pass.
+func TestCache(t *testing.T) {
+	ca := mainCA(t)
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca), CacheSize: 2})
+	now := time.Now()
+	good := evidence(t, ca, snptest.Report{})
+	c, err := v.Verify(good, now)
+	checkResult(t, c, err, nil)
+	if snp.CacheLen(v) != 1 {
+		t.Fatalf("cache holds %d certificates after one good report", snp.CacheLen(v))
+	}
+	// The same VCEK: a hit, and the answer is the same.
+	again := evidence(t, ca, snptest.Report{Measurement: make([]byte, 48)})
+	c, err = v.Verify(again, now)
+	checkResult(t, c, err, nil)
+	if snp.CacheLen(v) != 1 {
+		t.Fatal("a second report of the same VCEK added an entry")
+	}
+
+	// On a hit: a report whose signature is broken is refused...
+	forged := evidence(t, ca, snptest.Report{EditReport: func(b []byte) { b[0x90] ^= 1 }}) // MEASUREMENT, after signing
+	c, err = v.Verify(forged, now)
+	checkResult(t, c, err, attest.ErrSignature)
+	// ...as is one for another TCB than the certificate's (same VCEK bytes)...
+	wrongTCB := evidence(t, ca, snptest.Report{TCB: snptest.TCB(9, 0, 9, 9), CertTCB: snptest.DefaultTCB})
+	c, err = v.Verify(wrongTCB, now)
+	checkResult(t, c, err, attest.ErrChain)
+	if snp.CacheLen(v) != 1 {
+		t.Fatal("the wrong-TCB report did not reuse the cached VCEK: the hit path is untested")
+	}
+	// ...and the certificate outside its validity at the new time.
+	c, err = v.Verify(good, snptest.NotAfter.Add(time.Second))
+	checkResult(t, c, err, attest.ErrExpired)
+	// A verifier with other roots has its own cache: the VCEK is not
+	// trusted there just because it was here.
+	other := newVerifier(t, snp.Options{Roots: rootsOf(t, otherCA(t))})
+	c, err = other.Verify(good, now)
+	checkResult(t, c, err, attest.ErrChain)
+	if snp.CacheLen(other) != 0 {
+		t.Fatal("a refused certificate was cached")
+	}
+	// Bounded: two more VCEKs (other chips) evict the first; it verifies
+	// again from scratch.
+	for _, chip := range []byte{1, 2} {
+		id := make([]byte, 64)
+		id[0] = chip
+		c, err = v.Verify(evidence(t, ca, snptest.Report{ChipID: id}), now)
+		checkResult(t, c, err, nil)
+	}
+	if snp.CacheLen(v) != 2 {
+		t.Fatalf("cache holds %d; bound 2", snp.CacheLen(v))
+	}
+	c, err = v.Verify(good, now)
+	checkResult(t, c, err, nil)
+}
