@@ -20,6 +20,7 @@ import (
 	awstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 	"github.com/fxamacker/cbor/v2"
+	sdkerr "github.com/huaweicloud/huaweicloud-sdk-go-v3/core/sdkerr"
 	hwmodel "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
@@ -348,6 +349,44 @@ func TestHostileEnvelopes(t *testing.T) {
 		if !strings.Contains(strings.ToLower(ae.ErrorMessage()), strings.ToLower(tc.want)) {
 			t.Errorf("%s: %q does not say %q", name, ae.ErrorMessage(), tc.want)
 		}
+	}
+}
+
+// TestHostileEnvelopesOtherDialects: refused evidence gets Huawei's and
+// Tencent's error shapes too, with the reason, and no secret.
+func TestHostileEnvelopesOtherDialects(t *testing.T) {
+	e := newEnvelopeEnv(t)
+	ctx := context.Background()
+	k, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: awstypes.KeySpecEccNistP256, KeyUsage: awstypes.KeyUsageTypeKeyAgreement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sym, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
+	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	debug := e.snpEvidence(t, snptest.Report{Policy: snptest.DefaultPolicy | snptest.PolicyDebug})
+	unbound := e.tpmEvidence(t, tpmtest.Quote{EditEnvelope: func(v *attest.Envelope) { v.Nonce = []byte("not quoted") }})
+
+	docB64, alg := base64.StdEncoding.EncodeToString(debug), "RSAES_OAEP_SHA_256"
+	out, err := e.c.huawei.DeriveSharedSecret(&hwmodel.DeriveSharedSecretRequest{Body: &hwmodel.DeriveSharedSecretRequestBody{
+		KeyId: *k.KeyMetadata.KeyId, KeyAgreementAlgorithm: hwmodel.GetDeriveSharedSecretRequestBodyKeyAgreementAlgorithmEnum().ECDH,
+		PublicKey: base64.StdEncoding.EncodeToString(peerDER),
+		Recipient: &hwmodel.Recipient{AttestationDocument: &docB64, KeyEncryptionAlgorithm: &alg}}})
+	var se *sdkerr.ServiceResponseError
+	if !errors.As(err, &se) || se.ErrorCode != "KMS.0308" || se.StatusCode < 400 || se.StatusCode >= 500 || !strings.Contains(se.ErrorMessage, "debug") {
+		t.Fatalf("Huawei, a debug SNP guest: %v", err)
+	}
+	if out != nil && (out.SharedSecret != nil || out.CiphertextRecipient != nil) {
+		t.Fatal("Huawei answered a secret with the error")
+	}
+	resp, err := tencentCommon(e.srv, "GenerateDataKey", map[string]any{"KeyId": *sym.KeyMetadata.KeyId, "KeySpec": "AES_256",
+		"Recipient": map[string]any{"AttestationDocument": base64.StdEncoding.EncodeToString(unbound), "KeyEncryptionAlgorithm": alg}})
+	var te *tcerr.TencentCloudSDKError
+	if !errors.As(err, &te) || te.Code != "InvalidParameterValue" || !strings.Contains(te.Message, "bind") || resp != nil {
+		t.Fatalf("Tencent, a quote that does not bind the nonce: %v %v", resp, err)
 	}
 }
 
