@@ -71,7 +71,9 @@ func akName(k crypto.PublicKey) string {
 // parseAK reads the envelope's AK from ak_public and/or ak_cert; with both,
 // they must hold the same key. It judges the key and, from ak_public, its
 // attributes, but does not decide whether to trust it: see Verifier.trust.
-func parseAK(e *attest.Envelope) (*ak, error) {
+// known, if not nil, is ak_cert's chain as verified before (its leaf is
+// used instead of parsing ak_cert again, and is never modified).
+func parseAK(e *attest.Envelope, known *verifiedChain) (*ak, error) {
 	var a ak
 	if e.AKPublic != nil {
 		pub, err := decodeStrict[tpm2.TPMTPublic]("ak_public (TPMT_PUBLIC)", e.AKPublic)
@@ -83,9 +85,12 @@ func parseAK(e *attest.Envelope) (*ak, error) {
 		}
 	}
 	if e.AKCert != nil {
-		c, err := x509.ParseCertificate(e.AKCert)
-		if err != nil {
-			return nil, fmt.Errorf("%w: ak_cert: %v", attest.ErrChain, err)
+		c := known.leafOrNil()
+		if c == nil {
+			var err error
+			if c, err = x509.ParseCertificate(e.AKCert); err != nil {
+				return nil, fmt.Errorf("%w: ak_cert: %v", attest.ErrChain, err)
+			}
 		}
 		if err := checkAKKey(c.PublicKey); err != nil {
 			return nil, fmt.Errorf("%w: ak_cert: %v", attest.ErrChain, err)

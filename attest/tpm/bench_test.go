@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/sha256"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,13 +22,19 @@ import (
 // real Google vTPM quote (RSA-2048 AK, RSA chain) to the end against its
 // own nonce. Each reports the AK's raw signature verification, timed in the
 // same run (raw-ns/op, see BenchmarkRawSignature), and the ratio (x-raw).
+// The AK chain is cached after the first Verify (a TPM already seen); the
+// -cold cases empty the cache before each.
 func BenchmarkVerify(b *testing.B) {
 	ec := loadCA(b, ecdsaCADir)
 	rs := loadCA(b, rsaCADir)
 	bench := func(name string, v *tpm.Verifier, e *attest.Envelope, at time.Time, binding []byte, raw func() func()) {
 		b.Run(name, func(b *testing.B) {
 			ev := marshal(b, e)
+			cold := strings.HasSuffix(name, "-cold")
 			verify := func() error {
+				if cold {
+					tpm.ResetCache(v)
+				}
 				if binding == nil {
 					_, err := v.Verify(ev, at)
 					return err
@@ -61,9 +68,11 @@ func BenchmarkVerify(b *testing.B) {
 	ecRaw := func() func() { return rawSignature(b, ec, envelope(ec, tpmtest.Quote{})) }
 	rsRaw := func() func() { return rawSignature(b, rs, envelope(rs, tpmtest.Quote{})) }
 	bench("ecdsa-p256-cert", verifierFor(b, ec), envelope(ec, tpmtest.Quote{}), testTime, nil, ecRaw)
+	bench("ecdsa-p256-cert-cold", verifierFor(b, ec), envelope(ec, tpmtest.Quote{}), testTime, nil, ecRaw)
 	bench("ecdsa-p256-pinned", newVerifier(b, tpm.Options{Roots: parseRoots(b, ec.AKPublicKeyPEM())}), envelope(ec, tpmtest.Quote{OmitAKCert: true}), testTime, nil, ecRaw)
 	bench("rsa-2048-cert", verifierFor(b, rs), envelope(rs, tpmtest.Quote{}), testTime, nil, rsRaw)
 	bench("gce-real-rsa-2048", newVerifier(b, tpm.Options{Roots: gceRoots(b)}), gceEnvelope(b, "SHA256"), gceTime, gceNonce, rsRaw)
+	bench("gce-real-rsa-2048-cold", newVerifier(b, tpm.Options{Roots: gceRoots(b)}), gceEnvelope(b, "SHA256"), gceTime, gceNonce, rsRaw)
 }
 
 // BenchmarkRawSignature is the AK's verification of one quote signature

@@ -122,38 +122,56 @@ func checkTPMDirectoryName(der []byte) error {
 // the Verifier's root certificates at now. Validity windows of the
 // certificates the envelope carries are checked first, so that an expired
 // one is reported as such (ErrExpired), not as an untrusted chain.
-func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.Time) error {
+func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.Time) (*verifiedChain, error) {
+	chains, intermediates, err := v.verifyPath(leaf, chain, now)
+	if err != nil {
+		return nil, err
+	}
+	// What the cache must check again at a later time: the validity of
+	// every certificate the envelope carries (as verifyPath checks each)
+	// and of the path x509 found, its root included.
+	vc := &verifiedChain{leaf: leaf}
+	for _, c := range append(intermediates, chains[0]...) {
+		vc.windows = append(vc.windows, window{c.NotBefore, c.NotAfter})
+	}
+	return vc, nil
+}
+
+// verifyPath is verifyChain's checks; it returns x509's verified paths and
+// the parsed ak_chain.
+func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.Time) (paths [][]*x509.Certificate, intermediates []*x509.Certificate, err error) {
 	if now.IsZero() {
 		// x509 would read the clock instead.
-		return fmt.Errorf("%w: no verification time given", attest.ErrExpired)
+		return nil, nil, fmt.Errorf("%w: no verification time given", attest.ErrExpired)
 	}
 	if len(v.roots.certs) == 0 {
-		return fmt.Errorf("%w: ak_cert given, but no AK CA certificate is trusted (only pinned keys): send ak_public alone", attest.ErrChain)
+		return nil, nil, fmt.Errorf("%w: ak_cert given, but no AK CA certificate is trusted (only pinned keys): send ak_public alone", attest.ErrChain)
 	}
 	if ku := leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
-		return fmt.Errorf("%w: ak_cert may not sign (no digitalSignature key usage)", attest.ErrChain)
+		return nil, nil, fmt.Errorf("%w: ak_cert may not sign (no digitalSignature key usage)", attest.ErrChain)
 	}
 	if leaf.IsCA {
-		return fmt.Errorf("%w: ak_cert is a CA certificate", attest.ErrChain)
+		return nil, nil, fmt.Errorf("%w: ak_cert is a CA certificate", attest.ErrChain)
 	}
 	if err := acceptTPMSAN(leaf); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := checkValidity("ak_cert", leaf, now); err != nil {
-		return err
+		return nil, nil, err
 	}
 	pool := x509.NewCertPool()
 	for i, der := range chain {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, err)
+		c, perr := x509.ParseCertificate(der)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, perr)
 		}
 		if err := checkValidity(fmt.Sprintf("ak_chain[%d]", i), c, now); err != nil {
-			return err
+			return nil, nil, err
 		}
 		pool.AddCert(c)
+		intermediates = append(intermediates, c)
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{
+	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         v.roots.pool,
 		Intermediates: pool,
 		CurrentTime:   now,
@@ -165,11 +183,11 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.
 	if err != nil {
 		var invalid x509.CertificateInvalidError
 		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-			return fmt.Errorf("%w: %v", attest.ErrExpired, err)
+			return nil, nil, fmt.Errorf("%w: %v", attest.ErrExpired, err)
 		}
-		return fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
+		return nil, nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
 	}
-	return nil
+	return chains, intermediates, nil
 }
 
 func checkValidity(name string, c *x509.Certificate, now time.Time) error {

@@ -30,3 +30,7 @@ func VerifyBound(v *Verifier, e *attest.Envelope, now time.Time, binding []byte)
 	}
 	return c, nil
 }
+
+// CacheLen is how many AK chains v remembers; ResetCache forgets them.
+func CacheLen(v *Verifier) int { return v.cache.Len() }
+func ResetCache(v *Verifier)   { v.cache.Reset() }

@@ -39,6 +39,11 @@
 // ErrPolicy and ErrBinding thus mean that everything else verified: the
 // evidence is genuine but refused.
 //
+// Verified AK certificate chains are cached (cache.go), keyed by the exact
+// bytes of ak_cert and ak_chain: a quote from a TPM already seen costs its
+// own signature, and every certificate's validity is checked again at each
+// call; everything else is checked every time.
+//
 // Threat model. The attacker controls every byte of the envelope: the quote,
 // the signature, the PCR values, ak_public, ak_cert and every certificate of
 // ak_chain (intermediates, never trusted by themselves). We trust
@@ -82,6 +87,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/internal/fifo"
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -97,6 +103,10 @@ type Options struct {
 	// zero value) refuses them as ErrPolicy. It never admits SHA-1
 	// signatures or pcrDigests.
 	AllowSHA1 bool
+
+	// CacheSize bounds how many verified AK certificate chains the
+	// Verifier remembers (see cache.go). Zero means 4096.
+	CacheSize int
 }
 
 // Verifier verifies TPM 2.0 quote envelopes against its roots. It is safe
@@ -104,6 +114,7 @@ type Options struct {
 type Verifier struct {
 	roots     *Roots
 	allowSHA1 bool
+	cache     *fifo.Cache[chainKey, *verifiedChain]
 }
 
 var (
@@ -119,7 +130,11 @@ func New(o Options) (*Verifier, error) {
 	if o.Roots.pool == nil || len(o.Roots.certs) == 0 && len(o.Roots.keys) == 0 {
 		return nil, errors.New("tpm: empty roots: make them with ParseRoots or NewRoots")
 	}
-	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1}, nil
+	size := o.CacheSize
+	if size <= 0 {
+		size = 4096
+	}
+	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size)}, nil
 }
 
 // Verify returns the claims of a tpm2 evidence envelope that is genuine at
@@ -179,7 +194,17 @@ func (v *Verifier) verify(e *attest.Envelope, now time.Time, binding []byte) (*a
 	if err := q.checkPCRs(e.PCRs); err != nil {
 		return nil, err
 	}
-	a, err := parseAK(e)
+	// An AK certificate chain verified before needs no parsing nor
+	// verifying again, only its validity at now (cache.go).
+	var ck chainKey
+	var known *verifiedChain
+	if e.AKCert != nil {
+		ck = keyOf(e.AKCert, e.AKChain)
+		if c, ok := v.cache.Get(ck); ok && c.validAt(now) {
+			known = c
+		}
+	}
+	a, err := parseAK(e, known)
 	if err != nil {
 		return nil, err
 	}
@@ -198,10 +223,12 @@ func (v *Verifier) verify(e *attest.Envelope, now time.Time, binding []byte) (*a
 	if err := sig.verify(a.key, e.Quote); err != nil {
 		return nil, err
 	}
-	if a.cert != nil {
-		if err := v.verifyChain(a.cert, e.AKChain, now); err != nil {
+	if a.cert != nil && known == nil {
+		vc, err := v.verifyChain(a.cert, e.AKChain, now)
+		if err != nil {
 			return nil, err
 		}
+		v.cache.Put(ck, vc)
 	}
 
 	// Genuine; now judge it.

@@ -1,0 +1,69 @@
+package tpm_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/tpm"
+	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
+)
+
+// TestChainCache: a verified AK chain is remembered, and a hit still checks
+// all that can change — the quote's signature, ak_public against the cached
+// key, the validity of every certificate at the new time — so the cache
+// never turns a refusal into a pass.
+func TestChainCache(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), CacheSize: 1})
+	good := evidence(t, ca, tpmtest.Quote{})
+	c, err := v.Verify(good, testTime)
+	checkResult(t, c, err, nil)
+	if tpm.CacheLen(v) != 1 {
+		t.Fatalf("cache holds %d chains after one good quote", tpm.CacheLen(v))
+	}
+	// A hit: another quote of the same AK verifies, without a new entry.
+	c, err = v.Verify(evidence(t, ca, tpmtest.Quote{Nonce: []byte("n")}), testTime)
+	checkResult(t, c, err, nil)
+
+	// On a hit, a broken signature is refused...
+	forged := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Quote[len(e.Quote)-1] ^= 1 }})
+	c, err = v.Verify(forged, testTime)
+	checkResult(t, c, err, attest.ErrSignature)
+	// ...so is an ak_public of another key beside the cached certificate...
+	other := testCA(t, tpmtest.AKECDSAP384)
+	mixed := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKPublic = other.AKPublic }})
+	c, err = v.Verify(mixed, testTime)
+	checkResult(t, c, err, attest.ErrChain)
+	// ...and the same chain after the AK certificate's NotAfter, or before
+	// its NotBefore: the cache answers as a fresh verification would.
+	c, err = v.Verify(good, tpmtest.AKNotAfter.Add(time.Second))
+	checkResult(t, c, err, attest.ErrExpired)
+	c, err = v.Verify(good, tpmtest.AKNotBefore.Add(-time.Second))
+	checkResult(t, c, err, attest.ErrExpired)
+	c, err = v.Verify(good, time.Time{})
+	checkResult(t, c, err, attest.ErrExpired)
+	if tpm.CacheLen(v) != 1 {
+		t.Fatalf("refusals changed the cache: %d entries", tpm.CacheLen(v))
+	}
+	// Another verifier, other roots: its own cache, so the chain is not
+	// trusted there because it was here.
+	w := newVerifier(t, tpm.Options{Roots: parseRoots(t, other.RootsPEM())})
+	c, err = w.Verify(good, testTime)
+	checkResult(t, c, err, attest.ErrChain)
+	if tpm.CacheLen(w) != 0 {
+		t.Fatal("a chain that did not verify was cached")
+	}
+	// Bounded (1): another AK's chain replaces the first, which then
+	// verifies again from scratch.
+	c, err = v.Verify(evidence(t, other, tpmtest.Quote{}), testTime)
+	checkResult(t, c, err, attest.ErrChain) // other's root is not v's
+	v2 := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM(), other.RootsPEM()), CacheSize: 1})
+	for _, x := range []*tpmtest.CA{ca, other, ca} {
+		c, err = v2.Verify(evidence(t, x, tpmtest.Quote{}), testTime)
+		checkResult(t, c, err, nil)
+		if tpm.CacheLen(v2) != 1 {
+			t.Fatalf("cache holds %d; bound 1", tpm.CacheLen(v2))
+		}
+	}
+}
