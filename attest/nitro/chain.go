@@ -2,15 +2,14 @@ package nitro
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/internal/fifo"
 	"github.com/veraison/go-cose"
 )
 
@@ -57,20 +56,10 @@ func (c *chainEntry) checkValidity(now time.Time) error {
 // and of every intermediate, in order, each prefixed with its length so that
 // no two lists of certificates share a key. cabundle[0] is not part of it:
 // it is never read.
-type chainKey [sha256.Size]byte
+type chainKey = fifo.ChainKey
 
 func keyOf(leaf []byte, intermediates [][]byte) chainKey {
-	h := sha256.New()
-	h.Write([]byte("attestkms nitro chain v1\x00"))
-	var n [4]byte
-	for _, der := range append([][]byte{leaf}, intermediates...) {
-		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
-		h.Write(n[:])
-		h.Write(der)
-	}
-	var k chainKey
-	h.Sum(k[:0])
-	return k
+	return fifo.KeyOf("attestkms nitro chain v1", leaf, intermediates)
 }
 
 // lookup returns the document's chain from the cache, its validity checked

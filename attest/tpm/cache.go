@@ -1,10 +1,10 @@
 package tpm
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"time"
+
+	"github.com/attestkms/attestkms/attest/internal/fifo"
 )
 
 // The AK chain cache: a quote from a TPM already seen costs its own
@@ -24,20 +24,10 @@ import (
 // (with other genuinely certified AKs) but not add false ones. The cached
 // leaf is shared between goroutines and never modified after it is cached.
 
-type chainKey [sha256.Size]byte
+type chainKey = fifo.ChainKey
 
 func keyOf(leaf []byte, intermediates [][]byte) chainKey {
-	h := sha256.New()
-	h.Write([]byte("attestkms tpm ak chain v1\x00"))
-	var n [4]byte
-	for _, der := range append([][]byte{leaf}, intermediates...) {
-		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
-		h.Write(n[:])
-		h.Write(der)
-	}
-	var k chainKey
-	h.Sum(k[:0])
-	return k
+	return fifo.KeyOf("attestkms tpm ak chain v1", leaf, intermediates)
 }
 
 // verifiedChain is an ak_cert that chained to the roots, and the validity

@@ -45,15 +45,24 @@ Examples:
 `
 
 func runSNPCA(args []string, e env) error {
-	flags := newFlagSet("snp-ca", snpCASynopsis, e)
-	out := flags.String("out", "", "make the test chain in this `directory` (created if need be; it must not hold one already)")
+	return runEnvelopeCA(args, e, "snp-ca", snpCASynopsis, "the test chain", "sev-snp test signing chain", "--snp-roots",
+		func() (saver, error) { return snptest.NewCA() })
+}
+
+// saver is a test CA that can be written to a directory.
+type saver interface{ Save(dir string) error }
+
+// runEnvelopeCA makes a test CA with newCA and saves it in --out.
+func runEnvelopeCA(args []string, e env, cmd, synopsis, outWhat, made, rootsFlag string, newCA func() (saver, error)) error {
+	flags := newFlagSet(cmd, synopsis, e)
+	out := flags.String("out", "", "make "+outWhat+" in this `directory` (created if need be; it must not hold one already)")
 	if err := flags.parse(args); err != nil {
 		return err
 	}
 	if *out == "" {
 		return usageError("", "--out is required")
 	}
-	ca, err := snptest.NewCA()
+	ca, err := newCA()
 	if err != nil {
 		return failure(err, "")
 	}
@@ -63,7 +72,7 @@ func runSNPCA(args []string, e env) error {
 		}
 		return failure(err, "")
 	}
-	fmt.Fprintf(e.stdout, "made a sev-snp test signing chain in %s\ntrust it with: attestkms serve --snp-roots %s/roots.pem\n", *out, *out)
+	fmt.Fprintf(e.stdout, "made a %s in %s\ntrust it with: attestkms serve %s %s/roots.pem\n", made, *out, rootsFlag, *out)
 	return nil
 }
 
@@ -155,26 +164,8 @@ Examples:
 `
 
 func runTPMCA(args []string, e env) error {
-	flags := newFlagSet("tpm-ca", tpmCASynopsis, e)
-	out := flags.String("out", "", "make the AK CA in this `directory` (created if need be; it must not hold one already)")
-	if err := flags.parse(args); err != nil {
-		return err
-	}
-	if *out == "" {
-		return usageError("", "--out is required")
-	}
-	ca, err := tpmtest.NewCA()
-	if err != nil {
-		return failure(err, "")
-	}
-	if err := ca.Save(*out); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return failure(fmt.Errorf("%s already holds a test CA", *out), "choose another --out, or remove "+*out)
-		}
-		return failure(err, "")
-	}
-	fmt.Fprintf(e.stdout, "made a tpm2 test AK CA in %s\ntrust it with: attestkms serve --tpm-roots %s/roots.pem\n", *out, *out)
-	return nil
+	return runEnvelopeCA(args, e, "tpm-ca", tpmCASynopsis, "the AK CA", "tpm2 test AK CA", "--tpm-roots",
+		func() (saver, error) { return tpmtest.NewCA() })
 }
 
 func runTPM(args []string, e env) error {

@@ -9,7 +9,11 @@
 // honest callers one chain verification each, never a wrong answer.
 package fifo
 
-import "sync"
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"sync"
+)
 
 // Cache is a bounded map, safe for concurrent use.
 type Cache[K comparable, V any] struct {
@@ -64,4 +68,26 @@ func (c *Cache[K, V]) Reset() {
 	defer c.mu.Unlock()
 	clear(c.m)
 	c.order, c.next = c.order[:0], 0
+}
+
+// ChainKey names a list of certificates in a cache: the SHA-256 of domain
+// (which keeps the caches of different verifiers apart), then of each
+// certificate's DER, in order, each prefixed with its length so that no two
+// lists share a key.
+type ChainKey [sha256.Size]byte
+
+// KeyOf returns the key of the leaf and its intermediates under domain.
+func KeyOf(domain string, leaf []byte, intermediates [][]byte) ChainKey {
+	h := sha256.New()
+	h.Write([]byte(domain))
+	h.Write([]byte{0})
+	var n [4]byte
+	for _, der := range append([][]byte{leaf}, intermediates...) {
+		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
+		h.Write(n[:])
+		h.Write(der)
+	}
+	var k ChainKey
+	h.Sum(k[:0])
+	return k
 }

@@ -52,3 +52,21 @@ func TestCacheConcurrent(t *testing.T) {
 		t.Fatalf("Len %d; want 16", c.Len())
 	}
 }
+
+func TestKeyOf(t *testing.T) {
+	a := KeyOf("d", []byte("ab"), [][]byte{[]byte("c")})
+	for name, k := range map[string]ChainKey{
+		"boundary moved":  KeyOf("d", []byte("a"), [][]byte{[]byte("bc")}),
+		"other domain":    KeyOf("e", []byte("ab"), [][]byte{[]byte("c")}),
+		"one list":        KeyOf("d", []byte("abc"), nil),
+		"order":           KeyOf("d", []byte("c"), [][]byte{[]byte("ab")}),
+		"domain absorbed": KeyOf("dab", nil, [][]byte{[]byte("c")}),
+	} {
+		if k == a {
+			t.Errorf("%s: same key", name)
+		}
+	}
+	if KeyOf("d", []byte("ab"), [][]byte{[]byte("c")}) != a {
+		t.Fatal("KeyOf is not a function of its input")
+	}
+}
