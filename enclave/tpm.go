@@ -205,6 +205,11 @@ func readPCRs(t transport.TPM, pcrs []uint) (map[int][]byte, error) {
 				rest = append(rest, p)
 			}
 		}
+		// A TPM that answers with PCRs we did not ask for would otherwise
+		// keep this loop asking for the same ones forever.
+		if len(rest) == len(missing) {
+			return nil, fmt.Errorf("TPM2_PCR_Read returned none of the SHA-256 PCRs %v asked for", missing)
+		}
 		missing = rest
 	}
 	return out, nil
