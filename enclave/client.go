@@ -40,6 +40,8 @@ type APIError struct {
 
 func (e *APIError) Error() string { return fmt.Sprintf("%s: %s", e.Type, e.Message) }
 
+// maxAnswer bounds what Call reads of an answer: attestkms's largest (a data
+// key pair's public key, blob and CMS) is a few KiB.
 const maxAnswer = 1 << 20
 
 // Call sends one operation (e.g. "GenerateDataKey") with in as its JSON body
@@ -78,9 +80,12 @@ func (c *Client) Call(ctx context.Context, op string, in, out any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	if err != nil {
 		return err
+	}
+	if len(raw) > maxAnswer {
+		return fmt.Errorf("attestkms answered %s with more than %d bytes", op, maxAnswer)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
