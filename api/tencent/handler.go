@@ -71,8 +71,8 @@
 //     action that returns a secret has members of its own).
 //   - Every verified signature is recorded in the replay cache shared with
 //     the other dialects, and one seen before is refused once its
-//     X-TC-Timestamp is more than two seconds old (replay.Grace), whatever
-//     the action. TC3 signs no nonce, so identical calls within one second
+//     X-TC-Timestamp, or its first use, is more than two seconds old
+//     (replay.Grace), whatever the action. TC3 signs no nonce, so identical calls within one second
 //     (a loop making data keys, DisableKey then EnableKey of one key) carry
 //     one signature; inside the grace they are repeats, not replays, and
 //     are answered. So a captured request can be sent again, under its own

@@ -14,7 +14,10 @@
 // key), so Replayed lets a repeat through while its signed time is less than
 // Grace old: a captured request can be replayed only within Grace of its
 // signing, which leaves after-the-fact capture (logs, a proxy) refused and
-// real-time interception to TLS.
+// real-time interception to TLS. The grace runs from the signature's first
+// use as well as from its signed time: a client whose clock runs ahead signs
+// times up to skew in the future, and its requests must not be repeatable
+// until that time has come.
 //
 // Threat model: only signatures that verified are recorded, so an
 // unauthenticated client cannot fill the cache. Memory is bounded: when the
@@ -28,7 +31,7 @@ import (
 	"time"
 )
 
-// DefaultMaxEntries bounds a generation: about 40 bytes an entry.
+// DefaultMaxEntries bounds a generation: about 50 bytes an entry.
 const DefaultMaxEntries = 1 << 20
 
 // Cache is a replay cache. The zero value is not usable; use New.
@@ -37,7 +40,7 @@ type Cache struct {
 	retire     time.Duration
 	max        int
 	started    time.Time
-	cur, prev  map[[16]byte]struct{}
+	cur, prev  map[[16]byte]int64 // signature → first use, Unix nanoseconds
 	overflowed uint64
 }
 
@@ -47,7 +50,7 @@ func New(skew time.Duration, maxEntries int) *Cache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultMaxEntries
 	}
-	return &Cache{retire: 2 * skew, max: maxEntries, cur: map[[16]byte]struct{}{}, prev: map[[16]byte]struct{}{}}
+	return &Cache{retire: 2 * skew, max: maxEntries, cur: map[[16]byte]int64{}, prev: map[[16]byte]int64{}}
 }
 
 // Grace is how long after its signed time a repeated signature is still
@@ -55,15 +58,24 @@ func New(skew time.Duration, maxEntries int) *Cache {
 const Grace = 2 * time.Second
 
 // Replayed records sig under namespace and reports whether it is a replay:
-// seen before, and signed more than Grace before now.
+// seen before, and either signed or first used more than Grace before now.
+// The first use bounds the repeats of a signature dated in the future.
 func (c *Cache) Replayed(namespace string, sig []byte, signedAt, now time.Time) bool {
-	return c.Seen(namespace, sig, now) && now.Sub(signedAt) > Grace
+	first, seen := c.seen(namespace, sig, now)
+	return seen && (now.Sub(signedAt) > Grace || now.Sub(first) > Grace)
 }
 
 // Seen records sig (a verified MAC, of which 16 bytes are kept: still a
 // 128-bit unforgeable value) under a namespace, e.g. a dialect's name, and
 // reports whether it had been recorded before.
 func (c *Cache) Seen(namespace string, sig []byte, now time.Time) bool {
+	_, seen := c.seen(namespace, sig, now)
+	return seen
+}
+
+// seen is Seen, also returning when sig was first recorded (now if it had
+// not been).
+func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bool) {
 	var k [16]byte
 	copy(k[:], sig)
 	for i := 0; i < len(namespace) && i < 16; i++ {
@@ -75,20 +87,20 @@ func (c *Cache) Seen(namespace string, sig []byte, now time.Time) bool {
 		c.started = now
 	}
 	if now.Sub(c.started) >= c.retire {
-		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]struct{}), now
+		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]int64), now
 	}
-	if _, ok := c.cur[k]; ok {
-		return true
+	if first, ok := c.cur[k]; ok {
+		return time.Unix(0, first), true
 	}
-	if _, ok := c.prev[k]; ok {
-		return true
+	if first, ok := c.prev[k]; ok {
+		return time.Unix(0, first), true
 	}
 	if len(c.cur) >= c.max {
-		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]struct{}), now
+		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]int64), now
 		c.overflowed++
 	}
-	c.cur[k] = struct{}{}
-	return false
+	c.cur[k] = now.UnixNano()
+	return now, false
 }
 
 // Overflowed counts generations retired early because they were full.

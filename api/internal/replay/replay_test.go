@@ -100,3 +100,23 @@ func TestReplayedGrace(t *testing.T) {
 		t.Fatal("second use of a late signature accepted")
 	}
 }
+
+// A client whose clock runs ahead signs a time in the future, which the
+// skew window accepts. Its signature must not be repeatable until that time
+// has come: the grace also runs from the signature's first use.
+func TestReplayedFutureSignature(t *testing.T) {
+	c := New(15*time.Minute, 0)
+	now := time.Unix(1700000000, 0)
+	signed := now.Add(10 * time.Minute) // inside the skew, ahead of us
+	if c.Replayed("tencent", sig(9), signed, now) {
+		t.Fatal("first use is a replay")
+	}
+	if c.Replayed("tencent", sig(9), signed, now.Add(time.Second)) {
+		t.Fatal("a repeat within the grace of its first use refused")
+	}
+	for _, d := range []time.Duration{Grace + time.Millisecond, time.Minute, 9 * time.Minute} {
+		if !c.Replayed("tencent", sig(9), signed, now.Add(d)) {
+			t.Fatalf("a future-dated signature replayed %v after its first use accepted", d)
+		}
+	}
+}
