@@ -66,3 +66,39 @@ func TestCache(t *testing.T) {
 	c, err = v.Verify(good, now)
 	checkResult(t, c, err, nil)
 }
+
+// TestCacheRootPairExpired: with two root pairs of one product line, a VCEK
+// cached while the pair that certified it was valid is not accepted on a hit
+// once that pair has expired, merely because the other pair (which never
+// certified it) still is: a cold verifier refuses it, and so must the hit.
+func TestCacheRootPairExpired(t *testing.T) {
+	early := time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC)
+	short, err := snptest.NewCAWith(snptest.CAOptions{Product: "Milan", Bits: 2048, NotAfter: early})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := rootsOf(t, short, otherCA(t)) // both Milan; otherCA's pair lives to 2100
+	good := evidence(t, short, snptest.Report{})
+
+	v := newVerifier(t, snp.Options{Roots: roots})
+	c, err := v.Verify(good, early.Add(-time.Hour))
+	checkResult(t, c, err, nil)
+
+	later := early.Add(time.Hour)
+	cold := newVerifier(t, snp.Options{Roots: roots})
+	c, err = cold.Verify(good, later)
+	if err == nil {
+		t.Fatal("a cold verifier accepts a VCEK whose only certifying pair has expired")
+	}
+	coldKinds := snp.KindsOf(err)
+	c, err = v.Verify(good, later)
+	if err == nil {
+		t.Fatal("a cache hit accepts a VCEK whose only certifying pair has expired, because another pair is valid")
+	}
+	if got := snp.KindsOf(err); len(got) != 1 || len(coldKinds) != 1 || got[0] != coldKinds[0] {
+		t.Errorf("the hit fails with %v, a cold verifier with %v", got, coldKinds)
+	}
+	if c != nil {
+		t.Error("claims with an error")
+	}
+}

@@ -85,11 +85,12 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 	}
 
 	var exts *kds.Extensions
-	if hit && cached.product == product {
+	if hit && cached.product == product && cached.vouchedAt(now) {
 		// These very certificate bytes chained to this product's roots
 		// before, and nothing but the time changes that verdict: the
-		// certificate's and the pair's validity are checked at now above.
-		// What remains is the report's own signature.
+		// certificate's validity is checked at now above, and a pair that
+		// certified it is valid at now. What remains is the report's own
+		// signature.
 		if err := verify.SnpReportSignature(r.raw, cert); err != nil {
 			return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
 		}
@@ -99,7 +100,7 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 		if exts, err = v.verifyEndorsement(r, chain, cert, product, trusted, now); err != nil {
 			return nil, err
 		}
-		v.cache.Put(key, &endorsement{cert: cert, exts: exts, product: product})
+		v.cache.Put(key, &endorsement{cert: cert, exts: exts, product: product, pairs: vouching(pairs, cert)})
 	}
 
 	// The certificate is AMD's, and signed the report; it must also have
@@ -132,9 +133,12 @@ type certKey struct {
 // exact bytes, each Verifier has its own cache, and its roots never change;
 // go-sev-guest's verdict on a certificate depends on those bytes, the
 // product line's roots, the signer kind and the time only. So a hit for the
-// same product line needs the validity of the certificate and of the root
-// pair checked at the new time, which verifyChain does before, and the
-// report's signature, which it does on the hit. A report with a forged
+// same product line needs the validity of the certificate and of a root
+// pair that certified it checked at the new time (not of any pair of the
+// product: with two, the one that certified it may have expired while the
+// other, which never did, has not), and the report's signature, which it
+// does on the hit. An entry whose pairs are all outside their validity is
+// verified afresh, which says why it fails. A report with a forged
 // signature thus never gets past a hit, and an entry is only ever made from
 // a certificate that AMD's roots vouch for: an attacker can evict entries
 // (by sending other genuine certificates) but not add false ones.
@@ -142,6 +146,36 @@ type endorsement struct {
 	cert    *x509.Certificate
 	exts    *kds.Extensions
 	product string
+	pairs   []rootPair // the configured pairs whose intermediate signed cert
+}
+
+// vouchedAt reports whether a pair that certified e's certificate is valid
+// at now.
+func (e *endorsement) vouchedAt(now time.Time) bool {
+	for _, p := range e.pairs {
+		if within(p.ica, now) && within(p.ark, now) {
+			return true
+		}
+	}
+	return false
+}
+
+// vouching returns the pairs, of those go-sev-guest has just verified cert
+// against, whose intermediate signed it: the only one when there is one
+// (go-sev-guest accepted it), else each checked (one RSA verification each,
+// on the cold path only). Each pair's intermediate is signed by its ARK
+// (newRootPair), so any of them valid at a later time is a valid path then.
+func vouching(pairs []rootPair, cert *x509.Certificate) []rootPair {
+	if len(pairs) == 1 {
+		return pairs
+	}
+	var out []rootPair
+	for _, p := range pairs {
+		if bytes.Equal(cert.RawIssuer, p.ica.RawSubject) && cert.CheckSignatureFrom(p.ica) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func (e *endorsement) certOrNil() *x509.Certificate {

@@ -106,6 +106,10 @@ type CAOptions struct {
 	// Bits is the size of the ARK, ASK and ASVK's RSA keys; zero means
 	// 4096, as AMD's. Tests may choose 2048, which is made ten times faster.
 	Bits int
+	// NotAfter ends the validity of the ARK, ASK and ASVK certificates;
+	// zero means the package's NotAfter. (The endorsement key certificates
+	// the CA issues keep their own validity.)
+	NotAfter time.Time
 }
 
 // NewCA makes a Milan CA with RSA-4096 keys, as AMD's.
@@ -125,6 +129,9 @@ func NewCAWith(o CAOptions) (*CA, error) {
 	if o.Bits < 2048 {
 		return nil, fmt.Errorf("snptest: %d-bit RSA keys; want at least 2048", o.Bits)
 	}
+	if o.NotAfter.IsZero() {
+		o.NotAfter = NotAfter
+	}
 	keys := make([]*rsa.PrivateKey, 3)
 	for i := range keys {
 		k, err := rsa.GenerateKey(rand.Reader, o.Bits)
@@ -136,13 +143,13 @@ func NewCAWith(o CAOptions) (*CA, error) {
 	arkKey, askKey, asvkKey := keys[0], keys[1], keys[2]
 	ca := &CA{Product: o.Product, askKey: askKey, asvkKey: asvkKey}
 	var err error
-	if ca.ARK, err = caCert("ARK-"+o.Product, nil, arkKey, arkKey); err != nil {
+	if ca.ARK, err = caCert("ARK-"+o.Product, nil, arkKey, arkKey, o.NotAfter); err != nil {
 		return nil, err
 	}
-	if ca.ASK, err = caCert("SEV-"+o.Product, ca.ARK, arkKey, askKey); err != nil {
+	if ca.ASK, err = caCert("SEV-"+o.Product, ca.ARK, arkKey, askKey, o.NotAfter); err != nil {
 		return nil, err
 	}
-	if ca.ASVK, err = caCert("SEV-VLEK-"+o.Product, ca.ARK, arkKey, asvkKey); err != nil {
+	if ca.ASVK, err = caCert("SEV-VLEK-"+o.Product, ca.ARK, arkKey, asvkKey, o.NotAfter); err != nil {
 		return nil, err
 	}
 	return ca, nil
@@ -163,7 +170,7 @@ func amdName(cn string) pkix.Name {
 
 // caCert makes an ARK (self-signed when parent is nil), ASK or ASVK
 // certificate, as AMD's: RSASSA-PSS with SHA-384, a CA for any path length.
-func caCert(cn string, parent *x509.Certificate, parentKey, key *rsa.PrivateKey) (*x509.Certificate, error) {
+func caCert(cn string, parent *x509.Certificate, parentKey, key *rsa.PrivateKey, notAfter time.Time) (*x509.Certificate, error) {
 	serial, err := newSerial()
 	if err != nil {
 		return nil, err
@@ -172,7 +179,7 @@ func caCert(cn string, parent *x509.Certificate, parentKey, key *rsa.PrivateKey)
 		SerialNumber:          serial,
 		Subject:               amdName(cn),
 		NotBefore:             NotBefore,
-		NotAfter:              NotAfter,
+		NotAfter:              notAfter,
 		SignatureAlgorithm:    x509.SHA384WithRSAPSS,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
