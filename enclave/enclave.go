@@ -37,7 +37,7 @@ type Key struct {
 	der  []byte // public key, DER SubjectPublicKeyInfo
 }
 
-// NewKey generates a key of bits (2048 or 4096; 0 means 2048).
+// NewKey generates a key of bits (2048, 3072 or 4096; 0 means 2048).
 func NewKey(bits int) (*Key, error) {
 	if bits == 0 {
 		bits = 2048

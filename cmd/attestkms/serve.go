@@ -29,7 +29,9 @@ gracefully on SIGINT or SIGTERM.
 Requests may carry a Recipient (an attestation document): the secret then
 comes back wrapped to the enclave's key. Nitro documents are verified to the
 embedded AWS Nitro Enclaves root unless --nitro-roots replaces it; Qingtian
-documents only with --qingtian-roots.
+documents only with --qingtian-roots. SEV-SNP evidence is verified to the
+embedded AMD roots unless --snp-roots replaces them; TPM quotes only with
+--tpm-roots (docs/evidence.md).
 
 With no flags it serves ./attestkms-data on 127.0.0.1:8080. If the data
 directory holds no store yet, it creates one and writes the first admin
@@ -40,6 +42,7 @@ Examples:
   attestkms serve --data-dir /var/lib/attestkms --listen 0.0.0.0:8443 \
       --tls-cert server.pem --tls-key server.key
   attestkms serve --nitro-roots ca/root.pem      # trust attestsim's test root instead of AWS's
+  attestkms serve --snp-roots snpca/roots.pem --tpm-roots tpmca/roots.pem   # attestsim's SNP and TPM test CAs
 `
 
 // serveConfig is what serve runs with; tests build one directly.

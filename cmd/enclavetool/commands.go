@@ -52,7 +52,7 @@ func register(fs *flag.FlagSet, o *options, cmd string) {
 	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
 	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one")
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
-	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory`, for openssl cms -decrypt")
+	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
 	switch cmd {
 	case "generate-data-key":
 		fs.StringVar(&o.keyID, "key-id", "", "the KMS key: id, ARN, alias/NAME or alias ARN")
