@@ -167,17 +167,27 @@ func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// maxEvidenceInput bounds what verify-evidence reads: the largest evidence
+// the server takes, base64-encoded with room for line breaks.
+const maxEvidenceInput = 4 * attest.MaxEvidence
+
 // readEvidence reads a document, raw or base64 (as it often appears in logs).
 func readEvidence(path string) ([]byte, error) {
-	var b []byte
-	var err error
-	if path == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 4*attest.MaxEvidence))
-	} else {
-		b, err = os.ReadFile(path)
+	r := io.Reader(os.Stdin)
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
 	}
+	b, err := io.ReadAll(io.LimitReader(r, maxEvidenceInput+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(b) > maxEvidenceInput {
+		return nil, fmt.Errorf("%s: more than %d bytes, larger than any evidence the server takes", path, maxEvidenceInput)
 	}
 	if len(b) > 0 && b[0] != 0x84 && b[0] != 0xd2 && !attest.IsEnvelope(b) {
 		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err == nil {

@@ -135,3 +135,20 @@ func TestVerifyEvidenceUsage(t *testing.T) {
 		t.Fatalf("empty: exit %d %q", code, errs)
 	}
 }
+
+// TestVerifyEvidenceOversizedInput: a file larger than any evidence is an
+// unreadable input (exit 3), read no further than the bound.
+func TestVerifyEvidenceOversizedInput(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, make([]byte, maxEvidenceInput+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCmd("verify-evidence", "--in", big)
+	if code != 3 || out != "" || !strings.Contains(errs, "more than") {
+		t.Fatalf("exit %d, %q, %q", code, out, errs)
+	}
+	code, _, errs = runCmd("verify-evidence", "--in", "/dev/zero")
+	if code != 3 || !strings.Contains(errs, "more than") {
+		t.Fatalf("/dev/zero: exit %d, %q", code, errs)
+	}
+}
