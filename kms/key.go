@@ -28,12 +28,17 @@ type key struct {
 // release drops one reference; the last one zeroes the material.
 func (k *key) release() {
 	if k.refs.Add(-1) == 0 {
-		for _, m := range k.sym {
-			clear(m)
-		}
-		if k.ec != nil {
-			k.ec.Destroy()
-		}
+		k.zero()
+	}
+}
+
+// zero zeroes k's opened material.
+func (k *key) zero() {
+	for _, m := range k.sym {
+		clear(m)
+	}
+	if k.ec != nil {
+		k.ec.Destroy()
 	}
 }
 
@@ -41,18 +46,29 @@ func materialAAD(id string, version uint32) []byte {
 	return binary.BigEndian.AppendUint32(append([]byte(id), 0), version)
 }
 
-// decodeKey opens the sealed material of rec.
+// decodeKey opens the sealed material of rec. On error no opened material
+// is left behind: what was opened before the failure is zeroed.
 func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
 	k := &key{rec: rec}
+	if err := k.open(s); err != nil {
+		k.zero()
+		return nil, err
+	}
+	return k, nil
+}
+
+// open fills k's material from k.rec.
+func (k *key) open(s *sealer.Sealer) error {
+	rec := k.rec
 	id16, err := parseUUID(rec.ID)
 	if err != nil {
-		return nil, fmt.Errorf("stored key %q: %w", rec.ID, err)
+		return fmt.Errorf("stored key %q: %w", rec.ID, err)
 	}
 	k.id16 = id16
 	k.policy, k.policyErr = policy.Parse(rec.Policy)
 	info, ok := keySpecs[rec.Spec]
 	if !ok || len(rec.Materials) == 0 {
-		return nil, fmt.Errorf("stored key %q: spec %q with %d materials", rec.ID, rec.Spec, len(rec.Materials))
+		return fmt.Errorf("stored key %q: spec %q with %d materials", rec.ID, rec.Spec, len(rec.Materials))
 	}
 	if info.symmetric {
 		k.sym = make(map[uint32][]byte, len(rec.Materials))
@@ -61,11 +77,12 @@ func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
 		m := &rec.Materials[i]
 		pt, err := s.Open(purposeMaterial, materialAAD(rec.ID, m.Version), m.Sealed)
 		if err != nil {
-			return nil, fmt.Errorf("stored key %q material %d: %w", rec.ID, m.Version, err)
+			return fmt.Errorf("stored key %q material %d: %w", rec.ID, m.Version, err)
 		}
 		if info.symmetric {
-			if len(pt) != 32 {
-				return nil, fmt.Errorf("stored key %q material %d: %d bytes", rec.ID, m.Version, len(pt))
+			if _, dup := k.sym[m.Version]; dup || len(pt) != 32 {
+				clear(pt)
+				return fmt.Errorf("stored key %q material %d: %d bytes or a repeated version", rec.ID, m.Version, len(pt))
 			}
 			k.sym[m.Version] = pt
 			continue
@@ -73,14 +90,15 @@ func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
 		priv, err := eckeys.ParsePKCS8(pt)
 		clear(pt)
 		if err != nil {
-			return nil, fmt.Errorf("stored key %q: %w", rec.ID, err)
+			return fmt.Errorf("stored key %q: %w", rec.ID, err)
 		}
-		if priv.Curve() != info.curve {
-			return nil, fmt.Errorf("stored key %q: curve %s, spec %s", rec.ID, priv.Curve(), rec.Spec)
+		if priv.Curve() != info.curve || k.ec != nil {
+			priv.Destroy()
+			return fmt.Errorf("stored key %q: curve %s, spec %s, %d materials", rec.ID, priv.Curve(), rec.Spec, len(rec.Materials))
 		}
 		k.ec = priv
 	}
-	return k, nil
+	return nil
 }
 
 // sealMaterial makes the stored record of a material version; the caller owns
