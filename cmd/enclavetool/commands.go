@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -101,6 +102,9 @@ func runCommand(cmd string, args []string, stdout, stderr io.Writer) error {
 	sess, err := o.session()
 	if err != nil {
 		return err
+	}
+	if o.keepCiphertext != "" {
+		sess.KeepCiphertext = keepCiphertexts(o.keepCiphertext, stderr)
 	}
 	if cmd == "attest" {
 		doc, err := sess.Attestor.Attest(sess.Key.PublicKeyDER(), nil, nil)
@@ -269,14 +273,32 @@ func (o *options) session() (*enclave.Session, error) {
 	default:
 		return nil, usageError("--attestor must be nitro, snp, tpm, sim, sim-snp or sim-tpm, not %q", o.attestor)
 	}
-	if o.keepCiphertext != "" {
-		n := 0
-		s.KeepCiphertext = func(op string, cfr []byte) {
-			n++
-			os.WriteFile(filepath.Join(o.keepCiphertext, fmt.Sprintf("%s-%d.ber", op, n)), cfr, 0o600)
-		}
-	}
 	return s, nil
+}
+
+// keepCiphertexts saves each CiphertextForRecipient in dir as OP-N.ber, in a
+// new 0600 file (N the first number not taken, so that earlier runs' files
+// stay), and says on stderr when one cannot be saved.
+func keepCiphertexts(dir string, stderr io.Writer) func(op string, cfr []byte) {
+	return func(op string, cfr []byte) {
+		for n := 1; n <= 1000; n++ {
+			f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%s-%d.ber", op, n)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			if err == nil {
+				_, err = f.Write(cfr)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "enclavetool: warning: --keep-ciphertext: %v\n", err)
+			}
+			return
+		}
+		fmt.Fprintf(stderr, "enclavetool: warning: --keep-ciphertext: %s holds %s-1.ber to %s-1000.ber already\n", dir, op, op)
+	}
 }
 
 // credentials come from --credential, else the flags and environment.
