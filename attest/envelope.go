@@ -110,8 +110,8 @@ func DecodeEnvelope(evidence []byte) (*Envelope, error) {
 	if err := envelopeDecoder.Unmarshal(evidence, &e); err != nil {
 		return nil, fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
 	}
-	if err := e.check(); err != nil {
-		return nil, fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
+	if err := e.Check(); err != nil {
+		return nil, err
 	}
 	return &e, nil
 }
@@ -123,6 +123,21 @@ func (e *Envelope) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("evidence envelope: %v", err)
 	}
 	return envelopeEncoder.Marshal(e)
+}
+
+// Check checks a hand-made envelope as DecodeEnvelope checks a decoded one
+// (every bound, the format's required fields, no field of another format),
+// wrapping ErrMalformed. Verifiers call it first, so that VerifyEnvelope
+// relies on the same shape whether its envelope was decoded or built, and
+// Binding's lengths always fit their two bytes.
+func (e *Envelope) Check() error {
+	if e == nil {
+		return fmt.Errorf("%w: no evidence envelope", ErrMalformed)
+	}
+	if err := e.check(); err != nil {
+		return fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
+	}
+	return nil
 }
 
 func (e *Envelope) check() error {
@@ -226,7 +241,9 @@ func contains(list []string, s string) bool {
 // that is h(public_key). The encoding is unambiguous because public_key is
 // one DER value, whose own header says where it ends (DecodeEnvelope's
 // caller refuses trailing bytes after the key), and every later part is
-// tagged and length-prefixed.
+// tagged and length-prefixed. The lengths fit two bytes only in an envelope
+// that passed Check (nonce and user_data are at most MaxEnvelopeData): call
+// Binding on no other.
 func (e *Envelope) Binding(h crypto.Hash) []byte {
 	w := h.New()
 	w.Write(e.PublicKey)

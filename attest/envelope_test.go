@@ -216,3 +216,19 @@ func TestMeasurementsPerFormat(t *testing.T) {
 		t.Fatal("PCRs of non-Nitro claims are exposed as PCR<n>")
 	}
 }
+
+// TestCheckHandMade: Check refuses a hand-made envelope DecodeEnvelope
+// would, among them a nonce whose length would not fit Binding's two bytes.
+func TestCheckHandMade(t *testing.T) {
+	e := snpEnvelope()
+	if err := e.Check(); err != nil {
+		t.Fatal(err)
+	}
+	e.Nonce = make([]byte, 1<<16+1)
+	if err := e.Check(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a 65537-byte nonce: %v", err)
+	}
+	if err := (*Envelope)(nil).Check(); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("nil: %v", err)
+	}
+}

@@ -102,3 +102,18 @@ func TestCacheRootPairExpired(t *testing.T) {
 		t.Error("claims with an error")
 	}
 }
+
+// TestHandMadeEnvelopeBounds: VerifyEnvelope holds a hand-made envelope to
+// DecodeEnvelope's bounds, so a nonce too long for the binding's length
+// prefix is refused, not truncated into an ambiguous binding.
+func TestHandMadeEnvelopeBounds(t *testing.T) {
+	ca := mainCA(t)
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca)})
+	e, err := ca.Envelope(rsaSPKI(t), snptest.Report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Nonce = make([]byte, 1<<16+1)
+	c, err := v.VerifyEnvelope(e, time.Now())
+	checkResult(t, c, err, attest.ErrMalformed)
+}

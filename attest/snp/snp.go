@@ -224,6 +224,11 @@ func (v *Verifier) verify(e *attest.Envelope, now time.Time) (*attest.Claims, er
 	if err != nil {
 		return nil, err
 	}
+	// A hand-made envelope meets DecodeEnvelope's bounds too (after the key,
+	// so that a key too big is refused as a key, as it is in a document).
+	if err := e.Check(); err != nil {
+		return nil, err
+	}
 	r, err := v.verifyReport(e, now)
 	if err != nil {
 		return nil, err

@@ -67,3 +67,19 @@ func TestChainCache(t *testing.T) {
 		}
 	}
 }
+
+// TestHandMadeEnvelopeBounds: VerifyEnvelope holds a hand-made envelope to
+// DecodeEnvelope's bounds before computing its binding.
+func TestHandMadeEnvelopeBounds(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	v := verifierFor(t, ca)
+	e, err := ca.Envelope(enclaveKey(t), tpmtest.Quote{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.UserData = make([]byte, 1<<16+1)
+	c, err := v.VerifyEnvelope(e, testTime)
+	checkResult(t, c, err, attest.ErrMalformed)
+	c, err = v.VerifyEnvelope(nil, testTime)
+	checkResult(t, c, err, attest.ErrMalformed)
+}

@@ -152,8 +152,11 @@ func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error
 // VerifyEnvelope implements attest.EnvelopeVerifier: it verifies an
 // envelope already decoded by attest.DecodeEnvelope, without modifying it.
 func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
-	if e == nil {
-		return nil, fmt.Errorf("%w: no envelope", attest.ErrMalformed)
+	// A hand-made Envelope has not been through DecodeEnvelope: check it
+	// as that does, so that every step below, and Binding, relies on the
+	// same bounds.
+	if err := e.Check(); err != nil {
+		return nil, err
 	}
 	c, err := v.verify(e, now, e.Binding(crypto.SHA256))
 	if err != nil {
@@ -168,14 +171,6 @@ func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Cl
 func (v *Verifier) verify(e *attest.Envelope, now time.Time, binding []byte) (*attest.Claims, error) {
 	if e.Format != attest.FormatTPM2 {
 		return nil, fmt.Errorf("%w: %q evidence is not %q", attest.ErrMalformed, e.Format, attest.FormatTPM2)
-	}
-	// A hand-made Envelope has not been through DecodeEnvelope's checks;
-	// the ones the steps below rely on are repeated here.
-	if e.Quote == nil || e.Signature == nil || len(e.PCRs) == 0 || e.AKPublic == nil && e.AKCert == nil {
-		return nil, fmt.Errorf("%w: tpm2 evidence needs quote, signature, pcrs and ak_public or ak_cert", attest.ErrMalformed)
-	}
-	if len(e.AKChain) > attest.MaxEnvelopeChain {
-		return nil, fmt.Errorf("%w: ak_chain has %d certificates; at most %d", attest.ErrMalformed, len(e.AKChain), attest.MaxEnvelopeChain)
 	}
 	key, err := attest.ParseEnclaveKey(e.PublicKey)
 	if err != nil {
