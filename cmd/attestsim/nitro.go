@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -174,15 +173,8 @@ func runNitro(args []string, e env) error {
 		}
 	}
 
-	pub, err := readPublicKey(*keyFile)
-	if err != nil {
+	if doc.PublicKey, err = enclaveKeyDER(e, *keyFile); err != nil {
 		return err
-	}
-	if doc.PublicKey, err = x509.MarshalPKIXPublicKey(pub); err != nil {
-		return failure(fmt.Errorf("%s: %w", *keyFile, err), "")
-	}
-	if k, ok := pub.(*rsa.PublicKey); !ok || k.N.BitLen() < 2048 || k.N.BitLen() > 4096 {
-		fmt.Fprintf(e.stderr, "attestsim: warning: %s is not an RSA key of 2048 to 4096 bits: attestkms will refuse the document\n", *keyFile)
 	}
 
 	ca, err := nitrotest.LoadTestCA(*caDir, nil)
@@ -207,16 +199,8 @@ func runNitro(args []string, e env) error {
 	if err != nil {
 		return failure(plain(err), "")
 	}
-	if *out == "-" {
-		_, err := e.stdout.Write(b)
-		return err
-	}
-	if err := os.WriteFile(*out, b, 0o644); err != nil {
-		return failure(err, "")
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: a %s document of %d bytes, module id %s, timestamp %s\n",
-		*out, format, len(b), displayModuleID(doc.ModuleID), doc.Timestamp.UTC().Format(time.RFC3339Nano))
-	return nil
+	return writeEvidence(e, *out, b, fmt.Sprintf("a %s document of %d bytes, module id %s, timestamp %s",
+		format, len(b), displayModuleID(doc.ModuleID), doc.Timestamp.UTC().Format(time.RFC3339Nano)))
 }
 
 // plain drops nitrotest's prefix from its errors: the user ran attestsim.
