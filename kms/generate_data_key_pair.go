@@ -41,6 +41,13 @@ var pairCurves = map[DataKeyPairSpec]eckeys.Curve{
 
 var pairRSABits = map[DataKeyPairSpec]int{PairRSA2048: 2048, PairRSA3072: 3072, PairRSA4096: 4096}
 
+// pairECPrivateKeyLen is the length of an EC pair's PKCS #8 private key
+// (eckeys writes one canonical encoding; a test checks), so that a raw
+// Recipient is checked for it before the pair exists.
+var pairECPrivateKeyLen = map[DataKeyPairSpec]int{
+	PairEccNistP256: 138, PairEccNistP384: 185, PairEccNistP521: 241, PairEccSecgP256k1: 135,
+}
+
 // GenerateDataKeyPair returns a new key pair with its private key in plaintext and encrypted.
 func (s *Service) GenerateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
 	return s.generateDataKeyPair(c, req, true)
@@ -70,7 +77,12 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyPairWithoutPlaintext")
 		}
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, 0, req.EncryptionContext, req.DryRun)
+	if isRSA && req.Recipient != nil && req.Recipient.Raw {
+		// An RSA private key is over 1 KB as PKCS #8; one raw RSA block of
+		// the largest enclave key (4096 bits) holds 446 bytes.
+		return nil, errorf(ErrValidation, "Recipient: a %s private key does not fit one RSA block; ask for CMS EnvelopedData instead of a raw ciphertext", req.KeyPairSpec)
+	}
+	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, pairECPrivateKeyLen[req.KeyPairSpec], req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

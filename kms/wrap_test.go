@@ -166,3 +166,41 @@ func TestRawRecipient(t *testing.T) {
 		t.Fatalf("size error does not say the limit: %v", err)
 	}
 }
+
+// TestRawRecipientKeyPairs: a data key pair for a raw Recipient is checked
+// against one RSA block before the pair is made (the verifier is not even
+// asked for an RSA pair), and an EC pair that fits is wrapped whole.
+func TestRawRecipientKeyPairs(t *testing.T) {
+	e := newEnclave(t, 0x22)
+	v := &fakeVerifier{enclaves: []*enclave{e}}
+	s, _ := newAttestedService(t, v, false)
+	c := s.testCall()
+	md := mustKey(t, s, "", "")
+	r := e.recipient(0)
+	r.Raw = true
+	for spec, n := range pairECPrivateKeyLen {
+		_, p8, err := newKeyPair(spec)
+		if err != nil || len(p8) != n {
+			t.Fatalf("%s: PKCS #8 is %d bytes, table says %d (%v)", spec, len(p8), n, err)
+		}
+	}
+	kp, err := s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: md.KeyID, KeyPairSpec: PairEccNistP256, Recipient: r})
+	if err != nil || kp.PrivateKeyPlaintext != nil {
+		t.Fatalf("P-256 pair for a raw RSA-2048 Recipient: %v", err)
+	}
+	p8, err := recipient.UnwrapRaw(e.priv, kp.CiphertextForRecipient)
+	if err != nil || len(p8) != 138 {
+		t.Fatalf("unwrapped %d bytes: %v", len(p8), err)
+	}
+	for _, spec := range []DataKeyPairSpec{PairEccNistP521, PairRSA2048, PairRSA4096} {
+		calls := v.calls
+		kp, err := s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: md.KeyID, KeyPairSpec: spec, Recipient: r})
+		wantKind(t, err, ErrValidation)
+		if kp != nil {
+			t.Fatalf("%s: a response beside the error", spec)
+		}
+		if _, isRSA := pairRSABits[spec]; isRSA && v.calls != calls {
+			t.Fatalf("%s: evidence verified for a pair that cannot fit", spec)
+		}
+	}
+}
