@@ -218,3 +218,21 @@ func TestServeRefusesSecondServer(t *testing.T) {
 		t.Fatalf("second server on the same store: %v", err)
 	}
 }
+
+// TestServeCredentialFileReplacesStaleOne: a world-readable
+// admin-credential.json left in a data directory without a store does not
+// lend its mode to the new secret.
+func TestServeCredentialFileReplacesStaleOne(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "attestkms-data")
+	os.MkdirAll(dir, 0o700)
+	credPath := filepath.Join(dir, "admin-credential.json")
+	if err := os.WriteFile(credPath, []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(credPath, 0o644)
+	startServe(t, serveConfig{dataDir: dir})
+	fi, err := os.Stat(credPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credential file: %v %v", fi.Mode(), err)
+	}
+}

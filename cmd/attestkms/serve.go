@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 			return err
 		}
 		path := filepath.Join(cfg.dataDir, "admin-credential.json")
-		if err := os.WriteFile(path, doc, 0o600); err != nil {
+		if err := writeSecretFile(path, doc); err != nil {
 			return fmt.Errorf("writing the admin credential: %w", err)
 		}
 		fmt.Fprintf(stderr, "attestkms: initialised a new store in %s\nattestkms: the admin credential is in %s (mode 0600)\n", cfg.dataDir, path)
@@ -176,4 +176,22 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 			return nil
 		}
 	}
+}
+
+// writeSecretFile writes b to a new 0600 file at path. A file left there
+// (by an earlier store) is removed first: os.WriteFile would keep its mode,
+// however open, for the new secret.
+func writeSecretFile(path string, b []byte) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
