@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 const (
 	algorithm     = "AWS4-HMAC-SHA256"
 	terminator    = "aws4_request"
-	amzDateFormat = "20060102T150405Z"
+	amzDateFormat = hmacauth.BasicDateFormat
 	scopeFormat   = "20060102"
 
 	// maxAuthorization bounds the Authorization header. The KMS client's is
@@ -28,11 +30,6 @@ const (
 	maxRegion = 32
 	// maxService bounds a service name (kms, execute-api, …).
 	maxService = 64
-	// maxMethod bounds the method; the longest standard one has 7 bytes.
-	maxMethod = 32
-	// maxHost bounds the host: a DNS name has at most 253 bytes; the rest
-	// is room for a port or an IPv6 literal with a zone.
-	maxHost = 300
 )
 
 // Authorization is a parsed SigV4 Authorization header value. It is syntax
@@ -58,47 +55,11 @@ type Authorization struct {
 // signature is exactly 64 lower-case hex digits. Every error wraps
 // ErrMalformed; the returned value is nil whenever the error is not.
 func ParseAuthorization(h string) (*Authorization, error) {
-	if len(h) > maxAuthorization {
-		return nil, fmt.Errorf("%w: authorization header longer than %d bytes", ErrMalformed, maxAuthorization)
+	parts, err := hmacauth.ParseAuthorization(h, algorithm, maxAuthorization, [3]string{"Credential", "SignedHeaders", "Signature"})
+	if err != nil {
+		return nil, malformed(err)
 	}
-	if h == "" {
-		return nil, fmt.Errorf("%w: empty authorization header", ErrMalformed)
-	}
-	alg, rest, ok := strings.Cut(h, " ")
-	if !ok || alg != algorithm {
-		return nil, fmt.Errorf("%w: algorithm is not %s", ErrMalformed, algorithm)
-	}
-	var credential, signedHeaders, sig string
-	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.Trim(part, " ")
-		k, val, _ := strings.Cut(part, "=")
-		if val == "" {
-			return nil, fmt.Errorf("%w: empty or incomplete authorization part", ErrMalformed)
-		}
-		var dst *string
-		switch k {
-		case "Credential":
-			dst = &credential
-		case "SignedHeaders":
-			dst = &signedHeaders
-		case "Signature":
-			dst = &sig
-		default:
-			return nil, fmt.Errorf("%w: unknown authorization part", ErrMalformed)
-		}
-		if *dst != "" {
-			return nil, fmt.Errorf("%w: duplicate %s", ErrMalformed, k)
-		}
-		*dst = val
-	}
-	switch "" {
-	case credential:
-		return nil, fmt.Errorf("%w: no Credential", ErrMalformed)
-	case signedHeaders:
-		return nil, fmt.Errorf("%w: no SignedHeaders", ErrMalformed)
-	case sig:
-		return nil, fmt.Errorf("%w: no Signature", ErrMalformed)
-	}
+	credential, signedHeaders, sig := parts[0], parts[1], parts[2]
 
 	a := new(Authorization)
 	scope := strings.Split(credential, "/")
@@ -112,17 +73,17 @@ func ParseAuthorization(h string) (*Authorization, error) {
 	if scope[4] != terminator {
 		return nil, fmt.Errorf("%w: credential scope does not end in %s", ErrMalformed, terminator)
 	}
-	names, err := parseSignedHeaders(signedHeaders)
-	if err != nil {
-		return nil, err
+	if a.SignedHeaders, err = hmacauth.ParseSignedHeaders(signedHeaders, maxSignedHeaders, maxHeaderName); err != nil {
+		return nil, malformed(err)
 	}
-	a.SignedHeaders = names
-	if !isLowerHex(sig, 64) {
-		return nil, fmt.Errorf("%w: signature is not 64 lower-case hex digits", ErrMalformed)
+	if a.Signature, err = hmacauth.ParseSignature(sig); err != nil {
+		return nil, malformed(err)
 	}
-	a.Signature, _ = hex.DecodeString(sig)
 	return a, nil
 }
+
+// malformed wraps a hmacauth error in ErrMalformed.
+func malformed(err error) error { return fmt.Errorf("%w: %w", ErrMalformed, err) }
 
 // String returns the header value, in the AWS SDK's exact form.
 func (a *Authorization) String() string {
@@ -140,74 +101,28 @@ func (a *Authorization) scope() string {
 // ParseAuthorization and for Sign's arguments alike.
 func checkScope(accessKeyID, date, region, service string) error {
 	switch {
-	case !isToken(accessKeyID, maxAccessKeyID, isAccessKeyByte):
+	case !hmacauth.IsToken(accessKeyID, maxAccessKeyID, isAccessKeyByte):
 		return fmt.Errorf("%w: access key id must be 1-%d characters of A-Z a-z 0-9 _", ErrMalformed, maxAccessKeyID)
 	case !isScopeDate(date):
 		return fmt.Errorf("%w: credential scope date is not a yyyymmdd date", ErrMalformed)
-	case !isToken(region, maxRegion, isScopeByte):
+	case !hmacauth.IsToken(region, maxRegion, isScopeByte):
 		return fmt.Errorf("%w: region must be 1-%d characters of a-z 0-9 -", ErrMalformed, maxRegion)
-	case !isToken(service, maxService, isScopeByte):
+	case !hmacauth.IsToken(service, maxService, isScopeByte):
 		return fmt.Errorf("%w: service must be 1-%d characters of a-z 0-9 -", ErrMalformed, maxService)
 	}
 	return nil
 }
 
-// parseSignedHeaders splits a;b;c, requiring what canonical form guarantees:
-// lower-case header-name characters, strictly increasing (so sorted and
-// unique), bounded.
-func parseSignedHeaders(s string) ([]string, error) {
-	n := strings.Count(s, ";") + 1
-	if n > maxSignedHeaders {
-		return nil, fmt.Errorf("%w: more than %d signed headers", ErrMalformed, maxSignedHeaders)
-	}
-	names := make([]string, 0, n)
-	for name := range strings.SplitSeq(s, ";") {
-		if !isToken(name, maxHeaderName, isHeaderNameByte) {
-			return nil, fmt.Errorf("%w: signed header names must be 1-%d lower-case header characters", ErrMalformed, maxHeaderName)
-		}
-		if len(names) > 0 && name <= names[len(names)-1] {
-			return nil, fmt.Errorf("%w: signed headers are not sorted and unique", ErrMalformed)
-		}
-		names = append(names, name)
-	}
-	return names, nil
-}
-
 func isScopeDate(s string) bool {
-	if len(s) != len(scopeFormat) || !isToken(s, len(scopeFormat), isDigit) {
+	if len(s) != len(scopeFormat) || !hmacauth.IsToken(s, len(scopeFormat), hmacauth.IsDigit) {
 		return false
 	}
 	t, err := time.Parse(scopeFormat, s)
 	return err == nil && t.Format(scopeFormat) == s
 }
 
-// isToken reports whether s is 1 to max bytes, each passing ok.
-func isToken(s string, max int, ok func(byte) bool) bool {
-	if len(s) == 0 || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isLowerHex(s string, n int) bool {
-	return len(s) == n && isToken(s, n, func(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' })
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
-
 func isAccessKeyByte(c byte) bool {
-	return isDigit(c) || isLower(c) || 'A' <= c && c <= 'Z' || c == '_'
+	return hmacauth.IsDigit(c) || hmacauth.IsLower(c) || 'A' <= c && c <= 'Z' || c == '_'
 }
 
-func isScopeByte(c byte) bool { return isDigit(c) || isLower(c) || c == '-' }
-
-// isHeaderNameByte is RFC 9110's tchar without upper-case letters.
-func isHeaderNameByte(c byte) bool {
-	return isDigit(c) || isLower(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+func isScopeByte(c byte) bool { return hmacauth.IsDigit(c) || hmacauth.IsLower(c) || c == '-' }

@@ -10,8 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // This file is the one canonicalisation Verify and Sign share, as the SigV4
@@ -185,7 +186,7 @@ func uriEncode(dst []byte, s string, encodeSlash bool) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isDigit(c) || isLower(c) || 'A' <= c && c <= 'Z' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' && !encodeSlash {
+		if hmacauth.IsDigit(c) || hmacauth.IsLower(c) || 'A' <= c && c <= 'Z' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' && !encodeSlash {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
@@ -217,11 +218,10 @@ func verifyURI(u *url.URL) (string, error) {
 // request's meaning. Host and x-amz-date are required outright.
 var mustSign = []string{"content-type", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token", "x-amz-target"}
 
-// signedValues gathers, for each signed header name, its values on r. Every
-// signed header must be present; every mustSign header present must be
-// signed; host comes from r.Host (a Host key in r.Header is ignored, as
-// net/http does), content-length from r.ContentLength when the header map
-// lacks it (httptest and client-side requests).
+// signedValues gathers, for each signed header name, its values on r
+// (hmacauth.SignedValues), and requires what SigV4 must cover here: host
+// and x-amz-date signed, authorization not, and every mustSign header that
+// is present signed and sent once.
 func signedValues(r *http.Request, names []string) ([][]string, error) {
 	for _, req := range []string{"host", "x-amz-date"} {
 		if _, ok := slices.BinarySearch(names, req); !ok {
@@ -231,44 +231,14 @@ func signedValues(r *http.Request, names []string) ([][]string, error) {
 	if _, ok := slices.BinarySearch(names, "authorization"); ok {
 		return nil, fmt.Errorf("%w: authorization cannot be signed", ErrMalformed)
 	}
-	values := make([][]string, len(names))
-	for key, vs := range r.Header {
-		if len(vs) == 0 || len(key) > maxHeaderName {
-			continue // absent; or too long to be a signed or mustSign name
+	values, err := hmacauth.SignedValues(r, names, maxHeaderName, false, func(name string) error {
+		if slices.Contains(mustSign, name) {
+			return fmt.Errorf("%s is present but not signed", name)
 		}
-		lk := asciiLower(key)
-		if lk == "host" {
-			continue
-		}
-		i, found := slices.BinarySearch(names, lk)
-		if !found {
-			if slices.Contains(mustSign, lk) {
-				return nil, fmt.Errorf("%w: %s is present but not signed", ErrMalformed, lk)
-			}
-			continue
-		}
-		if values[i] != nil {
-			return nil, fmt.Errorf("%w: header %s appears under two spellings", ErrMalformed, lk)
-		}
-		if err := checkValues(lk, vs); err != nil {
-			return nil, err
-		}
-		values[i] = vs
-	}
-	for i, name := range names {
-		switch {
-		case values[i] != nil:
-			continue
-		case name == "host":
-			if !isToken(r.Host, maxHost, isHostByte) {
-				return nil, fmt.Errorf("%w: request host is empty or not a valid host", ErrMalformed)
-			}
-			values[i] = []string{r.Host}
-		case name == "content-length" && r.ContentLength > 0:
-			values[i] = []string{strconv.FormatInt(r.ContentLength, 10)}
-		default:
-			return nil, fmt.Errorf("%w: signed header %s is not on the request", ErrMalformed, name)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, malformed(err)
 	}
 	// Headers whose meaning is one value: a second one would be read by
 	// nobody here but signed alike, joined by a comma.
@@ -278,41 +248,4 @@ func signedValues(r *http.Request, names []string) ([][]string, error) {
 		}
 	}
 	return values, nil
-}
-
-// checkValues refuses control bytes (but tab) in signed header values, as
-// net/http's server does: a line feed in a value could pass for the end of
-// its line in the canonical request.
-func checkValues(name string, vs []string) error {
-	for _, v := range vs {
-		for i := 0; i < len(v); i++ {
-			if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-				return fmt.Errorf("%w: header %s has a control character", ErrMalformed, name)
-			}
-		}
-	}
-	return nil
-}
-
-// isMethodByte is RFC 9110's tchar: a method is a token.
-func isMethodByte(c byte) bool { return isHeaderNameByte(c) || 'A' <= c && c <= 'Z' }
-
-// isHostByte is what net/http's server lets into a Host header (RFC 3986
-// reg-name, IP literal and port characters). Verify checks it again rather
-// than trust the HTTP layer: a space would be trimmed by the canonical form,
-// so "h " and "h" would be signed alike.
-func isHostByte(c byte) bool {
-	return isDigit(c) || isLower(c) || 'A' <= c && c <= 'Z' || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0
-}
-
-// asciiLower lower-cases A-Z only: unlike strings.ToLower it maps no other
-// byte (the Kelvin sign is not a k), so a non-ASCII key never matches a name.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

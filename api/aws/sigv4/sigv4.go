@@ -42,13 +42,14 @@
 package sigv4
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // Error kinds, for errors.Is. Messages never hold a secret or the expected
@@ -105,13 +106,6 @@ type Result struct {
 	Signature []byte
 }
 
-// dummySecret stands in for the secret of an unknown access key so that the
-// refusal costs the same HMAC work as a wrong signature. It is as long as the
-// secrets kms makes (base64 of 30 bytes), so even the HMAC key schedule is the
-// same. Knowing it gains nothing: an unknown key is refused whatever the
-// comparison says.
-var dummySecret = make([]byte, 40)
-
 // Verify checks r's SigV4 Authorization header against body (the whole
 // request body, already read by the caller) at the instant now. It returns the
 // authenticated access key and scope, or an error wrapping one of the kinds
@@ -163,7 +157,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	if a.Date != amzDate[:8] {
 		return nil, fmt.Errorf("%w: credential scope date is not the x-amz-date day", ErrMalformed)
 	}
-	if d := now.Sub(date); d > maxSkew || d < -maxSkew {
+	if d, ok := hmacauth.Skew(now, date, maxSkew); !ok {
 		return nil, fmt.Errorf("%w: x-amz-date is %s from the server's clock, more than %s", ErrExpired, d.Round(time.Second), maxSkew)
 	}
 	values, err := signedValues(r, a.SignedHeaders)
@@ -174,7 +168,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	if !isToken(r.Method, maxMethod, isMethodByte) {
+	if !hmacauth.IsToken(r.Method, hmacauth.MaxMethod, hmacauth.IsMethodByte) {
 		return nil, fmt.Errorf("%w: method is not a token", ErrMalformed)
 	}
 
@@ -195,14 +189,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	}
 	sts := stringToSign(amzDate, a.scope(), cr.hash())
 
-	secret, known := v.Lookup(a.AccessKeyID)
-	if !known {
-		secret = dummySecret
-	}
-	want := signature(secret, a.Date, a.Region, a.Service, sts)
-	match := hmac.Equal(want[:], a.Signature)
-	clear(want[:])
-	if !known || !match {
+	// An unknown access key costs the same HMAC work and gets the same error.
+	if !hmacauth.Match(v.Lookup, a.AccessKeyID, a.Signature, func(secret []byte) [sha256.Size]byte {
+		return signature(secret, a.Date, a.Region, a.Service, sts)
+	}) {
 		return nil, ErrSignature
 	}
 	return &Result{
@@ -219,21 +209,11 @@ func requestDate(h http.Header) (string, time.Time, error) {
 	if len(vs) != 1 {
 		return "", time.Time{}, fmt.Errorf("%w: want one x-amz-date header, have %d", ErrMalformed, len(vs))
 	}
-	t, err := parseAmzDate(vs[0])
+	t, err := hmacauth.ParseBasicDate("x-amz-date", vs[0])
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, malformed(err)
 	}
 	return vs[0], t, nil
-}
-
-// parseAmzDate parses 20060102T150405Z strictly: time.Parse alone accepts
-// one-digit hours, so the value must also print back as itself.
-func parseAmzDate(s string) (time.Time, error) {
-	t, err := time.Parse(amzDateFormat, s)
-	if err != nil || len(s) != len(amzDateFormat) || t.Format(amzDateFormat) != s {
-		return time.Time{}, fmt.Errorf("%w: x-amz-date is not yyyymmddThhmmssZ", ErrMalformed)
-	}
-	return t, nil
 }
 
 // checkContentSHA256 compares an X-Amz-Content-Sha256 header, if any, with
@@ -247,7 +227,7 @@ func checkContentSHA256(h http.Header, payloadHash []byte) error {
 		return nil
 	case len(vs) > 1:
 		return fmt.Errorf("%w: more than one x-amz-content-sha256 header", ErrMalformed)
-	case !isLowerHex(vs[0], 64):
+	case !hmacauth.IsLowerHex(vs[0], 64):
 		return fmt.Errorf("%w: x-amz-content-sha256 must be the payload's hex sha-256 (unsigned and streaming payloads are not supported)", ErrMalformed)
 	case vs[0] != string(payloadHash):
 		return ErrSignature

@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // This file is the one canonicalisation Verify and Sign share, as
@@ -109,7 +110,7 @@ func escape(dst []byte, s string) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isDigit(c) || isLower(c) || isUpper(c) || c == '-' || c == '.' || c == '_' || c == '~' {
+		if hmacauth.IsDigit(c) || hmacauth.IsLower(c) || hmacauth.IsUpper(c) || c == '-' || c == '.' || c == '_' || c == '~' {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
@@ -179,84 +180,15 @@ func canonicalQuery(raw string) (string, error) {
 	return string(b), nil
 }
 
-// signedValues gathers, for each signed header name, its one value on r.
-// Every signed header must be present exactly once: under one spelling and
-// with one value (the SDK would sign two as two lines; no client of ours
-// sends them, and a header read once must be signed once). Host comes from
-// r.Host (a Host key in r.Header is ignored, as net/http does),
-// content-length from r.ContentLength when the header map lacks it
-// (httptest and client-side requests).
+// signedValues gathers, for each signed header name, its one value on r
+// (hmacauth.SignedValues). Every signed header must be present exactly
+// once: under one spelling and with one value (the SDK would sign two as two
+// lines; no client of ours sends them, and a header read once must be
+// signed once).
 func signedValues(r *http.Request, names []string) ([][]string, error) {
-	values := make([][]string, len(names))
-	for key, vs := range r.Header {
-		if len(vs) == 0 || len(key) > maxHeaderName {
-			continue // absent; or too long to be a signed name
-		}
-		lk := asciiLower(key)
-		if lk == "host" {
-			continue
-		}
-		i, found := slices.BinarySearch(names, lk)
-		if !found {
-			continue
-		}
-		if values[i] != nil {
-			return nil, fmt.Errorf("%w: header %s appears under two spellings", ErrMalformed, lk)
-		}
-		if len(vs) != 1 {
-			return nil, fmt.Errorf("%w: signed header %s appears more than once", ErrMalformed, lk)
-		}
-		if err := checkValue(lk, vs[0]); err != nil {
-			return nil, err
-		}
-		values[i] = vs
-	}
-	for i, name := range names {
-		switch {
-		case values[i] != nil:
-			continue
-		case name == "host":
-			if !isToken(r.Host, maxHost, isHostByte) {
-				return nil, fmt.Errorf("%w: request host is empty or not a valid host", ErrMalformed)
-			}
-			values[i] = []string{r.Host}
-		case name == "content-length" && r.ContentLength > 0:
-			values[i] = []string{strconv.FormatInt(r.ContentLength, 10)}
-		default:
-			return nil, fmt.Errorf("%w: signed header %s is not on the request", ErrMalformed, name)
-		}
+	values, err := hmacauth.SignedValues(r, names, maxHeaderName, true, nil)
+	if err != nil {
+		return nil, malformed(err)
 	}
 	return values, nil
-}
-
-// checkValue refuses control bytes (but tab) in a signed header value, as
-// net/http's server does: a line feed in a value could pass for the end of
-// its line in the canonical request.
-func checkValue(name, v string) error {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("%w: header %s has a control character", ErrMalformed, name)
-		}
-	}
-	return nil
-}
-
-// isHostByte is what net/http's server lets into a Host header (RFC 3986
-// reg-name, IP literal and port characters). Verify checks it again rather
-// than trust the HTTP layer: a space would be trimmed by the canonical form,
-// so "h " and "h" would be signed alike.
-func isHostByte(c byte) bool {
-	return isDigit(c) || isLower(c) || isUpper(c) || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0
-}
-
-// asciiLower lower-cases A-Z only: unlike strings.ToLower it maps no other
-// byte (the Kelvin sign is not a k), so a non-ASCII key never matches a name.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if isUpper(c) {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }

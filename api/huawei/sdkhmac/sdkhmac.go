@@ -59,6 +59,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // Error kinds, for errors.Is. Messages never hold a secret or the expected
@@ -111,13 +113,6 @@ type Result struct {
 	Signature []byte
 }
 
-// dummySecret stands in for the secret of an unknown access key so that the
-// refusal costs the same HMAC work as a wrong signature. It is as long as the
-// secrets kms makes (base64 of 30 bytes), so the HMAC key schedule is the
-// same too. Knowing it gains nothing: an unknown key is refused whatever the
-// comparison says.
-var dummySecret = make([]byte, 40)
-
 // Verify checks r's Authorization header against body (the whole request
 // body, already read by the caller) at the instant now. It returns the
 // authenticated access key, or an error wrapping one of the kinds above;
@@ -160,14 +155,14 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	if d := now.Sub(date); d > maxSkew || d < -maxSkew {
+	if d, ok := hmacauth.Skew(now, date, maxSkew); !ok {
 		return nil, fmt.Errorf("%w: x-sdk-date is %s from the server's clock, more than %s", ErrExpired, d.Round(time.Second), maxSkew)
 	}
 	values, err := signedValues(r, a.SignedHeaders)
 	if err != nil {
 		return nil, err
 	}
-	if !isToken(r.Method, maxMethod, isMethodByte) {
+	if !hmacauth.IsToken(r.Method, hmacauth.MaxMethod, hmacauth.IsMethodByte) {
 		return nil, fmt.Errorf("%w: method is not a token", ErrMalformed)
 	}
 	uri, err := verifyURI(r)
@@ -196,14 +191,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	}
 	sts := stringToSign(sdkDate, cr.hash())
 
-	secret, known := v.Lookup(a.AccessKeyID)
-	if !known {
-		secret = dummySecret
-	}
-	want := signature(secret, sts)
-	match := hmac.Equal(want[:], a.Signature)
-	clear(want[:])
-	if !known || !match {
+	// An unknown access key costs the same HMAC work and gets the same error.
+	if !hmacauth.Match(v.Lookup, a.AccessKeyID, a.Signature, func(secret []byte) [sha256.Size]byte {
+		return signature(secret, sts)
+	}) {
 		return nil, ErrSignature
 	}
 	return &Result{
@@ -220,22 +211,12 @@ func requestDate(h http.Header) (string, time.Time, error) {
 	if len(vs) != 1 {
 		return "", time.Time{}, fmt.Errorf("%w: want one x-sdk-date header, have %d", ErrMalformed, len(vs))
 	}
-	t, err := parseSDKDate(vs[0])
+	// The SDK's signer writes the date it signs in this exact form.
+	t, err := hmacauth.ParseBasicDate("x-sdk-date", vs[0])
 	if err != nil {
-		return "", time.Time{}, err
+		return "", time.Time{}, malformed(err)
 	}
 	return vs[0], t, nil
-}
-
-// parseSDKDate parses 20060102T150405Z strictly: time.Parse alone accepts
-// one-digit hours, so the value must also print back as itself. (The SDK's
-// signer writes the date it signs this way, so it is what it signs.)
-func parseSDKDate(s string) (time.Time, error) {
-	t, err := time.Parse(DateFormat, s)
-	if err != nil || len(s) != len(DateFormat) || t.Format(DateFormat) != s {
-		return time.Time{}, fmt.Errorf("%w: x-sdk-date is not yyyymmddThhmmssZ", ErrMalformed)
-	}
-	return t, nil
 }
 
 // checkContentSHA256 compares an X-Sdk-Content-Sha256 header, if any, with
@@ -250,7 +231,7 @@ func checkContentSHA256(h http.Header, payloadHash []byte) error {
 		return nil
 	case len(vs) > 1:
 		return fmt.Errorf("%w: more than one x-sdk-content-sha256 header", ErrMalformed)
-	case !isLowerHex(vs[0], 64):
+	case !hmacauth.IsLowerHex(vs[0], 64):
 		return fmt.Errorf("%w: x-sdk-content-sha256 must be the body's hex sha-256 (unsigned payloads are not accepted)", ErrMalformed)
 	case !hmac.Equal([]byte(vs[0]), payloadHash):
 		return ErrSignature

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // Sign signs r as huaweicloud-sdk-go-v3's signer does at instant t: it sets
@@ -22,7 +24,7 @@ import (
 // Sign signs the body whatever the content type. An X-Sdk-Content-Sha256
 // header that is not the body's hash is ErrMalformed.
 func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t time.Time) error {
-	if !isToken(accessKeyID, maxAccessKeyID, isAccessKeyByte) {
+	if !hmacauth.IsToken(accessKeyID, maxAccessKeyID, isAccessKeyByte) {
 		return fmt.Errorf("%w: access key id must be 1-%d characters of A-Z a-z 0-9 _ -", ErrMalformed, maxAccessKeyID)
 	}
 	if len(secret) == 0 {
@@ -34,7 +36,7 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t tim
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
-	if !isToken(r.Method, maxMethod, isMethodByte) {
+	if !hmacauth.IsToken(r.Method, hmacauth.MaxMethod, hmacauth.IsMethodByte) {
 		return fmt.Errorf("%w: method is not a token", ErrMalformed)
 	}
 	uri, err := verifyURI(r)
@@ -61,12 +63,12 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t tim
 		if len(vs) == 0 || strings.HasPrefix(lk, "content-type") || strings.Contains(key, "_") || lk == "host" || lk == "authorization" {
 			continue
 		}
-		if !isToken(lk, maxHeaderName, isHeaderNameByte) {
+		if !hmacauth.IsToken(lk, maxHeaderName, hmacauth.IsHeaderNameByte) {
 			return fmt.Errorf("%w: header name %q cannot be signed", ErrMalformed, key)
 		}
 		for _, v := range vs {
-			if err := checkValue(lk, v); err != nil {
-				return err
+			if hmacauth.HasControl(v) {
+				return fmt.Errorf("%w: header %s has a control character", ErrMalformed, lk)
 			}
 		}
 		byName[lk] = append(byName[lk], vs...)

@@ -3,8 +3,11 @@ package tc3
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 const (
@@ -59,47 +62,11 @@ type Authorization struct {
 // signature is exactly 64 lower-case hex digits. Every error wraps
 // ErrMalformed; the returned value is nil whenever the error is not.
 func ParseAuthorization(h string) (*Authorization, error) {
-	if len(h) > maxAuthorization {
-		return nil, fmt.Errorf("%w: authorization header longer than %d bytes", ErrMalformed, maxAuthorization)
+	parts, err := hmacauth.ParseAuthorization(h, algorithm, maxAuthorization, [3]string{"Credential", "SignedHeaders", "Signature"})
+	if err != nil {
+		return nil, malformed(err)
 	}
-	if h == "" {
-		return nil, fmt.Errorf("%w: empty authorization header", ErrMalformed)
-	}
-	alg, rest, ok := strings.Cut(h, " ")
-	if !ok || alg != algorithm {
-		return nil, fmt.Errorf("%w: algorithm is not %s", ErrMalformed, algorithm)
-	}
-	var credential, signedHeaders, sig string
-	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.Trim(part, " ")
-		k, val, _ := strings.Cut(part, "=")
-		if val == "" {
-			return nil, fmt.Errorf("%w: empty or incomplete authorization part", ErrMalformed)
-		}
-		var dst *string
-		switch k {
-		case "Credential":
-			dst = &credential
-		case "SignedHeaders":
-			dst = &signedHeaders
-		case "Signature":
-			dst = &sig
-		default:
-			return nil, fmt.Errorf("%w: unknown authorization part", ErrMalformed)
-		}
-		if *dst != "" {
-			return nil, fmt.Errorf("%w: duplicate %s", ErrMalformed, k)
-		}
-		*dst = val
-	}
-	switch "" {
-	case credential:
-		return nil, fmt.Errorf("%w: no Credential", ErrMalformed)
-	case signedHeaders:
-		return nil, fmt.Errorf("%w: no SignedHeaders", ErrMalformed)
-	case sig:
-		return nil, fmt.Errorf("%w: no Signature", ErrMalformed)
-	}
+	credential, signedHeaders, sig := parts[0], parts[1], parts[2]
 
 	a := new(Authorization)
 	scope := strings.Split(credential, "/")
@@ -118,12 +85,14 @@ func ParseAuthorization(h string) (*Authorization, error) {
 		return nil, err
 	}
 	a.SignedHeaders = names
-	if !isLowerHex(sig, 64) {
-		return nil, fmt.Errorf("%w: signature is not 64 lower-case hex digits", ErrMalformed)
+	if a.Signature, err = hmacauth.ParseSignature(sig); err != nil {
+		return nil, malformed(err)
 	}
-	a.Signature, _ = hex.DecodeString(sig)
 	return a, nil
 }
+
+// malformed wraps a hmacauth error in ErrMalformed.
+func malformed(err error) error { return fmt.Errorf("%w: %w", ErrMalformed, err) }
 
 // String returns the header value, in the SDK's exact form.
 func (a *Authorization) String() string {
@@ -141,11 +110,11 @@ func (a *Authorization) scope() string {
 // ParseAuthorization and for Sign's arguments alike.
 func checkScope(secretID, date, service string) error {
 	switch {
-	case !isToken(secretID, maxSecretID, isSecretIDByte):
+	case !hmacauth.IsToken(secretID, maxSecretID, isSecretIDByte):
 		return fmt.Errorf("%w: secret id must be 1-%d characters of A-Z a-z 0-9 _ -", ErrMalformed, maxSecretID)
 	case !isScopeDate(date):
 		return fmt.Errorf("%w: credential scope date is not a yyyy-mm-dd date", ErrMalformed)
-	case !isToken(service, maxService, isServiceByte):
+	case !hmacauth.IsToken(service, maxService, isServiceByte):
 		return fmt.Errorf("%w: service must be 1-%d characters of a-z 0-9 -", ErrMalformed, maxService)
 	}
 	return nil
@@ -155,35 +124,16 @@ func checkScope(secretID, date, service string) error {
 // guarantees: lower-case header-name characters, in ASCII order, unique,
 // bounded, and content-type and host among them.
 func parseSignedHeaders(s string) ([]string, error) {
-	n := strings.Count(s, ";") + 1
-	if n > maxSignedHeaders {
-		return nil, fmt.Errorf("%w: more than %d signed headers", ErrMalformed, maxSignedHeaders)
-	}
-	names := make([]string, 0, n)
-	for name := range strings.SplitSeq(s, ";") {
-		if !isToken(name, maxHeaderName, isHeaderNameByte) {
-			return nil, fmt.Errorf("%w: signed header names must be 1-%d lower-case header characters", ErrMalformed, maxHeaderName)
-		}
-		if len(names) > 0 && name <= names[len(names)-1] {
-			return nil, fmt.Errorf("%w: signed headers are not sorted and unique", ErrMalformed)
-		}
-		names = append(names, name)
+	names, err := hmacauth.ParseSignedHeaders(s, maxSignedHeaders, maxHeaderName)
+	if err != nil {
+		return nil, malformed(err)
 	}
 	for _, req := range requiredHeaders {
-		if !contains(names, req) {
+		if !slices.Contains(names, req) {
 			return nil, fmt.Errorf("%w: signed headers must include %s", ErrMalformed, req)
 		}
 	}
 	return names, nil
-}
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 func isScopeDate(s string) bool {
@@ -194,33 +144,8 @@ func isScopeDate(s string) bool {
 	return err == nil && t.Format(dateFormat) == s
 }
 
-// isToken reports whether s is 1 to max bytes, each passing ok.
-func isToken(s string, max int, ok func(byte) bool) bool {
-	if len(s) == 0 || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func isLowerHex(s string, n int) bool {
-	return len(s) == n && isToken(s, n, func(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' })
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-func isLower(c byte) bool { return 'a' <= c && c <= 'z' }
-
 func isSecretIDByte(c byte) bool {
-	return isDigit(c) || isLower(c) || 'A' <= c && c <= 'Z' || c == '_' || c == '-'
+	return hmacauth.IsDigit(c) || hmacauth.IsLower(c) || 'A' <= c && c <= 'Z' || c == '_' || c == '-'
 }
 
-func isServiceByte(c byte) bool { return isDigit(c) || isLower(c) || c == '-' }
-
-// isHeaderNameByte is RFC 9110's tchar without upper-case letters.
-func isHeaderNameByte(c byte) bool {
-	return isDigit(c) || isLower(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+func isServiceByte(c byte) bool { return hmacauth.IsDigit(c) || hmacauth.IsLower(c) || c == '-' }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // canonicalRequestHash is hex(SHA-256(CanonicalRequest)) of a POST to "/"
@@ -87,7 +89,7 @@ func requestTimestamp(h http.Header) (string, time.Time, error) {
 		return "", time.Time{}, fmt.Errorf("%w: want one x-tc-timestamp header, have %d", ErrMalformed, len(vs))
 	}
 	s := vs[0]
-	if !isToken(s, maxTimestamp, isDigit) || len(s) > 1 && s[0] == '0' {
+	if !hmacauth.IsToken(s, maxTimestamp, hmacauth.IsDigit) || len(s) > 1 && s[0] == '0' {
 		return "", time.Time{}, fmt.Errorf("%w: x-tc-timestamp is not a decimal number of seconds", ErrMalformed)
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -116,7 +118,7 @@ func signedValues(r *http.Request, names []string) ([]string, error) {
 			}
 			// What net/http sends and its server accepts as a Host: a
 			// value outside it would be signed but not sent as signed.
-			if !isToken(v, maxHeaderValue, isHostByte) {
+			if !hmacauth.IsToken(v, maxHeaderValue, hmacauth.IsHostByte) {
 				return nil, fmt.Errorf("%w: the request's host is empty or not a valid host", ErrMalformed)
 			}
 		} else {
@@ -145,19 +147,5 @@ func canonicalValue(name, v string) (string, error) {
 			return "", fmt.Errorf("%w: signed header %s holds a byte that is not printable ascii", ErrMalformed, name)
 		}
 	}
-	return asciiLower(v), nil
-}
-
-// isHostByte is a byte of a reg-name, an IP literal or a port (RFC 3986).
-func isHostByte(c byte) bool {
-	return isDigit(c) || isLower(c) || 'A' <= c && c <= 'Z' || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0
-}
-
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return strings.ToLower(s)
-		}
-	}
-	return s
+	return hmacauth.ASCIILower(v), nil
 }

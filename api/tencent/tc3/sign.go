@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // Sign adds X-TC-Timestamp and Authorization to r, a POST to "/" carrying
@@ -48,7 +50,7 @@ func Sign(r *http.Request, body []byte, secretID string, secret []byte, service 
 
 	names := append([]string{}, requiredHeaders...)
 	for _, n := range extra {
-		if !isToken(n, maxHeaderName, isHeaderNameByte) || slices.Contains(names, n) {
+		if !hmacauth.IsToken(n, maxHeaderName, hmacauth.IsHeaderNameByte) || slices.Contains(names, n) {
 			return fmt.Errorf("%w: cannot sign header %q twice or under that name", ErrMalformed, n)
 		}
 		names = append(names, n)

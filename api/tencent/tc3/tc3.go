@@ -57,11 +57,12 @@
 package tc3
 
 import (
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // Error kinds, for errors.Is. Messages never hold a secret or the expected
@@ -130,12 +131,6 @@ func (r *Result) Signs(name string) bool {
 	return false
 }
 
-// dummySecret stands in for the secret of an unknown SecretId so that the
-// refusal costs the same HMAC work as a wrong signature. It is as long as the
-// secrets kms makes (base64 of 30 bytes). Knowing it gains nothing: an
-// unknown SecretId is refused whatever the comparison says.
-var dummySecret = make([]byte, 40)
-
 // Verify checks r's TC3 Authorization header against body (the whole request
 // body, already read by the caller) at the instant now. It returns the
 // authenticated SecretId, or an error wrapping one of the kinds above; Result
@@ -183,7 +178,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	if a.Date != at.UTC().Format(dateFormat) {
 		return nil, fmt.Errorf("%w: credential scope date is not the x-tc-timestamp day", ErrMalformed)
 	}
-	if d := now.Sub(at); d > maxSkew || d < -maxSkew {
+	if d, ok := hmacauth.Skew(now, at, maxSkew); !ok {
 		return nil, fmt.Errorf("%w: x-tc-timestamp is %s from the server's clock, more than %s", ErrExpired, d.Round(time.Second), maxSkew)
 	}
 	if err := checkShape(r); err != nil {
@@ -195,14 +190,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 	}
 
 	sts := stringToSign(ts, a.scope(), canonicalRequestHash(a.SignedHeaders, values, body))
-	secret, known := v.Lookup(a.SecretID)
-	if !known {
-		secret = dummySecret
-	}
-	want := signature(secret, a.Date, a.Service, sts)
-	match := hmac.Equal(want[:], a.Signature)
-	clear(want[:])
-	if !known || !match {
+	// An unknown SecretId costs the same HMAC work and gets the same error.
+	if !hmacauth.Match(v.Lookup, a.SecretID, a.Signature, func(secret []byte) [32]byte {
+		return signature(secret, a.Date, a.Service, sts)
+	}) {
 		return nil, ErrSignature
 	}
 	return &Result{SecretID: a.SecretID, Timestamp: at, SignedHeaders: a.SignedHeaders, Signature: a.Signature}, nil
