@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -355,4 +356,68 @@ func TestAttestationPolicyAcrossFormats(t *testing.T) {
 	if a := call.Attestation; a == nil || a.Format != "tpm2" || a.TpmBank != "SHA256" || a.TpmPCRs[7] != strings.Repeat("77", 32) || !a.Time.IsZero() {
 		t.Fatalf("tpm2 audit summary %+v", a)
 	}
+}
+
+// TestRecipientUnusableKeys: every operation that takes a Recipient refuses
+// a disabled, pending-deletion or wrong-usage key before the evidence is
+// verified, and returns nothing beside the error.
+func TestRecipientUnusableKeys(t *testing.T) {
+	e := newEnclave(t, 0xab)
+	v := &fakeVerifier{enclaves: []*enclave{e}}
+	s, _ := newAttestedService(t, v, false)
+	c := s.testCall()
+	r := e.recipient(0)
+	sym := mustKey(t, s, "", "")
+	ka := mustKey(t, s, EccNistP256, KeyAgreement)
+	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: sym.KeyID, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
+	peerSPKI, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	ops := map[string]func(symID, kaID string) (any, error){
+		"GenerateDataKey": func(id, _ string) (any, error) {
+			return s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: id, KeySpec: "AES_256", Recipient: r})
+		},
+		"GenerateDataKeyPair": func(id, _ string) (any, error) {
+			return s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: id, KeyPairSpec: PairEccNistP256, Recipient: r})
+		},
+		"Decrypt": func(id, _ string) (any, error) {
+			blob := bytes.Clone(enc.CiphertextBlob) // its header names key id
+			id16, _ := parseUUID(id)
+			copy(blob[1:17], id16[:])
+			return s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: blob, Recipient: r})
+		},
+		"DeriveSharedSecret": func(_, id string) (any, error) {
+			return s.DeriveSharedSecret(bg, c, &DeriveSharedSecretRequest{KeyID: id, KeyAgreementAlgorithm: "ECDH", PublicKey: peerSPKI, Recipient: r})
+		},
+	}
+	check := func(state string, kind error, symID, kaID string) {
+		t.Helper()
+		for name, op := range ops {
+			calls := v.calls
+			resp, err := op(symID, kaID)
+			if !errors.Is(err, kind) || v.calls != calls || !reflectNil(resp) {
+				t.Errorf("%s on a %s key: %v (verifier calls %d → %d)", name, state, err, calls, v.calls)
+			}
+		}
+	}
+	check("wrong-usage", ErrInvalidKeyUsage, ka.KeyID, sym.KeyID)
+	for _, id := range []string{sym.KeyID, ka.KeyID} {
+		if err := s.DisableKey(bg, c, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("disabled", ErrDisabled, sym.KeyID, ka.KeyID)
+	for _, id := range []string{sym.KeyID, ka.KeyID} {
+		if _, err := s.ScheduleKeyDeletion(bg, c, id, 7); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("pending-deletion", ErrInvalidState, sym.KeyID, ka.KeyID)
+}
+
+// reflectNil reports whether v is nil or a nil pointer.
+func reflectNil(v any) bool {
+	return v == nil || reflect.ValueOf(v).IsNil()
 }
