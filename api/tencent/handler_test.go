@@ -178,7 +178,10 @@ func TestPanicIsInternalErrorAndAudited(t *testing.T) {
 	if !bytes.Contains(log, []byte(`"operation":"TestPanic"`)) || !bytes.Contains(log, []byte(`"error_code":"InternalError"`)) {
 		t.Fatalf("panic not audited: %s", log)
 	}
-	if a, _ := parseAnswer(t, env.send(t, "ListKeys", []byte("{}"))); a.Response.Error != nil {
+	// Another body than the panicking request's: TC3 does not sign
+	// X-TC-Action, so the same body within the same second is the same
+	// signature, which the replay check would rightly refuse.
+	if a, _ := parseAnswer(t, env.send(t, "ListKeys", []byte(`{"Limit":10}`))); a.Response.Error != nil {
 		t.Fatalf("after a panic: %+v", a.Response.Error)
 	}
 }
