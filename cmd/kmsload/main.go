@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/enclave"
 )
 
@@ -103,7 +104,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := checkEndpoint(*endpoint, *allowRemote); err != nil {
 		return err
 	}
-	b, err := os.ReadFile(*credFile)
+	b, err := readBounded(*credFile, 64<<10)
 	if err != nil {
 		return err
 	}
@@ -114,6 +115,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal(b, &cred); err != nil {
 		return fmt.Errorf("%s: %w", *credFile, err)
 	}
+	if cred.AccessKeyID == "" || cred.SecretAccessKey == "" {
+		return fmt.Errorf("%s: no access_key_id or secret_access_key", *credFile)
+	}
 	transport := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}
 	client := &enclave.Client{Endpoint: *endpoint, AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
@@ -121,7 +125,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	var rec map[string]any
 	if *evidence != "" {
-		doc, err := os.ReadFile(*evidence)
+		doc, err := readBounded(*evidence, attest.MaxEvidence)
 		if err != nil {
 			return err
 		}
@@ -139,6 +143,23 @@ func run(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
+}
+
+// readBounded reads a file of at most max bytes, refusing a larger one.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: more than %d bytes", path, max)
+	}
+	return b, nil
 }
 
 // checkEndpoint refuses a non-loopback host unless allowed.

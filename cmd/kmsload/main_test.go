@@ -105,4 +105,16 @@ func TestLoadWithEvidence(t *testing.T) {
 	if err := run([]string{"--endpoint", srv.URL, "--credential", cred, "--op", "Encrypt", "--evidence", good}, &out, &errb); err == nil {
 		t.Fatal("Encrypt with --evidence accepted")
 	}
+	// Inputs are bounded: evidence over attest.MaxEvidence, a credential
+	// file without a secret.
+	huge := filepath.Join(dir, "huge.cbor")
+	os.WriteFile(huge, make([]byte, attest.MaxEvidence+1), 0o644)
+	if err := run([]string{"--endpoint", srv.URL, "--credential", cred, "--evidence", huge}, &out, &errb); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("oversized evidence: %v", err)
+	}
+	empty := filepath.Join(dir, "empty.json")
+	os.WriteFile(empty, []byte(`{"access_key_id":"AK"}`), 0o600)
+	if err := run([]string{"--endpoint", srv.URL, "--credential", empty}, &out, &errb); err == nil {
+		t.Fatal("a credential without a secret accepted")
+	}
 }
