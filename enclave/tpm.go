@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/google/go-tpm/tpm2"
@@ -174,6 +175,9 @@ func nvRead(t transport.TPM, index tpm2.TPMHandle) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(r.Data.Buffer) != int(n) {
+			return nil, fmt.Errorf("TPM2_NV_Read of 0x%08x returned %d bytes at offset %d, not %d", uint32(index), len(r.Data.Buffer), off, n)
+		}
 		out = append(out, r.Data.Buffer...)
 		off += n
 	}
@@ -197,7 +201,11 @@ func readPCRs(t transport.TPM, pcrs []uint) (map[int][]byte, error) {
 			return nil, fmt.Errorf("TPM2_PCR_Read returned no SHA-256 PCR of %v (is the bank allocated?)", missing)
 		}
 		for i, idx := range got {
-			out[int(idx)] = rsp.PCRValues.Digests[i].Buffer
+			// Only the PCRs asked for: the envelope's pcrs must be the
+			// quoted selection exactly.
+			if slices.Contains(missing, idx) {
+				out[int(idx)] = rsp.PCRValues.Digests[i].Buffer
+			}
 		}
 		var rest []uint
 		for _, p := range missing {

@@ -368,6 +368,9 @@ func (p *pcrFlags) Set(v string) error {
 	if p.m == nil {
 		p.m = map[int][]byte{}
 	}
+	if _, dup := p.m[n]; dup {
+		return fmt.Errorf("PCR%d given twice", n) // as attestsim --pcr says
+	}
 	p.m[n] = b
 	return nil
 }

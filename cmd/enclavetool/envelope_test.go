@@ -144,7 +144,8 @@ func TestEnvelopeAttestors(t *testing.T) {
 	}
 	for _, args := range [][]string{{"generate-random", "--attestor", "sim-snp"}, {"generate-random", "--attestor", "sim-tpm"},
 		{"generate-random", "--attestor", "sim-snp", "--sim-ca", snpDir, "--sim-measurement", "abc"},
-		{"generate-random", "--attestor", "tpm", "--tpm-pcrs", "0,24"}} {
+		{"generate-random", "--attestor", "tpm", "--tpm-pcrs", "0,24"},
+		{"generate-random", "--attestor", "sim-tpm", "--sim-ca", tpmDir, "--sim-pcr", "7=" + pcr7, "--sim-pcr", "7=" + pcr7}} {
 		if _, code, stderr := run1(args...); code != 2 {
 			t.Errorf("%v: exit %d %s; want 2", args, code, stderr)
 		}
