@@ -102,6 +102,7 @@ type testEnv struct {
 	dir    string
 	ak, sk string
 	n      atomic.Int64
+	base   time.Time // the clock, when the env was made
 }
 
 func newEnv(t testing.TB) *testEnv {
@@ -118,19 +119,21 @@ func newEnv(t testing.TB) *testEnv {
 	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e := echo.New()
 	e.POST("/", h.Handle)
-	return &testEnv{h: h, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey}
+	return &testEnv{h: h, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey, base: time.Now()}
 }
 
 // send signs body for action and serves it. Each request is signed at a
-// distinct second (the clock runs on), so state-changing requests with equal
-// bodies do not share a signature.
+// distinct second counted back from env.base (not from the running clock,
+// which could move on by exactly the step between two requests), so
+// requests with equal bodies do not share a signature (TC3 does not sign
+// X-TC-Action).
 func (env *testEnv) send(t testing.TB, action string, body []byte) *httptest.ResponseRecorder {
 	r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
 	r.Header.Set("X-TC-Action", action)
 	r.Header.Set("X-TC-Version", Version)
 	r.Header.Set("X-TC-Region", "ap-guangzhou")
-	at := time.Now().Add(-time.Duration(env.n.Add(1)%240) * time.Second)
+	at := env.base.Add(-time.Duration(env.n.Add(1)%240) * time.Second)
 	if err := tc3.Sign(r, body, env.ak, []byte(env.sk), "kms", at); err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +220,11 @@ func TestStateChangesCheckFirstUse(t *testing.T) {
 	}
 	_, enc := parseAnswer(t, env.send(t, "Encrypt", []byte(bodies["Encrypt"])))
 	bodies["Decrypt"] = fmt.Sprintf(`{"CiphertextBlob":%q}`, enc["CiphertextBlob"])
+	// One base time for every request: TC3 does not sign X-TC-Action, so
+	// two actions with the same body (EnableKey, DisableKey, ...) signed in
+	// the same second are the same signature; the distinct offsets below
+	// keep them apart only if the base does not move between them.
+	base := time.Now()
 	for name := range actions {
 		body := []byte(bodies[name])
 		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
@@ -225,7 +233,7 @@ func TestStateChangesCheckFirstUse(t *testing.T) {
 		r.Header.Set("X-TC-Version", Version)
 		r.Header.Set("X-TC-Region", "ap-guangzhou")
 		// Signed in the past, as a captured request is replayed later.
-		if err := tc3.Sign(r, body, env.ak, []byte(env.sk), "kms", time.Now().Add(-10*time.Second-time.Duration(len(name))*time.Second)); err != nil {
+		if err := tc3.Sign(r, body, env.ak, []byte(env.sk), "kms", base.Add(-10*time.Second-time.Duration(len(name))*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		first := httptest.NewRecorder()
