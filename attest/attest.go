@@ -111,33 +111,38 @@ type TPMClaims struct {
 	ResetCount, RestartCount uint32
 }
 
-// Measurements returns the claims' measurements by condition-key suffix, as
-// key policies name them (kms:RecipientAttestation:<suffix>), with values in
-// lower-case hex: "Format" always; "ImageSha384" and "PCR0".."PCR31" for
-// Nitro and Qingtian; "SnpMeasurement" and "SnpHostData" for SEV-SNP;
-// "TpmPCR0".."TpmPCR23" for TPM 2.0. Each format has its own names, so a
-// condition on one format's measurement is absent from, and never matches,
-// evidence of another: a TPM's PCR0 is not a Nitro image's. Policy compares
-// these and nothing else, so it never needs to know a format.
+// Measurements returns the claims' measurements as the key-policy condition
+// keys that name them (conditions.go), with values in lower-case hex or, for
+// Format, the format's name. Each format has its own keys, so one vendor's
+// evidence never satisfies another's conditions: a Nitro document gives
+// kms:RecipientAttestation:ImageSha384 and :PCR0..:PCR31; a Qingtian
+// document kms:RecipientAttestation/PCR0../PCR31, as Huawei's IAM names them,
+// and never Nitro's; SEV-SNP :SnpMeasurement and :SnpHostData; TPM 2.0
+// :TpmPCR0..:TpmPCR23. Every format gives kms:RecipientAttestation:Format.
+// Policy compares these and nothing else, so it never needs to know a format.
 func (c *Claims) Measurements() map[string]string {
-	m := map[string]string{"Format": string(c.Format)}
+	m := map[string]string{AttestationPrefix + "Format": string(c.Format)}
 	switch c.Format {
-	case FormatNitro, FormatQingtian:
+	case FormatNitro:
 		for i, v := range c.PCRs {
-			m["PCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
+			m[AttestationPrefix+"PCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
 		if pcr0, ok := c.PCRs[0]; ok {
-			m["ImageSha384"] = hex.EncodeToString(pcr0)
+			m[AttestationPrefix+"ImageSha384"] = hex.EncodeToString(pcr0)
+		}
+	case FormatQingtian:
+		for i, v := range c.PCRs {
+			m[HuaweiAttestationPrefix+"PCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
 	case FormatSEVSNP:
 		if c.SNP != nil {
-			m["SnpMeasurement"] = hex.EncodeToString(c.SNP.Measurement)
-			m["SnpHostData"] = hex.EncodeToString(c.SNP.HostData)
+			m[AttestationPrefix+"SnpMeasurement"] = hex.EncodeToString(c.SNP.Measurement)
+			m[AttestationPrefix+"SnpHostData"] = hex.EncodeToString(c.SNP.HostData)
 		}
 	case FormatTPM2:
 		if c.TPM != nil {
 			for i, v := range c.TPM.PCRs {
-				m["TpmPCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
+				m[AttestationPrefix+"TpmPCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
 			}
 		}
 	}

@@ -199,20 +199,20 @@ func TestSetDispatchEnvelope(t *testing.T) {
 
 func TestMeasurementsPerFormat(t *testing.T) {
 	snp := (&Claims{Format: FormatSEVSNP, SNP: &SNPClaims{Measurement: []byte{0xAA}, HostData: []byte{0xBB}}}).Measurements()
-	if snp["SnpMeasurement"] != "aa" || snp["SnpHostData"] != "bb" || snp["Format"] != "sev-snp" || len(snp) != 3 {
+	if snp[AttestationPrefix+"SnpMeasurement"] != "aa" || snp[AttestationPrefix+"SnpHostData"] != "bb" || snp[AttestationPrefix+"Format"] != "sev-snp" || len(snp) != 3 {
 		t.Fatalf("sev-snp measurements = %v", snp)
 	}
 	tpm := (&Claims{Format: FormatTPM2, TPM: &TPMClaims{PCRs: map[int][]byte{0: {1}, 7: {0xCD}}}}).Measurements()
-	if tpm["TpmPCR7"] != "cd" || tpm["TpmPCR0"] != "01" || len(tpm) != 3 {
+	if tpm[AttestationPrefix+"TpmPCR7"] != "cd" || tpm[AttestationPrefix+"TpmPCR0"] != "01" || len(tpm) != 3 {
 		t.Fatalf("tpm2 measurements = %v", tpm)
 	}
 	// A format's names never leak into another's: TPM PCRs are not Nitro PCRs.
-	if _, ok := tpm["PCR0"]; ok {
+	if _, ok := tpm[AttestationPrefix+"PCR0"]; ok {
 		t.Fatal("a TPM PCR0 answers a Nitro PCR0 condition")
 	}
 	// Even a (buggy) verifier setting PCRs on TPM claims does not make them Nitro's.
 	odd := (&Claims{Format: FormatTPM2, PCRs: map[int][]byte{0: {1}}}).Measurements()
-	if _, ok := odd["PCR0"]; ok {
+	if _, ok := odd[AttestationPrefix+"PCR0"]; ok {
 		t.Fatal("PCRs of non-Nitro claims are exposed as PCR<n>")
 	}
 }

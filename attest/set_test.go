@@ -50,13 +50,79 @@ func TestSetDispatch(t *testing.T) {
 func TestMeasurements(t *testing.T) {
 	c := &Claims{Format: FormatNitro, PCRs: map[int][]byte{0: {0xAB, 0x01}, 8: {0xff}, 31: {0}}}
 	m := c.Measurements()
-	want := map[string]string{"Format": "nitro", "ImageSha384": "ab01", "PCR0": "ab01", "PCR8": "ff", "PCR31": "00"}
+	want := map[string]string{
+		"kms:RecipientAttestation:Format": "nitro", "kms:RecipientAttestation:ImageSha384": "ab01",
+		"kms:RecipientAttestation:PCR0": "ab01", "kms:RecipientAttestation:PCR8": "ff", "kms:RecipientAttestation:PCR31": "00",
+	}
 	if len(m) != len(want) {
 		t.Fatalf("Measurements = %v", m)
 	}
 	for k, v := range want {
 		if m[k] != v {
 			t.Errorf("%s = %q; want %q", k, m[k], v)
+		}
+	}
+}
+
+// A Qingtian document's PCRs are Huawei's keys, never Nitro's: another
+// vendor's evidence must not pass a condition written for AWS's.
+func TestMeasurementsQingtian(t *testing.T) {
+	m := (&Claims{Format: FormatQingtian, PCRs: map[int][]byte{0: {0xAB}, 8: {0xCD}}}).Measurements()
+	want := map[string]string{
+		"kms:RecipientAttestation:Format": "qingtian",
+		"kms:RecipientAttestation/PCR0":   "ab", "kms:RecipientAttestation/PCR8": "cd",
+	}
+	if len(m) != len(want) {
+		t.Fatalf("Measurements = %v", m)
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %q; want %q", k, m[k], v)
+		}
+	}
+}
+
+func TestIsConditionKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"kms:RecipientAttestation:Format":         "kms:RecipientAttestation:Format",
+		"KMS:RECIPIENTATTESTATION:IMAGESHA384":    "kms:RecipientAttestation:ImageSha384",
+		"kms:RecipientAttestation:PCR0":           "kms:RecipientAttestation:PCR0",
+		"kms:recipientattestation:pcr31":          "kms:RecipientAttestation:PCR31",
+		"kms:RecipientAttestation:SnpMeasurement": "kms:RecipientAttestation:SnpMeasurement",
+		"kms:RecipientAttestation:SnpHostData":    "kms:RecipientAttestation:SnpHostData",
+		"kms:RecipientAttestation:TpmPCR23":       "kms:RecipientAttestation:TpmPCR23",
+		"kms:RecipientAttestation/PCR8":           "kms:RecipientAttestation/PCR8",
+		"kms:recipientattestation/pcr0":           "kms:RecipientAttestation/PCR0",
+		// Not keys: misspellings, bounds, leading zeros, other prefixes.
+		"kms:RecipientAttestaton:ImageSha384":  "",
+		"kms:RecipientAttestation:ImageSha38":  "",
+		"kms:RecipientAttestation:PCR32":       "",
+		"kms:RecipientAttestation:PCR07":       "",
+		"kms:RecipientAttestation:PCR":         "",
+		"kms:RecipientAttestation:PCR-1":       "",
+		"kms:RecipientAttestation:TpmPCR24":    "",
+		"kms:RecipientAttestation/ImageSha384": "",
+		"kms:RecipientAttestation/Format":      "",
+		"kms:RecipientAttestation/PCR32":       "",
+		"kms:RecipientAttestation:":            "",
+		"kms:RecipientAttestation":             "",
+		"kms:RecipientAttestation:\u212aPCR0":  "",
+		"aws:RecipientAttestation:PCR0":        "",
+	} {
+		got, ok := IsConditionKey(key)
+		if got != want || ok != (want != "") {
+			t.Errorf("IsConditionKey(%q) = %q, %v; want %q", key, got, ok, want)
+		}
+	}
+	for _, key := range []string{"kms:RecipientAttestaton:X", "kms:RecipientAttestation:Nope", "KMS:RecipientAttestation/x"} {
+		if key == "kms:RecipientAttestaton:X" {
+			if IsAttestationKey(key) {
+				t.Errorf("IsAttestationKey(%q)", key)
+			}
+			continue
+		}
+		if !IsAttestationKey(key) {
+			t.Errorf("IsAttestationKey(%q) = false", key)
 		}
 	}
 }

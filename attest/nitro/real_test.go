@@ -55,7 +55,7 @@ func TestRealDocument(t *testing.T) {
 	if string(c.UserData) != "Hello World!\n" || string(c.Nonce) != "Nonce\n" {
 		t.Errorf("user data %q, nonce %q", c.UserData, c.Nonce)
 	}
-	if m := c.Measurements(); m["ImageSha384"] != strings.Repeat("00", 48) || m["PCR4"] == m["PCR0"] {
+	if m := c.Measurements(); m[attest.AttestationPrefix+"ImageSha384"] != strings.Repeat("00", 48) || m[attest.AttestationPrefix+"PCR4"] == m[attest.AttestationPrefix+"PCR0"] {
 		t.Errorf("measurements %v", m)
 	}
 }

@@ -50,7 +50,7 @@ func TestClaims(t *testing.T) {
 		t.Errorf("policy %#x, vmpl %d, tcb %#x, signer %s, product %s", s.Policy, s.VMPL, s.ReportedTCB, s.Signer, s.Product)
 	}
 	m := c.Measurements()
-	if m["Format"] != "sev-snp" || m["SnpMeasurement"] != strings.Repeat("ab", 48) || m["SnpHostData"] != strings.Repeat("cd", 32) || len(m) != 3 {
+	if m[attest.AttestationPrefix+"Format"] != "sev-snp" || m[attest.AttestationPrefix+"SnpMeasurement"] != strings.Repeat("ab", 48) || m[attest.AttestationPrefix+"SnpHostData"] != strings.Repeat("cd", 32) || len(m) != 3 {
 		t.Errorf("measurements %v", m)
 	}
 

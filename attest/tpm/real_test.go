@@ -83,7 +83,7 @@ func TestRealQuotesVerify(t *testing.T) {
 			if c.Nonce != nil || c.UserData != nil || !bytes.Equal(c.PublicKeyDER, e.PublicKey) || c.PCRs != nil {
 				t.Errorf("claims %+v", c)
 			}
-			if m := c.Measurements(); len(m) != 25 || m["TpmPCR0"] != hex.EncodeToString(e.PCRs[0]) {
+			if m := c.Measurements(); len(m) != 25 || m[attest.AttestationPrefix+"TpmPCR0"] != hex.EncodeToString(e.PCRs[0]) {
 				t.Errorf("measurements %v", m)
 			}
 		})

@@ -45,7 +45,7 @@ func TestClaims(t *testing.T) {
 			if !reflect.DeepEqual(c, want) {
 				t.Fatalf("AK %d, bank %v: claims\n%+v %+v\nwant\n%+v %+v", kind, bank, c, c.TPM, want, want.TPM)
 			}
-			if m := c.Measurements(); len(m) != 9 || m["Format"] != "tpm2" || m["TpmPCR7"] == "" || m["PCR7"] != "" {
+			if m := c.Measurements(); len(m) != 9 || m[attest.AttestationPrefix+"Format"] != "tpm2" || m[attest.AttestationPrefix+"TpmPCR7"] == "" || m[attest.AttestationPrefix+"PCR7"] != "" {
 				t.Errorf("measurements %v", m)
 			}
 		}

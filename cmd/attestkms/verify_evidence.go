@@ -90,7 +90,7 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 			out.PCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
 	}
-	out.ImageSha384 = c.Measurements()["ImageSha384"]
+	out.ImageSha384 = c.Measurements()[attest.AttestationPrefix+"ImageSha384"]
 	if s := c.SNP; s != nil {
 		out.SNP = &snpJSON{
 			Measurement: hex.EncodeToString(s.Measurement), HostData: hex.EncodeToString(s.HostData),

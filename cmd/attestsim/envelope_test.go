@@ -50,7 +50,7 @@ func TestSNPAndTPMRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Format != attest.FormatSEVSNP || c.Measurements()["SnpMeasurement"] != m || c.Measurements()["SnpHostData"] != hd ||
+	if c.Format != attest.FormatSEVSNP || c.Measurements()[attest.AttestationPrefix+"SnpMeasurement"] != m || c.Measurements()[attest.AttestationPrefix+"SnpHostData"] != hd ||
 		string(c.Nonce) != "nonce" || string(c.UserData) != "hi" || !bytes.Equal(c.PublicKeyDER, keyDER) || c.Debug {
 		t.Fatalf("snp claims %+v %+v", c, c.SNP)
 	}
@@ -79,7 +79,7 @@ func TestSNPAndTPMRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Format != attest.FormatTPM2 || c.Measurements()["TpmPCR7"] != pcr7 || len(c.TPM.PCRs) != 2 || c.TPM.Bank != "SHA256" {
+	if c.Format != attest.FormatTPM2 || c.Measurements()[attest.AttestationPrefix+"TpmPCR7"] != pcr7 || len(c.TPM.PCRs) != 2 || c.TPM.Bank != "SHA256" {
 		t.Fatalf("tpm claims %+v %+v", c, c.TPM)
 	}
 }

@@ -101,7 +101,7 @@ func TestNitroRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.ModuleID != "i-test-enc-test" || string(c.UserData) != "hello" || string(c.Nonce) != "nonce" || c.Debug ||
-		c.Measurements()["PCR0"] != pcr0 || len(c.PCRs) != 17 || !c.PublicKey.Equal(&enclaveKey().PublicKey) || !c.Time.Equal(now) {
+		c.Measurements()[attest.AttestationPrefix+"PCR0"] != pcr0 || len(c.PCRs) != 17 || !c.PublicKey.Equal(&enclaveKey().PublicKey) || !c.Time.Equal(now) {
 		t.Fatalf("claims %+v", c)
 	}
 	// Not with the real AWS root.

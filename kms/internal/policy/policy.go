@@ -231,14 +231,19 @@ func (p *Policy) AllowsPolicyUpdate(principal, account, resource string) bool {
 
 const putKeyPolicy = "kms:PutKeyPolicy"
 
-// ConditionsOnAttestation reports whether any statement has a condition on a
-// kms:RecipientAttestation: key. A key whose policy does expects attested
-// callers: attestkms then refuses to release its secrets to an unattested
-// public key (Tencent's EncryptionPublicKey), which could be anyone's.
-func (p *Policy) ConditionsOnAttestation() bool {
+// AttestationBound reports whether any statement has a condition on a
+// kms:RecipientAttestation measurement: the key's owner expects attested
+// callers. Package kms then never releases a plaintext secret of the key, or
+// one protected by it, without a verified Recipient, whatever the statements
+// allow (see SecretActions), and CheckAttestationSafety refuses a policy that
+// would allow it.
+func (p *Policy) AttestationBound() bool {
+	if p == nil {
+		return false
+	}
 	for i := range p.statements {
 		for _, c := range p.statements[i].conditions {
-			if valuesIgnoreCase(c.key) {
+			if c.attestation {
 				return true
 			}
 		}

@@ -2,7 +2,7 @@ package policy
 
 import "testing"
 
-func TestConditionsOnAttestation(t *testing.T) {
+func TestAttestationBound(t *testing.T) {
 	for doc, want := range map[string]bool{
 		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}`:                                                                                                                            false,
 		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Condition":{"StringEquals":{"kms:EncryptionContext:a":"b"}}}]}`:                                                               false,
@@ -14,7 +14,7 @@ func TestConditionsOnAttestation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := p.ConditionsOnAttestation(); got != want {
+		if got := p.AttestationBound(); got != want {
 			t.Errorf("%s: %v", doc, got)
 		}
 	}
