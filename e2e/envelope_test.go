@@ -129,7 +129,7 @@ func (e *envelopeEnv) unwrap(t *testing.T, cfr []byte) []byte {
 // actions, and those only with the condition.
 func attestedPolicy(acct, cond string) string {
 	return `{"Version":"2012-10-17","Statement":[
-	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":["kms:GenerateDataKey","kms:Decrypt","kms:DeriveSharedSecret"],"Resource":"*"},
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:Decrypt","kms:DeriveSharedSecret"],"Resource":"*",
 	   "Condition":{"StringEqualsIgnoreCase":` + cond + `}}]}`
 }
@@ -219,7 +219,7 @@ func TestEnvelopeRecipients(t *testing.T) {
 	// recipient model), each equal to the test's own ECDH.
 	ka, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: awstypes.KeySpecEccNistP256, KeyUsage: awstypes.KeyUsageTypeKeyAgreement,
 		Policy: aws.String(`{"Version":"2012-10-17","Statement":[
-		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":"kms:DeriveSharedSecret","Resource":"*"},
+		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:DeriveSharedSecret","Resource":"*",
 		   "Condition":{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"` + strings.Repeat("5e", 48) + `"}}},
 		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:DeriveSharedSecret","Resource":"*",

@@ -23,6 +23,10 @@ type AuditRecord struct {
 	KeyARN       string              `json:"key_arn,omitempty"`
 	SourceKeyARN string              `json:"source_key_arn,omitempty"`
 	Attestation  *AttestationSummary `json:"attestation,omitempty"`
+	// BypassedChecks names the safety checks a new key policy failed that
+	// BypassPolicyLockoutSafetyCheck skipped ("lockout",
+	// "attestation-safety"): a break-glass policy change is visible here.
+	BypassedChecks []string `json:"bypassed_checks,omitempty"`
 	Outcome      string              `json:"outcome"` // "ok" or "error"
 	ErrorCode    string              `json:"error_code,omitempty"`
 	Message      string              `json:"message,omitempty"`

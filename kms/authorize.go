@@ -2,48 +2,112 @@ package kms
 
 import (
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms/internal/policy"
 )
 
-// Condition keys this service puts in every policy evaluation's context.
-const (
-	condCallerAccount     = "kms:CallerAccount"
-	condPrincipalArn      = "aws:PrincipalArn"
-	condEncryptionContext = "kms:EncryptionContext:"
-	condContextKeys       = "kms:EncryptionContextKeys"
-	condAttestation       = "kms:RecipientAttestation:"
-)
+// facts are what a policy decision may depend on: what the server verified
+// (the caller's signature, the Recipient's evidence) or itself knows (the key,
+// its clock, its region, the connection), and the request's encryption
+// context, which is bound into the ciphertext. Never a region, header or
+// field that the caller chose and the signature does not cover.
+type facts struct {
+	principal, account, action, resource string
+	claims                               *attest.Claims // verified; nil without a Recipient
+	ec                                   EncryptionContext
+	secureTransport                      bool
+	sourceIP                             string // the direct peer; "" when unknown
+	now                                  time.Time
+	region                               string
+	alias                                string // kms:RequestAlias: the alias the request named the key by
+	spec                                 KeySpec
+	usage                                KeyUsage
+	origin                               string
+}
 
-// conditions is the condition context of a request: who calls, the
-// encryption context, and the measurements of a verified Recipient. With no
-// Recipient there are no kms:RecipientAttestation keys, so a statement
-// conditioned on them does not apply.
-func (s *Service) conditions(c *Call, claims *attest.Claims, ec EncryptionContext) map[string][]string {
+// context is the condition context of a request, under the keys package
+// policy evaluates (policy/keys.go). With no Recipient there is no
+// kms:RecipientAttestation key at all.
+func (f *facts) context() map[string][]string {
 	m := map[string][]string{
-		condCallerAccount: {s.account.AccountID},
-		condPrincipalArn:  {c.Principal.ARN},
+		policy.KeyCallerAccount:   {f.account},
+		policy.KeyPrincipalArn:    {f.principal},
+		policy.KeySecureTransport: {strconv.FormatBool(f.secureTransport)},
+		policy.KeyCurrentTime:     {f.now.UTC().Format(time.RFC3339)},
+		policy.KeyEpochTime:       {strconv.FormatInt(f.now.Unix(), 10)},
+		policy.KeyRequestedRegion: {f.region},
 	}
-	if len(ec) > 0 {
-		keys := make([]string, 0, len(ec))
-		for k, v := range ec {
-			m[condEncryptionContext+k] = []string{v}
+	if f.sourceIP != "" {
+		m[policy.KeySourceIP] = []string{f.sourceIP}
+	}
+	if f.spec != "" {
+		m[policy.KeyKeySpec] = []string{string(f.spec)}
+	}
+	if f.usage != "" {
+		m[policy.KeyKeyUsage] = []string{string(f.usage)}
+	}
+	if f.origin != "" {
+		m[policy.KeyKeyOrigin] = []string{f.origin}
+	}
+	if f.alias != "" {
+		m[policy.KeyRequestAlias] = []string{f.alias}
+	}
+	if len(f.ec) > 0 {
+		keys := make([]string, 0, len(f.ec))
+		for k, v := range f.ec {
+			m[policy.KeyEncryptionContext+k] = []string{v}
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		m[condContextKeys] = keys
+		m[policy.KeyContextKeys] = keys
 	}
-	if claims != nil {
-		for k, v := range claims.Measurements() {
-			m[condAttestation+k] = []string{v}
+	if f.claims != nil {
+		for k, v := range f.claims.Measurements() {
+			m[k] = []string{v}
 		}
 	}
 	return m
 }
 
-// authorize evaluates k's key policy for action. An explicit Deny wins;
-// otherwise a statement must allow the request.
+func (f *facts) request() *policy.Request {
+	return &policy.Request{Principal: f.principal, Account: f.account, Action: f.action, Resource: f.resource, Context: f.context()}
+}
+
+// gated reports whether the attestation gate refuses the request, whatever
+// the policy says: the key is attestation-bound (its policy names a
+// kms:RecipientAttestation measurement), the action can release a plaintext
+// secret of the key or one protected by it (policy.SecretActions: Decrypt,
+// GenerateDataKey, GenerateDataKeyPair, DeriveSharedSecret, ReEncryptFrom),
+// and no verified Recipient will receive it. This is the one place the
+// invariant is enforced; every operation of every dialect that releases a
+// secret passes its action through authorize, and so through here.
+func gated(p *policy.Policy, action string, claims *attest.Claims) bool {
+	return claims == nil && policy.ReleasesSecret(action) && p.AttestationBound()
+}
+
+func gateMessage(arn, action string) string {
+	return arn + " is attestation-bound: its key policy has kms:RecipientAttestation conditions, so " + action +
+		" releases a secret of it only to a verified Recipient, and this request has none. Send a Recipient " +
+		"(an attestation document); a public key alone (EncryptionPublicKey) proves nothing about who holds its private key, " +
+		"and ReEncrypt from such a key is never allowed. To let a caller without evidence use the key, change its policy."
+}
+
+// facts gathers what the policy may judge of a request on k.
+func (s *Service) facts(c *Call, k *key, action string, claims *attest.Claims, ec EncryptionContext) *facts {
+	return &facts{
+		principal: c.Principal.ARN, account: s.account.AccountID, action: action, resource: s.keyARN(c, k.rec.ID),
+		claims: claims, ec: ec,
+		secureTransport: c.SecureTransport, sourceIP: c.SourceIP, now: s.now(), region: s.Region(),
+		alias: c.requestAlias(k.rec.ID), spec: k.rec.Spec, usage: k.rec.Usage, origin: OriginAWSKMS,
+	}
+}
+
+// authorize evaluates k's key policy for action, after the attestation gate.
+// An explicit Deny wins; otherwise a statement must allow the request.
 func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claims, ec EncryptionContext) error {
 	arn := s.keyARN(c, k.rec.ID)
 	if c.Principal == nil {
@@ -52,11 +116,10 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 	if k.policyErr != nil {
 		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because its key policy cannot be evaluated", c.Principal.ARN, action, arn)
 	}
-	req := &policy.Request{
-		Principal: c.Principal.ARN, Account: s.account.AccountID, Action: action, Resource: arn,
-		Context: s.conditions(c, claims, ec),
+	if gated(k.policy, action, claims) {
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s", c.Principal.ARN, action, gateMessage(arn, action))
 	}
-	switch k.policy.Evaluate(req) {
+	switch k.policy.Evaluate(s.facts(c, k, action, claims, ec).request()) {
 	case policy.Allow:
 		return nil
 	case policy.ExplicitDeny:
@@ -65,19 +128,64 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 	return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action", c.Principal.ARN, action, arn, action)
 }
 
-// checkNewPolicy parses a policy about to be stored on key id and, unless
-// bypassed, applies AWS's lockout safety check: the caller must still be
-// allowed to change the policy afterwards.
-func (s *Service) checkNewPolicy(c *Call, id, doc string, bypassLockoutCheck bool) error {
+// Checks a new policy can fail, as the audit line names them when
+// BypassPolicyLockoutSafetyCheck skipped them.
+const (
+	CheckLockout           = "lockout"
+	CheckAttestationSafety = "attestation-safety"
+)
+
+// checkNewPolicy parses a policy about to be stored on key id and applies
+// the two safety checks that BypassPolicyLockoutSafetyCheck skips: AWS's
+// lockout check (the caller must still be allowed to change the policy
+// afterwards) and the attestation safety check (an attestation-bound policy
+// must not allow any principal a secret of the key without evidence:
+// policy.CheckAttestationSafety). A bypassed check that would have failed
+// is recorded on the call for the audit line; the attestation gate still
+// holds at run time.
+func (s *Service) checkNewPolicy(c *Call, id, doc string, bypass bool) error {
 	p, err := policy.Parse(doc)
 	if err != nil {
 		return &Error{Kind: ErrMalformedPolicy, Msg: err.Error()}
 	}
-	if bypassLockoutCheck {
+	arn := s.keyARN(c, id)
+	var failed []string
+	lockout := c.Principal == nil || !p.AllowsPolicyUpdate(c.Principal.ARN, s.account.AccountID, arn)
+	if lockout {
+		failed = append(failed, CheckLockout)
+	}
+	findings := p.CheckAttestationSafety(s.account.AccountID, arn)
+	if len(findings) > 0 {
+		failed = append(failed, CheckAttestationSafety)
+	}
+	if bypass {
+		c.BypassedChecks = failed
 		return nil
 	}
-	if c.Principal == nil || !p.AllowsPolicyUpdate(c.Principal.ARN, s.account.AccountID, s.keyARN(c, id)) {
+	if lockout {
 		return errorf(ErrMalformedPolicy, "The new key policy will not allow you to update the key policy in the future.")
 	}
+	if len(findings) > 0 {
+		return errorf(ErrMalformedPolicy, "%s", unsafePolicyMessage(findings))
+	}
 	return nil
+}
+
+// unsafePolicyMessage says why an attestation-bound policy is refused: the
+// first finding in full, and how many more.
+func unsafePolicyMessage(findings []policy.Finding) string {
+	f := findings[0]
+	var b strings.Builder
+	b.WriteString("The new key policy lets a caller without evidence obtain a secret of an attestation-bound key: ")
+	if f.Statement != "" {
+		b.WriteString(f.Statement + " ")
+	}
+	b.WriteString(f.Reason)
+	if n := len(findings) - 1; n > 0 {
+		b.WriteString(" (and " + strconv.Itoa(n) + " more: run attestkms policy lint on it)")
+	}
+	b.WriteString(". Condition every Allow of kms:Decrypt, kms:GenerateDataKey, kms:GenerateDataKeyPair, kms:DeriveSharedSecret " +
+		"and kms:ReEncryptFrom on a measurement, or list only administrative actions; BypassPolicyLockoutSafetyCheck skips this check, " +
+		"but the server still releases no secret of the key without a verified Recipient.")
+	return b.String()
 }

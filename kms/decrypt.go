@@ -85,6 +85,7 @@ func (s *Service) blobKey(c *Call, blob []byte, keyID string, ec EncryptionConte
 		if want, err = s.resolveKeyID(keyID); err != nil {
 			return h, nil, err
 		}
+		c.noteAlias(want, s.aliasNamed(keyID))
 	}
 	h, _, err := parseBlob(blob)
 	if err != nil {

@@ -70,14 +70,38 @@ type Call struct {
 	RequestID string
 	Principal *Principal
 	// Region names the region in ARNs this call returns; empty is us-east-1.
-	Region   string
+	Region string
+	// SourceIP is the direct peer's address (aws:SourceIp), "" if unknown.
 	SourceIP string
+	// SecureTransport is true when the request came over TLS
+	// (aws:SecureTransport).
+	SecureTransport bool
 
 	// Set by the operation.
 	KeyARN       string
 	SourceKeyARN string              // ReEncrypt's source key
 	Attestation  *AttestationSummary // a Recipient's verified evidence
+	// BypassedChecks names the policy checks (CheckLockout,
+	// CheckAttestationSafety) that a new policy failed and
+	// BypassPolicyLockoutSafetyCheck skipped.
+	BypassedChecks []string
+
+	aliases map[string]string // key id -> the alias the request named it by (kms:RequestAlias)
 }
+
+// noteAlias records that the request named key id by alias.
+func (c *Call) noteAlias(id, alias string) {
+	if alias == "" {
+		return
+	}
+	if c.aliases == nil {
+		c.aliases = map[string]string{}
+	}
+	c.aliases[id] = alias
+}
+
+// requestAlias is the alias the request named key id by, "" if none.
+func (c *Call) requestAlias(id string) string { return c.aliases[id] }
 
 func (c *Call) region() string {
 	if c.Region == "" {

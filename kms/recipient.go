@@ -94,9 +94,8 @@ func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap,
 		return target{}, errorf(ErrValidation, "give Recipient or EncryptionPublicKey, not both")
 	}
 	if w != nil {
-		if k != nil && k.policy != nil && k.policy.ConditionsOnAttestation() {
-			return target{}, errorf(ErrAccessDenied, "%s requires attested callers (its policy has kms:RecipientAttestation conditions): a public key alone proves nothing about its holder; send a Recipient instead", s.keyARN(c, k.rec.ID))
-		}
+		// An attestation-bound key refuses a public-key wrap in authorize
+		// (gated): a public key alone proves nothing about its holder.
 		pw, err := parseWrap(w, n)
 		return target{wrap: pw}, err
 	}

@@ -212,7 +212,7 @@ func TestAttestationPolicy(t *testing.T) {
 	// an enclave whose image is X (upper-case hex in the policy on purpose).
 	pol := `{"Version":"2012-10-17","Statement":[
 	  {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
-	   "NotAction":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*"},
+	   "Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 	  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
 	   "Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
 	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("AB", 48) + `"}}}]}`
@@ -311,7 +311,7 @@ func TestAttestationPolicyAcrossFormats(t *testing.T) {
 	acct := s.Account().AccountID
 	keyWith := func(cond string) string {
 		pol := `{"Version":"2012-10-17","Statement":[
-		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"NotAction":"kms:GenerateDataKey","Resource":"*"},
+		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"*",
 		   "Condition":{"StringEquals":` + cond + `}}]}`
 		md, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: pol})

@@ -100,6 +100,7 @@ func (s *Service) loadKey(c *Call, keyID string) (*key, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.noteAlias(id, s.aliasNamed(keyID))
 	k, err := s.loadKeyByID(c, id)
 	if err != nil {
 		return nil, err
@@ -194,4 +195,16 @@ func (s *Service) destroyKey(id string) error {
 		}
 		return kb.Delete([]byte(id))
 	}, id)
+}
+
+// aliasNamed returns the alias a KeyId parameter names, alias/NAME, whether
+// given so or as an alias ARN; "" for a key id or key ARN.
+func (s *Service) aliasNamed(keyID string) string {
+	if strings.HasPrefix(keyID, "alias/") {
+		return keyID
+	}
+	if res, ok := s.parseARN(keyID); ok && strings.HasPrefix(res, "alias/") {
+		return res
+	}
+	return ""
 }

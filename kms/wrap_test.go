@@ -123,7 +123,7 @@ func TestPublicKeyWrap(t *testing.T) {
 	// serves the attested enclave.
 	acct := s.Account().AccountID
 	pol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*","Resource":"*"},
-	 {"Effect":"Deny","Principal":"*","Action":"kms:GenerateDataKey","Resource":"*","Condition":{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("11", 48) + `"}}}]}`
+	 {"Effect":"Deny","Principal":"*","Action":["kms:Decrypt","kms:GenerateDataKey","kms:GenerateDataKeyPair","kms:DeriveSharedSecret","kms:ReEncryptFrom"],"Resource":"*","Condition":{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("11", 48) + `"}}}]}`
 	att, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: pol})
 	if err != nil {
 		t.Fatal(err)

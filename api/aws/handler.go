@@ -155,9 +155,9 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
 		return nil, &dialectError{wireError{"ValidationException", http.StatusBadRequest}, "Content-Type must be " + contentType}
 	}
-	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: v.Region, SourceIP: rec.SourceIP}
+	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: v.Region, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
 	res, err := op(h, ctx, call, body)
-	rec.KeyARN, rec.SourceKeyARN, rec.Attestation = call.KeyARN, call.SourceKeyARN, call.Attestation
+	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = call.KeyARN, call.SourceKeyARN, call.Attestation, call.BypassedChecks
 	return res, err
 }
 

@@ -195,9 +195,9 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if !o.recipient && hasRecipient(body) {
 		return nil, invalid("recipient is not accepted by " + opName + ": its answer is not wrapped to an enclave; use create-datakey, decrypt-datakey, gen-random or derive-shared-secret")
 	}
-	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP}
+	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
 	res, err := o.fn(h, ctx, call, body)
-	rec.KeyARN, rec.SourceKeyARN, rec.Attestation = call.KeyARN, call.SourceKeyARN, call.Attestation
+	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = call.KeyARN, call.SourceKeyARN, call.Attestation, call.BypassedChecks
 	return res, err
 }
 

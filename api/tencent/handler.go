@@ -246,9 +246,9 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if err != nil {
 		return nil, err
 	}
-	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: region, SourceIP: rec.SourceIP}}
+	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: region, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}}
 	res, err := act(h, ctx, c, body)
-	rec.KeyARN, rec.SourceKeyARN, rec.Attestation = c.KeyARN, c.SourceKeyARN, c.Attestation
+	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = c.KeyARN, c.SourceKeyARN, c.Attestation, c.BypassedChecks
 	return res, err
 }
 

@@ -178,7 +178,7 @@ func TestAttestationPolicy(t *testing.T) {
 	acct := e.srv.Account.AccountID
 	pol := `{"Version":"2012-10-17","Statement":[
 	  {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
-	   "NotAction":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*"},
+	   "Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 	  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
 	   "Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
 	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + hex.EncodeToString(e.pcrs[0]) + `"}}}]}`

@@ -275,7 +275,7 @@ func TestRefusals(t *testing.T) {
 	x := strings.Repeat("ab", 48)
 	acct := e.srv.Account.AccountID
 	pol := `{"Version":"2012-10-17","Statement":[
-	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":"kms:GenerateDataKey","Resource":"*"},
+	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:GenerateDataKey","Resource":"*",
 	  "Condition":{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"` + strings.ToUpper(x) + `"}}}]}`
 	pk, err := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})

@@ -62,10 +62,10 @@ func TestEnvelopeAttestors(t *testing.T) {
 	measurement, pcr7 := strings.Repeat("5e", 48), strings.Repeat("77", 32)
 	acct := e.srv.Account.AccountID
 	pol := `{"Version":"2012-10-17","Statement":[
-	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":["kms:GenerateDataKey","kms:DeriveSharedSecret"],"Resource":"*"},
-	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:DeriveSharedSecret"],"Resource":"*",
+	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
+	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:Decrypt","kms:DeriveSharedSecret"],"Resource":"*",
 	  "Condition":{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"` + measurement + `"}}},
-	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:DeriveSharedSecret"],"Resource":"*",
+	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:Decrypt","kms:DeriveSharedSecret"],"Resource":"*",
 	  "Condition":{"StringEquals":{"kms:RecipientAttestation:TpmPCR7":"` + pcr7 + `"}}}]}`
 	sym, err := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})
 	if err != nil {
@@ -112,9 +112,13 @@ func TestEnvelopeAttestors(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s generate-data-key: exit %d: %s", g.name, code, stderr)
 		}
-		back, err := e.sdk.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: v["CIPHERTEXT"]})
-		if err != nil || !bytes.Equal(back.Plaintext, v["PLAINTEXT"]) || len(v["PLAINTEXT"]) != 32 {
-			t.Fatalf("%s: the guest's data key is not what Decrypt returns: %v", g.name, err)
+		back, code, stderr := run1(append([]string{"decrypt", "--ciphertext", base64.StdEncoding.EncodeToString(v["CIPHERTEXT"])}, g.good...)...)
+		if code != 0 || !bytes.Equal(back["PLAINTEXT"], v["PLAINTEXT"]) || len(v["PLAINTEXT"]) != 32 {
+			t.Fatalf("%s: the guest's data key is not what an attested Decrypt returns: exit %d %s", g.name, code, stderr)
+		}
+		// The key is attestation-bound: Decrypt without evidence is refused.
+		if _, err := e.sdk.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: v["CIPHERTEXT"]}); err == nil || !strings.Contains(err.Error(), "attestation-bound") {
+			t.Fatalf("%s: Decrypt without a Recipient: %v", g.name, err)
 		}
 		s, code, stderr := run1(append([]string{"derive-shared-secret", "--key-id", *ka.KeyMetadata.KeyId, "--public-key", peerFile}, g.good...)...)
 		if code != 0 || !bytes.Equal(s["SHARED_SECRET"], want) {

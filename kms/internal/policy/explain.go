@@ -1,29 +1,42 @@
 package policy
 
-import "strconv"
+// Judgement is Evaluate's decision with its reasons, for people: which
+// statement decided, and why each statement applied or did not.
+type Judgement struct {
+	Decision Decision
+	// Statement names the statement that decided: the first Deny that
+	// applied (ExplicitDeny), or the first Allow (Allow); empty for an
+	// implicit Deny and for a request that cannot be judged.
+	Statement string
+	// Unmet says, for an implicit Deny, what each Allow statement that
+	// matched the principal, action and resource lacked: every condition
+	// that does not hold, e.g. `statement 1 (Sid "enclave"): StringEquals on
+	// kms:RecipientAttestation:ImageSha384 does not hold (the key is absent)`.
+	Unmet []string
+	// Lines has one line per statement: whether it applies and, if not, the
+	// first of principal, action and resource that does not match, or every
+	// condition that does not hold.
+	Lines []string
+}
 
-// Explain evaluates r as Evaluate does and says why, one line per statement:
-// whether it applies and, if not, the first of principal, action and resource
-// that does not match, or every condition that does not hold (not only the
-// first), so that one run answers "why was I denied". The lines name
-// statements, elements, operators and condition keys, never a value.
-// It allocates; Evaluate is the hot path.
-func (p *Policy) Explain(r *Request) (Decision, []string) {
-	d := p.Evaluate(r)
+// Judge evaluates r as Evaluate does and says why. Its lines name
+// statements, elements, operators and condition keys, never a value. It
+// allocates; Evaluate is the hot path.
+func (p *Policy) Judge(r *Request) Judgement {
+	j := Judgement{Decision: p.Evaluate(r)}
 	if p == nil || r == nil {
-		return d, []string{"no policy or no request"}
+		j.Lines = []string{"no policy or no request"}
+		return j
 	}
 	c, ok := parseCaller(r)
 	if !ok {
-		return d, []string{"the request cannot be judged: its principal, account, action or resource is malformed"}
+		j.Lines = []string{"the request cannot be judged: its principal, account, action or resource is malformed"}
+		return j
 	}
-	lines := make([]string, 0, len(p.statements))
+	j.Lines = make([]string, 0, len(p.statements))
 	for i := range p.statements {
 		s := &p.statements[i]
-		name := "statement " + strconv.Itoa(i)
-		if s.sid != "" {
-			name += " (Sid " + quote(s.sid) + ")"
-		}
+		name := p.statementName(i)
 		effect := "Allow"
 		if s.deny {
 			effect = "Deny"
@@ -31,22 +44,22 @@ func (p *Policy) Explain(r *Request) (Decision, []string) {
 		b := budget(maxSteps)
 		switch {
 		case s.principals.match(&c) == s.notPrincipal:
-			lines = append(lines, name+": does not apply: the principal does not match")
+			j.Lines = append(j.Lines, name+": does not apply: the principal does not match")
 			continue
 		case anyMatch(s.actions, r.Action, true, &b) == s.notAction:
-			lines = append(lines, name+": does not apply: the action does not match")
+			j.Lines = append(j.Lines, name+": does not apply: the action does not match")
 			continue
 		case !s.matches(&c, r.Action, r.Resource, &b):
-			lines = append(lines, name+": does not apply: the resource does not match")
+			j.Lines = append(j.Lines, name+": does not apply: the resource does not match")
 			continue
 		}
 		var unmet []string
-		for j := range s.conditions {
-			cond := &s.conditions[j]
+		for k := range s.conditions {
+			cond := &s.conditions[k]
 			holds, ambiguous := cond.holds(r.Context, &b)
 			switch {
 			case ambiguous:
-				unmet = append(unmet, cond.operator+" on "+cond.key+": the request carries two spellings of the key")
+				unmet = append(unmet, cond.operator+" on "+cond.key+": the request carries two spellings of the key or a value that is not "+cond.valueType())
 			case !holds:
 				vals, _ := lookup(r.Context, cond.key, &b)
 				state := "absent"
@@ -57,21 +70,53 @@ func (p *Policy) Explain(r *Request) (Decision, []string) {
 			}
 		}
 		if b < 0 {
-			lines = append(lines, name+": cannot be judged: matching it takes too long")
+			j.Lines = append(j.Lines, name+": cannot be judged: matching it takes too long")
 			continue
 		}
 		if len(unmet) == 0 {
-			lines = append(lines, name+": applies: "+effect)
+			j.Lines = append(j.Lines, name+": applies: "+effect)
+			if j.Statement == "" && (s.deny && j.Decision == ExplicitDeny || !s.deny && j.Decision == Allow) {
+				j.Statement = name
+			}
 			continue
 		}
 		line := name + ": does not apply: "
-		for j, u := range unmet {
-			if j > 0 {
+		for k, u := range unmet {
+			if k > 0 {
 				line += "; "
 			}
 			line += u
+			if !s.deny {
+				j.Unmet = append(j.Unmet, name+": "+u)
+			}
 		}
-		lines = append(lines, line)
+		j.Lines = append(j.Lines, line)
 	}
-	return d, lines
+	if j.Decision != Deny {
+		j.Unmet = nil
+	}
+	return j
+}
+
+// Explain is Judge's decision and lines.
+func (p *Policy) Explain(r *Request) (Decision, []string) {
+	j := p.Judge(r)
+	return j.Decision, j.Lines
+}
+
+// valueType names the type of the condition's key's values, for messages.
+func (c *condition) valueType() string {
+	switch c.op {
+	case opIP:
+		return typeIP.String()
+	case opDate:
+		return typeDate.String()
+	case opNumeric:
+		return "a number"
+	case opArn:
+		return typeARN.String()
+	case opBool:
+		return typeBool.String()
+	}
+	return typeString.String()
 }
