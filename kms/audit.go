@@ -27,9 +27,9 @@ type AuditRecord struct {
 	// BypassPolicyLockoutSafetyCheck skipped ("lockout",
 	// "attestation-safety"): a break-glass policy change is visible here.
 	BypassedChecks []string `json:"bypassed_checks,omitempty"`
-	Outcome      string              `json:"outcome"` // "ok" or "error"
-	ErrorCode    string              `json:"error_code,omitempty"`
-	Message      string              `json:"message,omitempty"`
+	Outcome        string   `json:"outcome"` // "ok" or "error"
+	ErrorCode      string   `json:"error_code,omitempty"`
+	Message        string   `json:"message,omitempty"`
 }
 
 // AuditLog appends JSON lines to a file opened O_APPEND, one write per line,
