@@ -166,3 +166,13 @@ func LintPolicy(doc string) []PolicyFinding {
 	}
 	return out
 }
+
+// PolicyAccounts returns the accounts a policy document's principals name,
+// sorted: policy test's default principal is the root of the only one.
+func PolicyAccounts(doc string) ([]string, error) {
+	p, err := policy.Parse(doc)
+	if err != nil {
+		return nil, &Error{Kind: ErrMalformedPolicy, Msg: err.Error()}
+	}
+	return p.Accounts(), nil
+}

@@ -250,3 +250,15 @@ func (p *Policy) AttestationBound() bool {
 	}
 	return false
 }
+
+// Accounts returns the accounts the policy's principals name (by id or by
+// root ARN), sorted, each once.
+func (p *Policy) Accounts() []string {
+	seen := map[string]bool{}
+	for i := range p.statements {
+		for _, a := range p.statements[i].principals.accounts {
+			seen[a.id] = true
+		}
+	}
+	return sortedKeys(seen)
+}
