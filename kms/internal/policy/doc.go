@@ -14,10 +14,50 @@
 // NotAction, optionally Resource or NotResource (absent means "*": a key
 // policy's resource is the key itself), and optionally Condition with the
 // operators StringEquals, StringNotEquals, StringEqualsIgnoreCase,
-// StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool and Null, the
-// IfExists suffix (not on Null) and the ForAnyValue: and ForAllValues:
-// prefixes (not on Null). Actions and resources take the wildcards * and ?,
-// as do StringLike values.
+// StringNotEqualsIgnoreCase, StringLike, StringNotLike, Bool, Null,
+// IpAddress, NotIpAddress, DateEquals, DateNotEquals, DateLessThan(Equals),
+// DateGreaterThan(Equals), NumericEquals, NumericNotEquals,
+// NumericLessThan(Equals), NumericGreaterThan(Equals), ArnEquals, ArnLike,
+// ArnNotEquals and ArnNotLike, the IfExists suffix (not on Null) and the
+// ForAnyValue: and ForAllValues: prefixes (not on Null). Actions and
+// resources take the wildcards * and ?, as do StringLike values and each
+// part of an Arn operator's ARN.
+//
+// # The condition keys are a closed set
+//
+// A condition key that the server never puts in a request's context is
+// absent from every request, so a condition on it decides silently: a Deny on
+// aws:SourceVpc would never apply, an Allow on a misspelt measurement would
+// never hold and, worse, would escape every check that looks for attestation
+// conditions. Parse therefore refuses any key but these (keys.go), named in
+// any ASCII case:
+//
+//	aws:SecureTransport        boolean    true only over TLS             Bool
+//	aws:SourceIp               IP         the direct peer                IpAddress, NotIpAddress
+//	aws:CurrentTime            date       the server's clock             Date*
+//	aws:EpochTime              seconds    the server's clock             Date*, Numeric*
+//	aws:PrincipalArn           ARN        the authenticated caller       String*, Arn*
+//	aws:RequestedRegion        string     the server's one region        String*
+//	kms:CallerAccount          string     the store's account            String*
+//	kms:EncryptionContext:<k>  string     the request's context          String*
+//	kms:EncryptionContextKeys  strings    its keys                       String*
+//	kms:KeySpec, kms:KeyUsage, kms:KeyOrigin   the key's                 String*
+//	kms:RequestAlias           string     the alias the request named    String*
+//	kms:RecipientAttestation:… string     verified evidence (below)      String*
+//
+// Null applies to every key. An operator on a key of another type is refused
+// ("IpAddress cannot be used with kms:CallerAccount"), and so is a value the
+// operator cannot read (a CIDR block with host bits set, a date without a
+// zone, a number in hex). A request value of the wrong type (the server never
+// sends one) makes the request ExplicitDeny.
+//
+// Measurements (attest.IsConditionKey): kms:RecipientAttestation:Format
+// (every format); kms:RecipientAttestation:ImageSha384 and :PCR0..:PCR31
+// (AWS Nitro, AWS's names); kms:RecipientAttestation/PCR0../PCR31 (Huawei
+// Qingtian, Huawei's names, with a slash); :SnpMeasurement and :SnpHostData
+// (SEV-SNP); :TpmPCR0..:TpmPCR23 (TPM 2.0). Each vendor's evidence gives only
+// its own keys, so one vendor's document never satisfies a condition written
+// for another's.
 //
 // A decision is AWS's: a statement applies when its principal, action,
 // resource and every condition match; any applicable Deny gives
@@ -36,8 +76,8 @@
 //     Principal types other than AWS (Service, Federated, CanonicalUser) are
 //     valid but never match, as no attestkms caller is one of them.
 //   - Whatever is not understood is an error, never ignored: an unknown
-//     element, principal type or condition operator (Numeric*, Date*,
-//     IpAddress, Arn*, Binary* are not supported yet), a policy variable
+//     element, principal type, condition operator (Binary* is not
+//     supported) or condition key (see below), a policy variable
 //     (${...}), a wildcard in a principal ARN, a duplicate JSON key, an empty
 //     list or operator body. Ignoring a Condition would widen access, and a
 //     document read one way by a reviewer and another way here (two "Effect"
@@ -51,21 +91,23 @@
 //   - A context key whose value list is empty is treated as absent.
 //   - Condition operators are spelt exactly as AWS spells them; Bool and Null
 //     take true and false (JSON literals, or the strings "true" and
-//     "false"); a number stands for its text as written (5.0 is not 5).
+//     "false"); under the String operators a number stands for its text as
+//     written (5.0 is not 5); IpAddress takes addresses and canonical CIDR
+//     blocks, Date* RFC 3339 times, days and seconds since 1970, Numeric*
+//     decimals.
 //   - The lockout check ([Policy.AllowsPolicyUpdate]) counts only Allow
 //     statements without conditions, and any Deny that could apply.
 //
 // # Attestation measurements compare without regard to case
 //
-// Every condition key that begins with kms:RecipientAttestation: (Format;
-// ImageSha384 and PCR0..PCR31 of Nitro and Qingtian documents; SnpMeasurement
-// and SnpHostData of SEV-SNP reports; TpmPCR0..TpmPCR23 of TPM quotes: see
-// attest.Claims.Measurements) carries hex or a format name, so its values compare case-insensitively under every string operator,
-// StringEquals and StringLike included: a policy that writes a PCR in
-// upper-case hex matches the lower-case hex that attest.Claims.Measurements
-// produces. The rule is one function, valuesIgnoreCase in condition.go. Other values are case-sensitive
-// except under the IgnoreCase operators; kms:EncryptionContext:<key> values,
-// for one, are case-sensitive while the <key> in the name is not.
+// The measurements carry hex or a format name, so their values compare
+// case-insensitively under every string operator, StringEquals and
+// StringLike included: a policy that writes a PCR in upper-case hex matches
+// the lower-case hex that attest.Claims.Measurements produces. The rule is
+// one function, valuesIgnoreCase in condition.go. Other values are
+// case-sensitive except under the IgnoreCase operators;
+// kms:EncryptionContext:<key> values, for one, are case-sensitive while the
+// <key> in the name is not.
 //
 // # A condition on an absent key, and how to require attestation
 //
@@ -73,7 +115,7 @@
 // statement does not apply, with these exceptions: ...IfExists is true,
 // Null:true is true, ForAllValues: is true (AWS's quirk: the empty set is a
 // subset of everything), and a negated operator without a set prefix
-// (StringNotEquals, StringNotLike, StringNotEqualsIgnoreCase) is true;
+// (StringNotEquals, StringNotLike, NotIpAddress, DateNotEquals, ...) is true;
 // ForAnyValue: stays false, negated or not. A request without attestation
 // carries no kms:RecipientAttestation: key at all.
 // Hence:
@@ -87,7 +129,8 @@
 //   - Deny + StringNotEquals on a measurement (deny all but the good image):
 //     does apply to a request without attestation, and so does require it.
 //   - Allow + StringNotEquals on a measurement (allow all but the bad image):
-//     also applies to a request without attestation. Do not write it.
+//     also applies to a request without attestation. Do not write it: on an
+//     action that releases a secret the safety check refuses it.
 //
 // # Multivalued keys
 //
@@ -95,7 +138,7 @@
 // matches some policy value, and a negated one when no request value does.
 // ForAnyValue: holds when some request value satisfies the operator,
 // ForAllValues: when every one does. Use the set prefixes for keys that carry
-// several values (aws:TagKeys, kms:EncryptionContextKeys), as AWS advises.
+// several values (kms:EncryptionContextKeys), as AWS advises.
 //
 // # Bounds
 //
@@ -105,12 +148,25 @@
 // nests, or with lists of more than 500 entries. Wildcard matching costs up to
 // len(pattern) x len(value), so Evaluate counts its steps and answers
 // ExplicitDeny past a few milliseconds of work (maxSteps), which no sensible
-// policy comes near.
+// policy comes near; the safety check is bounded the same way
+// (analysisSteps) and refuses what it cannot finish.
+//
+// # Attestation-bound policies and the safety check
+//
+// A policy that names any measurement key is attestation-bound
+// (AttestationBound): its key's owner expects attested callers. Package kms
+// then never releases a plaintext secret of the key, or one protected by it
+// (SecretActions: Decrypt, GenerateDataKey, GenerateDataKeyPair,
+// DeriveSharedSecret, ReEncryptFrom), to a request without a verified
+// Recipient, whatever the policy says; and CreateKey and PutKeyPolicy refuse
+// an attestation-bound policy on which some principal could be allowed one of
+// those actions without evidence (CheckAttestationSafety, safety.go): an Allow
+// without a measurement condition that is false when the request carries
+// none, unless a Deny surely denies it. Lint adds the weaker smells for
+// attestkms policy lint.
 //
 // # What is not checked here
 //
 // Whether a measurement is the right one, and whether evidence is genuine:
-// that is the policy author's and package attest's business. Nor does Parse
-// know the attestation keys by name: a misspelt kms:RecipientAttestation: key
-// is simply absent from every request (see above for what that means).
+// that is the policy author's and package attest's business.
 package policy

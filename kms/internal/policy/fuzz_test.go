@@ -56,7 +56,11 @@ func seedPolicies() []string {
 		doc(defaultStatement, `{"Effect":"Deny","NotPrincipal":{"AWS":["111122223333","arn:aws:iam::111122223333:user/alice"]},"NotAction":"kms:Describe*","NotResource":"arn:aws:kms:*:111122223333:key/*"}`),
 		doc(`{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"kms:*"}`),
 		doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Condition":{
-			"ForAnyValue:StringLike":{"aws:TagKeys":["a*","?b"]},
+			"ForAnyValue:StringLike":{"kms:EncryptionContextKeys":["a*","?b"]},
+			"IpAddress":{"aws:SourceIp":["10.0.0.0/8","::1"]},
+			"DateLessThanIfExists":{"aws:CurrentTime":"2030-01-01T00:00:00Z"},
+			"NumericGreaterThan":{"aws:EpochTime":"1700000000"},
+			"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/*"},
 			"ForAllValues:StringNotEqualsIgnoreCase":{"kms:EncryptionContextKeys":"secret"},
 			"Null":{"kms:RecipientAttestation:PCR0":false},
 			"BoolIfExists":{"aws:SecureTransport":true},
@@ -132,5 +136,13 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		// The safety check is sound on any document (FuzzPolicySafety
+		// explores the interesting ones).
+		if p.AttestationBound() && len(p.CheckAttestationSafety(acct, keyARN)) == 0 {
+			if leak := unattestedLeak(p, acct, keyARN); leak != "" {
+				t.Fatalf("the safety check passed, yet Evaluate allows %s without evidence", leak)
+			}
+		}
+		p.Lint() // no panic on any document
 	})
 }

@@ -76,10 +76,14 @@ func (p *Policy) statementName(i int) string {
 	return name
 }
 
-// maxAnalysisSteps bounds CheckAttestationSafety: a 32 KiB document names at
-// most a few thousand principals, and a real policy needs a few hundred
-// steps. Past the bound the policy is refused as too complex to check.
-const maxAnalysisSteps = 1 << 22
+// analysisSteps bounds CheckAttestationSafety's work. The policy's author
+// may be an attacker holding kms:PutKeyPolicy: the check compares every
+// class of caller with every statement's principals, which a 32 KiB document
+// of short principal ARNs makes a few million comparisons (tens of
+// milliseconds, BenchmarkSafetyWorstCase), and a real policy a few hundred.
+// Past the bound the policy is refused as too complex to check. A variable
+// only so that a test can lower it.
+var analysisSteps = 1 << 23
 
 // CheckAttestationSafety is the policy safety check that CreateKey and
 // PutKeyPolicy apply, unless BypassPolicyLockoutSafetyCheck is set, to an
@@ -116,7 +120,7 @@ func (p *Policy) CheckAttestationSafety(account, resource string) []Finding {
 			}
 		}
 	}
-	b := budget(maxAnalysisSteps)
+	b := budget(analysisSteps)
 	callers := p.candidates(account, &b)
 	var out []Finding
 	for i := range p.statements {
@@ -357,6 +361,9 @@ func (p *Policy) candidates(account string, b *budget) []candidate {
 				named[arn] = true
 				arns = append(arns, arn)
 			}
+			if a := accountOf(arn); account == "" && a != "" {
+				accounts[a] = true // its other principals are a class too
+			}
 		}
 	}
 	if account != "" {
@@ -396,8 +403,12 @@ func (p *Policy) candidates(account string, b *budget) []candidate {
 			out = append(out, candidate{caller: c, desc: arn})
 		}
 	}
+	// "aws", attestkms's own partition, first: findings name the first
+	// caller that gets through.
+	delete(partitions, "aws")
+	parts := append([]string{"aws"}, sortedKeys(partitions)...)
 	for _, id := range sortedKeys(accounts) {
-		for _, part := range sortedKeys(partitions) {
+		for _, part := range parts {
 			root := "arn:" + part + ":iam::" + id + ":root"
 			out = append(out,
 				candidate{caller{arn: root, partition: part, account: id}, root},

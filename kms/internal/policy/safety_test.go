@@ -1,0 +1,265 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+// Statements for the safety table. acct is the key's account.
+const (
+	attCond   = `"Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}`
+	enclaveOK = `{"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":["kms:Decrypt","kms:GenerateDataKey"],` + attCond + `}`
+	// adminActions is AWS's "key administrators" list plus Encrypt: nothing
+	// in it releases a secret.
+	adminActions = `["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"]`
+	secretList   = `["kms:Decrypt","kms:GenerateDataKey","kms:GenerateDataKeyPair","kms:DeriveSharedSecret","kms:ReEncryptFrom"]`
+)
+
+func allowStmt(principal, action, cond string) string {
+	s := `{"Effect":"Allow","Principal":` + principal + `,"Action":` + action
+	if cond != "" {
+		s += `,"Condition":` + cond
+	}
+	return s + `}`
+}
+
+func denyStmt(principal, action, cond string) string {
+	return strings.Replace(allowStmt(principal, action, cond), `"Allow"`, `"Deny"`, 1)
+}
+
+const account = `{"AWS":"111122223333"}`
+
+// TestAttestationSafety is the safety check's table: each policy with the
+// verdict written by hand — "" for accepted, or the first finding's
+// statement index and action.
+func TestAttestationSafety(t *testing.T) {
+	onAtt := func(op, val string) string {
+		return `{"` + op + `":{"kms:RecipientAttestation:ImageSha384":` + val + `}}`
+	}
+	tests := []struct {
+		name   string
+		policy string
+		want   string // "statement N: action", or "" when safe
+		lint   string // the same for lint (any key, any account); "=" for want
+	}{
+		// Not attestation-bound: nothing to check.
+		{"default policy", defaultPolicy, "", "="},
+		{"encryption context only", doc(allowStmt(account, `"kms:*"`, `{"StringEquals":{"kms:EncryptionContext:app":"x"}}`)), "", "="},
+
+		// Wildcards and lists that reach a secret action without a condition.
+		{"kms:*", doc(allowStmt(account, `"kms:*"`, ""), enclaveOK), "statement 0: kms:Decrypt", "="},
+		{"*", doc(allowStmt(account, `"*"`, ""), enclaveOK), "statement 0: kms:Decrypt", "="},
+		{"kms:Re*", doc(allowStmt(account, `"kms:Re*"`, ""), enclaveOK), "statement 0: kms:ReEncryptFrom", "="},
+		{"kms:ReEncrypt*", doc(allowStmt(account, `"kms:ReEncrypt*"`, ""), enclaveOK), "statement 0: kms:ReEncryptFrom", "="},
+		{"kms:ReEncryptTo only", doc(allowStmt(account, `"kms:ReEncryptTo"`, ""), enclaveOK), "", "="},
+		{"kms:Generate*", doc(allowStmt(account, `"kms:Generate*"`, ""), enclaveOK), "statement 0: kms:GenerateDataKey", "="},
+		{"kms:GenerateDataKeyPair*", doc(allowStmt(account, `"kms:GenerateDataKeyPair*"`, ""), enclaveOK), "statement 0: kms:GenerateDataKeyPair", "="},
+		{"kms:?ecrypt", doc(allowStmt(account, `"kms:?ecrypt"`, ""), enclaveOK), "statement 0: kms:Decrypt", "="},
+		{"action in another case", doc(allowStmt(account, `"KMS:decrypt"`, ""), enclaveOK), "statement 0: kms:Decrypt", "="},
+		{"DeriveSharedSecret", doc(enclaveOK, allowStmt(account, `"kms:DeriveSharedSecret"`, "")), "statement 1: kms:DeriveSharedSecret", "="},
+		{"no secret action", doc(allowStmt(account, `["kms:Encrypt","kms:GenerateDataKeyWithoutPlaintext","kms:GenerateDataKeyPairWithoutPlaintext","kms:GetPublicKey","kms:GenerateRandom"]`, ""), enclaveOK), "", "="},
+		{"administrators", doc(allowStmt(account, adminActions, ""), enclaveOK), "", "="},
+
+		// NotAction.
+		{"NotAction the two", doc(allowStmt(account, `["kms:Decrypt","kms:GenerateDataKey"]`, "")[:0]+`{"Effect":"Allow","Principal":`+account+`,"NotAction":["kms:Decrypt","kms:GenerateDataKey"]}`, enclaveOK), "statement 0: kms:DeriveSharedSecret", "="},
+		{"NotAction every secret", doc(`{"Effect":"Allow","Principal":`+account+`,"NotAction":`+secretList+`}`, enclaveOK), "", "="},
+		{"NotAction kms:*", doc(`{"Effect":"Allow","Principal":`+account+`,"NotAction":"kms:*"}`, enclaveOK), "", "="},
+
+		// Conditions that hold when the request carries no evidence.
+		{"IfExists", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringEqualsIfExists", `"ab"`))), "statement 0: kms:Decrypt", "="},
+		{"ForAllValues", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("ForAllValues:StringEquals", `"ab"`))), "statement 0: kms:Decrypt", "="},
+		{"ForAnyValue requires", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("ForAnyValue:StringEquals", `"ab"`))), "", "="},
+		{"StringNotEquals", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringNotEquals", `"ab"`))), "statement 0: kms:Decrypt", "="},
+		{"StringNotLike", doc(allowStmt(account, `"kms:GenerateDataKey"`, onAtt("StringNotLike", `"ab*"`))), "statement 0: kms:GenerateDataKey", "="},
+		{"StringNotEqualsIgnoreCase", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringNotEqualsIgnoreCase", `"AB"`))), "statement 0: kms:Decrypt", "="},
+		{"Null true", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("Null", `"true"`))), "statement 0: kms:Decrypt", "="},
+		{"Null false requires", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("Null", `"false"`))), "", "="},
+		{"StringLike * requires some evidence", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringLike", `"*"`))), "", "="},
+		{"one weak, one strong", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"},"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}`)), "", "="},
+		{"Format alone requires", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"}}`)), "", "="},
+		{"other condition is no substitute", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:EncryptionContext:app":"x"}}`), enclaveOK), "statement 0: kms:Decrypt", "="},
+		{"Huawei's key binds too", doc(allowStmt(account, `"kms:*"`, ""), allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIgnoreCase":{"kms:RecipientAttestation/PCR0":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+
+		// Principals.
+		{"another principal unconditioned", doc(allowStmt(`{"AWS":"arn:aws:iam::111122223333:user/ci"}`, `"kms:Decrypt"`, ""), enclaveOK), "statement 0: kms:Decrypt", "="},
+		{"multiple principals", doc(allowStmt(`{"AWS":["arn:aws:iam::111122223333:user/ci","arn:aws:iam::111122223333:user/ops"]}`, `"kms:GenerateDataKey"`, ""), enclaveOK), "statement 0: kms:GenerateDataKey", "="},
+		{"star principal", doc(allowStmt(`"*"`, `"kms:GenerateDataKeyPair"`, ""), enclaveOK), "statement 0: kms:GenerateDataKeyPair", "="},
+		{"service principal never calls", doc(allowStmt(`{"Service":"ec2.amazonaws.com"}`, `"kms:Decrypt"`, ""), enclaveOK), "", "="},
+		{"another account", doc(allowStmt(`{"AWS":"444455556666"}`, `"kms:Decrypt"`, ""), enclaveOK), "", "statement 0: kms:Decrypt"},
+		// The account's root ARN stands for every principal of the account:
+		// NotPrincipal excludes them all, and leaves every other account.
+		{"NotPrincipal the account", doc(`{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:Decrypt"}`, enclaveOK), "", "statement 0: kms:Decrypt"},
+		{"NotPrincipal a user", doc(`{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/ci"},"Action":"kms:Decrypt"}`, enclaveOK), "statement 0: kms:Decrypt", "="},
+
+		// Deny overrides.
+		{"deny all but the image", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, secretList, onAtt("StringNotEquals", `"ab"`))), "", "="},
+		{"deny covers two of five", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `["kms:Decrypt","kms:GenerateDataKey"]`, onAtt("StringNotEquals", `"ab"`))), "statement 0: kms:DeriveSharedSecret", "="},
+		{"deny with kms:*", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("StringNotEquals", `"ab"`))), "", "="},
+		{"deny if no evidence (Null)", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("Null", `"true"`))), "", "="},
+		{"deny the bad image only", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("StringEquals", `"bad"`))), "statement 0: kms:Decrypt", "="},
+		{"deny mixed with a transport condition", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab"},"Bool":{"aws:SecureTransport":"false"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny one user, allow the account", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`{"AWS":"arn:aws:iam::111122223333:user/ci"}`, `"kms:*"`, onAtt("StringNotEquals", `"ab"`))), "statement 0: kms:Decrypt", "="},
+		{"deny all but the admin", doc(allowStmt(account, `"kms:*"`, ""), `{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/admin"},"Action":"kms:*","Condition":`+onAtt("StringNotEquals", `"ab"`)+`}`), "statement 0: kms:Decrypt", "="},
+		{"deny the account by root ARN", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`{"AWS":"arn:aws:iam::111122223333:root"}`, `"kms:*"`, onAtt("StringNotEquals", `"ab"`))), "", "statement 0: kms:Decrypt"},
+
+		// Resources: the server knows the key, lint does not.
+		{"allow on another key", doc(`{"Effect":"Allow","Principal":`+account+`,"Action":"kms:Decrypt","Resource":"`+otherKey+`"}`, enclaveOK), "", "statement 0: kms:Decrypt"},
+		{"allow NotResource *", doc(`{"Effect":"Allow","Principal":`+account+`,"Action":"kms:Decrypt","NotResource":"*"}`, enclaveOK), "", "="},
+		{"deny on another key", doc(allowStmt(account, `"kms:*"`, ""), `{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"`+otherKey+`","Condition":`+onAtt("StringNotEquals", `"ab"`)+`}`), "statement 0: kms:Decrypt", "="},
+		{"deny on this key", doc(allowStmt(account, `"kms:*"`, ""), `{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"`+keyARN+`","Condition":`+onAtt("StringNotEquals", `"ab"`)+`}`), "", "statement 0: kms:Decrypt"},
+	}
+	if len(tests) < 30 {
+		t.Fatalf("%d policies; the issue asks for at least 30", len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustParse(t, tt.policy)
+			got := first(p.CheckAttestationSafety(acct, keyARN))
+			if got != tt.want {
+				t.Errorf("server check: got %q, want %q", got, tt.want)
+			}
+			wantLint := tt.want
+			if tt.lint != "=" {
+				wantLint = tt.lint
+			}
+			if got := first(p.CheckAttestationSafety("", "")); got != wantLint {
+				t.Errorf("lint check: got %q, want %q", got, wantLint)
+			}
+			// Sound: an accepted policy allows no secret action to any
+			// caller who sends no evidence, whatever else the request says.
+			if got == "" && p.AttestationBound() {
+				if leak := unattestedLeak(p, acct, keyARN); leak != "" {
+					t.Errorf("accepted, yet Evaluate allows %s", leak)
+				}
+			}
+		})
+	}
+}
+
+// first formats a check's first finding as "statement N: action".
+func first(fs []Finding) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	name, _, _ := strings.Cut(fs[0].Statement, " (")
+	return name + ": " + fs[0].Action
+}
+
+// unattestedContexts are contexts without measurements, some of them
+// meeting the conditions the tests write on other keys.
+func unattestedContexts() []map[string][]string {
+	return []map[string][]string{
+		nil,
+		{"kms:EncryptionContext:app": {"x"}, "kms:EncryptionContextKeys": {"app"}},
+		{"aws:SecureTransport": {"false"}, "aws:SourceIp": {"10.0.0.1"}},
+		{"aws:SecureTransport": {"true"}, "aws:SourceIp": {"127.0.0.1"}},
+	}
+}
+
+// unattestedLeak asks Evaluate itself whether some caller without evidence
+// is allowed a secret action on resource, and names the first such request.
+func unattestedLeak(p *Policy, account, resource string) string {
+	callers := []string{
+		"arn:aws:iam::" + account + ":root", "arn:aws:iam::" + account + ":user/alice",
+		"arn:aws:iam::" + account + ":user/ci", "arn:aws:iam::" + account + ":user/ops", "arn:aws:iam::" + account + ":user/admin",
+	}
+	for _, c := range callers {
+		for _, a := range SecretActions {
+			for _, ctx := range unattestedContexts() {
+				if p.Evaluate(&Request{Principal: c, Account: account, Action: a, Resource: resource, Context: ctx}) == Allow {
+					return a + " to " + c
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func TestSafetyFindingText(t *testing.T) {
+	p := mustParse(t, doc(`{"Sid":"manage","Effect":"Allow","Principal":`+account+`,"NotAction":["kms:Decrypt","kms:GenerateDataKey"]}`, enclaveOK))
+	fs := p.CheckAttestationSafety(acct, keyARN)
+	var actions []string
+	for _, f := range fs {
+		actions = append(actions, f.Action)
+		if f.Severity != SeverityError || f.Statement != `statement 0 (Sid "manage")` {
+			t.Errorf("finding %+v", f)
+		}
+	}
+	if strings.Join(actions, " ") != "kms:DeriveSharedSecret kms:GenerateDataKeyPair kms:ReEncryptFrom" {
+		t.Errorf("actions %v", actions)
+	}
+	want := `allows kms:ReEncryptFrom (through NotAction) to arn:aws:iam::111122223333:root without a verified Recipient: ` +
+		`it has no condition on a kms:RecipientAttestation measurement, while statement 1 (Sid "enclave") conditions on attestation`
+	if fs[2].Reason != want {
+		t.Errorf("reason\n  %s\nwant\n  %s", fs[2].Reason, want)
+	}
+	if got := fs[2].String(); got != "error\tstatement 0 (Sid \"manage\")\tkms:ReEncryptFrom\t"+want {
+		t.Errorf("String() = %q", got)
+	}
+	p = mustParse(t, doc(allowStmt(`"*"`, `"kms:*"`, ""), allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIfExists":{"kms:RecipientAttestation:ImageSha384":"ab"}}`)))
+	fs = p.CheckAttestationSafety(acct, keyARN)
+	if !strings.Contains(fs[0].Reason, `(through "kms:*") to arn:aws:iam::111122223333:root`) {
+		t.Errorf("reason %q", fs[0].Reason)
+	}
+	last := fs[len(fs)-1]
+	if last.Statement != "statement 1" || !strings.Contains(last.Reason, "its measurement conditions (StringEqualsIfExists on kms:RecipientAttestation:ImageSha384) hold when the request carries no evidence") {
+		t.Errorf("last finding %+v", last)
+	}
+	for _, f := range fs {
+		if strings.Contains(f.String(), `"ab"`) {
+			t.Errorf("a finding echoes a condition value: %s", f)
+		}
+	}
+}
+
+// worstCase is a 32 KiB attestation-bound policy built to make the safety
+// check compare as many principals as it can: hundreds of named users, each
+// a class of caller, against Deny statements naming them all.
+func worstCase(tb testing.TB) *Policy {
+	var principals []string
+	for i := 0; ; i++ {
+		p := `"arn:aws:iam::111122223333:user/` + itoa(i%100) + strings.Repeat("x", i/100) + `"`
+		if len(principals)*len(p) > 14<<10 {
+			break
+		}
+		principals = append(principals, p)
+	}
+	list := `{"AWS":[` + strings.Join(principals, ",") + `]}`
+	d := doc(allowStmt(`"*"`, `"kms:*"`, ""),
+		denyStmt(list, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}`),
+		denyStmt(list, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab"},"Bool":{"aws:SecureTransport":"false"}}`))
+	if len(d) > maxDocument {
+		tb.Fatalf("the worst case is %d bytes, over the limit", len(d))
+	}
+	return mustParse(tb, d)
+}
+
+// A policy whose analysis exceeds the budget is refused, not passed; the
+// worst document the size limit allows stays within it.
+func TestSafetyBudget(t *testing.T) {
+	p := worstCase(t)
+	fs := p.CheckAttestationSafety(acct, keyARN)
+	if len(fs) == 0 || strings.Contains(fs[0].Reason, "too large") {
+		t.Fatalf("the worst case within the limits: %v", fs)
+	}
+	defer func(n int) { analysisSteps = n }(analysisSteps)
+	analysisSteps = 1000
+	fs = p.CheckAttestationSafety(acct, keyARN)
+	if len(fs) != 1 || fs[0].Severity != SeverityError || !strings.Contains(fs[0].Reason, "too large for the attestation safety check") {
+		t.Fatalf("over the budget: %v", fs)
+	}
+}
+
+func BenchmarkSafetyWorstCase(b *testing.B) {
+	p := worstCase(b)
+	for b.Loop() {
+		p.CheckAttestationSafety(acct, keyARN)
+	}
+}
+
+func BenchmarkSafetyReadmePolicy(b *testing.B) {
+	p := mustParse(b, doc(allowStmt(account, adminActions, ""), enclaveOK))
+	for b.Loop() {
+		p.CheckAttestationSafety(acct, keyARN)
+	}
+}
