@@ -31,7 +31,9 @@ func TestConditionFacts(t *testing.T) {
 		_, err := s.Encrypt(bg, call, &EncryptRequest{KeyID: keyID, Plaintext: []byte("x")})
 		return err
 	}
-	denied := func(err error) bool { return err != nil && strings.Contains(err.Error(), "no resource-based policy allows") }
+	denied := func(err error) bool {
+		return err != nil && strings.Contains(err.Error(), "no resource-based policy allows")
+	}
 	call := func(mod func(*Call)) *Call { cc := s.testCall(); mod(cc); return cc }
 
 	withPolicy(`{"Bool":{"aws:SecureTransport":"true"}}`)
@@ -137,4 +139,3 @@ func TestBypassedChecksRecorded(t *testing.T) {
 		t.Errorf("bypassed checks %v", c3.BypassedChecks)
 	}
 }
-
