@@ -139,3 +139,41 @@ func TestBypassedChecksRecorded(t *testing.T) {
 		t.Errorf("bypassed checks %v", c3.BypassedChecks)
 	}
 }
+
+// A policy an older, laxer parser stored (here a condition on aws:TagKeys,
+// which attestkms never evaluated) denies everything, is reported by
+// PolicyProblems, and only the account's root credential may replace it.
+func TestUnparseableStoredPolicy(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	md := mustKey(t, s, "", "")
+	old := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*",` +
+		`"Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"x"}}}]}`
+	err := s.st.updateKey(md.KeyID, func(rec *keyRecord) error { rec.Policy = old; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := s.PolicyProblems()
+	if err != nil || len(problems) != 1 || !strings.HasPrefix(problems[0], md.KeyID+": ") || !strings.Contains(problems[0], "aws:TagKeys") {
+		t.Fatalf("PolicyProblems = %q, %v", problems, err)
+	}
+	_, err = s.DescribeKey(bg, c, md.KeyID)
+	wantKind(t, err, ErrAccessDenied)
+	if !strings.Contains(err.Error(), "no longer parses") {
+		t.Errorf("DescribeKey: %v", err)
+	}
+	user := &Call{RequestID: "u", Principal: &Principal{ARN: "arn:aws:iam::" + acct + ":user/ci"}}
+	wantKind(t, s.PutKeyPolicy(bg, user, md.KeyID, "", defaultPolicy(s.Account()), false), ErrAccessDenied)
+	// The root may replace it, and the new policy passes the usual checks.
+	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", old, false), ErrMalformedPolicy)
+	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", defaultPolicy(s.Account()), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DescribeKey(bg, c, md.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	if problems, _ := s.PolicyProblems(); len(problems) != 0 {
+		t.Fatalf("PolicyProblems after the fix: %q", problems)
+	}
+}

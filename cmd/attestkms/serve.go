@@ -112,6 +112,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	defer svc.Close()
+	problems, err := svc.PolicyProblems()
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "attestkms: warning: key %s\nattestkms: hint: every request on that key is denied until the account's root credential replaces its policy (PutKeyPolicy)\n", p)
+	}
 
 	var tlsConfig *tls.Config
 	if cfg.tlsCert != "" {
