@@ -50,6 +50,12 @@ func usageError(format string, args ...any) error {
 
 func withHint(err error, hint string) error { return &exitError{code: 1, err: err, hint: hint} }
 
+// exitStatus ends a command that has said everything on stdout (policy
+// test's verdict, policy lint's findings) with a status and no message.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -80,8 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	if code, ok := quiet(err); ok {
-		return code
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
 	}
 	fmt.Fprintf(stderr, "attestkms: error: %s\n", strings.TrimSuffix(err.Error(), "."))
 	var ee *exitError

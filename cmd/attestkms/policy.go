@@ -149,7 +149,7 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 	in := fs.String("in", "", "the policy document's `file` (- for standard input)")
 	action := fs.String("action", "", "the request's `action`, e.g. kms:Decrypt (required)")
 	evidence := fs.String("evidence", "", "the Recipient's attestation document `file`, raw or base64 (default: no Recipient)")
-	principal := fs.String("principal", "", "the caller's IAM `ARN` (default: the root of the key's account)")
+	principal := fs.String("principal", "", "the caller's IAM `ARN` (default: the root of --key-arn's account, else of the policy's only account)")
 	keyARN := fs.String("key-arn", "", "the key's `ARN` (default arn:aws:kms:REGION:ACCOUNT:key/"+defaultKeyID+")")
 	region := fs.String("region", "us-east-1", "the server's `region` (aws:RequestedRegion)")
 	at := fs.String("at", "", "judge and verify at this `instant` (RFC 3339) instead of now")
@@ -193,19 +193,20 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 		return readError(err)
 	}
 	var evidenceDoc []byte
-	var set *attest.Set
 	if *evidence != "" {
 		if evidenceDoc, err = readEvidence(*evidence); err != nil {
 			return readError(err)
 		}
-		set, err = ev.verifiers()
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return err
-		}
-		if err != nil {
-			return readError(err)
-		}
+	}
+	// The trust flags are read as serve and verify-evidence read them, even
+	// without --evidence, so that a bad roots file never goes unnoticed.
+	set, err := ev.verifiers()
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if err != nil {
+		return readError(err)
 	}
 	if err := defaultCaller(doc, q); err != nil {
 		return err
@@ -336,11 +337,11 @@ func (c *contextFlags) Set(s string) error {
 	return nil
 }
 
-// keySpecs and keyUsages are the values the server gives kms:KeySpec and
+// contextKeySpecs and contextKeyUsages are the values the server gives kms:KeySpec and
 // kms:KeyUsage: those of the keys it makes.
 var (
-	keySpecs  = []kms.KeySpec{kms.SymmetricDefault, kms.EccNistP256, kms.EccNistP384, kms.EccNistP521, kms.EccSecgP256k1, kms.Sm2}
-	keyUsages = []kms.KeyUsage{kms.EncryptDecrypt, kms.KeyAgreement}
+	contextKeySpecs  = []kms.KeySpec{kms.SymmetricDefault, kms.EccNistP256, kms.EccNistP384, kms.EccNistP521, kms.EccSecgP256k1, kms.Sm2}
+	contextKeyUsages = []kms.KeyUsage{kms.EncryptDecrypt, kms.KeyAgreement}
 )
 
 // apply sets the request facts the --context flags give on q. Only the keys
@@ -404,13 +405,13 @@ func (c contextFlags) apply(q *kms.PolicyQuestion) error {
 			}
 			q.RequestAlias = value
 		case lower == "kms:keyspec":
-			if !oneOf(value, keySpecs) {
-				return usageError("--context %s=%q: want one of %s", key, value, joined(keySpecs))
+			if !oneOf(value, contextKeySpecs) {
+				return usageError("--context %s=%q: want one of %s", key, value, joined(contextKeySpecs))
 			}
 			q.KeySpec = kms.KeySpec(value)
 		case lower == "kms:keyusage":
-			if !oneOf(value, keyUsages) {
-				return usageError("--context %s=%q: want one of %s", key, value, joined(keyUsages))
+			if !oneOf(value, contextKeyUsages) {
+				return usageError("--context %s=%q: want one of %s", key, value, joined(contextKeyUsages))
 			}
 			q.KeyUsage = kms.KeyUsage(value)
 		default:
@@ -435,21 +436,6 @@ func joined[T ~string](set []T) string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, ", ")
-}
-
-// exitStatus ends a command that has said everything on stdout (a verdict,
-// findings) with a status and no message.
-type exitStatus int
-
-func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-
-// quiet reports whether err is an exitStatus, and its status.
-func quiet(err error) (int, bool) {
-	var s exitStatus
-	if errors.As(err, &s) {
-		return int(s), true
-	}
-	return 0, false
 }
 
 var _ flag.Value = (*contextFlags)(nil)

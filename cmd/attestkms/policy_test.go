@@ -172,6 +172,7 @@ func TestPolicyUsageAndInput(t *testing.T) {
 		{[]string{"policy", "test", "--in", huge, "--action", "kms:Decrypt"}, 3, "more than"},
 		{[]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--evidence", filepath.Join(dir, "missing.cbor")}, 3, "no such file"},
 		{[]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--evidence", pol, "--nitro-roots", filepath.Join(dir, "missing.pem")}, 3, "reading roots"},
+		{[]string{"policy", "test", "--in", pol, "--action", "kms:DescribeKey", "--nitro-roots", pol}, 3, "no PEM certificate"},
 		{[]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--evidence", pol, "--attestation-max-age", "-1s"}, 2, "--attestation-max-age must be positive"},
 		{[]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--at", "yesterday"}, 2, "not an RFC 3339 time"},
 		{[]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--principal", "bob"}, 2, `principal "bob" is not an IAM ARN`},
