@@ -4,6 +4,8 @@
 //	attestkms init   --data-dir DIR                                new store, prints the admin credential
 //	attestkms credential create|list|delete --data-dir DIR         manage access keys
 //	attestkms verify-evidence --in FILE [--at RFC3339]             why was my document refused?
+//	attestkms policy lint --in FILE                                the server's checks of a key policy
+//	attestkms policy test --in FILE --action ACTION [...]          the server's verdict on one request
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -24,12 +26,16 @@ Usage:
   attestkms init --data-dir DIR            create a store; print the first admin credential as JSON
   attestkms credential create|list|delete  manage access keys (stop the server first)
   attestkms verify-evidence --in FILE      the server's own verification of an attestation document
+  attestkms policy lint --in FILE          the server's checks of a key policy: errors and warnings
+  attestkms policy test --in FILE --action ACTION [--evidence DOC]
+                                           the server's verdict on one request: allowed or denied, and why
 
 With no flags, serve uses ./attestkms-data (created on first start) and 127.0.0.1:8080.
 Run "attestkms COMMAND --help" for a command's flags.
 `
 
-// exitCode errors carry the process exit status: 1 for failures, 2 for usage.
+// exitError carries the process exit status: 1 for failures, 2 for usage, 3
+// for unreadable input.
 type exitError struct {
 	code int
 	err  error
@@ -43,6 +49,12 @@ func usageError(format string, args ...any) error {
 }
 
 func withHint(err error, hint string) error { return &exitError{code: 1, err: err, hint: hint} }
+
+// exitStatus ends a command that has said everything on stdout (policy
+// test's verdict, policy lint's findings) with a status and no message.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -63,6 +75,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runCredential(args[1:], stdout, stderr)
 	case "verify-evidence":
 		err = runVerifyEvidence(args[1:], stdout, stderr)
+	case "policy":
+		err = runPolicy(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -71,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var status exitStatus
+	if errors.As(err, &status) {
+		return int(status)
 	}
 	fmt.Fprintf(stderr, "attestkms: error: %s\n", strings.TrimSuffix(err.Error(), "."))
 	var ee *exitError
