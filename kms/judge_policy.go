@@ -88,7 +88,9 @@ func JudgePolicy(doc string, q *PolicyQuestion) (*PolicyAnswer, error) {
 	j := p.Judge(f.request())
 	a := &PolicyAnswer{Lines: j.Lines}
 	if gated(p, q.Action, q.Claims) {
-		a.Reasons = []string{gateMessage(q.KeyARN, q.Action)}
+		// The gate decides; what the policy itself lacks is said too, so
+		// that one run shows what evidence would have to satisfy.
+		a.Reasons = append([]string{gateMessage(q.KeyARN, q.Action)}, j.Unmet...)
 		return a, nil
 	}
 	switch j.Decision {

@@ -310,16 +310,18 @@ func TestPolicyTestEvidence(t *testing.T) {
 		"reason: no statement allows kms:Decrypt",
 		"reason: "+enclaveStatement+": StringEquals on kms:RecipientAttestation:ImageSha384 does not hold (the key is present)")
 
-	// No evidence: the attestation gate denies, and the enclave statement's
-	// measurement conditions are absent.
+	// No evidence: the attestation gate denies, and the reasons also say
+	// which measurement conditions the enclave statement lacks.
 	code, out, _ = test("--action", "kms:Decrypt", "--explain")
 	if code != 1 {
 		t.Fatalf("no evidence: exit %d", code)
 	}
 	got := lines(out)
-	if len(got) != 5 || got[0] != "denied" || got[1] != "statement: none" ||
+	if len(got) != 7 || got[0] != "denied" || got[1] != "statement: none" ||
 		!strings.HasPrefix(got[2], "reason: arn:aws:kms:us-east-1:111122223333:key/"+defaultKeyID+" is attestation-bound: ") ||
-		got[4] != "explain: "+enclaveStatement+": does not apply: StringEquals on kms:RecipientAttestation:Format does not hold (the key is absent); StringEquals on kms:RecipientAttestation:ImageSha384 does not hold (the key is absent)" {
+		got[3] != "reason: "+enclaveStatement+": StringEquals on kms:RecipientAttestation:Format does not hold (the key is absent)" ||
+		got[4] != "reason: "+enclaveStatement+": StringEquals on kms:RecipientAttestation:ImageSha384 does not hold (the key is absent)" ||
+		got[6] != "explain: "+enclaveStatement+": does not apply: StringEquals on kms:RecipientAttestation:Format does not hold (the key is absent); StringEquals on kms:RecipientAttestation:ImageSha384 does not hold (the key is absent)" {
 		t.Fatalf("no evidence:\n%s", out)
 	}
 
