@@ -29,52 +29,70 @@ type facts struct {
 	origin                               string
 }
 
-// context is the condition context of a request, under the keys package
-// policy evaluates (policy/keys.go). With no Recipient there is no
-// kms:RecipientAttestation key at all.
-func (f *facts) context() map[string][]string {
-	m := map[string][]string{
-		policy.KeyCallerAccount:   {f.account},
-		policy.KeyPrincipalArn:    {f.principal},
-		policy.KeySecureTransport: {strconv.FormatBool(f.secureTransport)},
-		policy.KeyCurrentTime:     {f.now.UTC().Format(time.RFC3339)},
-		policy.KeyEpochTime:       {strconv.FormatInt(f.now.Unix(), 10)},
-		policy.KeyRequestedRegion: {f.region},
+// context is the condition context of a request for p, under the keys
+// package policy evaluates (policy/keys.go): only those some condition of p
+// consults, so that the default policy costs no formatting at all. With no
+// Recipient there is no kms:RecipientAttestation key at all.
+func (f *facts) context(p *policy.Policy) map[string][]string {
+	var m map[string][]string
+	set := func(key string, vals []string) {
+		if m == nil {
+			m = make(map[string][]string)
+		}
+		m[key] = vals
 	}
-	if f.sourceIP != "" {
-		m[policy.KeySourceIP] = []string{f.sourceIP}
+	if p.Consults(policy.KeyCallerAccount) {
+		set(policy.KeyCallerAccount, []string{f.account})
 	}
-	if f.spec != "" {
-		m[policy.KeyKeySpec] = []string{string(f.spec)}
+	if p.Consults(policy.KeyPrincipalArn) {
+		set(policy.KeyPrincipalArn, []string{f.principal})
 	}
-	if f.usage != "" {
-		m[policy.KeyKeyUsage] = []string{string(f.usage)}
+	if p.Consults(policy.KeySecureTransport) {
+		set(policy.KeySecureTransport, []string{strconv.FormatBool(f.secureTransport)})
 	}
-	if f.origin != "" {
-		m[policy.KeyKeyOrigin] = []string{f.origin}
+	if p.Consults(policy.KeyCurrentTime) {
+		set(policy.KeyCurrentTime, []string{f.now.UTC().Format(time.RFC3339)})
 	}
-	if f.alias != "" {
-		m[policy.KeyRequestAlias] = []string{f.alias}
+	if p.Consults(policy.KeyEpochTime) {
+		set(policy.KeyEpochTime, []string{strconv.FormatInt(f.now.Unix(), 10)})
 	}
-	if len(f.ec) > 0 {
+	if p.Consults(policy.KeyRequestedRegion) {
+		set(policy.KeyRequestedRegion, []string{f.region})
+	}
+	if f.sourceIP != "" && p.Consults(policy.KeySourceIP) {
+		set(policy.KeySourceIP, []string{f.sourceIP})
+	}
+	if f.spec != "" && p.Consults(policy.KeyKeySpec) {
+		set(policy.KeyKeySpec, []string{string(f.spec)})
+	}
+	if f.usage != "" && p.Consults(policy.KeyKeyUsage) {
+		set(policy.KeyKeyUsage, []string{string(f.usage)})
+	}
+	if f.origin != "" && p.Consults(policy.KeyKeyOrigin) {
+		set(policy.KeyKeyOrigin, []string{f.origin})
+	}
+	if f.alias != "" && p.Consults(policy.KeyRequestAlias) {
+		set(policy.KeyRequestAlias, []string{f.alias})
+	}
+	if len(f.ec) > 0 && (p.Consults(policy.KeyEncryptionContext) || p.Consults(policy.KeyContextKeys)) {
 		keys := make([]string, 0, len(f.ec))
 		for k, v := range f.ec {
-			m[policy.KeyEncryptionContext+k] = []string{v}
+			set(policy.KeyEncryptionContext+k, []string{v})
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		m[policy.KeyContextKeys] = keys
+		set(policy.KeyContextKeys, keys)
 	}
-	if f.claims != nil {
+	if f.claims != nil && p.Consults(attest.AttestationPrefix) {
 		for k, v := range f.claims.Measurements() {
-			m[k] = []string{v}
+			set(k, []string{v})
 		}
 	}
 	return m
 }
 
-func (f *facts) request() *policy.Request {
-	return &policy.Request{Principal: f.principal, Account: f.account, Action: f.action, Resource: f.resource, Context: f.context()}
+func (f *facts) request(p *policy.Policy) *policy.Request {
+	return &policy.Request{Principal: f.principal, Account: f.account, Action: f.action, Resource: f.resource, Context: f.context(p)}
 }
 
 // gated reports whether the attestation gate refuses the request, whatever
@@ -125,7 +143,7 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 	if gated(k.policy, action, claims) {
 		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s", c.Principal.ARN, action, gateMessage(arn, action))
 	}
-	switch k.policy.Evaluate(s.facts(c, k, action, claims, ec).request()) {
+	switch k.policy.Evaluate(s.facts(c, k, action, claims, ec).request(k.policy)) {
 	case policy.Allow:
 		return nil
 	case policy.ExplicitDeny:

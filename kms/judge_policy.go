@@ -85,7 +85,7 @@ func JudgePolicy(doc string, q *PolicyQuestion) (*PolicyAnswer, error) {
 	if f.usage == "" {
 		f.usage = EncryptDecrypt
 	}
-	j := p.Judge(f.request())
+	j := p.Judge(f.request(p))
 	a := &PolicyAnswer{Lines: j.Lines}
 	if gated(p, q.Action, q.Claims) {
 		// The gate decides; what the policy itself lacks is said too, so

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/attestkms/attestkms/attest"
 )
 
 // ErrMalformed is wrapped by every error of Parse, whose text names what is
@@ -28,6 +30,7 @@ type Policy struct {
 	version    string // "" when absent
 	id         string
 	statements []statement
+	consults   map[string]bool // the condition keys the statements name, spelt as the server spells them
 }
 
 // Request is what Evaluate judges. Every field is required except Context.
@@ -128,6 +131,18 @@ func Parse(doc string) (*Policy, error) {
 	for i, n := range list {
 		if err := parseStatement(&p.statements[i], i, n); err != nil {
 			return nil, err
+		}
+		for _, c := range p.statements[i].conditions {
+			if p.consults == nil {
+				p.consults = map[string]bool{}
+			}
+			p.consults[c.key] = true // canonical (lookupKey)
+			switch {
+			case c.attestation:
+				p.consults[consultsAttestation] = true
+			case len(c.key) > len(KeyEncryptionContext) && asciiEqualFold(c.key[:len(KeyEncryptionContext)], KeyEncryptionContext):
+				p.consults[consultsContext] = true
+			}
 		}
 		if sid := p.statements[i].sid; sid != "" {
 			if j, dup := sids[sid]; dup {
@@ -262,3 +277,28 @@ func (p *Policy) Accounts() []string {
 	}
 	return sortedKeys(seen)
 }
+
+// Consults reports whether some condition of the policy names key, given as
+// the server spells it (the Key constants, attest.IsConditionKey's canonical
+// names), so that a caller building a request's context may leave out what no
+// condition reads. KeyEncryptionContext (the prefix itself) stands for any
+// kms:EncryptionContext:<key>, and attest.AttestationPrefix for any
+// measurement. It does not allocate.
+func (p *Policy) Consults(key string) bool {
+	if p == nil {
+		return false
+	}
+	switch key {
+	case KeyEncryptionContext:
+		return p.consults[consultsContext]
+	case attest.AttestationPrefix:
+		return p.consults[consultsAttestation]
+	}
+	return p.consults[key]
+}
+
+// Entries of Policy.consults for key families (no condition key has a space).
+const (
+	consultsContext     = "encryption context"
+	consultsAttestation = "attestation"
+)
