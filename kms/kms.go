@@ -31,6 +31,16 @@ type Options struct {
 	// AllowDebugEnclaves accepts Recipients whose evidence says the enclave
 	// runs in debug mode (its memory open to its host). Zero: refused.
 	AllowDebugEnclaves bool
+	// Region is the service's one region: every key and alias ARN names it,
+	// an ARN naming another is not found, and AWS requests signed for
+	// another are refused. Init records it in the store and Open refuses a
+	// store recorded for another region (ErrRegionMismatch). If empty,
+	// us-east-1, the region stores made before regions were recorded used.
+	Region string
+	// RenameRegion lets Open move a store recorded for another region to
+	// Region: it rewrites that region's ARNs of this account in every key
+	// policy, all in one transaction. Zero: Open refuses the store.
+	RenameRegion bool
 }
 
 const (
@@ -69,9 +79,7 @@ type Principal struct {
 type Call struct {
 	RequestID string
 	Principal *Principal
-	// Region names the region in ARNs this call returns; empty is us-east-1.
-	Region   string
-	SourceIP string
+	SourceIP  string
 
 	// Set by the operation.
 	KeyARN       string
@@ -79,18 +87,12 @@ type Call struct {
 	Attestation  *AttestationSummary // a Recipient's verified evidence
 }
 
-func (c *Call) region() string {
-	if c.Region == "" {
-		return defaultRegion
-	}
-	return c.Region
-}
-
 // Service is the key service over one data directory.
 type Service struct {
 	opts    Options
 	st      *store
 	account Account
+	region  string
 	audit   *AuditLog
 	creds   *credentialCache
 	now     func() time.Time
@@ -110,6 +112,10 @@ func Init(opts Options) (*Account, *Credential, error) {
 	if opts.DataDir == "" {
 		return nil, nil, errors.New("no data directory given")
 	}
+	region, err := opts.region()
+	if err != nil {
+		return nil, nil, err
+	}
 	if IsInitialised(opts.DataDir) {
 		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
 	}
@@ -120,7 +126,6 @@ func Init(opts Options) (*Account, *Credential, error) {
 		return nil, nil, err
 	}
 	var root []byte
-	var err error
 	if _, statErr := os.Stat(opts.rootKeyPath()); statErr == nil {
 		root, err = readRootKey(opts.rootKeyPath())
 	} else if errors.Is(statErr, fs.ErrNotExist) {
@@ -162,6 +167,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 			string(metaAccountID): []byte(acct.AccountID),
 			string(metaProjectID): []byte(acct.ProjectID),
 			string(metaSchema):    []byte(schemaVersion),
+			string(metaRegion):    []byte(region),
 			string(metaRootCheck): sl.Seal(purposeRootCheck, nil, rootCheckValue),
 		} {
 			if err := m.Put([]byte(k), v); err != nil {
@@ -191,6 +197,10 @@ func Open(opts Options) (*Service, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("no data directory given")
 	}
+	region, err := opts.region()
+	if err != nil {
+		return nil, err
+	}
 	if !IsInitialised(opts.DataDir) {
 		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
 	}
@@ -207,7 +217,7 @@ func Open(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, now: opts.Now, st: &store{db: db, sealer: sl, cache: map[string]*key{}}}
+	s := &Service{opts: opts, region: region, now: opts.Now, st: &store{db: db, sealer: sl, cache: map[string]*key{}}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -222,6 +232,9 @@ func Open(opts Options) (*Service, error) {
 		s.account = Account{AccountID: string(m.Get(metaAccountID)), ProjectID: string(m.Get(metaProjectID))}
 		return nil
 	})
+	if err == nil {
+		err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion)
+	}
 	if err == nil {
 		s.creds, err = loadCredentials(db, sl, s.account)
 	}
