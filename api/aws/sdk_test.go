@@ -70,7 +70,7 @@ func wantTyped[T error](t *testing.T, err error) {
 }
 
 func TestSDKKeyManagement(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, testserver.Options{Region: "eu-central-1"})
 	c := newClient(t, srv, "eu-central-1")
 
 	ck, err := c.CreateKey(ctx, &awskms.CreateKeyInput{
@@ -252,7 +252,7 @@ func TestSDKKeyManagement(t *testing.T) {
 
 func TestSDKCrypto(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
-	c := newClient(t, srv, "us-west-2")
+	c := newClient(t, srv, "us-east-1")
 	var seen secrets
 	ck, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {

@@ -25,7 +25,7 @@ func TestSameKeyThroughAWS(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	hw := newClient(t, srv)
 	aw := awskms.New(awskms.Options{
-		Region: "cn-north-4", Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+		Region: srv.Region, Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
 		BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 	})
 	id := createKey(t, hw, "shared", "", "")
