@@ -41,6 +41,12 @@ type Options struct {
 	// Region: it rewrites that region's ARNs of this account in every key
 	// policy, all in one transaction. Zero: Open refuses the store.
 	RenameRegion bool
+	// StoredRegion makes Open take the region the store records (us-east-1
+	// if it records none), whatever Region says: for admin tools, such as
+	// credential management, that make no ARNs and should not need to be
+	// told the region. It cannot be combined with RenameRegion. Zero: Region
+	// must be the store's.
+	StoredRegion bool
 }
 
 const (
@@ -201,6 +207,9 @@ func Open(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.StoredRegion && opts.RenameRegion {
+		return nil, errors.New("StoredRegion and RenameRegion cannot be combined: a rename needs the region to move to")
+	}
 	if !IsInitialised(opts.DataDir) {
 		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
 	}
@@ -217,7 +226,7 @@ func Open(opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{opts: opts, region: region, now: opts.Now, st: &store{db: db, sealer: sl, cache: map[string]*key{}}}
+	s := &Service{opts: opts, now: opts.Now, st: &store{db: db, sealer: sl, cache: map[string]*key{}}}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -233,7 +242,7 @@ func Open(opts Options) (*Service, error) {
 		return nil
 	})
 	if err == nil {
-		err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion)
+		s.region, err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion, opts.StoredRegion)
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(db, sl, s.account)

@@ -62,35 +62,39 @@ func (o *Options) region() (string, error) {
 // or accepts.
 func (s *Service) Region() string { return s.region }
 
-// openRegion reconciles the store's recorded region with want, in one write
-// transaction when anything changes. A store made before regions were
-// recorded is a us-east-1 store, the region its ARNs named by default; its
-// region is recorded now. A store of another region is refused, unless
-// rename: then its region and every stored ARN of its own are moved to want,
-// all together or not at all.
+// openRegion reconciles the store's recorded region with want (with
+// useStored, whatever the store records) and returns the service's region.
+// Anything it changes, it changes in one write transaction. A store made
+// before regions were recorded is a us-east-1 store, the region its ARNs
+// named by default; its region is recorded now. A store of another region is
+// refused, unless rename: then its region and every stored ARN of its own
+// are moved to want, all together or not at all.
 //
 // Open calls it before the service answers anything, so no key is cached
 // yet and no cached policy can outlive a rename.
-func openRegion(db *bolt.DB, dataDir, account, want string, rename bool) error {
+func openRegion(db *bolt.DB, dataDir, account, want string, rename, useStored bool) (string, error) {
 	var stored string
 	err := db.View(func(tx *bolt.Tx) error {
 		stored = string(tx.Bucket(bucketMeta).Get(metaRegion))
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	recorded := stored != ""
 	if !recorded {
 		stored = defaultRegion
 	}
+	if useStored {
+		want = stored
+	}
 	switch {
 	case stored == want && recorded:
-		return nil
+		return want, nil
 	case stored != want && !rename:
-		return &RegionMismatchError{DataDir: dataDir, Stored: stored, Requested: want}
+		return "", &RegionMismatchError{DataDir: dataDir, Stored: stored, Requested: want}
 	}
-	return db.Update(func(tx *bolt.Tx) error {
+	return want, db.Update(func(tx *bolt.Tx) error {
 		if stored != want {
 			if err := renamePolicies(tx, account, stored, want); err != nil {
 				return err

@@ -283,3 +283,24 @@ func TestRenameRegionRefusesEscapedARN(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenStoredRegion: StoredRegion opens a store in the region it
+// records, whatever Region says, and refuses to be combined with a rename.
+func TestOpenStoredRegion(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir, Region: "ap-south-2"}); err != nil {
+		t.Fatal(err)
+	}
+	s := openOrFail(t, Options{DataDir: dir, StoredRegion: true})
+	if s.Region() != "ap-south-2" {
+		t.Fatalf("Region() = %q; want the stored ap-south-2", s.Region())
+	}
+	s.Close()
+	if s, err := Open(Options{DataDir: dir, Region: "eu-west-1", StoredRegion: true, RenameRegion: true}); err == nil {
+		s.Close()
+		t.Fatal("StoredRegion with RenameRegion accepted")
+	}
+	if got := storedRegion(t, dir); got != "ap-south-2" {
+		t.Fatalf("recorded region %q", got)
+	}
+}

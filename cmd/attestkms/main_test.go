@@ -265,6 +265,10 @@ func TestInitRegion(t *testing.T) {
 		!strings.Contains(errs, "attestkms: hint: serve with --region ap-south-2, or add --rename-region") {
 		t.Fatalf("serve of an ap-south-2 store without --region: exit %d, %q", code, errs)
 	}
+	// Credentials have no region: credential commands need no --region.
+	if code, out, errs := runCmd("credential", "create", "--data-dir", dir, "--name", "ci"); code != 0 || !strings.Contains(out, cred.AccountID) {
+		t.Fatalf("credential create on an ap-south-2 store: exit %d %q %q", code, out, errs)
+	}
 	addr, stderr, _ := startServe(t, serveConfig{dataDir: dir, region: "ap-south-2"})
 	if !strings.Contains(stderr.String(), "region ap-south-2)") {
 		t.Fatalf("the banner does not name the region: %s", stderr)
