@@ -36,11 +36,12 @@ type clients struct {
 }
 
 // threeSDKs points the three official SDKs, unchanged, at one server with
-// one access key pair.
+// one access key pair. The AWS SDK signs for the server's region, as it must;
+// Tencent's names its own region, which does not matter.
 func threeSDKs(t *testing.T, srv *testserver.Server) clients {
 	t.Helper()
 	a := awskms.New(awskms.Options{
-		Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Region: srv.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
 	})
 	auth, err := basic.NewCredentialsBuilder().WithAk(srv.AccessKey).WithSk(srv.Secret).WithProjectId(srv.Account.ProjectID).SafeBuild()
@@ -66,9 +67,10 @@ func str(s string) *string { return &s }
 
 // TestOneKeyThreeDialects: keys made through one dialect are used through
 // the others, with the same access key pair, and a state change made through
-// one is seen by all.
+// one is seen by all. The server is in eu-west-1, and that is the region of
+// the key's ARN whichever dialect asks.
 func TestOneKeyThreeDialects(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, testserver.Options{Region: "eu-west-1"})
 	c := threeSDKs(t, srv)
 	ctx := context.Background()
 
@@ -83,6 +85,9 @@ func TestOneKeyThreeDialects(t *testing.T) {
 	d, err := c.aws.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("alias/shared")})
 	if err != nil || *d.KeyMetadata.KeyId != id {
 		t.Fatalf("AWS DescribeKey alias/shared: %v", err)
+	}
+	if want := "arn:aws:kms:eu-west-1:" + srv.Account.AccountID + ":key/" + id; *d.KeyMetadata.Arn != want {
+		t.Fatalf("AWS DescribeKey Arn = %s; want %s", *d.KeyMetadata.Arn, want)
 	}
 	hd, err := c.huawei.ListKeyDetail(&hwmodel.ListKeyDetailRequest{Body: &hwmodel.OperateKeyRequestBody{KeyId: id}})
 	if err != nil || *hd.KeyInfo.KeyId != id || *hd.KeyInfo.KeyState != "2" {

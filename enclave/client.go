@@ -18,7 +18,9 @@ import (
 type Client struct {
 	// Endpoint is attestkms's URL, e.g. https://kms.internal:8443.
 	Endpoint string
-	// Region names the region of the signature; "" is us-east-1.
+	// Region is the region to sign for; "" is us-east-1. It must be the
+	// server's region (attestkms serve --region): the server refuses a
+	// request signed for another.
 	Region          string
 	AccessKeyID     string
 	SecretAccessKey string

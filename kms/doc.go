@@ -20,6 +20,13 @@
 // metadata. The root key file and the process's memory are trusted; whoever
 // reads them holds every key.
 //
+// One region. A Service has one region (Options.Region, recorded in the
+// store), and every key and alias ARN names it: a key has one ARN whichever
+// dialect asks and whatever region a request names, so that a policy naming
+// that ARN cannot be sidestepped by naming another region. An ARN of another
+// region or partition is not found. Moving a store to another region
+// (Options.RenameRegion) rewrites the ARNs in its key policies (region.go).
+//
 // Known limits: bbolt reuses freed pages but does not overwrite them, so the
 // sealed material of a destroyed key may remain in free pages of kms.db until
 // reused; it stays sealed under the root key.

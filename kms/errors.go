@@ -35,6 +35,7 @@ var (
 	ErrAlreadyInitialised = errors.New("data directory is already initialised")
 	ErrCredentialNotFound = errors.New("credential not found")
 	ErrRootKeyMismatch    = errors.New("root key does not open this store")
+	ErrRegionMismatch     = errors.New("store is for another region") // *RegionMismatchError says which
 	ErrStoreInUse         = errors.New("store is in use by another process")
 )
 

@@ -31,6 +31,22 @@ type Options struct {
 	// AllowDebugEnclaves accepts Recipients whose evidence says the enclave
 	// runs in debug mode (its memory open to its host). Zero: refused.
 	AllowDebugEnclaves bool
+	// Region is the service's one region: every key and alias ARN names it,
+	// an ARN naming another is not found, and AWS requests signed for
+	// another are refused. Init records it in the store and Open refuses a
+	// store recorded for another region (ErrRegionMismatch). If empty,
+	// us-east-1, the region stores made before regions were recorded used.
+	Region string
+	// RenameRegion lets Open move a store recorded for another region to
+	// Region: it rewrites that region's ARNs of this account in every key
+	// policy, all in one transaction. Zero: Open refuses the store.
+	RenameRegion bool
+	// StoredRegion makes Open take the region the store records (us-east-1
+	// if it records none), whatever Region says: for admin tools, such as
+	// credential management, that make no ARNs and should not need to be
+	// told the region. It cannot be combined with RenameRegion. Zero: Region
+	// must be the store's.
+	StoredRegion bool
 }
 
 const (
@@ -69,8 +85,6 @@ type Principal struct {
 type Call struct {
 	RequestID string
 	Principal *Principal
-	// Region names the region in ARNs this call returns; empty is us-east-1.
-	Region string
 	// SourceIP is the direct peer's address (aws:SourceIp), "" if unknown.
 	SourceIP string
 	// SecureTransport is true when the request came over TLS
@@ -103,18 +117,12 @@ func (c *Call) noteAlias(id, alias string) {
 // requestAlias is the alias the request named key id by, "" if none.
 func (c *Call) requestAlias(id string) string { return c.aliases[id] }
 
-func (c *Call) region() string {
-	if c.Region == "" {
-		return defaultRegion
-	}
-	return c.Region
-}
-
 // Service is the key service over one data directory.
 type Service struct {
 	opts    Options
 	st      *store
 	account Account
+	region  string
 	audit   *AuditLog
 	creds   *credentialCache
 	now     func() time.Time
@@ -134,6 +142,10 @@ func Init(opts Options) (*Account, *Credential, error) {
 	if opts.DataDir == "" {
 		return nil, nil, errors.New("no data directory given")
 	}
+	region, err := opts.region()
+	if err != nil {
+		return nil, nil, err
+	}
 	if IsInitialised(opts.DataDir) {
 		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
 	}
@@ -144,7 +156,6 @@ func Init(opts Options) (*Account, *Credential, error) {
 		return nil, nil, err
 	}
 	var root []byte
-	var err error
 	if _, statErr := os.Stat(opts.rootKeyPath()); statErr == nil {
 		root, err = readRootKey(opts.rootKeyPath())
 	} else if errors.Is(statErr, fs.ErrNotExist) {
@@ -186,6 +197,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 			string(metaAccountID): []byte(acct.AccountID),
 			string(metaProjectID): []byte(acct.ProjectID),
 			string(metaSchema):    []byte(schemaVersion),
+			string(metaRegion):    []byte(region),
 			string(metaRootCheck): sl.Seal(purposeRootCheck, nil, rootCheckValue),
 		} {
 			if err := m.Put([]byte(k), v); err != nil {
@@ -214,6 +226,13 @@ func Init(opts Options) (*Account, *Credential, error) {
 func Open(opts Options) (*Service, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("no data directory given")
+	}
+	region, err := opts.region()
+	if err != nil {
+		return nil, err
+	}
+	if opts.StoredRegion && opts.RenameRegion {
+		return nil, errors.New("StoredRegion and RenameRegion cannot be combined: a rename needs the region to move to")
 	}
 	if !IsInitialised(opts.DataDir) {
 		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
@@ -246,6 +265,9 @@ func Open(opts Options) (*Service, error) {
 		s.account = Account{AccountID: string(m.Get(metaAccountID)), ProjectID: string(m.Get(metaProjectID))}
 		return nil
 	})
+	if err == nil {
+		s.region, err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion, opts.StoredRegion)
+	}
 	if err == nil {
 		s.creds, err = loadCredentials(db, sl, s.account)
 	}

@@ -51,7 +51,7 @@ func newTestService(t testing.TB) (*Service, *clock) {
 
 // testCall is a call by the account's admin credential.
 func (s *Service) testCall() *Call {
-	return &Call{RequestID: "test", Region: "eu-west-1", Principal: &Principal{AccessKeyID: "AKIATEST", Name: adminName, ARN: principalARN(s.account, adminName)}}
+	return &Call{RequestID: "test", Principal: &Principal{AccessKeyID: "AKIATEST", Name: adminName, ARN: principalARN(s.account, adminName)}}
 }
 
 func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *KeyMetadata {
@@ -256,10 +256,13 @@ func TestKeyIDForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	acct := s.Account().AccountID
+	if md.Arn != "arn:aws:kms:us-east-1:"+acct+":key/"+md.KeyID {
+		t.Fatalf("Arn = %s; want the key in us-east-1, the default region", md.Arn)
+	}
 	for _, id := range []string{
 		md.KeyID, md.Arn, "alias/team/app_1",
-		"arn:aws:kms:eu-west-1:" + acct + ":alias/team/app_1",
-		"arn:aws:kms:ap-south-2:" + acct + ":key/" + md.KeyID, // any region
+		"arn:aws:kms:us-east-1:" + acct + ":alias/team/app_1",
+		"arn:aws:kms:us-east-1:" + acct + ":key/" + md.KeyID,
 	} {
 		got, err := s.DescribeKey(bg, c, id)
 		if err != nil || got.KeyID != md.KeyID {
@@ -268,10 +271,18 @@ func TestKeyIDForms(t *testing.T) {
 	}
 	for _, id := range []string{
 		"alias/nope", "nope", md.KeyID[:35], "  " + md.KeyID, stringsToUpper(md.KeyID),
-		"arn:aws:kms:eu-west-1:000000000000:key/" + md.KeyID, // another account
-		"arn:aws:kms:eu-west-1:" + acct + ":key/nope",
-		"arn:aws:s3:eu-west-1:" + acct + ":key/" + md.KeyID,
-		"arn:aws:kms:eu-west-1:" + acct + ":grant/x",
+		"arn:aws:kms:us-east-1:000000000000:key/" + md.KeyID, // another account
+		"arn:aws:kms:us-east-1:" + acct + ":key/nope",
+		"arn:aws:s3:us-east-1:" + acct + ":key/" + md.KeyID,
+		"arn:aws:kms:us-east-1:" + acct + ":grant/x",
+		// Another region or partition: the same key has no second ARN.
+		"arn:aws:kms:eu-west-1:" + acct + ":key/" + md.KeyID,
+		"arn:aws:kms:ap-south-2:" + acct + ":alias/team/app_1",
+		"arn:aws:kms::" + acct + ":key/" + md.KeyID,
+		"arn:aws-cn:kms:us-east-1:" + acct + ":key/" + md.KeyID,
+		"arn:aws-us-gov:kms:us-east-1:" + acct + ":alias/team/app_1",
+		"arn:awsx:kms:us-east-1:" + acct + ":key/" + md.KeyID,
+		"arn:aws:kms:US-EAST-1:" + acct + ":key/" + md.KeyID,
 		"00000000-0000-4000-8000-000000000000",
 	} {
 		_, err := s.DescribeKey(bg, c, id)
@@ -283,7 +294,7 @@ func TestKeyIDForms(t *testing.T) {
 	if err := s.DisableKey(bg, c, "alias/team/app_1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnableKey(bg, c, "arn:aws:kms:eu-west-1:"+acct+":alias/team/app_1"); err != nil {
+	if err := s.EnableKey(bg, c, "arn:aws:kms:us-east-1:"+acct+":alias/team/app_1"); err != nil {
 		t.Fatal(err)
 	}
 }

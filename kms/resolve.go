@@ -7,22 +7,27 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// keyARN is the ARN of key id in the call's region.
-func (s *Service) keyARN(c *Call, id string) string {
-	return "arn:aws:kms:" + c.region() + ":" + s.account.AccountID + ":key/" + id
+// keyARN is the ARN of key id, in the service's region whatever the call:
+// a key has one ARN, so a policy naming it holds through every dialect and
+// every region a request names. The call is unused; it stays a parameter so
+// that the many callers need not change.
+func (s *Service) keyARN(_ *Call, id string) string {
+	return "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":key/" + id
 }
 
-func (s *Service) aliasARN(c *Call, name string) string {
-	return "arn:aws:kms:" + c.region() + ":" + s.account.AccountID + ":" + name
+// aliasARN is keyARN for alias name (alias/NAME).
+func (s *Service) aliasARN(_ *Call, name string) string {
+	return "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":" + name
 }
 
-// parseARN splits an arn:PARTITION:kms:REGION:ACCOUNT:RESOURCE of this
-// account and returns RESOURCE ("key/ID" or "alias/NAME"). Any partition and
-// region are accepted; another account's ARN is not found here.
+// parseARN splits an arn:aws:kms:REGION:ACCOUNT:RESOURCE of this service's
+// region and account and returns RESOURCE ("key/ID" or "alias/NAME"). An ARN
+// of another partition, region or account names no key here: it is not found,
+// as it would not be in that region's AWS KMS.
 func (s *Service) parseARN(arn string) (string, bool) {
 	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || !strings.HasPrefix(parts[1], "aws") || parts[2] != "kms" ||
-		parts[3] == "" || parts[4] != s.account.AccountID {
+	if len(parts) != 6 || parts[0] != "arn" || parts[1] != "aws" || parts[2] != "kms" ||
+		parts[3] != s.region || parts[4] != s.account.AccountID {
 		return "", false
 	}
 	return parts[5], true

@@ -30,6 +30,7 @@ var (
 	metaProjectID = []byte("project_id")
 	metaRootCheck = []byte("root_check")
 	metaSchema    = []byte("schema")
+	metaRegion    = []byte("region") // absent in stores made before it: us-east-1
 )
 
 const (

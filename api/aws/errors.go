@@ -49,6 +49,8 @@ var (
 		"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
 	errIncompleteSignature = wireError{"IncompleteSignatureException", http.StatusBadRequest}
 	errExpiredSignature    = wireError{"InvalidSignatureException", http.StatusBadRequest}
+	// AWS answers a credential scope of another region with this exception.
+	errWrongRegion = wireError{"InvalidSignatureException", http.StatusBadRequest}
 )
 
 // dialectError is an error decided here rather than in kms.

@@ -5,7 +5,8 @@
 // It bounds the body, authenticates, decodes and renders; every decision about
 // keys is kms's. Order of a request: read at most 1 MiB; verify the SigV4
 // signature (an unknown access key and a bad signature get one answer); refuse
-// a signature already used; find the operation; decode its JSON strictly; run
+// a credential scope naming another region than the service's; refuse a
+// signature already used; find the operation; decode its JSON strictly; run
 // it; write the audit line; only then send the answer. A request whose audit
 // line cannot be written gets KMSInternalException instead of its result.
 //
@@ -144,6 +145,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN
+	// The service has one region and its ARNs name it; a request signed for
+	// another is refused as AWS refuses it, rather than served under ARNs
+	// its signer did not mean. Checked only now that the signature verified,
+	// so that an unknown key and a bad signature still get one answer.
+	if want := h.svc.Region(); v.Region != want {
+		return nil, authFail(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+v.Region+"'.")
+	}
 	if h.replay.Replayed(dialect, v.Signature, v.Date, now) {
 		return nil, authFail(errExpiredSignature, "Signature has already been used: this request is a replay.")
 	}
@@ -155,7 +163,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
 		return nil, &dialectError{wireError{"ValidationException", http.StatusBadRequest}, "Content-Type must be " + contentType}
 	}
-	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: v.Region, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
+	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
 	res, err := op(h, ctx, call, body)
 	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = call.KeyARN, call.SourceKeyARN, call.Attestation, call.BypassedChecks
 	return res, err

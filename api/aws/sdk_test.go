@@ -70,7 +70,7 @@ func wantTyped[T error](t *testing.T, err error) {
 }
 
 func TestSDKKeyManagement(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{})
+	srv := testserver.Start(t, testserver.Options{Region: "eu-central-1"})
 	c := newClient(t, srv, "eu-central-1")
 
 	ck, err := c.CreateKey(ctx, &awskms.CreateKeyInput{
@@ -252,7 +252,7 @@ func TestSDKKeyManagement(t *testing.T) {
 
 func TestSDKCrypto(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
-	c := newClient(t, srv, "us-west-2")
+	c := newClient(t, srv, "us-east-1")
 	var seen secrets
 	ck, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {
@@ -476,4 +476,112 @@ func checkAuditLog(t *testing.T, srv *testserver.Server, seen secrets) {
 		t.Fatalf("audit log lacks operations or access keys:\n%s", log[:min(len(log), 2000)])
 	}
 	_ = fmt.Sprint()
+}
+
+// denyGenerateDataKey is the default key policy plus a Deny of
+// kms:GenerateDataKey on arn.
+func denyGenerateDataKey(acct, arn string) string {
+	return `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},
+	  {"Sid":"no data keys","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"` + arn + `"}]}`
+}
+
+// TestSDKOneRegion: a key has one ARN, in the server's region, whatever
+// region a request is signed for; a Deny naming that ARN cannot be sidestepped
+// by signing for another region, which the server refuses as AWS does.
+func TestSDKOneRegion(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	acct := srv.Account.AccountID
+	us := newClient(t, srv, "us-east-1")
+	ck, err := us.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *ck.KeyMetadata.KeyId
+	arn := "arn:aws:kms:us-east-1:" + acct + ":key/" + id
+	if *ck.KeyMetadata.Arn != arn {
+		t.Fatalf("CreateKey Arn = %s; want %s", *ck.KeyMetadata.Arn, arn)
+	}
+	if _, err := us.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: &id, Policy: aws.String(denyGenerateDataKey(acct, arn))}); err != nil {
+		t.Fatal(err)
+	}
+	gdk := &awskms.GenerateDataKeyInput{KeyId: &id, KeySpec: types.DataKeySpecAes256}
+	out, err := us.GenerateDataKey(ctx, gdk)
+	wantCode(t, err, "AccessDeniedException")
+	if out != nil {
+		t.Fatal("a denied GenerateDataKey answered")
+	}
+
+	eu := newClient(t, srv, "eu-west-1")
+	for _, keyID := range []string{id, arn, "arn:aws:kms:eu-west-1:" + acct + ":key/" + id} {
+		out, err = eu.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(keyID), KeySpec: types.DataKeySpecAes256})
+		wantCode(t, err, "InvalidSignatureException")
+		var ae smithy.APIError
+		errors.As(err, &ae)
+		if want := "Credential should be scoped to a valid region. This server's region is 'us-east-1', not 'eu-west-1'."; ae.ErrorMessage() != want {
+			t.Fatalf("message %q; want %q", ae.ErrorMessage(), want)
+		}
+		if out != nil {
+			t.Fatal("a request signed for eu-west-1 got a data key")
+		}
+	}
+	_, err = eu.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: &id})
+	wantCode(t, err, "InvalidSignatureException")
+	// The refusal is audited as an authentication failure, naming the caller.
+	log, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))
+	if !bytes.Contains(log, []byte(`"access_key_id":"`+srv.AccessKey+`"`)) ||
+		!bytes.Contains(log, []byte(`"error_code":"InvalidSignatureException","message":"Credential should be scoped to a valid region. This server's region is 'us-east-1', not 'eu-west-1'."`)) {
+		t.Fatalf("the region refusal is not audited:\n%s", log)
+	}
+
+	// A bad signature or an unknown key signed for another region gets the
+	// one answer of bad signatures, not the region's: it says nothing of
+	// whether the key exists.
+	for name, cred := range map[string][2]string{
+		"wrong secret": {srv.AccessKey, strings.Repeat("x", 40)},
+		"unknown key":  {"AKIAUNKNOWNUNKNOWN00", srv.Secret},
+	} {
+		bad := awskms.New(awskms.Options{
+			Region: "eu-west-1", Credentials: credentials.NewStaticCredentialsProvider(cred[0], cred[1], ""),
+			BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		})
+		_, err := bad.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: &id})
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != "InvalidSignatureException" || strings.Contains(ae.ErrorMessage(), "region") {
+			t.Fatalf("%s, signed for eu-west-1: %v", name, err)
+		}
+	}
+
+	d, err := us.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: &id})
+	if err != nil || *d.KeyMetadata.Arn != arn {
+		t.Fatalf("DescribeKey: %v", err)
+	}
+	// The key ARN of another region names no key here.
+	_, err = us.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String("arn:aws:kms:eu-west-1:" + acct + ":key/" + id)})
+	wantTyped[*types.NotFoundException](t, err)
+}
+
+// TestSDKServerRegion: a server in eu-west-1 names eu-west-1 in its ARNs
+// and refuses requests signed for us-east-1.
+func TestSDKServerRegion(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Region: "eu-west-1"})
+	eu := newClient(t, srv, "eu-west-1")
+	ck, err := eu.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "arn:aws:kms:eu-west-1:" + srv.Account.AccountID + ":key/" + *ck.KeyMetadata.KeyId
+	if *ck.KeyMetadata.Arn != want {
+		t.Fatalf("Arn = %s; want %s", *ck.KeyMetadata.Arn, want)
+	}
+	enc, err := eu.Encrypt(ctx, &awskms.EncryptInput{KeyId: ck.KeyMetadata.KeyId, Plaintext: []byte("x")})
+	if err != nil || *enc.KeyId != want {
+		t.Fatalf("Encrypt: %v", err)
+	}
+	_, err = newClient(t, srv, "us-east-1").DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: ck.KeyMetadata.KeyId})
+	wantCode(t, err, "InvalidSignatureException")
+	var ae smithy.APIError
+	if errors.As(err, &ae); !strings.Contains(ae.ErrorMessage(), "This server's region is 'eu-west-1', not 'us-east-1'.") {
+		t.Fatalf("message %q", ae.ErrorMessage())
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +27,7 @@ func TestSameKeyThroughAWS(t *testing.T) {
 	srv := testserver.Start(t, testserver.Options{})
 	hw := newClient(t, srv)
 	aw := awskms.New(awskms.Options{
-		Region: "cn-north-4", Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+		Region: srv.Region, Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
 		BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 	})
 	id := createKey(t, hw, "shared", "", "")
@@ -90,5 +92,41 @@ func TestSameKeyThroughAWS(t *testing.T) {
 	}
 	if d, _ := aw.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(id)}); d.KeyMetadata.KeyState != types.KeyStateDisabled {
 		t.Fatalf("AWS sees %s", d.KeyMetadata.KeyState)
+	}
+}
+
+// TestRegionDenyHolds: Huawei requests name no region; their keys are the
+// server's, under the same ARN as through the other dialects (in the
+// server's region, whichever it is), so a Deny on that ARN holds for
+// create-datakey, and the audit log names it.
+func TestRegionDenyHolds(t *testing.T) {
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		t.Run(region, func(t *testing.T) {
+			ctx := context.Background()
+			srv := testserver.Start(t, testserver.Options{Region: region})
+			acct := srv.Account.AccountID
+			aw := awskms.New(awskms.Options{
+				Region: region, Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+				BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+			})
+			hw := newClient(t, srv)
+			id := createKey(t, hw, "denied", "", "")
+			arn := "arn:aws:kms:" + region + ":" + acct + ":key/" + id
+			deny := `{"Version":"2012-10-17","Statement":[
+			  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},
+			  {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"` + arn + `"}]}`
+			if _, err := aw.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: &id, Policy: &deny}); err != nil {
+				t.Fatal(err)
+			}
+			out, err := hw.CreateDatakey(&model.CreateDatakeyRequest{Body: &model.CreateDatakeyRequestBody{KeyId: id}})
+			wantCode(t, err, "KMS.0306", 403)
+			if out != nil && out.PlainText != nil {
+				t.Fatal("create-datakey returned a data key")
+			}
+			log, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))
+			if !bytes.Contains(log, []byte(`"dialect":"huawei","operation":"create-datakey","key_arn":"`+arn+`"`)) {
+				t.Fatalf("the Huawei create-datakey audit line does not name %s:\n%s", arn, log)
+			}
+		})
 	}
 }

@@ -242,11 +242,10 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
 		return nil, invalidParameter("Content-Type must be " + contentType)
 	}
-	region, err := regionOf(r.Header)
-	if err != nil {
+	if err := checkRegion(r.Header); err != nil {
 		return nil, err
 	}
-	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, Region: region, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}}
+	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}}
 	res, err := act(h, ctx, c, body)
 	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = c.KeyARN, c.SourceKeyARN, c.Attestation, c.BypassedChecks
 	return res, err
@@ -257,18 +256,20 @@ type call struct {
 	*kms.Call
 }
 
-// regionOf is X-TC-Region: required, as Tencent's KMS requires it, and any
-// well-formed region is accepted; it names the region in key ARNs, which
-// this dialect shows only in the audit log.
-func regionOf(h http.Header) (string, error) {
+// checkRegion checks X-TC-Region: required, as Tencent's KMS requires it,
+// and any well-formed region is accepted. It means nothing more: TC3 does not
+// sign it, and Tencent's region names are not the service's, so it never
+// chooses a key's ARN — keys live in the service's one region (kms), which
+// policies name whatever this header says.
+func checkRegion(h http.Header) error {
 	vs := h.Values("X-TC-Region")
 	if len(vs) == 0 {
-		return "", missing("X-TC-Region")
+		return missing("X-TC-Region")
 	}
 	if len(vs) > 1 || !isRegion(vs[0]) {
-		return "", invalidValue("X-TC-Region must be one region name such as ap-guangzhou")
+		return invalidValue("X-TC-Region must be one region name such as ap-guangzhou")
 	}
-	return vs[0], nil
+	return nil
 }
 
 func isRegion(s string) bool {

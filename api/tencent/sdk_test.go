@@ -725,3 +725,52 @@ func checkAuditLog(t *testing.T, srv *testserver.Server, seen secrets) {
 		}
 	}
 }
+
+// TestSDKRegionDoesNotNameARNs: X-TC-Region is required but means nothing
+// to keys: a Deny on the key's one ARN (in the server's region, us-east-1)
+// holds for GenerateDataKey whatever region the Tencent request names, and
+// the audit log names that one ARN.
+func TestSDKRegionDoesNotNameARNs(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	acct := srv.Account.AccountID
+	ac := awskms.New(awskms.Options{
+		Region: srv.Region, Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+		BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+	})
+	ck, err := ac.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *ck.KeyMetadata.KeyId
+	arn := "arn:aws:kms:us-east-1:" + acct + ":key/" + id
+	deny := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},
+	  {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"` + arn + `"}]}`
+	if _, err := ac.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: &id, Policy: &deny}); err != nil {
+		t.Fatal(err)
+	}
+	// A different NumberOfBytes for each region: the same body at the same
+	// second would be the same TC3 signature, X-TC-Region being unsigned.
+	for i, region := range []string{"ap-guangzhou", "ap-beijing", "us-east-1", "eu-west-1"} {
+		r := tckms.NewGenerateDataKeyRequest()
+		r.KeyId, r.NumberOfBytes = s(id), u(uint64(16+i))
+		out, err := newClient(t, srv, region).GenerateDataKey(r)
+		wantCode(t, err, "UnauthorizedOperation")
+		if out != nil && out.Response != nil && out.Response.Plaintext != nil {
+			t.Fatalf("X-TC-Region %s: a data key was returned", region)
+		}
+	}
+	// Encrypt is not denied, and its audit line names the one ARN.
+	r := tckms.NewEncryptRequest()
+	r.KeyId, r.Plaintext = s(id), s(base64.StdEncoding.EncodeToString([]byte("x")))
+	if _, err := newClient(t, srv, "ap-shanghai").Encrypt(r); err != nil {
+		t.Fatal(err)
+	}
+	log, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))
+	if n := bytes.Count(log, []byte(`"dialect":"tencent","operation":"GenerateDataKey","key_arn":"`+arn+`"`)); n != 4 {
+		t.Fatalf("%d Tencent GenerateDataKey audit lines name %s; want 4:\n%s", n, arn, log)
+	}
+	if !bytes.Contains(log, []byte(`"operation":"Encrypt","key_arn":"`+arn+`"`)) || bytes.Contains(log, []byte("ap-shanghai")) {
+		t.Fatalf("the Tencent Encrypt audit line does not name %s:\n%s", arn, log)
+	}
+}

@@ -54,7 +54,8 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	if sub == "create" && *name == "" {
 		return usageError("credential create needs --name")
 	}
-	svc, err := kms.Open(kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey})
+	// Credentials have no region: the store is opened in its own.
+	svc, err := kms.Open(kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey, StoredRegion: true})
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "credentials are managed while the server is stopped")
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/attestkms/attestkms/kms"
 )
 
-const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE]
+const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE] [--region NAME]
 
 Creates a new store in DIR (mode 0700): the database, a random root key (in
 DIR/root.key, mode 0600, unless --root-key-file names another place; an existing
@@ -18,6 +18,9 @@ printed as JSON on stdout:
   {"access_key_id":"AKIA...","secret_access_key":"...","account_id":"...","project_id":"..."}
 
 The secret is shown once. Refuses a DIR that already holds a store.
+
+--region (default us-east-1) is the store's one region: every key ARN names
+it, and serve refuses to serve the store for another (see serve --help).
 
 Example:
   attestkms init --data-dir /var/lib/attestkms > admin.json && chmod 600 admin.json
@@ -40,13 +43,17 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("init", initUsage, stdout, stderr)
 	dataDir := fs.String("data-dir", "", "the store's `directory` (required)")
 	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	region := fs.String("region", "us-east-1", "the store's `region`, named in every key ARN")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *dataDir == "" {
 		return usageError("--data-dir is required")
 	}
-	acct, cred, err := kms.Init(kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey})
+	if !kms.ValidRegion(*region) {
+		return usageError("--region must be 1-32 characters of a-z 0-9 -, such as us-east-1")
+	}
+	acct, cred, err := kms.Init(kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey, Region: *region})
 	if errors.Is(err, kms.ErrAlreadyInitialised) {
 		return withHint(err, "use another --data-dir, or serve the existing store")
 	}

@@ -1,7 +1,7 @@
 // Command attestkms is the attestkms key service and its admin commands.
 //
-//	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [...]   run the service
-//	attestkms init   --data-dir DIR                                new store, prints the admin credential
+//	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [--region NAME] [...]   run the service
+//	attestkms init   --data-dir DIR [--region NAME]                new store, prints the admin credential
 //	attestkms credential create|list|delete --data-dir DIR         manage access keys
 //	attestkms verify-evidence --in FILE [--at RFC3339]             why was my document refused?
 //	attestkms policy lint --in FILE                                the server's checks of a key policy
@@ -30,7 +30,8 @@ Usage:
   attestkms policy test --in FILE --action ACTION [--evidence DOC]
                                            the server's verdict on one request: allowed or denied, and why
 
-With no flags, serve uses ./attestkms-data (created on first start) and 127.0.0.1:8080.
+With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
+and region us-east-1 (--region; every key ARN names the one region).
 Run "attestkms COMMAND --help" for a command's flags.
 `
 

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/smithy-go"
 )
 
 func runCmd(args ...string) (int, string, string) {
@@ -234,5 +236,131 @@ func TestServeCredentialFileReplacesStaleOne(t *testing.T) {
 	fi, err := os.Stat(credPath)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("credential file: %v %v", fi.Mode(), err)
+	}
+}
+
+// awsClient signs for region with the credential in credPath.
+func awsClient(t *testing.T, addr, region string, cred credentialJSON) *awskms.Client {
+	t.Helper()
+	return awskms.New(awskms.Options{
+		Region:           region,
+		Credentials:      credentials.NewStaticCredentialsProvider(cred.AccessKeyID, cred.SecretAccessKey, ""),
+		BaseEndpoint:     aws.String("http://" + addr),
+		RetryMaxAttempts: 1,
+	})
+}
+
+// TestInitRegion: init --region records the store's region: serve refuses
+// the store under the default region and serves it under its own.
+func TestInitRegion(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	code, out, errs := runCmd("init", "--data-dir", dir, "--region", "ap-south-2")
+	if code != 0 {
+		t.Fatalf("init --region: exit %d: %s", code, errs)
+	}
+	var cred credentialJSON
+	json.Unmarshal([]byte(out), &cred)
+	code, _, errs = runCmd("serve", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(errs, "attestkms: error: the store in "+dir+" is for region ap-south-2, not us-east-1\n") ||
+		!strings.Contains(errs, "attestkms: hint: serve with --region ap-south-2, or add --rename-region") {
+		t.Fatalf("serve of an ap-south-2 store without --region: exit %d, %q", code, errs)
+	}
+	// Credentials have no region: credential commands need no --region.
+	if code, out, errs := runCmd("credential", "create", "--data-dir", dir, "--name", "ci"); code != 0 || !strings.Contains(out, cred.AccountID) {
+		t.Fatalf("credential create on an ap-south-2 store: exit %d %q %q", code, out, errs)
+	}
+	addr, stderr, _ := startServe(t, serveConfig{dataDir: dir, region: "ap-south-2"})
+	if !strings.Contains(stderr.String(), "region ap-south-2)") {
+		t.Fatalf("the banner does not name the region: %s", stderr)
+	}
+	k, err := awsClient(t, addr, "ap-south-2", cred).CreateKey(context.Background(), &awskms.CreateKeyInput{})
+	if err != nil || !strings.HasPrefix(*k.KeyMetadata.Arn, "arn:aws:kms:ap-south-2:"+cred.AccountID+":key/") {
+		t.Fatalf("CreateKey in ap-south-2: %v", err)
+	}
+	if code, _, _ := runCmd("init", "--data-dir", filepath.Join(t.TempDir(), "x"), "--region", "AP-SOUTH-2"); code != 2 {
+		t.Fatalf("init with an invalid --region: exit %d", code)
+	}
+	if code, _, _ := runCmd("serve", "--data-dir", dir, "--region", "ap_south_2"); code != 2 {
+		t.Fatalf("serve with an invalid --region: exit %d", code)
+	}
+}
+
+// TestServeRegionMismatchAndRename: serve refuses a store under another
+// --region, changing nothing, and --rename-region moves it, key policies
+// and all.
+func TestServeRegionMismatchAndRename(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "attestkms-data")
+	addr, _, stop := startServe(t, serveConfig{dataDir: dir})
+	var cred credentialJSON
+	b, _ := os.ReadFile(filepath.Join(dir, "admin-credential.json"))
+	json.Unmarshal(b, &cred)
+	ctx := context.Background()
+	c := awsClient(t, addr, "us-east-1", cred)
+	k, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, oldARN := *k.KeyMetadata.KeyId, *k.KeyMetadata.Arn
+	deny := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + cred.AccountID + `:root"},"Action":"kms:*","Resource":"*"},
+	  {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + cred.AccountID + `:root"},"Action":"kms:GenerateDataKey","Resource":"` + oldARN + `"}]}`
+	if _, err := c.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: &id, Policy: &deny}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	before, _ := os.ReadFile(filepath.Join(dir, "kms.db"))
+	code, _, errs := runCmd("serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--region", "eu-west-1")
+	if code != 1 || !strings.Contains(errs, "attestkms: error: the store in "+dir+" is for region us-east-1, not eu-west-1\n") ||
+		!strings.Contains(errs, "attestkms: hint: serve with --region us-east-1, or add --rename-region to move it to eu-west-1") {
+		t.Fatalf("serve --region eu-west-1 of a us-east-1 store: exit %d, %q", code, errs)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "kms.db")); !bytes.Equal(before, after) {
+		t.Fatal("a refused serve changed the store")
+	}
+
+	// --rename-region moves the store as serve opens it, before it listens:
+	// a port already taken fails serve after the move.
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	code, _, errs = runCmd("serve", "--data-dir", dir, "--listen", busy.Addr().String(), "--region", "eu-west-1", "--rename-region")
+	if code != 1 || !strings.Contains(errs, "address already in use") {
+		t.Fatalf("serve --rename-region on a busy port: exit %d, %q", code, errs)
+	}
+	addr, _, _ = startServe(t, serveConfig{dataDir: dir, region: "eu-west-1"})
+	c = awsClient(t, addr, "eu-west-1", cred)
+	newARN := "arn:aws:kms:eu-west-1:" + cred.AccountID + ":key/" + id
+	p, err := c.GetKeyPolicy(ctx, &awskms.GetKeyPolicyInput{KeyId: &id})
+	if err != nil || strings.Contains(*p.Policy, oldARN) || !strings.Contains(*p.Policy, newARN) {
+		t.Fatalf("policy after --rename-region: %v %v", p, err)
+	}
+	_, err = c.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: &id, NumberOfBytes: aws.Int32(32)})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
+		t.Fatalf("GenerateDataKey after the move: %v; want the Deny", err)
+	}
+	d, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: &id})
+	if err != nil || *d.KeyMetadata.Arn != newARN {
+		t.Fatalf("DescribeKey after the move: %v", err)
+	}
+}
+
+// TestServeFirstStartRegion: the store serve makes on its first start is
+// for its --region.
+func TestServeFirstStartRegion(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "attestkms-data")
+	_, stderr, stop := startServe(t, serveConfig{dataDir: dir, region: "eu-north-1"})
+	if !strings.Contains(stderr.String(), "region eu-north-1)") {
+		t.Fatalf("banner: %s", stderr)
+	}
+	stop()
+	err := serve(context.Background(), serveConfig{dataDir: dir, listen: "127.0.0.1:0", region: "us-east-1", maintainEvery: time.Minute}, &syncBuffer{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "is for region eu-north-1, not us-east-1") {
+		t.Fatalf("serve of an eu-north-1 store for us-east-1: %v", err)
 	}
 }

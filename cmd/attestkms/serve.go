@@ -37,17 +37,28 @@ With no flags it serves ./attestkms-data on 127.0.0.1:8080. If the data
 directory holds no store yet, it creates one and writes the first admin
 credential to DIR/admin-credential.json (mode 0600), saying so on stderr.
 
+The service has one region, --region (default us-east-1): every key ARN
+names it, an ARN naming another region is not found, and an AWS request
+signed for another region is refused. Tencent's X-TC-Region and Huawei's
+requests reach the same keys under the same ARNs. A store remembers the
+region it was created (or last moved) for, and serve refuses it under another
+--region; --rename-region moves it instead, rewriting that region's ARNs in
+every key policy — all at once, or not at all.
+
 Examples:
   attestkms serve
   attestkms serve --data-dir /var/lib/attestkms --listen 0.0.0.0:8443 \
       --tls-cert server.pem --tls-key server.key
   attestkms serve --nitro-roots ca/root.pem      # trust attestsim's test root instead of AWS's
   attestkms serve --snp-roots snpca/roots.pem --tpm-roots tpmca/roots.pem   # attestsim's SNP and TPM test CAs
+  attestkms serve --region eu-west-1 --rename-region   # move a us-east-1 store to eu-west-1
 `
 
 // serveConfig is what serve runs with; tests build one directly.
 type serveConfig struct {
 	dataDir, listen, rootKeyFile string
+	region                       string
+	renameRegion                 bool
 	tlsCert, tlsKey              string
 	evidence                     evidenceFlags
 	allowDebugEnclaves           bool
@@ -60,6 +71,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.dataDir, "data-dir", "./attestkms-data", "the store's `directory`; created and initialised on first start")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "the `address` to listen on")
 	fs.StringVar(&cfg.rootKeyFile, "root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	fs.StringVar(&cfg.region, "region", "us-east-1", "the service's one `region`, named in every key ARN; must be the store's")
+	fs.BoolVar(&cfg.renameRegion, "rename-region", false, "move a store of another region to --region, rewriting the ARNs in its key policies")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS (1.2 or later) with this PEM certificate chain `file`")
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
 	cfg.evidence.register(fs)
@@ -69,6 +82,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
+	}
+	if !kms.ValidRegion(cfg.region) {
+		return usageError("--region must be 1-32 characters of a-z 0-9 -, such as us-east-1")
 	}
 	cfg.maintainEvery = time.Minute
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -88,7 +104,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if err != nil {
 		return err
 	}
-	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Attestation: verifiers, AllowDebugEnclaves: cfg.allowDebugEnclaves}
+	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
+		Attestation: verifiers, AllowDebugEnclaves: cfg.allowDebugEnclaves}
 	if !kms.IsInitialised(cfg.dataDir) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {
@@ -107,6 +124,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	svc, err := kms.Open(opts)
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "another attestkms serves this data directory")
+	}
+	if rm := (*kms.RegionMismatchError)(nil); errors.As(err, &rm) {
+		return withHint(err, fmt.Sprintf("serve with --region %s, or add --rename-region to move it to %s (key policies naming %s ARNs are rewritten)", rm.Stored, rm.Requested, rm.Stored))
 	}
 	if err != nil {
 		return err
@@ -149,7 +169,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "attestkms: serving AWS KMS, Huawei DEW KMS and Tencent KMS on %s://%s (data %s)\n", scheme, ln.Addr(), cfg.dataDir)
+	fmt.Fprintf(stderr, "attestkms: serving AWS KMS, Huawei DEW KMS and Tencent KMS on %s://%s (data %s, region %s)\n", scheme, ln.Addr(), cfg.dataDir, svc.Region())
 	if cfg.allowDebugEnclaves {
 		fmt.Fprintln(stderr, "attestkms: warning: --allow-debug-enclaves: secrets may go to enclaves whose memory is open to their host")
 	}

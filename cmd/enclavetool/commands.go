@@ -38,7 +38,7 @@ type options struct {
 
 func register(fs *flag.FlagSet, o *options, cmd string) {
 	fs.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
-	fs.StringVar(&o.region, "region", "us-east-1", "the `region` to sign for")
+	fs.StringVar(&o.region, "region", "us-east-1", "the `region` to sign for: the server's (attestkms serve --region), which refuses any other")
 	fs.StringVar(&o.credential, "credential", "", "an access key pair as attestkms writes it (admin-credential.json, `file`)")
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")

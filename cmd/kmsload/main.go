@@ -88,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stdout, usage); fs.SetOutput(stdout); fs.PrintDefaults(); fs.SetOutput(stderr) }
 	endpoint := fs.String("endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
+	region := fs.String("region", "us-east-1", "the `region` to sign for: the server's (attestkms serve --region), which refuses any other")
 	credFile := fs.String("credential", "attestkms-data/admin-credential.json", "the credential `file` attestkms wrote")
 	op := fs.String("op", "GenerateDataKey", "the `operation` to load")
 	conc := fs.Int("concurrency", 8, "concurrent workers, each with its own connection")
@@ -119,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s: no access_key_id or secret_access_key", *credFile)
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}
-	client := &enclave.Client{Endpoint: *endpoint, AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey,
+	client := &enclave.Client{Endpoint: *endpoint, Region: *region, AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second, Transport: transport}}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
 	defer cancel()

@@ -25,14 +25,15 @@ func main() {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
 	credFile := flag.String("credential", "attestkms-data/admin-credential.json", "the credential `file` attestkms wrote")
 	alias := flag.String("alias", "", "also name the new key with this `alias` (alias/NAME)")
+	region := flag.String("region", "us-east-1", "the server's `region` (attestkms serve --region)")
 	flag.Parse()
-	if err := run(context.Background(), *endpoint, *credFile, *alias, os.Stdout); err != nil {
+	if err := run(context.Background(), *endpoint, *region, *credFile, *alias, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "awssdk: error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, endpoint, credFile, alias string, out io.Writer) error {
+func run(ctx context.Context, endpoint, region, credFile, alias string, out io.Writer) error {
 	b, err := os.ReadFile(credFile)
 	if err != nil {
 		return err
@@ -46,7 +47,9 @@ func run(ctx context.Context, endpoint, credFile, alias string, out io.Writer) e
 	}
 
 	c := kms.New(kms.Options{
-		Region:       "us-east-1", // any region: it names the region in ARNs
+		// The server's one region: its ARNs name it, and it refuses a
+		// request signed for another.
+		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider(cred.AccessKeyID, cred.SecretAccessKey, ""),
 		BaseEndpoint: aws.String(endpoint),
 	})

@@ -19,7 +19,7 @@ func TestQuickStart(t *testing.T) {
 	b, _ := json.Marshal(map[string]string{"access_key_id": srv.AccessKey, "secret_access_key": srv.Secret})
 	os.WriteFile(credFile, b, 0o600)
 	var out bytes.Buffer
-	if err := run(context.Background(), srv.URL, credFile, "alias/app", &out); err != nil {
+	if err := run(context.Background(), srv.URL, "us-east-1", credFile, "alias/app", &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "round trip ok") || !strings.Contains(out.String(), "named it alias/app") {

@@ -19,6 +19,7 @@ import (
 // Server is a running attestkms on loopback.
 type Server struct {
 	URL       string
+	Region    string // the service's one region: sign AWS requests for it
 	DataDir   string
 	Service   *kms.Service
 	Handler   *echo.Echo
@@ -30,8 +31,11 @@ type Server struct {
 }
 
 // Options change the server a test gets. Zero values: the real clock, no
-// attestation verifier (Recipients refused), debug enclaves refused.
+// attestation verifier (Recipients refused), debug enclaves refused, region
+// us-east-1.
 type Options struct {
+	// Region is the service's region (kms.Options.Region).
+	Region string
 	// TLS serves HTTPS with a fresh self-signed certificate (Server.CAPEM).
 	TLS                bool
 	Now                func() time.Time
@@ -43,11 +47,11 @@ type Options struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	acct, cred, err := kms.Init(kms.Options{DataDir: dir})
+	acct, cred, err := kms.Init(kms.Options{DataDir: dir, Region: opts.Region})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := kms.Open(kms.Options{DataDir: dir, Now: opts.Now, Attestation: opts.Attestation, AllowDebugEnclaves: opts.AllowDebugEnclaves})
+	svc, err := kms.Open(kms.Options{DataDir: dir, Region: opts.Region, Now: opts.Now, Attestation: opts.Attestation, AllowDebugEnclaves: opts.AllowDebugEnclaves})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +67,7 @@ func Start(t testing.TB, opts Options) *Server {
 		svc.Close()
 	})
 	srv := &Server{
-		URL: hs.URL, DataDir: dir, Service: svc, Handler: h, Account: *acct,
+		URL: hs.URL, Region: svc.Region(), DataDir: dir, Service: svc, Handler: h, Account: *acct,
 		AccessKey: cred.AccessKeyID, Secret: cred.SecretAccessKey,
 	}
 	if opts.TLS {

@@ -97,7 +97,8 @@ type Verifier struct {
 type Result struct {
 	AccessKeyID string
 	// Region is the credential scope's region. Any well-formed region is
-	// accepted: what a region means is the caller's business.
+	// accepted: what a region means is the caller's business (the AWS
+	// dialect refuses all but the service's own).
 	Region string
 	// Date is X-Amz-Date, in UTC.
 	Date time.Time

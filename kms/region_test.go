@@ -1,0 +1,306 @@
+package kms
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// storedRegion reads the meta region of the store in dir ("" when absent);
+// the store must be closed.
+func storedRegion(t *testing.T, dir string) string {
+	t.Helper()
+	db, err := openDB(filepath.Join(dir, dbFile), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var r string
+	db.View(func(tx *bolt.Tx) error {
+		r = string(tx.Bucket(bucketMeta).Get(metaRegion))
+		return nil
+	})
+	return r
+}
+
+func openOrFail(t *testing.T, opts Options) *Service {
+	t.Helper()
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// denyGDKPolicy is the default account Allow plus a Deny of GenerateDataKey
+// on resource arn.
+func denyGDKPolicy(acct, arn string) string {
+	return `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"Enable IAM User Permissions","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},
+	  {"Sid":"no data keys","Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"` + arn + `"}]}`
+}
+
+func TestInitRecordsRegion(t *testing.T) {
+	for _, region := range []string{"", "eu-west-1"} {
+		dir := t.TempDir()
+		if _, _, err := Init(Options{DataDir: dir, Region: region}); err != nil {
+			t.Fatal(err)
+		}
+		want := region
+		if want == "" {
+			want = "us-east-1"
+		}
+		if got := storedRegion(t, dir); got != want {
+			t.Fatalf("Init(Region %q) recorded %q; want %q", region, got, want)
+		}
+		s := openOrFail(t, Options{DataDir: dir, Region: region})
+		md := mustKey(t, s, "", "")
+		if s.Region() != want || md.Arn != "arn:aws:kms:"+want+":"+s.Account().AccountID+":key/"+md.KeyID {
+			t.Fatalf("region %q: Region() = %q, Arn = %s", region, s.Region(), md.Arn)
+		}
+		s.Close()
+	}
+}
+
+func TestInvalidRegion(t *testing.T) {
+	for _, bad := range []string{"US-EAST-1", "us_east_1", "us.east-1", "eu-west-1/x", strings.Repeat("a", 33), " us-east-1"} {
+		if ValidRegion(bad) {
+			t.Errorf("ValidRegion(%q) = true", bad)
+		}
+		dir := filepath.Join(t.TempDir(), "data")
+		if _, _, err := Init(Options{DataDir: dir, Region: bad}); err == nil || IsInitialised(dir) {
+			t.Errorf("Init with region %q: %v", bad, err)
+		}
+	}
+	for _, good := range []string{"us-east-1", "ap-southeast-5", "us-gov-west-1", "cn-north-1", strings.Repeat("a", 32), "local"} {
+		if !ValidRegion(good) {
+			t.Errorf("ValidRegion(%q) = false", good)
+		}
+	}
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(Options{DataDir: dir, Region: "Us-East-1"}); err == nil {
+		s.Close()
+		t.Fatal("Open accepted an invalid region")
+	}
+}
+
+// TestParseARNOtherRegion: in an eu-west-1 service, the key's us-east-1 ARN
+// (what every ARN was before regions were the service's) names nothing.
+func TestParseARNOtherRegion(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir, Region: "eu-west-1"}); err != nil {
+		t.Fatal(err)
+	}
+	s := openOrFail(t, Options{DataDir: dir, Region: "eu-west-1"})
+	defer s.Close()
+	c := s.testCall()
+	md := mustKey(t, s, "", "")
+	acct := s.Account().AccountID
+	if _, err := s.DescribeKey(bg, c, "arn:aws:kms:eu-west-1:"+acct+":key/"+md.KeyID); err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []string{
+		"arn:aws:kms:us-east-1:" + acct + ":key/" + md.KeyID,
+		"arn:aws-cn:kms:eu-west-1:" + acct + ":key/" + md.KeyID,
+	} {
+		_, err := s.DescribeKey(bg, c, arn)
+		wantKind(t, err, ErrNotFound)
+	}
+}
+
+// TestOpenRegionMismatch: a store is served only for its own region; a
+// refused Open changes nothing.
+func TestOpenRegionMismatch(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	s := openOrFail(t, Options{DataDir: dir})
+	md := mustKey(t, s, "", "")
+	s.Close()
+	before, _ := os.ReadFile(filepath.Join(dir, dbFile))
+
+	_, err := Open(Options{DataDir: dir, Region: "eu-west-1"})
+	wantKind(t, err, ErrRegionMismatch)
+	var rm *RegionMismatchError
+	if !errors.As(err, &rm) || rm.Stored != "us-east-1" || rm.Requested != "eu-west-1" ||
+		err.Error() != "the store in "+dir+" is for region us-east-1, not eu-west-1" {
+		t.Fatalf("err = %v", err)
+	}
+	if errors.Is(Kind(err), ErrRegionMismatch) {
+		t.Fatal("ErrRegionMismatch is listed as a client-facing kind")
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, dbFile))
+	if !bytes.Equal(before, after) {
+		t.Fatal("a refused Open changed the store")
+	}
+	s = openOrFail(t, Options{DataDir: dir, Region: "us-east-1"})
+	defer s.Close()
+	if got, err := s.DescribeKey(bg, s.testCall(), md.Arn); err != nil || got.Arn != md.Arn {
+		t.Fatalf("DescribeKey after a refused Open: %v %v", got, err)
+	}
+}
+
+// TestOpenStoreWithoutRegion: a store made before regions were recorded is
+// a us-east-1 store, and its first Open records it.
+func TestOpenStoreWithoutRegion(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	forgetRegion(t, dir)
+	_, err := Open(Options{DataDir: dir, Region: "eu-west-1"})
+	wantKind(t, err, ErrRegionMismatch)
+	if got := storedRegion(t, dir); got != "" {
+		t.Fatalf("a refused Open recorded region %q", got)
+	}
+	s := openOrFail(t, Options{DataDir: dir})
+	if s.Region() != "us-east-1" {
+		t.Fatalf("Region() = %q", s.Region())
+	}
+	s.Close()
+	if got := storedRegion(t, dir); got != "us-east-1" {
+		t.Fatalf("recorded region %q; want us-east-1", got)
+	}
+}
+
+// forgetRegion makes the store in dir look like one made before regions
+// were recorded.
+func forgetRegion(t *testing.T, dir string) {
+	t.Helper()
+	db, err := openDB(filepath.Join(dir, dbFile), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaRegion) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRenameRegion: RenameRegion moves the store and the ARNs in its key
+// policies, so a Deny written for the key's old ARN still denies under the
+// new one.
+func TestRenameRegion(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	s := openOrFail(t, Options{DataDir: dir})
+	c := s.testCall()
+	acct := s.Account().AccountID
+	md := mustKey(t, s, "", "")
+	other := mustKey(t, s, "", "")
+	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", denyGDKPolicy(acct, md.Arn), false); err != nil {
+		t.Fatal(err)
+	}
+	gdk := func(s *Service, id string) error {
+		_, err := s.GenerateDataKey(bg, s.testCall(), &GenerateDataKeyRequest{KeyID: id, KeySpec: "AES_256"})
+		return err
+	}
+	wantKind(t, gdk(s, md.KeyID), ErrAccessDenied)
+	s.Close()
+
+	// Renaming to the same region is a no-op.
+	s = openOrFail(t, Options{DataDir: dir, RenameRegion: true})
+	s.Close()
+
+	s = openOrFail(t, Options{DataDir: dir, Region: "eu-west-1", RenameRegion: true})
+	newARN := "arn:aws:kms:eu-west-1:" + acct + ":key/" + md.KeyID
+	pol, err := s.GetKeyPolicy(bg, c, md.KeyID, "")
+	if err != nil || pol != denyGDKPolicy(acct, newARN) {
+		t.Fatalf("policy after the rename: %v\n%s", err, pol)
+	}
+	wantKind(t, gdk(s, md.KeyID), ErrAccessDenied)
+	if err := gdk(s, other.KeyID); err != nil {
+		t.Fatalf("a key without a Deny: %v", err)
+	}
+	if got, err := s.DescribeKey(bg, c, md.KeyID); err != nil || got.Arn != newARN {
+		t.Fatalf("DescribeKey after the rename: %v %v", got, err)
+	}
+	_, err = s.DescribeKey(bg, c, md.Arn)
+	wantKind(t, err, ErrNotFound)
+	s.Close()
+
+	if got := storedRegion(t, dir); got != "eu-west-1" {
+		t.Fatalf("recorded region %q", got)
+	}
+	_, err = Open(Options{DataDir: dir})
+	wantKind(t, err, ErrRegionMismatch)
+	s = openOrFail(t, Options{DataDir: dir, Region: "eu-west-1"})
+	s.Close()
+}
+
+// TestRenameRegionRefusesEscapedARN: an ARN spelled with JSON escapes is
+// one a textual rewrite misses; the rename fails as a whole, naming the key,
+// and changes nothing.
+func TestRenameRegionRefusesEscapedARN(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	forgetRegion(t, dir) // the rename of an old store records nothing either
+	s := openOrFail(t, Options{DataDir: dir})
+	c := s.testCall()
+	acct := s.Account().AccountID
+	plain := mustKey(t, s, "", "")
+	escaped := mustKey(t, s, "", "")
+	plainPolicy := denyGDKPolicy(acct, plain.Arn)
+	escapedPolicy := denyGDKPolicy(acct, strings.ReplaceAll(escaped.Arn, ":", `\u003a`))
+	for id, pol := range map[string]string{plain.KeyID: plainPolicy, escaped.KeyID: escapedPolicy} {
+		if err := s.PutKeyPolicy(bg, c, id, "", pol, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The escaped Deny is a Deny: the policy decodes escapes.
+	_, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: escaped.KeyID, KeySpec: "AES_256"})
+	wantKind(t, err, ErrAccessDenied)
+	s.Close()
+	forgetRegion(t, dir)
+	before, _ := os.ReadFile(filepath.Join(dir, dbFile))
+
+	_, err = Open(Options{DataDir: dir, Region: "eu-west-1", RenameRegion: true})
+	if err == nil || !strings.Contains(err.Error(), escaped.KeyID) || strings.Contains(err.Error(), plain.KeyID) {
+		t.Fatalf("rename with an escaped ARN: %v", err)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, dbFile))
+	if !bytes.Equal(before, after) {
+		t.Fatal("a failed rename changed the store")
+	}
+	s = openOrFail(t, Options{DataDir: dir})
+	defer s.Close()
+	for id, want := range map[string]string{plain.KeyID: plainPolicy, escaped.KeyID: escapedPolicy} {
+		if got, err := s.GetKeyPolicy(bg, c, id, ""); err != nil || got != want {
+			t.Fatalf("policy of %s after a failed rename: %v\n%s", id, err, got)
+		}
+	}
+}
+
+// TestOpenStoredRegion: StoredRegion opens a store in the region it
+// records, whatever Region says, and refuses to be combined with a rename.
+func TestOpenStoredRegion(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := Init(Options{DataDir: dir, Region: "ap-south-2"}); err != nil {
+		t.Fatal(err)
+	}
+	s := openOrFail(t, Options{DataDir: dir, StoredRegion: true})
+	if s.Region() != "ap-south-2" {
+		t.Fatalf("Region() = %q; want the stored ap-south-2", s.Region())
+	}
+	s.Close()
+	if s, err := Open(Options{DataDir: dir, Region: "eu-west-1", StoredRegion: true, RenameRegion: true}); err == nil {
+		s.Close()
+		t.Fatal("StoredRegion with RenameRegion accepted")
+	}
+	if got := storedRegion(t, dir); got != "ap-south-2" {
+		t.Fatalf("recorded region %q", got)
+	}
+}
