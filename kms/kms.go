@@ -265,14 +265,21 @@ func Open(opts Options) (*Service, error) {
 		s.account = Account{AccountID: string(m.Get(metaAccountID)), ProjectID: string(m.Get(metaProjectID))}
 		return nil
 	})
+	var movedFrom string
 	if err == nil {
-		s.region, err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion, opts.StoredRegion)
+		s.region, movedFrom, err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion, opts.StoredRegion)
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(db, sl, s.account)
 	}
 	if err == nil {
 		s.audit, err = OpenAuditLog(filepath.Join(opts.DataDir, auditFile))
+	}
+	if err == nil && movedFrom != "" {
+		// The move is committed; its record follows it (the audit log is a
+		// file beside the store, not in its transaction).
+		err = s.Audit(&AuditRecord{RequestID: "open", Dialect: "admin", Operation: "RenameRegion", Outcome: "ok",
+			Message: "the store moved from region " + movedFrom + " to " + s.region + ": its key policies' ARNs were rewritten"})
 	}
 	if err != nil {
 		db.Close()

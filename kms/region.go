@@ -72,14 +72,14 @@ func (s *Service) Region() string { return s.region }
 //
 // Open calls it before the service answers anything, so no key is cached
 // yet and no cached policy can outlive a rename.
-func openRegion(db *bolt.DB, dataDir, account, want string, rename, useStored bool) (string, error) {
+func openRegion(db *bolt.DB, dataDir, account, want string, rename, useStored bool) (region, movedFrom string, err error) {
 	var stored string
-	err := db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		stored = string(tx.Bucket(bucketMeta).Get(metaRegion))
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	recorded := stored != ""
 	if !recorded {
@@ -90,11 +90,14 @@ func openRegion(db *bolt.DB, dataDir, account, want string, rename, useStored bo
 	}
 	switch {
 	case stored == want && recorded:
-		return want, nil
+		return want, "", nil
 	case stored != want && !rename:
-		return "", &RegionMismatchError{DataDir: dataDir, Stored: stored, Requested: want}
+		return "", "", &RegionMismatchError{DataDir: dataDir, Stored: stored, Requested: want}
 	}
-	return want, db.Update(func(tx *bolt.Tx) error {
+	if stored != want {
+		movedFrom = stored
+	}
+	return want, movedFrom, db.Update(func(tx *bolt.Tx) error {
 		if stored != want {
 			if err := renamePolicies(tx, account, stored, want); err != nil {
 				return err

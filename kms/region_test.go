@@ -233,6 +233,12 @@ func TestRenameRegion(t *testing.T) {
 	if got := storedRegion(t, dir); got != "eu-west-1" {
 		t.Fatalf("recorded region %q", got)
 	}
+	// The move is in the audit log, once: the no-op rename wrote nothing.
+	log, err := os.ReadFile(filepath.Join(dir, auditFile))
+	if err != nil || strings.Count(string(log), `"operation":"RenameRegion"`) != 1 ||
+		!strings.Contains(string(log), "moved from region us-east-1 to eu-west-1") {
+		t.Fatalf("audit log: %v\n%s", err, log)
+	}
 	_, err = Open(Options{DataDir: dir})
 	wantKind(t, err, ErrRegionMismatch)
 	s = openOrFail(t, Options{DataDir: dir, Region: "eu-west-1"})
