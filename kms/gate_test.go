@@ -431,3 +431,28 @@ func TestGateSafetyCheckAtCreation(t *testing.T) {
 		t.Fatalf("BypassedChecks = %v; want [%s]", c.BypassedChecks, CheckAttestationSafety)
 	}
 }
+
+// TestGateSafetyCheckAnyRegion: the key's ARN in a policy check is not the
+// ARN of the request that puts the policy — a later request may come
+// through another region, where an Allow naming the key there applies.
+func TestGateSafetyCheckAnyRegion(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.testCall() // eu-west-1
+	md := mustKey(t, s, "", "")
+	root := principalARN(s.Account(), adminName)
+	for _, resource := range []string{
+		`"Resource":"arn:aws:kms:us-east-1:` + s.Account().AccountID + `:key/` + md.KeyID + `"`,
+		`"NotResource":"arn:aws:kms:eu-west-1:` + s.Account().AccountID + `:key/` + md.KeyID + `"`,
+	} {
+		pol := `{"Version":"2012-10-17","Statement":[
+		  {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":["kms:PutKeyPolicy","kms:GetKeyPolicy","kms:Encrypt"],"Resource":"*"},
+		  {"Sid":"elsewhere","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":"kms:GenerateDataKey",` + resource + `},
+		  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":"kms:Decrypt","Resource":"*",
+		   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("ab", 48) + `"}}}]}`
+		err := s.PutKeyPolicy(bg, c, md.KeyID, "", pol, false)
+		wantKind(t, err, ErrMalformedPolicy)
+		if !strings.Contains(err.Error(), `statement 1 (Sid "elsewhere")`) {
+			t.Errorf("%s: the refusal does not name the statement: %v", resource, err)
+		}
+	}
+}

@@ -628,3 +628,39 @@ func TestGateWeakAttestationConditions(t *testing.T) {
 	dec, err := c.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	wantGate(t, w, dec, err, "kms:Decrypt")
 }
+
+// TestGateSafetyCheckAnyRegion: a key's ARN names the region a request
+// comes through, and the caller picks the region. An Allow of Decrypt that
+// names the key's ARN in another region than the PutKeyPolicy's (or excludes
+// only this one with NotResource) applies to requests through that region:
+// the safety check refuses it whichever region the policy is put through,
+// and forced on, the gate holds there too.
+func TestGateSafetyCheckAnyRegion(t *testing.T) {
+	e := newAttestedEnv(t)
+	c, w := gateClient(t, e.srv, nil, nil) // us-east-1
+	eu := awskms.New(c.Options(), func(o *awskms.Options) { o.Region = "eu-west-1" })
+	acct := e.srv.Account.AccountID
+	k, err := c.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(gateSafePolicy(acct, e.pcr0()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *k.KeyMetadata.KeyId
+	enc, err := c.Encrypt(ctx, &awskms.EncryptInput{KeyId: &id, Plaintext: []byte("secret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, resource := range []string{
+		`"Resource":"arn:aws:kms:eu-west-1:` + acct + `:key/` + id + `"`,
+		`"NotResource":"arn:aws:kms:us-east-1:` + acct + `:key/` + id + `"`,
+	} {
+		elsewhere := `{"Sid":"elsewhere","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:Decrypt",` + resource + `}`
+		pol := gateSafePolicy(acct, e.pcr0(), elsewhere)
+		out, err := c.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: &id, Policy: aws.String(pol)})
+		wantRefused(t, w, out, err, "MalformedPolicyDocumentException", `statement 2 (Sid "elsewhere")`, "kms:Decrypt")
+		if _, err := c.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: &id, Policy: aws.String(pol), BypassPolicyLockoutSafetyCheck: true}); err != nil {
+			t.Fatal(err)
+		}
+		dec, err := eu.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+		wantGate(t, w, dec, err, "kms:Decrypt")
+	}
+}
