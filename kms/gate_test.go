@@ -456,3 +456,94 @@ func TestGateSafetyCheckAnyRegion(t *testing.T) {
 		}
 	}
 }
+
+// TestGateUnsafePolicyVariants: the ways a policy author opens a bound key
+// to callers without evidence, each refused by the safety check naming the
+// statement; forced on, none of them gets the caller it opens the key to a
+// secret through any gated operation. The safe variants are accepted.
+func TestGateUnsafePolicyVariants(t *testing.T) {
+	e := newEnclave(t, 0xab)
+	v := &fakeVerifier{enclaves: []*enclave{e}}
+	s, _ := newAttestedService(t, v, false)
+	acct := s.Account().AccountID
+	root := principalARN(s.Account(), adminName)
+	ci := "arn:aws:iam::" + acct + ":user/ci"
+	image := strings.Repeat("ab", 48)
+	enclaveStmt := `{"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":"kms:Decrypt","Resource":"*",
+	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + image + `"}}}`
+	manage := `{"Sid":"manage","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":["kms:PutKeyPolicy","kms:GetKeyPolicy","kms:Encrypt","kms:DescribeKey"],"Resource":"*"}`
+	doc := func(stmts ...string) string {
+		return `{"Version":"2012-10-17","Statement":[` + strings.Join(append([]string{manage, enclaveStmt}, stmts...), ",") + `]}`
+	}
+	allow := func(principal, action, condition string) string {
+		s := `{"Sid":"open","Effect":"Allow","Principal":` + principal + `,` + action + `,"Resource":"*"`
+		if condition != "" {
+			s += `,"Condition":` + condition
+		}
+		return s + `}`
+	}
+	rootP := `{"AWS":"` + root + `"}`
+	cases := []struct {
+		name, policy string
+		caller       string // who the open statement lets in
+		safe         bool
+	}{
+		{"upper-case action", doc(allow(rootP, `"Action":"KMS:DECRYPT"`, "")), root, false},
+		{"action wildcard kms:De*", doc(allow(rootP, `"Action":"kms:De*"`, "")), root, false},
+		{"action wildcard kms:*Key*", doc(allow(rootP, `"Action":"kms:*Key*"`, "")), root, false},
+		{"action wildcard kms:GenerateDataKey*", doc(allow(rootP, `"Action":"kms:GenerateDataKey*"`, "")), root, false},
+		{"action wildcard kms:?e*", doc(allow(rootP, `"Action":"kms:?e*"`, "")), root, false},
+		{"NotAction", doc(allow(rootP, `"NotAction":"kms:Encrypt"`, "")), root, false},
+		{"principal *", doc(allow(`"*"`, `"Action":"kms:DeriveSharedSecret"`, "")), ci, false},
+		{"principal {AWS:*}", doc(allow(`{"AWS":"*"}`, `"Action":"kms:ReEncryptFrom"`, "")), ci, false},
+		{"an IAM user", doc(allow(`{"AWS":"`+ci+`"}`, `"Action":["kms:Decrypt","kms:GenerateDataKeyPair"]`, "")), ci, false},
+		{"the account id", doc(allow(`{"AWS":"`+acct+`"}`, `"Action":"kms:GenerateDataKey"`, "")), ci, false},
+		{"NotPrincipal", doc(`{"Sid":"open","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::` + acct + `:user/nobody"},"Action":"kms:Decrypt","Resource":"*"}`), ci, false},
+		{"condition on the encryption context only", doc(allow(rootP, `"Action":"kms:Decrypt"`, `{"StringEquals":{"kms:EncryptionContext:app":"x"}}`)), root, false},
+		{"condition on the caller account only", doc(allow(rootP, `"Action":"kms:Decrypt"`, `{"StringEquals":{"kms:CallerAccount":"`+acct+`"}}`)), root, false},
+		{"StringNotEqualsIfExists", doc(allow(rootP, `"Action":"kms:Decrypt"`, `{"StringNotEqualsIfExists":{"kms:RecipientAttestation:ImageSha384":"00"}}`)), root, false},
+		{"ForAllValues:StringLike", doc(allow(rootP, `"Action":"kms:Decrypt"`, `{"ForAllValues:StringLike":{"kms:RecipientAttestation:Format":"nitro"}}`)), root, false},
+		{"a Deny that does not apply without evidence", doc(allow(rootP, `"Action":"kms:*"`, ""),
+			`{"Sid":"deny","Effect":"Deny","Principal":"*","Action":["kms:Decrypt","kms:GenerateDataKey*","kms:DeriveSharedSecret","kms:ReEncrypt*"],"Resource":"*","Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"00"}}}`), root, false},
+		{"a Deny of some secret actions only", doc(allow(rootP, `"Action":"kms:*"`, ""),
+			`{"Sid":"deny","Effect":"Deny","Principal":"*","Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*","Condition":{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"`+image+`"}}}`), root, false},
+		// Safe: the Deny surely applies to every caller without evidence.
+		{"kms:* under a Deny of every secret action without the image", doc(allow(rootP, `"Action":"kms:*"`, ""),
+			`{"Sid":"deny","Effect":"Deny","Principal":"*","Action":["kms:Decrypt","kms:GenerateDataKey*","kms:DeriveSharedSecret","kms:ReEncrypt*"],"Resource":"*","Condition":{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"`+image+`"}}}`), root, true},
+		{"an Allow that also requires the format", doc(allow(rootP, `"Action":"kms:GenerateDataKey*"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"00"}}`)), root, true},
+	}
+	gated := []gateRow{}
+	for _, r := range gateRows() {
+		if r.gated {
+			gated = append(gated, r)
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGateEnv(t, s, e)
+			err := s.PutKeyPolicy(bg, g.c, g.sym, "", tc.policy, false)
+			if tc.safe {
+				if err != nil {
+					t.Fatalf("a safe policy refused: %v", err)
+				}
+			} else {
+				wantKind(t, err, ErrMalformedPolicy)
+				if !strings.Contains(err.Error(), `(Sid "open")`) && !strings.Contains(err.Error(), `statement 2`) {
+					t.Errorf("the refusal does not name the open statement: %v", err)
+				}
+			}
+			for _, id := range []string{g.sym, g.ka} {
+				if err := s.PutKeyPolicy(bg, g.c, id, "", tc.policy, true); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g.c = &Call{RequestID: "attacker", Principal: &Principal{ARN: tc.caller}}
+			for _, r := range gated {
+				resp, err := r.call(g)
+				if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "attestation-bound") || !reflectNil(resp) {
+					t.Errorf("%s %s by %s: %v; want the attestation gate", r.method, r.variant, tc.caller, err)
+				}
+			}
+		})
+	}
+}
