@@ -178,10 +178,11 @@ func (s *Service) checkNewPolicy(c *Call, id, doc string, bypass bool) error {
 	if lockout {
 		failed = append(failed, CheckLockout)
 	}
-	// arn names the region this request came through (keyARN), and a later
-	// request may come through another, under which an Allow naming the key
-	// in that region would apply: the check reasons about the key under any
-	// ARN (resource ""), not this one.
+	// The check reasons about the key under any ARN (resource ""), not only
+	// today's: an Allow that names the key in another region is inert on
+	// this one-region server, but would come alive when the store moves
+	// there (--rename-region rewrites this region's ARNs, not that one's). A
+	// Deny counts only with no Resource or "*".
 	findings := p.CheckAttestationSafety(s.account.AccountID, "")
 	if len(findings) > 0 {
 		failed = append(failed, CheckAttestationSafety)

@@ -270,6 +270,7 @@ var gateNoKey = map[string]string{
 	"Close":            "closes the store",
 	"Account":          "the account's ids",
 	"Region":           "the server's region",
+	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
 }
 
 // secretFields names the fields of a response that carry a secret and are

@@ -90,7 +90,7 @@ func newGateEnv(t *testing.T) *gateEnv {
 	e.acct = e.srv.Account.AccountID
 	e.adminArn = "arn:aws:iam::" + e.acct + ":root"
 	e.aws = awskms.New(awskms.Options{
-		Region: "cn-north-4", Credentials: credentials.NewStaticCredentialsProvider(e.srv.AccessKey, e.srv.Secret, ""),
+		Region: e.srv.Region, Credentials: credentials.NewStaticCredentialsProvider(e.srv.AccessKey, e.srv.Secret, ""),
 		BaseEndpoint: aws.String(e.srv.URL), RetryMaxAttempts: 1,
 	})
 	e.wire = &gateWire{base: http.DefaultTransport}

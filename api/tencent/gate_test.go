@@ -104,7 +104,7 @@ func TestGateTencentBoundKey(t *testing.T) {
 	 {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
 	  "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + hex.EncodeToString(e.pcrs[0]) + `"}}}]}`
 	aw := awskms.New(awskms.Options{
-		Region: "ap-guangzhou", Credentials: credentials.NewStaticCredentialsProvider(e.srv.AccessKey, e.srv.Secret, ""),
+		Region: e.srv.Region, Credentials: credentials.NewStaticCredentialsProvider(e.srv.AccessKey, e.srv.Secret, ""),
 		BaseEndpoint: aws.String(e.srv.URL), RetryMaxAttempts: 1,
 	})
 	if _, err := aw.PutKeyPolicy(ctx, &awskms.PutKeyPolicyInput{KeyId: aws.String(id), Policy: aws.String(pol)}); err == nil {
