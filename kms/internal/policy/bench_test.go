@@ -65,3 +65,24 @@ func TestEvaluateDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// The typed operators keep the promise too, on the values the server sends.
+func TestTypedEvaluateDoesNotAllocate(t *testing.T) {
+	p := mustParse(t, doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Condition":{
+		"IpAddress":{"aws:SourceIp":["10.0.0.0/8","2001:db8::/32"]},
+		"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"},
+		"NumericGreaterThan":{"aws:EpochTime":"1700000000"},
+		"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:user/*"},
+		"Bool":{"aws:SecureTransport":"true"}}}`))
+	ctx := map[string][]string{
+		"aws:SourceIp": {"10.1.2.3"}, "aws:CurrentTime": {"2026-12-07T01:00:00Z"}, "aws:EpochTime": {"1796605200"},
+		"aws:PrincipalArn": {alice}, "aws:SecureTransport": {"true"},
+	}
+	r := req(alice, "kms:Decrypt", ctx)
+	if d := p.Evaluate(r); d != Allow {
+		t.Fatalf("Evaluate = %v", d)
+	}
+	if n := testing.AllocsPerRun(100, func() { p.Evaluate(r) }); n != 0 {
+		t.Errorf("Evaluate allocates %v times", n)
+	}
+}

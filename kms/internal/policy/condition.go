@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"cmp"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -444,31 +445,13 @@ func (c *condition) valueHolds(v string, b *budget) (hold, bad bool) {
 		if !ok {
 			return false, true
 		}
-		for _, pt := range c.times {
-			b.spend(1)
-			if c.order.holds(t.Compare(pt)) {
-				hit = true
-				break
-			}
-		}
+		hit = someHolds(c.order, c.times, b, func(p time.Time) int { return t.Compare(p) })
 	case opNumeric:
 		x, ok := parseNumber(v)
 		if !ok {
 			return false, true
 		}
-		for _, px := range c.numbers {
-			b.spend(1)
-			cmp := 0
-			if x < px {
-				cmp = -1
-			} else if x > px {
-				cmp = 1
-			}
-			if c.order.holds(cmp) {
-				hit = true
-				break
-			}
-		}
+		hit = someHolds(c.order, c.numbers, b, func(p float64) int { return cmp.Compare(x, p) })
 	default:
 		for _, p := range c.values {
 			if c.compare(p, v, b) {
@@ -478,6 +461,18 @@ func (c *condition) valueHolds(v string, b *budget) (hold, bad bool) {
 		}
 	}
 	return hit != c.negated, false
+}
+
+// someHolds reports whether the request value, compared with some policy
+// value (compare gives -1, 0 or 1), satisfies the order.
+func someHolds[T any](o order, policy []T, b *budget, compare func(T) int) bool {
+	for _, p := range policy {
+		b.spend(1)
+		if o.holds(compare(p)) {
+			return true
+		}
+	}
+	return false
 }
 
 // holds reports whether a comparison's result (request value against policy
