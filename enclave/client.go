@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/internal/sigv4"
 )
 
 // Client calls attestkms's AWS KMS dialect.

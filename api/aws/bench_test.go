@@ -25,7 +25,6 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/attestkms/attestkms/api/aws/sigv4"
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/nitro"
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
@@ -33,6 +32,7 @@ import (
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
+	"github.com/attestkms/attestkms/internal/sigv4"
 	"github.com/attestkms/attestkms/internal/testserver"
 )
 

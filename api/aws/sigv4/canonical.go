@@ -1,208 +1,20 @@
 package sigv4
 
 import (
-	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	v4 "github.com/attestkms/attestkms/internal/sigv4"
 )
 
-// This file is the one canonicalisation Verify and Sign share, as the SigV4
-// specification and the AWS SDK for Go v2 (aws/signer/v4) define it:
-//
-//	CanonicalRequest = Method \n CanonicalURI \n CanonicalQuery \n
-//	                   CanonicalHeaders \n SignedHeaders \n PayloadHash
-//	StringToSign     = AWS4-HMAC-SHA256 \n X-Amz-Date \n Scope \n hex(SHA256(CanonicalRequest))
-//	Signature        = HMAC(HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request"), StringToSign)
-
-// canonicalRequest holds the parts of a canonical request; hash writes them
-// straight into SHA-256.
-type canonicalRequest struct {
-	method      string
-	uri         string     // already encoded
-	query       string     // already canonical
-	headers     []string   // lower-case, sorted, unique
-	values      [][]string // values[i] are headers[i]'s, in request order
-	payloadHash []byte     // lower-case hex
-}
-
-func (c *canonicalRequest) writeTo(h io.Writer) {
-	buf := make([]byte, 0, 1024)
-	buf = append(buf, c.method...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.uri...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.query...)
-	buf = append(buf, '\n')
-	for i, name := range c.headers {
-		buf = append(buf, name...)
-		buf = append(buf, ':')
-		for j, v := range c.values[i] {
-			if j > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendHeaderValue(buf, v)
-		}
-		buf = append(buf, '\n')
-		if len(buf) > 4096 {
-			h.Write(buf)
-			buf = buf[:0]
-		}
-	}
-	buf = append(buf, '\n')
-	for i, name := range c.headers {
-		if i > 0 {
-			buf = append(buf, ';')
-		}
-		buf = append(buf, name...)
-	}
-	buf = append(buf, '\n')
-	buf = append(buf, c.payloadHash...)
-	h.Write(buf)
-}
-
-// hash returns the lower-case hex SHA-256 of the canonical request.
-func (c *canonicalRequest) hash() []byte {
-	h := sha256.New()
-	c.writeTo(h)
-	var sum [sha256.Size]byte
-	return hex.AppendEncode(nil, h.Sum(sum[:0]))
-}
-
-// String is the canonical request itself, for tests and debugging.
-func (c *canonicalRequest) String() string {
-	var b strings.Builder
-	c.writeTo(&b)
-	return b.String()
-}
-
-// appendHeaderValue appends v as the SDK canonicalises it: spaces trimmed
-// from both ends, runs of spaces folded to one, then any other surrounding
-// white space trimmed.
-func appendHeaderValue(dst []byte, v string) []byte {
-	start := len(dst)
-	v = strings.Trim(v, " ")
-	for i := 0; i < len(v); i++ {
-		if v[i] == ' ' && i > 0 && v[i-1] == ' ' {
-			continue
-		}
-		dst = append(dst, v[i])
-	}
-	t := bytes.TrimSpace(dst[start:])
-	n := copy(dst[start:], t)
-	return dst[:start+n]
-}
-
-func stringToSign(amzDate, scope string, canonicalHash []byte) []byte {
-	b := make([]byte, 0, len(algorithm)+len(amzDate)+len(scope)+len(canonicalHash)+3)
-	b = append(b, algorithm+"\n"...)
-	b = append(b, amzDate...)
-	b = append(b, '\n')
-	b = append(b, scope...)
-	b = append(b, '\n')
-	return append(b, canonicalHash...)
-}
-
-// signature derives the signing key from secret and the scope and MACs sts
-// with it. It zeroes every key it derives; secret is left as it was.
-func signature(secret []byte, date, region, service string, sts []byte) [sha256.Size]byte {
-	k := make([]byte, 0, 4+len(secret))
-	k = append(k, "AWS4"...)
-	k = append(k, secret...)
-	var kDate, kRegion, kService, kSigning, sig [sha256.Size]byte
-	mac(&kDate, k, []byte(date))
-	clear(k)
-	mac(&kRegion, kDate[:], []byte(region))
-	clear(kDate[:])
-	mac(&kService, kRegion[:], []byte(service))
-	clear(kRegion[:])
-	mac(&kSigning, kService[:], []byte(terminator))
-	clear(kService[:])
-	mac(&sig, kSigning[:], sts)
-	clear(kSigning[:])
-	return sig
-}
-
-// mac sets out to HMAC-SHA256(key, data). crypto/hmac keeps its own copies of
-// the padded key, which we cannot zero; the key slices we own, we do.
-func mac(out *[sha256.Size]byte, key, data []byte) {
-	h := hmac.New(sha256.New, key)
-	h.Write(data)
-	h.Sum(out[:0])
-}
-
-// canonicalQuery parses a raw query strictly and returns it canonical: each
-// name and value URI-encoded, pairs sorted by encoded name then value, as the
-// SDK does. Unparseable queries, repeated names (the order of their values is
-// not signed) and presigning parameters are ErrMalformed.
-func canonicalQuery(raw string) (string, error) {
-	if raw == "" {
-		return "", nil
-	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "", fmt.Errorf("%w: query string does not parse", ErrMalformed)
-	}
-	type pair struct{ k, v string }
-	pairs := make([]pair, 0, len(q))
-	for k, vs := range q {
-		switch {
-		case strings.EqualFold(k, "X-Amz-Signature"), strings.EqualFold(k, "X-Amz-Credential"), strings.EqualFold(k, "X-Amz-Algorithm"):
-			return "", fmt.Errorf("%w: presigned query authentication is not supported", ErrMalformed)
-		case len(vs) != 1:
-			return "", fmt.Errorf("%w: repeated query parameter", ErrMalformed)
-		}
-		pairs = append(pairs, pair{string(uriEncode(nil, k, true)), string(uriEncode(nil, vs[0], true))})
-	}
-	slices.SortFunc(pairs, func(a, b pair) int {
-		if c := strings.Compare(a.k, b.k); c != 0 {
-			return c
-		}
-		return strings.Compare(a.v, b.v)
-	})
-	var b strings.Builder
-	for i, p := range pairs {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(p.k)
-		b.WriteByte('=')
-		b.WriteString(p.v)
-	}
-	return b.String(), nil
-}
-
-// uriEncode appends s percent-encoded as SigV4 wants: everything but
-// A-Z a-z 0-9 - . _ ~ (and '/' unless encodeSlash) as %XX, upper-case hex.
-func uriEncode(dst []byte, s string, encodeSlash bool) []byte {
-	const hexUpper = "0123456789ABCDEF"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if hmacauth.IsDigit(c) || hmacauth.IsLower(c) || 'A' <= c && c <= 'Z' || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' && !encodeSlash {
-			dst = append(dst, c)
-		} else {
-			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
-		}
-	}
-	return dst
-}
-
-// canonicalURI is the SDK's for services other than S3: the request's
-// escaped path, encoded once more.
-func canonicalURI(escapedPath string) string {
-	if escapedPath == "" {
-		escapedPath = "/"
-	}
-	return string(uriEncode(make([]byte, 0, len(escapedPath)), escapedPath, false))
-}
+// The canonicalisation itself (canonical request, string to sign, signing
+// key, signature) is internal/sigv4's, the one the enclave's signer uses
+// too. What is here is only what a verifier adds: reading the canonical
+// URI and the signed header values off a request it received, and refusing
+// the ones that could change a signed request's meaning.
 
 // verifyURI is the canonical URI of a request a server received. An opaque
 // URL is no path we could route.
@@ -210,18 +22,13 @@ func verifyURI(u *url.URL) (string, error) {
 	if u.Opaque != "" {
 		return "", fmt.Errorf("%w: opaque request uri", ErrMalformed)
 	}
-	return canonicalURI(u.EscapedPath()), nil
+	return v4.CanonicalURI(u.EscapedPath()), nil
 }
-
-// mustSign are the headers that, when present, select what a request does
-// or how its signature is read, so an unsigned one could change a signed
-// request's meaning. Host and x-amz-date are required outright.
-var mustSign = []string{"content-type", "x-amz-content-sha256", "x-amz-date", "x-amz-security-token", "x-amz-target"}
 
 // signedValues gathers, for each signed header name, its values on r
 // (hmacauth.SignedValues), and requires what SigV4 must cover here: host
-// and x-amz-date signed, authorization not, and every mustSign header that
-// is present signed and sent once.
+// and x-amz-date signed, authorization not, and every header that must be
+// signed (v4.MustSign) that is present signed and sent once.
 func signedValues(r *http.Request, names []string) ([][]string, error) {
 	for _, req := range []string{"host", "x-amz-date"} {
 		if _, ok := slices.BinarySearch(names, req); !ok {
@@ -231,8 +38,8 @@ func signedValues(r *http.Request, names []string) ([][]string, error) {
 	if _, ok := slices.BinarySearch(names, "authorization"); ok {
 		return nil, fmt.Errorf("%w: authorization cannot be signed", ErrMalformed)
 	}
-	values, err := hmacauth.SignedValues(r, names, maxHeaderName, false, func(name string) error {
-		if slices.Contains(mustSign, name) {
+	values, err := hmacauth.SignedValues(r, names, v4.MaxHeaderName, false, func(name string) error {
+		if v4.MustSign(name) {
 			return fmt.Errorf("%s is present but not signed", name)
 		}
 		return nil
@@ -242,9 +49,9 @@ func signedValues(r *http.Request, names []string) ([][]string, error) {
 	}
 	// Headers whose meaning is one value: a second one would be read by
 	// nobody here but signed alike, joined by a comma.
-	for _, m := range mustSign {
-		if i, ok := slices.BinarySearch(names, m); ok && len(values[i]) != 1 {
-			return nil, fmt.Errorf("%w: more than one %s header", ErrMalformed, m)
+	for i, name := range names {
+		if v4.MustSign(name) && len(values[i]) != 1 {
+			return nil, fmt.Errorf("%w: more than one %s header", ErrMalformed, name)
 		}
 	}
 	return values, nil

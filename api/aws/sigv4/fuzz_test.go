@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	signer "github.com/attestkms/attestkms/internal/sigv4"
 )
 
 // FuzzParseAuthorization: no panic; whatever parses re-serialises to a value
@@ -223,7 +224,7 @@ func FuzzSignVerify(f *testing.F) {
 		if name != "" {
 			r.Header.Set(name, value)
 		}
-		if err := sigv4.Sign(r, body, testAKID, []byte(testSecret), "us-east-1", "kms", testTime); err != nil {
+		if err := signer.Sign(r, body, testAKID, []byte(testSecret), "us-east-1", "kms", testTime); err != nil {
 			if !errors.Is(err, sigv4.ErrMalformed) {
 				t.Fatalf("unclassified: %v", err)
 			}

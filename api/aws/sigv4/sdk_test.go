@@ -21,6 +21,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	signer "github.com/attestkms/attestkms/internal/sigv4"
 )
 
 // The oracle is the AWS SDK for Go v2's own signer and KMS client: what they
@@ -77,7 +78,7 @@ func sdkSign(t testing.TB, r *http.Request, body, akid, secret, region string, a
 
 func ourSign(t testing.TB, r *http.Request, body, region string, at time.Time) {
 	t.Helper()
-	if err := sigv4.Sign(r, []byte(body), testAKID, []byte(testSecret), region, "kms", at); err != nil {
+	if err := signer.Sign(r, []byte(body), testAKID, []byte(testSecret), region, "kms", at); err != nil {
 		t.Fatal(err)
 	}
 }

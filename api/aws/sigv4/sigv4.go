@@ -1,8 +1,11 @@
-// Package sigv4 verifies and makes AWS Signature Version 4 signatures carried
-// in request headers (algorithm AWS4-HMAC-SHA256), the way the AWS SDKs send
-// them. Verify and Sign share one canonicalisation (canonical.go); the tests
-// hold Sign to the AWS SDK for Go v2's signer byte for byte, and Verify to
-// what the SDK's signer and KMS client send.
+// Package sigv4 verifies AWS Signature Version 4 signatures carried in
+// request headers (algorithm AWS4-HMAC-SHA256), the way the AWS SDKs send
+// them. The signer, and the canonicalisation Verify shares with it (the
+// canonical request, string to sign, signing key and signature), are
+// internal/sigv4's, which the enclave's client imports without this package;
+// the tests here hold that signer to the AWS SDK for Go v2's byte for byte,
+// and Verify to what the SDK's signer, the KMS client and the shared signer
+// send.
 //
 // Threat model. The attacker controls every byte of the request: method, path,
 // query, every header (names, values, repetitions, case) and the body. Trusted
@@ -50,6 +53,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	v4 "github.com/attestkms/attestkms/internal/sigv4"
 )
 
 // Error kinds, for errors.Is. Messages never hold a secret or the expected
@@ -59,8 +63,9 @@ var (
 	ErrMissing = errors.New("missing authentication")
 	// ErrMalformed: the Authorization or X-Amz-Date header cannot be parsed,
 	// lacks a part, names another algorithm or service, or the signed headers
-	// do not cover what they must.
-	ErrMalformed = errors.New("malformed signature")
+	// do not cover what they must. It is the signer's own (internal/sigv4),
+	// so that what Sign refuses and what Verify refuses are one kind.
+	ErrMalformed = v4.ErrMalformed
 	// ErrSignature: the access key is unknown, or the signature is not the
 	// one its secret makes for this request. The two are deliberately one
 	// error with one message.
@@ -132,7 +137,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 
 	// Cheap checks first: syntax, scope, clock. No secret is touched until
 	// all of them pass.
-	query, err := canonicalQuery(r.URL.RawQuery)
+	query, err := v4.CanonicalQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, err
 	}
@@ -180,19 +185,19 @@ func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result,
 		return nil, err
 	}
 
-	cr := canonicalRequest{
-		method:      r.Method,
-		uri:         uri,
-		query:       query,
-		headers:     a.SignedHeaders,
-		values:      values,
-		payloadHash: payloadHash[:],
+	cr := v4.CanonicalRequest{
+		Method:      r.Method,
+		URI:         uri,
+		Query:       query,
+		Headers:     a.SignedHeaders,
+		Values:      values,
+		PayloadHash: payloadHash[:],
 	}
-	sts := stringToSign(amzDate, a.scope(), cr.hash())
+	sts := v4.StringToSign(amzDate, a.Scope(), cr.Hash())
 
 	// An unknown access key costs the same HMAC work and gets the same error.
 	if !hmacauth.Match(v.Lookup, a.AccessKeyID, a.Signature, func(secret []byte) [sha256.Size]byte {
-		return signature(secret, a.Date, a.Region, a.Service, sts)
+		return v4.Signature(secret, a.Date, a.Region, a.Service, sts)
 	}) {
 		return nil, ErrSignature
 	}

@@ -15,17 +15,17 @@ func TestKnownAnswer(t *testing.T) {
 		date   = "20150830T123600Z"
 		empty  = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	)
-	query, err := canonicalQuery("Version=2010-05-08&Action=ListUsers")
+	query, err := CanonicalQuery("Version=2010-05-08&Action=ListUsers")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr := canonicalRequest{
-		method:      "GET",
-		uri:         canonicalURI(""),
-		query:       query,
-		headers:     []string{"content-type", "host", "x-amz-date"},
-		values:      [][]string{{"application/x-www-form-urlencoded; charset=utf-8"}, {"iam.amazonaws.com"}, {date}},
-		payloadHash: []byte(empty),
+	cr := CanonicalRequest{
+		Method:      "GET",
+		URI:         CanonicalURI(""),
+		Query:       query,
+		Headers:     []string{"content-type", "host", "x-amz-date"},
+		Values:      [][]string{{"application/x-www-form-urlencoded; charset=utf-8"}, {"iam.amazonaws.com"}, {date}},
+		PayloadHash: []byte(empty),
 	}
 	want := strings.Join([]string{
 		"GET",
@@ -41,10 +41,10 @@ func TestKnownAnswer(t *testing.T) {
 	if got := cr.String(); got != want {
 		t.Fatalf("canonical request\n%s\nwant\n%s", got, want)
 	}
-	if got := string(cr.hash()); got != "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59" {
+	if got := string(cr.Hash()); got != "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59" {
 		t.Fatalf("canonical request hash %s", got)
 	}
-	sig := signature([]byte(secret), "20150830", "us-east-1", "iam", stringToSign(date, "20150830/us-east-1/iam/aws4_request", cr.hash()))
+	sig := Signature([]byte(secret), "20150830", "us-east-1", "iam", StringToSign(date, "20150830/us-east-1/iam/aws4_request", cr.Hash()))
 	if got := hex.EncodeToString(sig[:]); got != "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7" {
 		t.Fatalf("signature %s", got)
 	}
@@ -80,7 +80,7 @@ func TestCanonicalURI(t *testing.T) {
 		"/%C3%A9":         "/%25C3%25A9",
 		"/a/./b/../c//d/": "/a/./b/../c//d/",
 	} {
-		if got := canonicalURI(in); got != want {
+		if got := CanonicalURI(in); got != want {
 			t.Errorf("uri %q: %q, want %q", in, got, want)
 		}
 	}

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/attestkms/attestkms/api/internal/hmacauth"
 )
 
 // unsignedHeaders are the headers the AWS SDK leaves out of a signature:
@@ -25,7 +23,7 @@ var unsignedHeaders = []string{"authorization", "expect", "transfer-encoding", "
 // does; for the same request and time its Authorization is the SDK's, byte
 // for byte. Like the SDK it drops a default port from r.Host and rewrites
 // r.URL.RawQuery in canonical order. It refuses (with ErrMalformed) what
-// Verify would: a bad access key id, scope, host or method, an empty secret, a
+// the verifier (api/aws/sigv4) would: a bad access key id, scope, host or method, an empty secret, a
 // query with repeated or presigning parameters, control characters in a
 // header, a header spelled two ways or a meaningful one given twice, more
 // than 64 headers to sign. On error r is left as it was.
@@ -36,15 +34,15 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, regio
 	if now.IsZero() {
 		return fmt.Errorf("%w: zero signing time", ErrMalformed)
 	}
-	amzDate := now.UTC().Format(amzDateFormat)
+	amzDate := now.UTC().Format(DateFormat)
 	a := &Authorization{AccessKeyID: accessKeyID, Date: amzDate[:8], Region: region, Service: service}
-	if err := checkScope(a.AccessKeyID, a.Date, a.Region, a.Service); err != nil {
+	if err := CheckScope(a.AccessKeyID, a.Date, a.Region, a.Service); err != nil {
 		return err
 	}
 	if len(secret) == 0 {
 		return fmt.Errorf("%w: empty secret", ErrMalformed)
 	}
-	query, err := canonicalQuery(r.URL.RawQuery)
+	query, err := CanonicalQuery(r.URL.RawQuery)
 	if err != nil {
 		return err
 	}
@@ -56,7 +54,7 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, regio
 	if method == "" {
 		method = http.MethodGet // what net/http sends for ""
 	}
-	if !hmacauth.IsToken(method, hmacauth.MaxMethod, hmacauth.IsMethodByte) {
+	if !isToken(method, maxMethod, isMethodByte) {
 		return fmt.Errorf("%w: method is not a token", ErrMalformed)
 	}
 
@@ -75,15 +73,15 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, regio
 		return err
 	}
 	a.SignedHeaders = names
-	cr := canonicalRequest{
-		method:      method,
-		uri:         canonicalURI(uriPath(r.URL)),
-		query:       query,
-		headers:     names,
-		values:      values,
-		payloadHash: payloadHash,
+	cr := CanonicalRequest{
+		Method:      method,
+		URI:         CanonicalURI(uriPath(r.URL)),
+		Query:       query,
+		Headers:     names,
+		Values:      values,
+		PayloadHash: payloadHash,
 	}
-	sig := signature(secret, a.Date, a.Region, a.Service, stringToSign(amzDate, a.scope(), cr.hash()))
+	sig := Signature(secret, a.Date, a.Region, a.Service, StringToSign(amzDate, a.Scope(), cr.Hash()))
 	a.Signature = sig[:]
 
 	if r.Header == nil {
@@ -113,30 +111,30 @@ func headersToSign(h http.Header, host string, contentLength int64) ([]string, [
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		lk := hmacauth.ASCIILower(k)
+		lk := asciiLower(k)
 		vs := h[k]
 		// net/http sends r.Host and r.ContentLength, not these keys.
 		if len(vs) == 0 || lk == "host" || lk == "content-length" || slices.Contains(unsignedHeaders, lk) {
 			continue
 		}
-		if !hmacauth.IsToken(lk, maxHeaderName, hmacauth.IsHeaderNameByte) {
+		if !isToken(lk, MaxHeaderName, isHeaderNameByte) {
 			return nil, nil, fmt.Errorf("%w: header name %q cannot be signed", ErrMalformed, k)
 		}
 		for _, v := range vs {
-			if hmacauth.HasControl(v) {
+			if hasControl(v) {
 				return nil, nil, fmt.Errorf("%w: header %s has a control character", ErrMalformed, lk)
 			}
 		}
 		if _, dup := byName[lk]; dup {
 			return nil, nil, fmt.Errorf("%w: header %s appears under two spellings", ErrMalformed, lk)
 		}
-		if len(vs) > 1 && slices.Contains(mustSign, lk) {
+		if len(vs) > 1 && MustSign(lk) {
 			return nil, nil, fmt.Errorf("%w: more than one %s header", ErrMalformed, lk)
 		}
 		byName[lk] = vs
 	}
-	if len(byName) > maxSignedHeaders {
-		return nil, nil, fmt.Errorf("%w: more than %d headers to sign", ErrMalformed, maxSignedHeaders)
+	if len(byName) > MaxSignedHeaders {
+		return nil, nil, fmt.Errorf("%w: more than %d headers to sign", ErrMalformed, MaxSignedHeaders)
 	}
 	names := make([]string, 0, len(byName))
 	for n := range byName {
@@ -158,7 +156,7 @@ func sanitizeHost(r *http.Request) (host string, stripped bool, err error) {
 	if host == "" {
 		host = r.URL.Host
 	}
-	if !hmacauth.IsToken(host, hmacauth.MaxHost, hmacauth.IsHostByte) {
+	if !isToken(host, maxHost, isHostByte) {
 		return "", false, fmt.Errorf("%w: request host is empty or not a valid host", ErrMalformed)
 	}
 	if h, port, ok := splitPort(host); ok {
