@@ -5,9 +5,11 @@ import (
 	"fmt"
 )
 
-// The BER this package reads and writes: the few forms a CMS envelope from
-// AWS KMS or OpenSSL uses, nothing more. encoding/asn1 and cryptobyte read
-// DER only, and the envelope is not DER.
+// The BER this package reads, in the enclave, from bytes that crossed the
+// host: the few forms a CMS envelope from AWS KMS or OpenSSL uses, nothing
+// more. encoding/asn1 and cryptobyte read DER only, and the envelope is not
+// DER. (What WrapCMS writes is in wrapcms.go; the schema it reads is in
+// unwrapcms.go.)
 //
 // The reader accepts, of BER's freedoms, only indefinite lengths on
 // constructed elements. It refuses what no producer we know of writes and
@@ -20,20 +22,6 @@ import (
 // maxDepth bounds nesting, and with it the recursion of the indefinite-length
 // scan: the AWS envelope nests 11 levels (0 to 10, the NULL of MGF1's hash).
 const maxDepth = 16
-
-// Identifier octets, each with its class and constructed bit.
-const (
-	tagInteger     = 0x02
-	tagOctetString = 0x04
-	tagNull        = 0x05
-	tagOID         = 0x06
-	tagSequence    = 0x30 // constructed
-	tagSet         = 0x31 // constructed
-	tagContext0    = 0x80 // [0] primitive (IMPLICIT of a primitive type)
-	tagContext0C   = 0xa0 // [0] constructed (EXPLICIT, or IMPLICIT of a constructed encoding)
-	tagContext1C   = 0xa1 // [1] constructed
-	tagConstructed = 0x20
-)
 
 // element is one BER element, its body a sub-slice of the input.
 type element struct {
@@ -159,42 +147,3 @@ func (r *reader) done(what string) error {
 	}
 	return nil
 }
-
-// appendDER appends a definite-length element whose contents are the
-// concatenation of parts, its length in the minimal form DER wants.
-func appendDER(b []byte, tag byte, parts ...[]byte) []byte {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	b = appendHeader(b, tag, n)
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	return b
-}
-
-// der is appendDER to a new slice.
-func der(tag byte, parts ...[]byte) []byte { return appendDER(nil, tag, parts...) }
-
-func appendHeader(b []byte, tag byte, n int) []byte {
-	b = append(b, tag)
-	switch {
-	case n < 0x80:
-		return append(b, byte(n))
-	case n <= 0xff:
-		return append(b, 0x81, byte(n))
-	case n <= 0xffff:
-		return append(b, 0x82, byte(n>>8), byte(n))
-	case n <= 0xffffff:
-		return append(b, 0x83, byte(n>>16), byte(n>>8), byte(n))
-	default:
-		return append(b, 0x84, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
-// appendIndefinite opens a constructed indefinite-length element; each must
-// be closed by appending endOfContents.
-func appendIndefinite(b []byte, tag byte) []byte { return append(b, tag, 0x80) }
-
-var endOfContents = []byte{0, 0}
