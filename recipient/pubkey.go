@@ -9,12 +9,15 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 
 	"github.com/emmansun/gmsm/sm2"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/attestkms/attestkms/internal/keyder"
 )
 
 // A public key a caller sends to have a secret wrapped to it (Tencent's
@@ -27,7 +30,7 @@ const maxPublicKeyInput = 8 << 10
 
 var (
 	oidRSAEncryption = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}  // RFC 8017
-	oidPublicKeyEC   = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}      // id-ecPublicKey, RFC 5480
+	oidPublicKeyEC   = keyder.OIDPublicKeyEC                              // id-ecPublicKey, RFC 5480
 	oidSM2Curve      = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301}    // sm2p256v1, GM/T 0006
 	oidSM2Encrypt    = asn1.ObjectIdentifier{1, 2, 156, 10197, 1, 301, 3} // sm2encrypt, GM/T 0006
 )
@@ -145,32 +148,30 @@ func pemTypeName(typ string) string {
 	return fmt.Sprintf("a PEM %q block", typ)
 }
 
-// parseSPKI reads SubjectPublicKeyInfo ::= SEQUENCE { algorithm
-// AlgorithmIdentifier, subjectPublicKey BIT STRING } with cryptobyte, which
-// refuses BER, and dispatches on the algorithm. Reading the algorithm before
-// the key is checked only chooses the checks to run.
+// parseSPKI reads a DER SubjectPublicKeyInfo with internal/keyder, which
+// refuses BER and trailing data, and dispatches on the algorithm. Reading the
+// algorithm before the key is checked only chooses the checks to run.
 func parseSPKI(der []byte) (crypto.PublicKey, error) {
-	input := cryptobyte.String(der)
-	var spki, alg cryptobyte.String
-	var algOID asn1.ObjectIdentifier
-	if !input.ReadASN1(&spki, cbasn1.SEQUENCE) || !spki.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.ReadASN1ObjectIdentifier(&algOID) {
-		return nil, fmt.Errorf("%w: %s, not a DER SubjectPublicKeyInfo", ErrKey, classify(der))
-	}
-	if !input.Empty() {
-		return nil, fmt.Errorf("%w: %d bytes of trailing data after the SubjectPublicKeyInfo", ErrKey, len(input))
-	}
+	spki, err := keyder.ParseSPKI(der)
 	switch {
+	case errors.Is(err, keyder.ErrNotSPKI):
+		return nil, fmt.Errorf("%w: %s, not a DER SubjectPublicKeyInfo", ErrKey, classify(der))
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	switch algOID := spki.Algorithm; {
 	case algOID.Equal(oidRSAEncryption):
 		return parseRSA(der)
 	case algOID.Equal(oidPublicKeyEC):
-		return parseSM2(der, alg, spki)
+		return parseSM2(der, spki)
 	case algOID.Equal(oidSM2Curve), algOID.Equal(oidSM2Encrypt):
 		return nil, fmt.Errorf("%w: algorithm %s is an SM2 OID; an SM2 key is id-ecPublicKey with namedCurve %s, as OpenSSL and gmsm write it", ErrKey, algOID, oidSM2Curve)
+	default:
+		if name, ok := keyNames[algOID.String()]; ok {
+			return nil, fmt.Errorf("%w: %s; only RSA and SM2 keys are accepted", ErrKey, name)
+		}
+		return nil, fmt.Errorf("%w: algorithm %s; only RSA and SM2 keys are accepted", ErrKey, algOID)
 	}
-	if name, ok := keyNames[algOID.String()]; ok {
-		return nil, fmt.Errorf("%w: %s; only RSA and SM2 keys are accepted", ErrKey, name)
-	}
-	return nil, fmt.Errorf("%w: algorithm %s; only RSA and SM2 keys are accepted", ErrKey, algOID)
 }
 
 func parseRSA(der []byte) (crypto.PublicKey, error) {
@@ -208,34 +209,25 @@ func checkRSAPublicKey(pub *rsa.PublicKey) error {
 	return nil
 }
 
-// parseSM2 checks the rest of an id-ecPublicKey SubjectPublicKeyInfo: the
-// namedCurve is sm2p256v1 and nothing else, the point is uncompressed, on the
-// curve, below p in both coordinates (gmsm's sm2.NewPublicKey checks those),
-// and the whole is the DER smx509 would write.
-func parseSM2(der []byte, alg, spki cryptobyte.String) (crypto.PublicKey, error) {
-	var curve asn1.ObjectIdentifier
-	if !alg.PeekASN1Tag(cbasn1.OBJECT_IDENTIFIER) || !alg.ReadASN1ObjectIdentifier(&curve) || !alg.Empty() {
-		return nil, fmt.Errorf("%w: EC parameters are not one named curve", ErrKey)
-	}
-	if !curve.Equal(oidSM2Curve) {
-		if name, ok := keyNames[curve.String()]; ok {
+// sm2Curves is the one elliptic curve ParsePublicKey accepts, as
+// internal/keyder reads it.
+var sm2Curves = []keyder.Curve{{Name: "SM2", OID: oidSM2Curve, Size: 32}}
+
+// parseSM2 checks the rest of an id-ecPublicKey SubjectPublicKeyInfo:
+// internal/keyder, that the namedCurve is sm2p256v1 and nothing else and the
+// point uncompressed; gmsm's sm2.NewPublicKey, that it is on the curve and
+// below p in both coordinates; then that the whole is the DER smx509 would
+// write.
+func parseSM2(der []byte, spki *keyder.SPKI) (crypto.PublicKey, error) {
+	_, point, err := spki.EC(sm2Curves)
+	if ce := (*keyder.CurveError)(nil); errors.As(err, &ce) {
+		if name, ok := keyNames[ce.OID.String()]; ok {
 			return nil, fmt.Errorf("%w: %s; the only elliptic curve accepted is SM2", ErrKey, name)
 		}
-		return nil, fmt.Errorf("%w: EC key on curve %s; the only elliptic curve accepted is SM2", ErrKey, curve)
+		return nil, fmt.Errorf("%w: EC key on curve %s; the only elliptic curve accepted is SM2", ErrKey, ce.OID)
 	}
-	var bits cryptobyte.String
-	var unused uint8
-	if !spki.ReadASN1(&bits, cbasn1.BIT_STRING) || !bits.ReadUint8(&unused) || unused != 0 || !spki.Empty() {
-		return nil, fmt.Errorf("%w: malformed SM2 subjectPublicKey", ErrKey)
-	}
-	point := []byte(bits)
-	switch {
-	case len(point) == 0 || len(point) == 1 && point[0] == 0:
-		return nil, fmt.Errorf("%w: SM2 point at infinity or empty", ErrKey)
-	case point[0] == 2 || point[0] == 3:
-		return nil, fmt.Errorf("%w: compressed SM2 point; only uncompressed points are accepted", ErrKey)
-	case point[0] != 4 || len(point) != 65:
-		return nil, fmt.Errorf("%w: SM2 point is not 65 bytes, uncompressed", ErrKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
 	}
 	pub, err := sm2.NewPublicKey(point)
 	if err != nil {
@@ -250,18 +242,11 @@ func parseSM2(der []byte, alg, spki cryptobyte.String) (crypto.PublicKey, error)
 // marshalSM2SPKI writes the one SubjectPublicKeyInfo of an SM2 key, as
 // smx509 and OpenSSL write it (a test checks both).
 func marshalSM2SPKI(pub *ecdsa.PublicKey) []byte {
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-			b.AddASN1ObjectIdentifier(oidPublicKeyEC)
-			b.AddASN1ObjectIdentifier(oidSM2Curve)
-		})
-		b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) {
-			b.AddUint8(0)
-			b.AddBytes(sm2PointBytes(pub))
-		})
-	})
-	return b.BytesOrPanic() // nothing above can fail
+	der, err := keyder.MarshalECSPKI(oidSM2Curve, sm2PointBytes(pub))
+	if err != nil {
+		panic(err) // unreachable: a 65-byte point under an OID always encodes
+	}
+	return der
 }
 
 // sm2PointBytes is 0x04 || X || Y; callers have checked that both fit.

@@ -30,6 +30,9 @@
 // parameters, no compressed or hybrid points, no curve we do not support).
 // The check is not left to the caller: there is no way to build a PublicKey
 // from unchecked bytes (and a zero PublicKey is refused wherever it is used).
+// The encodings themselves are read by internal/keyder, the one parser of
+// EC SubjectPublicKeyInfo and PKCS #8 that recipient uses too for SM2 keys;
+// this package adds each curve's arithmetic and the canonical-encoding check.
 //
 // [PrivateKey.ECDH] refuses a peer on another curve ([ErrCurveMismatch]) and
 // never returns an all-zero secret. All five curves have cofactor 1, so a peer

@@ -11,6 +11,8 @@ import (
 	"io"
 
 	gmecdh "github.com/emmansun/gmsm/ecdh"
+
+	"github.com/attestkms/attestkms/internal/keyder"
 )
 
 // Curve names an elliptic curve as AWS KMS key specs do after their prefix
@@ -75,7 +77,7 @@ type curveParams struct {
 }
 
 var (
-	oidPublicKeyEC = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1} // id-ecPublicKey, RFC 5480
+	oidPublicKeyEC = keyder.OIDPublicKeyEC // id-ecPublicKey, RFC 5480
 
 	curves = []*curveParams{
 		{P256, 32, asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}, ecdh.P256(), nil},
@@ -87,18 +89,18 @@ var (
 	}
 )
 
+// derCurves are curves as internal/keyder reads them, in the same order.
+var derCurves = func() []keyder.Curve {
+	out := make([]keyder.Curve, len(curves))
+	for i, p := range curves {
+		out[i] = keyder.Curve{Name: string(p.curve), OID: p.oid, Size: p.size}
+	}
+	return out
+}()
+
 func (c Curve) params() *curveParams {
 	for _, p := range curves {
 		if p.curve == c {
-			return p
-		}
-	}
-	return nil
-}
-
-func curveFromOID(oid asn1.ObjectIdentifier) *curveParams {
-	for _, p := range curves {
-		if p.oid.Equal(oid) {
 			return p
 		}
 	}

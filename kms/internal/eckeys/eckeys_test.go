@@ -76,7 +76,7 @@ func TestMarshalMatchesX509(t *testing.T) {
 			k := mustGenerate(t, c)
 			p := c.params()
 
-			ours, err := marshalSPKI(p.oid, k.Public().point)
+			ours, err := marshalSPKI(p, k.Public().point)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 var allCurves = []Curve{P256, P384, P521, Secp256k1, SM2}
@@ -64,7 +67,7 @@ func keyFromScalar(t testing.TB, c Curve, s []byte) *PrivateKey {
 // wrapping it in a SubjectPublicKeyInfo and parsing that.
 func publicFromPoint(t testing.TB, c Curve, point []byte) *PublicKey {
 	t.Helper()
-	der, err := marshalSPKI(c.params().oid, point)
+	der, err := marshalSPKI(c.params(), point)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,4 +76,18 @@ func publicFromPoint(t testing.TB, c Curve, point []byte) *PublicKey {
 		t.Fatalf("ParseSPKI(%s point %x): %v", c, point, err)
 	}
 	return p
+}
+
+// The ECPrivateKey's optional fields' tags, for hand-built hostile PKCS #8.
+var (
+	tagECParameters = cbasn1.Tag(0).Constructed().ContextSpecific() // ECPrivateKey parameters [0]
+	tagECPublicKey  = cbasn1.Tag(1).Constructed().ContextSpecific() // ECPrivateKey publicKey [1]
+)
+
+// addBitString adds a BIT STRING of whole bytes.
+func addBitString(b *cryptobyte.Builder, bits []byte) {
+	b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) {
+		b.AddUint8(0) // no unused bits
+		b.AddBytes(bits)
+	})
 }
