@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/attestkms/attestkms/enclave"
 )
 
 const usage = `enclavetool: get secrets from attestkms inside an attested enclave
@@ -59,12 +61,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	switch cmd, ok := commands[args[0]]; {
+	case ok:
+		err = runCommand(cmd(), args[1:], stdout, stderr)
+	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "generate-data-key", "decrypt", "generate-random", "derive-shared-secret", "generate-data-key-pair", "attest":
-		err = runCommand(args[0], args[1:], stdout, stderr)
 	default:
 		err = usageError("unknown command %q", args[0])
 	}
@@ -86,4 +88,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "enclavetool: hint: %s\n", h)
 	}
 	return 1
+}
+
+// hintFor guesses a fix for an attestkms refusal.
+func hintFor(err error) string {
+	var ae *enclave.APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	switch {
+	case strings.Contains(ae.Message, "debug mode"):
+		return "a simulated enclave with all-zero PCRs is a debug enclave: give --sim-pcr 0=HEX, or start attestkms with --allow-debug-enclaves"
+	case strings.Contains(ae.Message, "untrusted certificate chain"):
+		return "start attestkms with --nitro-roots pointing at the CA's root.pem (attestsim nitro-ca writes it)"
+	case ae.Type == "InvalidSignatureException":
+		return "check the credential (--credential, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the clock"
+	case ae.Type == "AccessDeniedException":
+		return "the key policy does not allow this enclave: compare its PCRs (enclavetool attest | attestkms verify-evidence) with the policy's conditions"
+	}
+	return ""
 }

@@ -7,8 +7,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
@@ -149,21 +147,6 @@ func readCertificates(path string) ([][]byte, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
-	}
-	return out, nil
-}
-
-// parsePCRList reads --tpm-pcrs: comma-separated indices 0 to 23.
-func parsePCRList(v string) ([]uint, error) {
-	var out []uint
-	seen := map[uint64]bool{}
-	for _, f := range strings.Split(v, ",") {
-		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 8)
-		if err != nil || n > 23 || seen[n] {
-			return nil, usageError("--tpm-pcrs %q: want distinct PCR indices 0 to 23, comma-separated", v)
-		}
-		seen[n] = true
-		out = append(out, uint(n))
 	}
 	return out, nil
 }

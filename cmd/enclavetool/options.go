@@ -1,0 +1,212 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/attestkms/attestkms/enclave"
+)
+
+// options are the flags every command takes: where attestkms is and how to
+// authenticate to it, where the evidence comes from, the enclave key, and
+// where the result goes. A command's own flags are in its file.
+type options struct {
+	endpoint, region, credential, accessKeyID, secretAccessKey, caBundle string
+	attestor, simCA, snpVCEK, simMeasurement, tpmPCRs, tpmAKChain        string
+	simPCRs                                                              pcrFlags
+	keyBits                                                              int
+	keyFile, out, keepCiphertext                                         string
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
+	fs.StringVar(&o.region, "region", "us-east-1", "the `region` to sign for: the server's (attestkms serve --region), which refuses any other")
+	fs.StringVar(&o.credential, "credential", "", "an access key pair as attestkms writes it (admin-credential.json, `file`)")
+	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
+	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")
+	fs.StringVar(&o.caBundle, "ca-bundle", "", "trust only the CAs in this PEM `file` for attestkms's TLS certificate")
+	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tpm (/dev/tpmrm0), or sim, sim-snp, sim-tpm (attestsim's test CAs)")
+	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp or sim-tpm: the `directory` attestsim nitro-ca, snp-ca or tpm-ca made")
+	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values)")
+	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\")")
+	fs.StringVar(&o.snpVCEK, "snp-vcek", "", "with --attestor snp: the VCEK certificate `file` (DER or PEM, from AMD's KDS) to send when the host supplies none")
+	fs.StringVar(&o.tpmAKChain, "tpm-ak-chain", "", "with --attestor tpm: a PEM `file` of the intermediates from the TPM's AK certificate towards attestkms's --tpm-roots (on Google Cloud, its EK/AK intermediate), sent as ak_chain")
+	fs.StringVar(&o.tpmPCRs, "tpm-pcrs", "0,1,2,3,4,5,6,7", "with --attestor tpm: the SHA-256 PCRs to quote, a comma-separated `list`")
+	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
+	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one")
+	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
+	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
+}
+
+// session makes the session the flags describe: the client (with a
+// credential when calls is set), the enclave key and the attestor.
+func (o *options) session(calls bool) (*enclave.Session, error) {
+	var err error
+	s := &enclave.Session{Client: &enclave.Client{Endpoint: strings.TrimSuffix(o.endpoint, "/"), Region: o.region}}
+	if s.Client.AccessKeyID, s.Client.SecretAccessKey, err = o.credentials(); err != nil {
+		return nil, err
+	}
+	if calls && (s.Client.AccessKeyID == "" || s.Client.SecretAccessKey == "") {
+		return nil, usageError("no credential: give --credential FILE or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	}
+	if o.caBundle != "" {
+		pemBytes, err := os.ReadFile(o.caBundle)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("--ca-bundle %s holds no PEM certificate", o.caBundle)
+		}
+		s.Client.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		}}
+	}
+	if o.keyFile != "" {
+		b, err := os.ReadFile(o.keyFile)
+		if err != nil {
+			return nil, err
+		}
+		if s.Key, err = enclave.ParseKey(b); err != nil {
+			return nil, err
+		}
+	} else if s.Key, err = enclave.NewKey(o.keyBits); err != nil {
+		return nil, err
+	}
+	if s.Attestor, err = o.newAttestor(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// newAttestor is the attestor --attestor names, with its flags.
+func (o *options) newAttestor() (enclave.Attestor, error) {
+	switch o.attestor {
+	case "nitro":
+		return enclave.NSM{}, nil
+	case "snp":
+		a := enclave.SNP{}
+		if o.snpVCEK != "" {
+			var err error
+			if a.VCEK, err = readCertificate(o.snpVCEK); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	case "tpm":
+		pcrs, err := parsePCRList(o.tpmPCRs)
+		if err != nil {
+			return nil, err
+		}
+		a := enclave.TPM{PCRs: pcrs}
+		if o.tpmAKChain != "" {
+			if a.AKChain, err = readCertificates(o.tpmAKChain); err != nil {
+				return nil, err
+			}
+		}
+		return a, nil
+	case "sim":
+		if o.simCA == "" {
+			return nil, usageError("--attestor sim needs --sim-ca DIR (made by attestsim nitro-ca)")
+		}
+		return newSimAttestor(o.simCA, o.simPCRs.m)
+	case "sim-snp":
+		if o.simCA == "" {
+			return nil, usageError("--attestor sim-snp needs --sim-ca DIR (made by attestsim snp-ca)")
+		}
+		return newSimSNPAttestor(o.simCA, o.simMeasurement)
+	case "sim-tpm":
+		if o.simCA == "" {
+			return nil, usageError("--attestor sim-tpm needs --sim-ca DIR (made by attestsim tpm-ca)")
+		}
+		return newSimTPMAttestor(o.simCA, o.simPCRs.m)
+	}
+	return nil, usageError("--attestor must be nitro, snp, tpm, sim, sim-snp or sim-tpm, not %q", o.attestor)
+}
+
+// credentials come from --credential, else the flags and environment.
+func (o *options) credentials() (string, string, error) {
+	if o.credential != "" {
+		b, err := os.ReadFile(o.credential)
+		if err != nil {
+			return "", "", err
+		}
+		var c struct {
+			AccessKeyID     string `json:"access_key_id"`
+			SecretAccessKey string `json:"secret_access_key"`
+		}
+		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			return "", "", fmt.Errorf("--credential %s: not an attestkms credential file", o.credential)
+		}
+		return c.AccessKeyID, c.SecretAccessKey, nil
+	}
+	secret := o.secretAccessKey
+	if secret == "" {
+		secret = os.Getenv("AWS_SECRET_ACCESS_KEY")
+	}
+	return o.accessKeyID, secret, nil
+}
+
+// parsePCRList reads --tpm-pcrs: comma-separated indices 0 to 23.
+func parsePCRList(v string) ([]uint, error) {
+	var out []uint
+	seen := map[uint64]bool{}
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 8)
+		if err != nil || n > 23 || seen[n] {
+			return nil, usageError("--tpm-pcrs %q: want distinct PCR indices 0 to 23, comma-separated", v)
+		}
+		seen[n] = true
+		out = append(out, uint(n))
+	}
+	return out, nil
+}
+
+// pcrFlags collects --sim-pcr N=HEX.
+type pcrFlags struct{ m map[int][]byte }
+
+func (p *pcrFlags) String() string { return "" }
+func (p *pcrFlags) Set(v string) error {
+	i, h, ok := strings.Cut(v, "=")
+	n, err := strconv.Atoi(i)
+	if !ok || err != nil || n < 0 || n > 31 {
+		return fmt.Errorf("want N=HEX with N from 0 to 31")
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		return fmt.Errorf("PCR%d: not hex", n)
+	}
+	if p.m == nil {
+		p.m = map[int][]byte{}
+	}
+	if _, dup := p.m[n]; dup {
+		return fmt.Errorf("PCR%d given twice", n) // as attestsim --pcr says
+	}
+	p.m[n] = b
+	return nil
+}
+
+// contextFlags collects --encryption-context KEY=VALUE.
+type contextFlags struct{ m map[string]string }
+
+func (c *contextFlags) String() string { return "" }
+func (c *contextFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE")
+	}
+	if c.m == nil {
+		c.m = map[string]string{}
+	}
+	c.m[k] = val
+	return nil
+}
