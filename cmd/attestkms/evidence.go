@@ -2,10 +2,10 @@ package main
 
 import (
 	"crypto/x509"
-	"encoding/pem"
+	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"io/fs"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +14,7 @@ import (
 	"github.com/attestkms/attestkms/attest/nitro"
 	"github.com/attestkms/attestkms/attest/snp"
 	"github.com/attestkms/attestkms/attest/tpm"
+	"github.com/attestkms/attestkms/internal/pemfile"
 )
 
 // evidenceFlags are the trust settings serve and verify-evidence share, so
@@ -83,7 +84,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		snpOpts.MinTCB = tcb
 	}
 	if f.snpRoots != "" {
-		b, err := os.ReadFile(f.snpRoots)
+		b, err := pemfile.ReadFile(f.snpRoots)
 		if err != nil {
 			return nil, fmt.Errorf("reading --snp-roots: %w", err)
 		}
@@ -97,7 +98,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 	}
 	set.Envelopes[attest.FormatSEVSNP] = sv
 	if f.tpmRoots != "" {
-		b, err := os.ReadFile(f.tpmRoots)
+		b, err := pemfile.ReadFile(f.tpmRoots)
 		if err != nil {
 			return nil, fmt.Errorf("reading --tpm-roots: %w", err)
 		}
@@ -114,34 +115,20 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 	return set, nil
 }
 
-// loadRoots reads the CERTIFICATE blocks of a PEM file; "" is nil (the
-// format's default). A file with anything else, or no certificate, is an error.
+// loadRoots reads the CERTIFICATE blocks of a PEM file (internal/pemfile:
+// bounded, nothing but certificates, at least one); "" is nil (the format's
+// default).
 func loadRoots(path string) ([]*x509.Certificate, error) {
 	if path == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
+	certs, err := pemfile.Certificates(path)
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
 		return nil, fmt.Errorf("reading roots: %w", err)
-	}
-	var certs []*x509.Certificate
-	for len(b) > 0 {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("roots %s: a %q PEM block, want CERTIFICATE", path, blk.Type)
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("roots %s: %w", path, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("roots %s: no PEM certificate in it", path)
+	case err != nil:
+		return nil, fmt.Errorf("roots %w", err)
 	}
 	return certs, nil
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 
+	"github.com/attestkms/attestkms/internal/credfile"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -26,17 +26,13 @@ Example:
   attestkms init --data-dir /var/lib/attestkms > admin.json && chmod 600 admin.json
 `
 
-// credentialJSON is the shape init, serve's first start and credential create print.
-type credentialJSON struct {
-	AccessKeyID     string `json:"access_key_id"`
-	SecretAccessKey string `json:"secret_access_key"`
-	AccountID       string `json:"account_id"`
-	ProjectID       string `json:"project_id"`
-}
+// credentialJSON is the shape init, serve's first start and credential
+// create print: internal/credfile's, which enclavetool, kmsload and the
+// examples read.
+type credentialJSON = credfile.Credential
 
 func credentialDoc(a kms.Account, c *kms.Credential) ([]byte, error) {
-	b, err := json.MarshalIndent(credentialJSON{c.AccessKeyID, c.SecretAccessKey, a.AccountID, a.ProjectID}, "", "  ")
-	return append(b, '\n'), err
+	return (&credentialJSON{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, AccountID: a.AccountID, ProjectID: a.ProjectID}).Marshal()
 }
 
 func runInit(args []string, stdout, stderr io.Writer) error {

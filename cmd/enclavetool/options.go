@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/enclave"
+	"github.com/attestkms/attestkms/internal/credfile"
+	"github.com/attestkms/attestkms/internal/pemfile"
 )
 
 // options are the flags every command takes: where attestkms is and how to
@@ -59,13 +60,13 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 		return nil, usageError("no credential: give --credential FILE or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
 	if o.caBundle != "" {
-		pemBytes, err := os.ReadFile(o.caBundle)
+		certs, err := pemfile.Certificates(o.caBundle)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--ca-bundle: %w", err)
 		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pemBytes) {
-			return nil, fmt.Errorf("--ca-bundle %s holds no PEM certificate", o.caBundle)
+		for _, c := range certs {
+			pool.AddCert(c)
 		}
 		s.Client.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
@@ -136,16 +137,9 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 // credentials come from --credential, else the flags and environment.
 func (o *options) credentials() (string, string, error) {
 	if o.credential != "" {
-		b, err := os.ReadFile(o.credential)
+		c, err := credfile.Read(o.credential)
 		if err != nil {
-			return "", "", err
-		}
-		var c struct {
-			AccessKeyID     string `json:"access_key_id"`
-			SecretAccessKey string `json:"secret_access_key"`
-		}
-		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
-			return "", "", fmt.Errorf("--credential %s: not an attestkms credential file", o.credential)
+			return "", "", fmt.Errorf("--credential: %w", err)
 		}
 		return c.AccessKeyID, c.SecretAccessKey, nil
 	}
@@ -154,6 +148,33 @@ func (o *options) credentials() (string, string, error) {
 		secret = os.Getenv("AWS_SECRET_ACCESS_KEY")
 	}
 	return o.accessKeyID, secret, nil
+}
+
+// readCertificate reads the one certificate of a DER or PEM file
+// (--snp-vcek), as DER.
+func readCertificate(path string) ([]byte, error) {
+	certs, err := pemfile.CertificatesOrDER(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("%s: %d certificates; want one", path, len(certs))
+	}
+	return certs[0].Raw, nil
+}
+
+// readCertificates reads the certificates of a PEM file, or one DER
+// certificate (--tpm-ak-chain), as DER.
+func readCertificates(path string) ([][]byte, error) {
+	certs, err := pemfile.CertificatesOrDER(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(certs))
+	for i, c := range certs {
+		out[i] = c.Raw
+	}
+	return out, nil
 }
 
 // parsePCRList reads --tpm-pcrs: comma-separated indices 0 to 23.

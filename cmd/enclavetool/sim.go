@@ -2,11 +2,7 @@ package main
 
 import (
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
@@ -101,52 +97,4 @@ func newSimTPMAttestor(dir string, pcrs map[int][]byte) (*simTPMAttestor, error)
 
 func (a *simTPMAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 	return a.ca.Evidence(publicKeyDER, tpmtest.Quote{PCRs: a.pcrs, Nonce: nonce, UserData: userData})
-}
-
-// readCertificate reads a DER or PEM certificate file, as DER.
-func readCertificate(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if blk, _ := pem.Decode(b); blk != nil {
-		if blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: a %q PEM block, want CERTIFICATE", path, blk.Type)
-		}
-		b = blk.Bytes
-	}
-	if _, err := x509.ParseCertificate(b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
-}
-
-// readCertificates reads the CERTIFICATE blocks of a PEM file, or one DER
-// certificate, as DER; a file with anything else, or none, is an error.
-func readCertificates(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := x509.ParseCertificate(b); err == nil {
-		return [][]byte{b}, nil
-	}
-	var out [][]byte
-	for {
-		var blk *pem.Block
-		if blk, b = pem.Decode(b); blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("%s: a %q PEM block, want CERTIFICATE", path, blk.Type)
-		}
-		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, blk.Bytes)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
-	}
-	return out, nil
 }

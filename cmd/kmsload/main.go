@@ -29,6 +29,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/enclave"
+	"github.com/attestkms/attestkms/internal/credfile"
 )
 
 const usage = `Usage: kmsload [flags]
@@ -105,19 +106,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := checkEndpoint(*endpoint, *allowRemote); err != nil {
 		return err
 	}
-	b, err := readBounded(*credFile, 64<<10)
+	cred, err := credfile.Read(*credFile)
 	if err != nil {
 		return err
-	}
-	var cred struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(b, &cred); err != nil {
-		return fmt.Errorf("%s: %w", *credFile, err)
-	}
-	if cred.AccessKeyID == "" || cred.SecretAccessKey == "" {
-		return fmt.Errorf("%s: no access_key_id or secret_access_key", *credFile)
 	}
 	transport := &http.Transport{MaxIdleConnsPerHost: *conc, MaxConnsPerHost: *conc}
 	client := &enclave.Client{Endpoint: *endpoint, Region: *region, AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey,

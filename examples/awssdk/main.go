@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/attestkms/attestkms/internal/credfile"
 )
 
 func main() {
@@ -34,15 +35,8 @@ func main() {
 }
 
 func run(ctx context.Context, endpoint, region, credFile, alias string, out io.Writer) error {
-	b, err := os.ReadFile(credFile)
+	cred, err := credfile.Read(credFile)
 	if err != nil {
-		return err
-	}
-	var cred struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(b, &cred); err != nil {
 		return err
 	}
 

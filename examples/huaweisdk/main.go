@@ -20,7 +20,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -31,6 +30,8 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
+
+	"github.com/attestkms/attestkms/internal/credfile"
 )
 
 func main() {
@@ -46,16 +47,8 @@ func main() {
 }
 
 func run(endpoint, credFile, alias string, insecure bool, out io.Writer) error {
-	b, err := os.ReadFile(credFile)
+	cred, err := credfile.Read(credFile)
 	if err != nil {
-		return err
-	}
-	var cred struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-		ProjectID       string `json:"project_id"`
-	}
-	if err := json.Unmarshal(b, &cred); err != nil {
 		return err
 	}
 	if cred.ProjectID == "" {

@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"flag"
 	"fmt"
@@ -29,6 +28,8 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 	kms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
+
+	"github.com/attestkms/attestkms/internal/credfile"
 )
 
 func main() {
@@ -43,15 +44,8 @@ func main() {
 }
 
 func run(endpoint, credFile, alias string, out io.Writer) error {
-	b, err := os.ReadFile(credFile)
+	cred, err := credfile.Read(credFile)
 	if err != nil {
-		return err
-	}
-	var cred struct {
-		AccessKeyID     string `json:"access_key_id"`
-		SecretAccessKey string `json:"secret_access_key"`
-	}
-	if err := json.Unmarshal(b, &cred); err != nil {
 		return err
 	}
 	u, err := url.Parse(endpoint)
