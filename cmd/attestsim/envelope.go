@@ -79,7 +79,7 @@ func runEnvelopeCA(args []string, e env, cmd, synopsis, outWhat, made, rootsFlag
 func runSNP(args []string, e env) error {
 	flags := newFlagSet("snp", snpSynopsis, e)
 	caDir := flags.String("ca", "", "sign with the test chain in this `directory` (made by attestsim snp-ca)")
-	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file`: public key, or private key of which the public half is used")
+	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file` (- for standard input): public key, or private key of which the public half is used")
 	measurement := flags.String("measurement", "", "MEASUREMENT, 48 bytes in `hex` (default: SHA-384 of \"attestkms simulated guest\")")
 	hostData := flags.String("host-data", "", "HOST_DATA, 32 bytes in `hex` (default zero)")
 	policy := flags.String("policy", "", "the guest policy, a 64-bit `number` (e.g. 0x30000: SMT allowed, debug off; 0xb0000 adds debug); default 0x30000")
@@ -171,7 +171,7 @@ func runTPMCA(args []string, e env) error {
 func runTPM(args []string, e env) error {
 	flags := newFlagSet("tpm", tpmSynopsis, e)
 	caDir := flags.String("ca", "", "sign with the test AK in this `directory` (made by attestsim tpm-ca)")
-	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file`: public key, or private key of which the public half is used")
+	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file` (- for standard input): public key, or private key of which the public half is used")
 	pcrs := pcrFlag{}
 	flags.Var(pcrs, "pcr", "quote SHA-256 PCR `N=HEX` (0 to 23; repeat the flag for each PCR); default PCR0 to PCR7 with fixed test values")
 	userData := flags.String("user-data", "", "the envelope's user_data, `base64`, bound in extraData")
@@ -234,16 +234,16 @@ func hexFlag(name, v string, n int) ([]byte, error) {
 
 // enclaveKeyDER reads the enclave's key and warns when attestkms will refuse it.
 func enclaveKeyDER(e env, path string) ([]byte, error) {
-	pub, err := readPublicKey(path)
+	pub, err := readPublicKey(e, path)
 	if err != nil {
 		return nil, err
 	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
-		return nil, failure(fmt.Errorf("%s: %w", path, err), "")
+		return nil, failure(fmt.Errorf("%s: %w", displayPath(path), err), "")
 	}
 	if k, ok := pub.(*rsa.PublicKey); !ok || k.N.BitLen() < 2048 || k.N.BitLen() > 4096 {
-		fmt.Fprintf(e.stderr, "attestsim: warning: %s is not an RSA key of 2048 to 4096 bits: attestkms will refuse the evidence\n", path)
+		fmt.Fprintf(e.stderr, "attestsim: warning: %s is not an RSA key of 2048 to 4096 bits: attestkms will refuse the evidence\n", displayPath(path))
 	}
 	return der, nil
 }
@@ -265,4 +265,12 @@ func writeEvidence(e env, out string, b []byte, what string) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: %s\n", out, what)
 	return nil
+}
+
+// displayPath names a --public-key or --out argument in messages.
+func displayPath(path string) string {
+	if path == "-" {
+		return "standard input"
+	}
+	return path
 }

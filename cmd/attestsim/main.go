@@ -36,6 +36,9 @@ Usage:
   attestsim tpm --ca DIR --public-key PEM --out FILE [--pcr N=HEX ...]
                                                    sign a TPM 2.0 quote, in an evidence envelope
 
+--public-key - reads the key from standard input, --out - writes the evidence
+alone to standard output.
+
 Nothing attestsim signs chains to a real root. Tell attestkms to trust the test root:
   attestkms serve --nitro-roots DIR/root.pem              (or --qingtian-roots)
   attestkms serve --snp-roots DIR/roots.pem --tpm-roots DIR/roots.pem
@@ -64,10 +67,11 @@ func failure(err error, hint string) error { return &exitError{code: 1, err: err
 type env struct {
 	stdout, stderr io.Writer
 	now            func() time.Time
+	stdin          io.Reader // --public-key -; nil reads as empty
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], env{os.Stdout, os.Stderr, time.Now}))
+	os.Exit(run(os.Args[1:], env{stdout: os.Stdout, stderr: os.Stderr, now: time.Now, stdin: os.Stdin}))
 }
 
 // commands are attestsim's subcommands; other evidence formats add theirs.

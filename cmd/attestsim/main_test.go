@@ -26,7 +26,7 @@ var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func attestsim(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = run(args, env{&o, &e, func() time.Time { return now }})
+	code = run(args, env{stdout: &o, stderr: &e, now: func() time.Time { return now }})
 	return code, o.String(), e.String()
 }
 

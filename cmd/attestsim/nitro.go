@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -73,7 +74,9 @@ debug-mode enclave (attestkms refuses those unless started with
 
 --public-key takes a PEM "PUBLIC KEY" (SubjectPublicKeyInfo), "RSA PUBLIC
 KEY", or a private key ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"),
-of which the public half is used. attestkms accepts RSA keys of 2048 to 4096
+of which the public half is used; "-" reads it from standard input, and
+--out - writes the document alone to standard output (enclavetool's
+simulated attestors run attestsim so). attestkms accepts RSA keys of 2048 to 4096
 bits only; attestsim signs any key, with a warning.
 
 Examples:
@@ -123,7 +126,7 @@ func runNitro(args []string, e env) error {
 	caDir := flags.String("ca", "", "sign with the test CA in this `directory` (made by attestsim nitro-ca)")
 	qingtian := flags.Bool("qingtian", false, "a Huawei QingTian document (the CA must be a QingTian one)")
 	digest := flags.String("digest", "SHA384", "the document's `digest`: SHA384 (Nitro); QingTian also SHA256 or SHA512")
-	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file`: public key, or private key of which the public half is used")
+	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file` (- for standard input): public key, or private key of which the public half is used")
 	pcrs := pcrFlag{}
 	flags.Var(pcrs, "pcr", "set PCR `N=HEX` (0 to 31; repeat the flag for each PCR); PCRs not given are zero")
 	userData := flags.String("user-data", "", "the document's user_data, `base64` (default null)")
@@ -240,12 +243,33 @@ func decodeBase64(name, v string) ([]byte, error) {
 	return b, nil
 }
 
+// maxPublicKeyFile bounds what --public-key reads: a PEM RSA-4096 private
+// key, the largest key it takes, is about 3.3 KB.
+const maxPublicKeyFile = 64 << 10
+
 // readPublicKey reads a PEM public key, or the public half of a PEM private
-// key.
-func readPublicKey(path string) (crypto.PublicKey, error) {
-	data, err := os.ReadFile(path)
+// key, from a file or, for "-", from standard input.
+func readPublicKey(e env, path string) (crypto.PublicKey, error) {
+	r := e.stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, failure(err, "")
+		}
+		defer f.Close()
+		r = f
+	} else {
+		path = "standard input"
+		if r == nil {
+			r = strings.NewReader("")
+		}
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxPublicKeyFile+1))
 	if err != nil {
 		return nil, failure(err, "")
+	}
+	if len(data) > maxPublicKeyFile {
+		return nil, failure(fmt.Errorf("%s: more than %d bytes, larger than any key", path, maxPublicKeyFile), "")
 	}
 	blk, _ := pem.Decode(data)
 	if blk == nil {
