@@ -32,6 +32,11 @@ COMMAND --help"): --endpoint, --credential or AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY, --ca-bundle, --attestor nitro|snp|tpm|sim|sim-snp|sim-tpm,
 --sim-ca DIR.
 
+The simulated attestors (sim, sim-snp, sim-tpm) run attestsim, which signs
+with its test CA in --sim-ca: enclavetool looks for it at $ATTESTKMS_ATTESTSIM,
+then next to itself (go build -o bin/ ./cmd/... puts it there), then on PATH,
+and gives it the public key and the --sim-* options, nothing secret.
+
 Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as
 kmstool-enclave-cli prints them; --out FILE writes the secret's raw bytes to a
 new 0600 file instead. Exit status: 0 success, 1 failure, 2 usage.

@@ -35,7 +35,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")
 	fs.StringVar(&o.caBundle, "ca-bundle", "", "trust only the CAs in this PEM `file` for attestkms's TLS certificate")
-	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tpm (/dev/tpmrm0), or sim, sim-snp, sim-tpm (attestsim's test CAs)")
+	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tpm (/dev/tpmrm0), or sim, sim-snp, sim-tpm (attestsim's test CAs: enclavetool runs attestsim, found at $ATTESTKMS_ATTESTSIM, next to enclavetool, or on PATH)")
 	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp or sim-tpm: the `directory` attestsim nitro-ca, snp-ca or tpm-ca made")
 	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values)")
 	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\")")
@@ -115,21 +115,16 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 			}
 		}
 		return a, nil
-	case "sim":
+	case "sim", "sim-snp", "sim-tpm":
 		if o.simCA == "" {
-			return nil, usageError("--attestor sim needs --sim-ca DIR (made by attestsim nitro-ca)")
+			made := map[string]string{"sim": "nitro-ca", "sim-snp": "snp-ca", "sim-tpm": "tpm-ca"}[o.attestor]
+			return nil, usageError("--attestor %s needs --sim-ca DIR (made by attestsim %s)", o.attestor, made)
 		}
-		return newSimAttestor(o.simCA, o.simPCRs.m)
-	case "sim-snp":
-		if o.simCA == "" {
-			return nil, usageError("--attestor sim-snp needs --sim-ca DIR (made by attestsim snp-ca)")
+		a, err := newSimAttestor(o.attestor, o.simCA, o.simPCRs.m, o.simMeasurement)
+		if err != nil {
+			return nil, err
 		}
-		return newSimSNPAttestor(o.simCA, o.simMeasurement)
-	case "sim-tpm":
-		if o.simCA == "" {
-			return nil, usageError("--attestor sim-tpm needs --sim-ca DIR (made by attestsim tpm-ca)")
-		}
-		return newSimTPMAttestor(o.simCA, o.simPCRs.m)
+		return a, nil
 	}
 	return nil, usageError("--attestor must be nitro, snp, tpm, sim, sim-snp or sim-tpm, not %q", o.attestor)
 }
