@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -74,13 +75,13 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 	}
 	pairs, valid := v.roots.forReport(product, r.signer, now)
 	trusted := v.trusted[rootsKey{product, r.signer}]
-	switch {
-	case len(pairs) == 0 || len(trusted) == 0:
+	if len(pairs) == 0 || len(trusted) == 0 {
 		return nil, fmt.Errorf("%w: no configured root verifies %v-signed reports of %s processors", attest.ErrChain, r.signer, product)
-	case !within(cert, now):
-		return nil, fmt.Errorf("%w: %v certificate is valid from %s to %s, not at %s", attest.ErrExpired, r.signer,
-			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	case !valid:
+	}
+	if err := validity.Of(fmt.Sprintf("%v certificate", r.signer), cert).Check(now); err != nil {
+		return nil, err
+	}
+	if !valid {
 		return nil, fmt.Errorf("%w: no configured %s %v root pair is valid at %s", attest.ErrExpired, product, r.signer, now.UTC().Format(time.RFC3339))
 	}
 
@@ -153,7 +154,7 @@ type endorsement struct {
 // at now.
 func (e *endorsement) vouchedAt(now time.Time) bool {
 	for _, p := range e.pairs {
-		if within(p.ica, now) && within(p.ark, now) {
+		if p.validAt(now) {
 			return true
 		}
 	}
