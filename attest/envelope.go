@@ -91,12 +91,6 @@ var fieldsOf = map[Format][]string{
 	FormatTPM2:   {"quote", "signature", "pcrs", "ak_public", "ak_cert", "ak_chain"},
 }
 
-// IsEnvelope reports whether evidence has an envelope's shape (a definite-
-// length CBOR map) rather than a COSE_Sign1's: it only chooses a decoder.
-func IsEnvelope(evidence []byte) bool {
-	return len(evidence) > 0 && evidence[0] >= 0xa0 && evidence[0] <= 0xbb
-}
-
 // DecodeEnvelope decodes an envelope strictly: a definite-length CBOR map
 // with text keys, no unknown, duplicate or mistyped field, no field of
 // another format, no tag, no trailing byte, every length within the bounds
@@ -127,9 +121,9 @@ func (e *Envelope) Marshal() ([]byte, error) {
 
 // Check checks a hand-made envelope as DecodeEnvelope checks a decoded one
 // (every bound, the format's required fields, no field of another format),
-// wrapping ErrMalformed. Verifiers call it first, so that VerifyEnvelope
-// relies on the same shape whether its envelope was decoded or built, and
-// Binding's lengths always fit their two bytes.
+// wrapping ErrMalformed. Verifiers call it first, so that they rely on the
+// same shape whether an envelope was decoded or built (as their tests build
+// hostile ones), and Binding's lengths always fit their two bytes.
 func (e *Envelope) Check() error {
 	if e == nil {
 		return fmt.Errorf("%w: no evidence envelope", ErrMalformed)

@@ -43,8 +43,8 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !IsEnvelope(b) {
-			t.Fatalf("%s: IsEnvelope false for 0x%02x", e.Format, b[0])
+		if f := Sniff(b); f != e.Format {
+			t.Fatalf("%s: Sniff = %q", e.Format, f)
 		}
 		got, err := DecodeEnvelope(b)
 		if err != nil {
@@ -173,16 +173,16 @@ func TestBinding(t *testing.T) {
 	}
 }
 
-type fakeEnvelopeVerifier struct{ got *Envelope }
+type fakeEnvelopeVerifier struct{ got []byte }
 
-func (f *fakeEnvelopeVerifier) VerifyEnvelope(e *Envelope, now time.Time) (*Claims, error) {
-	f.got = e
-	return &Claims{Format: e.Format}, nil
+func (f *fakeEnvelopeVerifier) Verify(evidence []byte, now time.Time) (*Claims, error) {
+	f.got = evidence
+	return &Claims{Format: FormatSEVSNP}, nil
 }
 
 func TestSetDispatchEnvelope(t *testing.T) {
 	snp := &fakeEnvelopeVerifier{}
-	s := &Set{Envelopes: map[Format]EnvelopeVerifier{FormatSEVSNP: snp}}
+	s := &Set{Envelopes: map[Format]Verifier{FormatSEVSNP: snp}}
 	b, _ := snpEnvelope().Marshal()
 	if c, err := s.Verify(b, time.Now()); err != nil || c.Format != FormatSEVSNP || snp.got == nil {
 		t.Fatalf("sev-snp envelope not dispatched: %v %v", c, err)

@@ -73,7 +73,7 @@ func newEnvelopeEnv(t *testing.T) *envelopeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}
+	set := &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}
 	srv := testserver.Start(t, testserver.Options{Attestation: set})
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {

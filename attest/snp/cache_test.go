@@ -114,6 +114,6 @@ func TestHandMadeEnvelopeBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Nonce = make([]byte, 1<<16+1)
-	c, err := v.VerifyEnvelope(e, time.Now())
+	c, err := snp.VerifyEnvelope(v, e, time.Now())
 	checkResult(t, c, err, attest.ErrMalformed)
 }

@@ -10,6 +10,12 @@ import (
 
 // Test hooks.
 
+// VerifyEnvelope is v.Verify on an envelope the test built, which may be
+// one that DecodeEnvelope never returns.
+func VerifyEnvelope(v *Verifier, e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+	return v.verifyEnvelope(e, now)
+}
+
 // VerifyReport runs v's checks up to the binding: the report's structure,
 // its certificate chain and signature. It returns the report AMD signed and
 // the product line whose roots verified it.

@@ -202,7 +202,7 @@ func TestHostileEvidence(t *testing.T) {
 			}
 			orig := cloneEnvelope(e)
 			v := newVerifier(t, opts)
-			c, err := v.VerifyEnvelope(e, at)
+			c, err := snp.VerifyEnvelope(v, e, at)
 			checkResult(t, c, err, tc.want)
 			if err != nil {
 				t.Log(err)
@@ -270,7 +270,7 @@ func TestHostileBytes(t *testing.T) {
 			}
 		})
 	}
-	c, err := v.VerifyEnvelope(nil, testVerifyTime)
+	c, err := snp.VerifyEnvelope(v, nil, testVerifyTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }
 

@@ -66,7 +66,7 @@ func TestRealReport(t *testing.T) {
 	// The whole verification gets as far as the binding, and no further.
 	c, err := v.Verify(readVector(t, realEnvelopeKey), realTime)
 	checkResult(t, c, err, attest.ErrBinding)
-	c, err = v.VerifyEnvelope(e, realTime)
+	c, err = snp.VerifyEnvelope(v, e, realTime)
 	checkResult(t, c, err, attest.ErrBinding)
 
 	// Its guest allows debugging (policy bit 19): had it bound our key,
@@ -152,7 +152,7 @@ func TestRealReportEveryByte(t *testing.T) {
 	for i := 0; i < 1184; i += step {
 		e := realEnvelope(t)
 		e.Report[i] ^= 0xff
-		c, err := v.VerifyEnvelope(e, realTime)
+		c, err := snp.VerifyEnvelope(v, e, realTime)
 		if err == nil {
 			t.Fatalf("byte %d changed: still verifies", i)
 		}
@@ -172,11 +172,11 @@ func TestRealReportOtherRoots(t *testing.T) {
 		"genoa and turin":   amdRoots(t, "Genoa", "Turin"),
 		"milan VLEK (ASVK)": parseRoots(t, snpVLEKRoots(t, "Milan")),
 	} {
-		c, err := newVerifier(t, snp.Options{Roots: roots}).VerifyEnvelope(e, realTime)
+		c, err := snp.VerifyEnvelope(newVerifier(t, snp.Options{Roots: roots}), e, realTime)
 		checkResult(t, c, err, attest.ErrChain)
 		t.Logf("%s: %v", name, err)
 	}
 	// The envelope's own ASK and ARK are AMD's, and still not trusted.
-	c, err := newVerifier(t, snp.Options{Roots: rootsOf(t, mainCA(t))}).VerifyEnvelope(e, realTime)
+	c, err := snp.VerifyEnvelope(newVerifier(t, snp.Options{Roots: rootsOf(t, mainCA(t))}), e, realTime)
 	checkResult(t, c, err, attest.ErrChain)
 }

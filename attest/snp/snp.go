@@ -152,10 +152,7 @@ type Verifier struct {
 	cache      *fifo.Cache[certKey, *endorsement] // endorsement certificates verified to roots
 }
 
-var (
-	_ attest.Verifier         = (*Verifier)(nil)
-	_ attest.EnvelopeVerifier = (*Verifier)(nil)
-)
+var _ attest.Verifier = (*Verifier)(nil)
 
 // New returns a Verifier for o.
 func New(o Options) (*Verifier, error) {
@@ -188,21 +185,21 @@ func New(o Options) (*Verifier, error) {
 	}, nil
 }
 
-// Verify decodes evidence as an attest.Envelope and verifies it as
-// VerifyEnvelope does. Claims is nil whenever err is not.
+// Verify returns the claims of a sev-snp evidence envelope that is genuine
+// at now and admitted by the guest policy, or an error wrapping one attest
+// kind. Claims is nil whenever err is not. It does not modify evidence, and
+// the claims share no memory with it.
 func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
 	e, err := attest.DecodeEnvelope(evidence)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyEnvelope(e, now)
+	return v.verifyEnvelope(e, now)
 }
 
-// VerifyEnvelope returns the claims of a sev-snp envelope that is genuine
-// at now and admitted by the guest policy, or an error wrapping one attest
-// kind. Claims is nil whenever err is not. It does not modify e, and the
-// claims share no memory with it.
-func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+// verifyEnvelope is Verify on an envelope already decoded, or built by a
+// test: it does not modify e, and the claims share no memory with it.
+func (v *Verifier) verifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
 	c, err := v.verify(e, now)
 	if err != nil {
 		return nil, err

@@ -78,8 +78,8 @@ func TestHandMadeEnvelopeBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.UserData = make([]byte, 1<<16+1)
-	c, err := v.VerifyEnvelope(e, testTime)
+	c, err := tpm.VerifyEnvelope(v, e, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
-	c, err = v.VerifyEnvelope(nil, testTime)
+	c, err = tpm.VerifyEnvelope(v, nil, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }

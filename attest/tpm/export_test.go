@@ -9,6 +9,12 @@ import (
 
 // Test hooks.
 
+// VerifyEnvelope is v.Verify on an envelope the test built, which may be
+// one that DecodeEnvelope never returns.
+func VerifyEnvelope(v *Verifier, e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+	return v.verifyEnvelope(e, now)
+}
+
 // DecodePanics is how many panics go-tpm's decoder has raised (and decode
 // recovered) in this process.
 func DecodePanics() int64 { return decodePanics.Load() }

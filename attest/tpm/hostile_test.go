@@ -290,7 +290,7 @@ func TestHostileQuotes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := v.VerifyEnvelope(e, at)
+			cl, err := tpm.VerifyEnvelope(v, e, at)
 			checkResult(t, cl, err, c.want)
 			if err != nil {
 				t.Log(err)
@@ -392,10 +392,10 @@ func TestHostileEnvelopes(t *testing.T) {
 			c := *e
 			c.PCRs = clonePCRs(e.PCRs)
 			edit(&c)
-			cl, err := v.VerifyEnvelope(&c, testTime)
+			cl, err := tpm.VerifyEnvelope(v, &c, testTime)
 			checkResult(t, cl, err, attest.ErrMalformed)
 		})
 	}
-	c, err := v.VerifyEnvelope(nil, testTime)
+	c, err := tpm.VerifyEnvelope(v, nil, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }

@@ -62,6 +62,6 @@ func TestSimulatorQuote(t *testing.T) {
 
 	// Another key, nonce or user data in the envelope: not bound.
 	e.Nonce = []byte("other")
-	c, err = v.VerifyEnvelope(e, testTime)
+	c, err = tpm.VerifyEnvelope(v, e, testTime)
 	checkResult(t, c, err, attest.ErrBinding)
 }

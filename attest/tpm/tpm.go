@@ -117,10 +117,7 @@ type Verifier struct {
 	cache     *fifo.Cache[chainKey, *verifiedChain]
 }
 
-var (
-	_ attest.Verifier         = (*Verifier)(nil)
-	_ attest.EnvelopeVerifier = (*Verifier)(nil)
-)
+var _ attest.Verifier = (*Verifier)(nil)
 
 // New returns a Verifier for o.
 func New(o Options) (*Verifier, error) {
@@ -146,12 +143,12 @@ func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyEnvelope(e, now)
+	return v.verifyEnvelope(e, now)
 }
 
-// VerifyEnvelope implements attest.EnvelopeVerifier: it verifies an
-// envelope already decoded by attest.DecodeEnvelope, without modifying it.
-func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+// verifyEnvelope is Verify on an envelope already decoded, or built by a
+// test; it does not modify e.
+func (v *Verifier) verifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
 	// A hand-made Envelope has not been through DecodeEnvelope: check it
 	// as that does, so that every step below, and Binding, relies on the
 	// same bounds.

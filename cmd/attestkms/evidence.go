@@ -70,7 +70,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		}
 		set.COSE = append(set.COSE, v)
 	}
-	set.Envelopes = map[attest.Format]attest.EnvelopeVerifier{}
+	set.Envelopes = map[attest.Format]attest.Verifier{}
 	if f.snpMaxVMPL > 3 {
 		return nil, usageError("--snp-max-vmpl must be 0 to 3")
 	}
