@@ -1,9 +1,12 @@
 // Package attest turns attestation evidence into verified claims, or an
 // error; nothing else. Each evidence format has its own package (nitro for
 // AWS Nitro Enclaves and Huawei Qingtian documents, snp for AMD SEV-SNP
-// reports and tpm for TPM 2.0 quotes, the last two in an Envelope), each
-// implementing Verifier. The key service judges claims; it never sees
-// unverified evidence and never switches on a format.
+// reports and tpm for TPM 2.0 quotes, the last two carried in attestkms's
+// evidence envelope, package envelope, whose contents are unverified until
+// their verifier has checked them), each implementing Verifier, the one
+// interface. Set sends evidence to the verifier that Sniff chooses by its
+// shape. The key service judges claims; it never sees unverified evidence
+// and never switches on a format.
 //
 // Threat model: the attacker controls every byte of the evidence, including
 // every certificate it carries. Trusted are the configured roots and the

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 type fakeVerifier struct {
@@ -168,4 +170,33 @@ func TestSniff(t *testing.T) {
 			t.Errorf("%s: Sniff = %q; want %q", name, got, tc.want)
 		}
 	}
+}
+
+func TestMeasurementsPerFormat(t *testing.T) {
+	snp := (&Claims{Format: FormatSEVSNP, SNP: &SNPClaims{Measurement: []byte{0xAA}, HostData: []byte{0xBB}}}).Measurements()
+	if snp[AttestationPrefix+"SnpMeasurement"] != "aa" || snp[AttestationPrefix+"SnpHostData"] != "bb" || snp[AttestationPrefix+"Format"] != "sev-snp" || len(snp) != 3 {
+		t.Fatalf("sev-snp measurements = %v", snp)
+	}
+	tpm := (&Claims{Format: FormatTPM2, TPM: &TPMClaims{PCRs: map[int][]byte{0: {1}, 7: {0xCD}}}}).Measurements()
+	if tpm[AttestationPrefix+"TpmPCR7"] != "cd" || tpm[AttestationPrefix+"TpmPCR0"] != "01" || len(tpm) != 3 {
+		t.Fatalf("tpm2 measurements = %v", tpm)
+	}
+	// A format's names never leak into another's: TPM PCRs are not Nitro PCRs.
+	if _, ok := tpm[AttestationPrefix+"PCR0"]; ok {
+		t.Fatal("a TPM PCR0 answers a Nitro PCR0 condition")
+	}
+	// Even a (buggy) verifier setting PCRs on TPM claims does not make them Nitro's.
+	odd := (&Claims{Format: FormatTPM2, PCRs: map[int][]byte{0: {1}}}).Measurements()
+	if _, ok := odd[AttestationPrefix+"PCR0"]; ok {
+		t.Fatal("PCRs of non-Nitro claims are exposed as PCR<n>")
+	}
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

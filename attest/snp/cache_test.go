@@ -104,7 +104,7 @@ func TestCacheRootPairExpired(t *testing.T) {
 }
 
 // TestHandMadeEnvelopeBounds: VerifyEnvelope holds a hand-made envelope to
-// DecodeEnvelope's bounds, so a nonce too long for the binding's length
+// envelope.Decode's bounds, so a nonce too long for the binding's length
 // prefix is refused, not truncated into an ambiguous binding.
 func TestHandMadeEnvelopeBounds(t *testing.T) {
 	ca := mainCA(t)

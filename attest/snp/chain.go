@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
@@ -35,7 +36,7 @@ type verifiedReport struct {
 // envelope's ask and ark are never read: they are whatever the host sent,
 // and only the configured roots are trusted, so they are not even handed
 // to go-sev-guest (which, configured as here, ignores them too).
-func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time.Time) (*verifiedReport, error) {
+func (v *Verifier) verifyChain(e *envelope.Envelope, r *unverifiedReport, now time.Time) (*verifiedReport, error) {
 	der, chain := e.VCEK, &spb.CertificateChain{VcekCert: e.VCEK}
 	if r.signer == abi.VlekReportSigner {
 		der, chain = e.VLEK, &spb.CertificateChain{VlekCert: e.VLEK}

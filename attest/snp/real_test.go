@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/snp"
 )
 
@@ -19,9 +20,9 @@ import (
 // the report's structure, the VCEK's chain to AMD's Milan roots and the
 // report's signature have verified.
 
-func realEnvelope(t testing.TB) *attest.Envelope {
+func realEnvelope(t testing.TB) *envelope.Envelope {
 	t.Helper()
-	e, err := attest.DecodeEnvelope(readVector(t, realEnvelopeKey))
+	e, err := envelope.Decode(readVector(t, realEnvelopeKey))
 	if err != nil {
 		t.Fatal(err)
 	}
