@@ -28,7 +28,9 @@ type evidenceFlags struct {
 	tpmRoots      string
 	tpmAllowSHA1  bool
 	// allowDebug is serve's --allow-debug-enclaves (verify-evidence: true,
-	// so that it shows a debug guest's claims, with a warning).
+	// so that it shows a debug guest's claims, with a warning): the
+	// verifiers admit evidence of debug-mode enclaves and guests, which
+	// they otherwise refuse (attest.ErrPolicy). Nothing else judges it.
 	allowDebug bool
 }
 
@@ -54,7 +56,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := nitro.New(nitro.Options{Format: attest.FormatNitro, Roots: nitroRoots, MaxAge: f.maxAge})
+	v, err := nitro.New(nitro.Options{Format: attest.FormatNitro, Roots: nitroRoots, MaxAge: f.maxAge, AllowDebug: f.allowDebug})
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +66,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := nitro.New(nitro.Options{Format: attest.FormatQingtian, Roots: roots, MaxAge: f.maxAge})
+		v, err := nitro.New(nitro.Options{Format: attest.FormatQingtian, Roots: roots, MaxAge: f.maxAge, AllowDebug: f.allowDebug})
 		if err != nil {
 			return nil, err
 		}
