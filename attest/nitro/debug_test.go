@@ -54,11 +54,22 @@ func TestDebugMode(t *testing.T) {
 			}
 		}
 
-		// The mode is judged last: a debug document that fails anything
-		// else says that instead.
+		// A refused debug-mode document verified all the same: its chain
+		// is cached, and sending it again costs no chain verification.
 		d := genuine(t)
 		d.PCRs = pcr0Zero
-		c, err := strict.Verify(sign(t, ca, d), testDocTime.Add(10*time.Minute))
+		doc := sign(t, ca, d)
+		strict.Verify(doc, testVerifyTime)
+		n := nitro.ChainVerifications(strict)
+		c, err := strict.Verify(doc, testVerifyTime)
+		checkResult(t, c, err, attest.ErrPolicy)
+		if nitro.ChainVerifications(strict) != n {
+			t.Errorf("%s: a debug-mode document's chain verified again", format)
+		}
+
+		// The mode is judged last: a debug document that fails anything
+		// else says that instead.
+		c, err = strict.Verify(doc, testDocTime.Add(10*time.Minute))
 		checkResult(t, c, err, attest.ErrExpired)
 		d.ForeignCA = true
 		c, err = strict.Verify(sign(t, ca, d), testVerifyTime)

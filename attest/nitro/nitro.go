@@ -220,14 +220,15 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 	if err != nil {
 		return nil, err
 	}
+	if !cached {
+		// Only chains of documents that verified are remembered, so
+		// nobody fills the cache without a genuine, fresh document (one
+		// of a debug-mode enclave is that too, refused or not).
+		v.cache.Put(chain.key, chain)
+	}
 	debug := isDebug(doc.pcrs)
 	if debug && !v.allowDebug {
 		return nil, fmt.Errorf("%w: the attestation document comes from an enclave in debug mode (PCR0 %s), whose memory is open to its host; debug-mode enclaves are refused (start attestkms with --allow-debug-enclaves to accept such documents in tests)", attest.ErrPolicy, pcr0State(doc.pcrs))
-	}
-	if !cached {
-		// Only chains of documents that verified are remembered, so
-		// nobody fills the cache without a genuine, fresh document.
-		v.cache.Put(chain.key, chain)
 	}
 	return &attest.Claims{
 		Format:       v.profile.format,
