@@ -1,9 +1,15 @@
 // Package attest turns attestation evidence into verified claims, or an
 // error; nothing else. Each evidence format has its own package (nitro for
 // AWS Nitro Enclaves and Huawei Qingtian documents, snp for AMD SEV-SNP
-// reports and tpm for TPM 2.0 quotes, the last two in an Envelope), each
-// implementing Verifier. The key service judges claims; it never sees
-// unverified evidence and never switches on a format.
+// reports and tpm for TPM 2.0 quotes, the last two carried in attestkms's
+// evidence envelope, package envelope, whose contents are unverified until
+// their verifier has checked them), each implementing Verifier, the one
+// interface. Set sends evidence to the verifier that Sniff chooses by its
+// shape. Every judgement of evidence itself (a debug-mode enclave or guest,
+// a VMPL, a TCB, a SHA-1 bank) is its verifier's, made once, there. The key
+// service judges claims, by format-neutral means only (Measurements, Debug,
+// the public key, Summary for its audit log); it never sees unverified
+// evidence and never switches on a format.
 //
 // Threat model: the attacker controls every byte of the evidence, including
 // every certificate it carries. Trusted are the configured roots and the
@@ -37,7 +43,7 @@ var (
 	ErrExpired    = errors.New("expired or stale evidence")      // a certificate outside its validity, a timestamp too old or in the future
 	ErrKey        = errors.New("unacceptable enclave key")       // missing, not RSA, or not 2048-4096 bits
 	ErrNoVerifier = errors.New("no verifier for this evidence")  // a format this server is not configured to trust
-	ErrPolicy     = errors.New("evidence refused by policy")     // genuine, but the verifier's own rules refuse it (an SNP guest policy allowing debug, a TPM SHA-1 bank)
+	ErrPolicy     = errors.New("evidence refused by policy")     // genuine, but the verifier's own rules refuse it (a debug-mode enclave or guest, a TPM SHA-1 bank)
 	ErrBinding    = errors.New("evidence does not bind the key") // genuine, but its report data / extraData is not the envelope's Binding
 )
 
@@ -84,7 +90,10 @@ type Claims struct {
 	// measurement) is missing or all zero (not "every PCR zero": in a real
 	// debug-mode Nitro document the host still sets PCR3 and PCR4); for
 	// SEV-SNP, the guest policy's DEBUG bit. Such evidence is genuine but
-	// proves nothing about the code running. TPM quotes have no such notion.
+	// proves nothing about the code running: its verifier refuses it
+	// (ErrPolicy) unless its options allow it (nitro's and snp's
+	// AllowDebug), so Debug is true only in claims a verifier was told to
+	// admit. TPM quotes have no such notion.
 	Debug bool
 }
 

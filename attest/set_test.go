@@ -1,10 +1,13 @@
 package attest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 type fakeVerifier struct {
@@ -125,4 +128,75 @@ func TestIsConditionKey(t *testing.T) {
 			t.Errorf("IsAttestationKey(%q) = false", key)
 		}
 	}
+}
+
+// TestSniff: Sniff names a verifier by shape and format tag only, and names
+// none for anything it cannot route; what it lets through, the verifier
+// decodes strictly.
+func TestSniff(t *testing.T) {
+	snp := map[string]any{"format": "sev-snp", "public_key": []byte{0x30}, "report": []byte{1}, "vcek": []byte{1}}
+	withField := func(k string, v any) map[string]any {
+		m := map[string]any{}
+		for k, v := range snp {
+			m[k] = v
+		}
+		m[k] = v
+		return m
+	}
+	good := mustMarshal(t, snp)
+	for name, tc := range map[string]struct {
+		evidence []byte
+		want     Format
+	}{
+		"untagged COSE_Sign1": {[]byte{0x84, 0x40}, FormatCOSE},
+		"tagged COSE_Sign1":   {[]byte{0xd2, 0x84}, FormatCOSE},
+		"sev-snp envelope":    {good, FormatSEVSNP},
+		"tpm2 envelope":       {mustMarshal(t, map[string]any{"format": "tpm2", "public_key": []byte{0x30}}), FormatTPM2},
+		// Not Sniff's business: the verifier's strict decoder refuses it.
+		"unknown field":                 {mustMarshal(t, withField("surprise", 1)), FormatSEVSNP},
+		"unknown format":                {mustMarshal(t, withField("format", "tdx")), ""},
+		"claims' format in an envelope": {mustMarshal(t, withField("format", "nitro")), ""},
+		"the COSE shape's name":         {mustMarshal(t, withField("format", string(FormatCOSE))), ""},
+		"no format":                     {mustMarshal(t, map[string]any{"public_key": []byte{0x30}}), ""},
+		"format as bytes":               {mustMarshal(t, withField("format", []byte("sev-snp"))), ""},
+		"format key in upper case":      {bytes.Replace(good, []byte("\x66format"), []byte("\x66FORMAT"), 1), ""},
+		"trailing byte":                 {append(bytes.Clone(good), 0), ""},
+		"indefinite-length map":         {append(append([]byte{0xbf}, good[1:]...), 0xff), ""},
+		"empty":                         {nil, ""},
+		"huge":                          {append([]byte{0x84}, make([]byte, MaxEvidence)...), ""},
+		"json":                          {[]byte(`{"format":"sev-snp"}`), ""},
+	} {
+		if got := Sniff(tc.evidence); got != tc.want {
+			t.Errorf("%s: Sniff = %q; want %q", name, got, tc.want)
+		}
+	}
+}
+
+func TestMeasurementsPerFormat(t *testing.T) {
+	snp := (&Claims{Format: FormatSEVSNP, SNP: &SNPClaims{Measurement: []byte{0xAA}, HostData: []byte{0xBB}}}).Measurements()
+	if snp[AttestationPrefix+"SnpMeasurement"] != "aa" || snp[AttestationPrefix+"SnpHostData"] != "bb" || snp[AttestationPrefix+"Format"] != "sev-snp" || len(snp) != 3 {
+		t.Fatalf("sev-snp measurements = %v", snp)
+	}
+	tpm := (&Claims{Format: FormatTPM2, TPM: &TPMClaims{PCRs: map[int][]byte{0: {1}, 7: {0xCD}}}}).Measurements()
+	if tpm[AttestationPrefix+"TpmPCR7"] != "cd" || tpm[AttestationPrefix+"TpmPCR0"] != "01" || len(tpm) != 3 {
+		t.Fatalf("tpm2 measurements = %v", tpm)
+	}
+	// A format's names never leak into another's: TPM PCRs are not Nitro PCRs.
+	if _, ok := tpm[AttestationPrefix+"PCR0"]; ok {
+		t.Fatal("a TPM PCR0 answers a Nitro PCR0 condition")
+	}
+	// Even a (buggy) verifier setting PCRs on TPM claims does not make them Nitro's.
+	odd := (&Claims{Format: FormatTPM2, PCRs: map[int][]byte{0: {1}}}).Measurements()
+	if _, ok := odd[AttestationPrefix+"PCR0"]; ok {
+		t.Fatal("PCRs of non-Nitro claims are exposed as PCR<n>")
+	}
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

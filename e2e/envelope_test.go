@@ -28,6 +28,7 @@ import (
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/snp"
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/attestkms/attestkms/attest/tpm"
@@ -73,7 +74,7 @@ func newEnvelopeEnv(t *testing.T) *envelopeEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}
+	set := &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}
 	srv := testserver.Start(t, testserver.Options{Attestation: set})
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -282,8 +283,8 @@ func TestHostileEnvelopes(t *testing.T) {
 	strangerSNP, _ := snptest.NewCA()
 	strangerTPM, _ := tpmtest.NewCA()
 
-	reencode := func(doc []byte, edit func(*attest.Envelope)) []byte {
-		env, err := attest.DecodeEnvelope(doc)
+	reencode := func(doc []byte, edit func(*envelope.Envelope)) []byte {
+		env, err := envelope.Decode(doc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -316,17 +317,17 @@ func TestHostileEnvelopes(t *testing.T) {
 		doc  []byte
 		want string // in the message
 	}{
-		"snp report 1183 bytes":   {reencode(snpGood, func(v *attest.Envelope) { v.Report = v.Report[:1183] }), "1184"},
-		"snp report 1185 bytes":   {reencode(snpGood, func(v *attest.Envelope) { v.Report = append(v.Report, 0) }), "malformed"},
-		"snp another key":         {reencode(snpGood, func(v *attest.Envelope) { v.PublicKey = otherDER }), "bind"},
-		"snp nonce swapped":       {reencode(e.snpEvidence(t, snptest.Report{Nonce: []byte("a")}), func(v *attest.Envelope) { v.Nonce = []byte("b") }), "bind"},
+		"snp report 1183 bytes":   {reencode(snpGood, func(v *envelope.Envelope) { v.Report = v.Report[:1183] }), "1184"},
+		"snp report 1185 bytes":   {reencode(snpGood, func(v *envelope.Envelope) { v.Report = append(v.Report, 0) }), "malformed"},
+		"snp another key":         {reencode(snpGood, func(v *envelope.Envelope) { v.PublicKey = otherDER }), "bind"},
+		"snp nonce swapped":       {reencode(e.snpEvidence(t, snptest.Report{Nonce: []byte("a")}), func(v *envelope.Envelope) { v.Nonce = []byte("b") }), "bind"},
 		"snp debug policy":        {e.snpEvidence(t, snptest.Report{Policy: 0xb0000}), "debug"},
-		"snp another chip's vcek": {reencode(snpGood, func(v *attest.Envelope) { v.VCEK = mustEnvelope(t, strangerSNPDoc).VCEK }), ""},
+		"snp another chip's vcek": {reencode(snpGood, func(v *envelope.Envelope) { v.VCEK = mustEnvelope(t, strangerSNPDoc).VCEK }), ""},
 		"snp untrusted chain":     {strangerSNPDoc, ""},
 		"snp trailing byte":       {append(bytes.Clone(snpGood), 0), "malformed"},
 		"snp unknown field":       {withUnknown(snpGood), "malformed"},
-		"tpm wrong extraData":     {reencode(tpmGood, func(v *attest.Envelope) { v.PublicKey = otherDER }), "bind"},
-		"tpm pcr not quoted":      {reencode(tpmGood, func(v *attest.Envelope) { v.PCRs[7] = bytes.Repeat([]byte{0x78}, 32) }), ""},
+		"tpm wrong extraData":     {reencode(tpmGood, func(v *envelope.Envelope) { v.PublicKey = otherDER }), "bind"},
+		"tpm pcr not quoted":      {reencode(tpmGood, func(v *envelope.Envelope) { v.PCRs[7] = bytes.Repeat([]byte{0x78}, 32) }), ""},
 		"tpm sha-1 bank":          {e.tpmEvidence(t, tpmtest.Quote{Bank: crypto.SHA1, PCRs: map[int][]byte{7: make([]byte, 20)}}), "SHA-1"},
 		"tpm untrusted AK":        {strangerTPMDoc, ""},
 		"tpm trailing byte":       {append(bytes.Clone(tpmGood), 0), "malformed"},
@@ -368,7 +369,7 @@ func TestHostileEnvelopesOtherDialects(t *testing.T) {
 	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
 	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
 	debug := e.snpEvidence(t, snptest.Report{Policy: snptest.DefaultPolicy | snptest.PolicyDebug})
-	unbound := e.tpmEvidence(t, tpmtest.Quote{EditEnvelope: func(v *attest.Envelope) { v.Nonce = []byte("not quoted") }})
+	unbound := e.tpmEvidence(t, tpmtest.Quote{EditEnvelope: func(v *envelope.Envelope) { v.Nonce = []byte("not quoted") }})
 
 	docB64, alg := base64.StdEncoding.EncodeToString(debug), "RSAES_OAEP_SHA_256"
 	out, err := e.c.huawei.DeriveSharedSecret(&hwmodel.DeriveSharedSecretRequest{Body: &hwmodel.DeriveSharedSecretRequestBody{
@@ -390,9 +391,9 @@ func TestHostileEnvelopesOtherDialects(t *testing.T) {
 	}
 }
 
-func mustEnvelope(t *testing.T, b []byte) *attest.Envelope {
+func mustEnvelope(t *testing.T, b []byte) *envelope.Envelope {
 	t.Helper()
-	env, err := attest.DecodeEnvelope(b)
+	env, err := envelope.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}

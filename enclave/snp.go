@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-sev-guest/client"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // SNP is the Attestor of an AMD SEV-SNP confidential VM: it asks the AMD
@@ -43,7 +44,7 @@ func (a SNP) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 		}
 		qp = p
 	}
-	e := &attest.Envelope{Format: attest.FormatSEVSNP, PublicKey: publicKeyDER, Nonce: nonce, UserData: userData}
+	e := &envelope.Envelope{Format: attest.FormatSEVSNP, PublicKey: publicKeyDER, Nonce: nonce, UserData: userData}
 	var reportData [abi.ReportDataSize]byte
 	copy(reportData[:], e.Binding(crypto.SHA512))
 	raw, err := qp.GetRawQuote(reportData)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // TPM is the Attestor of a TPM-measured host: it quotes PCRs with an
@@ -79,7 +80,7 @@ func (a TPM) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 	}
 	defer t.Close()
 
-	e := &attest.Envelope{Format: attest.FormatTPM2, PublicKey: publicKeyDER, Nonce: nonce, UserData: userData}
+	e := &envelope.Envelope{Format: attest.FormatTPM2, PublicKey: publicKeyDER, Nonce: nonce, UserData: userData}
 	pcrs := a.PCRs
 	if pcrs == nil {
 		pcrs = []uint{0, 1, 2, 3, 4, 5, 6, 7}

@@ -16,7 +16,7 @@ import (
 	"github.com/google/go-tpm/tpm2/transport"
 	"github.com/google/go-tpm/tpm2/transport/simulator"
 
-	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // simTPM opens the reference TPM simulator (Microsoft's, built by cgo).
@@ -44,7 +44,7 @@ func TestTPMAttestor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := attest.DecodeEnvelope(b)
+	e, err := envelope.Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}

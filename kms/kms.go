@@ -25,12 +25,10 @@ type Options struct {
 	RootKeyFile string
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
-	// Attestation verifies the evidence of Recipients. If nil, a request
-	// with a Recipient is refused.
+	// Attestation verifies the evidence of Recipients, and judges it: a
+	// debug-mode enclave's evidence, for one, is refused or admitted by the
+	// verifiers' own options. If nil, a request with a Recipient is refused.
 	Attestation attest.Verifier
-	// AllowDebugEnclaves accepts Recipients whose evidence says the enclave
-	// runs in debug mode (its memory open to its host). Zero: refused.
-	AllowDebugEnclaves bool
 	// Region is the service's one region: every key and alias ARN names it,
 	// an ARN naming another is not found, and AWS requests signed for
 	// another are refused. Init records it in the store and Open refuses a

@@ -3,11 +3,8 @@ package kms
 import (
 	"crypto"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/recipient"
@@ -41,48 +38,9 @@ type PublicKeyWrap struct {
 }
 
 // AttestationSummary is what the audit log records of a Recipient's verified
-// evidence: enough to tell which enclave got which secret, nothing secret.
-type AttestationSummary struct {
-	Format          string         `json:"format"`
-	ModuleID        string         `json:"module_id,omitempty"`
-	PCR0            string         `json:"pcr0,omitempty"`
-	SnpMeasurement  string         `json:"snp_measurement,omitempty"`
-	SnpChipID       string         `json:"snp_chip_id,omitempty"`
-	TpmBank         string         `json:"tpm_bank,omitempty"`
-	TpmPCRs         map[int]string `json:"tpm_pcrs,omitempty"`
-	Nonce           string         `json:"nonce,omitempty"`
-	PublicKeySHA256 string         `json:"public_key_sha256"`
-	Time            time.Time      `json:"time,omitzero"`
-	Debug           bool           `json:"debug,omitempty"`
-}
-
-func summarise(cl *attest.Claims) *AttestationSummary {
-	fp := sha256.Sum256(cl.PublicKeyDER)
-	sum := &AttestationSummary{
-		Format: string(cl.Format), ModuleID: cl.ModuleID, PublicKeySHA256: hex.EncodeToString(fp[:]),
-		Time: cl.Time.UTC(), Debug: cl.Debug,
-	}
-	if pcr0, ok := cl.PCRs[0]; ok {
-		sum.PCR0 = hex.EncodeToString(pcr0)
-	}
-	if cl.SNP != nil {
-		sum.SnpMeasurement = hex.EncodeToString(cl.SNP.Measurement)
-		sum.SnpChipID = hex.EncodeToString(cl.SNP.ChipID)
-	}
-	if cl.TPM != nil {
-		sum.TpmBank = cl.TPM.Bank
-		sum.TpmPCRs = make(map[int]string, len(cl.TPM.PCRs))
-		for i, v := range cl.TPM.PCRs {
-			sum.TpmPCRs[i] = hex.EncodeToString(v)
-		}
-	}
-	if cl.Nonce != nil {
-		// The nonce is the enclave's, public, and what ties a request to its
-		// evidence in the log; user data may be anything, so it is left out.
-		sum.Nonce = hex.EncodeToString(cl.Nonce)
-	}
-	return sum
-}
+// evidence (Call.Attestation, AuditRecord.Attestation). attest builds it from
+// the claims, so that kms reads no format's claims.
+type AttestationSummary = attest.Summary
 
 // resolveTarget verifies a Recipient or checks a public-key wrap (at most
 // one of them): for the latter, that the key's policy does not expect
@@ -134,10 +92,9 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 	if claims == nil || claims.PublicKey == nil {
 		return nil, internal(errors.New("verifier returned no claims or no key without an error"))
 	}
-	c.Attestation = summarise(claims)
-	if claims.Debug && !s.opts.AllowDebugEnclaves {
-		return nil, errorf(ErrInvalidRecipient, "Recipient: the attestation document comes from an enclave in debug mode, whose memory is open to its host; this server refuses it (start it with --allow-debug-enclaves to accept such documents in tests)")
-	}
+	// Whether evidence is acceptable at all (a debug-mode enclave, a VMPL,
+	// a TCB) its verifier has judged: claims are what it admitted.
+	c.Attestation = claims.Summary()
 	return claims, nil
 }
 

@@ -70,10 +70,29 @@ func (e *enclave) unwrap(t *testing.T, cfr []byte) []byte {
 	return pt
 }
 
+// newAttestedService returns a service whose Recipients v verifies. As the
+// real verifiers do (nitro and snp's Options.AllowDebug), a debug-mode
+// enclave's evidence is refused (attest.ErrPolicy) unless allowDebug: kms
+// itself never judges it.
 func newAttestedService(t *testing.T, v attest.Verifier, allowDebug bool) (*Service, *clock) {
 	s, clk := newTestService(t)
-	s.opts.Attestation, s.opts.AllowDebugEnclaves = v, allowDebug
+	s.opts.Attestation = &debugPolicy{v: v, allow: allowDebug}
 	return s, clk
+}
+
+// debugPolicy refuses what v verifies when it is of a debug-mode enclave,
+// unless allow, as the real verifiers do.
+type debugPolicy struct {
+	v     attest.Verifier
+	allow bool
+}
+
+func (d *debugPolicy) Verify(doc []byte, now time.Time) (*attest.Claims, error) {
+	c, err := d.v.Verify(doc, now)
+	if err == nil && c.Debug && !d.allow {
+		return nil, fmt.Errorf("%w: the attestation document comes from an enclave in debug mode", attest.ErrPolicy)
+	}
+	return c, err
 }
 
 func TestRecipientWrapsEverySecret(t *testing.T) {
@@ -152,17 +171,19 @@ func TestRecipientRefusals(t *testing.T) {
 		return s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: sym.KeyID, KeySpec: "AES_256", Recipient: r})
 	}
 
-	// Debug-mode enclaves are refused unless allowed.
+	// Debug-mode enclaves are refused by the verifier unless it allows
+	// them; kms reports that refusal as any other, and serves (and audits)
+	// what the verifier admitted, without judging it again.
 	r, err := gdk(debug.recipient(1))
 	wantKind(t, err, ErrInvalidRecipient)
-	if r != nil || !strings.Contains(err.Error(), "debug") {
+	if r != nil || !errors.Is(err, attest.ErrPolicy) || !strings.Contains(err.Error(), "debug") {
 		t.Fatalf("debug enclave: %v %v", r, err)
 	}
-	s.opts.AllowDebugEnclaves = true
-	if _, err := gdk(debug.recipient(1)); err != nil {
-		t.Fatalf("debug enclave with AllowDebugEnclaves: %v", err)
+	s.opts.Attestation.(*debugPolicy).allow = true
+	if _, err := gdk(debug.recipient(1)); err != nil || c.Attestation == nil || !c.Attestation.Debug {
+		t.Fatalf("debug enclave its verifier admitted: %v, audited as %+v", err, c.Attestation)
 	}
-	s.opts.AllowDebugEnclaves = false
+	s.opts.Attestation.(*debugPolicy).allow = false
 
 	// Every verification failure is ErrInvalidRecipient with the attest kind.
 	for _, kind := range attest.Kinds {

@@ -275,7 +275,7 @@ func BenchmarkGenerateDataKeyRecipientEnvelope(b *testing.B) {
 		curve elliptic.Curve
 	}{{"sev-snp", snpEv, elliptic.P384()}, {"tpm2", tpmEv, elliptic.P256()}} {
 		b.Run(tc.name, func(b *testing.B) {
-			srv := testserver.Start(b, testserver.Options{Attestation: &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{
+			srv := testserver.Start(b, testserver.Options{Attestation: &attest.Set{Envelopes: map[attest.Format]attest.Verifier{
 				attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}})
 			id := benchKey(b, srv, types.KeySpecSymmetricDefault)
 			body := fmt.Sprintf(`{"KeyId":%q,"KeySpec":"AES_256","Recipient":{"AttestationDocument":%q,"KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"}}`,

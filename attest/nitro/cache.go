@@ -12,7 +12,9 @@ import "github.com/attestkms/attestkms/attest/internal/fifo"
 // which New copied and which nothing changes afterwards. x509's verdict on a
 // chain depends on nothing else but the time; on a hit the validity period
 // of every certificate is checked again at the new time. Only chains of
-// documents that verified completely are put, and failures never are.
+// documents that verified completely (genuine and fresh, with an acceptable
+// key) are put, whether or not the debug-mode rule then refuses them; a
+// document that fails verification never has its chain put.
 //
 // It is bounded: when full, the oldest entry goes (first in, first out: an
 // enclave's leaf lives three hours, then a new one replaces it).

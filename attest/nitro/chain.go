@@ -10,6 +10,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/veraison/go-cose"
 )
 
@@ -25,27 +26,12 @@ type chainEntry struct {
 	// windows are the validity periods of the leaf, of every intermediate
 	// the document carries (cabundle[1:]) and of the root the chain
 	// reached: on a cache hit, the only checks that depend on the time.
-	windows []validity
-}
-
-type validity struct {
-	name                string
-	notBefore, notAfter time.Time
-}
-
-func (w validity) check(now time.Time) error {
-	if now.Before(w.notBefore) {
-		return fmt.Errorf("%w: %s is not valid before %s (verifying at %s)", attest.ErrExpired, w.name, w.notBefore.Format(time.RFC3339), now.UTC().Format(time.RFC3339Nano))
-	}
-	if now.After(w.notAfter) {
-		return fmt.Errorf("%w: %s expired at %s (verifying at %s)", attest.ErrExpired, w.name, w.notAfter.Format(time.RFC3339), now.UTC().Format(time.RFC3339Nano))
-	}
-	return nil
+	windows []validity.Window
 }
 
 func (c *chainEntry) checkValidity(now time.Time) error {
 	for _, w := range c.windows {
-		if err := w.check(now); err != nil {
+		if err := w.Check(now); err != nil {
 			return err
 		}
 	}
@@ -129,10 +115,10 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 	if ku := c.leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
 		return fmt.Errorf("%w: %s may not sign (no digitalSignature key usage)", attest.ErrChain, certs[0].name)
 	}
-	windows := make([]validity, 0, len(certs)+1)
+	windows := make([]validity.Window, 0, len(certs)+1)
 	for _, n := range certs {
-		w := validity{n.name, n.cert.NotBefore, n.cert.NotAfter}
-		if err := w.check(now); err != nil {
+		w := validity.Of(n.name, n.cert)
+		if err := w.Check(now); err != nil {
 			return err
 		}
 		windows = append(windows, w)
@@ -153,7 +139,7 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 		return fmt.Errorf("%w: %s does not chain to a configured %s root: %v", attest.ErrChain, certs[0].name, v.profile.format, err)
 	}
 	root := chains[0][len(chains[0])-1]
-	c.windows = append(windows, validity{fmt.Sprintf("root %.64q", root.Subject.CommonName), root.NotBefore, root.NotAfter})
+	c.windows = append(windows, validity.Of(fmt.Sprintf("root %.64q", root.Subject.CommonName), root))
 	c.leaf = nil // what a cache hit needs is in the entry
 	return nil
 }

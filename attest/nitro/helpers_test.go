@@ -98,9 +98,11 @@ func testCA(t testing.TB, format attest.Format, seed byte) *nitrotest.CA {
 	return ca
 }
 
-// genuine is a good document for tests to break.
+// genuine is a good document for tests to break, of an enclave that is not
+// in debug mode (its PCRs are not zero).
 func genuine(t testing.TB) nitrotest.Document {
 	return nitrotest.Document{
+		PCRs:      pcrMap(16, 48),
 		Timestamp: testDocTime,
 		PublicKey: rsaSPKI(t),
 		UserData:  []byte("user data"),

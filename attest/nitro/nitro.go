@@ -28,11 +28,16 @@
 // CRL or OCSP; below the roots their certificates live hours to weeks); that
 // a document is used once (a copy verifies as well as the original until
 // MaxAge; what protects a secret is that it is wrapped to the enclave's key,
-// which only the enclave holds); what a PCR value means, and whether a
-// debug-mode enclave (Claims.Debug) is acceptable: both are the key policy's
-// business. Claims.Debug is true when PCR0, the image measurement, is
-// missing or all zero, as in every document of an enclave started in debug
-// mode, whose memory its host can read.
+// which only the enclave holds); what a PCR value means, which is the key
+// policy's business.
+//
+// Debug mode. A document whose PCR0, the image measurement, is missing or
+// all zero comes from an enclave started in debug mode (every such document
+// has it so), whose memory its host can read and write: a key in it is the
+// host's, and its PCRs prove nothing about the code running. It is refused
+// (attest.ErrPolicy), after everything else verified, unless
+// Options.AllowDebug; Claims.Debug says when a document admitted that way is
+// one.
 //
 // Verified certificate chains are cached (see cache.go), so that a request
 // from an enclave already seen costs one ECDSA verification instead of five;
@@ -66,6 +71,11 @@ type Options struct {
 	// given to Verify. Zero means five minutes.
 	MaxAge time.Duration
 
+	// AllowDebug admits documents of enclaves in debug mode (PCR0 missing
+	// or all zero; see the package comment). False refuses them
+	// (attest.ErrPolicy).
+	AllowDebug bool
+
 	// CacheSize bounds how many verified certificate chains the Verifier
 	// remembers. Zero means 4096.
 	CacheSize int
@@ -86,10 +96,11 @@ const (
 // Verifier verifies the documents of one format against its roots. It is
 // safe for concurrent use.
 type Verifier struct {
-	profile *profile
-	roots   *x509.CertPool
-	maxAge  time.Duration
-	cache   *chainCache
+	profile    *profile
+	roots      *x509.CertPool
+	maxAge     time.Duration
+	allowDebug bool
+	cache      *chainCache
 
 	// chainVerifications counts full chain verifications, so that tests can
 	// tell a cache hit from a miss without timing.
@@ -147,7 +158,7 @@ func New(opts Options) (*Verifier, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = defaultCacheSize
 	}
-	return &Verifier{profile: p, roots: pool, maxAge: opts.MaxAge, cache: newChainCache(opts.CacheSize)}, nil
+	return &Verifier{profile: p, roots: pool, maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize)}, nil
 }
 
 // Verify returns the claims of a document that is genuine at now, or an
@@ -201,7 +212,7 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 		return nil, err
 	}
 
-	// Verified; now judge the time and the key.
+	// Verified; now judge the time, the key and the mode.
 	if err := v.checkTime(doc.time, now); err != nil {
 		return nil, err
 	}
@@ -211,8 +222,13 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 	}
 	if !cached {
 		// Only chains of documents that verified are remembered, so
-		// nobody fills the cache without a genuine, fresh document.
+		// nobody fills the cache without a genuine, fresh document (one
+		// of a debug-mode enclave is that too, refused or not).
 		v.cache.Put(chain.key, chain)
+	}
+	debug := isDebug(doc.pcrs)
+	if debug && !v.allowDebug {
+		return nil, fmt.Errorf("%w: the attestation document comes from an enclave in debug mode (PCR0 %s), whose memory is open to its host; debug-mode enclaves are refused (start attestkms with --allow-debug-enclaves to accept such documents in tests)", attest.ErrPolicy, pcr0State(doc.pcrs))
 	}
 	return &attest.Claims{
 		Format:       v.profile.format,
@@ -224,7 +240,7 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 		ModuleID:     doc.moduleID,
 		Digest:       doc.suite.digest,
 		PCRs:         doc.pcrs,
-		Debug:        isDebug(doc.pcrs),
+		Debug:        debug,
 	}, nil
 }
 
@@ -256,4 +272,11 @@ func isDebug(pcrs map[int][]byte) bool {
 		}
 	}
 	return true
+}
+
+func pcr0State(pcrs map[int][]byte) string {
+	if _, ok := pcrs[0]; !ok {
+		return "is missing"
+	}
+	return "is all zero"
 }

@@ -104,7 +104,7 @@ func TestCacheRootPairExpired(t *testing.T) {
 }
 
 // TestHandMadeEnvelopeBounds: VerifyEnvelope holds a hand-made envelope to
-// DecodeEnvelope's bounds, so a nonce too long for the binding's length
+// envelope.Decode's bounds, so a nonce too long for the binding's length
 // prefix is refused, not truncated into an ambiguous binding.
 func TestHandMadeEnvelopeBounds(t *testing.T) {
 	ca := mainCA(t)
@@ -114,6 +114,6 @@ func TestHandMadeEnvelopeBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Nonce = make([]byte, 1<<16+1)
-	c, err := v.VerifyEnvelope(e, time.Now())
+	c, err := snp.VerifyEnvelope(v, e, time.Now())
 	checkResult(t, c, err, attest.ErrMalformed)
 }

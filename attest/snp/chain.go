@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -34,7 +36,7 @@ type verifiedReport struct {
 // envelope's ask and ark are never read: they are whatever the host sent,
 // and only the configured roots are trusted, so they are not even handed
 // to go-sev-guest (which, configured as here, ignores them too).
-func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time.Time) (*verifiedReport, error) {
+func (v *Verifier) verifyChain(e *envelope.Envelope, r *unverifiedReport, now time.Time) (*verifiedReport, error) {
 	der, chain := e.VCEK, &spb.CertificateChain{VcekCert: e.VCEK}
 	if r.signer == abi.VlekReportSigner {
 		der, chain = e.VLEK, &spb.CertificateChain{VlekCert: e.VLEK}
@@ -74,13 +76,13 @@ func (v *Verifier) verifyChain(e *attest.Envelope, r *unverifiedReport, now time
 	}
 	pairs, valid := v.roots.forReport(product, r.signer, now)
 	trusted := v.trusted[rootsKey{product, r.signer}]
-	switch {
-	case len(pairs) == 0 || len(trusted) == 0:
+	if len(pairs) == 0 || len(trusted) == 0 {
 		return nil, fmt.Errorf("%w: no configured root verifies %v-signed reports of %s processors", attest.ErrChain, r.signer, product)
-	case !within(cert, now):
-		return nil, fmt.Errorf("%w: %v certificate is valid from %s to %s, not at %s", attest.ErrExpired, r.signer,
-			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	case !valid:
+	}
+	if err := validity.Of(fmt.Sprintf("%v certificate", r.signer), cert).Check(now); err != nil {
+		return nil, err
+	}
+	if !valid {
 		return nil, fmt.Errorf("%w: no configured %s %v root pair is valid at %s", attest.ErrExpired, product, r.signer, now.UTC().Format(time.RFC3339))
 	}
 
@@ -153,7 +155,7 @@ type endorsement struct {
 // at now.
 func (e *endorsement) vouchedAt(now time.Time) bool {
 	for _, p := range e.pairs {
-		if within(p.ica, now) && within(p.ark, now) {
+		if p.validAt(now) {
 			return true
 		}
 	}

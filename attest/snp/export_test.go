@@ -5,15 +5,22 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/attesttest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
 )
 
 // Test hooks.
 
+// VerifyEnvelope is v.Verify on an envelope the test built, which may be
+// one that envelope.Decode never returns.
+func VerifyEnvelope(v *Verifier, e *envelope.Envelope, now time.Time) (*attest.Claims, error) {
+	return v.verifyEnvelope(e, now)
+}
+
 // VerifyReport runs v's checks up to the binding: the report's structure,
 // its certificate chain and signature. It returns the report AMD signed and
 // the product line whose roots verified it.
-func VerifyReport(v *Verifier, e *attest.Envelope, now time.Time) (*spb.Report, string, error) {
+func VerifyReport(v *Verifier, e *envelope.Envelope, now time.Time) (*spb.Report, string, error) {
 	r, err := v.verifyReport(e, now)
 	if err != nil {
 		return nil, "", err
@@ -23,7 +30,7 @@ func VerifyReport(v *Verifier, e *attest.Envelope, now time.Time) (*spb.Report, 
 
 // CheckPolicy runs v's checks except the binding, then its guest policy:
 // what a report that bound its envelope would meet.
-func CheckPolicy(v *Verifier, e *attest.Envelope, now time.Time) error {
+func CheckPolicy(v *Verifier, e *envelope.Envelope, now time.Time) error {
 	r, err := v.verifyReport(e, now)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/snp"
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 )
@@ -62,19 +63,19 @@ func fuzzSeeds(t testing.TB) map[string]struct {
 		"ok_vlek":           {snptest.Report{VLEK: true}, nil, "ok"},
 		"ok_masked_chip":    {snptest.Report{MaskChipID: true}, nil, "ok"},
 		"ok_no_chain":       {snptest.Report{OmitChain: true}, nil, "ok"},
-		"report_1183":       {snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.Report = e.Report[:1183] }}, nil, "ErrMalformed"},
-		"report_1185":       {snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.Report = append(e.Report, 0) }}, nil, "ErrMalformed"},
+		"report_1183":       {snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.Report = e.Report[:1183] }}, nil, "ErrMalformed"},
+		"report_1185":       {snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.Report = append(e.Report, 0) }}, nil, "ErrMalformed"},
 		"unsigned":          {snptest.Report{EditReport: put32(offSignerInfo, 7<<2)}, nil, "ErrMalformed"},
 		"bad_signature":     {snptest.Report{EditReport: flip(offSignature, 1)}, nil, "ErrSignature"},
 		"tampered_report":   {snptest.Report{EditReport: flip(offMeasure, 1)}, nil, "ErrSignature"},
 		"vcek_other_chip":   {snptest.Report{CertChipID: other}, nil, "ErrChain"},
 		"vcek_other_tcb":    {snptest.Report{CertTCB: snptest.TCB(1, 0, 1, 1)}, nil, "ErrChain"},
-		"vcek_garbage":      {snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK = []byte("garbage") }}, nil, "ErrChain"},
+		"vcek_garbage":      {snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK = []byte("garbage") }}, nil, "ErrChain"},
 		"vcek_expired":      {snptest.Report{CertNotAfter: testVerifyTime.Add(-time.Hour)}, nil, "ErrExpired"},
 		"key_rsa1024":       {snptest.Report{}, spki(t, &testKeys().rsa1024.PublicKey), "ErrKey"},
 		"key_ec":            {snptest.Report{}, ecSPKI(t), "ErrKey"},
 		"binding_other_key": {snptest.Report{ReportData: bindingOf(spki(t, fakeRSA(2048, 3)))}, nil, "ErrBinding"},
-		"nonce_swapped":     {snptest.Report{Nonce: []byte("a"), EditEnvelope: func(e *attest.Envelope) { e.Nonce = []byte("b") }}, nil, "ErrBinding"},
+		"nonce_swapped":     {snptest.Report{Nonce: []byte("a"), EditEnvelope: func(e *envelope.Envelope) { e.Nonce = []byte("b") }}, nil, "ErrBinding"},
 		"debug":             {snptest.Report{Policy: snptest.DefaultPolicy | snptest.PolicyDebug}, nil, "ErrPolicy"},
 		"vmpl1":             {snptest.Report{VMPL: 1}, nil, "ErrPolicy"},
 		"provisional":       {snptest.Report{CommittedTCB: snptest.TCB(3, 0, 7, 115)}, nil, "ErrPolicy"},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/snp"
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/fxamacker/cbor/v2"
@@ -51,7 +52,7 @@ func fakeRSA(bits, e int) any {
 
 // bindingOf is the REPORT_DATA that binds key, with no nonce or user data.
 func bindingOf(key []byte) []byte {
-	return (&attest.Envelope{Format: attest.FormatSEVSNP, PublicKey: key}).Binding(crypto.SHA512)
+	return (&envelope.Envelope{Format: attest.FormatSEVSNP, PublicKey: key}).Binding(crypto.SHA512)
 }
 
 // TestHostileEvidence signs one broken envelope per check with the test CA
@@ -105,8 +106,8 @@ func TestHostileEvidence(t *testing.T) {
 		{name: "provisional firmware, allowed", r: snptest.Report{CommittedTCB: snptest.TCB(3, 0, 7, 115)}, opts: &lenient},
 		{name: "min tcb met", opts: &snp.Options{Roots: defaults.Roots, MinTCB: snptest.DefaultTCB}},
 
-		{name: "report of 1183 bytes", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.Report = e.Report[:1183] }}, want: attest.ErrMalformed},
-		{name: "report of 1185 bytes", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.Report = append(e.Report, 0) }}, want: attest.ErrMalformed},
+		{name: "report of 1183 bytes", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.Report = e.Report[:1183] }}, want: attest.ErrMalformed},
+		{name: "report of 1185 bytes", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.Report = append(e.Report, 0) }}, want: attest.ErrMalformed},
 		{name: "version 1", r: snptest.Report{EditReport: put32(offVersion, 1)}, want: attest.ErrMalformed},
 		{name: "version 6", r: snptest.Report{EditReport: put32(offVersion, 6)}, want: attest.ErrMalformed},
 		{name: "policy without reserved bit 17", r: snptest.Report{EditReport: put64(offPolicy, 1<<16)}, want: attest.ErrMalformed},
@@ -118,9 +119,9 @@ func TestHostileEvidence(t *testing.T) {
 		{name: "cpuid bytes in a version 2 report", r: snptest.Report{Version: 2, EditReport: flip(offCPUID, 1)}, want: attest.ErrMalformed},
 		{name: "stepping that does not re-encode", r: snptest.Report{EditReport: func(b []byte) { b[offCPUID+2] = 0x11 }}, want: attest.ErrMalformed},
 		{name: "bytes after the signature's s", r: snptest.Report{EditReport: flip(offSignature+0x90, 1)}, want: attest.ErrMalformed},
-		{name: "vlek-signed report with a vcek", r: snptest.Report{VLEK: true, EditEnvelope: func(e *attest.Envelope) { e.VCEK, e.VLEK = e.VLEK, nil }}, want: attest.ErrMalformed},
-		{name: "vcek-signed report with a vlek", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK, e.VLEK = nil, e.VCEK }}, want: attest.ErrMalformed},
-		{name: "tpm2 format", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.Format = attest.FormatTPM2 }}, want: attest.ErrMalformed},
+		{name: "vlek-signed report with a vcek", r: snptest.Report{VLEK: true, EditEnvelope: func(e *envelope.Envelope) { e.VCEK, e.VLEK = e.VLEK, nil }}, want: attest.ErrMalformed},
+		{name: "vcek-signed report with a vlek", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK, e.VLEK = nil, e.VCEK }}, want: attest.ErrMalformed},
+		{name: "tpm2 format", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.Format = attest.FormatTPM2 }}, want: attest.ErrMalformed},
 
 		{name: "tampered signature", r: snptest.Report{EditReport: flip(offSignature, 1)}, want: attest.ErrSignature},
 		{name: "signature r out of range", r: snptest.Report{EditReport: flip(offSignature+0x47, 1)}, want: attest.ErrSignature},
@@ -129,21 +130,21 @@ func TestHostileEvidence(t *testing.T) {
 		{name: "vmpl lowered after signing", r: snptest.Report{VMPL: 2, EditReport: put32(offVMPL, 0)}, want: attest.ErrSignature},
 		{name: "debug bit cleared after signing", r: snptest.Report{Policy: snptest.DefaultPolicy | snptest.PolicyDebug, EditReport: put64(offPolicy, snptest.DefaultPolicy)}, want: attest.ErrSignature},
 		{name: "report data rewritten to the binding", r: snptest.Report{ReportData: bindingOf(otherKey), EditReport: func(b []byte) { copy(b[offReportData:], bindingOf(rsaSPKI(t))) }}, want: attest.ErrSignature},
-		{name: "vcek of another chip in the envelope", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK = vcekOfOtherChip.Raw }}, want: attest.ErrSignature},
+		{name: "vcek of another chip in the envelope", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK = vcekOfOtherChip.Raw }}, want: attest.ErrSignature},
 
 		{name: "vcek issued for another chip", r: snptest.Report{CertChipID: otherChip}, want: attest.ErrChain},
 		{name: "vcek issued for another tcb", r: snptest.Report{CertTCB: snptest.TCB(3, 0, 9, 115)}, want: attest.ErrChain},
 		{name: "vlek issued for another tcb", r: snptest.Report{VLEK: true, CertTCB: snptest.TCB(3, 0, 9, 115)}, want: attest.ErrChain},
 		{name: "signed by another CA", ca: other, want: attest.ErrChain},
 		{name: "signed by another CA, with its ask and ark", ca: other, r: snptest.Report{Chain: other}, want: attest.ErrChain},
-		{name: "another CA's vcek for the same chip", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK = otherCAsVCEK.Raw }}, want: attest.ErrSignature},
+		{name: "another CA's vcek for the same chip", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK = otherCAsVCEK.Raw }}, want: attest.ErrSignature},
 		{name: "vlek without asvk roots", r: snptest.Report{VLEK: true}, opts: &vcekOnly, want: attest.ErrChain},
-		{name: "vcek not DER", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK = []byte("not a certificate") }}, want: attest.ErrChain},
-		{name: "vcek with a trailing byte", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK = append(e.VCEK, 0) }}, want: attest.ErrChain},
-		{name: "vcek in PEM", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) {
+		{name: "vcek not DER", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK = []byte("not a certificate") }}, want: attest.ErrChain},
+		{name: "vcek with a trailing byte", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK = append(e.VCEK, 0) }}, want: attest.ErrChain},
+		{name: "vcek in PEM", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) {
 			e.VCEK = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.VCEK})
 		}}, want: attest.ErrChain},
-		{name: "ask in place of the vcek", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.VCEK = ca.ASK.Raw }}, want: attest.ErrChain},
+		{name: "ask in place of the vcek", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.VCEK = ca.ASK.Raw }}, want: attest.ErrChain},
 
 		{name: "expired vcek", r: snptest.Report{CertNotAfter: testVerifyTime.Add(-time.Second)}, want: attest.ErrExpired},
 		{name: "vcek not yet valid", r: snptest.Report{CertNotBefore: testVerifyTime.Add(time.Second)}, want: attest.ErrExpired},
@@ -160,13 +161,13 @@ func TestHostileEvidence(t *testing.T) {
 
 		{name: "report data of another key", r: snptest.Report{ReportData: bindingOf(otherKey)}, want: attest.ErrBinding},
 		{name: "report data zero", r: snptest.Report{ReportData: make([]byte, 64)}, want: attest.ErrBinding},
-		{name: "public key swapped", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.PublicKey = otherKey }}, want: attest.ErrBinding},
-		{name: "nonce swapped", r: snptest.Report{Nonce: []byte("nonce"), EditEnvelope: func(e *attest.Envelope) { e.Nonce = []byte("other") }}, want: attest.ErrBinding},
-		{name: "user data swapped", r: snptest.Report{UserData: []byte("data"), EditEnvelope: func(e *attest.Envelope) { e.UserData = []byte("atad") }}, want: attest.ErrBinding},
-		{name: "nonce dropped", r: snptest.Report{Nonce: []byte("nonce"), EditEnvelope: func(e *attest.Envelope) { e.Nonce = nil }}, want: attest.ErrBinding},
-		{name: "nonce added", r: snptest.Report{EditEnvelope: func(e *attest.Envelope) { e.Nonce = []byte("nonce") }}, want: attest.ErrBinding},
-		{name: "nonce moved to user data", r: snptest.Report{Nonce: []byte("same"), EditEnvelope: func(e *attest.Envelope) { e.Nonce, e.UserData = nil, e.Nonce }}, want: attest.ErrBinding},
-		{name: "nonce and user data exchanged", r: snptest.Report{Nonce: []byte("a"), UserData: []byte("b"), EditEnvelope: func(e *attest.Envelope) { e.Nonce, e.UserData = e.UserData, e.Nonce }}, want: attest.ErrBinding},
+		{name: "public key swapped", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.PublicKey = otherKey }}, want: attest.ErrBinding},
+		{name: "nonce swapped", r: snptest.Report{Nonce: []byte("nonce"), EditEnvelope: func(e *envelope.Envelope) { e.Nonce = []byte("other") }}, want: attest.ErrBinding},
+		{name: "user data swapped", r: snptest.Report{UserData: []byte("data"), EditEnvelope: func(e *envelope.Envelope) { e.UserData = []byte("atad") }}, want: attest.ErrBinding},
+		{name: "nonce dropped", r: snptest.Report{Nonce: []byte("nonce"), EditEnvelope: func(e *envelope.Envelope) { e.Nonce = nil }}, want: attest.ErrBinding},
+		{name: "nonce added", r: snptest.Report{EditEnvelope: func(e *envelope.Envelope) { e.Nonce = []byte("nonce") }}, want: attest.ErrBinding},
+		{name: "nonce moved to user data", r: snptest.Report{Nonce: []byte("same"), EditEnvelope: func(e *envelope.Envelope) { e.Nonce, e.UserData = nil, e.Nonce }}, want: attest.ErrBinding},
+		{name: "nonce and user data exchanged", r: snptest.Report{Nonce: []byte("a"), UserData: []byte("b"), EditEnvelope: func(e *envelope.Envelope) { e.Nonce, e.UserData = e.UserData, e.Nonce }}, want: attest.ErrBinding},
 		{name: "debug report that binds nothing", r: snptest.Report{Policy: snptest.DefaultPolicy | snptest.PolicyDebug, ReportData: make([]byte, 64)}, want: attest.ErrBinding},
 
 		{name: "debug", r: snptest.Report{Policy: snptest.DefaultPolicy | snptest.PolicyDebug}, want: attest.ErrPolicy},
@@ -202,7 +203,7 @@ func TestHostileEvidence(t *testing.T) {
 			}
 			orig := cloneEnvelope(e)
 			v := newVerifier(t, opts)
-			c, err := v.VerifyEnvelope(e, at)
+			c, err := snp.VerifyEnvelope(v, e, at)
 			checkResult(t, c, err, tc.want)
 			if err != nil {
 				t.Log(err)
@@ -219,7 +220,7 @@ func TestHostileEvidence(t *testing.T) {
 	}
 }
 
-// TestHostileBytes feeds Verify encodings that DecodeEnvelope refuses.
+// TestHostileBytes feeds Verify encodings that envelope.Decode refuses.
 func TestHostileBytes(t *testing.T) {
 	ca := mainCA(t)
 	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca)})
@@ -270,7 +271,7 @@ func TestHostileBytes(t *testing.T) {
 			}
 		})
 	}
-	c, err := v.VerifyEnvelope(nil, testVerifyTime)
+	c, err := snp.VerifyEnvelope(v, nil, testVerifyTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }
 
@@ -296,7 +297,7 @@ func TestProducts(t *testing.T) {
 	}
 }
 
-func cloneEnvelope(e *attest.Envelope) *attest.Envelope {
+func cloneEnvelope(e *envelope.Envelope) *envelope.Envelope {
 	c := *e
 	for _, p := range []*[]byte{&c.PublicKey, &c.Nonce, &c.UserData, &c.Report, &c.VCEK, &c.VLEK, &c.ASK, &c.ARK} {
 		*p = bytes.Clone(*p)
@@ -304,7 +305,7 @@ func cloneEnvelope(e *attest.Envelope) *attest.Envelope {
 	return &c
 }
 
-func envelopesEqual(a, b *attest.Envelope) bool {
+func envelopesEqual(a, b *envelope.Envelope) bool {
 	x, y := [][]byte{a.PublicKey, a.Nonce, a.UserData, a.Report, a.VCEK, a.VLEK, a.ASK, a.ARK}, [][]byte{b.PublicKey, b.Nonce, b.UserData, b.Report, b.VCEK, b.VLEK, b.ASK, b.ARK}
 	for i := range x {
 		if !bytes.Equal(x[i], y[i]) || (x[i] == nil) != (y[i] == nil) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/snp"
 )
 
@@ -19,9 +20,9 @@ import (
 // the report's structure, the VCEK's chain to AMD's Milan roots and the
 // report's signature have verified.
 
-func realEnvelope(t testing.TB) *attest.Envelope {
+func realEnvelope(t testing.TB) *envelope.Envelope {
 	t.Helper()
-	e, err := attest.DecodeEnvelope(readVector(t, realEnvelopeKey))
+	e, err := envelope.Decode(readVector(t, realEnvelopeKey))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestRealReport(t *testing.T) {
 	// The whole verification gets as far as the binding, and no further.
 	c, err := v.Verify(readVector(t, realEnvelopeKey), realTime)
 	checkResult(t, c, err, attest.ErrBinding)
-	c, err = v.VerifyEnvelope(e, realTime)
+	c, err = snp.VerifyEnvelope(v, e, realTime)
 	checkResult(t, c, err, attest.ErrBinding)
 
 	// Its guest allows debugging (policy bit 19): had it bound our key,
@@ -87,18 +88,19 @@ func TestRealReportValidity(t *testing.T) {
 	for _, tc := range []struct {
 		at   time.Time
 		want error
+		text string // what an ErrExpired says
 	}{
-		{realVCEKIssued, attest.ErrBinding},
-		{realVCEKExpiry, attest.ErrBinding},
-		{realVCEKIssued.Add(-time.Second), attest.ErrExpired},
-		{realVCEKExpiry.Add(time.Second), attest.ErrExpired},
-		{time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC), attest.ErrExpired}, // the Milan ARK too
-		{time.Time{}, attest.ErrExpired},                                 // the zero time is refused, not replaced by the clock
+		{realVCEKIssued, attest.ErrBinding, ""},
+		{realVCEKExpiry, attest.ErrBinding, ""},
+		{realVCEKIssued.Add(-time.Second), attest.ErrExpired, "VCEK certificate is not valid before 2022-09-24T00:55:28Z"},
+		{realVCEKExpiry.Add(time.Second), attest.ErrExpired, "VCEK certificate expired at 2029-09-24T00:55:28Z"},
+		{time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC), attest.ErrExpired, "VCEK certificate expired at 2029-09-24T00:55:28Z"}, // the Milan ARK too
+		{time.Time{}, attest.ErrExpired, "VCEK certificate: no verification time given"},                                     // the zero time is refused, not replaced by the clock
 	} {
 		c, err := v.Verify(ev, tc.at)
 		checkResult(t, c, err, tc.want)
-		if tc.want == attest.ErrExpired && !strings.Contains(err.Error(), "VCEK certificate is valid from 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z") {
-			t.Errorf("at %s: %v", tc.at, err)
+		if tc.want == attest.ErrExpired && !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("at %s: %v; want it to say %q", tc.at, err, tc.text)
 		}
 	}
 }
@@ -151,7 +153,7 @@ func TestRealReportEveryByte(t *testing.T) {
 	for i := 0; i < 1184; i += step {
 		e := realEnvelope(t)
 		e.Report[i] ^= 0xff
-		c, err := v.VerifyEnvelope(e, realTime)
+		c, err := snp.VerifyEnvelope(v, e, realTime)
 		if err == nil {
 			t.Fatalf("byte %d changed: still verifies", i)
 		}
@@ -171,11 +173,11 @@ func TestRealReportOtherRoots(t *testing.T) {
 		"genoa and turin":   amdRoots(t, "Genoa", "Turin"),
 		"milan VLEK (ASVK)": parseRoots(t, snpVLEKRoots(t, "Milan")),
 	} {
-		c, err := newVerifier(t, snp.Options{Roots: roots}).VerifyEnvelope(e, realTime)
+		c, err := snp.VerifyEnvelope(newVerifier(t, snp.Options{Roots: roots}), e, realTime)
 		checkResult(t, c, err, attest.ErrChain)
 		t.Logf("%s: %v", name, err)
 	}
 	// The envelope's own ASK and ARK are AMD's, and still not trusted.
-	c, err := newVerifier(t, snp.Options{Roots: rootsOf(t, mainCA(t))}).VerifyEnvelope(e, realTime)
+	c, err := snp.VerifyEnvelope(newVerifier(t, snp.Options{Roots: rootsOf(t, mainCA(t))}), e, realTime)
 	checkResult(t, c, err, attest.ErrChain)
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/verify/trust"
 )
@@ -156,15 +157,16 @@ func (r *Roots) forReport(product string, signer abi.ReportSigner, now time.Time
 			continue
 		}
 		pairs = append(pairs, p)
-		if within(p.ica, now) && within(p.ark, now) {
+		if p.validAt(now) {
 			valid = true
 		}
 	}
 	return pairs, valid
 }
 
-func within(c *x509.Certificate, t time.Time) bool {
-	return !t.Before(c.NotBefore) && !t.After(c.NotAfter)
+// validAt reports whether both of p's certificates are valid at t.
+func (p rootPair) validAt(t time.Time) bool {
+	return validity.Of("", p.ica).Contains(t) && validity.Of("", p.ark).Contains(t)
 }
 
 // rootsKey names the pairs that may verify one kind of report.

@@ -1,4 +1,4 @@
-// Package snp verifies AMD SEV-SNP evidence: an attest.Envelope of format
+// Package snp verifies AMD SEV-SNP evidence: an envelope.Envelope of format
 // sev-snp that carries a guest's ATTESTATION_REPORT (1184 bytes, as
 // /dev/sev-guest returns it), the certificate of the AMD key that signed it
 // (a VCEK, one per chip and firmware TCB, or a VLEK, loaded by a cloud
@@ -34,7 +34,7 @@
 //
 // Threat model. The attacker controls every byte of the envelope: the
 // report, the vcek or vlek, ask and ark, the key, nonce and user data. The
-// envelope's ask and ark are bounded by attest.DecodeEnvelope but never
+// envelope's ask and ark are bounded by envelope.Decode but never
 // read, let alone trusted: only the configured roots are (by default the
 // Milan, Genoa and Turin ASK/ARK pairs that go-sev-guest embeds, as AMD's
 // KDS serves them, their ARKs pinned by fingerprint in roots.go), and the
@@ -100,6 +100,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/validate"
@@ -152,10 +153,7 @@ type Verifier struct {
 	cache      *fifo.Cache[certKey, *endorsement] // endorsement certificates verified to roots
 }
 
-var (
-	_ attest.Verifier         = (*Verifier)(nil)
-	_ attest.EnvelopeVerifier = (*Verifier)(nil)
-)
+var _ attest.Verifier = (*Verifier)(nil)
 
 // New returns a Verifier for o.
 func New(o Options) (*Verifier, error) {
@@ -188,21 +186,21 @@ func New(o Options) (*Verifier, error) {
 	}, nil
 }
 
-// Verify decodes evidence as an attest.Envelope and verifies it as
-// VerifyEnvelope does. Claims is nil whenever err is not.
+// Verify returns the claims of a sev-snp evidence envelope that is genuine
+// at now and admitted by the guest policy, or an error wrapping one attest
+// kind. Claims is nil whenever err is not. It does not modify evidence, and
+// the claims share no memory with it.
 func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
-	e, err := attest.DecodeEnvelope(evidence)
+	e, err := envelope.Decode(evidence)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyEnvelope(e, now)
+	return v.verifyEnvelope(e, now)
 }
 
-// VerifyEnvelope returns the claims of a sev-snp envelope that is genuine
-// at now and admitted by the guest policy, or an error wrapping one attest
-// kind. Claims is nil whenever err is not. It does not modify e, and the
-// claims share no memory with it.
-func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+// verifyEnvelope is Verify on an envelope already decoded, or built by a
+// test: it does not modify e, and the claims share no memory with it.
+func (v *Verifier) verifyEnvelope(e *envelope.Envelope, now time.Time) (*attest.Claims, error) {
 	c, err := v.verify(e, now)
 	if err != nil {
 		return nil, err
@@ -210,7 +208,7 @@ func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Cl
 	return c, nil
 }
 
-func (v *Verifier) verify(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
+func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, error) {
 	if e == nil {
 		return nil, fmt.Errorf("%w: no envelope", attest.ErrMalformed)
 	}
@@ -224,7 +222,7 @@ func (v *Verifier) verify(e *attest.Envelope, now time.Time) (*attest.Claims, er
 	if err != nil {
 		return nil, err
 	}
-	// A hand-made envelope meets DecodeEnvelope's bounds too (after the key,
+	// A hand-made envelope meets envelope.Decode's bounds too (after the key,
 	// so that a key too big is refused as a key, as it is in a document).
 	if err := e.Check(); err != nil {
 		return nil, err
@@ -270,7 +268,7 @@ const policyDebugBit = 19
 
 // verifyReport parses e's report and verifies its signature and chain: the
 // report it returns is AMD's word, not yet bound to e nor judged by policy.
-func (v *Verifier) verifyReport(e *attest.Envelope, now time.Time) (*verifiedReport, error) {
+func (v *Verifier) verifyReport(e *envelope.Envelope, now time.Time) (*verifiedReport, error) {
 	r, err := parseReport(e.Report)
 	if err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ func TestClaims(t *testing.T) {
 	if len(e.Report) != 1184 || !bytes.Equal(e.Report[0x50:0x90], e.Binding(crypto.SHA512)) {
 		t.Fatal("snptest's report is not 1184 bytes with REPORT_DATA = Binding(SHA-512)")
 	}
-	c, err := v.VerifyEnvelope(e, testVerifyTime)
+	c, err := snp.VerifyEnvelope(v, e, testVerifyTime)
 	checkResult(t, c, err, nil)
 	s := c.SNP
 	if c.Format != attest.FormatSEVSNP || !c.Time.IsZero() || c.Debug || c.PCRs != nil || c.TPM != nil || c.ModuleID != "" {

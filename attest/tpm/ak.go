@@ -11,6 +11,7 @@ import (
 	"math"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -73,7 +74,7 @@ func akName(k crypto.PublicKey) string {
 // attributes, but does not decide whether to trust it: see Verifier.trust.
 // known, if not nil, is ak_cert's chain as verified before (its leaf is
 // used instead of parsing ak_cert again, and is never modified).
-func parseAK(e *attest.Envelope, known *verifiedChain) (*ak, error) {
+func parseAK(e *envelope.Envelope, known *verifiedChain) (*ak, error) {
 	var a ak
 	if e.AKPublic != nil {
 		pub, err := decodeStrict[tpm2.TPMTPublic]("ak_public (TPMT_PUBLIC)", e.AKPublic)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 	"github.com/google/go-tpm/tpm2"
@@ -27,7 +27,7 @@ import (
 func BenchmarkVerify(b *testing.B) {
 	ec := loadCA(b, ecdsaCADir)
 	rs := loadCA(b, rsaCADir)
-	bench := func(name string, v *tpm.Verifier, e *attest.Envelope, at time.Time, binding []byte, raw func() func()) {
+	bench := func(name string, v *tpm.Verifier, e *envelope.Envelope, at time.Time, binding []byte, raw func() func()) {
 		b.Run(name, func(b *testing.B) {
 			ev := marshal(b, e)
 			cold := strings.HasSuffix(name, "-cold")
@@ -39,7 +39,7 @@ func BenchmarkVerify(b *testing.B) {
 					_, err := v.Verify(ev, at)
 					return err
 				}
-				d, err := attest.DecodeEnvelope(ev)
+				d, err := envelope.Decode(ev)
 				if err != nil {
 					return err
 				}
@@ -58,19 +58,19 @@ func BenchmarkVerify(b *testing.B) {
 			reportRaw(b, raw())
 		})
 	}
-	envelope := func(ca *tpmtest.CA, q tpmtest.Quote) *attest.Envelope {
+	envelopeOf := func(ca *tpmtest.CA, q tpmtest.Quote) *envelope.Envelope {
 		e, err := ca.Envelope(enclaveKey(b), q)
 		if err != nil {
 			b.Fatal(err)
 		}
 		return e
 	}
-	ecRaw := func() func() { return rawSignature(b, ec, envelope(ec, tpmtest.Quote{})) }
-	rsRaw := func() func() { return rawSignature(b, rs, envelope(rs, tpmtest.Quote{})) }
-	bench("ecdsa-p256-cert", verifierFor(b, ec), envelope(ec, tpmtest.Quote{}), testTime, nil, ecRaw)
-	bench("ecdsa-p256-cert-cold", verifierFor(b, ec), envelope(ec, tpmtest.Quote{}), testTime, nil, ecRaw)
-	bench("ecdsa-p256-pinned", newVerifier(b, tpm.Options{Roots: parseRoots(b, ec.AKPublicKeyPEM())}), envelope(ec, tpmtest.Quote{OmitAKCert: true}), testTime, nil, ecRaw)
-	bench("rsa-2048-cert", verifierFor(b, rs), envelope(rs, tpmtest.Quote{}), testTime, nil, rsRaw)
+	ecRaw := func() func() { return rawSignature(b, ec, envelopeOf(ec, tpmtest.Quote{})) }
+	rsRaw := func() func() { return rawSignature(b, rs, envelopeOf(rs, tpmtest.Quote{})) }
+	bench("ecdsa-p256-cert", verifierFor(b, ec), envelopeOf(ec, tpmtest.Quote{}), testTime, nil, ecRaw)
+	bench("ecdsa-p256-cert-cold", verifierFor(b, ec), envelopeOf(ec, tpmtest.Quote{}), testTime, nil, ecRaw)
+	bench("ecdsa-p256-pinned", newVerifier(b, tpm.Options{Roots: parseRoots(b, ec.AKPublicKeyPEM())}), envelopeOf(ec, tpmtest.Quote{OmitAKCert: true}), testTime, nil, ecRaw)
+	bench("rsa-2048-cert", verifierFor(b, rs), envelopeOf(rs, tpmtest.Quote{}), testTime, nil, rsRaw)
 	bench("gce-real-rsa-2048", newVerifier(b, tpm.Options{Roots: gceRoots(b)}), gceEnvelope(b, "SHA256"), gceTime, gceNonce, rsRaw)
 	bench("gce-real-rsa-2048-cold", newVerifier(b, tpm.Options{Roots: gceRoots(b)}), gceEnvelope(b, "SHA256"), gceTime, gceNonce, rsRaw)
 }
@@ -97,7 +97,7 @@ func BenchmarkRawSignature(b *testing.B) {
 
 // rawSignature returns a function that verifies e's quote signature with
 // ca's AK, as Verify's signature step does and nothing more.
-func rawSignature(b *testing.B, ca *tpmtest.CA, e *attest.Envelope) func() {
+func rawSignature(b *testing.B, ca *tpmtest.CA, e *envelope.Envelope) func() {
 	sig, err := tpm2.Unmarshal[tpm2.TPMTSignature](e.Signature)
 	if err != nil {
 		b.Fatal(err)

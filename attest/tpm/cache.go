@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 )
 
 // The AK chain cache: a quote from a TPM already seen costs its own
@@ -34,22 +35,18 @@ func keyOf(leaf []byte, intermediates [][]byte) chainKey {
 // periods of the path it chained by.
 type verifiedChain struct {
 	leaf    *x509.Certificate
-	windows []window
+	windows []validity.Window
 }
 
-type window struct{ notBefore, notAfter time.Time }
-
-// validAt reports whether every certificate of the path is valid at now.
+// validAt reports whether every certificate of the path is valid at now
+// (never at the zero time).
 func (c *verifiedChain) validAt(now time.Time) bool {
-	if now.IsZero() {
-		return false
-	}
 	for _, w := range c.windows {
-		if now.Before(w.notBefore) || now.After(w.notAfter) {
+		if !w.Contains(now) {
 			return false
 		}
 	}
-	return true
+	return !now.IsZero()
 }
 
 func (c *verifiedChain) leafOrNil() *x509.Certificate {

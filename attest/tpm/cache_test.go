@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 )
@@ -27,12 +28,12 @@ func TestChainCache(t *testing.T) {
 	checkResult(t, c, err, nil)
 
 	// On a hit, a broken signature is refused...
-	forged := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Quote[len(e.Quote)-1] ^= 1 }})
+	forged := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Quote[len(e.Quote)-1] ^= 1 }})
 	c, err = v.Verify(forged, testTime)
 	checkResult(t, c, err, attest.ErrSignature)
 	// ...so is an ak_public of another key beside the cached certificate...
 	other := testCA(t, tpmtest.AKECDSAP384)
-	mixed := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKPublic = other.AKPublic }})
+	mixed := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = other.AKPublic }})
 	c, err = v.Verify(mixed, testTime)
 	checkResult(t, c, err, attest.ErrChain)
 	// ...and the same chain after the AK certificate's NotAfter, or before
@@ -69,7 +70,7 @@ func TestChainCache(t *testing.T) {
 }
 
 // TestHandMadeEnvelopeBounds: VerifyEnvelope holds a hand-made envelope to
-// DecodeEnvelope's bounds before computing its binding.
+// envelope.Decode's bounds before computing its binding.
 func TestHandMadeEnvelopeBounds(t *testing.T) {
 	ca := testCA(t, tpmtest.AKECDSAP256)
 	v := verifierFor(t, ca)
@@ -78,8 +79,8 @@ func TestHandMadeEnvelopeBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.UserData = make([]byte, 1<<16+1)
-	c, err := v.VerifyEnvelope(e, testTime)
+	c, err := tpm.VerifyEnvelope(v, e, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
-	c, err = v.VerifyEnvelope(nil, testTime)
+	c, err = tpm.VerifyEnvelope(v, nil, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
@@ -132,7 +133,7 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.
 	// and of the path x509 found, its root included.
 	vc := &verifiedChain{leaf: leaf}
 	for _, c := range append(intermediates, chains[0]...) {
-		vc.windows = append(vc.windows, window{c.NotBefore, c.NotAfter})
+		vc.windows = append(vc.windows, validity.Of(c.Subject.CommonName, c))
 	}
 	return vc, nil
 }
@@ -156,7 +157,7 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 	if err := acceptTPMSAN(leaf); err != nil {
 		return nil, nil, err
 	}
-	if err := checkValidity("ak_cert", leaf, now); err != nil {
+	if err := validity.Of("ak_cert", leaf).Check(now); err != nil {
 		return nil, nil, err
 	}
 	pool := x509.NewCertPool()
@@ -165,7 +166,7 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 		if perr != nil {
 			return nil, nil, fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, perr)
 		}
-		if err := checkValidity(fmt.Sprintf("ak_chain[%d]", i), c, now); err != nil {
+		if err := validity.Of(fmt.Sprintf("ak_chain[%d]", i), c).Check(now); err != nil {
 			return nil, nil, err
 		}
 		pool.AddCert(c)
@@ -188,14 +189,4 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 		return nil, nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
 	}
 	return chains, intermediates, nil
-}
-
-func checkValidity(name string, c *x509.Certificate, now time.Time) error {
-	if now.Before(c.NotBefore) {
-		return fmt.Errorf("%w: %s is not valid before %s (verifying at %s)", attest.ErrExpired, name, c.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	if now.After(c.NotAfter) {
-		return fmt.Errorf("%w: %s expired at %s (verifying at %s)", attest.ErrExpired, name, c.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	return nil
 }

@@ -5,9 +5,16 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/attesttest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // Test hooks.
+
+// VerifyEnvelope is v.Verify on an envelope the test built, which may be
+// one that envelope.Decode never returns.
+func VerifyEnvelope(v *Verifier, e *envelope.Envelope, now time.Time) (*attest.Claims, error) {
+	return v.verifyEnvelope(e, now)
+}
 
 // DecodePanics is how many panics go-tpm's decoder has raised (and decode
 // recovered) in this process.
@@ -23,7 +30,7 @@ func KindsOf(err error) []error { return attesttest.KindsOf(err) }
 // VerifyBound verifies e as VerifyEnvelope does, but wants the quote's
 // extraData to be binding instead of e's Binding: so that a real quote,
 // which binds a nonce of its own, can be verified to the end.
-func VerifyBound(v *Verifier, e *attest.Envelope, now time.Time, binding []byte) (*attest.Claims, error) {
+func VerifyBound(v *Verifier, e *envelope.Envelope, now time.Time, binding []byte) (*attest.Claims, error) {
 	c, err := v.verify(e, now, binding)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 	"github.com/google/go-tpm/tpm2"
@@ -64,22 +65,22 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"ok_24_pcrs":      {ec, tpmtest.Quote{PCRs: pcrMap(24, 32)}},
 		"sha1_bank":       {ec, tpmtest.Quote{Bank: crypto.SHA1}},
 		"wrong_extradata": {ec, tpmtest.Quote{ExtraData: make([]byte, 32)}},
-		"pcr_not_quoted":  {ec, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PCRs[0] = make([]byte, 32) }}},
-		"pcr_extra":       {ec, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PCRs[9] = make([]byte, 32) }}},
+		"pcr_not_quoted":  {ec, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PCRs[0] = make([]byte, 32) }}},
+		"pcr_extra":       {ec, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PCRs[9] = make([]byte, 32) }}},
 		"wrong_magic":     {ec, tpmtest.Quote{EditAttest: func(a *tpm2.TPMSAttest) { a.Magic = 0 }}},
 		"certify": {ec, tpmtest.Quote{EditAttest: func(a *tpm2.TPMSAttest) {
 			a.Type = tpm2.TPMSTAttestCertify
 			a.Attested = tpm2.NewTPMUAttest(tpm2.TPMSTAttestCertify, &tpm2.TPMSCertifyInfo{})
 		}}},
 		"quote_trailing":      {ec, tpmtest.Quote{QuoteSuffix: []byte{0}}},
-		"signature_trailing":  {rs, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Signature = append(e.Signature, 0) }}},
+		"signature_trailing":  {rs, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Signature = append(e.Signature, 0) }}},
 		"signature_sha384":    {ec, tpmtest.Quote{SigHash: crypto.SHA384}},
-		"signature_tampered":  {rs, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Signature[20] ^= 1 }}},
+		"signature_tampered":  {rs, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Signature[20] ^= 1 }}},
 		"untrusted_ca":        {stranger, tpmtest.Quote{}},
 		"critical_san_cn":     {sanCA, tpmtest.Quote{}},
-		"ak_public_mismatch":  {ec, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKPublic = rs.AKPublic }}},
-		"ak_not_restricted":   {ec, tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *attest.Envelope) { e.AKPublic[5] &^= 0x01 }}},
-		"enclave_key_rsa1024": {ec, tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PublicKey = spki(t, fakeRSA(1024, 65537)) }}},
+		"ak_public_mismatch":  {ec, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = rs.AKPublic }}},
+		"ak_not_restricted":   {ec, tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *envelope.Envelope) { e.AKPublic[5] &^= 0x01 }}},
+		"enclave_key_rsa1024": {ec, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PublicKey = spki(t, fakeRSA(1024, 65537)) }}},
 	}
 	if err := os.MkdirAll(seedDir, 0o755); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // The real Google Cloud vTPM attestation of testvectors/tpm (see its README):
@@ -157,14 +158,14 @@ var gceBanks = map[uint64]string{4: "SHA1", 11: "SHA256", 12: "SHA384"}
 // the AK's TPMT_PUBLIC and certificate, the intermediate that issued it, and
 // an enclave key of our own (the quote binds none: its extraData is
 // gceNonce).
-func gceEnvelope(t testing.TB, bank string) *attest.Envelope {
+func gceEnvelope(t testing.TB, bank string) *envelope.Envelope {
 	t.Helper()
 	a := readGCE(t)
 	for _, q := range a.quotes {
 		if gceBanks[q.hash] != bank {
 			continue
 		}
-		return &attest.Envelope{
+		return &envelope.Envelope{
 			Format:    attest.FormatTPM2,
 			PublicKey: enclaveKey(t),
 			Quote:     slices.Clone(q.quote),
@@ -179,7 +180,7 @@ func gceEnvelope(t testing.TB, bank string) *attest.Envelope {
 	return nil
 }
 
-func marshal(t testing.TB, e *attest.Envelope) []byte {
+func marshal(t testing.TB, e *envelope.Envelope) []byte {
 	t.Helper()
 	b, err := e.Marshal()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 	"github.com/fxamacker/cbor/v2"
@@ -80,8 +81,8 @@ func TestHostileQuotes(t *testing.T) {
 		p.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, parms)
 	}})
 	smallAK, _ := tpmtest.AKTemplate(tpmtest.AKRSA2048, fakeRSA(1024, 65537))
-	editAK := func(f func(*tpm2.TPMTPublic)) func(*attest.Envelope) {
-		return func(e *attest.Envelope) {
+	editAK := func(f func(*tpm2.TPMTPublic)) func(*envelope.Envelope) {
+		return func(e *envelope.Envelope) {
 			p, err := tpm2.Unmarshal[tpm2.TPMTPublic](e.AKPublic)
 			if err != nil {
 				t.Fatal(err)
@@ -123,7 +124,7 @@ func TestHostileQuotes(t *testing.T) {
 		{name: "ak_cert alone", q: tpmtest.Quote{OmitAKPublic: true}, want: nil},
 		{name: "ak_public alone, pinned", roots: pinned, q: tpmtest.Quote{OmitAKCert: true}, want: nil},
 		{name: "ak_public alone, pinned beside a root", roots: both, q: tpmtest.Quote{OmitAKCert: true}, want: nil},
-		{name: "intermediate trusted, no ak_chain", roots: intermediate, q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKChain = nil }}, want: nil},
+		{name: "intermediate trusted, no ak_chain", roots: intermediate, q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = nil }}, want: nil},
 		{name: "null-scheme AK signs ECDSA-SHA256", ca: nullScheme, roots: parseRoots(t, nullScheme.RootsPEM()), q: tpmtest.Quote{SigHash: crypto.SHA256}, want: nil},
 		{name: "null-scheme AK signs ECDSA-SHA512", ca: nullScheme, roots: parseRoots(t, nullScheme.RootsPEM()), q: tpmtest.Quote{SigHash: crypto.SHA512}, want: nil},
 		{name: "at the AK certificate's last second", at: tpmtest.AKNotAfter, want: nil},
@@ -131,17 +132,17 @@ func TestHostileQuotes(t *testing.T) {
 		// The binding.
 		{name: "wrong extraData", q: tpmtest.Quote{ExtraData: make([]byte, 32)}, want: attest.ErrBinding},
 		{name: "empty extraData", q: tpmtest.Quote{ExtraData: []byte{}}, want: attest.ErrBinding},
-		{name: "extraData of another key", q: tpmtest.Quote{ExtraData: (&attest.Envelope{PublicKey: spki(t, fakeRSA(3072, 65537))}).Binding(crypto.SHA256)}, want: attest.ErrBinding},
-		{name: "nonce changed after quoting", q: tpmtest.Quote{Nonce: []byte("a"), EditEnvelope: func(e *attest.Envelope) { e.Nonce = []byte("b") }}, want: attest.ErrBinding},
-		{name: "nonce added after quoting", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Nonce = []byte("n") }}, want: attest.ErrBinding},
-		{name: "user data dropped after quoting", q: tpmtest.Quote{UserData: []byte("u"), EditEnvelope: func(e *attest.Envelope) { e.UserData = nil }}, want: attest.ErrBinding},
-		{name: "public key changed after quoting", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PublicKey = spki(t, fakeRSA(4096, 65537)) }}, want: attest.ErrBinding},
+		{name: "extraData of another key", q: tpmtest.Quote{ExtraData: (&envelope.Envelope{PublicKey: spki(t, fakeRSA(3072, 65537))}).Binding(crypto.SHA256)}, want: attest.ErrBinding},
+		{name: "nonce changed after quoting", q: tpmtest.Quote{Nonce: []byte("a"), EditEnvelope: func(e *envelope.Envelope) { e.Nonce = []byte("b") }}, want: attest.ErrBinding},
+		{name: "nonce added after quoting", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Nonce = []byte("n") }}, want: attest.ErrBinding},
+		{name: "user data dropped after quoting", q: tpmtest.Quote{UserData: []byte("u"), EditEnvelope: func(e *envelope.Envelope) { e.UserData = nil }}, want: attest.ErrBinding},
+		{name: "public key changed after quoting", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PublicKey = spki(t, fakeRSA(4096, 65537)) }}, want: attest.ErrBinding},
 		{name: "binding as sha-512", q: tpmtest.Quote{EditAttest: func(a *tpm2.TPMSAttest) {
-			a.ExtraData.Buffer = (&attest.Envelope{PublicKey: enclaveKey(t)}).Binding(crypto.SHA512)[:32]
+			a.ExtraData.Buffer = (&envelope.Envelope{PublicKey: enclaveKey(t)}).Binding(crypto.SHA512)[:32]
 		}}, want: attest.ErrBinding},
 
 		// PCRs.
-		{name: "pcr value not quoted", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PCRs[3] = make([]byte, 32) }}, want: attest.ErrSignature},
+		{name: "pcr value not quoted", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PCRs[3] = make([]byte, 32) }}, want: attest.ErrSignature},
 		{name: "pcrDigest changed", q: tpmtest.Quote{EditAttest: editQuoteInfo(func(qi *tpm2.TPMSQuoteInfo) { qi.PCRDigest.Buffer[0] ^= 1 })}, want: attest.ErrSignature},
 		{name: "pcrDigest made with the bank's hash", q: tpmtest.Quote{Bank: crypto.SHA384, EditAttest: editQuoteInfo(func(qi *tpm2.TPMSQuoteInfo) {
 			h := crypto.SHA384.New()
@@ -150,9 +151,9 @@ func TestHostileQuotes(t *testing.T) {
 			}
 			qi.PCRDigest.Buffer = h.Sum(nil)
 		})}, want: attest.ErrSignature},
-		{name: "pcr extra index", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PCRs[8] = make([]byte, 32) }}, want: attest.ErrMalformed},
-		{name: "pcr missing index", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { delete(e.PCRs, 7) }}, want: attest.ErrMalformed},
-		{name: "pcr of another bank's size", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PCRs[0] = make([]byte, 48) }}, want: attest.ErrMalformed},
+		{name: "pcr extra index", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PCRs[8] = make([]byte, 32) }}, want: attest.ErrMalformed},
+		{name: "pcr missing index", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { delete(e.PCRs, 7) }}, want: attest.ErrMalformed},
+		{name: "pcr of another bank's size", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PCRs[0] = make([]byte, 48) }}, want: attest.ErrMalformed},
 		{name: "sha1 bank", q: tpmtest.Quote{Bank: crypto.SHA1}, want: attest.ErrPolicy},
 		{name: "two banks", q: tpmtest.Quote{EditAttest: editQuoteInfo(func(qi *tpm2.TPMSQuoteInfo) {
 			qi.PCRSelect.PCRSelections = append(qi.PCRSelect.PCRSelections, tpm2.TPMSPCRSelection{Hash: tpm2.TPMAlgSHA1, PCRSelect: []byte{1, 0, 0}})
@@ -164,18 +165,18 @@ func TestHostileQuotes(t *testing.T) {
 
 		// The AK and its trust.
 		{name: "ak cert from another CA", roots: parseRoots(t, other.RootsPEM()), want: attest.ErrChain},
-		{name: "quote signed by another CA's AK", ca: other, roots: roots, q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) {
+		{name: "quote signed by another CA's AK", ca: other, roots: roots, q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) {
 			e.AKCert, e.AKPublic, e.AKChain = ca.AKCert.Raw, ca.AKPublic, [][]byte{ca.Intermediate.Raw}
 		}}, want: attest.ErrSignature},
 		{name: "ak_public not pinned", q: tpmtest.Quote{OmitAKCert: true}, want: attest.ErrChain},
 		{name: "ak_public pinned, ak_cert without CA roots", roots: pinned, want: attest.ErrChain},
-		{name: "ak_public of another key than ak_cert", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKPublic = other.AKPublic }}, want: attest.ErrChain},
-		{name: "ak_public rsa, ak_cert ecdsa", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKPublic = rsaCA.AKPublic }}, want: attest.ErrChain},
-		{name: "no ak_chain", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKChain = nil }}, want: attest.ErrChain},
-		{name: "ak_chain from another CA", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKChain = [][]byte{other.Intermediate.Raw} }}, want: attest.ErrChain},
-		{name: "ak_cert not DER", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKCert = []byte("not a certificate") }}, want: attest.ErrChain},
-		{name: "ak_chain entry not DER", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKChain = [][]byte{{0x30, 0}} }}, want: attest.ErrChain},
-		{name: "ak rsa-1024 pinned", roots: parseRoots(t, ca.RootsPEM()), q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *attest.Envelope) { e.AKPublic = tpm2.Marshal(&smallAK) }}, want: attest.ErrChain},
+		{name: "ak_public of another key than ak_cert", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = other.AKPublic }}, want: attest.ErrChain},
+		{name: "ak_public rsa, ak_cert ecdsa", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = rsaCA.AKPublic }}, want: attest.ErrChain},
+		{name: "no ak_chain", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = nil }}, want: attest.ErrChain},
+		{name: "ak_chain from another CA", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = [][]byte{other.Intermediate.Raw} }}, want: attest.ErrChain},
+		{name: "ak_cert not DER", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKCert = []byte("not a certificate") }}, want: attest.ErrChain},
+		{name: "ak_chain entry not DER", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = [][]byte{{0x30, 0}} }}, want: attest.ErrChain},
+		{name: "ak rsa-1024 pinned", roots: parseRoots(t, ca.RootsPEM()), q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = tpm2.Marshal(&smallAK) }}, want: attest.ErrChain},
 		{name: "ak not restricted", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: editAK(func(p *tpm2.TPMTPublic) { p.ObjectAttributes.Restricted = false })}, want: attest.ErrChain},
 		{name: "ak not a signing key", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: editAK(func(p *tpm2.TPMTPublic) { p.ObjectAttributes.SignEncrypt = false })}, want: attest.ErrChain},
 		{name: "ak decrypts", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: editAK(func(p *tpm2.TPMTPublic) { p.ObjectAttributes.Decrypt = true })}, want: attest.ErrChain},
@@ -191,7 +192,7 @@ func TestHostileQuotes(t *testing.T) {
 			parms.Symmetric = tpm2.TPMTSymDefObject{Algorithm: tpm2.TPMAlgAES, KeyBits: tpm2.NewTPMUSymKeyBits(tpm2.TPMAlgAES, tpm2.TPMKeyBits(128)), Mode: tpm2.NewTPMUSymMode(tpm2.TPMAlgAES, tpm2.TPMAlgCFB)}
 			p.Parameters = tpm2.NewTPMUPublicParms(tpm2.TPMAlgECC, parms)
 		})}, want: attest.ErrMalformed},
-		{name: "ak_public keyedhash", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *attest.Envelope) {
+		{name: "ak_public keyedhash", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *envelope.Envelope) {
 			e.AKPublic = tpm2.Marshal(&tpm2.TPMTPublic{
 				Type: tpm2.TPMAlgKeyedHash, NameAlg: tpm2.TPMAlgSHA256,
 				ObjectAttributes: tpm2.TPMAObject{FixedTPM: true, FixedParent: true, SensitiveDataOrigin: true, Restricted: true, SignEncrypt: true},
@@ -199,8 +200,8 @@ func TestHostileQuotes(t *testing.T) {
 				Unique:           tpm2.NewTPMUPublicID(tpm2.TPMAlgKeyedHash, &tpm2.TPM2BDigest{Buffer: make([]byte, 32)}),
 			})
 		}}, want: attest.ErrChain},
-		{name: "ak_public trailing byte", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *attest.Envelope) { e.AKPublic = append(e.AKPublic, 0) }}, want: attest.ErrMalformed},
-		{name: "ak_public garbage", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.AKPublic = []byte{0, 1, 2} }}, want: attest.ErrMalformed},
+		{name: "ak_public trailing byte", roots: pinned, q: tpmtest.Quote{OmitAKCert: true, EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = append(e.AKPublic, 0) }}, want: attest.ErrMalformed},
+		{name: "ak_public garbage", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKPublic = []byte{0, 1, 2} }}, want: attest.ErrMalformed},
 
 		// The AK certificate.
 		{name: "critical san: cn directoryName", ca: newCA(t, tpmtest.CAOptions{EditAKCert: withSAN(san(true, dirName(false, oidCN, "tpm")))}), want: attest.ErrChain},
@@ -236,15 +237,15 @@ func TestHostileQuotes(t *testing.T) {
 			a.Attested = tpm2.NewTPMUAttest(tpm2.TPMSTAttestCertify, &tpm2.TPMSCertifyInfo{Name: tpm2.TPM2BName{Buffer: []byte{0, 4, 1}}, QualifiedName: tpm2.TPM2BName{Buffer: []byte{0, 4, 2}}})
 		}}, want: attest.ErrMalformed},
 		{name: "trailing bytes in quote, signed", q: tpmtest.Quote{QuoteSuffix: []byte{0}}, want: attest.ErrMalformed},
-		{name: "trailing bytes in signature", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Signature = append(e.Signature, 0, 0) }}, want: attest.ErrMalformed},
-		{name: "quote truncated", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Quote = e.Quote[:len(e.Quote)-1] }}, want: attest.ErrMalformed},
+		{name: "trailing bytes in signature", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Signature = append(e.Signature, 0, 0) }}, want: attest.ErrMalformed},
+		{name: "quote truncated", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Quote = e.Quote[:len(e.Quote)-1] }}, want: attest.ErrMalformed},
 
 		// The signature.
 		{name: "tampered signature", q: tpmtest.Quote{EditSignature: func(s *tpm2.TPMTSignature) {
 			d, _ := s.Signature.ECDSA()
 			d.SignatureS.Buffer[5] ^= 1
 		}}, want: attest.ErrSignature},
-		{name: "tampered quote", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Quote[50] ^= 1 }}, want: attest.ErrSignature},
+		{name: "tampered quote", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Quote[50] ^= 1 }}, want: attest.ErrSignature},
 		{name: "signature says sha384, the AK signs sha256", q: tpmtest.Quote{EditSignature: func(s *tpm2.TPMTSignature) {
 			d, _ := s.Signature.ECDSA()
 			d.Hash = tpm2.TPMAlgSHA384
@@ -255,21 +256,21 @@ func TestHostileQuotes(t *testing.T) {
 		}}, want: attest.ErrSignature},
 		{name: "signed with sha384 by a sha256 AK", q: tpmtest.Quote{SigHash: crypto.SHA384}, want: attest.ErrSignature},
 		{name: "signed with sha1", ca: nullScheme, roots: parseRoots(t, nullScheme.RootsPEM()), q: tpmtest.Quote{SigHash: crypto.SHA1}, want: attest.ErrSignature},
-		{name: "hmac signature", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) {
+		{name: "hmac signature", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) {
 			e.Signature = tpm2.Marshal(&tpm2.TPMTSignature{SigAlg: tpm2.TPMAlgHMAC, Signature: tpm2.NewTPMUSignature(tpm2.TPMAlgHMAC, &tpm2.TPMTHA{HashAlg: tpm2.TPMAlgSHA256, Digest: make([]byte, 32)})})
 		}}, want: attest.ErrSignature},
-		{name: "null signature", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.Signature = []byte{0, 0x10} }}, want: attest.ErrSignature},
-		{name: "rsassa signature from an ecdsa AK", ca: rsaCA, roots: roots, q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) {
+		{name: "null signature", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Signature = []byte{0, 0x10} }}, want: attest.ErrSignature},
+		{name: "rsassa signature from an ecdsa AK", ca: rsaCA, roots: roots, q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) {
 			e.AKCert, e.AKPublic, e.AKChain = ca.AKCert.Raw, ca.AKPublic, [][]byte{ca.Intermediate.Raw}
 		}}, want: attest.ErrSignature},
-		{name: "ecdsa signature from an rsa AK", roots: parseRoots(t, rsaCA.RootsPEM()), q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) {
+		{name: "ecdsa signature from an rsa AK", roots: parseRoots(t, rsaCA.RootsPEM()), q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) {
 			e.AKCert, e.AKPublic, e.AKChain = rsaCA.AKCert.Raw, rsaCA.AKPublic, [][]byte{rsaCA.Intermediate.Raw}
 		}}, want: attest.ErrSignature},
 
 		// The enclave key.
-		{name: "enclave key rsa-1024", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PublicKey = spki(t, fakeRSA(1024, 65537)) }}, want: attest.ErrKey},
-		{name: "enclave key ec", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PublicKey = spki(t, &ecKey(t).PublicKey) }}, want: attest.ErrKey},
-		{name: "enclave key garbage", q: tpmtest.Quote{EditEnvelope: func(e *attest.Envelope) { e.PublicKey = []byte("garbage") }}, want: attest.ErrKey},
+		{name: "enclave key rsa-1024", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PublicKey = spki(t, fakeRSA(1024, 65537)) }}, want: attest.ErrKey},
+		{name: "enclave key ec", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PublicKey = spki(t, &ecKey(t).PublicKey) }}, want: attest.ErrKey},
+		{name: "enclave key garbage", q: tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.PublicKey = []byte("garbage") }}, want: attest.ErrKey},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -290,7 +291,7 @@ func TestHostileQuotes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl, err := v.VerifyEnvelope(e, at)
+			cl, err := tpm.VerifyEnvelope(v, e, at)
 			checkResult(t, cl, err, c.want)
 			if err != nil {
 				t.Log(err)
@@ -374,28 +375,28 @@ func TestHostileEnvelopes(t *testing.T) {
 		})
 	}
 
-	// VerifyEnvelope on envelopes DecodeEnvelope never returns.
+	// VerifyEnvelope on envelopes envelope.Decode never returns.
 	e, err := ca.Envelope(enclaveKey(t), tpmtest.Quote{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, edit := range map[string]func(*attest.Envelope){
-		"sev-snp":         func(e *attest.Envelope) { e.Format = attest.FormatSEVSNP },
-		"no quote":        func(e *attest.Envelope) { e.Quote = nil },
-		"no signature":    func(e *attest.Envelope) { e.Signature = nil },
-		"no pcrs":         func(e *attest.Envelope) { e.PCRs = nil },
-		"no ak":           func(e *attest.Envelope) { e.AKCert, e.AKPublic = nil, nil },
-		"ak_chain of 100": func(e *attest.Envelope) { e.AKChain = make([][]byte, 100) },
-		"pcr index -1":    func(e *attest.Envelope) { e.PCRs[-1] = make([]byte, 32) },
+	for name, edit := range map[string]func(*envelope.Envelope){
+		"sev-snp":         func(e *envelope.Envelope) { e.Format = attest.FormatSEVSNP },
+		"no quote":        func(e *envelope.Envelope) { e.Quote = nil },
+		"no signature":    func(e *envelope.Envelope) { e.Signature = nil },
+		"no pcrs":         func(e *envelope.Envelope) { e.PCRs = nil },
+		"no ak":           func(e *envelope.Envelope) { e.AKCert, e.AKPublic = nil, nil },
+		"ak_chain of 100": func(e *envelope.Envelope) { e.AKChain = make([][]byte, 100) },
+		"pcr index -1":    func(e *envelope.Envelope) { e.PCRs[-1] = make([]byte, 32) },
 	} {
 		t.Run("envelope "+name, func(t *testing.T) {
 			c := *e
 			c.PCRs = clonePCRs(e.PCRs)
 			edit(&c)
-			cl, err := v.VerifyEnvelope(&c, testTime)
+			cl, err := tpm.VerifyEnvelope(v, &c, testTime)
 			checkResult(t, cl, err, attest.ErrMalformed)
 		})
 	}
-	c, err := v.VerifyEnvelope(nil, testTime)
+	c, err := tpm.VerifyEnvelope(v, nil, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }

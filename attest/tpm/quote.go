@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -67,8 +68,8 @@ func parseQuote(b []byte) (*quote, error) {
 				continue
 			}
 			i := 8*byteIdx + bit
-			if i >= attest.MaxEnvelopePCRs {
-				return nil, fmt.Errorf("%w: quote selects PCR %d; at most %d", attest.ErrMalformed, i, attest.MaxEnvelopePCRs-1)
+			if i >= envelope.MaxPCRs {
+				return nil, fmt.Errorf("%w: quote selects PCR %d; at most %d", attest.ErrMalformed, i, envelope.MaxPCRs-1)
 			}
 			q.selected = append(q.selected, i)
 		}

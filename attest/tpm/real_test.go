@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/tpm"
 )
 
@@ -158,26 +159,26 @@ func TestRealTrust(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		roots [][]byte
-		edit  func(*attest.Envelope)
+		edit  func(*envelope.Envelope)
 		at    time.Time
 		want  error
 	}{
 		{"google root, intermediate 2", [][]byte{googleRoot}, nil, gceTime, attest.ErrBinding},
 		{"both google roots", [][]byte{akCARoot, googleRoot}, nil, gceTime, attest.ErrBinding},
-		{"intermediate 2 trusted itself, no ak_chain", [][]byte{pemCert(inter2)}, func(e *attest.Envelope) { e.AKChain = nil }, gceTime, attest.ErrBinding},
-		{"ak_cert alone", [][]byte{googleRoot}, func(e *attest.Envelope) { e.AKPublic = nil }, gceTime, attest.ErrBinding},
-		{"ak_public alone, pinned", [][]byte{pin}, func(e *attest.Envelope) { e.AKCert, e.AKChain = nil, nil }, gceTime, attest.ErrBinding},
-		{"ak_public alone, pinned, any time", [][]byte{pin}, func(e *attest.Envelope) { e.AKCert, e.AKChain = nil, nil }, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), attest.ErrBinding},
+		{"intermediate 2 trusted itself, no ak_chain", [][]byte{pemCert(inter2)}, func(e *envelope.Envelope) { e.AKChain = nil }, gceTime, attest.ErrBinding},
+		{"ak_cert alone", [][]byte{googleRoot}, func(e *envelope.Envelope) { e.AKPublic = nil }, gceTime, attest.ErrBinding},
+		{"ak_public alone, pinned", [][]byte{pin}, func(e *envelope.Envelope) { e.AKCert, e.AKChain = nil, nil }, gceTime, attest.ErrBinding},
+		{"ak_public alone, pinned, any time", [][]byte{pin}, func(e *envelope.Envelope) { e.AKCert, e.AKChain = nil, nil }, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), attest.ErrBinding},
 		{"at the AK certificate's last second", [][]byte{googleRoot}, nil, gceAKNotAfter, attest.ErrBinding},
 		{"at the AK certificate's first second", [][]byte{googleRoot}, nil, gceAKNotBefore, attest.ErrBinding},
 
-		{"no ak_chain", [][]byte{googleRoot}, func(e *attest.Envelope) { e.AKChain = nil }, gceTime, attest.ErrChain},
-		{"intermediate 3 in ak_chain", [][]byte{googleRoot}, func(e *attest.Envelope) { e.AKChain = [][]byte{inter3} }, gceTime, attest.ErrChain},
-		{"the newer google EK/AK CA", [][]byte{akCARoot}, func(e *attest.Envelope) { e.AKChain = [][]byte{akCAInter} }, gceTime, attest.ErrChain},
-		{"ak_public alone, not pinned", [][]byte{googleRoot}, func(e *attest.Envelope) { e.AKCert, e.AKChain = nil, nil }, gceTime, attest.ErrChain},
+		{"no ak_chain", [][]byte{googleRoot}, func(e *envelope.Envelope) { e.AKChain = nil }, gceTime, attest.ErrChain},
+		{"intermediate 3 in ak_chain", [][]byte{googleRoot}, func(e *envelope.Envelope) { e.AKChain = [][]byte{inter3} }, gceTime, attest.ErrChain},
+		{"the newer google EK/AK CA", [][]byte{akCARoot}, func(e *envelope.Envelope) { e.AKChain = [][]byte{akCAInter} }, gceTime, attest.ErrChain},
+		{"ak_public alone, not pinned", [][]byte{googleRoot}, func(e *envelope.Envelope) { e.AKCert, e.AKChain = nil, nil }, gceTime, attest.ErrChain},
 		{"pinned, but an ak_cert that does not chain", [][]byte{pin}, nil, gceTime, attest.ErrChain},
-		{"root given as ak_chain only", [][]byte{akCARoot}, func(e *attest.Envelope) { e.AKChain = [][]byte{readVector(t, "tpm_ek_root_1.cer")} }, gceTime, attest.ErrChain},
-		{"ak_public of another key", [][]byte{googleRoot}, func(e *attest.Envelope) { e.AKPublic = testCAAKPublicRSA(t) }, gceTime, attest.ErrChain},
+		{"root given as ak_chain only", [][]byte{akCARoot}, func(e *envelope.Envelope) { e.AKChain = [][]byte{readVector(t, "tpm_ek_root_1.cer")} }, gceTime, attest.ErrChain},
+		{"ak_public of another key", [][]byte{googleRoot}, func(e *envelope.Envelope) { e.AKPublic = testCAAKPublicRSA(t) }, gceTime, attest.ErrChain},
 
 		{"after the AK certificate", [][]byte{googleRoot}, nil, gceAKNotAfter.Add(time.Second), attest.ErrExpired},
 		{"before the AK certificate", [][]byte{googleRoot}, nil, gceAKNotBefore.Add(-time.Second), attest.ErrExpired},
@@ -201,19 +202,19 @@ func TestRealTampered(t *testing.T) {
 	v := newVerifier(t, tpm.Options{Roots: gceRoots(t)})
 	for _, tc := range []struct {
 		name string
-		edit func(*attest.Envelope)
+		edit func(*envelope.Envelope)
 		want error
 	}{
-		{"one bit of the clock", func(e *attest.Envelope) { e.Quote[50] ^= 1 }, attest.ErrSignature},
-		{"one bit of extraData", func(e *attest.Envelope) { e.Quote[44] ^= 0x80 }, attest.ErrSignature},
-		{"one bit of the signature", func(e *attest.Envelope) { e.Signature[100] ^= 1 }, attest.ErrSignature},
-		{"one bit of a PCR value", func(e *attest.Envelope) { e.PCRs[7][0] ^= 1 }, attest.ErrSignature},
-		{"PCR values swapped", func(e *attest.Envelope) { e.PCRs[0], e.PCRs[1] = e.PCRs[1], e.PCRs[0] }, attest.ErrSignature},
-		{"one bit of the magic", func(e *attest.Envelope) { e.Quote[0] ^= 1 }, attest.ErrMalformed},
-		{"a PCR missing", func(e *attest.Envelope) { delete(e.PCRs, 23) }, attest.ErrMalformed},
-		{"a trailing byte on the quote", func(e *attest.Envelope) { e.Quote = append(e.Quote, 0) }, attest.ErrMalformed},
-		{"a trailing byte on the signature", func(e *attest.Envelope) { e.Signature = append(e.Signature, 0) }, attest.ErrMalformed},
-		{"the SHA-1 quote's signature", func(e *attest.Envelope) { e.Signature = gceEnvelope(t, "SHA1").Signature }, attest.ErrSignature},
+		{"one bit of the clock", func(e *envelope.Envelope) { e.Quote[50] ^= 1 }, attest.ErrSignature},
+		{"one bit of extraData", func(e *envelope.Envelope) { e.Quote[44] ^= 0x80 }, attest.ErrSignature},
+		{"one bit of the signature", func(e *envelope.Envelope) { e.Signature[100] ^= 1 }, attest.ErrSignature},
+		{"one bit of a PCR value", func(e *envelope.Envelope) { e.PCRs[7][0] ^= 1 }, attest.ErrSignature},
+		{"PCR values swapped", func(e *envelope.Envelope) { e.PCRs[0], e.PCRs[1] = e.PCRs[1], e.PCRs[0] }, attest.ErrSignature},
+		{"one bit of the magic", func(e *envelope.Envelope) { e.Quote[0] ^= 1 }, attest.ErrMalformed},
+		{"a PCR missing", func(e *envelope.Envelope) { delete(e.PCRs, 23) }, attest.ErrMalformed},
+		{"a trailing byte on the quote", func(e *envelope.Envelope) { e.Quote = append(e.Quote, 0) }, attest.ErrMalformed},
+		{"a trailing byte on the signature", func(e *envelope.Envelope) { e.Signature = append(e.Signature, 0) }, attest.ErrMalformed},
+		{"the SHA-1 quote's signature", func(e *envelope.Envelope) { e.Signature = gceEnvelope(t, "SHA1").Signature }, attest.ErrSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := gceEnvelope(t, "SHA256")

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/google/go-tpm/tpm2"
@@ -36,7 +37,7 @@ func TestSimulatorQuote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := attest.DecodeEnvelope(ev)
+	e, err := envelope.Decode(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +63,6 @@ func TestSimulatorQuote(t *testing.T) {
 
 	// Another key, nonce or user data in the envelope: not bound.
 	e.Nonce = []byte("other")
-	c, err = v.VerifyEnvelope(e, testTime)
+	c, err = tpm.VerifyEnvelope(v, e, testTime)
 	checkResult(t, c, err, attest.ErrBinding)
 }

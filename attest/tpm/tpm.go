@@ -1,12 +1,12 @@
 // Package tpm verifies TPM 2.0 quotes carried in an attestkms evidence
-// envelope (attest.Envelope of format "tpm2"): a TPMS_ATTEST quote, its
+// envelope (envelope.Envelope of format "tpm2"): a TPMS_ATTEST quote, its
 // TPMT_SIGNATURE as the TPM returned them, the quoted PCRs' values, and the
 // attestation key (AK) as its TPMT_PUBLIC (ak_public) and/or its X.509
 // certificate (ak_cert) with intermediates (ak_chain).
 //
 // A Verifier checks, cheap checks first, and stops at the first failure:
 //
-//  1. the envelope's shape (attest.DecodeEnvelope, for Verify) and format;
+//  1. the envelope's shape (envelope.Decode, for Verify) and format;
 //  2. the enclave's key, public_key (attest.ParseEnclaveKey: RSA of 2048 to
 //     4096 bits) → ErrKey;
 //  3. the signature, quote and ak_public decode, each strictly: all of its
@@ -87,6 +87,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
 	"github.com/google/go-tpm/tpm2"
 )
@@ -117,10 +118,7 @@ type Verifier struct {
 	cache     *fifo.Cache[chainKey, *verifiedChain]
 }
 
-var (
-	_ attest.Verifier         = (*Verifier)(nil)
-	_ attest.EnvelopeVerifier = (*Verifier)(nil)
-)
+var _ attest.Verifier = (*Verifier)(nil)
 
 // New returns a Verifier for o.
 func New(o Options) (*Verifier, error) {
@@ -142,17 +140,17 @@ func New(o Options) (*Verifier, error) {
 // not. now is used only for the validity of ak_cert and ak_chain (a quote
 // has no wall time); the zero time refuses any ak_cert.
 func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
-	e, err := attest.DecodeEnvelope(evidence)
+	e, err := envelope.Decode(evidence)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyEnvelope(e, now)
+	return v.verifyEnvelope(e, now)
 }
 
-// VerifyEnvelope implements attest.EnvelopeVerifier: it verifies an
-// envelope already decoded by attest.DecodeEnvelope, without modifying it.
-func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Claims, error) {
-	// A hand-made Envelope has not been through DecodeEnvelope: check it
+// verifyEnvelope is Verify on an envelope already decoded, or built by a
+// test; it does not modify e.
+func (v *Verifier) verifyEnvelope(e *envelope.Envelope, now time.Time) (*attest.Claims, error) {
+	// A hand-made Envelope has not been through envelope.Decode: check it
 	// as that does, so that every step below, and Binding, relies on the
 	// same bounds.
 	if err := e.Check(); err != nil {
@@ -168,7 +166,7 @@ func (v *Verifier) VerifyEnvelope(e *attest.Envelope, now time.Time) (*attest.Cl
 // verify verifies e, whose quote's extraData must be binding. Only tests
 // pass anything but e.Binding(crypto.SHA256): a real quote that binds
 // something else (a nonce of its own) can then be verified to the end.
-func (v *Verifier) verify(e *attest.Envelope, now time.Time, binding []byte) (*attest.Claims, error) {
+func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (*attest.Claims, error) {
 	if e.Format != attest.FormatTPM2 {
 		return nil, fmt.Errorf("%w: %q evidence is not %q", attest.ErrMalformed, e.Format, attest.FormatTPM2)
 	}

@@ -60,7 +60,7 @@ func TestClaimsAreCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := verifierFor(t, ca).VerifyEnvelope(e, testTime)
+	c, err := tpm.VerifyEnvelope(verifierFor(t, ca), e, testTime)
 	checkResult(t, c, err, nil)
 	e.Nonce[0], e.UserData[0], e.PublicKey[40], e.PCRs[0][0] = 'x', 'x', 'x', 'x'
 	if string(c.Nonce) != "n" || string(c.UserData) != "u" || bytes.Equal(c.PublicKeyDER, e.PublicKey) || c.TPM.PCRs[0][0] == 'x' {
@@ -71,7 +71,7 @@ func TestClaimsAreCopies(t *testing.T) {
 // TestSet wires the Verifier into attest.Set as the server does.
 func TestSet(t *testing.T) {
 	ca := testCA(t, tpmtest.AKECDSAP256)
-	s := &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{attest.FormatTPM2: verifierFor(t, ca)}}
+	s := &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatTPM2: verifierFor(t, ca)}}
 	c, err := s.Verify(evidence(t, ca, tpmtest.Quote{}), testTime)
 	checkResult(t, c, err, nil)
 	c, err = s.Verify(evidence(t, ca, tpmtest.Quote{ExtraData: []byte{1}}), testTime)

@@ -97,7 +97,7 @@ func TestVectors(t *testing.T) {
 			doc := readVector(t, vec.Document)
 			c, err := v.Verify(doc, at)
 			checkResult(t, c, err, want)
-			set := &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{attest.FormatTPM2: v}}
+			set := &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatTPM2: v}}
 			c, err = set.Verify(doc, at)
 			checkResult(t, c, err, want)
 		})

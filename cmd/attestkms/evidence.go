@@ -29,7 +29,9 @@ type evidenceFlags struct {
 	tpmRoots      string
 	tpmAllowSHA1  bool
 	// allowDebug is serve's --allow-debug-enclaves (verify-evidence: true,
-	// so that it shows a debug guest's claims, with a warning).
+	// so that it shows a debug guest's claims, with a warning): the
+	// verifiers admit evidence of debug-mode enclaves and guests, which
+	// they otherwise refuse (attest.ErrPolicy). Nothing else judges it.
 	allowDebug bool
 }
 
@@ -55,7 +57,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := nitro.New(nitro.Options{Format: attest.FormatNitro, Roots: nitroRoots, MaxAge: f.maxAge})
+	v, err := nitro.New(nitro.Options{Format: attest.FormatNitro, Roots: nitroRoots, MaxAge: f.maxAge, AllowDebug: f.allowDebug})
 	if err != nil {
 		return nil, err
 	}
@@ -65,13 +67,13 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := nitro.New(nitro.Options{Format: attest.FormatQingtian, Roots: roots, MaxAge: f.maxAge})
+		v, err := nitro.New(nitro.Options{Format: attest.FormatQingtian, Roots: roots, MaxAge: f.maxAge, AllowDebug: f.allowDebug})
 		if err != nil {
 			return nil, err
 		}
 		set.COSE = append(set.COSE, v)
 	}
-	set.Envelopes = map[attest.Format]attest.EnvelopeVerifier{}
+	set.Envelopes = map[attest.Format]attest.Verifier{}
 	if f.snpMaxVMPL > 3 {
 		return nil, usageError("--snp-max-vmpl must be 0 to 3")
 	}

@@ -391,7 +391,7 @@ func TestPolicyTestDebugEnclave(t *testing.T) {
 		t.Fatalf("debug enclave: exit %d", code)
 	}
 	wantLines(t, "debug enclave", out, "denied", "statement: none",
-		"reason: the Recipient's evidence is refused: it comes from a debug-mode enclave or guest, whose memory is open to its host: the server refuses it unless started with --allow-debug-enclaves")
+		"reason: the Recipient's evidence is refused: evidence refused by policy: the attestation document comes from an enclave in debug mode (PCR0 is all zero), whose memory is open to its host; debug-mode enclaves are refused (start attestkms with --allow-debug-enclaves to accept such documents in tests)")
 	code, out, _ = runCmd(append(args, "--allow-debug-enclaves")...)
 	if code != 0 {
 		t.Fatalf("--allow-debug-enclaves: exit %d %q", code, out)

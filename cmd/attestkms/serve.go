@@ -105,7 +105,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
-		Attestation: verifiers, AllowDebugEnclaves: cfg.allowDebugEnclaves}
+		Attestation: verifiers}
 	if !kms.IsInitialised(cfg.dataDir) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {

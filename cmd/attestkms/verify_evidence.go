@@ -189,7 +189,7 @@ func readEvidence(path string) ([]byte, error) {
 	if len(b) > maxEvidenceInput {
 		return nil, fmt.Errorf("%s: more than %d bytes, larger than any evidence the server takes", path, maxEvidenceInput)
 	}
-	if len(b) > 0 && b[0] != 0x84 && b[0] != 0xd2 && !attest.IsEnvelope(b) {
+	if attest.Sniff(b) == "" {
 		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err == nil {
 			return d, nil
 		}

@@ -55,7 +55,7 @@ func TestEnvelopeAttestors(t *testing.T) {
 		t.Fatal(err)
 	}
 	tv, _ := tpm.New(tpm.Options{Roots: tpmRoots})
-	e := newEnvAttested(t, testserver.Options{Attestation: &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{
+	e := newEnvAttested(t, testserver.Options{Attestation: &attest.Set{Envelopes: map[attest.Format]attest.Verifier{
 		attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}})
 	ctx := context.Background()
 

@@ -68,7 +68,7 @@ func TestLoadWithEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ := tpm.New(tpm.Options{Roots: roots})
-	srv := testserver.Start(t, testserver.Options{Attestation: &attest.Set{Envelopes: map[attest.Format]attest.EnvelopeVerifier{attest.FormatTPM2: v}}})
+	srv := testserver.Start(t, testserver.Options{Attestation: &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatTPM2: v}}})
 	dir := t.TempDir()
 	cred := filepath.Join(dir, "cred.json")
 	b, _ := json.Marshal(map[string]string{"access_key_id": srv.AccessKey, "secret_access_key": srv.Secret})

@@ -31,16 +31,15 @@ type Server struct {
 }
 
 // Options change the server a test gets. Zero values: the real clock, no
-// attestation verifier (Recipients refused), debug enclaves refused, region
-// us-east-1.
+// attestation verifier (Recipients refused), region us-east-1. Whether a
+// debug-mode enclave is admitted is the verifiers' option (AllowDebug).
 type Options struct {
 	// Region is the service's region (kms.Options.Region).
 	Region string
 	// TLS serves HTTPS with a fresh self-signed certificate (Server.CAPEM).
-	TLS                bool
-	Now                func() time.Time
-	Attestation        attest.Verifier
-	AllowDebugEnclaves bool
+	TLS         bool
+	Now         func() time.Time
+	Attestation attest.Verifier
 }
 
 // Start starts a server and stops it when the test ends.
@@ -51,7 +50,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := kms.Open(kms.Options{DataDir: dir, Region: opts.Region, Now: opts.Now, Attestation: opts.Attestation, AllowDebugEnclaves: opts.AllowDebugEnclaves})
+	svc, err := kms.Open(kms.Options{DataDir: dir, Region: opts.Region, Now: opts.Now, Attestation: opts.Attestation})
 	if err != nil {
 		t.Fatal(err)
 	}

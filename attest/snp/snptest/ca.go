@@ -7,7 +7,7 @@
 // ARK (root) with an ASK and an ASVK under it, RSA with RSASSA-PSS SHA-384
 // signatures, which certify ECDSA P-384 endorsement keys: a VCEK per chip
 // (CHIP_ID) and TCB, a VLEK per TCB. Evidence signs a 1184-byte
-// ATTESTATION_REPORT with one and wraps it in an attest.Envelope. The
+// ATTESTATION_REPORT with one and wraps it in an envelope.Envelope. The
 // certificates carry AMD's names (O=Advanced Micro Devices, L=Santa Clara,
 // CN=ARK-Milan, SEV-Milan, SEV-VCEK, ...) and the KDS extensions, because
 // go-sev-guest checks them; each says "attestkms test" in its

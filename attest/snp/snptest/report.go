@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
 	spb "github.com/google/go-sev-guest/proto/sevsnp"
@@ -98,7 +99,7 @@ type Report struct {
 	// EditReport changes the report's bytes after it is signed.
 	EditReport func(report []byte)
 	// EditEnvelope changes the envelope before it is encoded.
-	EditEnvelope func(*attest.Envelope)
+	EditEnvelope func(*envelope.Envelope)
 }
 
 // Evidence returns the encoded envelope of r for the enclave key
@@ -119,8 +120,8 @@ func (ca *CA) Evidence(publicKeyDER []byte, r Report) ([]byte, error) {
 }
 
 // Envelope is Evidence before encoding.
-func (ca *CA) Envelope(publicKeyDER []byte, r Report) (*attest.Envelope, error) {
-	e := &attest.Envelope{
+func (ca *CA) Envelope(publicKeyDER []byte, r Report) (*envelope.Envelope, error) {
+	e := &envelope.Envelope{
 		Format:    attest.FormatSEVSNP,
 		PublicKey: publicKeyDER,
 		Nonce:     r.Nonce,

@@ -9,7 +9,7 @@
 // so), whose certificate names its TPM in a critical subjectAltName of TCG
 // TPM attributes. CA.Evidence quotes PCRs with that AK exactly as a TPM
 // would (TPMS_ATTEST, TPMT_SIGNATURE) and wraps the quote in an
-// attest.Envelope whose extraData is the envelope's Binding. Quote has a
+// envelope.Envelope whose extraData is the envelope's Binding. Quote has a
 // knob to break each part, for hostile tests.
 //
 // Keys and ECDSA signatures are random (crypto/rand): what it makes

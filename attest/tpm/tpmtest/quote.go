@@ -15,6 +15,7 @@ import (
 	"slices"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -27,7 +28,7 @@ type Quote struct {
 	// means SHA-256.
 	Bank crypto.Hash
 	// Nonce and UserData go in the envelope, bound by the quote's
-	// extraData (see attest.Envelope.Binding).
+	// extraData (see envelope.Envelope.Binding).
 	Nonce, UserData []byte
 	// Clock, ResetCount and RestartCount are the quote's clockInfo.
 	Clock                    uint64
@@ -53,7 +54,7 @@ type Quote struct {
 	// ak_public.
 	OmitAKCert, OmitAKPublic bool
 	// EditEnvelope changes the envelope last, before Evidence marshals it.
-	EditEnvelope func(*attest.Envelope)
+	EditEnvelope func(*envelope.Envelope)
 }
 
 // tpmAlgs are the TPM's names of the hashes.
@@ -81,7 +82,7 @@ func DefaultPCRs(bank crypto.Hash) map[int][]byte {
 }
 
 // Evidence quotes q with the CA's AK, as a TPM would, and returns the tpm2
-// evidence envelope (attest.Envelope.Marshal) binding publicKeyDER, q.Nonce
+// evidence envelope (envelope.Envelope.Marshal) binding publicKeyDER, q.Nonce
 // and q.UserData, with ak_cert, ak_chain and ak_public.
 func (ca *CA) Evidence(publicKeyDER []byte, q Quote) ([]byte, error) {
 	e, err := ca.Envelope(publicKeyDER, q)
@@ -96,8 +97,8 @@ func (ca *CA) Evidence(publicKeyDER []byte, q Quote) ([]byte, error) {
 }
 
 // Envelope is Evidence before marshalling, for tests that verify envelopes
-// DecodeEnvelope would refuse.
-func (ca *CA) Envelope(publicKeyDER []byte, q Quote) (*attest.Envelope, error) {
+// envelope.Decode would refuse.
+func (ca *CA) Envelope(publicKeyDER []byte, q Quote) (*envelope.Envelope, error) {
 	bank := q.Bank
 	if bank == 0 {
 		bank = crypto.SHA256
@@ -132,7 +133,7 @@ func (ca *CA) Envelope(publicKeyDER []byte, q Quote) (*attest.Envelope, error) {
 		return nil, fmt.Errorf("tpmtest: signature hash %v", sigHash)
 	}
 
-	e := &attest.Envelope{
+	e := &envelope.Envelope{
 		Format:    attest.FormatTPM2,
 		PublicKey: publicKeyDER,
 		Nonce:     q.Nonce,

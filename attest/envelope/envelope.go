@@ -1,10 +1,19 @@
-package attest
+// Package envelope is attestkms's evidence envelope: the CBOR map that
+// carries AMD SEV-SNP reports and TPM 2.0 quotes with the enclave's public
+// key, nonce and user data (docs/evidence.md is its schema). What it holds
+// is unverified, every byte of it chosen by whoever sent it: Decode checks
+// its shape and bounds only, and an Envelope is never claims. Only the
+// verifier of its format (attest/snp, attest/tpm) turns one into
+// attest.Claims, after checking that the report or quote inside is genuine
+// and binds the envelope (Binding).
+package envelope
 
 import (
 	"crypto"
 	"encoding/binary"
 	"fmt"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -15,10 +24,10 @@ import (
 // report or quote inside binds PublicKey, Nonce and UserData (see Binding),
 // and that the verifier of its format checks that.
 type Envelope struct {
-	Format    Format `cbor:"format"`
-	PublicKey []byte `cbor:"public_key"`
-	Nonce     []byte `cbor:"nonce,omitempty"`
-	UserData  []byte `cbor:"user_data,omitempty"`
+	Format    attest.Format `cbor:"format"`
+	PublicKey []byte        `cbor:"public_key"`
+	Nonce     []byte        `cbor:"nonce,omitempty"`
+	UserData  []byte        `cbor:"user_data,omitempty"`
 
 	// sev-snp: the 1184-byte ATTESTATION_REPORT, the certificate of the
 	// key that signed it (VCEK or VLEK, DER), and optionally the AMD
@@ -42,17 +51,17 @@ type Envelope struct {
 	AKChain   [][]byte       `cbor:"ak_chain,omitempty"`
 }
 
-// Bounds of an envelope's fields, checked by DecodeEnvelope. The whole
-// envelope is first bounded by MaxEvidence.
+// Bounds of an envelope's fields, checked by Decode. The whole envelope is
+// first bounded by attest.MaxEvidence.
 const (
-	MaxEnvelopeKey     = 1024 // public_key: an RSA-4096 SubjectPublicKeyInfo is 550 bytes
-	MaxEnvelopeData    = 1024 // nonce, user_data
-	MaxEnvelopeReport  = 1184 // report: exactly this, checked by the sev-snp verifier
-	MaxEnvelopeCert    = 4096 // each certificate
-	MaxEnvelopeChain   = 4    // ak_chain's certificates
-	MaxEnvelopeTPMBlob = 1024 // quote, signature, ak_public
-	MaxEnvelopePCRs    = 24   // pcrs' entries, indices 0 to 23
-	MaxEnvelopeDigest  = 64   // each PCR value (SHA-512)
+	MaxKey     = 1024 // public_key: an RSA-4096 SubjectPublicKeyInfo is 550 bytes
+	MaxData    = 1024 // nonce, user_data
+	MaxReport  = 1184 // report: exactly this, checked by the sev-snp verifier
+	MaxCert    = 4096 // each certificate
+	MaxChain   = 4    // ak_chain's certificates
+	MaxTPMBlob = 1024 // quote, signature, ak_public
+	MaxPCRs    = 24   // pcrs' entries, indices 0 to 23
+	MaxDigest  = 64   // each PCR value (SHA-512)
 )
 
 var envelopeDecoder = func() cbor.DecMode {
@@ -66,7 +75,7 @@ var envelopeDecoder = func() cbor.DecMode {
 		ExtraReturnErrors:  cbor.ExtraDecErrorUnknownField,
 		IntDec:             cbor.IntDecConvertNone,
 		MaxNestedLevels:    4,
-		MaxArrayElements:   16, // the library's least; ak_chain is checked against MaxEnvelopeChain
+		MaxArrayElements:   16, // the library's least; ak_chain is checked against MaxChain
 		MaxMapPairs:        32,
 	}.DecMode()
 	if err != nil {
@@ -86,29 +95,24 @@ var envelopeEncoder = func() cbor.EncMode {
 // fieldsOf lists, per format, the fields its envelope may have beside
 // format, public_key, nonce and user_data; any other field present is an
 // error, as an unknown field is.
-var fieldsOf = map[Format][]string{
-	FormatSEVSNP: {"report", "vcek", "vlek", "ask", "ark"},
-	FormatTPM2:   {"quote", "signature", "pcrs", "ak_public", "ak_cert", "ak_chain"},
+var fieldsOf = map[attest.Format][]string{
+	attest.FormatSEVSNP: {"report", "vcek", "vlek", "ask", "ark"},
+	attest.FormatTPM2:   {"quote", "signature", "pcrs", "ak_public", "ak_cert", "ak_chain"},
 }
 
-// IsEnvelope reports whether evidence has an envelope's shape (a definite-
-// length CBOR map) rather than a COSE_Sign1's: it only chooses a decoder.
-func IsEnvelope(evidence []byte) bool {
-	return len(evidence) > 0 && evidence[0] >= 0xa0 && evidence[0] <= 0xbb
-}
-
-// DecodeEnvelope decodes an envelope strictly: a definite-length CBOR map
-// with text keys, no unknown, duplicate or mistyped field, no field of
-// another format, no tag, no trailing byte, every length within the bounds
-// above and every required field of its format present. It checks the shape
-// only; the format's verifier judges the contents. Errors wrap ErrMalformed.
-func DecodeEnvelope(evidence []byte) (*Envelope, error) {
-	if len(evidence) > MaxEvidence {
-		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(evidence), MaxEvidence)
+// Decode decodes an envelope strictly: a definite-length CBOR map with text
+// keys, no unknown, duplicate or mistyped field, no field of another format,
+// no tag, no trailing byte, every length within the bounds above and every
+// required field of its format present. It checks the shape only; the
+// format's verifier judges the contents, and until it has, they are
+// unverified. Errors wrap attest.ErrMalformed.
+func Decode(evidence []byte) (*Envelope, error) {
+	if len(evidence) > attest.MaxEvidence {
+		return nil, fmt.Errorf("%w: %d bytes, more than %d", attest.ErrMalformed, len(evidence), attest.MaxEvidence)
 	}
 	var e Envelope
 	if err := envelopeDecoder.Unmarshal(evidence, &e); err != nil {
-		return nil, fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: evidence envelope: %v", attest.ErrMalformed, err)
 	}
 	if err := e.Check(); err != nil {
 		return nil, err
@@ -117,7 +121,7 @@ func DecodeEnvelope(evidence []byte) (*Envelope, error) {
 }
 
 // Marshal encodes the envelope (core deterministic CBOR), checking it as
-// DecodeEnvelope would.
+// Decode would.
 func (e *Envelope) Marshal() ([]byte, error) {
 	if err := e.check(); err != nil {
 		return nil, fmt.Errorf("evidence envelope: %v", err)
@@ -125,17 +129,18 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	return envelopeEncoder.Marshal(e)
 }
 
-// Check checks a hand-made envelope as DecodeEnvelope checks a decoded one
-// (every bound, the format's required fields, no field of another format),
-// wrapping ErrMalformed. Verifiers call it first, so that VerifyEnvelope
-// relies on the same shape whether its envelope was decoded or built, and
-// Binding's lengths always fit their two bytes.
+// Check checks a hand-made envelope as Decode checks a decoded one (every
+// bound, the format's required fields, no field of another format),
+// wrapping attest.ErrMalformed. Verifiers call it first, so that they rely
+// on the same shape whether an envelope was decoded or built (as their
+// tests build hostile ones), and Binding's lengths always fit their two
+// bytes.
 func (e *Envelope) Check() error {
 	if e == nil {
-		return fmt.Errorf("%w: no evidence envelope", ErrMalformed)
+		return fmt.Errorf("%w: no evidence envelope", attest.ErrMalformed)
 	}
 	if err := e.check(); err != nil {
-		return fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: evidence envelope: %v", attest.ErrMalformed, err)
 	}
 	return nil
 }
@@ -143,7 +148,7 @@ func (e *Envelope) Check() error {
 func (e *Envelope) check() error {
 	allowed, ok := fieldsOf[e.Format]
 	if !ok {
-		return fmt.Errorf("format %q is not %q or %q", e.Format, FormatSEVSNP, FormatTPM2)
+		return fmt.Errorf("format %q is not %q or %q", e.Format, attest.FormatSEVSNP, attest.FormatTPM2)
 	}
 	type field struct {
 		name     string
@@ -151,18 +156,18 @@ func (e *Envelope) check() error {
 		min, max int
 	}
 	fields := []field{
-		{"public_key", e.PublicKey, 1, MaxEnvelopeKey},
-		{"nonce", e.Nonce, 0, MaxEnvelopeData},
-		{"user_data", e.UserData, 0, MaxEnvelopeData},
-		{"report", e.Report, 0, MaxEnvelopeReport + 1}, // the verifier names a wrong size exactly
-		{"vcek", e.VCEK, 0, MaxEnvelopeCert},
-		{"vlek", e.VLEK, 0, MaxEnvelopeCert},
-		{"ask", e.ASK, 0, MaxEnvelopeCert},
-		{"ark", e.ARK, 0, MaxEnvelopeCert},
-		{"quote", e.Quote, 0, MaxEnvelopeTPMBlob},
-		{"signature", e.Signature, 0, MaxEnvelopeTPMBlob},
-		{"ak_public", e.AKPublic, 0, MaxEnvelopeTPMBlob},
-		{"ak_cert", e.AKCert, 0, MaxEnvelopeCert},
+		{"public_key", e.PublicKey, 1, MaxKey},
+		{"nonce", e.Nonce, 0, MaxData},
+		{"user_data", e.UserData, 0, MaxData},
+		{"report", e.Report, 0, MaxReport + 1}, // the verifier names a wrong size exactly
+		{"vcek", e.VCEK, 0, MaxCert},
+		{"vlek", e.VLEK, 0, MaxCert},
+		{"ask", e.ASK, 0, MaxCert},
+		{"ark", e.ARK, 0, MaxCert},
+		{"quote", e.Quote, 0, MaxTPMBlob},
+		{"signature", e.Signature, 0, MaxTPMBlob},
+		{"ak_public", e.AKPublic, 0, MaxTPMBlob},
+		{"ak_cert", e.AKCert, 0, MaxCert},
 	}
 	present := map[string]bool{"pcrs": e.PCRs != nil, "ak_chain": e.AKChain != nil}
 	for _, f := range fields {
@@ -185,39 +190,39 @@ func (e *Envelope) check() error {
 		}
 	}
 	switch e.Format {
-	case FormatSEVSNP:
+	case attest.FormatSEVSNP:
 		if e.Report == nil {
 			return fmt.Errorf("sev-snp evidence without a report")
 		}
 		if (e.VCEK == nil) == (e.VLEK == nil) {
 			return fmt.Errorf("sev-snp evidence needs exactly one of vcek and vlek")
 		}
-	case FormatTPM2:
+	case attest.FormatTPM2:
 		switch {
 		case e.Quote == nil || e.Signature == nil:
 			return fmt.Errorf("tpm2 evidence needs quote and signature")
 		case len(e.PCRs) == 0:
 			return fmt.Errorf("tpm2 evidence without pcrs")
-		case len(e.PCRs) > MaxEnvelopePCRs:
-			return fmt.Errorf("%d pcrs; at most %d", len(e.PCRs), MaxEnvelopePCRs)
+		case len(e.PCRs) > MaxPCRs:
+			return fmt.Errorf("%d pcrs; at most %d", len(e.PCRs), MaxPCRs)
 		case e.AKPublic == nil && e.AKCert == nil:
 			return fmt.Errorf("tpm2 evidence needs ak_public or ak_cert")
 		case e.AKChain != nil && e.AKCert == nil:
 			return fmt.Errorf("ak_chain without ak_cert")
-		case e.AKChain != nil && (len(e.AKChain) == 0 || len(e.AKChain) > MaxEnvelopeChain):
-			return fmt.Errorf("ak_chain has %d certificates; want 1 to %d", len(e.AKChain), MaxEnvelopeChain)
+		case e.AKChain != nil && (len(e.AKChain) == 0 || len(e.AKChain) > MaxChain):
+			return fmt.Errorf("ak_chain has %d certificates; want 1 to %d", len(e.AKChain), MaxChain)
 		}
 		for i, d := range e.PCRs {
-			if i < 0 || i >= MaxEnvelopePCRs {
-				return fmt.Errorf("pcr index %d; want 0 to %d", i, MaxEnvelopePCRs-1)
+			if i < 0 || i >= MaxPCRs {
+				return fmt.Errorf("pcr index %d; want 0 to %d", i, MaxPCRs-1)
 			}
-			if len(d) == 0 || len(d) > MaxEnvelopeDigest {
-				return fmt.Errorf("pcr %d is %d bytes; want 1 to %d", i, len(d), MaxEnvelopeDigest)
+			if len(d) == 0 || len(d) > MaxDigest {
+				return fmt.Errorf("pcr %d is %d bytes; want 1 to %d", i, len(d), MaxDigest)
 			}
 		}
 		for i, c := range e.AKChain {
-			if len(c) == 0 || len(c) > MaxEnvelopeCert {
-				return fmt.Errorf("ak_chain[%d] is %d bytes; want 1 to %d", i, len(c), MaxEnvelopeCert)
+			if len(c) == 0 || len(c) > MaxCert {
+				return fmt.Errorf("ak_chain[%d] is %d bytes; want 1 to %d", i, len(c), MaxCert)
 			}
 		}
 	}
@@ -239,11 +244,10 @@ func contains(list []string, s string) bool {
 // user_data that is present, by a tag byte (1 nonce, 2 user_data), its
 // length as two big-endian bytes and its bytes. Without nonce and user_data
 // that is h(public_key). The encoding is unambiguous because public_key is
-// one DER value, whose own header says where it ends (DecodeEnvelope's
-// caller refuses trailing bytes after the key), and every later part is
-// tagged and length-prefixed. The lengths fit two bytes only in an envelope
-// that passed Check (nonce and user_data are at most MaxEnvelopeData): call
-// Binding on no other.
+// one DER value, whose own header says where it ends (Decode's caller
+// refuses trailing bytes after the key), and every later part is tagged and
+// length-prefixed. The lengths fit two bytes only in an envelope that passed
+// Check (nonce and user_data are at most MaxData): call Binding on no other.
 func (e *Envelope) Binding(h crypto.Hash) []byte {
 	w := h.New()
 	w.Write(e.PublicKey)

@@ -1,4 +1,4 @@
-package attest
+package envelope
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/attestkms/attestkms/attest"
 )
 
 // envelopeSeeds are the shapes FuzzDecodeEnvelope starts from: both formats,
@@ -20,7 +22,7 @@ func envelopeSeeds(tb testing.TB) map[string][]byte {
 		}
 		seeds[string(e.Format)] = b
 		e.Nonce, e.UserData = []byte("nonce"), []byte("user data")
-		if e.Format == FormatSEVSNP {
+		if e.Format == attest.FormatSEVSNP {
 			e.ASK, e.ARK = []byte{0x30}, []byte{0x30}
 		} else {
 			e.AKCert, e.AKChain = []byte{0x30}, [][]byte{{0x30}}
@@ -33,7 +35,7 @@ func envelopeSeeds(tb testing.TB) map[string][]byte {
 	return seeds
 }
 
-// FuzzDecodeEnvelope: no panic; an error is ErrMalformed and nil; an
+// FuzzDecodeEnvelope: no panic; an error is attest.ErrMalformed and nil; an
 // accepted envelope re-encodes (deterministically) to bytes that decode to
 // the same envelope; the input is not modified. Seeds: envelopeSeeds and
 // testdata/fuzz/FuzzDecodeEnvelope (TestWriteFuzzSeeds).
@@ -43,12 +45,12 @@ func FuzzDecodeEnvelope(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		in := bytes.Clone(b)
-		e, err := DecodeEnvelope(b)
+		e, err := Decode(b)
 		if !bytes.Equal(in, b) {
 			t.Fatal("input modified")
 		}
 		if err != nil {
-			if e != nil || !errors.Is(err, ErrMalformed) {
+			if e != nil || !errors.Is(err, attest.ErrMalformed) {
 				t.Fatalf("error %v with envelope %v", err, e)
 			}
 			return
@@ -57,7 +59,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if err != nil {
 			t.Fatalf("an accepted envelope does not re-encode: %v", err)
 		}
-		e2, err := DecodeEnvelope(again)
+		e2, err := Decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded envelope refused: %v", err)
 		}

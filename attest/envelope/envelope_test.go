@@ -1,4 +1,4 @@
-package attest
+package envelope
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/fxamacker/cbor/v2"
 )
 
@@ -19,11 +20,11 @@ import (
 var spki = bytes.Repeat([]byte{0x30}, 294)
 
 func snpEnvelope() *Envelope {
-	return &Envelope{Format: FormatSEVSNP, PublicKey: spki, Report: make([]byte, 1184), VCEK: []byte{0x30, 1}}
+	return &Envelope{Format: attest.FormatSEVSNP, PublicKey: spki, Report: make([]byte, 1184), VCEK: []byte{0x30, 1}}
 }
 
 func tpmEnvelope() *Envelope {
-	return &Envelope{Format: FormatTPM2, PublicKey: spki, Quote: []byte{0xff}, Signature: []byte{1},
+	return &Envelope{Format: attest.FormatTPM2, PublicKey: spki, Quote: []byte{0xff}, Signature: []byte{1},
 		PCRs: map[int][]byte{0: make([]byte, 32), 7: make([]byte, 32)}, AKPublic: []byte{1}}
 }
 
@@ -43,10 +44,10 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !IsEnvelope(b) {
-			t.Fatalf("%s: IsEnvelope false for 0x%02x", e.Format, b[0])
+		if f := attest.Sniff(b); f != e.Format {
+			t.Fatalf("%s: attest.Sniff = %q", e.Format, f)
 		}
-		got, err := DecodeEnvelope(b)
+		got, err := Decode(b)
 		if err != nil {
 			t.Fatalf("%s: %v", e.Format, err)
 		}
@@ -57,10 +58,10 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 }
 
-// TestEnvelopeStrict: every way of bending the schema is ErrMalformed.
+// TestEnvelopeStrict: every way of bending the schema is attest.ErrMalformed.
 func TestEnvelopeStrict(t *testing.T) {
 	good := mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "report": make([]byte, 1184), "vcek": []byte{1}})
-	if _, err := DecodeEnvelope(good); err != nil {
+	if _, err := Decode(good); err != nil {
 		t.Fatalf("the baseline is refused: %v", err)
 	}
 	// Hand-made encodings the map encoder cannot produce.
@@ -87,14 +88,14 @@ func TestEnvelopeStrict(t *testing.T) {
 		"key as text":        mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": "MIIB", "report": []byte{1}, "vcek": []byte{1}}),
 		"no public_key":      mustMarshal(t, map[string]any{"format": "sev-snp", "report": []byte{1}, "vcek": []byte{1}}),
 		"empty public_key":   mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": []byte{}, "report": []byte{1}, "vcek": []byte{1}}),
-		"huge public_key":    mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": make([]byte, MaxEnvelopeKey+1), "report": []byte{1}, "vcek": []byte{1}}),
+		"huge public_key":    mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": make([]byte, MaxKey+1), "report": []byte{1}, "vcek": []byte{1}}),
 		"empty nonce":        mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "nonce": []byte{}, "report": []byte{1}, "vcek": []byte{1}}),
-		"huge user_data":     mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "user_data": make([]byte, MaxEnvelopeData+1), "report": []byte{1}, "vcek": []byte{1}}),
+		"huge user_data":     mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "user_data": make([]byte, MaxData+1), "report": []byte{1}, "vcek": []byte{1}}),
 		"huge report":        mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "report": make([]byte, 4096), "vcek": []byte{1}}),
 		"no report":          mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "vcek": []byte{1}}),
 		"vcek and vlek":      mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "report": []byte{1}, "vcek": []byte{1}, "vlek": []byte{1}}),
 		"neither vcek/vlek":  mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "report": []byte{1}}),
-		"huge vcek":          mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "report": []byte{1}, "vcek": make([]byte, MaxEnvelopeCert+1)}),
+		"huge vcek":          mustMarshal(t, map[string]any{"format": "sev-snp", "public_key": spki, "report": []byte{1}, "vcek": make([]byte, MaxCert+1)}),
 		"no quote":           mustMarshal(t, map[string]any{"format": "tpm2", "public_key": spki, "signature": []byte{1}, "pcrs": map[int][]byte{0: {1}}, "ak_public": []byte{1}}),
 		"no pcrs":            mustMarshal(t, map[string]any{"format": "tpm2", "public_key": spki, "quote": []byte{1}, "signature": []byte{1}, "ak_public": []byte{1}}),
 		"empty pcrs":         mustMarshal(t, map[string]any{"format": "tpm2", "public_key": spki, "quote": []byte{1}, "signature": []byte{1}, "pcrs": map[int][]byte{}, "ak_public": []byte{1}}),
@@ -108,7 +109,7 @@ func TestEnvelopeStrict(t *testing.T) {
 		"long chain":         mustMarshal(t, map[string]any{"format": "tpm2", "public_key": spki, "quote": []byte{1}, "signature": []byte{1}, "pcrs": map[int][]byte{0: {1}}, "ak_cert": []byte{1}, "ak_chain": [][]byte{{1}, {1}, {1}, {1}, {1}}}),
 		"empty chain entry":  mustMarshal(t, map[string]any{"format": "tpm2", "public_key": spki, "quote": []byte{1}, "signature": []byte{1}, "pcrs": map[int][]byte{0: {1}}, "ak_cert": []byte{1}, "ak_chain": [][]byte{{}}}),
 		"not a map":          mustMarshal(t, []any{"sev-snp"}),
-		"too big":            append(good[:len(good):len(good)], make([]byte, MaxEvidence)...),
+		"too big":            append(good[:len(good):len(good)], make([]byte, attest.MaxEvidence)...),
 	}
 	// 25 PCRs (indices would be out of range anyway; this hits the count).
 	many := map[int][]byte{}
@@ -125,9 +126,9 @@ func TestEnvelopeStrict(t *testing.T) {
 	cases["deep"] = append(append([]byte{0xa1, 0x69}, "ak_chain\x00"[:9]...), deep...)
 
 	for name, b := range cases {
-		e, err := DecodeEnvelope(b)
-		if !errors.Is(err, ErrMalformed) || e != nil {
-			t.Errorf("%s: DecodeEnvelope = %v, %v; want ErrMalformed", name, e, err)
+		e, err := Decode(b)
+		if !errors.Is(err, attest.ErrMalformed) || e != nil {
+			t.Errorf("%s: Decode = %v, %v; want attest.ErrMalformed", name, e, err)
 		}
 	}
 }
@@ -167,57 +168,37 @@ func TestBinding(t *testing.T) {
 		t.Fatal("a nonce and the same user_data bind alike")
 	}
 	var l [2]byte
-	binary.BigEndian.PutUint16(l[:], MaxEnvelopeData)
+	binary.BigEndian.PutUint16(l[:], MaxData)
 	if hex.EncodeToString(l[:]) != "0400" {
 		t.Fatal("length prefix is not big-endian")
 	}
 }
 
-type fakeEnvelopeVerifier struct{ got *Envelope }
+type fakeVerifier struct{ got []byte }
 
-func (f *fakeEnvelopeVerifier) VerifyEnvelope(e *Envelope, now time.Time) (*Claims, error) {
-	f.got = e
-	return &Claims{Format: e.Format}, nil
+func (f *fakeVerifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
+	f.got = evidence
+	return &attest.Claims{Format: attest.FormatSEVSNP}, nil
 }
 
 func TestSetDispatchEnvelope(t *testing.T) {
-	snp := &fakeEnvelopeVerifier{}
-	s := &Set{Envelopes: map[Format]EnvelopeVerifier{FormatSEVSNP: snp}}
+	snp := &fakeVerifier{}
+	s := &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatSEVSNP: snp}}
 	b, _ := snpEnvelope().Marshal()
-	if c, err := s.Verify(b, time.Now()); err != nil || c.Format != FormatSEVSNP || snp.got == nil {
+	if c, err := s.Verify(b, time.Now()); err != nil || c.Format != attest.FormatSEVSNP || snp.got == nil {
 		t.Fatalf("sev-snp envelope not dispatched: %v %v", c, err)
 	}
 	b, _ = tpmEnvelope().Marshal()
-	if c, err := s.Verify(b, time.Now()); !errors.Is(err, ErrNoVerifier) || c != nil {
+	if c, err := s.Verify(b, time.Now()); !errors.Is(err, attest.ErrNoVerifier) || c != nil {
 		t.Fatalf("tpm2 envelope without a verifier: %v %v", c, err)
 	}
 	snp.got = nil
-	if _, err := s.Verify(append(b, 0), time.Now()); !errors.Is(err, ErrMalformed) || snp.got != nil {
+	if _, err := s.Verify(append(b, 0), time.Now()); !errors.Is(err, attest.ErrMalformed) || snp.got != nil {
 		t.Fatalf("malformed envelope: %v", err)
 	}
 }
 
-func TestMeasurementsPerFormat(t *testing.T) {
-	snp := (&Claims{Format: FormatSEVSNP, SNP: &SNPClaims{Measurement: []byte{0xAA}, HostData: []byte{0xBB}}}).Measurements()
-	if snp[AttestationPrefix+"SnpMeasurement"] != "aa" || snp[AttestationPrefix+"SnpHostData"] != "bb" || snp[AttestationPrefix+"Format"] != "sev-snp" || len(snp) != 3 {
-		t.Fatalf("sev-snp measurements = %v", snp)
-	}
-	tpm := (&Claims{Format: FormatTPM2, TPM: &TPMClaims{PCRs: map[int][]byte{0: {1}, 7: {0xCD}}}}).Measurements()
-	if tpm[AttestationPrefix+"TpmPCR7"] != "cd" || tpm[AttestationPrefix+"TpmPCR0"] != "01" || len(tpm) != 3 {
-		t.Fatalf("tpm2 measurements = %v", tpm)
-	}
-	// A format's names never leak into another's: TPM PCRs are not Nitro PCRs.
-	if _, ok := tpm[AttestationPrefix+"PCR0"]; ok {
-		t.Fatal("a TPM PCR0 answers a Nitro PCR0 condition")
-	}
-	// Even a (buggy) verifier setting PCRs on TPM claims does not make them Nitro's.
-	odd := (&Claims{Format: FormatTPM2, PCRs: map[int][]byte{0: {1}}}).Measurements()
-	if _, ok := odd[AttestationPrefix+"PCR0"]; ok {
-		t.Fatal("PCRs of non-Nitro claims are exposed as PCR<n>")
-	}
-}
-
-// TestCheckHandMade: Check refuses a hand-made envelope DecodeEnvelope
+// TestCheckHandMade: Check refuses a hand-made envelope Decode
 // would, among them a nonce whose length would not fit Binding's two bytes.
 func TestCheckHandMade(t *testing.T) {
 	e := snpEnvelope()
@@ -225,10 +206,10 @@ func TestCheckHandMade(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Nonce = make([]byte, 1<<16+1)
-	if err := e.Check(); !errors.Is(err, ErrMalformed) {
+	if err := e.Check(); !errors.Is(err, attest.ErrMalformed) {
 		t.Fatalf("a 65537-byte nonce: %v", err)
 	}
-	if err := (*Envelope)(nil).Check(); !errors.Is(err, ErrMalformed) {
+	if err := (*Envelope)(nil).Check(); !errors.Is(err, attest.ErrMalformed) {
 		t.Fatalf("nil: %v", err)
 	}
 }

@@ -1,0 +1,58 @@
+package attest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Summary is what an audit log records of verified evidence: enough to tell
+// which enclave got which secret, nothing secret. Its JSON encoding is the
+// "attestation" of attestkms's audit records, so its field names and
+// encoding do not change: each format adds fields, under names of its own.
+type Summary struct {
+	Format          string         `json:"format"`
+	ModuleID        string         `json:"module_id,omitempty"`
+	PCR0            string         `json:"pcr0,omitempty"`
+	SnpMeasurement  string         `json:"snp_measurement,omitempty"`
+	SnpChipID       string         `json:"snp_chip_id,omitempty"`
+	TpmBank         string         `json:"tpm_bank,omitempty"`
+	TpmPCRs         map[int]string `json:"tpm_pcrs,omitempty"`
+	Nonce           string         `json:"nonce,omitempty"`
+	PublicKeySHA256 string         `json:"public_key_sha256"`
+	Time            time.Time      `json:"time,omitzero"`
+	Debug           bool           `json:"debug,omitempty"`
+}
+
+// Summary summarises c for an audit log: its format, the measurements that
+// identify the workload (a Nitro or Qingtian image's PCR0, an SEV-SNP
+// guest's MEASUREMENT and CHIP_ID, a TPM's bank and PCRs), the SHA-256 of
+// the enclave's public key, the nonce, the evidence time and Debug. User
+// data may be anything, so it is left out.
+func (c *Claims) Summary() *Summary {
+	fp := sha256.Sum256(c.PublicKeyDER)
+	sum := &Summary{
+		Format: string(c.Format), ModuleID: c.ModuleID, PublicKeySHA256: hex.EncodeToString(fp[:]),
+		Time: c.Time.UTC(), Debug: c.Debug,
+	}
+	if pcr0, ok := c.PCRs[0]; ok {
+		sum.PCR0 = hex.EncodeToString(pcr0)
+	}
+	if c.SNP != nil {
+		sum.SnpMeasurement = hex.EncodeToString(c.SNP.Measurement)
+		sum.SnpChipID = hex.EncodeToString(c.SNP.ChipID)
+	}
+	if c.TPM != nil {
+		sum.TpmBank = c.TPM.Bank
+		sum.TpmPCRs = make(map[int]string, len(c.TPM.PCRs))
+		for i, v := range c.TPM.PCRs {
+			sum.TpmPCRs[i] = hex.EncodeToString(v)
+		}
+	}
+	if c.Nonce != nil {
+		// The nonce is the enclave's, public, and what ties a request to its
+		// evidence in the log.
+		sum.Nonce = hex.EncodeToString(c.Nonce)
+	}
+	return sum
+}
