@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
@@ -105,7 +106,9 @@ func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account) (*credentialC
 }
 
 // LookupSecret returns the secret access key and principal of accessKeyID.
-// The returned secret is shared: callers must not modify or keep it.
+// The secret is a copy that the caller owns and zeroes once used: the
+// cache's own slice is never handed out, so that DeleteCredential may zero
+// it while requests signed with it are still being checked.
 func (s *Service) LookupSecret(accessKeyID string) ([]byte, *Principal, bool) {
 	s.creds.mu.RLock()
 	defer s.creds.mu.RUnlock()
@@ -113,7 +116,8 @@ func (s *Service) LookupSecret(accessKeyID string) ([]byte, *Principal, bool) {
 	if !ok {
 		return nil, nil, false
 	}
-	return c.secret, c.principal, true
+	p := *c.principal
+	return bytes.Clone(c.secret), &p, true
 }
 
 // CreateCredential makes a new access key pair named name. The secret is
@@ -173,6 +177,7 @@ func (s *Service) DeleteCredential(accessKeyID string) error {
 		return err
 	}
 	delete(s.creds.m, accessKeyID)
-	clear(c.secret)
+	clear(c.secret) // the cache's own copy: lookups got theirs
+
 	return nil
 }
