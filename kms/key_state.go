@@ -11,23 +11,33 @@ func (s *Service) expired(r *keyRecord) bool {
 	return r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate)
 }
 
-// changeKey loads keyID (for its ARN and lazy destruction), checks that its
-// policy allows action, then applies fn to the stored record in one
-// transaction. fn sees the committed record, so its state checks are never
-// stale.
+// changeKeyHook, if set, runs in changeKey after the key is loaded and
+// before the write transaction that authorises and commits the change: a
+// test seam, nil outside tests, through which a test changes the key's
+// policy in that window (TestChangeKeyRechecksPolicy).
+var changeKeyHook func(id string)
+
+// changeKey loads keyID (for its id and ARN, and lazy destruction), then, in
+// one write transaction, reads the stored record, checks that its policy
+// allows action, and applies fn. The policy judged is the record's own, read
+// in the transaction that commits: a policy changed since the key was
+// cached (or loaded here) is the one that decides. fn sees the committed
+// record, so its state checks are never stale either.
 func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
 	k, err := s.loadKey(c, keyID)
 	if err != nil {
 		return nil, err
 	}
 	id := k.rec.ID
-	err = s.authorize(c, k, action, nil, nil)
 	k.release()
-	if err != nil {
-		return nil, err
+	if changeKeyHook != nil {
+		changeKeyHook(id)
 	}
 	var out keyRecord
 	err = s.st.updateKey(id, func(rec *keyRecord) error {
+		if err := s.authorize(c, policyOf(rec), action, nil, nil); err != nil {
+			return err
+		}
 		if s.expired(rec) {
 			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, id))
 		}
