@@ -1,6 +1,7 @@
 // Package kms is attestkms's core: the key model, the encrypted store and the
 // operations (CreateKey, Encrypt, Decrypt, GenerateDataKey, DeriveSharedSecret,
-// aliases, key state, rotation, policy, tags), and the audit log.
+// aliases, key state, rotation, policy, tags). The audit log is package
+// kms/audit; Service.AuditLog is the store's.
 //
 // Every operation takes a typed request and a *Call naming the authenticated
 // caller, and returns a typed answer or an error wrapping one of the kinds in

@@ -261,7 +261,7 @@ var gateNoKey = map[string]string{
 	"CreateKey":        "makes a key; its policy is checked by checkNewPolicy (TestGateSafetyCheckAtCreation)",
 	"ListKeys":         "lists key ids and ARNs",
 	"GenerateRandom":   "random bytes of no key",
-	"Audit":            "writes an audit line",
+	"AuditLog":         "the audit log the dialects write to",
 	"LookupSecret":     "the signature check's credential lookup, no key",
 	"CreateCredential": "administration (cmd/attestkms credential), no key",
 	"ListCredentials":  "administration, no key",

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
 )
 
@@ -852,7 +853,7 @@ func TestConcurrentUseAndChange(t *testing.T) {
 
 func TestAuditLog(t *testing.T) {
 	s, _ := newTestService(t)
-	if err := s.Audit(&AuditRecord{RequestID: "r1", Dialect: "aws", Operation: "Encrypt", Outcome: "ok"}); err != nil {
+	if err := s.AuditLog().Write(&audit.Record{RequestID: "r1", Dialect: "aws", Operation: "Encrypt", Outcome: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(s.opts.DataDir, auditFile))

@@ -7,9 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/recipient"
 )
 
@@ -42,19 +42,8 @@ type PublicKeyWrap struct {
 
 // AttestationSummary is what the audit log records of a Recipient's verified
 // evidence: enough to tell which enclave got which secret, nothing secret.
-type AttestationSummary struct {
-	Format          string         `json:"format"`
-	ModuleID        string         `json:"module_id,omitempty"`
-	PCR0            string         `json:"pcr0,omitempty"`
-	SnpMeasurement  string         `json:"snp_measurement,omitempty"`
-	SnpChipID       string         `json:"snp_chip_id,omitempty"`
-	TpmBank         string         `json:"tpm_bank,omitempty"`
-	TpmPCRs         map[int]string `json:"tpm_pcrs,omitempty"`
-	Nonce           string         `json:"nonce,omitempty"`
-	PublicKeySHA256 string         `json:"public_key_sha256"`
-	Time            time.Time      `json:"time,omitzero"`
-	Debug           bool           `json:"debug,omitempty"`
-}
+// It is the audit package's type, since the audit line carries it.
+type AttestationSummary = audit.Attestation
 
 func summarise(cl *attest.Claims) *AttestationSummary {
 	fp := sha256.Sum256(cl.PublicKeyDER)

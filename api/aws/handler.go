@@ -32,6 +32,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-Amz-Date may be from the server's clock.
@@ -97,9 +98,9 @@ func (h *Handler) Handle(c echo.Context) error {
 	if len(opName) > 64 {
 		opName = opName[:64]
 	}
-	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
 		return h.serve(r.Context(), w, r, target, rec)
 	})
 	defer res.Wipe()
@@ -118,7 +119,7 @@ func authFail(w wireError, msg string) error {
 	return exchange.AuthFailure(&dialectError{w, msg})
 }
 
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, rec *kms.AuditRecord) (*result, error) {
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, rec *audit.Record) (*result, error) {
 	body, err := httpio.ReadBody(w, r)
 	if errors.Is(err, httpio.ErrTooLarge) {
 		return nil, &dialectError{errTooLarge, "Request body is larger than 1 MiB."}

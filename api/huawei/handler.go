@@ -48,6 +48,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-Sdk-Date may be from the server's clock.
@@ -114,9 +115,9 @@ func (h *Handler) Handle(c echo.Context) error {
 	if len(opName) > maxOpName {
 		opName = opName[:maxOpName]
 	}
-	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
 		return h.serve(r.Context(), w, r, rec)
 	})
 	defer res.Wipe()
@@ -131,7 +132,7 @@ func auditCode(err error) (string, string) {
 	return we.code, msg
 }
 
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *kms.AuditRecord) (*result, error) {
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *audit.Record) (*result, error) {
 	body, err := httpio.ReadBody(w, r)
 	if errors.Is(err, httpio.ErrTooLarge) {
 		return nil, errTooLarge

@@ -110,6 +110,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/api/tencent/tc3"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-TC-Timestamp may be from the server's
@@ -179,9 +180,9 @@ func (h *Handler) Handle(c echo.Context) error {
 	if len(opName) > 64 {
 		opName = opName[:64]
 	}
-	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
 		return h.serve(r.Context(), w, r, actionName, rec)
 	})
 	defer res.Wipe()
@@ -198,7 +199,7 @@ func auditCode(err error) (string, string) { return toWire(err) }
 
 func authFail(code, msg string) error { return exchange.AuthFailure(errorf(code, msg)) }
 
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, actionName string, rec *kms.AuditRecord) (*result, error) {
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, actionName string, rec *audit.Record) (*result, error) {
 	body, err := httpio.ReadBody(w, r)
 	if errors.Is(err, httpio.ErrTooLarge) {
 		return nil, errorf(codeRequestTooLarge, "The request body is larger than 1 MiB.")

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // Result is an operation's answer and the secret buffers in it.
@@ -63,7 +64,7 @@ var errInternal = &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
 // of every authentication failure. If the line cannot be written the answer
 // is withheld and the error is internal: nothing is released unaudited. The
 // caller writes the answer and then calls Wipe on the result.
-func Serve(svc *kms.Service, log *slog.Logger, rec *kms.AuditRecord, wire WireCode, work func() (*Result, error)) (res *Result, err error) {
+func Serve(auditLog *audit.Log, log *slog.Logger, rec *audit.Record, wire WireCode, work func() (*Result, error)) (res *Result, err error) {
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -82,7 +83,7 @@ func Serve(svc *kms.Service, log *slog.Logger, rec *kms.AuditRecord, wire WireCo
 		rec.Outcome = "error"
 		rec.ErrorCode, rec.Message = wire(err)
 	}
-	if aerr := svc.Audit(rec); aerr != nil {
+	if aerr := auditLog.Write(rec); aerr != nil {
 		log.Error("audit log write failed", "request_id", rec.RequestID, "err", aerr)
 		res.Wipe()
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
