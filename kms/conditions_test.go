@@ -154,7 +154,7 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, err := s.PolicyProblems()
+	problems, err := s.Admin().PolicyProblems()
 	if err != nil || len(problems) != 1 || !strings.HasPrefix(problems[0], md.KeyID+": ") || !strings.Contains(problems[0], "aws:TagKeys") {
 		t.Fatalf("PolicyProblems = %q, %v", problems, err)
 	}
@@ -173,7 +173,7 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	if _, err := s.DescribeKey(bg, c, md.KeyID); err != nil {
 		t.Fatal(err)
 	}
-	if problems, _ := s.PolicyProblems(); len(problems) != 0 {
+	if problems, _ := s.Admin().PolicyProblems(); len(problems) != 0 {
 		t.Fatalf("PolicyProblems after the fix: %q", problems)
 	}
 }

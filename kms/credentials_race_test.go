@@ -22,7 +22,7 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 	type cred struct{ id, secret string }
 	var cur atomic.Pointer[cred]
 	var round atomic.Int64 // rounds whose deletion is done
-	first, err := s.CreateCredential("rot-0")
+	first, err := s.Admin().CreateCredential("rot-0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 				}
 				r := round.Load()
 				c := cur.Load()
-				secret, _, ok := s.LookupSecret(c.id)
+				secret, _, ok := s.Credentials().Lookup(c.id)
 				if !ok {
 					continue // deleted meanwhile
 				}
@@ -69,12 +69,12 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= 50; i++ {
-		next, err := s.CreateCredential(fmt.Sprintf("rot-%d", i))
+		next, err := s.Admin().CreateCredential(fmt.Sprintf("rot-%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Readers are using the current one while it is deleted.
-		if err := s.DeleteCredential(cur.Load().id); err != nil {
+		if err := s.Admin().DeleteCredential(cur.Load().id); err != nil {
 			t.Fatal(err)
 		}
 		cur.Store(&cred{next.AccessKeyID, next.SecretAccessKey})

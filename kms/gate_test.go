@@ -258,18 +258,24 @@ func gateRows() []gateRow {
 // gateNoKey are the exported methods that take no key, with why the gate has
 // nothing to say about them.
 var gateNoKey = map[string]string{
-	"CreateKey":        "makes a key; its policy is checked by checkNewPolicy (TestGateSafetyCheckAtCreation)",
-	"ListKeys":         "lists key ids and ARNs",
-	"GenerateRandom":   "random bytes of no key",
-	"AuditLog":         "the audit log the dialects write to",
-	"LookupSecret":     "the signature check's credential lookup, no key",
+	"CreateKey":      "makes a key; its policy is checked by checkNewPolicy (TestGateSafetyCheckAtCreation)",
+	"ListKeys":       "lists key ids and ARNs",
+	"GenerateRandom": "random bytes of no key",
+	"AuditLog":       "the audit log the dialects write to",
+	"Credentials":    "the signature check's credential lookup, no key",
+	"Admin":          "administration (credentials, maintenance, policy problems): no key operation, and no secret of a key",
+	"Close":          "closes the store",
+	"Account":        "the account's ids",
+	"Region":         "the server's region",
+}
+
+// gateAdmin are Admin's methods: administration takes no key from a request
+// and returns no secret of one.
+var gateAdmin = map[string]string{
 	"CreateCredential": "administration (cmd/attestkms credential), no key",
 	"ListCredentials":  "administration, no key",
 	"DeleteCredential": "administration, no key",
 	"Maintain":         "deletes expired keys and rotates due ones; returns no secret",
-	"Close":            "closes the store",
-	"Account":          "the account's ids",
-	"Region":           "the server's region",
 	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
 }
 
@@ -317,6 +323,17 @@ func TestGateEveryOperation(t *testing.T) {
 	for name := range covered {
 		if _, ok := st.MethodByName(name); !ok {
 			t.Errorf("row for Service.%s, which does not exist", name)
+		}
+	}
+	at := reflect.TypeOf(s.Admin())
+	for i := 0; i < at.NumMethod(); i++ {
+		if name := at.Method(i).Name; gateAdmin[name] == "" {
+			t.Errorf("Admin.%s is not listed in gateAdmin: say why it touches no key, or make it an operation of Service", name)
+		}
+	}
+	for name := range gateAdmin {
+		if _, ok := at.MethodByName(name); !ok {
+			t.Errorf("gateAdmin lists Admin.%s, which does not exist", name)
 		}
 	}
 

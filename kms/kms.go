@@ -125,7 +125,7 @@ type Service struct {
 	account Account
 	region  string
 	audit   *audit.Log
-	creds   *credentialCache
+	creds   *Credentials
 	now     func() time.Time
 }
 

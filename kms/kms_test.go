@@ -152,13 +152,13 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 		secrets = append(secrets, p8)
 		k.release()
 	}
-	cred, err := s.CreateCredential("ci")
+	cred, err := s.Admin().CreateCredential("ci")
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, []byte(cred.SecretAccessKey))
-	for _, ci := range s.ListCredentials() {
-		secret, _, _ := s.LookupSecret(ci.AccessKeyID)
+	for _, ci := range s.Admin().ListCredentials() {
+		secret, _, _ := s.Credentials().Lookup(ci.AccessKeyID)
 		secrets = append(secrets, bytes.Clone(secret))
 	}
 	if len(secrets) != 2+4+1+2 { // materials, EC keys, the new secret, both credentials' lookups
@@ -361,7 +361,7 @@ func TestKeyStates(t *testing.T) {
 		t.Fatalf("key gone before its deletion date: %v", err)
 	}
 	clk.add(time.Second)
-	if r, err := s.Maintain(); err != nil || r.Destroyed != 1 {
+	if r, err := s.Admin().Maintain(); err != nil || r.Destroyed != 1 {
 		t.Fatalf("Maintain = %+v, %v", r, err)
 	}
 	_, err = s.DescribeKey(bg, c, md.KeyID)
@@ -387,7 +387,7 @@ func TestLazyDestruction(t *testing.T) {
 	}
 	_, err := s.DescribeKey(bg, c, md.KeyID)
 	wantKind(t, err, ErrNotFound)
-	if r, _ := s.Maintain(); r.Destroyed != 0 {
+	if r, _ := s.Admin().Maintain(); r.Destroyed != 0 {
 		t.Fatal("lazily destroyed key destroyed again")
 	}
 }
@@ -418,7 +418,7 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("GetKeyRotationStatus = %+v, %v", st, err)
 	}
 	clk.add(90 * 24 * time.Hour)
-	if r, err := s.Maintain(); err != nil || r.Rotated != 1 {
+	if r, err := s.Admin().Maintain(); err != nil || r.Rotated != 1 {
 		t.Fatalf("Maintain = %+v, %v", r, err)
 	}
 	encrypt()
@@ -759,31 +759,31 @@ func TestListKeysPaging(t *testing.T) {
 
 func TestCredentials(t *testing.T) {
 	s, _ := newTestService(t)
-	creds := s.ListCredentials()
+	creds := s.Admin().ListCredentials()
 	if len(creds) != 1 || creds[0].Name != "admin" || creds[0].PrincipalARN != "arn:aws:iam::"+s.Account().AccountID+":root" {
 		t.Fatalf("initial credentials %+v", creds)
 	}
-	c, err := s.CreateCredential("ci")
+	c, err := s.Admin().CreateCredential("ci")
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret, p, ok := s.LookupSecret(c.AccessKeyID)
+	secret, p, ok := s.Credentials().Lookup(c.AccessKeyID)
 	if !ok || string(secret) != c.SecretAccessKey || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
 		t.Fatalf("LookupSecret = %v %+v", ok, p)
 	}
-	if _, err := s.CreateCredential("ci"); !errors.Is(err, ErrAlreadyExists) {
+	if _, err := s.Admin().CreateCredential("ci"); !errors.Is(err, ErrAlreadyExists) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if _, err := s.CreateCredential("bad name"); !errors.Is(err, ErrValidation) {
+	if _, err := s.Admin().CreateCredential("bad name"); !errors.Is(err, ErrValidation) {
 		t.Fatalf("bad name: %v", err)
 	}
-	if err := s.DeleteCredential(creds[0].AccessKeyID); err != nil {
+	if err := s.Admin().DeleteCredential(creds[0].AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteCredential(c.AccessKeyID); !errors.Is(err, ErrValidation) {
+	if err := s.Admin().DeleteCredential(c.AccessKeyID); !errors.Is(err, ErrValidation) {
 		t.Fatalf("deleting the last credential: %v", err)
 	}
-	if _, _, ok := s.LookupSecret(creds[0].AccessKeyID); ok {
+	if _, _, ok := s.Credentials().Lookup(creds[0].AccessKeyID); ok {
 		t.Fatal("deleted credential still authenticates")
 	}
 	// Survives reopening.
@@ -793,10 +793,10 @@ func TestCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { s.st, s.audit = s2.st, s2.audit }()
-	if _, _, ok := s2.LookupSecret(c.AccessKeyID); !ok {
+	if _, _, ok := s2.Credentials().Lookup(c.AccessKeyID); !ok {
 		t.Fatal("credential lost on reopen")
 	}
-	if _, _, ok := s2.LookupSecret(creds[0].AccessKeyID); ok {
+	if _, _, ok := s2.Credentials().Lookup(creds[0].AccessKeyID); ok {
 		t.Fatal("deleted credential back after reopen")
 	}
 }

@@ -16,7 +16,8 @@ import (
 // key id and why. Every request on such a key is denied; only the account's
 // root credential may replace its policy (authorize), so that an upgrade
 // never locks a key away for good. serve prints them at start.
-func (s *Service) PolicyProblems() ([]string, error) {
+func (a *Admin) PolicyProblems() ([]string, error) {
+	s := a.s
 	var out []string
 	err := s.st.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {

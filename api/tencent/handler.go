@@ -142,7 +142,7 @@ type Options struct {
 // Handler serves the Tencent dialect.
 type Handler struct {
 	svc      *kms.Service
-	verifier tc3.Verifier
+	verifier tc3.Verifier // its Lookup is set per request (exchange.Lookup)
 	replay   *replay.Cache
 	now      func() time.Time
 	log      *slog.Logger
@@ -163,10 +163,6 @@ func New(opts Options) *Handler {
 	h.verifier = tc3.Verifier{
 		Service: "kms",
 		MaxSkew: MaxSkew,
-		Lookup: func(id string) ([]byte, bool) {
-			secret, _, ok := h.svc.LookupSecret(id)
-			return secret, ok
-		},
 	}
 	return h
 }
@@ -208,7 +204,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, invalidParameter("could not read the request body")
 	}
 	now := h.now()
-	v, err := h.verifier.Verify(r, body, now)
+	// The verifier looks the key up through this request's Lookup, which
+	// zeroes the copy of the secret once the signature is checked.
+	lookup := exchange.NewLookup(h.svc.Credentials())
+	verifier := h.verifier
+	verifier.Lookup = lookup.Secret
+	v, err := verifier.Verify(r, body, now)
+	lookup.Wipe()
 	switch {
 	case errors.Is(err, tc3.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
@@ -221,8 +223,8 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
-	_, principal, ok := h.svc.LookupSecret(v.SecretID)
-	if !ok { // deleted between the two lookups
+	principal, ok := lookup.Principal(v.SecretID)
+	if !ok { // cannot be: the signature verified with its secret
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.SecretID, principal.ARN

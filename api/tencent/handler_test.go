@@ -239,7 +239,7 @@ func TestStateChangesCheckFirstUse(t *testing.T) {
 		first := httptest.NewRecorder()
 		env.e.ServeHTTP(first, r.Clone(context.Background()))
 		if name == "CreateKey" { // free the alias, so only the signature stops the replay
-			_, p, _ := env.svc.LookupSecret(env.ak)
+			_, p, _ := env.svc.Credentials().Lookup(env.ak)
 			if err := env.svc.DeleteAlias(context.Background(), &kms.Call{RequestID: "t", Principal: p}, "alias/b"); err != nil {
 				t.Fatal(err)
 			}

@@ -174,7 +174,7 @@ func TestAttestationPolicy(t *testing.T) {
 	e := newAttestedEnv(t)
 	c := newClient(t, e.srv, "ap-guangzhou")
 	id := createKey(t, c, "attested")
-	_, principal, _ := e.srv.Service.LookupSecret(e.srv.AccessKey)
+	_, principal, _ := e.srv.Service.Credentials().Lookup(e.srv.AccessKey)
 	acct := e.srv.Account.AccountID
 	pol := `{"Version":"2012-10-17","Statement":[
 	  {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},

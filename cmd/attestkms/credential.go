@@ -65,7 +65,7 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	defer svc.Close()
 	switch sub {
 	case "create":
-		cred, err := svc.CreateCredential(*name)
+		cred, err := svc.Admin().CreateCredential(*name)
 		if err != nil {
 			return err
 		}
@@ -78,8 +78,8 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	case "list":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(svc.ListCredentials())
+		return enc.Encode(svc.Admin().ListCredentials())
 	default:
-		return svc.DeleteCredential(pos[0])
+		return svc.Admin().DeleteCredential(pos[0])
 	}
 }

@@ -132,7 +132,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	defer svc.Close()
-	problems, err := svc.PolicyProblems()
+	admin := svc.Admin()
+	problems, err := admin.PolicyProblems()
 	if err != nil {
 		return err
 	}
@@ -178,7 +179,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 
 	maintain := func() {
-		if r, err := svc.Maintain(); err != nil {
+		if r, err := admin.Maintain(); err != nil {
 			logger.Error("maintenance failed", "err", err)
 		} else if r.Destroyed+r.Rotated > 0 {
 			logger.Info("maintenance", "keys_destroyed", r.Destroyed, "keys_rotated", r.Rotated)

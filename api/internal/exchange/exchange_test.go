@@ -101,3 +101,42 @@ type httptestRecorder struct{ w *bytes.Buffer }
 func (r httptestRecorder) Header() http.Header         { return http.Header{} }
 func (r httptestRecorder) Write(b []byte) (int, error) { return r.w.Write(b) }
 func (r httptestRecorder) WriteHeader(int)             {}
+
+func TestLookup(t *testing.T) {
+	dir := t.TempDir()
+	_, cred, err := kms.Init(kms.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := kms.Open(kms.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	l := NewLookup(svc.Credentials())
+	if _, ok := l.Secret("AKIANOSUCHKEY"); ok {
+		t.Fatal("an unknown key was found")
+	}
+	if _, ok := l.Principal("AKIANOSUCHKEY"); ok {
+		t.Fatal("an unknown key has a principal")
+	}
+	secret, ok := l.Secret(cred.AccessKeyID)
+	if !ok || string(secret) != cred.SecretAccessKey {
+		t.Fatalf("Secret = %q, %v", secret, ok)
+	}
+	p, ok := l.Principal(cred.AccessKeyID)
+	if !ok || p.ARN != "arn:aws:iam::"+svc.Account().AccountID+":root" {
+		t.Fatalf("Principal = %+v, %v", p, ok)
+	}
+	if _, ok := l.Principal("AKIAOTHER"); ok {
+		t.Fatal("a principal for a key that was not looked up")
+	}
+	l.Wipe()
+	if !bytes.Equal(secret, make([]byte, len(secret))) {
+		t.Fatal("Wipe left the secret")
+	}
+	// The copy was the lookup's own: the credential still authenticates.
+	if again, ok := l.Secret(cred.AccessKeyID); !ok || string(again) != cred.SecretAccessKey {
+		t.Fatal("wiping a looked-up copy changed the credential")
+	}
+}
