@@ -15,7 +15,7 @@ func TestConditionFacts(t *testing.T) {
 	c := s.testCall()
 	acct := s.Account().AccountID
 	md := mustKey(t, s, "", "")
-	if err := s.CreateAlias(bg, c, "alias/app", md.KeyID); err != nil {
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/app", TargetKeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	admin := `{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:PutKeyPolicy","kms:DescribeKey"]}`
@@ -23,7 +23,7 @@ func TestConditionFacts(t *testing.T) {
 		t.Helper()
 		pol := `{"Version":"2012-10-17","Statement":[` + admin + `,
 		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:Encrypt","Condition":` + cond + `}]}`
-		if err := s.PutKeyPolicy(bg, c, md.KeyID, "", pol, false); err != nil {
+		if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: pol}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestBypassedChecksRecorded(t *testing.T) {
 	  {"Sid":"manage","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":["kms:Decrypt","kms:GenerateDataKey"]},
 	  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Decrypt","kms:GenerateDataKey"],
 	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}}]}`
-	err := s.PutKeyPolicy(bg, c, md.KeyID, "", unsafe, false)
+	_, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: unsafe})
 	wantKind(t, err, ErrMalformedPolicy)
 	for _, want := range []string{`statement 0 (Sid "manage")`, "kms:DeriveSharedSecret", "NotAction", "BypassPolicyLockoutSafetyCheck"} {
 		if !strings.Contains(err.Error(), want) {
@@ -106,10 +106,10 @@ func TestBypassedChecksRecorded(t *testing.T) {
 	if c.BypassedChecks != nil {
 		t.Errorf("a refusal records bypassed checks: %v", c.BypassedChecks)
 	}
-	if p, _ := s.GetKeyPolicy(bg, c, md.KeyID, ""); p != defaultPolicy(s.Account()) {
+	if p, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: md.KeyID}); err != nil || p.Policy != defaultPolicy(s.Account()) {
 		t.Fatal("a refused policy was stored")
 	}
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", unsafe, true); err != nil {
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: unsafe, BypassPolicyLockoutSafetyCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(c.BypassedChecks, ",") != CheckAttestationSafety {
@@ -158,19 +158,19 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	if err != nil || len(problems) != 1 || !strings.HasPrefix(problems[0], md.KeyID+": ") || !strings.Contains(problems[0], "aws:TagKeys") {
 		t.Fatalf("PolicyProblems = %q, %v", problems, err)
 	}
-	_, err = s.DescribeKey(bg, c, md.KeyID)
+	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrAccessDenied)
 	if !strings.Contains(err.Error(), "no longer parses") {
 		t.Errorf("DescribeKey: %v", err)
 	}
 	user := &Call{RequestID: "u", Principal: &Principal{ARN: "arn:aws:iam::" + acct + ":user/ci"}}
-	wantKind(t, s.PutKeyPolicy(bg, user, md.KeyID, "", defaultPolicy(s.Account()), false), ErrAccessDenied)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, user, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: defaultPolicy(s.Account())})), ErrAccessDenied)
 	// The root may replace it, and the new policy passes the usual checks.
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", old, false), ErrMalformedPolicy)
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", defaultPolicy(s.Account()), false); err != nil {
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: old})), ErrMalformedPolicy)
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: defaultPolicy(s.Account())}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DescribeKey(bg, c, md.KeyID); err != nil {
+	if _, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	if problems, _ := s.Admin().PolicyProblems(); len(problems) != 0 {

@@ -34,10 +34,12 @@ type CreateKeyRequest struct {
 	BypassPolicyLockoutSafetyCheck bool
 }
 
-// KeyMetadata describes a key as DescribeKey returns it.
+// CreateKeyResponse is CreateKey's answer: the new key's metadata.
+type CreateKeyResponse struct{ KeyMetadata }
+
+// KeyMetadata describes a key as CreateKey and DescribeKey return it.
 type KeyMetadata struct {
-	KeyID                       string
-	Arn                         string
+	KeyRef
 	AWSAccountID                string
 	CreationDate                time.Time
 	Enabled                     bool
@@ -62,7 +64,7 @@ const (
 )
 
 // CreateKey creates a key and answers only once it is on disk.
-func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*KeyMetadata, error) {
+func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*CreateKeyResponse, error) {
 	spec, usage := req.KeySpec, req.KeyUsage
 	if spec == "" {
 		spec = SymmetricDefault
@@ -166,13 +168,12 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 		return nil, asKMSError(err)
 	}
 	c.KeyARN = s.keyARN(c, rec.ID)
-	return s.metadata(c, rec), nil
+	return &CreateKeyResponse{s.metadata(c, rec)}, nil
 }
 
-func (s *Service) metadata(c *Call, r *keyRecord) *KeyMetadata {
-	md := &KeyMetadata{
-		KeyID:                r.ID,
-		Arn:                  s.keyARN(c, r.ID),
+func (s *Service) metadata(c *Call, r *keyRecord) KeyMetadata {
+	md := KeyMetadata{
+		KeyRef:               s.keyRef(c, r.ID),
 		AWSAccountID:         s.account.AccountID,
 		CreationDate:         r.CreatedAt,
 		Enabled:              r.State == Enabled,

@@ -22,8 +22,8 @@ type DecryptRequest struct {
 type DecryptResponse struct {
 	Plaintext              []byte
 	CiphertextForRecipient []byte
-	KeyID                  string // ARN
-	EncryptionAlgorithm    string
+	KeyRef
+	EncryptionAlgorithm string
 }
 
 // Decrypt opens a ciphertext blob made by Encrypt, GenerateDataKey or
@@ -50,7 +50,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 	if err != nil {
 		return nil, err
 	}
-	resp := &DecryptResponse{KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
+	resp := &DecryptResponse{KeyRef: s.keyRef(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
 	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, pt, true); err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ type DeriveSharedSecretRequest struct {
 // should run it through a KDF before using it as a key. With a Recipient it is
 // absent and CiphertextForRecipient carries it. The caller zeroes it once sent.
 type DeriveSharedSecretResponse struct {
-	KeyID                  string // ARN
+	KeyRef
 	SharedSecret           []byte
 	CiphertextForRecipient []byte
 	KeyAgreementAlgorithm  string
@@ -84,7 +84,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if err != nil {
 		return nil, internal(err)
 	}
-	resp := &DeriveSharedSecretResponse{KeyID: s.keyARN(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
+	resp := &DeriveSharedSecretResponse{KeyRef: s.keyRef(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
 	if resp.SharedSecret, resp.CiphertextForRecipient, err = deliver(to, secret, true); err != nil {
 		return nil, err
 	}

@@ -16,8 +16,8 @@ type EncryptRequest struct {
 
 // EncryptResponse is Encrypt's answer.
 type EncryptResponse struct {
-	CiphertextBlob      []byte
-	KeyID               string // ARN
+	CiphertextBlob []byte
+	KeyRef
 	EncryptionAlgorithm string
 }
 
@@ -106,5 +106,5 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}, nil
+	return &EncryptResponse{CiphertextBlob: blob, KeyRef: s.keyRef(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}, nil
 }

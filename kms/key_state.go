@@ -53,48 +53,78 @@ func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecor
 	return &out, nil
 }
 
+// EnableKeyRequest names a disabled key to enable.
+type EnableKeyRequest struct {
+	KeyID string
+}
+
+// EnableKeyResponse is EnableKey's answer: the key.
+type EnableKeyResponse struct{ KeyRef }
+
 // EnableKey sets a disabled key's state to Enabled.
-func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, "kms:EnableKey", func(rec *keyRecord) error {
+func (s *Service) EnableKey(ctx context.Context, c *Call, req *EnableKeyRequest) (*EnableKeyResponse, error) {
+	rec, err := s.changeKey(c, req.KeyID, "kms:EnableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		rec.State = Enabled
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &EnableKeyResponse{s.keyRef(c, rec.ID)}, nil
 }
 
+// DisableKeyRequest names a key to disable.
+type DisableKeyRequest struct {
+	KeyID string
+}
+
+// DisableKeyResponse is DisableKey's answer: the key.
+type DisableKeyResponse struct{ KeyRef }
+
 // DisableKey sets an enabled key's state to Disabled: no cryptographic use.
-func (s *Service) DisableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, "kms:DisableKey", func(rec *keyRecord) error {
+func (s *Service) DisableKey(ctx context.Context, c *Call, req *DisableKeyRequest) (*DisableKeyResponse, error) {
+	rec, err := s.changeKey(c, req.KeyID, "kms:DisableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		rec.State = Disabled
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &DisableKeyResponse{s.keyRef(c, rec.ID)}, nil
+}
+
+// ScheduleKeyDeletionRequest puts a key in PendingDeletion for
+// PendingWindowInDays: 7 to 30. Zero: 30.
+type ScheduleKeyDeletionRequest struct {
+	KeyID               string
+	PendingWindowInDays int32
 }
 
 // ScheduleKeyDeletionResponse is ScheduleKeyDeletion's answer.
 type ScheduleKeyDeletionResponse struct {
-	KeyID               string
+	KeyRef
 	DeletionDate        time.Time
 	KeyState            KeyState
 	PendingWindowInDays int32
 }
 
-// ScheduleKeyDeletion puts a key in PendingDeletion for pendingWindowInDays
-// (7 to 30; 0 means 30). When the window ends the key's material is destroyed.
-func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string, pendingWindowInDays int32) (*ScheduleKeyDeletionResponse, error) {
+// ScheduleKeyDeletion puts a key in PendingDeletion. When the window ends
+// the key's material is destroyed.
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, req *ScheduleKeyDeletionRequest) (*ScheduleKeyDeletionResponse, error) {
+	pendingWindowInDays := req.PendingWindowInDays
 	if pendingWindowInDays == 0 {
 		pendingWindowInDays = 30
 	}
 	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
 		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
 	}
-	rec, err := s.changeKey(c, keyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
+	rec, err := s.changeKey(c, req.KeyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -108,17 +138,25 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string
 		return nil, err
 	}
 	return &ScheduleKeyDeletionResponse{
-		KeyID:               s.keyARN(c, rec.ID),
+		KeyRef:              s.keyRef(c, rec.ID),
 		DeletionDate:        *rec.DeletionDate,
 		KeyState:            PendingDeletion,
 		PendingWindowInDays: pendingWindowInDays,
 	}, nil
 }
 
+// CancelKeyDeletionRequest names a key pending deletion.
+type CancelKeyDeletionRequest struct {
+	KeyID string
+}
+
+// CancelKeyDeletionResponse is CancelKeyDeletion's answer: the key.
+type CancelKeyDeletionResponse struct{ KeyRef }
+
 // CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
 // as in AWS KMS.
-func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
+func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, req *CancelKeyDeletionRequest) (*CancelKeyDeletionResponse, error) {
+	rec, err := s.changeKey(c, req.KeyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
 		if rec.State != PendingDeletion {
 			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -128,7 +166,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) 
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return s.keyARN(c, rec.ID), nil
+	return &CancelKeyDeletionResponse{s.keyRef(c, rec.ID)}, nil
 }

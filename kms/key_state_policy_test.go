@@ -37,25 +37,50 @@ func TestChangeKeyRechecksPolicy(t *testing.T) {
 	}
 	for _, r := range []struct {
 		action string
-		setup  func(id string) error
+		setup  func(id string) error // puts the key in a state the change needs
 		change func(id string) error
 	}{
-		{"kms:PutKeyPolicy", nil, func(id string) error {
-			return s.PutKeyPolicy(bg, c, id, "", defaultPolicy(s.account), false)
+		{action: "kms:PutKeyPolicy", change: func(id string) error {
+			return errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: id, Policy: defaultPolicy(s.account)}))
 		}},
-		{"kms:DisableKey", nil, func(id string) error { return s.DisableKey(bg, c, id) }},
-		{"kms:EnableKey", func(id string) error { return s.DisableKey(bg, c, id) }, func(id string) error { return s.EnableKey(bg, c, id) }},
-		{"kms:ScheduleKeyDeletion", nil, func(id string) error { _, err := s.ScheduleKeyDeletion(bg, c, id, 7); return err }},
-		{"kms:CancelKeyDeletion", func(id string) error { _, err := s.ScheduleKeyDeletion(bg, c, id, 7); return err },
-			func(id string) error { _, err := s.CancelKeyDeletion(bg, c, id); return err }},
-		{"kms:UpdateKeyDescription", nil, func(id string) error { return s.UpdateKeyDescription(bg, c, id, "changed") }},
-		{"kms:TagResource", nil, func(id string) error { return s.TagResource(bg, c, id, []Tag{{"k", "v"}}) }},
-		{"kms:UntagResource", func(id string) error { return s.TagResource(bg, c, id, []Tag{{"k", "v"}}) },
-			func(id string) error { return s.UntagResource(bg, c, id, []string{"k"}) }},
-		{"kms:EnableKeyRotation", nil, func(id string) error { return s.EnableKeyRotation(bg, c, id, 0) }},
-		{"kms:DisableKeyRotation", func(id string) error { return s.EnableKeyRotation(bg, c, id, 0) },
-			func(id string) error { return s.DisableKeyRotation(bg, c, id) }},
-		{"kms:RotateKeyOnDemand", nil, func(id string) error { _, err := s.RotateKeyOnDemand(bg, c, id); return err }},
+		{action: "kms:DisableKey", change: func(id string) error {
+			return errOf(s.DisableKey(bg, c, &DisableKeyRequest{KeyID: id}))
+		}},
+		{action: "kms:EnableKey", setup: func(id string) error {
+			return errOf(s.DisableKey(bg, c, &DisableKeyRequest{KeyID: id}))
+		}, change: func(id string) error {
+			return errOf(s.EnableKey(bg, c, &EnableKeyRequest{KeyID: id}))
+		}},
+		{action: "kms:ScheduleKeyDeletion", change: func(id string) error {
+			return errOf(s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: id, PendingWindowInDays: 7}))
+		}},
+		{action: "kms:CancelKeyDeletion", setup: func(id string) error {
+			return errOf(s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: id, PendingWindowInDays: 7}))
+		}, change: func(id string) error {
+			return errOf(s.CancelKeyDeletion(bg, c, &CancelKeyDeletionRequest{KeyID: id}))
+		}},
+		{action: "kms:UpdateKeyDescription", change: func(id string) error {
+			return errOf(s.UpdateKeyDescription(bg, c, &UpdateKeyDescriptionRequest{KeyID: id, Description: "changed"}))
+		}},
+		{action: "kms:TagResource", change: func(id string) error {
+			return errOf(s.TagResource(bg, c, &TagResourceRequest{KeyID: id, Tags: []Tag{{"k", "v"}}}))
+		}},
+		{action: "kms:UntagResource", setup: func(id string) error {
+			return errOf(s.TagResource(bg, c, &TagResourceRequest{KeyID: id, Tags: []Tag{{"k", "v"}}}))
+		}, change: func(id string) error {
+			return errOf(s.UntagResource(bg, c, &UntagResourceRequest{KeyID: id, TagKeys: []string{"k"}}))
+		}},
+		{action: "kms:EnableKeyRotation", change: func(id string) error {
+			return errOf(s.EnableKeyRotation(bg, c, &EnableKeyRotationRequest{KeyID: id}))
+		}},
+		{action: "kms:DisableKeyRotation", setup: func(id string) error {
+			return errOf(s.EnableKeyRotation(bg, c, &EnableKeyRotationRequest{KeyID: id}))
+		}, change: func(id string) error {
+			return errOf(s.DisableKeyRotation(bg, c, &DisableKeyRotationRequest{KeyID: id}))
+		}},
+		{action: "kms:RotateKeyOnDemand", change: func(id string) error {
+			return errOf(s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: id}))
+		}},
 	} {
 		t.Run(r.action, func(t *testing.T) {
 			id := mustKey(t, s, "", "").KeyID

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func (s *Service) testCall() *Call {
 	return &Call{RequestID: "test", Principal: &Principal{AccessKeyID: "AKIATEST", Name: adminName, ARN: principalARN(s.account, adminName)}}
 }
 
-func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *KeyMetadata {
+func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *CreateKeyResponse {
 	t.Helper()
 	md, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{KeySpec: spec, KeyUsage: usage})
 	if err != nil {
@@ -125,7 +126,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 	c := s.testCall()
 	var secrets [][]byte
 	sym := mustKey(t, s, SymmetricDefault, "")
-	if _, err := s.RotateKeyOnDemand(bg, c, sym.KeyID); err != nil {
+	if _, err := s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: sym.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	var ecIDs []string
@@ -193,18 +194,18 @@ func TestEncryptDecrypt(t *testing.T) {
 	md := mustKey(t, s, "", "")
 	ec := EncryptionContext{"purpose": "test", "tenant": "a"}
 	pt := []byte("attack at dawn")
-	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.Arn, Plaintext: pt, EncryptionContext: ec})
+	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyARN, Plaintext: pt, EncryptionContext: ec})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if enc.KeyID != md.Arn || c.KeyARN != md.Arn {
-		t.Fatalf("KeyID %q, call ARN %q; want %q", enc.KeyID, c.KeyARN, md.Arn)
+	if enc.KeyARN != md.KeyARN || enc.KeyID != md.KeyID || c.KeyARN != md.KeyARN {
+		t.Fatalf("KeyARN %q, KeyID %q, call ARN %q; want %q", enc.KeyARN, enc.KeyID, c.KeyARN, md.KeyARN)
 	}
 	if len(enc.CiphertextBlob) != blobHeaderLen+len(pt)+blobTagLen {
 		t.Fatalf("blob is %d bytes", len(enc.CiphertextBlob))
 	}
 	dec, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
-	if err != nil || !bytes.Equal(dec.Plaintext, pt) || dec.KeyID != md.Arn {
+	if err != nil || !bytes.Equal(dec.Plaintext, pt) || dec.KeyARN != md.KeyARN || dec.KeyID != md.KeyID {
 		t.Fatalf("Decrypt = %+v, %v", dec, err)
 	}
 
@@ -230,7 +231,7 @@ func TestEncryptDecrypt(t *testing.T) {
 	other := mustKey(t, s, "", "")
 	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec, KeyID: other.KeyID})
 	wantKind(t, err, ErrIncorrectKey)
-	if err := s.CreateAlias(bg, c, "alias/app", md.KeyID); err != nil {
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/app", TargetKeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec, KeyID: "alias/app"}); err != nil {
@@ -253,19 +254,19 @@ func TestKeyIDForms(t *testing.T) {
 	s, _ := newTestService(t)
 	c := s.testCall()
 	md := mustKey(t, s, "", "")
-	if err := s.CreateAlias(bg, c, "alias/team/app_1", md.KeyID); err != nil {
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/team/app_1", TargetKeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	acct := s.Account().AccountID
-	if md.Arn != "arn:aws:kms:us-east-1:"+acct+":key/"+md.KeyID {
-		t.Fatalf("Arn = %s; want the key in us-east-1, the default region", md.Arn)
+	if md.KeyARN != "arn:aws:kms:us-east-1:"+acct+":key/"+md.KeyID {
+		t.Fatalf("Arn = %s; want the key in us-east-1, the default region", md.KeyARN)
 	}
 	for _, id := range []string{
-		md.KeyID, md.Arn, "alias/team/app_1",
+		md.KeyID, md.KeyARN, "alias/team/app_1",
 		"arn:aws:kms:us-east-1:" + acct + ":alias/team/app_1",
 		"arn:aws:kms:us-east-1:" + acct + ":key/" + md.KeyID,
 	} {
-		got, err := s.DescribeKey(bg, c, id)
+		got, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: id})
 		if err != nil || got.KeyID != md.KeyID {
 			t.Errorf("DescribeKey(%q) = %v, %v", id, got, err)
 		}
@@ -286,16 +287,16 @@ func TestKeyIDForms(t *testing.T) {
 		"arn:aws:kms:US-EAST-1:" + acct + ":key/" + md.KeyID,
 		"00000000-0000-4000-8000-000000000000",
 	} {
-		_, err := s.DescribeKey(bg, c, id)
+		_, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: id})
 		wantKind(t, err, ErrNotFound)
 	}
-	_, err := s.DescribeKey(bg, c, "")
+	_, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: ""})
 	wantKind(t, err, ErrValidation)
 	// Every operation takes every form, management ones too.
-	if err := s.DisableKey(bg, c, "alias/team/app_1"); err != nil {
+	if _, err := s.DisableKey(bg, c, &DisableKeyRequest{KeyID: "alias/team/app_1"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.EnableKey(bg, c, "arn:aws:kms:us-east-1:"+acct+":alias/team/app_1"); err != nil {
+	if _, err := s.EnableKey(bg, c, &EnableKeyRequest{KeyID: "arn:aws:kms:us-east-1:" + acct + ":alias/team/app_1"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -310,7 +311,7 @@ func TestKeyStates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DisableKey(bg, c, md.KeyID); err != nil {
+	if _, err := s.DisableKey(bg, c, &DisableKeyRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
@@ -319,57 +320,57 @@ func TestKeyStates(t *testing.T) {
 	wantKind(t, err, ErrDisabled)
 	_, err = s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
 	wantKind(t, err, ErrDisabled)
-	if d, _ := s.DescribeKey(bg, c, md.KeyID); d.Enabled || d.KeyState != Disabled {
+	if d, _ := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID}); d.Enabled || d.KeyState != Disabled {
 		t.Fatalf("state %s after DisableKey", d.KeyState)
 	}
-	if err := s.EnableKey(bg, c, md.KeyID); err != nil {
+	if _, err := s.EnableKey(bg, c, &EnableKeyRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 
-	_, err = s.ScheduleKeyDeletion(bg, c, md.KeyID, 6)
+	_, err = s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: md.KeyID, PendingWindowInDays: 6})
 	wantKind(t, err, ErrValidation)
-	_, err = s.ScheduleKeyDeletion(bg, c, md.KeyID, 31)
+	_, err = s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: md.KeyID, PendingWindowInDays: 31})
 	wantKind(t, err, ErrValidation)
-	sd, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 7)
+	sd, err := s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: md.KeyID, PendingWindowInDays: 7})
 	if err != nil || sd.KeyState != PendingDeletion || !sd.DeletionDate.Equal(clk.now().Add(7*24*time.Hour)) {
 		t.Fatalf("ScheduleKeyDeletion = %+v, %v", sd, err)
 	}
-	_, err = s.ScheduleKeyDeletion(bg, c, md.KeyID, 7)
+	_, err = s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: md.KeyID, PendingWindowInDays: 7})
 	wantKind(t, err, ErrInvalidState)
 	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob})
 	wantKind(t, err, ErrInvalidState)
-	wantKind(t, s.EnableKey(bg, c, md.KeyID), ErrInvalidState)
-	wantKind(t, s.TagResource(bg, c, md.KeyID, []Tag{{"a", "b"}}), ErrInvalidState)
-	if _, err := s.CancelKeyDeletion(bg, c, md.KeyID); err != nil {
+	wantKind(t, errOf(s.EnableKey(bg, c, &EnableKeyRequest{KeyID: md.KeyID})), ErrInvalidState)
+	wantKind(t, errOf(s.TagResource(bg, c, &TagResourceRequest{KeyID: md.KeyID, Tags: []Tag{{"a", "b"}}})), ErrInvalidState)
+	if _, err := s.CancelKeyDeletion(bg, c, &CancelKeyDeletionRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := s.DescribeKey(bg, c, md.KeyID); d.KeyState != Disabled || d.DeletionDate != nil {
+	if d, _ := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID}); d.KeyState != Disabled || d.DeletionDate != nil {
 		t.Fatalf("after CancelKeyDeletion: %+v", d)
 	}
-	_, err = s.CancelKeyDeletion(bg, c, md.KeyID)
+	_, err = s.CancelKeyDeletion(bg, c, &CancelKeyDeletionRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrInvalidState)
 
 	// Deletion: the key and its aliases are gone once the window ends.
-	if err := s.CreateAlias(bg, c, "alias/doomed", md.KeyID); err != nil {
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/doomed", TargetKeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 7); err != nil {
+	if _, err := s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: md.KeyID, PendingWindowInDays: 7}); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(7*24*time.Hour - time.Second)
-	if _, err := s.DescribeKey(bg, c, md.KeyID); err != nil {
+	if _, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatalf("key gone before its deletion date: %v", err)
 	}
 	clk.add(time.Second)
 	if r, err := s.Admin().Maintain(); err != nil || r.Destroyed != 1 {
 		t.Fatalf("Maintain = %+v, %v", r, err)
 	}
-	_, err = s.DescribeKey(bg, c, md.KeyID)
+	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrNotFound)
 	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob})
 	wantKind(t, err, ErrInvalidCiphertext)
-	if a, _, _ := s.ListAliases(bg, c, "", Page{}); len(a) != 0 {
-		t.Fatalf("aliases of a destroyed key remain: %+v", a)
+	if a, err := s.ListAliases(bg, c, &ListAliasesRequest{}); err != nil || len(a.Aliases) != 0 {
+		t.Fatalf("aliases of a destroyed key remain: %+v, %v", a, err)
 	}
 }
 
@@ -377,15 +378,15 @@ func TestLazyDestruction(t *testing.T) {
 	s, clk := newTestService(t)
 	c := s.testCall()
 	md := mustKey(t, s, "", "")
-	if _, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 30); err != nil {
+	if _, err := s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: md.KeyID, PendingWindowInDays: 30}); err != nil {
 		t.Fatal(err)
 	}
 	clk.add(31 * 24 * time.Hour)
-	keys, _, _ := s.ListKeys(bg, c, Page{})
-	if len(keys) != 0 {
+	keys, err := s.ListKeys(bg, c, &ListKeysRequest{})
+	if err != nil || len(keys.Keys) != 0 {
 		t.Fatalf("ListKeys lists a key past its deletion date")
 	}
-	_, err := s.DescribeKey(bg, c, md.KeyID)
+	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrNotFound)
 	if r, _ := s.Admin().Maintain(); r.Destroyed != 0 {
 		t.Fatal("lazily destroyed key destroyed again")
@@ -405,15 +406,15 @@ func TestRotation(t *testing.T) {
 		blobs = append(blobs, r.CiphertextBlob)
 	}
 	encrypt()
-	if _, err := s.RotateKeyOnDemand(bg, c, md.KeyID); err != nil {
+	if _, err := s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	encrypt()
-	wantKind(t, s.EnableKeyRotation(bg, c, md.KeyID, 89), ErrValidation)
-	if err := s.EnableKeyRotation(bg, c, md.KeyID, 90); err != nil {
+	wantKind(t, errOf(s.EnableKeyRotation(bg, c, &EnableKeyRotationRequest{KeyID: md.KeyID, RotationPeriodInDays: 89})), ErrValidation)
+	if _, err := s.EnableKeyRotation(bg, c, &EnableKeyRotationRequest{KeyID: md.KeyID, RotationPeriodInDays: 90}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := s.GetKeyRotationStatus(bg, c, md.KeyID)
+	st, err := s.GetKeyRotationStatus(bg, c, &GetKeyRotationStatusRequest{KeyID: md.KeyID})
 	if err != nil || !st.KeyRotationEnabled || st.RotationPeriodInDays != 90 || !st.NextRotationDate.Equal(clk.now().Add(90*24*time.Hour)) {
 		t.Fatalf("GetKeyRotationStatus = %+v, %v", st, err)
 	}
@@ -431,27 +432,37 @@ func TestRotation(t *testing.T) {
 			t.Fatalf("blob %d: %v", i, err)
 		}
 	}
-	rs, _, err := s.ListKeyRotations(bg, c, md.KeyID, false, Page{})
-	if err != nil || len(rs) != 2 || rs[0].RotationType != RotationOnDemand || rs[1].RotationType != RotationAutomatic || rs[1].KeyMaterialState != "CURRENT" {
-		t.Fatalf("ListKeyRotations = %+v, %v", rs, err)
+	lr, err := s.ListKeyRotations(bg, c, &ListKeyRotationsRequest{KeyID: md.KeyID})
+	if err != nil {
+		t.Fatal(err)
 	}
-	all, next, _ := s.ListKeyRotations(bg, c, md.KeyID, true, Page{Limit: 2})
-	rest, _, _ := s.ListKeyRotations(bg, c, md.KeyID, true, Page{Limit: 2, Marker: next})
-	if len(all) != 2 || next == "" || len(rest) != 1 {
-		t.Fatalf("paged rotations: %d, %q, %d", len(all), next, len(rest))
+	if rs := lr.Rotations; len(rs) != 2 || rs[0].RotationType != RotationOnDemand || rs[1].RotationType != RotationAutomatic || rs[1].KeyMaterialState != "CURRENT" {
+		t.Fatalf("ListKeyRotations = %+v", rs)
+	}
+	all, err := s.ListKeyRotations(bg, c, &ListKeyRotationsRequest{KeyID: md.KeyID, AllKeyMaterial: true, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := all.NextMarker
+	rest, err := s.ListKeyRotations(bg, c, &ListKeyRotationsRequest{KeyID: md.KeyID, AllKeyMaterial: true, Limit: 2, Marker: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Rotations) != 2 || next == "" || len(rest.Rotations) != 1 {
+		t.Fatalf("paged rotations: %d, %q, %d", len(all.Rotations), next, len(rest.Rotations))
 	}
 	for i := 1; i < maxOnDemandRotations; i++ {
-		if _, err := s.RotateKeyOnDemand(bg, c, md.KeyID); err != nil {
+		if _, err := s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: md.KeyID}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err = s.RotateKeyOnDemand(bg, c, md.KeyID)
+	_, err = s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrLimitExceeded)
 
 	ec := mustKey(t, s, EccNistP256, KeyAgreement)
-	_, err = s.RotateKeyOnDemand(bg, c, ec.KeyID)
+	_, err = s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: ec.KeyID})
 	wantKind(t, err, ErrUnsupported)
-	wantKind(t, s.EnableKeyRotation(bg, c, ec.KeyID, 0), ErrUnsupported)
+	wantKind(t, errOf(s.EnableKeyRotation(bg, c, &EnableKeyRotationRequest{KeyID: ec.KeyID, RotationPeriodInDays: 0})), ErrUnsupported)
 }
 
 func TestDeriveSharedSecret(t *testing.T) {
@@ -463,7 +474,7 @@ func TestDeriveSharedSecret(t *testing.T) {
 	}{{EccNistP256, eckeys.P256}, {EccNistP384, eckeys.P384}, {EccNistP521, eckeys.P521}, {EccSecgP256k1, eckeys.Secp256k1}} {
 		t.Run(string(tc.spec), func(t *testing.T) {
 			md := mustKey(t, s, tc.spec, KeyAgreement)
-			pub, err := s.GetPublicKey(bg, c, md.KeyID)
+			pub, err := s.GetPublicKey(bg, c, &GetPublicKeyRequest{KeyID: md.KeyID})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -505,7 +516,7 @@ func TestDeriveSharedSecret(t *testing.T) {
 	wantKind(t, err, ErrInvalidKeyUsage)
 	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: p256.KeyID, Plaintext: []byte("x")})
 	wantKind(t, err, ErrInvalidKeyUsage)
-	_, err = s.GetPublicKey(bg, c, sym.KeyID)
+	_, err = s.GetPublicKey(bg, c, &GetPublicKeyRequest{KeyID: sym.KeyID})
 	wantKind(t, err, ErrUnsupported)
 }
 
@@ -529,8 +540,8 @@ func TestCreateKeyValidation(t *testing.T) {
 			t.Errorf("%s: CreateKey succeeded", name)
 		}
 	}
-	if keys, _, _ := s.ListKeys(bg, c, Page{}); len(keys) != 0 {
-		t.Fatalf("refused CreateKeys left %d keys", len(keys))
+	if keys, err := s.ListKeys(bg, c, &ListKeysRequest{}); err != nil || len(keys.Keys) != 0 {
+		t.Fatalf("refused CreateKeys left %+v, %v", keys, err)
 	}
 }
 
@@ -540,87 +551,104 @@ func TestAliases(t *testing.T) {
 	a := mustKey(t, s, "", "")
 	b := mustKey(t, s, "", "")
 	e := mustKey(t, s, EccNistP256, KeyAgreement)
-	if err := s.CreateAlias(bg, c, "alias/x", a.KeyID); err != nil {
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/x", TargetKeyID: a.KeyID}); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, s.CreateAlias(bg, c, "alias/x", b.KeyID), ErrAlreadyExists)
-	wantKind(t, s.CreateAlias(bg, c, "x", b.KeyID), ErrInvalidAliasName)
-	wantKind(t, s.CreateAlias(bg, c, "alias/aws/x", b.KeyID), ErrInvalidAliasName)
-	wantKind(t, s.CreateAlias(bg, c, "alias/sp ace", b.KeyID), ErrInvalidAliasName)
-	wantKind(t, s.CreateAlias(bg, c, "alias/y", "alias/x"), ErrValidation)
-	if err := s.UpdateAlias(bg, c, "alias/x", b.KeyID); err != nil {
+	wantKind(t, errOf(s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/x", TargetKeyID: b.KeyID})), ErrAlreadyExists)
+	wantKind(t, errOf(s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "x", TargetKeyID: b.KeyID})), ErrInvalidAliasName)
+	wantKind(t, errOf(s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/aws/x", TargetKeyID: b.KeyID})), ErrInvalidAliasName)
+	wantKind(t, errOf(s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/sp ace", TargetKeyID: b.KeyID})), ErrInvalidAliasName)
+	wantKind(t, errOf(s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/y", TargetKeyID: "alias/x"})), ErrValidation)
+	if _, err := s.UpdateAlias(bg, c, &UpdateAliasRequest{AliasName: "alias/x", TargetKeyID: b.KeyID}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := s.DescribeKey(bg, c, "alias/x"); d.KeyID != b.KeyID {
+	if d, _ := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: "alias/x"}); d.KeyID != b.KeyID {
 		t.Fatal("UpdateAlias did not move the alias")
 	}
-	wantKind(t, s.UpdateAlias(bg, c, "alias/x", e.KeyID), ErrValidation)
-	wantKind(t, s.UpdateAlias(bg, c, "alias/none", a.KeyID), ErrNotFound)
-	if err := s.CreateAlias(bg, c, "alias/y", a.KeyID); err != nil {
+	wantKind(t, errOf(s.UpdateAlias(bg, c, &UpdateAliasRequest{AliasName: "alias/x", TargetKeyID: e.KeyID})), ErrValidation)
+	wantKind(t, errOf(s.UpdateAlias(bg, c, &UpdateAliasRequest{AliasName: "alias/none", TargetKeyID: a.KeyID})), ErrNotFound)
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/y", TargetKeyID: a.KeyID}); err != nil {
 		t.Fatal(err)
 	}
-	got, _, _ := s.ListAliases(bg, c, a.KeyID, Page{})
-	if len(got) != 1 || got[0].AliasName != "alias/y" {
-		t.Fatalf("ListAliases(a) = %+v", got)
+	got, err := s.ListAliases(bg, c, &ListAliasesRequest{KeyID: a.KeyID})
+	if err != nil || len(got.Aliases) != 1 || got.Aliases[0].AliasName != "alias/y" {
+		t.Fatalf("ListAliases(a) = %+v, %v", got, err)
 	}
-	page1, next, _ := s.ListAliases(bg, c, "", Page{Limit: 1})
-	page2, next2, _ := s.ListAliases(bg, c, "", Page{Limit: 1, Marker: next})
-	if len(page1) != 1 || len(page2) != 1 || next2 != "" || page1[0].AliasName == page2[0].AliasName {
-		t.Fatalf("paging aliases: %v %q %v %q", page1, next, page2, next2)
+	page1, err := s.ListAliases(bg, c, &ListAliasesRequest{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	_, _, err := s.ListAliases(bg, c, "", Page{Marker: "!!"})
+	next := page1.NextMarker
+	page2, err := s.ListAliases(bg, c, &ListAliasesRequest{Limit: 1, Marker: next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next2 := page2.NextMarker
+	if len(page1.Aliases) != 1 || len(page2.Aliases) != 1 || next2 != "" || page1.Aliases[0].AliasName == page2.Aliases[0].AliasName {
+		t.Fatalf("paging aliases: %v %q %v %q", page1.Aliases, next, page2.Aliases, next2)
+	}
+	_, err = s.ListAliases(bg, c, &ListAliasesRequest{Marker: "!!"})
 	wantKind(t, err, ErrInvalidMarker)
-	if err := s.DeleteAlias(bg, c, "alias/x"); err != nil {
+	if _, err := s.DeleteAlias(bg, c, &DeleteAliasRequest{AliasName: "alias/x"}); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, s.DeleteAlias(bg, c, "alias/x"), ErrNotFound)
+	wantKind(t, errOf(s.DeleteAlias(bg, c, &DeleteAliasRequest{AliasName: "alias/x"})), ErrNotFound)
 }
 
 func TestTagsAndPolicy(t *testing.T) {
 	s, _ := newTestService(t)
 	c := s.testCall()
 	md := mustKey(t, s, "", "")
-	if err := s.TagResource(bg, c, md.KeyID, []Tag{{"b", "2"}, {"a", "1"}}); err != nil {
+	if _, err := s.TagResource(bg, c, &TagResourceRequest{KeyID: md.KeyID, Tags: []Tag{{"b", "2"}, {"a", "1"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.TagResource(bg, c, md.KeyID, []Tag{{"a", "one"}}); err != nil {
+	if _, err := s.TagResource(bg, c, &TagResourceRequest{KeyID: md.KeyID, Tags: []Tag{{"a", "one"}}}); err != nil {
 		t.Fatal(err)
 	}
-	tags, _, _ := s.ListResourceTags(bg, c, md.KeyID, Page{})
-	if len(tags) != 2 || tags[0] != (Tag{"a", "one"}) || tags[1] != (Tag{"b", "2"}) {
+	lt, err := s.ListResourceTags(bg, c, &ListResourceTagsRequest{KeyID: md.KeyID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tags := lt.Tags; len(tags) != 2 || tags[0] != (Tag{"a", "one"}) || tags[1] != (Tag{"b", "2"}) {
 		t.Fatalf("tags = %+v", tags)
 	}
-	p1, next, _ := s.ListResourceTags(bg, c, md.KeyID, Page{Limit: 1})
-	p2, _, _ := s.ListResourceTags(bg, c, md.KeyID, Page{Limit: 1, Marker: next})
-	if len(p1) != 1 || len(p2) != 1 || p2[0].TagKey != "b" {
-		t.Fatalf("paged tags %v %v", p1, p2)
-	}
-	if err := s.UntagResource(bg, c, md.KeyID, []string{"a", "zzz"}); err != nil {
+	p1, err := s.ListResourceTags(bg, c, &ListResourceTagsRequest{KeyID: md.KeyID, Limit: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if tags, _, _ := s.ListResourceTags(bg, c, md.KeyID, Page{}); len(tags) != 1 {
-		t.Fatalf("after untag: %+v", tags)
+	p2, err := s.ListResourceTags(bg, c, &ListResourceTagsRequest{KeyID: md.KeyID, Limit: 1, Marker: p1.NextMarker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p1.Tags) != 1 || len(p2.Tags) != 1 || p2.Tags[0].TagKey != "b" {
+		t.Fatalf("paged tags %v %v", p1.Tags, p2.Tags)
+	}
+	if _, err := s.UntagResource(bg, c, &UntagResourceRequest{KeyID: md.KeyID, TagKeys: []string{"a", "zzz"}}); err != nil {
+		t.Fatal(err)
+	}
+	if lt, err := s.ListResourceTags(bg, c, &ListResourceTagsRequest{KeyID: md.KeyID}); err != nil || len(lt.Tags) != 1 {
+		t.Fatalf("after untag: %+v, %v", lt, err)
 	}
 	many := make([]Tag, maxTags)
 	for i := range many {
 		many[i] = Tag{TagKey: string(rune('A'+i%26)) + string(rune('a'+i/26)), TagValue: "v"}
 	}
-	wantKind(t, s.TagResource(bg, c, md.KeyID, many), ErrLimitExceeded)
+	wantKind(t, errOf(s.TagResource(bg, c, &TagResourceRequest{KeyID: md.KeyID, Tags: many})), ErrLimitExceeded)
 
-	pol, err := s.GetKeyPolicy(bg, c, md.KeyID, "")
-	if err != nil || !bytes.Contains([]byte(pol), []byte(":"+s.Account().AccountID+":root")) {
-		t.Fatalf("default policy %q, %v", pol, err)
+	pol, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: md.KeyID})
+	if err != nil || !bytes.Contains([]byte(pol.Policy), []byte(":"+s.Account().AccountID+":root")) {
+		t.Fatalf("default policy %+v, %v", pol, err)
 	}
 	newPol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "default", newPol, false); err != nil {
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, PolicyName: "default", Policy: newPol}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := s.GetKeyPolicy(bg, c, md.KeyID, "default"); got != newPol {
-		t.Fatalf("policy not returned as given: %q", got)
+	if got, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: md.KeyID, PolicyName: "default"}); err != nil || got.Policy != newPol {
+		t.Fatalf("policy not returned as given: %+v, %v", got, err)
 	}
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "other", newPol, false), ErrNotFound)
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", "[]", false), ErrMalformedPolicy)
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", `{"Statement":[],"Version":"2099-01-01"}`, false), ErrMalformedPolicy)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, PolicyName: "other", Policy: newPol})), ErrNotFound)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: "[]"})), ErrMalformedPolicy)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: `{"Statement":[],"Version":"2099-01-01"}`})), ErrMalformedPolicy)
 }
 
 func TestDataKeys(t *testing.T) {
@@ -647,9 +675,15 @@ func TestDataKeys(t *testing.T) {
 		_, err := s.GenerateDataKey(bg, c, &req)
 		wantKind(t, err, ErrValidation)
 	}
-	r, err := s.GenerateDataKeyWithoutPlaintext(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
-	if err != nil || r.Plaintext != nil {
+	r, err := s.GenerateDataKeyWithoutPlaintext(bg, c, &GenerateDataKeyWithoutPlaintextRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
+	if err != nil || len(r.CiphertextBlob) == 0 {
 		t.Fatalf("WithoutPlaintext: %+v, %v", r, err)
+	}
+	// WithoutPlaintext cannot answer a plaintext: its answer has no field for one.
+	for _, resp := range []any{GenerateDataKeyWithoutPlaintextResponse{}, GenerateDataKeyPairWithoutPlaintextResponse{}} {
+		if f := secretFieldNames(reflect.TypeOf(resp)); len(f) > 0 {
+			t.Fatalf("%T has secret fields %v", resp, f)
+		}
 	}
 
 	for _, spec := range []DataKeyPairSpec{PairRSA2048, PairEccNistP256, PairEccNistP384, PairEccNistP521, PairEccSecgP256k1} {
@@ -707,7 +741,7 @@ func TestReEncrypt(t *testing.T) {
 		CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: EncryptionContext{"x": "1"},
 		DestinationKeyID: b.KeyID, DestinationEncryptionContext: EncryptionContext{"y": "2"},
 	})
-	if err != nil || r.SourceKeyID != a.Arn || r.KeyID != b.Arn || c.KeyARN != b.Arn || c.SourceKeyARN != a.Arn {
+	if err != nil || r.SourceKeyARN != a.KeyARN || r.SourceKeyID != a.KeyID || r.KeyARN != b.KeyARN || r.KeyID != b.KeyID || c.KeyARN != b.KeyARN || c.SourceKeyARN != a.KeyARN {
 		t.Fatalf("ReEncrypt = %+v, %v (call %+v)", r, err, c)
 	}
 	d, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: r.CiphertextBlob, EncryptionContext: EncryptionContext{"y": "2"}})
@@ -716,7 +750,7 @@ func TestReEncrypt(t *testing.T) {
 	}
 	_, err = s.ReEncrypt(bg, c, &ReEncryptRequest{CiphertextBlob: enc.CiphertextBlob, DestinationKeyID: b.KeyID})
 	wantKind(t, err, ErrInvalidCiphertext)
-	s.DisableKey(bg, c, b.KeyID)
+	s.DisableKey(bg, c, &DisableKeyRequest{KeyID: b.KeyID})
 	_, err = s.ReEncrypt(bg, c, &ReEncryptRequest{CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: EncryptionContext{"x": "1"}, DestinationKeyID: b.KeyID})
 	wantKind(t, err, ErrDisabled)
 }
@@ -732,10 +766,11 @@ func TestListKeysPaging(t *testing.T) {
 	marker := ""
 	pages := 0
 	for {
-		keys, next, err := s.ListKeys(bg, c, Page{Limit: 3, Marker: marker})
+		lk, err := s.ListKeys(bg, c, &ListKeysRequest{Limit: 3, Marker: marker})
 		if err != nil {
 			t.Fatal(err)
 		}
+		keys, next := lk.Keys, lk.NextMarker
 		pages++
 		for _, k := range keys {
 			if got[k.KeyID] {
@@ -752,7 +787,7 @@ func TestListKeysPaging(t *testing.T) {
 		t.Fatalf("%d pages, %d keys", pages, len(got))
 	}
 	for _, l := range []int32{-1, 1001} {
-		_, _, err := s.ListKeys(bg, c, Page{Limit: l})
+		_, err := s.ListKeys(bg, c, &ListKeysRequest{Limit: l})
 		wantKind(t, err, ErrValidation)
 	}
 }
@@ -769,7 +804,7 @@ func TestCredentials(t *testing.T) {
 	}
 	secret, p, ok := s.Credentials().Lookup(c.AccessKeyID)
 	if !ok || string(secret) != c.SecretAccessKey || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
-		t.Fatalf("LookupSecret = %v %+v", ok, p)
+		t.Fatalf("Credentials().Lookup = %v %+v", ok, p)
 	}
 	if _, err := s.Admin().CreateCredential("ci"); !errors.Is(err, ErrAlreadyExists) {
 		t.Fatalf("duplicate name: %v", err)
@@ -832,9 +867,9 @@ func TestConcurrentUseAndChange(t *testing.T) {
 		}()
 	}
 	for i := 0; i < 20; i++ {
-		s.DisableKey(bg, c, md.KeyID)
-		s.EnableKey(bg, c, md.KeyID)
-		s.RotateKeyOnDemand(bg, c, md.KeyID)
+		s.DisableKey(bg, c, &DisableKeyRequest{KeyID: md.KeyID})
+		s.EnableKey(bg, c, &EnableKeyRequest{KeyID: md.KeyID})
+		s.RotateKeyOnDemand(bg, c, &RotateKeyOnDemandRequest{KeyID: md.KeyID})
 	}
 	close(stop)
 	wg.Wait()
@@ -872,14 +907,63 @@ func TestCreateKeyWithAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := s.DescribeKey(bg, c, "alias/app"); err != nil || d.KeyID != md.KeyID {
+	if d, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: "alias/app"}); err != nil || d.KeyID != md.KeyID {
 		t.Fatalf("alias does not name the new key: %v", err)
 	}
 	_, err = s.CreateKey(bg, c, &CreateKeyRequest{Alias: "alias/app"})
 	wantKind(t, err, ErrAlreadyExists)
 	_, err = s.CreateKey(bg, c, &CreateKeyRequest{Alias: "app"})
 	wantKind(t, err, ErrInvalidAliasName)
-	if keys, _, _ := s.ListKeys(bg, c, Page{}); len(keys) != 1 {
-		t.Fatalf("refused creations left %d keys", len(keys))
+	if keys, err := s.ListKeys(bg, c, &ListKeysRequest{}); err != nil || len(keys.Keys) != 1 {
+		t.Fatalf("refused creations left %+v, %v", keys, err)
+	}
+}
+
+// errOf is the error of an operation's (answer, error), for assertions on
+// the error alone.
+func errOf[T any](_ T, err error) error { return err }
+
+// TestOperationShape: every method of Service but its plumbing is an
+// operation of one shape, Op(ctx, *Call, *OpRequest) (*OpResponse, error);
+// an answer that names a key names it both ways (KeyID and KeyARN, never an
+// ARN in KeyID); a request that pages (Limit, Marker) gets its page's
+// NextMarker in the answer.
+func TestOperationShape(t *testing.T) {
+	plumbing := map[string]bool{"Account": true, "Region": true, "Close": true, "Admin": true, "Credentials": true, "AuditLog": true}
+	ctxType := reflect.TypeFor[context.Context]()
+	callType := reflect.TypeFor[*Call]()
+	errType := reflect.TypeFor[error]()
+	st := reflect.TypeFor[*Service]()
+	ops := 0
+	for i := 0; i < st.NumMethod(); i++ {
+		m := st.Method(i)
+		if plumbing[m.Name] {
+			continue
+		}
+		ops++
+		ft := m.Type // the receiver is In(0)
+		if ft.NumIn() != 4 || ft.In(1) != ctxType || ft.In(2) != callType || ft.NumOut() != 2 || ft.Out(1) != errType {
+			t.Errorf("Service.%s is %v; want func(context.Context, *Call, *%sRequest) (*%sResponse, error)", m.Name, ft, m.Name, m.Name)
+			continue
+		}
+		req, resp := ft.In(3), ft.Out(0)
+		if req.Kind() != reflect.Pointer || req.Elem().Name() != m.Name+"Request" || resp.Kind() != reflect.Pointer || resp.Elem().Name() != m.Name+"Response" {
+			t.Errorf("Service.%s takes %v and answers %v; want *%sRequest and *%sResponse", m.Name, req, resp, m.Name, m.Name)
+			continue
+		}
+		_, id := resp.Elem().FieldByName("KeyID")
+		_, arn := resp.Elem().FieldByName("KeyARN")
+		if id != arn {
+			t.Errorf("%v names a key by KeyID %v, KeyARN %v: it must carry both", resp.Elem(), id, arn)
+		}
+		_, limit := req.Elem().FieldByName("Limit")
+		_, marker := req.Elem().FieldByName("Marker")
+		_, next := resp.Elem().FieldByName("NextMarker")
+		if limit != marker || marker != next {
+			t.Errorf("%v pages (Limit %v, Marker %v) but %v has NextMarker %v", req.Elem(), limit, marker, resp.Elem(), next)
+		}
+	}
+	if ops == 0 {
+		t.Fatal("no operations")
 	}
 }

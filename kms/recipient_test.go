@@ -122,7 +122,7 @@ func TestRecipientWrapsEverySecret(t *testing.T) {
 	}
 
 	ka := mustKey(t, s, EccNistP384, KeyAgreement)
-	pub, _ := s.GetPublicKey(bg, c, ka.KeyID)
+	pub, _ := s.GetPublicKey(bg, c, &GetPublicKeyRequest{KeyID: ka.KeyID})
 	kmsPub, _ := x509.ParsePKIXPublicKey(pub.PublicKey)
 	peer, _ := ecdh.P384().GenerateKey(rand.Reader)
 	peerSPKI, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
@@ -138,8 +138,16 @@ func TestRecipientWrapsEverySecret(t *testing.T) {
 		t.Fatal("the wrapped shared secret is not the peer's ECDH")
 	}
 
-	_, err = s.GenerateDataKeyWithoutPlaintext(bg, c, &GenerateDataKeyRequest{KeyID: sym.KeyID, KeySpec: "AES_256", Recipient: r})
-	wantKind(t, err, ErrValidation)
+	// The WithoutPlaintext operations take no Recipient: their requests have
+	// no field for one (a dialect that decodes one refuses it:
+	// api/aws TestWithoutPlaintextRefusesRecipient).
+	for _, req := range []any{GenerateDataKeyWithoutPlaintextRequest{}, GenerateDataKeyPairWithoutPlaintextRequest{}} {
+		for _, f := range []string{"Recipient", "EncryptTo"} {
+			if _, has := reflect.TypeOf(req).FieldByName(f); has {
+				t.Errorf("%T has a %s", req, f)
+			}
+		}
+	}
 }
 
 func TestRecipientRefusals(t *testing.T) {
@@ -188,13 +196,13 @@ func TestRecipientRefusals(t *testing.T) {
 
 	// A disabled key is refused before the evidence is even looked at.
 	calls := v.calls
-	s.DisableKey(bg, c, sym.KeyID)
+	s.DisableKey(bg, c, &DisableKeyRequest{KeyID: sym.KeyID})
 	_, err = gdk(good.recipient(0))
 	wantKind(t, err, ErrDisabled)
 	if v.calls != calls {
 		t.Fatal("evidence verified for a disabled key")
 	}
-	s.EnableKey(bg, c, sym.KeyID)
+	s.EnableKey(bg, c, &EnableKeyRequest{KeyID: sym.KeyID})
 
 	// No verifier configured: no Recipient is accepted.
 	s.opts.Attestation = nil
@@ -247,18 +255,18 @@ func TestAttestationPolicy(t *testing.T) {
 	// Another principal of the account is bound by the same policy; one
 	// not named by it is denied everything.
 	other := &Call{RequestID: "o", Principal: &Principal{ARN: "arn:aws:iam::" + acct + ":user/ci"}}
-	if _, err := s.DescribeKey(bg, other, md.KeyID); err != nil {
+	if _, err := s.DescribeKey(bg, other, &DescribeKeyRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatalf("account user refused DescribeKey: %v", err)
 	}
 	stranger := &Call{RequestID: "s", Principal: &Principal{ARN: "arn:aws:iam::999999999999:root"}}
-	_, err = s.DescribeKey(bg, stranger, md.KeyID)
+	_, err = s.DescribeKey(bg, stranger, &DescribeKeyRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrAccessDenied)
 
 	// An explicit Deny beats every Allow.
 	deny := `{"Version":"2012-10-17","Statement":[
 	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*","Resource":"*"},
 	  {"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*"}]}`
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", deny, false); err != nil {
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: deny}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
@@ -273,17 +281,17 @@ func TestPolicyLockoutCheck(t *testing.T) {
 	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	lockout := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", lockout, false), ErrMalformedPolicy)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: lockout})), ErrMalformedPolicy)
 	_, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: lockout})
 	wantKind(t, err, ErrMalformedPolicy)
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", `{"Statement":[{"Effect":"Allow","Action":"kms:*"}]}`, false), ErrMalformedPolicy)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: `{"Statement":[{"Effect":"Allow","Action":"kms:*"}]}`})), ErrMalformedPolicy)
 	// Bypassed, it is stored — and then the admin is locked out.
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", lockout, true); err != nil {
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: lockout, BypassPolicyLockoutSafetyCheck: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.DescribeKey(bg, c, md.KeyID)
+	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrAccessDenied)
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", defaultPolicy(s.Account()), false), ErrAccessDenied)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: defaultPolicy(s.Account())})), ErrAccessDenied)
 }
 
 // TestAttestationPolicyAcrossFormats: each format's condition keys admit
@@ -404,13 +412,13 @@ func TestRecipientUnusableKeys(t *testing.T) {
 	}
 	check("wrong-usage", ErrInvalidKeyUsage, ka.KeyID, sym.KeyID)
 	for _, id := range []string{sym.KeyID, ka.KeyID} {
-		if err := s.DisableKey(bg, c, id); err != nil {
+		if _, err := s.DisableKey(bg, c, &DisableKeyRequest{KeyID: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	check("disabled", ErrDisabled, sym.KeyID, ka.KeyID)
 	for _, id := range []string{sym.KeyID, ka.KeyID} {
-		if _, err := s.ScheduleKeyDeletion(bg, c, id, 7); err != nil {
+		if _, err := s.ScheduleKeyDeletion(bg, c, &ScheduleKeyDeletionRequest{KeyID: id, PendingWindowInDays: 7}); err != nil {
 			t.Fatal(err)
 		}
 	}

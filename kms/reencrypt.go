@@ -17,9 +17,11 @@ type ReEncryptRequest struct {
 
 // ReEncryptResponse is ReEncrypt's answer.
 type ReEncryptResponse struct {
-	CiphertextBlob                 []byte
-	SourceKeyID                    string // ARN
-	KeyID                          string // ARN of the destination key
+	CiphertextBlob []byte
+	SourceKeyID    string // the source key's bare id
+	SourceKeyARN   string
+	// KeyRef is the destination key.
+	KeyRef
 	SourceEncryptionAlgorithm      string
 	DestinationEncryptionAlgorithm string
 }
@@ -68,8 +70,9 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest)
 	}
 	return &ReEncryptResponse{
 		CiphertextBlob:                 blob,
-		SourceKeyID:                    s.keyARN(c, src.rec.ID),
-		KeyID:                          s.keyARN(c, dst.rec.ID),
+		SourceKeyID:                    src.rec.ID,
+		SourceKeyARN:                   s.keyARN(c, src.rec.ID),
+		KeyRef:                         s.keyRef(c, dst.rec.ID),
 		SourceEncryptionAlgorithm:      AlgSymmetricDefault,
 		DestinationEncryptionAlgorithm: AlgSymmetricDefault,
 	}, nil

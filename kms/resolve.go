@@ -15,6 +15,17 @@ func (s *Service) keyARN(_ *Call, id string) string {
 	return "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":key/" + id
 }
 
+// KeyRef names the key an answer is about, both ways, so that no caller
+// parses an ARN back into an id.
+type KeyRef struct {
+	KeyID  string // the bare key id: 1234abcd-12ab-34cd-56ef-1234567890ab
+	KeyARN string // arn:aws:kms:REGION:ACCOUNT:key/ID, in the service's region
+}
+
+func (s *Service) keyRef(c *Call, id string) KeyRef {
+	return KeyRef{KeyID: id, KeyARN: s.keyARN(c, id)}
+}
+
 // aliasARN is keyARN for alias name (alias/NAME).
 func (s *Service) aliasARN(_ *Call, name string) string {
 	return "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":" + name

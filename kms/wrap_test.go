@@ -20,7 +20,7 @@ func TestSM2KeyAgreement(t *testing.T) {
 	s, _ := newTestService(t)
 	c := s.testCall()
 	md := mustKey(t, s, Sm2, KeyAgreement)
-	pub, err := s.GetPublicKey(bg, c, md.KeyID)
+	pub, err := s.GetPublicKey(bg, c, &GetPublicKeyRequest{KeyID: md.KeyID})
 	if err != nil || pub.KeySpec != Sm2 {
 		t.Fatalf("GetPublicKey: %+v %v", pub, err)
 	}

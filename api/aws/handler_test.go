@@ -165,3 +165,35 @@ func FuzzRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestWithoutPlaintextRefusesRecipient: the WithoutPlaintext operations
+// return no secret to wrap, so a Recipient sent to them (the wire request
+// shares GenerateDataKey's members) is a ValidationException, as kms once
+// answered it.
+func TestWithoutPlaintextRefusesRecipient(t *testing.T) {
+	env := newEnv(t)
+	w := env.send(t, "CreateKey", []byte(`{}`))
+	var created struct{ KeyMetadata struct{ KeyId string } }
+	if err := json.Unmarshal(w.Body.Bytes(), &created); w.Code != 200 || err != nil {
+		t.Fatalf("CreateKey: %d %s", w.Code, w.Body)
+	}
+	rcpt := `"Recipient":{"AttestationDocument":"ZG9j","KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"}`
+	for op, body := range map[string]string{
+		"GenerateDataKeyWithoutPlaintext":     `{"KeyId":"` + created.KeyMetadata.KeyId + `","KeySpec":"AES_256",` + rcpt + `}`,
+		"GenerateDataKeyPairWithoutPlaintext": `{"KeyId":"` + created.KeyMetadata.KeyId + `","KeyPairSpec":"ECC_NIST_P256",` + rcpt + `}`,
+	} {
+		w := env.send(t, op, []byte(body))
+		var e struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		json.Unmarshal(w.Body.Bytes(), &e)
+		if w.Code != 400 || e.Type != "ValidationException" || e.Message != "Recipient is not accepted by "+op {
+			t.Errorf("%s with a Recipient: %d %s", op, w.Code, w.Body)
+		}
+		// Without one it works.
+		if w := env.send(t, op, []byte(strings.Replace(body, ","+rcpt, "", 1))); w.Code != 200 {
+			t.Errorf("%s: %d %s", op, w.Code, w.Body)
+		}
+	}
+}

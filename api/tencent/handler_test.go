@@ -240,7 +240,7 @@ func TestStateChangesCheckFirstUse(t *testing.T) {
 		env.e.ServeHTTP(first, r.Clone(context.Background()))
 		if name == "CreateKey" { // free the alias, so only the signature stops the replay
 			_, p, _ := env.svc.Credentials().Lookup(env.ak)
-			if err := env.svc.DeleteAlias(context.Background(), &kms.Call{RequestID: "t", Principal: p}, "alias/b"); err != nil {
+			if _, err := env.svc.DeleteAlias(context.Background(), &kms.Call{RequestID: "t", Principal: p}, &kms.DeleteAliasRequest{AliasName: "alias/b"}); err != nil {
 				t.Fatal(err)
 			}
 		}
