@@ -37,11 +37,11 @@ func validateAliasName(name string) error {
 // aliasTarget loads the key an alias is to point at — a key id or key ARN,
 // not another alias, and not a key pending deletion — and checks that its
 // policy allows action.
-func (s *Service) aliasTarget(c *Call, targetKeyID, action string) (*keyRecord, error) {
+func (s *Service) aliasTarget(ctx context.Context, c *Call, targetKeyID, action string) (*keyRecord, error) {
 	if strings.HasPrefix(targetKeyID, "alias/") || strings.Contains(targetKeyID, ":alias/") {
 		return nil, errorf(ErrValidation, "TargetKeyId must be a key id or key ARN, not an alias")
 	}
-	k, err := s.loadKey(c, targetKeyID)
+	k, err := s.loadKey(ctx, c, targetKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +57,12 @@ func (s *Service) aliasTarget(c *Call, targetKeyID, action string) (*keyRecord, 
 
 // aliasedKey checks that the key alias name points at allows action, and
 // returns its id ("" when the alias does not exist).
-func (s *Service) aliasedKey(c *Call, name, action string) (string, error) {
-	a, err := s.getAlias(name)
+func (s *Service) aliasedKey(ctx context.Context, c *Call, name, action string) (string, error) {
+	a, err := s.getAlias(ctx, name)
 	if err != nil || a == nil {
 		return "", err
 	}
-	k, err := s.loadKeyByID(c, a.KeyID)
+	k, err := s.loadKeyByID(ctx, c, a.KeyID)
 	if err != nil || k == nil {
 		return "", err
 	}
@@ -82,16 +82,19 @@ type CreateAliasResponse struct{ KeyRef }
 
 // CreateAlias names a key.
 func (s *Service) CreateAlias(ctx context.Context, c *Call, req *CreateAliasRequest) (*CreateAliasResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
 		return nil, err
 	}
-	target, err := s.aliasTarget(c, req.TargetKeyID, "kms:CreateAlias")
+	target, err := s.aliasTarget(ctx, c, req.TargetKeyID, "kms:CreateAlias")
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.st.update(func(tx *bolt.Tx) error {
+	err = s.st.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		if b.Get([]byte(aliasName)) != nil {
 			return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, aliasName))
@@ -118,20 +121,23 @@ type UpdateAliasResponse struct{ KeyRef }
 
 // UpdateAlias points an existing alias at another key of the same kind and usage.
 func (s *Service) UpdateAlias(ctx context.Context, c *Call, req *UpdateAliasRequest) (*UpdateAliasResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
 		return nil, err
 	}
-	target, err := s.aliasTarget(c, req.TargetKeyID, "kms:UpdateAlias")
+	target, err := s.aliasTarget(ctx, c, req.TargetKeyID, "kms:UpdateAlias")
 	if err != nil {
 		return nil, err
 	}
-	oldID, err := s.aliasedKey(c, aliasName, "kms:UpdateAlias")
+	oldID, err := s.aliasedKey(ctx, c, aliasName, "kms:UpdateAlias")
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.st.update(func(tx *bolt.Tx) error {
+	err = s.st.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		var a aliasRecord
 		found, err := getJSON(b, []byte(aliasName), &a)
@@ -169,15 +175,18 @@ type DeleteAliasResponse struct{ KeyRef }
 
 // DeleteAlias removes an alias; the key is untouched.
 func (s *Service) DeleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequest) (*DeleteAliasResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
 		return nil, err
 	}
-	keyID, err := s.aliasedKey(c, aliasName, "kms:DeleteAlias")
+	keyID, err := s.aliasedKey(ctx, c, aliasName, "kms:DeleteAlias")
 	if err != nil {
 		return nil, err
 	}
-	err = s.st.update(func(tx *bolt.Tx) error {
+	err = s.st.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		var a aliasRecord
 		if found, err := getJSON(b, []byte(aliasName), &a); err != nil {
@@ -214,13 +223,16 @@ type ListAliasesResponse struct {
 
 // ListAliases lists aliases by name, all of them or those of one key.
 func (s *Service) ListAliases(ctx context.Context, c *Call, req *ListAliasesRequest) (*ListAliasesResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	limit, err := pageLimit(req.Limit, 50, 100)
 	if err != nil {
 		return nil, err
 	}
 	filter := ""
 	if req.KeyID != "" {
-		k, err := s.loadKey(c, req.KeyID)
+		k, err := s.loadKey(ctx, c, req.KeyID)
 		if err != nil {
 			return nil, err
 		}
@@ -228,7 +240,7 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, req *ListAliasesRequ
 		k.release()
 	}
 	var resp ListAliasesResponse
-	err = s.st.db.View(func(tx *bolt.Tx) error {
+	err = s.st.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		resp.NextMarker, err = listPage(tx.Bucket(bucketAliases), req.Marker, limit, func(k, v []byte) (bool, error) {
 			var a aliasRecord

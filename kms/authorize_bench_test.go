@@ -23,7 +23,7 @@ func BenchmarkAuthorize(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		k, err := s.loadKey(c, md.KeyID)
+		k, err := s.loadKey(bg, c, md.KeyID)
 		if err != nil {
 			b.Fatal(err)
 		}

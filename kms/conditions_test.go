@@ -150,11 +150,11 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	md := mustKey(t, s, "", "")
 	old := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*",` +
 		`"Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"x"}}}]}`
-	err := s.st.updateKey(md.KeyID, func(rec *keyRecord) error { rec.Policy = old; return nil })
+	err := s.st.updateKey(bg, md.KeyID, func(rec *keyRecord) error { rec.Policy = old; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	problems, err := s.Admin().PolicyProblems()
+	problems, err := s.Admin().PolicyProblems(bg)
 	if err != nil || len(problems) != 1 || !strings.HasPrefix(problems[0], md.KeyID+": ") || !strings.Contains(problems[0], "aws:TagKeys") {
 		t.Fatalf("PolicyProblems = %q, %v", problems, err)
 	}
@@ -173,7 +173,7 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	if _, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
-	if problems, _ := s.Admin().PolicyProblems(); len(problems) != 0 {
+	if problems, _ := s.Admin().PolicyProblems(bg); len(problems) != 0 {
 		t.Fatalf("PolicyProblems after the fix: %q", problems)
 	}
 }

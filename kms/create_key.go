@@ -65,6 +65,9 @@ const (
 
 // CreateKey creates a key and answers only once it is on disk.
 func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*CreateKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	spec, usage := req.KeySpec, req.KeyUsage
 	if spec == "" {
 		spec = SymmetricDefault
@@ -151,7 +154,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	m.CreatedAt = now
 	rec.Materials = []materialRecord{m}
 
-	err := s.st.update(func(tx *bolt.Tx) error {
+	err := s.st.update(ctx, func(tx *bolt.Tx) error {
 		if req.Alias != "" {
 			ab := tx.Bucket(bucketAliases)
 			if ab.Get([]byte(req.Alias)) != nil {

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
@@ -131,8 +132,11 @@ func (c *Credentials) Lookup(accessKeyID string) (secret []byte, p *Principal, o
 
 // CreateCredential makes a new access key pair named name. The secret is
 // returned here once and cannot be read back later.
-func (a *Admin) CreateCredential(name string) (*Credential, error) {
+func (a *Admin) CreateCredential(ctx context.Context, name string) (*Credential, error) {
 	s := a.s
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if !credentialNameRE.MatchString(name) {
 		return nil, errorf(ErrValidation, "credential name must be 1-64 characters of A-Z a-z 0-9 +=,.@_-")
 	}
@@ -144,7 +148,7 @@ func (a *Admin) CreateCredential(name string) (*Credential, error) {
 		}
 	}
 	cred := newCredential(name, s.now())
-	err := s.st.update(func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, cred) })
+	err := s.st.update(ctx, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, cred) })
 	if err != nil {
 		return nil, err
 	}
@@ -171,8 +175,11 @@ func (a *Admin) ListCredentials() []CredentialInfo {
 
 // DeleteCredential removes an access key. It refuses to remove the last one,
 // which would leave nobody able to call the service.
-func (a *Admin) DeleteCredential(accessKeyID string) error {
+func (a *Admin) DeleteCredential(ctx context.Context, accessKeyID string) error {
 	s := a.s
+	if err := canceled(ctx); err != nil {
+		return err
+	}
 	s.creds.mu.Lock()
 	defer s.creds.mu.Unlock()
 	c, ok := s.creds.m[accessKeyID]
@@ -182,7 +189,7 @@ func (a *Admin) DeleteCredential(accessKeyID string) error {
 	if len(s.creds.m) == 1 {
 		return errorf(ErrValidation, "refusing to delete the last credential: create another first")
 	}
-	err := s.st.update(func(tx *bolt.Tx) error {
+	err := s.st.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
 	})
 	if err != nil {

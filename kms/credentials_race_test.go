@@ -22,7 +22,7 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 	type cred struct{ id, secret string }
 	var cur atomic.Pointer[cred]
 	var round atomic.Int64 // rounds whose deletion is done
-	first, err := s.Admin().CreateCredential("rot-0")
+	first, err := s.Admin().CreateCredential(bg, "rot-0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +69,12 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= 50; i++ {
-		next, err := s.Admin().CreateCredential(fmt.Sprintf("rot-%d", i))
+		next, err := s.Admin().CreateCredential(bg, fmt.Sprintf("rot-%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Readers are using the current one while it is deleted.
-		if err := s.Admin().DeleteCredential(cur.Load().id); err != nil {
+		if err := s.Admin().DeleteCredential(bg, cur.Load().id); err != nil {
 			t.Fatal(err)
 		}
 		cur.Store(&cred{next.AccessKeyID, next.SecretAccessKey})

@@ -13,7 +13,10 @@ type DescribeKeyResponse struct{ KeyMetadata }
 
 // DescribeKey returns a key's metadata, in any state.
 func (s *Service) DescribeKey(ctx context.Context, c *Call, req *DescribeKeyRequest) (*DescribeKeyResponse, error) {
-	k, err := s.loadKey(c, req.KeyID)
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -56,8 +56,8 @@ func checkSymmetricAlgorithm(field, alg string) error {
 }
 
 // encryptable loads a key for encryption: enabled, ENCRYPT_DECRYPT.
-func (s *Service) encryptable(c *Call, keyID, op string) (*key, error) {
-	k, err := s.loadKey(c, keyID)
+func (s *Service) encryptable(ctx context.Context, c *Call, keyID, op string) (*key, error) {
+	k, err := s.loadKey(ctx, c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +88,9 @@ func dryRun() error {
 
 // Encrypt encrypts plaintext under a symmetric key.
 func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*EncryptResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if len(req.Plaintext) == 0 || len(req.Plaintext) > maxPlaintextLen {
 		return nil, errorf(ErrValidation, "Plaintext must be 1 to %d bytes", maxPlaintextLen)
 	}
@@ -97,7 +100,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 	if err := checkSymmetricAlgorithm("EncryptionAlgorithm", req.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	k, _, err := s.prepareEncryption(c, req.KeyID, "Encrypt", nil, nil, 0, req.EncryptionContext, req.DryRun)
+	k, _, err := s.prepareEncryption(ctx, c, req.KeyID, "Encrypt", nil, nil, 0, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

@@ -70,12 +70,12 @@ func dataKeySize(spec string, n int32) (int, error) {
 // GenerateDataKey returns a fresh data key in plaintext and encrypted under a
 // symmetric key.
 func (s *Service) GenerateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
-	return s.generateDataKey(c, req, true)
+	return s.generateDataKey(ctx, c, req, true)
 }
 
 // GenerateDataKeyWithoutPlaintext returns a fresh data key encrypted only.
 func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyWithoutPlaintextRequest) (*GenerateDataKeyWithoutPlaintextResponse, error) {
-	r, err := s.generateDataKey(c, &GenerateDataKeyRequest{
+	r, err := s.generateDataKey(ctx, c, &GenerateDataKeyRequest{
 		KeyID: req.KeyID, KeySpec: req.KeySpec, NumberOfBytes: req.NumberOfBytes,
 		EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
 	}, false)
@@ -85,7 +85,10 @@ func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, 
 	return &GenerateDataKeyWithoutPlaintextResponse{CiphertextBlob: r.CiphertextBlob, KeyRef: r.KeyRef}, nil
 }
 
-func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlaintext bool) (*GenerateDataKeyResponse, error) {
+func (s *Service) generateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest, withPlaintext bool) (*GenerateDataKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	n, err := dataKeySize(req.KeySpec, req.NumberOfBytes)
 	if err != nil {
 		return nil, err
@@ -97,7 +100,7 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 	if !withPlaintext {
 		op = "GenerateDataKeyWithoutPlaintext"
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptTo, n, req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(ctx, c, req.KeyID, op, req.Recipient, req.EncryptTo, n, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

@@ -70,12 +70,12 @@ var pairECPrivateKeyLen = map[DataKeyPairSpec]int{
 
 // GenerateDataKeyPair returns a new key pair with its private key in plaintext and encrypted.
 func (s *Service) GenerateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
-	return s.generateDataKeyPair(c, req, true)
+	return s.generateDataKeyPair(ctx, c, req, true)
 }
 
 // GenerateDataKeyPairWithoutPlaintext returns a new key pair with its private key encrypted only.
 func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyPairWithoutPlaintextRequest) (*GenerateDataKeyPairWithoutPlaintextResponse, error) {
-	r, err := s.generateDataKeyPair(c, &GenerateDataKeyPairRequest{
+	r, err := s.generateDataKeyPair(ctx, c, &GenerateDataKeyPairRequest{
 		KeyID: req.KeyID, KeyPairSpec: req.KeyPairSpec, EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
 	}, false)
 	if err != nil {
@@ -86,7 +86,10 @@ func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Ca
 	}, nil
 }
 
-func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, withPlaintext bool) (*GenerateDataKeyPairResponse, error) {
+func (s *Service) generateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest, withPlaintext bool) (*GenerateDataKeyPairResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	_, isEC := pairCurves[req.KeyPairSpec]
 	_, isRSA := pairRSABits[req.KeyPairSpec]
 	if req.KeyPairSpec == "" {
@@ -107,7 +110,7 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 		// the largest enclave key (4096 bits) holds 446 bytes.
 		return nil, errorf(ErrValidation, "Recipient: a %s private key does not fit one RSA block; ask for CMS EnvelopedData instead of a raw ciphertext", req.KeyPairSpec)
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, pairECPrivateKeyLen[req.KeyPairSpec], req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(ctx, c, req.KeyID, op, req.Recipient, nil, pairECPrivateKeyLen[req.KeyPairSpec], req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,10 @@ type GetPublicKeyResponse struct {
 
 // GetPublicKey returns an asymmetric key's public key.
 func (s *Service) GetPublicKey(ctx context.Context, c *Call, req *GetPublicKeyRequest) (*GetPublicKeyResponse, error) {
-	k, err := s.loadKey(c, req.KeyID)
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ type PutKeyPolicyResponse struct{ KeyRef }
 
 // PutKeyPolicy replaces a key's policy; it is stored and returned as given.
 func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, req *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkPolicyName(req.PolicyName); err != nil {
 		return nil, err
 	}
@@ -64,7 +67,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, req *PutKeyPolicyRe
 	if err := validatePolicy(policy); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(c, req.KeyID, "kms:PutKeyPolicy", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:PutKeyPolicy", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -96,10 +99,13 @@ type GetKeyPolicyResponse struct {
 
 // GetKeyPolicy returns a key's policy as it was given.
 func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, req *GetKeyPolicyRequest) (*GetKeyPolicyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if err := checkPolicyName(req.PolicyName); err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, req.KeyID)
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +134,13 @@ type ListKeyPoliciesResponse struct {
 
 // ListKeyPolicies lists a key's policy names: always "default".
 func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, req *ListKeyPoliciesRequest) (*ListKeyPoliciesResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := pageLimit(req.Limit, 100, 1000); err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, req.KeyID)
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -23,8 +23,8 @@ var changeKeyHook func(id string)
 // in the transaction that commits: a policy changed since the key was
 // cached (or loaded here) is the one that decides. fn sees the committed
 // record, so its state checks are never stale either.
-func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
-	k, err := s.loadKey(c, keyID)
+func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
+	k, err := s.loadKey(ctx, c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +34,7 @@ func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecor
 		changeKeyHook(id)
 	}
 	var out keyRecord
-	err = s.st.updateKey(id, func(rec *keyRecord) error {
+	err = s.st.updateKey(ctx, id, func(rec *keyRecord) error {
 		if err := s.authorize(c, policyOf(rec), action, nil, nil); err != nil {
 			return err
 		}
@@ -63,7 +63,10 @@ type EnableKeyResponse struct{ KeyRef }
 
 // EnableKey sets a disabled key's state to Enabled.
 func (s *Service) EnableKey(ctx context.Context, c *Call, req *EnableKeyRequest) (*EnableKeyResponse, error) {
-	rec, err := s.changeKey(c, req.KeyID, "kms:EnableKey", func(rec *keyRecord) error {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -86,7 +89,10 @@ type DisableKeyResponse struct{ KeyRef }
 
 // DisableKey sets an enabled key's state to Disabled: no cryptographic use.
 func (s *Service) DisableKey(ctx context.Context, c *Call, req *DisableKeyRequest) (*DisableKeyResponse, error) {
-	rec, err := s.changeKey(c, req.KeyID, "kms:DisableKey", func(rec *keyRecord) error {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -117,6 +123,9 @@ type ScheduleKeyDeletionResponse struct {
 // ScheduleKeyDeletion puts a key in PendingDeletion. When the window ends
 // the key's material is destroyed.
 func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, req *ScheduleKeyDeletionRequest) (*ScheduleKeyDeletionResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	pendingWindowInDays := req.PendingWindowInDays
 	if pendingWindowInDays == 0 {
 		pendingWindowInDays = 30
@@ -124,7 +133,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, req *Schedul
 	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
 		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
 	}
-	rec, err := s.changeKey(c, req.KeyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -156,7 +165,10 @@ type CancelKeyDeletionResponse struct{ KeyRef }
 // CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
 // as in AWS KMS.
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, req *CancelKeyDeletionRequest) (*CancelKeyDeletionResponse, error) {
-	rec, err := s.changeKey(c, req.KeyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
 		if rec.State != PendingDeletion {
 			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
 		}

@@ -133,7 +133,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 	for _, spec := range []KeySpec{EccNistP256, EccNistP384, EccNistP521, EccSecgP256k1} {
 		ecIDs = append(ecIDs, mustKey(t, s, spec, KeyAgreement).KeyID)
 	}
-	k, err := s.st.loadKey(sym.KeyID)
+	k, err := s.st.loadKey(bg, sym.KeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 	}
 	k.release()
 	for _, id := range ecIDs {
-		k, err := s.st.loadKey(id)
+		k, err := s.st.loadKey(bg, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 		secrets = append(secrets, p8)
 		k.release()
 	}
-	cred, err := s.Admin().CreateCredential("ci")
+	cred, err := s.Admin().CreateCredential(bg, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func TestKeyStates(t *testing.T) {
 		t.Fatalf("key gone before its deletion date: %v", err)
 	}
 	clk.add(time.Second)
-	if r, err := s.Admin().Maintain(); err != nil || r.Destroyed != 1 {
+	if r, err := s.Admin().Maintain(bg); err != nil || r.Destroyed != 1 {
 		t.Fatalf("Maintain = %+v, %v", r, err)
 	}
 	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
@@ -388,7 +388,7 @@ func TestLazyDestruction(t *testing.T) {
 	}
 	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
 	wantKind(t, err, ErrNotFound)
-	if r, _ := s.Admin().Maintain(); r.Destroyed != 0 {
+	if r, _ := s.Admin().Maintain(bg); r.Destroyed != 0 {
 		t.Fatal("lazily destroyed key destroyed again")
 	}
 }
@@ -419,7 +419,7 @@ func TestRotation(t *testing.T) {
 		t.Fatalf("GetKeyRotationStatus = %+v, %v", st, err)
 	}
 	clk.add(90 * 24 * time.Hour)
-	if r, err := s.Admin().Maintain(); err != nil || r.Rotated != 1 {
+	if r, err := s.Admin().Maintain(bg); err != nil || r.Rotated != 1 {
 		t.Fatalf("Maintain = %+v, %v", r, err)
 	}
 	encrypt()
@@ -798,7 +798,7 @@ func TestCredentials(t *testing.T) {
 	if len(creds) != 1 || creds[0].Name != "admin" || creds[0].PrincipalARN != "arn:aws:iam::"+s.Account().AccountID+":root" {
 		t.Fatalf("initial credentials %+v", creds)
 	}
-	c, err := s.Admin().CreateCredential("ci")
+	c, err := s.Admin().CreateCredential(bg, "ci")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -806,16 +806,16 @@ func TestCredentials(t *testing.T) {
 	if !ok || string(secret) != c.SecretAccessKey || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
 		t.Fatalf("Credentials().Lookup = %v %+v", ok, p)
 	}
-	if _, err := s.Admin().CreateCredential("ci"); !errors.Is(err, ErrAlreadyExists) {
+	if _, err := s.Admin().CreateCredential(bg, "ci"); !errors.Is(err, ErrAlreadyExists) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if _, err := s.Admin().CreateCredential("bad name"); !errors.Is(err, ErrValidation) {
+	if _, err := s.Admin().CreateCredential(bg, "bad name"); !errors.Is(err, ErrValidation) {
 		t.Fatalf("bad name: %v", err)
 	}
-	if err := s.Admin().DeleteCredential(creds[0].AccessKeyID); err != nil {
+	if err := s.Admin().DeleteCredential(bg, creds[0].AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Admin().DeleteCredential(c.AccessKeyID); !errors.Is(err, ErrValidation) {
+	if err := s.Admin().DeleteCredential(bg, c.AccessKeyID); !errors.Is(err, ErrValidation) {
 		t.Fatalf("deleting the last credential: %v", err)
 	}
 	if _, _, ok := s.Credentials().Lookup(creds[0].AccessKeyID); ok {

@@ -39,12 +39,15 @@ func pageLimit(limit, def, max int32) (int, error) {
 // ListKeys lists the keys in id order. No key policy applies: a listing
 // names keys, it does not use them.
 func (s *Service) ListKeys(ctx context.Context, c *Call, req *ListKeysRequest) (*ListKeysResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	limit, err := pageLimit(req.Limit, 100, 1000)
 	if err != nil {
 		return nil, err
 	}
 	var resp ListKeysResponse
-	err = s.st.db.View(func(tx *bolt.Tx) error {
+	err = s.st.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		resp.NextMarker, err = listPage(tx.Bucket(bucketKeys), req.Marker, limit, func(k, v []byte) (bool, error) {
 			var rec keyRecord

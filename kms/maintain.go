@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 
@@ -15,12 +16,16 @@ type MaintenanceResult struct {
 
 // Maintain destroys keys whose deletion window has ended and rotates keys
 // whose rotation date has come. The server calls it periodically; it is safe
-// to call at any time.
-func (a *Admin) Maintain() (MaintenanceResult, error) {
+// to call at any time. A done ctx stops it before its next transaction, with
+// what it did so far counted and ErrCanceled.
+func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	s := a.s
+	if err := canceled(ctx); err != nil {
+		return MaintenanceResult{}, err
+	}
 	var res MaintenanceResult
 	var expired, due []string
-	err := s.st.db.View(func(tx *bolt.Tx) error {
+	err := s.st.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
 			var rec keyRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
@@ -39,13 +44,13 @@ func (a *Admin) Maintain() (MaintenanceResult, error) {
 		return res, err
 	}
 	for _, id := range expired {
-		if err := s.destroyKey(id); err != nil {
+		if err := s.destroyKey(ctx, id); err != nil {
 			return res, err
 		}
 		res.Destroyed++
 	}
 	for _, id := range due {
-		err := s.st.updateKey(id, func(rec *keyRecord) error {
+		err := s.st.updateKey(ctx, id, func(rec *keyRecord) error {
 			now := s.now().UTC().Truncate(time.Millisecond)
 			if !rec.RotationEnabled || rec.State != Enabled || rec.NextRotation == nil || now.Before(*rec.NextRotation) {
 				return errNoChange

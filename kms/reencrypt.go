@@ -29,6 +29,9 @@ type ReEncryptResponse struct {
 // ReEncrypt re-encrypts a blob: kms:ReEncryptFrom on the source key and
 // kms:ReEncryptTo on the destination, both checked before anything is opened.
 func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest) (*ReEncryptResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if req.DestinationKeyID == "" {
 		return nil, errorf(ErrValidation, "DestinationKeyId is required")
 	}
@@ -38,13 +41,13 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest)
 	if err := checkSymmetricAlgorithm("DestinationEncryptionAlgorithm", req.DestinationEncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	dst, err := s.encryptable(c, req.DestinationKeyID, "ReEncrypt")
+	dst, err := s.encryptable(ctx, c, req.DestinationKeyID, "ReEncrypt")
 	if err != nil {
 		return nil, err
 	}
 	defer dst.release()
 	dstARN := c.KeyARN
-	h, src, err := s.blobKey(c, req.CiphertextBlob, req.SourceKeyID, req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
+	h, src, err := s.blobKey(ctx, c, req.CiphertextBlob, req.SourceKeyID, req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
 	c.SourceKeyARN, c.KeyARN = c.KeyARN, dstARN
 	if err != nil {
 		return nil, err

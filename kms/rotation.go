@@ -59,6 +59,9 @@ type EnableKeyRotationResponse struct{ KeyRef }
 
 // EnableKeyRotation turns on automatic rotation.
 func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, req *EnableKeyRotationRequest) (*EnableKeyRotationResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	rotationPeriodInDays := req.RotationPeriodInDays
 	if rotationPeriodInDays == 0 {
 		rotationPeriodInDays = defaultRotationDays
@@ -66,7 +69,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, req *EnableKey
 	if rotationPeriodInDays < minRotationDays || rotationPeriodInDays > maxRotationDays {
 		return nil, errorf(ErrValidation, "RotationPeriodInDays must be between %d and %d", minRotationDays, maxRotationDays)
 	}
-	rec, err := s.changeKey(c, req.KeyID, "kms:EnableKeyRotation", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKeyRotation", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -90,7 +93,10 @@ type DisableKeyRotationResponse struct{ KeyRef }
 
 // DisableKeyRotation turns automatic rotation off.
 func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, req *DisableKeyRotationRequest) (*DisableKeyRotationResponse, error) {
-	rec, err := s.changeKey(c, req.KeyID, "kms:DisableKeyRotation", func(rec *keyRecord) error {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKeyRotation", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -118,7 +124,10 @@ type GetKeyRotationStatusResponse struct {
 
 // GetKeyRotationStatus tells whether and when a key rotates.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, req *GetKeyRotationStatusRequest) (*GetKeyRotationStatusResponse, error) {
-	k, err := s.loadKey(c, req.KeyID)
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +155,10 @@ type RotateKeyOnDemandResponse struct{ KeyRef }
 // RotateKeyOnDemand rotates a key's material now: new material encrypts, every
 // older version still decrypts.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, req *RotateKeyOnDemandRequest) (*RotateKeyOnDemandResponse, error) {
-	rec, err := s.changeKey(c, req.KeyID, "kms:RotateKeyOnDemand", func(rec *keyRecord) error {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:RotateKeyOnDemand", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -199,11 +211,14 @@ type RotationEntry struct {
 
 // ListKeyRotations lists a symmetric key's rotations, newest last.
 func (s *Service) ListKeyRotations(ctx context.Context, c *Call, req *ListKeyRotationsRequest) (*ListKeyRotationsResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	limit, err := pageLimit(req.Limit, 100, 1000)
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, req.KeyID)
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -68,6 +68,9 @@ type TagResourceResponse struct{ KeyRef }
 
 // TagResource adds or replaces tags on a key.
 func (s *Service) TagResource(ctx context.Context, c *Call, req *TagResourceRequest) (*TagResourceResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	tags := req.Tags
 	if len(tags) == 0 {
 		return nil, errorf(ErrValidation, "Tags is required")
@@ -75,7 +78,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, req *TagResourceRequ
 	if err := validateTags(tags); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(c, req.KeyID, "kms:TagResource", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:TagResource", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -103,6 +106,9 @@ type UntagResourceResponse struct{ KeyRef }
 
 // UntagResource removes tags from a key; absent keys are ignored.
 func (s *Service) UntagResource(ctx context.Context, c *Call, req *UntagResourceRequest) (*UntagResourceResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	tagKeys := req.TagKeys
 	if len(tagKeys) == 0 {
 		return nil, errorf(ErrValidation, "TagKeys is required")
@@ -115,7 +121,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, req *UntagResource
 			return nil, err
 		}
 	}
-	rec, err := s.changeKey(c, req.KeyID, "kms:UntagResource", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UntagResource", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -158,11 +164,14 @@ type ListResourceTagsResponse struct {
 
 // ListResourceTags lists a key's tags by key.
 func (s *Service) ListResourceTags(ctx context.Context, c *Call, req *ListResourceTagsRequest) (*ListResourceTagsResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	limit, err := pageLimit(req.Limit, 50, 50)
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, req.KeyID)
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}

@@ -14,10 +14,13 @@ type UpdateKeyDescriptionResponse struct{ KeyRef }
 
 // UpdateKeyDescription replaces a key's description.
 func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, req *UpdateKeyDescriptionRequest) (*UpdateKeyDescriptionResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if len(req.Description) > maxDescription {
 		return nil, errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
 	}
-	rec, err := s.changeKey(c, req.KeyID, "kms:UpdateKeyDescription", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UpdateKeyDescription", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}

@@ -23,7 +23,8 @@ import (
 )
 
 // TestErrorTable walks every kms kind through the table: each has its own
-// AWS exception, client errors are 4xx, and only internal errors are 5xx.
+// AWS exception, client errors are 4xx, and only internal errors and
+// cancellation (the request did not complete) are 5xx.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
 		w, ok := kindErrors[kind]
@@ -34,7 +35,7 @@ func TestErrorTable(t *testing.T) {
 		if !strings.HasSuffix(w.code, "Exception") {
 			t.Errorf("kind %q maps to %q", kind, w.code)
 		}
-		if (kind == kms.ErrInternal) != (w.status >= 500) || w.status < 400 {
+		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.status >= 500) || w.status < 400 {
 			t.Errorf("kind %q has status %d", kind, w.status)
 		}
 		err := &kms.Error{Kind: kind, Msg: "detail"}
@@ -50,6 +51,11 @@ func TestErrorTable(t *testing.T) {
 	got, msg := toWire(errors.New("disk on fire: secret=hunter2"))
 	if got.code != "KMSInternalException" || got.status != 500 || strings.Contains(msg, "hunter2") {
 		t.Fatalf("unknown error: %v %q", got, msg)
+	}
+	// A canceled request did not complete: AWS's retryable 503.
+	got, msg = toWire(&kms.Error{Kind: kms.ErrCanceled, Msg: "canceled", Cause: context.Canceled})
+	if got.code != "DependencyTimeoutException" || got.status != http.StatusServiceUnavailable || msg != "canceled" {
+		t.Fatalf("canceled: %v %q", got, msg)
 	}
 }
 

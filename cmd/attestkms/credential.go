@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -63,9 +64,10 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer svc.Close()
+	ctx := context.Background() // a quick local change: nothing to cancel it
 	switch sub {
 	case "create":
-		cred, err := svc.Admin().CreateCredential(*name)
+		cred, err := svc.Admin().CreateCredential(ctx, *name)
 		if err != nil {
 			return err
 		}
@@ -80,6 +82,6 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(svc.Admin().ListCredentials())
 	default:
-		return svc.Admin().DeleteCredential(pos[0])
+		return svc.Admin().DeleteCredential(ctx, pos[0])
 	}
 }
