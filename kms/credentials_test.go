@@ -3,11 +3,56 @@ package kms
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 )
+
+func TestCredentials(t *testing.T) {
+	s, _ := newTestService(t)
+	creds := s.Admin().ListCredentials()
+	if len(creds) != 1 || creds[0].Name != "admin" || creds[0].PrincipalARN != "arn:aws:iam::"+s.Account().AccountID+":root" {
+		t.Fatalf("initial credentials %+v", creds)
+	}
+	c, err := s.Admin().CreateCredential(bg, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, p, ok := s.Credentials().Lookup(c.AccessKeyID)
+	if !ok || string(secret) != c.SecretAccessKey || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
+		t.Fatalf("Credentials().Lookup = %v %+v", ok, p)
+	}
+	if _, err := s.Admin().CreateCredential(bg, "ci"); !errors.Is(err, ErrAlreadyExists) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	if _, err := s.Admin().CreateCredential(bg, "bad name"); !errors.Is(err, ErrValidation) {
+		t.Fatalf("bad name: %v", err)
+	}
+	if err := s.Admin().DeleteCredential(bg, creds[0].AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Admin().DeleteCredential(bg, c.AccessKeyID); !errors.Is(err, ErrValidation) {
+		t.Fatalf("deleting the last credential: %v", err)
+	}
+	if _, _, ok := s.Credentials().Lookup(creds[0].AccessKeyID); ok {
+		t.Fatal("deleted credential still authenticates")
+	}
+	// Survives reopening.
+	s.Close()
+	s2, err := Open(s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.st, s.audit = s2.st, s2.audit }()
+	if _, _, ok := s2.Credentials().Lookup(c.AccessKeyID); !ok {
+		t.Fatal("credential lost on reopen")
+	}
+	if _, _, ok := s2.Credentials().Lookup(creds[0].AccessKeyID); ok {
+		t.Fatal("deleted credential back after reopen")
+	}
+}
 
 // TestLookupWhileCredentialsChange looks credentials up and signs with the
 // secrets it gets, as the dialects' signature checks do, while the
