@@ -12,9 +12,9 @@ import (
 
 // AliasListEntry is one alias of ListAliases.
 type AliasListEntry struct {
-	AliasName       string
-	AliasArn        string
-	TargetKeyID     string
+	AliasName       string // alias/NAME
+	AliasARN        string
+	TargetKeyID     string // the bare id of the key it names
 	CreationDate    time.Time
 	LastUpdatedDate time.Time
 }
@@ -37,11 +37,11 @@ func validateAliasName(name string) error {
 // aliasTarget loads the key an alias is to point at — a key id or key ARN,
 // not another alias, and not a key pending deletion — and checks that its
 // policy allows action.
-func (s *Service) aliasTarget(c *Call, targetKeyID, action string) (*keyRecord, error) {
+func (s *Service) aliasTarget(ctx context.Context, c *Call, targetKeyID, action string) (*keyRecord, error) {
 	if strings.HasPrefix(targetKeyID, "alias/") || strings.Contains(targetKeyID, ":alias/") {
 		return nil, errorf(ErrValidation, "TargetKeyId must be a key id or key ARN, not an alias")
 	}
-	k, err := s.loadKey(c, targetKeyID)
+	k, err := s.loadKey(ctx, c, targetKeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +57,12 @@ func (s *Service) aliasTarget(c *Call, targetKeyID, action string) (*keyRecord, 
 
 // aliasedKey checks that the key alias name points at allows action, and
 // returns its id ("" when the alias does not exist).
-func (s *Service) aliasedKey(c *Call, name, action string) (string, error) {
-	a, err := s.getAlias(name)
+func (s *Service) aliasedKey(ctx context.Context, c *Call, name, action string) (string, error) {
+	a, err := s.getAlias(ctx, name)
 	if err != nil || a == nil {
 		return "", err
 	}
-	k, err := s.loadKeyByID(c, a.KeyID)
+	k, err := s.loadKeyByID(ctx, c, a.KeyID)
 	if err != nil || k == nil {
 		return "", err
 	}
@@ -70,17 +70,31 @@ func (s *Service) aliasedKey(c *Call, name, action string) (string, error) {
 	return a.KeyID, s.authorize(c, k, action, nil, nil)
 }
 
+// CreateAliasRequest names a key: AliasName (alias/NAME) is to name
+// TargetKeyID, a key id or key ARN.
+type CreateAliasRequest struct {
+	AliasName   string
+	TargetKeyID string
+}
+
+// CreateAliasResponse is CreateAlias's answer: the key the alias names.
+type CreateAliasResponse struct{ KeyRef }
+
 // CreateAlias names a key.
-func (s *Service) CreateAlias(ctx context.Context, c *Call, aliasName, targetKeyID string) error {
-	if err := validateAliasName(aliasName); err != nil {
-		return err
+func (s *Service) CreateAlias(ctx context.Context, c *Call, req *CreateAliasRequest) (*CreateAliasResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
 	}
-	target, err := s.aliasTarget(c, targetKeyID, "kms:CreateAlias")
+	aliasName := req.AliasName
+	if err := validateAliasName(aliasName); err != nil {
+		return nil, err
+	}
+	target, err := s.aliasTarget(ctx, c, req.TargetKeyID, "kms:CreateAlias")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.st.update(func(tx *bolt.Tx) error {
+	err = s.st.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		if b.Get([]byte(aliasName)) != nil {
 			return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, aliasName))
@@ -90,24 +104,40 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, aliasName, targetKey
 		}
 		return putJSON(b, []byte(aliasName), &aliasRecord{Name: aliasName, KeyID: target.ID, CreatedAt: now, UpdatedAt: now})
 	})
-	return asKMSError(err)
+	if err != nil {
+		return nil, asKMSError(err)
+	}
+	return &CreateAliasResponse{s.keyRef(c, target.ID)}, nil
 }
 
+// UpdateAliasRequest points AliasName at TargetKeyID, a key id or key ARN.
+type UpdateAliasRequest struct {
+	AliasName   string
+	TargetKeyID string
+}
+
+// UpdateAliasResponse is UpdateAlias's answer: the key the alias names now.
+type UpdateAliasResponse struct{ KeyRef }
+
 // UpdateAlias points an existing alias at another key of the same kind and usage.
-func (s *Service) UpdateAlias(ctx context.Context, c *Call, aliasName, targetKeyID string) error {
+func (s *Service) UpdateAlias(ctx context.Context, c *Call, req *UpdateAliasRequest) (*UpdateAliasResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
-		return err
+		return nil, err
 	}
-	target, err := s.aliasTarget(c, targetKeyID, "kms:UpdateAlias")
+	target, err := s.aliasTarget(ctx, c, req.TargetKeyID, "kms:UpdateAlias")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	oldID, err := s.aliasedKey(c, aliasName, "kms:UpdateAlias")
+	oldID, err := s.aliasedKey(ctx, c, aliasName, "kms:UpdateAlias")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.st.update(func(tx *bolt.Tx) error {
+	err = s.st.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		var a aliasRecord
 		found, err := getJSON(b, []byte(aliasName), &a)
@@ -129,19 +159,34 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, aliasName, targetKey
 		a.KeyID, a.UpdatedAt = target.ID, now
 		return putJSON(b, []byte(aliasName), &a)
 	})
-	return asKMSError(err)
+	if err != nil {
+		return nil, asKMSError(err)
+	}
+	return &UpdateAliasResponse{s.keyRef(c, target.ID)}, nil
 }
 
+// DeleteAliasRequest names the alias to delete.
+type DeleteAliasRequest struct {
+	AliasName string
+}
+
+// DeleteAliasResponse is DeleteAlias's answer: the key the alias named.
+type DeleteAliasResponse struct{ KeyRef }
+
 // DeleteAlias removes an alias; the key is untouched.
-func (s *Service) DeleteAlias(ctx context.Context, c *Call, aliasName string) error {
+func (s *Service) DeleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequest) (*DeleteAliasResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
-		return err
+		return nil, err
 	}
-	keyID, err := s.aliasedKey(c, aliasName, "kms:DeleteAlias")
+	keyID, err := s.aliasedKey(ctx, c, aliasName, "kms:DeleteAlias")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	err = s.st.update(func(tx *bolt.Tx) error {
+	err = s.st.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		var a aliasRecord
 		if found, err := getJSON(b, []byte(aliasName), &a); err != nil {
@@ -153,29 +198,51 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, aliasName string) er
 		}
 		return b.Delete([]byte(aliasName))
 	})
-	return asKMSError(err)
+	if err != nil {
+		return nil, asKMSError(err)
+	}
+	return &DeleteAliasResponse{s.keyRef(c, keyID)}, nil
+}
+
+// ListAliasesRequest asks for a page of aliases: all of them, or with KeyID
+// those naming one key.
+type ListAliasesRequest struct {
+	KeyID string
+	// Limit bounds the page: 1 to 100 aliases. Zero: 50.
+	Limit int32
+	// Marker is a previous page's NextMarker; "" starts at the first alias.
+	Marker string
+}
+
+// ListAliasesResponse is ListAliases's answer: one page of aliases.
+type ListAliasesResponse struct {
+	Aliases []AliasListEntry
+	// NextMarker continues the listing; "" when this page is the last.
+	NextMarker string
 }
 
 // ListAliases lists aliases by name, all of them or those of one key.
-func (s *Service) ListAliases(ctx context.Context, c *Call, keyID string, p Page) ([]AliasListEntry, string, error) {
-	limit, err := p.limit(50, 100)
+func (s *Service) ListAliases(ctx context.Context, c *Call, req *ListAliasesRequest) (*ListAliasesResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(req.Limit, 50, 100)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	filter := ""
-	if keyID != "" {
-		k, err := s.loadKey(c, keyID)
+	if req.KeyID != "" {
+		k, err := s.loadKey(ctx, c, req.KeyID)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		filter = k.rec.ID
 		k.release()
 	}
-	var out []AliasListEntry
-	var next string
-	err = s.st.db.View(func(tx *bolt.Tx) error {
+	var resp ListAliasesResponse
+	err = s.st.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		next, err = listPage(tx.Bucket(bucketAliases), p.Marker, limit, func(k, v []byte) (bool, error) {
+		resp.NextMarker, err = listPage(tx.Bucket(bucketAliases), req.Marker, limit, func(k, v []byte) (bool, error) {
 			var a aliasRecord
 			if err := json.Unmarshal(v, &a); err != nil {
 				return false, err
@@ -183,8 +250,8 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, keyID string, p Page
 			if filter != "" && a.KeyID != filter {
 				return false, nil
 			}
-			out = append(out, AliasListEntry{
-				AliasName: a.Name, AliasArn: s.aliasARN(c, a.Name), TargetKeyID: a.KeyID,
+			resp.Aliases = append(resp.Aliases, AliasListEntry{
+				AliasName: a.Name, AliasARN: s.aliasARN(c, a.Name), TargetKeyID: a.KeyID,
 				CreationDate: a.CreatedAt, LastUpdatedDate: a.UpdatedAt,
 			})
 			return true, nil
@@ -192,7 +259,7 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, keyID string, p Page
 		return err
 	})
 	if err != nil {
-		return nil, "", asKMSError(err)
+		return nil, asKMSError(err)
 	}
-	return out, next, nil
+	return &resp, nil
 }

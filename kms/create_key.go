@@ -34,10 +34,12 @@ type CreateKeyRequest struct {
 	BypassPolicyLockoutSafetyCheck bool
 }
 
-// KeyMetadata describes a key as DescribeKey returns it.
+// CreateKeyResponse is CreateKey's answer: the new key's metadata.
+type CreateKeyResponse struct{ KeyMetadata }
+
+// KeyMetadata describes a key as CreateKey and DescribeKey return it.
 type KeyMetadata struct {
-	KeyID                       string
-	Arn                         string
+	KeyRef
 	AWSAccountID                string
 	CreationDate                time.Time
 	Enabled                     bool
@@ -62,7 +64,10 @@ const (
 )
 
 // CreateKey creates a key and answers only once it is on disk.
-func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*KeyMetadata, error) {
+func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*CreateKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	spec, usage := req.KeySpec, req.KeyUsage
 	if spec == "" {
 		spec = SymmetricDefault
@@ -149,7 +154,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	m.CreatedAt = now
 	rec.Materials = []materialRecord{m}
 
-	err := s.st.update(func(tx *bolt.Tx) error {
+	err := s.st.update(ctx, func(tx *bolt.Tx) error {
 		if req.Alias != "" {
 			ab := tx.Bucket(bucketAliases)
 			if ab.Get([]byte(req.Alias)) != nil {
@@ -166,13 +171,12 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 		return nil, asKMSError(err)
 	}
 	c.KeyARN = s.keyARN(c, rec.ID)
-	return s.metadata(c, rec), nil
+	return &CreateKeyResponse{s.metadata(c, rec)}, nil
 }
 
-func (s *Service) metadata(c *Call, r *keyRecord) *KeyMetadata {
-	md := &KeyMetadata{
-		KeyID:                r.ID,
-		Arn:                  s.keyARN(c, r.ID),
+func (s *Service) metadata(c *Call, r *keyRecord) KeyMetadata {
+	md := KeyMetadata{
+		KeyRef:               s.keyRef(c, r.ID),
 		AWSAccountID:         s.account.AccountID,
 		CreationDate:         r.CreatedAt,
 		Enabled:              r.State == Enabled,

@@ -1,6 +1,8 @@
 package kms
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
@@ -75,14 +77,20 @@ type cachedCredential struct {
 	createdAt time.Time
 }
 
-// credentialCache holds the opened secrets: every request looks one up.
-type credentialCache struct {
+// Credentials are the store's access keys as the dialects see them: a
+// lookup of the secret that signs a request, for the signature check, and
+// of the principal it authenticates. Managing them is Admin's.
+//
+// The opened secrets are cached here; the cache's slices are never handed
+// out (Lookup copies), so that deleting a credential may zero its secret
+// while a request signed with it is still being checked.
+type Credentials struct {
 	mu sync.RWMutex
 	m  map[string]*cachedCredential
 }
 
-func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account) (*credentialCache, error) {
-	cc := &credentialCache{m: map[string]*cachedCredential{}}
+func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account) (*Credentials, error) {
+	cc := &Credentials{m: map[string]*cachedCredential{}}
 	err := db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
 			var rec credentialRecord
@@ -104,21 +112,31 @@ func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account) (*credentialC
 	return cc, err
 }
 
-// LookupSecret returns the secret access key and principal of accessKeyID.
-// The returned secret is shared: callers must not modify or keep it.
-func (s *Service) LookupSecret(accessKeyID string) ([]byte, *Principal, bool) {
-	s.creds.mu.RLock()
-	defer s.creds.mu.RUnlock()
-	c, ok := s.creds.m[accessKeyID]
+// Credentials returns the store's credentials, for the dialects'
+// authentication.
+func (s *Service) Credentials() *Credentials { return s.creds }
+
+// Lookup returns the secret access key of accessKeyID and the principal it
+// authenticates, or ok=false if there is no such key. The secret is a copy:
+// the caller owns it and zeroes it once the signature is checked.
+func (c *Credentials) Lookup(accessKeyID string) (secret []byte, p *Principal, ok bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cc, ok := c.m[accessKeyID]
 	if !ok {
 		return nil, nil, false
 	}
-	return c.secret, c.principal, true
+	pc := *cc.principal
+	return bytes.Clone(cc.secret), &pc, true
 }
 
 // CreateCredential makes a new access key pair named name. The secret is
 // returned here once and cannot be read back later.
-func (s *Service) CreateCredential(name string) (*Credential, error) {
+func (a *Admin) CreateCredential(ctx context.Context, name string) (*Credential, error) {
+	s := a.s
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if !credentialNameRE.MatchString(name) {
 		return nil, errorf(ErrValidation, "credential name must be 1-64 characters of A-Z a-z 0-9 +=,.@_-")
 	}
@@ -130,7 +148,7 @@ func (s *Service) CreateCredential(name string) (*Credential, error) {
 		}
 	}
 	cred := newCredential(name, s.now())
-	err := s.st.update(func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, cred) })
+	err := s.st.update(ctx, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, cred) })
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +161,8 @@ func (s *Service) CreateCredential(name string) (*Credential, error) {
 }
 
 // ListCredentials lists the credentials, without secrets, by name.
-func (s *Service) ListCredentials() []CredentialInfo {
+func (a *Admin) ListCredentials() []CredentialInfo {
+	s := a.s
 	s.creds.mu.RLock()
 	defer s.creds.mu.RUnlock()
 	out := make([]CredentialInfo, 0, len(s.creds.m))
@@ -156,7 +175,11 @@ func (s *Service) ListCredentials() []CredentialInfo {
 
 // DeleteCredential removes an access key. It refuses to remove the last one,
 // which would leave nobody able to call the service.
-func (s *Service) DeleteCredential(accessKeyID string) error {
+func (a *Admin) DeleteCredential(ctx context.Context, accessKeyID string) error {
+	s := a.s
+	if err := canceled(ctx); err != nil {
+		return err
+	}
 	s.creds.mu.Lock()
 	defer s.creds.mu.Unlock()
 	c, ok := s.creds.m[accessKeyID]
@@ -166,13 +189,13 @@ func (s *Service) DeleteCredential(accessKeyID string) error {
 	if len(s.creds.m) == 1 {
 		return errorf(ErrValidation, "refusing to delete the last credential: create another first")
 	}
-	err := s.st.update(func(tx *bolt.Tx) error {
+	err := s.st.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
 	})
 	if err != nil {
 		return err
 	}
 	delete(s.creds.m, accessKeyID)
-	clear(c.secret)
+	clear(c.secret) // the cache's own copy: lookups got theirs
 	return nil
 }

@@ -22,21 +22,24 @@ type DecryptRequest struct {
 type DecryptResponse struct {
 	Plaintext              []byte
 	CiphertextForRecipient []byte
-	KeyID                  string // ARN
-	EncryptionAlgorithm    string
+	KeyRef
+	EncryptionAlgorithm string
 }
 
 // Decrypt opens a ciphertext blob made by Encrypt, GenerateDataKey or
 // GenerateDataKeyPair.
 func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*DecryptResponse, error) {
-	h, k, err := s.blobKey(c, req.CiphertextBlob, req.KeyID, req.EncryptionContext, "EncryptionContext", req.EncryptionAlgorithm, "EncryptionAlgorithm", "Decrypt")
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	h, k, err := s.blobKey(ctx, c, req.CiphertextBlob, req.KeyID, req.EncryptionContext, "EncryptionContext", req.EncryptionAlgorithm, "EncryptionAlgorithm", "Decrypt")
 	if err != nil {
 		return nil, err
 	}
 	defer k.release()
 	// The blob's length gives the plaintext's: a wrap is checked for it
 	// before anything is decrypted.
-	to, err := s.resolveTarget(c, k, req.Recipient, req.EncryptTo, len(req.CiphertextBlob)-blobHeaderLen-blobTagLen)
+	to, err := s.resolveTarget(ctx, c, k, req.Recipient, req.EncryptTo, len(req.CiphertextBlob)-blobHeaderLen-blobTagLen)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +53,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 	if err != nil {
 		return nil, err
 	}
-	resp := &DecryptResponse{KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
+	resp := &DecryptResponse{KeyRef: s.keyRef(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
 	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, pt, true); err != nil {
 		return nil, err
 	}
@@ -65,7 +68,7 @@ func errInvalidCiphertext() error {
 // checking state and usage; it decrypts nothing. A blob that is not ours or
 // names a key that does not exist is ErrInvalidCiphertext and tells the caller
 // nothing more. The caller releases the key.
-func (s *Service) blobKey(c *Call, blob []byte, keyID string, ec EncryptionContext, ecField, alg, algField, op string) (blobHeader, *key, error) {
+func (s *Service) blobKey(ctx context.Context, c *Call, blob []byte, keyID string, ec EncryptionContext, ecField, alg, algField, op string) (blobHeader, *key, error) {
 	var h blobHeader
 	if len(blob) == 0 {
 		return h, nil, errorf(ErrValidation, "CiphertextBlob is required")
@@ -82,7 +85,7 @@ func (s *Service) blobKey(c *Call, blob []byte, keyID string, ec EncryptionConte
 	want := ""
 	if keyID != "" {
 		var err error
-		if want, err = s.resolveKeyID(keyID); err != nil {
+		if want, err = s.resolveKeyID(ctx, keyID); err != nil {
 			return h, nil, err
 		}
 		c.noteAlias(want, s.aliasNamed(keyID))
@@ -95,7 +98,7 @@ func (s *Service) blobKey(c *Call, blob []byte, keyID string, ec EncryptionConte
 	if want != "" && want != id {
 		return h, nil, errorf(ErrIncorrectKey, "The key ID in the request does not identify the key that encrypted the ciphertext.")
 	}
-	k, err := s.loadKeyByID(c, id)
+	k, err := s.loadKeyByID(ctx, c, id)
 	if err != nil {
 		return h, nil, err
 	}

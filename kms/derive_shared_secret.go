@@ -23,7 +23,7 @@ type DeriveSharedSecretRequest struct {
 // should run it through a KDF before using it as a key. With a Recipient it is
 // absent and CiphertextForRecipient carries it. The caller zeroes it once sent.
 type DeriveSharedSecretResponse struct {
-	KeyID                  string // ARN
+	KeyRef
 	SharedSecret           []byte
 	CiphertextForRecipient []byte
 	KeyAgreementAlgorithm  string
@@ -37,6 +37,9 @@ const maxPeerKey = 1024
 // the KMS key's curve and not the identity, else ErrInvalidPublicKey and no
 // secret.
 func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSharedSecretRequest) (*DeriveSharedSecretResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if req.KeyAgreementAlgorithm == "" {
 		return nil, errorf(ErrValidation, "KeyAgreementAlgorithm is required; use ECDH")
 	}
@@ -49,7 +52,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if len(req.PublicKey) > maxPeerKey {
 		return nil, errorf(ErrValidation, "PublicKey is longer than %d bytes", maxPeerKey)
 	}
-	k, err := s.loadKey(c, req.KeyID)
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +70,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if peer.Curve() != k.ec.Curve() {
 		return nil, errorf(ErrInvalidPublicKey, "PublicKey is on %s but %s uses %s", peer.Curve(), s.keyARN(c, k.rec.ID), k.ec.Curve())
 	}
-	to, err := s.resolveTarget(c, k, req.Recipient, nil, k.ec.Curve().SecretSize())
+	to, err := s.resolveTarget(ctx, c, k, req.Recipient, nil, k.ec.Curve().SecretSize())
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	if err != nil {
 		return nil, internal(err)
 	}
-	resp := &DeriveSharedSecretResponse{KeyID: s.keyARN(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
+	resp := &DeriveSharedSecretResponse{KeyRef: s.keyRef(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
 	if resp.SharedSecret, resp.CiphertextForRecipient, err = deliver(to, secret, true); err != nil {
 		return nil, err
 	}

@@ -1,16 +1,34 @@
 // Package kms is attestkms's core: the key model, the encrypted store and the
 // operations (CreateKey, Encrypt, Decrypt, GenerateDataKey, DeriveSharedSecret,
-// aliases, key state, rotation, policy, tags), and the audit log.
+// aliases, key state, rotation, policy, tags).
 //
-// Every operation takes a typed request and a *Call naming the authenticated
-// caller, and returns a typed answer or an error wrapping one of the kinds in
-// errors.go. It knows nothing of HTTP or of which dialect called it: the
-// dialects in api/ decode, authenticate and render.
+// The API. A Service (Open) is the data plane: its methods are the
+// operations, all of one shape, Op(ctx, *Call, *OpRequest) (*OpResponse,
+// error), one file each (op.go, with op_test.go holding its tests and
+// BenchmarkOp), plus Account, Region and Close. The Call names the
+// authenticated caller and collects what the audit line records; a listing
+// answers one page (its items and NextMarker); an answer that names a key
+// names it both ways (KeyRef: KeyID, the bare id, and KeyARN), so no caller
+// parses ARNs. The context is honoured (cancel.go): a done ctx stops an
+// operation before it starts, before it verifies a Recipient's evidence and
+// before each store transaction, with ErrCanceled. Errors wrap one of the
+// kinds in errors.go (Kinds), which each dialect maps with one table. What is
+// not the data plane hangs off the Service by one method each: Admin
+// (credential management, Maintain, PolicyProblems) for cmd/attestkms and
+// never for a dialect; Credentials, whose Lookup gives a signature check a
+// copy of a secret that the caller zeroes; and AuditLog, the store's
+// audit.Log (package kms/audit: the audit line, audit.Record, and its
+// writer), to which the dialects write each request's line.
+//
+// kms knows nothing of HTTP or of which dialect called it: the dialects in
+// api/ decode, authenticate and render.
 //
 // Each operation runs in one order: validate the request, load the key, check
-// its state and usage, and only then make or open a secret. Secrets it returns
-// (plaintexts, data keys, shared secrets) belong to the caller, who zeroes them
-// once sent.
+// its state and usage, verify evidence, evaluate the policy, and only then
+// make or open a secret. An operation that changes a key judges the policy of
+// the record it changes, read in the transaction that commits the change
+// (changeKey). Secrets it returns (plaintexts, data keys, shared secrets)
+// belong to the caller, who zeroes them once sent.
 //
 // Threat model. Clients are authenticated before they reach this package, but
 // everything they send is hostile: every field is bounded and validated, every

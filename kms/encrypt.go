@@ -16,8 +16,8 @@ type EncryptRequest struct {
 
 // EncryptResponse is Encrypt's answer.
 type EncryptResponse struct {
-	CiphertextBlob      []byte
-	KeyID               string // ARN
+	CiphertextBlob []byte
+	KeyRef
 	EncryptionAlgorithm string
 }
 
@@ -56,8 +56,8 @@ func checkSymmetricAlgorithm(field, alg string) error {
 }
 
 // encryptable loads a key for encryption: enabled, ENCRYPT_DECRYPT.
-func (s *Service) encryptable(c *Call, keyID, op string) (*key, error) {
-	k, err := s.loadKey(c, keyID)
+func (s *Service) encryptable(ctx context.Context, c *Call, keyID, op string) (*key, error) {
+	k, err := s.loadKey(ctx, c, keyID)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +88,9 @@ func dryRun() error {
 
 // Encrypt encrypts plaintext under a symmetric key.
 func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*EncryptResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if len(req.Plaintext) == 0 || len(req.Plaintext) > maxPlaintextLen {
 		return nil, errorf(ErrValidation, "Plaintext must be 1 to %d bytes", maxPlaintextLen)
 	}
@@ -97,7 +100,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 	if err := checkSymmetricAlgorithm("EncryptionAlgorithm", req.EncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	k, _, err := s.prepareEncryption(c, req.KeyID, "Encrypt", nil, nil, 0, req.EncryptionContext, req.DryRun)
+	k, _, err := s.prepareEncryption(ctx, c, req.KeyID, "Encrypt", nil, nil, 0, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -106,5 +109,5 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*E
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}, nil
+	return &EncryptResponse{CiphertextBlob: blob, KeyRef: s.keyRef(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}, nil
 }

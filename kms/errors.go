@@ -11,26 +11,31 @@ import (
 // detail a client sees. No message ever contains key material, plaintext,
 // a data key or a shared secret.
 var (
-	ErrNotFound           = errors.New("not found")
-	ErrAlreadyExists      = errors.New("already exists")
-	ErrDisabled           = errors.New("key disabled")
-	ErrInvalidState       = errors.New("invalid key state")
-	ErrInvalidKeyUsage    = errors.New("invalid key usage")
-	ErrInvalidCiphertext  = errors.New("invalid ciphertext")
-	ErrIncorrectKey       = errors.New("incorrect key")
-	ErrValidation         = errors.New("validation error")
-	ErrUnsupported        = errors.New("unsupported operation")
-	ErrInvalidPublicKey   = errors.New("invalid public key")
-	ErrInvalidAliasName   = errors.New("invalid alias name")
-	ErrInvalidArn         = errors.New("invalid arn")
-	ErrInvalidMarker      = errors.New("invalid marker")
-	ErrMalformedPolicy    = errors.New("malformed policy document")
-	ErrTag                = errors.New("invalid tag")
-	ErrLimitExceeded      = errors.New("limit exceeded")
-	ErrAccessDenied       = errors.New("access denied")
-	ErrDryRun             = errors.New("dry run succeeded")
-	ErrInvalidRecipient   = errors.New("invalid recipient")
-	ErrInternal           = errors.New("internal error")
+	ErrNotFound          = errors.New("not found")
+	ErrAlreadyExists     = errors.New("already exists")
+	ErrDisabled          = errors.New("key disabled")
+	ErrInvalidState      = errors.New("invalid key state")
+	ErrInvalidKeyUsage   = errors.New("invalid key usage")
+	ErrInvalidCiphertext = errors.New("invalid ciphertext")
+	ErrIncorrectKey      = errors.New("incorrect key")
+	ErrValidation        = errors.New("validation error")
+	ErrUnsupported       = errors.New("unsupported operation")
+	ErrInvalidPublicKey  = errors.New("invalid public key")
+	ErrInvalidAliasName  = errors.New("invalid alias name")
+	ErrInvalidArn        = errors.New("invalid arn")
+	ErrInvalidMarker     = errors.New("invalid marker")
+	ErrMalformedPolicy   = errors.New("malformed policy document")
+	ErrTag               = errors.New("invalid tag")
+	ErrLimitExceeded     = errors.New("limit exceeded")
+	ErrAccessDenied      = errors.New("access denied")
+	ErrDryRun            = errors.New("dry run succeeded")
+	ErrInvalidRecipient  = errors.New("invalid recipient")
+	ErrInternal          = errors.New("internal error")
+	// ErrCanceled: the request's context was done before the operation
+	// completed. It stopped before its next step — before it started,
+	// before verifying a Recipient's evidence, before a store transaction —
+	// so nothing it had not yet committed is committed.
+	ErrCanceled           = errors.New("request canceled")
 	ErrNotInitialised     = errors.New("data directory is not initialised")
 	ErrAlreadyInitialised = errors.New("data directory is already initialised")
 	ErrCredentialNotFound = errors.New("credential not found")
@@ -46,7 +51,7 @@ var Kinds = []error{
 	ErrInvalidCiphertext, ErrIncorrectKey, ErrValidation, ErrUnsupported,
 	ErrInvalidPublicKey, ErrInvalidAliasName, ErrInvalidArn, ErrInvalidMarker,
 	ErrMalformedPolicy, ErrTag, ErrLimitExceeded, ErrAccessDenied, ErrDryRun,
-	ErrInvalidRecipient, ErrInternal,
+	ErrInvalidRecipient, ErrInternal, ErrCanceled,
 }
 
 // Error is an operation's failure: one kind and the message a client may see.

@@ -75,7 +75,7 @@ func newGateEnv(t *testing.T, s *Service, e *enclave) *gateEnv {
 		t.Fatalf("Encrypt under a bound key: %v", err)
 	}
 	g.blob = enc.CiphertextBlob
-	kp, err := s.GenerateDataKeyPairWithoutPlaintext(bg, c, &GenerateDataKeyPairRequest{KeyID: g.sym, KeyPairSpec: PairEccNistP256})
+	kp, err := s.GenerateDataKeyPairWithoutPlaintext(bg, c, &GenerateDataKeyPairWithoutPlaintextRequest{KeyID: g.sym, KeyPairSpec: PairEccNistP256})
 	if err != nil {
 		t.Fatalf("GenerateDataKeyPairWithoutPlaintext under a bound key: %v", err)
 	}
@@ -169,88 +169,85 @@ func gateRows() []gateRow {
 			return g.s.ReEncrypt(bg, g.c, &ReEncryptRequest{CiphertextBlob: enc.CiphertextBlob, DestinationKeyID: g.sym})
 		}},
 		{method: "GenerateDataKeyWithoutPlaintext", action: "kms:GenerateDataKeyWithoutPlaintext", call: func(g *gateEnv) (any, error) {
-			return g.s.GenerateDataKeyWithoutPlaintext(bg, g.c, &GenerateDataKeyRequest{KeyID: g.sym, KeySpec: "AES_256"})
+			return g.s.GenerateDataKeyWithoutPlaintext(bg, g.c, &GenerateDataKeyWithoutPlaintextRequest{KeyID: g.sym, KeySpec: "AES_256"})
 		}},
 		{method: "GenerateDataKeyPairWithoutPlaintext", action: "kms:GenerateDataKeyPairWithoutPlaintext", call: func(g *gateEnv) (any, error) {
-			return g.s.GenerateDataKeyPairWithoutPlaintext(bg, g.c, &GenerateDataKeyPairRequest{KeyID: g.sym, KeyPairSpec: PairRSA2048})
+			return g.s.GenerateDataKeyPairWithoutPlaintext(bg, g.c, &GenerateDataKeyPairWithoutPlaintextRequest{KeyID: g.sym, KeyPairSpec: PairRSA2048})
 		}},
 		{method: "GetPublicKey", action: "kms:GetPublicKey", call: func(g *gateEnv) (any, error) {
-			return g.s.GetPublicKey(bg, g.c, g.ka)
+			return g.s.GetPublicKey(bg, g.c, &GetPublicKeyRequest{KeyID: g.ka})
 		}},
 		{method: "DescribeKey", action: "kms:DescribeKey", call: func(g *gateEnv) (any, error) {
-			return g.s.DescribeKey(bg, g.c, g.sym)
+			return g.s.DescribeKey(bg, g.c, &DescribeKeyRequest{KeyID: g.sym})
 		}},
 		{method: "UpdateKeyDescription", action: "kms:UpdateKeyDescription", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.UpdateKeyDescription(bg, g.c, g.sym, "bound")
+			return g.s.UpdateKeyDescription(bg, g.c, &UpdateKeyDescriptionRequest{KeyID: g.sym, Description: "bound"})
 		}},
 		{method: "CreateAlias", action: "kms:CreateAlias", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.CreateAlias(bg, g.c, g.alias(), g.sym)
+			return g.s.CreateAlias(bg, g.c, &CreateAliasRequest{AliasName: g.alias(), TargetKeyID: g.sym})
 		}},
 		{method: "UpdateAlias", action: "kms:UpdateAlias", call: func(g *gateEnv) (any, error) {
-			if err := g.s.CreateAlias(bg, g.c, g.alias(), g.unbound); err != nil {
+			if _, err := g.s.CreateAlias(bg, g.c, &CreateAliasRequest{AliasName: g.alias(), TargetKeyID: g.unbound}); err != nil {
 				return nil, err
 			}
-			return nil, g.s.UpdateAlias(bg, g.c, g.alias(), g.sym)
+			return g.s.UpdateAlias(bg, g.c, &UpdateAliasRequest{AliasName: g.alias(), TargetKeyID: g.sym})
 		}},
 		{method: "DeleteAlias", action: "kms:DeleteAlias", call: func(g *gateEnv) (any, error) {
-			if err := g.s.CreateAlias(bg, g.c, g.alias(), g.sym); err != nil {
+			if _, err := g.s.CreateAlias(bg, g.c, &CreateAliasRequest{AliasName: g.alias(), TargetKeyID: g.sym}); err != nil {
 				return nil, err
 			}
-			return nil, g.s.DeleteAlias(bg, g.c, g.alias())
+			return g.s.DeleteAlias(bg, g.c, &DeleteAliasRequest{AliasName: g.alias()})
 		}},
 		{method: "ListAliases", action: "kms:ListAliases", call: func(g *gateEnv) (any, error) {
-			l, _, err := g.s.ListAliases(bg, g.c, g.sym, Page{})
-			return l, err
+			return g.s.ListAliases(bg, g.c, &ListAliasesRequest{KeyID: g.sym})
 		}},
 		{method: "PutKeyPolicy", action: "kms:PutKeyPolicy", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.PutKeyPolicy(bg, g.c, g.sym, "", gateBoundPolicy(g.s.Account()), true)
+			return g.s.PutKeyPolicy(bg, g.c, &PutKeyPolicyRequest{KeyID: g.sym, Policy: gateBoundPolicy(g.s.Account()), BypassPolicyLockoutSafetyCheck: true})
 		}},
 		{method: "GetKeyPolicy", action: "kms:GetKeyPolicy", call: func(g *gateEnv) (any, error) {
-			return g.s.GetKeyPolicy(bg, g.c, g.sym, "")
+			return g.s.GetKeyPolicy(bg, g.c, &GetKeyPolicyRequest{KeyID: g.sym})
 		}},
 		{method: "ListKeyPolicies", action: "kms:ListKeyPolicies", call: func(g *gateEnv) (any, error) {
-			return g.s.ListKeyPolicies(bg, g.c, g.sym, Page{})
+			return g.s.ListKeyPolicies(bg, g.c, &ListKeyPoliciesRequest{KeyID: g.sym})
 		}},
 		{method: "DisableKey", action: "kms:DisableKey", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.DisableKey(bg, g.c, g.sym)
+			return g.s.DisableKey(bg, g.c, &DisableKeyRequest{KeyID: g.sym})
 		}},
 		{method: "EnableKey", action: "kms:EnableKey", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.EnableKey(bg, g.c, g.sym)
+			return g.s.EnableKey(bg, g.c, &EnableKeyRequest{KeyID: g.sym})
 		}},
 		{method: "ScheduleKeyDeletion", action: "kms:ScheduleKeyDeletion", call: func(g *gateEnv) (any, error) {
-			return g.s.ScheduleKeyDeletion(bg, g.c, g.sym, 7)
+			return g.s.ScheduleKeyDeletion(bg, g.c, &ScheduleKeyDeletionRequest{KeyID: g.sym, PendingWindowInDays: 7})
 		}},
 		{method: "CancelKeyDeletion", action: "kms:CancelKeyDeletion", call: func(g *gateEnv) (any, error) {
-			if _, err := g.s.ScheduleKeyDeletion(bg, g.c, g.sym, 7); err != nil {
+			if _, err := g.s.ScheduleKeyDeletion(bg, g.c, &ScheduleKeyDeletionRequest{KeyID: g.sym, PendingWindowInDays: 7}); err != nil {
 				return nil, err
 			}
-			return g.s.CancelKeyDeletion(bg, g.c, g.sym)
+			return g.s.CancelKeyDeletion(bg, g.c, &CancelKeyDeletionRequest{KeyID: g.sym})
 		}},
 		{method: "EnableKeyRotation", action: "kms:EnableKeyRotation", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.EnableKeyRotation(bg, g.c, g.sym, 0)
+			return g.s.EnableKeyRotation(bg, g.c, &EnableKeyRotationRequest{KeyID: g.sym, RotationPeriodInDays: 0})
 		}},
 		{method: "DisableKeyRotation", action: "kms:DisableKeyRotation", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.DisableKeyRotation(bg, g.c, g.sym)
+			return g.s.DisableKeyRotation(bg, g.c, &DisableKeyRotationRequest{KeyID: g.sym})
 		}},
 		{method: "GetKeyRotationStatus", action: "kms:GetKeyRotationStatus", call: func(g *gateEnv) (any, error) {
-			return g.s.GetKeyRotationStatus(bg, g.c, g.sym)
+			return g.s.GetKeyRotationStatus(bg, g.c, &GetKeyRotationStatusRequest{KeyID: g.sym})
 		}},
 		{method: "RotateKeyOnDemand", action: "kms:RotateKeyOnDemand", call: func(g *gateEnv) (any, error) {
-			return g.s.RotateKeyOnDemand(bg, g.c, g.sym)
+			return g.s.RotateKeyOnDemand(bg, g.c, &RotateKeyOnDemandRequest{KeyID: g.sym})
 		}},
 		{method: "ListKeyRotations", action: "kms:ListKeyRotations", call: func(g *gateEnv) (any, error) {
-			l, _, err := g.s.ListKeyRotations(bg, g.c, g.sym, true, Page{})
-			return l, err
+			return g.s.ListKeyRotations(bg, g.c, &ListKeyRotationsRequest{KeyID: g.sym, AllKeyMaterial: true})
 		}},
 		{method: "TagResource", action: "kms:TagResource", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.TagResource(bg, g.c, g.sym, []Tag{{TagKey: "k", TagValue: "v"}})
+			return g.s.TagResource(bg, g.c, &TagResourceRequest{KeyID: g.sym, Tags: []Tag{{TagKey: "k", TagValue: "v"}}})
 		}},
 		{method: "UntagResource", action: "kms:UntagResource", call: func(g *gateEnv) (any, error) {
-			return nil, g.s.UntagResource(bg, g.c, g.sym, []string{"k"})
+			return g.s.UntagResource(bg, g.c, &UntagResourceRequest{KeyID: g.sym, TagKeys: []string{"k"}})
 		}},
 		{method: "ListResourceTags", action: "kms:ListResourceTags", call: func(g *gateEnv) (any, error) {
-			l, _, err := g.s.ListResourceTags(bg, g.c, g.sym, Page{})
-			return l, err
+			return g.s.ListResourceTags(bg, g.c, &ListResourceTagsRequest{KeyID: g.sym})
 		}},
 	}
 }
@@ -258,19 +255,39 @@ func gateRows() []gateRow {
 // gateNoKey are the exported methods that take no key, with why the gate has
 // nothing to say about them.
 var gateNoKey = map[string]string{
-	"CreateKey":        "makes a key; its policy is checked by checkNewPolicy (TestGateSafetyCheckAtCreation)",
-	"ListKeys":         "lists key ids and ARNs",
-	"GenerateRandom":   "random bytes of no key",
-	"Audit":            "writes an audit line",
-	"LookupSecret":     "the signature check's credential lookup, no key",
+	"CreateKey":      "makes a key; its policy is checked by checkNewPolicy (TestGateSafetyCheckAtCreation)",
+	"ListKeys":       "lists key ids and ARNs",
+	"GenerateRandom": "random bytes of no key",
+	"AuditLog":       "the audit log the dialects write to",
+	"Credentials":    "the signature check's credential lookup, no key",
+	"Admin":          "administration (credentials, maintenance, policy problems): no key operation, and no secret of a key",
+	"Close":          "closes the store",
+	"Account":        "the account's ids",
+	"Region":         "the server's region",
+}
+
+// gateAdmin are Admin's methods: administration takes no key from a request
+// and returns no secret of one.
+var gateAdmin = map[string]string{
 	"CreateCredential": "administration (cmd/attestkms credential), no key",
 	"ListCredentials":  "administration, no key",
 	"DeleteCredential": "administration, no key",
 	"Maintain":         "deletes expired keys and rotates due ones; returns no secret",
-	"Close":            "closes the store",
-	"Account":          "the account's ids",
-	"Region":           "the server's region",
 	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
+}
+
+// secretNames are the fields of a response that carry a secret.
+var secretNames = []string{"Plaintext", "PrivateKeyPlaintext", "SharedSecret", "CiphertextForRecipient"}
+
+// secretFieldNames names the secret fields a response type has.
+func secretFieldNames(t reflect.Type) []string {
+	var out []string
+	for _, name := range secretNames {
+		if _, ok := t.FieldByName(name); ok {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // secretFields names the fields of a response that carry a secret and are
@@ -287,7 +304,7 @@ func secretFields(resp any) []string {
 		return nil
 	}
 	var out []string
-	for _, name := range []string{"Plaintext", "PrivateKeyPlaintext", "SharedSecret", "CiphertextForRecipient"} {
+	for _, name := range secretNames {
 		if f := v.FieldByName(name); f.IsValid() && f.Len() > 0 {
 			out = append(out, name)
 		}
@@ -317,6 +334,17 @@ func TestGateEveryOperation(t *testing.T) {
 	for name := range covered {
 		if _, ok := st.MethodByName(name); !ok {
 			t.Errorf("row for Service.%s, which does not exist", name)
+		}
+	}
+	at := reflect.TypeOf(s.Admin())
+	for i := 0; i < at.NumMethod(); i++ {
+		if name := at.Method(i).Name; gateAdmin[name] == "" {
+			t.Errorf("Admin.%s is not listed in gateAdmin: say why it touches no key, or make it an operation of Service", name)
+		}
+	}
+	for name := range gateAdmin {
+		if _, ok := at.MethodByName(name); !ok {
+			t.Errorf("gateAdmin lists Admin.%s, which does not exist", name)
 		}
 	}
 
@@ -417,15 +445,15 @@ func TestGateSafetyCheckAtCreation(t *testing.T) {
 		t.Errorf("the refusal does not name the statement and its wildcard: %v", err)
 	}
 	md := mustKey(t, s, "", "")
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", pol, false), ErrMalformedPolicy)
-	if got, _ := s.GetKeyPolicy(bg, c, md.KeyID, ""); got != defaultPolicy(s.Account()) {
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: pol})), ErrMalformedPolicy)
+	if got, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: md.KeyID}); err != nil || got.Policy != defaultPolicy(s.Account()) {
 		t.Fatalf("a refused PutKeyPolicy changed the policy to %s", got)
 	}
 	if c.BypassedChecks != nil {
 		t.Fatalf("refused checks recorded as bypassed: %v", c.BypassedChecks)
 	}
 	c = s.testCall()
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", pol, true); err != nil {
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: pol, BypassPolicyLockoutSafetyCheck: true}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(c.BypassedChecks, []string{CheckAttestationSafety}) {
@@ -450,7 +478,7 @@ func TestGateSafetyCheckAnyRegion(t *testing.T) {
 		  {"Sid":"elsewhere","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":"kms:GenerateDataKey",` + resource + `},
 		  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + root + `"},"Action":"kms:Decrypt","Resource":"*",
 		   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("ab", 48) + `"}}}]}`
-		err := s.PutKeyPolicy(bg, c, md.KeyID, "", pol, false)
+		_, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: pol})
 		wantKind(t, err, ErrMalformedPolicy)
 		if !strings.Contains(err.Error(), `statement 1 (Sid "elsewhere")`) {
 			t.Errorf("%s: the refusal does not name the statement: %v", resource, err)
@@ -522,7 +550,7 @@ func TestGateUnsafePolicyVariants(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			g := newGateEnv(t, s, e)
-			err := s.PutKeyPolicy(bg, g.c, g.sym, "", tc.policy, false)
+			_, err := s.PutKeyPolicy(bg, g.c, &PutKeyPolicyRequest{KeyID: g.sym, Policy: tc.policy})
 			if tc.safe {
 				if err != nil {
 					t.Fatalf("a safe policy refused: %v", err)
@@ -534,7 +562,7 @@ func TestGateUnsafePolicyVariants(t *testing.T) {
 				}
 			}
 			for _, id := range []string{g.sym, g.ka} {
-				if err := s.PutKeyPolicy(bg, g.c, id, "", tc.policy, true); err != nil {
+				if _, err := s.PutKeyPolicy(bg, g.c, &PutKeyPolicyRequest{KeyID: id, Policy: tc.policy, BypassPolicyLockoutSafetyCheck: true}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -12,22 +12,39 @@ type GenerateDataKeyRequest struct {
 	KeySpec           string
 	NumberOfBytes     int32
 	EncryptionContext EncryptionContext
-	// Recipient, if given (GenerateDataKey only), gets the data key wrapped
-	// to its attested key instead of in the clear; EncryptTo, if given,
-	// encrypted to an unattested public key.
+	// Recipient, if given, gets the data key wrapped to its attested key
+	// instead of in the clear; EncryptTo, if given, encrypted to an
+	// unattested public key.
 	Recipient *Recipient
 	EncryptTo *PublicKeyWrap
 	DryRun    bool
 }
 
-// GenerateDataKeyResponse is GenerateDataKey's answer. Plaintext is nil for
-// GenerateDataKeyWithoutPlaintext and with a Recipient (which gets
-// CiphertextForRecipient); the caller zeroes it once sent.
+// GenerateDataKeyResponse is GenerateDataKey's answer. Plaintext is nil
+// with a Recipient or EncryptTo (which get CiphertextForRecipient); the
+// caller zeroes it once sent.
 type GenerateDataKeyResponse struct {
 	CiphertextBlob         []byte
 	Plaintext              []byte
 	CiphertextForRecipient []byte
-	KeyID                  string // ARN
+	KeyRef
+}
+
+// GenerateDataKeyWithoutPlaintextRequest asks for a data key returned only
+// encrypted: GenerateDataKeyRequest without a recipient of its plaintext.
+type GenerateDataKeyWithoutPlaintextRequest struct {
+	KeyID             string
+	KeySpec           string
+	NumberOfBytes     int32
+	EncryptionContext EncryptionContext
+	DryRun            bool
+}
+
+// GenerateDataKeyWithoutPlaintextResponse is GenerateDataKeyWithoutPlaintext's
+// answer.
+type GenerateDataKeyWithoutPlaintextResponse struct {
+	CiphertextBlob []byte
+	KeyRef
 }
 
 const maxRandomBytes = 1024
@@ -53,15 +70,25 @@ func dataKeySize(spec string, n int32) (int, error) {
 // GenerateDataKey returns a fresh data key in plaintext and encrypted under a
 // symmetric key.
 func (s *Service) GenerateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
-	return s.generateDataKey(c, req, true)
+	return s.generateDataKey(ctx, c, req, true)
 }
 
 // GenerateDataKeyWithoutPlaintext returns a fresh data key encrypted only.
-func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
-	return s.generateDataKey(c, req, false)
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyWithoutPlaintextRequest) (*GenerateDataKeyWithoutPlaintextResponse, error) {
+	r, err := s.generateDataKey(ctx, c, &GenerateDataKeyRequest{
+		KeyID: req.KeyID, KeySpec: req.KeySpec, NumberOfBytes: req.NumberOfBytes,
+		EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	return &GenerateDataKeyWithoutPlaintextResponse{CiphertextBlob: r.CiphertextBlob, KeyRef: r.KeyRef}, nil
 }
 
-func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlaintext bool) (*GenerateDataKeyResponse, error) {
+func (s *Service) generateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest, withPlaintext bool) (*GenerateDataKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	n, err := dataKeySize(req.KeySpec, req.NumberOfBytes)
 	if err != nil {
 		return nil, err
@@ -72,11 +99,8 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 	op := "GenerateDataKey"
 	if !withPlaintext {
 		op = "GenerateDataKeyWithoutPlaintext"
-		if req.Recipient != nil || req.EncryptTo != nil {
-			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyWithoutPlaintext")
-		}
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, req.EncryptTo, n, req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(ctx, c, req.KeyID, op, req.Recipient, req.EncryptTo, n, req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +112,7 @@ func (s *Service) generateDataKey(c *Call, req *GenerateDataKeyRequest, withPlai
 		clear(dk)
 		return nil, err
 	}
-	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyID: s.keyARN(c, k.rec.ID)}
+	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyRef: s.keyRef(c, k.rec.ID)}
 	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, dk, withPlaintext); err != nil {
 		return nil, err
 	}

@@ -15,23 +15,43 @@ type GenerateDataKeyPairRequest struct {
 	KeyID             string
 	KeyPairSpec       DataKeyPairSpec
 	EncryptionContext EncryptionContext
-	// Recipient, if given (GenerateDataKeyPair only), gets the private key
-	// wrapped to its attested key instead of in the clear.
+	// Recipient, if given, gets the private key wrapped to its attested key
+	// instead of in the clear.
 	Recipient *Recipient
 	DryRun    bool
 }
 
 // GenerateDataKeyPairResponse is GenerateDataKeyPair's answer: the public key
 // as DER SubjectPublicKeyInfo, the private key as DER PKCS#8, in plaintext
-// (nil for ...WithoutPlaintext; the caller zeroes it once sent) and as a
-// ciphertext blob that Decrypt opens.
+// (nil with a Recipient, which gets CiphertextForRecipient; the caller
+// zeroes it once sent) and as a ciphertext blob that Decrypt opens.
 type GenerateDataKeyPairResponse struct {
-	KeyID                    string // ARN
+	KeyRef
 	KeyPairSpec              DataKeyPairSpec
 	PublicKey                []byte
 	PrivateKeyCiphertextBlob []byte
 	PrivateKeyPlaintext      []byte
 	CiphertextForRecipient   []byte
+}
+
+// GenerateDataKeyPairWithoutPlaintextRequest asks for a key pair whose
+// private key is returned only encrypted: GenerateDataKeyPairRequest without
+// a recipient of the private key.
+type GenerateDataKeyPairWithoutPlaintextRequest struct {
+	KeyID             string
+	KeyPairSpec       DataKeyPairSpec
+	EncryptionContext EncryptionContext
+	DryRun            bool
+}
+
+// GenerateDataKeyPairWithoutPlaintextResponse is
+// GenerateDataKeyPairWithoutPlaintext's answer: the public key and the
+// private key's ciphertext blob.
+type GenerateDataKeyPairWithoutPlaintextResponse struct {
+	KeyRef
+	KeyPairSpec              DataKeyPairSpec
+	PublicKey                []byte
+	PrivateKeyCiphertextBlob []byte
 }
 
 var pairCurves = map[DataKeyPairSpec]eckeys.Curve{
@@ -50,15 +70,26 @@ var pairECPrivateKeyLen = map[DataKeyPairSpec]int{
 
 // GenerateDataKeyPair returns a new key pair with its private key in plaintext and encrypted.
 func (s *Service) GenerateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
-	return s.generateDataKeyPair(c, req, true)
+	return s.generateDataKeyPair(ctx, c, req, true)
 }
 
 // GenerateDataKeyPairWithoutPlaintext returns a new key pair with its private key encrypted only.
-func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
-	return s.generateDataKeyPair(c, req, false)
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyPairWithoutPlaintextRequest) (*GenerateDataKeyPairWithoutPlaintextResponse, error) {
+	r, err := s.generateDataKeyPair(ctx, c, &GenerateDataKeyPairRequest{
+		KeyID: req.KeyID, KeyPairSpec: req.KeyPairSpec, EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
+	}, false)
+	if err != nil {
+		return nil, err
+	}
+	return &GenerateDataKeyPairWithoutPlaintextResponse{
+		KeyRef: r.KeyRef, KeyPairSpec: r.KeyPairSpec, PublicKey: r.PublicKey, PrivateKeyCiphertextBlob: r.PrivateKeyCiphertextBlob,
+	}, nil
 }
 
-func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, withPlaintext bool) (*GenerateDataKeyPairResponse, error) {
+func (s *Service) generateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest, withPlaintext bool) (*GenerateDataKeyPairResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	_, isEC := pairCurves[req.KeyPairSpec]
 	_, isRSA := pairRSABits[req.KeyPairSpec]
 	if req.KeyPairSpec == "" {
@@ -73,16 +104,13 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 	op := "GenerateDataKeyPair"
 	if !withPlaintext {
 		op = "GenerateDataKeyPairWithoutPlaintext"
-		if req.Recipient != nil {
-			return nil, errorf(ErrValidation, "Recipient is not accepted by GenerateDataKeyPairWithoutPlaintext")
-		}
 	}
 	if isRSA && req.Recipient != nil && req.Recipient.Raw {
 		// An RSA private key is over 1 KB as PKCS #8; one raw RSA block of
 		// the largest enclave key (4096 bits) holds 446 bytes.
 		return nil, errorf(ErrValidation, "Recipient: a %s private key does not fit one RSA block; ask for CMS EnvelopedData instead of a raw ciphertext", req.KeyPairSpec)
 	}
-	k, to, err := s.prepareEncryption(c, req.KeyID, op, req.Recipient, nil, pairECPrivateKeyLen[req.KeyPairSpec], req.EncryptionContext, req.DryRun)
+	k, to, err := s.prepareEncryption(ctx, c, req.KeyID, op, req.Recipient, nil, pairECPrivateKeyLen[req.KeyPairSpec], req.EncryptionContext, req.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +125,7 @@ func (s *Service) generateDataKeyPair(c *Call, req *GenerateDataKeyPairRequest, 
 		return nil, err
 	}
 	resp := &GenerateDataKeyPairResponse{
-		KeyID: s.keyARN(c, k.rec.ID), KeyPairSpec: req.KeyPairSpec,
+		KeyRef: s.keyRef(c, k.rec.ID), KeyPairSpec: req.KeyPairSpec,
 		PublicKey: pub, PrivateKeyCiphertextBlob: blob,
 	}
 	if resp.PrivateKeyPlaintext, resp.CiphertextForRecipient, err = deliver(to, priv, withPlaintext); err != nil {

@@ -23,13 +23,16 @@ type GenerateRandomResponse struct {
 // GenerateRandom returns random bytes. It uses no key, so no key policy
 // applies; a Recipient's evidence is still verified.
 func (s *Service) GenerateRandom(ctx context.Context, c *Call, req *GenerateRandomRequest) (*GenerateRandomResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if req.CustomKeyStoreID != "" {
 		return nil, errorf(ErrUnsupported, "custom key stores are not supported")
 	}
 	if req.NumberOfBytes < 1 || req.NumberOfBytes > maxRandomBytes {
 		return nil, errorf(ErrValidation, "NumberOfBytes must be between 1 and %d", maxRandomBytes)
 	}
-	to, err := s.resolveTarget(c, nil, req.Recipient, nil, int(req.NumberOfBytes))
+	to, err := s.resolveTarget(ctx, c, nil, req.Recipient, nil, int(req.NumberOfBytes))
 	if err != nil {
 		return nil, err
 	}

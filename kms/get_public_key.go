@@ -2,9 +2,14 @@ package kms
 
 import "context"
 
+// GetPublicKeyRequest names an asymmetric key.
+type GetPublicKeyRequest struct {
+	KeyID string
+}
+
 // GetPublicKeyResponse is GetPublicKey's answer.
 type GetPublicKeyResponse struct {
-	KeyID                  string // ARN
+	KeyRef
 	PublicKey              []byte // DER SubjectPublicKeyInfo
 	KeySpec                KeySpec
 	KeyUsage               KeyUsage
@@ -12,8 +17,11 @@ type GetPublicKeyResponse struct {
 }
 
 // GetPublicKey returns an asymmetric key's public key.
-func (s *Service) GetPublicKey(ctx context.Context, c *Call, keyID string) (*GetPublicKeyResponse, error) {
-	k, err := s.loadKey(c, keyID)
+func (s *Service) GetPublicKey(ctx context.Context, c *Call, req *GetPublicKeyRequest) (*GetPublicKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +36,7 @@ func (s *Service) GetPublicKey(ctx context.Context, c *Call, keyID string) (*Get
 		return nil, errorf(ErrUnsupported, "%s is a symmetric key: it has no public key.", s.keyARN(c, k.rec.ID))
 	}
 	resp := &GetPublicKeyResponse{
-		KeyID: s.keyARN(c, k.rec.ID), PublicKey: append([]byte(nil), k.rec.PublicKey...),
+		KeyRef: s.keyRef(c, k.rec.ID), PublicKey: append([]byte(nil), k.rec.PublicKey...),
 		KeySpec: k.rec.Spec, KeyUsage: k.rec.Usage,
 	}
 	if k.rec.Usage == KeyAgreement {

@@ -57,6 +57,14 @@ func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
 	return k, nil
 }
 
+// policyOf is rec as authorize judges it: its policy parsed, no material
+// opened. The caller must not release it.
+func policyOf(rec *keyRecord) *key {
+	k := &key{rec: rec}
+	k.policy, k.policyErr = policy.Parse(rec.Policy)
+	return k
+}
+
 // open fills k's material from k.rec.
 func (k *key) open(s *sealer.Sealer) error {
 	rec := k.rec

@@ -38,52 +38,109 @@ func checkPolicyName(name string) error {
 	return nil
 }
 
+// PutKeyPolicyRequest replaces a key's policy. PolicyName is "" or
+// "default", the only one. BypassPolicyLockoutSafetyCheck skips the checks
+// a new policy must pass (checkNewPolicy); the audit line names the skipped
+// ones that failed.
+type PutKeyPolicyRequest struct {
+	KeyID                          string
+	PolicyName                     string
+	Policy                         string
+	BypassPolicyLockoutSafetyCheck bool
+}
+
+// PutKeyPolicyResponse is PutKeyPolicy's answer: the key.
+type PutKeyPolicyResponse struct{ KeyRef }
+
 // PutKeyPolicy replaces a key's policy; it is stored and returned as given.
-func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, keyID, policyName, policy string, bypassLockoutCheck bool) error {
-	if err := checkPolicyName(policyName); err != nil {
-		return err
+func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, req *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
 	}
+	if err := checkPolicyName(req.PolicyName); err != nil {
+		return nil, err
+	}
+	policy := req.Policy
 	if policy == "" {
-		return errorf(ErrValidation, "Policy is required")
+		return nil, errorf(ErrValidation, "Policy is required")
 	}
 	if err := validatePolicy(policy); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := s.changeKey(c, keyID, "kms:PutKeyPolicy", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:PutKeyPolicy", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
-		if err := s.checkNewPolicy(c, rec.ID, policy, bypassLockoutCheck); err != nil {
+		if err := s.checkNewPolicy(c, rec.ID, policy, req.BypassPolicyLockoutSafetyCheck); err != nil {
 			return err
 		}
 		rec.Policy = policy
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &PutKeyPolicyResponse{s.keyRef(c, rec.ID)}, nil
+}
+
+// GetKeyPolicyRequest asks for a key's policy; PolicyName is "" or
+// "default".
+type GetKeyPolicyRequest struct {
+	KeyID      string
+	PolicyName string
+}
+
+// GetKeyPolicyResponse is GetKeyPolicy's answer: the policy as it was given.
+type GetKeyPolicyResponse struct {
+	KeyRef
+	PolicyName string // always "default"
+	Policy     string
 }
 
 // GetKeyPolicy returns a key's policy as it was given.
-func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, keyID, policyName string) (string, error) {
-	if err := checkPolicyName(policyName); err != nil {
-		return "", err
+func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, req *GetKeyPolicyRequest) (*GetKeyPolicyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
 	}
-	k, err := s.loadKey(c, keyID)
+	if err := checkPolicyName(req.PolicyName); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	defer k.release()
 	if err := s.authorize(c, k, "kms:GetKeyPolicy", nil, nil); err != nil {
-		return "", err
+		return nil, err
 	}
-	return k.rec.Policy, nil
+	return &GetKeyPolicyResponse{KeyRef: s.keyRef(c, k.rec.ID), PolicyName: DefaultPolicyName, Policy: k.rec.Policy}, nil
+}
+
+// ListKeyPoliciesRequest asks for a key's policy names.
+type ListKeyPoliciesRequest struct {
+	KeyID string
+	// Limit bounds the page: 1 to 1000 names. Zero: 100.
+	Limit int32
+	// Marker is a previous page's NextMarker. There is only ever one page.
+	Marker string
+}
+
+// ListKeyPoliciesResponse is ListKeyPolicies's answer.
+type ListKeyPoliciesResponse struct {
+	KeyRef
+	PolicyNames []string // always ["default"]
+	NextMarker  string   // always "": one name fits any page
 }
 
 // ListKeyPolicies lists a key's policy names: always "default".
-func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, keyID string, p Page) ([]string, error) {
-	if _, err := p.limit(100, 1000); err != nil {
+func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, req *ListKeyPoliciesRequest) (*ListKeyPoliciesResponse, error) {
+	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	k, err := s.loadKey(c, keyID)
+	if _, err := pageLimit(req.Limit, 100, 1000); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -91,5 +148,5 @@ func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, keyID string, p 
 	if err := s.authorize(c, k, "kms:ListKeyPolicies", nil, nil); err != nil {
 		return nil, err
 	}
-	return []string{DefaultPolicyName}, nil
+	return &ListKeyPoliciesResponse{KeyRef: s.keyRef(c, k.rec.ID), PolicyNames: []string{DefaultPolicyName}}, nil
 }

@@ -11,23 +11,33 @@ func (s *Service) expired(r *keyRecord) bool {
 	return r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate)
 }
 
-// changeKey loads keyID (for its ARN and lazy destruction), checks that its
-// policy allows action, then applies fn to the stored record in one
-// transaction. fn sees the committed record, so its state checks are never
-// stale.
-func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
-	k, err := s.loadKey(c, keyID)
+// changeKeyHook, if set, runs in changeKey after the key is loaded and
+// before the write transaction that authorises and commits the change: a
+// test seam, nil outside tests, through which a test changes the key's
+// policy in that window (TestChangeKeyRechecksPolicy).
+var changeKeyHook func(id string)
+
+// changeKey loads keyID (for its id and ARN, and lazy destruction), then, in
+// one write transaction, reads the stored record, checks that its policy
+// allows action, and applies fn. The policy judged is the record's own, read
+// in the transaction that commits: a policy changed since the key was
+// cached (or loaded here) is the one that decides. fn sees the committed
+// record, so its state checks are never stale either.
+func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
+	k, err := s.loadKey(ctx, c, keyID)
 	if err != nil {
 		return nil, err
 	}
 	id := k.rec.ID
-	err = s.authorize(c, k, action, nil, nil)
 	k.release()
-	if err != nil {
-		return nil, err
+	if changeKeyHook != nil {
+		changeKeyHook(id)
 	}
 	var out keyRecord
-	err = s.st.updateKey(id, func(rec *keyRecord) error {
+	err = s.st.updateKey(ctx, id, func(rec *keyRecord) error {
+		if err := s.authorize(c, policyOf(rec), action, nil, nil); err != nil {
+			return err
+		}
 		if s.expired(rec) {
 			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, id))
 		}
@@ -43,48 +53,87 @@ func (s *Service) changeKey(c *Call, keyID, action string, fn func(rec *keyRecor
 	return &out, nil
 }
 
+// EnableKeyRequest names a disabled key to enable.
+type EnableKeyRequest struct {
+	KeyID string
+}
+
+// EnableKeyResponse is EnableKey's answer: the key.
+type EnableKeyResponse struct{ KeyRef }
+
 // EnableKey sets a disabled key's state to Enabled.
-func (s *Service) EnableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, "kms:EnableKey", func(rec *keyRecord) error {
+func (s *Service) EnableKey(ctx context.Context, c *Call, req *EnableKeyRequest) (*EnableKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		rec.State = Enabled
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &EnableKeyResponse{s.keyRef(c, rec.ID)}, nil
 }
 
+// DisableKeyRequest names a key to disable.
+type DisableKeyRequest struct {
+	KeyID string
+}
+
+// DisableKeyResponse is DisableKey's answer: the key.
+type DisableKeyResponse struct{ KeyRef }
+
 // DisableKey sets an enabled key's state to Disabled: no cryptographic use.
-func (s *Service) DisableKey(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, "kms:DisableKey", func(rec *keyRecord) error {
+func (s *Service) DisableKey(ctx context.Context, c *Call, req *DisableKeyRequest) (*DisableKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKey", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		rec.State = Disabled
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &DisableKeyResponse{s.keyRef(c, rec.ID)}, nil
+}
+
+// ScheduleKeyDeletionRequest puts a key in PendingDeletion for
+// PendingWindowInDays: 7 to 30. Zero: 30.
+type ScheduleKeyDeletionRequest struct {
+	KeyID               string
+	PendingWindowInDays int32
 }
 
 // ScheduleKeyDeletionResponse is ScheduleKeyDeletion's answer.
 type ScheduleKeyDeletionResponse struct {
-	KeyID               string
+	KeyRef
 	DeletionDate        time.Time
 	KeyState            KeyState
 	PendingWindowInDays int32
 }
 
-// ScheduleKeyDeletion puts a key in PendingDeletion for pendingWindowInDays
-// (7 to 30; 0 means 30). When the window ends the key's material is destroyed.
-func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string, pendingWindowInDays int32) (*ScheduleKeyDeletionResponse, error) {
+// ScheduleKeyDeletion puts a key in PendingDeletion. When the window ends
+// the key's material is destroyed.
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, req *ScheduleKeyDeletionRequest) (*ScheduleKeyDeletionResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	pendingWindowInDays := req.PendingWindowInDays
 	if pendingWindowInDays == 0 {
 		pendingWindowInDays = 30
 	}
 	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
 		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
 	}
-	rec, err := s.changeKey(c, keyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -98,17 +147,28 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, keyID string
 		return nil, err
 	}
 	return &ScheduleKeyDeletionResponse{
-		KeyID:               s.keyARN(c, rec.ID),
+		KeyRef:              s.keyRef(c, rec.ID),
 		DeletionDate:        *rec.DeletionDate,
 		KeyState:            PendingDeletion,
 		PendingWindowInDays: pendingWindowInDays,
 	}, nil
 }
 
+// CancelKeyDeletionRequest names a key pending deletion.
+type CancelKeyDeletionRequest struct {
+	KeyID string
+}
+
+// CancelKeyDeletionResponse is CancelKeyDeletion's answer: the key.
+type CancelKeyDeletionResponse struct{ KeyRef }
+
 // CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
 // as in AWS KMS.
-func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
+func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, req *CancelKeyDeletionRequest) (*CancelKeyDeletionResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
 		if rec.State != PendingDeletion {
 			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -118,7 +178,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, keyID string) 
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return s.keyARN(c, rec.ID), nil
+	return &CancelKeyDeletionResponse{s.keyRef(c, rec.ID)}, nil
 }

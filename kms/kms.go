@@ -13,6 +13,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 )
 
@@ -121,8 +122,8 @@ type Service struct {
 	st      *store
 	account Account
 	region  string
-	audit   *AuditLog
-	creds   *credentialCache
+	audit   *audit.Log
+	creds   *Credentials
 	now     func() time.Time
 }
 
@@ -271,12 +272,12 @@ func Open(opts Options) (*Service, error) {
 		s.creds, err = loadCredentials(db, sl, s.account)
 	}
 	if err == nil {
-		s.audit, err = OpenAuditLog(filepath.Join(opts.DataDir, auditFile))
+		s.audit, err = audit.Open(filepath.Join(opts.DataDir, auditFile), s.now)
 	}
 	if err == nil && movedFrom != "" {
 		// The move is committed; its record follows it (the audit log is a
 		// file beside the store, not in its transaction).
-		err = s.Audit(&AuditRecord{RequestID: "open", Dialect: "admin", Operation: "RenameRegion", Outcome: "ok",
+		err = s.audit.Write(&audit.Record{RequestID: "open", Dialect: "admin", Operation: "RenameRegion", Outcome: "ok",
 			Message: "the store moved from region " + movedFrom + " to " + s.region + ": its key policies' ARNs were rewritten"})
 	}
 	if err != nil {
@@ -297,6 +298,10 @@ func (s *Service) Close() error {
 
 // Account returns the store's account.
 func (s *Service) Account() Account { return s.account }
+
+// AuditLog is the audit log of the store (audit.log beside it), for the
+// dialects to write each request's line to; Close closes it.
+func (s *Service) AuditLog() *audit.Log { return s.audit }
 
 func randomDigits(n int) string {
 	b := make([]byte, n)

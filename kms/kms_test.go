@@ -3,72 +3,17 @@ package kms
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdh"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
-	"sync"
+	"reflect"
+	"strings"
 	"testing"
-	"time"
 
-	"github.com/attestkms/attestkms/kms/internal/eckeys"
+	"github.com/attestkms/attestkms/kms/audit"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-var bg = context.Background()
-
-func newTestService(t testing.TB) (*Service, *clock) {
-	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	dir := t.TempDir()
-	if _, _, err := Init(Options{DataDir: dir, Now: clk.now}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(Options{DataDir: dir, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, clk
-}
-
-// testCall is a call by the account's admin credential.
-func (s *Service) testCall() *Call {
-	return &Call{RequestID: "test", Principal: &Principal{AccessKeyID: "AKIATEST", Name: adminName, ARN: principalARN(s.account, adminName)}}
-}
-
-func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *KeyMetadata {
-	t.Helper()
-	md, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{KeySpec: spec, KeyUsage: usage})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return md
-}
-
-func wantKind(t *testing.T, err, kind error) {
-	t.Helper()
-	if !errors.Is(err, kind) {
-		t.Fatalf("err = %v; want kind %v", err, kind)
-	}
-}
 
 func TestInitRefusesInitialisedDir(t *testing.T) {
 	dir := t.TempDir()
@@ -117,742 +62,9 @@ func TestOpenRefusesSecondProcess(t *testing.T) {
 	wantKind(t, err, ErrStoreInUse)
 }
 
-// TestDatabaseHoldsNoKeyMaterial greps the database file for every secret the
-// store holds, raw and in the encodings a careless change might use.
-func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	var secrets [][]byte
-	sym := mustKey(t, s, SymmetricDefault, "")
-	if _, err := s.RotateKeyOnDemand(bg, c, sym.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	var ecIDs []string
-	for _, spec := range []KeySpec{EccNistP256, EccNistP384, EccNistP521, EccSecgP256k1} {
-		ecIDs = append(ecIDs, mustKey(t, s, spec, KeyAgreement).KeyID)
-	}
-	k, err := s.st.loadKey(sym.KeyID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range k.sym {
-		secrets = append(secrets, bytes.Clone(m))
-	}
-	k.release()
-	for _, id := range ecIDs {
-		k, err := s.st.loadKey(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p8, err := k.ec.MarshalPKCS8()
-		if err != nil {
-			t.Fatal(err)
-		}
-		secrets = append(secrets, p8)
-		k.release()
-	}
-	cred, err := s.CreateCredential("ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	secrets = append(secrets, []byte(cred.SecretAccessKey))
-	for _, ci := range s.ListCredentials() {
-		secret, _, _ := s.LookupSecret(ci.AccessKeyID)
-		secrets = append(secrets, bytes.Clone(secret))
-	}
-	if len(secrets) != 2+4+1+2 { // materials, EC keys, the new secret, both credentials' lookups
-		t.Fatalf("collected %d secrets", len(secrets))
-	}
-	s.Close()
-	db, err := os.ReadFile(filepath.Join(s.opts.DataDir, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, sec := range secrets {
-		for _, enc := range [][]byte{sec, []byte(hex.EncodeToString(sec)), []byte(base64.StdEncoding.EncodeToString(sec))} {
-			if bytes.Contains(db, enc) {
-				t.Fatalf("secret %d appears in the database file", i)
-			}
-		}
-		if len(sec) >= 16 && bytes.Contains(db, sec[:16]) {
-			t.Fatalf("a 16-byte prefix of secret %d appears in the database file", i)
-		}
-	}
-	// The store is reopened (by Cleanup's Close) — keep it valid.
-	s2, err := Open(s.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.st, s.audit = s2.st, s2.audit
-}
-
-func TestEncryptDecrypt(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	ec := EncryptionContext{"purpose": "test", "tenant": "a"}
-	pt := []byte("attack at dawn")
-	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.Arn, Plaintext: pt, EncryptionContext: ec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if enc.KeyID != md.Arn || c.KeyARN != md.Arn {
-		t.Fatalf("KeyID %q, call ARN %q; want %q", enc.KeyID, c.KeyARN, md.Arn)
-	}
-	if len(enc.CiphertextBlob) != blobHeaderLen+len(pt)+blobTagLen {
-		t.Fatalf("blob is %d bytes", len(enc.CiphertextBlob))
-	}
-	dec, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
-	if err != nil || !bytes.Equal(dec.Plaintext, pt) || dec.KeyID != md.Arn {
-		t.Fatalf("Decrypt = %+v, %v", dec, err)
-	}
-
-	// Any changed byte, another context, or no context: InvalidCiphertext.
-	for i := range enc.CiphertextBlob {
-		b := bytes.Clone(enc.CiphertextBlob)
-		b[i] ^= 0x01
-		_, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: b, EncryptionContext: ec})
-		wantKind(t, err, ErrInvalidCiphertext)
-	}
-	for _, other := range []EncryptionContext{nil, {"purpose": "test"}, {"purpose": "test", "tenant": "b"}, {"purpose": "test", "tenant": "a", "x": ""}} {
-		_, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: other})
-		wantKind(t, err, ErrInvalidCiphertext)
-	}
-	for _, bad := range [][]byte{{0x01}, bytes.Repeat([]byte{1}, blobHeaderLen+blobTagLen-1), append([]byte{2}, enc.CiphertextBlob[1:]...)} {
-		_, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: bad, EncryptionContext: ec})
-		wantKind(t, err, ErrInvalidCiphertext)
-	}
-	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: make([]byte, maxBlobLen+1)})
-	wantKind(t, err, ErrValidation)
-
-	// KeyId naming another key: IncorrectKey; an alias of the right key works.
-	other := mustKey(t, s, "", "")
-	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec, KeyID: other.KeyID})
-	wantKind(t, err, ErrIncorrectKey)
-	if err := s.CreateAlias(bg, c, "alias/app", md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec, KeyID: "alias/app"}); err != nil {
-		t.Fatal(err)
-	}
-
-	for _, n := range []int{0, maxPlaintextLen + 1} {
-		_, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: make([]byte, n)})
-		wantKind(t, err, ErrValidation)
-	}
-	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: pt, EncryptionAlgorithm: "RSAES_OAEP_SHA_256"})
-	wantKind(t, err, ErrValidation)
-	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: pt, EncryptionContext: EncryptionContext{"": "x"}})
-	wantKind(t, err, ErrValidation)
-	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: pt, DryRun: true})
-	wantKind(t, err, ErrDryRun)
-}
-
-func TestKeyIDForms(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	if err := s.CreateAlias(bg, c, "alias/team/app_1", md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	acct := s.Account().AccountID
-	if md.Arn != "arn:aws:kms:us-east-1:"+acct+":key/"+md.KeyID {
-		t.Fatalf("Arn = %s; want the key in us-east-1, the default region", md.Arn)
-	}
-	for _, id := range []string{
-		md.KeyID, md.Arn, "alias/team/app_1",
-		"arn:aws:kms:us-east-1:" + acct + ":alias/team/app_1",
-		"arn:aws:kms:us-east-1:" + acct + ":key/" + md.KeyID,
-	} {
-		got, err := s.DescribeKey(bg, c, id)
-		if err != nil || got.KeyID != md.KeyID {
-			t.Errorf("DescribeKey(%q) = %v, %v", id, got, err)
-		}
-	}
-	for _, id := range []string{
-		"alias/nope", "nope", md.KeyID[:35], "  " + md.KeyID, stringsToUpper(md.KeyID),
-		"arn:aws:kms:us-east-1:000000000000:key/" + md.KeyID, // another account
-		"arn:aws:kms:us-east-1:" + acct + ":key/nope",
-		"arn:aws:s3:us-east-1:" + acct + ":key/" + md.KeyID,
-		"arn:aws:kms:us-east-1:" + acct + ":grant/x",
-		// Another region or partition: the same key has no second ARN.
-		"arn:aws:kms:eu-west-1:" + acct + ":key/" + md.KeyID,
-		"arn:aws:kms:ap-south-2:" + acct + ":alias/team/app_1",
-		"arn:aws:kms::" + acct + ":key/" + md.KeyID,
-		"arn:aws-cn:kms:us-east-1:" + acct + ":key/" + md.KeyID,
-		"arn:aws-us-gov:kms:us-east-1:" + acct + ":alias/team/app_1",
-		"arn:awsx:kms:us-east-1:" + acct + ":key/" + md.KeyID,
-		"arn:aws:kms:US-EAST-1:" + acct + ":key/" + md.KeyID,
-		"00000000-0000-4000-8000-000000000000",
-	} {
-		_, err := s.DescribeKey(bg, c, id)
-		wantKind(t, err, ErrNotFound)
-	}
-	_, err := s.DescribeKey(bg, c, "")
-	wantKind(t, err, ErrValidation)
-	// Every operation takes every form, management ones too.
-	if err := s.DisableKey(bg, c, "alias/team/app_1"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.EnableKey(bg, c, "arn:aws:kms:us-east-1:"+acct+":alias/team/app_1"); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func stringsToUpper(s string) string { return string(bytes.ToUpper([]byte(s))) }
-
-func TestKeyStates(t *testing.T) {
-	s, clk := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DisableKey(bg, c, md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
-	wantKind(t, err, ErrDisabled)
-	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob})
-	wantKind(t, err, ErrDisabled)
-	_, err = s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
-	wantKind(t, err, ErrDisabled)
-	if d, _ := s.DescribeKey(bg, c, md.KeyID); d.Enabled || d.KeyState != Disabled {
-		t.Fatalf("state %s after DisableKey", d.KeyState)
-	}
-	if err := s.EnableKey(bg, c, md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-
-	_, err = s.ScheduleKeyDeletion(bg, c, md.KeyID, 6)
-	wantKind(t, err, ErrValidation)
-	_, err = s.ScheduleKeyDeletion(bg, c, md.KeyID, 31)
-	wantKind(t, err, ErrValidation)
-	sd, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 7)
-	if err != nil || sd.KeyState != PendingDeletion || !sd.DeletionDate.Equal(clk.now().Add(7*24*time.Hour)) {
-		t.Fatalf("ScheduleKeyDeletion = %+v, %v", sd, err)
-	}
-	_, err = s.ScheduleKeyDeletion(bg, c, md.KeyID, 7)
-	wantKind(t, err, ErrInvalidState)
-	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob})
-	wantKind(t, err, ErrInvalidState)
-	wantKind(t, s.EnableKey(bg, c, md.KeyID), ErrInvalidState)
-	wantKind(t, s.TagResource(bg, c, md.KeyID, []Tag{{"a", "b"}}), ErrInvalidState)
-	if _, err := s.CancelKeyDeletion(bg, c, md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := s.DescribeKey(bg, c, md.KeyID); d.KeyState != Disabled || d.DeletionDate != nil {
-		t.Fatalf("after CancelKeyDeletion: %+v", d)
-	}
-	_, err = s.CancelKeyDeletion(bg, c, md.KeyID)
-	wantKind(t, err, ErrInvalidState)
-
-	// Deletion: the key and its aliases are gone once the window ends.
-	if err := s.CreateAlias(bg, c, "alias/doomed", md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 7); err != nil {
-		t.Fatal(err)
-	}
-	clk.add(7*24*time.Hour - time.Second)
-	if _, err := s.DescribeKey(bg, c, md.KeyID); err != nil {
-		t.Fatalf("key gone before its deletion date: %v", err)
-	}
-	clk.add(time.Second)
-	if r, err := s.Maintain(); err != nil || r.Destroyed != 1 {
-		t.Fatalf("Maintain = %+v, %v", r, err)
-	}
-	_, err = s.DescribeKey(bg, c, md.KeyID)
-	wantKind(t, err, ErrNotFound)
-	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob})
-	wantKind(t, err, ErrInvalidCiphertext)
-	if a, _, _ := s.ListAliases(bg, c, "", Page{}); len(a) != 0 {
-		t.Fatalf("aliases of a destroyed key remain: %+v", a)
-	}
-}
-
-func TestLazyDestruction(t *testing.T) {
-	s, clk := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	if _, err := s.ScheduleKeyDeletion(bg, c, md.KeyID, 30); err != nil {
-		t.Fatal(err)
-	}
-	clk.add(31 * 24 * time.Hour)
-	keys, _, _ := s.ListKeys(bg, c, Page{})
-	if len(keys) != 0 {
-		t.Fatalf("ListKeys lists a key past its deletion date")
-	}
-	_, err := s.DescribeKey(bg, c, md.KeyID)
-	wantKind(t, err, ErrNotFound)
-	if r, _ := s.Maintain(); r.Destroyed != 0 {
-		t.Fatal("lazily destroyed key destroyed again")
-	}
-}
-
-func TestRotation(t *testing.T) {
-	s, clk := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	var blobs [][]byte
-	encrypt := func() {
-		r, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte{byte(len(blobs))}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs = append(blobs, r.CiphertextBlob)
-	}
-	encrypt()
-	if _, err := s.RotateKeyOnDemand(bg, c, md.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	encrypt()
-	wantKind(t, s.EnableKeyRotation(bg, c, md.KeyID, 89), ErrValidation)
-	if err := s.EnableKeyRotation(bg, c, md.KeyID, 90); err != nil {
-		t.Fatal(err)
-	}
-	st, err := s.GetKeyRotationStatus(bg, c, md.KeyID)
-	if err != nil || !st.KeyRotationEnabled || st.RotationPeriodInDays != 90 || !st.NextRotationDate.Equal(clk.now().Add(90*24*time.Hour)) {
-		t.Fatalf("GetKeyRotationStatus = %+v, %v", st, err)
-	}
-	clk.add(90 * 24 * time.Hour)
-	if r, err := s.Maintain(); err != nil || r.Rotated != 1 {
-		t.Fatalf("Maintain = %+v, %v", r, err)
-	}
-	encrypt()
-	for i, b := range blobs {
-		if v := uint32(b[17])<<24 | uint32(b[18])<<16 | uint32(b[19])<<8 | uint32(b[20]); v != uint32(i+1) {
-			t.Errorf("blob %d made with material version %d; want %d", i, v, i+1)
-		}
-		r, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: b})
-		if err != nil || r.Plaintext[0] != byte(i) {
-			t.Fatalf("blob %d: %v", i, err)
-		}
-	}
-	rs, _, err := s.ListKeyRotations(bg, c, md.KeyID, false, Page{})
-	if err != nil || len(rs) != 2 || rs[0].RotationType != RotationOnDemand || rs[1].RotationType != RotationAutomatic || rs[1].KeyMaterialState != "CURRENT" {
-		t.Fatalf("ListKeyRotations = %+v, %v", rs, err)
-	}
-	all, next, _ := s.ListKeyRotations(bg, c, md.KeyID, true, Page{Limit: 2})
-	rest, _, _ := s.ListKeyRotations(bg, c, md.KeyID, true, Page{Limit: 2, Marker: next})
-	if len(all) != 2 || next == "" || len(rest) != 1 {
-		t.Fatalf("paged rotations: %d, %q, %d", len(all), next, len(rest))
-	}
-	for i := 1; i < maxOnDemandRotations; i++ {
-		if _, err := s.RotateKeyOnDemand(bg, c, md.KeyID); err != nil {
-			t.Fatal(err)
-		}
-	}
-	_, err = s.RotateKeyOnDemand(bg, c, md.KeyID)
-	wantKind(t, err, ErrLimitExceeded)
-
-	ec := mustKey(t, s, EccNistP256, KeyAgreement)
-	_, err = s.RotateKeyOnDemand(bg, c, ec.KeyID)
-	wantKind(t, err, ErrUnsupported)
-	wantKind(t, s.EnableKeyRotation(bg, c, ec.KeyID, 0), ErrUnsupported)
-}
-
-func TestDeriveSharedSecret(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	for _, tc := range []struct {
-		spec  KeySpec
-		curve eckeys.Curve
-	}{{EccNistP256, eckeys.P256}, {EccNistP384, eckeys.P384}, {EccNistP521, eckeys.P521}, {EccSecgP256k1, eckeys.Secp256k1}} {
-		t.Run(string(tc.spec), func(t *testing.T) {
-			md := mustKey(t, s, tc.spec, KeyAgreement)
-			pub, err := s.GetPublicKey(bg, c, md.KeyID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			kmsPub, err := eckeys.ParseSPKI(pub.PublicKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			peer, _ := eckeys.Generate(tc.curve, rand.Reader)
-			peerSPKI, _ := peer.Public().MarshalSPKI()
-			r, err := s.DeriveSharedSecret(bg, c, &DeriveSharedSecretRequest{KeyID: md.KeyID, KeyAgreementAlgorithm: "ECDH", PublicKey: peerSPKI})
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := peer.ECDH(kmsPub)
-			if !bytes.Equal(r.SharedSecret, want) || len(want) != tc.curve.SecretSize() {
-				t.Fatal("shared secret differs from the peer's own ECDH")
-			}
-		})
-	}
-	p256 := mustKey(t, s, EccNistP256, KeyAgreement)
-	p384peer, _ := ecdh.P384().GenerateKey(rand.Reader)
-	wrongCurve, _ := x509.MarshalPKIXPublicKey(p384peer.PublicKey())
-	x25519, _ := ecdh.X25519().GenerateKey(rand.Reader)
-	xSPKI, _ := x509.MarshalPKIXPublicKey(x25519.PublicKey())
-	good, _ := ecdh.P256().GenerateKey(rand.Reader)
-	goodSPKI, _ := x509.MarshalPKIXPublicKey(good.PublicKey())
-	offCurve := bytes.Clone(goodSPKI)
-	offCurve[len(offCurve)-1] ^= 1
-	for name, pk := range map[string][]byte{"wrong curve": wrongCurve, "x25519": xSPKI, "off curve": offCurve, "garbage": []byte("hello"), "truncated": goodSPKI[:40]} {
-		_, err := s.DeriveSharedSecret(bg, c, &DeriveSharedSecretRequest{KeyID: p256.KeyID, KeyAgreementAlgorithm: "ECDH", PublicKey: pk})
-		if !errors.Is(err, ErrInvalidPublicKey) {
-			t.Errorf("%s: err = %v; want ErrInvalidPublicKey", name, err)
-		}
-	}
-	_, err := s.DeriveSharedSecret(bg, c, &DeriveSharedSecretRequest{KeyID: p256.KeyID, PublicKey: goodSPKI})
-	wantKind(t, err, ErrValidation)
-	sym := mustKey(t, s, "", "")
-	_, err = s.DeriveSharedSecret(bg, c, &DeriveSharedSecretRequest{KeyID: sym.KeyID, KeyAgreementAlgorithm: "ECDH", PublicKey: goodSPKI})
-	wantKind(t, err, ErrInvalidKeyUsage)
-	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: p256.KeyID, Plaintext: []byte("x")})
-	wantKind(t, err, ErrInvalidKeyUsage)
-	_, err = s.GetPublicKey(bg, c, sym.KeyID)
-	wantKind(t, err, ErrUnsupported)
-}
-
-func TestCreateKeyValidation(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	for name, req := range map[string]*CreateKeyRequest{
-		"unknown spec":        {KeySpec: "RSA_1024"},
-		"ecc without usage":   {KeySpec: EccNistP256},
-		"ecc encrypt":         {KeySpec: EccNistP256, KeyUsage: EncryptDecrypt},
-		"symmetric agreement": {KeySpec: SymmetricDefault, KeyUsage: KeyAgreement},
-		"long description":    {Description: string(make([]byte, maxDescription+1))},
-		"bad policy":          {Policy: "{"},
-		"policy no statement": {Policy: `{"Version":"2012-10-17"}`},
-		"aws tag":             {Tags: []Tag{{"aws:x", "y"}}},
-		"duplicate tag":       {Tags: []Tag{{"a", "1"}, {"a", "2"}}},
-		"external origin":     {Origin: "EXTERNAL"},
-		"multi-region":        {MultiRegion: true},
-	} {
-		if _, err := s.CreateKey(bg, c, req); err == nil {
-			t.Errorf("%s: CreateKey succeeded", name)
-		}
-	}
-	if keys, _, _ := s.ListKeys(bg, c, Page{}); len(keys) != 0 {
-		t.Fatalf("refused CreateKeys left %d keys", len(keys))
-	}
-}
-
-func TestAliases(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	a := mustKey(t, s, "", "")
-	b := mustKey(t, s, "", "")
-	e := mustKey(t, s, EccNistP256, KeyAgreement)
-	if err := s.CreateAlias(bg, c, "alias/x", a.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	wantKind(t, s.CreateAlias(bg, c, "alias/x", b.KeyID), ErrAlreadyExists)
-	wantKind(t, s.CreateAlias(bg, c, "x", b.KeyID), ErrInvalidAliasName)
-	wantKind(t, s.CreateAlias(bg, c, "alias/aws/x", b.KeyID), ErrInvalidAliasName)
-	wantKind(t, s.CreateAlias(bg, c, "alias/sp ace", b.KeyID), ErrInvalidAliasName)
-	wantKind(t, s.CreateAlias(bg, c, "alias/y", "alias/x"), ErrValidation)
-	if err := s.UpdateAlias(bg, c, "alias/x", b.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := s.DescribeKey(bg, c, "alias/x"); d.KeyID != b.KeyID {
-		t.Fatal("UpdateAlias did not move the alias")
-	}
-	wantKind(t, s.UpdateAlias(bg, c, "alias/x", e.KeyID), ErrValidation)
-	wantKind(t, s.UpdateAlias(bg, c, "alias/none", a.KeyID), ErrNotFound)
-	if err := s.CreateAlias(bg, c, "alias/y", a.KeyID); err != nil {
-		t.Fatal(err)
-	}
-	got, _, _ := s.ListAliases(bg, c, a.KeyID, Page{})
-	if len(got) != 1 || got[0].AliasName != "alias/y" {
-		t.Fatalf("ListAliases(a) = %+v", got)
-	}
-	page1, next, _ := s.ListAliases(bg, c, "", Page{Limit: 1})
-	page2, next2, _ := s.ListAliases(bg, c, "", Page{Limit: 1, Marker: next})
-	if len(page1) != 1 || len(page2) != 1 || next2 != "" || page1[0].AliasName == page2[0].AliasName {
-		t.Fatalf("paging aliases: %v %q %v %q", page1, next, page2, next2)
-	}
-	_, _, err := s.ListAliases(bg, c, "", Page{Marker: "!!"})
-	wantKind(t, err, ErrInvalidMarker)
-	if err := s.DeleteAlias(bg, c, "alias/x"); err != nil {
-		t.Fatal(err)
-	}
-	wantKind(t, s.DeleteAlias(bg, c, "alias/x"), ErrNotFound)
-}
-
-func TestTagsAndPolicy(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	if err := s.TagResource(bg, c, md.KeyID, []Tag{{"b", "2"}, {"a", "1"}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.TagResource(bg, c, md.KeyID, []Tag{{"a", "one"}}); err != nil {
-		t.Fatal(err)
-	}
-	tags, _, _ := s.ListResourceTags(bg, c, md.KeyID, Page{})
-	if len(tags) != 2 || tags[0] != (Tag{"a", "one"}) || tags[1] != (Tag{"b", "2"}) {
-		t.Fatalf("tags = %+v", tags)
-	}
-	p1, next, _ := s.ListResourceTags(bg, c, md.KeyID, Page{Limit: 1})
-	p2, _, _ := s.ListResourceTags(bg, c, md.KeyID, Page{Limit: 1, Marker: next})
-	if len(p1) != 1 || len(p2) != 1 || p2[0].TagKey != "b" {
-		t.Fatalf("paged tags %v %v", p1, p2)
-	}
-	if err := s.UntagResource(bg, c, md.KeyID, []string{"a", "zzz"}); err != nil {
-		t.Fatal(err)
-	}
-	if tags, _, _ := s.ListResourceTags(bg, c, md.KeyID, Page{}); len(tags) != 1 {
-		t.Fatalf("after untag: %+v", tags)
-	}
-	many := make([]Tag, maxTags)
-	for i := range many {
-		many[i] = Tag{TagKey: string(rune('A'+i%26)) + string(rune('a'+i/26)), TagValue: "v"}
-	}
-	wantKind(t, s.TagResource(bg, c, md.KeyID, many), ErrLimitExceeded)
-
-	pol, err := s.GetKeyPolicy(bg, c, md.KeyID, "")
-	if err != nil || !bytes.Contains([]byte(pol), []byte(":"+s.Account().AccountID+":root")) {
-		t.Fatalf("default policy %q, %v", pol, err)
-	}
-	newPol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}]}`
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "default", newPol, false); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.GetKeyPolicy(bg, c, md.KeyID, "default"); got != newPol {
-		t.Fatalf("policy not returned as given: %q", got)
-	}
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "other", newPol, false), ErrNotFound)
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", "[]", false), ErrMalformedPolicy)
-	wantKind(t, s.PutKeyPolicy(bg, c, md.KeyID, "", `{"Statement":[],"Version":"2099-01-01"}`, false), ErrMalformedPolicy)
-}
-
-func TestDataKeys(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	ec := EncryptionContext{"k": "v"}
-	for _, tc := range []struct {
-		spec string
-		n    int32
-		size int
-	}{{"AES_256", 0, 32}, {"AES_128", 0, 16}, {"", 1, 1}, {"", 1024, 1024}} {
-		r, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: tc.spec, NumberOfBytes: tc.n, EncryptionContext: ec})
-		if err != nil || len(r.Plaintext) != tc.size {
-			t.Fatalf("%+v: %v", tc, err)
-		}
-		d, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: r.CiphertextBlob, EncryptionContext: ec})
-		if err != nil || !bytes.Equal(d.Plaintext, r.Plaintext) {
-			t.Fatalf("data key does not decrypt to itself: %v", err)
-		}
-	}
-	for _, req := range []GenerateDataKeyRequest{{KeySpec: "AES_512"}, {NumberOfBytes: 1025}, {NumberOfBytes: -1}, {}, {KeySpec: "AES_256", NumberOfBytes: 32}} {
-		req.KeyID = md.KeyID
-		_, err := s.GenerateDataKey(bg, c, &req)
-		wantKind(t, err, ErrValidation)
-	}
-	r, err := s.GenerateDataKeyWithoutPlaintext(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
-	if err != nil || r.Plaintext != nil {
-		t.Fatalf("WithoutPlaintext: %+v, %v", r, err)
-	}
-
-	for _, spec := range []DataKeyPairSpec{PairRSA2048, PairEccNistP256, PairEccNistP384, PairEccNistP521, PairEccSecgP256k1} {
-		kp, err := s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: md.KeyID, KeyPairSpec: spec, EncryptionContext: ec})
-		if err != nil {
-			t.Fatal(spec, err)
-		}
-		d, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: kp.PrivateKeyCiphertextBlob, EncryptionContext: ec})
-		if err != nil || !bytes.Equal(d.Plaintext, kp.PrivateKeyPlaintext) {
-			t.Fatalf("%s: private key blob does not decrypt to the PKCS#8: %v", spec, err)
-		}
-		if spec == PairEccSecgP256k1 {
-			priv, err := eckeys.ParsePKCS8(kp.PrivateKeyPlaintext)
-			if err != nil {
-				t.Fatal(err)
-			}
-			spki, _ := priv.Public().MarshalSPKI()
-			if !bytes.Equal(spki, kp.PublicKey) {
-				t.Fatal("secp256k1 public key does not match the private key")
-			}
-			continue
-		}
-		priv, err := x509.ParsePKCS8PrivateKey(kp.PrivateKeyPlaintext)
-		if err != nil {
-			t.Fatal(spec, err)
-		}
-		pub, err := x509.ParsePKIXPublicKey(kp.PublicKey)
-		if err != nil {
-			t.Fatal(spec, err)
-		}
-		type keyPair interface {
-			Public() crypto.PublicKey
-		}
-		if !priv.(keyPair).Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
-			t.Fatalf("%s: public key does not match the private key", spec)
-		}
-	}
-	_, err = s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: md.KeyID, KeyPairSpec: "RSA_1024"})
-	wantKind(t, err, ErrValidation)
-	for _, n := range []int32{0, 1025, -5} {
-		_, err := s.GenerateRandom(bg, c, &GenerateRandomRequest{NumberOfBytes: n})
-		wantKind(t, err, ErrValidation)
-	}
-	if b, err := s.GenerateRandom(bg, c, &GenerateRandomRequest{NumberOfBytes: 1024}); err != nil || len(b.Plaintext) != 1024 {
-		t.Fatal(err)
-	}
-}
-
-func TestReEncrypt(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	a, b := mustKey(t, s, "", ""), mustKey(t, s, "", "")
-	enc, _ := s.Encrypt(bg, c, &EncryptRequest{KeyID: a.KeyID, Plaintext: []byte("secret"), EncryptionContext: EncryptionContext{"x": "1"}})
-	r, err := s.ReEncrypt(bg, c, &ReEncryptRequest{
-		CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: EncryptionContext{"x": "1"},
-		DestinationKeyID: b.KeyID, DestinationEncryptionContext: EncryptionContext{"y": "2"},
-	})
-	if err != nil || r.SourceKeyID != a.Arn || r.KeyID != b.Arn || c.KeyARN != b.Arn || c.SourceKeyARN != a.Arn {
-		t.Fatalf("ReEncrypt = %+v, %v (call %+v)", r, err, c)
-	}
-	d, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: r.CiphertextBlob, EncryptionContext: EncryptionContext{"y": "2"}})
-	if err != nil || string(d.Plaintext) != "secret" {
-		t.Fatal(err)
-	}
-	_, err = s.ReEncrypt(bg, c, &ReEncryptRequest{CiphertextBlob: enc.CiphertextBlob, DestinationKeyID: b.KeyID})
-	wantKind(t, err, ErrInvalidCiphertext)
-	s.DisableKey(bg, c, b.KeyID)
-	_, err = s.ReEncrypt(bg, c, &ReEncryptRequest{CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: EncryptionContext{"x": "1"}, DestinationKeyID: b.KeyID})
-	wantKind(t, err, ErrDisabled)
-}
-
-func TestListKeysPaging(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	want := map[string]bool{}
-	for i := 0; i < 7; i++ {
-		want[mustKey(t, s, "", "").KeyID] = true
-	}
-	got := map[string]bool{}
-	marker := ""
-	pages := 0
-	for {
-		keys, next, err := s.ListKeys(bg, c, Page{Limit: 3, Marker: marker})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pages++
-		for _, k := range keys {
-			if got[k.KeyID] {
-				t.Fatalf("key %s listed twice", k.KeyID)
-			}
-			got[k.KeyID] = true
-		}
-		if next == "" {
-			break
-		}
-		marker = next
-	}
-	if pages != 3 || len(got) != len(want) {
-		t.Fatalf("%d pages, %d keys", pages, len(got))
-	}
-	for _, l := range []int32{-1, 1001} {
-		_, _, err := s.ListKeys(bg, c, Page{Limit: l})
-		wantKind(t, err, ErrValidation)
-	}
-}
-
-func TestCredentials(t *testing.T) {
-	s, _ := newTestService(t)
-	creds := s.ListCredentials()
-	if len(creds) != 1 || creds[0].Name != "admin" || creds[0].PrincipalARN != "arn:aws:iam::"+s.Account().AccountID+":root" {
-		t.Fatalf("initial credentials %+v", creds)
-	}
-	c, err := s.CreateCredential("ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret, p, ok := s.LookupSecret(c.AccessKeyID)
-	if !ok || string(secret) != c.SecretAccessKey || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
-		t.Fatalf("LookupSecret = %v %+v", ok, p)
-	}
-	if _, err := s.CreateCredential("ci"); !errors.Is(err, ErrAlreadyExists) {
-		t.Fatalf("duplicate name: %v", err)
-	}
-	if _, err := s.CreateCredential("bad name"); !errors.Is(err, ErrValidation) {
-		t.Fatalf("bad name: %v", err)
-	}
-	if err := s.DeleteCredential(creds[0].AccessKeyID); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DeleteCredential(c.AccessKeyID); !errors.Is(err, ErrValidation) {
-		t.Fatalf("deleting the last credential: %v", err)
-	}
-	if _, _, ok := s.LookupSecret(creds[0].AccessKeyID); ok {
-		t.Fatal("deleted credential still authenticates")
-	}
-	// Survives reopening.
-	s.Close()
-	s2, err := Open(s.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { s.st, s.audit = s2.st, s2.audit }()
-	if _, _, ok := s2.LookupSecret(c.AccessKeyID); !ok {
-		t.Fatal("credential lost on reopen")
-	}
-	if _, _, ok := s2.LookupSecret(creds[0].AccessKeyID); ok {
-		t.Fatal("deleted credential back after reopen")
-	}
-}
-
-// TestConcurrentUseAndChange runs encryption while the key's state changes
-// and the cache is invalidated; with -race it checks the locking, and every
-// blob made must decrypt.
-func TestConcurrentUseAndChange(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	md := mustKey(t, s, "", "")
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	blobs := make(chan []byte, 10000)
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r, err := s.Encrypt(bg, s.testCall(), &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
-				if err == nil {
-					blobs <- r.CiphertextBlob
-				} else if !errors.Is(err, ErrDisabled) {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for i := 0; i < 20; i++ {
-		s.DisableKey(bg, c, md.KeyID)
-		s.EnableKey(bg, c, md.KeyID)
-		s.RotateKeyOnDemand(bg, c, md.KeyID)
-	}
-	close(stop)
-	wg.Wait()
-	close(blobs)
-	n := 0
-	for b := range blobs {
-		if _, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: b}); err != nil {
-			t.Fatalf("blob %d made during changes does not decrypt: %v", n, err)
-		}
-		n++
-	}
-	if n == 0 {
-		t.Fatal("no encryption succeeded")
-	}
-}
-
 func TestAuditLog(t *testing.T) {
 	s, _ := newTestService(t)
-	if err := s.Audit(&AuditRecord{RequestID: "r1", Dialect: "aws", Operation: "Encrypt", Outcome: "ok"}); err != nil {
+	if err := s.AuditLog().Write(&audit.Record{RequestID: "r1", Dialect: "aws", Operation: "Encrypt", Outcome: "ok"}); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(s.opts.DataDir, auditFile))
@@ -864,21 +76,95 @@ func TestAuditLog(t *testing.T) {
 	}
 }
 
-func TestCreateKeyWithAlias(t *testing.T) {
-	s, _ := newTestService(t)
-	c := s.testCall()
-	md, err := s.CreateKey(bg, c, &CreateKeyRequest{Alias: "alias/app"})
+// TestOperationShape: every method of Service but its plumbing is an
+// operation of one shape, Op(ctx, *Call, *OpRequest) (*OpResponse, error);
+// an answer that names a key names it both ways (KeyID and KeyARN, never an
+// ARN in KeyID); a request that pages (Limit, Marker) gets its page's
+// NextMarker in the answer.
+func TestOperationShape(t *testing.T) {
+	ctxType := reflect.TypeFor[context.Context]()
+	callType := reflect.TypeFor[*Call]()
+	errType := reflect.TypeFor[error]()
+	st := reflect.TypeFor[*Service]()
+	ops := 0
+	for i := 0; i < st.NumMethod(); i++ {
+		m := st.Method(i)
+		if servicePlumbing[m.Name] {
+			continue
+		}
+		ops++
+		ft := m.Type // the receiver is In(0)
+		if ft.NumIn() != 4 || ft.In(1) != ctxType || ft.In(2) != callType || ft.NumOut() != 2 || ft.Out(1) != errType {
+			t.Errorf("Service.%s is %v; want func(context.Context, *Call, *%sRequest) (*%sResponse, error)", m.Name, ft, m.Name, m.Name)
+			continue
+		}
+		req, resp := ft.In(3), ft.Out(0)
+		if req.Kind() != reflect.Pointer || req.Elem().Name() != m.Name+"Request" || resp.Kind() != reflect.Pointer || resp.Elem().Name() != m.Name+"Response" {
+			t.Errorf("Service.%s takes %v and answers %v; want *%sRequest and *%sResponse", m.Name, req, resp, m.Name, m.Name)
+			continue
+		}
+		_, id := resp.Elem().FieldByName("KeyID")
+		_, arn := resp.Elem().FieldByName("KeyARN")
+		if id != arn {
+			t.Errorf("%v names a key by KeyID %v, KeyARN %v: it must carry both", resp.Elem(), id, arn)
+		}
+		_, limit := req.Elem().FieldByName("Limit")
+		_, marker := req.Elem().FieldByName("Marker")
+		_, next := resp.Elem().FieldByName("NextMarker")
+		if limit != marker || marker != next {
+			t.Errorf("%v pages (Limit %v, Marker %v) but %v has NextMarker %v", req.Elem(), limit, marker, resp.Elem(), next)
+		}
+	}
+	if ops == 0 {
+		t.Fatal("no operations")
+	}
+}
+
+// TestEveryOperationHasTestsAndABenchmark: each operation's file op.go has
+// an op_test.go beside it holding BenchmarkOp.
+func TestEveryOperationHasTestsAndABenchmark(t *testing.T) {
+	paths, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := s.DescribeKey(bg, c, "alias/app"); err != nil || d.KeyID != md.KeyID {
-		t.Fatalf("alias does not name the new key: %v", err)
+	fset := token.NewFileSet()
+	defined := map[string]string{} // operation -> file
+	benchmarks := map[string]string{}
+	for _, path := range paths {
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			fd, ok := d.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			if name, ok := strings.CutPrefix(fd.Name.Name, "Benchmark"); ok && fd.Recv == nil {
+				benchmarks[name] = path
+			}
+			if fd.Recv == nil || len(fd.Recv.List) != 1 || !fd.Name.IsExported() || strings.HasSuffix(path, "_test.go") {
+				continue
+			}
+			if star, ok := fd.Recv.List[0].Type.(*ast.StarExpr); ok {
+				if id, ok := star.X.(*ast.Ident); ok && id.Name == "Service" {
+					defined[fd.Name.Name] = path
+				}
+			}
+		}
 	}
-	_, err = s.CreateKey(bg, c, &CreateKeyRequest{Alias: "alias/app"})
-	wantKind(t, err, ErrAlreadyExists)
-	_, err = s.CreateKey(bg, c, &CreateKeyRequest{Alias: "app"})
-	wantKind(t, err, ErrInvalidAliasName)
-	if keys, _, _ := s.ListKeys(bg, c, Page{}); len(keys) != 1 {
-		t.Fatalf("refused creations left %d keys", len(keys))
+	n := 0
+	for op, file := range defined {
+		if servicePlumbing[op] {
+			continue
+		}
+		n++
+		want := strings.TrimSuffix(file, ".go") + "_test.go"
+		if got, ok := benchmarks[op]; !ok || got != want {
+			t.Errorf("%s (%s): Benchmark%s is in %q; want it in %s", op, file, op, got, want)
+		}
+	}
+	if want := reflect.TypeFor[*Service]().NumMethod() - len(servicePlumbing); n != want {
+		t.Errorf("found %d operations in the source, reflection sees %d", n, want)
 	}
 }

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -16,9 +17,13 @@ import (
 // key id and why. Every request on such a key is denied; only the account's
 // root credential may replace its policy (authorize), so that an upgrade
 // never locks a key away for good. serve prints them at start.
-func (s *Service) PolicyProblems() ([]string, error) {
+func (a *Admin) PolicyProblems(ctx context.Context) ([]string, error) {
+	s := a.s
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	var out []string
-	err := s.st.db.View(func(tx *bolt.Tx) error {
+	err := s.st.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
 			var rec struct {
 				Policy string `json:"policy"`

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"errors"
@@ -47,7 +48,7 @@ type AttestationSummary = attest.Summary
 // attested callers, and that the key and algorithm can carry a secret of n
 // bytes (0: a length not known in advance) — all before the secret exists. k
 // is nil for operations without a key.
-func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap, n int) (target, error) {
+func (s *Service) resolveTarget(ctx context.Context, c *Call, k *key, r *Recipient, w *PublicKeyWrap, n int) (target, error) {
 	if r != nil && w != nil {
 		return target{}, errorf(ErrValidation, "give Recipient or EncryptionPublicKey, not both")
 	}
@@ -57,7 +58,7 @@ func (s *Service) resolveTarget(c *Call, k *key, r *Recipient, w *PublicKeyWrap,
 		pw, err := parseWrap(w, n)
 		return target{wrap: pw}, err
 	}
-	claims, err := s.verifyRecipient(c, r)
+	claims, err := s.verifyEvidence(ctx, c, r)
 	if err != nil || claims == nil {
 		return target{}, err
 	}
@@ -125,12 +126,12 @@ func wrapForRecipient(claims *attest.Claims, raw bool, secret []byte) ([]byte, e
 // the key and check its state and usage, verify the Recipient, evaluate the
 // policy, honour DryRun. Only after it returns may a secret be made. The
 // caller releases the key.
-func (s *Service) prepareEncryption(c *Call, keyID, op string, r *Recipient, w *PublicKeyWrap, n int, ec EncryptionContext, isDryRun bool) (*key, target, error) {
-	k, err := s.encryptable(c, keyID, op)
+func (s *Service) prepareEncryption(ctx context.Context, c *Call, keyID, op string, r *Recipient, w *PublicKeyWrap, n int, ec EncryptionContext, isDryRun bool) (*key, target, error) {
+	k, err := s.encryptable(ctx, c, keyID, op)
 	if err != nil {
 		return nil, target{}, err
 	}
-	to, err := s.resolveTarget(c, k, r, w, n)
+	to, err := s.resolveTarget(ctx, c, k, r, w, n)
 	if err == nil {
 		err = s.authorize(c, k, "kms:"+op, to.claims, ec)
 	}

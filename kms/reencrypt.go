@@ -17,9 +17,11 @@ type ReEncryptRequest struct {
 
 // ReEncryptResponse is ReEncrypt's answer.
 type ReEncryptResponse struct {
-	CiphertextBlob                 []byte
-	SourceKeyID                    string // ARN
-	KeyID                          string // ARN of the destination key
+	CiphertextBlob []byte
+	SourceKeyID    string // the source key's bare id
+	SourceKeyARN   string
+	// KeyRef is the destination key.
+	KeyRef
 	SourceEncryptionAlgorithm      string
 	DestinationEncryptionAlgorithm string
 }
@@ -27,6 +29,9 @@ type ReEncryptResponse struct {
 // ReEncrypt re-encrypts a blob: kms:ReEncryptFrom on the source key and
 // kms:ReEncryptTo on the destination, both checked before anything is opened.
 func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest) (*ReEncryptResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
 	if req.DestinationKeyID == "" {
 		return nil, errorf(ErrValidation, "DestinationKeyId is required")
 	}
@@ -36,13 +41,13 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest)
 	if err := checkSymmetricAlgorithm("DestinationEncryptionAlgorithm", req.DestinationEncryptionAlgorithm); err != nil {
 		return nil, err
 	}
-	dst, err := s.encryptable(c, req.DestinationKeyID, "ReEncrypt")
+	dst, err := s.encryptable(ctx, c, req.DestinationKeyID, "ReEncrypt")
 	if err != nil {
 		return nil, err
 	}
 	defer dst.release()
 	dstARN := c.KeyARN
-	h, src, err := s.blobKey(c, req.CiphertextBlob, req.SourceKeyID, req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
+	h, src, err := s.blobKey(ctx, c, req.CiphertextBlob, req.SourceKeyID, req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
 	c.SourceKeyARN, c.KeyARN = c.KeyARN, dstARN
 	if err != nil {
 		return nil, err
@@ -68,8 +73,9 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest)
 	}
 	return &ReEncryptResponse{
 		CiphertextBlob:                 blob,
-		SourceKeyID:                    s.keyARN(c, src.rec.ID),
-		KeyID:                          s.keyARN(c, dst.rec.ID),
+		SourceKeyID:                    src.rec.ID,
+		SourceKeyARN:                   s.keyARN(c, src.rec.ID),
+		KeyRef:                         s.keyRef(c, dst.rec.ID),
 		SourceEncryptionAlgorithm:      AlgSymmetricDefault,
 		DestinationEncryptionAlgorithm: AlgSymmetricDefault,
 	}, nil

@@ -60,8 +60,8 @@ func TestInitRecordsRegion(t *testing.T) {
 		}
 		s := openOrFail(t, Options{DataDir: dir, Region: region})
 		md := mustKey(t, s, "", "")
-		if s.Region() != want || md.Arn != "arn:aws:kms:"+want+":"+s.Account().AccountID+":key/"+md.KeyID {
-			t.Fatalf("region %q: Region() = %q, Arn = %s", region, s.Region(), md.Arn)
+		if s.Region() != want || md.KeyARN != "arn:aws:kms:"+want+":"+s.Account().AccountID+":key/"+md.KeyID {
+			t.Fatalf("region %q: Region() = %q, Arn = %s", region, s.Region(), md.KeyARN)
 		}
 		s.Close()
 	}
@@ -104,14 +104,14 @@ func TestParseARNOtherRegion(t *testing.T) {
 	c := s.testCall()
 	md := mustKey(t, s, "", "")
 	acct := s.Account().AccountID
-	if _, err := s.DescribeKey(bg, c, "arn:aws:kms:eu-west-1:"+acct+":key/"+md.KeyID); err != nil {
+	if _, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: "arn:aws:kms:eu-west-1:" + acct + ":key/" + md.KeyID}); err != nil {
 		t.Fatal(err)
 	}
 	for _, arn := range []string{
 		"arn:aws:kms:us-east-1:" + acct + ":key/" + md.KeyID,
 		"arn:aws-cn:kms:eu-west-1:" + acct + ":key/" + md.KeyID,
 	} {
-		_, err := s.DescribeKey(bg, c, arn)
+		_, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: arn})
 		wantKind(t, err, ErrNotFound)
 	}
 }
@@ -144,7 +144,7 @@ func TestOpenRegionMismatch(t *testing.T) {
 	}
 	s = openOrFail(t, Options{DataDir: dir, Region: "us-east-1"})
 	defer s.Close()
-	if got, err := s.DescribeKey(bg, s.testCall(), md.Arn); err != nil || got.Arn != md.Arn {
+	if got, err := s.DescribeKey(bg, s.testCall(), &DescribeKeyRequest{KeyID: md.KeyARN}); err != nil || got.KeyARN != md.KeyARN {
 		t.Fatalf("DescribeKey after a refused Open: %v %v", got, err)
 	}
 }
@@ -199,7 +199,7 @@ func TestRenameRegion(t *testing.T) {
 	acct := s.Account().AccountID
 	md := mustKey(t, s, "", "")
 	other := mustKey(t, s, "", "")
-	if err := s.PutKeyPolicy(bg, c, md.KeyID, "", denyGDKPolicy(acct, md.Arn), false); err != nil {
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: denyGDKPolicy(acct, md.KeyARN)}); err != nil {
 		t.Fatal(err)
 	}
 	gdk := func(s *Service, id string) error {
@@ -215,18 +215,18 @@ func TestRenameRegion(t *testing.T) {
 
 	s = openOrFail(t, Options{DataDir: dir, Region: "eu-west-1", RenameRegion: true})
 	newARN := "arn:aws:kms:eu-west-1:" + acct + ":key/" + md.KeyID
-	pol, err := s.GetKeyPolicy(bg, c, md.KeyID, "")
-	if err != nil || pol != denyGDKPolicy(acct, newARN) {
+	pol, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: md.KeyID})
+	if err != nil || pol.Policy != denyGDKPolicy(acct, newARN) {
 		t.Fatalf("policy after the rename: %v\n%s", err, pol)
 	}
 	wantKind(t, gdk(s, md.KeyID), ErrAccessDenied)
 	if err := gdk(s, other.KeyID); err != nil {
 		t.Fatalf("a key without a Deny: %v", err)
 	}
-	if got, err := s.DescribeKey(bg, c, md.KeyID); err != nil || got.Arn != newARN {
+	if got, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID}); err != nil || got.KeyARN != newARN {
 		t.Fatalf("DescribeKey after the rename: %v %v", got, err)
 	}
-	_, err = s.DescribeKey(bg, c, md.Arn)
+	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyARN})
 	wantKind(t, err, ErrNotFound)
 	s.Close()
 
@@ -259,10 +259,10 @@ func TestRenameRegionRefusesEscapedARN(t *testing.T) {
 	acct := s.Account().AccountID
 	plain := mustKey(t, s, "", "")
 	escaped := mustKey(t, s, "", "")
-	plainPolicy := denyGDKPolicy(acct, plain.Arn)
-	escapedPolicy := denyGDKPolicy(acct, strings.ReplaceAll(escaped.Arn, ":", `\u003a`))
+	plainPolicy := denyGDKPolicy(acct, plain.KeyARN)
+	escapedPolicy := denyGDKPolicy(acct, strings.ReplaceAll(escaped.KeyARN, ":", `\u003a`))
 	for id, pol := range map[string]string{plain.KeyID: plainPolicy, escaped.KeyID: escapedPolicy} {
-		if err := s.PutKeyPolicy(bg, c, id, "", pol, false); err != nil {
+		if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: id, Policy: pol}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -284,7 +284,7 @@ func TestRenameRegionRefusesEscapedARN(t *testing.T) {
 	s = openOrFail(t, Options{DataDir: dir})
 	defer s.Close()
 	for id, want := range map[string]string{plain.KeyID: plainPolicy, escaped.KeyID: escapedPolicy} {
-		if got, err := s.GetKeyPolicy(bg, c, id, ""); err != nil || got != want {
+		if got, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: id}); err != nil || got.Policy != want {
 			t.Fatalf("policy of %s after a failed rename: %v\n%s", id, err, got)
 		}
 	}

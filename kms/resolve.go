@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 
@@ -13,6 +14,17 @@ import (
 // that the many callers need not change.
 func (s *Service) keyARN(_ *Call, id string) string {
 	return "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":key/" + id
+}
+
+// KeyRef names the key an answer is about, both ways, so that no caller
+// parses an ARN back into an id.
+type KeyRef struct {
+	KeyID  string // the bare key id: 1234abcd-12ab-34cd-56ef-1234567890ab
+	KeyARN string // arn:aws:kms:REGION:ACCOUNT:key/ID, in the service's region
+}
+
+func (s *Service) keyRef(c *Call, id string) KeyRef {
+	return KeyRef{KeyID: id, KeyARN: s.keyARN(c, id)}
 }
 
 // aliasARN is keyARN for alias name (alias/NAME).
@@ -36,7 +48,7 @@ func (s *Service) parseARN(arn string) (string, bool) {
 // resolveKeyID turns a KeyId parameter — a key id, a key ARN, alias/NAME or an
 // alias ARN — into a key id. Every operation accepts all four (AWS KMS refuses
 // aliases in some management operations; attestkms does not).
-func (s *Service) resolveKeyID(keyID string) (string, error) {
+func (s *Service) resolveKeyID(ctx context.Context, keyID string) (string, error) {
 	if keyID == "" {
 		return "", errorf(ErrValidation, "KeyId is required")
 	}
@@ -62,7 +74,7 @@ func (s *Service) resolveKeyID(keyID string) (string, error) {
 		}
 	}
 	if strings.HasPrefix(ref, "alias/") {
-		a, err := s.getAlias(ref)
+		a, err := s.getAlias(ctx, ref)
 		if err != nil {
 			return "", err
 		}
@@ -77,10 +89,10 @@ func (s *Service) resolveKeyID(keyID string) (string, error) {
 	return ref, nil
 }
 
-func (s *Service) getAlias(name string) (*aliasRecord, error) {
+func (s *Service) getAlias(ctx context.Context, name string) (*aliasRecord, error) {
 	var a aliasRecord
 	var found bool
-	err := s.st.db.View(func(tx *bolt.Tx) error {
+	err := s.st.view(ctx, func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketAliases).Get([]byte(name))
 		if raw == nil {
 			return nil
@@ -89,7 +101,7 @@ func (s *Service) getAlias(name string) (*aliasRecord, error) {
 		return json.Unmarshal(raw, &a)
 	})
 	if err != nil {
-		return nil, internal(err)
+		return nil, asKMSError(err)
 	}
 	if !found {
 		return nil, nil
@@ -100,13 +112,13 @@ func (s *Service) getAlias(name string) (*aliasRecord, error) {
 // loadKey resolves keyID and loads the key, recording its ARN on the call. A
 // key whose deletion date has passed is destroyed here and is not found. The
 // caller must release the key.
-func (s *Service) loadKey(c *Call, keyID string) (*key, error) {
-	id, err := s.resolveKeyID(keyID)
+func (s *Service) loadKey(ctx context.Context, c *Call, keyID string) (*key, error) {
+	id, err := s.resolveKeyID(ctx, keyID)
 	if err != nil {
 		return nil, err
 	}
 	c.noteAlias(id, s.aliasNamed(keyID))
-	k, err := s.loadKeyByID(c, id)
+	k, err := s.loadKeyByID(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}
@@ -117,18 +129,18 @@ func (s *Service) loadKey(c *Call, keyID string) (*key, error) {
 }
 
 // loadKeyByID is loadKey for a bare key id; nil, nil when there is no such key.
-func (s *Service) loadKeyByID(c *Call, id string) (*key, error) {
-	k, err := s.st.loadKey(id)
+func (s *Service) loadKeyByID(ctx context.Context, c *Call, id string) (*key, error) {
+	k, err := s.st.loadKey(ctx, id)
 	if err != nil {
-		return nil, internal(err)
+		return nil, asKMSError(err) // ErrCanceled, or internal
 	}
 	if k == nil {
 		return nil, nil
 	}
 	if r := k.rec; r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate) {
 		k.release()
-		if err := s.destroyKey(id); err != nil {
-			return nil, internal(err)
+		if err := s.destroyKey(ctx, id); err != nil {
+			return nil, asKMSError(err)
 		}
 		return nil, nil
 	}
@@ -167,8 +179,8 @@ func (s *Service) requireUsage(c *Call, k *key, u KeyUsage, op string) error {
 
 // destroyKey deletes a key whose deletion date has passed: its record, its
 // sealed material and every alias pointing at it.
-func (s *Service) destroyKey(id string) error {
-	return s.st.update(func(tx *bolt.Tx) error {
+func (s *Service) destroyKey(ctx context.Context, id string) error {
+	return s.st.update(ctx, func(tx *bolt.Tx) error {
 		kb := tx.Bucket(bucketKeys)
 		var rec keyRecord
 		found, err := getJSON(kb, []byte(id), &rec)

@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Rotation types of a material version, as ListKeyRotations names them.
@@ -50,16 +47,29 @@ func (s *Service) rotate(rec *keyRecord, now time.Time, rotationType string) {
 	rec.Materials = append(rec.Materials, m)
 }
 
-// EnableKeyRotation turns on automatic rotation every rotationPeriodInDays
-// (90 to 2560; 0 means 365).
-func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, keyID string, rotationPeriodInDays int32) error {
+// EnableKeyRotationRequest turns on automatic rotation every
+// RotationPeriodInDays: 90 to 2560. Zero: 365.
+type EnableKeyRotationRequest struct {
+	KeyID                string
+	RotationPeriodInDays int32
+}
+
+// EnableKeyRotationResponse is EnableKeyRotation's answer: the key.
+type EnableKeyRotationResponse struct{ KeyRef }
+
+// EnableKeyRotation turns on automatic rotation.
+func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, req *EnableKeyRotationRequest) (*EnableKeyRotationResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rotationPeriodInDays := req.RotationPeriodInDays
 	if rotationPeriodInDays == 0 {
 		rotationPeriodInDays = defaultRotationDays
 	}
 	if rotationPeriodInDays < minRotationDays || rotationPeriodInDays > maxRotationDays {
-		return errorf(ErrValidation, "RotationPeriodInDays must be between %d and %d", minRotationDays, maxRotationDays)
+		return nil, errorf(ErrValidation, "RotationPeriodInDays must be between %d and %d", minRotationDays, maxRotationDays)
 	}
-	_, err := s.changeKey(c, keyID, "kms:EnableKeyRotation", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKeyRotation", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -67,32 +77,57 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, keyID string, 
 		rec.RotationEnabled, rec.RotationPeriodDays, rec.NextRotation = true, rotationPeriodInDays, &next
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &EnableKeyRotationResponse{s.keyRef(c, rec.ID)}, nil
 }
 
+// DisableKeyRotationRequest names a key whose automatic rotation to stop.
+type DisableKeyRotationRequest struct {
+	KeyID string
+}
+
+// DisableKeyRotationResponse is DisableKeyRotation's answer: the key.
+type DisableKeyRotationResponse struct{ KeyRef }
+
 // DisableKeyRotation turns automatic rotation off.
-func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, keyID string) error {
-	_, err := s.changeKey(c, keyID, "kms:DisableKeyRotation", func(rec *keyRecord) error {
+func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, req *DisableKeyRotationRequest) (*DisableKeyRotationResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKeyRotation", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
 		rec.RotationEnabled, rec.RotationPeriodDays, rec.NextRotation = false, 0, nil
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &DisableKeyRotationResponse{s.keyRef(c, rec.ID)}, nil
 }
 
-// KeyRotationStatus is GetKeyRotationStatus's answer.
-type KeyRotationStatus struct {
-	KeyID                string // ARN
+// GetKeyRotationStatusRequest names a symmetric key.
+type GetKeyRotationStatusRequest struct {
+	KeyID string
+}
+
+// GetKeyRotationStatusResponse is GetKeyRotationStatus's answer.
+type GetKeyRotationStatusResponse struct {
+	KeyRef
 	KeyRotationEnabled   bool
 	RotationPeriodInDays int32      // when enabled
 	NextRotationDate     *time.Time // when enabled
 }
 
 // GetKeyRotationStatus tells whether and when a key rotates.
-func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, keyID string) (*KeyRotationStatus, error) {
-	k, err := s.loadKey(c, keyID)
+func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, req *GetKeyRotationStatusRequest) (*GetKeyRotationStatusResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
 	if err != nil {
 		return nil, err
 	}
@@ -103,16 +138,27 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, keyID strin
 	if err := s.rotatable(c, k.rec, false); err != nil {
 		return nil, err
 	}
-	return &KeyRotationStatus{
-		KeyID: s.keyARN(c, k.rec.ID), KeyRotationEnabled: k.rec.RotationEnabled,
+	return &GetKeyRotationStatusResponse{
+		KeyRef: s.keyRef(c, k.rec.ID), KeyRotationEnabled: k.rec.RotationEnabled,
 		RotationPeriodInDays: k.rec.RotationPeriodDays, NextRotationDate: k.rec.NextRotation,
 	}, nil
 }
 
+// RotateKeyOnDemandRequest names a symmetric key to rotate now.
+type RotateKeyOnDemandRequest struct {
+	KeyID string
+}
+
+// RotateKeyOnDemandResponse is RotateKeyOnDemand's answer: the key.
+type RotateKeyOnDemandResponse struct{ KeyRef }
+
 // RotateKeyOnDemand rotates a key's material now: new material encrypts, every
 // older version still decrypts.
-func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, keyID string) (string, error) {
-	rec, err := s.changeKey(c, keyID, "kms:RotateKeyOnDemand", func(rec *keyRecord) error {
+func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, req *RotateKeyOnDemandRequest) (*RotateKeyOnDemandResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:RotateKeyOnDemand", func(rec *keyRecord) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -129,124 +175,86 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, keyID string) 
 		return nil
 	})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return s.keyARN(c, rec.ID), nil
+	return &RotateKeyOnDemandResponse{s.keyRef(c, rec.ID)}, nil
+}
+
+// ListKeyRotationsRequest asks for a page of a symmetric key's rotations;
+// with AllKeyMaterial (AWS's ALL_KEY_MATERIAL) the original material too.
+type ListKeyRotationsRequest struct {
+	KeyID          string
+	AllKeyMaterial bool
+	// Limit bounds the page: 1 to 1000 entries. Zero: 100.
+	Limit int32
+	// Marker is a previous page's NextMarker; "" starts at the oldest.
+	Marker string
+}
+
+// ListKeyRotationsResponse is ListKeyRotations's answer: one page, oldest
+// first.
+type ListKeyRotationsResponse struct {
+	KeyRef
+	Rotations []RotationEntry
+	// NextMarker continues the listing; "" when this page is the last.
+	NextMarker string
 }
 
 // RotationEntry is one material version of ListKeyRotations.
 type RotationEntry struct {
-	KeyID            string
+	KeyRef
 	KeyMaterialID    string
 	KeyMaterialState string // CURRENT or NON_CURRENT
 	RotationDate     time.Time
 	RotationType     string // AUTOMATIC, ON_DEMAND, or "" for the original material
 }
 
-// ListKeyRotations lists a symmetric key's rotations, newest last; with
-// allMaterial the original material too.
-func (s *Service) ListKeyRotations(ctx context.Context, c *Call, keyID string, allMaterial bool, p Page) ([]RotationEntry, string, error) {
-	limit, err := p.limit(100, 1000)
-	if err != nil {
-		return nil, "", err
+// ListKeyRotations lists a symmetric key's rotations, newest last.
+func (s *Service) ListKeyRotations(ctx context.Context, c *Call, req *ListKeyRotationsRequest) (*ListKeyRotationsResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
 	}
-	k, err := s.loadKey(c, keyID)
+	limit, err := pageLimit(req.Limit, 100, 1000)
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
+	if err != nil {
+		return nil, err
 	}
 	defer k.release()
 	if err := s.authorize(c, k, "kms:ListKeyRotations", nil, nil); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if err := s.rotatable(c, k.rec, false); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	start := uint32(0)
-	if p.Marker != "" {
-		m, err := base64.RawURLEncoding.DecodeString(p.Marker)
+	if req.Marker != "" {
+		m, err := base64.RawURLEncoding.DecodeString(req.Marker)
 		if err != nil || len(m) != 4 {
-			return nil, "", errorf(ErrInvalidMarker, "Marker is not valid")
+			return nil, errorf(ErrInvalidMarker, "Marker is not valid")
 		}
 		start = binary.BigEndian.Uint32(m)
 	}
-	var out []RotationEntry
+	resp := &ListKeyRotationsResponse{KeyRef: s.keyRef(c, k.rec.ID)}
 	cur := k.rec.current().Version
 	for _, m := range k.rec.Materials {
-		if m.Version < start || (!allMaterial && m.RotationType == "") {
+		if m.Version < start || (!req.AllKeyMaterial && m.RotationType == "") {
 			continue
 		}
-		if len(out) == limit {
-			return out, base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, m.Version)), nil
+		if len(resp.Rotations) == limit {
+			resp.NextMarker = base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, m.Version))
+			return resp, nil
 		}
 		state := "NON_CURRENT"
 		if m.Version == cur {
 			state = "CURRENT"
 		}
-		out = append(out, RotationEntry{
-			KeyID: s.keyARN(c, k.rec.ID), KeyMaterialID: m.ID, KeyMaterialState: state,
+		resp.Rotations = append(resp.Rotations, RotationEntry{
+			KeyRef: resp.KeyRef, KeyMaterialID: m.ID, KeyMaterialState: state,
 			RotationDate: m.CreatedAt, RotationType: m.RotationType,
 		})
 	}
-	return out, "", nil
-}
-
-// MaintenanceResult counts what Maintain did.
-type MaintenanceResult struct {
-	Destroyed int // keys whose deletion date passed
-	Rotated   int // keys rotated automatically
-}
-
-// Maintain destroys keys whose deletion window has ended and rotates keys
-// whose rotation date has come. The server calls it periodically; it is safe
-// to call at any time.
-func (s *Service) Maintain() (MaintenanceResult, error) {
-	var res MaintenanceResult
-	var expired, due []string
-	err := s.st.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
-			var rec keyRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return err
-			}
-			switch {
-			case s.expired(&rec):
-				expired = append(expired, rec.ID)
-			case rec.RotationEnabled && rec.State == Enabled && rec.NextRotation != nil && !s.now().Before(*rec.NextRotation):
-				due = append(due, rec.ID)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return res, err
-	}
-	for _, id := range expired {
-		if err := s.destroyKey(id); err != nil {
-			return res, err
-		}
-		res.Destroyed++
-	}
-	for _, id := range due {
-		err := s.st.updateKey(id, func(rec *keyRecord) error {
-			now := s.now().UTC().Truncate(time.Millisecond)
-			if !rec.RotationEnabled || rec.State != Enabled || rec.NextRotation == nil || now.Before(*rec.NextRotation) {
-				return errNoChange
-			}
-			s.rotate(rec, now, RotationAutomatic)
-			next := rec.NextRotation.Add(time.Duration(rec.RotationPeriodDays) * 24 * time.Hour)
-			if next.Before(now) { // the server was down for whole periods
-				next = now.Add(time.Duration(rec.RotationPeriodDays) * 24 * time.Hour)
-			}
-			rec.NextRotation = &next
-			return nil
-		})
-		if err == errNoChange {
-			continue
-		}
-		if err != nil {
-			return res, err
-		}
-		res.Rotated++
-	}
-	return res, nil
+	return resp, nil
 }

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -139,8 +140,13 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 	return b.Put(k, raw)
 }
 
-// update runs fn in a write transaction and then drops the cached keys it names.
-func (s *store) update(fn func(tx *bolt.Tx) error, invalidate ...string) error {
+// update runs fn in a write transaction and then drops the cached keys it
+// names. A done ctx starts no transaction (ErrCanceled); ctx is the
+// transaction's, for a store that can pass it on.
+func (s *store) update(ctx context.Context, fn func(tx *bolt.Tx) error, invalidate ...string) error {
+	if err := canceled(ctx); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.db.Update(fn)
@@ -157,9 +163,17 @@ func (s *store) update(fn func(tx *bolt.Tx) error, invalidate ...string) error {
 	return err
 }
 
+// view runs fn in a read transaction. A done ctx starts none (ErrCanceled).
+func (s *store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := canceled(ctx); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
 // loadKey returns the decoded key id, from the cache or the database; nil if
 // there is none. The caller must call release on a key it got.
-func (s *store) loadKey(id string) (*key, error) {
+func (s *store) loadKey(ctx context.Context, id string) (*key, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	s.cacheMu.Lock()
@@ -173,7 +187,7 @@ func (s *store) loadKey(id string) (*key, error) {
 	}
 	var rec keyRecord
 	var found bool
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		found, err = getJSON(tx.Bucket(bucketKeys), []byte(id), &rec)
 		return err
@@ -205,8 +219,8 @@ func (s *store) loadKey(id string) (*key, error) {
 
 // updateKey applies fn to the stored record of key id in one transaction.
 // fn returning an error aborts the change.
-func (s *store) updateKey(id string, fn func(rec *keyRecord) error) error {
-	return s.update(func(tx *bolt.Tx) error {
+func (s *store) updateKey(ctx context.Context, id string, fn func(rec *keyRecord) error) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketKeys)
 		var rec keyRecord
 		found, err := getJSON(b, []byte(id), &rec)

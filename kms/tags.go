@@ -56,15 +56,29 @@ func mergeTags(old, tags []Tag) []Tag {
 	return out
 }
 
+// TagResourceRequest adds Tags to a key, or replaces the values of its tags
+// with the same keys.
+type TagResourceRequest struct {
+	KeyID string
+	Tags  []Tag
+}
+
+// TagResourceResponse is TagResource's answer: the key.
+type TagResourceResponse struct{ KeyRef }
+
 // TagResource adds or replaces tags on a key.
-func (s *Service) TagResource(ctx context.Context, c *Call, keyID string, tags []Tag) error {
+func (s *Service) TagResource(ctx context.Context, c *Call, req *TagResourceRequest) (*TagResourceResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	tags := req.Tags
 	if len(tags) == 0 {
-		return errorf(ErrValidation, "Tags is required")
+		return nil, errorf(ErrValidation, "Tags is required")
 	}
 	if err := validateTags(tags); err != nil {
-		return err
+		return nil, err
 	}
-	_, err := s.changeKey(c, keyID, "kms:TagResource", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:TagResource", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -75,23 +89,39 @@ func (s *Service) TagResource(ctx context.Context, c *Call, keyID string, tags [
 		rec.Tags = merged
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &TagResourceResponse{s.keyRef(c, rec.ID)}, nil
 }
 
+// UntagResourceRequest removes the tags with TagKeys from a key.
+type UntagResourceRequest struct {
+	KeyID   string
+	TagKeys []string
+}
+
+// UntagResourceResponse is UntagResource's answer: the key.
+type UntagResourceResponse struct{ KeyRef }
+
 // UntagResource removes tags from a key; absent keys are ignored.
-func (s *Service) UntagResource(ctx context.Context, c *Call, keyID string, tagKeys []string) error {
+func (s *Service) UntagResource(ctx context.Context, c *Call, req *UntagResourceRequest) (*UntagResourceResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	tagKeys := req.TagKeys
 	if len(tagKeys) == 0 {
-		return errorf(ErrValidation, "TagKeys is required")
+		return nil, errorf(ErrValidation, "TagKeys is required")
 	}
 	if len(tagKeys) > maxTags {
-		return errorf(ErrValidation, "TagKeys has more than %d members", maxTags)
+		return nil, errorf(ErrValidation, "TagKeys has more than %d members", maxTags)
 	}
 	for _, k := range tagKeys {
 		if err := validateTagKey(k); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	_, err := s.changeKey(c, keyID, "kms:UntagResource", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UntagResource", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
@@ -108,36 +138,60 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, keyID string, tagK
 		rec.Tags = kept
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &UntagResourceResponse{s.keyRef(c, rec.ID)}, nil
+}
+
+// ListResourceTagsRequest asks for a page of a key's tags.
+type ListResourceTagsRequest struct {
+	KeyID string
+	// Limit bounds the page: 1 to 50 tags. Zero: 50.
+	Limit int32
+	// Marker is a previous page's NextMarker; "" starts at the first tag.
+	Marker string
+}
+
+// ListResourceTagsResponse is ListResourceTags's answer: one page of the
+// key's tags, by tag key.
+type ListResourceTagsResponse struct {
+	KeyRef
+	Tags []Tag
+	// NextMarker continues the listing; "" when this page is the last.
+	NextMarker string
 }
 
 // ListResourceTags lists a key's tags by key.
-func (s *Service) ListResourceTags(ctx context.Context, c *Call, keyID string, p Page) ([]Tag, string, error) {
-	limit, err := p.limit(50, 50)
-	if err != nil {
-		return nil, "", err
+func (s *Service) ListResourceTags(ctx context.Context, c *Call, req *ListResourceTagsRequest) (*ListResourceTagsResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
 	}
-	k, err := s.loadKey(c, keyID)
+	limit, err := pageLimit(req.Limit, 50, 50)
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	k, err := s.loadKey(ctx, c, req.KeyID)
+	if err != nil {
+		return nil, err
 	}
 	defer k.release()
 	if err := s.authorize(c, k, "kms:ListResourceTags", nil, nil); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	tags := k.rec.Tags
 	start := 0
-	if p.Marker != "" {
-		m, err := base64.RawURLEncoding.DecodeString(p.Marker)
+	if req.Marker != "" {
+		m, err := base64.RawURLEncoding.DecodeString(req.Marker)
 		if err != nil || len(m) == 0 {
-			return nil, "", errorf(ErrInvalidMarker, "Marker is not valid")
+			return nil, errorf(ErrInvalidMarker, "Marker is not valid")
 		}
 		start = sort.Search(len(tags), func(i int) bool { return tags[i].TagKey >= string(m) })
 	}
 	end := min(start+limit, len(tags))
-	next := ""
+	resp := &ListResourceTagsResponse{KeyRef: s.keyRef(c, k.rec.ID), Tags: append([]Tag(nil), tags[start:end]...)}
 	if end < len(tags) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(tags[end].TagKey))
+		resp.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(tags[end].TagKey))
 	}
-	return append([]Tag(nil), tags[start:end]...), next, nil
+	return resp, nil
 }

@@ -2,17 +2,33 @@ package kms
 
 import "context"
 
+// UpdateKeyDescriptionRequest replaces a key's description (at most 8192
+// characters; "" clears it).
+type UpdateKeyDescriptionRequest struct {
+	KeyID       string
+	Description string
+}
+
+// UpdateKeyDescriptionResponse is UpdateKeyDescription's answer: the key.
+type UpdateKeyDescriptionResponse struct{ KeyRef }
+
 // UpdateKeyDescription replaces a key's description.
-func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, keyID, description string) error {
-	if len(description) > maxDescription {
-		return errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
+func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, req *UpdateKeyDescriptionRequest) (*UpdateKeyDescriptionResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
 	}
-	_, err := s.changeKey(c, keyID, "kms:UpdateKeyDescription", func(rec *keyRecord) error {
+	if len(req.Description) > maxDescription {
+		return nil, errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
+	}
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UpdateKeyDescription", func(rec *keyRecord) error {
 		if rec.State == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
-		rec.Description = description
+		rec.Description = req.Description
 		return nil
 	})
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return &UpdateKeyDescriptionResponse{s.keyRef(c, rec.ID)}, nil
 }

@@ -51,7 +51,7 @@ func encrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	if err != nil {
 		return nil, err
 	}
-	return ok(struct{ CiphertextBlob, EncryptionAlgorithm, KeyId string }{b64(r.CiphertextBlob), r.EncryptionAlgorithm, r.KeyID})
+	return ok(struct{ CiphertextBlob, EncryptionAlgorithm, KeyId string }{b64(r.CiphertextBlob), r.EncryptionAlgorithm, r.KeyARN})
 }
 
 func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
@@ -81,7 +81,7 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextForRecipient, EncryptionAlgorithm, KeyId string
-		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyID})
+		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyARN})
 	}
 	enc := exchange.Base64(r.Plaintext)
 	clear(r.Plaintext)
@@ -89,7 +89,7 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 		EncryptionAlgorithm string
 		KeyId               string
 		Plaintext           rawString
-	}{r.EncryptionAlgorithm, r.KeyID, enc}, enc)
+	}{r.EncryptionAlgorithm, r.KeyARN, enc}, enc)
 }
 
 // rawString is exchange.RawString: a secret's encoding, zeroed after sending.
@@ -121,7 +121,7 @@ func reEncrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	}
 	return ok(struct {
 		CiphertextBlob, DestinationEncryptionAlgorithm, KeyId, SourceEncryptionAlgorithm, SourceKeyId string
-	}{b64(r.CiphertextBlob), r.DestinationEncryptionAlgorithm, r.KeyID, r.SourceEncryptionAlgorithm, r.SourceKeyID})
+	}{b64(r.CiphertextBlob), r.DestinationEncryptionAlgorithm, r.KeyARN, r.SourceEncryptionAlgorithm, r.SourceKeyARN})
 }
 
 type generateDataKeyRequest struct {
@@ -160,7 +160,7 @@ func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generate
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextBlob, CiphertextForRecipient, KeyId string
-		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyID})
+		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyARN})
 	}
 	enc := exchange.Base64(r.Plaintext)
 	clear(r.Plaintext)
@@ -168,7 +168,14 @@ func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generate
 		CiphertextBlob string
 		KeyId          string
 		Plaintext      rawString
-	}{b64(r.CiphertextBlob), r.KeyID, enc}, enc)
+	}{b64(r.CiphertextBlob), r.KeyARN, enc}, enc)
+}
+
+// errRecipientRefused answers a Recipient sent to an operation that returns
+// no secret to wrap: the wire request shares GenerateDataKey's (or
+// GenerateDataKeyPair's) members, but kms's request has no Recipient.
+func errRecipientRefused(op string) error {
+	return validation("Recipient is not accepted by " + op)
 }
 
 func generateDataKeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
@@ -176,11 +183,16 @@ func generateDataKeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Cal
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GenerateDataKeyWithoutPlaintext(ctx, c, kreq)
+	if kreq.Recipient != nil {
+		return nil, errRecipientRefused("GenerateDataKeyWithoutPlaintext")
+	}
+	r, err := h.svc.GenerateDataKeyWithoutPlaintext(ctx, c, &kms.GenerateDataKeyWithoutPlaintextRequest{
+		KeyID: kreq.KeyID, KeySpec: kreq.KeySpec, NumberOfBytes: kreq.NumberOfBytes, EncryptionContext: kreq.EncryptionContext, DryRun: kreq.DryRun,
+	})
 	if err != nil {
 		return nil, err
 	}
-	return ok(struct{ CiphertextBlob, KeyId string }{b64(r.CiphertextBlob), r.KeyID})
+	return ok(struct{ CiphertextBlob, KeyId string }{b64(r.CiphertextBlob), r.KeyARN})
 }
 
 type generateDataKeyPairRequest struct {
@@ -212,7 +224,7 @@ func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *gene
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextForRecipient, KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
-		}{b64(r.CiphertextForRecipient), r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
+		}{b64(r.CiphertextForRecipient), r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
 	}
 	enc := exchange.Base64(r.PrivateKeyPlaintext)
 	clear(r.PrivateKeyPlaintext)
@@ -222,7 +234,7 @@ func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *gene
 		PrivateKeyCiphertextBlob string
 		PrivateKeyPlaintext      rawString
 		PublicKey                string
-	}{r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), enc, b64(r.PublicKey)}, enc)
+	}{r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), enc, b64(r.PublicKey)}, enc)
 }
 
 func generateDataKeyPairWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
@@ -230,13 +242,18 @@ func generateDataKeyPairWithoutPlaintext(h *Handler, ctx context.Context, c *kms
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GenerateDataKeyPairWithoutPlaintext(ctx, c, kreq)
+	if kreq.Recipient != nil {
+		return nil, errRecipientRefused("GenerateDataKeyPairWithoutPlaintext")
+	}
+	r, err := h.svc.GenerateDataKeyPairWithoutPlaintext(ctx, c, &kms.GenerateDataKeyPairWithoutPlaintextRequest{
+		KeyID: kreq.KeyID, KeyPairSpec: kreq.KeyPairSpec, EncryptionContext: kreq.EncryptionContext, DryRun: kreq.DryRun,
+	})
 	if err != nil {
 		return nil, err
 	}
 	return ok(struct {
 		KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
-	}{r.KeyID, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
+	}{r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
 }
 
 func generateRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
@@ -267,7 +284,7 @@ func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	KeyId       string
 	GrantTokens []string
 }) (*result, error) {
-	r, err := h.svc.GetPublicKey(ctx, c, req.KeyId)
+	r, err := h.svc.GetPublicKey(ctx, c, &kms.GetPublicKeyRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +295,7 @@ func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 		KeySpec                string
 		KeyUsage               string
 		PublicKey              string
-	}{string(r.KeySpec), r.KeyAgreementAlgorithms, r.KeyID, string(r.KeySpec), string(r.KeyUsage), b64(r.PublicKey)})
+	}{string(r.KeySpec), r.KeyAgreementAlgorithms, r.KeyARN, string(r.KeySpec), string(r.KeyUsage), b64(r.PublicKey)})
 }
 
 func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struct {
@@ -306,7 +323,7 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextForRecipient, KeyAgreementAlgorithm, KeyId, KeyOrigin string
-		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyID, r.KeyOrigin})
+		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyARN, r.KeyOrigin})
 	}
 	enc := exchange.Base64(r.SharedSecret)
 	clear(r.SharedSecret)
@@ -315,5 +332,5 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 		KeyId                 string
 		KeyOrigin             string
 		SharedSecret          rawString
-	}{r.KeyAgreementAlgorithm, r.KeyID, r.KeyOrigin, enc}, enc)
+	}{r.KeyAgreementAlgorithm, r.KeyARN, r.KeyOrigin, enc}, enc)
 }

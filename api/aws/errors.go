@@ -37,6 +37,11 @@ var kindErrors = map[error]wireError{
 	kms.ErrDryRun:            {"DryRunOperationException", http.StatusPreconditionFailed},
 	kms.ErrInvalidRecipient:  {"ValidationException", http.StatusBadRequest},
 	kms.ErrInternal:          {"KMSInternalException", http.StatusInternalServerError},
+	// A request whose context ended (its client went away, the server is
+	// stopping) did not complete and changed nothing it had not committed:
+	// AWS KMS's answer for a request it could not complete in time is
+	// DependencyTimeoutException, a 503 its SDKs retry.
+	kms.ErrCanceled: {"DependencyTimeoutException", http.StatusServiceUnavailable},
 }
 
 // Errors of the dialect itself, before a request reaches kms.

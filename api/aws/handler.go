@@ -32,6 +32,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-Amz-Date may be from the server's clock.
@@ -58,7 +59,7 @@ type Options struct {
 // Handler serves the AWS dialect.
 type Handler struct {
 	svc      *kms.Service
-	verifier sigv4.Verifier
+	verifier sigv4.Verifier // its Lookup is set per request (exchange.Lookup)
 	replay   *replay.Cache
 	now      func() time.Time
 	log      *slog.Logger
@@ -79,10 +80,6 @@ func New(opts Options) *Handler {
 	h.verifier = sigv4.Verifier{
 		Service: "kms",
 		MaxSkew: MaxSkew,
-		Lookup: func(id string) ([]byte, bool) {
-			secret, _, ok := h.svc.LookupSecret(id)
-			return secret, ok
-		},
 	}
 	return h
 }
@@ -97,9 +94,9 @@ func (h *Handler) Handle(c echo.Context) error {
 	if len(opName) > 64 {
 		opName = opName[:64]
 	}
-	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
 		return h.serve(r.Context(), w, r, target, rec)
 	})
 	defer res.Wipe()
@@ -118,7 +115,7 @@ func authFail(w wireError, msg string) error {
 	return exchange.AuthFailure(&dialectError{w, msg})
 }
 
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, rec *kms.AuditRecord) (*result, error) {
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, target string, rec *audit.Record) (*result, error) {
 	body, err := httpio.ReadBody(w, r)
 	if errors.Is(err, httpio.ErrTooLarge) {
 		return nil, &dialectError{errTooLarge, "Request body is larger than 1 MiB."}
@@ -127,7 +124,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, &dialectError{wireError{"ValidationException", http.StatusBadRequest}, "could not read the request body"}
 	}
 	now := h.now()
-	v, err := h.verifier.Verify(r, body, now)
+	// The verifier looks the key up through this request's Lookup, which
+	// zeroes the copy of the secret once the signature is checked.
+	lookup := exchange.NewLookup(h.svc.Credentials())
+	verifier := h.verifier
+	verifier.Lookup = lookup.Secret
+	v, err := verifier.Verify(r, body, now)
+	lookup.Wipe()
 	switch {
 	case errors.Is(err, sigv4.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
@@ -140,8 +143,8 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
-	_, principal, ok := h.svc.LookupSecret(v.AccessKeyID)
-	if !ok { // deleted between the two lookups
+	principal, ok := lookup.Principal(v.AccessKeyID)
+	if !ok { // cannot be: the signature verified with its secret
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN

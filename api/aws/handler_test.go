@@ -23,7 +23,8 @@ import (
 )
 
 // TestErrorTable walks every kms kind through the table: each has its own
-// AWS exception, client errors are 4xx, and only internal errors are 5xx.
+// AWS exception, client errors are 4xx, and only internal errors and
+// cancellation (the request did not complete) are 5xx.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
 		w, ok := kindErrors[kind]
@@ -34,7 +35,7 @@ func TestErrorTable(t *testing.T) {
 		if !strings.HasSuffix(w.code, "Exception") {
 			t.Errorf("kind %q maps to %q", kind, w.code)
 		}
-		if (kind == kms.ErrInternal) != (w.status >= 500) || w.status < 400 {
+		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.status >= 500) || w.status < 400 {
 			t.Errorf("kind %q has status %d", kind, w.status)
 		}
 		err := &kms.Error{Kind: kind, Msg: "detail"}
@@ -50,6 +51,11 @@ func TestErrorTable(t *testing.T) {
 	got, msg := toWire(errors.New("disk on fire: secret=hunter2"))
 	if got.code != "KMSInternalException" || got.status != 500 || strings.Contains(msg, "hunter2") {
 		t.Fatalf("unknown error: %v %q", got, msg)
+	}
+	// A canceled request did not complete: AWS's retryable 503.
+	got, msg = toWire(&kms.Error{Kind: kms.ErrCanceled, Msg: "canceled", Cause: context.Canceled})
+	if got.code != "DependencyTimeoutException" || got.status != http.StatusServiceUnavailable || msg != "canceled" {
+		t.Fatalf("canceled: %v %q", got, msg)
 	}
 }
 
@@ -164,4 +170,36 @@ func FuzzRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWithoutPlaintextRefusesRecipient: the WithoutPlaintext operations
+// return no secret to wrap, so a Recipient sent to them (the wire request
+// shares GenerateDataKey's members) is a ValidationException, as kms once
+// answered it.
+func TestWithoutPlaintextRefusesRecipient(t *testing.T) {
+	env := newEnv(t)
+	w := env.send(t, "CreateKey", []byte(`{}`))
+	var created struct{ KeyMetadata struct{ KeyId string } }
+	if err := json.Unmarshal(w.Body.Bytes(), &created); w.Code != 200 || err != nil {
+		t.Fatalf("CreateKey: %d %s", w.Code, w.Body)
+	}
+	rcpt := `"Recipient":{"AttestationDocument":"ZG9j","KeyEncryptionAlgorithm":"RSAES_OAEP_SHA_256"}`
+	for op, body := range map[string]string{
+		"GenerateDataKeyWithoutPlaintext":     `{"KeyId":"` + created.KeyMetadata.KeyId + `","KeySpec":"AES_256",` + rcpt + `}`,
+		"GenerateDataKeyPairWithoutPlaintext": `{"KeyId":"` + created.KeyMetadata.KeyId + `","KeyPairSpec":"ECC_NIST_P256",` + rcpt + `}`,
+	} {
+		w := env.send(t, op, []byte(body))
+		var e struct {
+			Type    string `json:"__type"`
+			Message string `json:"message"`
+		}
+		json.Unmarshal(w.Body.Bytes(), &e)
+		if w.Code != 400 || e.Type != "ValidationException" || e.Message != "Recipient is not accepted by "+op {
+			t.Errorf("%s with a Recipient: %d %s", op, w.Code, w.Body)
+		}
+		// Without one it works.
+		if w := env.send(t, op, []byte(strings.Replace(body, ","+rcpt, "", 1))); w.Code != 200 {
+			t.Errorf("%s: %d %s", op, w.Code, w.Body)
+		}
+	}
 }

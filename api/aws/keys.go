@@ -31,7 +31,7 @@ type keyMetadata struct {
 
 func toKeyMetadata(m *kms.KeyMetadata) *keyMetadata {
 	out := &keyMetadata{
-		AWSAccountId: m.AWSAccountID, Arn: m.Arn, CreationDate: epoch(m.CreationDate),
+		AWSAccountId: m.AWSAccountID, Arn: m.KeyARN, CreationDate: epoch(m.CreationDate),
 		CurrentKeyMaterialId: m.CurrentKeyMaterialID, CustomerMasterKeySpec: string(m.KeySpec),
 		DeletionDate: epochPtr(m.DeletionDate), Description: m.Description, Enabled: m.Enabled,
 		EncryptionAlgorithms: m.EncryptionAlgorithms, KeyAgreementAlgorithms: m.KeyAgreementAlgorithms,
@@ -72,7 +72,7 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	if req.XksKeyId != "" {
 		return nil, &kms.Error{Kind: kms.ErrUnsupported, Msg: "external key stores are not supported"}
 	}
-	md, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{
+	r, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{
 		KeySpec: kms.KeySpec(spec), KeyUsage: kms.KeyUsage(req.KeyUsage), Description: req.Description,
 		Policy: req.Policy, Tags: req.Tags, Origin: req.Origin, MultiRegion: req.MultiRegion,
 		CustomKeyStoreID: req.CustomKeyStoreId, BypassPolicyLockoutSafetyCheck: req.BypassPolicyLockoutSafetyCheck,
@@ -80,15 +80,15 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	if err != nil {
 		return nil, err
 	}
-	return ok(struct{ KeyMetadata *keyMetadata }{toKeyMetadata(md)})
+	return ok(struct{ KeyMetadata *keyMetadata }{toKeyMetadata(&r.KeyMetadata)})
 }
 
 func describeKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	md, err := h.svc.DescribeKey(ctx, c, req.KeyId)
+	r, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
 	}
-	return ok(struct{ KeyMetadata *keyMetadata }{toKeyMetadata(md)})
+	return ok(struct{ KeyMetadata *keyMetadata }{toKeyMetadata(&r.KeyMetadata)})
 }
 
 type pageRequest struct {
@@ -96,13 +96,12 @@ type pageRequest struct {
 	Marker string
 }
 
-func (p pageRequest) page() kms.Page { return kms.Page{Limit: limit(p.Limit), Marker: p.Marker} }
-
 func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *pageRequest) (*result, error) {
-	keys, next, err := h.svc.ListKeys(ctx, c, req.page())
+	r, err := h.svc.ListKeys(ctx, c, &kms.ListKeysRequest{Limit: limit(req.Limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
 	}
+	keys, next := r.Keys, r.NextMarker
 	type entry struct{ KeyArn, KeyId string }
 	out := struct {
 		Keys       []entry
@@ -110,27 +109,27 @@ func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *pageRequest) (*
 		Truncated  bool
 	}{Keys: []entry{}, NextMarker: next, Truncated: next != ""}
 	for _, k := range keys {
-		out.Keys = append(out.Keys, entry{k.KeyArn, k.KeyID})
+		out.Keys = append(out.Keys, entry{k.KeyARN, k.KeyID})
 	}
 	return ok(out)
 }
 
 func updateKeyDescription(h *Handler, ctx context.Context, c *kms.Call, req *struct{ KeyId, Description string }) (*result, error) {
-	if err := h.svc.UpdateKeyDescription(ctx, c, req.KeyId, req.Description); err != nil {
+	if _, err := h.svc.UpdateKeyDescription(ctx, c, &kms.UpdateKeyDescriptionRequest{KeyID: req.KeyId, Description: req.Description}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func enableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	if err := h.svc.EnableKey(ctx, c, req.KeyId); err != nil {
+	if _, err := h.svc.EnableKey(ctx, c, &kms.EnableKeyRequest{KeyID: req.KeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func disableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	if err := h.svc.DisableKey(ctx, c, req.KeyId); err != nil {
+	if _, err := h.svc.DisableKey(ctx, c, &kms.DisableKeyRequest{KeyID: req.KeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
@@ -146,7 +145,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *stru
 			return nil, validation("PendingWindowInDays must be between 7 and 30")
 		}
 	}
-	r, err := h.svc.ScheduleKeyDeletion(ctx, c, req.KeyId, days)
+	r, err := h.svc.ScheduleKeyDeletion(ctx, c, &kms.ScheduleKeyDeletionRequest{KeyID: req.KeyId, PendingWindowInDays: days})
 	if err != nil {
 		return nil, err
 	}
@@ -155,35 +154,35 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *stru
 		KeyId               string
 		KeyState            string
 		PendingWindowInDays int32
-	}{epoch(r.DeletionDate), r.KeyID, string(r.KeyState), r.PendingWindowInDays})
+	}{epoch(r.DeletionDate), r.KeyARN, string(r.KeyState), r.PendingWindowInDays})
 }
 
 func cancelKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	arn, err := h.svc.CancelKeyDeletion(ctx, c, req.KeyId)
+	r, err := h.svc.CancelKeyDeletion(ctx, c, &kms.CancelKeyDeletionRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
 	}
-	return ok(keyIDResponse{arn})
+	return ok(keyIDResponse{r.KeyARN})
 }
 
 type aliasRequest struct{ AliasName, TargetKeyId string }
 
 func createAlias(h *Handler, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
-	if err := h.svc.CreateAlias(ctx, c, req.AliasName, req.TargetKeyId); err != nil {
+	if _, err := h.svc.CreateAlias(ctx, c, &kms.CreateAliasRequest{AliasName: req.AliasName, TargetKeyID: req.TargetKeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func updateAlias(h *Handler, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
-	if err := h.svc.UpdateAlias(ctx, c, req.AliasName, req.TargetKeyId); err != nil {
+	if _, err := h.svc.UpdateAlias(ctx, c, &kms.UpdateAliasRequest{AliasName: req.AliasName, TargetKeyID: req.TargetKeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func deleteAlias(h *Handler, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
-	if err := h.svc.DeleteAlias(ctx, c, req.AliasName); err != nil {
+	if _, err := h.svc.DeleteAlias(ctx, c, &kms.DeleteAliasRequest{AliasName: req.AliasName}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
@@ -193,10 +192,11 @@ func listAliases(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	pageRequest
 }) (*result, error) {
-	aliases, next, err := h.svc.ListAliases(ctx, c, req.KeyId, req.page())
+	r, err := h.svc.ListAliases(ctx, c, &kms.ListAliasesRequest{KeyID: req.KeyId, Limit: limit(req.Limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
 	}
+	aliases, next := r.Aliases, r.NextMarker
 	type entry struct {
 		AliasArn        string
 		AliasName       string
@@ -210,7 +210,7 @@ func listAliases(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 		Truncated  bool
 	}{Aliases: []entry{}, NextMarker: next, Truncated: next != ""}
 	for _, a := range aliases {
-		out.Aliases = append(out.Aliases, entry{a.AliasArn, a.AliasName, epoch(a.CreationDate), epoch(a.LastUpdatedDate), a.TargetKeyID})
+		out.Aliases = append(out.Aliases, entry{a.AliasARN, a.AliasName, epoch(a.CreationDate), epoch(a.LastUpdatedDate), a.TargetKeyID})
 	}
 	return ok(out)
 }
@@ -225,21 +225,21 @@ func enableKeyRotation(h *Handler, ctx context.Context, c *kms.Call, req *struct
 			return nil, validation("RotationPeriodInDays must be between 90 and 2560")
 		}
 	}
-	if err := h.svc.EnableKeyRotation(ctx, c, req.KeyId, days); err != nil {
+	if _, err := h.svc.EnableKeyRotation(ctx, c, &kms.EnableKeyRotationRequest{KeyID: req.KeyId, RotationPeriodInDays: days}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func disableKeyRotation(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	if err := h.svc.DisableKeyRotation(ctx, c, req.KeyId); err != nil {
+	if _, err := h.svc.DisableKeyRotation(ctx, c, &kms.DisableKeyRotationRequest{KeyID: req.KeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func getKeyRotationStatus(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	st, err := h.svc.GetKeyRotationStatus(ctx, c, req.KeyId)
+	st, err := h.svc.GetKeyRotationStatus(ctx, c, &kms.GetKeyRotationStatusRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +248,7 @@ func getKeyRotationStatus(h *Handler, ctx context.Context, c *kms.Call, req *key
 		KeyRotationEnabled   bool
 		NextRotationDate     *float64 `json:",omitempty"`
 		RotationPeriodInDays *int32   `json:",omitempty"`
-	}{KeyId: st.KeyID, KeyRotationEnabled: st.KeyRotationEnabled, NextRotationDate: epochPtr(st.NextRotationDate)}
+	}{KeyId: st.KeyARN, KeyRotationEnabled: st.KeyRotationEnabled, NextRotationDate: epochPtr(st.NextRotationDate)}
 	if st.KeyRotationEnabled {
 		out.RotationPeriodInDays = &st.RotationPeriodInDays
 	}
@@ -256,11 +256,11 @@ func getKeyRotationStatus(h *Handler, ctx context.Context, c *kms.Call, req *key
 }
 
 func rotateKeyOnDemand(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
-	arn, err := h.svc.RotateKeyOnDemand(ctx, c, req.KeyId)
+	r, err := h.svc.RotateKeyOnDemand(ctx, c, &kms.RotateKeyOnDemandRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
 	}
-	return ok(keyIDResponse{arn})
+	return ok(keyIDResponse{r.KeyARN})
 }
 
 func listKeyRotations(h *Handler, ctx context.Context, c *kms.Call, req *struct {
@@ -276,10 +276,11 @@ func listKeyRotations(h *Handler, ctx context.Context, c *kms.Call, req *struct 
 	default:
 		return nil, validation("IncludeKeyMaterial must be ALL_KEY_MATERIAL or ROTATIONS_ONLY")
 	}
-	rs, next, err := h.svc.ListKeyRotations(ctx, c, req.KeyId, all, req.page())
+	r, err := h.svc.ListKeyRotations(ctx, c, &kms.ListKeyRotationsRequest{KeyID: req.KeyId, AllKeyMaterial: all, Limit: limit(req.Limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
 	}
+	rs, next := r.Rotations, r.NextMarker
 	type entry struct {
 		KeyId            string
 		KeyMaterialId    string
@@ -293,7 +294,7 @@ func listKeyRotations(h *Handler, ctx context.Context, c *kms.Call, req *struct 
 		Truncated  bool
 	}{NextMarker: next, Rotations: []entry{}, Truncated: next != ""}
 	for _, r := range rs {
-		out.Rotations = append(out.Rotations, entry{r.KeyID, r.KeyMaterialID, r.KeyMaterialState, epoch(r.RotationDate), r.RotationType})
+		out.Rotations = append(out.Rotations, entry{r.KeyARN, r.KeyMaterialID, r.KeyMaterialState, epoch(r.RotationDate), r.RotationType})
 	}
 	return ok(out)
 }
@@ -302,39 +303,41 @@ func putKeyPolicy(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	KeyId, Policy, PolicyName      string
 	BypassPolicyLockoutSafetyCheck bool
 }) (*result, error) {
-	if err := h.svc.PutKeyPolicy(ctx, c, req.KeyId, req.PolicyName, req.Policy, req.BypassPolicyLockoutSafetyCheck); err != nil {
+	if _, err := h.svc.PutKeyPolicy(ctx, c, &kms.PutKeyPolicyRequest{
+		KeyID: req.KeyId, PolicyName: req.PolicyName, Policy: req.Policy, BypassPolicyLockoutSafetyCheck: req.BypassPolicyLockoutSafetyCheck,
+	}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
 func getKeyPolicy(h *Handler, ctx context.Context, c *kms.Call, req *struct{ KeyId, PolicyName string }) (*result, error) {
-	p, err := h.svc.GetKeyPolicy(ctx, c, req.KeyId, req.PolicyName)
+	r, err := h.svc.GetKeyPolicy(ctx, c, &kms.GetKeyPolicyRequest{KeyID: req.KeyId, PolicyName: req.PolicyName})
 	if err != nil {
 		return nil, err
 	}
-	return ok(struct{ Policy, PolicyName string }{p, kms.DefaultPolicyName})
+	return ok(struct{ Policy, PolicyName string }{r.Policy, r.PolicyName})
 }
 
 func listKeyPolicies(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	pageRequest
 }) (*result, error) {
-	names, err := h.svc.ListKeyPolicies(ctx, c, req.KeyId, req.page())
+	r, err := h.svc.ListKeyPolicies(ctx, c, &kms.ListKeyPoliciesRequest{KeyID: req.KeyId, Limit: limit(req.Limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
 	}
 	return ok(struct {
 		PolicyNames []string
 		Truncated   bool
-	}{names, false})
+	}{r.PolicyNames, r.NextMarker != ""})
 }
 
 func tagResource(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	Tags  []kms.Tag
 }) (*result, error) {
-	if err := h.svc.TagResource(ctx, c, req.KeyId, req.Tags); err != nil {
+	if _, err := h.svc.TagResource(ctx, c, &kms.TagResourceRequest{KeyID: req.KeyId, Tags: req.Tags}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
@@ -344,7 +347,7 @@ func untagResource(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	KeyId   string
 	TagKeys []string
 }) (*result, error) {
-	if err := h.svc.UntagResource(ctx, c, req.KeyId, req.TagKeys); err != nil {
+	if _, err := h.svc.UntagResource(ctx, c, &kms.UntagResourceRequest{KeyID: req.KeyId, TagKeys: req.TagKeys}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
@@ -354,10 +357,11 @@ func listResourceTags(h *Handler, ctx context.Context, c *kms.Call, req *struct 
 	KeyId string
 	pageRequest
 }) (*result, error) {
-	tags, next, err := h.svc.ListResourceTags(ctx, c, req.KeyId, req.page())
+	r, err := h.svc.ListResourceTags(ctx, c, &kms.ListResourceTagsRequest{KeyID: req.KeyId, Limit: limit(req.Limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
 	}
+	tags, next := r.Tags, r.NextMarker
 	if tags == nil {
 		tags = []kms.Tag{}
 	}

@@ -88,7 +88,7 @@ func createDatakey(h *Handler, ctx context.Context, c *kms.Call, req *createData
 			KeyID      string    `json:"key_id"`
 			CipherText rawString `json:"cipher_text"`
 			ciphertextRecipient
-		}{shortID(r.KeyID), blob, ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)}})
+		}{r.KeyID, blob, ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)}})
 	}
 	pt := hexSecret(r.Plaintext)
 	clear(r.Plaintext)
@@ -96,7 +96,7 @@ func createDatakey(h *Handler, ctx context.Context, c *kms.Call, req *createData
 		KeyID      string    `json:"key_id"`
 		PlainText  rawString `json:"plain_text"`
 		CipherText rawString `json:"cipher_text"`
-	}{shortID(r.KeyID), pt, blob}, pt)
+	}{r.KeyID, pt, blob}, pt)
 }
 
 func createDatakeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *createDatakeyRequest) (*result, error) {
@@ -104,14 +104,17 @@ func createDatakeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call,
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GenerateDataKeyWithoutPlaintext(ctx, c, kreq)
+	// The handler refused a recipient already (operations: no recipient here).
+	r, err := h.svc.GenerateDataKeyWithoutPlaintext(ctx, c, &kms.GenerateDataKeyWithoutPlaintextRequest{
+		KeyID: kreq.KeyID, KeySpec: kreq.KeySpec, NumberOfBytes: kreq.NumberOfBytes, EncryptionContext: kreq.EncryptionContext, DryRun: kreq.DryRun,
+	})
 	if err != nil {
 		return nil, err
 	}
 	return ok(struct {
 		KeyID      string    `json:"key_id"`
 		CipherText rawString `json:"cipher_text"`
-	}{shortID(r.KeyID), hexSecret(r.CiphertextBlob)})
+	}{r.KeyID, hexSecret(r.CiphertextBlob)})
 }
 
 // maxDatakey is the largest data key, in bytes, Huawei encrypts or decrypts.
@@ -167,7 +170,7 @@ func encryptDatakey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 		KeyID         string    `json:"key_id"`
 		CipherText    rawString `json:"cipher_text"`
 		DatakeyLength string    `json:"datakey_length"`
-	}{shortID(r.KeyID), hexSecret(r.CiphertextBlob), strconv.Itoa(n)})
+	}{r.KeyID, hexSecret(r.CiphertextBlob), strconv.Itoa(n)})
 }
 
 // decryptDatakey decrypts a data key's ciphertext and returns the key with
@@ -268,7 +271,7 @@ func encryptData(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	return ok(struct {
 		KeyID      string `json:"key_id"`
 		CipherText string `json:"cipher_text"`
-	}{shortID(r.KeyID), base64.StdEncoding.EncodeToString(r.CiphertextBlob)})
+	}{r.KeyID, base64.StdEncoding.EncodeToString(r.CiphertextBlob)})
 }
 
 // decryptData decrypts encrypt-data's ciphertext: plain_text is the text,
@@ -306,7 +309,7 @@ func decryptData(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 		KeyID           string     `json:"key_id"`
 		PlainText       jsonSecret `json:"plain_text"`
 		PlainTextBase64 rawString  `json:"plain_text_base64"`
-	}{shortID(r.KeyID), text, enc}, text, enc)
+	}{r.KeyID, text, enc}, text, enc)
 }
 
 // genRandom returns random_data_length bits (8 to 8192, a multiple of 8) of
@@ -345,14 +348,14 @@ func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDReques
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GetPublicKey(ctx, c, req.KeyID)
+	r, err := h.svc.GetPublicKey(ctx, c, &kms.GetPublicKeyRequest{KeyID: req.KeyID})
 	if err != nil {
 		return nil, err
 	}
 	return ok(struct {
 		KeyID     string `json:"key_id"`
 		PublicKey string `json:"public_key"`
-	}{shortID(r.KeyID), string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: r.PublicKey}))})
+	}{r.KeyID, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: r.PublicKey}))})
 }
 
 // deriveSharedSecret is ECDH between a KEY_AGREEMENT key and the peer's
@@ -393,7 +396,7 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 			KeyID                 string `json:"key_id"`
 			KeyAgreementAlgorithm string `json:"key_agreement_algorithm"`
 			ciphertextRecipient
-		}{shortID(r.KeyID), r.KeyAgreementAlgorithm, ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)}})
+		}{r.KeyID, r.KeyAgreementAlgorithm, ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)}})
 	}
 	ss := b64Secret(r.SharedSecret)
 	clear(r.SharedSecret)
@@ -401,7 +404,7 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 		KeyID                 string    `json:"key_id"`
 		KeyAgreementAlgorithm string    `json:"key_agreement_algorithm"`
 		SharedSecret          rawString `json:"shared_secret"`
-	}{shortID(r.KeyID), r.KeyAgreementAlgorithm, ss}, ss)
+	}{r.KeyID, r.KeyAgreementAlgorithm, ss}, ss)
 }
 
 // rawString is exchange.RawString: hex or base64, zeroed after sending.

@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/attestkms/attestkms/api/internal/exchange"
 	"github.com/attestkms/attestkms/kms"
@@ -246,12 +245,4 @@ func hasRecipient(body []byte) bool {
 		return false // decode will say what is wrong
 	}
 	return len(probe.Recipient) > 0 && !bytes.Equal(probe.Recipient, []byte("null"))
-}
-
-// shortID is the key id of a key ARN (kms answers ARNs; Huawei, key ids).
-func shortID(arn string) string {
-	if i := strings.LastIndex(arn, ":key/"); i >= 0 {
-		return arn[i+len(":key/"):]
-	}
-	return arn
 }

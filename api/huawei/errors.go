@@ -71,6 +71,11 @@ var kindErrors = map[error]wireError{
 	kms.ErrDryRun:            codeInvalid, // never asked for by this dialect
 	kms.ErrInvalidRecipient:  codeInvalid,
 	kms.ErrInternal:          codeInternal,
+	// A request whose context ended (its client went away, the server is
+	// stopping) did not complete. Huawei publishes no timeout or
+	// cancellation code: KMS.0101 (500, "KMS error"), its one code for a
+	// request the service failed to complete, is the nearest.
+	kms.ErrCanceled: codeInternal,
 }
 
 // Errors of the dialect itself, before a request reaches kms.

@@ -48,6 +48,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-Sdk-Date may be from the server's clock.
@@ -76,7 +77,7 @@ type Options struct {
 // Handler serves the dialect.
 type Handler struct {
 	svc      *kms.Service
-	verifier sdkhmac.Verifier
+	verifier sdkhmac.Verifier // its Lookup is set per request (exchange.Lookup)
 	replay   *replay.Cache
 	now      func() time.Time
 	log      *slog.Logger
@@ -96,10 +97,6 @@ func New(opts Options) *Handler {
 	}
 	h.verifier = sdkhmac.Verifier{
 		MaxSkew: MaxSkew,
-		Lookup: func(id string) ([]byte, bool) {
-			secret, _, ok := h.svc.LookupSecret(id)
-			return secret, ok
-		},
 	}
 	return h
 }
@@ -114,9 +111,9 @@ func (h *Handler) Handle(c echo.Context) error {
 	if len(opName) > maxOpName {
 		opName = opName[:maxOpName]
 	}
-	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
 		return h.serve(r.Context(), w, r, rec)
 	})
 	defer res.Wipe()
@@ -131,7 +128,7 @@ func auditCode(err error) (string, string) {
 	return we.code, msg
 }
 
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *kms.AuditRecord) (*result, error) {
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, rec *audit.Record) (*result, error) {
 	body, err := httpio.ReadBody(w, r)
 	if errors.Is(err, httpio.ErrTooLarge) {
 		return nil, errTooLarge
@@ -143,7 +140,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, exchange.AuthFailure(errAuthToken)
 	}
 	now := h.now()
-	v, err := h.verifier.Verify(r, body, now)
+	// The verifier looks the key up through this request's Lookup, which
+	// zeroes the copy of the secret once the signature is checked.
+	lookup := exchange.NewLookup(h.svc.Credentials())
+	verifier := h.verifier
+	verifier.Lookup = lookup.Secret
+	v, err := verifier.Verify(r, body, now)
+	lookup.Wipe()
 	switch {
 	case errors.Is(err, sdkhmac.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
@@ -156,8 +159,8 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
-	_, principal, known := h.svc.LookupSecret(v.AccessKeyID)
-	if !known { // deleted between the two lookups
+	principal, known := lookup.Principal(v.AccessKeyID)
+	if !known { // cannot be: the signature verified with its secret
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN

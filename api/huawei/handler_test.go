@@ -25,7 +25,8 @@ import (
 )
 
 // TestErrorTable walks every kms kind through the table: each has a Huawei
-// code, client errors are 4xx, and only internal errors are 5xx.
+// code, client errors are 4xx, and only internal errors and cancellation
+// (the request did not complete) are 5xx.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
 		w, ok := kindErrors[kind]
@@ -36,7 +37,7 @@ func TestErrorTable(t *testing.T) {
 		if !strings.HasPrefix(w.code, "KMS.") || len(w.code) != len("KMS.0000") {
 			t.Errorf("kind %q maps to %q", kind, w.code)
 		}
-		if (kind == kms.ErrInternal) != (w.status >= 500) || w.status < 400 {
+		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.status >= 500) || w.status < 400 {
 			t.Errorf("kind %q has status %d", kind, w.status)
 		}
 		err := &kms.Error{Kind: kind, Msg: "detail"}
@@ -52,6 +53,7 @@ func TestErrorTable(t *testing.T) {
 	for kind, code := range map[error]string{
 		kms.ErrNotFound: "KMS.0207", kms.ErrDisabled: "KMS.0209", kms.ErrInvalidState: "KMS.0210",
 		kms.ErrValidation: "KMS.0308", kms.ErrAccessDenied: "KMS.0306", kms.ErrInvalidRecipient: "KMS.0308",
+		kms.ErrCanceled: "KMS.0101",
 	} {
 		if kindErrors[kind].code != code {
 			t.Errorf("kind %q is %s; want %s", kind, kindErrors[kind].code, code)

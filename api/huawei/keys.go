@@ -101,11 +101,11 @@ func (h *Handler) details(ctx context.Context, aux kms.Call, md *kms.KeyMetadata
 	if md.DeletionDate != nil {
 		d.ScheduledDeletionDate = millis(*md.DeletionDate)
 	}
-	if as, _, err := h.svc.ListAliases(ctx, &aux, md.KeyID, kms.Page{Limit: 1}); err == nil && len(as) > 0 {
-		d.KeyAlias = strings.TrimPrefix(as[0].AliasName, "alias/")
+	if as, err := h.svc.ListAliases(ctx, &aux, &kms.ListAliasesRequest{KeyID: md.KeyID, Limit: 1}); err == nil && len(as.Aliases) > 0 {
+		d.KeyAlias = strings.TrimPrefix(as.Aliases[0].AliasName, "alias/")
 	}
 	if md.KeyUsage == kms.EncryptDecrypt {
-		if rs, err := h.svc.GetKeyRotationStatus(ctx, &aux, md.KeyID); err == nil && rs.KeyRotationEnabled {
+		if rs, err := h.svc.GetKeyRotationStatus(ctx, &aux, &kms.GetKeyRotationStatusRequest{KeyID: md.KeyID}); err == nil && rs.KeyRotationEnabled {
 			d.KeyRotationEnabled = "true"
 		}
 	}
@@ -168,7 +168,7 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	}
 	// The key and its alias are made in one transaction: a taken alias
 	// leaves no key behind.
-	md, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{KeySpec: spec, KeyUsage: usage, Description: req.KeyDescription, Alias: "alias/" + req.KeyAlias})
+	ck, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{KeySpec: spec, KeyUsage: usage, Description: req.KeyDescription, Alias: "alias/" + req.KeyAlias})
 	if errors.Is(err, kms.ErrAlreadyExists) {
 		return nil, &dialectError{codeAliasExists, "key_alias " + req.KeyAlias + " is already used by another key"}
 	}
@@ -181,7 +181,7 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	}
 	return ok(struct {
 		KeyInfo kekInfo `json:"key_info"`
-	}{kekInfo{md.KeyID, h.svc.Account().AccountID}})
+	}{kekInfo{ck.KeyID, h.svc.Account().AccountID}})
 }
 
 // keyIDRequest is the SDK's OperateKeyRequestBody.
@@ -194,13 +194,13 @@ func describeKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
-	md, err := h.svc.DescribeKey(ctx, c, req.KeyID)
+	r, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: req.KeyID})
 	if err != nil {
 		return nil, err
 	}
 	return ok(struct {
 		KeyInfo *keyDetails `json:"key_info"`
-	}{h.details(ctx, *c, md)})
+	}{h.details(ctx, *c, &r.KeyMetadata)})
 }
 
 type listKeysRequest struct {
@@ -236,10 +236,11 @@ func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *listKeysRequest
 	default:
 		return nil, invalid("key_state must be 1 to 5")
 	}
-	keys, next, err := h.svc.ListKeys(ctx, c, kms.Page{Limit: int32(limit), Marker: req.Marker})
+	lk, err := h.svc.ListKeys(ctx, c, &kms.ListKeysRequest{Limit: int32(limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
 	}
+	keys, next := lk.Keys, lk.NextMarker
 	out := struct {
 		Keys       []string      `json:"keys"`
 		KeyDetails []*keyDetails `json:"key_details"`
@@ -248,11 +249,11 @@ func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *listKeysRequest
 	}{Keys: []string{}, KeyDetails: []*keyDetails{}, NextMarker: next, Truncated: strconv.FormatBool(next != "")}
 	for _, k := range keys {
 		aux := *c
-		md, err := h.svc.DescribeKey(ctx, &aux, k.KeyID)
+		dk, err := h.svc.DescribeKey(ctx, &aux, &kms.DescribeKeyRequest{KeyID: k.KeyID})
 		if err != nil {
 			continue // gone meanwhile, or its policy hides it
 		}
-		d := h.details(ctx, aux, md)
+		d := h.details(ctx, aux, &dk.KeyMetadata)
 		if wantSpec != "ALL" && d.KeySpec != wantSpec || req.KeyState != "" && d.KeyState != req.KeyState {
 			continue
 		}
@@ -273,7 +274,7 @@ func enableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) 
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
-	if err := h.svc.EnableKey(ctx, c, req.KeyID); err != nil {
+	if _, err := h.svc.EnableKey(ctx, c, &kms.EnableKeyRequest{KeyID: req.KeyID}); err != nil {
 		return nil, err
 	}
 	return ok(struct {
@@ -285,7 +286,7 @@ func disableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest)
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
-	if err := h.svc.DisableKey(ctx, c, req.KeyID); err != nil {
+	if _, err := h.svc.DisableKey(ctx, c, &kms.DisableKeyRequest{KeyID: req.KeyID}); err != nil {
 		return nil, err
 	}
 	return ok(struct {
@@ -316,7 +317,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *stru
 		}
 		return nil, err
 	}
-	if _, err := h.svc.ScheduleKeyDeletion(ctx, c, req.KeyID, int32(days)); err != nil {
+	if _, err := h.svc.ScheduleKeyDeletion(ctx, c, &kms.ScheduleKeyDeletionRequest{KeyID: req.KeyID, PendingWindowInDays: int32(days)}); err != nil {
 		return nil, err
 	}
 	return ok(keyStatus{req.KeyID, statePendingDeletion})
@@ -326,7 +327,7 @@ func cancelKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *keyIDR
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
-	if _, err := h.svc.CancelKeyDeletion(ctx, c, req.KeyID); err != nil {
+	if _, err := h.svc.CancelKeyDeletion(ctx, c, &kms.CancelKeyDeletionRequest{KeyID: req.KeyID}); err != nil {
 		return nil, err
 	}
 	// As in Huawei and AWS, a key whose deletion is cancelled is disabled.

@@ -113,7 +113,7 @@ func encrypt(h *Handler, ctx context.Context, c *call, req *struct {
 		CiphertextBlob string
 		KeyId          string
 		meta
-	}{CiphertextBlob: b64(r.CiphertextBlob), KeyId: bareKeyID(r.KeyID)})
+	}{CiphertextBlob: b64(r.CiphertextBlob), KeyId: r.KeyID})
 }
 
 func decrypt(h *Handler, ctx context.Context, c *call, req *struct {
@@ -145,7 +145,7 @@ func decrypt(h *Handler, ctx context.Context, c *call, req *struct {
 		KeyId     string
 		Plaintext rawString
 		meta
-	}{KeyId: bareKeyID(r.KeyID), Plaintext: pt}, pt)
+	}{KeyId: r.KeyID, Plaintext: pt}, pt)
 }
 
 func generateDataKey(h *Handler, ctx context.Context, c *call, req *struct {
@@ -203,7 +203,7 @@ func generateDataKey(h *Handler, ctx context.Context, c *call, req *struct {
 		Plaintext      rawString
 		CiphertextBlob string
 		meta
-	}{KeyId: bareKeyID(r.KeyID), Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob)}, pt)
+	}{KeyId: r.KeyID, Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob)}, pt)
 }
 
 func generateRandom(h *Handler, ctx context.Context, c *call, req *struct{ NumberOfBytes *int64 }) (*result, error) {

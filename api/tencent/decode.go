@@ -210,15 +210,6 @@ func isUUID(s string) bool {
 	return true
 }
 
-// bareKeyID is the key id in a kms answer's KeyID, which is a key ARN:
-// Tencent's answers name keys by id alone.
-func bareKeyID(arn string) string {
-	if i := strings.LastIndex(arn, ":key/"); i >= 0 {
-		return arn[i+len(":key/"):]
-	}
-	return arn
-}
-
 // maxContext bounds EncryptionContext before it is parsed; kms bounds the
 // parsed pairs again (64 pairs, 8 KiB).
 const maxContext = 16 << 10

@@ -68,6 +68,12 @@ var kindErrors = map[error]string{
 	kms.ErrDryRun:            codeDryRun,
 	kms.ErrInvalidRecipient:  codeInvalidValue, // the Recipient extension: the message says what failed
 	kms.ErrInternal:          codeInternalError,
+	// A request whose context ended (its client went away, the server is
+	// stopping) did not complete. Tencent publishes no timeout or
+	// cancellation code (ResourceUnavailable.* name a key's state, not the
+	// service's): InternalError, the server-side failure its SDK counts
+	// against the region, is the nearest.
+	kms.ErrCanceled: codeInternalError,
 }
 
 // Errors of the dialect itself, before a request reaches kms.

@@ -50,7 +50,7 @@ var gateNoSecret = map[string]string{
 func TestGateEveryActionOfTheDialect(t *testing.T) {
 	env := newEnv(t)
 	ctx := context.Background()
-	_, p, _ := env.svc.LookupSecret(env.ak)
+	_, p, _ := env.svc.Credentials().Lookup(env.ak)
 	c := &kms.Call{RequestID: "setup", Principal: p}
 	acct := env.svc.Account().AccountID
 	pol := `{"Version":"2012-10-17","Statement":[

@@ -110,6 +110,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/api/tencent/tc3"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-TC-Timestamp may be from the server's
@@ -141,7 +142,7 @@ type Options struct {
 // Handler serves the Tencent dialect.
 type Handler struct {
 	svc      *kms.Service
-	verifier tc3.Verifier
+	verifier tc3.Verifier // its Lookup is set per request (exchange.Lookup)
 	replay   *replay.Cache
 	now      func() time.Time
 	log      *slog.Logger
@@ -162,10 +163,6 @@ func New(opts Options) *Handler {
 	h.verifier = tc3.Verifier{
 		Service: "kms",
 		MaxSkew: MaxSkew,
-		Lookup: func(id string) ([]byte, bool) {
-			secret, _, ok := h.svc.LookupSecret(id)
-			return secret, ok
-		},
 	}
 	return h
 }
@@ -179,9 +176,9 @@ func (h *Handler) Handle(c echo.Context) error {
 	if len(opName) > 64 {
 		opName = opName[:64]
 	}
-	rec := &kms.AuditRecord{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
+	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
 
-	res, err := exchange.Serve(h.svc, h.log, rec, auditCode, func() (*result, error) {
+	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
 		return h.serve(r.Context(), w, r, actionName, rec)
 	})
 	defer res.Wipe()
@@ -198,7 +195,7 @@ func auditCode(err error) (string, string) { return toWire(err) }
 
 func authFail(code, msg string) error { return exchange.AuthFailure(errorf(code, msg)) }
 
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, actionName string, rec *kms.AuditRecord) (*result, error) {
+func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, actionName string, rec *audit.Record) (*result, error) {
 	body, err := httpio.ReadBody(w, r)
 	if errors.Is(err, httpio.ErrTooLarge) {
 		return nil, errorf(codeRequestTooLarge, "The request body is larger than 1 MiB.")
@@ -207,7 +204,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, invalidParameter("could not read the request body")
 	}
 	now := h.now()
-	v, err := h.verifier.Verify(r, body, now)
+	// The verifier looks the key up through this request's Lookup, which
+	// zeroes the copy of the secret once the signature is checked.
+	lookup := exchange.NewLookup(h.svc.Credentials())
+	verifier := h.verifier
+	verifier.Lookup = lookup.Secret
+	v, err := verifier.Verify(r, body, now)
+	lookup.Wipe()
 	switch {
 	case errors.Is(err, tc3.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
@@ -220,8 +223,8 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
-	_, principal, ok := h.svc.LookupSecret(v.SecretID)
-	if !ok { // deleted between the two lookups
+	principal, ok := lookup.Principal(v.SecretID)
+	if !ok { // cannot be: the signature verified with its secret
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.SecretID, principal.ARN

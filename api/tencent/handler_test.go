@@ -42,8 +42,9 @@ var published = map[string]bool{
 }
 
 // TestErrorTable walks every kms kind through the table: each has a
-// published Tencent code, only internal errors are InternalError, and the
-// message a client sees is kms's.
+// published Tencent code, only internal errors and cancellation (the request
+// did not complete) are InternalError, and the message a client sees is
+// kms's.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
 		code, ok := kindErrors[kind]
@@ -54,7 +55,7 @@ func TestErrorTable(t *testing.T) {
 		if !published[code] {
 			t.Errorf("kind %q maps to %q, not a published code", kind, code)
 		}
-		if (kind == kms.ErrInternal) != (code == codeInternalError) {
+		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (code == codeInternalError) {
 			t.Errorf("kind %q is %s", kind, code)
 		}
 		got, msg := toWire(&kms.Error{Kind: kind, Msg: "detail"})
@@ -72,6 +73,7 @@ func TestErrorTable(t *testing.T) {
 		{kms.ErrNotFound, "ResourceUnavailable.CmkNotFound"}, {kms.ErrDisabled, "ResourceUnavailable.CmkDisabled"},
 		{kms.ErrInvalidState, "ResourceUnavailable.CmkStateNotSupport"}, {kms.ErrInvalidCiphertext, "InvalidParameterValue.InvalidCiphertext"},
 		{kms.ErrAccessDenied, "UnauthorizedOperation"}, {kms.ErrUnsupported, "UnsupportedOperation"},
+		{kms.ErrCanceled, "InternalError"},
 	} {
 		if kindErrors[must.kind] != must.code {
 			t.Errorf("%q is %s; the issue names %s", must.kind, kindErrors[must.kind], must.code)
@@ -239,8 +241,8 @@ func TestStateChangesCheckFirstUse(t *testing.T) {
 		first := httptest.NewRecorder()
 		env.e.ServeHTTP(first, r.Clone(context.Background()))
 		if name == "CreateKey" { // free the alias, so only the signature stops the replay
-			_, p, _ := env.svc.LookupSecret(env.ak)
-			if err := env.svc.DeleteAlias(context.Background(), &kms.Call{RequestID: "t", Principal: p}, "alias/b"); err != nil {
+			_, p, _ := env.svc.Credentials().Lookup(env.ak)
+			if _, err := env.svc.DeleteAlias(context.Background(), &kms.Call{RequestID: "t", Principal: p}, &kms.DeleteAliasRequest{AliasName: "alias/b"}); err != nil {
 				t.Fatal(err)
 			}
 		}

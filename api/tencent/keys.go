@@ -177,10 +177,11 @@ func describeKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	md, err := h.svc.DescribeKey(ctx, c.Call, id)
+	dk, err := h.svc.DescribeKey(ctx, c.Call, &kms.DescribeKeyRequest{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
+	md := &dk.KeyMetadata
 	uin, _ := strconv.ParseUint(h.svc.Account().AccountID, 10, 64)
 	out := keyMetadata{
 		KeyId: md.KeyID, CreateTime: md.CreationDate.Unix(), Description: md.Description,
@@ -194,16 +195,16 @@ func describeKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*
 		out.DeletionDate = &d
 	}
 	probe := *c.Call
-	aliases, _, err := h.svc.ListAliases(ctx, &probe, md.KeyID, kms.Page{Limit: 1})
+	la, err := h.svc.ListAliases(ctx, &probe, &kms.ListAliasesRequest{KeyID: md.KeyID, Limit: 1})
 	if err != nil {
 		return nil, err
 	}
-	if len(aliases) > 0 {
+	if aliases := la.Aliases; len(aliases) > 0 {
 		out.Alias = strings.TrimPrefix(aliases[0].AliasName, "alias/")
 	}
 	// Rotation, where the key has it and its policy lets the caller see it.
 	if md.KeyUsage == kms.EncryptDecrypt {
-		if st, err := h.svc.GetKeyRotationStatus(ctx, &probe, md.KeyID); err == nil && st.KeyRotationEnabled {
+		if st, err := h.svc.GetKeyRotationStatus(ctx, &probe, &kms.GetKeyRotationStatusRequest{KeyID: md.KeyID}); err == nil && st.KeyRotationEnabled {
 			out.KeyRotationEnabled = true
 			if st.NextRotationDate != nil {
 				out.NextRotateTime = st.NextRotationDate.Unix()
@@ -255,10 +256,11 @@ func listKeys(h *Handler, ctx context.Context, c *call, req *struct {
 		if page == maxListPages {
 			return nil, errorf(codeLimitExceeded, fmt.Sprintf("there are more than %d keys: ListKeys cannot count them", maxListPages*listPageSize))
 		}
-		keys, next, err := h.svc.ListKeys(ctx, c.Call, kms.Page{Limit: listPageSize, Marker: marker})
+		lk, err := h.svc.ListKeys(ctx, c.Call, &kms.ListKeysRequest{Limit: listPageSize, Marker: marker})
 		if err != nil {
 			return nil, err
 		}
+		keys, next := lk.Keys, lk.NextMarker
 		for _, k := range keys {
 			if out.TotalCount >= offset && int64(len(out.Keys)) < limit {
 				out.Keys = append(out.Keys, key{k.KeyID})
@@ -277,7 +279,7 @@ func enableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*re
 	if err != nil {
 		return nil, err
 	}
-	if err := h.svc.EnableKey(ctx, c.Call, id); err != nil {
+	if _, err := h.svc.EnableKey(ctx, c.Call, &kms.EnableKeyRequest{KeyID: id}); err != nil {
 		return nil, err
 	}
 	return ok(&empty{})
@@ -288,7 +290,7 @@ func disableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*r
 	if err != nil {
 		return nil, err
 	}
-	if err := h.svc.DisableKey(ctx, c.Call, id); err != nil {
+	if _, err := h.svc.DisableKey(ctx, c.Call, &kms.DisableKeyRequest{KeyID: id}); err != nil {
 		return nil, err
 	}
 	return ok(&empty{})
@@ -308,7 +310,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
 	if d := *req.PendingWindowInDays; d < 7 || d > 30 {
 		return nil, errorf(codeInvalidPendingWindow, "PendingWindowInDays must be between 7 and 30")
 	}
-	r, err := h.svc.ScheduleKeyDeletion(ctx, c.Call, id, int32(*req.PendingWindowInDays))
+	r, err := h.svc.ScheduleKeyDeletion(ctx, c.Call, &kms.ScheduleKeyDeletionRequest{KeyID: id, PendingWindowInDays: int32(*req.PendingWindowInDays)})
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +318,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
 		DeletionDate int64
 		KeyId        string
 		meta
-	}{DeletionDate: r.DeletionDate.Unix(), KeyId: bareKeyID(r.KeyID)})
+	}{DeletionDate: r.DeletionDate.Unix(), KeyId: r.KeyID})
 }
 
 func cancelKeyDeletion(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
@@ -324,14 +326,14 @@ func cancelKeyDeletion(h *Handler, ctx context.Context, c *call, req *keyIDReque
 	if err != nil {
 		return nil, err
 	}
-	arn, err := h.svc.CancelKeyDeletion(ctx, c.Call, id)
+	r, err := h.svc.CancelKeyDeletion(ctx, c.Call, &kms.CancelKeyDeletionRequest{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
 	return ok(&struct {
 		KeyId string
 		meta
-	}{KeyId: bareKeyID(arn)})
+	}{KeyId: r.KeyID})
 }
 
 // getPublicKey returns the public key of a key made through another dialect
@@ -342,7 +344,7 @@ func getPublicKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GetPublicKey(ctx, c.Call, id)
+	r, err := h.svc.GetPublicKey(ctx, c.Call, &kms.GetPublicKeyRequest{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -351,6 +353,6 @@ func getPublicKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (
 		PublicKey    string
 		PublicKeyPem string
 		meta
-	}{KeyId: bareKeyID(r.KeyID), PublicKey: b64(r.PublicKey),
+	}{KeyId: r.KeyID, PublicKey: b64(r.PublicKey),
 		PublicKeyPem: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: r.PublicKey}))})
 }

@@ -174,7 +174,7 @@ func TestAttestationPolicy(t *testing.T) {
 	e := newAttestedEnv(t)
 	c := newClient(t, e.srv, "ap-guangzhou")
 	id := createKey(t, c, "attested")
-	_, principal, _ := e.srv.Service.LookupSecret(e.srv.AccessKey)
+	_, principal, _ := e.srv.Service.Credentials().Lookup(e.srv.AccessKey)
 	acct := e.srv.Account.AccountID
 	pol := `{"Version":"2012-10-17","Statement":[
 	  {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
@@ -182,7 +182,7 @@ func TestAttestationPolicy(t *testing.T) {
 	  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
 	   "Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
 	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + hex.EncodeToString(e.pcrs[0]) + `"}}}]}`
-	if err := e.srv.Service.PutKeyPolicy(ctx, &kms.Call{RequestID: "t", Principal: principal}, id, "", pol, false); err != nil {
+	if _, err := e.srv.Service.PutKeyPolicy(ctx, &kms.Call{RequestID: "t", Principal: principal}, &kms.PutKeyPolicyRequest{KeyID: id, Policy: pol}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -63,9 +64,10 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer svc.Close()
+	ctx := context.Background() // a quick local change: nothing to cancel it
 	switch sub {
 	case "create":
-		cred, err := svc.CreateCredential(*name)
+		cred, err := svc.Admin().CreateCredential(ctx, *name)
 		if err != nil {
 			return err
 		}
@@ -78,8 +80,8 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	case "list":
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(svc.ListCredentials())
+		return enc.Encode(svc.Admin().ListCredentials())
 	default:
-		return svc.DeleteCredential(pos[0])
+		return svc.Admin().DeleteCredential(ctx, pos[0])
 	}
 }

@@ -132,7 +132,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	defer svc.Close()
-	problems, err := svc.PolicyProblems()
+	admin := svc.Admin()
+	problems, err := admin.PolicyProblems(ctx)
 	if err != nil {
 		return err
 	}
@@ -178,9 +179,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 
 	maintain := func() {
-		if r, err := svc.Maintain(); err != nil {
+		r, err := admin.Maintain(ctx)
+		switch {
+		case errors.Is(err, kms.ErrCanceled):
+			// Shutting down: what is left waits for the next start.
+		case err != nil:
 			logger.Error("maintenance failed", "err", err)
-		} else if r.Destroyed+r.Rotated > 0 {
+		case r.Destroyed+r.Rotated > 0:
 			logger.Info("maintenance", "keys_destroyed", r.Destroyed, "keys_rotated", r.Rotated)
 		}
 	}

@@ -1,8 +1,9 @@
 // Package exchange is the part of serving one request that every dialect
-// shares once it knows who is asking: recovering a panic, writing the one
-// audit line, withholding the answer when that line cannot be written, and
-// zeroing the secrets in the answer once it is sent. Dialects keep their own
-// wire: routing, authentication, decoding, error shapes.
+// shares: looking up the credential its signature check needs (Lookup),
+// and once it knows who is asking, recovering a panic, writing the one audit
+// line, withholding the answer when that line cannot be written, and zeroing
+// the secrets in the answer once it is sent. Dialects keep their own wire:
+// routing, signature schemes, decoding, error shapes.
 package exchange
 
 import (
@@ -17,6 +18,7 @@ import (
 	"runtime/debug"
 
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // Result is an operation's answer and the secret buffers in it.
@@ -63,7 +65,7 @@ var errInternal = &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
 // of every authentication failure. If the line cannot be written the answer
 // is withheld and the error is internal: nothing is released unaudited. The
 // caller writes the answer and then calls Wipe on the result.
-func Serve(svc *kms.Service, log *slog.Logger, rec *kms.AuditRecord, wire WireCode, work func() (*Result, error)) (res *Result, err error) {
+func Serve(auditLog *audit.Log, log *slog.Logger, rec *audit.Record, wire WireCode, work func() (*Result, error)) (res *Result, err error) {
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -82,7 +84,7 @@ func Serve(svc *kms.Service, log *slog.Logger, rec *kms.AuditRecord, wire WireCo
 		rec.Outcome = "error"
 		rec.ErrorCode, rec.Message = wire(err)
 	}
-	if aerr := svc.Audit(rec); aerr != nil {
+	if aerr := auditLog.Write(rec); aerr != nil {
 		log.Error("audit log write failed", "request_id", rec.RequestID, "err", aerr)
 		res.Wipe()
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
@@ -128,4 +130,43 @@ func Hex(secret []byte) RawString {
 	out[0], out[len(out)-1] = '"', '"'
 	hex.Encode(out[1:], secret)
 	return out
+}
+
+// Lookup is one request's credential lookup, for its signature check: it
+// hands the check a copy of the secret (kms.Credentials.Lookup gives one),
+// remembers whose it was, and Wipe zeroes the copy once the check is done.
+// The principal is the one the verifying lookup found, so a credential
+// deleted after the check cannot leave the request without one.
+type Lookup struct {
+	creds     *kms.Credentials
+	id        string
+	secret    []byte
+	principal *kms.Principal
+}
+
+// NewLookup returns a lookup for one request.
+func NewLookup(creds *kms.Credentials) *Lookup { return &Lookup{creds: creds} }
+
+// Secret is the signature scheme's SecretLookup. The secret it returns is
+// zeroed by the next call and by Wipe.
+func (l *Lookup) Secret(accessKeyID string) ([]byte, bool) {
+	l.Wipe()
+	secret, p, ok := l.creds.Lookup(accessKeyID)
+	l.id, l.secret, l.principal = accessKeyID, secret, p
+	return secret, ok
+}
+
+// Principal is the principal of accessKeyID as Secret found it, or
+// ok=false if Secret did not find that key.
+func (l *Lookup) Principal(accessKeyID string) (*kms.Principal, bool) {
+	if l.principal == nil || l.id != accessKeyID {
+		return nil, false
+	}
+	return l.principal, true
+}
+
+// Wipe zeroes the secret Secret handed out.
+func (l *Lookup) Wipe() {
+	clear(l.secret)
+	l.secret = nil
 }

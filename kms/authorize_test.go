@@ -1,0 +1,339 @@
+package kms
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+)
+
+// TestConditionFacts: each condition key the server evaluates takes its
+// value from what the server verified or knows, as policy/keys.go lists:
+// the connection, the clock, the key, and the alias the request used.
+func TestConditionFacts(t *testing.T) {
+	s, clk := newTestService(t)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	md := mustKey(t, s, "", "")
+	if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/app", TargetKeyID: md.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	admin := `{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:PutKeyPolicy","kms:DescribeKey"]}`
+	withPolicy := func(cond string) {
+		t.Helper()
+		pol := `{"Version":"2012-10-17","Statement":[` + admin + `,
+		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:Encrypt","Condition":` + cond + `}]}`
+		if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: pol}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encrypt := func(call *Call, keyID string) error {
+		_, err := s.Encrypt(bg, call, &EncryptRequest{KeyID: keyID, Plaintext: []byte("x")})
+		return err
+	}
+	denied := func(err error) bool {
+		return err != nil && strings.Contains(err.Error(), "no resource-based policy allows")
+	}
+	call := func(mod func(*Call)) *Call { cc := s.testCall(); mod(cc); return cc }
+
+	withPolicy(`{"Bool":{"aws:SecureTransport":"true"}}`)
+	if err := encrypt(call(func(cc *Call) { cc.SecureTransport = true }), md.KeyID); err != nil {
+		t.Errorf("over TLS: %v", err)
+	}
+	if err := encrypt(c, md.KeyID); !denied(err) {
+		t.Errorf("over plain HTTP: %v", err)
+	}
+
+	withPolicy(`{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`)
+	if err := encrypt(call(func(cc *Call) { cc.SourceIP = "10.1.2.3" }), md.KeyID); err != nil {
+		t.Errorf("from 10.1.2.3: %v", err)
+	}
+	if err := encrypt(call(func(cc *Call) { cc.SourceIP = "192.0.2.1" }), md.KeyID); !denied(err) {
+		t.Errorf("from 192.0.2.1: %v", err)
+	}
+	if err := encrypt(c, md.KeyID); !denied(err) {
+		t.Errorf("from an unknown peer: %v", err)
+	}
+
+	withPolicy(`{"DateLessThan":{"aws:CurrentTime":"2026-11-23T12:30:00Z"},"NumericLessThan":{"aws:EpochTime":"` + strconv.FormatInt(clk.now().Add(30*time.Minute).Unix(), 10) + `"}}`)
+	if err := encrypt(c, md.KeyID); err != nil {
+		t.Errorf("before the date: %v", err)
+	}
+	clk.add(time.Hour)
+	if err := encrypt(c, md.KeyID); !denied(err) {
+		t.Errorf("after the date: %v", err)
+	}
+
+	withPolicy(`{"StringEquals":{"kms:RequestAlias":"alias/app"}}`)
+	if err := encrypt(s.testCall(), "alias/app"); err != nil {
+		t.Errorf("by alias: %v", err)
+	}
+	if err := encrypt(s.testCall(), "arn:aws:kms:us-east-1:"+acct+":alias/app"); err != nil {
+		t.Errorf("by alias ARN: %v", err)
+	}
+	if err := encrypt(s.testCall(), md.KeyID); !denied(err) {
+		t.Errorf("by key id: %v", err)
+	}
+
+	withPolicy(`{"StringEquals":{"kms:KeySpec":"SYMMETRIC_DEFAULT","kms:KeyUsage":"ENCRYPT_DECRYPT","kms:KeyOrigin":"AWS_KMS","kms:CallerAccount":"` + acct + `","aws:RequestedRegion":"us-east-1"},"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::` + acct + `:root"}}`)
+	if err := encrypt(c, md.KeyID); err != nil {
+		t.Errorf("the key's facts: %v", err)
+	}
+	withPolicy(`{"StringEquals":{"kms:KeySpec":"ECC_NIST_P256"}}`)
+	if err := encrypt(c, md.KeyID); !denied(err) {
+		t.Errorf("another key spec: %v", err)
+	}
+}
+
+// A policy that fails a safety check is stored only with the bypass, and
+// the call records which checks it skipped, for the audit line.
+func TestBypassedChecksRecorded(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	md := mustKey(t, s, "", "")
+	unsafe := `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"manage","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"NotAction":["kms:Decrypt","kms:GenerateDataKey"]},
+	  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Decrypt","kms:GenerateDataKey"],
+	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}}]}`
+	_, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: unsafe})
+	wantKind(t, err, ErrMalformedPolicy)
+	for _, want := range []string{`statement 0 (Sid "manage")`, "kms:DeriveSharedSecret", "NotAction", "BypassPolicyLockoutSafetyCheck"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal does not say %q: %v", want, err)
+		}
+	}
+	if c.BypassedChecks != nil {
+		t.Errorf("a refusal records bypassed checks: %v", c.BypassedChecks)
+	}
+	if p, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: md.KeyID}); err != nil || p.Policy != defaultPolicy(s.Account()) {
+		t.Fatal("a refused policy was stored")
+	}
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: unsafe, BypassPolicyLockoutSafetyCheck: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.BypassedChecks, ",") != CheckAttestationSafety {
+		t.Errorf("bypassed checks %v", c.BypassedChecks)
+	}
+	// The gate still holds.
+	g, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
+	wantKind(t, err, ErrAccessDenied)
+	if g != nil || !strings.Contains(err.Error(), "attestation-bound") {
+		t.Errorf("GenerateDataKey: %v %v", g, err)
+	}
+	// A lockout and an unsafe policy at once: both named.
+	c2 := s.testCall()
+	both := strings.Replace(unsafe, `"NotAction":["kms:Decrypt","kms:GenerateDataKey"]`, `"NotAction":["kms:Decrypt","kms:GenerateDataKey","kms:PutKeyPolicy"]`, 1)
+	if _, err := s.CreateKey(bg, c2, &CreateKeyRequest{Policy: both, BypassPolicyLockoutSafetyCheck: true}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c2.BypassedChecks, ",") != CheckLockout+","+CheckAttestationSafety {
+		t.Errorf("bypassed checks %v", c2.BypassedChecks)
+	}
+	// A safe policy with the bypass flag records nothing.
+	c3 := s.testCall()
+	if _, err := s.CreateKey(bg, c3, &CreateKeyRequest{Policy: defaultPolicy(s.Account()), BypassPolicyLockoutSafetyCheck: true}); err != nil {
+		t.Fatal(err)
+	}
+	if c3.BypassedChecks != nil {
+		t.Errorf("bypassed checks %v", c3.BypassedChecks)
+	}
+}
+
+func TestAttestationPolicy(t *testing.T) {
+	x, y := newEnclave(t, 0xab), newEnclave(t, 0xcd)
+	v := &fakeVerifier{enclaves: []*enclave{x, y}}
+	s, _ := newAttestedService(t, v, false)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	// The admin may manage the key; Decrypt and GenerateDataKey only for
+	// an enclave whose image is X (upper-case hex in the policy on purpose).
+	pol := `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
+	   "Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
+	  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},
+	   "Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
+	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("AB", 48) + `"}}}]}`
+	md, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gdk := func(r *Recipient) error {
+		_, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256", Recipient: r})
+		return err
+	}
+	if err := gdk(x.recipient(0)); err != nil {
+		t.Fatalf("enclave X refused: %v", err)
+	}
+	err = gdk(y.recipient(1))
+	wantKind(t, err, ErrAccessDenied)
+	if !strings.Contains(err.Error(), "kms:GenerateDataKey") {
+		t.Fatalf("denial does not name the action: %v", err)
+	}
+	wantKind(t, gdk(nil), ErrAccessDenied) // no Recipient: no attestation keys, no match
+	// Encrypt is allowed to the admin without attestation.
+	enc, err := s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob})
+	wantKind(t, err, ErrAccessDenied)
+	if _, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: enc.CiphertextBlob, Recipient: x.recipient(0)}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another principal of the account is bound by the same policy; one
+	// not named by it is denied everything.
+	other := &Call{RequestID: "o", Principal: &Principal{ARN: "arn:aws:iam::" + acct + ":user/ci"}}
+	if _, err := s.DescribeKey(bg, other, &DescribeKeyRequest{KeyID: md.KeyID}); err != nil {
+		t.Fatalf("account user refused DescribeKey: %v", err)
+	}
+	stranger := &Call{RequestID: "s", Principal: &Principal{ARN: "arn:aws:iam::999999999999:root"}}
+	_, err = s.DescribeKey(bg, stranger, &DescribeKeyRequest{KeyID: md.KeyID})
+	wantKind(t, err, ErrAccessDenied)
+
+	// An explicit Deny beats every Allow.
+	deny := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*","Resource":"*"},
+	  {"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*"}]}`
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: deny}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Encrypt(bg, c, &EncryptRequest{KeyID: md.KeyID, Plaintext: []byte("x")})
+	wantKind(t, err, ErrAccessDenied)
+	if !strings.Contains(err.Error(), "explicit deny") {
+		t.Fatalf("explicit deny not said: %v", err)
+	}
+}
+
+func TestPolicyLockoutCheck(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.testCall()
+	md := mustKey(t, s, "", "")
+	lockout := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: lockout})), ErrMalformedPolicy)
+	_, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: lockout})
+	wantKind(t, err, ErrMalformedPolicy)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: `{"Statement":[{"Effect":"Allow","Action":"kms:*"}]}`})), ErrMalformedPolicy)
+	// Bypassed, it is stored — and then the admin is locked out.
+	if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: lockout, BypassPolicyLockoutSafetyCheck: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: md.KeyID})
+	wantKind(t, err, ErrAccessDenied)
+	wantKind(t, errOf(s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: defaultPolicy(s.Account())})), ErrAccessDenied)
+}
+
+// TestAttestationPolicyAcrossFormats: each format's condition keys admit
+// only evidence of that format with that value; a Nitro PCR0 condition is
+// never met by a TPM's PCR0, nor an SNP measurement by anything else.
+func TestAttestationPolicyAcrossFormats(t *testing.T) {
+	nitroX := newEnclave(t, 0xab)
+	snpOf := func(m byte) *enclave {
+		e := newEnclave(t, 1)
+		e.claims = &attest.Claims{Format: attest.FormatSEVSNP, PublicKey: e.claims.PublicKey, PublicKeyDER: e.claims.PublicKeyDER,
+			SNP: &attest.SNPClaims{Measurement: bytes.Repeat([]byte{m}, 48), HostData: make([]byte, 32), ChipID: make([]byte, 64)}}
+		return e
+	}
+	tpmOf := func(pcr7 byte) *enclave {
+		e := newEnclave(t, 1)
+		e.claims = &attest.Claims{Format: attest.FormatTPM2, PublicKey: e.claims.PublicKey, PublicKeyDER: e.claims.PublicKeyDER,
+			TPM: &attest.TPMClaims{Bank: "SHA256", PCRs: map[int][]byte{0: bytes.Repeat([]byte{0xab}, 48), 7: bytes.Repeat([]byte{pcr7}, 32)}}}
+		return e
+	}
+	// Index:            0       1             2             3            4
+	encl := []*enclave{nitroX, snpOf(0x5e), snpOf(0x66), tpmOf(0x77), tpmOf(0x78)}
+	v := &fakeVerifier{enclaves: encl}
+	s, _ := newAttestedService(t, v, false)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	keyWith := func(cond string) string {
+		pol := `{"Version":"2012-10-17","Statement":[
+		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
+		  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"*",
+		   "Condition":{"StringEquals":` + cond + `}}]}`
+		md, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md.KeyID
+	}
+	pcr0 := strings.Repeat("ab", 48)
+	cases := []struct {
+		cond  string
+		admit []byte // enclave indices admitted; every other one is denied
+	}{
+		{`{"kms:RecipientAttestation:PCR0":"` + pcr0 + `"}`, []byte{0}},
+		{`{"kms:RecipientAttestation:SnpMeasurement":"` + strings.Repeat("5E", 48) + `"}`, []byte{1}},
+		{`{"kms:RecipientAttestation:SnpHostData":"` + strings.Repeat("00", 32) + `"}`, []byte{1, 2}},
+		{`{"kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("77", 32) + `"}`, []byte{3}},
+		{`{"kms:RecipientAttestation:TpmPCR0":"` + pcr0 + `"}`, []byte{3, 4}},
+		{`{"kms:RecipientAttestation:Format":"sev-snp"}`, []byte{1, 2}},
+		{`{"kms:RecipientAttestation:Format":"tpm2","kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("78", 32) + `"}`, []byte{4}},
+	}
+	for _, tc := range cases {
+		id := keyWith(tc.cond)
+		for i := range encl {
+			_, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: id, KeySpec: "AES_256", Recipient: encl[i].recipient(byte(i))})
+			if bytes.IndexByte(tc.admit, byte(i)) >= 0 {
+				if err != nil {
+					t.Errorf("%s: enclave %d (%s) refused: %v", tc.cond, i, encl[i].claims.Format, err)
+				}
+				continue
+			}
+			if !errors.Is(err, ErrAccessDenied) {
+				t.Errorf("%s: enclave %d (%s) = %v; want AccessDenied", tc.cond, i, encl[i].claims.Format, err)
+			}
+		}
+	}
+	// The audit summary names what the policy judged.
+	call := s.testCall()
+	if _, err := s.GenerateDataKey(bg, call, &GenerateDataKeyRequest{KeyID: keyWith(`{"kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("77", 32) + `"}`), KeySpec: "AES_256", Recipient: encl[3].recipient(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if a := call.Attestation; a == nil || a.Format != "tpm2" || a.TpmBank != "SHA256" || a.TpmPCRs[7] != strings.Repeat("77", 32) || !a.Time.IsZero() {
+		t.Fatalf("tpm2 audit summary %+v", a)
+	}
+}
+
+// BenchmarkAuthorize is the policy decision of one keyed request: the
+// attestation gate, the request's condition context and Evaluate, on the
+// default policy and on an enclave-only one; the raw cryptography of the
+// cheapest operation it guards (one AES-GCM seal, BenchmarkSealBlob) is the
+// yardstick.
+func BenchmarkAuthorize(b *testing.B) {
+	s, _ := newTestService(b)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	enclave := `{"Version":"2012-10-17","Statement":[
+	 {"Sid":"manage","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
+	 {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
+	  "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}}]}`
+	for _, tc := range []struct{ name, policy, action string }{
+		{"default", "", "kms:GenerateDataKey"},
+		{"enclave-only/Encrypt", enclave, "kms:Encrypt"},
+	} {
+		md, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: tc.policy})
+		if err != nil {
+			b.Fatal(err)
+		}
+		k, err := s.loadKey(bg, c, md.KeyID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ec := EncryptionContext{"app": "bench"}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.authorize(c, k, tc.action, nil, ec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		k.release()
+	}
+}

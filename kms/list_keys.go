@@ -1,0 +1,80 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ListKeysRequest asks for a page of keys.
+type ListKeysRequest struct {
+	// Limit bounds the page: 1 to 1000 keys. Zero: 100.
+	Limit int32
+	// Marker is a previous page's NextMarker; "" starts at the first key.
+	Marker string
+}
+
+// ListKeysResponse is ListKeys's answer: one page of keys.
+type ListKeysResponse struct {
+	Keys []KeyListEntry
+	// NextMarker continues the listing; "" when this page is the last.
+	NextMarker string
+}
+
+// KeyListEntry is one key of ListKeys.
+type KeyListEntry struct{ KeyRef }
+
+// pageLimit checks a listing's Limit: 0 means def, else 1 to max.
+func pageLimit(limit, def, max int32) (int, error) {
+	switch {
+	case limit == 0:
+		return int(def), nil
+	case limit < 1 || limit > max:
+		return 0, errorf(ErrValidation, "Limit must be between 1 and %d", max)
+	}
+	return int(limit), nil
+}
+
+// ListKeys lists the keys in id order. No key policy applies: a listing
+// names keys, it does not use them.
+func (s *Service) ListKeys(ctx context.Context, c *Call, req *ListKeysRequest) (*ListKeysResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	limit, err := pageLimit(req.Limit, 100, 1000)
+	if err != nil {
+		return nil, err
+	}
+	var resp ListKeysResponse
+	err = s.st.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		resp.NextMarker, err = listPage(tx.Bucket(bucketKeys), req.Marker, limit, func(k, v []byte) (bool, error) {
+			var rec keyRecord
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return false, err
+			}
+			if s.expired(&rec) {
+				return false, nil
+			}
+			resp.Keys = append(resp.Keys, KeyListEntry{s.keyRef(c, rec.ID)})
+			return true, nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, asKMSError(err)
+	}
+	return &resp, nil
+}
+
+// asKMSError keeps kms errors and turns anything else into an internal one.
+func asKMSError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	return internal(err)
+}
