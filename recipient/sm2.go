@@ -1,6 +1,7 @@
 package recipient
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"fmt"
 	"io"
@@ -45,25 +46,80 @@ import (
 // it; the tests decrypt ours with gmsm exactly so. The ASN.1 form has no such
 // question: its INTEGERs carry no prefix.
 
-// sealSM2 encrypts with gmsm (constant-time scalar multiplications; it draws
-// the ephemeral scalar from rand) and encodes in the form asked for.
+// sealSM2 encrypts with gmsm (constant-time scalar multiplications) and
+// encodes in the form asked for. It works around two faults of gmsm v0.33.0:
+//
+//   - When the KDF's mask t is all zeros (once in 256 encryptions of a 1-byte
+//     secret), GB/T 32918.4 says to draw a new ephemeral scalar, and gmsm's
+//     encryptSM2EC does, but its first draw has overwritten the public point
+//     (Q.ScalarMult(Q, k)): the ciphertext it then returns decrypts under no
+//     key. So each attempt gets exactly one scalar's worth of randomness
+//     (oneDraw); an attempt that asks for more fails, and we draw afresh.
+//   - gmsm's sm2.Decrypt (and the clients built on it) refuses a ciphertext
+//     whose C2 is all zeros (the secret equal to t), testing C2 where the
+//     standard tests t. We draw afresh then too, so that every ciphertext we
+//     make decrypts with gmsm. Which C2 is refused is a property of the
+//     ciphertext alone: the redraw tells nothing of the secret.
 func sealSM2(pub *ecdsa.PublicKey, asn1Form bool, secret []byte, rand io.Reader) ([]byte, error) {
+	for range maxSM2Draws {
+		seed := make([]byte, sm2ScalarSize)
+		if _, err := io.ReadFull(rand, seed); err != nil {
+			return nil, fmt.Errorf("sm2 encryption: %w", err)
+		}
+		draw := bytes.NewReader(seed)
+		ct, c2, err := sealSM2Once(pub, asn1Form, secret, draw)
+		clear(seed)
+		switch {
+		case err != nil && draw.Len() == 0:
+			continue // gmsm wanted a second scalar: t was all zeros
+		case err != nil:
+			return nil, err
+		case !allZero(c2):
+			return ct, nil
+		}
+	}
+	return nil, fmt.Errorf("sm2 encryption: no valid ephemeral scalar in %d draws", maxSM2Draws)
+}
+
+// sm2ScalarSize is what gmsm reads for one ephemeral scalar (randomPoint:
+// the order's size).
+const sm2ScalarSize = 32
+
+// maxSM2Draws bounds sealSM2's draws: a 1-byte secret needs a second once in
+// 128 (t or C2 all zeros), a third once in 16384.
+const maxSM2Draws = 8
+
+func allZero(b []byte) bool {
+	var acc byte
+	for _, x := range b {
+		acc |= x
+	}
+	return acc == 0
+}
+
+// sealSM2Once is one encryption: the ciphertext in the form asked for, and
+// its C2.
+func sealSM2Once(pub *ecdsa.PublicKey, asn1Form bool, secret []byte, rand io.Reader) (ct, c2 []byte, err error) {
 	if asn1Form {
 		ct, err := sm2.EncryptASN1(rand, pub, secret)
 		if err != nil {
-			return nil, fmt.Errorf("sm2 encryption: %w", err)
+			return nil, nil, fmt.Errorf("sm2 encryption: %w", err)
 		}
-		return ct, nil
+		raw, err := parseSM2Cipher(ct)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sm2 encryption: gmsm wrote an SM2Cipher we cannot read: %w", err)
+		}
+		return ct, raw[sm2RawOverhead:], nil
 	}
-	ct, err := sm2.Encrypt(rand, pub, secret, sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C3C2))
+	ct, err = sm2.Encrypt(rand, pub, secret, sm2.NewPlainEncrypterOpts(sm2.MarshalUncompressed, sm2.C1C3C2))
 	if err != nil {
-		return nil, fmt.Errorf("sm2 encryption: %w", err)
+		return nil, nil, fmt.Errorf("sm2 encryption: %w", err)
 	}
 	// gmsm writes 0x04 || x1 || y1 || C3 || C2; Tencent's C1C3C2 has no 0x04.
 	if len(ct) != 1+sm2RawOverhead+len(secret) || ct[0] != 4 {
-		return nil, fmt.Errorf("sm2 encryption: gmsm wrote %d bytes, want 0x04 and %d more", len(ct), sm2RawOverhead+len(secret))
+		return nil, nil, fmt.Errorf("sm2 encryption: gmsm wrote %d bytes, want 0x04 and %d more", len(ct), sm2RawOverhead+len(secret))
 	}
-	return ct[1:], nil
+	return ct[1:], ct[1+sm2RawOverhead:], nil
 }
 
 // sm2RawOverhead is what the raw form adds to the secret: x1, y1 and C3.
