@@ -31,6 +31,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/exchange"
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/internal/httpsig"
 	"github.com/attestkms/attestkms/kms"
 	"github.com/attestkms/attestkms/kms/audit"
 )
@@ -132,13 +133,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	v, err := verifier.Verify(r, body, now)
 	lookup.Wipe()
 	switch {
-	case errors.Is(err, sigv4.ErrConfig):
+	case errors.Is(err, httpsig.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
-	case errors.Is(err, sigv4.ErrMissing):
+	case errors.Is(err, httpsig.ErrMissing):
 		return nil, exchange.AuthFailure(errMissingAuth)
-	case errors.Is(err, sigv4.ErrExpired):
+	case errors.Is(err, httpsig.ErrExpired):
 		return nil, authFail(errExpiredSignature, "Signature expired: the request's X-Amz-Date is more than 15 minutes from the server's time.")
-	case errors.Is(err, sigv4.ErrMalformed):
+	case errors.Is(err, httpsig.ErrMalformed):
 		return nil, authFail(errIncompleteSignature, "The request signature does not conform to AWS standards: "+err.Error())
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
@@ -155,7 +156,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	if want := h.svc.Region(); v.Region != want {
 		return nil, authFail(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+v.Region+"'.")
 	}
-	if h.replay.Replayed(dialect, v.Signature, v.Date, now) {
+	if h.replay.Replayed(dialect, v.Signature, v.SignedAt, now) {
 		return nil, authFail(errExpiredSignature, "Signature has already been used: this request is a replay.")
 	}
 

@@ -47,6 +47,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/exchange"
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/internal/httpsig"
 	"github.com/attestkms/attestkms/kms"
 	"github.com/attestkms/attestkms/kms/audit"
 )
@@ -148,13 +149,13 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	v, err := verifier.Verify(r, body, now)
 	lookup.Wipe()
 	switch {
-	case errors.Is(err, sdkhmac.ErrConfig):
+	case errors.Is(err, httpsig.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
-	case errors.Is(err, sdkhmac.ErrMissing):
+	case errors.Is(err, httpsig.ErrMissing):
 		return nil, exchange.AuthFailure(errMissingAuth)
-	case errors.Is(err, sdkhmac.ErrExpired):
+	case errors.Is(err, httpsig.ErrExpired):
 		return nil, exchange.AuthFailure(errExpired)
-	case errors.Is(err, sdkhmac.ErrMalformed):
+	case errors.Is(err, httpsig.ErrMalformed):
 		return nil, exchange.AuthFailure(&dialectError{codeAuth, "The request signature is malformed: " + err.Error()})
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
@@ -164,7 +165,7 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
 	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN
-	if h.replay.Replayed(dialect, v.Signature, v.Date, now) {
+	if h.replay.Replayed(dialect, v.Signature, v.SignedAt, now) {
 		return nil, exchange.AuthFailure(errReplay)
 	}
 

@@ -109,6 +109,7 @@ import (
 	"github.com/attestkms/attestkms/api/internal/httpio"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/api/tencent/tc3"
+	"github.com/attestkms/attestkms/internal/httpsig"
 	"github.com/attestkms/attestkms/kms"
 	"github.com/attestkms/attestkms/kms/audit"
 )
@@ -212,23 +213,23 @@ func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	v, err := verifier.Verify(r, body, now)
 	lookup.Wipe()
 	switch {
-	case errors.Is(err, tc3.ErrConfig):
+	case errors.Is(err, httpsig.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
-	case errors.Is(err, tc3.ErrMissing):
+	case errors.Is(err, httpsig.ErrMissing):
 		return nil, exchange.AuthFailure(errMissingAuth)
-	case errors.Is(err, tc3.ErrExpired):
+	case errors.Is(err, httpsig.ErrExpired):
 		return nil, authFail(codeSignatureExpire, "Signature expired: the request's X-TC-Timestamp is more than 5 minutes from the server's time.")
-	case errors.Is(err, tc3.ErrMalformed):
+	case errors.Is(err, httpsig.ErrMalformed):
 		return nil, authFail(codeInvalidAuthorization, "The request's TC3-HMAC-SHA256 signature is not in Tencent Cloud's form: "+err.Error())
 	case err != nil:
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
-	principal, ok := lookup.Principal(v.SecretID)
+	principal, ok := lookup.Principal(v.AccessKeyID)
 	if !ok { // cannot be: the signature verified with its secret
 		return nil, exchange.AuthFailure(errBadSignature)
 	}
-	rec.AccessKeyID, rec.Principal = v.SecretID, principal.ARN
-	if h.replay.Replayed(dialect, v.Signature, v.Timestamp, now) {
+	rec.AccessKeyID, rec.Principal = v.AccessKeyID, principal.ARN
+	if h.replay.Replayed(dialect, v.Signature, v.SignedAt, now) {
 		return nil, authFail(codeSignatureExpire, "This signature has already been used: the request is a replay (a signature is accepted again only within 2 seconds of its X-TC-Timestamp).")
 	}
 

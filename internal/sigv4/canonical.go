@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // This file is the one canonicalisation signing and verifying share, as the
@@ -186,7 +188,7 @@ func uriEncode(dst []byte, s string, encodeSlash bool) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isDigit(c) || isLower(c) || isUpper(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' && !encodeSlash {
+		if httpsig.IsUnreserved(c) || c == '/' && !encodeSlash {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // This file is the one canonicalisation Verify and Sign share, as
@@ -110,7 +111,7 @@ func escape(dst []byte, s string) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if hmacauth.IsDigit(c) || hmacauth.IsLower(c) || hmacauth.IsUpper(c) || c == '-' || c == '.' || c == '_' || c == '~' {
+		if httpsig.IsUnreserved(c) {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
@@ -141,7 +142,7 @@ func canonicalURI(path string) string {
 // opaque URL is no path we could route.
 func verifyURI(r *http.Request) (string, error) {
 	if r.URL.Opaque != "" {
-		return "", fmt.Errorf("%w: opaque request uri", ErrMalformed)
+		return "", fmt.Errorf("%w: opaque request uri", httpsig.ErrMalformed)
 	}
 	return canonicalURI(r.URL.Path), nil
 }
@@ -150,14 +151,14 @@ func verifyURI(r *http.Request) (string, error) {
 // reading of it; the SDK writes it with url.Values.Encode) and returns it
 // canonical, as the SDK's canonicalQueryString does: names sorted, each
 // name's values sorted, both before escaping. An unparseable query is
-// ErrMalformed.
+// httpsig.ErrMalformed.
 func canonicalQuery(raw string) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: query string does not parse", ErrMalformed)
+		return "", fmt.Errorf("%w: query string does not parse", httpsig.ErrMalformed)
 	}
 	names := make([]string, 0, len(q))
 	for k := range q {
@@ -186,9 +187,9 @@ func canonicalQuery(raw string) (string, error) {
 // lines; no client of ours sends them, and a header read once must be
 // signed once).
 func signedValues(r *http.Request, names []string) ([][]string, error) {
-	values, err := hmacauth.SignedValues(r, names, maxHeaderName, true, nil)
+	values, err := hmacauth.SignedValues(r, names, authorization.MaxHeaderName, true, nil)
 	if err != nil {
-		return nil, malformed(err)
+		return nil, hmacauth.Malformed(err)
 	}
 	return values, nil
 }
