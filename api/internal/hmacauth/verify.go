@@ -39,6 +39,17 @@ func (v *Verifier[A, S]) Verify(r *http.Request, body []byte, now time.Time) (*R
 	return v.Authenticate(r, body, now, v.Lookup)
 }
 
+// Skew is how far from now a signed time may be: MaxSkew, or the scheme's
+// DefaultMaxSkew when MaxSkew is zero. A replay cache must remember a
+// signature twice that long.
+func (v *Verifier[A, S]) Skew() time.Duration {
+	if v.MaxSkew != 0 {
+		return v.MaxSkew
+	}
+	var name S
+	return name.Scheme().DefaultMaxSkew
+}
+
 // A Scheme is what one signature scheme adds to a Verifier, which runs
 // every scheme's verification in one order (Authenticate). A is the
 // scheme's parsed Authorization header. Optional steps say what nil means.
