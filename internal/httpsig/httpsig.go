@@ -13,7 +13,11 @@
 package httpsig
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 )
 
@@ -123,4 +127,85 @@ func ASCIILower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// WriteCanonicalRequest writes to w the canonical request every scheme here
+// signs, in its one layout:
+//
+//	Method \n URI \n Query \n HeaderLines \n SignedHeaders \n PayloadHash
+//
+// The URI and query are given already canonical; header appends to dst the
+// lines of names[i] ("name:value\n", its value canonicalised the scheme's
+// way); SignedHeaders is names joined by ";". It writes in pieces of about 4
+// KiB, so a hash takes it without one large buffer.
+func WriteCanonicalRequest(w io.Writer, method, uri, query string, names []string, header func(dst []byte, i int) []byte, payloadHash []byte) {
+	buf := make([]byte, 0, 1024)
+	buf = append(buf, method...)
+	buf = append(buf, '\n')
+	buf = append(buf, uri...)
+	buf = append(buf, '\n')
+	buf = append(buf, query...)
+	buf = append(buf, '\n')
+	for i := range names {
+		buf = header(buf, i)
+		if len(buf) > 4096 {
+			w.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	buf = append(buf, '\n')
+	for i, name := range names {
+		if i > 0 {
+			buf = append(buf, ';')
+		}
+		buf = append(buf, name...)
+	}
+	buf = append(buf, '\n')
+	buf = append(buf, payloadHash...)
+	w.Write(buf)
+}
+
+// SortedHeaders lists the names of byName sorted, with their values in the
+// same order: what a signer signs once it has gathered the headers.
+func SortedHeaders(byName map[string][]string) ([]string, [][]string) {
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	values := make([][]string, len(names))
+	for i, n := range names {
+		values[i] = byName[n]
+	}
+	return names, values
+}
+
+// HexSHA256 is the lower-case hex SHA-256 of what write writes: a canonical
+// request's hash, as every scheme here signs it.
+func HexSHA256(write func(io.Writer)) []byte {
+	h := sha256.New()
+	write(h)
+	var sum [sha256.Size]byte
+	return hex.AppendEncode(nil, h.Sum(sum[:0]))
+}
+
+// Text is what write writes, as a string: a canonical request, for tests
+// and debugging.
+func Text(write func(io.Writer)) string {
+	var b strings.Builder
+	write(&b)
+	return b.String()
+}
+
+// StringToSign is what every scheme here MACs: the algorithm, the signed
+// time as sent, the credential scope (SDK-HMAC-SHA256 has none, and then no
+// such line) and the canonical request's hex hash, one per line.
+func StringToSign(algorithm, signedTime, scope string, canonicalHash []byte) []byte {
+	b := make([]byte, 0, len(algorithm)+len(signedTime)+len(scope)+len(canonicalHash)+3)
+	b = append(append(b, algorithm...), '\n')
+	b = append(append(b, signedTime...), '\n')
+	if scope != "" {
+		b = append(append(b, scope...), '\n')
+	}
+	return append(b, canonicalHash...)
 }

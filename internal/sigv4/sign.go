@@ -138,15 +138,7 @@ func headersToSign(h http.Header, host string, contentLength int64) ([]string, [
 	if len(byName) > MaxSignedHeaders {
 		return nil, nil, fmt.Errorf("%w: more than %d headers to sign", ErrMalformed, MaxSignedHeaders)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	values := make([][]string, len(names))
-	for i, n := range names {
-		values[i] = byName[n]
-	}
+	names, values := httpsig.SortedHeaders(byName)
 	return names, values, nil
 }
 

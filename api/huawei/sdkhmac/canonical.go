@@ -3,7 +3,6 @@ package sdkhmac
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,59 +39,26 @@ type canonicalRequest struct {
 	payloadHash []byte     // lower-case hex
 }
 
-func (c *canonicalRequest) writeTo(h io.Writer) {
-	buf := make([]byte, 0, 1024)
-	buf = append(buf, c.method...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.uri...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.query...)
-	buf = append(buf, '\n')
-	for i, name := range c.headers {
+func (c *canonicalRequest) writeTo(w io.Writer) {
+	httpsig.WriteCanonicalRequest(w, c.method, c.uri, c.query, c.headers, func(dst []byte, i int) []byte {
 		for _, v := range c.values[i] {
-			buf = append(buf, name...)
-			buf = append(buf, ':')
-			buf = append(buf, strings.TrimSpace(v)...)
-			buf = append(buf, '\n')
+			dst = append(dst, c.headers[i]...)
+			dst = append(dst, ':')
+			dst = append(dst, strings.TrimSpace(v)...)
+			dst = append(dst, '\n')
 		}
-		if len(buf) > 4096 {
-			h.Write(buf)
-			buf = buf[:0]
-		}
-	}
-	buf = append(buf, '\n')
-	for i, name := range c.headers {
-		if i > 0 {
-			buf = append(buf, ';')
-		}
-		buf = append(buf, name...)
-	}
-	buf = append(buf, '\n')
-	buf = append(buf, c.payloadHash...)
-	h.Write(buf)
+		return dst
+	}, c.payloadHash)
 }
 
 // hash returns the lower-case hex SHA-256 of the canonical request.
-func (c *canonicalRequest) hash() []byte {
-	h := sha256.New()
-	c.writeTo(h)
-	var sum [sha256.Size]byte
-	return hex.AppendEncode(nil, h.Sum(sum[:0]))
-}
+func (c *canonicalRequest) hash() []byte { return httpsig.HexSHA256(c.writeTo) }
 
 // String is the canonical request itself, for tests and debugging.
-func (c *canonicalRequest) String() string {
-	var b strings.Builder
-	c.writeTo(&b)
-	return b.String()
-}
+func (c *canonicalRequest) String() string { return httpsig.Text(c.writeTo) }
 
 func stringToSign(sdkDate string, canonicalHash []byte) []byte {
-	b := make([]byte, 0, len(Algorithm)+len(sdkDate)+len(canonicalHash)+2)
-	b = append(b, Algorithm+"\n"...)
-	b = append(b, sdkDate...)
-	b = append(b, '\n')
-	return append(b, canonicalHash...)
+	return httpsig.StringToSign(Algorithm, sdkDate, "", canonicalHash)
 }
 
 // signature MACs sts with secret. crypto/hmac keeps its own copy of the

@@ -77,15 +77,10 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t tim
 	if len(byName) > authorization.MaxSignedHeaders {
 		return fmt.Errorf("%w: more than %d headers to sign", httpsig.ErrMalformed, authorization.MaxSignedHeaders)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	values := make([][]string, len(names))
-	for i, n := range names {
-		values[i] = slices.Clone(byName[n])
-		slices.Sort(values[i])
+	// The SDK signs a header's values sorted.
+	names, values := httpsig.SortedHeaders(byName)
+	for _, vs := range values {
+		slices.Sort(vs)
 	}
 	cr := canonicalRequest{method: r.Method, uri: uri, query: query, headers: names, values: values, payloadHash: []byte(payloadHash)}
 	sig := signature(secret, stringToSign(sdkDate, cr.hash()))

@@ -3,8 +3,8 @@ package tc3
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,37 +18,20 @@ import (
 // "name:value\n" per signed header, a blank line, the signed header list and
 // the body's hex SHA-256, payloadHash.
 func canonicalRequestHash(names, values []string, payloadHash []byte) []byte {
-	h := sha256.New()
-	h.Write([]byte("POST\n/\n\n"))
-	for i, n := range names {
-		h.Write([]byte(n))
-		h.Write([]byte{':'})
-		h.Write([]byte(values[i]))
-		h.Write([]byte{'\n'})
-	}
-	h.Write([]byte{'\n'})
-	for i, n := range names {
-		if i > 0 {
-			h.Write([]byte{';'})
-		}
-		h.Write([]byte(n))
-	}
-	h.Write([]byte{'\n'})
-	h.Write(payloadHash)
-	return hex.AppendEncode(nil, h.Sum(nil))
+	return httpsig.HexSHA256(func(w io.Writer) {
+		httpsig.WriteCanonicalRequest(w, http.MethodPost, "/", "", names, func(dst []byte, i int) []byte {
+			dst = append(dst, names[i]...)
+			dst = append(dst, ':')
+			dst = append(dst, values[i]...)
+			return append(dst, '\n')
+		}, payloadHash)
+	})
 }
 
 // stringToSign is the algorithm, the timestamp as sent, the credential scope
 // and the canonical request's hash, one per line.
 func stringToSign(timestamp, scope string, crHash []byte) []byte {
-	b := make([]byte, 0, len(algorithm)+len(timestamp)+len(scope)+len(crHash)+3)
-	b = append(b, algorithm...)
-	b = append(b, '\n')
-	b = append(b, timestamp...)
-	b = append(b, '\n')
-	b = append(b, scope...)
-	b = append(b, '\n')
-	return append(b, crHash...)
+	return httpsig.StringToSign(algorithm, timestamp, scope, crHash)
 }
 
 // signature derives the signing key from the secret and signs sts:
