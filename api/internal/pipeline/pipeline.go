@@ -39,11 +39,12 @@
 //
 // Threat model: every header and body byte is the attacker's until the
 // signature verifies, and the body is still hostile after (an authenticated
-// client may be compromised). Before authentication the server spends at
-// most one bounded body read and one HMAC computation on a request, and
-// writes nothing to disk; an unauthenticated client cannot fill the replay
-// cache (only verified signatures are recorded) nor the audit log beyond one
-// line per authentication failure. Trusted are kms (its answers and its
+// client may be compromised). Before authentication the server spends on a
+// request at most one bounded body read, one credential lookup and one
+// signature's HMAC work (the same for an unknown access key), and writes at
+// most its one audit line (an authentication failure's); an unauthenticated
+// client cannot fill the replay cache, where only verified signatures are
+// recorded. Trusted are kms (its answers and its
 // credential lookup), the clock and the configuration. What is not done here:
 // TLS (the server's), rate limiting, and authorisation, which is kms's key
 // policy.
