@@ -132,7 +132,6 @@ func New(opts pipeline.Options) *pipeline.Handler {
 		Errors:        errorTable,
 		Operation:     func(c echo.Context) string { return c.Request().Header.Get("X-TC-Action") },
 		Route:         d.route,
-		ContentType:   contentType,
 		WriteAnswer:   writeAnswer,
 		WriteError:    writeError,
 	})

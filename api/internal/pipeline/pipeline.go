@@ -115,11 +115,10 @@ type Dialect struct {
 	// operation's name as recorded; a non-empty renamed replaces it in the
 	// audit line, also when err is not nil.
 	Route func(c echo.Context, op string) (renamed string, run Operation, err error)
-	// ContentType is the Content-Type of every answer.
-	ContentType string
 	// WriteAnswer writes a successful answer, out. If nil, out itself is
-	// the answer: JSON, status 200.
+	// the answer: JSON, status 200, Content-Type ContentType.
 	WriteAnswer func(w http.ResponseWriter, requestID string, out any) error
+	ContentType string
 	// WriteError writes a refusal: its wire error and the message a client
 	// may see.
 	WriteError func(w http.ResponseWriter, requestID string, wire WireError, msg string) error
