@@ -1,6 +1,21 @@
 // Package api serves every dialect on one port: it builds the echo router,
 // sends each request to its dialect by what identifies it (DESIGN.md), and
 // answers GET /healthz. It holds no key logic and no dialect logic.
+//
+// Every request, whatever its dialect, takes one path, written once in
+// api/internal/pipeline: bound the body (1 MiB), authenticate it with the
+// dialect's signature scheme and one credential lookup, refuse a signature
+// already used, route and decode it, run the kms operation, write the audit
+// line (withholding the answer if it cannot be written), render it in the
+// dialect's shape. A dialect (api/aws, api/huawei, api/tencent) is only what
+// is its own: how its requests are routed, its signature scheme (sigv4,
+// sdkhmac, tc3 over api/internal/hmacauth), its strict decoding, its one
+// error table, and its answers' shapes and encodings.
+//
+// Threat model: everything a client sends is hostile, before and after it
+// authenticates; see api/internal/pipeline for what an unauthenticated client
+// can make the server spend. The router trusts no proxy header: the audit
+// log records the direct peer.
 package api
 
 import (
@@ -12,6 +27,7 @@ import (
 
 	"github.com/attestkms/attestkms/api/aws"
 	"github.com/attestkms/attestkms/api/huawei"
+	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/api/tencent"
 	"github.com/attestkms/attestkms/kms"
@@ -36,11 +52,12 @@ func New(opts Options) *echo.Echo {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	// One replay cache for every dialect: a signature is a signature.
-	rc := replay.New(aws.MaxSkew, 0)
-	awsH := aws.New(aws.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger})
-	huaweiH := huawei.New(huawei.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger})
-	tencentH := tencent.New(tencent.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger})
+	// One replay cache for every dialect: a signature is a signature. It
+	// remembers each as long as the most lenient dialect would accept it
+	// again: each dialect declares its own skew.
+	rc := replay.New(max(aws.MaxSkew, huawei.MaxSkew, tencent.MaxSkew), 0)
+	p := pipeline.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger}
+	awsH, huaweiH, tencentH := aws.New(p), huawei.New(p), tencent.New(p)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

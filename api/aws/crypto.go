@@ -3,7 +3,7 @@ package aws
 import (
 	"context"
 
-	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -31,7 +31,7 @@ func (r recipientField) recipient() (*kms.Recipient, error) {
 	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: r.Recipient.KeyEncryptionAlgorithm}, nil
 }
 
-func encrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func encrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId               string
 	Plaintext           string
 	EncryptionContext   kms.EncryptionContext
@@ -54,7 +54,7 @@ func encrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	return ok(struct{ CiphertextBlob, EncryptionAlgorithm, KeyId string }{b64(r.CiphertextBlob), r.EncryptionAlgorithm, r.KeyARN})
 }
 
-func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func decrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	CiphertextBlob      string
 	KeyId               string
 	EncryptionContext   kms.EncryptionContext
@@ -83,7 +83,7 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 			CiphertextForRecipient, EncryptionAlgorithm, KeyId string
 		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyARN})
 	}
-	enc := exchange.Base64(r.Plaintext)
+	enc := secretjson.Base64(r.Plaintext)
 	clear(r.Plaintext)
 	return ok(struct {
 		EncryptionAlgorithm string
@@ -92,10 +92,10 @@ func decrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	}{r.EncryptionAlgorithm, r.KeyARN, enc}, enc)
 }
 
-// rawString is exchange.RawString: a secret's encoding, zeroed after sending.
-type rawString = exchange.RawString
+// rawString is secretjson.RawString: a secret's encoding, zeroed after sending.
+type rawString = secretjson.RawString
 
-func reEncrypt(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func reEncrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	CiphertextBlob                 string
 	SourceKeyId                    string
 	SourceEncryptionContext        kms.EncryptionContext
@@ -148,7 +148,7 @@ func (req *generateDataKeyRequest) toKMS() (*kms.GenerateDataKeyRequest, error) 
 	return &kms.GenerateDataKeyRequest{KeyID: req.KeyId, KeySpec: req.KeySpec, NumberOfBytes: n, EncryptionContext: req.EncryptionContext, Recipient: rcpt, DryRun: req.DryRun}, nil
 }
 
-func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
+func generateDataKey(h *dialect, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -162,7 +162,7 @@ func generateDataKey(h *Handler, ctx context.Context, c *kms.Call, req *generate
 			CiphertextBlob, CiphertextForRecipient, KeyId string
 		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyARN})
 	}
-	enc := exchange.Base64(r.Plaintext)
+	enc := secretjson.Base64(r.Plaintext)
 	clear(r.Plaintext)
 	return ok(struct {
 		CiphertextBlob string
@@ -178,7 +178,7 @@ func errRecipientRefused(op string) error {
 	return validation("Recipient is not accepted by " + op)
 }
 
-func generateDataKeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
+func generateDataKeyWithoutPlaintext(h *dialect, ctx context.Context, c *kms.Call, req *generateDataKeyRequest) (*result, error) {
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -212,7 +212,7 @@ func (req *generateDataKeyPairRequest) toKMS() (*kms.GenerateDataKeyPairRequest,
 	return &kms.GenerateDataKeyPairRequest{KeyID: req.KeyId, KeyPairSpec: kms.DataKeyPairSpec(req.KeyPairSpec), EncryptionContext: req.EncryptionContext, Recipient: rcpt, DryRun: req.DryRun}, nil
 }
 
-func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
+func generateDataKeyPair(h *dialect, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -226,7 +226,7 @@ func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *gene
 			CiphertextForRecipient, KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
 		}{b64(r.CiphertextForRecipient), r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
 	}
-	enc := exchange.Base64(r.PrivateKeyPlaintext)
+	enc := secretjson.Base64(r.PrivateKeyPlaintext)
 	clear(r.PrivateKeyPlaintext)
 	return ok(struct {
 		KeyId                    string
@@ -237,7 +237,7 @@ func generateDataKeyPair(h *Handler, ctx context.Context, c *kms.Call, req *gene
 	}{r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), enc, b64(r.PublicKey)}, enc)
 }
 
-func generateDataKeyPairWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
+func generateDataKeyPairWithoutPlaintext(h *dialect, ctx context.Context, c *kms.Call, req *generateDataKeyPairRequest) (*result, error) {
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -256,7 +256,7 @@ func generateDataKeyPairWithoutPlaintext(h *Handler, ctx context.Context, c *kms
 	}{r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
 }
 
-func generateRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	NumberOfBytes    *int32
 	CustomKeyStoreId string
 	recipientField
@@ -275,12 +275,12 @@ func generateRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	if r.CiphertextForRecipient != nil {
 		return ok(struct{ CiphertextForRecipient string }{b64(r.CiphertextForRecipient)})
 	}
-	enc := exchange.Base64(r.Plaintext)
+	enc := secretjson.Base64(r.Plaintext)
 	clear(r.Plaintext)
 	return ok(struct{ Plaintext rawString }{enc}, enc)
 }
 
-func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func getPublicKey(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId       string
 	GrantTokens []string
 }) (*result, error) {
@@ -298,7 +298,7 @@ func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	}{string(r.KeySpec), r.KeyAgreementAlgorithms, r.KeyARN, string(r.KeySpec), string(r.KeyUsage), b64(r.PublicKey)})
 }
 
-func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func deriveSharedSecret(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId                 string
 	KeyAgreementAlgorithm string
 	PublicKey             string
@@ -325,7 +325,7 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 			CiphertextForRecipient, KeyAgreementAlgorithm, KeyId, KeyOrigin string
 		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyARN, r.KeyOrigin})
 	}
-	enc := exchange.Base64(r.SharedSecret)
+	enc := secretjson.Base64(r.SharedSecret)
 	clear(r.SharedSecret)
 	return ok(struct {
 		KeyAgreementAlgorithm string

@@ -1,80 +1,70 @@
 package aws
 
 import (
-	"errors"
 	"net/http"
 
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
 
-// wireError is an error as AWS KMS sends it: the exception name (__type) and
-// the HTTP status.
-type wireError struct {
-	code   string
-	status int
-}
-
-// kindErrors is the one table from kms kinds to AWS KMS exceptions. A kind not
-// in it is a KMSInternalException.
-var kindErrors = map[error]wireError{
-	kms.ErrNotFound:          {"NotFoundException", http.StatusBadRequest},
-	kms.ErrAlreadyExists:     {"AlreadyExistsException", http.StatusBadRequest},
-	kms.ErrDisabled:          {"DisabledException", http.StatusBadRequest},
-	kms.ErrInvalidState:      {"KMSInvalidStateException", http.StatusBadRequest},
-	kms.ErrInvalidKeyUsage:   {"InvalidKeyUsageException", http.StatusBadRequest},
-	kms.ErrInvalidCiphertext: {"InvalidCiphertextException", http.StatusBadRequest},
-	kms.ErrIncorrectKey:      {"IncorrectKeyException", http.StatusBadRequest},
-	kms.ErrValidation:        {"ValidationException", http.StatusBadRequest},
-	kms.ErrUnsupported:       {"UnsupportedOperationException", http.StatusBadRequest},
-	kms.ErrInvalidPublicKey:  {"InvalidPublicKeyException", http.StatusBadRequest},
-	kms.ErrInvalidAliasName:  {"InvalidAliasNameException", http.StatusBadRequest},
-	kms.ErrInvalidArn:        {"InvalidArnException", http.StatusBadRequest},
-	kms.ErrInvalidMarker:     {"InvalidMarkerException", http.StatusBadRequest},
-	kms.ErrMalformedPolicy:   {"MalformedPolicyDocumentException", http.StatusBadRequest},
-	kms.ErrTag:               {"TagException", http.StatusBadRequest},
-	kms.ErrLimitExceeded:     {"LimitExceededException", http.StatusBadRequest},
-	kms.ErrAccessDenied:      {"AccessDeniedException", http.StatusBadRequest},
-	kms.ErrDryRun:            {"DryRunOperationException", http.StatusPreconditionFailed},
-	kms.ErrInvalidRecipient:  {"ValidationException", http.StatusBadRequest},
-	kms.ErrInternal:          {"KMSInternalException", http.StatusInternalServerError},
+// errorTable is the one table from kinds to AWS KMS exceptions (__type) and
+// HTTP statuses: kms's kinds, whose message is kms's, and the pipeline's,
+// refused before kms, with AWS's message. A kind not in it is a
+// KMSInternalException.
+var errorTable = pipeline.Table{
+	kms.ErrNotFound:          {Code: "NotFoundException", Status: http.StatusBadRequest},
+	kms.ErrAlreadyExists:     {Code: "AlreadyExistsException", Status: http.StatusBadRequest},
+	kms.ErrDisabled:          {Code: "DisabledException", Status: http.StatusBadRequest},
+	kms.ErrInvalidState:      {Code: "KMSInvalidStateException", Status: http.StatusBadRequest},
+	kms.ErrInvalidKeyUsage:   {Code: "InvalidKeyUsageException", Status: http.StatusBadRequest},
+	kms.ErrInvalidCiphertext: {Code: "InvalidCiphertextException", Status: http.StatusBadRequest},
+	kms.ErrIncorrectKey:      {Code: "IncorrectKeyException", Status: http.StatusBadRequest},
+	kms.ErrValidation:        errValidation,
+	kms.ErrUnsupported:       {Code: "UnsupportedOperationException", Status: http.StatusBadRequest},
+	kms.ErrInvalidPublicKey:  {Code: "InvalidPublicKeyException", Status: http.StatusBadRequest},
+	kms.ErrInvalidAliasName:  {Code: "InvalidAliasNameException", Status: http.StatusBadRequest},
+	kms.ErrInvalidArn:        {Code: "InvalidArnException", Status: http.StatusBadRequest},
+	kms.ErrInvalidMarker:     {Code: "InvalidMarkerException", Status: http.StatusBadRequest},
+	kms.ErrMalformedPolicy:   {Code: "MalformedPolicyDocumentException", Status: http.StatusBadRequest},
+	kms.ErrTag:               {Code: "TagException", Status: http.StatusBadRequest},
+	kms.ErrLimitExceeded:     {Code: "LimitExceededException", Status: http.StatusBadRequest},
+	kms.ErrAccessDenied:      {Code: "AccessDeniedException", Status: http.StatusBadRequest},
+	kms.ErrDryRun:            {Code: "DryRunOperationException", Status: http.StatusPreconditionFailed},
+	kms.ErrInvalidRecipient:  errValidation,
+	kms.ErrInternal:          {Code: "KMSInternalException", Status: http.StatusInternalServerError},
 	// A request whose context ended (its client went away, the server is
 	// stopping) did not complete and changed nothing it had not committed:
 	// AWS KMS's answer for a request it could not complete in time is
 	// DependencyTimeoutException, a 503 its SDKs retry.
-	kms.ErrCanceled: {"DependencyTimeoutException", http.StatusServiceUnavailable},
+	kms.ErrCanceled: {Code: "DependencyTimeoutException", Status: http.StatusServiceUnavailable},
+
+	pipeline.ErrTooLarge:   {Code: "ValidationException", Status: http.StatusRequestEntityTooLarge, Message: "Request body is larger than 1 MiB."},
+	pipeline.ErrUnreadable: {Code: "ValidationException", Status: http.StatusBadRequest, Message: "could not read the request body"},
+	pipeline.ErrMissing:    {Code: "MissingAuthenticationTokenException", Status: http.StatusForbidden, Message: "Missing Authentication Token"},
+	// Followed by what the verifier found wrong.
+	pipeline.ErrMalformed: {Code: "IncompleteSignatureException", Status: http.StatusBadRequest, Message: "The request signature does not conform to AWS standards"},
+	pipeline.ErrExpired: {Code: "InvalidSignatureException", Status: http.StatusBadRequest,
+		Message: "Signature expired: the request's X-Amz-Date is more than 15 minutes from the server's time."},
+	// An unknown access key and a wrong signature get this same answer.
+	pipeline.ErrSignature: {Code: "InvalidSignatureException", Status: http.StatusBadRequest,
+		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."},
+	pipeline.ErrReplay: {Code: "InvalidSignatureException", Status: http.StatusBadRequest, Message: "Signature has already been used: this request is a replay."},
 }
 
 // Errors of the dialect itself, before a request reaches kms.
 var (
-	errMissingAuth   = &dialectError{wireError{"MissingAuthenticationTokenException", http.StatusForbidden}, "Missing Authentication Token"}
-	errUnknownTarget = wireError{"UnknownOperationException", http.StatusBadRequest}
-	errTooLarge      = wireError{"ValidationException", http.StatusRequestEntityTooLarge}
-	// An unknown access key and a wrong signature get this same answer.
-	errBadSignature = &dialectError{wireError{"InvalidSignatureException", http.StatusBadRequest},
-		"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."}
-	errIncompleteSignature = wireError{"IncompleteSignatureException", http.StatusBadRequest}
-	errExpiredSignature    = wireError{"InvalidSignatureException", http.StatusBadRequest}
+	errValidation    = pipeline.WireError{Code: "ValidationException", Status: http.StatusBadRequest}
+	errUnknownTarget = pipeline.WireError{Code: "UnknownOperationException", Status: http.StatusBadRequest}
 	// AWS answers a credential scope of another region with this exception.
-	errWrongRegion = wireError{"InvalidSignatureException", http.StatusBadRequest}
+	errWrongRegion = pipeline.WireError{Code: "InvalidSignatureException", Status: http.StatusBadRequest}
 )
 
-// dialectError is an error decided here rather than in kms.
-type dialectError struct {
-	wire wireError
-	msg  string
-}
-
-func (e *dialectError) Error() string { return e.msg }
-
-// toWire maps any error to its exception and the message a client may see.
-func toWire(err error) (wireError, string) {
-	var de *dialectError
-	if errors.As(err, &de) {
-		return de.wire, de.msg
-	}
-	w, ok := kindErrors[kms.Kind(err)]
-	if !ok {
-		w = kindErrors[kms.ErrInternal]
-	}
-	return w, kms.Message(err)
+// writeError writes a refusal in the dialect's shape.
+func writeError(w http.ResponseWriter, _ string, we pipeline.WireError, msg string) error {
+	w.Header().Set("X-Amzn-ErrorType", we.Code)
+	return secretjson.Write(w, we.Status, contentType, struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}{we.Code, msg})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/internal/sigv4"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -27,19 +28,19 @@ import (
 // cancellation (the request did not complete) are 5xx.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
-		w, ok := kindErrors[kind]
+		w, ok := errorTable[kind]
 		if !ok {
 			t.Errorf("kind %q has no AWS exception", kind)
 			continue
 		}
-		if !strings.HasSuffix(w.code, "Exception") {
-			t.Errorf("kind %q maps to %q", kind, w.code)
+		if !strings.HasSuffix(w.Code, "Exception") {
+			t.Errorf("kind %q maps to %q", kind, w.Code)
 		}
-		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.status >= 500) || w.status < 400 {
-			t.Errorf("kind %q has status %d", kind, w.status)
+		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.Status >= 500) || w.Status < 400 {
+			t.Errorf("kind %q has status %d", kind, w.Status)
 		}
 		err := &kms.Error{Kind: kind, Msg: "detail"}
-		got, msg := toWire(err)
+		got, msg := errorTable.Wire(err)
 		if got != w {
 			t.Errorf("toWire(%q) = %v; want %v", kind, got, w)
 		}
@@ -47,20 +48,29 @@ func TestErrorTable(t *testing.T) {
 			t.Errorf("toWire(%q) lost the message: %q", kind, msg)
 		}
 	}
+	// Every refusal of the pipeline has an AWS exception, a 4xx status and
+	// a message of its own.
+	for _, kind := range pipeline.Kinds {
+		w, ok := errorTable[kind]
+		if !ok || !strings.HasSuffix(w.Code, "Exception") || w.Status < 400 || w.Status >= 500 || w.Message == "" {
+			t.Errorf("pipeline kind %q maps to %+v", kind, w)
+		}
+	}
 	// Anything that is not a kms error is internal, with a generic message.
-	got, msg := toWire(errors.New("disk on fire: secret=hunter2"))
-	if got.code != "KMSInternalException" || got.status != 500 || strings.Contains(msg, "hunter2") {
+	got, msg := errorTable.Wire(errors.New("disk on fire: secret=hunter2"))
+	if got.Code != "KMSInternalException" || got.Status != 500 || strings.Contains(msg, "hunter2") {
 		t.Fatalf("unknown error: %v %q", got, msg)
 	}
 	// A canceled request did not complete: AWS's retryable 503.
-	got, msg = toWire(&kms.Error{Kind: kms.ErrCanceled, Msg: "canceled", Cause: context.Canceled})
-	if got.code != "DependencyTimeoutException" || got.status != http.StatusServiceUnavailable || msg != "canceled" {
+	got, msg = errorTable.Wire(&kms.Error{Kind: kms.ErrCanceled, Msg: "canceled", Cause: context.Canceled})
+	if got.Code != "DependencyTimeoutException" || got.Status != http.StatusServiceUnavailable || msg != "canceled" {
 		t.Fatalf("canceled: %v %q", got, msg)
 	}
 }
 
 type testEnv struct {
-	h      *Handler
+	h      *pipeline.Handler
+	logs   *bytes.Buffer
 	e      *echo.Echo
 	svc    *kms.Service
 	dir    string
@@ -79,10 +89,11 @@ func newEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	h := New(Options{Service: svc})
+	logs := new(bytes.Buffer)
+	h := New(pipeline.Options{Service: svc, Logger: newTestLogger(logs)})
 	e := echo.New()
 	e.POST("/", h.Handle)
-	return &testEnv{h: h, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey}
+	return &testEnv{h: h, logs: logs, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey}
 }
 
 // send signs body for target and serves it.
@@ -101,12 +112,10 @@ func (env *testEnv) send(t testing.TB, target string, body []byte) *httptest.Res
 
 func TestPanicIsInternalErrorAndAudited(t *testing.T) {
 	env := newEnv(t)
-	operations["TestPanic"] = func(*Handler, context.Context, *kms.Call, []byte) (*result, error) {
+	operations["TestPanic"] = func(*dialect, context.Context, *kms.Call, []byte) (*result, error) {
 		panic("boom: secret material 0xdeadbeef")
 	}
 	defer delete(operations, "TestPanic")
-	var logBuf bytes.Buffer
-	env.h.log = newTestLogger(&logBuf)
 	w := env.send(t, "TestPanic", []byte("{}"))
 	var e struct{ Type, Message string }
 	json.Unmarshal(w.Body.Bytes(), &struct {
@@ -119,6 +128,9 @@ func TestPanicIsInternalErrorAndAudited(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(env.dir, "audit.log"))
 	if !bytes.Contains(log, []byte(`"operation":"TestPanic"`)) || !bytes.Contains(log, []byte(`"error_code":"KMSInternalException"`)) {
 		t.Fatalf("panic not audited: %s", log)
+	}
+	if !strings.Contains(env.logs.String(), "panic serving request") {
+		t.Fatalf("panic not logged: %s", env.logs)
 	}
 	// The server still serves.
 	if w := env.send(t, "ListKeys", []byte("{}")); w.Code != 200 {

@@ -62,7 +62,7 @@ type createKeyRequest struct {
 	XksKeyId                       string
 }
 
-func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyRequest) (*result, error) {
+func createKey(h *dialect, ctx context.Context, c *kms.Call, req *createKeyRequest) (*result, error) {
 	spec := req.KeySpec
 	if spec == "" {
 		spec = req.CustomerMasterKeySpec
@@ -83,7 +83,7 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	return ok(struct{ KeyMetadata *keyMetadata }{toKeyMetadata(&r.KeyMetadata)})
 }
 
-func describeKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func describeKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	r, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ type pageRequest struct {
 	Marker string
 }
 
-func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *pageRequest) (*result, error) {
+func listKeys(h *dialect, ctx context.Context, c *kms.Call, req *pageRequest) (*result, error) {
 	r, err := h.svc.ListKeys(ctx, c, &kms.ListKeysRequest{Limit: limit(req.Limit), Marker: req.Marker})
 	if err != nil {
 		return nil, err
@@ -114,28 +114,28 @@ func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *pageRequest) (*
 	return ok(out)
 }
 
-func updateKeyDescription(h *Handler, ctx context.Context, c *kms.Call, req *struct{ KeyId, Description string }) (*result, error) {
+func updateKeyDescription(h *dialect, ctx context.Context, c *kms.Call, req *struct{ KeyId, Description string }) (*result, error) {
 	if _, err := h.svc.UpdateKeyDescription(ctx, c, &kms.UpdateKeyDescriptionRequest{KeyID: req.KeyId, Description: req.Description}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func enableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func enableKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if _, err := h.svc.EnableKey(ctx, c, &kms.EnableKeyRequest{KeyID: req.KeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func disableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func disableKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if _, err := h.svc.DisableKey(ctx, c, &kms.DisableKeyRequest{KeyID: req.KeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func scheduleKeyDeletion(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId               string
 	PendingWindowInDays *int32
 }) (*result, error) {
@@ -157,7 +157,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *stru
 	}{epoch(r.DeletionDate), r.KeyARN, string(r.KeyState), r.PendingWindowInDays})
 }
 
-func cancelKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func cancelKeyDeletion(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	r, err := h.svc.CancelKeyDeletion(ctx, c, &kms.CancelKeyDeletionRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
@@ -167,28 +167,28 @@ func cancelKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *keyIDR
 
 type aliasRequest struct{ AliasName, TargetKeyId string }
 
-func createAlias(h *Handler, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
+func createAlias(h *dialect, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
 	if _, err := h.svc.CreateAlias(ctx, c, &kms.CreateAliasRequest{AliasName: req.AliasName, TargetKeyID: req.TargetKeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func updateAlias(h *Handler, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
+func updateAlias(h *dialect, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
 	if _, err := h.svc.UpdateAlias(ctx, c, &kms.UpdateAliasRequest{AliasName: req.AliasName, TargetKeyID: req.TargetKeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func deleteAlias(h *Handler, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
+func deleteAlias(h *dialect, ctx context.Context, c *kms.Call, req *aliasRequest) (*result, error) {
 	if _, err := h.svc.DeleteAlias(ctx, c, &kms.DeleteAliasRequest{AliasName: req.AliasName}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func listAliases(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func listAliases(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	pageRequest
 }) (*result, error) {
@@ -215,7 +215,7 @@ func listAliases(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	return ok(out)
 }
 
-func enableKeyRotation(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func enableKeyRotation(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId                string
 	RotationPeriodInDays *int32
 }) (*result, error) {
@@ -231,14 +231,14 @@ func enableKeyRotation(h *Handler, ctx context.Context, c *kms.Call, req *struct
 	return ok(struct{}{})
 }
 
-func disableKeyRotation(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func disableKeyRotation(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if _, err := h.svc.DisableKeyRotation(ctx, c, &kms.DisableKeyRotationRequest{KeyID: req.KeyId}); err != nil {
 		return nil, err
 	}
 	return ok(struct{}{})
 }
 
-func getKeyRotationStatus(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func getKeyRotationStatus(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	st, err := h.svc.GetKeyRotationStatus(ctx, c, &kms.GetKeyRotationStatusRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
@@ -255,7 +255,7 @@ func getKeyRotationStatus(h *Handler, ctx context.Context, c *kms.Call, req *key
 	return ok(out)
 }
 
-func rotateKeyOnDemand(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func rotateKeyOnDemand(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	r, err := h.svc.RotateKeyOnDemand(ctx, c, &kms.RotateKeyOnDemandRequest{KeyID: req.KeyId})
 	if err != nil {
 		return nil, err
@@ -263,7 +263,7 @@ func rotateKeyOnDemand(h *Handler, ctx context.Context, c *kms.Call, req *keyIDR
 	return ok(keyIDResponse{r.KeyARN})
 }
 
-func listKeyRotations(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func listKeyRotations(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId              string
 	IncludeKeyMaterial string
 	pageRequest
@@ -299,7 +299,7 @@ func listKeyRotations(h *Handler, ctx context.Context, c *kms.Call, req *struct 
 	return ok(out)
 }
 
-func putKeyPolicy(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func putKeyPolicy(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId, Policy, PolicyName      string
 	BypassPolicyLockoutSafetyCheck bool
 }) (*result, error) {
@@ -311,7 +311,7 @@ func putKeyPolicy(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	return ok(struct{}{})
 }
 
-func getKeyPolicy(h *Handler, ctx context.Context, c *kms.Call, req *struct{ KeyId, PolicyName string }) (*result, error) {
+func getKeyPolicy(h *dialect, ctx context.Context, c *kms.Call, req *struct{ KeyId, PolicyName string }) (*result, error) {
 	r, err := h.svc.GetKeyPolicy(ctx, c, &kms.GetKeyPolicyRequest{KeyID: req.KeyId, PolicyName: req.PolicyName})
 	if err != nil {
 		return nil, err
@@ -319,7 +319,7 @@ func getKeyPolicy(h *Handler, ctx context.Context, c *kms.Call, req *struct{ Key
 	return ok(struct{ Policy, PolicyName string }{r.Policy, r.PolicyName})
 }
 
-func listKeyPolicies(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func listKeyPolicies(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	pageRequest
 }) (*result, error) {
@@ -333,7 +333,7 @@ func listKeyPolicies(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	}{r.PolicyNames, r.NextMarker != ""})
 }
 
-func tagResource(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func tagResource(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	Tags  []kms.Tag
 }) (*result, error) {
@@ -343,7 +343,7 @@ func tagResource(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	return ok(struct{}{})
 }
 
-func untagResource(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func untagResource(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId   string
 	TagKeys []string
 }) (*result, error) {
@@ -353,7 +353,7 @@ func untagResource(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	return ok(struct{}{})
 }
 
-func listResourceTags(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func listResourceTags(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId string
 	pageRequest
 }) (*result, error) {

@@ -8,7 +8,8 @@ import (
 	"encoding/pem"
 	"strconv"
 
-	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -34,8 +35,7 @@ type createDatakeyRequest struct {
 	Pin           string `json:"pin"`
 	PinType       string `json:"pin_type"`
 	aadField
-	sequenceField
-	recipientField
+	common
 }
 
 // toKMS turns the request into kms's: datakey_length (bits, 8 to 8192, a
@@ -73,7 +73,7 @@ func (req *createDatakeyRequest) toKMS() (*kms.GenerateDataKeyRequest, error) {
 	return &kms.GenerateDataKeyRequest{KeyID: req.KeyID, NumberOfBytes: int32(n), EncryptionContext: ec, Recipient: rcpt}, nil
 }
 
-func createDatakey(h *Handler, ctx context.Context, c *kms.Call, req *createDatakeyRequest) (*result, error) {
+func createDatakey(h *opCall, ctx context.Context, c *kms.Call, req *createDatakeyRequest) (*result, error) {
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func createDatakey(h *Handler, ctx context.Context, c *kms.Call, req *createData
 	}{r.KeyID, pt, blob}, pt)
 }
 
-func createDatakeyWithoutPlaintext(h *Handler, ctx context.Context, c *kms.Call, req *createDatakeyRequest) (*result, error) {
+func createDatakeyWithoutPlaintext(h *opCall, ctx context.Context, c *kms.Call, req *createDatakeyRequest) (*result, error) {
 	kreq, err := req.toKMS()
 	if err != nil {
 		return nil, err
@@ -124,7 +124,7 @@ const maxDatakey = 1024
 // followed by its SHA-256, in hex; datakey_plain_length is the key's length
 // in bytes. The digest is checked (KMS.2103) and only the key is encrypted,
 // so that the ciphertext decrypts to it through every dialect.
-func encryptDatakey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func encryptDatakey(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	KeyID              string `json:"key_id"`
 	PlainText          string `json:"plain_text"`
 	DatakeyPlainLength string `json:"datakey_plain_length"`
@@ -132,7 +132,7 @@ func encryptDatakey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	PinType            string `json:"pin_type"`
 	KeySpec            string `json:"key_spec"`
 	aadField
-	sequenceField
+	common
 }) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
@@ -160,7 +160,7 @@ func encryptDatakey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 	sum := sha256.Sum256(pt[:n])
 	defer clear(sum[:])
 	if subtle.ConstantTimeCompare(sum[:], pt[n:]) != 1 {
-		return nil, &dialectError{codeHashMismatch, "plain_text's last 32 bytes are not the SHA-256 of its data key"}
+		return nil, pipeline.Refuse(codeHashMismatch, "plain_text's last 32 bytes are not the SHA-256 of its data key")
 	}
 	r, err := h.svc.Encrypt(ctx, c, &kms.EncryptRequest{KeyID: req.KeyID, Plaintext: pt[:n], EncryptionContext: ec})
 	if err != nil {
@@ -177,13 +177,12 @@ func encryptDatakey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 // its SHA-256 (datakey_dgst). datakey_cipher_length is the key's length in
 // bytes and must be it (with a recipient, which gets the key wrapped, it is
 // only range-checked).
-func decryptDatakey(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func decryptDatakey(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	KeyID               string `json:"key_id"`
 	CipherText          string `json:"cipher_text"`
 	DatakeyCipherLength string `json:"datakey_cipher_length"`
 	aadField
-	sequenceField
-	recipientField
+	common
 }) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
@@ -239,12 +238,12 @@ func symmetricOnly(alg string) error {
 }
 
 // encryptData encrypts up to 4096 bytes of text; the ciphertext is base64.
-func encryptData(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func encryptData(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	KeyID               string `json:"key_id"`
 	PlainText           string `json:"plain_text"`
 	EncryptionAlgorithm string `json:"encryption_algorithm"`
 	aadField
-	sequenceField
+	common
 }) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
@@ -276,12 +275,12 @@ func encryptData(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 
 // decryptData decrypts encrypt-data's ciphertext: plain_text is the text,
 // plain_text_base64 its bytes (the one to trust when they are not UTF-8).
-func decryptData(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func decryptData(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	CipherText          string `json:"cipher_text"`
 	EncryptionAlgorithm string `json:"encryption_algorithm"`
 	KeyID               string `json:"key_id"`
 	aadField
-	sequenceField
+	common
 }) (*result, error) {
 	if req.KeyID != "" {
 		if err := keyID("key_id", req.KeyID); err != nil {
@@ -314,10 +313,9 @@ func decryptData(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 
 // genRandom returns random_data_length bits (8 to 8192, a multiple of 8) of
 // randomness in hex, or wrapped to a recipient.
-func genRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func genRandom(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	RandomDataLength string `json:"random_data_length"`
-	sequenceField
-	recipientField
+	common
 }) (*result, error) {
 	n, err := bits("random_data_length", req.RandomDataLength, true)
 	if err != nil {
@@ -344,7 +342,7 @@ func genRandom(h *Handler, ctx context.Context, c *kms.Call, req *struct {
 // getPublicKey returns a key's public key as PEM ("PUBLIC KEY", DER
 // SubjectPublicKeyInfo): its base64 body is what derive-shared-secret's
 // public_key takes.
-func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func getPublicKey(h *opCall, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
@@ -362,12 +360,11 @@ func getPublicKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDReques
 // public_key (base64 of a DER SubjectPublicKeyInfo). shared_secret is base64
 // of the raw x-coordinate; with a recipient it is absent and
 // ciphertext_recipient carries it, as Huawei's API reference documents.
-func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func deriveSharedSecret(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	KeyID                 string `json:"key_id"`
 	KeyAgreementAlgorithm string `json:"key_agreement_algorithm"`
 	PublicKey             string `json:"public_key"`
-	sequenceField
-	recipientField
+	common
 }) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
@@ -407,5 +404,5 @@ func deriveSharedSecret(h *Handler, ctx context.Context, c *kms.Call, req *struc
 	}{r.KeyID, r.KeyAgreementAlgorithm, ss}, ss)
 }
 
-// rawString is exchange.RawString: hex or base64, zeroed after sending.
-type rawString = exchange.RawString
+// rawString is secretjson.RawString: hex or base64, zeroed after sending.
+type rawString = secretjson.RawString

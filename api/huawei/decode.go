@@ -7,61 +7,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"reflect"
 	"regexp"
 	"strconv"
 
-	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
+	"github.com/attestkms/attestkms/api/internal/strictjson"
 	"github.com/attestkms/attestkms/kms"
-	"github.com/attestkms/attestkms/recipient"
 )
 
-// decode reads one JSON object into v. Malformed JSON and trailing data are
-// KMS.0202; a value of the wrong type is KMS.0308 naming the field. Unknown
-// members are ignored, as Huawei's API does (the SDK sends members such as
-// sequence and enterprise_project_id that change nothing here); members whose
-// absence would change the meaning of a request (recipient) are checked by
-// every operation (operations.go).
+// decode reads one JSON object into v (strictjson). Malformed JSON, another
+// value than an object and trailing data are KMS.0202; a value of the wrong
+// type is KMS.0308 naming the field. Unknown members are ignored, as
+// Huawei's API does (the SDK sends members such as sequence and
+// enterprise_project_id that change nothing here); members whose absence
+// would change the meaning of a request (recipient) are decoded by every
+// operation (common) and refused by those that do not take them.
 func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
+	err := strictjson.Decode(body, v, strictjson.Options{Integer: "a number"})
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+	if se.Kind == strictjson.Type || se.Kind == strictjson.Range {
+		return invalid(se.Msg)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &dialectError{codeBadJSON, "the request body has data after its JSON object"}
-	}
-	return nil
-}
-
-func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return &dialectError{codeBadJSON, fmt.Sprintf("the request body is not valid JSON (at byte %d)", se.Offset)}
-	case errors.As(err, &te) && te.Field != "":
-		return invalid(fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, jsonKind(te.Type), te.Value))
-	case errors.As(err, &te):
-		return &dialectError{codeBadJSON, fmt.Sprintf("the request body must be a JSON object, not a JSON %s", te.Value)}
-	}
-	return &dialectError{codeBadJSON, "the request body is not valid JSON"}
-}
-
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return "of another type"
+	return pipeline.Refuse(codeBadJSON, se.Msg)
 }
 
 // keyIDRE is Huawei's key_id pattern.
@@ -74,7 +45,7 @@ func keyID(field, s string) error {
 	case s == "":
 		return missing(field)
 	case !keyIDRE.MatchString(s):
-		return &dialectError{codeBadKeyID, field + " must be a 36-character key ID such as 0d0466b0-e727-4d9c-b35d-f84bb474a37f"}
+		return pipeline.Refuse(codeBadKeyID, field+" must be a 36-character key ID such as 0d0466b0-e727-4d9c-b35d-f84bb474a37f")
 	}
 	return nil
 }
@@ -138,10 +109,10 @@ func b64(field, s string) ([]byte, error) {
 }
 
 // hexSecret is a secret's hex encoding, zeroed after sending.
-func hexSecret(b []byte) exchange.RawString { return exchange.Hex(b) }
+func hexSecret(b []byte) secretjson.RawString { return secretjson.Hex(b) }
 
 // b64Secret is a secret's base64 encoding, zeroed after sending.
-func b64Secret(b []byte) exchange.RawString { return exchange.Base64(b) }
+func b64Secret(b []byte) secretjson.RawString { return secretjson.Base64(b) }
 
 // jsonSecret is a secret as a JSON string (decrypt-data's plain_text): its
 // bytes escaped as encoding/json escapes a string, invalid UTF-8 as U+FFFD,
@@ -169,18 +140,54 @@ type rawText []byte
 // MarshalText implements encoding.TextMarshaler.
 func (t rawText) MarshalText() ([]byte, error) { return t, nil }
 
-// sequenceField is the optional sequence member every request may carry:
-// Huawei's 36-byte request serial number (KMS.0206 otherwise). It is checked
-// and otherwise ignored.
-type sequenceField struct {
-	Sequence string `json:"sequence"`
+// common are the members every request may carry, and every operation
+// decodes:
+//
+// sequence: Huawei's 36-byte request serial number (KMS.0206 otherwise),
+// checked and otherwise ignored.
+//
+// recipient: derive-shared-secret's, as Huawei's API reference documents
+// it, and an attestkms extension on create-datakey, decrypt-datakey and
+// gen-random. With it the secret comes back only as ciphertext_recipient:
+// base64 of CMS EnvelopedData wrapped to the attested enclave's RSA key, as
+// AWS's CiphertextForRecipient. Every other operation refuses it (checked
+// on the decoded request, op) rather than answer in plaintext a caller who
+// asked for a wrapped secret.
+type common struct {
+	Sequence  string `json:"sequence"`
+	Recipient *struct {
+		AttestationDocument    string `json:"attestation_document"`
+		KeyEncryptionAlgorithm string `json:"key_encryption_algorithm"`
+	} `json:"recipient"`
 }
 
-func (s sequenceField) check() error {
-	if s.Sequence != "" && len(s.Sequence) != 36 {
-		return &dialectError{codeBadSequence, "sequence must be a 36-byte serial number such as 919c82d4-8046-4722-9094-35c3c6524cff"}
+func (c *common) checkSequence() error {
+	if c.Sequence != "" && len(c.Sequence) != 36 {
+		return pipeline.Refuse(codeBadSequence, "sequence must be a 36-byte serial number such as 919c82d4-8046-4722-9094-35c3c6524cff")
 	}
 	return nil
+}
+
+func (c *common) recipientGiven() bool { return c.Recipient != nil }
+
+// keyEncryptionAlgorithm is Huawei's default key_encryption_algorithm, and
+// the only one kms takes (kms refuses any other, KMS.0308).
+const keyEncryptionAlgorithm = "RSAES_OAEP_SHA_256"
+
+// recipient is the recipient member as kms takes it; nil for none.
+func (c *common) recipient() (*kms.Recipient, error) {
+	if c.Recipient == nil {
+		return nil, nil
+	}
+	doc, err := b64("recipient.attestation_document", c.Recipient.AttestationDocument)
+	if err != nil {
+		return nil, err
+	}
+	alg := c.Recipient.KeyEncryptionAlgorithm
+	if alg == "" {
+		alg = keyEncryptionAlgorithm
+	}
+	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: alg}, nil
 }
 
 // aadField is additional_authenticated_data: non-sensitive data bound to a
@@ -201,48 +208,4 @@ func (a aadField) context() (kms.EncryptionContext, error) {
 		return nil, invalid("additional_authenticated_data must be at most 128 bytes")
 	}
 	return kms.EncryptionContext{aadContextKey: a.AAD}, nil
-}
-
-// recipientField is the recipient member: derive-shared-secret's, as
-// Huawei's API reference documents it, and an attestkms extension on
-// create-datakey, decrypt-datakey and gen-random. With it the secret comes
-// back only as ciphertext_recipient: base64 of CMS EnvelopedData wrapped to
-// the attested enclave's RSA key, as AWS's CiphertextForRecipient.
-type recipientField struct {
-	Recipient *struct {
-		AttestationDocument    string `json:"attestation_document"`
-		KeyEncryptionAlgorithm string `json:"key_encryption_algorithm"`
-	} `json:"recipient"`
-}
-
-func (r recipientField) recipient() (*kms.Recipient, error) {
-	if r.Recipient == nil {
-		return nil, nil
-	}
-	doc, err := b64("recipient.attestation_document", r.Recipient.AttestationDocument)
-	if err != nil {
-		return nil, err
-	}
-	alg := r.Recipient.KeyEncryptionAlgorithm
-	if alg == "" {
-		alg = recipient.KeyEncryptionAlgorithm // the only one, and Huawei's default
-	}
-	if recipient.CheckAlgorithm(alg) != nil {
-		return nil, invalid("recipient.key_encryption_algorithm must be " + recipient.KeyEncryptionAlgorithm)
-	}
-	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: alg}, nil
-}
-
-// hasRecipient reports whether a request body names a recipient member (in
-// any case, as encoding/json matches names), for the operations that do not
-// take one: they refuse it rather than answer in plaintext a caller who
-// asked for a wrapped secret.
-func hasRecipient(body []byte) bool {
-	var probe struct {
-		Recipient json.RawMessage `json:"recipient"`
-	}
-	if json.Unmarshal(body, &probe) != nil {
-		return false // decode will say what is wrong
-	}
-	return len(probe.Recipient) > 0 && !bytes.Equal(probe.Recipient, []byte("null"))
 }

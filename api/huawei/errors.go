@@ -1,18 +1,12 @@
 package huawei
 
 import (
-	"errors"
 	"net/http"
 
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
-
-// wireError is an error as Huawei Cloud KMS sends it: the error_code and the
-// HTTP status.
-type wireError struct {
-	code   string
-	status int
-}
 
 // The codes are Huawei Cloud DEW's published KMS error codes ("Error Codes"
 // in the DEW API reference, https://support.huaweicloud.com/api-dew/ErrorCode.html,
@@ -23,34 +17,36 @@ type wireError struct {
 // not do this, 404 for a resource that does not exist), and KMS.0101 is its
 // documented 500.
 var (
-	codeInternal       = wireError{"KMS.0101", http.StatusInternalServerError} // KMS error.
-	codeBadURL         = wireError{"KMS.0201", http.StatusBadRequest}          // Invalid request URL.
-	codeBadJSON        = wireError{"KMS.0202", http.StatusBadRequest}          // The JSON format of the request message is invalid.
-	codeTooLarge       = wireError{"KMS.0203", http.StatusRequestEntityTooLarge}
-	codeMissing        = wireError{"KMS.0204", http.StatusBadRequest} // The request message lacks required parameters.
-	codeBadKeyID       = wireError{"KMS.0205", http.StatusBadRequest} // Invalid key_id.
-	codeBadSequence    = wireError{"KMS.0206", http.StatusBadRequest} // Invalid sequence.
-	codeNotFound       = wireError{"KMS.0207", http.StatusNotFound}   // The key does not exist.
-	codeDisabled       = wireError{"KMS.0209", http.StatusBadRequest} // The key has been disabled and cannot be used.
-	codePending        = wireError{"KMS.0210", http.StatusBadRequest} // The key is in the Pending deletion status and cannot be used.
-	codeAuth           = wireError{"KMS.0301", http.StatusUnauthorized}
-	codeExpired        = wireError{"KMS.0303", http.StatusUnauthorized}
-	codeProject        = wireError{"KMS.0305", http.StatusForbidden}
-	codeNoPermission   = wireError{"KMS.0306", http.StatusForbidden}  // The user has no permission to access the key.
-	codeInvalid        = wireError{"KMS.0308", http.StatusBadRequest} // Invalid XXX.
-	codeBadAlias       = wireError{"KMS.1101", http.StatusBadRequest} // Invalid key_alias.
-	codeBadDescription = wireError{"KMS.1103", http.StatusBadRequest} // Invalid key_description.
-	codeAliasExists    = wireError{"KMS.1104", http.StatusBadRequest} // Existing CMK alias.
-	codeTooManyKeys    = wireError{"KMS.1105", http.StatusBadRequest} // The number of keys has reached the upper limit.
-	codeHashMismatch   = wireError{"KMS.2103", http.StatusBadRequest} // Hash verification of the data encryption key failed.
-	codeBadCiphertext  = wireError{"KMS.2201", http.StatusBadRequest} // Invalid cipher_text.
+	codeInternal       = pipeline.WireError{Code: "KMS.0101", Status: http.StatusInternalServerError} // KMS error.
+	codeBadURL         = pipeline.WireError{Code: "KMS.0201", Status: http.StatusBadRequest}          // Invalid request URL.
+	codeBadJSON        = pipeline.WireError{Code: "KMS.0202", Status: http.StatusBadRequest}          // The JSON format of the request message is invalid.
+	codeTooLarge       = pipeline.WireError{Code: "KMS.0203", Status: http.StatusRequestEntityTooLarge}
+	codeMissing        = pipeline.WireError{Code: "KMS.0204", Status: http.StatusBadRequest} // The request message lacks required parameters.
+	codeBadKeyID       = pipeline.WireError{Code: "KMS.0205", Status: http.StatusBadRequest} // Invalid key_id.
+	codeBadSequence    = pipeline.WireError{Code: "KMS.0206", Status: http.StatusBadRequest} // Invalid sequence.
+	codeNotFound       = pipeline.WireError{Code: "KMS.0207", Status: http.StatusNotFound}   // The key does not exist.
+	codeDisabled       = pipeline.WireError{Code: "KMS.0209", Status: http.StatusBadRequest} // The key has been disabled and cannot be used.
+	codePending        = pipeline.WireError{Code: "KMS.0210", Status: http.StatusBadRequest} // The key is in the Pending deletion status and cannot be used.
+	codeAuth           = pipeline.WireError{Code: "KMS.0301", Status: http.StatusUnauthorized}
+	codeExpired        = pipeline.WireError{Code: "KMS.0303", Status: http.StatusUnauthorized}
+	codeProject        = pipeline.WireError{Code: "KMS.0305", Status: http.StatusForbidden}
+	codeNoPermission   = pipeline.WireError{Code: "KMS.0306", Status: http.StatusForbidden}  // The user has no permission to access the key.
+	codeInvalid        = pipeline.WireError{Code: "KMS.0308", Status: http.StatusBadRequest} // Invalid XXX.
+	codeBadAlias       = pipeline.WireError{Code: "KMS.1101", Status: http.StatusBadRequest} // Invalid key_alias.
+	codeBadDescription = pipeline.WireError{Code: "KMS.1103", Status: http.StatusBadRequest} // Invalid key_description.
+	codeAliasExists    = pipeline.WireError{Code: "KMS.1104", Status: http.StatusBadRequest} // Existing CMK alias.
+	codeTooManyKeys    = pipeline.WireError{Code: "KMS.1105", Status: http.StatusBadRequest} // The number of keys has reached the upper limit.
+	codeHashMismatch   = pipeline.WireError{Code: "KMS.2103", Status: http.StatusBadRequest} // Hash verification of the data encryption key failed.
+	codeBadCiphertext  = pipeline.WireError{Code: "KMS.2201", Status: http.StatusBadRequest} // Invalid cipher_text.
 )
 
-// kindErrors is the one table from kms kinds to Huawei's error codes. A kind
-// not in it is KMS.0101, an internal error. A refused Recipient (its
-// evidence, its algorithm) reaches us as kms.ErrInvalidRecipient: a bad
-// parameter, never a secret.
-var kindErrors = map[error]wireError{
+// errorTable is the one table from kinds to Huawei's error codes: kms's
+// kinds, whose message is kms's, and the pipeline's, refused before kms,
+// with Huawei's message. A kind not in it is KMS.0101, an internal error. A
+// refused Recipient reaches us as kms.ErrInvalidRecipient (its evidence) or
+// kms.ErrValidation (its algorithm, or no document): a bad parameter, never
+// a secret.
+var errorTable = pipeline.Table{
 	kms.ErrNotFound:          codeNotFound,
 	kms.ErrAlreadyExists:     codeAliasExists,
 	kms.ErrDisabled:          codeDisabled,
@@ -76,42 +72,45 @@ var kindErrors = map[error]wireError{
 	// cancellation code: KMS.0101 (500, "KMS error"), its one code for a
 	// request the service failed to complete, is the nearest.
 	kms.ErrCanceled: codeInternal,
+
+	pipeline.ErrTooLarge:   withMessage(codeTooLarge, "The request message is larger than 1 MiB."),
+	pipeline.ErrUnreadable: withMessage(codeBadJSON, "could not read the request body"),
+	pipeline.ErrMissing:    withMessage(codeAuth, "The request is not authenticated: sign it with an access key and secret key (SDK-HMAC-SHA256)."),
+	// Followed by what the verifier found wrong.
+	pipeline.ErrMalformed: withMessage(codeAuth, "The request signature is malformed"),
+	pipeline.ErrExpired:   withMessage(codeExpired, "The request has expired: X-Sdk-Date is more than 15 minutes from the server's time."),
+	// An unknown access key and a wrong signature get this same answer.
+	pipeline.ErrSignature: withMessage(codeAuth, "The request signature does not match: check the access key, the secret key and the signing method (SDK-HMAC-SHA256)."),
+	pipeline.ErrReplay:    withMessage(codeAuth, "The request signature has already been used: this request is a replay (a signature is accepted again only within 2 seconds of its X-Sdk-Date)."),
+}
+
+// withMessage is w answering with msg.
+func withMessage(w pipeline.WireError, msg string) pipeline.WireError {
+	w.Message = msg
+	return w
 }
 
 // Errors of the dialect itself, before a request reaches kms.
 var (
-	errMissingAuth = &dialectError{codeAuth, "The request is not authenticated: sign it with an access key and secret key (SDK-HMAC-SHA256)."}
-	errAuthToken   = &dialectError{codeAuth, "X-Auth-Token is not accepted here (there is no IAM): sign the request with an access key and secret key (SDK-HMAC-SHA256)."}
-	// An unknown access key and a wrong signature get this same answer.
-	errBadSignature = &dialectError{codeAuth, "The request signature does not match: check the access key, the secret key and the signing method (SDK-HMAC-SHA256)."}
-	errReplay       = &dialectError{codeAuth, "The request signature has already been used: this request is a replay (a signature is accepted again only within 2 seconds of its X-Sdk-Date)."}
-	errExpired      = &dialectError{codeExpired, "The request has expired: X-Sdk-Date is more than 15 minutes from the server's time."}
-	errProject      = &dialectError{codeProject, "The project_id in the URL is not this account's project."}
-	errTooLarge     = &dialectError{codeTooLarge, "The request message is larger than 1 MiB."}
+	errAuthToken = pipeline.Refuse(codeAuth, "X-Auth-Token is not accepted here (there is no IAM): sign the request with an access key and secret key (SDK-HMAC-SHA256).")
+	errProject   = pipeline.Refuse(codeProject, "The project_id in the URL is not this account's project.")
 )
 
 // dialectError is an error decided here rather than in kms.
-type dialectError struct {
-	wire wireError
-	msg  string
-}
+type dialectError = pipeline.Refusal
 
-func (e *dialectError) Error() string { return e.msg }
-
-func invalid(msg string) error { return &dialectError{codeInvalid, msg} }
+func invalid(msg string) error { return pipeline.Refuse(codeInvalid, msg) }
 func missing(field string) error {
-	return &dialectError{codeMissing, field + " is required"}
+	return pipeline.Refuse(codeMissing, field+" is required")
 }
 
-// toWire maps any error to its code and the message a client may see.
-func toWire(err error) (wireError, string) {
-	var de *dialectError
-	if errors.As(err, &de) {
-		return de.wire, de.msg
+// writeError writes a refusal in the dialect's shape.
+func writeError(w http.ResponseWriter, _ string, we pipeline.WireError, msg string) error {
+	type detail struct {
+		Code string `json:"error_code"`
+		Msg  string `json:"error_msg"`
 	}
-	w, ok := kindErrors[kms.Kind(err)]
-	if !ok {
-		w = codeInternal
-	}
-	return w, kms.Message(err)
+	return secretjson.Write(w, we.Status, contentType, struct {
+		Error detail `json:"error"`
+	}{detail{we.Code, msg}})
 }

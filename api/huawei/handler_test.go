@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/attestkms/attestkms/api/huawei/sdkhmac"
+	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -29,19 +30,19 @@ import (
 // (the request did not complete) are 5xx.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
-		w, ok := kindErrors[kind]
+		w, ok := errorTable[kind]
 		if !ok {
 			t.Errorf("kind %q has no Huawei code", kind)
 			continue
 		}
-		if !strings.HasPrefix(w.code, "KMS.") || len(w.code) != len("KMS.0000") {
-			t.Errorf("kind %q maps to %q", kind, w.code)
+		if !strings.HasPrefix(w.Code, "KMS.") || len(w.Code) != len("KMS.0000") {
+			t.Errorf("kind %q maps to %q", kind, w.Code)
 		}
-		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.status >= 500) || w.status < 400 {
-			t.Errorf("kind %q has status %d", kind, w.status)
+		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.Status >= 500) || w.Status < 400 {
+			t.Errorf("kind %q has status %d", kind, w.Status)
 		}
 		err := &kms.Error{Kind: kind, Msg: "detail"}
-		got, msg := toWire(err)
+		got, msg := errorTable.Wire(err)
 		if got != w {
 			t.Errorf("toWire(%q) = %v; want %v", kind, got, w)
 		}
@@ -55,24 +56,32 @@ func TestErrorTable(t *testing.T) {
 		kms.ErrValidation: "KMS.0308", kms.ErrAccessDenied: "KMS.0306", kms.ErrInvalidRecipient: "KMS.0308",
 		kms.ErrCanceled: "KMS.0101",
 	} {
-		if kindErrors[kind].code != code {
-			t.Errorf("kind %q is %s; want %s", kind, kindErrors[kind].code, code)
+		if errorTable[kind].Code != code {
+			t.Errorf("kind %q is %s; want %s", kind, errorTable[kind].Code, code)
+		}
+	}
+	// Every refusal of the pipeline has a Huawei code, a 4xx status and a
+	// message of its own.
+	for _, kind := range pipeline.Kinds {
+		w, ok := errorTable[kind]
+		if !ok || !strings.HasPrefix(w.Code, "KMS.") || w.Status < 400 || w.Status >= 500 || w.Message == "" {
+			t.Errorf("pipeline kind %q maps to %+v", kind, w)
 		}
 	}
 	// Anything that is not a kms error is internal, with a generic message.
-	got, msg := toWire(errors.New("disk on fire: secret=hunter2"))
-	if got.code != "KMS.0101" || got.status != 500 || strings.Contains(msg, "hunter2") {
+	got, msg := errorTable.Wire(errors.New("disk on fire: secret=hunter2"))
+	if got.Code != "KMS.0101" || got.Status != 500 || strings.Contains(msg, "hunter2") {
 		t.Fatalf("unknown error: %v %q", got, msg)
 	}
 	// A kms error wrapping an attest failure keeps its kind.
-	got, _ = toWire(&kms.Error{Kind: kms.ErrInvalidRecipient, Msg: "Recipient: refused", Cause: errors.New("attest: bad signature")})
+	got, _ = errorTable.Wire(&kms.Error{Kind: kms.ErrInvalidRecipient, Msg: "Recipient: refused", Cause: errors.New("attest: bad signature")})
 	if got != codeInvalid {
 		t.Fatalf("recipient error: %v", got)
 	}
 }
 
 type testEnv struct {
-	h      *Handler
+	h      *pipeline.Handler
 	e      *echo.Echo
 	svc    *kms.Service
 	dir    string
@@ -92,7 +101,7 @@ func newEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := New(pipeline.Options{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e := echo.New()
 	e.Any("/v1.0/:project_id/kms/:op", h.Handle)
 	return &testEnv{h: h, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey, pid: acct.ProjectID}
@@ -115,7 +124,7 @@ func (env *testEnv) send(t testing.TB, op string, body []byte) *httptest.Respons
 
 func TestPanicIsInternalErrorAndAudited(t *testing.T) {
 	env := newEnv(t)
-	operations["test-panic"] = operation{fn: func(*Handler, context.Context, *kms.Call, []byte) (*result, error) {
+	operations["test-panic"] = operation{fn: func(*opCall, context.Context, *kms.Call, []byte) (*result, error) {
 		panic("boom: secret material 0xdeadbeef")
 	}}
 	defer delete(operations, "test-panic")
@@ -149,7 +158,7 @@ func TestAuditFailureWithholdsResult(t *testing.T) {
 func TestSecretsAreZeroed(t *testing.T) {
 	env := newEnv(t)
 	var kept [][]byte
-	operations["test-secret"] = operation{fn: func(*Handler, context.Context, *kms.Call, []byte) (*result, error) {
+	operations["test-secret"] = operation{fn: func(*opCall, context.Context, *kms.Call, []byte) (*result, error) {
 		s := hexSecret([]byte("top secret"))
 		j := newJSONSecret([]byte("also \"secret\""))
 		kept = append(kept, s, j)

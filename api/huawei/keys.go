@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -91,7 +92,7 @@ type keyDetails struct {
 // details describes a key as Huawei does. Its alias and rotation are looked
 // up with their own kms calls on aux, so that they do not change what the
 // request's audit line records.
-func (h *Handler) details(ctx context.Context, aux kms.Call, md *kms.KeyMetadata) *keyDetails {
+func (h *dialect) details(ctx context.Context, aux kms.Call, md *kms.KeyMetadata) *keyDetails {
 	d := &keyDetails{
 		KeyID: md.KeyID, DomainID: h.svc.Account().AccountID, KeySpec: huaweiSpec(md.KeySpec),
 		KeyUsage: string(md.KeyUsage), KeyDescription: md.Description, CreationDate: millis(md.CreationDate),
@@ -125,21 +126,21 @@ type createKeyRequest struct {
 	EnterpriseProjectID string `json:"enterprise_project_id"`
 	KeystoreID          string `json:"keystore_id"`
 	VMID                string `json:"vm_id"`
-	sequenceField
+	common
 }
 
 // createKey creates a key and names it alias/<key_alias> (Huawei's key_alias
 // is unique, as kms's aliases are, so the AWS dialect sees it as an alias).
-func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyRequest) (*result, error) {
+func createKey(h *opCall, ctx context.Context, c *kms.Call, req *createKeyRequest) (*result, error) {
 	switch {
 	case req.KeyAlias == "":
 		return nil, missing("key_alias")
 	case !keyAliasRE.MatchString(req.KeyAlias):
-		return nil, &dialectError{codeBadAlias, "key_alias must be 1-250 characters of a-z A-Z 0-9 / _ - (attestkms stores it as the alias alias/<key_alias>, which allows no ':')"}
+		return nil, pipeline.Refuse(codeBadAlias, "key_alias must be 1-250 characters of a-z A-Z 0-9 / _ - (attestkms stores it as the alias alias/<key_alias>, which allows no ':')")
 	case strings.HasSuffix(req.KeyAlias, "/default") || strings.HasPrefix(req.KeyAlias, "aws/"):
-		return nil, &dialectError{codeBadAlias, "key_alias may not end in /default (default master keys) or start with aws/"}
+		return nil, pipeline.Refuse(codeBadAlias, "key_alias may not end in /default (default master keys) or start with aws/")
 	case len(req.KeyDescription) > 255:
-		return nil, &dialectError{codeBadDescription, "key_description must be at most 255 characters"}
+		return nil, pipeline.Refuse(codeBadDescription, "key_description must be at most 255 characters")
 	case req.Origin != "" && req.Origin != "kms":
 		return nil, invalid("origin " + req.Origin + " is not supported: only kms (key material made by the service)")
 	case req.KeystoreID != "" && req.KeystoreID != "0":
@@ -170,7 +171,7 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 	// leaves no key behind.
 	ck, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{KeySpec: spec, KeyUsage: usage, Description: req.KeyDescription, Alias: "alias/" + req.KeyAlias})
 	if errors.Is(err, kms.ErrAlreadyExists) {
-		return nil, &dialectError{codeAliasExists, "key_alias " + req.KeyAlias + " is already used by another key"}
+		return nil, pipeline.Refuse(codeAliasExists, "key_alias "+req.KeyAlias+" is already used by another key")
 	}
 	if err != nil {
 		return nil, err
@@ -187,10 +188,10 @@ func createKey(h *Handler, ctx context.Context, c *kms.Call, req *createKeyReque
 // keyIDRequest is the SDK's OperateKeyRequestBody.
 type keyIDRequest struct {
 	KeyID string `json:"key_id"`
-	sequenceField
+	common
 }
 
-func describeKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func describeKey(h *opCall, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
@@ -209,14 +210,14 @@ type listKeysRequest struct {
 	KeyState            string `json:"key_state"`
 	KeySpec             string `json:"key_spec"`
 	EnterpriseProjectID string `json:"enterprise_project_id"`
-	sequenceField
+	common
 }
 
 // listKeys lists a page of keys. Huawei filters by key_spec (default
 // AES_256; ALL for every key) and key_state; here the filter applies to the
 // page kms returns, so a page may hold fewer than limit keys and still be
 // truncated. total is not given: counting every key would read them all.
-func listKeys(h *Handler, ctx context.Context, c *kms.Call, req *listKeysRequest) (*result, error) {
+func listKeys(h *opCall, ctx context.Context, c *kms.Call, req *listKeysRequest) (*result, error) {
 	limit, err := decimal("limit", req.Limit, 1, 1000, false)
 	if err != nil {
 		return nil, err
@@ -270,7 +271,7 @@ type keyStatus struct {
 	KeyState string `json:"key_state"`
 }
 
-func enableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func enableKey(h *opCall, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
@@ -282,7 +283,7 @@ func enableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) 
 	}{keyStatus{req.KeyID, stateEnabled}})
 }
 
-func disableKey(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func disableKey(h *opCall, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
@@ -302,17 +303,17 @@ const (
 )
 
 // scheduleKeyDeletion is the SDK's DeleteKey.
-func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *struct {
+func scheduleKeyDeletion(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 	KeyID       string `json:"key_id"`
 	PendingDays string `json:"pending_days"`
-	sequenceField
+	common
 }) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
 	days, err := decimal("pending_days", req.PendingDays, minPendingDays, maxPendingDays, true)
 	if err != nil {
-		if de := (*dialectError)(nil); errors.As(err, &de) && de.wire == codeInvalid {
+		if de := (*dialectError)(nil); errors.As(err, &de) && de.Wire == codeInvalid {
 			return nil, invalid("pending_days must be between 7 and 30 here (Huawei allows up to 1096 days; attestkms keeps a key pending deletion for at most 30)")
 		}
 		return nil, err
@@ -323,7 +324,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *stru
 	return ok(keyStatus{req.KeyID, statePendingDeletion})
 }
 
-func cancelKeyDeletion(h *Handler, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
+func cancelKeyDeletion(h *opCall, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}

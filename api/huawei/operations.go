@@ -1,8 +1,9 @@
 package huawei
 
 // operation is one of the dialect's operations. recipient says whether it
-// takes a recipient member; the others refuse one (handler.go) rather than
-// answer in plaintext a caller who asked for a wrapped secret.
+// takes a recipient member; the others refuse one (op, on the decoded
+// request) rather than answer in plaintext a caller who asked for a wrapped
+// secret.
 type operation struct {
 	fn        opFunc
 	recipient bool

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/attestkms/attestkms/api/internal/exchange"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -21,8 +21,8 @@ const (
 	maxPublicKeyPEM = 8192
 )
 
-// rawString is exchange.RawString: a secret's encoding, zeroed after sending.
-type rawString = exchange.RawString
+// rawString is secretjson.RawString: a secret's encoding, zeroed after sending.
+type rawString = secretjson.RawString
 
 // wrapFields are the members of Decrypt and GenerateDataKey that ask for the
 // secret encrypted rather than in the clear: Tencent's EncryptionPublicKey
@@ -76,12 +76,12 @@ func plaintext(secret, wrapped []byte) rawString {
 	}
 	// Encoded straight into a buffer the handler zeroes, never through a
 	// string, which could not be.
-	enc := exchange.Base64(src)
+	enc := secretjson.Base64(src)
 	clear(secret)
 	return enc
 }
 
-func encrypt(h *Handler, ctx context.Context, c *call, req *struct {
+func encrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId             string
 	Plaintext         string
 	EncryptionContext string
@@ -105,7 +105,7 @@ func encrypt(h *Handler, ctx context.Context, c *call, req *struct {
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.Encrypt(ctx, c.Call, &kms.EncryptRequest{KeyID: id, Plaintext: pt, EncryptionContext: ec})
+	r, err := h.svc.Encrypt(ctx, c, &kms.EncryptRequest{KeyID: id, Plaintext: pt, EncryptionContext: ec})
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func encrypt(h *Handler, ctx context.Context, c *call, req *struct {
 	}{CiphertextBlob: b64(r.CiphertextBlob), KeyId: r.KeyID})
 }
 
-func decrypt(h *Handler, ctx context.Context, c *call, req *struct {
+func decrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	CiphertextBlob    string
 	EncryptionContext string
 	wrapFields
@@ -136,7 +136,7 @@ func decrypt(h *Handler, ctx context.Context, c *call, req *struct {
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.Decrypt(ctx, c.Call, &kms.DecryptRequest{CiphertextBlob: ct, EncryptionContext: ec, Recipient: rcpt, EncryptTo: pw})
+	r, err := h.svc.Decrypt(ctx, c, &kms.DecryptRequest{CiphertextBlob: ct, EncryptionContext: ec, Recipient: rcpt, EncryptTo: pw})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func decrypt(h *Handler, ctx context.Context, c *call, req *struct {
 	}{KeyId: r.KeyID, Plaintext: pt}, pt)
 }
 
-func generateDataKey(h *Handler, ctx context.Context, c *call, req *struct {
+func generateDataKey(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId             string
 	KeySpec           string
 	NumberOfBytes     *int64
@@ -191,7 +191,7 @@ func generateDataKey(h *Handler, ctx context.Context, c *call, req *struct {
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GenerateDataKey(ctx, c.Call, &kms.GenerateDataKeyRequest{
+	r, err := h.svc.GenerateDataKey(ctx, c, &kms.GenerateDataKeyRequest{
 		KeyID: id, KeySpec: spec, NumberOfBytes: n, EncryptionContext: ec, Recipient: rcpt, EncryptTo: pw,
 	})
 	if err != nil {
@@ -206,14 +206,14 @@ func generateDataKey(h *Handler, ctx context.Context, c *call, req *struct {
 	}{KeyId: r.KeyID, Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob)}, pt)
 }
 
-func generateRandom(h *Handler, ctx context.Context, c *call, req *struct{ NumberOfBytes *int64 }) (*result, error) {
+func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct{ NumberOfBytes *int64 }) (*result, error) {
 	if req.NumberOfBytes == nil {
 		return nil, missing("NumberOfBytes")
 	}
 	if v := *req.NumberOfBytes; v < 1 || v > maxRandom {
 		return nil, invalidValue(fmt.Sprintf("NumberOfBytes must be between 1 and %d", maxRandom))
 	}
-	r, err := h.svc.GenerateRandom(ctx, c.Call, &kms.GenerateRandomRequest{NumberOfBytes: int32(*req.NumberOfBytes)})
+	r, err := h.svc.GenerateRandom(ctx, c, &kms.GenerateRandomRequest{NumberOfBytes: int32(*req.NumberOfBytes)})
 	if err != nil {
 		return nil, err
 	}

@@ -1,162 +1,39 @@
 package tencent
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
-	"sync"
 
+	"github.com/attestkms/attestkms/api/internal/strictjson"
 	"github.com/attestkms/attestkms/kms"
 )
 
 // decode reads the body, one JSON object, into v, a pointer to an action's
-// request struct. Unlike the AWS dialect it refuses members the action does
-// not define (UnknownParameter, as Tencent's API and the SDK's own
-// FromJsonString do): X-TC-Action is not signed, so a signed body must not be
-// able to mean something under an action it was not written for. Names match
-// exactly (encoding/json alone would match any case) and once. Malformed
-// JSON, a value of the wrong type and trailing data are InvalidParameter;
-// integers out of range are InvalidParameterValue; each names its member.
+// request struct (strictjson). Unlike the AWS dialect it refuses members the
+// action does not define (UnknownParameter, as Tencent's API and the SDK's
+// own FromJsonString do): X-TC-Action is not signed, so a signed body must
+// not be able to mean something under an action it was not written for.
+// Names match exactly (encoding/json alone would match any case) and once.
+// Malformed JSON, a value of the wrong type and trailing data are
+// InvalidParameter; integers out of range are InvalidParameterValue; each
+// names its member.
 func decode(body []byte, v any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	if err := checkMembers(body, fieldsOf(reflect.TypeOf(v).Elem())); err != nil {
+	err := strictjson.Decode(body, v, strictjson.Options{Exact: true, Integer: "an integer", FractionIsType: true})
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+	switch se.Kind {
+	case strictjson.Unknown:
+		return errorf(codeUnknownParameter, se.Msg)
+	case strictjson.Range:
+		return invalidValue(se.Msg)
 	}
-	return nil
-}
-
-// checkMembers reads the top-level object's member names, refusing any not
-// in known, given twice, or followed by more data.
-func checkMembers(body []byte, known map[string]bool) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return decodeError(err)
-	}
-	if tok != json.Delim('{') {
-		return invalidParameter("the request body must be a JSON object")
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return decodeError(err)
-		}
-		name, _ := tok.(string)
-		if !known[name] {
-			return errorf(codeUnknownParameter, fmt.Sprintf("%.64q is not a parameter of this action", name))
-		}
-		if seen[name] {
-			return invalidParameter(name + " is given twice")
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return decodeError(err)
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return decodeError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return invalidParameter("the request body has data after its JSON object")
-	}
-	return nil
-}
-
-var fieldCache sync.Map // reflect.Type → map[string]bool
-
-// fieldsOf lists the JSON member names of a request struct, its embedded
-// structs' included.
-func fieldsOf(t reflect.Type) map[string]bool {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[string]bool)
-	}
-	m := map[string]bool{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			for k := range fieldsOf(f.Type) {
-				m[k] = true
-			}
-			continue
-		}
-		if !f.IsExported() {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" {
-			name = f.Name
-		}
-		m[name] = true
-	}
-	fieldCache.Store(t, m)
-	return m
-}
-
-func decodeError(err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return invalidParameter(fmt.Sprintf("the request body is not valid JSON (at byte %d)", se.Offset))
-	case errors.As(err, &te) && te.Field != "" && strings.HasPrefix(te.Value, "number") && isIntKind(te.Type):
-		if strings.ContainsAny(strings.TrimPrefix(te.Value, "number"), ".eE") {
-			return invalidParameter(te.Field + " must be an integer")
-		}
-		return invalidValue(te.Field + " is out of range")
-	case errors.As(err, &te) && te.Field != "":
-		return invalidParameter(fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, jsonKind(te.Type), te.Value))
-	case errors.As(err, &te):
-		return invalidParameter(fmt.Sprintf("the request body must be a JSON object, not a JSON %s", te.Value))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errorf(codeUnknownParameter, strings.TrimPrefix(err.Error(), "json: unknown field ")+" is not a parameter of this action")
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return invalidParameter("the request body is not valid JSON (it ends early)")
-	}
-	return invalidParameter("the request body is not valid JSON")
-}
-
-func isIntKind(t reflect.Type) bool {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint64:
-		return true
-	}
-	return false
-}
-
-func jsonKind(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint64:
-		return "an integer"
-	case reflect.Slice:
-		return "a list"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	}
-	return "of another type"
+	return invalidParameter(se.Msg)
 }
 
 func invalidParameter(msg string) error { return errorf(codeInvalidParameter, msg) }

@@ -1,8 +1,7 @@
 package tencent
 
 import (
-	"errors"
-
+	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -43,69 +42,57 @@ const (
 	codeUnsupported          = "UnsupportedOperation"
 )
 
-// kindErrors is the one table from kms kinds to Tencent's codes. A kind not in
-// it is an InternalError. Where Tencent publishes no code for a kind (a key
-// used against its usage, a refused attestation document), the nearest
-// general one is used and the message says what failed.
-var kindErrors = map[error]string{
-	kms.ErrNotFound:          codeCmkNotFound,
-	kms.ErrAlreadyExists:     codeAliasExists, // the only thing this dialect creates under a name
-	kms.ErrDisabled:          codeCmkDisabled,
-	kms.ErrInvalidState:      codeCmkStateNotSupport, // pending deletion, or not pending for CancelKeyDeletion
-	kms.ErrInvalidKeyUsage:   codeUnsupported,        // e.g. Encrypt with a key-agreement key
-	kms.ErrInvalidCiphertext: codeInvalidCiphertext,
-	kms.ErrIncorrectKey:      codeInvalidCiphertext, // the blob is not under the key named
-	kms.ErrValidation:        codeInvalidValue,
-	kms.ErrUnsupported:       codeUnsupported,
-	kms.ErrInvalidPublicKey:  codeInvalidValue, // EncryptionPublicKey
-	kms.ErrInvalidAliasName:  codeInvalidAlias,
-	kms.ErrInvalidArn:        codeInvalidKeyID,
-	kms.ErrInvalidMarker:     codeInvalidValue,
-	kms.ErrMalformedPolicy:   codeInvalidValue,
-	kms.ErrTag:               codeInvalidValue,
-	kms.ErrLimitExceeded:     codeLimitExceeded,
-	kms.ErrAccessDenied:      codeUnauthorized,
-	kms.ErrDryRun:            codeDryRun,
-	kms.ErrInvalidRecipient:  codeInvalidValue, // the Recipient extension: the message says what failed
-	kms.ErrInternal:          codeInternalError,
+// errorTable is the one table from kinds to Tencent's codes (every answer is
+// HTTP 200): kms's kinds, whose message is kms's, and the pipeline's,
+// refused before kms, with Tencent's message. A kind not in it is an
+// InternalError. Where Tencent publishes no code for a kind (a key used
+// against its usage, a refused attestation document), the nearest general
+// one is used and the message says what failed.
+var errorTable = pipeline.Table{
+	kms.ErrNotFound:          {Code: codeCmkNotFound},
+	kms.ErrAlreadyExists:     {Code: codeAliasExists}, // the only thing this dialect creates under a name
+	kms.ErrDisabled:          {Code: codeCmkDisabled},
+	kms.ErrInvalidState:      {Code: codeCmkStateNotSupport}, // pending deletion, or not pending for CancelKeyDeletion
+	kms.ErrInvalidKeyUsage:   {Code: codeUnsupported},        // e.g. Encrypt with a key-agreement key
+	kms.ErrInvalidCiphertext: {Code: codeInvalidCiphertext},
+	kms.ErrIncorrectKey:      {Code: codeInvalidCiphertext}, // the blob is not under the key named
+	kms.ErrValidation:        {Code: codeInvalidValue},
+	kms.ErrUnsupported:       {Code: codeUnsupported},
+	kms.ErrInvalidPublicKey:  {Code: codeInvalidValue}, // EncryptionPublicKey
+	kms.ErrInvalidAliasName:  {Code: codeInvalidAlias},
+	kms.ErrInvalidArn:        {Code: codeInvalidKeyID},
+	kms.ErrInvalidMarker:     {Code: codeInvalidValue},
+	kms.ErrMalformedPolicy:   {Code: codeInvalidValue},
+	kms.ErrTag:               {Code: codeInvalidValue},
+	kms.ErrLimitExceeded:     {Code: codeLimitExceeded},
+	kms.ErrAccessDenied:      {Code: codeUnauthorized},
+	kms.ErrDryRun:            {Code: codeDryRun},
+	kms.ErrInvalidRecipient:  {Code: codeInvalidValue}, // the Recipient extension: the message says what failed
+	kms.ErrInternal:          {Code: codeInternalError},
 	// A request whose context ended (its client went away, the server is
 	// stopping) did not complete. Tencent publishes no timeout or
 	// cancellation code (ResourceUnavailable.* name a key's state, not the
 	// service's): InternalError, the server-side failure its SDK counts
 	// against the region, is the nearest.
-	kms.ErrCanceled: codeInternalError,
-}
+	kms.ErrCanceled: {Code: codeInternalError},
 
-// Errors of the dialect itself, before a request reaches kms.
-var (
+	pipeline.ErrTooLarge:   {Code: codeRequestTooLarge, Message: "The request body is larger than 1 MiB."},
+	pipeline.ErrUnreadable: {Code: codeInvalidParameter, Message: "could not read the request body"},
+	pipeline.ErrMissing:    {Code: codeInvalidAuthorization, Message: "The request has no Authorization header: sign it with TC3-HMAC-SHA256."},
+	// Followed by what the verifier found wrong.
+	pipeline.ErrMalformed: {Code: codeInvalidAuthorization, Message: "The request's TC3-HMAC-SHA256 signature is not in Tencent Cloud's form"},
+	pipeline.ErrExpired:   {Code: codeSignatureExpire, Message: "Signature expired: the request's X-TC-Timestamp is more than 5 minutes from the server's time."},
 	// An unknown SecretId and a wrong signature get this same answer:
 	// AuthFailure.SecretIdNotFound would say which SecretIds exist. The
 	// message is Tencent's own.
-	errBadSignature = &dialectError{codeSignatureFailure,
-		"The provided credentials could not be validated. Please check your signature is correct."}
-	errMissingAuth = &dialectError{codeInvalidAuthorization,
-		"The request has no Authorization header: sign it with TC3-HMAC-SHA256."}
-)
-
-// dialectError is an error decided here rather than in kms.
-type dialectError struct {
-	code string
-	msg  string
+	pipeline.ErrSignature: {Code: codeSignatureFailure, Message: "The provided credentials could not be validated. Please check your signature is correct."},
+	pipeline.ErrReplay: {Code: codeSignatureExpire,
+		Message: "This signature has already been used: the request is a replay (a signature is accepted again only within 2 seconds of its X-TC-Timestamp)."},
 }
 
-func (e *dialectError) Error() string { return e.msg }
+// dialectError is an error decided here rather than in kms.
+type dialectError = pipeline.Refusal
 
-func errorf(code, msg string) error { return &dialectError{code, msg} }
-
-// toWire maps any error to its code and the message a client may see.
-func toWire(err error) (code, msg string) {
-	var de *dialectError
-	if errors.As(err, &de) {
-		return de.code, de.msg
-	}
-	code, ok := kindErrors[kms.Kind(err)]
-	if !ok {
-		code = codeInternalError
-	}
-	return code, kms.Message(err)
+func errorf(code, msg string) error {
+	return &dialectError{Wire: pipeline.WireError{Code: code}, Msg: msg}
 }

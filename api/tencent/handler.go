@@ -5,17 +5,18 @@
 // key id of the same key pair the other dialects use, and keys are shared
 // with them.
 //
-// It bounds the body, authenticates, decodes and renders; every decision
-// about keys is kms's. Order of a request: read at most 1 MiB; verify the
-// TC3 signature (an unknown SecretId and a bad signature get one answer);
-// check X-TC-Version (2019-01-18 only) and find the action; check
-// Content-Type and X-TC-Region; decode the JSON body strictly and check its
-// values; for a state-changing action, refuse a signature already used; run
-// the action; write the audit line; only then send the answer. Every answer is
-// HTTP 200, {"Response":{…,"RequestId":…}}, errors as
+// It is a pipeline.Dialect: the request's path (bound the body, authenticate,
+// audit, refuse a replay, run, render) is api/internal/pipeline's, and what is
+// here is only what is Tencent's. Its Authenticator is tc3's Verifier
+// (service kms; an unknown SecretId and a bad signature get one answer).
+// Once the request is authenticated and not a replay: X-TC-Version must be
+// 2019-01-18, the action X-TC-Action's (once), the Content-Type JSON and
+// X-TC-Region one well-formed region; the body is decoded strictly and its
+// values checked (decode.go). Every answer is HTTP 200,
+// {"Response":{…,"RequestId":…}}, errors as
 // {"Response":{"Error":{"Code","Message"},"RequestId"}} with Tencent's codes
-// (errors.go holds the one table from kms's kinds). A request whose audit
-// line cannot be written gets InternalError instead of its result.
+// (errors.go holds the one table from kinds). A request whose audit line
+// cannot be written gets InternalError instead of its result.
 //
 // Actions and their members, as the SDK (kms v20190118) names and types
 // them. Binary values are base64 strings; times are Unix seconds;
@@ -97,20 +98,15 @@ package tencent
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/attestkms/attestkms/api/internal/exchange"
-	"github.com/attestkms/attestkms/api/internal/httpio"
-	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/api/tencent/tc3"
 	"github.com/attestkms/attestkms/kms"
-	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxSkew is how far a request's X-TC-Timestamp may be from the server's
@@ -121,142 +117,52 @@ const (
 	// Version is the one API version served.
 	Version     = "2019-01-18"
 	contentType = "application/json"
-	dialect     = "tencent"
 	// maxRegion bounds X-TC-Region; Tencent's longest have under 20
 	// characters (na-siliconvalley, ap-southeast-3).
 	maxRegion = 32
 )
 
-// Options configure a Handler. Zero values are safe defaults.
-type Options struct {
-	Service *kms.Service // required
-	// Replay is the replay cache, shared with the other dialects. If nil, the
-	// handler keeps its own.
-	Replay *replay.Cache
-	// Now is the clock. If nil, time.Now.
-	Now func() time.Time
-	// Logger receives internal errors' causes (never secrets). If nil, slog.Default().
-	Logger *slog.Logger
-}
-
-// Handler serves the Tencent dialect.
-type Handler struct {
-	svc      *kms.Service
-	verifier tc3.Verifier // its Lookup is set per request (exchange.Lookup)
-	replay   *replay.Cache
-	now      func() time.Time
-	log      *slog.Logger
-}
-
-// New returns a Handler.
-func New(opts Options) *Handler {
-	h := &Handler{svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger}
-	if h.replay == nil {
-		h.replay = replay.New(MaxSkew, 0)
-	}
-	if h.now == nil {
-		h.now = time.Now
-	}
-	if h.log == nil {
-		h.log = slog.Default()
-	}
-	h.verifier = tc3.Verifier{
-		Service: "kms",
-		MaxSkew: MaxSkew,
-	}
-	return h
-}
-
-// Handle serves one request; route POST / with an X-TC-Action header here.
-func (h *Handler) Handle(c echo.Context) error {
-	w, r := c.Response(), c.Request()
-	reqID := httpio.RequestID()
-	actionName := r.Header.Get("X-TC-Action")
-	opName := actionName
-	if len(opName) > 64 {
-		opName = opName[:64]
-	}
-	rec := &audit.Record{RequestID: reqID, Dialect: dialect, Operation: opName, SourceIP: c.RealIP()}
-
-	res, err := exchange.Serve(h.svc.AuditLog(), h.log, rec, auditCode, func() (*result, error) {
-		return h.serve(r.Context(), w, r, actionName, rec)
+// New returns the handler of the Tencent dialect; route POST / with an
+// X-TC-Action header to its Handle.
+func New(opts pipeline.Options) *pipeline.Handler {
+	d := &dialect{svc: opts.Service}
+	return pipeline.New(opts, pipeline.Dialect{
+		Name:          "tencent",
+		Authenticator: &tc3.Verifier{Service: "kms", MaxSkew: MaxSkew},
+		Errors:        errorTable,
+		Operation:     func(c echo.Context) string { return c.Request().Header.Get("X-TC-Action") },
+		Route:         d.route,
+		WriteAnswer:   writeAnswer,
+		WriteError:    writeError,
 	})
-	defer res.Wipe()
-	if err != nil {
-		return h.writeError(w, reqID, err)
-	}
-	if a, ok := res.Out.(answer); ok {
-		a.setRequestID(reqID)
-	}
-	return exchange.WriteJSON(w, http.StatusOK, contentType, struct{ Response any }{res.Out})
 }
 
-func auditCode(err error) (string, string) { return toWire(err) }
+// dialect is what the actions see: the service.
+type dialect struct {
+	svc *kms.Service
+}
 
-func authFail(code, msg string) error { return exchange.AuthFailure(errorf(code, msg)) }
-
-func (h *Handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Request, actionName string, rec *audit.Record) (*result, error) {
-	body, err := httpio.ReadBody(w, r)
-	if errors.Is(err, httpio.ErrTooLarge) {
-		return nil, errorf(codeRequestTooLarge, "The request body is larger than 1 MiB.")
-	}
-	if err != nil {
-		return nil, invalidParameter("could not read the request body")
-	}
-	now := h.now()
-	// The verifier looks the key up through this request's Lookup, which
-	// zeroes the copy of the secret once the signature is checked.
-	lookup := exchange.NewLookup(h.svc.Credentials())
-	verifier := h.verifier
-	verifier.Lookup = lookup.Secret
-	v, err := verifier.Verify(r, body, now)
-	lookup.Wipe()
-	switch {
-	case errors.Is(err, tc3.ErrConfig):
-		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
-	case errors.Is(err, tc3.ErrMissing):
-		return nil, exchange.AuthFailure(errMissingAuth)
-	case errors.Is(err, tc3.ErrExpired):
-		return nil, authFail(codeSignatureExpire, "Signature expired: the request's X-TC-Timestamp is more than 5 minutes from the server's time.")
-	case errors.Is(err, tc3.ErrMalformed):
-		return nil, authFail(codeInvalidAuthorization, "The request's TC3-HMAC-SHA256 signature is not in Tencent Cloud's form: "+err.Error())
-	case err != nil:
-		return nil, exchange.AuthFailure(errBadSignature)
-	}
-	principal, ok := lookup.Principal(v.SecretID)
-	if !ok { // cannot be: the signature verified with its secret
-		return nil, exchange.AuthFailure(errBadSignature)
-	}
-	rec.AccessKeyID, rec.Principal = v.SecretID, principal.ARN
-	if h.replay.Replayed(dialect, v.Signature, v.Timestamp, now) {
-		return nil, authFail(codeSignatureExpire, "This signature has already been used: the request is a replay (a signature is accepted again only within 2 seconds of its X-TC-Timestamp).")
-	}
-
+// route checks X-TC-Version, finds X-TC-Action's action, and checks the
+// Content-Type and X-TC-Region.
+func (d *dialect) route(c echo.Context, name string) (string, pipeline.Operation, error) {
+	r := c.Request()
 	switch vs := r.Header.Values("X-TC-Version"); {
 	case len(vs) == 0:
-		return nil, missing("X-TC-Version")
+		return "", nil, missing("X-TC-Version")
 	case len(vs) > 1 || vs[0] != Version:
-		return nil, errorf(codeNoSuchVersion, "The KMS API version must be "+Version+".")
+		return "", nil, errorf(codeNoSuchVersion, "The KMS API version must be "+Version+".")
 	}
-	act, ok := actions[actionName]
+	act, ok := actions[r.Header.Get("X-TC-Action")]
 	if !ok || len(r.Header.Values("X-TC-Action")) != 1 {
-		return nil, errorf(codeInvalidAction, "The action "+rec.Operation+" does not exist in KMS "+Version+".")
+		return "", nil, errorf(codeInvalidAction, "The action "+name+" does not exist in KMS "+Version+".")
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-		return nil, invalidParameter("Content-Type must be " + contentType)
+		return "", nil, invalidParameter("Content-Type must be " + contentType)
 	}
 	if err := checkRegion(r.Header); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	c := &call{Call: &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}}
-	res, err := act(h, ctx, c, body)
-	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = c.KeyARN, c.SourceKeyARN, c.Attestation, c.BypassedChecks
-	return res, err
-}
-
-// call is one authenticated request as an action sees it.
-type call struct {
-	*kms.Call
+	return "", func(ctx context.Context, c *kms.Call, body []byte) (*result, error) { return act(d, ctx, c, body) }, nil
 }
 
 // checkRegion checks X-TC-Region: required, as Tencent's KMS requires it,
@@ -287,13 +193,18 @@ func isRegion(s string) bool {
 	return true
 }
 
-func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) error {
-	code, msg := toWire(err)
-	if code == codeInternalError {
-		h.log.Error("internal error", "request_id", reqID, "err", err)
+// writeAnswer puts the answer in Response, with the RequestId Tencent puts
+// in every one.
+func writeAnswer(w http.ResponseWriter, reqID string, out any) error {
+	if a, ok := out.(answer); ok {
+		a.setRequestID(reqID)
 	}
+	return secretjson.Write(w, http.StatusOK, contentType, struct{ Response any }{out})
+}
+
+func writeError(w http.ResponseWriter, reqID string, we pipeline.WireError, msg string) error {
 	type errorBody struct{ Code, Message string }
-	return exchange.WriteJSON(w, http.StatusOK, contentType, struct {
+	return secretjson.Write(w, http.StatusOK, contentType, struct {
 		Response struct {
 			Error     errorBody
 			RequestId string
@@ -301,11 +212,11 @@ func (h *Handler) writeError(w http.ResponseWriter, reqID string, err error) err
 	}{struct {
 		Error     errorBody
 		RequestId string
-	}{errorBody{code, msg}, reqID}})
+	}{errorBody{we.Code, msg}, reqID}})
 }
 
-// result is an action's answer (exchange.Result).
-type result = exchange.Result
+// result is an action's answer (pipeline.Result).
+type result = pipeline.Result
 
 // answer is an action's output: every one embeds meta, so that the handler
 // can add the RequestId Tencent puts in every Response.
@@ -317,20 +228,12 @@ type meta struct{ RequestId string }
 
 func (m *meta) setRequestID(id string) { m.RequestId = id }
 
-func ok(out answer, secrets ...[]byte) (*result, error) { return exchange.OK(out, secrets...) }
-
-type opFunc func(h *Handler, ctx context.Context, c *call, body []byte) (*result, error)
+func ok(out answer, secrets ...[]byte) (*result, error) { return pipeline.OK(out, secrets...) }
 
 // action is one X-TC-Action's handler.
-type action = opFunc
+type action func(d *dialect, ctx context.Context, c *kms.Call, body []byte) (*result, error)
 
 // op adapts a typed action: it decodes the body into Req first.
-func op[Req any](fn func(h *Handler, ctx context.Context, c *call, req *Req) (*result, error)) opFunc {
-	return func(h *Handler, ctx context.Context, c *call, body []byte) (*result, error) {
-		var req Req
-		if err := decode(body, &req); err != nil {
-			return nil, err
-		}
-		return fn(h, ctx, c, &req)
-	}
+func op[Req any](fn func(d *dialect, ctx context.Context, c *kms.Call, req *Req) (*result, error)) action {
+	return pipeline.Decoding(decode, fn)
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/api/tencent/tc3"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -47,7 +48,8 @@ var published = map[string]bool{
 // kms's.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
-		code, ok := kindErrors[kind]
+		w, ok := errorTable[kind]
+		code := w.Code
 		if !ok {
 			t.Errorf("kind %q has no Tencent code", kind)
 			continue
@@ -58,9 +60,9 @@ func TestErrorTable(t *testing.T) {
 		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (code == codeInternalError) {
 			t.Errorf("kind %q is %s", kind, code)
 		}
-		got, msg := toWire(&kms.Error{Kind: kind, Msg: "detail"})
-		if got != code {
-			t.Errorf("toWire(%q) = %s; want %s", kind, got, code)
+		gotWire, msg := errorTable.Wire(&kms.Error{Kind: kind, Msg: "detail"})
+		if got := gotWire.Code; got != code {
+			t.Errorf("toWire(%q) = %s; want %s", kind, gotWire.Code, code)
 		}
 		if kind != kms.ErrInternal && msg != "detail" {
 			t.Errorf("toWire(%q) lost the message: %q", kind, msg)
@@ -75,14 +77,22 @@ func TestErrorTable(t *testing.T) {
 		{kms.ErrAccessDenied, "UnauthorizedOperation"}, {kms.ErrUnsupported, "UnsupportedOperation"},
 		{kms.ErrCanceled, "InternalError"},
 	} {
-		if kindErrors[must.kind] != must.code {
-			t.Errorf("%q is %s; the issue names %s", must.kind, kindErrors[must.kind], must.code)
+		if errorTable[must.kind].Code != must.code {
+			t.Errorf("%q is %s; the issue names %s", must.kind, errorTable[must.kind].Code, must.code)
+		}
+	}
+	// Every refusal of the pipeline has a published code, not
+	// InternalError, and a message of its own.
+	for _, kind := range pipeline.Kinds {
+		w, ok := errorTable[kind]
+		if !ok || !published[w.Code] || w.Code == codeInternalError || w.Message == "" {
+			t.Errorf("pipeline kind %q maps to %+v", kind, w)
 		}
 	}
 	// Anything that is not a kms error is internal, with a generic message.
-	got, msg := toWire(errors.New("disk on fire: secret=hunter2"))
-	if got != "InternalError" || strings.Contains(msg, "hunter2") {
-		t.Fatalf("unknown error: %s %q", got, msg)
+	got, msg := errorTable.Wire(errors.New("disk on fire: secret=hunter2"))
+	if got.Code != "InternalError" || strings.Contains(msg, "hunter2") {
+		t.Fatalf("unknown error: %s %q", got.Code, msg)
 	}
 	// Every code the dialect decides itself is published too.
 	for _, c := range []string{
@@ -98,7 +108,7 @@ func TestErrorTable(t *testing.T) {
 }
 
 type testEnv struct {
-	h      *Handler
+	h      *pipeline.Handler
 	e      *echo.Echo
 	svc    *kms.Service
 	dir    string
@@ -118,7 +128,7 @@ func newEnv(t testing.TB) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { svc.Close() })
-	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h := New(pipeline.Options{Service: svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e := echo.New()
 	e.POST("/", h.Handle)
 	return &testEnv{h: h, e: e, svc: svc, dir: dir, ak: cred.AccessKeyID, sk: cred.SecretAccessKey, base: time.Now()}
@@ -170,7 +180,7 @@ func parseAnswer(t testing.TB, w *httptest.ResponseRecorder) (wireAnswer, map[st
 
 func TestPanicIsInternalErrorAndAudited(t *testing.T) {
 	env := newEnv(t)
-	actions["TestPanic"] = func(*Handler, context.Context, *call, []byte) (*result, error) {
+	actions["TestPanic"] = func(*dialect, context.Context, *kms.Call, []byte) (*result, error) {
 		panic("boom: secret material 0xdeadbeef")
 	}
 	defer delete(actions, "TestPanic")
@@ -345,7 +355,8 @@ func TestDecodeStrict(t *testing.T) {
 		err := decode([]byte(body), &v)
 		got := ""
 		if err != nil {
-			got, _ = toWire(err)
+			w, _ := errorTable.Wire(err)
+			got = w.Code
 		}
 		if got != code {
 			t.Errorf("%.60q: %v; want %s", body, err, code)

@@ -103,14 +103,14 @@ func (req *createKeyRequest) check() ([]kms.Tag, error) {
 // create the key, create the alias. Should another request take the alias
 // between the first and the last, the new key is scheduled for deletion
 // (the shortest window) and the answer is AliasAlreadyExists.
-func createKey(h *Handler, ctx context.Context, c *call, req *createKeyRequest) (*result, error) {
+func createKey(h *dialect, ctx context.Context, c *kms.Call, req *createKeyRequest) (*result, error) {
 	tags, err := req.check()
 	if err != nil {
 		return nil, err
 	}
 	// The key and its alias are made in one transaction: a taken alias
 	// leaves no key behind.
-	md, err := h.svc.CreateKey(ctx, c.Call, &kms.CreateKeyRequest{Description: req.Description, Tags: tags, Alias: "alias/" + req.Alias})
+	md, err := h.svc.CreateKey(ctx, c, &kms.CreateKeyRequest{Description: req.Description, Tags: tags, Alias: "alias/" + req.Alias})
 	if errors.Is(err, kms.ErrAlreadyExists) {
 		return nil, errorf(codeAliasExists, "The alias "+req.Alias+" already names a key.")
 	}
@@ -172,12 +172,12 @@ type keyMetadata struct {
 	ResourceId         string
 }
 
-func describeKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
+func describeKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
 		return nil, err
 	}
-	dk, err := h.svc.DescribeKey(ctx, c.Call, &kms.DescribeKeyRequest{KeyID: id})
+	dk, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +194,7 @@ func describeKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*
 		d := md.DeletionDate.Unix()
 		out.DeletionDate = &d
 	}
-	probe := *c.Call
+	probe := *c
 	la, err := h.svc.ListAliases(ctx, &probe, &kms.ListAliasesRequest{KeyID: md.KeyID, Limit: 1})
 	if err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func describeKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*
 	}{KeyMetadata: out})
 }
 
-func listKeys(h *Handler, ctx context.Context, c *call, req *struct {
+func listKeys(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	Offset, Limit, Role *int64
 	HsmClusterId        string
 }) (*result, error) {
@@ -256,7 +256,7 @@ func listKeys(h *Handler, ctx context.Context, c *call, req *struct {
 		if page == maxListPages {
 			return nil, errorf(codeLimitExceeded, fmt.Sprintf("there are more than %d keys: ListKeys cannot count them", maxListPages*listPageSize))
 		}
-		lk, err := h.svc.ListKeys(ctx, c.Call, &kms.ListKeysRequest{Limit: listPageSize, Marker: marker})
+		lk, err := h.svc.ListKeys(ctx, c, &kms.ListKeysRequest{Limit: listPageSize, Marker: marker})
 		if err != nil {
 			return nil, err
 		}
@@ -274,29 +274,29 @@ func listKeys(h *Handler, ctx context.Context, c *call, req *struct {
 	}
 }
 
-func enableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
+func enableKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := h.svc.EnableKey(ctx, c.Call, &kms.EnableKeyRequest{KeyID: id}); err != nil {
+	if _, err := h.svc.EnableKey(ctx, c, &kms.EnableKeyRequest{KeyID: id}); err != nil {
 		return nil, err
 	}
 	return ok(&empty{})
 }
 
-func disableKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
+func disableKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := h.svc.DisableKey(ctx, c.Call, &kms.DisableKeyRequest{KeyID: id}); err != nil {
+	if _, err := h.svc.DisableKey(ctx, c, &kms.DisableKeyRequest{KeyID: id}); err != nil {
 		return nil, err
 	}
 	return ok(&empty{})
 }
 
-func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
+func scheduleKeyDeletion(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	KeyId               string
 	PendingWindowInDays *int64
 }) (*result, error) {
@@ -310,7 +310,7 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
 	if d := *req.PendingWindowInDays; d < 7 || d > 30 {
 		return nil, errorf(codeInvalidPendingWindow, "PendingWindowInDays must be between 7 and 30")
 	}
-	r, err := h.svc.ScheduleKeyDeletion(ctx, c.Call, &kms.ScheduleKeyDeletionRequest{KeyID: id, PendingWindowInDays: int32(*req.PendingWindowInDays)})
+	r, err := h.svc.ScheduleKeyDeletion(ctx, c, &kms.ScheduleKeyDeletionRequest{KeyID: id, PendingWindowInDays: int32(*req.PendingWindowInDays)})
 	if err != nil {
 		return nil, err
 	}
@@ -321,12 +321,12 @@ func scheduleKeyDeletion(h *Handler, ctx context.Context, c *call, req *struct {
 	}{DeletionDate: r.DeletionDate.Unix(), KeyId: r.KeyID})
 }
 
-func cancelKeyDeletion(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
+func cancelKeyDeletion(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.CancelKeyDeletion(ctx, c.Call, &kms.CancelKeyDeletionRequest{KeyID: id})
+	r, err := h.svc.CancelKeyDeletion(ctx, c, &kms.CancelKeyDeletionRequest{KeyID: id})
 	if err != nil {
 		return nil, err
 	}
@@ -339,12 +339,12 @@ func cancelKeyDeletion(h *Handler, ctx context.Context, c *call, req *keyIDReque
 // getPublicKey returns the public key of a key made through another dialect
 // (attestkms's asymmetric keys are key-agreement keys; Tencent's own
 // CreateKey here makes only symmetric ones, which have none).
-func getPublicKey(h *Handler, ctx context.Context, c *call, req *keyIDRequest) (*result, error) {
+func getPublicKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest) (*result, error) {
 	id, err := keyID(req.KeyId)
 	if err != nil {
 		return nil, err
 	}
-	r, err := h.svc.GetPublicKey(ctx, c.Call, &kms.GetPublicKeyRequest{KeyID: id})
+	r, err := h.svc.GetPublicKey(ctx, c, &kms.GetPublicKeyRequest{KeyID: id})
 	if err != nil {
 		return nil, err
 	}

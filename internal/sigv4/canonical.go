@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // This file is the one canonicalisation signing and verifying share, as the
@@ -33,55 +34,25 @@ type CanonicalRequest struct {
 	PayloadHash []byte     // lower-case hex SHA-256 of the body
 }
 
-func (c *CanonicalRequest) writeTo(h io.Writer) {
-	buf := make([]byte, 0, 1024)
-	buf = append(buf, c.Method...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.URI...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.Query...)
-	buf = append(buf, '\n')
-	for i, name := range c.Headers {
-		buf = append(buf, name...)
-		buf = append(buf, ':')
+func (c *CanonicalRequest) writeTo(w io.Writer) {
+	httpsig.WriteCanonicalRequest(w, c.Method, c.URI, c.Query, c.Headers, func(dst []byte, i int) []byte {
+		dst = append(dst, c.Headers[i]...)
+		dst = append(dst, ':')
 		for j, v := range c.Values[i] {
 			if j > 0 {
-				buf = append(buf, ',')
+				dst = append(dst, ',')
 			}
-			buf = appendHeaderValue(buf, v)
+			dst = appendHeaderValue(dst, v)
 		}
-		buf = append(buf, '\n')
-		if len(buf) > 4096 {
-			h.Write(buf)
-			buf = buf[:0]
-		}
-	}
-	buf = append(buf, '\n')
-	for i, name := range c.Headers {
-		if i > 0 {
-			buf = append(buf, ';')
-		}
-		buf = append(buf, name...)
-	}
-	buf = append(buf, '\n')
-	buf = append(buf, c.PayloadHash...)
-	h.Write(buf)
+		return append(dst, '\n')
+	}, c.PayloadHash)
 }
 
 // Hash returns the lower-case hex SHA-256 of the canonical request.
-func (c *CanonicalRequest) Hash() []byte {
-	h := sha256.New()
-	c.writeTo(h)
-	var sum [sha256.Size]byte
-	return hex.AppendEncode(nil, h.Sum(sum[:0]))
-}
+func (c *CanonicalRequest) Hash() []byte { return httpsig.HexSHA256(c.writeTo) }
 
 // String is the canonical request itself, for tests and debugging.
-func (c *CanonicalRequest) String() string {
-	var b strings.Builder
-	c.writeTo(&b)
-	return b.String()
-}
+func (c *CanonicalRequest) String() string { return httpsig.Text(c.writeTo) }
 
 // appendHeaderValue appends v as the SDK canonicalises it: spaces trimmed
 // from both ends, runs of spaces folded to one, then any other surrounding
@@ -102,13 +73,7 @@ func appendHeaderValue(dst []byte, v string) []byte {
 
 // StringToSign is AWS4-HMAC-SHA256 \n amzDate \n scope \n canonicalHash.
 func StringToSign(amzDate, scope string, canonicalHash []byte) []byte {
-	b := make([]byte, 0, len(Algorithm)+len(amzDate)+len(scope)+len(canonicalHash)+3)
-	b = append(b, Algorithm+"\n"...)
-	b = append(b, amzDate...)
-	b = append(b, '\n')
-	b = append(b, scope...)
-	b = append(b, '\n')
-	return append(b, canonicalHash...)
+	return httpsig.StringToSign(Algorithm, amzDate, scope, canonicalHash)
 }
 
 // Signature derives the signing key from secret and the scope and MACs sts
@@ -186,7 +151,7 @@ func uriEncode(dst []byte, s string, encodeSlash bool) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if isDigit(c) || isLower(c) || isUpper(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/' && !encodeSlash {
+		if httpsig.IsUnreserved(c) || c == '/' && !encodeSlash {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])

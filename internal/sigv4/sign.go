@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // unsignedHeaders are the headers the AWS SDK leaves out of a signature:
@@ -54,7 +56,7 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, regio
 	if method == "" {
 		method = http.MethodGet // what net/http sends for ""
 	}
-	if !isToken(method, maxMethod, isMethodByte) {
+	if !httpsig.IsToken(method, httpsig.MaxMethod, httpsig.IsMethodByte) {
 		return fmt.Errorf("%w: method is not a token", ErrMalformed)
 	}
 
@@ -111,17 +113,17 @@ func headersToSign(h http.Header, host string, contentLength int64) ([]string, [
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		lk := asciiLower(k)
+		lk := httpsig.ASCIILower(k)
 		vs := h[k]
 		// net/http sends r.Host and r.ContentLength, not these keys.
 		if len(vs) == 0 || lk == "host" || lk == "content-length" || slices.Contains(unsignedHeaders, lk) {
 			continue
 		}
-		if !isToken(lk, MaxHeaderName, isHeaderNameByte) {
+		if !httpsig.IsToken(lk, MaxHeaderName, httpsig.IsHeaderNameByte) {
 			return nil, nil, fmt.Errorf("%w: header name %q cannot be signed", ErrMalformed, k)
 		}
 		for _, v := range vs {
-			if hasControl(v) {
+			if httpsig.HasControl(v) {
 				return nil, nil, fmt.Errorf("%w: header %s has a control character", ErrMalformed, lk)
 			}
 		}
@@ -136,15 +138,7 @@ func headersToSign(h http.Header, host string, contentLength int64) ([]string, [
 	if len(byName) > MaxSignedHeaders {
 		return nil, nil, fmt.Errorf("%w: more than %d headers to sign", ErrMalformed, MaxSignedHeaders)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	values := make([][]string, len(names))
-	for i, n := range names {
-		values[i] = byName[n]
-	}
+	names, values := httpsig.SortedHeaders(byName)
 	return names, values, nil
 }
 
@@ -156,7 +150,7 @@ func sanitizeHost(r *http.Request) (host string, stripped bool, err error) {
 	if host == "" {
 		host = r.URL.Host
 	}
-	if !isToken(host, maxHost, isHostByte) {
+	if !httpsig.IsToken(host, httpsig.MaxHost, httpsig.IsHostByte) {
 		return "", false, fmt.Errorf("%w: request host is empty or not a valid host", ErrMalformed)
 	}
 	if h, port, ok := splitPort(host); ok {

@@ -13,25 +13,27 @@
 // server can take: a bad access key id, scope, host or method, an empty
 // secret, a query with repeated or presigning parameters, control
 // characters in a header, a header spelled two ways or a meaningful one
-// given twice, more than 64 headers to sign. The character classes it
-// checks them with are api/internal/hmacauth's, which the verifier applies
-// (this package cannot import api/internal; FuzzSignVerify in api/aws/sigv4
-// holds the two to each other). The signing key is derived and zeroed per
-// call; the secret is never kept or modified.
+// given twice, more than 64 headers to sign. It checks them with
+// internal/httpsig's character classes, the ones the verifier applies, and
+// its refusals are httpsig's ErrMalformed, the verifier's kind
+// (FuzzSignVerify in api/aws/sigv4 holds the two to each other). The
+// signing key is derived and zeroed per call; the secret is never kept or
+// modified.
 package sigv4
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // ErrMalformed: what Sign was given cannot be signed as the verifier would
-// accept it, or (for the verifier, which wraps it) a request's signature
-// cannot be parsed or does not cover what it must.
-var ErrMalformed = errors.New("malformed signature")
+// accept it, or (for the verifier) a request's signature cannot be parsed or
+// does not cover what it must. It is httpsig's, every verifier's kind.
+var ErrMalformed = httpsig.ErrMalformed
 
 const (
 	// Algorithm is the only algorithm SigV4 header signatures name here.
@@ -90,26 +92,28 @@ func (a *Authorization) Scope() string {
 // alike. Its errors wrap ErrMalformed.
 func CheckScope(accessKeyID, date, region, service string) error {
 	switch {
-	case !isToken(accessKeyID, maxAccessKeyID, isAccessKeyByte):
+	case !httpsig.IsToken(accessKeyID, maxAccessKeyID, isAccessKeyByte):
 		return fmt.Errorf("%w: access key id must be 1-%d characters of A-Z a-z 0-9 _", ErrMalformed, maxAccessKeyID)
 	case !isScopeDate(date):
 		return fmt.Errorf("%w: credential scope date is not a yyyymmdd date", ErrMalformed)
-	case !isToken(region, maxRegion, isScopeByte):
+	case !httpsig.IsToken(region, maxRegion, isScopeByte):
 		return fmt.Errorf("%w: region must be 1-%d characters of a-z 0-9 -", ErrMalformed, maxRegion)
-	case !isToken(service, maxService, isScopeByte):
+	case !httpsig.IsToken(service, maxService, isScopeByte):
 		return fmt.Errorf("%w: service must be 1-%d characters of a-z 0-9 -", ErrMalformed, maxService)
 	}
 	return nil
 }
 
 func isScopeDate(s string) bool {
-	if len(s) != len(ScopeDateFormat) || !isToken(s, len(ScopeDateFormat), isDigit) {
+	if len(s) != len(ScopeDateFormat) || !httpsig.IsToken(s, len(ScopeDateFormat), httpsig.IsDigit) {
 		return false
 	}
 	t, err := time.Parse(ScopeDateFormat, s)
 	return err == nil && t.Format(ScopeDateFormat) == s
 }
 
-func isAccessKeyByte(c byte) bool { return isDigit(c) || isLower(c) || isUpper(c) || c == '_' }
+func isAccessKeyByte(c byte) bool {
+	return httpsig.IsDigit(c) || httpsig.IsLower(c) || httpsig.IsUpper(c) || c == '_'
+}
 
-func isScopeByte(c byte) bool { return isDigit(c) || isLower(c) || c == '-' }
+func isScopeByte(c byte) bool { return httpsig.IsDigit(c) || httpsig.IsLower(c) || c == '-' }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 const (
@@ -81,7 +82,7 @@ func manyHeaders(n int) string {
 func TestParseAuthorizationRefuses(t *testing.T) {
 	for name, h := range malformedAuthorizations {
 		a, err := sigv4.ParseAuthorization(h)
-		if !errors.Is(err, sigv4.ErrMalformed) || a != nil {
+		if !errors.Is(err, httpsig.ErrMalformed) || a != nil {
 			t.Errorf("%s: %v, %v; want ErrMalformed", name, a, err)
 		}
 	}
@@ -94,7 +95,7 @@ func TestMalformedAuthorizationVerify(t *testing.T) {
 	for name, h := range malformedAuthorizations {
 		r.Header.Set("Authorization", h)
 		res, err := testVerifier().Verify(r, body, testTime)
-		if !errors.Is(err, sigv4.ErrMalformed) || res != nil {
+		if !errors.Is(err, httpsig.ErrMalformed) || res != nil {
 			t.Errorf("%s: %v; want ErrMalformed", name, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/httpsig"
 	v4 "github.com/attestkms/attestkms/internal/sigv4"
 )
 
@@ -20,7 +21,7 @@ import (
 // URL is no path we could route.
 func verifyURI(u *url.URL) (string, error) {
 	if u.Opaque != "" {
-		return "", fmt.Errorf("%w: opaque request uri", ErrMalformed)
+		return "", fmt.Errorf("%w: opaque request uri", httpsig.ErrMalformed)
 	}
 	return v4.CanonicalURI(u.EscapedPath()), nil
 }
@@ -32,11 +33,11 @@ func verifyURI(u *url.URL) (string, error) {
 func signedValues(r *http.Request, names []string) ([][]string, error) {
 	for _, req := range []string{"host", "x-amz-date"} {
 		if _, ok := slices.BinarySearch(names, req); !ok {
-			return nil, fmt.Errorf("%w: %s is not signed", ErrMalformed, req)
+			return nil, fmt.Errorf("%w: %s is not signed", httpsig.ErrMalformed, req)
 		}
 	}
 	if _, ok := slices.BinarySearch(names, "authorization"); ok {
-		return nil, fmt.Errorf("%w: authorization cannot be signed", ErrMalformed)
+		return nil, fmt.Errorf("%w: authorization cannot be signed", httpsig.ErrMalformed)
 	}
 	values, err := hmacauth.SignedValues(r, names, v4.MaxHeaderName, false, func(name string) error {
 		if v4.MustSign(name) {
@@ -45,13 +46,13 @@ func signedValues(r *http.Request, names []string) ([][]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, malformed(err)
+		return nil, hmacauth.Malformed(err)
 	}
 	// Headers whose meaning is one value: a second one would be read by
 	// nobody here but signed alike, joined by a comma.
 	for i, name := range names {
 		if v4.MustSign(name) && len(values[i]) != 1 {
-			return nil, fmt.Errorf("%w: more than one %s header", ErrMalformed, name)
+			return nil, fmt.Errorf("%w: more than one %s header", httpsig.ErrMalformed, name)
 		}
 	}
 	return values, nil

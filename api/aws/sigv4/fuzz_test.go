@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/internal/httpsig"
 	signer "github.com/attestkms/attestkms/internal/sigv4"
 )
 
@@ -30,7 +31,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := sigv4.ParseAuthorization(h)
 		if err != nil {
-			if a != nil || !errors.Is(err, sigv4.ErrMalformed) {
+			if a != nil || !errors.Is(err, httpsig.ErrMalformed) {
 				t.Fatalf("failed parse: %v, %v", a, err)
 			}
 			return
@@ -192,7 +193,7 @@ func FuzzVerify(f *testing.F) {
 			if res != nil {
 				t.Fatalf("result beside error %v", err)
 			}
-			for _, kind := range []error{sigv4.ErrMissing, sigv4.ErrMalformed, sigv4.ErrSignature, sigv4.ErrExpired} {
+			for _, kind := range []error{httpsig.ErrMissing, httpsig.ErrMalformed, httpsig.ErrSignature, httpsig.ErrExpired} {
 				if errors.Is(err, kind) {
 					return
 				}
@@ -225,7 +226,7 @@ func FuzzSignVerify(f *testing.F) {
 			r.Header.Set(name, value)
 		}
 		if err := signer.Sign(r, body, testAKID, []byte(testSecret), "us-east-1", "kms", testTime); err != nil {
-			if !errors.Is(err, sigv4.ErrMalformed) {
+			if !errors.Is(err, httpsig.ErrMalformed) {
 				t.Fatalf("unclassified: %v", err)
 			}
 			return

@@ -14,6 +14,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 const testURL = "https://kms.us-east-1.amazonaws.com/"
@@ -67,108 +68,108 @@ func TestHostile(t *testing.T) {
 	}{
 		{name: "ok", want: nil},
 		// Signed content changed in flight.
-		{name: "body byte", body: func(b []byte) []byte { b[len(b)-2] ^= 1; return b }, want: sigv4.ErrSignature},
-		{name: "body appended", body: func(b []byte) []byte { return append(b, ' ') }, want: sigv4.ErrSignature},
-		{name: "body empty", body: func([]byte) []byte { return nil }, want: sigv4.ErrSignature},
-		{name: "target value", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.ScheduleKeyDeletion") }, want: sigv4.ErrSignature},
-		{name: "content type value", mutate: func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.0") }, want: sigv4.ErrSignature},
-		{name: "signed sdk header value", mutate: func(r *http.Request) { r.Header.Set("Amz-Sdk-Request", "attempt=2; max=3") }, want: sigv4.ErrSignature},
-		{name: "date one second", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240314T150927Z") }, want: sigv4.ErrSignature},
-		{name: "host", mutate: func(r *http.Request) { r.Host = "kms.us-east-2.amazonaws.com" }, want: sigv4.ErrSignature},
-		{name: "method", mutate: func(r *http.Request) { r.Method = "PUT" }, want: sigv4.ErrSignature},
-		{name: "path", mutate: func(r *http.Request) { r.URL.Path = "/x" }, want: sigv4.ErrSignature},
-		{name: "query added", mutate: func(r *http.Request) { r.URL.RawQuery = "a=b" }, want: sigv4.ErrSignature},
-		{name: "content length", mutate: func(r *http.Request) { r.Header.Set("Content-Length", "1") }, want: sigv4.ErrSignature},
+		{name: "body byte", body: func(b []byte) []byte { b[len(b)-2] ^= 1; return b }, want: httpsig.ErrSignature},
+		{name: "body appended", body: func(b []byte) []byte { return append(b, ' ') }, want: httpsig.ErrSignature},
+		{name: "body empty", body: func([]byte) []byte { return nil }, want: httpsig.ErrSignature},
+		{name: "target value", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.ScheduleKeyDeletion") }, want: httpsig.ErrSignature},
+		{name: "content type value", mutate: func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.0") }, want: httpsig.ErrSignature},
+		{name: "signed sdk header value", mutate: func(r *http.Request) { r.Header.Set("Amz-Sdk-Request", "attempt=2; max=3") }, want: httpsig.ErrSignature},
+		{name: "date one second", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240314T150927Z") }, want: httpsig.ErrSignature},
+		{name: "host", mutate: func(r *http.Request) { r.Host = "kms.us-east-2.amazonaws.com" }, want: httpsig.ErrSignature},
+		{name: "method", mutate: func(r *http.Request) { r.Method = "PUT" }, want: httpsig.ErrSignature},
+		{name: "path", mutate: func(r *http.Request) { r.URL.Path = "/x" }, want: httpsig.ErrSignature},
+		{name: "query added", mutate: func(r *http.Request) { r.URL.RawQuery = "a=b" }, want: httpsig.ErrSignature},
+		{name: "content length", mutate: func(r *http.Request) { r.Header.Set("Content-Length", "1") }, want: httpsig.ErrSignature},
 		{name: "access key", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), testAKID, "AKIAIOSFODNN7EXAMPLF", 1))
-		}, want: sigv4.ErrSignature},
+		}, want: httpsig.ErrSignature},
 		{name: "region", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/us-east-1/", "/us-east-2/", 1))
-		}, want: sigv4.ErrSignature},
+		}, want: httpsig.ErrSignature},
 		{name: "signed headers dropped", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "amz-sdk-invocation-id;", "", 1))
-		}, want: sigv4.ErrSignature},
+		}, want: httpsig.ErrSignature},
 		// Unsigned headers change nothing.
 		{name: "user agent", mutate: func(r *http.Request) { r.Header.Set("User-Agent", "evil") }, want: nil},
 		{name: "accept encoding", mutate: func(r *http.Request) { r.Header.Set("Accept-Encoding", "br") }, want: nil},
 		// Headers that select meaning must be signed.
 		{name: "unsigned target", prepare: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
-			mutate: func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.Decrypt") }, want: sigv4.ErrMalformed},
+			mutate: func(r *http.Request) { r.Header.Set("X-Amz-Target", "TrentService.Decrypt") }, want: httpsig.ErrMalformed},
 		{name: "unsigned target lower-case key", prepare: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
-			mutate: func(r *http.Request) { r.Header["x-amz-target"] = []string{"TrentService.Decrypt"} }, want: sigv4.ErrMalformed},
+			mutate: func(r *http.Request) { r.Header["x-amz-target"] = []string{"TrentService.Decrypt"} }, want: httpsig.ErrMalformed},
 		{name: "unsigned content type", prepare: func(r *http.Request) { r.Header.Del("Content-Type") },
-			mutate: func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.1") }, want: sigv4.ErrMalformed},
-		{name: "unsigned content sha256", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", payloadHash(testBody)) }, want: sigv4.ErrMalformed},
-		{name: "unsigned security token", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "t") }, want: sigv4.ErrMalformed},
-		{name: "target twice", mutate: func(r *http.Request) { r.Header.Add("X-Amz-Target", "TrentService.Decrypt") }, want: sigv4.ErrMalformed},
-		{name: "target two spellings", mutate: func(r *http.Request) { r.Header["x-amz-target"] = []string{"TrentService.Decrypt"} }, want: sigv4.ErrMalformed},
-		{name: "signed header missing", mutate: func(r *http.Request) { r.Header.Del("Amz-Sdk-Invocation-Id") }, want: sigv4.ErrMalformed},
-		{name: "signed target missing", mutate: func(r *http.Request) { r.Header.Del("X-Amz-Target") }, want: sigv4.ErrMalformed},
-		{name: "no host", mutate: func(r *http.Request) { r.Host = "" }, want: sigv4.ErrMalformed},
+			mutate: func(r *http.Request) { r.Header.Set("Content-Type", "application/x-amz-json-1.1") }, want: httpsig.ErrMalformed},
+		{name: "unsigned content sha256", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Content-Sha256", payloadHash(testBody)) }, want: httpsig.ErrMalformed},
+		{name: "unsigned security token", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "t") }, want: httpsig.ErrMalformed},
+		{name: "target twice", mutate: func(r *http.Request) { r.Header.Add("X-Amz-Target", "TrentService.Decrypt") }, want: httpsig.ErrMalformed},
+		{name: "target two spellings", mutate: func(r *http.Request) { r.Header["x-amz-target"] = []string{"TrentService.Decrypt"} }, want: httpsig.ErrMalformed},
+		{name: "signed header missing", mutate: func(r *http.Request) { r.Header.Del("Amz-Sdk-Invocation-Id") }, want: httpsig.ErrMalformed},
+		{name: "signed target missing", mutate: func(r *http.Request) { r.Header.Del("X-Amz-Target") }, want: httpsig.ErrMalformed},
+		{name: "no host", mutate: func(r *http.Request) { r.Host = "" }, want: httpsig.ErrMalformed},
 		// Found by FuzzVerify: an obs-folded Host line gives "host " to
 		// http.ReadRequest, and the canonical form trims it.
-		{name: "host trailing space", mutate: func(r *http.Request) { r.Host += " " }, want: sigv4.ErrMalformed},
-		{name: "host control byte", mutate: func(r *http.Request) { r.Host += "\x00" }, want: sigv4.ErrMalformed},
-		{name: "line feed in signed value", mutate: func(r *http.Request) { r.Header.Set("Amz-Sdk-Request", "attempt=1;\nmax=3") }, want: sigv4.ErrMalformed},
-		{name: "method not a token", mutate: func(r *http.Request) { r.Method = "POST\n/" }, want: sigv4.ErrMalformed},
-		{name: "host too long", mutate: func(r *http.Request) { r.Host = strings.Repeat("a", 301) }, want: sigv4.ErrMalformed},
+		{name: "host trailing space", mutate: func(r *http.Request) { r.Host += " " }, want: httpsig.ErrMalformed},
+		{name: "host control byte", mutate: func(r *http.Request) { r.Host += "\x00" }, want: httpsig.ErrMalformed},
+		{name: "line feed in signed value", mutate: func(r *http.Request) { r.Header.Set("Amz-Sdk-Request", "attempt=1;\nmax=3") }, want: httpsig.ErrMalformed},
+		{name: "method not a token", mutate: func(r *http.Request) { r.Method = "POST\n/" }, want: httpsig.ErrMalformed},
+		{name: "host too long", mutate: func(r *http.Request) { r.Host = strings.Repeat("a", 301) }, want: httpsig.ErrMalformed},
 		{name: "host not signed", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";host;", ";", 1))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "date not signed", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-date;", ";", 1))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "authorization signed", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "amz-sdk-request;", "amz-sdk-request;authorization;", 1))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		// Authentication missing or in a form we refuse.
-		{name: "no authorization", mutate: func(r *http.Request) { r.Header.Del("Authorization") }, want: sigv4.ErrMissing},
-		{name: "empty authorization", mutate: func(r *http.Request) { r.Header.Set("Authorization", "") }, want: sigv4.ErrMalformed},
-		{name: "two authorizations", mutate: func(r *http.Request) { r.Header.Add("Authorization", r.Header.Get("Authorization")) }, want: sigv4.ErrMalformed},
+		{name: "no authorization", mutate: func(r *http.Request) { r.Header.Del("Authorization") }, want: httpsig.ErrMissing},
+		{name: "empty authorization", mutate: func(r *http.Request) { r.Header.Set("Authorization", "") }, want: httpsig.ErrMalformed},
+		{name: "two authorizations", mutate: func(r *http.Request) { r.Header.Add("Authorization", r.Header.Get("Authorization")) }, want: httpsig.ErrMalformed},
 		{name: "presigned query", mutate: func(r *http.Request) {
 			r.URL.RawQuery = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=" + strings.Repeat("0", 64)
 			r.Header.Del("Authorization")
-		}, want: sigv4.ErrMalformed},
-		{name: "repeated query", mutate: func(r *http.Request) { r.URL.RawQuery = "a=1&a=2" }, want: sigv4.ErrMalformed},
-		{name: "bad query", mutate: func(r *http.Request) { r.URL.RawQuery = "a=%zz" }, want: sigv4.ErrMalformed},
-		{name: "semicolon query", mutate: func(r *http.Request) { r.URL.RawQuery = "a=1;b=2" }, want: sigv4.ErrMalformed},
-		{name: "no date", mutate: func(r *http.Request) { r.Header.Del("X-Amz-Date") }, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
+		{name: "repeated query", mutate: func(r *http.Request) { r.URL.RawQuery = "a=1&a=2" }, want: httpsig.ErrMalformed},
+		{name: "bad query", mutate: func(r *http.Request) { r.URL.RawQuery = "a=%zz" }, want: httpsig.ErrMalformed},
+		{name: "semicolon query", mutate: func(r *http.Request) { r.URL.RawQuery = "a=1;b=2" }, want: httpsig.ErrMalformed},
+		{name: "no date", mutate: func(r *http.Request) { r.Header.Del("X-Amz-Date") }, want: httpsig.ErrMalformed},
 		{name: "date only", mutate: func(r *http.Request) {
 			r.Header.Del("X-Amz-Date")
 			r.Header.Set("Date", testTime.Format(http.TimeFormat))
-		}, want: sigv4.ErrMalformed},
-		{name: "two dates", mutate: func(r *http.Request) { r.Header.Add("X-Amz-Date", "20240314T150926Z") }, want: sigv4.ErrMalformed},
-		{name: "date one-digit hour", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240314T9926Z") }, want: sigv4.ErrMalformed},
-		{name: "date rfc3339", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "2024-03-14T15:09:26Z") }, want: sigv4.ErrMalformed},
-		{name: "date offset", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240314T150926+0000") }, want: sigv4.ErrMalformed},
-		{name: "date invalid day", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240230T150926Z") }, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
+		{name: "two dates", mutate: func(r *http.Request) { r.Header.Add("X-Amz-Date", "20240314T150926Z") }, want: httpsig.ErrMalformed},
+		{name: "date one-digit hour", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240314T9926Z") }, want: httpsig.ErrMalformed},
+		{name: "date rfc3339", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "2024-03-14T15:09:26Z") }, want: httpsig.ErrMalformed},
+		{name: "date offset", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240314T150926+0000") }, want: httpsig.ErrMalformed},
+		{name: "date invalid day", mutate: func(r *http.Request) { r.Header.Set("X-Amz-Date", "20240230T150926Z") }, want: httpsig.ErrMalformed},
 		{name: "scope date next day", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/20240314/", "/20240315/", 1))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "scope date other day, x-amz-date to match", mutate: func(r *http.Request) {
 			r.Header.Set("X-Amz-Date", "20240315T000000Z")
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "wrong service", prepare: func(r *http.Request) {}, mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "/kms/", "/s3/", 1))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "upper-case hex signature", mutate: func(r *http.Request) {
 			a := r.Header.Get("Authorization")
 			i := strings.Index(a, "Signature=") + len("Signature=")
 			r.Header.Set("Authorization", a[:i]+strings.ToUpper(a[i:]))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "duplicate credential", mutate: func(r *http.Request) {
 			a := r.Header.Get("Authorization")
 			cred := a[strings.Index(a, "Credential="):strings.Index(a, ",")]
 			r.Header.Set("Authorization", a+", "+cred)
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "huge authorization", mutate: func(r *http.Request) {
 			r.Header.Set("Authorization", r.Header.Get("Authorization")+strings.Repeat(" ", 5000))
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 		{name: "too many signed headers", prepare: func(r *http.Request) {
 			for i := range 70 {
 				r.Header.Set("X-Pad-"+strings.Repeat("a", i%26+1)+string(rune('a'+i/26)), "v")
 			}
-		}, want: sigv4.ErrMalformed},
+		}, want: httpsig.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, body := sdkSigned(t, tc.prepare)
@@ -203,7 +204,7 @@ func TestUnknownKeyLooksLikeWrongSignature(t *testing.T) {
 		sdkSign(t, r, testBody, cred[0], cred[1], "us-east-1", testTime)
 		srv, body := receive(t, r)
 		res, err := testVerifier().Verify(srv, body, testTime)
-		checkErr(t, res, err, sigv4.ErrSignature)
+		checkErr(t, res, err, httpsig.ErrSignature)
 		errs = append(errs, err)
 	}
 	for _, err := range errs[1:] {
@@ -216,7 +217,7 @@ func TestUnknownKeyLooksLikeWrongSignature(t *testing.T) {
 	calls := 0
 	v := &sigv4.Verifier{Service: "kms", Lookup: func(id string) ([]byte, bool) { calls++; return nil, false }}
 	r, body := sdkSigned(t, nil)
-	if _, err := v.Verify(r, body, testTime); !errors.Is(err, sigv4.ErrSignature) || calls != 1 {
+	if _, err := v.Verify(r, body, testTime); !errors.Is(err, httpsig.ErrSignature) || calls != 1 {
 		t.Fatalf("unknown key: %v after %d lookups", err, calls)
 	}
 }
@@ -235,7 +236,7 @@ func TestFlippedSignatureDigit(t *testing.T) {
 		}
 		r.Header.Set("Authorization", string(b))
 		res, err := testVerifier().Verify(r, body, testTime)
-		checkErr(t, res, err, sigv4.ErrSignature)
+		checkErr(t, res, err, httpsig.ErrSignature)
 		if strings.Contains(err.Error(), good[i:]) {
 			t.Fatalf("message %q holds the expected signature", err)
 		}
@@ -253,11 +254,11 @@ func TestSkew(t *testing.T) {
 		{-14*time.Minute - 59*time.Second, nil},
 		{15 * time.Minute, nil},
 		{-15 * time.Minute, nil},
-		{15*time.Minute + time.Second, sigv4.ErrExpired},
-		{-15*time.Minute - time.Second, sigv4.ErrExpired},
-		{15*time.Minute + time.Nanosecond, sigv4.ErrExpired},
-		{24 * time.Hour, sigv4.ErrExpired},
-		{-365 * 24 * time.Hour, sigv4.ErrExpired},
+		{15*time.Minute + time.Second, httpsig.ErrExpired},
+		{-15*time.Minute - time.Second, httpsig.ErrExpired},
+		{15*time.Minute + time.Nanosecond, httpsig.ErrExpired},
+		{24 * time.Hour, httpsig.ErrExpired},
+		{-365 * 24 * time.Hour, httpsig.ErrExpired},
 	} {
 		// now = date + skew: positive skew is an old request, negative a future one.
 		res, err := testVerifier().Verify(r, body, testTime.Add(tc.skew))
@@ -275,13 +276,13 @@ func TestSkew(t *testing.T) {
 	// A smaller MaxSkew is honoured, and expiry is checked before the
 	// signature: a bad signature out of the window is ErrExpired.
 	v := &sigv4.Verifier{Service: "kms", MaxSkew: time.Minute, Lookup: testLookup}
-	if _, err := v.Verify(r, body, testTime.Add(61*time.Second)); !errors.Is(err, sigv4.ErrExpired) {
+	if _, err := v.Verify(r, body, testTime.Add(61*time.Second)); !errors.Is(err, httpsig.ErrExpired) {
 		t.Errorf("1m skew: %v", err)
 	}
 	if _, err := v.Verify(r, body, testTime.Add(59*time.Second)); err != nil {
 		t.Errorf("1m skew: %v", err)
 	}
-	if _, err := v.Verify(r, append(body, 'x'), testTime.Add(time.Hour)); !errors.Is(err, sigv4.ErrExpired) {
+	if _, err := v.Verify(r, append(body, 'x'), testTime.Add(time.Hour)); !errors.Is(err, httpsig.ErrExpired) {
 		t.Errorf("expired and tampered: %v; want ErrExpired first", err)
 	}
 }
@@ -291,7 +292,7 @@ func TestWrongService(t *testing.T) {
 	sdkSignWith(t, r, payloadHash(testBody), testAKID, testSecret, "s3")
 	srv, body := receive(t, r)
 	res, err := testVerifier().Verify(srv, body, testTime)
-	checkErr(t, res, err, sigv4.ErrMalformed)
+	checkErr(t, res, err, httpsig.ErrMalformed)
 }
 
 func TestPayloadHashHeader(t *testing.T) {
@@ -300,11 +301,11 @@ func TestPayloadHashHeader(t *testing.T) {
 		want         error
 	}{
 		{"matching", payloadHash(testBody), nil},
-		{"unsigned payload", "UNSIGNED-PAYLOAD", sigv4.ErrMalformed},
-		{"streaming", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", sigv4.ErrMalformed},
-		{"streaming events", "STREAMING-AWS4-HMAC-SHA256-EVENTS", sigv4.ErrMalformed},
-		{"upper-case hash", strings.ToUpper(payloadHash(testBody)), sigv4.ErrMalformed},
-		{"other body's hash", payloadHash(testBody + " "), sigv4.ErrSignature},
+		{"unsigned payload", "UNSIGNED-PAYLOAD", httpsig.ErrMalformed},
+		{"streaming", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", httpsig.ErrMalformed},
+		{"streaming events", "STREAMING-AWS4-HMAC-SHA256-EVENTS", httpsig.ErrMalformed},
+		{"upper-case hash", strings.ToUpper(payloadHash(testBody)), httpsig.ErrMalformed},
+		{"other body's hash", payloadHash(testBody + " "), httpsig.ErrSignature},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The client signs with the header's value as its payload hash,
@@ -330,7 +331,7 @@ func TestPayloadHashHeader(t *testing.T) {
 	srv, body := receive(t, r)
 	body[0] = '['
 	res, err := testVerifier().Verify(srv, body, testTime)
-	checkErr(t, res, err, sigv4.ErrSignature)
+	checkErr(t, res, err, httpsig.ErrSignature)
 }
 
 func TestConfig(t *testing.T) {
@@ -340,17 +341,17 @@ func TestConfig(t *testing.T) {
 		"no lookup":     {Service: "kms"},
 		"negative skew": {Service: "kms", MaxSkew: -time.Second, Lookup: testLookup},
 	} {
-		if res, err := v.Verify(r, body, testTime); !errors.Is(err, sigv4.ErrConfig) || res != nil {
+		if res, err := v.Verify(r, body, testTime); !errors.Is(err, httpsig.ErrConfig) || res != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := testVerifier().Verify(r, body, time.Time{}); !errors.Is(err, sigv4.ErrConfig) {
+	if _, err := testVerifier().Verify(r, body, time.Time{}); !errors.Is(err, httpsig.ErrConfig) {
 		t.Errorf("zero clock: %v", err)
 	}
 	// Config is checked before anything else: no answer leaks from a
 	// misconfigured verifier, not even "missing".
 	r.Header.Del("Authorization")
-	if _, err := (&sigv4.Verifier{Lookup: testLookup}).Verify(r, body, testTime); !errors.Is(err, sigv4.ErrConfig) {
+	if _, err := (&sigv4.Verifier{Lookup: testLookup}).Verify(r, body, testTime); !errors.Is(err, httpsig.ErrConfig) {
 		t.Errorf("no service, no auth: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/internal/httpsig"
 	signer "github.com/attestkms/attestkms/internal/sigv4"
 )
 
@@ -121,7 +122,7 @@ func TestSDKSignedVerifies(t *testing.T) {
 			sent := r.Header.Get("Authorization")
 			srv, body := receive(t, r)
 			res := mustVerify(t, srv, body, testTime.Add(3*time.Minute))
-			if res.AccessKeyID != testAKID || res.Region != region || !res.Date.Equal(testTime) {
+			if res.AccessKeyID != testAKID || res.Region != region || !res.SignedAt.Equal(testTime) {
 				t.Errorf("result %+v", res)
 			}
 			if !strings.HasSuffix(sent, "Signature="+hex.EncodeToString(res.Signature)) || len(res.Signature) != 32 {
@@ -241,7 +242,7 @@ func TestKMSClient(t *testing.T) {
 		t.Fatalf("%d verified, %d refused; want 6 and 6", len(results), len(failures))
 	}
 	for _, err := range failures {
-		if !errors.Is(err, sigv4.ErrSignature) {
+		if !errors.Is(err, httpsig.ErrSignature) {
 			t.Errorf("wrong secret: %v; want ErrSignature", err)
 		}
 	}

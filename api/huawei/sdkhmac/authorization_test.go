@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/attestkms/attestkms/api/huawei/sdkhmac"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 const goodSig = "5239719a1057a36b035a47879a2539e0226ddfb92387ca5595f735e466a1fa99"
@@ -102,7 +103,7 @@ func TestParseAuthorization(t *testing.T) {
 	}
 	for name, h := range malformedAuthorizations {
 		a, err := sdkhmac.ParseAuthorization(h)
-		if a != nil || !errors.Is(err, sdkhmac.ErrMalformed) {
+		if a != nil || !errors.Is(err, httpsig.ErrMalformed) {
 			t.Errorf("%s: %v, %v", name, a, err)
 		}
 	}

@@ -3,7 +3,6 @@ package sdkhmac
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // This file is the one canonicalisation Verify and Sign share, as
@@ -39,59 +39,26 @@ type canonicalRequest struct {
 	payloadHash []byte     // lower-case hex
 }
 
-func (c *canonicalRequest) writeTo(h io.Writer) {
-	buf := make([]byte, 0, 1024)
-	buf = append(buf, c.method...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.uri...)
-	buf = append(buf, '\n')
-	buf = append(buf, c.query...)
-	buf = append(buf, '\n')
-	for i, name := range c.headers {
+func (c *canonicalRequest) writeTo(w io.Writer) {
+	httpsig.WriteCanonicalRequest(w, c.method, c.uri, c.query, c.headers, func(dst []byte, i int) []byte {
 		for _, v := range c.values[i] {
-			buf = append(buf, name...)
-			buf = append(buf, ':')
-			buf = append(buf, strings.TrimSpace(v)...)
-			buf = append(buf, '\n')
+			dst = append(dst, c.headers[i]...)
+			dst = append(dst, ':')
+			dst = append(dst, strings.TrimSpace(v)...)
+			dst = append(dst, '\n')
 		}
-		if len(buf) > 4096 {
-			h.Write(buf)
-			buf = buf[:0]
-		}
-	}
-	buf = append(buf, '\n')
-	for i, name := range c.headers {
-		if i > 0 {
-			buf = append(buf, ';')
-		}
-		buf = append(buf, name...)
-	}
-	buf = append(buf, '\n')
-	buf = append(buf, c.payloadHash...)
-	h.Write(buf)
+		return dst
+	}, c.payloadHash)
 }
 
 // hash returns the lower-case hex SHA-256 of the canonical request.
-func (c *canonicalRequest) hash() []byte {
-	h := sha256.New()
-	c.writeTo(h)
-	var sum [sha256.Size]byte
-	return hex.AppendEncode(nil, h.Sum(sum[:0]))
-}
+func (c *canonicalRequest) hash() []byte { return httpsig.HexSHA256(c.writeTo) }
 
 // String is the canonical request itself, for tests and debugging.
-func (c *canonicalRequest) String() string {
-	var b strings.Builder
-	c.writeTo(&b)
-	return b.String()
-}
+func (c *canonicalRequest) String() string { return httpsig.Text(c.writeTo) }
 
 func stringToSign(sdkDate string, canonicalHash []byte) []byte {
-	b := make([]byte, 0, len(Algorithm)+len(sdkDate)+len(canonicalHash)+2)
-	b = append(b, Algorithm+"\n"...)
-	b = append(b, sdkDate...)
-	b = append(b, '\n')
-	return append(b, canonicalHash...)
+	return httpsig.StringToSign(Algorithm, sdkDate, "", canonicalHash)
 }
 
 // signature MACs sts with secret. crypto/hmac keeps its own copy of the
@@ -110,7 +77,7 @@ func escape(dst []byte, s string) []byte {
 	const hexUpper = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if hmacauth.IsDigit(c) || hmacauth.IsLower(c) || hmacauth.IsUpper(c) || c == '-' || c == '.' || c == '_' || c == '~' {
+		if httpsig.IsUnreserved(c) {
 			dst = append(dst, c)
 		} else {
 			dst = append(dst, '%', hexUpper[c>>4], hexUpper[c&15])
@@ -141,7 +108,7 @@ func canonicalURI(path string) string {
 // opaque URL is no path we could route.
 func verifyURI(r *http.Request) (string, error) {
 	if r.URL.Opaque != "" {
-		return "", fmt.Errorf("%w: opaque request uri", ErrMalformed)
+		return "", fmt.Errorf("%w: opaque request uri", httpsig.ErrMalformed)
 	}
 	return canonicalURI(r.URL.Path), nil
 }
@@ -150,14 +117,14 @@ func verifyURI(r *http.Request) (string, error) {
 // reading of it; the SDK writes it with url.Values.Encode) and returns it
 // canonical, as the SDK's canonicalQueryString does: names sorted, each
 // name's values sorted, both before escaping. An unparseable query is
-// ErrMalformed.
+// httpsig.ErrMalformed.
 func canonicalQuery(raw string) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: query string does not parse", ErrMalformed)
+		return "", fmt.Errorf("%w: query string does not parse", httpsig.ErrMalformed)
 	}
 	names := make([]string, 0, len(q))
 	for k := range q {
@@ -186,9 +153,9 @@ func canonicalQuery(raw string) (string, error) {
 // lines; no client of ours sends them, and a header read once must be
 // signed once).
 func signedValues(r *http.Request, names []string) ([][]string, error) {
-	values, err := hmacauth.SignedValues(r, names, maxHeaderName, true, nil)
+	values, err := hmacauth.SignedValues(r, names, authorization.MaxHeaderName, true, nil)
 	if err != nil {
-		return nil, malformed(err)
+		return nil, hmacauth.Malformed(err)
 	}
 	return values, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/huawei/sdkhmac"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // FuzzParseAuthorization: no panic; whatever parses re-serialises to a value
@@ -28,7 +29,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := sdkhmac.ParseAuthorization(h)
 		if err != nil {
-			if a != nil || !errors.Is(err, sdkhmac.ErrMalformed) {
+			if a != nil || !errors.Is(err, httpsig.ErrMalformed) {
 				t.Fatalf("failed parse: %v, %v", a, err)
 			}
 			return
@@ -190,7 +191,7 @@ func FuzzVerify(f *testing.F) {
 			if res != nil {
 				t.Fatalf("result beside error %v", err)
 			}
-			for _, kind := range []error{sdkhmac.ErrMissing, sdkhmac.ErrMalformed, sdkhmac.ErrSignature, sdkhmac.ErrExpired} {
+			for _, kind := range []error{httpsig.ErrMissing, httpsig.ErrMalformed, httpsig.ErrSignature, httpsig.ErrExpired} {
 				if errors.Is(err, kind) {
 					return
 				}
@@ -223,7 +224,7 @@ func FuzzSignVerify(f *testing.F) {
 			r.Header.Set(name, value)
 		}
 		if err := sdkhmac.Sign(r, body, testAK, []byte(testSecret), testTime); err != nil {
-			if !errors.Is(err, sdkhmac.ErrMalformed) {
+			if !errors.Is(err, httpsig.ErrMalformed) {
 				t.Fatalf("unclassified: %v", err)
 			}
 			return

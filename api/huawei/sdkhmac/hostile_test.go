@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/huawei/sdkhmac"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // signedKMSRequest is sdkCases[0] (a create-datakey) signed by the SDK's
@@ -48,68 +49,68 @@ func TestHostile(t *testing.T) {
 
 		{"wrong secret", func(_ *http.Request, _ *[]byte, _ *time.Time, v *sdkhmac.Verifier) {
 			v.Lookup = func(string) ([]byte, bool) { return []byte(testSecret + "x"), true }
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"unknown access key", func(_ *http.Request, _ *[]byte, _ *time.Time, v *sdkhmac.Verifier) {
 			v.Lookup = func(string) ([]byte, bool) { return nil, false }
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"body changed", func(_ *http.Request, body *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			*body = []byte(strings.Replace(string(*body), "512", "8192", 1))
-		}, sdkhmac.ErrSignature},
-		{"body emptied", func(_ *http.Request, body *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { *body = nil }, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
+		{"body emptied", func(_ *http.Request, body *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { *body = nil }, httpsig.ErrSignature},
 		{"other project", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.URL.Path = strings.Replace(r.URL.Path, testProject, strings.Repeat("0", 32), 1)
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"other operation", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.URL.Path = strings.Replace(r.URL.Path, "create-datakey", "schedule-key-deletion", 1)
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"trailing slash", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.URL.Path += "/" }, nil},
-		{"method", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Method = "PUT" }, sdkhmac.ErrSignature},
-		{"method not a token", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Method = "PO ST" }, sdkhmac.ErrMalformed},
-		{"query added", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.URL.RawQuery = "a=b" }, sdkhmac.ErrSignature},
-		{"query unparseable", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.URL.RawQuery = "a=%zz" }, sdkhmac.ErrMalformed},
+		{"method", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Method = "PUT" }, httpsig.ErrSignature},
+		{"method not a token", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Method = "PO ST" }, httpsig.ErrMalformed},
+		{"query added", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.URL.RawQuery = "a=b" }, httpsig.ErrSignature},
+		{"query unparseable", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.URL.RawQuery = "a=%zz" }, httpsig.ErrMalformed},
 		{"signed header changed", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("X-Project-Id", strings.Repeat("0", 32))
-		}, sdkhmac.ErrSignature},
-		{"signed header removed", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Header.Del("User-Agent") }, sdkhmac.ErrMalformed},
+		}, httpsig.ErrSignature},
+		{"signed header removed", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Header.Del("User-Agent") }, httpsig.ErrMalformed},
 		{"signed header twice", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Add("X-Project-Id", testProject)
-		}, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
 		{"signed header with line feed", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("User-Agent", "a\nx-sdk-date:20240314T150926Z")
-		}, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
 		{"date a second later", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("X-Sdk-Date", testTime.Add(time.Second).Format(sdkhmac.DateFormat))
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"date malformed", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("X-Sdk-Date", "2024-03-14T15:09:26Z")
-		}, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
 		{"date one-digit hour", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("X-Sdk-Date", "20240314T5926Z")
-		}, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
 		{"date twice", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Add("X-Sdk-Date", r.Header.Get("X-Sdk-Date"))
-		}, sdkhmac.ErrMalformed},
-		{"date missing", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Header.Del("X-Sdk-Date") }, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
+		{"date missing", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Header.Del("X-Sdk-Date") }, httpsig.ErrMalformed},
 		{"stale 16 minutes", func(_ *http.Request, _ *[]byte, now *time.Time, _ *sdkhmac.Verifier) {
 			*now = testTime.Add(16 * time.Minute)
-		}, sdkhmac.ErrExpired},
+		}, httpsig.ErrExpired},
 		{"future 16 minutes", func(_ *http.Request, _ *[]byte, now *time.Time, _ *sdkhmac.Verifier) {
 			*now = testTime.Add(-16 * time.Minute)
-		}, sdkhmac.ErrExpired},
+		}, httpsig.ErrExpired},
 		{"unsigned payload", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("X-Sdk-Content-Sha256", "UNSIGNED-PAYLOAD")
-		}, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
 		{"content sha256 of another body", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			s := sha256.Sum256([]byte("{}"))
 			r.Header.Set("X-Sdk-Content-Sha256", hex.EncodeToString(s[:]))
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"security token", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("X-Security-Token", "token")
-		}, sdkhmac.ErrMalformed},
+		}, httpsig.ErrMalformed},
 		{"two authorizations", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Add("Authorization", r.Header.Get("Authorization"))
-		}, sdkhmac.ErrMalformed},
-		{"no authorization", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Header.Del("Authorization") }, sdkhmac.ErrMissing},
+		}, httpsig.ErrMalformed},
+		{"no authorization", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) { r.Header.Del("Authorization") }, httpsig.ErrMissing},
 		{"signature flipped", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			h := r.Header.Get("Authorization")
 			last := h[len(h)-1]
@@ -118,14 +119,14 @@ func TestHostile(t *testing.T) {
 				flip = '0'
 			}
 			r.Header.Set("Authorization", h[:len(h)-1]+string(flip))
-		}, sdkhmac.ErrSignature},
+		}, httpsig.ErrSignature},
 		{"host signed but not valid", func(r *http.Request, _ *[]byte, _ *time.Time, _ *sdkhmac.Verifier) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SignedHeaders=", "SignedHeaders=host;", 1))
 			r.Host = "a b"
-		}, sdkhmac.ErrMalformed},
-		{"nil lookup", func(_ *http.Request, _ *[]byte, _ *time.Time, v *sdkhmac.Verifier) { v.Lookup = nil }, sdkhmac.ErrConfig},
-		{"negative skew", func(_ *http.Request, _ *[]byte, _ *time.Time, v *sdkhmac.Verifier) { v.MaxSkew = -1 }, sdkhmac.ErrConfig},
-		{"zero clock", func(_ *http.Request, _ *[]byte, now *time.Time, _ *sdkhmac.Verifier) { *now = time.Time{} }, sdkhmac.ErrConfig},
+		}, httpsig.ErrMalformed},
+		{"nil lookup", func(_ *http.Request, _ *[]byte, _ *time.Time, v *sdkhmac.Verifier) { v.Lookup = nil }, httpsig.ErrConfig},
+		{"negative skew", func(_ *http.Request, _ *[]byte, _ *time.Time, v *sdkhmac.Verifier) { v.MaxSkew = -1 }, httpsig.ErrConfig},
+		{"zero clock", func(_ *http.Request, _ *[]byte, now *time.Time, _ *sdkhmac.Verifier) { *now = time.Time{} }, httpsig.ErrConfig},
 	}
 	for _, tc := range cases {
 		r, body := signedKMSRequest(t)
@@ -158,7 +159,7 @@ func TestUnknownKeySameAnswer(t *testing.T) {
 	}}
 	_, e1 := unknown.Verify(r, body, testTime)
 	_, e2 := wrong.Verify(r, body, testTime)
-	if e1 != sdkhmac.ErrSignature || e2 != sdkhmac.ErrSignature || e1.Error() != e2.Error() || lookups != 2 {
+	if e1 != httpsig.ErrSignature || e2 != httpsig.ErrSignature || e1.Error() != e2.Error() || lookups != 2 {
 		t.Fatalf("unknown key: %v; wrong secret: %v; %d lookups", e1, e2, lookups)
 	}
 	// A malformed request never reaches the lookup.

@@ -143,7 +143,7 @@ func TestSignMatchesSDK(t *testing.T) {
 			t.Errorf("case %d: the SDK's request is refused: %v", i, err)
 			continue
 		}
-		if res.AccessKeyID != testAK || !res.Date.Equal(testTime) || len(res.Signature) != 32 {
+		if res.AccessKeyID != testAK || !res.SignedAt.Equal(testTime) || len(res.Signature) != 32 {
 			t.Errorf("case %d: result %+v", i, res)
 		}
 	}
@@ -209,7 +209,7 @@ func TestKMSClientRequests(t *testing.T) {
 		// net/http's transport adds these after the SDK has signed.
 		mine.Header.Del("Accept-Encoding")
 		mine.Header.Del("Content-Length")
-		if err := sdkhmac.Sign(mine, cap.body[i], testAK, []byte(testSecret), res.Date); err != nil {
+		if err := sdkhmac.Sign(mine, cap.body[i], testAK, []byte(testSecret), res.SignedAt); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := mine.Header.Get("Authorization"), r.Header.Get("Authorization"); got != want {

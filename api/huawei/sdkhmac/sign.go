@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // Sign signs r as huaweicloud-sdk-go-v3's signer does at instant t: it sets
@@ -22,22 +23,22 @@ import (
 // One departure from the SDK: for a Content-Type other than JSON or BSON the
 // SDK signs "UNSIGNED-PAYLOAD" instead of the body, which Verify refuses;
 // Sign signs the body whatever the content type. An X-Sdk-Content-Sha256
-// header that is not the body's hash is ErrMalformed.
+// header that is not the body's hash is httpsig.ErrMalformed.
 func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t time.Time) error {
-	if !hmacauth.IsToken(accessKeyID, maxAccessKeyID, isAccessKeyByte) {
-		return fmt.Errorf("%w: access key id must be 1-%d characters of A-Z a-z 0-9 _ -", ErrMalformed, maxAccessKeyID)
+	if !httpsig.IsToken(accessKeyID, maxAccessKeyID, isAccessKeyByte) {
+		return fmt.Errorf("%w: access key id must be 1-%d characters of A-Z a-z 0-9 _ -", httpsig.ErrMalformed, maxAccessKeyID)
 	}
 	if len(secret) == 0 {
-		return fmt.Errorf("%w: empty secret", ErrMalformed)
+		return fmt.Errorf("%w: empty secret", httpsig.ErrMalformed)
 	}
 	if r == nil || r.URL == nil {
-		return fmt.Errorf("%w: incomplete request", ErrMalformed)
+		return fmt.Errorf("%w: incomplete request", httpsig.ErrMalformed)
 	}
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
-	if !hmacauth.IsToken(r.Method, hmacauth.MaxMethod, hmacauth.IsMethodByte) {
-		return fmt.Errorf("%w: method is not a token", ErrMalformed)
+	if !httpsig.IsToken(r.Method, httpsig.MaxMethod, httpsig.IsMethodByte) {
+		return fmt.Errorf("%w: method is not a token", httpsig.ErrMalformed)
 	}
 	uri, err := verifyURI(r)
 	if err != nil {
@@ -54,7 +55,7 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t tim
 	sum := sha256.Sum256(body)
 	payloadHash := hex.EncodeToString(sum[:])
 	if vs := r.Header.Values(headerContentSHA256); len(vs) > 1 || len(vs) == 1 && vs[0] != payloadHash {
-		return fmt.Errorf("%w: x-sdk-content-sha256 is not the body's hash", ErrMalformed)
+		return fmt.Errorf("%w: x-sdk-content-sha256 is not the body's hash", httpsig.ErrMalformed)
 	}
 
 	byName := map[string][]string{}
@@ -63,32 +64,27 @@ func Sign(r *http.Request, body []byte, accessKeyID string, secret []byte, t tim
 		if len(vs) == 0 || strings.HasPrefix(lk, "content-type") || strings.Contains(key, "_") || lk == "host" || lk == "authorization" {
 			continue
 		}
-		if !hmacauth.IsToken(lk, maxHeaderName, hmacauth.IsHeaderNameByte) {
-			return fmt.Errorf("%w: header name %q cannot be signed", ErrMalformed, key)
+		if !httpsig.IsToken(lk, authorization.MaxHeaderName, httpsig.IsHeaderNameByte) {
+			return fmt.Errorf("%w: header name %q cannot be signed", httpsig.ErrMalformed, key)
 		}
 		for _, v := range vs {
-			if hmacauth.HasControl(v) {
-				return fmt.Errorf("%w: header %s has a control character", ErrMalformed, lk)
+			if httpsig.HasControl(v) {
+				return fmt.Errorf("%w: header %s has a control character", httpsig.ErrMalformed, lk)
 			}
 		}
 		byName[lk] = append(byName[lk], vs...)
 	}
-	if len(byName) > maxSignedHeaders {
-		return fmt.Errorf("%w: more than %d headers to sign", ErrMalformed, maxSignedHeaders)
+	if len(byName) > authorization.MaxSignedHeaders {
+		return fmt.Errorf("%w: more than %d headers to sign", httpsig.ErrMalformed, authorization.MaxSignedHeaders)
 	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	values := make([][]string, len(names))
-	for i, n := range names {
-		values[i] = slices.Clone(byName[n])
-		slices.Sort(values[i])
+	// The SDK signs a header's values sorted.
+	names, values := httpsig.SortedHeaders(byName)
+	for _, vs := range values {
+		slices.Sort(vs)
 	}
 	cr := canonicalRequest{method: r.Method, uri: uri, query: query, headers: names, values: values, payloadHash: []byte(payloadHash)}
 	sig := signature(secret, stringToSign(sdkDate, cr.hash()))
-	a := Authorization{AccessKeyID: accessKeyID, SignedHeaders: names, Signature: sig[:]}
+	a := Authorization{AccessKeyID: accessKeyID, Signed: hmacauth.Signed{SignedHeaders: names, Signature: sig[:]}}
 	r.Header.Set("Authorization", a.String())
 	return nil
 }

@@ -1,10 +1,15 @@
-// Package hmacauth holds what the three request-signature schemes served
-// here (AWS SigV4 in api/aws/sigv4, Huawei SDK-HMAC-SHA256 in
-// api/huawei/sdkhmac, Tencent TC3-HMAC-SHA256 in api/tencent/tc3) check
-// alike: the syntax of their Authorization headers, the signed header list,
-// the charsets of header names, methods and hosts, the gathering of signed
-// header values, and the constant-time comparison that makes an unknown
-// access key indistinguishable from a wrong signature.
+// Package hmacauth is the request-signature verifier of the three schemes
+// served here (AWS SigV4 in api/aws/sigv4, Huawei SDK-HMAC-SHA256 in
+// api/huawei/sdkhmac, Tencent TC3-HMAC-SHA256 in api/tencent/tc3), written
+// once: each scheme's Verifier is a Verifier[A, S] (its configuration:
+// Service, MaxSkew, Lookup), whose Authenticate runs every verification in
+// one order (verify.go) and asks the scheme's Scheme only for what differs.
+// Here too is what they check alike: the syntax of their Authorization
+// headers (AuthorizationFormat, Signed), the signed time and its skew, the
+// body's hash, the gathering of signed header values, and the constant-time
+// comparison that makes an unknown access key indistinguishable from a
+// wrong signature (Match). Their error kinds and character classes are
+// internal/httpsig's, shared with the enclave's signer.
 //
 // What each scheme signs stays in its own package, because there they
 // genuinely differ: the canonical URI (SigV4 encodes the escaped path again,
@@ -14,9 +19,11 @@
 // SDK-HMAC trims one value, TC3 trims and lower-cases), the string to sign
 // and the key derivation.
 //
-// Threat model: every input here is the attacker's. Errors are bare
-// descriptions without the kind; each scheme wraps them in its own
-// ErrMalformed. No message holds a secret or an expected signature.
+// Threat model: every input here is the attacker's. The parsers of parts
+// (ParseAuthorization, ParseSignedHeaders, ParseSignature, ParseBasicDate,
+// SignedValues) return bare descriptions without the kind, which their
+// callers wrap (Malformed); everything else returns errors wrapping one of
+// httpsig's kinds. No message holds a secret or an expected signature.
 package hmacauth
 
 import (
@@ -28,91 +35,66 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
-const (
-	// MaxMethod bounds the method; the longest standard one has 7 bytes.
-	MaxMethod = 32
-	// MaxHost bounds the host: a DNS name has at most 253 bytes; the rest
-	// is room for a port or an IPv6 literal with a zone.
-	MaxHost = 300
-	// BasicDateFormat is X-Amz-Date's and X-Sdk-Date's layout.
-	BasicDateFormat = "20060102T150405Z"
-)
+// BasicDateFormat is X-Amz-Date's and X-Sdk-Date's layout.
+const BasicDateFormat = "20060102T150405Z"
 
-// ParseAuthorization splits an Authorization header value of the form
-//
-//	<algorithm> <names[0]>=v0, <names[1]>=v1, <names[2]>=v2
-//
-// into its three values, in the order of names. Parts are separated by
-// commas with optional spaces; each of the three must appear exactly once,
-// non-empty, in any order, and nothing else may. The header is refused,
-// before it is read, if it is longer than maxLen bytes.
-func ParseAuthorization(h, algorithm string, maxLen int, names [3]string) ([3]string, error) {
-	var vals [3]string
-	if len(h) > maxLen {
-		return vals, fmt.Errorf("authorization header longer than %d bytes", maxLen)
-	}
-	if h == "" {
-		return vals, errors.New("empty authorization header")
-	}
-	alg, rest, ok := strings.Cut(h, " ")
-	if !ok || alg != algorithm {
-		return vals, fmt.Errorf("algorithm is not %s", algorithm)
-	}
-	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.Trim(part, " ")
-		k, val, _ := strings.Cut(part, "=")
-		if val == "" {
-			return vals, errors.New("empty or incomplete authorization part")
-		}
-		i := slices.Index(names[:], k)
-		if i < 0 {
-			return vals, errors.New("unknown authorization part")
-		}
-		if vals[i] != "" {
-			return vals, fmt.Errorf("duplicate %s", k)
-		}
-		vals[i] = val
-	}
-	for i, v := range vals {
-		if v == "" {
-			return vals, fmt.Errorf("no %s", names[i])
-		}
-	}
-	return vals, nil
+// SecretLookup returns the secret of an access key id (Tencent's SecretId),
+// or ok=false if there is none. A verifier neither modifies nor keeps it.
+type SecretLookup func(accessKeyID string) (secret []byte, ok bool)
+
+// Result describes a request whose signature verified.
+type Result struct {
+	// AccessKeyID is the access key whose secret made the signature
+	// (Tencent's SecretId).
+	AccessKeyID string
+	// Region is the credential scope's region for a scheme whose scope
+	// names one (SigV4), "" otherwise. Any well-formed region is accepted:
+	// what a region means is the caller's business (the AWS dialect refuses
+	// all but the service's own).
+	Region string
+	// SignedAt is the signed time (X-Amz-Date, X-Sdk-Date, X-TC-Timestamp),
+	// in UTC.
+	SignedAt time.Time
+	// SignedHeaders are the header names the signature covers, lower case
+	// and sorted.
+	SignedHeaders []string
+	// Signature is the verified signature (32 bytes): the key for a replay
+	// cache. It is unique to a request and its second only when the client
+	// signs something unique (the AWS SDKs' invocation id).
+	Signature []byte
 }
 
-// ParseSignedHeaders splits a;b;c, requiring what every scheme's canonical
-// form guarantees: at most maxHeaders names, each 1 to maxName lower-case
-// header-name characters, strictly increasing (so sorted and unique).
-func ParseSignedHeaders(s string, maxHeaders, maxName int) ([]string, error) {
-	n := strings.Count(s, ";") + 1
-	if n > maxHeaders {
-		return nil, fmt.Errorf("more than %d signed headers", maxHeaders)
+// Signs reports whether the signature covers the header name (lower case).
+func (r *Result) Signs(name string) bool { return slices.Contains(r.SignedHeaders, name) }
+
+// BasicDate returns the one header of that name (X-Amz-Date, X-Sdk-Date) and
+// the instant it names, 20060102T150405Z exactly (ParseBasicDate). Its
+// errors wrap ErrMalformed.
+func BasicDate(h http.Header, name string) (string, time.Time, error) {
+	lower := httpsig.ASCIILower(name)
+	vs := h.Values(name)
+	if len(vs) != 1 {
+		return "", time.Time{}, fmt.Errorf("%w: want one %s header, have %d", httpsig.ErrMalformed, lower, len(vs))
 	}
-	names := make([]string, 0, n)
-	for name := range strings.SplitSeq(s, ";") {
-		if !IsToken(name, maxName, IsHeaderNameByte) {
-			return nil, fmt.Errorf("signed header names must be 1-%d lower-case header characters", maxName)
-		}
-		if len(names) > 0 && name <= names[len(names)-1] {
-			return nil, errors.New("signed headers are not sorted and unique")
-		}
-		names = append(names, name)
+	t, err := ParseBasicDate(lower, vs[0])
+	if err != nil {
+		return "", time.Time{}, Malformed(err)
 	}
-	return names, nil
+	return vs[0], t, nil
 }
 
-// ParseSignature decodes a claimed HMAC-SHA256 signature: exactly 64
-// lower-case hex digits, as every scheme's SDK writes it.
-func ParseSignature(s string) ([]byte, error) {
-	if !IsLowerHex(s, 2*sha256.Size) {
-		return nil, errors.New("signature is not 64 lower-case hex digits")
-	}
-	return hex.DecodeString(s)
+// PayloadHash is the body's SHA-256 in lower-case hex, as every scheme
+// signs it.
+func PayloadHash(body []byte) [2 * sha256.Size]byte {
+	sum := sha256.Sum256(body)
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return out
 }
 
 // ParseBasicDate parses header's value s as 20060102T150405Z strictly:
@@ -138,7 +120,7 @@ var dummySecret = make([]byte, 40)
 // which ids exist), and compares it with claimed in constant time. It is
 // true only when id is known and the signatures are equal. sign must not
 // keep the secret; the signature it returns is zeroed here.
-func Match(lookup func(id string) ([]byte, bool), id string, claimed []byte, sign func(secret []byte) [sha256.Size]byte) bool {
+func Match(lookup SecretLookup, id string, claimed []byte, sign func(secret []byte) [sha256.Size]byte) bool {
 	secret, known := lookup(id)
 	if !known {
 		secret = dummySecret
@@ -149,20 +131,14 @@ func Match(lookup func(id string) ([]byte, bool), id string, claimed []byte, sig
 	return known && match
 }
 
-// Skew is |now - at| <= maxSkew.
-func Skew(now, at time.Time, maxSkew time.Duration) (time.Duration, bool) {
-	d := now.Sub(at)
-	return d, d <= maxSkew && d >= -maxSkew
-}
-
 // SignedValues gathers, for each signed header name (lower-case, sorted,
 // unique; at most maxName bytes), its values on r, in request order. Every
 // signed header must be present; one sent under two spellings is refused,
 // and so is one with more than one value when oneValue is set; values with
-// a control character are refused (HasControl). For every header present
+// a control character are refused (httpsig.HasControl). For every header present
 // but not signed, unsigned is called with its lower-case name and may
 // refuse it. Host comes from r.Host (a Host key in r.Header is ignored, as
-// net/http does) and must be IsToken(MaxHost, IsHostByte); content-length
+// net/http does) and must be httpsig.IsToken(httpsig.MaxHost, httpsig.IsHostByte); content-length
 // from r.ContentLength when the header map lacks it (httptest and
 // client-side requests).
 func SignedValues(r *http.Request, names []string, maxName int, oneValue bool, unsigned func(name string) error) ([][]string, error) {
@@ -171,7 +147,7 @@ func SignedValues(r *http.Request, names []string, maxName int, oneValue bool, u
 		if len(vs) == 0 || len(key) > maxName {
 			continue // absent; or too long to be a signed name
 		}
-		lk := ASCIILower(key)
+		lk := httpsig.ASCIILower(key)
 		if lk == "host" {
 			continue
 		}
@@ -191,7 +167,7 @@ func SignedValues(r *http.Request, names []string, maxName int, oneValue bool, u
 			return nil, fmt.Errorf("signed header %s appears more than once", lk)
 		}
 		for _, v := range vs {
-			if HasControl(v) {
+			if httpsig.HasControl(v) {
 				return nil, fmt.Errorf("header %s has a control character", lk)
 			}
 		}
@@ -202,7 +178,7 @@ func SignedValues(r *http.Request, names []string, maxName int, oneValue bool, u
 		case values[i] != nil:
 			continue
 		case name == "host":
-			if !IsToken(r.Host, MaxHost, IsHostByte) {
+			if !httpsig.IsToken(r.Host, httpsig.MaxHost, httpsig.IsHostByte) {
 				return nil, errors.New("request host is empty or not a valid host")
 			}
 			values[i] = []string{r.Host}
@@ -213,74 +189,4 @@ func SignedValues(r *http.Request, names []string, maxName int, oneValue bool, u
 		}
 	}
 	return values, nil
-}
-
-// HasControl reports whether v holds a control byte other than tab, which
-// net/http's server refuses too: a line feed in a value could pass for the
-// end of its line in a canonical request.
-func HasControl(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}
-
-// IsToken reports whether s is 1 to max bytes, each passing ok.
-func IsToken(s string, max int, ok func(byte) bool) bool {
-	if len(s) == 0 || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !ok(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// IsLowerHex reports whether s is exactly n lower-case hex digits.
-func IsLowerHex(s string, n int) bool {
-	return len(s) == n && IsToken(s, n, func(c byte) bool { return IsDigit(c) || 'a' <= c && c <= 'f' })
-}
-
-func IsDigit(c byte) bool { return '0' <= c && c <= '9' }
-func IsLower(c byte) bool { return 'a' <= c && c <= 'z' }
-func IsUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
-
-// IsHeaderNameByte is RFC 9110's tchar without upper-case letters.
-func IsHeaderNameByte(c byte) bool {
-	return IsDigit(c) || IsLower(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
-
-// IsMethodByte is RFC 9110's tchar: a method is a token.
-func IsMethodByte(c byte) bool { return IsHeaderNameByte(c) || IsUpper(c) }
-
-// IsHostByte is what net/http's server lets into a Host header (RFC 3986
-// reg-name, IP literal and port characters). Verifiers check it again
-// rather than trust the HTTP layer: a space would be trimmed by a canonical
-// form, so "h " and "h" would be signed alike.
-func IsHostByte(c byte) bool {
-	return IsDigit(c) || IsLower(c) || IsUpper(c) || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0
-}
-
-// ASCIILower lower-cases A-Z only: unlike strings.ToLower it maps no other
-// byte (the Kelvin sign is not a k), so a non-ASCII name never matches a
-// signed one.
-func ASCIILower(s string) string {
-	i := 0
-	for i < len(s) && !IsUpper(s[i]) {
-		i++
-	}
-	if i == len(s) {
-		return s
-	}
-	b := []byte(s)
-	for ; i < len(b); i++ {
-		if IsUpper(b[i]) {
-			b[i] += 'a' - 'A'
-		}
-	}
-	return string(b)
 }

@@ -105,11 +105,3 @@ func TestSignedValues(t *testing.T) {
 		t.Error("host with a space accepted")
 	}
 }
-
-func TestASCIILower(t *testing.T) {
-	for in, want := range map[string]string{"X-Amz-Date": "x-amz-date", "host": "host", "\u212a": "\u212a"} {
-		if got := ASCIILower(in); got != want {
-			t.Errorf("%q: %q", in, got)
-		}
-	}
-}

@@ -1,13 +1,13 @@
 package tc3
 
 import (
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 const (
@@ -15,9 +15,6 @@ const (
 	terminator = "tc3_request"
 	dateFormat = "2006-01-02"
 
-	// maxAuthorization bounds the Authorization header. The SDK's is about
-	// 200 bytes; 16 signed headers of 64 characters stay under 1.5 KiB.
-	maxAuthorization = 2048
 	// maxSignedHeaders bounds the signed header list. The SDK signs 2,
 	// Tencent's documented example 3.
 	maxSignedHeaders = 16
@@ -35,6 +32,17 @@ const (
 	maxHeaderValue = 512
 )
 
+// authorization is TC3's Authorization header. The SDK's is about 200
+// bytes; 16 signed headers of 64 characters stay under 1.5 KiB.
+var authorization = hmacauth.AuthorizationFormat{
+	Algorithm:        algorithm,
+	Credential:       "Credential",
+	MaxLength:        2048,
+	MaxSignedHeaders: maxSignedHeaders,
+	MaxHeaderName:    maxHeaderName,
+	Check:            checkSignedHeaders,
+}
+
 // requiredHeaders are the headers every TC3 signature must cover: Tencent's
 // rule ("至少包含 host 和 content-type 两个头部") and what the SDK signs.
 var requiredHeaders = []string{"content-type", "host"}
@@ -46,11 +54,9 @@ type Authorization struct {
 	SecretID string
 	Date     string // the credential scope's date, yyyy-mm-dd
 	Service  string
-	// SignedHeaders are lower case, sorted and unique, and include
-	// content-type and host.
-	SignedHeaders []string
-	// Signature is the claimed signature, 32 bytes.
-	Signature []byte
+	// Signed holds the signed headers (lower case, sorted and unique,
+	// including content-type and host) and the claimed signature.
+	hmacauth.Signed
 }
 
 // ParseAuthorization parses an Authorization header value of the form
@@ -60,45 +66,30 @@ type Authorization struct {
 // Parts are separated by commas with optional spaces; each of the three must
 // appear exactly once, non-empty, in any order, and nothing else may. The
 // signature is exactly 64 lower-case hex digits. Every error wraps
-// ErrMalformed; the returned value is nil whenever the error is not.
+// httpsig.ErrMalformed; the returned value is nil whenever the error is not.
 func ParseAuthorization(h string) (*Authorization, error) {
-	parts, err := hmacauth.ParseAuthorization(h, algorithm, maxAuthorization, [3]string{"Credential", "SignedHeaders", "Signature"})
-	if err != nil {
-		return nil, malformed(err)
-	}
-	credential, signedHeaders, sig := parts[0], parts[1], parts[2]
+	return hmacauth.Parse(&authorization, h, (*Authorization).setCredential)
+}
 
-	a := new(Authorization)
+// setCredential reads secretid/date/service/tc3_request into a.
+func (a *Authorization) setCredential(credential string) error {
 	scope := strings.Split(credential, "/")
 	if len(scope) != 4 {
-		return nil, fmt.Errorf("%w: credential is not secretid/date/service/tc3_request", ErrMalformed)
+		return fmt.Errorf("%w: credential is not secretid/date/service/tc3_request", httpsig.ErrMalformed)
 	}
 	a.SecretID, a.Date, a.Service = scope[0], scope[1], scope[2]
 	if err := checkScope(a.SecretID, a.Date, a.Service); err != nil {
-		return nil, err
+		return err
 	}
 	if scope[3] != terminator {
-		return nil, fmt.Errorf("%w: credential scope does not end in %s", ErrMalformed, terminator)
+		return fmt.Errorf("%w: credential scope does not end in %s", httpsig.ErrMalformed, terminator)
 	}
-	names, err := parseSignedHeaders(signedHeaders)
-	if err != nil {
-		return nil, err
-	}
-	a.SignedHeaders = names
-	if a.Signature, err = hmacauth.ParseSignature(sig); err != nil {
-		return nil, malformed(err)
-	}
-	return a, nil
+	return nil
 }
-
-// malformed wraps a hmacauth error in ErrMalformed.
-func malformed(err error) error { return fmt.Errorf("%w: %w", ErrMalformed, err) }
 
 // String returns the header value, in the SDK's exact form.
 func (a *Authorization) String() string {
-	return algorithm + " Credential=" + a.SecretID + "/" + a.scope() +
-		", SignedHeaders=" + strings.Join(a.SignedHeaders, ";") +
-		", Signature=" + hex.EncodeToString(a.Signature)
+	return authorization.String(a.SecretID+"/"+a.scope(), &a.Signed)
 }
 
 // scope is the credential scope: date/service/tc3_request.
@@ -110,30 +101,25 @@ func (a *Authorization) scope() string {
 // ParseAuthorization and for Sign's arguments alike.
 func checkScope(secretID, date, service string) error {
 	switch {
-	case !hmacauth.IsToken(secretID, maxSecretID, isSecretIDByte):
-		return fmt.Errorf("%w: secret id must be 1-%d characters of A-Z a-z 0-9 _ -", ErrMalformed, maxSecretID)
+	case !httpsig.IsToken(secretID, maxSecretID, isSecretIDByte):
+		return fmt.Errorf("%w: secret id must be 1-%d characters of A-Z a-z 0-9 _ -", httpsig.ErrMalformed, maxSecretID)
 	case !isScopeDate(date):
-		return fmt.Errorf("%w: credential scope date is not a yyyy-mm-dd date", ErrMalformed)
-	case !hmacauth.IsToken(service, maxService, isServiceByte):
-		return fmt.Errorf("%w: service must be 1-%d characters of a-z 0-9 -", ErrMalformed, maxService)
+		return fmt.Errorf("%w: credential scope date is not a yyyy-mm-dd date", httpsig.ErrMalformed)
+	case !httpsig.IsToken(service, maxService, isServiceByte):
+		return fmt.Errorf("%w: service must be 1-%d characters of a-z 0-9 -", httpsig.ErrMalformed, maxService)
 	}
 	return nil
 }
 
-// parseSignedHeaders splits a;b;c, requiring what Tencent's canonical form
-// guarantees: lower-case header-name characters, in ASCII order, unique,
-// bounded, and content-type and host among them.
-func parseSignedHeaders(s string) ([]string, error) {
-	names, err := hmacauth.ParseSignedHeaders(s, maxSignedHeaders, maxHeaderName)
-	if err != nil {
-		return nil, malformed(err)
-	}
+// checkSignedHeaders requires content-type and host among the signed
+// headers, Tencent's rule.
+func checkSignedHeaders(names []string) error {
 	for _, req := range requiredHeaders {
 		if !slices.Contains(names, req) {
-			return nil, fmt.Errorf("%w: signed headers must include %s", ErrMalformed, req)
+			return fmt.Errorf("%w: signed headers must include %s", httpsig.ErrMalformed, req)
 		}
 	}
-	return names, nil
+	return nil
 }
 
 func isScopeDate(s string) bool {
@@ -145,7 +131,7 @@ func isScopeDate(s string) bool {
 }
 
 func isSecretIDByte(c byte) bool {
-	return hmacauth.IsDigit(c) || hmacauth.IsLower(c) || 'A' <= c && c <= 'Z' || c == '_' || c == '-'
+	return httpsig.IsDigit(c) || httpsig.IsLower(c) || 'A' <= c && c <= 'Z' || c == '_' || c == '-'
 }
 
-func isServiceByte(c byte) bool { return hmacauth.IsDigit(c) || hmacauth.IsLower(c) || c == '-' }
+func isServiceByte(c byte) bool { return httpsig.IsDigit(c) || httpsig.IsLower(c) || c == '-' }

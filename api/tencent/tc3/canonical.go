@@ -3,56 +3,35 @@ package tc3
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // canonicalRequestHash is hex(SHA-256(CanonicalRequest)) of a POST to "/"
 // with no query: the method, the URI, an empty query line, one
 // "name:value\n" per signed header, a blank line, the signed header list and
-// the body's hex SHA-256.
-func canonicalRequestHash(names, values []string, body []byte) []byte {
-	bodySum := sha256.Sum256(body)
-	var bodyHex [64]byte
-	hex.Encode(bodyHex[:], bodySum[:])
-
-	h := sha256.New()
-	h.Write([]byte("POST\n/\n\n"))
-	for i, n := range names {
-		h.Write([]byte(n))
-		h.Write([]byte{':'})
-		h.Write([]byte(values[i]))
-		h.Write([]byte{'\n'})
-	}
-	h.Write([]byte{'\n'})
-	for i, n := range names {
-		if i > 0 {
-			h.Write([]byte{';'})
-		}
-		h.Write([]byte(n))
-	}
-	h.Write([]byte{'\n'})
-	h.Write(bodyHex[:])
-	return hex.AppendEncode(nil, h.Sum(nil))
+// the body's hex SHA-256, payloadHash.
+func canonicalRequestHash(names, values []string, payloadHash []byte) []byte {
+	return httpsig.HexSHA256(func(w io.Writer) {
+		httpsig.WriteCanonicalRequest(w, http.MethodPost, "/", "", names, func(dst []byte, i int) []byte {
+			dst = append(dst, names[i]...)
+			dst = append(dst, ':')
+			dst = append(dst, values[i]...)
+			return append(dst, '\n')
+		}, payloadHash)
+	})
 }
 
 // stringToSign is the algorithm, the timestamp as sent, the credential scope
 // and the canonical request's hash, one per line.
 func stringToSign(timestamp, scope string, crHash []byte) []byte {
-	b := make([]byte, 0, len(algorithm)+len(timestamp)+len(scope)+len(crHash)+3)
-	b = append(b, algorithm...)
-	b = append(b, '\n')
-	b = append(b, timestamp...)
-	b = append(b, '\n')
-	b = append(b, scope...)
-	b = append(b, '\n')
-	return append(b, crHash...)
+	return httpsig.StringToSign(algorithm, timestamp, scope, crHash)
 }
 
 // signature derives the signing key from the secret and signs sts:
@@ -86,15 +65,15 @@ func hmacSHA256(key, data []byte) [32]byte {
 func requestTimestamp(h http.Header) (string, time.Time, error) {
 	vs := h.Values("X-TC-Timestamp")
 	if len(vs) != 1 {
-		return "", time.Time{}, fmt.Errorf("%w: want one x-tc-timestamp header, have %d", ErrMalformed, len(vs))
+		return "", time.Time{}, fmt.Errorf("%w: want one x-tc-timestamp header, have %d", httpsig.ErrMalformed, len(vs))
 	}
 	s := vs[0]
-	if !hmacauth.IsToken(s, maxTimestamp, hmacauth.IsDigit) || len(s) > 1 && s[0] == '0' {
-		return "", time.Time{}, fmt.Errorf("%w: x-tc-timestamp is not a decimal number of seconds", ErrMalformed)
+	if !httpsig.IsToken(s, maxTimestamp, httpsig.IsDigit) || len(s) > 1 && s[0] == '0' {
+		return "", time.Time{}, fmt.Errorf("%w: x-tc-timestamp is not a decimal number of seconds", httpsig.ErrMalformed)
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("%w: x-tc-timestamp is not a decimal number of seconds", ErrMalformed)
+		return "", time.Time{}, fmt.Errorf("%w: x-tc-timestamp is not a decimal number of seconds", httpsig.ErrMalformed)
 	}
 	return s, time.Unix(n, 0).UTC(), nil
 }
@@ -110,7 +89,7 @@ func signedValues(r *http.Request, names []string) ([]string, error) {
 		var v string
 		if n == "host" {
 			if len(r.Header.Values("Host")) > 0 {
-				return nil, fmt.Errorf("%w: a host header beside the request's host", ErrMalformed)
+				return nil, fmt.Errorf("%w: a host header beside the request's host", httpsig.ErrMalformed)
 			}
 			v = r.Host
 			if v == "" {
@@ -118,13 +97,13 @@ func signedValues(r *http.Request, names []string) ([]string, error) {
 			}
 			// What net/http sends and its server accepts as a Host: a
 			// value outside it would be signed but not sent as signed.
-			if !hmacauth.IsToken(v, maxHeaderValue, hmacauth.IsHostByte) {
-				return nil, fmt.Errorf("%w: the request's host is empty or not a valid host", ErrMalformed)
+			if !httpsig.IsToken(v, maxHeaderValue, httpsig.IsHostByte) {
+				return nil, fmt.Errorf("%w: the request's host is empty or not a valid host", httpsig.ErrMalformed)
 			}
 		} else {
 			vs := r.Header.Values(n)
 			if len(vs) != 1 {
-				return nil, fmt.Errorf("%w: signed header %s must appear once, appears %d times", ErrMalformed, n, len(vs))
+				return nil, fmt.Errorf("%w: signed header %s must appear once, appears %d times", httpsig.ErrMalformed, n, len(vs))
 			}
 			v = vs[0]
 		}
@@ -140,12 +119,12 @@ func signedValues(r *http.Request, names []string) ([]string, error) {
 func canonicalValue(name, v string) (string, error) {
 	v = strings.Trim(v, " \t")
 	if v == "" || len(v) > maxHeaderValue {
-		return "", fmt.Errorf("%w: signed header %s is empty or longer than %d bytes", ErrMalformed, name, maxHeaderValue)
+		return "", fmt.Errorf("%w: signed header %s is empty or longer than %d bytes", httpsig.ErrMalformed, name, maxHeaderValue)
 	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c < 0x20 || c >= 0x7f {
-			return "", fmt.Errorf("%w: signed header %s holds a byte that is not printable ascii", ErrMalformed, name)
+			return "", fmt.Errorf("%w: signed header %s holds a byte that is not printable ascii", httpsig.ErrMalformed, name)
 		}
 	}
-	return hmacauth.ASCIILower(v), nil
+	return httpsig.ASCIILower(v), nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/tencent/tc3"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 // FuzzParseAuthorization: no panic; whatever parses re-serialises to a value
@@ -27,7 +28,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := tc3.ParseAuthorization(h)
 		if err != nil {
-			if a != nil || !errors.Is(err, tc3.ErrMalformed) {
+			if a != nil || !errors.Is(err, httpsig.ErrMalformed) {
 				t.Fatalf("failed parse: %v, %v", a, err)
 			}
 			return
@@ -196,7 +197,7 @@ func FuzzVerify(f *testing.F) {
 			if res != nil {
 				t.Fatalf("result beside error %v", err)
 			}
-			for _, kind := range []error{tc3.ErrMissing, tc3.ErrMalformed, tc3.ErrSignature, tc3.ErrExpired} {
+			for _, kind := range []error{httpsig.ErrMissing, httpsig.ErrMalformed, httpsig.ErrSignature, httpsig.ErrExpired} {
 				if errors.Is(err, kind) {
 					return
 				}
@@ -233,7 +234,7 @@ func FuzzSignVerify(f *testing.F) {
 			}
 		}
 		if err := tc3.Sign(r, body, testID, []byte(testSecret), "kms", testTime, extra...); err != nil {
-			if !errors.Is(err, tc3.ErrMalformed) {
+			if !errors.Is(err, httpsig.ErrMalformed) {
 				t.Fatalf("unclassified: %v", err)
 			}
 			return

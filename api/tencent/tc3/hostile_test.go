@@ -14,6 +14,7 @@ import (
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
 	"github.com/attestkms/attestkms/api/tencent/tc3"
+	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
 var testTime = time.Date(2024, 3, 14, 15, 9, 26, 0, time.UTC)
@@ -80,49 +81,49 @@ func TestHostileRequests(t *testing.T) {
 		now    time.Time
 		want   error
 	}{
-		{"no authorization", func(r *http.Request) { r.Header.Del("Authorization") }, "", testTime, tc3.ErrMissing},
-		{"two authorizations", addHeader("Authorization", auth), "", testTime, tc3.ErrMalformed},
-		{"SKIP (the SDK's unsigned mode)", setHeader("Authorization", "SKIP"), "", testTime, tc3.ErrMalformed},
-		{"another service", replaceAuth("/kms/", "/cvm/"), "", testTime, tc3.ErrMalformed},
-		{"scope date another day", replaceAuth("2024-03-14", "2024-03-13"), "", testTime, tc3.ErrMalformed},
-		{"no host signed", replaceAuth("content-type;host", "content-type"), "", testTime, tc3.ErrMalformed},
-		{"no content-type signed", replaceAuth("content-type;host", "host"), "", testTime, tc3.ErrMalformed},
-		{"signed header absent", replaceAuth("content-type;host", "content-type;host;x-tc-nothing"), "", testTime, tc3.ErrMalformed},
-		{"unsorted signed headers", replaceAuth("content-type;host", "host;content-type"), "", testTime, tc3.ErrMalformed},
+		{"no authorization", func(r *http.Request) { r.Header.Del("Authorization") }, "", testTime, httpsig.ErrMissing},
+		{"two authorizations", addHeader("Authorization", auth), "", testTime, httpsig.ErrMalformed},
+		{"SKIP (the SDK's unsigned mode)", setHeader("Authorization", "SKIP"), "", testTime, httpsig.ErrMalformed},
+		{"another service", replaceAuth("/kms/", "/cvm/"), "", testTime, httpsig.ErrMalformed},
+		{"scope date another day", replaceAuth("2024-03-14", "2024-03-13"), "", testTime, httpsig.ErrMalformed},
+		{"no host signed", replaceAuth("content-type;host", "content-type"), "", testTime, httpsig.ErrMalformed},
+		{"no content-type signed", replaceAuth("content-type;host", "host"), "", testTime, httpsig.ErrMalformed},
+		{"signed header absent", replaceAuth("content-type;host", "content-type;host;x-tc-nothing"), "", testTime, httpsig.ErrMalformed},
+		{"unsorted signed headers", replaceAuth("content-type;host", "host;content-type"), "", testTime, httpsig.ErrMalformed},
 		{"upper-case signature", func(r *http.Request) {
 			r.Header.Set("Authorization", auth[:len(auth)-64]+strings.ToUpper(auth[len(auth)-64:]))
-		}, "", testTime, tc3.ErrMalformed},
-		{"hmac-sha256 v1", replaceAuth("TC3-HMAC-SHA256", "HmacSHA256"), "", testTime, tc3.ErrMalformed},
-		{"no timestamp", func(r *http.Request) { r.Header.Del("X-TC-Timestamp") }, "", testTime, tc3.ErrMalformed},
-		{"two timestamps", addHeader("X-TC-Timestamp", "1710428966"), "", testTime, tc3.ErrMalformed},
-		{"timestamp with a sign", setHeader("X-TC-Timestamp", "+1710428966"), "", testTime, tc3.ErrMalformed},
-		{"timestamp with a leading zero", setHeader("X-TC-Timestamp", "01710428966"), "", testTime, tc3.ErrMalformed},
-		{"timestamp in milliseconds", setHeader("X-TC-Timestamp", "1710428966000"), "", testTime, tc3.ErrMalformed},
-		{"timestamp as a date", setHeader("X-TC-Timestamp", "2024-03-14T15:09:26Z"), "", testTime, tc3.ErrMalformed},
-		{"timestamp one second later", setHeader("X-TC-Timestamp", "1710428967"), "", testTime, tc3.ErrSignature},
-		{"5m01s fast", nil, "", testTime.Add(-5*time.Minute - time.Second), tc3.ErrExpired},
-		{"5m01s slow", nil, "", testTime.Add(5*time.Minute + time.Second), tc3.ErrExpired},
-		{"a day late", nil, "", testTime.Add(24 * time.Hour), tc3.ErrExpired},
-		{"GET", func(r *http.Request) { r.Method = "GET" }, "", testTime, tc3.ErrMalformed},
-		{"PUT", func(r *http.Request) { r.Method = "PUT" }, "", testTime, tc3.ErrMalformed},
-		{"another path", func(r *http.Request) { r.URL.Path = "/v1.0/x" }, "", testTime, tc3.ErrMalformed},
-		{"a query", func(r *http.Request) { r.URL.RawQuery = "Action=ScheduleKeyDeletion" }, "", testTime, tc3.ErrMalformed},
-		{"unsigned payload", setHeader("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD"), "", testTime, tc3.ErrMalformed},
-		{"temporary credentials", setHeader("X-TC-Token", "token"), "", testTime, tc3.ErrMalformed},
-		{"two content types", addHeader("Content-Type", "application/json"), "", testTime, tc3.ErrMalformed},
-		{"host header beside the host", addHeader("Host", "kms.tencentcloudapi.com"), "", testTime, tc3.ErrMalformed},
-		{"control character in content type", setHeader("Content-Type", "application/json\x01"), "", testTime, tc3.ErrMalformed},
-		{"non-ascii content type", setHeader("Content-Type", "application/jsön"), "", testTime, tc3.ErrMalformed},
-		{"overlong content type", setHeader("Content-Type", "application/json; x="+strings.Repeat("a", 600)), "", testTime, tc3.ErrMalformed},
-		{"changed body", nil, `{"KeyId":"93866e69-9755-11ef-8e65-52540089bc41","Plaintext":"aGVsbG9="}`, testTime, tc3.ErrSignature},
-		{"empty body", nil, " ", testTime, tc3.ErrSignature},
-		{"changed host", func(r *http.Request) { r.Host = "kms.evil.example" }, "", testTime, tc3.ErrSignature},
-		{"changed content type", setHeader("Content-Type", "text/plain"), "", testTime, tc3.ErrSignature},
-		{"unknown secret id", replaceAuth(testID, "AKIDUNKNOWNUNKNOWNUNKNOWNUNKNOWN0000"), "", testTime, tc3.ErrSignature},
+		}, "", testTime, httpsig.ErrMalformed},
+		{"hmac-sha256 v1", replaceAuth("TC3-HMAC-SHA256", "HmacSHA256"), "", testTime, httpsig.ErrMalformed},
+		{"no timestamp", func(r *http.Request) { r.Header.Del("X-TC-Timestamp") }, "", testTime, httpsig.ErrMalformed},
+		{"two timestamps", addHeader("X-TC-Timestamp", "1710428966"), "", testTime, httpsig.ErrMalformed},
+		{"timestamp with a sign", setHeader("X-TC-Timestamp", "+1710428966"), "", testTime, httpsig.ErrMalformed},
+		{"timestamp with a leading zero", setHeader("X-TC-Timestamp", "01710428966"), "", testTime, httpsig.ErrMalformed},
+		{"timestamp in milliseconds", setHeader("X-TC-Timestamp", "1710428966000"), "", testTime, httpsig.ErrMalformed},
+		{"timestamp as a date", setHeader("X-TC-Timestamp", "2024-03-14T15:09:26Z"), "", testTime, httpsig.ErrMalformed},
+		{"timestamp one second later", setHeader("X-TC-Timestamp", "1710428967"), "", testTime, httpsig.ErrSignature},
+		{"5m01s fast", nil, "", testTime.Add(-5*time.Minute - time.Second), httpsig.ErrExpired},
+		{"5m01s slow", nil, "", testTime.Add(5*time.Minute + time.Second), httpsig.ErrExpired},
+		{"a day late", nil, "", testTime.Add(24 * time.Hour), httpsig.ErrExpired},
+		{"GET", func(r *http.Request) { r.Method = "GET" }, "", testTime, httpsig.ErrMalformed},
+		{"PUT", func(r *http.Request) { r.Method = "PUT" }, "", testTime, httpsig.ErrMalformed},
+		{"another path", func(r *http.Request) { r.URL.Path = "/v1.0/x" }, "", testTime, httpsig.ErrMalformed},
+		{"a query", func(r *http.Request) { r.URL.RawQuery = "Action=ScheduleKeyDeletion" }, "", testTime, httpsig.ErrMalformed},
+		{"unsigned payload", setHeader("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD"), "", testTime, httpsig.ErrMalformed},
+		{"temporary credentials", setHeader("X-TC-Token", "token"), "", testTime, httpsig.ErrMalformed},
+		{"two content types", addHeader("Content-Type", "application/json"), "", testTime, httpsig.ErrMalformed},
+		{"host header beside the host", addHeader("Host", "kms.tencentcloudapi.com"), "", testTime, httpsig.ErrMalformed},
+		{"control character in content type", setHeader("Content-Type", "application/json\x01"), "", testTime, httpsig.ErrMalformed},
+		{"non-ascii content type", setHeader("Content-Type", "application/jsön"), "", testTime, httpsig.ErrMalformed},
+		{"overlong content type", setHeader("Content-Type", "application/json; x="+strings.Repeat("a", 600)), "", testTime, httpsig.ErrMalformed},
+		{"changed body", nil, `{"KeyId":"93866e69-9755-11ef-8e65-52540089bc41","Plaintext":"aGVsbG9="}`, testTime, httpsig.ErrSignature},
+		{"empty body", nil, " ", testTime, httpsig.ErrSignature},
+		{"changed host", func(r *http.Request) { r.Host = "kms.evil.example" }, "", testTime, httpsig.ErrSignature},
+		{"changed content type", setHeader("Content-Type", "text/plain"), "", testTime, httpsig.ErrSignature},
+		{"unknown secret id", replaceAuth(testID, "AKIDUNKNOWNUNKNOWNUNKNOWNUNKNOWN0000"), "", testTime, httpsig.ErrSignature},
 		{"signature of another request", func(r *http.Request) {
 			other, _ := signed(t, func(r *http.Request) { r.Header.Set("X-TC-Language", "en-US"); r.Host = "other.example" })
 			r.Header.Set("Authorization", other.Header.Get("Authorization"))
-		}, "", testTime, tc3.ErrSignature},
+		}, "", testTime, httpsig.ErrSignature},
 	} {
 		r, _ := signed(t, nil)
 		b := body
@@ -150,7 +151,7 @@ func TestUnknownSecretIDLikeWrongSecret(t *testing.T) {
 	unknown := &tc3.Verifier{Service: "kms", Lookup: func(string) ([]byte, bool) { asked = true; return nil, false }}
 	_, e1 := wrong.Verify(r, body, testTime)
 	_, e2 := unknown.Verify(r, body, testTime)
-	if e1 == nil || e2 == nil || e1.Error() != e2.Error() || !errors.Is(e1, tc3.ErrSignature) || !errors.Is(e2, tc3.ErrSignature) || !asked {
+	if e1 == nil || e2 == nil || e1.Error() != e2.Error() || !errors.Is(e1, httpsig.ErrSignature) || !errors.Is(e2, httpsig.ErrSignature) || !asked {
 		t.Fatalf("wrong secret: %v; unknown id: %v", e1, e2)
 	}
 }
@@ -163,7 +164,7 @@ func TestSkewBoundary(t *testing.T) {
 		}
 	}
 	v := &tc3.Verifier{Service: "kms", Lookup: testLookup, MaxSkew: time.Minute}
-	if _, err := v.Verify(r, body, testTime.Add(61*time.Second)); !errors.Is(err, tc3.ErrExpired) {
+	if _, err := v.Verify(r, body, testTime.Add(61*time.Second)); !errors.Is(err, httpsig.ErrExpired) {
 		t.Fatalf("MaxSkew 1m at 61s: %v", err)
 	}
 }
@@ -176,12 +177,12 @@ func TestVerifierConfig(t *testing.T) {
 		"negative skew": {Service: "kms", Lookup: testLookup, MaxSkew: -time.Second},
 	} {
 		res, err := v.Verify(r, body, testTime)
-		checkErr(t, name, res, err, tc3.ErrConfig)
+		checkErr(t, name, res, err, httpsig.ErrConfig)
 	}
 	res, err := testVerifier().Verify(r, body, time.Time{})
-	checkErr(t, "zero clock", res, err, tc3.ErrConfig)
+	checkErr(t, "zero clock", res, err, httpsig.ErrConfig)
 	res, err = testVerifier().Verify(nil, body, testTime)
-	checkErr(t, "nil request", res, err, tc3.ErrMalformed)
+	checkErr(t, "nil request", res, err, httpsig.ErrMalformed)
 }
 
 // TestSDKUnsignedPayloadRefused: the SDK's UnsignedPayload profile leaves
@@ -198,7 +199,7 @@ func TestSDKUnsignedPayloadRefused(t *testing.T) {
 	}
 	r, body := receive(t, c.req, c.body)
 	res, err := testVerifier().Verify(r, body, timestampOf(t, r))
-	checkErr(t, "unsigned payload", res, err, tc3.ErrMalformed)
+	checkErr(t, "unsigned payload", res, err, httpsig.ErrMalformed)
 
 	// The v1 signature methods put the signature in form parameters: no
 	// Authorization header at all.
@@ -210,7 +211,7 @@ func TestSDKUnsignedPayloadRefused(t *testing.T) {
 	client.GenerateRandom(&tckms.GenerateRandomRequest{BaseRequest: tckms.NewGenerateRandomRequest().BaseRequest})
 	r, body = receive(t, c.req, c.body)
 	res, err = testVerifier().Verify(r, body, time.Now())
-	checkErr(t, "signature v1", res, err, tc3.ErrMissing)
+	checkErr(t, "signature v1", res, err, httpsig.ErrMissing)
 }
 
 func TestSignRefuses(t *testing.T) {
@@ -249,7 +250,7 @@ func TestSignRefuses(t *testing.T) {
 			before = tc.r.Header.Clone()
 		}
 		err := tc3.Sign(tc.r, nil, tc.id, []byte(tc.secret), tc.service, tc.at, tc.extra...)
-		if !errors.Is(err, tc3.ErrMalformed) {
+		if !errors.Is(err, httpsig.ErrMalformed) {
 			t.Errorf("%s: %v", name, err)
 		}
 		if tc.r != nil && !reflect.DeepEqual(before, tc.r.Header) {
@@ -313,7 +314,7 @@ func TestParseAuthorization(t *testing.T) {
 	}
 	for _, h := range malformedAuthorizations {
 		a, err := tc3.ParseAuthorization(h)
-		if a != nil || !errors.Is(err, tc3.ErrMalformed) {
+		if a != nil || !errors.Is(err, httpsig.ErrMalformed) {
 			t.Errorf("%.80q: %+v %v", h, a, err)
 		}
 	}

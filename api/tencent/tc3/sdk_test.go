@@ -166,7 +166,7 @@ func TestSignMatchesSDK(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: the SDK's request does not verify: %v", tc.endpoint, err)
 		}
-		if res.SecretID != testID || !res.Timestamp.Equal(at) || len(res.Signature) != 32 || res.Signs("x-tc-action") {
+		if res.AccessKeyID != testID || !res.SignedAt.Equal(at) || len(res.Signature) != 32 || res.Signs("x-tc-action") {
 			t.Fatalf("%s: result %+v", tc.endpoint, res)
 		}
 

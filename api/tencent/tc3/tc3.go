@@ -30,6 +30,10 @@
 // to a request is signed either (the SDK's Nonce is not sent with TC3), so
 // two identical calls within one second carry the same signature.
 //
+// Errors wrap one of internal/httpsig's kinds (ErrMissing, ErrMalformed,
+// ErrExpired, ErrSignature, ErrConfig), which every scheme shares; the
+// verifier's configuration and Result are api/internal/hmacauth's.
+//
 // Threat model. The attacker controls every byte of the request. Trusted are
 // the SecretLookup (its answer is the truth about a SecretId) and the clock
 // the caller passes in; Verify never calls time.Now, never touches the
@@ -51,169 +55,26 @@
 // same error as a wrong signature.
 //
 // What is not checked. Replay: a signature stays valid for the whole skew
-// window; the caller decides what to remember (Result.Signature).
+// window; the caller decides what to remember (Result.Signature; the
+// pipeline in api/internal/pipeline remembers every one).
 // Signature methods v1 (HmacSHA1, HmacSHA256 in form parameters) and GET
 // requests are refused.
 package tc3
 
-import (
-	"errors"
-	"fmt"
-	"net/http"
-	"time"
+import "github.com/attestkms/attestkms/api/internal/hmacauth"
 
-	"github.com/attestkms/attestkms/api/internal/hmacauth"
-)
+// Verifier checks TC3-HMAC-SHA256 header signatures (hmacauth.Verifier):
+// Service is the credential scope's, e.g. "kms"; MaxSkew bounds |now -
+// X-TC-Timestamp|; Lookup maps a SecretId to its SecretKey.
+type Verifier = hmacauth.Verifier[*Authorization, tc3]
 
-// Error kinds, for errors.Is. Messages never hold a secret or the expected
-// signature.
-var (
-	// ErrMissing: the request has no Authorization header at all.
-	ErrMissing = errors.New("missing authentication")
-	// ErrMalformed: the Authorization or X-TC-Timestamp header cannot be
-	// parsed, lacks a part, names another algorithm or service, the signed
-	// headers do not cover what they must, or the request asks for a TC3
-	// feature that is not supported.
-	ErrMalformed = errors.New("malformed signature")
-	// ErrSignature: the SecretId is unknown, or the signature is not the one
-	// its secret makes for this request. The two are deliberately one error
-	// with one message.
-	ErrSignature = errors.New("signature does not match")
-	// ErrExpired: X-TC-Timestamp is more than MaxSkew away from now, either
-	// way.
-	ErrExpired = errors.New("signature expired")
-	// ErrConfig: the Verifier cannot verify anything (no service, no lookup,
-	// negative skew, zero clock). Nothing is accepted.
-	ErrConfig = errors.New("tc3 verifier misconfigured")
-)
+// tc3 names the scheme in Verifier.
+type tc3 struct{}
 
-// DefaultMaxSkew is the clock skew a zero Verifier.MaxSkew allows: Tencent's
-// own ("Timestamp 和服务器时间相差不得超过五分钟").
-const DefaultMaxSkew = 5 * time.Minute
+func (tc3) Scheme() *hmacauth.Scheme[*Authorization] { return &scheme }
 
-// SecretLookup returns the SecretKey of a SecretId, or ok=false if there is
-// none. Verify neither modifies nor keeps the secret, so it may be shared.
-type SecretLookup func(secretID string) (secret []byte, ok bool)
-
-// Verifier checks TC3-HMAC-SHA256 header signatures. Each field says what its
-// zero value means; no zero value switches a check off.
-type Verifier struct {
-	// Service is the credential scope's required service, e.g. "kms". Empty
-	// is ErrConfig at Verify time, not "any service".
-	Service string
-	// MaxSkew bounds |now - X-TC-Timestamp|. Zero means DefaultMaxSkew;
-	// negative is ErrConfig.
-	MaxSkew time.Duration
-	// Lookup finds secrets. Nil is ErrConfig at Verify time.
-	Lookup SecretLookup
-}
-
-// Result describes a request whose signature verified.
-type Result struct {
-	SecretID string
-	// Timestamp is X-TC-Timestamp.
-	Timestamp time.Time
-	// SignedHeaders are the headers the signature covers, lower case and
-	// sorted: at least content-type and host.
-	SignedHeaders []string
-	// Signature is the verified signature (32 bytes): the same for every
-	// request with the same body, signed headers and second.
-	Signature []byte
-}
-
-// Signs reports whether the signature covers the header name (lower case).
-func (r *Result) Signs(name string) bool {
-	for _, h := range r.SignedHeaders {
-		if h == name {
-			return true
-		}
-	}
-	return false
-}
-
-// Verify checks r's TC3 Authorization header against body (the whole request
-// body, already read by the caller) at the instant now. It returns the
-// authenticated SecretId, or an error wrapping one of the kinds above; Result
-// is nil whenever the error is not.
-func (v *Verifier) Verify(r *http.Request, body []byte, now time.Time) (*Result, error) {
-	maxSkew := v.MaxSkew
-	switch {
-	case v.Service == "":
-		return nil, fmt.Errorf("%w: no service", ErrConfig)
-	case v.Lookup == nil:
-		return nil, fmt.Errorf("%w: no secret lookup", ErrConfig)
-	case maxSkew < 0:
-		return nil, fmt.Errorf("%w: negative skew", ErrConfig)
-	case maxSkew == 0:
-		maxSkew = DefaultMaxSkew
-	}
-	if now.IsZero() {
-		return nil, fmt.Errorf("%w: zero clock", ErrConfig)
-	}
-	if r == nil || r.URL == nil {
-		return nil, fmt.Errorf("%w: incomplete request", ErrMalformed)
-	}
-
-	// Cheap checks first: syntax, scope, clock, request shape. No secret is
-	// touched until all of them pass.
-	authz := r.Header.Values("Authorization")
-	switch len(authz) {
-	case 0:
-		return nil, ErrMissing
-	case 1:
-	default:
-		return nil, fmt.Errorf("%w: more than one authorization header", ErrMalformed)
-	}
-	a, err := ParseAuthorization(authz[0])
-	if err != nil {
-		return nil, err
-	}
-	if a.Service != v.Service {
-		return nil, fmt.Errorf("%w: credential scope names another service", ErrMalformed)
-	}
-	ts, at, err := requestTimestamp(r.Header)
-	if err != nil {
-		return nil, err
-	}
-	if a.Date != at.UTC().Format(dateFormat) {
-		return nil, fmt.Errorf("%w: credential scope date is not the x-tc-timestamp day", ErrMalformed)
-	}
-	if d, ok := hmacauth.Skew(now, at, maxSkew); !ok {
-		return nil, fmt.Errorf("%w: x-tc-timestamp is %s from the server's clock, more than %s", ErrExpired, d.Round(time.Second), maxSkew)
-	}
-	if err := checkShape(r); err != nil {
-		return nil, err
-	}
-	values, err := signedValues(r, a.SignedHeaders)
-	if err != nil {
-		return nil, err
-	}
-
-	sts := stringToSign(ts, a.scope(), canonicalRequestHash(a.SignedHeaders, values, body))
-	// An unknown SecretId costs the same HMAC work and gets the same error.
-	if !hmacauth.Match(v.Lookup, a.SecretID, a.Signature, func(secret []byte) [32]byte {
-		return signature(secret, a.Date, a.Service, sts)
-	}) {
-		return nil, ErrSignature
-	}
-	return &Result{SecretID: a.SecretID, Timestamp: at, SignedHeaders: a.SignedHeaders, Signature: a.Signature}, nil
-}
-
-// checkShape refuses what the SDK never signs and Verify cannot: another
-// method, path or a query (TC3 signs "/" and an empty query for every POST),
-// an unsigned payload, temporary credentials.
-func checkShape(r *http.Request) error {
-	switch {
-	case r.Method != http.MethodPost:
-		return fmt.Errorf("%w: only POST requests are supported", ErrMalformed)
-	case r.URL.EscapedPath() != "/" || r.URL.Opaque != "":
-		return fmt.Errorf("%w: the path must be / (tc3 does not sign it)", ErrMalformed)
-	case r.URL.RawQuery != "" || r.URL.ForceQuery:
-		return fmt.Errorf("%w: a query string is not signed for a POST", ErrMalformed)
-	case len(r.Header.Values("X-TC-Content-SHA256")) > 0:
-		return fmt.Errorf("%w: unsigned payloads (x-tc-content-sha256) are not supported", ErrMalformed)
-	case len(r.Header.Values("X-TC-Token")) > 0:
-		return fmt.Errorf("%w: temporary credentials (x-tc-token) are not supported", ErrMalformed)
-	}
-	return nil
-}
+// Result describes a request whose signature verified: its AccessKeyID is
+// the SecretId, SignedAt is X-TC-Timestamp, and SignedHeaders include at
+// least content-type and host. Its Signature is the same for every request
+// with the same body, signed headers and second.
+type Result = hmacauth.Result

@@ -1,5 +1,4 @@
-// Package httpio holds the small request-handling steps every dialect shares.
-package httpio
+package pipeline
 
 import (
 	"crypto/rand"
@@ -12,13 +11,10 @@ import (
 // MaxBody is the largest request body any dialect accepts: 1 MiB.
 const MaxBody = 1 << 20
 
-// ErrTooLarge is returned for a body over the limit.
-var ErrTooLarge = fmt.Errorf("request body is larger than %d bytes", MaxBody)
-
-// ReadBody reads the whole body, refusing one over MaxBody before reading it
+// readBody reads the whole body, refusing one over MaxBody before reading it
 // whole: at once when Content-Length says so, else as soon as the limit is
-// passed.
-func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// passed (ErrTooLarge). A body that cannot be read is ErrUnreadable.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBody {
 		return nil, ErrTooLarge
 	}
@@ -27,7 +23,10 @@ func ReadBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if errors.As(err, &mbe) {
 		return nil, ErrTooLarge
 	}
-	return b, err
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
+	}
+	return b, nil
 }
 
 // RequestID returns a new random request id (a version 4 UUID).

@@ -1,0 +1,309 @@
+// Package pipeline is the path every request takes, whatever its dialect,
+// written once. A dialect (api/aws, api/huawei, api/tencent) describes only
+// what is its own in a Dialect: how it names an operation, its
+// Authenticator (its signature scheme), how it routes and decodes, its one
+// error Table, and the shapes of its answers. Handler.Handle does the rest,
+// in this order:
+//
+//  1. Give the request an id (a random UUID) and, where the dialect has one,
+//     its response header; start the audit record (dialect, operation as the
+//     request names it, at most 64 bytes of it, the direct peer's address).
+//  2. Read the body, at most MaxBody (1 MiB): refused at once when
+//     Content-Length says more, else as soon as the limit is passed
+//     (ErrTooLarge; ErrUnreadable for a body that cannot be read).
+//  3. Authenticate it (the dialect's Authenticator) with one credential
+//     lookup, whose copy of the secret is zeroed as soon as the signature is
+//     checked; the principal is the one that lookup found. An unknown access
+//     key and a bad signature are one answer (ErrSignature). A verifier that
+//     is misconfigured is an internal error, never the client's.
+//  4. Record who is asking (access key, principal) in the audit record; from
+//     here on, and for every authentication failure, the request is audited.
+//  5. The dialect's CheckScope, if any (AWS: the credential scope's region
+//     must be the service's).
+//  6. Refuse a signature already used (ErrReplay): one replay cache for every
+//     dialect, namespaced by dialect, remembering each signature at least
+//     twice the largest skew any dialect accepts (api.New builds it so).
+//  7. The dialect's Route finds the operation (its URL, headers, method,
+//     content type); the operation decodes the body strictly and calls kms
+//     with a kms.Call naming the principal.
+//  8. Copy what the call recorded (key ARN, source key ARN, attestation
+//     summary, bypassed checks) into the audit record, and write the audit
+//     line: an answer whose line cannot be written is withheld and becomes an
+//     internal error, so nothing is released unaudited.
+//  9. Render the answer or the error in the dialect's shape (its Table turns
+//     kinds into wire codes), and zero the secrets the answer held.
+//
+// A panic anywhere in 2 to 8 is an internal error, logged with its stack and
+// audited; the server goes on serving. Internal errors and cancellations are
+// logged with their cause; clients see only the dialect's generic message.
+//
+// Threat model: every header and body byte is the attacker's until the
+// signature verifies, and the body is still hostile after (an authenticated
+// client may be compromised). Before authentication the server spends on a
+// request at most one bounded body read, one credential lookup and one
+// signature's HMAC work (the same for an unknown access key), and writes at
+// most its one audit line (an authentication failure's); an unauthenticated
+// client cannot fill the replay cache, where only verified signatures are
+// recorded. Trusted are kms (its answers and its
+// credential lookup), the clock and the configuration. What is not done here:
+// TLS (the server's), rate limiting, and authorisation, which is kms's key
+// policy.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
+	"github.com/attestkms/attestkms/internal/httpsig"
+	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
+)
+
+// MaxOperationName bounds the operation name the audit line records: the
+// name comes from the request before it is known to be one of ours.
+const MaxOperationName = 64
+
+// An Authenticator verifies one signature scheme (sigv4, tc3 and sdkhmac's
+// Verifier are): it checks r's signature over body at now, finding secrets
+// with lookup, and returns who signed, when, and the signature (what the
+// replay cache keys on), or an error wrapping one of httpsig's kinds
+// (ErrMissing, ErrMalformed, ErrExpired, ErrSignature, ErrConfig) or a
+// Refusal of the dialect's own. The Result is nil whenever the error is not.
+// Skew is how far from the server's clock it accepts a signed time: a
+// replay cache the Handler makes for itself remembers signatures twice that
+// long.
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte, now time.Time, lookup hmacauth.SecretLookup) (*hmacauth.Result, error)
+	Skew() time.Duration
+}
+
+// An Operation runs one authenticated request: it decodes body strictly and
+// calls kms on behalf of c.
+type Operation func(ctx context.Context, c *kms.Call, body []byte) (*Result, error)
+
+// A Dialect is what one cloud's wire format adds to the pipeline; every
+// field is required unless it says what its zero value means.
+type Dialect struct {
+	// Name names the dialect in the audit log and the replay cache: "aws".
+	Name string
+	// RequestIDHeader is the response header that carries the request id
+	// ("X-Amzn-RequestId"); "" when the dialect puts it in the body.
+	RequestIDHeader string
+	// Authenticator verifies the dialect's signatures.
+	Authenticator Authenticator
+	// Errors is the dialect's one table from kinds to wire errors.
+	Errors Table
+	// Operation names the operation c asks for, as the audit line records
+	// it until Route says otherwise (the Handler keeps MaxOperationName
+	// bytes).
+	Operation func(c echo.Context) string
+	// CheckScope, if not nil, refuses an authenticated request by what its
+	// signature's scope names, before the signature is recorded; its error
+	// is audited as an authentication failure.
+	CheckScope func(a *hmacauth.Result) error
+	// Route finds the operation of an authenticated request. op is the
+	// operation's name as recorded; a non-empty renamed replaces it in the
+	// audit line, also when err is not nil.
+	Route func(c echo.Context, op string) (renamed string, run Operation, err error)
+	// WriteAnswer writes a successful answer, out. If nil, out itself is
+	// the answer: JSON, status 200, Content-Type ContentType.
+	WriteAnswer func(w http.ResponseWriter, requestID string, out any) error
+	ContentType string
+	// WriteError writes a refusal: its wire error and the message a client
+	// may see.
+	WriteError func(w http.ResponseWriter, requestID string, wire WireError, msg string) error
+}
+
+// Options configure a Handler. Zero values are safe defaults.
+type Options struct {
+	Service *kms.Service // required
+	// Replay is the replay cache, shared with the other dialects. If nil,
+	// the handler keeps its own, for its Authenticator's Skew.
+	Replay *replay.Cache
+	// Now is the clock. If nil, time.Now.
+	Now func() time.Time
+	// Logger receives internal errors' causes (never secrets). If nil,
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves one dialect.
+type Handler struct {
+	d      Dialect
+	svc    *kms.Service
+	replay *replay.Cache
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New returns the Handler of d.
+func New(opts Options, d Dialect) *Handler {
+	h := &Handler{d: d, svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger}
+	if h.replay == nil {
+		h.replay = replay.New(d.Authenticator.Skew(), 0)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	return h
+}
+
+// Handle serves one request; route the dialect's requests here.
+func (h *Handler) Handle(c echo.Context) error {
+	w := c.Response()
+	reqID := RequestID()
+	if h.d.RequestIDHeader != "" {
+		w.Header().Set(h.d.RequestIDHeader, reqID)
+	}
+	rec := &audit.Record{RequestID: reqID, Dialect: h.d.Name, Operation: bound(h.d.Operation(c)), SourceIP: c.RealIP()}
+
+	res, err := h.audited(rec, func() (*Result, error) { return h.serve(c, rec) })
+	defer res.Wipe()
+	if err != nil {
+		wire, msg := h.d.Errors.Wire(err)
+		if serverFault(err) {
+			h.log.Error("internal error", "request_id", reqID, "err", err)
+		}
+		return h.d.WriteError(w, reqID, wire, msg)
+	}
+	if h.d.WriteAnswer == nil {
+		return secretjson.Write(w, http.StatusOK, h.d.ContentType, res.Out)
+	}
+	return h.d.WriteAnswer(w, reqID, res.Out)
+}
+
+// serve is steps 2 to 7 and the copy of step 8 (the package doc).
+func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
+	w, r := c.Response(), c.Request()
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	now := h.now()
+	lookup := newLookup(h.svc.Credentials())
+	a, err := h.d.Authenticator.Authenticate(r, body, now, lookup.Secret)
+	lookup.Wipe()
+	switch {
+	case errors.Is(err, httpsig.ErrConfig):
+		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
+	case err != nil:
+		return nil, authFailure(err)
+	}
+	principal, ok := lookup.Principal(a.AccessKeyID)
+	if !ok { // cannot be: the signature verified with its secret
+		return nil, authFailure(ErrSignature)
+	}
+	rec.AccessKeyID, rec.Principal = a.AccessKeyID, principal.ARN
+	// Checked only now that the signature verified, so that an unknown key
+	// and a bad signature still get one answer.
+	if h.d.CheckScope != nil {
+		if err := h.d.CheckScope(a); err != nil {
+			return nil, authFailure(err)
+		}
+	}
+	if h.replay.Replayed(h.d.Name, a.Signature, a.SignedAt, now) {
+		return nil, authFailure(ErrReplay)
+	}
+
+	renamed, run, err := h.d.Route(c, rec.Operation)
+	if renamed != "" {
+		rec.Operation = bound(renamed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
+	res, err := run(r.Context(), call, body)
+	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = call.KeyARN, call.SourceKeyARN, call.Attestation, call.BypassedChecks
+	return res, err
+}
+
+var errInternal = &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
+
+// audited runs work, turning a panic into an internal error, then writes the
+// audit line of every authenticated request (rec.AccessKeyID set by work) and
+// of every authentication failure. If the line cannot be written the answer
+// is withheld and the error is internal: nothing is released unaudited. The
+// caller writes the answer and then calls Wipe on the result.
+func (h *Handler) audited(rec *audit.Record, work func() (*Result, error)) (res *Result, err error) {
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				h.log.Error("panic serving request", "request_id", rec.RequestID, "dialect", rec.Dialect, "operation", rec.Operation, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				res, err = nil, errInternal
+			}
+		}()
+		res, err = work()
+	}()
+	if rec.AccessKeyID == "" && !errors.Is(err, errAuth) {
+		return res, err
+	}
+	if err == nil {
+		rec.Outcome = "ok"
+	} else {
+		rec.Outcome = "error"
+		wire, msg := h.d.Errors.Wire(err)
+		rec.ErrorCode, rec.Message = wire.Code, msg
+	}
+	if aerr := h.svc.AuditLog().Write(rec); aerr != nil {
+		h.log.Error("audit log write failed", "request_id", rec.RequestID, "err", aerr)
+		res.Wipe()
+		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
+	}
+	return res, err
+}
+
+// bound keeps MaxOperationName bytes of a name the request chose.
+func bound(op string) string {
+	if len(op) > MaxOperationName {
+		return op[:MaxOperationName]
+	}
+	return op
+}
+
+// Result is an operation's answer and the secret buffers in it.
+type Result struct {
+	Out     any
+	Secrets [][]byte
+}
+
+// Wipe zeroes the secret buffers.
+func (r *Result) Wipe() {
+	if r == nil {
+		return
+	}
+	for _, s := range r.Secrets {
+		clear(s)
+	}
+}
+
+// OK is an answer holding the given secret buffers, which the Handler zeroes
+// once the answer is written (or withheld).
+func OK(out any, secrets ...[]byte) (*Result, error) {
+	return &Result{Out: out, Secrets: secrets}, nil
+}
+
+// Decoding adapts an operation on a typed request, fn, to one on the body:
+// decode (the dialect's strict JSON) fills a new Req first.
+func Decoding[D, Req any](decode func(body []byte, v any) error, fn func(D, context.Context, *kms.Call, *Req) (*Result, error)) func(D, context.Context, *kms.Call, []byte) (*Result, error) {
+	return func(d D, ctx context.Context, c *kms.Call, body []byte) (*Result, error) {
+		var req Req
+		if err := decode(body, &req); err != nil {
+			return nil, err
+		}
+		return fn(d, ctx, c, &req)
+	}
+}

@@ -1,0 +1,61 @@
+// Package secretjson writes JSON answers that may hold secrets so that every
+// copy of a secret the server makes can be zeroed: Write encodes into a
+// buffer it zeroes once sent, and RawString carries a secret's encoding
+// (Base64, Hex) into that buffer without a Go string, which could not be
+// zeroed. The operation that made a RawString lists it among its answer's
+// secrets (pipeline.OK), and the pipeline zeroes those once the answer is
+// written.
+//
+// What this does not do: zero what encoding/json or net/http copy for
+// themselves (net/http's write buffer), or the client's copy. It narrows
+// the window in which a secret sits in the server's memory; it does not
+// close it.
+package secretjson
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+)
+
+// Write encodes v as the answer, with status and contentType, from a buffer
+// it zeroes after sending: the answer may hold a secret.
+func Write(w http.ResponseWriter, status int, contentType string, v any) error {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return err
+	}
+	defer clear(buf.Bytes())
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// RawString is a secret's text in a JSON answer, quoted ("…"), in one buffer
+// that MarshalJSON returns itself: encoding/json then copies the secret only
+// into the answer's buffer, which Write zeroes, and listing the RawString
+// among the answer's secrets lets the pipeline zero this one. Made by Base64
+// and Hex, which encode without a Go string.
+type RawString []byte
+
+// MarshalJSON implements json.Marshaler.
+func (r RawString) MarshalJSON() ([]byte, error) { return r, nil }
+
+// Base64 is secret's standard base64, as a RawString.
+func Base64(secret []byte) RawString {
+	out := make(RawString, base64.StdEncoding.EncodedLen(len(secret))+2)
+	out[0], out[len(out)-1] = '"', '"'
+	base64.StdEncoding.Encode(out[1:], secret)
+	return out
+}
+
+// Hex is secret's lower-case hex, as a RawString.
+func Hex(secret []byte) RawString {
+	out := make(RawString, hex.EncodedLen(len(secret))+2)
+	out[0], out[len(out)-1] = '"', '"'
+	hex.Encode(out[1:], secret)
+	return out
+}
