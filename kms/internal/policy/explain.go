@@ -4,6 +4,9 @@ package policy
 // statement decided, and why each statement applied or did not.
 type Judgement struct {
 	Decision Decision
+	// Grant is to whom an Allow was granted (EvaluateGrant); GrantNone
+	// unless Decision is Allow.
+	Grant Grant
 	// Statement names the statement that decided: the first Deny that
 	// applied (ExplicitDeny), or the first Allow (Allow); empty for an
 	// implicit Deny and for a request that cannot be judged.
@@ -23,7 +26,8 @@ type Judgement struct {
 // statements, elements, operators and condition keys, never a value. It
 // allocates; Evaluate is the hot path.
 func (p *Policy) Judge(r *Request) Judgement {
-	j := Judgement{Decision: p.Evaluate(r)}
+	var j Judgement
+	j.Decision, j.Grant = p.EvaluateGrant(r)
 	if p == nil || r == nil {
 		j.Lines = []string{"no policy or no request"}
 		return j
