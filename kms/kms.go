@@ -76,6 +76,10 @@ type Principal struct {
 	// ARN is arn:aws:iam::<account>:root for the first (admin) credential and
 	// arn:aws:iam::<account>:user/<name> for others.
 	ARN string
+
+	// identity is the credential's identity policy, nil for none; only a
+	// credential lookup sets it (Credentials.Lookup).
+	identity *identityPolicy
 }
 
 // Call is one authenticated request as kms sees it: who asks, under which
@@ -91,7 +95,10 @@ type Call struct {
 	SecureTransport bool
 
 	// Set by the operation.
-	KeyARN       string
+	KeyARN string
+	// Credential is the access key id a credential operation created,
+	// rotated (the new one) or deleted.
+	Credential   string
 	SourceKeyARN string              // ReEncrypt's source key
 	Attestation  *AttestationSummary // a Recipient's verified evidence
 	// BypassedChecks names the policy checks (CheckLockout,
@@ -175,7 +182,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 	if opts.Now != nil {
 		now = opts.Now()
 	}
-	cred := newCredential("admin", now)
+	cred := newCredential(adminName, now)
 
 	// The database is built under a temporary name and renamed into place, so
 	// a crash during init leaves no half-made store behind.
@@ -203,7 +210,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 				return err
 			}
 		}
-		return putCredential(tx, sl, cred)
+		return putCredential(tx, sl, &credentialRecord{AccessKeyID: cred.AccessKeyID, Name: cred.Name, CreatedAt: cred.CreatedAt}, []byte(cred.SecretAccessKey))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
@@ -269,7 +276,7 @@ func Open(opts Options) (*Service, error) {
 		s.region, movedFrom, err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion, opts.StoredRegion)
 	}
 	if err == nil {
-		s.creds, err = loadCredentials(db, sl, s.account)
+		s.creds, err = loadCredentials(db, sl, s.account, s.now)
 	}
 	if err == nil {
 		s.audit, err = audit.Open(filepath.Join(opts.DataDir, auditFile), s.now)

@@ -40,6 +40,10 @@ const (
 	purposeRootCheck  = "root-check"
 	purposeMaterial   = "key-material"
 	purposeCredential = "credential-secret"
+	// purposeScopedCredential seals the secret of a credential with an
+	// admin permission (but the root's), an identity policy or an expiry,
+	// bound to them (credentialRecord.sealedAs).
+	purposeScopedCredential = "credential-secret-scoped"
 	// maxCachedKeys bounds the decoded-key cache; past it an arbitrary entry is
 	// dropped (it is rebuilt from the database on its next use).
 	maxCachedKeys = 10000
@@ -84,11 +88,17 @@ type aliasRecord struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// credentialRecord is a credential as stored (credentials.go). The fields
+// after CreatedAt are absent from records made before they existed, and
+// from records that do not use them (sealedAs).
 type credentialRecord struct {
-	AccessKeyID string    `json:"access_key_id"`
-	Name        string    `json:"name"`
-	CreatedAt   time.Time `json:"created_at"`
-	Sealed      []byte    `json:"sealed_secret"`
+	AccessKeyID    string     `json:"access_key_id"`
+	Name           string     `json:"name"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Admin          bool       `json:"admin,omitempty"`
+	IdentityPolicy string     `json:"identity_policy,omitempty"`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
+	Sealed         []byte     `json:"sealed_secret"`
 }
 
 // store wraps the bbolt database with a cache of decoded keys.

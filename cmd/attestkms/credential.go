@@ -67,11 +67,12 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background() // a quick local change: nothing to cancel it
 	switch sub {
 	case "create":
-		cred, err := svc.Admin().CreateCredential(ctx, *name)
+		cred, err := svc.Admin().CreateCredential(ctx, &kms.CreateCredentialRequest{Name: *name})
 		if err != nil {
 			return err
 		}
-		doc, err := credentialDoc(svc.Account(), cred)
+		defer clear(cred.SecretAccessKey)
+		doc, err := credentialDoc(svc.Account(), &kms.Credential{AccessKeyID: cred.AccessKeyID, SecretAccessKey: string(cred.SecretAccessKey)})
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,8 @@ type Judgement struct {
 	// unless Decision is Allow.
 	Grant Grant
 	// Statement names the statement that decided: the first Deny that
-	// applied (ExplicitDeny), or the first Allow (Allow); empty for an
+	// applied (ExplicitDeny), or the first Allow (Allow) that granted as
+	// Grant says (naming the caller itself for GrantCaller); empty for an
 	// implicit Deny and for a request that cannot be judged.
 	Statement string
 	// Unmet says, for an implicit Deny, what each Allow statement that
@@ -79,7 +80,7 @@ func (p *Policy) Judge(r *Request) Judgement {
 		}
 		if len(unmet) == 0 {
 			j.Lines = append(j.Lines, name+": applies: "+effect)
-			if j.Statement == "" && (s.deny && j.Decision == ExplicitDeny || !s.deny && j.Decision == Allow) {
+			if j.Statement == "" && (s.deny && j.Decision == ExplicitDeny || !s.deny && j.Decision == Allow && (j.Grant != GrantCaller || s.grantsCaller(&c))) {
 				j.Statement = name
 			}
 			continue
