@@ -1,6 +1,8 @@
 // Package api serves every dialect on one port: it builds the echo router,
 // sends each request to its dialect by what identifies it (DESIGN.md), and
-// answers GET /healthz. It holds no key logic and no dialect logic.
+// answers GET /healthz. It holds no key logic and no dialect logic. The
+// admin API (api/admin: credentials on the running server) is one more
+// dialect on the same port.
 //
 // Every request, whatever its dialect, takes one path, written once in
 // api/internal/pipeline: bound the body (1 MiB), authenticate it with the
@@ -21,10 +23,12 @@ package api
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/admin"
 	"github.com/attestkms/attestkms/api/aws"
 	"github.com/attestkms/attestkms/api/huawei"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
@@ -47,6 +51,7 @@ type Options struct {
 //	POST /                       X-Amz-Target: TrentService.<Op>   AWS KMS JSON 1.1
 //	POST /                       X-TC-Action: <Op>                 Tencent Cloud KMS API 3.0
 //	POST /v1.0/{project_id}/kms/<op>                               Huawei Cloud DEW KMS v1.0
+//	POST /                       X-Amz-Target: AttestKMSAdmin.<Op> the admin API (api/admin)
 //	GET  /healthz                                                  200 when serving
 func New(opts Options) *echo.Echo {
 	if opts.Logger == nil {
@@ -55,9 +60,10 @@ func New(opts Options) *echo.Echo {
 	// One replay cache for every dialect: a signature is a signature. It
 	// remembers each as long as the most lenient dialect would accept it
 	// again: each dialect declares its own skew.
-	rc := replay.New(max(aws.MaxSkew, huawei.MaxSkew, tencent.MaxSkew), 0)
+	rc := replay.New(max(aws.MaxSkew, huawei.MaxSkew, tencent.MaxSkew, admin.MaxSkew), 0)
 	p := pipeline.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger}
 	awsH, huaweiH, tencentH := aws.New(p), huawei.New(p), tencent.New(p)
+	adminH := admin.New(p)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -81,6 +87,11 @@ func New(opts Options) *echo.Echo {
 		// unknown-operation answer after authentication.
 		if c.Request().Header.Get("X-TC-Action") != "" && c.Request().Header.Get("X-Amz-Target") == "" {
 			return tencentH.Handle(c)
+		}
+		// The admin API is POST / with X-Amz-Target: AttestKMSAdmin.<Op>
+		// (one header value: a repeated one is the AWS dialect's to refuse).
+		if t := c.Request().Header.Values("X-Amz-Target"); len(t) == 1 && strings.HasPrefix(t[0], admin.TargetPrefix) {
+			return adminH.Handle(c)
 		}
 		return awsH.Handle(c)
 	})

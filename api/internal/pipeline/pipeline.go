@@ -228,6 +228,7 @@ func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
 	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
 	res, err := run(r.Context(), call, body)
 	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = call.KeyARN, call.SourceKeyARN, call.Attestation, call.BypassedChecks
+	rec.Credential = call.Credential
 	return res, err
 }
 
