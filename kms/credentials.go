@@ -176,10 +176,15 @@ func cache(acct Account, rec *credentialRecord, secret []byte) *cachedCredential
 // The opened secrets are cached here; the cache's slices are never handed
 // out (Lookup copies), so that deleting a credential may zero its secret
 // while a request signed with it is still being checked.
+//
+// Locking: change serialises the changes (create, delete, rotate), which
+// check the cache, commit to the store and only then take mu to change the
+// map; so a lookup waits for no store commit, only for the map's change.
 type Credentials struct {
-	mu  sync.RWMutex
-	m   map[string]*cachedCredential
-	now func() time.Time
+	change sync.Mutex
+	mu     sync.RWMutex
+	m      map[string]*cachedCredential
+	now    func() time.Time
 }
 
 func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account, now func() time.Time) (*Credentials, error) {
@@ -269,19 +274,25 @@ func (s *Service) createCredential(ctx context.Context, req *CreateCredentialReq
 	}
 
 	c := s.creds
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.change.Lock()
+	defer c.change.Unlock()
+	c.mu.RLock()
+	exists := false
 	for _, cc := range c.m {
-		if cc.rec.Name == name {
-			return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
-		}
+		exists = exists || cc.rec.Name == name
+	}
+	c.mu.RUnlock()
+	if exists {
+		return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
 	}
 	err := s.st.update(ctx, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, rec, []byte(cred.SecretAccessKey)) })
 	if err != nil {
 		return nil, asKMSError(err)
 	}
 	cc := cache(s.account, rec, []byte(cred.SecretAccessKey))
+	c.mu.Lock()
 	c.m[rec.AccessKeyID] = cc
+	c.mu.Unlock()
 	return &CreateCredentialResponse{CredentialInfo: cc.info(s.account, s.now()), SecretAccessKey: []byte(cred.SecretAccessKey)}, nil
 }
 
@@ -308,22 +319,22 @@ func (s *Service) deleteCredential(ctx context.Context, accessKeyID string) (*Cr
 	}
 	now := s.now()
 	c := s.creds
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.change.Lock()
+	defer c.change.Unlock()
+	c.mu.RLock()
 	cc, ok := c.m[accessKeyID]
+	others := 0
+	for id, o := range c.m {
+		if id != accessKeyID && o.rec.isAdmin() && !o.expired(now) {
+			others++
+		}
+	}
+	c.mu.RUnlock()
 	if !ok {
 		return nil, credentialNotFound(accessKeyID)
 	}
-	if cc.rec.isAdmin() && !cc.expired(now) {
-		others := 0
-		for id, o := range c.m {
-			if id != accessKeyID && o.rec.isAdmin() && !o.expired(now) {
-				others++
-			}
-		}
-		if others == 0 {
-			return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
-		}
+	if cc.rec.isAdmin() && !cc.expired(now) && others == 0 {
+		return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
 	}
 	err := s.st.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
@@ -332,7 +343,9 @@ func (s *Service) deleteCredential(ctx context.Context, accessKeyID string) (*Cr
 		return nil, asKMSError(err)
 	}
 	info := cc.info(s.account, now)
+	c.mu.Lock()
 	delete(c.m, accessKeyID)
+	c.mu.Unlock()
 	clear(cc.secret) // the cache's own copy: lookups got theirs
 	return &info, nil
 }
@@ -346,9 +359,11 @@ func (s *Service) rotateCredential(ctx context.Context, accessKeyID string) (*Ro
 	}
 	now := s.now()
 	c := s.creds
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.change.Lock()
+	defer c.change.Unlock()
+	c.mu.RLock()
 	old, ok := c.m[accessKeyID]
+	c.mu.RUnlock()
 	if !ok {
 		return nil, credentialNotFound(accessKeyID)
 	}
@@ -367,10 +382,12 @@ func (s *Service) rotateCredential(ctx context.Context, accessKeyID string) (*Ro
 	if err != nil {
 		return nil, asKMSError(err)
 	}
-	delete(c.m, accessKeyID)
-	clear(old.secret)
 	cc := cache(s.account, &rec, []byte(cred.SecretAccessKey))
+	c.mu.Lock()
+	delete(c.m, accessKeyID)
 	c.m[rec.AccessKeyID] = cc
+	c.mu.Unlock()
+	clear(old.secret)
 	return &RotateCredentialResponse{
 		CreateCredentialResponse: CreateCredentialResponse{CredentialInfo: cc.info(s.account, now), SecretAccessKey: []byte(cred.SecretAccessKey)},
 		Replaced:                 accessKeyID,
