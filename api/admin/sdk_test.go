@@ -211,9 +211,9 @@ func TestCredentialsWhileServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		`"dialect":"admin","operation":"CreateCredential","credential":"` + ci.AccessKeyId + `","outcome":"ok"`,
-		`"dialect":"admin","operation":"DeleteCredential","credential":"` + ci.AccessKeyId + `","outcome":"ok"`,
-		`"dialect":"admin","operation":"RotateCredential","credential":"` + rotated.AccessKeyId + `","outcome":"ok"`,
+		`"dialect":"admin","operation":"CreateCredential","outcome":"ok","credential":"` + ci.AccessKeyId + `"}`,
+		`"dialect":"admin","operation":"DeleteCredential","outcome":"ok","credential":"` + ci.AccessKeyId + `"}`,
+		`"dialect":"admin","operation":"RotateCredential","outcome":"ok","credential":"` + rotated.AccessKeyId + `"}`,
 		`"dialect":"admin","operation":"ListCredentials","outcome":"error","error_code":"AccessDeniedException"`,
 	} {
 		if !bytes.Contains(log, []byte(want)) {

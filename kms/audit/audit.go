@@ -22,19 +22,16 @@ import (
 
 // Record is one line of the audit log.
 type Record struct {
-	Time         time.Time `json:"time"`
-	RequestID    string    `json:"request_id"`
-	AccessKeyID  string    `json:"access_key_id,omitempty"`
-	Principal    string    `json:"principal,omitempty"`
-	SourceIP     string    `json:"source_ip,omitempty"`
-	Dialect      string    `json:"dialect"`
-	Operation    string    `json:"operation"`
-	KeyARN       string    `json:"key_arn,omitempty"`
-	SourceKeyARN string    `json:"source_key_arn,omitempty"`
-	// Credential is the access key id an admin API operation created,
-	// rotated (the new one) or deleted.
-	Credential  string       `json:"credential,omitempty"`
-	Attestation *Attestation `json:"attestation,omitempty"`
+	Time         time.Time    `json:"time"`
+	RequestID    string       `json:"request_id"`
+	AccessKeyID  string       `json:"access_key_id,omitempty"`
+	Principal    string       `json:"principal,omitempty"`
+	SourceIP     string       `json:"source_ip,omitempty"`
+	Dialect      string       `json:"dialect"`
+	Operation    string       `json:"operation"`
+	KeyARN       string       `json:"key_arn,omitempty"`
+	SourceKeyARN string       `json:"source_key_arn,omitempty"`
+	Attestation  *Attestation `json:"attestation,omitempty"`
 	// BypassedChecks names the safety checks a new key policy failed that
 	// BypassPolicyLockoutSafetyCheck skipped ("lockout",
 	// "attestation-safety"): a break-glass policy change is visible here.
@@ -42,6 +39,9 @@ type Record struct {
 	Outcome        string   `json:"outcome"` // "ok" or "error"
 	ErrorCode      string   `json:"error_code,omitempty"`
 	Message        string   `json:"message,omitempty"`
+	// Credential is the access key id an admin API operation created,
+	// rotated (the new one) or deleted.
+	Credential string `json:"credential,omitempty"`
 }
 
 // Attestation is what a Record says of a Recipient's verified evidence:
