@@ -264,6 +264,7 @@ var gateNoKey = map[string]string{
 	"Close":          "closes the store",
 	"Account":        "the account's ids",
 	"Region":         "the server's region",
+	"Ready":          "a read transaction on the store's meta bucket, no key",
 }
 
 // gateAdmin are Admin's methods: administration takes no key from a request
@@ -274,6 +275,7 @@ var gateAdmin = map[string]string{
 	"DeleteCredential": "administration, no key",
 	"Maintain":         "deletes expired keys and rotates due ones; returns no secret",
 	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
+	"KeyStates":        "counts keys by state for the metrics; no secret",
 }
 
 // secretNames are the fields of a response that carry a secret.
