@@ -270,6 +270,7 @@ var gateNoKey = map[string]string{
 	"ListCredentials":  "lists credentials, no key",
 	"DeleteCredential": "deletes an access key, no key",
 	"RotateCredential": "replaces an access key pair, no key",
+	"Ready":          "a read transaction on the store's meta bucket, no key",
 }
 
 // gateAdmin are Admin's methods: administration takes no key from a request
@@ -281,6 +282,7 @@ var gateAdmin = map[string]string{
 	"RotateCredential": "administration, no key",
 	"Maintain":         "deletes expired keys and rotates due ones; returns no secret",
 	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
+	"KeyStates":        "counts keys by state for the metrics; no secret",
 }
 
 // secretNames are the fields of a response that carry a secret.

@@ -98,9 +98,9 @@ func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *CreateKeyR
 }
 
 // servicePlumbing are the methods of Service that are not operations: its
-// account, region and lifecycle, and the handles to what is not the data
-// plane (Admin, Credentials, AuditLog).
-var servicePlumbing = map[string]bool{"Account": true, "Region": true, "Close": true, "Admin": true, "Credentials": true, "AuditLog": true}
+// account, region, lifecycle and readiness, and the handles to what is not
+// the data plane (Admin, Credentials, AuditLog).
+var servicePlumbing = map[string]bool{"Account": true, "Region": true, "Close": true, "Ready": true, "Admin": true, "Credentials": true, "AuditLog": true}
 
 // benchKey is a fresh service and one key of spec and usage in it, for a
 // benchmark: the service, the admin's call and the key id.

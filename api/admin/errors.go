@@ -47,6 +47,10 @@ var errorTable = pipeline.Table{
 	pipeline.ErrSignature: {Code: "InvalidSignatureException", Status: http.StatusBadRequest,
 		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."},
 	pipeline.ErrReplay: {Code: "InvalidSignatureException", Status: http.StatusBadRequest, Message: "Signature has already been used: this request is a replay."},
+	// Over the node's budget, as the AWS dialect answers it: AWS's
+	// ThrottlingException, which its SDKs retry with backoff.
+	kms.ErrThrottled:      {Code: "ThrottlingException", Status: http.StatusBadRequest},
+	pipeline.ErrThrottled: {Code: "ThrottlingException", Status: http.StatusBadRequest, Message: "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."},
 }
 
 // Errors of the dialect itself, before a request reaches kms.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api"
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -45,6 +45,14 @@ region it was created (or last moved) for, and serve refuses it under another
 --region; --rename-region moves it instead, rewriting that region's ARNs in
 every key policy — all at once, or not at all.
 
+Operating it: GET /healthz is 200 while the process serves, GET /readyz 200
+while its store answers (503 otherwise). --metrics-listen serves Prometheus
+metrics on a separate address (and, with --pprof, Go's profiles there),
+never on the API port. Logs go to stderr (--log-format, --log-level). The
+limits — --rate-limit per access key, --auth-failure-limit per source
+address, --cold-chain-limit for attestation chains not verified before —
+are token buckets of this process: per node, not per cluster.
+
 Examples:
   attestkms serve
   attestkms serve --data-dir /var/lib/attestkms --listen 0.0.0.0:8443 \
@@ -52,6 +60,7 @@ Examples:
   attestkms serve --nitro-roots ca/root.pem      # trust attestsim's test root instead of AWS's
   attestkms serve --snp-roots snpca/roots.pem --tpm-roots tpmca/roots.pem   # attestsim's SNP and TPM test CAs
   attestkms serve --region eu-west-1 --rename-region   # move a us-east-1 store to eu-west-1
+  attestkms serve --metrics-listen 127.0.0.1:9464 --log-format json --rate-limit 500
 `
 
 // serveConfig is what serve runs with; tests build one directly.
@@ -63,6 +72,7 @@ type serveConfig struct {
 	evidence                     evidenceFlags
 	allowDebugEnclaves           bool
 	maintainEvery                time.Duration
+	obs                          obsFlags // metrics, logs, limits (observe.go)
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -77,7 +87,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
 	cfg.evidence.register(fs)
 	fs.BoolVar(&cfg.allowDebugEnclaves, "allow-debug-enclaves", false, "accept Recipients from debug-mode enclaves, whose memory is open to their host (tests only)")
+	cfg.obs.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if err := cfg.obs.check(); err != nil {
 		return err
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
@@ -95,17 +109,27 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 // serve runs the server until ctx is done. If ready is not nil it receives the
 // listening address once /healthz answers.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- string) error {
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, err := cfg.obs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	stderr = cfg.obs.notices(stderr, logger)
 	if cfg.evidence.maxAge == 0 {
 		cfg.evidence.maxAge = 5 * time.Minute
 	}
 	cfg.evidence.allowDebug = cfg.allowDebugEnclaves
+	cfg.evidence.coldChain = cfg.obs.coldChain()
 	verifiers, err := cfg.evidence.verifiers()
 	if err != nil {
 		return err
 	}
+	var attestation attest.Verifier = verifiers
+	m := cfg.obs.instrument(verifiers) // nil without --metrics-listen
+	if m != nil {
+		attestation = m.Verifier(verifiers)
+	}
 	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
-		Attestation: verifiers}
+		Attestation: attestation}
 	if !kms.IsInitialised(cfg.dataDir) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {
@@ -132,6 +156,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	defer svc.Close()
+	if m != nil {
+		watchService(m, svc)
+	}
 	admin := svc.Admin()
 	problems, err := admin.PolicyProblems(ctx)
 	if err != nil {
@@ -149,8 +176,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		}
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	apiOpts := api.Options{Service: svc, Logger: logger, RateLimit: cfg.obs.rateLimit, AuthFailureLimit: cfg.obs.authFailureLimit}
+	if m != nil {
+		apiOpts.Observer = m
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Options{Service: svc, Logger: logger}),
+		Handler:           api.New(apiOpts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -174,6 +205,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if cfg.allowDebugEnclaves {
 		fmt.Fprintln(stderr, "attestkms: warning: --allow-debug-enclaves: secrets may go to enclaves whose memory is open to their host")
 	}
+	stopMetrics, err := cfg.obs.start(m, ln.Addr(), tlsConfig != nil, logger, stderr)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopMetrics()
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

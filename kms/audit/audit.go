@@ -54,9 +54,22 @@ type Attestation = attest.Summary
 // lines from concurrent requests never interleave. The file is created 0600;
 // to make it append-only against the server itself, chattr +a it.
 type Log struct {
-	mu  sync.Mutex
-	f   *os.File
-	now func() time.Time
+	mu    sync.Mutex
+	f     *os.File
+	now   func() time.Time
+	bytes Counter // nil: not counted
+}
+
+// A Counter counts what the log writes: the server's
+// attestkms_audit_bytes_total (a prometheus.Counter is one).
+type Counter interface{ Add(float64) }
+
+// CountBytes makes c count the bytes of every line written from now on;
+// nil stops counting.
+func (l *Log) CountBytes(c Counter) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.bytes = c
 }
 
 // Open opens (creating if needed) the audit log at path. now stamps records
@@ -86,7 +99,10 @@ func (l *Log) Write(rec *Record) error {
 	line = append(line, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, err = l.f.Write(line)
+	n, err := l.f.Write(line)
+	if l.bytes != nil && n > 0 {
+		l.bytes.Add(float64(n))
+	}
 	return err
 }
 

@@ -74,3 +74,38 @@ func BenchmarkWrite(b *testing.B) {
 		}
 	}
 }
+
+type counter struct{ n float64 }
+
+func (c *counter) Add(v float64) { c.n += v }
+
+// TestCountBytes: a Counter given to CountBytes counts every byte written
+// after, and nothing once taken away.
+func TestCountBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Write(&Record{RequestID: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(path)
+	c := &counter{}
+	l.CountBytes(c)
+	for _, id := range []string{"a", "b"} {
+		if err := l.Write(&Record{RequestID: id, Dialect: "aws", Operation: "Encrypt", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := os.Stat(path)
+	if want := float64(after.Size() - before.Size()); c.n != want {
+		t.Fatalf("counted %v bytes; the file grew by %v", c.n, want)
+	}
+	l.CountBytes(nil)
+	l.Write(&Record{RequestID: "c"})
+	if want := float64(after.Size() - before.Size()); c.n != want {
+		t.Fatal("counted after CountBytes(nil)")
+	}
+}

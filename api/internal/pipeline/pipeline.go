@@ -8,6 +8,8 @@
 //  1. Give the request an id (a random UUID) and, where the dialect has one,
 //     its response header; start the audit record (dialect, operation as the
 //     request names it, at most 64 bytes of it, the direct peer's address).
+//     If the peer's budget for failed authentications (Limits) is spent,
+//     refuse it now (ErrThrottled), unaudited.
 //  2. Read the body, at most MaxBody (1 MiB): refused at once when
 //     Content-Length says more, else as soon as the limit is passed
 //     (ErrTooLarge; ErrUnreadable for a body that cannot be read).
@@ -19,7 +21,8 @@
 //  4. Record who is asking (access key, principal) in the audit record; from
 //     here on, and for every authentication failure, the request is audited.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
-//     must be the service's).
+//     must be the service's). Then the access key's budget (Limits): none
+//     left is ErrThrottled.
 //  6. Refuse a signature already used (ErrReplay): one replay cache for every
 //     dialect, namespaced by dialect, remembering each signature at least
 //     twice the largest skew any dialect accepts (api.New builds it so).
@@ -36,6 +39,11 @@
 // A panic anywhere in 2 to 8 is an internal error, logged with its stack and
 // audited; the server goes on serving. Internal errors and cancellations are
 // logged with their cause; clients see only the dialect's generic message.
+// An authentication failure takes a token from its peer's budget for
+// failures. The Observer, if any, is told each request's operation (as the
+// dialect's table names it, or UnknownOperation), outcome and duration, and
+// why authentication or a budget refused it; at level debug the Logger gets
+// a line per request.
 //
 // Threat model: every header and body byte is the attacker's until the
 // signature verifies, and the body is still hostile after (an authenticated
@@ -44,10 +52,13 @@
 // signature's HMAC work (the same for an unknown access key), and writes at
 // most its one audit line (an authentication failure's); an unauthenticated
 // client cannot fill the replay cache, where only verified signatures are
-// recorded. Trusted are kms (its answers and its
-// credential lookup), the clock and the configuration. What is not done here:
-// TLS (the server's), rate limiting, and authorisation, which is kms's key
-// policy.
+// recorded. Once a peer's budget for failures is spent, its requests cost
+// a map lookup and an answer, and no audit line, until the budget refills
+// (Limits; per node, and per address, so a flood from many addresses is
+// bounded only by what they share once the table of addresses is full).
+// Trusted are kms (its answers and its credential lookup), the clock and
+// the configuration. What is not done here: TLS (the server's), and
+// authorisation, which is kms's key policy.
 package pipeline
 
 import (
@@ -107,6 +118,12 @@ type Dialect struct {
 	// it until Route says otherwise (the Handler keeps MaxOperationName
 	// bytes).
 	Operation func(c echo.Context) string
+	// Known reports whether op is the name of an operation the dialect
+	// serves (a key of its own table): the metrics name a request's
+	// operation only then, and UnknownOperation otherwise, so that no
+	// name a client made up becomes a label. If nil, every operation is
+	// UnknownOperation.
+	Known func(op string) bool
 	// CheckScope, if not nil, refuses an authenticated request by what its
 	// signature's scope names, before the signature is recorded; its error
 	// is audited as an authentication failure.
@@ -132,9 +149,13 @@ type Options struct {
 	Replay *replay.Cache
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
-	// Logger receives internal errors' causes (never secrets). If nil,
-	// slog.Default().
+	// Logger receives internal errors' causes (never secrets), and at
+	// level debug a line per request. If nil, slog.Default().
 	Logger *slog.Logger
+	// Limits are the request budgets; the zero value limits nothing.
+	Limits Limits
+	// Observer, if not nil, is told how each request ended (the metrics).
+	Observer Observer
 }
 
 // Handler serves one dialect.
@@ -144,11 +165,13 @@ type Handler struct {
 	replay *replay.Cache
 	now    func() time.Time
 	log    *slog.Logger
+	limits Limits
+	obs    Observer
 }
 
 // New returns the Handler of d.
 func New(opts Options, d Dialect) *Handler {
-	h := &Handler{d: d, svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger}
+	h := &Handler{d: d, svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger, limits: opts.Limits, obs: opts.Observer}
 	if h.replay == nil {
 		h.replay = replay.New(d.Authenticator.Skew(), 0)
 	}
@@ -163,6 +186,7 @@ func New(opts Options, d Dialect) *Handler {
 
 // Handle serves one request; route the dialect's requests here.
 func (h *Handler) Handle(c echo.Context) error {
+	start := time.Now()
 	w := c.Response()
 	reqID := RequestID()
 	if h.d.RequestIDHeader != "" {
@@ -170,19 +194,41 @@ func (h *Handler) Handle(c echo.Context) error {
 	}
 	rec := &audit.Record{RequestID: reqID, Dialect: h.d.Name, Operation: bound(h.d.Operation(c)), SourceIP: c.RealIP()}
 
-	res, err := h.audited(rec, func() (*Result, error) { return h.serve(c, rec) })
+	var res *Result
+	var err error
+	if now := h.now(); h.sourceSpent(rec.SourceIP, now) {
+		// Before anything costs: not audited either, or a flood would
+		// fill the disk instead.
+		err = &throttled{LimitSource}
+	} else {
+		res, err = h.audited(rec, func() (*Result, error) { return h.serve(c, rec) })
+		if errors.Is(err, errAuth) {
+			h.chargeSource(rec.SourceIP, now)
+		}
+	}
 	defer res.Wipe()
+	var werr error
+	var code string
 	if err != nil {
 		wire, msg := h.d.Errors.Wire(err)
+		code = wire.Code
 		if serverFault(err) {
 			h.log.Error("internal error", "request_id", reqID, "err", err)
 		}
-		return h.d.WriteError(w, reqID, wire, msg)
+		werr = h.d.WriteError(w, reqID, wire, msg)
+	} else if h.d.WriteAnswer == nil {
+		werr = secretjson.Write(w, http.StatusOK, h.d.ContentType, res.Out)
+	} else {
+		werr = h.d.WriteAnswer(w, reqID, res.Out)
 	}
-	if h.d.WriteAnswer == nil {
-		return secretjson.Write(w, http.StatusOK, h.d.ContentType, res.Out)
+	took := time.Since(start)
+	h.observe(rec.Operation, err, took)
+	if h.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+		h.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request", slog.String("request_id", reqID), slog.String("dialect", h.d.Name),
+			slog.String("operation", rec.Operation), slog.String("source_ip", rec.SourceIP), slog.String("access_key_id", rec.AccessKeyID),
+			slog.String("outcome", outcome(err)), slog.String("error_code", code), slog.Duration("took", took))
 	}
-	return h.d.WriteAnswer(w, reqID, res.Out)
+	return werr
 }
 
 // serve is steps 2 to 7 and the copy of step 8 (the package doc).
@@ -213,6 +259,11 @@ func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
 		if err := h.d.CheckScope(a); err != nil {
 			return nil, authFailure(err)
 		}
+	}
+	// The key's budget before the signature is recorded: a throttled
+	// client's retry must not be a replay.
+	if !h.keyAllowed(a.AccessKeyID, now) {
+		return nil, &throttled{LimitAccessKey}
 	}
 	if h.replay.Replayed(h.d.Name, a.Signature, a.SignedAt, now) {
 		return nil, authFailure(ErrReplay)
