@@ -270,7 +270,7 @@ var gateNoKey = map[string]string{
 	"ListCredentials":  "lists credentials, no key",
 	"DeleteCredential": "deletes an access key, no key",
 	"RotateCredential": "replaces an access key pair, no key",
-	"Ready":          "a read transaction on the store's meta bucket, no key",
+	"Ready":            "a read transaction on the store's meta bucket, no key",
 }
 
 // gateAdmin are Admin's methods: administration takes no key from a request
