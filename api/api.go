@@ -1,5 +1,5 @@
 // Package api serves every dialect on one port: it builds the echo router,
-// sends each request to its dialect by what identifies it (DESIGN.md), and
+// sends each request to its dialect by what identifies it (docs/architecture.md), and
 // answers GET /healthz. It holds no key logic and no dialect logic.
 //
 // Every request, whatever its dialect, takes one path, written once in
