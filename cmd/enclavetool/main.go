@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/attestkms/attestkms/enclave"
+	"github.com/attestkms/attestkms/internal/version"
 )
 
 const usage = `enclavetool: get secrets from attestkms inside an attested enclave
@@ -40,6 +41,7 @@ and gives it the public key and the --sim-* options, nothing secret.
 Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as
 kmstool-enclave-cli prints them; --out FILE writes the secret's raw bytes to a
 new 0600 file instead. Exit status: 0 success, 1 failure, 2 usage.
+"enclavetool --version" prints the build (module version, VCS revision).
 
 Example (simulated enclave, see the README):
   enclavetool generate-data-key --attestor sim --sim-ca ca \
@@ -71,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runCommand(cmd(), args[1:], stdout, stderr)
 	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case version.IsFlag(args[0]):
+		fmt.Fprintln(stdout, version.String("enclavetool"))
 		return 0
 	default:
 		err = usageError("unknown command %q", args[0])
