@@ -168,6 +168,17 @@ func TestAttestedQuickStart(t *testing.T) {
 	if out := run("attestkms", "verify-evidence", "--in", "doc.cbor", "--nitro-roots", "ca/root.pem"); !strings.Contains(out, `"format": "nitro"`) {
 		t.Fatalf("verify-evidence: %s", out)
 	}
+	// enclavetool attest | attestkms verify-evidence --in -: what attest
+	// prints is what verify-evidence reads.
+	printed := run("enclavetool", "attest", "--attestor", "sim", "--sim-ca", "ca")
+	if !strings.HasPrefix(printed, "DOCUMENT: ") {
+		t.Fatalf("enclavetool attest printed %q", printed)
+	}
+	ve := exec.Command(filepath.Join(q.bin, "attestkms"), "verify-evidence", "--in", "-", "--nitro-roots", "ca/root.pem")
+	ve.Dir, ve.Stdin = q.work, strings.NewReader(printed)
+	if out, err := ve.CombinedOutput(); err != nil || !strings.Contains(string(out), `"format": "nitro"`) {
+		t.Fatalf("enclavetool attest | attestkms verify-evidence --in -: %v\n%s", err, out)
+	}
 
 	// SIGTERM: graceful, exit 0.
 	serve.Process.Signal(syscall.SIGTERM)

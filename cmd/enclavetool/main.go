@@ -114,7 +114,7 @@ func hintFor(err error) string {
 	case ae.Type == "InvalidSignatureException":
 		return "check the credential (--credential, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the clock"
 	case ae.Type == "AccessDeniedException":
-		return "the key policy does not allow this enclave: compare its PCRs (enclavetool attest | attestkms verify-evidence) with the policy's conditions"
+		return "the key policy does not allow this enclave: compare its PCRs (enclavetool attest [the same --attestor flags] | attestkms verify-evidence --in -) with the policy's conditions"
 	}
 	return ""
 }
