@@ -29,9 +29,11 @@ Usage:
   enclavetool attest                 [--out doc.cbor]          just the attestation document
 
 Every command takes the connection and attestation flags (see "enclavetool
-COMMAND --help"): --endpoint, --credential or AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY, --ca-bundle, --attestor nitro|snp|tpm|sim|sim-snp|sim-tpm,
---sim-ca DIR.
+COMMAND --help"): --endpoint, --region, --credential, --ca-bundle,
+--attestor nitro|snp|tpm|sim|sim-snp|sim-tpm, --sim-ca DIR. As with the AWS
+CLI, the environment sets what no flag does: AWS_ENDPOINT_URL_KMS or
+AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and
+AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY.
 
 The simulated attestors (sim, sim-snp, sim-tpm) run attestsim, which signs
 with its test CA in --sim-ca: enclavetool looks for it at $ATTESTKMS_ATTESTSIM,
