@@ -108,7 +108,8 @@ func (q *quickStart) start(args ...string) {
 		Credentials: credentials.NewStaticCredentialsProvider(cred.AccessKeyID, cred.SecretAccessKey, "")})
 }
 
-// alias makes a symmetric key named alias, as examples/awssdk --alias does.
+// alias makes a symmetric key named alias, as examples/awssdk --alias does
+// on its first run.
 func (q *quickStart) alias(name string) {
 	ctx := context.Background()
 	k, err := q.sdk.CreateKey(ctx, &awskms.CreateKeyInput{})
