@@ -75,7 +75,7 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 		return nil, usageError("no credential: give --credential FILE or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
 	if o.caBundle != "" {
-		certs, err := pemfile.Certificates(o.caBundle)
+		certs, err := pemfile.TrustStore(o.caBundle)
 		if err != nil {
 			return nil, fmt.Errorf("--ca-bundle: %w", err)
 		}
