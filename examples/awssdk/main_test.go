@@ -139,3 +139,23 @@ func TestPolicy(t *testing.T) {
 		t.Fatal("a refused policy made a key")
 	}
 }
+
+// TestAliasRefused: an alias the server refuses once the key is made (AWS's
+// CreateKey takes none) leaves that key scheduled for deletion, not unnamed
+// and in use.
+func TestAliasRefused(t *testing.T) {
+	_, o, c := setup(t)
+	o.alias = "alias/aws/reserved"
+	err := run(context.Background(), o, new(bytes.Buffer))
+	if err == nil || !strings.Contains(err.Error(), "InvalidAliasNameException") {
+		t.Fatalf("a reserved alias: %v", err)
+	}
+	l, err := c.ListKeys(context.Background(), &kms.ListKeysInput{})
+	if err != nil || len(l.Keys) != 1 {
+		t.Fatalf("keys: %v, %v", l, err)
+	}
+	d, err := c.DescribeKey(context.Background(), &kms.DescribeKeyInput{KeyId: l.Keys[0].KeyId})
+	if err != nil || d.KeyMetadata.KeyState != kmstypes.KeyStatePendingDeletion {
+		t.Fatalf("the unnamed key: %v, %v; want PendingDeletion", d.KeyMetadata.KeyState, err)
+	}
+}
