@@ -1,5 +1,5 @@
 // Package api serves every dialect on one port: it builds the echo router,
-// sends each request to its dialect by what identifies it (DESIGN.md), and
+// sends each request to its dialect by what identifies it (docs/architecture.md), and
 // answers GET /healthz (alive) and GET /readyz (the store answers). It holds
 // no key logic and no dialect logic. The admin API (api/admin: credentials on
 // the running server) is one more dialect on the same port.

@@ -19,6 +19,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/attestkms/attestkms/internal/version"
 )
 
 const usage = `attestkms: a key management service for confidential computing
@@ -36,7 +38,7 @@ Usage:
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
-Run "attestkms COMMAND --help" for a command's flags.
+Run "attestkms COMMAND --help" for a command's flags, "attestkms --version" for the build.
 `
 
 // exitError carries the process exit status: 1 for failures, 2 for usage, 3
@@ -84,6 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runPolicy(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, version.String("attestkms"))
 		return 0
 	default:
 		err = usageError("unknown command %q", args[0])
