@@ -63,5 +63,8 @@ func prepare(r *http.Request, a *Authorization, amzDate string, payloadHash []by
 		Sign: func(secret []byte) [32]byte {
 			return v4.Signature(secret, a.Date, a.Region, a.Service, sts)
 		},
+		Scope:    a.Scope(),
+		Derive:   func(secret []byte) [32]byte { return v4.SigningKey(secret, a.Date, a.Region, a.Service) },
+		SignWith: func(key *[32]byte) [32]byte { return v4.SignWithKey(key, sts) },
 	}, nil
 }
