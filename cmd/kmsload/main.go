@@ -57,7 +57,10 @@ as a child process: Go's net/http reading each request's body and writing
 a prepared answer of the real one's status, headers, size and shape, with
 no signature check, JSON or crypto) and loads it with the same requests,
 concurrency and duration or count, alternating with the server in each
-round; "ratio" is the server's CPU per request over the canned server's.
+round, at the rate the server answered in its last load (a server's CPU per
+request depends on the rate: it does more per wakeup when busier;
+--baseline-pace=false sends as fast as the canned server answers); "ratio"
+is the server's CPU per request over the canned server's.
 With --evidence, "crypto_floor_us_per_request" is the cryptography the
 server cannot avoid for one such request, timed in-process between rounds
 (each part in "crypto_floor_us"), and "crypto_floor_ratio" the server's CPU
@@ -102,6 +105,9 @@ type report struct {
 	Baseline                *side   `json:"baseline,omitempty"`
 	BaselineCPUUsPerRequest float64 `json:"baseline_cpu_us_per_request,omitempty"`
 	Ratio                   float64 `json:"ratio,omitempty"`
+	// BaselinePaced: the canned server was sent no more requests a second
+	// than the server answered (--baseline-pace).
+	BaselinePaced bool `json:"baseline_paced,omitempty"`
 	// With --evidence and --server-pid: the cryptography the server cannot
 	// avoid for one request (floor.go), by part and in all, and the ratio
 	// of the server's CPU per request to it; or why there is none.
@@ -173,6 +179,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	evidence := fs.String("evidence", "", "send a Recipient with the attestation document in this `file` (raw bytes)")
 	serverPID := fs.Int("server-pid", 0, "the attestkms server's process `id`: report its CPU time per request (Linux /proc), and with --evidence the crypto floor")
 	baseline := fs.Bool("baseline", false, "also send the same requests to a canned-answer server (kmsload's own child process) in alternating rounds, and report the ratio of the servers' CPU per request (needs --server-pid)")
+	pace := fs.Bool("baseline-pace", true, "with --baseline, send the canned server at most as many requests a second as the server answered in its last load (CPU per request depends on the rate); false: as many as it answers")
 	rounds := fs.Int("rounds", 3, "with --server-pid, split the load into this many `rounds` (1-20); with --baseline each round loads both servers, in alternating order")
 	showVersion := fs.Bool("version", false, "print the build (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
@@ -243,7 +250,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *serverPID == 0 {
 		var t tally
-		t.add(load(ctx, send(client), *conc, *requests, *dur))
+		t.add(load(ctx, send(client), *conc, *requests, *dur, 0))
 		rep := t.report()
 		rep.Operation, rep.Concurrency = *op, *conc
 		return writeReport(stdout, rep)
@@ -279,6 +286,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	var srv, base tally
+	var serverRate float64 // the server's requests a second in its last load
 	var floors []map[string]float64
 	var perRound []round
 	for i := range n {
@@ -293,13 +301,21 @@ func run(args []string, stdout, stderr io.Writer) error {
 		var r round
 		var ts, tb tally
 		loadServer := func() error {
-			return ts.addMeasured(*serverPID, func() phase { return load(ctx, send(client), *conc, lim, d) })
+			err := ts.addMeasured(*serverPID, func() phase { return load(ctx, send(client), *conc, lim, d, 0) })
+			if ts.elapsed > 0 {
+				serverRate = float64(ts.requests) / ts.elapsed.Seconds()
+			}
+			return err
 		}
 		loadBaseline := func() error {
 			if cs == nil {
 				return nil
 			}
-			return tb.addMeasured(cs.PID(), func() phase { return load(ctx, send(cs.client), *conc, lim, d) })
+			var rate float64
+			if *pace {
+				rate = serverRate
+			}
+			return tb.addMeasured(cs.PID(), func() phase { return load(ctx, send(cs.client), *conc, lim, d, rate) })
 		}
 		first, second := loadServer, loadBaseline
 		if i%2 == 1 { // ABBA: drift in the machine's load falls on both
@@ -345,6 +361,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 			PerSecond: b.PerSecond, P50Ms: b.P50Ms, P99Ms: b.P99Ms, CPUSeconds: base.cpu.Seconds(), CPUUsPerRequest: base.cpuPerRequest(),
 			ResponseBodyBytes: len(capture.body), ResponseHeaderKeys: headerKeys(cs.answer.Header)}
 		rep.BaselineCPUUsPerRequest = base.cpuPerRequest()
+		rep.BaselinePaced = *pace
 		rep.Ratio = ratio(rep.ServerCPUUsPerRequest, rep.BaselineCPUUsPerRequest)
 	}
 	rep.CryptoFloorRefused = refused
@@ -506,10 +523,11 @@ type phase struct {
 }
 
 // load runs call from conc workers for dur, or until limit requests are
-// sent (0: no limit), or ctx ends. A request under way when the time is
+// sent (0: no limit), or ctx ends; at most rate requests a second if rate
+// is not 0. A request under way when the time is
 // up is let finish, and counted: the server did its work.
-func load(ctx context.Context, call func(context.Context) error, conc int, limit int64, dur time.Duration) phase {
-	var sent, errs atomic.Int64
+func load(ctx context.Context, call func(context.Context) error, conc int, limit int64, dur time.Duration, rate float64) phase {
+	var sent, errs, slots atomic.Int64
 	var mu sync.Mutex
 	var firstErr string
 	lat := make([][]time.Duration, conc)
@@ -521,6 +539,13 @@ func load(ctx context.Context, call func(context.Context) error, conc int, limit
 		go func(w int) {
 			defer wg.Done()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
+				if rate > 0 { // paced: request n starts n/rate seconds in
+					at := start.Add(time.Duration(float64(slots.Add(1)-1) / rate * float64(time.Second)))
+					if !at.Before(deadline) {
+						return
+					}
+					time.Sleep(time.Until(at))
+				}
 				if n := sent.Add(1); limit > 0 && n > limit {
 					sent.Add(-1)
 					return

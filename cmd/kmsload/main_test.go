@@ -230,13 +230,16 @@ func TestBaseline(t *testing.T) {
 	if !slices.Contains(r.Baseline.ResponseHeaderKeys, "X-Amzn-Requestid") || r.Baseline.ResponseBodyBytes == 0 {
 		t.Fatalf("baseline answer: %+v", r.Baseline)
 	}
+	if !r.BaselinePaced {
+		t.Fatal("the baseline is paced by default")
+	}
 	if r.CryptoFloor != nil || r.CryptoFloorRefused != "" {
 		t.Fatalf("a floor without evidence: %+v", r)
 	}
 	// A request count is split over the rounds, and each server gets it all.
 	r = runReport(t, "--endpoint", srv.URL, "--credential", cred, "--op", "Encrypt", "--concurrency", "2",
-		"--requests", "41", "--duration", "20s", "--server-pid", strconv.Itoa(os.Getpid()), "--baseline", "--rounds", "2")
-	if r.Requests != 41 || r.Baseline.Requests != 41 {
+		"--requests", "41", "--duration", "20s", "--server-pid", strconv.Itoa(os.Getpid()), "--baseline", "--rounds", "2", "--baseline-pace=false")
+	if r.Requests != 41 || r.Baseline.Requests != 41 || r.BaselinePaced {
 		t.Fatalf("report: %+v, baseline %+v", r, r.Baseline)
 	}
 }
