@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/textproto"
 	"slices"
 	"strings"
 )
@@ -111,7 +112,9 @@ func HasControl(v string) bool {
 
 // ASCIILower lower-cases A-Z only: unlike strings.ToLower it maps no other
 // byte (the Kelvin sign is not a k), so a non-ASCII name never matches a
-// signed one.
+// signed one. The header names the SDKs send, in net/http's canonical form,
+// are looked up rather than copied: the verifiers lower-case every header
+// name of every request.
 func ASCIILower(s string) string {
 	i := 0
 	for i < len(s) && !IsUpper(s[i]) {
@@ -119,6 +122,9 @@ func ASCIILower(s string) string {
 	}
 	if i == len(s) {
 		return s
+	}
+	if l, ok := knownLower[s]; ok {
+		return l
 	}
 	b := []byte(s)
 	for ; i < len(b); i++ {
@@ -209,3 +215,23 @@ func StringToSign(algorithm, signedTime, scope string, canonicalHash []byte) []b
 	}
 	return append(b, canonicalHash...)
 }
+
+// knownLower maps the canonical form (textproto.CanonicalMIMEHeaderKey) of
+// the header names that the AWS, Huawei and Tencent SDKs and HTTP clients
+// send to their lower case.
+var knownLower = func() map[string]string {
+	names := []string{
+		"accept", "accept-encoding", "amz-sdk-invocation-id", "amz-sdk-request", "authorization",
+		"connection", "content-length", "content-md5", "content-type", "expect", "host",
+		"transfer-encoding", "user-agent", "x-amz-content-sha256", "x-amz-date",
+		"x-amz-security-token", "x-amz-target", "x-amz-user-agent", "x-amzn-trace-id",
+		"x-project-id", "x-sdk-content-sha256", "x-sdk-date", "x-tc-action", "x-tc-content-sha256",
+		"x-tc-language", "x-tc-region", "x-tc-requestclient", "x-tc-timestamp", "x-tc-token",
+		"x-tc-version",
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[textproto.CanonicalMIMEHeaderKey(n)] = n
+	}
+	return m
+}()

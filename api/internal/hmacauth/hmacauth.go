@@ -102,7 +102,8 @@ func PayloadHash(body []byte) [2 * sha256.Size]byte {
 // back as itself (what is signed is the text, what is checked the instant).
 func ParseBasicDate(header, s string) (time.Time, error) {
 	t, err := time.Parse(BasicDateFormat, s)
-	if err != nil || len(s) != len(BasicDateFormat) || t.Format(BasicDateFormat) != s {
+	var b [len(BasicDateFormat)]byte
+	if err != nil || len(s) != len(BasicDateFormat) || string(t.AppendFormat(b[:0], BasicDateFormat)) != s {
 		return time.Time{}, fmt.Errorf("%s is not yyyymmddThhmmssZ", header)
 	}
 	return t, nil
