@@ -192,7 +192,7 @@ var commitTx = (*bolt.Tx).Commit
 // by invalidate are dropped whatever happens. A done ctx starts nothing
 // (ErrCanceled). fn returning an error changes nothing and writes nothing:
 // the operation's record says what happened.
-func (s *Service) change(ctx context.Context, c *Call, fn func(tx *bolt.Tx) error, invalidate ...string) (err error) {
+func (s *Service) change(ctx context.Context, c *Call, fn func(tx *bolt.Tx) error, invalidate ...string) error {
 	if err := canceled(ctx); err != nil {
 		return err
 	}
@@ -213,22 +213,23 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx *bolt.Tx) erro
 		return auditUnavailable(err)
 	}
 	committed := false
+	var cause error
 	defer func() {
 		if !committed { // a failed commit, or a panic in it
 			c.op.recorded = true // the void is the request's record
-			void := s.record(c, internal(err))
+			void := s.record(c, internal(cause))
 			void.Message = "the change was not committed"
-			if err != nil {
-				void.Message += ": " + err.Error()
+			if cause != nil {
+				void.Message += ": " + cause.Error()
 			}
 			ch.Void(void) // if it fails, the log writes it before any later line
 		}
 	}()
-	if err := tx.Bucket(bucketMeta).Put(metaAuditChangeSeq, strconv.AppendUint(nil, ch.Seq(), 10)); err != nil {
-		return internal(err)
+	if cause = tx.Bucket(bucketMeta).Put(metaAuditChangeSeq, strconv.AppendUint(nil, ch.Seq(), 10)); cause != nil {
+		return internal(cause)
 	}
-	if err := commitTx(tx); err != nil {
-		return internal(fmt.Errorf("committing the transaction: %w", err))
+	if cause = commitTx(tx); cause != nil {
+		return internal(fmt.Errorf("committing the transaction: %w", cause))
 	}
 	committed = true
 	ch.Commit()

@@ -435,8 +435,8 @@ func TestChange(t *testing.T) {
 	if v := byID("c2", true); v == nil || v.Voids != byID("c2", false).Seq {
 		t.Fatalf("c2's void %+v", v)
 	}
-	if v := byID("c3", true); v == nil || v.Voids != byID("c3", false).Seq || v.Seq != byID("c3", false).Seq+2 || byID("r0", false).Seq != v.Seq+1 || v.Dialect != "" {
-		t.Fatalf("c3's void %+v (after the gap line, before r0)", v)
+	if v := byID("c3", true); v == nil || v.Voids != byID("c3", false).Seq || v.Seq != byID("c3", false).Seq+1 || byID("r0", false).Seq != v.Seq+2 || v.Dialect != "" {
+		t.Fatalf("c3's void %+v (before the gap line and r0)", v)
 	}
 	// Open with the store at c1's seq: c4 never committed.
 	l, err = Open(Options{Path: path, ChangeSeq: byID("c1", false).Seq})

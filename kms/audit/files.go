@@ -262,12 +262,13 @@ func Files(path string) ([]string, error) {
 	if _, err := os.Stat(path); err == nil {
 		names = append(names, path)
 	}
-	return orderByFirstSeq(names)
+	return Order(names)
 }
 
-// orderByFirstSeq sorts names by the seq of their first chained line,
-// leaving out files without one.
-func orderByFirstSeq(names []string) ([]string, error) {
+// Order sorts the log files names in chain order, by the seq of their first
+// chained line, leaving out files without one: to add a rotated file kept
+// elsewhere to Files' list.
+func Order(names []string) ([]string, error) {
 	type file struct {
 		name string
 		seq  uint64
@@ -336,7 +337,7 @@ func siblings(path string) ([]string, error) {
 }
 
 // nextRotation is the name the current file is rotated to: path.N, N one
-// more than the highest such number beside it.
+// more than the highest such number beside it (path.N.gz counted).
 func nextRotation(path string) (string, error) {
 	names, err := siblings(path)
 	if err != nil {
@@ -344,7 +345,7 @@ func nextRotation(path string) (string, error) {
 	}
 	n := uint64(0)
 	for _, name := range names {
-		suffix := strings.TrimPrefix(name, path+".")
+		suffix := strings.TrimSuffix(strings.TrimPrefix(name, path+"."), ".gz") // logrotate may compress them
 		if i, err := strconv.ParseUint(suffix, 10, 64); err == nil && suffix != name {
 			n = max(n, i)
 		}

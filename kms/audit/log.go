@@ -80,6 +80,7 @@ type Log struct {
 	written head // the chain as written to f
 	synced  head // the chain as known durable
 	broken  bool // f may hold bytes past written.size: truncate first
+	loose   int  // lines written since the last sync that no one waited for
 	pending []*entry
 	gap     *gapState
 	buf     []byte
@@ -121,9 +122,9 @@ type gapState struct {
 
 // Open opens (creating if needed, 0600) the audit log at opts.Path, finds
 // the end of its chain (in its rotated files if it is empty), voids a change
-// record above opts.ChangeSeq, and starts its writer. The lines it has to
-// write (an anchor, a void) are the writer's first; a full disk delays them
-// rather than failing Open.
+// record above opts.ChangeSeq, writes what that calls for (an anchor, a
+// void), and starts its writer. A full disk leaves those lines pending, the
+// first of the next write, rather than failing Open.
 func Open(opts Options) (*Log, error) {
 	if opts.Path == "" {
 		return nil, errors.New("audit log: no path given")
@@ -149,6 +150,9 @@ func Open(opts Options) (*Log, error) {
 		return nil, fmt.Errorf("audit log %s: %w", opts.Path, err)
 	}
 	l.last = time.Now()
+	if len(l.pending) > 0 {
+		l.writeBatch(nil, true) // a failure keeps them pending, and the log failing
+	}
 	go l.run()
 	return l, nil
 }
@@ -339,12 +343,15 @@ func (l *Log) run() {
 // and syncs if any line needs it (or sync): the package doc's group commit.
 func (l *Log) writeBatch(batch []*entry, sync bool) {
 	l.maybeRotate()
+	// The log's own pending lines first (an anchor must be the chain's
+	// first, a void must precede any later change), then the count of the
+	// lines that could not be written, then the batch.
 	lines := make([]*entry, 0, len(l.pending)+len(batch)+1)
+	lines = append(lines, l.pending...)
 	if l.gap != nil {
 		lines = append(lines, l.gapEntry())
 		sync = true
 	}
-	lines = append(lines, l.pending...)
 	lines = append(lines, batch...)
 	if len(lines) == 0 && !sync {
 		return
@@ -377,20 +384,28 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 		}
 	}
 	l.written = st
+	loose := l.loose
 	for _, e := range lines {
 		if !e.durable && !e.keep && !e.notice {
 			e.reply(nil)
+			if e.body != nil {
+				l.loose++
+			}
 		}
 	}
 	if sync && l.written != l.synced {
 		if err := l.f.Sync(); err != nil {
 			// What was written since the last sync may be lost: cut it off
-			// and count it, the lines already answered included.
+			// and count it, the lines already answered included (this
+			// batch's are counted by fail).
 			l.undo(l.synced)
 			l.fail(lines, err)
+			l.gap.count += loose
+			l.loose = 0
 			return
 		}
 		l.synced = l.written
+		l.loose = 0
 	}
 	resolved := 0
 	for _, e := range lines {

@@ -34,7 +34,7 @@ func (l *Log) rotate() error {
 		if err := l.f.Sync(); err != nil {
 			return err
 		}
-		l.synced = l.written
+		l.synced, l.loose = l.written, 0
 	}
 	rotated, err := nextRotation(path)
 	if err != nil {
@@ -114,7 +114,7 @@ func (l *Log) reopenFile() error {
 		if err := l.f.Sync(); err != nil {
 			return err
 		}
-		l.synced = l.written
+		l.synced, l.loose = l.written, 0
 	}
 	nf, st, err := l.startFile(path, 0, &Record{Operation: opReopen, Outcome: OK,
 		Message: "continues the file that was " + filepath.Base(path) + " until it was renamed"})
