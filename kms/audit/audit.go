@@ -77,10 +77,19 @@
 // an I/O error) is cut off the file again (it is truncated back to its last
 // good line, so the chain stays whole) and its waiters get the error: kms then
 // refuses the operation (nothing changes, no secret leaves). Err reports the
-// failure until a batch succeeds; the first batch that does starts with a
-// line saying how many lines could not be written, from when to when, and
-// why. Every write attempt (any request, or Probe, which Service.Ready calls)
+// failure until a batch succeeds; the first batch that does holds, after the
+// log's own pending lines, a line saying how many lines could not be written,
+// from when to when, and why. Every write attempt (any request, or Probe, which Service.Ready calls)
 // tries again, so the log recovers by itself when space returns.
+//
+// # Opening
+//
+// Open finds the end of the chain in the file's last line; an unfinished
+// last line (a write the server did not finish before it stopped: no request
+// was answered on it) is cut off and said so. An empty or missing file goes
+// on from the newest rotated file beside it (a rotation or a logrotate
+// interrupted by a crash). A file of lines from before the chain gets an
+// anchor that covers them. Then it resolves the newest change record (above).
 //
 // # Rotation
 //
@@ -91,7 +100,9 @@
 // negative an external logrotate may rename the file instead and ask for
 // Reopen (attestkms serve does on SIGHUP); the new file starts with a line
 // saying so. Verify orders files by their first seq, so either naming
-// works, compressed (.gz) rotations included.
+// works, compressed (.gz) rotations included. Do not make the file
+// append-only (chattr +a): it could not be rotated, nor a failed write cut
+// off it.
 package audit
 
 import (
