@@ -1,6 +1,8 @@
 // Package api serves every dialect on one port: it builds the echo router,
-// sends each request to its dialect by what identifies it (DESIGN.md), and
-// answers GET /healthz. It holds no key logic and no dialect logic.
+// sends each request to its dialect by what identifies it (docs/architecture.md), and
+// answers GET /healthz (alive) and GET /readyz (the store answers). It holds
+// no key logic and no dialect logic. The admin API (api/admin: credentials on
+// the running server) is one more dialect on the same port.
 //
 // Every request, whatever its dialect, takes one path, written once in
 // api/internal/pipeline: bound the body (1 MiB), authenticate it with the
@@ -19,35 +21,57 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/admin"
 	"github.com/attestkms/attestkms/api/aws"
 	"github.com/attestkms/attestkms/api/huawei"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/ratelimit"
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/api/tencent"
 	"github.com/attestkms/attestkms/kms"
 )
 
-// Options configure the router. Zero values are safe defaults.
+// Options configure the router. Zero values are safe defaults, but for the
+// limits: zero is none (serve's flags set them).
 type Options struct {
 	Service *kms.Service // required
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
-	// Logger receives internal errors (never secrets). If nil, slog.Default().
+	// Logger receives internal errors (never secrets), and at level debug a
+	// line per request. If nil, slog.Default().
 	Logger *slog.Logger
+	// RateLimit is each access key's budget, in requests a second with a
+	// burst of twice that, whatever dialect it speaks; 0 is none.
+	// AuthFailureLimit is each source address's budget of requests that
+	// fail authentication, likewise. Both are this process's: per node.
+	RateLimit, AuthFailureLimit float64
+	// Observer, if not nil, is told how each request ended: the metrics.
+	Observer Observer
 }
+
+// An Observer is told how each request ended (the pipeline's Observer):
+// internal/metrics's Metrics is one.
+type Observer = pipeline.Observer
+
+// readyTimeout bounds a readiness check.
+const readyTimeout = 5 * time.Second
 
 // New returns the HTTP handler for every dialect:
 //
 //	POST /                       X-Amz-Target: TrentService.<Op>   AWS KMS JSON 1.1
 //	POST /                       X-TC-Action: <Op>                 Tencent Cloud KMS API 3.0
 //	POST /v1.0/{project_id}/kms/<op>                               Huawei Cloud DEW KMS v1.0
+//	POST /                       X-Amz-Target: AttestKMSAdmin.<Op> the admin API (api/admin)
 //	GET  /healthz                                                  200 when serving
+//	GET  /readyz                                                   200 when kms.Service.Ready, else 503
 func New(opts Options) *echo.Echo {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -55,9 +79,17 @@ func New(opts Options) *echo.Echo {
 	// One replay cache for every dialect: a signature is a signature. It
 	// remembers each as long as the most lenient dialect would accept it
 	// again: each dialect declares its own skew.
-	rc := replay.New(max(aws.MaxSkew, huawei.MaxSkew, tencent.MaxSkew), 0)
-	p := pipeline.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger}
+	rc := replay.New(max(aws.MaxSkew, huawei.MaxSkew, tencent.MaxSkew, admin.MaxSkew), 0)
+	p := pipeline.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger, Observer: opts.Observer}
+	// One set of budgets for every dialect, like the replay cache.
+	if opts.RateLimit > 0 {
+		p.Limits.PerKey = ratelimit.New(opts.RateLimit, burst(opts.RateLimit), 0)
+	}
+	if opts.AuthFailureLimit > 0 {
+		p.Limits.FailuresPerSource = ratelimit.New(opts.AuthFailureLimit, burst(opts.AuthFailureLimit), 0)
+	}
 	awsH, huaweiH, tencentH := aws.New(p), huawei.New(p), tencent.New(p)
+	adminH := admin.New(p)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -75,6 +107,17 @@ func New(opts Options) *echo.Echo {
 		}
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
+	// Ready: the store (and what else kms.Service.Ready checks) answers.
+	// Why not is logged, never shown: the probe is unauthenticated.
+	e.GET("/readyz", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+		defer cancel()
+		if err := opts.Service.Ready(ctx); err != nil {
+			opts.Logger.Warn("not ready", "err", err)
+			return c.String(http.StatusServiceUnavailable, "not ready\n")
+		}
+		return c.String(http.StatusOK, "ok\n")
+	})
 	e.POST("/", func(c echo.Context) error {
 		// Tencent is POST / with X-TC-Action; AWS is POST / with X-Amz-Target,
 		// and a POST / that names neither gets the AWS dialect's
@@ -82,9 +125,17 @@ func New(opts Options) *echo.Echo {
 		if c.Request().Header.Get("X-TC-Action") != "" && c.Request().Header.Get("X-Amz-Target") == "" {
 			return tencentH.Handle(c)
 		}
+		// The admin API is POST / with X-Amz-Target: AttestKMSAdmin.<Op>
+		// (one header value: a repeated one is the AWS dialect's to refuse).
+		if t := c.Request().Header.Values("X-Amz-Target"); len(t) == 1 && strings.HasPrefix(t[0], admin.TargetPrefix) {
+			return adminH.Handle(c)
+		}
 		return awsH.Handle(c)
 	})
 	// Huawei is /v1.0/{project_id}/kms/<op>; the dialect checks the method.
 	e.Any("/v1.0/:project_id/kms/:op", huaweiH.Handle)
 	return e
 }
+
+// burst is a budget's burst: twice its rate a second, at least 1.
+func burst(perSecond float64) int { return max(1, int(2*perSecond)) }

@@ -11,6 +11,14 @@
 // the public key, Summary for its audit log); it never sees unverified
 // evidence and never switches on a format.
 //
+// Each verifier caches the certificate chains it verified, so that evidence
+// from a machine already seen costs its own signature only. Verifying a chain
+// not seen before costs several signature checks, and an attacker can make
+// any number of them; each format's Options.ColdChain lets the caller decide,
+// per node, how many such first verifications it pays for (ErrThrottled when
+// it declines). The budget is the server's, not attest's: a nil ColdChain
+// admits every chain.
+//
 // Threat model: the attacker controls every byte of the evidence, including
 // every certificate it carries. Trusted are the configured roots and the
 // verifier's clock (passed in, never read inside). Verification is
@@ -23,6 +31,7 @@ import (
 	"crypto/rsa"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -45,10 +54,22 @@ var (
 	ErrNoVerifier = errors.New("no verifier for this evidence")  // a format this server is not configured to trust
 	ErrPolicy     = errors.New("evidence refused by policy")     // genuine, but the verifier's own rules refuse it (a debug-mode enclave or guest, a TPM SHA-1 bank)
 	ErrBinding    = errors.New("evidence does not bind the key") // genuine, but its report data / extraData is not the envelope's Binding
+	// ErrThrottled: not judged. The evidence carries a certificate chain
+	// the verifier has not verified before (not in its cache), and the
+	// caller's admission (a format's Options.ColdChain) declined to pay
+	// for verifying one now. Nothing is said about the evidence: the same
+	// bytes may verify later.
+	ErrThrottled = errors.New("verification of a new certificate chain deferred")
 )
 
 // Kinds lists the kinds, for callers that map each to their own errors.
-var Kinds = []error{ErrMalformed, ErrSignature, ErrChain, ErrExpired, ErrKey, ErrNoVerifier, ErrPolicy, ErrBinding}
+var Kinds = []error{ErrMalformed, ErrSignature, ErrChain, ErrExpired, ErrKey, ErrNoVerifier, ErrPolicy, ErrBinding, ErrThrottled}
+
+// ColdChainRefused is the error of a verifier whose ColdChain admission
+// declined to verify a certificate chain it has not verified before.
+func ColdChainRefused(what string) error {
+	return fmt.Errorf("%w: the %s is not one this server has verified before, and it verifies only so many new ones at a time; try again shortly", ErrThrottled, what)
+}
 
 // Format names an evidence format.
 type Format string

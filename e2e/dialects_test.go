@@ -40,11 +40,17 @@ type clients struct {
 // Tencent's names its own region, which does not matter.
 func threeSDKs(t *testing.T, srv *testserver.Server) clients {
 	t.Helper()
+	return threeSDKsAs(t, srv, srv.AccessKey, srv.Secret)
+}
+
+// threeSDKsAs is threeSDKs with the access key pair ak, sk.
+func threeSDKsAs(t *testing.T, srv *testserver.Server, ak, sk string) clients {
+	t.Helper()
 	a := awskms.New(awskms.Options{
 		Region: srv.Region, BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.Secret, ""),
+		Credentials: credentials.NewStaticCredentialsProvider(ak, sk, ""),
 	})
-	auth, err := basic.NewCredentialsBuilder().WithAk(srv.AccessKey).WithSk(srv.Secret).WithProjectId(srv.Account.ProjectID).SafeBuild()
+	auth, err := basic.NewCredentialsBuilder().WithAk(ak).WithSk(sk).WithProjectId(srv.Account.ProjectID).SafeBuild()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +62,7 @@ func threeSDKs(t *testing.T, srv *testserver.Server) clients {
 	cpf := profile.NewClientProfile()
 	cpf.HttpProfile.Endpoint = strings.TrimPrefix(srv.URL, "http://")
 	cpf.HttpProfile.Scheme = "HTTP"
-	tc, err := tckms.NewClient(common.NewCredential(srv.AccessKey, srv.Secret), "ap-guangzhou", cpf)
+	tc, err := tckms.NewClient(common.NewCredential(ak, sk), "ap-guangzhou", cpf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ type opState struct {
 	kind         opKind
 	keyARN       string
 	sourceKeyARN string
+	credential   string // the access key id a credential operation created, rotated to or deleted
 	attestation  *AttestationSummary
 	bypassed     []string
 	message      string            // a note for the record of a success
@@ -123,7 +124,7 @@ func (s *Service) record(c *Call, err error) *audit.Record {
 	r := &audit.Record{
 		Time: s.now().UTC(), RequestID: c.RequestID, SourceIP: c.SourceIP, Dialect: c.Dialect, Operation: st.name,
 		KeyARN: st.keyARN, SourceKeyARN: st.sourceKeyARN, Attestation: st.attestation, BypassedChecks: st.bypassed,
-		Outcome: audit.OK, Message: st.message,
+		Outcome: audit.OK, Message: st.message, Credential: st.credential,
 	}
 	if c.Principal != nil {
 		r.AccessKeyID, r.Principal = c.Principal.AccessKeyID, c.Principal.ARN
@@ -251,6 +252,18 @@ func storedChangeSeq(tx *bolt.Tx) (uint64, error) {
 func (c *Call) noteKey(arn string) {
 	if c.op != nil {
 		c.op.keyARN = arn
+	}
+}
+
+func (c *Call) noteCredential(accessKeyID string) {
+	if c.op != nil {
+		c.op.credential = accessKeyID
+	}
+}
+
+func (c *Call) noteMessage(m string) {
+	if c.op != nil {
+		c.op.message = m
 	}
 }
 

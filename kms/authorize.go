@@ -1,10 +1,13 @@
 package kms
 
 import (
+	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms/internal/policy"
@@ -23,17 +26,22 @@ type facts struct {
 	sourceIP                             string // the direct peer; "" when unknown
 	now                                  time.Time
 	region                               string
-	alias                                string // kms:RequestAlias: the alias the request named the key by
+	alias                                string   // kms:RequestAlias: the alias the request named the key by
+	resourceAliases                      []string // kms:ResourceAliases: the key's aliases, sorted; read only when a policy consults them
 	spec                                 KeySpec
 	usage                                KeyUsage
 	origin                               string
 }
 
+// consulter is a key policy or an identity policy, as facts builds a
+// request for either.
+type consulter interface{ Consults(key string) bool }
+
 // context is the condition context of a request for p, under the keys
 // package policy evaluates (policy/keys.go): only those some condition of p
 // consults, so that the default policy costs no formatting at all. With no
 // Recipient there is no kms:RecipientAttestation key at all.
-func (f *facts) context(p *policy.Policy) map[string][]string {
+func (f *facts) context(p consulter) map[string][]string {
 	var m map[string][]string
 	set := func(key string, vals []string) {
 		if m == nil {
@@ -74,6 +82,9 @@ func (f *facts) context(p *policy.Policy) map[string][]string {
 	if f.alias != "" && p.Consults(policy.KeyRequestAlias) {
 		set(policy.KeyRequestAlias, []string{f.alias})
 	}
+	if len(f.resourceAliases) > 0 && p.Consults(policy.KeyResourceAliases) {
+		set(policy.KeyResourceAliases, f.resourceAliases)
+	}
 	if len(f.ec) > 0 && (p.Consults(policy.KeyEncryptionContext) || p.Consults(policy.KeyContextKeys)) {
 		keys := make([]string, 0, len(f.ec))
 		for k, v := range f.ec {
@@ -91,7 +102,7 @@ func (f *facts) context(p *policy.Policy) map[string][]string {
 	return m
 }
 
-func (f *facts) request(p *policy.Policy) *policy.Request {
+func (f *facts) request(p consulter) *policy.Request {
 	return &policy.Request{Principal: f.principal, Account: f.account, Action: f.action, Resource: f.resource, Context: f.context(p)}
 }
 
@@ -124,8 +135,9 @@ func (s *Service) facts(c *Call, k *key, action string, claims *attest.Claims, e
 	}
 }
 
-// authorize evaluates k's key policy for action, after the attestation gate.
-// An explicit Deny wins; otherwise a statement must allow the request.
+// authorize judges a request on k for action: the attestation gate, then
+// k's key policy and the caller's identity policy, if it has one, by the
+// delegation rule (decide).
 func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claims, ec EncryptionContext) error {
 	arn := s.keyARN(c, k.rec.ID)
 	if c.Principal == nil {
@@ -143,13 +155,97 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 	if gated(k.policy, action, claims) {
 		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s", c.Principal.ARN, action, gateMessage(arn, action))
 	}
-	switch k.policy.Evaluate(s.facts(c, k, action, claims, ec).request(k.policy)) {
-	case policy.Allow:
+	ip := c.Principal.identity
+	if ip != nil && ip.err != nil {
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because its identity policy cannot be evaluated (it no longer parses: delete the credential and create another)", c.Principal.ARN, action, arn)
+	}
+	f := s.facts(c, k, action, claims, ec)
+	if k.policy.Consults(policy.KeyResourceAliases) || ip != nil && ip.p.Consults(policy.KeyResourceAliases) {
+		aliases, err := s.keyAliases(k.rec.ID)
+		if err != nil {
+			return err
+		}
+		f.resourceAliases = aliases
+	}
+	kd, grant := k.policy.EvaluateGrant(f.request(k.policy))
+	var id *policy.Decision
+	if ip != nil && kd != policy.ExplicitDeny {
+		d := ip.p.Evaluate(f.request(ip.p))
+		id = &d
+	}
+	switch decide(kd, grant, id) {
+	case allowed:
 		return nil
-	case policy.ExplicitDeny:
+	case keyPolicyDenies:
 		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in a resource-based policy", c.Principal.ARN, action, arn)
+	case identityPolicyDenies:
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", c.Principal.ARN, action, arn)
+	case identityPolicyDoesNotAllow:
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", c.Principal.ARN, action, arn, action)
 	}
 	return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action", c.Principal.ARN, action, arn, action)
+}
+
+// verdict is what decide finds of a request: allowed, or which rule
+// refused it.
+type verdict int
+
+const (
+	allowed                    verdict = iota
+	keyPolicyDenies                    // an explicit Deny in the key policy
+	identityPolicyDenies               // an explicit Deny in the identity policy
+	identityPolicyDoesNotAllow         // the key policy allows the account only, and the identity policy does not allow
+	keyPolicyDoesNotAllow              // no statement of the key policy allows
+)
+
+// decide is the delegation rule, as in AWS for a caller in the key's
+// account: an explicit Deny in the key policy or in the identity policy
+// wins; else a key policy Allow that names the caller itself (its ARN, "*",
+// policy.GrantCaller) allows; else a key policy Allow that names only the
+// caller's account (its id or root ARN, policy.GrantAccount) allows a
+// caller without an identity policy (identity nil), as it always has, and
+// one with an identity policy only if that policy allows too. The identity
+// policy never allows what the key policy does not: it only narrows.
+func decide(key policy.Decision, grant policy.Grant, identity *policy.Decision) verdict {
+	switch {
+	case key == policy.ExplicitDeny:
+		return keyPolicyDenies
+	case identity != nil && *identity == policy.ExplicitDeny:
+		return identityPolicyDenies
+	case key != policy.Allow:
+		return keyPolicyDoesNotAllow
+	case grant == policy.GrantCaller || identity == nil:
+		return allowed
+	case *identity == policy.Allow:
+		return allowed
+	}
+	return identityPolicyDoesNotAllow
+}
+
+// keyAliases are the aliases of key id (alias/NAME), sorted: the values of
+// kms:ResourceAliases. The aliases bucket is keyed by alias, so this reads
+// all of it; it runs only for a policy that consults the key. It may run
+// inside changeKey's write transaction: a read transaction opened and
+// closed within a bbolt write transaction's function is safe (bbolt remaps
+// the file only as it commits).
+func (s *Service) keyAliases(id string) ([]string, error) {
+	var out []string
+	err := s.st.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAliases).ForEach(func(k, v []byte) error {
+			var a aliasRecord
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			if a.KeyID == id {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, internal(err)
+	}
+	return out, nil // the bucket's order: sorted
 }
 
 // Checks a new policy can fail, as the audit line names them when

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/kms/internal/policy"
 )
 
 // TestConditionFacts: each condition key the server evaluates takes its
@@ -77,6 +78,34 @@ func TestConditionFacts(t *testing.T) {
 	}
 	if err := encrypt(s.testCall(), md.KeyID); !denied(err) {
 		t.Errorf("by key id: %v", err)
+	}
+
+	// kms:ResourceAliases: every alias of the key, however the request
+	// names it.
+	withPolicy(`{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/app"}}`)
+	if err := encrypt(c, md.KeyID); err != nil {
+		t.Errorf("by key id, the key has the alias: %v", err)
+	}
+	aliasOp := func(op func() error) {
+		t.Helper()
+		if _, err := s.PutKeyPolicy(bg, c, &PutKeyPolicyRequest{KeyID: md.KeyID, Policy: defaultPolicy(s.Account())}); err != nil {
+			t.Fatal(err)
+		}
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	aliasOp(func() error {
+		return errOf(s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/second", TargetKeyID: md.KeyID}))
+	})
+	withPolicy(`{"ForAllValues:StringEquals":{"kms:ResourceAliases":["alias/app","alias/second"]},"Null":{"kms:ResourceAliases":"false"}}`)
+	if err := encrypt(c, "alias/second"); err != nil {
+		t.Errorf("both aliases: %v", err)
+	}
+	aliasOp(func() error { return errOf(s.DeleteAlias(bg, c, &DeleteAliasRequest{AliasName: "alias/app"})) })
+	withPolicy(`{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/app"}}`)
+	if err := encrypt(c, md.KeyID); !denied(err) {
+		t.Errorf("the alias is gone: %v", err)
 	}
 
 	withPolicy(`{"StringEquals":{"kms:KeySpec":"SYMMETRIC_DEFAULT","kms:KeyUsage":"ENCRYPT_DECRYPT","kms:KeyOrigin":"AWS_KMS","kms:CallerAccount":"` + acct + `","aws:RequestedRegion":"us-east-1"},"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::` + acct + `:root"}}`)
@@ -335,5 +364,189 @@ func BenchmarkAuthorize(b *testing.B) {
 			}
 		})
 		k.release()
+	}
+}
+
+// TestIdentityPolicyDelegation: a key policy Allow to the account delegates
+// to a caller's identity policy; one to the caller's ARN does not; an
+// explicit Deny in either wins; a credential without an identity policy is
+// judged as before; the attestation gate is unchanged.
+func TestIdentityPolicyDelegation(t *testing.T) {
+	s, _ := newTestService(t)
+	admin := s.adminCall(t)
+	acct := s.Account().AccountID
+	ciKey := mustKey(t, s, "", "")
+	otherKey := mustKey(t, s, "", "")
+	if _, err := s.CreateAlias(bg, admin, &CreateAliasRequest{AliasName: "alias/ci", TargetKeyID: ciKey.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAlias(bg, admin, &CreateAliasRequest{AliasName: "alias/zz-other", TargetKeyID: otherKey.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	encrypt := func(keyID string) []byte {
+		t.Helper()
+		enc, err := s.Encrypt(bg, admin, &EncryptRequest{KeyID: keyID, Plaintext: []byte("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return enc.CiphertextBlob
+	}
+	ciBlob, otherBlob := encrypt(ciKey.KeyID), encrypt(otherKey.KeyID)
+
+	ci := mustCredential(t, s, &CreateCredentialRequest{Name: "ci", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/ci"}}}]}`})
+	ciCall := s.callAs(t, ci.AccessKeyID)
+	plain := mustCredential(t, s, &CreateCredentialRequest{Name: "plain"})
+	plainCall := s.callAs(t, plain.AccessKeyID)
+
+	decrypt := func(c *Call, blob []byte, keyID string) error {
+		return errOf(s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: blob, KeyID: keyID}))
+	}
+	says := func(err error, want string) bool {
+		return errors.Is(err, ErrAccessDenied) && strings.Contains(err.Error(), want)
+	}
+	const noIdentity = "because no identity-based policy allows"
+
+	// The default key policy allows the account: delegated.
+	if err := decrypt(ciCall, ciBlob, ""); err != nil {
+		t.Errorf("Decrypt under the alias's key, no KeyId: %v", err)
+	}
+	if err := decrypt(ciCall, ciBlob, "alias/ci"); err != nil {
+		t.Errorf("Decrypt under the alias's key, by alias: %v", err)
+	}
+	if err := decrypt(ciCall, otherBlob, ""); !says(err, noIdentity) {
+		t.Errorf("Decrypt under another key: %v", err)
+	}
+	if err := errOf(s.Encrypt(bg, ciCall, &EncryptRequest{KeyID: "alias/ci", Plaintext: []byte("x")})); !says(err, noIdentity) {
+		t.Errorf("another action on the alias's key: %v", err)
+	}
+	if err := errOf(s.DescribeKey(bg, ciCall, &DescribeKeyRequest{KeyID: ciKey.KeyID})); !says(err, noIdentity) {
+		t.Errorf("DescribeKey: %v", err)
+	}
+	// A key management action, judged in its write transaction, reads the
+	// aliases too.
+	if err := errOf(s.DisableKey(bg, ciCall, &DisableKeyRequest{KeyID: ciKey.KeyID})); !says(err, noIdentity) {
+		t.Errorf("DisableKey: %v", err)
+	}
+	// Without an identity policy, the account's credentials are in.
+	if err := decrypt(plainCall, otherBlob, ""); err != nil {
+		t.Errorf("a credential without an identity policy: %v", err)
+	}
+	if err := errOf(s.Encrypt(bg, plainCall, &EncryptRequest{KeyID: otherKey.KeyID, Plaintext: []byte("x")})); err != nil {
+		t.Errorf("a credential without an identity policy encrypts: %v", err)
+	}
+
+	// A key policy that names the caller itself needs no identity policy;
+	// an explicit Deny in the identity policy beats it.
+	ciARN := "arn:aws:iam::" + acct + ":user/ci"
+	pol := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*"},
+	  {"Effect":"Allow","Principal":{"AWS":"` + ciARN + `"},"Action":["kms:Decrypt","kms:Encrypt"]}]}`
+	if _, err := s.PutKeyPolicy(bg, admin, &PutKeyPolicyRequest{KeyID: otherKey.KeyID, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	if err := decrypt(ciCall, otherBlob, ""); err != nil {
+		t.Errorf("a key policy naming the caller: %v", err)
+	}
+	if err := errOf(s.Encrypt(bg, ciCall, &EncryptRequest{KeyID: otherKey.KeyID, Plaintext: []byte("x")})); err != nil {
+		t.Errorf("a key policy naming the caller, Encrypt: %v", err)
+	}
+	denier := mustCredential(t, s, &CreateCredentialRequest{Name: "denier", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:*","Resource":"*"},
+	  {"Effect":"Deny","Action":"kms:Decrypt","Resource":"` + otherKey.KeyARN + `"}]}`})
+	pol = `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*"},
+	  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/denier"},"Action":"kms:Decrypt"}]}`
+	if _, err := s.PutKeyPolicy(bg, admin, &PutKeyPolicyRequest{KeyID: otherKey.KeyID, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	denierCall := s.callAs(t, denier.AccessKeyID)
+	if err := decrypt(denierCall, otherBlob, ""); !says(err, "with an explicit deny in an identity-based policy") {
+		t.Errorf("an identity Deny against a key policy naming the caller: %v", err)
+	}
+	if err := decrypt(denierCall, ciBlob, ""); err != nil {
+		t.Errorf("the identity policy allows the other key: %v", err)
+	}
+	// An explicit Deny in the key policy wins over the identity policy.
+	pol = `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*"},
+	  {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/denier"},"Action":"kms:Encrypt"}]}`
+	if _, err := s.PutKeyPolicy(bg, admin, &PutKeyPolicyRequest{KeyID: otherKey.KeyID, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	if err := errOf(s.Encrypt(bg, denierCall, &EncryptRequest{KeyID: otherKey.KeyID, Plaintext: []byte("x")})); !says(err, "explicit deny in a resource-based policy") {
+		t.Errorf("a key policy Deny: %v", err)
+	}
+	// The identity policy cannot widen: a key policy that allows nothing
+	// to the account allows nothing.
+	pol = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:PutKeyPolicy","kms:Encrypt"]}]}`
+	if _, err := s.PutKeyPolicy(bg, admin, &PutKeyPolicyRequest{KeyID: otherKey.KeyID, Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	wide := mustCredential(t, s, &CreateCredentialRequest{Name: "wide", IdentityPolicy: `{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`})
+	if err := decrypt(s.callAs(t, wide.AccessKeyID), encrypt(otherKey.KeyID), ""); !says(err, "no resource-based policy allows") {
+		t.Errorf("an identity policy allowing what the key policy does not: %v", err)
+	}
+}
+
+// TestDecideTable is the delegation rule, case by case.
+func TestDecideTable(t *testing.T) {
+	d := func(x policy.Decision) *policy.Decision { return &x }
+	for _, tc := range []struct {
+		key      policy.Decision
+		grant    policy.Grant
+		identity *policy.Decision
+		want     verdict
+	}{
+		{policy.Allow, policy.GrantAccount, nil, allowed},
+		{policy.Allow, policy.GrantCaller, nil, allowed},
+		{policy.Deny, policy.GrantNone, nil, keyPolicyDoesNotAllow},
+		{policy.ExplicitDeny, policy.GrantNone, nil, keyPolicyDenies},
+		{policy.Allow, policy.GrantAccount, d(policy.Allow), allowed},
+		{policy.Allow, policy.GrantAccount, d(policy.Deny), identityPolicyDoesNotAllow},
+		{policy.Allow, policy.GrantAccount, d(policy.ExplicitDeny), identityPolicyDenies},
+		{policy.Allow, policy.GrantCaller, d(policy.Deny), allowed},
+		{policy.Allow, policy.GrantCaller, d(policy.ExplicitDeny), identityPolicyDenies},
+		{policy.Deny, policy.GrantNone, d(policy.Allow), keyPolicyDoesNotAllow},
+		{policy.Deny, policy.GrantNone, d(policy.ExplicitDeny), identityPolicyDenies},
+		{policy.ExplicitDeny, policy.GrantNone, d(policy.Allow), keyPolicyDenies},
+	} {
+		if got := decide(tc.key, tc.grant, tc.identity); got != tc.want {
+			t.Errorf("decide(%v, %v, %v) = %v, want %v", tc.key, tc.grant, tc.identity, got, tc.want)
+		}
+	}
+}
+
+// TestIdentityPolicyAndTheGate: an identity policy cannot open the
+// attestation gate, and its own attestation conditions only narrow.
+func TestIdentityPolicyAndTheGate(t *testing.T) {
+	e := newEnclave(t, 0xab)
+	v := &fakeVerifier{enclaves: []*enclave{e}}
+	s, _ := newAttestedService(t, v, false)
+	admin := s.adminCall(t)
+	acct := s.Account().AccountID
+	bound := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:PutKeyPolicy","kms:Encrypt","kms:DescribeKey"]},
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:GenerateDataKey",
+	   "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("ab", 48) + `"}}}]}`
+	md, err := s.CreateKey(bg, admin, &CreateKeyRequest{Policy: bound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci := mustCredential(t, s, &CreateCredentialRequest{Name: "ci", IdentityPolicy: `{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`})
+	c := s.callAs(t, ci.AccessKeyID)
+	_, err = s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256"})
+	if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "attestation-bound") {
+		t.Fatalf("an identity policy allowing kms:* opened the gate: %v", err)
+	}
+	if _, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256", Recipient: e.recipient(0)}); err != nil {
+		t.Fatalf("with a Recipient: %v", err)
+	}
+	// An identity policy that wants another image narrows it away.
+	other := mustCredential(t, s, &CreateCredentialRequest{Name: "other", IdentityPolicy: `{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*",
+	  "Condition":{"StringEquals":{"kms:RecipientAttestation:ImageSha384":"` + strings.Repeat("cd", 48) + `"}}}]}`})
+	_, err = s.GenerateDataKey(bg, s.callAs(t, other.AccessKeyID), &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256", Recipient: e.recipient(0)})
+	if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "no identity-based policy allows") {
+		t.Fatalf("an identity policy wanting another image: %v", err)
 	}
 }

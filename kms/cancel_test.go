@@ -58,9 +58,11 @@ func TestEveryOperationStopsWhenCanceled(t *testing.T) {
 	// Administration too, and it changes nothing.
 	a := s.Admin()
 	creds := a.ListCredentials()
-	_, err := a.CreateCredential(canceledCtx(), "late")
+	_, err := a.CreateCredential(canceledCtx(), &CreateCredentialRequest{Name: "late"})
 	wantKind(t, err, ErrCanceled)
 	wantKind(t, a.DeleteCredential(canceledCtx(), creds[0].AccessKeyID), ErrCanceled)
+	_, err = a.RotateCredential(canceledCtx(), creds[0].AccessKeyID)
+	wantKind(t, err, ErrCanceled)
 	_, err = a.Maintain(canceledCtx())
 	wantKind(t, err, ErrCanceled)
 	_, err = a.PolicyProblems(canceledCtx())

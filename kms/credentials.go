@@ -15,6 +15,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/attestkms/attestkms/kms/internal/policy"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 )
 
@@ -22,6 +23,13 @@ import (
 // dialect (AWS SigV4, Huawei SDK-HMAC-SHA256, Tencent TC3-HMAC-SHA256): each of
 // those schemes needs the secret itself to check a signature, so it is stored
 // sealed under the root key, not hashed.
+//
+// Besides its pair a credential has a name (its principal is
+// arn:aws:iam::ACCOUNT:user/NAME, or the account's root for the one named
+// admin), and may have the admin permission (it may manage credentials
+// through the admin API), an identity policy (which narrows what the key
+// policies that delegate to the account allow it: docs/policy.md) and an
+// expiry (past it, it is refused exactly as an unknown access key is).
 type Credential struct {
 	AccessKeyID     string `json:"access_key_id"`
 	SecretAccessKey string `json:"secret_access_key"`
@@ -29,17 +37,34 @@ type Credential struct {
 	CreatedAt       time.Time
 }
 
-// CredentialInfo describes a credential without its secret.
+// CredentialInfo describes a credential without its secret, as credential
+// list prints it. Times are to the second, in UTC.
 type CredentialInfo struct {
-	AccessKeyID  string    `json:"access_key_id"`
-	Name         string    `json:"name"`
-	PrincipalARN string    `json:"principal_arn"`
-	CreatedAt    time.Time `json:"created_at"`
+	AccessKeyID  string `json:"access_key_id"`
+	Name         string `json:"name"`
+	PrincipalARN string `json:"principal_arn"`
+	// Admin: the credential may manage credentials (the admin API).
+	Admin bool `json:"admin"`
+	// IdentityPolicy is the credential's identity policy, "" for none.
+	IdentityPolicy string    `json:"identity_policy,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	// ExpiresAt is when the credential stops authenticating; nil: never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Expired: ExpiresAt has passed (when the list was made). An expired
+	// credential authenticates nothing and is listed until deleted.
+	Expired bool `json:"expired,omitempty"`
 }
 
+// adminName is the name of the account's root credential, the one init
+// makes: its principal is arn:aws:iam::ACCOUNT:root, and it always has the
+// admin permission.
 const adminName = "admin"
 
 var credentialNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
+
+// maxExpiresIn bounds CreateCredentialRequest.ExpiresIn: a hundred years is
+// "never" in all but name, and keeps the arithmetic far from overflow.
+const maxExpiresIn = 100 * 365 * 24 * time.Hour
 
 func newCredential(name string, now time.Time) *Credential {
 	var id [10]byte
@@ -50,18 +75,47 @@ func newCredential(name string, now time.Time) *Credential {
 		AccessKeyID:     "AKIA" + base32.StdEncoding.EncodeToString(id[:]),
 		SecretAccessKey: base64.StdEncoding.EncodeToString(secret[:]),
 		Name:            name,
-		CreatedAt:       now.UTC(),
+		CreatedAt:       now.UTC().Truncate(time.Second),
 	}
 }
 
-func putCredential(tx *bolt.Tx, sl *sealer.Sealer, c *Credential) error {
-	rec := credentialRecord{
-		AccessKeyID: c.AccessKeyID,
-		Name:        c.Name,
-		CreatedAt:   c.CreatedAt,
-		Sealed:      sl.Seal(purposeCredential, []byte(c.AccessKeyID), []byte(c.SecretAccessKey)),
+// isAdmin reports whether the record has the admin permission: the root
+// credential always has (records made before the permission existed carry
+// no flag), another only if it was made with it.
+func (r *credentialRecord) isAdmin() bool { return r.Admin || r.Name == adminName }
+
+// scoped reports whether the record carries what records made before
+// identity policies, expiry and further admins did not.
+func (r *credentialRecord) scoped() bool {
+	return r.Admin && r.Name != adminName || r.IdentityPolicy != "" || r.ExpiresAt != nil
+}
+
+// sealedAs is what a credential's secret is sealed for: the access key id
+// alone for a record without scope (as every record was before, so that an
+// older attestkms still opens the store), else the scoped purpose bound to
+// every attribute that limits or grants. An older attestkms, which would
+// ignore a scope it does not know, then cannot open such a credential and
+// refuses the store, rather than serving it unscoped; and a record whose
+// scope was changed in the database no longer opens.
+func (r *credentialRecord) sealedAs() (purpose string, id []byte) {
+	if !r.scoped() {
+		return purposeCredential, []byte(r.AccessKeyID)
 	}
-	return putJSON(tx.Bucket(bucketCredentials), []byte(c.AccessKeyID), &rec)
+	expires := ""
+	if r.ExpiresAt != nil {
+		expires = r.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal([]any{r.AccessKeyID, r.Name, r.Admin, r.IdentityPolicy, expires})
+	if err != nil {
+		panic("kms: encoding a credential's binding: " + err.Error()) // strings and a bool always encode
+	}
+	return purposeScopedCredential, b
+}
+
+func putCredential(tx *bolt.Tx, sl *sealer.Sealer, rec *credentialRecord, secret []byte) error {
+	purpose, id := rec.sealedAs()
+	rec.Sealed = sl.Seal(purpose, id, secret)
+	return putJSON(tx.Bucket(bucketCredentials), []byte(rec.AccessKeyID), rec)
 }
 
 func principalARN(acct Account, name string) string {
@@ -71,41 +125,82 @@ func principalARN(acct Account, name string) string {
 	return "arn:aws:iam::" + acct.AccountID + ":user/" + name
 }
 
+// identityPolicy is a credential's identity policy as authorize applies it:
+// parsed, or why a stored one no longer parses (then it allows nothing).
+type identityPolicy struct {
+	p   *policy.IdentityPolicy
+	err error
+}
+
 type cachedCredential struct {
 	secret    []byte
 	principal *Principal
-	createdAt time.Time
+	rec       credentialRecord // without its sealed secret
+}
+
+func (c *cachedCredential) expired(now time.Time) bool {
+	return c.rec.ExpiresAt != nil && !now.Before(*c.rec.ExpiresAt)
+}
+
+func (c *cachedCredential) info(acct Account, now time.Time) CredentialInfo {
+	info := CredentialInfo{
+		AccessKeyID: c.rec.AccessKeyID, Name: c.rec.Name, PrincipalARN: principalARN(acct, c.rec.Name),
+		Admin: c.rec.isAdmin(), IdentityPolicy: c.rec.IdentityPolicy, CreatedAt: c.rec.CreatedAt.UTC().Truncate(time.Second),
+	}
+	if c.rec.ExpiresAt != nil {
+		t := c.rec.ExpiresAt.UTC().Truncate(time.Second)
+		info.ExpiresAt, info.Expired = &t, c.expired(now)
+	}
+	return info
+}
+
+// cache makes the cached form of rec, whose secret is secret (which it
+// keeps).
+func cache(acct Account, rec *credentialRecord, secret []byte) *cachedCredential {
+	r := *rec
+	r.Sealed = nil
+	p := &Principal{AccessKeyID: r.AccessKeyID, Name: r.Name, ARN: principalARN(acct, r.Name)}
+	if r.IdentityPolicy != "" {
+		ip, err := policy.ParseIdentity(r.IdentityPolicy)
+		p.identity = &identityPolicy{p: ip, err: err}
+	}
+	return &cachedCredential{secret: secret, principal: p, rec: r}
 }
 
 // Credentials are the store's access keys as the dialects see them: a
 // lookup of the secret that signs a request, for the signature check, and
-// of the principal it authenticates. Managing them is Admin's.
+// of the principal it authenticates. Managing them is Admin's, and the
+// admin API's (Service.CreateCredential, …), which change this cache as
+// they commit: a deleted credential authenticates nothing from then on.
 //
 // The opened secrets are cached here; the cache's slices are never handed
 // out (Lookup copies), so that deleting a credential may zero its secret
 // while a request signed with it is still being checked.
+//
+// Locking: change serialises the changes (create, delete, rotate), which
+// check the cache, commit to the store and only then take mu to change the
+// map; so a lookup waits for no store commit, only for the map's change.
 type Credentials struct {
-	mu sync.RWMutex
-	m  map[string]*cachedCredential
+	change sync.Mutex
+	mu     sync.RWMutex
+	m      map[string]*cachedCredential
+	now    func() time.Time
 }
 
-func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account) (*Credentials, error) {
-	cc := &Credentials{m: map[string]*cachedCredential{}}
+func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account, now func() time.Time) (*Credentials, error) {
+	cc := &Credentials{m: map[string]*cachedCredential{}, now: now}
 	err := db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
 			var rec credentialRecord
 			if err := json.Unmarshal(v, &rec); err != nil {
 				return err
 			}
-			secret, err := sl.Open(purposeCredential, []byte(rec.AccessKeyID), rec.Sealed)
+			purpose, id := rec.sealedAs()
+			secret, err := sl.Open(purpose, id, rec.Sealed)
 			if err != nil {
 				return fmt.Errorf("credential %s: %w", rec.AccessKeyID, err)
 			}
-			cc.m[rec.AccessKeyID] = &cachedCredential{
-				secret:    secret,
-				createdAt: rec.CreatedAt,
-				principal: &Principal{AccessKeyID: rec.AccessKeyID, Name: rec.Name, ARN: principalARN(acct, rec.Name)},
-			}
+			cc.m[rec.AccessKeyID] = cache(acct, &rec, secret)
 			return nil
 		})
 	})
@@ -117,85 +212,238 @@ func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account) (*Credentials
 func (s *Service) Credentials() *Credentials { return s.creds }
 
 // Lookup returns the secret access key of accessKeyID and the principal it
-// authenticates, or ok=false if there is no such key. The secret is a copy:
-// the caller owns it and zeroes it once the signature is checked.
+// authenticates, or ok=false if there is no such key or it has expired (the
+// same answer: an expired credential is refused as an unknown one). The
+// secret is a copy: the caller owns it and zeroes it once the signature is
+// checked.
 func (c *Credentials) Lookup(accessKeyID string) (secret []byte, p *Principal, ok bool) {
+	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	cc, ok := c.m[accessKeyID]
-	if !ok {
+	if !ok || cc.expired(now) {
 		return nil, nil, false
 	}
 	pc := *cc.principal
 	return bytes.Clone(cc.secret), &pc, true
 }
 
-// CreateCredential makes a new access key pair named name. The secret is
-// returned here once and cannot be read back later.
-func (a *Admin) CreateCredential(ctx context.Context, name string) (*Credential, error) {
-	s := a.s
+// isAdmin reports whether accessKeyID is, now, a credential with the admin
+// permission that has not expired.
+func (c *Credentials) isAdmin(accessKeyID string) bool {
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cc, ok := c.m[accessKeyID]
+	return ok && !cc.expired(now) && cc.rec.isAdmin()
+}
+
+// credentialNotFound is the answer for an access key id there is none of.
+func credentialNotFound(accessKeyID string) error {
+	return &Error{Kind: ErrNotFound, Msg: "credential " + accessKeyID + " does not exist", Cause: ErrCredentialNotFound}
+}
+
+// createCredential is CreateCredential, for the admin API and Admin alike:
+// the new credential is committed with c's audit record.
+func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	if !credentialNameRE.MatchString(name) {
+	name := req.Name
+	switch {
+	case !credentialNameRE.MatchString(name):
 		return nil, errorf(ErrValidation, "credential name must be 1-64 characters of A-Z a-z 0-9 +=,.@_-")
+	case name == adminName && !req.Admin:
+		return nil, errorf(ErrValidation, "the name %s is the account's root credential's, which has the admin permission: make it an admin, or choose another name", adminName)
+	case name == adminName && req.IdentityPolicy != "":
+		return nil, errorf(ErrValidation, "the account's root credential (named %s) cannot carry an identity policy: a key policy naming the account names it itself; choose another name", adminName)
+	case req.ExpiresIn < 0, req.ExpiresIn > 0 && req.ExpiresIn < time.Second, req.ExpiresIn > maxExpiresIn:
+		return nil, errorf(ErrValidation, "ExpiresIn must be at least a second and at most %d hours (zero: the credential does not expire)", int64(maxExpiresIn/time.Hour))
+	case len(req.IdentityPolicy) > maxPolicy:
+		return nil, errorf(ErrLimitExceeded, "the identity policy is larger than %d bytes", maxPolicy)
 	}
-	s.creds.mu.Lock()
-	defer s.creds.mu.Unlock()
-	for _, c := range s.creds.m {
-		if c.principal.Name == name {
-			return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
+	if req.IdentityPolicy != "" {
+		if _, err := policy.ParseIdentity(req.IdentityPolicy); err != nil {
+			return nil, &Error{Kind: ErrMalformedPolicy, Msg: "identity policy: " + err.Error()}
 		}
 	}
 	cred := newCredential(name, s.now())
-	err := s.st.update(ctx, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, cred) })
+	rec := &credentialRecord{AccessKeyID: cred.AccessKeyID, Name: name, CreatedAt: cred.CreatedAt, Admin: req.Admin, IdentityPolicy: req.IdentityPolicy}
+	if req.ExpiresIn > 0 {
+		t := cred.CreatedAt.Add(req.ExpiresIn).Truncate(time.Second)
+		rec.ExpiresAt = &t
+	}
+
+	cs := s.creds
+	cs.change.Lock()
+	defer cs.change.Unlock()
+	cs.mu.RLock()
+	exists := false
+	for _, cc := range cs.m {
+		exists = exists || cc.rec.Name == name
+	}
+	cs.mu.RUnlock()
+	if exists {
+		return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
+	}
+	c.noteCredential(rec.AccessKeyID)
+	err := s.change(ctx, c, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, rec, []byte(cred.SecretAccessKey)) })
 	if err != nil {
-		return nil, err
+		return nil, asKMSError(err)
 	}
-	s.creds.m[cred.AccessKeyID] = &cachedCredential{
-		secret:    []byte(cred.SecretAccessKey),
-		createdAt: cred.CreatedAt,
-		principal: &Principal{AccessKeyID: cred.AccessKeyID, Name: name, ARN: principalARN(s.account, name)},
-	}
-	return cred, nil
+	cc := cache(s.account, rec, []byte(cred.SecretAccessKey))
+	cs.mu.Lock()
+	cs.m[rec.AccessKeyID] = cc
+	cs.mu.Unlock()
+	return &CreateCredentialResponse{CredentialInfo: cc.info(s.account, s.now()), SecretAccessKey: []byte(cred.SecretAccessKey)}, nil
 }
 
-// ListCredentials lists the credentials, without secrets, by name.
-func (a *Admin) ListCredentials() []CredentialInfo {
-	s := a.s
-	s.creds.mu.RLock()
-	defer s.creds.mu.RUnlock()
-	out := make([]CredentialInfo, 0, len(s.creds.m))
-	for id, c := range s.creds.m {
-		out = append(out, CredentialInfo{AccessKeyID: id, Name: c.principal.Name, PrincipalARN: c.principal.ARN, CreatedAt: c.createdAt})
+// listCredentials is ListCredentials: every credential, by name.
+func (s *Service) listCredentials() []CredentialInfo {
+	now := s.now()
+	c := s.creds
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]CredentialInfo, 0, len(c.m))
+	for _, cc := range c.m {
+		out = append(out, cc.info(s.account, now))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// DeleteCredential removes an access key. It refuses to remove the last one,
-// which would leave nobody able to call the service.
-func (a *Admin) DeleteCredential(ctx context.Context, accessKeyID string) error {
-	s := a.s
+// deleteCredential is DeleteCredential. It refuses to remove the last
+// admin credential that has not expired, which would leave nobody able to
+// manage credentials on the running server. The deletion is committed with
+// c's audit record.
+func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID string) (*CredentialInfo, error) {
 	if err := canceled(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	s.creds.mu.Lock()
-	defer s.creds.mu.Unlock()
-	c, ok := s.creds.m[accessKeyID]
+	now := s.now()
+	cs := s.creds
+	cs.change.Lock()
+	defer cs.change.Unlock()
+	cs.mu.RLock()
+	cc, ok := cs.m[accessKeyID]
+	others := 0
+	for id, o := range cs.m {
+		if id != accessKeyID && o.rec.isAdmin() && !o.expired(now) {
+			others++
+		}
+	}
+	cs.mu.RUnlock()
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrCredentialNotFound, accessKeyID)
+		return nil, credentialNotFound(accessKeyID)
 	}
-	if len(s.creds.m) == 1 {
-		return errorf(ErrValidation, "refusing to delete the last credential: create another first")
+	if cc.rec.isAdmin() && !cc.expired(now) && others == 0 {
+		return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
 	}
-	err := s.st.update(ctx, func(tx *bolt.Tx) error {
+	c.noteCredential(accessKeyID)
+	err := s.change(ctx, c, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
 	})
 	if err != nil {
-		return err
+		return nil, asKMSError(err)
 	}
-	delete(s.creds.m, accessKeyID)
-	clear(c.secret) // the cache's own copy: lookups got theirs
+	info := cc.info(s.account, now)
+	cs.mu.Lock()
+	delete(cs.m, accessKeyID)
+	cs.mu.Unlock()
+	clear(cc.secret) // the cache's own copy: lookups got theirs
+	return &info, nil
+}
+
+// rotateCredential is RotateCredential: a new access key pair with the
+// credential's name, permission, identity policy and expiry replaces it,
+// in one transaction, committed with c's audit record.
+func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID string) (*RotateCredentialResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	cs := s.creds
+	cs.change.Lock()
+	defer cs.change.Unlock()
+	cs.mu.RLock()
+	old, ok := cs.m[accessKeyID]
+	cs.mu.RUnlock()
+	if !ok {
+		return nil, credentialNotFound(accessKeyID)
+	}
+	if old.expired(now) {
+		return nil, errorf(ErrValidation, "credential %s has expired: delete it and create another", accessKeyID)
+	}
+	cred := newCredential(old.rec.Name, now)
+	rec := old.rec
+	rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
+	c.noteCredential(rec.AccessKeyID)
+	c.noteMessage("replaces " + accessKeyID)
+	err := s.change(ctx, c, func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID)); err != nil {
+			return err
+		}
+		return putCredential(tx, s.st.sealer, &rec, []byte(cred.SecretAccessKey))
+	})
+	if err != nil {
+		return nil, asKMSError(err)
+	}
+	cc := cache(s.account, &rec, []byte(cred.SecretAccessKey))
+	cs.mu.Lock()
+	delete(cs.m, accessKeyID)
+	cs.m[rec.AccessKeyID] = cc
+	cs.mu.Unlock()
+	clear(old.secret)
+	return &RotateCredentialResponse{
+		CreateCredentialResponse: CreateCredentialResponse{CredentialInfo: cc.info(s.account, now), SecretAccessKey: []byte(cred.SecretAccessKey)},
+		Replaced:                 accessKeyID,
+	}, nil
+}
+
+// CreateCredential makes a new access key pair as req asks, while the
+// server is stopped (cmd/attestkms credential create --data-dir). The
+// secret is returned here once and cannot be read back later. Like every
+// change of the offline commands, it is audited as the request "offline"
+// (no principal: whoever can run them holds the store).
+func (a *Admin) CreateCredential(ctx context.Context, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
+	return run(a.s, ctx, offlineCall(), "CreateCredential", opChange, req, a.s.createCredential)
+}
+
+// offlineCall is the Call of an offline command's change.
+func offlineCall() *Call { return &Call{RequestID: "offline", Dialect: "admin"} }
+
+// ListCredentials lists the credentials, without secrets, by name.
+func (a *Admin) ListCredentials() []CredentialInfo { return a.s.listCredentials() }
+
+// DeleteCredential removes an access key. It refuses to remove the last
+// admin credential.
+func (a *Admin) DeleteCredential(ctx context.Context, accessKeyID string) error {
+	_, err := run(a.s, ctx, offlineCall(), "DeleteCredential", opChange, &DeleteCredentialRequest{AccessKeyID: accessKeyID},
+		func(ctx context.Context, c *Call, req *DeleteCredentialRequest) (*CredentialInfo, error) {
+			return a.s.deleteCredential(ctx, c, req.AccessKeyID)
+		})
+	return err
+}
+
+// RotateCredential replaces an access key pair by a new one with the same
+// name, permission, identity policy and expiry; the old access key id is
+// gone at once.
+func (a *Admin) RotateCredential(ctx context.Context, accessKeyID string) (*RotateCredentialResponse, error) {
+	return run(a.s, ctx, offlineCall(), "RotateCredential", opChange, &RotateCredentialRequest{AccessKeyID: accessKeyID},
+		func(ctx context.Context, c *Call, req *RotateCredentialRequest) (*RotateCredentialResponse, error) {
+			return a.s.rotateCredential(ctx, c, req.AccessKeyID)
+		})
+}
+
+// requireAdmin refuses a call whose credential does not have the admin
+// permission now (it has none, or it was deleted or has expired since the
+// request was authenticated).
+func (s *Service) requireAdmin(c *Call, op string) error {
+	if c == nil || c.Principal == nil {
+		return errorf(ErrAccessDenied, "an unauthenticated caller is not authorized to perform attestkms:%s", op)
+	}
+	if !s.creds.isAdmin(c.Principal.AccessKeyID) {
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: attestkms:%s: only a credential with the admin permission manages credentials", c.Principal.ARN, op)
+	}
 	return nil
 }

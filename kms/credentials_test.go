@@ -1,13 +1,19 @@
 package kms
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestCredentials(t *testing.T) {
@@ -16,25 +22,35 @@ func TestCredentials(t *testing.T) {
 	if len(creds) != 1 || creds[0].Name != "admin" || creds[0].PrincipalARN != "arn:aws:iam::"+s.Account().AccountID+":root" {
 		t.Fatalf("initial credentials %+v", creds)
 	}
-	c, err := s.Admin().CreateCredential(bg, "ci")
+	c, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret, p, ok := s.Credentials().Lookup(c.AccessKeyID)
-	if !ok || string(secret) != c.SecretAccessKey || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
+	if !ok || string(secret) != string(c.SecretAccessKey) || p.ARN != "arn:aws:iam::"+s.Account().AccountID+":user/ci" {
 		t.Fatalf("Credentials().Lookup = %v %+v", ok, p)
 	}
-	if _, err := s.Admin().CreateCredential(bg, "ci"); !errors.Is(err, ErrAlreadyExists) {
+	if _, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: "ci"}); !errors.Is(err, ErrAlreadyExists) {
 		t.Fatalf("duplicate name: %v", err)
 	}
-	if _, err := s.Admin().CreateCredential(bg, "bad name"); !errors.Is(err, ErrValidation) {
+	if _, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: "bad name"}); !errors.Is(err, ErrValidation) {
 		t.Fatalf("bad name: %v", err)
+	}
+	if err := s.Admin().DeleteCredential(bg, creds[0].AccessKeyID); !errors.Is(err, ErrValidation) || !strings.Contains(err.Error(), "last admin credential") {
+		t.Fatalf("deleting the last admin credential: %v", err)
+	}
+	ops, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: "ops", Admin: true})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := s.Admin().DeleteCredential(bg, creds[0].AccessKeyID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Admin().DeleteCredential(bg, c.AccessKeyID); !errors.Is(err, ErrValidation) {
-		t.Fatalf("deleting the last credential: %v", err)
+	if err := s.Admin().DeleteCredential(bg, ops.AccessKeyID); !errors.Is(err, ErrValidation) {
+		t.Fatalf("deleting the last admin credential: %v", err)
+	}
+	if err := s.Admin().DeleteCredential(bg, "AKIANOSUCHKEY"); !errors.Is(err, ErrCredentialNotFound) || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting an unknown credential: %v", err)
 	}
 	if _, _, ok := s.Credentials().Lookup(creds[0].AccessKeyID); ok {
 		t.Fatal("deleted credential still authenticates")
@@ -67,11 +83,11 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 	type cred struct{ id, secret string }
 	var cur atomic.Pointer[cred]
 	var round atomic.Int64 // rounds whose deletion is done
-	first, err := s.Admin().CreateCredential(bg, "rot-0")
+	first, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: "rot-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur.Store(&cred{first.AccessKeyID, first.SecretAccessKey})
+	cur.Store(&cred{first.AccessKeyID, string(first.SecretAccessKey)})
 
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -114,7 +130,7 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 		}()
 	}
 	for i := 1; i <= 50; i++ {
-		next, err := s.Admin().CreateCredential(bg, fmt.Sprintf("rot-%d", i))
+		next, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: fmt.Sprintf("rot-%d", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,12 +138,143 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 		if err := s.Admin().DeleteCredential(bg, cur.Load().id); err != nil {
 			t.Fatal(err)
 		}
-		cur.Store(&cred{next.AccessKeyID, next.SecretAccessKey})
+		cur.Store(&cred{next.AccessKeyID, string(next.SecretAccessKey)})
 		round.Add(1)
 	}
 	close(stop)
 	wg.Wait()
 	if spanned.Load() == 0 {
 		t.Fatal("no use of a secret spanned its credential's deletion")
+	}
+}
+
+// TestCredentialExpiry: past its expiry a credential is refused exactly as
+// an unknown access key is, loses the admin permission, and is listed as
+// expired.
+func TestCredentialExpiry(t *testing.T) {
+	s, clk := newTestService(t)
+	c := mustCredential(t, s, &CreateCredentialRequest{Name: "temp", Admin: true, ExpiresIn: 90 * time.Minute})
+	if _, _, ok := s.Credentials().Lookup(c.AccessKeyID); !ok {
+		t.Fatal("a fresh credential does not authenticate")
+	}
+	call := s.callAs(t, c.AccessKeyID)
+	clk.add(90*time.Minute - time.Second)
+	if _, _, ok := s.Credentials().Lookup(c.AccessKeyID); !ok {
+		t.Fatal("refused a second before its expiry")
+	}
+	clk.add(time.Second)
+	secret, p, ok := s.Credentials().Lookup(c.AccessKeyID)
+	unknownSecret, unknownP, unknownOK := s.Credentials().Lookup("AKIANOSUCHKEY")
+	if ok || secret != nil || p != nil || ok != unknownOK || unknownSecret != nil || unknownP != nil {
+		t.Fatalf("an expired credential: %v %v %v; an unknown one: %v", secret, p, ok, unknownOK)
+	}
+	// A request authenticated before the expiry may not manage after it.
+	_, err := s.CreateCredential(bg, call, &CreateCredentialRequest{Name: "late"})
+	wantKind(t, err, ErrAccessDenied)
+	if got := s.Admin().ListCredentials(); len(got) != 2 || got[1].Name != "temp" || !got[1].Expired {
+		t.Fatalf("list: %+v", got)
+	}
+	// Expiry survives reopening.
+	s.Close()
+	s2, err := Open(s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { s.st, s.audit = s2.st, s2.audit }()
+	if _, _, ok := s2.Credentials().Lookup(c.AccessKeyID); ok {
+		t.Fatal("expired credential authenticates after reopening")
+	}
+}
+
+// TestScopedCredentialSealing: the secret of a credential with a scope (an
+// admin permission, an identity policy, an expiry) is sealed bound to it,
+// so that a scope changed in the database, or dropped by an older
+// attestkms that does not know it, does not open; one without a scope is
+// sealed as before, for its access key id alone.
+func TestScopedCredentialSealing(t *testing.T) {
+	s, _ := newTestService(t)
+	ident := `{"Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`
+	plain := mustCredential(t, s, &CreateCredentialRequest{Name: "plain"})
+	scoped := mustCredential(t, s, &CreateCredentialRequest{Name: "scoped", IdentityPolicy: ident, ExpiresIn: time.Hour})
+	read := func(id string) credentialRecord {
+		var rec credentialRecord
+		err := s.st.db.View(func(tx *bolt.Tx) error {
+			_, err := getJSON(tx.Bucket(bucketCredentials), []byte(id), &rec)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if rec := read(plain.AccessKeyID); rec.scoped() {
+		t.Fatalf("plain record scoped: %+v", rec)
+	} else if _, err := s.st.sealer.Open(purposeCredential, []byte(rec.AccessKeyID), rec.Sealed); err != nil {
+		t.Fatalf("a plain credential is not sealed as before: %v", err)
+	}
+	rec := read(scoped.AccessKeyID)
+	if _, err := s.st.sealer.Open(purposeCredential, []byte(rec.AccessKeyID), rec.Sealed); err == nil {
+		t.Fatal("a scoped credential opens as an unscoped one: an older attestkms would serve it without its scope")
+	}
+	for name, change := range map[string]func(r *credentialRecord){
+		"policy dropped": func(r *credentialRecord) { r.IdentityPolicy = "" },
+		"policy changed": func(r *credentialRecord) {
+			r.IdentityPolicy = `{"Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`
+		},
+		"expiry dropped":  func(r *credentialRecord) { r.ExpiresAt = nil },
+		"expiry moved":    func(r *credentialRecord) { t := r.ExpiresAt.Add(time.Hour); r.ExpiresAt = &t },
+		"made an admin":   func(r *credentialRecord) { r.Admin = true },
+		"renamed to root": func(r *credentialRecord) { r.Name = adminName },
+	} {
+		r := rec
+		change(&r)
+		purpose, id := r.sealedAs()
+		if _, err := s.st.sealer.Open(purpose, id, r.Sealed); err == nil {
+			t.Errorf("%s: the secret still opens", name)
+		}
+	}
+}
+
+// TestOfflineCredentialChangesAudited: the offline commands' credential
+// changes (Admin) are changes like any other, committed with their audit
+// record (request "offline", no principal), the secret never in it.
+func TestOfflineCredentialChangesAudited(t *testing.T) {
+	s, _ := newTestService(t)
+	a := s.Admin()
+	cred, err := a.CreateCredential(bg, &CreateCredentialRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := a.RotateCredential(bg, cred.AccessKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteCredential(bg, rot.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	// A refused change is recorded too.
+	wantKind(t, a.DeleteCredential(bg, rot.AccessKeyID), ErrNotFound)
+	for _, want := range []struct{ op, cred, outcome string }{
+		{"CreateCredential", cred.AccessKeyID, "ok"}, {"RotateCredential", rot.AccessKeyID, "ok"},
+	} {
+		r := lastRecord(t, s, want.op)
+		if r.RequestID != "offline" || r.Principal != "" || !r.Change || r.Credential != want.cred || r.Outcome != want.outcome {
+			t.Errorf("%s: the record %+v", want.op, r)
+		}
+	}
+	if r := lastRecord(t, s, "DeleteCredential"); r.RequestID != "offline" || r.Outcome != "error" || r.ErrorCode == "" {
+		t.Errorf("the refused deletion's record %+v", r)
+	}
+	b, err := os.ReadFile(s.opts.auditPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range [][]byte{cred.SecretAccessKey, rot.SecretAccessKey} {
+		if bytes.Contains(b, secret) {
+			t.Fatal("a secret in the audit log")
+		}
+	}
+	if n := bytes.Count(b, []byte(`"operation":"DeleteCredential"`)); n != 2 {
+		t.Fatalf("%d DeleteCredential records; want the deletion's and the refusal's", n)
 	}
 }

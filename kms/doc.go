@@ -12,22 +12,27 @@
 // parses ARNs. The context is honoured (cancel.go): a done ctx stops an
 // operation before it starts, before it verifies a Recipient's evidence and
 // before each store transaction, with ErrCanceled. Errors wrap one of the
-// kinds in errors.go (Kinds), which each dialect maps with one table. What is
-// not the data plane hangs off the Service by one method each: Admin
-// (credential management, Maintain, PolicyProblems) for cmd/attestkms and
-// never for a dialect; Credentials, whose Lookup gives a signature check a
-// copy of a secret that the caller zeroes; and AuditLog, the store's
-// audit.Log (package kms/audit), which the dialects tell of failed
-// authentications and serve reopens.
+// kinds in errors.go (Kinds), which each dialect maps with one table. The
+// credential operations (CreateCredential, ListCredentials,
+// DeleteCredential, RotateCredential) are the admin API's (api/admin): of
+// the same shape, they are judged not by a key policy but by the caller's
+// admin permission. What is not the data plane hangs off the Service by one
+// method each: Admin (offline credential management, Maintain,
+// PolicyProblems) for cmd/attestkms and never for a dialect; Credentials,
+// whose Lookup gives a signature check a copy of a secret that the caller
+// zeroes (and refuses an expired credential as an unknown one); and
+// AuditLog, the store's audit.Log (package kms/audit), which the dialects
+// tell of failed authentications and serve reopens.
 //
 // Audit. Every operation writes its own audit record (auditing.go): who
 // (principal, access key, source, dialect, request id, from the Call),
 // which key or keys, which operation, the Recipient's evidence summary
 // (never a secret), the outcome and the error code the client sees
 // (Call.WireError). An operation that uses a key or makes a secret answers
-// only once its record is durable; one that changes the store commits the
-// change with its record or neither (Service.change; package kms/audit's doc
-// has the design); a read of public data is answered even when its record
+// only once its record is durable; one that changes the store (a key, an
+// alias, a policy, a credential, offline ones included) commits the change
+// with its record or neither (Service.change; package kms/audit's doc has
+// the design); a read of public data is answered even when its record
 // cannot be written. So while the log cannot be written, changes and secrets
 // are refused (ErrInternal) and public reads go on; Ready says so, and the
 // service resumes by itself once a write succeeds. What no operation ran (a
@@ -36,6 +41,12 @@
 //
 // kms knows nothing of HTTP or of which dialect called it: the dialects in
 // api/ decode, authenticate and render.
+//
+// Authorisation (authorize.go) is the attestation gate, then the key policy
+// and, for a caller whose credential carries one, its identity policy, by
+// AWS's delegation rule (decide): a key policy Allow that names only the
+// caller's account needs the identity policy's Allow too, and an explicit
+// Deny in either wins.
 //
 // Each operation runs in one order: validate the request, load the key, check
 // its state and usage, verify evidence, evaluate the policy, and only then

@@ -31,6 +31,11 @@ var (
 	ErrDryRun            = errors.New("dry run succeeded")
 	ErrInvalidRecipient  = errors.New("invalid recipient")
 	ErrInternal          = errors.New("internal error")
+	// ErrThrottled: the server declined the work for now, to keep within
+	// its budget (a Recipient whose evidence carries a certificate chain not
+	// verified before, when the node's budget for those is spent). Nothing
+	// was judged or changed; the same request may succeed later.
+	ErrThrottled = errors.New("throttled")
 	// ErrCanceled: the request's context was done before the operation
 	// completed. It stopped before its next step — before it started,
 	// before verifying a Recipient's evidence, before a store transaction —
@@ -51,7 +56,7 @@ var Kinds = []error{
 	ErrInvalidCiphertext, ErrIncorrectKey, ErrValidation, ErrUnsupported,
 	ErrInvalidPublicKey, ErrInvalidAliasName, ErrInvalidArn, ErrInvalidMarker,
 	ErrMalformedPolicy, ErrTag, ErrLimitExceeded, ErrAccessDenied, ErrDryRun,
-	ErrInvalidRecipient, ErrInternal, ErrCanceled,
+	ErrInvalidRecipient, ErrInternal, ErrCanceled, ErrThrottled,
 }
 
 // Error is an operation's failure: one kind and the message a client may see.

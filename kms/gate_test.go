@@ -266,6 +266,12 @@ var gateNoKey = map[string]string{
 	"Close":          "closes the store",
 	"Account":        "the account's ids",
 	"Region":         "the server's region",
+	// The admin API's operations: credentials, for a caller with the admin
+	// permission (requireAdmin); no key, and no secret of one.
+	"CreateCredential": "makes an access key pair, no key",
+	"ListCredentials":  "lists credentials, no key",
+	"DeleteCredential": "deletes an access key, no key",
+	"RotateCredential": "replaces an access key pair, no key",
 }
 
 // gateAdmin are Admin's methods: administration takes no key from a request
@@ -274,8 +280,10 @@ var gateAdmin = map[string]string{
 	"CreateCredential": "administration (cmd/attestkms credential), no key",
 	"ListCredentials":  "administration, no key",
 	"DeleteCredential": "administration, no key",
+	"RotateCredential": "administration, no key",
 	"Maintain":         "deletes expired keys and rotates due ones; returns no secret",
 	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
+	"KeyStates":        "counts keys by state for the metrics; no secret",
 }
 
 // secretNames are the fields of a response that carry a secret.

@@ -58,6 +58,39 @@ func (s *Service) testCall() *Call {
 	return &Call{RequestID: "test", Principal: &Principal{AccessKeyID: "AKIATEST", Name: adminName, ARN: principalARN(s.account, adminName)}}
 }
 
+// adminCall is a call by the account's root credential, as the pipeline
+// makes it: with the principal its lookup found.
+func (s *Service) adminCall(t testing.TB) *Call {
+	t.Helper()
+	for _, ci := range s.listCredentials() {
+		if ci.Name == adminName {
+			return s.callAs(t, ci.AccessKeyID)
+		}
+	}
+	t.Fatal("no root credential")
+	return nil
+}
+
+// callAs is a call by the credential accessKeyID, as the pipeline makes it.
+func (s *Service) callAs(t testing.TB, accessKeyID string) *Call {
+	t.Helper()
+	_, p, ok := s.Credentials().Lookup(accessKeyID)
+	if !ok {
+		t.Fatalf("credential %s does not authenticate", accessKeyID)
+	}
+	return &Call{RequestID: "test-" + p.Name, Principal: p}
+}
+
+// mustCredential creates a credential offline (Admin) and returns it.
+func mustCredential(t testing.TB, s *Service, req *CreateCredentialRequest) *CreateCredentialResponse {
+	t.Helper()
+	resp, err := s.Admin().CreateCredential(bg, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
 func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *CreateKeyResponse {
 	t.Helper()
 	md, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{KeySpec: spec, KeyUsage: usage})

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,12 @@ type PolicyQuestion struct {
 	Region string
 	// RequestAlias is the alias the request names the key by, "" for none.
 	RequestAlias string
+	// ResourceAliases are the key's aliases (alias/NAME), for
+	// kms:ResourceAliases; none: the key has no alias.
+	ResourceAliases []string
+	// IdentityPolicy is the caller's identity policy, "" for a caller
+	// without one (docs/policy.md: the delegation rule).
+	IdentityPolicy string
 	// KeySpec and KeyUsage are the key's. Zero: SYMMETRIC_DEFAULT and
 	// ENCRYPT_DECRYPT.
 	KeySpec  KeySpec
@@ -52,26 +59,41 @@ type PolicyAnswer struct {
 	Reasons []string
 	// Lines have one line per statement (policy.Judgement.Lines).
 	Lines []string
+	// IdentityStatement names the identity policy's deciding statement, as
+	// Statement does the key policy's; IdentityLines are its lines. Both
+	// empty without an identity policy.
+	IdentityStatement string
+	IdentityLines     []string
 }
 
 // JudgePolicy judges q by the policy document doc with the server's own code:
-// the attestation gate, then the policy's evaluation. It errs (wrapping
-// ErrMalformedPolicy or ErrValidation) when the document does not parse or
-// the question is malformed; it does not apply CreateKey's safety checks
-// (attestkms policy lint does).
+// the attestation gate, then the policy's evaluation and, with
+// q.IdentityPolicy, the caller's identity policy by the delegation rule. It
+// errs (wrapping ErrMalformedPolicy or ErrValidation) when a document does
+// not parse or the question is malformed; it does not apply CreateKey's
+// safety checks (attestkms policy lint does).
 func JudgePolicy(doc string, q *PolicyQuestion) (*PolicyAnswer, error) {
 	p, err := policy.Parse(doc)
 	if err != nil {
 		return nil, &Error{Kind: ErrMalformedPolicy, Msg: err.Error()}
 	}
+	var ip *policy.IdentityPolicy
+	if q != nil && q.IdentityPolicy != "" {
+		if ip, err = policy.ParseIdentity(q.IdentityPolicy); err != nil {
+			return nil, &Error{Kind: ErrMalformedPolicy, Msg: "identity policy: " + err.Error()}
+		}
+	}
 	account, err := questionAccount(q)
 	if err != nil {
 		return nil, err
 	}
+	aliases := slices.Clone(q.ResourceAliases)
+	slices.Sort(aliases)
 	f := &facts{
 		principal: q.Principal, account: account, action: q.Action, resource: q.KeyARN,
 		claims: q.Claims, ec: q.EncryptionContext, secureTransport: q.SecureTransport, sourceIP: q.SourceIP,
-		now: q.Time, region: q.Region, alias: q.RequestAlias, spec: q.KeySpec, usage: q.KeyUsage, origin: OriginAWSKMS,
+		now: q.Time, region: q.Region, alias: q.RequestAlias, resourceAliases: slices.Compact(aliases),
+		spec: q.KeySpec, usage: q.KeyUsage, origin: OriginAWSKMS,
 	}
 	if f.now.IsZero() {
 		f.now = time.Now()
@@ -87,21 +109,46 @@ func JudgePolicy(doc string, q *PolicyQuestion) (*PolicyAnswer, error) {
 	}
 	j := p.Judge(f.request(p))
 	a := &PolicyAnswer{Lines: j.Lines}
+	var ij policy.Judgement
+	var id *policy.Decision
+	if ip != nil {
+		ij = ip.Judge(f.request(ip))
+		a.IdentityLines = ij.Lines
+		if j.Decision != policy.ExplicitDeny {
+			id = &ij.Decision
+		}
+	}
 	if gated(p, q.Action, q.Claims) {
 		// The gate decides; what the policy itself lacks is said too, so
 		// that one run shows what evidence would have to satisfy.
 		a.Reasons = append([]string{gateMessage(q.KeyARN, q.Action)}, j.Unmet...)
 		return a, nil
 	}
-	switch j.Decision {
-	case policy.Allow:
+	switch decide(j.Decision, j.Grant, id) {
+	case allowed:
 		a.Allowed, a.Statement = true, j.Statement
-	case policy.ExplicitDeny:
+		if id != nil && j.Grant == policy.GrantAccount {
+			a.IdentityStatement = ij.Statement
+		}
+	case keyPolicyDenies:
 		a.Statement = j.Statement
 		if j.Statement != "" {
 			a.Reasons = []string{j.Statement + " denies it"}
 		} else {
 			a.Reasons = []string{"the request cannot be judged (two spellings of a condition key, a value of the wrong type, or too much matching): it is denied"}
+		}
+	case identityPolicyDenies:
+		a.IdentityStatement = ij.Statement
+		if ij.Statement != "" {
+			a.Reasons = []string{"the identity policy's " + ij.Statement + " denies it"}
+		} else {
+			a.Reasons = []string{"the identity policy cannot judge the request (two spellings of a condition key, a value of the wrong type, or too much matching): it is denied"}
+		}
+	case identityPolicyDoesNotAllow:
+		a.Statement = j.Statement
+		a.Reasons = []string{j.Statement + " allows " + q.Action + " to the account, not to the caller itself: the caller's identity policy must allow it too, and no statement of it does"}
+		for _, u := range ij.Unmet {
+			a.Reasons = append(a.Reasons, "identity policy: "+u)
 		}
 	default:
 		a.Reasons = []string{"no statement allows " + q.Action}
@@ -151,6 +198,15 @@ type PolicyFinding struct {
 // reason, separated by tabs, "-" for an empty field.
 func (f PolicyFinding) String() string {
 	return policy.Finding{Severity: policy.Severity(f.Severity), Statement: f.Statement, Action: f.Action, Reason: f.Reason}.String()
+}
+
+// CheckIdentityPolicy parses an identity policy as CreateCredential does,
+// wrapping ErrMalformedPolicy when it does not parse.
+func CheckIdentityPolicy(doc string) error {
+	if _, err := policy.ParseIdentity(doc); err != nil {
+		return &Error{Kind: ErrMalformedPolicy, Msg: err.Error()}
+	}
+	return nil
 }
 
 // LintPolicy runs the server's checks of a new policy on doc, for any key of

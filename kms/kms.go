@@ -89,6 +89,10 @@ type Principal struct {
 	// ARN is arn:aws:iam::<account>:root for the first (admin) credential and
 	// arn:aws:iam::<account>:user/<name> for others.
 	ARN string
+
+	// identity is the credential's identity policy, nil for none; only a
+	// credential lookup sets it (Credentials.Lookup).
+	identity *identityPolicy
 }
 
 // Call is one authenticated request as kms sees it: who asks, under which
@@ -173,7 +177,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 	if opts.Now != nil {
 		now = opts.Now()
 	}
-	cred := newCredential("admin", now)
+	cred := newCredential(adminName, now)
 
 	// The database is built under a temporary name and renamed into place, so
 	// a crash during init leaves no half-made store behind.
@@ -201,7 +205,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 				return err
 			}
 		}
-		return putCredential(tx, sl, cred)
+		return putCredential(tx, sl, &credentialRecord{AccessKeyID: cred.AccessKeyID, Name: cred.Name, CreatedAt: cred.CreatedAt}, []byte(cred.SecretAccessKey))
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
@@ -276,7 +280,7 @@ func Open(opts Options) (*Service, error) {
 		}
 	}
 	if err == nil {
-		s.creds, err = loadCredentials(db, sl, s.account)
+		s.creds, err = loadCredentials(db, sl, s.account, s.now)
 		if err != nil {
 			s.audit.Close()
 		}

@@ -72,7 +72,9 @@ func (s *Service) resolveTarget(ctx context.Context, c *Call, k *key, r *Recipie
 
 // verifyRecipient checks a Recipient's algorithm and evidence and returns the
 // verified claims; nil for no Recipient. Every failure is ErrInvalidRecipient
-// wrapping the attest kind, with a message that says what failed.
+// wrapping the attest kind, with a message that says what failed, but
+// attest.ErrThrottled (no verdict: the verifier's budget for new chains is
+// spent), which is ErrThrottled.
 func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error) {
 	if r == nil {
 		return nil, nil
@@ -87,6 +89,11 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 		return nil, errorf(ErrInvalidRecipient, "Recipient: this server is not configured to verify attestation documents")
 	}
 	claims, err := s.opts.Attestation.Verify(r.AttestationDocument, s.now())
+	if errors.Is(err, attest.ErrThrottled) {
+		// Not a verdict on the evidence: the verifier's budget for chains
+		// it has not seen is spent for now.
+		return nil, &Error{Kind: ErrThrottled, Msg: "Recipient: " + err.Error(), Cause: err}
+	}
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidRecipient, Msg: "Recipient: the attestation document was refused: " + err.Error(), Cause: err}
 	}

@@ -40,6 +40,10 @@ const (
 	purposeRootCheck  = "root-check"
 	purposeMaterial   = "key-material"
 	purposeCredential = "credential-secret"
+	// purposeScopedCredential seals the secret of a credential with an
+	// admin permission (but the root's), an identity policy or an expiry,
+	// bound to them (credentialRecord.sealedAs).
+	purposeScopedCredential = "credential-secret-scoped"
 	// maxCachedKeys bounds the decoded-key cache; past it an arbitrary entry is
 	// dropped (it is rebuilt from the database on its next use).
 	maxCachedKeys = 10000
@@ -84,11 +88,17 @@ type aliasRecord struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// credentialRecord is a credential as stored (credentials.go). The fields
+// after CreatedAt are absent from records made before they existed, and
+// from records that do not use them (sealedAs).
 type credentialRecord struct {
-	AccessKeyID string    `json:"access_key_id"`
-	Name        string    `json:"name"`
-	CreatedAt   time.Time `json:"created_at"`
-	Sealed      []byte    `json:"sealed_secret"`
+	AccessKeyID    string     `json:"access_key_id"`
+	Name           string     `json:"name"`
+	CreatedAt      time.Time  `json:"created_at"`
+	Admin          bool       `json:"admin,omitempty"`
+	IdentityPolicy string     `json:"identity_policy,omitempty"`
+	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
+	Sealed         []byte     `json:"sealed_secret"`
 }
 
 // store wraps the bbolt database with a cache of decoded keys.
@@ -138,21 +148,6 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 		return err
 	}
 	return b.Put(k, raw)
-}
-
-// update runs fn in a write transaction and then drops the cached keys it
-// names. A done ctx starts no transaction (ErrCanceled); ctx is the
-// transaction's, for a store that can pass it on. It writes no audit
-// record: a change of keys or aliases goes through Service.change, which
-// commits its record with it.
-func (s *store) update(ctx context.Context, fn func(tx *bolt.Tx) error, invalidate ...string) error {
-	if err := canceled(ctx); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.drop(invalidate)
-	return s.db.Update(fn)
 }
 
 // drop drops the cached keys ids; the caller holds mu.

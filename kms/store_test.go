@@ -45,7 +45,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 		secrets = append(secrets, p8)
 		k.release()
 	}
-	cred, err := s.Admin().CreateCredential(bg, "ci")
+	cred, err := s.Admin().CreateCredential(bg, &CreateCredentialRequest{Name: "ci"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -250,19 +250,31 @@ func marshalSM2SPKI(pub *ecdsa.PublicKey) []byte {
 }
 
 // sm2PointBytes is 0x04 || X || Y; callers have checked that both fit.
+//
+// gmsm's SM2 keys are *ecdsa.PublicKey on sm2.P256(), a curve crypto/ecdsa's
+// Bytes and ParseUncompressedPublicKey do not take, so the coordinates that
+// Go 1.26 deprecates are the only way to a point; they are read here and in
+// checkSM2PublicKey, never modified.
 func sm2PointBytes(pub *ecdsa.PublicKey) []byte {
+	//lint:ignore SA1019 SM2 keys have no other encoding in gmsm; read, not modified (see above)
+	x, y := pub.X, pub.Y
 	out := make([]byte, 65)
 	out[0] = 4
-	pub.X.FillBytes(out[1:33])
-	pub.Y.FillBytes(out[33:])
+	x.FillBytes(out[1:33])
+	y.FillBytes(out[33:])
 	return out
 }
 
 // checkSM2PublicKey checks a caller's *ecdsa.PublicKey as ParsePublicKey
 // checks a parsed one: on sm2.P256(), coordinates in range, on the curve.
 func checkSM2PublicKey(pub *ecdsa.PublicKey) error {
+	if pub == nil {
+		return fmt.Errorf("%w: no public key", ErrKey)
+	}
+	//lint:ignore SA1019 SM2 keys have no other encoding in gmsm; read, not modified (sm2PointBytes)
+	x, y := pub.X, pub.Y
 	switch {
-	case pub == nil || pub.X == nil || pub.Y == nil:
+	case x == nil || y == nil:
 		return fmt.Errorf("%w: no public key", ErrKey)
 	case pub.Curve != sm2.P256():
 		name := "unknown"
@@ -270,7 +282,7 @@ func checkSM2PublicKey(pub *ecdsa.PublicKey) error {
 			name = pub.Curve.Params().Name
 		}
 		return fmt.Errorf("%w: elliptic-curve key on %s; the only curve accepted is SM2", ErrKey, name)
-	case pub.X.Sign() < 0 || pub.Y.Sign() < 0 || pub.X.BitLen() > 256 || pub.Y.BitLen() > 256:
+	case x.Sign() < 0 || y.Sign() < 0 || x.BitLen() > 256 || y.BitLen() > 256:
 		return fmt.Errorf("%w: SM2 coordinate out of range", ErrKey)
 	}
 	if _, err := sm2.NewPublicKey(sm2PointBytes(pub)); err != nil {

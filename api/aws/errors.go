@@ -38,6 +38,10 @@ var errorTable = pipeline.Table{
 	// AWS KMS's answer for a request it could not complete in time is
 	// DependencyTimeoutException, a 503 its SDKs retry.
 	kms.ErrCanceled: {Code: "DependencyTimeoutException", Status: http.StatusServiceUnavailable},
+	// AWS KMS's answer to a request over its rate ("Throttling AWS KMS
+	// requests", docs.aws.amazon.com/kms/latest/developerguide/throttling.html):
+	// ThrottlingException, 400, which its SDKs retry with backoff. kms's: the budget for new attestation chains.
+	kms.ErrThrottled: errThrottling,
 
 	pipeline.ErrTooLarge:   {Code: "ValidationException", Status: http.StatusRequestEntityTooLarge, Message: "Request body is larger than 1 MiB."},
 	pipeline.ErrUnreadable: {Code: "ValidationException", Status: http.StatusBadRequest, Message: "could not read the request body"},
@@ -50,6 +54,18 @@ var errorTable = pipeline.Table{
 	pipeline.ErrSignature: {Code: "InvalidSignatureException", Status: http.StatusBadRequest,
 		Message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."},
 	pipeline.ErrReplay: {Code: "InvalidSignatureException", Status: http.StatusBadRequest, Message: "Signature has already been used: this request is a replay."},
+	// An access key's budget, or its address's budget for failed
+	// authentications (this server's, per node: --rate-limit).
+	pipeline.ErrThrottled: withMessage(errThrottling, "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."),
+}
+
+// errThrottling is AWS KMS's throttling error.
+var errThrottling = pipeline.WireError{Code: "ThrottlingException", Status: http.StatusBadRequest}
+
+// withMessage is w answering with msg.
+func withMessage(w pipeline.WireError, msg string) pipeline.WireError {
+	w.Message = msg
+	return w
 }
 
 // Errors of the dialect itself, before a request reaches kms.

@@ -56,6 +56,7 @@ func New(opts pipeline.Options) *pipeline.Handler {
 		Operation: func(c echo.Context) string {
 			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), targetPrefix)
 		},
+		Known:       func(op string) bool { _, ok := operations[op]; return ok },
 		CheckScope:  d.checkRegion,
 		Route:       d.route,
 		ContentType: contentType,

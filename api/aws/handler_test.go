@@ -61,6 +61,13 @@ func TestErrorTable(t *testing.T) {
 	if got.Code != "KMSInternalException" || got.Status != 500 || strings.Contains(msg, "hunter2") {
 		t.Fatalf("unknown error: %v %q", got, msg)
 	}
+	// Throttled, by a budget of the pipeline or kms's: AWS's
+	// ThrottlingException, 400.
+	for _, err := range []error{pipeline.ErrThrottled, &kms.Error{Kind: kms.ErrThrottled, Msg: "Recipient: later"}} {
+		if got, _ := errorTable.Wire(err); got.Code != "ThrottlingException" || got.Status != http.StatusBadRequest {
+			t.Errorf("%v: %v", err, got)
+		}
+	}
 	// A canceled request did not complete: AWS's retryable 503.
 	got, msg = errorTable.Wire(&kms.Error{Kind: kms.ErrCanceled, Msg: "canceled", Cause: context.Canceled})
 	if got.Code != "DependencyTimeoutException" || got.Status != http.StatusServiceUnavailable || msg != "canceled" {

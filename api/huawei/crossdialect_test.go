@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	hwkms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 
 	"github.com/attestkms/attestkms/internal/testserver"
+	"github.com/attestkms/attestkms/kms"
 )
 
 // TestSameKeyThroughAWS: a key made through Huawei's SDK is the AWS SDK's
@@ -129,4 +131,39 @@ func TestRegionDenyHolds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIdentityPolicyThroughHuawei: a credential's identity policy binds it
+// in every dialect, not only AWS's: limited to decrypting under alias/ci, it
+// decrypts there through Huawei's SDK and may not encrypt, nor decrypt
+// under another key.
+func TestIdentityPolicyThroughHuawei(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	admin := newClient(t, srv)
+	ci := createKey(t, admin, "ci", "", "")
+	other := createKey(t, admin, "other", "", "")
+	resp, err := srv.Service.Admin().CreateCredential(context.Background(), &kms.CreateCredentialRequest{Name: "ci", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/ci"}}}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := newClientFor(t, srv.URL, resp.AccessKeyID, string(resp.SecretAccessKey), srv.Account.ProjectID)
+	encrypt := func(c *hwkms.KmsClient, id string) (*model.EncryptDataResponse, error) {
+		return c.EncryptData(&model.EncryptDataRequest{Body: &model.EncryptDataRequestBody{KeyId: id, PlainText: "build secret"}})
+	}
+	mine, err := encrypt(admin, ci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := encrypt(admin, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := hw.DecryptData(&model.DecryptDataRequest{Body: &model.DecryptDataRequestBody{CipherText: *mine.CipherText}}); err != nil || *d.PlainText != "build secret" {
+		t.Fatalf("decrypt-data under alias/ci: %v", err)
+	}
+	_, err = hw.DecryptData(&model.DecryptDataRequest{Body: &model.DecryptDataRequestBody{CipherText: *theirs.CipherText}})
+	wantCode(t, err, "KMS.0306", 403)
+	_, err = encrypt(hw, ci)
+	wantCode(t, err, "KMS.0306", 403)
 }

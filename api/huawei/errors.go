@@ -38,6 +38,15 @@ var (
 	codeTooManyKeys    = pipeline.WireError{Code: "KMS.1105", Status: http.StatusBadRequest} // The number of keys has reached the upper limit.
 	codeHashMismatch   = pipeline.WireError{Code: "KMS.2103", Status: http.StatusBadRequest} // Hash verification of the data encryption key failed.
 	codeBadCiphertext  = pipeline.WireError{Code: "KMS.2201", Status: http.StatusBadRequest} // Invalid cipher_text.
+	// DEW's KMS error table has no rate-limit code: Huawei Cloud throttles
+	// KMS, as every API, at its API gateway, whose answer is APIG.0308 "The
+	// throttling threshold has been reached" (Huawei Cloud help center,
+	// "How Do I Handle the Error APIG.0308?": support.huaweicloud.com
+	// ocr_faq/ocr_01_0041 and bpconsole_faq/csdp_apifaq_00001), with 429,
+	// the status DEW's best practice "Retrying Failed DEW Requests by Using
+	// Exponential Backoff" (bestpractice-dew/dew_06_0028) tells KMS clients
+	// to retry.
+	codeThrottled = pipeline.WireError{Code: "APIG.0308", Status: http.StatusTooManyRequests}
 )
 
 // errorTable is the one table from kinds to Huawei's error codes: kms's
@@ -72,6 +81,9 @@ var errorTable = pipeline.Table{
 	// cancellation code: KMS.0101 (500, "KMS error"), its one code for a
 	// request the service failed to complete, is the nearest.
 	kms.ErrCanceled: codeInternal,
+	// The budget for new attestation chains: the gateway's throttling
+	// answer, as for a request over its rate.
+	kms.ErrThrottled: codeThrottled,
 
 	pipeline.ErrTooLarge:   withMessage(codeTooLarge, "The request message is larger than 1 MiB."),
 	pipeline.ErrUnreadable: withMessage(codeBadJSON, "could not read the request body"),
@@ -82,6 +94,9 @@ var errorTable = pipeline.Table{
 	// An unknown access key and a wrong signature get this same answer.
 	pipeline.ErrSignature: withMessage(codeAuth, "The request signature does not match: check the access key, the secret key and the signing method (SDK-HMAC-SHA256)."),
 	pipeline.ErrReplay:    withMessage(codeAuth, "The request signature has already been used: this request is a replay (a signature is accepted again only within 2 seconds of its X-Sdk-Date)."),
+	// An access key's budget, or its address's budget for failed
+	// authentications (this server's, per node: --rate-limit).
+	pipeline.ErrThrottled: withMessage(codeThrottled, "The throttling threshold has been reached: reduce the frequency of your calls, and retry with backoff."),
 }
 
 // withMessage is w answering with msg.

@@ -64,6 +64,7 @@ func New(opts pipeline.Options) *pipeline.Handler {
 		Authenticator:   authenticator{&sdkhmac.Verifier{MaxSkew: MaxSkew}},
 		Errors:          errorTable,
 		Operation:       func(c echo.Context) string { return c.Param("op") },
+		Known:           func(op string) bool { _, ok := operations[op]; return ok },
 		Route:           d.route,
 		ContentType:     contentType,
 		WriteError:      writeError,

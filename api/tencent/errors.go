@@ -34,6 +34,10 @@ const (
 	codeMissingParameter     = "MissingParameter"
 	codeNoSuchVersion        = "NoSuchVersion"
 	codeRequestTooLarge      = "RequestSizeLimitExceeded"
+	// The common code for a request over the rate limit ("请求的次数超过了
+	// 频率限制"); tencentcloud-sdk-go's common client retries it
+	// (ratelimitretry.go, ClientProfile.RateLimitExceededMaxRetries).
+	codeRequestLimitExceeded = "RequestLimitExceeded"
 	codeCmkDisabled          = "ResourceUnavailable.CmkDisabled"
 	codeCmkNotFound          = "ResourceUnavailable.CmkNotFound"
 	codeCmkStateNotSupport   = "ResourceUnavailable.CmkStateNotSupport"
@@ -75,6 +79,8 @@ var errorTable = pipeline.Table{
 	// service's): InternalError, the server-side failure its SDK counts
 	// against the region, is the nearest.
 	kms.ErrCanceled: {Code: codeInternalError},
+	// The budget for new attestation chains, as a request over the rate.
+	kms.ErrThrottled: {Code: codeRequestLimitExceeded},
 
 	pipeline.ErrTooLarge:   {Code: codeRequestTooLarge, Message: "The request body is larger than 1 MiB."},
 	pipeline.ErrUnreadable: {Code: codeInvalidParameter, Message: "could not read the request body"},
@@ -88,6 +94,9 @@ var errorTable = pipeline.Table{
 	pipeline.ErrSignature: {Code: codeSignatureFailure, Message: "The provided credentials could not be validated. Please check your signature is correct."},
 	pipeline.ErrReplay: {Code: codeSignatureExpire,
 		Message: "This signature has already been used: the request is a replay (a signature is accepted again only within 2 seconds of its X-TC-Timestamp)."},
+	// An access key's budget, or its address's budget for failed
+	// authentications (this server's, per node: --rate-limit).
+	pipeline.ErrThrottled: {Code: codeRequestLimitExceeded, Message: "The request rate exceeds this server's limit: reduce the frequency of your calls, and retry with backoff."},
 }
 
 // dialectError is an error decided here rather than in kms.

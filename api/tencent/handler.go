@@ -131,6 +131,7 @@ func New(opts pipeline.Options) *pipeline.Handler {
 		Authenticator: &tc3.Verifier{Service: "kms", MaxSkew: MaxSkew},
 		Errors:        errorTable,
 		Operation:     func(c echo.Context) string { return c.Request().Header.Get("X-TC-Action") },
+		Known:         func(op string) bool { _, ok := actions[op]; return ok },
 		Route:         d.route,
 		WriteAnswer:   writeAnswer,
 		WriteError:    writeError,

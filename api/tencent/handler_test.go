@@ -36,7 +36,7 @@ var published = map[string]bool{
 	"InvalidParameterValue.InvalidCiphertext": true, "InvalidParameterValue.InvalidHsmClusterId": true,
 	"InvalidParameterValue.InvalidKeyId": true, "InvalidParameterValue.InvalidKeyUsage": true,
 	"InvalidParameterValue.InvalidPlaintext": true, "InvalidParameterValue.InvalidType": true,
-	"LimitExceeded": true, "MissingParameter": true, "NoSuchVersion": true, "RequestSizeLimitExceeded": true,
+	"LimitExceeded": true, "MissingParameter": true, "NoSuchVersion": true, "RequestLimitExceeded": true, "RequestSizeLimitExceeded": true,
 	"ResourceUnavailable.CmkDisabled": true, "ResourceUnavailable.CmkNotFound": true,
 	"ResourceUnavailable.CmkStateNotSupport": true, "UnauthorizedOperation": true, "UnknownParameter": true,
 	"UnsupportedOperation": true,
@@ -75,7 +75,7 @@ func TestErrorTable(t *testing.T) {
 		{kms.ErrNotFound, "ResourceUnavailable.CmkNotFound"}, {kms.ErrDisabled, "ResourceUnavailable.CmkDisabled"},
 		{kms.ErrInvalidState, "ResourceUnavailable.CmkStateNotSupport"}, {kms.ErrInvalidCiphertext, "InvalidParameterValue.InvalidCiphertext"},
 		{kms.ErrAccessDenied, "UnauthorizedOperation"}, {kms.ErrUnsupported, "UnsupportedOperation"},
-		{kms.ErrCanceled, "InternalError"},
+		{kms.ErrCanceled, "InternalError"}, {kms.ErrThrottled, "RequestLimitExceeded"}, {pipeline.ErrThrottled, "RequestLimitExceeded"},
 	} {
 		if errorTable[must.kind].Code != must.code {
 			t.Errorf("%q is %s; the issue names %s", must.kind, errorTable[must.kind].Code, must.code)
@@ -99,7 +99,7 @@ func TestErrorTable(t *testing.T) {
 		codeInvalidAuthorization, codeSignatureExpire, codeSignatureFailure, codeInvalidAction, codeInvalidParameter,
 		codeInvalidPendingWindow, codeInvalidValue, codeAliasExists, codeInvalidAlias, codeInvalidCiphertext,
 		codeInvalidHsmClusterID, codeInvalidKeyID, codeInvalidKeyUsage, codeInvalidPlaintext, codeInvalidType,
-		codeLimitExceeded, codeMissingParameter, codeNoSuchVersion, codeRequestTooLarge, codeUnknownParameter, codeUnsupported,
+		codeLimitExceeded, codeMissingParameter, codeNoSuchVersion, codeRequestLimitExceeded, codeRequestTooLarge, codeUnknownParameter, codeUnsupported,
 	} {
 		if !published[c] {
 			t.Errorf("dialect code %s is not published", c)

@@ -215,3 +215,38 @@ func TestConcurrentVerify(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestColdChain: a chain not in the cache is verified only if ColdChain
+// admits it; a refusal is ErrThrottled, verifies and caches nothing; a
+// document whose own signature fails is refused before ColdChain is asked;
+// a cached chain never asks.
+func TestColdChain(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	admit, asked := false, 0
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots(), ColdChain: func() bool { asked++; return admit }})
+	doc := sign(t, ca, genuine(t))
+	c, err := v.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, attest.ErrThrottled)
+	if asked != 1 || nitro.ChainVerifications(v) != 0 || v.CachedChains() != 0 {
+		t.Fatalf("refused: asked %d, %d chain verifications, %d cached", asked, nitro.ChainVerifications(v), v.CachedChains())
+	}
+	bad := genuine(t)
+	bad.FlipSignature = true
+	c, err = v.Verify(sign(t, ca, bad), testVerifyTime)
+	checkResult(t, c, err, attest.ErrSignature)
+	if asked != 1 {
+		t.Fatal("ColdChain asked about a document whose own signature fails")
+	}
+	admit = true
+	c, err = v.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, nil)
+	if asked != 2 || v.CachedChains() != 1 || v.Format() != attest.FormatNitro {
+		t.Fatalf("admitted: asked %d, %d cached, format %s", asked, v.CachedChains(), v.Format())
+	}
+	admit = false
+	c, err = v.Verify(doc, testVerifyTime)
+	checkResult(t, c, err, nil)
+	if asked != 2 {
+		t.Fatal("ColdChain asked about a cached chain")
+	}
+}

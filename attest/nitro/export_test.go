@@ -25,7 +25,7 @@ func ParseAWSRoot(pem []byte) (*x509.Certificate, error) { return parseAWSRoot(p
 var AWSRootPEM = awsRootPEM
 
 // Kinds are the kinds Verify's errors wrap.
-var Kinds = []error{attest.ErrMalformed, attest.ErrSignature, attest.ErrChain, attest.ErrExpired, attest.ErrKey, attest.ErrPolicy}
+var Kinds = []error{attest.ErrMalformed, attest.ErrSignature, attest.ErrChain, attest.ErrExpired, attest.ErrKey, attest.ErrPolicy, attest.ErrThrottled}
 
 // KindsOf lists the kinds err wraps; Verify's errors must wrap exactly one.
 func KindsOf(err error) []error {

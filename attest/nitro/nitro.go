@@ -43,7 +43,8 @@
 // from an enclave already seen costs one ECDSA verification instead of five;
 // a cache hit means the very same certificate bytes were verified to this
 // Verifier's roots, and every certificate's validity is checked again at
-// each call.
+// each call. A chain not in the cache is verified only if Options.ColdChain,
+// the caller's budget, admits it (attest.ErrThrottled otherwise).
 package nitro
 
 import (
@@ -79,6 +80,14 @@ type Options struct {
 	// CacheSize bounds how many verified certificate chains the Verifier
 	// remembers. Zero means 4096.
 	CacheSize int
+
+	// ColdChain, if not nil, is asked before the Verifier verifies a
+	// certificate chain it has not verified before (one not in its cache:
+	// four or more signature checks), once the document's own signature
+	// verified with the leaf's key; false refuses the document
+	// (attest.ErrThrottled) without verifying the chain. It is the caller's
+	// budget for such work. Nil admits every chain.
+	ColdChain func() bool
 }
 
 const (
@@ -101,6 +110,7 @@ type Verifier struct {
 	maxAge     time.Duration
 	allowDebug bool
 	cache      *chainCache
+	coldChain  func() bool
 
 	// chainVerifications counts full chain verifications, so that tests can
 	// tell a cache hit from a miss without timing.
@@ -158,8 +168,16 @@ func New(opts Options) (*Verifier, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = defaultCacheSize
 	}
-	return &Verifier{profile: p, roots: pool, maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize)}, nil
+	return &Verifier{profile: p, roots: pool, maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize), coldChain: opts.ColdChain}, nil
 }
+
+// Format is the format the Verifier verifies: attest.FormatNitro or
+// attest.FormatQingtian.
+func (v *Verifier) Format() attest.Format { return v.profile.format }
+
+// CachedChains is how many verified certificate chains the Verifier
+// remembers now, for the server's metrics.
+func (v *Verifier) CachedChains() int { return v.cache.Len() }
 
 // Verify returns the claims of a document that is genuine at now, or an
 // error wrapping one attest kind. Claims is nil whenever err is not.
@@ -204,6 +222,9 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 		return nil, err
 	}
 	if !cached {
+		if v.coldChain != nil && !v.coldChain() {
+			return nil, attest.ColdChainRefused("document's certificate chain")
+		}
 		if err := v.verifyChain(chain, doc, now); err != nil {
 			return nil, err
 		}

@@ -117,3 +117,31 @@ func TestHandMadeEnvelopeBounds(t *testing.T) {
 	c, err := snp.VerifyEnvelope(v, e, time.Now())
 	checkResult(t, c, err, attest.ErrMalformed)
 }
+
+// TestColdChain: an endorsement certificate not in the cache is verified
+// only if ColdChain admits it; a refusal is ErrThrottled and caches
+// nothing; a cached certificate never asks.
+func TestColdChain(t *testing.T) {
+	ca := mainCA(t)
+	admit, asked := false, 0
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca), ColdChain: func() bool { asked++; return admit }})
+	now := time.Now()
+	good := evidence(t, ca, snptest.Report{})
+	c, err := v.Verify(good, now)
+	checkResult(t, c, err, attest.ErrThrottled)
+	if asked != 1 || v.CachedChains() != 0 {
+		t.Fatalf("refused: asked %d, %d cached", asked, v.CachedChains())
+	}
+	admit = true
+	c, err = v.Verify(good, now)
+	checkResult(t, c, err, nil)
+	if asked != 2 || v.CachedChains() != 1 {
+		t.Fatalf("admitted: asked %d, %d cached", asked, v.CachedChains())
+	}
+	admit = false
+	c, err = v.Verify(evidence(t, ca, snptest.Report{Measurement: make([]byte, 48)}), now)
+	checkResult(t, c, err, nil)
+	if asked != 2 {
+		t.Fatal("ColdChain asked about a cached certificate")
+	}
+}

@@ -98,6 +98,9 @@ func (v *Verifier) verifyChain(e *envelope.Envelope, r *unverifiedReport, now ti
 		}
 		exts = cached.exts
 	} else {
+		if v.coldChain != nil && !v.coldChain() {
+			return nil, attest.ColdChainRefused(r.signer.String() + " certificate")
+		}
 		var err error
 		if exts, err = v.verifyEndorsement(r, chain, cert, product, trusted, now); err != nil {
 			return nil, err

@@ -84,3 +84,36 @@ func TestHandMadeEnvelopeBounds(t *testing.T) {
 	c, err = tpm.VerifyEnvelope(v, nil, testTime)
 	checkResult(t, c, err, attest.ErrMalformed)
 }
+
+// TestColdChain: an AK chain not in the cache is verified only if ColdChain
+// admits it, once the quote's signature verified; a refusal is ErrThrottled
+// and caches nothing; a cached chain never asks.
+func TestColdChain(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	admit, asked := false, 0
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: func() bool { asked++; return admit }})
+	good := evidence(t, ca, tpmtest.Quote{})
+	c, err := v.Verify(good, testTime)
+	checkResult(t, c, err, attest.ErrThrottled)
+	if asked != 1 || v.CachedChains() != 0 {
+		t.Fatalf("refused: asked %d, %d cached", asked, v.CachedChains())
+	}
+	forged := evidence(t, ca, tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.Quote[len(e.Quote)-1] ^= 1 }})
+	c, err = v.Verify(forged, testTime)
+	checkResult(t, c, err, attest.ErrSignature)
+	if asked != 1 {
+		t.Fatal("ColdChain asked about a quote whose signature fails")
+	}
+	admit = true
+	c, err = v.Verify(good, testTime)
+	checkResult(t, c, err, nil)
+	if asked != 2 || v.CachedChains() != 1 {
+		t.Fatalf("admitted: asked %d, %d cached", asked, v.CachedChains())
+	}
+	admit = false
+	c, err = v.Verify(evidence(t, ca, tpmtest.Quote{Nonce: []byte("n")}), testTime)
+	checkResult(t, c, err, nil)
+	if asked != 2 {
+		t.Fatal("ColdChain asked about a cached chain")
+	}
+}

@@ -29,7 +29,8 @@
 //  9. with ak_cert, its chain through ak_chain to a root certificate of
 //     Options.Roots at the time given → ErrChain, or ErrExpired for a
 //     certificate outside its validity (a Google vTPM certificate's critical
-//     TPM subjectAltName is understood, see acceptTPMSAN);
+//     TPM subjectAltName is understood, see acceptTPMSAN); a chain not in
+//     the cache only if Options.ColdChain admits it → ErrThrottled;
 //  10. the verifier's policy: a SHA-1 bank only with Options.AllowSHA1 →
 //     ErrPolicy;
 //  11. the quote's extraData is the envelope's Binding(SHA-256) of
@@ -108,6 +109,14 @@ type Options struct {
 	// CacheSize bounds how many verified AK certificate chains the
 	// Verifier remembers (see cache.go). Zero means 4096.
 	CacheSize int
+
+	// ColdChain, if not nil, is asked before the Verifier verifies an AK
+	// certificate chain it has not verified before (one not in its cache),
+	// once the quote's signature verified with the AK; false refuses the
+	// evidence (attest.ErrThrottled) without verifying the chain. It is the
+	// caller's budget for such work. Nil admits every chain. A pinned AK
+	// without ak_cert has no chain to verify and is never asked about.
+	ColdChain func() bool
 }
 
 // Verifier verifies TPM 2.0 quote envelopes against its roots. It is safe
@@ -116,6 +125,7 @@ type Verifier struct {
 	roots     *Roots
 	allowSHA1 bool
 	cache     *fifo.Cache[chainKey, *verifiedChain]
+	coldChain func() bool
 }
 
 var _ attest.Verifier = (*Verifier)(nil)
@@ -132,8 +142,12 @@ func New(o Options) (*Verifier, error) {
 	if size <= 0 {
 		size = 4096
 	}
-	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size)}, nil
+	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size), coldChain: o.ColdChain}, nil
 }
+
+// CachedChains is how many verified AK certificate chains the Verifier
+// remembers now, for the server's metrics.
+func (v *Verifier) CachedChains() int { return v.cache.Len() }
 
 // Verify returns the claims of a tpm2 evidence envelope that is genuine at
 // now, or an error wrapping one attest kind. Claims is nil whenever err is
@@ -217,6 +231,9 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 		return nil, err
 	}
 	if a.cert != nil && known == nil {
+		if v.coldChain != nil && !v.coldChain() {
+			return nil, attest.ColdChainRefused("AK certificate chain")
+		}
 		vc, err := v.verifyChain(a.cert, e.AKChain, now)
 		if err != nil {
 			return nil, err

@@ -33,6 +33,10 @@ type evidenceFlags struct {
 	// verifiers admit evidence of debug-mode enclaves and guests, which
 	// they otherwise refuse (attest.ErrPolicy). Nothing else judges it.
 	allowDebug bool
+	// coldChain is serve's budget for certificate chains the verifiers
+	// have not verified before (--cold-chain-limit; attest.ErrThrottled
+	// when spent); nil, verify-evidence's, admits every chain.
+	coldChain func() bool
 }
 
 func (f *evidenceFlags) register(fs *flag.FlagSet) {
@@ -57,7 +61,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := nitro.New(nitro.Options{Format: attest.FormatNitro, Roots: nitroRoots, MaxAge: f.maxAge, AllowDebug: f.allowDebug})
+	v, err := nitro.New(nitro.Options{Format: attest.FormatNitro, Roots: nitroRoots, MaxAge: f.maxAge, AllowDebug: f.allowDebug, ColdChain: f.coldChain})
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +71,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, err := nitro.New(nitro.Options{Format: attest.FormatQingtian, Roots: roots, MaxAge: f.maxAge, AllowDebug: f.allowDebug})
+		v, err := nitro.New(nitro.Options{Format: attest.FormatQingtian, Roots: roots, MaxAge: f.maxAge, AllowDebug: f.allowDebug, ColdChain: f.coldChain})
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +81,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 	if f.snpMaxVMPL > 3 {
 		return nil, usageError("--snp-max-vmpl must be 0 to 3")
 	}
-	snpOpts := snp.Options{AllowDebug: f.allowDebug, MaxVMPL: uint32(f.snpMaxVMPL)}
+	snpOpts := snp.Options{AllowDebug: f.allowDebug, MaxVMPL: uint32(f.snpMaxVMPL), ColdChain: f.coldChain}
 	if f.snpMinTCB != "" {
 		tcb, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(f.snpMinTCB), "0x"), 16, 64)
 		if err != nil {
@@ -108,7 +112,7 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--tpm-roots %s: %w", f.tpmRoots, err)
 		}
-		tv, err := tpm.New(tpm.Options{Roots: roots, AllowSHA1: f.tpmAllowSHA1})
+		tv, err := tpm.New(tpm.Options{Roots: roots, AllowSHA1: f.tpmAllowSHA1, ColdChain: f.coldChain})
 		if err != nil {
 			return nil, err
 		}

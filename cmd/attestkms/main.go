@@ -2,7 +2,9 @@
 //
 //	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [--region NAME] [...]   run the service
 //	attestkms init   --data-dir DIR [--region NAME]                new store, prints the admin credential
-//	attestkms credential create|list|delete --data-dir DIR         manage access keys
+//	attestkms credential create|list|delete|rotate --endpoint URL --credential ADMIN.json
+//	                                                               manage access keys on the running server
+//	attestkms credential create|list|delete|rotate --data-dir DIR  the same, while it is stopped
 //	attestkms verify-evidence --in FILE [--at RFC3339]             why was my document refused?
 //	attestkms policy lint --in FILE                                the server's checks of a key policy
 //	attestkms policy test --in FILE --action ACTION [...]          the server's verdict on one request
@@ -18,6 +20,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/attestkms/attestkms/internal/version"
 )
 
 const usage = `attestkms: a key management service for confidential computing
@@ -25,7 +29,9 @@ const usage = `attestkms: a key management service for confidential computing
 Usage:
   attestkms serve [flags]                  run the service (all three KMS dialects on one port)
   attestkms init --data-dir DIR            create a store; print the first admin credential as JSON
-  attestkms credential create|list|delete  manage access keys (stop the server first)
+  attestkms credential create|list|delete|rotate
+                                           manage access keys: on the running server (--endpoint URL
+                                           --credential ADMIN.json), or in a stopped server's --data-dir
   attestkms verify-evidence --in FILE      the server's own verification of an attestation document
   attestkms policy lint --in FILE          the server's checks of a key policy: errors and warnings
   attestkms policy test --in FILE --action ACTION [--evidence DOC]
@@ -34,7 +40,7 @@ Usage:
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
-Run "attestkms COMMAND --help" for a command's flags.
+Run "attestkms COMMAND --help" for a command's flags, "attestkms --version" for the build.
 `
 
 // exitError carries the process exit status: 1 for failures, 2 for usage, 3
@@ -84,6 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runAudit(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, version.String("attestkms"))
 		return 0
 	default:
 		err = usageError("unknown command %q", args[0])

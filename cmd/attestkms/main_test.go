@@ -84,11 +84,11 @@ func TestInitAndCredentials(t *testing.T) {
 		t.Fatalf("credential list: exit %d %q", code, out)
 	}
 	// Flags after the positional argument work too.
-	if code, _, errs := runCmd("credential", "delete", cred.AccessKeyID, "--data-dir", dir); code != 0 {
+	if code, _, errs := runCmd("credential", "delete", ci.AccessKeyID, "--data-dir", dir); code != 0 {
 		t.Fatalf("credential delete: exit %d %s", code, errs)
 	}
-	if code, _, errs := runCmd("credential", "delete", "--data-dir", dir, ci.AccessKeyID); code != 1 || !strings.Contains(errs, "last credential") {
-		t.Fatalf("deleting the last credential: exit %d %q", code, errs)
+	if code, _, errs := runCmd("credential", "delete", "--data-dir", dir, cred.AccessKeyID); code != 1 || !strings.Contains(errs, "last admin credential") {
+		t.Fatalf("deleting the last admin credential: exit %d %q", code, errs)
 	}
 	if code, _, _ := runCmd("credential", "frob", "--data-dir", dir); code != 2 {
 		t.Fatal("unknown credential subcommand accepted")

@@ -53,17 +53,22 @@ Examples:
 `
 
 const policyTestUsage = `Usage: attestkms policy test --in FILE --action ACTION [--evidence DOC]
-         [--principal ARN] [--key-arn ARN] [--context KEY=VALUE]... [--at RFC3339]
-         [--region NAME] [--allow-debug-enclaves] [--explain] [--nitro-roots PEM] ...
+         [--identity-policy FILE] [--principal ARN] [--key-arn ARN] [--context KEY=VALUE]...
+         [--at RFC3339] [--region NAME] [--allow-debug-enclaves] [--explain] [--nitro-roots PEM] ...
 
 Judges one request by a key policy exactly as the server would: first the
 attestation gate (an attestation-bound key releases no secret without a
-verified Recipient), then the policy. It prints
+verified Recipient), then the policy and, with --identity-policy, the
+caller's identity policy (credential create --policy) by the delegation rule:
+a key policy Allow that names only the account needs the identity policy's
+Allow too, and an explicit Deny in either wins (docs/policy.md). It prints
 
   allowed | denied
   statement: STATEMENT            (the deciding statement, or "none")
+  identity statement: STATEMENT   (with --identity-policy: the identity policy's, or "none")
   reason: REASON                  (for a denial, one line per reason)
   explain: LINE                   (with --explain, one line per statement)
+  explain: identity policy: LINE  (with --explain and --identity-policy)
 
 --evidence is the Recipient's attestation document (raw or base64, as
 verify-evidence reads it), verified at --at by the server's verifiers with the
@@ -79,11 +84,12 @@ request carries (key names in any case):
   aws:SourceIp=ADDRESS             (default: absent)
   kms:EncryptionContext:KEY=VALUE  (repeat for each KEY; kms:EncryptionContextKeys follows)
   kms:RequestAlias=alias/NAME      (the request names the key by this alias)
+  kms:ResourceAliases=alias/A,alias/B   (the key's aliases; default: none)
   kms:KeySpec=SPEC, kms:KeyUsage=USAGE   (default SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)
 Measurements come only from --evidence, the caller from --principal, the time
 from --at and the region from --region.
 
-Exit status: 0 allowed; 1 denied, or the policy does not parse; 2 usage; 3 the
+Exit status: 0 allowed; 1 denied, or a policy does not parse; 2 usage; 3 a
 policy, the evidence or a roots file cannot be read.
 
 Examples:
@@ -93,6 +99,9 @@ Examples:
   attestkms policy test --in policy.json --action kms:Decrypt --explain \
       --principal arn:aws:iam::111122223333:user/ci \
       --context aws:SecureTransport=true --context kms:EncryptionContext:app=billing
+  attestkms policy test --in policy.json --action kms:Decrypt \
+      --principal arn:aws:iam::111122223333:user/ci --identity-policy ci-policy.json \
+      --context kms:ResourceAliases=alias/ci
 `
 
 // maxPolicyInput bounds what policy lint and test read. The parser refuses
@@ -149,6 +158,7 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 	in := fs.String("in", "", "the policy document's `file` (- for standard input)")
 	action := fs.String("action", "", "the request's `action`, e.g. kms:Decrypt (required)")
 	evidence := fs.String("evidence", "", "the Recipient's attestation document `file`, raw or base64 (default: no Recipient)")
+	identity := fs.String("identity-policy", "", "the caller's identity policy `file` (default: the caller has none)")
 	principal := fs.String("principal", "", "the caller's IAM `ARN` (default: the root of --key-arn's account, else of the policy's only account)")
 	keyARN := fs.String("key-arn", "", "the key's `ARN` (default arn:aws:kms:REGION:ACCOUNT:key/"+defaultKeyID+")")
 	region := fs.String("region", "us-east-1", "the server's `region` (aws:RequestedRegion)")
@@ -172,6 +182,9 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 	if *in == "-" && *evidence == "-" {
 		return usageError("--in and --evidence cannot both be standard input")
 	}
+	if *identity == "-" && (*in == "-" || *evidence == "-") {
+		return usageError("--identity-policy and --in or --evidence cannot both be standard input")
+	}
 	if *region == "" {
 		return usageError("--region must not be empty")
 	}
@@ -191,6 +204,14 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 	doc, err := readPolicy(*in)
 	if err != nil {
 		return readError(err)
+	}
+	if *identity != "" {
+		if q.IdentityPolicy, err = readPolicy(*identity); err != nil {
+			return readError(err)
+		}
+		if err := kms.CheckIdentityPolicy(q.IdentityPolicy); err != nil {
+			return fmt.Errorf("the identity policy does not parse: %w", err)
+		}
 	}
 	var evidenceDoc []byte
 	if *evidence != "" {
@@ -234,7 +255,7 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 			defer fmt.Fprintf(stderr, "attestkms: hint: %s\n", hint)
 		}
 	}
-	printAnswer(stdout, a, *explain)
+	printAnswer(stdout, a, *explain, *identity != "")
 	if !a.Allowed {
 		return exitStatus(1)
 	}
@@ -242,8 +263,9 @@ func runPolicyTest(args []string, stdout, stderr io.Writer) error {
 }
 
 // printAnswer writes policy test's verdict: allowed or denied, the deciding
-// statement, the reasons of a denial and, if asked, one line per statement.
-func printAnswer(w io.Writer, a *kms.PolicyAnswer, explain bool) {
+// statement (and the identity policy's, with one), the reasons of a denial
+// and, if asked, one line per statement.
+func printAnswer(w io.Writer, a *kms.PolicyAnswer, explain, identity bool) {
 	verdict, statement := "denied", "none"
 	if a.Allowed {
 		verdict = "allowed"
@@ -252,6 +274,13 @@ func printAnswer(w io.Writer, a *kms.PolicyAnswer, explain bool) {
 		statement = a.Statement
 	}
 	fmt.Fprintf(w, "%s\nstatement: %s\n", verdict, statement)
+	if identity {
+		is := "none"
+		if a.IdentityStatement != "" {
+			is = a.IdentityStatement
+		}
+		fmt.Fprintf(w, "identity statement: %s\n", is)
+	}
 	if !a.Allowed {
 		for _, r := range a.Reasons {
 			fmt.Fprintf(w, "reason: %s\n", r)
@@ -260,6 +289,9 @@ func printAnswer(w io.Writer, a *kms.PolicyAnswer, explain bool) {
 	if explain {
 		for _, l := range a.Lines {
 			fmt.Fprintf(w, "explain: %s\n", l)
+		}
+		for _, l := range a.IdentityLines {
+			fmt.Fprintf(w, "explain: identity policy: %s\n", l)
 		}
 	}
 }
@@ -397,6 +429,13 @@ func (c contextFlags) apply(q *kms.PolicyQuestion) error {
 				q.EncryptionContext = kms.EncryptionContext{}
 			}
 			q.EncryptionContext[k] = value
+		case lower == "kms:resourcealiases":
+			for _, alias := range strings.Split(value, ",") {
+				if !strings.HasPrefix(alias, "alias/") || len(alias) == len("alias/") {
+					return usageError("--context %s=%q: want alias/NAME[,alias/NAME...]", key, value)
+				}
+				q.ResourceAliases = append(q.ResourceAliases, alias)
+			}
 		case lower == "kms:requestalias":
 			if !strings.HasPrefix(value, "alias/") || len(value) == len("alias/") {
 				return usageError("--context %s=%q: want alias/NAME", key, value)

@@ -21,13 +21,18 @@ var (
 	// lintSkip, within the 3 lines before a block's opening fence, exempts a
 	// deliberately bad example; it must say why.
 	lintSkip = regexp.MustCompile(`<!--\s*lint:\s*skip\s*\(\s*[^)\s][^)]*\)\s*-->`)
+	// identityMark, within the 3 lines before a block's opening fence, says
+	// the block is an identity policy (credential create --policy): it must
+	// parse as one, and is not linted as a key policy.
+	identityMark = regexp.MustCompile(`<!--\s*identity policy\s*-->`)
 )
 
 // docPolicy is a JSON code block of a Markdown file that holds a policy.
 type docPolicy struct {
-	where string // file:line of the opening fence
-	text  string
-	skip  bool
+	where    string // file:line of the opening fence
+	text     string
+	skip     bool
+	identity bool
 }
 
 // docPolicies returns the JSON code blocks of a Markdown document whose text
@@ -61,20 +66,24 @@ func docPolicies(t *testing.T, path string) []docPolicy {
 		if !strings.Contains(text, `"Statement"`) {
 			continue
 		}
-		skip := false
+		skip, identity := false, false
 		for j := max(0, start-3); j < start; j++ {
 			if lintSkip.MatchString(lines[j]) {
 				skip = true
 			}
+			if identityMark.MatchString(lines[j]) {
+				identity = true
+			}
 		}
-		out = append(out, docPolicy{where: filepath.ToSlash(path) + ":" + strconv.Itoa(start+1), text: text, skip: skip})
+		out = append(out, docPolicy{where: filepath.ToSlash(path) + ":" + strconv.Itoa(start+1), text: text, skip: skip, identity: identity})
 	}
 	return out
 }
 
 // TestDocumentedPoliciesLintClean: every example policy in README.md and
 // docs/*.md passes policy lint with no finding, unless marked
-// <!-- lint: skip (reason) --> as a deliberately bad example.
+// <!-- lint: skip (reason) --> as a deliberately bad example; one marked
+// <!-- identity policy --> parses as an identity policy.
 func TestDocumentedPoliciesLintClean(t *testing.T) {
 	docs, err := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
 	if err != nil {
@@ -88,6 +97,12 @@ func TestDocumentedPoliciesLintClean(t *testing.T) {
 				continue
 			}
 			checked[doc]++
+			if p.identity {
+				if err := kms.CheckIdentityPolicy(p.text); err != nil {
+					t.Errorf("%s: identity policy: %v", p.where, err)
+				}
+				continue
+			}
 			for _, f := range kms.LintPolicy(p.text) {
 				t.Errorf("%s: policy lint: %s", p.where, f)
 			}
@@ -126,6 +141,10 @@ func TestDocPoliciesFinder(t *testing.T) {
 		"```json",
 		`{"Version":"2012-10-17"}`,
 		"```",
+		"<!-- identity policy -->",
+		"```json",
+		`{"Statement":"an identity policy"}`,
+		"```",
 	}, "\n")
 	path := filepath.Join(t.TempDir(), "doc.md")
 	if err := os.WriteFile(path, []byte(md), 0o600); err != nil {
@@ -135,7 +154,7 @@ func TestDocPoliciesFinder(t *testing.T) {
 	want := []struct {
 		line string
 		skip bool
-	}{{":2", false}, {":7", true}, {":11", false}, {":17", false}}
+	}{{":2", false}, {":7", true}, {":11", false}, {":17", false}, {":25", false}}
 	if len(got) != len(want) {
 		t.Fatalf("found %d policies, want %d: %+v", len(got), len(want), got)
 	}
@@ -143,6 +162,9 @@ func TestDocPoliciesFinder(t *testing.T) {
 		if !strings.HasSuffix(got[i].where, w.line) || got[i].skip != w.skip {
 			t.Errorf("policy %d: %s skip=%v; want line %s skip=%v", i, got[i].where, got[i].skip, w.line, w.skip)
 		}
+	}
+	if !got[4].identity || got[3].identity {
+		t.Error("the identity policy mark is not seen, or seen where it is not")
 	}
 	if !strings.Contains(got[3].text, "```\n") {
 		t.Errorf("the longer fence's block was cut at a shorter fence: %q", got[3].text)

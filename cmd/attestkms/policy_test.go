@@ -591,3 +591,77 @@ func TestPolicyTestContextFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyTestIdentityPolicy: --identity-policy judges as the server does
+// for a credential that carries one: an Allow to the account delegates to
+// it, an Allow naming the caller does not, an explicit Deny in it wins.
+func TestPolicyTestIdentityPolicy(t *testing.T) {
+	dir := t.TempDir()
+	keyPolicy := writeTemp(t, dir, "key.json", `{"Version":"2012-10-17","Statement":[
+ {"Sid":"account","Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"},
+ {"Sid":"ci-encrypts","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/ci"},"Action":["kms:Encrypt","kms:ScheduleKeyDeletion"],"Resource":"*"}]}`)
+	identity := writeTemp(t, dir, "ci.json", `{"Version":"2012-10-17","Statement":[
+ {"Sid":"decrypt-ci","Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/ci"}}},
+ {"Sid":"never-delete","Effect":"Deny","Action":"kms:ScheduleKeyDeletion","Resource":"*"}]}`)
+	test := func(action string, more ...string) (int, string) {
+		t.Helper()
+		code, out, errs := runCmd(append([]string{"policy", "test", "--in", keyPolicy, "--action", action,
+			"--principal", "arn:aws:iam::111122223333:user/ci", "--identity-policy", identity}, more...)...)
+		if errs != "" {
+			t.Fatalf("%s: stderr %q", action, errs)
+		}
+		return code, out
+	}
+	code, out := test("kms:Decrypt", "--context", "kms:ResourceAliases=alias/other,alias/ci")
+	if code != 0 {
+		t.Fatalf("Decrypt under alias/ci: exit %d\n%s", code, out)
+	}
+	wantLines(t, "delegated", out, "allowed", `statement: statement 0 (Sid "account")`, `identity statement: statement 0 (Sid "decrypt-ci")`)
+
+	code, out = test("kms:Decrypt", "--context", "kms:ResourceAliases=alias/prod")
+	if code != 1 {
+		t.Fatalf("Decrypt under another alias: exit %d", code)
+	}
+	wantLines(t, "not in the identity policy", out, "denied", `statement: statement 0 (Sid "account")`, "identity statement: none",
+		`reason: statement 0 (Sid "account") allows kms:Decrypt to the account, not to the caller itself: the caller's identity policy must allow it too, and no statement of it does`,
+		`reason: identity policy: statement 0 (Sid "decrypt-ci"): ForAnyValue:StringEquals on kms:ResourceAliases does not hold (the key is present)`)
+
+	code, out = test("kms:Encrypt")
+	if code != 0 {
+		t.Fatalf("Encrypt, named in the key policy: exit %d\n%s", code, out)
+	}
+	wantLines(t, "named caller", out, "allowed", `statement: statement 1 (Sid "ci-encrypts")`, "identity statement: none")
+
+	code, out = test("kms:ScheduleKeyDeletion", "--explain")
+	if code != 1 {
+		t.Fatalf("an identity Deny: exit %d", code)
+	}
+	wantLines(t, "identity deny", out, "denied", "statement: none", `identity statement: statement 1 (Sid "never-delete")`,
+		`reason: the identity policy's statement 1 (Sid "never-delete") denies it`,
+		`explain: statement 0 (Sid "account"): applies: Allow`, `explain: statement 1 (Sid "ci-encrypts"): applies: Allow`,
+		`explain: identity policy: statement 0 (Sid "decrypt-ci"): does not apply: the action does not match`,
+		`explain: identity policy: statement 1 (Sid "never-delete"): applies: Deny`)
+
+	// Without --identity-policy the output is as before.
+	code, out, _ = runCmd("policy", "test", "--in", keyPolicy, "--action", "kms:Decrypt", "--principal", "arn:aws:iam::111122223333:user/ci")
+	if code != 0 {
+		t.Fatalf("without an identity policy: exit %d", code)
+	}
+	wantLines(t, "no identity policy", out, "allowed", `statement: statement 0 (Sid "account")`)
+
+	// A key policy given as the identity policy does not parse (exit 1);
+	// an unreadable one is exit 3; a bad alias is usage.
+	code, _, errs := runCmd("policy", "test", "--in", keyPolicy, "--action", "kms:Decrypt", "--identity-policy", keyPolicy)
+	if code != 1 || !strings.Contains(errs, "the identity policy does not parse") || !strings.Contains(errs, "an identity policy has no Principal") {
+		t.Fatalf("a key policy as identity policy: exit %d %q", code, errs)
+	}
+	if code, _, _ := runCmd("policy", "test", "--in", keyPolicy, "--action", "kms:Decrypt", "--identity-policy", filepath.Join(dir, "none")); code != 3 {
+		t.Fatalf("an unreadable identity policy: exit %d", code)
+	}
+	if code, _, _ := runCmd("policy", "test", "--in", keyPolicy, "--action", "kms:Decrypt", "--context", "kms:ResourceAliases=ci"); code != 2 {
+		t.Fatalf("a bad alias: exit %d", code)
+	}
+	if code, _, _ := runCmd("policy", "test", "--in", "-", "--action", "kms:Decrypt", "--identity-policy", "-"); code != 2 {
+		t.Fatalf("two standard inputs: exit %d", code)
+	}
+}

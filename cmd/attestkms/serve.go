@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api"
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -53,6 +54,15 @@ it is never rotated here, and logrotate may rename it and send SIGHUP. While
 the audit log cannot be written (a full disk), changes and secrets are refused
 and reads of public data go on; the service resumes once a write succeeds.
 
+Operating it: GET /healthz is 200 while the process serves, GET /readyz 200
+while its store answers and its audit log can be written (503 otherwise).
+--metrics-listen serves Prometheus metrics on a separate address (and, with
+--pprof, Go's profiles there), never on the API port. Logs go to stderr
+(--log-format, --log-level). The limits — --rate-limit per access key,
+--auth-failure-limit per source address, --cold-chain-limit for attestation
+chains not verified before — are token buckets of this process: per node,
+not per cluster.
+
 Examples:
   attestkms serve
   attestkms serve --data-dir /var/lib/attestkms --listen 0.0.0.0:8443 \
@@ -60,6 +70,7 @@ Examples:
   attestkms serve --nitro-roots ca/root.pem      # trust attestsim's test root instead of AWS's
   attestkms serve --snp-roots snpca/roots.pem --tpm-roots tpmca/roots.pem   # attestsim's SNP and TPM test CAs
   attestkms serve --region eu-west-1 --rename-region   # move a us-east-1 store to eu-west-1
+  attestkms serve --metrics-listen 127.0.0.1:9464 --log-format json --rate-limit 500
 `
 
 // serveConfig is what serve runs with; tests build one directly.
@@ -74,6 +85,7 @@ type serveConfig struct {
 	auditPath                    string
 	auditMaxSize                 int64            // 0: never rotate
 	reopen                       <-chan os.Signal // SIGHUP: reopen the audit log
+	obs                          obsFlags         // metrics, logs, limits (observe.go)
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -91,10 +103,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.auditPath, "audit-path", "", "the audit log's `file` (default DIR/audit.log)")
 	auditMaxSize := byteSize(100 << 20)
 	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
+	cfg.obs.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	cfg.auditMaxSize = int64(auditMaxSize)
+	if err := cfg.obs.check(); err != nil {
+		return err
+	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
 	}
@@ -114,17 +130,27 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 // serve runs the server until ctx is done. If ready is not nil it receives the
 // listening address once /healthz answers.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- string) error {
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger, err := cfg.obs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	stderr = cfg.obs.notices(stderr, logger)
 	if cfg.evidence.maxAge == 0 {
 		cfg.evidence.maxAge = 5 * time.Minute
 	}
 	cfg.evidence.allowDebug = cfg.allowDebugEnclaves
+	cfg.evidence.coldChain = cfg.obs.coldChain()
 	verifiers, err := cfg.evidence.verifiers()
 	if err != nil {
 		return err
 	}
+	var attestation attest.Verifier = verifiers
+	m := cfg.obs.instrument(verifiers) // nil without --metrics-listen
+	if m != nil {
+		attestation = m.Verifier(verifiers)
+	}
 	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
-		Attestation: verifiers, AuditPath: cfg.auditPath, AuditMaxSize: cfg.auditMaxSize}
+		Attestation: attestation, AuditPath: cfg.auditPath, AuditMaxSize: cfg.auditMaxSize}
 	if cfg.auditMaxSize == 0 {
 		opts.AuditMaxSize = -1 // never: kms's zero is its default
 	}
@@ -154,6 +180,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	defer svc.Close()
+	if m != nil {
+		watchService(m, svc)
+	}
 	admin := svc.Admin()
 	problems, err := admin.PolicyProblems(ctx)
 	if err != nil {
@@ -171,8 +200,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		}
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
+	apiOpts := api.Options{Service: svc, Logger: logger, RateLimit: cfg.obs.rateLimit, AuthFailureLimit: cfg.obs.authFailureLimit}
+	if m != nil {
+		apiOpts.Observer = m
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Options{Service: svc, Logger: logger}),
+		Handler:           api.New(apiOpts),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -196,6 +229,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if cfg.allowDebugEnclaves {
 		fmt.Fprintln(stderr, "attestkms: warning: --allow-debug-enclaves: secrets may go to enclaves whose memory is open to their host")
 	}
+	stopMetrics, err := cfg.obs.start(m, ln.Addr(), tlsConfig != nil, logger, stderr)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer stopMetrics()
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}

@@ -25,6 +25,9 @@ or a TPM 2.0 quote (docs/evidence.md), raw or base64 — and prints its claims a
 JSON, or says precisely why it is refused. Use it when attestkms refuses a
 Recipient.
 
+The input is the raw document, its base64, or what "enclavetool attest" prints
+(a "DOCUMENT: base64" line): --in - reads it from a pipe.
+
 --at verifies at another instant: certificates and freshness (--attestation-max-age)
 are judged at that time, so archived documents can be checked. A debug-mode
 document's (or SEV-SNP debug guest's) claims are printed, with a warning: the
@@ -36,6 +39,7 @@ or a roots file cannot be read.
 Examples:
   attestkms verify-evidence --in doc.cbor
   attestkms verify-evidence --in doc.cbor --nitro-roots ca/root.pem
+  enclavetool attest --attestor sim --sim-ca ca | attestkms verify-evidence --in - --nitro-roots ca/root.pem
   attestkms verify-evidence --in old.cose --at 2024-01-24T18:14:26Z
   attestkms verify-evidence --in ev.cbor --snp-roots snpca/roots.pem
   attestkms verify-evidence --in ev.cbor --tpm-roots tpmca/roots.pem
@@ -121,7 +125,7 @@ func readError(err error) error { return &exitError{code: 3, err: err} }
 
 func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify-evidence", verifyEvidenceUsage, stdout, stderr)
-	in := fs.String("in", "", "the document `file` (- for standard input); raw CBOR or base64")
+	in := fs.String("in", "", "the document `file` (- for standard input): raw, base64, or enclavetool attest's DOCUMENT: line")
 	at := fs.String("at", "", "verify at this `instant` (RFC 3339) instead of now")
 	var ev evidenceFlags
 	ev.register(fs)
@@ -171,7 +175,9 @@ func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
 // the server takes, base64-encoded with room for line breaks.
 const maxEvidenceInput = 4 * attest.MaxEvidence
 
-// readEvidence reads a document, raw or base64 (as it often appears in logs).
+// readEvidence reads a document, raw or base64 (as it often appears in logs),
+// or the "DOCUMENT: base64" line enclavetool attest prints, so that
+// "enclavetool attest | attestkms verify-evidence --in -" works.
 func readEvidence(path string) ([]byte, error) {
 	r := io.Reader(os.Stdin)
 	if path != "-" {
@@ -190,7 +196,11 @@ func readEvidence(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: more than %d bytes, larger than any evidence the server takes", path, maxEvidenceInput)
 	}
 	if attest.Sniff(b) == "" {
-		if d, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(b))); err == nil {
+		text := bytes.TrimSpace(b)
+		if rest, ok := bytes.CutPrefix(text, []byte("DOCUMENT:")); ok {
+			text = bytes.TrimSpace(rest)
+		}
+		if d, err := base64.StdEncoding.DecodeString(string(text)); err == nil {
 			return d, nil
 		}
 	}

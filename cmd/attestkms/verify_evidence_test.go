@@ -62,6 +62,18 @@ func TestVerifyEvidenceRealDocument(t *testing.T) {
 	if code, _, errs := runCmd("verify-evidence", "--in", b64, "--at", "2024-01-24T18:14:30Z"); code != 0 {
 		t.Fatalf("base64 input: exit %d %s", code, errs)
 	}
+	// What enclavetool attest prints: one DOCUMENT: line.
+	os.WriteFile(b64, []byte("DOCUMENT: "+base64.StdEncoding.EncodeToString(raw)+"\n"), 0o600)
+	if code, _, errs := runCmd("verify-evidence", "--in", b64, "--at", "2024-01-24T18:14:30Z"); code != 0 {
+		t.Fatalf("enclavetool attest's output: exit %d %s", code, errs)
+	}
+	// Another name, or a second line, is not a document.
+	for _, in := range []string{"CIPHERTEXT: " + base64.StdEncoding.EncodeToString(raw), "DOCUMENT: " + base64.StdEncoding.EncodeToString(raw) + "\nDOCUMENT: AA=="} {
+		os.WriteFile(b64, []byte(in), 0o600)
+		if code, _, _ := runCmd("verify-evidence", "--in", b64, "--at", "2024-01-24T18:14:30Z"); code != 1 {
+			t.Fatalf("%.20q…: exit %d; want 1 (refused)", in, code)
+		}
+	}
 }
 
 func TestVerifyEvidenceSimulated(t *testing.T) {

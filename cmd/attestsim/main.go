@@ -21,6 +21,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/attestkms/attestkms/internal/version"
 )
 
 const usage = `attestsim: the attestkms attestation test harness: test roots, and evidence signed by them
@@ -44,7 +46,8 @@ Nothing attestsim signs chains to a real root. Tell attestkms to trust the test 
   attestkms serve --snp-roots DIR/roots.pem --tpm-roots DIR/roots.pem
   attestkms verify-evidence --in doc.cbor --nitro-roots DIR/root.pem
 
-Run "attestsim COMMAND --help" for a command's flags and examples.
+Run "attestsim COMMAND --help" for a command's flags and examples, "attestsim
+--version" for the build.
 `
 
 // exitError carries the exit status (1 failure, 2 usage) and a hint.
@@ -95,6 +98,9 @@ func run(args []string, e env) int {
 		err = cmd(args[1:], e)
 	case args[0] == "-h" || args[0] == "--help" || args[0] == "-help" || args[0] == "help":
 		fmt.Fprint(e.stdout, usage)
+		return 0
+	case version.IsFlag(args[0]):
+		fmt.Fprintln(e.stdout, version.String("attestsim"))
 		return 0
 	default:
 		err = usageError("", "unknown command %q", args[0])

@@ -318,3 +318,62 @@ func TestCABundle(t *testing.T) {
 		t.Fatal("a server outside --ca-bundle was trusted")
 	}
 }
+
+// TestEnvironment: AWS_ENDPOINT_URL(_KMS), AWS_REGION (or AWS_DEFAULT_REGION)
+// and AWS_CA_BUNDLE set what no flag does, as for the AWS CLI; a flag wins.
+func TestEnvironment(t *testing.T) {
+	e := newEnvOpts(t, testserver.Options{TLS: true, Region: "eu-west-1"})
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(bundle, e.srv.CAPEM, 0o600)
+	other, _ := nitrotest.NewTestCA(attest.FormatNitro, nil)
+	wrong := filepath.Join(t.TempDir(), "wrong.pem")
+	os.WriteFile(wrong, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: other.Root.Raw}), 0o600)
+	for _, n := range []string{"AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"} {
+		t.Setenv(n, "")
+	}
+	random := func(args ...string) (int, string) {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := run(append([]string{"generate-random", "--number-of-bytes", "8", "--credential", e.credFile, "--attestor", "sim", "--sim-ca", e.caDir}, args...), &out, &errb)
+		if code == 0 && !strings.HasPrefix(out.String(), "PLAINTEXT: ") {
+			t.Fatalf("exit 0 but printed %q", out.String())
+		}
+		return code, errb.String()
+	}
+	t.Setenv("AWS_ENDPOINT_URL", e.srv.URL)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_CA_BUNDLE", bundle)
+	if code, stderr := random(); code != 0 {
+		t.Fatalf("endpoint, region and CA bundle from the environment: exit %d %s", code, stderr)
+	}
+	// The service-specific endpoint wins over the global one, as in the CLI.
+	t.Setenv("AWS_ENDPOINT_URL", "https://127.0.0.1:1")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", e.srv.URL)
+	if code, stderr := random(); code != 0 {
+		t.Fatalf("AWS_ENDPOINT_URL_KMS: exit %d %s", code, stderr)
+	}
+	// AWS_DEFAULT_REGION when AWS_REGION is unset.
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "eu-west-1")
+	if code, stderr := random(); code != 0 {
+		t.Fatalf("AWS_DEFAULT_REGION: exit %d %s", code, stderr)
+	}
+	// Flags win: each wrong flag fails although the environment is right.
+	for _, tc := range []struct{ flag, value, want string }{
+		{"--endpoint", "https://127.0.0.1:1", "connect"},
+		{"--region", "us-east-1", "region"},
+		{"--ca-bundle", wrong, "certificate"},
+	} {
+		if code, stderr := random(tc.flag, tc.value); code != 1 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s %s over a right environment: exit %d %s; want 1 and %q", tc.flag, tc.value, code, stderr, tc.want)
+		}
+	}
+	// And a wrong environment is what is used when no flag is given.
+	t.Setenv("AWS_CA_BUNDLE", wrong)
+	if code, _ := random(); code != 1 {
+		t.Error("AWS_CA_BUNDLE naming another CA was not used")
+	}
+	if code, stderr := random("--ca-bundle", bundle); code != 0 {
+		t.Errorf("--ca-bundle over a wrong AWS_CA_BUNDLE: exit %d %s", code, stderr)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/attestkms/attestkms/enclave"
+	"github.com/attestkms/attestkms/internal/version"
 )
 
 const usage = `enclavetool: get secrets from attestkms inside an attested enclave
@@ -28,9 +29,11 @@ Usage:
   enclavetool attest                 [--out doc.cbor]          just the attestation document
 
 Every command takes the connection and attestation flags (see "enclavetool
-COMMAND --help"): --endpoint, --credential or AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY, --ca-bundle, --attestor nitro|snp|tpm|sim|sim-snp|sim-tpm,
---sim-ca DIR.
+COMMAND --help"): --endpoint, --region, --credential, --ca-bundle,
+--attestor nitro|snp|tpm|sim|sim-snp|sim-tpm, --sim-ca DIR. As with the AWS
+CLI, the environment sets what no flag does: AWS_ENDPOINT_URL_KMS or
+AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and
+AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY.
 
 The simulated attestors (sim, sim-snp, sim-tpm) run attestsim, which signs
 with its test CA in --sim-ca: enclavetool looks for it at $ATTESTKMS_ATTESTSIM,
@@ -40,6 +43,7 @@ and gives it the public key and the --sim-* options, nothing secret.
 Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as
 kmstool-enclave-cli prints them; --out FILE writes the secret's raw bytes to a
 new 0600 file instead. Exit status: 0 success, 1 failure, 2 usage.
+"enclavetool --version" prints the build (module version, VCS revision).
 
 Example (simulated enclave, see the README):
   enclavetool generate-data-key --attestor sim --sim-ca ca \
@@ -71,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runCommand(cmd(), args[1:], stdout, stderr)
 	case args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help":
 		fmt.Fprint(stdout, usage)
+		return 0
+	case version.IsFlag(args[0]):
+		fmt.Fprintln(stdout, version.String("enclavetool"))
 		return 0
 	default:
 		err = usageError("unknown command %q", args[0])
@@ -109,7 +116,7 @@ func hintFor(err error) string {
 	case ae.Type == "InvalidSignatureException":
 		return "check the credential (--credential, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the clock"
 	case ae.Type == "AccessDeniedException":
-		return "the key policy does not allow this enclave: compare its PCRs (enclavetool attest | attestkms verify-evidence) with the policy's conditions"
+		return "the key policy does not allow this enclave: compare its PCRs (enclavetool attest [the same --attestor flags] | attestkms verify-evidence --in -) with the policy's conditions"
 	}
 	return ""
 }

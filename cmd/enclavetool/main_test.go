@@ -27,5 +27,10 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	os.Setenv(attestsimEnv, attestsim)
+	// The tests say where the server is; a developer's AWS settings must
+	// not (TestEnvironment sets them itself).
+	for _, n := range []string{"AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE"} {
+		os.Unsetenv(n)
+	}
 	return m.Run()
 }

@@ -28,13 +28,17 @@ type options struct {
 	keyFile, out, keepCiphertext                                         string
 }
 
+// register registers the flags. Where the AWS CLI and SDKs read a setting
+// from the environment (AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL, AWS_REGION,
+// AWS_DEFAULT_REGION, AWS_CA_BUNDLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY),
+// so does enclavetool, in the same order; a flag given wins.
 func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.endpoint, "endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
-	fs.StringVar(&o.region, "region", "us-east-1", "the `region` to sign for: the server's (attestkms serve --region), which refuses any other")
+	fs.StringVar(&o.endpoint, "endpoint", envOr("http://127.0.0.1:8080", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"), "attestkms's `URL` (default $AWS_ENDPOINT_URL_KMS, else $AWS_ENDPOINT_URL, else http://127.0.0.1:8080)")
+	fs.StringVar(&o.region, "region", envOr("us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION"), "the `region` to sign for: the server's (attestkms serve --region), which refuses any other (default $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
 	fs.StringVar(&o.credential, "credential", "", "an access key pair as attestkms writes it (admin-credential.json, `file`)")
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")
-	fs.StringVar(&o.caBundle, "ca-bundle", "", "trust only the CAs in this PEM `file` for attestkms's TLS certificate")
+	fs.StringVar(&o.caBundle, "ca-bundle", os.Getenv("AWS_CA_BUNDLE"), "trust only the CAs in this PEM `file` for attestkms's TLS certificate (default $AWS_CA_BUNDLE)")
 	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tpm (/dev/tpmrm0), or sim, sim-snp, sim-tpm (attestsim's test CAs: enclavetool runs attestsim, found at $ATTESTKMS_ATTESTSIM, next to enclavetool, or on PATH)")
 	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp or sim-tpm: the `directory` attestsim nitro-ca, snp-ca or tpm-ca made")
 	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values)")
@@ -46,6 +50,17 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one")
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
 	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
+}
+
+// envOr is the first of the environment variables that is set and not
+// empty, else def.
+func envOr(def string, names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return def
 }
 
 // session makes the session the flags describe: the client (with a
@@ -60,7 +75,7 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 		return nil, usageError("no credential: give --credential FILE or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
 	if o.caBundle != "" {
-		certs, err := pemfile.Certificates(o.caBundle)
+		certs, err := pemfile.TrustStore(o.caBundle)
 		if err != nil {
 			return nil, fmt.Errorf("--ca-bundle: %w", err)
 		}

@@ -30,6 +30,7 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/attestkms/attestkms/internal/credfile"
+	"github.com/attestkms/attestkms/internal/version"
 )
 
 const usage = `Usage: kmsload [flags]
@@ -97,7 +98,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	requests := fs.Int64("requests", 0, "stop after this many requests (0: only --duration)")
 	allowRemote := fs.Bool("allow-remote", false, "load an endpoint that is not a loopback address (a server you operate)")
 	evidence := fs.String("evidence", "", "send a Recipient with the attestation document in this `file` (raw bytes)")
+	showVersion := fs.Bool("version", false, "print the build (module version, VCS revision) and exit")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		_, err := fmt.Fprintln(stdout, version.String("kmsload"))
 		return err
 	}
 	if *conc < 1 || *conc > maxConcurrency || *dur <= 0 || *dur > maxDuration || *requests < 0 || *requests > maxRequests {

@@ -5,6 +5,10 @@
 //	go run ./cmd/attestkms serve &
 //	go run ./examples/huaweisdk [--alias app]   # reads ./attestkms-data/admin-credential.json
 //
+// It can be run again and again: the key's alias is huawei-quick-start-<random>
+// unless --alias names one, and create-key names the key in the same
+// transaction (key_alias), so an alias already taken (KMS.1104) makes no key.
+//
 // Two settings point the SDK at attestkms instead of Huawei Cloud: the
 // endpoint is given directly (WithEndpoints, no region), and the project id
 // is set in the credentials (without it the SDK asks Huawei's IAM for one).
@@ -37,7 +41,7 @@ import (
 func main() {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
 	credFile := flag.String("credential", "attestkms-data/admin-credential.json", "the credential `file` attestkms wrote")
-	alias := flag.String("alias", "huawei-quick-start", "the new key's key_alias (unique)")
+	alias := flag.String("alias", "", "the new key's key_alias, which must be new (default huawei-quick-start-<random>)")
 	insecure := flag.Bool("insecure", false, "do not verify the server's TLS certificate (test servers only)")
 	flag.Parse()
 	if err := run(*endpoint, *credFile, *alias, *insecure, os.Stdout); err != nil {
@@ -53,6 +57,9 @@ func run(endpoint, credFile, alias string, insecure bool, out io.Writer) error {
 	}
 	if cred.ProjectID == "" {
 		return errors.New(credFile + " has no project_id: the SDK needs it (or it asks Huawei's IAM)")
+	}
+	if alias == "" {
+		alias = "huawei-quick-start-" + (*sequence())[:8]
 	}
 
 	auth, err := basic.NewCredentialsBuilder().

@@ -7,6 +7,10 @@
 //
 //	go run ./cmd/attestkms serve &
 //	go run ./examples/tencentsdk [--alias app]   # reads ./attestkms-data/admin-credential.json
+//
+// It can be run again and again: the key's alias is quick-start-<random>
+// unless --alias names one, and CreateKey names the key in the same
+// transaction, so an alias already taken (AliasAlreadyExists) makes no key.
 package main
 
 import (
@@ -23,7 +27,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
@@ -35,7 +38,7 @@ import (
 func main() {
 	endpoint := flag.String("endpoint", "http://127.0.0.1:8080", "attestkms's `URL`")
 	credFile := flag.String("credential", "attestkms-data/admin-credential.json", "the credential `file` attestkms wrote")
-	alias := flag.String("alias", "", "the new key's `alias` (Tencent requires one; default quick-start-<time>)")
+	alias := flag.String("alias", "", "the new key's `alias`, which must be new (Tencent requires one; default quick-start-<random>)")
 	flag.Parse()
 	if err := run(*endpoint, *credFile, *alias, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "tencentsdk: error:", err)
@@ -53,7 +56,9 @@ func run(endpoint, credFile, alias string, out io.Writer) error {
 		return fmt.Errorf("--endpoint %q is not an http:// or https:// URL", endpoint)
 	}
 	if alias == "" {
-		alias = fmt.Sprintf("quick-start-%d", time.Now().Unix())
+		var b [4]byte
+		rand.Read(b[:])
+		alias = fmt.Sprintf("quick-start-%x", b)
 	}
 
 	// The SDK talks to attestkms like to Tencent Cloud: the endpoint is

@@ -10,7 +10,9 @@
 // CERTIFICATE blocks without PEM headers (text between blocks, as bundles
 // with comments have, is allowed), every block decodes (encoding/pem skips
 // a block it cannot read, which would drop a root unnoticed), every
-// certificate parses, and there is at least one.
+// certificate parses, and there is at least one. A TLS trust store
+// (enclavetool --ca-bundle, AWS_CA_BUNDLE) may be a system's whole CA bundle,
+// and has bounds of its size instead (TrustStore).
 package pemfile
 
 import (
@@ -29,21 +31,29 @@ const (
 	// MaxCertificates bounds the certificates in a file: attest/snp's 32
 	// pairs of roots.
 	MaxCertificates = 64
+
+	// MaxTrustStore and MaxTrustStoreCertificates bound a TLS trust store:
+	// a system's CA bundle, which AWS_CA_BUNDLE often names, is some 150
+	// certificates and 220 KB (Debian's, Mozilla's roots).
+	MaxTrustStore             = 4 << 20
+	MaxTrustStoreCertificates = 1024
 )
 
 // ReadFile reads path whole, refusing a file of more than MaxBundle bytes.
-func ReadFile(path string) ([]byte, error) {
+func ReadFile(path string) ([]byte, error) { return readFile(path, MaxBundle) }
+
+func readFile(path string, maxBytes int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxBundle+1))
+	b, err := io.ReadAll(io.LimitReader(f, int64(maxBytes)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > MaxBundle {
-		return nil, fmt.Errorf("%s: more than %d bytes, larger than any certificate bundle", path, MaxBundle)
+	if len(b) > maxBytes {
+		return nil, fmt.Errorf("%s: more than %d bytes, larger than any certificate bundle", path, maxBytes)
 	}
 	return b, nil
 }
@@ -55,7 +65,18 @@ func Certificates(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parsePEM(path, b)
+	return parsePEM(path, b, MaxCertificates)
+}
+
+// TrustStore reads a TLS trust store, such as a system's CA bundle, as
+// Certificates reads a file but with MaxTrustStore and
+// MaxTrustStoreCertificates as its bounds.
+func TrustStore(path string) ([]*x509.Certificate, error) {
+	b, err := readFile(path, MaxTrustStore)
+	if err != nil {
+		return nil, err
+	}
+	return parsePEM(path, b, MaxTrustStoreCertificates)
 }
 
 // CertificatesOrDER reads a file as Certificates does, or, if the whole
@@ -69,10 +90,10 @@ func CertificatesOrDER(path string) ([]*x509.Certificate, error) {
 	if c, err := x509.ParseCertificate(b); err == nil {
 		return []*x509.Certificate{c}, nil
 	}
-	return parsePEM(path, b)
+	return parsePEM(path, b, MaxCertificates)
 }
 
-func parsePEM(path string, b []byte) ([]*x509.Certificate, error) {
+func parsePEM(path string, b []byte, maxCerts int) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for n := 1; ; n++ {
 		blk, rest := pem.Decode(b)
@@ -94,8 +115,8 @@ func parsePEM(path string, b []byte) ([]*x509.Certificate, error) {
 			return nil, fmt.Errorf("%s: a %q PEM block, want CERTIFICATE", path, blk.Type)
 		case len(blk.Headers) != 0:
 			return nil, fmt.Errorf("%s: certificate %d has PEM headers", path, n)
-		case n > MaxCertificates:
-			return nil, fmt.Errorf("%s: more than %d certificates", path, MaxCertificates)
+		case n > maxCerts:
+			return nil, fmt.Errorf("%s: more than %d certificates", path, maxCerts)
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {

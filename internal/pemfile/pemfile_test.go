@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -114,5 +115,40 @@ func TestCertificatesRefuses(t *testing.T) {
 	}
 	if _, err := Certificates(filepath.Join(t.TempDir(), "missing")); !os.IsNotExist(err) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestTrustStore: a system-sized CA bundle is read whole (Certificates
+// refuses it); past its bounds it is refused too.
+func TestTrustStore(t *testing.T) {
+	var system []byte
+	for i := range 200 {
+		system = append(system, pemOf("CERTIFICATE", newCert(t, fmt.Sprint("root ", i)))...)
+	}
+	certs, err := TrustStore(write(t, system))
+	if err != nil || len(certs) != 200 {
+		t.Fatalf("a 200-certificate bundle: %d, %v", len(certs), err)
+	}
+	if _, err := Certificates(write(t, system)); err == nil {
+		t.Fatal("Certificates took 200 certificates")
+	}
+	one := pemOf("CERTIFICATE", newCert(t, "a"))
+	tooMany := bytes.Repeat(one, MaxTrustStoreCertificates+1)
+	if _, err := TrustStore(write(t, tooMany)); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("%d certificates: %v", MaxTrustStoreCertificates+1, err)
+	}
+	for name, in := range map[string][]byte{
+		"too large": bytes.Repeat([]byte("#"), MaxTrustStore+1),
+		"a key":     append(bytes.Clone(one), pemOf("PRIVATE KEY", []byte{1})...),
+		"empty":     nil,
+	} {
+		if _, err := TrustStore(write(t, in)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		if certs, err := TrustStore("/etc/ssl/certs/ca-certificates.crt"); err != nil || len(certs) < 10 {
+			t.Errorf("this system's CA bundle: %d, %v", len(certs), err)
+		}
 	}
 }

@@ -40,6 +40,8 @@ type Options struct {
 	TLS         bool
 	Now         func() time.Time
 	Attestation attest.Verifier
+	// RateLimit and AuthFailureLimit are api.Options's: 0 is no limit.
+	RateLimit, AuthFailureLimit float64
 }
 
 // Start starts a server and stops it when the test ends.
@@ -54,7 +56,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := api.New(api.Options{Service: svc, Now: opts.Now})
+	h := api.New(api.Options{Service: svc, Now: opts.Now, RateLimit: opts.RateLimit, AuthFailureLimit: opts.AuthFailureLimit})
 	hs := httptest.NewUnstartedServer(h)
 	if opts.TLS {
 		hs.StartTLS()

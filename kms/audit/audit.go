@@ -50,7 +50,9 @@
 //   - AuthFailure only counts: failed authentications are summarised, one line
 //     per source and interval (10 s), from a bounded table (1024 sources; past
 //     it one line counts the rest), so that an unauthenticated client costs no
-//     more than a counter.
+//     more than a counter. Throttled likewise counts the requests an
+//     authenticated client sent past its access key's budget (the rate
+//     limit), one "ThrottledRequests" line per access key and interval.
 //
 // # A state change and its record commit together
 //
@@ -131,9 +133,12 @@ type Record struct {
 	Outcome        string   `json:"outcome"` // "ok" or "error"
 	ErrorCode      string   `json:"error_code,omitempty"`
 	Message        string   `json:"message,omitempty"`
+	// Credential is the access key id a credential operation created,
+	// rotated to (the new one) or deleted.
+	Credential string `json:"credential,omitempty"`
 
-	// A summary of failed authentications from one source (or of writes
-	// that failed): how many, the first and the last, the dialects they
+	// A summary of failed authentications from one source, of throttled
+	// requests of one access key, or of writes that failed: how many, the first and the last, the dialects they
 	// came through and the error codes they got, with how many each.
 	Count    int            `json:"count,omitempty"`
 	First    *time.Time     `json:"first,omitempty"`
@@ -178,6 +183,7 @@ const (
 	opVoid           = "VoidChange"
 	opReinstate      = "ReinstateChange"
 	opAuthFailures   = "FailedAuthentications"
+	opThrottled      = "ThrottledRequests"
 	otherSources     = "other"
 	maxSourceLen     = 64 // an IPv6 address with a zone fits
 	maxReasons       = 16 // error codes are a dialect's table's: a few

@@ -618,6 +618,33 @@ func TestAuthFailureSummaries(t *testing.T) {
 	}
 }
 
+// TestThrottledSummaries: requests refused for their access key's budget
+// are one line per access key and interval, apart from failed
+// authentications, and from a bounded table too.
+func TestThrottledSummaries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path, MaxSources: 2, Now: fixedNow})
+	for i := range 30000 {
+		l.Throttled(fmt.Sprintf("AKIA%d", i%3), "tencent", "RequestLimitExceeded")
+	}
+	l.AuthFailure("192.0.2.1", "aws", "InvalidSignatureException")
+	l.Close()
+	recs := records(t, path)
+	if len(recs) != 1+1+2+1 {
+		t.Fatalf("%d lines: %+v", len(recs), recs)
+	}
+	if r := recs[1]; r.Operation != opAuthFailures || r.SourceIP != "192.0.2.1" || r.Count != 1 {
+		t.Fatalf("the failed authentication: %+v", r)
+	}
+	if r := recs[2]; r.Operation != opThrottled || r.AccessKeyID != "AKIA0" || r.SourceIP != "" || r.Count != 10000 ||
+		r.Reasons["RequestLimitExceeded"] != 10000 || r.Dialect != "tencent" {
+		t.Fatalf("the first key's summary: %+v", r)
+	}
+	if r := recs[4]; r.Operation != opThrottled || r.AccessKeyID != otherSources || r.Count != 10000 {
+		t.Fatalf("past the bound: %+v", r)
+	}
+}
+
 // TestGroupCommit: concurrent writers share fsyncs, and each line is
 // durable when its Write returns.
 func TestGroupCommit(t *testing.T) {
@@ -685,4 +712,42 @@ func BenchmarkAuditAppend(b *testing.B) {
 			}
 		}
 	})
+}
+
+type counter struct{ n float64 }
+
+func (c *counter) Add(v float64) { c.n += v }
+
+// TestCountBytes: a Counter given to CountBytes counts every byte written
+// after, and nothing once taken away.
+func TestCountBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Write(&Record{RequestID: "before"}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(path)
+	c := &counter{}
+	l.CountBytes(c)
+	for _, id := range []string{"a", "b"} {
+		if err := l.Write(&Record{RequestID: id, Dialect: "aws", Operation: "Encrypt", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := os.Stat(path)
+	if want := float64(after.Size() - before.Size()); c.n != want {
+		t.Fatalf("counted %v bytes; the file grew by %v", c.n, want)
+	}
+	if c.n == 0 {
+		t.Fatal("nothing counted")
+	}
+	l.CountBytes(nil)
+	l.Write(&Record{RequestID: "c"})
+	if want := float64(after.Size() - before.Size()); c.n != want {
+		t.Fatal("counted after CountBytes(nil)")
+	}
 }

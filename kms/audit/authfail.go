@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// authTable counts failed authentications per source until the writer
-// summarises them. It holds at most max sources; past it, the others are
-// counted together.
+// authTable counts refusals per source (failed authentications) or per
+// access key (throttled requests) until the writer summarises them. It holds
+// at most max of them; past it, the others are counted together.
 type authTable struct {
 	mu      sync.Mutex
 	max     int
@@ -30,11 +30,22 @@ type tally struct {
 // the counts are summarised once per interval, one line per source (the
 // package doc), so that unauthenticated clients cannot fill the disk.
 func (l *Log) AuthFailure(source, dialect, reason string) {
-	now := l.opts.Now()
+	l.auth.count(l.opts.Now(), source, dialect, reason)
+}
+
+// Throttled counts a request of accessKeyID refused for its budget (the
+// server's rate limit) through dialect, with the error code it got
+// (reason). It writes nothing: like failed authentications, throttled
+// requests are summarised once per interval, one line per access key, so
+// that a client over its budget cannot spend the disk instead.
+func (l *Log) Throttled(accessKeyID, dialect, reason string) {
+	l.throttled.count(l.opts.Now(), accessKeyID, dialect, reason)
+}
+
+func (t *authTable) count(now time.Time, source, dialect, reason string) {
 	if len(source) > maxSourceLen {
 		source = source[:maxSourceLen]
 	}
-	t := &l.auth
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.sources == nil {
@@ -64,10 +75,13 @@ func (l *Log) AuthFailure(source, dialect, reason string) {
 	}
 }
 
-// summaries empties the table into one line per source, in source order,
-// and one for the sources past the bound.
+// summaries empties the tables into one line per source or access key, in
+// their order, and one for each table's past its bound.
 func (l *Log) summaries() []*entry {
-	t := &l.auth
+	return append(l.auth.summaries(l, opAuthFailures), l.throttled.summaries(l, opThrottled)...)
+}
+
+func (t *authTable) summaries(l *Log, op string) []*entry {
 	t.mu.Lock()
 	sources, others := t.sources, t.others
 	t.sources, t.others = nil, nil
@@ -76,20 +90,32 @@ func (l *Log) summaries() []*entry {
 	sort.Strings(names)
 	var out []*entry
 	for _, src := range names {
-		out = append(out, l.summary(src, sources[src], "failed authentication"))
+		out = append(out, l.summary(op, src, sources[src]))
 	}
 	if others != nil {
-		out = append(out, l.summary("", others, "failed authentication from sources past the table's bound"))
+		out = append(out, l.summary(op, "", others))
 	}
 	return out
 }
 
-func (l *Log) summary(source string, n *tally, what string) *entry {
+// summary is the line of op's tally n for who: a source address (failed
+// authentications) or an access key id (throttled requests); "" for those
+// past the table's bound.
+func (l *Log) summary(op, who string, n *tally) *entry {
 	first, last := n.first.UTC(), n.last.UTC()
-	rec := &Record{Time: last, SourceIP: source, Operation: opAuthFailures, Outcome: Error,
-		Message: what, Count: n.count, First: &first, Last: &last, Dialects: n.dialects, Reasons: n.reasons}
-	if source == "" {
-		rec.SourceIP = otherSources
+	rec := &Record{Time: last, Operation: op, Outcome: Error,
+		Count: n.count, First: &first, Last: &last, Dialects: n.dialects, Reasons: n.reasons}
+	if who == "" {
+		who = otherSources
+	}
+	switch op {
+	case opThrottled:
+		rec.AccessKeyID, rec.Message = who, "requests refused for their access key's budget"
+	default:
+		rec.SourceIP, rec.Message = who, "failed authentication"
+	}
+	if who == otherSources {
+		rec.Message += " (past the table's bound)"
 	}
 	if len(n.dialects) == 1 {
 		rec.Dialect = n.dialects[0]

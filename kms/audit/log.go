@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -72,7 +73,10 @@ type Log struct {
 	done     chan struct{}
 	closeErr error
 
-	auth authTable // failed authentications, summarised
+	auth      authTable // failed authentications by source, summarised
+	throttled authTable // throttled requests by access key, summarised
+
+	bytes atomic.Pointer[counterBox] // CountBytes's; nil: not counted
 
 	// The writer's own, touched by its goroutine only (and by Open before
 	// it starts).
@@ -145,7 +149,7 @@ func Open(opts Options) (*Log, error) {
 	if l.open == nil {
 		l.open = func(name string, flag int, perm os.FileMode) (File, error) { return os.OpenFile(name, flag, perm) }
 	}
-	l.auth.max = opts.MaxSources
+	l.auth.max, l.throttled.max = opts.MaxSources, opts.MaxSources
 	if err := l.recover(); err != nil {
 		return nil, fmt.Errorf("audit log %s: %w", opts.Path, err)
 	}
@@ -407,6 +411,9 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 		l.synced = l.written
 		l.loose = 0
 	}
+	if cb := l.bytes.Load(); cb != nil && len(buf) > 0 {
+		cb.c.Add(float64(len(buf)))
+	}
 	resolved := 0
 	for _, e := range lines {
 		e.reply(nil)
@@ -523,4 +530,21 @@ func appendLine(buf, body []byte, st head) ([]byte, head) {
 	st.seq++
 	st.size += int64(len(buf) - start)
 	return buf, st
+}
+
+// A Counter counts what the log writes: the server's
+// attestkms_audit_bytes_total (a prometheus.Counter is one).
+type Counter interface{ Add(float64) }
+
+type counterBox struct{ c Counter }
+
+// CountBytes makes c count the bytes of every batch of lines written from
+// now on (once it is written, and synced if it had to be); nil stops
+// counting.
+func (l *Log) CountBytes(c Counter) {
+	if c == nil {
+		l.bytes.Store(nil)
+		return
+	}
+	l.bytes.Store(&counterBox{c})
 }

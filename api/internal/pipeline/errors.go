@@ -21,10 +21,13 @@ var (
 	ErrExpired    = httpsig.ErrExpired
 	ErrSignature  = httpsig.ErrSignature
 	ErrReplay     = errors.New("signature already used")
+	// ErrThrottled: a budget (Limits) refused the request; the dialect
+	// answers with its throttling error, which its SDKs retry.
+	ErrThrottled = errors.New("request rate exceeded")
 )
 
 // Kinds are the pipeline's kinds, for a dialect's table test to walk.
-var Kinds = []error{ErrTooLarge, ErrUnreadable, ErrMissing, ErrMalformed, ErrExpired, ErrSignature, ErrReplay}
+var Kinds = []error{ErrTooLarge, ErrUnreadable, ErrMissing, ErrMalformed, ErrExpired, ErrSignature, ErrReplay, ErrThrottled}
 
 // A WireError is how a dialect answers one kind of error.
 type WireError struct {

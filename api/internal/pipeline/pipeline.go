@@ -8,6 +8,8 @@
 //  1. Give the request an id (a random UUID) and, where the dialect has one,
 //     its response header; note what its audit needs (the operation as the
 //     request names it, at most 64 bytes of it, the direct peer's address).
+//     If the peer's budget for failed authentications (Limits) is spent,
+//     refuse it now (ErrThrottled), unaudited.
 //  2. Read the body, at most MaxBody (1 MiB): refused at once when
 //     Content-Length says more, else as soon as the limit is passed
 //     (ErrTooLarge; ErrUnreadable for a body that cannot be read).
@@ -20,7 +22,9 @@
 //     summary line (kms/audit's AuthFailure): an unauthenticated request
 //     never writes a line of its own.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
-//     must be the service's).
+//     must be the service's). Then the access key's budget (Limits): none
+//     left is ErrThrottled, counted for the key's summary line (kms/audit's
+//     Throttled).
 //  6. Refuse a signature already used (ErrReplay): one replay cache for every
 //     dialect, namespaced by dialect, remembering each signature at least
 //     twice the largest skew any dialect accepts (api.New builds it so).
@@ -40,6 +44,11 @@
 // A panic anywhere in 2 to 8 is an internal error, logged with its stack and
 // audited; the server goes on serving. Internal errors and cancellations are
 // logged with their cause; clients see only the dialect's generic message.
+// An authentication failure takes a token from its peer's budget for
+// failures. The Observer, if any, is told each request's operation (as the
+// dialect's table names it, or UnknownOperation), outcome and duration, and
+// why authentication or a budget refused it; at level debug the Logger gets
+// a line per request.
 //
 // Threat model: every header and body byte is the attacker's until the
 // signature verifies, and the body is still hostile after (an authenticated
@@ -48,10 +57,17 @@
 // signature's HMAC work (the same for an unknown access key), and counts it
 // in kms/audit's bounded table of failed authentications (one summary line
 // per source and interval); an unauthenticated client cannot fill the replay
-// cache, where only verified signatures are recorded. Trusted are kms (its answers and its
-// credential lookup), the clock and the configuration. What is not done here:
-// TLS (the server's), rate limiting, and authorisation, which is kms's key
-// policy.
+// cache, where only verified signatures are recorded. Once a peer's budget
+// for failures is spent, its requests cost a map lookup and an answer, and
+// are not even counted, until the budget refills (Limits; per node, and per
+// address, so a flood from many addresses is bounded only by what they share
+// once the table of addresses is full). A request refused for its access
+// key's budget is counted for its key's summary line (kms/audit's
+// Throttled), not given a line of its own, which would let the client spend
+// the disk instead. Trusted
+// are kms (its answers and its credential lookup), the clock and the
+// configuration. What is not done here: TLS (the server's), and
+// authorisation, which is kms's key policy.
 package pipeline
 
 import (
@@ -110,6 +126,12 @@ type Dialect struct {
 	// it until Route says otherwise (the Handler keeps MaxOperationName
 	// bytes).
 	Operation func(c echo.Context) string
+	// Known reports whether op is the name of an operation the dialect
+	// serves (a key of its own table): the metrics name a request's
+	// operation only then, and UnknownOperation otherwise, so that no
+	// name a client made up becomes a label. If nil, every operation is
+	// UnknownOperation.
+	Known func(op string) bool
 	// CheckScope, if not nil, refuses an authenticated request by what its
 	// signature's scope names, before the signature is recorded; its error
 	// is audited as an authentication failure.
@@ -135,9 +157,13 @@ type Options struct {
 	Replay *replay.Cache
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
-	// Logger receives internal errors' causes (never secrets). If nil,
-	// slog.Default().
+	// Logger receives internal errors' causes (never secrets), and at
+	// level debug a line per request. If nil, slog.Default().
 	Logger *slog.Logger
+	// Limits are the request budgets; the zero value limits nothing.
+	Limits Limits
+	// Observer, if not nil, is told how each request ended (the metrics).
+	Observer Observer
 }
 
 // Handler serves one dialect.
@@ -147,11 +173,13 @@ type Handler struct {
 	replay *replay.Cache
 	now    func() time.Time
 	log    *slog.Logger
+	limits Limits
+	obs    Observer
 }
 
 // New returns the Handler of d.
 func New(opts Options, d Dialect) *Handler {
-	h := &Handler{d: d, svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger}
+	h := &Handler{d: d, svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger, limits: opts.Limits, obs: opts.Observer}
 	if h.replay == nil {
 		h.replay = replay.New(d.Authenticator.Skew(), 0)
 	}
@@ -166,6 +194,7 @@ func New(opts Options, d Dialect) *Handler {
 
 // Handle serves one request; route the dialect's requests here.
 func (h *Handler) Handle(c echo.Context) error {
+	start := time.Now()
 	w := c.Response()
 	reqID := RequestID()
 	if h.d.RequestIDHeader != "" {
@@ -173,19 +202,45 @@ func (h *Handler) Handle(c echo.Context) error {
 	}
 	rq := &request{id: reqID, op: bound(h.d.Operation(c)), source: c.RealIP()}
 
-	res, err := h.audited(rq, func() (*Result, error) { return h.serve(c, rq) })
+	var res *Result
+	var err error
+	if now := h.now(); h.sourceSpent(rq.source, now) {
+		// Before anything costs: not counted for the audit either, or a
+		// flood would cost the summary table instead.
+		err = &throttled{LimitSource}
+	} else {
+		res, err = h.audited(rq, func() (*Result, error) { return h.serve(c, rq) })
+		if errors.Is(err, errAuth) {
+			h.chargeSource(rq.source, now)
+		}
+	}
 	defer res.Wipe()
+	var werr error
+	var code string
 	if err != nil {
 		wire, msg := h.d.Errors.Wire(err)
+		code = wire.Code
 		if serverFault(err) {
 			h.log.Error("internal error", "request_id", reqID, "err", err)
 		}
-		return h.d.WriteError(w, reqID, wire, msg)
+		werr = h.d.WriteError(w, reqID, wire, msg)
+	} else if h.d.WriteAnswer == nil {
+		werr = secretjson.Write(w, http.StatusOK, h.d.ContentType, res.Out)
+	} else {
+		werr = h.d.WriteAnswer(w, reqID, res.Out)
 	}
-	if h.d.WriteAnswer == nil {
-		return secretjson.Write(w, http.StatusOK, h.d.ContentType, res.Out)
+	took := time.Since(start)
+	h.observe(rq.op, err, took)
+	if h.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+		accessKey := ""
+		if rq.call != nil && rq.call.Principal != nil {
+			accessKey = rq.call.Principal.AccessKeyID
+		}
+		h.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request", slog.String("request_id", reqID), slog.String("dialect", h.d.Name),
+			slog.String("operation", rq.op), slog.String("source_ip", rq.source), slog.String("access_key_id", accessKey),
+			slog.String("outcome", outcome(err)), slog.String("error_code", code), slog.Duration("took", took))
 	}
-	return h.d.WriteAnswer(w, reqID, res.Out)
+	return werr
 }
 
 // request is what the Handler knows of a request for its audit: its id,
@@ -193,6 +248,7 @@ func (h *Handler) Handle(c echo.Context) error {
 // kms.Call.
 type request struct {
 	id, op, source string
+	accessKey      string // once its signature verified
 	call           *kms.Call
 }
 
@@ -224,6 +280,12 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 			return nil, authFailure(err)
 		}
 	}
+	rq.accessKey = a.AccessKeyID
+	// The key's budget before the signature is recorded: a throttled
+	// client's retry must not be a replay.
+	if !h.keyAllowed(a.AccessKeyID, now) {
+		return nil, &throttled{LimitAccessKey}
+	}
 	if h.replay.Replayed(h.d.Name, a.Signature, a.SignedAt, now) {
 		return nil, authFailure(ErrReplay)
 	}
@@ -253,7 +315,8 @@ var errInternal = &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
 // what kms did not: kms records every operation it runs, and what it runs
 // it answers only once recorded; here an authentication failure is counted
 // for its source's summary (kms/audit's AuthFailure: never a line per
-// request), and an authenticated request that no operation recorded (one
+// request), a request over its access key's budget for its key's summary
+// (Throttled), and an authenticated request that no operation recorded (one
 // its dialect or the pipeline refused, or a panic) gets its line
 // (kms.Service.AuditRefusal). The caller writes the answer and then calls
 // Wipe on the result.
@@ -271,6 +334,9 @@ func (h *Handler) audited(rq *request, work func() (*Result, error)) (res *Resul
 	case errors.Is(err, errAuth):
 		wire, _ := h.d.Errors.Wire(err)
 		h.svc.AuditLog().AuthFailure(rq.source, h.d.Name, wire.Code)
+	case throttledBy(err) == LimitAccessKey:
+		wire, _ := h.d.Errors.Wire(err)
+		h.svc.AuditLog().Throttled(rq.accessKey, h.d.Name, wire.Code)
 	case err != nil && rq.call != nil && !kms.Audited(err):
 		if aerr := h.svc.AuditRefusal(rq.call, rq.op, err); aerr != nil {
 			h.log.Error("audit log write failed", "request_id", rq.id, "err", aerr)

@@ -37,8 +37,8 @@ func Write(w http.ResponseWriter, status int, contentType string, v any) error {
 // RawString is a secret's text in a JSON answer, quoted ("…"), in one buffer
 // that MarshalJSON returns itself: encoding/json then copies the secret only
 // into the answer's buffer, which Write zeroes, and listing the RawString
-// among the answer's secrets lets the pipeline zero this one. Made by Base64
-// and Hex, which encode without a Go string.
+// among the answer's secrets lets the pipeline zero this one. Made by Base64,
+// Hex and Text, which encode without a Go string.
 type RawString []byte
 
 // MarshalJSON implements json.Marshaler.
@@ -58,4 +58,31 @@ func Hex(secret []byte) RawString {
 	out[0], out[len(out)-1] = '"', '"'
 	hex.Encode(out[1:], secret)
 	return out
+}
+
+// Text is secret, a secret that is itself text (an access key's secret
+// access key), as a JSON string in a RawString. Printable ASCII but the
+// quote and the backslash is copied as is; every other byte is escaped as
+// \u00XX, so the string is valid JSON whatever the bytes (a byte past ASCII
+// reads as the code point of its value).
+func Text(secret []byte) RawString {
+	const hexDigits = "0123456789abcdef"
+	n := 2
+	for _, c := range secret {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			n += 6
+		} else {
+			n++
+		}
+	}
+	out := make(RawString, 0, n)
+	out = append(out, '"')
+	for _, c := range secret {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		} else {
+			out = append(out, c)
+		}
+	}
+	return append(out, '"')
 }

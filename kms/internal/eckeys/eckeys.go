@@ -77,8 +77,6 @@ type curveParams struct {
 }
 
 var (
-	oidPublicKeyEC = keyder.OIDPublicKeyEC // id-ecPublicKey, RFC 5480
-
 	curves = []*curveParams{
 		{P256, 32, asn1.ObjectIdentifier{1, 2, 840, 10045, 3, 1, 7}, ecdh.P256(), nil},
 		{P384, 48, asn1.ObjectIdentifier{1, 3, 132, 0, 34}, ecdh.P384(), nil},

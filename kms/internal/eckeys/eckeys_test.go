@@ -11,7 +11,18 @@ import (
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/emmansun/gmsm/sm2"
+
+	"github.com/attestkms/attestkms/internal/keyder"
 )
+
+// The largest encodings the parsers accept, which the tests check against
+// what they write (maxSPKI and maxPKCS8 bound the input, with room).
+const (
+	maxSPKILen  = 158 // P-521
+	maxPKCS8Len = 250 // P-521 with both optional ECPrivateKey fields
+)
+
+var oidPublicKeyEC = keyder.OIDPublicKeyEC // id-ecPublicKey, RFC 5480
 
 func TestSecretSize(t *testing.T) {
 	want := map[Curve]int{P256: 32, P384: 48, P521: 66, Secp256k1: 32, SM2: 32, "P-224": 0, "sm2": 0, "": 0}

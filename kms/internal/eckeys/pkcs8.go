@@ -8,13 +8,10 @@ import (
 	"github.com/attestkms/attestkms/internal/keyder"
 )
 
-const (
-	// maxPKCS8 bounds ParsePKCS8's input before any parsing.
-	maxPKCS8 = 2048
-	// maxPKCS8Len is the largest encoding we accept: P-521 with both
-	// optional ECPrivateKey fields (a test checks).
-	maxPKCS8Len = 250
-)
+// maxPKCS8 bounds ParsePKCS8's input before any parsing; the largest
+// encoding accepted is 250 bytes, P-521 with both optional ECPrivateKey
+// fields (maxPKCS8Len in the tests).
+const maxPKCS8 = 2048
 
 // MarshalPKCS8 returns the DER PKCS #8 PrivateKeyInfo of k, the form of
 // GenerateDataKeyPair's PrivateKeyPlaintext, byte for byte as crypto/x509 and

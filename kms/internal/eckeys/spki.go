@@ -10,12 +10,9 @@ import (
 	"github.com/attestkms/attestkms/internal/keyder"
 )
 
-const (
-	// maxSPKI bounds ParseSPKI's input before any parsing.
-	maxSPKI = 1024
-	// maxSPKILen is the largest encoding we accept: P-521 (a test checks).
-	maxSPKILen = 158
-)
+// maxSPKI bounds ParseSPKI's input before any parsing; the largest encoding
+// accepted is 158 bytes, P-521 (maxSPKILen in the tests).
+const maxSPKI = 1024
 
 // MarshalSPKI returns the DER SubjectPublicKeyInfo of p (RFC 5480: algorithm
 // id-ecPublicKey with the namedCurve OID as parameters, the uncompressed point

@@ -43,6 +43,7 @@
 //	kms:EncryptionContextKeys  strings    its keys                       String*
 //	kms:KeySpec, kms:KeyUsage, kms:KeyOrigin   the key's                 String*
 //	kms:RequestAlias           string     the alias the request named    String*
+//	kms:ResourceAliases        strings    every alias of the key         String*
 //	kms:RecipientAttestation:… string     verified evidence (below)      String*
 //
 // Null applies to every key. An operator on a key of another type is refused
@@ -68,13 +69,22 @@
 //
 // # Where attestkms differs from AWS IAM, on purpose
 //
-//   - There are no IAM policies, so nothing is delegated. A principal that
-//     names an account, "111122223333" or "arn:aws:iam::111122223333:root",
-//     matches every credential of that account: in AWS it lets the account's
-//     IAM policies decide, and attestkms has no IAM, so the account's
-//     credentials are simply in. Other principals match by exact ARN.
+//   - A principal that names an account, "111122223333" or
+//     "arn:aws:iam::111122223333:root", matches every credential of that
+//     account; as in AWS it delegates to the account's identity policies
+//     ([IdentityPolicy]): [Policy.EvaluateGrant] says whether an Allow was
+//     granted to the caller itself (its ARN, "*", a NotPrincipal that does
+//     not name it; the root by its account) or only to its account, and
+//     package kms then also asks the caller's identity policy, if it has
+//     one. A credential without one is simply in, as every credential was
+//     before identity policies. Other principals match by exact ARN.
 //     Principal types other than AWS (Service, Federated, CanonicalUser) are
 //     valid but never match, as no attestkms caller is one of them.
+//   - There are no IAM users, roles or groups: an identity policy is one
+//     document carried by one credential, parsed by [ParseIdentity] with
+//     the key policy's grammar less the principal (and, as in IAM, with
+//     Resource required); it has no safety checks of its own, since it can
+//     only narrow what a key policy allows.
 //   - Whatever is not understood is an error, never ignored: an unknown
 //     element, principal type, condition operator (Binary* is not
 //     supported) or condition key (see below), a policy variable
@@ -132,13 +142,25 @@
 //     also applies to a request without attestation. Do not write it: on an
 //     action that releases a secret the safety check refuses it.
 //
+// # Identity policies
+//
+// A credential may carry an identity policy: the same statements without
+// Principal (ParseIdentity), judged for that credential only. It never
+// widens a key policy: kms consults it only where the key policy's Allow
+// names the caller's account rather than the caller, and then both must
+// allow; an explicit Deny in either wins. To limit a credential to one
+// alias, condition its Allow on kms:ResourceAliases (every alias of the
+// key, multivalued: use ForAnyValue:), which holds however the request names
+// the key (a Decrypt names none).
+//
 // # Multivalued keys
 //
 // Without a set prefix, a positive operator holds when some request value
 // matches some policy value, and a negated one when no request value does.
 // ForAnyValue: holds when some request value satisfies the operator,
 // ForAllValues: when every one does. Use the set prefixes for keys that carry
-// several values (kms:EncryptionContextKeys), as AWS advises.
+// several values (kms:EncryptionContextKeys, kms:ResourceAliases), as AWS
+// advises.
 //
 // # Bounds
 //

@@ -4,8 +4,12 @@ package policy
 // statement decided, and why each statement applied or did not.
 type Judgement struct {
 	Decision Decision
+	// Grant is to whom an Allow was granted (EvaluateGrant); GrantNone
+	// unless Decision is Allow.
+	Grant Grant
 	// Statement names the statement that decided: the first Deny that
-	// applied (ExplicitDeny), or the first Allow (Allow); empty for an
+	// applied (ExplicitDeny), or the first Allow (Allow) that granted as
+	// Grant says (naming the caller itself for GrantCaller); empty for an
 	// implicit Deny and for a request that cannot be judged.
 	Statement string
 	// Unmet says, for an implicit Deny, what each Allow statement that
@@ -23,7 +27,8 @@ type Judgement struct {
 // statements, elements, operators and condition keys, never a value. It
 // allocates; Evaluate is the hot path.
 func (p *Policy) Judge(r *Request) Judgement {
-	j := Judgement{Decision: p.Evaluate(r)}
+	var j Judgement
+	j.Decision, j.Grant = p.EvaluateGrant(r)
 	if p == nil || r == nil {
 		j.Lines = []string{"no policy or no request"}
 		return j
@@ -75,7 +80,7 @@ func (p *Policy) Judge(r *Request) Judgement {
 		}
 		if len(unmet) == 0 {
 			j.Lines = append(j.Lines, name+": applies: "+effect)
-			if j.Statement == "" && (s.deny && j.Decision == ExplicitDeny || !s.deny && j.Decision == Allow) {
+			if j.Statement == "" && (s.deny && j.Decision == ExplicitDeny || !s.deny && j.Decision == Allow && (j.Grant != GrantCaller || s.grantsCaller(&c))) {
 				j.Statement = name
 			}
 			continue

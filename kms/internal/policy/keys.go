@@ -58,6 +58,7 @@ const (
 	KeyKeyUsage          = "kms:KeyUsage"
 	KeyKeyOrigin         = "kms:KeyOrigin"
 	KeyRequestAlias      = "kms:RequestAlias"
+	KeyResourceAliases   = "kms:ResourceAliases" // multivalued: every alias of the key
 )
 
 // fixedKeys are the keys without a variable part, by lower-case name.
@@ -77,6 +78,7 @@ func init() {
 		KeyKeyUsage:        typeString,
 		KeyKeyOrigin:       typeString,
 		KeyRequestAlias:    typeString,
+		KeyResourceAliases: typeString,
 	} {
 		fixedKeys[strings.ToLower(name)] = keyInfo{typ: t, canonical: name}
 	}
@@ -116,7 +118,7 @@ func unknownKeyHint(key string) string {
 		return "attestkms does not evaluate it, so a condition on it would never be met: it evaluates " +
 			"aws:SecureTransport, aws:SourceIp, aws:CurrentTime, aws:EpochTime, aws:PrincipalArn, aws:RequestedRegion, " +
 			"kms:CallerAccount, kms:EncryptionContext:<key>, kms:EncryptionContextKeys, kms:KeySpec, kms:KeyUsage, " +
-			"kms:KeyOrigin, kms:RequestAlias and kms:RecipientAttestation measurements"
+			"kms:KeyOrigin, kms:RequestAlias, kms:ResourceAliases and kms:RecipientAttestation measurements"
 	}
 	return "attestkms does not evaluate it, so a condition on it would never be met"
 }

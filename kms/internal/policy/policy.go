@@ -84,7 +84,12 @@ func (p *Policy) Version() string { return p.version }
 
 // Parse reads a key policy document. Every error wraps ErrMalformed; the
 // Policy is nil whenever the error is not.
-func Parse(doc string) (*Policy, error) {
+func Parse(doc string) (*Policy, error) { return parse(doc, false) }
+
+// parse reads a key policy or, with identity, an identity policy
+// (ParseIdentity), whose statements name no principal and must name their
+// resources.
+func parse(doc string, identity bool) (*Policy, error) {
 	root, err := decodeJSON(doc)
 	if err != nil {
 		return nil, err
@@ -129,7 +134,7 @@ func Parse(doc string) (*Policy, error) {
 	sids := make(map[string]int)
 	p.statements = make([]statement, len(list))
 	for i, n := range list {
-		if err := parseStatement(&p.statements[i], i, n); err != nil {
+		if err := parseStatement(&p.statements[i], i, n, identity); err != nil {
 			return nil, err
 		}
 		for _, c := range p.statements[i].conditions {
@@ -166,40 +171,84 @@ func Parse(doc string) (*Policy, error) {
 //
 // Evaluate does not allocate.
 func (p *Policy) Evaluate(r *Request) Decision {
+	d, _ := p.EvaluateGrant(r)
+	return d
+}
+
+// Grant says to whom the Allow statements that allowed a request granted
+// it: the caller itself, or only its account. AWS reads an Allow to an
+// account (its id or root ARN) in a key policy as a delegation to the
+// account's identity policies, and package kms does too for a caller that
+// carries one (docs/policy.md, "Identity policies").
+type Grant uint8
+
+const (
+	// GrantNone: the request is not allowed.
+	GrantNone Grant = iota
+	// GrantCaller: some applicable Allow names the caller itself: by its
+	// ARN, by "*", through a NotPrincipal that does not name it, or, for
+	// the account's root, by its account.
+	GrantCaller
+	// GrantAccount: every applicable Allow names only the caller's account
+	// (its id or root ARN), and the caller is not the root.
+	GrantAccount
+)
+
+func (g Grant) String() string {
+	switch g {
+	case GrantNone:
+		return "none"
+	case GrantCaller:
+		return "caller"
+	case GrantAccount:
+		return "account"
+	}
+	return "Grant(" + strconv.Itoa(int(g)) + ")"
+}
+
+// EvaluateGrant is Evaluate, and for an Allow to whom it was granted
+// (GrantCaller or GrantAccount); GrantNone whenever the decision is not
+// Allow. It does not allocate.
+func (p *Policy) EvaluateGrant(r *Request) (Decision, Grant) {
 	if p == nil || r == nil {
-		return ExplicitDeny
+		return ExplicitDeny, GrantNone
 	}
 	c, ok := parseCaller(r)
 	if !ok {
-		return ExplicitDeny
+		return ExplicitDeny, GrantNone
 	}
-	allowed := false
+	grant := GrantNone
 	b := budget(maxSteps)
 	for i := range p.statements {
 		s := &p.statements[i]
 		matches := s.matches(&c, r.Action, r.Resource, &b)
 		if b < 0 {
-			return ExplicitDeny
+			return ExplicitDeny, GrantNone
 		}
 		if !matches {
 			continue
 		}
 		holds, ambiguous := s.conditionsHold(r.Context, &b)
 		if ambiguous || b < 0 {
-			return ExplicitDeny
+			return ExplicitDeny, GrantNone
 		}
 		if !holds {
 			continue
 		}
 		if s.deny {
-			return ExplicitDeny
+			return ExplicitDeny, GrantNone
 		}
-		allowed = true
+		if grant != GrantCaller {
+			grant = GrantAccount
+			if s.grantsCaller(&c) {
+				grant = GrantCaller
+			}
+		}
 	}
-	if allowed {
-		return Allow
+	if grant != GrantNone {
+		return Allow, grant
 	}
-	return Deny
+	return Deny, GrantNone
 }
 
 // AllowsPolicyUpdate is the policy lockout safety check that AWS KMS applies

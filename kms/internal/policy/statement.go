@@ -38,6 +38,7 @@ type caller struct {
 	arn       string
 	partition string
 	account   string
+	root      bool // arn is the account's root, arn:<partition>:iam::<account>:root
 }
 
 // parseCaller checks a request's principal, account, action and resource.
@@ -49,7 +50,7 @@ func parseCaller(r *Request) (caller, bool) {
 	if r.Action == "" || r.Resource == "" {
 		return caller{}, false
 	}
-	return caller{arn: r.Principal, partition: partition, account: account}, true
+	return caller{arn: r.Principal, partition: partition, account: account, root: service == "iam" && rest == "root"}, true
 }
 
 // splitARN splits arn:<partition>:<service>::<account>:<rest>, the form of
@@ -110,6 +111,22 @@ func (s *statement) matches(c *caller, action, resource string, b *budget) bool 
 	return anyMatch(s.resources, resource, false, b) != s.notResource
 }
 
+// grantsCaller reports whether the statement, which matches c, names c
+// itself rather than only c's account: "*", c's ARN, a NotPrincipal (which
+// names whom it excludes, not an account), or c's account when c is its
+// root (the root ARN is both).
+func (s *statement) grantsCaller(c *caller) bool {
+	if s.notPrincipal || s.principals.any || c.root {
+		return true
+	}
+	for _, arn := range s.principals.arns {
+		if arn == c.arn {
+			return true
+		}
+	}
+	return false
+}
+
 // conditionsHold reports whether every condition holds (true when there are
 // none), and whether the request's context was ambiguous for one of them.
 func (s *statement) conditionsHold(ctx map[string][]string, b *budget) (holds, ambiguous bool) {
@@ -151,8 +168,10 @@ func anyMatch(patterns []string, s string, ignoreCase bool, b *budget) bool {
 	return false
 }
 
-// parseStatement fills st from the i-th statement.
-func parseStatement(st *statement, i int, n *node) error {
+// parseStatement fills st from the i-th statement. A statement of an
+// identity policy names no principal (it applies to whoever carries the
+// policy) and names its resources.
+func parseStatement(st *statement, i int, n *node, identity bool) error {
 	where := fmt.Sprintf("statement %d", i)
 	if n.kind != kindObject {
 		return malformed("%s is %s, not an object", where, n.kind)
@@ -205,15 +224,24 @@ func parseStatement(st *statement, i int, n *node) error {
 		return malformed("%s: Effect must be a string, not %s", where, effect.kind)
 	}
 
-	if principal == nil {
-		return malformed("%s has no Principal or NotPrincipal", where)
-	}
 	elem := "Principal"
 	if st.notPrincipal {
 		elem = "NotPrincipal"
 	}
-	if err := parsePrincipals(&st.principals, principal); err != nil {
-		return malformed("%s: %s: %s", where, elem, err)
+	switch {
+	case identity && principal != nil:
+		return malformed("%s: an identity policy has no %s: it applies to the credential that carries it", where, elem)
+	case identity:
+		st.principals.any = true
+	case principal == nil:
+		return malformed("%s has no Principal or NotPrincipal", where)
+	default:
+		if err := parsePrincipals(&st.principals, principal); err != nil {
+			return malformed("%s: %s: %s", where, elem, err)
+		}
+	}
+	if identity && resource == nil {
+		return malformed("%s has no Resource or NotResource: an identity policy names the keys it applies to (\"*\" for every key)", where)
 	}
 
 	if action == nil {

@@ -1,0 +1,115 @@
+// Package admin serves attestkms's admin API: credential management on the
+// running server, so that a leaked access key is revoked, and a new one
+// issued, without stopping it. It is one more pipeline.Dialect, in AWS's
+// JSON 1.1 protocol: POST / with X-Amz-Target: AttestKMSAdmin.<Operation>,
+// Content-Type application/x-amz-json-1.1, signed with AWS Signature
+// Version 4 exactly as a KMS request is (api/aws/sigv4's Verifier, service
+// kms, the credential scope's region the server's). So it is authenticated,
+// replay-protected (the pipeline's one replay cache) and audited (one line
+// per request, dialect "admin", naming the access key each operation
+// created, rotated or deleted) like every other request. api.New routes it.
+//
+// Operations (operations.go; the wire shapes are there):
+//
+//	CreateCredential  {"Name", "Admin", "IdentityPolicy", "ExpiresInSeconds"}
+//	                  -> the credential and its SecretAccessKey, AccountId, ProjectId
+//	ListCredentials   {} -> {"Credentials": [...]}
+//	DeleteCredential  {"AccessKeyId"} -> the credential deleted
+//	RotateCredential  {"AccessKeyId"} -> the new credential, its secret, and
+//	                  ReplacedAccessKeyId (deleted in the same transaction)
+//
+// Who may: only a credential with the admin permission (the one init makes,
+// and those made with Admin); kms decides (kms.Service's credential
+// operations), and anyone else gets AccessDeniedException. Errors are AWS's
+// shape, {"__type","message"} with X-Amzn-ErrorType, from errors.go's one
+// table.
+//
+// Threat model: as every dialect's, every byte is the attacker's until the
+// signature verifies, and the body is hostile after. Here the body is
+// decoded exactly (strictjson's Exact): a member this server does not know
+// is refused, not ignored, because ignoring one (an identity policy a newer
+// client sends) would issue a credential wider than asked. The secret of a
+// new credential is written from a buffer the pipeline zeroes.
+package admin
+
+import (
+	"context"
+	"mime"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// TargetPrefix starts X-Amz-Target of every admin request; api.New routes
+// such requests here.
+const TargetPrefix = "AttestKMSAdmin."
+
+// MaxSkew is how far a request's X-Amz-Date may be from the server's clock:
+// the AWS dialect's.
+const MaxSkew = 15 * time.Minute
+
+const contentType = "application/x-amz-json-1.1"
+
+// New returns the handler of the admin API; route POST / whose X-Amz-Target
+// starts with TargetPrefix to its Handle.
+func New(opts pipeline.Options) *pipeline.Handler {
+	d := &dialect{svc: opts.Service}
+	return pipeline.New(opts, pipeline.Dialect{
+		Name:            "admin",
+		RequestIDHeader: "X-Amzn-RequestId",
+		Authenticator:   &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew},
+		Errors:          errorTable,
+		Operation: func(c echo.Context) string {
+			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), TargetPrefix)
+		},
+		Known:       func(op string) bool { _, ok := operations[op]; return ok },
+		CheckScope:  d.checkRegion,
+		Route:       d.route,
+		ContentType: contentType,
+		WriteError:  writeError,
+	})
+}
+
+// dialect is what the operations see: the service.
+type dialect struct {
+	svc *kms.Service
+}
+
+// checkRegion refuses a credential scope of another region than the
+// service's, as the AWS dialect does: a client signs admin requests for the
+// server's region as it signs KMS requests.
+func (d *dialect) checkRegion(a *hmacauth.Result) error {
+	if want := d.svc.Region(); a.Region != want {
+		return pipeline.Refuse(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+a.Region+"'.")
+	}
+	return nil
+}
+
+// route finds X-Amz-Target's operation and checks the Content-Type.
+func (d *dialect) route(c echo.Context, name string) (string, pipeline.Operation, error) {
+	r := c.Request()
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := operations[strings.TrimPrefix(target, TargetPrefix)]
+	if !ok || !strings.HasPrefix(target, TargetPrefix) {
+		return "", nil, pipeline.Refuse(errUnknownTarget, "Unknown operation "+name)
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
+		return "", nil, pipeline.Refuse(errValidation, "Content-Type must be "+contentType)
+	}
+	return "", func(ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error) {
+		return op(d, ctx, c, body)
+	}, nil
+}
+
+type opFunc func(d *dialect, ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error)
+
+// op adapts a typed operation: it decodes the body into Req first.
+func op[Req any](fn func(d *dialect, ctx context.Context, c *kms.Call, req *Req) (*pipeline.Result, error)) opFunc {
+	return pipeline.Decoding(decode, fn)
+}

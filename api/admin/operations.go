@@ -1,0 +1,150 @@
+package admin
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/attestkms/attestkms/api/internal/pipeline"
+	"github.com/attestkms/attestkms/api/internal/secretjson"
+	"github.com/attestkms/attestkms/api/internal/strictjson"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// operations maps X-Amz-Target's operation names to their handlers.
+var operations = map[string]opFunc{
+	"CreateCredential": op(createCredential),
+	"ListCredentials":  op(listCredentials),
+	"DeleteCredential": op(deleteCredential),
+	"RotateCredential": op(rotateCredential),
+}
+
+// decode reads one JSON object into v exactly: a member v does not define is
+// refused (ValidationException naming it), never ignored.
+func decode(body []byte, v any) error {
+	if err := strictjson.Decode(body, v, strictjson.Options{Exact: true, Integer: "a number"}); err != nil {
+		return &kms.Error{Kind: kms.ErrValidation, Msg: err.Error()}
+	}
+	return nil
+}
+
+// credential is one credential on the wire, without its secret: what
+// credential list prints, in the API's names. Times are whole seconds since
+// 1970.
+type credential struct {
+	AccessKeyId    string
+	Name           string
+	PrincipalArn   string
+	Admin          bool
+	IdentityPolicy string `json:",omitempty"`
+	CreationDate   int64
+	ExpirationDate *int64 `json:",omitempty"`
+	Expired        bool   `json:",omitempty"`
+}
+
+func toCredential(ci *kms.CredentialInfo) credential {
+	out := credential{
+		AccessKeyId: ci.AccessKeyID, Name: ci.Name, PrincipalArn: ci.PrincipalARN, Admin: ci.Admin,
+		IdentityPolicy: ci.IdentityPolicy, CreationDate: ci.CreatedAt.Unix(), Expired: ci.Expired,
+	}
+	if ci.ExpiresAt != nil {
+		e := ci.ExpiresAt.Unix()
+		out.ExpirationDate = &e
+	}
+	return out
+}
+
+// createCredentialRequest is CreateCredential's body. ExpiresInSeconds 0:
+// the credential does not expire.
+type createCredentialRequest struct {
+	Name             string
+	Admin            bool
+	IdentityPolicy   string
+	ExpiresInSeconds int64
+}
+
+// createCredentialResponse is the new credential with its secret, shown
+// once, and the account it belongs to: all a credential file holds.
+type createCredentialResponse struct {
+	credential
+	SecretAccessKey secretjson.RawString
+	AccountId       string
+	ProjectId       string
+}
+
+func (d *dialect) answerWithSecret(resp *kms.CreateCredentialResponse) createCredentialResponse {
+	acct := d.svc.Account()
+	return createCredentialResponse{
+		credential: toCredential(&resp.CredentialInfo), SecretAccessKey: secretjson.Text(resp.SecretAccessKey),
+		AccountId: acct.AccountID, ProjectId: acct.ProjectID,
+	}
+}
+
+func createCredential(d *dialect, ctx context.Context, c *kms.Call, req *createCredentialRequest) (*pipeline.Result, error) {
+	if req.ExpiresInSeconds < 0 || req.ExpiresInSeconds > math.MaxInt64/int64(time.Second) {
+		return nil, &kms.Error{Kind: kms.ErrValidation, Msg: "ExpiresInSeconds must be 0 (never) or a number of seconds"}
+	}
+	resp, err := d.svc.CreateCredential(ctx, c, &kms.CreateCredentialRequest{
+		Name: req.Name, Admin: req.Admin, IdentityPolicy: req.IdentityPolicy, ExpiresIn: time.Duration(req.ExpiresInSeconds) * time.Second,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := d.answerWithSecret(resp)
+	return pipeline.OK(out, resp.SecretAccessKey, out.SecretAccessKey)
+}
+
+// listCredentialsRequest is ListCredentials's body: nothing.
+type listCredentialsRequest struct{}
+
+// listCredentialsResponse is every credential, by name.
+type listCredentialsResponse struct {
+	Credentials []credential
+}
+
+func listCredentials(d *dialect, ctx context.Context, c *kms.Call, _ *listCredentialsRequest) (*pipeline.Result, error) {
+	resp, err := d.svc.ListCredentials(ctx, c, &kms.ListCredentialsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := listCredentialsResponse{Credentials: make([]credential, len(resp.Credentials))}
+	for i := range resp.Credentials {
+		out.Credentials[i] = toCredential(&resp.Credentials[i])
+	}
+	return pipeline.OK(out)
+}
+
+// accessKeyRequest names an access key: DeleteCredential's and
+// RotateCredential's body.
+type accessKeyRequest struct {
+	AccessKeyId string
+}
+
+// deleteCredentialResponse is the credential deleted.
+type deleteCredentialResponse struct {
+	credential
+}
+
+func deleteCredential(d *dialect, ctx context.Context, c *kms.Call, req *accessKeyRequest) (*pipeline.Result, error) {
+	resp, err := d.svc.DeleteCredential(ctx, c, &kms.DeleteCredentialRequest{AccessKeyID: req.AccessKeyId})
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.OK(deleteCredentialResponse{toCredential(&resp.CredentialInfo)})
+}
+
+// rotateCredentialResponse is the new credential, as CreateCredential
+// answers it, and the access key id it replaced, which no longer exists.
+type rotateCredentialResponse struct {
+	createCredentialResponse
+	ReplacedAccessKeyId string
+}
+
+func rotateCredential(d *dialect, ctx context.Context, c *kms.Call, req *accessKeyRequest) (*pipeline.Result, error) {
+	resp, err := d.svc.RotateCredential(ctx, c, &kms.RotateCredentialRequest{AccessKeyID: req.AccessKeyId})
+	if err != nil {
+		return nil, err
+	}
+	out := rotateCredentialResponse{createCredentialResponse: d.answerWithSecret(&resp.CreateCredentialResponse), ReplacedAccessKeyId: resp.Replaced}
+	return pipeline.OK(out, resp.SecretAccessKey, out.SecretAccessKey)
+}

@@ -1,0 +1,94 @@
+package pipeline
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/attestkms/attestkms/api/internal/ratelimit"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// Limits are the request budgets, token buckets kept by this process: a
+// server's limits are per node. api.New builds one Limits for every
+// dialect, so that a key's or an address's budget is one whatever dialect
+// it speaks. The zero value limits nothing.
+type Limits struct {
+	// PerKey, if not nil, is each access key's budget: a request whose
+	// signature verified takes a token from its key's bucket, after the
+	// scope check and before its signature is recorded as used (so that
+	// the client's retry is not a replay); none left is ErrThrottled,
+	// audited like any refusal of an authenticated request.
+	PerKey *ratelimit.Keyed
+	// FailuresPerSource, if not nil, is each source address's budget for
+	// requests that fail authentication (an IPv6 address counts by its
+	// /64, which one host usually holds whole): each failure takes a token,
+	// and a request from an address with none left is refused
+	// (ErrThrottled) before its body is read or its signature checked, and
+	// is not audited. So a flood of bad signatures from one address costs
+	// neither signature checks nor audit lines once its budget is spent,
+	// while other addresses are served.
+	FailuresPerSource *ratelimit.Keyed
+}
+
+// What a budget refused, for the metrics' limit label.
+const (
+	LimitAccessKey = "access_key"
+	LimitSource    = "source"
+	LimitColdChain = "cold_chain" // kms.ErrThrottled: the verifiers' budget for new chains
+)
+
+// throttled is a request refused by a budget: ErrThrottled, and which.
+type throttled struct{ limit string }
+
+func (e *throttled) Error() string { return ErrThrottled.Error() }
+func (e *throttled) Unwrap() error { return ErrThrottled }
+
+// throttledBy says which budget refused err: one of the Limit constants, or
+// "" if none did.
+func throttledBy(err error) string {
+	var t *throttled
+	switch {
+	case errors.As(err, &t):
+		return t.limit
+	case errors.Is(err, kms.ErrThrottled):
+		return LimitColdChain
+	}
+	return ""
+}
+
+// sourceKey is the key of a source address in FailuresPerSource: the
+// address, or an IPv6 address's /64. An address that does not parse (there
+// is none behind a test's recorder) is its own key.
+func sourceKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// sourceSpent reports whether the request's source has no budget left for
+// failures.
+func (h *Handler) sourceSpent(source string, now time.Time) bool {
+	l := h.limits.FailuresPerSource
+	return l != nil && l.Spent(sourceKey(source), now)
+}
+
+// chargeSource takes a token from the source's budget for failures.
+func (h *Handler) chargeSource(source string, now time.Time) {
+	if l := h.limits.FailuresPerSource; l != nil {
+		l.Allow(sourceKey(source), now)
+	}
+}
+
+// keyAllowed takes a token from the access key's budget.
+func (h *Handler) keyAllowed(accessKeyID string, now time.Time) bool {
+	l := h.limits.PerKey
+	return l == nil || l.Allow(accessKeyID, now)
+}

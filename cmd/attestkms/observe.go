@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/internal/metrics"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// obsFlags are serve's metrics, logging and limits. The zero value (a test's
+// serveConfig) is text logs at info, no metrics listener and no limits; the
+// flags' defaults limit.
+type obsFlags struct {
+	metricsListen string
+	pprof         bool
+	logFormat     string // "text" (""), "json"
+	logLevel      string // "debug", "info" (""), "warn", "error"
+	// Requests a second; 0 is none. Each bucket holds twice its rate.
+	rateLimit        float64 // per access key
+	authFailureLimit float64 // failed authentications per source address
+	coldChainLimit   float64 // certificate chains not verified before, for the whole node
+}
+
+const (
+	defaultRateLimit        = 2000
+	defaultAuthFailureLimit = 20
+	defaultColdChainLimit   = 50
+)
+
+func (f *obsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics (GET /metrics) on this separate `address`, never on the API port (plain HTTP: keep it on loopback or a private network)")
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-listen")
+	fs.StringVar(&f.logFormat, "log-format", "text", "the log's `format` on stderr: text or json (one object a line)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "the least `level` logged: debug (a line per request), info, warn or error")
+	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "the `rate`, in requests a second, each access key may make, with bursts of twice that; 0 for no limit. Per node: each server keeps its own count")
+	fs.Float64Var(&f.authFailureLimit, "auth-failure-limit", defaultAuthFailureLimit, "the `rate`, in requests a second, at which each source address (an IPv6 /64) may fail authentication, with bursts of twice that, before its requests are refused unchecked; 0 for no limit. Per node")
+	fs.Float64Var(&f.coldChainLimit, "cold-chain-limit", defaultColdChainLimit, "the `rate`, in chains a second, at which the server verifies attestation certificate chains it has not verified before, with bursts of twice that (a chain verified before is never limited); 0 for no limit. Per node")
+}
+
+// check refuses what the flags cannot mean.
+func (f *obsFlags) check() error {
+	switch f.logFormat {
+	case "", "text", "json":
+	default:
+		return usageError("--log-format must be text or json")
+	}
+	if _, err := f.level(); err != nil {
+		return err
+	}
+	if f.pprof && f.metricsListen == "" {
+		return usageError("--pprof needs --metrics-listen: profiles are never served on the API port")
+	}
+	for _, l := range []struct {
+		name string
+		v    float64
+	}{{"--rate-limit", f.rateLimit}, {"--auth-failure-limit", f.authFailureLimit}, {"--cold-chain-limit", f.coldChainLimit}} {
+		if l.v < 0 {
+			return usageError("%s must be 0 (no limit) or more", l.name)
+		}
+	}
+	return nil
+}
+
+func (f *obsFlags) level() (slog.Level, error) {
+	switch f.logLevel {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, usageError("--log-level must be debug, info, warn or error")
+}
+
+// logger is the server's log on w, in the flags' format and level.
+func (f *obsFlags) logger(w io.Writer) (*slog.Logger, error) {
+	level, err := f.level()
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if f.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// coldChain is the verifiers' budget for chains they have not verified
+// before (attest's Options.ColdChain), or nil for none. One bucket for the
+// node: it guards the CPU every format shares.
+func (f *obsFlags) coldChain() func() bool {
+	if f.coldChainLimit <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(f.coldChainLimit), max(1, int(2*f.coldChainLimit))).Allow
+}
+
+// instrument makes the metrics of a server: it wraps the verifiers, reads
+// their caches, the key states and the audit log's bytes. Without
+// --metrics-listen there are none (nil).
+func (f *obsFlags) instrument(set *attest.Set) *metrics.Metrics {
+	if f.metricsListen == "" {
+		return nil
+	}
+	m := metrics.New()
+	caches := map[string]func() int{}
+	type cached interface{ CachedChains() int }
+	for _, v := range set.COSE {
+		if c, ok := v.(cached); ok {
+			name := string(attest.FormatCOSE)
+			if n, ok := v.(interface{ Format() attest.Format }); ok {
+				name = string(n.Format())
+			}
+			caches[name] = c.CachedChains
+		}
+	}
+	for format, v := range set.Envelopes {
+		if c, ok := v.(cached); ok {
+			caches[string(format)] = c.CachedChains
+		}
+	}
+	m.WatchCaches(caches)
+	return m
+}
+
+// watchService points the metrics at what an open service has: its key
+// states and its audit log.
+func watchService(m *metrics.Metrics, svc *kms.Service) {
+	admin := svc.Admin()
+	m.WatchKeys(func(ctx context.Context) (map[string]int, error) {
+		states, err := admin.KeyStates(ctx)
+		out := make(map[string]int, len(states))
+		for s, n := range states {
+			out[string(s)] = n
+		}
+		return out, err
+	})
+	svc.AuditLog().CountBytes(m.AuditBytes())
+}
+
+// start finishes serve's start once the API listens on apiAddr: it warns
+// on stderr of what is exposed, and serves the metrics (and profiles) on
+// --metrics-listen, saying where. stop stops the metrics listener.
+func (f *obsFlags) start(m *metrics.Metrics, apiAddr net.Addr, tls bool, logger *slog.Logger, stderr io.Writer) (stop func(), err error) {
+	if !tls && exposed(apiAddr) {
+		fmt.Fprintf(stderr, "attestkms: warning: serving plain HTTP on %s, which other machines can reach: requests, their signatures and their answers (data keys asked for without a Recipient among them) cross the network in the clear\nattestkms: hint: serve TLS (--tls-cert and --tls-key), or listen on a loopback address behind a TLS proxy\n", apiAddr)
+	}
+	if m == nil {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", f.metricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           m.Handler(f.pprof, printlnLogger{logger}),
+		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: /debug/pprof/profile streams for its seconds.
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	what := "metrics"
+	if f.pprof {
+		what = "metrics and profiles (/debug/pprof/)"
+		if exposed(ln.Addr()) {
+			fmt.Fprintf(stderr, "attestkms: warning: --pprof on %s, which other machines can reach: anyone there may profile the server and read its goroutines' stacks\nattestkms: hint: give --metrics-listen a loopback address\n", ln.Addr())
+		}
+	}
+	fmt.Fprintf(stderr, "attestkms: %s on http://%s/metrics\n", what, ln.Addr())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}, nil
+}
+
+// printlnLogger is promhttp's error log, on slog.
+type printlnLogger struct{ l *slog.Logger }
+
+func (p printlnLogger) Println(v ...any) {
+	p.l.Warn("metrics: " + strings.TrimSuffix(fmt.Sprintln(v...), "\n"))
+}
+
+// exposed reports whether addr, where the server listens, is reachable
+// from elsewhere than this machine: not a loopback address (an unspecified
+// one, 0.0.0.0 or ::, is every address).
+func exposed(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return !ok || !tcp.IP.IsLoopback()
+}
+
+// notices is serve's stderr for its own notices ("attestkms: …" lines):
+// as they are for text logs; for JSON logs each line becomes a record of
+// logger (level WARN for a warning), so that stderr holds JSON only.
+func (f *obsFlags) notices(stderr io.Writer, logger *slog.Logger) io.Writer {
+	if f.logFormat != "json" {
+		return stderr
+	}
+	return &noticeWriter{log: logger}
+}
+
+// noticeWriter logs each line written to it.
+type noticeWriter struct {
+	mu      sync.Mutex
+	log     *slog.Logger
+	partial []byte
+}
+
+func (w *noticeWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := strings.TrimPrefix(string(w.partial[:i]), "attestkms: ")
+		w.partial = w.partial[i+1:]
+		if msg, ok := strings.CutPrefix(line, "warning: "); ok {
+			w.log.Warn(msg)
+		} else {
+			w.log.Info(line)
+		}
+	}
+}
