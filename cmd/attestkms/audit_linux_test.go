@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -163,9 +164,20 @@ func TestServeFullAuditDisk(t *testing.T) {
 	if fi, _ := os.Stat(log); fi.Size() > limit {
 		t.Fatalf("the log grew past its limit: %d", fi.Size())
 	}
+	// The probes: alive, and not ready.
+	if code, _ := get(t, "http://"+addr+"/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz with the audit log full: %d", code)
+	}
+	if code, body := get(t, "http://"+addr+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the audit log full: %d %q; want 503", code, body)
+	}
 
-	// Space returns: the next request is served, and all is audited again.
+	// Space returns: ready again, the next request is served, and all is
+	// audited again.
 	setFileSizeLimit(t, cmd.Process.Pid, ^uint64(0))
+	if code, body := get(t, "http://"+addr+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz once space returned: %d %q", code, body)
+	}
 	if _, err := c.CreateKey(ctx, &awskms.CreateKeyInput{}); err != nil {
 		t.Fatalf("CreateKey once space returned: %v", err)
 	}
