@@ -751,3 +751,34 @@ func TestCountBytes(t *testing.T) {
 		t.Fatal("counted after CountBytes(nil)")
 	}
 }
+
+// TestRecordBounded: a record whose fields carry what a client sent (a
+// megabyte of an error message, escaped six times over) is written clipped
+// to maxRecord, marked so; the chain verifies and the log opens again,
+// where a line past maxLine would have made both refuse it.
+func TestRecordBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path})
+	huge := strings.Repeat("\x01", 1<<20)
+	if err := l.Write(&Record{RequestID: "r", Dialect: "aws", Operation: huge, KeyARN: huge, Outcome: Error, ErrorCode: "ValidationException", Message: huge}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(&Record{RequestID: "r2", Dialect: "aws", Operation: "Encrypt", Outcome: OK}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	ls := lines(t, path)
+	if len(ls) != 3 {
+		t.Fatalf("%d lines", len(ls))
+	}
+	if n := len(ls[1]); n > maxRecord+200 { // seq and prev are added to the record
+		t.Fatalf("a %d-byte line", n)
+	}
+	recs := records(t, path)
+	if r := recs[1]; !strings.HasSuffix(r.Message, "[record clipped]") || r.ErrorCode != "ValidationException" || r.RequestID != "r" {
+		t.Fatalf("the clipped record %+v", r)
+	}
+	mustVerify(t, path, VerifyOptions{})
+	l = openLog(t, Options{Path: path})
+	l.Close()
+}

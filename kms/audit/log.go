@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,6 +187,9 @@ func (l *Log) submit(rec *Record, e *entry) (uint64, error) {
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return 0, err
+	}
+	if len(body) > maxRecord {
+		body = clipped(rec)
 	}
 	e.body = body
 	done := make(chan error, 1)
@@ -509,7 +513,48 @@ func (l *Log) line(rec *Record) *entry {
 	if err != nil {
 		panic(err) // a Record always marshals
 	}
+	if len(body) > maxRecord {
+		body = clipped(rec)
+	}
 	return &entry{body: body}
+}
+
+// maxRecord bounds a record's line, far below what Verify and Open accept
+// (maxLine): its text fields carry what a client sent (an operation's name,
+// a key id, an error message that names a field), and one request must not
+// write a line that breaks the chain's reading, or the next Open.
+const (
+	maxRecord = 32 << 10
+	maxField  = 512 // bytes of a text field kept when a record is clipped
+)
+
+// clipped is rec's line with its text fields cut to maxField bytes each
+// (their JSON escapes make at most 6 bytes of each), marked as clipped.
+func clipped(rec *Record) []byte {
+	r := *rec
+	clip := func(s *string) {
+		if len(*s) > maxField {
+			*s = strings.ToValidUTF8((*s)[:maxField], "") + "…"
+		}
+	}
+	for _, f := range []*string{&r.RequestID, &r.AccessKeyID, &r.Principal, &r.SourceIP, &r.Dialect, &r.Operation,
+		&r.KeyARN, &r.SourceKeyARN, &r.ErrorCode, &r.Message, &r.Credential} {
+		clip(f)
+	}
+	r.Message += " [record clipped]"
+	if len(r.BypassedChecks) > 8 {
+		r.BypassedChecks = r.BypassedChecks[:8]
+	}
+	body, err := json.Marshal(&r)
+	if err != nil || len(body) > maxRecord {
+		// Not a record kms writes (an attestation summary or reasons
+		// beyond their bounds): keep who and what only.
+		body, _ = json.Marshal(&Record{Time: r.Time, RequestID: r.RequestID, AccessKeyID: r.AccessKeyID, Principal: r.Principal,
+			SourceIP: r.SourceIP, Dialect: r.Dialect, Operation: r.Operation, KeyARN: r.KeyARN, Outcome: r.Outcome,
+			ErrorCode: r.ErrorCode, Message: "[record too large: its details were dropped]", Change: r.Change,
+			Voids: r.Voids, Reinstates: r.Reinstates, Anchor: r.Anchor})
+	}
+	return body
 }
 
 // appendLine appends body as the line after st — its seq and prev added —
