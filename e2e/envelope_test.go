@@ -10,8 +10,11 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,10 +92,17 @@ var (
 	goodPCR7        = bytes.Repeat([]byte{0x77}, 32)
 )
 
+// testNonce is the nonce of the evidence the tests make, which the audit
+// log must name.
+var testNonce = []byte("e2e nonce 0123456789")
+
 func (e *envelopeEnv) snpEvidence(t *testing.T, r snptest.Report) []byte {
 	t.Helper()
 	if r.Measurement == nil {
 		r.Measurement = goodMeasurement
+	}
+	if r.Nonce == nil {
+		r.Nonce = testNonce
 	}
 	b, err := e.snpCA.Evidence(e.pubDER, r)
 	if err != nil {
@@ -105,6 +115,9 @@ func (e *envelopeEnv) tpmEvidence(t *testing.T, q tpmtest.Quote) []byte {
 	t.Helper()
 	if q.PCRs == nil {
 		q.PCRs = map[int][]byte{0: make([]byte, 32), 7: goodPCR7}
+	}
+	if q.Nonce == nil {
+		q.Nonce = testNonce
 	}
 	b, err := e.tpmCA.Evidence(e.pubDER, q)
 	if err != nil {
@@ -154,6 +167,8 @@ func TestEnvelopeRecipients(t *testing.T) {
 		t.Fatal(err)
 	}
 	snpID, tpmID := *snpKey.KeyMetadata.KeyId, *tpmKey.KeyMetadata.KeyId
+	var secrets [][]byte // every secret the test saw, for the audit log's check
+	released := 0        // the secrets released to a Recipient
 
 	for _, tc := range []struct {
 		name, keyID string
@@ -172,6 +187,7 @@ func TestEnvelopeRecipients(t *testing.T) {
 				t.Fatal("a Recipient's data key came back in plaintext")
 			}
 			dataKey := e.unwrap(t, gdk.CiphertextForRecipient)
+			secrets, released = append(secrets, dataKey), released+2 // and Decrypt's, below
 			dec, err := e.c.aws.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, Recipient: e.awsRecipient(tc.good)})
 			if err != nil {
 				t.Fatal(err)
@@ -201,6 +217,7 @@ func TestEnvelopeRecipients(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Tencent's Plaintext does not unwrap: %v", err)
 			}
+			secrets, released = append(secrets, tk), released+2 // and Decrypt's, below
 			blob, _ := base64.StdEncoding.DecodeString(resp["CiphertextBlob"].(string))
 			back, err := e.c.aws.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: blob, Recipient: e.awsRecipient(tc.good)})
 			if err != nil || !bytes.Equal(e.unwrap(t, back.CiphertextForRecipient), tk) {
@@ -264,6 +281,48 @@ func TestEnvelopeRecipients(t *testing.T) {
 		cr, _ := base64.StdEncoding.DecodeString(*hds.CiphertextRecipient)
 		if hds.SharedSecret != nil || !bytes.Equal(e.unwrap(t, cr), want) {
 			t.Fatalf("%s: Huawei's ciphertext_recipient is not the shared secret", name)
+		}
+		released += 2
+	}
+	secrets = append(secrets, want, e.priv.D.Bytes())
+	checkRecipientLines(t, e.srv.DataDir, e.pubDER, released, secrets)
+}
+
+// checkRecipientLines: every audit line of a request with a verified
+// Recipient names the evidence's format, its measurements, the SHA-256 of
+// the enclave's key and its nonce; at least released lines are of a secret
+// released (outcome ok); and no line holds any of the secrets, in any
+// encoding.
+func checkRecipientLines(t *testing.T, dataDir string, pubDER []byte, released int, secrets [][]byte) {
+	t.Helper()
+	keySum := sha256.Sum256(pubDER)
+	ok := 0
+	lines := gateAuditLines(t, dataDir)
+	for _, line := range lines {
+		a, has := line["attestation"].(map[string]any)
+		if !has {
+			continue
+		}
+		measured := a["snp_measurement"] != nil || a["tpm_pcrs"] != nil || a["pcr0"] != nil
+		if a["format"] == nil || !measured || a["public_key_sha256"] != hex.EncodeToString(keySum[:]) || a["nonce"] != hex.EncodeToString(testNonce) {
+			t.Fatalf("a Recipient's audit line lacks what it relied on: %v", line)
+		}
+		if line["outcome"] == "ok" {
+			ok++
+		}
+	}
+	if ok < released {
+		t.Fatalf("%d audit lines of secrets released to a Recipient; want %d", ok, released)
+	}
+	log, err := os.ReadFile(filepath.Join(dataDir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range secrets {
+		for _, enc := range []string{base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s), hex.EncodeToString(s), string(s)} {
+			if len(enc) >= 8 && bytes.Contains(log, []byte(enc)) {
+				t.Fatalf("secret %d (%d bytes) is in the audit log", i, len(s))
+			}
 		}
 	}
 }

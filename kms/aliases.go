@@ -82,6 +82,10 @@ type CreateAliasResponse struct{ KeyRef }
 
 // CreateAlias names a key.
 func (s *Service) CreateAlias(ctx context.Context, c *Call, req *CreateAliasRequest) (*CreateAliasResponse, error) {
+	return run(s, ctx, c, "CreateAlias", opChange, req, s.createAlias)
+}
+
+func (s *Service) createAlias(ctx context.Context, c *Call, req *CreateAliasRequest) (*CreateAliasResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -94,7 +98,7 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, req *CreateAliasRequ
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.st.update(ctx, func(tx *bolt.Tx) error {
+	err = s.change(ctx, c, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		if b.Get([]byte(aliasName)) != nil {
 			return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, aliasName))
@@ -121,6 +125,10 @@ type UpdateAliasResponse struct{ KeyRef }
 
 // UpdateAlias points an existing alias at another key of the same kind and usage.
 func (s *Service) UpdateAlias(ctx context.Context, c *Call, req *UpdateAliasRequest) (*UpdateAliasResponse, error) {
+	return run(s, ctx, c, "UpdateAlias", opChange, req, s.updateAlias)
+}
+
+func (s *Service) updateAlias(ctx context.Context, c *Call, req *UpdateAliasRequest) (*UpdateAliasResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -137,7 +145,7 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, req *UpdateAliasRequ
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.st.update(ctx, func(tx *bolt.Tx) error {
+	err = s.change(ctx, c, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		var a aliasRecord
 		found, err := getJSON(b, []byte(aliasName), &a)
@@ -175,6 +183,10 @@ type DeleteAliasResponse struct{ KeyRef }
 
 // DeleteAlias removes an alias; the key is untouched.
 func (s *Service) DeleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequest) (*DeleteAliasResponse, error) {
+	return run(s, ctx, c, "DeleteAlias", opChange, req, s.deleteAlias)
+}
+
+func (s *Service) deleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequest) (*DeleteAliasResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -186,7 +198,7 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequ
 	if err != nil {
 		return nil, err
 	}
-	err = s.st.update(ctx, func(tx *bolt.Tx) error {
+	err = s.change(ctx, c, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAliases)
 		var a aliasRecord
 		if found, err := getJSON(b, []byte(aliasName), &a); err != nil {
@@ -223,6 +235,10 @@ type ListAliasesResponse struct {
 
 // ListAliases lists aliases by name, all of them or those of one key.
 func (s *Service) ListAliases(ctx context.Context, c *Call, req *ListAliasesRequest) (*ListAliasesResponse, error) {
+	return run(s, ctx, c, "ListAliases", opRead, req, s.listAliases)
+}
+
+func (s *Service) listAliases(ctx context.Context, c *Call, req *ListAliasesRequest) (*ListAliasesResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

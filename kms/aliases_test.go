@@ -1,6 +1,9 @@
 package kms
 
 import (
+	"bytes"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -110,4 +113,34 @@ func BenchmarkListAliases(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestHugeAliasNameBounded: a client's 300 KB alias name (control bytes,
+// which JSON escapes six times over) is refused with a message that repeats
+// at most a bounded part of it, and its audit record stays a bounded line:
+// once, such a line broke audit verify and made the next Open refuse the
+// log, so that one request could keep the server from starting again.
+func TestHugeAliasNameBounded(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.adminCall(t)
+	_, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: strings.Repeat("\x01", 300000), TargetKeyID: mustKey(t, s, "", "").KeyID})
+	wantKind(t, err, ErrInvalidAliasName)
+	if n := len(err.Error()); n > 2048 {
+		t.Fatalf("a %d-byte error message", n)
+	}
+	b, err := os.ReadFile(s.opts.auditPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if len(line) > 4096 {
+			t.Fatalf("audit line %d: %d bytes", i+1, len(line))
+		}
+	}
+	s.Close()
+	s2, err := Open(s.opts)
+	if err != nil {
+		t.Fatalf("Open after the request: %v", err)
+	}
+	s2.Close()
 }

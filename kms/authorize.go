@@ -284,7 +284,7 @@ func (s *Service) checkNewPolicy(c *Call, id, doc string, bypass bool) error {
 		failed = append(failed, CheckAttestationSafety)
 	}
 	if bypass {
-		c.BypassedChecks = failed
+		c.noteBypassed(failed)
 		return nil
 	}
 	if lockout {

@@ -38,16 +38,16 @@ type CreateCredentialResponse struct {
 // permission (the admin API's AttestKMSAdmin.CreateCredential). It
 // authenticates as soon as this returns.
 func (s *Service) CreateCredential(ctx context.Context, c *Call, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
-	if err := canceled(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.requireAdmin(c, "CreateCredential"); err != nil {
-		return nil, err
-	}
-	resp, err := s.createCredential(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	c.Credential = resp.AccessKeyID
-	return resp, nil
+	return run(s, ctx, c, "CreateCredential", opChange, req, func(ctx context.Context, c *Call, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.requireAdmin(c, "CreateCredential"); err != nil {
+			return nil, err
+		}
+		return s.createCredential(ctx, c, req)
+	})
 }
+
+// wipe zeroes the secret.
+func (r *CreateCredentialResponse) wipe() { clear(r.SecretAccessKey) }

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,8 +18,13 @@ func TestCreateCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Credential != resp.AccessKeyID {
-		t.Errorf("Call.Credential = %q, want %q for the audit line", c.Credential, resp.AccessKeyID)
+	// Its record names the new access key id, was committed with it, and
+	// holds no secret.
+	if r := lastRecord(t, s, "CreateCredential"); r.Credential != resp.AccessKeyID || !r.Change || r.Outcome != "ok" || r.AccessKeyID != c.Principal.AccessKeyID {
+		t.Errorf("the audit record %+v, want credential %q, a change", r, resp.AccessKeyID)
+	}
+	if b, _ := os.ReadFile(s.opts.auditPath()); strings.Contains(string(b), string(resp.SecretAccessKey)) {
+		t.Error("the audit log holds the new secret")
 	}
 	want := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	if resp.Name != "ci" || resp.PrincipalARN != "arn:aws:iam::"+acct+":user/ci" || resp.Admin || resp.IdentityPolicy != ident ||

@@ -65,6 +65,10 @@ const (
 
 // CreateKey creates a key and answers only once it is on disk.
 func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*CreateKeyResponse, error) {
+	return run(s, ctx, c, "CreateKey", opChange, req, s.createKey)
+}
+
+func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest) (*CreateKeyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -154,7 +158,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	m.CreatedAt = now
 	rec.Materials = []materialRecord{m}
 
-	err := s.st.update(ctx, func(tx *bolt.Tx) error {
+	err := s.change(ctx, c, func(tx *bolt.Tx) error {
 		if req.Alias != "" {
 			ab := tx.Bucket(bucketAliases)
 			if ab.Get([]byte(req.Alias)) != nil {
@@ -165,12 +169,12 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 				return err
 			}
 		}
+		c.noteKey(s.keyARN(c, rec.ID))
 		return putJSON(tx.Bucket(bucketKeys), []byte(rec.ID), rec)
 	})
 	if err != nil {
 		return nil, asKMSError(err)
 	}
-	c.KeyARN = s.keyARN(c, rec.ID)
 	return &CreateKeyResponse{s.metadata(c, rec)}, nil
 }
 

@@ -243,8 +243,9 @@ func credentialNotFound(accessKeyID string) error {
 	return &Error{Kind: ErrNotFound, Msg: "credential " + accessKeyID + " does not exist", Cause: ErrCredentialNotFound}
 }
 
-// createCredential is CreateCredential, for the admin API and Admin alike.
-func (s *Service) createCredential(ctx context.Context, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
+// createCredential is CreateCredential, for the admin API and Admin alike:
+// the new credential is committed with c's audit record.
+func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -273,26 +274,27 @@ func (s *Service) createCredential(ctx context.Context, req *CreateCredentialReq
 		rec.ExpiresAt = &t
 	}
 
-	c := s.creds
-	c.change.Lock()
-	defer c.change.Unlock()
-	c.mu.RLock()
+	cs := s.creds
+	cs.change.Lock()
+	defer cs.change.Unlock()
+	cs.mu.RLock()
 	exists := false
-	for _, cc := range c.m {
+	for _, cc := range cs.m {
 		exists = exists || cc.rec.Name == name
 	}
-	c.mu.RUnlock()
+	cs.mu.RUnlock()
 	if exists {
 		return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
 	}
-	err := s.st.update(ctx, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, rec, []byte(cred.SecretAccessKey)) })
+	c.noteCredential(rec.AccessKeyID)
+	err := s.change(ctx, c, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, rec, []byte(cred.SecretAccessKey)) })
 	if err != nil {
 		return nil, asKMSError(err)
 	}
 	cc := cache(s.account, rec, []byte(cred.SecretAccessKey))
-	c.mu.Lock()
-	c.m[rec.AccessKeyID] = cc
-	c.mu.Unlock()
+	cs.mu.Lock()
+	cs.m[rec.AccessKeyID] = cc
+	cs.mu.Unlock()
 	return &CreateCredentialResponse{CredentialInfo: cc.info(s.account, s.now()), SecretAccessKey: []byte(cred.SecretAccessKey)}, nil
 }
 
@@ -312,58 +314,60 @@ func (s *Service) listCredentials() []CredentialInfo {
 
 // deleteCredential is DeleteCredential. It refuses to remove the last
 // admin credential that has not expired, which would leave nobody able to
-// manage credentials on the running server.
-func (s *Service) deleteCredential(ctx context.Context, accessKeyID string) (*CredentialInfo, error) {
+// manage credentials on the running server. The deletion is committed with
+// c's audit record.
+func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID string) (*CredentialInfo, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	c := s.creds
-	c.change.Lock()
-	defer c.change.Unlock()
-	c.mu.RLock()
-	cc, ok := c.m[accessKeyID]
+	cs := s.creds
+	cs.change.Lock()
+	defer cs.change.Unlock()
+	cs.mu.RLock()
+	cc, ok := cs.m[accessKeyID]
 	others := 0
-	for id, o := range c.m {
+	for id, o := range cs.m {
 		if id != accessKeyID && o.rec.isAdmin() && !o.expired(now) {
 			others++
 		}
 	}
-	c.mu.RUnlock()
+	cs.mu.RUnlock()
 	if !ok {
 		return nil, credentialNotFound(accessKeyID)
 	}
 	if cc.rec.isAdmin() && !cc.expired(now) && others == 0 {
 		return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
 	}
-	err := s.st.update(ctx, func(tx *bolt.Tx) error {
+	c.noteCredential(accessKeyID)
+	err := s.change(ctx, c, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
 	})
 	if err != nil {
 		return nil, asKMSError(err)
 	}
 	info := cc.info(s.account, now)
-	c.mu.Lock()
-	delete(c.m, accessKeyID)
-	c.mu.Unlock()
+	cs.mu.Lock()
+	delete(cs.m, accessKeyID)
+	cs.mu.Unlock()
 	clear(cc.secret) // the cache's own copy: lookups got theirs
 	return &info, nil
 }
 
 // rotateCredential is RotateCredential: a new access key pair with the
 // credential's name, permission, identity policy and expiry replaces it,
-// in one transaction.
-func (s *Service) rotateCredential(ctx context.Context, accessKeyID string) (*RotateCredentialResponse, error) {
+// in one transaction, committed with c's audit record.
+func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID string) (*RotateCredentialResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
 	now := s.now()
-	c := s.creds
-	c.change.Lock()
-	defer c.change.Unlock()
-	c.mu.RLock()
-	old, ok := c.m[accessKeyID]
-	c.mu.RUnlock()
+	cs := s.creds
+	cs.change.Lock()
+	defer cs.change.Unlock()
+	cs.mu.RLock()
+	old, ok := cs.m[accessKeyID]
+	cs.mu.RUnlock()
 	if !ok {
 		return nil, credentialNotFound(accessKeyID)
 	}
@@ -373,7 +377,9 @@ func (s *Service) rotateCredential(ctx context.Context, accessKeyID string) (*Ro
 	cred := newCredential(old.rec.Name, now)
 	rec := old.rec
 	rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
-	err := s.st.update(ctx, func(tx *bolt.Tx) error {
+	c.noteCredential(rec.AccessKeyID)
+	c.noteMessage("replaces " + accessKeyID)
+	err := s.change(ctx, c, func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID)); err != nil {
 			return err
 		}
@@ -383,10 +389,10 @@ func (s *Service) rotateCredential(ctx context.Context, accessKeyID string) (*Ro
 		return nil, asKMSError(err)
 	}
 	cc := cache(s.account, &rec, []byte(cred.SecretAccessKey))
-	c.mu.Lock()
-	delete(c.m, accessKeyID)
-	c.m[rec.AccessKeyID] = cc
-	c.mu.Unlock()
+	cs.mu.Lock()
+	delete(cs.m, accessKeyID)
+	cs.m[rec.AccessKeyID] = cc
+	cs.mu.Unlock()
 	clear(old.secret)
 	return &RotateCredentialResponse{
 		CreateCredentialResponse: CreateCredentialResponse{CredentialInfo: cc.info(s.account, now), SecretAccessKey: []byte(cred.SecretAccessKey)},
@@ -396,10 +402,15 @@ func (s *Service) rotateCredential(ctx context.Context, accessKeyID string) (*Ro
 
 // CreateCredential makes a new access key pair as req asks, while the
 // server is stopped (cmd/attestkms credential create --data-dir). The
-// secret is returned here once and cannot be read back later.
+// secret is returned here once and cannot be read back later. Like every
+// change of the offline commands, it is audited as the request "offline"
+// (no principal: whoever can run them holds the store).
 func (a *Admin) CreateCredential(ctx context.Context, req *CreateCredentialRequest) (*CreateCredentialResponse, error) {
-	return a.s.createCredential(ctx, req)
+	return run(a.s, ctx, offlineCall(), "CreateCredential", opChange, req, a.s.createCredential)
 }
+
+// offlineCall is the Call of an offline command's change.
+func offlineCall() *Call { return &Call{RequestID: "offline", Dialect: "admin"} }
 
 // ListCredentials lists the credentials, without secrets, by name.
 func (a *Admin) ListCredentials() []CredentialInfo { return a.s.listCredentials() }
@@ -407,7 +418,10 @@ func (a *Admin) ListCredentials() []CredentialInfo { return a.s.listCredentials(
 // DeleteCredential removes an access key. It refuses to remove the last
 // admin credential.
 func (a *Admin) DeleteCredential(ctx context.Context, accessKeyID string) error {
-	_, err := a.s.deleteCredential(ctx, accessKeyID)
+	_, err := run(a.s, ctx, offlineCall(), "DeleteCredential", opChange, &DeleteCredentialRequest{AccessKeyID: accessKeyID},
+		func(ctx context.Context, c *Call, req *DeleteCredentialRequest) (*CredentialInfo, error) {
+			return a.s.deleteCredential(ctx, c, req.AccessKeyID)
+		})
 	return err
 }
 
@@ -415,7 +429,10 @@ func (a *Admin) DeleteCredential(ctx context.Context, accessKeyID string) error 
 // name, permission, identity policy and expiry; the old access key id is
 // gone at once.
 func (a *Admin) RotateCredential(ctx context.Context, accessKeyID string) (*RotateCredentialResponse, error) {
-	return a.s.rotateCredential(ctx, accessKeyID)
+	return run(a.s, ctx, offlineCall(), "RotateCredential", opChange, &RotateCredentialRequest{AccessKeyID: accessKeyID},
+		func(ctx context.Context, c *Call, req *RotateCredentialRequest) (*RotateCredentialResponse, error) {
+			return a.s.rotateCredential(ctx, c, req.AccessKeyID)
+		})
 }
 
 // requireAdmin refuses a call whose credential does not have the admin

@@ -1,10 +1,12 @@
 package kms
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,5 +232,49 @@ func TestScopedCredentialSealing(t *testing.T) {
 		if _, err := s.st.sealer.Open(purpose, id, r.Sealed); err == nil {
 			t.Errorf("%s: the secret still opens", name)
 		}
+	}
+}
+
+// TestOfflineCredentialChangesAudited: the offline commands' credential
+// changes (Admin) are changes like any other, committed with their audit
+// record (request "offline", no principal), the secret never in it.
+func TestOfflineCredentialChangesAudited(t *testing.T) {
+	s, _ := newTestService(t)
+	a := s.Admin()
+	cred, err := a.CreateCredential(bg, &CreateCredentialRequest{Name: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := a.RotateCredential(bg, cred.AccessKeyID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteCredential(bg, rot.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	// A refused change is recorded too.
+	wantKind(t, a.DeleteCredential(bg, rot.AccessKeyID), ErrNotFound)
+	for _, want := range []struct{ op, cred, outcome string }{
+		{"CreateCredential", cred.AccessKeyID, "ok"}, {"RotateCredential", rot.AccessKeyID, "ok"},
+	} {
+		r := lastRecord(t, s, want.op)
+		if r.RequestID != "offline" || r.Principal != "" || !r.Change || r.Credential != want.cred || r.Outcome != want.outcome {
+			t.Errorf("%s: the record %+v", want.op, r)
+		}
+	}
+	if r := lastRecord(t, s, "DeleteCredential"); r.RequestID != "offline" || r.Outcome != "error" || r.ErrorCode == "" {
+		t.Errorf("the refused deletion's record %+v", r)
+	}
+	b, err := os.ReadFile(s.opts.auditPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range [][]byte{cred.SecretAccessKey, rot.SecretAccessKey} {
+		if bytes.Contains(b, secret) {
+			t.Fatal("a secret in the audit log")
+		}
+	}
+	if n := bytes.Count(b, []byte(`"operation":"DeleteCredential"`)); n != 2 {
+		t.Fatalf("%d DeleteCredential records; want the deletion's and the refusal's", n)
 	}
 }

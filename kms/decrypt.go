@@ -26,9 +26,15 @@ type DecryptResponse struct {
 	EncryptionAlgorithm string
 }
 
+func (r *DecryptResponse) wipe() { clear(r.Plaintext) }
+
 // Decrypt opens a ciphertext blob made by Encrypt, GenerateDataKey or
 // GenerateDataKeyPair.
 func (s *Service) Decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*DecryptResponse, error) {
+	return run(s, ctx, c, "Decrypt", opUse, req, s.decrypt)
+}
+
+func (s *Service) decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*DecryptResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

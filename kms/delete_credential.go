@@ -18,19 +18,20 @@ type DeleteCredentialResponse struct {
 // before but checked after. It refuses to remove the last admin credential
 // that has not expired.
 func (s *Service) DeleteCredential(ctx context.Context, c *Call, req *DeleteCredentialRequest) (*DeleteCredentialResponse, error) {
-	if err := canceled(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.requireAdmin(c, "DeleteCredential"); err != nil {
-		return nil, err
-	}
-	if req.AccessKeyID == "" {
-		return nil, errorf(ErrValidation, "AccessKeyId is required")
-	}
-	info, err := s.deleteCredential(ctx, req.AccessKeyID)
-	if err != nil {
-		return nil, err
-	}
-	c.Credential = info.AccessKeyID
-	return &DeleteCredentialResponse{CredentialInfo: *info}, nil
+	return run(s, ctx, c, "DeleteCredential", opChange, req, func(ctx context.Context, c *Call, req *DeleteCredentialRequest) (*DeleteCredentialResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.requireAdmin(c, "DeleteCredential"); err != nil {
+			return nil, err
+		}
+		if req.AccessKeyID == "" {
+			return nil, errorf(ErrValidation, "AccessKeyId is required")
+		}
+		info, err := s.deleteCredential(ctx, c, req.AccessKeyID)
+		if err != nil {
+			return nil, err
+		}
+		return &DeleteCredentialResponse{CredentialInfo: *info}, nil
+	})
 }

@@ -19,8 +19,11 @@ func TestDeleteCredential(t *testing.T) {
 
 	c := s.adminCall(t)
 	resp, err := s.DeleteCredential(bg, c, &DeleteCredentialRequest{AccessKeyID: ci.AccessKeyID})
-	if err != nil || resp.AccessKeyID != ci.AccessKeyID || resp.Name != "ci" || c.Credential != ci.AccessKeyID {
+	if err != nil || resp.AccessKeyID != ci.AccessKeyID || resp.Name != "ci" {
 		t.Fatalf("DeleteCredential = %+v, %v", resp, err)
+	}
+	if r := lastRecord(t, s, "DeleteCredential"); r.Credential != ci.AccessKeyID || !r.Change || r.Outcome != "ok" {
+		t.Errorf("the audit record %+v, want credential %q, a change", r, ci.AccessKeyID)
 	}
 	// Refused from now on: no lookup finds it.
 	if _, _, ok := s.Credentials().Lookup(ci.AccessKeyID); ok {

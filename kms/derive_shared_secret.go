@@ -30,6 +30,8 @@ type DeriveSharedSecretResponse struct {
 	KeyOrigin              string
 }
 
+func (r *DeriveSharedSecretResponse) wipe() { clear(r.SharedSecret) }
+
 // maxPeerKey bounds the peer's SubjectPublicKeyInfo: a P-521 one is 158 bytes.
 const maxPeerKey = 1024
 
@@ -37,6 +39,10 @@ const maxPeerKey = 1024
 // the KMS key's curve and not the identity, else ErrInvalidPublicKey and no
 // secret.
 func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, req *DeriveSharedSecretRequest) (*DeriveSharedSecretResponse, error) {
+	return run(s, ctx, c, "DeriveSharedSecret", opUse, req, s.deriveSharedSecret)
+}
+
+func (s *Service) deriveSharedSecret(ctx context.Context, c *Call, req *DeriveSharedSecretRequest) (*DeriveSharedSecretResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

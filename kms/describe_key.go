@@ -13,6 +13,10 @@ type DescribeKeyResponse struct{ KeyMetadata }
 
 // DescribeKey returns a key's metadata, in any state.
 func (s *Service) DescribeKey(ctx context.Context, c *Call, req *DescribeKeyRequest) (*DescribeKeyResponse, error) {
+	return run(s, ctx, c, "DescribeKey", opRead, req, s.describeKey)
+}
+
+func (s *Service) describeKey(ctx context.Context, c *Call, req *DescribeKeyRequest) (*DescribeKeyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@
 // The API. A Service (Open) is the data plane: its methods are the
 // operations, all of one shape, Op(ctx, *Call, *OpRequest) (*OpResponse,
 // error), one file each (op.go, with op_test.go holding its tests and
-// BenchmarkOp), plus Account, Region and Close. The Call names the
-// authenticated caller and collects what the audit line records; a listing
+// BenchmarkOp), plus Account, Region, Ready and Close. The Call names the
+// authenticated caller, the request and its dialect, and is only read; a listing
 // answers one page (its items and NextMarker); an answer that names a key
 // names it both ways (KeyRef: KeyID, the bare id, and KeyARN), so no caller
 // parses ARNs. The context is honoured (cancel.go): a done ctx stops an
@@ -21,9 +21,23 @@
 // PolicyProblems) for cmd/attestkms and never for a dialect; Credentials,
 // whose Lookup gives a signature check a copy of a secret that the caller
 // zeroes (and refuses an expired credential as an unknown one); and
-// AuditLog, the store's
-// audit.Log (package kms/audit: the audit line, audit.Record, and its
-// writer), to which the dialects write each request's line.
+// AuditLog, the store's audit.Log (package kms/audit), which the dialects
+// tell of failed authentications and serve reopens.
+//
+// Audit. Every operation writes its own audit record (auditing.go): who
+// (principal, access key, source, dialect, request id, from the Call),
+// which key or keys, which operation, the Recipient's evidence summary
+// (never a secret), the outcome and the error code the client sees
+// (Call.WireError). An operation that uses a key or makes a secret answers
+// only once its record is durable; one that changes the store (a key, an
+// alias, a policy, a credential, offline ones included) commits the change
+// with its record or neither (Service.change; package kms/audit's doc has
+// the design); a read of public data is answered even when its record
+// cannot be written. So while the log cannot be written, changes and secrets
+// are refused (ErrInternal) and public reads go on; Ready says so, and the
+// service resumes by itself once a write succeeds. What no operation ran (a
+// dialect's own refusal) the dialects record with AuditRefusal; an error an
+// operation recorded is Audited.
 //
 // kms knows nothing of HTTP or of which dialect called it: the dialects in
 // api/ decode, authenticate and render.

@@ -88,6 +88,10 @@ func dryRun() error {
 
 // Encrypt encrypts plaintext under a symmetric key.
 func (s *Service) Encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*EncryptResponse, error) {
+	return run(s, ctx, c, "Encrypt", opUse, req, s.encrypt)
+}
+
+func (s *Service) encrypt(ctx context.Context, c *Call, req *EncryptRequest) (*EncryptResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

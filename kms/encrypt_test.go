@@ -14,8 +14,8 @@ func TestEncrypt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if enc.KeyARN != md.KeyARN || enc.KeyID != md.KeyID || c.KeyARN != md.KeyARN {
-		t.Fatalf("KeyARN %q, KeyID %q, call ARN %q; want %q", enc.KeyARN, enc.KeyID, c.KeyARN, md.KeyARN)
+	if r := lastRecord(t, s, "Encrypt"); enc.KeyARN != md.KeyARN || enc.KeyID != md.KeyID || r.KeyARN != md.KeyARN {
+		t.Fatalf("KeyARN %q, KeyID %q, audited ARN %q; want %q", enc.KeyARN, enc.KeyID, r.KeyARN, md.KeyARN)
 	}
 	if len(enc.CiphertextBlob) != blobHeaderLen+len(pt)+blobTagLen {
 		t.Fatalf("blob is %d bytes", len(enc.CiphertextBlob))

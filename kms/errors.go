@@ -3,6 +3,7 @@ package kms
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error kinds. Every error an operation returns wraps exactly one of them
@@ -78,8 +79,50 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Kind}
 }
 
+// errorf is an Error of kind with a formatted message. Messages repeat what
+// the client sent (an alias, a spec, a key id), and a client must not make
+// an error message — or the audit record that keeps it — as large as its
+// request: a string argument of a %q verb is cut at maxEcho bytes, and any
+// other string argument (the server's own explanations, which may quote a
+// policy's Sid) at maxExplain.
 func errorf(kind error, format string, args ...any) error {
+	verbs := verbsOf(format)
+	for i, a := range args {
+		limit := maxExplain
+		if i < len(verbs) && verbs[i] == 'q' {
+			limit = maxEcho
+		}
+		if s, ok := a.(string); ok && len(s) > limit {
+			args[i] = strings.ToValidUTF8(s[:limit], "") + "…"
+		}
+	}
 	return &Error{Kind: kind, Msg: fmt.Sprintf(format, args...)}
+}
+
+// The bytes of a client's string an error message repeats.
+const (
+	maxEcho    = 256
+	maxExplain = 4096
+)
+
+// verbsOf lists format's verbs, one per argument ("%%" takes none; errorf's
+// formats use no '*' widths or explicit argument indexes).
+func verbsOf(format string) []byte {
+	var verbs []byte
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		j := i + 1
+		for j < len(format) && strings.IndexByte("+-# 0123456789.", format[j]) >= 0 {
+			j++
+		}
+		if j < len(format) && format[j] != '%' {
+			verbs = append(verbs, format[j])
+		}
+		i = j
+	}
+	return verbs
 }
 
 // internal wraps an unexpected failure: the client sees a generic message,

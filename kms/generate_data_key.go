@@ -47,6 +47,8 @@ type GenerateDataKeyWithoutPlaintextResponse struct {
 	KeyRef
 }
 
+func (r *GenerateDataKeyResponse) wipe() { clear(r.Plaintext) }
+
 const maxRandomBytes = 1024
 
 func dataKeySize(spec string, n int32) (int, error) {
@@ -70,19 +72,23 @@ func dataKeySize(spec string, n int32) (int, error) {
 // GenerateDataKey returns a fresh data key in plaintext and encrypted under a
 // symmetric key.
 func (s *Service) GenerateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
-	return s.generateDataKey(ctx, c, req, true)
+	return run(s, ctx, c, "GenerateDataKey", opUse, req, func(ctx context.Context, c *Call, req *GenerateDataKeyRequest) (*GenerateDataKeyResponse, error) {
+		return s.generateDataKey(ctx, c, req, true)
+	})
 }
 
 // GenerateDataKeyWithoutPlaintext returns a fresh data key encrypted only.
 func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyWithoutPlaintextRequest) (*GenerateDataKeyWithoutPlaintextResponse, error) {
-	r, err := s.generateDataKey(ctx, c, &GenerateDataKeyRequest{
-		KeyID: req.KeyID, KeySpec: req.KeySpec, NumberOfBytes: req.NumberOfBytes,
-		EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
-	}, false)
-	if err != nil {
-		return nil, err
-	}
-	return &GenerateDataKeyWithoutPlaintextResponse{CiphertextBlob: r.CiphertextBlob, KeyRef: r.KeyRef}, nil
+	return run(s, ctx, c, "GenerateDataKeyWithoutPlaintext", opUse, req, func(ctx context.Context, c *Call, req *GenerateDataKeyWithoutPlaintextRequest) (*GenerateDataKeyWithoutPlaintextResponse, error) {
+		r, err := s.generateDataKey(ctx, c, &GenerateDataKeyRequest{
+			KeyID: req.KeyID, KeySpec: req.KeySpec, NumberOfBytes: req.NumberOfBytes,
+			EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
+		}, false)
+		if err != nil {
+			return nil, err
+		}
+		return &GenerateDataKeyWithoutPlaintextResponse{CiphertextBlob: r.CiphertextBlob, KeyRef: r.KeyRef}, nil
+	})
 }
 
 func (s *Service) generateDataKey(ctx context.Context, c *Call, req *GenerateDataKeyRequest, withPlaintext bool) (*GenerateDataKeyResponse, error) {

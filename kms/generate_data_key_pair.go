@@ -70,20 +70,26 @@ var pairECPrivateKeyLen = map[DataKeyPairSpec]int{
 
 // GenerateDataKeyPair returns a new key pair with its private key in plaintext and encrypted.
 func (s *Service) GenerateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
-	return s.generateDataKeyPair(ctx, c, req, true)
+	return run(s, ctx, c, "GenerateDataKeyPair", opUse, req, func(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest) (*GenerateDataKeyPairResponse, error) {
+		return s.generateDataKeyPair(ctx, c, req, true)
+	})
 }
+
+func (r *GenerateDataKeyPairResponse) wipe() { clear(r.PrivateKeyPlaintext) }
 
 // GenerateDataKeyPairWithoutPlaintext returns a new key pair with its private key encrypted only.
 func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, c *Call, req *GenerateDataKeyPairWithoutPlaintextRequest) (*GenerateDataKeyPairWithoutPlaintextResponse, error) {
-	r, err := s.generateDataKeyPair(ctx, c, &GenerateDataKeyPairRequest{
-		KeyID: req.KeyID, KeyPairSpec: req.KeyPairSpec, EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
-	}, false)
-	if err != nil {
-		return nil, err
-	}
-	return &GenerateDataKeyPairWithoutPlaintextResponse{
-		KeyRef: r.KeyRef, KeyPairSpec: r.KeyPairSpec, PublicKey: r.PublicKey, PrivateKeyCiphertextBlob: r.PrivateKeyCiphertextBlob,
-	}, nil
+	return run(s, ctx, c, "GenerateDataKeyPairWithoutPlaintext", opUse, req, func(ctx context.Context, c *Call, req *GenerateDataKeyPairWithoutPlaintextRequest) (*GenerateDataKeyPairWithoutPlaintextResponse, error) {
+		r, err := s.generateDataKeyPair(ctx, c, &GenerateDataKeyPairRequest{
+			KeyID: req.KeyID, KeyPairSpec: req.KeyPairSpec, EncryptionContext: req.EncryptionContext, DryRun: req.DryRun,
+		}, false)
+		if err != nil {
+			return nil, err
+		}
+		return &GenerateDataKeyPairWithoutPlaintextResponse{
+			KeyRef: r.KeyRef, KeyPairSpec: r.KeyPairSpec, PublicKey: r.PublicKey, PrivateKeyCiphertextBlob: r.PrivateKeyCiphertextBlob,
+		}, nil
+	})
 }
 
 func (s *Service) generateDataKeyPair(ctx context.Context, c *Call, req *GenerateDataKeyPairRequest, withPlaintext bool) (*GenerateDataKeyPairResponse, error) {

@@ -20,9 +20,15 @@ type GenerateRandomResponse struct {
 	CiphertextForRecipient []byte
 }
 
+func (r *GenerateRandomResponse) wipe() { clear(r.Plaintext) }
+
 // GenerateRandom returns random bytes. It uses no key, so no key policy
 // applies; a Recipient's evidence is still verified.
 func (s *Service) GenerateRandom(ctx context.Context, c *Call, req *GenerateRandomRequest) (*GenerateRandomResponse, error) {
+	return run(s, ctx, c, "GenerateRandom", opUse, req, s.generateRandom)
+}
+
+func (s *Service) generateRandom(ctx context.Context, c *Call, req *GenerateRandomRequest) (*GenerateRandomResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

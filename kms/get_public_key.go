@@ -18,6 +18,10 @@ type GetPublicKeyResponse struct {
 
 // GetPublicKey returns an asymmetric key's public key.
 func (s *Service) GetPublicKey(ctx context.Context, c *Call, req *GetPublicKeyRequest) (*GetPublicKeyResponse, error) {
+	return run(s, ctx, c, "GetPublicKey", opRead, req, s.getPublicKey)
+}
+
+func (s *Service) getPublicKey(ctx context.Context, c *Call, req *GetPublicKeyRequest) (*GetPublicKeyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

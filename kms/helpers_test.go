@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/recipient"
 )
 
@@ -98,9 +101,40 @@ func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *CreateKeyR
 }
 
 // servicePlumbing are the methods of Service that are not operations: its
-// account, region, lifecycle and readiness, and the handles to what is not
-// the data plane (Admin, Credentials, AuditLog).
-var servicePlumbing = map[string]bool{"Account": true, "Region": true, "Close": true, "Ready": true, "Admin": true, "Credentials": true, "AuditLog": true}
+// account, region and lifecycle, and the handles to what is not the data
+// plane (Admin, Credentials, AuditLog).
+var servicePlumbing = map[string]bool{"Account": true, "Region": true, "Close": true, "Admin": true, "Credentials": true, "AuditLog": true, "AuditRefusal": true, "Ready": true}
+
+// auditRecords are the records of s's audit log, in order.
+func auditRecords(t testing.TB, s *Service) []audit.Record {
+	t.Helper()
+	b, err := os.ReadFile(s.opts.auditPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []audit.Record
+	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		var r audit.Record
+		if err := json.Unmarshal(line, &r); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// lastRecord is the last record of operation op in s's audit log.
+func lastRecord(t testing.TB, s *Service, op string) audit.Record {
+	t.Helper()
+	recs := auditRecords(t, s)
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Operation == op {
+			return recs[i]
+		}
+	}
+	t.Fatalf("no %s record in the audit log", op)
+	return audit.Record{}
+}
 
 // benchKey is a fresh service and one key of spec and usage in it, for a
 // benchmark: the service, the admin's call and the key id.

@@ -54,6 +54,10 @@ type PutKeyPolicyResponse struct{ KeyRef }
 
 // PutKeyPolicy replaces a key's policy; it is stored and returned as given.
 func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, req *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error) {
+	return run(s, ctx, c, "PutKeyPolicy", opChange, req, s.putKeyPolicy)
+}
+
+func (s *Service) putKeyPolicy(ctx context.Context, c *Call, req *PutKeyPolicyRequest) (*PutKeyPolicyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -99,6 +103,10 @@ type GetKeyPolicyResponse struct {
 
 // GetKeyPolicy returns a key's policy as it was given.
 func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, req *GetKeyPolicyRequest) (*GetKeyPolicyResponse, error) {
+	return run(s, ctx, c, "GetKeyPolicy", opRead, req, s.getKeyPolicy)
+}
+
+func (s *Service) getKeyPolicy(ctx context.Context, c *Call, req *GetKeyPolicyRequest) (*GetKeyPolicyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -134,6 +142,10 @@ type ListKeyPoliciesResponse struct {
 
 // ListKeyPolicies lists a key's policy names: always "default".
 func (s *Service) ListKeyPolicies(ctx context.Context, c *Call, req *ListKeyPoliciesRequest) (*ListKeyPoliciesResponse, error) {
+	return run(s, ctx, c, "ListKeyPolicies", opRead, req, s.listKeyPolicies)
+}
+
+func (s *Service) listKeyPolicies(ctx context.Context, c *Call, req *ListKeyPoliciesRequest) (*ListKeyPoliciesResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

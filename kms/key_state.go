@@ -3,6 +3,8 @@ package kms
 import (
 	"context"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // expired reports whether a key pending deletion has reached its deletion
@@ -34,7 +36,7 @@ func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, 
 		changeKeyHook(id)
 	}
 	var out keyRecord
-	err = s.st.updateKey(ctx, id, func(rec *keyRecord) error {
+	err = s.updateKey(ctx, c, id, func(rec *keyRecord) error {
 		if err := s.authorize(c, policyOf(rec), action, nil, nil); err != nil {
 			return err
 		}
@@ -53,6 +55,27 @@ func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, 
 	return &out, nil
 }
 
+// updateKey applies fn to the stored record of key id in one transaction,
+// committed with c's audit record (change). fn returning an error aborts the
+// change.
+func (s *Service) updateKey(ctx context.Context, c *Call, id string, fn func(rec *keyRecord) error) error {
+	return s.change(ctx, c, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		var rec keyRecord
+		found, err := getJSON(b, []byte(id), &rec)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return errorf(ErrNotFound, "Key '%s' does not exist", id)
+		}
+		if err := fn(&rec); err != nil {
+			return err
+		}
+		return putJSON(b, []byte(id), &rec)
+	}, id)
+}
+
 // EnableKeyRequest names a disabled key to enable.
 type EnableKeyRequest struct {
 	KeyID string
@@ -63,6 +86,10 @@ type EnableKeyResponse struct{ KeyRef }
 
 // EnableKey sets a disabled key's state to Enabled.
 func (s *Service) EnableKey(ctx context.Context, c *Call, req *EnableKeyRequest) (*EnableKeyResponse, error) {
+	return run(s, ctx, c, "EnableKey", opChange, req, s.enableKey)
+}
+
+func (s *Service) enableKey(ctx context.Context, c *Call, req *EnableKeyRequest) (*EnableKeyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -89,6 +116,10 @@ type DisableKeyResponse struct{ KeyRef }
 
 // DisableKey sets an enabled key's state to Disabled: no cryptographic use.
 func (s *Service) DisableKey(ctx context.Context, c *Call, req *DisableKeyRequest) (*DisableKeyResponse, error) {
+	return run(s, ctx, c, "DisableKey", opChange, req, s.disableKey)
+}
+
+func (s *Service) disableKey(ctx context.Context, c *Call, req *DisableKeyRequest) (*DisableKeyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -123,6 +154,10 @@ type ScheduleKeyDeletionResponse struct {
 // ScheduleKeyDeletion puts a key in PendingDeletion. When the window ends
 // the key's material is destroyed.
 func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, req *ScheduleKeyDeletionRequest) (*ScheduleKeyDeletionResponse, error) {
+	return run(s, ctx, c, "ScheduleKeyDeletion", opChange, req, s.scheduleKeyDeletion)
+}
+
+func (s *Service) scheduleKeyDeletion(ctx context.Context, c *Call, req *ScheduleKeyDeletionRequest) (*ScheduleKeyDeletionResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -165,6 +200,10 @@ type CancelKeyDeletionResponse struct{ KeyRef }
 // CancelKeyDeletion takes a key out of PendingDeletion; it is then Disabled,
 // as in AWS KMS.
 func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, req *CancelKeyDeletionRequest) (*CancelKeyDeletionResponse, error) {
+	return run(s, ctx, c, "CancelKeyDeletion", opChange, req, s.cancelKeyDeletion)
+}
+
+func (s *Service) cancelKeyDeletion(ctx context.Context, c *Call, req *CancelKeyDeletionRequest) (*CancelKeyDeletionResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

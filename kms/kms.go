@@ -46,6 +46,12 @@ type Options struct {
 	// told the region. It cannot be combined with RenameRegion. Zero: Region
 	// must be the store's.
 	StoredRegion bool
+	// AuditPath is the audit log's file. If empty, DataDir/audit.log.
+	AuditPath string
+	// AuditMaxSize rotates the audit log once its file holds that many
+	// bytes (package audit). Zero: 100 MiB. Negative: never (an external
+	// logrotate renames it, and serve reopens it on SIGHUP).
+	AuditMaxSize int64
 }
 
 const (
@@ -54,6 +60,13 @@ const (
 	auditFile     = "audit.log"
 	defaultRegion = "us-east-1"
 )
+
+func (o *Options) auditPath() string {
+	if o.AuditPath != "" {
+		return o.AuditPath
+	}
+	return filepath.Join(o.DataDir, auditFile)
+}
 
 func (o *Options) rootKeyPath() string {
 	if o.RootKeyFile != "" {
@@ -83,8 +96,9 @@ type Principal struct {
 }
 
 // Call is one authenticated request as kms sees it: who asks, under which
-// request id, and — filled in by the operation for the audit line — which key
-// it touched. A dialect makes one per request; kms never learns the dialect.
+// request id, through which dialect. A dialect makes one per request; kms
+// only reads it (each operation works on its own copy), and names it in the
+// audit record every operation writes.
 type Call struct {
 	RequestID string
 	Principal *Principal
@@ -93,35 +107,16 @@ type Call struct {
 	// SecureTransport is true when the request came over TLS
 	// (aws:SecureTransport).
 	SecureTransport bool
+	// Dialect names the dialect that asked ("aws"), for the audit record;
+	// kms never acts on it.
+	Dialect string
+	// WireError, if not nil, is how the dialect answers err: its wire code
+	// and the message the client sees, which the audit record keeps. If
+	// nil, the record names err's kind and kms's message.
+	WireError func(err error) (code, message string)
 
-	// Set by the operation.
-	KeyARN string
-	// Credential is the access key id a credential operation created,
-	// rotated (the new one) or deleted.
-	Credential   string
-	SourceKeyARN string              // ReEncrypt's source key
-	Attestation  *AttestationSummary // a Recipient's verified evidence
-	// BypassedChecks names the policy checks (CheckLockout,
-	// CheckAttestationSafety) that a new policy failed and
-	// BypassPolicyLockoutSafetyCheck skipped.
-	BypassedChecks []string
-
-	aliases map[string]string // key id -> the alias the request named it by (kms:RequestAlias)
+	op *opState // the operation's own copy's (begin)
 }
-
-// noteAlias records that the request named key id by alias.
-func (c *Call) noteAlias(id, alias string) {
-	if alias == "" {
-		return
-	}
-	if c.aliases == nil {
-		c.aliases = map[string]string{}
-	}
-	c.aliases[id] = alias
-}
-
-// requestAlias is the alias the request named key id by, "" if none.
-func (c *Call) requestAlias(id string) string { return c.aliases[id] }
 
 // Service is the key service over one data directory.
 type Service struct {
@@ -260,6 +255,7 @@ func Open(opts Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	var changeSeq uint64
 	err = db.View(func(tx *bolt.Tx) error {
 		m := tx.Bucket(bucketMeta)
 		if m == nil || string(m.Get(metaSchema)) != schemaVersion {
@@ -269,23 +265,25 @@ func Open(opts Options) (*Service, error) {
 			return fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
 		}
 		s.account = Account{AccountID: string(m.Get(metaAccountID)), ProjectID: string(m.Get(metaProjectID))}
-		return nil
+		var err error
+		changeSeq, err = storedChangeSeq(tx)
+		return err
 	})
-	var movedFrom string
 	if err == nil {
-		s.region, movedFrom, err = openRegion(db, opts.DataDir, s.account.AccountID, region, opts.RenameRegion, opts.StoredRegion)
+		// The log first: a region move is a change, recorded with it.
+		s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
+	}
+	if err == nil {
+		s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion)
+		if err != nil {
+			s.audit.Close()
+		}
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(db, sl, s.account, s.now)
-	}
-	if err == nil {
-		s.audit, err = audit.Open(filepath.Join(opts.DataDir, auditFile), s.now)
-	}
-	if err == nil && movedFrom != "" {
-		// The move is committed; its record follows it (the audit log is a
-		// file beside the store, not in its transaction).
-		err = s.audit.Write(&audit.Record{RequestID: "open", Dialect: "admin", Operation: "RenameRegion", Outcome: "ok",
-			Message: "the store moved from region " + movedFrom + " to " + s.region + ": its key policies' ARNs were rewritten"})
+		if err != nil {
+			s.audit.Close()
+		}
 	}
 	if err != nil {
 		db.Close()
@@ -293,6 +291,10 @@ func Open(opts Options) (*Service, error) {
 	}
 	return s, nil
 }
+
+// auditOpenFile opens the audit log's files: a test seam (writes that
+// fail), os.OpenFile outside tests.
+var auditOpenFile func(name string, flag int, perm os.FileMode) (audit.File, error)
 
 // Close closes the store and the audit log, zeroing cached key material.
 func (s *Service) Close() error {
@@ -306,8 +308,9 @@ func (s *Service) Close() error {
 // Account returns the store's account.
 func (s *Service) Account() Account { return s.account }
 
-// AuditLog is the audit log of the store (audit.log beside it), for the
-// dialects to write each request's line to; Close closes it.
+// AuditLog is the audit log of the store (Options.AuditPath): for the
+// dialects' failed authentications (AuthFailure), serve's Reopen on SIGHUP,
+// and tests. Operations write their own records; Close closes it.
 func (s *Service) AuditLog() *audit.Log { return s.audit }
 
 func randomDigits(n int) string {

@@ -12,12 +12,14 @@ type ListCredentialsResponse struct {
 
 // ListCredentials lists the credentials, for a caller with the admin
 // permission (AttestKMSAdmin.ListCredentials): what credential list prints.
-func (s *Service) ListCredentials(ctx context.Context, c *Call, _ *ListCredentialsRequest) (*ListCredentialsResponse, error) {
-	if err := canceled(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.requireAdmin(c, "ListCredentials"); err != nil {
-		return nil, err
-	}
-	return &ListCredentialsResponse{Credentials: s.listCredentials()}, nil
+func (s *Service) ListCredentials(ctx context.Context, c *Call, req *ListCredentialsRequest) (*ListCredentialsResponse, error) {
+	return run(s, ctx, c, "ListCredentials", opRead, req, func(ctx context.Context, c *Call, _ *ListCredentialsRequest) (*ListCredentialsResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.requireAdmin(c, "ListCredentials"); err != nil {
+			return nil, err
+		}
+		return &ListCredentialsResponse{Credentials: s.listCredentials()}, nil
+	})
 }

@@ -39,6 +39,10 @@ func pageLimit(limit, def, max int32) (int, error) {
 // ListKeys lists the keys in id order. No key policy applies: a listing
 // names keys, it does not use them.
 func (s *Service) ListKeys(ctx context.Context, c *Call, req *ListKeysRequest) (*ListKeysResponse, error) {
+	return run(s, ctx, c, "ListKeys", opRead, req, s.listKeys)
+}
+
+func (s *Service) listKeys(ctx context.Context, c *Call, req *ListKeysRequest) (*ListKeysResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

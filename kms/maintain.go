@@ -15,7 +15,8 @@ type MaintenanceResult struct {
 }
 
 // Maintain destroys keys whose deletion window has ended and rotates keys
-// whose rotation date has come. The server calls it periodically; it is safe
+// whose rotation date has come, each change with its audit record
+// (request_id "maintain", dialect "admin"). The server calls it periodically; it is safe
 // to call at any time. A done ctx stops it before its next transaction, with
 // what it did so far counted and ErrCanceled.
 func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
@@ -44,13 +45,16 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		return res, err
 	}
 	for _, id := range expired {
-		if err := s.destroyKey(ctx, id); err != nil {
+		if err := s.destroyKey(ctx, systemCall("maintain", "DestroyKey"), id); err != nil {
 			return res, err
 		}
 		res.Destroyed++
 	}
 	for _, id := range due {
-		err := s.st.updateKey(ctx, id, func(rec *keyRecord) error {
+		c := systemCall("maintain", "RotateKey")
+		c.noteKey(s.keyARN(c, id))
+		c.op.message = "rotated automatically: its rotation period passed"
+		err := s.updateKey(ctx, c, id, func(rec *keyRecord) error {
 			now := s.now().UTC().Truncate(time.Millisecond)
 			if !rec.RotationEnabled || rec.State != Enabled || rec.NextRotation == nil || now.Before(*rec.NextRotation) {
 				return errNoChange

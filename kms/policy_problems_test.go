@@ -15,7 +15,7 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	md := mustKey(t, s, "", "")
 	old := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*",` +
 		`"Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"x"}}}]}`
-	err := s.st.updateKey(bg, md.KeyID, func(rec *keyRecord) error { rec.Policy = old; return nil })
+	err := s.updateKey(bg, systemCall("test", "TestChange"), md.KeyID, func(rec *keyRecord) error { rec.Policy = old; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 	}
 	// Whether evidence is acceptable at all (a debug-mode enclave, a VMPL,
 	// a TCB) its verifier has judged: claims are what it admitted.
-	c.Attestation = claims.Summary()
+	c.noteAttestation(claims.Summary())
 	return claims, nil
 }
 

@@ -29,6 +29,10 @@ type ReEncryptResponse struct {
 // ReEncrypt re-encrypts a blob: kms:ReEncryptFrom on the source key and
 // kms:ReEncryptTo on the destination, both checked before anything is opened.
 func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest) (*ReEncryptResponse, error) {
+	return run(s, ctx, c, "ReEncrypt", opUse, req, s.reEncrypt)
+}
+
+func (s *Service) reEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest) (*ReEncryptResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -46,9 +50,10 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, req *ReEncryptRequest)
 		return nil, err
 	}
 	defer dst.release()
-	dstARN := c.KeyARN
+	dstARN := c.op.keyARN
+	c.op.keyARN = ""
 	h, src, err := s.blobKey(ctx, c, req.CiphertextBlob, req.SourceKeyID, req.SourceEncryptionContext, "SourceEncryptionContext", req.SourceEncryptionAlgorithm, "SourceEncryptionAlgorithm", "ReEncrypt")
-	c.SourceKeyARN, c.KeyARN = c.KeyARN, dstARN
+	c.op.sourceKeyARN, c.op.keyARN = c.op.keyARN, dstARN
 	if err != nil {
 		return nil, err
 	}

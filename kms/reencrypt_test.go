@@ -13,8 +13,8 @@ func TestReEncrypt(t *testing.T) {
 		CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: EncryptionContext{"x": "1"},
 		DestinationKeyID: b.KeyID, DestinationEncryptionContext: EncryptionContext{"y": "2"},
 	})
-	if err != nil || r.SourceKeyARN != a.KeyARN || r.SourceKeyID != a.KeyID || r.KeyARN != b.KeyARN || r.KeyID != b.KeyID || c.KeyARN != b.KeyARN || c.SourceKeyARN != a.KeyARN {
-		t.Fatalf("ReEncrypt = %+v, %v (call %+v)", r, err, c)
+	if rec := lastRecord(t, s, "ReEncrypt"); err != nil || r.SourceKeyARN != a.KeyARN || r.SourceKeyID != a.KeyID || r.KeyARN != b.KeyARN || r.KeyID != b.KeyID || rec.KeyARN != b.KeyARN || rec.SourceKeyARN != a.KeyARN {
+		t.Fatalf("ReEncrypt = %+v, %v (audited %+v)", r, err, rec)
 	}
 	d, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: r.CiphertextBlob, EncryptionContext: EncryptionContext{"y": "2"}})
 	if err != nil || string(d.Plaintext) != "secret" {

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,22 +65,22 @@ func (s *Service) Region() string { return s.region }
 
 // openRegion reconciles the store's recorded region with want (with
 // useStored, whatever the store records) and returns the service's region.
-// Anything it changes, it changes in one write transaction. A store made
-// before regions were recorded is a us-east-1 store, the region its ARNs
-// named by default; its region is recorded now. A store of another region is
-// refused, unless rename: then its region and every stored ARN of its own
-// are moved to want, all together or not at all.
+// Anything it changes, it changes in one write transaction, with its audit
+// record. A store made before regions were recorded is a us-east-1 store,
+// the region its ARNs named by default; its region is recorded now. A store
+// of another region is refused, unless rename: then its region and every
+// stored ARN of its own are moved to want, all together or not at all.
 //
 // Open calls it before the service answers anything, so no key is cached
 // yet and no cached policy can outlive a rename.
-func openRegion(db *bolt.DB, dataDir, account, want string, rename, useStored bool) (region, movedFrom string, err error) {
+func (s *Service) openRegion(want string, rename, useStored bool) (string, error) {
 	var stored string
-	err = db.View(func(tx *bolt.Tx) error {
+	err := s.st.db.View(func(tx *bolt.Tx) error {
 		stored = string(tx.Bucket(bucketMeta).Get(metaRegion))
 		return nil
 	})
 	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	recorded := stored != ""
 	if !recorded {
@@ -90,21 +91,25 @@ func openRegion(db *bolt.DB, dataDir, account, want string, rename, useStored bo
 	}
 	switch {
 	case stored == want && recorded:
-		return want, "", nil
+		return want, nil
 	case stored != want && !rename:
-		return "", "", &RegionMismatchError{DataDir: dataDir, Stored: stored, Requested: want}
+		return "", &RegionMismatchError{DataDir: s.opts.DataDir, Stored: stored, Requested: want}
 	}
+	c := systemCall("open", "RecordRegion")
+	c.op.message = "recorded the store's region, " + want + " (a store made before regions were recorded)"
 	if stored != want {
-		movedFrom = stored
+		c = systemCall("open", "RenameRegion")
+		c.op.message = "the store moved from region " + stored + " to " + want + ": its key policies' ARNs were rewritten"
 	}
-	return want, movedFrom, db.Update(func(tx *bolt.Tx) error {
+	err = s.change(context.Background(), c, func(tx *bolt.Tx) error {
 		if stored != want {
-			if err := renamePolicies(tx, account, stored, want); err != nil {
+			if err := renamePolicies(tx, s.account.AccountID, stored, want); err != nil {
 				return err
 			}
 		}
 		return tx.Bucket(bucketMeta).Put(metaRegion, []byte(want))
 	})
+	return want, err
 }
 
 // renamePolicies rewrites, in every stored key policy, the ARNs of this

@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -139,12 +140,16 @@ func (s *Service) loadKeyByID(ctx context.Context, c *Call, id string) (*key, er
 	}
 	if r := k.rec; r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate) {
 		k.release()
-		if err := s.destroyKey(ctx, id); err != nil {
+		// Destroyed now, as the request's doing, with its own record. If
+		// the audit log cannot take that record the key stays as it is,
+		// past its date, not found all the same; maintenance destroys it
+		// later.
+		if err := s.destroyKey(ctx, c, id); err != nil && !errors.Is(err, errAuditUnavailable) {
 			return nil, asKMSError(err)
 		}
 		return nil, nil
 	}
-	c.KeyARN = s.keyARN(c, id)
+	c.noteKey(s.keyARN(c, id))
 	return k, nil
 }
 
@@ -178,17 +183,22 @@ func (s *Service) requireUsage(c *Call, k *key, u KeyUsage, op string) error {
 }
 
 // destroyKey deletes a key whose deletion date has passed: its record, its
-// sealed material and every alias pointing at it.
-func (s *Service) destroyKey(ctx context.Context, id string) error {
-	return s.st.update(ctx, func(tx *bolt.Tx) error {
+// sealed material and every alias pointing at it, with the audit record of
+// a DestroyKey on behalf of c (a request's, or maintenance's). A key gone or
+// no longer due is left alone, and nothing is recorded.
+func (s *Service) destroyKey(ctx context.Context, c *Call, id string) error {
+	dc := begin(c, "DestroyKey", opChange)
+	dc.noteKey(s.keyARN(c, id))
+	dc.op.message = "the key's deletion date passed: its material and aliases were destroyed"
+	err := s.change(ctx, dc, func(tx *bolt.Tx) error {
 		kb := tx.Bucket(bucketKeys)
 		var rec keyRecord
 		found, err := getJSON(kb, []byte(id), &rec)
-		if err != nil || !found {
+		if err != nil {
 			return err
 		}
-		if rec.State != PendingDeletion || rec.DeletionDate == nil || s.now().Before(*rec.DeletionDate) {
-			return nil // cancelled meanwhile
+		if !found || rec.State != PendingDeletion || rec.DeletionDate == nil || s.now().Before(*rec.DeletionDate) {
+			return errNoChange // destroyed or cancelled meanwhile
 		}
 		ab := tx.Bucket(bucketAliases)
 		var drop [][]byte
@@ -212,6 +222,10 @@ func (s *Service) destroyKey(ctx context.Context, id string) error {
 		}
 		return kb.Delete([]byte(id))
 	}, id)
+	if errors.Is(err, errNoChange) {
+		return nil
+	}
+	return err
 }
 
 // aliasNamed returns the alias a KeyId parameter names, alias/NAME, whether

@@ -22,19 +22,16 @@ type RotateCredentialResponse struct {
 // same transaction, authenticating nothing from the moment this returns.
 // An expired credential is not rotated.
 func (s *Service) RotateCredential(ctx context.Context, c *Call, req *RotateCredentialRequest) (*RotateCredentialResponse, error) {
-	if err := canceled(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.requireAdmin(c, "RotateCredential"); err != nil {
-		return nil, err
-	}
-	if req.AccessKeyID == "" {
-		return nil, errorf(ErrValidation, "AccessKeyId is required")
-	}
-	resp, err := s.rotateCredential(ctx, req.AccessKeyID)
-	if err != nil {
-		return nil, err
-	}
-	c.Credential = resp.AccessKeyID
-	return resp, nil
+	return run(s, ctx, c, "RotateCredential", opChange, req, func(ctx context.Context, c *Call, req *RotateCredentialRequest) (*RotateCredentialResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.requireAdmin(c, "RotateCredential"); err != nil {
+			return nil, err
+		}
+		if req.AccessKeyID == "" {
+			return nil, errorf(ErrValidation, "AccessKeyId is required")
+		}
+		return s.rotateCredential(ctx, c, req.AccessKeyID)
+	})
 }

@@ -20,8 +20,11 @@ func TestRotateCredential(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.Replaced != ci.AccessKeyID || resp.AccessKeyID == ci.AccessKeyID || string(resp.SecretAccessKey) == string(ci.SecretAccessKey) || c.Credential != resp.AccessKeyID {
+	if resp.Replaced != ci.AccessKeyID || resp.AccessKeyID == ci.AccessKeyID || string(resp.SecretAccessKey) == string(ci.SecretAccessKey) {
 		t.Fatalf("RotateCredential = %+v", resp)
+	}
+	if r := lastRecord(t, s, "RotateCredential"); r.Credential != resp.AccessKeyID || !r.Change || r.Message != "replaces "+ci.AccessKeyID {
+		t.Errorf("the audit record %+v, want credential %q replacing %q, a change", r, resp.AccessKeyID, ci.AccessKeyID)
 	}
 	// The same name, principal, permission, policy and expiry; a new pair.
 	want := ci.CredentialInfo

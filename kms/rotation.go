@@ -59,6 +59,10 @@ type EnableKeyRotationResponse struct{ KeyRef }
 
 // EnableKeyRotation turns on automatic rotation.
 func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, req *EnableKeyRotationRequest) (*EnableKeyRotationResponse, error) {
+	return run(s, ctx, c, "EnableKeyRotation", opChange, req, s.enableKeyRotation)
+}
+
+func (s *Service) enableKeyRotation(ctx context.Context, c *Call, req *EnableKeyRotationRequest) (*EnableKeyRotationResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -93,6 +97,10 @@ type DisableKeyRotationResponse struct{ KeyRef }
 
 // DisableKeyRotation turns automatic rotation off.
 func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, req *DisableKeyRotationRequest) (*DisableKeyRotationResponse, error) {
+	return run(s, ctx, c, "DisableKeyRotation", opChange, req, s.disableKeyRotation)
+}
+
+func (s *Service) disableKeyRotation(ctx context.Context, c *Call, req *DisableKeyRotationRequest) (*DisableKeyRotationResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -124,6 +132,10 @@ type GetKeyRotationStatusResponse struct {
 
 // GetKeyRotationStatus tells whether and when a key rotates.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, req *GetKeyRotationStatusRequest) (*GetKeyRotationStatusResponse, error) {
+	return run(s, ctx, c, "GetKeyRotationStatus", opRead, req, s.getKeyRotationStatus)
+}
+
+func (s *Service) getKeyRotationStatus(ctx context.Context, c *Call, req *GetKeyRotationStatusRequest) (*GetKeyRotationStatusResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -155,6 +167,10 @@ type RotateKeyOnDemandResponse struct{ KeyRef }
 // RotateKeyOnDemand rotates a key's material now: new material encrypts, every
 // older version still decrypts.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, req *RotateKeyOnDemandRequest) (*RotateKeyOnDemandResponse, error) {
+	return run(s, ctx, c, "RotateKeyOnDemand", opChange, req, s.rotateKeyOnDemand)
+}
+
+func (s *Service) rotateKeyOnDemand(ctx context.Context, c *Call, req *RotateKeyOnDemandRequest) (*RotateKeyOnDemandResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -211,6 +227,10 @@ type RotationEntry struct {
 
 // ListKeyRotations lists a symmetric key's rotations, newest last.
 func (s *Service) ListKeyRotations(ctx context.Context, c *Call, req *ListKeyRotationsRequest) (*ListKeyRotationsResponse, error) {
+	return run(s, ctx, c, "ListKeyRotations", opRead, req, s.listKeyRotations)
+}
+
+func (s *Service) listKeyRotations(ctx context.Context, c *Call, req *ListKeyRotationsRequest) (*ListKeyRotationsResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

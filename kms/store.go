@@ -150,27 +150,19 @@ func putJSON(b *bolt.Bucket, k []byte, v any) error {
 	return b.Put(k, raw)
 }
 
-// update runs fn in a write transaction and then drops the cached keys it
-// names. A done ctx starts no transaction (ErrCanceled); ctx is the
-// transaction's, for a store that can pass it on.
-func (s *store) update(ctx context.Context, fn func(tx *bolt.Tx) error, invalidate ...string) error {
-	if err := canceled(ctx); err != nil {
-		return err
+// drop drops the cached keys ids; the caller holds mu.
+func (s *store) drop(ids []string) {
+	if len(ids) == 0 {
+		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.db.Update(fn)
-	if len(invalidate) > 0 {
-		s.cacheMu.Lock()
-		for _, id := range invalidate {
-			if k, ok := s.cache[id]; ok {
-				delete(s.cache, id)
-				k.release()
-			}
+	s.cacheMu.Lock()
+	for _, id := range ids {
+		if k, ok := s.cache[id]; ok {
+			delete(s.cache, id)
+			k.release()
 		}
-		s.cacheMu.Unlock()
 	}
-	return err
+	s.cacheMu.Unlock()
 }
 
 // view runs fn in a read transaction. A done ctx starts none (ErrCanceled).
@@ -225,26 +217,6 @@ func (s *store) loadKey(ctx context.Context, id string) (*key, error) {
 	s.cache[id] = k
 	s.cacheMu.Unlock()
 	return k, nil
-}
-
-// updateKey applies fn to the stored record of key id in one transaction.
-// fn returning an error aborts the change.
-func (s *store) updateKey(ctx context.Context, id string, fn func(rec *keyRecord) error) error {
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		var rec keyRecord
-		found, err := getJSON(b, []byte(id), &rec)
-		if err != nil {
-			return err
-		}
-		if !found {
-			return errorf(ErrNotFound, "Key '%s' does not exist", id)
-		}
-		if err := fn(&rec); err != nil {
-			return err
-		}
-		return putJSON(b, []byte(id), &rec)
-	}, id)
 }
 
 // listPage returns up to limit keys of bucket starting at marker, and the

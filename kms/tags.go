@@ -68,6 +68,10 @@ type TagResourceResponse struct{ KeyRef }
 
 // TagResource adds or replaces tags on a key.
 func (s *Service) TagResource(ctx context.Context, c *Call, req *TagResourceRequest) (*TagResourceResponse, error) {
+	return run(s, ctx, c, "TagResource", opChange, req, s.tagResource)
+}
+
+func (s *Service) tagResource(ctx context.Context, c *Call, req *TagResourceRequest) (*TagResourceResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -106,6 +110,10 @@ type UntagResourceResponse struct{ KeyRef }
 
 // UntagResource removes tags from a key; absent keys are ignored.
 func (s *Service) UntagResource(ctx context.Context, c *Call, req *UntagResourceRequest) (*UntagResourceResponse, error) {
+	return run(s, ctx, c, "UntagResource", opChange, req, s.untagResource)
+}
+
+func (s *Service) untagResource(ctx context.Context, c *Call, req *UntagResourceRequest) (*UntagResourceResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -164,6 +172,10 @@ type ListResourceTagsResponse struct {
 
 // ListResourceTags lists a key's tags by key.
 func (s *Service) ListResourceTags(ctx context.Context, c *Call, req *ListResourceTagsRequest) (*ListResourceTagsResponse, error) {
+	return run(s, ctx, c, "ListResourceTags", opRead, req, s.listResourceTags)
+}
+
+func (s *Service) listResourceTags(ctx context.Context, c *Call, req *ListResourceTagsRequest) (*ListResourceTagsResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

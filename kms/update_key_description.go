@@ -14,6 +14,10 @@ type UpdateKeyDescriptionResponse struct{ KeyRef }
 
 // UpdateKeyDescription replaces a key's description.
 func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, req *UpdateKeyDescriptionRequest) (*UpdateKeyDescriptionResponse, error) {
+	return run(s, ctx, c, "UpdateKeyDescription", opChange, req, s.updateKeyDescription)
+}
+
+func (s *Service) updateKeyDescription(ctx context.Context, c *Call, req *UpdateKeyDescriptionRequest) (*UpdateKeyDescriptionResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}

@@ -175,9 +175,17 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("an immediate repeat was refused: %s / %s", r1.body, r2.body)
 	}
 
+	// Authentication failures are counted, one summary line per source
+	// (kms/audit), with the codes they got.
+	if err := srv.Service.AuditLog().Flush(); err != nil {
+		t.Fatal(err)
+	}
 	log, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))
+	if n := bytes.Count(log, []byte(`"source_ip":"127.0.0.1","dialect":"aws","operation":"FailedAuthentications"`)); n != 1 {
+		t.Errorf("%d summaries of failed authentications", n)
+	}
 	for _, code := range []string{"MissingAuthenticationTokenException", "InvalidSignatureException", "IncompleteSignatureException"} {
-		if !bytes.Contains(log, []byte(`"error_code":"`+code+`"`)) {
+		if !bytes.Contains(log, []byte(`"`+code+`":`)) {
 			t.Errorf("authentication failure %s not audited", code)
 		}
 	}

@@ -126,7 +126,7 @@ func TestRegionDenyHolds(t *testing.T) {
 				t.Fatal("create-datakey returned a data key")
 			}
 			log, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))
-			if !bytes.Contains(log, []byte(`"dialect":"huawei","operation":"create-datakey","key_arn":"`+arn+`"`)) {
+			if !bytes.Contains(log, []byte(`"dialect":"huawei","operation":"GenerateDataKey","key_arn":"`+arn+`"`)) {
 				t.Fatalf("the Huawei create-datakey audit line does not name %s:\n%s", arn, log)
 			}
 		})

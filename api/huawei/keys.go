@@ -90,8 +90,7 @@ type keyDetails struct {
 }
 
 // details describes a key as Huawei does. Its alias and rotation are looked
-// up with their own kms calls on aux, so that they do not change what the
-// request's audit line records.
+// up with kms calls of their own, each audited as such.
 func (h *dialect) details(ctx context.Context, aux kms.Call, md *kms.KeyMetadata) *keyDetails {
 	d := &keyDetails{
 		KeyID: md.KeyID, DomainID: h.svc.Account().AccountID, KeySpec: huaweiSpec(md.KeySpec),
@@ -261,7 +260,6 @@ func listKeys(h *opCall, ctx context.Context, c *kms.Call, req *listKeysRequest)
 		out.Keys = append(out.Keys, d.KeyID)
 		out.KeyDetails = append(out.KeyDetails, d)
 	}
-	c.KeyARN = "" // a listing is about no one key
 	return ok(out)
 }
 

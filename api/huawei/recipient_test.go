@@ -248,7 +248,7 @@ func TestHostileDocuments(t *testing.T) {
 
 	// The audit log records the refusals with their code; the keys are untouched.
 	log, _ := os.ReadFile(filepath.Join(e.srv.DataDir, "audit.log"))
-	if n := bytes.Count(log, []byte(`"operation":"derive-shared-secret","key_arn`)); n < len(cases) {
+	if n := bytes.Count(log, []byte(`"operation":"DeriveSharedSecret","key_arn`)); n < len(cases) {
 		t.Errorf("%d refused derive-shared-secrets audited; want %d", n, len(cases))
 	}
 	if !bytes.Contains(log, []byte(`"error_code":"KMS.0308","message":"Recipient: the attestation document was refused`)) {

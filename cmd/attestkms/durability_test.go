@@ -48,10 +48,11 @@ func buildBinary(t *testing.T) string {
 
 var servingRE = regexp.MustCompile(`serving .* on http://(\S+) `)
 
-// startChild runs "attestkms serve" as a child process and waits until it serves.
-func startChild(t *testing.T, bin, dataDir string) (*exec.Cmd, string) {
+// startChild runs "attestkms serve" as a child process, with flags extra,
+// and waits until it serves.
+func startChild(t *testing.T, bin, dataDir string, extra ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, extra...)...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -155,6 +156,7 @@ func TestCreateKeySurvivesKill(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged keys survived three SIGKILLs", len(acked))
+	checkChangeRecords(t, c, dataDir, acked)
 
 	// SIGTERM is a graceful shutdown with exit status 0.
 	cmd.Process.Signal(syscall.SIGTERM)

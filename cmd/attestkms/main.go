@@ -8,6 +8,7 @@
 //	attestkms verify-evidence --in FILE [--at RFC3339]             why was my document refused?
 //	attestkms policy lint --in FILE                                the server's checks of a key policy
 //	attestkms policy test --in FILE --action ACTION [...]          the server's verdict on one request
+//	attestkms audit verify --data-dir DIR [--from FILE]            check the audit log's hash chain
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -35,6 +36,7 @@ Usage:
   attestkms policy lint --in FILE          the server's checks of a key policy: errors and warnings
   attestkms policy test --in FILE --action ACTION [--evidence DOC]
                                            the server's verdict on one request: allowed or denied, and why
+  attestkms audit verify --data-dir DIR    check the audit log's hash chain across its rotated files
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
@@ -84,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runVerifyEvidence(args[1:], stdout, stderr)
 	case "policy":
 		err = runPolicy(args[1:], stdout, stderr)
+	case "audit":
+		err = runAudit(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

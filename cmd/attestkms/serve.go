@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +25,7 @@ const serveUsage = `Usage: attestkms serve [flags]
 
 Serves the AWS KMS (JSON 1.1), Huawei DEW KMS (v1.0) and Tencent KMS (API 3.0)
 dialects on one port, answers GET /healthz with 200 once ready, and shuts down
-gracefully on SIGINT or SIGTERM.
+gracefully on SIGINT or SIGTERM. SIGHUP reopens the audit log (for logrotate).
 
 Requests may carry a Recipient (an attestation document): the secret then
 comes back wrapped to the enclave's key. Nitro documents are verified to the
@@ -45,13 +46,22 @@ region it was created (or last moved) for, and serve refuses it under another
 --region; --rename-region moves it instead, rewriting that region's ARNs in
 every key policy — all at once, or not at all.
 
+Every operation writes its own line to the audit log (--audit-path, default
+DIR/audit.log), hash-chained (attestkms audit verify checks it). Once the file
+holds --audit-max-size bytes (default 100MiB) it is renamed audit.log.1,
+audit.log.2, … (newest highest) and a new one begins; with --audit-max-size 0
+it is never rotated here, and logrotate may rename it and send SIGHUP. While
+the audit log cannot be written (a full disk), changes and secrets are refused
+and reads of public data go on; the service resumes once a write succeeds.
+
 Operating it: GET /healthz is 200 while the process serves, GET /readyz 200
-while its store answers (503 otherwise). --metrics-listen serves Prometheus
-metrics on a separate address (and, with --pprof, Go's profiles there),
-never on the API port. Logs go to stderr (--log-format, --log-level). The
-limits — --rate-limit per access key, --auth-failure-limit per source
-address, --cold-chain-limit for attestation chains not verified before —
-are token buckets of this process: per node, not per cluster.
+while its store answers and its audit log can be written (503 otherwise).
+--metrics-listen serves Prometheus metrics on a separate address (and, with
+--pprof, Go's profiles there), never on the API port. Logs go to stderr
+(--log-format, --log-level). The limits — --rate-limit per access key,
+--auth-failure-limit per source address, --cold-chain-limit for attestation
+chains not verified before — are token buckets of this process: per node,
+not per cluster.
 
 Examples:
   attestkms serve
@@ -72,7 +82,10 @@ type serveConfig struct {
 	evidence                     evidenceFlags
 	allowDebugEnclaves           bool
 	maintainEvery                time.Duration
-	obs                          obsFlags // metrics, logs, limits (observe.go)
+	auditPath                    string
+	auditMaxSize                 int64            // 0: never rotate
+	reopen                       <-chan os.Signal // SIGHUP: reopen the audit log
+	obs                          obsFlags         // metrics, logs, limits (observe.go)
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -87,10 +100,14 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.tlsKey, "tls-key", "", "the PEM private key `file` of --tls-cert")
 	cfg.evidence.register(fs)
 	fs.BoolVar(&cfg.allowDebugEnclaves, "allow-debug-enclaves", false, "accept Recipients from debug-mode enclaves, whose memory is open to their host (tests only)")
+	fs.StringVar(&cfg.auditPath, "audit-path", "", "the audit log's `file` (default DIR/audit.log)")
+	auditMaxSize := byteSize(100 << 20)
+	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
 	cfg.obs.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	cfg.auditMaxSize = int64(auditMaxSize)
 	if err := cfg.obs.check(); err != nil {
 		return err
 	}
@@ -103,6 +120,10 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	cfg.maintainEvery = time.Minute
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	cfg.reopen = hup
 	return serve(ctx, cfg, stderr, nil)
 }
 
@@ -129,7 +150,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		attestation = m.Verifier(verifiers)
 	}
 	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
-		Attestation: attestation}
+		Attestation: attestation, AuditPath: cfg.auditPath, AuditMaxSize: cfg.auditMaxSize}
+	if cfg.auditMaxSize == 0 {
+		opts.AuditMaxSize = -1 // never: kms's zero is its default
+	}
 	if !kms.IsInitialised(cfg.dataDir) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {
@@ -235,6 +259,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 			return err
 		case <-tick.C:
 			maintain()
+		case <-cfg.reopen:
+			reopenAuditLog(svc, logger)
 		case <-ctx.Done():
 			fmt.Fprintln(stderr, "attestkms: shutting down")
 			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -245,6 +271,16 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 			return nil
 		}
 	}
+}
+
+// reopenAuditLog is what serve does on SIGHUP: a new audit log file if the
+// current one was renamed (logrotate).
+func reopenAuditLog(svc *kms.Service, logger *slog.Logger) {
+	if err := svc.AuditLog().Reopen(); err != nil {
+		logger.Error("reopening the audit log failed", "err", err)
+		return
+	}
+	logger.Info("audit log reopened")
 }
 
 // writeSecretFile writes b to a new 0600 file at path. A file left there

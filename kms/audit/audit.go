@@ -1,26 +1,120 @@
-// Package audit is attestkms's audit log: one JSON line per authenticated
-// request, and one per request that failed authentication, appended to a
-// file beside the store. A line names who, which key, which operation, what
-// attestation was relied on, and the outcome — never key material,
-// plaintext, data keys or shared secrets, and never the encryption context's
-// values.
+// Package audit is attestkms's audit log: one JSON line per key operation
+// (kms writes its own, package kms's doc says how), one per authenticated
+// request refused before it reached one, one summary per source and interval
+// of failed authentications, and the log's own notices. A line names who,
+// which key, which operation, what attestation was relied on, and the
+// outcome — never key material, plaintext, data keys or shared secrets, and
+// never the encryption context's values. The line format is a contract:
+// operators and tests grep it (Record's JSON names).
 //
-// kms opens the log with its store (kms.Service.AuditLog) and writes its own
-// events to it (a region move); the dialects in api/ write one Record per
-// request and release no answer whose line could not be written. The line
-// format is a contract: operators and tests grep it.
+// # The chain
+//
+// Every line carries "seq", its sequence number (1, 2, … across every file
+// of the log), and "prev", the hex SHA-256 of the previous line's bytes (its
+// JSON, without the newline), so that a line altered, removed, inserted or
+// moved breaks the chain where it happened: Verify (attestkms audit verify)
+// finds the first such line. The first line of a log is its anchor: it
+// carries "anchor", 32 random bytes in hex, and its "prev" is that anchor (or,
+// in a file an older attestkms wrote unchained lines to, the SHA-256 of those
+// lines, which the chain then covers). The first line of each later file
+// carries, as every line, the hash of the line before it: the last line of
+// the file before. A log restarted because its files were gone while the store
+// had committed changes starts again with an anchor whose seq is not 1, which
+// Verify reports.
+//
+// What the chain cannot show by itself is the loss of the newest lines (a
+// truncated tail is a shorter, valid chain). Two things bound it: the store
+// keeps the seq of the last state change's record ("audit_change_seq", below),
+// so a log that ends before it is broken (Verify with the store's ChangeSeq;
+// attestkms audit verify reads it when the server is not running); and
+// Verify's Report names the head (the last seq and its hash), which an operator
+// can keep elsewhere and compare. Files are not signed: a signing key would
+// sit on the host beside the log, readable by whoever can rewrite the log, so
+// a signature would stop no one who can truncate it; an anchor kept off the
+// host (the head, or the lines shipped to an append-only store) does.
+//
+// # Writing: group commit
+//
+// One goroutine writes every line, in the order lines are handed to it: the
+// chain's order is the write order. Lines handed over while it writes or
+// syncs are written together, with one write and, when any of them needs
+// it, one fsync, after which each waiter is released:
+//
+//   - Write returns once its line is durable (fsynced): an operation that
+//     uses a key or releases a secret answers only then.
+//   - Append returns once its line is written, not synced: for reads of
+//     public data, which are answered even when their line cannot be written
+//     (they are synced with the next batch that needs it, or within a second).
+//   - Change is Write for the record of a state change, inside the store's
+//     transaction (below).
+//   - AuthFailure only counts: failed authentications are summarised, one line
+//     per source and interval (10 s), from a bounded table (1024 sources; past
+//     it one line counts the rest), so that an unauthenticated client costs no
+//     more than a counter. Throttled likewise counts the requests an
+//     authenticated client sent past its access key's budget (the rate
+//     limit), one "ThrottledRequests" line per access key and interval.
+//
+// # A state change and its record commit together
+//
+// The store (bbolt) and the log (a file) cannot share a transaction, so:
+// kms appends the change's record with Change, durably, inside the store's
+// write transaction, after the change is made and before it commits; bbolt
+// runs one write transaction at a time, so at most one change record is ever
+// unresolved. The transaction also stores the record's seq (meta
+// "audit_change_seq"). If the record cannot be written, the transaction
+// aborts and nothing changes. If the commit then fails, a line voiding that
+// seq ("voids") is appended at once; if even that cannot be written, it is
+// written before any later line. If the server stops between the record and
+// the commit, Open finds the newest change record above the store's
+// audit_change_seq and voids it; if the commit failed in a way that still
+// reached the disk (the store's seq is a voided record's), Open writes a line
+// that reinstates it ("reinstates"). So every change in the store has its
+// record, and every change record not voided is a change in the store.
+// Rotation and reopening wait while a change record is unresolved, so that
+// Open finds it in the newest file.
+//
+// # Failures
+//
+// A batch that cannot be written or synced (a full disk, a file-size limit,
+// an I/O error) is cut off the file again (it is truncated back to its last
+// good line, so the chain stays whole) and its waiters get the error: kms then
+// refuses the operation (nothing changes, no secret leaves). Err reports the
+// failure until a batch succeeds; the first batch that does holds, after the
+// log's own pending lines, a line saying how many lines could not be written,
+// from when to when, and why. Every write attempt (any request, or Probe, which Service.Ready calls)
+// tries again, so the log recovers by itself when space returns.
+//
+// # Opening
+//
+// Open finds the end of the chain in the file's last line; an unfinished
+// last line (a write the server did not finish before it stopped: no request
+// was answered on it) is cut off and said so. An empty or missing file goes
+// on from the newest rotated file beside it (a rotation or a logrotate
+// interrupted by a crash). A file of lines from before the chain gets an
+// anchor that covers them. Then it resolves the newest change record (above).
+//
+// # Rotation
+//
+// With Options.MaxSize, the file is rotated once it reaches that size: it
+// is renamed Path.N, N one more than the highest such number (the newest
+// rotated file has the highest number; nothing is ever renamed twice), and
+// a new file starts with a line naming the file it continues. With MaxSize
+// negative an external logrotate may rename the file instead and ask for
+// Reopen (attestkms serve does on SIGHUP); the new file starts with a line
+// saying so. Verify orders files by their first seq, so either naming
+// works, compressed (.gz) rotations included. Do not make the file
+// append-only (chattr +a): it could not be rotated, nor a failed write cut
+// off it.
 package audit
 
 import (
-	"encoding/json"
-	"os"
-	"sync"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
 )
 
-// Record is one line of the audit log.
+// Record is one line of the audit log. Its fields are in the line in this
+// order, the chain's last.
 type Record struct {
 	Time         time.Time    `json:"time"`
 	RequestID    string       `json:"request_id"`
@@ -39,9 +133,31 @@ type Record struct {
 	Outcome        string   `json:"outcome"` // "ok" or "error"
 	ErrorCode      string   `json:"error_code,omitempty"`
 	Message        string   `json:"message,omitempty"`
-	// Credential is the access key id an admin API operation created,
-	// rotated (the new one) or deleted.
+	// Credential is the access key id a credential operation created,
+	// rotated to (the new one) or deleted.
 	Credential string `json:"credential,omitempty"`
+
+	// A summary of failed authentications from one source, of throttled
+	// requests of one access key, or of writes that failed: how many, the first and the last, the dialects they
+	// came through and the error codes they got, with how many each.
+	Count    int            `json:"count,omitempty"`
+	First    *time.Time     `json:"first,omitempty"`
+	Last     *time.Time     `json:"last,omitempty"`
+	Dialects []string       `json:"dialects,omitempty"`
+	Reasons  map[string]int `json:"reasons,omitempty"`
+
+	// Change marks the record of a state change, committed with it.
+	Change bool `json:"change,omitempty"`
+	// Voids is the seq of a change record whose change did not commit.
+	Voids uint64 `json:"voids,omitempty"`
+	// Reinstates is the seq of a change record voided although its change
+	// did commit.
+	Reinstates uint64 `json:"reinstates,omitempty"`
+	// Anchor is the random start of a chain, in its first line.
+	Anchor string `json:"anchor,omitempty"`
+	// Seq and Prev chain the line to the one before it; the Log sets them.
+	Seq  uint64 `json:"seq,omitempty"`
+	Prev string `json:"prev,omitempty"`
 }
 
 // Attestation is what a Record says of a Recipient's verified evidence:
@@ -50,66 +166,31 @@ type Record struct {
 // kms nor this package reads a format's claims.
 type Attestation = attest.Summary
 
-// Log appends JSON lines to a file opened O_APPEND, one write per line, so
-// lines from concurrent requests never interleave. The file is created 0600;
-// to make it append-only against the server itself, chattr +a it.
-type Log struct {
-	mu    sync.Mutex
-	f     *os.File
-	now   func() time.Time
-	bytes Counter // nil: not counted
-}
+// Outcomes.
+const (
+	OK    = "ok"
+	Error = "error"
+)
 
-// A Counter counts what the log writes: the server's
-// attestkms_audit_bytes_total (a prometheus.Counter is one).
-type Counter interface{ Add(float64) }
-
-// CountBytes makes c count the bytes of every line written from now on;
-// nil stops counting.
-func (l *Log) CountBytes(c Counter) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.bytes = c
-}
-
-// Open opens (creating if needed) the audit log at path. now stamps records
-// written without a time; if nil, time.Now.
-func Open(path string, now func() time.Time) (*Log, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &Log{f: f, now: now}, nil
-}
-
-// Write appends rec, stamping its time (UTC) if unset. A request whose audit
-// line cannot be written must not release its result: callers turn an error
-// here into an internal error.
-func (l *Log) Write(rec *Record) error {
-	if rec.Time.IsZero() {
-		rec.Time = l.now().UTC()
-	}
-	line, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	line = append(line, '\n')
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n, err := l.f.Write(line)
-	if l.bytes != nil && n > 0 {
-		l.bytes.Add(float64(n))
-	}
-	return err
-}
-
-// Close syncs and closes the file. Writes after it fail.
-func (l *Log) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.f.Sync()
-	return l.f.Close()
-}
+// The log's own lines: their Dialect, RequestID and Operation.
+const (
+	dialectLog       = "audit"
+	opStart          = "StartAuditLog"
+	opOpen           = "OpenAuditLog"
+	opRotate         = "RotateAuditLog"
+	opReopen         = "ReopenAuditLog"
+	opRecovered      = "AuditLogRecovered"
+	opVoid           = "VoidChange"
+	opReinstate      = "ReinstateChange"
+	opAuthFailures   = "FailedAuthentications"
+	opThrottled      = "ThrottledRequests"
+	otherSources     = "other"
+	maxSourceLen     = 64 // an IPv6 address with a zone fits
+	maxReasons       = 16 // error codes are a dialect's table's: a few
+	maxDialects      = 8  // there are three
+	defaultInterval  = 10 * time.Second
+	defaultSources   = 1024 // ~200 bytes each: a bounded table
+	syncEvery        = time.Second
+	maxLine          = 1 << 20 // a line longer is not ours: Verify and Open refuse it
+	rotatedSuffixNew = ".new"
+)

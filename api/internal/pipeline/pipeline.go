@@ -6,7 +6,7 @@
 // in this order:
 //
 //  1. Give the request an id (a random UUID) and, where the dialect has one,
-//     its response header; start the audit record (dialect, operation as the
+//     its response header; note what its audit needs (the operation as the
 //     request names it, at most 64 bytes of it, the direct peer's address).
 //     If the peer's budget for failed authentications (Limits) is spent,
 //     refuse it now (ErrThrottled), unaudited.
@@ -18,21 +18,26 @@
 //     checked; the principal is the one that lookup found. An unknown access
 //     key and a bad signature are one answer (ErrSignature). A verifier that
 //     is misconfigured is an internal error, never the client's.
-//  4. Record who is asking (access key, principal) in the audit record; from
-//     here on, and for every authentication failure, the request is audited.
+//  4. Authentication failures stop here, counted for their source's
+//     summary line (kms/audit's AuthFailure): an unauthenticated request
+//     never writes a line of its own.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
 //     must be the service's). Then the access key's budget (Limits): none
-//     left is ErrThrottled.
+//     left is ErrThrottled, counted for the key's summary line (kms/audit's
+//     Throttled).
 //  6. Refuse a signature already used (ErrReplay): one replay cache for every
 //     dialect, namespaced by dialect, remembering each signature at least
 //     twice the largest skew any dialect accepts (api.New builds it so).
 //  7. The dialect's Route finds the operation (its URL, headers, method,
 //     content type); the operation decodes the body strictly and calls kms
-//     with a kms.Call naming the principal.
-//  8. Copy what the call recorded (key ARN, source key ARN, attestation
-//     summary, bypassed checks) into the audit record, and write the audit
-//     line: an answer whose line cannot be written is withheld and becomes an
-//     internal error, so nothing is released unaudited.
+//     with a kms.Call naming the request id, the principal, the source, the
+//     dialect and its error table (WireError, so that kms's audit records
+//     carry the code the client sees).
+//  8. kms writes each operation's audit record itself, and answers a key use
+//     or a change only once its record is durable (package kms/audit): the
+//     pipeline copies nothing. It records what kms did not: an authenticated
+//     request its dialect or the pipeline refused before or instead of an
+//     operation, or a panic (kms.Service.AuditRefusal).
 //  9. Render the answer or the error in the dialect's shape (its Table turns
 //     kinds into wire codes), and zero the secrets the answer held.
 //
@@ -49,15 +54,19 @@
 // signature verifies, and the body is still hostile after (an authenticated
 // client may be compromised). Before authentication the server spends on a
 // request at most one bounded body read, one credential lookup and one
-// signature's HMAC work (the same for an unknown access key), and writes at
-// most its one audit line (an authentication failure's); an unauthenticated
-// client cannot fill the replay cache, where only verified signatures are
-// recorded. Once a peer's budget for failures is spent, its requests cost
-// a map lookup and an answer, and no audit line, until the budget refills
-// (Limits; per node, and per address, so a flood from many addresses is
-// bounded only by what they share once the table of addresses is full).
-// Trusted are kms (its answers and its credential lookup), the clock and
-// the configuration. What is not done here: TLS (the server's), and
+// signature's HMAC work (the same for an unknown access key), and counts it
+// in kms/audit's bounded table of failed authentications (one summary line
+// per source and interval); an unauthenticated client cannot fill the replay
+// cache, where only verified signatures are recorded. Once a peer's budget
+// for failures is spent, its requests cost a map lookup and an answer, and
+// are not even counted, until the budget refills (Limits; per node, and per
+// address, so a flood from many addresses is bounded only by what they share
+// once the table of addresses is full). A request refused for its access
+// key's budget is counted for its key's summary line (kms/audit's
+// Throttled), not given a line of its own, which would let the client spend
+// the disk instead. Trusted
+// are kms (its answers and its credential lookup), the clock and the
+// configuration. What is not done here: TLS (the server's), and
 // authorisation, which is kms's key policy.
 package pipeline
 
@@ -77,7 +86,6 @@ import (
 	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/internal/httpsig"
 	"github.com/attestkms/attestkms/kms"
-	"github.com/attestkms/attestkms/kms/audit"
 )
 
 // MaxOperationName bounds the operation name the audit line records: the
@@ -192,18 +200,18 @@ func (h *Handler) Handle(c echo.Context) error {
 	if h.d.RequestIDHeader != "" {
 		w.Header().Set(h.d.RequestIDHeader, reqID)
 	}
-	rec := &audit.Record{RequestID: reqID, Dialect: h.d.Name, Operation: bound(h.d.Operation(c)), SourceIP: c.RealIP()}
+	rq := &request{id: reqID, op: bound(h.d.Operation(c)), source: c.RealIP()}
 
 	var res *Result
 	var err error
-	if now := h.now(); h.sourceSpent(rec.SourceIP, now) {
-		// Before anything costs: not audited either, or a flood would
-		// fill the disk instead.
+	if now := h.now(); h.sourceSpent(rq.source, now) {
+		// Before anything costs: not counted for the audit either, or a
+		// flood would cost the summary table instead.
 		err = &throttled{LimitSource}
 	} else {
-		res, err = h.audited(rec, func() (*Result, error) { return h.serve(c, rec) })
+		res, err = h.audited(rq, func() (*Result, error) { return h.serve(c, rq) })
 		if errors.Is(err, errAuth) {
-			h.chargeSource(rec.SourceIP, now)
+			h.chargeSource(rq.source, now)
 		}
 	}
 	defer res.Wipe()
@@ -222,17 +230,30 @@ func (h *Handler) Handle(c echo.Context) error {
 		werr = h.d.WriteAnswer(w, reqID, res.Out)
 	}
 	took := time.Since(start)
-	h.observe(rec.Operation, err, took)
+	h.observe(rq.op, err, took)
 	if h.log.Enabled(c.Request().Context(), slog.LevelDebug) {
+		accessKey := ""
+		if rq.call != nil && rq.call.Principal != nil {
+			accessKey = rq.call.Principal.AccessKeyID
+		}
 		h.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request", slog.String("request_id", reqID), slog.String("dialect", h.d.Name),
-			slog.String("operation", rec.Operation), slog.String("source_ip", rec.SourceIP), slog.String("access_key_id", rec.AccessKeyID),
+			slog.String("operation", rq.op), slog.String("source_ip", rq.source), slog.String("access_key_id", accessKey),
 			slog.String("outcome", outcome(err)), slog.String("error_code", code), slog.Duration("took", took))
 	}
 	return werr
 }
 
-// serve is steps 2 to 7 and the copy of step 8 (the package doc).
-func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
+// request is what the Handler knows of a request for its audit: its id,
+// its operation's name, its source, and, once it is authenticated, its
+// kms.Call.
+type request struct {
+	id, op, source string
+	accessKey      string // once its signature verified
+	call           *kms.Call
+}
+
+// serve is steps 2 to 7 (the package doc).
+func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 	w, r := c.Response(), c.Request()
 	body, err := readBody(w, r)
 	if err != nil {
@@ -252,7 +273,6 @@ func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
 	if !ok { // cannot be: the signature verified with its secret
 		return nil, authFailure(ErrSignature)
 	}
-	rec.AccessKeyID, rec.Principal = a.AccessKeyID, principal.ARN
 	// Checked only now that the signature verified, so that an unknown key
 	// and a bad signature still get one answer.
 	if h.d.CheckScope != nil {
@@ -260,6 +280,7 @@ func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
 			return nil, authFailure(err)
 		}
 	}
+	rq.accessKey = a.AccessKeyID
 	// The key's budget before the signature is recorded: a throttled
 	// client's retry must not be a replay.
 	if !h.keyAllowed(a.AccessKeyID, now) {
@@ -269,51 +290,57 @@ func (h *Handler) serve(c echo.Context, rec *audit.Record) (*Result, error) {
 		return nil, authFailure(ErrReplay)
 	}
 
-	renamed, run, err := h.d.Route(c, rec.Operation)
+	rq.call = &kms.Call{RequestID: rq.id, Principal: principal, SourceIP: rq.source, SecureTransport: r.TLS != nil,
+		Dialect: h.d.Name, WireError: h.wireError}
+	renamed, run, err := h.d.Route(c, rq.op)
 	if renamed != "" {
-		rec.Operation = bound(renamed)
+		rq.op = bound(renamed)
 	}
 	if err != nil {
 		return nil, err
 	}
-	call := &kms.Call{RequestID: rec.RequestID, Principal: principal, SourceIP: rec.SourceIP, SecureTransport: r.TLS != nil}
-	res, err := run(r.Context(), call, body)
-	rec.KeyARN, rec.SourceKeyARN, rec.Attestation, rec.BypassedChecks = call.KeyARN, call.SourceKeyARN, call.Attestation, call.BypassedChecks
-	rec.Credential = call.Credential
-	return res, err
+	return run(r.Context(), rq.call, body)
+}
+
+// wireError is the code and message of err in the dialect's table, for
+// kms's audit records.
+func (h *Handler) wireError(err error) (string, string) {
+	w, msg := h.d.Errors.Wire(err)
+	return w.Code, msg
 }
 
 var errInternal = &kms.Error{Kind: kms.ErrInternal, Msg: "internal error"}
 
-// audited runs work, turning a panic into an internal error, then writes the
-// audit line of every authenticated request (rec.AccessKeyID set by work) and
-// of every authentication failure. If the line cannot be written the answer
-// is withheld and the error is internal: nothing is released unaudited. The
-// caller writes the answer and then calls Wipe on the result.
-func (h *Handler) audited(rec *audit.Record, work func() (*Result, error)) (res *Result, err error) {
+// audited runs work, turning a panic into an internal error, and audits
+// what kms did not: kms records every operation it runs, and what it runs
+// it answers only once recorded; here an authentication failure is counted
+// for its source's summary (kms/audit's AuthFailure: never a line per
+// request), a request over its access key's budget for its key's summary
+// (Throttled), and an authenticated request that no operation recorded (one
+// its dialect or the pipeline refused, or a panic) gets its line
+// (kms.Service.AuditRefusal). The caller writes the answer and then calls
+// Wipe on the result.
+func (h *Handler) audited(rq *request, work func() (*Result, error)) (res *Result, err error) {
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
-				h.log.Error("panic serving request", "request_id", rec.RequestID, "dialect", rec.Dialect, "operation", rec.Operation, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				h.log.Error("panic serving request", "request_id", rq.id, "dialect", h.d.Name, "operation", rq.op, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				res, err = nil, errInternal
 			}
 		}()
 		res, err = work()
 	}()
-	if rec.AccessKeyID == "" && !errors.Is(err, errAuth) {
-		return res, err
-	}
-	if err == nil {
-		rec.Outcome = "ok"
-	} else {
-		rec.Outcome = "error"
-		wire, msg := h.d.Errors.Wire(err)
-		rec.ErrorCode, rec.Message = wire.Code, msg
-	}
-	if aerr := h.svc.AuditLog().Write(rec); aerr != nil {
-		h.log.Error("audit log write failed", "request_id", rec.RequestID, "err", aerr)
-		res.Wipe()
-		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: aerr}
+	switch {
+	case errors.Is(err, errAuth):
+		wire, _ := h.d.Errors.Wire(err)
+		h.svc.AuditLog().AuthFailure(rq.source, h.d.Name, wire.Code)
+	case throttledBy(err) == LimitAccessKey:
+		wire, _ := h.d.Errors.Wire(err)
+		h.svc.AuditLog().Throttled(rq.accessKey, h.d.Name, wire.Code)
+	case err != nil && rq.call != nil && !kms.Audited(err):
+		if aerr := h.svc.AuditRefusal(rq.call, rq.op, err); aerr != nil {
+			h.log.Error("audit log write failed", "request_id", rq.id, "err", aerr)
+		}
 	}
 	return res, err
 }

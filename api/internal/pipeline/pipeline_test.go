@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/attestkms/attestkms/api/internal/replay"
 	"github.com/attestkms/attestkms/kms"
-	"github.com/attestkms/attestkms/kms/audit"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -31,55 +31,73 @@ func newService(t *testing.T) (*kms.Service, *kms.Credential, string) {
 	return svc, cred, dir
 }
 
-// TestAudited: panic recovery, the audit line of authenticated requests and
-// authentication failures, and the answer withheld when its line cannot be
-// written.
+// TestAudited: panic recovery; what the pipeline audits (a refusal of an
+// authenticated request that no kms operation recorded, a panic) and what
+// it leaves to kms (whatever an operation recorded); authentication
+// failures counted for a summary, never a line each.
 func TestAudited(t *testing.T) {
-	svc, _, dir := newService(t)
-	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0)}, Dialect{Errors: Table{kms.ErrInternal: {Code: "Code"}}})
+	svc, cred, dir := newService(t)
+	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0)}, Dialect{Name: "d", Errors: Table{kms.ErrInternal: {Code: "Code"}, kms.ErrNotFound: {Code: "NotFound"}}})
 	audited := func() []byte { b, _ := os.ReadFile(filepath.Join(dir, "audit.log")); return b }
 	before := len(audited())
+	_, p, _ := svc.Credentials().Lookup(cred.AccessKeyID)
+	call := func(id string) *kms.Call {
+		return &kms.Call{RequestID: id, Principal: p, Dialect: "d", WireError: h.wireError}
+	}
 
 	// Unauthenticated and not an authentication failure: not audited.
-	if _, err := h.audited(&audit.Record{RequestID: "r0"}, func() (*Result, error) {
+	if _, err := h.audited(&request{id: "r0"}, func() (*Result, error) {
 		return nil, errors.New("body too large")
 	}); err == nil || len(audited()) != before {
 		t.Fatal("an unauthenticated failure was audited or hidden")
 	}
-	// An authentication failure is audited.
-	h.audited(&audit.Record{RequestID: "r1"}, func() (*Result, error) {
-		return nil, authFailure(errors.New("bad signature"))
-	})
-	if !bytes.Contains(audited(), []byte(`"request_id":"r1","dialect":"","operation":"","outcome":"error","error_code":"Code"`)) {
-		t.Fatalf("authentication failure not audited: %s", audited())
+	// An authentication failure is counted, not written.
+	for range 3 {
+		h.audited(&request{id: "r1", source: "192.0.2.1"}, func() (*Result, error) {
+			return nil, authFailure(errors.New("bad signature"))
+		})
 	}
-	// A panic is an internal error, audited.
-	res, err := h.audited(&audit.Record{RequestID: "r2", AccessKeyID: "AK"}, func() (*Result, error) {
-		panic("boom")
-	})
-	if res != nil || !errors.Is(err, kms.ErrInternal) || !bytes.Contains(audited(), []byte(`"request_id":"r2"`)) {
-		t.Fatalf("panic: %v %v", res, err)
+	if len(audited()) != before {
+		t.Fatalf("an authentication failure was written at once: %s", audited()[before:])
 	}
-	// Success is audited "ok".
+	// A panic is an internal error, audited with the operation's name.
+	rq := &request{id: "r2", op: "Op", call: call("r2")}
+	res, err := h.audited(rq, func() (*Result, error) { panic("boom") })
+	if res != nil || !errors.Is(err, kms.ErrInternal) || !bytes.Contains(audited(), []byte(`"request_id":"r2","access_key_id":"`+cred.AccessKeyID+`","principal":"`+p.ARN+`","dialect":"d","operation":"Op","outcome":"error","error_code":"Code","message":"internal error"`)) {
+		t.Fatalf("panic: %v %v\n%s", res, err, audited())
+	}
+	// A dialect's refusal of an authenticated request is audited.
+	rq = &request{id: "r3", op: "Op", call: call("r3")}
+	if _, err := h.audited(rq, func() (*Result, error) { return nil, Refuse(WireError{Code: "Mine"}, "no") }); err == nil ||
+		!bytes.Contains(audited(), []byte(`"request_id":"r3","access_key_id":"`+cred.AccessKeyID+`","principal":"`+p.ARN+`","dialect":"d","operation":"Op","outcome":"error","error_code":"Mine","message":"no"`)) {
+		t.Fatalf("refusal: %v\n%s", err, audited())
+	}
+	// What kms ran it recorded: one line, kms's, with the dialect's code.
+	rq = &request{id: "r4", op: "Op", call: call("r4")}
+	if _, err := h.audited(rq, func() (*Result, error) {
+		_, err := svc.DescribeKey(context.Background(), rq.call, &kms.DescribeKeyRequest{KeyID: "alias/none"})
+		return nil, err
+	}); !errors.Is(err, kms.ErrNotFound) || bytes.Count(audited(), []byte(`"request_id":"r4"`)) != 1 ||
+		!bytes.Contains(audited(), []byte(`"request_id":"r4","access_key_id":"`+cred.AccessKeyID+`","principal":"`+p.ARN+`","dialect":"d","operation":"DescribeKey","outcome":"error","error_code":"NotFound"`)) {
+		t.Fatalf("kms's error: %v\n%s", err, audited())
+	}
+	// Success: kms's line alone (none here: no operation ran).
 	secret := []byte("secret")
-	res, err = h.audited(&audit.Record{RequestID: "r3", AccessKeyID: "AK"}, func() (*Result, error) {
-		return OK("answer", secret)
-	})
-	if err != nil || res.Out != "answer" || !bytes.Contains(audited(), []byte(`"request_id":"r3","access_key_id":"AK","dialect":"","operation":"","outcome":"ok"`)) {
-		t.Fatalf("success: %v %v %s", res, err, audited())
+	n := len(audited())
+	res, err = h.audited(&request{id: "r5", call: call("r5")}, func() (*Result, error) { return OK("answer", secret) })
+	if err != nil || res.Out != "answer" || len(audited()) != n {
+		t.Fatalf("success: %v %v %s", res, err, audited()[n:])
 	}
 	res.Wipe()
 	if !bytes.Equal(secret, make([]byte, 6)) {
 		t.Fatal("Wipe left the secret")
 	}
-	// An audit line that cannot be written withholds and wipes the answer.
+	// The failed authentications are one summary line, written at the
+	// latest when the log closes.
 	svc.Close()
-	secret = []byte("secret")
-	res, err = h.audited(&audit.Record{RequestID: "r4", AccessKeyID: "AK"}, func() (*Result, error) {
-		return OK("answer", secret)
-	})
-	if res != nil || !errors.Is(err, kms.ErrInternal) || !bytes.Equal(secret, make([]byte, 6)) {
-		t.Fatalf("unaudited answer released: %v %v %q", res, err, secret)
+	if got := bytes.Count(audited(), []byte(`"operation":"FailedAuthentications"`)); got != 1 ||
+		!bytes.Contains(audited(), []byte(`"source_ip":"192.0.2.1","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":3,`)) {
+		t.Fatalf("%d summaries:\n%s", got, audited())
 	}
 }
 

@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/internal/testserver"
+)
+
+// TestUnauthenticatedFlood: 100,000 requests that fail authentication —
+// bad signatures, unknown keys, none at all, through the three dialects,
+// from three sources — through the real handler add at most a few summary
+// lines to the audit log (one per source and interval), which count them
+// all, and no line of their own.
+func TestUnauthenticatedFlood(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	logPath := filepath.Join(srv.DataDir, "audit.log")
+	fi, err := os.Stat(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fi.Size()
+	start := time.Now()
+	date := start.UTC().Format("20060102T150405Z")
+	day := date[:8]
+	sources := []string{"192.0.2.1", "192.0.2.2", "[2001:db8::1]"}
+	requests := []func() *http.Request{
+		func() *http.Request { // AWS, signed by a key that does not exist
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+			r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			r.Header.Set("X-Amz-Date", date)
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNUNKNOWN12/"+day+"/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("0", 64))
+			return r
+		},
+		func() *http.Request { // AWS, the server's own key, a bad signature
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+			r.Header.Set("X-Amz-Target", "TrentService.CreateKey")
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			r.Header.Set("X-Amz-Date", date)
+			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+srv.AccessKey+"/"+day+"/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature="+strings.Repeat("1", 64))
+			return r
+		},
+		func() *http.Request { // Huawei, unsigned
+			return httptest.NewRequest(http.MethodPost, "/v1.0/"+srv.Account.ProjectID+"/kms/list-keys", strings.NewReader(`{}`))
+		},
+		func() *http.Request { // Tencent, unsigned
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+			r.Header.Set("X-TC-Action", "ListKeys")
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		},
+	}
+	const n = 100000
+	for i := range n {
+		r := requests[i%len(requests)]()
+		r.RemoteAddr = sources[i%len(sources)] + ":4242"
+		w := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(w, r)
+		if w.Code == http.StatusOK && i%len(requests) != 3 || w.Code == http.StatusOK && !bytes.Contains(w.Body.Bytes(), []byte("AuthFailure")) {
+			t.Fatalf("request %d was not refused: %d %s", i, w.Code, w.Body)
+		}
+	}
+	if err := srv.Service.AuditLog().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := bytes.Split(bytes.TrimSuffix(b[before:], []byte("\n")), []byte("\n"))
+	// One line per source per summary interval (10 s) the flood lasted.
+	intervals := int(time.Since(start)/(10*time.Second)) + 2
+	if len(added) > len(sources)*intervals {
+		t.Fatalf("%d requests added %d lines to the audit log", n, len(added))
+	}
+	total := 0
+	for _, line := range added {
+		var rec struct {
+			Operation string         `json:"operation"`
+			SourceIP  string         `json:"source_ip"`
+			Count     int            `json:"count"`
+			Dialects  []string       `json:"dialects"`
+			Reasons   map[string]int `json:"reasons"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil || rec.Operation != "FailedAuthentications" || len(rec.Dialects) != 3 || len(rec.Reasons) < 3 {
+			t.Fatalf("not a summary of failed authentications: %s", line)
+		}
+		total += rec.Count
+	}
+	if total != n {
+		t.Fatalf("the summaries count %d failures; want %d", total, n)
+	}
+	t.Log(fmt.Sprintf("%d unauthenticated requests: %d summary lines, %d bytes, in %v", n, len(added), len(b)-int(before), time.Since(start).Round(time.Millisecond)))
+}

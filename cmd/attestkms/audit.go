@@ -1,0 +1,191 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
+)
+
+const auditUsage = `Usage: attestkms audit verify --data-dir DIR [--audit-path FILE] [--from FILE]
+
+Checks the audit log's hash chain (docs/architecture.md, go doc ./kms/audit):
+every line's seq follows the one before it and its prev is that line's
+SHA-256, through every file of the log — the log (DIR/audit.log unless
+--audit-path names it) and its rotated files beside it, attestkms's own
+(audit.log.1, audit.log.2, …, newest highest) or logrotate's (audit.log.1.gz,
+audit.log-20261123, …), taken in the order of their sequence numbers. The
+first line must be the log's anchor; --from FILE starts the check at FILE
+instead (the oldest file you kept, here or archived elsewhere), whose first
+line's link to older ones is then not checked.
+
+It prints the first line that breaks the chain — its file and line number,
+and what is wrong: altered, removed, inserted or reordered — or, when the
+chain holds, how many lines it checked and the head: the last line's seq and
+SHA-256. Keep the head elsewhere: the chain cannot show by itself that its
+newest lines were cut off, and a later check that does not reach the same
+seq and hash has lost them. When the server is not running, the check also
+reads the store's record of its last change (audit_change_seq): a log that
+ends before that record was cut.
+
+Exit status: 0 intact; 1 broken; 2 usage; 3 a file cannot be read.
+
+Examples:
+  attestkms audit verify --data-dir /var/lib/attestkms
+  attestkms audit verify --audit-path /var/log/attestkms/audit.log --from /archive/audit.log.12
+`
+
+func runAudit(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("audit needs a subcommand: verify")
+	}
+	switch args[0] {
+	case "verify":
+		return runAuditVerify(args[1:], stdout, stderr)
+	case "-h", "--help", "-help", "help":
+		io.WriteString(stdout, auditUsage)
+		return nil
+	}
+	return usageError("unknown audit subcommand %q: use verify", args[0])
+}
+
+func runAuditVerify(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("audit verify", auditUsage, stdout, stderr)
+	dataDir := fs.String("data-dir", "", "the store's `directory`: its audit log and its record of the last change")
+	path := fs.String("audit-path", "", "the audit log's `file` (default DIR/audit.log)")
+	from := fs.String("from", "", "start the check at this rotated `file` instead of the log's anchor")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *dataDir == "" && *path == "" {
+		return usageError("give --data-dir or --audit-path")
+	}
+	if *path == "" {
+		*path = filepath.Join(*dataDir, "audit.log")
+	}
+	files, err := audit.Files(*path)
+	if err != nil {
+		return readError(err)
+	}
+	opts := audit.VerifyOptions{}
+	if *from != "" {
+		if files, err = startAt(files, *from); err != nil {
+			return err
+		}
+		opts.Partial = true
+	}
+	if len(files) == 0 {
+		return readError(fmt.Errorf("no audit log at %s", *path))
+	}
+	var notes []string
+	if *dataDir != "" {
+		seq, err := kms.StoredAuditChangeSeq(*dataDir)
+		switch {
+		case errors.Is(err, kms.ErrStoreInUse):
+			notes = append(notes, "the store is in use (the server runs): the log is not compared with its last change")
+		case err != nil:
+			return readError(err)
+		default:
+			opts.ChangeSeq = seq
+		}
+	}
+	rep, err := audit.Verify(files, opts)
+	var b *audit.Break
+	if errors.As(err, &b) {
+		fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
+		return exitStatus(1)
+	}
+	if err != nil {
+		return readError(err)
+	}
+	start := "its anchor"
+	if !rep.Anchored {
+		start = fmt.Sprintf("seq %d (%s:%d)", rep.First.Seq, rep.First.File, rep.First.Line)
+	}
+	fmt.Fprintf(stdout, "audit log intact: %d lines in %d files, from %s to seq %d\n", rep.Lines, len(rep.Files), start, rep.Head.Seq)
+	for _, f := range rep.Files {
+		fmt.Fprintf(stdout, "  %s: seq %d to %d (%d lines)\n", f.Name, f.FirstSeq, f.LastSeq, f.Lines)
+	}
+	fmt.Fprintf(stdout, "head: seq %d sha256 %s (%s:%d)\n", rep.Head.Seq, rep.HeadHash, rep.Head.File, rep.Head.Line)
+	fmt.Fprintf(stdout, "changes: %d recorded, %d of them voided (not committed)\n", rep.Changes, rep.Voided)
+	if opts.ChangeSeq != 0 {
+		fmt.Fprintf(stdout, "the store's last change is recorded at seq %d\n", opts.ChangeSeq)
+	}
+	for _, n := range append(notes, rep.Notes...) {
+		fmt.Fprintf(stdout, "note: %s\n", n)
+	}
+	return nil
+}
+
+// startAt is files from the file from on, from added in chain order if it
+// is not among them (a rotated file archived elsewhere).
+func startAt(files []string, from string) ([]string, error) {
+	fi, err := os.Stat(from)
+	if err != nil {
+		return nil, readError(err)
+	}
+	index := func() int {
+		for i, f := range files {
+			if g, err := os.Stat(f); err == nil && os.SameFile(fi, g) {
+				return i
+			}
+		}
+		return -1
+	}
+	if index() < 0 {
+		all, err := audit.Order(append(files, from))
+		if err != nil {
+			return nil, readError(err)
+		}
+		files = all
+	}
+	i := index()
+	if i < 0 {
+		return nil, usageError("--from %s holds no line of the chain", from)
+	}
+	return files[i:], nil
+}
+
+// byteSize is a flag of a size in bytes: a number, with an optional unit
+// (KiB, MiB, GiB, TiB; KB, MB, GB, TB; B).
+type byteSize int64
+
+func (b *byteSize) String() string {
+	n := int64(*b)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.n == 0 {
+			return strconv.FormatInt(n/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return errors.New("a size is a number of bytes, with an optional unit: 104857600, 100MiB, 1GiB")
+	}
+	*b = byteSize(n * mult)
+	return nil
+}

@@ -1,0 +1,595 @@
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed is the error of a write to a closed Log.
+var ErrClosed = errors.New("audit log closed")
+
+// Options configure a Log. Zero values are safe defaults.
+type Options struct {
+	// Path is the log's file. Required.
+	Path string
+	// MaxSize rotates the file once it holds that many bytes (package doc).
+	// Zero: 100 MiB. Negative: never (an external logrotate renames it and
+	// calls Reopen).
+	MaxSize int64
+	// Now stamps records written without a time and the log's own lines. If
+	// nil, time.Now.
+	Now func() time.Time
+	// ChangeSeq is the seq of the last change record the store committed
+	// (its audit_change_seq): Open voids a newer change record, whose
+	// transaction never committed.
+	ChangeSeq uint64
+	// SummaryInterval is how often failed authentications are summarised,
+	// one line per source. Zero: 10 s.
+	SummaryInterval time.Duration
+	// MaxSources bounds the sources an interval counts one by one; past it
+	// they are counted together in one line. Zero: 1024.
+	MaxSources int
+	// OpenFile opens the log's files for writing. If nil, os.OpenFile; tests
+	// give one whose writes fail.
+	OpenFile func(name string, flag int, perm os.FileMode) (File, error)
+}
+
+// DefaultMaxSize is Options.MaxSize's zero value: 100 MiB.
+const DefaultMaxSize = 100 << 20
+
+// File is what a Log needs of the file it appends to (*os.File is one).
+type File interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// Log is the audit log: one writer appends every line (the package doc).
+// Its methods are safe for concurrent use.
+type Log struct {
+	opts Options
+	open func(name string, flag int, perm os.FileMode) (File, error)
+
+	mu       sync.Mutex
+	queue    []*entry
+	closed   bool
+	inflight int           // change records not yet committed or voided
+	reopen   []chan error  // Reopen requests waiting for the writer
+	failure  *failureState // nil while the last batch succeeded
+	wake     chan struct{}
+	done     chan struct{}
+	closeErr error
+
+	auth      authTable // failed authentications by source, summarised
+	throttled authTable // throttled requests by access key, summarised
+
+	bytes atomic.Pointer[counterBox] // CountBytes's; nil: not counted
+
+	// The writer's own, touched by its goroutine only (and by Open before
+	// it starts).
+	f       File
+	written head // the chain as written to f
+	synced  head // the chain as known durable
+	broken  bool // f may hold bytes past written.size: truncate first
+	loose   int  // lines written since the last sync that no one waited for
+	pending []*entry
+	gap     *gapState
+	buf     []byte
+	last    time.Time // when summaries were last written
+}
+
+// head is the end of the chain: the last line's seq and hash, and the size
+// of the current file up to it.
+type head struct {
+	seq  uint64
+	hash [32]byte
+	size int64
+}
+
+// entry is one line handed to the writer.
+type entry struct {
+	body     []byte // the record's JSON without seq and prev; nil: a probe
+	durable  bool   // its waiter waits for the fsync
+	keep     bool   // the log's own: retried until written
+	notice   bool   // the line counting lines not written: rebuilt each batch
+	flush    bool   // a Flush: the summaries are written now
+	resolves bool   // a void: the change it voids is resolved once written
+	done     chan error
+	seq      uint64
+}
+
+type failureState struct {
+	err   error
+	since time.Time
+}
+
+// gapState counts the lines that could not be written since the last
+// success, for the line that says so once writes succeed again.
+type gapState struct {
+	count       int
+	first, last time.Time
+	reason      string
+}
+
+// Open opens (creating if needed, 0600) the audit log at opts.Path, finds
+// the end of its chain (in its rotated files if it is empty), voids a change
+// record above opts.ChangeSeq, writes what that calls for (an anchor, a
+// void), and starts its writer. A full disk leaves those lines pending, the
+// first of the next write, rather than failing Open.
+func Open(opts Options) (*Log, error) {
+	if opts.Path == "" {
+		return nil, errors.New("audit log: no path given")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxSize == 0 {
+		opts.MaxSize = DefaultMaxSize
+	}
+	if opts.SummaryInterval <= 0 {
+		opts.SummaryInterval = defaultInterval
+	}
+	if opts.MaxSources <= 0 {
+		opts.MaxSources = defaultSources
+	}
+	l := &Log{opts: opts, open: opts.OpenFile, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if l.open == nil {
+		l.open = func(name string, flag int, perm os.FileMode) (File, error) { return os.OpenFile(name, flag, perm) }
+	}
+	l.auth.max, l.throttled.max = opts.MaxSources, opts.MaxSources
+	if err := l.recover(); err != nil {
+		return nil, fmt.Errorf("audit log %s: %w", opts.Path, err)
+	}
+	l.last = time.Now()
+	if len(l.pending) > 0 {
+		l.writeBatch(nil, true) // a failure keeps them pending, and the log failing
+	}
+	go l.run()
+	return l, nil
+}
+
+// Write appends rec and returns once it is durable: a request whose line
+// cannot be written must not release its result, so callers turn an error
+// here into a refusal. It stamps rec.Time (UTC) if unset.
+func (l *Log) Write(rec *Record) error {
+	_, err := l.submit(rec, &entry{durable: true})
+	return err
+}
+
+// Append appends rec and returns once it is written, not synced: for lines
+// whose request is answered whatever happens to the line (reads of public
+// data). An error means the line was not written.
+func (l *Log) Append(rec *Record) error {
+	_, err := l.submit(rec, &entry{})
+	return err
+}
+
+// submit marshals rec into e, hands it to the writer and waits for it.
+func (l *Log) submit(rec *Record, e *entry) (uint64, error) {
+	if rec.Time.IsZero() {
+		rec.Time = l.opts.Now().UTC()
+	}
+	rec.Seq, rec.Prev = 0, ""
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return 0, err
+	}
+	if len(body) > maxRecord {
+		body = clipped(rec)
+	}
+	e.body = body
+	done := make(chan error, 1)
+	e.done = done
+	if err := l.enqueue(e); err != nil {
+		return 0, err
+	}
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return e.seq, nil
+}
+
+func (l *Log) enqueue(es ...*entry) error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.queue = append(l.queue, es...)
+	l.mu.Unlock()
+	l.signal()
+	return nil
+}
+
+func (l *Log) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Err reports why the log cannot write, nil while its last write
+// succeeded.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failure == nil {
+		return nil
+	}
+	return fmt.Errorf("writes failing since %s: %w", l.failure.since.UTC().Format(time.RFC3339), l.failure.err)
+}
+
+// Probe reports whether the log can write: nil at once while its last
+// write succeeded; else it tries a write (the line that says how many lines
+// could not be written) and reports how that went, so that a failing log
+// recovers by being asked.
+func (l *Log) Probe(ctx context.Context) error {
+	if err := l.Err(); err == nil || errors.Is(err, ErrClosed) {
+		return err
+	}
+	done := make(chan error, 1)
+	if err := l.enqueue(&entry{durable: true, done: done}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Flush writes the summaries of failed authentications counted so far,
+// without waiting for their interval, and returns once every line written
+// before it is durable.
+func (l *Log) Flush() error {
+	done := make(chan error, 1)
+	if err := l.enqueue(&entry{durable: true, flush: true, done: done}); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// Reopen starts a new file at Path if the current one was renamed (by
+// logrotate): the new file's first line says it continues the chain. It is a
+// no-op while Path is still the file being written; it waits while a change
+// record is unresolved.
+func (l *Log) Reopen() error {
+	ch := make(chan error, 1)
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.reopen = append(l.reopen, ch)
+	l.mu.Unlock()
+	l.signal()
+	return <-ch
+}
+
+// Close writes what is queued and the pending summaries, syncs and closes
+// the file. Writes after it fail with ErrClosed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.signal()
+	<-l.done
+	return l.closeErr
+}
+
+// run is the writer.
+func (l *Log) run() {
+	defer close(l.done)
+	every := min(syncEvery, l.opts.SummaryInterval)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		ticked := false
+		select {
+		case <-l.wake:
+		case <-tick.C:
+			ticked = true
+		}
+		l.mu.Lock()
+		batch := l.queue
+		l.queue = nil
+		closing := l.closed
+		var reopen []chan error
+		if l.inflight == 0 {
+			reopen, l.reopen = l.reopen, nil
+		}
+		l.mu.Unlock()
+		if closing || time.Since(l.last) >= l.opts.SummaryInterval || slices.ContainsFunc(batch, func(e *entry) bool { return e.flush }) {
+			batch = append(l.summaries(), batch...)
+			l.last = time.Now()
+		}
+		l.writeBatch(batch, closing || ticked && l.written != l.synced)
+		for _, ch := range reopen {
+			ch <- l.reopenFile()
+		}
+		if closing {
+			l.mu.Lock()
+			for _, ch := range l.reopen {
+				ch <- ErrClosed
+			}
+			l.reopen = nil
+			l.mu.Unlock()
+			err := l.f.Sync()
+			if cerr := l.f.Close(); err == nil {
+				err = cerr
+			}
+			l.closeErr = err
+			return
+		}
+	}
+}
+
+// writeBatch writes the log's pending lines, then batch, with one write,
+// and syncs if any line needs it (or sync): the package doc's group commit.
+func (l *Log) writeBatch(batch []*entry, sync bool) {
+	l.maybeRotate()
+	// The log's own pending lines first (an anchor must be the chain's
+	// first, a void must precede any later change), then the count of the
+	// lines that could not be written, then the batch.
+	lines := make([]*entry, 0, len(l.pending)+len(batch)+1)
+	lines = append(lines, l.pending...)
+	if l.gap != nil {
+		lines = append(lines, l.gapEntry())
+		sync = true
+	}
+	lines = append(lines, batch...)
+	if len(lines) == 0 && !sync {
+		return
+	}
+	if l.broken {
+		if err := l.f.Truncate(l.written.size); err != nil {
+			l.fail(lines, err)
+			return
+		}
+		l.broken = false
+	}
+	st := l.written
+	buf := l.buf[:0]
+	for _, e := range lines {
+		if e.durable || e.keep {
+			sync = true
+		}
+		if e.body == nil {
+			continue
+		}
+		buf, st = appendLine(buf, e.body, st)
+		e.seq = st.seq
+	}
+	l.buf = buf
+	if len(buf) > 0 {
+		if _, err := l.f.Write(buf); err != nil {
+			l.undo(l.written)
+			l.fail(lines, err)
+			return
+		}
+	}
+	l.written = st
+	loose := l.loose
+	for _, e := range lines {
+		if !e.durable && !e.keep && !e.notice {
+			e.reply(nil)
+			if e.body != nil {
+				l.loose++
+			}
+		}
+	}
+	if sync && l.written != l.synced {
+		if err := l.f.Sync(); err != nil {
+			// What was written since the last sync may be lost: cut it off
+			// and count it, the lines already answered included (this
+			// batch's are counted by fail).
+			l.undo(l.synced)
+			l.fail(lines, err)
+			l.gap.count += loose
+			l.loose = 0
+			return
+		}
+		l.synced = l.written
+		l.loose = 0
+	}
+	if cb := l.bytes.Load(); cb != nil && len(buf) > 0 {
+		cb.c.Add(float64(len(buf)))
+	}
+	resolved := 0
+	for _, e := range lines {
+		e.reply(nil)
+		if e.resolves {
+			resolved++
+		}
+	}
+	l.pending, l.gap = nil, nil
+	l.mu.Lock()
+	l.failure = nil
+	l.inflight -= resolved
+	wake := resolved > 0 && len(l.reopen) > 0
+	l.mu.Unlock()
+	if wake {
+		l.signal() // a Reopen waited for the change to resolve
+	}
+}
+
+// undo truncates the file back to h, the chain's end before the failed
+// batch; if that fails too, the next batch tries first.
+func (l *Log) undo(h head) {
+	l.written = h
+	if err := l.f.Truncate(h.size); err != nil {
+		l.broken = true
+	}
+}
+
+// fail answers the waiters of a batch, lines, that could not be written
+// or synced with err, keeps the log's own lines for the next batch, and
+// counts the others as lost (those already answered as written too: a
+// failed sync cut them off).
+func (l *Log) fail(lines []*entry, err error) {
+	now := l.opts.Now()
+	if l.gap == nil {
+		l.gap = &gapState{first: now}
+	}
+	l.gap.last, l.gap.reason = now, err.Error()
+	l.pending = l.pending[:0]
+	for _, e := range lines {
+		switch {
+		case e.notice:
+		case e.keep:
+			l.pending = append(l.pending, e)
+		case e.body != nil:
+			l.gap.count++
+		}
+		e.reply(err) // a waiter of the log's own line learns; the line stays pending
+	}
+	l.mu.Lock()
+	if l.failure == nil {
+		l.failure = &failureState{since: now}
+	}
+	l.failure.err = err
+	l.mu.Unlock()
+}
+
+// reply answers e's waiter, once.
+func (e *entry) reply(err error) {
+	if e.done != nil {
+		e.done <- err
+		e.done = nil
+	}
+}
+
+// gapEntry is the line that says how many lines could not be written.
+func (l *Log) gapEntry() *entry {
+	g := l.gap
+	first, last := g.first.UTC(), g.last.UTC()
+	rec := &Record{Time: l.opts.Now().UTC(), Dialect: dialectLog, Operation: opRecovered, Outcome: OK,
+		Message: fmt.Sprintf("%d lines could not be written (%s): their requests were refused, but reads of public data, which were answered", g.count, g.reason),
+		Count:   g.count, First: &first, Last: &last}
+	e := l.own(rec)
+	e.keep, e.notice = false, true
+	return e
+}
+
+// own is an entry of the log's own line rec, kept until written.
+func (l *Log) own(rec *Record) *entry {
+	if rec.Dialect == "" {
+		rec.Dialect = dialectLog
+	}
+	e := l.line(rec)
+	e.keep = true
+	return e
+}
+
+// line is an entry of rec that no one waits for.
+func (l *Log) line(rec *Record) *entry {
+	if rec.Time.IsZero() {
+		rec.Time = l.opts.Now().UTC()
+	}
+	body, err := json.Marshal(rec)
+	if err != nil {
+		panic(err) // a Record always marshals
+	}
+	if len(body) > maxRecord {
+		body = clipped(rec)
+	}
+	return &entry{body: body}
+}
+
+// maxRecord bounds a record's line, far below what Verify and Open accept
+// (maxLine): its text fields carry what a client sent (an operation's name,
+// a key id, an error message that names a field), and one request must not
+// write a line that breaks the chain's reading, or the next Open.
+const (
+	maxRecord = 32 << 10
+	maxField  = 512 // bytes of a text field kept when a record is clipped
+)
+
+// clipped is rec's line with its text fields cut to maxField bytes each
+// (their JSON escapes make at most 6 bytes of each), marked as clipped.
+func clipped(rec *Record) []byte {
+	r := *rec
+	clip := func(s *string) {
+		if len(*s) > maxField {
+			*s = strings.ToValidUTF8((*s)[:maxField], "") + "…"
+		}
+	}
+	for _, f := range []*string{&r.RequestID, &r.AccessKeyID, &r.Principal, &r.SourceIP, &r.Dialect, &r.Operation,
+		&r.KeyARN, &r.SourceKeyARN, &r.ErrorCode, &r.Message, &r.Credential} {
+		clip(f)
+	}
+	r.Message += " [record clipped]"
+	if len(r.BypassedChecks) > 8 {
+		r.BypassedChecks = r.BypassedChecks[:8]
+	}
+	body, err := json.Marshal(&r)
+	if err != nil || len(body) > maxRecord {
+		// Not a record kms writes (an attestation summary or reasons
+		// beyond their bounds): keep who and what only.
+		body, _ = json.Marshal(&Record{Time: r.Time, RequestID: r.RequestID, AccessKeyID: r.AccessKeyID, Principal: r.Principal,
+			SourceIP: r.SourceIP, Dialect: r.Dialect, Operation: r.Operation, KeyARN: r.KeyARN, Outcome: r.Outcome,
+			ErrorCode: r.ErrorCode, Message: "[record too large: its details were dropped]", Change: r.Change,
+			Voids: r.Voids, Reinstates: r.Reinstates, Anchor: r.Anchor})
+	}
+	return body
+}
+
+// appendLine appends body as the line after st — its seq and prev added —
+// and returns the chain's new end.
+func appendLine(buf, body []byte, st head) ([]byte, head) {
+	start := len(buf)
+	buf = append(buf, body[:len(body)-1]...) // body is a JSON object: drop its '}'
+	if len(body) > 2 {
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"seq":`...)
+	buf = strconv.AppendUint(buf, st.seq+1, 10)
+	buf = append(buf, `,"prev":"`...)
+	buf = hex.AppendEncode(buf, st.hash[:])
+	buf = append(buf, `"}`...)
+	st.hash = sha256.Sum256(buf[start:])
+	buf = append(buf, '\n')
+	st.seq++
+	st.size += int64(len(buf) - start)
+	return buf, st
+}
+
+// A Counter counts what the log writes: the server's
+// attestkms_audit_bytes_total (a prometheus.Counter is one).
+type Counter interface{ Add(float64) }
+
+type counterBox struct{ c Counter }
+
+// CountBytes makes c count the bytes of every batch of lines written from
+// now on (once it is written, and synced if it had to be); nil stops
+// counting.
+func (l *Log) CountBytes(c Counter) {
+	if c == nil {
+		l.bytes.Store(nil)
+		return
+	}
+	l.bytes.Store(&counterBox{c})
+}

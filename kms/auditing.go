@@ -1,0 +1,299 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/attestkms/attestkms/kms/audit"
+)
+
+// Every operation writes its own audit record (package audit's doc has the
+// log's design). An operation is one of three kinds, by what it may release
+// or change, and the kind says when its record is written and what a record
+// that cannot be written does:
+type opKind int
+
+const (
+	// opRead reads what is not secret (metadata, public keys, policies,
+	// listings): its record is appended, and the answer goes out even if
+	// the line cannot be written, so that a full disk leaves public reads
+	// working (Ready reports the log).
+	opRead opKind = iota
+	// opUse uses a key or makes a secret: it answers only once its record is
+	// durable; if it cannot be written the answer is withheld (its secrets
+	// zeroed) and the operation fails with ErrInternal.
+	opUse
+	// opChange changes the store: the record of a change commits with it
+	// (Service.change); a failed one is written as opUse's.
+	opChange
+)
+
+// opState is what an operation's record says beyond the Call: it lives on
+// the operation's own copy of the Call (begin), never on the caller's.
+type opState struct {
+	name         string
+	kind         opKind
+	keyARN       string
+	sourceKeyARN string
+	credential   string // the access key id a credential operation created, rotated to or deleted
+	attestation  *AttestationSummary
+	bypassed     []string
+	message      string            // a note for the record of a success
+	aliases      map[string]string // key id -> the alias the request named it by (kms:RequestAlias)
+	recorded     bool              // the record (or its void) is written
+}
+
+// begin returns the Call operation name works on: a copy of c, so that kms
+// never writes to its caller's Call, collecting what its record says.
+func begin(c *Call, name string, kind opKind) *Call {
+	if c == nil {
+		c = &Call{}
+	}
+	cc := *c
+	cc.op = &opState{name: name, kind: kind}
+	return &cc
+}
+
+// systemCall is the Call of what the service does by itself (maintenance,
+// a region move at Open): its records name no principal.
+func systemCall(requestID, name string) *Call {
+	return begin(&Call{RequestID: requestID, Dialect: "admin"}, name, opChange)
+}
+
+// run is an operation: fn on the operation's own Call, then its record
+// (finish).
+func run[Req, Resp any](s *Service, ctx context.Context, c *Call, name string, kind opKind, req *Req, fn func(context.Context, *Call, *Req) (*Resp, error)) (*Resp, error) {
+	c = begin(c, name, kind)
+	resp, err := fn(ctx, c, req)
+	return finish(s, c, resp, err)
+}
+
+// finish writes the record of c's operation, which answered resp or err,
+// and returns what the caller gets: resp, or err marked as audited
+// (Audited), or — when the record of a use or change cannot be written — an
+// internal error, resp's secrets zeroed.
+func finish[Resp any](s *Service, c *Call, resp *Resp, err error) (*Resp, error) {
+	written, refusal := s.audited(c, err)
+	if refusal != nil {
+		if w, ok := any(resp).(wiper); ok && resp != nil {
+			w.wipe()
+		}
+		if err == nil {
+			err = refusal
+		}
+		return nil, err
+	}
+	if err != nil {
+		if written {
+			err = &auditedError{err}
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// wiper is a response holding secrets, which wipe zeroes.
+type wiper interface{ wipe() }
+
+// audited writes the record of c's operation, which ended with err, unless
+// it is written already (a change's, in its transaction). written reports
+// whether it is; refusal, for a use or a change, why it is not.
+func (s *Service) audited(c *Call, err error) (written bool, refusal error) {
+	st := c.op
+	if st.recorded {
+		return true, nil
+	}
+	rec := s.record(c, err)
+	if st.kind == opRead {
+		return s.audit.Append(rec) == nil, nil
+	}
+	if werr := s.audit.Write(rec); werr != nil {
+		return false, auditUnavailable(werr)
+	}
+	st.recorded = true
+	return true, nil
+}
+
+// record is the audit record of c's operation, which ended with err.
+func (s *Service) record(c *Call, err error) *audit.Record {
+	st := c.op
+	r := &audit.Record{
+		Time: s.now().UTC(), RequestID: c.RequestID, SourceIP: c.SourceIP, Dialect: c.Dialect, Operation: st.name,
+		KeyARN: st.keyARN, SourceKeyARN: st.sourceKeyARN, Attestation: st.attestation, BypassedChecks: st.bypassed,
+		Outcome: audit.OK, Message: st.message, Credential: st.credential,
+	}
+	if c.Principal != nil {
+		r.AccessKeyID, r.Principal = c.Principal.AccessKeyID, c.Principal.ARN
+	}
+	if err != nil {
+		r.Outcome = audit.Error
+		r.ErrorCode, r.Message = c.wireError(err)
+	}
+	return r
+}
+
+// wireError is how c's dialect answers err (Call.WireError), else its kms
+// kind and message.
+func (c *Call) wireError(err error) (code, message string) {
+	if c.WireError != nil {
+		return c.WireError(err)
+	}
+	return Kind(err).Error(), Message(err)
+}
+
+// errAuditUnavailable is the cause of an operation refused because its
+// record could not be written.
+var errAuditUnavailable = errors.New("the audit log cannot be written")
+
+func auditUnavailable(err error) error {
+	return &Error{Kind: ErrInternal, Msg: "internal error", Cause: fmt.Errorf("%w: %w", errAuditUnavailable, err)}
+}
+
+// auditedError marks an operation's error as audited: its record is
+// written (Audited).
+type auditedError struct{ err error }
+
+func (e *auditedError) Error() string { return e.err.Error() }
+func (e *auditedError) Unwrap() error { return e.err }
+
+// Audited reports whether err, an operation's, has its audit record: an
+// error that does not (a dialect's own refusal, or an operation's whose
+// record could not be written) is the caller's to record (AuditRefusal).
+func Audited(err error) bool {
+	var a *auditedError
+	return errors.As(err, &a)
+}
+
+// AuditRefusal records a request that reached no operation, or that its
+// dialect refused itself: c is its call, operation its name as the dialect
+// gives it, err the refusal. The refusal goes out whatever happens to the
+// line; the error says whether it was written.
+func (s *Service) AuditRefusal(c *Call, operation string, err error) error {
+	c = begin(c, operation, opRead)
+	return s.audit.Append(s.record(c, err))
+}
+
+// metaAuditChangeSeq is the seq of the last change record committed with its
+// change (package audit's doc).
+var metaAuditChangeSeq = []byte("audit_change_seq")
+
+// commitTx commits a change's transaction: a test seam (a commit that
+// fails), bolt's Commit outside tests.
+var commitTx = (*bolt.Tx).Commit
+
+// change runs fn in one write transaction and commits the change with c's
+// audit record, or neither (package audit's doc): the record is written,
+// durably, after fn succeeds and before the commit, and the transaction
+// stores its seq; a record that cannot be written aborts the change
+// (ErrInternal); a commit that fails voids the record. The cached keys named
+// by invalidate are dropped whatever happens. A done ctx starts nothing
+// (ErrCanceled). fn returning an error changes nothing and writes nothing:
+// the operation's record says what happened.
+func (s *Service) change(ctx context.Context, c *Call, fn func(tx *bolt.Tx) error, invalidate ...string) error {
+	if err := canceled(ctx); err != nil {
+		return err
+	}
+	st := s.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	defer st.drop(invalidate)
+	tx, err := st.db.Begin(true)
+	if err != nil {
+		return internal(err)
+	}
+	defer tx.Rollback() // after a commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	ch, err := s.audit.Change(s.record(c, nil))
+	if err != nil {
+		return auditUnavailable(err)
+	}
+	committed := false
+	var cause error
+	defer func() {
+		if !committed { // a failed commit, or a panic in it
+			c.op.recorded = true // the void is the request's record
+			void := s.record(c, internal(cause))
+			void.Message = "the change was not committed"
+			if cause != nil {
+				void.Message += ": " + cause.Error()
+			}
+			ch.Void(void) // if it fails, the log writes it before any later line
+		}
+	}()
+	if cause = tx.Bucket(bucketMeta).Put(metaAuditChangeSeq, strconv.AppendUint(nil, ch.Seq(), 10)); cause != nil {
+		return internal(cause)
+	}
+	if cause = commitTx(tx); cause != nil {
+		return internal(fmt.Errorf("committing the transaction: %w", cause))
+	}
+	committed = true
+	ch.Commit()
+	c.op.recorded = true
+	return nil
+}
+
+// storedChangeSeq reads the store's audit_change_seq.
+func storedChangeSeq(tx *bolt.Tx) (uint64, error) {
+	raw := tx.Bucket(bucketMeta).Get(metaAuditChangeSeq)
+	if raw == nil {
+		return 0, nil // a store from before the audit chain, or without changes yet
+	}
+	return strconv.ParseUint(string(raw), 10, 64)
+}
+
+// Call notes: what an operation's record says, on its own Call.
+
+func (c *Call) noteKey(arn string) {
+	if c.op != nil {
+		c.op.keyARN = arn
+	}
+}
+
+func (c *Call) noteCredential(accessKeyID string) {
+	if c.op != nil {
+		c.op.credential = accessKeyID
+	}
+}
+
+func (c *Call) noteMessage(m string) {
+	if c.op != nil {
+		c.op.message = m
+	}
+}
+
+func (c *Call) noteAttestation(a *AttestationSummary) {
+	if c.op != nil {
+		c.op.attestation = a
+	}
+}
+
+func (c *Call) noteBypassed(checks []string) {
+	if c.op != nil {
+		c.op.bypassed = checks
+	}
+}
+
+// noteAlias records that the request named key id by alias.
+func (c *Call) noteAlias(id, alias string) {
+	if alias == "" || c.op == nil {
+		return
+	}
+	if c.op.aliases == nil {
+		c.op.aliases = map[string]string{}
+	}
+	c.op.aliases[id] = alias
+}
+
+// requestAlias is the alias the request named key id by, "" if none.
+func (c *Call) requestAlias(id string) string {
+	if c.op == nil {
+		return ""
+	}
+	return c.op.aliases[id]
+}
