@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The kinds a request-signature check fails with, for errors.Is. Every
@@ -235,3 +236,59 @@ var knownLower = func() map[string]string {
 	}
 	return m
 }()
+
+// ParseTime parses s, which must have exactly layout's shape, where layout
+// is made of Go's reference fields 2006, 01, 02, 15, 04 and 05 (each that
+// many digits, no fewer) and literal bytes: what time.Parse(layout, s)
+// accepts and Format prints back as s, in UTC, without parsing the layout
+// as time.Parse does (a verifier reads two such dates per request).
+func ParseTime(layout, s string) (time.Time, bool) {
+	var v [6]int // year, month, day, hour, minute, second
+	v[1], v[2] = 1, 1
+	i := 0
+	for l := 0; l < len(layout); {
+		field, width := -1, 2
+		switch rest := layout[l:]; {
+		case strings.HasPrefix(rest, "2006"):
+			field, width = 0, 4
+		case len(rest) < 2:
+		case rest[0] == '0' && rest[1] == '1':
+			field = 1
+		case rest[0] == '0' && rest[1] == '2':
+			field = 2
+		case rest[0] == '1' && rest[1] == '5':
+			field = 3
+		case rest[0] == '0' && rest[1] == '4':
+			field = 4
+		case rest[0] == '0' && rest[1] == '5':
+			field = 5
+		}
+		if field < 0 {
+			if i >= len(s) || s[i] != layout[l] {
+				return time.Time{}, false
+			}
+			i, l = i+1, l+1
+			continue
+		}
+		if i+width > len(s) {
+			return time.Time{}, false
+		}
+		n := 0
+		for j := i; j < i+width; j++ {
+			if !IsDigit(s[j]) {
+				return time.Time{}, false
+			}
+			n = 10*n + int(s[j]-'0')
+		}
+		v[field] = n
+		i, l = i+width, l+width
+	}
+	if i != len(s) || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 || v[5] > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC)
+	if t.Day() != v[2] { // the 31st of a 30-day month, the 29th of February of a common year
+		return time.Time{}, false
+	}
+	return t, true
+}
