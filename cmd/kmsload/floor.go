@@ -258,17 +258,13 @@ func ecdsaFloor(name string, curve elliptic.Curve, h crypto.Hash, msg []byte) (f
 	if err != nil {
 		return floorPart{}, err
 	}
-	d := h.New()
-	d.Write(msg)
-	sig, err := ecdsa.SignASN1(rand.Reader, k, d.Sum(nil))
+	sig, err := ecdsa.SignASN1(rand.Reader, k, hashOf(h, msg))
 	if err != nil {
 		return floorPart{}, err
 	}
 	pub := &k.PublicKey
 	return floorPart{name, func() error {
-		d := h.New()
-		d.Write(msg)
-		if !ecdsa.VerifyASN1(pub, d.Sum(nil), sig) {
+		if !ecdsa.VerifyASN1(pub, hashOf(h, msg), sig) {
 			return errors.New("floor: ECDSA verification failed")
 		}
 		return nil
@@ -282,9 +278,7 @@ func rsaVerifyFloor(name string, bits int, h crypto.Hash, pss bool, msg []byte) 
 	if err != nil {
 		return floorPart{}, err
 	}
-	d := h.New()
-	d.Write(msg)
-	digest := d.Sum(nil)
+	digest := hashOf(h, msg)
 	var sig []byte
 	if pss {
 		sig, err = rsa.SignPSS(rand.Reader, k, h, digest, nil)
@@ -296,12 +290,10 @@ func rsaVerifyFloor(name string, bits int, h crypto.Hash, pss bool, msg []byte) 
 	}
 	pub := &k.PublicKey
 	return floorPart{name, func() error {
-		d := h.New()
-		d.Write(msg)
 		if pss {
-			return rsa.VerifyPSS(pub, h, d.Sum(nil), sig, nil)
+			return rsa.VerifyPSS(pub, h, hashOf(h, msg), sig, nil)
 		}
-		return rsa.VerifyPKCS1v15(pub, h, d.Sum(nil), sig)
+		return rsa.VerifyPKCS1v15(pub, h, hashOf(h, msg), sig)
 	}}, nil
 }
 
@@ -309,11 +301,16 @@ func rsaVerifyFloor(name string, bits int, h crypto.Hash, pss bool, msg []byte) 
 func hashFloor(name string, h crypto.Hash, n int) floorPart {
 	msg := make([]byte, n)
 	return floorPart{name, func() error {
-		d := h.New()
-		d.Write(msg)
-		d.Sum(nil)
+		hashOf(h, msg)
 		return nil
 	}}
+}
+
+// hashOf is msg's digest with h.
+func hashOf(h crypto.Hash, msg []byte) []byte {
+	d := h.New()
+	d.Write(msg)
+	return d.Sum(nil)
 }
 
 // operationFloor is op's own cryptography on a 32-byte secret (the

@@ -20,6 +20,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 	"github.com/attestkms/attestkms/internal/testserver"
@@ -311,6 +312,26 @@ func TestNitroFloor(t *testing.T) {
 		if _, err := floorParts(op, doc, 6000); err != nil {
 			t.Errorf("%s: %v", op, err)
 		}
+	}
+	// An SEV-SNP envelope's floor: the report's ES384, the binding.
+	snpCA, err := snptest.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := snpCA.Evidence(der, snptest.Report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err = floorParts("GenerateDataKey", ev, 6000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range parts {
+		names = append(names, p.name)
+	}
+	if !slices.Equal(names, []string{"evidence_signature_ES384", "evidence_binding", "data_key_aes256gcm_seal", "cms_wrap_rsa3072_oaep_aes256cbc", "sigv4_cached_key", "audit_chain_sha256"}) {
+		t.Errorf("SEV-SNP floor: %v", names)
 	}
 	// What is not evidence has no floor.
 	for _, bad := range [][]byte{{0x84, 0x01}, []byte("not evidence"), {0xa1, 0x61, 0x61, 0x01}} {
