@@ -61,7 +61,9 @@ func TestFormatOfStoreMadeBefore(t *testing.T) {
 		AuditChangeSeq uint64 `json:"audit_change_seq"`
 		Keys           map[string]any
 		Credentials    []struct {
-			Info   struct{ AccessKeyID string `json:"access_key_id"` }
+			Info struct {
+				AccessKeyID string `json:"access_key_id"`
+			}
 			Secret string
 		}
 		Admin struct {

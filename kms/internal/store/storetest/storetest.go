@@ -108,8 +108,8 @@ func sampleKey(n int) *store.Key {
 		ID: keyID(n), CreatedAt: at(1), Description: "key " + fmt.Sprint(n),
 		Spec: "SYMMETRIC_DEFAULT", Usage: "ENCRYPT_DECRYPT", State: "PendingDeletion",
 		DeletionDate: ptime(2), PendingWindowDays: 7,
-		Policy: `{"Statement":[]}`,
-		Tags:   []store.Tag{{TagKey: "a", TagValue: "1"}, {TagKey: "b", TagValue: ""}},
+		Policy:          `{"Statement":[]}`,
+		Tags:            []store.Tag{{TagKey: "a", TagValue: "1"}, {TagKey: "b", TagValue: ""}},
 		RotationEnabled: true, RotationPeriodDays: 90, NextRotation: ptime(3),
 		Materials: []store.Material{
 			{Version: 1, ID: "01", CreatedAt: at(1), RotationType: "", Sealed: []byte{1, 2, 3}},
