@@ -1,0 +1,59 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/attestkms/attestkms/internal/pgtest"
+	"github.com/attestkms/attestkms/kms/internal/store"
+	"github.com/attestkms/attestkms/kms/internal/store/storetest"
+)
+
+var bg = context.Background()
+
+// newDB is a new database holding an empty store (Create with nothing
+// written), and its URL.
+func newDB(t testing.TB) string {
+	t.Helper()
+	u := pgtest.DB(t)
+	if err := Create(bg, u, Options{}, func(store.Txn) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func open(t testing.TB, u string) *Store {
+	t.Helper()
+	s, err := Open(bg, u, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestConformance runs the store's conformance suite on PostgreSQL.
+func TestConformance(t *testing.T) {
+	var mu sync.Mutex
+	urls := map[store.Store]string{}
+	storetest.Run(t, storetest.Factory{
+		New: func(t *testing.T) store.Store {
+			u := newDB(t)
+			s := open(t, u)
+			mu.Lock()
+			urls[s] = u
+			mu.Unlock()
+			return s
+		},
+		Reopen: func(t *testing.T, s store.Store) store.Store {
+			mu.Lock()
+			u := urls[s]
+			mu.Unlock()
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, u)
+		},
+	})
+}
