@@ -99,14 +99,12 @@ func (s *Service) createAlias(ctx context.Context, c *Call, req *CreateAliasRequ
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	err = s.change(ctx, c, func(tx store.Txn) error {
-		if _, err := tx.Key(target.ID); errors.Is(err, store.ErrNotFound) {
-			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, target.ID))
-		} else if err != nil {
-			return err
-		}
 		err := tx.CreateAlias(&store.Alias{Name: aliasName, KeyID: target.ID, CreatedAt: now, UpdatedAt: now})
-		if errors.Is(err, store.ErrExists) {
+		switch {
+		case errors.Is(err, store.ErrExists):
 			return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, aliasName))
+		case errors.Is(err, store.ErrNotFound): // the key, deleted since it was loaded
+			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, target.ID))
 		}
 		return err
 	})
