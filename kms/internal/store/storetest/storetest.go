@@ -304,7 +304,7 @@ func testKeyRoundTrip(t *testing.T, f Factory) {
 	mustUpdate(t, s, func(tx store.Txn) error { return tx.CreateKey(bare) })
 	got = readKey(t, s, bare.ID)
 	same(t, "a key without optional fields", got, bare)
-	if got.DeletionDate != nil || got.NextRotation != nil || got.Tags != nil && len(got.Tags) != 0 {
+	if got.DeletionDate != nil || got.NextRotation != nil || len(got.Tags) != 0 {
 		t.Fatalf("absent fields read back: %+v", got)
 	}
 	wantErr(t, "CreateKey of a taken id", s.Update(bg, func(tx store.Txn) error { return tx.CreateKey(sampleKey(1)) }), store.ErrExists)
