@@ -23,6 +23,7 @@ var migrationFS embed.FS
 type migration struct {
 	version int
 	name    string // the file's, without its number and .sql
+	file    string
 	sql     string
 }
 
@@ -46,7 +47,7 @@ func loadMigrations() []migration {
 		if err != nil {
 			panic(err)
 		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
+		out = append(out, migration{version: v, name: name, file: e.Name(), sql: string(b)})
 	}
 	return out
 }

@@ -97,10 +97,10 @@ func (w *watch) listen(ctx context.Context) (live bool) {
 	if _, err := c.Exec(ctx, "LISTEN "+channel); err != nil {
 		return false
 	}
-	// What committed from here on is notified; compare what committed
+	// What commits from here on is notified; compare what committed
 	// before with what was told.
-	var rev int64
-	if err := c.QueryRow(ctx, "SELECT revision FROM changes").Scan(&rev); err != nil {
+	rev, err := revision(ctx, c)
+	if err != nil {
 		return false
 	}
 	if w.last < 0 || rev != w.last {
@@ -115,7 +115,9 @@ func (w *watch) listen(ctx context.Context) (live bool) {
 		cancel()
 		switch {
 		case err == nil:
-			w.notified(n)
+			if !w.notified(ctx, c, n) {
+				return true
+			}
 			continue
 		case ctx.Err() != nil || !isTimeout(err):
 			return true
@@ -126,20 +128,27 @@ func (w *watch) listen(ctx context.Context) (live bool) {
 	}
 }
 
+// revision reads the count of changes committed, within watchPingTimeout.
+func revision(ctx context.Context, c *pgx.Conn) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, watchPingTimeout)
+	defer cancel()
+	var rev int64
+	err := c.QueryRow(ctx, "SELECT revision FROM changes").Scan(&rev)
+	return rev, err
+}
+
 // ping reads the revision: false if the connection does not answer in
 // time. A revision above the last told, still unreached by the next ping,
 // means notifications were lost: ChangedAll.
 func (w *watch) ping(ctx context.Context, c *pgx.Conn) bool {
-	pctx, cancel := context.WithTimeout(ctx, watchPingTimeout)
-	defer cancel()
-	var rev int64
-	if err := c.QueryRow(pctx, "SELECT revision FROM changes").Scan(&rev); err != nil {
+	rev, err := revision(ctx, c)
+	if err != nil {
 		return false
 	}
 	switch {
 	case w.suspect > 0 && w.last < w.suspect:
 		w.fn(store.Change{Kind: store.ChangedAll})
-		w.last, w.suspect = max(rev, w.last), 0
+		w.last, w.suspect = rev, 0
 	case rev > w.last:
 		w.suspect = rev
 	default:
@@ -148,10 +157,16 @@ func (w *watch) ping(ctx context.Context, c *pgx.Conn) bool {
 	return true
 }
 
-// notified tells the change n carries: [revision, kind, id, version]. A
-// change already covered is skipped; one after a gap, or a payload that is
-// not a change, is ChangedAll.
-func (w *watch) notified(n *pgconn.Notification) {
+// notified tells the change n carries, [revision, kind, id, version]:
+// false if the connection failed. Notifications come in commit order, one
+// revision after another; one further on means some were missed, and one
+// that is not a change may be a format this package does not know: both
+// are ChangedAll. Whoever may connect to the database may NOTIFY too, so a
+// notification's revision is believed only when it is the next one, and
+// every change is told, even one at a revision already seen (at worst a
+// cache drops what it did not have to): a forged notification can make
+// caches drop entries, never keep one.
+func (w *watch) notified(ctx context.Context, c *pgx.Conn, n *pgconn.Notification) bool {
 	var p []json.RawMessage
 	var rev, version int64
 	var kind store.ChangeKind
@@ -167,15 +182,22 @@ func (w *watch) notified(n *pgconn.Notification) {
 	switch {
 	case !ok:
 		w.fn(store.Change{Kind: store.ChangedAll})
-		return // last stays: what it is is not known
-	case rev <= w.last:
-		return
-	case rev != w.last+1:
+	case rev > w.last+1:
+		// Read the revision, then tell ChangedAll: whatever committed up
+		// to it is covered.
+		cur, err := revision(ctx, c)
+		if err != nil {
+			return false
+		}
 		w.fn(store.Change{Kind: store.ChangedAll})
+		w.last, w.suspect = cur, 0
 	default:
 		w.fn(store.Change{Kind: kind, ID: id, Version: uint64(version)})
+		if rev == w.last+1 {
+			w.last = rev
+		}
 	}
-	w.last = rev
+	return true
 }
 
 func isTimeout(err error) bool {
