@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -217,7 +219,7 @@ func (s *Store) commit(ctx context.Context, c *pgx.Conn) error {
 // ctx is done. If that fails the connection is broken, and the pool
 // discards it when released.
 func rollback(ctx context.Context, c *pgx.Conn) {
-	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+	if c == nil || c.IsClosed() || c.PgConn().TxStatus() == 'I' {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -241,12 +243,16 @@ func (s *Store) run(ctx context.Context, write bool, fn func(*txn) error) error 
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
-	conn, err := s.pool.Acquire(ctx)
+	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.mapErr(err)
 	}
-	defer conn.Release()
-	t := &txn{s: s, ctx: ctx, conn: conn.Conn(), write: write}
+	t := &txn{s: s, ctx: ctx, pc: pc, conn: pc.Conn(), write: write}
+	defer func() { // the txn's last connection: it may change
+		if t.pc != nil {
+			t.pc.Release()
+		}
+	}()
 	done := false
 	defer func() {
 		if !done { // fn failed or panicked
@@ -257,6 +263,9 @@ func (s *Store) run(ctx context.Context, write bool, fn func(*txn) error) error 
 		return err
 	}
 	done = true
+	if t.lost != nil {
+		return t.lost
+	}
 	if !t.begun {
 		return nil // fn read and wrote nothing
 	}
@@ -282,10 +291,9 @@ func (s *Store) Key(ctx context.Context, id string) (*store.Key, error) {
 	if !isText(id) {
 		return nil, store.ErrNotFound
 	}
-	var ver int64
-	var raw []byte
-	if err := s.pool.QueryRow(ctx, sqlKey, id).Scan(&ver, &raw); err != nil {
-		return nil, s.mapErr(err)
+	ver, raw, err := s.get(ctx, sqlKey, id)
+	if err != nil {
+		return nil, err
 	}
 	return decodeKey(id, ver, raw)
 }
@@ -298,12 +306,67 @@ func (s *Store) Alias(ctx context.Context, name string) (*store.Alias, error) {
 	if !isText(name) {
 		return nil, store.ErrNotFound
 	}
-	var ver int64
-	var raw []byte
-	if err := s.pool.QueryRow(ctx, sqlAlias, name).Scan(&ver, &raw); err != nil {
-		return nil, s.mapErr(err)
+	ver, raw, err := s.get(ctx, sqlAlias, name)
+	if err != nil {
+		return nil, err
 	}
 	return decodeAlias(name, ver, raw)
+}
+
+// get reads one record's version and JSON with sql, outside a transaction.
+// A connection found broken is retried once (retryable).
+func (s *Store) get(ctx context.Context, sql, id string) (ver int64, raw []byte, err error) {
+	for try := 0; ; try++ {
+		err = s.pool.QueryRow(ctx, sql, id).Scan(&ver, &raw)
+		if try == 0 && s.retryable(ctx, err) {
+			continue
+		}
+		return ver, raw, s.mapErr(err)
+	}
+}
+
+// retryable reports whether err is a broken connection, after which a
+// statement that began no transaction, or the first of one, may be sent
+// again on another connection: the server did not run it, or ran it in a
+// transaction that the connection's end rolled back. It then closes the
+// pool's idle connections (pgxpool.Pool.Reset; those in use close when
+// released): a server restart breaks them all, and each would otherwise
+// fail a request in turn.
+func (s *Store) retryable(ctx context.Context, err error) bool {
+	if !broken(err) || ctx.Err() != nil || s.closed.Load() {
+		return false
+	}
+	s.pool.Reset()
+	return true
+}
+
+// broken reports whether err says that the connection failed, or could not
+// be made, rather than that the server refused a statement or that ctx
+// ended.
+func broken(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	hasPgErr := errors.As(err, &pgErr)
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		// Refused by the server, or not reached: it is not there to use
+		// (starting, stopping, full, closed to connections), unless it
+		// refused the role or the database, which waiting will not mend.
+		return !hasPgErr || !strings.HasPrefix(pgErr.Code, "28") && pgErr.Code != "3D000"
+	}
+	if hasPgErr {
+		switch pgErr.Code {
+		case "57P01", "57P02", "57P03", // admin shutdown, crash shutdown, cannot connect now
+			"53300": // too many connections
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection exception
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, net.ErrClosed)
 }
 
 // TryLock is store.Store's TryLock: pg_try_advisory_lock on a connection of
@@ -442,6 +505,12 @@ func (s *Store) mapErr(err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.ErrNotFound
 	}
+	if s.closed.Load() && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", store.ErrClosed, err)
+	}
+	if broken(err) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
@@ -453,9 +522,6 @@ func (s *Store) mapErr(err error) error {
 			return fmt.Errorf("%w: %s", store.ErrNotFound, pgErr.Message)
 		}
 		return fmt.Errorf("postgres: %s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
-	}
-	if s.closed.Load() && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w (%v)", store.ErrClosed, err)
 	}
 	return fmt.Errorf("postgres: %w", err)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
@@ -70,17 +71,47 @@ const (
 // (or, read-only, a store.Reader). It begins with its first statement: a
 // transaction that runs none costs no round trip.
 type txn struct {
-	s     *Store
-	ctx   context.Context
-	conn  *pgx.Conn
+	s   *Store
+	ctx context.Context
+	// pc is the pool's connection the transaction runs on (nil in
+	// Create), conn its pgx.Conn.
+	pc   *pgxpool.Conn
+	conn *pgx.Conn
+	// lost is why the transaction has no connection (a retry could not
+	// get one): every statement after, and its commit, fail with it.
+	lost  error
 	write bool
 	begun bool
 }
 
 // each runs sql with args and calls scan on each row it returns; the
 // command tag says what it did. The first statement of a transaction goes
-// in one round trip with its BEGIN.
+// in one round trip with its BEGIN, and again, once, on another connection
+// if its connection was broken (Store.retryable).
 func (t *txn) each(sql string, args []any, scan func(pgx.Rows) error) (pgconn.CommandTag, error) {
+	if t.lost != nil {
+		return pgconn.CommandTag{}, t.lost
+	}
+	first := !t.begun
+	tag, err := t.try(sql, args, scan)
+	if first && t.pc != nil && t.s.retryable(t.ctx, err) {
+		t.pc.Release()
+		pc, aerr := t.s.pool.Acquire(t.ctx)
+		if aerr != nil {
+			t.pc, t.conn, t.begun, t.lost = nil, nil, false, t.s.mapErr(aerr)
+			return pgconn.CommandTag{}, t.lost
+		}
+		t.pc, t.conn, t.begun = pc, pc.Conn(), false
+		tag, err = t.try(sql, args, scan)
+	}
+	if err != nil {
+		return pgconn.CommandTag{}, t.s.mapErr(err)
+	}
+	return tag, nil
+}
+
+// try is each, once.
+func (t *txn) try(sql string, args []any, scan func(pgx.Rows) error) (pgconn.CommandTag, error) {
 	var rows pgx.Rows
 	var batch pgx.BatchResults
 	var err error
@@ -120,7 +151,7 @@ func (t *txn) each(sql string, args []any, scan func(pgx.Rows) error) (pgconn.Co
 		}
 	}
 	if err != nil {
-		return pgconn.CommandTag{}, t.s.mapErr(err)
+		return pgconn.CommandTag{}, err
 	}
 	return rows.CommandTag(), nil
 }
