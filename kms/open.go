@@ -132,21 +132,27 @@ func Init(opts Options) (*Account, *Credential, error) {
 		now = opts.Now()
 	}
 	cred := newCredential(adminName, now)
-	rec := &store.Credential{AccessKeyID: cred.AccessKeyID, Name: cred.Name, CreatedAt: cred.CreatedAt}
-	store.SealCredential(sl, rec, []byte(cred.SecretAccessKey))
 	// One transaction: the meta and the first credential, or no store (a
 	// crash leaves none half-made behind).
-	err = bolt.Create(opts.dbPath(), func(tx store.Txn) error {
+	if err := bolt.Create(opts.dbPath(), initialise(sl, acct, region, cred)); err != nil {
+		return nil, nil, fmt.Errorf("init %s: %w", opts.DataDir, err)
+	}
+	return &acct, cred, nil
+}
+
+// initialise is what a new store holds, written in its first transaction
+// (whatever the implementation): the account, the region, the root key's
+// check, and the account's root credential cred, sealed.
+func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential) func(store.Txn) error {
+	return func(tx store.Txn) error {
 		m := &store.Meta{AccountID: acct.AccountID, ProjectID: acct.ProjectID, Region: region, RootCheck: store.SealRootCheck(sl)}
 		if err := tx.PutMeta(m); err != nil {
 			return err
 		}
+		rec := &store.Credential{AccessKeyID: cred.AccessKeyID, Name: cred.Name, CreatedAt: cred.CreatedAt}
+		store.SealCredential(sl, rec, []byte(cred.SecretAccessKey))
 		return tx.CreateCredential(rec)
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("init %s: %w", opts.DataDir, err)
 	}
-	return &acct, cred, nil
 }
 
 // Open opens the store in opts.DataDir. Only one process may have it open.

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/attestkms/attestkms/kms/internal/store"
 	"github.com/attestkms/attestkms/kms/internal/store/storetest"
-	"go.etcd.io/bbolt"
 )
 
 // TestConformance runs the store's conformance suite on bbolt.
