@@ -147,18 +147,45 @@
 //
 // # When the database is down
 //
-// A method that needs the database fails with an error saying so
-// ("postgres: failed to connect to …", or the server's own message), after
-// its context's deadline at the latest; kms maps it to an internal error.
-// Nothing is half-written: an Update whose connection dies is rolled back
-// by the server. The pool reconnects by itself: the first method called
-// after the server returns opens a new connection (pgxpool also checks a
-// connection idle for more than a second before handing it out). Watch
-// reports WatchLost, reconnects with backoff, and then ChangedAll if
-// anything committed meanwhile. A TryLock holder's lock is gone with its
-// connection; the next TryLock takes it again once the server is back.
-// Open waits for nothing: it fails if the server does not answer, and the
-// caller retries.
+// A method that needs the database and cannot reach it, or whose
+// connection breaks, fails with store.ErrUnavailable and the cause
+// ("failed to connect to …: connection refused", "terminating connection
+// due to administrator command", "the database system is starting up"),
+// after its context's deadline at the latest: kms answers a dependency
+// failure the client may retry. A server that refuses the role or the
+// database is not "unavailable" but misconfigured, and says so. Nothing is
+// half-written: an Update whose connection dies is rolled back by the
+// server, except that a commit whose connection broke may have committed
+// (store's doc).
+//
+// The pool reconnects by itself: a method after the server returns opens
+// new connections. A restart leaves the pool's idle connections dead, so a
+// statement that began no transaction, or the first of one (its BEGIN
+// with it), that finds its connection broken closes the idle ones
+// (pgxpool's Reset) and is sent once more on a new connection: the server
+// did not run it, or rolled it back with the connection, and fn sees only
+// the answer. Later statements of a transaction are never sent again. So
+// a restart costs the requests made while the server was down, and none
+// after. Watch reports WatchLost, reconnects with backoff, and tells
+// ChangedAll if anything committed meanwhile, else WatchResumed. A
+// TryLock holder's lock is gone with its connection; the next TryLock takes
+// it again once the server is back. Open does not wait for a server that
+// is not there: it fails (store.ErrUnavailable), and the caller retries.
+//
+// # Round trips
+//
+// Counted by RoundTrips, once a connection has prepared its statements
+// (pgx caches them per connection: a statement's first use on a
+// connection costs one more), and held by TestRoundTrips:
+//
+//	Store.Key, Store.Alias                 1  (a key's cold read, an alias resolved)
+//	View reading one key                   2  (BEGIN with the read; COMMIT)
+//	a change as kms makes it               4  (BEGIN with the locking read; the write;
+//	                                           the audit change seq; COMMIT)
+//	an Update that runs no statement       0
+//
+// A warm key use in kms reads its cache and costs none; kms's own figures
+// are its benchmarks'.
 //
 // # Threat model
 //
