@@ -14,7 +14,10 @@
 // pgx's parse errors, which may), and RedactURL is what a caller may log.
 // The pool's connections are named "attestkms" in pg_stat_activity, a
 // watcher's "attestkms watch", a lock holder's "attestkms lock" (an
-// application_name in the URL names the pool's instead).
+// application_name in the URL names the pool's instead). Connect to
+// PostgreSQL itself, or through a pooler in session mode: a transaction
+// pooler (PgBouncer's pool_mode=transaction) breaks the session advisory
+// locks, LISTEN, and the statements pgx prepares on each connection.
 //
 // # Schema
 //
@@ -64,7 +67,10 @@
 // it, and is never reused, even by a record deleted and made again under
 // the same id: two reads with one Version read one state. Versions of
 // different records are not in commit order (a sequence is not
-// transactional); the revision below is.
+// transactional); the revision below is. Not xmin (the id of the
+// transaction that wrote the row), which would cost no column: it is 32
+// bits and wraps around, so it does not grow forever, and the same value
+// can name two states of a record years apart.
 //
 // # Transactions and locking
 //
@@ -151,8 +157,8 @@
 // connection breaks, fails with store.ErrUnavailable and the cause
 // ("failed to connect to …: connection refused", "terminating connection
 // due to administrator command", "the database system is starting up"),
-// after its context's deadline at the latest: kms answers a dependency
-// failure the client may retry. A server that refuses the role or the
+// after its context's deadline at the latest: a failure of a dependency,
+// which the client may retry. A server that refuses the role or the
 // database is not "unavailable" but misconfigured, and says so. Nothing is
 // half-written: an Update whose connection dies is rolled back by the
 // server, except that a commit whose connection broke may have committed

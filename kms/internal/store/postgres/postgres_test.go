@@ -35,6 +35,9 @@ func open(t testing.TB, u string) *Store {
 
 // TestConformance runs the store's conformance suite on PostgreSQL.
 func TestConformance(t *testing.T) {
+	if !pgtest.Available() {
+		pgtest.DB(t) // skips, saying how to run it
+	}
 	var mu sync.Mutex
 	urls := map[store.Store]string{}
 	storetest.Run(t, storetest.Factory{
