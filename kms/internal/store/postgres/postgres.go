@@ -119,17 +119,26 @@ func (s *Store) open(ctx context.Context) error {
 	}
 	return s.inTx(ctx, c, func() error {
 		if err := lockMigrations(ctx, c); err != nil {
-			return err
+			return unavailable(err)
 		}
 		v, err := schemaVersion(ctx, c)
 		if err != nil {
-			return err
+			return unavailable(err)
 		}
 		if v == 0 {
 			return fmt.Errorf("%w: the database holds no attestkms store (attestkms init --store makes one)", store.ErrNotAStore)
 		}
-		return migrate(ctx, c, v, len(migrations))
+		return unavailable(migrate(ctx, c, v, len(migrations)))
 	})
+}
+
+// unavailable is err, wrapped in store.ErrUnavailable if it is a broken
+// connection.
+func unavailable(err error) error {
+	if broken(err) && !errors.Is(err, store.ErrUnavailable) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
+	return err
 }
 
 // Create makes a new store in the database rawURL names and runs fn in its
@@ -155,17 +164,17 @@ func Create(ctx context.Context, rawURL string, opts Options, fn func(store.Txn)
 	}
 	return s.inTx(ctx, c, func() error {
 		if err := lockMigrations(ctx, c); err != nil {
-			return err
+			return unavailable(err)
 		}
 		v, err := schemaVersion(ctx, c)
 		if err != nil {
-			return err
+			return unavailable(err)
 		}
 		if v != 0 {
 			return fmt.Errorf("%w: the database holds an attestkms store (schema version %d)", store.ErrExists, v)
 		}
 		if err := migrate(ctx, c, 0, len(migrations)); err != nil {
-			return err
+			return unavailable(err)
 		}
 		return fn(&txn{s: s, ctx: ctx, conn: c, write: true, begun: true})
 	})
@@ -509,7 +518,7 @@ func (s *Store) mapErr(err error) error {
 		return fmt.Errorf("%w (%v)", store.ErrClosed, err)
 	}
 	if broken(err) {
-		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		return unavailable(err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

@@ -87,14 +87,22 @@ type txn struct {
 // each runs sql with args and calls scan on each row it returns; the
 // command tag says what it did. The first statement of a transaction goes
 // in one round trip with its BEGIN, and again, once, on another connection
-// if its connection was broken (Store.retryable).
+// if its connection was found broken before any row came (Store.retryable).
 func (t *txn) each(sql string, args []any, scan func(pgx.Rows) error) (pgconn.CommandTag, error) {
 	if t.lost != nil {
 		return pgconn.CommandTag{}, t.lost
 	}
 	first := !t.begun
-	tag, err := t.try(sql, args, scan)
-	if first && t.pc != nil && t.s.retryable(t.ctx, err) {
+	scanned := false
+	counted := func(r pgx.Rows) error {
+		scanned = true
+		if scan == nil {
+			return nil
+		}
+		return scan(r)
+	}
+	tag, err := t.try(sql, args, counted)
+	if first && !scanned && t.pc != nil && t.s.retryable(t.ctx, err) {
 		t.pc.Release()
 		pc, aerr := t.s.pool.Acquire(t.ctx)
 		if aerr != nil {
@@ -102,7 +110,7 @@ func (t *txn) each(sql string, args []any, scan func(pgx.Rows) error) (pgconn.Co
 			return pgconn.CommandTag{}, t.lost
 		}
 		t.pc, t.conn, t.begun = pc, pc.Conn(), false
-		tag, err = t.try(sql, args, scan)
+		tag, err = t.try(sql, args, counted)
 	}
 	if err != nil {
 		return pgconn.CommandTag{}, t.s.mapErr(err)
@@ -110,7 +118,7 @@ func (t *txn) each(sql string, args []any, scan func(pgx.Rows) error) (pgconn.Co
 	return tag, nil
 }
 
-// try is each, once.
+// try is each, once; scan is not nil.
 func (t *txn) try(sql string, args []any, scan func(pgx.Rows) error) (pgconn.CommandTag, error) {
 	var rows pgx.Rows
 	var batch pgx.BatchResults
@@ -133,9 +141,6 @@ func (t *txn) try(sql string, args []any, scan func(pgx.Rows) error) (pgconn.Com
 	}
 	if err == nil {
 		for rows.Next() {
-			if scan == nil {
-				continue
-			}
 			if err = scan(rows); err != nil {
 				break
 			}
