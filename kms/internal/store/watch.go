@@ -12,7 +12,9 @@ type Watcher interface {
 	// process (this one too), in commit order, until ctx is done or the
 	// store is closed; it returns ctx.Err() or ErrClosed. fn runs on Watch's
 	// goroutine, one call at a time; a slow fn delays what follows, never
-	// loses it.
+	// loses it. While Watch listens, no change goes untold; one may be told
+	// twice, or told that was not made (whoever can write the database can
+	// send a notification): at worst a cache drops what it need not.
 	//
 	// Watch listens on a connection of its own. It calls fn(Change{Kind:
 	// ChangedAll}) first, once it listens (whatever was cached before may
