@@ -13,8 +13,8 @@ type Watcher interface {
 	// store is closed; it returns ctx.Err() or ErrClosed. fn runs on Watch's
 	// goroutine, one call at a time; a slow fn delays what follows, never
 	// loses it. While Watch listens, no change goes untold; one may be told
-	// twice, or told that was not made (whoever can write the database can
-	// send a notification): at worst a cache drops what it need not.
+	// twice, or told that was not made (whoever can connect to the database
+	// can send a notification): at worst a cache drops what it need not.
 	//
 	// Watch listens on a connection of its own. It calls fn(Change{Kind:
 	// ChangedAll}) first, once it listens (whatever was cached before may
