@@ -125,6 +125,10 @@ func TestNodesShareOneStore(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	var state string
+	if err := connect(t, u).QueryRow(bg, "SELECT state FROM keys WHERE id = $1", k.ID).Scan(&state); err != nil || state != "Disabled" {
+		t.Fatalf("the state column says %q (%v); the record Disabled", state, err)
+	}
 	stale.Description = "lost"
 	if err := b.Update(bg, func(tx store.Txn) error { return tx.PutKey(stale) }); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("a write of a record changed by the other node: %v", err)
