@@ -118,14 +118,23 @@
 // row at commit, revisions are in commit order too. (PostgreSQL already
 // serialises the commits of notifying transactions on its notification
 // queue's lock, from the commit's start to its end, so the counter row
-// costs no concurrency: changes, from every node, commit one at a time,
-// as bbolt's did in one process. Reads and key uses are not changes.) A
-// change made by hand in psql notifies too.
+// costs no concurrency: the commits of changes, from every node, happen
+// one at a time, as bbolt's did in one process, while their transactions
+// run side by side, each locking the rows it reads for update. Reads and
+// key uses are not changes.) A change made by hand in psql notifies too;
+// one made with the triggers disabled (ALTER TABLE … DISABLE TRIGGER, or
+// session_replication_role = replica) does not, and caches miss it.
 //
 // Watch (store.Watcher) LISTENs on a connection of its own and tells each
 // change to its function. It remembers the last revision told: a
-// notification with the next is told, one already told is skipped, and one
-// further on (a gap) is ChangedAll. On (re)connecting it LISTENs, then
+// notification with the next one advances it, one further on (a gap: some
+// were missed) is ChangedAll after reading the revision afresh, and one
+// that is not a change is ChangedAll. Whoever can connect to the database
+// can NOTIFY on the channel, so a notification's revision is believed only
+// when it is the next, and every change is told, even at a revision told
+// already (after a reconnection, or a forgery): a forged notification can
+// make caches drop what they hold, never keep what they should drop. On
+// (re)connecting it LISTENs, then
 // reads the revision: equal to the last told, nothing was missed
 // (WatchResumed); else ChangedAll (and always ChangedAll on the first
 // connection, whose caller may have cached before). While no notification
@@ -215,14 +224,13 @@
 //     deleted or an alias moved since, undoing a rotation (materials added
 //     since are lost; ciphertexts made under them no longer decrypt);
 //   - change metadata, which is not sealed: a key's policy (to grant a
-//     principal they hold a credential of, or to drop an attestation
-//     condition), its state, an alias's target — a credential they hold,
-//     any credential, then obtains what the changed policy allows;
-//     and rename a credential whose secret is sealed unscoped (no admin
-//     flag, identity policy or expiry: the root credential, and every
-//     credential made before scopes) to the root credential's name, which
-//     kms trusts as admin, since unscoped sealing binds only the access key
-//     id;
+//     principal whose credential they hold, any credential, or to drop an
+//     attestation condition), its state, an alias's target; that
+//     credential then obtains what the changed policy allows. And rename a
+//     credential whose secret is sealed unscoped (no admin flag, identity
+//     policy or expiry: the root credential, and every credential made
+//     before scopes) to the root credential's name, which kms trusts as
+//     admin: unscoped sealing binds only the access key id;
 //   - swap sealed blobs between records: detected. The sealing binds each
 //     value to what it is for and whose it is (a material to its key id and
 //     version, a credential secret to its access key id and, when scoped,
