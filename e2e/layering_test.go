@@ -57,6 +57,22 @@ func TestLayering(t *testing.T) {
 			t.Errorf("%s reads a format's claims: %s", f, m)
 		}
 	}
+	// Only the bbolt store imports bbolt: kms and the store's interface know
+	// no implementation's types (kms imports the bolt package only to open
+	// its default store).
+	for _, line := range goList(t, "-f", `{{.ImportPath}}|{{join .Imports ","}}`, "./...") {
+		pkg, imports, _ := strings.Cut(line, "|")
+		for _, imp := range strings.Split(imports, ",") {
+			if strings.HasPrefix(imp, "go.etcd.io/bbolt") && pkg != module+"kms/internal/store/bolt" {
+				t.Errorf("%s imports %s: only kms/internal/store/bolt may", pkg, imp)
+			}
+		}
+	}
+	for _, line := range goList(t, "-deps", "-f", `{{.ImportPath}}`, "./kms/internal/store") {
+		if strings.HasPrefix(line, "go.etcd.io/bbolt") || strings.HasPrefix(line, module+"kms/internal/store/") {
+			t.Errorf("kms/internal/store depends on %s: the interface knows no implementation", line)
+		}
+	}
 	// The dialects import kms, their own signature package and api/internal;
 	// the signature packages the shared verifier and signer.
 	for _, line := range goList(t, "-f", `{{.ImportPath}}|{{join .Imports ","}}`, "./api/...") {

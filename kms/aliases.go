@@ -2,12 +2,12 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"regexp"
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // AliasListEntry is one alias of ListAliases.
@@ -37,7 +37,7 @@ func validateAliasName(name string) error {
 // aliasTarget loads the key an alias is to point at — a key id or key ARN,
 // not another alias, and not a key pending deletion — and checks that its
 // policy allows action.
-func (s *Service) aliasTarget(ctx context.Context, c *Call, targetKeyID, action string) (*keyRecord, error) {
+func (s *Service) aliasTarget(ctx context.Context, c *Call, targetKeyID, action string) (*store.Key, error) {
 	if strings.HasPrefix(targetKeyID, "alias/") || strings.Contains(targetKeyID, ":alias/") {
 		return nil, errorf(ErrValidation, "TargetKeyId must be a key id or key ARN, not an alias")
 	}
@@ -98,15 +98,15 @@ func (s *Service) createAlias(ctx context.Context, c *Call, req *CreateAliasRequ
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.change(ctx, c, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAliases)
-		if b.Get([]byte(aliasName)) != nil {
+	err = s.change(ctx, c, func(tx store.Txn) error {
+		err := tx.CreateAlias(&store.Alias{Name: aliasName, KeyID: target.ID, CreatedAt: now, UpdatedAt: now})
+		switch {
+		case errors.Is(err, store.ErrExists):
 			return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, aliasName))
-		}
-		if tx.Bucket(bucketKeys).Get([]byte(target.ID)) == nil {
+		case errors.Is(err, store.ErrNotFound): // the key, deleted since it was loaded
 			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, target.ID))
 		}
-		return putJSON(b, []byte(aliasName), &aliasRecord{Name: aliasName, KeyID: target.ID, CreatedAt: now, UpdatedAt: now})
+		return err
 	})
 	if err != nil {
 		return nil, asKMSError(err)
@@ -145,27 +145,27 @@ func (s *Service) updateAlias(ctx context.Context, c *Call, req *UpdateAliasRequ
 		return nil, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	err = s.change(ctx, c, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAliases)
-		var a aliasRecord
-		found, err := getJSON(b, []byte(aliasName), &a)
-		if err != nil {
-			return err
-		}
-		if !found {
+	err = s.change(ctx, c, func(tx store.Txn) error {
+		a, err := tx.Alias(aliasName)
+		if errors.Is(err, store.ErrNotFound) {
 			return errorf(ErrNotFound, "Alias %s is not found.", s.aliasARN(c, aliasName))
+		} else if err != nil {
+			return err
 		}
 		if a.KeyID != oldID {
 			return errorf(ErrInvalidState, "Alias %s changed during the request; try again.", s.aliasARN(c, aliasName))
 		}
-		var old keyRecord
-		if found, err := getJSON(tx.Bucket(bucketKeys), []byte(a.KeyID), &old); err != nil {
+		if old, err := tx.Key(a.KeyID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
-		} else if found && (keySpecs[old.Spec].symmetric != keySpecs[target.Spec].symmetric || old.Usage != target.Usage) {
+		} else if err == nil && (keySpecs[KeySpec(old.Spec)].symmetric != keySpecs[KeySpec(target.Spec)].symmetric || old.Usage != target.Usage) {
 			return errorf(ErrValidation, "%s and %s are not the same kind of key: an alias moves only between keys of the same type and key usage", s.keyARN(c, old.ID), s.keyARN(c, target.ID))
 		}
 		a.KeyID, a.UpdatedAt = target.ID, now
-		return putJSON(b, []byte(aliasName), &a)
+		err = tx.PutAlias(a) // moves it, or ErrNotFound if the target is gone
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(ErrNotFound, "Key '%s' does not exist", s.keyARN(c, target.ID))
+		}
+		return err
 	})
 	if err != nil {
 		return nil, asKMSError(err)
@@ -198,17 +198,15 @@ func (s *Service) deleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequ
 	if err != nil {
 		return nil, err
 	}
-	err = s.change(ctx, c, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAliases)
-		var a aliasRecord
-		if found, err := getJSON(b, []byte(aliasName), &a); err != nil {
-			return err
-		} else if !found {
+	err = s.change(ctx, c, func(tx store.Txn) error {
+		if a, err := tx.Alias(aliasName); errors.Is(err, store.ErrNotFound) {
 			return errorf(ErrNotFound, "Alias %s is not found.", s.aliasARN(c, aliasName))
+		} else if err != nil {
+			return err
 		} else if a.KeyID != keyID {
 			return errorf(ErrInvalidState, "Alias %s changed during the request; try again.", s.aliasARN(c, aliasName))
 		}
-		return b.Delete([]byte(aliasName))
+		return tx.DeleteAlias(aliasName)
 	})
 	if err != nil {
 		return nil, asKMSError(err)
@@ -256,23 +254,37 @@ func (s *Service) listAliases(ctx context.Context, c *Call, req *ListAliasesRequ
 		k.release()
 	}
 	var resp ListAliasesResponse
-	err = s.st.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		resp.NextMarker, err = listPage(tx.Bucket(bucketAliases), req.Marker, limit, func(k, v []byte) (bool, error) {
-			var a aliasRecord
-			if err := json.Unmarshal(v, &a); err != nil {
-				return false, err
-			}
-			if filter != "" && a.KeyID != filter {
-				return false, nil
-			}
+	err = s.view(ctx, func(r store.Reader) error {
+		entry := func(a *store.Alias) {
 			resp.Aliases = append(resp.Aliases, AliasListEntry{
 				AliasName: a.Name, AliasARN: s.aliasARN(c, a.Name), TargetKeyID: a.KeyID,
 				CreationDate: a.CreatedAt, LastUpdatedDate: a.UpdatedAt,
 			})
-			return true, nil
-		})
-		return err
+		}
+		start, err := decodeMarker(req.Marker)
+		if err != nil {
+			return err
+		}
+		if filter == "" {
+			resp.NextMarker, err = listPage(start, limit, r.Aliases, func(a *store.Alias) string { return a.Name }, func(a *store.Alias) (bool, error) { entry(a); return true, nil })
+			return err
+		}
+		// One key's aliases: few, read at once, paged here.
+		of, err := r.AliasesOf(filter)
+		if err != nil {
+			return err
+		}
+		for _, a := range of {
+			if a.Name < start {
+				continue
+			}
+			if len(resp.Aliases) == limit {
+				resp.NextMarker = encodeMarker(a.Name)
+				break
+			}
+			entry(a)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, asKMSError(err)

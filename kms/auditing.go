@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/attestkms/attestkms/kms/audit"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // Every operation writes its own audit record (package audit's doc has the
@@ -177,46 +175,28 @@ func (s *Service) AuditRefusal(c *Call, operation string, err error) error {
 	return s.audit.Append(s.record(c, err))
 }
 
-// metaAuditChangeSeq is the seq of the last change record committed with its
-// change (package audit's doc).
-var metaAuditChangeSeq = []byte("audit_change_seq")
-
-// commitTx commits a change's transaction: a test seam (a commit that
-// fails), bolt's Commit outside tests.
-var commitTx = (*bolt.Tx).Commit
-
-// change runs fn in one write transaction and commits the change with c's
-// audit record, or neither (package audit's doc): the record is written,
-// durably, after fn succeeds and before the commit, and the transaction
-// stores its seq; a record that cannot be written aborts the change
-// (ErrInternal); a commit that fails voids the record. The cached keys named
-// by invalidate are dropped whatever happens. A done ctx starts nothing
-// (ErrCanceled). fn returning an error changes nothing and writes nothing:
-// the operation's record says what happened.
-func (s *Service) change(ctx context.Context, c *Call, fn func(tx *bolt.Tx) error, invalidate ...string) error {
+// change runs fn in one write transaction of the store and commits the
+// change with c's audit record, or neither (package audit's doc): the record
+// is written, durably, after fn succeeds and before the commit, and the
+// transaction stores its seq (Txn.SetAuditChangeSeq); a record that cannot
+// be written aborts the change (ErrInternal); a commit that fails voids the
+// record. The cached keys named by invalidate are dropped whatever happens.
+// A done ctx starts nothing (ErrCanceled). fn returning an error changes
+// nothing and writes nothing: the operation's record says what happened.
+func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) error, invalidate ...string) error {
 	if err := canceled(ctx); err != nil {
 		return err
 	}
-	st := s.st
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	defer st.drop(invalidate)
-	tx, err := st.db.Begin(true)
-	if err != nil {
-		return internal(err)
-	}
-	defer tx.Rollback() // after a commit, a no-op
-	if err := fn(tx); err != nil {
-		return err
-	}
-	ch, err := s.audit.Change(s.record(c, nil))
-	if err != nil {
-		return auditUnavailable(err)
-	}
+	kc := s.keys
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	defer kc.drop(invalidate)
+	var ch *audit.Change // the record, once written
+	var fnErr error      // fn's own, or the record's refusal: no record to void
 	committed := false
 	var cause error
 	defer func() {
-		if !committed { // a failed commit, or a panic in it
+		if ch != nil && !committed { // a failed commit, or a panic in it
 			c.op.recorded = true // the void is the request's record
 			void := s.record(c, internal(cause))
 			void.Message = "the change was not committed"
@@ -226,25 +206,32 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx *bolt.Tx) erro
 			ch.Void(void) // if it fails, the log writes it before any later line
 		}
 	}()
-	if cause = tx.Bucket(bucketMeta).Put(metaAuditChangeSeq, strconv.AppendUint(nil, ch.Seq(), 10)); cause != nil {
-		return internal(cause)
-	}
-	if cause = commitTx(tx); cause != nil {
-		return internal(fmt.Errorf("committing the transaction: %w", cause))
+	err := s.st.Update(ctx, func(tx store.Txn) error {
+		if fnErr = fn(tx); fnErr != nil {
+			return fnErr
+		}
+		var err error
+		if ch, err = s.audit.Change(s.record(c, nil)); err != nil {
+			ch = nil
+			fnErr = auditUnavailable(err)
+			return fnErr
+		}
+		return tx.SetAuditChangeSeq(auditChain, ch.Seq())
+	})
+	switch {
+	case err != nil && ch == nil:
+		if fnErr != nil {
+			return fnErr // as fn returned it
+		}
+		return asKMSError(err) // the transaction did not start
+	case err != nil:
+		cause = err
+		return internal(fmt.Errorf("committing the transaction: %w", err))
 	}
 	committed = true
 	ch.Commit()
 	c.op.recorded = true
 	return nil
-}
-
-// storedChangeSeq reads the store's audit_change_seq.
-func storedChangeSeq(tx *bolt.Tx) (uint64, error) {
-	raw := tx.Bucket(bucketMeta).Get(metaAuditChangeSeq)
-	if raw == nil {
-		return 0, nil // a store from before the audit chain, or without changes yet
-	}
-	return strconv.ParseUint(string(raw), 10, 64)
 }
 
 // Call notes: what an operation's record says, on its own Call.

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/x509"
@@ -13,9 +14,8 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/attestkms/attestkms/kms/audit"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // recordsOf are the records of request id in s's audit log.
@@ -38,7 +38,7 @@ func verifyLog(t *testing.T, s *Service) *audit.Report {
 		t.Fatal(err)
 	}
 	var seq uint64
-	s.st.db.View(func(tx *bolt.Tx) error { seq, err = storedChangeSeq(tx); return err })
+	s.st.View(bg, func(r store.Reader) error { seq, err = r.AuditChangeSeq(auditChain); return err })
 	rep, err := audit.Verify(files, audit.VerifyOptions{ChangeSeq: seq})
 	if err != nil {
 		t.Fatalf("the audit chain: %v", err)
@@ -166,12 +166,20 @@ func newFullDisk(t *testing.T) *fullDisk {
 func storeState(t *testing.T, s *Service) string {
 	t.Helper()
 	var b strings.Builder
-	err := s.st.db.View(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketKeys, bucketAliases} {
-			tx.Bucket(name).ForEach(func(k, v []byte) error { fmt.Fprintf(&b, "%s=%s\n", k, v); return nil })
+	err := s.st.View(bg, func(r store.Reader) error {
+		keys, err := r.Keys("", 1000)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(&b, "seq=%s\n", tx.Bucket(bucketMeta).Get(metaAuditChangeSeq))
-		return nil
+		aliases, err := r.Aliases("", 1000)
+		if err != nil {
+			return err
+		}
+		seq, err := r.AuditChangeSeq(auditChain)
+		for _, rec := range []any{keys, aliases, seq} {
+			b.WriteString(mustJSON(t, rec) + "\n")
+		}
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -297,6 +305,39 @@ func TestFullDiskRefusesChangesAndSecrets(t *testing.T) {
 	verifyLog(t, s)
 }
 
+// failingCommit is a store whose commits fail with err: rolled back, or
+// with reached, after reaching the disk; then, if set, runs as the commit
+// fails.
+type failingCommit struct {
+	store.Store
+	reached bool
+	then    func()
+	err     error
+}
+
+var errRolledBack = errors.New("rolled back")
+
+func (f *failingCommit) Update(ctx context.Context, fn func(store.Txn) error) error {
+	var err error
+	if f.reached {
+		err = f.Store.Update(ctx, fn)
+	} else if err = f.Store.Update(ctx, func(tx store.Txn) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errRolledBack
+	}); err == errRolledBack {
+		err = nil
+	}
+	if err != nil {
+		return err // fn's own: no commit
+	}
+	if f.then != nil {
+		f.then()
+	}
+	return f.err
+}
+
 // TestChangeCommitsWithItsRecord: each branch of a change and its record
 // (package audit's doc): the record cannot be written (nothing changes); the
 // commit fails (the record is voided at once, nothing changes); the commit
@@ -315,7 +356,7 @@ func TestChangeCommitsWithItsRecord(t *testing.T) {
 		}
 		return len(l.Keys)
 	}
-	defer func() { commitTx = (*bolt.Tx).Commit }()
+	orig := s.st
 
 	// The record cannot be written: nothing changes, and no record.
 	d.full.Store(true)
@@ -327,10 +368,10 @@ func TestChangeCommitsWithItsRecord(t *testing.T) {
 	}
 
 	// The commit fails: the record is voided at once, nothing changes.
-	commitTx = func(tx *bolt.Tx) error { tx.Rollback(); return errors.New("disk I/O error") }
+	s.st = &failingCommit{Store: orig, err: errors.New("disk I/O error")}
 	c.RequestID = "uncommitted"
 	wantKind(t, errOf(s.CreateKey(bg, c, &CreateKeyRequest{})), ErrInternal)
-	commitTx = (*bolt.Tx).Commit
+	s.st = orig
 	recs := recordsOf(t, s, "uncommitted")
 	if keyCount(s) != 1 || len(recs) != 2 || !recs[0].Change || recs[1].Voids != recs[0].Seq || recs[1].Outcome != "error" || !strings.Contains(recs[1].Message, "disk I/O error") {
 		t.Fatalf("a failed commit: %d keys, records %+v", keyCount(s), recs)
@@ -338,10 +379,10 @@ func TestChangeCommitsWithItsRecord(t *testing.T) {
 
 	// The commit fails and the void cannot be written: it is written before
 	// any later line.
-	commitTx = func(tx *bolt.Tx) error { tx.Rollback(); d.full.Store(true); return errors.New("disk I/O error") }
+	s.st = &failingCommit{Store: orig, then: func() { d.full.Store(true) }, err: errors.New("disk I/O error")}
 	c.RequestID = "void-later"
 	wantKind(t, errOf(s.CreateKey(bg, c, &CreateKeyRequest{})), ErrInternal)
-	commitTx = (*bolt.Tx).Commit
+	s.st = orig
 	d.full.Store(false)
 	if _, err := s.DescribeKey(bg, s.testCall(), &DescribeKeyRequest{KeyID: mustKey(t, s, "", "").KeyID}); err != nil {
 		t.Fatal(err)
@@ -354,10 +395,10 @@ func TestChangeCommitsWithItsRecord(t *testing.T) {
 
 	// The server stops between record and commit: the record is written,
 	// the commit fails, and so does every write after it until it stops.
-	commitTx = func(tx *bolt.Tx) error { tx.Rollback(); d.full.Store(true); return errors.New("killed") }
+	s.st = &failingCommit{Store: orig, then: func() { d.full.Store(true) }, err: errors.New("killed")}
 	c.RequestID = "crash"
 	wantKind(t, errOf(s.CreateKey(bg, c, &CreateKeyRequest{})), ErrInternal)
-	commitTx = (*bolt.Tx).Commit
+	s.st = orig
 	s.Close()
 	d.full.Store(false)
 	if recs := recordsOf(t, s, "crash"); len(recs) != 1 || !recs[0].Change {
@@ -375,10 +416,11 @@ func TestChangeCommitsWithItsRecord(t *testing.T) {
 
 	// A commit reported failed that reached the disk: voided, then
 	// reinstated when the store is opened again.
-	commitTx = func(tx *bolt.Tx) error { tx.Commit(); return errors.New("fsync failed after the write") }
+	orig2 := s2.st
+	s2.st = &failingCommit{Store: orig2, reached: true, err: errors.New("fsync failed after the write")}
 	c.RequestID = "committed-after-all"
 	wantKind(t, errOf(s2.CreateKey(bg, c, &CreateKeyRequest{})), ErrInternal)
-	commitTx = (*bolt.Tx).Commit
+	s2.st = orig2
 	s2.Close()
 	s3, err := Open(s.opts)
 	if err != nil {

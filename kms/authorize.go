@@ -1,16 +1,15 @@
 package kms
 
 import (
-	"encoding/json"
+	"context"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms/internal/policy"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // facts are what a policy decision may depend on: what the server verified
@@ -131,7 +130,7 @@ func (s *Service) facts(c *Call, k *key, action string, claims *attest.Claims, e
 		principal: c.Principal.ARN, account: s.account.AccountID, action: action, resource: s.keyARN(c, k.rec.ID),
 		claims: claims, ec: ec,
 		secureTransport: c.SecureTransport, sourceIP: c.SourceIP, now: s.now(), region: s.Region(),
-		alias: c.requestAlias(k.rec.ID), spec: k.rec.Spec, usage: k.rec.Usage, origin: OriginAWSKMS,
+		alias: c.requestAlias(k.rec.ID), spec: KeySpec(k.rec.Spec), usage: KeyUsage(k.rec.Usage), origin: OriginAWSKMS,
 	}
 }
 
@@ -161,7 +160,7 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 	}
 	f := s.facts(c, k, action, claims, ec)
 	if k.policy.Consults(policy.KeyResourceAliases) || ip != nil && ip.p.Consults(policy.KeyResourceAliases) {
-		aliases, err := s.keyAliases(k.rec.ID)
+		aliases, err := s.keyAliases(k)
 		if err != nil {
 			return err
 		}
@@ -222,30 +221,32 @@ func decide(key policy.Decision, grant policy.Grant, identity *policy.Decision) 
 	return identityPolicyDoesNotAllow
 }
 
-// keyAliases are the aliases of key id (alias/NAME), sorted: the values of
-// kms:ResourceAliases. The aliases bucket is keyed by alias, so this reads
-// all of it; it runs only for a policy that consults the key. It may run
-// inside changeKey's write transaction: a read transaction opened and
-// closed within a bbolt write transaction's function is safe (bbolt remaps
-// the file only as it commits).
-func (s *Service) keyAliases(id string) ([]string, error) {
+// keyAliases are the aliases of key k (alias/NAME), sorted: the values of
+// kms:ResourceAliases. It reads the store: only for a policy that consults
+// the key's aliases. A key judged inside a change's transaction (policyOf)
+// has its aliases read in that transaction, as the change sees them;
+// another, in a read transaction of its own.
+func (s *Service) keyAliases(k *key) ([]string, error) {
 	var out []string
-	err := s.st.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketAliases).ForEach(func(k, v []byte) error {
-			var a aliasRecord
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			if a.KeyID == id {
-				out = append(out, string(k))
-			}
-			return nil
-		})
-	})
+	read := func(r store.Reader) error {
+		as, err := r.AliasesOf(k.rec.ID)
+		for _, a := range as {
+			out = append(out, a.Name)
+		}
+		return err
+	}
+	var err error
+	if k.tx != nil {
+		err = read(k.tx)
+	} else {
+		// authorize has no ctx to give: the read is one transaction, and
+		// every operation checked its ctx before loading the key.
+		err = s.st.View(context.Background(), read)
+	}
 	if err != nil {
 		return nil, internal(err)
 	}
-	return out, nil // the bucket's order: sorted
+	return out, nil // the store's order: sorted
 }
 
 // Checks a new policy can fail, as the audit line names them when

@@ -9,7 +9,8 @@ import (
 // Cancellation. Every operation takes the request's context and honours it
 // at the points where stopping is both possible and worth it: before it
 // starts, before it verifies a Recipient's evidence (a request's slowest
-// step), and before each store transaction (store.update, store.view). An
+// step), and before each store transaction (change, view, a cold key's or
+// an alias's read), and the store itself starts none for a done ctx. An
 // operation stopped there answers ErrCanceled and commits nothing it had not
 // committed already; one past its last check completes.
 

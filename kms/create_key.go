@@ -3,11 +3,11 @@ package kms
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // Tag is a key's tag.
@@ -124,13 +124,13 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	}
 
 	now := s.now().UTC().Truncate(time.Millisecond)
-	rec := &keyRecord{
+	rec := &store.Key{
 		ID:          id,
 		CreatedAt:   now,
 		Description: req.Description,
-		Spec:        spec,
-		Usage:       usage,
-		State:       Enabled,
+		Spec:        string(spec),
+		Usage:       string(usage),
+		State:       string(Enabled),
 		Policy:      policy,
 		Tags:        mergeTags(nil, req.Tags),
 	}
@@ -153,24 +153,27 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 			return nil, internal(err)
 		}
 	}
-	m := sealMaterial(s.st.sealer, rec, 1, material)
+	m := store.SealMaterial(s.sealer, rec.ID, 1, material)
 	clear(material)
 	m.CreatedAt = now
-	rec.Materials = []materialRecord{m}
+	rec.Materials = []store.Material{m}
 
-	err := s.change(ctx, c, func(tx *bolt.Tx) error {
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		if err := tx.CreateKey(rec); err != nil {
+			return err
+		}
 		if req.Alias != "" {
-			ab := tx.Bucket(bucketAliases)
-			if ab.Get([]byte(req.Alias)) != nil {
+			ts := now.Truncate(time.Second)
+			err := tx.CreateAlias(&store.Alias{Name: req.Alias, KeyID: rec.ID, CreatedAt: ts, UpdatedAt: ts})
+			if errors.Is(err, store.ErrExists) {
 				return errorf(ErrAlreadyExists, "An alias with the name %s already exists", s.aliasARN(c, req.Alias))
 			}
-			ts := now.Truncate(time.Second)
-			if err := putJSON(ab, []byte(req.Alias), &aliasRecord{Name: req.Alias, KeyID: rec.ID, CreatedAt: ts, UpdatedAt: ts}); err != nil {
+			if err != nil {
 				return err
 			}
 		}
 		c.noteKey(s.keyARN(c, rec.ID))
-		return putJSON(tx.Bucket(bucketKeys), []byte(rec.ID), rec)
+		return nil
 	})
 	if err != nil {
 		return nil, asKMSError(err)
@@ -178,25 +181,25 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 	return &CreateKeyResponse{s.metadata(c, rec)}, nil
 }
 
-func (s *Service) metadata(c *Call, r *keyRecord) KeyMetadata {
+func (s *Service) metadata(c *Call, r *store.Key) KeyMetadata {
 	md := KeyMetadata{
 		KeyRef:               s.keyRef(c, r.ID),
 		AWSAccountID:         s.account.AccountID,
 		CreationDate:         r.CreatedAt,
-		Enabled:              r.State == Enabled,
+		Enabled:              KeyState(r.State) == Enabled,
 		Description:          r.Description,
-		KeyUsage:             r.Usage,
-		KeyState:             r.State,
+		KeyUsage:             KeyUsage(r.Usage),
+		KeyState:             KeyState(r.State),
 		DeletionDate:         r.DeletionDate,
 		Origin:               OriginAWSKMS,
 		KeyManager:           KeyManagerCustomer,
-		KeySpec:              r.Spec,
-		CurrentKeyMaterialID: r.current().ID,
+		KeySpec:              KeySpec(r.Spec),
+		CurrentKeyMaterialID: r.Current().ID,
 	}
-	if r.State == PendingDeletion {
+	if KeyState(r.State) == PendingDeletion {
 		md.PendingDeletionWindowInDays = r.PendingWindowDays
 	}
-	switch r.Usage {
+	switch KeyUsage(r.Usage) {
 	case EncryptDecrypt:
 		md.EncryptionAlgorithms = []string{AlgSymmetricDefault}
 	case KeyAgreement:

@@ -6,17 +6,16 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/base64"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/attestkms/attestkms/kms/internal/policy"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // A Credential is an access key pair. The same pair signs requests of every
@@ -58,7 +57,7 @@ type CredentialInfo struct {
 // adminName is the name of the account's root credential, the one init
 // makes: its principal is arn:aws:iam::ACCOUNT:root, and it always has the
 // admin permission.
-const adminName = "admin"
+const adminName = store.RootCredentialName
 
 var credentialNameRE = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]{1,64}$`)
 
@@ -82,41 +81,11 @@ func newCredential(name string, now time.Time) *Credential {
 // isAdmin reports whether the record has the admin permission: the root
 // credential always has (records made before the permission existed carry
 // no flag), another only if it was made with it.
-func (r *credentialRecord) isAdmin() bool { return r.Admin || r.Name == adminName }
+func isAdmin(r *store.Credential) bool { return r.Admin || r.Name == adminName }
 
-// scoped reports whether the record carries what records made before
-// identity policies, expiry and further admins did not.
-func (r *credentialRecord) scoped() bool {
-	return r.Admin && r.Name != adminName || r.IdentityPolicy != "" || r.ExpiresAt != nil
-}
-
-// sealedAs is what a credential's secret is sealed for: the access key id
-// alone for a record without scope (as every record was before, so that an
-// older attestkms still opens the store), else the scoped purpose bound to
-// every attribute that limits or grants. An older attestkms, which would
-// ignore a scope it does not know, then cannot open such a credential and
-// refuses the store, rather than serving it unscoped; and a record whose
-// scope was changed in the database no longer opens.
-func (r *credentialRecord) sealedAs() (purpose string, id []byte) {
-	if !r.scoped() {
-		return purposeCredential, []byte(r.AccessKeyID)
-	}
-	expires := ""
-	if r.ExpiresAt != nil {
-		expires = r.ExpiresAt.UTC().Format(time.RFC3339Nano)
-	}
-	b, err := json.Marshal([]any{r.AccessKeyID, r.Name, r.Admin, r.IdentityPolicy, expires})
-	if err != nil {
-		panic("kms: encoding a credential's binding: " + err.Error()) // strings and a bool always encode
-	}
-	return purposeScopedCredential, b
-}
-
-func putCredential(tx *bolt.Tx, sl *sealer.Sealer, rec *credentialRecord, secret []byte) error {
-	purpose, id := rec.sealedAs()
-	rec.Sealed = sl.Seal(purpose, id, secret)
-	return putJSON(tx.Bucket(bucketCredentials), []byte(rec.AccessKeyID), rec)
-}
+// A credential's secret is sealed bound to its access key id and to its
+// scope (store.SealCredential), so that a scope changed in the database
+// does not open.
 
 func principalARN(acct Account, name string) string {
 	if name == adminName {
@@ -135,7 +104,7 @@ type identityPolicy struct {
 type cachedCredential struct {
 	secret    []byte
 	principal *Principal
-	rec       credentialRecord // without its sealed secret
+	rec       store.Credential // without its sealed secret
 }
 
 func (c *cachedCredential) expired(now time.Time) bool {
@@ -145,7 +114,7 @@ func (c *cachedCredential) expired(now time.Time) bool {
 func (c *cachedCredential) info(acct Account, now time.Time) CredentialInfo {
 	info := CredentialInfo{
 		AccessKeyID: c.rec.AccessKeyID, Name: c.rec.Name, PrincipalARN: principalARN(acct, c.rec.Name),
-		Admin: c.rec.isAdmin(), IdentityPolicy: c.rec.IdentityPolicy, CreatedAt: c.rec.CreatedAt.UTC().Truncate(time.Second),
+		Admin: isAdmin(&c.rec), IdentityPolicy: c.rec.IdentityPolicy, CreatedAt: c.rec.CreatedAt.UTC().Truncate(time.Second),
 	}
 	if c.rec.ExpiresAt != nil {
 		t := c.rec.ExpiresAt.UTC().Truncate(time.Second)
@@ -156,7 +125,7 @@ func (c *cachedCredential) info(acct Account, now time.Time) CredentialInfo {
 
 // cache makes the cached form of rec, whose secret is secret (which it
 // keeps).
-func cache(acct Account, rec *credentialRecord, secret []byte) *cachedCredential {
+func cache(acct Account, rec *store.Credential, secret []byte) *cachedCredential {
 	r := *rec
 	r.Sealed = nil
 	p := &Principal{AccessKeyID: r.AccessKeyID, Name: r.Name, ARN: principalARN(acct, r.Name)}
@@ -187,22 +156,22 @@ type Credentials struct {
 	now    func() time.Time
 }
 
-func loadCredentials(db *bolt.DB, sl *sealer.Sealer, acct Account, now func() time.Time) (*Credentials, error) {
+// loadCredentials reads and opens every credential of st.
+func loadCredentials(ctx context.Context, st store.Store, sl *sealer.Sealer, acct Account, now func() time.Time) (*Credentials, error) {
 	cc := &Credentials{m: map[string]*cachedCredential{}, now: now}
-	err := db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
-			var rec credentialRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return err
-			}
-			purpose, id := rec.sealedAs()
-			secret, err := sl.Open(purpose, id, rec.Sealed)
+	err := st.View(ctx, func(r store.Reader) error {
+		recs, err := r.Credentials()
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			secret, err := store.OpenCredential(sl, rec)
 			if err != nil {
 				return fmt.Errorf("credential %s: %w", rec.AccessKeyID, err)
 			}
-			cc.m[rec.AccessKeyID] = cache(acct, &rec, secret)
-			return nil
-		})
+			cc.m[rec.AccessKeyID] = cache(acct, rec, secret)
+		}
+		return nil
 	})
 	return cc, err
 }
@@ -235,7 +204,7 @@ func (c *Credentials) isAdmin(accessKeyID string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	cc, ok := c.m[accessKeyID]
-	return ok && !cc.expired(now) && cc.rec.isAdmin()
+	return ok && !cc.expired(now) && isAdmin(&cc.rec)
 }
 
 // credentialNotFound is the answer for an access key id there is none of.
@@ -268,7 +237,7 @@ func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCred
 		}
 	}
 	cred := newCredential(name, s.now())
-	rec := &credentialRecord{AccessKeyID: cred.AccessKeyID, Name: name, CreatedAt: cred.CreatedAt, Admin: req.Admin, IdentityPolicy: req.IdentityPolicy}
+	rec := &store.Credential{AccessKeyID: cred.AccessKeyID, Name: name, CreatedAt: cred.CreatedAt, Admin: req.Admin, IdentityPolicy: req.IdentityPolicy}
 	if req.ExpiresIn > 0 {
 		t := cred.CreatedAt.Add(req.ExpiresIn).Truncate(time.Second)
 		rec.ExpiresAt = &t
@@ -287,7 +256,14 @@ func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCred
 		return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
 	}
 	c.noteCredential(rec.AccessKeyID)
-	err := s.change(ctx, c, func(tx *bolt.Tx) error { return putCredential(tx, s.st.sealer, rec, []byte(cred.SecretAccessKey)) })
+	store.SealCredential(s.sealer, rec, []byte(cred.SecretAccessKey))
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		err := tx.CreateCredential(rec)
+		if errors.Is(err, store.ErrExists) {
+			return errorf(ErrAlreadyExists, "a credential named %q exists", name)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, asKMSError(err)
 	}
@@ -328,7 +304,7 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	cc, ok := cs.m[accessKeyID]
 	others := 0
 	for id, o := range cs.m {
-		if id != accessKeyID && o.rec.isAdmin() && !o.expired(now) {
+		if id != accessKeyID && isAdmin(&o.rec) && !o.expired(now) {
 			others++
 		}
 	}
@@ -336,12 +312,16 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	if !ok {
 		return nil, credentialNotFound(accessKeyID)
 	}
-	if cc.rec.isAdmin() && !cc.expired(now) && others == 0 {
+	if isAdmin(&cc.rec) && !cc.expired(now) && others == 0 {
 		return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
 	}
 	c.noteCredential(accessKeyID)
-	err := s.change(ctx, c, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		err := tx.DeleteCredential(accessKeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return credentialNotFound(accessKeyID)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, asKMSError(err)
@@ -379,11 +359,14 @@ func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID str
 	rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
 	c.noteCredential(rec.AccessKeyID)
 	c.noteMessage("replaces " + accessKeyID)
-	err := s.change(ctx, c, func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID)); err != nil {
+	store.SealCredential(s.sealer, &rec, []byte(cred.SecretAccessKey))
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		if err := tx.DeleteCredential(accessKeyID); errors.Is(err, store.ErrNotFound) {
+			return credentialNotFound(accessKeyID)
+		} else if err != nil {
 			return err
 		}
-		return putCredential(tx, s.st.sealer, &rec, []byte(cred.SecretAccessKey))
+		return tx.CreateCredential(&rec)
 	})
 	if err != nil {
 		return nil, asKMSError(err)

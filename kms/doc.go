@@ -1,6 +1,6 @@
-// Package kms is attestkms's core: the key model, the encrypted store and the
-// operations (CreateKey, Encrypt, Decrypt, GenerateDataKey, DeriveSharedSecret,
-// aliases, key state, rotation, policy, tags).
+// Package kms is attestkms's core: the key model and the operations
+// (CreateKey, Encrypt, Decrypt, GenerateDataKey, DeriveSharedSecret, aliases,
+// key state, rotation, policy, tags), over an encrypted store.
 //
 // The API. A Service (Open) is the data plane: its methods are the
 // operations, all of one shape, Op(ctx, *Call, *OpRequest) (*OpResponse,
@@ -42,6 +42,20 @@
 // kms knows nothing of HTTP or of which dialect called it: the dialects in
 // api/ decode, authenticate and render.
 //
+// The store. What kms keeps — keys with every version of their material,
+// aliases, credentials, the account and region, the audit change seq — is a
+// store (package kms/internal/store, whose doc is the contract): typed
+// records, read in View transactions or one at a time (Store.Key, the cold
+// path behind the decoded-key cache, keycache.go), written only through
+// Service.change, one Update per change with its audit record. Operations
+// never see the implementation: the embedded default is one bbolt file in the
+// data directory (package kms/internal/store/bolt, the format attestkms has
+// always written), which Open and Init (open.go) alone name; a store shared
+// by several nodes (PostgreSQL) is to implement the same interface. Key
+// material and credential secrets are sealed by kms before a record reaches
+// the store. Maintain takes the store's lock "maintain", so that it runs once
+// among the processes sharing a store.
+//
 // Authorisation (authorize.go) is the attestation gate, then the key policy
 // and, for a caller whose credential carries one, its identity policy, by
 // AWS's delegation rule (decide): a key policy Allow that names only the
@@ -72,5 +86,5 @@
 //
 // Known limits: bbolt reuses freed pages but does not overwrite them, so the
 // sealed material of a destroyed key may remain in free pages of kms.db until
-// reused; it stays sealed under the root key.
+// reused; it stays sealed under the root key (package store/bolt's doc).
 package kms

@@ -74,7 +74,7 @@ func (s *Service) encryptable(ctx context.Context, c *Call, keyID, op string) (*
 
 // seal encrypts plaintext under k's current material.
 func (k *key) seal(plaintext []byte, ec EncryptionContext) ([]byte, error) {
-	cur := k.rec.current()
+	cur := k.rec.Current()
 	blob, err := sealBlob(k.id16, cur.Version, k.sym[cur.Version], plaintext, ec)
 	if err != nil {
 		return nil, internal(err)

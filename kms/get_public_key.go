@@ -41,9 +41,9 @@ func (s *Service) getPublicKey(ctx context.Context, c *Call, req *GetPublicKeyRe
 	}
 	resp := &GetPublicKeyResponse{
 		KeyRef: s.keyRef(c, k.rec.ID), PublicKey: append([]byte(nil), k.rec.PublicKey...),
-		KeySpec: k.rec.Spec, KeyUsage: k.rec.Usage,
+		KeySpec: KeySpec(k.rec.Spec), KeyUsage: KeyUsage(k.rec.Usage),
 	}
-	if k.rec.Usage == KeyAgreement {
+	if KeyUsage(k.rec.Usage) == KeyAgreement {
 		resp.KeyAgreementAlgorithms = []string{AlgECDH}
 	}
 	return resp, nil

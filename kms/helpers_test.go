@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/recipient"
@@ -155,17 +153,24 @@ func wantKind(t *testing.T, err, kind error) {
 // the error alone.
 func errOf[T any](_ T, err error) error { return err }
 
-// storedKey is key id's record as stored, byte for byte.
+// storedKey is key id's record as stored, in JSON (its Version aside).
 func storedKey(t *testing.T, s *Service, id string) []byte {
 	t.Helper()
-	var raw []byte
-	if err := s.st.db.View(func(tx *bolt.Tx) error {
-		raw = bytes.Clone(tx.Bucket(bucketKeys).Get([]byte(id)))
-		return nil
-	}); err != nil {
+	rec, err := s.st.Key(bg, id)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return raw
+	return []byte(mustJSON(t, rec))
+}
+
+// mustJSON is v in JSON.
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // enclave is a fake attested enclave: its key, and the claims a verifier

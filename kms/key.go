@@ -2,7 +2,6 @@ package kms
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"sync/atomic"
@@ -10,19 +9,23 @@ import (
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
 	"github.com/attestkms/attestkms/kms/internal/policy"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // key is a stored key with its material opened, as operations use it. It is
-// shared through the store's cache: material is zeroed only when the last
-// holder releases it, never under an operation still using it.
+// shared through the key cache (keycache.go): material is zeroed only when
+// the last holder releases it, never under an operation still using it.
 type key struct {
-	rec       *keyRecord     // read-only
+	rec       *store.Key     // read-only
 	policy    *policy.Policy // rec.Policy, parsed
 	policyErr error          // why rec.Policy does not parse: every request is then denied
 	id16      [16]byte
 	sym       map[uint32][]byte  // symmetric material by version
 	ec        *eckeys.PrivateKey // KEY_AGREEMENT keys
 	refs      atomic.Int32
+	// tx, for a key judged inside a change's transaction (policyOf), is
+	// that transaction: the key's aliases are read in it.
+	tx store.Reader
 }
 
 // release drops one reference; the last one zeroes the material.
@@ -42,13 +45,9 @@ func (k *key) zero() {
 	}
 }
 
-func materialAAD(id string, version uint32) []byte {
-	return binary.BigEndian.AppendUint32(append([]byte(id), 0), version)
-}
-
 // decodeKey opens the sealed material of rec. On error no opened material
 // is left behind: what was opened before the failure is zeroed.
-func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
+func decodeKey(s *sealer.Sealer, rec *store.Key) (*key, error) {
 	k := &key{rec: rec}
 	if err := k.open(s); err != nil {
 		k.zero()
@@ -57,10 +56,10 @@ func decodeKey(s *sealer.Sealer, rec *keyRecord) (*key, error) {
 	return k, nil
 }
 
-// policyOf is rec as authorize judges it: its policy parsed, no material
-// opened. The caller must not release it.
-func policyOf(rec *keyRecord) *key {
-	k := &key{rec: rec}
+// policyOf is rec, read in tx, as authorize judges it: its policy parsed,
+// no material opened. The caller must not release it.
+func policyOf(rec *store.Key, tx store.Reader) *key {
+	k := &key{rec: rec, tx: tx}
 	k.policy, k.policyErr = policy.Parse(rec.Policy)
 	return k
 }
@@ -74,7 +73,7 @@ func (k *key) open(s *sealer.Sealer) error {
 	}
 	k.id16 = id16
 	k.policy, k.policyErr = policy.Parse(rec.Policy)
-	info, ok := keySpecs[rec.Spec]
+	info, ok := keySpecs[KeySpec(rec.Spec)]
 	if !ok || len(rec.Materials) == 0 {
 		return fmt.Errorf("stored key %q: spec %q with %d materials", rec.ID, rec.Spec, len(rec.Materials))
 	}
@@ -83,7 +82,7 @@ func (k *key) open(s *sealer.Sealer) error {
 	}
 	for i := range rec.Materials {
 		m := &rec.Materials[i]
-		pt, err := s.Open(purposeMaterial, materialAAD(rec.ID, m.Version), m.Sealed)
+		pt, err := store.OpenMaterial(s, rec.ID, m)
 		if err != nil {
 			return fmt.Errorf("stored key %q material %d: %w", rec.ID, m.Version, err)
 		}
@@ -107,18 +106,6 @@ func (k *key) open(s *sealer.Sealer) error {
 		k.ec = priv
 	}
 	return nil
-}
-
-// sealMaterial makes the stored record of a material version; the caller owns
-// and zeroes plaintext.
-func sealMaterial(s *sealer.Sealer, rec *keyRecord, version uint32, plaintext []byte) materialRecord {
-	var mid [32]byte
-	rand.Read(mid[:])
-	return materialRecord{
-		Version: version,
-		ID:      hex.EncodeToString(mid[:]),
-		Sealed:  s.Seal(purposeMaterial, materialAAD(rec.ID, version), plaintext),
-	}
 }
 
 // newUUID returns a random (version 4) UUID in its canonical text form.

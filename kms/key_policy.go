@@ -1,6 +1,10 @@
 package kms
 
-import "context"
+import (
+	"context"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
+)
 
 // DefaultPolicyName is the only key policy name, as in AWS KMS.
 const DefaultPolicyName = "default"
@@ -71,8 +75,8 @@ func (s *Service) putKeyPolicy(ctx context.Context, c *Call, req *PutKeyPolicyRe
 	if err := validatePolicy(policy); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:PutKeyPolicy", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:PutKeyPolicy", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		if err := s.checkNewPolicy(c, rec.ID, policy, req.BypassPolicyLockoutSafetyCheck); err != nil {

@@ -2,15 +2,16 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // expired reports whether a key pending deletion has reached its deletion
 // date: it is then destroyed on its next use and listed nowhere.
-func (s *Service) expired(r *keyRecord) bool {
-	return r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate)
+func (s *Service) expired(r *store.Key) bool {
+	return KeyState(r.State) == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate)
 }
 
 // changeKeyHook, if set, runs in changeKey after the key is loaded and
@@ -25,7 +26,7 @@ var changeKeyHook func(id string)
 // in the transaction that commits: a policy changed since the key was
 // cached (or loaded here) is the one that decides. fn sees the committed
 // record, so its state checks are never stale either.
-func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, fn func(rec *keyRecord) error) (*keyRecord, error) {
+func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, fn func(rec *store.Key) error) (*store.Key, error) {
 	k, err := s.loadKey(ctx, c, keyID)
 	if err != nil {
 		return nil, err
@@ -35,9 +36,9 @@ func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, 
 	if changeKeyHook != nil {
 		changeKeyHook(id)
 	}
-	var out keyRecord
-	err = s.updateKey(ctx, c, id, func(rec *keyRecord) error {
-		if err := s.authorize(c, policyOf(rec), action, nil, nil); err != nil {
+	var out store.Key
+	err = s.updateKey(ctx, c, id, func(tx store.Reader, rec *store.Key) error {
+		if err := s.authorize(c, policyOf(rec, tx), action, nil, nil); err != nil {
 			return err
 		}
 		if s.expired(rec) {
@@ -55,24 +56,22 @@ func (s *Service) changeKey(ctx context.Context, c *Call, keyID, action string, 
 	return &out, nil
 }
 
-// updateKey applies fn to the stored record of key id in one transaction,
-// committed with c's audit record (change). fn returning an error aborts the
-// change.
-func (s *Service) updateKey(ctx context.Context, c *Call, id string, fn func(rec *keyRecord) error) error {
-	return s.change(ctx, c, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketKeys)
-		var rec keyRecord
-		found, err := getJSON(b, []byte(id), &rec)
+// updateKey applies fn to the record of key id, read in the transaction
+// that writes it back, committed with c's audit record (change). fn returning
+// an error aborts the change.
+func (s *Service) updateKey(ctx context.Context, c *Call, id string, fn func(tx store.Reader, rec *store.Key) error) error {
+	return s.change(ctx, c, func(tx store.Txn) error {
+		rec, err := tx.Key(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(ErrNotFound, "Key '%s' does not exist", id)
+		}
 		if err != nil {
 			return err
 		}
-		if !found {
-			return errorf(ErrNotFound, "Key '%s' does not exist", id)
-		}
-		if err := fn(&rec); err != nil {
+		if err := fn(tx, rec); err != nil {
 			return err
 		}
-		return putJSON(b, []byte(id), &rec)
+		return tx.PutKey(rec)
 	}, id)
 }
 
@@ -93,11 +92,11 @@ func (s *Service) enableKey(ctx context.Context, c *Call, req *EnableKeyRequest)
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKey", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKey", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
-		rec.State = Enabled
+		rec.State = string(Enabled)
 		return nil
 	})
 	if err != nil {
@@ -123,11 +122,11 @@ func (s *Service) disableKey(ctx context.Context, c *Call, req *DisableKeyReques
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKey", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKey", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
-		rec.State = Disabled
+		rec.State = string(Disabled)
 		return nil
 	})
 	if err != nil {
@@ -168,12 +167,12 @@ func (s *Service) scheduleKeyDeletion(ctx context.Context, c *Call, req *Schedul
 	if pendingWindowInDays < 7 || pendingWindowInDays > 30 {
 		return nil, errorf(ErrValidation, "PendingWindowInDays must be between 7 and 30")
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:ScheduleKeyDeletion", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:ScheduleKeyDeletion", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		d := s.now().UTC().Truncate(time.Second).Add(time.Duration(pendingWindowInDays) * 24 * time.Hour)
-		rec.State = PendingDeletion
+		rec.State = string(PendingDeletion)
 		rec.DeletionDate = &d
 		rec.PendingWindowDays = pendingWindowInDays
 		return nil
@@ -207,11 +206,11 @@ func (s *Service) cancelKeyDeletion(ctx context.Context, c *Call, req *CancelKey
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:CancelKeyDeletion", func(rec *keyRecord) error {
-		if rec.State != PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:CancelKeyDeletion", func(rec *store.Key) error {
+		if KeyState(rec.State) != PendingDeletion {
 			return errorf(ErrInvalidState, "%s is not pending deletion.", s.keyARN(c, rec.ID))
 		}
-		rec.State = Disabled
+		rec.State = string(Disabled)
 		rec.DeletionDate = nil
 		rec.PendingWindowDays = 0
 		return nil

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 func TestKeyStates(t *testing.T) {
@@ -168,7 +170,7 @@ func TestChangeKeyRechecksPolicy(t *testing.T) {
 			var window []byte // the record as the window's change left it
 			changeKeyHook = func(hid string) {
 				changeKeyHook = nil
-				if err := s.updateKey(bg, systemCall("test", "TestChange"), hid, func(rec *keyRecord) error { rec.Policy = denying(r.action); return nil }); err != nil {
+				if err := s.updateKey(bg, systemCall("test", "TestChange"), hid, func(_ store.Reader, rec *store.Key) error { rec.Policy = denying(r.action); return nil }); err != nil {
 					t.Fatal(err)
 				}
 				window = storedKey(t, s, hid)

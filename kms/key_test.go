@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/attestkms/attestkms/kms/internal/sealer"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // TestDecodeKeyRefusesDamagedRecords: a stored record whose material does
@@ -15,23 +16,23 @@ func TestDecodeKeyRefusesDamagedRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &keyRecord{ID: newUUID(), Spec: SymmetricDefault, Usage: EncryptDecrypt, Policy: `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}`}
+	rec := &store.Key{ID: newUUID(), Spec: string(SymmetricDefault), Usage: string(EncryptDecrypt), Policy: `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}`}
 	m1 := bytes.Repeat([]byte{0xaa}, 32)
-	rec.Materials = []materialRecord{sealMaterial(sl, rec, 1, m1)}
+	rec.Materials = []store.Material{store.SealMaterial(sl, rec.ID, 1, m1)}
 	good, err := decodeKey(sl, rec)
 	if err != nil || !bytes.Equal(good.sym[1], m1) {
 		t.Fatalf("decodeKey of a sound record: %v", err)
 	}
 
-	tampered := sealMaterial(sl, rec, 2, m1)
+	tampered := store.SealMaterial(sl, rec.ID, 2, m1)
 	tampered.Sealed[len(tampered.Sealed)-1] ^= 1
-	for name, second := range map[string]materialRecord{
+	for name, second := range map[string]store.Material{
 		"tampered":         tampered,
-		"repeated version": sealMaterial(sl, rec, 1, m1),
-		"wrong version":    {Version: 3, Sealed: sealMaterial(sl, rec, 2, m1).Sealed},
+		"repeated version": store.SealMaterial(sl, rec.ID, 1, m1),
+		"wrong version":    {Version: 3, Sealed: store.SealMaterial(sl, rec.ID, 2, m1).Sealed},
 	} {
 		bad := *rec
-		bad.Materials = []materialRecord{rec.Materials[0], second}
+		bad.Materials = []store.Material{rec.Materials[0], second}
 		if k, err := decodeKey(sl, &bad); err == nil || k != nil {
 			t.Errorf("%s: decodeKey = %v, %v; want an error and no key", name, k, err)
 		}

@@ -2,9 +2,8 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // ListKeysRequest asks for a page of keys.
@@ -51,17 +50,16 @@ func (s *Service) listKeys(ctx context.Context, c *Call, req *ListKeysRequest) (
 		return nil, err
 	}
 	var resp ListKeysResponse
-	err = s.st.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		resp.NextMarker, err = listPage(tx.Bucket(bucketKeys), req.Marker, limit, func(k, v []byte) (bool, error) {
-			var rec keyRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return false, err
-			}
-			if s.expired(&rec) {
+	err = s.view(ctx, func(r store.Reader) error {
+		start, err := decodeMarker(req.Marker)
+		if err != nil {
+			return err
+		}
+		resp.NextMarker, err = listPage(start, limit, r.Keys, func(k *store.Key) string { return k.ID }, func(k *store.Key) (bool, error) {
+			if s.expired(k) {
 				return false, nil
 			}
-			resp.Keys = append(resp.Keys, KeyListEntry{s.keyRef(c, rec.ID)})
+			resp.Keys = append(resp.Keys, KeyListEntry{s.keyRef(c, k.ID)})
 			return true, nil
 		})
 		return err
@@ -70,15 +68,4 @@ func (s *Service) listKeys(ctx context.Context, c *Call, req *ListKeysRequest) (
 		return nil, asKMSError(err)
 	}
 	return &resp, nil
-}
-
-// asKMSError keeps kms errors and turns anything else into an internal one.
-func asKMSError(err error) error {
-	if err == nil {
-		return nil
-	}
-	if _, ok := err.(*Error); ok {
-		return err
-	}
-	return internal(err)
 }

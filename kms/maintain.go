@@ -2,11 +2,14 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
+
+// maintenanceLock is the store-wide lock (Store.TryLock) Maintain holds.
+const maintenanceLock = "maintain"
 
 // MaintenanceResult counts what Maintain did.
 type MaintenanceResult struct {
@@ -17,26 +20,34 @@ type MaintenanceResult struct {
 // Maintain destroys keys whose deletion window has ended and rotates keys
 // whose rotation date has come, each change with its audit record
 // (request_id "maintain", dialect "admin"). The server calls it periodically; it is safe
-// to call at any time. A done ctx stops it before its next transaction, with
-// what it did so far counted and ErrCanceled.
+// to call at any time. It runs once at a time across the processes that
+// share the store (the store's lock "maintain"): while another holds it,
+// Maintain does nothing and returns no error. A done ctx stops it before
+// its next transaction, with what it did so far counted and ErrCanceled.
 func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	s := a.s
 	if err := canceled(ctx); err != nil {
 		return MaintenanceResult{}, err
 	}
 	var res MaintenanceResult
+	// Once across the processes that share the store: another holder of
+	// the lock is maintaining it now.
+	release, err := s.st.TryLock(ctx, maintenanceLock)
+	if errors.Is(err, store.ErrHeld) {
+		return res, nil
+	}
+	if err != nil {
+		return res, asKMSError(err)
+	}
+	defer release()
 	var expired, due []string
-	err := s.st.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(_, v []byte) error {
-			var rec keyRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return err
-			}
+	err = s.view(ctx, func(r store.Reader) error {
+		return eachKey(r, func(k *store.Key) error {
 			switch {
-			case s.expired(&rec):
-				expired = append(expired, rec.ID)
-			case rec.RotationEnabled && rec.State == Enabled && rec.NextRotation != nil && !s.now().Before(*rec.NextRotation):
-				due = append(due, rec.ID)
+			case s.expired(k):
+				expired = append(expired, k.ID)
+			case k.RotationEnabled && KeyState(k.State) == Enabled && k.NextRotation != nil && !s.now().Before(*k.NextRotation):
+				due = append(due, k.ID)
 			}
 			return nil
 		})
@@ -54,9 +65,9 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		c := systemCall("maintain", "RotateKey")
 		c.noteKey(s.keyARN(c, id))
 		c.op.message = "rotated automatically: its rotation period passed"
-		err := s.updateKey(ctx, c, id, func(rec *keyRecord) error {
+		err := s.updateKey(ctx, c, id, func(_ store.Reader, rec *store.Key) error {
 			now := s.now().UTC().Truncate(time.Millisecond)
-			if !rec.RotationEnabled || rec.State != Enabled || rec.NextRotation == nil || now.Before(*rec.NextRotation) {
+			if !rec.RotationEnabled || KeyState(rec.State) != Enabled || rec.NextRotation == nil || now.Before(*rec.NextRotation) {
 				return errNoChange
 			}
 			s.rotate(rec, now, RotationAutomatic)

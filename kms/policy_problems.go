@@ -2,13 +2,10 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"sort"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/attestkms/attestkms/kms/internal/policy"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // PolicyProblems lists the stored keys whose policy no longer parses — a
@@ -23,16 +20,10 @@ func (a *Admin) PolicyProblems(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	var out []string
-	err := s.st.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKeys).ForEach(func(k, v []byte) error {
-			var rec struct {
-				Policy string `json:"policy"`
-			}
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("stored key %q: %w", k, err)
-			}
-			if _, err := policy.Parse(rec.Policy); err != nil {
-				out = append(out, string(k)+": "+err.Error())
+	err := s.view(ctx, func(r store.Reader) error {
+		return eachKey(r, func(k *store.Key) error {
+			if _, err := policy.Parse(k.Policy); err != nil {
+				out = append(out, k.ID+": "+err.Error())
 			}
 			return nil
 		})

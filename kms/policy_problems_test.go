@@ -3,6 +3,8 @@ package kms
 import (
 	"strings"
 	"testing"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // A policy an older, laxer parser stored (here a condition on aws:TagKeys,
@@ -15,7 +17,7 @@ func TestUnparseableStoredPolicy(t *testing.T) {
 	md := mustKey(t, s, "", "")
 	old := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*",` +
 		`"Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"x"}}}]}`
-	err := s.updateKey(bg, systemCall("test", "TestChange"), md.KeyID, func(rec *keyRecord) error { rec.Policy = old; return nil })
+	err := s.updateKey(bg, systemCall("test", "TestChange"), md.KeyID, func(_ store.Reader, rec *store.Key) error { rec.Policy = old; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

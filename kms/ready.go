@@ -2,13 +2,10 @@ package kms
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // Ready reports whether the service can serve every operation: its store
@@ -19,11 +16,9 @@ import (
 // public data are still answered: not ready, but not down. A done ctx is
 // ErrCanceled.
 func (s *Service) Ready(ctx context.Context) error {
-	err := s.st.view(ctx, func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMeta) == nil {
-			return errors.New("no meta bucket")
-		}
-		return nil
+	err := s.view(ctx, func(r store.Reader) error {
+		_, err := r.Meta()
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -34,31 +29,4 @@ func (s *Service) Ready(ctx context.Context) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	return nil
-}
-
-// StoredAuditChangeSeq is the seq of the last change record the store in
-// dataDir committed (its audit_change_seq; 0 if none), for attestkms audit
-// verify: the log must reach it. It opens the store read-only and fails
-// with ErrStoreInUse while a server holds it.
-func StoredAuditChangeSeq(dataDir string) (uint64, error) {
-	if !IsInitialised(dataDir) {
-		return 0, fmt.Errorf("%w: %s", ErrNotInitialised, dataDir)
-	}
-	db, err := bolt.Open(filepath.Join(dataDir, dbFile), 0o600, &bolt.Options{Timeout: 200 * time.Millisecond, ReadOnly: true})
-	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return 0, fmt.Errorf("%w: %s", ErrStoreInUse, dataDir)
-		}
-		return 0, err
-	}
-	defer db.Close()
-	var seq uint64
-	err = db.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMeta) == nil {
-			return fmt.Errorf("%s is not an attestkms store", dataDir)
-		}
-		seq, err = storedChangeSeq(tx)
-		return err
-	})
-	return seq, err
 }

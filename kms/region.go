@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // A service has one region, fixed by its operator (Options.Region) and
@@ -75,9 +75,12 @@ func (s *Service) Region() string { return s.region }
 // yet and no cached policy can outlive a rename.
 func (s *Service) openRegion(want string, rename, useStored bool) (string, error) {
 	var stored string
-	err := s.st.db.View(func(tx *bolt.Tx) error {
-		stored = string(tx.Bucket(bucketMeta).Get(metaRegion))
-		return nil
+	err := s.view(context.Background(), func(r store.Reader) error {
+		m, err := r.Meta()
+		if err == nil {
+			stored = m.Region
+		}
+		return err
 	})
 	if err != nil {
 		return "", err
@@ -101,13 +104,18 @@ func (s *Service) openRegion(want string, rename, useStored bool) (string, error
 		c = systemCall("open", "RenameRegion")
 		c.op.message = "the store moved from region " + stored + " to " + want + ": its key policies' ARNs were rewritten"
 	}
-	err = s.change(context.Background(), c, func(tx *bolt.Tx) error {
+	err = s.change(context.Background(), c, func(tx store.Txn) error {
 		if stored != want {
 			if err := renamePolicies(tx, s.account.AccountID, stored, want); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(metaRegion, []byte(want))
+		m, err := tx.Meta()
+		if err != nil {
+			return err
+		}
+		m.Region = want
+		return tx.PutMeta(m)
 	})
 	return want, err
 }
@@ -123,21 +131,11 @@ func (s *Service) openRegion(want string, rename, useStored bool) (string, error
 // textual rewrite misses; a policy still naming the old region once decoded
 // fails the whole rename, since a Deny on the old ARN would otherwise stop
 // matching silently.
-func renamePolicies(tx *bolt.Tx, account, from, to string) error {
+func renamePolicies(tx store.Txn, account, from, to string) error {
 	oldPrefix := "arn:aws:kms:" + from + ":" + account + ":"
 	newPrefix := "arn:aws:kms:" + to + ":" + account + ":"
-	b := tx.Bucket(bucketKeys)
-	type change struct {
-		id  []byte
-		rec *keyRecord
-	}
-	var changes []change
-	// bbolt forbids changing a bucket while iterating it: collect, then put.
-	err := b.ForEach(func(k, v []byte) error {
-		var rec keyRecord
-		if err := json.Unmarshal(v, &rec); err != nil {
-			return fmt.Errorf("stored key %q: %w", k, err)
-		}
+	var changed []*store.Key
+	err := eachKey(tx, func(rec *store.Key) error {
 		if rec.Policy == "" {
 			return nil // nothing to rewrite
 		}
@@ -150,15 +148,15 @@ func renamePolicies(tx *bolt.Tx, account, from, to string) error {
 		}
 		if doc != rec.Policy {
 			rec.Policy = doc
-			changes = append(changes, change{append([]byte(nil), k...), &rec})
+			changed = append(changed, rec)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, c := range changes {
-		if err := putJSON(b, c.id, c.rec); err != nil {
+	for _, rec := range changed {
+		if err := tx.PutKey(rec); err != nil {
 			return err
 		}
 	}

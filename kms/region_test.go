@@ -8,23 +8,30 @@ import (
 	"strings"
 	"testing"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
+	"github.com/attestkms/attestkms/kms/internal/store/bolt"
 )
 
 // storedRegion reads the meta region of the store in dir ("" when absent);
 // the store must be closed.
 func storedRegion(t *testing.T, dir string) string {
 	t.Helper()
-	db, err := openDB(filepath.Join(dir, dbFile), true)
+	st, err := bolt.Open(filepath.Join(dir, dbFile), bolt.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer st.Close()
 	var r string
-	db.View(func(tx *bolt.Tx) error {
-		r = string(tx.Bucket(bucketMeta).Get(metaRegion))
-		return nil
+	err = st.View(bg, func(rd store.Reader) error {
+		m, err := rd.Meta()
+		if err == nil {
+			r = m.Region
+		}
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return r
 }
 
@@ -176,12 +183,20 @@ func TestOpenStoreWithoutRegion(t *testing.T) {
 // were recorded.
 func forgetRegion(t *testing.T, dir string) {
 	t.Helper()
-	db, err := openDB(filepath.Join(dir, dbFile), false)
+	st, err := bolt.Open(filepath.Join(dir, dbFile), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(metaRegion) }); err != nil {
+	defer st.Close()
+	err = st.Update(bg, func(tx store.Txn) error {
+		m, err := tx.Meta()
+		if err != nil {
+			return err
+		}
+		m.Region = ""
+		return tx.PutMeta(m)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

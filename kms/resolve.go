@@ -2,11 +2,10 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // keyARN is the ARN of key id, in the service's region whatever the call:
@@ -90,24 +89,19 @@ func (s *Service) resolveKeyID(ctx context.Context, keyID string) (string, error
 	return ref, nil
 }
 
-func (s *Service) getAlias(ctx context.Context, name string) (*aliasRecord, error) {
-	var a aliasRecord
-	var found bool
-	err := s.st.view(ctx, func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketAliases).Get([]byte(name))
-		if raw == nil {
-			return nil
-		}
-		found = true
-		return json.Unmarshal(raw, &a)
-	})
+// getAlias reads alias name; nil if there is none.
+func (s *Service) getAlias(ctx context.Context, name string) (*store.Alias, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	a, err := s.st.Alias(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, asKMSError(err)
 	}
-	if !found {
-		return nil, nil
-	}
-	return &a, nil
+	return a, nil
 }
 
 // loadKey resolves keyID and loads the key, recording its ARN on the call. A
@@ -131,14 +125,14 @@ func (s *Service) loadKey(ctx context.Context, c *Call, keyID string) (*key, err
 
 // loadKeyByID is loadKey for a bare key id; nil, nil when there is no such key.
 func (s *Service) loadKeyByID(ctx context.Context, c *Call, id string) (*key, error) {
-	k, err := s.st.loadKey(ctx, id)
+	k, err := s.cachedKey(ctx, id)
 	if err != nil {
 		return nil, asKMSError(err) // ErrCanceled, or internal
 	}
 	if k == nil {
 		return nil, nil
 	}
-	if r := k.rec; r.State == PendingDeletion && r.DeletionDate != nil && !s.now().Before(*r.DeletionDate) {
+	if s.expired(k.rec) {
 		k.release()
 		// Destroyed now, as the request's doing, with its own record. If
 		// the audit log cannot take that record the key stays as it is,
@@ -155,7 +149,7 @@ func (s *Service) loadKeyByID(ctx context.Context, c *Call, id string) (*key, er
 
 // usable checks that k's state allows cryptographic use.
 func (s *Service) usable(c *Call, k *key) error {
-	switch k.rec.State {
+	switch KeyState(k.rec.State) {
 	case Enabled:
 		return nil
 	case Disabled:
@@ -169,14 +163,14 @@ func (s *Service) usable(c *Call, k *key) error {
 // notPendingDeletion is the state check of management operations, which
 // AWS KMS allows on enabled and disabled keys.
 func (s *Service) notPendingDeletion(c *Call, k *key) error {
-	if k.rec.State == PendingDeletion {
+	if KeyState(k.rec.State) == PendingDeletion {
 		return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, k.rec.ID))
 	}
 	return nil
 }
 
 func (s *Service) requireUsage(c *Call, k *key, u KeyUsage, op string) error {
-	if k.rec.Usage != u {
+	if KeyUsage(k.rec.Usage) != u {
 		return errorf(ErrInvalidKeyUsage, "%s key usage is %s which is not valid for %s.", s.keyARN(c, k.rec.ID), k.rec.Usage, op)
 	}
 	return nil
@@ -190,37 +184,15 @@ func (s *Service) destroyKey(ctx context.Context, c *Call, id string) error {
 	dc := begin(c, "DestroyKey", opChange)
 	dc.noteKey(s.keyARN(c, id))
 	dc.op.message = "the key's deletion date passed: its material and aliases were destroyed"
-	err := s.change(ctx, dc, func(tx *bolt.Tx) error {
-		kb := tx.Bucket(bucketKeys)
-		var rec keyRecord
-		found, err := getJSON(kb, []byte(id), &rec)
-		if err != nil {
-			return err
-		}
-		if !found || rec.State != PendingDeletion || rec.DeletionDate == nil || s.now().Before(*rec.DeletionDate) {
+	err := s.change(ctx, dc, func(tx store.Txn) error {
+		rec, err := tx.Key(id)
+		if errors.Is(err, store.ErrNotFound) || err == nil && !s.expired(rec) {
 			return errNoChange // destroyed or cancelled meanwhile
 		}
-		ab := tx.Bucket(bucketAliases)
-		var drop [][]byte
-		err = ab.ForEach(func(k, v []byte) error {
-			var a aliasRecord
-			if err := json.Unmarshal(v, &a); err != nil {
-				return err
-			}
-			if a.KeyID == id {
-				drop = append(drop, append([]byte(nil), k...))
-			}
-			return nil
-		})
 		if err != nil {
 			return err
 		}
-		for _, k := range drop {
-			if err := ab.Delete(k); err != nil {
-				return err
-			}
-		}
-		return kb.Delete([]byte(id))
+		return tx.DeleteKey(id) // and its aliases
 	}, id)
 	if errors.Is(err, errNoChange) {
 		return nil

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"time"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // Rotation types of a material version, as ListKeyRotations names them.
@@ -24,24 +26,24 @@ const (
 
 // rotatable is the common check of the rotation operations: a symmetric key,
 // not pending deletion, enabled where enabled is required.
-func (s *Service) rotatable(c *Call, rec *keyRecord, needEnabled bool) error {
-	if !keySpecs[rec.Spec].symmetric {
+func (s *Service) rotatable(c *Call, rec *store.Key, needEnabled bool) error {
+	if !keySpecs[KeySpec(rec.Spec)].symmetric {
 		return errorf(ErrUnsupported, "%s is not a symmetric encryption key: it cannot be rotated.", s.keyARN(c, rec.ID))
 	}
 	switch {
-	case rec.State == PendingDeletion:
+	case KeyState(rec.State) == PendingDeletion:
 		return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
-	case needEnabled && rec.State == Disabled:
+	case needEnabled && KeyState(rec.State) == Disabled:
 		return errorf(ErrDisabled, "%s is disabled.", s.keyARN(c, rec.ID))
 	}
 	return nil
 }
 
 // rotate adds a new current material version to rec.
-func (s *Service) rotate(rec *keyRecord, now time.Time, rotationType string) {
+func (s *Service) rotate(rec *store.Key, now time.Time, rotationType string) {
 	material := make([]byte, 32)
 	rand.Read(material)
-	m := sealMaterial(s.st.sealer, rec, rec.current().Version+1, material)
+	m := store.SealMaterial(s.sealer, rec.ID, rec.Current().Version+1, material)
 	clear(material)
 	m.CreatedAt, m.RotationType = now, rotationType
 	rec.Materials = append(rec.Materials, m)
@@ -73,7 +75,7 @@ func (s *Service) enableKeyRotation(ctx context.Context, c *Call, req *EnableKey
 	if rotationPeriodInDays < minRotationDays || rotationPeriodInDays > maxRotationDays {
 		return nil, errorf(ErrValidation, "RotationPeriodInDays must be between %d and %d", minRotationDays, maxRotationDays)
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKeyRotation", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:EnableKeyRotation", func(rec *store.Key) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -104,7 +106,7 @@ func (s *Service) disableKeyRotation(ctx context.Context, c *Call, req *DisableK
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKeyRotation", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:DisableKeyRotation", func(rec *store.Key) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -174,7 +176,7 @@ func (s *Service) rotateKeyOnDemand(ctx context.Context, c *Call, req *RotateKey
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:RotateKeyOnDemand", func(rec *keyRecord) error {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:RotateKeyOnDemand", func(rec *store.Key) error {
 		if err := s.rotatable(c, rec, true); err != nil {
 			return err
 		}
@@ -258,7 +260,7 @@ func (s *Service) listKeyRotations(ctx context.Context, c *Call, req *ListKeyRot
 		start = binary.BigEndian.Uint32(m)
 	}
 	resp := &ListKeyRotationsResponse{KeyRef: s.keyRef(c, k.rec.ID)}
-	cur := k.rec.current().Version
+	cur := k.rec.Current().Version
 	for _, m := range k.rec.Materials {
 		if m.Version < start || (!req.AllKeyMaterial && m.RotationType == "") {
 			continue

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 func validateTags(tags []Tag) error {
@@ -40,7 +42,7 @@ func validateTagKey(k string) error {
 
 // mergeTags sets tags on top of old (a tag with an existing key replaces its
 // value), sorted by key.
-func mergeTags(old, tags []Tag) []Tag {
+func mergeTags(old []store.Tag, tags []Tag) []store.Tag {
 	m := map[string]string{}
 	for _, t := range old {
 		m[t.TagKey] = t.TagValue
@@ -48,9 +50,9 @@ func mergeTags(old, tags []Tag) []Tag {
 	for _, t := range tags {
 		m[t.TagKey] = t.TagValue
 	}
-	out := make([]Tag, 0, len(m))
+	out := make([]store.Tag, 0, len(m))
 	for k, v := range m {
-		out = append(out, Tag{TagKey: k, TagValue: v})
+		out = append(out, store.Tag{TagKey: k, TagValue: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].TagKey < out[j].TagKey })
 	return out
@@ -82,8 +84,8 @@ func (s *Service) tagResource(ctx context.Context, c *Call, req *TagResourceRequ
 	if err := validateTags(tags); err != nil {
 		return nil, err
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:TagResource", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:TagResource", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		merged := mergeTags(rec.Tags, tags)
@@ -129,8 +131,8 @@ func (s *Service) untagResource(ctx context.Context, c *Call, req *UntagResource
 			return nil, err
 		}
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UntagResource", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UntagResource", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		drop := map[string]bool{}
@@ -201,7 +203,10 @@ func (s *Service) listResourceTags(ctx context.Context, c *Call, req *ListResour
 		start = sort.Search(len(tags), func(i int) bool { return tags[i].TagKey >= string(m) })
 	}
 	end := min(start+limit, len(tags))
-	resp := &ListResourceTagsResponse{KeyRef: s.keyRef(c, k.rec.ID), Tags: append([]Tag(nil), tags[start:end]...)}
+	resp := &ListResourceTagsResponse{KeyRef: s.keyRef(c, k.rec.ID)}
+	for _, t := range tags[start:end] {
+		resp.Tags = append(resp.Tags, Tag(t))
+	}
 	if end < len(tags) {
 		resp.NextMarker = base64.RawURLEncoding.EncodeToString([]byte(tags[end].TagKey))
 	}

@@ -1,6 +1,10 @@
 package kms
 
-import "context"
+import (
+	"context"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
+)
 
 // UpdateKeyDescriptionRequest replaces a key's description (at most 8192
 // characters; "" clears it).
@@ -24,8 +28,8 @@ func (s *Service) updateKeyDescription(ctx context.Context, c *Call, req *Update
 	if len(req.Description) > maxDescription {
 		return nil, errorf(ErrValidation, "Description is longer than %d characters", maxDescription)
 	}
-	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UpdateKeyDescription", func(rec *keyRecord) error {
-		if rec.State == PendingDeletion {
+	rec, err := s.changeKey(ctx, c, req.KeyID, "kms:UpdateKeyDescription", func(rec *store.Key) error {
+		if KeyState(rec.State) == PendingDeletion {
 			return errorf(ErrInvalidState, "%s is pending deletion.", s.keyARN(c, rec.ID))
 		}
 		rec.Description = req.Description

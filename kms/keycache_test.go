@@ -25,7 +25,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 	for _, spec := range []KeySpec{EccNistP256, EccNistP384, EccNistP521, EccSecgP256k1} {
 		ecIDs = append(ecIDs, mustKey(t, s, spec, KeyAgreement).KeyID)
 	}
-	k, err := s.st.loadKey(bg, sym.KeyID)
+	k, err := s.cachedKey(bg, sym.KeyID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestDatabaseHoldsNoKeyMaterial(t *testing.T) {
 	}
 	k.release()
 	for _, id := range ecIDs {
-		k, err := s.st.loadKey(bg, id)
+		k, err := s.cachedKey(bg, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,582 @@
+// Package bolt is the store (package store) in one bbolt file, kms.db in
+// the data directory: attestkms's embedded default, one process at a time.
+//
+// The file's format is the one attestkms has always written, which an
+// existing data directory keeps (compat_test.go opens a store the code
+// before this package made, byte for byte): four buckets, "meta" (account_id,
+// project_id, schema "1", region, root_check, audit_change_seq), "keys" (by
+// key id), "aliases" (by alias/NAME) and "credentials" (by access key id),
+// each record the JSON of its store type. Nothing is added to it: a record's
+// Version is bbolt's own transaction id (below), which bbolt keeps in its
+// meta pages.
+//
+// Durability: bbolt commits each write transaction with an fsync before
+// Update returns, so a change a client was told of survives kill -9 at any
+// instant after. bbolt runs one write transaction at a time, so Updates
+// serialise: a read in a Txn needs no lock to stay current.
+//
+// Versions: bbolt numbers its write transactions (Tx.ID), one more each
+// commit, and keeps the number across reopening. A record read in a View
+// has the Version of the last commit; in an Update, of the last commit
+// before it, and a record it writes the Update's own. So a record's Version
+// grows whenever it changes (and when any record does), and PutKey and
+// PutAlias refuse (store.ErrConflict) a record whose Version is older than
+// the last commit: one read before the store last changed, which may be
+// stale. A store compacted with the bbolt tool restarts the count; nothing
+// outside the process keeps a Version, so no cache is misled.
+//
+// Known limits: bbolt reuses freed pages but does not overwrite them, so the
+// sealed material of a destroyed key may remain in free pages of kms.db
+// until reused; it stays sealed under the root key.
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
+)
+
+var (
+	bucketMeta        = []byte("meta")
+	bucketKeys        = []byte("keys")
+	bucketAliases     = []byte("aliases")
+	bucketCredentials = []byte("credentials")
+
+	metaAccountID      = []byte("account_id")
+	metaProjectID      = []byte("project_id")
+	metaRootCheck      = []byte("root_check")
+	metaSchema         = []byte("schema")
+	metaRegion         = []byte("region")           // absent in stores made before it
+	metaAuditChangeSeq = []byte("audit_change_seq") // absent until the first change
+)
+
+// schemaVersion is the format's version, in meta "schema".
+const schemaVersion = "1"
+
+// Store is the bbolt store. Its methods are store.Store's.
+type Store struct {
+	db     *bbolt.DB
+	closed atomic.Bool
+
+	lockMu sync.Mutex
+	locks  map[string]bool // TryLock's held locks: one process holds the file
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Options configure Open. Zero values: read-write, a second's wait.
+type Options struct {
+	// ReadOnly opens the file shared, for reading only: alongside other
+	// readers, never alongside a writer.
+	ReadOnly bool
+	// Timeout is how long Open waits for another process to release the
+	// file (then store.ErrInUse). Zero: a second.
+	Timeout time.Duration
+}
+
+// Open opens the store file at path, which Create made: store.ErrNotAStore
+// if it is not one of this schema, store.ErrInUse if another process has it
+// open.
+func Open(path string, opts Options) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err // bbolt would create it
+	}
+	db, err := openDB(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = db.View(func(tx *bbolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m == nil || string(m.Get(metaSchema)) != schemaVersion {
+			return fmt.Errorf("%w (schema %s)", store.ErrNotAStore, schemaVersion)
+		}
+		for _, name := range [][]byte{bucketKeys, bucketAliases, bucketCredentials} {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: no %s bucket", store.ErrNotAStore, name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Store{db: db, locks: map[string]bool{}}, nil
+}
+
+func openDB(path string, opts Options) (*bbolt.DB, error) {
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = time.Second
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", store.ErrInUse, path)
+	}
+	return db, err
+}
+
+// Create makes a new store file at path and runs fn in its first
+// transaction, which writes the store's meta (PutMeta) and whatever else a
+// new store holds. The file is built under a temporary name and renamed
+// into place once committed and synced, with its directory, so that a crash
+// leaves no half-made store behind. An existing path is store.ErrExists.
+func Create(path string, fn func(store.Txn) error) error {
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%w: %s", store.ErrExists, path)
+	}
+	tmp := path + ".init"
+	os.Remove(tmp)
+	db, err := openDB(tmp, Options{})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketKeys, bucketAliases, bucketCredentials} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bucketMeta).Put(metaSchema, []byte(schemaVersion)); err != nil {
+			return err
+		}
+		return fn(newTxn(tx))
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// begin checks what every method checks first: ctx and the store.
+func (s *Store) begin(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// run runs fn in a bbolt transaction: fn's error as it is, bbolt's
+// "database not open" as store.ErrClosed.
+func (s *Store) run(ctx context.Context, writable bool, fn func(*txn) error) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	ran := false
+	f := func(tx *bbolt.Tx) error { ran = true; return fn(newTxn(tx)) }
+	var err error
+	if writable {
+		err = s.db.Update(f)
+	} else {
+		err = s.db.View(f)
+	}
+	if !ran && errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	return err
+}
+
+// View is store.Store's View.
+func (s *Store) View(ctx context.Context, fn func(store.Reader) error) error {
+	return s.run(ctx, false, func(t *txn) error { return fn(t) })
+}
+
+// Update is store.Store's Update.
+func (s *Store) Update(ctx context.Context, fn func(store.Txn) error) error {
+	return s.run(ctx, true, func(t *txn) error { return fn(t) })
+}
+
+// Key is store.Store's Key.
+func (s *Store) Key(ctx context.Context, id string) (*store.Key, error) {
+	var k *store.Key
+	err := s.run(ctx, false, func(t *txn) error {
+		var err error
+		k, err = t.Key(id)
+		return err
+	})
+	return k, err
+}
+
+// Alias is store.Store's Alias.
+func (s *Store) Alias(ctx context.Context, name string) (*store.Alias, error) {
+	var a *store.Alias
+	err := s.run(ctx, false, func(t *txn) error {
+		var err error
+		a, err = t.Alias(name)
+		return err
+	})
+	return a, err
+}
+
+// TryLock is store.Store's TryLock: one process holds the file, so the
+// lock is this process's.
+func (s *Store) TryLock(ctx context.Context, name string) (func(), error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	s.lockMu.Lock()
+	defer s.lockMu.Unlock()
+	if s.locks[name] {
+		return nil, store.ErrHeld
+	}
+	s.locks[name] = true
+	return sync.OnceFunc(func() {
+		s.lockMu.Lock()
+		delete(s.locks, name)
+		s.lockMu.Unlock()
+	}), nil
+}
+
+// Close is store.Store's Close.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	return s.db.Close()
+}
+
+// txn is a bbolt transaction as a store.Txn.
+type txn struct {
+	tx *bbolt.Tx
+	// rev is the Version of what the transaction reads: the last commit
+	// before it; wrote, of what it writes (rev, read-only).
+	rev, wrote uint64
+}
+
+func newTxn(tx *bbolt.Tx) *txn {
+	id := uint64(tx.ID())
+	if tx.Writable() {
+		return &txn{tx: tx, rev: id - 1, wrote: id}
+	}
+	return &txn{tx: tx, rev: id, wrote: id}
+}
+
+func (t *txn) get(bucket []byte, k string, v any) (bool, error) {
+	raw := t.tx.Bucket(bucket).Get([]byte(k))
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("stored %s %q: %w", bucket, k, err)
+	}
+	return true, nil
+}
+
+func (t *txn) put(bucket []byte, k string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucket).Put([]byte(k), raw)
+}
+
+func (t *txn) exists(bucket []byte, k string) bool {
+	return t.tx.Bucket(bucket).Get([]byte(k)) != nil
+}
+
+// page decodes up to limit records of bucket from start on.
+func page[T any](t *txn, bucket []byte, start string, limit int, version func(*T)) ([]*T, error) {
+	var out []*T
+	c := t.tx.Bucket(bucket).Cursor()
+	k, v := c.Seek([]byte(start))
+	for ; k != nil && len(out) < limit; k, v = c.Next() {
+		r := new(T)
+		if err := json.Unmarshal(v, r); err != nil {
+			return nil, fmt.Errorf("stored %s %q: %w", bucket, k, err)
+		}
+		version(r)
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Meta is store.Reader's Meta.
+func (t *txn) Meta() (*store.Meta, error) {
+	m := t.tx.Bucket(bucketMeta)
+	return &store.Meta{
+		AccountID: string(m.Get(metaAccountID)),
+		ProjectID: string(m.Get(metaProjectID)),
+		Region:    string(m.Get(metaRegion)),
+		RootCheck: append([]byte(nil), m.Get(metaRootCheck)...),
+	}, nil
+}
+
+// auditChangeSeqKey is chain's key in meta: audit_change_seq for the
+// store's one chain, audit_change_seq/CHAIN for another (none yet).
+func auditChangeSeqKey(chain string) []byte {
+	if chain == "" {
+		return metaAuditChangeSeq
+	}
+	return []byte(string(metaAuditChangeSeq) + "/" + chain)
+}
+
+// AuditChangeSeq is store.Reader's AuditChangeSeq.
+func (t *txn) AuditChangeSeq(chain string) (uint64, error) {
+	raw := t.tx.Bucket(bucketMeta).Get(auditChangeSeqKey(chain))
+	if raw == nil {
+		return 0, nil // a store from before the audit chain, or without changes yet
+	}
+	seq, err := strconv.ParseUint(string(raw), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("stored %s: %w", auditChangeSeqKey(chain), err)
+	}
+	return seq, nil
+}
+
+// Key is store.Reader's Key.
+func (t *txn) Key(id string) (*store.Key, error) {
+	var k store.Key
+	if found, err := t.get(bucketKeys, id, &k); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, store.ErrNotFound
+	}
+	k.Version = t.rev
+	return &k, nil
+}
+
+// Keys is store.Reader's Keys.
+func (t *txn) Keys(start string, limit int) ([]*store.Key, error) {
+	return page(t, bucketKeys, start, limit, func(k *store.Key) { k.Version = t.rev })
+}
+
+// Alias is store.Reader's Alias.
+func (t *txn) Alias(name string) (*store.Alias, error) {
+	var a store.Alias
+	if found, err := t.get(bucketAliases, name, &a); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, store.ErrNotFound
+	}
+	a.Version = t.rev
+	return &a, nil
+}
+
+// Aliases is store.Reader's Aliases.
+func (t *txn) Aliases(start string, limit int) ([]*store.Alias, error) {
+	return page(t, bucketAliases, start, limit, func(a *store.Alias) { a.Version = t.rev })
+}
+
+// AliasesOf is store.Reader's AliasesOf. The bucket is keyed by name, so it
+// reads all of it.
+func (t *txn) AliasesOf(keyID string) ([]*store.Alias, error) {
+	var out []*store.Alias
+	err := t.tx.Bucket(bucketAliases).ForEach(func(k, v []byte) error {
+		// Only the key id decides; the rest is decoded for a match alone.
+		var a store.Alias
+		if err := json.Unmarshal(v, &a); err != nil {
+			return fmt.Errorf("stored %s %q: %w", bucketAliases, k, err)
+		}
+		if a.KeyID == keyID {
+			a.Version = t.rev
+			out = append(out, &a)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Credential is store.Reader's Credential.
+func (t *txn) Credential(accessKeyID string) (*store.Credential, error) {
+	var c store.Credential
+	if found, err := t.get(bucketCredentials, accessKeyID, &c); err != nil {
+		return nil, err
+	} else if !found {
+		return nil, store.ErrNotFound
+	}
+	c.Version = t.rev
+	return &c, nil
+}
+
+// Credentials is store.Reader's Credentials.
+func (t *txn) Credentials() ([]*store.Credential, error) {
+	var out []*store.Credential
+	err := t.tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
+		var c store.Credential
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("stored %s %q: %w", bucketCredentials, k, err)
+		}
+		c.Version = t.rev
+		out = append(out, &c)
+		return nil
+	})
+	return out, err
+}
+
+// PutMeta is store.Txn's PutMeta. An empty Region is no region recorded.
+func (t *txn) PutMeta(m *store.Meta) error {
+	b := t.tx.Bucket(bucketMeta)
+	for k, v := range map[string]string{
+		string(metaAccountID): m.AccountID,
+		string(metaProjectID): m.ProjectID,
+		string(metaRootCheck): string(m.RootCheck),
+	} {
+		if err := b.Put([]byte(k), []byte(v)); err != nil {
+			return err
+		}
+	}
+	if m.Region == "" {
+		return b.Delete(metaRegion)
+	}
+	return b.Put(metaRegion, []byte(m.Region))
+}
+
+// SetAuditChangeSeq is store.Txn's SetAuditChangeSeq.
+func (t *txn) SetAuditChangeSeq(chain string, seq uint64) error {
+	return t.tx.Bucket(bucketMeta).Put(auditChangeSeqKey(chain), strconv.AppendUint(nil, seq, 10))
+}
+
+// current checks that a record of version v is current in t: read in it,
+// or written by it (package doc, "Versions").
+func (t *txn) current(v uint64) error {
+	if v < t.rev {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// CreateKey is store.Txn's CreateKey.
+func (t *txn) CreateKey(k *store.Key) error {
+	if t.exists(bucketKeys, k.ID) {
+		return store.ErrExists
+	}
+	if err := t.put(bucketKeys, k.ID, k); err != nil {
+		return err
+	}
+	k.Version = t.wrote
+	return nil
+}
+
+// PutKey is store.Txn's PutKey.
+func (t *txn) PutKey(k *store.Key) error {
+	if !t.exists(bucketKeys, k.ID) {
+		return store.ErrNotFound
+	}
+	if err := t.current(k.Version); err != nil {
+		return err
+	}
+	if err := t.put(bucketKeys, k.ID, k); err != nil {
+		return err
+	}
+	k.Version = t.wrote
+	return nil
+}
+
+// DeleteKey is store.Txn's DeleteKey.
+func (t *txn) DeleteKey(id string) error {
+	if !t.exists(bucketKeys, id) {
+		return store.ErrNotFound
+	}
+	aliases, err := t.AliasesOf(id)
+	if err != nil {
+		return err
+	}
+	ab := t.tx.Bucket(bucketAliases)
+	for _, a := range aliases {
+		if err := ab.Delete([]byte(a.Name)); err != nil {
+			return err
+		}
+	}
+	return t.tx.Bucket(bucketKeys).Delete([]byte(id))
+}
+
+// CreateAlias is store.Txn's CreateAlias.
+func (t *txn) CreateAlias(a *store.Alias) error {
+	if t.exists(bucketAliases, a.Name) {
+		return store.ErrExists
+	}
+	if !t.exists(bucketKeys, a.KeyID) {
+		return fmt.Errorf("%w: key %s", store.ErrNotFound, a.KeyID)
+	}
+	if err := t.put(bucketAliases, a.Name, a); err != nil {
+		return err
+	}
+	a.Version = t.wrote
+	return nil
+}
+
+// PutAlias is store.Txn's PutAlias.
+func (t *txn) PutAlias(a *store.Alias) error {
+	if !t.exists(bucketAliases, a.Name) {
+		return store.ErrNotFound
+	}
+	if err := t.current(a.Version); err != nil {
+		return err
+	}
+	if !t.exists(bucketKeys, a.KeyID) {
+		return fmt.Errorf("%w: key %s", store.ErrNotFound, a.KeyID)
+	}
+	if err := t.put(bucketAliases, a.Name, a); err != nil {
+		return err
+	}
+	a.Version = t.wrote
+	return nil
+}
+
+// DeleteAlias is store.Txn's DeleteAlias.
+func (t *txn) DeleteAlias(name string) error {
+	if !t.exists(bucketAliases, name) {
+		return store.ErrNotFound
+	}
+	return t.tx.Bucket(bucketAliases).Delete([]byte(name))
+}
+
+// CreateCredential is store.Txn's CreateCredential.
+func (t *txn) CreateCredential(c *store.Credential) error {
+	if t.exists(bucketCredentials, c.AccessKeyID) {
+		return store.ErrExists
+	}
+	all, err := t.Credentials()
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if o.Name == c.Name {
+			return fmt.Errorf("%w: a credential named %q", store.ErrExists, c.Name)
+		}
+	}
+	if err := t.put(bucketCredentials, c.AccessKeyID, c); err != nil {
+		return err
+	}
+	c.Version = t.wrote
+	return nil
+}
+
+// DeleteCredential is store.Txn's DeleteCredential.
+func (t *txn) DeleteCredential(accessKeyID string) error {
+	if !t.exists(bucketCredentials, accessKeyID) {
+		return store.ErrNotFound
+	}
+	return t.tx.Bucket(bucketCredentials).Delete([]byte(accessKeyID))
+}

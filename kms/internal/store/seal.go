@@ -1,0 +1,115 @@
+package store
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+)
+
+// What is sealed, and bound to what: the purposes package sealer binds as
+// associated data, with each value's id. They are part of the stored
+// format: changing one makes every stored value of it unopenable.
+const (
+	purposeRootCheck  = "root-check"
+	purposeMaterial   = "key-material"
+	purposeCredential = "credential-secret"
+	// purposeScopedCredential seals the secret of a credential with an
+	// admin permission (but the root's), an identity policy or an expiry,
+	// bound to them (Credential.sealedAs).
+	purposeScopedCredential = "credential-secret-scoped"
+)
+
+// RootCredentialName is the name of the account's root credential, the one
+// Init makes: it always has the admin permission (kms).
+const RootCredentialName = "admin"
+
+var rootCheckValue = []byte("attestkms root key check v1")
+
+// ErrRootKey: the root key does not open the store's root check.
+var ErrRootKey = errors.New("store: the root key does not open this store")
+
+// SealRootCheck is a new Meta.RootCheck for the root key of sl.
+func SealRootCheck(sl *sealer.Sealer) []byte {
+	return sl.Seal(purposeRootCheck, nil, rootCheckValue)
+}
+
+// CheckRoot reports whether sl's root key is the one m's RootCheck was
+// sealed under (ErrRootKey if not).
+func CheckRoot(sl *sealer.Sealer, m *Meta) error {
+	if _, err := sl.Open(purposeRootCheck, nil, m.RootCheck); err != nil {
+		return ErrRootKey
+	}
+	return nil
+}
+
+// materialAAD binds a material to its key and version.
+func materialAAD(keyID string, version uint32) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(keyID), 0), version)
+}
+
+// SealMaterial is version of key keyID's material, plaintext (which the
+// caller owns and zeroes), sealed, with a new random material id. CreatedAt
+// and RotationType are the caller's to set.
+func SealMaterial(sl *sealer.Sealer, keyID string, version uint32, plaintext []byte) Material {
+	var mid [32]byte
+	rand.Read(mid[:])
+	return Material{
+		Version: version,
+		ID:      hex.EncodeToString(mid[:]),
+		Sealed:  sl.Seal(purposeMaterial, materialAAD(keyID, version), plaintext),
+	}
+}
+
+// OpenMaterial opens material m of key keyID: a material copied from
+// another key or version does not open (sealer.ErrOpen). The caller owns
+// the plaintext and zeroes it.
+func OpenMaterial(sl *sealer.Sealer, keyID string, m *Material) ([]byte, error) {
+	return sl.Open(purposeMaterial, materialAAD(keyID, m.Version), m.Sealed)
+}
+
+// SealCredential seals secret into c.Sealed, bound to c's access key id and
+// to its scope (sealedAs): set every other field first.
+func SealCredential(sl *sealer.Sealer, c *Credential, secret []byte) {
+	purpose, id := c.sealedAs()
+	c.Sealed = sl.Seal(purpose, id, secret)
+}
+
+// OpenCredential opens c's secret; a record whose scope was changed in the
+// database does not open (sealer.ErrOpen). The caller owns the secret.
+func OpenCredential(sl *sealer.Sealer, c *Credential) ([]byte, error) {
+	purpose, id := c.sealedAs()
+	return sl.Open(purpose, id, c.Sealed)
+}
+
+// scoped reports whether the record carries what records made before
+// identity policies, expiry and further admins did not.
+func (c *Credential) scoped() bool {
+	return c.Admin && c.Name != RootCredentialName || c.IdentityPolicy != "" || c.ExpiresAt != nil
+}
+
+// sealedAs is what a credential's secret is sealed for: the access key id
+// alone for a record without scope (as every record was before, so that an
+// older attestkms still opens the store), else the scoped purpose bound to
+// every attribute that limits or grants. An older attestkms, which would
+// ignore a scope it does not know, then cannot open such a credential and
+// refuses the store, rather than serving it unscoped; and a record whose
+// scope was changed in the database no longer opens.
+func (c *Credential) sealedAs() (purpose string, id []byte) {
+	if !c.scoped() {
+		return purposeCredential, []byte(c.AccessKeyID)
+	}
+	expires := ""
+	if c.ExpiresAt != nil {
+		expires = c.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, err := json.Marshal([]any{c.AccessKeyID, c.Name, c.Admin, c.IdentityPolicy, expires})
+	if err != nil {
+		panic("store: encoding a credential's binding: " + err.Error()) // strings and a bool always encode
+	}
+	return purposeScopedCredential, b
+}
