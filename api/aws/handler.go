@@ -51,7 +51,7 @@ func New(opts pipeline.Options) *pipeline.Handler {
 	return pipeline.New(opts, pipeline.Dialect{
 		Name:            "aws",
 		RequestIDHeader: "X-Amzn-RequestId",
-		Authenticator:   &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew},
+		Authenticator:   &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)},
 		Errors:          errorTable,
 		Operation: func(c echo.Context) string {
 			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), targetPrefix)

@@ -103,6 +103,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/api/tencent/tc3"
@@ -128,7 +129,7 @@ func New(opts pipeline.Options) *pipeline.Handler {
 	d := &dialect{svc: opts.Service}
 	return pipeline.New(opts, pipeline.Dialect{
 		Name:          "tencent",
-		Authenticator: &tc3.Verifier{Service: "kms", MaxSkew: MaxSkew},
+		Authenticator: &tc3.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)},
 		Errors:        errorTable,
 		Operation:     func(c echo.Context) string { return c.Request().Header.Get("X-TC-Action") },
 		Known:         func(op string) bool { _, ok := actions[op]; return ok },

@@ -17,8 +17,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/textproto"
 	"slices"
 	"strings"
+	"time"
 )
 
 // The kinds a request-signature check fails with, for errors.Is. Every
@@ -111,7 +113,9 @@ func HasControl(v string) bool {
 
 // ASCIILower lower-cases A-Z only: unlike strings.ToLower it maps no other
 // byte (the Kelvin sign is not a k), so a non-ASCII name never matches a
-// signed one.
+// signed one. The header names the SDKs send, in net/http's canonical form,
+// are looked up rather than copied: the verifiers lower-case every header
+// name of every request.
 func ASCIILower(s string) string {
 	i := 0
 	for i < len(s) && !IsUpper(s[i]) {
@@ -119,6 +123,9 @@ func ASCIILower(s string) string {
 	}
 	if i == len(s) {
 		return s
+	}
+	if l, ok := knownLower[s]; ok {
+		return l
 	}
 	b := []byte(s)
 	for ; i < len(b); i++ {
@@ -208,4 +215,80 @@ func StringToSign(algorithm, signedTime, scope string, canonicalHash []byte) []b
 		b = append(append(b, scope...), '\n')
 	}
 	return append(b, canonicalHash...)
+}
+
+// knownLower maps the canonical form (textproto.CanonicalMIMEHeaderKey) of
+// the header names that the AWS, Huawei and Tencent SDKs and HTTP clients
+// send to their lower case.
+var knownLower = func() map[string]string {
+	names := []string{
+		"accept", "accept-encoding", "amz-sdk-invocation-id", "amz-sdk-request", "authorization",
+		"connection", "content-length", "content-md5", "content-type", "expect", "host",
+		"transfer-encoding", "user-agent", "x-amz-content-sha256", "x-amz-date",
+		"x-amz-security-token", "x-amz-target", "x-amz-user-agent", "x-amzn-trace-id",
+		"x-project-id", "x-sdk-content-sha256", "x-sdk-date", "x-tc-action", "x-tc-content-sha256",
+		"x-tc-language", "x-tc-region", "x-tc-requestclient", "x-tc-timestamp", "x-tc-token",
+		"x-tc-version",
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[textproto.CanonicalMIMEHeaderKey(n)] = n
+	}
+	return m
+}()
+
+// ParseTime parses s, which must have exactly layout's shape, where layout
+// is made of Go's reference fields 2006, 01, 02, 15, 04 and 05 (each that
+// many digits, no fewer) and literal bytes: what time.Parse(layout, s)
+// accepts and Format prints back as s, in UTC, without parsing the layout
+// as time.Parse does (a verifier reads two such dates per request).
+func ParseTime(layout, s string) (time.Time, bool) {
+	var v [6]int // year, month, day, hour, minute, second
+	v[1], v[2] = 1, 1
+	i := 0
+	for l := 0; l < len(layout); {
+		field, width := -1, 2
+		switch rest := layout[l:]; {
+		case strings.HasPrefix(rest, "2006"):
+			field, width = 0, 4
+		case len(rest) < 2:
+		case rest[0] == '0' && rest[1] == '1':
+			field = 1
+		case rest[0] == '0' && rest[1] == '2':
+			field = 2
+		case rest[0] == '1' && rest[1] == '5':
+			field = 3
+		case rest[0] == '0' && rest[1] == '4':
+			field = 4
+		case rest[0] == '0' && rest[1] == '5':
+			field = 5
+		}
+		if field < 0 {
+			if i >= len(s) || s[i] != layout[l] {
+				return time.Time{}, false
+			}
+			i, l = i+1, l+1
+			continue
+		}
+		if i+width > len(s) {
+			return time.Time{}, false
+		}
+		n := 0
+		for j := i; j < i+width; j++ {
+			if !IsDigit(s[j]) {
+				return time.Time{}, false
+			}
+			n = 10*n + int(s[j]-'0')
+		}
+		v[field] = n
+		i, l = i+width, l+width
+	}
+	if i != len(s) || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 || v[5] > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, time.UTC)
+	if t.Day() != v[2] { // the 31st of a 30-day month, the 29th of February of a common year
+		return time.Time{}, false
+	}
+	return t, true
 }

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,19 @@ type Metrics struct {
 	authFailures  *prometheus.CounterVec
 	throttled     *prometheus.CounterVec
 	auditBytes    prometheus.Counter
+
+	// series are the request counter and duration histogram of each label
+	// set seen, resolved once (WithLabelValues hashes its labels and takes
+	// a lock on every call): requestKey → *requestSeries. There are a few
+	// hundred at most, the label values being the package doc's few.
+	series sync.Map
+}
+
+type requestKey struct{ dialect, operation, outcome string }
+
+type requestSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // durationBuckets: a request is a millisecond or two (a cached chain's
@@ -84,8 +98,17 @@ func New() *Metrics {
 
 // Request implements api.Observer.
 func (m *Metrics) Request(dialect, operation, outcome string, took time.Duration) {
-	m.requests.WithLabelValues(dialect, operation, outcome).Inc()
-	m.duration.WithLabelValues(dialect, operation).Observe(took.Seconds())
+	k := requestKey{dialect, operation, outcome}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &requestSeries{
+			requests: m.requests.WithLabelValues(dialect, operation, outcome),
+			duration: m.duration.WithLabelValues(dialect, operation),
+		})
+	}
+	s := v.(*requestSeries)
+	s.requests.Inc()
+	s.duration.Observe(took.Seconds())
 }
 
 // AuthFailure implements api.Observer.

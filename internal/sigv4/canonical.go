@@ -79,10 +79,22 @@ func StringToSign(amzDate, scope string, canonicalHash []byte) []byte {
 // Signature derives the signing key from secret and the scope and MACs sts
 // with it. It zeroes every key it derives; secret is left as it was.
 func Signature(secret []byte, date, region, service string, sts []byte) [sha256.Size]byte {
+	k := SigningKey(secret, date, region, service)
+	sig := SignWithKey(&k, sts)
+	clear(k[:])
+	return sig
+}
+
+// SigningKey is the key of secret for a credential scope, the same for
+// every request in it: HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region),
+// service), "aws4_request"). It is as secret as the secret for that day,
+// region and service. It zeroes the intermediate keys; secret is left as it
+// was.
+func SigningKey(secret []byte, date, region, service string) [sha256.Size]byte {
 	k := make([]byte, 0, 4+len(secret))
 	k = append(k, "AWS4"...)
 	k = append(k, secret...)
-	var kDate, kRegion, kService, kSigning, sig [sha256.Size]byte
+	var kDate, kRegion, kService, kSigning [sha256.Size]byte
 	mac(&kDate, k, []byte(date))
 	clear(k)
 	mac(&kRegion, kDate[:], []byte(region))
@@ -91,8 +103,13 @@ func Signature(secret []byte, date, region, service string, sts []byte) [sha256.
 	clear(kRegion[:])
 	mac(&kSigning, kService[:], []byte(Terminator))
 	clear(kService[:])
-	mac(&sig, kSigning[:], sts)
-	clear(kSigning[:])
+	return kSigning
+}
+
+// SignWithKey is the signature of sts with a signing key (SigningKey).
+func SignWithKey(key *[sha256.Size]byte, sts []byte) [sha256.Size]byte {
+	var sig [sha256.Size]byte
+	mac(&sig, key[:], sts)
 	return sig
 }
 

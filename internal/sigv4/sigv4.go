@@ -25,7 +25,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/attestkms/attestkms/internal/httpsig"
 )
@@ -105,11 +104,8 @@ func CheckScope(accessKeyID, date, region, service string) error {
 }
 
 func isScopeDate(s string) bool {
-	if len(s) != len(ScopeDateFormat) || !httpsig.IsToken(s, len(ScopeDateFormat), httpsig.IsDigit) {
-		return false
-	}
-	t, err := time.Parse(ScopeDateFormat, s)
-	return err == nil && t.Format(ScopeDateFormat) == s
+	_, ok := httpsig.ParseTime(ScopeDateFormat, s)
+	return ok
 }
 
 func isAccessKeyByte(c byte) bool {

@@ -45,10 +45,16 @@ func ParseAuthorization(h string) (*Authorization, error) {
 
 // setCredential reads akid/date/region/service/aws4_request into a.
 func setCredential(a *Authorization, credential string) error {
-	scope := strings.Split(credential, "/")
-	if len(scope) != 5 {
+	// strings.Split's five parts, without its slice.
+	if strings.Count(credential, "/") != 4 {
 		return fmt.Errorf("%w: credential is not akid/date/region/service/aws4_request", httpsig.ErrMalformed)
 	}
+	var scope [5]string
+	rest := credential
+	for i := range 4 {
+		scope[i], rest, _ = strings.Cut(rest, "/")
+	}
+	scope[4] = rest
 	a.AccessKeyID, a.Date, a.Region, a.Service = scope[0], scope[1], scope[2], scope[3]
 	if err := v4.CheckScope(a.AccessKeyID, a.Date, a.Region, a.Service); err != nil {
 		return err

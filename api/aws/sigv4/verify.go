@@ -57,11 +57,15 @@ func prepare(r *http.Request, a *Authorization, amzDate string, payloadHash []by
 		Values:      values,
 		PayloadHash: payloadHash,
 	}
-	sts := v4.StringToSign(amzDate, a.Scope(), cr.Hash())
+	scope := a.Scope()
+	sts := v4.StringToSign(amzDate, scope, cr.Hash())
 	return &hmacauth.Claim{
 		Result: Result{AccessKeyID: a.AccessKeyID, Region: a.Region, SignedHeaders: a.SignedHeaders, Signature: a.Signature},
 		Sign: func(secret []byte) [32]byte {
 			return v4.Signature(secret, a.Date, a.Region, a.Service, sts)
 		},
+		Scope:    scope,
+		Derive:   func(secret []byte) [32]byte { return v4.SigningKey(secret, a.Date, a.Region, a.Service) },
+		SignWith: func(key *[32]byte) [32]byte { return v4.SignWithKey(key, sts) },
 	}, nil
 }

@@ -101,8 +101,8 @@ func PayloadHash(body []byte) [2 * sha256.Size]byte {
 // time.Parse alone accepts one-digit hours, so the value must also print
 // back as itself (what is signed is the text, what is checked the instant).
 func ParseBasicDate(header, s string) (time.Time, error) {
-	t, err := time.Parse(BasicDateFormat, s)
-	if err != nil || len(s) != len(BasicDateFormat) || t.Format(BasicDateFormat) != s {
+	t, ok := httpsig.ParseTime(BasicDateFormat, s)
+	if !ok {
 		return time.Time{}, fmt.Errorf("%s is not yyyymmddThhmmssZ", header)
 	}
 	return t, nil

@@ -25,6 +25,11 @@ type Verifier[A any, S SchemeOf[A]] struct {
 	MaxSkew time.Duration
 	// Lookup finds secrets for Verify. Nil is ErrConfig at Verify time.
 	Lookup SecretLookup
+	// Keys, if not nil, keeps the signing keys of the schemes that derive
+	// one per credential scope (SigV4, TC3), so that a request of a known
+	// scope costs one HMAC instead of five (KeyCache says what it keeps
+	// and what that costs whom). Nil derives the key for every request.
+	Keys *KeyCache
 }
 
 // SchemeOf is the type that names a scheme in Verifier[A, S]: its zero
@@ -95,6 +100,14 @@ type Scheme[A any] struct {
 type Claim struct {
 	Result
 	Sign func(secret []byte) [sha256.Size]byte
+	// Scope, Derive and SignWith, if Derive is not nil, are Sign in two
+	// steps, for a Verifier with Keys: Sign(secret) is
+	// SignWith(Derive(secret)), and Derive's key is the same for every
+	// request of the access key in Scope (its credential scope). Neither
+	// keeps what it is given.
+	Scope    string
+	Derive   func(secret []byte) [sha256.Size]byte
+	SignWith func(key *[sha256.Size]byte) [sha256.Size]byte
 }
 
 // Authenticate is Verify with lookup in place of v.Lookup, for a caller
@@ -106,8 +119,9 @@ type Claim struct {
 // service; s.Refuse; the signed time, the scope's date and the skew
 // (ErrExpired); a method that is a token; s.Prepare; the body's hash
 // against s.ContentSHA256. Then the signature is computed and compared in
-// constant time (Match): an unknown access key costs the same HMAC work and
-// gets the same error as a wrong signature. It returns the Result, or an
+// constant time (Match, or with v.Keys its cached form): an unknown access
+// key costs the same HMAC work and gets the same error as a wrong
+// signature. It returns the Result, or an
 // error wrapping one of httpsig's kinds; never both.
 func (v *Verifier[A, S]) Authenticate(r *http.Request, body []byte, now time.Time, lookup SecretLookup) (*Result, error) {
 	var name S
@@ -162,11 +176,19 @@ func (v *Verifier[A, S]) Authenticate(r *http.Request, body []byte, now time.Tim
 			return nil, err
 		}
 	}
-	if !Match(lookup, c.AccessKeyID, c.Signature, c.Sign) {
+	if !v.match(lookup, c, now) {
 		return nil, httpsig.ErrSignature
 	}
 	c.SignedAt = at.UTC()
 	return &c.Result, nil
+}
+
+// match is Match, with v.Keys when the claim's key can be cached.
+func (v *Verifier[A, S]) match(lookup SecretLookup, c *Claim, now time.Time) bool {
+	if v.Keys == nil || c.Derive == nil || c.SignWith == nil {
+		return Match(lookup, c.AccessKeyID, c.Signature, c.Sign)
+	}
+	return v.Keys.match(lookup, c, now)
 }
 
 // start checks the configuration (scoped: the scheme's scope names a

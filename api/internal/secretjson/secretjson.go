@@ -23,8 +23,11 @@ import (
 // Write encodes v as the answer, with status and contentType, from a buffer
 // it zeroes after sending: the answer may hold a secret.
 func Write(w http.ResponseWriter, status int, contentType string, v any) error {
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	// Room for most answers at once (a data key's is 300 bytes, with a
+	// Recipient 800): no growing, and no copy of a secret left behind in
+	// a smaller buffer it outgrew.
+	buf := bytes.NewBuffer(make([]byte, 0, 1024))
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
 	defer clear(buf.Bytes())

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
 	"github.com/attestkms/attestkms/internal/httpsig"
@@ -123,11 +122,8 @@ func checkSignedHeaders(names []string) error {
 }
 
 func isScopeDate(s string) bool {
-	if len(s) != len(dateFormat) {
-		return false
-	}
-	t, err := time.Parse(dateFormat, s)
-	return err == nil && t.Format(dateFormat) == s
+	_, ok := httpsig.ParseTime(dateFormat, s)
+	return ok
 }
 
 func isSecretIDByte(c byte) bool {

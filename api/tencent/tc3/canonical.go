@@ -37,18 +37,26 @@ func stringToSign(timestamp, scope string, crHash []byte) []byte {
 // signature derives the signing key from the secret and signs sts:
 // HMAC(HMAC(HMAC(HMAC("TC3"+secret, date), service), "tc3_request"), sts).
 func signature(secret []byte, date, service string, sts []byte) [32]byte {
+	kSigning := signingKey(secret, date, service)
+	sig := hmacSHA256(kSigning[:], sts)
+	clear(kSigning[:])
+	return sig
+}
+
+// signingKey is the key of secret for a credential scope, the same for
+// every request in it: HMAC(HMAC(HMAC("TC3"+secret, date), service),
+// "tc3_request"). It zeroes the intermediate keys.
+func signingKey(secret []byte, date, service string) [32]byte {
 	k := make([]byte, 0, 3+len(secret))
 	k = append(k, "TC3"...)
 	k = append(k, secret...)
-	defer clear(k)
 	kDate := hmacSHA256(k, []byte(date))
+	clear(k)
 	kService := hmacSHA256(kDate[:], []byte(service))
-	kSigning := hmacSHA256(kService[:], []byte(terminator))
-	sig := hmacSHA256(kSigning[:], sts)
 	clear(kDate[:])
+	kSigning := hmacSHA256(kService[:], []byte(terminator))
 	clear(kService[:])
-	clear(kSigning[:])
-	return sig
+	return kSigning
 }
 
 func hmacSHA256(key, data []byte) [32]byte {

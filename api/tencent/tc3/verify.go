@@ -45,6 +45,9 @@ func prepare(r *http.Request, a *Authorization, ts string, payloadHash []byte) (
 		Sign: func(secret []byte) [32]byte {
 			return signature(secret, a.Date, a.Service, sts)
 		},
+		Scope:    a.scope(),
+		Derive:   func(secret []byte) [32]byte { return signingKey(secret, a.Date, a.Service) },
+		SignWith: func(key *[32]byte) [32]byte { return hmacSHA256(key[:], sts) },
 	}, nil
 }
 
