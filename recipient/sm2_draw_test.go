@@ -39,10 +39,12 @@ func TestSM2RedrawsAScalarGmsmGetsWrong(t *testing.T) {
 		// C2 all zeros: a valid ciphertext gmsm's own Decrypt refuses.
 		"C2 all zeros": seedWhere(t, k, secret, func(ct []byte, err error) bool { return err == nil && ct[len(ct)-1] == 0 }),
 	}
-	good := sha256.Sum256([]byte("a good scalar"))
 	for name, seed := range cases {
 		for _, alg := range sm2Algs {
-			rnd := io.MultiReader(bytes.NewReader(seed), bytes.NewReader(good[:]))
+			// After the bad scalar, as many good ones as it takes: a scalar
+			// of the stream can itself make the 1-byte mask zero (one in
+			// 256), and one 32-byte scalar made the test flaky.
+			rnd := io.MultiReader(bytes.NewReader(seed), &stream{label: "good scalars"})
 			ct, err := WrapTo(&k.PublicKey, alg, secret, rnd)
 			if err != nil {
 				t.Fatalf("%s, %q: %v", name, alg, err)
@@ -57,4 +59,23 @@ func TestSM2RedrawsAScalarGmsmGetsWrong(t *testing.T) {
 	if _, err := WrapTo(&k.PublicKey, AlgSM2, secret, bytes.NewReader(cases["mask all zeros"])); err == nil {
 		t.Error("WrapTo succeeded with only a bad scalar to draw")
 	}
+}
+
+// stream is an endless deterministic byte stream: SHA-256 of label and a
+// counter, block after block.
+type stream struct {
+	label string
+	n     uint32
+	buf   []byte
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	for len(s.buf) < len(p) {
+		b := sha256.Sum256(binary.BigEndian.AppendUint32([]byte(s.label), s.n))
+		s.n++
+		s.buf = append(s.buf, b[:]...)
+	}
+	n := copy(p, s.buf)
+	s.buf = s.buf[n:]
+	return n, nil
 }
