@@ -138,9 +138,9 @@
 // reads the revision: equal to the last told, nothing was missed
 // (WatchResumed); else ChangedAll (and always ChangedAll on the first
 // connection, whose caller may have cached before). While no notification
-// comes it reads the revision every 250 ms, which must answer within 750
+// comes it reads the revision every 200 ms, which must answer within 600
 // ms: a connection that stopped answering (a partition, a server that
-// froze) is reported WatchLost within a second, like one that closed, and
+// froze) is reported WatchLost within 0.8 s, like one that closed, and
 // a revision read that no notification reaches by the next read (lost
 // notifications) is ChangedAll. It reconnects at once, then with backoff
 // from 50 ms to 5 s. Its function runs on its goroutine; store.Watcher's

@@ -369,6 +369,26 @@ func TestWatchReconnects(t *testing.T) {
 	}
 }
 
+// TestWatchUnansweredPing: a connection that stops answering without
+// closing is reported lost, and Watch listens again once it can: here the
+// revision's row is locked by another session, so the ping's read of it
+// waits past its timeout, as over a dead network path.
+func TestWatchUnansweredPing(t *testing.T) {
+	u := newDB(t)
+	s := open(t, u)
+	s.hooks.pingTimeout = 0 // the real one
+	changes := watchOf(t, s)
+	changes.next(t, store.ChangedAll)
+	c := connect(t, u)
+	exec(t, c, "BEGIN")
+	exec(t, c, "LOCK TABLE changes IN ACCESS EXCLUSIVE MODE")
+	start := time.Now()
+	changes.next(t, store.WatchLost)
+	t.Logf("an unanswered ping told lost after %v", time.Since(start))
+	exec(t, c, "ROLLBACK")
+	changes.next(t, store.WatchResumed)
+}
+
 // TestWatchForgedNotifications: a notification that is not a change, or
 // whose revision skips ahead (whoever may connect may NOTIFY), is
 // ChangedAll; one that repeats a revision is told (a cache drops an entry

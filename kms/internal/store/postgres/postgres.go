@@ -35,10 +35,15 @@ type Store struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	closed   atomic.Bool             // set under mu
-	locks    map[*pgx.Conn]bool      // TryLock's held connections, closed by release or Close
-	watchers sync.WaitGroup          // running Watch calls, added to under mu
-	hooks    struct{ listen func() } // tests: listen runs before each LISTEN
+	closed   atomic.Bool        // set under mu
+	locks    map[*pgx.Conn]bool // TryLock's held connections, closed by release or Close
+	watchers sync.WaitGroup     // running Watch calls, added to under mu
+	// hooks are for tests: listen runs before each LISTEN; pingTimeout,
+	// if not zero, replaces watchPingTimeout.
+	hooks struct {
+		listen      func()
+		pingTimeout time.Duration
+	}
 }
 
 var (

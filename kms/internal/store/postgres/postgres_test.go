@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/attestkms/attestkms/internal/pgtest"
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -23,12 +24,16 @@ func newDB(t testing.TB) string {
 	return u
 }
 
+// open opens the store in u until t ends. Its Watch gives a ping 10 s, not
+// 600 ms: on a loaded machine a slow ping would tell WatchLost where a
+// test expects a change (TestWatchUnansweredPing tests the real one).
 func open(t testing.TB, u string) *Store {
 	t.Helper()
 	s, err := Open(bg, u, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.hooks.pingTimeout = 10 * time.Second
 	t.Cleanup(func() { s.Close() })
 	return s
 }

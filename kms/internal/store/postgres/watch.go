@@ -19,10 +19,10 @@ const channel = "attestkms_changes"
 // How Watch keeps its connection honest: after watchQuiet without a
 // notification it reads the revision, which must answer within
 // watchPingTimeout, so that a connection that stopped answering without
-// closing (a network partition) is reported lost within a second.
+// closing (a network partition) is reported lost within 0.8 s.
 const (
-	watchQuiet       = 250 * time.Millisecond
-	watchPingTimeout = 750 * time.Millisecond
+	watchQuiet       = 200 * time.Millisecond
+	watchPingTimeout = 600 * time.Millisecond
 	// A reconnection waits watchBackoffMin after its first failure,
 	// doubling up to watchBackoffMax: the first attempt is at once.
 	watchBackoffMin = 50 * time.Millisecond
@@ -99,7 +99,7 @@ func (w *watch) listen(ctx context.Context) (live bool) {
 	}
 	// What commits from here on is notified; compare what committed
 	// before with what was told.
-	rev, err := revision(ctx, c)
+	rev, err := w.revision(ctx, c)
 	if err != nil {
 		return false
 	}
@@ -129,8 +129,12 @@ func (w *watch) listen(ctx context.Context) (live bool) {
 }
 
 // revision reads the count of changes committed, within watchPingTimeout.
-func revision(ctx context.Context, c *pgx.Conn) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, watchPingTimeout)
+func (w *watch) revision(ctx context.Context, c *pgx.Conn) (int64, error) {
+	timeout := watchPingTimeout
+	if w.s.hooks.pingTimeout != 0 {
+		timeout = w.s.hooks.pingTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rev int64
 	err := c.QueryRow(ctx, "SELECT revision FROM changes").Scan(&rev)
@@ -141,7 +145,7 @@ func revision(ctx context.Context, c *pgx.Conn) (int64, error) {
 // time. A revision above the last told, still unreached by the next ping,
 // means notifications were lost: ChangedAll.
 func (w *watch) ping(ctx context.Context, c *pgx.Conn) bool {
-	rev, err := revision(ctx, c)
+	rev, err := w.revision(ctx, c)
 	if err != nil {
 		return false
 	}
@@ -185,7 +189,7 @@ func (w *watch) notified(ctx context.Context, c *pgx.Conn, n *pgconn.Notificatio
 	case rev > w.last+1:
 		// Read the revision, then tell ChangedAll: whatever committed up
 		// to it is covered.
-		cur, err := revision(ctx, c)
+		cur, err := w.revision(ctx, c)
 		if err != nil {
 			return false
 		}
