@@ -48,6 +48,9 @@ var (
 	ErrRootKeyMismatch    = errors.New("root key does not open this store")
 	ErrRegionMismatch     = errors.New("store is for another region") // *RegionMismatchError says which
 	ErrStoreInUse         = errors.New("store is in use by another process")
+	// ErrStoreMismatch: a node's data directory belongs to another store
+	// (node.go).
+	ErrStoreMismatch = errors.New("data directory belongs to another store")
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the
