@@ -43,7 +43,7 @@ var (
 	// so nothing it had not yet committed is committed.
 	ErrCanceled           = errors.New("request canceled")
 	ErrNotInitialised     = errors.New("data directory is not initialised")
-	ErrAlreadyInitialised = errors.New("data directory is already initialised")
+	ErrAlreadyInitialised = errors.New("store already initialised")
 	ErrCredentialNotFound = errors.New("credential not found")
 	ErrRootKeyMismatch    = errors.New("root key does not open this store")
 	ErrRegionMismatch     = errors.New("store is for another region") // *RegionMismatchError says which

@@ -185,7 +185,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 		defer cancel()
 		err = postgres.Create(ctx, sp.url, postgres.Options{Password: opts.StorePassword}, initialise(sl, acct, region, cred))
 		if errors.Is(err, store.ErrExists) {
-			err = fmt.Errorf("the database holds an attestkms store already: refusing to make a second account (%w)", ErrAlreadyInitialised)
+			err = fmt.Errorf("%w: the database holds an attestkms store (refusing to make a second account)", ErrAlreadyInitialised)
 		}
 	} else if err = bolt.Create(sp.path, initialise(sl, acct, region, cred)); err != nil {
 		err = fmt.Errorf("init %s: %w", opts.DataDir, err)
