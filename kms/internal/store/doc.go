@@ -2,9 +2,9 @@
 // of their material, their policies, tags and schedules), aliases,
 // credentials and meta, behind one interface (Store) that every back end
 // implements and kms alone calls. kms/internal/store/bolt is the embedded
-// default, one bbolt file; a PostgreSQL implementation, shared by several
-// nodes, is next (issue 12). Package storetest is the conformance suite
-// each of them runs.
+// default, one bbolt file; kms/internal/store/postgres is one database
+// that several nodes share (issue 12). Package storetest is the
+// conformance suite each of them runs.
 //
 // This doc is the contract, written for whoever implements it.
 //
@@ -106,12 +106,12 @@
 //
 // Versions are how caches will follow changes made elsewhere. Today one
 // process holds the store, and kms drops a cached key when it commits a
-// change to it. With several nodes, an implementation will tell each node
-// which keys, aliases and credentials changed, with their new Versions
-// (PostgreSQL: NOTIFY in the committing transaction, LISTEN on each node,
-// and on reconnecting "what changed since the revision I last saw"), and a
-// node drops what it cached at an older Version. That notification is not
-// part of the interface yet.
+// change to it. With several nodes, an implementation tells each node
+// which keys, aliases and credentials changed, with their new Versions,
+// and a node drops what it cached at an older Version: the optional
+// interface Watcher (watch.go), which a shared store implements
+// (PostgreSQL: NOTIFY at commit, LISTEN on each node, and on reconnecting
+// a comparison of the revision last told with the store's).
 //
 // # Work that runs once
 //
@@ -127,7 +127,7 @@
 // # Errors, cancellation, closing
 //
 // Callers branch on ErrNotFound, ErrExists, ErrConflict, ErrClosed,
-// ErrHeld, ErrInUse and ErrNotAStore (errors.Is), never on an
+// ErrHeld, ErrInUse, ErrNotAStore and ErrUnavailable (errors.Is), never on an
 // implementation's own errors, which may be wrapped in them with detail. A
 // done context starts nothing: View, Update, Key, Alias and TryLock return
 // an error wrapping ctx.Err() and do not call the function. An
