@@ -17,6 +17,7 @@ import (
 
 	"github.com/attestkms/attestkms/internal/pgtest"
 	"github.com/attestkms/attestkms/kms/internal/store"
+	"github.com/attestkms/attestkms/kms/internal/store/bolt"
 	"github.com/attestkms/attestkms/kms/internal/store/postgres"
 )
 
@@ -572,4 +573,117 @@ func TestSharedOutage(t *testing.T) {
 	}
 	end()
 	within(t, time.Now(), 15*time.Second, "served again once the database is back", func() bool { return gdk() == nil && a.Ready(bg) == nil })
+}
+
+// TestSharedOpensSchemaVersion1: a database that the first schema version
+// made (0001_store.sql alone), holding a real store's records (the fixture
+// of a data directory made before the store layer, copied in as version 1
+// wrote records), is migrated by Open — what serve calls — and served:
+// every credential authenticates with its secret, every ciphertext
+// decrypts, the key agreement key derives the same secret, and a change
+// made on one node is followed by another.
+func TestSharedOpensSchemaVersion1(t *testing.T) {
+	dir, f := copyFixture(t)
+	u := pgtest.DB(t)
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := c.Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%.60s: %v", sql, err)
+		}
+	}
+	v1, err := os.ReadFile("internal/store/postgres/migrations/0001_store.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec("BEGIN")
+	exec(`CREATE TABLE attestkms_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`)
+	exec(string(v1))
+	exec(`INSERT INTO attestkms_migrations (version, name) VALUES (1, 'store')`)
+	bs, err := bolt.Open(filepath.Join(dir, dbFile), bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bs.View(bg, func(r store.Reader) error {
+		m, err := r.Meta()
+		if err != nil {
+			return err
+		}
+		exec("INSERT INTO meta (account_id, project_id, region, root_check) VALUES ($1, $2, $3, $4)", m.AccountID, m.ProjectID, m.Region, m.RootCheck)
+		keys, err := r.Keys("", 1000)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			exec("INSERT INTO keys (id, state, record) VALUES ($1, $2, $3)", k.ID, k.State, []byte(mustJSON(t, k)))
+		}
+		aliases, err := r.Aliases("", 1000)
+		if err != nil {
+			return err
+		}
+		for _, a := range aliases {
+			exec("INSERT INTO aliases (name, key_id, record) VALUES ($1, $2, $3)", a.Name, a.KeyID, []byte(mustJSON(t, a)))
+		}
+		creds, err := r.Credentials()
+		for _, cr := range creds {
+			exec("INSERT INTO credentials (access_key_id, name, record) VALUES ($1, $2, $3)", cr.AccessKeyID, cr.Name, []byte(mustJSON(t, cr)))
+		}
+		return err
+	})
+	bs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec("COMMIT")
+
+	clk := &clock{t: f.Now}
+	open := func(name string) *Service {
+		s, err := Open(Options{Store: u, RootKeyFile: filepath.Join(dir, rootKeyFile), DataDir: filepath.Join(dir, name), Region: f.Region, Now: clk.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a := open("node-a")
+	var version int
+	if err := c.QueryRow(ctx, "SELECT max(version) FROM attestkms_migrations").Scan(&version); err != nil || version < 2 {
+		t.Fatalf("schema version %d, %v after Open: not migrated", version, err)
+	}
+	if sec, _, ok := a.Credentials().Lookup(f.Admin.AccessKeyID); !ok || string(sec) != f.Admin.Secret {
+		t.Fatal("the admin credential does not authenticate")
+	}
+	for _, cr := range f.Credentials {
+		if sec, _, ok := a.Credentials().Lookup(cr.Info.AccessKeyID); !ok || string(sec) != cr.Secret {
+			t.Fatalf("credential %s does not authenticate", cr.Info.Name)
+		}
+	}
+	call := a.adminCall(t)
+	for i, b := range f.Blobs {
+		pt, err := a.Decrypt(bg, call, &DecryptRequest{CiphertextBlob: b.Blob, EncryptionContext: b.Context})
+		if err != nil || string(pt.Plaintext) != b.Plaintext {
+			t.Fatalf("blob %d: %v", i, err)
+		}
+	}
+	ss, err := a.DeriveSharedSecret(bg, call, &DeriveSharedSecretRequest{KeyID: f.Keys.EC, KeyAgreementAlgorithm: AlgECDH, PublicKey: f.ECDH.PeerPublicKey})
+	if err != nil || string(ss.SharedSecret) != string(f.ECDH.SharedSecret) {
+		t.Fatalf("DeriveSharedSecret: %v", err)
+	}
+	b := open("node-b")
+	encB := func() error {
+		_, err := b.Encrypt(bg, b.adminCall(t), &EncryptRequest{KeyID: "alias/app", Plaintext: []byte("x")})
+		return err
+	}
+	if err := encB(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DisableKey(bg, call, &DisableKeyRequest{KeyID: "alias/app"}); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Now(), followBound, "a key of the migrated store disabled on A, refused on B", func() bool { return errors.Is(encB(), ErrDisabled) })
 }
