@@ -68,18 +68,19 @@ func (cl *cluster) node(name string) *Service {
 	return s
 }
 
-// within polls ok every 2 ms from since until it holds, failing the test
-// if that takes longer than bound; it returns how long it took.
+// within polls ok every 2 ms from since (a change's acknowledgement, unless
+// what says otherwise) until it holds, failing the test if that takes
+// longer than bound; it logs and returns how long it took.
 func within(t testing.TB, since time.Time, bound time.Duration, what string, ok func() bool) time.Duration {
 	t.Helper()
 	for {
 		if ok() {
 			took := time.Since(since)
-			t.Logf("%s: observed %v after the change's acknowledgement", what, took.Round(100*time.Microsecond))
+			t.Logf("%s: observed after %v", what, took.Round(100*time.Microsecond))
 			return took
 		}
 		if time.Since(since) > bound {
-			t.Fatalf("%s: not observed within %v of the change's acknowledgement", what, bound)
+			t.Fatalf("%s: not observed within %v", what, bound)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
