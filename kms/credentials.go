@@ -443,6 +443,13 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	}
 	c.noteCredential(accessKeyID)
 	err := s.change(ctx, c, func(tx store.Txn) error {
+		if isAdmin(&cc.rec) && !cc.expired(now) {
+			// Checked again in the transaction, for nodes sharing the
+			// store: two deleting the last two admins at once.
+			if err := lastAdminCheck(tx, accessKeyID, now); err != nil {
+				return err
+			}
+		}
 		err := tx.DeleteCredential(accessKeyID)
 		if errors.Is(err, store.ErrNotFound) {
 			return credentialNotFound(accessKeyID)
@@ -456,6 +463,38 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	cs.set(accessKeyID, nil)
 	clear(cc.secret) // the cache's own copy: lookups got theirs
 	return &info, nil
+}
+
+// lastAdminCheck refuses, in tx, to delete accessKeyID if no other admin
+// credential that has not expired would be left. It locks every admin
+// credential's record (Reader.Credential in a Txn), in access key order, so
+// that two transactions deleting admins — on nodes sharing the store —
+// serialise, and the second counts what the first left.
+func lastAdminCheck(tx store.Txn, accessKeyID string, now time.Time) error {
+	recs, err := tx.Credentials()
+	if err != nil {
+		return err
+	}
+	others := 0
+	for _, r := range recs { // in access key order
+		if !isAdmin(r) {
+			continue
+		}
+		r, err := tx.Credential(r.AccessKeyID) // locked, as committed now
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if r.AccessKeyID != accessKeyID && isAdmin(r) && (r.ExpiresAt == nil || now.Before(*r.ExpiresAt)) {
+			others++
+		}
+	}
+	if others == 0 {
+		return errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
+	}
+	return nil
 }
 
 // rotateCredential is RotateCredential: a new access key pair with the

@@ -688,3 +688,51 @@ func TestSharedOpensSchemaVersion1(t *testing.T) {
 	}
 	within(t, time.Now(), followBound, "a key of the migrated store disabled on A, refused on B", func() bool { return errors.Is(encB(), ErrDisabled) })
 }
+
+// TestSharedLastAdminAcrossNodes: two nodes deleting the last two admin
+// credentials at once leave one: the check runs in the transaction.
+func TestSharedLastAdminAcrossNodes(t *testing.T) {
+	cl := newCluster(t)
+	a, b := cl.node("a"), cl.node("b")
+	second, err := a.CreateCredential(bg, a.adminCall(t), &CreateCredentialRequest{Name: "second-admin", Admin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Now(), followBound, "the second admin known to B", func() bool {
+		_, _, ok := b.Credentials().Lookup(second.AccessKeyID)
+		return ok
+	})
+	for round := range 5 {
+		// Each node deletes the admin the other would keep.
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, del := range []struct {
+			s  *Service
+			id string
+		}{{a, cl.cred.AccessKeyID}, {b, second.AccessKeyID}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = del.s.Admin().DeleteCredential(bg, del.id)
+			}()
+		}
+		wg.Wait()
+		if errs[0] == nil && errs[1] == nil {
+			t.Fatalf("round %d: both admins deleted: none is left", round)
+		}
+		if errs[0] != nil && errs[1] != nil {
+			continue // both refused (a conflict): try again
+		}
+		within(t, time.Now(), followBound, "one admin left, on A", func() bool {
+			n := 0
+			for _, ci := range a.Admin().ListCredentials() {
+				if ci.Admin {
+					n++
+				}
+			}
+			return n == 1
+		})
+		return
+	}
+	t.Fatal("every round refused both deletions")
+}
