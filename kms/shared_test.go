@@ -736,3 +736,47 @@ func TestSharedLastAdminAcrossNodes(t *testing.T) {
 	}
 	t.Fatal("every round refused both deletions")
 }
+
+// BenchmarkShared reports, over a PostgreSQL store, the time and the round
+// trips to the database of a warm GenerateDataKey, a warm Decrypt, and a
+// change (TagResource: a read-modify-write of the key, its audit record
+// and seq), per operation.
+func BenchmarkShared(b *testing.B) {
+	cl := newCluster(b)
+	s := cl.node("a")
+	id := mustKey(b, s, SymmetricDefault, EncryptDecrypt).KeyID
+	c := s.testCall()
+	gdk, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: id, KeySpec: "AES_256"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		op   func(i int) error
+	}{
+		{"GenerateDataKey", func(int) error {
+			_, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: id, KeySpec: "AES_256"})
+			return err
+		}},
+		{"Decrypt", func(int) error {
+			_, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: gdk.CiphertextBlob})
+			return err
+		}},
+		{"TagResource", func(i int) error {
+			_, err := s.TagResource(bg, c, &TagResourceRequest{KeyID: id, Tags: []Tag{{TagKey: "n", TagValue: fmt.Sprint(i)}}})
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			before := roundTrips(s)
+			b.ResetTimer()
+			for i := range b.N {
+				if err := bc.op(i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(roundTrips(s)-before)/float64(b.N), "roundtrips/op")
+		})
+	}
+}
