@@ -59,14 +59,17 @@ pgdb 'CREATE DATABASE attestkms'
 store="${ATTESTKMS_TEST_POSTGRES%/postgres*}/attestkms?sslmode=disable"
 "$bin/attestsim" nitro-ca --out "$tmp/ca" >/dev/null
 
-# pgcpu prints PostgreSQL's CPU seconds so far: the postmaster and its
-# children (backends, writers), from /proc.
+# pgcpu prints PostgreSQL's CPU seconds so far: the postmaster's own and
+# its children's that ended (cutime, cstime), and its live children's
+# (backends, writers), from /proc.
 pgcpu() {
   local pm tck
   pm=$(head -1 "$PGDATA/postmaster.pid")
   tck=$(getconf CLK_TCK)
   awk -v pm="$pm" -v tck="$tck" '
-    { sub(/^.*\) /, ""); if ($2 == pm || FILENAME ~ "/" pm "/stat$") t += $12 + $13 }
+    { sub(/^.*\) /, "") }
+    FILENAME == "/proc/" pm "/stat" { t += $12 + $13 + $14 + $15; next }
+    $2 == pm { t += $12 + $13 }
     END { printf "%.3f\n", t / tck }' /proc/[0-9]*/stat 2>/dev/null
 }
 pgxacts() { pgdb "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'attestkms'"; }
