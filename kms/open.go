@@ -120,6 +120,9 @@ func InitOnStart(opts Options) bool {
 	if err != nil || sp.shared() {
 		return false
 	}
+	if _, node, _ := readNode(opts.DataDir); node {
+		return false // Open says whose directory it is
+	}
 	_, err = os.Stat(sp.path)
 	return errors.Is(err, fs.ErrNotExist)
 }
@@ -145,6 +148,8 @@ func Init(opts Options) (*Account, *Credential, error) {
 		}
 	} else if _, err := os.Stat(sp.path); err == nil {
 		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
+	} else if n, node, _ := readNode(opts.DataDir); node {
+		return nil, nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store", ErrStoreMismatch, opts.DataDir, n.NodeID)
 	}
 	if opts.DataDir != "" {
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
@@ -240,7 +245,7 @@ func Open(opts Options) (*Service, error) {
 	}
 	if _, err := os.Stat(sp.path); err != nil {
 		if n, ok, _ := readNode(opts.DataDir); ok {
-			return nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store: give its --store", ErrNotInitialised, opts.DataDir, n.NodeID)
+			return nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store, and holds no store of its own", ErrNotInitialised, opts.DataDir, n.NodeID)
 		}
 		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
 	}

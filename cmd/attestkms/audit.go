@@ -86,6 +86,11 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	if *dataDir == "" && *path == "" {
 		return usageError("give --data-dir or --audit-path")
 	}
+	if *dataDir != "" && !sf.shared() {
+		if id, ok, _ := kms.NodeID(*dataDir); ok {
+			return withHint(fmt.Errorf("%s is the data directory of %s, a node of a shared store", *dataDir, id), "give that store's --store postgres://… too")
+		}
+	}
 	if *path == "" {
 		*path = filepath.Join(*dataDir, "audit.log")
 	}
@@ -109,11 +114,6 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		sopts := kms.Options{DataDir: *dataDir}
 		if err := sf.apply(&sopts); err != nil {
 			return err
-		}
-		if !sf.shared() {
-			if id, ok, _ := kms.NodeID(*dataDir); ok {
-				return withHint(fmt.Errorf("%s is the data directory of %s, a node of a shared store", *dataDir, id), "give that store's --store postgres://… too")
-			}
 		}
 		seq, c, err := kms.StoredAuditChangeSeq(sopts)
 		switch {

@@ -200,6 +200,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "another attestkms serves this data directory")
 	}
+	if _, node, _ := kms.NodeID(cfg.dataDir); node && errors.Is(err, kms.ErrNotInitialised) {
+		return withHint(err, "serve it with the shared store's --store postgres://… and --root-key-file")
+	}
 	if errors.Is(err, kms.ErrStoreMismatch) {
 		return withHint(err, "each node of a shared store needs a data directory of its own, made by its first start")
 	}
