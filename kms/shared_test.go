@@ -259,15 +259,18 @@ func TestSharedWarmUseCostsNoRoundTrip(t *testing.T) {
 	}
 	for _, ref := range []string{id, "alias/warm"} {
 		ct := blob(ref) // warms the key (and the alias)
-		before := roundTrips(a)
+		before, began := roundTrips(a), time.Now()
 		for range 20 {
 			blob(ref)
 			if _, err := a.Decrypt(bg, a.testCall(), &DecryptRequest{CiphertextBlob: ct}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if n := roundTrips(a) - before; n != 0 {
-			t.Errorf("20 GenerateDataKey and 20 Decrypt on a warm key named %s: %d round trips to the database, want 0", ref, n)
+		// The counter counts every connection's, the follower's too: its
+		// revision read every 200 ms (package store/postgres) is allowed.
+		pings := uint64(time.Since(began)/(150*time.Millisecond)) + 1
+		if n := roundTrips(a) - before; n > pings || pings >= 40 {
+			t.Errorf("20 GenerateDataKey and 20 Decrypt on a warm key named %s: %d round trips to the database, want none but the follower's %d", ref, n, pings)
 		}
 	}
 }
