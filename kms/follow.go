@@ -146,7 +146,7 @@ func (f *follower) told(ch store.Change) {
 		s.keys.dropAll()
 		f.mu.Lock()
 		if f.following() {
-			s.log.Error("lost the store's change notifications: refusing every request until they resume (is the database reachable?)")
+			s.log.Error("the database is unreachable: this node lost the store's change notifications, and refuses every request until they resume")
 		}
 		f.stopped()
 		f.live = false
