@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/attestkms/attestkms/internal/pgtest"
@@ -129,6 +130,7 @@ type threeNodes struct {
 	bin         string
 	url, root   string
 	cred        credentialJSON
+	credFile    string
 	nodes       []*node
 	acctARNRoot string
 }
@@ -144,6 +146,10 @@ func newThreeNodes(t *testing.T, c *pgCluster) *threeNodes {
 	}
 	if err := json.Unmarshal(out, &tn.cred); err != nil || tn.cred.AccessKeyID == "" {
 		t.Fatalf("init printed %q: %v", out, err)
+	}
+	tn.credFile = filepath.Join(dir, "admin.json")
+	if err := os.WriteFile(tn.credFile, out, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	tn.acctARNRoot = "arn:aws:iam::" + tn.cred.AccountID + ":root"
 	for _, name := range []string{"A", "B", "C"} {
@@ -253,6 +259,7 @@ func TestThreeNodes(t *testing.T) {
 		return err == nil && blobVersion(out.CiphertextBlob) == blobVersion(before.CiphertextBlob)+1
 	})
 
+	t.Run("Credentials", func(t *testing.T) { credentialsAcrossNodes(t, tn, id) })
 	t.Run("NoLostUpdate", func(t *testing.T) { noLostUpdate(t, tn, id) })
 	t.Run("KillNodeUnderLoad", func(t *testing.T) { killUnderLoad(t, tn) })
 	t.Run("DatabaseRestartUnderLoad", func(t *testing.T) { restartUnderLoad(t, tn, cluster, id) })
@@ -265,6 +272,38 @@ func TestThreeNodes(t *testing.T) {
 			t.Fatalf("audit verify of node %s: %v\n%s", n.name, err, out)
 		}
 	}
+}
+
+// credentialsAcrossNodes: a credential created through A's admin API
+// (attestkms credential create --endpoint) signs requests to B, and once
+// deleted through C's, B refuses it within the bound, as an unknown key.
+func credentialsAcrossNodes(t *testing.T, tn *threeNodes, id string) {
+	a, b, c := tn.nodes[0], tn.nodes[1], tn.nodes[2]
+	out, err := exec.Command(tn.bin, "credential", "create", "--endpoint", "http://"+a.addr, "--credential", tn.credFile, "--name", "worker").Output()
+	if err != nil {
+		t.Fatalf("credential create on A: %v", err)
+	}
+	acked := time.Now()
+	var worker credentialJSON
+	if err := json.Unmarshal(out, &worker); err != nil || worker.AccessKeyID == "" {
+		t.Fatalf("credential create printed %q: %v", out, err)
+	}
+	onB := awskms.New(awskms.Options{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider(worker.AccessKeyID, worker.SecretAccessKey, ""),
+		BaseEndpoint:     aws.String("http://" + b.addr),
+		RetryMaxAttempts: 1,
+	})
+	within(t, acked, followBound, "a credential created on A signs requests to B", func() bool { _, err := gdk(onB, id); return err == nil })
+	if out, err := exec.Command(tn.bin, "credential", "delete", "--endpoint", "http://"+c.addr, "--credential", tn.credFile, worker.AccessKeyID).CombinedOutput(); err != nil {
+		t.Fatalf("credential delete on C: %v\n%s", err, out)
+	}
+	acked = time.Now()
+	var refused smithy.APIError
+	within(t, acked, followBound, "a credential deleted on C refused on B", func() bool {
+		_, err := gdk(onB, id)
+		return errors.As(err, &refused) && refused.ErrorCode() == "InvalidSignatureException"
+	})
 }
 
 // noLostUpdate: ten goroutines over the three nodes each add a tag to one
