@@ -75,8 +75,10 @@ func str(s string) *string { return &s }
 // the others, with the same access key pair, and a state change made through
 // one is seen by all. The server is in eu-west-1, and that is the region of
 // the key's ARN whichever dialect asks.
-func TestOneKeyThreeDialects(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{Region: "eu-west-1"})
+func TestOneKeyThreeDialects(t *testing.T) { testserver.Stores(t, testOneKeyThreeDialects) }
+
+func testOneKeyThreeDialects(t *testing.T, store string) {
+	srv := testserver.Start(t, testserver.Options{Store: store, Region: "eu-west-1"})
 	c := threeSDKs(t, srv)
 	ctx := context.Background()
 

@@ -51,7 +51,7 @@ type envelopeEnv struct {
 	pubDER []byte
 }
 
-func newEnvelopeEnv(t *testing.T) *envelopeEnv {
+func newEnvelopeEnv(t *testing.T, store string) *envelopeEnv {
 	t.Helper()
 	snpCA, err := snptest.NewCA()
 	if err != nil {
@@ -78,7 +78,7 @@ func newEnvelopeEnv(t *testing.T) *envelopeEnv {
 		t.Fatal(err)
 	}
 	set := &attest.Set{Envelopes: map[attest.Format]attest.Verifier{attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}
-	srv := testserver.Start(t, testserver.Options{Attestation: set})
+	srv := testserver.Start(t, testserver.Options{Store: store, Attestation: set})
 	priv, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +152,10 @@ func attestedPolicy(acct, cond string) string {
 // shared secrets through the AWS, Huawei and Tencent dialects, wrapped to
 // their keys, and a key policy on SnpMeasurement or TpmPCR7 admits the right
 // evidence and refuses the wrong one.
-func TestEnvelopeRecipients(t *testing.T) {
-	e := newEnvelopeEnv(t)
+func TestEnvelopeRecipients(t *testing.T) { testserver.Stores(t, testEnvelopeRecipients) }
+
+func testEnvelopeRecipients(t *testing.T, store string) {
+	e := newEnvelopeEnv(t, store)
 	ctx := context.Background()
 	acct := e.srv.Account.AccountID
 	snpKey, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(attestedPolicy(acct,
@@ -330,7 +332,7 @@ func checkRecipientLines(t *testing.T, dataDir string, pubDER []byte, released i
 // TestHostileEnvelopes: each kind of bad evidence gets a clear 4xx naming
 // what failed, and no secret.
 func TestHostileEnvelopes(t *testing.T) {
-	e := newEnvelopeEnv(t)
+	e := newEnvelopeEnv(t, testserver.Bolt)
 	ctx := context.Background()
 	k, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{})
 	if err != nil {
@@ -415,7 +417,7 @@ func TestHostileEnvelopes(t *testing.T) {
 // TestHostileEnvelopesOtherDialects: refused evidence gets Huawei's and
 // Tencent's error shapes too, with the reason, and no secret.
 func TestHostileEnvelopesOtherDialects(t *testing.T) {
-	e := newEnvelopeEnv(t)
+	e := newEnvelopeEnv(t, testserver.Bolt)
 	ctx := context.Background()
 	k, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: awstypes.KeySpecEccNistP256, KeyUsage: awstypes.KeyUsageTypeKeyAgreement})
 	if err != nil {

@@ -75,7 +75,9 @@ var opensSecrets = map[string]bool{
 // caller holds); each refusal is in its dialect's shape and audited. An
 // attested enclave opens it through AWS and Tencent. Every secret the key
 // gave out is audited with the attestation it was given to.
-func TestGateAcrossDialects(t *testing.T) {
+func TestGateAcrossDialects(t *testing.T) { testserver.Stores(t, testGateAcrossDialects) }
+
+func testGateAcrossDialects(t *testing.T, store string) {
 	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +86,7 @@ func TestGateAcrossDialects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := testserver.Start(t, testserver.Options{Attestation: &attest.Set{COSE: []attest.Verifier{v}}})
+	srv := testserver.Start(t, testserver.Options{Store: store, Attestation: &attest.Set{COSE: []attest.Verifier{v}}})
 	c := threeSDKs(t, srv)
 	ctx := context.Background()
 	enclave, _ := rsa.GenerateKey(rand.Reader, 2048)

@@ -58,18 +58,22 @@ func TestLayering(t *testing.T) {
 		}
 	}
 	// Only the bbolt store imports bbolt: kms and the store's interface know
-	// no implementation's types (kms imports the bolt package only to open
-	// its default store).
+	// no implementation's types (kms imports the bolt and postgres packages
+	// only to open their stores, in open.go).
 	for _, line := range goList(t, "-f", `{{.ImportPath}}|{{join .Imports ","}}`, "./...") {
 		pkg, imports, _ := strings.Cut(line, "|")
 		for _, imp := range strings.Split(imports, ",") {
 			if strings.HasPrefix(imp, "go.etcd.io/bbolt") && pkg != module+"kms/internal/store/bolt" {
 				t.Errorf("%s imports %s: only kms/internal/store/bolt may", pkg, imp)
 			}
+			// Likewise PostgreSQL's driver: the store, and the tests' helper.
+			if strings.HasPrefix(imp, "github.com/jackc/") && pkg != module+"kms/internal/store/postgres" && pkg != module+"internal/pgtest" {
+				t.Errorf("%s imports %s: only kms/internal/store/postgres (and internal/pgtest) may", pkg, imp)
+			}
 		}
 	}
 	for _, line := range goList(t, "-deps", "-f", `{{.ImportPath}}`, "./kms/internal/store") {
-		if strings.HasPrefix(line, "go.etcd.io/bbolt") || strings.HasPrefix(line, module+"kms/internal/store/") {
+		if strings.HasPrefix(line, "go.etcd.io/bbolt") || strings.HasPrefix(line, "github.com/jackc/") || strings.HasPrefix(line, module+"kms/internal/store/") {
 			t.Errorf("kms/internal/store depends on %s: the interface knows no implementation", line)
 		}
 	}

@@ -68,8 +68,10 @@ func tencentThrottled(err error) bool {
 // ThrottlingException (400), Huawei APIG.0308 (429), Tencent
 // RequestLimitExceeded — while another access key is served. The budget is
 // the key's, whatever dialect it speaks.
-func TestThrottledThroughEachSDK(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{RateLimit: 0.01}) // a bucket of one, refilled in 100 s
+func TestThrottledThroughEachSDK(t *testing.T) { testserver.Stores(t, testThrottledThroughEachSDK) }
+
+func testThrottledThroughEachSDK(t *testing.T, store string) {
+	srv := testserver.Start(t, testserver.Options{Store: store, RateLimit: 0.01}) // a bucket of one, refilled in 100 s
 	ctx := context.Background()
 	key := func(name string) clients {
 		cred, err := srv.Service.Admin().CreateCredential(ctx, &kms.CreateCredentialRequest{Name: name})
@@ -141,8 +143,10 @@ func from(ip string) *http.Client {
 // authentications, its requests are refused with the dialect's throttling
 // error before their signatures are checked, and are not audited; another
 // address is served, its bad signatures still answered as such.
-func TestUnauthenticatedFlood(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 0.1}) // a bucket of one, refilled in 10 s
+func TestUnauthenticatedFlood(t *testing.T) { testserver.Stores(t, testUnauthenticatedFlood) }
+
+func testUnauthenticatedFlood(t *testing.T, store string) {
+	srv := testserver.Start(t, testserver.Options{Store: store, AuthFailureLimit: 0.1}) // a bucket of one, refilled in 10 s
 	ctx := context.Background()
 	auditLines := func() int {
 		b, _ := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))

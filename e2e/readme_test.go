@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
+
+	"github.com/attestkms/attestkms/internal/pgtest"
 )
 
 // The README is run as written, by TestREADME, in a copy of the working tree:
@@ -44,6 +46,9 @@ import (
 // A `<!-- readme-test: … -->` comment before a block says more about it:
 //
 //	skip (why)           the block is not run here (real hardware, a tool CI lacks)
+//	needs postgres       the block runs only where ATTESTKMS_TEST_POSTGRES is set
+//	                     (CI: it says PostgreSQL's binaries are there), as every
+//	                     test that needs PostgreSQL (internal/pgtest)
 //	file NAME            the block is saved as NAME, as a reader saves it
 //	output               the block is what the last command printed
 //	not "COMMAND" (why)  the block's COMMAND is not run (the test suite itself)
@@ -70,6 +75,8 @@ type readmeStep struct {
 	expect  []string
 	name    string // file: its name
 	body    string // file: its contents
+	// needsPG: the step's block runs only with PostgreSQL (needs postgres).
+	needsPG bool
 }
 
 var (
@@ -108,11 +115,14 @@ func parseREADME(text string) ([]readmeStep, error) {
 		}
 		directives := pending
 		pending = nil
-		skip, not := false, map[string]bool{}
+		skip, not, needsPG := false, map[string]bool{}, false
+		first := len(steps) // the block's first step
 		for _, d := range directives {
 			switch name, isFile := strings.CutPrefix(d, "file "); {
 			case strings.HasPrefix(d, "skip (") && strings.HasSuffix(d, ")"):
 				skip = true
+			case d == "needs postgres":
+				needsPG = true
 			case isFile && name != "" && !strings.ContainsAny(name, "/ "):
 				steps = append(steps, readmeStep{line: start, kind: "file", name: name, body: strings.Join(body, "\n") + "\n"})
 				skip = true
@@ -163,6 +173,9 @@ func parseREADME(text string) ([]readmeStep, error) {
 					steps[len(steps)-1].expect = append(steps[len(steps)-1].expect, l)
 				}
 			}
+		}
+		for k := first; k < len(steps); k++ {
+			steps[k].needsPG = needsPG
 		}
 	}
 	if len(pending) > 0 {
@@ -439,6 +452,10 @@ func TestREADME(t *testing.T) {
 	})
 
 	for _, s := range steps {
+		if s.needsPG && !pgtest.Available() {
+			t.Logf("README.md:%d: not run: it needs PostgreSQL (%s is not set)", s.line, pgtest.Env)
+			continue
+		}
 		switch s.kind {
 		case "file":
 			if err := os.WriteFile(filepath.Join(r.work, s.name), []byte(s.body), 0o644); err != nil {

@@ -63,9 +63,16 @@ func systemCall(requestID, name string) *Call {
 }
 
 // run is an operation: fn on the operation's own Call, then its record
-// (finish).
+// (finish). A node that does not follow its shared store runs none.
 func run[Req, Resp any](s *Service, ctx context.Context, c *Call, name string, kind opKind, req *Req, fn func(context.Context, *Call, *Req) (*Resp, error)) (*Resp, error) {
 	c = begin(c, name, kind)
+	if s.follow != nil {
+		// A node of a shared store serves only while it follows the
+		// store's changes (follow.go): its caches may be stale otherwise.
+		if err := s.follow.err(); err != nil {
+			return finish[Resp](s, c, nil, internal(err))
+		}
+	}
 	resp, err := fn(ctx, c, req)
 	return finish(s, c, resp, err)
 }
@@ -180,17 +187,28 @@ func (s *Service) AuditRefusal(c *Call, operation string, err error) error {
 // is written, durably, after fn succeeds and before the commit, and the
 // transaction stores its seq (Txn.SetAuditChangeSeq); a record that cannot
 // be written aborts the change (ErrInternal); a commit that fails voids the
-// record. The cached keys named by invalidate are dropped whatever happens.
-// A done ctx starts nothing (ErrCanceled). fn returning an error changes
-// nothing and writes nothing: the operation's record says what happened.
+// record. The cached keys named by invalidate, and every key and alias the
+// transaction wrote, are dropped from the cache once it ends, whatever
+// happened. A done ctx starts nothing (ErrCanceled). fn returning an error
+// changes nothing and writes nothing: the operation's record says what
+// happened.
+//
+// Changes run one at a time in a process (changeMu), whatever the store
+// lets run side by side: the audit log resolves at Open only the newest
+// change record of its chain, so a chain has at most one unresolved.
 func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) error, invalidate ...string) error {
 	if err := canceled(ctx); err != nil {
 		return err
 	}
-	kc := s.keys
-	kc.mu.Lock()
-	defer kc.mu.Unlock()
-	defer kc.drop(invalidate)
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
+	w := &writes{}
+	defer func() {
+		s.keys.drop(append(invalidate, w.ids...))
+		for _, id := range w.deletedKeys {
+			s.keys.dropKeyAliases(id)
+		}
+	}()
 	var ch *audit.Change // the record, once written
 	var fnErr error      // fn's own, or the record's refusal: no record to void
 	committed := false
@@ -207,7 +225,7 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 		}
 	}()
 	err := s.st.Update(ctx, func(tx store.Txn) error {
-		if fnErr = fn(tx); fnErr != nil {
+		if fnErr = fn(&trackedTxn{Txn: tx, w: w}); fnErr != nil {
 			return fnErr
 		}
 		var err error
@@ -216,7 +234,7 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 			fnErr = auditUnavailable(err)
 			return fnErr
 		}
-		return tx.SetAuditChangeSeq(auditChain, ch.Seq())
+		return tx.SetAuditChangeSeq(s.chain, ch.Seq())
 	})
 	switch {
 	case err != nil && ch == nil:
@@ -232,6 +250,45 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 	ch.Commit()
 	c.op.recorded = true
 	return nil
+}
+
+// writes are the keys and aliases (alias/NAME) a change's transaction
+// wrote, and the keys it deleted: what the cache drops once it ends.
+type writes struct {
+	ids         []string
+	deletedKeys []string
+}
+
+// trackedTxn is a change's transaction, noting what it writes.
+type trackedTxn struct {
+	store.Txn
+	w *writes
+}
+
+func (t *trackedTxn) PutKey(k *store.Key) error {
+	t.w.ids = append(t.w.ids, k.ID)
+	return t.Txn.PutKey(k)
+}
+
+func (t *trackedTxn) DeleteKey(id string) error {
+	t.w.ids = append(t.w.ids, id)
+	t.w.deletedKeys = append(t.w.deletedKeys, id)
+	return t.Txn.DeleteKey(id)
+}
+
+func (t *trackedTxn) CreateAlias(a *store.Alias) error {
+	t.w.ids = append(t.w.ids, a.Name)
+	return t.Txn.CreateAlias(a)
+}
+
+func (t *trackedTxn) PutAlias(a *store.Alias) error {
+	t.w.ids = append(t.w.ids, a.Name)
+	return t.Txn.PutAlias(a)
+}
+
+func (t *trackedTxn) DeleteAlias(name string) error {
+	t.w.ids = append(t.w.ids, name)
+	return t.Txn.DeleteAlias(name)
 }
 
 // Call notes: what an operation's record says, on its own Call.

@@ -38,7 +38,7 @@ func verifyLog(t *testing.T, s *Service) *audit.Report {
 		t.Fatal(err)
 	}
 	var seq uint64
-	s.st.View(bg, func(r store.Reader) error { seq, err = r.AuditChangeSeq(auditChain); return err })
+	s.st.View(bg, func(r store.Reader) error { seq, err = r.AuditChangeSeq(s.chain); return err })
 	rep, err := audit.Verify(files, audit.VerifyOptions{ChangeSeq: seq})
 	if err != nil {
 		t.Fatalf("the audit chain: %v", err)
@@ -175,7 +175,7 @@ func storeState(t *testing.T, s *Service) string {
 		if err != nil {
 			return err
 		}
-		seq, err := r.AuditChangeSeq(auditChain)
+		seq, err := r.AuditChangeSeq(s.chain)
 		for _, rec := range []any{keys, aliases, seq} {
 			b.WriteString(mustJSON(t, rec) + "\n")
 		}

@@ -86,7 +86,7 @@ func copyFixture(t *testing.T) (string, *fixture) {
 // again.
 func TestOpenStoreMadeBefore(t *testing.T) {
 	dir, f := copyFixture(t)
-	if seq, err := StoredAuditChangeSeq(dir); err != nil || seq != f.AuditChangeSeq {
+	if seq, _, err := StoredAuditChangeSeq(Options{DataDir: dir}); err != nil || seq != f.AuditChangeSeq {
 		t.Fatalf("StoredAuditChangeSeq = %d, %v; want %d", seq, err, f.AuditChangeSeq)
 	}
 	clk := &clock{t: f.Now}
@@ -219,7 +219,7 @@ func TestOpenStoreMadeBefore(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	seq, err := StoredAuditChangeSeq(dir)
+	seq, _, err := StoredAuditChangeSeq(Options{DataDir: dir})
 	if err != nil || seq <= f.AuditChangeSeq {
 		t.Fatalf("seq %d, %v after changes; it was %d", seq, err, f.AuditChangeSeq)
 	}

@@ -149,11 +149,139 @@ func cache(acct Account, rec *store.Credential, secret []byte) *cachedCredential
 // Locking: change serialises the changes (create, delete, rotate), which
 // check the cache, commit to the store and only then take mu to change the
 // map; so a lookup waits for no store commit, only for the map's change.
+//
+// Over a shared store the follower (follow.go) keeps the map current with
+// what other nodes change: told drops a credential the moment its change
+// is told, and reloadOne or reloadAll read it again. gen counts the
+// changes to the map other than those reads, so that a read that raced
+// with a change is not kept (it is read again).
 type Credentials struct {
 	change sync.Mutex
 	mu     sync.RWMutex
 	m      map[string]*cachedCredential
+	gen    uint64 // under mu
 	now    func() time.Time
+}
+
+// told drops the credential ch names unless the map holds it at the
+// Version told or later (this node's own change), and reports whether it
+// is to be read again (it was not deleted).
+func (c *Credentials) told(ch store.Change) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	cc, ok := c.m[ch.ID]
+	if ok && ch.Version != 0 && cc.rec.Version >= ch.Version {
+		return false
+	}
+	if ok {
+		delete(c.m, ch.ID)
+		clear(cc.secret) // the cache's own copy: lookups got theirs
+	}
+	return ch.Version != 0
+}
+
+// set puts cc in the map, or removes id (cc nil), as a change this process
+// committed makes it.
+func (c *Credentials) set(id string, cc *cachedCredential) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if old := c.m[id]; old != nil && old != cc {
+		clear(old.secret)
+	}
+	if cc == nil {
+		delete(c.m, id)
+	} else {
+		c.m[id] = cc
+	}
+}
+
+// reloadOne reads credential id from st again and caches it, unless the
+// map changed while it read (then it reads again).
+func (c *Credentials) reloadOne(ctx context.Context, st store.Store, sl *sealer.Sealer, acct Account, id string) error {
+	for {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
+		var rec *store.Credential
+		err := st.View(ctx, func(r store.Reader) error {
+			var err error
+			rec, err = r.Credential(id)
+			return err
+		})
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		secret, err := store.OpenCredential(sl, rec)
+		if err != nil {
+			return fmt.Errorf("credential %s: %w", id, err)
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			if old := c.m[id]; old != nil {
+				clear(old.secret)
+			}
+			c.m[id] = cache(acct, rec, secret)
+			c.mu.Unlock()
+			return nil
+		}
+		c.mu.Unlock()
+		clear(secret)
+	}
+}
+
+// reloadAll reads every credential of st again and replaces the map with
+// them, unless it changed while they were read (then it reads again);
+// also, in the same read transaction, fn.
+func (c *Credentials) reloadAll(ctx context.Context, st store.Store, sl *sealer.Sealer, acct Account, fn func(store.Reader) error) error {
+	for {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
+		m := map[string]*cachedCredential{}
+		zero := func() {
+			for _, cc := range m {
+				clear(cc.secret)
+			}
+		}
+		err := st.View(ctx, func(r store.Reader) error {
+			if err := fn(r); err != nil {
+				return err
+			}
+			recs, err := r.Credentials()
+			if err != nil {
+				return err
+			}
+			for _, rec := range recs {
+				secret, err := store.OpenCredential(sl, rec)
+				if err != nil {
+					return fmt.Errorf("credential %s: %w", rec.AccessKeyID, err)
+				}
+				m[rec.AccessKeyID] = cache(acct, rec, secret)
+			}
+			return nil
+		})
+		if err != nil {
+			zero()
+			return err
+		}
+		c.mu.Lock()
+		if c.gen == gen {
+			old := c.m
+			c.m = m
+			c.mu.Unlock()
+			for _, cc := range old {
+				clear(cc.secret)
+			}
+			return nil
+		}
+		c.mu.Unlock()
+		zero()
+	}
 }
 
 // loadCredentials reads and opens every credential of st.
@@ -268,9 +396,7 @@ func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCred
 		return nil, asKMSError(err)
 	}
 	cc := cache(s.account, rec, []byte(cred.SecretAccessKey))
-	cs.mu.Lock()
-	cs.m[rec.AccessKeyID] = cc
-	cs.mu.Unlock()
+	cs.set(rec.AccessKeyID, cc)
 	return &CreateCredentialResponse{CredentialInfo: cc.info(s.account, s.now()), SecretAccessKey: []byte(cred.SecretAccessKey)}, nil
 }
 
@@ -317,6 +443,13 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	}
 	c.noteCredential(accessKeyID)
 	err := s.change(ctx, c, func(tx store.Txn) error {
+		if isAdmin(&cc.rec) && !cc.expired(now) {
+			// Checked again in the transaction, for nodes sharing the
+			// store: two deleting the last two admins at once.
+			if err := lastAdminCheck(tx, accessKeyID, now); err != nil {
+				return err
+			}
+		}
 		err := tx.DeleteCredential(accessKeyID)
 		if errors.Is(err, store.ErrNotFound) {
 			return credentialNotFound(accessKeyID)
@@ -327,11 +460,41 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 		return nil, asKMSError(err)
 	}
 	info := cc.info(s.account, now)
-	cs.mu.Lock()
-	delete(cs.m, accessKeyID)
-	cs.mu.Unlock()
+	cs.set(accessKeyID, nil)
 	clear(cc.secret) // the cache's own copy: lookups got theirs
 	return &info, nil
+}
+
+// lastAdminCheck refuses, in tx, to delete accessKeyID if no other admin
+// credential that has not expired would be left. It locks every admin
+// credential's record (Reader.Credential in a Txn), in access key order, so
+// that two transactions deleting admins — on nodes sharing the store —
+// serialise, and the second counts what the first left.
+func lastAdminCheck(tx store.Txn, accessKeyID string, now time.Time) error {
+	recs, err := tx.Credentials()
+	if err != nil {
+		return err
+	}
+	others := 0
+	for _, r := range recs { // in access key order
+		if !isAdmin(r) {
+			continue
+		}
+		r, err := tx.Credential(r.AccessKeyID) // locked, as committed now
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if r.AccessKeyID != accessKeyID && isAdmin(r) && (r.ExpiresAt == nil || now.Before(*r.ExpiresAt)) {
+			others++
+		}
+	}
+	if others == 0 {
+		return errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
+	}
+	return nil
 }
 
 // rotateCredential is RotateCredential: a new access key pair with the
@@ -372,10 +535,8 @@ func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID str
 		return nil, asKMSError(err)
 	}
 	cc := cache(s.account, &rec, []byte(cred.SecretAccessKey))
-	cs.mu.Lock()
-	delete(cs.m, accessKeyID)
-	cs.m[rec.AccessKeyID] = cc
-	cs.mu.Unlock()
+	cs.set(accessKeyID, nil)
+	cs.set(rec.AccessKeyID, cc)
 	clear(old.secret)
 	return &RotateCredentialResponse{
 		CreateCredentialResponse: CreateCredentialResponse{CredentialInfo: cc.info(s.account, now), SecretAccessKey: []byte(cred.SecretAccessKey)},

@@ -48,13 +48,23 @@
 // records, read in View transactions or one at a time (Store.Key, the cold
 // path behind the decoded-key cache, keycache.go), written only through
 // Service.change, one Update per change with its audit record. Operations
-// never see the implementation: the embedded default is one bbolt file in the
-// data directory (package kms/internal/store/bolt, the format attestkms has
-// always written), which Open and Init (open.go) alone name; a store shared
-// by several nodes (PostgreSQL) is to implement the same interface. Key
-// material and credential secrets are sealed by kms before a record reaches
-// the store. Maintain takes the store's lock "maintain", so that it runs once
-// among the processes sharing a store.
+// never see the implementation, which Open and Init (open.go) alone name
+// (Options.Store): the embedded default is one bbolt file in the data
+// directory (package kms/internal/store/bolt, the format attestkms has
+// always written); a PostgreSQL database (package
+// kms/internal/store/postgres) is shared by several nodes. Key material and
+// credential secrets are sealed by kms before a record reaches the store.
+// Maintain takes the store's lock "maintain", so that it runs once among the
+// processes sharing a store.
+//
+// Several nodes. A node of a shared store keeps what is its own in its data
+// directory (node.go): its audit log, one hash chain per node, whose change
+// seq the store keeps under the node's id. Its caches — decoded keys with
+// their state and policy, aliases, credentials — follow what other nodes
+// change through the store's change notifications (follow.go), within a
+// second; a node that loses them refuses every operation (ErrInternal) and
+// is not Ready until they resume, rather than serve from a cache it can no
+// longer trust.
 //
 // Authorisation (authorize.go) is the attestation gate, then the key policy
 // and, for a caller whose credential carries one, its identity policy, by

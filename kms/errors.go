@@ -43,11 +43,14 @@ var (
 	// so nothing it had not yet committed is committed.
 	ErrCanceled           = errors.New("request canceled")
 	ErrNotInitialised     = errors.New("data directory is not initialised")
-	ErrAlreadyInitialised = errors.New("data directory is already initialised")
+	ErrAlreadyInitialised = errors.New("store already initialised")
 	ErrCredentialNotFound = errors.New("credential not found")
 	ErrRootKeyMismatch    = errors.New("root key does not open this store")
 	ErrRegionMismatch     = errors.New("store is for another region") // *RegionMismatchError says which
 	ErrStoreInUse         = errors.New("store is in use by another process")
+	// ErrStoreMismatch: a node's data directory belongs to another store
+	// (node.go).
+	ErrStoreMismatch = errors.New("data directory belongs to another store")
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the

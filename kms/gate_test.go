@@ -266,6 +266,7 @@ var gateNoKey = map[string]string{
 	"Close":          "closes the store",
 	"Account":        "the account's ids",
 	"Region":         "the server's region",
+	"Node":           "the node's id",
 	// The admin API's operations: credentials, for a caller with the admin
 	// permission (requireAdmin); no key, and no secret of one.
 	"CreateCredential": "makes an access key pair, no key",

@@ -1,6 +1,8 @@
 package kms
 
 import (
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/attestkms/attestkms/kms/audit"
@@ -62,17 +64,40 @@ type Service struct {
 	audit   *audit.Log
 	creds   *Credentials
 	now     func() time.Time
+	log     *slog.Logger
+
+	// chain is the name of this process's audit chain in the store: "" for
+	// a store one process holds, the node's id for a shared one (node.go).
+	chain string
+	// changeMu runs changes one at a time (change).
+	changeMu sync.Mutex
+	// follow follows a shared store's changes (follow.go); nil for a store
+	// one process holds.
+	follow *follower
+	// unlockNode releases the node directory's lock (node.go); nil if none.
+	unlockNode func()
 }
 
 // Close closes the store and the audit log, zeroing cached key material.
 func (s *Service) Close() error {
+	if s.follow != nil {
+		s.follow.stop()
+	}
 	aerr := s.audit.Close()
 	s.keys.close()
-	if err := s.st.Close(); err != nil {
+	err := s.st.Close()
+	if s.unlockNode != nil {
+		s.unlockNode()
+	}
+	if err != nil {
 		return err
 	}
 	return aerr
 }
+
+// Node is the node's id over a shared store (its audit chain's name in the
+// store, node.go), "" over a store one process holds.
+func (s *Service) Node() string { return s.chain }
 
 // Account returns the store's account.
 func (s *Service) Account() Account { return s.account }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -16,18 +17,35 @@ import (
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/attestkms/attestkms/kms/internal/store"
 	"github.com/attestkms/attestkms/kms/internal/store/bolt"
+	"github.com/attestkms/attestkms/kms/internal/store/postgres"
 )
 
 // Opening and making a store: what a data directory holds, and how a
 // Service comes to be over it. The store is the embedded default, one bbolt
-// file (package store/bolt); the operations see only package store's
-// interface (store.go).
+// file (package store/bolt), or a PostgreSQL database that several nodes
+// share (package store/postgres; Options.Store names it); the operations
+// see only package store's interface (store.go).
 
 // Options configure a Service. Every zero value is a safe default.
 type Options struct {
 	// DataDir holds the database, the audit log and, by default, the root key.
-	// Required.
+	// Required, but by Init of a shared store.
 	DataDir string
+	// Store names the store. "": the embedded bbolt file DataDir/kms.db,
+	// as attestkms has always kept it; "bolt:PATH": a bbolt file at PATH;
+	// "postgres://USER@HOST:PORT/DB?sslmode=…": a PostgreSQL database that
+	// several nodes share (package store/postgres), each with a DataDir of
+	// its own for what is the node's (node.go: its audit chain, its id).
+	// The URL must not carry a password (ErrStorePassword): it is
+	// StorePassword, else PGPASSWORD or the passfile, as libpq finds them.
+	Store string
+	// StorePassword is the database role's password, read by the caller
+	// from a file (serve --store-password-file). Empty: PGPASSWORD or the
+	// passfile. Only a shared store has one.
+	StorePassword string
+	// Logger receives the service's own notices: a shared store's change
+	// notifications lost and resumed (follow.go). If nil, none are logged.
+	Logger *slog.Logger
 	// RootKeyFile is the root key's path. If empty, DataDir/root.key.
 	RootKeyFile string
 	// Now is the clock. If nil, time.Now.
@@ -81,7 +99,11 @@ func (o *Options) rootKeyPath() string {
 	return filepath.Join(o.DataDir, rootKeyFile)
 }
 
-func (o *Options) dbPath() string { return filepath.Join(o.DataDir, dbFile) }
+// How long Open and Init wait for a shared store's database, and Open for
+// the node to follow its changes.
+const (
+	sharedOpenTimeout = 30 * time.Second
+)
 
 // IsInitialised reports whether dataDir holds a store.
 func IsInitialised(dataDir string) bool {
@@ -89,32 +111,61 @@ func IsInitialised(dataDir string) bool {
 	return err == nil
 }
 
-// Init creates a new store in opts.DataDir: the directory (0700), the root key
-// (unless opts.RootKeyFile names an existing one), the account and the first
-// admin credential, which it returns. It refuses a directory that already
-// holds a store.
+// InitOnStart reports whether serve initialises the store opts names on
+// its first start: an embedded store (bbolt) whose file does not exist yet.
+// A shared store (PostgreSQL) is made by attestkms init, never by a node
+// starting: nodes that start together must not race to make accounts.
+func InitOnStart(opts Options) bool {
+	sp, err := opts.storeSpec()
+	if err != nil || sp.shared() {
+		return false
+	}
+	if _, node, _ := readNode(opts.DataDir); node {
+		return false // Open says whose directory it is
+	}
+	_, err = os.Stat(sp.path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
+// Init creates a new store where opts names it (Options.Store): the data
+// directory (0700) if there is one, the root key (unless opts.RootKeyFile
+// names an existing one), the account and the first admin credential,
+// which it returns. It refuses a store that exists already
+// (ErrAlreadyInitialised): a database holding a store never gets a second
+// account.
 func Init(opts Options) (*Account, *Credential, error) {
-	if opts.DataDir == "" {
-		return nil, nil, errors.New("no data directory given")
+	sp, err := opts.storeSpec()
+	if err != nil {
+		return nil, nil, err
 	}
 	region, err := opts.region()
 	if err != nil {
 		return nil, nil, err
 	}
-	if IsInitialised(opts.DataDir) {
+	if sp.shared() {
+		if opts.RootKeyFile == "" && opts.DataDir == "" {
+			return nil, nil, errors.New("no root key file given: the nodes of a shared store share one")
+		}
+	} else if _, err := os.Stat(sp.path); err == nil {
 		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
+	} else if n, node, _ := readNode(opts.DataDir); node {
+		return nil, nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store", ErrStoreMismatch, opts.DataDir, n.NodeID)
 	}
-	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
-		return nil, nil, err
-	}
-	if err := os.Chmod(opts.DataDir, 0o700); err != nil {
-		return nil, nil, err
+	if opts.DataDir != "" {
+		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+			return nil, nil, err
+		}
+		if err := os.Chmod(opts.DataDir, 0o700); err != nil {
+			return nil, nil, err
+		}
 	}
 	var root []byte
+	made := false // the root key file is this Init's: removed if Init fails
 	if _, statErr := os.Stat(opts.rootKeyPath()); statErr == nil {
 		root, err = readRootKey(opts.rootKeyPath())
 	} else if errors.Is(statErr, fs.ErrNotExist) {
 		root, err = createRootKey(opts.rootKeyPath())
+		made = err == nil
 	} else {
 		err = statErr
 	}
@@ -134,8 +185,21 @@ func Init(opts Options) (*Account, *Credential, error) {
 	cred := newCredential(adminName, now)
 	// One transaction: the meta and the first credential, or no store (a
 	// crash leaves none half-made behind).
-	if err := bolt.Create(opts.dbPath(), initialise(sl, acct, region, cred)); err != nil {
-		return nil, nil, fmt.Errorf("init %s: %w", opts.DataDir, err)
+	if sp.shared() {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedOpenTimeout)
+		defer cancel()
+		err = postgres.Create(ctx, sp.url, postgres.Options{Password: opts.StorePassword}, initialise(sl, acct, region, cred))
+		if errors.Is(err, store.ErrExists) {
+			err = fmt.Errorf("%w: the database holds an attestkms store (refusing to make a second account)", ErrAlreadyInitialised)
+		}
+	} else if err = bolt.Create(sp.path, initialise(sl, acct, region, cred)); err != nil {
+		err = fmt.Errorf("init %s: %w", opts.DataDir, err)
+	}
+	if err != nil {
+		if made {
+			os.Remove(opts.rootKeyPath())
+		}
+		return nil, nil, err
 	}
 	return &acct, cred, nil
 }
@@ -155,8 +219,17 @@ func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential
 	}
 }
 
-// Open opens the store in opts.DataDir. Only one process may have it open.
+// Open opens the store opts names (Options.Store). An embedded store
+// (bbolt) is one process's at a time. A shared store (PostgreSQL) is opened
+// by every node, each with its own data directory, which Open locks and
+// makes a node of that store on first use (node.go); the Service then
+// follows what the other nodes change (follow.go), and Open returns once it
+// does.
 func Open(opts Options) (*Service, error) {
+	sp, err := opts.storeSpec()
+	if err != nil {
+		return nil, err
+	}
 	if opts.DataDir == "" {
 		return nil, errors.New("no data directory given")
 	}
@@ -167,25 +240,75 @@ func Open(opts Options) (*Service, error) {
 	if opts.StoredRegion && opts.RenameRegion {
 		return nil, errors.New("StoredRegion and RenameRegion cannot be combined: a rename needs the region to move to")
 	}
-	if !IsInitialised(opts.DataDir) {
+	if sp.shared() {
+		return openShared(opts, sp, region)
+	}
+	if _, err := os.Stat(sp.path); err != nil {
+		if n, ok, _ := readNode(opts.DataDir); ok {
+			return nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store, and holds no store of its own", ErrNotInitialised, opts.DataDir, n.NodeID)
+		}
 		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
 	}
+	sl, err := openRoot(opts)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(sp.path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newService(opts, st, sl, region, func(Account) (string, error) { return "", nil })
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openRoot reads the root key and makes its sealer.
+func openRoot(opts Options) (*sealer.Sealer, error) {
 	root, err := readRootKey(opts.rootKeyPath())
 	if err != nil {
 		return nil, err
 	}
 	sl, err := sealer.New(root)
 	clear(root)
+	return sl, err
+}
+
+// openShared is Open of a shared store: lock the node's directory, open
+// the database, name the node's chain, follow the store.
+func openShared(opts Options, sp storeSpec, region string) (*Service, error) {
+	if err := prepareDataDir(opts.DataDir); err != nil {
+		return nil, err
+	}
+	unlock, err := lockNode(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(opts.dbPath())
+	sl, err := openRoot(opts)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
-	s, err := newService(opts, st, sl, region)
+	ctx, cancel := context.WithTimeout(context.Background(), sharedOpenTimeout)
+	defer cancel()
+	st, err := postgres.Open(ctx, sp.url, postgres.Options{Password: opts.StorePassword})
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	s, err := newService(opts, st, sl, region, func(acct Account) (string, error) {
+		return nodeOf(opts.DataDir, opts.auditPath(), acct)
+	})
 	if err != nil {
 		st.Close()
+		unlock()
+		return nil, err
+	}
+	s.unlockNode = unlock
+	if err := s.startFollowing(ctx, st); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -205,13 +328,17 @@ func openStore(path string) (*bolt.Store, error) {
 }
 
 // newService is the Service over the open store st, whose root key is
-// sl's: it checks the root key, opens the audit log (resolving the change
-// record a stop may have left unresolved), reconciles the region and loads
-// the credentials.
-func newService(opts Options, st store.Store, sl *sealer.Sealer, region string) (*Service, error) {
-	s := &Service{opts: opts, now: opts.Now, st: st, sealer: sl, keys: newKeyCache()}
+// sl's: it checks the root key, names its audit chain (chainOf the store's
+// account: "" for a store one process holds, the node's id for a shared
+// one), opens the audit log (resolving the change record a stop may have
+// left unresolved), reconciles the region and loads the credentials.
+func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, chainOf func(Account) (string, error)) (*Service, error) {
+	s := &Service{opts: opts, now: opts.Now, st: st, sealer: sl, keys: newKeyCache(), log: opts.Logger}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	var changeSeq uint64
 	err := st.View(context.Background(), func(r store.Reader) error {
@@ -223,7 +350,10 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string) 
 			return fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
 		}
 		s.account = Account{AccountID: m.AccountID, ProjectID: m.ProjectID}
-		changeSeq, err = r.AuditChangeSeq(auditChain)
+		if s.chain, err = chainOf(s.account); err != nil {
+			return err
+		}
+		changeSeq, err = r.AuditChangeSeq(s.chain)
 		return err
 	})
 	if err != nil {
@@ -248,30 +378,58 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string) 
 // fail), os.OpenFile outside tests.
 var auditOpenFile func(name string, flag int, perm os.FileMode) (audit.File, error)
 
-// StoredAuditChangeSeq is the seq of the last change record the store in
-// dataDir committed (its audit_change_seq; 0 if none), for attestkms audit
-// verify: the log must reach it. It opens the store read-only and fails
-// with ErrStoreInUse while a server holds it.
-func StoredAuditChangeSeq(dataDir string) (uint64, error) {
-	if !IsInitialised(dataDir) {
-		return 0, fmt.Errorf("%w: %s", ErrNotInitialised, dataDir)
+// StoredAuditChangeSeq is the seq of the last change record that the store
+// opts names committed on the audit chain of opts.DataDir (the store's
+// audit_change_seq for a store one process holds, the node's for a node of
+// a shared store; 0 if none), for attestkms audit verify: the log must
+// reach it. An embedded store is opened read-only, and fails with
+// ErrStoreInUse while a server holds it; a shared store is read while its
+// nodes run (a change's record is durable in the log before the seq that
+// names it commits, so a seq read first is reached by the log read next).
+// chain is the chain's name ("" for a store one process holds).
+func StoredAuditChangeSeq(opts Options) (seq uint64, chain string, err error) {
+	sp, err := opts.storeSpec()
+	if err != nil {
+		return 0, "", err
 	}
-	st, err := bolt.Open(filepath.Join(dataDir, dbFile), bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
-	switch {
-	case errors.Is(err, store.ErrInUse):
-		return 0, fmt.Errorf("%w: %s", ErrStoreInUse, dataDir)
-	case errors.Is(err, store.ErrNotAStore):
-		return 0, fmt.Errorf("%s is not an attestkms store: %w", dataDir, err)
-	case err != nil:
-		return 0, err
+	var st store.Store
+	if sp.shared() {
+		id, ok, err := NodeID(opts.DataDir)
+		if err != nil {
+			return 0, "", err
+		}
+		if !ok {
+			return 0, "", fmt.Errorf("%w: %s is not the data directory of a node (it has no %s)", ErrNotInitialised, opts.DataDir, nodeFile)
+		}
+		chain = id
+		ctx, cancel := context.WithTimeout(context.Background(), sharedOpenTimeout)
+		defer cancel()
+		pst, err := postgres.Open(ctx, sp.url, postgres.Options{Password: opts.StorePassword})
+		if err != nil {
+			return 0, "", err
+		}
+		st = pst
+	} else {
+		if _, err := os.Stat(sp.path); err != nil {
+			return 0, "", fmt.Errorf("%w: %s", ErrNotInitialised, opts.DataDir)
+		}
+		bst, err := bolt.Open(sp.path, bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+		switch {
+		case errors.Is(err, store.ErrInUse):
+			return 0, "", fmt.Errorf("%w: %s", ErrStoreInUse, opts.DataDir)
+		case errors.Is(err, store.ErrNotAStore):
+			return 0, "", fmt.Errorf("%s is not an attestkms store: %w", sp.path, err)
+		case err != nil:
+			return 0, "", err
+		}
+		st = bst
 	}
 	defer st.Close()
-	var seq uint64
 	err = st.View(context.Background(), func(r store.Reader) error {
-		seq, err = r.AuditChangeSeq(auditChain)
+		seq, err = r.AuditChangeSeq(chain)
 		return err
 	})
-	return seq, err
+	return seq, chain, err
 }
 
 func randomDigits(n int) string {

@@ -13,9 +13,16 @@ import (
 // tries a write, so that the log recovers by being asked, as it does with
 // the next request). While the log cannot be written, operations that
 // change the store or use a key are refused (ErrInternal) and reads of
-// public data are still answered: not ready, but not down. A done ctx is
+// public data are still answered: not ready, but not down. A node of a
+// shared store is not ready while it does not follow the store's changes
+// (follow.go), and then refuses every operation. A done ctx is
 // ErrCanceled.
 func (s *Service) Ready(ctx context.Context) error {
+	if s.follow != nil {
+		if err := s.follow.err(); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
 	err := s.view(ctx, func(r store.Reader) error {
 		_, err := r.Meta()
 		return err

@@ -89,15 +89,13 @@ func (s *Service) resolveKeyID(ctx context.Context, keyID string) (string, error
 	return ref, nil
 }
 
-// getAlias reads alias name; nil if there is none.
+// getAlias reads alias name (through the alias cache, over a shared
+// store); nil if there is none. The record is the cache's: read only.
 func (s *Service) getAlias(ctx context.Context, name string) (*store.Alias, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	a, err := s.st.Alias(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
+	a, err := s.cachedAlias(ctx, name)
 	if err != nil {
 		return nil, asKMSError(err)
 	}

@@ -13,11 +13,9 @@ import (
 // Operations read through view and Store.Key/Alias (the key cache,
 // keycache.go, in front of the keys) and write only through change
 // (auditing.go), which commits a change with its audit record. They never
-// see the implementation: bbolt today (package store/bolt).
-
-// auditChain is the audit change seq's chain in the store: the store's one
-// chain, this node's (package store's doc).
-const auditChain = ""
+// see the implementation: bbolt (package store/bolt) or PostgreSQL (package
+// store/postgres). The audit change seq's chain is Service.chain: "" for a
+// store one process holds, the node's id for a shared one (node.go).
 
 // view runs fn in a read transaction of the store. A done ctx starts none
 // (ErrCanceled).

@@ -14,7 +14,7 @@ import (
 	"github.com/attestkms/attestkms/kms/audit"
 )
 
-const auditUsage = `Usage: attestkms audit verify --data-dir DIR [--audit-path FILE] [--from FILE]
+const auditUsage = `Usage: attestkms audit verify --data-dir DIR [--store postgres://…] [--audit-path FILE] [--from FILE]
 
 Checks the audit log's hash chain (docs/architecture.md, go doc ./kms/audit):
 every line's seq follows the one before it and its prev is that line's
@@ -35,11 +35,22 @@ seq and hash has lost them. When the server is not running, the check also
 reads the store's record of its last change (audit_change_seq): a log that
 ends before that record was cut.
 
+Several nodes sharing a PostgreSQL store (serve --store postgres://…) each
+keep their own log, one chain per node, in their own data directory, and the
+store keeps each node's last change under the node's id (DIR/node.json):
+give the node's --data-dir and the same --store to check that node's log
+against it, which works while the nodes run. An auditor of the whole
+service checks every node's log this way, one run per node: each chain
+stands alone, and together they hold every change (each change is recorded
+by the node that made it) and every request (each is recorded by the node
+that served it).
+
 Exit status: 0 intact; 1 broken; 2 usage; 3 a file cannot be read.
 
 Examples:
   attestkms audit verify --data-dir /var/lib/attestkms
   attestkms audit verify --audit-path /var/log/attestkms/audit.log --from /archive/audit.log.12
+  attestkms audit verify --data-dir /var/lib/attestkms-node --store 'postgres://auditor@db.internal/attestkms?sslmode=verify-full'
 `
 
 func runAudit(args []string, stdout, stderr io.Writer) error {
@@ -61,11 +72,24 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "the store's `directory`: its audit log and its record of the last change")
 	path := fs.String("audit-path", "", "the audit log's `file` (default DIR/audit.log)")
 	from := fs.String("from", "", "start the check at this rotated `file` instead of the log's anchor")
+	var sf storeFlags
+	sf.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	if sf.store != "" && *dataDir == "" {
+		return usageError("--store goes with --data-dir: the node whose log to compare with it")
+	}
 	if *dataDir == "" && *path == "" {
 		return usageError("give --data-dir or --audit-path")
+	}
+	if *dataDir != "" && !sf.shared() {
+		if id, ok, _ := kms.NodeID(*dataDir); ok {
+			return withHint(fmt.Errorf("%s is the data directory of %s, a node of a shared store", *dataDir, id), "give that store's --store postgres://… too")
+		}
 	}
 	if *path == "" {
 		*path = filepath.Join(*dataDir, "audit.log")
@@ -85,15 +109,20 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		return readError(fmt.Errorf("no audit log at %s", *path))
 	}
 	var notes []string
+	chain := ""
 	if *dataDir != "" {
-		seq, err := kms.StoredAuditChangeSeq(*dataDir)
+		sopts := kms.Options{DataDir: *dataDir}
+		if err := sf.apply(&sopts); err != nil {
+			return err
+		}
+		seq, c, err := kms.StoredAuditChangeSeq(sopts)
 		switch {
 		case errors.Is(err, kms.ErrStoreInUse):
 			notes = append(notes, "the store is in use (the server runs): the log is not compared with its last change")
 		case err != nil:
 			return readError(err)
 		default:
-			opts.ChangeSeq = seq
+			opts.ChangeSeq, chain = seq, c
 		}
 	}
 	rep, err := audit.Verify(files, opts)
@@ -115,6 +144,9 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "head: seq %d sha256 %s (%s:%d)\n", rep.Head.Seq, rep.HeadHash, rep.Head.File, rep.Head.Line)
 	fmt.Fprintf(stdout, "changes: %d recorded, %d of them voided (not committed)\n", rep.Changes, rep.Voided)
+	if chain != "" {
+		fmt.Fprintf(stdout, "node %s: the log of this node's chain, compared with the store's record of it\n", chain)
+	}
 	if opts.ChangeSeq != 0 {
 		fmt.Fprintf(stdout, "the store's last change is recorded at seq %d\n", opts.ChangeSeq)
 	}

@@ -174,6 +174,9 @@ func localCredential(ctx context.Context, f *credentialFlags, sub string, pos []
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "credentials are managed offline while the server is stopped; while it serves, use --endpoint URL --credential ADMIN.json")
 	}
+	if _, node, _ := kms.NodeID(f.dataDir); node && errors.Is(err, kms.ErrNotInitialised) {
+		return withHint(err, "the credentials of a shared store are managed on its running nodes: --endpoint URL --credential ADMIN.json")
+	}
 	if err != nil {
 		return err
 	}

@@ -9,21 +9,34 @@ import (
 )
 
 const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE] [--region NAME]
+       attestkms init --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE [--data-dir DIR]
 
-Creates a new store in DIR (mode 0700): the database, a random root key (in
-DIR/root.key, mode 0600, unless --root-key-file names another place; an existing
-root key file there is used), a new account and its first admin credential,
-printed as JSON on stdout:
+Creates a new store: an account and its first admin credential, printed as
+JSON on stdout:
 
   {"access_key_id":"AKIA...","secret_access_key":"...","account_id":"...","project_id":"..."}
 
-The secret is shown once. Refuses a DIR that already holds a store.
+The secret is shown once. The root key seals every key in the store: an
+existing root key file is used, or a random one is written there (mode 0600).
+
+By default the store is a bbolt file in DIR (mode 0700), DIR/kms.db, and the
+root key DIR/root.key unless --root-key-file names another place; --store
+bolt:PATH puts the file at PATH. Refuses a DIR that already holds a store.
+
+--store postgres://… initialises an empty PostgreSQL database that several
+attestkms nodes then share (attestkms serve --store …, README "Running
+several nodes"). The nodes share the root key --root-key-file names. The
+role's password comes from PGPASSWORD, ~/.pgpass or --store-password-file,
+never from the URL. Refuses a database that holds a store already: it never
+makes a second account.
 
 --region (default us-east-1) is the store's one region: every key ARN names
 it, and serve refuses to serve the store for another (see serve --help).
 
-Example:
+Examples:
   attestkms init --data-dir /var/lib/attestkms > admin.json && chmod 600 admin.json
+  PGPASSWORD=… attestkms init --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
+      --root-key-file /etc/attestkms/root.key > admin.json
 `
 
 // credentialJSON is the shape init, serve's first start and credential
@@ -37,20 +50,35 @@ func credentialDoc(a kms.Account, c *kms.Credential) ([]byte, error) {
 
 func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("init", initUsage, stdout, stderr)
-	dataDir := fs.String("data-dir", "", "the store's `directory` (required)")
-	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	dataDir := fs.String("data-dir", "", "the store's `directory` (required but with --store postgres://…)")
+	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key; required with --store postgres://…)")
 	region := fs.String("region", "us-east-1", "the store's `region`, named in every key ARN")
+	var sf storeFlags
+	sf.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	if *dataDir == "" {
+	if err := sf.check(); err != nil {
+		return err
+	}
+	switch {
+	case sf.shared() && *rootKey == "":
+		return usageError("--store postgres://… needs --root-key-file: every node of a shared store reads the same root key")
+	case !sf.shared() && *dataDir == "":
 		return usageError("--data-dir is required")
 	}
 	if !kms.ValidRegion(*region) {
 		return usageError("--region must be 1-32 characters of a-z 0-9 -, such as us-east-1")
 	}
-	acct, cred, err := kms.Init(kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey, Region: *region})
+	opts := kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey, Region: *region}
+	if err := sf.apply(&opts); err != nil {
+		return err
+	}
+	acct, cred, err := kms.Init(opts)
 	if errors.Is(err, kms.ErrAlreadyInitialised) {
+		if sf.shared() {
+			return withHint(err, "serve it (attestkms serve --store …), or give an empty database")
+		}
 		return withHint(err, "use another --data-dir, or serve the existing store")
 	}
 	if err != nil {

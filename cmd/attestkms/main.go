@@ -2,6 +2,8 @@
 //
 //	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [--region NAME] [...]   run the service
 //	attestkms init   --data-dir DIR [--region NAME]                new store, prints the admin credential
+//	attestkms init   --store postgres://… --root-key-file FILE     the same in PostgreSQL, for several nodes
+//	attestkms serve  --store postgres://… --root-key-file FILE --data-dir DIR   one node of them
 //	attestkms credential create|list|delete|rotate --endpoint URL --credential ADMIN.json
 //	                                                               manage access keys on the running server
 //	attestkms credential create|list|delete|rotate --data-dir DIR  the same, while it is stopped
@@ -29,6 +31,9 @@ const usage = `attestkms: a key management service for confidential computing
 Usage:
   attestkms serve [flags]                  run the service (all three KMS dialects on one port)
   attestkms init --data-dir DIR            create a store; print the first admin credential as JSON
+  attestkms init --store postgres://… --root-key-file FILE
+                                           the same in a PostgreSQL database that several nodes
+                                           serve (serve --store … --root-key-file … --data-dir NODE_DIR)
   attestkms credential create|list|delete|rotate
                                            manage access keys: on the running server (--endpoint URL
                                            --credential ADMIN.json), or in a stopped server's --data-dir

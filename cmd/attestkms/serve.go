@@ -54,6 +54,19 @@ it is never rotated here, and logrotate may rename it and send SIGHUP. While
 the audit log cannot be written (a full disk), changes and secrets are refused
 and reads of public data go on; the service resumes once a write succeeds.
 
+Several nodes: --store postgres://USER@HOST:PORT/DB?sslmode=… serves a
+PostgreSQL database that attestkms init --store made, shared by every node
+that serves it (README "Running several nodes"). Each node needs the shared
+root key (--root-key-file) and a data directory of its own (--data-dir) for
+what is the node's: its audit log (one hash chain per node) and its id
+(node.json). A key created on one node is usable on every other at once; a
+change made on one (disabled, scheduled for deletion, rotated, a new policy,
+a deleted credential) is followed by the others within a second. A node that
+loses the database's change notifications refuses every request, and /readyz
+says not ready, until they resume (it reconnects by itself). The role's
+password comes from PGPASSWORD, ~/.pgpass or --store-password-file, never the
+URL. --store bolt:PATH names the default store, a bbolt file, explicitly.
+
 Operating it: GET /healthz is 200 while the process serves, GET /readyz 200
 while its store answers and its audit log can be written (503 otherwise).
 --metrics-listen serves Prometheus metrics on a separate address (and, with
@@ -71,11 +84,15 @@ Examples:
   attestkms serve --snp-roots snpca/roots.pem --tpm-roots tpmca/roots.pem   # attestsim's SNP and TPM test CAs
   attestkms serve --region eu-west-1 --rename-region   # move a us-east-1 store to eu-west-1
   attestkms serve --metrics-listen 127.0.0.1:9464 --log-format json --rate-limit 500
+  attestkms serve --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
+      --store-password-file /etc/attestkms/pgpass --root-key-file /etc/attestkms/root.key \
+      --data-dir /var/lib/attestkms-node --listen 0.0.0.0:8443 --tls-cert server.pem --tls-key server.key
 `
 
 // serveConfig is what serve runs with; tests build one directly.
 type serveConfig struct {
 	dataDir, listen, rootKeyFile string
+	store                        storeFlags
 	region                       string
 	renameRegion                 bool
 	tlsCert, tlsKey              string
@@ -93,7 +110,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var cfg serveConfig
 	fs.StringVar(&cfg.dataDir, "data-dir", "./attestkms-data", "the store's `directory`; created and initialised on first start")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "the `address` to listen on")
-	fs.StringVar(&cfg.rootKeyFile, "root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	fs.StringVar(&cfg.rootKeyFile, "root-key-file", "", "the root key's `file` (default DIR/root.key; required with --store postgres://…)")
+	cfg.store.register(fs)
 	fs.StringVar(&cfg.region, "region", "us-east-1", "the service's one `region`, named in every key ARN; must be the store's")
 	fs.BoolVar(&cfg.renameRegion, "rename-region", false, "move a store of another region to --region, rewriting the ARNs in its key policies")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve TLS (1.2 or later) with this PEM certificate chain `file`")
@@ -110,6 +128,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	cfg.auditMaxSize = int64(auditMaxSize)
 	if err := cfg.obs.check(); err != nil {
 		return err
+	}
+	if err := cfg.store.check(); err != nil {
+		return err
+	}
+	if cfg.store.shared() && cfg.rootKeyFile == "" {
+		return usageError("--store postgres://… needs --root-key-file: every node of a shared store reads the same root key")
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
@@ -150,11 +174,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		attestation = m.Verifier(verifiers)
 	}
 	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
-		Attestation: attestation, AuditPath: cfg.auditPath, AuditMaxSize: cfg.auditMaxSize}
+		Attestation: attestation, AuditPath: cfg.auditPath, AuditMaxSize: cfg.auditMaxSize, Logger: logger}
 	if cfg.auditMaxSize == 0 {
 		opts.AuditMaxSize = -1 // never: kms's zero is its default
 	}
-	if !kms.IsInitialised(cfg.dataDir) {
+	if err := cfg.store.apply(&opts); err != nil {
+		return err
+	}
+	if kms.InitOnStart(opts) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {
 			return err
@@ -172,6 +199,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	svc, err := kms.Open(opts)
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "another attestkms serves this data directory")
+	}
+	if _, node, _ := kms.NodeID(cfg.dataDir); node && errors.Is(err, kms.ErrNotInitialised) {
+		return withHint(err, "serve it with the shared store's --store postgres://… and --root-key-file")
+	}
+	if errors.Is(err, kms.ErrStoreMismatch) {
+		return withHint(err, "each node of a shared store needs a data directory of its own, made by its first start")
 	}
 	if rm := (*kms.RegionMismatchError)(nil); errors.As(err, &rm) {
 		return withHint(err, fmt.Sprintf("serve with --region %s, or add --rename-region to move it to %s (key policies naming %s ARNs are rewritten)", rm.Stored, rm.Requested, rm.Stored))
@@ -225,7 +258,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stderr, "attestkms: serving AWS KMS, Huawei DEW KMS and Tencent KMS on %s://%s (data %s, region %s)\n", scheme, ln.Addr(), cfg.dataDir, svc.Region())
+	node := ""
+	if svc.Node() != "" {
+		node = ", store " + cfg.store.describe(cfg.dataDir) + ", node " + svc.Node()
+	}
+	fmt.Fprintf(stderr, "attestkms: serving AWS KMS, Huawei DEW KMS and Tencent KMS on %s://%s (data %s, region %s%s)\n", scheme, ln.Addr(), cfg.dataDir, svc.Region(), node)
 	if cfg.allowDebugEnclaves {
 		fmt.Fprintln(stderr, "attestkms: warning: --allow-debug-enclaves: secrets may go to enclaves whose memory is open to their host")
 	}

@@ -420,17 +420,21 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 	}
 	resolved := 0
 	for _, e := range lines {
-		e.reply(nil)
 		if e.resolves {
 			resolved++
 		}
 	}
 	l.pending, l.gap = nil, nil
+	// The log's state first, then its waiters: one told its line is
+	// written (Probe) must find Err nil.
 	l.mu.Lock()
 	l.failure = nil
 	l.inflight -= resolved
 	wake := resolved > 0 && len(l.reopen) > 0
 	l.mu.Unlock()
+	for _, e := range lines {
+		e.reply(nil)
+	}
 	if wake {
 		l.signal() // a Reopen waited for the change to resolve
 	}

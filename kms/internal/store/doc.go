@@ -84,8 +84,8 @@
 // write their own chain (a node's file, or rows keyed by node), and each
 // must compare its own log with its own seq at Open: a node then passes its
 // node id as the chain, and an implementation keeps one seq per chain name
-// (PostgreSQL: a table keyed by chain). The seam is there; kms passes ""
-// until a node has an id.
+// (PostgreSQL: a table keyed by chain). kms passes "" over a store one
+// process holds, and a node's id (kms/node.go) over a shared one.
 //
 // # Versions
 //

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/attestkms/attestkms/kms"
+)
+
+// storeFlags are --store and --store-password-file, shared by serve, init
+// and audit verify.
+type storeFlags struct {
+	store, passwordFile string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.store, "store", "", "the store: `bolt:PATH` or postgres://USER@HOST:PORT/DB?sslmode=… (default: the bbolt file DIR/kms.db)")
+	fs.StringVar(&f.passwordFile, "store-password-file", "", "read the PostgreSQL role's password from this `file` (mode 0600; default: PGPASSWORD or ~/.pgpass)")
+}
+
+// shared reports whether --store names a store several nodes share.
+func (f *storeFlags) shared() bool { return kms.SharedStore(f.store) }
+
+// check refuses a --store that is neither form, a URL with a password in
+// it, and a password file without a shared store.
+func (f *storeFlags) check() error {
+	switch {
+	case f.store == "":
+	case strings.HasPrefix(f.store, "bolt:"):
+		if f.store == "bolt:" {
+			return usageError("--store bolt:PATH names no file")
+		}
+	case f.shared():
+		if err := kms.CheckStoreURL(f.store); errors.Is(err, kms.ErrStorePassword) {
+			return &exitError{code: 2, err: fmt.Errorf("--store: %w", err),
+				hint: "a command line is visible to every user of the machine: remove the password from the URL and give it in PGPASSWORD, ~/.pgpass or --store-password-file FILE"}
+		} else if err != nil {
+			return usageError("--store: %v", err)
+		}
+	default:
+		return usageError("--store must be bolt:PATH or a postgres://USER@HOST:PORT/DB URL")
+	}
+	if f.passwordFile != "" && !f.shared() {
+		return usageError("--store-password-file goes with --store postgres://…")
+	}
+	return nil
+}
+
+// apply sets opts's store and reads the password file.
+func (f *storeFlags) apply(opts *kms.Options) error {
+	opts.Store = f.store
+	if f.passwordFile == "" {
+		return nil
+	}
+	fi, err := os.Stat(f.passwordFile)
+	if err != nil {
+		return readError(fmt.Errorf("--store-password-file: %w", err))
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return withHint(fmt.Errorf("--store-password-file %s is readable by others (mode %v)", f.passwordFile, fi.Mode().Perm()), "chmod 600 it")
+	}
+	b, err := os.ReadFile(f.passwordFile)
+	if err != nil {
+		return readError(fmt.Errorf("--store-password-file: %w", err))
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" || strings.ContainsAny(pw, "\r\n") {
+		return fmt.Errorf("--store-password-file %s must hold the password alone, on one line", f.passwordFile)
+	}
+	opts.StorePassword = pw
+	return nil
+}
+
+// describe is the store as serve names it on stderr (a URL carries no
+// password: check refused one).
+func (f *storeFlags) describe(dataDir string) string {
+	if f.store == "" {
+		return "bolt:" + dataDir + "/kms.db"
+	}
+	return f.store
+}

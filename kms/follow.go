@@ -1,0 +1,311 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
+)
+
+// Following a shared store. Several nodes share one PostgreSQL store, and
+// each caches what it reads — decoded keys with their state and policy,
+// aliases, credentials — so that a warm key's use costs no round trip to
+// the database. What another node changes, this one learns from the
+// store's change notifications (store.Watcher): the follower drops what
+// they name (keyCache.told, Credentials.told) and reads credentials again.
+//
+// A node serves only while it follows: from the moment its notifications
+// are lost (the database went away, the connection broke or stopped
+// answering: package store/postgres reports that within a second) until
+// they resume and what may have changed meanwhile is read again, every
+// operation fails with an internal error (the client may retry, on this
+// node or another), Ready says why, and the log says so once. The other
+// choice — keep serving warm keys from the cache during an outage — would
+// let a key that another node disabled, scheduled for deletion or gave a
+// narrower policy just before the outage go on being used here for as long
+// as the outage lasts, and a deleted credential go on authenticating: the
+// cache cannot tell a quiet store from one whose news it no longer hears.
+// Requests that need the database fail during an outage anyway; those that
+// would not (a warm key's use, GenerateRandom) are refused with them, for
+// the seconds a database restart takes. When the notifications resume, the
+// node follows again by itself.
+//
+// The bound: a change committed on another node is dropped here once its
+// notification arrives (milliseconds), or, if it never does, once the
+// watch reports itself lost (under a second), after which nothing is
+// served until everything is read again. So a key disabled on one node is
+// refused by every other within a second of the change's acknowledgement.
+type follower struct {
+	s      *Service
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+	wake   chan struct{}
+	ready  chan struct{} // closed the first time the node follows
+
+	mu        sync.Mutex
+	live      bool   // the watch listens
+	needFull  bool   // what may have changed is not read again yet
+	epoch     uint64 // counts ChangedAll, ChangedMeta and WatchLost
+	pending   map[string]bool
+	broken    error     // a refusal until restart: the store's meta moved
+	lostSince time.Time // when the node stopped following
+	readied   bool
+}
+
+// errNotFollowing is the cause of an operation refused because the node
+// does not follow its shared store's changes.
+var errNotFollowing = errors.New("this node does not follow the store's changes")
+
+// startFollowing follows st's changes if it is a shared store (a
+// store.Watcher), and returns once the node follows, or when ctx is done
+// (an error: the database is not reachable).
+func (s *Service) startFollowing(ctx context.Context, st store.Store) error {
+	w, ok := st.(store.Watcher)
+	if !ok {
+		return nil
+	}
+	s.keys.cacheAliases()
+	wctx, cancel := context.WithCancel(context.Background())
+	f := &follower{s: s, cancel: cancel, wake: make(chan struct{}, 1), ready: make(chan struct{}),
+		pending: map[string]bool{}, needFull: true, lostSince: time.Now()}
+	s.follow = f
+	f.done.Add(2)
+	go func() {
+		defer f.done.Done()
+		w.Watch(wctx, f.told)
+	}()
+	go func() {
+		defer f.done.Done()
+		f.reload(wctx)
+	}()
+	select {
+	case <-f.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w: the store's change notifications did not start (%v)", store.ErrUnavailable, errNotFollowing, ctx.Err())
+	}
+}
+
+// stop stops following (Close).
+func (f *follower) stop() {
+	f.cancel()
+	f.done.Wait()
+}
+
+// err is nil while the node follows the store, else why it does not.
+func (f *follower) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.broken != nil:
+		return f.broken
+	case !f.live:
+		return fmt.Errorf("%w: its change notifications are lost (the database may be unreachable) since %s", errNotFollowing, f.lostSince.UTC().Format(time.RFC3339))
+	case f.needFull:
+		return fmt.Errorf("%w: reading again what may have changed since %s", errNotFollowing, f.lostSince.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// following is err() == nil; the caller holds mu.
+func (f *follower) following() bool { return f.broken == nil && f.live && !f.needFull }
+
+func (f *follower) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// told is the watch's function: what a change makes stale goes at once;
+// what must be read again, the reloader reads.
+func (f *follower) told(ch store.Change) {
+	s := f.s
+	switch ch.Kind {
+	case store.ChangedKey, store.ChangedAlias:
+		s.keys.told(ch)
+	case store.ChangedCredential:
+		if s.creds.told(ch) {
+			f.mu.Lock()
+			f.pending[ch.ID] = true
+			f.mu.Unlock()
+			f.poke()
+		}
+	case store.ChangedAll, store.ChangedMeta:
+		s.keys.dropAll()
+		f.mu.Lock()
+		f.stopped()
+		f.live, f.needFull = true, true
+		f.epoch++
+		f.mu.Unlock()
+		f.poke()
+	case store.WatchLost:
+		s.keys.dropAll()
+		f.mu.Lock()
+		if f.following() {
+			s.log.Error("the database is unreachable: this node lost the store's change notifications, and refuses every request until they resume")
+		}
+		f.stopped()
+		f.live = false
+		f.epoch++
+		f.mu.Unlock()
+	case store.WatchResumed:
+		f.mu.Lock()
+		f.live = true
+		f.resumed()
+		f.mu.Unlock()
+		f.poke() // a full read may be pending
+	}
+}
+
+// stopped notes when the node stopped following; the caller holds mu.
+func (f *follower) stopped() {
+	if f.following() {
+		f.lostSince = time.Now()
+	}
+}
+
+// resumed logs that the node follows again, and tells Open the first time;
+// the caller holds mu.
+func (f *follower) resumed() {
+	if !f.following() {
+		return
+	}
+	if !f.readied {
+		f.readied = true
+		close(f.ready)
+		return
+	}
+	f.s.log.Info("following the store's changes again: serving", "after", time.Since(f.lostSince).Round(time.Millisecond).String())
+}
+
+// Retries of a read that failed (the database is away): from
+// reloadRetryMin, doubling up to reloadRetryMax.
+const (
+	reloadRetryMin = 50 * time.Millisecond
+	reloadRetryMax = 2 * time.Second
+)
+
+// reload reads again what the watch says may have changed: everything
+// (the credentials and the meta) after ChangedAll, single credentials
+// after their changes. It runs until ctx is done.
+func (f *follower) reload(ctx context.Context) {
+	retry := time.Duration(0)
+	for {
+		var timer <-chan time.Time
+		if retry > 0 {
+			timer = time.After(retry)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.wake:
+		case <-timer:
+		}
+		if f.reloadOnce(ctx) {
+			retry = 0
+		} else {
+			retry = min(max(2*retry, reloadRetryMin), reloadRetryMax)
+		}
+	}
+}
+
+// reloadOnce does what is pending; false if some of it failed and is to
+// be tried again.
+func (f *follower) reloadOnce(ctx context.Context) bool {
+	s := f.s
+	f.mu.Lock()
+	full, epoch, live := f.needFull, f.epoch, f.live
+	var ids []string
+	for id := range f.pending {
+		ids = append(ids, id)
+	}
+	if full {
+		clear(f.pending) // the full read covers them
+	}
+	f.mu.Unlock()
+	if full {
+		if !live {
+			return true // the watch's resumption wakes us again
+		}
+		if err := f.readAll(ctx); err != nil {
+			if errors.Is(err, errMoved) {
+				return true
+			}
+			f.mu.Lock()
+			for _, id := range ids {
+				f.pending[id] = true
+			}
+			f.mu.Unlock()
+			return false
+		}
+		f.mu.Lock()
+		if f.epoch == epoch {
+			f.needFull = false
+			f.resumed()
+		}
+		f.mu.Unlock()
+		return true
+	}
+	ok := true
+	for _, id := range ids {
+		f.mu.Lock()
+		delete(f.pending, id)
+		f.mu.Unlock()
+		if err := s.creds.reloadOne(ctx, s.st, s.sealer, s.account, id); err != nil {
+			if !errors.Is(err, context.Canceled) {
+				s.log.Warn("reading a changed credential again failed", "access_key_id", id, "err", err)
+			}
+			f.mu.Lock()
+			f.pending[id] = true
+			f.mu.Unlock()
+			ok = false
+		}
+	}
+	return ok
+}
+
+// errMoved: the store's meta is no longer what this node opened.
+var errMoved = errors.New("the store's meta changed")
+
+// readAll reads every credential again, and checks that the store is still
+// the one the node opened (account, region, root key): a region moved by
+// another node (serve --rename-region) leaves this node's ARNs wrong, and
+// it refuses every request until restarted with the new region.
+func (f *follower) readAll(ctx context.Context) error {
+	s := f.s
+	var moved error
+	err := s.creds.reloadAll(ctx, s.st, s.sealer, s.account, func(r store.Reader) error {
+		m, err := r.Meta()
+		if err != nil {
+			return err
+		}
+		region := m.Region
+		if region == "" {
+			region = defaultRegion
+		}
+		switch {
+		case m.AccountID != s.account.AccountID || m.ProjectID != s.account.ProjectID || store.CheckRoot(s.sealer, m) != nil:
+			moved = fmt.Errorf("%w: the database now holds another store than the one this node opened: restart the node", errNotFollowing)
+		case region != s.region:
+			moved = fmt.Errorf("%w: the store's region is now %s, not %s: restart the node with --region %s", errNotFollowing, region, s.region, region)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if moved != nil {
+		f.mu.Lock()
+		if f.broken == nil {
+			s.log.Error("refusing every request until restarted", "err", moved)
+		}
+		f.broken = moved
+		f.mu.Unlock()
+		return errMoved
+	}
+	return nil
+}
