@@ -75,6 +75,20 @@ func TestBackupWhileServingRestores(t *testing.T) {
 	if code != 0 || !strings.Contains(errs, "credentials written to") {
 		t.Fatalf("backup --endpoint: exit %d %s", code, errs)
 	}
+	// Only an admin credential may: exit 1, nothing written.
+	code, out, errs = runCmd("credential", "create", "--endpoint", endpoint, "--credential", adminFile, "--name", "reader")
+	if code != 0 {
+		t.Fatalf("credential create: %d %s", code, errs)
+	}
+	readerFile := writeTemp(t, tmp, "reader.json", out)
+	denied := filepath.Join(tmp, "denied.bak")
+	code, _, errs = runCmd("backup", "--endpoint", endpoint, "--credential", readerFile, "--out", denied)
+	if code != 1 || !strings.Contains(errs, "AccessDeniedException") || !strings.Contains(errs, "hint: only a credential with the admin permission") {
+		t.Fatalf("backup with a non-admin credential: exit %d %s", code, errs)
+	}
+	if _, err := os.Stat(denied); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a refused backup wrote --out")
+	}
 	// --out is never overwritten.
 	if code, _, errs = runCmd("backup", "--endpoint", endpoint, "--credential", adminFile, "--out", online); code != 1 || !strings.Contains(errs, "exists") {
 		t.Fatalf("backup over an existing --out: exit %d %s", code, errs)

@@ -134,7 +134,7 @@ func remoteHint(e *remoteError, c *adminClient) error {
 	case e.Code == "InvalidSignatureException" || e.Code == "IncompleteSignatureException":
 		return withHint(e, "the server does not know the access key "+c.cred.AccessKeyID+" (deleted, rotated or expired), or --credential's secret is wrong")
 	case e.Code == "AccessDeniedException":
-		return withHint(e, "only a credential with the admin permission manages credentials: init's, or one made with credential create --admin")
+		return withHint(e, "only a credential with the admin permission may call the admin API (credentials, backup): init's, or one made with credential create --admin")
 	case e.Code == "UnknownOperationException":
 		return withHint(e, "the server at --endpoint has no admin API: is it an older attestkms?")
 	}
