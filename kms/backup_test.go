@@ -42,6 +42,8 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var load []ct // data keys the load made, in the order they were answered
 	for range 4 {
 		wg.Go(func() {
 			for {
@@ -50,23 +52,35 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 					return
 				default:
 				}
-				if md, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{}); err != nil {
-					t.Error(err)
-					return
-				} else if _, err := s.GenerateDataKey(bg, s.testCall(), &GenerateDataKeyRequest{KeyID: md.KeyID, NumberOfBytes: 32}); err != nil {
+				md, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{})
+				if err != nil {
 					t.Error(err)
 					return
 				}
+				dk, err := s.GenerateDataKey(bg, s.testCall(), &GenerateDataKeyRequest{KeyID: md.KeyID, NumberOfBytes: 32})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				load = append(load, ct{[]byte(md.KeyID), dk.CiphertextBlob, dk.Plaintext})
+				mu.Unlock()
 			}
 		})
 	}
 	time.Sleep(20 * time.Millisecond)
+	// Every data key answered before the backup starts is under a key the
+	// backup holds.
+	mu.Lock()
+	before = append(before, load...)
+	mu.Unlock()
 	resp, err := s.Backup(bg, admin, &BackupRequest{})
 	close(stop)
 	wg.Wait()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%d data keys before the backup, %d keys in it, %d made by the load in all", len(before), resp.Header.Keys, len(load))
 	if resp.Header.Keys < 4 || resp.Header.Credentials != 1 || resp.Header.Aliases != 1 {
 		t.Fatalf("header %+v", resp.Header)
 	}

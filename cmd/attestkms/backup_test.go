@@ -48,6 +48,8 @@ func TestBackupWhileServingRestores(t *testing.T) {
 	}
 	stopLoad := make(chan struct{})
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var load []sealed // data keys the load made, in the order they were answered
 	for range 3 {
 		wg.Go(func() {
 			for {
@@ -57,17 +59,26 @@ func TestBackupWhileServingRestores(t *testing.T) {
 				default:
 				}
 				k, err := kc.CreateKey(ctx, &awskms.CreateKeyInput{})
+				var dk *awskms.GenerateDataKeyOutput
 				if err == nil {
-					_, err = kc.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: k.KeyMetadata.KeyId, NumberOfBytes: awsInt32(32)})
+					dk, err = kc.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: k.KeyMetadata.KeyId, NumberOfBytes: awsInt32(32)})
 				}
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				mu.Lock()
+				load = append(load, sealed{dk.CiphertextBlob, dk.Plaintext})
+				mu.Unlock()
 			}
 		})
 	}
 	time.Sleep(50 * time.Millisecond) // the load runs
+	// Every data key answered before the backup starts is under a key the
+	// backup holds: the restored stores must decrypt it.
+	mu.Lock()
+	before = append(before, load...)
+	mu.Unlock()
 	online := filepath.Join(tmp, "online.bak")
 	code, _, errs = runCmd("backup", "--endpoint", endpoint, "--credential", adminFile, "--out", online)
 	close(stopLoad)
