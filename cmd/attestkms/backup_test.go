@@ -12,11 +12,14 @@ import (
 	"time"
 
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/attestkms/attestkms/kms"
 )
 
 // TestBackupWhileServingRestores: backup --endpoint while clients create
 // keys and data keys → restore into a new directory → a server on it
-// decrypts, through the AWS SDK, every ciphertext made before the backup.
+// decrypts, through the AWS SDK, every ciphertext made before the backup,
+// including those of a key destroyed since, which restore --live lists.
 // A changed byte, a non-empty target, another root key: refused, nothing
 // written. The offline backup is refused while the server holds the store,
 // and works once it is stopped.
@@ -35,10 +38,14 @@ func TestBackupWhileServingRestores(t *testing.T) {
 	kc := awsClient(t, addr, "us-east-1", admin)
 	type sealed struct{ blob, plain []byte }
 	var before []sealed
+	var doomed string // destroyed after both backups: restore brings it back
 	for range 3 {
 		k, err := kc.CreateKey(ctx, &awskms.CreateKeyInput{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if doomed == "" {
+			doomed = *k.KeyMetadata.KeyId
 		}
 		dk, err := kc.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: k.KeyMetadata.KeyId, NumberOfBytes: awsInt32(32)})
 		if err != nil {
@@ -108,6 +115,9 @@ func TestBackupWhileServingRestores(t *testing.T) {
 	if code, _, errs = runCmd("backup", "--data-dir", dir, "--out", filepath.Join(tmp, "x.bak")); code != 1 || !strings.Contains(errs, "--endpoint") {
 		t.Fatalf("offline backup while serving: exit %d %s", code, errs)
 	}
+	if _, err := kc.ScheduleKeyDeletion(ctx, &awskms.ScheduleKeyDeletionInput{KeyId: &doomed, PendingWindowInDays: awsInt32(7)}); err != nil {
+		t.Fatal(err)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +125,18 @@ func TestBackupWhileServingRestores(t *testing.T) {
 	if code, _, errs = runCmd("backup", "--data-dir", dir, "--out", offline); code != 0 {
 		t.Fatalf("offline backup: exit %d %s", code, errs)
 	}
+	// The doomed key is destroyed: its deletion scheduled, and maintenance
+	// run past its window.
+	func() {
+		svc, err := kms.Open(kms.Options{DataDir: dir, Now: func() time.Time { return time.Now().Add(8 * 24 * time.Hour) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		if r, err := svc.Admin().Maintain(ctx); err != nil || r.Destroyed != 1 {
+			t.Fatalf("Maintain = %+v, %v", r, err)
+		}
+	}()
 	rootKey := filepath.Join(dir, "root.key")
 	b, err := os.ReadFile(online)
 	if err != nil {
@@ -163,15 +185,27 @@ func TestBackupWhileServingRestores(t *testing.T) {
 	for _, bak := range []string{online, offline} {
 		restored := filepath.Join(tmp, "restored-"+filepath.Base(bak))
 		code, out, errs = runCmd("restore", "--in", bak, "--data-dir", restored, "--root-key-file", rootKey, "--live", dir)
-		// The keys the load made after the online backup are the live
-		// store's only; none was destroyed.
+		// The doomed key comes back, and restore says so; the keys the load
+		// made after the online backup are the live store's only.
+		if code != 0 || !strings.Contains(out, "resurrected "+doomed+"\n") || !strings.Contains(errs, "warning: 1 keys the live store destroyed are back") {
+			t.Fatalf("restore %s: exit %d %q %s", bak, code, out, errs)
+		}
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-			if code != 0 || (l != "" && (bak == offline || !strings.HasPrefix(l, "not-in-backup "))) {
-				t.Fatalf("restore %s: exit %d %q %s", bak, code, out, errs)
+			if l != "resurrected "+doomed && (bak == offline || !strings.HasPrefix(l, "not-in-backup ")) {
+				t.Fatalf("restore %s: %q", bak, out)
 			}
 		}
 		addr, _, stop := startServe(t, serveConfig{dataDir: restored, rootKeyFile: rootKey})
 		rc := awsClient(t, addr, "us-east-1", admin)
+		if bak == offline {
+			// Backed up while pending deletion, it comes back so: cancel it.
+			if _, err := rc.CancelKeyDeletion(ctx, &awskms.CancelKeyDeletionInput{KeyId: &doomed}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := rc.EnableKey(ctx, &awskms.EnableKeyInput{KeyId: &doomed}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for i, s := range before {
 			d, err := rc.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: s.blob})
 			if err != nil || !bytes.Equal(d.Plaintext, s.plain) {
