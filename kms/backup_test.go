@@ -40,6 +40,10 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	if _, err := s.CreateAlias(bg, s.testCall(), &CreateAliasRequest{AliasName: "alias/backed-up", TargetKeyID: keys[1]}); err != nil {
 		t.Fatal(err)
 	}
+	// A scoped credential: its secret is sealed bound to its admin
+	// permission, identity policy and expiry, which must survive intact.
+	ops := mustCredential(t, s, &CreateCredentialRequest{Name: "ops", Admin: true, ExpiresIn: 90 * time.Minute,
+		IdentityPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -81,7 +85,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d data keys before the backup, %d keys in it, %d made by the load in all", len(before), resp.Header.Keys, len(load))
-	if resp.Header.Keys < 4 || resp.Header.Credentials != 1 || resp.Header.Aliases != 1 {
+	if resp.Header.Keys < 4 || resp.Header.Credentials != 2 || resp.Header.Aliases != 1 {
 		t.Fatalf("header %+v", resp.Header)
 	}
 	if bytes.Contains(resp.Backup, []byte(mustReadRootB64(t, s))) {
@@ -123,9 +127,10 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	if k, err := r.st.Key(bg, keys[0]); err != nil || len(k.Materials) != 2 {
 		t.Fatalf("rotated key %v, %v", k, err)
 	}
-	if len(r.listCredentials()) != 1 {
+	if len(r.listCredentials()) != 2 {
 		t.Fatal("credentials not restored")
 	}
+	r.callAs(t, ops.AccessKeyID) // the scoped credential authenticates
 	recs := auditRecords(t, r)
 	found := false
 	for _, rec := range recs {
