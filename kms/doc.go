@@ -14,9 +14,9 @@
 // before each store transaction, with ErrCanceled. Errors wrap one of the
 // kinds in errors.go (Kinds), which each dialect maps with one table. The
 // credential operations (CreateCredential, ListCredentials,
-// DeleteCredential, RotateCredential) are the admin API's (api/admin): of
-// the same shape, they are judged not by a key policy but by the caller's
-// admin permission. What is not the data plane hangs off the Service by one
+// DeleteCredential, RotateCredential) and Backup (backup.go) are the admin
+// API's (api/admin): of the same shape, they are judged not by a key policy
+// but by the caller's admin permission. What is not the data plane hangs off the Service by one
 // method each: Admin (offline credential management, Maintain,
 // PolicyProblems) for cmd/attestkms and never for a dialect; Credentials,
 // whose Lookup gives a signature check a copy of a secret that the caller

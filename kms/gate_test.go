@@ -264,6 +264,7 @@ var gateNoKey = map[string]string{
 	"Credentials":    "the signature check's credential lookup, no key",
 	"Admin":          "administration (credentials, maintenance, policy problems): no key operation, and no secret of a key",
 	"Close":          "closes the store",
+	"Backup":         "the sealed records of every key, never a plaintext: admin permission only (requireAdmin), not a key policy's to grant",
 	"Account":        "the account's ids",
 	"Region":         "the server's region",
 	"Node":           "the node's id",

@@ -17,6 +17,8 @@
 //	DeleteCredential  {"AccessKeyId"} -> the credential deleted
 //	RotateCredential  {"AccessKeyId"} -> the new credential, its secret, and
 //	                  ReplacedAccessKeyId (deleted in the same transaction)
+//	Backup            {} -> {"Backup": base64 of the backup file (docs/backup.md),
+//	                  "CreatedAt", "Keys", "Aliases", "Credentials"}
 //
 // Who may: only a credential with the admin permission (the one init makes,
 // and those made with Admin); kms decides (kms.Service's credential

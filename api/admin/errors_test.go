@@ -45,9 +45,9 @@ func TestErrorTable(t *testing.T) {
 }
 
 // TestOperationsAreKms: every admin operation is one of kms.Service's
-// credential operations, and the table names no other.
+// credential operations or its Backup, and the table names no other.
 func TestOperationsAreKms(t *testing.T) {
-	want := []string{"CreateCredential", "DeleteCredential", "ListCredentials", "RotateCredential"}
+	want := []string{"Backup", "CreateCredential", "DeleteCredential", "ListCredentials", "RotateCredential"}
 	if len(operations) != len(want) {
 		t.Fatalf("%d operations, want %v", len(operations), want)
 	}

@@ -17,6 +17,7 @@ var operations = map[string]opFunc{
 	"ListCredentials":  op(listCredentials),
 	"DeleteCredential": op(deleteCredential),
 	"RotateCredential": op(rotateCredential),
+	"Backup":           op(backup),
 }
 
 // decode reads one JSON object into v exactly: a member v does not define is
@@ -147,4 +148,26 @@ func rotateCredential(d *dialect, ctx context.Context, c *kms.Call, req *accessK
 	}
 	out := rotateCredentialResponse{createCredentialResponse: d.answerWithSecret(&resp.CreateCredentialResponse), ReplacedAccessKeyId: resp.Replaced}
 	return pipeline.OK(out, resp.SecretAccessKey, out.SecretAccessKey)
+}
+
+// backupRequest is Backup's body: nothing.
+type backupRequest struct{}
+
+// backupResponse is the backup (docs/backup.md), base64 in the JSON, and
+// its header's counts. CreatedAt is whole seconds since 1970.
+type backupResponse struct {
+	Backup      []byte
+	CreatedAt   int64
+	Keys        int
+	Aliases     int
+	Credentials int
+}
+
+func backup(d *dialect, ctx context.Context, c *kms.Call, _ *backupRequest) (*pipeline.Result, error) {
+	resp, err := d.svc.Backup(ctx, c, &kms.BackupRequest{})
+	if err != nil {
+		return nil, err
+	}
+	h := resp.Header
+	return pipeline.OK(backupResponse{Backup: resp.Backup, CreatedAt: h.CreatedAt.Unix(), Keys: h.Keys, Aliases: h.Aliases, Credentials: h.Credentials})
 }

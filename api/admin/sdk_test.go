@@ -26,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/attestkms/attestkms/internal/testserver"
+	"github.com/attestkms/attestkms/kms"
 )
 
 var ctx = context.Background()
@@ -408,4 +409,33 @@ func TestAdminAPIRefusals(t *testing.T) {
 	if a := send(t, r); a.typ != "MissingAuthenticationTokenException" {
 		t.Fatalf("unsigned: %d %s", a.status, a.typ)
 	}
+}
+
+// TestBackupThroughTheAdminAPI: Backup answers the backup file, base64 in
+// the JSON, with its header's counts; a non-admin gets AccessDeniedException
+// and no backup; an unknown member is refused.
+func TestBackupThroughTheAdminAPI(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	kc := kmsClient(srv, srv.AccessKey, srv.Secret)
+	if _, err := kc.CreateKey(ctx, &awskms.CreateKeyInput{}); err != nil {
+		t.Fatal(err)
+	}
+	a := call(t, srv, srv.AccessKey, srv.Secret, "Backup", `{}`, "")
+	var out struct {
+		Backup                     []byte
+		CreatedAt                  int64
+		Keys, Aliases, Credentials int
+	}
+	if err := json.Unmarshal(a.body, &out); err != nil {
+		t.Fatal(err)
+	}
+	h, err := kms.ReadBackupHeader(out.Backup)
+	if err != nil || out.Keys != 1 || out.Credentials != 1 || h.Keys != 1 || h.AccountID != srv.Account.AccountID || out.CreatedAt != h.CreatedAt.Unix() {
+		t.Fatalf("Backup answered %+v (header %+v, %v)", out, h, err)
+	}
+	ci := decodeCred(t, call(t, srv, srv.AccessKey, srv.Secret, "CreateCredential", `{"Name":"ci"}`, ""))
+	if d := call(t, srv, ci.AccessKeyId, ci.SecretAccessKey, "Backup", `{}`, "AccessDeniedException"); strings.Contains(string(d.body), "Backup\"") {
+		t.Fatalf("a refused Backup answered %s", d.body)
+	}
+	call(t, srv, srv.AccessKey, srv.Secret, "Backup", `{"Full":true}`, "ValidationException")
 }

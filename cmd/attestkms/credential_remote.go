@@ -35,6 +35,8 @@ type adminClient struct {
 	region   string
 	cred     *credfile.Credential
 	http     *http.Client
+	// maxAnswer bounds what call reads of an answer; 0: maxAdminAnswer.
+	maxAnswer int64
 }
 
 // remoteError is the admin API's refusal: AWS's {"__type","message"}.
@@ -94,13 +96,17 @@ func (c *adminClient) call(ctx context.Context, op string, in, out any) error {
 		return withHint(fmt.Errorf("calling %s: %w", c.endpoint, err), "is attestkms serving there? (--ca-bundle pins an https server's CA)")
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAdminAnswer+1))
+	limit := c.maxAnswer
+	if limit == 0 {
+		limit = maxAdminAnswer
+	}
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return fmt.Errorf("reading the answer of %s: %w", c.endpoint, err)
 	}
 	defer clear(raw)
-	if len(raw) > maxAdminAnswer {
-		return fmt.Errorf("%s answered %s with more than %d bytes", c.endpoint, op, maxAdminAnswer)
+	if int64(len(raw)) > limit {
+		return fmt.Errorf("%s answered %s with more than %d bytes", c.endpoint, op, limit)
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &remoteError{Status: resp.StatusCode}
@@ -128,7 +134,7 @@ func remoteHint(e *remoteError, c *adminClient) error {
 	case e.Code == "InvalidSignatureException" || e.Code == "IncompleteSignatureException":
 		return withHint(e, "the server does not know the access key "+c.cred.AccessKeyID+" (deleted, rotated or expired), or --credential's secret is wrong")
 	case e.Code == "AccessDeniedException":
-		return withHint(e, "only a credential with the admin permission manages credentials: init's, or one made with credential create --admin")
+		return withHint(e, "only a credential with the admin permission may call the admin API (credentials, backup): init's, or one made with credential create --admin")
 	case e.Code == "UnknownOperationException":
 		return withHint(e, "the server at --endpoint has no admin API: is it an older attestkms?")
 	}

@@ -11,6 +11,8 @@
 //	attestkms policy lint --in FILE                                the server's checks of a key policy
 //	attestkms policy test --in FILE --action ACTION [...]          the server's verdict on one request
 //	attestkms audit verify --data-dir DIR [--from FILE]            check the audit log's hash chain
+//	attestkms backup --out FILE (--data-dir DIR | --endpoint URL --credential ADMIN.json)
+//	attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -42,6 +44,10 @@ Usage:
   attestkms policy test --in FILE --action ACTION [--evidence DOC]
                                            the server's verdict on one request: allowed or denied, and why
   attestkms audit verify --data-dir DIR    check the audit log's hash chain across its rotated files
+  attestkms backup --out FILE              a consistent, MACed snapshot of the store: offline (--data-dir DIR)
+                                           or from the running server (--endpoint URL --credential ADMIN.json)
+  attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
+                                           verify a backup, then make a new store of it
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
@@ -93,6 +99,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runPolicy(args[1:], stdout, stderr)
 	case "audit":
 		err = runAudit(args[1:], stdout, stderr)
+	case "backup":
+		err = runBackup(args[1:], stdout, stderr)
+	case "restore":
+		err = runRestore(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

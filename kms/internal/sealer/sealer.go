@@ -19,10 +19,12 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 )
 
 // RootKeySize is the size of a root key in bytes.
@@ -34,7 +36,8 @@ var ErrOpen = errors.New("sealed value does not open")
 
 // Sealer seals and opens values under one root key.
 type Sealer struct {
-	aead cipher.AEAD
+	aead   cipher.AEAD
+	backup []byte // the backup MAC key (BackupMAC)
 }
 
 // New returns a Sealer for a 32-byte root key. It does not keep rootKey.
@@ -47,6 +50,10 @@ func New(rootKey []byte) (*Sealer, error) {
 		return nil, err
 	}
 	defer clear(k)
+	mk, err := hkdf.Key(sha256.New, rootKey, nil, backupMACLabel, 32)
+	if err != nil {
+		return nil, err
+	}
 	b, err := aes.NewCipher(k)
 	if err != nil {
 		return nil, err
@@ -55,7 +62,19 @@ func New(rootKey []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	return &Sealer{aead: aead, backup: mk}, nil
+}
+
+// backupMACLabel is the HKDF info of the backup MAC key: distinct from the
+// sealing key's, so that neither key says anything about the other.
+const backupMACLabel = "attestkms v1 backup mac"
+
+// BackupMAC is a new HMAC-SHA-256 under the backup MAC key, derived from
+// the root key with HKDF-SHA256 (label "attestkms v1 backup mac"): never
+// the root key itself, nor the sealing key. A root key held in an HSM
+// derives it there (or computes the MAC there) behind this same method.
+func (s *Sealer) BackupMAC() hash.Hash {
+	return hmac.New(sha256.New, s.backup)
 }
 
 func aad(purpose string, id []byte) []byte {
