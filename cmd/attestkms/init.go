@@ -82,7 +82,7 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return withHint(err, "use another --data-dir, or serve the existing store")
 	}
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	doc, err := credentialDoc(*acct, cred)
 	if err != nil {

@@ -184,13 +184,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if kms.InitOnStart(opts) {
 		acct, cred, err := kms.Init(opts)
 		if err != nil {
-			return err
+			return storeError(err)
 		}
 		doc, err := credentialDoc(*acct, cred)
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(cfg.dataDir, "admin-credential.json")
+		path := filepath.Join(cfg.dataDir, kms.AdminCredentialFile)
 		if err := writeSecretFile(path, doc); err != nil {
 			return fmt.Errorf("writing the admin credential: %w", err)
 		}
@@ -210,7 +210,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return withHint(err, fmt.Sprintf("serve with --region %s, or add --rename-region to move it to %s (key policies naming %s ARNs are rewritten)", rm.Stored, rm.Requested, rm.Stored))
 	}
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	defer svc.Close()
 	if m != nil {
