@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // Error kinds. Every error an operation returns wraps exactly one of them
@@ -59,7 +61,7 @@ var (
 	// ErrStoreDamaged: the store's database fails its integrity checks (a
 	// truncated file, a damaged page, a record that does not decode or
 	// open). Nothing was written.
-	ErrStoreDamaged = errors.New("store damaged")
+	ErrStoreDamaged = store.ErrDamaged
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the

@@ -310,9 +310,18 @@ func Open(opts Options) (*Service, error) {
 	s, err := newService(opts, st, sl, region, func(Account) (string, error) { return "", nil })
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, damagedAt(err, sp.path)
 	}
 	return s, nil
+}
+
+// damagedAt names file in err if it is ErrStoreDamaged and does not name
+// it yet (a sealed value that does not open: the sealing knows no file).
+func damagedAt(err error, file string) error {
+	if err == nil || !errors.Is(err, ErrStoreDamaged) || strings.Contains(err.Error(), file) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %s", ErrStoreDamaged, file, strings.TrimPrefix(err.Error(), ErrStoreDamaged.Error()+": "))
 }
 
 // openRoot reads the root key and makes its sealer.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -92,5 +94,114 @@ func TestStoreRemnants(t *testing.T) {
 		if code, _, errs := runCmd("init", "--data-dir", filepath.Join(base, "b"), "--root-key-file", rk); code != 0 {
 			t.Fatalf("init with an existing root key: %s", errs)
 		}
+	})
+}
+
+// damage is a way to damage kms.db's bytes.
+type damage struct {
+	name string
+	fn   func(b []byte) []byte
+	want string
+}
+
+// flipAll changes the byte at off from the start of every occurrence of pat
+// in b (each page that holds the record: bbolt keeps freed copies).
+func flipAll(t *testing.T, pat string, off int) func([]byte) []byte {
+	return func(b []byte) []byte {
+		n := 0
+		for i := 0; ; {
+			j := bytes.Index(b[i:], []byte(pat))
+			if j < 0 {
+				break
+			}
+			// Another character of base64, or JSON that does not decode.
+			if off == 0 {
+				b[i+j] = '['
+			} else if b[i+j+off] != 'A' {
+				b[i+j+off] = 'A'
+			} else {
+				b[i+j+off] = 'B'
+			}
+			i += j + 1
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("no %q in kms.db", pat)
+		}
+		return b
+	}
+}
+
+// pageOf applies fn to the page header of every page holding pat.
+func pageOf(t *testing.T, pat string, fn func(hdr []byte)) func([]byte) []byte {
+	return func(b []byte) []byte {
+		n := 0
+		for i := 0; ; {
+			j := bytes.Index(b[i:], []byte(pat))
+			if j < 0 {
+				break
+			}
+			p := (i + j) / 4096 * 4096
+			fn(b[p : p+16])
+			i += j + 1
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("no %q in kms.db", pat)
+		}
+		return b
+	}
+}
+
+// TestDamagedStore: a kms.db damaged in any of several ways is "store
+// damaged", naming the file, with a hint to restore: exit 1, no stack
+// trace, nothing written, from serve and the offline commands; a wrong
+// root key stays its own clear error.
+func TestDamagedStore(t *testing.T) {
+	base := t.TempDir()
+	good := filepath.Join(base, "good")
+	if code, _, errs := runCmd("init", "--data-dir", good); code != 0 {
+		t.Fatalf("init: %s", errs)
+	}
+	if code, _, errs := runCmd("credential", "create", "--data-dir", good, "--name", "ops"); code != 0 {
+		t.Fatalf("credential create: %s", errs)
+	}
+	orig, err := os.ReadFile(filepath.Join(good, "kms.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []damage{
+		{"truncated", func(b []byte) []byte { return b[:len(b)/2+100] }, "store damaged"},
+		{"truncated to one page", func(b []byte) []byte { return b[:4096] }, "store damaged"},
+		{"zero-length", func([]byte) []byte { return nil }, "an empty file"},
+		{"not bbolt", func(b []byte) []byte { return bytes.Repeat([]byte("not a database "), 3000) }, "invalid database"},
+		{"a record's JSON", flipAll(t, `{"access_key_id"`, 0), `stored credentials`},
+		{"a sealed secret", flipAll(t, `","sealed_secret":"`, 25), `does not open under the root key`},
+		{"a page's type", pageOf(t, `"sealed_secret"`, func(h []byte) { h[8], h[9] = 0x77, 0x77 }), "store damaged"},
+		{"a page's count", pageOf(t, `"sealed_secret"`, func(h []byte) { h[10], h[11] = 0xff, 0x7f }), "store damaged"},
+		{"a meta page", func(b []byte) []byte { b[4096+40] ^= 0xff; b[40] ^= 0xff; return b }, "store damaged"},
+	} {
+		t.Run(d.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			os.MkdirAll(dir, 0o700)
+			for _, f := range []string{"root.key", "audit.log"} {
+				b, _ := os.ReadFile(filepath.Join(good, f))
+				os.WriteFile(filepath.Join(dir, f), b, 0o600)
+			}
+			db := filepath.Join(dir, "kms.db")
+			os.WriteFile(db, d.fn(bytes.Clone(orig)), 0o600)
+			want := []string{d.want, db, "hint: restore the store from a backup"}
+			refused(t, dir, []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, want...)
+			refused(t, dir, []string{"credential", "list", "--data-dir", dir}, want...)
+			refused(t, dir, []string{"init", "--data-dir", dir}, "already initialised")
+		})
+	}
+	t.Run("wrong root key", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "data")
+		os.MkdirAll(dir, 0o700)
+		os.WriteFile(filepath.Join(dir, "kms.db"), orig, 0o600)
+		os.WriteFile(filepath.Join(dir, "root.key"), []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600)
+		refused(t, dir, []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, "root key does not open this store")
+		refused(t, dir, []string{"credential", "list", "--data-dir", dir}, "root key does not open this store")
 	})
 }

@@ -37,6 +37,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,7 @@ const schemaVersion = "1"
 // Store is the bbolt store. Its methods are store.Store's.
 type Store struct {
 	db     *bbolt.DB
+	path   string
 	closed atomic.Bool
 
 	lockMu sync.Mutex
@@ -89,31 +91,146 @@ type Options struct {
 // Open opens the store file at path, which Create made: store.ErrNotAStore
 // if it is not one of this schema, store.ErrInUse if another process has it
 // open.
+//
+// A damaged file is store.ErrDamaged, never a panic: an empty or truncated
+// file, one that is not bbolt's, meta pages that fail their checksums, and
+// whatever bbolt panics on while Open reads the meta bucket (recovered,
+// memory faults on the mapped file included). Nothing is written to it.
 func Open(path string, opts Options) (*Store, error) {
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, err // bbolt would create it
 	}
-	db, err := openDB(path, opts)
-	if err != nil {
-		return nil, err
+	if fi.Size() == 0 {
+		return nil, damaged(path, errors.New("an empty file"))
 	}
-	err = db.View(func(tx *bbolt.Tx) error {
-		m := tx.Bucket(bucketMeta)
-		if m == nil || string(m.Get(metaSchema)) != schemaVersion {
-			return fmt.Errorf("%w (schema %s)", store.ErrNotAStore, schemaVersion)
+	var db *bbolt.DB
+	err = guard(path, func() error {
+		var err error
+		db, err = openDB(path, opts)
+		switch {
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+			return damaged(path, err)
+		case err != nil && fi.Size() < 2*int64(os.Getpagesize()):
+			return damaged(path, fmt.Errorf("%d bytes, less than bbolt's two meta pages: %w", fi.Size(), err))
 		}
-		for _, name := range [][]byte{bucketKeys, bucketAliases, bucketCredentials} {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("%w: no %s bucket", store.ErrNotAStore, name)
-			}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, locks: map[string]bool{}}, nil
+	st := &Store{db: db, path: path, locks: map[string]bool{}}
+	err = st.guarded(func() error {
+		return db.View(func(tx *bbolt.Tx) error {
+			if need := tx.Size(); need > fi.Size() {
+				return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", fi.Size(), need))
+			}
+			err := isStore(tx)
+			if errors.Is(err, store.ErrNotAStore) {
+				// Not a store, or a store whose pages are damaged?
+				if cerr := checkPages(tx); cerr != nil {
+					return damaged(path, cerr)
+				}
+			}
+			return err
+		})
+	})
+	if err != nil {
+		guard(path, db.Close)
+		return nil, err
+	}
+	return st, nil
+}
+
+// isStore checks that tx's file is a store of this schema.
+func isStore(tx *bbolt.Tx) error {
+	m := tx.Bucket(bucketMeta)
+	if m == nil || string(m.Get(metaSchema)) != schemaVersion {
+		return fmt.Errorf("%w (schema %s)", store.ErrNotAStore, schemaVersion)
+	}
+	for _, name := range [][]byte{bucketKeys, bucketAliases, bucketCredentials} {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: no %s bucket", store.ErrNotAStore, name)
+		}
+	}
+	return nil
+}
+
+// checkPages is bbolt's consistency check of every page tx reaches (and
+// of the free list): its first finding, or nil. The file must not be
+// shorter than its pages (Open checks): the check runs in a goroutine of
+// bbolt's, where a memory fault could not be recovered.
+func checkPages(tx *bbolt.Tx) error {
+	var first error
+	for err := range tx.Check() {
+		if first == nil {
+			first = fmt.Errorf("page check: %w", err)
+		}
+	}
+	return first
+}
+
+// CheckPages runs bbolt's consistency check of every page (tx.Check) in a
+// read transaction: nil, or store.ErrDamaged naming the file and the first
+// finding. It reads every page of the file.
+func (s *Store) CheckPages(ctx context.Context) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	return s.guarded(func() error {
+		return s.db.View(func(tx *bbolt.Tx) error {
+			if need := tx.Size(); need > fi.Size() {
+				return damaged(s.path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", fi.Size(), need))
+			}
+			if err := checkPages(tx); err != nil {
+				return damaged(s.path, err)
+			}
+			return nil
+		})
+	})
+}
+
+// damaged is store.ErrDamaged naming the file and what is wrong.
+func damaged(path string, err error) error {
+	return fmt.Errorf("%w: %s: %v", store.ErrDamaged, path, err)
+}
+
+// guard runs fn, turning a panic in it (bbolt's on a damaged page, or a
+// memory fault reading the mapped file) into store.ErrDamaged.
+func guard(path string, fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(path, fmt.Errorf("the storage library failed reading it (%v)", r))
+		}
+	}()
+	return fn()
+}
+
+// guarded is guard for this store, and names its file in what a record
+// that does not decode reports (store.ErrDamaged).
+func (s *Store) guarded(fn func() error) error {
+	err := guard(s.path, fn)
+	var rd recordDamaged
+	if errors.As(err, &rd) {
+		return damaged(s.path, rd.err)
+	}
+	return err
+}
+
+// recordDamaged is a record that does not decode, before guarded names the
+// file.
+type recordDamaged struct{ err error }
+
+func (e recordDamaged) Error() string   { return "store damaged: " + e.err.Error() }
+func (e recordDamaged) Unwrap() []error { return []error{store.ErrDamaged, e.err} }
+
+func badRecord(bucket []byte, k []byte, err error) error {
+	return recordDamaged{fmt.Errorf("stored %s %q: %w", bucket, k, err)}
 }
 
 func openDB(path string, opts Options) (*bbolt.DB, error) {
@@ -197,12 +314,12 @@ func (s *Store) run(ctx context.Context, writable bool, fn func(*txn) error) err
 	}
 	ran := false
 	f := func(tx *bbolt.Tx) error { ran = true; return fn(newTxn(tx)) }
-	var err error
-	if writable {
-		err = s.db.Update(f)
-	} else {
-		err = s.db.View(f)
-	}
+	err := s.guarded(func() error {
+		if writable {
+			return s.db.Update(f)
+		}
+		return s.db.View(f)
+	})
 	if !ran && errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return store.ErrClosed
 	}
@@ -288,7 +405,7 @@ func (t *txn) get(bucket []byte, k string, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("stored %s %q: %w", bucket, k, err)
+		return false, badRecord(bucket, []byte(k), err)
 	}
 	return true, nil
 }
@@ -313,7 +430,7 @@ func page[T any](t *txn, bucket []byte, start string, limit int, version func(*T
 	for ; k != nil && len(out) < limit; k, v = c.Next() {
 		r := new(T)
 		if err := json.Unmarshal(v, r); err != nil {
-			return nil, fmt.Errorf("stored %s %q: %w", bucket, k, err)
+			return nil, badRecord(bucket, k, err)
 		}
 		version(r)
 		out = append(out, r)
@@ -349,7 +466,7 @@ func (t *txn) AuditChangeSeq(chain string) (uint64, error) {
 	}
 	seq, err := strconv.ParseUint(string(raw), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("stored %s: %w", auditChangeSeqKey(chain), err)
+		return 0, recordDamaged{fmt.Errorf("stored %s: %w", auditChangeSeqKey(chain), err)}
 	}
 	return seq, nil
 }
@@ -396,7 +513,7 @@ func (t *txn) AliasesOf(keyID string) ([]*store.Alias, error) {
 		// Only the key id decides; the rest is decoded for a match alone.
 		var a store.Alias
 		if err := json.Unmarshal(v, &a); err != nil {
-			return fmt.Errorf("stored %s %q: %w", bucketAliases, k, err)
+			return badRecord(bucketAliases, k, err)
 		}
 		if a.KeyID == keyID {
 			a.Version = t.rev
@@ -425,7 +542,7 @@ func (t *txn) Credentials() ([]*store.Credential, error) {
 	err := t.tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
 		var c store.Credential
 		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("stored %s %q: %w", bucketCredentials, k, err)
+			return badRecord(bucketCredentials, k, err)
 		}
 		c.Version = t.rev
 		out = append(out, &c)
