@@ -11,6 +11,7 @@
 //	attestkms policy lint --in FILE                                the server's checks of a key policy
 //	attestkms policy test --in FILE --action ACTION [...]          the server's verdict on one request
 //	attestkms audit verify --data-dir DIR [--from FILE]            check the audit log's hash chain
+//	attestkms store check --data-dir DIR [--root-key-file FILE]   check every page and record of a store
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -42,6 +43,7 @@ Usage:
   attestkms policy test --in FILE --action ACTION [--evidence DOC]
                                            the server's verdict on one request: allowed or denied, and why
   attestkms audit verify --data-dir DIR    check the audit log's hash chain across its rotated files
+  attestkms store check --data-dir DIR     check every page and record of a stopped server's store
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
@@ -93,6 +95,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runPolicy(args[1:], stdout, stderr)
 	case "audit":
 		err = runAudit(args[1:], stdout, stderr)
+	case "store":
+		err = runStore(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

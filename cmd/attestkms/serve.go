@@ -103,6 +103,7 @@ type serveConfig struct {
 	auditMaxSize                 int64            // 0: never rotate
 	reopen                       <-chan os.Signal // SIGHUP: reopen the audit log
 	obs                          obsFlags         // metrics, logs, limits (observe.go)
+	checkStore                   bool             // attestkms store check's check first
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -121,6 +122,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.auditPath, "audit-path", "", "the audit log's `file` (default DIR/audit.log)")
 	auditMaxSize := byteSize(100 << 20)
 	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
+	fs.BoolVar(&cfg.checkStore, "check-store", false, "check every page and record of the store before serving (attestkms store check), and refuse to serve a damaged one")
 	cfg.obs.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -195,6 +197,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 			return fmt.Errorf("writing the admin credential: %w", err)
 		}
 		fmt.Fprintf(stderr, "attestkms: initialised a new store in %s\nattestkms: the admin credential is in %s (mode 0600)\n", cfg.dataDir, path)
+	}
+	if cfg.checkStore {
+		if err := checkStore(ctx, opts, cfg.store.describe(cfg.dataDir), stderr); err != nil {
+			return err
+		}
 	}
 	svc, err := kms.Open(opts)
 	if errors.Is(err, kms.ErrStoreInUse) {

@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/attestkms/attestkms/internal/pgtest"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
 // snapshot is every file under dir: path, size, mode and modification
@@ -204,4 +210,116 @@ func TestDamagedStore(t *testing.T) {
 		refused(t, dir, []string{"serve", "--data-dir", dir, "--listen", "127.0.0.1:0"}, "root key does not open this store")
 		refused(t, dir, []string{"credential", "list", "--data-dir", dir}, "root key does not open this store")
 	})
+}
+
+// storeWithKeys is a stopped server's data directory holding two keys (one
+// rotated), an alias and two credentials.
+func storeWithKeys(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	addr, _, stop := startServe(t, serveConfig{dataDir: dir})
+	var cred credentialJSON
+	b, _ := os.ReadFile(filepath.Join(dir, "admin-credential.json"))
+	json.Unmarshal(b, &cred)
+	c := awsClient(t, addr, "us-east-1", cred)
+	ctx := context.Background()
+	k, err := c.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RotateKeyOnDemand(ctx, &awskms.RotateKeyOnDemandInput{KeyId: k.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAlias(ctx, &awskms.CreateAliasInput{AliasName: aws.String("alias/app"), TargetKeyId: k.KeyMetadata.KeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateKey(ctx, &awskms.CreateKeyInput{KeySpec: "ECC_NIST_P256", KeyUsage: "KEY_AGREEMENT"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCmd("credential", "create", "--data-dir", dir, "--name", "ops"); code != 0 {
+		t.Fatalf("credential create: %s", errs)
+	}
+	return dir
+}
+
+// TestStoreCheck: attestkms store check and serve --check-store pass a
+// sound store with a summary, and name what is wrong in a damaged one:
+// a page (bbolt's check), a key's material that does not open.
+func TestStoreCheck(t *testing.T) {
+	dir := storeWithKeys(t)
+	code, out, errs := runCmd("store", "check", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "sound: every page consistent") || !strings.Contains(out, "2 keys (3 materials), 1 aliases, 2 credentials") {
+		t.Fatalf("store check of a sound store: exit %d\n%s%s", code, out, errs)
+	}
+	_, stderr, stop := startServe(t, serveConfig{dataDir: dir, checkStore: true})
+	if !strings.Contains(stderr.String(), "2 keys (3 materials)") {
+		t.Errorf("serve --check-store said no summary: %s", stderr)
+	}
+	if code, _, errs := runCmd("store", "check", "--data-dir", dir); code != 1 || !strings.Contains(errs, "in use") {
+		t.Errorf("store check while serving: exit %d: %s", code, errs)
+	}
+	stop()
+
+	for _, tc := range []struct {
+		name string
+		fn   func([]byte) []byte
+		want string
+	}{
+		{"a page's overflow", pageOf(t, `"sealed_secret"`, func(h []byte) { h[12], h[13], h[14] = 0xff, 0xff, 0x7f }), "page check"},
+		{"a key's material", flipAll(t, `"sealed":"`, 12), "material"},
+		{"a key's spec", flipAll(t, `"spec":"SYMMETRIC_DEFAULT"`, 9), "spec"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := filepath.Join(t.TempDir(), "data")
+			os.MkdirAll(d, 0o700)
+			for _, f := range []string{"root.key", "audit.log", "kms.db"} {
+				b, _ := os.ReadFile(filepath.Join(dir, f))
+				if f == "kms.db" {
+					b = tc.fn(b)
+				}
+				os.WriteFile(filepath.Join(d, f), b, 0o600)
+			}
+			db := filepath.Join(d, "kms.db")
+			refused(t, d, []string{"store", "check", "--data-dir", d}, "store damaged: "+db, tc.want, "hint: restore the store from a backup")
+			refused(t, d, []string{"serve", "--data-dir", d, "--check-store", "--listen", "127.0.0.1:0"}, "store damaged: "+db, tc.want)
+		})
+	}
+
+	other := filepath.Join(t.TempDir(), "other.key")
+	os.WriteFile(other, []byte(base64.StdEncoding.EncodeToString(make([]byte, 32))+"\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"store", "check", "--data-dir", dir, "--root-key-file", other}, 1, "root key does not open this store"},
+		{[]string{"store"}, 2, "store check"},
+		{[]string{"store", "check", "--bogus"}, 2, "bogus"},
+		{[]string{"store", "check", "--data-dir", filepath.Join(dir, "nothing")}, 3, "not initialised"},
+		{[]string{"store", "check", "--data-dir", dir, "--root-key-file", filepath.Join(dir, "nothing")}, 3, "no such file"},
+	} {
+		if code, out, errs := runCmd(tc.args...); code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, want %d saying %q\n%s%s", tc.args, code, tc.code, tc.want, out, errs)
+		}
+	}
+}
+
+// TestStoreCheckShared: store check of a PostgreSQL store opens every
+// record and says it checks no pages.
+func TestStoreCheckShared(t *testing.T) {
+	u := pgtest.DB(t)
+	rk := filepath.Join(t.TempDir(), "root.key")
+	if code, _, errs := runCmd("init", "--store", u, "--root-key-file", rk); code != 0 {
+		t.Fatalf("init --store: %s", errs)
+	}
+	code, out, errs := runCmd("store", "check", "--store", u, "--root-key-file", rk)
+	if code != 0 || !strings.Contains(out, "no page check") || !strings.Contains(out, "0 keys (0 materials), 0 aliases, 1 credentials") {
+		t.Fatalf("store check --store: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runCmd("store", "check", "--store", u); code != 2 || !strings.Contains(errs, "needs --root-key-file") {
+		t.Errorf("store check --store without a root key: exit %d: %s", code, errs)
+	}
 }
