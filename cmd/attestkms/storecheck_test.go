@@ -323,3 +323,77 @@ func TestStoreCheckShared(t *testing.T) {
 		t.Errorf("store check --store without a root key: exit %d: %s", code, errs)
 	}
 }
+
+// TestAdminCredentialOut: --admin-credential-out writes the first admin
+// credential to a new 0600 file outside the data directory (init, serve's
+// first start), refuses one that exists before making anything, and serve
+// warns at every start while DIR/admin-credential.json is there.
+func TestAdminCredentialOut(t *testing.T) {
+	base := t.TempDir()
+	out := filepath.Join(base, "admin.json")
+	readCred := func(path string) credentialJSON {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", path, fi, err)
+		}
+		var c credentialJSON
+		b, _ := os.ReadFile(path)
+		if err := json.Unmarshal(b, &c); err != nil || c.AccessKeyID == "" || c.SecretAccessKey == "" {
+			t.Fatalf("%s: %q %v", path, b, err)
+		}
+		return c
+	}
+
+	a := filepath.Join(base, "a")
+	code, stdout, errs := runCmd("init", "--data-dir", a, "--admin-credential-out", out)
+	if code != 0 || stdout != "" || !strings.Contains(errs, out) {
+		t.Fatalf("init --admin-credential-out: exit %d, stdout %q, stderr %s", code, stdout, errs)
+	}
+	readCred(out)
+	b := filepath.Join(base, "b")
+	if code, _, errs := runCmd("init", "--data-dir", b, "--admin-credential-out", out); code != 1 || !strings.Contains(errs, "refusing to overwrite") {
+		t.Errorf("init onto an existing --admin-credential-out: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(b); !os.IsNotExist(err) {
+		t.Errorf("a refused init made its data directory: %v", err)
+	}
+	err := serve(context.Background(), serveConfig{dataDir: b, listen: "127.0.0.1:0", adminCredentialOut: out}, &syncBuffer{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Errorf("serve onto an existing --admin-credential-out: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(b, "kms.db")); !os.IsNotExist(err) {
+		t.Errorf("a refused serve made a store: %v", err)
+	}
+
+	// serve's first start with --admin-credential-out: the credential is
+	// there and serves, nothing in the directory, no warning.
+	out2 := filepath.Join(base, "admin2.json")
+	addr, stderr, stop := startServe(t, serveConfig{dataDir: b, adminCredentialOut: out2})
+	cred := readCred(out2)
+	if _, err := awsClient(t, addr, "us-east-1", cred).ListKeys(context.Background(), &awskms.ListKeysInput{}); err != nil {
+		t.Errorf("the credential written to --admin-credential-out: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(b, "admin-credential.json")); !os.IsNotExist(err) {
+		t.Errorf("admin-credential.json in the data directory: %v", err)
+	}
+	if strings.Contains(stderr.String(), "warning") || !strings.Contains(stderr.String(), out2) {
+		t.Errorf("serve --admin-credential-out said: %s", stderr)
+	}
+	stop()
+
+	// Without it: a warning at the first start and every later one, until
+	// the file is moved out.
+	c := filepath.Join(base, "c")
+	const warning = "admin-credential.json holds the admin credential: move it out of the data directory and delete it: whoever reads the data directory then holds the admin credential"
+	for i := range 3 {
+		if i == 2 {
+			os.Rename(filepath.Join(c, "admin-credential.json"), filepath.Join(base, "moved.json"))
+		}
+		_, stderr, stop := startServe(t, serveConfig{dataDir: c})
+		if got := strings.Contains(stderr.String(), warning); got != (i < 2) {
+			t.Errorf("start %d: warning %v: %s", i, got, stderr)
+		}
+		stop()
+	}
+}
