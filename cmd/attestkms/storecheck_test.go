@@ -397,3 +397,47 @@ func TestAdminCredentialOut(t *testing.T) {
 		stop()
 	}
 }
+
+// TestServeStoreFixture: the store the fixture holds (made before the
+// store layer, of the current schema: kms/internal/store/bolt/testdata's
+// README) passes store check, and serve serves it: its admin credential
+// signs, and a ciphertext made then decrypts.
+func TestServeStoreFixture(t *testing.T) {
+	const fixture = "../../kms/internal/store/bolt/testdata/before-store-layer"
+	dir := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(dir, 0o700)
+	for _, f := range []string{"kms.db", "root.key", "audit.log"} {
+		b, err := os.ReadFile(filepath.Join(fixture, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f), b, 0o600)
+	}
+	var exp struct {
+		Region string `json:"region"`
+		Admin  struct {
+			AccessKeyID string `json:"access_key_id"`
+			Secret      string `json:"secret"`
+		} `json:"admin"`
+		Blobs []struct {
+			Blob      []byte            `json:"blob"`
+			Plaintext string            `json:"plaintext"`
+			Context   map[string]string `json:"context"`
+		} `json:"blobs"`
+	}
+	b, _ := os.ReadFile(filepath.Join(fixture, "expect.json"))
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runCmd("store", "check", "--data-dir", dir); code != 0 || !strings.Contains(out, "sound") {
+		t.Fatalf("store check of the fixture: exit %d\n%s%s", code, out, errs)
+	}
+	addr, _, _ := startServe(t, serveConfig{dataDir: dir, region: exp.Region, checkStore: true})
+	c := awsClient(t, addr, exp.Region, credentialJSON{AccessKeyID: exp.Admin.AccessKeyID, SecretAccessKey: exp.Admin.Secret})
+	for _, bl := range exp.Blobs {
+		out, err := c.Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: bl.Blob, EncryptionContext: bl.Context})
+		if err != nil || string(out.Plaintext) != bl.Plaintext {
+			t.Fatalf("Decrypt of the fixture's %q: %v", bl.Plaintext, err)
+		}
+	}
+}
