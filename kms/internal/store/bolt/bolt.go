@@ -37,8 +37,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +122,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	st := &Store{db: db, path: path, locks: map[string]bool{}}
-	err = st.guarded(func() error {
+	err = st.guardedIf(func() error {
 		return db.View(func(tx *bbolt.Tx) error {
 			if need := tx.Size(); need > fi.Size() {
 				return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", fi.Size(), need))
@@ -134,7 +136,7 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 			return err
 		})
-	})
+	}, true)
 	if err != nil {
 		guard(path, db.Close)
 		return nil, err
@@ -181,7 +183,7 @@ func (s *Store) CheckPages(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.guarded(func() error {
+	return s.guardedIf(func() error {
 		return s.db.View(func(tx *bbolt.Tx) error {
 			if need := tx.Size(); need > fi.Size() {
 				return damaged(s.path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", fi.Size(), need))
@@ -191,7 +193,7 @@ func (s *Store) CheckPages(ctx context.Context) error {
 			}
 			return nil
 		})
-	})
+	}, true)
 }
 
 // damaged is store.ErrDamaged naming the file and what is wrong.
@@ -200,21 +202,53 @@ func damaged(path string, err error) error {
 }
 
 // guard runs fn, turning a panic in it (bbolt's on a damaged page, or a
-// memory fault reading the mapped file) into store.ErrDamaged.
-func guard(path string, fn func() error) (err error) {
+// memory fault reading the mapped file) into store.ErrDamaged: any panic
+// (Open, the page check: nothing but bbolt runs there).
+func guard(path string, fn func() error) error { return guardIf(path, fn, true) }
+
+// guardIf is guard; unless all, only a panic raised in bbolt's own code
+// is recovered, and any other (a bug in a transaction's function) goes
+// on as it is, not mistaken for damage.
+func guardIf(path string, fn func() error, all bool) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
+			if !all && !raisedInBbolt() {
+				panic(r)
+			}
 			err = damaged(path, fmt.Errorf("the storage library failed reading it (%v)", r))
 		}
 	}()
 	return fn()
 }
 
-// guarded is guard for this store, and names its file in what a record
-// that does not decode reports (store.ErrDamaged).
+// raisedInBbolt reports whether the panic being recovered (called from the
+// deferred function that recovers it) was raised in bbolt's code: the
+// first frame below the runtime's panic frames is bbolt's.
+func raisedInBbolt() bool {
+	pc := make([]uintptr, 64)
+	n := runtime.Callers(3, pc) // runtime.Callers, this, the deferred function
+	frames := runtime.CallersFrames(pc[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt")
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// guarded is guardIf for this store's transactions (bbolt's panics only),
+// and names its file in what a record that does not decode reports
+// (store.ErrDamaged).
 func (s *Store) guarded(fn func() error) error {
-	err := guard(s.path, fn)
+	return s.guardedIf(fn, false)
+}
+
+func (s *Store) guardedIf(fn func() error, all bool) error {
+	err := guardIf(s.path, fn, all)
 	var rd recordDamaged
 	if errors.As(err, &rd) {
 		return damaged(s.path, rd.err)
