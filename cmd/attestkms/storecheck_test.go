@@ -178,7 +178,7 @@ func TestDamagedStore(t *testing.T) {
 	}
 	for _, d := range []damage{
 		{"truncated", func(b []byte) []byte { return b[:len(b)/2+100] }, "store damaged"},
-		{"truncated to one page", func(b []byte) []byte { return b[:4096] }, "store damaged"},
+		{"truncated to one page", func(b []byte) []byte { return b[:4096] }, "truncated: 4096 bytes, but its pages reach"},
 		{"zero-length", func([]byte) []byte { return nil }, "an empty file"},
 		{"not bbolt", func(b []byte) []byte { return bytes.Repeat([]byte("not a database "), 3000) }, "invalid database"},
 		{"a record's JSON", flipAll(t, `{"access_key_id"`, 0), `stored credentials`},

@@ -32,9 +32,11 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -106,6 +108,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if fi.Size() == 0 {
 		return nil, damaged(path, errors.New("an empty file"))
 	}
+	if err := checkLength(path, fi.Size()); err != nil {
+		return nil, err
+	}
 	var db *bbolt.DB
 	err = guard(path, func() error {
 		var err error
@@ -142,6 +147,48 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// checkLength refuses a file shorter than the pages its meta page says it
+// has (a truncated copy), before bbolt maps it: its meta pages are read as
+// bbolt reads them (the valid one of the higher transaction id). A file
+// whose meta pages are both invalid is left to bbolt to report.
+func checkLength(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const hdr, metaLen = 16, 56 // page header; meta without its checksum
+	meta := func(off int64) (pageSize uint32, pgid, txid uint64, ok bool) {
+		b := make([]byte, hdr+metaLen+8)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[hdr:]
+		h := fnv.New64a()
+		h.Write(m[:metaLen])
+		if binary.LittleEndian.Uint32(m[0:]) != 0xED0CDAED || h.Sum64() != binary.LittleEndian.Uint64(m[metaLen:]) {
+			return 0, 0, 0, false
+		}
+		return binary.LittleEndian.Uint32(m[8:]), binary.LittleEndian.Uint64(m[40:]), binary.LittleEndian.Uint64(m[48:]), true
+	}
+	ps, pgid, txid, ok0 := meta(0)
+	next := int64(ps)
+	if !ok0 {
+		next = int64(os.Getpagesize())
+	}
+	ps1, pgid1, txid1, ok1 := meta(next)
+	if ok1 && (!ok0 || txid1 > txid) {
+		ps, pgid = ps1, pgid1
+	}
+	if !ok0 && !ok1 {
+		return nil
+	}
+	if need := int64(pgid) * int64(ps); need > size {
+		return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", size, need))
+	}
+	return nil
 }
 
 // isStore checks that tx's file is a store of this schema.
