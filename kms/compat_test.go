@@ -237,3 +237,17 @@ func TestOpenStoreMadeBefore(t *testing.T) {
 		t.Fatalf("after reopening: %+v, %v", l, err)
 	}
 }
+
+// TestCheckStoreMadeBefore: CheckStore finds the fixture sound, every page
+// and every record (the fixture is of the current schema: the bolt
+// package's TestFixtureSchemaIsCurrent).
+func TestCheckStoreMadeBefore(t *testing.T) {
+	dir, _ := copyFixture(t)
+	rep, err := CheckStore(t.Context(), Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Pages || rep.Keys < 4 || rep.Materials <= rep.Keys || rep.Aliases == 0 || rep.Credentials < 4 {
+		t.Fatalf("CheckStore = %+v", rep)
+	}
+}

@@ -259,7 +259,7 @@ func (c *Credentials) reloadAll(ctx context.Context, st store.Store, sl *sealer.
 			for _, rec := range recs {
 				secret, err := store.OpenCredential(sl, rec)
 				if err != nil {
-					return fmt.Errorf("credential %s: %w", rec.AccessKeyID, err)
+					return fmt.Errorf("%w: credential %s does not open under the root key that opens the store: %v", ErrStoreDamaged, rec.AccessKeyID, err)
 				}
 				m[rec.AccessKeyID] = cache(acct, rec, secret)
 			}
@@ -295,7 +295,7 @@ func loadCredentials(ctx context.Context, st store.Store, sl *sealer.Sealer, acc
 		for _, rec := range recs {
 			secret, err := store.OpenCredential(sl, rec)
 			if err != nil {
-				return fmt.Errorf("credential %s: %w", rec.AccessKeyID, err)
+				return fmt.Errorf("%w: credential %s does not open under the root key that opens the store: %v", ErrStoreDamaged, rec.AccessKeyID, err)
 			}
 			cc.m[rec.AccessKeyID] = cache(acct, rec, secret)
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // Error kinds. Every error an operation returns wraps exactly one of them
@@ -51,6 +53,15 @@ var (
 	// ErrStoreMismatch: a node's data directory belongs to another store
 	// (node.go).
 	ErrStoreMismatch = errors.New("data directory belongs to another store")
+	// ErrStoreMissing: a data directory holds what a store leaves beside
+	// its database (its root key, audit log or admin credential file) but
+	// not the database: lost, or never restored. Neither Init nor Open
+	// makes a new store there (a new account would orphan every key).
+	ErrStoreMissing = errors.New("the store's database is missing")
+	// ErrStoreDamaged: the store's database fails its integrity checks (a
+	// truncated file, a damaged page, a record that does not decode or
+	// open). Nothing was written.
+	ErrStoreDamaged = store.ErrDamaged
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
@@ -78,6 +79,11 @@ type Options struct {
 	AuditMaxSize int64
 }
 
+// AdminCredentialFile is the file, in the data directory, where serve's
+// first start writes the first admin credential (unless told to write it
+// elsewhere).
+const AdminCredentialFile = "admin-credential.json"
+
 const (
 	dbFile        = "kms.db"
 	rootKeyFile   = "root.key"
@@ -109,6 +115,45 @@ const (
 func IsInitialised(dataDir string) bool {
 	_, err := os.Stat(filepath.Join(dataDir, dbFile))
 	return err == nil
+}
+
+// remnants are the files a store keeps beside its embedded database that
+// opts's data directory holds: its root key (the default one, in the
+// directory), its audit log (and rotated ones), the admin credential file
+// serve's first start writes. A database missing beside them is a lost
+// store, never a new one to make.
+func remnants(opts Options) []string {
+	if opts.DataDir == "" && opts.AuditPath == "" {
+		return nil
+	}
+	var found []string
+	add := func(p string) {
+		if _, err := os.Lstat(p); err == nil {
+			found = append(found, p)
+		}
+	}
+	if opts.DataDir != "" {
+		if opts.RootKeyFile == "" {
+			add(filepath.Join(opts.DataDir, rootKeyFile))
+		}
+		add(filepath.Join(opts.DataDir, AdminCredentialFile))
+		add(filepath.Join(opts.DataDir, nodeFile))
+	}
+	add(opts.auditPath())
+	if rotated, _ := filepath.Glob(opts.auditPath() + ".[0-9]*"); len(rotated) > 0 {
+		found = append(found, rotated[0])
+	}
+	return found
+}
+
+// missingStore is ErrStoreMissing naming what dir holds, or nil if it
+// holds nothing of a store.
+func missingStore(opts Options, db string) error {
+	found := remnants(opts)
+	if len(found) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s does not exist, but %s is there: the rest of a store", ErrStoreMissing, db, strings.Join(found, ", "))
 }
 
 // InitOnStart reports whether serve initialises the store opts names on
@@ -150,6 +195,8 @@ func Init(opts Options) (*Account, *Credential, error) {
 		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
 	} else if n, node, _ := readNode(opts.DataDir); node {
 		return nil, nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store", ErrStoreMismatch, opts.DataDir, n.NodeID)
+	} else if err := missingStore(opts, sp.path); err != nil {
+		return nil, nil, err
 	}
 	if opts.DataDir != "" {
 		if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
@@ -247,6 +294,9 @@ func Open(opts Options) (*Service, error) {
 		if n, ok, _ := readNode(opts.DataDir); ok {
 			return nil, fmt.Errorf("%w: %s is the data directory of %s, a node of a shared store, and holds no store of its own", ErrNotInitialised, opts.DataDir, n.NodeID)
 		}
+		if err := missingStore(opts, sp.path); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: %s (run attestkms init)", ErrNotInitialised, opts.DataDir)
 	}
 	sl, err := openRoot(opts)
@@ -260,9 +310,18 @@ func Open(opts Options) (*Service, error) {
 	s, err := newService(opts, st, sl, region, func(Account) (string, error) { return "", nil })
 	if err != nil {
 		st.Close()
-		return nil, err
+		return nil, damagedAt(err, sp.path)
 	}
 	return s, nil
+}
+
+// damagedAt names file in err if it is ErrStoreDamaged and does not name
+// it yet (a sealed value that does not open: the sealing knows no file).
+func damagedAt(err error, file string) error {
+	if err == nil || !errors.Is(err, ErrStoreDamaged) || strings.Contains(err.Error(), file) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %s", ErrStoreDamaged, file, strings.TrimPrefix(err.Error(), ErrStoreDamaged.Error()+": "))
 }
 
 // openRoot reads the root key and makes its sealer.
@@ -411,6 +470,9 @@ func StoredAuditChangeSeq(opts Options) (seq uint64, chain string, err error) {
 		st = pst
 	} else {
 		if _, err := os.Stat(sp.path); err != nil {
+			if err := missingStore(opts, sp.path); err != nil {
+				return 0, "", err
+			}
 			return 0, "", fmt.Errorf("%w: %s", ErrNotInitialised, opts.DataDir)
 		}
 		bst, err := bolt.Open(sp.path, bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})

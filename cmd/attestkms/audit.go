@@ -119,6 +119,8 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		switch {
 		case errors.Is(err, kms.ErrStoreInUse):
 			notes = append(notes, "the store is in use (the server runs): the log is not compared with its last change")
+		case errors.Is(err, kms.ErrStoreMissing), errors.Is(err, kms.ErrStoreDamaged):
+			return storeError(err)
 		case err != nil:
 			return readError(err)
 		default:

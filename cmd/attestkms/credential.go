@@ -178,7 +178,7 @@ func localCredential(ctx context.Context, f *credentialFlags, sub string, pos []
 		return withHint(err, "the credentials of a shared store are managed on its running nodes: --endpoint URL --credential ADMIN.json")
 	}
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	defer svc.Close()
 	admin := svc.Admin()

@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/attestkms/attestkms/internal/credfile"
 	"github.com/attestkms/attestkms/kms"
 )
 
-const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE] [--region NAME]
+const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE] [--region NAME] [--admin-credential-out FILE]
        attestkms init --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE [--data-dir DIR]
 
 Creates a new store: an account and its first admin credential, printed as
@@ -16,7 +17,8 @@ JSON on stdout:
 
   {"access_key_id":"AKIA...","secret_access_key":"...","account_id":"...","project_id":"..."}
 
-The secret is shown once. The root key seals every key in the store: an
+The secret is shown once; --admin-credential-out FILE writes it to FILE
+instead (a new file, mode 0600), never to the terminal. The root key seals every key in the store: an
 existing root key file is used, or a random one is written there (mode 0600).
 
 By default the store is a bbolt file in DIR (mode 0700), DIR/kms.db, and the
@@ -53,6 +55,7 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data-dir", "", "the store's `directory` (required but with --store postgres://…)")
 	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key; required with --store postgres://…)")
 	region := fs.String("region", "us-east-1", "the store's `region`, named in every key ARN")
+	credOut := fs.String("admin-credential-out", "", "write the admin credential to this new `file` (mode 0600) instead of stdout")
 	var sf storeFlags
 	sf.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
@@ -71,10 +74,20 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return usageError("--region must be 1-32 characters of a-z 0-9 -, such as us-east-1")
 	}
 	opts := kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey, Region: *region}
-	if err := sf.apply(&opts); err != nil {
+	err := sf.apply(&opts)
+	if err != nil {
 		return err
 	}
+	var out *credentialOut
+	if *credOut != "" {
+		if out, err = newCredentialOut(*credOut); err != nil {
+			return err
+		}
+	}
 	acct, cred, err := kms.Init(opts)
+	if err != nil && out != nil {
+		out.abandon()
+	}
 	if errors.Is(err, kms.ErrAlreadyInitialised) {
 		if sf.shared() {
 			return withHint(err, "serve it (attestkms serve --store …), or give an empty database")
@@ -82,7 +95,14 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return withHint(err, "use another --data-dir, or serve the existing store")
 	}
 	if err != nil {
-		return err
+		return storeError(err)
+	}
+	if out != nil {
+		if err := out.write(*acct, cred); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "attestkms: the admin credential is in %s (mode 0600)\n", out.path)
+		return nil
 	}
 	doc, err := credentialDoc(*acct, cred)
 	if err != nil {

@@ -13,6 +13,7 @@
 //	attestkms audit verify --data-dir DIR [--from FILE]            check the audit log's hash chain
 //	attestkms backup --out FILE (--data-dir DIR | --endpoint URL --credential ADMIN.json)
 //	attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
+//	attestkms store check --data-dir DIR [--root-key-file FILE]   check every page and record of a store
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -48,6 +49,7 @@ Usage:
                                            or from the running server (--endpoint URL --credential ADMIN.json)
   attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
                                            verify a backup, then make a new store of it
+  attestkms store check --data-dir DIR     check every page and record of a stopped server's store
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
@@ -103,6 +105,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBackup(args[1:], stdout, stderr)
 	case "restore":
 		err = runRestore(args[1:], stdout, stderr)
+	case "store":
+		err = runStore(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

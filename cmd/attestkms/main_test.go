@@ -221,24 +221,6 @@ func TestServeRefusesSecondServer(t *testing.T) {
 	}
 }
 
-// TestServeCredentialFileReplacesStaleOne: a world-readable
-// admin-credential.json left in a data directory without a store does not
-// lend its mode to the new secret.
-func TestServeCredentialFileReplacesStaleOne(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "attestkms-data")
-	os.MkdirAll(dir, 0o700)
-	credPath := filepath.Join(dir, "admin-credential.json")
-	if err := os.WriteFile(credPath, []byte("stale"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(credPath, 0o644)
-	startServe(t, serveConfig{dataDir: dir})
-	fi, err := os.Stat(credPath)
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("credential file: %v %v", fi.Mode(), err)
-	}
-}
-
 // awsClient signs for region with the credential in credPath.
 func awsClient(t *testing.T, addr, region string, cred credentialJSON) *awskms.Client {
 	t.Helper()

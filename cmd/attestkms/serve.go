@@ -36,7 +36,14 @@ embedded AMD roots unless --snp-roots replaces them; TPM quotes only with
 
 With no flags it serves ./attestkms-data on 127.0.0.1:8080. If the data
 directory holds no store yet, it creates one and writes the first admin
-credential to DIR/admin-credential.json (mode 0600), saying so on stderr.
+credential to DIR/admin-credential.json (mode 0600), saying so on stderr, or
+with --admin-credential-out FILE to FILE (a new file, mode 0600) and nowhere
+else. While DIR/admin-credential.json is there, every start warns: whoever
+reads the data directory holds the admin credential; move it out and delete
+it. A data directory that holds a store's root key, audit log or credential
+file but not its database is refused (restore the store from a backup), and
+so is a damaged database; --check-store checks every page and record first
+(attestkms store check).
 
 The service has one region, --region (default us-east-1): every key ARN
 names it, an ARN naming another region is not found, and an AWS request
@@ -103,6 +110,8 @@ type serveConfig struct {
 	auditMaxSize                 int64            // 0: never rotate
 	reopen                       <-chan os.Signal // SIGHUP: reopen the audit log
 	obs                          obsFlags         // metrics, logs, limits (observe.go)
+	checkStore                   bool             // attestkms store check's check first
+	adminCredentialOut           string           // first start: the admin credential's file, outside DIR
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -121,6 +130,8 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.auditPath, "audit-path", "", "the audit log's `file` (default DIR/audit.log)")
 	auditMaxSize := byteSize(100 << 20)
 	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
+	fs.StringVar(&cfg.adminCredentialOut, "admin-credential-out", "", "on first start, write the admin credential to this new `file` (mode 0600) instead of DIR/admin-credential.json")
+	fs.BoolVar(&cfg.checkStore, "check-store", false, "check every page and record of the store before serving (attestkms store check), and refuse to serve a damaged one")
 	cfg.obs.register(fs)
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -181,20 +192,48 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if err := cfg.store.apply(&opts); err != nil {
 		return err
 	}
+	inDir := filepath.Join(cfg.dataDir, kms.AdminCredentialFile)
 	if kms.InitOnStart(opts) {
-		acct, cred, err := kms.Init(opts)
-		if err != nil {
+		if cfg.adminCredentialOut != "" {
+			// The file first, refusing one that exists: a store whose
+			// credential could not be written would be one nobody administers.
+			out, err := newCredentialOut(cfg.adminCredentialOut)
+			if err != nil {
+				return err
+			}
+			acct, cred, err := kms.Init(opts)
+			if err != nil {
+				out.abandon()
+				return storeError(err)
+			}
+			if err := out.write(*acct, cred); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "attestkms: initialised a new store in %s\nattestkms: the admin credential is in %s (mode 0600), and nowhere else\n", cfg.dataDir, cfg.adminCredentialOut)
+		} else {
+			acct, cred, err := kms.Init(opts)
+			if err != nil {
+				return storeError(err)
+			}
+			doc, err := credentialDoc(*acct, cred)
+			if err != nil {
+				return err
+			}
+			if err := writeSecretFile(inDir, doc); err != nil {
+				return fmt.Errorf("writing the admin credential: %w", err)
+			}
+			fmt.Fprintf(stderr, "attestkms: initialised a new store in %s\nattestkms: the admin credential is in %s (mode 0600)\n", cfg.dataDir, inDir)
+		}
+	} else if cfg.adminCredentialOut != "" {
+		fmt.Fprintf(stderr, "attestkms: note: --admin-credential-out %s: the store exists already, so there is no new admin credential to write (attestkms credential create makes another)\n", cfg.adminCredentialOut)
+	}
+	if _, err := os.Stat(inDir); err == nil && !cfg.store.shared() {
+		fmt.Fprintf(stderr, "attestkms: warning: %s holds the admin credential: move it out of the data directory and delete it: whoever reads the data directory then holds the admin credential\n", inDir)
+	}
+	if cfg.checkStore {
+		if err := checkStore(ctx, opts, cfg.store.describe(cfg.dataDir), stderr); err != nil {
 			return err
 		}
-		doc, err := credentialDoc(*acct, cred)
-		if err != nil {
-			return err
-		}
-		path := filepath.Join(cfg.dataDir, "admin-credential.json")
-		if err := writeSecretFile(path, doc); err != nil {
-			return fmt.Errorf("writing the admin credential: %w", err)
-		}
-		fmt.Fprintf(stderr, "attestkms: initialised a new store in %s\nattestkms: the admin credential is in %s (mode 0600)\n", cfg.dataDir, path)
 	}
 	svc, err := kms.Open(opts)
 	if errors.Is(err, kms.ErrStoreInUse) {
@@ -210,7 +249,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return withHint(err, fmt.Sprintf("serve with --region %s, or add --rename-region to move it to %s (key policies naming %s ARNs are rewritten)", rm.Stored, rm.Requested, rm.Stored))
 	}
 	if err != nil {
-		return err
+		return storeError(err)
 	}
 	defer svc.Close()
 	if m != nil {
@@ -318,6 +357,48 @@ func reopenAuditLog(svc *kms.Service, logger *slog.Logger) {
 		return
 	}
 	logger.Info("audit log reopened")
+}
+
+// credentialOut is --admin-credential-out's file, made (exclusively) before
+// the store so that a store is never made whose credential has nowhere to go.
+type credentialOut struct {
+	path string
+	f    *os.File
+}
+
+func newCredentialOut(path string) (*credentialOut, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil, withHint(fmt.Errorf("--admin-credential-out %s exists (refusing to overwrite it)", path), "name a new file")
+	}
+	if err != nil {
+		return nil, readError(fmt.Errorf("--admin-credential-out: %w", err))
+	}
+	return &credentialOut{path: path, f: f}, nil
+}
+
+// abandon removes the file: no store was made.
+func (o *credentialOut) abandon() {
+	o.f.Close()
+	os.Remove(o.path)
+}
+
+// write writes the credential, synced.
+func (o *credentialOut) write(a kms.Account, c *kms.Credential) error {
+	doc, err := credentialDoc(a, c)
+	if err == nil {
+		_, err = o.f.Write(doc)
+	}
+	if err == nil {
+		err = o.f.Sync()
+	}
+	if cerr := o.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing the admin credential to %s: %w", o.path, err)
+	}
+	return nil
 }
 
 // writeSecretFile writes b to a new 0600 file at path. A file left there

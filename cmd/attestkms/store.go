@@ -82,3 +82,19 @@ func (f *storeFlags) describe(dataDir string) string {
 	}
 	return f.store
 }
+
+// restoreHint is what to do about a store whose database is missing or
+// damaged.
+const restoreHint = "restore the store from a backup into a new data directory (attestkms restore --in BACKUP --data-dir NEWDIR) and serve that"
+
+// storeError gives a store that is missing or damaged its hint (exit 1);
+// other errors pass as they are.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, kms.ErrStoreMissing):
+		return withHint(err, restoreHint+"; if this data directory is really meant to start over, remove it (or give another --data-dir)")
+	case errors.Is(err, kms.ErrStoreDamaged):
+		return withHint(err, restoreHint+"; nothing was written to the damaged store")
+	}
+	return err
+}

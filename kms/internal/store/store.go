@@ -133,6 +133,11 @@ var (
 	ErrHeld = errors.New("store: lock held by another")
 	// ErrInUse: another process has the store open (bbolt's file lock).
 	ErrInUse = errors.New("store: in use by another process")
+	// ErrDamaged: the store's data fails its integrity checks: a file
+	// truncated or not of the storage library's format, a damaged page (the
+	// library's own check, or a panic in it, recovered), a record that does
+	// not decode. Its message names the file.
+	ErrDamaged = errors.New("store damaged")
 	// ErrNotAStore: what was opened is not a store of this schema.
 	ErrNotAStore = errors.New("store: not an attestkms store of this schema")
 )

@@ -32,12 +32,17 @@ package bolt
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +73,7 @@ const schemaVersion = "1"
 // Store is the bbolt store. Its methods are store.Store's.
 type Store struct {
 	db     *bbolt.DB
+	path   string
 	closed atomic.Bool
 
 	lockMu sync.Mutex
@@ -89,31 +95,223 @@ type Options struct {
 // Open opens the store file at path, which Create made: store.ErrNotAStore
 // if it is not one of this schema, store.ErrInUse if another process has it
 // open.
+//
+// A damaged file is store.ErrDamaged, never a panic: an empty or truncated
+// file, one that is not bbolt's, meta pages that fail their checksums, and
+// whatever bbolt panics on while Open reads the meta bucket (recovered,
+// memory faults on the mapped file included). Nothing is written to it.
 func Open(path string, opts Options) (*Store, error) {
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return nil, err // bbolt would create it
 	}
-	db, err := openDB(path, opts)
-	if err != nil {
+	if fi.Size() == 0 {
+		return nil, damaged(path, errors.New("an empty file"))
+	}
+	if err := checkLength(path, fi.Size()); err != nil {
 		return nil, err
 	}
-	err = db.View(func(tx *bbolt.Tx) error {
-		m := tx.Bucket(bucketMeta)
-		if m == nil || string(m.Get(metaSchema)) != schemaVersion {
-			return fmt.Errorf("%w (schema %s)", store.ErrNotAStore, schemaVersion)
+	var db *bbolt.DB
+	err = guard(path, func() error {
+		var err error
+		db, err = openDB(path, opts)
+		switch {
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+			return damaged(path, err)
+		case err != nil && fi.Size() < 2*int64(os.Getpagesize()):
+			return damaged(path, fmt.Errorf("%d bytes, less than bbolt's two meta pages: %w", fi.Size(), err))
 		}
-		for _, name := range [][]byte{bucketKeys, bucketAliases, bucketCredentials} {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("%w: no %s bucket", store.ErrNotAStore, name)
-			}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
-	return &Store{db: db, locks: map[string]bool{}}, nil
+	st := &Store{db: db, path: path, locks: map[string]bool{}}
+	err = st.guardedIf(func() error {
+		return db.View(func(tx *bbolt.Tx) error {
+			if need := tx.Size(); need > fi.Size() {
+				return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", fi.Size(), need))
+			}
+			err := isStore(tx)
+			if errors.Is(err, store.ErrNotAStore) {
+				// Not a store, or a store whose pages are damaged?
+				if cerr := checkPages(tx); cerr != nil {
+					return damaged(path, cerr)
+				}
+			}
+			return err
+		})
+	}, true)
+	if err != nil {
+		guard(path, db.Close)
+		return nil, err
+	}
+	return st, nil
+}
+
+// checkLength refuses a file shorter than the pages its meta page says it
+// has (a truncated copy), before bbolt maps it: its meta pages are read as
+// bbolt reads them (the valid one of the higher transaction id). A file
+// whose meta pages are both invalid is left to bbolt to report.
+func checkLength(path string, size int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	const hdr, metaLen = 16, 56 // page header; meta without its checksum
+	meta := func(off int64) (pageSize uint32, pgid, txid uint64, ok bool) {
+		b := make([]byte, hdr+metaLen+8)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return 0, 0, 0, false
+		}
+		m := b[hdr:]
+		h := fnv.New64a()
+		h.Write(m[:metaLen])
+		if binary.LittleEndian.Uint32(m[0:]) != 0xED0CDAED || h.Sum64() != binary.LittleEndian.Uint64(m[metaLen:]) {
+			return 0, 0, 0, false
+		}
+		return binary.LittleEndian.Uint32(m[8:]), binary.LittleEndian.Uint64(m[40:]), binary.LittleEndian.Uint64(m[48:]), true
+	}
+	ps, pgid, txid, ok0 := meta(0)
+	next := int64(ps)
+	if !ok0 {
+		next = int64(os.Getpagesize())
+	}
+	ps1, pgid1, txid1, ok1 := meta(next)
+	if ok1 && (!ok0 || txid1 > txid) {
+		ps, pgid = ps1, pgid1
+	}
+	if !ok0 && !ok1 {
+		return nil
+	}
+	if need := int64(pgid) * int64(ps); need > size {
+		return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", size, need))
+	}
+	return nil
+}
+
+// isStore checks that tx's file is a store of this schema.
+func isStore(tx *bbolt.Tx) error {
+	m := tx.Bucket(bucketMeta)
+	if m == nil || string(m.Get(metaSchema)) != schemaVersion {
+		return fmt.Errorf("%w (schema %s)", store.ErrNotAStore, schemaVersion)
+	}
+	for _, name := range [][]byte{bucketKeys, bucketAliases, bucketCredentials} {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: no %s bucket", store.ErrNotAStore, name)
+		}
+	}
+	return nil
+}
+
+// checkPages is bbolt's consistency check of every page tx reaches (and
+// of the free list): its first finding, or nil. The file must not be
+// shorter than its pages (Open checks): the check runs in a goroutine of
+// bbolt's, where a memory fault could not be recovered.
+func checkPages(tx *bbolt.Tx) error {
+	var first error
+	for err := range tx.Check() {
+		if first == nil {
+			first = fmt.Errorf("page check: %w", err)
+		}
+	}
+	return first
+}
+
+// CheckPages runs bbolt's consistency check of every page (tx.Check) in a
+// read transaction: nil, or store.ErrDamaged naming the file and the first
+// finding. It reads every page of the file.
+func (s *Store) CheckPages(ctx context.Context) error {
+	if err := s.begin(ctx); err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return err
+	}
+	return s.guardedIf(func() error {
+		return s.db.View(func(tx *bbolt.Tx) error {
+			if need := tx.Size(); need > fi.Size() {
+				return damaged(s.path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", fi.Size(), need))
+			}
+			if err := checkPages(tx); err != nil {
+				return damaged(s.path, err)
+			}
+			return nil
+		})
+	}, true)
+}
+
+// damaged is store.ErrDamaged naming the file and what is wrong.
+func damaged(path string, err error) error {
+	return fmt.Errorf("%w: %s: %v", store.ErrDamaged, path, err)
+}
+
+// guard runs fn, turning a panic in it (bbolt's on a damaged page, or a
+// memory fault reading the mapped file) into store.ErrDamaged: any panic
+// (Open, the page check: nothing but bbolt runs there).
+func guard(path string, fn func() error) error { return guardIf(path, fn, true) }
+
+// guardIf is guard; unless all, only a panic raised in bbolt's own code
+// is recovered, and any other (a bug in a transaction's function) goes
+// on as it is, not mistaken for damage.
+func guardIf(path string, fn func() error, all bool) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if !all && !raisedInBbolt() {
+				panic(r)
+			}
+			err = damaged(path, fmt.Errorf("the storage library failed reading it (%v)", r))
+		}
+	}()
+	return fn()
+}
+
+// raisedInBbolt reports whether the panic being recovered (called from the
+// deferred function that recovers it) was raised in bbolt's code: the
+// first frame below the runtime's panic frames is bbolt's.
+func raisedInBbolt() bool {
+	pc := make([]uintptr, 64)
+	n := runtime.Callers(3, pc) // runtime.Callers, this, the deferred function
+	frames := runtime.CallersFrames(pc[:n])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt")
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// guarded is guardIf for this store's transactions (bbolt's panics only),
+// and names its file in what a record that does not decode reports
+// (store.ErrDamaged).
+func (s *Store) guarded(fn func() error) error {
+	return s.guardedIf(fn, false)
+}
+
+func (s *Store) guardedIf(fn func() error, all bool) error {
+	err := guardIf(s.path, fn, all)
+	var rd recordDamaged
+	if errors.As(err, &rd) {
+		return damaged(s.path, rd.err)
+	}
+	return err
+}
+
+// recordDamaged is a record that does not decode, before guarded names the
+// file.
+type recordDamaged struct{ err error }
+
+func (e recordDamaged) Error() string   { return "store damaged: " + e.err.Error() }
+func (e recordDamaged) Unwrap() []error { return []error{store.ErrDamaged, e.err} }
+
+func badRecord(bucket []byte, k []byte, err error) error {
+	return recordDamaged{fmt.Errorf("stored %s %q: %w", bucket, k, err)}
 }
 
 func openDB(path string, opts Options) (*bbolt.DB, error) {
@@ -197,12 +395,12 @@ func (s *Store) run(ctx context.Context, writable bool, fn func(*txn) error) err
 	}
 	ran := false
 	f := func(tx *bbolt.Tx) error { ran = true; return fn(newTxn(tx)) }
-	var err error
-	if writable {
-		err = s.db.Update(f)
-	} else {
-		err = s.db.View(f)
-	}
+	err := s.guarded(func() error {
+		if writable {
+			return s.db.Update(f)
+		}
+		return s.db.View(f)
+	})
 	if !ran && errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return store.ErrClosed
 	}
@@ -288,7 +486,7 @@ func (t *txn) get(bucket []byte, k string, v any) (bool, error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return false, fmt.Errorf("stored %s %q: %w", bucket, k, err)
+		return false, badRecord(bucket, []byte(k), err)
 	}
 	return true, nil
 }
@@ -313,7 +511,7 @@ func page[T any](t *txn, bucket []byte, start string, limit int, version func(*T
 	for ; k != nil && len(out) < limit; k, v = c.Next() {
 		r := new(T)
 		if err := json.Unmarshal(v, r); err != nil {
-			return nil, fmt.Errorf("stored %s %q: %w", bucket, k, err)
+			return nil, badRecord(bucket, k, err)
 		}
 		version(r)
 		out = append(out, r)
@@ -349,7 +547,7 @@ func (t *txn) AuditChangeSeq(chain string) (uint64, error) {
 	}
 	seq, err := strconv.ParseUint(string(raw), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("stored %s: %w", auditChangeSeqKey(chain), err)
+		return 0, recordDamaged{fmt.Errorf("stored %s: %w", auditChangeSeqKey(chain), err)}
 	}
 	return seq, nil
 }
@@ -396,7 +594,7 @@ func (t *txn) AliasesOf(keyID string) ([]*store.Alias, error) {
 		// Only the key id decides; the rest is decoded for a match alone.
 		var a store.Alias
 		if err := json.Unmarshal(v, &a); err != nil {
-			return fmt.Errorf("stored %s %q: %w", bucketAliases, k, err)
+			return badRecord(bucketAliases, k, err)
 		}
 		if a.KeyID == keyID {
 			a.Version = t.rev
@@ -425,7 +623,7 @@ func (t *txn) Credentials() ([]*store.Credential, error) {
 	err := t.tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
 		var c store.Credential
 		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("stored %s %q: %w", bucketCredentials, k, err)
+			return badRecord(bucketCredentials, k, err)
 		}
 		c.Version = t.rev
 		out = append(out, &c)

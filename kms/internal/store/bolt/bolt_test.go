@@ -98,3 +98,25 @@ func TestOpen(t *testing.T) {
 		t.Fatalf("a failed Create left %v", left)
 	}
 }
+
+// TestPanicsOfOthersPass: a transaction's own panic (a bug, not a damaged
+// page) is not taken for damage: it goes on as it is; bbolt's is
+// store.ErrDamaged (cmd/attestkms's TestDamagedStore damages pages).
+func TestPanicsOfOthersPass(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kms.db")
+	if err := Create(path, func(store.Txn) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	defer func() {
+		if r := recover(); r != "a bug" {
+			t.Fatalf("recovered %v, want the transaction's own panic", r)
+		}
+	}()
+	err = s.View(t.Context(), func(store.Reader) error { panic("a bug") })
+	t.Fatalf("View returned %v: the panic was swallowed", err)
+}

@@ -235,3 +235,13 @@ func TestFormatOfStoreMadeBefore(t *testing.T) {
 		t.Errorf("%d buckets; there were %d", len(after), len(before))
 	}
 }
+
+// TestFixtureSchemaIsCurrent: the fixture is of the schema this code
+// writes. A new schema version needs a fixture made by the code before it
+// (testdata's README) and a tested path forward from every earlier one.
+func TestFixtureSchemaIsCurrent(t *testing.T) {
+	recs := raw(t, filepath.Join(fixtureDir, "kms.db"))
+	if got := string(recs["meta"]["schema"]); got != schemaVersion {
+		t.Fatalf("the fixture is of schema %q, this code writes %q: add a fixture made by the code before, and the migration", got, schemaVersion)
+	}
+}

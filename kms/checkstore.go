@@ -1,0 +1,171 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+	"github.com/attestkms/attestkms/kms/internal/store"
+	"github.com/attestkms/attestkms/kms/internal/store/bolt"
+	"github.com/attestkms/attestkms/kms/internal/store/postgres"
+)
+
+// StoreCheck is what CheckStore found in a sound store.
+type StoreCheck struct {
+	// Pages reports whether the storage's pages were checked: bbolt's own
+	// consistency check of every page. A PostgreSQL store has no page check
+	// here (its own tools check its files).
+	Pages bool
+	// Counts of the records read, each of which decoded and whose sealed
+	// values opened under the root key.
+	Keys, Materials, Aliases, Credentials int
+}
+
+// CheckStore checks the whole store opts names, while no server holds it
+// (an embedded store is opened read-only: ErrStoreInUse while a server
+// runs; a shared one is read in one transaction): bbolt's consistency
+// check of every page, then every record: the meta and the root key's
+// check (ErrRootKeyMismatch), every key (its record decodes, its policy is
+// kept as it is, every version of its material opens under the root key
+// and is material of its spec), every alias (it names a key that exists)
+// and every credential (its secret opens). The first bad record is
+// ErrStoreDamaged naming it. Nothing is written.
+func CheckStore(ctx context.Context, opts Options) (*StoreCheck, error) {
+	sp, err := opts.storeSpec()
+	if err != nil {
+		return nil, err
+	}
+	var st store.Store
+	rep := &StoreCheck{}
+	if sp.shared() {
+		sctx, cancel := context.WithTimeout(ctx, sharedOpenTimeout)
+		defer cancel()
+		if st, err = postgres.Open(sctx, sp.url, postgres.Options{Password: opts.StorePassword}); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := existingStore(opts, sp); err != nil {
+			return nil, err
+		}
+		bst, err := bolt.Open(sp.path, bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+		switch {
+		case errors.Is(err, store.ErrInUse):
+			return nil, fmt.Errorf("%w: %s (stop the running server first)", ErrStoreInUse, sp.path)
+		case errors.Is(err, store.ErrNotAStore):
+			return nil, fmt.Errorf("%s is not an attestkms store: %w", sp.path, err)
+		case err != nil:
+			return nil, err
+		}
+		st = bst
+		if err := bst.CheckPages(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		rep.Pages = true
+	}
+	defer st.Close()
+	sl, err := openRoot(opts)
+	if err != nil {
+		return nil, err
+	}
+	err = st.View(ctx, func(r store.Reader) error { return checkRecords(r, sl, opts, rep) })
+	if !sp.shared() {
+		err = damagedAt(err, sp.path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// existingStore is nil if the embedded store sp exists, else why not.
+func existingStore(opts Options, sp storeSpec) error {
+	if _, err := os.Stat(sp.path); err != nil {
+		if err := missingStore(opts, sp.path); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: %s", ErrNotInitialised, sp.path)
+	}
+	return nil
+}
+
+// checkRecords reads and opens every record of r (CheckStore).
+func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreCheck) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrStoreDamaged, fmt.Sprintf(format, args...))
+	}
+	m, err := r.Meta()
+	if err != nil {
+		return err
+	}
+	if m.AccountID == "" || m.ProjectID == "" {
+		return bad("the meta record has no account")
+	}
+	if err := store.CheckRoot(sl, m); err != nil {
+		return fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
+	}
+	if _, err := r.AuditChangeSeq(""); err != nil {
+		return err
+	}
+	const batch = 100
+	keys := map[string]bool{}
+	for start := ""; ; {
+		recs, err := r.Keys(start, batch)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec.ID == start && start != "" {
+				continue
+			}
+			k := &key{rec: rec}
+			err := k.open(sl)
+			k.zero()
+			if err != nil {
+				return bad("%v", err)
+			}
+			keys[rec.ID] = true
+			rep.Keys++
+			rep.Materials += len(rec.Materials)
+		}
+		if len(recs) < batch {
+			break
+		}
+		start = recs[len(recs)-1].ID
+	}
+	for start := ""; ; {
+		recs, err := r.Aliases(start, batch)
+		if err != nil {
+			return err
+		}
+		for _, a := range recs {
+			if a.Name == start && start != "" {
+				continue
+			}
+			if !keys[a.KeyID] {
+				return bad("stored alias %q names key %q, which the store does not hold", a.Name, a.KeyID)
+			}
+			rep.Aliases++
+		}
+		if len(recs) < batch {
+			break
+		}
+		start = recs[len(recs)-1].Name
+	}
+	creds, err := r.Credentials()
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		secret, err := store.OpenCredential(sl, c)
+		if err != nil {
+			return bad("stored credential %q does not open under the root key that opens the store: %v", c.AccessKeyID, err)
+		}
+		clear(secret)
+		rep.Credentials++
+	}
+	return nil
+}
