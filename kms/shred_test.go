@@ -30,34 +30,41 @@ func openableMaterial(t *testing.T, sl *sealer.Sealer, dir, id string, sealedLen
 		if err != nil {
 			return err
 		}
-		for version, n := range sealedLen {
-			enc := base64.StdEncoding.EncodedLen(n)
-			buf := make([]byte, n)
-			for off := 0; off < len(b); off++ {
-				if off+n <= len(b) {
-					tried++
-					m := store.Material{Version: version, Sealed: b[off : off+n]}
-					if _, err := store.OpenMaterial(sl, id, &m); err == nil {
-						found = append(found, fmt.Sprintf("%s@%d (raw, version %d)", path, off, version))
-					}
-				}
-				if off+enc <= len(b) {
-					k, err := base64.StdEncoding.Decode(buf, b[off:off+enc])
-					if err != nil || k != n {
-						continue
-					}
-					tried++
-					m := store.Material{Version: version, Sealed: buf[:k]}
-					if _, err := store.OpenMaterial(sl, id, &m); err == nil {
-						found = append(found, fmt.Sprintf("%s@%d (base64, version %d)", path, off, version))
-					}
-				}
-			}
-		}
+		f, n := openableIn(sl, path, b, id, sealedLen)
+		found, tried = append(found, f...), tried+n
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return found, tried
+}
+
+// openableIn is openableMaterial's scan of b, named name.
+func openableIn(sl *sealer.Sealer, name string, b []byte, id string, sealedLen map[uint32]int) (found []string, tried int) {
+	for version, n := range sealedLen {
+		enc := base64.StdEncoding.EncodedLen(n)
+		buf := make([]byte, n)
+		for off := 0; off < len(b); off++ {
+			if off+n <= len(b) {
+				tried++
+				m := store.Material{Version: version, Sealed: b[off : off+n]}
+				if _, err := store.OpenMaterial(sl, id, &m); err == nil {
+					found = append(found, fmt.Sprintf("%s@%d (raw, version %d)", name, off, version))
+				}
+			}
+			if off+enc <= len(b) {
+				k, err := base64.StdEncoding.Decode(buf, b[off:off+enc])
+				if err != nil || k != n {
+					continue
+				}
+				tried++
+				m := store.Material{Version: version, Sealed: buf[:k]}
+				if _, err := store.OpenMaterial(sl, id, &m); err == nil {
+					found = append(found, fmt.Sprintf("%s@%d (base64, version %d)", name, off, version))
+				}
+			}
+		}
 	}
 	return found, tried
 }
