@@ -73,6 +73,7 @@ type Store struct {
 	// shared, Compact alone.
 	mu     sync.RWMutex
 	db     *bbolt.DB
+	path   string // the file's: set by Compact, whose db is opened under a temporary name
 	closed atomic.Bool
 	// base is added to bbolt's transaction ids to make Versions: Compact
 	// raises it, so that Versions keep growing across a compaction.
@@ -129,7 +130,7 @@ func openDB(path string, opts Options) (*bbolt.DB, error) {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	db, err := openUnreplaced(path, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", store.ErrInUse, path)
 	}

@@ -3,6 +3,7 @@ package bolt
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -175,6 +176,42 @@ func BenchmarkCompact(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Compact(ctx); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestOpenWhileCompacting: another Open of the file while the store holds
+// it is store.ErrInUse, whenever it happens against compactions (the file
+// is replaced by each: an open that found the old one retries).
+func TestOpenWhileCompacting(t *testing.T) {
+	s, path := newStore(t)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := s.Compact(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 5 {
+		o, err := Open(path, Options{Timeout: 20 * time.Millisecond})
+		if err == nil {
+			o.Close()
+			t.Fatal("a second Open succeeded while the store holds the file")
+		}
+		if !errors.Is(err, store.ErrInUse) {
+			t.Fatalf("a second Open: %v", err)
 		}
 	}
 }
