@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -213,5 +214,92 @@ func TestOpenWhileCompacting(t *testing.T) {
 		if !errors.Is(err, store.ErrInUse) {
 			t.Fatalf("a second Open: %v", err)
 		}
+	}
+}
+
+// compactForeverEnv makes the test binary a child that compacts the store
+// at the path it names until killed (TestCompactKilled).
+const compactForeverEnv = "ATTESTKMS_TEST_COMPACT_FOREVER"
+
+func TestCompactForever(t *testing.T) {
+	path := os.Getenv(compactForeverEnv)
+	if path == "" {
+		t.Skip("the child of TestCompactKilled")
+	}
+	s, err := Open(path, Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path+".ready", nil, 0o600)
+	for {
+		if _, err := s.Compact(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCompactKilled: a process compacting the store in a loop is killed
+// with SIGKILL at 30 instants; after each, the store opens, complete (every
+// key, the meta), and a compaction runs, replacing any leftover
+// kms.db.compact.
+func TestCompactKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	s, path := newStore(t)
+	ctx := context.Background()
+	err := s.Update(ctx, func(tx store.Txn) error {
+		for i := range 500 {
+			if err := tx.CreateKey(sampleKey(fmt.Sprintf("key-%04d", i), bytes.Repeat([]byte{byte(i)}, 60))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for i := range 30 {
+		os.Remove(path + ".ready")
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCompactForever$")
+		cmd.Env = append(os.Environ(), compactForeverEnv+"="+path)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 500; j++ {
+			if _, err := os.Stat(path + ".ready"); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(i%10) * 3 * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		o, err := Open(path, Options{})
+		if err != nil {
+			t.Fatalf("kill %d: the store does not open: %v", i, err)
+		}
+		var n int
+		var m *store.Meta
+		err = o.View(ctx, func(r store.Reader) error {
+			ks, err := r.Keys("", 1000)
+			n = len(ks)
+			if err != nil {
+				return err
+			}
+			m, err = r.Meta()
+			return err
+		})
+		if err != nil || n != 500 || m.AccountID != "111122223333" {
+			t.Fatalf("kill %d: %d keys, meta %+v, %v", i, n, m, err)
+		}
+		if _, err := o.Compact(ctx); err != nil {
+			t.Fatalf("kill %d: compacting after: %v", i, err)
+		}
+		if _, err := os.Stat(path + compactSuffix); !os.IsNotExist(err) {
+			t.Fatalf("kill %d: a leftover %s after a compaction", i, compactSuffix)
+		}
+		o.Close()
 	}
 }
