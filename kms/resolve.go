@@ -200,10 +200,7 @@ func (s *Service) destroyKey(ctx context.Context, c *Call, id string) error {
 	if errors.Is(err, errNoChange) {
 		return nil
 	}
-	if err == nil {
-		s.shredPending.Store(true) // shred.go
-	}
-	return err
+	return err // a destruction marks a compaction pending (change, shred.go)
 }
 
 // aliasNamed returns the alias a KeyId parameter names, alias/NAME, whether

@@ -15,13 +15,16 @@ import (
 // root key would open. So once keys are destroyed, kms rewrites a store that
 // can (store.Compacter) with its live records alone: Maintain after it
 // destroyed any, and a request that destroys a key past its date (resolve.go)
-// before it answers. Until that compaction succeeds, shredPending stays set
+// before it answers. A deleted credential (DeleteCredential, or the old one
+// a rotation removes) marks a compaction pending too (change), which the
+// next Maintain runs. Until a compaction succeeds, shredPending stays set
 // and the next Maintain retries it. A store that cannot (PostgreSQL) is the
 // operator's to vacuum (docs/shredding.md).
 
-// shred compacts the store if it can and keys were destroyed since its last
-// compaction, with the audit record of a CompactStore on behalf of c's
-// request id (maintenance's, or the request's that destroyed a key).
+// shred compacts the store if it can and keys were destroyed (or credentials
+// deleted) since its last compaction, with the audit record of a
+// CompactStore on behalf of requestID (maintenance's, or the request's that
+// destroyed a key).
 func (s *Service) shred(ctx context.Context, requestID string) error {
 	cp, ok := s.st.(store.Compacter)
 	if !ok || !s.shredPending.Load() {

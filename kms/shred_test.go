@@ -172,3 +172,60 @@ func TestKeyDestroyedByARequestIsShredded(t *testing.T) {
 		t.Fatal("a compaction is still pending")
 	}
 }
+
+// TestDeletedCredentialIsShredded: a deleted credential's sealed secret,
+// in kms.db's free pages after the delete, is gone after the next
+// maintenance, which compacts for it (no key was destroyed).
+func TestDeletedCredentialIsShredded(t *testing.T) {
+	s, _ := newTestService(t)
+	cr := mustCredential(t, s, &CreateCredentialRequest{Name: "doomed"})
+	var rec *store.Credential
+	if err := s.view(bg, func(r store.Reader) (err error) { rec, err = r.Credential(cr.AccessKeyID); return err }); err != nil {
+		t.Fatal(err)
+	}
+	// Every window of the data directory, as base64 of the sealed length,
+	// opened as that credential's secret.
+	openable := func() (found int) {
+		t.Helper()
+		n := len(rec.Sealed)
+		enc := base64.StdEncoding.EncodedLen(n)
+		err := filepath.WalkDir(s.opts.DataDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			buf := make([]byte, n)
+			for off := 0; off+enc <= len(b); off++ {
+				if k, err := base64.StdEncoding.Decode(buf, b[off:off+enc]); err != nil || k != n {
+					continue
+				}
+				c := *rec
+				c.Sealed = buf
+				if _, err := store.OpenCredential(s.sealer, &c); err == nil {
+					found++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	if err := s.Admin().DeleteCredential(bg, cr.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if openable() == 0 {
+		t.Fatal("the deleted credential's secret is not found before maintenance: the test proves nothing")
+	}
+	if _, err := s.Admin().Maintain(bg); err != nil {
+		t.Fatal(err)
+	}
+	if n := openable(); n > 0 {
+		t.Fatalf("the deleted credential's secret opens %d times after maintenance", n)
+	}
+	lastRecord(t, s, "CompactStore")
+}
