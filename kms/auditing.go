@@ -249,14 +249,19 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 	committed = true
 	ch.Commit()
 	c.op.recorded = true
+	if len(w.deletedKeys) > 0 || w.deletedCredential {
+		// What it deleted is shredded by the next compaction (shred.go).
+		s.shredPending.Store(true)
+	}
 	return nil
 }
 
 // writes are the keys and aliases (alias/NAME) a change's transaction
 // wrote, and the keys it deleted: what the cache drops once it ends.
 type writes struct {
-	ids         []string
-	deletedKeys []string
+	ids               []string
+	deletedKeys       []string
+	deletedCredential bool // a credential's sealed secret to shred (shred.go)
 }
 
 // trackedTxn is a change's transaction, noting what it writes.
@@ -274,6 +279,11 @@ func (t *trackedTxn) DeleteKey(id string) error {
 	t.w.ids = append(t.w.ids, id)
 	t.w.deletedKeys = append(t.w.deletedKeys, id)
 	return t.Txn.DeleteKey(id)
+}
+
+func (t *trackedTxn) DeleteCredential(accessKeyID string) error {
+	t.w.deletedCredential = true
+	return t.Txn.DeleteCredential(accessKeyID)
 }
 
 func (t *trackedTxn) CreateAlias(a *store.Alias) error {

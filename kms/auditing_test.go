@@ -461,7 +461,8 @@ func TestOpenOnAFullDisk(t *testing.T) {
 }
 
 // TestMaintenanceAudited: maintenance's destructions and rotations, and a
-// destruction a read triggers, are changes with their records.
+// destruction a read triggers, are changes with their records; the
+// compaction that shreds what was destroyed has its own (shred.go).
 func TestMaintenanceAudited(t *testing.T) {
 	s, clk := newTestService(t)
 	c := s.testCall()
@@ -477,7 +478,7 @@ func TestMaintenanceAudited(t *testing.T) {
 	clk.add(91 * 24 * time.Hour)
 	c.RequestID = "lazy"
 	wantKind(t, errOf(s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: lazy.KeyID})), ErrNotFound)
-	if r := recordsOf(t, s, "lazy"); len(r) != 2 || r[0].Operation != "DestroyKey" || !r[0].Change || r[0].KeyARN != lazy.KeyARN || r[1].Operation != "DescribeKey" {
+	if r := recordsOf(t, s, "lazy"); len(r) != 3 || r[0].Operation != "DestroyKey" || !r[0].Change || r[0].KeyARN != lazy.KeyARN || r[1].Operation != "CompactStore" || r[2].Operation != "DescribeKey" {
 		t.Fatalf("a destruction on read: %+v", r)
 	}
 	res, err := s.Admin().Maintain(bg)
@@ -485,7 +486,7 @@ func TestMaintenanceAudited(t *testing.T) {
 		t.Fatalf("Maintain = %+v, %v", res, err)
 	}
 	recs := recordsOf(t, s, "maintain")
-	if len(recs) != 2 || recs[0].Operation != "DestroyKey" || recs[0].KeyARN != gone.KeyARN || recs[1].Operation != "RotateKey" || recs[1].KeyARN != rotated.KeyARN || !recs[0].Change || !recs[1].Change {
+	if len(recs) != 3 || recs[0].Operation != "DestroyKey" || recs[0].KeyARN != gone.KeyARN || recs[1].Operation != "RotateKey" || recs[1].KeyARN != rotated.KeyARN || !recs[0].Change || !recs[1].Change || recs[2].Operation != "CompactStore" {
 		t.Fatalf("maintenance records %+v", recs)
 	}
 	verifyLog(t, s)

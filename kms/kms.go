@@ -3,6 +3,7 @@ package kms
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/attestkms/attestkms/kms/audit"
@@ -71,6 +72,10 @@ type Service struct {
 	chain string
 	// changeMu runs changes one at a time (change).
 	changeMu sync.Mutex
+	// shredPending is set when keys were destroyed and the store not yet
+	// compacted since; shredMu runs compactions one at a time (shred.go).
+	shredPending atomic.Bool
+	shredMu      sync.Mutex
 	// follow follows a shared store's changes (follow.go); nil for a store
 	// one process holds.
 	follow *follower

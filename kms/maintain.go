@@ -19,7 +19,9 @@ type MaintenanceResult struct {
 
 // Maintain destroys keys whose deletion window has ended and rotates keys
 // whose rotation date has come, each change with its audit record
-// (request_id "maintain", dialect "admin"). The server calls it periodically; it is safe
+// (request_id "maintain", dialect "admin"), and then, if keys were
+// destroyed, compacts a store that can be (shred.go: a CompactStore
+// record). The server calls it periodically; it is safe
 // to call at any time. It runs once at a time across the processes that
 // share the store (the store's lock "maintain"): while another holds it,
 // Maintain does nothing and returns no error. A done ctx stops it before
@@ -85,6 +87,11 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			return res, err
 		}
 		res.Rotated++
+	}
+	// Destroyed keys (these, or a request's) leave nothing the root key
+	// opens in the store's files (shred.go).
+	if err := s.shred(ctx, "maintain"); err != nil {
+		return res, err
 	}
 	return res, nil
 }

@@ -124,6 +124,15 @@
 // safe to run twice (each change re-checks in its own transaction), so the
 // lock saves work and contention; it is not what keeps the store correct.
 //
+// # Shredding
+//
+// A store whose files keep copies of deleted or replaced records (bbolt's
+// freed pages) implements Compacter: kms calls it after destroying keys,
+// so that nothing a destroyed key held remains in the store's files
+// (docs/shredding.md). An implementation that cannot promise it
+// (PostgreSQL, whose WAL keeps copies whatever the tables' files hold)
+// does not implement it, and its package doc says what the operator does.
+//
 // # Errors, cancellation, closing
 //
 // Callers branch on ErrNotFound, ErrExists, ErrConflict, ErrClosed,

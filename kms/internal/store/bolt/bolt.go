@@ -25,9 +25,11 @@
 // stale. A store compacted with the bbolt tool restarts the count; nothing
 // outside the process keeps a Version, so no cache is misled.
 //
-// Known limits: bbolt reuses freed pages but does not overwrite them, so the
-// sealed material of a destroyed key may remain in free pages of kms.db
-// until reused; it stays sealed under the root key.
+// Shredding: bbolt reuses freed pages but does not overwrite them, so the
+// sealed material of a destroyed key (and every earlier copy of any record)
+// stays in free pages of kms.db until Compact rewrites the file with the
+// live records alone; kms compacts after it destroys keys
+// (docs/shredding.md).
 package bolt
 
 import (
@@ -72,9 +74,15 @@ const schemaVersion = "1"
 
 // Store is the bbolt store. Its methods are store.Store's.
 type Store struct {
+	// mu guards db, which Compact replaces: every transaction holds it
+	// shared, Compact alone.
+	mu     sync.RWMutex
 	db     *bbolt.DB
-	path   string
+	path   string // the file's (Compact's db is opened under a temporary name, then renamed)
 	closed atomic.Bool
+	// base is added to bbolt's transaction ids to make Versions: Compact
+	// raises it, so that Versions keep growing across a compaction.
+	base uint64
 
 	lockMu sync.Mutex
 	locks  map[string]bool // TryLock's held locks: one process holds the file
@@ -319,7 +327,7 @@ func openDB(path string, opts Options) (*bbolt.DB, error) {
 	if timeout == 0 {
 		timeout = time.Second
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
+	db, err := openUnreplaced(path, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", store.ErrInUse, path)
 	}
@@ -393,8 +401,15 @@ func (s *Store) run(ctx context.Context, writable bool, fn func(*txn) error) err
 	if err := s.begin(ctx); err != nil {
 		return err
 	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	ran := false
-	f := func(tx *bbolt.Tx) error { ran = true; return fn(newTxn(tx)) }
+	f := func(tx *bbolt.Tx) error {
+		ran = true
+		t := newTxn(tx)
+		t.rev, t.wrote = t.rev+s.base, t.wrote+s.base
+		return fn(t)
+	}
 	err := s.guarded(func() error {
 		if writable {
 			return s.db.Update(f)
@@ -461,6 +476,8 @@ func (s *Store) TryLock(ctx context.Context, name string) (func(), error) {
 // Close is store.Store's Close.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return s.db.Close()
 }
 

@@ -202,6 +202,20 @@
 // A warm key use in kms reads its cache and costs none; kms's own figures
 // are its benchmarks'.
 //
+// # Destroyed keys (crypto-shredding)
+//
+// The store does not implement store.Compacter. A destroyed key's row is
+// deleted in its change; its dead tuple stays in the table's files until a
+// vacuum prunes it, and plain VACUUM does not promise to overwrite it.
+// VACUUM (FULL) keys, credentials rewrites both tables (their TOAST tables
+// and indexes) into new files of live rows and unlinks the old ones, but it
+// holds an ACCESS EXCLUSIVE lock meanwhile (every node's reads and writes
+// of keys wait), and the WAL, its archive, replicas and base backups keep
+// copies whatever the tables' files hold. So a Compact here could not
+// promise what the interface does; the operator runs the procedure of
+// docs/shredding.md. pg_dump reads live rows: a dump taken after the
+// destruction never holds it (kms.TestDestroyedKeyIsShreddedInPgDump).
+//
 // # Threat model
 //
 // The database is trusted for availability, for durability and for the
