@@ -397,7 +397,8 @@ func (s *Store) TryLock(ctx context.Context, name string) (func(), error) {
 		return nil, err
 	}
 	var got bool
-	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", advisoryKey("lock", name)).Scan(&got); err != nil {
+	key := advisoryKey("lock", name)
+	if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil {
 		closeConn(c)
 		return nil, s.mapErr(err)
 	}
@@ -419,6 +420,14 @@ func (s *Store) TryLock(ctx context.Context, name string) (func(), error) {
 		delete(s.locks, c)
 		s.mu.Unlock()
 		if held {
+			// Unlocked before the connection closes: a closed connection's
+			// backend lets go of its locks only once it has exited, after
+			// Close returned, and a TryLock right after this release
+			// (another maintenance run, another node) must find it free.
+			// If the unlock fails, closing still frees it, a moment later.
+			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			c.Exec(uctx, "SELECT pg_advisory_unlock($1)", key)
+			cancel()
 			closeConn(c)
 		}
 	}, nil
