@@ -95,12 +95,18 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		*path = filepath.Join(*dataDir, "audit.log")
 	}
 	files, err := audit.Files(*path)
+	if b := (*audit.Break)(nil); errors.As(err, &b) {
+		return brokenAt(stdout, b)
+	}
 	if err != nil {
 		return readError(err)
 	}
 	opts := audit.VerifyOptions{}
 	if *from != "" {
 		if files, err = startAt(files, *from); err != nil {
+			if b := (*audit.Break)(nil); errors.As(err, &b) {
+				return brokenAt(stdout, b)
+			}
 			return err
 		}
 		opts.Partial = true
@@ -130,8 +136,7 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	rep, err := audit.Verify(files, opts)
 	var b *audit.Break
 	if errors.As(err, &b) {
-		fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
-		return exitStatus(1)
+		return brokenAt(stdout, b)
 	}
 	if err != nil {
 		return readError(err)
@@ -158,6 +163,12 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// brokenAt reports the chain broken at b: exit 1.
+func brokenAt(stdout io.Writer, b *audit.Break) error {
+	fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
+	return exitStatus(1)
+}
+
 // startAt is files from the file from on, from added in chain order if it
 // is not among them (a rotated file archived elsewhere).
 func startAt(files []string, from string) ([]string, error) {
@@ -175,6 +186,9 @@ func startAt(files []string, from string) ([]string, error) {
 	}
 	if index() < 0 {
 		all, err := audit.Order(append(files, from))
+		if b := (*audit.Break)(nil); errors.As(err, &b) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, readError(err)
 		}

@@ -319,6 +319,9 @@ func (it *lineIter) read() (*item, error) {
 			continue
 		}
 		if err != nil {
+			if b := lineErr(it.files[it.i], it.lineNo+1, err); b != err {
+				return nil, b
+			}
 			return nil, fmt.Errorf("%s:%d: %w", it.files[it.i], it.lineNo+1, err)
 		}
 		it.lineNo++
