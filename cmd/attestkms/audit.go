@@ -111,9 +111,6 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		opts.Partial = true
 	}
-	if len(files) == 0 {
-		return readError(fmt.Errorf("no audit log at %s", *path))
-	}
 	var notes []string
 	chain := ""
 	if *dataDir != "" {
@@ -132,6 +129,16 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		default:
 			opts.ChangeSeq, chain = seq, c
 		}
+	}
+	if len(files) == 0 {
+		if opts.ChangeSeq != 0 {
+			// The store has a change its log must hold: the log's lines
+			// were removed (an emptied or deleted file), not unreadable.
+			b := audit.NoChain(opts.ChangeSeq)
+			b.File = *path
+			return brokenAt(stdout, b)
+		}
+		return readError(fmt.Errorf("no audit log at %s", *path))
 	}
 	rep, err := audit.Verify(files, opts)
 	var b *audit.Break
@@ -165,7 +172,11 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 
 // brokenAt reports the chain broken at b: exit 1.
 func brokenAt(stdout io.Writer, b *audit.Break) error {
-	fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
+	if b.Line == 0 {
+		fmt.Fprintf(stdout, "audit log broken at %s: %s\n", b.File, b.Problem)
+	} else {
+		fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
+	}
 	return exitStatus(1)
 }
 

@@ -262,3 +262,26 @@ func TestAuditVerifyLongLine(t *testing.T) {
 		os.WriteFile(mid, pristine, 0o600)
 	}
 }
+
+// TestAuditVerifyEmptied: a log emptied of its chain (its rotated files
+// deleted and the current one emptied, or left with lines that are not the
+// chain's) is broken (exit 1) when the store has committed changes the log
+// must hold; without the store to compare, there is no log to check (3).
+func TestAuditVerifyEmptied(t *testing.T) {
+	dir := auditStore(t)
+	log := filepath.Join(dir, "audit.log")
+	rotated, _ := filepath.Glob(log + ".*")
+	for _, f := range rotated {
+		os.Remove(f)
+	}
+	for name, content := range map[string]string{"emptied": "", "not the chain's": "{\"message\":\"nothing happened\"}\n"} {
+		os.WriteFile(log, []byte(content), 0o600)
+		code, out, errs := runCmd("audit", "verify", "--data-dir", dir)
+		if code != 1 || !strings.Contains(out, "audit log broken at "+log+": no line of the chain is left") {
+			t.Errorf("%s: exit %d\n%s%s", name, code, out, errs)
+		}
+		if code, out, errs := runCmd("audit", "verify", "--audit-path", log); code != 3 {
+			t.Errorf("%s, without the store: exit %d\n%s%s", name, code, out, errs)
+		}
+	}
+}

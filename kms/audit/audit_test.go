@@ -782,3 +782,20 @@ func TestRecordBounded(t *testing.T) {
 	l = openLog(t, Options{Path: path})
 	l.Close()
 }
+
+// TestVerifyNoChainWithChangeSeq: Verify of files holding no chained line
+// is a Break when the store has a change the log must hold, not a report of
+// an intact log of 0 lines.
+func TestVerifyNoChainWithChangeSeq(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte("{\"message\":\"not chained\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var b *Break
+	if _, err := Verify([]string{path}, VerifyOptions{ChangeSeq: 7}); !errors.As(err, &b) || !strings.Contains(b.Problem, "seq 7") {
+		t.Fatalf("Verify = %v; want a Break naming seq 7", err)
+	}
+	if rep, err := Verify([]string{path}, VerifyOptions{}); err != nil || rep.Lines != 0 {
+		t.Fatalf("without a change seq: %+v, %v", rep, err)
+	}
+}
