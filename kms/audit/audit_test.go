@@ -499,7 +499,11 @@ func records(t testing.TB, path string) []Record {
 // unresolved, so that Open finds it in the newest file.
 func TestRotationWaitsForChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	l := openLog(t, Options{Path: path, MaxSize: 300})
+	// A line is about 240 bytes: the 12 lines before the commit pass
+	// MaxSize, the new file's continuation line and the one written after
+	// do not, so that a tick of the writer between that write and Files
+	// cannot rotate a second time (it did with 300, under load).
+	l := openLog(t, Options{Path: path, MaxSize: 600})
 	ch, err := l.Change(&Record{RequestID: "c", Operation: "CreateKey", Outcome: OK})
 	if err != nil {
 		t.Fatal(err)
