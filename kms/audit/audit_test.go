@@ -803,3 +803,22 @@ func TestVerifyNoChainWithChangeSeq(t *testing.T) {
 		t.Fatalf("without a change seq: %+v, %v", rep, err)
 	}
 }
+
+// TestAuthFailureSourceBounded: a source longer than any address is kept
+// to maxSourceLen bytes in the table and its summary line, and two that
+// differ only past that share one entry.
+func TestAuthFailureSourceBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path, Now: fixedNow})
+	long := strings.Repeat("x", 10000)
+	l.AuthFailure(long+"a", "aws", "Code")
+	l.AuthFailure(long+"b", "aws", "Code")
+	l.Close()
+	recs := records(t, path)
+	if len(recs) != 1+1 {
+		t.Fatalf("%d lines: %+v", len(recs), recs)
+	}
+	if r := recs[1]; len(r.SourceIP) != maxSourceLen || r.Count != 2 {
+		t.Fatalf("a %d-byte source counted %d times", len(r.SourceIP), r.Count)
+	}
+}
