@@ -95,18 +95,21 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		*path = filepath.Join(*dataDir, "audit.log")
 	}
 	files, err := audit.Files(*path)
+	if b := (*audit.Break)(nil); errors.As(err, &b) {
+		return brokenAt(stdout, b)
+	}
 	if err != nil {
 		return readError(err)
 	}
 	opts := audit.VerifyOptions{}
 	if *from != "" {
 		if files, err = startAt(files, *from); err != nil {
+			if b := (*audit.Break)(nil); errors.As(err, &b) {
+				return brokenAt(stdout, b)
+			}
 			return err
 		}
 		opts.Partial = true
-	}
-	if len(files) == 0 {
-		return readError(fmt.Errorf("no audit log at %s", *path))
 	}
 	var notes []string
 	chain := ""
@@ -127,11 +130,20 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 			opts.ChangeSeq, chain = seq, c
 		}
 	}
+	if len(files) == 0 {
+		if opts.ChangeSeq != 0 {
+			// The store has a change its log must hold: the log's lines
+			// were removed (an emptied or deleted file), not unreadable.
+			b := audit.NoChain(opts.ChangeSeq)
+			b.File = *path
+			return brokenAt(stdout, b)
+		}
+		return readError(fmt.Errorf("no audit log at %s", *path))
+	}
 	rep, err := audit.Verify(files, opts)
 	var b *audit.Break
 	if errors.As(err, &b) {
-		fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
-		return exitStatus(1)
+		return brokenAt(stdout, b)
 	}
 	if err != nil {
 		return readError(err)
@@ -158,6 +170,16 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// brokenAt reports the chain broken at b: exit 1.
+func brokenAt(stdout io.Writer, b *audit.Break) error {
+	if b.Line == 0 {
+		fmt.Fprintf(stdout, "audit log broken at %s: %s\n", b.File, b.Problem)
+	} else {
+		fmt.Fprintf(stdout, "audit log broken at %s:%d: %s\n", b.File, b.Line, b.Problem)
+	}
+	return exitStatus(1)
+}
+
 // startAt is files from the file from on, from added in chain order if it
 // is not among them (a rotated file archived elsewhere).
 func startAt(files []string, from string) ([]string, error) {
@@ -175,6 +197,9 @@ func startAt(files []string, from string) ([]string, error) {
 	}
 	if index() < 0 {
 		all, err := audit.Order(append(files, from))
+		if b := (*audit.Break)(nil); errors.As(err, &b) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, readError(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,4 +233,55 @@ func checkChangeRecords(t *testing.T, c *awskms.Client, dataDir string, acked []
 		}
 	}
 	t.Logf("%d keys, %d CreateKey records, %d voided", len(exists), len(recorded), len(voided))
+}
+
+// TestAuditVerifyLongLine: a line longer than the server ever writes is an
+// altered log, broken there (exit 1 with its file and line), not an
+// unreadable one (exit 3) — wherever it is: the first line of a file (read
+// to put the files in chain order) or inside one.
+func TestAuditVerifyLongLine(t *testing.T) {
+	dir := auditStore(t)
+	mid := filepath.Join(dir, "audit.log.2")
+	pristine, err := os.ReadFile(mid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("a"), 2<<20)
+	for _, at := range []int{0, 1} {
+		ls := fileLines(t, mid)
+		ls = append(ls[:at:at], append([][]byte{long}, ls[at:]...)...)
+		writeLines(t, mid, ls)
+		code, out, errs := runCmd("audit", "verify", "--data-dir", dir)
+		want := fmt.Sprintf("audit log broken at %s:%d: a line longer than", mid, at+1)
+		if code != 1 || !strings.HasPrefix(out, want) {
+			t.Errorf("a long line %d: exit %d\n%s%s", at+1, code, out, errs)
+		}
+		if code, out, errs := runCmd("audit", "verify", "--data-dir", dir, "--from", mid); code != 1 || !strings.HasPrefix(out, want) {
+			t.Errorf("a long line %d, --from it: exit %d\n%s%s", at+1, code, out, errs)
+		}
+		os.WriteFile(mid, pristine, 0o600)
+	}
+}
+
+// TestAuditVerifyEmptied: a log emptied of its chain (its rotated files
+// deleted and the current one emptied, or left with lines that are not the
+// chain's) is broken (exit 1) when the store has committed changes the log
+// must hold; without the store to compare, there is no log to check (3).
+func TestAuditVerifyEmptied(t *testing.T) {
+	dir := auditStore(t)
+	log := filepath.Join(dir, "audit.log")
+	rotated, _ := filepath.Glob(log + ".*")
+	for _, f := range rotated {
+		os.Remove(f)
+	}
+	for name, content := range map[string]string{"emptied": "", "not the chain's": "{\"message\":\"nothing happened\"}\n"} {
+		os.WriteFile(log, []byte(content), 0o600)
+		code, out, errs := runCmd("audit", "verify", "--data-dir", dir)
+		if code != 1 || !strings.Contains(out, "audit log broken at "+log+": no line of the chain is left") {
+			t.Errorf("%s: exit %d\n%s%s", name, code, out, errs)
+		}
+		if code, out, errs := runCmd("audit", "verify", "--audit-path", log); code != 3 {
+			t.Errorf("%s, without the store: exit %d\n%s%s", name, code, out, errs)
+		}
+	}
 }

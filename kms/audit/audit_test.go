@@ -499,7 +499,11 @@ func records(t testing.TB, path string) []Record {
 // unresolved, so that Open finds it in the newest file.
 func TestRotationWaitsForChange(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	l := openLog(t, Options{Path: path, MaxSize: 300})
+	// A line is about 240 bytes: the 12 lines before the commit pass
+	// MaxSize, the new file's continuation line and the one written after
+	// do not, so that a tick of the writer between that write and Files
+	// cannot rotate a second time (it did with 300, under load).
+	l := openLog(t, Options{Path: path, MaxSize: 600})
 	ch, err := l.Change(&Record{RequestID: "c", Operation: "CreateKey", Outcome: OK})
 	if err != nil {
 		t.Fatal(err)
@@ -781,4 +785,40 @@ func TestRecordBounded(t *testing.T) {
 	mustVerify(t, path, VerifyOptions{})
 	l = openLog(t, Options{Path: path})
 	l.Close()
+}
+
+// TestVerifyNoChainWithChangeSeq: Verify of files holding no chained line
+// is a Break when the store has a change the log must hold, not a report of
+// an intact log of 0 lines.
+func TestVerifyNoChainWithChangeSeq(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(path, []byte("{\"message\":\"not chained\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var b *Break
+	if _, err := Verify([]string{path}, VerifyOptions{ChangeSeq: 7}); !errors.As(err, &b) || !strings.Contains(b.Problem, "seq 7") {
+		t.Fatalf("Verify = %v; want a Break naming seq 7", err)
+	}
+	if rep, err := Verify([]string{path}, VerifyOptions{}); err != nil || rep.Lines != 0 {
+		t.Fatalf("without a change seq: %+v, %v", rep, err)
+	}
+}
+
+// TestAuthFailureSourceBounded: a source longer than any address is kept
+// to maxSourceLen bytes in the table and its summary line, and two that
+// differ only past that share one entry.
+func TestAuthFailureSourceBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path, Now: fixedNow})
+	long := strings.Repeat("x", 10000)
+	l.AuthFailure(long+"a", "aws", "Code")
+	l.AuthFailure(long+"b", "aws", "Code")
+	l.Close()
+	recs := records(t, path)
+	if len(recs) != 1+1 {
+		t.Fatalf("%d lines: %+v", len(recs), recs)
+	}
+	if r := recs[1]; len(r.SourceIP) != maxSourceLen || r.Count != 2 {
+		t.Fatalf("a %d-byte source counted %d times", len(r.SourceIP), r.Count)
+	}
 }

@@ -20,6 +20,16 @@ import (
 // errLineTooLong: a line longer than maxLine is not one the Log wrote.
 var errLineTooLong = fmt.Errorf("a line longer than %d bytes", maxLine)
 
+// lineErr is err, met reading line n of name: a *Break if the line is too
+// long (the Log never writes one, so the file was altered: the chain is
+// broken there, not unreadable).
+func lineErr(name string, n int, err error) error {
+	if errors.Is(err, errLineTooLong) {
+		return &Break{name, n, errLineTooLong.Error() + ": not a line the server wrote (inserted, or altered)"}
+	}
+	return err
+}
+
 // chained parses line as a chained Record: ok is false for a line that is
 // not JSON or has no seq or prev.
 func chained(line []byte) (rec Record, ok bool) {
@@ -276,6 +286,10 @@ func Order(names []string) ([]string, error) {
 	var files []file
 	for _, name := range names {
 		seq, err := firstSeq(name)
+		var b *Break
+		if errors.As(err, &b) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -298,13 +312,13 @@ func firstSeq(name string) (uint64, error) {
 		return 0, err
 	}
 	defer lr.close()
-	for {
+	for n := 1; ; n++ {
 		line, err := lr.next()
 		if errors.Is(err, io.EOF) {
 			return 0, nil
 		}
 		if err != nil {
-			return 0, err
+			return 0, lineErr(name, n, err)
 		}
 		if rec, ok := chained(line); ok {
 			return rec.Seq, nil

@@ -226,6 +226,9 @@ func (v *verifier) count(rec Record, pos Position) {
 func (v *verifier) finish() (*Report, error) {
 	rep := v.rep
 	if !v.started {
+		if s := v.opts.ChangeSeq; s != 0 {
+			return nil, NoChain(s)
+		}
 		return rep, nil
 	}
 	rep.HeadHash = fmt.Sprintf("%x", v.prev)
@@ -243,6 +246,13 @@ func (v *verifier) finish() (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// NoChain is the Break of a log in which no line of the chain is left
+// while the store has committed the change recorded at seq changeSeq: its
+// lines were removed (File and Line are empty: there is no line to name).
+func NoChain(changeSeq uint64) *Break {
+	return &Break{Problem: fmt.Sprintf("no line of the chain is left, but the store has committed the change recorded at seq %d: the log's lines were removed", changeSeq)}
 }
 
 func firstErr(err, otherwise error) error {
@@ -319,6 +329,9 @@ func (it *lineIter) read() (*item, error) {
 			continue
 		}
 		if err != nil {
+			if b := lineErr(it.files[it.i], it.lineNo+1, err); b != err {
+				return nil, b
+			}
 			return nil, fmt.Errorf("%s:%d: %w", it.files[it.i], it.lineNo+1, err)
 		}
 		it.lineNo++
