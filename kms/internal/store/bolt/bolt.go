@@ -193,8 +193,10 @@ func checkLength(path string, size int64) error {
 	if !ok0 && !ok1 {
 		return nil
 	}
-	if need := int64(pgid) * int64(ps); need > size {
-		return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d", size, need))
+	// pgid > size/ps is pgid*ps > size without the product, which a
+	// crafted meta page could make overflow.
+	if ps > 0 && pgid > uint64(size)/uint64(ps) {
+		return damaged(path, fmt.Errorf("truncated: %d bytes, but its pages reach %d × %d bytes", size, pgid, ps))
 	}
 	return nil
 }

@@ -249,9 +249,10 @@
 //     value to what it is for and whose it is (a material to its key id and
 //     version, a credential secret to its access key id and, when scoped,
 //     to its name, admin flag, identity policy and expiry, the root check to
-//     its purpose), so a blob moved to another record, or a record copied
-//     under another id, does not open (sealer.ErrOpen), and an edited scope
-//     does not open either.
+//     its purpose), so a blob moved to another record does not open
+//     (sealer.ErrOpen), and an edited scope does not open either; a whole
+//     record copied under another row's id is refused when read
+//     (store.ErrDamaged: its own id is not the row's).
 //
 // What it cannot do without the root key: read a key's material or a
 // credential's secret, make a key whose material it knows, or make a

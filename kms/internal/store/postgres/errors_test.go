@@ -84,6 +84,8 @@ func TestNoPasswordShown(t *testing.T) {
 		"postgres://attestkms@127.0.0.1:1/db?sslmode=disable&password=" + pw,
 		"host=127.0.0.1 port=1 password=" + pw + " sslmode=disable",
 		"host=127.0.0.1 port=x password='" + pw,
+		"postgres://attestkms@127.0.0.1:1/db?sslmode=disable&sslpassword=" + pw,
+		"postgres://attestkms@127.0.0.1:1/db?sslmode=disable&PassWord=" + pw,
 	} {
 		_, err := Open(ctx, u, Options{})
 		if err == nil {

@@ -440,3 +440,31 @@ func TestWatchStops(t *testing.T) {
 		t.Fatalf("Watch on a closed store: %v", err)
 	}
 }
+
+// TestRecordUnderAnotherID: a record copied in the database under another
+// row's id (a key's onto another key, a credential's onto another) is
+// refused as damaged, by Key, by a transaction's Key and by the listings,
+// not served as that row's.
+func TestRecordUnderAnotherID(t *testing.T) {
+	u := newDB(t)
+	s := open(t, u)
+	a, b := testKey(1), testKey(2)
+	createKey(t, s, a)
+	createKey(t, s, b)
+	exec(t, connect(t, u), "UPDATE keys SET record = (SELECT record FROM keys WHERE id = $1) WHERE id = $2", b.ID, a.ID)
+	if k, err := s.Key(bg, a.ID); !errors.Is(err, store.ErrDamaged) {
+		t.Fatalf("Key(%s) = %+v, %v; want ErrDamaged", a.ID, k, err)
+	}
+	err := s.View(bg, func(r store.Reader) error {
+		if k, err := r.Key(a.ID); !errors.Is(err, store.ErrDamaged) {
+			t.Errorf("a transaction's Key(%s) = %+v, %v; want ErrDamaged", a.ID, k, err)
+		}
+		if ks, err := r.Keys("", 10); !errors.Is(err, store.ErrDamaged) {
+			t.Errorf("Keys = %d keys, %v; want ErrDamaged", len(ks), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

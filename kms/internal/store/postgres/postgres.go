@@ -549,7 +549,8 @@ func (s *Store) mapErr(err error) error {
 	return fmt.Errorf("postgres: %w", err)
 }
 
-// RedactURL is rawURL with its password, if any, replaced by "xxxxx": what
+// RedactURL is rawURL with its password, and any password or sslpassword
+// parameter, replaced by "xxxxx": what
 // may be logged or shown of a store's URL.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
@@ -557,8 +558,14 @@ func RedactURL(rawURL string) string {
 		return "(a connection string that is not a URL, not shown)"
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
+	hid := false
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") { // password, sslpassword
+			q[k] = []string{"xxxxx"}
+			hid = true
+		}
+	}
+	if hid {
 		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()

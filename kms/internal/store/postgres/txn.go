@@ -183,25 +183,32 @@ func errNotText(what string) error {
 	return fmt.Errorf("postgres: a %s that is not UTF-8 text without NUL cannot be stored", what)
 }
 
-func decode[T any](what, id string, ver int64, raw []byte, setVersion func(*T, uint64)) (*T, error) {
+// decode is the record raw of row id: store.ErrDamaged if it does not
+// parse, or if it is another row's record (its own id, idOf, is not the
+// row's): a record copied in the database under another id is refused, not
+// served as the row's.
+func decode[T any](what, id string, ver int64, raw []byte, idOf func(*T) string, setVersion func(*T, uint64)) (*T, error) {
 	r := new(T)
 	if err := json.Unmarshal(raw, r); err != nil {
 		return nil, fmt.Errorf("postgres: stored %s %q: %w", what, id, err)
+	}
+	if own := idOf(r); own != id {
+		return nil, fmt.Errorf("%w: postgres: stored %s %q holds the record of %q", store.ErrDamaged, what, id, own)
 	}
 	setVersion(r, uint64(ver))
 	return r, nil
 }
 
 func decodeKey(id string, ver int64, raw []byte) (*store.Key, error) {
-	return decode("key", id, ver, raw, func(k *store.Key, v uint64) { k.Version = v })
+	return decode("key", id, ver, raw, func(k *store.Key) string { return k.ID }, func(k *store.Key, v uint64) { k.Version = v })
 }
 
 func decodeAlias(name string, ver int64, raw []byte) (*store.Alias, error) {
-	return decode("alias", name, ver, raw, func(a *store.Alias, v uint64) { a.Version = v })
+	return decode("alias", name, ver, raw, func(a *store.Alias) string { return a.Name }, func(a *store.Alias, v uint64) { a.Version = v })
 }
 
 func decodeCredential(id string, ver int64, raw []byte) (*store.Credential, error) {
-	return decode("credential", id, ver, raw, func(c *store.Credential, v uint64) { c.Version = v })
+	return decode("credential", id, ver, raw, func(c *store.Credential) string { return c.AccessKeyID }, func(c *store.Credential, v uint64) { c.Version = v })
 }
 
 // list runs sql, which returns (id, version, record) rows, decoding each.
