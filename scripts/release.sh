@@ -77,8 +77,11 @@ echo "== building $rev for $platforms, twice"
 build "$tmp/first"
 build "$tmp/second-build-elsewhere"
 
-mkdir -p "$out"
-rm -f "$out/SHA256SUMS" "$out/BUILDINFO"
+# Everything is checked, and the release assembled in $tmp/release, before
+# $out is touched: a failed run leaves an earlier release as it was (and
+# never a directory without SHA256SUMS that the next run would refuse).
+stage="$tmp/release"
+mkdir -p "$stage"
 failed=0
 for platform in $platforms; do
   goos=${platform%/*} goarch=${platform#*/}
@@ -101,13 +104,16 @@ for platform in $platforms; do
       fi
     done
     echo "$name  $h1 (both builds)"
-    cp "$one" "$out/$name"
-    { sed "1s|^$one|$name|" <<<"$info"; echo; } >>"$out/BUILDINFO"
+    cp "$one" "$stage/$name"
+    { sed "1s|^$one|$name|" <<<"$info"; echo; } >>"$stage/BUILDINFO"
   done
 done
 if [ "$failed" != 0 ]; then
-  rm -f "$out/SHA256SUMS"
+  echo "release.sh: error: nothing written to $out" >&2
   exit 1
 fi
-(cd "$out" && sha256sum $(for p in $platforms; do for b in $binaries; do echo "$b-${p%/*}-${p#*/}"; done; done) >SHA256SUMS)
+(cd "$stage" && sha256sum $(for p in $platforms; do for b in $binaries; do echo "$b-${p%/*}-${p#*/}"; done; done) >SHA256SUMS)
+mkdir -p "$out"
+rm -f "$out/SHA256SUMS" "$out/BUILDINFO"
+cp "$stage"/* "$out/"
 echo "== $out: the binaries, SHA256SUMS and BUILDINFO of $rev"

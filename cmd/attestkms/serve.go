@@ -300,6 +300,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	node := ""
 	if svc.Node() != "" {
 		node = ", store " + cfg.store.describe(cfg.dataDir) + ", node " + svc.Node()
+	} else if cfg.store.store != "" {
+		// --store bolt:PATH: the store is not DIR/kms.db; say which it is.
+		node = ", store " + cfg.store.describe(cfg.dataDir)
 	}
 	fmt.Fprintf(stderr, "attestkms: serving AWS KMS, Huawei DEW KMS and Tencent KMS on %s://%s (data %s, region %s%s)\n", scheme, ln.Addr(), cfg.dataDir, svc.Region(), node)
 	if cfg.allowDebugEnclaves {
