@@ -173,7 +173,41 @@ func TestKeyCacheDeletedAndUnauthenticated(t *testing.T) {
 		}
 	}
 	live = false // the credential is deleted
+	gone := c.m[cacheKey{"AK1", "s1"}]
 	if c.match(lookup, f.claim("AK1", "s1", secret, "c"), t0) {
 		t.Fatal("a deleted credential authenticated through its cached key")
+	}
+	// The request that named it dropped and zeroed its key.
+	if _, kept := c.m[cacheKey{"AK1", "s1"}]; kept || gone.key != [32]byte{} || gone.secretSum != [32]byte{} {
+		t.Fatalf("a deleted credential's key kept (%v) or not zeroed", kept)
+	}
+}
+
+// TestKeyCacheStaleZeroed: an entry older than keyTTL is zeroed at the next
+// put though the cache is not full, and a rotated credential's entry at
+// the next request that names it.
+func TestKeyCacheStaleZeroed(t *testing.T) {
+	f := &fakeScheme{}
+	c := NewKeyCache(0)
+	secret := []byte("secret-one")
+	lookup := func(string) ([]byte, bool) { return secret, true }
+	if !c.match(lookup, f.claim("AK1", "day1", secret, "a"), t0) {
+		t.Fatal("refused")
+	}
+	day1 := c.m[cacheKey{"AK1", "day1"}]
+	if !c.match(lookup, f.claim("AK1", "day2", secret, "b"), t0.Add(keyTTL+time.Second)) {
+		t.Fatal("refused")
+	}
+	if _, kept := c.m[cacheKey{"AK1", "day1"}]; kept || day1.key != [32]byte{} || c.Len() != 1 {
+		t.Fatalf("stale entry kept (%v) or not zeroed, %d keys", kept, c.Len())
+	}
+	day2 := c.m[cacheKey{"AK1", "day2"}]
+	old := secret
+	secret = []byte("secret-two") // rotated
+	if c.match(lookup, f.claim("AK1", "day2", old, "c"), t0.Add(keyTTL+time.Minute)) {
+		t.Fatal("the old secret accepted")
+	}
+	if day2.key != [32]byte{} || c.Len() != 0 {
+		t.Fatalf("rotated credential's key not zeroed, %d keys", c.Len())
 	}
 }
