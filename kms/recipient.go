@@ -39,8 +39,9 @@ type PublicKeyWrap struct {
 }
 
 // AttestationSummary is what the audit log records of a Recipient's verified
-// evidence (Call.Attestation, AuditRecord.Attestation). attest builds it from
-// the claims, so that kms reads no format's claims.
+// evidence (audit.Record.Attestation, noted on the operation's own Call by
+// verifyRecipient). attest builds it from the claims, so that kms reads no
+// format's claims.
 type AttestationSummary = attest.Summary
 
 // resolveTarget verifies a Recipient or checks a public-key wrap (at most

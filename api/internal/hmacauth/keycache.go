@@ -18,9 +18,11 @@ import (
 // secret the lookup returns now has that hash (compared in constant time),
 // so a rotated or replaced secret never meets a key of the old one. Entries
 // are added only when a signature verified with the key, so a client
-// without a secret can neither add nor evict one; there are at most a fixed
-// number (each the size of two hashes), none older than keyTTL, and an
-// evicted key is zeroed. A cached key is as secret as the secret for its
+// without a secret can neither add one nor evict a live credential's; there are at most a fixed
+// number (each the size of two hashes), none used older than keyTTL, and
+// an evicted key is zeroed: a stale entry at the next put, an entry of a
+// rotated or deleted credential at the next request naming its access key
+// and scope. A cached key is as secret as the secret for its
 // day: it is never logged, printed or returned.
 //
 // Timing. A request whose signature is wrong costs the same whether its
@@ -70,24 +72,38 @@ func (c *KeyCache) Len() int {
 }
 
 // get copies out the key of (id, scope) if it was derived from a secret
-// whose SHA-256 is sum, and is not older than keyTTL at now.
+// whose SHA-256 is sum, and is not older than keyTTL at now. An entry it
+// finds stale, or derived from another secret (the credential was rotated
+// or deleted: a live credential's lookup returns the secret its entry was
+// made with), is dropped and zeroed: no key of a credential that is gone
+// stays in memory once anyone names it.
 func (c *KeyCache) get(id, scope string, sum *[sha256.Size]byte, now time.Time) (key [sha256.Size]byte, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.m[cacheKey{id, scope}]
+	k := cacheKey{id, scope}
+	e := c.m[k]
 	if e == nil {
 		return key, false
 	}
-	same := hmac.Equal(e.secretSum[:], sum[:])
-	if !same || now.Sub(e.added) > keyTTL || now.Before(e.added.Add(-keyTTL)) {
+	if !hmac.Equal(e.secretSum[:], sum[:]) || stale(e, now) {
+		c.drop(k, e)
 		return key, false
 	}
 	return e.key, true
 }
 
+// stale reports whether e is older than keyTTL at now (or from further in
+// the future, should the clock go back).
+func stale(e *cachedKey, now time.Time) bool {
+	return now.Sub(e.added) > keyTTL || now.Before(e.added.Add(-keyTTL))
+}
+
 // put keeps key for (id, scope) and the secret whose SHA-256 is sum,
 // replacing what was there. It first drops the entries older than keyTTL
-// and, if the cache is still full, one more.
+// (a put is a request that verified after a miss: once per access key and
+// scope a day, so the sweep is not on the hot path, and a scope no request
+// names again, yesterday's, is zeroed at the next put rather than when the
+// cache fills) and, if the cache is still full, one more.
 func (c *KeyCache) put(id, scope string, sum, key *[sha256.Size]byte, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -95,12 +111,12 @@ func (c *KeyCache) put(id, scope string, sum, key *[sha256.Size]byte, now time.T
 	if old := c.m[k]; old != nil {
 		c.drop(k, old)
 	}
-	if len(c.m) >= c.max {
-		for k, e := range c.m {
-			if now.Sub(e.added) > keyTTL || now.Before(e.added.Add(-keyTTL)) {
-				c.drop(k, e)
-			}
+	for k, e := range c.m {
+		if stale(e, now) {
+			c.drop(k, e)
 		}
+	}
+	if len(c.m) >= c.max {
 		for k, e := range c.m {
 			if len(c.m) < c.max {
 				break

@@ -128,3 +128,86 @@ func TestKeyCacheBounded(t *testing.T) {
 		t.Fatalf("stale entry not dropped first: %d keys", c.Len())
 	}
 }
+
+// TestKeyCacheDeletedAndUnauthenticated: a deleted credential's request,
+// rightly signed, is refused though its key is cached; and requests that do
+// not verify (unknown ids, wrong signatures, a scope never verified) neither
+// add an entry nor evict one from a full cache.
+func TestKeyCacheDeletedAndUnauthenticated(t *testing.T) {
+	f := &fakeScheme{}
+	c := NewKeyCache(2)
+	secret := []byte("secret-one")
+	live := true
+	lookup := func(id string) ([]byte, bool) {
+		if id == "AK1" && live {
+			return secret, true
+		}
+		return nil, false
+	}
+	if !c.match(lookup, f.claim("AK1", "s1", secret, "a"), t0) || !c.match(lookup, f.claim("AK1", "s2", secret, "b"), t0) || c.Len() != 2 {
+		t.Fatalf("setup: %d keys", c.Len())
+	}
+	before := map[cacheKey]cachedKey{}
+	for k, e := range c.m {
+		before[k] = *e
+	}
+	for i := range 100 {
+		bad := f.claim("AK1", "s1", secret, fmt.Sprint("bad ", i))
+		bad.Signature[i%32] ^= 1
+		for _, cl := range []*Claim{
+			f.claim(fmt.Sprint("AK-unknown-", i), "s1", secret, "x"), // right signature, unknown id
+			f.claim("AK1", fmt.Sprint("s-new-", i), []byte("guess"), "x"),
+			bad,
+		} {
+			if c.match(lookup, cl, t0) {
+				t.Fatalf("request %d of %s accepted", i, cl.AccessKeyID)
+			}
+		}
+	}
+	if c.Len() != 2 {
+		t.Fatalf("%d keys after failing requests, want 2", c.Len())
+	}
+	for k, e := range c.m {
+		if b, ok := before[k]; !ok || b != *e {
+			t.Fatalf("entry %v added or changed by failing requests", k)
+		}
+	}
+	live = false // the credential is deleted
+	gone := c.m[cacheKey{"AK1", "s1"}]
+	if c.match(lookup, f.claim("AK1", "s1", secret, "c"), t0) {
+		t.Fatal("a deleted credential authenticated through its cached key")
+	}
+	// The request that named it dropped and zeroed its key.
+	if _, kept := c.m[cacheKey{"AK1", "s1"}]; kept || gone.key != [32]byte{} || gone.secretSum != [32]byte{} {
+		t.Fatalf("a deleted credential's key kept (%v) or not zeroed", kept)
+	}
+}
+
+// TestKeyCacheStaleZeroed: an entry older than keyTTL is zeroed at the next
+// put though the cache is not full, and a rotated credential's entry at
+// the next request that names it.
+func TestKeyCacheStaleZeroed(t *testing.T) {
+	f := &fakeScheme{}
+	c := NewKeyCache(0)
+	secret := []byte("secret-one")
+	lookup := func(string) ([]byte, bool) { return secret, true }
+	if !c.match(lookup, f.claim("AK1", "day1", secret, "a"), t0) {
+		t.Fatal("refused")
+	}
+	day1 := c.m[cacheKey{"AK1", "day1"}]
+	if !c.match(lookup, f.claim("AK1", "day2", secret, "b"), t0.Add(keyTTL+time.Second)) {
+		t.Fatal("refused")
+	}
+	if _, kept := c.m[cacheKey{"AK1", "day1"}]; kept || day1.key != [32]byte{} || c.Len() != 1 {
+		t.Fatalf("stale entry kept (%v) or not zeroed, %d keys", kept, c.Len())
+	}
+	day2 := c.m[cacheKey{"AK1", "day2"}]
+	old := secret
+	secret = []byte("secret-two") // rotated
+	if c.match(lookup, f.claim("AK1", "day2", old, "c"), t0.Add(keyTTL+time.Minute)) {
+		t.Fatal("the old secret accepted")
+	}
+	if day2.key != [32]byte{} || c.Len() != 0 {
+		t.Fatalf("rotated credential's key not zeroed, %d keys", c.Len())
+	}
+}

@@ -24,8 +24,11 @@ import (
 // it zeroes after sending: the answer may hold a secret.
 func Write(w http.ResponseWriter, status int, contentType string, v any) error {
 	// Room for most answers at once (a data key's is 300 bytes, with a
-	// Recipient 800): no growing, and no copy of a secret left behind in
-	// a smaller buffer it outgrew.
+	// Recipient 800). A larger one (an RSA data key pair's private key)
+	// leaves no copy behind either: the Encoder writes the answer in one
+	// Write, so the buffer grows while still empty. The copy this does not
+	// reach is encoding/json's own (its pooled encoding state, not
+	// zeroed), as the package says.
 	buf := bytes.NewBuffer(make([]byte, 0, 1024))
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err

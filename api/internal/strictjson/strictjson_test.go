@@ -1,7 +1,11 @@
 package strictjson
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -61,5 +65,58 @@ func TestDecode(t *testing.T) {
 	err := Decode([]byte(`{"`+strings.Repeat("a", 1000)+`":1}`), new(req), exact)
 	if err == nil || len(err.Error()) > 120 {
 		t.Errorf("long name: %v", err)
+	}
+}
+
+// TestLooseAgreesWithDecoder holds the Unmarshal-first path of a loose
+// Decode to what the decoder alone accepted before it (the dialects'
+// decode): the same bodies accepted into the same values, the same refused.
+// Among them what encoding/json is lenient about (case-insensitive names, a
+// name given twice, null) and what each refuses differently (trailing data).
+func TestLooseAgreesWithDecoder(t *testing.T) {
+	decoderOnly := func(body []byte, v any) bool {
+		if len(bytes.TrimSpace(body)) == 0 {
+			body = []byte("{}")
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if dec.Decode(v) != nil {
+			return false
+		}
+		_, err := dec.Token()
+		return err == io.EOF
+	}
+	loose := Options{Integer: "a number"}
+	for _, body := range []string{
+		``, ` `, `{}`, `null`, ` null `, `{"Name":"x"}`, `{"name":"x","NAME":"y"}`, `{"Name":"x","Name":"y"}`,
+		`{"Name":"x"} `, `{"Name":"x"} {}`, `{"Name":"x"}x`, `{"Name":"x"}null`, `[]`, `"x"`, `1`, `true`,
+		`{"N":1}`, `{"N":1.0}`, `{"N":1e2}`, `{"N":-0}`, `{"N":2147483648}`, `{"N":null}`, `{"F":1e400}`,
+		`{"Nested":null}`, `{"Nested":{"a":"x","A":"y"}}`, `{"Nested":{"A":1}}`, `{"Nested":[]}`,
+		`{"Name":"\ud800"}`, "{\"Name\":\"\xff\"}", `{"Name":"x",}`, `{,}`, `{"Name"}`, "{\"Name\":\"x\"}\x00",
+		`{"Other":{"deep":[1,2,{"x":null}]}}`, `{"\u004eame":"x"}`, "\ufeff{}",
+	} {
+		var got, want req
+		err := Decode([]byte(body), &got, loose)
+		ok := decoderOnly([]byte(body), &want)
+		if (err == nil) != ok {
+			t.Errorf("%q: Decode %v, the decoder alone accepts: %v", body, err, ok)
+			continue
+		}
+		if ok && !reflect.DeepEqual(got, want) {
+			t.Errorf("%q: Decode gave %+v, the decoder alone %+v", body, got, want)
+		}
+	}
+}
+
+// TestExactRefusesWhatLooseMatches: with Exact, the names encoding/json
+// would match in any case, or twice, are refused at the top level.
+func TestExactRefusesWhatLooseMatches(t *testing.T) {
+	exact := Options{Exact: true, Integer: "an integer", FractionIsType: true}
+	for _, body := range []string{
+		`{"Name":"x","name":"y"}`, `{"NAME":"x"}`, `{"name":"x","Name":"y"}`, `{"\u004eame":"x","Name":"y"}`,
+		`{"Nested":{"A":"x","B":1}}`, `{"Name":"x","Name":"x"}`, `null`, `{"N":1,"n":2}`,
+	} {
+		if err := Decode([]byte(body), new(req), exact); err == nil {
+			t.Errorf("%q accepted", body)
+		}
 	}
 }
