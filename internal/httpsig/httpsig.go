@@ -93,6 +93,14 @@ func IsHostByte(c byte) bool {
 	return IsDigit(c) || IsLower(c) || IsUpper(c) || strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0
 }
 
+// SentAsIs reports whether net/http's client sends host, a valid Host
+// value (IsToken with IsHostByte), unchanged. It does not for an IPv6 literal
+// with a zone ("[fe80::1%en0]"): RFC 6874 has a client drop the zone, so a
+// signer that signed it would sign a host that is never sent.
+func SentAsIs(host string) bool {
+	return !strings.HasPrefix(host, "[") || !strings.Contains(host, "%")
+}
+
 // IsUnreserved is RFC 3986's unreserved set, A-Z a-z 0-9 - . _ ~: what
 // every scheme's canonical URI and query leave unescaped.
 func IsUnreserved(c byte) bool {

@@ -150,8 +150,8 @@ func sanitizeHost(r *http.Request) (host string, stripped bool, err error) {
 	if host == "" {
 		host = r.URL.Host
 	}
-	if !httpsig.IsToken(host, httpsig.MaxHost, httpsig.IsHostByte) {
-		return "", false, fmt.Errorf("%w: request host is empty or not a valid host", ErrMalformed)
+	if !httpsig.IsToken(host, httpsig.MaxHost, httpsig.IsHostByte) || !httpsig.SentAsIs(host) {
+		return "", false, fmt.Errorf("%w: request host is empty, not a valid host or not sent as it is (an IPv6 zone)", ErrMalformed)
 	}
 	if h, port, ok := splitPort(host); ok {
 		s := strings.ToLower(r.URL.Scheme)

@@ -90,6 +90,9 @@ func TestSignRefuses(t *testing.T) {
 			}
 			return sigv4.Sign(r, nil, testAKID, []byte(testSecret), "us-east-1", "kms", testTime)
 		},
+		"ipv6 zone": func() error { // net/http would send the host without it
+			return sigv4.Sign(kmsRequest(t, "https://[fe80::1%25en0]:8443/", "Encrypt", ""), nil, testAKID, []byte(testSecret), "us-east-1", "kms", testTime)
+		},
 		"repeated query": func() error {
 			return sigv4.Sign(kmsRequest(t, testURL+"?a=1&a=2", "Encrypt", ""), nil, testAKID, []byte(testSecret), "us-east-1", "kms", testTime)
 		},

@@ -18,7 +18,8 @@ import (
 // For the SDK's request and second its Authorization is the SDK's, byte for
 // byte. It refuses (with httpsig.ErrMalformed) what Verify would: a bad SecretId or
 // service, an empty secret, another method, path or a query, no or several
-// Content-Type headers, unprintable or overlong signed values, more than 16
+// Content-Type headers, unprintable or overlong signed values, a host with
+// an IPv6 zone (net/http drops it when sending), more than 16
 // signed headers. On error r is left as it was.
 func Sign(r *http.Request, body []byte, secretID string, secret []byte, service string, now time.Time, extra ...string) error {
 	if r == nil || r.URL == nil {
@@ -60,6 +61,9 @@ func Sign(r *http.Request, body []byte, secretID string, secret []byte, service 
 		return fmt.Errorf("%w: more than %d headers to sign", httpsig.ErrMalformed, maxSignedHeaders)
 	}
 	slices.Sort(names)
+	if host := r.Host; host != "" && !httpsig.SentAsIs(host) || host == "" && !httpsig.SentAsIs(r.URL.Host) {
+		return fmt.Errorf("%w: the request's host has an IPv6 zone, which net/http does not send", httpsig.ErrMalformed)
+	}
 	values, err := signedValues(r, names)
 	if err != nil {
 		return err
