@@ -153,12 +153,15 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 			return nil, internal(err)
 		}
 	}
-	m := store.SealMaterial(s.sealer, rec.ID, 1, material)
+	m, err := store.SealMaterial(s.sealer, rec.ID, 1, material)
 	clear(material)
+	if err != nil {
+		return nil, internal(err)
+	}
 	m.CreatedAt = now
 	rec.Materials = []store.Material{m}
 
-	err := s.change(ctx, c, func(tx store.Txn) error {
+	err = s.change(ctx, c, func(tx store.Txn) error {
 		if err := tx.CreateKey(rec); err != nil {
 			return err
 		}

@@ -384,7 +384,9 @@ func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCred
 		return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
 	}
 	c.noteCredential(rec.AccessKeyID)
-	store.SealCredential(s.sealer, rec, []byte(cred.SecretAccessKey))
+	if err := store.SealCredential(s.sealer, rec, []byte(cred.SecretAccessKey)); err != nil {
+		return nil, internal(err)
+	}
 	err := s.change(ctx, c, func(tx store.Txn) error {
 		err := tx.CreateCredential(rec)
 		if errors.Is(err, store.ErrExists) {
@@ -522,7 +524,9 @@ func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID str
 	rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
 	c.noteCredential(rec.AccessKeyID)
 	c.noteMessage("replaces " + accessKeyID)
-	store.SealCredential(s.sealer, &rec, []byte(cred.SecretAccessKey))
+	if err := store.SealCredential(s.sealer, &rec, []byte(cred.SecretAccessKey)); err != nil {
+		return nil, internal(err)
+	}
 	err := s.change(ctx, c, func(tx store.Txn) error {
 		if err := tx.DeleteCredential(accessKeyID); errors.Is(err, store.ErrNotFound) {
 			return credentialNotFound(accessKeyID)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
@@ -142,6 +143,9 @@ func verbsOf(format string) []byte {
 // internal wraps an unexpected failure: the client sees a generic message,
 // the cause stays for the log.
 func internal(cause error) error {
+	if errors.Is(cause, sealer.ErrUnavailable) {
+		return &Error{Kind: ErrInternal, Msg: "The root key is unavailable (its device does not answer); try again later.", Cause: cause}
+	}
 	return &Error{Kind: ErrInternal, Msg: "internal error", Cause: cause}
 }
 

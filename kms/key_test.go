@@ -18,18 +18,18 @@ func TestDecodeKeyRefusesDamagedRecords(t *testing.T) {
 	}
 	rec := &store.Key{ID: newUUID(), Spec: string(SymmetricDefault), Usage: string(EncryptDecrypt), Policy: `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}`}
 	m1 := bytes.Repeat([]byte{0xaa}, 32)
-	rec.Materials = []store.Material{store.SealMaterial(sl, rec.ID, 1, m1)}
+	rec.Materials = []store.Material{must(store.SealMaterial(sl, rec.ID, 1, m1))}
 	good, err := decodeKey(sl, rec)
 	if err != nil || !bytes.Equal(good.sym[1], m1) {
 		t.Fatalf("decodeKey of a sound record: %v", err)
 	}
 
-	tampered := store.SealMaterial(sl, rec.ID, 2, m1)
+	tampered := must(store.SealMaterial(sl, rec.ID, 2, m1))
 	tampered.Sealed[len(tampered.Sealed)-1] ^= 1
 	for name, second := range map[string]store.Material{
 		"tampered":         tampered,
-		"repeated version": store.SealMaterial(sl, rec.ID, 1, m1),
-		"wrong version":    {Version: 3, Sealed: store.SealMaterial(sl, rec.ID, 2, m1).Sealed},
+		"repeated version": must(store.SealMaterial(sl, rec.ID, 1, m1)),
+		"wrong version":    {Version: 3, Sealed: must(store.SealMaterial(sl, rec.ID, 2, m1)).Sealed},
 	} {
 		bad := *rec
 		bad.Materials = []store.Material{rec.Materials[0], second}
@@ -46,4 +46,11 @@ func TestDecodeKeyRefusesDamagedRecords(t *testing.T) {
 			t.Errorf("%s: material opened before the fault is not zeroed", name)
 		}
 	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

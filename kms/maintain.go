@@ -72,7 +72,9 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			if !rec.RotationEnabled || KeyState(rec.State) != Enabled || rec.NextRotation == nil || now.Before(*rec.NextRotation) {
 				return errNoChange
 			}
-			s.rotate(rec, now, RotationAutomatic)
+			if err := s.rotate(rec, now, RotationAutomatic); err != nil {
+				return internal(err)
+			}
 			next := rec.NextRotation.Add(time.Duration(rec.RotationPeriodDays) * 24 * time.Hour)
 			if next.Before(now) { // the server was down for whole periods
 				next = now.Add(time.Duration(rec.RotationPeriodDays) * 24 * time.Hour)

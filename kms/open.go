@@ -256,12 +256,18 @@ func Init(opts Options) (*Account, *Credential, error) {
 // check, and the account's root credential cred, sealed.
 func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential) func(store.Txn) error {
 	return func(tx store.Txn) error {
-		m := &store.Meta{AccountID: acct.AccountID, ProjectID: acct.ProjectID, Region: region, RootCheck: store.SealRootCheck(sl)}
+		check, err := store.SealRootCheck(sl)
+		if err != nil {
+			return err
+		}
+		m := &store.Meta{AccountID: acct.AccountID, ProjectID: acct.ProjectID, Region: region, RootCheck: check}
 		if err := tx.PutMeta(m); err != nil {
 			return err
 		}
 		rec := &store.Credential{AccessKeyID: cred.AccessKeyID, Name: cred.Name, CreatedAt: cred.CreatedAt}
-		store.SealCredential(sl, rec, []byte(cred.SecretAccessKey))
+		if err := store.SealCredential(sl, rec, []byte(cred.SecretAccessKey)); err != nil {
+			return err
+		}
 		return tx.CreateCredential(rec)
 	}
 }

@@ -40,13 +40,17 @@ func (s *Service) rotatable(c *Call, rec *store.Key, needEnabled bool) error {
 }
 
 // rotate adds a new current material version to rec.
-func (s *Service) rotate(rec *store.Key, now time.Time, rotationType string) {
+func (s *Service) rotate(rec *store.Key, now time.Time, rotationType string) error {
 	material := make([]byte, 32)
 	rand.Read(material)
-	m := store.SealMaterial(s.sealer, rec.ID, rec.Current().Version+1, material)
+	m, err := store.SealMaterial(s.sealer, rec.ID, rec.Current().Version+1, material)
 	clear(material)
+	if err != nil {
+		return err
+	}
 	m.CreatedAt, m.RotationType = now, rotationType
 	rec.Materials = append(rec.Materials, m)
+	return nil
 }
 
 // EnableKeyRotationRequest turns on automatic rotation every
@@ -189,7 +193,9 @@ func (s *Service) rotateKeyOnDemand(ctx context.Context, c *Call, req *RotateKey
 		if n >= maxOnDemandRotations {
 			return errorf(ErrLimitExceeded, "%s has been rotated on demand %d times, the most allowed.", s.keyARN(c, rec.ID), n)
 		}
-		s.rotate(rec, s.now().UTC().Truncate(time.Millisecond), RotationOnDemand)
+		if err := s.rotate(rec, s.now().UTC().Truncate(time.Millisecond), RotationOnDemand); err != nil {
+			return internal(err)
+		}
 		return nil
 	})
 	if err != nil {

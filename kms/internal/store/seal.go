@@ -34,7 +34,7 @@ var rootCheckValue = []byte("attestkms root key check v1")
 var ErrRootKey = errors.New("store: the root key does not open this store")
 
 // SealRootCheck is a new Meta.RootCheck for the root key of sl.
-func SealRootCheck(sl *sealer.Sealer) []byte {
+func SealRootCheck(sl *sealer.Sealer) ([]byte, error) {
 	return sl.Seal(purposeRootCheck, nil, rootCheckValue)
 }
 
@@ -42,6 +42,9 @@ func SealRootCheck(sl *sealer.Sealer) []byte {
 // sealed under (ErrRootKey if not).
 func CheckRoot(sl *sealer.Sealer, m *Meta) error {
 	if _, err := sl.Open(purposeRootCheck, nil, m.RootCheck); err != nil {
+		if errors.Is(err, sealer.ErrUnavailable) {
+			return err
+		}
 		return ErrRootKey
 	}
 	return nil
@@ -54,15 +57,32 @@ func materialAAD(keyID string, version uint32) []byte {
 
 // SealMaterial is version of key keyID's material, plaintext (which the
 // caller owns and zeroes), sealed, with a new random material id. CreatedAt
-// and RotationType are the caller's to set.
-func SealMaterial(sl *sealer.Sealer, keyID string, version uint32, plaintext []byte) Material {
+// and RotationType are the caller's to set. Only a device root key fails
+// (sealer.ErrUnavailable).
+func SealMaterial(sl *sealer.Sealer, keyID string, version uint32, plaintext []byte) (Material, error) {
 	var mid [32]byte
 	rand.Read(mid[:])
-	return Material{
-		Version: version,
-		ID:      hex.EncodeToString(mid[:]),
-		Sealed:  sl.Seal(purposeMaterial, materialAAD(keyID, version), plaintext),
+	sealed, err := sl.Seal(purposeMaterial, materialAAD(keyID, version), plaintext)
+	if err != nil {
+		return Material{}, err
 	}
+	return Material{Version: version, ID: hex.EncodeToString(mid[:]), Sealed: sealed}, nil
+}
+
+// ResealMaterial seals m's material, opened under from, under to, keeping
+// its version and id: a root-key rotation.
+func ResealMaterial(from, to *sealer.Sealer, keyID string, m *Material) error {
+	pt, err := OpenMaterial(from, keyID, m)
+	if err != nil {
+		return err
+	}
+	defer clear(pt)
+	sealed, err := to.Seal(purposeMaterial, materialAAD(keyID, m.Version), pt)
+	if err != nil {
+		return err
+	}
+	m.Sealed = sealed
+	return nil
 }
 
 // OpenMaterial opens material m of key keyID: a material copied from
@@ -74,9 +94,25 @@ func OpenMaterial(sl *sealer.Sealer, keyID string, m *Material) ([]byte, error) 
 
 // SealCredential seals secret into c.Sealed, bound to c's access key id and
 // to its scope (sealedAs): set every other field first.
-func SealCredential(sl *sealer.Sealer, c *Credential, secret []byte) {
+func SealCredential(sl *sealer.Sealer, c *Credential, secret []byte) error {
 	purpose, id := c.sealedAs()
-	c.Sealed = sl.Seal(purpose, id, secret)
+	sealed, err := sl.Seal(purpose, id, secret)
+	if err != nil {
+		return err
+	}
+	c.Sealed = sealed
+	return nil
+}
+
+// ResealCredential seals c's secret, opened under from, under to: a
+// root-key rotation.
+func ResealCredential(from, to *sealer.Sealer, c *Credential) error {
+	secret, err := OpenCredential(from, c)
+	if err != nil {
+		return err
+	}
+	defer clear(secret)
+	return SealCredential(to, c, secret)
 }
 
 // OpenCredential opens c's secret; a record whose scope was changed in the

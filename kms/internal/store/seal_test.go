@@ -23,7 +23,8 @@ func newSealer(t *testing.T) *sealer.Sealer {
 // TestRootCheck: the root check opens under its root key only.
 func TestRootCheck(t *testing.T) {
 	sl, other := newSealer(t), newSealer(t)
-	m := &Meta{RootCheck: SealRootCheck(sl)}
+	check, _ := SealRootCheck(sl)
+	m := &Meta{RootCheck: check}
 	if err := CheckRoot(sl, m); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestRootCheck(t *testing.T) {
 func TestMaterialBinding(t *testing.T) {
 	sl := newSealer(t)
 	pt := []byte("0123456789abcdef0123456789abcdef")
-	m := SealMaterial(sl, "key-a", 2, pt)
+	m, _ := SealMaterial(sl, "key-a", 2, pt)
 	if len(m.ID) != 64 || m.Version != 2 || bytes.Contains(m.Sealed, pt) {
 		t.Fatalf("sealed material %+v", m)
 	}
