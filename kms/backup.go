@@ -95,7 +95,9 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 	if err != nil {
 		return nil, err
 	}
-	if err := store.CheckRoot(sl, m); err != nil {
+	if err := store.CheckRoot(sl, m); errors.Is(err, sealer.ErrUnavailable) {
+		return nil, err
+	} else if err != nil {
 		return nil, ErrRootKeyMismatch
 	}
 	seq, err := r.AuditChangeSeq(chain)
@@ -252,6 +254,7 @@ func BackupOffline(opts Options, w io.Writer) (*BackupHeader, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer sl.Close()
 	st, err := openReadOnly(sp.path)
 	if err != nil {
 		return nil, err
@@ -267,7 +270,7 @@ func BackupOffline(opts Options, w io.Writer) (*BackupHeader, error) {
 		return err
 	})
 	if errors.Is(err, ErrRootKeyMismatch) {
-		err = fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
+		err = fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyName())
 	}
 	return h, err
 }
@@ -457,6 +460,9 @@ type RestoreOptions struct {
 	// RootKeyFile is the root key the backup was made under. Required: the
 	// new directory holds none (restore writes no root key).
 	RootKeyFile string
+	// RootKey is the same as a spec (Options.RootKey), PKCS11PIN its
+	// token's PIN.
+	RootKey, PKCS11PIN string
 	// Source names the backup in the new audit log's first lines.
 	Source string
 	// Live, if set, is the data directory of the live store, which Restore
@@ -493,8 +499,8 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("no data directory given")
 	}
-	if opts.RootKeyFile == "" {
-		return nil, errors.New("no root key file given: the backup is verified and opened under the root key it was made under")
+	if opts.RootKeyFile == "" && opts.RootKey == "" {
+		return nil, errors.New("no root key given: the backup is verified and opened under the root key it was made under")
 	}
 	now := time.Now
 	if opts.Now != nil {
@@ -503,10 +509,11 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 	if err := checkEmpty(opts.DataDir); err != nil {
 		return nil, err
 	}
-	sl, err := openRoot(Options{RootKeyFile: opts.RootKeyFile})
+	sl, err := openRoot(Options{RootKey: opts.RootKey, RootKeyFile: opts.RootKeyFile, PKCS11PIN: opts.PKCS11PIN})
 	if err != nil {
 		return nil, err
 	}
+	defer sl.Close()
 	p, err := parseBackup(backup, sl)
 	if err != nil {
 		return nil, err

@@ -100,14 +100,14 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	}
 
 	newDir := filepath.Join(t.TempDir(), "restored")
-	res, err := Restore(RestoreOptions{DataDir: newDir, RootKeyFile: s.opts.rootKeyPath(), Source: "test.bak", Now: clk.now}, resp.Backup)
+	res, err := Restore(RestoreOptions{DataDir: newDir, RootKeyFile: filepath.Join(s.opts.DataDir, "root.key"), Source: "test.bak", Now: clk.now}, resp.Backup)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Header != *resp.Header {
 		t.Fatalf("restore's header %+v, backup's %+v", res.Header, *resp.Header)
 	}
-	r, err := Open(Options{DataDir: newDir, RootKeyFile: s.opts.rootKeyPath(), Now: clk.now})
+	r, err := Open(Options{DataDir: newDir, RootKeyFile: filepath.Join(s.opts.DataDir, "root.key"), Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 }
 
 func mustReadRootB64(t *testing.T, s *Service) string {
-	b, err := os.ReadFile(s.opts.rootKeyPath())
+	b, err := os.ReadFile(filepath.Join(s.opts.DataDir, "root.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

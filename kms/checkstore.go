@@ -71,6 +71,7 @@ func CheckStore(ctx context.Context, opts Options) (*StoreCheck, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer sl.Close()
 	err = st.View(ctx, func(r store.Reader) error { return checkRecords(r, sl, opts, rep) })
 	if !sp.shared() {
 		err = damagedAt(err, sp.path)
@@ -104,8 +105,8 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 	if m.AccountID == "" || m.ProjectID == "" {
 		return bad("the meta record has no account")
 	}
-	if err := store.CheckRoot(sl, m); err != nil {
-		return fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
+	if err := checkRoot(sl, m, opts); err != nil {
+		return err
 	}
 	if _, err := r.AuditChangeSeq(""); err != nil {
 		return err
@@ -161,6 +162,9 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 	}
 	for _, c := range creds {
 		secret, err := store.OpenCredential(sl, c)
+		if errors.Is(err, sealer.ErrUnavailable) {
+			return err
+		}
 		if err != nil {
 			return bad("stored credential %q does not open under the root key that opens the store: %v", c.AccessKeyID, err)
 		}

@@ -258,6 +258,9 @@ func (c *Credentials) reloadAll(ctx context.Context, st store.Store, sl *sealer.
 			}
 			for _, rec := range recs {
 				secret, err := store.OpenCredential(sl, rec)
+				if errors.Is(err, sealer.ErrUnavailable) {
+					return err
+				}
 				if err != nil {
 					return fmt.Errorf("%w: credential %s does not open under the root key that opens the store: %v", ErrStoreDamaged, rec.AccessKeyID, err)
 				}
@@ -294,6 +297,9 @@ func loadCredentials(ctx context.Context, st store.Store, sl *sealer.Sealer, acc
 		}
 		for _, rec := range recs {
 			secret, err := store.OpenCredential(sl, rec)
+			if errors.Is(err, sealer.ErrUnavailable) {
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("%w: credential %s does not open under the root key that opens the store: %v", ErrStoreDamaged, rec.AccessKeyID, err)
 			}

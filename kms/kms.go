@@ -91,6 +91,7 @@ func (s *Service) Close() error {
 	aerr := s.audit.Close()
 	s.keys.close()
 	err := s.st.Close()
+	s.sealer.Close()
 	if s.unlockNode != nil {
 		s.unlockNode()
 	}

@@ -47,8 +47,15 @@ type Options struct {
 	// Logger receives the service's own notices: a shared store's change
 	// notifications lost and resumed (follow.go). If nil, none are logged.
 	Logger *slog.Logger
-	// RootKeyFile is the root key's path. If empty, DataDir/root.key.
+	// RootKey names where the root key lives (rootspec.go): file:PATH,
+	// env:VAR or an RFC 7512 pkcs11: URI. If empty: RootKeyFile.
+	RootKey string
+	// RootKeyFile is the root key's path, the same as RootKey "file:PATH".
+	// If both are empty, DataDir/root.key.
 	RootKeyFile string
+	// PKCS11PIN is the token's user PIN for a pkcs11: RootKey, read by the
+	// caller from a file or the environment (never a flag).
+	PKCS11PIN string
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
 	// Attestation verifies the evidence of Recipients, and judges it: a
@@ -98,11 +105,13 @@ func (o *Options) auditPath() string {
 	return filepath.Join(o.DataDir, auditFile)
 }
 
-func (o *Options) rootKeyPath() string {
-	if o.RootKeyFile != "" {
-		return o.RootKeyFile
+// rootKeyName names the root key in messages.
+func (o *Options) rootKeyName() string {
+	r, err := o.rootKeySpec()
+	if err != nil {
+		return "the root key"
 	}
-	return filepath.Join(o.DataDir, rootKeyFile)
+	return r.String()
 }
 
 // How long Open and Init wait for a shared store's database, and Open for
@@ -133,7 +142,7 @@ func remnants(opts Options) []string {
 		}
 	}
 	if opts.DataDir != "" {
-		if opts.RootKeyFile == "" {
+		if opts.defaultRootKey() {
 			add(filepath.Join(opts.DataDir, rootKeyFile))
 		}
 		add(filepath.Join(opts.DataDir, AdminCredentialFile))
@@ -187,9 +196,13 @@ func Init(opts Options) (*Account, *Credential, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	rk, err := opts.rootKeySpec()
+	if err != nil {
+		return nil, nil, err
+	}
 	if sp.shared() {
-		if opts.RootKeyFile == "" && opts.DataDir == "" {
-			return nil, nil, errors.New("no root key file given: the nodes of a shared store share one")
+		if opts.defaultRootKey() && opts.DataDir == "" {
+			return nil, nil, errors.New("no root key given: the nodes of a shared store share one")
 		}
 	} else if _, err := os.Stat(sp.path); err == nil {
 		return nil, nil, fmt.Errorf("%w: %s (refusing to overwrite it)", ErrAlreadyInitialised, opts.DataDir)
@@ -206,24 +219,13 @@ func Init(opts Options) (*Account, *Credential, error) {
 			return nil, nil, err
 		}
 	}
-	var root []byte
-	made := false // the root key file is this Init's: removed if Init fails
-	if _, statErr := os.Stat(opts.rootKeyPath()); statErr == nil {
-		root, err = readRootKey(opts.rootKeyPath())
-	} else if errors.Is(statErr, fs.ErrNotExist) {
-		root, err = createRootKey(opts.rootKeyPath())
-		made = err == nil
-	} else {
-		err = statErr
-	}
+	// made: the root key is this Init's (a file is removed if Init fails;
+	// a key generated in a token stays there, unused).
+	sl, made, err := openRootKey(rk, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	sl, err := sealer.New(root)
-	clear(root)
-	if err != nil {
-		return nil, nil, err
-	}
+	defer sl.Close()
 	acct := Account{AccountID: randomDigits(12), ProjectID: randomHex(16)}
 	now := time.Now()
 	if opts.Now != nil {
@@ -243,8 +245,8 @@ func Init(opts Options) (*Account, *Credential, error) {
 		err = fmt.Errorf("init %s: %w", opts.DataDir, err)
 	}
 	if err != nil {
-		if made {
-			os.Remove(opts.rootKeyPath())
+		if made && rk.kind == RootKeyFile {
+			os.Remove(rk.arg)
 		}
 		return nil, nil, err
 	}
@@ -311,11 +313,13 @@ func Open(opts Options) (*Service, error) {
 	}
 	st, err := openStore(sp.path)
 	if err != nil {
+		sl.Close()
 		return nil, err
 	}
 	s, err := newService(opts, st, sl, region, func(Account) (string, error) { return "", nil })
 	if err != nil {
 		st.Close()
+		sl.Close()
 		return nil, damagedAt(err, sp.path)
 	}
 	return s, nil
@@ -330,14 +334,14 @@ func damagedAt(err error, file string) error {
 	return fmt.Errorf("%w: %s: %s", ErrStoreDamaged, file, strings.TrimPrefix(err.Error(), ErrStoreDamaged.Error()+": "))
 }
 
-// openRoot reads the root key and makes its sealer.
+// openRoot opens the root key opts names and makes its sealer, which the
+// caller closes.
 func openRoot(opts Options) (*sealer.Sealer, error) {
-	root, err := readRootKey(opts.rootKeyPath())
+	r, err := opts.rootKeySpec()
 	if err != nil {
 		return nil, err
 	}
-	sl, err := sealer.New(root)
-	clear(root)
+	sl, _, err := openRootKey(r, false)
 	return sl, err
 }
 
@@ -360,6 +364,7 @@ func openShared(opts Options, sp storeSpec, region string) (*Service, error) {
 	defer cancel()
 	st, err := postgres.Open(ctx, sp.url, postgres.Options{Password: opts.StorePassword})
 	if err != nil {
+		sl.Close()
 		unlock()
 		return nil, err
 	}
@@ -368,6 +373,7 @@ func openShared(opts Options, sp storeSpec, region string) (*Service, error) {
 	})
 	if err != nil {
 		st.Close()
+		sl.Close()
 		unlock()
 		return nil, err
 	}
@@ -411,8 +417,8 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		if err != nil {
 			return err
 		}
-		if err := store.CheckRoot(sl, m); err != nil {
-			return fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyPath())
+		if err := checkRoot(sl, m, opts); err != nil {
+			return err
 		}
 		s.account = Account{AccountID: m.AccountID, ProjectID: m.ProjectID}
 		if s.chain, err = chainOf(s.account); err != nil {

@@ -46,7 +46,7 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	var f credentialFlags
 	out := fs.String("out", "", "write the backup to this `file` (required; created, never overwritten)")
 	fs.StringVar(&f.dataDir, "data-dir", "./attestkms-data", "the store's `directory`, while the server is stopped")
-	fs.StringVar(&f.rootKey, "root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	f.root.register(fs)
 	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: back up through its admin API")
 	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
 	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
@@ -77,7 +77,11 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	} else {
 		w := &memWriter{}
 		var err error
-		h, err = kms.BackupOffline(kms.Options{DataDir: f.dataDir, RootKeyFile: f.rootKey}, w)
+		opts := kms.Options{DataDir: f.dataDir}
+		if err := f.root.apply(&opts); err != nil {
+			return err
+		}
+		h, err = kms.BackupOffline(opts, w)
 		if errors.Is(err, kms.ErrStoreInUse) {
 			return withHint(err, "while the server runs, back up through it: --endpoint URL --credential ADMIN.json")
 		}
@@ -173,7 +177,8 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("restore", restoreUsage, stdout, stderr)
 	in := fs.String("in", "", "the backup `file` (required)")
 	dir := fs.String("data-dir", "", "the new store's `directory` (required): absent or empty")
-	root := fs.String("root-key-file", "", "the root key `file` the backup was made under (required)")
+	var root rootKeyFlags
+	root.register(fs)
 	live := fs.String("live", "", "the live store's data `directory`: list the keys the restore brings back")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -183,8 +188,12 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 		return usageError("restore needs --in FILE")
 	case *dir == "":
 		return usageError("restore needs --data-dir NEWDIR, an absent or empty directory")
-	case *root == "":
-		return usageError("restore needs --root-key-file FILE, the root key the backup was made under (NEWDIR holds none)")
+	case !root.given():
+		return usageError("restore needs --root-key SPEC (or --root-key-file FILE), the root key the backup was made under (NEWDIR holds none)")
+	}
+	var ropts kms.Options
+	if err := root.apply(&ropts); err != nil {
+		return err
 	}
 	fh, err := os.Open(*in)
 	if err != nil {
@@ -198,9 +207,9 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 	if len(data) > kms.MaxBackupSize {
 		return fmt.Errorf("--in %s is larger than %d bytes: not a backup this attestkms reads", *in, kms.MaxBackupSize)
 	}
-	res, err := kms.Restore(kms.RestoreOptions{DataDir: *dir, RootKeyFile: *root, Source: *in, Live: *live}, data)
+	res, err := kms.Restore(kms.RestoreOptions{DataDir: *dir, RootKeyFile: ropts.RootKeyFile, RootKey: ropts.RootKey, PKCS11PIN: ropts.PKCS11PIN, Source: *in, Live: *live}, data)
 	if errors.Is(err, kms.ErrBackupInvalid) {
-		return withHint(err, "nothing was written; is --root-key-file the root key of the store the backup was made of?")
+		return withHint(err, "nothing was written; is --root-key the root key of the store the backup was made of?")
 	}
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "--live reads the live store while its server is stopped")
@@ -223,6 +232,6 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 	if len(res.Resurrected) > 0 {
 		fmt.Fprintf(stderr, "attestkms: warning: %d keys the live store destroyed are back (listed on stdout)\n", len(res.Resurrected))
 	}
-	fmt.Fprintf(stderr, "attestkms: serve it with: attestkms serve --data-dir %s --root-key-file %s\n", *dir, *root)
+	fmt.Fprintf(stderr, "attestkms: serve it with: attestkms serve --data-dir %s %s\n", *dir, root.flag())
 	return nil
 }

@@ -195,7 +195,7 @@ func TestBackupWhileServingRestores(t *testing.T) {
 				t.Fatalf("restore %s: %q", bak, out)
 			}
 		}
-		addr, _, stop := startServe(t, serveConfig{dataDir: restored, rootKeyFile: rootKey})
+		addr, _, stop := startServe(t, serveConfig{dataDir: restored, root: rootKeyFlags{file: rootKey}})
 		rc := awsClient(t, addr, "us-east-1", admin)
 		if bak == offline {
 			// Backed up while pending deletion, it comes back so: cancel it.

@@ -66,7 +66,8 @@ Examples:
 
 // credentialFlags are the credential command's flags.
 type credentialFlags struct {
-	dataDir, rootKey                       string
+	dataDir                                string
+	root                                   rootKeyFlags
 	endpoint, credential, region, caBundle string
 	name, policy                           string
 	admin                                  bool
@@ -86,7 +87,7 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("credential "+sub, credentialUsage, stdout, stderr)
 	var f credentialFlags
 	fs.StringVar(&f.dataDir, "data-dir", "./attestkms-data", "the store's `directory`, while the server is stopped")
-	fs.StringVar(&f.rootKey, "root-key-file", "", "the root key's `file` (default DIR/root.key)")
+	f.root.register(fs)
 	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: act through its admin API")
 	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
 	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
@@ -148,7 +149,7 @@ func (f *credentialFlags) check(sub string, pos []string) error {
 		}
 		return nil
 	}
-	for _, name := range []string{"data-dir", "root-key-file"} {
+	for _, name := range []string{"data-dir", "root-key", "root-key-file", "pkcs11-pin-file"} {
 		if f.set[name] {
 			return usageError("--%s and --endpoint exclude each other: --endpoint acts on the running server, --data-dir on a stopped server's store", name)
 		}
@@ -170,7 +171,11 @@ func (f *credentialFlags) check(sub string, pos []string) error {
 // not hold.
 func localCredential(ctx context.Context, f *credentialFlags, sub string, pos []string, req *kms.CreateCredentialRequest, stdout io.Writer) error {
 	// Credentials have no region: the store is opened in its own.
-	svc, err := kms.Open(kms.Options{DataDir: f.dataDir, RootKeyFile: f.rootKey, StoredRegion: true})
+	opts := kms.Options{DataDir: f.dataDir, StoredRegion: true}
+	if err := f.root.apply(&opts); err != nil {
+		return err
+	}
+	svc, err := kms.Open(opts)
 	if errors.Is(err, kms.ErrStoreInUse) {
 		return withHint(err, "credentials are managed offline while the server is stopped; while it serves, use --endpoint URL --credential ADMIN.json")
 	}

@@ -53,7 +53,8 @@ func credentialDoc(a kms.Account, c *kms.Credential) ([]byte, error) {
 func runInit(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("init", initUsage, stdout, stderr)
 	dataDir := fs.String("data-dir", "", "the store's `directory` (required but with --store postgres://…)")
-	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key; required with --store postgres://…)")
+	var root rootKeyFlags
+	root.register(fs)
 	region := fs.String("region", "us-east-1", "the store's `region`, named in every key ARN")
 	credOut := fs.String("admin-credential-out", "", "write the admin credential to this new `file` (mode 0600) instead of stdout")
 	var sf storeFlags
@@ -65,15 +66,18 @@ func runInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	switch {
-	case sf.shared() && *rootKey == "":
-		return usageError("--store postgres://… needs --root-key-file: every node of a shared store reads the same root key")
+	case sf.shared() && !root.given():
+		return usageError("--store postgres://… needs --root-key SPEC (or --root-key-file FILE): every node of a shared store uses the same root key")
 	case !sf.shared() && *dataDir == "":
 		return usageError("--data-dir is required")
 	}
 	if !kms.ValidRegion(*region) {
 		return usageError("--region must be 1-32 characters of a-z 0-9 -, such as us-east-1")
 	}
-	opts := kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey, Region: *region}
+	opts := kms.Options{DataDir: *dataDir, Region: *region}
+	if err := root.apply(&opts); err != nil {
+		return err
+	}
 	err := sf.apply(&opts)
 	if err != nil {
 		return err

@@ -98,20 +98,21 @@ Examples:
 
 // serveConfig is what serve runs with; tests build one directly.
 type serveConfig struct {
-	dataDir, listen, rootKeyFile string
-	store                        storeFlags
-	region                       string
-	renameRegion                 bool
-	tlsCert, tlsKey              string
-	evidence                     evidenceFlags
-	allowDebugEnclaves           bool
-	maintainEvery                time.Duration
-	auditPath                    string
-	auditMaxSize                 int64            // 0: never rotate
-	reopen                       <-chan os.Signal // SIGHUP: reopen the audit log
-	obs                          obsFlags         // metrics, logs, limits (observe.go)
-	checkStore                   bool             // attestkms store check's check first
-	adminCredentialOut           string           // first start: the admin credential's file, outside DIR
+	dataDir, listen    string
+	root               rootKeyFlags
+	store              storeFlags
+	region             string
+	renameRegion       bool
+	tlsCert, tlsKey    string
+	evidence           evidenceFlags
+	allowDebugEnclaves bool
+	maintainEvery      time.Duration
+	auditPath          string
+	auditMaxSize       int64            // 0: never rotate
+	reopen             <-chan os.Signal // SIGHUP: reopen the audit log
+	obs                obsFlags         // metrics, logs, limits (observe.go)
+	checkStore         bool             // attestkms store check's check first
+	adminCredentialOut string           // first start: the admin credential's file, outside DIR
 }
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -119,7 +120,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	var cfg serveConfig
 	fs.StringVar(&cfg.dataDir, "data-dir", "./attestkms-data", "the store's `directory`; created and initialised on first start")
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "the `address` to listen on")
-	fs.StringVar(&cfg.rootKeyFile, "root-key-file", "", "the root key's `file` (default DIR/root.key; required with --store postgres://…)")
+	cfg.root.register(fs)
 	cfg.store.register(fs)
 	fs.StringVar(&cfg.region, "region", "us-east-1", "the service's one `region`, named in every key ARN; must be the store's")
 	fs.BoolVar(&cfg.renameRegion, "rename-region", false, "move a store of another region to --region, rewriting the ARNs in its key policies")
@@ -143,8 +144,11 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.store.check(); err != nil {
 		return err
 	}
-	if cfg.store.shared() && cfg.rootKeyFile == "" {
-		return usageError("--store postgres://… needs --root-key-file: every node of a shared store reads the same root key")
+	if err := cfg.root.check(); err != nil {
+		return err
+	}
+	if cfg.store.shared() && !cfg.root.given() {
+		return usageError("--store postgres://… needs --root-key SPEC (or --root-key-file FILE): every node of a shared store uses the same root key")
 	}
 	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
 		return usageError("--tls-cert and --tls-key go together")
@@ -184,8 +188,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if m != nil {
 		attestation = m.Verifier(verifiers)
 	}
-	opts := kms.Options{DataDir: cfg.dataDir, RootKeyFile: cfg.rootKeyFile, Region: cfg.region, RenameRegion: cfg.renameRegion,
+	opts := kms.Options{DataDir: cfg.dataDir, Region: cfg.region, RenameRegion: cfg.renameRegion,
 		Attestation: attestation, AuditPath: cfg.auditPath, AuditMaxSize: cfg.auditMaxSize, Logger: logger}
+	if err := cfg.root.apply(&opts); err != nil {
+		return err
+	}
 	if cfg.auditMaxSize == 0 {
 		opts.AuditMaxSize = -1 // never: kms's zero is its default
 	}
@@ -230,6 +237,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if _, err := os.Stat(inDir); err == nil && !cfg.store.shared() {
 		fmt.Fprintf(stderr, "attestkms: warning: %s holds the admin credential: move it out of the data directory and delete it: whoever reads the data directory then holds the admin credential\n", inDir)
 	}
+	if kms.RootKeyInDataDir(opts) {
+		fmt.Fprintf(stderr, "attestkms: warning: the root key is a file in the data directory: a copy of the directory (a backup, a snapshot, a stolen disk) is a copy of every key; move it into a token (--root-key pkcs11:…), a secret manager (--root-key env:VAR) or at least outside the directory (attestkms root-key rotate; README \"Where the root key should live\")\n")
+	}
 	if cfg.checkStore {
 		if err := checkStore(ctx, opts, cfg.store.describe(cfg.dataDir), stderr); err != nil {
 			return err
@@ -240,7 +250,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return withHint(err, "another attestkms serves this data directory")
 	}
 	if _, node, _ := kms.NodeID(cfg.dataDir); node && errors.Is(err, kms.ErrNotInitialised) {
-		return withHint(err, "serve it with the shared store's --store postgres://… and --root-key-file")
+		return withHint(err, "serve it with the shared store's --store postgres://… and --root-key")
 	}
 	if errors.Is(err, kms.ErrStoreMismatch) {
 		return withHint(err, "each node of a shared store needs a data directory of its own, made by its first start")

@@ -47,7 +47,8 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := newFlagSet("store check", storeUsage, stdout, stderr)
 	dataDir := fs.String("data-dir", "./attestkms-data", "the store's `directory`")
-	rootKey := fs.String("root-key-file", "", "the root key's `file` (default DIR/root.key; required with --store postgres://…)")
+	var root rootKeyFlags
+	root.register(fs)
 	var sf storeFlags
 	sf.register(fs)
 	if _, err := parseFlags(fs, args[1:], 0); err != nil {
@@ -56,10 +57,13 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	if err := sf.check(); err != nil {
 		return err
 	}
-	if sf.shared() && *rootKey == "" {
-		return usageError("--store postgres://… needs --root-key-file")
+	if sf.shared() && !root.given() {
+		return usageError("--store postgres://… needs --root-key SPEC (or --root-key-file FILE)")
 	}
-	opts := kms.Options{DataDir: *dataDir, RootKeyFile: *rootKey}
+	opts := kms.Options{DataDir: *dataDir}
+	if err := root.apply(&opts); err != nil {
+		return err
+	}
 	if sf.shared() {
 		opts.DataDir = ""
 	}

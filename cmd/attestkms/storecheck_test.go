@@ -319,7 +319,7 @@ func TestStoreCheckShared(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "no page check") || !strings.Contains(out, "0 keys (0 materials), 0 aliases, 1 credentials") {
 		t.Fatalf("store check --store: exit %d\n%s%s", code, out, errs)
 	}
-	if code, _, errs := runCmd("store", "check", "--store", u); code != 2 || !strings.Contains(errs, "needs --root-key-file") {
+	if code, _, errs := runCmd("store", "check", "--store", u); code != 2 || !strings.Contains(errs, "needs --root-key SPEC") {
 		t.Errorf("store check --store without a root key: exit %d: %s", code, errs)
 	}
 }
@@ -377,7 +377,7 @@ func TestAdminCredentialOut(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b, "admin-credential.json")); !os.IsNotExist(err) {
 		t.Errorf("admin-credential.json in the data directory: %v", err)
 	}
-	if strings.Contains(stderr.String(), "warning") || !strings.Contains(stderr.String(), out2) {
+	if strings.Contains(stderr.String(), "warning: "+filepath.Join(b, "admin-credential.json")) || !strings.Contains(stderr.String(), out2) {
 		t.Errorf("serve --admin-credential-out said: %s", stderr)
 	}
 	stop()
