@@ -215,6 +215,8 @@ func (s *Service) Backup(ctx context.Context, c *Call, req *BackupRequest) (*Bac
 		}
 		var buf bytes.Buffer
 		var h *BackupHeader
+		s.rootMu.RLock() // the records and their MAC under one root key
+		defer s.rootMu.RUnlock()
 		err := s.view(ctx, func(r store.Reader) error {
 			buf.Reset()
 			var err error

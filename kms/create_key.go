@@ -153,15 +153,16 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 			return nil, internal(err)
 		}
 	}
-	m, err := store.SealMaterial(s.sealer, rec.ID, 1, material)
-	clear(material)
-	if err != nil {
-		return nil, internal(err)
-	}
-	m.CreatedAt = now
-	rec.Materials = []store.Material{m}
-
-	err = s.change(ctx, c, func(tx store.Txn) error {
+	defer clear(material)
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		// Sealed inside the change: under the root key the store has
+		// when it commits (a root-key rotation is a change too).
+		m, err := store.SealMaterial(s.sealer, rec.ID, 1, material)
+		if err != nil {
+			return internal(err)
+		}
+		m.CreatedAt = now
+		rec.Materials = []store.Material{m}
 		if err := tx.CreateKey(rec); err != nil {
 			return err
 		}

@@ -390,10 +390,12 @@ func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCred
 		return nil, errorf(ErrAlreadyExists, "a credential named %q exists", name)
 	}
 	c.noteCredential(rec.AccessKeyID)
-	if err := store.SealCredential(s.sealer, rec, []byte(cred.SecretAccessKey)); err != nil {
-		return nil, internal(err)
-	}
 	err := s.change(ctx, c, func(tx store.Txn) error {
+		// Sealed inside the change: under the store's root key when it
+		// commits (rootrotate.go).
+		if err := store.SealCredential(s.sealer, rec, []byte(cred.SecretAccessKey)); err != nil {
+			return internal(err)
+		}
 		err := tx.CreateCredential(rec)
 		if errors.Is(err, store.ErrExists) {
 			return errorf(ErrAlreadyExists, "a credential named %q exists", name)
@@ -530,10 +532,10 @@ func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID str
 	rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
 	c.noteCredential(rec.AccessKeyID)
 	c.noteMessage("replaces " + accessKeyID)
-	if err := store.SealCredential(s.sealer, &rec, []byte(cred.SecretAccessKey)); err != nil {
-		return nil, internal(err)
-	}
 	err := s.change(ctx, c, func(tx store.Txn) error {
+		if err := store.SealCredential(s.sealer, &rec, []byte(cred.SecretAccessKey)); err != nil {
+			return internal(err)
+		}
 		if err := tx.DeleteCredential(accessKeyID); errors.Is(err, store.ErrNotFound) {
 			return credentialNotFound(accessKeyID)
 		} else if err != nil {

@@ -147,14 +147,17 @@ func (s *Service) cachedKey(ctx context.Context, id string) (*key, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
+	// The read and the open under one root key: a rotation between
+	// them would open an old record under the new key.
+	s.rootMu.RLock()
 	rec, err := s.st.Key(ctx, id)
+	if err == nil {
+		k, err = decodeKey(s.sealer, rec)
+	}
+	s.rootMu.RUnlock()
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	k, err = decodeKey(s.sealer, rec)
 	if err != nil {
 		return nil, err
 	}

@@ -58,7 +58,12 @@ type Call struct {
 type Service struct {
 	opts    Options
 	st      store.Store
-	sealer  *sealer.Sealer // the root key's: what the store holds sealed
+	// sealer is the root key's: what the store holds sealed. A root-key
+	// rotation replaces it (rootrotate.go) holding rootMu and changeMu:
+	// what seals reads it inside a change (changeMu), what opens
+	// records it read holds rootMu for reading from the read to the open.
+	sealer  *sealer.Sealer
+	rootMu  sync.RWMutex
 	keys    *keyCache
 	account Account
 	region  string

@@ -19,6 +19,9 @@
 //	                  ReplacedAccessKeyId (deleted in the same transaction)
 //	Backup            {} -> {"Backup": base64 of the backup file (docs/backup.md),
 //	                  "CreatedAt", "Keys", "Aliases", "Credentials"}
+//	RotateRootKey     {"To": SPEC} -> {"Keys", "Materials", "Credentials",
+//	                  "Made", "Compacted"}: the store resealed under the root
+//	                  key SPEC names on the server's host (kms/rootrotate.go)
 //
 // Who may: only a credential with the admin permission (the one init makes,
 // and those made with Admin); kms decides (kms.Service's credential

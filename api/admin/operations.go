@@ -18,6 +18,7 @@ var operations = map[string]opFunc{
 	"DeleteCredential": op(deleteCredential),
 	"RotateCredential": op(rotateCredential),
 	"Backup":           op(backup),
+	"RotateRootKey":    op(rotateRootKey),
 }
 
 // decode reads one JSON object into v exactly: a member v does not define is
@@ -170,4 +171,26 @@ func backup(d *dialect, ctx context.Context, c *kms.Call, _ *backupRequest) (*pi
 	}
 	h := resp.Header
 	return pipeline.OK(backupResponse{Backup: resp.Backup, CreatedAt: h.CreatedAt.Unix(), Keys: h.Keys, Aliases: h.Aliases, Credentials: h.Credentials})
+}
+
+// rotateRootKeyRequest is RotateRootKey's body: the new root key's spec
+// (file:PATH, env:VAR, pkcs11:URI), as the server's host sees it. A token's
+// PIN is never sent: the server uses its own (ATTESTKMS_PKCS11_PIN or
+// serve's --pkcs11-pin-file).
+type rotateRootKeyRequest struct {
+	To string
+}
+
+// rotateRootKeyResponse is what the rotation did (kms.RotateRootKeyResponse).
+type rotateRootKeyResponse struct {
+	Keys, Materials, Credentials int
+	Made, Compacted              bool
+}
+
+func rotateRootKey(d *dialect, ctx context.Context, c *kms.Call, req *rotateRootKeyRequest) (*pipeline.Result, error) {
+	resp, err := d.svc.RotateRootKey(ctx, c, &kms.RotateRootKeyRequest{To: req.To})
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.OK(rotateRootKeyResponse{Keys: resp.Keys, Materials: resp.Materials, Credentials: resp.Credentials, Made: resp.Made, Compacted: resp.Compacted})
 }

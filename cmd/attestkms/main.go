@@ -13,7 +13,8 @@
 //	attestkms audit verify --data-dir DIR [--from FILE]            check the audit log's hash chain
 //	attestkms backup --out FILE (--data-dir DIR | --endpoint URL --credential ADMIN.json)
 //	attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
-//	attestkms store check --data-dir DIR [--root-key-file FILE]   check every page and record of a store
+//	attestkms store check --data-dir DIR [--root-key SPEC]   check every page and record of a store
+//	attestkms root-key rotate --data-dir DIR [--root-key SPEC] --to SPEC   reseal the store under another root key
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -50,6 +51,9 @@ Usage:
   attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
                                            verify a backup, then make a new store of it
   attestkms store check --data-dir DIR     check every page and record of a stopped server's store
+  attestkms root-key rotate --data-dir DIR --to SPEC
+                                           reseal the store under another root key (file:PATH, env:VAR,
+                                           pkcs11:URI), crash-safe, then compact it; or --endpoint URL
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
@@ -107,6 +111,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runRestore(args[1:], stdout, stderr)
 	case "store":
 		err = runStore(args[1:], stdout, stderr)
+	case "root-key":
+		err = runRootKey(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

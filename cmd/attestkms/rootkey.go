@@ -81,6 +81,9 @@ func (f *rootKeyFlags) apply(opts *kms.Options) error {
 	}
 	opts.RootKey, opts.RootKeyFile = f.spec, f.file
 	if !f.pkcs11() {
+		// Kept for a later rotation to a token (root-key rotate
+		// --endpoint): the server's own PIN, never sent.
+		opts.PKCS11PIN = os.Getenv(pinEnv)
 		return nil
 	}
 	pin, err := readPIN(f.pinFile)
