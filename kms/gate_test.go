@@ -265,6 +265,7 @@ var gateNoKey = map[string]string{
 	"Admin":          "administration (credentials, maintenance, policy problems): no key operation, and no secret of a key",
 	"Close":          "closes the store",
 	"Backup":         "the sealed records of every key, never a plaintext: admin permission only (requireAdmin), not a key policy's to grant",
+	"RotateRootKey":  "reseals every key's material under another root key and answers counts, never a plaintext: admin permission only (requireAdmin)",
 	"Account":        "the account's ids",
 	"Region":         "the server's region",
 	"Node":           "the node's id",
@@ -280,6 +281,7 @@ var gateNoKey = map[string]string{
 // and returns no secret of one.
 var gateAdmin = map[string]string{
 	"CreateCredential": "administration (cmd/attestkms credential), no key",
+	"RotateRootKey":    "administration (cmd/attestkms root-key rotate): reseals, answers counts, no key's secret",
 	"ListCredentials":  "administration, no key",
 	"DeleteCredential": "administration, no key",
 	"RotateCredential": "administration, no key",

@@ -65,6 +65,9 @@ type RotateRootKeyResponse struct {
 // RotateRootKey moves a running store to another root key (the admin API).
 func (s *Service) RotateRootKey(ctx context.Context, c *Call, req *RotateRootKeyRequest) (*RotateRootKeyResponse, error) {
 	return run(s, ctx, c, "RotateRootKey", opChange, req, func(ctx context.Context, c *Call, req *RotateRootKeyRequest) (*RotateRootKeyResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.requireAdmin(c, "RotateRootKey"); err != nil {
 			return nil, err
 		}
