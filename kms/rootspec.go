@@ -105,6 +105,18 @@ func (o *Options) rootKeySpec() (rootKey, error) {
 // data directory.
 func (o *Options) defaultRootKey() bool { return o.RootKey == "" && o.RootKeyFile == "" }
 
+// RootKeyName names opts's root key as its spec (never with a PIN).
+func RootKeyName(opts Options) string {
+	r, err := opts.rootKeySpec()
+	if err != nil {
+		return "the root key"
+	}
+	if r.kind == RootKeyFile {
+		return r.arg
+	}
+	return r.String()
+}
+
 // RootKeyInDataDir reports whether opts's root key is a file inside its
 // data directory (the default): serve warns, since a copy of the directory
 // is then a copy of every key.

@@ -238,7 +238,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		fmt.Fprintf(stderr, "attestkms: warning: %s holds the admin credential: move it out of the data directory and delete it: whoever reads the data directory then holds the admin credential\n", inDir)
 	}
 	if kms.RootKeyInDataDir(opts) {
-		fmt.Fprintf(stderr, "attestkms: warning: the root key is a file in the data directory: a copy of the directory (a backup, a snapshot, a stolen disk) is a copy of every key; move it into a token (--root-key pkcs11:…), a secret manager (--root-key env:VAR) or at least outside the directory (attestkms root-key rotate; README \"Where the root key should live\")\n")
+		fmt.Fprintf(stderr, "attestkms: warning: the root key is a file in the data directory (%s): a copy of the directory is a copy of every key; move it (attestkms root-key rotate --to pkcs11:…, env:VAR or a file elsewhere; README \"Where the root key should live\")\n", kms.RootKeyName(opts))
 	}
 	if cfg.checkStore {
 		if err := checkStore(ctx, opts, cfg.store.describe(cfg.dataDir), stderr); err != nil {
