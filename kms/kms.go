@@ -56,8 +56,8 @@ type Call struct {
 
 // Service is the key service over one store (Open): the operations.
 type Service struct {
-	opts    Options
-	st      store.Store
+	opts Options
+	st   store.Store
 	// sealer is the root key's: what the store holds sealed. A root-key
 	// rotation replaces it (rootrotate.go) holding rootMu and changeMu:
 	// what seals reads it inside a change (changeMu), what opens
