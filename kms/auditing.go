@@ -191,8 +191,9 @@ func (s *Service) AuditRefusal(c *Call, operation string, err error) error {
 // transaction stores its seq (Txn.SetAuditChangeSeq); a record that cannot
 // be written aborts the change (ErrInternal); a commit that fails voids the
 // record, the void saying the store error's kind and the start of its text
-// on one line (maxVoidCause), never the whole. The cached keys named by invalidate, and every key and alias the
-// transaction wrote, are dropped from the cache once it ends, whatever
+// on one line (maxVoidCause), never the whole. The cached keys named by
+// invalidate, and every key and alias the transaction wrote, are dropped
+// from the cache once it ends, whatever
 // happened. A done ctx starts nothing (ErrCanceled). fn returning an error
 // changes nothing and writes nothing: the operation's record says what
 // happened.
@@ -293,6 +294,9 @@ func clipLine(s string, limit int) string {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			space = true
 			continue
+		}
+		if b.Len() > limit {
+			break // clipped below: the rest is not read
 		}
 		if space {
 			b.WriteByte(' ')
