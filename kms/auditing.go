@@ -193,10 +193,9 @@ func (s *Service) AuditRefusal(c *Call, operation string, err error) error {
 // record, the void saying the store error's kind and the start of its text
 // on one line (maxVoidCause), never the whole. The cached keys named by
 // invalidate, and every key and alias the transaction wrote, are dropped
-// from the cache once it ends, whatever
-// happened. A done ctx starts nothing (ErrCanceled). fn returning an error
-// changes nothing and writes nothing: the operation's record says what
-// happened.
+// from the cache once it ends, whatever happened. A done ctx starts nothing
+// (ErrCanceled). fn returning an error changes nothing and writes nothing:
+// the operation's record says what happened.
 //
 // Changes run one at a time in a process (changeMu), whatever the store
 // lets run side by side: the audit log resolves at Open only the newest
