@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -187,11 +190,12 @@ func (s *Service) AuditRefusal(c *Call, operation string, err error) error {
 // is written, durably, after fn succeeds and before the commit, and the
 // transaction stores its seq (Txn.SetAuditChangeSeq); a record that cannot
 // be written aborts the change (ErrInternal); a commit that fails voids the
-// record. The cached keys named by invalidate, and every key and alias the
-// transaction wrote, are dropped from the cache once it ends, whatever
-// happened. A done ctx starts nothing (ErrCanceled). fn returning an error
-// changes nothing and writes nothing: the operation's record says what
-// happened.
+// record, the void saying the store error's kind and the start of its text
+// on one line (maxVoidCause), never the whole. The cached keys named by
+// invalidate, and every key and alias the transaction wrote, are dropped
+// from the cache once it ends, whatever happened. A done ctx starts nothing
+// (ErrCanceled). fn returning an error changes nothing and writes nothing:
+// the operation's record says what happened.
 //
 // Changes run one at a time in a process (changeMu), whatever the store
 // lets run side by side: the audit log resolves at Open only the newest
@@ -219,7 +223,7 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 			void := s.record(c, internal(cause))
 			void.Message = "the change was not committed"
 			if cause != nil {
-				void.Message += ": " + cause.Error()
+				void.Message += " (" + storeErrorKind(cause) + "): " + clipLine(cause.Error(), maxVoidCause)
 			}
 			ch.Void(void) // if it fails, the log writes it before any later line
 		}
@@ -254,6 +258,61 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 		s.shredPending.Store(true)
 	}
 	return nil
+}
+
+// maxVoidCause bounds the store error's text in a void record. A store
+// error's text is the implementation's (a database driver's: paths, SQL,
+// perhaps values): the record says its kind and no more than its start, on
+// one line, enough to tell one failure from another.
+const maxVoidCause = 256
+
+// storeErrorKind names the kind of err, a failed commit's, for its void.
+func storeErrorKind(err error) string {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return "store unavailable"
+	case errors.Is(err, store.ErrConflict):
+		return "conflict"
+	case errors.Is(err, store.ErrClosed):
+		return "store closed"
+	case errors.Is(err, store.ErrDamaged):
+		return "store damaged"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	}
+	return "internal"
+}
+
+// clipLine is s on one line (each run of control characters, newlines
+// among them, one space; invalid UTF-8 replaced) and at most limit bytes,
+// cut at a character's boundary and ending "..." if cut.
+func clipLine(s string, limit int) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToValidUTF8(s, string(utf8.RuneError)) {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			space = true
+			continue
+		}
+		if b.Len() > limit {
+			break // clipped below: the rest is not read
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	line := strings.TrimSpace(b.String())
+	if len(line) <= limit {
+		return line
+	}
+	const more = "..."
+	cut := limit - len(more)
+	for cut > 0 && !utf8.RuneStart(line[cut]) {
+		cut--
+	}
+	return line[:cut] + more
 }
 
 // writes are the keys and aliases (alias/NAME) a change's transaction

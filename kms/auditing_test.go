@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/attestkms/attestkms/kms/audit"
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -490,4 +492,67 @@ func TestMaintenanceAudited(t *testing.T) {
 		t.Fatalf("maintenance records %+v", recs)
 	}
 	verifyLog(t, s)
+}
+
+// TestVoidClipsStoreError: the void of a change whose commit failed says
+// the store error's kind and one clipped line of its text, never the whole
+// text (a store error may carry paths, SQL, values).
+func TestVoidClipsStoreError(t *testing.T) {
+	s, _ := newTestService(t)
+	c := s.testCall()
+	orig := s.st
+	const marker = "MARKER-beyond-the-clip"
+	for _, tc := range []struct {
+		err  error
+		kind string
+	}{
+		{fmt.Errorf("%w: pq: connection reset\nat /var/lib/pg/base/16384\n%s%s", store.ErrUnavailable, strings.Repeat("x", 300), marker), "store unavailable"},
+		{fmt.Errorf("%w\r\nUPDATE keys SET v=%s %s", store.ErrConflict, strings.Repeat("y", 400), marker), "conflict"},
+		{errors.New("disk I/O error\n" + strings.Repeat("z", 256) + marker), "internal"},
+	} {
+		s.st = &failingCommit{Store: orig, err: tc.err}
+		c.RequestID = "void-" + strings.ReplaceAll(tc.kind, " ", "-")
+		wantKind(t, errOf(s.CreateKey(bg, c, &CreateKeyRequest{})), ErrInternal)
+		s.st = orig
+		recs := recordsOf(t, s, c.RequestID)
+		if len(recs) != 2 || recs[1].Voids != recs[0].Seq {
+			t.Fatalf("%s: records %+v", tc.kind, recs)
+		}
+		m := recs[1].Message
+		prefix := "the change was not committed (" + tc.kind + "): "
+		if !strings.HasPrefix(m, prefix) || len(m)-len(prefix) > 256 || strings.ContainsAny(m, "\r\n") || strings.Contains(m, marker) {
+			t.Errorf("%s: the void says %q", tc.kind, m)
+		}
+	}
+	log, err := os.ReadFile(s.opts.auditPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range bytes.Split(log, []byte("\n")) {
+		if bytes.Contains(line, []byte(`"request_id":"void-`)) && (bytes.Contains(line, []byte(marker)) || bytes.Contains(line, []byte(`\n`)) || bytes.Contains(line, []byte(`\r`))) {
+			t.Errorf("an audit line carries the store error whole: %s", line)
+		}
+	}
+}
+
+// TestClipLine: one line, at most the limit in bytes, cut between
+// characters.
+func TestClipLine(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"short", "short"},
+		{"a\nb\r\n\tc\u2028d\x00e", "a b c d e"},
+		{"\nlead\n", "lead"},
+		{strings.Repeat("x", 10), strings.Repeat("x", 10)},
+		{strings.Repeat("x", 11), strings.Repeat("x", 7) + "..."},
+		{"xxxxxx\u00e9zzz", "xxxxxx..."}, // é is two bytes: not cut in half
+		{"bad \xff utf-8", "bad \ufffd..."},
+	} {
+		got := clipLine(tc.in, 10)
+		if got != tc.want || len(got) > 10 || !utf8.ValidString(got) {
+			t.Errorf("clipLine(%q) = %q; want %q", tc.in, got, tc.want)
+		}
+	}
 }

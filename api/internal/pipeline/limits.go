@@ -27,7 +27,11 @@ type Limits struct {
 	// (ErrThrottled) before its body is read or its signature checked, and
 	// is not audited. So a flood of bad signatures from one address costs
 	// neither signature checks nor audit lines once its budget is spent,
-	// while other addresses are served.
+	// while other addresses are served. Only an address's own bucket
+	// refuses it: while the table is full (a spray from many addresses),
+	// the addresses it cannot hold have their failures charged to the
+	// shared overflow and are never refused for it, or the spray would
+	// lock out every new client (ratelimit.Keyed.Spent).
 	FailuresPerSource *ratelimit.Keyed
 }
 
@@ -74,13 +78,15 @@ func sourceKey(ip string) string {
 }
 
 // sourceSpent reports whether the request's source has no budget left for
-// failures.
+// failures: its own, never the overflow it may share.
 func (h *Handler) sourceSpent(source string, now time.Time) bool {
 	l := h.limits.FailuresPerSource
 	return l != nil && l.Spent(sourceKey(source), now)
 }
 
-// chargeSource takes a token from the source's budget for failures.
+// chargeSource takes a token from the source's budget for failures (the
+// overflow's, for a source the full table does not hold: counted, never a
+// reason to refuse).
 func (h *Handler) chargeSource(source string, now time.Time) {
 	if l := h.limits.FailuresPerSource; l != nil {
 		l.Allow(sourceKey(source), now)

@@ -60,8 +60,11 @@
 // cache, where only verified signatures are recorded. Once a peer's budget
 // for failures is spent, its requests cost a map lookup and an answer, and
 // are not even counted, until the budget refills (Limits; per node, and per
-// address, so a flood from many addresses is bounded only by what they share
-// once the table of addresses is full). A request refused for its access
+// address). Once the table of addresses is full, the addresses it does not
+// hold are never refused before authentication (their failures are charged
+// to a shared overflow, which refuses nobody): a flood from many addresses
+// then costs a signature check per request, and cannot lock out a new
+// client by spending a budget it shares. A request refused for its access
 // key's budget is counted for its key's summary line (kms/audit's
 // Throttled), not given a line of its own, which would let the client spend
 // the disk instead. Trusted

@@ -7,7 +7,9 @@
 // only keys that spent tokens in the last Burst/Rate seconds. When it is
 // full of such keys, the keys it does not hold share one more bucket, the
 // overflow: memory stays bounded, and many keys at once (a flood from many
-// addresses) still get one budget between them rather than one each.
+// addresses) still get one budget between them rather than one each. Allow
+// charges and answers from the overflow for such a key; Spent reads only a
+// key's own bucket, so the overflow never refuses through Spent.
 //
 // The buckets are this process's: a server's limits are per node.
 package ratelimit
@@ -56,21 +58,26 @@ func New(perSecond float64, burst, maxKeys int) *Keyed {
 	}
 }
 
-// Allow takes a token from key's bucket at now and reports whether there
-// was one.
+// Allow takes a token from key's bucket at now (its own, or the overflow
+// while the table is full) and reports whether there was one.
 func (k *Keyed) Allow(key string, now time.Time) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.bucket(key, now, true).AllowN(now, 1)
+	return k.bucket(key, now).AllowN(now, 1)
 }
 
-// Spent reports whether key's bucket has less than a token at now, taking
-// none: a check before work whose failure alone is charged (Allow).
+// Spent reports whether key's own bucket has less than a token at now,
+// taking none: a check before work whose failure alone is charged (Allow).
+// It never reads the overflow: a key without a bucket of its own (new, or
+// sharing the overflow while the table is full) is not spent. Spent is the
+// check made before a request is authenticated, where the overflow would
+// be everyone's: a flood from many addresses would spend it and lock out
+// every address the table cannot hold, the legitimate ones among them.
 func (k *Keyed) Spent(key string, now time.Time) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	b := k.bucket(key, now, false)
-	return b != nil && b.TokensAt(now) < 1
+	b, ok := k.buckets[key]
+	return ok && b.TokensAt(now) < 1
 }
 
 // Len is how many keys have a bucket of their own now.
@@ -82,8 +89,8 @@ func (k *Keyed) Len() int {
 
 // bucket is key's bucket: its own, or, when the table is full (after a
 // sweep, if one is due), the overflow. A key that has none yet gets a new
-// one if create, else nil (a full bucket). k.mu is held.
-func (k *Keyed) bucket(key string, now time.Time, create bool) *rate.Limiter {
+// one. k.mu is held.
+func (k *Keyed) bucket(key string, now time.Time) *rate.Limiter {
 	if b, ok := k.buckets[key]; ok {
 		return b
 	}
@@ -92,9 +99,6 @@ func (k *Keyed) bucket(key string, now time.Time, create bool) *rate.Limiter {
 	}
 	if len(k.buckets) >= k.max {
 		return k.overflow
-	}
-	if !create {
-		return nil
 	}
 	b := rate.NewLimiter(k.limit, k.burst)
 	k.buckets[key] = b
