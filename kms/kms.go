@@ -62,8 +62,10 @@ type Service struct {
 	// rotation replaces it (rootrotate.go) holding rootMu and changeMu:
 	// what seals reads it inside a change (changeMu), what opens
 	// records it read holds rootMu for reading from the read to the open.
-	sealer  *sealer.Sealer
-	rootMu  sync.RWMutex
+	sealer *sealer.Sealer
+	rootMu sync.RWMutex
+	// ready is Ready's shared store read (ready.go).
+	ready   readyCache
 	keys    *keyCache
 	account Account
 	region  string

@@ -3,10 +3,8 @@ package kms
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
@@ -112,19 +110,5 @@ func (rc *readyCache) storeReads(ctx context.Context, s *Service) error {
 	}
 }
 
-// readyCaches holds each Service's readyCache, keyed weakly: an entry goes
-// when its Service is collected.
-var readyCaches sync.Map // weak.Pointer[Service] -> *readyCache
-
 // readiness is s's readyCache.
-func (s *Service) readiness() *readyCache {
-	key := weak.Make(s)
-	if rc, ok := readyCaches.Load(key); ok {
-		return rc.(*readyCache)
-	}
-	rc, loaded := readyCaches.LoadOrStore(key, &readyCache{})
-	if !loaded {
-		runtime.AddCleanup(s, func(key weak.Pointer[Service]) { readyCaches.Delete(key) }, key)
-	}
-	return rc.(*readyCache)
-}
+func (s *Service) readiness() *readyCache { return &s.ready }

@@ -3,13 +3,11 @@ package kms
 import (
 	"context"
 	"errors"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-	"weak"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
@@ -116,32 +114,4 @@ func TestReadyReadsStoreOncePerSecond(t *testing.T) {
 	if n := cs.views.Load(); n != 3 {
 		t.Fatalf("%d store reads; want 3", n)
 	}
-}
-
-// TestReadyCacheGoesWithService: the cache of a Service no longer used is
-// collected with it.
-func TestReadyCacheGoesWithService(t *testing.T) {
-	dir := t.TempDir()
-	if _, _, err := Init(Options{DataDir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	key := func() weak.Pointer[Service] {
-		s, err := Open(Options{DataDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		if err := s.Ready(bg); err != nil {
-			t.Fatal(err)
-		}
-		return weak.Make(s)
-	}()
-	for range 100 {
-		runtime.GC()
-		if _, ok := readyCaches.Load(key); !ok {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the cache outlived its Service")
 }
