@@ -24,6 +24,10 @@
 //     the host. What it gives is that the key cannot be copied off: use of
 //     it stops when the token is removed, the PIN changed or the process
 //     stopped, and the token (or the HSM's audit log) sees every use.
+//   - PKCS#11 logs in per token and process, not per session: while one
+//     Token of the process is logged in to a token, another opened on it
+//     is not asked for its PIN (C_Login says CKR_USER_ALREADY_LOGGED_IN).
+//     attestkms opens one root key per process.
 //   - The PIN is in this process's memory for as long as a Token lives
 //     (to log in again when the token comes back). It is never logged nor
 //     put in an error, and a pkcs11: URI may not carry one (ParseURI).

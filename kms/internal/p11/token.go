@@ -405,7 +405,7 @@ func (t *Token) do(name string, op func(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle
 	for range 2 {
 		if !t.live {
 			if since := time.Since(t.lastTry); since < retryEvery && t.lastErr != nil {
-				return fmt.Errorf("%w (tried %v ago; again at most once every %v)", t.lastErr, since.Round(time.Millisecond), retryEvery)
+				return fmt.Errorf("%w (the session was last established or tried %v ago: at most once every %v)", t.lastErr, since.Round(time.Millisecond), retryEvery)
 			}
 			t.lastTry = time.Now()
 			if err := t.reestablish(); err != nil {
