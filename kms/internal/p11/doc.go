@@ -28,6 +28,11 @@
 //     Token of the process is logged in to a token, another opened on it
 //     is not asked for its PIN (C_Login says CKR_USER_ALREADY_LOGGED_IN).
 //     attestkms opens one root key per process.
+//   - Data keys: this package zeroes the buffers it owns. The binding
+//     (miekg/pkcs11) passes a data key through C memory it frees without
+//     zeroing (the plaintext of C_Decrypt), so a copy may linger in the C
+//     heap until reused; whoever reads this process's memory has the data
+//     keys in use anyway.
 //   - The PIN is in this process's memory for as long as a Token lives
 //     (to log in again when the token comes back). It is never logged nor
 //     put in an error, and a pkcs11: URI may not carry one (ParseURI).

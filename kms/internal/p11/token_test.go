@@ -514,3 +514,46 @@ func TestTokenRemoved(t *testing.T) {
 		t.Fatalf("token back, another Token: %v", err)
 	}
 }
+
+func TestOpenRefuses(t *testing.T) {
+	setup(t)
+	u := *testURI
+	u.ModulePath = "/nonexistent/libpkcs11.so"
+	if _, err := Open(&u, testPIN); err == nil || !errors.Is(err, sealer.ErrUnavailable) || !strings.Contains(err.Error(), "does not load") {
+		t.Errorf("a module that does not load: %v", err)
+	}
+	u = *testURI
+	u.Token = "no-such-token"
+	if _, err := Open(&u, testPIN); err == nil || !errors.Is(err, sealer.ErrUnavailable) || !strings.Contains(err.Error(), "CKR_TOKEN_NOT_PRESENT") {
+		t.Errorf("a token not there: %v", err)
+	}
+	if _, err := Open(nil, testPIN); err == nil {
+		t.Error("Open(nil) works")
+	}
+}
+
+// TestSlotID opens the key by the slot the token is in, and refuses a
+// slot-id whose token is not the one named.
+func TestSlotID(t *testing.T) {
+	tok, u := generate(t)
+	var slot uint
+	err := tok.do("test", func(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle, _ pkcs11.ObjectHandle) error {
+		info, err := ctx.GetSessionInfo(sh)
+		slot = info.SlotID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySlot := *u
+	bySlot.SlotID = &slot
+	o, err := Open(&bySlot, testPIN)
+	if err != nil {
+		t.Fatalf("Open by slot-id %d: %v", slot, err)
+	}
+	o.Close()
+	bySlot.Token = "another-token"
+	if _, err := Open(&bySlot, testPIN); !errors.Is(err, sealer.ErrUnavailable) {
+		t.Fatalf("slot-id with another token's label: %v", err)
+	}
+}
