@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/miekg/pkcs11"
 )
@@ -22,7 +23,7 @@ type module struct {
 	// (C_Finalize, C_Initialize) for writing, so no Token is inside the
 	// library while it restarts.
 	rw  sync.RWMutex
-	gen uint64 // bumped by every re-initialisation: sessions of an older gen are gone
+	gen atomic.Uint64 // bumped (under rw) by every re-initialisation: sessions of an older gen are gone
 }
 
 var modules struct {
@@ -77,7 +78,7 @@ func (m *module) release() {
 func (m *module) reinit() error {
 	m.rw.Lock()
 	defer m.rw.Unlock()
-	m.gen++
+	m.gen.Add(1)
 	m.ctx.Finalize() // fails if not initialised: that is the state wanted
 	if err := m.ctx.Initialize(); err != nil && !isCKR(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		return fmt.Errorf("pkcs11: module %s: C_Initialize: %s", m.path, ckrName(err))

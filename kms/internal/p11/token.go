@@ -26,11 +26,15 @@ const (
 	// session with a device that failed: calls in between fail at once,
 	// so a removed token is not hammered with C_OpenSession and C_Login.
 	retryEvery = time.Second
+
+	// maxSessions is how many sessions a Token opens at most: calls run
+	// in parallel on as many, and wait for one beyond.
+	maxSessions = 4
 )
 
 // Token is a root key held in a PKCS#11 token: an AES-256 secret key that
 // never leaves it. It implements sealer.KeyWrapper and is safe for
-// concurrent use (one session, calls take turns).
+// concurrent use: calls share a few sessions (maxSessions).
 type Token struct {
 	uri  URI
 	pin  string // kept to log in again after the token comes back; never printed
@@ -38,10 +42,15 @@ type Token struct {
 	desc string
 
 	mu      sync.Mutex
-	live    bool // sess and key are valid (in module generation gen)
+	cond    sync.Cond // on mu: a session came back, or the state changed
+	live    bool      // slot, key and idle are valid, in module generation gen
 	gen     uint64
-	sess    pkcs11.SessionHandle
+	epoch   uint64 // bumped by every teardown: a session of an older epoch is closed when it comes back
+	slot    uint
 	key     pkcs11.ObjectHandle
+	idle    []pkcs11.SessionHandle
+	open    int       // sessions of this epoch, idle or in use
+	inUse   int       // sessions of any epoch in use by a call (Close waits for them)
 	lastTry time.Time // the last attempt to establish the session
 	lastErr error     // why the last attempt failed
 	fatal   error     // a login the token refused (wrong PIN): never retried
@@ -68,6 +77,7 @@ func open(u *URI, pin string, create bool) (*Token, error) {
 		return nil, errors.New("pkcs11: generating a key needs its label (object=)")
 	}
 	t := &Token{uri: *u, pin: pin}
+	t.cond.L = &t.mu
 	t.uri.ID = append([]byte(nil), u.ID...)
 	if u.ID == nil {
 		t.uri.ID = nil
@@ -104,7 +114,10 @@ func (t *Token) Close() error {
 		return nil
 	}
 	t.closed = true
-	t.teardown()
+	t.teardown(true)
+	for t.inUse > 0 { // calls under way return their sessions (and close them)
+		t.cond.Wait()
+	}
 	t.pin = ""
 	t.mod.release()
 	return nil
@@ -180,7 +193,8 @@ func (t *Token) connect(create bool) error {
 		return err
 	}
 	ok = true
-	t.sess, t.key, t.gen, t.live = sh, key, m.gen, true
+	t.slot, t.key, t.gen, t.live = slot, key, m.gen.Load(), true
+	t.idle, t.open = append(t.idle[:0], sh), 1
 	return nil
 }
 
@@ -352,15 +366,31 @@ func (t *Token) generate(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle) (pkcs11.Objec
 	return k, nil
 }
 
-// teardown drops the session. Under t.mu.
-func (t *Token) teardown() {
+// teardown drops the sessions: the idle ones are closed (if closeThem
+// and they still exist), those in use are closed when they come back.
+// Under t.mu.
+func (t *Token) teardown(closeThem bool) {
 	if !t.live {
 		return
 	}
 	t.live = false
+	t.epoch++
+	for _, sh := range t.idle {
+		if closeThem {
+			t.closeSession(sh, t.gen)
+		}
+	}
+	t.idle, t.open = t.idle[:0], 0
+	t.cond.Broadcast()
+}
+
+// closeSession closes sh, opened in module generation gen, unless the
+// module restarted since (the session is gone). A failure is the device's:
+// nothing to do about it.
+func (t *Token) closeSession(sh pkcs11.SessionHandle, gen uint64) {
 	t.mod.rw.RLock()
-	if t.gen == t.mod.gen {
-		t.mod.ctx.CloseSession(t.sess) // may fail: the device is what failed
+	if gen == t.mod.gen.Load() {
+		t.mod.ctx.CloseSession(sh)
 	}
 	t.mod.rw.RUnlock()
 }
@@ -370,7 +400,7 @@ func (t *Token) teardown() {
 // SoftHSM2 keeps a token that went away invalid until then) and tries
 // once more. Under t.mu.
 func (t *Token) reestablish() error {
-	t.teardown()
+	t.teardown(true)
 	err := t.connect(false)
 	if err == nil {
 		return nil
@@ -386,65 +416,144 @@ func (t *Token) reestablish() error {
 }
 
 // errOpen is what an operation returns for "does not open": do passes it
-// on without touching the session.
+// on and keeps the session.
 var errOpen = sealer.ErrOpen
 
-// do runs op on the live session, establishing it first if needed (at
-// most once per retryEvery). An error of op other than errOpen tears the
-// session down: the next call establishes a new one. Every error but
-// errOpen wraps sealer.ErrUnavailable.
-func (t *Token) do(name string, op func(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle, key pkcs11.ObjectHandle) error) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return fmt.Errorf("%w: %s: closed", sealer.ErrUnavailable, t.desc)
-	}
-	if t.fatal != nil {
-		return t.fatal
-	}
-	for range 2 {
+// lease is a session lent to one call.
+type lease struct {
+	sh         pkcs11.SessionHandle
+	key        pkcs11.ObjectHandle
+	gen, epoch uint64
+}
+
+// acquire lends a session: an idle one, a new one (up to maxSessions), or
+// the next to come back. It establishes the Token's sessions first if
+// needed, at most once per retryEvery. Under t.mu.
+func (t *Token) acquire() (lease, error) {
+	for {
+		if t.closed {
+			return lease{}, fmt.Errorf("%w: %s: closed", sealer.ErrUnavailable, t.desc)
+		}
+		if t.fatal != nil {
+			return lease{}, t.fatal
+		}
+		if t.live && t.gen != t.mod.gen.Load() {
+			// Another Token restarted the module: these sessions are gone,
+			// through no fault of the device. Establish new ones now.
+			t.teardown(false)
+			t.lastErr = nil
+		}
 		if !t.live {
 			if since := time.Since(t.lastTry); since < retryEvery && t.lastErr != nil {
-				return fmt.Errorf("%w (the session was last established or tried %v ago: at most once every %v)", t.lastErr, since.Round(time.Millisecond), retryEvery)
+				return lease{}, fmt.Errorf("%w (the session was last established or tried %v ago: at most once every %v)", t.lastErr, since.Round(time.Millisecond), retryEvery)
 			}
 			t.lastTry = time.Now()
 			if err := t.reestablish(); err != nil {
 				var pinErr errPIN
 				if errors.As(err, &pinErr) {
 					t.fatal = pinErr.error
-					return t.fatal
+					t.cond.Broadcast()
+					return lease{}, t.fatal
 				}
 				if !errors.Is(err, sealer.ErrUnavailable) {
 					err = fmt.Errorf("%w: %v", sealer.ErrUnavailable, err)
 				}
 				t.lastErr = err
-				return err
+				t.cond.Broadcast()
+				return lease{}, err
 			}
 			t.lastErr = nil
 		}
-		m := t.mod
+		l := lease{key: t.key, gen: t.gen, epoch: t.epoch}
+		if n := len(t.idle); n > 0 {
+			l.sh = t.idle[n-1]
+			t.idle = t.idle[:n-1]
+			t.inUse++
+			return l, nil
+		}
+		if t.open < maxSessions {
+			t.mod.rw.RLock()
+			sh, err := t.mod.ctx.OpenSession(t.slot, pkcs11.CKF_SERIAL_SESSION)
+			t.mod.rw.RUnlock()
+			if err != nil {
+				err = t.unavailable("C_OpenSession", err)
+				t.teardown(true)
+				t.lastErr = err
+				return lease{}, err
+			}
+			// A new session of a logged-in application is logged in.
+			t.open++
+			t.inUse++
+			l.sh = sh
+			return l, nil
+		}
+		t.cond.Wait()
+	}
+}
+
+// giveBack returns a session after a call: to the idle ones if its epoch
+// is current and it worked, else it is closed. Under t.mu.
+func (t *Token) giveBack(l lease, ok bool) {
+	t.inUse--
+	switch {
+	case l.epoch != t.epoch:
+		t.closeSession(l.sh, l.gen)
+	case ok:
+		t.idle = append(t.idle, l.sh)
+	default:
+		t.closeSession(l.sh, l.gen)
+		t.open--
+	}
+	t.cond.Broadcast()
+}
+
+// do runs op on a session of the Token's, establishing them first if
+// needed (at most once per retryEvery). An error of op other than errOpen
+// tears every session down: the next call establishes new ones. Every
+// error but errOpen wraps sealer.ErrUnavailable.
+func (t *Token) do(name string, op func(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle, key pkcs11.ObjectHandle) error) error {
+	m := t.mod
+	for range 2 {
+		t.mu.Lock()
+		l, err := t.acquire()
+		t.mu.Unlock()
+		if err != nil {
+			return err
+		}
 		m.rw.RLock()
-		if t.gen != m.gen {
-			// Another Token restarted the module: this session is gone,
-			// through no fault of the device. Establish a new one now.
+		if l.gen != m.gen.Load() {
+			// The module restarted since acquire: the session is gone.
 			m.rw.RUnlock()
-			t.live = false
-			t.lastErr = nil
+			t.mu.Lock()
+			t.giveBack(l, false)
+			if l.epoch == t.epoch {
+				t.teardown(false)
+				t.lastErr = nil
+			}
+			t.mu.Unlock()
 			continue
 		}
-		err := op(m.ctx, t.sess, t.key)
+		err = op(m.ctx, l.sh, l.key)
 		m.rw.RUnlock()
+		ok := err == nil || errors.Is(err, errOpen)
+		t.mu.Lock()
+		t.giveBack(l, ok)
+		if !ok && l.epoch == t.epoch {
+			t.teardown(true)
+		}
+		if !ok {
+			if !errors.Is(err, sealer.ErrUnavailable) {
+				err = t.unavailable(name, err)
+			}
+			t.lastErr = err
+		}
+		t.mu.Unlock()
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, errOpen):
+		case ok:
 			return sealer.ErrOpen
 		}
-		t.teardown()
-		if !errors.Is(err, sealer.ErrUnavailable) {
-			err = t.unavailable(name, err)
-		}
-		t.lastErr = err
 		return err
 	}
 	return fmt.Errorf("%w: pkcs11: token %s: the module restarted twice during one call", sealer.ErrUnavailable, t.tokenName())

@@ -382,7 +382,7 @@ func TestWrongPIN(t *testing.T) {
 	// good after one refused login: no retry loop.
 	g.mu.Lock()
 	g.pin = wrong
-	g.teardown()
+	g.teardown(true)
 	g.mu.Unlock()
 	_, err1 := g.DeriveKey("x")
 	if err1 == nil || !strings.Contains(err1.Error(), "CKR_PIN_INCORRECT") || !errors.Is(err1, sealer.ErrUnavailable) {
@@ -423,6 +423,73 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	tok.mu.Lock()
+	n, idle, inUse := tok.open, len(tok.idle), tok.inUse
+	tok.mu.Unlock()
+	if n < 1 || n > maxSessions || idle != n || inUse != 0 {
+		t.Fatalf("sessions: %d open, %d idle, %d in use", n, idle, inUse)
+	}
+	t.Logf("%d sessions", n)
+}
+
+// TestRemovedConcurrent takes the token away and back under calls from
+// several goroutines: every call succeeds or fails with ErrUnavailable,
+// none hangs, and calls succeed again after.
+func TestRemovedConcurrent(t *testing.T) {
+	tok, _ := generate(t)
+	if tokenDir == "" {
+		t.Skip("not a SoftHSM2 token of one directory (SOFTHSM2_CONF): cannot take it away")
+	}
+	want, err := tok.DeriveKey("d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var okN, failN int
+	for range 6 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d, err := tok.DeriveKey("d")
+				mu.Lock()
+				switch {
+				case err == nil && bytes.Equal(d, want):
+					okN++
+				case errors.Is(err, sealer.ErrUnavailable):
+					failN++
+				default:
+					t.Errorf("DeriveKey: %x, %v", d, err)
+				}
+				mu.Unlock()
+				time.Sleep(time.Millisecond)
+			}
+		})
+	}
+	gone := filepath.Join(filepath.Dir(filepath.Dir(tokenDir)), "removed-"+filepath.Base(tokenDir))
+	time.Sleep(300 * time.Millisecond)
+	if err := os.Rename(tokenDir, gone); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if err := os.Rename(gone, tokenDir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if d, err := tok.DeriveKey("d"); err != nil || !bytes.Equal(d, want) {
+		t.Fatalf("after: %x, %v", d, err)
+	}
+	t.Logf("%d calls succeeded, %d failed (ErrUnavailable)", okN, failN)
+	if failN == 0 {
+		t.Error("no call failed while the token was away")
+	}
 }
 
 // TestTokenRemoved takes SoftHSM2's token away under a running Token by
