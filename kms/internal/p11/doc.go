@@ -22,8 +22,9 @@
 //     the process does, to unwrap any data key, and so open anything
 //     sealed. The token is not an access-control boundary against root on
 //     the host. What it gives is that the key cannot be copied off: use of
-//     it stops when the token is removed, the PIN changed or the process
-//     stopped, and the token (or the HSM's audit log) sees every use.
+//     it stops when the token is removed or the process stopped (a changed
+//     PIN counts from the next login), and the token (or the HSM's audit
+//     log) sees every use.
 //   - PKCS#11 logs in per token and process, not per session: while one
 //     Token of the process is logged in to a token, another opened on it
 //     is not asked for its PIN (C_Login says CKR_USER_ALREADY_LOGGED_IN).
@@ -49,13 +50,17 @@
 // never leaves it. Open requires CKM_AES_GCM and CKM_AES_CMAC of the token
 // (SoftHSM2 2.6.1 has both; so do current HSMs); there is no fallback PRF.
 //
-// A token that goes away and comes back: a call that fails on the device's
-// word drops the session and returns ErrUnavailable; the next call
-// establishes a new one (finds the slot by the token's label or serial
+// Sessions: a Token opens up to four, calls run in parallel on them and
+// wait beyond. A token that goes away and comes back: a call that fails
+// on the device's word (any answer but "does not open") drops every
+// session and returns ErrUnavailable; the next call establishes them
+// anew (finds the slot by the token's label or serial
 // again, opens a session, logs in, finds the key; restarts the module with
 // C_Finalize and C_Initialize if that fails, since SoftHSM2 keeps a token
-// that went away invalid until then), at most once a second: calls in
-// between fail at once. A refused PIN (CKR_PIN_INCORRECT, CKR_PIN_LOCKED)
+// that went away invalid until then; the other Tokens on the module
+// notice and open new sessions), at most once a second: calls in between
+// fail at once, without a word to the device. The Token is the same
+// throughout: nothing above it reopens anything. A refused PIN (CKR_PIN_INCORRECT, CKR_PIN_LOCKED)
 // is never tried again: a token locks after a few wrong PINs, so the Token
 // fails for good and must be opened anew with the right one.
 //

@@ -73,6 +73,9 @@ func open(u *URI, pin string, create bool) (*Token, error) {
 	if u == nil || u.ModulePath == "" || (u.Object == "" && u.ID == nil) {
 		return nil, errors.New("pkcs11: the URI names no module or no key")
 	}
+	if u.Token == "" && u.Serial == "" && u.SlotID == nil {
+		return nil, errors.New("pkcs11: the URI names no token (token, serial or slot-id)")
+	}
 	if create && u.Object == "" {
 		return nil, errors.New("pkcs11: generating a key needs its label (object=)")
 	}

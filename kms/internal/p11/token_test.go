@@ -624,3 +624,31 @@ func TestSlotID(t *testing.T) {
 		t.Fatalf("slot-id with another token's label: %v", err)
 	}
 }
+
+// TestOpenRefusesExtractable: a key that can leave the token is no root key.
+func TestOpenRefusesExtractable(t *testing.T) {
+	tok, u := generate(t)
+	label := u.Object + "-extractable"
+	err := tok.do("test", func(ctx *pkcs11.Ctx, sh pkcs11.SessionHandle, _ pkcs11.ObjectHandle) error {
+		// A session object (CKA_TOKEN false): visible to every session of
+		// this process, gone with them.
+		_, err := ctx.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_SECRET_KEY),
+			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_AES),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE_LEN, 32),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, false),
+			pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := *u
+	v.Object = label
+	if _, err := Open(&v, testPIN); err == nil || !strings.Contains(err.Error(), "extractable") {
+		t.Fatalf("Open of an extractable key: %v", err)
+	}
+}
