@@ -163,8 +163,8 @@ func Kind(err error) error {
 // a kms *Error of a known kind, a generic one otherwise.
 func Message(err error) string {
 	var e *Error
-	if errors.As(err, &e) && e.Kind != ErrInternal {
-		return e.Msg
+	if errors.As(err, &e) && (e.Kind != ErrInternal || errors.Is(e.Cause, sealer.ErrUnavailable)) {
+		return e.Msg // an unavailable root key says so: the caller can retry
 	}
 	return "internal error"
 }

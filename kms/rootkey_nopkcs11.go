@@ -4,7 +4,6 @@ package kms
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 )
@@ -18,13 +17,4 @@ const PKCS11Supported = false
 
 func openPKCS11(uri, pin string, create bool) (sealer.KeyWrapper, bool, error) {
 	return nil, false, errNoPKCS11
-}
-
-// checkPKCS11URI checks a pkcs11: URI's form.
-// TODO(p11): p11.ParseURI once the package lands.
-func checkPKCS11URI(spec string) error {
-	if !strings.HasPrefix(spec, "pkcs11:") {
-		return errors.New("not a pkcs11: URI")
-	}
-	return nil
 }
