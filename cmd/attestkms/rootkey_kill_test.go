@@ -355,6 +355,9 @@ func TestRotateRootKeyKilled(t *testing.T) {
 		if _, err := kms.CheckStore(ctx, oldOpts); !errors.Is(err, kms.ErrRootKeyMismatch) {
 			t.Fatalf("instant %d (%s, %s): after the rerun, the old key: %v", i, delay, phase, err)
 		}
+		if _, standing := rkAudit(t, data, "RotateRootKey"); standing != 1 {
+			t.Errorf("instant %d (%s, %s): after the rerun, %d RotateRootKey change records stand in the audit log, want 1", i, delay, phase, standing)
+		}
 		if _, err := os.Stat(filepath.Join(data, "kms.db.compact")); !os.IsNotExist(err) {
 			t.Errorf("instant %d (%s, %s): after the rerun, kms.db.compact: %v", i, delay, phase, err)
 		}
