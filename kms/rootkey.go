@@ -54,11 +54,21 @@ func createRootKey(path string) ([]byte, error) {
 	return k, nil
 }
 
-// writeFileSync creates path exclusively, writes data, and syncs the file and
-// its directory so the file survives a crash once this returns.
+// writeFileSync creates path exclusively with data, all or nothing: data
+// goes to a temporary file beside it, synced, then linked to path (which,
+// like O_EXCL, fails if path exists), and the directory is synced. A crash
+// at any instant leaves path absent or whole — never empty, which would
+// make every rerun of what made it (init, a root-key rotation) refuse —
+// and at worst a stray temporary file.
 func writeFileSync(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
@@ -70,6 +80,9 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
