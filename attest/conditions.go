@@ -25,6 +25,7 @@ const (
 const (
 	maxEnclavePCR = 31
 	maxTPMPCR     = 23
+	maxTDXRTMR    = 3 // a TD has four RTMRs
 )
 
 // IsConditionKey reports whether key, compared without regard to ASCII case
@@ -44,6 +45,15 @@ func IsConditionKey(key string) (canonical string, ok bool) {
 		}
 		if n, ok := indexed(name, "TpmPCR", maxTPMPCR); ok {
 			return AttestationPrefix + "TpmPCR" + strconv.Itoa(n), true
+		}
+		// Intel TDX (attest/tdx): set only by TDX claims.
+		for _, fixed := range []string{"TdxMrTd", "TdxMrConfigId", "TdxTcbStatus"} {
+			if equalFold(name, fixed) {
+				return AttestationPrefix + fixed, true
+			}
+		}
+		if n, ok := indexed(name, "TdxRtmr", maxTDXRTMR); ok {
+			return AttestationPrefix + "TdxRtmr" + strconv.Itoa(n), true
 		}
 	case hasPrefixFold(key, HuaweiAttestationPrefix):
 		if n, ok := indexed(key[len(HuaweiAttestationPrefix):], "PCR", maxEnclavePCR); ok {
