@@ -133,6 +133,9 @@ func LoadCollateralDir(dir string, roots []*x509.Certificate) (*Collateral, erro
 		}
 		return os.ReadFile(p)
 	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
 	var f Files
 	names, err := filepath.Glob(filepath.Join(dir, "tcbinfo-*.json"))
 	if err != nil {

@@ -60,6 +60,7 @@ type claimsJSON struct {
 	Debug           bool              `json:"debug"`
 	SNP             *snpJSON          `json:"sev_snp,omitempty"`
 	TPM             *tpmJSON          `json:"tpm2,omitempty"`
+	TDX             *tdxJSON          `json:"tdx,omitempty"`
 }
 
 type snpJSON struct {
@@ -117,6 +118,7 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 		return &s
 	}
 	out.UserData, out.Nonce = b64(c.UserData), b64(c.Nonce)
+	out.TDX = toTDXJSON(c.TDX)
 	return out
 }
 
