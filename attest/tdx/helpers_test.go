@@ -83,3 +83,14 @@ func marshal(t testing.TB, e *envelope.Envelope) []byte {
 	}
 	return b
 }
+
+func writeFile(t testing.TB, dir, name string, b []byte) {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Make the change visible whatever the file system's time resolution.
+	fi, _ := os.Stat(p)
+	os.Chtimes(p, fi.ModTime().Add(time.Second), fi.ModTime().Add(time.Second))
+}
