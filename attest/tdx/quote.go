@@ -121,24 +121,30 @@ type pckChain struct {
 // it returns is Intel's word that q came from a genuine platform, not yet
 // judged by collateral.
 func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
-	parsed, err := verify.ExtractChainFromQuote(q.proto)
-	if err != nil {
-		return nil, fmt.Errorf("%w: PCK certificate chain: %v", attest.ErrMalformed, err)
+	// A chain verified before is found by its exact bytes, before parsing
+	// them again; its certificates' validity is checked at every call.
+	key := sha256.Sum256(q.chainPEM)
+	c, hit := v.chains.Get(key)
+	if !hit {
+		parsed, err := verify.ExtractChainFromQuote(q.proto)
+		if err != nil {
+			return nil, fmt.Errorf("%w: PCK certificate chain: %v", attest.ErrMalformed, err)
+		}
+		c = &pckChain{pck: parsed.PCKCertificate, ca: parsed.IntermediateCertificate, root: parsed.RootCertificate}
 	}
-	for _, c := range []struct {
+	for _, cert := range []struct {
 		name string
 		cert *x509.Certificate
-	}{{"PCK certificate", parsed.PCKCertificate}, {"PCK CA certificate", parsed.IntermediateCertificate}, {"root certificate", parsed.RootCertificate}} {
-		if now.Before(c.cert.NotBefore) || now.After(c.cert.NotAfter) {
-			return nil, fmt.Errorf("%w: %s is valid from %s to %s, not at %s", attest.ErrExpired, c.name,
-				c.cert.NotBefore.UTC().Format(time.RFC3339), c.cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}{{"PCK certificate", c.pck}, {"PCK CA certificate", c.ca}, {"root certificate", c.root}} {
+		if now.Before(cert.cert.NotBefore) || now.After(cert.cert.NotAfter) {
+			return nil, fmt.Errorf("%w: %s is valid from %s to %s, not at %s", attest.ErrExpired, cert.name,
+				cert.cert.NotBefore.UTC().Format(time.RFC3339), cert.cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 		}
 	}
-	if err := checkSignatures(q, parsed.PCKCertificate); err != nil {
+	if err := checkSignatures(q, c.pck); err != nil {
 		return nil, err
 	}
-	key := sha256.Sum256(q.chainPEM)
-	if c, hit := v.chains.Get(key); hit {
+	if hit {
 		return c, nil
 	}
 	if v.coldChain != nil && !v.coldChain() {
@@ -155,7 +161,7 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 	if err := verify.TdxQuote(q.proto, opts); err != nil {
 		return nil, fmt.Errorf("%w: PCK chain: %v", attest.ErrChain, err)
 	}
-	ext, err := pcs.PckCertificateExtensions(parsed.PCKCertificate)
+	ext, err := pcs.PckCertificateExtensions(c.pck)
 	if err != nil {
 		return nil, fmt.Errorf("%w: PCK certificate's SGX extensions: %v", attest.ErrChain, err)
 	}
@@ -163,7 +169,7 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 	if err != nil || len(fmspc) != 6 {
 		return nil, fmt.Errorf("%w: PCK certificate's FMSPC %q", attest.ErrChain, ext.FMSPC)
 	}
-	c := &pckChain{pck: parsed.PCKCertificate, ca: parsed.IntermediateCertificate, root: parsed.RootCertificate, fmspc: fmspc, pceID: ext.PCEID, ext: ext}
+	c.fmspc, c.pceID, c.ext = fmspc, ext.PCEID, ext
 	v.chains.Put(key, c)
 	return c, nil
 }
