@@ -269,6 +269,18 @@ func (c *Collateral) Until() time.Time {
 	return t
 }
 
+// Evaluation is the highest tcbEvaluationDataNumber c holds (0: none).
+func (c *Collateral) Evaluation() int {
+	n := 0
+	for _, i := range c.TCBInfos {
+		n = max(n, i.Info.TcbEvaluationDataNumber)
+	}
+	if c.QEIdentity != nil {
+		n = max(n, c.QEIdentity.Identity.TcbEvaluationDataNumber)
+	}
+	return n
+}
+
 // FMSPCs lists the FMSPCs c has TCB Info for, sorted.
 func (c *Collateral) FMSPCs() []string {
 	var out []string
@@ -309,17 +321,23 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 	fmspc := hex.EncodeToString(chain.fmspc)
 	j := &judged{tcb: server.TCBInfos[fmspc], qe: server.QEIdentity}
 	if env != nil {
+		// Intel numbers its TCB evaluations globally (a TCB recovery
+		// raises the number of every TCB Info and of the QE Identity), so
+		// the server's own evaluation is the highest it holds, whatever the
+		// FMSPC: an envelope's older item would undo an advisory the
+		// server already applies.
+		floor := server.Evaluation()
 		if t := env.TCBInfos[fmspc]; t != nil {
-			if j.tcb != nil && t.Info.TcbEvaluationDataNumber < j.tcb.Info.TcbEvaluationDataNumber {
-				return nil, fmt.Errorf("%w: envelope's TCB Info for FMSPC %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, fmspc, t.Info.TcbEvaluationDataNumber, j.tcb.Info.TcbEvaluationDataNumber)
+			if n := t.Info.TcbEvaluationDataNumber; n < floor {
+				return nil, fmt.Errorf("%w: envelope's TCB Info for FMSPC %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, fmspc, n, floor)
 			}
 			j.tcb = t
 		} else if len(env.TCBInfos) > 0 {
 			return nil, fmt.Errorf("%w: envelope's TCB Info is for FMSPC %s, not the PCK certificate's %s", attest.ErrPolicy, strings.Join(env.FMSPCs(), ","), fmspc)
 		}
 		if q := env.QEIdentity; q != nil {
-			if j.qe != nil && q.Identity.TcbEvaluationDataNumber < j.qe.Identity.TcbEvaluationDataNumber {
-				return nil, fmt.Errorf("%w: envelope's QE Identity is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, q.Identity.TcbEvaluationDataNumber, j.qe.Identity.TcbEvaluationDataNumber)
+			if n := q.Identity.TcbEvaluationDataNumber; n < floor {
+				return nil, fmt.Errorf("%w: envelope's QE Identity is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, n, floor)
 			}
 			j.qe = q
 		}

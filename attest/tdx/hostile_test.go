@@ -192,3 +192,24 @@ func TestCollateralDirReload(t *testing.T) {
 		t.Fatalf("rollback: %v", err)
 	}
 }
+
+// TestEnvelopeCollateralGlobalFloor: the server's evaluation is the highest
+// it holds for any FMSPC; an envelope's older TCB Info for an FMSPC the
+// server has none of is still a rollback.
+func TestEnvelopeCollateralGlobalFloor(t *testing.T) {
+	ca := newSimCA(t)
+	files, err := ca.Collateral(attesttest.TDXTestCollateral{Evaluation: 17})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server holds evaluation 18 for another FMSPC only.
+	dir := writeCollateral(t, ca, attesttest.TDXTestCollateral{Evaluation: 18, FMSPC: "00606a000000"})
+	v := simVerifier(t, ca, dir, Options{})
+	e := simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil)
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: files["tcbinfo-00906ed50000.json"], QEIdentity: files["qe_identity.json"], TCBSigningCert: ca.TCBSigner.Raw}
+	c, err := v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrExpired)
+	if !strings.Contains(err.Error(), "older than the server's 18") {
+		t.Fatal(err)
+	}
+}

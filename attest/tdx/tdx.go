@@ -41,7 +41,9 @@
 // far as its signatures verify to those roots, and the time passed to
 // Verify. A Verifier never reads the clock, never touches the network
 // (go-tdx-guest's collateral fetching is off and its Getter refuses) and
-// never modifies its input. Evidence that verifies proves that an Intel TDX
+// never modifies its input. (go-tdx-guest's verify package logs to stdout,
+// from its init, only when asked to use its own embedded root: it never is,
+// Options.Roots always reaches it.) Evidence that verifies proves that an Intel TDX
 // platform whose TCB Intel's collateral rates as Claims.TDX.TCBStatus
 // produced this TD report for a TD with these measurements, and that the TD
 // asked for a quote binding this key, nonce and user data.
@@ -49,9 +51,10 @@
 // Collateral. Intel signs TCB Info and QE Identity with a nextUpdate; a
 // newer one may lower a platform's status (a new advisory). Collateral in an
 // envelope is accepted when it verifies, and when its
-// tcbEvaluationDataNumber is at least the server's own for the same item
-// and at least Options.MinTCBEvaluationNumber: a host cannot replace the
-// server's collateral by an older one that still rates its platform well.
+// tcbEvaluationDataNumber is at least the server's own (the highest it
+// holds: Intel numbers evaluations globally) and at least
+// Options.MinTCBEvaluationNumber: a host cannot replace the server's
+// collateral by an older one that still rates its platform well.
 //
 // Freshness. A quote carries no time: Claims.Time is zero. What makes
 // evidence fresh is the nonce and user data that REPORTDATA binds.
