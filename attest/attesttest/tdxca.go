@@ -289,6 +289,10 @@ type TDXTestCollateral struct {
 	Advisories       []string
 	QEStatus         string
 	RevokedPCKSerial []*big.Int
+	// ModuleStatus, if set, adds a TDX module identity "TDX_01" (for
+	// quotes whose TEE_TCB_SVN[1] is 1) with one level at SVN 3 of this
+	// status.
+	ModuleStatus string
 }
 
 // Collateral returns the files of a collateral directory (attest/tdx's
@@ -338,12 +342,20 @@ func (ca *TDXTestCA) Collateral(o TDXTestCollateral) (map[string][]byte, error) 
 	pl.TCB.SGX, pl.TCB.PCESVN = comps(ca.CPUSVN[:]), int(ca.PCESVN)
 	pl.TCB.TDX = comps([]byte{3, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	pl.TCBDate, pl.Status, pl.Advisories = date(o.Issue), o.Status, o.Advisories
-	tcbInfo, err := json.Marshal(map[string]any{
+	info := map[string]any{
 		"id": "TDX", "version": 3, "issueDate": date(o.Issue), "nextUpdate": date(o.Next), "fmspc": o.FMSPC,
 		"pceId": hex.EncodeToString(ca.PCEID), "tcbType": 0, "tcbEvaluationDataNumber": o.Evaluation,
 		"tdxModule": map[string]string{"mrsigner": strings.ToUpper(hex.EncodeToString(ca.MRSignerSeam)), "attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF"},
 		"tcbLevels": []level{pl},
-	})
+	}
+	if o.ModuleStatus != "" {
+		var ml level
+		svn := 3
+		ml.TCB.ISVSVN, ml.TCBDate, ml.Status = &svn, date(o.Issue), o.ModuleStatus
+		info["tdxModuleIdentities"] = []map[string]any{{"id": "TDX_01", "mrsigner": strings.ToUpper(hex.EncodeToString(ca.MRSignerSeam)),
+			"attributes": "0000000000000000", "attributesMask": "FFFFFFFFFFFFFFFF", "tcbLevels": []level{ml}}}
+	}
+	tcbInfo, err := json.Marshal(info)
 	if err != nil {
 		return nil, err
 	}

@@ -213,3 +213,30 @@ func TestEnvelopeCollateralGlobalFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTDXModuleIdentity: a TDX 1.5 module (TEE_TCB_SVN[1] > 0) is judged
+// by the TCB Info's TDX module identity of that version.
+func TestTDXModuleIdentity(t *testing.T) {
+	ca := newSimCA(t)
+	svn := func(module byte) []byte { return []byte{module, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} }
+	for name, tc := range map[string]struct {
+		status string
+		svn    []byte
+		want   error
+		says   string
+	}{
+		"up to date":         {"UpToDate", svn(3), nil, ""},
+		"module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate"},
+		"module SVN too low": {"UpToDate", svn(2), attest.ErrPolicy, "no TCB level of TDX module identity TDX_01"},
+		"no module identity": {"", svn(3), attest.ErrPolicy, "no TDX module identity TDX_01"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{ModuleStatus: tc.status}), Options{})
+			c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{TeeTCBSVN: tc.svn}, nil)), simTime)
+			attesttest.CheckResult(t, c, err, tc.want)
+			if tc.says != "" && !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("%q does not say %q", err, tc.says)
+			}
+		})
+	}
+}
