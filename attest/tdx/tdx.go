@@ -60,7 +60,10 @@
 // evidence fresh is the nonce and user data that REPORTDATA binds.
 //
 // Not checked: quote version 5 (go-tdx-guest at this version parses and
-// verifies version 4 only; a version 5 quote is ErrMalformed); what MRTD,
+// verifies version 4 only; a version 5 quote is ErrMalformed). Not
+// verified: PCK certificates issued by Intel's "PCK Processor CA" (the
+// library requires the intermediate to be the Platform CA; such quotes are
+// ErrChain, though the collateral directory takes either CA's CRL); what MRTD,
 // the RTMRs and MRCONFIGID mean, which is the key policy's business;
 // MROWNER and MROWNERCONFIG beyond reporting them; the TCB level's date.
 package tdx
