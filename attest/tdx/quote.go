@@ -45,7 +45,10 @@ func parseQuote(raw []byte) (*quote, error) {
 	if ver := binary.LittleEndian.Uint16(raw); ver != quoteVersion {
 		return nil, fmt.Errorf("%w: quote version %d; only version %d is verified", attest.ErrMalformed, ver, quoteVersion)
 	}
-	any, err := abi.QuoteToProto(raw)
+	if err := checkLayout(raw); err != nil {
+		return nil, fmt.Errorf("%w: quote: %v", attest.ErrMalformed, err)
+	}
+	any, err := quoteToProto(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: quote: %v", attest.ErrMalformed, err)
 	}
@@ -108,6 +111,80 @@ func canonicalPEM(b []byte) bool {
 	return len(rest) == 0 && bytes.Equal(again, b)
 }
 
+// Offsets of a version 4 quote (Intel TDX DCAP Quoting Library API,
+// appendix A.3): the 48-byte header and the 584-byte TD quote body, then
+// the signed data's size (4 bytes) and the signed data: the quote's
+// signature (64) and attestation key (64), then certification data of type
+// 6 (type 2 bytes, size 4): the QE report (384), its signature (64), the
+// QE authentication data (size 2, data), then certification data of type 5
+// (type 2, size 4): the PEM PCK chain.
+const (
+	offSignedDataSize = 0x278
+	offSignedData     = 0x27c
+	qeReportLen       = 384
+)
+
+// checkLayout checks every length field of a version 4 quote against the
+// bytes there are, exactly (nothing left over at any level), before
+// go-tdx-guest parses it: its parser trusts these fields, and a hostile
+// QE authentication data size makes it slice out of range (a panic found
+// by FuzzVerify).
+func checkLayout(raw []byte) error {
+	u16 := func(off int) int { return int(binary.LittleEndian.Uint16(raw[off:])) }
+	u32 := func(off int) int { return int(binary.LittleEndian.Uint32(raw[off:])) }
+	if len(raw) < offSignedData {
+		return fmt.Errorf("%d bytes, shorter than a header and TD quote body", len(raw))
+	}
+	if n := u32(offSignedDataSize); n != len(raw)-offSignedData {
+		return fmt.Errorf("signed data size %d, but %d bytes follow", n, len(raw)-offSignedData)
+	}
+	cert := offSignedData + 128 // after the signature and the attestation key
+	if len(raw) < cert+6 {
+		return fmt.Errorf("signed data too short for its certification data")
+	}
+	if t := u16(cert); t != 6 {
+		return fmt.Errorf("certification data type %d; want 6 (QE report certification data)", t)
+	}
+	if n := u32(cert + 2); n != len(raw)-(cert+6) {
+		return fmt.Errorf("certification data size %d, but %d bytes follow", n, len(raw)-(cert+6))
+	}
+	auth := cert + 6 + qeReportLen + 64
+	if len(raw) < auth+2 {
+		return fmt.Errorf("certification data too short for the QE report and its signature")
+	}
+	chain := auth + 2 + u16(auth)
+	if len(raw) < chain+6 {
+		return fmt.Errorf("QE authentication data of %d bytes overruns the quote", u16(auth))
+	}
+	if t := u16(chain); t != 5 {
+		return fmt.Errorf("PCK certification data type %d; want 5 (PEM PCK chain)", t)
+	}
+	if n := u32(chain + 2); n != len(raw)-(chain+6) {
+		return fmt.Errorf("PCK chain size %d, but %d bytes follow", n, len(raw)-(chain+6))
+	}
+	return nil
+}
+
+// quoteToProto is go-tdx-guest's parser, with any panic it would still
+// raise on hostile bytes turned into an error rather than a crash.
+func quoteToProto(raw []byte) (q any, err error) {
+	err = guard(func() (err error) { q, err = abi.QuoteToProto(raw); return err })
+	return q, err
+}
+
+// guard runs f, a go-tdx-guest call on bytes an attacker chose, turning a
+// panic into an error: that library was not written for hostile input
+// (its parser trusted length fields until checkLayout), and a panic here
+// must not take the server down.
+func guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("go-tdx-guest failed: %v", r)
+		}
+	}()
+	return f()
+}
+
 // pckChain is a PCK chain verified to the roots (cached), with what its
 // leaf's SGX extensions say.
 type pckChain struct {
@@ -158,10 +235,11 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 		GetCollateral: false, CheckRevocations: false, Getter: offline{}, TrustedRoots: v.pool,
 		Now: &verify.TimeSet{PckCertChain: now, TcbInfo: now, QeIdentity: now, PckCrl: now, RootCaCrl: now},
 	}
-	if err := verify.TdxQuote(q.proto, opts); err != nil {
+	if err := guard(func() error { return verify.TdxQuote(q.proto, opts) }); err != nil {
 		return nil, fmt.Errorf("%w: PCK chain: %v", attest.ErrChain, err)
 	}
-	ext, err := pcs.PckCertificateExtensions(c.pck)
+	var ext *pcs.PckExtensions
+	err := guard(func() (err error) { ext, err = pcs.PckCertificateExtensions(c.pck); return err })
 	if err != nil {
 		return nil, fmt.Errorf("%w: PCK certificate's SGX extensions: %v", attest.ErrChain, err)
 	}
