@@ -6,8 +6,9 @@
 //
 // A Verifier checks, in this order, failing closed at the first problem:
 // the format; the enclave key (attest.ParseEnclaveKey); the quote's size and
-// structure (version 4, TEE type TDX, ECDSA-256 attestation key, bytes that
-// re-encode to themselves: quote.go); the PCK certificates' validity at the
+// structure (every length field against the bytes there are, before
+// go-tdx-guest's parser, which trusts them; version 4, TEE type TDX,
+// ECDSA-256 attestation key, bytes that re-encode to themselves: quote.go); the PCK certificates' validity at the
 // verifier's time; the quote's signature by its attestation key, the QE
 // report's signature by the PCK certificate and the QE report binding the
 // attestation key (SHA-256 of the key and the QE authentication data); the
@@ -27,8 +28,8 @@
 // whenever the error is not.
 //
 // Verified PCK chains are cached (by the SHA-256 of the quote's PEM chain),
-// so that a quote from a platform already seen costs three ECDSA P-256
-// verifications (quote, QE report, nothing else); verified collateral is
+// so that a quote from a platform already seen costs two ECDSA P-256
+// verifications (the quote's and the QE report's); verified collateral is
 // cached too (the server's is verified when loaded, an envelope's by its
 // hash). A hit means the very same bytes were verified to this Verifier's
 // roots; validity and revocation are checked again at each call. A chain
