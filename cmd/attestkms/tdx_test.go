@@ -72,7 +72,7 @@ func TestVerifyEvidenceTDX(t *testing.T) {
 	}
 	// Without the collateral: refused, saying so.
 	code, _, errs = runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots)
-	if code != 1 || !strings.Contains(errs, "no TCB Info") {
+	if code != 1 || !strings.Contains(errs, "no TCB Info") || !strings.Contains(errs, "hint: TDX quotes are judged with Intel's collateral") {
 		t.Fatalf("no collateral: exit %d %q", code, errs)
 	}
 	// With Intel's roots: the chain is untrusted.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
@@ -221,6 +222,8 @@ func evidenceHint(err error, ev evidenceFlags) string {
 		return "the evidence does not chain to the roots given; check --nitro-roots / --qingtian-roots / --snp-roots / --tpm-roots / --tdx-roots"
 	case errors.Is(err, attest.ErrNoVerifier) && ev.tpmRoots == "":
 		return "TPM quotes are verified only with --tpm-roots (the AK's CA, or its pinned public key)"
+	case errors.Is(err, attest.ErrPolicy) && ev.tdx.collateral == "" && strings.Contains(err.Error(), "no TCB Info"):
+		return "TDX quotes are judged with Intel's collateral: pass --tdx-collateral DIR (docs/evidence.md), or carry it in the envelope"
 	}
 	return ""
 }
