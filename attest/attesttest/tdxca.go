@@ -171,6 +171,9 @@ type TDXTestQuote struct {
 	PCKKey                     *ecdsa.PrivateKey
 	QEMRSigner                 []byte
 	AttestationKey, SigningKey *ecdsa.PrivateKey
+	// QEBinds, if set, is the key the QE report binds instead of the
+	// quote's attestation key.
+	QEBinds *ecdsa.PrivateKey
 }
 
 func orZero(b []byte, n int) []byte {
@@ -208,7 +211,11 @@ func (ca *TDXTestCA) Quote(q TDXTestQuote) ([]byte, error) {
 	}
 	akRaw := append(pad32(ak.X), pad32(ak.Y)...)
 	authData := make([]byte, 32)
-	qeRD := sha256.Sum256(append(append([]byte{}, akRaw...), authData...))
+	bound := akRaw
+	if q.QEBinds != nil {
+		bound = append(pad32(q.QEBinds.X), pad32(q.QEBinds.Y)...)
+	}
+	qeRD := sha256.Sum256(append(append([]byte{}, bound...), authData...))
 	qeMRSigner := ca.QEMRSigner
 	if q.QEMRSigner != nil {
 		qeMRSigner = q.QEMRSigner
