@@ -79,6 +79,9 @@ const (
 	FormatQingtian Format = "qingtian"
 	FormatSEVSNP   Format = "sev-snp"
 	FormatTPM2     Format = "tpm2"
+	// FormatNitroTPM: an AWS NitroTPM attestation document (nitro-tpm-attest
+	// on an EC2 instance), verified by package nitro to the AWS Nitro root.
+	FormatNitroTPM Format = "nitrotpm"
 )
 
 // Claims are what verified evidence says.
@@ -105,6 +108,22 @@ type Claims struct {
 	SNP *SNPClaims
 	// TPM 2.0 quotes.
 	TPM *TPMClaims
+
+	// NitroTPMPCRs are an AWS NitroTPM document's 24 SHA-384 registers,
+	// index 0..23 -> value (never set for other formats: they are not an
+	// enclave image's PCRs, and no Nitro Enclave condition key names them).
+	NitroTPMPCRs map[int][]byte
+
+	// KeyUnusable is nil whenever PublicKey is set. A format whose genuine
+	// evidence may bind a key secrets cannot be wrapped to (NitroTPM: real
+	// deployments bind an EC P-256 key for HPKE) returns its claims with
+	// PublicKey nil and KeyUnusable saying why (an ErrKey error), so that
+	// verify-evidence can show them; a Recipient with such claims is refused
+	// with that reason. Every other format refuses such evidence instead.
+	KeyUnusable error
+	// KeyType names the evidence's public key: "RSA-2048", "EC P-256",
+	// "none" (no public_key), "invalid" (not a SubjectPublicKeyInfo).
+	KeyType string
 
 	// Debug is true when the evidence says the workload runs in debug mode,
 	// its memory open to its host: for Nitro and Qingtian, PCR0 (the image
@@ -148,7 +167,9 @@ type TPMClaims struct {
 // kms:RecipientAttestation:ImageSha384 and :PCR0..:PCR31; a Qingtian
 // document kms:RecipientAttestation/PCR0../PCR31, as Huawei's IAM names them,
 // and never Nitro's; SEV-SNP :SnpMeasurement and :SnpHostData; TPM 2.0
-// :TpmPCR0..:TpmPCR23. Every format gives kms:RecipientAttestation:Format.
+// :TpmPCR0..:TpmPCR23; an AWS NitroTPM document :NitroTPMPCR0..:NitroTPMPCR23,
+// as AWS KMS names them, and never Nitro Enclaves' :PCRn or :ImageSha384.
+// Every format gives kms:RecipientAttestation:Format.
 // Policy compares these and nothing else, so it never needs to know a format.
 func (c *Claims) Measurements() map[string]string {
 	m := map[string]string{AttestationPrefix + "Format": string(c.Format)}
@@ -168,6 +189,10 @@ func (c *Claims) Measurements() map[string]string {
 		if c.SNP != nil {
 			m[AttestationPrefix+"SnpMeasurement"] = hex.EncodeToString(c.SNP.Measurement)
 			m[AttestationPrefix+"SnpHostData"] = hex.EncodeToString(c.SNP.HostData)
+		}
+	case FormatNitroTPM:
+		for i, v := range c.NitroTPMPCRs {
+			m[AttestationPrefix+"NitroTPMPCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
 	case FormatTPM2:
 		if c.TPM != nil {
