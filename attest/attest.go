@@ -25,6 +25,9 @@
 // fail-closed: any parse error, unknown critical field, untrusted or expired
 // certificate, bad signature, stale document, or enclave key that is not RSA
 // of 2048 to 4096 bits is an error, and the claims are then nil.
+// (One exception to the last: an AWS NitroTPM document is genuine whatever
+// key it binds, so its claims come with PublicKey nil and KeyUnusable saying
+// why; the key service refuses such claims as a Recipient.)
 package attest
 
 import (
