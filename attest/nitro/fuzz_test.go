@@ -43,6 +43,7 @@ func FuzzVerify(f *testing.F) {
 		{nitro.Options{Roots: readRoots(f, filepath.Join(vectorDir, "generated", "nitro_test_root.pem"))}, testVerifyTime},
 		{nitro.Options{Format: attest.FormatQingtian, Roots: readRoots(f, filepath.Join(vectorDir, "generated", "qingtian_test_root.pem"))}, testVerifyTime},
 		{nitro.Options{Format: attest.FormatNitroTPM, Roots: readRoots(f, filepath.Join(vectorDir, "generated", "nitro_test_root.pem"))}, testVerifyTime},
+		{nitro.Options{}, realNitroTPMTime.Add(time.Second)}, // the real NitroTPM document
 	}
 	verifiers := make([]*nitro.Verifier, len(setups))
 	for i, s := range setups {

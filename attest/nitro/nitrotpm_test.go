@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/nitro"
@@ -198,5 +199,43 @@ func TestNitroTPMOnlyVerifier(t *testing.T) {
 	// NitroTPM documents have the AWS root by default, as Nitro ones.
 	if _, err := nitro.New(nitro.Options{Format: attest.FormatNitroTPM}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// realNitroTPMTime is when the real NitroTPM document was made.
+var realNitroTPMTime = time.Date(2026, 3, 22, 2, 56, 0, 412e6, time.UTC)
+
+// TestRealNitroTPMDocument: a real AWS NitroTPM document (testvectors/nitro,
+// with its provenance) verifies with the embedded AWS root at its own time,
+// through the Nitro verifier the server runs: format nitrotpm, 24
+// registers, no key (so never a Recipient), only NitroTPMPCRn keys; any
+// flipped byte is refused.
+func TestRealNitroTPMDocument(t *testing.T) {
+	doc := readVector(t, "nitrotpm_doc_2026-03-22_nokey.cose")
+	at := realNitroTPMTime.Add(time.Second)
+	v := newVerifier(t, nitro.Options{})
+	c, err := v.Verify(doc, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.Measurements()
+	if c.Format != attest.FormatNitroTPM || len(c.NitroTPMPCRs) != 24 || c.PublicKey != nil || c.KeyType != "none" ||
+		!errors.Is(c.KeyUnusable, attest.ErrKey) || len(c.Nonce) != 64 || c.UserData != nil || c.Debug ||
+		m[attest.AttestationPrefix+"NitroTPMPCR17"] != strings.Repeat("f", 96) || len(m) != 25 {
+		t.Fatalf("claims %+v", c)
+	}
+	kinds := map[error]int{}
+	for i := range doc {
+		d := bytes.Clone(doc)
+		d[i] ^= 0xff
+		c, err := v.Verify(d, at)
+		if err == nil {
+			t.Fatalf("byte %d changed: still verifies", i)
+		}
+		checkResult(t, c, err, nitro.KindsOf(err)[0])
+		kinds[nitro.KindsOf(err)[0]]++
+	}
+	if kinds[attest.ErrSignature] == 0 || kinds[attest.ErrMalformed] == 0 {
+		t.Errorf("kinds %v: want signature and parse failures", kinds)
 	}
 }

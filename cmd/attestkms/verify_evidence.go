@@ -105,6 +105,9 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 	if c.PublicKey != nil {
 		out.PublicKeyBits = c.PublicKey.N.BitLen()
 	}
+	if c.PublicKeyDER == nil {
+		out.PublicKeySHA256 = "" // no key: not the SHA-256 of nothing
+	}
 	if c.Format == attest.FormatNitroTPM {
 		out.NitroTPMPCRs = map[string]string{}
 		for i, v := range c.NitroTPMPCRs {

@@ -55,3 +55,21 @@ func TestVerifyEvidenceNitroTPM(t *testing.T) {
 		t.Fatalf("exit %d, %q", code, errs)
 	}
 }
+
+// TestVerifyEvidenceRealNitroTPM: the real NitroTPM document verifies with
+// the embedded AWS root at its own time (exit 0), no key to wrap to.
+func TestVerifyEvidenceRealNitroTPM(t *testing.T) {
+	code, out, errs := runCmd("verify-evidence", "--in", "../../testvectors/nitro/nitrotpm_doc_2026-03-22_nokey.cose", "--at", "2026-03-22T02:56:01Z")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var c claimsJSON
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Format != "nitrotpm" || c.ModuleID != "i-016a52105bfeb18a2-tpm0000000000000000" || len(c.NitroTPMPCRs) != 24 || c.PublicKeySHA256 != "" ||
+		c.RecipientKey == nil || c.RecipientKey.Usable || c.RecipientKey.Type != "none" || !strings.Contains(c.RecipientKey.Why, "no public_key") ||
+		c.NitroTPMPCRs["4"] != "3382a70f46b33cde1f487166eb3e148d5ad1253879ccf9788e1a0349313b0a5659b5d214d50d72f6021ca9f8dbe28776" {
+		t.Fatalf("claims %+v", c)
+	}
+}
