@@ -102,7 +102,8 @@ type Claims struct {
 	UserData []byte // nil when absent
 	Nonce    []byte // nil when absent
 
-	// Nitro and Qingtian documents (never set for other formats).
+	// Nitro and Qingtian documents (never set for other formats but
+	// NitroTPM, which sets ModuleID and Digest, never PCRs).
 	ModuleID string
 	Digest   string         // "SHA384" (Qingtian also "SHA256", "SHA512")
 	PCRs     map[int][]byte // index -> value; PCR0 is the image's measurement (ImageSha384)
@@ -136,7 +137,7 @@ type Claims struct {
 	// proves nothing about the code running: its verifier refuses it
 	// (ErrPolicy) unless its options allow it (nitro's and snp's
 	// AllowDebug), so Debug is true only in claims a verifier was told to
-	// admit. TPM quotes have no such notion.
+	// admit. TPM quotes and NitroTPM documents have no such notion.
 	Debug bool
 }
 

@@ -1,7 +1,9 @@
 // Package nitro verifies the attestation documents of AWS Nitro Enclaves and
 // of Huawei Cloud QingTian enclaves: the COSE_Sign1 documents that the NSM
 // (/dev/nsm) and the QTSM (/dev/qtsm) return, untagged as the devices return
-// them or tagged (0xD2).
+// them or tagged (0xD2); and AWS NitroTPM documents (an EC2 instance's TPM
+// asks the Nitro hypervisor for them), which the Nitro verifier takes too:
+// same PKI, their own schema (nitrotpm.go).
 //
 // A Verifier checks, in this order: the document's size (attest.MaxEvidence)
 // before any parsing; the COSE envelope (protected header exactly {1: alg},
