@@ -359,3 +359,28 @@ func (c *TDXCollateral) Get(u string) (map[string][]string, []byte, error) {
 	}
 	return nil, nil, fmt.Errorf("attesttest: no network: %s is not in this collateral", u)
 }
+
+// LoadTDXCollateral reads the collateral that Save wrote to dir for fmspc
+// (lower-case hex). It checks nothing: it reads files.
+func LoadTDXCollateral(dir, fmspc string) (*TDXCollateral, error) {
+	c := &TDXCollateral{FMSPC: fmspc}
+	for _, f := range []struct {
+		name string
+		to   *[]byte
+	}{
+		{TDXTCBInfoFilePrefix + fmspc + ".json", &c.TCBInfo},
+		{TDXTCBInfoIssuerFile, &c.TCBInfoIssuer},
+		{TDXQEIdentityFile, &c.QEIdentity},
+		{TDXQEIdentityIssuerFile, &c.QEIdentityIssuer},
+		{TDXPCKCRLFile, &c.PCKCRL},
+		{TDXPCKCRLIssuerFile, &c.PCKCRLIssuer},
+		{TDXRootCRLFile, &c.RootCRL},
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil {
+			return nil, fmt.Errorf("attesttest: %w", err)
+		}
+		*f.to = b
+	}
+	return c, nil
+}

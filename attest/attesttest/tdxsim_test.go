@@ -239,23 +239,9 @@ func TestTDXCASaveLoad(t *testing.T) {
 	if loaded.FMSPC != ca.FMSPC || !loaded.Root.Equal(ca.Root) {
 		t.Fatal("loaded CA differs")
 	}
-	cdir := filepath.Join(dir, TDXCollateralDir)
-	read := func(name string) []byte {
-		b, err := os.ReadFile(filepath.Join(cdir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	c := &TDXCollateral{
-		FMSPC:            ca.FMSPCHex(),
-		TCBInfo:          read("tcbinfo-0a7e57000000.json"),
-		TCBInfoIssuer:    read("tcbinfo.issuer.pem"),
-		QEIdentity:       read("qe_identity.json"),
-		QEIdentityIssuer: read("qe_identity.issuer.pem"),
-		PCKCRL:           read("pck_crl.der"),
-		PCKCRLIssuer:     read("pck_crl.issuer.pem"),
-		RootCRL:          read("root_crl.der"),
+	c, err := LoadTDXCollateral(filepath.Join(dir, TDXCollateralDir), "0a7e57000000")
+	if err != nil {
+		t.Fatal(err)
 	}
 	raw, err := loaded.Quote(make([]byte, 64), TDXQuote{})
 	if err != nil {
