@@ -148,6 +148,17 @@ func TestTDX(t *testing.T) {
 		t.Errorf("stale collateral: %v", err)
 	}
 
+	// tdx-ca's collateral flags shape the collateral it signs.
+	other := filepath.Join(dir, "other")
+	if code, _, errOut := attestsim(t, "tdx-ca", "--out", other, "--fmspc", "00112233aabb", "--tcb-evaluation-number", "5",
+		"--next-update", now.Add(48*time.Hour).Format(time.RFC3339)); code != 0 {
+		t.Fatal(errOut)
+	}
+	info, err := os.ReadFile(filepath.Join(other, "collateral", "tcbinfo-00112233aabb.json"))
+	if err != nil || !bytes.Contains(info, []byte(`"tcbEvaluationDataNumber":5,`)) || !bytes.Contains(info, []byte(`"nextUpdate":"2026-03-03T12:00:00Z"`)) {
+		t.Errorf("tdx-ca --fmspc --tcb-evaluation-number --next-update: %v %.300s", err, info)
+	}
+
 	// Usage errors.
 	for _, args := range [][]string{
 		{"tdx", "--ca", caDir, "--public-key", keyFile, "--out", "-", "--tcb-status", "Fine"},
