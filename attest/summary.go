@@ -22,6 +22,8 @@ type Summary struct {
 	PublicKeySHA256 string         `json:"public_key_sha256"`
 	Time            time.Time      `json:"time,omitzero"`
 	Debug           bool           `json:"debug,omitempty"`
+	// NitroTPMPCRs: an AWS NitroTPM document's registers, index -> hex.
+	NitroTPMPCRs map[int]string `json:"nitrotpm_pcrs,omitempty"`
 }
 
 // Summary summarises c for an audit log: its format, the measurements that
@@ -47,6 +49,12 @@ func (c *Claims) Summary() *Summary {
 		sum.TpmPCRs = make(map[int]string, len(c.TPM.PCRs))
 		for i, v := range c.TPM.PCRs {
 			sum.TpmPCRs[i] = hex.EncodeToString(v)
+		}
+	}
+	if c.NitroTPMPCRs != nil {
+		sum.NitroTPMPCRs = make(map[int]string, len(c.NitroTPMPCRs))
+		for i, v := range c.NitroTPMPCRs {
+			sum.NitroTPMPCRs[i] = hex.EncodeToString(v)
 		}
 	}
 	if c.Nonce != nil {

@@ -116,6 +116,16 @@ func newSimAttestor(attestor, ca string, pcrs map[int][]byte, measurement string
 			}
 			a.args = append(a.args, "--rtmr", fmt.Sprintf("%d=%x", i, pcrs[i]))
 		}
+	case "sim-nitrotpm":
+		// An AWS NitroTPM document, signed by the Nitro test CA.
+		a.kind = "nitro"
+		a.args = append(a.args, "--nitrotpm")
+		for _, i := range sortedPCRs(pcrs) {
+			if i > 23 || len(pcrs[i]) != 48 {
+				return nil, usageError("--sim-pcr %d: with sim-nitrotpm, registers are 0 to 23 and SHA-384 (48 bytes)", i)
+			}
+			a.args = append(a.args, "--pcr", fmt.Sprintf("%d=%x", i, pcrs[i]))
+		}
 	default:
 		return nil, fmt.Errorf("no simulated attestor %q", attestor) // unreachable: options.newAttestor chose
 	}
