@@ -25,6 +25,9 @@
 // fail-closed: any parse error, unknown critical field, untrusted or expired
 // certificate, bad signature, stale document, or enclave key that is not RSA
 // of 2048 to 4096 bits is an error, and the claims are then nil.
+// (One exception to the last: an AWS NitroTPM document is genuine whatever
+// key it binds, so its claims come with PublicKey nil and KeyUnusable saying
+// why; the key service refuses such claims as a Recipient.)
 package attest
 
 import (
@@ -80,6 +83,9 @@ const (
 	FormatSEVSNP   Format = "sev-snp"
 	FormatTPM2     Format = "tpm2"
 	FormatTDX      Format = "tdx"
+	// FormatNitroTPM: an AWS NitroTPM attestation document (nitro-tpm-attest
+	// on an EC2 instance), verified by package nitro to the AWS Nitro root.
+	FormatNitroTPM Format = "nitrotpm"
 )
 
 // Claims are what verified evidence says.
@@ -97,7 +103,8 @@ type Claims struct {
 	UserData []byte // nil when absent
 	Nonce    []byte // nil when absent
 
-	// Nitro and Qingtian documents (never set for other formats).
+	// Nitro and Qingtian documents (never set for other formats but
+	// NitroTPM, which sets ModuleID and Digest, never PCRs).
 	ModuleID string
 	Digest   string         // "SHA384" (Qingtian also "SHA256", "SHA512")
 	PCRs     map[int][]byte // index -> value; PCR0 is the image's measurement (ImageSha384)
@@ -109,6 +116,22 @@ type Claims struct {
 	// Intel TDX quotes.
 	TDX *TDXClaims
 
+	// NitroTPMPCRs are an AWS NitroTPM document's 24 SHA-384 registers,
+	// index 0..23 -> value (never set for other formats: they are not an
+	// enclave image's PCRs, and no Nitro Enclave condition key names them).
+	NitroTPMPCRs map[int][]byte
+
+	// KeyUnusable is nil whenever PublicKey is set. A format whose genuine
+	// evidence may bind a key secrets cannot be wrapped to (NitroTPM: real
+	// deployments bind an EC P-256 key for HPKE) returns its claims with
+	// PublicKey nil and KeyUnusable saying why (an ErrKey error), so that
+	// verify-evidence can show them; a Recipient with such claims is refused
+	// with that reason. Every other format refuses such evidence instead.
+	KeyUnusable error
+	// KeyType names the evidence's public key: "RSA-2048", "EC P-256",
+	// "none" (no public_key), "invalid" (not a SubjectPublicKeyInfo).
+	KeyType string
+
 	// Debug is true when the evidence says the workload runs in debug mode,
 	// its memory open to its host: for Nitro and Qingtian, PCR0 (the image
 	// measurement) is missing or all zero (not "every PCR zero": in a real
@@ -117,7 +140,7 @@ type Claims struct {
 	// proves nothing about the code running: its verifier refuses it
 	// (ErrPolicy) unless its options allow it (nitro's and snp's
 	// AllowDebug), so Debug is true only in claims a verifier was told to
-	// admit. TPM quotes have no such notion.
+	// admit. TPM quotes and NitroTPM documents have no such notion.
 	Debug bool
 }
 
@@ -174,8 +197,11 @@ type TDXClaims struct {
 // kms:RecipientAttestation:ImageSha384 and :PCR0..:PCR31; a Qingtian
 // document kms:RecipientAttestation/PCR0../PCR31, as Huawei's IAM names them,
 // and never Nitro's; SEV-SNP :SnpMeasurement and :SnpHostData; TPM 2.0
-// :TpmPCR0..:TpmPCR23; Intel TDX :TdxMrTd, :TdxRtmr0..:TdxRtmr3,
-// :TdxMrConfigId and :TdxTcbStatus (the status itself, "UpToDate"). Every format gives kms:RecipientAttestation:Format.
+// :TpmPCR0..:TpmPCR23; an AWS NitroTPM document :NitroTPMPCR0..:NitroTPMPCR23,
+// as AWS KMS names them, and never Nitro Enclaves' :PCRn or :ImageSha384;
+// Intel TDX :TdxMrTd, :TdxRtmr0..:TdxRtmr3, :TdxMrConfigId and
+// :TdxTcbStatus (the status itself, "UpToDate").
+// Every format gives kms:RecipientAttestation:Format.
 // Policy compares these and nothing else, so it never needs to know a format.
 func (c *Claims) Measurements() map[string]string {
 	m := map[string]string{AttestationPrefix + "Format": string(c.Format)}
@@ -204,6 +230,10 @@ func (c *Claims) Measurements() map[string]string {
 			}
 			m[AttestationPrefix+"TdxMrConfigId"] = hex.EncodeToString(c.TDX.MRConfigID)
 			m[AttestationPrefix+"TdxTcbStatus"] = c.TDX.TCBStatus
+		}
+	case FormatNitroTPM:
+		for i, v := range c.NitroTPMPCRs {
+			m[AttestationPrefix+"NitroTPMPCR"+strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
 	case FormatTPM2:
 		if c.TPM != nil {

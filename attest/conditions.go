@@ -11,7 +11,8 @@ const (
 	// AttestationPrefix begins attestkms's measurement keys and AWS's:
 	// Format (every format); ImageSha384 and PCR0..PCR31 (AWS Nitro Enclaves,
 	// as AWS KMS names them); SnpMeasurement and SnpHostData (AMD SEV-SNP);
-	// TpmPCR0..TpmPCR23 (TPM 2.0).
+	// TpmPCR0..TpmPCR23 (TPM 2.0); NitroTPMPCR0..NitroTPMPCR23 (AWS NitroTPM
+	// documents, as AWS KMS names them).
 	AttestationPrefix = "kms:RecipientAttestation:"
 	// HuaweiAttestationPrefix begins the keys of Huawei Qingtian documents,
 	// PCR0..PCR31, written with a slash as Huawei's IAM policies write them
@@ -26,6 +27,8 @@ const (
 	maxEnclavePCR = 31
 	maxTPMPCR     = 23
 	maxTDXRTMR    = 3 // a TD has four RTMRs
+	// maxNitroTPMPCR: a NitroTPM document carries the SHA-384 bank, 0..23.
+	maxNitroTPMPCR = 23
 )
 
 // IsConditionKey reports whether key, compared without regard to ASCII case
@@ -54,6 +57,10 @@ func IsConditionKey(key string) (canonical string, ok bool) {
 		}
 		if n, ok := indexed(name, "TdxRtmr", maxTDXRTMR); ok {
 			return AttestationPrefix + "TdxRtmr" + strconv.Itoa(n), true
+		}
+		// AWS NitroTPM documents: their own 24 registers, never PCRn.
+		if n, ok := indexed(name, "NitroTPMPCR", maxNitroTPMPCR); ok {
+			return AttestationPrefix + "NitroTPMPCR" + strconv.Itoa(n), true
 		}
 	case hasPrefixFold(key, HuaweiAttestationPrefix):
 		if n, ok := indexed(key[len(HuaweiAttestationPrefix):], "PCR", maxEnclavePCR); ok {

@@ -69,3 +69,19 @@ func trailing(err error) string {
 	}
 	return ""
 }
+
+// KeyType names the key of a DER SubjectPublicKeyInfo, for a person: "RSA-2048",
+// "EC P-256", "Ed25519", "X25519", or "invalid" when der is not one.
+func KeyType(der []byte) string {
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return "invalid"
+	}
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA-%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "EC " + k.Curve.Params().Name
+	}
+	return keyType(pub)
+}

@@ -24,6 +24,8 @@ type Summary struct {
 	PublicKeySHA256 string         `json:"public_key_sha256"`
 	Time            time.Time      `json:"time,omitzero"`
 	Debug           bool           `json:"debug,omitempty"`
+	// NitroTPMPCRs: an AWS NitroTPM document's registers, index -> hex.
+	NitroTPMPCRs map[int]string `json:"nitrotpm_pcrs,omitempty"`
 }
 
 // Summary summarises c for an audit log: its format, the measurements that
@@ -54,6 +56,12 @@ func (c *Claims) Summary() *Summary {
 	if c.TDX != nil {
 		sum.TdxMrTd = hex.EncodeToString(c.TDX.MRTD)
 		sum.TdxTcbStatus = c.TDX.TCBStatus
+	}
+	if c.NitroTPMPCRs != nil {
+		sum.NitroTPMPCRs = make(map[int]string, len(c.NitroTPMPCRs))
+		for i, v := range c.NitroTPMPCRs {
+			sum.NitroTPMPCRs[i] = hex.EncodeToString(v)
+		}
 	}
 	if c.Nonce != nil {
 		// The nonce is the enclave's, public, and what ties a request to its

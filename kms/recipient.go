@@ -98,6 +98,11 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidRecipient, Msg: "Recipient: the attestation document was refused: " + err.Error(), Cause: err}
 	}
+	if claims != nil && claims.PublicKey == nil && claims.KeyUnusable != nil {
+		// Genuine evidence (a NitroTPM document binding an EC key, say)
+		// whose key no secret can be wrapped to.
+		return nil, &Error{Kind: ErrInvalidRecipient, Msg: fmt.Sprintf("Recipient: the attestation document is genuine, but its public_key (%s) cannot receive a secret with %s: %v", claims.KeyType, r.KeyEncryptionAlgorithm, claims.KeyUnusable), Cause: claims.KeyUnusable}
+	}
 	if claims == nil || claims.PublicKey == nil {
 		return nil, internal(errors.New("verifier returned no claims or no key without an error"))
 	}

@@ -84,8 +84,10 @@ func TestPKCS11RootKey(t *testing.T) {
 }
 
 // TestPKCS11Rotation: a store moves from a file root key into the token
-// and back, online, every ciphertext decrypting all along, and opens
-// under the key it was moved to alone.
+// (offline: an online rotation loads no module the server was not started
+// with), back to a file online, and into the token again; every ciphertext
+// decrypts all along, and the store opens under the key it was moved to
+// alone.
 func TestPKCS11Rotation(t *testing.T) {
 	uri, _ := softhsmtest.Object(t, "kms-rotation-"+time.Now().Format("150405.000"))
 	pin := softhsmtest.PIN(t)
@@ -95,20 +97,28 @@ func TestPKCS11Rotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := s.RotateRootKey(bg, s.adminCall(t), &RotateRootKeyRequest{To: uri, PKCS11PIN: pin})
+	if _, err := s.RotateRootKey(bg, s.adminCall(t), &RotateRootKeyRequest{To: uri, PKCS11PIN: pin}); !errors.Is(err, ErrValidation) {
+		t.Fatalf("online into a token the server was not started with: %v", err)
+	}
+	dir := s.opts.DataDir
+	s.Close()
+	resp, err := RotateRootKeyOffline(bg, Options{DataDir: dir, Now: clk.now}, &RotateRootKeyRequest{To: uri, PKCS11PIN: pin})
 	if err != nil || !resp.Made || resp.Keys != 1 {
 		t.Fatalf("to the token: %+v %v", resp, err)
 	}
-	s.keys.dropAll()
+	s, err = Open(Options{DataDir: dir, RootKey: uri, PKCS11PIN: pin, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Decrypt(bg, s.testCall(), &DecryptRequest{CiphertextBlob: r.CiphertextBlob}); err != nil {
 		t.Fatal(err)
 	}
-	dir := s.opts.DataDir
-	if _, err := CheckStore(bg, Options{DataDir: dir, RootKey: uri, PKCS11PIN: pin}); err == nil {
-		t.Fatal("store check while the server holds the store")
-	}
 	back := "file:" + filepath.Join(t.TempDir(), "back.key")
 	if _, err := s.RotateRootKey(bg, s.adminCall(t), &RotateRootKeyRequest{To: back}); err != nil {
+		t.Fatal(err)
+	}
+	s.keys.dropAll()
+	if _, err := s.Decrypt(bg, s.testCall(), &DecryptRequest{CiphertextBlob: r.CiphertextBlob}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

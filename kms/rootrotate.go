@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
+	"github.com/attestkms/attestkms/kms/internal/p11"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
@@ -74,8 +76,51 @@ func (s *Service) RotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 		if s.follow != nil {
 			return nil, errorf(ErrUnsupported, "the root key of a shared store is rotated offline, every node stopped: attestkms root-key rotate --store … (each node then starts with the new --root-key)")
 		}
+		if err := s.checkOnlineTarget(req.To); err != nil {
+			return nil, err
+		}
 		return s.rotateRootKey(ctx, c, req)
 	})
+}
+
+// checkOnlineTarget refuses what a request must not make the server do with
+// its own privileges (an admin credential is not the host's root): load a
+// PKCS#11 module it was not started with — dlopen of a path the request
+// names would run that library's code in the server — or write a new root
+// key file at a relative path, or inside the data directory (where a copy
+// of the directory would copy it). Offline, the operator runs the command
+// with the host's privileges, and these are the operator's choices.
+func (s *Service) checkOnlineTarget(spec string) error {
+	to, err := parseRootKey(spec)
+	if err != nil {
+		return errorf(ErrValidation, "To: %v", err)
+	}
+	switch to.kind {
+	case RootKeyPKCS11:
+		cur, err := s.opts.rootKeySpec()
+		if err != nil || cur.kind != RootKeyPKCS11 || moduleOf(cur.arg) != moduleOf(to.arg) {
+			return errorf(ErrValidation, "an online rotation loads no PKCS#11 module the server was not started with: rotate into a token offline (attestkms root-key rotate --data-dir … --to pkcs11:…)")
+		}
+	case RootKeyFile:
+		if !filepath.IsAbs(to.arg) {
+			return errorf(ErrValidation, "To: the new root key file must be an absolute path on the server's host")
+		}
+		tmp := s.opts
+		tmp.RootKey, tmp.RootKeyFile = spec, ""
+		if RootKeyInDataDir(tmp) {
+			return errorf(ErrValidation, "To: the new root key file must not be in the data directory: a copy of the directory would be a copy of every key")
+		}
+	}
+	return nil
+}
+
+// moduleOf is the module-path of a pkcs11: URI ("" if it does not parse).
+func moduleOf(uri string) string {
+	u, err := p11.ParseURI(uri)
+	if err != nil {
+		return ""
+	}
+	return u.ModulePath
 }
 
 // RotateRootKey moves the store to another root key while the server is

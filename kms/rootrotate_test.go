@@ -202,6 +202,11 @@ func TestRotateRootKeyRefusals(t *testing.T) {
 		"unset variable":     {s.adminCall(t), "env:ATTESTKMS_TEST_UNSET_KEY", ErrValidation},
 		"short key":          {s.adminCall(t), "env:ATTESTKMS_TEST_SHORT_KEY", ErrValidation},
 		"file in a void dir": {s.adminCall(t), "file:/nonexistent/dir/root.key", ErrValidation},
+		"relative file":      {s.adminCall(t), "file:new.key", ErrValidation},
+		"in the data dir":    {s.adminCall(t), "file:" + filepath.Join(s.opts.DataDir, "new.key"), ErrValidation},
+		// An admin credential must not make the server dlopen a library
+		// it names: code execution with the server's privileges.
+		"a module of the request's": {s.adminCall(t), "pkcs11:token=t;object=o?module-path=" + filepath.Join(t.TempDir(), "evil.so"), ErrValidation},
 	} {
 		if _, err := s.RotateRootKey(bg, tc.c, &RotateRootKeyRequest{To: tc.to}); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)

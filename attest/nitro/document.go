@@ -85,6 +85,9 @@ type profile struct {
 	certSigAlgs []x509.SignatureAlgorithm
 	// checkKeyFields enforces the names the enclave key may have.
 	checkKeyFields func(*document) error
+	// nitroTPM: AWS NitroTPM documents (nitrotpm.go) are admitted too;
+	// tpmOnly: nothing else is.
+	nitroTPM, tpmOnly bool
 }
 
 var nitroProfile = profile{
@@ -96,6 +99,7 @@ var nitroProfile = profile{
 	maxNonce:       nitroMaxData,
 	certSigAlgs:    []x509.SignatureAlgorithm{x509.ECDSAWithSHA384}, // AWS's PKI is P-384 throughout
 	checkKeyFields: nitroKeyFields,
+	nitroTPM:       true, // same PKI, same root: AWS KMS accepts both
 }
 
 // nitroKeyFields: Nitro documents call the key public_key, nothing else.
@@ -109,6 +113,12 @@ func nitroKeyFields(d *document) error {
 // check applies the format's own rules to a document whose syntax and
 // bounds parseDocument has checked.
 func (p *profile) check(d *document) error {
+	switch {
+	case d.nitroTPM && !p.nitroTPM:
+		return fmt.Errorf("%w: a NitroTPM document (nitrotpm_pcrs), which %s verifiers do not take", attest.ErrMalformed, p.format)
+	case !d.nitroTPM && p.tpmOnly:
+		return fmt.Errorf("%w: nitrotpm_pcrs is missing: not a NitroTPM document", attest.ErrMalformed)
+	}
 	if !slices.Contains(p.suites, d.suite) {
 		return fmt.Errorf("%w: %s documents are not signed with %s (digest %s)", attest.ErrMalformed, p.format, d.suite.name, d.suite.digest)
 	}
@@ -132,11 +142,16 @@ type document struct {
 
 	hasPublicKey bool // the key "public_key" is present (maybe null)
 	hasPubkey    bool // the key "pubkey" is present (maybe null)
+
+	// A NitroTPM document (nitrotpm.go): pcrs is nil, tpmPCRs its 24
+	// registers.
+	nitroTPM bool
+	tpmPCRs  map[int][]byte
 }
 
 // payloadKeys are the keys a payload may have. "pubkey" is QingTian's name
 // for public_key, as Huawei documents it; the format decides (profile.check).
-var payloadKeys = []string{"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "pubkey", "user_data", "nonce"}
+var payloadKeys = []string{"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "pubkey", "user_data", "nonce", "nitrotpm_pcrs"}
 
 var payloadDecoder = mustDecMode(cbor.DecOptions{
 	DupMapKey:          cbor.DupMapKeyEnforcedAPF,
@@ -196,7 +211,15 @@ func parseDocument(payload []byte, p *profile) (*document, error) {
 	if d.time, err = timestamp(raw["timestamp"]); err != nil {
 		return nil, err
 	}
-	if d.pcrs, err = pcrs(raw["pcrs"], d.suite); err != nil {
+	if raw["nitrotpm_pcrs"] != nil {
+		// The field chooses the NitroTPM schema, nothing more: whether
+		// this verifier takes NitroTPM documents profile.check says, after
+		// the chain, so that another PKI's document is an untrusted chain.
+		d.nitroTPM = true
+		if err := parseNitroTPM(d, raw); err != nil {
+			return nil, err
+		}
+	} else if d.pcrs, err = pcrs(raw["pcrs"], d.suite); err != nil {
 		return nil, err
 	}
 	if d.certificate, err = certificate("certificate", raw["certificate"], p.maxCert); err != nil {

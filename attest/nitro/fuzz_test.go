@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ func FuzzVerify(f *testing.F) {
 		{nitro.Options{}, maxFieldsTime.Add(time.Second)},
 		{nitro.Options{Roots: readRoots(f, filepath.Join(vectorDir, "generated", "nitro_test_root.pem"))}, testVerifyTime},
 		{nitro.Options{Format: attest.FormatQingtian, Roots: readRoots(f, filepath.Join(vectorDir, "generated", "qingtian_test_root.pem"))}, testVerifyTime},
+		{nitro.Options{Format: attest.FormatNitroTPM, Roots: readRoots(f, filepath.Join(vectorDir, "generated", "nitro_test_root.pem"))}, testVerifyTime},
+		{nitro.Options{}, realNitroTPMTime.Add(time.Second)}, // the real NitroTPM document
 	}
 	verifiers := make([]*nitro.Verifier, len(setups))
 	for i, s := range setups {
@@ -94,6 +97,10 @@ func checkClaims(t *testing.T, c *attest.Claims, format attest.Format, at time.T
 	if format == "" {
 		format = attest.FormatNitro
 	}
+	if c.Format == attest.FormatNitroTPM && (format == attest.FormatNitro || format == attest.FormatNitroTPM) {
+		checkNitroTPMClaims(t, c, at)
+		return
+	}
 	sizes := map[string]int{"SHA256": 32, "SHA384": 48, "SHA512": 64}
 	size, ok := sizes[c.Digest]
 	if c.Format != format || !ok || format == attest.FormatNitro && c.Digest != "SHA384" {
@@ -126,5 +133,41 @@ func checkClaims(t *testing.T, c *attest.Claims, format attest.Format, at time.T
 	}
 	if max := map[attest.Format]int{attest.FormatNitro: 1024, attest.FormatQingtian: 4096}[format]; len(c.UserData) > max || len(c.Nonce) > max {
 		t.Fatalf("user data %d, nonce %d bytes", len(c.UserData), len(c.Nonce))
+	}
+}
+
+// checkNitroTPMClaims checks what accepted NitroTPM claims must say.
+func checkNitroTPMClaims(t *testing.T, c *attest.Claims, at time.Time) {
+	t.Helper()
+	if c.Digest != "SHA384" || c.Debug || c.PCRs != nil || len(c.NitroTPMPCRs) != 24 {
+		t.Fatalf("digest %s, debug %v, %d pcrs, %d NitroTPM registers", c.Digest, c.Debug, len(c.PCRs), len(c.NitroTPMPCRs))
+	}
+	for i, p := range c.NitroTPMPCRs {
+		if i < 0 || i > 23 || len(p) != 48 {
+			t.Fatalf("NitroTPM register %d of %d bytes", i, len(p))
+		}
+	}
+	if !strings.Contains(c.ModuleID, "-tpm") || !strings.HasPrefix(c.ModuleID, "i-") {
+		t.Fatalf("module id %q", c.ModuleID)
+	}
+	if (c.PublicKey == nil) == (c.KeyUnusable == nil) || c.KeyUnusable != nil && !errors.Is(c.KeyUnusable, attest.ErrKey) {
+		t.Fatalf("key %v, unusable %v", c.PublicKey != nil, c.KeyUnusable)
+	}
+	if c.PublicKey != nil {
+		k, err := x509.ParsePKIXPublicKey(c.PublicKeyDER)
+		if err != nil || !c.PublicKey.Equal(k) {
+			t.Fatalf("PublicKeyDER is not PublicKey: %v", err)
+		}
+	}
+	if c.Time.Before(at.Add(-5*time.Minute)) || c.Time.After(at.Add(time.Minute)) {
+		t.Fatalf("time %s, verified at %s", c.Time, at)
+	}
+	if len(c.UserData) > 1024 || len(c.Nonce) > 1024 {
+		t.Fatalf("user data %d, nonce %d bytes", len(c.UserData), len(c.Nonce))
+	}
+	for k := range c.Measurements() {
+		if k != attest.AttestationPrefix+"Format" && !strings.HasPrefix(k, attest.AttestationPrefix+"NitroTPMPCR") {
+			t.Fatalf("a NitroTPM document gives condition key %s", k)
+		}
 	}
 }

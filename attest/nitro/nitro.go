@@ -1,7 +1,9 @@
 // Package nitro verifies the attestation documents of AWS Nitro Enclaves and
 // of Huawei Cloud QingTian enclaves: the COSE_Sign1 documents that the NSM
 // (/dev/nsm) and the QTSM (/dev/qtsm) return, untagged as the devices return
-// them or tagged (0xD2).
+// them or tagged (0xD2); and AWS NitroTPM documents (an EC2 instance's TPM
+// asks the Nitro hypervisor for them), which the Nitro verifier takes too:
+// same PKI, their own schema (nitrotpm.go).
 //
 // A Verifier checks, in this order: the document's size (attest.MaxEvidence)
 // before any parsing; the COSE envelope (protected header exactly {1: alg},
@@ -127,12 +129,14 @@ func New(opts Options) (*Verifier, error) {
 		p = &nitroProfile
 	case attest.FormatQingtian:
 		p = &qingtianProfile
+	case attest.FormatNitroTPM:
+		p = &nitroTPMProfile
 	default:
-		return nil, fmt.Errorf("nitro: format %q is neither %q nor %q", opts.Format, attest.FormatNitro, attest.FormatQingtian)
+		return nil, fmt.Errorf("nitro: format %q is not %q, %q or %q", opts.Format, attest.FormatNitro, attest.FormatQingtian, attest.FormatNitroTPM)
 	}
 	roots := opts.Roots
 	if roots == nil {
-		if p.format != attest.FormatNitro {
+		if p.format == attest.FormatQingtian {
 			return nil, fmt.Errorf("nitro: %s has no default root: set Options.Roots", p.format)
 		}
 		var err error
@@ -236,6 +240,12 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 	// Verified; now judge the time, the key and the mode.
 	if err := v.checkTime(doc.time, now); err != nil {
 		return nil, err
+	}
+	if doc.nitroTPM {
+		if !cached {
+			v.cache.Put(chain.key, chain)
+		}
+		return nitroTPMClaims(doc), nil
 	}
 	key, err := enclaveKey(doc)
 	if err != nil {

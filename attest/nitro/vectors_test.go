@@ -24,15 +24,18 @@ type vector struct {
 	Expect      string `json:"expect"`
 	Description string `json:"description"`
 	Claims      *struct {
-		ModuleID        string `json:"module_id"`
-		Digest          string `json:"digest"`
-		Time            string `json:"time"`
-		Debug           bool   `json:"debug"`
-		PCRCount        int    `json:"pcr_count"`
-		PCR0            string `json:"pcr0"`
-		PublicKeySHA256 string `json:"public_key_sha256"`
-		UserData        string `json:"user_data_hex"`
-		Nonce           string `json:"nonce_hex"`
+		ModuleID         string `json:"module_id"`
+		Digest           string `json:"digest"`
+		Time             string `json:"time"`
+		Debug            bool   `json:"debug"`
+		PCRCount         int    `json:"pcr_count"`
+		PCR0             string `json:"pcr0"`
+		NitroTPMPCRCount int    `json:"nitrotpm_pcr_count"`
+		NitroTPMPCR4     string `json:"nitrotpm_pcr4"`
+		KeyUsable        *bool  `json:"key_usable"`
+		PublicKeySHA256  string `json:"public_key_sha256"`
+		UserData         string `json:"user_data_hex"`
+		Nonce            string `json:"nonce_hex"`
 	} `json:"claims"`
 }
 
@@ -113,6 +116,12 @@ func TestVectors(t *testing.T) {
 			exp := [...]string{w.ModuleID, w.Digest, w.Time, w.PCR0, w.PublicKeySHA256, w.UserData, w.Nonce}
 			if got != exp || c.Debug != w.Debug || len(c.PCRs) != w.PCRCount || string(c.Format) != vec.Format {
 				t.Errorf("claims %q, debug %v, %d pcrs, format %s; want %q, %v, %d, %s", got, c.Debug, len(c.PCRs), c.Format, exp, w.Debug, w.PCRCount, vec.Format)
+			}
+			if len(c.NitroTPMPCRs) != w.NitroTPMPCRCount || hex.EncodeToString(c.NitroTPMPCRs[4]) != w.NitroTPMPCR4 {
+				t.Errorf("%d NitroTPM registers, register 4 %x; want %d, %s", len(c.NitroTPMPCRs), c.NitroTPMPCRs[4], w.NitroTPMPCRCount, w.NitroTPMPCR4)
+			}
+			if w.KeyUsable != nil && (c.PublicKey != nil) != *w.KeyUsable {
+				t.Errorf("key usable %v (%v); want %v", c.PublicKey != nil, c.KeyUnusable, *w.KeyUsable)
 			}
 		})
 	}

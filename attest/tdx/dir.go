@@ -17,16 +17,18 @@ import (
 //
 //	tcbinfo-FMSPC.json           body of GET /tdx/certification/v4/tcb?fmspc=FMSPC
 //	tcbinfo-FMSPC.issuer.pem     its TCB-Info-Issuer-Chain header, URL-decoded
+//	                             (or tcbinfo.issuer.pem, one chain for every FMSPC)
 //	qe_identity.json             body of GET /tdx/certification/v4/qe/identity
 //	qe_identity.issuer.pem       its SGX-Enclave-Identity-Issuer-Chain header
 //	pck_crl-platform.der         body of GET /sgx/certification/v4/pckcrl?ca=platform&encoding=der
 //	pck_crl-platform.issuer.pem  its SGX-PCK-CRL-Issuer-Chain header
-//	pck_crl-processor.der/.issuer.pem  the same for ca=processor (either or both)
+//	pck_crl-processor.der/.issuer.pem  the same for ca=processor (either or both;
+//	                             pck_crl.der/.issuer.pem is a PCK CRL of either CA)
 //	root_crl.der                 Intel's root CA CRL (the root's CRL distribution point)
 //
 // A reload that fails, or that would replace an item by one with a lower
 // tcbEvaluationDataNumber (a rollback), keeps what was held and is reported
-// by Err.
+// by Held. attestsim tdx-ca writes this layout (attesttest.TDXCollateral.Save).
 type CollateralDir struct {
 	dir   string
 	roots []*x509.Certificate
@@ -149,6 +151,9 @@ func LoadCollateralDir(dir string, roots []*x509.Certificate) (*Collateral, erro
 			return nil, err
 		}
 		chain, err := read(base + ".issuer.pem")
+		if os.IsNotExist(err) {
+			chain, err = read("tcbinfo.issuer.pem") // one chain for every FMSPC
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -163,15 +168,15 @@ func LoadCollateralDir(dir string, roots []*x509.Certificate) (*Collateral, erro
 	} else if !os.IsNotExist(err) {
 		return nil, err
 	}
-	for _, ca := range []string{"platform", "processor"} {
-		body, err := read("pck_crl-" + ca + ".der")
+	for _, name := range []string{"pck_crl", "pck_crl-platform", "pck_crl-processor"} {
+		body, err := read(name + ".der")
 		if os.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		chain, err := read("pck_crl-" + ca + ".issuer.pem")
+		chain, err := read(name + ".issuer.pem")
 		if err != nil {
 			return nil, err
 		}

@@ -31,9 +31,11 @@ the token, non-extractable, if the object does not exist; built with
 and --to-pkcs11-pin-file (for --to), else from $ATTESTKMS_PKCS11_PIN.
 
 With --endpoint, the running server rotates its own store (an embedded
-store only): SPEC names a file, variable or token as the server's host
-sees them, and the server uses its own PIN. Serve with the new --root-key
-from then on.
+store only): SPEC names a file (an absolute path outside the data
+directory) or a variable as the server's host sees them, or a key in the
+token the server already uses (a request never makes the server load
+another PKCS#11 module: rotate into a token offline); the server uses its
+own PIN. Serve with the new --root-key from then on.
 
 The old root key opens no record of the store afterwards, but still opens
 backups made before the rotation: keep it with them, or destroy both.

@@ -21,8 +21,8 @@ const verifyEvidenceUsage = `Usage: attestkms verify-evidence --in FILE [--at RF
          [--qingtian-roots PEM] [--snp-roots PEM] [--tpm-roots PEM]
          [--tdx-roots PEM] [--tdx-collateral DIR] ...
 
-Runs the server's own verification on attestation evidence — an AWS Nitro or
-Huawei Qingtian COSE_Sign1, or an evidence envelope with an AMD SEV-SNP report,
+Runs the server's own verification on attestation evidence — an AWS Nitro
+Enclaves, AWS NitroTPM or Huawei Qingtian COSE_Sign1, or an evidence envelope with an AMD SEV-SNP report,
 a TPM 2.0 quote or an Intel TDX quote (docs/evidence.md), raw or base64 — and prints its claims as
 JSON, or says precisely why it is refused. Use it when attestkms refuses a
 Recipient.
@@ -33,7 +33,10 @@ The input is the raw document, its base64, or what "enclavetool attest" prints
 --at verifies at another instant: certificates and freshness (--attestation-max-age)
 are judged at that time, so archived documents can be checked. A debug-mode
 document's (or SEV-SNP debug guest's) claims are printed, with a warning: the
-server refuses it unless started with --allow-debug-enclaves.
+server refuses it unless started with --allow-debug-enclaves. A NitroTPM
+document whose public_key is not an RSA key of 2048 to 4096 bits verifies
+(exit 0: it is genuine) and says so in "recipient_key"; the server refuses it
+as a Recipient.
 
 Exit status: 0 verified; 1 refused (the reason on stderr); 2 usage; 3 the input
 or a roots file cannot be read.
@@ -64,6 +67,17 @@ type claimsJSON struct {
 	SNP             *snpJSON          `json:"sev_snp,omitempty"`
 	TPM             *tpmJSON          `json:"tpm2,omitempty"`
 	TDX             *tdxJSON          `json:"tdx,omitempty"`
+	// NitroTPM documents: their 24 registers, and whether a secret can be
+	// wrapped to their key (real ones bind EC P-256 keys: genuine, but
+	// never a Recipient).
+	NitroTPMPCRs map[string]string `json:"nitrotpm_pcrs,omitempty"`
+	RecipientKey *recipientKeyJSON `json:"recipient_key,omitempty"`
+}
+
+type recipientKeyJSON struct {
+	Type   string `json:"type"`
+	Usable bool   `json:"usable"`
+	Why    string `json:"why,omitempty"`
 }
 
 type snpJSON struct {
@@ -90,7 +104,23 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 	fp := sha256.Sum256(c.PublicKeyDER)
 	out := claimsJSON{
 		Format: string(c.Format), ModuleID: c.ModuleID, Timestamp: c.Time.UTC(), Digest: c.Digest,
-		PublicKeySHA256: hex.EncodeToString(fp[:]), PublicKeyBits: c.PublicKey.N.BitLen(), Debug: c.Debug,
+		PublicKeySHA256: hex.EncodeToString(fp[:]), Debug: c.Debug,
+	}
+	if c.PublicKey != nil {
+		out.PublicKeyBits = c.PublicKey.N.BitLen()
+	}
+	if c.PublicKeyDER == nil {
+		out.PublicKeySHA256 = "" // no key: not the SHA-256 of nothing
+	}
+	if c.Format == attest.FormatNitroTPM {
+		out.NitroTPMPCRs = map[string]string{}
+		for i, v := range c.NitroTPMPCRs {
+			out.NitroTPMPCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
+		}
+		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.PublicKey != nil}
+		if c.KeyUnusable != nil {
+			out.RecipientKey.Why = c.KeyUnusable.Error() + "; attestkms wraps secrets to RSA keys of 2048 to 4096 bits only (RSAES_OAEP_SHA_256), so this document is never a Recipient"
+		}
 	}
 	if len(c.PCRs) > 0 {
 		out.PCRs = map[string]string{}
@@ -169,6 +199,9 @@ func runVerifyEvidence(args []string, stdout, stderr io.Writer) error {
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(toClaimsJSON(claims)); err != nil {
 		return err
+	}
+	if claims.KeyUnusable != nil {
+		fmt.Fprintf(stderr, "attestkms: warning: the evidence is genuine, but its public_key (%s) cannot receive a secret: the server refuses it as a Recipient\n", claims.KeyType)
 	}
 	if claims.Debug {
 		fmt.Fprintln(stderr, "attestkms: warning: the evidence comes from a debug-mode enclave or guest, whose memory is open to its host: the server refuses it unless started with --allow-debug-enclaves")

@@ -9,6 +9,9 @@
 //	attestsim snp --ca DIR --public-key enclave.pem --out ev.cbor [flags]
 //	attestsim tpm-ca --out DIR
 //	attestsim tpm --ca DIR --public-key enclave.pem --out ev.cbor [--pcr N=HEX ...]
+//	attestsim tdx-ca --out DIR
+//	attestsim tdx-collateral --ca DIR --out DIR2 [flags]
+//	attestsim tdx --ca DIR --public-key enclave.pem --out ev.cbor [flags]
 //
 // Run "attestsim COMMAND --help" for a command's flags and examples.
 package main
@@ -37,6 +40,11 @@ Usage:
   attestsim tpm-ca --out DIR                       make a test TPM attestation key and its CA
   attestsim tpm --ca DIR --public-key PEM --out FILE [--pcr N=HEX ...]
                                                    sign a TPM 2.0 quote, in an evidence envelope
+  attestsim tdx-ca --out DIR                       make a test Intel TDX PKI (root, PCK chain) and its signed collateral
+  attestsim tdx-collateral --ca DIR --out DIR2 [flags]
+                                                   sign other (stale, revoking...) TDX collateral with it
+  attestsim tdx --ca DIR --public-key PEM --out FILE [flags]
+                                                   sign an Intel TDX quote (version 4), in an evidence envelope
 
 --public-key - reads the key from standard input, --out - writes the evidence
 alone to standard output.
@@ -44,6 +52,7 @@ alone to standard output.
 Nothing attestsim signs chains to a real root. Tell attestkms to trust the test root:
   attestkms serve --nitro-roots DIR/root.pem              (or --qingtian-roots)
   attestkms serve --snp-roots DIR/roots.pem --tpm-roots DIR/roots.pem
+  attestkms serve --tdx-roots DIR/roots.pem --tdx-collateral DIR/collateral
   attestkms verify-evidence --in doc.cbor --nitro-roots DIR/root.pem
 
 Run "attestsim COMMAND --help" for a command's flags and examples, "attestsim
@@ -85,6 +94,10 @@ var commands = map[string]func(args []string, e env) error{
 	"snp":      runSNP,
 	"tpm-ca":   runTPMCA,
 	"tpm":      runTPM,
+
+	"tdx-ca":         runTDXCA,
+	"tdx-collateral": runTDXCollateral,
+	"tdx":            runTDX,
 }
 
 func run(args []string, e env) int {

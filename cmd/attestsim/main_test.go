@@ -229,3 +229,55 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestNitroTPMRoundTrip: attestsim nitro --nitrotpm signs a NitroTPM
+// document with the Nitro test CA, with any key.
+func TestNitroTPMRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	caDir := filepath.Join(dir, "ca")
+	if code, _, errOut := attestsim(t, "nitro-ca", "--out", caDir); code != 0 {
+		t.Fatal(errOut)
+	}
+	keyDER, _ := x509.MarshalPKIXPublicKey(&enclaveKey().PublicKey)
+	docPath := filepath.Join(dir, "tpm.cbor")
+	pcr4 := strings.Repeat("4a", 48)
+	code, out, errOut := attestsim(t, "nitro", "--ca", caDir, "--nitrotpm", "--public-key", writePEM(t, "PUBLIC KEY", keyDER),
+		"--pcr", "4="+pcr4, "--user-data", "aGVsbG8=", "--out", docPath)
+	if code != 0 || errOut != "" || !strings.Contains(out, "a nitrotpm document") || !strings.Contains(out, "-tpm") {
+		t.Fatalf("nitro --nitrotpm: %d %q %q", code, out, errOut)
+	}
+	for _, format := range []attest.Format{attest.FormatNitro, attest.FormatNitroTPM} {
+		c, err := verify(t, format, caDir, docPath, now.Add(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := c.Measurements()
+		if c.Format != attest.FormatNitroTPM || m[attest.AttestationPrefix+"NitroTPMPCR4"] != pcr4 || len(c.NitroTPMPCRs) != 24 ||
+			m[attest.AttestationPrefix+"NitroTPMPCR0"] != strings.Repeat("00", 48) || string(c.UserData) != "hello" || c.Nonce != nil ||
+			!c.PublicKey.Equal(&enclaveKey().PublicKey) {
+			t.Fatalf("claims %+v", c)
+		}
+	}
+	// An EC key: signed, with a warning; the document verifies, its key unusable.
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	code, _, errOut = attestsim(t, "nitro", "--ca", caDir, "--nitrotpm", "--public-key", writePEM(t, "PUBLIC KEY", ecDER), "--out", docPath)
+	if code != 0 || !strings.Contains(errOut, "warning") {
+		t.Fatalf("ec key: %d %q", code, errOut)
+	}
+	c, err := verify(t, attest.FormatNitro, caDir, docPath, now.Add(time.Second))
+	if err != nil || c.PublicKey != nil || c.KeyType != "EC P-256" || !errors.Is(c.KeyUnusable, attest.ErrKey) {
+		t.Fatalf("ec key: %v, %+v", err, c)
+	}
+	// Usage errors.
+	for _, args := range [][]string{
+		{"--qingtian"},
+		{"--pcr", "24=" + strings.Repeat("00", 48)},
+		{"--pcr", "4=" + strings.Repeat("00", 47)},
+	} {
+		a := append([]string{"nitro", "--ca", caDir, "--nitrotpm", "--public-key", writePEM(t, "PUBLIC KEY", keyDER), "--out", docPath}, args...)
+		if code, _, errOut := attestsim(t, a...); code != 2 || errOut == "" {
+			t.Fatalf("%v: exit %d %q", args, code, errOut)
+		}
+	}
+}

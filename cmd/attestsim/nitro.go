@@ -87,6 +87,15 @@ Examples:
   attestkms verify-evidence --in doc.cbor --nitro-roots testca/root.pem
 
   attestsim nitro --ca qtca --qingtian --digest SHA256 --public-key enclave.pem --out qt.cbor
+
+--nitrotpm signs an AWS NitroTPM document instead (what nitro-tpm-attest
+returns on an EC2 instance), with the same Nitro test CA: its registers are
+nitrotpm_pcrs, all 24 (--pcr 0 to 23; those not given are zero), its module
+id ends in -tpm..., and its key may be any key (real ones bind EC P-256;
+attestkms verifies such a document but wraps secrets to RSA keys only).
+
+  attestsim nitro --ca testca --nitrotpm --public-key enclave.pem --out tpm.cbor \
+      --pcr 4=$(printf '%096d' 4)
 `
 
 // pcrFlag collects --pcr N=HEX.
@@ -125,10 +134,11 @@ func runNitro(args []string, e env) error {
 	flags := newFlagSet("nitro", nitroSynopsis, e)
 	caDir := flags.String("ca", "", "sign with the test CA in this `directory` (made by attestsim nitro-ca)")
 	qingtian := flags.Bool("qingtian", false, "a Huawei QingTian document (the CA must be a QingTian one)")
+	nitroTPM := flags.Bool("nitrotpm", false, "an AWS NitroTPM document (nitrotpm_pcrs, 24 registers; a Nitro CA signs it)")
 	digest := flags.String("digest", "SHA384", "the document's `digest`: SHA384 (Nitro); QingTian also SHA256 or SHA512")
 	keyFile := flags.String("public-key", "", "the enclave's key, a PEM `file` (- for standard input): public key, or private key of which the public half is used")
 	pcrs := pcrFlag{}
-	flags.Var(pcrs, "pcr", "set PCR `N=HEX` (0 to 31; repeat the flag for each PCR); PCRs not given are zero")
+	flags.Var(pcrs, "pcr", "set PCR `N=HEX` (0 to 31, NitroTPM 0 to 23; repeat the flag for each PCR); PCRs not given are zero")
 	userData := flags.String("user-data", "", "the document's user_data, `base64` (default null)")
 	nonce := flags.String("nonce", "", "the document's nonce, `base64` (default null)")
 	timestamp := flags.String("timestamp", "", "the document's timestamp, `RFC3339` (default now)")
@@ -143,6 +153,9 @@ func runNitro(args []string, e env) error {
 		}
 	}
 
+	if *nitroTPM && *qingtian {
+		return usageError("", "--nitrotpm and --qingtian exclude each other: NitroTPM documents are AWS's")
+	}
 	format := formatOf(*qingtian)
 	sizes := map[string]int{"SHA256": 32, "SHA384": 48, "SHA512": 64}
 	size, ok := sizes[*digest]
@@ -152,9 +165,18 @@ func runNitro(args []string, e env) error {
 	case format == attest.FormatNitro && *digest != "SHA384":
 		return usageError("add --qingtian for a QingTian document", "the digest of a Nitro document is SHA384, not %s", *digest)
 	}
-	doc := nitrotest.Document{Digest: *digest, ModuleID: *moduleID, Timestamp: e.now()}
-	doc.PCRs = make(map[int][]byte, 16)
-	for i := range 16 {
+	doc := nitrotest.Document{Digest: *digest, ModuleID: *moduleID, Timestamp: e.now(), NitroTPM: *nitroTPM}
+	registers := 16
+	if *nitroTPM {
+		registers = 24
+		for i := range pcrs {
+			if i > 23 {
+				return usageError("a NitroTPM document has registers 0 to 23", "--pcr %d is out of range", i)
+			}
+		}
+	}
+	doc.PCRs = make(map[int][]byte, registers)
+	for i := range registers {
 		doc.PCRs[i] = make([]byte, size)
 	}
 	for i, v := range pcrs {
@@ -202,8 +224,15 @@ func runNitro(args []string, e env) error {
 	if err != nil {
 		return failure(plain(err), "")
 	}
+	what, shownID := string(format), displayModuleID(doc.ModuleID)
+	if *nitroTPM {
+		what = string(attest.FormatNitroTPM)
+		if doc.ModuleID == "" {
+			shownID = nitrotest.DefaultNitroTPMModuleID
+		}
+	}
 	return writeEvidence(e, *out, b, fmt.Sprintf("a %s document of %d bytes, module id %s, timestamp %s",
-		format, len(b), displayModuleID(doc.ModuleID), doc.Timestamp.UTC().Format(time.RFC3339Nano)))
+		what, len(b), shownID, doc.Timestamp.UTC().Format(time.RFC3339Nano)))
 }
 
 // plain drops nitrotest's prefix from its errors: the user ran attestsim.

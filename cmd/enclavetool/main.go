@@ -30,12 +30,16 @@ Usage:
 
 Every command takes the connection and attestation flags (see "enclavetool
 COMMAND --help"): --endpoint, --region, --credential, --ca-bundle,
---attestor nitro|snp|tpm|sim|sim-snp|sim-tpm, --sim-ca DIR. As with the AWS
+--attestor nitro|snp|tpm|nitrotpm|sim|sim-snp|sim-tpm|sim-nitrotpm, --sim-ca DIR. As with the AWS
 CLI, the environment sets what no flag does: AWS_ENDPOINT_URL_KMS or
 AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and
 AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY.
 
-The simulated attestors (sim, sim-snp, sim-tpm) run attestsim, which signs
+In an Intel TDX guest, --attestor tdx gets a quote through configfs-tsm, else
+/dev/tdx_guest; --attestor sim-tdx runs "attestsim tdx" (--sim-measurement is
+the MRTD, --sim-pcr N=HEX sets RTMR N, 0 to 3).
+
+The simulated attestors (sim, sim-snp, sim-tpm, sim-nitrotpm) run attestsim, which signs
 with its test CA in --sim-ca: enclavetool looks for it at $ATTESTKMS_ATTESTSIM,
 then next to itself (go build -o bin/ ./cmd/... puts it there), then on PATH,
 and gives it the public key and the --sim-* options, nothing secret.

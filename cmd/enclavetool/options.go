@@ -39,10 +39,10 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")
 	fs.StringVar(&o.caBundle, "ca-bundle", os.Getenv("AWS_CA_BUNDLE"), "trust only the CAs in this PEM `file` for attestkms's TLS certificate (default $AWS_CA_BUNDLE)")
-	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tpm (/dev/tpmrm0), or sim, sim-snp, sim-tpm (attestsim's test CAs: enclavetool runs attestsim, found at $ATTESTKMS_ATTESTSIM, next to enclavetool, or on PATH)")
-	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp or sim-tpm: the `directory` attestsim nitro-ca, snp-ca or tpm-ca made")
-	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values)")
-	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\")")
+	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tdx (an Intel TDX guest: configfs-tsm or /dev/tdx_guest), tpm (/dev/tpmrm0), nitrotpm (an EC2 instance's NitroTPM, /dev/tpm0, as nitro-tpm-attest), or sim, sim-snp, sim-tdx, sim-tpm, sim-nitrotpm (attestsim's test CAs: enclavetool runs attestsim, found at $ATTESTKMS_ATTESTSIM, next to enclavetool, or on PATH)")
+	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp, sim-tdx, sim-tpm or sim-nitrotpm: the `directory` attestsim nitro-ca, snp-ca, tdx-ca or tpm-ca made")
+	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values); with sim-tdx: RTMR N (0 to 3, 48 bytes; default zero); with sim-nitrotpm: a SHA-384 NitroTPM register, 0 to 23 (others zero)")
+	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\"); with sim-tdx: the quote's MRTD (default attestsim's)")
 	fs.StringVar(&o.snpVCEK, "snp-vcek", "", "with --attestor snp: the VCEK certificate `file` (DER or PEM, from AMD's KDS) to send when the host supplies none")
 	fs.StringVar(&o.tpmAKChain, "tpm-ak-chain", "", "with --attestor tpm: a PEM `file` of the intermediates from the TPM's AK certificate towards attestkms's --tpm-roots (on Google Cloud, its EK/AK intermediate), sent as ak_chain")
 	fs.StringVar(&o.tpmPCRs, "tpm-pcrs", "0,1,2,3,4,5,6,7", "with --attestor tpm: the SHA-256 PCRs to quote, a comma-separated `list`")
@@ -118,6 +118,8 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 			}
 		}
 		return a, nil
+	case "tdx":
+		return enclave.TDX{}, nil
 	case "tpm":
 		pcrs, err := parsePCRList(o.tpmPCRs)
 		if err != nil {
@@ -130,9 +132,11 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 			}
 		}
 		return a, nil
-	case "sim", "sim-snp", "sim-tpm":
+	case "nitrotpm":
+		return enclave.NitroTPM{}, nil
+	case "sim", "sim-snp", "sim-tpm", "sim-tdx", "sim-nitrotpm":
 		if o.simCA == "" {
-			made := map[string]string{"sim": "nitro-ca", "sim-snp": "snp-ca", "sim-tpm": "tpm-ca"}[o.attestor]
+			made := map[string]string{"sim": "nitro-ca", "sim-snp": "snp-ca", "sim-tpm": "tpm-ca", "sim-tdx": "tdx-ca", "sim-nitrotpm": "nitro-ca"}[o.attestor]
 			return nil, usageError("--attestor %s needs --sim-ca DIR (made by attestsim %s)", o.attestor, made)
 		}
 		a, err := newSimAttestor(o.attestor, o.simCA, o.simPCRs.m, o.simMeasurement)
@@ -141,7 +145,7 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 		}
 		return a, nil
 	}
-	return nil, usageError("--attestor must be nitro, snp, tpm, sim, sim-snp or sim-tpm, not %q", o.attestor)
+	return nil, usageError("--attestor must be nitro, snp, tdx, tpm, nitrotpm, sim, sim-snp, sim-tdx, sim-tpm or sim-nitrotpm, not %q", o.attestor)
 }
 
 // credentials come from --credential, else the flags and environment.

@@ -26,7 +26,7 @@ import (
 // test signers (attest's nitrotest, snptest, tpmtest) have no business in
 // that binary. They run attestsim as a child process instead,
 //
-//	attestsim nitro|snp|tpm --ca DIR --public-key - --out - [--pcr N=HEX | --measurement HEX] ...
+//	attestsim nitro|snp|tpm|tdx --ca DIR --public-key - --out - [--pcr N=HEX | --measurement HEX | --mrtd HEX --rtmr N=HEX] ...
 //
 // giving it the ephemeral public key on standard input and reading the
 // evidence from its standard output. The child gets nothing secret: its
@@ -58,10 +58,11 @@ var defaultSimMeasurement = sha512.Sum384([]byte("attestkms simulated guest"))
 
 // simAttestor gets evidence from attestsim. Its evidence verifies only
 // against the test CA's roots (attestkms serve --nitro-roots DIR/root.pem,
-// --snp-roots DIR/roots.pem, --tpm-roots DIR/roots.pem).
+// --snp-roots DIR/roots.pem, --tpm-roots DIR/roots.pem, --tdx-roots
+// DIR/roots.pem with --tdx-collateral DIR/collateral).
 type simAttestor struct {
 	attestor string   // the --attestor value, for messages
-	kind     string   // attestsim's command: nitro, snp or tpm
+	kind     string   // attestsim's command: nitro, snp, tpm or tdx
 	ca       string   // --sim-ca
 	args     []string // the evidence's flags, from --sim-pcr and --sim-measurement
 }
@@ -98,6 +99,30 @@ func newSimAttestor(attestor, ca string, pcrs map[int][]byte, measurement string
 		for _, i := range sortedPCRs(pcrs) {
 			if i > 23 || len(pcrs[i]) != 32 {
 				return nil, usageError("--sim-pcr %d: with sim-tpm, PCRs are 0 to 23 and SHA-256 (32 bytes)", i)
+			}
+			a.args = append(a.args, "--pcr", fmt.Sprintf("%d=%x", i, pcrs[i]))
+		}
+	case "sim-tdx":
+		a.kind = "tdx"
+		if measurement != "" {
+			if m, err := hex.DecodeString(measurement); err != nil || len(m) != 48 {
+				return nil, usageError("--sim-measurement (MRTD with sim-tdx) must be 48 bytes of hex")
+			}
+			a.args = append(a.args, "--mrtd", measurement)
+		}
+		for _, i := range sortedPCRs(pcrs) {
+			if i > 3 || len(pcrs[i]) != 48 {
+				return nil, usageError("--sim-pcr %d: with sim-tdx, it sets RTMR0 to RTMR3, 48 bytes each", i)
+			}
+			a.args = append(a.args, "--rtmr", fmt.Sprintf("%d=%x", i, pcrs[i]))
+		}
+	case "sim-nitrotpm":
+		// An AWS NitroTPM document, signed by the Nitro test CA.
+		a.kind = "nitro"
+		a.args = append(a.args, "--nitrotpm")
+		for _, i := range sortedPCRs(pcrs) {
+			if i > 23 || len(pcrs[i]) != 48 {
+				return nil, usageError("--sim-pcr %d: with sim-nitrotpm, registers are 0 to 23 and SHA-384 (48 bytes)", i)
 			}
 			a.args = append(a.args, "--pcr", fmt.Sprintf("%d=%x", i, pcrs[i]))
 		}

@@ -26,7 +26,20 @@ var (
 	thePIN   string // the PIN file's path
 	skipWhy  string
 	tokenDir string
+	tempDir  string // the throwaway token's, removed by Cleanup
 )
+
+// TokenDir is SoftHSM2's directory of the test token ("" if unknown): a
+// test that takes the token away moves it.
+func TokenDir() string { return tokenDir }
+
+// Cleanup removes a throwaway token (call it from TestMain, after the
+// tests).
+func Cleanup() {
+	if tempDir != "" {
+		os.RemoveAll(tempDir)
+	}
+}
 
 // Token is the test token's root key URI (object attestkms-root: give
 // another object= for a key of the test's own) and its PIN file.
@@ -88,6 +101,7 @@ func setup() {
 			skipWhy = err.Error()
 			return
 		}
+		tempDir = dir
 		_, file, _, _ := runtime.Caller(0)
 		script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "softhsm.sh")
 		out, err := exec.Command(script, "init", dir).Output()

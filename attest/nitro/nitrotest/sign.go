@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -27,6 +28,13 @@ type Document struct {
 	PublicKey []byte         // DER SubjectPublicKeyInfo of the enclave's key; nil is written as null
 	UserData  []byte         // nil is written as null
 	Nonce     []byte         // nil is written as null
+
+	// NitroTPM makes an AWS NitroTPM document (what nitro-tpm-attest
+	// returns): the registers are written as "nitrotpm_pcrs", ModuleID ""
+	// means "i-0123456789abcdef0-tpm0123456789abcdef", PCRs nil means 24
+	// distinct SHA-384 registers (NitroTPMPCRs), and PublicKey may be any
+	// key (real ones bind EC P-256).
+	NitroTPM bool
 
 	// The envelope.
 	Tagged         bool  // COSE_Sign1_Tagged (0xD2); the NSM's documents are untagged
@@ -94,6 +102,12 @@ func (ca *CA) Sign(doc Document) ([]byte, error) {
 	}
 	if doc.ModuleID == "" {
 		doc.ModuleID = defaultNitroModuleID
+		if doc.NitroTPM {
+			doc.ModuleID = DefaultNitroTPMModuleID
+		}
+	}
+	if doc.NitroTPM && doc.PCRs == nil {
+		doc.PCRs = NitroTPMPCRs()
 	}
 	if doc.Digest == "" {
 		doc.Digest = "SHA384"
@@ -228,11 +242,15 @@ func encodePayload(doc Document, leafDER []byte, bundle [][]byte) ([]byte, error
 	if keyName == "" {
 		keyName = "public_key"
 	}
+	pcrsName := "pcrs"
+	if doc.NitroTPM {
+		pcrsName = "nitrotpm_pcrs"
+	}
 	fields := []Field{
 		{"module_id", doc.ModuleID},
 		{"digest", doc.Digest},
 		{"timestamp", uint64(doc.Timestamp.UnixMilli())},
-		{"pcrs", doc.PCRs},
+		{pcrsName, doc.PCRs},
 		{"certificate", leafDER},
 		{"cabundle", bundle},
 		{keyName, doc.PublicKey},
@@ -333,4 +351,19 @@ func signCOSE(key *ecdsa.PrivateKey, s suite, protectedMap, payload []byte) ([]b
 	rs.R.FillBytes(sig[:n])
 	rs.S.FillBytes(sig[n:])
 	return sig, nil
+}
+
+// DefaultNitroTPMModuleID is a NitroTPM document's module id when
+// Document.ModuleID is "".
+const DefaultNitroTPMModuleID = "i-0123456789abcdef0-tpm0123456789abcdef"
+
+// NitroTPMPCRs are 24 distinct SHA-384 registers, register i being
+// SHA-384("nitrotest nitrotpm pcr i"): the default of a NitroTPM Document.
+func NitroTPMPCRs() map[int][]byte {
+	m := make(map[int][]byte, 24)
+	for i := range 24 {
+		h := sha512.Sum384(fmt.Appendf(nil, "nitrotest nitrotpm pcr %d", i))
+		m[i] = h[:]
+	}
+	return m
 }

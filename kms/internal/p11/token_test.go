@@ -3,110 +3,47 @@
 package p11
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/attestkms/attestkms/internal/softhsmtest"
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/miekg/pkcs11"
 )
 
-// The token the tests use: ATTESTKMS_TEST_PKCS11_URI and
-// ATTESTKMS_TEST_PKCS11_PIN_FILE (scripts/softhsm.sh init prints them), or
-// else a SoftHSM2 token of their own made by scripts/softhsm.sh in a
-// temporary directory, if softhsm2-util is on PATH.
+// The token the tests use: internal/softhsmtest's (the environment's, or
+// a SoftHSM2 token of their own made by scripts/softhsm.sh).
 var (
-	setupOnce sync.Once
-	testURI   *URI
-	testPIN   string
-	tokenDir  string // SoftHSM2's token directory, for the removal test ("" if unknown)
-	setupErr  string // why the tests skip
-	cleanup   func()
+	testURI  *URI
+	testPIN  string
+	tokenDir string // SoftHSM2's token directory, for the removal test ("" if unknown)
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if cleanup != nil {
-		cleanup()
-	}
+	softhsmtest.Cleanup()
 	os.Exit(code)
 }
 
 func setup(t *testing.T) {
 	t.Helper()
-	setupOnce.Do(func() {
-		if os.Getenv("ATTESTKMS_TEST_PKCS11_URI") == "" {
-			if _, err := exec.LookPath("softhsm2-util"); err != nil {
-				setupErr = "ATTESTKMS_TEST_PKCS11_URI is unset and softhsm2-util is not on PATH: eval \"$(scripts/softhsm.sh init DIR)\" (apt-get install softhsm2)"
-				return
-			}
-			dir, err := os.MkdirTemp("", "attestkms-softhsm")
-			if err != nil {
-				setupErr = err.Error()
-				return
-			}
-			cleanup = func() { os.RemoveAll(dir) }
-			_, file, _, _ := runtime.Caller(0)
-			script := filepath.Join(filepath.Dir(file), "..", "..", "..", "scripts", "softhsm.sh")
-			out, err := exec.Command(script, "init", dir).Output()
-			if err != nil {
-				setupErr = fmt.Sprintf("scripts/softhsm.sh init: %v", err)
-				return
-			}
-			sc := bufio.NewScanner(bytes.NewReader(out))
-			for sc.Scan() {
-				name, val, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-				if ok {
-					os.Setenv(name, strings.Trim(val, "'"))
-				}
-			}
-		}
-		u, err := ParseURI(os.Getenv("ATTESTKMS_TEST_PKCS11_URI"))
-		if err != nil {
-			setupErr = "ATTESTKMS_TEST_PKCS11_URI: " + err.Error()
-			return
-		}
-		pin, err := os.ReadFile(os.Getenv("ATTESTKMS_TEST_PKCS11_PIN_FILE"))
-		if err != nil {
-			setupErr = "ATTESTKMS_TEST_PKCS11_PIN_FILE: " + err.Error()
-			return
-		}
-		testURI, testPIN = u, strings.TrimSpace(string(pin))
-		tokenDir = softhsmTokenDir()
-	})
+	uri, _ := softhsmtest.Token(t)
 	if testURI == nil {
-		t.Skip(setupErr)
-	}
-}
-
-// softhsmTokenDir is the directory of SoftHSM2's only token under
-// SOFTHSM2_CONF's tokendir, or "".
-func softhsmTokenDir() string {
-	conf, err := os.ReadFile(os.Getenv("SOFTHSM2_CONF"))
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(conf), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if ok && strings.TrimSpace(k) == "directories.tokendir" {
-			ds, _ := filepath.Glob(filepath.Join(strings.TrimSpace(v), "*"))
-			if len(ds) == 1 {
-				return ds[0]
-			}
+		u, err := ParseURI(uri)
+		if err != nil {
+			t.Fatalf("the test token's URI: %v", err)
 		}
+		testURI, testPIN, tokenDir = u, softhsmtest.PIN(t), softhsmtest.TokenDir()
 	}
-	return ""
 }
 
 // newURI is the test token's URI with an object label of the test's own.

@@ -56,7 +56,8 @@
 // (every format); kms:RecipientAttestation:ImageSha384 and :PCR0..:PCR31
 // (AWS Nitro, AWS's names); kms:RecipientAttestation/PCR0../PCR31 (Huawei
 // Qingtian, Huawei's names, with a slash); :SnpMeasurement and :SnpHostData
-// (SEV-SNP); :TpmPCR0..:TpmPCR23 (TPM 2.0). Each vendor's evidence gives only
+// (SEV-SNP); :TpmPCR0..:TpmPCR23 (TPM 2.0); :NitroTPMPCR0..:NitroTPMPCR23
+// (AWS NitroTPM documents, AWS KMS's names). Each vendor's evidence gives only
 // its own keys, so one vendor's document never satisfies a condition written
 // for another's.
 //

@@ -114,6 +114,7 @@ func refusals() []refusal {
 		{"misspelt measurement", cond(`{"StringEquals":{"kms:RecipientAttestation:ImageSha386":"ab"}}`), `"kms:RecipientAttestation:ImageSha386": not a measurement any evidence gives`},
 		{"PCR out of range", cond(`{"StringEquals":{"kms:RecipientAttestation:PCR32":"ab"}}`), `unknown condition key "kms:RecipientAttestation:PCR32"`},
 		{"TPM PCR out of range", cond(`{"StringEquals":{"kms:RecipientAttestation:TpmPCR24":"ab"}}`), `unknown condition key`},
+		{"NitroTPM PCR out of range", cond(`{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR24":"ab"}}`), `unknown condition key`},
 		{"Huawei ImageSha384", cond(`{"StringEquals":{"kms:RecipientAttestation/ImageSha384":"ab"}}`), `unknown condition key "kms:RecipientAttestation/ImageSha384"`},
 		{"empty encryption context key", cond(`{"StringEquals":{"kms:EncryptionContext:":"a"}}`), `unknown condition key "kms:EncryptionContext:"`},
 		{"other service", cond(`{"StringEquals":{"s3:prefix":"a"}}`), `unknown condition key "s3:prefix"`},

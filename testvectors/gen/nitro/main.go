@@ -59,15 +59,19 @@ type Vector struct {
 
 // Claims are the expected claims of an "ok" vector.
 type Claims struct {
-	ModuleID        string `json:"module_id"`
-	Digest          string `json:"digest"`
-	Time            string `json:"time"`
-	Debug           bool   `json:"debug"`
-	PCRCount        int    `json:"pcr_count"`
-	PCR0            string `json:"pcr0"`
-	PublicKeySHA256 string `json:"public_key_sha256"`
-	UserData        string `json:"user_data_hex,omitempty"`
-	Nonce           string `json:"nonce_hex,omitempty"`
+	ModuleID string `json:"module_id"`
+	Digest   string `json:"digest"`
+	Time     string `json:"time"`
+	Debug    bool   `json:"debug"`
+	PCRCount int    `json:"pcr_count"`
+	PCR0     string `json:"pcr0"`
+	// NitroTPM documents: how many registers, and register 4's value.
+	NitroTPMPCRCount int    `json:"nitrotpm_pcr_count,omitempty"`
+	NitroTPMPCR4     string `json:"nitrotpm_pcr4,omitempty"`
+	KeyUsable        *bool  `json:"key_usable,omitempty"`
+	PublicKeySHA256  string `json:"public_key_sha256"`
+	UserData         string `json:"user_data_hex,omitempty"`
+	Nonce            string `json:"nonce_hex,omitempty"`
 }
 
 func main() {
@@ -267,6 +271,8 @@ func Generate() (map[string][]byte, error) {
 		{name: "qingtian_as_nitro", reuse: "qingtian_ok_sha384", format: attest.FormatNitro, roots: nitroRoots, at: soon, expect: chain, description: "qingtian_ok_sha384 given to the Nitro verifier"},
 		{name: "nitro_as_qingtian", reuse: "nitro_ok", format: attest.FormatQingtian, roots: qingtianRoots, at: soon, expect: chain, description: "nitro_ok given to the QingTian verifier"},
 	}
+	// AWS NitroTPM documents, after the others so that their bytes stay.
+	scenarios = append(scenarios, nitroTPMScenarios(nca, key, spki(&ec.PublicKey), soon)...)
 
 	files := map[string][]byte{
 		nitroRoots:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: nca.Root.Raw}),
@@ -316,6 +322,24 @@ TestVectors runs them all. Do not edit: regenerate.
 
 // claimsOf is what the verifier must find in a genuine document.
 func claimsOf(d nitrotest.Document) *Claims {
+	if d.NitroTPM {
+		sum := sha256.Sum256(d.PublicKey)
+		pcrs := d.PCRs
+		if pcrs == nil {
+			pcrs = nitrotest.NitroTPMPCRs()
+		}
+		moduleID := d.ModuleID
+		if moduleID == "" {
+			moduleID = nitrotest.DefaultNitroTPMModuleID
+		}
+		_, err := attest.ParseEnclaveKey(d.PublicKey)
+		usable := err == nil
+		return &Claims{
+			ModuleID: moduleID, Digest: "SHA384", Time: d.Timestamp.UTC().Format(time.RFC3339Nano),
+			PublicKeySHA256: hex.EncodeToString(sum[:]), UserData: hex.EncodeToString(d.UserData), Nonce: hex.EncodeToString(d.Nonce),
+			NitroTPMPCRCount: len(pcrs), NitroTPMPCR4: hex.EncodeToString(pcrs[4]), KeyUsable: &usable,
+		}
+	}
 	pcrs := d.PCRs
 	debug := bytes.Equal(pcrs[0], make([]byte, len(pcrs[0])))
 	sum := sha256.Sum256(d.PublicKey)
@@ -359,4 +383,50 @@ func Corpus(files map[string][]byte) map[string][]byte {
 
 func fuzzSeed(b []byte) []byte {
 	return []byte(fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b))
+}
+
+// nitroTPMScenarios are the AWS NitroTPM vectors: documents as
+// nitro-tpm-attest returns them, signed by the Nitro test CA.
+func nitroTPMScenarios(nca *nitrotest.CA, rsaKey, ecKey []byte, at time.Time) []scenario {
+	mal, sig, chain := "ErrMalformed", "ErrSignature", "ErrChain"
+	t := func(name string, edit func(*nitrotest.Document), expect, description string) scenario {
+		d := nitrotest.Document{NitroTPM: true, Timestamp: t0, PublicKey: rsaKey}
+		if edit != nil {
+			edit(&d)
+		}
+		return scenario{name: name, ca: nca, doc: d, format: attest.FormatNitroTPM, roots: nitroRoots, at: at, expect: expect, description: description}
+	}
+	setField := func(key string, v any) func([]nitrotest.Field) []nitrotest.Field {
+		return func(fs []nitrotest.Field) []nitrotest.Field {
+			for i := range fs {
+				if fs[i].Key == key {
+					fs[i].Value = v
+					return fs
+				}
+			}
+			return append(fs, nitrotest.Field{Key: key, Value: v})
+		}
+	}
+	pcrs := func(edit func(map[int][]byte)) map[int][]byte {
+		m := nitrotest.NitroTPMPCRs()
+		edit(m)
+		return m
+	}
+	return []scenario{
+		t("nitrotpm_ok", nil, "ok", "a genuine NitroTPM document: indefinite-length payload map, 24 SHA-384 registers, RSA-2048 key, user_data and nonce null"),
+		t("nitrotpm_ok_ec_p256", func(d *nitrotest.Document) {
+			d.PublicKey, d.UserData, d.Nonce = ecKey, []byte("attestkms test user data\n"), []byte("attestkms test nonce\n")
+		}, "ok", "an EC P-256 key, as real deployments bind for HPKE: genuine (claims, KeyUnusable set), never a Recipient"),
+		t("nitrotpm_bad_signature", func(d *nitrotest.Document) { d.FlipSignature = true }, sig, "one bit of the signature flipped"),
+		t("nitrotpm_untrusted_ca", func(d *nitrotest.Document) { d.ForeignCA = true }, chain, "a whole chain from another CA"),
+		t("nitrotpm_both_pcrs", func(d *nitrotest.Document) { d.Edit = setField("pcrs", nitrotest.NitroTPMPCRs()) }, mal, "both pcrs and nitrotpm_pcrs"),
+		t("nitrotpm_pcr_index_24", func(d *nitrotest.Document) { d.PCRs = pcrs(func(m map[int][]byte) { m[24] = m[0] }) }, mal, "a register with index 24"),
+		t("nitrotpm_pcr_47_bytes", func(d *nitrotest.Document) { d.PCRs = pcrs(func(m map[int][]byte) { m[4] = m[4][:47] }) }, mal, "register 4 of 47 bytes"),
+		t("nitrotpm_pcr_missing", func(d *nitrotest.Document) { d.PCRs = pcrs(func(m map[int][]byte) { delete(m, 23) }) }, mal, "23 registers: register 23 missing"),
+		t("nitrotpm_user_data_text", func(d *nitrotest.Document) { d.Edit = setField("user_data", "text") }, mal, "user_data a text string, neither bytes nor null"),
+		t("nitrotpm_duplicate_key", func(d *nitrotest.Document) { d.DuplicateKey = "nitrotpm_pcrs" }, mal, "nitrotpm_pcrs twice"),
+		t("nitrotpm_enclave_module_id", func(d *nitrotest.Document) { d.ModuleID = "i-0123456789abcdef0-enc0123456789abcdef" }, mal, "an enclave's module id (-enc) on a NitroTPM document"),
+		{name: "nitro_as_nitrotpm", reuse: "nitro_ok", format: attest.FormatNitroTPM, roots: nitroRoots, at: at, expect: mal, description: "nitro_ok (an enclave document) given to a NitroTPM-only verifier"},
+		{name: "nitrotpm_as_qingtian", reuse: "nitrotpm_ok", format: attest.FormatQingtian, roots: qingtianRoots, at: at, expect: chain, description: "nitrotpm_ok given to the QingTian verifier"},
+	}
 }
