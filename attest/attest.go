@@ -82,6 +82,7 @@ const (
 	FormatQingtian Format = "qingtian"
 	FormatSEVSNP   Format = "sev-snp"
 	FormatTPM2     Format = "tpm2"
+	FormatTDX      Format = "tdx"
 	// FormatNitroTPM: an AWS NitroTPM attestation document (nitro-tpm-attest
 	// on an EC2 instance), verified by package nitro to the AWS Nitro root.
 	FormatNitroTPM Format = "nitrotpm"
@@ -112,6 +113,8 @@ type Claims struct {
 	SNP *SNPClaims
 	// TPM 2.0 quotes.
 	TPM *TPMClaims
+	// Intel TDX quotes.
+	TDX *TDXClaims
 
 	// NitroTPMPCRs are an AWS NitroTPM document's 24 SHA-384 registers,
 	// index 0..23 -> value (never set for other formats: they are not an
@@ -164,6 +167,29 @@ type TPMClaims struct {
 	ResetCount, RestartCount uint32
 }
 
+// TDXClaims are what a verified Intel TDX quote (version 4) says: the TD
+// report's measurements as the quote carries them, and the platform's TCB as
+// Intel's signed collateral judged it.
+type TDXClaims struct {
+	MRTD          []byte    // MRTD, 48 bytes: the TD's initial contents
+	RTMR          [4][]byte // RTMR0..RTMR3, 48 bytes each
+	MRConfigID    []byte    // MRCONFIGID, 48 bytes
+	MROwner       []byte    // MROWNER, 48 bytes
+	MROwnerConfig []byte    // MROWNERCONFIG, 48 bytes
+	MRSeam        []byte    // MRSEAM, 48 bytes: the TDX module's measurement
+	TDAttributes  []byte    // TD_ATTRIBUTES, 8 bytes (bit 0: DEBUG)
+	XFAM          []byte    // XFAM, 8 bytes
+	TeeTCBSVN     []byte    // TEE_TCB_SVN, 16 bytes
+	// TCBStatus is the platform's TCB status by the TCB Info level that
+	// matched (UpToDate, SWHardeningNeeded, ...), QETCBStatus the quoting
+	// enclave's by the QE Identity, and AdvisoryIDs both levels' advisories.
+	TCBStatus               string
+	QETCBStatus             string
+	AdvisoryIDs             []string
+	FMSPC                   string // lower-case hex, from the PCK certificate
+	TCBEvaluationDataNumber int    // of the TCB Info that judged it
+}
+
 // Measurements returns the claims' measurements as the key-policy condition
 // keys that name them (conditions.go), with values in lower-case hex or, for
 // Format, the format's name. Each format has its own keys, so one vendor's
@@ -172,7 +198,9 @@ type TPMClaims struct {
 // document kms:RecipientAttestation/PCR0../PCR31, as Huawei's IAM names them,
 // and never Nitro's; SEV-SNP :SnpMeasurement and :SnpHostData; TPM 2.0
 // :TpmPCR0..:TpmPCR23; an AWS NitroTPM document :NitroTPMPCR0..:NitroTPMPCR23,
-// as AWS KMS names them, and never Nitro Enclaves' :PCRn or :ImageSha384.
+// as AWS KMS names them, and never Nitro Enclaves' :PCRn or :ImageSha384;
+// Intel TDX :TdxMrTd, :TdxRtmr0..:TdxRtmr3, :TdxMrConfigId and
+// :TdxTcbStatus (the status itself, "UpToDate").
 // Every format gives kms:RecipientAttestation:Format.
 // Policy compares these and nothing else, so it never needs to know a format.
 func (c *Claims) Measurements() map[string]string {
@@ -193,6 +221,15 @@ func (c *Claims) Measurements() map[string]string {
 		if c.SNP != nil {
 			m[AttestationPrefix+"SnpMeasurement"] = hex.EncodeToString(c.SNP.Measurement)
 			m[AttestationPrefix+"SnpHostData"] = hex.EncodeToString(c.SNP.HostData)
+		}
+	case FormatTDX:
+		if c.TDX != nil {
+			m[AttestationPrefix+"TdxMrTd"] = hex.EncodeToString(c.TDX.MRTD)
+			for i, r := range c.TDX.RTMR {
+				m[AttestationPrefix+"TdxRtmr"+strconv.Itoa(i)] = hex.EncodeToString(r)
+			}
+			m[AttestationPrefix+"TdxMrConfigId"] = hex.EncodeToString(c.TDX.MRConfigID)
+			m[AttestationPrefix+"TdxTcbStatus"] = c.TDX.TCBStatus
 		}
 	case FormatNitroTPM:
 		for i, v := range c.NitroTPMPCRs {

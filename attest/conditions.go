@@ -26,6 +26,7 @@ const (
 const (
 	maxEnclavePCR = 31
 	maxTPMPCR     = 23
+	maxTDXRTMR    = 3 // a TD has four RTMRs
 	// maxNitroTPMPCR: a NitroTPM document carries the SHA-384 bank, 0..23.
 	maxNitroTPMPCR = 23
 )
@@ -47,6 +48,15 @@ func IsConditionKey(key string) (canonical string, ok bool) {
 		}
 		if n, ok := indexed(name, "TpmPCR", maxTPMPCR); ok {
 			return AttestationPrefix + "TpmPCR" + strconv.Itoa(n), true
+		}
+		// Intel TDX (attest/tdx): set only by TDX claims.
+		for _, fixed := range []string{"TdxMrTd", "TdxMrConfigId", "TdxTcbStatus"} {
+			if equalFold(name, fixed) {
+				return AttestationPrefix + fixed, true
+			}
+		}
+		if n, ok := indexed(name, "TdxRtmr", maxTDXRTMR); ok {
+			return AttestationPrefix + "TdxRtmr" + strconv.Itoa(n), true
 		}
 		// AWS NitroTPM documents: their own 24 registers, never PCRn.
 		if n, ok := indexed(name, "NitroTPMPCR", maxNitroTPMPCR); ok {

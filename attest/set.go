@@ -58,7 +58,7 @@ const FormatCOSE Format = "cose-sign1"
 // A COSE_Sign1 document (first byte 0x84, untagged as the NSM and the QTSM
 // return it, or 0xD2, tagged) is FormatCOSE. An evidence envelope (a
 // definite-length CBOR map) is the format its "format" field names,
-// FormatSEVSNP or FormatTPM2. Anything else, and anything larger than
+// FormatSEVSNP, FormatTPM2 or FormatTDX. Anything else, and anything larger than
 // MaxEvidence, is "".
 func Sniff(evidence []byte) Format {
 	f, _ := sniff(evidence)
@@ -82,12 +82,12 @@ func sniff(evidence []byte) (Format, error) {
 			return "", fmt.Errorf("%w: evidence envelope: %v", ErrMalformed, err)
 		}
 		switch tag.Format {
-		case FormatSEVSNP, FormatTPM2:
+		case FormatSEVSNP, FormatTPM2, FormatTDX:
 			return tag.Format, nil
 		case "":
 			return "", fmt.Errorf("%w: evidence envelope: no format", ErrMalformed)
 		}
-		return "", fmt.Errorf("%w: evidence envelope: format %.64q is not %q or %q", ErrMalformed, tag.Format, FormatSEVSNP, FormatTPM2)
+		return "", fmt.Errorf("%w: evidence envelope: format %.64q is not %q, %q or %q", ErrMalformed, tag.Format, FormatSEVSNP, FormatTPM2, FormatTDX)
 	}
 	return "", fmt.Errorf("%w: neither a COSE_Sign1 attestation document nor an evidence envelope (first byte 0x%02x)", ErrMalformed, evidence[0])
 }

@@ -154,7 +154,7 @@ func TestSniff(t *testing.T) {
 		"tpm2 envelope":       {mustMarshal(t, map[string]any{"format": "tpm2", "public_key": []byte{0x30}}), FormatTPM2},
 		// Not Sniff's business: the verifier's strict decoder refuses it.
 		"unknown field":                 {mustMarshal(t, withField("surprise", 1)), FormatSEVSNP},
-		"unknown format":                {mustMarshal(t, withField("format", "tdx")), ""},
+		"unknown format":                {mustMarshal(t, withField("format", "sgx")), ""},
 		"claims' format in an envelope": {mustMarshal(t, withField("format", "nitro")), ""},
 		"the COSE shape's name":         {mustMarshal(t, withField("format", string(FormatCOSE))), ""},
 		"no format":                     {mustMarshal(t, map[string]any{"public_key": []byte{0x30}}), ""},

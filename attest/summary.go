@@ -18,6 +18,8 @@ type Summary struct {
 	SnpChipID       string         `json:"snp_chip_id,omitempty"`
 	TpmBank         string         `json:"tpm_bank,omitempty"`
 	TpmPCRs         map[int]string `json:"tpm_pcrs,omitempty"`
+	TdxMrTd         string         `json:"tdx_mrtd,omitempty"`
+	TdxTcbStatus    string         `json:"tdx_tcb_status,omitempty"`
 	Nonce           string         `json:"nonce,omitempty"`
 	PublicKeySHA256 string         `json:"public_key_sha256"`
 	Time            time.Time      `json:"time,omitzero"`
@@ -50,6 +52,10 @@ func (c *Claims) Summary() *Summary {
 		for i, v := range c.TPM.PCRs {
 			sum.TpmPCRs[i] = hex.EncodeToString(v)
 		}
+	}
+	if c.TDX != nil {
+		sum.TdxMrTd = hex.EncodeToString(c.TDX.MRTD)
+		sum.TdxTcbStatus = c.TDX.TCBStatus
 	}
 	if c.NitroTPMPCRs != nil {
 		sum.NitroTPMPCRs = make(map[int]string, len(c.NitroTPMPCRs))

@@ -1,9 +1,9 @@
 // Package envelope is attestkms's evidence envelope: the CBOR map that
-// carries AMD SEV-SNP reports and TPM 2.0 quotes with the enclave's public
+// carries AMD SEV-SNP reports, TPM 2.0 quotes and Intel TDX quotes with the enclave's public
 // key, nonce and user data (docs/evidence.md is its schema). What it holds
 // is unverified, every byte of it chosen by whoever sent it: Decode checks
 // its shape and bounds only, and an Envelope is never claims. Only the
-// verifier of its format (attest/snp, attest/tpm) turns one into
+// verifier of its format (attest/snp, attest/tpm, attest/tdx) turns one into
 // attest.Claims, after checking that the report or quote inside is genuine
 // and binds the envelope (Binding).
 package envelope
@@ -49,6 +49,27 @@ type Envelope struct {
 	AKPublic  []byte         `cbor:"ak_public,omitempty"`
 	AKCert    []byte         `cbor:"ak_cert,omitempty"`
 	AKChain   [][]byte       `cbor:"ak_chain,omitempty"`
+
+	// tdx: the quote (version 4, as configfs-tsm or /dev/tdx_guest return
+	// it) is Quote above; Collateral is Intel's collateral for it, optional
+	// (the server holds its own), as Intel's PCS serves it.
+	Collateral *TDXCollateral `cbor:"collateral,omitempty"`
+}
+
+// TDXCollateral is Intel's signed collateral for a TDX quote, as an enclave
+// may get it from its host's caching service: unverified until attest/tdx
+// has checked every signature in it to its roots. TCBInfo and QEIdentity are
+// the JSON bodies PCS returns (tcb?fmspc=..., qe/identity), TCBSigningCert
+// the DER "Intel SGX TCB Signing" certificate that signed both (the first
+// certificate of PCS's issuer-chain headers; the second is the root, which
+// the server holds); PCKCRL and RootCRL are DER CRLs, optional (the
+// server's are used when absent).
+type TDXCollateral struct {
+	TCBInfo        []byte `cbor:"tcb_info"`
+	QEIdentity     []byte `cbor:"qe_identity"`
+	TCBSigningCert []byte `cbor:"tcb_signing_cert"`
+	PCKCRL         []byte `cbor:"pck_crl,omitempty"`
+	RootCRL        []byte `cbor:"root_crl,omitempty"`
 }
 
 // Bounds of an envelope's fields, checked by Decode. The whole envelope is
@@ -62,6 +83,15 @@ const (
 	MaxTPMBlob = 1024 // quote, signature, ak_public
 	MaxPCRs    = 24   // pcrs' entries, indices 0 to 23
 	MaxDigest  = 64   // each PCR value (SHA-512)
+	// MaxTDXQuote bounds a tdx quote: a version 4 quote is 632 bytes of
+	// header and TD report, the signatures, the QE report and a PEM PCK
+	// chain of three certificates (real ones are about 5,000 bytes).
+	MaxTDXQuote = 8192
+	// MaxCollateralJSON bounds collateral's tcb_info and qe_identity:
+	// Intel's TCB Info for a platform with many TCB levels runs to a few KB
+	// (the whole envelope is bounded by attest.MaxEvidence in any case).
+	MaxCollateralJSON = 12 << 10
+	MaxCRL            = 8192 // pck_crl, root_crl
 )
 
 var envelopeDecoder = func() cbor.DecMode {
@@ -98,6 +128,7 @@ var envelopeEncoder = func() cbor.EncMode {
 var fieldsOf = map[attest.Format][]string{
 	attest.FormatSEVSNP: {"report", "vcek", "vlek", "ask", "ark"},
 	attest.FormatTPM2:   {"quote", "signature", "pcrs", "ak_public", "ak_cert", "ak_chain"},
+	attest.FormatTDX:    {"quote", "collateral"},
 }
 
 // Decode decodes an envelope strictly: a definite-length CBOR map with text
@@ -148,7 +179,7 @@ func (e *Envelope) Check() error {
 func (e *Envelope) check() error {
 	allowed, ok := fieldsOf[e.Format]
 	if !ok {
-		return fmt.Errorf("format %q is not %q or %q", e.Format, attest.FormatSEVSNP, attest.FormatTPM2)
+		return fmt.Errorf("format %q is not %q, %q or %q", e.Format, attest.FormatSEVSNP, attest.FormatTPM2, attest.FormatTDX)
 	}
 	type field struct {
 		name     string
@@ -164,12 +195,12 @@ func (e *Envelope) check() error {
 		{"vlek", e.VLEK, 0, MaxCert},
 		{"ask", e.ASK, 0, MaxCert},
 		{"ark", e.ARK, 0, MaxCert},
-		{"quote", e.Quote, 0, MaxTPMBlob},
+		{"quote", e.Quote, 0, quoteMax(e.Format)},
 		{"signature", e.Signature, 0, MaxTPMBlob},
 		{"ak_public", e.AKPublic, 0, MaxTPMBlob},
 		{"ak_cert", e.AKCert, 0, MaxCert},
 	}
-	present := map[string]bool{"pcrs": e.PCRs != nil, "ak_chain": e.AKChain != nil}
+	present := map[string]bool{"pcrs": e.PCRs != nil, "ak_chain": e.AKChain != nil, "collateral": e.Collateral != nil}
 	for _, f := range fields {
 		if f.v == nil {
 			if f.min > 0 {
@@ -196,6 +227,26 @@ func (e *Envelope) check() error {
 		}
 		if (e.VCEK == nil) == (e.VLEK == nil) {
 			return fmt.Errorf("sev-snp evidence needs exactly one of vcek and vlek")
+		}
+	case attest.FormatTDX:
+		if e.Quote == nil {
+			return fmt.Errorf("tdx evidence without a quote")
+		}
+		if c := e.Collateral; c != nil {
+			for _, f := range []field{
+				{"collateral tcb_info", c.TCBInfo, 1, MaxCollateralJSON},
+				{"collateral qe_identity", c.QEIdentity, 1, MaxCollateralJSON},
+				{"collateral tcb_signing_cert", c.TCBSigningCert, 1, MaxCert},
+				{"collateral pck_crl", c.PCKCRL, 0, MaxCRL},
+				{"collateral root_crl", c.RootCRL, 0, MaxCRL},
+			} {
+				if f.v == nil && f.min == 0 {
+					continue
+				}
+				if len(f.v) == 0 || len(f.v) > f.max {
+					return fmt.Errorf("%s is %d bytes; want 1 to %d", f.name, len(f.v), f.max)
+				}
+			}
 		}
 	case attest.FormatTPM2:
 		switch {
@@ -227,6 +278,15 @@ func (e *Envelope) check() error {
 		}
 	}
 	return nil
+}
+
+// quoteMax is the bound of a quote of format f: a TDX quote carries its
+// certificate chain, a TPM quote does not.
+func quoteMax(f attest.Format) int {
+	if f == attest.FormatTDX {
+		return MaxTDXQuote
+	}
+	return MaxTPMBlob
 }
 
 func contains(list []string, s string) bool {

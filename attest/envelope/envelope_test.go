@@ -213,3 +213,34 @@ func TestCheckHandMade(t *testing.T) {
 		t.Fatalf("nil: %v", err)
 	}
 }
+
+// The tdx envelope: a quote (bounded by MaxTDXQuote), optional collateral
+// whose fields are bounded, never in another format's envelope.
+func TestEnvelopeTDX(t *testing.T) {
+	col := map[string]any{"tcb_info": []byte("{}"), "qe_identity": []byte("{}"), "tcb_signing_cert": []byte{1}}
+	ok := map[string][]byte{
+		"quote only":      mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": make([]byte, 5000)}),
+		"with collateral": mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{4, 0}, "collateral": col}),
+	}
+	for name, b := range ok {
+		if _, err := Decode(b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	bad := map[string][]byte{
+		"no quote":             mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki}),
+		"quote too big":        mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": make([]byte, MaxTDXQuote+1)}),
+		"tpm field":            mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{1}, "signature": []byte{1}}),
+		"collateral in tpm2":   mustMarshal(t, map[string]any{"format": "tpm2", "public_key": spki, "quote": []byte{1}, "signature": []byte{1}, "pcrs": map[int][]byte{0: {1}}, "ak_public": []byte{1}, "collateral": col}),
+		"collateral no signer": mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{1}, "collateral": map[string]any{"tcb_info": []byte("{}"), "qe_identity": []byte("{}")}}),
+		"collateral unknown":   mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{1}, "collateral": map[string]any{"tcb_info": []byte("{}"), "qe_identity": []byte("{}"), "tcb_signing_cert": []byte{1}, "x": 1}}),
+		"collateral empty crl": mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{1}, "collateral": map[string]any{"tcb_info": []byte("{}"), "qe_identity": []byte("{}"), "tcb_signing_cert": []byte{1}, "pck_crl": []byte{}}}),
+		"collateral huge json": mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{1}, "collateral": map[string]any{"tcb_info": make([]byte, MaxCollateralJSON+1), "qe_identity": []byte("{}"), "tcb_signing_cert": []byte{1}}}),
+		"collateral not a map": mustMarshal(t, map[string]any{"format": "tdx", "public_key": spki, "quote": []byte{1}, "collateral": []byte{1}}),
+	}
+	for name, b := range bad {
+		if _, err := Decode(b); !errors.Is(err, attest.ErrMalformed) {
+			t.Errorf("%s: %v; want ErrMalformed", name, err)
+		}
+	}
+}

@@ -28,6 +28,7 @@ type evidenceFlags struct {
 	snpMinTCB     string
 	tpmRoots      string
 	tpmAllowSHA1  bool
+	tdx           tdxFlags
 	// allowDebug is serve's --allow-debug-enclaves (verify-evidence: true,
 	// so that it shows a debug guest's claims, with a warning): the
 	// verifiers admit evidence of debug-mode enclaves and guests, which
@@ -48,6 +49,7 @@ func (f *evidenceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.snpMinTCB, "snp-min-tcb", "", "refuse SEV-SNP reports whose REPORTED_TCB is below this `TCB_VERSION` (hex, e.g. 0xdb18000000000004) in any component (default: no minimum)")
 	fs.StringVar(&f.tpmRoots, "tpm-roots", "", "trust TPM quotes whose attestation key's certificate chains to a CERTIFICATE, or whose key is a PUBLIC KEY, in this PEM `file` (no default: without it, TPM evidence is refused)")
 	fs.BoolVar(&f.tpmAllowSHA1, "tpm-allow-sha1", false, "accept TPM quotes over the SHA-1 PCR bank (collisions in SHA-1 are practical: tests and legacy hosts only)")
+	f.tdx.register(fs)
 }
 
 // verifiers builds the format → verifier set from the flags: the one place the
@@ -118,6 +120,11 @@ func (f *evidenceFlags) verifiers() (*attest.Set, error) {
 		}
 		set.Envelopes[attest.FormatTPM2] = tv
 	}
+	tdxv, err := f.tdx.verifier(f.allowDebug, f.coldChain)
+	if err != nil {
+		return nil, err
+	}
+	set.Envelopes[attest.FormatTDX] = tdxv
 	return set, nil
 }
 

@@ -54,6 +54,7 @@ Usage:
   attestkms root-key rotate --data-dir DIR --to SPEC
                                            reseal the store under another root key (file:PATH, env:VAR,
                                            pkcs11:URI), crash-safe, then compact it; or --endpoint URL
+  attestkms tdx-collateral check --dir DIR what Intel TDX collateral a directory holds, for which FMSPCs, until when
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
 and region us-east-1 (--region; every key ARN names the one region).
@@ -113,6 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runStore(args[1:], stdout, stderr)
 	case "root-key":
 		err = runRootKey(args[1:], stdout, stderr)
+	case "tdx-collateral":
+		err = runTDXCollateral(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

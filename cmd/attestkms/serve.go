@@ -32,7 +32,9 @@ comes back wrapped to the enclave's key. Nitro documents are verified to the
 embedded AWS Nitro Enclaves root unless --nitro-roots replaces it; Qingtian
 documents only with --qingtian-roots. SEV-SNP evidence is verified to the
 embedded AMD roots unless --snp-roots replaces them; TPM quotes only with
---tpm-roots (docs/evidence.md).
+--tpm-roots (docs/evidence.md). Intel TDX quotes are verified to the embedded
+Intel SGX Root CA unless --tdx-roots replaces it, and judged with Intel's
+collateral from --tdx-collateral DIR or the envelope.
 
 With no flags it serves ./attestkms-data on 127.0.0.1:8080. If the data
 directory holds no store yet, it creates one and writes the first admin

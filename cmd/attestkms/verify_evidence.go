@@ -11,17 +11,19 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
 )
 
 const verifyEvidenceUsage = `Usage: attestkms verify-evidence --in FILE [--at RFC3339] [--nitro-roots PEM]
-         [--qingtian-roots PEM] [--snp-roots PEM] [--tpm-roots PEM] ...
+         [--qingtian-roots PEM] [--snp-roots PEM] [--tpm-roots PEM]
+         [--tdx-roots PEM] [--tdx-collateral DIR] ...
 
 Runs the server's own verification on attestation evidence — an AWS Nitro
-Enclaves, AWS NitroTPM or Huawei Qingtian COSE_Sign1, or an evidence envelope with an AMD SEV-SNP report
-or a TPM 2.0 quote (docs/evidence.md), raw or base64 — and prints its claims as
+Enclaves, AWS NitroTPM or Huawei Qingtian COSE_Sign1, or an evidence envelope with an AMD SEV-SNP report,
+a TPM 2.0 quote or an Intel TDX quote (docs/evidence.md), raw or base64 — and prints its claims as
 JSON, or says precisely why it is refused. Use it when attestkms refuses a
 Recipient.
 
@@ -46,6 +48,7 @@ Examples:
   attestkms verify-evidence --in old.cose --at 2024-01-24T18:14:26Z
   attestkms verify-evidence --in ev.cbor --snp-roots snpca/roots.pem
   attestkms verify-evidence --in ev.cbor --tpm-roots tpmca/roots.pem
+  attestkms verify-evidence --in td.cbor --tdx-collateral /etc/attestkms/tdx-collateral
 `
 
 // claimsJSON is what verify-evidence prints.
@@ -63,6 +66,7 @@ type claimsJSON struct {
 	Debug           bool              `json:"debug"`
 	SNP             *snpJSON          `json:"sev_snp,omitempty"`
 	TPM             *tpmJSON          `json:"tpm2,omitempty"`
+	TDX             *tdxJSON          `json:"tdx,omitempty"`
 	// NitroTPM documents: their 24 registers, and whether a secret can be
 	// wrapped to their key (real ones bind EC P-256 keys: genuine, but
 	// never a Recipient).
@@ -147,6 +151,7 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 		return &s
 	}
 	out.UserData, out.Nonce = b64(c.UserData), b64(c.Nonce)
+	out.TDX = toTDXJSON(c.TDX)
 	return out
 }
 
@@ -244,12 +249,14 @@ func evidenceHint(err error, ev evidenceFlags) string {
 	switch {
 	case errors.Is(err, attest.ErrExpired):
 		return "an archived document verifies at its own time: pass --at with its timestamp"
-	case errors.Is(err, attest.ErrChain) && ev.nitroRoots == "" && ev.qingtianRoots == "" && ev.snpRoots == "" && ev.tpmRoots == "":
-		return "simulated evidence chains to attestsim's roots: pass --nitro-roots DIR/root.pem (or --qingtian-roots, --snp-roots DIR/roots.pem, --tpm-roots DIR/roots.pem)"
+	case errors.Is(err, attest.ErrChain) && ev.nitroRoots == "" && ev.qingtianRoots == "" && ev.snpRoots == "" && ev.tpmRoots == "" && ev.tdx.roots == "":
+		return "simulated evidence chains to attestsim's roots: pass --nitro-roots DIR/root.pem (or --qingtian-roots, --snp-roots DIR/roots.pem, --tpm-roots DIR/roots.pem, --tdx-roots DIR/roots.pem)"
 	case errors.Is(err, attest.ErrChain):
-		return "the evidence does not chain to the roots given; check --nitro-roots / --qingtian-roots / --snp-roots / --tpm-roots"
+		return "the evidence does not chain to the roots given; check --nitro-roots / --qingtian-roots / --snp-roots / --tpm-roots / --tdx-roots"
 	case errors.Is(err, attest.ErrNoVerifier) && ev.tpmRoots == "":
 		return "TPM quotes are verified only with --tpm-roots (the AK's CA, or its pinned public key)"
+	case errors.Is(err, attest.ErrPolicy) && ev.tdx.collateral == "" && strings.Contains(err.Error(), "no TCB Info"):
+		return "TDX quotes are judged with Intel's collateral: pass --tdx-collateral DIR (docs/evidence.md), or carry it in the envelope"
 	}
 	return ""
 }

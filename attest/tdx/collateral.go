@@ -1,0 +1,454 @@
+package tdx
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/google/go-tdx-guest/pcs"
+)
+
+// Collateral is Intel's collateral after its signatures were verified to a
+// Verifier's roots (NewCollateral): TCB Info per FMSPC, the TD QE's
+// identity and the CRLs. Its times (nextUpdate, certificate validity) are
+// checked at each use, against the verifier's time.
+type Collateral struct {
+	TCBInfos   map[string]*TCBInfo // by FMSPC, lower-case hex
+	QEIdentity *QEIdentity
+	PCKCRLs    []*CRL // by the PCK CA that signed them (platform, processor)
+	RootCRL    *CRL
+
+	pckCRLDER []byte // an envelope's PCK CRL, verified against the quote's CA at use
+}
+
+// TCBInfo is a verified TCB Info.
+type TCBInfo struct {
+	Info   pcs.TcbInfo
+	Signer *x509.Certificate
+}
+
+// QEIdentity is a verified TD QE identity.
+type QEIdentity struct {
+	Identity pcs.EnclaveIdentity
+	Signer   *x509.Certificate
+}
+
+// CRL is a verified CRL and the certificate whose key signed it.
+type CRL struct {
+	List   *x509.RevocationList
+	Issuer *x509.Certificate
+}
+
+// Signed is one collateral item as PCS returns it: the body (JSON for TCB
+// Info and QE Identity, DER for CRLs) and the PEM issuer chain of its
+// response header (signing certificate, then root); no chain for the root
+// CRL, which the root signs.
+type Signed struct {
+	Body        []byte
+	IssuerChain []byte
+}
+
+// Files is unverified collateral, as read from a directory or an envelope.
+type Files struct {
+	TCBInfos   []Signed
+	QEIdentity *Signed
+	PCKCRLs    []Signed
+	RootCRL    []byte
+}
+
+// NewCollateral verifies f to roots: every signature, every signing
+// certificate's chain; not the times, which each use checks. Errors wrap
+// attest.ErrMalformed (unparseable) or attest.ErrChain (a signature or
+// chain that does not verify).
+func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
+	if roots == nil {
+		var err error
+		if roots, err = IntelRoots(); err != nil {
+			return nil, err
+		}
+	}
+	c := &Collateral{TCBInfos: map[string]*TCBInfo{}}
+	for i, s := range f.TCBInfos {
+		signer, err := signerOf(s.IssuerChain, roots)
+		if err != nil {
+			return nil, fmt.Errorf("tcb info %d: %w", i, err)
+		}
+		var info pcs.TcbInfo
+		if err := verifyJSON(s.Body, "tcbInfo", signer, &info); err != nil {
+			return nil, fmt.Errorf("tcb info %d: %w", i, err)
+		}
+		if info.ID != "TDX" || info.Version != 3 {
+			return nil, fmt.Errorf("%w: tcb info %d: id %q version %d; want TDX version 3", attest.ErrMalformed, i, info.ID, info.Version)
+		}
+		if len(info.TcbLevels) == 0 {
+			return nil, fmt.Errorf("%w: tcb info %d has no TCB levels", attest.ErrMalformed, i)
+		}
+		fmspc := strings.ToLower(info.Fmspc)
+		if old, dup := c.TCBInfos[fmspc]; dup && old.Info.TcbEvaluationDataNumber >= info.TcbEvaluationDataNumber {
+			continue // keep the newer
+		}
+		c.TCBInfos[fmspc] = &TCBInfo{Info: info, Signer: signer}
+	}
+	if s := f.QEIdentity; s != nil {
+		signer, err := signerOf(s.IssuerChain, roots)
+		if err != nil {
+			return nil, fmt.Errorf("qe identity: %w", err)
+		}
+		var id pcs.EnclaveIdentity
+		if err := verifyJSON(s.Body, "enclaveIdentity", signer, &id); err != nil {
+			return nil, fmt.Errorf("qe identity: %w", err)
+		}
+		if id.ID != "TD_QE" || id.Version != 2 || len(id.TcbLevels) == 0 {
+			return nil, fmt.Errorf("%w: qe identity: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
+		}
+		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer}
+	}
+	for i, s := range f.PCKCRLs {
+		certs, err := pemCerts(s.IssuerChain)
+		if err != nil || len(certs) == 0 {
+			return nil, fmt.Errorf("%w: pck crl %d: issuer chain: %v", attest.ErrMalformed, i, err)
+		}
+		ca := certs[0]
+		if !signedByRoot(ca, roots) {
+			return nil, fmt.Errorf("%w: pck crl %d: its issuer %q does not chain to a trusted root", attest.ErrChain, i, ca.Subject.CommonName)
+		}
+		crl, err := verifyCRL(s.Body, ca)
+		if err != nil {
+			return nil, fmt.Errorf("pck crl %d: %w", i, err)
+		}
+		c.PCKCRLs = append(c.PCKCRLs, crl)
+	}
+	if f.RootCRL != nil {
+		var last error
+		for _, r := range roots {
+			crl, err := verifyCRL(f.RootCRL, r)
+			if err == nil {
+				c.RootCRL = crl
+				break
+			}
+			last = err
+		}
+		if c.RootCRL == nil {
+			return nil, fmt.Errorf("root crl: %w", last)
+		}
+	}
+	return c, nil
+}
+
+// signerOf parses a PEM issuer chain and returns its first certificate, a
+// "Intel SGX TCB Signing" certificate signed by one of roots. The chain's
+// other certificates are not trusted: roots are.
+func signerOf(chain []byte, roots []*x509.Certificate) (*x509.Certificate, error) {
+	certs, err := pemCerts(chain)
+	if err != nil || len(certs) == 0 {
+		return nil, fmt.Errorf("%w: issuer chain: %v", attest.ErrMalformed, err)
+	}
+	return checkSigner(certs[0], roots)
+}
+
+func checkSigner(signer *x509.Certificate, roots []*x509.Certificate) (*x509.Certificate, error) {
+	if signer.Subject.CommonName != "Intel SGX TCB Signing" {
+		return nil, fmt.Errorf("%w: collateral signer is %q, not the Intel SGX TCB Signing certificate", attest.ErrChain, signer.Subject.CommonName)
+	}
+	if !signedByRoot(signer, roots) {
+		return nil, fmt.Errorf("%w: collateral signing certificate does not chain to a trusted root", attest.ErrChain)
+	}
+	return signer, nil
+}
+
+func signedByRoot(c *x509.Certificate, roots []*x509.Certificate) bool {
+	for _, r := range roots {
+		if bytes.Equal(c.RawIssuer, r.RawSubject) && c.CheckSignatureFrom(r) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func pemCerts(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for len(bytes.TrimSpace(b)) > 0 {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil || blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("not a PEM certificate")
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+		if len(out) > 4 {
+			return nil, fmt.Errorf("more than 4 certificates")
+		}
+	}
+	return out, nil
+}
+
+// verifyJSON checks PCS's signature over the exact bytes of body's field
+// (the JSON value as served, not re-encoded) and decodes it into out.
+func verifyJSON(body []byte, field string, signer *x509.Certificate, out any) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return fmt.Errorf("%w: %v", attest.ErrMalformed, err)
+	}
+	if len(raw) != 2 || raw[field] == nil || raw["signature"] == nil {
+		return fmt.Errorf("%w: want exactly the fields %q and \"signature\"", attest.ErrMalformed, field)
+	}
+	var sigHex string
+	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
+		return fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+	}
+	sig, err := hex.DecodeString(sigHex)
+	if err != nil {
+		return fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+	}
+	pub, ok := signer.PublicKey.(*ecdsa.PublicKey)
+	d := sha256.Sum256(raw[field])
+	if !ok || !verifyRS(pub, d[:], sig) {
+		return fmt.Errorf("%w: %s signature does not verify with the TCB signing certificate", attest.ErrChain, field)
+	}
+	if err := json.Unmarshal(raw[field], out); err != nil {
+		return fmt.Errorf("%w: %s: %v", attest.ErrMalformed, field, err)
+	}
+	return nil
+}
+
+func verifyCRL(der []byte, issuer *x509.Certificate) (*CRL, error) {
+	l, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: crl: %v", attest.ErrMalformed, err)
+	}
+	if !bytes.Equal(l.RawIssuer, issuer.RawSubject) || l.CheckSignatureFrom(issuer) != nil {
+		return nil, fmt.Errorf("%w: crl of %q is not signed by %q", attest.ErrChain, l.Issuer.CommonName, issuer.Subject.CommonName)
+	}
+	return &CRL{List: l, Issuer: issuer}, nil
+}
+
+func (l *CRL) revokes(c *x509.Certificate) bool {
+	for _, r := range l.List.RevokedCertificateEntries {
+		if r.SerialNumber.Cmp(c.SerialNumber) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Until is when c stops being usable without grace: the earliest
+// nextUpdate and signer expiry of what it holds.
+func (c *Collateral) Until() time.Time {
+	var t time.Time
+	min := func(x time.Time) {
+		if t.IsZero() || x.Before(t) {
+			t = x
+		}
+	}
+	for _, i := range c.TCBInfos {
+		min(i.Info.NextUpdate)
+		min(i.Signer.NotAfter)
+	}
+	if c.QEIdentity != nil {
+		min(c.QEIdentity.Identity.NextUpdate)
+		min(c.QEIdentity.Signer.NotAfter)
+	}
+	for _, l := range append(c.PCKCRLs, c.RootCRL) {
+		if l != nil {
+			min(l.List.NextUpdate)
+		}
+	}
+	return t
+}
+
+// Evaluation is the highest tcbEvaluationDataNumber c holds (0: none).
+func (c *Collateral) Evaluation() int {
+	n := 0
+	for _, i := range c.TCBInfos {
+		n = max(n, i.Info.TcbEvaluationDataNumber)
+	}
+	if c.QEIdentity != nil {
+		n = max(n, c.QEIdentity.Identity.TcbEvaluationDataNumber)
+	}
+	return n
+}
+
+// FMSPCs lists the FMSPCs c has TCB Info for, sorted.
+func (c *Collateral) FMSPCs() []string {
+	var out []string
+	for f := range c.TCBInfos {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// judged is the collateral a quote is judged by, one item of each kind.
+type judged struct {
+	tcb     *TCBInfo
+	qe      *QEIdentity
+	pckCRL  *CRL
+	rootCRL *CRL
+}
+
+// collateral picks, for chain, the collateral to judge it by: the server's,
+// or the envelope's where it verifies and is not older than the server's
+// (nor than MinTCBEvaluationNumber); each item fresh at now (plus grace).
+func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, now time.Time) (*judged, error) {
+	var server *Collateral
+	var serverErr error
+	if v.source != nil {
+		server, serverErr = v.source.Collateral(now)
+	}
+	if server == nil {
+		server = &Collateral{}
+	}
+	var env *Collateral
+	if carried != nil {
+		var err error
+		if env, err = v.verifyCarried(carried); err != nil {
+			return nil, fmt.Errorf("envelope collateral: %w", err)
+		}
+	}
+	fmspc := hex.EncodeToString(chain.fmspc)
+	j := &judged{tcb: server.TCBInfos[fmspc], qe: server.QEIdentity}
+	if env != nil {
+		// Intel numbers its TCB evaluations globally (a TCB recovery
+		// raises the number of every TCB Info and of the QE Identity), so
+		// the server's own evaluation is the highest it holds, whatever the
+		// FMSPC: an envelope's older item would undo an advisory the
+		// server already applies.
+		floor := server.Evaluation()
+		if t := env.TCBInfos[fmspc]; t != nil {
+			if n := t.Info.TcbEvaluationDataNumber; n < floor {
+				return nil, fmt.Errorf("%w: envelope's TCB Info for FMSPC %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, fmspc, n, floor)
+			}
+			j.tcb = t
+		} else if len(env.TCBInfos) > 0 {
+			return nil, fmt.Errorf("%w: envelope's TCB Info is for FMSPC %s, not the PCK certificate's %s", attest.ErrPolicy, strings.Join(env.FMSPCs(), ","), fmspc)
+		}
+		if q := env.QEIdentity; q != nil {
+			if n := q.Identity.TcbEvaluationDataNumber; n < floor {
+				return nil, fmt.Errorf("%w: envelope's QE Identity is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, n, floor)
+			}
+			j.qe = q
+		}
+	}
+	if j.tcb == nil {
+		held := strings.Join(server.FMSPCs(), ",")
+		if serverErr != nil {
+			held += " (server collateral: " + serverErr.Error() + ")"
+		}
+		return nil, fmt.Errorf("%w: no TCB Info for the PCK certificate's FMSPC %s (held: %s)", attest.ErrPolicy, fmspc, held)
+	}
+	if j.qe == nil {
+		return nil, fmt.Errorf("%w: no TD QE Identity", attest.ErrPolicy)
+	}
+	if env != nil && env.pckCRLDER != nil {
+		l, err := verifyCRL(env.pckCRLDER, chain.ca)
+		if err != nil {
+			return nil, fmt.Errorf("envelope collateral: pck_crl: %w", err)
+		}
+		j.pckCRL = l
+	}
+	for _, src := range []*Collateral{env, server} {
+		if src == nil {
+			continue
+		}
+		for _, l := range src.PCKCRLs {
+			if j.pckCRL == nil && bytes.Equal(l.Issuer.RawSubject, chain.ca.RawSubject) && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) {
+				j.pckCRL = l
+			}
+		}
+		if j.rootCRL == nil && src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
+			j.rootCRL = src.RootCRL
+		}
+	}
+	if j.pckCRL == nil {
+		return nil, fmt.Errorf("%w: no CRL of the PCK certificate's CA %q", attest.ErrPolicy, chain.ca.Subject.CommonName)
+	}
+	if j.rootCRL == nil {
+		return nil, fmt.Errorf("%w: no root CRL", attest.ErrPolicy)
+	}
+	// Freshness and rollback.
+	for _, it := range []struct {
+		what       string
+		next       time.Time
+		evaluation int
+	}{
+		{"TCB Info for FMSPC " + fmspc, j.tcb.Info.NextUpdate, j.tcb.Info.TcbEvaluationDataNumber},
+		{"QE Identity", j.qe.Identity.NextUpdate, j.qe.Identity.TcbEvaluationDataNumber},
+		{"PCK CRL", j.pckCRL.List.NextUpdate, -1},
+		{"root CRL", j.rootCRL.List.NextUpdate, -1},
+	} {
+		if now.After(it.next.Add(v.grace)) {
+			return nil, fmt.Errorf("%w: %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
+		}
+		if it.evaluation >= 0 && it.evaluation < v.minEval {
+			return nil, fmt.Errorf("%w: %s is evaluation %d, below the minimum %d", attest.ErrExpired, it.what, it.evaluation, v.minEval)
+		}
+	}
+	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
+		if now.Before(s.NotBefore) || now.After(s.NotAfter) {
+			return nil, fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
+		}
+	}
+	// Revocation.
+	if j.rootCRL.revokes(chain.ca) {
+		return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
+	}
+	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
+		if j.rootCRL.revokes(s) {
+			return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+		}
+	}
+	if j.pckCRL.revokes(chain.pck) {
+		return nil, fmt.Errorf("%w: the PCK certificate (serial %x) is revoked by its CA's CRL", attest.ErrChain, chain.pck.SerialNumber)
+	}
+	return j, nil
+}
+
+// verifyCarried verifies an envelope's collateral to v's roots, once per
+// distinct bytes (cached by their hash).
+func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error) {
+	h := sha256.New()
+	for _, b := range [][]byte{c.TCBInfo, c.QEIdentity, c.TCBSigningCert, c.PCKCRL, c.RootCRL} {
+		var n [8]byte
+		for i := range 8 {
+			n[i] = byte(len(b) >> (8 * i))
+		}
+		h.Write(n[:])
+		h.Write(b)
+	}
+	var key [32]byte
+	copy(key[:], h.Sum(nil))
+	if col, hit := v.carried.Get(key); hit {
+		return col, nil
+	}
+	signer, err := x509.ParseCertificate(c.TCBSigningCert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tcb_signing_cert: %v", attest.ErrMalformed, err)
+	}
+	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.TCBSigningCert})
+	f := &Files{TCBInfos: []Signed{{Body: c.TCBInfo, IssuerChain: chain}}, QEIdentity: &Signed{Body: c.QEIdentity, IssuerChain: chain}, RootCRL: c.RootCRL}
+	if _, err := checkSigner(signer, v.roots); err != nil {
+		return nil, err
+	}
+	col, err := NewCollateral(f, v.roots)
+	if err != nil {
+		return nil, err
+	}
+	// The PCK CRL's issuer is the quote's PCK CA, known only with the
+	// quote: collateral() verifies it against that CA.
+	col.pckCRLDER = c.PCKCRL
+	v.carried.Put(key, col)
+	return col, nil
+}

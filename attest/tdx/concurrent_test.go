@@ -1,0 +1,37 @@
+package tdx
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest/attesttest"
+)
+
+// TestConcurrentVerify: one Verifier, many goroutines, the collateral
+// directory rewritten meanwhile (run with -race).
+func TestConcurrentVerify(t *testing.T) {
+	ca := newSimCA(t)
+	dir := writeCollateral(t, ca, attesttest.TDXTestCollateral{})
+	v := simVerifier(t, ca, dir, Options{CacheSize: 2})
+	good := marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				at := simTime.Add(time.Duration(g*20+i) * time.Second)
+				if c, err := v.Verify(good, at); err != nil || c == nil {
+					t.Errorf("verify: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	files, _ := ca.Collateral(attesttest.TDXTestCollateral{Evaluation: 18})
+	for name, b := range files {
+		writeFile(t, dir, name, b)
+	}
+	wg.Wait()
+}

@@ -1,0 +1,264 @@
+// Package tdx verifies Intel TDX evidence: an envelope.Envelope of format
+// tdx that carries a TD's quote (version 4, as configfs-tsm or
+// /dev/tdx_guest return it) and the enclave's RSA public key, nonce and user
+// data, which the quote binds in REPORTDATA = the envelope's
+// Binding(SHA-512), exactly as SEV-SNP's REPORT_DATA binds them.
+//
+// A Verifier checks, in this order, failing closed at the first problem:
+// the format; the enclave key (attest.ParseEnclaveKey); the quote's size and
+// structure (every length field against the bytes there are, before
+// go-tdx-guest's parser, which trusts them; version 4, TEE type TDX,
+// ECDSA-256 attestation key, bytes that re-encode to themselves: quote.go); the PCK certificates' validity at the
+// verifier's time; the quote's signature by its attestation key, the QE
+// report's signature by the PCK certificate and the QE report binding the
+// attestation key (SHA-256 of the key and the QE authentication data); the
+// PCK chain to a configured root, by go-tdx-guest's verify.TdxQuote, fully
+// offline; the collateral (collateral.go): Intel's TCB Info for the PCK's
+// FMSPC and its QE Identity, each signed by the TCB signing certificate
+// chained to the roots, the root CRL signed by the root and the PCK CRL by
+// the PCK's own CA, none past its nextUpdate (plus Options.CollateralGrace),
+// none rolled back; that neither the PCK CA nor the PCK certificate is
+// revoked; that the quote is what the collateral describes (FMSPC, PCEID,
+// the TDX module's signer and attributes, Intel's QE); that REPORTDATA is
+// the envelope's binding (in constant time); and the policy: the TCB levels
+// of the platform and of the QE (tcb.go), UpToDate unless
+// Options.AllowTCBStatus names more, and TD_ATTRIBUTES.DEBUG refused unless
+// Options.AllowDebug; every unmet condition named at once. Only then does it
+// return claims. Every error wraps exactly one attest kind; claims are nil
+// whenever the error is not.
+//
+// Verified PCK chains are cached (by the SHA-256 of the quote's PEM chain),
+// so that a quote from a platform already seen costs two ECDSA P-256
+// verifications (the quote's and the QE report's); verified collateral is
+// cached too (the server's is verified when loaded, an envelope's by its
+// hash). A hit means the very same bytes were verified to this Verifier's
+// roots; validity and revocation are checked again at each call. A chain
+// not in the cache is verified only if Options.ColdChain admits it.
+//
+// Threat model. The attacker controls every byte of the envelope: the quote
+// (and the PCK chain in it), the collateral in it, the key, nonce and user
+// data. Trusted are the configured roots (by default Intel's SGX Root CA,
+// embedded and pinned by fingerprint in roots.go), the collateral only as
+// far as its signatures verify to those roots, and the time passed to
+// Verify. A Verifier never reads the clock, never touches the network
+// (go-tdx-guest's collateral fetching is off and its Getter refuses) and
+// never modifies its input. (go-tdx-guest's verify package logs to stdout,
+// from its init, only when asked to use its own embedded root: it never is,
+// Options.Roots always reaches it.) Evidence that verifies proves that an Intel TDX
+// platform whose TCB Intel's collateral rates as Claims.TDX.TCBStatus
+// produced this TD report for a TD with these measurements, and that the TD
+// asked for a quote binding this key, nonce and user data.
+//
+// Collateral. Intel signs TCB Info and QE Identity with a nextUpdate; a
+// newer one may lower a platform's status (a new advisory). Collateral in an
+// envelope is accepted when it verifies, and when its
+// tcbEvaluationDataNumber is at least the server's own (the highest it
+// holds: Intel numbers evaluations globally) and at least
+// Options.MinTCBEvaluationNumber: a host cannot replace the server's
+// collateral by an older one that still rates its platform well.
+//
+// Freshness. A quote carries no time: Claims.Time is zero. What makes
+// evidence fresh is the nonce and user data that REPORTDATA binds.
+//
+// Not checked: quote version 5 (go-tdx-guest at this version parses and
+// verifies version 4 only; a version 5 quote is ErrMalformed). Not
+// verified: PCK certificates issued by Intel's "PCK Processor CA" (the
+// library requires the intermediate to be the Platform CA; such quotes are
+// ErrChain, though the collateral directory takes either CA's CRL); what MRTD,
+// the RTMRs and MRCONFIGID mean, which is the key policy's business;
+// MROWNER and MROWNERCONFIG beyond reporting them; the TCB level's date.
+package tdx
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/internal/fifo"
+)
+
+// Options configures a Verifier. The zero value verifies to Intel's root,
+// with no server collateral (evidence must then carry its own), UpToDate
+// only, no debug TD.
+type Options struct {
+	// Roots are the trusted roots of PCK chains and of collateral signers.
+	// Nil means Intel's SGX Root CA (embedded, pinned); an empty non-nil
+	// slice is an error.
+	Roots []*x509.Certificate
+	// Collateral is the server's collateral. Nil: none; a quote is then
+	// verified only with collateral its envelope carries.
+	Collateral Source
+	// AllowTCBStatus lists TCB statuses admitted beside UpToDate
+	// ("SWHardeningNeeded", ...). Nil admits UpToDate only.
+	AllowTCBStatus []string
+	// AllowDebug admits debug TDs (TD_ATTRIBUTES.DEBUG). False refuses them.
+	AllowDebug bool
+	// MinTCBEvaluationNumber refuses TCB Info and QE Identity whose
+	// tcbEvaluationDataNumber is lower. Zero: no minimum beyond the server's
+	// own collateral's.
+	MinTCBEvaluationNumber int
+	// CollateralGrace admits collateral up to this long past its
+	// nextUpdate. Zero: none.
+	CollateralGrace time.Duration
+	// CacheSize bounds the cache of verified chains and of verified
+	// envelope collateral. Zero: 4096.
+	CacheSize int
+	// ColdChain, if not nil, is asked before verifying a PCK chain not in
+	// the cache; false refuses the evidence (attest.ErrThrottled). Nil
+	// admits every chain.
+	ColdChain func() bool
+}
+
+// Source gives the server's collateral at a time. CollateralDir is one.
+type Source interface {
+	// Collateral returns the collateral to judge quotes with now, or an
+	// error when there is none usable.
+	Collateral(now time.Time) (*Collateral, error)
+}
+
+const defaultCacheSize = 4096
+
+// Verifier verifies tdx evidence envelopes. It is safe for concurrent use.
+type Verifier struct {
+	roots      []*x509.Certificate
+	pool       *x509.CertPool
+	source     Source
+	allowed    map[string]bool
+	allowDebug bool
+	minEval    int
+	grace      time.Duration
+	chains     *fifo.Cache[[32]byte, *pckChain]
+	carried    *fifo.Cache[[32]byte, *Collateral] // envelope collateral verified to roots
+	coldChain  func() bool
+}
+
+var _ attest.Verifier = (*Verifier)(nil)
+
+// New returns a Verifier for o.
+func New(o Options) (*Verifier, error) {
+	roots := o.Roots
+	if roots == nil {
+		var err error
+		if roots, err = IntelRoots(); err != nil {
+			return nil, err
+		}
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("tdx: no roots: Options.Roots must hold at least one certificate (nil means Intel's)")
+	}
+	pool := x509.NewCertPool()
+	for _, r := range roots {
+		pool.AddCert(r)
+	}
+	allowed := map[string]bool{statusUpToDate: true}
+	for _, s := range o.AllowTCBStatus {
+		if !knownStatus[s] {
+			return nil, fmt.Errorf("tdx: unknown TCB status %q; known: %s", s, knownStatusList())
+		}
+		allowed[s] = true
+	}
+	if o.MinTCBEvaluationNumber < 0 || o.CollateralGrace < 0 {
+		return nil, fmt.Errorf("tdx: negative MinTCBEvaluationNumber or CollateralGrace")
+	}
+	size := o.CacheSize
+	if size <= 0 {
+		size = defaultCacheSize
+	}
+	return &Verifier{
+		roots: roots, pool: pool, source: o.Collateral, allowed: allowed,
+		allowDebug: o.AllowDebug, minEval: o.MinTCBEvaluationNumber, grace: o.CollateralGrace,
+		chains:    fifo.New[[32]byte, *pckChain](size),
+		carried:   fifo.New[[32]byte, *Collateral](size),
+		coldChain: o.ColdChain,
+	}, nil
+}
+
+// CachedChains is how many verified PCK chains the Verifier remembers now.
+func (v *Verifier) CachedChains() int { return v.chains.Len() }
+
+// Verify returns the claims of a tdx evidence envelope that is genuine at
+// now and admitted by the policy, or an error wrapping one attest kind.
+// Claims is nil whenever err is not. It does not modify evidence.
+func (v *Verifier) Verify(evidence []byte, now time.Time) (*attest.Claims, error) {
+	e, err := envelope.Decode(evidence)
+	if err != nil {
+		return nil, err
+	}
+	return v.verify(e, now)
+}
+
+func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, error) {
+	if e == nil {
+		return nil, fmt.Errorf("%w: no envelope", attest.ErrMalformed)
+	}
+	if e.Format != attest.FormatTDX {
+		return nil, fmt.Errorf("%w: envelope format %q is not %q", attest.ErrMalformed, e.Format, attest.FormatTDX)
+	}
+	key, err := attest.ParseEnclaveKey(e.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Check(); err != nil {
+		return nil, err
+	}
+	q, err := parseQuote(e.Quote)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := v.verifyQuote(q, now)
+	if err != nil {
+		return nil, err
+	}
+	col, err := v.collateral(e.Collateral, chain, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := col.check(q, chain); err != nil {
+		return nil, err
+	}
+	// Genuine and judged by genuine collateral; does it bind this envelope?
+	body := q.proto.GetTdQuoteBody()
+	if subtle.ConstantTimeCompare(body.GetReportData(), e.Binding(crypto.SHA512)) != 1 {
+		return nil, fmt.Errorf("%w: REPORTDATA is not the SHA-512 binding of the envelope's public_key, nonce and user_data", attest.ErrBinding)
+	}
+	tcb, err := v.judge(q, chain, col)
+	if err != nil {
+		return nil, err
+	}
+	rtmrs := body.GetRtmrs()
+	c := &attest.TDXClaims{
+		MRTD:          bytes.Clone(body.GetMrTd()),
+		MRConfigID:    bytes.Clone(body.GetMrConfigId()),
+		MROwner:       bytes.Clone(body.GetMrOwner()),
+		MROwnerConfig: bytes.Clone(body.GetMrOwnerConfig()),
+		MRSeam:        bytes.Clone(body.GetMrSeam()),
+		TDAttributes:  bytes.Clone(body.GetTdAttributes()),
+		XFAM:          bytes.Clone(body.GetXfam()),
+		TeeTCBSVN:     bytes.Clone(body.GetTeeTcbSvn()),
+		TCBStatus:     tcb.status, QETCBStatus: tcb.qeStatus, AdvisoryIDs: tcb.advisories,
+		FMSPC:                   hex.EncodeToString(chain.fmspc),
+		TCBEvaluationDataNumber: tcb.evaluation,
+	}
+	for i := range c.RTMR {
+		c.RTMR[i] = bytes.Clone(rtmrs[i])
+	}
+	return &attest.Claims{
+		Format:       attest.FormatTDX,
+		PublicKey:    key,
+		PublicKeyDER: bytes.Clone(e.PublicKey),
+		Nonce:        bytes.Clone(e.Nonce),
+		UserData:     bytes.Clone(e.UserData),
+		TDX:          c,
+		Debug:        isDebug(body.GetTdAttributes()),
+	}, nil
+}
+
+// isDebug reads TD_ATTRIBUTES.DEBUG, bit 0 (Intel TDX module ABI,
+// TDINFO_STRUCT): the host can read and write a debug TD's memory.
+func isDebug(attrs []byte) bool { return len(attrs) > 0 && attrs[0]&1 != 0 }

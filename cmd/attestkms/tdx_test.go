@@ -1,0 +1,150 @@
+package main
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/attesttest"
+	"github.com/attestkms/attestkms/attest/envelope"
+)
+
+// tdxSim writes a test TDX CA's roots and collateral, and a simulated
+// envelope, into a temporary directory.
+func tdxSim(t *testing.T, debug bool) (roots, collateral, evidence string) {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := attesttest.NewTDXTestCA(time.Now().Add(-time.Hour), []byte{0, 0x90, 0x6e, 0xd5, 0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots = filepath.Join(dir, "roots.pem")
+	os.WriteFile(roots, ca.RootsPEM(), 0o644)
+	collateral = filepath.Join(dir, "collateral")
+	os.Mkdir(collateral, 0o755)
+	files, err := ca.Collateral(attesttest.TDXTestCollateral{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range files {
+		os.WriteFile(filepath.Join(collateral, name), b, 0o644)
+	}
+	k, _ := rsa.GenerateKey(rand.Reader, 2048)
+	spki, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	e := &envelope.Envelope{Format: attest.FormatTDX, PublicKey: spki, Nonce: []byte("n")}
+	q := attesttest.TDXTestQuote{ReportData: e.Binding(crypto.SHA512), MRTD: []byte(strings.Repeat("\xab", 48))}
+	if debug {
+		q.TDAttributes = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+	}
+	if e.Quote, err = ca.Quote(q); err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evidence = filepath.Join(dir, "tdx.cbor")
+	os.WriteFile(evidence, b, 0o644)
+	return roots, collateral, evidence
+}
+
+func TestVerifyEvidenceTDX(t *testing.T) {
+	roots, col, ev := tdxSim(t, false)
+	code, out, errs := runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots, "--tdx-collateral", col)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var c claimsJSON
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatalf("not claims JSON: %v\n%s", err, out)
+	}
+	if c.Format != "tdx" || c.TDX == nil || c.TDX.MRTD != strings.Repeat("ab", 48) || c.TDX.TCBStatus != "UpToDate" ||
+		c.TDX.FMSPC != "00906ed50000" || c.TDX.RTMR[3] != strings.Repeat("00", 48) || c.TDX.TDAttributes != "0000000000000000" {
+		t.Fatalf("claims %s", out)
+	}
+	// Without the collateral: refused, saying so.
+	code, _, errs = runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots)
+	if code != 1 || !strings.Contains(errs, "no TCB Info") || !strings.Contains(errs, "hint: TDX quotes are judged with Intel's collateral") {
+		t.Fatalf("no collateral: exit %d %q", code, errs)
+	}
+	// With Intel's roots: the chain is untrusted.
+	code, _, errs = runCmd("verify-evidence", "--in", ev, "--tdx-collateral", filepath.Join("..", "..", "testvectors", "tdx", "collateral"))
+	if code != 1 || !strings.Contains(errs, "untrusted certificate chain") {
+		t.Fatalf("intel roots: exit %d %q", code, errs)
+	}
+	// The collateral is stale a year and a day later, unless a grace admits it.
+	later := time.Now().AddDate(1, 0, 1).UTC().Format(time.RFC3339)
+	code, _, errs = runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots, "--tdx-collateral", col, "--at", later)
+	if code != 1 || !strings.Contains(errs, "expired or stale") {
+		t.Fatalf("stale: exit %d %q", code, errs)
+	}
+	code, _, errs = runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots, "--tdx-collateral", col, "--at", later, "--tdx-collateral-grace", "48h")
+	if code != 0 {
+		t.Fatalf("grace: exit %d %q", code, errs)
+	}
+	// An unknown status is a usage error.
+	code, _, _ = runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots, "--tdx-allow-tcb-status", "Fine")
+	if code != 2 {
+		t.Fatalf("unknown status: exit %d", code)
+	}
+	// Debug TDs: verify-evidence shows them (with its warning).
+	roots, col, ev = tdxSim(t, true)
+	code, out, errs = runCmd("verify-evidence", "--in", ev, "--tdx-roots", roots, "--tdx-collateral", col)
+	if code != 0 || !strings.Contains(out, `"debug": true`) {
+		t.Fatalf("debug: exit %d %q %q", code, out, errs)
+	}
+}
+
+// The real Intel quote, with Intel's collateral, at the time go-tdx-guest's
+// tests pin: genuine, but it binds no key of ours.
+func TestVerifyEvidenceRealTDX(t *testing.T) {
+	q, err := os.ReadFile(filepath.Join("..", "..", "testvectors", "tdx", "quote_SPR_E4.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := rsa.GenerateKey(rand.Reader, 2048)
+	spki, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	b, _ := (&envelope.Envelope{Format: attest.FormatTDX, PublicKey: spki, Quote: q}).Marshal()
+	ev := filepath.Join(t.TempDir(), "real.cbor")
+	os.WriteFile(ev, b, 0o644)
+	code, _, errs := runCmd("verify-evidence", "--in", ev, "--tdx-collateral", filepath.Join("..", "..", "testvectors", "tdx", "collateral"), "--at", "2023-07-01T01:00:00Z")
+	if code != 1 || !strings.Contains(errs, "REPORTDATA is not the SHA-512 binding") {
+		t.Fatalf("exit %d %q", code, errs)
+	}
+}
+
+func TestTDXCollateralCheck(t *testing.T) {
+	real := filepath.Join("..", "..", "testvectors", "tdx", "collateral")
+	code, out, errs := runCmd("tdx-collateral", "check", "--dir", real, "--at", "2023-07-01T00:00:00Z")
+	if code != 0 || !strings.Contains(out, "fmspc 50806f000000  evaluation 15") || !strings.Contains(out, "current until 2023-07-08T07:24:59Z") {
+		t.Fatalf("exit %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCmd("tdx-collateral", "check", "--dir", real, "--at", "2023-07-09T00:00:00Z"); code != 1 || !strings.Contains(errs, "past its next update") {
+		t.Fatalf("stale: exit %d %q", code, errs)
+	}
+	if code, _, _ := runCmd("tdx-collateral", "check", "--dir", filepath.Join(t.TempDir(), "none")); code != 3 {
+		t.Fatalf("missing dir: exit %d", code)
+	}
+	if code, _, _ := runCmd("tdx-collateral", "check"); code != 2 {
+		t.Fatalf("no --dir: exit %d", code)
+	}
+	if code, _, _ := runCmd("tdx-collateral", "frob"); code != 2 {
+		t.Fatalf("unknown subcommand: exit %d", code)
+	}
+	// The simulated collateral, with its roots; with Intel's it does not verify.
+	roots, col, _ := tdxSim(t, false)
+	if code, out, errs := runCmd("tdx-collateral", "check", "--dir", col, "--tdx-roots", roots); code != 0 || !strings.Contains(out, "00906ed50000") {
+		t.Fatalf("simulated: exit %d %q %q", code, out, errs)
+	}
+	if code, _, errs := runCmd("tdx-collateral", "check", "--dir", col); code != 1 || !strings.Contains(errs, "does not chain") {
+		t.Fatalf("simulated with Intel's root: exit %d %q", code, errs)
+	}
+}
