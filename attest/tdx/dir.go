@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,6 +31,11 @@ import (
 // tcbEvaluationDataNumber (a rollback), keeps what was held and is reported
 // by Held. attestsim tdx-ca writes this layout (attesttest.TDXCollateral.Save).
 type CollateralDir struct {
+	// Logger, if set (before the directory is shared), is told of every
+	// reload: what was loaded, or why a reload was refused and what is
+	// kept. Nil: nothing is logged (Held still says).
+	Logger *slog.Logger
+
 	dir   string
 	roots []*x509.Certificate
 
@@ -86,8 +92,14 @@ func (d *CollateralDir) reload() {
 		err = rollback(d.held, c)
 	}
 	if err != nil {
+		if d.Logger != nil && (d.err == nil || d.err.Error() != fmt.Sprintf("collateral %s: %v", d.dir, err)) {
+			d.Logger.Error("TDX collateral reload refused: the collateral held before is kept", "dir", d.dir, "err", err)
+		}
 		d.err = fmt.Errorf("collateral %s: %v", d.dir, err)
 		return
+	}
+	if d.Logger != nil && d.held != nil {
+		d.Logger.Info("TDX collateral reloaded", "dir", d.dir, "fmspcs", len(c.TCBInfos))
 	}
 	d.held, d.stamp, d.err = c, stamp, nil
 }

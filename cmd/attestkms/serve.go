@@ -181,6 +181,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 	cfg.evidence.allowDebug = cfg.allowDebugEnclaves
 	cfg.evidence.coldChain = cfg.obs.coldChain()
+	cfg.evidence.tdx.logger = logger
 	verifiers, err := cfg.evidence.verifiers()
 	if err != nil {
 		return err

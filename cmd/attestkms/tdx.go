@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ type tdxFlags struct {
 	grace       time.Duration
 	minEval     int
 	allowStatus string
+	// logger is serve's: told of every collateral reload (nil: none).
+	logger *slog.Logger
 }
 
 func (f *tdxFlags) register(fs *flag.FlagSet) {
@@ -51,6 +54,7 @@ func (f *tdxFlags) verifier(allowDebug bool, coldChain func() bool) (*tdx.Verifi
 		if err != nil {
 			return nil, fmt.Errorf("--tdx-collateral %s: %w", f.collateral, err)
 		}
+		d.Logger = f.logger
 		o.Collateral = d
 	}
 	v, err := tdx.New(o)
