@@ -246,7 +246,7 @@ func (s *Service) compactNow(ctx context.Context, requestID string) (bool, error
 		return false, nil
 	}
 	s.shredPending.Store(true)
-	if err := s.shred(ctx, requestID); err != nil {
+	if err := s.compact(ctx, requestID, "so that nothing sealed under the old root key remains in it"); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -26,6 +26,12 @@ import (
 // CompactStore on behalf of requestID (maintenance's, or the request's that
 // destroyed a key).
 func (s *Service) shred(ctx context.Context, requestID string) error {
+	return s.compact(ctx, requestID, "so that nothing of a destroyed key remains in it")
+}
+
+// compact is shred's compaction, its record saying why (after "the store
+// was rewritten with its live records alone, ").
+func (s *Service) compact(ctx context.Context, requestID, why string) error {
 	cp, ok := s.st.(store.Compacter)
 	if !ok || !s.shredPending.Load() {
 		return nil
@@ -41,8 +47,8 @@ func (s *Service) shred(ctx context.Context, requestID string) error {
 		s.shredPending.Store(true)
 		err = internal(fmt.Errorf("compacting the store after destroying keys: %w", err))
 	} else {
-		c.op.message = fmt.Sprintf("the store was rewritten with its live records alone, so that nothing of a destroyed key remains in it: %d bytes before, %d after; requests waited %s",
-			st.Before, st.After, st.Took.Round(time.Millisecond))
+		c.op.message = fmt.Sprintf("the store was rewritten with its live records alone, %s: %d bytes before, %d after; requests waited %s",
+			why, st.Before, st.After, st.Took.Round(time.Millisecond))
 	}
 	_, err = finish[struct{}](s, c, nil, err)
 	return err
