@@ -22,7 +22,7 @@ func TestHostile(t *testing.T) {
 
 	type tc struct {
 		quote      attesttest.TDXQuote
-		signer     *attesttest.TDXCA                // signs the quote; nil: ca
+		signer     *attesttest.TDXCA               // signs the quote; nil: ca
 		collateral attesttest.TDXCollateralOptions // server's, when set
 		opts       Options
 		mutate     func(e *envelope.Envelope)
