@@ -31,15 +31,15 @@ func newSimCA(t testing.TB) *attesttest.TDXCA {
 	return ca
 }
 
-// simCollateral is ca's collateral as o says, issued at simIssue and
-// valid a year unless o says otherwise.
+// simCollateral is ca's collateral as o says; with no IssueDate, issued
+// at simIssue and valid a year unless o says otherwise.
 func simCollateral(t testing.TB, ca *attesttest.TDXCA, o attesttest.TDXCollateralOptions) *attesttest.TDXCollateral {
 	t.Helper()
 	if o.IssueDate.IsZero() {
 		o.IssueDate = simIssue
-	}
-	if o.NextUpdate.IsZero() {
-		o.NextUpdate = o.IssueDate.AddDate(1, 0, 0)
+		if o.NextUpdate.IsZero() {
+			o.NextUpdate = o.IssueDate.AddDate(1, 0, 0)
+		}
 	}
 	c, err := ca.Collateral(o)
 	if err != nil {
@@ -79,6 +79,13 @@ func rewriteCollateral(t testing.TB, ca *attesttest.TDXCA, dir string, o attestt
 func simVerifier(t testing.TB, ca *attesttest.TDXCA, dir string, o Options) *Verifier {
 	t.Helper()
 	o.Roots = []*x509.Certificate{ca.Root}
+	return dirVerifier(t, dir, o)
+}
+
+// dirVerifier is a Verifier as o says, judging with the collateral in dir
+// (verified to o.Roots) unless dir is "".
+func dirVerifier(t testing.TB, dir string, o Options) *Verifier {
+	t.Helper()
 	if dir != "" {
 		d, err := OpenCollateralDir(dir, o.Roots)
 		if err != nil {
