@@ -11,8 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,24 +35,25 @@ import (
 type tdxEnv struct {
 	srv    *testserver.Server
 	c      clients
-	ca     *attesttest.TDXTestCA
+	ca     *attesttest.TDXCA
 	priv   *rsa.PrivateKey
 	pubDER []byte
 }
 
 func newTDXEnv(t *testing.T, store string) *tdxEnv {
 	t.Helper()
-	ca, err := attesttest.NewTDXTestCA(time.Now().Add(-time.Hour), []byte{0, 0x90, 0x6e, 0xd5, 0, 0})
+	ca, err := attesttest.NewTDXCAWith(attesttest.TDXCAOptions{FMSPC: &[6]byte{0, 0x90, 0x6e, 0xd5, 0, 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	files, err := ca.Collateral(attesttest.TDXTestCollateral{})
+	issue := time.Now().Add(-time.Hour)
+	signed, err := ca.Collateral(attesttest.TDXCollateralOptions{IssueDate: issue, NextUpdate: issue.AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range files {
-		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	if err := signed.Save(dir); err != nil {
+		t.Fatal(err)
 	}
 	roots := []*x509.Certificate{ca.Root}
 	col, err := tdx.OpenCollateralDir(dir, roots)
@@ -75,17 +74,14 @@ var goodMRTD = bytes.Repeat([]byte{0x7d}, 48)
 
 // evidence is a TDX envelope for the TD's key; q.ReportData, unless set,
 // binds it with testNonce.
-func (e *tdxEnv) evidence(t *testing.T, q attesttest.TDXTestQuote) []byte {
+func (e *tdxEnv) evidence(t *testing.T, q attesttest.TDXQuote) []byte {
 	t.Helper()
 	env := &envelope.Envelope{Format: attest.FormatTDX, PublicKey: e.pubDER, Nonce: testNonce}
 	if q.MRTD == nil {
 		q.MRTD = goodMRTD
 	}
-	if q.ReportData == nil {
-		q.ReportData = env.Binding(crypto.SHA512)
-	}
 	var err error
-	if env.Quote, err = e.ca.Quote(q); err != nil {
+	if env.Quote, err = e.ca.Quote(env.Binding(crypto.SHA512), q); err != nil {
 		t.Fatal(err)
 	}
 	b, err := env.Marshal()
@@ -110,7 +106,7 @@ func TestTDXRecipients(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := *k.KeyMetadata.KeyId
-	good := e.evidence(t, attesttest.TDXTestQuote{RTMR: [4][]byte{3: rtmr3}})
+	good := e.evidence(t, attesttest.TDXQuote{RTMR: [4][]byte{3: rtmr3}})
 	recip := func(doc []byte) *awstypes.RecipientInfo {
 		return &awstypes.RecipientInfo{AttestationDocument: doc, KeyEncryptionAlgorithm: awstypes.KeyEncryptionMechanismRsaesOaepSha256}
 	}
@@ -130,8 +126,8 @@ func TestTDXRecipients(t *testing.T) {
 	}
 	// Policy: another MRTD, another RTMR3: AccessDenied.
 	for name, doc := range map[string][]byte{
-		"other MRTD":  e.evidence(t, attesttest.TDXTestQuote{MRTD: bytes.Repeat([]byte{0x7e}, 48), RTMR: [4][]byte{3: rtmr3}}),
-		"other RTMR3": e.evidence(t, attesttest.TDXTestQuote{RTMR: [4][]byte{3: bytes.Repeat([]byte{0x34}, 48)}}),
+		"other MRTD":  e.evidence(t, attesttest.TDXQuote{MRTD: bytes.Repeat([]byte{0x7e}, 48), RTMR: [4][]byte{3: rtmr3}}),
+		"other RTMR3": e.evidence(t, attesttest.TDXQuote{RTMR: [4][]byte{3: bytes.Repeat([]byte{0x34}, 48)}}),
 	} {
 		out, err := e.c.aws.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(id), KeySpec: awstypes.DataKeySpecAes256, Recipient: recip(doc)})
 		var ae smithy.APIError
@@ -173,8 +169,8 @@ func TestTDXRecipients(t *testing.T) {
 		doc  []byte
 		want string
 	}{
-		"wrong REPORTDATA": {e.evidence(t, attesttest.TDXTestQuote{ReportData: make([]byte, 64)}), "bind"},
-		"debug TD":         {e.evidence(t, attesttest.TDXTestQuote{TDAttributes: []byte{1, 0, 0, 0, 0, 0, 0, 0}}), "debug"},
+		"wrong REPORTDATA": {e.evidence(t, attesttest.TDXQuote{ReportData: make([]byte, 64)}), "bind"},
+		"debug TD":         {e.evidence(t, attesttest.TDXQuote{Attributes: attesttest.TDXAttributeDebug}), "debug"},
 		"tampered":         {tampered, ""},
 	}
 	for name, tc := range hostile {

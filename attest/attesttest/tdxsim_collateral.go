@@ -77,6 +77,19 @@ type TDXCollateralOptions struct {
 	FMSPC                   *[6]byte  // nil: the CA's (another FMSPC makes collateral of another platform)
 	RevokePCK               bool      // the PCK CRL lists the CA's PCK certificate
 	RevokePlatformCA        bool      // the root CRL lists the PCK Platform CA
+	// Restatus gives TCB levels another status: {"UpToDate": "OutOfDate"}
+	// is TCB Info that has since demoted the platforms at the UpToDate
+	// level (quotes of TCBStatus "UpToDate").
+	Restatus map[string]string
+	// Advisories replace TDXAdvisoryIDs for the TCB levels of these
+	// statuses (after Restatus).
+	Advisories map[string][]string
+	// ModuleSVN and ModuleStatus are the one TCB level of the TDX module
+	// identity TDX_01 (TDX 1.5 modules, quotes whose TEE_TCB_SVN[1] is 1);
+	// zero: SVN 1, "UpToDate". NoModuleIdentity leaves it out.
+	ModuleSVN        uint16
+	ModuleStatus     string
+	NoModuleIdentity bool
 }
 
 // TDXCollateral is what Intel's PCS returns for a platform, bodies and
@@ -150,7 +163,7 @@ type tdxTCBInfo struct {
 	TCBType                 int                 `json:"tcbType"`
 	TCBEvaluationDataNumber int                 `json:"tcbEvaluationDataNumber"`
 	TDXModule               tdxModule           `json:"tdxModule"`
-	TDXModuleIdentities     []tdxModuleIdentity `json:"tdxModuleIdentities"`
+	TDXModuleIdentities     []tdxModuleIdentity `json:"tdxModuleIdentities,omitempty"`
 	TCBLevels               []tdxTCBLevel       `json:"tcbLevels"`
 }
 
@@ -211,22 +224,37 @@ func (ca *TDXCA) Collateral(o TDXCollateralOptions) (*TDXCollateral, error) {
 		TCBEvaluationDataNumber: evalNum,
 		TDXModule:               tdxModule{tdxSeamMRSigner, tdxSeamAttributes, "FFFFFFFFFFFFFFFF"},
 	}
-	one := uint16(1)
-	info.TDXModuleIdentities = []tdxModuleIdentity{{
-		ID: "TDX_01", tdxModule: info.TDXModule,
-		TCBLevels: []tdxTCBLevel{{TCB: tdxTCB{ISVSVN: &one}, TCBDate: "2024-03-13T00:00:00Z", TCBStatus: "UpToDate"}},
-	}}
+	moduleSVN, moduleStatus := o.ModuleSVN, o.ModuleStatus
+	if moduleSVN == 0 {
+		moduleSVN = 1
+	}
+	if moduleStatus == "" {
+		moduleStatus = "UpToDate"
+	}
+	if !o.NoModuleIdentity {
+		info.TDXModuleIdentities = []tdxModuleIdentity{{
+			ID: "TDX_01", tdxModule: info.TDXModule,
+			TCBLevels: []tdxTCBLevel{{TCB: tdxTCB{ISVSVN: &moduleSVN}, TCBDate: "2024-03-13T00:00:00Z", TCBStatus: moduleStatus}},
+		}}
+	}
 	for i, status := range TDXTCBStatuses {
 		svn, _ := TDXModuleSVN(status)
 		tdx := make([]tdxTCBComponent, 16)
 		tdx[0] = tdxTCBComponent{SVN: svn, Category: "OS/VMM", Type: "TDX Module"}
 		tdx[1] = tdxTCBComponent{SVN: 0, Category: "OS/VMM", Type: "TDX Module"}
 		tdx[2] = tdxTCBComponent{SVN: TDXLateMicrocodeSVN, Category: "OS/VMM", Type: "TDX Late Microcode Update"}
+		advisories := TDXAdvisoryIDs(status)
+		if s, ok := o.Restatus[status]; ok {
+			status = s
+		}
+		if a, ok := o.Advisories[status]; ok {
+			advisories = a
+		}
 		info.TCBLevels = append(info.TCBLevels, tdxTCBLevel{
 			TCB:         tdxTCB{SGX: sgx, PCESVN: &pcesvn, TDX: tdx},
 			TCBDate:     tdxTime(time.Date(2024, 3, 13, 0, 0, 0, 0, time.UTC).AddDate(0, -3*i, 0)),
 			TCBStatus:   status,
-			AdvisoryIDs: TDXAdvisoryIDs(status),
+			AdvisoryIDs: advisories,
 		})
 	}
 	qeUpToDate, qeOutOfDate := uint16(TDXQESVN), uint16(TDXQESVN-2)

@@ -79,6 +79,7 @@ type TDXQuote struct {
 	QEReportNotByPCK  bool   // the QE report is signed by a key other than the PCK certificate's
 	BadQuoteSignature bool   // the quote's signature is not over its header and body
 	PCKChain          []byte // the certification data's PCK chain as is (PEM) instead of the CA's
+	QEMRSigner        []byte // the QE report's MRSIGNER (32 bytes) instead of Intel's TDXQEMRSigner
 }
 
 func (q *TDXQuote) teeTCBSVN() ([]byte, error) {
@@ -207,7 +208,14 @@ func (ca *TDXCA) Quote(reportData []byte, q TDXQuote) ([]byte, error) {
 	if qeSVN == 0 {
 		qeSVN = TDXQESVN
 	}
-	qeReport := tdxQEReport(boundKey, qeAuth, qeSVN)
+	qeMRSigner := TDXQEMRSigner
+	if q.QEMRSigner != nil {
+		if len(q.QEMRSigner) != 32 {
+			return nil, fmt.Errorf("attesttest: QE MRSIGNER is %d bytes, want 32", len(q.QEMRSigner))
+		}
+		qeMRSigner = q.QEMRSigner
+	}
+	qeReport := tdxQEReport(boundKey, qeAuth, qeSVN, qeMRSigner)
 	pckKey := ca.pckKey
 	if q.QEReportNotByPCK {
 		if pckKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
@@ -248,16 +256,16 @@ func tdxRawKey(k *ecdsa.PublicKey) []byte {
 }
 
 // tdxQEReport is the TD Quoting Enclave's SGX REPORT body (384 bytes):
-// Intel's QE identity, REPORTDATA = SHA-256(attestation key || QE auth
+// Intel's QE identity (but MRSIGNER), REPORTDATA = SHA-256(attestation key || QE auth
 // data) followed by 32 zero bytes.
-func tdxQEReport(attestKey, qeAuth []byte, isvsvn uint16) []byte {
+func tdxQEReport(attestKey, qeAuth []byte, isvsvn uint16, mrSigner []byte) []byte {
 	r := make([]byte, TDXQEReportSize)
 	copy(r[0:16], TDXPCKSGXTCB[:]) // CPUSVN
 	// MISCSELECT (16:20) zero, reserved (20:48).
 	copy(r[48:64], []byte{0x15, 0, 0, 0, 0, 0, 0, 0, 0xe7, 0, 0, 0, 0, 0, 0, 0}) // ATTRIBUTES: INIT, MODE64BIT, PROVISIONKEY; XFRM
 	mrEnclave := sha256.Sum256([]byte("attestkms test TD quoting enclave"))
 	copy(r[64:96], mrEnclave[:])
-	copy(r[128:160], TDXQEMRSigner)
+	copy(r[128:160], mrSigner)
 	binary.LittleEndian.PutUint16(r[256:258], TDXQEProdID)
 	binary.LittleEndian.PutUint16(r[258:260], isvsvn)
 	h := sha256.Sum256(append(append([]byte{}, attestKey...), qeAuth...))

@@ -3,6 +3,7 @@ package attesttest
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -279,5 +280,50 @@ func TestTDXEvidence(t *testing.T) {
 	}
 	if err := verifyTDX(t, ca, e.Quote, testCollateral(t, ca, TDXCollateralOptions{})); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTDXCollateralKnobs: Restatus and Advisories restate TCB levels, the
+// module identity knobs shape TDX_01, and QEMRSigner names another QE.
+func TestTDXCollateralKnobs(t *testing.T) {
+	ca := testTDXCA(t)
+	c := testCollateral(t, ca, TDXCollateralOptions{
+		Restatus:   map[string]string{"UpToDate": "OutOfDate"},
+		Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-1"}},
+		ModuleSVN:  3, ModuleStatus: "Revoked",
+	})
+	var info struct {
+		TCBInfo tdxTCBInfo `json:"tcbInfo"`
+	}
+	if err := json.Unmarshal(c.TCBInfo, &info); err != nil {
+		t.Fatal(err)
+	}
+	l := info.TCBInfo.TCBLevels
+	if l[0].TCBStatus != "OutOfDate" || len(l[0].AdvisoryIDs) != 1 || l[4].TCBStatus != "OutOfDate" || l[4].AdvisoryIDs[0] != "INTEL-SA-1" {
+		t.Fatalf("levels %+v", l)
+	}
+	m := info.TCBInfo.TDXModuleIdentities
+	if len(m) != 1 || *m[0].TCBLevels[0].TCB.ISVSVN != 3 || m[0].TCBLevels[0].TCBStatus != "Revoked" {
+		t.Fatalf("module identities %+v", m)
+	}
+	raw, err := ca.Quote(make([]byte, 64), TDXQuote{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyTDX(t, ca, raw, c); err == nil || !strings.Contains(err.Error(), "OutOfDate") {
+		t.Fatalf("restated UpToDate: %v", err)
+	}
+	c = testCollateral(t, ca, TDXCollateralOptions{NoModuleIdentity: true})
+	if strings.Contains(string(c.TCBInfo), "tdxModuleIdentities") {
+		t.Fatal("module identity not left out")
+	}
+	if raw, err = ca.Quote(make([]byte, 64), TDXQuote{QEMRSigner: make([]byte, 32)}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw[TDXHeaderSize+TDXBodySize+4+128+6+128:][:32], make([]byte, 32)) {
+		t.Fatal("QE report's MRSIGNER not set")
+	}
+	if _, err := ca.Quote(make([]byte, 64), TDXQuote{QEMRSigner: make([]byte, 31)}); err == nil {
+		t.Fatal("a 31-byte MRSIGNER accepted")
 	}
 }

@@ -1,8 +1,6 @@
 package tdx
 
 import (
-	"crypto/x509"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,28 +18,11 @@ func TestAttestsimQuotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
-	col, err := ca.Collateral(attesttest.TDXCollateralOptions{IssueDate: now.Add(-time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(t.TempDir(), "collateral")
-	if err := col.Save(dir); err != nil {
-		t.Fatal(err)
-	}
-	roots := []*x509.Certificate{ca.Root}
-	d, err := OpenCollateralDir(dir, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier := func(o Options) *Verifier {
-		o.Roots, o.Collateral = roots, d
-		v, err := New(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	now := simTime
+	// attestsim's collateral: issued an hour ago, valid its 30 days.
+	issued := attesttest.TDXCollateralOptions{IssueDate: now.Add(-time.Hour)}
+	dir := writeCollateral(t, ca, issued)
+	verifier := func(o Options) *Verifier { return simVerifier(t, ca, dir, o) }
 	v := verifier(Options{})
 	key := testKey
 	for name, tc := range map[string]struct {
@@ -85,30 +66,13 @@ func TestAttestsimQuotes(t *testing.T) {
 	c, err := v.Verify(ev, now.AddDate(0, 0, 31))
 	attesttest.CheckResult(t, c, err, attest.ErrExpired)
 	other := [6]byte{1, 2, 3, 4, 5, 6}
-	oc, err := ca.Collateral(attesttest.TDXCollateralOptions{IssueDate: now.Add(-time.Hour), FMSPC: &other})
-	if err != nil {
-		t.Fatal(err)
-	}
-	odir := filepath.Join(t.TempDir(), "other")
-	if err := oc.Save(odir); err != nil {
-		t.Fatal(err)
-	}
-	od, err := OpenCollateralDir(odir, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ov, _ := New(Options{Roots: roots, Collateral: od})
-	c, err = ov.Verify(ev, now)
+	o := issued
+	o.FMSPC = &other
+	c, err = simVerifier(t, ca, writeCollateral(t, ca, o), Options{}).Verify(ev, now)
 	attesttest.CheckResult(t, c, err, attest.ErrPolicy)
 	// A revoked PCK.
-	rc, _ := ca.Collateral(attesttest.TDXCollateralOptions{IssueDate: now.Add(-time.Hour), RevokePCK: true})
-	rdir := filepath.Join(t.TempDir(), "revoked")
-	rc.Save(rdir)
-	rd, err := OpenCollateralDir(rdir, roots)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rv, _ := New(Options{Roots: roots, Collateral: rd})
-	c, err = rv.Verify(ev, now)
+	o = issued
+	o.RevokePCK = true
+	c, err = simVerifier(t, ca, writeCollateral(t, ca, o), Options{}).Verify(ev, now)
 	attesttest.CheckResult(t, c, err, attest.ErrChain)
 }

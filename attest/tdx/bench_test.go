@@ -25,7 +25,7 @@ import (
 // up to the binding.
 func BenchmarkVerify(b *testing.B) {
 	ca := newSimCA(b)
-	dir := writeCollateral(b, ca, attesttest.TDXTestCollateral{})
+	dir := writeCollateral(b, ca, attesttest.TDXCollateralOptions{})
 	for _, cold := range []bool{false, true} {
 		name := "simulated"
 		if cold {
@@ -33,7 +33,7 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			v := simVerifier(b, ca, dir, Options{})
-			ev := marshal(b, simEnvelope(b, ca, attesttest.TDXTestQuote{}, []byte("nonce")))
+			ev := marshal(b, simEnvelope(b, ca, attesttest.TDXQuote{}, []byte("nonce")))
 			b.ReportAllocs()
 			for b.Loop() {
 				if cold {

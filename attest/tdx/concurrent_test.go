@@ -12,9 +12,9 @@ import (
 // directory rewritten meanwhile (run with -race).
 func TestConcurrentVerify(t *testing.T) {
 	ca := newSimCA(t)
-	dir := writeCollateral(t, ca, attesttest.TDXTestCollateral{})
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{})
 	v := simVerifier(t, ca, dir, Options{CacheSize: 2})
-	good := marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil))
+	good := marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil))
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -29,9 +29,6 @@ func TestConcurrentVerify(t *testing.T) {
 			}
 		}()
 	}
-	files, _ := ca.Collateral(attesttest.TDXTestCollateral{Evaluation: 18})
-	for name, b := range files {
-		writeFile(t, dir, name, b)
-	}
+	rewriteCollateral(t, ca, dir, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
 	wg.Wait()
 }

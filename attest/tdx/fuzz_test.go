@@ -95,9 +95,9 @@ func TestRealSeeds(t *testing.T) {
 // and with a test CA only envelopes whose quote it signed do.
 func FuzzVerify(f *testing.F) {
 	ca := newSimCA(f)
-	sim := simVerifier(f, ca, writeCollateral(f, ca, attesttest.TDXTestCollateral{}), Options{})
+	sim := simVerifier(f, ca, writeCollateral(f, ca, attesttest.TDXCollateralOptions{}), Options{})
 	real := realVerifier(f, Options{})
-	for _, q := range []attesttest.TDXTestQuote{{}, {TDAttributes: []byte{1, 0, 0, 0, 0, 0, 0, 0}}, {ReportData: make([]byte, 64)}} {
+	for _, q := range []attesttest.TDXQuote{{}, {Attributes: attesttest.TDXAttributeDebug}, {ReportData: make([]byte, 64)}} {
 		f.Add(marshal(f, simEnvelope(f, ca, q, []byte("n"))))
 	}
 	f.Fuzz(func(t *testing.T, ev []byte) {

@@ -13,38 +13,79 @@ import (
 	"github.com/attestkms/attestkms/attest/envelope"
 )
 
-// simTime is when the simulated material is verified.
-var simTime = time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
+// simTime is when the simulated material is verified; simIssue is when
+// its collateral is issued unless a test says otherwise (valid a year).
+var (
+	simTime  = time.Date(2026, time.March, 1, 0, 0, 0, 0, time.UTC)
+	simIssue = simTime.AddDate(0, -1, 0)
+)
 
-var simFMSPC = []byte{0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00}
+var simFMSPC = [6]byte{0x00, 0x90, 0x6e, 0xd5, 0x00, 0x00}
 
-func newSimCA(t testing.TB) *attesttest.TDXTestCA {
+func newSimCA(t testing.TB) *attesttest.TDXCA {
 	t.Helper()
-	ca, err := attesttest.NewTDXTestCA(simTime.AddDate(0, -1, 0), simFMSPC)
+	ca, err := attesttest.NewTDXCAWith(attesttest.TDXCAOptions{FMSPC: &simFMSPC})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ca
 }
 
-func writeCollateral(t testing.TB, ca *attesttest.TDXTestCA, o attesttest.TDXTestCollateral) string {
+// simCollateral is ca's collateral as o says; with no IssueDate, issued
+// at simIssue and valid a year unless o says otherwise.
+func simCollateral(t testing.TB, ca *attesttest.TDXCA, o attesttest.TDXCollateralOptions) *attesttest.TDXCollateral {
 	t.Helper()
-	files, err := ca.Collateral(o)
+	if o.IssueDate.IsZero() {
+		o.IssueDate = simIssue
+		if o.NextUpdate.IsZero() {
+			o.NextUpdate = o.IssueDate.AddDate(1, 0, 0)
+		}
+	}
+	c, err := ca.Collateral(o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// writeCollateral saves simCollateral to a new directory.
+func writeCollateral(t testing.TB, ca *attesttest.TDXCA, o attesttest.TDXCollateralOptions) string {
+	t.Helper()
 	dir := t.TempDir()
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := simCollateral(t, ca, o).Save(dir); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
 
-func simVerifier(t testing.TB, ca *attesttest.TDXTestCA, dir string, o Options) *Verifier {
+// rewriteCollateral replaces the collateral in dir, its files' times moved
+// on so that the change is seen.
+func rewriteCollateral(t testing.TB, ca *attesttest.TDXCA, dir string, o attesttest.TDXCollateralOptions) {
+	t.Helper()
+	tmp := writeCollateral(t, ca, o)
+	ents, err := os.ReadDir(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(tmp, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, e.Name(), b)
+	}
+}
+
+func simVerifier(t testing.TB, ca *attesttest.TDXCA, dir string, o Options) *Verifier {
 	t.Helper()
 	o.Roots = []*x509.Certificate{ca.Root}
+	return dirVerifier(t, dir, o)
+}
+
+// dirVerifier is a Verifier as o says, judging with the collateral in dir
+// (verified to o.Roots) unless dir is "".
+func dirVerifier(t testing.TB, dir string, o Options) *Verifier {
+	t.Helper()
 	if dir != "" {
 		d, err := OpenCollateralDir(dir, o.Roots)
 		if err != nil {
@@ -61,13 +102,10 @@ func simVerifier(t testing.TB, ca *attesttest.TDXTestCA, dir string, o Options) 
 
 // simEnvelope is an envelope whose quote binds its key, nonce and user
 // data, unless q.ReportData is set.
-func simEnvelope(t testing.TB, ca *attesttest.TDXTestCA, q attesttest.TDXTestQuote, nonce []byte) *envelope.Envelope {
+func simEnvelope(t testing.TB, ca *attesttest.TDXCA, q attesttest.TDXQuote, nonce []byte) *envelope.Envelope {
 	t.Helper()
 	e := &envelope.Envelope{Format: attest.FormatTDX, PublicKey: testKey, Nonce: nonce}
-	if q.ReportData == nil {
-		q.ReportData = e.Binding(crypto.SHA512)
-	}
-	raw, err := ca.Quote(q)
+	raw, err := ca.Quote(e.Binding(crypto.SHA512), q)
 	if err != nil {
 		t.Fatal(err)
 	}

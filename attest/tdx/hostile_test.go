@@ -1,10 +1,8 @@
 package tdx
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +17,13 @@ import (
 func TestHostile(t *testing.T) {
 	ca := newSimCA(t)
 	other := newSimCA(t) // another root, same FMSPC
-	good := writeCollateral(t, ca, attesttest.TDXTestCollateral{})
-	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := writeCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	otherFMSPC := [6]byte{0x00, 0x60, 0x6a, 0x00, 0x00, 0x00}
 
 	type tc struct {
-		quote      attesttest.TDXTestQuote
-		collateral attesttest.TDXTestCollateral // server's, when set
+		quote      attesttest.TDXQuote
+		signer     *attesttest.TDXCA               // signs the quote; nil: ca
+		collateral attesttest.TDXCollateralOptions // server's, when set
 		opts       Options
 		mutate     func(e *envelope.Envelope)
 		at         time.Time
@@ -32,38 +31,38 @@ func TestHostile(t *testing.T) {
 		says       string
 	}
 	cases := map[string]tc{
-		"wrong REPORTDATA":             {quote: attesttest.TDXTestQuote{ReportData: make([]byte, 64)}, want: attest.ErrBinding, says: "REPORTDATA"},
+		"wrong REPORTDATA":             {quote: attesttest.TDXQuote{ReportData: make([]byte, 64)}, want: attest.ErrBinding, says: "REPORTDATA"},
 		"flipped quote byte":           {mutate: func(e *envelope.Envelope) { e.Quote[0x30+0x90] ^= 1 }, want: attest.ErrSignature, says: "quote's signature"},
-		"quote signed by another key":  {quote: attesttest.TDXTestQuote{SigningKey: otherKey}, want: attest.ErrSignature, says: "attestation key"},
-		"QE report of another key":     {quote: attesttest.TDXTestQuote{PCKKey: otherKey}, want: attest.ErrSignature, says: "QE report's signature"},
-		"PCK chain to another root":    {quote: attesttest.TDXTestQuote{ChainPEM: other.ChainPEM(), PCKKey: other.PCKKey}, want: attest.ErrChain, says: "PCK chain"},
-		"revoked PCK":                  {collateral: attesttest.TDXTestCollateral{RevokedPCKSerial: nil}, want: attest.ErrChain, says: "revoked"},
-		"collateral of another FMSPC":  {collateral: attesttest.TDXTestCollateral{FMSPC: "00606a000000"}, want: attest.ErrPolicy, says: "FMSPC 00906ed50000"},
-		"stale collateral":             {at: simTime.AddDate(2, 0, 0).Add(-simTime.Sub(simTime.AddDate(0, -1, 0))), want: attest.ErrExpired, says: "to be updated by"},
+		"quote signed by another key":  {quote: attesttest.TDXQuote{BadQuoteSignature: true}, want: attest.ErrSignature, says: "attestation key"},
+		"QE report of another key":     {quote: attesttest.TDXQuote{QEReportNotByPCK: true}, want: attest.ErrSignature, says: "QE report's signature"},
+		"QE report binds another key":  {quote: attesttest.TDXQuote{QEReportOtherKey: true}, want: attest.ErrSignature, says: "does not bind the quote's attestation key"},
+		"PCK chain to another root":    {signer: other, want: attest.ErrChain, says: "PCK chain"},
+		"revoked PCK":                  {collateral: attesttest.TDXCollateralOptions{RevokePCK: true}, want: attest.ErrChain, says: "revoked"},
+		"collateral of another FMSPC":  {collateral: attesttest.TDXCollateralOptions{FMSPC: &otherFMSPC}, want: attest.ErrPolicy, says: "FMSPC 00906ed50000"},
+		"stale collateral":             {at: simIssue.AddDate(2, 0, 0), want: attest.ErrExpired, says: "to be updated by"},
 		"rolled back (minimum)":        {opts: Options{MinTCBEvaluationNumber: 18}, want: attest.ErrExpired, says: "below the minimum 18"},
-		"debug TD":                     {quote: attesttest.TDXTestQuote{TDAttributes: []byte{1, 0, 0, 0, 0, 0, 0, 0}}, want: attest.ErrPolicy, says: "debug TD"},
-		"OutOfDate TCB":                {collateral: attesttest.TDXTestCollateral{Status: "OutOfDate", Advisories: []string{"INTEL-SA-00837", "INTEL-SA-00960"}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
-		"SWHardeningNeeded by default": {collateral: attesttest.TDXTestCollateral{Status: "SWHardeningNeeded", Advisories: []string{"INTEL-SA-00615"}}, want: attest.ErrPolicy, says: "SWHardeningNeeded (advisories: INTEL-SA-00615)"},
-		"QE not Intel's":               {quote: attesttest.TDXTestQuote{QEMRSigner: make([]byte, 32)}, want: attest.ErrChain, says: "TD QE"},
+		"debug TD":                     {quote: attesttest.TDXQuote{Attributes: attesttest.TDXAttributeDebug}, want: attest.ErrPolicy, says: "debug TD"},
+		"OutOfDate TCB":                {quote: attesttest.TDXQuote{TCBStatus: "OutOfDate"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
+		"OutOfDate TCB, restated":      {collateral: attesttest.TDXCollateralOptions{Restatus: map[string]string{"UpToDate": "OutOfDate"}, Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
+		"SWHardeningNeeded by default": {quote: attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"SWHardeningNeeded": {"INTEL-SA-00615"}}}, want: attest.ErrPolicy, says: "SWHardeningNeeded (advisories: INTEL-SA-00615)"},
+		"QE not Intel's":               {quote: attesttest.TDXQuote{QEMRSigner: make([]byte, 32)}, want: attest.ErrChain, says: "TD QE"},
 		"truncated quote":              {mutate: func(e *envelope.Envelope) { e.Quote = e.Quote[:len(e.Quote)-10] }, want: attest.ErrMalformed},
 		"oversized quote":              {mutate: func(e *envelope.Envelope) { e.Quote = append(e.Quote, make([]byte, envelope.MaxTDXQuote)...) }, want: attest.ErrMalformed, says: "quote is"},
 		"field of another format":      {mutate: func(e *envelope.Envelope) { e.VCEK = []byte{1} }, want: attest.ErrMalformed, says: "vcek is not a field of tdx"},
-		"PEM chain re-spelled":         {mutate: func(e *envelope.Envelope) {}, want: nil},
 	}
-	// The revoked PCK: the CRL lists the PCK's serial.
-	c := cases["revoked PCK"]
-	c.collateral.RevokedPCKSerial = append(c.collateral.RevokedPCKSerial, ca.PCK.SerialNumber)
-	cases["revoked PCK"] = c
-	delete(cases, "PEM chain re-spelled")
 
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			dir := good
-			if tc.collateral.FMSPC != "" || tc.collateral.Status != "" || tc.collateral.RevokedPCKSerial != nil {
+			if !reflect.ValueOf(tc.collateral).IsZero() {
 				dir = writeCollateral(t, ca, tc.collateral)
 			}
 			v := simVerifier(t, ca, dir, tc.opts)
-			e := simEnvelope(t, ca, tc.quote, nil)
+			signer := ca
+			if tc.signer != nil {
+				signer = tc.signer
+			}
+			e := simEnvelope(t, signer, tc.quote, nil)
 			if tc.mutate != nil {
 				tc.mutate(e)
 			}
@@ -93,8 +92,8 @@ func envelopeBytes(e *envelope.Envelope) ([]byte, error) { return e.Marshal() }
 // TestHostileUnknownField: an envelope with a field no format has.
 func TestHostileUnknownField(t *testing.T) {
 	ca := newSimCA(t)
-	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{}), Options{})
-	b := marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil))
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{})
+	b := marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil))
 	b[0]++
 	b = append(b, 0x63, 'f', 'o', 'o', 0x01)
 	c, err := v.Verify(b, simTime)
@@ -105,9 +104,9 @@ func TestHostileUnknownField(t *testing.T) {
 // the claims say it with its advisories.
 func TestAllowedStatus(t *testing.T) {
 	ca := newSimCA(t)
-	dir := writeCollateral(t, ca, attesttest.TDXTestCollateral{Status: "SWHardeningNeeded", Advisories: []string{"INTEL-SA-00615"}})
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{Advisories: map[string][]string{"SWHardeningNeeded": {"INTEL-SA-00615"}}})
 	v := simVerifier(t, ca, dir, Options{AllowTCBStatus: []string{"SWHardeningNeeded"}})
-	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil)), simTime)
+	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded"}, nil)), simTime)
 	attesttest.CheckResult(t, c, err, nil)
 	if c.TDX.TCBStatus != "SWHardeningNeeded" || len(c.TDX.AdvisoryIDs) != 1 {
 		t.Fatalf("%+v", c.TDX)
@@ -117,7 +116,7 @@ func TestAllowedStatus(t *testing.T) {
 	}
 	// Debug admitted only with AllowDebug, and then said.
 	v = simVerifier(t, ca, dir, Options{AllowTCBStatus: []string{"SWHardeningNeeded"}, AllowDebug: true})
-	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{TDAttributes: []byte{1, 0, 0, 0, 0, 0, 0, 0}}, nil)), simTime)
+	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded", Attributes: attesttest.TDXAttributeDebug}, nil)), simTime)
 	attesttest.CheckResult(t, c, err, nil)
 	if !c.Debug {
 		t.Fatal("debug TD not said")
@@ -129,38 +128,34 @@ func TestAllowedStatus(t *testing.T) {
 // collateral signed by another root is refused.
 func TestEnvelopeCollateral(t *testing.T) {
 	ca := newSimCA(t)
-	carried := func(o attesttest.TDXTestCollateral, signer *attesttest.TDXTestCA) *envelope.TDXCollateral {
-		files, err := signer.Collateral(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &envelope.TDXCollateral{TCBInfo: files["tcbinfo-00906ed50000.json"], QEIdentity: files["qe_identity.json"],
-			TCBSigningCert: signer.TCBSigner.Raw, PCKCRL: files["pck_crl-platform.der"], RootCRL: files["root_crl.der"]}
+	carried := func(o attesttest.TDXCollateralOptions, signer *attesttest.TDXCA) *envelope.TDXCollateral {
+		c := simCollateral(t, signer, o)
+		return &envelope.TDXCollateral{TCBInfo: c.TCBInfo, QEIdentity: c.QEIdentity,
+			TCBSigningCert: signer.TCBSigning.Raw, PCKCRL: c.PCKCRL, RootCRL: c.RootCRL}
 	}
 	// No server collateral: the envelope's alone.
 	v := simVerifier(t, ca, "", Options{})
-	e := simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil)
-	e.Collateral = carried(attesttest.TDXTestCollateral{}, ca)
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	e.Collateral = carried(attesttest.TDXCollateralOptions{}, ca)
 	c, err := v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, nil)
 	// Server at evaluation 18: the envelope's 17 is a rollback, its 19 is used.
-	v = simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{Evaluation: 18}), Options{})
+	v = simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18}), Options{})
 	c, err = v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrExpired)
 	if !strings.Contains(err.Error(), "rollback") {
 		t.Fatal(err)
 	}
-	e.Collateral = carried(attesttest.TDXTestCollateral{Evaluation: 19, Status: "OutOfDate"}, ca)
+	e.Collateral = carried(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19, Restatus: map[string]string{"UpToDate": "OutOfDate"}}, ca)
 	c, err = v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrPolicy) // the newer says OutOfDate: it is the one used
 	// Signed by another hierarchy's TCB signer.
-	other := newSimCA(t)
-	other.FMSPC = ca.FMSPC
-	e.Collateral = carried(attesttest.TDXTestCollateral{Evaluation: 19}, other)
+	other := newSimCA(t) // same FMSPC
+	e.Collateral = carried(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19}, other)
 	c, err = v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrChain)
 	// A tampered TCB Info.
-	e.Collateral = carried(attesttest.TDXTestCollateral{Evaluation: 19}, ca)
+	e.Collateral = carried(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19}, ca)
 	e.Collateral.TCBInfo = []byte(strings.Replace(string(e.Collateral.TCBInfo), `"UpToDate"`, `"UpToDate" `, 1))
 	c, err = v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrChain)
@@ -170,23 +165,18 @@ func TestEnvelopeCollateral(t *testing.T) {
 // it is refused and the newer collateral kept.
 func TestCollateralDirReload(t *testing.T) {
 	ca := newSimCA(t)
-	dir := writeCollateral(t, ca, attesttest.TDXTestCollateral{Evaluation: 18})
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
 	d, err := OpenCollateralDir(dir, []*x509.Certificate{ca.Root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rewrite := func(o attesttest.TDXTestCollateral) {
-		files, _ := ca.Collateral(o)
-		for name, b := range files {
-			writeFile(t, dir, name, b)
-		}
-	}
-	rewrite(attesttest.TDXTestCollateral{Evaluation: 19})
+	rewrite := func(o attesttest.TDXCollateralOptions) { rewriteCollateral(t, ca, dir, o) }
+	rewrite(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19})
 	c, err := d.Collateral(simTime)
 	if err != nil || c.TCBInfos["00906ed50000"].Info.TcbEvaluationDataNumber != 19 {
 		t.Fatalf("not reloaded: %v", err)
 	}
-	rewrite(attesttest.TDXTestCollateral{Evaluation: 17})
+	rewrite(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 17})
 	c, err = d.Collateral(simTime.Add(2 * time.Second))
 	if err == nil || c.TCBInfos["00906ed50000"].Info.TcbEvaluationDataNumber != 19 {
 		t.Fatalf("rollback: %v", err)
@@ -198,15 +188,13 @@ func TestCollateralDirReload(t *testing.T) {
 // server has none of is still a rollback.
 func TestEnvelopeCollateralGlobalFloor(t *testing.T) {
 	ca := newSimCA(t)
-	files, err := ca.Collateral(attesttest.TDXTestCollateral{Evaluation: 17})
-	if err != nil {
-		t.Fatal(err)
-	}
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 17})
 	// The server holds evaluation 18 for another FMSPC only.
-	dir := writeCollateral(t, ca, attesttest.TDXTestCollateral{Evaluation: 18, FMSPC: "00606a000000"})
+	otherFMSPC := [6]byte{0x00, 0x60, 0x6a, 0x00, 0x00, 0x00}
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18, FMSPC: &otherFMSPC})
 	v := simVerifier(t, ca, dir, Options{})
-	e := simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil)
-	e.Collateral = &envelope.TDXCollateral{TCBInfo: files["tcbinfo-00906ed50000.json"], QEIdentity: files["qe_identity.json"], TCBSigningCert: ca.TCBSigner.Raw}
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
 	c, err := v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrExpired)
 	if !strings.Contains(err.Error(), "older than the server's 18") {
@@ -219,6 +207,7 @@ func TestEnvelopeCollateralGlobalFloor(t *testing.T) {
 func TestTDXModuleIdentity(t *testing.T) {
 	ca := newSimCA(t)
 	svn := func(module byte) []byte { return []byte{module, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} }
+	// The TCB Info's module identity TDX_01 has one level, at SVN 3 of status.
 	for name, tc := range map[string]struct {
 		status string
 		svn    []byte
@@ -231,8 +220,9 @@ func TestTDXModuleIdentity(t *testing.T) {
 		"no module identity": {"", svn(3), attest.ErrPolicy, "no TDX module identity TDX_01"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{ModuleStatus: tc.status}), Options{})
-			c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{TeeTCBSVN: tc.svn}, nil)), simTime)
+			o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleStatus: tc.status, NoModuleIdentity: tc.status == ""}
+			v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
+			c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TEETCBSVN: tc.svn}, nil)), simTime)
 			attesttest.CheckResult(t, c, err, tc.want)
 			if tc.says != "" && !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("%q does not say %q", err, tc.says)

@@ -15,9 +15,9 @@ import (
 // out of range on a hostile QE authentication data size).
 func TestMutatedQuotes(t *testing.T) {
 	ca := newSimCA(t)
-	sim := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{}), Options{})
+	sim := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{})
 	real := realVerifier(t, Options{})
-	seeds := [][]byte{marshal(t, simEnvelope(t, ca, attesttest.TDXTestQuote{}, []byte("n"))), realEnvelope(t, readQuote(t))}
+	seeds := [][]byte{marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, []byte("n"))), realEnvelope(t, readQuote(t))}
 	r := rand.New(rand.NewSource(1))
 	n := 20000
 	if testing.Short() {
@@ -50,7 +50,7 @@ func TestMutatedQuotes(t *testing.T) {
 // it, is ErrMalformed, not a panic.
 func TestHostileLengths(t *testing.T) {
 	ca := newSimCA(t)
-	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{}), Options{})
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{})
 	cert := offSignedData + 128
 	auth := cert + 6 + qeReportLen + 64
 	for name, edit := range map[string]func(q []byte){
@@ -62,7 +62,7 @@ func TestHostileLengths(t *testing.T) {
 		"PCK chain size":          func(q []byte) { binary.LittleEndian.PutUint32(q[auth+2+32+2:], 0x7fffffff) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := simEnvelope(t, ca, attesttest.TDXTestQuote{}, nil)
+			e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
 			edit(e.Quote)
 			c, err := v.verify(e, simTime)
 			attesttest.CheckResult(t, c, err, attest.ErrMalformed)

@@ -45,18 +45,11 @@ func realEnvelope(t testing.TB, quote []byte) []byte {
 
 func realVerifier(t testing.TB, o Options) *Verifier {
 	t.Helper()
+	dir := ""
 	if o.Collateral == nil {
-		d, err := OpenCollateralDir(filepath.Join(vectors, "collateral"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.Collateral = d
+		dir = filepath.Join(vectors, "collateral")
 	}
-	v, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return dirVerifier(t, dir, o)
 }
 
 func readQuote(t testing.TB) []byte {

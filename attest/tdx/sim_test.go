@@ -10,10 +10,10 @@ import (
 
 func TestSimulatedQuoteVerifies(t *testing.T) {
 	ca := newSimCA(t)
-	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXTestCollateral{}), Options{})
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{})
 	mrtd := bytes.Repeat([]byte{0xaa}, 48)
 	rtmr3 := bytes.Repeat([]byte{0x33}, 48)
-	e := simEnvelope(t, ca, attesttest.TDXTestQuote{MRTD: mrtd, RTMR: [4][]byte{3: rtmr3}}, []byte("nonce"))
+	e := simEnvelope(t, ca, attesttest.TDXQuote{MRTD: mrtd, RTMR: [4][]byte{3: rtmr3}}, []byte("nonce"))
 	c, err := v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, nil)
 	if c.Format != attest.FormatTDX || !bytes.Equal(c.TDX.MRTD, mrtd) || !bytes.Equal(c.TDX.RTMR[3], rtmr3) ||

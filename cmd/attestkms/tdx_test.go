@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -22,32 +21,28 @@ import (
 func tdxSim(t *testing.T, debug bool) (roots, collateral, evidence string) {
 	t.Helper()
 	dir := t.TempDir()
-	ca, err := attesttest.NewTDXTestCA(time.Now().Add(-time.Hour), []byte{0, 0x90, 0x6e, 0xd5, 0, 0})
+	ca, err := attesttest.NewTDXCAWith(attesttest.TDXCAOptions{FMSPC: &[6]byte{0, 0x90, 0x6e, 0xd5, 0, 0}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots = filepath.Join(dir, "roots.pem")
 	os.WriteFile(roots, ca.RootsPEM(), 0o644)
 	collateral = filepath.Join(dir, "collateral")
-	os.Mkdir(collateral, 0o755)
-	files, err := ca.Collateral(attesttest.TDXTestCollateral{})
+	issue := time.Now().Add(-time.Hour)
+	col, err := ca.Collateral(attesttest.TDXCollateralOptions{IssueDate: issue, NextUpdate: issue.AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range files {
-		os.WriteFile(filepath.Join(collateral, name), b, 0o644)
+	if err := col.Save(collateral); err != nil {
+		t.Fatal(err)
 	}
 	k, _ := rsa.GenerateKey(rand.Reader, 2048)
 	spki, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	e := &envelope.Envelope{Format: attest.FormatTDX, PublicKey: spki, Nonce: []byte("n")}
-	q := attesttest.TDXTestQuote{ReportData: e.Binding(crypto.SHA512), MRTD: []byte(strings.Repeat("\xab", 48))}
+	q := attesttest.TDXQuote{Nonce: []byte("n"), MRTD: []byte(strings.Repeat("\xab", 48))}
 	if debug {
-		q.TDAttributes = []byte{1, 0, 0, 0, 0, 0, 0, 0}
+		q.Attributes = attesttest.TDXAttributeDebug
 	}
-	if e.Quote, err = ca.Quote(q); err != nil {
-		t.Fatal(err)
-	}
-	b, err := e.Marshal()
+	b, err := ca.Evidence(spki, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +62,7 @@ func TestVerifyEvidenceTDX(t *testing.T) {
 		t.Fatalf("not claims JSON: %v\n%s", err, out)
 	}
 	if c.Format != "tdx" || c.TDX == nil || c.TDX.MRTD != strings.Repeat("ab", 48) || c.TDX.TCBStatus != "UpToDate" ||
-		c.TDX.FMSPC != "00906ed50000" || c.TDX.RTMR[3] != strings.Repeat("00", 48) || c.TDX.TDAttributes != "0000000000000000" {
+		c.TDX.FMSPC != "00906ed50000" || c.TDX.RTMR[3] != strings.Repeat("00", 48) || c.TDX.TDAttributes != "0000001000000000" /* attesttest.TDXDefaultAttributes: SEPT_VE_DISABLE */ {
 		t.Fatalf("claims %s", out)
 	}
 	// Without the collateral: refused, saying so.
