@@ -1,7 +1,9 @@
 package tdx
 
 import (
+	"bytes"
 	"crypto/x509"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
@@ -170,16 +172,26 @@ func TestCollateralDirReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var log bytes.Buffer
+	d.Logger = slog.New(slog.NewTextHandler(&log, nil))
 	rewrite := func(o attesttest.TDXCollateralOptions) { rewriteCollateral(t, ca, dir, o) }
 	rewrite(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19})
 	c, err := d.Collateral(simTime)
 	if err != nil || c.TCBInfos["00906ed50000"].Info.TcbEvaluationDataNumber != 19 {
 		t.Fatalf("not reloaded: %v", err)
 	}
+	if !strings.Contains(log.String(), "TDX collateral reloaded") {
+		t.Fatalf("the reload was not logged: %q", log.String())
+	}
 	rewrite(attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 17})
 	c, err = d.Collateral(simTime.Add(2 * time.Second))
 	if err == nil || c.TCBInfos["00906ed50000"].Info.TcbEvaluationDataNumber != 19 {
 		t.Fatalf("rollback: %v", err)
+	}
+	// The refusal is logged once, not at every look at the directory.
+	d.Collateral(simTime.Add(4 * time.Second))
+	if n := strings.Count(log.String(), "reload refused"); n != 1 {
+		t.Fatalf("the refused reload logged %d times: %q", n, log.String())
 	}
 }
 
