@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -15,6 +17,7 @@ import (
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/attestkms/attestkms/internal/credfile"
 	"github.com/attestkms/attestkms/internal/pemfile"
+	"github.com/attestkms/attestkms/internal/vsock"
 )
 
 // options are the flags every command takes: where attestkms is and how to
@@ -33,7 +36,7 @@ type options struct {
 // AWS_DEFAULT_REGION, AWS_CA_BUNDLE, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY),
 // so does enclavetool, in the same order; a flag given wins.
 func (o *options) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.endpoint, "endpoint", envOr("http://127.0.0.1:8080", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"), "attestkms's `URL` (default $AWS_ENDPOINT_URL_KMS, else $AWS_ENDPOINT_URL, else http://127.0.0.1:8080)")
+	fs.StringVar(&o.endpoint, "endpoint", envOr("http://127.0.0.1:8080", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL"), "attestkms's `URL` (default $AWS_ENDPOINT_URL_KMS, else $AWS_ENDPOINT_URL, else http://127.0.0.1:8080); in an enclave, through its parent's vsock proxy: vsock://CID:PORT (HTTP) or vsock+https://CID:PORT?name=HOST (TLS for HOST)")
 	fs.StringVar(&o.region, "region", envOr("us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION"), "the `region` to sign for: the server's (attestkms serve --region), which refuses any other (default $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
 	fs.StringVar(&o.credential, "credential", "", "an access key pair as attestkms writes it (admin-credential.json, `file`)")
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
@@ -51,6 +54,10 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
 	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
 }
+
+// dialVsock dials a vsock address: vsock.Dial, replaced in tests where the
+// kernel offers no vsock loopback.
+var dialVsock = vsock.Dial
 
 // envOr is the first of the environment variables that is set and not
 // empty, else def.
@@ -74,6 +81,7 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 	if calls && (s.Client.AccessKeyID == "" || s.Client.SecretAccessKey == "") {
 		return nil, usageError("no credential: give --credential FILE or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
+	var tr *http.Transport
 	if o.caBundle != "" {
 		certs, err := pemfile.TrustStore(o.caBundle)
 		if err != nil {
@@ -83,9 +91,26 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 		for _, c := range certs {
 			pool.AddCert(c)
 		}
-		s.Client.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		}}
+		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	if strings.HasPrefix(o.endpoint, "vsock") {
+		// An enclave's one channel: vsock to its parent, whose proxy
+		// forwards to attestkms (docs/vsock.md). The URL the client
+		// requests names the server (TLS verifies it, the request signs
+		// it); every connection dials the vsock address instead.
+		e, err := vsock.ParseEndpoint(o.endpoint)
+		if err != nil {
+			return nil, usageError("--endpoint: %v", err)
+		}
+		if tr == nil {
+			tr = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+		}
+		tr.Proxy = nil
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) { return dialVsock(ctx, e.Addr) }
+		s.Client.Endpoint = e.URL
+	}
+	if tr != nil {
+		s.Client.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	if o.keyFile != "" {
 		b, err := os.ReadFile(o.keyFile)
