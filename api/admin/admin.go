@@ -26,8 +26,8 @@
 // Who may: only a credential with the admin permission (the one init makes,
 // and those made with Admin); kms decides (kms.Service's credential
 // operations), and anyone else gets AccessDeniedException. Errors are AWS's
-// shape, {"__type","message"} with X-Amzn-ErrorType, from errors.go's one
-// table.
+// shape, {"__type","message"} with X-Amzn-ErrorType, from the AWS dialect's
+// one table (api/aws/errors.go).
 //
 // Threat model: as every dialect's, every byte is the attacker's until the
 // signature verifies, and the body is hostile after. Here the body is
@@ -39,14 +39,9 @@ package admin
 
 import (
 	"context"
-	"mime"
-	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
-	"github.com/attestkms/attestkms/api/aws/sigv4"
-	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/api/aws"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -59,57 +54,26 @@ const TargetPrefix = "AttestKMSAdmin."
 // the AWS dialect's.
 const MaxSkew = 15 * time.Minute
 
-const contentType = "application/x-amz-json-1.1"
-
 // New returns the handler of the admin API; route POST / whose X-Amz-Target
-// starts with TargetPrefix to its Handle.
+// starts with TargetPrefix to its Handle. It is AWS JSON 1.1 as the AWS
+// dialect speaks it (aws.NewJSON11): SigV4 for service kms in the server's
+// region, the same errors.
 func New(opts pipeline.Options) *pipeline.Handler {
 	d := &dialect{svc: opts.Service}
-	return pipeline.New(opts, pipeline.Dialect{
-		Name:            "admin",
-		RequestIDHeader: "X-Amzn-RequestId",
-		Authenticator:   &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)},
-		Errors:          errorTable,
-		Operation: func(c echo.Context) string {
-			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), TargetPrefix)
-		},
-		Known:       func(op string) bool { _, ok := operations[op]; return ok },
-		CheckScope:  d.checkRegion,
-		Route:       d.route,
-		ContentType: contentType,
-		WriteError:  writeError,
+	return aws.NewJSON11(opts, "admin", TargetPrefix, func(name string) (pipeline.Operation, bool) {
+		op, ok := operations[name]
+		if !ok {
+			return nil, false
+		}
+		return func(ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error) {
+			return op(d, ctx, c, body)
+		}, true
 	})
 }
 
 // dialect is what the operations see: the service.
 type dialect struct {
 	svc *kms.Service
-}
-
-// checkRegion refuses a credential scope of another region than the
-// service's, as the AWS dialect does: a client signs admin requests for the
-// server's region as it signs KMS requests.
-func (d *dialect) checkRegion(a *hmacauth.Result) error {
-	if want := d.svc.Region(); a.Region != want {
-		return pipeline.Refuse(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+a.Region+"'.")
-	}
-	return nil
-}
-
-// route finds X-Amz-Target's operation and checks the Content-Type.
-func (d *dialect) route(c echo.Context, name string) (string, pipeline.Operation, error) {
-	r := c.Request()
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := operations[strings.TrimPrefix(target, TargetPrefix)]
-	if !ok || !strings.HasPrefix(target, TargetPrefix) {
-		return "", nil, pipeline.Refuse(errUnknownTarget, "Unknown operation "+name)
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-		return "", nil, pipeline.Refuse(errValidation, "Content-Type must be "+contentType)
-	}
-	return "", func(ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error) {
-		return op(d, ctx, c, body)
-	}, nil
 }
 
 type opFunc func(d *dialect, ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error)

@@ -48,17 +48,52 @@ const (
 // X-Amz-Target header to its Handle.
 func New(opts pipeline.Options) *pipeline.Handler {
 	d := &dialect{svc: opts.Service}
+	return NewJSON11(opts, "aws", targetPrefix, func(name string) (pipeline.Operation, bool) {
+		op, ok := operations[name]
+		if !ok {
+			return nil, false
+		}
+		return func(ctx context.Context, c *kms.Call, body []byte) (*result, error) { return op(d, ctx, c, body) }, true
+	})
+}
+
+// NewJSON11 is a dialect of AWS JSON 1.1 as this one is: POST / with
+// X-Amz-Target: PREFIX<Operation> (operation finds it), signed with SigV4
+// for service kms within MaxSkew and scoped to the service's region,
+// Content-Type application/x-amz-json-1.1, this dialect's errors and their
+// shape. The admin API (api/admin) is one too.
+func NewJSON11(opts pipeline.Options, name, prefix string, operation func(name string) (pipeline.Operation, bool)) *pipeline.Handler {
+	svc := opts.Service
 	return pipeline.New(opts, pipeline.Dialect{
-		Name:            "aws",
+		Name:            name,
 		RequestIDHeader: "X-Amzn-RequestId",
 		Authenticator:   &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)},
 		Errors:          errorTable,
 		Operation: func(c echo.Context) string {
-			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), targetPrefix)
+			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), prefix)
 		},
-		Known:       func(op string) bool { _, ok := operations[op]; return ok },
-		CheckScope:  d.checkRegion,
-		Route:       d.route,
+		Known: func(op string) bool { _, ok := operation(op); return ok },
+		// A credential scope of another region than the service's is
+		// refused: the service has one region and its ARNs name it.
+		CheckScope: func(a *hmacauth.Result) error {
+			if want := svc.Region(); a.Region != want {
+				return pipeline.Refuse(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+a.Region+"'.")
+			}
+			return nil
+		},
+		// X-Amz-Target's operation, and the Content-Type.
+		Route: func(c echo.Context, name string) (string, pipeline.Operation, error) {
+			r := c.Request()
+			target := r.Header.Get("X-Amz-Target")
+			op, ok := operation(strings.TrimPrefix(target, prefix))
+			if !ok || !strings.HasPrefix(target, prefix) {
+				return "", nil, pipeline.Refuse(errUnknownTarget, "Unknown operation "+name)
+			}
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
+				return "", nil, pipeline.Refuse(errValidation, "Content-Type must be "+contentType)
+			}
+			return "", op, nil
+		},
 		ContentType: contentType,
 		WriteError:  writeError,
 	})
@@ -67,29 +102,6 @@ func New(opts pipeline.Options) *pipeline.Handler {
 // dialect is what the operations see: the service.
 type dialect struct {
 	svc *kms.Service
-}
-
-// checkRegion refuses a credential scope of another region than the
-// service's: the service has one region and its ARNs name it.
-func (d *dialect) checkRegion(a *hmacauth.Result) error {
-	if want := d.svc.Region(); a.Region != want {
-		return pipeline.Refuse(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+a.Region+"'.")
-	}
-	return nil
-}
-
-// route finds X-Amz-Target's operation and checks the Content-Type.
-func (d *dialect) route(c echo.Context, name string) (string, pipeline.Operation, error) {
-	r := c.Request()
-	target := r.Header.Get("X-Amz-Target")
-	op, ok := operations[strings.TrimPrefix(target, targetPrefix)]
-	if !ok || !strings.HasPrefix(target, targetPrefix) {
-		return "", nil, pipeline.Refuse(errUnknownTarget, "Unknown operation "+name)
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-		return "", nil, pipeline.Refuse(errValidation, "Content-Type must be "+contentType)
-	}
-	return "", func(ctx context.Context, c *kms.Call, body []byte) (*result, error) { return op(d, ctx, c, body) }, nil
 }
 
 // result is an operation's answer (pipeline.Result).
