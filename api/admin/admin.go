@@ -26,8 +26,8 @@
 // Who may: only a credential with the admin permission (the one init makes,
 // and those made with Admin); kms decides (kms.Service's credential
 // operations), and anyone else gets AccessDeniedException. Errors are AWS's
-// shape, {"__type","message"} with X-Amzn-ErrorType, from the AWS dialect's
-// one table (api/aws/errors.go).
+// shape, {"__type","message"} with X-Amzn-ErrorType, from AWS JSON 1.1's
+// one table (api/internal/awsjson), the AWS dialect's too.
 //
 // Threat model: as every dialect's, every byte is the attacker's until the
 // signature verifies, and the body is hostile after. Here the body is
@@ -41,7 +41,9 @@ import (
 	"context"
 	"time"
 
-	"github.com/attestkms/attestkms/api/aws"
+	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/api/internal/awsjson"
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -56,11 +58,12 @@ const MaxSkew = 15 * time.Minute
 
 // New returns the handler of the admin API; route POST / whose X-Amz-Target
 // starts with TargetPrefix to its Handle. It is AWS JSON 1.1 as the AWS
-// dialect speaks it (aws.NewJSON11): SigV4 for service kms in the server's
+// dialect speaks it (awsjson.New): SigV4 for service kms in the server's
 // region, the same errors.
 func New(opts pipeline.Options) *pipeline.Handler {
 	d := &dialect{svc: opts.Service}
-	return aws.NewJSON11(opts, "admin", TargetPrefix, func(name string) (pipeline.Operation, bool) {
+	auth := &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)}
+	return awsjson.New(opts, "admin", TargetPrefix, auth, func(name string) (pipeline.Operation, bool) {
 		op, ok := operations[name]
 		if !ok {
 			return nil, false

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/attestkms/attestkms/api/aws"
+	"github.com/attestkms/attestkms/api/internal/awsjson"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -15,7 +15,7 @@ import (
 // errors and cancellation are 5xx.
 func TestErrorTable(t *testing.T) {
 	for _, kind := range kms.Kinds {
-		w, ok := aws.ErrorTable[kind]
+		w, ok := awsjson.ErrorTable[kind]
 		if !ok || !strings.HasSuffix(w.Code, "Exception") {
 			t.Errorf("kind %q maps to %+v", kind, w)
 			continue
@@ -23,23 +23,23 @@ func TestErrorTable(t *testing.T) {
 		if (kind == kms.ErrInternal || kind == kms.ErrCanceled) != (w.Status >= 500) || w.Status < 400 {
 			t.Errorf("kind %q has status %d", kind, w.Status)
 		}
-		got, msg := aws.ErrorTable.Wire(&kms.Error{Kind: kind, Msg: "detail"})
+		got, msg := awsjson.ErrorTable.Wire(&kms.Error{Kind: kind, Msg: "detail"})
 		if got != w || kind != kms.ErrInternal && msg != "detail" {
 			t.Errorf("Wire(%q) = %v %q", kind, got, msg)
 		}
 	}
 	for _, kind := range pipeline.Kinds {
-		w, ok := aws.ErrorTable[kind]
+		w, ok := awsjson.ErrorTable[kind]
 		if !ok || !strings.HasSuffix(w.Code, "Exception") || w.Status < 400 || w.Status >= 500 || w.Message == "" {
 			t.Errorf("pipeline kind %q maps to %+v", kind, w)
 		}
 	}
-	got, msg := aws.ErrorTable.Wire(errors.New("disk on fire: secret=hunter2"))
+	got, msg := awsjson.ErrorTable.Wire(errors.New("disk on fire: secret=hunter2"))
 	if got.Code != "KMSInternalException" || got.Status != 500 || strings.Contains(msg, "hunter2") {
 		t.Fatalf("unknown error: %v %q", got, msg)
 	}
 	// A credential that is not found is a NotFoundException, not internal.
-	got, _ = aws.ErrorTable.Wire(&kms.Error{Kind: kms.ErrNotFound, Msg: "credential x does not exist", Cause: kms.ErrCredentialNotFound})
+	got, _ = awsjson.ErrorTable.Wire(&kms.Error{Kind: kms.ErrNotFound, Msg: "credential x does not exist", Cause: kms.ErrCredentialNotFound})
 	if got.Code != "NotFoundException" {
 		t.Fatalf("credential not found: %v", got)
 	}

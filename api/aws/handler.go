@@ -13,7 +13,8 @@
 // Content-Type must be application/x-amz-json-1.1, and the body is decoded
 // strictly (decode.go). Every answer carries X-Amzn-RequestId; errors are
 // {"__type","message"} with X-Amzn-ErrorType and an HTTP status from
-// errors.go's one table. A request whose audit line cannot be written gets
+// AWS JSON 1.1's one table
+// (api/internal/awsjson, the admin API's too). A request whose audit line cannot be written gets
 // KMSInternalException instead of its result.
 //
 // Threat model: every header and body byte is the attacker's until the
@@ -24,13 +25,10 @@ package aws
 
 import (
 	"context"
-	"mime"
-	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/attestkms/attestkms/api/aws/sigv4"
+	"github.com/attestkms/attestkms/api/internal/awsjson"
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/kms"
@@ -41,61 +39,20 @@ const MaxSkew = 15 * time.Minute
 
 const (
 	targetPrefix = "TrentService."
-	contentType  = "application/x-amz-json-1.1"
+	contentType  = awsjson.ContentType
 )
 
 // New returns the handler of the AWS dialect; route POST / with an
 // X-Amz-Target header to its Handle.
 func New(opts pipeline.Options) *pipeline.Handler {
 	d := &dialect{svc: opts.Service}
-	return NewJSON11(opts, "aws", targetPrefix, func(name string) (pipeline.Operation, bool) {
+	auth := &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)}
+	return awsjson.New(opts, "aws", targetPrefix, auth, func(name string) (pipeline.Operation, bool) {
 		op, ok := operations[name]
 		if !ok {
 			return nil, false
 		}
 		return func(ctx context.Context, c *kms.Call, body []byte) (*result, error) { return op(d, ctx, c, body) }, true
-	})
-}
-
-// NewJSON11 is a dialect of AWS JSON 1.1 as this one is: POST / with
-// X-Amz-Target: PREFIX<Operation> (operation finds it), signed with SigV4
-// for service kms within MaxSkew and scoped to the service's region,
-// Content-Type application/x-amz-json-1.1, this dialect's errors and their
-// shape. The admin API (api/admin) is one too.
-func NewJSON11(opts pipeline.Options, name, prefix string, operation func(name string) (pipeline.Operation, bool)) *pipeline.Handler {
-	svc := opts.Service
-	return pipeline.New(opts, pipeline.Dialect{
-		Name:            name,
-		RequestIDHeader: "X-Amzn-RequestId",
-		Authenticator:   &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)},
-		Errors:          errorTable,
-		Operation: func(c echo.Context) string {
-			return strings.TrimPrefix(c.Request().Header.Get("X-Amz-Target"), prefix)
-		},
-		Known: func(op string) bool { _, ok := operation(op); return ok },
-		// A credential scope of another region than the service's is
-		// refused: the service has one region and its ARNs name it.
-		CheckScope: func(a *hmacauth.Result) error {
-			if want := svc.Region(); a.Region != want {
-				return pipeline.Refuse(errWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+a.Region+"'.")
-			}
-			return nil
-		},
-		// X-Amz-Target's operation, and the Content-Type.
-		Route: func(c echo.Context, name string) (string, pipeline.Operation, error) {
-			r := c.Request()
-			target := r.Header.Get("X-Amz-Target")
-			op, ok := operation(strings.TrimPrefix(target, prefix))
-			if !ok || !strings.HasPrefix(target, prefix) {
-				return "", nil, pipeline.Refuse(errUnknownTarget, "Unknown operation "+name)
-			}
-			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != contentType {
-				return "", nil, pipeline.Refuse(errValidation, "Content-Type must be "+contentType)
-			}
-			return "", op, nil
-		},
-		ContentType: contentType,
-		WriteError:  writeError,
 	})
 }
 

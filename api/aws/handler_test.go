@@ -18,10 +18,14 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/attestkms/attestkms/api/internal/awsjson"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/internal/sigv4"
 	"github.com/attestkms/attestkms/kms"
 )
+
+// errorTable is the dialect's: AWS JSON 1.1's (api/internal/awsjson).
+var errorTable = awsjson.ErrorTable
 
 // TestErrorTable walks every kms kind through the table: each has its own
 // AWS exception, client errors are 4xx, and only internal errors and
