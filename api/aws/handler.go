@@ -12,10 +12,10 @@
 // the operation is X-Amz-Target's (UnknownOperationException), the
 // Content-Type must be application/x-amz-json-1.1, and the body is decoded
 // strictly (decode.go). Every answer carries X-Amzn-RequestId; errors are
-// {"__type","message"} with X-Amzn-ErrorType and an HTTP status from
-// AWS JSON 1.1's one table
-// (api/internal/awsjson, the admin API's too). A request whose audit line cannot be written gets
-// KMSInternalException instead of its result.
+// {"__type","message"} with X-Amzn-ErrorType and an HTTP status from AWS
+// JSON 1.1's one table (api/internal/awsjson, the admin API's too). A
+// request whose audit line cannot be written gets KMSInternalException
+// instead of its result.
 //
 // Threat model: every header and body byte is the attacker's until the
 // signature verifies, and the body is still hostile after (an authenticated
