@@ -117,9 +117,9 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 		for i, v := range c.NitroTPMPCRs {
 			out.NitroTPMPCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
-		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.PublicKey != nil}
+		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.KeyUnusable == nil}
 		if c.KeyUnusable != nil {
-			out.RecipientKey.Why = c.KeyUnusable.Error() + "; attestkms wraps secrets to RSA keys of 2048 to 4096 bits only (RSAES_OAEP_SHA_256), so this document is never a Recipient"
+			out.RecipientKey.Why = c.KeyUnusable.Error() + "; so this document is never a Recipient"
 		}
 	}
 	if len(c.PCRs) > 0 {
