@@ -31,7 +31,8 @@ type Recipient struct {
 	// Raw asks for the secret as one raw RSAES-OAEP-SHA-256 ciphertext
 	// instead of CMS EnvelopedData, for dialects that return raw ciphertext
 	// (Tencent's Plaintext). It holds at most one RSA block of secret: 190
-	// bytes for an RSA-2048 key.
+	// bytes for an RSA-2048 key. An HPKE algorithm ignores it: its answer
+	// is always the frame.
 	Raw bool
 }
 

@@ -1,5 +1,6 @@
-// Package recipient wraps a secret to the RSA public key of an attested
-// enclave, and unwraps it inside the enclave: the Recipient of AWS KMS's
+// Package recipient wraps a secret to the public key of an attested enclave
+// (RSA as AWS KMS does, or HPKE: hpke.go), and unwraps it inside the
+// enclave: the Recipient of AWS KMS's
 // Decrypt, DeriveSharedSecret, GenerateDataKey, GenerateDataKeyPair and
 // GenerateRandom, whose secret then leaves the service only as
 // CiphertextForRecipient. It also wraps a secret to a public key nothing

@@ -150,7 +150,9 @@ func (t rawText) MarshalText() ([]byte, error) { return t, nil }
 // it, and an attestkms extension on create-datakey, decrypt-datakey and
 // gen-random. With it the secret comes back only as ciphertext_recipient:
 // base64 of CMS EnvelopedData wrapped to the attested enclave's RSA key, as
-// AWS's CiphertextForRecipient. Every other operation refuses it (checked
+// AWS's CiphertextForRecipient, or of an HPKE frame with an HPKE
+// key_encryption_algorithm (docs/hpke.md; public_key is then attestkms's
+// extension for the ML-KEM key). Every other operation refuses it (checked
 // on the decoded request, op) rather than answer in plaintext a caller who
 // asked for a wrapped secret.
 type common struct {
