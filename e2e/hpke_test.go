@@ -24,6 +24,7 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/attesttest"
 	"github.com/attestkms/attestkms/attest/nitro"
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
 	"github.com/attestkms/attestkms/enclave"
@@ -329,6 +330,47 @@ func TestHPKERecipientsTencent(t *testing.T) {
 		frame, _ = base64.StdEncoding.DecodeString(resp["Plaintext"].(string))
 		if got, err := k.Unwrap("Decrypt", *sym.KeyMetadata.Arn, doc, frame); err != nil || !bytes.Equal(got, dk) {
 			t.Fatalf("%s: Decrypt for the recipient: %v", typ, err)
+		}
+	}
+}
+
+// TestHPKETDX: an Intel TDX envelope binds a P-256 key, or an ML-KEM key's
+// SHA-256 (the envelope's public_key holds the 32 bytes, and REPORTDATA
+// binds them as it binds any key): GenerateDataKey and Decrypt through the
+// AWS SDK open in the TD to the plaintext path's data key.
+func TestHPKETDX(t *testing.T) {
+	e := newTDXEnv(t, testserver.Bolt)
+	ctx := context.Background()
+	sym, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{enclave.KeyTypeP256, enclave.KeyTypeMLKEM768X25519} {
+		k, _ := enclave.NewKeyOfType(typ, 0)
+		e.pubDER = k.PublicKeyDER()
+		doc := e.evidence(t, attesttest.TDXTestQuote{})
+		var opt []func(*awskms.Options)
+		if pub := k.RecipientPublicKey(); pub != nil {
+			opt = append(opt, withRecipientPublicKey(pub))
+		}
+		gdk, err := e.c.aws.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: sym.KeyMetadata.KeyId, KeySpec: awstypes.DataKeySpecAes256, Recipient: hpkeRecipient(doc, k.Algorithm())}, opt...)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		dk, err := k.Unwrap("GenerateDataKey", *gdk.KeyId, doc, gdk.CiphertextForRecipient)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		plain, err := e.c.aws.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob})
+		if err != nil || !bytes.Equal(plain.Plaintext, dk) {
+			t.Fatalf("%s: not the plaintext path's data key: %v", typ, err)
+		}
+		dec, err := e.c.aws.Decrypt(ctx, &awskms.DecryptInput{CiphertextBlob: gdk.CiphertextBlob, Recipient: hpkeRecipient(doc, k.Algorithm())}, opt...)
+		if err != nil {
+			t.Fatalf("%s: Decrypt: %v", typ, err)
+		}
+		if got, err := k.Unwrap("Decrypt", *dec.KeyId, doc, dec.CiphertextForRecipient); err != nil || !bytes.Equal(got, dk) {
+			t.Fatalf("%s: Decrypt for the TD: %v", typ, err)
 		}
 	}
 }
