@@ -24,7 +24,8 @@
 // verifier's clock (passed in, never read inside). Verification is
 // fail-closed: any parse error, unknown critical field, untrusted or expired
 // certificate, bad signature, stale document, or enclave key that is not RSA
-// of 2048 to 4096 bits is an error, and the claims are then nil.
+// of 2048 to 4096 bits, EC P-256 (HPKE) or a 32-byte digest of an ML-KEM key
+// (HPKE, ParseBoundKey) is an error, and the claims are then nil.
 // (One exception to the last: an AWS NitroTPM document is genuine whatever
 // key it binds, so its claims come with PublicKey nil and KeyUnusable saying
 // why; the key service refuses such claims as a Recipient.)
@@ -97,6 +98,11 @@ type Claims struct {
 
 	// PublicKey is the enclave's RSA key, 2048 to 4096 bits, and
 	// PublicKeyDER its DER SubjectPublicKeyInfo as the evidence carried it.
+	// For an HPKE key PublicKey is nil and KeyType says which: "EC P-256"
+	// (PublicKeyDER is its SubjectPublicKeyInfo) or KeyTypeDigest
+	// (PublicKeyDER is the 32-byte SHA-256 of an ML-KEM-768+X25519 key that
+	// the Recipient carries). Which algorithm each key takes is the key
+	// service's to check (ParseBoundKey).
 	PublicKey    *rsa.PublicKey
 	PublicKeyDER []byte
 
@@ -121,7 +127,7 @@ type Claims struct {
 	// enclave image's PCRs, and no Nitro Enclave condition key names them).
 	NitroTPMPCRs map[int][]byte
 
-	// KeyUnusable is nil whenever PublicKey is set. A format whose genuine
+	// KeyUnusable is nil whenever the key is one ParseBoundKey takes. A format whose genuine
 	// evidence may bind a key secrets cannot be wrapped to (NitroTPM: real
 	// deployments bind an EC P-256 key for HPKE) returns its claims with
 	// PublicKey nil and KeyUnusable saying why (an ErrKey error), so that
@@ -129,7 +135,8 @@ type Claims struct {
 	// with that reason. Every other format refuses such evidence instead.
 	KeyUnusable error
 	// KeyType names the evidence's public key: "RSA-2048", "EC P-256",
-	// "none" (no public_key), "invalid" (not a SubjectPublicKeyInfo).
+	// KeyTypeDigest, "none" (no public_key), "invalid" (not a
+	// SubjectPublicKeyInfo).
 	KeyType string
 
 	// Debug is true when the evidence says the workload runs in debug mode,

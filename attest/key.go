@@ -48,6 +48,48 @@ func ParseEnclaveKey(der []byte) (*rsa.PublicKey, error) {
 	return k, nil
 }
 
+// KeyTypeDigest is the KeyType of a public_key of exactly 32 bytes: the
+// SHA-256 of an HPKE ML-KEM-768+X25519 public key too big for the evidence
+// (1216 bytes; a Nitro document's public_key holds 1024), which the
+// Recipient carries whole and the key service matches against this digest.
+const KeyTypeDigest = "SHA-256 digest"
+
+// hpkeKeyDigestLen is the length of such a digest.
+const hpkeKeyDigestLen = 32
+
+// ParseBoundKey judges the key that evidence binds, for every format: an RSA
+// key as ParseEnclaveKey takes it (returned, with its type "RSA-n"); the DER
+// SubjectPublicKeyInfo of an EC P-256 key, for HPKE (rsa nil, type "EC
+// P-256"); or 32 bytes, the SHA-256 of an ML-KEM-768+X25519 key (rsa nil,
+// type KeyTypeDigest). Which algorithm a key may receive a secret with is the
+// key service's to check; anything else is an ErrKey error.
+func ParseBoundKey(der []byte) (key *rsa.PublicKey, typ string, err error) {
+	if der == nil {
+		return nil, "none", fmt.Errorf("%w: the evidence carries no public_key", ErrKey)
+	}
+	if len(der) == hpkeKeyDigestLen {
+		// No SubjectPublicKeyInfo is 32 bytes long: this is a digest.
+		return nil, KeyTypeDigest, nil
+	}
+	pub, perr := x509.ParsePKIXPublicKey(der)
+	if perr == nil {
+		if ek, ok := pub.(*ecdsa.PublicKey); ok && ek.Curve.Params().Name == "P-256" {
+			if _, err := ek.ECDH(); err != nil {
+				return nil, "invalid", fmt.Errorf("%w: public_key is not a valid P-256 point", ErrKey)
+			}
+			return nil, "EC P-256", nil
+		}
+	}
+	k, err := ParseEnclaveKey(der)
+	if err != nil {
+		if _, isRSA := pub.(*rsa.PublicKey); perr == nil && !isRSA {
+			return nil, KeyType(der), fmt.Errorf("%w: public_key is %s; secrets are wrapped to RSA keys of %d to %d bits (RSAES_OAEP_SHA_256), EC P-256 keys (HPKE_P256_SHA256_AES256GCM) or the 32-byte SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM) only", ErrKey, KeyType(der), MinRSABits, MaxRSABits)
+		}
+		return nil, KeyType(der), err
+	}
+	return k, KeyType(der), nil
+}
+
 func keyType(pub any) string {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:

@@ -3,8 +3,6 @@ package enclave
 import (
 	"context"
 	"errors"
-
-	"github.com/attestkms/attestkms/recipient"
 )
 
 // Session gets secrets from attestkms for this enclave: every request carries
@@ -23,6 +21,7 @@ type Session struct {
 type recipientJSON struct {
 	AttestationDocument    []byte
 	KeyEncryptionAlgorithm string
+	PublicKey              []byte `json:",omitempty"` // attestkms's extension: the ML-KEM key (docs/hpke.md)
 }
 
 func (s *Session) recipient() (*recipientJSON, error) {
@@ -30,19 +29,21 @@ func (s *Session) recipient() (*recipientJSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &recipientJSON{AttestationDocument: doc, KeyEncryptionAlgorithm: recipient.KeyEncryptionAlgorithm}, nil
+	return &recipientJSON{AttestationDocument: doc, KeyEncryptionAlgorithm: s.Key.alg, PublicKey: s.Key.pub}, nil
 }
 
 var errNoCiphertext = errors.New("attestkms answered without CiphertextForRecipient")
 
-func (s *Session) unwrap(op string, cfr []byte) ([]byte, error) {
+// unwrap opens the answer to op: keyARN is the answer's KeyId, r the
+// Recipient we sent (its document is in an HPKE answer's info).
+func (s *Session) unwrap(op, keyARN string, r *recipientJSON, cfr []byte) ([]byte, error) {
 	if len(cfr) == 0 {
 		return nil, errNoCiphertext
 	}
 	if s.KeepCiphertext != nil {
 		s.KeepCiphertext(op, cfr)
 	}
-	return recipient.UnwrapCMS(s.Key.priv, cfr)
+	return s.Key.Unwrap(op, keyARN, r.AttestationDocument, cfr)
 }
 
 // DataKey is a data key: Plaintext for use here, CiphertextBlob to store.
@@ -74,7 +75,7 @@ func (s *Session) GenerateDataKey(ctx context.Context, keyID, keySpec string, nu
 		return nil, err
 	}
 	const op = "GenerateDataKey"
-	pt, err := s.unwrap(op, out.CiphertextForRecipient)
+	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}
@@ -93,12 +94,15 @@ func (s *Session) Decrypt(ctx context.Context, blob []byte, keyID string, ec map
 		EncryptionContext map[string]string `json:",omitempty"`
 		Recipient         *recipientJSON
 	}{blob, keyID, ec, r}
-	var out struct{ CiphertextForRecipient []byte }
+	var out struct {
+		CiphertextForRecipient []byte
+		KeyId                  string
+	}
 	if err := s.Client.Call(ctx, "Decrypt", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "Decrypt"
-	return s.unwrap(op, out.CiphertextForRecipient)
+	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
 }
 
 // GenerateRandom asks for n random bytes.
@@ -116,7 +120,7 @@ func (s *Session) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 		return nil, err
 	}
 	const op = "GenerateRandom"
-	return s.unwrap(op, out.CiphertextForRecipient)
+	return s.unwrap(op, "", r, out.CiphertextForRecipient)
 }
 
 // DeriveSharedSecret asks for the ECDH secret of keyID and the peer's public
@@ -132,12 +136,15 @@ func (s *Session) DeriveSharedSecret(ctx context.Context, keyID string, peerSPKI
 		PublicKey             []byte
 		Recipient             *recipientJSON
 	}{keyID, "ECDH", peerSPKI, r}
-	var out struct{ CiphertextForRecipient []byte }
+	var out struct {
+		CiphertextForRecipient []byte
+		KeyId                  string
+	}
 	if err := s.Client.Call(ctx, "DeriveSharedSecret", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "DeriveSharedSecret"
-	return s.unwrap(op, out.CiphertextForRecipient)
+	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
 }
 
 // DataKeyPair is a data key pair: the private key (PKCS#8) for use here, the
@@ -169,7 +176,7 @@ func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec st
 		return nil, err
 	}
 	const op = "GenerateDataKeyPair"
-	priv, err := s.unwrap(op, out.CiphertextForRecipient)
+	priv, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
 	if err != nil {
 		return nil, err
 	}

@@ -410,3 +410,12 @@ func (c *Call) requestAlias(id string) string {
 	}
 	return c.op.aliases[id]
 }
+
+// opName is the name of the operation c is for ("" outside one): the AWS
+// KMS name whatever the dialect, as an HPKE info binds it.
+func (c *Call) opName() string {
+	if c.op == nil {
+		return ""
+	}
+	return c.op.name
+}

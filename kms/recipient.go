@@ -1,9 +1,12 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"crypto"
+	"crypto/hpke"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -12,15 +15,24 @@ import (
 )
 
 // Recipient is an attested enclave to which a secret is returned wrapped,
-// never in plaintext: the enclave's RSA key is taken from its verified
-// attestation document.
+// never in plaintext: the enclave's key is taken from its verified
+// attestation document. KeyEncryptionAlgorithm is RSAES_OAEP_SHA_256 (an
+// RSA key, CMS as AWS returns it), HPKE_P256_SHA256_AES256GCM (an EC P-256
+// key) or HPKE_MLKEM768X25519_SHA256_AES256GCM (the document binds the
+// SHA-256 of PublicKey); the last two answer with an HPKE frame
+// (recipient/hpke.go, docs/hpke.md).
 type Recipient struct {
 	AttestationDocument    []byte
 	KeyEncryptionAlgorithm string
+	// PublicKey is the enclave's ML-KEM-768+X25519 public key (1216 bytes)
+	// for HPKE_MLKEM768X25519_SHA256_AES256GCM, too big for the evidence,
+	// which binds its SHA-256 instead; empty for the other algorithms.
+	PublicKey []byte
 	// Raw asks for the secret as one raw RSAES-OAEP-SHA-256 ciphertext
 	// instead of CMS EnvelopedData, for dialects that return raw ciphertext
 	// (Tencent's Plaintext). It holds at most one RSA block of secret: 190
-	// bytes for an RSA-2048 key.
+	// bytes for an RSA-2048 key. An HPKE algorithm ignores it: its answer
+	// is always the frame.
 	Raw bool
 }
 
@@ -63,6 +75,23 @@ func (s *Service) resolveTarget(ctx context.Context, c *Call, k *key, r *Recipie
 	if err != nil || claims == nil {
 		return target{}, err
 	}
+	if recipient.IsHPKE(r.KeyEncryptionAlgorithm) {
+		pub, err := hpkeKey(claims, r)
+		if err != nil {
+			return target{}, err
+		}
+		// The info binds the operation, the key and the document: an
+		// answer opens only in the context of the request it answers.
+		arn := ""
+		if k != nil {
+			arn = s.keyARN(c, k.rec.ID)
+		}
+		info := recipient.HPKEInfo(c.opName(), arn, r.AttestationDocument)
+		return target{claims: claims, hpke: pub, info: info}, nil
+	}
+	if claims.PublicKey == nil {
+		return target{}, errorf(ErrInvalidRecipient, "Recipient: the attestation document binds an %s key, which cannot receive a secret with %s; use %s", keyTypeOf(claims), r.KeyEncryptionAlgorithm, hpkeAlgFor(claims))
+	}
 	if r.Raw && n > 0 {
 		if err := recipient.CheckWrapTo(claims.PublicKey, recipient.AlgRSAESOAEPSHA256, n); err != nil {
 			return target{}, errorf(ErrValidation, "Recipient: a %d-byte secret does not fit one RSA-%d block; ask for at most %d bytes", n, claims.PublicKey.N.BitLen(), claims.PublicKey.Size()-2*32-2)
@@ -82,6 +111,15 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 	}
 	if err := recipient.CheckAlgorithm(r.KeyEncryptionAlgorithm); err != nil {
 		return nil, &Error{Kind: ErrValidation, Msg: "Recipient: " + err.Error()}
+	}
+	mlkem := r.KeyEncryptionAlgorithm == recipient.AlgHPKEMLKEM768X25519
+	switch {
+	case mlkem && len(r.PublicKey) == 0:
+		return nil, errorf(ErrValidation, "Recipient.PublicKey is required with %s: the %d-byte ML-KEM-768+X25519 key whose SHA-256 the attestation document binds", recipient.AlgHPKEMLKEM768X25519, recipient.MLKEMPublicKeySize)
+	case !mlkem && len(r.PublicKey) > 0:
+		return nil, errorf(ErrValidation, "Recipient.PublicKey is only for %s; with %s the key is the attestation document's", recipient.AlgHPKEMLKEM768X25519, r.KeyEncryptionAlgorithm)
+	case len(r.PublicKey) > 0 && len(r.PublicKey) != recipient.MLKEMPublicKeySize:
+		return nil, errorf(ErrValidation, "Recipient.PublicKey is %d bytes; an ML-KEM-768+X25519 public key is %d", len(r.PublicKey), recipient.MLKEMPublicKeySize)
 	}
 	if len(r.AttestationDocument) == 0 {
 		return nil, errorf(ErrValidation, "Recipient.AttestationDocument is required")
@@ -103,13 +141,66 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 		// whose key no secret can be wrapped to.
 		return nil, &Error{Kind: ErrInvalidRecipient, Msg: fmt.Sprintf("Recipient: the attestation document is genuine, but its public_key (%s) cannot receive a secret with %s: %v", claims.KeyType, r.KeyEncryptionAlgorithm, claims.KeyUnusable), Cause: claims.KeyUnusable}
 	}
-	if claims == nil || claims.PublicKey == nil {
+	if claims == nil || claims.PublicKey == nil && claims.KeyType != "EC P-256" && claims.KeyType != attest.KeyTypeDigest {
 		return nil, internal(errors.New("verifier returned no claims or no key without an error"))
 	}
 	// Whether evidence is acceptable at all (a debug-mode enclave, a VMPL,
 	// a TCB) its verifier has judged: claims are what it admitted.
 	c.noteAttestation(claims.Summary())
 	return claims, nil
+}
+
+// hpkeKey is the HPKE public key of a Recipient whose evidence verified, if
+// the evidence binds one for its algorithm: the document's P-256 key, or the
+// Recipient's ML-KEM key when the document binds its SHA-256. Anything else
+// is ErrInvalidRecipient saying which algorithm the document's key takes.
+func hpkeKey(claims *attest.Claims, r *Recipient) (hpke.PublicKey, error) {
+	alg := r.KeyEncryptionAlgorithm
+	var b []byte
+	switch alg {
+	case recipient.AlgHPKEP256:
+		if claims.KeyType != "EC P-256" {
+			return nil, errorf(ErrInvalidRecipient, "Recipient: the attestation document binds an %s key, which cannot receive a secret with %s; use %s", keyTypeOf(claims), alg, hpkeAlgFor(claims))
+		}
+		b = claims.PublicKeyDER
+	case recipient.AlgHPKEMLKEM768X25519:
+		if claims.KeyType != attest.KeyTypeDigest {
+			return nil, errorf(ErrInvalidRecipient, "Recipient: the attestation document binds an %s key, not the SHA-256 of an ML-KEM-768+X25519 key, so it cannot receive a secret with %s; use %s", keyTypeOf(claims), alg, hpkeAlgFor(claims))
+		}
+		if h := sha256.Sum256(r.PublicKey); !bytes.Equal(h[:], claims.PublicKeyDER) {
+			return nil, errorf(ErrInvalidRecipient, "Recipient: the attestation document does not bind Recipient.PublicKey: its public_key is not the SHA-256 of that key")
+		}
+		b = r.PublicKey
+	}
+	pub, err := recipient.ParseHPKEPublicKey(alg, b)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalidRecipient, Msg: "Recipient: " + err.Error(), Cause: err}
+	}
+	return pub, nil
+}
+
+// keyTypeOf names the evidence's key for an error.
+func keyTypeOf(claims *attest.Claims) string {
+	switch {
+	case claims.KeyType == attest.KeyTypeDigest:
+		return "ML-KEM (a 32-byte SHA-256 digest)"
+	case claims.KeyType != "":
+		return claims.KeyType
+	case claims.PublicKey != nil:
+		return fmt.Sprintf("RSA-%d", claims.PublicKey.N.BitLen())
+	}
+	return "unknown"
+}
+
+// hpkeAlgFor names the algorithm the evidence's key takes.
+func hpkeAlgFor(claims *attest.Claims) string {
+	switch {
+	case claims.PublicKey != nil:
+		return recipient.KeyEncryptionAlgorithm
+	case claims.KeyType == "EC P-256":
+		return recipient.AlgHPKEP256
+	}
+	return recipient.AlgHPKEMLKEM768X25519 + " with Recipient.PublicKey"
 }
 
 // wrapForRecipient wraps secret to the attested key — as CMS EnvelopedData
@@ -165,12 +256,23 @@ type target struct {
 	claims *attest.Claims
 	raw    bool
 	wrap   *parsedWrap
+	// hpke, when set, is the Recipient's HPKE key and info the HPKE info
+	// of this answer (recipient.HPKEInfo): the secret goes as an HPKE frame.
+	hpke hpke.PublicKey
+	info []byte
 }
 
 // deliver hands a fresh secret over: wrapped to the target when there is one,
 // else in plaintext when the operation returns it, else zeroed.
 func deliver(to target, secret []byte, withPlaintext bool) (plaintext, ciphertextForRecipient []byte, err error) {
 	switch {
+	case to.hpke != nil:
+		defer clear(secret)
+		cfr, err := recipient.WrapHPKE(to.hpke, to.info, secret)
+		if err != nil {
+			return nil, nil, internal(fmt.Errorf("wrapping for the recipient: %w", err))
+		}
+		return nil, cfr, nil
 	case to.claims != nil:
 		cfr, err := wrapForRecipient(to.claims, to.raw, secret)
 		return nil, cfr, err

@@ -1,5 +1,6 @@
-// Package recipient wraps a secret to the RSA public key of an attested
-// enclave, and unwraps it inside the enclave: the Recipient of AWS KMS's
+// Package recipient wraps a secret to the public key of an attested enclave
+// (RSA as AWS KMS does, or HPKE: hpke.go), and unwraps it inside the
+// enclave: the Recipient of AWS KMS's
 // Decrypt, DeriveSharedSecret, GenerateDataKey, GenerateDataKeyPair and
 // GenerateRandom, whose secret then leaves the service only as
 // CiphertextForRecipient. It also wraps a secret to a public key nothing
@@ -89,9 +90,13 @@ import (
 	"fmt"
 )
 
-// KeyEncryptionAlgorithm is the only key encryption algorithm a Recipient
-// may name: AWS KMS's enum has no other value.
+// KeyEncryptionAlgorithm is AWS KMS's only key encryption algorithm for a
+// Recipient, and ours by default. A Recipient may also name one of the HPKE
+// algorithms (hpke.go): AlgHPKEP256 or AlgHPKEMLKEM768X25519.
 const KeyEncryptionAlgorithm = "RSAES_OAEP_SHA_256"
+
+// algorithmsList names the algorithms a Recipient may name, for errors.
+const algorithmsList = KeyEncryptionAlgorithm + ", " + AlgHPKEP256 + " or " + AlgHPKEMLKEM768X25519
 
 // Error kinds. Every error this package returns wraps exactly one, with the
 // detail in its text, except a failure of the random source given to a wrap,
@@ -112,19 +117,20 @@ var Kinds = []error{ErrAlgorithm, ErrKey, ErrSecretSize, ErrMalformed, ErrWrongK
 // repeats: a name is a short enum value, and errors end up in logs.
 const maxEchoedAlgorithm = 64
 
-// CheckAlgorithm returns nil if alg is KeyEncryptionAlgorithm, compared
-// exactly (AWS's enum is case-sensitive), and an error wrapping ErrAlgorithm
-// that names the allowed value otherwise, also when alg is empty.
+// CheckAlgorithm returns nil if alg is KeyEncryptionAlgorithm or an HPKE
+// algorithm, compared exactly (AWS's enum is case-sensitive), and an error
+// wrapping ErrAlgorithm that names the allowed values otherwise, also when
+// alg is empty.
 func CheckAlgorithm(alg string) error {
 	switch {
-	case alg == KeyEncryptionAlgorithm:
+	case alg == KeyEncryptionAlgorithm, IsHPKE(alg):
 		return nil
 	case alg == "":
-		return fmt.Errorf("%w: none given, the only one is %s", ErrAlgorithm, KeyEncryptionAlgorithm)
+		return fmt.Errorf("%w: none given; use %s", ErrAlgorithm, algorithmsList)
 	case len(alg) > maxEchoedAlgorithm:
 		alg = alg[:maxEchoedAlgorithm] + "..."
 	}
-	return fmt.Errorf("%w %q: the only one is %s", ErrAlgorithm, alg, KeyEncryptionAlgorithm)
+	return fmt.Errorf("%w %q: use %s", ErrAlgorithm, alg, algorithmsList)
 }
 
 // Bounds on the keys secrets are wrapped to. attest refuses evidence whose

@@ -12,11 +12,14 @@ import (
 // the answer is written.
 
 // recipientField is the Recipient member of the operations that take one:
-// the secret then comes back only as CiphertextForRecipient.
+// the secret then comes back only as CiphertextForRecipient. PublicKey is
+// attestkms's extension (base64 of the 1216-byte ML-KEM-768+X25519 key for
+// HPKE_MLKEM768X25519_SHA256_AES256GCM, docs/hpke.md); AWS has no such member.
 type recipientField struct {
 	Recipient *struct {
 		AttestationDocument    string
 		KeyEncryptionAlgorithm string
+		PublicKey              string
 	}
 }
 
@@ -28,7 +31,13 @@ func (r recipientField) recipient() (*kms.Recipient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: r.Recipient.KeyEncryptionAlgorithm}, nil
+	var pub []byte
+	if r.Recipient.PublicKey != "" {
+		if pub, err = blob("Recipient.PublicKey", r.Recipient.PublicKey); err != nil {
+			return nil, err
+		}
+	}
+	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: r.Recipient.KeyEncryptionAlgorithm, PublicKey: pub}, nil
 }
 
 func encrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {

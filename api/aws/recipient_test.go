@@ -145,7 +145,7 @@ func TestHostileDocuments(t *testing.T) {
 		{"stale timestamp", "expired or stale", e.doc(t, nitrotest.Document{Timestamp: now.Add(-6 * time.Minute)})},
 		{"future timestamp", "expired or stale", e.doc(t, nitrotest.Document{Timestamp: now.Add(2 * time.Minute)})},
 		{"RSA-1024", "unacceptable enclave key", e.doc(t, nitrotest.Document{PublicKey: der1024})},
-		{"EC key", "unacceptable enclave key", e.doc(t, nitrotest.Document{PublicKey: derEC})},
+		{"EC key", "EC P-256 key, which cannot receive a secret with RSAES_OAEP_SHA_256; use HPKE_P256_SHA256_AES256GCM", e.doc(t, nitrotest.Document{PublicKey: derEC})},
 		{"missing key", "unacceptable enclave key", e.doc(t, nitrotest.Document{PublicKey: []byte{}})},
 		{"wrong digest", "malformed", e.doc(t, nitrotest.Document{Digest: "SHA256"})},
 		{"ES256 header", "malformed", e.doc(t, nitrotest.Document{HeaderAlg: -7})},

@@ -150,7 +150,9 @@ func (t rawText) MarshalText() ([]byte, error) { return t, nil }
 // it, and an attestkms extension on create-datakey, decrypt-datakey and
 // gen-random. With it the secret comes back only as ciphertext_recipient:
 // base64 of CMS EnvelopedData wrapped to the attested enclave's RSA key, as
-// AWS's CiphertextForRecipient. Every other operation refuses it (checked
+// AWS's CiphertextForRecipient, or of an HPKE frame with an HPKE
+// key_encryption_algorithm (docs/hpke.md; public_key is then attestkms's
+// extension for the ML-KEM key). Every other operation refuses it (checked
 // on the decoded request, op) rather than answer in plaintext a caller who
 // asked for a wrapped secret.
 type common struct {
@@ -158,6 +160,9 @@ type common struct {
 	Recipient *struct {
 		AttestationDocument    string `json:"attestation_document"`
 		KeyEncryptionAlgorithm string `json:"key_encryption_algorithm"`
+		// PublicKey: attestkms's extension, base64 of the ML-KEM-768+X25519
+		// key for HPKE_MLKEM768X25519_SHA256_AES256GCM (docs/hpke.md).
+		PublicKey string `json:"public_key"`
 	} `json:"recipient"`
 }
 
@@ -170,8 +175,8 @@ func (c *common) checkSequence() error {
 
 func (c *common) recipientGiven() bool { return c.Recipient != nil }
 
-// keyEncryptionAlgorithm is Huawei's default key_encryption_algorithm, and
-// the only one kms takes (kms refuses any other, KMS.0308).
+// keyEncryptionAlgorithm is Huawei's default key_encryption_algorithm; kms
+// also takes the HPKE ones (docs/hpke.md) and refuses any other (KMS.0308).
 const keyEncryptionAlgorithm = "RSAES_OAEP_SHA_256"
 
 // recipient is the recipient member as kms takes it; nil for none.
@@ -187,7 +192,13 @@ func (c *common) recipient() (*kms.Recipient, error) {
 	if alg == "" {
 		alg = keyEncryptionAlgorithm
 	}
-	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: alg}, nil
+	var pub []byte
+	if c.Recipient.PublicKey != "" {
+		if pub, err = b64("recipient.public_key", c.Recipient.PublicKey); err != nil {
+			return nil, err
+		}
+	}
+	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: alg, PublicKey: pub}, nil
 }
 
 // aadField is additional_authenticated_data: non-sensitive data bound to a

@@ -33,6 +33,7 @@ type wrapFields struct {
 	Recipient           *struct {
 		AttestationDocument    string
 		KeyEncryptionAlgorithm string
+		PublicKey              string // base64 ML-KEM-768+X25519 key for HPKE_MLKEM768X25519_SHA256_AES256GCM (docs/hpke.md)
 	}
 }
 
@@ -49,7 +50,14 @@ func (w *wrapFields) targets() (*kms.Recipient, *kms.PublicKeyWrap, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		r = &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: w.Recipient.KeyEncryptionAlgorithm, Raw: true}
+		var pub []byte
+		if w.Recipient.PublicKey != "" {
+			if pub, err = blob("Recipient.PublicKey", codeInvalidValue, w.Recipient.PublicKey); err != nil {
+				return nil, nil, err
+			}
+		}
+		// Raw applies to RSA only: an HPKE Recipient gets its frame.
+		r = &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: w.Recipient.KeyEncryptionAlgorithm, PublicKey: pub, Raw: true}
 	}
 	var pw *kms.PublicKeyWrap
 	switch {

@@ -52,7 +52,10 @@
 // attestation document, the key policy's attestation conditions apply, and
 // Plaintext is then the base64 of one raw RSAES-OAEP-SHA-256 ciphertext of
 // the secret (not CMS, which Tencent's clients do not expect; it holds at
-// most 190 bytes for an RSA-2048 enclave key). The typed SDK requests have
+// most 190 bytes for an RSA-2048 enclave key). KeyEncryptionAlgorithm may
+// also be HPKE_P256_SHA256_AES256GCM or HPKE_MLKEM768X25519_SHA256_AES256GCM
+// (with "PublicKey": the base64 ML-KEM key the document binds by hash):
+// Plaintext is then the base64 of an HPKE frame (docs/hpke.md). The typed SDK requests have
 // no Recipient member; send it with the SDK's common request
 // (tchttp.NewCommonRequest("kms", "2019-01-18", "GenerateDataKey") and
 // common.Client.Send). Recipient and EncryptionPublicKey exclude each other.

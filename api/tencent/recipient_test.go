@@ -254,7 +254,7 @@ func TestHostileDocuments(t *testing.T) {
 		{"expired leaf", "expired", e.doc(t, nitrotest.Document{ExpiredLeaf: true})},
 		{"stale timestamp", "expired or stale", e.doc(t, nitrotest.Document{Timestamp: now.Add(-6 * time.Minute)})},
 		{"RSA-1024 enclave key", "unacceptable enclave key", e.doc(t, nitrotest.Document{PublicKey: der1024})},
-		{"EC enclave key", "unacceptable enclave key", e.doc(t, nitrotest.Document{PublicKey: derEC})},
+		{"EC enclave key", "EC P-256 key, which cannot receive a secret with RSAES_OAEP_SHA_256; use HPKE_P256_SHA256_AES256GCM", e.doc(t, nitrotest.Document{PublicKey: derEC})},
 		{"unknown field", "malformed", e.doc(t, nitrotest.Document{UnknownField: true})},
 		{"garbage", "malformed", []byte("this is not an attestation document")},
 		{"debug enclave", "debug mode", e.doc(t, nitrotest.Document{PCRs: map[int][]byte{0: make([]byte, 48)}})},

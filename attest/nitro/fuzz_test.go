@@ -121,6 +121,13 @@ func checkClaims(t *testing.T, c *attest.Claims, format attest.Format, at time.T
 	if c.Debug != (!has0 || bytes.Equal(pcr0, make([]byte, size))) {
 		t.Fatalf("Debug %v with PCR0 %x", c.Debug, pcr0)
 	}
+	if c.PublicKey == nil {
+		// An HPKE key (attest.ParseBoundKey): a P-256 key or a digest.
+		if c.KeyType != "EC P-256" && (c.KeyType != attest.KeyTypeDigest || len(c.PublicKeyDER) != 32) {
+			t.Fatalf("no RSA key, key type %q", c.KeyType)
+		}
+		return
+	}
 	if n := c.PublicKey.N.BitLen(); n < 2048 || n > 4096 || c.PublicKey.E < 3 || c.PublicKey.E%2 == 0 {
 		t.Fatalf("key of %d bits, exponent %d", n, c.PublicKey.E)
 	}
@@ -150,7 +157,8 @@ func checkNitroTPMClaims(t *testing.T, c *attest.Claims, at time.Time) {
 	if !strings.Contains(c.ModuleID, "-tpm") || !strings.HasPrefix(c.ModuleID, "i-") {
 		t.Fatalf("module id %q", c.ModuleID)
 	}
-	if (c.PublicKey == nil) == (c.KeyUnusable == nil) || c.KeyUnusable != nil && !errors.Is(c.KeyUnusable, attest.ErrKey) {
+	hpkeKey := c.KeyType == "EC P-256" || c.KeyType == attest.KeyTypeDigest
+	if (c.PublicKey == nil && !hpkeKey) == (c.KeyUnusable == nil) || c.KeyUnusable != nil && !errors.Is(c.KeyUnusable, attest.ErrKey) {
 		t.Fatalf("key %v, unusable %v", c.PublicKey != nil, c.KeyUnusable)
 	}
 	if c.PublicKey != nil {

@@ -131,7 +131,7 @@ func TestHostileDocuments(t *testing.T) {
 		{"rsa-4608 key", func(d *nitrotest.Document) { d.PublicKey = spki(t, fakeRSA(4608, 65537)) }, time.Time{}, attest.ErrKey},
 		{"rsa exponent 1", func(d *nitrotest.Document) { d.PublicKey = spki(t, fakeRSA(2048, 1)) }, time.Time{}, attest.ErrKey},
 		{"rsa exponent even", func(d *nitrotest.Document) { d.PublicKey = spki(t, fakeRSA(2048, 65536)) }, time.Time{}, attest.ErrKey},
-		{"ec key", func(d *nitrotest.Document) { d.PublicKey = ecSPKI(t) }, time.Time{}, attest.ErrKey},
+		{"ec p-384 key", func(d *nitrotest.Document) { d.PublicKey = p384SPKI(t) }, time.Time{}, attest.ErrKey},
 		{"x25519 key", func(d *nitrotest.Document) { d.PublicKey = spki(t, x25519.PublicKey()) }, time.Time{}, attest.ErrKey},
 		{"missing key (null)", func(d *nitrotest.Document) { d.PublicKey = nil }, time.Time{}, attest.ErrKey},
 		{"missing key (absent)", func(d *nitrotest.Document) { d.Edit = dropField("public_key") }, time.Time{}, attest.ErrKey},

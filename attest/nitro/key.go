@@ -7,13 +7,14 @@ import (
 	"github.com/attestkms/attestkms/attest"
 )
 
-// enclaveKey returns the document's public_key (QingTian: or pubkey) as an
-// RSA key, judged by attest.ParseEnclaveKey. (Such a key takes at most 550
+// enclaveKey judges the document's public_key (QingTian: or pubkey) with
+// attest.ParseBoundKey: an RSA key (returned), a P-256 key or the digest of
+// an ML-KEM key (for HPKE; nil), with its type. (Such a key takes at most 550
 // bytes; the field is bounded only by the document, so that a key too big is
 // refused as a key, with its size in bits.)
-func enclaveKey(d *document) (*rsa.PublicKey, error) {
+func enclaveKey(d *document) (*rsa.PublicKey, string, error) {
 	if d.publicKey == nil {
-		return nil, fmt.Errorf("%w: the document carries no public_key", attest.ErrKey)
+		return nil, "none", fmt.Errorf("%w: the document carries no public_key", attest.ErrKey)
 	}
-	return attest.ParseEnclaveKey(d.publicKey)
+	return attest.ParseBoundKey(d.publicKey)
 }

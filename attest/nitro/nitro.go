@@ -247,7 +247,7 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 		}
 		return nitroTPMClaims(doc), nil
 	}
-	key, err := enclaveKey(doc)
+	key, keyType, err := enclaveKey(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +265,7 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 		Format:       v.profile.format,
 		Time:         doc.time,
 		PublicKey:    key,
+		KeyType:      keyType,
 		PublicKeyDER: doc.publicKey,
 		UserData:     doc.userData,
 		Nonce:        doc.nonce,

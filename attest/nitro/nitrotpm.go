@@ -131,12 +131,7 @@ func nitroTPMKey(d *document) (key *rsa.PublicKey, typ string, why error) {
 	if d.publicKey == nil {
 		return nil, "none", fmt.Errorf("%w: the document carries no public_key", attest.ErrKey)
 	}
-	typ = attest.KeyType(d.publicKey)
-	k, err := attest.ParseEnclaveKey(d.publicKey)
-	if err != nil {
-		return nil, typ, err
-	}
-	return k, typ, nil
+	return attest.ParseBoundKey(d.publicKey)
 }
 
 // nitroTPMClaims are the claims of a NitroTPM document that verified. It is

@@ -2,6 +2,9 @@ package nitro_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -145,7 +148,7 @@ func TestNitroTPMKeyUnusable(t *testing.T) {
 		name, typ, says string
 		key             []byte
 	}{
-		{"ec p-256", "EC P-256", "not an RSA key but ECDSA P-256", ecSPKI(t)},
+		{"ec p-384", "EC P-384", "public_key is EC P-384", p384SPKI(t)},
 		{"rsa-1024", "RSA-1024", "RSA-1024", spki(t, &testKeys().rsa1024.PublicKey)},
 		{"none", "none", "no public_key", nil},
 		{"garbage", "invalid", "not the DER SubjectPublicKeyInfo", []byte{1, 2, 3}},
@@ -238,4 +241,13 @@ func TestRealNitroTPMDocument(t *testing.T) {
 	if kinds[attest.ErrSignature] == 0 || kinds[attest.ErrMalformed] == 0 {
 		t.Errorf("kinds %v: want signature and parse failures", kinds)
 	}
+}
+
+// p384SPKI is an EC key no algorithm takes (P-256 is an HPKE key).
+func p384SPKI(t testing.TB) []byte {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spki(t, &k.PublicKey)
 }

@@ -120,8 +120,8 @@ func TestVectors(t *testing.T) {
 			if len(c.NitroTPMPCRs) != w.NitroTPMPCRCount || hex.EncodeToString(c.NitroTPMPCRs[4]) != w.NitroTPMPCR4 {
 				t.Errorf("%d NitroTPM registers, register 4 %x; want %d, %s", len(c.NitroTPMPCRs), c.NitroTPMPCRs[4], w.NitroTPMPCRCount, w.NitroTPMPCR4)
 			}
-			if w.KeyUsable != nil && (c.PublicKey != nil) != *w.KeyUsable {
-				t.Errorf("key usable %v (%v); want %v", c.PublicKey != nil, c.KeyUnusable, *w.KeyUsable)
+			if w.KeyUsable != nil && (c.KeyUnusable == nil) != *w.KeyUsable {
+				t.Errorf("key usable %v (%v); want %v", c.KeyUnusable == nil, c.KeyUnusable, *w.KeyUsable)
 			}
 		})
 	}

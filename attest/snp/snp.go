@@ -233,7 +233,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 	if len(e.Report) != abi.ReportSize {
 		return nil, fmt.Errorf("%w: report is %d bytes; an ATTESTATION_REPORT is exactly %d", attest.ErrMalformed, len(e.Report), abi.ReportSize)
 	}
-	key, err := attest.ParseEnclaveKey(e.PublicKey)
+	key, keyType, err := attest.ParseBoundKey(e.PublicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -259,6 +259,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 	return &attest.Claims{
 		Format:       attest.FormatSEVSNP,
 		PublicKey:    key,
+		KeyType:      keyType,
 		PublicKeyDER: bytes.Clone(e.PublicKey),
 		Nonce:        bytes.Clone(e.Nonce),
 		UserData:     bytes.Clone(e.UserData),

@@ -200,7 +200,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 	if e.Format != attest.FormatTDX {
 		return nil, fmt.Errorf("%w: envelope format %q is not %q", attest.ErrMalformed, e.Format, attest.FormatTDX)
 	}
-	key, err := attest.ParseEnclaveKey(e.PublicKey)
+	key, keyType, err := attest.ParseBoundKey(e.PublicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +251,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 	return &attest.Claims{
 		Format:       attest.FormatTDX,
 		PublicKey:    key,
+		KeyType:      keyType,
 		PublicKeyDER: bytes.Clone(e.PublicKey),
 		Nonce:        bytes.Clone(e.Nonce),
 		UserData:     bytes.Clone(e.UserData),

@@ -184,7 +184,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 	if e.Format != attest.FormatTPM2 {
 		return nil, fmt.Errorf("%w: %q evidence is not %q", attest.ErrMalformed, e.Format, attest.FormatTPM2)
 	}
-	key, err := attest.ParseEnclaveKey(e.PublicKey)
+	key, keyType, err := attest.ParseBoundKey(e.PublicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +257,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 	return &attest.Claims{
 		Format:       attest.FormatTPM2,
 		PublicKey:    key,
+		KeyType:      keyType,
 		PublicKeyDER: bytes.Clone(e.PublicKey),
 		UserData:     bytes.Clone(e.UserData),
 		Nonce:        bytes.Clone(e.Nonce),

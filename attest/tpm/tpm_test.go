@@ -34,6 +34,7 @@ func TestClaims(t *testing.T) {
 				Format:       attest.FormatTPM2,
 				PublicKey:    fakeRSA(2048, 65537),
 				PublicKeyDER: enclaveKey(t),
+				KeyType:      "RSA-2048",
 				Nonce:        []byte("nonce"),
 				UserData:     []byte("user data"),
 				TPM: &attest.TPMClaims{

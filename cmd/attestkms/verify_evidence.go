@@ -34,9 +34,10 @@ The input is the raw document, its base64, or what "enclavetool attest" prints
 are judged at that time, so archived documents can be checked. A debug-mode
 document's (or SEV-SNP debug guest's) claims are printed, with a warning: the
 server refuses it unless started with --allow-debug-enclaves. A NitroTPM
-document whose public_key is not an RSA key of 2048 to 4096 bits verifies
-(exit 0: it is genuine) and says so in "recipient_key"; the server refuses it
-as a Recipient.
+document verifies whatever its public_key (exit 0: it is genuine) and says in
+"recipient_key" whether the server takes that key for a Recipient: an RSA key
+of 2048 to 4096 bits (RSAES_OAEP_SHA_256) or an EC P-256 key (HPKE, see
+docs/hpke.md) is usable, any other is refused.
 
 Exit status: 0 verified; 1 refused (the reason on stderr); 2 usage; 3 the input
 or a roots file cannot be read.
@@ -117,9 +118,9 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 		for i, v := range c.NitroTPMPCRs {
 			out.NitroTPMPCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
-		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.PublicKey != nil}
+		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.KeyUnusable == nil}
 		if c.KeyUnusable != nil {
-			out.RecipientKey.Why = c.KeyUnusable.Error() + "; attestkms wraps secrets to RSA keys of 2048 to 4096 bits only (RSAES_OAEP_SHA_256), so this document is never a Recipient"
+			out.RecipientKey.Why = c.KeyUnusable.Error() + "; so this document is never a Recipient"
 		}
 	}
 	if len(c.PCRs) > 0 {

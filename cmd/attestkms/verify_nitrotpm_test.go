@@ -9,15 +9,15 @@ import (
 const generatedNitro = "../../testvectors/nitro/generated/"
 
 // TestVerifyEvidenceNitroTPM: a NitroTPM document prints its 24 registers in
-// lower-case hex and its recipient key; one binding an EC P-256 key is
-// genuine (exit 0) but says it can never be a Recipient, and why.
+// lower-case hex and its recipient key; one binding an EC P-256 key is a
+// Recipient for HPKE_P256_SHA256_AES256GCM (docs/hpke.md).
 func TestVerifyEvidenceNitroTPM(t *testing.T) {
 	for _, tc := range []struct {
 		doc, typ string
 		usable   bool
 	}{
 		{"nitrotpm_ok.cose", "RSA-2048", true},
-		{"nitrotpm_ok_ec_p256.cose", "EC P-256", false},
+		{"nitrotpm_ok_ec_p256.cose", "EC P-256", true},
 	} {
 		code, out, errs := runCmd("verify-evidence", "--in", generatedNitro+tc.doc,
 			"--nitro-roots", generatedNitro+"nitro_test_root.pem", "--at", "2026-01-01T00:00:01Z")

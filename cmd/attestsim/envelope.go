@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 )
@@ -238,12 +238,15 @@ func enclaveKeyDER(e env, path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d, ok := pub.(keyDigest); ok {
+		return d, nil // the evidence binds the digest as it binds a key
+	}
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, failure(fmt.Errorf("%s: %w", displayPath(path), err), "")
 	}
-	if k, ok := pub.(*rsa.PublicKey); !ok || k.N.BitLen() < 2048 || k.N.BitLen() > 4096 {
-		fmt.Fprintf(e.stderr, "attestsim: warning: %s is not an RSA key of 2048 to 4096 bits: attestkms will refuse the evidence\n", displayPath(path))
+	if _, _, err := attest.ParseBoundKey(der); err != nil {
+		fmt.Fprintf(e.stderr, "attestsim: warning: %s is not an RSA key of 2048 to 4096 bits or an EC P-256 key: attestkms will refuse the evidence\n", displayPath(path))
 	}
 	return der, nil
 }

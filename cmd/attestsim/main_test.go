@@ -168,7 +168,7 @@ func TestErrors(t *testing.T) {
 	}
 	keyDER, _ := x509.MarshalPKIXPublicKey(&enclaveKey().PublicKey)
 	key := writePEM(t, "PUBLIC KEY", keyDER)
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader) // P-256 is an HPKE key; P-384 no key attestkms takes
 	ecDER, _ := x509.MarshalECPrivateKey(ec)
 	doc := filepath.Join(dir, "doc.cbor")
 	for _, tc := range []struct {
@@ -258,16 +258,37 @@ func TestNitroTPMRoundTrip(t *testing.T) {
 			t.Fatalf("claims %+v", c)
 		}
 	}
-	// An EC key: signed, with a warning; the document verifies, its key unusable.
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	// An EC P-384 key: signed, with a warning; the document verifies, its
+	// key unusable. (P-256 is an HPKE key: no warning, usable.)
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
 	code, _, errOut = attestsim(t, "nitro", "--ca", caDir, "--nitrotpm", "--public-key", writePEM(t, "PUBLIC KEY", ecDER), "--out", docPath)
 	if code != 0 || !strings.Contains(errOut, "warning") {
 		t.Fatalf("ec key: %d %q", code, errOut)
 	}
 	c, err := verify(t, attest.FormatNitro, caDir, docPath, now.Add(time.Second))
-	if err != nil || c.PublicKey != nil || c.KeyType != "EC P-256" || !errors.Is(c.KeyUnusable, attest.ErrKey) {
+	if err != nil || c.PublicKey != nil || c.KeyType != "EC P-384" || !errors.Is(c.KeyUnusable, attest.ErrKey) {
 		t.Fatalf("ec key: %v, %+v", err, c)
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p256DER, _ := x509.MarshalPKIXPublicKey(&p256.PublicKey)
+	code, _, errOut = attestsim(t, "nitro", "--ca", caDir, "--nitrotpm", "--public-key", writePEM(t, "PUBLIC KEY", p256DER), "--out", docPath)
+	if code != 0 || errOut != "" {
+		t.Fatalf("p-256 key: %d %q", code, errOut)
+	}
+	c, err = verify(t, attest.FormatNitro, caDir, docPath, now.Add(time.Second))
+	if err != nil || c.PublicKey != nil || c.KeyType != "EC P-256" || c.KeyUnusable != nil {
+		t.Fatalf("p-256 key: %v, %+v", err, c)
+	}
+	// The SHA-256 of an ML-KEM key, as enclavetool --key-type mlkem768x25519 sends it.
+	digest := bytes.Repeat([]byte{0xab}, 32)
+	code, _, errOut = attestsim(t, "nitro", "--ca", caDir, "--public-key", writePEM(t, "ATTESTKMS HPKE KEY DIGEST", digest), "--out", docPath)
+	if code != 0 || errOut != "" {
+		t.Fatalf("digest: %d %q", code, errOut)
+	}
+	c, err = verify(t, attest.FormatNitro, caDir, docPath, now.Add(time.Second))
+	if err != nil || c.KeyType != attest.KeyTypeDigest || !bytes.Equal(c.PublicKeyDER, digest) {
+		t.Fatalf("digest: %v, %+v", err, c)
 	}
 	// Usage errors.
 	for _, args := range [][]string{

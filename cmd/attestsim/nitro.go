@@ -278,6 +278,14 @@ const maxPublicKeyFile = 64 << 10
 
 // readPublicKey reads a PEM public key, or the public half of a PEM private
 // key, from a file or, for "-", from standard input.
+// keyDigestPEM is the PEM block type of an HPKE ML-KEM-768+X25519 key's
+// SHA-256, which the evidence binds in place of the key (docs/hpke.md):
+// enclavetool --key-type mlkem768x25519 sends one.
+const keyDigestPEM = "ATTESTKMS HPKE KEY DIGEST"
+
+// keyDigest is such a digest, put into the evidence as it is.
+type keyDigest []byte
+
 func readPublicKey(e env, path string) (crypto.PublicKey, error) {
 	r := e.stdin
 	if path != "-" {
@@ -316,8 +324,13 @@ func readPublicKey(e env, path string) (crypto.PublicKey, error) {
 		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
 	case "EC PRIVATE KEY":
 		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	case keyDigestPEM:
+		if len(blk.Bytes) != 32 {
+			return nil, failure(fmt.Errorf("%s: a %s block of %d bytes; it is the 32-byte SHA-256 of an ML-KEM-768+X25519 key", path, keyDigestPEM, len(blk.Bytes)), "")
+		}
+		return keyDigest(blk.Bytes), nil
 	default:
-		return nil, failure(fmt.Errorf("%s holds a PEM %q block, not a key", path, blk.Type), `want "PUBLIC KEY", "RSA PUBLIC KEY" or a private key`)
+		return nil, failure(fmt.Errorf("%s holds a PEM %q block, not a key", path, blk.Type), `want "PUBLIC KEY", "RSA PUBLIC KEY", "`+keyDigestPEM+`" or a private key`)
 	}
 	if err != nil {
 		return nil, failure(fmt.Errorf("%s: %w", path, err), "")

@@ -1,5 +1,6 @@
 // Command enclavetool is the enclave side of attestkms, like AWS's
-// kmstool-enclave-cli: it makes an ephemeral RSA key, gets an attestation
+// kmstool-enclave-cli: it makes an ephemeral key (RSA, or with --key-type an
+// EC P-256 or ML-KEM-768+X25519 key for HPKE), gets an attestation
 // document for it (the Nitro /dev/nsm device, an SEV-SNP guest's report, a
 // TPM quote, or attestsim's test CAs), asks
 // attestkms for a secret with that document as the Recipient, unwraps the
@@ -34,6 +35,15 @@ COMMAND --help"): --endpoint, --region, --credential, --ca-bundle,
 CLI, the environment sets what no flag does: AWS_ENDPOINT_URL_KMS or
 AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and
 AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY.
+
+The key: --key-type rsa (the default: RSAES_OAEP_SHA_256, CMS as AWS KMS
+returns it), p256 (HPKE_P256_SHA256_AES256GCM) or mlkem768x25519
+(HPKE_MLKEM768X25519_SHA256_AES256GCM, post-quantum; the evidence binds the
+key's SHA-256 and the request carries the key). An HPKE answer opens only for
+the request it answers (operation, key, this document); see docs/hpke.md. RSA
+stays the default until attestkms signs its answers: no key type stops a host
+that substitutes an answer of its own, and RSA is what AWS KMS speaks. An
+HPKE key costs well under a millisecond to make, RSA-2048 tens of ms.
 
 In an Intel TDX guest, --attestor tdx gets a quote through configfs-tsm, else
 /dev/tdx_guest; --attestor sim-tdx runs "attestsim tdx" (--sim-measurement is

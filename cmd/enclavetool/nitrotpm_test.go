@@ -65,6 +65,14 @@ func TestNitroTPMAttestor(t *testing.T) {
 	if code != 0 || !bytes.Equal(back["PLAINTEXT"], got["PLAINTEXT"]) {
 		t.Fatalf("decrypt: exit %d: %s", code, stderr)
 	}
+	// An EC P-256 key, as real NitroTPM deployments bind, and an ML-KEM
+	// key's digest: HPKE Recipients (docs/hpke.md).
+	for _, kt := range []string{"p256", "mlkem768x25519"} {
+		back, code, stderr := run1(append([]string{"decrypt", "--key-type", kt, "--ciphertext", base64.StdEncoding.EncodeToString(got["CIPHERTEXT"])}, good...)...)
+		if code != 0 || !bytes.Equal(back["PLAINTEXT"], got["PLAINTEXT"]) {
+			t.Fatalf("decrypt --key-type %s: exit %d: %s", kt, code, stderr)
+		}
+	}
 	for _, wrong := range [][]string{
 		{"--attestor", "sim-nitrotpm", "--sim-ca", dir, "--sim-pcr", "4=" + strings.Repeat("4b", 48)},
 		{"--attestor", "sim", "--sim-ca", dir, "--sim-pcr", "4=" + pcr4}, // a Nitro Enclave with that PCR4

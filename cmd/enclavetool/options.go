@@ -28,7 +28,7 @@ type options struct {
 	attestor, simCA, snpVCEK, simMeasurement, tpmPCRs, tpmAKChain        string
 	simPCRs                                                              pcrFlags
 	keyBits                                                              int
-	keyFile, out, keepCiphertext                                         string
+	keyType, keyFile, out, keepCiphertext                                string
 }
 
 // register registers the flags. Where the AWS CLI and SDKs read a setting
@@ -49,8 +49,9 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.snpVCEK, "snp-vcek", "", "with --attestor snp: the VCEK certificate `file` (DER or PEM, from AMD's KDS) to send when the host supplies none")
 	fs.StringVar(&o.tpmAKChain, "tpm-ak-chain", "", "with --attestor tpm: a PEM `file` of the intermediates from the TPM's AK certificate towards attestkms's --tpm-roots (on Google Cloud, its EK/AK intermediate), sent as ak_chain")
 	fs.StringVar(&o.tpmPCRs, "tpm-pcrs", "0,1,2,3,4,5,6,7", "with --attestor tpm: the SHA-256 PCRs to quote, a comma-separated `list`")
+	fs.StringVar(&o.keyType, "key-type", enclave.KeyTypeRSA, "the ephemeral key's `type`, and so the Recipient's algorithm: rsa (RSAES_OAEP_SHA_256, CMS as AWS KMS returns it), p256 (HPKE_P256_SHA256_AES256GCM: the evidence binds the P-256 key) or mlkem768x25519 (HPKE_MLKEM768X25519_SHA256_AES256GCM, post-quantum: the evidence binds the key's SHA-256, the Recipient carries the key); rsa stays the default because attestkms does not sign its answers yet, so no type protects against a host that substitutes an answer, and rsa is what AWS KMS and its SDKs speak (docs/hpke.md)")
 	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
-	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one")
+	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one (--key-type rsa only)")
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
 	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
 }
@@ -112,6 +113,9 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 	if tr != nil {
 		s.Client.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
+	if o.keyFile != "" && o.keyType != enclave.KeyTypeRSA {
+		return nil, usageError("--key is an RSA key file: give it with --key-type rsa only")
+	}
 	if o.keyFile != "" {
 		b, err := os.ReadFile(o.keyFile)
 		if err != nil {
@@ -120,7 +124,10 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 		if s.Key, err = enclave.ParseKey(b); err != nil {
 			return nil, err
 		}
-	} else if s.Key, err = enclave.NewKey(o.keyBits); err != nil {
+	} else if s.Key, err = enclave.NewKeyOfType(o.keyType, o.keyBits); err != nil {
+		if o.keyType != enclave.KeyTypeRSA && o.keyType != enclave.KeyTypeP256 && o.keyType != enclave.KeyTypeMLKEM768X25519 {
+			return nil, usageError("--key-type must be rsa, p256 or mlkem768x25519, not %q", o.keyType)
+		}
 		return nil, err
 	}
 	if s.Attestor, err = o.newAttestor(); err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
@@ -158,7 +159,13 @@ func (a *simAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, erro
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Env = []string{} // nothing of ours, credentials least of all
-	cmd.Stdin = bytes.NewReader(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: publicKeyDER}))
+	// A 32-byte key is the SHA-256 of an ML-KEM-768+X25519 key (--key-type
+	// mlkem768x25519), which attestsim binds as it is.
+	typ := "PUBLIC KEY"
+	if len(publicKeyDER) == sha256.Size {
+		typ = "ATTESTKMS HPKE KEY DIGEST"
+	}
+	cmd.Stdin = bytes.NewReader(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: publicKeyDER}))
 	var stderr limitedBuffer
 	stderr.max = simStderr
 	cmd.Stderr = &stderr

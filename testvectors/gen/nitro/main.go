@@ -232,7 +232,7 @@ func Generate() (map[string][]byte, error) {
 		{name: "nitro_stale", reuse: "nitro_ok", format: attest.FormatNitro, roots: nitroRoots, at: t0.Add(5*time.Minute + time.Second), expect: exp, description: "nitro_ok verified 5 min 1 s after its timestamp (leaf still valid)"},
 		n("nitro_future", func(d *nitrotest.Document) { d.Timestamp = t0.Add(30 * time.Minute) }, exp, "timestamp 30 minutes after the verifier's time, signed with nitro_ok's (valid) leaf"),
 		n("nitro_key_rsa1024", func(d *nitrotest.Document) { d.PublicKey = spki(&rsa1024.PublicKey) }, bad, "an RSA-1024 enclave key"),
-		n("nitro_key_ec_p256", func(d *nitrotest.Document) { d.PublicKey = spki(&ec.PublicKey) }, bad, "an ECDSA P-256 enclave key"),
+		n("nitro_key_ec_p256", func(d *nitrotest.Document) { d.PublicKey = spki(&ec.PublicKey) }, "ok", "an EC P-256 enclave key: a Recipient with HPKE_P256_SHA256_AES256GCM only (docs/hpke.md)"),
 		n("nitro_key_missing", func(d *nitrotest.Document) { d.PublicKey = nil }, bad, "public_key is null"),
 		n("nitro_key_garbage", func(d *nitrotest.Document) { d.PublicKey = bytes.Repeat([]byte{1}, 1024) }, bad, "public_key is 1024 bytes of 0x01, as in the real 2024-09-07 document"),
 		n("nitro_digest_sha256", func(d *nitrotest.Document) { d.Digest, d.PCRs = "SHA256", pcrs(32) }, mal, "SHA256 and ES256 (a P-256 leaf): QingTian's, not Nitro's"),
@@ -332,7 +332,7 @@ func claimsOf(d nitrotest.Document) *Claims {
 		if moduleID == "" {
 			moduleID = nitrotest.DefaultNitroTPMModuleID
 		}
-		_, err := attest.ParseEnclaveKey(d.PublicKey)
+		_, _, err := attest.ParseBoundKey(d.PublicKey)
 		usable := err == nil
 		return &Claims{
 			ModuleID: moduleID, Digest: "SHA384", Time: d.Timestamp.UTC().Format(time.RFC3339Nano),
