@@ -221,18 +221,26 @@ func TestTDXModuleIdentity(t *testing.T) {
 	svn := func(module byte) []byte { return []byte{module, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} }
 	// The TCB Info's module identity TDX_01 has one level, at SVN 3 of status.
 	for name, tc := range map[string]struct {
-		status string
-		svn    []byte
-		want   error
-		says   string
+		status   string
+		svn      []byte
+		want     error
+		says     string
+		restatus map[string]string // of the platform's TCB levels
 	}{
-		"up to date":         {"UpToDate", svn(3), nil, ""},
-		"module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate"},
-		"module SVN too low": {"UpToDate", svn(2), attest.ErrPolicy, "no TCB level of TDX module identity TDX_01"},
-		"no module identity": {"", svn(3), attest.ErrPolicy, "no TDX module identity TDX_01"},
+		"up to date":         {"UpToDate", svn(3), nil, "", nil},
+		"module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate", nil},
+		"module SVN too low": {"UpToDate", svn(2), attest.ErrPolicy, "no TCB level of TDX module identity TDX_01", nil},
+		"no module identity": {"", svn(3), attest.ErrPolicy, "no TDX module identity TDX_01", nil},
+		// The module's level never raises the platform's: an up-to-date
+		// module on an out-of-date platform is out of date (Intel's QVL
+		// converges the two statuses).
+		"platform out of date, module up to date":          {"UpToDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate", map[string]string{"UpToDate": "OutOfDate"}},
+		"platform SWHardeningNeeded, module out of date":   {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate", map[string]string{"UpToDate": "SWHardeningNeeded"}},
+		"platform ConfigurationNeeded, module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDateConfigurationNeeded", map[string]string{"UpToDate": "ConfigurationNeeded"}},
+		"module revoked": {"Revoked", svn(3), attest.ErrPolicy, "platform TCB status Revoked", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleStatus: tc.status, NoModuleIdentity: tc.status == ""}
+			o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleStatus: tc.status, NoModuleIdentity: tc.status == "", Restatus: tc.restatus}
 			v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
 			c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TEETCBSVN: tc.svn}, nil)), simTime)
 			attesttest.CheckResult(t, c, err, tc.want)

@@ -80,8 +80,8 @@ type tcbResult struct {
 
 // judge finds the platform's and the QE's TCB levels (Intel's algorithm:
 // the first level, in the TCB Info's order, that the PCK's SGX SVNs and
-// PCESVN and the TD's TEE_TCB_SVN all reach; the TDX module identity's
-// level when TEE_TCB_SVN[1] > 0; the QE's first level at or below its
+// PCESVN and the TD's TEE_TCB_SVN all reach; when TEE_TCB_SVN[1] > 0,
+// that level converged with the TDX module identity's (converge); the QE's first level at or below its
 // ISVSVN) and applies the policy, naming every unmet condition at once.
 func (v *Verifier) judge(q *quote, chain *pckChain, j *judged) (*tcbResult, error) {
 	body := q.proto.GetTdQuoteBody()
@@ -149,7 +149,7 @@ func platformLevel(info pcs.TcbInfo, svn []byte, ext *pcs.PckExtensions) (*pcs.T
 			if strings.EqualFold(m.ID, id) {
 				for i := range m.TcbLevels {
 					if uint32(svn[0]) >= m.TcbLevels[i].Tcb.Isvsvn {
-						return &m.TcbLevels[i], nil
+						return converge(found, &m.TcbLevels[i])
 					}
 				}
 				return nil, fmt.Errorf("no TCB level of TDX module identity %s matches the module's SVN %d", id, svn[0])
@@ -158,6 +158,33 @@ func platformLevel(info pcs.TcbInfo, svn []byte, ext *pcs.PckExtensions) (*pcs.T
 		return nil, fmt.Errorf("the TCB Info has no TDX module identity %s", id)
 	}
 	return found, nil
+}
+
+// converge combines the platform's TCB level with its TDX module
+// identity's level, as Intel's Quote Verification Library does: the
+// platform's status stands, lowered to OutOfDate (or
+// OutOfDateConfigurationNeeded) when the module is OutOfDate, refused when
+// the module is Revoked; the advisories are both levels'. A module level
+// never raises the platform's status: an up-to-date TDX 1.5 module on a
+// platform whose SGX or microcode TCB is out of date is out of date.
+func converge(platform, module *pcs.TcbLevel) (*pcs.TcbLevel, error) {
+	out := *platform
+	out.AdvisoryIDs = append(append([]string(nil), platform.AdvisoryIDs...), module.AdvisoryIDs...)
+	switch string(module.TcbStatus) {
+	case statusUpToDate:
+	case "OutOfDate":
+		switch string(platform.TcbStatus) {
+		case statusUpToDate, "SWHardeningNeeded":
+			out.TcbStatus = "OutOfDate"
+		case "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded":
+			out.TcbStatus = "OutOfDateConfigurationNeeded"
+		}
+	case "Revoked":
+		out.TcbStatus = "Revoked"
+	default:
+		return nil, fmt.Errorf("TDX module identity TCB level has status %q, which is not UpToDate, OutOfDate or Revoked", module.TcbStatus)
+	}
+	return &out, nil
 }
 
 func reaches(have []byte, want []pcs.TcbComponent, from int) bool {
