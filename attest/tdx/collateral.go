@@ -291,12 +291,16 @@ func (c *Collateral) FMSPCs() []string {
 	return out
 }
 
-// judged is the collateral a quote is judged by, one item of each kind.
+// judged is the collateral a quote is judged by, one item of each kind,
+// and every verified CRL of the PCK CA and of the root (the envelope's and
+// the server's), all of which revocation is checked against.
 type judged struct {
-	tcb     *TCBInfo
-	qe      *QEIdentity
-	pckCRL  *CRL
-	rootCRL *CRL
+	tcb      *TCBInfo
+	qe       *QEIdentity
+	pckCRL   *CRL
+	rootCRL  *CRL
+	pckCRLs  []*CRL
+	rootCRLs []*CRL
 }
 
 // collateral picks, for chain, the collateral to judge it by: the server's,
@@ -358,18 +362,29 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 			return nil, fmt.Errorf("envelope collateral: pck_crl: %w", err)
 		}
 		j.pckCRL = l
+		j.pckCRLs = append(j.pckCRLs, l)
 	}
+	// An envelope's CRL is the one judged fresh when it carries one, but
+	// revocation is checked against the server's too: an older CRL that
+	// Intel signed before revoking this PCK (or its CA), still within its
+	// nextUpdate, must not undo a revocation the server already knows.
 	for _, src := range []*Collateral{env, server} {
 		if src == nil {
 			continue
 		}
 		for _, l := range src.PCKCRLs {
-			if j.pckCRL == nil && bytes.Equal(l.Issuer.RawSubject, chain.ca.RawSubject) && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) {
-				j.pckCRL = l
+			if bytes.Equal(l.Issuer.RawSubject, chain.ca.RawSubject) && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) {
+				if j.pckCRL == nil {
+					j.pckCRL = l
+				}
+				j.pckCRLs = append(j.pckCRLs, l)
 			}
 		}
-		if j.rootCRL == nil && src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
-			j.rootCRL = src.RootCRL
+		if src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
+			if j.rootCRL == nil {
+				j.rootCRL = src.RootCRL
+			}
+			j.rootCRLs = append(j.rootCRLs, src.RootCRL)
 		}
 	}
 	if j.pckCRL == nil {
@@ -401,17 +416,21 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 			return nil, fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
-	// Revocation.
-	if j.rootCRL.revokes(chain.ca) {
-		return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
-	}
-	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
-		if j.rootCRL.revokes(s) {
-			return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+	// Revocation, by every CRL held of each issuer.
+	for _, l := range j.rootCRLs {
+		if l.revokes(chain.ca) {
+			return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
+		}
+		for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
+			if l.revokes(s) {
+				return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+			}
 		}
 	}
-	if j.pckCRL.revokes(chain.pck) {
-		return nil, fmt.Errorf("%w: the PCK certificate (serial %x) is revoked by its CA's CRL", attest.ErrChain, chain.pck.SerialNumber)
+	for _, l := range j.pckCRLs {
+		if l.revokes(chain.pck) {
+			return nil, fmt.Errorf("%w: the PCK certificate (serial %x) is revoked by its CA's CRL", attest.ErrChain, chain.pck.SerialNumber)
+		}
 	}
 	return j, nil
 }

@@ -250,3 +250,32 @@ func TestTDXModuleIdentity(t *testing.T) {
 		})
 	}
 }
+
+// TestEnvelopeCRLRollback: an envelope's CRLs never undo a revocation the
+// server's CRLs hold. Intel's older CRLs, signed before it revoked a PCK or
+// a PCK CA, stay within their nextUpdate for weeks; one carried in an
+// envelope is checked, and so are the server's.
+func TestEnvelopeCRLRollback(t *testing.T) {
+	ca := newSimCA(t)
+	clean := simCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	for name, o := range map[string]attesttest.TDXCollateralOptions{
+		"PCK revoked by the server's PCK CRL":     {RevokePCK: true},
+		"PCK CA revoked by the server's root CRL": {RevokePlatformCA: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
+			e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+			c, err := v.Verify(marshal(t, e), simTime)
+			attesttest.CheckResult(t, c, err, attest.ErrChain)
+			// The same evaluation's collateral, with the CRLs from before
+			// the revocation.
+			e.Collateral = &envelope.TDXCollateral{TCBInfo: clean.TCBInfo, QEIdentity: clean.QEIdentity,
+				TCBSigningCert: ca.TCBSigning.Raw, PCKCRL: clean.PCKCRL, RootCRL: clean.RootCRL}
+			c, err = v.Verify(marshal(t, e), simTime)
+			attesttest.CheckResult(t, c, err, attest.ErrChain)
+			if !strings.Contains(err.Error(), "revoked") {
+				t.Fatal(err)
+			}
+		})
+	}
+}
