@@ -6,6 +6,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/attesttest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // TestCache: a cached chain never turns a refusal into a pass: with the
@@ -55,4 +56,36 @@ func TestCache(t *testing.T) {
 	rewriteCollateral(t, ca, dir, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18, RevokePCK: true})
 	c, err = v2.Verify(marshal(t, good), simTime.Add(2*time.Second))
 	attesttest.CheckResult(t, c, err, attest.ErrChain)
+}
+
+// TestCarriedCollateralColdBudget: collateral carried in an envelope and
+// not verified before spends the cold-chain budget, even with the quote's
+// chain cached; its unsigned spelling (the outer JSON's whitespace) makes
+// it new bytes, so it is new; collateral verified before does not ask.
+func TestCarriedCollateralColdBudget(t *testing.T) {
+	ca := newSimCA(t)
+	asked, admit := 0, true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { asked++; return admit }})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	c, err := v.Verify(marshal(t, e), simTime) // the chain, now cached
+	attesttest.CheckResult(t, c, err, nil)
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
+	admit = false
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
+	admit = true
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	asked = 0
+	admit = false
+	c, err = v.Verify(marshal(t, e), simTime) // the same bytes: verified before
+	attesttest.CheckResult(t, c, err, nil)
+	if asked != 0 {
+		t.Fatalf("asked %d times for collateral verified before", asked)
+	}
+	// The same signed collateral, spelt with a space: new bytes.
+	e.Collateral.TCBInfo = append([]byte(" "), col.TCBInfo...)
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
 }

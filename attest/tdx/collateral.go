@@ -452,6 +452,16 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	if col, hit := v.carried.Get(key); hit {
 		return col, nil
 	}
+	// Verifying fresh collateral costs several signature verifications
+	// (the signer's certificate, TCB Info, QE Identity, the root CRL), and
+	// fresh bytes cost nothing to make: the outer JSON (whitespace, field
+	// order, the signature's hex case) is not signed, and an ECDSA
+	// signature has two valid forms. Replayed with a quote whose chain is
+	// cached, each variant would be verified in full: so it spends the
+	// same budget as a chain not seen before.
+	if v.coldChain != nil && !v.coldChain() {
+		return nil, attest.ColdChainRefused("envelope's collateral")
+	}
 	signer, err := x509.ParseCertificate(c.TCBSigningCert)
 	if err != nil {
 		return nil, fmt.Errorf("%w: tcb_signing_cert: %v", attest.ErrMalformed, err)

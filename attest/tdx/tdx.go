@@ -32,8 +32,9 @@
 // verifications (the quote's and the QE report's); verified collateral is
 // cached too (the server's is verified when loaded, an envelope's by its
 // hash). A hit means the very same bytes were verified to this Verifier's
-// roots; validity and revocation are checked again at each call. A chain
-// not in the cache is verified only if Options.ColdChain admits it.
+// roots; validity and revocation are checked again at each call. A chain,
+// or envelope collateral, not in the cache is verified only if
+// Options.ColdChain admits it.
 //
 // Threat model. The attacker controls every byte of the envelope: the quote
 // (and the PCK chain in it), the collateral in it, the key, nonce and user
@@ -109,9 +110,9 @@ type Options struct {
 	// CacheSize bounds the cache of verified chains and of verified
 	// envelope collateral. Zero: 4096.
 	CacheSize int
-	// ColdChain, if not nil, is asked before verifying a PCK chain not in
-	// the cache; false refuses the evidence (attest.ErrThrottled). Nil
-	// admits every chain.
+	// ColdChain, if not nil, is asked before verifying a PCK chain, or an
+	// envelope's collateral, not in the cache; false refuses the evidence
+	// (attest.ErrThrottled). Nil admits every chain.
 	ColdChain func() bool
 }
 
