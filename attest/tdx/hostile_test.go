@@ -33,24 +33,28 @@ func TestHostile(t *testing.T) {
 		says       string
 	}
 	cases := map[string]tc{
-		"wrong REPORTDATA":             {quote: attesttest.TDXQuote{ReportData: make([]byte, 64)}, want: attest.ErrBinding, says: "REPORTDATA"},
-		"flipped quote byte":           {mutate: func(e *envelope.Envelope) { e.Quote[0x30+0x90] ^= 1 }, want: attest.ErrSignature, says: "quote's signature"},
-		"quote signed by another key":  {quote: attesttest.TDXQuote{BadQuoteSignature: true}, want: attest.ErrSignature, says: "attestation key"},
-		"QE report of another key":     {quote: attesttest.TDXQuote{QEReportNotByPCK: true}, want: attest.ErrSignature, says: "QE report's signature"},
-		"QE report binds another key":  {quote: attesttest.TDXQuote{QEReportOtherKey: true}, want: attest.ErrSignature, says: "does not bind the quote's attestation key"},
-		"PCK chain to another root":    {signer: other, want: attest.ErrChain, says: "PCK chain"},
-		"revoked PCK":                  {collateral: attesttest.TDXCollateralOptions{RevokePCK: true}, want: attest.ErrChain, says: "revoked"},
-		"collateral of another FMSPC":  {collateral: attesttest.TDXCollateralOptions{FMSPC: &otherFMSPC}, want: attest.ErrPolicy, says: "FMSPC 00906ed50000"},
-		"stale collateral":             {at: simIssue.AddDate(2, 0, 0), want: attest.ErrExpired, says: "to be updated by"},
-		"rolled back (minimum)":        {opts: Options{MinTCBEvaluationNumber: 18}, want: attest.ErrExpired, says: "below the minimum 18"},
-		"debug TD":                     {quote: attesttest.TDXQuote{Attributes: attesttest.TDXAttributeDebug}, want: attest.ErrPolicy, says: "debug TD"},
-		"OutOfDate TCB":                {quote: attesttest.TDXQuote{TCBStatus: "OutOfDate"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
-		"OutOfDate TCB, restated":      {collateral: attesttest.TDXCollateralOptions{Restatus: map[string]string{"UpToDate": "OutOfDate"}, Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
-		"SWHardeningNeeded by default": {quote: attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"SWHardeningNeeded": {"INTEL-SA-00615"}}}, want: attest.ErrPolicy, says: "SWHardeningNeeded (advisories: INTEL-SA-00615)"},
-		"QE not Intel's":               {quote: attesttest.TDXQuote{QEMRSigner: make([]byte, 32)}, want: attest.ErrChain, says: "TD QE"},
-		"truncated quote":              {mutate: func(e *envelope.Envelope) { e.Quote = e.Quote[:len(e.Quote)-10] }, want: attest.ErrMalformed},
-		"oversized quote":              {mutate: func(e *envelope.Envelope) { e.Quote = append(e.Quote, make([]byte, envelope.MaxTDXQuote)...) }, want: attest.ErrMalformed, says: "quote is"},
-		"field of another format":      {mutate: func(e *envelope.Envelope) { e.VCEK = []byte{1} }, want: attest.ErrMalformed, says: "vcek is not a field of tdx"},
+		"wrong REPORTDATA":            {quote: attesttest.TDXQuote{ReportData: make([]byte, 64)}, want: attest.ErrBinding, says: "REPORTDATA"},
+		"flipped quote byte":          {mutate: func(e *envelope.Envelope) { e.Quote[0x30+0x90] ^= 1 }, want: attest.ErrSignature, says: "quote's signature"},
+		"quote signed by another key": {quote: attesttest.TDXQuote{BadQuoteSignature: true}, want: attest.ErrSignature, says: "attestation key"},
+		"QE report of another key":    {quote: attesttest.TDXQuote{QEReportNotByPCK: true}, want: attest.ErrSignature, says: "QE report's signature"},
+		"QE report binds another key": {quote: attesttest.TDXQuote{QEReportOtherKey: true}, want: attest.ErrSignature, says: "does not bind the quote's attestation key"},
+		"PCK chain to another root":   {signer: other, want: attest.ErrChain, says: "PCK chain"},
+		"revoked PCK":                 {collateral: attesttest.TDXCollateralOptions{RevokePCK: true}, want: attest.ErrChain, says: "revoked"},
+		"collateral of another FMSPC": {collateral: attesttest.TDXCollateralOptions{FMSPC: &otherFMSPC}, want: attest.ErrPolicy, says: "FMSPC 00906ed50000"},
+		"stale collateral":            {at: simIssue.AddDate(2, 0, 0), want: attest.ErrExpired, says: "to be updated by"},
+		"rolled back (minimum)":       {opts: Options{MinTCBEvaluationNumber: 18}, want: attest.ErrExpired, says: "below the minimum 18"},
+		"debug TD":                    {quote: attesttest.TDXQuote{Attributes: attesttest.TDXAttributeDebug}, want: attest.ErrPolicy, says: "debug TD"},
+		// TD_ATTRIBUTES bits 7:0 are the TUD ("TD under debug") group: any
+		// of them, not only DEBUG, makes the TD untrusted.
+		"TUD profiling bit (HGS_PLUS_PROF)": {quote: attesttest.TDXQuote{Attributes: attesttest.TDXDefaultAttributes | 1<<4}, want: attest.ErrPolicy, says: "debug TD"},
+		"TUD reserved bit 7":                {quote: attesttest.TDXQuote{Attributes: attesttest.TDXDefaultAttributes | 1<<7}, want: attest.ErrPolicy, says: "debug TD"},
+		"OutOfDate TCB":                     {quote: attesttest.TDXQuote{TCBStatus: "OutOfDate"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
+		"OutOfDate TCB, restated":           {collateral: attesttest.TDXCollateralOptions{Restatus: map[string]string{"UpToDate": "OutOfDate"}, Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
+		"SWHardeningNeeded by default":      {quote: attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"SWHardeningNeeded": {"INTEL-SA-00615"}}}, want: attest.ErrPolicy, says: "SWHardeningNeeded (advisories: INTEL-SA-00615)"},
+		"QE not Intel's":                    {quote: attesttest.TDXQuote{QEMRSigner: make([]byte, 32)}, want: attest.ErrChain, says: "TD QE"},
+		"truncated quote":                   {mutate: func(e *envelope.Envelope) { e.Quote = e.Quote[:len(e.Quote)-10] }, want: attest.ErrMalformed},
+		"oversized quote":                   {mutate: func(e *envelope.Envelope) { e.Quote = append(e.Quote, make([]byte, envelope.MaxTDXQuote)...) }, want: attest.ErrMalformed, says: "quote is"},
+		"field of another format":           {mutate: func(e *envelope.Envelope) { e.VCEK = []byte{1} }, want: attest.ErrMalformed, says: "vcek is not a field of tdx"},
 	}
 
 	for name, tc := range cases {

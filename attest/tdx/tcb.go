@@ -116,7 +116,7 @@ func (v *Verifier) judge(q *quote, chain *pckChain, j *judged) (*tcbResult, erro
 		problems = append(problems, fmt.Sprintf("QE TCB status %s (advisories: %s) is not admitted", res.qeStatus, advisories(qeLevel.AdvisoryIDs)))
 	}
 	if isDebug(body.GetTdAttributes()) && !v.allowDebug {
-		problems = append(problems, "the TD is a debug TD (TD_ATTRIBUTES.DEBUG): its host can read its memory")
+		problems = append(problems, fmt.Sprintf("the TD is a debug TD (TD_ATTRIBUTES.TUD 0x%02x: DEBUG or another TD-under-debug bit): its host can read or profile it", body.GetTdAttributes()[0]))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", attest.ErrPolicy, strings.Join(problems, "; "))

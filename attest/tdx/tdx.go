@@ -22,7 +22,7 @@
 // the TDX module's signer and attributes, Intel's QE); that REPORTDATA is
 // the envelope's binding (in constant time); and the policy: the TCB levels
 // of the platform and of the QE (tcb.go), UpToDate unless
-// Options.AllowTCBStatus names more, and TD_ATTRIBUTES.DEBUG refused unless
+// Options.AllowTCBStatus names more, and TD_ATTRIBUTES.TUD (DEBUG and the other TD-under-debug bits, 7:0) refused unless
 // Options.AllowDebug; every unmet condition named at once. Only then does it
 // return claims. Every error wraps exactly one attest kind; claims are nil
 // whenever the error is not.
@@ -98,7 +98,7 @@ type Options struct {
 	// AllowTCBStatus lists TCB statuses admitted beside UpToDate
 	// ("SWHardeningNeeded", ...). Nil admits UpToDate only.
 	AllowTCBStatus []string
-	// AllowDebug admits debug TDs (TD_ATTRIBUTES.DEBUG). False refuses them.
+	// AllowDebug admits debug TDs (any bit of TD_ATTRIBUTES.TUD, 7:0, DEBUG among them). False refuses them.
 	AllowDebug bool
 	// MinTCBEvaluationNumber refuses TCB Info and QE Identity whose
 	// tcbEvaluationDataNumber is lower. Zero: no minimum beyond the server's
@@ -260,6 +260,10 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 	}, nil
 }
 
-// isDebug reads TD_ATTRIBUTES.DEBUG, bit 0 (Intel TDX module ABI,
-// TDINFO_STRUCT): the host can read and write a debug TD's memory.
-func isDebug(attrs []byte) bool { return len(attrs) > 0 && attrs[0]&1 != 0 }
+// isDebug reads TD_ATTRIBUTES.TUD, bits 7:0 (Intel TDX module ABI,
+// TD_PARAMS ATTRIBUTES: "TD Under Debug"; if any bit of the group is set,
+// the TD is untrusted): DEBUG (bit 0), with which the host can read and
+// write the TD's memory, and the host profiling and debug features of the
+// rest of the group (bits 4 to 6 on TDX 1.5: HGS_PLUS_PROF, PERF_PROF,
+// PMT_PROF; the others reserved for more). Any of them makes a debug TD.
+func isDebug(attrs []byte) bool { return len(attrs) > 0 && attrs[0] != 0 }
