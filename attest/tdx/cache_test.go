@@ -89,3 +89,29 @@ func TestCarriedCollateralColdBudget(t *testing.T) {
 	c, err = v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
 }
+
+// TestCarriedCollateralCacheNotPolluted: a request whose envelope PCK CRL
+// does not verify leaves nothing in the collateral cache, and the PCK CRL's
+// bytes do not make the rest of the collateral new: varying them neither
+// adds entries (evicting good ones) nor spends the cold-chain budget.
+func TestCarriedCollateralCacheNotPolluted(t *testing.T) {
+	ca := newSimCA(t)
+	asked := 0
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { asked++; return true }})
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, PCKCRL: col.PCKCRL}
+	c, err := v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	if n := v.carried.Len(); n != 1 || asked != 2 { // the chain, the collateral
+		t.Fatalf("%d cached, asked %d", n, asked)
+	}
+	for i := range 20 {
+		e.Collateral.PCKCRL = []byte{0x30, byte(i)} // not a CRL
+		c, err := v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrMalformed)
+	}
+	if n := v.carried.Len(); n != 1 || asked != 2 {
+		t.Fatalf("after PCK CRLs that do not verify: %d cached, asked %d", n, asked)
+	}
+}

@@ -27,8 +27,6 @@ type Collateral struct {
 	QEIdentity *QEIdentity
 	PCKCRLs    []*CRL // by the PCK CA that signed them (platform, processor)
 	RootCRL    *CRL
-
-	pckCRLDER []byte // an envelope's PCK CRL, verified against the quote's CA at use
 }
 
 // TCBInfo is a verified TCB Info.
@@ -356,8 +354,8 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 	if j.qe == nil {
 		return nil, fmt.Errorf("%w: no TD QE Identity", attest.ErrPolicy)
 	}
-	if env != nil && env.pckCRLDER != nil {
-		l, err := verifyCRL(env.pckCRLDER, chain.ca)
+	if env != nil && carried.PCKCRL != nil {
+		l, err := verifyCRL(carried.PCKCRL, chain.ca)
 		if err != nil {
 			return nil, fmt.Errorf("envelope collateral: pck_crl: %w", err)
 		}
@@ -436,10 +434,14 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 }
 
 // verifyCarried verifies an envelope's collateral to v's roots, once per
-// distinct bytes (cached by their hash).
+// distinct bytes (cached by their hash): all but the PCK CRL, whose issuer
+// is the quote's PCK CA, known only with the quote: collateral() verifies it
+// against that CA at each use. It is neither in the cache key nor in the
+// cached value, so that a PCK CRL that does not verify never leaves an
+// entry behind (nor do endless variants of one evict good entries).
 func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error) {
 	h := sha256.New()
-	for _, b := range [][]byte{c.TCBInfo, c.QEIdentity, c.TCBSigningCert, c.PCKCRL, c.RootCRL} {
+	for _, b := range [][]byte{c.TCBInfo, c.QEIdentity, c.TCBSigningCert, c.RootCRL} {
 		var n [8]byte
 		for i := range 8 {
 			n[i] = byte(len(b) >> (8 * i))
@@ -475,9 +477,6 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	if err != nil {
 		return nil, err
 	}
-	// The PCK CRL's issuer is the quote's PCK CA, known only with the
-	// quote: collateral() verifies it against that CA.
-	col.pckCRLDER = c.PCKCRL
 	v.carried.Put(key, col)
 	return col, nil
 }
