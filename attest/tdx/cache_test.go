@@ -1,6 +1,12 @@
 package tdx
 
 import (
+	"crypto/elliptic"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,8 +66,9 @@ func TestCache(t *testing.T) {
 
 // TestCarriedCollateralColdBudget: collateral carried in an envelope and
 // not verified before spends the cold-chain budget, even with the quote's
-// chain cached; its unsigned spelling (the outer JSON's whitespace) makes
-// it new bytes, so it is new; collateral verified before does not ask.
+// chain cached; collateral verified before does not ask, however its
+// unsigned parts are spelt (the outer JSON's whitespace, the signature's
+// hex case, its other valid form (r, n-s)); other collateral is new.
 func TestCarriedCollateralColdBudget(t *testing.T) {
 	ca := newSimCA(t)
 	asked, admit := 0, true
@@ -84,10 +91,42 @@ func TestCarriedCollateralColdBudget(t *testing.T) {
 	if asked != 0 {
 		t.Fatalf("asked %d times for collateral verified before", asked)
 	}
-	// The same signed collateral, spelt with a space: new bytes.
+	// The same signed collateral, spelt otherwise: verified before.
 	e.Collateral.TCBInfo = append([]byte(" "), col.TCBInfo...)
+	e.Collateral.QEIdentity = respell(t, col.QEIdentity, "enclaveIdentity")
+	before := v.carried.Len()
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	if asked != 0 || v.carried.Len() != before {
+		t.Fatalf("a respelling was new: asked %d, %d cached (was %d)", asked, v.carried.Len(), before)
+	}
+	// Other collateral is new.
+	col = simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
 	c, err = v.Verify(marshal(t, e), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
+}
+
+// respell rewrites signed PCS JSON without changing what is signed: the
+// fields in the other order, spaces, the signature (r, n-s) in upper case.
+func respell(t *testing.T, body []byte, field string) []byte {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	var sigHex string
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := hex.DecodeString(sigHex)
+	if err != nil || len(sig) != 64 {
+		t.Fatal(sig, err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	sig = append(sig[:32:32], s.FillBytes(make([]byte, 32))...)
+	return []byte(fmt.Sprintf(` { "signature" : "%s" , %q : %s } `, strings.ToUpper(hex.EncodeToString(sig)), field, raw[field]))
 }
 
 // TestCarriedCollateralCacheNotPolluted: a request whose envelope PCK CRL

@@ -3,12 +3,14 @@ package tdx
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -196,30 +198,55 @@ func pemCerts(b []byte) ([]*x509.Certificate, error) {
 // verifyJSON checks PCS's signature over the exact bytes of body's field
 // (the JSON value as served, not re-encoded) and decodes it into out.
 func verifyJSON(body []byte, field string, signer *x509.Certificate, out any) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return fmt.Errorf("%w: %v", attest.ErrMalformed, err)
-	}
-	if len(raw) != 2 || raw[field] == nil || raw["signature"] == nil {
-		return fmt.Errorf("%w: want exactly the fields %q and \"signature\"", attest.ErrMalformed, field)
-	}
-	var sigHex string
-	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
-		return fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
-	}
-	sig, err := hex.DecodeString(sigHex)
+	signed, sig, err := splitSigned(body, field)
 	if err != nil {
-		return fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+		return err
 	}
 	pub, ok := signer.PublicKey.(*ecdsa.PublicKey)
-	d := sha256.Sum256(raw[field])
+	d := sha256.Sum256(signed)
 	if !ok || !verifyRS(pub, d[:], sig) {
 		return fmt.Errorf("%w: %s signature does not verify with the TCB signing certificate", attest.ErrChain, field)
 	}
-	if err := json.Unmarshal(raw[field], out); err != nil {
+	if err := json.Unmarshal(signed, out); err != nil {
 		return fmt.Errorf("%w: %s: %v", attest.ErrMalformed, field, err)
 	}
 	return nil
+}
+
+// splitSigned returns the exact bytes of body's field, which PCS signs,
+// and the signature's bytes.
+func splitSigned(body []byte, field string) (signed, sig []byte, err error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", attest.ErrMalformed, err)
+	}
+	if len(raw) != 2 || raw[field] == nil || raw["signature"] == nil {
+		return nil, nil, fmt.Errorf("%w: want exactly the fields %q and \"signature\"", attest.ErrMalformed, field)
+	}
+	var sigHex string
+	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
+		return nil, nil, fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+	}
+	if sig, err = hex.DecodeString(sigHex); err != nil {
+		return nil, nil, fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+	}
+	return raw[field], sig, nil
+}
+
+// canonicalSig is an r || s P-256 signature with s in the lower half of
+// the group order: the other valid spelling of the same signature maps to
+// it, so that both name one cache entry.
+func canonicalSig(sig []byte) []byte {
+	if len(sig) != 64 {
+		return sig
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(new(big.Int).Rsh(n, 1)) <= 0 {
+		return sig
+	}
+	out := bytes.Clone(sig[:32])
+	return append(out, new(big.Int).Sub(n, s).FillBytes(make([]byte, 32))...)
 }
 
 func verifyCRL(der []byte, issuer *x509.Certificate) (*CRL, error) {
@@ -439,9 +466,24 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 // against that CA at each use. It is neither in the cache key nor in the
 // cached value, so that a PCK CRL that does not verify never leaves an
 // entry behind (nor do endless variants of one evict good entries).
+//
+// The key is what the collateral's signatures cover, not how it is spelt:
+// the TCB Info's and QE Identity's signed JSON values and their
+// signatures' bytes (s normalised: (r, s) and (r, n-s) both verify), not
+// the unsigned outer JSON around them (whitespace, field order, the hex
+// case of the signature), so that respellings of one genuine collateral
+// are one entry, and cost one verification, not one each.
 func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error) {
+	tcbSigned, tcbSig, err := splitSigned(c.TCBInfo, "tcbInfo")
+	if err != nil {
+		return nil, fmt.Errorf("tcb info: %w", err)
+	}
+	qeSigned, qeSig, err := splitSigned(c.QEIdentity, "enclaveIdentity")
+	if err != nil {
+		return nil, fmt.Errorf("qe identity: %w", err)
+	}
 	h := sha256.New()
-	for _, b := range [][]byte{c.TCBInfo, c.QEIdentity, c.TCBSigningCert, c.RootCRL} {
+	for _, b := range [][]byte{tcbSigned, canonicalSig(tcbSig), qeSigned, canonicalSig(qeSig), c.TCBSigningCert, c.RootCRL} {
 		var n [8]byte
 		for i := range 8 {
 			n[i] = byte(len(b) >> (8 * i))
@@ -456,11 +498,9 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	}
 	// Verifying fresh collateral costs several signature verifications
 	// (the signer's certificate, TCB Info, QE Identity, the root CRL), and
-	// fresh bytes cost nothing to make: the outer JSON (whitespace, field
-	// order, the signature's hex case) is not signed, and an ECDSA
-	// signature has two valid forms. Replayed with a quote whose chain is
-	// cached, each variant would be verified in full: so it spends the
-	// same budget as a chain not seen before.
+	// attempts cost nothing to make (a root CRL or signer certificate that
+	// will not verify, say), replayed with a quote whose chain is cached:
+	// so it spends the same budget as a chain not seen before.
 	if v.coldChain != nil && !v.coldChain() {
 		return nil, attest.ColdChainRefused("envelope's collateral")
 	}
