@@ -218,6 +218,24 @@ func TestEnvelopeCollateralGlobalFloor(t *testing.T) {
 	}
 }
 
+// TestTDXModuleIdentitySigner: a TDX 1.5 module's MRSIGNERSEAM is judged
+// by its module identity's mrsigner, not the TCB Info's tdxModule's.
+func TestTDXModuleIdentitySigner(t *testing.T) {
+	ca := newSimCA(t)
+	other := bytes.Repeat([]byte{0x01}, 48)
+	o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleMRSigner: other}
+	v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
+	tdx15 := []byte{3, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TEETCBSVN: tdx15}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrPolicy)
+	if !strings.Contains(err.Error(), "MRSIGNERSEAM") {
+		t.Fatal(err)
+	}
+	// A TDX 1.0 module (TEE_TCB_SVN[1] = 0) is judged by the tdxModule.
+	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+}
+
 // TestTDXModuleIdentity: a TDX 1.5 module (TEE_TCB_SVN[1] > 0) is judged
 // by the TCB Info's TDX module identity of that version.
 func TestTDXModuleIdentity(t *testing.T) {

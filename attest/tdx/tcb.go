@@ -41,7 +41,20 @@ func (j *judged) check(q *quote, chain *pckChain) error {
 	if !strings.EqualFold(info.PceID, chain.pceID) {
 		return fmt.Errorf("%w: TCB Info is for PCEID %s, the PCK certificate's is %s", attest.ErrPolicy, info.PceID, chain.pceID)
 	}
-	m := info.TdxModule
+	// The module's signer and attributes: the TCB Info's tdxModule, or for
+	// a TDX 1.5 module (TEE_TCB_SVN[1] > 0) its module identity's, as
+	// Intel's QVL takes them (a TCB Info without that identity is refused
+	// by platformLevel).
+	m := pcs.TdxModule{Mrsigner: info.TdxModule.Mrsigner, Attributes: info.TdxModule.Attributes, AttributesMask: info.TdxModule.AttributesMask}
+	if svn := body.GetTeeTcbSvn(); len(svn) > 1 && svn[1] > 0 {
+		id := "TDX_" + hex.EncodeToString(svn[1:2])
+		for _, mi := range info.TdxModuleIdentities {
+			if strings.EqualFold(mi.ID, id) {
+				m = pcs.TdxModule{Mrsigner: mi.Mrsigner, Attributes: mi.Attributes, AttributesMask: mi.AttributesMask}
+				break
+			}
+		}
+	}
 	if !bytes.Equal(m.Mrsigner.Bytes, body.GetMrSignerSeam()) {
 		return fmt.Errorf("%w: MRSIGNERSEAM %x is not the TDX module signer of the TCB Info", attest.ErrPolicy, body.GetMrSignerSeam())
 	}
