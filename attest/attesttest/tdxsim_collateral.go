@@ -90,6 +90,9 @@ type TDXCollateralOptions struct {
 	ModuleSVN        uint16
 	ModuleStatus     string
 	NoModuleIdentity bool
+	// ModuleMRSigner is the TDX module identity's mrsigner (48 bytes)
+	// instead of the tdxModule's (all zeros, Intel's).
+	ModuleMRSigner []byte
 }
 
 // TDXCollateral is what Intel's PCS returns for a platform, bodies and
@@ -236,6 +239,12 @@ func (ca *TDXCA) Collateral(o TDXCollateralOptions) (*TDXCollateral, error) {
 			ID: "TDX_01", tdxModule: info.TDXModule,
 			TCBLevels: []tdxTCBLevel{{TCB: tdxTCB{ISVSVN: &moduleSVN}, TCBDate: "2024-03-13T00:00:00Z", TCBStatus: moduleStatus}},
 		}}
+		if o.ModuleMRSigner != nil {
+			if len(o.ModuleMRSigner) != 48 {
+				return nil, fmt.Errorf("attesttest: ModuleMRSigner is %d bytes, want 48", len(o.ModuleMRSigner))
+			}
+			info.TDXModuleIdentities[0].MRSigner = hex.EncodeToString(o.ModuleMRSigner)
+		}
 	}
 	for i, status := range TDXTCBStatuses {
 		svn, _ := TDXModuleSVN(status)

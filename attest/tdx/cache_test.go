@@ -1,11 +1,18 @@
 package tdx
 
 import (
+	"crypto/elliptic"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/attesttest"
+	"github.com/attestkms/attestkms/attest/envelope"
 )
 
 // TestCache: a cached chain never turns a refusal into a pass: with the
@@ -55,4 +62,95 @@ func TestCache(t *testing.T) {
 	rewriteCollateral(t, ca, dir, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18, RevokePCK: true})
 	c, err = v2.Verify(marshal(t, good), simTime.Add(2*time.Second))
 	attesttest.CheckResult(t, c, err, attest.ErrChain)
+}
+
+// TestCarriedCollateralColdBudget: collateral carried in an envelope and
+// not verified before spends the cold-chain budget, even with the quote's
+// chain cached; collateral verified before does not ask, however its
+// unsigned parts are spelt (the outer JSON's whitespace, the signature's
+// hex case, its other valid form (r, n-s)); other collateral is new.
+func TestCarriedCollateralColdBudget(t *testing.T) {
+	ca := newSimCA(t)
+	asked, admit := 0, true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { asked++; return admit }})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	c, err := v.Verify(marshal(t, e), simTime) // the chain, now cached
+	attesttest.CheckResult(t, c, err, nil)
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
+	admit = false
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
+	admit = true
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	asked = 0
+	admit = false
+	c, err = v.Verify(marshal(t, e), simTime) // the same bytes: verified before
+	attesttest.CheckResult(t, c, err, nil)
+	if asked != 0 {
+		t.Fatalf("asked %d times for collateral verified before", asked)
+	}
+	// The same signed collateral, spelt otherwise: verified before.
+	e.Collateral.TCBInfo = append([]byte(" "), col.TCBInfo...)
+	e.Collateral.QEIdentity = respell(t, col.QEIdentity, "enclaveIdentity")
+	before := v.carried.Len()
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	if asked != 0 || v.carried.Len() != before {
+		t.Fatalf("a respelling was new: asked %d, %d cached (was %d)", asked, v.carried.Len(), before)
+	}
+	// Other collateral is new.
+	col = simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
+}
+
+// respell rewrites signed PCS JSON without changing what is signed: the
+// fields in the other order, spaces, the signature (r, n-s) in upper case.
+func respell(t *testing.T, body []byte, field string) []byte {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	var sigHex string
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := hex.DecodeString(sigHex)
+	if err != nil || len(sig) != 64 {
+		t.Fatal(sig, err)
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).Sub(n, new(big.Int).SetBytes(sig[32:]))
+	sig = append(sig[:32:32], s.FillBytes(make([]byte, 32))...)
+	return []byte(fmt.Sprintf(` { "signature" : "%s" , %q : %s } `, strings.ToUpper(hex.EncodeToString(sig)), field, raw[field]))
+}
+
+// TestCarriedCollateralCacheNotPolluted: a request whose envelope PCK CRL
+// does not verify leaves nothing in the collateral cache, and the PCK CRL's
+// bytes do not make the rest of the collateral new: varying them neither
+// adds entries (evicting good ones) nor spends the cold-chain budget.
+func TestCarriedCollateralCacheNotPolluted(t *testing.T) {
+	ca := newSimCA(t)
+	asked := 0
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { asked++; return true }})
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, PCKCRL: col.PCKCRL}
+	c, err := v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	if n := v.carried.Len(); n != 1 || asked != 2 { // the chain, the collateral
+		t.Fatalf("%d cached, asked %d", n, asked)
+	}
+	for i := range 20 {
+		e.Collateral.PCKCRL = []byte{0x30, byte(i)} // not a CRL
+		c, err := v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrMalformed)
+	}
+	if n := v.carried.Len(); n != 1 || asked != 2 {
+		t.Fatalf("after PCK CRLs that do not verify: %d cached, asked %d", n, asked)
+	}
 }

@@ -3,12 +3,14 @@ package tdx
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -27,8 +29,6 @@ type Collateral struct {
 	QEIdentity *QEIdentity
 	PCKCRLs    []*CRL // by the PCK CA that signed them (platform, processor)
 	RootCRL    *CRL
-
-	pckCRLDER []byte // an envelope's PCK CRL, verified against the quote's CA at use
 }
 
 // TCBInfo is a verified TCB Info.
@@ -198,30 +198,55 @@ func pemCerts(b []byte) ([]*x509.Certificate, error) {
 // verifyJSON checks PCS's signature over the exact bytes of body's field
 // (the JSON value as served, not re-encoded) and decodes it into out.
 func verifyJSON(body []byte, field string, signer *x509.Certificate, out any) error {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return fmt.Errorf("%w: %v", attest.ErrMalformed, err)
-	}
-	if len(raw) != 2 || raw[field] == nil || raw["signature"] == nil {
-		return fmt.Errorf("%w: want exactly the fields %q and \"signature\"", attest.ErrMalformed, field)
-	}
-	var sigHex string
-	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
-		return fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
-	}
-	sig, err := hex.DecodeString(sigHex)
+	signed, sig, err := splitSigned(body, field)
 	if err != nil {
-		return fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+		return err
 	}
 	pub, ok := signer.PublicKey.(*ecdsa.PublicKey)
-	d := sha256.Sum256(raw[field])
+	d := sha256.Sum256(signed)
 	if !ok || !verifyRS(pub, d[:], sig) {
 		return fmt.Errorf("%w: %s signature does not verify with the TCB signing certificate", attest.ErrChain, field)
 	}
-	if err := json.Unmarshal(raw[field], out); err != nil {
+	if err := json.Unmarshal(signed, out); err != nil {
 		return fmt.Errorf("%w: %s: %v", attest.ErrMalformed, field, err)
 	}
 	return nil
+}
+
+// splitSigned returns the exact bytes of body's field, which PCS signs,
+// and the signature's bytes.
+func splitSigned(body []byte, field string) (signed, sig []byte, err error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", attest.ErrMalformed, err)
+	}
+	if len(raw) != 2 || raw[field] == nil || raw["signature"] == nil {
+		return nil, nil, fmt.Errorf("%w: want exactly the fields %q and \"signature\"", attest.ErrMalformed, field)
+	}
+	var sigHex string
+	if err := json.Unmarshal(raw["signature"], &sigHex); err != nil {
+		return nil, nil, fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+	}
+	if sig, err = hex.DecodeString(sigHex); err != nil {
+		return nil, nil, fmt.Errorf("%w: signature: %v", attest.ErrMalformed, err)
+	}
+	return raw[field], sig, nil
+}
+
+// canonicalSig is an r || s P-256 signature with s in the lower half of
+// the group order: the other valid spelling of the same signature maps to
+// it, so that both name one cache entry.
+func canonicalSig(sig []byte) []byte {
+	if len(sig) != 64 {
+		return sig
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(new(big.Int).Rsh(n, 1)) <= 0 {
+		return sig
+	}
+	out := bytes.Clone(sig[:32])
+	return append(out, new(big.Int).Sub(n, s).FillBytes(make([]byte, 32))...)
 }
 
 func verifyCRL(der []byte, issuer *x509.Certificate) (*CRL, error) {
@@ -291,12 +316,16 @@ func (c *Collateral) FMSPCs() []string {
 	return out
 }
 
-// judged is the collateral a quote is judged by, one item of each kind.
+// judged is the collateral a quote is judged by, one item of each kind,
+// and every verified CRL of the PCK CA and of the root (the envelope's and
+// the server's), all of which revocation is checked against.
 type judged struct {
-	tcb     *TCBInfo
-	qe      *QEIdentity
-	pckCRL  *CRL
-	rootCRL *CRL
+	tcb      *TCBInfo
+	qe       *QEIdentity
+	pckCRL   *CRL
+	rootCRL  *CRL
+	pckCRLs  []*CRL
+	rootCRLs []*CRL
 }
 
 // collateral picks, for chain, the collateral to judge it by: the server's,
@@ -352,24 +381,35 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 	if j.qe == nil {
 		return nil, fmt.Errorf("%w: no TD QE Identity", attest.ErrPolicy)
 	}
-	if env != nil && env.pckCRLDER != nil {
-		l, err := verifyCRL(env.pckCRLDER, chain.ca)
+	if env != nil && carried.PCKCRL != nil {
+		l, err := verifyCRL(carried.PCKCRL, chain.ca)
 		if err != nil {
 			return nil, fmt.Errorf("envelope collateral: pck_crl: %w", err)
 		}
 		j.pckCRL = l
+		j.pckCRLs = append(j.pckCRLs, l)
 	}
+	// An envelope's CRL is the one judged fresh when it carries one, but
+	// revocation is checked against the server's too: an older CRL that
+	// Intel signed before revoking this PCK (or its CA), still within its
+	// nextUpdate, must not undo a revocation the server already knows.
 	for _, src := range []*Collateral{env, server} {
 		if src == nil {
 			continue
 		}
 		for _, l := range src.PCKCRLs {
-			if j.pckCRL == nil && bytes.Equal(l.Issuer.RawSubject, chain.ca.RawSubject) && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) {
-				j.pckCRL = l
+			if bytes.Equal(l.Issuer.RawSubject, chain.ca.RawSubject) && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, chain.ca.RawSubjectPublicKeyInfo) {
+				if j.pckCRL == nil {
+					j.pckCRL = l
+				}
+				j.pckCRLs = append(j.pckCRLs, l)
 			}
 		}
-		if j.rootCRL == nil && src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
-			j.rootCRL = src.RootCRL
+		if src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
+			if j.rootCRL == nil {
+				j.rootCRL = src.RootCRL
+			}
+			j.rootCRLs = append(j.rootCRLs, src.RootCRL)
 		}
 	}
 	if j.pckCRL == nil {
@@ -401,26 +441,49 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 			return nil, fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
-	// Revocation.
-	if j.rootCRL.revokes(chain.ca) {
-		return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
-	}
-	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
-		if j.rootCRL.revokes(s) {
-			return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+	// Revocation, by every CRL held of each issuer.
+	for _, l := range j.rootCRLs {
+		if l.revokes(chain.ca) {
+			return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
+		}
+		for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
+			if l.revokes(s) {
+				return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+			}
 		}
 	}
-	if j.pckCRL.revokes(chain.pck) {
-		return nil, fmt.Errorf("%w: the PCK certificate (serial %x) is revoked by its CA's CRL", attest.ErrChain, chain.pck.SerialNumber)
+	for _, l := range j.pckCRLs {
+		if l.revokes(chain.pck) {
+			return nil, fmt.Errorf("%w: the PCK certificate (serial %x) is revoked by its CA's CRL", attest.ErrChain, chain.pck.SerialNumber)
+		}
 	}
 	return j, nil
 }
 
 // verifyCarried verifies an envelope's collateral to v's roots, once per
-// distinct bytes (cached by their hash).
+// distinct bytes (cached by their hash): all but the PCK CRL, whose issuer
+// is the quote's PCK CA, known only with the quote: collateral() verifies it
+// against that CA at each use. It is neither in the cache key nor in the
+// cached value, so that a PCK CRL that does not verify never leaves an
+// entry behind (nor do endless variants of one evict good entries).
+//
+// The key is what the collateral's signatures cover, not how it is spelt:
+// the TCB Info's and QE Identity's signed JSON values and their
+// signatures' bytes (s normalised: (r, s) and (r, n-s) both verify), not
+// the unsigned outer JSON around them (whitespace, field order, the hex
+// case of the signature), so that respellings of one genuine collateral
+// are one entry, and cost one verification, not one each.
 func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error) {
+	tcbSigned, tcbSig, err := splitSigned(c.TCBInfo, "tcbInfo")
+	if err != nil {
+		return nil, fmt.Errorf("tcb info: %w", err)
+	}
+	qeSigned, qeSig, err := splitSigned(c.QEIdentity, "enclaveIdentity")
+	if err != nil {
+		return nil, fmt.Errorf("qe identity: %w", err)
+	}
 	h := sha256.New()
-	for _, b := range [][]byte{c.TCBInfo, c.QEIdentity, c.TCBSigningCert, c.PCKCRL, c.RootCRL} {
+	for _, b := range [][]byte{tcbSigned, canonicalSig(tcbSig), qeSigned, canonicalSig(qeSig), c.TCBSigningCert, c.RootCRL} {
 		var n [8]byte
 		for i := range 8 {
 			n[i] = byte(len(b) >> (8 * i))
@@ -432,6 +495,14 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	copy(key[:], h.Sum(nil))
 	if col, hit := v.carried.Get(key); hit {
 		return col, nil
+	}
+	// Verifying fresh collateral costs several signature verifications
+	// (the signer's certificate, TCB Info, QE Identity, the root CRL), and
+	// attempts cost nothing to make (a root CRL or signer certificate that
+	// will not verify, say), replayed with a quote whose chain is cached:
+	// so it spends the same budget as a chain not seen before.
+	if v.coldChain != nil && !v.coldChain() {
+		return nil, attest.ColdChainRefused("envelope's collateral")
 	}
 	signer, err := x509.ParseCertificate(c.TCBSigningCert)
 	if err != nil {
@@ -446,9 +517,6 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	if err != nil {
 		return nil, err
 	}
-	// The PCK CRL's issuer is the quote's PCK CA, known only with the
-	// quote: collateral() verifies it against that CA.
-	col.pckCRLDER = c.PCKCRL
 	v.carried.Put(key, col)
 	return col, nil
 }

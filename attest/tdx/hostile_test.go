@@ -33,24 +33,28 @@ func TestHostile(t *testing.T) {
 		says       string
 	}
 	cases := map[string]tc{
-		"wrong REPORTDATA":             {quote: attesttest.TDXQuote{ReportData: make([]byte, 64)}, want: attest.ErrBinding, says: "REPORTDATA"},
-		"flipped quote byte":           {mutate: func(e *envelope.Envelope) { e.Quote[0x30+0x90] ^= 1 }, want: attest.ErrSignature, says: "quote's signature"},
-		"quote signed by another key":  {quote: attesttest.TDXQuote{BadQuoteSignature: true}, want: attest.ErrSignature, says: "attestation key"},
-		"QE report of another key":     {quote: attesttest.TDXQuote{QEReportNotByPCK: true}, want: attest.ErrSignature, says: "QE report's signature"},
-		"QE report binds another key":  {quote: attesttest.TDXQuote{QEReportOtherKey: true}, want: attest.ErrSignature, says: "does not bind the quote's attestation key"},
-		"PCK chain to another root":    {signer: other, want: attest.ErrChain, says: "PCK chain"},
-		"revoked PCK":                  {collateral: attesttest.TDXCollateralOptions{RevokePCK: true}, want: attest.ErrChain, says: "revoked"},
-		"collateral of another FMSPC":  {collateral: attesttest.TDXCollateralOptions{FMSPC: &otherFMSPC}, want: attest.ErrPolicy, says: "FMSPC 00906ed50000"},
-		"stale collateral":             {at: simIssue.AddDate(2, 0, 0), want: attest.ErrExpired, says: "to be updated by"},
-		"rolled back (minimum)":        {opts: Options{MinTCBEvaluationNumber: 18}, want: attest.ErrExpired, says: "below the minimum 18"},
-		"debug TD":                     {quote: attesttest.TDXQuote{Attributes: attesttest.TDXAttributeDebug}, want: attest.ErrPolicy, says: "debug TD"},
-		"OutOfDate TCB":                {quote: attesttest.TDXQuote{TCBStatus: "OutOfDate"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
-		"OutOfDate TCB, restated":      {collateral: attesttest.TDXCollateralOptions{Restatus: map[string]string{"UpToDate": "OutOfDate"}, Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
-		"SWHardeningNeeded by default": {quote: attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"SWHardeningNeeded": {"INTEL-SA-00615"}}}, want: attest.ErrPolicy, says: "SWHardeningNeeded (advisories: INTEL-SA-00615)"},
-		"QE not Intel's":               {quote: attesttest.TDXQuote{QEMRSigner: make([]byte, 32)}, want: attest.ErrChain, says: "TD QE"},
-		"truncated quote":              {mutate: func(e *envelope.Envelope) { e.Quote = e.Quote[:len(e.Quote)-10] }, want: attest.ErrMalformed},
-		"oversized quote":              {mutate: func(e *envelope.Envelope) { e.Quote = append(e.Quote, make([]byte, envelope.MaxTDXQuote)...) }, want: attest.ErrMalformed, says: "quote is"},
-		"field of another format":      {mutate: func(e *envelope.Envelope) { e.VCEK = []byte{1} }, want: attest.ErrMalformed, says: "vcek is not a field of tdx"},
+		"wrong REPORTDATA":            {quote: attesttest.TDXQuote{ReportData: make([]byte, 64)}, want: attest.ErrBinding, says: "REPORTDATA"},
+		"flipped quote byte":          {mutate: func(e *envelope.Envelope) { e.Quote[0x30+0x90] ^= 1 }, want: attest.ErrSignature, says: "quote's signature"},
+		"quote signed by another key": {quote: attesttest.TDXQuote{BadQuoteSignature: true}, want: attest.ErrSignature, says: "attestation key"},
+		"QE report of another key":    {quote: attesttest.TDXQuote{QEReportNotByPCK: true}, want: attest.ErrSignature, says: "QE report's signature"},
+		"QE report binds another key": {quote: attesttest.TDXQuote{QEReportOtherKey: true}, want: attest.ErrSignature, says: "does not bind the quote's attestation key"},
+		"PCK chain to another root":   {signer: other, want: attest.ErrChain, says: "PCK chain"},
+		"revoked PCK":                 {collateral: attesttest.TDXCollateralOptions{RevokePCK: true}, want: attest.ErrChain, says: "revoked"},
+		"collateral of another FMSPC": {collateral: attesttest.TDXCollateralOptions{FMSPC: &otherFMSPC}, want: attest.ErrPolicy, says: "FMSPC 00906ed50000"},
+		"stale collateral":            {at: simIssue.AddDate(2, 0, 0), want: attest.ErrExpired, says: "to be updated by"},
+		"rolled back (minimum)":       {opts: Options{MinTCBEvaluationNumber: 18}, want: attest.ErrExpired, says: "below the minimum 18"},
+		"debug TD":                    {quote: attesttest.TDXQuote{Attributes: attesttest.TDXAttributeDebug}, want: attest.ErrPolicy, says: "debug TD"},
+		// TD_ATTRIBUTES bits 7:0 are the TUD ("TD under debug") group: any
+		// of them, not only DEBUG, makes the TD untrusted.
+		"TUD profiling bit (HGS_PLUS_PROF)": {quote: attesttest.TDXQuote{Attributes: attesttest.TDXDefaultAttributes | 1<<4}, want: attest.ErrPolicy, says: "debug TD"},
+		"TUD reserved bit 7":                {quote: attesttest.TDXQuote{Attributes: attesttest.TDXDefaultAttributes | 1<<7}, want: attest.ErrPolicy, says: "debug TD"},
+		"OutOfDate TCB":                     {quote: attesttest.TDXQuote{TCBStatus: "OutOfDate"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
+		"OutOfDate TCB, restated":           {collateral: attesttest.TDXCollateralOptions{Restatus: map[string]string{"UpToDate": "OutOfDate"}, Advisories: map[string][]string{"OutOfDate": {"INTEL-SA-00837", "INTEL-SA-00960"}}}, want: attest.ErrPolicy, says: "OutOfDate (advisories: INTEL-SA-00837, INTEL-SA-00960)"},
+		"SWHardeningNeeded by default":      {quote: attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded"}, collateral: attesttest.TDXCollateralOptions{Advisories: map[string][]string{"SWHardeningNeeded": {"INTEL-SA-00615"}}}, want: attest.ErrPolicy, says: "SWHardeningNeeded (advisories: INTEL-SA-00615)"},
+		"QE not Intel's":                    {quote: attesttest.TDXQuote{QEMRSigner: make([]byte, 32)}, want: attest.ErrChain, says: "TD QE"},
+		"truncated quote":                   {mutate: func(e *envelope.Envelope) { e.Quote = e.Quote[:len(e.Quote)-10] }, want: attest.ErrMalformed},
+		"oversized quote":                   {mutate: func(e *envelope.Envelope) { e.Quote = append(e.Quote, make([]byte, envelope.MaxTDXQuote)...) }, want: attest.ErrMalformed, says: "quote is"},
+		"field of another format":           {mutate: func(e *envelope.Envelope) { e.VCEK = []byte{1} }, want: attest.ErrMalformed, says: "vcek is not a field of tdx"},
 	}
 
 	for name, tc := range cases {
@@ -214,6 +218,24 @@ func TestEnvelopeCollateralGlobalFloor(t *testing.T) {
 	}
 }
 
+// TestTDXModuleIdentitySigner: a TDX 1.5 module's MRSIGNERSEAM is judged
+// by its module identity's mrsigner, not the TCB Info's tdxModule's.
+func TestTDXModuleIdentitySigner(t *testing.T) {
+	ca := newSimCA(t)
+	other := bytes.Repeat([]byte{0x01}, 48)
+	o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleMRSigner: other}
+	v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
+	tdx15 := []byte{3, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TEETCBSVN: tdx15}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrPolicy)
+	if !strings.Contains(err.Error(), "MRSIGNERSEAM") {
+		t.Fatal(err)
+	}
+	// A TDX 1.0 module (TEE_TCB_SVN[1] = 0) is judged by the tdxModule.
+	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+}
+
 // TestTDXModuleIdentity: a TDX 1.5 module (TEE_TCB_SVN[1] > 0) is judged
 // by the TCB Info's TDX module identity of that version.
 func TestTDXModuleIdentity(t *testing.T) {
@@ -221,23 +243,60 @@ func TestTDXModuleIdentity(t *testing.T) {
 	svn := func(module byte) []byte { return []byte{module, 1, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0} }
 	// The TCB Info's module identity TDX_01 has one level, at SVN 3 of status.
 	for name, tc := range map[string]struct {
-		status string
-		svn    []byte
-		want   error
-		says   string
+		status   string
+		svn      []byte
+		want     error
+		says     string
+		restatus map[string]string // of the platform's TCB levels
 	}{
-		"up to date":         {"UpToDate", svn(3), nil, ""},
-		"module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate"},
-		"module SVN too low": {"UpToDate", svn(2), attest.ErrPolicy, "no TCB level of TDX module identity TDX_01"},
-		"no module identity": {"", svn(3), attest.ErrPolicy, "no TDX module identity TDX_01"},
+		"up to date":         {"UpToDate", svn(3), nil, "", nil},
+		"module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate", nil},
+		"module SVN too low": {"UpToDate", svn(2), attest.ErrPolicy, "no TCB level of TDX module identity TDX_01", nil},
+		"no module identity": {"", svn(3), attest.ErrPolicy, "no TDX module identity TDX_01", nil},
+		// The module's level never raises the platform's: an up-to-date
+		// module on an out-of-date platform is out of date (Intel's QVL
+		// converges the two statuses).
+		"platform out of date, module up to date":          {"UpToDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate", map[string]string{"UpToDate": "OutOfDate"}},
+		"platform SWHardeningNeeded, module out of date":   {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDate", map[string]string{"UpToDate": "SWHardeningNeeded"}},
+		"platform ConfigurationNeeded, module out of date": {"OutOfDate", svn(3), attest.ErrPolicy, "platform TCB status OutOfDateConfigurationNeeded", map[string]string{"UpToDate": "ConfigurationNeeded"}},
+		"module revoked": {"Revoked", svn(3), attest.ErrPolicy, "platform TCB status Revoked", nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleStatus: tc.status, NoModuleIdentity: tc.status == ""}
+			o := attesttest.TDXCollateralOptions{ModuleSVN: 3, ModuleStatus: tc.status, NoModuleIdentity: tc.status == "", Restatus: tc.restatus}
 			v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
 			c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TEETCBSVN: tc.svn}, nil)), simTime)
 			attesttest.CheckResult(t, c, err, tc.want)
 			if tc.says != "" && !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("%q does not say %q", err, tc.says)
+			}
+		})
+	}
+}
+
+// TestEnvelopeCRLRollback: an envelope's CRLs never undo a revocation the
+// server's CRLs hold. Intel's older CRLs, signed before it revoked a PCK or
+// a PCK CA, stay within their nextUpdate for weeks; one carried in an
+// envelope is checked, and so are the server's.
+func TestEnvelopeCRLRollback(t *testing.T) {
+	ca := newSimCA(t)
+	clean := simCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	for name, o := range map[string]attesttest.TDXCollateralOptions{
+		"PCK revoked by the server's PCK CRL":     {RevokePCK: true},
+		"PCK CA revoked by the server's root CRL": {RevokePlatformCA: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := simVerifier(t, ca, writeCollateral(t, ca, o), Options{})
+			e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+			c, err := v.Verify(marshal(t, e), simTime)
+			attesttest.CheckResult(t, c, err, attest.ErrChain)
+			// The same evaluation's collateral, with the CRLs from before
+			// the revocation.
+			e.Collateral = &envelope.TDXCollateral{TCBInfo: clean.TCBInfo, QEIdentity: clean.QEIdentity,
+				TCBSigningCert: ca.TCBSigning.Raw, PCKCRL: clean.PCKCRL, RootCRL: clean.RootCRL}
+			c, err = v.Verify(marshal(t, e), simTime)
+			attesttest.CheckResult(t, c, err, attest.ErrChain)
+			if !strings.Contains(err.Error(), "revoked") {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -41,7 +41,20 @@ func (j *judged) check(q *quote, chain *pckChain) error {
 	if !strings.EqualFold(info.PceID, chain.pceID) {
 		return fmt.Errorf("%w: TCB Info is for PCEID %s, the PCK certificate's is %s", attest.ErrPolicy, info.PceID, chain.pceID)
 	}
-	m := info.TdxModule
+	// The module's signer and attributes: the TCB Info's tdxModule, or for
+	// a TDX 1.5 module (TEE_TCB_SVN[1] > 0) its module identity's, as
+	// Intel's QVL takes them (a TCB Info without that identity is refused
+	// by platformLevel).
+	m := pcs.TdxModule{Mrsigner: info.TdxModule.Mrsigner, Attributes: info.TdxModule.Attributes, AttributesMask: info.TdxModule.AttributesMask}
+	if svn := body.GetTeeTcbSvn(); len(svn) > 1 && svn[1] > 0 {
+		id := "TDX_" + hex.EncodeToString(svn[1:2])
+		for _, mi := range info.TdxModuleIdentities {
+			if strings.EqualFold(mi.ID, id) {
+				m = pcs.TdxModule{Mrsigner: mi.Mrsigner, Attributes: mi.Attributes, AttributesMask: mi.AttributesMask}
+				break
+			}
+		}
+	}
 	if !bytes.Equal(m.Mrsigner.Bytes, body.GetMrSignerSeam()) {
 		return fmt.Errorf("%w: MRSIGNERSEAM %x is not the TDX module signer of the TCB Info", attest.ErrPolicy, body.GetMrSignerSeam())
 	}
@@ -80,8 +93,8 @@ type tcbResult struct {
 
 // judge finds the platform's and the QE's TCB levels (Intel's algorithm:
 // the first level, in the TCB Info's order, that the PCK's SGX SVNs and
-// PCESVN and the TD's TEE_TCB_SVN all reach; the TDX module identity's
-// level when TEE_TCB_SVN[1] > 0; the QE's first level at or below its
+// PCESVN and the TD's TEE_TCB_SVN all reach; when TEE_TCB_SVN[1] > 0,
+// that level converged with the TDX module identity's (converge); the QE's first level at or below its
 // ISVSVN) and applies the policy, naming every unmet condition at once.
 func (v *Verifier) judge(q *quote, chain *pckChain, j *judged) (*tcbResult, error) {
 	body := q.proto.GetTdQuoteBody()
@@ -116,7 +129,7 @@ func (v *Verifier) judge(q *quote, chain *pckChain, j *judged) (*tcbResult, erro
 		problems = append(problems, fmt.Sprintf("QE TCB status %s (advisories: %s) is not admitted", res.qeStatus, advisories(qeLevel.AdvisoryIDs)))
 	}
 	if isDebug(body.GetTdAttributes()) && !v.allowDebug {
-		problems = append(problems, "the TD is a debug TD (TD_ATTRIBUTES.DEBUG): its host can read its memory")
+		problems = append(problems, fmt.Sprintf("the TD is a debug TD (TD_ATTRIBUTES.TUD 0x%02x: DEBUG or another TD-under-debug bit): its host can read or profile it", body.GetTdAttributes()[0]))
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", attest.ErrPolicy, strings.Join(problems, "; "))
@@ -149,7 +162,7 @@ func platformLevel(info pcs.TcbInfo, svn []byte, ext *pcs.PckExtensions) (*pcs.T
 			if strings.EqualFold(m.ID, id) {
 				for i := range m.TcbLevels {
 					if uint32(svn[0]) >= m.TcbLevels[i].Tcb.Isvsvn {
-						return &m.TcbLevels[i], nil
+						return converge(found, &m.TcbLevels[i])
 					}
 				}
 				return nil, fmt.Errorf("no TCB level of TDX module identity %s matches the module's SVN %d", id, svn[0])
@@ -158,6 +171,33 @@ func platformLevel(info pcs.TcbInfo, svn []byte, ext *pcs.PckExtensions) (*pcs.T
 		return nil, fmt.Errorf("the TCB Info has no TDX module identity %s", id)
 	}
 	return found, nil
+}
+
+// converge combines the platform's TCB level with its TDX module
+// identity's level, as Intel's Quote Verification Library does: the
+// platform's status stands, lowered to OutOfDate (or
+// OutOfDateConfigurationNeeded) when the module is OutOfDate, refused when
+// the module is Revoked; the advisories are both levels'. A module level
+// never raises the platform's status: an up-to-date TDX 1.5 module on a
+// platform whose SGX or microcode TCB is out of date is out of date.
+func converge(platform, module *pcs.TcbLevel) (*pcs.TcbLevel, error) {
+	out := *platform
+	out.AdvisoryIDs = append(append([]string(nil), platform.AdvisoryIDs...), module.AdvisoryIDs...)
+	switch string(module.TcbStatus) {
+	case statusUpToDate:
+	case "OutOfDate":
+		switch string(platform.TcbStatus) {
+		case statusUpToDate, "SWHardeningNeeded":
+			out.TcbStatus = "OutOfDate"
+		case "ConfigurationNeeded", "ConfigurationAndSWHardeningNeeded":
+			out.TcbStatus = "OutOfDateConfigurationNeeded"
+		}
+	case "Revoked":
+		out.TcbStatus = "Revoked"
+	default:
+		return nil, fmt.Errorf("TDX module identity TCB level has status %q, which is not UpToDate, OutOfDate or Revoked", module.TcbStatus)
+	}
+	return &out, nil
 }
 
 func reaches(have []byte, want []pcs.TcbComponent, from int) bool {

@@ -22,7 +22,7 @@
 // the TDX module's signer and attributes, Intel's QE); that REPORTDATA is
 // the envelope's binding (in constant time); and the policy: the TCB levels
 // of the platform and of the QE (tcb.go), UpToDate unless
-// Options.AllowTCBStatus names more, and TD_ATTRIBUTES.DEBUG refused unless
+// Options.AllowTCBStatus names more, and TD_ATTRIBUTES.TUD (DEBUG and the other TD-under-debug bits, 7:0) refused unless
 // Options.AllowDebug; every unmet condition named at once. Only then does it
 // return claims. Every error wraps exactly one attest kind; claims are nil
 // whenever the error is not.
@@ -32,8 +32,9 @@
 // verifications (the quote's and the QE report's); verified collateral is
 // cached too (the server's is verified when loaded, an envelope's by its
 // hash). A hit means the very same bytes were verified to this Verifier's
-// roots; validity and revocation are checked again at each call. A chain
-// not in the cache is verified only if Options.ColdChain admits it.
+// roots; validity and revocation are checked again at each call. A chain,
+// or envelope collateral, not in the cache is verified only if
+// Options.ColdChain admits it.
 //
 // Threat model. The attacker controls every byte of the envelope: the quote
 // (and the PCK chain in it), the collateral in it, the key, nonce and user
@@ -97,7 +98,7 @@ type Options struct {
 	// AllowTCBStatus lists TCB statuses admitted beside UpToDate
 	// ("SWHardeningNeeded", ...). Nil admits UpToDate only.
 	AllowTCBStatus []string
-	// AllowDebug admits debug TDs (TD_ATTRIBUTES.DEBUG). False refuses them.
+	// AllowDebug admits debug TDs (any bit of TD_ATTRIBUTES.TUD, 7:0, DEBUG among them). False refuses them.
 	AllowDebug bool
 	// MinTCBEvaluationNumber refuses TCB Info and QE Identity whose
 	// tcbEvaluationDataNumber is lower. Zero: no minimum beyond the server's
@@ -109,9 +110,9 @@ type Options struct {
 	// CacheSize bounds the cache of verified chains and of verified
 	// envelope collateral. Zero: 4096.
 	CacheSize int
-	// ColdChain, if not nil, is asked before verifying a PCK chain not in
-	// the cache; false refuses the evidence (attest.ErrThrottled). Nil
-	// admits every chain.
+	// ColdChain, if not nil, is asked before verifying a PCK chain, or an
+	// envelope's collateral, not in the cache; false refuses the evidence
+	// (attest.ErrThrottled). Nil admits every chain.
 	ColdChain func() bool
 }
 
@@ -260,6 +261,10 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 	}, nil
 }
 
-// isDebug reads TD_ATTRIBUTES.DEBUG, bit 0 (Intel TDX module ABI,
-// TDINFO_STRUCT): the host can read and write a debug TD's memory.
-func isDebug(attrs []byte) bool { return len(attrs) > 0 && attrs[0]&1 != 0 }
+// isDebug reads TD_ATTRIBUTES.TUD, bits 7:0 (Intel TDX module ABI,
+// TD_PARAMS ATTRIBUTES: "TD Under Debug"; if any bit of the group is set,
+// the TD is untrusted): DEBUG (bit 0), with which the host can read and
+// write the TD's memory, and the host profiling and debug features of the
+// rest of the group (bits 4 to 6 on TDX 1.5: HGS_PLUS_PROF, PERF_PROF,
+// PMT_PROF; the others reserved for more). Any of them makes a debug TD.
+func isDebug(attrs []byte) bool { return len(attrs) > 0 && attrs[0] != 0 }
