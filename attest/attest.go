@@ -197,6 +197,43 @@ type TDXClaims struct {
 	TCBEvaluationDataNumber int    // of the TCB Info that judged it
 }
 
+// tcbStatusRank orders Intel's TCB statuses from best to worst.
+var tcbStatusRank = map[string]int{
+	"UpToDate":                          0,
+	"SWHardeningNeeded":                 1,
+	"ConfigurationNeeded":               2,
+	"ConfigurationAndSWHardeningNeeded": 3,
+	"OutOfDate":                         4,
+	"OutOfDateConfigurationNeeded":      5,
+	"Revoked":                           6,
+}
+
+// OverallTCBStatus is the worse of the platform's and the quoting
+// enclave's TCB statuses (a status Intel may add later counts as the
+// worst): what kms:RecipientAttestation:TdxTcbStatus says, so that a policy
+// pinning UpToDate admits neither a platform nor a QE that is less, whatever
+// else the server's --tdx-allow-tcb-status admits.
+func (t *TDXClaims) OverallTCBStatus() string {
+	worse := func(a, b string) string {
+		ra, oka := tcbStatusRank[a]
+		rb, okb := tcbStatusRank[b]
+		switch {
+		case a == "":
+			return b
+		case b == "":
+			return a
+		case !oka:
+			return a
+		case !okb:
+			return b
+		case rb > ra:
+			return b
+		}
+		return a
+	}
+	return worse(t.TCBStatus, t.QETCBStatus)
+}
+
 // Measurements returns the claims' measurements as the key-policy condition
 // keys that name them (conditions.go), with values in lower-case hex or, for
 // Format, the format's name. Each format has its own keys, so one vendor's
@@ -207,7 +244,8 @@ type TDXClaims struct {
 // :TpmPCR0..:TpmPCR23; an AWS NitroTPM document :NitroTPMPCR0..:NitroTPMPCR23,
 // as AWS KMS names them, and never Nitro Enclaves' :PCRn or :ImageSha384;
 // Intel TDX :TdxMrTd, :TdxRtmr0..:TdxRtmr3, :TdxMrConfigId and
-// :TdxTcbStatus (the status itself, "UpToDate").
+// :TdxTcbStatus (the worse of the platform's and the QE's statuses, e.g.
+// "UpToDate").
 // Every format gives kms:RecipientAttestation:Format.
 // Policy compares these and nothing else, so it never needs to know a format.
 func (c *Claims) Measurements() map[string]string {
@@ -236,7 +274,7 @@ func (c *Claims) Measurements() map[string]string {
 				m[AttestationPrefix+"TdxRtmr"+strconv.Itoa(i)] = hex.EncodeToString(r)
 			}
 			m[AttestationPrefix+"TdxMrConfigId"] = hex.EncodeToString(c.TDX.MRConfigID)
-			m[AttestationPrefix+"TdxTcbStatus"] = c.TDX.TCBStatus
+			m[AttestationPrefix+"TdxTcbStatus"] = c.TDX.OverallTCBStatus()
 		}
 	case FormatNitroTPM:
 		for i, v := range c.NitroTPMPCRs {

@@ -45,3 +45,23 @@ func TestTDXConditionKeys(t *testing.T) {
 		t.Fatal("sniff")
 	}
 }
+
+// TestTdxTcbStatusIsTheWorse: the key is the worse of the platform's and
+// the QE's statuses, so that a policy pinning UpToDate does not admit a QE
+// at a status the server's --tdx-allow-tcb-status lets through.
+func TestTdxTcbStatusIsTheWorse(t *testing.T) {
+	for _, tc := range []struct{ platform, qe, want string }{
+		{"UpToDate", "UpToDate", "UpToDate"},
+		{"UpToDate", "SWHardeningNeeded", "SWHardeningNeeded"},
+		{"OutOfDate", "UpToDate", "OutOfDate"},
+		{"SWHardeningNeeded", "OutOfDate", "OutOfDate"},
+		{"UpToDate", "SomethingNew", "SomethingNew"},
+		{"SomethingNew", "Revoked", "SomethingNew"},
+		{"UpToDate", "", "UpToDate"},
+	} {
+		c := &Claims{Format: FormatTDX, TDX: &TDXClaims{TCBStatus: tc.platform, QETCBStatus: tc.qe}}
+		if got := c.Measurements()[AttestationPrefix+"TdxTcbStatus"]; got != tc.want {
+			t.Errorf("platform %s, QE %s: TdxTcbStatus %q, want %q", tc.platform, tc.qe, got, tc.want)
+		}
+	}
+}

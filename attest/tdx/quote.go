@@ -34,8 +34,19 @@ const quoteVersion = 4
 
 // parseQuote parses raw strictly: version 4, TEE type TDX, go-tdx-guest's
 // own size checks, and bytes that re-encode to themselves (so nothing
-// trails the certification data but the PEM chain's optional NUL).
-func parseQuote(raw []byte) (*quote, error) {
+// trails the certification data but the PEM chain's optional NUL). Every
+// go-tdx-guest call in it runs under guard: a panic on hostile bytes is a
+// malformed quote, in verify-evidence as in the server.
+func parseQuote(raw []byte) (q *quote, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			q, err = nil, fmt.Errorf("%w: quote: go-tdx-guest failed: %v", attest.ErrMalformed, r)
+		}
+	}()
+	return parseQuoteUnguarded(raw)
+}
+
+func parseQuoteUnguarded(raw []byte) (*quote, error) {
 	if len(raw) < 2 {
 		return nil, fmt.Errorf("%w: quote is %d bytes", attest.ErrMalformed, len(raw))
 	}
