@@ -122,10 +122,43 @@ func TestAllowedStatus(t *testing.T) {
 	}
 	// Debug admitted only with AllowDebug, and then said.
 	v = simVerifier(t, ca, dir, Options{AllowTCBStatus: []string{"SWHardeningNeeded"}, AllowDebug: true})
-	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded", Attributes: attesttest.TDXAttributeDebug}, nil)), simTime)
+	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{TCBStatus: "SWHardeningNeeded", Debug: true}, nil)), simTime)
 	attesttest.CheckResult(t, c, err, nil)
 	if !c.Debug {
 		t.Fatal("debug TD not said")
+	}
+}
+
+// TestTDAttributes: a TD without SEPT_VE_DISABLE (its host can inject #VE
+// where it likes; the bit is not measured) and a MIGRATABLE TD are refused
+// unless admitted, each saying why.
+func TestTDAttributes(t *testing.T) {
+	ca := newSimCA(t)
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	noSEPTVE := uint64(1) << 30 // PKS only, as Intel's sample quote
+	migratable := attesttest.TDXDefaultAttributes | 1<<29
+	for _, tc := range []struct {
+		name  string
+		attrs uint64
+		opts  Options
+		says  string
+	}{
+		{"no SEPT_VE_DISABLE", noSEPTVE, Options{}, "SEPT_VE_DISABLE"},
+		{"no SEPT_VE_DISABLE, admitted", noSEPTVE, Options{AllowSEPTVE: true}, ""},
+		{"migratable", migratable, Options{}, "MIGRATABLE"},
+		{"migratable, admitted", migratable, Options{AllowMigratable: true}, ""},
+		{"the default", 0, Options{}, ""},
+	} {
+		v := simVerifier(t, ca, dir, tc.opts)
+		c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{Attributes: tc.attrs}, nil)), simTime)
+		if tc.says == "" {
+			attesttest.CheckResult(t, c, err, nil)
+			continue
+		}
+		attesttest.CheckResult(t, c, err, attest.ErrPolicy)
+		if !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: %v", tc.name, err)
+		}
 	}
 }
 

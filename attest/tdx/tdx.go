@@ -100,6 +100,16 @@ type Options struct {
 	AllowTCBStatus []string
 	// AllowDebug admits debug TDs (any bit of TD_ATTRIBUTES.TUD, 7:0, DEBUG among them). False refuses them.
 	AllowDebug bool
+	// AllowSEPTVE admits TDs whose TD_ATTRIBUTES.SEPT_VE_DISABLE (bit 28)
+	// is clear: their host can inject #VE exceptions at points of its
+	// choosing, and the bit is not in MRTD, so the host picks it at launch
+	// without a measured value changing. Linux guests set it (the kernel
+	// refuses to run without it outside debug). False refuses such TDs.
+	AllowSEPTVE bool
+	// AllowMigratable admits TDs whose TD_ATTRIBUTES.MIGRATABLE (bit 29) is
+	// set: their state may move to a platform this quote does not cover.
+	// False refuses them.
+	AllowMigratable bool
 	// MinTCBEvaluationNumber refuses TCB Info and QE Identity whose
 	// tcbEvaluationDataNumber is lower. Zero: no minimum beyond the server's
 	// own collateral's.
@@ -127,16 +137,17 @@ const defaultCacheSize = 4096
 
 // Verifier verifies tdx evidence envelopes. It is safe for concurrent use.
 type Verifier struct {
-	roots      []*x509.Certificate
-	pool       *x509.CertPool
-	source     Source
-	allowed    map[string]bool
-	allowDebug bool
-	minEval    int
-	grace      time.Duration
-	chains     *fifo.Cache[[32]byte, *pckChain]
-	carried    *fifo.Cache[[32]byte, *Collateral] // envelope collateral verified to roots
-	coldChain  func() bool
+	roots                        []*x509.Certificate
+	pool                         *x509.CertPool
+	source                       Source
+	allowed                      map[string]bool
+	allowDebug                   bool
+	allowSEPTVE, allowMigratable bool
+	minEval                      int
+	grace                        time.Duration
+	chains                       *fifo.Cache[[32]byte, *pckChain]
+	carried                      *fifo.Cache[[32]byte, *Collateral] // envelope collateral verified to roots
+	coldChain                    func() bool
 }
 
 var _ attest.Verifier = (*Verifier)(nil)
@@ -173,7 +184,8 @@ func New(o Options) (*Verifier, error) {
 	}
 	return &Verifier{
 		roots: roots, pool: pool, source: o.Collateral, allowed: allowed,
-		allowDebug: o.AllowDebug, minEval: o.MinTCBEvaluationNumber, grace: o.CollateralGrace,
+		allowDebug: o.AllowDebug, allowSEPTVE: o.AllowSEPTVE, allowMigratable: o.AllowMigratable,
+		minEval: o.MinTCBEvaluationNumber, grace: o.CollateralGrace,
 		chains:    fifo.New[[32]byte, *pckChain](size),
 		carried:   fifo.New[[32]byte, *Collateral](size),
 		coldChain: o.ColdChain,
@@ -268,3 +280,11 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time) (*attest.Claims, 
 // rest of the group (bits 4 to 6 on TDX 1.5: HGS_PLUS_PROF, PERF_PROF,
 // PMT_PROF; the others reserved for more). Any of them makes a debug TD.
 func isDebug(attrs []byte) bool { return len(attrs) > 0 && attrs[0] != 0 }
+
+// TD_ATTRIBUTES bits beyond the TUD group (little-endian, 8 bytes).
+const (
+	attrSEPTVEDisable = 28
+	attrMigratable    = 29
+)
+
+func attrBit(attrs []byte, bit int) bool { return len(attrs) > bit/8 && attrs[bit/8]&(1<<(bit%8)) != 0 }

@@ -20,6 +20,8 @@ type tdxFlags struct {
 	grace       time.Duration
 	minEval     int
 	allowStatus string
+	// allowSEPTVE, allowMigratable admit TDs with those attributes.
+	allowSEPTVE, allowMigratable bool
 	// logger is serve's: told of every collateral reload (nil: none).
 	logger *slog.Logger
 }
@@ -30,10 +32,13 @@ func (f *tdxFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.grace, "tdx-collateral-grace", 0, "accept TDX collateral up to this `duration` past its nextUpdate (default: none)")
 	fs.IntVar(&f.minEval, "tdx-min-tcb-evaluation-number", 0, "refuse TDX TCB Info and QE Identity whose tcbEvaluationDataNumber is below this `number`")
 	fs.StringVar(&f.allowStatus, "tdx-allow-tcb-status", "", "accept TDX platforms and QEs of these TCB `statuses` (comma-separated, e.g. SWHardeningNeeded) beside UpToDate")
+	fs.BoolVar(&f.allowSEPTVE, "tdx-allow-sept-ve", false, "accept TDs without TD_ATTRIBUTES.SEPT_VE_DISABLE (their host can inject #VE exceptions; the bit is not measured)")
+	fs.BoolVar(&f.allowMigratable, "tdx-allow-migratable", false, "accept MIGRATABLE TDs (their state may move to a platform the quote does not cover)")
 }
 
 func (f *tdxFlags) verifier(allowDebug bool, coldChain func() bool) (*tdx.Verifier, error) {
-	o := tdx.Options{AllowDebug: allowDebug, ColdChain: coldChain, CollateralGrace: f.grace, MinTCBEvaluationNumber: f.minEval}
+	o := tdx.Options{AllowDebug: allowDebug, ColdChain: coldChain, CollateralGrace: f.grace, MinTCBEvaluationNumber: f.minEval,
+		AllowSEPTVE: f.allowSEPTVE, AllowMigratable: f.allowMigratable}
 	if f.grace < 0 || f.minEval < 0 {
 		return nil, usageError("--tdx-collateral-grace and --tdx-min-tcb-evaluation-number must not be negative")
 	}

@@ -40,7 +40,7 @@ func tdxSim(t *testing.T, debug bool) (roots, collateral, evidence string) {
 	spki, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	q := attesttest.TDXQuote{Nonce: []byte("n"), MRTD: []byte(strings.Repeat("\xab", 48))}
 	if debug {
-		q.Attributes = attesttest.TDXAttributeDebug
+		q.Debug = true
 	}
 	b, err := ca.Evidence(spki, q)
 	if err != nil {
