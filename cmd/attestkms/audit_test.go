@@ -185,6 +185,14 @@ func checkChangeRecords(t *testing.T, c *awskms.Client, dataDir string, acked []
 	var marker *string
 	for {
 		out, err := c.ListKeys(context.Background(), &awskms.ListKeysInput{Marker: marker})
+		for try := 0; err != nil && strings.Contains(err.Error(), "use of closed network connection") && try < 3; try++ {
+			// Seen twice in CI (1 run in ~10): the client's read of a 200
+			// answer failed on a connection closed on the client's side.
+			// Not understood yet (the note of 2026-12-07 says so); a read
+			// changes nothing, so it is asked again.
+			t.Logf("ListKeys: %v; again", err)
+			out, err = c.ListKeys(context.Background(), &awskms.ListKeysInput{Marker: marker})
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
