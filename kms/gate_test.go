@@ -269,6 +269,7 @@ var gateNoKey = map[string]string{
 	"Account":        "the account's ids",
 	"Region":         "the server's region",
 	"Node":           "the node's id",
+	"ServiceKeys":    "the public half of the answer-signing keys: public by design (GET /service-key), no key of the account",
 	// The admin API's operations: credentials, for a caller with the admin
 	// permission (requireAdmin); no key, and no secret of one.
 	"CreateCredential": "makes an access key pair, no key",
