@@ -236,3 +236,20 @@ func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer
 	}
 	return sig, nil
 }
+
+// FormatServiceKeys is keys as `attestkms service-key` and GET /service-key
+// give them: for each, a comment line with its fingerprint and dates, then
+// its PEM public key (answer.ParsePEM reads the whole text back; the
+// fingerprint alone is what `enclavetool --service-key` also takes).
+func FormatServiceKeys(keys []ServiceKey) []byte {
+	var b []byte
+	for _, k := range keys {
+		b = fmt.Appendf(b, "# attestkms service key (Ed25519) SHA256:%s created %s", k.ID, k.CreatedAt.UTC().Format(time.RFC3339))
+		if k.RetiredAt != nil {
+			b = fmt.Appendf(b, " retires %s", k.RetiredAt.UTC().Format(time.RFC3339))
+		}
+		b = append(b, '\n')
+		b = append(b, answer.EncodePEM(k.PublicKey)...)
+	}
+	return b
+}
