@@ -30,7 +30,7 @@ type DecryptResponse struct {
 	EncryptionAlgorithm string
 	// AnswerSignature, with a Recipient, is the service key's signature of
 	// the answer (servicekey.go, docs/answers.md); nil otherwise.
-	AnswerSignature *answer.Signature
+	AnswerSignature *AnswerSignature
 }
 
 func (r *DecryptResponse) wipe() { clear(r.Plaintext) }

@@ -31,7 +31,7 @@ type DeriveSharedSecretResponse struct {
 	KeyOrigin              string
 	// AnswerSignature, with a Recipient, is the service key's signature of
 	// the answer (servicekey.go, docs/answers.md); nil otherwise.
-	AnswerSignature *answer.Signature
+	AnswerSignature *AnswerSignature
 }
 
 func (r *DeriveSharedSecretResponse) wipe() { clear(r.SharedSecret) }

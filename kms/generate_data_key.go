@@ -32,7 +32,7 @@ type GenerateDataKeyResponse struct {
 	KeyRef
 	// AnswerSignature, with a Recipient, is the service key's signature of
 	// the answer (servicekey.go, docs/answers.md); nil otherwise.
-	AnswerSignature *answer.Signature
+	AnswerSignature *AnswerSignature
 }
 
 // GenerateDataKeyWithoutPlaintextRequest asks for a data key returned only

@@ -35,7 +35,7 @@ type GenerateDataKeyPairResponse struct {
 	CiphertextForRecipient   []byte
 	// AnswerSignature, with a Recipient, is the service key's signature of
 	// the answer (servicekey.go, docs/answers.md); nil otherwise.
-	AnswerSignature *answer.Signature
+	AnswerSignature *AnswerSignature
 }
 
 // GenerateDataKeyPairWithoutPlaintextRequest asks for a key pair whose

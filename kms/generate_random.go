@@ -22,7 +22,7 @@ type GenerateRandomResponse struct {
 	CiphertextForRecipient []byte
 	// AnswerSignature, with a Recipient, is the service key's signature of
 	// the answer (servicekey.go, docs/answers.md); nil otherwise.
-	AnswerSignature *answer.Signature
+	AnswerSignature *AnswerSignature
 }
 
 func (r *GenerateRandomResponse) wipe() { clear(r.Plaintext) }

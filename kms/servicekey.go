@@ -27,6 +27,10 @@ import (
 // root key (store.SealServiceKeys), like every secret: a root-key rotation
 // reseals it, a backup carries it.
 
+// AnswerSignature is an answer's signature by the service key (package
+// answer): the dialects carry it in their extension member.
+type AnswerSignature = answer.Signature
+
 // ServiceKey is one of the service's answer-signing keys, public part.
 type ServiceKey struct {
 	ID        string // answer.Fingerprint of PublicKey: the KeyId of its signatures
@@ -222,7 +226,7 @@ func StoredServiceKeys(ctx context.Context, opts Options) ([]ServiceKey, error) 
 // without a Recipient (a plaintext answer, or a public-key wrap, which
 // proves nothing about its holder and is not signed). fields are
 // answer.Fields(op)'s, in order.
-func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer.Field) (*answer.Signature, error) {
+func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer.Field) (*AnswerSignature, error) {
 	if to.doc == nil {
 		return nil, nil
 	}

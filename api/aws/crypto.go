@@ -3,7 +3,6 @@ package aws
 import (
 	"context"
 
-	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -361,7 +360,7 @@ type answerSignature struct {
 }
 
 // wireSignature is sig as the member; nil (member omitted) for nil.
-func wireSignature(sig *answer.Signature) *answerSignature {
+func wireSignature(sig *kms.AnswerSignature) *answerSignature {
 	if sig == nil {
 		return nil
 	}

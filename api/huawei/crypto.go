@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"strconv"
 
-	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/api/internal/pipeline"
 	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
@@ -40,7 +39,7 @@ type answerSignature struct {
 
 // recipientAnswer is the member for cfr and its signature sig over an
 // answer under keyARN.
-func recipientAnswer(cfr []byte, sig *answer.Signature, keyARN string) ciphertextRecipient {
+func recipientAnswer(cfr []byte, sig *kms.AnswerSignature, keyARN string) ciphertextRecipient {
 	r := ciphertextRecipient{CiphertextRecipient: base64.StdEncoding.EncodeToString(cfr)}
 	if sig != nil {
 		r.Signature = &answerSignature{KeyID: sig.KeyID, PublicKey: base64.StdEncoding.EncodeToString(sig.PublicKey), Signature: base64.StdEncoding.EncodeToString(sig.Signature), KeyARN: keyARN}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	answersig "github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/api/internal/secretjson"
 	"github.com/attestkms/attestkms/kms"
 )
@@ -245,7 +244,7 @@ type answerSignature struct {
 }
 
 // wireSignature is sig as the member; nil (member omitted) for nil.
-func wireSignature(sig *answersig.Signature, keyARN string) *answerSignature {
+func wireSignature(sig *kms.AnswerSignature, keyARN string) *answerSignature {
 	if sig == nil {
 		return nil
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -25,6 +27,20 @@ func TestServiceKeyCommand(t *testing.T) {
 	}
 	if !strings.Contains(out, "SHA256:"+answer.Fingerprint(keys[0])) {
 		t.Fatalf("output does not name the key's fingerprint: %q", out)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/service-key" {
+			w.Write([]byte(out))
+			return
+		}
+		w.Write([]byte("not a key"))
+	}))
+	defer srv.Close()
+	if code, got, errs := runCmd("service-key", "--endpoint", srv.URL); code != 0 || got != out {
+		t.Fatalf("service-key --endpoint: exit %d %q %s", code, got, errs)
+	}
+	if code, _, errs := runCmd("service-key", "--endpoint", srv.URL+"/x"); code == 0 || !strings.Contains(errs, "no PUBLIC KEY") {
+		t.Fatalf("service-key --endpoint of no key: exit %d %s", code, errs)
 	}
 	if code, out, _ := runCmd("service-key", "--help"); code != 0 || !strings.Contains(out, "enclavetool --service-key") {
 		t.Fatalf("service-key --help: %d %q", code, out)
