@@ -35,8 +35,10 @@ type AnswerSignature = answer.Signature
 type ServiceKey struct {
 	ID        string // answer.Fingerprint of PublicKey: the KeyId of its signatures
 	CreatedAt time.Time
-	// RetiredAt, if set, is when the key stops being published (a rotated
-	// key's grace ends): it no longer signs once a newer key exists.
+	// RetiredAt, if set, is when the key's grace ends (RotateServiceKey):
+	// until then it is published and still signs, the newer key published
+	// beside it so that enclave images can pin both; from then on it is
+	// neither.
 	RetiredAt *time.Time
 	PublicKey ed25519.PublicKey
 }
@@ -52,11 +54,29 @@ type serviceKeyRecord struct {
 	PrivateKey []byte     `json:"private_key"` // the 32-byte Ed25519 seed
 }
 
-// serviceKeys is the open set: keys oldest first, signer the newest's
-// private key.
+// serviceKeys is the open set: keys oldest first, and their private keys
+// (privs[i] is keys[i]'s).
 type serviceKeys struct {
-	keys   []ServiceKey
-	signer ed25519.PrivateKey
+	keys  []ServiceKey
+	privs []ed25519.PrivateKey
+}
+
+// signer is the key that signs at now: the oldest whose grace has not
+// ended (a rotated key signs until its retirement, so that enclaves that
+// pin only it keep working through the grace), else the newest.
+func (set *serviceKeys) signer(now time.Time) ed25519.PrivateKey {
+	for i, k := range set.keys {
+		if k.RetiredAt == nil || now.Before(*k.RetiredAt) {
+			return set.privs[i]
+		}
+	}
+	return set.privs[len(set.privs)-1]
+}
+
+func (set *serviceKeys) zero() {
+	for _, p := range set.privs {
+		clear(p)
+	}
 }
 
 // newServiceKeyRecord generates a key.
@@ -111,9 +131,10 @@ func openServiceKeys(sl *sealer.Sealer, sealed []byte) (*serviceKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &serviceKeys{signer: ed25519.NewKeyFromSeed(recs[len(recs)-1].PrivateKey)}
+	set := &serviceKeys{}
 	for _, r := range recs {
 		set.keys = append(set.keys, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
+		set.privs = append(set.privs, ed25519.NewKeyFromSeed(r.PrivateKey))
 		clear(r.PrivateKey)
 	}
 	return set, nil
@@ -211,7 +232,7 @@ func StoredServiceKeys(ctx context.Context, opts Options) ([]ServiceKey, error) 
 		if err != nil {
 			return err
 		}
-		clear(set.signer)
+		set.zero()
 		now := time.Now()
 		if opts.Now != nil {
 			now = opts.Now()
@@ -234,7 +255,7 @@ func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer
 	if set == nil {
 		return nil, internal(errors.New("no service key is loaded"))
 	}
-	sig, err := answer.Sign(set.signer, to.doc, c.opName(), keyARN, fields)
+	sig, err := answer.Sign(set.signer(s.now()), to.doc, c.opName(), keyARN, fields)
 	if err != nil {
 		return nil, internal(fmt.Errorf("signing the answer: %w", err))
 	}
@@ -256,4 +277,115 @@ func FormatServiceKeys(keys []ServiceKey) []byte {
 		b = append(b, answer.EncodePEM(k.PublicKey)...)
 	}
 	return b
+}
+
+// RotateServiceKeyRequest asks for a new answer-signing key.
+type RotateServiceKeyRequest struct {
+	// GraceDays is how long every current key stays published and keeps
+	// signing beside the new one, for enclave images to be rebuilt pinning
+	// the new key: 1 to 365; 0 means 30.
+	GraceDays int32
+}
+
+// RotateServiceKeyResponse is the new key, and the keys it retires with the
+// time each grace ends.
+type RotateServiceKeyResponse struct {
+	New      ServiceKey
+	Retiring []ServiceKey
+}
+
+const (
+	defaultServiceKeyGraceDays = 30
+	maxServiceKeyGraceDays     = 365
+	// maxServiceKeys bounds the set: each rotation within the others'
+	// grace adds one, and every answer's signer is looked up in it.
+	maxServiceKeys = 8
+)
+
+// RotateServiceKey makes a new answer-signing key (the admin API). The
+// current keys keep signing and stay published until their grace ends
+// (GraceDays from now); the new key is published at once, and signs from
+// then on. Keys whose grace has ended are dropped from the set. A shared
+// store's nodes load the set when they open: on one, ErrUnsupported.
+func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+	return run(s, ctx, c, "RotateServiceKey", opChange, req, func(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.requireAdmin(c, "RotateServiceKey"); err != nil {
+			return nil, err
+		}
+		days := req.GraceDays
+		switch {
+		case days == 0:
+			days = defaultServiceKeyGraceDays
+		case days < 1 || days > maxServiceKeyGraceDays:
+			return nil, errorf(ErrValidation, "GraceDays must be between 1 and %d", maxServiceKeyGraceDays)
+		}
+		if s.follow != nil {
+			return nil, errorf(ErrUnsupported, "the service key of a shared store cannot be rotated yet: its nodes load the key set only when they open")
+		}
+		return s.rotateServiceKey(ctx, c, time.Duration(days)*24*time.Hour)
+	})
+}
+
+func (s *Service) rotateServiceKey(ctx context.Context, c *Call, grace time.Duration) (*RotateServiceKeyResponse, error) {
+	// The sealer is read inside the change (changeMu), as a root-key
+	// rotation's swap is made (rootrotate.go).
+	now := s.now()
+	var resp RotateServiceKeyResponse
+	var sealed []byte
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		m, err := tx.Meta()
+		if err != nil {
+			return err
+		}
+		if len(m.ServiceKeys) == 0 {
+			return internal(errors.New("the store has no service key"))
+		}
+		recs, err := openServiceKeyRecords(s.sealer, m.ServiceKeys)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, r := range recs {
+				clear(r.PrivateKey)
+			}
+		}()
+		until := now.Add(grace).UTC()
+		var kept []serviceKeyRecord
+		for _, r := range recs {
+			if r.RetiredAt != nil && !now.Before(*r.RetiredAt) {
+				continue // its grace ended: gone
+			}
+			if r.RetiredAt == nil || r.RetiredAt.After(until) {
+				r.RetiredAt = &until
+			}
+			kept = append(kept, r)
+			resp.Retiring = append(resp.Retiring, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
+		}
+		if len(kept) >= maxServiceKeys {
+			return errorf(ErrLimitExceeded, "%d service keys are in their grace already: wait until the oldest retires (%s)", len(kept), kept[0].RetiredAt.Format(time.RFC3339))
+		}
+		rec := newServiceKeyRecord(now)
+		recs = append(recs, rec) // zeroed with the others
+		kept = append(kept, rec)
+		resp.New = ServiceKey{ID: rec.ID, CreatedAt: rec.CreatedAt, PublicKey: ed25519.PublicKey(rec.PublicKey)}
+		if m.ServiceKeys, err = sealServiceKeys(s.sealer, kept); err != nil {
+			return internal(err)
+		}
+		sealed = m.ServiceKeys
+		c.noteMessage(fmt.Sprintf("made the answer-signing key %s; %d older keys sign until %s", rec.ID, len(resp.Retiring), until.Format(time.RFC3339)))
+		return tx.PutMeta(m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	set, err := openServiceKeys(s.sealer, sealed)
+	if err != nil {
+		return nil, err
+	}
+	// The old set is not zeroed: a request may be signing with it.
+	s.svcKeys.Store(set)
+	return &resp, nil
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -175,5 +177,95 @@ func TestServiceKeySurvivesRootRotationAndBackup(t *testing.T) {
 	defer s3.Close()
 	if got := pins(s3); len(got) != 1 || got[0] != want[0] {
 		t.Fatalf("keys after a restore %v, before %v", got, want)
+	}
+}
+
+// TestRotateServiceKey: a rotation publishes the new key at once; the old
+// one keeps signing, and stays published, until its grace ends; then the
+// new one signs alone. An enclave pinning both works throughout; one
+// pinning only the old key works until the grace ends.
+func TestRotateServiceKey(t *testing.T) {
+	good := newEnclave(t, 0xab)
+	s, clk := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
+	r := good.recipient(0)
+	old := pins(s)
+	signedBy := func() string {
+		t.Helper()
+		rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
+			t.Fatalf("an answer not by a published key: %v", err)
+		}
+		return rnd.AnswerSignature.KeyID
+	}
+	if _, err := s.RotateServiceKey(bg, s.testCall(), &RotateServiceKeyRequest{GraceDays: 400}); err == nil {
+		t.Fatal("a 400-day grace was taken")
+	}
+	if _, err := s.RotateServiceKey(bg, &Call{RequestID: "x"}, &RotateServiceKeyRequest{}); err == nil {
+		t.Fatal("an unauthenticated rotation was taken")
+	}
+	resp, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{GraceDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Retiring) != 1 || resp.Retiring[0].ID != old[0] || !resp.Retiring[0].RetiredAt.Equal(clk.now().Add(7*24*time.Hour)) {
+		t.Fatalf("rotation answered %+v", resp)
+	}
+	if got := pins(s); len(got) != 2 || got[0] != old[0] || got[1] != resp.New.ID {
+		t.Fatalf("published during the grace: %v", got)
+	}
+	if by := signedBy(); by != old[0] {
+		t.Fatalf("during the grace, answers are signed by %s, not the old key", by)
+	}
+	if rec := lastRecord(t, s, "RotateServiceKey"); rec.Outcome != "ok" || !strings.Contains(rec.Message, resp.New.ID) {
+		t.Fatalf("audit record %+v", rec)
+	}
+	clk.add(7*24*time.Hour + time.Second)
+	if got := pins(s); len(got) != 1 || got[0] != resp.New.ID {
+		t.Fatalf("published after the grace: %v", got)
+	}
+	if by := signedBy(); by != resp.New.ID {
+		t.Fatalf("after the grace, answers are signed by %s, not the new key", by)
+	}
+	// It survives a reopen; a second rotation drops the retired key.
+	dir := s.opts.DataDir
+	s.Close()
+	s2, err := Open(Options{DataDir: dir, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := pins(s2); len(got) != 1 || got[0] != resp.New.ID {
+		t.Fatalf("published after a reopen: %v", got)
+	}
+	resp2, err := s2.RotateServiceKey(bg, s2.adminCall(t), &RotateServiceKeyRequest{})
+	if err != nil || len(resp2.Retiring) != 1 || resp2.Retiring[0].ID != resp.New.ID || !resp2.Retiring[0].RetiredAt.Equal(clk.now().Add(30*24*time.Hour)) {
+		t.Fatalf("second rotation: %+v, %v", resp2, err)
+	}
+	if set := s2.svcKeys.Load(); len(set.keys) != 2 {
+		t.Fatalf("the set holds %d keys after the second rotation, want 2 (the retired one dropped)", len(set.keys))
+	}
+	// The set is bounded: rotations within the others' grace stop at
+	// maxServiceKeys.
+	for range maxServiceKeys - 2 {
+		if _, err := s2.RotateServiceKey(bg, s2.adminCall(t), &RotateServiceKeyRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s2.RotateServiceKey(bg, s2.adminCall(t), &RotateServiceKeyRequest{}); !errors.Is(err, ErrLimitExceeded) {
+		t.Fatalf("a rotation past %d keys: %v", maxServiceKeys, err)
+	}
+}
+
+func BenchmarkRotateServiceKey(b *testing.B) {
+	s, clk := newTestService(b)
+	c := s.adminCall(b)
+	for b.Loop() {
+		if _, err := s.RotateServiceKey(bg, c, &RotateServiceKeyRequest{GraceDays: 1}); err != nil {
+			b.Fatal(err)
+		}
+		clk.add(25 * time.Hour) // the previous key retired: the set stays two keys
 	}
 }
