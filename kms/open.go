@@ -264,7 +264,10 @@ func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential
 		}
 		m := &store.Meta{AccountID: acct.AccountID, ProjectID: acct.ProjectID, Region: region, RootCheck: check}
 		// The answer-signing key (servicekey.go): made with the store.
-		if m.ServiceKeys, err = sealServiceKeys(sl, []serviceKeyRecord{newServiceKeyRecord(time.Now())}); err != nil {
+		sk := newServiceKeyRecord(time.Now())
+		m.ServiceKeys, err = sealServiceKeys(sl, []serviceKeyRecord{sk})
+		clear(sk.PrivateKey)
+		if err != nil {
 			return err
 		}
 		if err := tx.PutMeta(m); err != nil {

@@ -173,9 +173,22 @@ func (s *Service) loadServiceKeys(ctx context.Context) error {
 				return internal(err)
 			}
 			clear(rec.PrivateKey)
-			sealed = m.ServiceKeys
 			c.noteMessage("made the service's answer-signing key " + rec.ID + " (a store made before answers were signed)")
 			return tx.PutMeta(m)
+		})
+		if err != nil {
+			return err
+		}
+		// What is stored now, not what this change wrote: nodes of a
+		// shared store opening together may each have made one (the
+		// meta row is not locked by its read), and the last commit is
+		// the store's.
+		err = s.view(ctx, func(r store.Reader) error {
+			m, err := r.Meta()
+			if err == nil {
+				sealed = m.ServiceKeys
+			}
+			return err
 		})
 		if err != nil {
 			return err
