@@ -72,6 +72,7 @@ const readyTimeout = 5 * time.Second
 //	POST /                       X-Amz-Target: AttestKMSAdmin.<Op> the admin API (api/admin)
 //	GET  /healthz                                                  200 when serving
 //	GET  /readyz                                                   200 when kms.Service.Ready, else 503
+//	GET  /service-key                                              the answer-signing public keys, PEM
 func New(opts Options) *echo.Echo {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -117,6 +118,12 @@ func New(opts Options) *echo.Echo {
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}
 		return c.String(http.StatusOK, "ok\n")
+	})
+	// The answer-signing public keys (docs/answers.md), as `attestkms
+	// service-key` prints them: public, so unauthenticated. An enclave
+	// pins what its builder fetched here, not what its host relays.
+	e.GET("/service-key", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/x-pem-file", kms.FormatServiceKeys(opts.Service.ServiceKeys()))
 	})
 	e.POST("/", func(c echo.Context) error {
 		// Tencent is POST / with X-TC-Action; AWS is POST / with X-Amz-Target,

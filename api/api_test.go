@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"testing"
 
+	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/internal/testserver"
+	"github.com/attestkms/attestkms/kms"
 )
 
 // TestProbes: /healthz is liveness, 200 while the process serves; /readyz
@@ -34,5 +37,25 @@ func TestProbes(t *testing.T) {
 	}
 	if code, _ := probe("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz of a closed service: %d", code)
+	}
+}
+
+// TestServiceKeyEndpoint: GET /service-key, unauthenticated, serves the
+// service's answer-signing keys as `attestkms service-key` prints them.
+func TestServiceKeyEndpoint(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	resp, err := http.Get(srv.URL + "/service-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	keys, err := answer.ParsePEM(b)
+	want := srv.Service.ServiceKeys()
+	if resp.StatusCode != http.StatusOK || err != nil || len(keys) != 1 || len(want) != 1 || answer.Fingerprint(keys[0]) != want[0].ID {
+		t.Fatalf("GET /service-key: %d, %v, %q", resp.StatusCode, err, b)
+	}
+	if !bytes.Equal(b, kms.FormatServiceKeys(want)) {
+		t.Fatalf("GET /service-key is not what attestkms service-key prints: %q", b)
 	}
 }

@@ -3,6 +3,9 @@ package enclave
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	"github.com/attestkms/attestkms/answer"
 )
 
 // Session gets secrets from attestkms for this enclave: every request carries
@@ -16,6 +19,22 @@ type Session struct {
 	// unwrapped (enclavetool --keep-ciphertext saves them for inspection with
 	// openssl cms).
 	KeepCiphertext func(op string, cfr []byte)
+	// ServiceKeys are the fingerprints (answer.Fingerprint) of the service
+	// keys this enclave trusts, built into its measured image: every answer
+	// must then carry a signature by one of them over this request's
+	// document, the operation, the key and the answer's fields
+	// (docs/answers.md), or it is refused before it is unwrapped. Nil checks
+	// nothing, as before answers were signed — and leaves the enclave open
+	// to its host answering in the service's place with a key the host
+	// chose: set it.
+	ServiceKeys []string
+}
+
+// wireSignature is the AWS dialect's AttestKMSAnswerSignature member.
+type wireSignature struct {
+	KeyId     string
+	PublicKey []byte
+	Signature []byte
 }
 
 type recipientJSON struct {
@@ -35,10 +54,21 @@ func (s *Session) recipient() (*recipientJSON, error) {
 var errNoCiphertext = errors.New("attestkms answered without CiphertextForRecipient")
 
 // unwrap opens the answer to op: keyARN is the answer's KeyId, r the
-// Recipient we sent (its document is in an HPKE answer's info).
-func (s *Session) unwrap(op, keyARN string, r *recipientJSON, cfr []byte) ([]byte, error) {
+// Recipient we sent (its document is in an HPKE answer's info), sig and
+// fields the answer's signature and signed fields (answer.Fields(op)),
+// checked first when ServiceKeys is set.
+func (s *Session) unwrap(op, keyARN string, r *recipientJSON, cfr []byte, sig *wireSignature, fields ...answer.Field) ([]byte, error) {
 	if len(cfr) == 0 {
 		return nil, errNoCiphertext
+	}
+	if s.ServiceKeys != nil {
+		var as *answer.Signature
+		if sig != nil {
+			as = &answer.Signature{KeyID: sig.KeyId, PublicKey: sig.PublicKey, Signature: sig.Signature}
+		}
+		if err := answer.Verify(s.ServiceKeys, as, r.AttestationDocument, op, keyARN, fields); err != nil {
+			return nil, fmt.Errorf("refusing attestkms's answer to %s: %w", op, err)
+		}
 	}
 	if s.KeepCiphertext != nil {
 		s.KeepCiphertext(op, cfr)
@@ -70,12 +100,16 @@ func (s *Session) GenerateDataKey(ctx context.Context, keyID, keySpec string, nu
 	var out struct {
 		CiphertextBlob, CiphertextForRecipient []byte
 		KeyId                                  string
+		AttestKMSAnswerSignature               *wireSignature
 	}
 	if err := s.Client.Call(ctx, "GenerateDataKey", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "GenerateDataKey"
-	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
+	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
+		answer.Field{Name: "CiphertextBlob", Value: out.CiphertextBlob},
+		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)})
 	if err != nil {
 		return nil, err
 	}
@@ -95,14 +129,19 @@ func (s *Session) Decrypt(ctx context.Context, blob []byte, keyID string, ec map
 		Recipient         *recipientJSON
 	}{blob, keyID, ec, r}
 	var out struct {
-		CiphertextForRecipient []byte
-		KeyId                  string
+		CiphertextForRecipient   []byte
+		KeyId                    string
+		EncryptionAlgorithm      string
+		AttestKMSAnswerSignature *wireSignature
 	}
 	if err := s.Client.Call(ctx, "Decrypt", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "Decrypt"
-	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
+	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
+		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
+		answer.Field{Name: "EncryptionAlgorithm", Value: []byte(out.EncryptionAlgorithm)})
 }
 
 // GenerateRandom asks for n random bytes.
@@ -115,12 +154,16 @@ func (s *Session) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 		NumberOfBytes int
 		Recipient     *recipientJSON
 	}{n, r}
-	var out struct{ CiphertextForRecipient []byte }
+	var out struct {
+		CiphertextForRecipient   []byte
+		AttestKMSAnswerSignature *wireSignature
+	}
 	if err := s.Client.Call(ctx, "GenerateRandom", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "GenerateRandom"
-	return s.unwrap(op, "", r, out.CiphertextForRecipient)
+	return s.unwrap(op, "", r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient})
 }
 
 // DeriveSharedSecret asks for the ECDH secret of keyID and the peer's public
@@ -137,14 +180,19 @@ func (s *Session) DeriveSharedSecret(ctx context.Context, keyID string, peerSPKI
 		Recipient             *recipientJSON
 	}{keyID, "ECDH", peerSPKI, r}
 	var out struct {
-		CiphertextForRecipient []byte
-		KeyId                  string
+		CiphertextForRecipient                  []byte
+		KeyId, KeyAgreementAlgorithm, KeyOrigin string
+		AttestKMSAnswerSignature                *wireSignature
 	}
 	if err := s.Client.Call(ctx, "DeriveSharedSecret", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "DeriveSharedSecret"
-	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
+	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
+		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
+		answer.Field{Name: "KeyAgreementAlgorithm", Value: []byte(out.KeyAgreementAlgorithm)},
+		answer.Field{Name: "KeyOrigin", Value: []byte(out.KeyOrigin)})
 }
 
 // DataKeyPair is a data key pair: the private key (PKCS#8) for use here, the
@@ -170,13 +218,19 @@ func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec st
 	}{keyID, keyPairSpec, ec, r}
 	var out struct {
 		CiphertextForRecipient, PublicKey, PrivateKeyCiphertextBlob []byte
-		KeyId                                                       string
+		KeyId, KeyPairSpec                                          string
+		AttestKMSAnswerSignature                                    *wireSignature
 	}
 	if err := s.Client.Call(ctx, "GenerateDataKeyPair", in, &out); err != nil {
 		return nil, err
 	}
 	const op = "GenerateDataKeyPair"
-	priv, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient)
+	priv, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
+		answer.Field{Name: "PrivateKeyCiphertextBlob", Value: out.PrivateKeyCiphertextBlob},
+		answer.Field{Name: "PublicKey", Value: out.PublicKey},
+		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
+		answer.Field{Name: "KeyPairSpec", Value: []byte(out.KeyPairSpec)})
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,10 @@ type backupMeta struct {
 	ProjectID string `json:"project_id"`
 	Region    string `json:"region,omitempty"`
 	RootCheck []byte `json:"root_check"`
+	// ServiceKeys is the answer-signing key set, sealed under the root
+	// key as in the store (servicekey.go); absent in a backup of a store
+	// that had none, whose restore makes one at its first Open.
+	ServiceKeys []byte `json:"service_keys,omitempty"`
 }
 
 // backupSeq is the store's audit change seq of one chain in a backup.
@@ -144,7 +148,7 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 		bw.Write(b)
 		return bw.WriteByte('\n')
 	}
-	lines := []any{h, backupLine{Meta: &backupMeta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: m.RootCheck}},
+	lines := []any{h, backupLine{Meta: &backupMeta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: m.RootCheck, ServiceKeys: m.ServiceKeys}},
 		backupLine{AuditChangeSeq: &backupSeq{Chain: chain, Seq: seq}}}
 	for _, v := range lines {
 		if err := line(v); err != nil {
@@ -372,6 +376,11 @@ func parseBackup(b []byte, sl *sealer.Sealer) (*parsedBackup, error) {
 	if err := store.CheckRoot(sl, &store.Meta{RootCheck: p.meta.RootCheck}); err != nil {
 		return nil, bad("the root key does not open its root check")
 	}
+	if len(p.meta.ServiceKeys) > 0 {
+		if _, err := openServiceKeyRecords(sl, p.meta.ServiceKeys); err != nil {
+			return nil, bad("its service keys do not open: %v", err)
+		}
+	}
 	l = backupLine{}
 	if err := exact(2, &l); err != nil {
 		return nil, err
@@ -565,7 +574,7 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 	}
 	err = bolt.Create(filepath.Join(opts.DataDir, dbFile), func(tx store.Txn) error {
 		m := p.meta
-		if err := tx.PutMeta(&store.Meta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: m.RootCheck}); err != nil {
+		if err := tx.PutMeta(&store.Meta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: m.RootCheck, ServiceKeys: m.ServiceKeys}); err != nil {
 			return err
 		}
 		for _, k := range p.keys {

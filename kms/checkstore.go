@@ -108,6 +108,13 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 	if err := checkRoot(sl, m, opts); err != nil {
 		return err
 	}
+	// A store made before answers were signed has none until a server
+	// opens it; a set that is there must open.
+	if len(m.ServiceKeys) > 0 {
+		if _, err := openServiceKeyRecords(sl, m.ServiceKeys); err != nil {
+			return err
+		}
+	}
 	if _, err := r.AuditChangeSeq(""); err != nil {
 		return err
 	}
@@ -172,4 +179,47 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		rep.Credentials++
 	}
 	return nil
+}
+
+// readStore runs fn in one read transaction of the store opts names, with
+// its root key, while no server holds it (an embedded store is opened
+// read-only: ErrStoreInUse while a server runs).
+func readStore(ctx context.Context, opts Options, fn func(store.Reader, *sealer.Sealer) error) error {
+	sp, err := opts.storeSpec()
+	if err != nil {
+		return err
+	}
+	var st store.Store
+	if sp.shared() {
+		sctx, cancel := context.WithTimeout(ctx, sharedOpenTimeout)
+		defer cancel()
+		if st, err = postgres.Open(sctx, sp.url, postgres.Options{Password: opts.StorePassword}); err != nil {
+			return err
+		}
+	} else {
+		if err := existingStore(opts, sp); err != nil {
+			return err
+		}
+		bst, err := bolt.Open(sp.path, bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+		switch {
+		case errors.Is(err, store.ErrInUse):
+			return fmt.Errorf("%w: %s (stop the running server first, or ask it: GET /service-key)", ErrStoreInUse, sp.path)
+		case errors.Is(err, store.ErrNotAStore):
+			return fmt.Errorf("%s is not an attestkms store: %w", sp.path, err)
+		case err != nil:
+			return err
+		}
+		st = bst
+	}
+	defer st.Close()
+	sl, err := openRoot(opts)
+	if err != nil {
+		return err
+	}
+	defer sl.Close()
+	err = st.View(ctx, func(r store.Reader) error { return fn(r, sl) })
+	if !sp.shared() {
+		err = damagedAt(err, sp.path)
+	}
+	return err
 }

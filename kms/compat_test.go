@@ -161,7 +161,7 @@ func TestOpenStoreMadeBefore(t *testing.T) {
 	for i, b := range f.Blobs {
 		pt, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: b.Blob, EncryptionContext: b.Context})
 		if err != nil || string(pt.Plaintext) != b.Plaintext {
-			t.Fatalf("blob %d: %q, %v", i, pt, err)
+			t.Fatalf("blob %d: %+v, %v", i, pt, err)
 		}
 	}
 	rot, err := s.ListKeyRotations(bg, c, &ListKeyRotationsRequest{KeyID: f.Keys.Symmetric, AllKeyMaterial: true})

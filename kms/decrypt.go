@@ -1,6 +1,10 @@
 package kms
 
-import "context"
+import (
+	"context"
+
+	"github.com/attestkms/attestkms/answer"
+)
 
 // DecryptRequest decrypts a ciphertext blob.
 type DecryptRequest struct {
@@ -24,6 +28,9 @@ type DecryptResponse struct {
 	CiphertextForRecipient []byte
 	KeyRef
 	EncryptionAlgorithm string
+	// AnswerSignature, with a Recipient, is the service key's signature of
+	// the answer (servicekey.go, docs/answers.md); nil otherwise.
+	AnswerSignature *AnswerSignature
 }
 
 func (r *DecryptResponse) wipe() { clear(r.Plaintext) }
@@ -61,6 +68,13 @@ func (s *Service) decrypt(ctx context.Context, c *Call, req *DecryptRequest) (*D
 	}
 	resp := &DecryptResponse{KeyRef: s.keyRef(c, k.rec.ID), EncryptionAlgorithm: AlgSymmetricDefault}
 	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, pt, true); err != nil {
+		return nil, err
+	}
+	resp.AnswerSignature, err = s.signAnswer(c, to, resp.KeyARN,
+		answer.Field{Name: "CiphertextForRecipient", Value: resp.CiphertextForRecipient},
+		answer.Field{Name: "KeyId", Value: []byte(resp.KeyARN)},
+		answer.Field{Name: "EncryptionAlgorithm", Value: []byte(resp.EncryptionAlgorithm)})
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

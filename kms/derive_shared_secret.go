@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
 )
 
@@ -28,6 +29,9 @@ type DeriveSharedSecretResponse struct {
 	CiphertextForRecipient []byte
 	KeyAgreementAlgorithm  string
 	KeyOrigin              string
+	// AnswerSignature, with a Recipient, is the service key's signature of
+	// the answer (servicekey.go, docs/answers.md); nil otherwise.
+	AnswerSignature *AnswerSignature
 }
 
 func (r *DeriveSharedSecretResponse) wipe() { clear(r.SharedSecret) }
@@ -95,6 +99,14 @@ func (s *Service) deriveSharedSecret(ctx context.Context, c *Call, req *DeriveSh
 	}
 	resp := &DeriveSharedSecretResponse{KeyRef: s.keyRef(c, k.rec.ID), KeyAgreementAlgorithm: AlgECDH, KeyOrigin: OriginAWSKMS}
 	if resp.SharedSecret, resp.CiphertextForRecipient, err = deliver(to, secret, true); err != nil {
+		return nil, err
+	}
+	resp.AnswerSignature, err = s.signAnswer(c, to, resp.KeyARN,
+		answer.Field{Name: "CiphertextForRecipient", Value: resp.CiphertextForRecipient},
+		answer.Field{Name: "KeyId", Value: []byte(resp.KeyARN)},
+		answer.Field{Name: "KeyAgreementAlgorithm", Value: []byte(resp.KeyAgreementAlgorithm)},
+		answer.Field{Name: "KeyOrigin", Value: []byte(resp.KeyOrigin)})
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -3,6 +3,8 @@ package kms
 import (
 	"context"
 	"crypto/rand"
+
+	"github.com/attestkms/attestkms/answer"
 )
 
 // GenerateDataKeyRequest asks for a data key: KeySpec AES_128 or AES_256, or
@@ -28,6 +30,9 @@ type GenerateDataKeyResponse struct {
 	Plaintext              []byte
 	CiphertextForRecipient []byte
 	KeyRef
+	// AnswerSignature, with a Recipient, is the service key's signature of
+	// the answer (servicekey.go, docs/answers.md); nil otherwise.
+	AnswerSignature *AnswerSignature
 }
 
 // GenerateDataKeyWithoutPlaintextRequest asks for a data key returned only
@@ -120,6 +125,13 @@ func (s *Service) generateDataKey(ctx context.Context, c *Call, req *GenerateDat
 	}
 	resp := &GenerateDataKeyResponse{CiphertextBlob: blob, KeyRef: s.keyRef(c, k.rec.ID)}
 	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, dk, withPlaintext); err != nil {
+		return nil, err
+	}
+	resp.AnswerSignature, err = s.signAnswer(c, to, resp.KeyARN,
+		answer.Field{Name: "CiphertextForRecipient", Value: resp.CiphertextForRecipient},
+		answer.Field{Name: "CiphertextBlob", Value: resp.CiphertextBlob},
+		answer.Field{Name: "KeyId", Value: []byte(resp.KeyARN)})
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

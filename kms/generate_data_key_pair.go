@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 
+	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
 )
 
@@ -32,6 +33,9 @@ type GenerateDataKeyPairResponse struct {
 	PrivateKeyCiphertextBlob []byte
 	PrivateKeyPlaintext      []byte
 	CiphertextForRecipient   []byte
+	// AnswerSignature, with a Recipient, is the service key's signature of
+	// the answer (servicekey.go, docs/answers.md); nil otherwise.
+	AnswerSignature *AnswerSignature
 }
 
 // GenerateDataKeyPairWithoutPlaintextRequest asks for a key pair whose
@@ -135,6 +139,15 @@ func (s *Service) generateDataKeyPair(ctx context.Context, c *Call, req *Generat
 		PublicKey: pub, PrivateKeyCiphertextBlob: blob,
 	}
 	if resp.PrivateKeyPlaintext, resp.CiphertextForRecipient, err = deliver(to, priv, withPlaintext); err != nil {
+		return nil, err
+	}
+	resp.AnswerSignature, err = s.signAnswer(c, to, resp.KeyARN,
+		answer.Field{Name: "CiphertextForRecipient", Value: resp.CiphertextForRecipient},
+		answer.Field{Name: "PrivateKeyCiphertextBlob", Value: resp.PrivateKeyCiphertextBlob},
+		answer.Field{Name: "PublicKey", Value: resp.PublicKey},
+		answer.Field{Name: "KeyId", Value: []byte(resp.KeyARN)},
+		answer.Field{Name: "KeyPairSpec", Value: []byte(resp.KeyPairSpec)})
+	if err != nil {
 		return nil, err
 	}
 	return resp, nil

@@ -3,6 +3,8 @@ package kms
 import (
 	"context"
 	"crypto/rand"
+
+	"github.com/attestkms/attestkms/answer"
 )
 
 // GenerateRandomRequest asks for 1 to 1024 random bytes.
@@ -18,6 +20,9 @@ type GenerateRandomRequest struct {
 type GenerateRandomResponse struct {
 	Plaintext              []byte
 	CiphertextForRecipient []byte
+	// AnswerSignature, with a Recipient, is the service key's signature of
+	// the answer (servicekey.go, docs/answers.md); nil otherwise.
+	AnswerSignature *AnswerSignature
 }
 
 func (r *GenerateRandomResponse) wipe() { clear(r.Plaintext) }
@@ -46,6 +51,11 @@ func (s *Service) generateRandom(ctx context.Context, c *Call, req *GenerateRand
 	rand.Read(b)
 	var resp GenerateRandomResponse
 	if resp.Plaintext, resp.CiphertextForRecipient, err = deliver(to, b, true); err != nil {
+		return nil, err
+	}
+	resp.AnswerSignature, err = s.signAnswer(c, to, "",
+		answer.Field{Name: "CiphertextForRecipient", Value: resp.CiphertextForRecipient})
+	if err != nil {
 		return nil, err
 	}
 	return &resp, nil

@@ -101,7 +101,7 @@ func mustKey(t testing.TB, s *Service, spec KeySpec, usage KeyUsage) *CreateKeyR
 // servicePlumbing are the methods of Service that are not operations: its
 // account, region and lifecycle, and the handles to what is not the data
 // plane (Admin, Credentials, AuditLog).
-var servicePlumbing = map[string]bool{"Account": true, "Region": true, "Node": true, "Close": true, "Admin": true, "Credentials": true, "AuditLog": true, "AuditRefusal": true, "Ready": true}
+var servicePlumbing = map[string]bool{"Account": true, "Region": true, "Node": true, "Close": true, "Admin": true, "Credentials": true, "AuditLog": true, "AuditRefusal": true, "Ready": true, "ServiceKeys": true}
 
 // auditRecords are the records of s's audit log, in order.
 func auditRecords(t testing.TB, s *Service) []audit.Record {

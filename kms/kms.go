@@ -88,6 +88,8 @@ type Service struct {
 	follow *follower
 	// unlockNode releases the node directory's lock (node.go); nil if none.
 	unlockNode func()
+	// svcKeys are the answer-signing keys (servicekey.go), set by Open.
+	svcKeys atomic.Pointer[serviceKeys]
 }
 
 // Close closes the store and the audit log, zeroing cached key material.

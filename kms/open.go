@@ -263,6 +263,13 @@ func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential
 			return err
 		}
 		m := &store.Meta{AccountID: acct.AccountID, ProjectID: acct.ProjectID, Region: region, RootCheck: check}
+		// The answer-signing key (servicekey.go): made with the store.
+		sk := newServiceKeyRecord(time.Now())
+		m.ServiceKeys, err = sealServiceKeys(sl, []serviceKeyRecord{sk})
+		clear(sk.PrivateKey)
+		if err != nil {
+			return err
+		}
 		if err := tx.PutMeta(m); err != nil {
 			return err
 		}
@@ -437,6 +444,9 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	}
 	if s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion); err == nil {
 		s.creds, err = loadCredentials(context.Background(), st, sl, s.account, s.now)
+	}
+	if err == nil {
+		err = s.loadServiceKeys(context.Background())
 	}
 	if err != nil {
 		s.audit.Close()

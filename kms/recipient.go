@@ -87,7 +87,7 @@ func (s *Service) resolveTarget(ctx context.Context, c *Call, k *key, r *Recipie
 			arn = s.keyARN(c, k.rec.ID)
 		}
 		info := recipient.HPKEInfo(c.opName(), arn, r.AttestationDocument)
-		return target{claims: claims, hpke: pub, info: info}, nil
+		return target{claims: claims, hpke: pub, info: info, doc: r.AttestationDocument}, nil
 	}
 	if claims.PublicKey == nil {
 		return target{}, errorf(ErrInvalidRecipient, "Recipient: the attestation document binds an %s key, which cannot receive a secret with %s; use %s", keyTypeOf(claims), r.KeyEncryptionAlgorithm, hpkeAlgFor(claims))
@@ -97,7 +97,7 @@ func (s *Service) resolveTarget(ctx context.Context, c *Call, k *key, r *Recipie
 			return target{}, errorf(ErrValidation, "Recipient: a %d-byte secret does not fit one RSA-%d block; ask for at most %d bytes", n, claims.PublicKey.N.BitLen(), claims.PublicKey.Size()-2*32-2)
 		}
 	}
-	return target{claims: claims, raw: r.Raw}, nil
+	return target{claims: claims, raw: r.Raw, doc: r.AttestationDocument}, nil
 }
 
 // verifyRecipient checks a Recipient's algorithm and evidence and returns the
@@ -260,6 +260,9 @@ type target struct {
 	// of this answer (recipient.HPKEInfo): the secret goes as an HPKE frame.
 	hpke hpke.PublicKey
 	info []byte
+	// doc is the Recipient's attestation document: its answer is signed
+	// (signAnswer) for that document.
+	doc []byte
 }
 
 // deliver hands a fresh secret over: wrapped to the target when there is one,

@@ -195,6 +195,9 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 			}
 			resp.Credentials++
 		}
+		if err := store.ResealServiceKeys(prev, next, m); err != nil {
+			return resealError("the service keys", err)
+		}
 		if m.RootCheck, err = store.SealRootCheck(next); err != nil {
 			return internal(err)
 		}

@@ -48,7 +48,7 @@ func TestErrorTable(t *testing.T) {
 // TestOperationsAreKms: every admin operation is one of kms.Service's
 // credential operations or its Backup, and the table names no other.
 func TestOperationsAreKms(t *testing.T) {
-	want := []string{"Backup", "CreateCredential", "DeleteCredential", "ListCredentials", "RotateCredential", "RotateRootKey"}
+	want := []string{"Backup", "CreateCredential", "DeleteCredential", "ListCredentials", "RotateCredential", "RotateRootKey", "RotateServiceKey"}
 	if len(operations) != len(want) {
 		t.Fatalf("%d operations, want %v", len(operations), want)
 	}

@@ -19,6 +19,7 @@ var operations = map[string]opFunc{
 	"RotateCredential": op(rotateCredential),
 	"Backup":           op(backup),
 	"RotateRootKey":    op(rotateRootKey),
+	"RotateServiceKey": op(rotateServiceKey),
 }
 
 // decode reads one JSON object into v exactly: a member v does not define is
@@ -193,4 +194,46 @@ func rotateRootKey(d *dialect, ctx context.Context, c *kms.Call, req *rotateRoot
 		return nil, err
 	}
 	return pipeline.OK(rotateRootKeyResponse{Keys: resp.Keys, Materials: resp.Materials, Credentials: resp.Credentials, Made: resp.Made, Compacted: resp.Compacted})
+}
+
+// rotateServiceKeyRequest is RotateServiceKey's body: how many days the
+// current answer-signing keys keep signing beside the new one (0: 30).
+type rotateServiceKeyRequest struct {
+	GraceDays int32
+}
+
+// serviceKey is one answer-signing key as the admin API gives it: its
+// fingerprint, PEM public key, and when its grace ends (0 for none).
+type serviceKey struct {
+	KeyId     string
+	PublicKey string
+	CreatedAt int64
+	RetiredAt int64 `json:",omitempty"`
+}
+
+func wireServiceKey(k kms.ServiceKey) serviceKey {
+	w := serviceKey{KeyId: k.ID, PublicKey: string(kms.FormatServiceKeys([]kms.ServiceKey{k})), CreatedAt: k.CreatedAt.Unix()}
+	if k.RetiredAt != nil {
+		w.RetiredAt = k.RetiredAt.Unix()
+	}
+	return w
+}
+
+// rotateServiceKeyResponse is the new key and the keys in their grace
+// (kms.RotateServiceKeyResponse).
+type rotateServiceKeyResponse struct {
+	New      serviceKey
+	Retiring []serviceKey
+}
+
+func rotateServiceKey(d *dialect, ctx context.Context, c *kms.Call, req *rotateServiceKeyRequest) (*pipeline.Result, error) {
+	resp, err := d.svc.RotateServiceKey(ctx, c, &kms.RotateServiceKeyRequest{GraceDays: req.GraceDays})
+	if err != nil {
+		return nil, err
+	}
+	out := rotateServiceKeyResponse{New: wireServiceKey(resp.New), Retiring: []serviceKey{}}
+	for _, k := range resp.Retiring {
+		out.Retiring = append(out.Retiring, wireServiceKey(k))
+	}
+	return pipeline.OK(out)
 }

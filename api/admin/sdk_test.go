@@ -439,3 +439,41 @@ func TestBackupThroughTheAdminAPI(t *testing.T) {
 	}
 	call(t, srv, srv.AccessKey, srv.Secret, "Backup", `{"Full":true}`, "ValidationException")
 }
+
+// TestRotateServiceKeyThroughTheAdminAPI: RotateServiceKey makes a new key,
+// which GET /service-key publishes beside the old one during its grace;
+// only an admin may; a member it does not know is refused.
+func TestRotateServiceKeyThroughTheAdminAPI(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{})
+	old := srv.Service.ServiceKeys()
+	a := call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"GraceDays":3}`, "")
+	var out struct {
+		New struct {
+			KeyId, PublicKey     string
+			CreatedAt, RetiredAt int64
+		}
+		Retiring []struct {
+			KeyId                string
+			CreatedAt, RetiredAt int64
+		}
+	}
+	if err := json.Unmarshal(a.body, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(old) != 1 || len(out.Retiring) != 1 || out.Retiring[0].KeyId != old[0].ID || out.Retiring[0].RetiredAt-time.Now().Unix() < 3*86400-60 || out.New.RetiredAt != 0 || !strings.Contains(out.New.PublicKey, "BEGIN PUBLIC KEY") {
+		t.Fatalf("RotateServiceKey answered %s", a.body)
+	}
+	resp, err := http.Get(srv.URL + "/service-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), old[0].ID) || !strings.Contains(string(b), out.New.KeyId) {
+		t.Fatalf("GET /service-key during the grace: %s", b)
+	}
+	ci := decodeCred(t, call(t, srv, srv.AccessKey, srv.Secret, "CreateCredential", `{"Name":"ci"}`, ""))
+	call(t, srv, ci.AccessKeyId, ci.SecretAccessKey, "RotateServiceKey", `{}`, "AccessDeniedException")
+	call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"Grace":3}`, "ValidationException")
+	call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"GraceDays":366}`, "ValidationException")
+}

@@ -90,7 +90,8 @@ func decrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextForRecipient, EncryptionAlgorithm, KeyId string
-		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyARN})
+			AttestKMSAnswerSignature                           *answerSignature `json:",omitempty"`
+		}{b64(r.CiphertextForRecipient), r.EncryptionAlgorithm, r.KeyARN, wireSignature(r.AnswerSignature)})
 	}
 	enc := secretjson.Base64(r.Plaintext)
 	clear(r.Plaintext)
@@ -169,7 +170,8 @@ func generateDataKey(h *dialect, ctx context.Context, c *kms.Call, req *generate
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextBlob, CiphertextForRecipient, KeyId string
-		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyARN})
+			AttestKMSAnswerSignature                      *answerSignature `json:",omitempty"`
+		}{b64(r.CiphertextBlob), b64(r.CiphertextForRecipient), r.KeyARN, wireSignature(r.AnswerSignature)})
 	}
 	enc := secretjson.Base64(r.Plaintext)
 	clear(r.Plaintext)
@@ -233,7 +235,8 @@ func generateDataKeyPair(h *dialect, ctx context.Context, c *kms.Call, req *gene
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextForRecipient, KeyId, KeyPairSpec, PrivateKeyCiphertextBlob, PublicKey string
-		}{b64(r.CiphertextForRecipient), r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey)})
+			AttestKMSAnswerSignature                                                        *answerSignature `json:",omitempty"`
+		}{b64(r.CiphertextForRecipient), r.KeyARN, string(r.KeyPairSpec), b64(r.PrivateKeyCiphertextBlob), b64(r.PublicKey), wireSignature(r.AnswerSignature)})
 	}
 	enc := secretjson.Base64(r.PrivateKeyPlaintext)
 	clear(r.PrivateKeyPlaintext)
@@ -282,7 +285,10 @@ func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 		return nil, err
 	}
 	if r.CiphertextForRecipient != nil {
-		return ok(struct{ CiphertextForRecipient string }{b64(r.CiphertextForRecipient)})
+		return ok(struct {
+			CiphertextForRecipient   string
+			AttestKMSAnswerSignature *answerSignature `json:",omitempty"`
+		}{b64(r.CiphertextForRecipient), wireSignature(r.AnswerSignature)})
 	}
 	enc := secretjson.Base64(r.Plaintext)
 	clear(r.Plaintext)
@@ -332,7 +338,8 @@ func deriveSharedSecret(h *dialect, ctx context.Context, c *kms.Call, req *struc
 	if r.CiphertextForRecipient != nil {
 		return ok(struct {
 			CiphertextForRecipient, KeyAgreementAlgorithm, KeyId, KeyOrigin string
-		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyARN, r.KeyOrigin})
+			AttestKMSAnswerSignature                                        *answerSignature `json:",omitempty"`
+		}{b64(r.CiphertextForRecipient), r.KeyAgreementAlgorithm, r.KeyARN, r.KeyOrigin, wireSignature(r.AnswerSignature)})
 	}
 	enc := secretjson.Base64(r.SharedSecret)
 	clear(r.SharedSecret)
@@ -342,4 +349,20 @@ func deriveSharedSecret(h *dialect, ctx context.Context, c *kms.Call, req *struc
 		KeyOrigin             string
 		SharedSecret          rawString
 	}{r.KeyAgreementAlgorithm, r.KeyARN, r.KeyOrigin, enc}, enc)
+}
+
+// answerSignature is an answer's kms.AnswerSignature as this dialect's
+// extension member AttestKMSAnswerSignature (docs/answers.md): the official
+// SDKs skip members they do not know, so their callers see the answer they
+// expect. Binary values are base64, as every AWS blob.
+type answerSignature struct {
+	KeyId, PublicKey, Signature string
+}
+
+// wireSignature is sig as the member; nil (member omitted) for nil.
+func wireSignature(sig *kms.AnswerSignature) *answerSignature {
+	if sig == nil {
+		return nil
+	}
+	return &answerSignature{KeyId: sig.KeyID, PublicKey: b64(sig.PublicKey), Signature: b64(sig.Signature)}
 }

@@ -22,6 +22,29 @@ import (
 // Recipient: base64 of CMS EnvelopedData (kms's CiphertextForRecipient).
 type ciphertextRecipient struct {
 	CiphertextRecipient string `json:"ciphertext_recipient"`
+	// Signature is kms's AnswerSignature (docs/answers.md), an extension
+	// member Huawei's SDKs skip; absent when there is none.
+	Signature *answerSignature `json:"attestkms_answer_signature,omitempty"`
+}
+
+// answerSignature is an answer's signature in this dialect's casing.
+// KeyARN is the key ARN it signs, which this dialect's answers do not
+// otherwise name (they give the bare key_id); "" for GenerateRandom.
+type answerSignature struct {
+	KeyID     string `json:"key_id"`
+	PublicKey string `json:"public_key"`
+	Signature string `json:"signature"`
+	KeyARN    string `json:"key_arn"`
+}
+
+// recipientAnswer is the member for cfr and its signature sig over an
+// answer under keyARN.
+func recipientAnswer(cfr []byte, sig *kms.AnswerSignature, keyARN string) ciphertextRecipient {
+	r := ciphertextRecipient{CiphertextRecipient: base64.StdEncoding.EncodeToString(cfr)}
+	if sig != nil {
+		r.Signature = &answerSignature{KeyID: sig.KeyID, PublicKey: base64.StdEncoding.EncodeToString(sig.PublicKey), Signature: base64.StdEncoding.EncodeToString(sig.Signature), KeyARN: keyARN}
+	}
+	return r
 }
 
 func unsupported(field string) error {
@@ -88,7 +111,7 @@ func createDatakey(h *opCall, ctx context.Context, c *kms.Call, req *createDatak
 			KeyID      string    `json:"key_id"`
 			CipherText rawString `json:"cipher_text"`
 			ciphertextRecipient
-		}{r.KeyID, blob, ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)}})
+		}{r.KeyID, blob, recipientAnswer(r.CiphertextForRecipient, r.AnswerSignature, r.KeyARN)})
 	}
 	pt := hexSecret(r.Plaintext)
 	clear(r.Plaintext)
@@ -208,7 +231,7 @@ func decryptDatakey(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 		return nil, err
 	}
 	if r.CiphertextForRecipient != nil {
-		return ok(ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)})
+		return ok(recipientAnswer(r.CiphertextForRecipient, r.AnswerSignature, r.KeyARN))
 	}
 	defer clear(r.Plaintext)
 	if len(r.Plaintext) != n {
@@ -330,7 +353,7 @@ func genRandom(h *opCall, ctx context.Context, c *kms.Call, req *struct {
 		return nil, err
 	}
 	if r.CiphertextForRecipient != nil {
-		return ok(ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)})
+		return ok(recipientAnswer(r.CiphertextForRecipient, r.AnswerSignature, ""))
 	}
 	rd := hexSecret(r.Plaintext)
 	clear(r.Plaintext)
@@ -393,7 +416,7 @@ func deriveSharedSecret(h *opCall, ctx context.Context, c *kms.Call, req *struct
 			KeyID                 string `json:"key_id"`
 			KeyAgreementAlgorithm string `json:"key_agreement_algorithm"`
 			ciphertextRecipient
-		}{r.KeyID, r.KeyAgreementAlgorithm, ciphertextRecipient{base64.StdEncoding.EncodeToString(r.CiphertextForRecipient)}})
+		}{r.KeyID, r.KeyAgreementAlgorithm, recipientAnswer(r.CiphertextForRecipient, r.AnswerSignature, r.KeyARN)})
 	}
 	ss := b64Secret(r.SharedSecret)
 	clear(r.SharedSecret)

@@ -150,10 +150,11 @@ func decrypt(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	}
 	pt := plaintext(r.Plaintext, r.CiphertextForRecipient)
 	return ok(&struct {
-		KeyId     string
-		Plaintext rawString
+		KeyId                    string
+		Plaintext                rawString
+		AttestKMSAnswerSignature *answerSignature `json:",omitempty"`
 		meta
-	}{KeyId: r.KeyID, Plaintext: pt}, pt)
+	}{KeyId: r.KeyID, Plaintext: pt, AttestKMSAnswerSignature: wireSignature(r.AnswerSignature, r.KeyARN)}, pt)
 }
 
 func generateDataKey(h *dialect, ctx context.Context, c *kms.Call, req *struct {
@@ -207,11 +208,12 @@ func generateDataKey(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	}
 	pt := plaintext(r.Plaintext, r.CiphertextForRecipient)
 	return ok(&struct {
-		KeyId          string
-		Plaintext      rawString
-		CiphertextBlob string
+		KeyId                    string
+		Plaintext                rawString
+		CiphertextBlob           string
+		AttestKMSAnswerSignature *answerSignature `json:",omitempty"`
 		meta
-	}{KeyId: r.KeyID, Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob)}, pt)
+	}{KeyId: r.KeyID, Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob), AttestKMSAnswerSignature: wireSignature(r.AnswerSignature, r.KeyARN)}, pt)
 }
 
 func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct{ NumberOfBytes *int64 }) (*result, error) {
@@ -230,4 +232,21 @@ func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct{ N
 		Plaintext rawString
 		meta
 	}{Plaintext: pt}, pt)
+}
+
+// answerSignature is kms's AnswerSignature (docs/answers.md) as this
+// dialect's extension member AttestKMSAnswerSignature, which Tencent's SDKs
+// skip. KeyArn is the key ARN it signs, which this dialect's answers do not
+// otherwise name (KeyId is the bare id). The signed CiphertextForRecipient
+// is the Plaintext member's bytes, base64-decoded.
+type answerSignature struct {
+	KeyId, PublicKey, Signature, KeyArn string
+}
+
+// wireSignature is sig as the member; nil (member omitted) for nil.
+func wireSignature(sig *kms.AnswerSignature, keyARN string) *answerSignature {
+	if sig == nil {
+		return nil
+	}
+	return &answerSignature{KeyId: sig.KeyID, PublicKey: b64(sig.PublicKey), Signature: b64(sig.Signature), KeyArn: keyARN}
 }

@@ -15,6 +15,7 @@
 //	attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
 //	attestkms store check --data-dir DIR [--root-key SPEC]   check every page and record of a store
 //	attestkms root-key rotate --data-dir DIR [--root-key SPEC] --to SPEC   reseal the store under another root key
+//	attestkms service-key --data-dir DIR                           the answer-signing public keys an enclave pins
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -54,6 +55,8 @@ Usage:
   attestkms root-key rotate --data-dir DIR --to SPEC
                                            reseal the store under another root key (file:PATH, env:VAR,
                                            pkcs11:URI), crash-safe, then compact it; or --endpoint URL
+  attestkms service-key --data-dir DIR     the answer-signing public key(s), PEM, with their SHA-256
+                                           fingerprints: what an enclave pins (also GET /service-key)
   attestkms tdx-collateral check --dir DIR what Intel TDX collateral a directory holds, for which FMSPCs, until when
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080
@@ -116,6 +119,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runRootKey(args[1:], stdout, stderr)
 	case "tdx-collateral":
 		err = runTDXCollateral(args[1:], stdout, stderr)
+	case "service-key":
+		err = runServiceKey(args[1:], stdout, stderr)
 	case "-h", "--help", "-help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

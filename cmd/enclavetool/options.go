@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/attestkms/attestkms/internal/credfile"
 	"github.com/attestkms/attestkms/internal/pemfile"
@@ -29,6 +30,7 @@ type options struct {
 	simPCRs                                                              pcrFlags
 	keyBits                                                              int
 	keyType, keyFile, out, keepCiphertext                                string
+	serviceKey                                                           string
 }
 
 // register registers the flags. Where the AWS CLI and SDKs read a setting
@@ -49,10 +51,11 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.snpVCEK, "snp-vcek", "", "with --attestor snp: the VCEK certificate `file` (DER or PEM, from AMD's KDS) to send when the host supplies none")
 	fs.StringVar(&o.tpmAKChain, "tpm-ak-chain", "", "with --attestor tpm: a PEM `file` of the intermediates from the TPM's AK certificate towards attestkms's --tpm-roots (on Google Cloud, its EK/AK intermediate), sent as ak_chain")
 	fs.StringVar(&o.tpmPCRs, "tpm-pcrs", "0,1,2,3,4,5,6,7", "with --attestor tpm: the SHA-256 PCRs to quote, a comma-separated `list`")
-	fs.StringVar(&o.keyType, "key-type", enclave.KeyTypeRSA, "the ephemeral key's `type`, and so the Recipient's algorithm: rsa (RSAES_OAEP_SHA_256, CMS as AWS KMS returns it), p256 (HPKE_P256_SHA256_AES256GCM: the evidence binds the P-256 key) or mlkem768x25519 (HPKE_MLKEM768X25519_SHA256_AES256GCM, post-quantum: the evidence binds the key's SHA-256, the Recipient carries the key); rsa stays the default because attestkms does not sign its answers yet, so no type protects against a host that substitutes an answer, and rsa is what AWS KMS and its SDKs speak (docs/hpke.md)")
+	fs.StringVar(&o.keyType, "key-type", enclave.KeyTypeRSA, "the ephemeral key's `type`, and so the Recipient's algorithm: rsa (RSAES_OAEP_SHA_256, CMS as AWS KMS returns it), p256 (HPKE_P256_SHA256_AES256GCM: the evidence binds the P-256 key) or mlkem768x25519 (HPKE_MLKEM768X25519_SHA256_AES256GCM, post-quantum: the evidence binds the key's SHA-256, the Recipient carries the key); rsa stays the default because it is what AWS KMS and its SDKs speak; what stops a host that substitutes an answer is --service-key, whatever the type (docs/hpke.md, docs/answers.md)")
 	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
 	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one (--key-type rsa only)")
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
+	fs.StringVar(&o.serviceKey, "service-key", "", "pin attestkms's answer-signing key: a PEM `file` (attestkms service-key, GET /service-key) or its SHA-256 fingerprint (64 hex digits; several comma-separated); every answer must then be signed by it over this request's document, operation, key and fields, or it is refused (docs/answers.md). Set it, built into the measured image: without it the enclave's host can answer in attestkms's place with a data key it chose")
 	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
 }
 
@@ -133,7 +136,43 @@ func (o *options) session(calls bool) (*enclave.Session, error) {
 	if s.Attestor, err = o.newAttestor(); err != nil {
 		return nil, err
 	}
+	if s.ServiceKeys, err = serviceKeyPins(o.serviceKey); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// serviceKeyPins are the fingerprints --service-key names: nil for none;
+// the value is fingerprints (64 hex digits, "SHA256:" allowed before each,
+// comma-separated), else a PEM file of Ed25519 public keys.
+func serviceKeyPins(v string) ([]string, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var pins []string
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimPrefix(strings.TrimSpace(f), "SHA256:")
+		if !answer.IsFingerprint(f) {
+			pins = nil
+			break
+		}
+		pins = append(pins, strings.ToLower(f))
+	}
+	if pins != nil {
+		return pins, nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return nil, fmt.Errorf("--service-key: neither fingerprints (64 hex digits) nor a readable PEM file: %w", err)
+	}
+	keys, err := answer.ParsePEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("--service-key %s: %w", v, err)
+	}
+	for _, k := range keys {
+		pins = append(pins, answer.Fingerprint(k))
+	}
+	return pins, nil
 }
 
 // newAttestor is the attestor --attestor names, with its flags.

@@ -22,7 +22,40 @@ const (
 	// admin permission (but the root's), an identity policy or an expiry,
 	// bound to them (Credential.sealedAs).
 	purposeScopedCredential = "credential-secret-scoped"
+	// purposeServiceKeys seals Meta.ServiceKeys, the answer-signing key
+	// set (kms/servicekey.go), as one value.
+	purposeServiceKeys = "service-keys"
 )
+
+// SealServiceKeys seals the service's answer-signing key set (its encoding
+// is kms's) for Meta.ServiceKeys.
+func SealServiceKeys(sl *sealer.Sealer, set []byte) ([]byte, error) {
+	return sl.Seal(purposeServiceKeys, nil, set)
+}
+
+// OpenServiceKeys opens Meta.ServiceKeys. The caller zeroes the result.
+func OpenServiceKeys(sl *sealer.Sealer, sealed []byte) ([]byte, error) {
+	return sl.Open(purposeServiceKeys, nil, sealed)
+}
+
+// ResealServiceKeys moves m's service keys (if any) from one root key to
+// another.
+func ResealServiceKeys(from, to *sealer.Sealer, m *Meta) error {
+	if len(m.ServiceKeys) == 0 {
+		return nil
+	}
+	pt, err := OpenServiceKeys(from, m.ServiceKeys)
+	if err != nil {
+		return err
+	}
+	defer clear(pt)
+	sealed, err := SealServiceKeys(to, pt)
+	if err != nil {
+		return err
+	}
+	m.ServiceKeys = sealed
+	return nil
+}
 
 // RootCredentialName is the name of the account's root credential, the one
 // Init makes: it always has the admin permission (kms).

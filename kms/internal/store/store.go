@@ -152,6 +152,11 @@ type Meta struct {
 	// RootCheck is a value sealed under the root key (SealRootCheck) that
 	// proves a root key is the store's (CheckRoot).
 	RootCheck []byte
+	// ServiceKeys is the service's answer-signing key set, sealed under the
+	// root key (kms/servicekey.go: JSON of the keys, sealed with purpose
+	// "service-keys"); nil in a store made before answers were signed
+	// (kms generates a key on the first Open that can write).
+	ServiceKeys []byte
 }
 
 // Key is a key as stored: its attributes, its policy and tags, and every

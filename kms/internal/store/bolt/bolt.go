@@ -33,6 +33,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -66,6 +67,7 @@ var (
 	metaRootCheck      = []byte("root_check")
 	metaSchema         = []byte("schema")
 	metaRegion         = []byte("region")           // absent in stores made before it
+	metaServiceKeys    = []byte("service_keys")     // absent in stores made before it
 	metaAuditChangeSeq = []byte("audit_change_seq") // absent until the first change
 )
 
@@ -546,6 +548,8 @@ func (t *txn) Meta() (*store.Meta, error) {
 		ProjectID: string(m.Get(metaProjectID)),
 		Region:    string(m.Get(metaRegion)),
 		RootCheck: append([]byte(nil), m.Get(metaRootCheck)...),
+		// nil when absent: a store made before answers were signed.
+		ServiceKeys: bytes.Clone(m.Get(metaServiceKeys)),
 	}, nil
 }
 
@@ -662,6 +666,13 @@ func (t *txn) PutMeta(m *store.Meta) error {
 		if err := b.Put([]byte(k), []byte(v)); err != nil {
 			return err
 		}
+	}
+	if len(m.ServiceKeys) == 0 {
+		if err := b.Delete(metaServiceKeys); err != nil {
+			return err
+		}
+	} else if err := b.Put(metaServiceKeys, m.ServiceKeys); err != nil {
+		return err
 	}
 	if m.Region == "" {
 		return b.Delete(metaRegion)

@@ -23,7 +23,7 @@
 //
 // migrations/ holds the schema's versions as SQL, embedded in the binary:
 // 0001_store.sql the records, 0002_changes.sql the change notifications
-// (below). Table attestkms_migrations records each version applied. Open
+// (below), 0003_service_keys.sql the answer-signing keys' column. Table attestkms_migrations records each version applied. Open
 // applies what the database lacks in one transaction holding a
 // transaction-level advisory lock (pg_advisory_xact_lock), so nodes that
 // start together migrate once, one after the other, and a failed migration
@@ -36,7 +36,8 @@
 // The tables, in the connection's schema (search_path, which a URL's
 // search_path=… parameter sets):
 //
-//	meta          one row: account_id, project_id, region, root_check (sealed), version
+//	meta          one row: account_id, project_id, region, root_check (sealed), version,
+//	              service_keys (sealed; NULL before 0003's first open, 0003)
 //	keys          id PRIMARY KEY, state, version, record
 //	aliases       name PRIMARY KEY, key_id REFERENCES keys ON DELETE CASCADE, version, record
 //	credentials   access_key_id PRIMARY KEY, name UNIQUE, version, record

@@ -52,9 +52,9 @@ const (
 		ON CONFLICT DO NOTHING RETURNING version`
 	sqlDeleteCredential = `DELETE FROM credentials WHERE access_key_id = $1`
 
-	sqlMeta    = `SELECT account_id, project_id, region, root_check FROM meta`
-	sqlPutMeta = `INSERT INTO meta (account_id, project_id, region, root_check) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (one) DO UPDATE SET account_id = $1, project_id = $2, region = $3, root_check = $4`
+	sqlMeta    = `SELECT account_id, project_id, region, root_check, service_keys FROM meta`
+	sqlPutMeta = `INSERT INTO meta (account_id, project_id, region, root_check, service_keys) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (one) DO UPDATE SET account_id = $1, project_id = $2, region = $3, root_check = $4, service_keys = $5`
 
 	sqlAuditChangeSeq    = `SELECT seq FROM audit_chains WHERE chain = $1`
 	sqlSetAuditChangeSeq = `INSERT INTO audit_chains (chain, seq) VALUES ($1, $2)
@@ -237,7 +237,7 @@ func list[T any](t *txn, sql string, args []any, dec func(string, int64, []byte)
 // Meta is store.Reader's Meta: an empty Meta before PutMeta.
 func (t *txn) Meta() (*store.Meta, error) {
 	var m store.Meta
-	if _, err := t.row(sqlMeta, nil, &m.AccountID, &m.ProjectID, &m.Region, &m.RootCheck); err != nil {
+	if _, err := t.row(sqlMeta, nil, &m.AccountID, &m.ProjectID, &m.Region, &m.RootCheck, &m.ServiceKeys); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -325,7 +325,12 @@ func (t *txn) PutMeta(m *store.Meta) error {
 	if rc == nil {
 		rc = []byte{}
 	}
-	_, err := t.each(sqlPutMeta, []any{m.AccountID, m.ProjectID, m.Region, rc}, nil)
+	// No service keys is NULL (a store made before answers were signed).
+	var sk []byte
+	if len(m.ServiceKeys) > 0 {
+		sk = m.ServiceKeys
+	}
+	_, err := t.each(sqlPutMeta, []any{m.AccountID, m.ProjectID, m.Region, rc, sk}, nil)
 	return err
 }
 

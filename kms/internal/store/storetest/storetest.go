@@ -8,6 +8,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -73,7 +74,7 @@ func at(sec int) time.Time {
 
 func ptime(sec int) *time.Time { t := at(sec); return &t }
 
-var testMeta0 = store.Meta{AccountID: "123456789012", ProjectID: "0123456789abcdef0123456789abcdef", Region: "eu-west-1", RootCheck: []byte("sealed root check")}
+var testMeta0 = store.Meta{AccountID: "123456789012", ProjectID: "0123456789abcdef0123456789abcdef", Region: "eu-west-1", RootCheck: []byte("sealed root check"), ServiceKeys: []byte("sealed service keys")}
 
 // newStore is f.New with its meta written.
 func newStore(t *testing.T, f Factory) store.Store {
@@ -227,6 +228,25 @@ func testMeta(t *testing.T, f Factory) {
 			m, err := r.Meta()
 			if err == nil && (m.Region != region || m.AccountID != testMeta0.AccountID) {
 				t.Fatalf("meta after setting region %q: %+v", region, m)
+			}
+			return err
+		})
+	}
+	// No service keys (a store made before answers were signed) reads as
+	// none, and a new set replaces it.
+	for _, sk := range [][]byte{nil, []byte("another set")} {
+		mustUpdate(t, s, func(tx store.Txn) error {
+			m, err := tx.Meta()
+			if err != nil {
+				return err
+			}
+			m.ServiceKeys = sk
+			return tx.PutMeta(m)
+		})
+		mustView(t, s, func(r store.Reader) error {
+			m, err := r.Meta()
+			if err == nil && (!bytes.Equal(m.ServiceKeys, sk) || m.AccountID != testMeta0.AccountID) {
+				t.Fatalf("meta after setting service keys %q: %+v", sk, m)
 			}
 			return err
 		})

@@ -1,0 +1,404 @@
+package kms
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/attestkms/attestkms/answer"
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+	"github.com/attestkms/attestkms/kms/internal/store"
+)
+
+// The service key signs every answer to a request with a Recipient
+// (package answer, docs/answers.md), so that an enclave that pins it
+// refuses an answer its host forged or replayed.
+//
+// It is Ed25519 (deterministic signing, no random-number failure mode at
+// signing; fast; a 32-byte key an enclave pins). A FIPS deployment would
+// want ECDSA P-384: not offered. It is not derived from the root key: a
+// root-key rotation would then change the key every enclave pinned. It is
+// generated at Init (or by the first Open of a store made before answers
+// were signed) and kept in the store's meta, the whole set sealed under the
+// root key (store.SealServiceKeys), like every secret: a root-key rotation
+// reseals it, a backup carries it.
+
+// AnswerSignature is an answer's signature by the service key (package
+// answer): the dialects carry it in their extension member.
+type AnswerSignature = answer.Signature
+
+// ServiceKey is one of the service's answer-signing keys, public part.
+type ServiceKey struct {
+	ID        string // answer.Fingerprint of PublicKey: the KeyId of its signatures
+	CreatedAt time.Time
+	// RetiredAt, if set, is when the key's grace ends (RotateServiceKey):
+	// until then it is published and still signs, the newer key published
+	// beside it so that enclave images can pin both; from then on it is
+	// neither.
+	RetiredAt *time.Time
+	PublicKey ed25519.PublicKey
+}
+
+// serviceKeyRecord is one key of the sealed set: the set's plaintext is the
+// JSON array of them, sealed whole (store.SealServiceKeys). Its names are
+// the stored format.
+type serviceKeyRecord struct {
+	ID         string     `json:"id"`
+	CreatedAt  time.Time  `json:"created"`
+	RetiredAt  *time.Time `json:"retired_at,omitempty"`
+	PublicKey  []byte     `json:"public_key"`  // 32 bytes
+	PrivateKey []byte     `json:"private_key"` // the 32-byte Ed25519 seed
+}
+
+// serviceKeys is the open set: keys oldest first, and their private keys
+// (privs[i] is keys[i]'s).
+type serviceKeys struct {
+	keys  []ServiceKey
+	privs []ed25519.PrivateKey
+}
+
+// signer is the key that signs at now: the oldest whose grace has not
+// ended (a rotated key signs until its retirement, so that enclaves that
+// pin only it keep working through the grace), else the newest.
+func (set *serviceKeys) signer(now time.Time) ed25519.PrivateKey {
+	for i, k := range set.keys {
+		if k.RetiredAt == nil || now.Before(*k.RetiredAt) {
+			return set.privs[i]
+		}
+	}
+	return set.privs[len(set.privs)-1]
+}
+
+func (set *serviceKeys) zero() {
+	for _, p := range set.privs {
+		clear(p)
+	}
+}
+
+// newServiceKeyRecord generates a key.
+func newServiceKeyRecord(now time.Time) serviceKeyRecord {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err) // crypto/rand does not fail
+	}
+	return serviceKeyRecord{ID: answer.Fingerprint(pub), CreatedAt: now.UTC(), PublicKey: pub, PrivateKey: priv.Seed()}
+}
+
+// sealServiceKeys encodes and seals recs for Meta.ServiceKeys.
+func sealServiceKeys(sl *sealer.Sealer, recs []serviceKeyRecord) ([]byte, error) {
+	b, err := json.Marshal(recs)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(b)
+	return store.SealServiceKeys(sl, b)
+}
+
+// openServiceKeyRecords opens Meta.ServiceKeys: ErrStoreDamaged if it does
+// not open or decode, or holds no key.
+func openServiceKeyRecords(sl *sealer.Sealer, sealed []byte) ([]serviceKeyRecord, error) {
+	pt, err := store.OpenServiceKeys(sl, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the service keys do not open under the root key: %v", ErrStoreDamaged, err)
+	}
+	defer clear(pt)
+	var recs []serviceKeyRecord
+	if err := json.Unmarshal(pt, &recs); err != nil {
+		return nil, fmt.Errorf("%w: the service keys do not decode: %v", ErrStoreDamaged, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("%w: the service key set is empty", ErrStoreDamaged)
+	}
+	for _, r := range recs {
+		if len(r.PrivateKey) != ed25519.SeedSize || len(r.PublicKey) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%w: service key %s is not an Ed25519 key", ErrStoreDamaged, r.ID)
+		}
+		priv := ed25519.NewKeyFromSeed(r.PrivateKey)
+		if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(r.PublicKey)) || r.ID != answer.Fingerprint(r.PublicKey) {
+			return nil, fmt.Errorf("%w: service key %s: its private key, public key and id do not match", ErrStoreDamaged, r.ID)
+		}
+	}
+	return recs, nil
+}
+
+// openServiceKeys opens the sealed set into what signs: the newest key.
+func openServiceKeys(sl *sealer.Sealer, sealed []byte) (*serviceKeys, error) {
+	recs, err := openServiceKeyRecords(sl, sealed)
+	if err != nil {
+		return nil, err
+	}
+	set := &serviceKeys{}
+	for _, r := range recs {
+		set.keys = append(set.keys, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
+		set.privs = append(set.privs, ed25519.NewKeyFromSeed(r.PrivateKey))
+		clear(r.PrivateKey)
+	}
+	return set, nil
+}
+
+// loadServiceKeys opens the store's service keys, generating the first one
+// (a change, with its audit record) in a store made before answers were
+// signed. Called by newService once the audit log is open.
+func (s *Service) loadServiceKeys(ctx context.Context) error {
+	var sealed []byte
+	err := s.view(ctx, func(r store.Reader) error {
+		m, err := r.Meta()
+		if err == nil {
+			sealed = m.ServiceKeys
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(sealed) == 0 {
+		c := systemCall("open", "CreateServiceKey")
+		err = s.change(ctx, c, func(tx store.Txn) error {
+			m, err := tx.Meta()
+			if err != nil {
+				return err
+			}
+			if len(m.ServiceKeys) > 0 {
+				// Another node made it first: keep theirs.
+				sealed = m.ServiceKeys
+				c.noteMessage("the service key was made by another node")
+				return nil
+			}
+			rec := newServiceKeyRecord(s.now())
+			if m.ServiceKeys, err = sealServiceKeys(s.sealer, []serviceKeyRecord{rec}); err != nil {
+				return internal(err)
+			}
+			clear(rec.PrivateKey)
+			c.noteMessage("made the service's answer-signing key " + rec.ID + " (a store made before answers were signed)")
+			return tx.PutMeta(m)
+		})
+		if err != nil {
+			return err
+		}
+		// What is stored now, not what this change wrote: nodes of a
+		// shared store opening together may each have made one (the
+		// meta row is not locked by its read), and the last commit is
+		// the store's.
+		err = s.view(ctx, func(r store.Reader) error {
+			m, err := r.Meta()
+			if err == nil {
+				sealed = m.ServiceKeys
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	set, err := openServiceKeys(s.sealer, sealed)
+	if err != nil {
+		return err
+	}
+	s.svcKeys.Store(set)
+	return nil
+}
+
+// ServiceKeys are the service's published answer-signing keys, oldest
+// first: every key whose grace has not ended at now. The last signs.
+func (s *Service) ServiceKeys() []ServiceKey {
+	set := s.svcKeys.Load()
+	if set == nil {
+		return nil
+	}
+	return published(set.keys, s.now())
+}
+
+func published(keys []ServiceKey, now time.Time) []ServiceKey {
+	var out []ServiceKey
+	for i, k := range keys {
+		if k.RetiredAt != nil && !now.Before(*k.RetiredAt) && i != len(keys)-1 {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// StoredServiceKeys reads the service keys of the store opts names, for
+// attestkms service-key: an embedded store is opened read-only
+// (ErrStoreInUse while a server holds it: ask its GET /service-key then).
+// A store made before answers were signed has none until a server opens it:
+// ErrNotInitialised saying so.
+func StoredServiceKeys(ctx context.Context, opts Options) ([]ServiceKey, error) {
+	var keys []ServiceKey
+	err := readStore(ctx, opts, func(r store.Reader, sl *sealer.Sealer) error {
+		m, err := r.Meta()
+		if err != nil {
+			return err
+		}
+		if err := checkRoot(sl, m, opts); err != nil {
+			return err
+		}
+		if len(m.ServiceKeys) == 0 {
+			return fmt.Errorf("%w: the store has no service key yet (it was made before answers were signed): start the server once to make it", ErrNotInitialised)
+		}
+		set, err := openServiceKeys(sl, m.ServiceKeys)
+		if err != nil {
+			return err
+		}
+		set.zero()
+		now := time.Now()
+		if opts.Now != nil {
+			now = opts.Now()
+		}
+		keys = published(set.keys, now)
+		return nil
+	})
+	return keys, err
+}
+
+// signAnswer signs the answer to c's operation for to's Recipient: nil
+// without a Recipient (a plaintext answer, or a public-key wrap, which
+// proves nothing about its holder and is not signed). fields are
+// answer.Fields(op)'s, in order.
+func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer.Field) (*AnswerSignature, error) {
+	if to.doc == nil {
+		return nil, nil
+	}
+	set := s.svcKeys.Load()
+	if set == nil {
+		return nil, internal(errors.New("no service key is loaded"))
+	}
+	sig, err := answer.Sign(set.signer(s.now()), to.doc, c.opName(), keyARN, fields)
+	if err != nil {
+		return nil, internal(fmt.Errorf("signing the answer: %w", err))
+	}
+	return sig, nil
+}
+
+// FormatServiceKeys is keys as `attestkms service-key` and GET /service-key
+// give them: for each, a comment line with its fingerprint and dates, then
+// its PEM public key (answer.ParsePEM reads the whole text back; the
+// fingerprint alone is what `enclavetool --service-key` also takes).
+func FormatServiceKeys(keys []ServiceKey) []byte {
+	var b []byte
+	for _, k := range keys {
+		b = fmt.Appendf(b, "# attestkms service key (Ed25519) SHA256:%s created %s", k.ID, k.CreatedAt.UTC().Format(time.RFC3339))
+		if k.RetiredAt != nil {
+			b = fmt.Appendf(b, " retires %s", k.RetiredAt.UTC().Format(time.RFC3339))
+		}
+		b = append(b, '\n')
+		b = append(b, answer.EncodePEM(k.PublicKey)...)
+	}
+	return b
+}
+
+// RotateServiceKeyRequest asks for a new answer-signing key.
+type RotateServiceKeyRequest struct {
+	// GraceDays is how long every current key stays published and keeps
+	// signing beside the new one, for enclave images to be rebuilt pinning
+	// the new key: 1 to 365; 0 means 30.
+	GraceDays int32
+}
+
+// RotateServiceKeyResponse is the new key, and the keys it retires with the
+// time each grace ends.
+type RotateServiceKeyResponse struct {
+	New      ServiceKey
+	Retiring []ServiceKey
+}
+
+const (
+	defaultServiceKeyGraceDays = 30
+	maxServiceKeyGraceDays     = 365
+	// maxServiceKeys bounds the set: each rotation within the others'
+	// grace adds one, and every answer's signer is looked up in it.
+	maxServiceKeys = 8
+)
+
+// RotateServiceKey makes a new answer-signing key (the admin API). The
+// current keys keep signing and stay published until their grace ends
+// (GraceDays from now); the new key is published at once, and signs from
+// then on. Keys whose grace has ended are dropped from the set. A shared
+// store's nodes load the set when they open: on one, ErrUnsupported.
+func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+	return run(s, ctx, c, "RotateServiceKey", opChange, req, func(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.requireAdmin(c, "RotateServiceKey"); err != nil {
+			return nil, err
+		}
+		days := req.GraceDays
+		switch {
+		case days == 0:
+			days = defaultServiceKeyGraceDays
+		case days < 1 || days > maxServiceKeyGraceDays:
+			return nil, errorf(ErrValidation, "GraceDays must be between 1 and %d", maxServiceKeyGraceDays)
+		}
+		if s.follow != nil {
+			return nil, errorf(ErrUnsupported, "the service key of a shared store cannot be rotated yet: its nodes load the key set only when they open")
+		}
+		return s.rotateServiceKey(ctx, c, time.Duration(days)*24*time.Hour)
+	})
+}
+
+func (s *Service) rotateServiceKey(ctx context.Context, c *Call, grace time.Duration) (*RotateServiceKeyResponse, error) {
+	// The sealer is read inside the change (changeMu), as a root-key
+	// rotation's swap is made (rootrotate.go).
+	now := s.now()
+	var resp RotateServiceKeyResponse
+	var sealed []byte
+	err := s.change(ctx, c, func(tx store.Txn) error {
+		m, err := tx.Meta()
+		if err != nil {
+			return err
+		}
+		if len(m.ServiceKeys) == 0 {
+			return internal(errors.New("the store has no service key"))
+		}
+		recs, err := openServiceKeyRecords(s.sealer, m.ServiceKeys)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, r := range recs {
+				clear(r.PrivateKey)
+			}
+		}()
+		until := now.Add(grace).UTC()
+		var kept []serviceKeyRecord
+		for _, r := range recs {
+			if r.RetiredAt != nil && !now.Before(*r.RetiredAt) {
+				continue // its grace ended: gone
+			}
+			if r.RetiredAt == nil || r.RetiredAt.After(until) {
+				r.RetiredAt = &until
+			}
+			kept = append(kept, r)
+			resp.Retiring = append(resp.Retiring, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
+		}
+		if len(kept) >= maxServiceKeys {
+			return errorf(ErrLimitExceeded, "%d service keys are in their grace already: wait until the oldest retires (%s)", len(kept), kept[0].RetiredAt.Format(time.RFC3339))
+		}
+		rec := newServiceKeyRecord(now)
+		recs = append(recs, rec) // zeroed with the others
+		kept = append(kept, rec)
+		resp.New = ServiceKey{ID: rec.ID, CreatedAt: rec.CreatedAt, PublicKey: ed25519.PublicKey(rec.PublicKey)}
+		if m.ServiceKeys, err = sealServiceKeys(s.sealer, kept); err != nil {
+			return internal(err)
+		}
+		sealed = m.ServiceKeys
+		c.noteMessage(fmt.Sprintf("made the answer-signing key %s; %d older keys sign until %s", rec.ID, len(resp.Retiring), until.Format(time.RFC3339)))
+		return tx.PutMeta(m)
+	})
+	if err != nil {
+		return nil, err
+	}
+	set, err := openServiceKeys(s.sealer, sealed)
+	if err != nil {
+		return nil, err
+	}
+	// The old set is not zeroed: a request may be signing with it.
+	s.svcKeys.Store(set)
+	return &resp, nil
+}

@@ -1,0 +1,271 @@
+package kms
+
+import (
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/answer"
+	"github.com/attestkms/attestkms/kms/internal/store"
+	"github.com/attestkms/attestkms/kms/internal/store/bolt"
+)
+
+func pins(s *Service) []string {
+	var out []string
+	for _, k := range s.ServiceKeys() {
+		out = append(out, k.ID)
+	}
+	return out
+}
+
+// TestAnswersSigned: every answer to a request with a Recipient carries the
+// service key's signature over its document, operation, key and fields;
+// an answer without one (plaintext, or a public-key wrap) carries none.
+func TestAnswersSigned(t *testing.T) {
+	good := newEnclave(t, 0xab)
+	v := &fakeVerifier{enclaves: []*enclave{good}}
+	s, _ := newAttestedService(t, v, false)
+	c := s.testCall()
+	sym := mustKey(t, s, "", "")
+	r := good.recipient(0)
+	pin := pins(s)
+	if len(pin) != 1 || !answer.IsFingerprint(pin[0]) {
+		t.Fatalf("service keys %v", pin)
+	}
+	check := func(op string, sig *answer.Signature, arn string, fields ...answer.Field) {
+		t.Helper()
+		if err := answer.Verify(pin, sig, r.AttestationDocument, op, arn, fields); err != nil {
+			t.Errorf("%s: %v", op, err)
+		}
+		// The same answer for another document does not verify.
+		if err := answer.Verify(pin, sig, append([]byte("x"), r.AttestationDocument...), op, arn, fields); err == nil {
+			t.Errorf("%s: verifies for another document", op)
+		}
+	}
+	f := func(name string, v []byte) answer.Field { return answer.Field{Name: name, Value: v} }
+
+	gdk, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: sym.KeyID, KeySpec: "AES_256", Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GenerateDataKey", gdk.AnswerSignature, gdk.KeyARN, f("CiphertextForRecipient", gdk.CiphertextForRecipient), f("CiphertextBlob", gdk.CiphertextBlob), f("KeyId", []byte(gdk.KeyARN)))
+	dec, err := s.Decrypt(bg, c, &DecryptRequest{CiphertextBlob: gdk.CiphertextBlob, Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("Decrypt", dec.AnswerSignature, dec.KeyARN, f("CiphertextForRecipient", dec.CiphertextForRecipient), f("KeyId", []byte(dec.KeyARN)), f("EncryptionAlgorithm", []byte(dec.EncryptionAlgorithm)))
+	rnd, err := s.GenerateRandom(bg, c, &GenerateRandomRequest{NumberOfBytes: 32, Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GenerateRandom", rnd.AnswerSignature, "", f("CiphertextForRecipient", rnd.CiphertextForRecipient))
+	kp, err := s.GenerateDataKeyPair(bg, c, &GenerateDataKeyPairRequest{KeyID: sym.KeyID, KeyPairSpec: PairRSA2048, Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("GenerateDataKeyPair", kp.AnswerSignature, kp.KeyARN, f("CiphertextForRecipient", kp.CiphertextForRecipient), f("PrivateKeyCiphertextBlob", kp.PrivateKeyCiphertextBlob), f("PublicKey", kp.PublicKey), f("KeyId", []byte(kp.KeyARN)), f("KeyPairSpec", []byte(kp.KeyPairSpec)))
+	ka := mustKey(t, s, EccNistP384, KeyAgreement)
+	peer, _ := ecdh.P384().GenerateKey(rand.Reader)
+	peerSPKI, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	ds, err := s.DeriveSharedSecret(bg, c, &DeriveSharedSecretRequest{KeyID: ka.KeyID, KeyAgreementAlgorithm: "ECDH", PublicKey: peerSPKI, Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("DeriveSharedSecret", ds.AnswerSignature, ds.KeyARN, f("CiphertextForRecipient", ds.CiphertextForRecipient), f("KeyId", []byte(ds.KeyARN)), f("KeyAgreementAlgorithm", []byte(ds.KeyAgreementAlgorithm)), f("KeyOrigin", []byte(ds.KeyOrigin)))
+
+	// No Recipient, no signature.
+	plain, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: sym.KeyID, KeySpec: "AES_256"})
+	if err != nil || plain.AnswerSignature != nil {
+		t.Fatalf("a plaintext answer: %v, signature %v", err, plain.AnswerSignature)
+	}
+}
+
+// TestServiceKeyMadeAtFirstOpen: a store made before answers were signed
+// gets its key at the first Open, recorded; later Opens keep it.
+func TestServiceKeyMadeAtFirstOpen(t *testing.T) {
+	s, clk := newTestService(t)
+	dir := s.opts.DataDir
+	made := pins(s)
+	s.Close()
+	st, err := bolt.Open(filepath.Join(dir, dbFile), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.Update(bg, func(tx store.Txn) error {
+		m, err := tx.Meta()
+		if err != nil {
+			return err
+		}
+		m.ServiceKeys = nil
+		return tx.PutMeta(m)
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StoredServiceKeys(context.Background(), Options{DataDir: dir}); err == nil {
+		t.Fatal("StoredServiceKeys of a store without keys answered")
+	}
+	s2, err := Open(Options{DataDir: dir, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := pins(s2)
+	if len(first) != 1 || first[0] == made[0] {
+		t.Fatalf("keys after the first Open: %v (Init's were %v)", first, made)
+	}
+	if r := lastRecord(t, s2, "CreateServiceKey"); r.Outcome != "ok" || !strings.Contains(r.Message, first[0]) {
+		t.Fatalf("audit record %+v", r)
+	}
+	s2.Close()
+	keys, err := StoredServiceKeys(context.Background(), Options{DataDir: dir})
+	if err != nil || len(keys) != 1 || keys[0].ID != first[0] {
+		t.Fatalf("StoredServiceKeys: %v, %v", keys, err)
+	}
+	s3, err := Open(Options{DataDir: dir, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if again := pins(s3); len(again) != 1 || again[0] != first[0] {
+		t.Fatalf("keys after a second Open: %v, want %v", again, first)
+	}
+}
+
+// TestServiceKeySurvivesRootRotationAndBackup: the key is not the root
+// key's: a root-key rotation reseals it unchanged, a backup carries it, and
+// CheckStore opens it.
+func TestServiceKeySurvivesRootRotationAndBackup(t *testing.T) {
+	s, clk := newTestService(t)
+	want := pins(s)
+	newKey := filepath.Join(t.TempDir(), "new.key")
+	if _, err := s.RotateRootKey(bg, s.adminCall(t), &RotateRootKeyRequest{To: "file:" + newKey}); err != nil {
+		t.Fatal(err)
+	}
+	bk, err := s.Backup(bg, s.adminCall(t), &BackupRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := s.opts.DataDir
+	s.Close()
+	opts := Options{DataDir: dir, RootKeyFile: newKey, Now: clk.now}
+	if _, err := CheckStore(bg, opts); err != nil {
+		t.Fatalf("CheckStore after the rotation: %v", err)
+	}
+	s2, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pins(s2); len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("keys after the rotation %v, before %v", got, want)
+	}
+	s2.Close()
+	restored := filepath.Join(t.TempDir(), "restored")
+	if _, err := Restore(RestoreOptions{DataDir: restored, RootKeyFile: newKey, Now: clk.now}, bk.Backup); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := Open(Options{DataDir: restored, RootKeyFile: newKey, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if got := pins(s3); len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("keys after a restore %v, before %v", got, want)
+	}
+}
+
+// TestRotateServiceKey: a rotation publishes the new key at once; the old
+// one keeps signing, and stays published, until its grace ends; then the
+// new one signs alone. An enclave pinning both works throughout; one
+// pinning only the old key works until the grace ends.
+func TestRotateServiceKey(t *testing.T) {
+	good := newEnclave(t, 0xab)
+	s, clk := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
+	r := good.recipient(0)
+	old := pins(s)
+	signedBy := func() string {
+		t.Helper()
+		rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
+			t.Fatalf("an answer not by a published key: %v", err)
+		}
+		return rnd.AnswerSignature.KeyID
+	}
+	if _, err := s.RotateServiceKey(bg, s.testCall(), &RotateServiceKeyRequest{GraceDays: 400}); err == nil {
+		t.Fatal("a 400-day grace was taken")
+	}
+	if _, err := s.RotateServiceKey(bg, &Call{RequestID: "x"}, &RotateServiceKeyRequest{}); err == nil {
+		t.Fatal("an unauthenticated rotation was taken")
+	}
+	resp, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{GraceDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Retiring) != 1 || resp.Retiring[0].ID != old[0] || !resp.Retiring[0].RetiredAt.Equal(clk.now().Add(7*24*time.Hour)) {
+		t.Fatalf("rotation answered %+v", resp)
+	}
+	if got := pins(s); len(got) != 2 || got[0] != old[0] || got[1] != resp.New.ID {
+		t.Fatalf("published during the grace: %v", got)
+	}
+	if by := signedBy(); by != old[0] {
+		t.Fatalf("during the grace, answers are signed by %s, not the old key", by)
+	}
+	if rec := lastRecord(t, s, "RotateServiceKey"); rec.Outcome != "ok" || !strings.Contains(rec.Message, resp.New.ID) {
+		t.Fatalf("audit record %+v", rec)
+	}
+	clk.add(7*24*time.Hour + time.Second)
+	if got := pins(s); len(got) != 1 || got[0] != resp.New.ID {
+		t.Fatalf("published after the grace: %v", got)
+	}
+	if by := signedBy(); by != resp.New.ID {
+		t.Fatalf("after the grace, answers are signed by %s, not the new key", by)
+	}
+	// It survives a reopen; a second rotation drops the retired key.
+	dir := s.opts.DataDir
+	s.Close()
+	s2, err := Open(Options{DataDir: dir, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := pins(s2); len(got) != 1 || got[0] != resp.New.ID {
+		t.Fatalf("published after a reopen: %v", got)
+	}
+	resp2, err := s2.RotateServiceKey(bg, s2.adminCall(t), &RotateServiceKeyRequest{})
+	if err != nil || len(resp2.Retiring) != 1 || resp2.Retiring[0].ID != resp.New.ID || !resp2.Retiring[0].RetiredAt.Equal(clk.now().Add(30*24*time.Hour)) {
+		t.Fatalf("second rotation: %+v, %v", resp2, err)
+	}
+	if set := s2.svcKeys.Load(); len(set.keys) != 2 {
+		t.Fatalf("the set holds %d keys after the second rotation, want 2 (the retired one dropped)", len(set.keys))
+	}
+	// The set is bounded: rotations within the others' grace stop at
+	// maxServiceKeys.
+	for range maxServiceKeys - 2 {
+		if _, err := s2.RotateServiceKey(bg, s2.adminCall(t), &RotateServiceKeyRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s2.RotateServiceKey(bg, s2.adminCall(t), &RotateServiceKeyRequest{}); !errors.Is(err, ErrLimitExceeded) {
+		t.Fatalf("a rotation past %d keys: %v", maxServiceKeys, err)
+	}
+}
+
+func BenchmarkRotateServiceKey(b *testing.B) {
+	s, clk := newTestService(b)
+	c := s.adminCall(b)
+	for b.Loop() {
+		if _, err := s.RotateServiceKey(bg, c, &RotateServiceKeyRequest{GraceDays: 1}); err != nil {
+			b.Fatal(err)
+		}
+		clk.add(25 * time.Hour) // the previous key retired: the set stays two keys
+	}
+}
