@@ -84,8 +84,10 @@
 // ciphertext blob is authenticated before its plaintext is used, and an error
 // never carries a secret. At rest, key material and credential secrets are
 // sealed under the root key (package sealer): the database alone reveals only
-// metadata. The root key file and the process's memory are trusted; whoever
-// reads them holds every key.
+// metadata. The root key (a file, an environment variable, or a key in a
+// PKCS#11 token that never leaves it: rootspec.go, docs/rootkey.md) and the
+// process's memory are trusted; whoever reads them, or can make the
+// process ask the token, holds every key.
 //
 // One region. A Service has one region (Options.Region, recorded in the
 // store), and every key and alias ARN names it: a key has one ARN whichever
@@ -94,7 +96,8 @@
 // region or partition is not found. Moving a store to another region
 // (Options.RenameRegion) rewrites the ARNs in its key policies (region.go).
 //
-// Known limits: bbolt reuses freed pages but does not overwrite them, so the
-// sealed material of a destroyed key may remain in free pages of kms.db until
-// reused; it stays sealed under the root key (package store/bolt's doc).
+// Destroyed keys: bbolt reuses freed pages but does not overwrite them, so
+// kms compacts an embedded store after it destroys keys or deletes
+// credentials, and after a root-key rotation (shred.go, rootrotate.go); a
+// PostgreSQL store is the operator's to VACUUM FULL (docs/shredding.md).
 package kms
