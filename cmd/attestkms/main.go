@@ -2,8 +2,8 @@
 //
 //	attestkms serve  [--data-dir DIR] [--listen HOST:PORT] [--region NAME] [...]   run the service
 //	attestkms init   --data-dir DIR [--region NAME]                new store, prints the admin credential
-//	attestkms init   --store postgres://… --root-key-file FILE     the same in PostgreSQL, for several nodes
-//	attestkms serve  --store postgres://… --root-key-file FILE --data-dir DIR   one node of them
+//	attestkms init   --store postgres://… --root-key SPEC     the same in PostgreSQL, for several nodes
+//	attestkms serve  --store postgres://… --root-key SPEC --data-dir DIR   one node of them
 //	attestkms credential create|list|delete|rotate --endpoint URL --credential ADMIN.json
 //	                                                               manage access keys on the running server
 //	attestkms credential create|list|delete|rotate --data-dir DIR  the same, while it is stopped
@@ -12,7 +12,7 @@
 //	attestkms policy test --in FILE --action ACTION [...]          the server's verdict on one request
 //	attestkms audit verify --data-dir DIR [--from FILE]            check the audit log's hash chain
 //	attestkms backup --out FILE (--data-dir DIR | --endpoint URL --credential ADMIN.json)
-//	attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
+//	attestkms restore --in FILE --data-dir NEWDIR --root-key SPEC [--live DIR]
 //	attestkms store check --data-dir DIR [--root-key SPEC]   check every page and record of a store
 //	attestkms root-key rotate --data-dir DIR [--root-key SPEC] --to SPEC   reseal the store under another root key
 //	attestkms service-key --data-dir DIR                           the answer-signing public keys an enclave pins
@@ -36,9 +36,9 @@ const usage = `attestkms: a key management service for confidential computing
 Usage:
   attestkms serve [flags]                  run the service (all three KMS dialects on one port)
   attestkms init --data-dir DIR            create a store; print the first admin credential as JSON
-  attestkms init --store postgres://… --root-key-file FILE
+  attestkms init --store postgres://… --root-key SPEC
                                            the same in a PostgreSQL database that several nodes
-                                           serve (serve --store … --root-key-file … --data-dir NODE_DIR)
+                                           serve (serve --store … --root-key … --data-dir NODE_DIR)
   attestkms credential create|list|delete|rotate
                                            manage access keys: on the running server (--endpoint URL
                                            --credential ADMIN.json), or in a stopped server's --data-dir
@@ -49,7 +49,7 @@ Usage:
   attestkms audit verify --data-dir DIR    check the audit log's hash chain across its rotated files
   attestkms backup --out FILE              a consistent, MACed snapshot of the store: offline (--data-dir DIR)
                                            or from the running server (--endpoint URL --credential ADMIN.json)
-  attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
+  attestkms restore --in FILE --data-dir NEWDIR --root-key SPEC [--live DIR]
                                            verify a backup, then make a new store of it
   attestkms store check --data-dir DIR     check every page and record of a stopped server's store
   attestkms root-key rotate --data-dir DIR --to SPEC
