@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/attestkms/attestkms/kms/internal/store"
-	"github.com/attestkms/attestkms/kms/internal/store/bolt"
 	"github.com/attestkms/attestkms/kms/internal/store/postgres"
 )
 
@@ -50,12 +48,10 @@ func CheckStore(ctx context.Context, opts Options) (*StoreCheck, error) {
 		if err := existingStore(opts, sp); err != nil {
 			return nil, err
 		}
-		bst, err := bolt.Open(sp.path, bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+		bst, err := openReadOnly(sp.path)
 		switch {
-		case errors.Is(err, store.ErrInUse):
-			return nil, fmt.Errorf("%w: %s (stop the running server first)", ErrStoreInUse, sp.path)
-		case errors.Is(err, store.ErrNotAStore):
-			return nil, fmt.Errorf("%s is not an attestkms store: %w", sp.path, err)
+		case errors.Is(err, ErrStoreInUse):
+			return nil, fmt.Errorf("%w (stop the running server first)", err)
 		case err != nil:
 			return nil, err
 		}
@@ -200,12 +196,10 @@ func readStore(ctx context.Context, opts Options, fn func(store.Reader, *sealer.
 		if err := existingStore(opts, sp); err != nil {
 			return err
 		}
-		bst, err := bolt.Open(sp.path, bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+		bst, err := openReadOnly(sp.path)
 		switch {
-		case errors.Is(err, store.ErrInUse):
-			return fmt.Errorf("%w: %s (stop the running server first, or ask it: GET /service-key)", ErrStoreInUse, sp.path)
-		case errors.Is(err, store.ErrNotAStore):
-			return fmt.Errorf("%s is not an attestkms store: %w", sp.path, err)
+		case errors.Is(err, ErrStoreInUse):
+			return fmt.Errorf("%w (stop the running server first, or ask it: GET /service-key)", err)
 		case err != nil:
 			return err
 		}

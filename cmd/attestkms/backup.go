@@ -146,7 +146,7 @@ func writeNew(path string, data []byte) error {
 }
 
 const restoreUsage = `Usage:
-  attestkms restore --in FILE --data-dir NEWDIR --root-key-file FILE [--live DIR]
+  attestkms restore --in FILE --data-dir NEWDIR --root-key SPEC [--live DIR]
 
 Restore verifies the backup FILE completely before it writes anything: the
 MAC over every byte (under a key derived from the root key: a changed byte
@@ -155,7 +155,8 @@ sealed value opened under the root key. It refuses a NEWDIR that exists and
 is not empty. Then it makes NEWDIR (0700) with a new store holding exactly
 the backup's records (the same account, region, credentials, keys with every
 material version, aliases) and a new audit log whose first record is the
-restore. It writes no root key: serve the store with --root-key-file FILE.
+restore. It writes no root key: serve the store with the same --root-key SPEC
+(--root-key-file FILE is --root-key file:FILE).
 
 A key destroyed after the backup was taken comes back with the restore.
 --live DIR reads the live store (its server stopped) and prints, one per
@@ -170,7 +171,7 @@ cannot be read.
 
 Example:
   attestkms restore --in kms.bak --data-dir ./attestkms-restored \
-      --root-key-file /etc/attestkms/root.key --live ./attestkms-data
+      --root-key file:/etc/attestkms/root.key --live ./attestkms-data
 `
 
 func runRestore(args []string, stdout, stderr io.Writer) error {

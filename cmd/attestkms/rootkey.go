@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -13,6 +14,9 @@ import (
 // from, when --pkcs11-pin-file is not given. Never a flag: a command line
 // is visible to every user of the machine.
 const pinEnv = "ATTESTKMS_PKCS11_PIN"
+
+// maxPINFile bounds what readPIN reads of a --pkcs11-pin-file.
+const maxPINFile = 4096
 
 // rootKeyFlags are --root-key SPEC, its synonym --root-key-file FILE (=
 // file:FILE) and --pkcs11-pin-file, shared by init, serve and the offline
@@ -111,9 +115,20 @@ func readPIN(file string) (string, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return "", withHint(fmt.Errorf("--pkcs11-pin-file %s is readable by others (mode %v)", file, fi.Mode().Perm()), "chmod 600 it")
 	}
-	b, err := os.ReadFile(file)
+	// A PIN is short: read no more than maxPINFile bytes of whatever the
+	// flag names (a device, a FIFO, a huge file).
+	fh, err := os.Open(file)
 	if err != nil {
 		return "", readError(fmt.Errorf("--pkcs11-pin-file: %w", err))
+	}
+	b, err := io.ReadAll(io.LimitReader(fh, maxPINFile+1))
+	fh.Close()
+	if err != nil {
+		return "", readError(fmt.Errorf("--pkcs11-pin-file: %w", err))
+	}
+	if len(b) > maxPINFile {
+		clear(b)
+		return "", fmt.Errorf("--pkcs11-pin-file %s must hold the PIN alone, on one line", file)
 	}
 	pin := strings.TrimRight(string(b), "\r\n")
 	if pin == "" || strings.ContainsAny(pin, "\r\n") {
