@@ -9,8 +9,8 @@ import (
 	"github.com/attestkms/attestkms/kms"
 )
 
-const initUsage = `Usage: attestkms init --data-dir DIR [--root-key-file FILE] [--region NAME] [--admin-credential-out FILE]
-       attestkms init --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE [--data-dir DIR]
+const initUsage = `Usage: attestkms init --data-dir DIR [--root-key SPEC] [--region NAME] [--admin-credential-out FILE]
+       attestkms init --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key SPEC [--data-dir DIR]
 
 Creates a new store: an account and its first admin credential, printed as
 JSON on stdout:
@@ -18,16 +18,19 @@ JSON on stdout:
   {"access_key_id":"AKIA...","secret_access_key":"...","account_id":"...","project_id":"..."}
 
 The secret is shown once; --admin-credential-out FILE writes it to FILE
-instead (a new file, mode 0600), never to the terminal. The root key seals every key in the store: an
-existing root key file is used, or a random one is written there (mode 0600).
+instead (a new file, mode 0600), never to the terminal. The root key seals every key in the store:
+--root-key SPEC is file:PATH (an existing file is used, or a random key is written there, mode
+0600), env:VAR (base64 of 32 bytes) or pkcs11:URI (the key is generated in the token,
+non-extractable, unless it exists; PIN from --pkcs11-pin-file or $ATTESTKMS_PKCS11_PIN).
+--root-key-file FILE is --root-key file:FILE (README "Where the root key should live").
 
 By default the store is a bbolt file in DIR (mode 0700), DIR/kms.db, and the
-root key DIR/root.key unless --root-key-file names another place; --store
+root key DIR/root.key unless --root-key names another; --store
 bolt:PATH puts the file at PATH. Refuses a DIR that already holds a store.
 
 --store postgres://… initialises an empty PostgreSQL database that several
 attestkms nodes then share (attestkms serve --store …, README "Running
-several nodes"). The nodes share the root key --root-key-file names. The
+several nodes"). The nodes share the root key --root-key names. The
 role's password comes from PGPASSWORD, ~/.pgpass or --store-password-file,
 never from the URL. Refuses a database that holds a store already: it never
 makes a second account.
@@ -38,7 +41,7 @@ it, and serve refuses to serve the store for another (see serve --help).
 Examples:
   attestkms init --data-dir /var/lib/attestkms > admin.json && chmod 600 admin.json
   PGPASSWORD=… attestkms init --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
-      --root-key-file /etc/attestkms/root.key > admin.json
+      --root-key file:/etc/attestkms/root.key > admin.json
 `
 
 // credentialJSON is the shape init, serve's first start and credential

@@ -66,7 +66,7 @@ and reads of public data go on; the service resumes once a write succeeds.
 Several nodes: --store postgres://USER@HOST:PORT/DB?sslmode=… serves a
 PostgreSQL database that attestkms init --store made, shared by every node
 that serves it (README "Running several nodes"). Each node needs the shared
-root key (--root-key-file) and a data directory of its own (--data-dir) for
+root key (--root-key SPEC) and a data directory of its own (--data-dir) for
 what is the node's: its audit log (one hash chain per node) and its id
 (node.json). A key created on one node is usable on every other at once; a
 change made on one (disabled, scheduled for deletion, rotated, a new policy,
@@ -94,7 +94,7 @@ Examples:
   attestkms serve --region eu-west-1 --rename-region   # move a us-east-1 store to eu-west-1
   attestkms serve --metrics-listen 127.0.0.1:9464 --log-format json --rate-limit 500
   attestkms serve --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
-      --store-password-file /etc/attestkms/pgpass --root-key-file /etc/attestkms/root.key \
+      --store-password-file /etc/attestkms/pgpass --root-key file:/etc/attestkms/root.key \
       --data-dir /var/lib/attestkms-node --listen 0.0.0.0:8443 --tls-cert server.pem --tls-key server.key
 `
 

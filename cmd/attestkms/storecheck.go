@@ -10,8 +10,8 @@ import (
 	"github.com/attestkms/attestkms/kms"
 )
 
-const storeUsage = `Usage: attestkms store check [--data-dir DIR] [--root-key-file FILE]
-       attestkms store check --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE
+const storeUsage = `Usage: attestkms store check [--data-dir DIR] [--root-key SPEC]
+       attestkms store check --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key SPEC
 
 Checks a whole store, while no server holds it (an embedded store; a
 shared store is read while its nodes run): bbolt's own consistency check of
@@ -34,7 +34,7 @@ in use), 2 usage, 3 unreadable input (no such data directory or root key).
 Examples:
   attestkms store check --data-dir /var/lib/attestkms
   attestkms store check --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
-      --root-key-file /etc/attestkms/root.key
+      --root-key file:/etc/attestkms/root.key
 `
 
 func runStore(args []string, stdout, stderr io.Writer) error {
