@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/attestkms/attestkms/answer"
 )
@@ -113,6 +114,9 @@ func (s *Session) GenerateDataKey(ctx context.Context, keyID, keySpec string, nu
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAnswer(op, keyID, out.KeyId, pt, dataKeyLen(keySpec, numberOfBytes)); err != nil {
+		return nil, err
+	}
 	return &DataKey{Plaintext: pt, CiphertextBlob: out.CiphertextBlob, KeyID: out.KeyId}, nil
 }
 
@@ -138,10 +142,17 @@ func (s *Session) Decrypt(ctx context.Context, blob []byte, keyID string, ec map
 		return nil, err
 	}
 	const op = "Decrypt"
-	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
 		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
 		answer.Field{Name: "EncryptionAlgorithm", Value: []byte(out.EncryptionAlgorithm)})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAnswer(op, keyID, out.KeyId, pt, -1); err != nil {
+		return nil, err
+	}
+	return pt, nil
 }
 
 // GenerateRandom asks for n random bytes.
@@ -162,8 +173,15 @@ func (s *Session) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 		return nil, err
 	}
 	const op = "GenerateRandom"
-	return s.unwrap(op, "", r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, "", r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAnswer(op, "", "", pt, n); err != nil {
+		return nil, err
+	}
+	return pt, nil
 }
 
 // DeriveSharedSecret asks for the ECDH secret of keyID and the peer's public
@@ -188,11 +206,18 @@ func (s *Session) DeriveSharedSecret(ctx context.Context, keyID string, peerSPKI
 		return nil, err
 	}
 	const op = "DeriveSharedSecret"
-	return s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
 		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
 		answer.Field{Name: "KeyAgreementAlgorithm", Value: []byte(out.KeyAgreementAlgorithm)},
 		answer.Field{Name: "KeyOrigin", Value: []byte(out.KeyOrigin)})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkAnswer(op, keyID, out.KeyId, pt, -1); err != nil {
+		return nil, err
+	}
+	return pt, nil
 }
 
 // DataKeyPair is a data key pair: the private key (PKCS#8) for use here, the
@@ -234,5 +259,61 @@ func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec st
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAnswer(op, keyID, out.KeyId, priv, -1); err != nil {
+		return nil, err
+	}
+	if out.KeyPairSpec != keyPairSpec {
+		clear(priv)
+		return nil, fmt.Errorf("refusing attestkms's answer to %s: a %s key pair, not the %s asked for", op, out.KeyPairSpec, keyPairSpec)
+	}
 	return &DataKeyPair{PrivateKey: priv, PublicKey: out.PublicKey, PrivateKeyCiphertextBlob: out.PrivateKeyCiphertextBlob, KeyID: out.KeyId}, nil
+}
+
+// checkAnswer refuses, after its signature verified, an answer to op that
+// is not for what this enclave asked: the signature binds the document, not
+// the request, and the host, which holds the document, can send it with a
+// request of its own (another key, fewer bytes) and relay that answer,
+// genuinely signed. It checks what the enclave can: that the answer's key
+// ARN is asked's (when asked is a key ARN or a key id; an alias or no key
+// cannot be told apart here), and secret's length when want ≥ 0. It zeroes
+// secret when it refuses.
+func checkAnswer(op, asked, keyARN string, secret []byte, want int) error {
+	err := error(nil)
+	switch {
+	case want >= 0 && len(secret) != want:
+		err = fmt.Errorf("refusing attestkms's answer to %s: a %d-byte secret, not the %d asked for", op, len(secret), want)
+	case !sameKey(asked, keyARN):
+		err = fmt.Errorf("refusing attestkms's answer to %s: it is under %q, not the key %q asked for", op, keyARN, asked)
+	}
+	if err != nil {
+		clear(secret)
+	}
+	return err
+}
+
+// sameKey reports whether keyARN may be the key asked names: true for an
+// alias or no key, which only the service resolves.
+func sameKey(asked, keyARN string) bool {
+	switch {
+	case asked == "" || strings.HasPrefix(asked, "alias/") || strings.Contains(asked, ":alias/"):
+		return true
+	case strings.HasPrefix(asked, "arn:"):
+		return strings.EqualFold(asked, keyARN)
+	}
+	suffix := ":key/" + asked
+	return len(keyARN) >= len(suffix) && strings.EqualFold(keyARN[len(keyARN)-len(suffix):], suffix)
+}
+
+// dataKeyLen is the length of the data key GenerateDataKey asks for: -1
+// (not checked) for a key spec this package does not know.
+func dataKeyLen(keySpec string, numberOfBytes int) int {
+	switch {
+	case numberOfBytes > 0:
+		return numberOfBytes
+	case keySpec == "AES_256":
+		return 32
+	case keySpec == "AES_128":
+		return 16
+	}
+	return -1
 }
