@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -137,15 +138,23 @@ func stampOf(dir string) ([32]byte, error) {
 // LoadCollateralDir reads and verifies dir once (the layout above).
 func LoadCollateralDir(dir string, roots []*x509.Certificate) (*Collateral, error) {
 	read := func(name string) ([]byte, error) {
+		// Bounded as read, not by a prior Stat: a file that grows after it,
+		// or one whose size Stat does not tell (a link to a device), is
+		// refused rather than read without end.
 		p := filepath.Join(dir, name)
-		fi, err := os.Stat(p)
+		f, err := os.Open(p)
 		if err != nil {
 			return nil, err
 		}
-		if fi.Size() > maxCollateralFile {
-			return nil, fmt.Errorf("%s is %d bytes, more than %d", p, fi.Size(), maxCollateralFile)
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxCollateralFile+1))
+		if err != nil {
+			return nil, err
 		}
-		return os.ReadFile(p)
+		if len(b) > maxCollateralFile {
+			return nil, fmt.Errorf("%s is more than %d bytes", p, maxCollateralFile)
+		}
+		return b, nil
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, err

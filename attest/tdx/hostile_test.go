@@ -147,6 +147,8 @@ func TestTDAttributes(t *testing.T) {
 		{"no SEPT_VE_DISABLE, admitted", noSEPTVE, Options{AllowSEPTVE: true}, ""},
 		{"migratable", migratable, Options{}, "MIGRATABLE"},
 		{"migratable, admitted", migratable, Options{AllowMigratable: true}, ""},
+		// Both at once: every unmet condition is named, MIGRATABLE too.
+		{"no SEPT_VE_DISABLE and migratable", noSEPTVE | 1<<29, Options{}, "MIGRATABLE"},
 		{"the default", 0, Options{}, ""},
 	} {
 		v := simVerifier(t, ca, dir, tc.opts)

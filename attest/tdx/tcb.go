@@ -131,9 +131,11 @@ func (v *Verifier) judge(q *quote, chain *pckChain, j *judged) (*tcbResult, erro
 	if isDebug(body.GetTdAttributes()) && !v.allowDebug {
 		problems = append(problems, fmt.Sprintf("the TD is a debug TD (TD_ATTRIBUTES.TUD 0x%02x: DEBUG or another TD-under-debug bit): its host can read or profile it", body.GetTdAttributes()[0]))
 	}
-	if attrs := body.GetTdAttributes(); !attrBit(attrs, attrSEPTVEDisable) && !v.allowSEPTVE {
+	attrs := body.GetTdAttributes()
+	if !attrBit(attrs, attrSEPTVEDisable) && !v.allowSEPTVE {
 		problems = append(problems, "the TD runs without TD_ATTRIBUTES.SEPT_VE_DISABLE: its host can inject #VE exceptions at points of its choosing (--tdx-allow-sept-ve admits it)")
-	} else if attrBit(attrs, attrMigratable) && !v.allowMigratable {
+	}
+	if attrBit(attrs, attrMigratable) && !v.allowMigratable {
 		problems = append(problems, "the TD is MIGRATABLE: its state may move to a platform this quote does not cover (--tdx-allow-migratable admits it)")
 	}
 	if len(problems) > 0 {
