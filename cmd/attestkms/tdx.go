@@ -43,7 +43,9 @@ func (f *tdxFlags) verifier(allowDebug bool, coldChain func() bool) (*tdx.Verifi
 		return nil, usageError("--tdx-collateral-grace and --tdx-min-tcb-evaluation-number must not be negative")
 	}
 	if f.allowStatus != "" {
-		o.AllowTCBStatus = strings.Split(f.allowStatus, ",")
+		for _, st := range strings.Split(f.allowStatus, ",") {
+			o.AllowTCBStatus = append(o.AllowTCBStatus, strings.TrimSpace(st))
+		}
 	}
 	if f.roots != "" {
 		b, err := pemfile.ReadFile(f.roots)
