@@ -11,13 +11,14 @@
 // answer is CMS (RSA) or an HPKE frame (docs/hpke.md) wrapped to a key that
 // never leaves this process. An HPKE answer opens only under the info of the
 // request it answers (operation, key ARN, SHA-256 of our document), so a
-// recorded answer cannot be replayed into another request. What this
-// package does not do: authenticate the answer — a host that can reach
+// recorded answer cannot be replayed into another request. The answer is
+// authenticated only when Session.ServiceKeys pins attestkms's
+// answer-signing key (docs/answers.md): then every answer must be signed by
+// it over this request's document, operation, key and fields, or it is
+// refused before it is unwrapped. Without ServiceKeys a host that can reach
 // attestkms itself could substitute a ciphertext of its own choosing,
 // wrapped to our public key (which is public); it cannot learn the secret
-// attestkms sent. Callers that need to know the secret came from attestkms
-// bind it to something only attestkms holds (a ciphertext blob it decrypts,
-// an encryption context).
+// attestkms sent.
 package enclave
 
 import (

@@ -33,7 +33,8 @@ const usage = `attestsim: the attestkms attestation test harness: test roots, an
 Usage:
   attestsim nitro-ca --out DIR [--qingtian]        make a test root and intermediate in DIR
   attestsim nitro --ca DIR --public-key PEM --out FILE [flags]
-                                                   sign an AWS Nitro (or Huawei QingTian) attestation document
+                                                   sign an AWS Nitro (or Huawei QingTian, --qingtian) attestation
+                                                   document; --nitrotpm: an EC2 NitroTPM one
   attestsim snp-ca --out DIR                       make a test AMD SEV-SNP signing chain (ARK, ASK, VCEK)
   attestsim snp --ca DIR --public-key PEM --out FILE [flags]
                                                    sign an SEV-SNP report, in an evidence envelope

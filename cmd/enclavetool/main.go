@@ -30,28 +30,34 @@ Usage:
   enclavetool attest                 [--out doc.cbor]          just the attestation document
 
 Every command takes the connection and attestation flags (see "enclavetool
-COMMAND --help"): --endpoint, --region, --credential, --ca-bundle,
---attestor nitro|snp|tpm|nitrotpm|sim|sim-snp|sim-tpm|sim-nitrotpm, --sim-ca DIR. As with the AWS
-CLI, the environment sets what no flag does: AWS_ENDPOINT_URL_KMS or
-AWS_ENDPOINT_URL, AWS_REGION or AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and
-AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY.
+COMMAND --help"): --endpoint (a URL; in an enclave vsock://CID:PORT or
+vsock+https://CID:PORT?name=HOST, docs/vsock.md), --region, --credential,
+--ca-bundle, --attestor
+nitro|snp|tdx|tpm|nitrotpm|sim|sim-snp|sim-tdx|sim-tpm|sim-nitrotpm, --sim-ca
+DIR, --service-key PEM|FINGERPRINT. As with the AWS CLI, the environment sets
+what no flag does: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL, AWS_REGION or
+AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and AWS_ACCESS_KEY_ID with
+AWS_SECRET_ACCESS_KEY.
 
 The key: --key-type rsa (the default: RSAES_OAEP_SHA_256, CMS as AWS KMS
 returns it), p256 (HPKE_P256_SHA256_AES256GCM) or mlkem768x25519
 (HPKE_MLKEM768X25519_SHA256_AES256GCM, post-quantum; the evidence binds the
 key's SHA-256 and the request carries the key). An HPKE answer opens only for
 the request it answers (operation, key, this document); see docs/hpke.md. RSA
-stays the default until attestkms signs its answers: no key type stops a host
-that substitutes an answer of its own, and RSA is what AWS KMS speaks. An
-HPKE key costs well under a millisecond to make, RSA-2048 tens of ms.
+stays the default because it is what AWS KMS speaks. No key type stops a host
+that substitutes an answer of its own: --service-key does, whatever the type
+(pin attestkms's answer-signing key, "attestkms service-key", built into the
+measured image; every answer must then be signed by it over this request, or
+it is refused: docs/answers.md). An HPKE key costs well under a millisecond
+to make, RSA-2048 tens of ms.
 
 In an Intel TDX guest, --attestor tdx gets a quote through configfs-tsm, else
 /dev/tdx_guest; --attestor sim-tdx runs "attestsim tdx" (--sim-measurement is
 the MRTD, --sim-pcr N=HEX sets RTMR N, 0 to 3).
 
-The simulated attestors (sim, sim-snp, sim-tpm, sim-nitrotpm) run attestsim, which signs
-with its test CA in --sim-ca: enclavetool looks for it at $ATTESTKMS_ATTESTSIM,
-then next to itself (go build -o bin/ ./cmd/... puts it there), then on PATH,
+The simulated attestors (sim, sim-snp, sim-tdx, sim-tpm, sim-nitrotpm) run
+attestsim, which signs with its test CA in --sim-ca: enclavetool looks for it
+at $ATTESTKMS_ATTESTSIM, then next to itself (go build -o bin/ ./cmd/... puts it there), then on PATH,
 and gives it the public key and the --sim-* options, nothing secret.
 
 Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as

@@ -29,7 +29,7 @@ import (
 const (
 	CIDHypervisor = 0
 	CIDLocal      = 1 // loopback, where the kernel has vsock_loopback
-	CIDHost       = 2 // the host, or an enclave's parent instance
+	CIDHost       = 2 // the host (a Nitro enclave reaches its parent instance at CID 3)
 )
 
 // ErrUnsupported: this platform has no AF_VSOCK.
