@@ -1,10 +1,13 @@
 // Package answer signs and verifies attestkms's answers to attested
 // requests (docs/answers.md): the service signs, with its Ed25519 service
 // key, what an answer to a request with a Recipient says — for which
-// attestation document, which operation, which key, and the SHA-256 of each
+// attestation document and which request (the SHA-256 of its body as the
+// service received it), which operation, which key, and the SHA-256 of each
 // field that matters — so that an enclave that pins the service key refuses
 // an answer its host made (a CiphertextForRecipient wrapping a key the host
-// chose), replayed from another request, or stripped of its signature.
+// chose), an answer to a request the host made with the enclave's document
+// (its own peer key for DeriveSharedSecret, its own blob for Decrypt),
+// replayed from another request, or stripped of its signature.
 //
 // What the attacker controls: every byte between the service and the
 // enclave (the enclave's host relays them). What we trust: the service key
@@ -32,7 +35,7 @@ import (
 
 // Label is the encoding's domain separation and version: the message's
 // first bytes (Message).
-const Label = "attestkms answer signature v1"
+const Label = "attestkms answer signature v2"
 
 // Field is one field of an answer: its name as AWS KMS spells it
 // (CiphertextForRecipient, CiphertextBlob, KeyId…) and its value as bytes
@@ -69,8 +72,8 @@ var (
 	// ErrUnknownKey: the signature is by a key that is not pinned.
 	ErrUnknownKey = errors.New("answer is signed by a key that is not the pinned service key")
 	// ErrSignature: the signature does not verify over this request and
-	// answer (another document, operation, key or field: a substitution or
-	// a replay).
+	// answer (another document, request body, operation, key or field: a
+	// substitution, a request the host made, or a replay).
 	ErrSignature = errors.New("answer signature does not verify")
 	// ErrMalformed: the answer's fields do not make a message (a bound
 	// exceeded, a field missing from Fields), or a key does not parse.
@@ -78,10 +81,13 @@ var (
 )
 
 // Message is what is signed for the answer to op, under the key keyARN (""
-// for GenerateRandom), to the request whose attestation document is doc:
+// for GenerateRandom), to the request whose body is request (the bytes the
+// client sent, as the service received them) and whose attestation document
+// is doc:
 //
 //	Label ‖ 0x00
 //	‖ SHA-256(doc)                                   32 bytes
+//	‖ SHA-256(request)                               32 bytes
 //	‖ len16(op) ‖ op
 //	‖ len16(keyARN) ‖ keyARN
 //	‖ count8(fields)
@@ -89,7 +95,7 @@ var (
 //
 // len16 two big-endian bytes, count8 one byte. fields must be Fields(op), in
 // that order: ErrMalformed otherwise.
-func Message(doc []byte, op, keyARN string, fields []Field) ([]byte, error) {
+func Message(doc, request []byte, op, keyARN string, fields []Field) ([]byte, error) {
 	names := Fields(op)
 	if names == nil {
 		return nil, fmt.Errorf("%w: %q answers are not signed", ErrMalformed, op)
@@ -101,9 +107,11 @@ func Message(doc []byte, op, keyARN string, fields []Field) ([]byte, error) {
 		return nil, fmt.Errorf("%w: key ARN longer than %d bytes", ErrMalformed, 0xffff)
 	}
 	h := sha256.Sum256(doc)
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, 320)
 	b = append(b, Label...)
 	b = append(b, 0)
+	b = append(b, h[:]...)
+	h = sha256.Sum256(request)
 	b = append(b, h[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(op)))
 	b = append(b, op...)
@@ -133,8 +141,8 @@ type Signature struct {
 }
 
 // Sign signs the answer Message describes with priv.
-func Sign(priv ed25519.PrivateKey, doc []byte, op, keyARN string, fields []Field) (*Signature, error) {
-	m, err := Message(doc, op, keyARN, fields)
+func Sign(priv ed25519.PrivateKey, doc, request []byte, op, keyARN string, fields []Field) (*Signature, error) {
+	m, err := Message(doc, request, op, keyARN, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +151,10 @@ func Sign(priv ed25519.PrivateKey, doc []byte, op, keyARN string, fields []Field
 }
 
 // Verify checks that sig is by a key whose Fingerprint is one of pinned,
-// over the answer Message describes. nil sig is ErrUnsigned. The key is the
-// one sig carries, trusted only because its fingerprint is pinned.
-func Verify(pinned []string, sig *Signature, doc []byte, op, keyARN string, fields []Field) error {
+// over the answer Message describes: request is the body the verifier sent,
+// byte for byte. nil sig is ErrUnsigned. The key is the one sig carries,
+// trusted only because its fingerprint is pinned.
+func Verify(pinned []string, sig *Signature, doc, request []byte, op, keyARN string, fields []Field) error {
 	if sig == nil || len(sig.Signature) == 0 {
 		return ErrUnsigned
 	}
@@ -164,7 +173,7 @@ func Verify(pinned []string, sig *Signature, doc []byte, op, keyARN string, fiel
 	if !found {
 		return fmt.Errorf("%w: %s", ErrUnknownKey, fp)
 	}
-	m, err := Message(doc, op, keyARN, fields)
+	m, err := Message(doc, request, op, keyARN, fields)
 	if err != nil {
 		return err
 	}

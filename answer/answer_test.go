@@ -21,13 +21,15 @@ func gdkFields(cfr, blob []byte, keyID string) []Field {
 // TestMessageEncoding pins the encoding byte by byte (docs/answers.md): a
 // change to it is a new Label.
 func TestMessageEncoding(t *testing.T) {
-	m, err := Message([]byte("doc"), "GenerateRandom", "", []Field{{"CiphertextForRecipient", []byte("cfr")}})
+	m, err := Message([]byte("doc"), []byte("req"), "GenerateRandom", "", []Field{{"CiphertextForRecipient", []byte("cfr")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var want []byte
-	want = append(want, "attestkms answer signature v1\x00"...)
+	want = append(want, "attestkms answer signature v2\x00"...)
 	h := sha256.Sum256([]byte("doc"))
+	want = append(want, h[:]...)
+	h = sha256.Sum256([]byte("req"))
 	want = append(want, h[:]...)
 	want = append(want, 0, 14)
 	want = append(want, "GenerateRandom"...)
@@ -46,38 +48,42 @@ func TestSignVerify(t *testing.T) {
 	priv := testKey(1)
 	pin := []string{Fingerprint(priv.Public().(ed25519.PublicKey))}
 	doc := []byte("attestation document")
-	sig, err := Sign(priv, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn))
+	req := []byte(`{"KeyId":"k","Recipient":{}}`)
+	sig, err := Sign(priv, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Verify(pin, sig, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn)); err != nil {
+	if err := Verify(pin, sig, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn)); err != nil {
 		t.Fatalf("genuine answer refused: %v", err)
 	}
 	other := testKey(2)
-	otherSig, _ := Sign(other, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn))
+	otherSig, _ := Sign(other, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn))
 	forged := *sig
 	forged.KeyID = "00" + sig.KeyID[2:]
 	for _, tc := range []struct {
 		name   string
 		sig    *Signature
 		doc    []byte
+		req    []byte
 		op     string
 		arn    string
 		fields []Field
 		want   error
 	}{
-		{"unsigned", nil, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrUnsigned},
-		{"another key", otherSig, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrUnknownKey},
-		{"key id not the key's", &forged, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrMalformed},
-		{"another document", sig, []byte("another document"), "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrSignature},
-		{"another operation", sig, doc, "Decrypt", arn, []Field{{"CiphertextForRecipient", []byte("cfr")}, {"KeyId", []byte(arn)}, {"EncryptionAlgorithm", nil}}, ErrSignature},
-		{"another key ARN", sig, doc, "GenerateDataKey", arn + "0", gdkFields([]byte("cfr"), []byte("blob"), arn), ErrSignature},
-		{"another CiphertextForRecipient", sig, doc, "GenerateDataKey", arn, gdkFields([]byte("cfR"), []byte("blob"), arn), ErrSignature},
-		{"another CiphertextBlob", sig, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob2"), arn), ErrSignature},
-		{"fields out of order", sig, doc, "GenerateDataKey", arn, []Field{{"CiphertextBlob", []byte("blob")}, {"CiphertextForRecipient", []byte("cfr")}, {"KeyId", []byte(arn)}}, ErrMalformed},
-		{"a field missing", sig, doc, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn)[:2], ErrMalformed},
+		{"unsigned", nil, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrUnsigned},
+		{"another key", otherSig, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrUnknownKey},
+		{"key id not the key's", &forged, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrMalformed},
+		{"another document", sig, []byte("another document"), req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrSignature},
+		{"another request", sig, doc, []byte(`{"KeyId":"k2","Recipient":{}}`), "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrSignature},
+		{"no request", sig, doc, nil, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn), ErrSignature},
+		{"another operation", sig, doc, req, "Decrypt", arn, []Field{{"CiphertextForRecipient", []byte("cfr")}, {"KeyId", []byte(arn)}, {"EncryptionAlgorithm", nil}}, ErrSignature},
+		{"another key ARN", sig, doc, req, "GenerateDataKey", arn + "0", gdkFields([]byte("cfr"), []byte("blob"), arn), ErrSignature},
+		{"another CiphertextForRecipient", sig, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfR"), []byte("blob"), arn), ErrSignature},
+		{"another CiphertextBlob", sig, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob2"), arn), ErrSignature},
+		{"fields out of order", sig, doc, req, "GenerateDataKey", arn, []Field{{"CiphertextBlob", []byte("blob")}, {"CiphertextForRecipient", []byte("cfr")}, {"KeyId", []byte(arn)}}, ErrMalformed},
+		{"a field missing", sig, doc, req, "GenerateDataKey", arn, gdkFields([]byte("cfr"), []byte("blob"), arn)[:2], ErrMalformed},
 	} {
-		if err := Verify(pin, tc.sig, tc.doc, tc.op, tc.arn, tc.fields); !errors.Is(err, tc.want) {
+		if err := Verify(pin, tc.sig, tc.doc, tc.req, tc.op, tc.arn, tc.fields); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}

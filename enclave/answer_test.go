@@ -3,6 +3,7 @@ package enclave_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdh"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -43,16 +44,40 @@ func (a *nitroAttestor) Attest(der, _, _ []byte) ([]byte, error) {
 }
 
 // proxy is the enclave's host: it forwards every request to attestkms and
-// may rewrite the answer (rewrite nil: forwards it as it is).
+// may rewrite the answer (rewrite nil: forwards it as it is), or send a
+// request of its own in the enclave's place (own nil: forwards the
+// enclave's).
 type proxy struct {
 	mu      sync.Mutex
 	rewrite func(op string, req, resp map[string]any) map[string]any
+	// own, if set, makes the host's request from the enclave's: it is
+	// sent, signed with host's credentials, instead of the enclave's,
+	// and its answer relayed.
+	own  func(op string, req map[string]any) map[string]any
+	host *enclave.Client
 }
 
 func startProxy(t *testing.T, upstream string) (*proxy, string) {
 	p := &proxy{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
+		p.mu.Lock()
+		rw, own, host := p.rewrite, p.own, p.host
+		p.mu.Unlock()
+		if own != nil {
+			var req map[string]any
+			json.Unmarshal(body, &req)
+			mine, _ := json.Marshal(own(op, req))
+			var ans json.RawMessage
+			if err := host.Send(r.Context(), op, mine, &ans); err != nil {
+				http.Error(w, err.Error(), 502)
+				return
+			}
+			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+			w.Write(ans)
+			return
+		}
 		out, _ := http.NewRequest(r.Method, upstream+r.URL.Path, bytes.NewReader(body))
 		out.Header = r.Header.Clone()
 		out.Host = r.Host // what the enclave signed
@@ -63,14 +88,10 @@ func startProxy(t *testing.T, upstream string) (*proxy, string) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		p.mu.Lock()
-		rw := p.rewrite
-		p.mu.Unlock()
 		if rw != nil && resp.StatusCode == 200 {
 			var req, ans map[string]any
 			json.Unmarshal(body, &req)
 			json.Unmarshal(b, &ans)
-			op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "TrentService.")
 			b, _ = json.Marshal(rw(op, req, ans))
 		}
 		w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
@@ -87,12 +108,20 @@ func (p *proxy) set(rw func(op string, req, resp map[string]any) map[string]any)
 	p.mu.Unlock()
 }
 
+func (p *proxy) sendOwn(host *enclave.Client, own func(op string, req map[string]any) map[string]any) {
+	p.mu.Lock()
+	p.own, p.host = own, host
+	p.mu.Unlock()
+}
+
 // TestHostCannotForgeAnswers: an enclave that pins the service key refuses
 // an answer its host substituted (a data key the host chose, wrapped to the
 // enclave's key, which the Recipient shows the host), replayed from another
-// request, stripped of its signature, or re-signed with another key; it
-// takes the genuine answer. One that pins nothing takes the substitution:
-// the attack this stops.
+// request, stripped of its signature, re-signed with another key, or the
+// service's genuine answer to a request the host made with the enclave's
+// document (its own peer key for DeriveSharedSecret, its own blob for
+// Decrypt); it takes the genuine answer. One that pins nothing takes the
+// substitutions: the attacks this stops.
 func TestHostCannotForgeAnswers(t *testing.T) {
 	ctx := context.Background()
 	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
@@ -199,7 +228,7 @@ func TestHostCannotForgeAnswers(t *testing.T) {
 		blob, _ := base64.StdEncoding.DecodeString(ans["CiphertextBlob"].(string))
 		doc, _ := base64.StdEncoding.DecodeString(req["Recipient"].(map[string]any)["AttestationDocument"].(string))
 		arn := ans["KeyId"].(string)
-		sig, _ := answer.Sign(hostPriv, doc, op, arn, []answer.Field{{Name: "CiphertextForRecipient", Value: cfr}, {Name: "CiphertextBlob", Value: blob}, {Name: "KeyId", Value: []byte(arn)}})
+		sig, _ := answer.Sign(hostPriv, doc, body(req), op, arn, []answer.Field{{Name: "CiphertextForRecipient", Value: cfr}, {Name: "CiphertextBlob", Value: blob}, {Name: "KeyId", Value: []byte(arn)}})
 		ans["AttestKMSAnswerSignature"] = map[string]any{"KeyId": sig.KeyID, "PublicKey": sig.PublicKey, "Signature": sig.Signature}
 		return ans
 	})
@@ -207,9 +236,68 @@ func TestHostCannotForgeAnswers(t *testing.T) {
 		t.Fatalf("an answer signed by the host: %v", err)
 	}
 
-	// Honest again: taken.
 	p.set(nil)
+
+	// (5) The host's own request, with the enclave's document: the
+	// service answers it genuinely, signed, wrapped to the enclave, and
+	// the host relays that answer. The host holds a credential (here the
+	// same) and the enclave's document, which it read in the Recipient.
+	host := &enclave.Client{Endpoint: srv.URL, Region: srv.Region, AccessKeyID: srv.AccessKey, SecretAccessKey: srv.Secret}
+	var ka struct{ KeyMetadata struct{ KeyId string } }
+	if err := host.Call(ctx, "CreateKey", map[string]string{"KeyUsage": "KEY_AGREEMENT", "KeySpec": "ECC_NIST_P256"}, &ka); err != nil {
+		t.Fatal(err)
+	}
+	agreeID := ka.KeyMetadata.KeyId
+	peer, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	hostPeer, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPeerDER, _ := x509.MarshalPKIXPublicKey(hostPeer.PublicKey())
+	// (5a) DeriveSharedSecret with the host's peer key: the secret is
+	// then one the host can compute too.
+	p.sendOwn(host, func(op string, req map[string]any) map[string]any {
+		req["PublicKey"] = base64.StdEncoding.EncodeToString(hostPeerDER)
+		return req
+	})
+	if ss, err := s.DeriveSharedSecret(ctx, agreeID, peerDER); !errors.Is(err, answer.ErrSignature) || ss != nil {
+		t.Fatalf("a shared secret with the host's peer key: %v", err)
+	}
+	if ss, err := unpinned.DeriveSharedSecret(ctx, agreeID, peerDER); err != nil || len(ss) != 32 {
+		t.Fatalf("the unpinned enclave did not take the host's secret (%v): the test does not test the attack", err)
+	}
+	// (5b) Decrypt of the host's own blob, whose data key the host knows.
+	var hdk struct{ CiphertextBlob, Plaintext []byte }
+	if err := host.Call(ctx, "GenerateDataKey", map[string]any{"KeyId": keyID, "KeySpec": "AES_256"}, &hdk); err != nil {
+		t.Fatal(err)
+	}
+	p.sendOwn(host, func(op string, req map[string]any) map[string]any {
+		req["CiphertextBlob"] = base64.StdEncoding.EncodeToString(hdk.CiphertextBlob)
+		return req
+	})
+	if pt, err := s.Decrypt(ctx, dk.CiphertextBlob, keyID, nil); !errors.Is(err, answer.ErrSignature) || pt != nil {
+		t.Fatalf("the host's data key for the enclave's blob: %v", err)
+	}
+	if pt, err := unpinned.Decrypt(ctx, dk.CiphertextBlob, keyID, nil); err != nil || !bytes.Equal(pt, hdk.Plaintext) {
+		t.Fatalf("the unpinned enclave did not take the host's data key (%v): the test does not test the attack", err)
+	}
+	p.sendOwn(nil, nil)
+
+	// Honest again: taken.
 	if _, err := s.GenerateDataKey(ctx, keyID, "AES_256", 0, nil); err != nil {
 		t.Fatal(err)
 	}
+	if ss, err := s.DeriveSharedSecret(ctx, agreeID, peerDER); err != nil || len(ss) != 32 {
+		t.Fatalf("a genuine DeriveSharedSecret: %v", err)
+	}
+}
+
+// body is req as JSON: the request the host signs over in its forgery.
+func body(req map[string]any) []byte {
+	b, _ := json.Marshal(req)
+	return b
 }

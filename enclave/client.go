@@ -53,6 +53,13 @@ func (c *Client) Call(ctx context.Context, op string, in, out any) error {
 	if err != nil {
 		return err
 	}
+	return c.Send(ctx, op, body, out)
+}
+
+// Send sends one operation with body, JSON, as its request body, byte for
+// byte, and decodes the answer into out. An answer's signature binds the
+// body's SHA-256 (docs/answers.md): the caller keeps body to verify it.
+func (c *Client) Send(ctx context.Context, op string, body []byte, out any) error {
 	req, err := http.NewRequestWithContext(ctx, "POST", c.Endpoint+"/", bytes.NewReader(body))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -54,11 +55,22 @@ func (s *Session) recipient() (*recipientJSON, error) {
 
 var errNoCiphertext = errors.New("attestkms answered without CiphertextForRecipient")
 
+// call sends op with in as its body and decodes the answer into out; it
+// returns the body it sent, byte for byte, which the answer's signature
+// must be over.
+func (s *Session) call(ctx context.Context, op string, in, out any) ([]byte, error) {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	return body, s.Client.Send(ctx, op, body, out)
+}
+
 // unwrap opens the answer to op: keyARN is the answer's KeyId, r the
-// Recipient we sent (its document is in an HPKE answer's info), sig and
-// fields the answer's signature and signed fields (answer.Fields(op)),
-// checked first when ServiceKeys is set.
-func (s *Session) unwrap(op, keyARN string, r *recipientJSON, cfr []byte, sig *wireSignature, fields ...answer.Field) ([]byte, error) {
+// Recipient we sent (its document is in an HPKE answer's info), req the
+// request body we sent, sig and fields the answer's signature and signed
+// fields (answer.Fields(op)), checked first when ServiceKeys is set.
+func (s *Session) unwrap(op, keyARN string, r *recipientJSON, req, cfr []byte, sig *wireSignature, fields ...answer.Field) ([]byte, error) {
 	if len(cfr) == 0 {
 		return nil, errNoCiphertext
 	}
@@ -67,7 +79,7 @@ func (s *Session) unwrap(op, keyARN string, r *recipientJSON, cfr []byte, sig *w
 		if sig != nil {
 			as = &answer.Signature{KeyID: sig.KeyId, PublicKey: sig.PublicKey, Signature: sig.Signature}
 		}
-		if err := answer.Verify(s.ServiceKeys, as, r.AttestationDocument, op, keyARN, fields); err != nil {
+		if err := answer.Verify(s.ServiceKeys, as, r.AttestationDocument, req, op, keyARN, fields); err != nil {
 			return nil, fmt.Errorf("refusing attestkms's answer to %s: %w", op, err)
 		}
 	}
@@ -103,11 +115,12 @@ func (s *Session) GenerateDataKey(ctx context.Context, keyID, keySpec string, nu
 		KeyId                                  string
 		AttestKMSAnswerSignature               *wireSignature
 	}
-	if err := s.Client.Call(ctx, "GenerateDataKey", in, &out); err != nil {
+	req, err := s.call(ctx, "GenerateDataKey", in, &out)
+	if err != nil {
 		return nil, err
 	}
 	const op = "GenerateDataKey"
-	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, out.KeyId, r, req, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
 		answer.Field{Name: "CiphertextBlob", Value: out.CiphertextBlob},
 		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)})
@@ -138,11 +151,12 @@ func (s *Session) Decrypt(ctx context.Context, blob []byte, keyID string, ec map
 		EncryptionAlgorithm      string
 		AttestKMSAnswerSignature *wireSignature
 	}
-	if err := s.Client.Call(ctx, "Decrypt", in, &out); err != nil {
+	req, err := s.call(ctx, "Decrypt", in, &out)
+	if err != nil {
 		return nil, err
 	}
 	const op = "Decrypt"
-	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, out.KeyId, r, req, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
 		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
 		answer.Field{Name: "EncryptionAlgorithm", Value: []byte(out.EncryptionAlgorithm)})
@@ -169,11 +183,12 @@ func (s *Session) GenerateRandom(ctx context.Context, n int) ([]byte, error) {
 		CiphertextForRecipient   []byte
 		AttestKMSAnswerSignature *wireSignature
 	}
-	if err := s.Client.Call(ctx, "GenerateRandom", in, &out); err != nil {
+	req, err := s.call(ctx, "GenerateRandom", in, &out)
+	if err != nil {
 		return nil, err
 	}
 	const op = "GenerateRandom"
-	pt, err := s.unwrap(op, "", r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, "", r, req, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient})
 	if err != nil {
 		return nil, err
@@ -202,11 +217,12 @@ func (s *Session) DeriveSharedSecret(ctx context.Context, keyID string, peerSPKI
 		KeyId, KeyAgreementAlgorithm, KeyOrigin string
 		AttestKMSAnswerSignature                *wireSignature
 	}
-	if err := s.Client.Call(ctx, "DeriveSharedSecret", in, &out); err != nil {
+	req, err := s.call(ctx, "DeriveSharedSecret", in, &out)
+	if err != nil {
 		return nil, err
 	}
 	const op = "DeriveSharedSecret"
-	pt, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	pt, err := s.unwrap(op, out.KeyId, r, req, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
 		answer.Field{Name: "KeyId", Value: []byte(out.KeyId)},
 		answer.Field{Name: "KeyAgreementAlgorithm", Value: []byte(out.KeyAgreementAlgorithm)},
@@ -246,11 +262,12 @@ func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec st
 		KeyId, KeyPairSpec                                          string
 		AttestKMSAnswerSignature                                    *wireSignature
 	}
-	if err := s.Client.Call(ctx, "GenerateDataKeyPair", in, &out); err != nil {
+	req, err := s.call(ctx, "GenerateDataKeyPair", in, &out)
+	if err != nil {
 		return nil, err
 	}
 	const op = "GenerateDataKeyPair"
-	priv, err := s.unwrap(op, out.KeyId, r, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
+	priv, err := s.unwrap(op, out.KeyId, r, req, out.CiphertextForRecipient, out.AttestKMSAnswerSignature,
 		answer.Field{Name: "CiphertextForRecipient", Value: out.CiphertextForRecipient},
 		answer.Field{Name: "PrivateKeyCiphertextBlob", Value: out.PrivateKeyCiphertextBlob},
 		answer.Field{Name: "PublicKey", Value: out.PublicKey},
@@ -269,14 +286,15 @@ func (s *Session) GenerateDataKeyPair(ctx context.Context, keyID, keyPairSpec st
 	return &DataKeyPair{PrivateKey: priv, PublicKey: out.PublicKey, PrivateKeyCiphertextBlob: out.PrivateKeyCiphertextBlob, KeyID: out.KeyId}, nil
 }
 
-// checkAnswer refuses, after its signature verified, an answer to op that
-// is not for what this enclave asked: the signature binds the document, not
-// the request, and the host, which holds the document, can send it with a
-// request of its own (another key, fewer bytes) and relay that answer,
-// genuinely signed. It checks what the enclave can: that the answer's key
-// ARN is asked's (when asked is a key ARN or a key id; an alias or no key
-// cannot be told apart here), and secret's length when want ≥ 0. It zeroes
-// secret when it refuses.
+// checkAnswer refuses an answer to op that is not for what this enclave
+// asked. With ServiceKeys set the signature already binds the request body
+// the enclave sent, so that the host, which holds the document, cannot send
+// it with a request of its own (another key, another peer key, another
+// blob, fewer bytes) and relay that answer, genuinely signed; this is
+// defence in depth, and the only check without ServiceKeys. It checks what
+// the enclave can: that the answer's key ARN is asked's (when asked is a
+// key ARN or a key id; an alias or no key cannot be told apart here), and
+// secret's length when want ≥ 0. It zeroes secret when it refuses.
 func checkAnswer(op, asked, keyARN string, secret []byte, want int) error {
 	err := error(nil)
 	switch {

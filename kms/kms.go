@@ -50,6 +50,13 @@ type Call struct {
 	// and the message the client sees, which the audit record keeps. If
 	// nil, the record names err's kind and kms's message.
 	WireError func(err error) (code, message string)
+	// Request is the request's body, byte for byte as received: an answer
+	// to a request with a Recipient signs its SHA-256 (docs/answers.md), so
+	// that an enclave can tell an answer to its own request from one to a
+	// request its host made with its document. nil for a caller with no
+	// wire request: the empty body's hash is signed then. kms only reads
+	// it.
+	Request []byte
 
 	op *opState // the operation's own copy's (begin)
 }

@@ -268,7 +268,7 @@ func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer
 	if set == nil {
 		return nil, internal(errors.New("no service key is loaded"))
 	}
-	sig, err := answer.Sign(set.signer(s.now()), to.doc, c.opName(), keyARN, fields)
+	sig, err := answer.Sign(set.signer(s.now()), to.doc, c.Request, c.opName(), keyARN, fields)
 	if err != nil {
 		return nil, internal(fmt.Errorf("signing the answer: %w", err))
 	}

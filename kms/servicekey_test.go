@@ -32,6 +32,7 @@ func TestAnswersSigned(t *testing.T) {
 	v := &fakeVerifier{enclaves: []*enclave{good}}
 	s, _ := newAttestedService(t, v, false)
 	c := s.testCall()
+	c.Request = []byte(`{"the request's body":"as received"}`)
 	sym := mustKey(t, s, "", "")
 	r := good.recipient(0)
 	pin := pins(s)
@@ -40,12 +41,16 @@ func TestAnswersSigned(t *testing.T) {
 	}
 	check := func(op string, sig *answer.Signature, arn string, fields ...answer.Field) {
 		t.Helper()
-		if err := answer.Verify(pin, sig, r.AttestationDocument, op, arn, fields); err != nil {
+		if err := answer.Verify(pin, sig, r.AttestationDocument, c.Request, op, arn, fields); err != nil {
 			t.Errorf("%s: %v", op, err)
 		}
-		// The same answer for another document does not verify.
-		if err := answer.Verify(pin, sig, append([]byte("x"), r.AttestationDocument...), op, arn, fields); err == nil {
+		// The same answer for another document, or to another request,
+		// does not verify.
+		if err := answer.Verify(pin, sig, append([]byte("x"), r.AttestationDocument...), c.Request, op, arn, fields); err == nil {
 			t.Errorf("%s: verifies for another document", op)
+		}
+		if err := answer.Verify(pin, sig, r.AttestationDocument, append([]byte(" "), c.Request...), op, arn, fields); err == nil {
+			t.Errorf("%s: verifies for another request", op)
 		}
 	}
 	f := func(name string, v []byte) answer.Field { return answer.Field{Name: name, Value: v} }
@@ -195,7 +200,7 @@ func TestRotateServiceKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
+		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, nil, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
 			t.Fatalf("an answer not by a published key: %v", err)
 		}
 		return rnd.AnswerSignature.KeyID

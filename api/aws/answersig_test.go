@@ -19,13 +19,28 @@ import (
 	"github.com/attestkms/attestkms/recipient"
 )
 
-// recorder keeps the body of every answer the SDK receives.
+// recorder keeps the body of every request the SDK sends and of every
+// answer it receives.
 type recorder struct {
-	mu     sync.Mutex
-	bodies [][]byte
+	mu       sync.Mutex
+	bodies   [][]byte
+	requests [][]byte
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	var sent []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		sent = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	r.mu.Lock()
+	r.requests = append(r.requests, sent)
+	r.mu.Unlock()
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -48,11 +63,18 @@ func (r *recorder) last() []byte {
 	return r.bodies[len(r.bodies)-1]
 }
 
+// lastRequest is the body of the last request, as the SDK sent it.
+func (r *recorder) lastRequest() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.requests[len(r.requests)-1]
+}
+
 // TestAnswerSignatureThroughSDK: through the official SDK, an answer to a
 // request with a Recipient carries AttestKMSAnswerSignature, which the SDK
 // ignores (it still decodes the answer: the data key unwraps), and which
-// verifies under the service key over the request's document and the
-// answer's fields as the SDK decoded them.
+// verifies under the service key over the request's document, the request's
+// body as the SDK sent it, and the answer's fields as the SDK decoded them.
 func TestAnswerSignatureThroughSDK(t *testing.T) {
 	e := newAttestedEnv(t)
 	rec := &recorder{}
@@ -98,19 +120,22 @@ func TestAnswerSignatureThroughSDK(t *testing.T) {
 		t.Fatalf("the SDK's decoded answer does not unwrap: %v", err)
 	}
 	fields := []answer.Field{{Name: "CiphertextForRecipient", Value: gdk.CiphertextForRecipient}, {Name: "CiphertextBlob", Value: gdk.CiphertextBlob}, {Name: "KeyId", Value: []byte(*gdk.KeyId)}}
-	sig := sigOf()
-	if err := answer.Verify(pins, sig, doc, "GenerateDataKey", *gdk.KeyId, fields); err != nil {
+	sig, req := sigOf(), rec.lastRequest()
+	if err := answer.Verify(pins, sig, doc, req, "GenerateDataKey", *gdk.KeyId, fields); err != nil {
 		t.Fatalf("GenerateDataKey's signature: %v", err)
 	}
-	if err := answer.Verify(pins, sig, e.doc(t, nitrotest.Document{}), "GenerateDataKey", *gdk.KeyId, fields); err == nil {
+	if err := answer.Verify(pins, sig, e.doc(t, nitrotest.Document{}), req, "GenerateDataKey", *gdk.KeyId, fields); err == nil {
 		t.Fatal("the signature verifies for another document")
+	}
+	if err := answer.Verify(pins, sig, doc, bytes.Replace(req, []byte("AES_256"), []byte("AES_128"), 1), "GenerateDataKey", *gdk.KeyId, fields); err == nil {
+		t.Fatal("the signature verifies for another request")
 	}
 
 	r, err := c.GenerateRandom(ctx, &awskms.GenerateRandomInput{NumberOfBytes: awsInt32(32), Recipient: rcpt})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := answer.Verify(pins, sigOf(), doc, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: r.CiphertextForRecipient}}); err != nil {
+	if err := answer.Verify(pins, sigOf(), doc, rec.lastRequest(), "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: r.CiphertextForRecipient}}); err != nil {
 		t.Fatalf("GenerateRandom's signature: %v", err)
 	}
 
@@ -118,7 +143,7 @@ func TestAnswerSignatureThroughSDK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := answer.Verify(pins, sigOf(), doc, "Decrypt", *dec.KeyId, []answer.Field{{Name: "CiphertextForRecipient", Value: dec.CiphertextForRecipient}, {Name: "KeyId", Value: []byte(*dec.KeyId)}, {Name: "EncryptionAlgorithm", Value: []byte(dec.EncryptionAlgorithm)}}); err != nil {
+	if err := answer.Verify(pins, sigOf(), doc, rec.lastRequest(), "Decrypt", *dec.KeyId, []answer.Field{{Name: "CiphertextForRecipient", Value: dec.CiphertextForRecipient}, {Name: "KeyId", Value: []byte(*dec.KeyId)}, {Name: "EncryptionAlgorithm", Value: []byte(dec.EncryptionAlgorithm)}}); err != nil {
 		t.Fatalf("Decrypt's signature: %v", err)
 	}
 

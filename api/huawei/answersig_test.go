@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/attestkms/attestkms/answer"
@@ -51,23 +52,28 @@ func TestAnswerSignature(t *testing.T) {
 
 	doc := e.doc(t, nitrotest.Document{})
 	rj := fmt.Sprintf(`{"attestation_document":%q,"key_encryption_algorithm":"RSAES_OAEP_SHA_256"}`, base64.StdEncoding.EncodeToString(doc))
-	r := raw{op: "create-datakey", body: fmt.Sprintf(`{"key_id":%q,"datakey_length":"256","recipient":%s}`, id, rj)}.do(t, e.srv)
+	body := fmt.Sprintf(`{"key_id":%q,"datakey_length":"256","recipient":%s}`, id, rj)
+	r := raw{op: "create-datakey", body: body}.do(t, e.srv)
 	if r.status != 200 {
 		t.Fatalf("create-datakey: %d %s", r.status, r.body)
 	}
 	sig, arn := sigOf(r.body)
 	blob, _ := hex.DecodeString(field(t, r.body, "cipher_text"))
 	fields := []answer.Field{{Name: "CiphertextForRecipient", Value: cfrOf(r.body)}, {Name: "CiphertextBlob", Value: blob}, {Name: "KeyId", Value: []byte(arn)}}
-	if err := answer.Verify(pins, sig, doc, "GenerateDataKey", arn, fields); err != nil {
+	if err := answer.Verify(pins, sig, doc, []byte(body), "GenerateDataKey", arn, fields); err != nil {
 		t.Fatalf("create-datakey's signature: %v", err)
+	}
+	if err := answer.Verify(pins, sig, doc, []byte(strings.Replace(body, `"256"`, `"128"`, 1)), "GenerateDataKey", arn, fields); err == nil {
+		t.Fatal("create-datakey's signature verifies for another request")
 	}
 	if want := "arn:aws:kms:" + e.srv.Region + ":" + e.srv.Account.AccountID + ":key/" + id; arn != want {
 		t.Fatalf("key_arn %q, want %q", arn, want)
 	}
 
-	r = raw{op: "gen-random", body: fmt.Sprintf(`{"random_data_length":"256","recipient":%s}`, rj)}.do(t, e.srv)
+	body = fmt.Sprintf(`{"random_data_length":"256","recipient":%s}`, rj)
+	r = raw{op: "gen-random", body: body}.do(t, e.srv)
 	sig, arn = sigOf(r.body)
-	if err := answer.Verify(pins, sig, doc, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: cfrOf(r.body)}}); err != nil || arn != "" {
+	if err := answer.Verify(pins, sig, doc, []byte(body), "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: cfrOf(r.body)}}); err != nil || arn != "" {
 		t.Fatalf("gen-random's signature: %v (key_arn %q)", err, arn)
 	}
 }

@@ -1,17 +1,63 @@
 package tencent_test
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
 	"testing"
+
+	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
+	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 
 	"github.com/attestkms/attestkms/answer"
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
+	"github.com/attestkms/attestkms/internal/testserver"
 )
+
+// sentBody keeps the body of the last request it carries.
+type sentBody struct{ body []byte }
+
+func (s *sentBody) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		s.body = b
+		req.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// recordedCall is commonCall, also returning the request body the SDK sent:
+// what an answer's signature binds.
+func recordedCall(t *testing.T, srv *testserver.Server, action string, params map[string]any) (map[string]any, []byte) {
+	t.Helper()
+	rec := &sentBody{}
+	client := common.NewCommonClient(common.NewCredential(srv.AccessKey, srv.Secret), "ap-guangzhou", clientProfile(srv))
+	client.WithHttpTransport(rec)
+	req := tchttp.NewCommonRequest("kms", "2019-01-18", action)
+	if err := req.SetActionParameters(params); err != nil {
+		t.Fatal(err)
+	}
+	resp := tchttp.NewCommonResponse()
+	if err := client.Send(req, resp); err != nil {
+		t.Fatalf("%s: %v", action, err)
+	}
+	var out struct{ Response map[string]any }
+	if err := json.Unmarshal(resp.GetBody(), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Response, rec.body
+}
 
 // TestAnswerSignature: through the SDK's common client, an answer to a
 // request with a Recipient carries AttestKMSAnswerSignature, which verifies
-// under the service key over the request's document and the answer's
-// fields: Plaintext (the wrap) is the CiphertextForRecipient, KeyArn the
+// under the service key over the request's document, the request's body as
+// the SDK sent it, and the answer's fields: Plaintext (the wrap) is the CiphertextForRecipient, KeyArn the
 // KeyId (docs/answers.md).
 func TestAnswerSignature(t *testing.T) {
 	e := newAttestedEnv(t)
@@ -40,21 +86,20 @@ func TestAnswerSignature(t *testing.T) {
 	}
 	rcpt := e.recipient(t, nitrotest.Document{})
 	doc := dec(rcpt["AttestationDocument"])
-	out, err := commonCall(t, e.srv, "GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256", "Recipient": rcpt})
-	if err != nil {
-		t.Fatal(err)
-	}
+	out, req := recordedCall(t, e.srv, "GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256", "Recipient": rcpt})
 	sig, arn := sigOf(out)
 	fields := []answer.Field{{Name: "CiphertextForRecipient", Value: dec(out["Plaintext"])}, {Name: "CiphertextBlob", Value: dec(out["CiphertextBlob"])}, {Name: "KeyId", Value: []byte(arn)}}
-	if err := answer.Verify(pins, sig, doc, "GenerateDataKey", arn, fields); err != nil {
+	if err := answer.Verify(pins, sig, doc, req, "GenerateDataKey", arn, fields); err != nil {
 		t.Fatalf("GenerateDataKey's signature: %v", err)
 	}
-	dout, err := commonCall(t, e.srv, "Decrypt", map[string]any{"CiphertextBlob": out["CiphertextBlob"], "Recipient": rcpt})
-	if err != nil {
-		t.Fatal(err)
+	if other := bytes.Replace(req, []byte("AES_256"), []byte("AES_128"), 1); bytes.Equal(other, req) {
+		t.Fatalf("no KeySpec in the request %s", req)
+	} else if err := answer.Verify(pins, sig, doc, other, "GenerateDataKey", arn, fields); err == nil {
+		t.Fatal("the signature verifies for another request")
 	}
+	dout, req := recordedCall(t, e.srv, "Decrypt", map[string]any{"CiphertextBlob": out["CiphertextBlob"], "Recipient": rcpt})
 	sig, arn = sigOf(dout)
-	if err := answer.Verify(pins, sig, doc, "Decrypt", arn, []answer.Field{{Name: "CiphertextForRecipient", Value: dec(dout["Plaintext"])}, {Name: "KeyId", Value: []byte(arn)}, {Name: "EncryptionAlgorithm", Value: []byte("SYMMETRIC_DEFAULT")}}); err != nil {
+	if err := answer.Verify(pins, sig, doc, req, "Decrypt", arn, []answer.Field{{Name: "CiphertextForRecipient", Value: dec(dout["Plaintext"])}, {Name: "KeyId", Value: []byte(arn)}, {Name: "EncryptionAlgorithm", Value: []byte("SYMMETRIC_DEFAULT")}}); err != nil {
 		t.Fatalf("Decrypt's signature: %v", err)
 	}
 	// No Recipient, no member.

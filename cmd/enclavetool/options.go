@@ -55,7 +55,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.keyBits, "key-bits", 2048, "size of the ephemeral RSA key: 2048, 3072 or 4096")
 	fs.StringVar(&o.keyFile, "key", "", "use this PEM RSA private key `file` instead of an ephemeral one (--key-type rsa only)")
 	fs.StringVar(&o.out, "out", "", "write the secret's raw bytes to this new `file` (mode 0600) instead of printing it")
-	fs.StringVar(&o.serviceKey, "service-key", "", "pin attestkms's answer-signing key: a PEM `file` (attestkms service-key, GET /service-key) or its SHA-256 fingerprint (64 hex digits; several comma-separated); every answer must then be signed by it over this request's document, operation, key and fields, or it is refused (docs/answers.md). Set it, built into the measured image: without it the enclave's host can answer in attestkms's place with a data key it chose")
+	fs.StringVar(&o.serviceKey, "service-key", "", "pin attestkms's answer-signing key: a PEM `file` (attestkms service-key, GET /service-key) or its SHA-256 fingerprint (64 hex digits; several comma-separated); every answer must then be signed by it over this request's document and body, the operation, key and fields, or it is refused (docs/answers.md). Set it, built into the measured image: without it the enclave's host can answer in attestkms's place with a data key it chose")
 	fs.StringVar(&o.keepCiphertext, "keep-ciphertext", "", "save each CiphertextForRecipient (CMS, BER) in this `directory` as OPERATION-N.ber, for openssl cms -decrypt with the --key file")
 }
 

@@ -294,7 +294,7 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 	}
 
 	rq.call = &kms.Call{RequestID: rq.id, Principal: principal, SourceIP: rq.source, SecureTransport: r.TLS != nil,
-		Dialect: h.d.Name, WireError: h.wireError}
+		Dialect: h.d.Name, WireError: h.wireError, Request: body}
 	renamed, run, err := h.d.Route(c, rq.op)
 	if renamed != "" {
 		rq.op = bound(renamed)
