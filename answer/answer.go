@@ -184,15 +184,21 @@ func Verify(pinned []string, sig *Signature, doc, request []byte, op, keyARN str
 }
 
 // Fingerprint is the hex SHA-256 of pub's DER SubjectPublicKeyInfo: the
-// KeyId of its signatures, and what `attestkms service-key` prints.
+// KeyId of its signatures, and what `attestkms service-key` prints. An
+// Ed25519 SubjectPublicKeyInfo is a fixed 12-byte prefix and the key
+// (RFC 8410): it is built here, not marshalled, since every answer signed
+// or verified needs it (TestFingerprint checks it against crypto/x509).
 func Fingerprint(pub ed25519.PublicKey) string {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		panic(err) // an ed25519.PublicKey always marshals
-	}
-	h := sha256.Sum256(der)
+	var der [len(spkiPrefix) + ed25519.PublicKeySize]byte
+	copy(der[:], spkiPrefix)
+	copy(der[len(spkiPrefix):], pub)
+	h := sha256.Sum256(der[:])
 	return hex.EncodeToString(h[:])
 }
+
+// spkiPrefix is the DER of an Ed25519 SubjectPublicKeyInfo before the key:
+// SEQUENCE(42) { SEQUENCE(5) { OID 1.3.101.112 }, BIT STRING(33) 0x00 … }.
+const spkiPrefix = "\x30\x2a\x30\x05\x06\x03\x2b\x65\x70\x03\x21\x00"
 
 // EncodePEM is pub as a PEM "PUBLIC KEY" (SubjectPublicKeyInfo).
 func EncodePEM(pub ed25519.PublicKey) []byte {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"testing"
 )
@@ -102,5 +104,19 @@ func TestPEM(t *testing.T) {
 	}
 	if !IsFingerprint(Fingerprint(a)) || IsFingerprint("xyz") {
 		t.Fatal("IsFingerprint")
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	for seed := range byte(4) {
+		pub := testKey(seed).Public().(ed25519.PublicKey)
+		der, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(der)
+		if got, want := Fingerprint(pub), hex.EncodeToString(h[:]); got != want {
+			t.Fatalf("Fingerprint %s, want the SPKI's SHA-256 %s", got, want)
+		}
 	}
 }

@@ -27,7 +27,7 @@ import (
 // a key of kem in place of the CMS wrap: what an attested
 // DeriveSharedSecret with an HPKE Recipient must do at the least.
 func rawAttestedHPKE(kem hpke.KEM) func() {
-	ecdhF := rawECDH()
+	ecdhF, signF := rawECDH(), rawAnswerSignature()
 	sk, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	digest := sha512.Sum384([]byte("document"))
 	sig, _ := ecdsa.SignASN1(rand.Reader, sk, digest[:])
@@ -38,6 +38,7 @@ func rawAttestedHPKE(kem hpke.KEM) func() {
 		ecdsa.VerifyASN1(&sk.PublicKey, digest[:], sig)
 		ecdhF()
 		hpke.Seal(pub, hpke.HKDFSHA256(), hpke.AES256GCM(), []byte("info"), secret)
+		signF()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -50,7 +51,10 @@ import (
 //     HMAC-SHA256 of the string to sign — but not the four HMACs that
 //     derive the signing key, which a cache legitimately removes;
 //   - the audit log's hash chain: one SHA-256 of the line (≈1 KiB with
-//     the attestation summary), which the hash-chained log cannot skip.
+//     the attestation summary), which the hash-chained log cannot skip;
+//   - the answer's signature (docs/answers.md): the SHA-256 of the
+//     document, of the request's body and of the wrap, and one Ed25519
+//     signature of the ≈300-byte message.
 //
 // Not in it: parsing (CBOR, DER, JSON), the request id's random bytes (an
 // id need not be random), the key store, the replay cache, the policy.
@@ -86,7 +90,7 @@ func floorParts(op string, evidence []byte, bodyLen int) ([]floorPart, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts = append(parts, opPart, cmsWrapFloor(pub), sigv4Floor(bodyLen), auditFloor())
+	parts = append(parts, opPart, cmsWrapFloor(pub), sigv4Floor(bodyLen), auditFloor(), answerFloor(len(evidence), bodyLen))
 	return parts, nil
 }
 
@@ -428,6 +432,20 @@ func sigv4Floor(bodyLen int) floorPart {
 		m := hmac.New(sha256.New, key)
 		m.Write(sts)
 		m.Sum(nil)
+		return nil
+	}}
+}
+
+// answerFloor is the answer's signature: the hashes of the document, the
+// body and the wrap (CMS to RSA-3072: ≈600 bytes), one Ed25519 signature.
+func answerFloor(docLen, bodyLen int) floorPart {
+	doc, body, wrap, msg := make([]byte, docLen), make([]byte, bodyLen), make([]byte, 600), make([]byte, 300)
+	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	return floorPart{"answer_signature_ed25519", func() error {
+		sha256.Sum256(doc)
+		sha256.Sum256(body)
+		sha256.Sum256(wrap)
+		ed25519.Sign(priv, msg)
 		return nil
 	}}
 }

@@ -300,12 +300,12 @@ func TestNitroFloor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"evidence_signature_ES384", "ecdh_p256", "cms_wrap_rsa3072_oaep_aes256cbc", "sigv4_cached_key", "audit_chain_sha256"} {
+	for _, name := range []string{"evidence_signature_ES384", "ecdh_p256", "cms_wrap_rsa3072_oaep_aes256cbc", "sigv4_cached_key", "audit_chain_sha256", "answer_signature_ed25519"} {
 		if us[name] <= 0 {
 			t.Errorf("%s: %v", name, us)
 		}
 	}
-	if len(us) != 5 {
+	if len(us) != 6 {
 		t.Errorf("parts: %v", us)
 	}
 	for _, op := range []string{"GenerateDataKey", "Decrypt", "GenerateRandom"} {
@@ -330,7 +330,7 @@ func TestNitroFloor(t *testing.T) {
 	for _, p := range parts {
 		names = append(names, p.name)
 	}
-	if !slices.Equal(names, []string{"evidence_signature_ES384", "evidence_binding", "data_key_aes256gcm_seal", "cms_wrap_rsa3072_oaep_aes256cbc", "sigv4_cached_key", "audit_chain_sha256"}) {
+	if !slices.Equal(names, []string{"evidence_signature_ES384", "evidence_binding", "data_key_aes256gcm_seal", "cms_wrap_rsa3072_oaep_aes256cbc", "sigv4_cached_key", "audit_chain_sha256", "answer_signature_ed25519"}) {
 		t.Errorf("SEV-SNP floor: %v", names)
 	}
 	// What is not evidence has no floor.
