@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/recipient"
 )
 
 const verifyEvidenceUsage = `Usage: attestkms verify-evidence --in FILE [--at RFC3339] [--nitro-roots PEM]
@@ -35,9 +36,11 @@ are judged at that time, so archived documents can be checked. A debug-mode
 document's (or SEV-SNP debug guest's) claims are printed, with a warning: the
 server refuses it unless started with --allow-debug-enclaves. A NitroTPM
 document verifies whatever its public_key (exit 0: it is genuine) and says in
-"recipient_key" whether the server takes that key for a Recipient: an RSA key
-of 2048 to 4096 bits (RSAES_OAEP_SHA_256) or an EC P-256 key (HPKE, see
-docs/hpke.md) is usable, any other is refused.
+"recipient_key" whether the server takes that key for a Recipient, and with
+which KeyEncryptionAlgorithm ("algorithms"): an RSA key of 2048 to 4096 bits
+(RSAES_OAEP_SHA_256), an EC P-256 key (HPKE_P256_SHA256_AES256GCM) or the
+SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM,
+see docs/hpke.md) is usable, any other is refused.
 
 Exit status: 0 verified; 1 refused (the reason on stderr); 2 usage; 3 the input
 or a roots file cannot be read.
@@ -78,7 +81,24 @@ type claimsJSON struct {
 type recipientKeyJSON struct {
 	Type   string `json:"type"`
 	Usable bool   `json:"usable"`
-	Why    string `json:"why,omitempty"`
+	// Algorithms are the KeyEncryptionAlgorithms a Recipient with this
+	// document may name (docs/hpke.md): none when it is not usable.
+	Algorithms []string `json:"algorithms,omitempty"`
+	Why        string   `json:"why,omitempty"`
+}
+
+// recipientAlgorithms is the KeyEncryptionAlgorithm a bound key of type
+// typ (attest.ParseBoundKey's) can receive a secret with.
+func recipientAlgorithms(typ string) []string {
+	switch {
+	case typ == "EC P-256":
+		return []string{recipient.AlgHPKEP256}
+	case typ == attest.KeyTypeDigest:
+		return []string{recipient.AlgHPKEMLKEM768X25519}
+	case strings.HasPrefix(typ, "RSA-"):
+		return []string{recipient.KeyEncryptionAlgorithm}
+	}
+	return nil
 }
 
 type snpJSON struct {
@@ -119,7 +139,9 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 			out.NitroTPMPCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
 		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.KeyUnusable == nil}
-		if c.KeyUnusable != nil {
+		if c.KeyUnusable == nil {
+			out.RecipientKey.Algorithms = recipientAlgorithms(c.KeyType)
+		} else {
 			out.RecipientKey.Why = c.KeyUnusable.Error() + "; so this document is never a Recipient"
 		}
 	}

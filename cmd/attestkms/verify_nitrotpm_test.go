@@ -13,11 +13,11 @@ const generatedNitro = "../../testvectors/nitro/generated/"
 // Recipient for HPKE_P256_SHA256_AES256GCM (docs/hpke.md).
 func TestVerifyEvidenceNitroTPM(t *testing.T) {
 	for _, tc := range []struct {
-		doc, typ string
-		usable   bool
+		doc, typ, alg string
+		usable        bool
 	}{
-		{"nitrotpm_ok.cose", "RSA-2048", true},
-		{"nitrotpm_ok_ec_p256.cose", "EC P-256", true},
+		{"nitrotpm_ok.cose", "RSA-2048", "RSAES_OAEP_SHA_256", true},
+		{"nitrotpm_ok_ec_p256.cose", "EC P-256", "HPKE_P256_SHA256_AES256GCM", true},
 	} {
 		code, out, errs := runCmd("verify-evidence", "--in", generatedNitro+tc.doc,
 			"--nitro-roots", generatedNitro+"nitro_test_root.pem", "--at", "2026-01-01T00:00:01Z")
@@ -38,7 +38,7 @@ func TestVerifyEvidenceNitroTPM(t *testing.T) {
 			}
 		}
 		rk := c.RecipientKey
-		if rk.Type != tc.typ || rk.Usable != tc.usable || (rk.Why == "") != tc.usable {
+		if rk.Type != tc.typ || rk.Usable != tc.usable || (rk.Why == "") != tc.usable || len(rk.Algorithms) != 1 || rk.Algorithms[0] != tc.alg {
 			t.Fatalf("%s: recipient_key %+v", tc.doc, rk)
 		}
 		if !tc.usable && (!strings.Contains(rk.Why, "ECDSA P-256") || !strings.Contains(errs, "cannot receive a secret")) {
