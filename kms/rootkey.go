@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -22,23 +24,40 @@ func readRootKey(path string) ([]byte, error) {
 	if fi.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("root key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
 	}
-	raw, err := os.ReadFile(path)
+	// Read with a bound: the operator names the file, and a link to
+	// /dev/zero or a huge file by mistake must not be read without end. A
+	// root key is 32 bytes, or their base64 with some whitespace.
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
+	defer f.Close()
+	raw := make([]byte, maxRootKeyFile+1)
 	defer clear(raw)
+	n, err := io.ReadFull(f, raw)
+	switch {
+	case err == nil:
+		return nil, fmt.Errorf("root key %s is longer than %d bytes: not a root key", path, maxRootKeyFile)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	default:
+		return nil, fmt.Errorf("root key: %w", err)
+	}
+	raw = raw[:n]
 	if len(raw) == sealer.RootKeySize {
 		return bytes.Clone(raw), nil
 	}
 	text := bytes.TrimSpace(raw)
 	k := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
-	n, err := base64.StdEncoding.Decode(k, text)
-	if err != nil || n != sealer.RootKeySize {
+	m, err := base64.StdEncoding.Decode(k, text)
+	if err != nil || m != sealer.RootKeySize {
 		clear(k)
 		return nil, fmt.Errorf("root key %s is not %d bytes of base64", path, sealer.RootKeySize)
 	}
-	return k[:n], nil
+	return k[:m], nil
 }
+
+// maxRootKeyFile bounds what readRootKey reads of a root key file.
+const maxRootKeyFile = 1024
 
 // createRootKey writes a new random root key to path, failing if it exists.
 func createRootKey(path string) ([]byte, error) {
