@@ -359,7 +359,11 @@ func parseBackup(b []byte, sl *sealer.Sealer) (*parsedBackup, error) {
 	if h.Format != BackupFormat {
 		return nil, bad("header: format %d, not %d", h.Format, BackupFormat)
 	}
-	if h.Keys < 0 || h.Aliases < 0 || h.Credentials < 0 || len(lines) != 3+h.Keys+h.Aliases+h.Credentials {
+	// Each count bounded by the lines first, so that their sum cannot
+	// overflow into the number of lines (the MAC verified, but a parser
+	// does not trust its input's arithmetic).
+	inRange := func(n int) bool { return n >= 0 && n <= len(lines) }
+	if !inRange(h.Keys) || !inRange(h.Aliases) || !inRange(h.Credentials) || len(lines) != 3+h.Keys+h.Aliases+h.Credentials {
 		return nil, bad("the header counts %d keys, %d aliases, %d credentials; the backup holds %d records", h.Keys, h.Aliases, h.Credentials, len(lines)-3)
 	}
 	var l backupLine

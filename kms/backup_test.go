@@ -2,7 +2,10 @@ package kms
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,5 +270,32 @@ func BenchmarkBackup(b *testing.B) {
 		if _, err := s.Backup(bg, c, &BackupRequest{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestBackupCountsCannotOverflow: a backup whose MAC verifies (made by the
+// holder of the root key) but whose header counts sum, overflowing, to its
+// number of lines is refused, not sliced out of range.
+func TestBackupCountsCannotOverflow(t *testing.T) {
+	s, _, b := smallBackup(t)
+	body := b[:len(b)-len("mac ")-65]
+	lines := bytes.Split(body[len(backupMagic):len(body)-1], []byte("\n"))
+	var h map[string]any
+	if err := json.Unmarshal(lines[0], &h); err != nil {
+		t.Fatal(err)
+	}
+	// MaxInt + MaxInt ≡ -2: with credentials = lines-1 the sum is the
+	// number of lines.
+	h["keys"], h["aliases"], h["credentials"] = math.MaxInt, math.MaxInt, len(lines)-1
+	hl, _ := json.Marshal(h)
+	hl = bytes.Replace(hl, []byte("9.223372036854776e+18"), []byte("9223372036854775807"), -1)
+	lines[0] = hl
+	nb := append([]byte(backupMagic), bytes.Join(lines, []byte("\n"))...)
+	nb = append(nb, '\n')
+	mac := s.sealer.BackupMAC()
+	mac.Write(nb)
+	nb = fmt.Appendf(nb, "mac %x\n", mac.Sum(nil))
+	if _, err := parseBackup(nb, s.sealer); !errors.Is(err, ErrBackupInvalid) || !strings.Contains(err.Error(), "header counts") {
+		t.Fatalf("overflowing counts: %v", err)
 	}
 }
