@@ -296,7 +296,7 @@ func testHPKERecipientsHuawei(t *testing.T, store string) {
 	pair, err := hw.CreateEcDatakeyPair(&hwmodel.CreateEcDatakeyPairRequest{Body: &hwmodel.CreateEcDatakeyPairRequestBody{
 		KeyId: symID, KeySpec: hwmodel.GetCreateEcDatakeyPairRequestBodyKeySpecEnum().ECC_NIST_P256}})
 	var se *sdkerr.ServiceResponseError
-	if !errors.As(err, &se) || se.StatusCode < 400 || pair != nil && (pair.PrivateKeyPlainText != nil || pair.CiphertextRecipient != nil) {
+	if !errors.As(err, &se) || se.StatusCode != 400 || se.ErrorCode != "KMS.0201" || !strings.Contains(se.ErrorMessage, "Unknown operation create-ec-datakey-pair") || pair != nil && (pair.PrivateKeyPlainText != nil || pair.CiphertextRecipient != nil) {
 		t.Fatalf("create-ec-datakey-pair: %v %v", pair, err)
 	}
 }
@@ -371,20 +371,23 @@ func testHPKERecipientsTencentSDK(t *testing.T, store string) {
 	}
 
 	for _, action := range []string{"GenerateDataKeyPair", "DeriveSharedSecret"} {
-		resp, err := tencentCommon(e.srv, action, map[string]any{"KeyId": *ks.ka.KeyId})
+		k, _ := enclave.NewKeyOfType(enclave.KeyTypeP256, 0)
+		resp, err := tencentCommon(e.srv, action, map[string]any{"KeyId": *ks.ka.KeyId,
+			"Recipient": tcRecipientOf(e.doc(t, k.PublicKeyDER()), k.Algorithm(), nil)})
 		var te *tcerr.TencentCloudSDKError
-		if !errors.As(err, &te) || resp != nil {
+		if !errors.As(err, &te) || te.Code != "InvalidAction" || !strings.Contains(te.Message, action+" does not exist") || resp != nil {
 			t.Fatalf("Tencent %s: %v %v", action, resp, err)
 		}
 	}
 }
 
 // hpkeRefusal is one request each dialect must refuse as invalid: the
-// document binds doc's key, the Recipient names alg and carries pub.
+// document binds doc's key, the Recipient names alg and carries pub; the
+// error message says want, or tencentWant through Tencent if it is set.
 type hpkeRefusal struct {
-	name, alg string
-	doc, pub  []byte
-	want      string
+	name, alg         string
+	doc, pub          []byte
+	want, tencentWant string
 }
 
 // hpkeRefusals are the cases of TestHPKERefusalsHuawei and Tencent.
@@ -397,12 +400,22 @@ func (e *hpkeEnv) hpkeRefusals(t *testing.T) []hpkeRefusal {
 	rsaDER, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
 	p256Doc, mlkemDoc, rsaDoc := e.doc(t, p256.PublicKeyDER()), e.doc(t, mlkem.PublicKeyDER()), e.doc(t, rsaDER)
 	return []hpkeRefusal{
-		{"ML-KEM key not bound", recipient.AlgHPKEMLKEM768X25519, mlkemDoc, otherMLKEM.RecipientPublicKey(), "does not bind Recipient.PublicKey"},
-		{"ML-KEM key missing", recipient.AlgHPKEMLKEM768X25519, mlkemDoc, nil, "Recipient.PublicKey is required"},
-		{"P-256 document, RSA algorithm", recipient.KeyEncryptionAlgorithm, p256Doc, nil, "EC P-256 key, which cannot receive a secret with RSAES_OAEP_SHA_256; use HPKE_P256_SHA256_AES256GCM"},
-		{"RSA document, P-256 algorithm", recipient.AlgHPKEP256, rsaDoc, nil, "RSA-2048 key, which cannot receive a secret with HPKE_P256_SHA256_AES256GCM; use RSAES_OAEP_SHA_256"},
-		{"RSA document, ML-KEM algorithm", recipient.AlgHPKEMLKEM768X25519, rsaDoc, mlkem.RecipientPublicKey(), "use RSAES_OAEP_SHA_256"},
-		{"unknown algorithm", "HPKE_P384_SHA384_AES256GCM", p256Doc, nil, `unsupported key encryption algorithm "HPKE_P384_SHA384_AES256GCM"`},
+		{"ML-KEM key not bound", recipient.AlgHPKEMLKEM768X25519, mlkemDoc, otherMLKEM.RecipientPublicKey(), "does not bind Recipient.PublicKey", ""},
+		{"ML-KEM key missing", recipient.AlgHPKEMLKEM768X25519, mlkemDoc, nil, "Recipient.PublicKey is required", ""},
+		{"P-256 document, RSA algorithm", recipient.KeyEncryptionAlgorithm, p256Doc, nil, "EC P-256 key, which cannot receive a secret with RSAES_OAEP_SHA_256; use HPKE_P256_SHA256_AES256GCM", ""},
+		{"RSA document, P-256 algorithm", recipient.AlgHPKEP256, rsaDoc, nil, "RSA-2048 key, which cannot receive a secret with HPKE_P256_SHA256_AES256GCM; use RSAES_OAEP_SHA_256", ""},
+		{"RSA document, ML-KEM algorithm", recipient.AlgHPKEMLKEM768X25519, rsaDoc, mlkem.RecipientPublicKey(), "use RSAES_OAEP_SHA_256", ""},
+		{"ML-KEM key on a P-256 document", recipient.AlgHPKEMLKEM768X25519, p256Doc, mlkem.RecipientPublicKey(), "binds an EC P-256 key", ""},
+		{"digest document, P-256 algorithm", recipient.AlgHPKEP256, mlkemDoc, nil, "use HPKE_MLKEM768X25519_SHA256_AES256GCM with Recipient.PublicKey", ""},
+		{"PublicKey with P-256", recipient.AlgHPKEP256, p256Doc, mlkem.RecipientPublicKey(), "Recipient.PublicKey is only for", ""},
+		{"ML-KEM key cut short", recipient.AlgHPKEMLKEM768X25519, mlkemDoc, mlkem.RecipientPublicKey()[:1215], "Recipient.PublicKey is 1215 bytes; an ML-KEM-768+X25519 public key is 1216", ""},
+		// Huawei's key_encryption_algorithm defaults to RSAES_OAEP_SHA_256
+		// (its API's only value); Tencent's extension, as the AWS dialect,
+		// requires one.
+		{"no algorithm, P-256 document", "", p256Doc, nil, "EC P-256 key, which cannot receive a secret with RSAES_OAEP_SHA_256; use HPKE_P256_SHA256_AES256GCM",
+			"unsupported key encryption algorithm: none given; use RSAES_OAEP_SHA_256, HPKE_P256_SHA256_AES256GCM or HPKE_MLKEM768X25519_SHA256_AES256GCM"},
+		{"unknown algorithm", "HPKE_P384_SHA384_AES256GCM", p256Doc, nil, `unsupported key encryption algorithm "HPKE_P384_SHA384_AES256GCM"`, ""},
+		{"algorithm in lower case", strings.ToLower(recipient.AlgHPKEP256), p256Doc, nil, `unsupported key encryption algorithm "hpke_p256_sha256_aes256gcm"`, ""},
 	}
 }
 
@@ -510,8 +523,12 @@ func TestHPKERefusalsTencent(t *testing.T) {
 			"Decrypt":         tc.Send(&tcDecrypt{dreq, r}, dec),
 		} {
 			var te *tcerr.TencentCloudSDKError
-			if !errors.As(err, &te) || te.Code != "InvalidParameterValue" || !strings.Contains(te.Message, c.want) {
-				t.Errorf("%s, %s: %v; want InvalidParameterValue saying %q", op, c.name, err, c.want)
+			want := c.want
+			if c.tencentWant != "" {
+				want = c.tencentWant
+			}
+			if !errors.As(err, &te) || te.Code != "InvalidParameterValue" || !strings.Contains(te.Message, want) {
+				t.Errorf("%s, %s: %v; want InvalidParameterValue saying %q", op, c.name, err, want)
 			}
 		}
 		if gdk.Response != nil && gdk.Response.Plaintext != nil || dec.Response != nil && dec.Response.Plaintext != nil {
