@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -265,19 +266,32 @@ func testHPKERecipientsHuawei(t *testing.T, store string) {
 				t.Fatal("decrypt-datakey for the recipient is not the data key")
 			}
 
-			rnd, err := huaweiRecipientCall[hwGenRandomAnswer](hw, hwkms.GenReqDefForCreateRandom, &hwGenRandomBody{
-				GenRandomRequestBody: hwmodel.GenRandomRequestBody{RandomDataLength: "512"}, Recipient: rcpt})
-			if err != nil {
-				t.Fatalf("gen-random: %v", err)
-			}
-			if rnd.RandomData != nil || len(hpkeOpen(t, k, doc, "GenerateRandom", "", b64Decode(t, "ciphertext_recipient", rnd.CiphertextRecipient))) != 64 {
-				t.Fatal("gen-random for the recipient: not 64 bytes, or random_data given too")
+			for _, bits := range []string{"512", "8192"} {
+				rnd, err := huaweiRecipientCall[hwGenRandomAnswer](hw, hwkms.GenReqDefForCreateRandom, &hwGenRandomBody{
+					GenRandomRequestBody: hwmodel.GenRandomRequestBody{RandomDataLength: bits}, Recipient: rcpt})
+				if err != nil {
+					t.Fatalf("gen-random %s: %v", bits, err)
+				}
+				n := len(hpkeOpen(t, k, doc, "GenerateRandom", "", b64Decode(t, "ciphertext_recipient", rnd.CiphertextRecipient)))
+				if rnd.RandomData != nil || strconv.Itoa(8*n) != bits {
+					t.Fatalf("gen-random %s for the recipient: %d bytes, or random_data given too", bits, n)
+				}
 			}
 
 			peer := base64.StdEncoding.EncodeToString(ks.peerDER)
 			inClear, err := hw.DeriveSharedSecret(deriveRequest(kaID, peer))
 			if err != nil || inClear.SharedSecret == nil {
 				t.Fatalf("derive-shared-secret: %v", err)
+			}
+			if k.RecipientPublicKey() == nil {
+				// The SDK's own Recipient model, unchanged, is enough for P-256.
+				docB64, alg := base64.StdEncoding.EncodeToString(doc), k.Algorithm()
+				req := deriveRequest(kaID, peer)
+				req.Body.Recipient = &hwmodel.Recipient{AttestationDocument: &docB64, KeyEncryptionAlgorithm: &alg}
+				ds, err := hw.DeriveSharedSecret(req)
+				if err != nil || ds.SharedSecret != nil || !bytes.Equal(hpkeOpen(t, k, doc, "DeriveSharedSecret", *ks.ka.Arn, b64Decode(t, "ciphertext_recipient", ds.CiphertextRecipient)), ks.want) {
+					t.Fatalf("derive-shared-secret with the SDK's Recipient: %v", err)
+				}
 			}
 			ds, err := huaweiRecipientCall[hwmodel.DeriveSharedSecretResponse](hw, hwkms.GenReqDefForDeriveSharedSecret, &hwDeriveSharedSecretBody{
 				DeriveSharedSecretRequestBody: *deriveRequest(kaID, peer).Body, Recipient: rcpt})
@@ -356,6 +370,36 @@ func testHPKERecipientsTencentSDK(t *testing.T, store string) {
 			}
 			if !bytes.Equal(hpkeOpen(t, k, doc, "Decrypt", *ks.sym.Arn, b64Decode(t, "Plaintext", dec.Response.Plaintext)), dk) {
 				t.Fatal("Decrypt for the recipient is not the data key")
+			}
+
+			// Plaintext holds more than raw RSA-OAEP could (190 bytes for
+			// RSA-2048): a 1024-byte data key, a 4096-byte Encrypt plaintext.
+			greq = tckms.NewGenerateDataKeyRequest()
+			greq.KeyId, greq.NumberOfBytes = ks.sym.KeyId, new(uint64)
+			*greq.NumberOfBytes = 1024
+			big := tckms.NewGenerateDataKeyResponse()
+			if err := tc.Send(&tcGenerateDataKey{greq, rcpt}, big); err != nil {
+				t.Fatalf("GenerateDataKey of 1024 bytes: %v", err)
+			}
+			if len(hpkeOpen(t, k, doc, "GenerateDataKey", *ks.sym.Arn, b64Decode(t, "Plaintext", big.Response.Plaintext))) != 1024 {
+				t.Fatal("GenerateDataKey of 1024 bytes: not 1024 bytes")
+			}
+			msg := make([]byte, 4096)
+			rand.Read(msg)
+			ereq := tckms.NewEncryptRequest()
+			ereq.KeyId, ereq.Plaintext = ks.sym.KeyId, str(base64.StdEncoding.EncodeToString(msg))
+			enc, err := tc.Encrypt(ereq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dreq = tckms.NewDecryptRequest()
+			dreq.CiphertextBlob = enc.Response.CiphertextBlob
+			dec = tckms.NewDecryptResponse()
+			if err := tc.Send(&tcDecrypt{dreq, rcpt}, dec); err != nil {
+				t.Fatalf("Decrypt of 4096 bytes for the recipient: %v", err)
+			}
+			if !bytes.Equal(hpkeOpen(t, k, doc, "Decrypt", *ks.sym.Arn, b64Decode(t, "Plaintext", dec.Response.Plaintext)), msg) {
+				t.Fatal("Decrypt of 4096 bytes for the recipient is not Encrypt's plaintext")
 			}
 
 			rreq := tckms.NewGenerateRandomRequest()
