@@ -219,9 +219,10 @@ func b64Decode(t *testing.T, what string, s *string) []byte {
 // that package enclave opens, under the key's ARN and the operation's AWS
 // name, to what the plaintext path gives: decrypt-datakey of the same
 // cipher_text, derive-shared-secret without a recipient, and the length
-// asked of gen-random. The plaintext members are absent. Huawei's
-// create-ec-datakey-pair and create-rsa-datakey-pair are not served, with
-// or without a recipient.
+// asked of gen-random. The plaintext members are absent.
+// create-datakey-without-plaintext refuses a recipient; Huawei's
+// create-ec-datakey-pair and create-rsa-datakey-pair are not served, with or
+// without one.
 func TestHPKERecipientsHuawei(t *testing.T) { testserver.Stores(t, testHPKERecipientsHuawei) }
 
 func testHPKERecipientsHuawei(t *testing.T, store string) {
@@ -305,11 +306,20 @@ func testHPKERecipientsHuawei(t *testing.T, store string) {
 		})
 	}
 
+	// create-datakey-without-plaintext takes no recipient: refused, not
+	// answered in the clear.
+	k, _ := enclave.NewKeyOfType(enclave.KeyTypeP256, 0)
+	wp, err := huaweiRecipientCall[hwCreateDatakeyAnswer](hw, hwkms.GenReqDefForCreateDatakeyWithoutPlaintext, &hwCreateDatakeyBody{
+		CreateDatakeyRequestBody: hwmodel.CreateDatakeyRequestBody{KeyId: symID}, Recipient: hwRecipientOf(e.doc(t, k.PublicKeyDER()), k.Algorithm(), nil)})
+	var se *sdkerr.ServiceResponseError
+	if !errors.As(err, &se) || se.StatusCode != 400 || se.ErrorCode != "KMS.0308" || !strings.Contains(se.ErrorMessage, "recipient is not accepted") || wp != nil {
+		t.Fatalf("create-datakey-without-plaintext with a recipient: %v", err)
+	}
+
 	// GenerateDataKeyPair has no Huawei operation here: the SDK's
 	// create-ec-datakey-pair is refused, and answers no key.
 	pair, err := hw.CreateEcDatakeyPair(&hwmodel.CreateEcDatakeyPairRequest{Body: &hwmodel.CreateEcDatakeyPairRequestBody{
 		KeyId: symID, KeySpec: hwmodel.GetCreateEcDatakeyPairRequestBodyKeySpecEnum().ECC_NIST_P256}})
-	var se *sdkerr.ServiceResponseError
 	if !errors.As(err, &se) || se.StatusCode != 400 || se.ErrorCode != "KMS.0201" || !strings.Contains(se.ErrorMessage, "Unknown operation create-ec-datakey-pair") || pair != nil && (pair.PrivateKeyPlainText != nil || pair.CiphertextRecipient != nil) {
 		t.Fatalf("create-ec-datakey-pair: %v %v", pair, err)
 	}
