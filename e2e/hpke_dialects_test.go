@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	awstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
@@ -23,6 +24,7 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
+	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/attestkms/attestkms/internal/testserver"
 	"github.com/attestkms/attestkms/recipient"
@@ -590,4 +592,130 @@ func TestHPKERefusalsTencent(t *testing.T) {
 		}
 	}
 	checkRefusedSince(t, e.srv, from, "tencent", "InvalidParameterValue", 2*len(cases))
+}
+
+// TestHPKEPolicyDialects: a key's kms:RecipientAttestation condition holds
+// whatever the algorithm. Keys that give out secrets only to an image
+// (ImageSha384) release them through Huawei (create-datakey, decrypt-datakey,
+// derive-shared-secret) and Tencent (GenerateDataKey, Decrypt) to that
+// image's P-256 and ML-KEM keys, and refuse, in each dialect's access-denied
+// shape (Huawei 403 KMS.0306, Tencent UnauthorizedOperation), the same
+// requests from another image.
+func TestHPKEPolicyDialects(t *testing.T) { testserver.Stores(t, testHPKEPolicyDialects) }
+
+func testHPKEPolicyDialects(t *testing.T, store string) {
+	e := newHPKEEnv(t, store)
+	ctx := context.Background()
+	pol := attestedPolicy("arn:aws:iam::"+e.srv.Account.AccountID+":root", `{"kms:RecipientAttestation:ImageSha384":"`+strings.Repeat("42", 48)+`"}`)
+	sym, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{Policy: &pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{Policy: &pol, KeySpec: awstypes.KeySpecEccNistP256, KeyUsage: awstypes.KeyUsageTypeKeyAgreement})
+	if err != nil {
+		t.Fatal(err)
+	}
+	symID, kaID := *sym.KeyMetadata.KeyId, *ka.KeyMetadata.KeyId
+	enc, err := e.c.aws.Encrypt(ctx, &awskms.EncryptInput{KeyId: &symID, Plaintext: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexCT := hex.EncodeToString(enc.CiphertextBlob) // Huawei's cipher_text
+	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
+	peerDER, _ := x509.MarshalPKIXPublicKey(peer.PublicKey())
+	peerB64 := base64.StdEncoding.EncodeToString(peerDER)
+	hw, tc := e.c.huawei, e.c.tencent
+
+	for _, typ := range []string{enclave.KeyTypeP256, enclave.KeyTypeMLKEM768X25519} {
+		t.Run(typ, func(t *testing.T) {
+			k, err := enclave.NewKeyOfType(typ, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			good := e.doc(t, k.PublicKeyDER())
+			pcrs := map[int][]byte{0: bytes.Repeat([]byte{0x43}, 48), 1: make([]byte, 48), 2: make([]byte, 48)}
+			bad, err := e.ca.Sign(nitrotest.Document{Timestamp: time.Now(), PCRs: pcrs, PublicKey: k.PublicKeyDER(), Nonce: []byte("hpke nonce")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []struct {
+				name    string
+				doc     []byte
+				allowed bool
+			}{{"the image", good, true}, {"another image", bad, false}} {
+				hr := hwRecipientOf(d.doc, k.Algorithm(), k.RecipientPublicKey())
+				tr := tcRecipientOf(d.doc, k.Algorithm(), k.RecipientPublicKey())
+				type answer struct {
+					op, arn string
+					cfr     *string
+					err     error
+				}
+				var answers []answer
+				gdk, err := huaweiRecipientCall[hwCreateDatakeyAnswer](hw, hwkms.GenReqDefForCreateDatakey, &hwCreateDatakeyBody{
+					CreateDatakeyRequestBody: hwmodel.CreateDatakeyRequestBody{KeyId: symID}, Recipient: hr})
+				a := answer{"GenerateDataKey", *sym.KeyMetadata.Arn, nil, err}
+				if gdk != nil {
+					a.cfr = gdk.CiphertextRecipient
+				}
+				answers = append(answers, a)
+				dec, err := huaweiRecipientCall[hwDecryptDatakeyAnswer](hw, hwkms.GenReqDefForDecryptDatakey, &hwDecryptDatakeyBody{
+					DecryptDatakeyRequestBody: hwmodel.DecryptDatakeyRequestBody{KeyId: symID, CipherText: hexCT, DatakeyCipherLength: "32"}, Recipient: hr})
+				a = answer{"Decrypt", *sym.KeyMetadata.Arn, nil, err}
+				if dec != nil {
+					a.cfr = dec.CiphertextRecipient
+				}
+				answers = append(answers, a)
+				ds, err := huaweiRecipientCall[hwmodel.DeriveSharedSecretResponse](hw, hwkms.GenReqDefForDeriveSharedSecret, &hwDeriveSharedSecretBody{
+					DeriveSharedSecretRequestBody: *deriveRequest(kaID, peerB64).Body, Recipient: hr})
+				a = answer{"DeriveSharedSecret", *ka.KeyMetadata.Arn, nil, err}
+				if ds != nil {
+					a.cfr = ds.CiphertextRecipient
+				}
+				answers = append(answers, a)
+				for _, a := range answers {
+					if !d.allowed {
+						var se *sdkerr.ServiceResponseError
+						if !errors.As(a.err, &se) || se.StatusCode != 403 || se.ErrorCode != "KMS.0306" || a.cfr != nil {
+							t.Errorf("Huawei %s for %s: %v; want 403 KMS.0306", a.op, d.name, a.err)
+						}
+						continue
+					}
+					if a.err != nil {
+						t.Fatalf("Huawei %s for %s: %v", a.op, d.name, a.err)
+					}
+					hpkeOpen(t, k, d.doc, a.op, a.arn, b64Decode(t, "ciphertext_recipient", a.cfr))
+				}
+
+				greq := tckms.NewGenerateDataKeyRequest()
+				greq.KeyId, greq.KeySpec = &symID, str("AES_256")
+				tg := tckms.NewGenerateDataKeyResponse()
+				dreq := tckms.NewDecryptRequest()
+				dreq.CiphertextBlob = str(base64.StdEncoding.EncodeToString(enc.CiphertextBlob))
+				td := tckms.NewDecryptResponse()
+				for _, a := range []struct {
+					op  string
+					err error
+					pt  func() *string
+				}{
+					{"GenerateDataKey", tc.Send(&tcGenerateDataKey{greq, tr}, tg), func() *string { return tg.Response.Plaintext }},
+					{"Decrypt", tc.Send(&tcDecrypt{dreq, tr}, td), func() *string { return td.Response.Plaintext }},
+				} {
+					if !d.allowed {
+						var te *tcerr.TencentCloudSDKError
+						if !errors.As(a.err, &te) || te.Code != "UnauthorizedOperation" {
+							t.Errorf("Tencent %s for %s: %v; want UnauthorizedOperation", a.op, d.name, a.err)
+						}
+						continue
+					}
+					if a.err != nil {
+						t.Fatalf("Tencent %s for %s: %v", a.op, d.name, a.err)
+					}
+					pt := hpkeOpen(t, k, d.doc, a.op, *sym.KeyMetadata.Arn, b64Decode(t, "Plaintext", a.pt()))
+					if a.op == "Decrypt" && !bytes.Equal(pt, bytes.Repeat([]byte{7}, 32)) {
+						t.Fatal("Tencent Decrypt for the image: not the plaintext")
+					}
+				}
+			}
+		})
+	}
 }
