@@ -24,6 +24,7 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tckms "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/kms/v20190118"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/nitro/nitrotest"
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/attestkms/attestkms/internal/testserver"
@@ -221,14 +222,21 @@ func b64Decode(t *testing.T, what string, s *string) []byte {
 // that package enclave opens, under the key's ARN and the operation's AWS
 // name, to what the plaintext path gives: decrypt-datakey of the same
 // cipher_text, derive-shared-secret without a recipient, and the length
-// asked of gen-random. The plaintext members are absent.
+// asked of gen-random. The plaintext members are absent. Documents are
+// Nitro's and Qingtian's.
 // create-datakey-without-plaintext refuses a recipient; Huawei's
 // create-ec-datakey-pair and create-rsa-datakey-pair are not served, with or
 // without one.
 func TestHPKERecipientsHuawei(t *testing.T) { testserver.Stores(t, testHPKERecipientsHuawei) }
 
 func testHPKERecipientsHuawei(t *testing.T, store string) {
-	e := newHPKEEnv(t, store)
+	// Huawei's own enclaves are Qingtian's; Nitro documents are taken too.
+	for _, f := range []attest.Format{attest.FormatNitro, attest.FormatQingtian} {
+		t.Run(string(f), func(t *testing.T) { testHPKERecipientsHuaweiOf(t, newHPKEEnvOf(t, store, f)) })
+	}
+}
+
+func testHPKERecipientsHuaweiOf(t *testing.T, e *hpkeEnv) {
 	ks := e.keys(t)
 	hw := e.c.huawei
 	symID, kaID := *ks.sym.KeyId, *ks.ka.KeyId
