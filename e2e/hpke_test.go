@@ -74,11 +74,18 @@ type hpkeEnv struct {
 
 func newHPKEEnv(t *testing.T, store string) *hpkeEnv {
 	t.Helper()
-	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
+	return newHPKEEnvOf(t, store, attest.FormatNitro)
+}
+
+// newHPKEEnvOf is newHPKEEnv with a CA and verifier of format (Nitro or
+// Qingtian).
+func newHPKEEnvOf(t *testing.T, store string, format attest.Format) *hpkeEnv {
+	t.Helper()
+	ca, err := nitrotest.NewTestCA(format, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := nitro.New(nitro.Options{Roots: ca.Roots()})
+	v, err := nitro.New(nitro.Options{Format: format, Roots: ca.Roots()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ import (
 // when the operation returns.
 
 // ciphertextRecipient is the answer's member for a secret wrapped to a
-// Recipient: base64 of CMS EnvelopedData (kms's CiphertextForRecipient).
+// Recipient: base64 of kms's CiphertextForRecipient, CMS EnvelopedData
+// (RSAES_OAEP_SHA_256) or an HPKE frame (the HPKE algorithms, docs/hpke.md).
 type ciphertextRecipient struct {
 	CiphertextRecipient string `json:"ciphertext_recipient"`
 	// Signature is kms's AnswerSignature (docs/answers.md), an extension
