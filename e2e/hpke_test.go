@@ -156,15 +156,7 @@ func testHPKERecipientsAWS(t *testing.T, store string) {
 			}
 			unwrap := func(op, arn string, cfr []byte) []byte {
 				t.Helper()
-				f, err := recipient.ParseHPKEFrame(cfr)
-				if err != nil || f.Algorithm != k.Algorithm() {
-					t.Fatalf("%s: CiphertextForRecipient is not an HPKE frame of %s: %v", op, k.Algorithm(), err)
-				}
-				pt, err := k.Unwrap(op, arn, doc, cfr)
-				if err != nil {
-					t.Fatalf("%s: %v", op, err)
-				}
-				return pt
+				return hpkeOpen(t, k, doc, op, arn, cfr)
 			}
 
 			gdk, err := e.c.aws.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: sym.KeyMetadata.KeyId, KeySpec: awstypes.DataKeySpecAes256, Recipient: rcpt}, opt...)
