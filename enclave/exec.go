@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,9 +33,10 @@ import (
 //     verifies (a COSE_Sign1 document as /dev/nsm or QingTian's QTSM returns
 //     it, or an evidence envelope: docs/evidence.md), at most
 //     attest.MaxEvidence bytes. More, or nothing, is an error.
-//   - It exits 0. Any other end is an error that quotes the first
-//     ExecMaxStderr bytes of its standard error; a run longer than Timeout is
-//     killed and is an error.
+//   - It exits 0, leaving no process of its own holding its standard
+//     output. Any other end is an error that quotes the first ExecMaxStderr
+//     bytes of its standard error; a run longer than Timeout is killed and
+//     is an error.
 //
 // The program is trusted as this process is: it is part of the measured
 // image, it inherits the environment (AWS_SECRET_ACCESS_KEY too, if set),
@@ -78,33 +78,32 @@ func (a Exec) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 	// last of duplicates).
 	cmd.Env = append(os.Environ(), "ATTESTKMS_NONCE="+hex.EncodeToString(nonce), "ATTESTKMS_USER_DATA="+hex.EncodeToString(userData))
 	cmd.Stdin = bytes.NewReader(publicKeyDER)
+	// One byte more than a document may have says it was too long, and
+	// kills the program (cancel), which would otherwise block on its pipe.
+	stdout := &headBuffer{max: attest.MaxEvidence + 1, full: cancel}
 	stderr := &headBuffer{max: ExecMaxStderr}
-	cmd.Stderr = stderr
-	cmd.WaitDelay = time.Second // a grandchild holding the pipes open does not hold us
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec attestor: %w", err)
-	}
-	doc, readErr := io.ReadAll(io.LimitReader(stdout, attest.MaxEvidence+1))
-	if len(doc) > attest.MaxEvidence {
-		cmd.Process.Kill()
-	}
-	waitErr := cmd.Wait()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	// A child of the program that keeps the pipes open after it ends, or
+	// is killed, holds us for a second at most.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	doc := stdout.buf.Bytes()
 	switch {
-	case waitErr != nil && ctx.Err() != nil:
-		return nil, fmt.Errorf("exec attestor %s: no answer within %s", a.Path, timeout)
 	case len(doc) > attest.MaxEvidence:
 		return nil, fmt.Errorf("exec attestor %s: wrote more than %d bytes, more than any evidence attestkms takes", a.Path, attest.MaxEvidence)
-	case waitErr != nil:
-		if msg := stderr.text(); msg != "" {
-			return nil, fmt.Errorf("exec attestor %s: %v: %s", a.Path, waitErr, msg)
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, fmt.Errorf("exec attestor %s: no answer within %s", a.Path, timeout)
+	case errors.Is(err, exec.ErrWaitDelay):
+		return nil, fmt.Errorf("exec attestor %s: exited 0 but left its output open (a process of its own still running?)", a.Path)
+	case err != nil:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return nil, fmt.Errorf("exec attestor: %w", err) // it did not start: os/exec names it
 		}
-		return nil, fmt.Errorf("exec attestor %s: %v (nothing on standard error)", a.Path, waitErr)
-	case readErr != nil:
-		return nil, fmt.Errorf("exec attestor %s: reading its output: %w", a.Path, readErr)
+		if msg := stderr.text(); msg != "" {
+			return nil, fmt.Errorf("exec attestor %s: %w: %s", a.Path, err, msg)
+		}
+		return nil, fmt.Errorf("exec attestor %s: %w (nothing on standard error)", a.Path, err)
 	case len(doc) == 0:
 		return nil, fmt.Errorf("exec attestor %s: exited 0 but wrote no document", a.Path)
 	}
@@ -112,10 +111,12 @@ func (a Exec) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 }
 
 // headBuffer keeps the first max bytes written to it and drops the rest,
-// never failing, so that a chatty child does not block on its pipe.
+// never failing, so that a chatty child does not block on its pipe; full,
+// if not nil, is called when the buffer fills.
 type headBuffer struct {
 	buf       bytes.Buffer
 	max       int
+	full      func()
 	truncated bool
 }
 
@@ -126,6 +127,9 @@ func (b *headBuffer) Write(p []byte) (int, error) {
 	}
 	if room > 0 {
 		b.buf.Write(p[:min(len(p), room)])
+		if b.buf.Len() == b.max && b.full != nil {
+			b.full()
+		}
 	}
 	return len(p), nil
 }

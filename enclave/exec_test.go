@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,6 +49,16 @@ func execAttestor(mode string) int {
 		os.Stdout.WriteString("doc")
 	case "hang":
 		time.Sleep(time.Minute)
+	case "sleep":
+		time.Sleep(5 * time.Second)
+	case "orphan": // a child of its own keeps standard output open
+		c := exec.Command(os.Args[0])
+		c.Env = append(os.Environ(), beAttestorEnv+"=sleep")
+		c.Stdout = os.Stdout
+		if c.Start() != nil {
+			return 7
+		}
+		os.Stdout.WriteString("doc")
 	default: // a size: write that many bytes
 		n, err := strconv.Atoi(mode)
 		if err != nil {
@@ -125,6 +136,11 @@ func TestExecRefusals(t *testing.T) {
 				t.Errorf("%s: %q; want it to say %q", c.mode, err, w)
 			}
 		}
+	}
+
+	start := time.Now()
+	if _, err := testExec(t, "orphan").Attest(der, nil, nil); err == nil || !strings.Contains(err.Error(), "exited 0 but left its output open") || time.Since(start) > 4*time.Second {
+		t.Errorf("a program whose child keeps its output open: %v after %v", err, time.Since(start))
 	}
 
 	_, err := testExec(t, "fail-chatty").Attest(der, nil, nil)
