@@ -1,7 +1,8 @@
 // Package enclave is the enclave side of attestkms: it makes an ephemeral key
 // pair (RSA, or for HPKE an EC P-256 or ML-KEM-768+X25519 one: KeyType),
 // gets an attestation document binding the public key from an
-// Attestor (the Nitro /dev/nsm device, or a simulator in tests), asks
+// Attestor (the Nitro /dev/nsm device, another TEE's, a program of the
+// user's through Exec, or a simulator in tests), asks
 // attestkms for a secret with that document as the Recipient, and unwraps
 // the CiphertextForRecipient that comes back. The secret exists in plaintext
 // only inside the enclave.

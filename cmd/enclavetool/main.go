@@ -2,7 +2,8 @@
 // kmstool-enclave-cli: it makes an ephemeral key (RSA, or with --key-type an
 // EC P-256 or ML-KEM-768+X25519 key for HPKE), gets an attestation
 // document for it (the Nitro /dev/nsm device, an SEV-SNP guest's report, a
-// TPM quote, or attestsim's test CAs), asks
+// TPM quote, attestsim's test CAs, or a program of the user's: --attestor
+// exec:PROGRAM), asks
 // attestkms for a secret with that document as the Recipient, unwraps the
 // answer, and prints the secret or writes it to a 0600 file.
 package main
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/attestkms/attestkms/enclave"
@@ -33,8 +35,8 @@ Every command takes the connection and attestation flags (see "enclavetool
 COMMAND --help"): --endpoint (a URL; in an enclave vsock://CID:PORT or
 vsock+https://CID:PORT?name=HOST, docs/vsock.md), --region, --credential,
 --ca-bundle, --attestor
-nitro|snp|tdx|tpm|nitrotpm|sim|sim-snp|sim-tdx|sim-tpm|sim-nitrotpm, --sim-ca
-DIR, --service-key PEM|FINGERPRINT. As with the AWS CLI, the environment sets
+nitro|snp|tdx|tpm|nitrotpm|sim|sim-snp|sim-tdx|sim-tpm|sim-nitrotpm|exec:PROGRAM,
+--sim-ca DIR, --service-key PEM|FINGERPRINT. As with the AWS CLI, the environment sets
 what no flag does: AWS_ENDPOINT_URL_KMS or AWS_ENDPOINT_URL, AWS_REGION or
 AWS_DEFAULT_REGION, AWS_CA_BUNDLE, and AWS_ACCESS_KEY_ID with
 AWS_SECRET_ACCESS_KEY.
@@ -59,6 +61,13 @@ The simulated attestors (sim, sim-snp, sim-tdx, sim-tpm, sim-nitrotpm) run
 attestsim, which signs with its test CA in --sim-ca: enclavetool looks for it
 at $ATTESTKMS_ATTESTSIM, then next to itself (go build -o bin/ ./cmd/... puts it there), then on PATH,
 and gives it the public key and the --sim-* options, nothing secret.
+
+In a TEE with no attestor here (a Huawei QingTian enclave, whose QTSM is
+reached through libqtsm), --attestor exec:PROGRAM runs a program of yours
+that asks the device: the public key to bind on its standard input (DER),
+ATTESTKMS_NONCE and ATTESTKMS_USER_DATA (hex) in its environment, the
+document on its standard output; "enclavetool COMMAND --help" and
+docs/vsock.md give the contract.
 
 Output lines are NAME: base64 (PLAINTEXT, CIPHERTEXT, SHARED_SECRET, ...), as
 kmstool-enclave-cli prints them; --out FILE writes the secret's raw bytes to a
@@ -124,6 +133,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // hintFor guesses a fix for an attestkms refusal.
 func hintFor(err error) string {
+	if errors.Is(err, exec.ErrNotFound) {
+		return "--attestor exec:PROGRAM runs PROGRAM itself if it has a slash (give its path), else the one on PATH"
+	}
 	var ae *enclave.APIError
 	if !errors.As(err, &ae) {
 		return ""

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/answer"
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/enclave"
 	"github.com/attestkms/attestkms/internal/credfile"
 	"github.com/attestkms/attestkms/internal/pemfile"
@@ -44,7 +45,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.accessKeyID, "access-key-id", os.Getenv("AWS_ACCESS_KEY_ID"), "access key `id` (default $AWS_ACCESS_KEY_ID)")
 	fs.StringVar(&o.secretAccessKey, "secret-access-key", "", "secret access `key` (default $AWS_SECRET_ACCESS_KEY; prefer the environment)")
 	fs.StringVar(&o.caBundle, "ca-bundle", os.Getenv("AWS_CA_BUNDLE"), "trust only the CAs in this PEM `file` for attestkms's TLS certificate (default $AWS_CA_BUNDLE)")
-	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tdx (an Intel TDX guest: configfs-tsm or /dev/tdx_guest), tpm (/dev/tpmrm0), nitrotpm (an EC2 instance's NitroTPM, /dev/tpm0, as nitro-tpm-attest), or sim, sim-snp, sim-tdx, sim-tpm, sim-nitrotpm (attestsim's test CAs: enclavetool runs attestsim, found at $ATTESTKMS_ATTESTSIM, next to enclavetool, or on PATH)")
+	fs.StringVar(&o.attestor, "attestor", "nitro", "where the evidence comes from: `nitro` (/dev/nsm), snp (an SEV-SNP guest: configfs-tsm or /dev/sev-guest), tdx (an Intel TDX guest: configfs-tsm or /dev/tdx_guest), tpm (/dev/tpmrm0), nitrotpm (an EC2 instance's NitroTPM, /dev/tpm0, as nitro-tpm-attest), sim, sim-snp, sim-tdx, sim-tpm, sim-nitrotpm (attestsim's test CAs: enclavetool runs attestsim, found at $ATTESTKMS_ATTESTSIM, next to enclavetool, or on PATH), or exec:PROGRAM, for a TEE with no attestor here (a QingTian enclave: docs/vsock.md): run PROGRAM (a path with a slash, else a name looked up on PATH), no shell, no arguments, the environment enclavetool's plus ATTESTKMS_NONCE and ATTESTKMS_USER_DATA (hex, empty if none); its standard input is the public key to bind (DER SubjectPublicKeyInfo; with --key-type mlkem768x25519 the key's 32-byte SHA-256), its standard output must be the document, raw (COSE_Sign1, or an evidence envelope: docs/evidence.md), 1 byte to "+fmt.Sprint(attest.MaxEvidence>>10)+" KiB; it must exit 0, within "+enclave.DefaultExecTimeout.String()+" (else it is killed); any other end fails the command, quoting the first "+fmt.Sprint(enclave.ExecMaxStderr>>10)+" KiB of its standard error")
 	fs.StringVar(&o.simCA, "sim-ca", "", "with --attestor sim, sim-snp, sim-tdx, sim-tpm or sim-nitrotpm: the `directory` attestsim nitro-ca, snp-ca, tdx-ca or tpm-ca made")
 	fs.Var(&o.simPCRs, "sim-pcr", "with --attestor sim: a measurement `N=HEX` (repeatable; default PCR0 = SHA-384 of \"attestkms simulated enclave\", others zero); with sim-tpm: a SHA-256 PCR (default PCR0-7 fixed test values); with sim-tdx: RTMR N (0 to 3, 48 bytes; default zero); with sim-nitrotpm: a SHA-384 NitroTPM register, 0 to 23 (others zero)")
 	fs.StringVar(&o.simMeasurement, "sim-measurement", "", "with --attestor sim-snp: the report's MEASUREMENT, 48 bytes of `hex` (default SHA-384 of \"attestkms simulated guest\"); with sim-tdx: the quote's MRTD (default attestsim's)")
@@ -205,6 +206,8 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 		return a, nil
 	case "nitrotpm":
 		return enclave.NitroTPM{}, nil
+	case "exec:":
+		return nil, usageError("--attestor exec:PROGRAM needs a program: a path, or a name on PATH")
 	case "sim", "sim-snp", "sim-tpm", "sim-tdx", "sim-nitrotpm":
 		if o.simCA == "" {
 			made := map[string]string{"sim": "nitro-ca", "sim-snp": "snp-ca", "sim-tpm": "tpm-ca", "sim-tdx": "tdx-ca", "sim-nitrotpm": "nitro-ca"}[o.attestor]
@@ -216,7 +219,12 @@ func (o *options) newAttestor() (enclave.Attestor, error) {
 		}
 		return a, nil
 	}
-	return nil, usageError("--attestor must be nitro, snp, tdx, tpm, nitrotpm, sim, sim-snp, sim-tdx, sim-tpm or sim-nitrotpm, not %q", o.attestor)
+	if prog, ok := strings.CutPrefix(o.attestor, "exec:"); ok {
+		// The program's arguments would need quoting rules; a wrapper
+		// script gives it any it needs.
+		return enclave.Exec{Path: prog}, nil
+	}
+	return nil, usageError("--attestor must be nitro, snp, tdx, tpm, nitrotpm, sim, sim-snp, sim-tdx, sim-tpm, sim-nitrotpm or exec:PROGRAM, not %q", o.attestor)
 }
 
 // credentials come from --credential, else the flags and environment.
