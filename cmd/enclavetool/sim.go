@@ -10,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,19 +168,17 @@ func (a *simAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, erro
 	var stderr limitedBuffer
 	stderr.max = simStderr
 	cmd.Stderr = &stderr
-	cmd.WaitDelay = time.Second // a grandchild holding the pipes open does not hold us
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
+	// Collected during Wait (not read from a pipe before it), so that a
+	// grandchild holding the pipes open holds us for WaitDelay at most.
+	cmd.WaitDelay = time.Second
+	var stdout limitedBuffer
+	stdout.max = attest.MaxEvidence + 1
+	cmd.Stdout = &stdout
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("--attestor %s: running %s: %w", a.attestor, path, err)
 	}
-	doc, readErr := io.ReadAll(io.LimitReader(stdout, attest.MaxEvidence+1))
-	if len(doc) > attest.MaxEvidence {
-		cmd.Process.Kill()
-	}
 	waitErr := cmd.Wait()
+	doc := stdout.Bytes()
 	switch {
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("--attestor %s: %s did not answer within %s", a.attestor, path, simTimeout)
@@ -189,8 +186,6 @@ func (a *simAttestor) Attest(publicKeyDER, nonce, userData []byte) ([]byte, erro
 		return nil, fmt.Errorf("--attestor %s: %s wrote more than %d bytes, more than any evidence attestkms takes", a.attestor, path, attest.MaxEvidence)
 	case waitErr != nil:
 		return nil, &exitError{code: 1, err: fmt.Errorf("--attestor %s: attestsim %s: %s", a.attestor, a.kind, childError(stderr.Bytes(), waitErr)), hint: a.hint()}
-	case readErr != nil:
-		return nil, fmt.Errorf("--attestor %s: reading from %s: %w", a.attestor, path, readErr)
 	case len(doc) == 0:
 		return nil, fmt.Errorf("--attestor %s: %s wrote no evidence", a.attestor, path)
 	}
