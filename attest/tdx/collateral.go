@@ -114,9 +114,9 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer}
 	}
 	for i, s := range f.PCKCRLs {
-		certs, err := pemCerts(s.IssuerChain)
-		if err != nil || len(certs) == 0 {
-			return nil, fmt.Errorf("%w: pck crl %d: issuer chain: %v", attest.ErrMalformed, i, err)
+		certs, err := issuerChain(s.IssuerChain)
+		if err != nil {
+			return nil, fmt.Errorf("pck crl %d: %w", i, err)
 		}
 		ca := certs[0]
 		if !signedByRoot(ca, roots) {
@@ -149,11 +149,23 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 // "Intel SGX TCB Signing" certificate signed by one of roots. The chain's
 // other certificates are not trusted: roots are.
 func signerOf(chain []byte, roots []*x509.Certificate) (*x509.Certificate, error) {
-	certs, err := pemCerts(chain)
-	if err != nil || len(certs) == 0 {
-		return nil, fmt.Errorf("%w: issuer chain: %v", attest.ErrMalformed, err)
+	certs, err := issuerChain(chain)
+	if err != nil {
+		return nil, err
 	}
 	return checkSigner(certs[0], roots)
+}
+
+// issuerChain reads a PEM issuer chain: at least one certificate.
+func issuerChain(chain []byte) ([]*x509.Certificate, error) {
+	certs, err := pemCerts(chain)
+	if err == nil && len(certs) == 0 {
+		err = fmt.Errorf("no certificate")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: issuer chain: %v", attest.ErrMalformed, err)
+	}
+	return certs, nil
 }
 
 func checkSigner(signer *x509.Certificate, roots []*x509.Certificate) (*x509.Certificate, error) {
@@ -175,24 +187,44 @@ func signedByRoot(c *x509.Certificate, roots []*x509.Certificate) bool {
 	return false
 }
 
+// maxPEMCerts bounds a PEM bundle: an issuer chain is two certificates
+// (signer, root), Intel's roots one.
+const maxPEMCerts = 4
+
+// pemCerts reads a bundle of PEM CERTIFICATE blocks without headers,
+// refusing anything else in it but white space around the blocks, as
+// attest/snp reads its roots: pem.Decode alone skips the text before a
+// block and a block it cannot read, so that a damaged root or signer would
+// be dropped, or garbage taken, unnoticed.
 func pemCerts(b []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
-	for len(bytes.TrimSpace(b)) > 0 {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("not a PEM certificate")
+	for n := 1; ; n++ {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if len(b) == 0 {
+			return out, nil
+		}
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			return nil, fmt.Errorf("text outside a PEM block after certificate %d", n-1)
+		}
+		blk, rest := pem.Decode(b)
+		// A block pem.Decode could not read is skipped for the next one:
+		// one BEGIN line in what it consumed, or a block was lost.
+		if blk == nil || bytes.Count(b[:len(b)-len(rest)], []byte("-----BEGIN")) != 1 {
+			return nil, fmt.Errorf("block %d is not valid PEM", n)
+		}
+		if blk.Type != "CERTIFICATE" || len(blk.Headers) != 0 {
+			return nil, fmt.Errorf("block %d is %q with %d headers; want CERTIFICATE without headers", n, blk.Type, len(blk.Headers))
+		}
+		if n > maxPEMCerts {
+			return nil, fmt.Errorf("more than %d certificates", maxPEMCerts)
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("certificate %d: %v", n, err)
 		}
 		out = append(out, c)
-		if len(out) > 4 {
-			return nil, fmt.Errorf("more than 4 certificates")
-		}
+		b = rest
 	}
-	return out, nil
 }
 
 // verifyJSON checks PCS's signature over the exact bytes of body's field
