@@ -35,12 +35,14 @@ type Collateral struct {
 type TCBInfo struct {
 	Info   pcs.TcbInfo
 	Signer *x509.Certificate
+	Root   *x509.Certificate // the root that signed Signer: its CRL speaks for it
 }
 
 // QEIdentity is a verified TD QE identity.
 type QEIdentity struct {
 	Identity pcs.EnclaveIdentity
 	Signer   *x509.Certificate
+	Root     *x509.Certificate // the root that signed Signer
 }
 
 // CRL is a verified CRL and the certificate whose key signed it.
@@ -79,7 +81,7 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 	}
 	c := &Collateral{TCBInfos: map[string]*TCBInfo{}}
 	for i, s := range f.TCBInfos {
-		signer, err := signerOf(s.IssuerChain, roots)
+		signer, root, err := signerOf(s.IssuerChain, roots)
 		if err != nil {
 			return nil, fmt.Errorf("tcb info %d: %w", i, err)
 		}
@@ -97,10 +99,10 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		if old, dup := c.TCBInfos[fmspc]; dup && old.Info.TcbEvaluationDataNumber >= info.TcbEvaluationDataNumber {
 			continue // keep the newer
 		}
-		c.TCBInfos[fmspc] = &TCBInfo{Info: info, Signer: signer}
+		c.TCBInfos[fmspc] = &TCBInfo{Info: info, Signer: signer, Root: root}
 	}
 	if s := f.QEIdentity; s != nil {
-		signer, err := signerOf(s.IssuerChain, roots)
+		signer, root, err := signerOf(s.IssuerChain, roots)
 		if err != nil {
 			return nil, fmt.Errorf("qe identity: %w", err)
 		}
@@ -111,7 +113,7 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		if id.ID != "TD_QE" || id.Version != 2 || len(id.TcbLevels) == 0 {
 			return nil, fmt.Errorf("%w: qe identity: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
 		}
-		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer}
+		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer, Root: root}
 	}
 	for i, s := range f.PCKCRLs {
 		certs, err := issuerChain(s.IssuerChain)
@@ -119,7 +121,7 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 			return nil, fmt.Errorf("pck crl %d: %w", i, err)
 		}
 		ca := certs[0]
-		if !signedByRoot(ca, roots) {
+		if signedByRoot(ca, roots) == nil {
 			return nil, fmt.Errorf("%w: pck crl %d: its issuer %q does not chain to a trusted root", attest.ErrChain, i, ca.Subject.CommonName)
 		}
 		crl, err := verifyCRL(s.Body, ca)
@@ -146,12 +148,12 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 }
 
 // signerOf parses a PEM issuer chain and returns its first certificate, a
-// "Intel SGX TCB Signing" certificate signed by one of roots. The chain's
-// other certificates are not trusted: roots are.
-func signerOf(chain []byte, roots []*x509.Certificate) (*x509.Certificate, error) {
+// "Intel SGX TCB Signing" certificate, and the one of roots that signed it.
+// The chain's other certificates are not trusted: roots are.
+func signerOf(chain []byte, roots []*x509.Certificate) (signer, root *x509.Certificate, err error) {
 	certs, err := issuerChain(chain)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return checkSigner(certs[0], roots)
 }
@@ -168,23 +170,24 @@ func issuerChain(chain []byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-func checkSigner(signer *x509.Certificate, roots []*x509.Certificate) (*x509.Certificate, error) {
+func checkSigner(signer *x509.Certificate, roots []*x509.Certificate) (_, root *x509.Certificate, err error) {
 	if signer.Subject.CommonName != "Intel SGX TCB Signing" {
-		return nil, fmt.Errorf("%w: collateral signer is %q, not the Intel SGX TCB Signing certificate", attest.ErrChain, signer.Subject.CommonName)
+		return nil, nil, fmt.Errorf("%w: collateral signer is %q, not the Intel SGX TCB Signing certificate", attest.ErrChain, signer.Subject.CommonName)
 	}
-	if !signedByRoot(signer, roots) {
-		return nil, fmt.Errorf("%w: collateral signing certificate does not chain to a trusted root", attest.ErrChain)
+	if root = signedByRoot(signer, roots); root == nil {
+		return nil, nil, fmt.Errorf("%w: collateral signing certificate does not chain to a trusted root", attest.ErrChain)
 	}
-	return signer, nil
+	return signer, root, nil
 }
 
-func signedByRoot(c *x509.Certificate, roots []*x509.Certificate) bool {
+// signedByRoot returns the one of roots that signed c, or nil.
+func signedByRoot(c *x509.Certificate, roots []*x509.Certificate) *x509.Certificate {
 	for _, r := range roots {
 		if bytes.Equal(c.RawIssuer, r.RawSubject) && c.CheckSignatureFrom(r) == nil {
-			return true
+			return r
 		}
 	}
-	return false
+	return nil
 }
 
 // maxPEMCerts bounds a PEM bundle: an issuer chain is two certificates
@@ -421,6 +424,7 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		j.pckCRL = l
 		j.pckCRLs = append(j.pckCRLs, l)
 	}
+	var heldRootCRLs []*CRL // the envelope's, then the server's
 	// An envelope's CRL is the one judged fresh when it carries one, but
 	// revocation is checked against the server's too: an older CRL that
 	// Intel signed before revoking this PCK (or its CA), still within its
@@ -437,18 +441,41 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 				j.pckCRLs = append(j.pckCRLs, l)
 			}
 		}
-		if src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
-			if j.rootCRL == nil {
-				j.rootCRL = src.RootCRL
-			}
-			j.rootCRLs = append(j.rootCRLs, src.RootCRL)
+		if src.RootCRL != nil {
+			heldRootCRLs = append(heldRootCRLs, src.RootCRL)
 		}
+	}
+	// The CRLs held of a root, the envelope's first.
+	rootCRLs := func(root *x509.Certificate) []*CRL {
+		var out []*CRL
+		for _, l := range heldRootCRLs {
+			if root != nil && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, root.RawSubjectPublicKeyInfo) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if j.rootCRLs = rootCRLs(chain.root); len(j.rootCRLs) > 0 {
+		j.rootCRL = j.rootCRLs[0]
 	}
 	if j.pckCRL == nil {
 		return nil, fmt.Errorf("%w: no CRL of the PCK certificate's CA %q", attest.ErrPolicy, chain.ca.Subject.CommonName)
 	}
 	if j.rootCRL == nil {
 		return nil, fmt.Errorf("%w: no root CRL", attest.ErrPolicy)
+	}
+	// Each collateral signer is judged by its own root's CRLs: with more
+	// than one root configured, that need not be the PCK chain's root.
+	type signed struct {
+		what         string
+		signer, root *x509.Certificate
+		crls         []*CRL
+	}
+	signers := []*signed{{what: "TCB Info", signer: j.tcb.Signer, root: j.tcb.Root}, {what: "QE Identity", signer: j.qe.Signer, root: j.qe.Root}}
+	for _, s := range signers {
+		if s.crls = rootCRLs(s.root); len(s.crls) == 0 {
+			return nil, fmt.Errorf("%w: no CRL of the collateral signing certificate's root %q (the %s's signer)", attest.ErrPolicy, s.signer.Issuer.CommonName, s.what)
+		}
 	}
 	// Freshness and rollback.
 	for _, it := range []struct {
@@ -460,6 +487,8 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		{"QE Identity", j.qe.Identity.NextUpdate, j.qe.Identity.TcbEvaluationDataNumber},
 		{"PCK CRL", j.pckCRL.List.NextUpdate, -1},
 		{"root CRL", j.rootCRL.List.NextUpdate, -1},
+		{"root CRL of the TCB Info's signer", signers[0].crls[0].List.NextUpdate, -1},
+		{"root CRL of the QE Identity's signer", signers[1].crls[0].List.NextUpdate, -1},
 	} {
 		if now.After(it.next.Add(v.grace)) {
 			return nil, fmt.Errorf("%w: %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
@@ -478,9 +507,11 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		if l.revokes(chain.ca) {
 			return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
 		}
-		for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
-			if l.revokes(s) {
-				return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+	}
+	for _, s := range signers {
+		for _, l := range s.crls {
+			if l.revokes(s.signer) {
+				return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x, the %s's signer) is revoked by its root's CRL", attest.ErrChain, s.signer.SerialNumber, s.what)
 			}
 		}
 	}
@@ -542,7 +573,7 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.TCBSigningCert})
 	f := &Files{TCBInfos: []Signed{{Body: c.TCBInfo, IssuerChain: chain}}, QEIdentity: &Signed{Body: c.QEIdentity, IssuerChain: chain}, RootCRL: c.RootCRL}
-	if _, err := checkSigner(signer, v.roots); err != nil {
+	if _, _, err := checkSigner(signer, v.roots); err != nil {
 		return nil, err
 	}
 	col, err := NewCollateral(f, v.roots)
