@@ -79,6 +79,9 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 			return nil, err
 		}
 	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("tdx: no roots: give at least one certificate (nil means Intel's)")
+	}
 	c := &Collateral{TCBInfos: map[string]*TCBInfo{}}
 	for i, s := range f.TCBInfos {
 		signer, root, err := signerOf(s.IssuerChain, roots)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/attestkms/attestkms/attest"
@@ -104,6 +105,21 @@ func TestIssuerChains(t *testing.T) {
 					t.Fatalf("collateral %v, error %v; want ErrMalformed", c != nil, err)
 				}
 			})
+		}
+	}
+}
+
+// TestNewCollateralNoRoots: an empty, non-nil set of roots verifies
+// nothing, whatever the collateral holds (nil means Intel's).
+func TestNewCollateralNoRoots(t *testing.T) {
+	ca := newSimCA(t)
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	for name, f := range map[string]*Files{
+		"root crl only": {RootCRL: col.RootCRL},
+		"nothing":       {},
+	} {
+		if c, err := NewCollateral(f, []*x509.Certificate{}); c != nil || err == nil || !strings.Contains(err.Error(), "no roots") {
+			t.Errorf("%s: collateral %v, error %v; want no roots", name, c != nil, err)
 		}
 	}
 }
