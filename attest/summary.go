@@ -19,7 +19,8 @@ type Summary struct {
 	TpmBank         string         `json:"tpm_bank,omitempty"`
 	TpmPCRs         map[int]string `json:"tpm_pcrs,omitempty"`
 	TdxMrTd         string         `json:"tdx_mrtd,omitempty"`
-	TdxTcbStatus    string         `json:"tdx_tcb_status,omitempty"`
+	TdxTcbStatus    string         `json:"tdx_tcb_status,omitempty"`    // the platform's; the policy key is the worse
+	TdxQeTcbStatus  string         `json:"tdx_qe_tcb_status,omitempty"` // of this and the quoting enclave's
 	Nonce           string         `json:"nonce,omitempty"`
 	PublicKeySHA256 string         `json:"public_key_sha256"`
 	Time            time.Time      `json:"time,omitzero"`
@@ -30,7 +31,9 @@ type Summary struct {
 
 // Summary summarises c for an audit log: its format, the measurements that
 // identify the workload (a Nitro or Qingtian image's PCR0, an SEV-SNP
-// guest's MEASUREMENT and CHIP_ID, a TPM's bank and PCRs), the SHA-256 of
+// guest's MEASUREMENT and CHIP_ID, a TPM's bank and PCRs, a TD's MRTD and
+// the TCB statuses of its platform and of its quoting enclave, both, since
+// kms:RecipientAttestation:TdxTcbStatus is the worse of them), the SHA-256 of
 // the enclave's public key, the nonce, the evidence time and Debug. User
 // data may be anything, so it is left out.
 func (c *Claims) Summary() *Summary {
@@ -56,6 +59,7 @@ func (c *Claims) Summary() *Summary {
 	if c.TDX != nil {
 		sum.TdxMrTd = hex.EncodeToString(c.TDX.MRTD)
 		sum.TdxTcbStatus = c.TDX.TCBStatus
+		sum.TdxQeTcbStatus = c.TDX.QETCBStatus
 	}
 	if c.NitroTPMPCRs != nil {
 		sum.NitroTPMPCRs = make(map[int]string, len(c.NitroTPMPCRs))

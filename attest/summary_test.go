@@ -25,6 +25,8 @@ func TestSummaryJSON(t *testing.T) {
 			`{"format":"sev-snp","snp_measurement":"01","snp_chip_id":"03","public_key_sha256":"d592d30f949df77f9015029414b25c1fc2e7aee460846349d8f2dcd4849b79f7","debug":true}`},
 		{&Claims{Format: FormatTPM2, PublicKeyDER: key, TPM: &TPMClaims{Bank: "SHA256", PCRs: map[int][]byte{7: {7}, 10: {0x10}}}},
 			`{"format":"tpm2","tpm_bank":"SHA256","tpm_pcrs":{"10":"10","7":"07"},"public_key_sha256":"d592d30f949df77f9015029414b25c1fc2e7aee460846349d8f2dcd4849b79f7"}`},
+		{&Claims{Format: FormatTDX, PublicKeyDER: key, TDX: &TDXClaims{MRTD: []byte{0xab}, TCBStatus: "UpToDate", QETCBStatus: "OutOfDate"}},
+			`{"format":"tdx","tdx_mrtd":"ab","tdx_tcb_status":"UpToDate","tdx_qe_tcb_status":"OutOfDate","public_key_sha256":"d592d30f949df77f9015029414b25c1fc2e7aee460846349d8f2dcd4849b79f7"}`},
 	} {
 		got, err := json.Marshal(tc.c.Summary())
 		if err != nil {

@@ -76,3 +76,30 @@ func TestAttestationPolicyTDX(t *testing.T) {
 		t.Fatalf("tdx audit summary %+v", a)
 	}
 }
+
+// TestAuditTDXStatuses: TdxTcbStatus is the worse of the platform's and the
+// QE's statuses, so the audit record names both: an auditor sees why a key
+// pinning SWHardeningNeeded admitted a platform that is UpToDate.
+func TestAuditTDXStatuses(t *testing.T) {
+	e := newEnclave(t, 1)
+	e.claims = &attest.Claims{Format: attest.FormatTDX, PublicKey: e.claims.PublicKey, PublicKeyDER: e.claims.PublicKeyDER,
+		TDX: &attest.TDXClaims{MRTD: make([]byte, 48), MRConfigID: make([]byte, 48), TCBStatus: "UpToDate", QETCBStatus: "SWHardeningNeeded"}}
+	s, _ := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{newEnclave(t, 0), e}}, false)
+	c := s.testCall()
+	acct := s.Account().AccountID
+	pol := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":["kms:Create*","kms:Describe*","kms:Put*"],"Resource":"*"},
+	  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:GenerateDataKey","Resource":"*",
+	   "Condition":{"StringEquals":{"kms:RecipientAttestation:TdxTcbStatus":"SWHardeningNeeded"}}}]}`
+	md, err := s.CreateKey(bg, c, &CreateKeyRequest{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: md.KeyID, KeySpec: "AES_256", Recipient: e.recipient(1)}); err != nil {
+		t.Fatal(err)
+	}
+	a := lastRecord(t, s, "GenerateDataKey").Attestation
+	if a == nil || a.TdxTcbStatus != "UpToDate" || a.TdxQeTcbStatus != "SWHardeningNeeded" {
+		t.Fatalf("tdx audit summary %+v; want the platform's status UpToDate and the QE's SWHardeningNeeded", a)
+	}
+}

@@ -88,6 +88,9 @@ type TDXCAOptions struct {
 	FMSPC *[6]byte // nil: DefaultTDXFMSPC
 	// PCKNotAfter ends the PCK certificate's validity; zero: TDXNotAfter.
 	PCKNotAfter time.Time
+	// TCBSigningNotAfter ends the TCB signing certificate's validity (the
+	// signer of TCB Info and QE Identity); zero: TDXNotAfter.
+	TCBSigningNotAfter time.Time
 }
 
 // NewTDXCA makes a TDXCA with fresh P-256 keys.
@@ -115,7 +118,7 @@ func NewTDXCAWith(o TDXCAOptions) (*TDXCA, error) {
 	if ca.PlatformCA, err = tdxCert(tdxCertSpec{cn: "Intel SGX PCK Platform CA", ca: 0, crl: TDXRootCRLURL}, ca.Root, ca.rootKey, ca.platformKey); err != nil {
 		return nil, err
 	}
-	if ca.TCBSigning, err = tdxCert(tdxCertSpec{cn: "Intel SGX TCB Signing", ca: -1, crl: TDXRootCRLURL}, ca.Root, ca.rootKey, ca.tcbKey); err != nil {
+	if ca.TCBSigning, err = tdxCert(tdxCertSpec{cn: "Intel SGX TCB Signing", ca: -1, crl: TDXRootCRLURL, notAfter: o.TCBSigningNotAfter}, ca.Root, ca.rootKey, ca.tcbKey); err != nil {
 		return nil, err
 	}
 	sgx, err := tdxSGXExtension(ca.FMSPC, ca.PCEID, TDXPCKSGXTCB, TDXPCKPCESVN)

@@ -77,6 +77,7 @@ type TDXCollateralOptions struct {
 	FMSPC                   *[6]byte  // nil: the CA's (another FMSPC makes collateral of another platform)
 	RevokePCK               bool      // the PCK CRL lists the CA's PCK certificate
 	RevokePlatformCA        bool      // the root CRL lists the PCK Platform CA
+	RevokeTCBSigning        bool      // the root CRL lists the TCB signing certificate
 	// Restatus gives TCB levels another status: {"UpToDate": "OutOfDate"}
 	// is TCB Info that has since demoted the platforms at the UpToDate
 	// level (quotes of TCBStatus "UpToDate").
@@ -297,6 +298,9 @@ func (ca *TDXCA) Collateral(o TDXCollateralOptions) (*TDXCollateral, error) {
 	}
 	if o.RevokePlatformCA {
 		revokedCA = append(revokedCA, ca.PlatformCA)
+	}
+	if o.RevokeTCBSigning {
+		revokedCA = append(revokedCA, ca.TCBSigning)
 	}
 	if c.PCKCRL, err = tdxCRL(ca.PlatformCA, ca.platformKey, issue, next, evalNum, revokedPCK); err != nil {
 		return nil, err

@@ -35,12 +35,14 @@ type Collateral struct {
 type TCBInfo struct {
 	Info   pcs.TcbInfo
 	Signer *x509.Certificate
+	Root   *x509.Certificate // the root that signed Signer: its CRL speaks for it
 }
 
 // QEIdentity is a verified TD QE identity.
 type QEIdentity struct {
 	Identity pcs.EnclaveIdentity
 	Signer   *x509.Certificate
+	Root     *x509.Certificate // the root that signed Signer
 }
 
 // CRL is a verified CRL and the certificate whose key signed it.
@@ -77,9 +79,12 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 			return nil, err
 		}
 	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("tdx: no roots: give at least one certificate (nil means Intel's)")
+	}
 	c := &Collateral{TCBInfos: map[string]*TCBInfo{}}
 	for i, s := range f.TCBInfos {
-		signer, err := signerOf(s.IssuerChain, roots)
+		signer, root, err := signerOf(s.IssuerChain, roots)
 		if err != nil {
 			return nil, fmt.Errorf("tcb info %d: %w", i, err)
 		}
@@ -97,10 +102,10 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		if old, dup := c.TCBInfos[fmspc]; dup && old.Info.TcbEvaluationDataNumber >= info.TcbEvaluationDataNumber {
 			continue // keep the newer
 		}
-		c.TCBInfos[fmspc] = &TCBInfo{Info: info, Signer: signer}
+		c.TCBInfos[fmspc] = &TCBInfo{Info: info, Signer: signer, Root: root}
 	}
 	if s := f.QEIdentity; s != nil {
-		signer, err := signerOf(s.IssuerChain, roots)
+		signer, root, err := signerOf(s.IssuerChain, roots)
 		if err != nil {
 			return nil, fmt.Errorf("qe identity: %w", err)
 		}
@@ -111,15 +116,15 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		if id.ID != "TD_QE" || id.Version != 2 || len(id.TcbLevels) == 0 {
 			return nil, fmt.Errorf("%w: qe identity: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
 		}
-		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer}
+		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer, Root: root}
 	}
 	for i, s := range f.PCKCRLs {
-		certs, err := pemCerts(s.IssuerChain)
-		if err != nil || len(certs) == 0 {
-			return nil, fmt.Errorf("%w: pck crl %d: issuer chain: %v", attest.ErrMalformed, i, err)
+		certs, err := issuerChain(s.IssuerChain)
+		if err != nil {
+			return nil, fmt.Errorf("pck crl %d: %w", i, err)
 		}
 		ca := certs[0]
-		if !signedByRoot(ca, roots) {
+		if signedByRoot(ca, roots) == nil {
 			return nil, fmt.Errorf("%w: pck crl %d: its issuer %q does not chain to a trusted root", attest.ErrChain, i, ca.Subject.CommonName)
 		}
 		crl, err := verifyCRL(s.Body, ca)
@@ -146,53 +151,86 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 }
 
 // signerOf parses a PEM issuer chain and returns its first certificate, a
-// "Intel SGX TCB Signing" certificate signed by one of roots. The chain's
-// other certificates are not trusted: roots are.
-func signerOf(chain []byte, roots []*x509.Certificate) (*x509.Certificate, error) {
-	certs, err := pemCerts(chain)
-	if err != nil || len(certs) == 0 {
-		return nil, fmt.Errorf("%w: issuer chain: %v", attest.ErrMalformed, err)
+// "Intel SGX TCB Signing" certificate, and the one of roots that signed it.
+// The chain's other certificates are not trusted: roots are.
+func signerOf(chain []byte, roots []*x509.Certificate) (signer, root *x509.Certificate, err error) {
+	certs, err := issuerChain(chain)
+	if err != nil {
+		return nil, nil, err
 	}
 	return checkSigner(certs[0], roots)
 }
 
-func checkSigner(signer *x509.Certificate, roots []*x509.Certificate) (*x509.Certificate, error) {
-	if signer.Subject.CommonName != "Intel SGX TCB Signing" {
-		return nil, fmt.Errorf("%w: collateral signer is %q, not the Intel SGX TCB Signing certificate", attest.ErrChain, signer.Subject.CommonName)
+// issuerChain reads a PEM issuer chain: at least one certificate.
+func issuerChain(chain []byte) ([]*x509.Certificate, error) {
+	certs, err := pemCerts(chain)
+	if err == nil && len(certs) == 0 {
+		err = fmt.Errorf("no certificate")
 	}
-	if !signedByRoot(signer, roots) {
-		return nil, fmt.Errorf("%w: collateral signing certificate does not chain to a trusted root", attest.ErrChain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: issuer chain: %v", attest.ErrMalformed, err)
 	}
-	return signer, nil
+	return certs, nil
 }
 
-func signedByRoot(c *x509.Certificate, roots []*x509.Certificate) bool {
+func checkSigner(signer *x509.Certificate, roots []*x509.Certificate) (_, root *x509.Certificate, err error) {
+	if signer.Subject.CommonName != "Intel SGX TCB Signing" {
+		return nil, nil, fmt.Errorf("%w: collateral signer is %q, not the Intel SGX TCB Signing certificate", attest.ErrChain, signer.Subject.CommonName)
+	}
+	if root = signedByRoot(signer, roots); root == nil {
+		return nil, nil, fmt.Errorf("%w: collateral signing certificate does not chain to a trusted root", attest.ErrChain)
+	}
+	return signer, root, nil
+}
+
+// signedByRoot returns the one of roots that signed c, or nil.
+func signedByRoot(c *x509.Certificate, roots []*x509.Certificate) *x509.Certificate {
 	for _, r := range roots {
 		if bytes.Equal(c.RawIssuer, r.RawSubject) && c.CheckSignatureFrom(r) == nil {
-			return true
+			return r
 		}
 	}
-	return false
+	return nil
 }
 
+// maxPEMCerts bounds a PEM bundle: an issuer chain is two certificates
+// (signer, root), Intel's roots one.
+const maxPEMCerts = 4
+
+// pemCerts reads a bundle of PEM CERTIFICATE blocks without headers,
+// refusing anything else in it but white space around the blocks, as
+// attest/snp reads its roots: pem.Decode alone skips the text before a
+// block and a block it cannot read, so that a damaged root or signer would
+// be dropped, or garbage taken, unnoticed.
 func pemCerts(b []byte) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
-	for len(bytes.TrimSpace(b)) > 0 {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil || blk.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("not a PEM certificate")
+	for n := 1; ; n++ {
+		b = bytes.TrimLeft(b, " \t\r\n")
+		if len(b) == 0 {
+			return out, nil
+		}
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			return nil, fmt.Errorf("text outside a PEM block after certificate %d", n-1)
+		}
+		blk, rest := pem.Decode(b)
+		// A block pem.Decode could not read is skipped for the next one:
+		// one BEGIN line in what it consumed, or a block was lost.
+		if blk == nil || bytes.Count(b[:len(b)-len(rest)], []byte("-----BEGIN")) != 1 {
+			return nil, fmt.Errorf("block %d is not valid PEM", n)
+		}
+		if blk.Type != "CERTIFICATE" || len(blk.Headers) != 0 {
+			return nil, fmt.Errorf("block %d is %q with %d headers; want CERTIFICATE without headers", n, blk.Type, len(blk.Headers))
+		}
+		if n > maxPEMCerts {
+			return nil, fmt.Errorf("more than %d certificates", maxPEMCerts)
 		}
 		c, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("certificate %d: %v", n, err)
 		}
 		out = append(out, c)
-		if len(out) > 4 {
-			return nil, fmt.Errorf("more than 4 certificates")
-		}
+		b = rest
 	}
-	return out, nil
 }
 
 // verifyJSON checks PCS's signature over the exact bytes of body's field
@@ -389,6 +427,7 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		j.pckCRL = l
 		j.pckCRLs = append(j.pckCRLs, l)
 	}
+	var heldRootCRLs []*CRL // the envelope's, then the server's
 	// An envelope's CRL is the one judged fresh when it carries one, but
 	// revocation is checked against the server's too: an older CRL that
 	// Intel signed before revoking this PCK (or its CA), still within its
@@ -405,18 +444,41 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 				j.pckCRLs = append(j.pckCRLs, l)
 			}
 		}
-		if src.RootCRL != nil && bytes.Equal(src.RootCRL.Issuer.RawSubjectPublicKeyInfo, chain.root.RawSubjectPublicKeyInfo) {
-			if j.rootCRL == nil {
-				j.rootCRL = src.RootCRL
-			}
-			j.rootCRLs = append(j.rootCRLs, src.RootCRL)
+		if src.RootCRL != nil {
+			heldRootCRLs = append(heldRootCRLs, src.RootCRL)
 		}
+	}
+	// The CRLs held of a root, the envelope's first.
+	rootCRLs := func(root *x509.Certificate) []*CRL {
+		var out []*CRL
+		for _, l := range heldRootCRLs {
+			if root != nil && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, root.RawSubjectPublicKeyInfo) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	if j.rootCRLs = rootCRLs(chain.root); len(j.rootCRLs) > 0 {
+		j.rootCRL = j.rootCRLs[0]
 	}
 	if j.pckCRL == nil {
 		return nil, fmt.Errorf("%w: no CRL of the PCK certificate's CA %q", attest.ErrPolicy, chain.ca.Subject.CommonName)
 	}
 	if j.rootCRL == nil {
 		return nil, fmt.Errorf("%w: no root CRL", attest.ErrPolicy)
+	}
+	// Each collateral signer is judged by its own root's CRLs: with more
+	// than one root configured, that need not be the PCK chain's root.
+	type signed struct {
+		what         string
+		signer, root *x509.Certificate
+		crls         []*CRL
+	}
+	signers := []*signed{{what: "TCB Info", signer: j.tcb.Signer, root: j.tcb.Root}, {what: "QE Identity", signer: j.qe.Signer, root: j.qe.Root}}
+	for _, s := range signers {
+		if s.crls = rootCRLs(s.root); len(s.crls) == 0 {
+			return nil, fmt.Errorf("%w: no CRL of the collateral signing certificate's root %q (the %s's signer)", attest.ErrPolicy, s.signer.Issuer.CommonName, s.what)
+		}
 	}
 	// Freshness and rollback.
 	for _, it := range []struct {
@@ -428,6 +490,8 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		{"QE Identity", j.qe.Identity.NextUpdate, j.qe.Identity.TcbEvaluationDataNumber},
 		{"PCK CRL", j.pckCRL.List.NextUpdate, -1},
 		{"root CRL", j.rootCRL.List.NextUpdate, -1},
+		{"root CRL of the TCB Info's signer", signers[0].crls[0].List.NextUpdate, -1},
+		{"root CRL of the QE Identity's signer", signers[1].crls[0].List.NextUpdate, -1},
 	} {
 		if now.After(it.next.Add(v.grace)) {
 			return nil, fmt.Errorf("%w: %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
@@ -446,9 +510,11 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		if l.revokes(chain.ca) {
 			return nil, fmt.Errorf("%w: the PCK CA certificate (serial %x) is revoked by the root CRL", attest.ErrChain, chain.ca.SerialNumber)
 		}
-		for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
-			if l.revokes(s) {
-				return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x) is revoked by the root CRL", attest.ErrChain, s.SerialNumber)
+	}
+	for _, s := range signers {
+		for _, l := range s.crls {
+			if l.revokes(s.signer) {
+				return nil, fmt.Errorf("%w: the collateral signing certificate (serial %x, the %s's signer) is revoked by its root's CRL", attest.ErrChain, s.signer.SerialNumber, s.what)
 			}
 		}
 	}
@@ -510,7 +576,7 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.TCBSigningCert})
 	f := &Files{TCBInfos: []Signed{{Body: c.TCBInfo, IssuerChain: chain}}, QEIdentity: &Signed{Body: c.QEIdentity, IssuerChain: chain}, RootCRL: c.RootCRL}
-	if _, err := checkSigner(signer, v.roots); err != nil {
+	if _, _, err := checkSigner(signer, v.roots); err != nil {
 		return nil, err
 	}
 	col, err := NewCollateral(f, v.roots)

@@ -1,6 +1,7 @@
 package tdx
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
@@ -28,9 +29,10 @@ import (
 //	                             pck_crl.der/.issuer.pem is a PCK CRL of either CA)
 //	root_crl.der                 Intel's root CA CRL (the root's CRL distribution point)
 //
-// A reload that fails, or that would replace an item by one with a lower
-// tcbEvaluationDataNumber (a rollback), keeps what was held and is reported
-// by Held. attestsim tdx-ca writes this layout (attesttest.TDXCollateral.Save).
+// A reload that fails, or that would remove an item or replace one by an
+// older one (a rollback: a lower tcbEvaluationDataNumber; a CRL with an
+// earlier thisUpdate or a lower CRL number than the one held of its
+// issuer), keeps what was held and is reported by Held. attestsim tdx-ca writes this layout (attesttest.TDXCollateral.Save).
 type CollateralDir struct {
 	// Logger, if set (before the directory is shared), is told of every
 	// reload: what was loaded, or why a reload was refused and what is
@@ -114,7 +116,38 @@ func rollback(old, new *Collateral) error {
 	if old.QEIdentity != nil && (new.QEIdentity == nil || new.QEIdentity.Identity.TcbEvaluationDataNumber < old.QEIdentity.Identity.TcbEvaluationDataNumber) {
 		return fmt.Errorf("QE Identity would be removed or rolled back: kept")
 	}
+	// CRLs carry no evaluation number, and Intel's from before a
+	// revocation stay within their nextUpdate for weeks: one older than
+	// the CRL held of its issuer (an earlier thisUpdate or a lower CRL
+	// number), or none, would undo a revocation the server knows.
+	held := old.PCKCRLs
+	if old.RootCRL != nil {
+		held = append(held[:len(held):len(held)], old.RootCRL)
+	}
+	for _, o := range held {
+		n := newestCRL(append(new.PCKCRLs[:len(new.PCKCRLs):len(new.PCKCRLs)], new.RootCRL), o.Issuer)
+		switch {
+		case n == nil:
+			return fmt.Errorf("the CRL of %q would be removed: kept", o.Issuer.Subject.CommonName)
+		case n.List.ThisUpdate.Before(o.List.ThisUpdate) || (n.List.Number != nil && o.List.Number != nil && n.List.Number.Cmp(o.List.Number) < 0):
+			return fmt.Errorf("the CRL of %q would be rolled back from thisUpdate %s (number %v) to %s (number %v): kept", o.Issuer.Subject.CommonName,
+				o.List.ThisUpdate.UTC().Format(time.RFC3339), o.List.Number, n.List.ThisUpdate.UTC().Format(time.RFC3339), n.List.Number)
+		}
+	}
 	return nil
+}
+
+// newestCRL is the CRL in crls (nil entries skipped) of issuer with the
+// latest thisUpdate, or nil.
+func newestCRL(crls []*CRL, issuer *x509.Certificate) *CRL {
+	var out *CRL
+	for _, l := range crls {
+		if l != nil && bytes.Equal(l.Issuer.RawSubject, issuer.RawSubject) && bytes.Equal(l.Issuer.RawSubjectPublicKeyInfo, issuer.RawSubjectPublicKeyInfo) &&
+			(out == nil || l.List.ThisUpdate.After(out.List.ThisUpdate)) {
+			out = l
+		}
+	}
+	return out
 }
 
 func stampOf(dir string) ([32]byte, error) {

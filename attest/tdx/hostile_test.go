@@ -336,3 +336,52 @@ func TestEnvelopeCRLRollback(t *testing.T) {
 		})
 	}
 }
+
+// TestTCBSignerRevoked: collateral signed by a TCB signing certificate its
+// root's CRL revokes is refused, whichever configured root signed it: with
+// two roots, the signer's root need not be the PCK chain's, and its CRL is
+// the one that speaks for it. Without a CRL of the signer's root the
+// collateral is not judged at all.
+func TestTCBSignerRevoked(t *testing.T) {
+	ca := newSimCA(t)
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{RevokeTCBSigning: true}), Options{})
+	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrChain)
+	if !strings.Contains(err.Error(), "collateral signing certificate") || !strings.Contains(err.Error(), "revoked") {
+		t.Fatal(err)
+	}
+
+	// Two roots: the quote's PCK chain is ca's, the collateral is signed
+	// by other's TCB signer; the server holds ca's CRLs.
+	other := newSimCA(t)
+	own := simCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	revoking := simCollateral(t, other, attesttest.TDXCollateralOptions{RevokeTCBSigning: true})
+	dir := t.TempDir()
+	mixed := &attesttest.TDXCollateral{FMSPC: own.FMSPC,
+		TCBInfo: revoking.TCBInfo, TCBInfoIssuer: revoking.TCBInfoIssuer, QEIdentity: revoking.QEIdentity, QEIdentityIssuer: revoking.QEIdentityIssuer,
+		PCKCRL: own.PCKCRL, PCKCRLIssuer: own.PCKCRLIssuer, RootCRL: own.RootCRL}
+	if err := mixed.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	roots := []*x509.Certificate{ca.Root, other.Root}
+	v = dirVerifier(t, dir, Options{Roots: roots})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrPolicy)
+	if !strings.Contains(err.Error(), "no CRL of the collateral signing certificate's root") {
+		t.Fatal(err)
+	}
+	// The signer's root's CRL, carried in the envelope, revokes it.
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: revoking.TCBInfo, QEIdentity: revoking.QEIdentity,
+		TCBSigningCert: other.TCBSigning.Raw, RootCRL: revoking.RootCRL}
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrChain)
+	if !strings.Contains(err.Error(), "revoked") {
+		t.Fatal(err)
+	}
+	// A CRL of that root that does not revoke it: verified.
+	clean := simCollateral(t, other, attesttest.TDXCollateralOptions{})
+	e.Collateral.RootCRL = clean.RootCRL
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+}

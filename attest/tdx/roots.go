@@ -38,7 +38,10 @@ func IntelRoots() ([]*x509.Certificate, error) {
 	return []*x509.Certificate{c}, nil
 }
 
-// ParseRoots parses a PEM bundle of roots for Options.Roots (--tdx-roots).
+// ParseRoots parses a PEM bundle of roots for Options.Roots (--tdx-roots):
+// one to four CERTIFICATE blocks without headers, and nothing else but
+// white space around them. A damaged block, a block of another type or
+// text outside the blocks is an error, not read around.
 func ParseRoots(pemBytes []byte) ([]*x509.Certificate, error) {
 	certs, err := pemCerts(pemBytes)
 	if err != nil {

@@ -18,7 +18,8 @@
 // chained to the roots, the root CRL signed by the root and the PCK CRL by
 // the PCK's own CA, none past its nextUpdate (plus Options.CollateralGrace),
 // none rolled back; that neither the PCK CA nor the PCK certificate is
-// revoked; that the quote is what the collateral describes (FMSPC, PCEID,
+// revoked, nor the TCB signing certificate (by the CRL of the root that
+// signed it, which must be held); that the quote is what the collateral describes (FMSPC, PCEID,
 // the TDX module's signer and attributes, Intel's QE); that REPORTDATA is
 // the envelope's binding (in constant time); and the policy: the TCB levels
 // of the platform and of the QE (tcb.go), UpToDate unless

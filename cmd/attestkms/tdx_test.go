@@ -20,8 +20,15 @@ import (
 // envelope, into a temporary directory.
 func tdxSim(t *testing.T, debug bool) (roots, collateral, evidence string) {
 	t.Helper()
+	return tdxSimWith(t, debug, attesttest.TDXCAOptions{})
+}
+
+// tdxSimWith is tdxSim with a CA as o says (its FMSPC always 00906ed50000).
+func tdxSimWith(t *testing.T, debug bool, o attesttest.TDXCAOptions) (roots, collateral, evidence string) {
+	t.Helper()
 	dir := t.TempDir()
-	ca, err := attesttest.NewTDXCAWith(attesttest.TDXCAOptions{FMSPC: &[6]byte{0, 0x90, 0x6e, 0xd5, 0, 0}})
+	o.FMSPC = &[6]byte{0, 0x90, 0x6e, 0xd5, 0, 0}
+	ca, err := attesttest.NewTDXCAWith(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,5 +148,37 @@ func TestTDXCollateralCheck(t *testing.T) {
 	}
 	if code, _, errs := runCmd("tdx-collateral", "check", "--dir", col); code != 1 || !strings.Contains(errs, "does not chain") {
 		t.Fatalf("simulated with Intel's root: exit %d %q", code, errs)
+	}
+}
+
+// TestTDXCollateralCheckCertificates: collateral whose signing certificate
+// is expired, or not yet valid, at --at is not current: the server would
+// refuse every quote judged by it, so the check fails (exit 1) saying so,
+// though every signature verifies.
+func TestTDXCollateralCheckCertificates(t *testing.T) {
+	roots, col, _ := tdxSimWith(t, false, attesttest.TDXCAOptions{TCBSigningNotAfter: time.Now().Add(-time.Minute)})
+	code, out, errs := runCmd("tdx-collateral", "check", "--dir", col, "--tdx-roots", roots)
+	if code != 1 || !strings.Contains(errs, `tcb info for fmspc 00906ed50000: signing certificate "Intel SGX TCB Signing" expired at`) ||
+		!strings.Contains(errs, `qe identity: signing certificate "Intel SGX TCB Signing" expired at`) {
+		t.Fatalf("expired signer: exit %d %q", code, errs)
+	}
+	// What it holds is printed all the same, as for stale collateral.
+	if !strings.Contains(out, "tcb info   fmspc 00906ed50000") || !strings.Contains(out, "current until") {
+		t.Fatalf("expired signer: output %q", out)
+	}
+	// Before it was valid (--at before Intel's certificates' notBefore,
+	// the real collateral's nextUpdate still ahead): also a failure, naming
+	// every certificate: TCB signer, PCK CA, root.
+	real := filepath.Join("..", "..", "testvectors", "tdx", "collateral")
+	code, _, errs = runCmd("tdx-collateral", "check", "--dir", real, "--at", "2018-01-01T00:00:00Z")
+	for _, want := range []string{
+		`tcb info for fmspc 50806f000000: signing certificate "Intel SGX TCB Signing" is not valid until 2018-05-21T10:50:10Z`,
+		`qe identity: signing certificate "Intel SGX TCB Signing" is not valid until`,
+		`pck crl: issuer "Intel SGX PCK Platform CA" is not valid until`,
+		`root crl: issuer "Intel SGX Root CA" is not valid until`,
+	} {
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Fatalf("not yet valid: exit %d %q; want %q", code, errs, want)
+		}
 	}
 }

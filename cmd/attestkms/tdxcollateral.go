@@ -23,7 +23,8 @@ QE Identity, the CRLs, and until when all of it is current.
 
 Exit status: 0 sound and current at --at (default now), 1 problems (a
 signature that does not verify, a malformed file, collateral past its
-nextUpdate, no QE Identity or CRLs), 2 usage, 3 unreadable directory.
+nextUpdate, a certificate that signed it expired or not yet valid, no QE
+Identity or CRLs), 2 usage, 3 unreadable directory.
 
 Example:
   attestkms tdx-collateral check --dir /etc/attestkms/tdx-collateral
@@ -80,6 +81,7 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 		if now.After(i.NextUpdate) {
 			problems = append(problems, "tcb info for fmspc "+f+" is past its next update")
 		}
+		problems = appendInvalid(problems, "tcb info for fmspc "+f+": signing certificate", c.TCBInfos[f].Signer, now)
 	}
 	if len(c.TCBInfos) == 0 {
 		problems = append(problems, "no tcb info")
@@ -89,6 +91,7 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 		if now.After(q.Identity.NextUpdate) {
 			problems = append(problems, "qe identity is past its next update")
 		}
+		problems = appendInvalid(problems, "qe identity: signing certificate", q.Signer, now)
 	} else {
 		problems = append(problems, "no qe identity")
 	}
@@ -97,6 +100,7 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 		if now.After(l.List.NextUpdate) {
 			problems = append(problems, "pck crl of "+l.Issuer.Subject.CommonName+" is past its next update")
 		}
+		problems = appendInvalid(problems, "pck crl: issuer", l.Issuer, now)
 	}
 	if len(c.PCKCRLs) == 0 {
 		problems = append(problems, "no pck crl")
@@ -106,6 +110,7 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 		if now.After(l.List.NextUpdate) {
 			problems = append(problems, "root crl is past its next update")
 		}
+		problems = appendInvalid(problems, "root crl: issuer", l.Issuer, now)
 	} else {
 		problems = append(problems, "no root crl")
 	}
@@ -114,4 +119,18 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 		return &exitError{code: 1, err: fmt.Errorf("%s", strings.Join(problems, "; "))}
 	}
 	return nil
+}
+
+// appendInvalid adds to problems what makes c, a certificate that signed
+// collateral, invalid at now: the server refuses collateral whose signer
+// is expired or not yet valid, so a check that passed it would promise
+// what the server does not do.
+func appendInvalid(problems []string, what string, c *x509.Certificate, now time.Time) []string {
+	switch {
+	case now.Before(c.NotBefore):
+		return append(problems, fmt.Sprintf("%s %q is not valid until %s", what, c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339)))
+	case now.After(c.NotAfter):
+		return append(problems, fmt.Sprintf("%s %q expired at %s", what, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	return problems
 }
