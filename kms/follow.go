@@ -274,15 +274,23 @@ var errMoved = errors.New("the store's meta changed")
 // readAll reads every credential again, and checks that the store is still
 // the one the node opened (account, region, root key): a region moved by
 // another node (serve --rename-region) leaves this node's ARNs wrong, and
-// it refuses every request until restarted with the new region.
+// it refuses every request until restarted with the new region. It reads
+// the service keys again too: a rotation made elsewhere (another node's
+// RotateServiceKey, attestkms service-key rotate) is published and signs
+// here once this read installs it (followServiceKeys). A meta change sets
+// needFull, so no answer is signed between its notification and this
+// read: the bound is follow's, under a second from the rotation's commit.
 func (f *follower) readAll(ctx context.Context) error {
 	s := f.s
 	var moved error
+	svcBefore := s.svcKeys.Load()
+	var svcSealed []byte
 	err := s.creds.reloadAll(ctx, s.st, s.sealer, s.account, func(r store.Reader) error {
 		m, err := r.Meta()
 		if err != nil {
 			return err
 		}
+		svcSealed = m.ServiceKeys
 		region := m.Region
 		if region == "" {
 			region = defaultRegion
@@ -306,6 +314,10 @@ func (f *follower) readAll(ctx context.Context) error {
 		f.broken = moved
 		f.mu.Unlock()
 		return errMoved
+	}
+	if err := s.followServiceKeys(svcBefore, svcSealed); err != nil {
+		s.log.Error("the store's service keys do not open: this node refuses every request until they do", "err", err)
+		return err
 	}
 	return nil
 }
