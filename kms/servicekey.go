@@ -346,9 +346,9 @@ func (a *Admin) RotateServiceKey(ctx context.Context, req *RotateServiceKeyReque
 	return run(a.s, ctx, offlineCall(), "RotateServiceKey", opChange, req, a.s.rotateServiceKey)
 }
 
-// ServiceKeyGrace is the grace a RotateServiceKeyRequest asks for, or
-// ErrValidation: GraceDays 1 to 365, 0 meaning 30.
-func ServiceKeyGrace(req *RotateServiceKeyRequest) (time.Duration, error) {
+// serviceKeyGrace is the grace req asks for, or ErrValidation: GraceDays 1
+// to 365, 0 meaning 30.
+func serviceKeyGrace(req *RotateServiceKeyRequest) (time.Duration, error) {
 	days := req.GraceDays
 	switch {
 	case days == 0:
@@ -363,7 +363,7 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	grace, err := ServiceKeyGrace(req)
+	grace, err := serviceKeyGrace(req)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 const serviceKeyUsage = `Usage: attestkms service-key [--data-dir DIR] [--root-key SPEC]
        attestkms service-key --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE
        attestkms service-key --endpoint URL
+       attestkms service-key rotate [--grace-days N] …   (attestkms service-key rotate --help)
 
 Prints the service's answer-signing public key(s) (Ed25519), PEM, each after
 a comment line with its SHA-256 fingerprint (of its SubjectPublicKeyInfo):
@@ -34,6 +37,9 @@ Exit status: 0 printed, 1 failure (the store is in use, or has no key yet),
 `
 
 func runServiceKey(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rotate" {
+		return runServiceKeyRotate(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("service-key", serviceKeyUsage, stdout, stderr)
 	dataDir := fs.String("data-dir", "./attestkms-data", "the store's `directory`")
 	var root rootKeyFlags
@@ -94,5 +100,104 @@ func fetchServiceKey(url string, stdout io.Writer) error {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	_, err = stdout.Write(b)
+	return err
+}
+
+const serviceKeyRotateUsage = `Usage: attestkms service-key rotate [--grace-days N] [--data-dir DIR] [--root-key SPEC]
+       attestkms service-key rotate [--grace-days N] --store postgres://USER@HOST:PORT/DB?sslmode=… \
+           --data-dir NODE_DIR --root-key SPEC
+
+Makes a new answer-signing key (docs/answers.md, "Rotation"): it is
+published at once beside the current key(s), each of which keeps signing,
+and stays published, for N more days (--grace-days, 1 to 365; default 30),
+so that enclave images that pin only it keep working while they are rebuilt
+to pin the new one; from then on the new key signs alone. Keys whose grace
+has ended leave the set. A running server does the same through its admin
+API (RotateServiceKey); this command is for a store no server holds.
+
+An embedded store is rotated while no server holds it (exit 1 while one
+does). A shared (PostgreSQL) store is rotated while its nodes run: each
+publishes the new set and signs with it within a second of the commit,
+without a restart. NODE_DIR is a node's data directory that no running node
+uses (a new directory becomes a node): the rotation's audit record goes to
+its log, as root-key rotate's does.
+
+Prints the new key on stdout as attestkms service-key prints keys (a comment
+line with its SHA-256 fingerprint, then its PEM public key), and on stderr
+each key that retires and when. Every change is audited ("RotateServiceKey",
+request "offline").
+
+Exit status: 0 rotated, 1 refused or failed (the store is in use, or 8 keys
+are in their grace already: nothing changed), 2 usage, 3 unreadable input.
+
+Examples:
+  attestkms service-key rotate --data-dir /var/lib/attestkms --grace-days 14 > service-key-next.pem
+  attestkms service-key rotate --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
+      --data-dir /var/lib/attestkms-admin --root-key file:/etc/attestkms/root.key
+`
+
+func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("service-key rotate", serviceKeyRotateUsage, stdout, stderr)
+	dataDir := fs.String("data-dir", "./attestkms-data", "the store's `directory`, the server stopped (a shared store's: a node's, not in use)")
+	grace := fs.Int("grace-days", 30, "how many `days` the current keys keep signing beside the new one (1 to 365)")
+	var root rootKeyFlags
+	root.register(fs)
+	var sf storeFlags
+	sf.register(fs)
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	// kms.RotateServiceKey's bounds (0 would be its default, 30).
+	if *grace < 1 || *grace > 365 {
+		return usageError("--grace-days must be between 1 and 365 (days), not %d", *grace)
+	}
+	req := &kms.RotateServiceKeyRequest{GraceDays: int32(*grace)}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	switch {
+	case sf.shared() && !set["data-dir"]:
+		return usageError("--store postgres://… needs --data-dir NODE_DIR, a node's directory for the rotation's audit record (no running node's)")
+	case sf.shared() && !root.given():
+		return usageError("--store postgres://… needs --root-key SPEC (or --root-key-file FILE), the root key the nodes use")
+	}
+	// The service key has no region: the store is opened in its own.
+	opts := kms.Options{DataDir: *dataDir, StoredRegion: true}
+	if err := root.apply(&opts); err != nil {
+		return err
+	}
+	if err := sf.apply(&opts); err != nil {
+		return err
+	}
+	svc, err := kms.Open(opts)
+	if errors.Is(err, kms.ErrStoreInUse) {
+		if sf.shared() {
+			return withHint(err, "a running node uses that directory: give --data-dir a directory of its own (a new one becomes a node)")
+		}
+		return withHint(err, "while the server runs, rotate through it: the admin API's RotateServiceKey")
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	defer svc.Close()
+	resp, err := svc.Admin().RotateServiceKey(context.Background(), req)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	for _, k := range resp.Retiring {
+		fmt.Fprintf(stderr, "attestkms: service key SHA256:%s retires %s: published until then (the oldest key in its grace signs)\n", k.ID, k.RetiredAt.UTC().Format(time.RFC3339))
+		if k.RetiredAt.After(last) {
+			last = *k.RetiredAt
+		}
+	}
+	if last.IsZero() {
+		fmt.Fprintf(stderr, "attestkms: new service key SHA256:%s: published and signing now\n", resp.New.ID)
+	} else {
+		fmt.Fprintf(stderr, "attestkms: new service key SHA256:%s: published now, signs alone from %s: rebuild enclave images to pin it before then (attestkms service-key prints every published key)\n", resp.New.ID, last.UTC().Format(time.RFC3339))
+	}
+	_, err = stdout.Write(kms.FormatServiceKeys([]kms.ServiceKey{resp.New}))
 	return err
 }
