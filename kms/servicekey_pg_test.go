@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -103,7 +104,30 @@ func TestServiceKeyPostgres(t *testing.T) {
 		}
 	}
 
-	// Rotated by another process, a and b running.
+	// Rotated by another process, a and b running and serving
+	// throughout: following a rotation refuses no request.
+	stop := make(chan struct{})
+	served := make(chan error, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				if n == 0 {
+					served <- errors.New("no request was served")
+				}
+				close(served)
+				return
+			default:
+			}
+			if _, err := b.GenerateRandom(bg, b.testCall(), &GenerateRandomRequest{NumberOfBytes: 8}); err != nil {
+				served <- err
+				close(served)
+				return
+			}
+			n++
+		}
+	}()
 	tool := cl.clockNode("tool")
 	offline, err := tool.Admin().RotateServiceKey(bg, &RotateServiceKeyRequest{GraceDays: 1})
 	if err != nil {
@@ -118,6 +142,10 @@ func TestServiceKeyPostgres(t *testing.T) {
 		within(t, acked, followBound, "the offline rotation published on "+s.Node(), func() bool {
 			return slices.Equal(pins(s), []string{resp.New.ID, offline.New.ID})
 		})
+	}
+	close(stop)
+	if err := <-served; err != nil {
+		t.Fatalf("B while it followed the rotation: %v", err)
 	}
 
 	// Two rotations at once, on two nodes: each keeps the other's key.
