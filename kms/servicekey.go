@@ -331,6 +331,9 @@ const (
 // change notification reaches them (followServiceKeys).
 func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
 	return run(s, ctx, c, "RotateServiceKey", opChange, req, func(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+		if err := canceled(ctx); err != nil {
+			return nil, err
+		}
 		if err := s.requireAdmin(c, "RotateServiceKey"); err != nil {
 			return nil, err
 		}
