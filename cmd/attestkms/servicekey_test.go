@@ -82,9 +82,12 @@ func auditLineWith(t *testing.T, dir string, parts ...string) string {
 // grace out of bounds or flags that do not go together (usage).
 func TestServiceKeyRotateCommand(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, errs := runCmd("init", "--data-dir", dir); code != 0 {
+	code, cred, errs := runCmd("init", "--data-dir", dir)
+	var out string
+	if code != 0 {
 		t.Fatalf("init: %d %s", code, errs)
 	}
+	credFile := writeTemp(t, t.TempDir(), "admin.json", cred)
 	_, before, _ := runCmd("service-key", "--data-dir", dir)
 	oldKeys, err := answer.ParsePEM([]byte(before))
 	if err != nil || len(oldKeys) != 1 {
@@ -93,7 +96,7 @@ func TestServiceKeyRotateCommand(t *testing.T) {
 	old := answer.Fingerprint(oldKeys[0])
 
 	start := time.Now()
-	code, out, errs := runCmd("service-key", "rotate", "--data-dir", dir, "--grace-days", "7")
+	code, out, errs = runCmd("service-key", "rotate", "--data-dir", dir, "--grace-days", "7")
 	if code != 0 {
 		t.Fatalf("service-key rotate: exit %d, %s", code, errs)
 	}
@@ -123,15 +126,29 @@ func TestServiceKeyRotateCommand(t *testing.T) {
 		t.Fatal("no audit record of the rotation")
 	}
 
-	// While a server holds the store: refused, nothing changed.
-	_, _, stop := startServe(t, serveConfig{dataDir: dir})
+	// While a server holds the store: refused, nothing changed; through
+	// the server (--endpoint), rotated, with the same output.
+	addr, _, stop := startServe(t, serveConfig{dataDir: dir})
 	code, out, errs = runCmd("service-key", "rotate", "--data-dir", dir)
-	if code != 1 || out != "" || !strings.Contains(errs, "in use") || !strings.Contains(errs, "attestkms: hint: while the server runs, rotate through it") {
+	if code != 1 || out != "" || !strings.Contains(errs, "in use") || !strings.Contains(errs, "attestkms: hint: while the server runs, rotate through it: --endpoint URL") {
 		t.Fatalf("rotate while serving: exit %d, %q, %q", code, out, errs)
 	}
-	stop()
-	if _, now, _ := runCmd("service-key", "--data-dir", dir); now != after {
+	if _, now, _ := runCmd("service-key", "--endpoint", "http://"+addr); now != after {
 		t.Fatalf("a refused rotation changed the keys:\n%s\nwas\n%s", now, after)
+	}
+	code, out, errs = runCmd("service-key", "rotate", "--endpoint", "http://"+addr, "--credential", credFile, "--grace-days", "3")
+	if code != 0 {
+		t.Fatalf("rotate --endpoint: exit %d, %s", code, errs)
+	}
+	remoteKeys, err := answer.ParsePEM([]byte(out))
+	if err != nil || len(remoteKeys) != 1 || !strings.HasPrefix(out, "# attestkms service key (Ed25519) SHA256:"+answer.Fingerprint(remoteKeys[0])+" created ") ||
+		!strings.Contains(errs, "SHA256:"+old+" retires ") || !strings.Contains(errs, "SHA256:"+fresh+" retires ") {
+		t.Fatalf("rotate --endpoint printed %q, %q", out, errs)
+	}
+	stop()
+	_, after, _ = runCmd("service-key", "--data-dir", dir)
+	if published, err := answer.ParsePEM([]byte(after)); err != nil || len(published) != 3 || answer.Fingerprint(published[2]) != answer.Fingerprint(remoteKeys[0]) {
+		t.Fatalf("service-key after the rotation through the server: %v %q", err, after)
 	}
 
 	for _, tc := range []struct {
@@ -144,7 +161,8 @@ func TestServiceKeyRotateCommand(t *testing.T) {
 		{[]string{"--grace-days", "4294967327"}, "--grace-days must be between 1 and 365"},
 		{[]string{"--grace-days", "a week"}, "invalid value"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
-		{[]string{"--endpoint", "http://127.0.0.1:1"}, "flag provided but not defined: -endpoint"},
+		{[]string{"--endpoint", "http://127.0.0.1:1"}, "--data-dir and --endpoint exclude each other"},
+		{[]string{"--credential", "admin.json"}, "--credential goes with --endpoint"},
 		{[]string{"--store", "postgres://u@h:5432/db?sslmode=disable", "--root-key-file", "k"}, "needs --data-dir NODE_DIR"},
 		{[]string{"--store", "postgres://u@h:5432/db?sslmode=disable"}, "needs --data-dir NODE_DIR"},
 		{[]string{"--store", "mysql://x"}, "--store must be bolt:PATH"},
@@ -162,6 +180,12 @@ func TestServiceKeyRotateCommand(t *testing.T) {
 	}
 	if code, _, errs := runCmd("service-key", "rotate", "--store", "postgres://u@h:5432/db?sslmode=disable", "--data-dir", dir); code != 2 || !strings.Contains(errs, "needs --root-key SPEC") {
 		t.Errorf("--store without --root-key: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCmd("service-key", "rotate", "--endpoint", "http://127.0.0.1:1"); code != 2 || !strings.Contains(errs, "--endpoint needs --credential") {
+		t.Errorf("--endpoint without --credential: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCmd("service-key", "rotate", "--endpoint", "http://127.0.0.1:1", "--credential", filepath.Join(dir, "none.json")); code != 3 {
+		t.Errorf("--endpoint with an unreadable --credential: exit %d, %q; want 3", code, errs)
 	}
 	if _, now, _ := runCmd("service-key", "--data-dir", dir); now != after {
 		t.Fatal("a refused rotation changed the keys")
