@@ -16,6 +16,11 @@ import (
 // the database. What another node changes, this one learns from the
 // store's change notifications (store.Watcher): the follower drops what
 // they name (keyCache.told, Credentials.told) and reads credentials again.
+// A change of the meta (a service-key rotation, a region moved, a root-key
+// rotation) drops the cached keys and has the meta read again while the
+// node serves (readMeta): a service-key rotation made elsewhere is then
+// published and signs here, and a store that is no longer the one the
+// node opened stops it.
 //
 // A node serves only while it follows: from the moment its notifications
 // are lost (the database went away, the connection broke or stopped
@@ -38,6 +43,12 @@ import (
 // watch reports itself lost (under a second), after which nothing is
 // served until everything is read again. So a key disabled on one node is
 // refused by every other within a second of the change's acknowledgement.
+// A change of the meta is followed once its one read returns (a read that
+// fails stops the node until everything is read again): a service-key
+// rotation is published and signs on every node within that second too,
+// and meanwhile the node signs with the set it has, whose keys stay in
+// their grace (docs/answers.md). Not refusing requests for that read is
+// what keeps a rotation from failing every node's requests of the moment.
 type follower struct {
 	s      *Service
 	cancel context.CancelFunc
@@ -48,7 +59,8 @@ type follower struct {
 	mu        sync.Mutex
 	live      bool   // the watch listens
 	needFull  bool   // what may have changed is not read again yet
-	epoch     uint64 // counts ChangedAll, ChangedMeta and WatchLost
+	needMeta  bool   // the meta changed and is not read again yet
+	epoch     uint64 // counts ChangedAll and WatchLost
 	pending   map[string]bool
 	broken    error     // a refusal until restart: the store's meta moved
 	lostSince time.Time // when the node stopped following
@@ -134,7 +146,15 @@ func (f *follower) told(ch store.Change) {
 			f.mu.Unlock()
 			f.poke()
 		}
-	case store.ChangedAll, store.ChangedMeta:
+	case store.ChangedMeta:
+		// What a key's record means may depend on the meta (the region,
+		// the root key): drop them, and read the meta again (readMeta).
+		s.keys.dropAll()
+		f.mu.Lock()
+		f.needMeta = true
+		f.mu.Unlock()
+		f.poke()
+	case store.ChangedAll:
 		s.keys.dropAll()
 		f.mu.Lock()
 		f.stopped()
@@ -218,13 +238,16 @@ func (f *follower) reload(ctx context.Context) {
 func (f *follower) reloadOnce(ctx context.Context) bool {
 	s := f.s
 	f.mu.Lock()
-	full, epoch, live := f.needFull, f.epoch, f.live
+	full, epoch, live, meta := f.needFull, f.epoch, f.live, f.needMeta
 	var ids []string
 	for id := range f.pending {
 		ids = append(ids, id)
 	}
 	if full {
-		clear(f.pending) // the full read covers them
+		clear(f.pending) // the full read covers them, and the meta
+		f.needMeta = false
+	} else if meta {
+		f.needMeta = false
 	}
 	f.mu.Unlock()
 	if full {
@@ -239,6 +262,9 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 			for _, id := range ids {
 				f.pending[id] = true
 			}
+			if meta {
+				f.needMeta = true
+			}
 			f.mu.Unlock()
 			return false
 		}
@@ -249,6 +275,23 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 		}
 		f.mu.Unlock()
 		return true
+	}
+	if meta {
+		if err := f.readMeta(ctx); err != nil {
+			if errors.Is(err, errMoved) {
+				return true
+			}
+			// The bound holds only while the meta is read: stop
+			// serving until everything is read again.
+			if !errors.Is(err, context.Canceled) {
+				s.log.Warn("reading the changed meta again failed: reading everything again", "err", err)
+			}
+			f.mu.Lock()
+			f.stopped()
+			f.needFull = true
+			f.mu.Unlock()
+			return false
+		}
 	}
 	ok := true
 	for _, id := range ids {
@@ -274,29 +317,56 @@ var errMoved = errors.New("the store's meta changed")
 // readAll reads every credential again, and checks that the store is still
 // the one the node opened (account, region, root key): a region moved by
 // another node (serve --rename-region) leaves this node's ARNs wrong, and
-// it refuses every request until restarted with the new region.
+// it refuses every request until restarted with the new region. It reads
+// the service keys again too (followMeta), as readMeta does.
 func (f *follower) readAll(ctx context.Context) error {
 	s := f.s
-	var moved error
+	var meta *store.Meta
+	svcBefore := s.svcKeys.Load()
 	err := s.creds.reloadAll(ctx, s.st, s.sealer, s.account, func(r store.Reader) error {
-		m, err := r.Meta()
-		if err != nil {
-			return err
-		}
-		region := m.Region
-		if region == "" {
-			region = defaultRegion
-		}
-		switch {
-		case m.AccountID != s.account.AccountID || m.ProjectID != s.account.ProjectID || store.CheckRoot(s.sealer, m) != nil:
-			moved = fmt.Errorf("%w: the database now holds another store than the one this node opened: restart the node", errNotFollowing)
-		case region != s.region:
-			moved = fmt.Errorf("%w: the store's region is now %s, not %s: restart the node with --region %s", errNotFollowing, region, s.region, region)
-		}
-		return nil
+		var err error
+		meta, err = r.Meta()
+		return err
 	})
 	if err != nil {
 		return err
+	}
+	return f.followMeta(svcBefore, meta)
+}
+
+// readMeta reads the store's meta again after its change notification,
+// while the node serves: one read, no credential's.
+func (f *follower) readMeta(ctx context.Context) error {
+	s := f.s
+	svcBefore := s.svcKeys.Load()
+	var meta *store.Meta
+	err := s.st.View(ctx, func(r store.Reader) error {
+		var err error
+		meta, err = r.Meta()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return f.followMeta(svcBefore, meta)
+}
+
+// followMeta acts on the meta m read again: errMoved (and a refusal of
+// every request until restart) if the store is no longer the one the node
+// opened, else the service keys it holds installed (followServiceKeys;
+// svcBefore is the set loaded when the read began).
+func (f *follower) followMeta(svcBefore *serviceKeys, m *store.Meta) error {
+	s := f.s
+	region := m.Region
+	if region == "" {
+		region = defaultRegion
+	}
+	var moved error
+	switch {
+	case m.AccountID != s.account.AccountID || m.ProjectID != s.account.ProjectID || store.CheckRoot(s.sealer, m) != nil:
+		moved = fmt.Errorf("%w: the database now holds another store than the one this node opened: restart the node", errNotFollowing)
+	case region != s.region:
+		moved = fmt.Errorf("%w: the store's region is now %s, not %s: restart the node with --region %s", errNotFollowing, region, s.region, region)
 	}
 	if moved != nil {
 		f.mu.Lock()
@@ -306,6 +376,9 @@ func (f *follower) readAll(ctx context.Context) error {
 		f.broken = moved
 		f.mu.Unlock()
 		return errMoved
+	}
+	if err := s.followServiceKeys(svcBefore, m.ServiceKeys); err != nil {
+		return fmt.Errorf("the store's service keys: %w", err)
 	}
 	return nil
 }

@@ -284,6 +284,7 @@ var gateNoKey = map[string]string{
 var gateAdmin = map[string]string{
 	"CreateCredential": "administration (cmd/attestkms credential), no key",
 	"RotateRootKey":    "administration (cmd/attestkms root-key rotate): reseals, answers counts, no key's secret",
+	"RotateServiceKey": "administration (cmd/attestkms service-key rotate): a new answer-signing key, answers its public part",
 	"ListCredentials":  "administration, no key",
 	"DeleteCredential": "administration, no key",
 	"RotateCredential": "administration, no key",

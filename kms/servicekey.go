@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -59,6 +60,10 @@ type serviceKeyRecord struct {
 type serviceKeys struct {
 	keys  []ServiceKey
 	privs []ed25519.PrivateKey
+	// sealed is the stored value the set was opened from: a node of a
+	// shared store compares it with what the store's meta holds now
+	// (followServiceKeys).
+	sealed []byte
 }
 
 // signer is the key that signs at now: the oldest whose grace has not
@@ -131,7 +136,7 @@ func openServiceKeys(sl *sealer.Sealer, sealed []byte) (*serviceKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &serviceKeys{}
+	set := &serviceKeys{sealed: bytes.Clone(sealed)}
 	for _, r := range recs {
 		set.keys = append(set.keys, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
 		set.privs = append(set.privs, ed25519.NewKeyFromSeed(r.PrivateKey))
@@ -143,6 +148,11 @@ func openServiceKeys(sl *sealer.Sealer, sealed []byte) (*serviceKeys, error) {
 // loadServiceKeys opens the store's service keys, generating the first one
 // (a change, with its audit record) in a store made before answers were
 // signed. Called by newService once the audit log is open.
+//
+// Nodes of a shared store may first-open such a store together: the change
+// reads the meta locked (store.Reader: SELECT … FOR UPDATE), so they take
+// turns, and only the first finds it empty and writes a key; the others
+// find that key. Every node then opens what is stored, never what it made.
 func (s *Service) loadServiceKeys(ctx context.Context) error {
 	var sealed []byte
 	err := s.view(ctx, func(r store.Reader) error {
@@ -163,8 +173,8 @@ func (s *Service) loadServiceKeys(ctx context.Context) error {
 				return err
 			}
 			if len(m.ServiceKeys) > 0 {
-				// Another node made it first: keep theirs.
-				sealed = m.ServiceKeys
+				// Another node made it first (the meta row is
+				// locked by this read: it committed before).
 				c.noteMessage("the service key was made by another node")
 				return nil
 			}
@@ -179,10 +189,8 @@ func (s *Service) loadServiceKeys(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		// What is stored now, not what this change wrote: nodes of a
-		// shared store opening together may each have made one (the
-		// meta row is not locked by its read), and the last commit is
-		// the store's.
+		// What is stored now, whoever wrote it: the set every node
+		// opens and signs with.
 		err = s.view(ctx, func(r store.Reader) error {
 			m, err := r.Meta()
 			if err == nil {
@@ -318,8 +326,9 @@ const (
 // RotateServiceKey makes a new answer-signing key (the admin API). The
 // current keys keep signing and stay published until their grace ends
 // (GraceDays from now); the new key is published at once, and signs from
-// then on. Keys whose grace has ended are dropped from the set. A shared
-// store's nodes load the set when they open: on one, ErrUnsupported.
+// then on. Keys whose grace has ended are dropped from the set. On a shared
+// store the other nodes follow: they read the new set when the meta's
+// change notification reaches them (followServiceKeys).
 func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
 	return run(s, ctx, c, "RotateServiceKey", opChange, req, func(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
 		if err := canceled(ctx); err != nil {
@@ -328,27 +337,47 @@ func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 		if err := s.requireAdmin(c, "RotateServiceKey"); err != nil {
 			return nil, err
 		}
-		days := req.GraceDays
-		switch {
-		case days == 0:
-			days = defaultServiceKeyGraceDays
-		case days < 1 || days > maxServiceKeyGraceDays:
-			return nil, errorf(ErrValidation, "GraceDays must be between 1 and %d", maxServiceKeyGraceDays)
-		}
-		if s.follow != nil {
-			return nil, errorf(ErrUnsupported, "the service key of a shared store cannot be rotated yet: its nodes load the key set only when they open")
-		}
-		return s.rotateServiceKey(ctx, c, time.Duration(days)*24*time.Hour)
+		return s.rotateServiceKey(ctx, c, req)
 	})
 }
 
-func (s *Service) rotateServiceKey(ctx context.Context, c *Call, grace time.Duration) (*RotateServiceKeyResponse, error) {
+// RotateServiceKey makes a new answer-signing key while no server holds
+// the store (attestkms service-key rotate), audited as the request
+// "offline". A shared store's nodes may run meanwhile: they follow it as
+// they follow a rotation made on one of them.
+func (a *Admin) RotateServiceKey(ctx context.Context, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+	return run(a.s, ctx, offlineCall(), "RotateServiceKey", opChange, req, a.s.rotateServiceKey)
+}
+
+// serviceKeyGrace is the grace req asks for, or ErrValidation: GraceDays 1
+// to 365, 0 meaning 30.
+func serviceKeyGrace(req *RotateServiceKeyRequest) (time.Duration, error) {
+	days := req.GraceDays
+	switch {
+	case days == 0:
+		days = defaultServiceKeyGraceDays
+	case days < 1 || days > maxServiceKeyGraceDays:
+		return 0, errorf(ErrValidation, "GraceDays must be between 1 and %d", maxServiceKeyGraceDays)
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
+}
+
+func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
+	if err := canceled(ctx); err != nil {
+		return nil, err
+	}
+	grace, err := serviceKeyGrace(req)
+	if err != nil {
+		return nil, err
+	}
 	// The sealer is read inside the change (changeMu), as a root-key
-	// rotation's swap is made (rootrotate.go).
+	// rotation's swap is made (rootrotate.go). On a shared store the meta
+	// row is locked by the change's read: rotations on two nodes take
+	// turns, the second keeping the first's key in its set.
 	now := s.now()
 	var resp RotateServiceKeyResponse
 	var sealed []byte
-	err := s.change(ctx, c, func(tx store.Txn) error {
+	err = s.change(ctx, c, func(tx store.Txn) error {
 		m, err := tx.Meta()
 		if err != nil {
 			return err
@@ -401,4 +430,31 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, grace time.Dura
 	// The old set is not zeroed: a request may be signing with it.
 	s.svcKeys.Store(set)
 	return &resp, nil
+}
+
+// followServiceKeys installs the service key set that a node of a shared
+// store read from the store's meta (follow.go, the full read after the
+// meta's change notification) if it is not the one loaded: another node,
+// or attestkms service-key rotate, rotated it. Signing reads only memory:
+// the set is swapped here, never read from the store per request.
+//
+// before is the set loaded when the read began. If this node installed
+// another since (its own rotation), what was read may be older than that,
+// and is dropped: the rotation's own notification brings another read.
+func (s *Service) followServiceKeys(before *serviceKeys, sealed []byte) error {
+	if before == nil || len(sealed) == 0 || bytes.Equal(before.sealed, sealed) {
+		return nil
+	}
+	set, err := openServiceKeys(s.sealer, sealed)
+	if err != nil {
+		return err
+	}
+	if s.svcKeys.CompareAndSwap(before, set) {
+		var ids []string
+		for _, k := range published(set.keys, s.now()) {
+			ids = append(ids, k.ID)
+		}
+		s.log.Info("the store's service keys changed: publishing and signing with them", "service_keys", ids)
+	}
+	return nil
 }

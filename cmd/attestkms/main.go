@@ -16,6 +16,7 @@
 //	attestkms store check --data-dir DIR [--root-key SPEC]   check every page and record of a store
 //	attestkms root-key rotate --data-dir DIR [--root-key SPEC] --to SPEC   reseal the store under another root key
 //	attestkms service-key --data-dir DIR                           the answer-signing public keys an enclave pins
+//	attestkms service-key rotate --data-dir DIR [--grace-days N]   a new answer-signing key, the old ones in their grace
 //
 // Run "attestkms COMMAND --help" for a command's flags.
 package main
@@ -57,6 +58,8 @@ Usage:
                                            pkcs11:URI), crash-safe, then compact it; or --endpoint URL
   attestkms service-key --data-dir DIR     the answer-signing public key(s), PEM, with their SHA-256
                                            fingerprints: what an enclave pins (also GET /service-key)
+  attestkms service-key rotate --data-dir DIR [--grace-days N]
+                                           a new answer-signing key; the current ones keep signing N days
   attestkms tdx-collateral check --dir DIR what Intel TDX collateral a directory holds, for which FMSPCs, until when
 
 With no flags, serve uses ./attestkms-data (created on first start), 127.0.0.1:8080

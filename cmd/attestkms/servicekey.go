@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 const serviceKeyUsage = `Usage: attestkms service-key [--data-dir DIR] [--root-key SPEC]
        attestkms service-key --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE
        attestkms service-key --endpoint URL
+       attestkms service-key rotate [--grace-days N] …   (attestkms service-key rotate --help)
 
 Prints the service's answer-signing public key(s) (Ed25519), PEM, each after
 a comment line with its SHA-256 fingerprint (of its SubjectPublicKeyInfo):
@@ -34,6 +37,9 @@ Exit status: 0 printed, 1 failure (the store is in use, or has no key yet),
 `
 
 func runServiceKey(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "rotate" {
+		return runServiceKeyRotate(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("service-key", serviceKeyUsage, stdout, stderr)
 	dataDir := fs.String("data-dir", "./attestkms-data", "the store's `directory`")
 	var root rootKeyFlags
@@ -94,5 +100,176 @@ func fetchServiceKey(url string, stdout io.Writer) error {
 		return fmt.Errorf("GET %s: %w", url, err)
 	}
 	_, err = stdout.Write(b)
+	return err
+}
+
+const serviceKeyRotateUsage = `Usage: attestkms service-key rotate [--grace-days N] [--data-dir DIR] [--root-key SPEC]
+       attestkms service-key rotate [--grace-days N] --store postgres://USER@HOST:PORT/DB?sslmode=… \
+           --data-dir NODE_DIR --root-key SPEC
+       attestkms service-key rotate [--grace-days N] --endpoint URL --credential ADMIN.json
+
+Makes a new answer-signing key (docs/answers.md, "Rotation"): it is
+published at once beside the current key(s), each of which keeps signing,
+and stays published, for N more days (--grace-days, 1 to 365; default 30),
+so that enclave images that pin only it keep working while they are rebuilt
+to pin the new one; from then on the new key signs alone. Keys whose grace
+has ended leave the set.
+
+An embedded store is rotated while no server holds it (exit 1 while one
+does: then use --endpoint). A shared (PostgreSQL) store is rotated while
+its nodes run: each publishes the new set and signs with it within a second
+of the commit, without a restart. NODE_DIR is a node's data directory that
+no running node uses (a new directory becomes a node): the rotation's audit
+record goes to its log, as root-key rotate's does. With --endpoint, the
+running server (any node of a shared store) rotates its store through its
+admin API (RotateServiceKey), signed with an admin credential.
+
+Prints the new key on stdout as attestkms service-key prints keys (a comment
+line with its SHA-256 fingerprint, then its PEM public key), and on stderr
+each key that retires and when. Every rotation is audited
+("RotateServiceKey"; request "offline" without --endpoint).
+
+Exit status: 0 rotated, 1 refused or failed (the store is in use, or 8 keys
+are in their grace already: nothing changed), 2 usage, 3 unreadable input.
+
+Examples:
+  attestkms service-key rotate --data-dir /var/lib/attestkms --grace-days 14 > service-key-next.pem
+  attestkms service-key rotate --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
+      --data-dir /var/lib/attestkms-admin --root-key file:/etc/attestkms/root.key
+  attestkms service-key rotate --endpoint https://kms.internal:8443 --credential admin.json
+`
+
+func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("service-key rotate", serviceKeyRotateUsage, stdout, stderr)
+	var f credentialFlags
+	fs.StringVar(&f.dataDir, "data-dir", "./attestkms-data", "the store's `directory`, the server stopped (a shared store's: a node's, not in use)")
+	grace := fs.Int("grace-days", 30, "how many `days` the current keys keep signing beside the new one (1 to 365)")
+	f.root.register(fs)
+	var sf storeFlags
+	sf.register(fs)
+	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: rotate through its admin API")
+	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
+	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
+	fs.StringVar(&f.caBundle, "ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	// kms.RotateServiceKey's bounds (0 would be its default, 30).
+	if *grace < 1 || *grace > 365 {
+		return usageError("--grace-days must be between 1 and 365 (days), not %d", *grace)
+	}
+	req := &kms.RotateServiceKeyRequest{GraceDays: int32(*grace)}
+	if f.endpoint != "" {
+		for _, name := range []string{"data-dir", "root-key", "root-key-file", "pkcs11-pin-file", "store", "store-password-file"} {
+			if f.set[name] {
+				return usageError("--%s and --endpoint exclude each other: --endpoint rotates the running server's store", name)
+			}
+		}
+		if err := f.check("list", nil); err != nil {
+			return err
+		}
+		return remoteRotateServiceKey(&f, req, stdout, stderr)
+	}
+	for _, name := range []string{"credential", "region", "ca-bundle"} {
+		if f.set[name] {
+			return usageError("--%s goes with --endpoint", name)
+		}
+	}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	switch {
+	case sf.shared() && !f.set["data-dir"]:
+		return usageError("--store postgres://… needs --data-dir NODE_DIR, a node's directory for the rotation's audit record (no running node's)")
+	case sf.shared() && !f.root.given():
+		return usageError("--store postgres://… needs --root-key SPEC (or --root-key-file FILE), the root key the nodes use")
+	}
+	// The service key has no region: the store is opened in its own.
+	opts := kms.Options{DataDir: f.dataDir, StoredRegion: true}
+	if err := f.root.apply(&opts); err != nil {
+		return err
+	}
+	if err := sf.apply(&opts); err != nil {
+		return err
+	}
+	svc, err := kms.Open(opts)
+	if errors.Is(err, kms.ErrStoreInUse) {
+		if sf.shared() {
+			return withHint(err, "a running node uses that directory: give --data-dir a directory of its own (a new one becomes a node), or rotate through a node: --endpoint URL --credential ADMIN.json")
+		}
+		return withHint(err, "while the server runs, rotate through it: --endpoint URL --credential ADMIN.json")
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	defer svc.Close()
+	resp, err := svc.Admin().RotateServiceKey(context.Background(), req)
+	if err != nil {
+		return err
+	}
+	var retiring []retiringKey
+	for _, k := range resp.Retiring {
+		retiring = append(retiring, retiringKey{k.ID, *k.RetiredAt})
+	}
+	tellRotation(stderr, resp.New.ID, retiring)
+	_, err = stdout.Write(kms.FormatServiceKeys([]kms.ServiceKey{resp.New}))
+	return err
+}
+
+// retiringKey is a key a rotation retires, and when.
+type retiringKey struct {
+	id string
+	at time.Time
+}
+
+// tellRotation says on w which keys retire when, and from when the new key
+// signs alone.
+func tellRotation(w io.Writer, newID string, retiring []retiringKey) {
+	var last time.Time
+	for _, k := range retiring {
+		fmt.Fprintf(w, "attestkms: service key SHA256:%s retires %s: published until then (the oldest key in its grace signs)\n", k.id, k.at.UTC().Format(time.RFC3339))
+		if k.at.After(last) {
+			last = k.at
+		}
+	}
+	if last.IsZero() {
+		fmt.Fprintf(w, "attestkms: new service key SHA256:%s: published and signing now\n", newID)
+		return
+	}
+	fmt.Fprintf(w, "attestkms: new service key SHA256:%s: published now, signs alone from %s: rebuild enclave images to pin it before then (attestkms service-key prints every published key)\n", newID, last.UTC().Format(time.RFC3339))
+}
+
+// remoteRotateServiceKey asks the running server to rotate its service key,
+// and prints the new key once it parses as the one the answer names.
+func remoteRotateServiceKey(f *credentialFlags, req *kms.RotateServiceKeyRequest, stdout, stderr io.Writer) error {
+	c, err := newAdminClient(f)
+	if err != nil {
+		return err
+	}
+	type wireKey struct {
+		KeyId     string
+		PublicKey string
+		CreatedAt int64
+		RetiredAt int64
+	}
+	var out struct {
+		New      wireKey
+		Retiring []wireKey
+	}
+	if err := c.call(context.Background(), "RotateServiceKey", struct{ GraceDays int32 }{req.GraceDays}, &out); err != nil {
+		return err
+	}
+	keys, err := answer.ParsePEM([]byte(out.New.PublicKey))
+	if err != nil || len(keys) != 1 || answer.Fingerprint(keys[0]) != out.New.KeyId {
+		return fmt.Errorf("the server answered a new key that is not one Ed25519 public key of fingerprint %q (%v)", out.New.KeyId, err)
+	}
+	var retiring []retiringKey
+	for _, k := range out.Retiring {
+		retiring = append(retiring, retiringKey{k.KeyId, time.Unix(k.RetiredAt, 0)})
+	}
+	tellRotation(stderr, out.New.KeyId, retiring)
+	_, err = io.WriteString(stdout, out.New.PublicKey)
 	return err
 }

@@ -36,10 +36,10 @@ type Store interface {
 }
 
 // Reader reads records. In a View they are of one snapshot; in a Txn they
-// include what the Txn wrote, and Key, Alias and Credential lock the record
-// they read until the Txn ends, so that a read-modify-write in one Update
-// never loses another's change (SQL: SELECT … FOR UPDATE). A Reader is
-// valid only inside the function it was given to, and is not for
+// include what the Txn wrote, and Meta, Key, Alias and Credential lock the
+// record they read until the Txn ends, so that a read-modify-write in one
+// Update never loses another's change (SQL: SELECT … FOR UPDATE). A Reader
+// is valid only inside the function it was given to, and is not for
 // concurrent use. Records returned are the caller's: changing one changes
 // nothing until it is written.
 type Reader interface {

@@ -76,10 +76,11 @@
 // # Transactions and locking
 //
 // View is one transaction at REPEATABLE READ, READ ONLY: one snapshot.
-// Update is one at READ COMMITTED, in which Key, Alias and Credential read
-// with SELECT … FOR UPDATE, so that the record stays as read until the
+// Update is one at READ COMMITTED, in which Meta, Key, Alias and Credential
+// read with SELECT … FOR UPDATE, so that the record stays as read until the
 // transaction ends: two nodes changing one key's tags serialise on its row
-// and neither loses the other's change. PutKey and PutAlias update only
+// and neither loses the other's change; two nodes that first-open a store
+// without a service key, or rotate it at once, serialise on the meta row. PutKey and PutAlias update only
 // where the version is the one read (a second guard, and what refuses a
 // record read in another transaction and changed since: ErrConflict).
 // Creates are INSERT … ON CONFLICT DO NOTHING, and a write naming a key

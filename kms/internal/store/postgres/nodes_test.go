@@ -95,6 +95,66 @@ func TestTwoNodesLoseNoUpdate(t *testing.T) {
 	}
 }
 
+// TestTwoNodesLoseNoMetaUpdate: the meta is read-modify-written as a key
+// is (a service key made at first open, a rotation): 10 goroutines, half
+// on each node, each append to the meta's ServiceKeys in one Update, the
+// read locking the row: every append is there.
+func TestTwoNodesLoseNoMetaUpdate(t *testing.T) {
+	u := newDB(t)
+	nodes := []*Store{open(t, u), open(t, u)}
+	if err := nodes[0].Update(bg, func(tx store.Txn) error {
+		return tx.PutMeta(&store.Meta{AccountID: "111122223333", RootCheck: []byte{1}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const goroutines = 10
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for i := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- nodes[i%2].Update(bg, func(tx store.Txn) error {
+				m, err := tx.Meta()
+				if err != nil {
+					return err
+				}
+				time.Sleep(time.Millisecond) // widen the window a lost update needs
+				m.ServiceKeys = append(m.ServiceKeys, byte(i))
+				return tx.PutMeta(m)
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a change: %v", err)
+		}
+	}
+	for _, s := range nodes {
+		var got []byte
+		if err := s.View(bg, func(r store.Reader) error {
+			m, err := r.Meta()
+			if m != nil {
+				got = m.ServiceKeys
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if len(got) != goroutines {
+			t.Fatalf("after %d appends the meta holds %v", goroutines, got)
+		}
+		for i, b := range got {
+			if int(b) != i {
+				t.Fatalf("after %d appends the meta holds %v", goroutines, got)
+			}
+		}
+	}
+}
+
 // TestNodesShareOneStore: what one node commits, the other reads at once;
 // a record one node read and the other changed since is refused
 // (ErrConflict); a lock one holds, the other cannot take until it is

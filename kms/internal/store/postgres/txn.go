@@ -52,8 +52,12 @@ const (
 		ON CONFLICT DO NOTHING RETURNING version`
 	sqlDeleteCredential = `DELETE FROM credentials WHERE access_key_id = $1`
 
-	sqlMeta    = `SELECT account_id, project_id, region, root_check, service_keys FROM meta`
-	sqlPutMeta = `INSERT INTO meta (account_id, project_id, region, root_check, service_keys) VALUES ($1, $2, $3, $4, $5)
+	sqlMeta = `SELECT account_id, project_id, region, root_check, service_keys FROM meta`
+	// In an Update the meta row is locked, as a key's is: two nodes that
+	// read-modify-write it (a service key made at first open, a region
+	// recorded) take turns, the second reading what the first committed.
+	sqlMetaForUpdate = sqlMeta + ` FOR UPDATE`
+	sqlPutMeta       = `INSERT INTO meta (account_id, project_id, region, root_check, service_keys) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (one) DO UPDATE SET account_id = $1, project_id = $2, region = $3, root_check = $4, service_keys = $5`
 
 	sqlAuditChangeSeq    = `SELECT seq FROM audit_chains WHERE chain = $1`
@@ -234,10 +238,15 @@ func list[T any](t *txn, sql string, args []any, dec func(string, int64, []byte)
 	return out, nil
 }
 
-// Meta is store.Reader's Meta: an empty Meta before PutMeta.
+// Meta is store.Reader's Meta: an empty Meta before PutMeta. In an Update
+// it locks the meta row until the transaction ends.
 func (t *txn) Meta() (*store.Meta, error) {
+	sql := sqlMeta
+	if t.write {
+		sql = sqlMetaForUpdate
+	}
 	var m store.Meta
-	if _, err := t.row(sqlMeta, nil, &m.AccountID, &m.ProjectID, &m.Region, &m.RootCheck, &m.ServiceKeys); err != nil {
+	if _, err := t.row(sql, nil, &m.AccountID, &m.ProjectID, &m.Region, &m.RootCheck, &m.ServiceKeys); err != nil {
 		return nil, err
 	}
 	return &m, nil
