@@ -445,22 +445,33 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 		}
 	}
 	cs.mu.RUnlock()
-	if !ok {
-		return nil, credentialNotFound(accessKeyID)
-	}
-	if isAdmin(&cc.rec) && !cc.expired(now) && others == 0 {
+	if ok && isAdmin(&cc.rec) && !cc.expired(now) && others == 0 {
 		return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
 	}
 	c.noteCredential(accessKeyID)
+	// The record is read in the transaction, not taken from the cache: on
+	// nodes sharing a store, one that has not yet read a credential
+	// another node just made (within the follow bound) deletes it all the
+	// same, and judges it as committed.
+	var rec store.Credential
 	err := s.change(ctx, c, func(tx store.Txn) error {
-		if isAdmin(&cc.rec) && !cc.expired(now) {
+		r, err := tx.Credential(accessKeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return credentialNotFound(accessKeyID)
+		}
+		if err != nil {
+			return err
+		}
+		if isAdmin(r) && (r.ExpiresAt == nil || now.Before(*r.ExpiresAt)) {
 			// Checked again in the transaction, for nodes sharing the
 			// store: two deleting the last two admins at once.
 			if err := lastAdminCheck(tx, accessKeyID, now); err != nil {
 				return err
 			}
 		}
-		err := tx.DeleteCredential(accessKeyID)
+		rec = *r
+		rec.Sealed = nil
+		err = tx.DeleteCredential(accessKeyID)
 		if errors.Is(err, store.ErrNotFound) {
 			return credentialNotFound(accessKeyID)
 		}
@@ -469,9 +480,11 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	if err != nil {
 		return nil, asKMSError(err)
 	}
-	info := cc.info(s.account, now)
+	info := (&cachedCredential{rec: rec}).info(s.account, now)
 	cs.set(accessKeyID, nil)
-	clear(cc.secret) // the cache's own copy: lookups got theirs
+	if ok {
+		clear(cc.secret) // the cache's own copy: lookups got theirs
+	}
 	return &info, nil
 }
 
