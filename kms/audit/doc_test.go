@@ -41,6 +41,43 @@ func TestDocMentionsEveryField(t *testing.T) {
 	}
 }
 
+// TestDocExamplesAreRecords: every example line in docs/audit.md (its json
+// blocks) decodes as a chained Record with no field Record lacks, so that the
+// examples follow a renamed or removed field.
+func TestDocExamplesAreRecords(t *testing.T) {
+	b, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, in := 0, false
+	for i, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "```json":
+			in = true
+			continue
+		case strings.HasPrefix(line, "```"):
+			in = false
+			continue
+		case !in:
+			continue
+		}
+		n++
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		var rec Record
+		if err := dec.Decode(&rec); err != nil {
+			t.Errorf("%s:%d: not a Record: %v", docPath, i+1, err)
+			continue
+		}
+		if _, ok := chained([]byte(line)); !ok {
+			t.Errorf("%s:%d: no seq and prev", docPath, i+1)
+		}
+	}
+	if n < 8 {
+		t.Fatalf("found %d example lines in %s, want at least 8", n, docPath)
+	}
+}
+
 type jsonField struct {
 	name, path string
 	typ        reflect.Type
