@@ -38,7 +38,7 @@ import (
 //	GenerateDataKey      Recipient            create-datakey, recipient (extension)    GenerateDataKey, Recipient (extension)
 //	Decrypt              Recipient            decrypt-datakey, recipient (extension)   Decrypt, Recipient (extension)
 //	GenerateDataKeyPair  Recipient            — (create-ec/rsa-datakey-pair not served) — (not in Tencent's API)
-//	GenerateRandom       Recipient            gen-random, recipient (extension)        — (GenerateRandom takes no Recipient: UnknownParameter)
+//	GenerateRandom       Recipient            gen-random, recipient (extension)        GenerateRandom, Recipient (extension)
 //	DeriveSharedSecret   Recipient            derive-shared-secret, recipient (Huawei's) — (not in Tencent's API)
 //
 // Neither SDK's request types carry the ML-KEM key (Huawei's Recipient model
@@ -46,7 +46,7 @@ import (
 // derive-shared-secret; Tencent's types have no Recipient). Both SDKs
 // serialize the request value they are given before they sign it, so the
 // tests give them the SDK's own request type with the member added
-// (huaweiRecipientCall, tcGenerateDataKey, tcDecrypt): the SDK builds,
+// (huaweiRecipientCall, tcGenerateDataKey, tcDecrypt, tcGenerateRandom): the SDK builds,
 // signs, sends and decodes, and reports errors in its own types.
 
 // hwRecipient is Huawei's recipient member with attestkms's public_key.
@@ -341,13 +341,12 @@ func deriveRequest(id, peer string) *hwmodel.DeriveSharedSecretRequest {
 }
 
 // TestHPKERecipientsTencentSDK: through the official Tencent SDK's typed
-// requests (the Recipient member added; the SDK signs it), GenerateDataKey
-// and Decrypt with each HPKE algorithm: Plaintext is then an HPKE frame that
+// requests (the Recipient member added; the SDK signs it), GenerateDataKey,
+// Decrypt and GenerateRandom with each HPKE algorithm: Plaintext is then an HPKE frame that
 // package enclave opens, under the key's ARN, to what Decrypt without a
-// Recipient gives. Tencent's GenerateRandom takes no Recipient (the
-// extension is GenerateDataKey's and Decrypt's): one is UnknownParameter,
-// with no Plaintext. Tencent's API has no GenerateDataKeyPair or
-// DeriveSharedSecret, and neither is an action here.
+// Recipient gives; and GenerateRandom, whose Plaintext opens as
+// GenerateRandom's (under no key) to the length asked. Tencent's API has no
+// GenerateDataKeyPair or DeriveSharedSecret, and neither is an action here.
 func TestHPKERecipientsTencentSDK(t *testing.T) { testserver.Stores(t, testHPKERecipientsTencentSDK) }
 
 func testHPKERecipientsTencentSDK(t *testing.T, store string) {
@@ -422,14 +421,17 @@ func testHPKERecipientsTencentSDK(t *testing.T, store string) {
 				t.Fatal("Decrypt of 4096 bytes for the recipient is not Encrypt's plaintext")
 			}
 
-			rreq := tckms.NewGenerateRandomRequest()
-			rreq.NumberOfBytes = new(uint64)
-			*rreq.NumberOfBytes = 64
-			rnd := tckms.NewGenerateRandomResponse()
-			err = tc.Send(&tcGenerateRandom{rreq, rcpt}, rnd)
-			var te *tcerr.TencentCloudSDKError
-			if !errors.As(err, &te) || te.Code != "UnknownParameter" || !strings.Contains(te.Message, "Recipient") || rnd.Response != nil && rnd.Response.Plaintext != nil {
-				t.Fatalf("GenerateRandom with a Recipient: %v", err)
+			for _, n := range []uint64{64, 1024} {
+				rreq := tckms.NewGenerateRandomRequest()
+				rreq.NumberOfBytes = new(uint64)
+				*rreq.NumberOfBytes = n
+				rnd := tckms.NewGenerateRandomResponse()
+				if err := tc.Send(&tcGenerateRandom{rreq, rcpt}, rnd); err != nil {
+					t.Fatalf("GenerateRandom %d for the recipient: %v", n, err)
+				}
+				if got := hpkeOpen(t, k, doc, "GenerateRandom", "", b64Decode(t, "Plaintext", rnd.Response.Plaintext)); uint64(len(got)) != n {
+					t.Fatalf("GenerateRandom %d for the recipient: %d bytes", n, len(got))
+				}
 			}
 		})
 	}
@@ -559,7 +561,7 @@ func TestHPKERefusalsHuawei(t *testing.T) {
 }
 
 // TestHPKERefusalsTencent: the same through the Tencent SDK's typed
-// GenerateDataKey and Decrypt with the Recipient member: each
+// GenerateDataKey, Decrypt and GenerateRandom with the Recipient member: each
 // InvalidParameterValue saying what is wrong, no Plaintext, and audited as
 // that refusal: nothing is released.
 func TestHPKERefusalsTencent(t *testing.T) {
@@ -582,9 +584,14 @@ func TestHPKERefusalsTencent(t *testing.T) {
 		dreq := tckms.NewDecryptRequest()
 		dreq.CiphertextBlob = blob.Response.CiphertextBlob
 		dec := tckms.NewDecryptResponse()
+		rreq := tckms.NewGenerateRandomRequest()
+		rreq.NumberOfBytes = new(uint64)
+		*rreq.NumberOfBytes = 32
+		rnd := tckms.NewGenerateRandomResponse()
 		for op, err := range map[string]error{
 			"GenerateDataKey": tc.Send(&tcGenerateDataKey{greq, r}, gdk),
 			"Decrypt":         tc.Send(&tcDecrypt{dreq, r}, dec),
+			"GenerateRandom":  tc.Send(&tcGenerateRandom{rreq, r}, rnd),
 		} {
 			var te *tcerr.TencentCloudSDKError
 			want := c.want
@@ -595,11 +602,11 @@ func TestHPKERefusalsTencent(t *testing.T) {
 				t.Errorf("%s, %s: %v; want InvalidParameterValue saying %q", op, c.name, err, want)
 			}
 		}
-		if gdk.Response != nil && gdk.Response.Plaintext != nil || dec.Response != nil && dec.Response.Plaintext != nil {
+		if gdk.Response != nil && gdk.Response.Plaintext != nil || dec.Response != nil && dec.Response.Plaintext != nil || rnd.Response != nil && rnd.Response.Plaintext != nil {
 			t.Errorf("%s: a Plaintext with the error", c.name)
 		}
 	}
-	checkRefusedSince(t, e.srv, from, "tencent", "InvalidParameterValue", 2*len(cases))
+	checkRefusedSince(t, e.srv, from, "tencent", "InvalidParameterValue", 3*len(cases))
 }
 
 // TestHPKEPolicyDialects: a key's kms:RecipientAttestation condition holds
