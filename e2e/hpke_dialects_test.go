@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/rsa"
@@ -37,16 +38,16 @@ import (
 //	                     AWS                  Huawei                                   Tencent
 //	GenerateDataKey      Recipient            create-datakey, recipient (extension)    GenerateDataKey, Recipient (extension)
 //	Decrypt              Recipient            decrypt-datakey, recipient (extension)   Decrypt, Recipient (extension)
-//	GenerateDataKeyPair  Recipient            — (create-ec/rsa-datakey-pair not served) — (not in Tencent's API)
-//	GenerateRandom       Recipient            gen-random, recipient (extension)        — (GenerateRandom takes no Recipient: UnknownParameter)
+//	GenerateDataKeyPair  Recipient            create-ec/rsa-datakey-pair, recipient (extension)  — (not in Tencent's API)
+//	GenerateRandom       Recipient            gen-random, recipient (extension)        GenerateRandom, Recipient (extension)
 //	DeriveSharedSecret   Recipient            derive-shared-secret, recipient (Huawei's) — (not in Tencent's API)
 //
 // Neither SDK's request types carry the ML-KEM key (Huawei's Recipient model
 // has attestation_document and key_encryption_algorithm only, and only on
-// derive-shared-secret; Tencent's types have no Recipient). Both SDKs
+// derive-shared-secret, though its key pair answers have ciphertext_recipient; Tencent's types have no Recipient). Both SDKs
 // serialize the request value they are given before they sign it, so the
 // tests give them the SDK's own request type with the member added
-// (huaweiRecipientCall, tcGenerateDataKey, tcDecrypt): the SDK builds,
+// (huaweiRecipientCall, tcGenerateDataKey, tcDecrypt, tcGenerateRandom): the SDK builds,
 // signs, sends and decodes, and reports errors in its own types.
 
 // hwRecipient is Huawei's recipient member with attestkms's public_key.
@@ -74,10 +75,18 @@ type (
 		hwmodel.DeriveSharedSecretRequestBody
 		Recipient *hwRecipient `json:"recipient,omitempty"`
 	}
+	hwEcPairBody struct {
+		hwmodel.CreateEcDatakeyPairRequestBody
+		Recipient *hwRecipient `json:"recipient,omitempty"`
+	}
+	hwRsaPairBody struct {
+		hwmodel.CreateRsaDatakeyPairRequestBody
+		Recipient *hwRecipient `json:"recipient,omitempty"`
+	}
 )
 
 // The Huawei SDK's answers with ciphertext_recipient (its
-// DeriveSharedSecretResponse has it already).
+// DeriveSharedSecretResponse and key pair responses have it already).
 type (
 	hwCreateDatakeyAnswer struct {
 		hwmodel.CreateDatakeyResponse
@@ -224,9 +233,12 @@ func b64Decode(t *testing.T, what string, s *string) []byte {
 // cipher_text, derive-shared-secret without a recipient, and the length
 // asked of gen-random. The plaintext members are absent. Documents are
 // Nitro's and Qingtian's.
-// create-datakey-without-plaintext refuses a recipient; Huawei's
-// create-ec-datakey-pair and create-rsa-datakey-pair are not served, with or
-// without one.
+// create-ec-datakey-pair and create-rsa-datakey-pair (extension) give the
+// private key only in ciphertext_recipient, opened as GenerateDataKeyPair's
+// to the private key of public_key, which private_key_cipher_text decrypts
+// to through the AWS dialect; without a recipient, the SDK's own
+// CreateEcDatakeyPair gives it in private_key_plain_text.
+// create-datakey-without-plaintext refuses a recipient.
 func TestHPKERecipientsHuawei(t *testing.T) { testserver.Stores(t, testHPKERecipientsHuawei) }
 
 func testHPKERecipientsHuawei(t *testing.T, store string) {
@@ -313,6 +325,22 @@ func testHPKERecipientsHuaweiOf(t *testing.T, e *hpkeEnv) {
 			if ds.SharedSecret != nil || !bytes.Equal(got, b64Decode(t, "shared_secret", inClear.SharedSecret)) || !bytes.Equal(got, ks.want) {
 				t.Fatal("derive-shared-secret for the recipient is not the plaintext path's secret")
 			}
+
+			// The key pairs: the private key only in ciphertext_recipient,
+			// opened as GenerateDataKeyPair's; it is public_key's, and
+			// private_key_cipher_text decrypts to it through the AWS dialect.
+			ecPair, err := huaweiRecipientCall[hwmodel.CreateEcDatakeyPairResponse](hw, hwkms.GenReqDefForCreateEcDatakeyPair, &hwEcPairBody{
+				CreateEcDatakeyPairRequestBody: hwmodel.CreateEcDatakeyPairRequestBody{KeyId: symID, KeySpec: hwmodel.GetCreateEcDatakeyPairRequestBodyKeySpecEnum().ECC_NIST_P256}, Recipient: rcpt})
+			if err != nil || ecPair.PrivateKeyPlainText != nil {
+				t.Fatalf("create-ec-datakey-pair for the recipient: %v", err)
+			}
+			checkHuaweiPair(t, e, hpkeOpen(t, k, doc, "GenerateDataKeyPair", *ks.sym.Arn, b64Decode(t, "ciphertext_recipient", ecPair.CiphertextRecipient)), ecPair.PublicKey, ecPair.PrivateKeyCipherText)
+			rsaPair, err := huaweiRecipientCall[hwmodel.CreateRsaDatakeyPairResponse](hw, hwkms.GenReqDefForCreateRsaDatakeyPair, &hwRsaPairBody{
+				CreateRsaDatakeyPairRequestBody: hwmodel.CreateRsaDatakeyPairRequestBody{KeyId: symID, KeySpec: hwmodel.GetCreateRsaDatakeyPairRequestBodyKeySpecEnum().RSA_2048}, Recipient: rcpt})
+			if err != nil || rsaPair.PrivateKeyPlainText != nil {
+				t.Fatalf("create-rsa-datakey-pair for the recipient: %v", err)
+			}
+			checkHuaweiPair(t, e, hpkeOpen(t, k, doc, "GenerateDataKeyPair", *ks.sym.Arn, b64Decode(t, "ciphertext_recipient", rsaPair.CiphertextRecipient)), rsaPair.PublicKey, rsaPair.PrivateKeyCipherText)
 		})
 	}
 
@@ -326,12 +354,32 @@ func testHPKERecipientsHuaweiOf(t *testing.T, e *hpkeEnv) {
 		t.Fatalf("create-datakey-without-plaintext with a recipient: %v", err)
 	}
 
-	// GenerateDataKeyPair has no Huawei operation here: the SDK's
-	// create-ec-datakey-pair is refused, and answers no key.
+	// The key pair in plaintext through the SDK's own CreateEcDatakeyPair:
+	// the same checks on private_key_plain_text.
 	pair, err := hw.CreateEcDatakeyPair(&hwmodel.CreateEcDatakeyPairRequest{Body: &hwmodel.CreateEcDatakeyPairRequestBody{
 		KeyId: symID, KeySpec: hwmodel.GetCreateEcDatakeyPairRequestBodyKeySpecEnum().ECC_NIST_P256}})
-	if !errors.As(err, &se) || se.StatusCode != 400 || se.ErrorCode != "KMS.0201" || !strings.Contains(se.ErrorMessage, "Unknown operation create-ec-datakey-pair") || pair != nil && (pair.PrivateKeyPlainText != nil || pair.CiphertextRecipient != nil) {
-		t.Fatalf("create-ec-datakey-pair: %v %v", pair, err)
+	if err != nil || pair.CiphertextRecipient != nil {
+		t.Fatalf("create-ec-datakey-pair: %v", err)
+	}
+	checkHuaweiPair(t, e, b64Decode(t, "private_key_plain_text", pair.PrivateKeyPlainText), pair.PublicKey, pair.PrivateKeyCipherText)
+}
+
+// checkHuaweiPair: priv (DER PKCS #8) is the private key of public_key, and
+// private_key_cipher_text (no additional_authenticated_data) decrypts to it
+// through the AWS dialect.
+func checkHuaweiPair(t *testing.T, e *hpkeEnv, priv []byte, pub, ct *string) {
+	t.Helper()
+	k, err := x509.ParsePKCS8PrivateKey(priv)
+	if err != nil {
+		t.Fatalf("the private key: %v", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(k.(crypto.Signer).Public())
+	if err != nil || !bytes.Equal(der, b64Decode(t, "public_key", pub)) {
+		t.Fatalf("public_key is not the private key's (%v)", err)
+	}
+	d, err := e.c.aws.Decrypt(context.Background(), &awskms.DecryptInput{CiphertextBlob: b64Decode(t, "private_key_cipher_text", ct)})
+	if err != nil || !bytes.Equal(d.Plaintext, priv) {
+		t.Fatalf("private_key_cipher_text does not decrypt to the private key: %v", err)
 	}
 }
 
@@ -341,13 +389,12 @@ func deriveRequest(id, peer string) *hwmodel.DeriveSharedSecretRequest {
 }
 
 // TestHPKERecipientsTencentSDK: through the official Tencent SDK's typed
-// requests (the Recipient member added; the SDK signs it), GenerateDataKey
-// and Decrypt with each HPKE algorithm: Plaintext is then an HPKE frame that
+// requests (the Recipient member added; the SDK signs it), GenerateDataKey,
+// Decrypt and GenerateRandom with each HPKE algorithm: Plaintext is then an HPKE frame that
 // package enclave opens, under the key's ARN, to what Decrypt without a
-// Recipient gives. Tencent's GenerateRandom takes no Recipient (the
-// extension is GenerateDataKey's and Decrypt's): one is UnknownParameter,
-// with no Plaintext. Tencent's API has no GenerateDataKeyPair or
-// DeriveSharedSecret, and neither is an action here.
+// Recipient gives; and GenerateRandom, whose Plaintext opens as
+// GenerateRandom's (under no key) to the length asked. Tencent's API has no
+// GenerateDataKeyPair or DeriveSharedSecret, and neither is an action here.
 func TestHPKERecipientsTencentSDK(t *testing.T) { testserver.Stores(t, testHPKERecipientsTencentSDK) }
 
 func testHPKERecipientsTencentSDK(t *testing.T, store string) {
@@ -422,14 +469,17 @@ func testHPKERecipientsTencentSDK(t *testing.T, store string) {
 				t.Fatal("Decrypt of 4096 bytes for the recipient is not Encrypt's plaintext")
 			}
 
-			rreq := tckms.NewGenerateRandomRequest()
-			rreq.NumberOfBytes = new(uint64)
-			*rreq.NumberOfBytes = 64
-			rnd := tckms.NewGenerateRandomResponse()
-			err = tc.Send(&tcGenerateRandom{rreq, rcpt}, rnd)
-			var te *tcerr.TencentCloudSDKError
-			if !errors.As(err, &te) || te.Code != "UnknownParameter" || !strings.Contains(te.Message, "Recipient") || rnd.Response != nil && rnd.Response.Plaintext != nil {
-				t.Fatalf("GenerateRandom with a Recipient: %v", err)
+			for _, n := range []uint64{64, 1024} {
+				rreq := tckms.NewGenerateRandomRequest()
+				rreq.NumberOfBytes = new(uint64)
+				*rreq.NumberOfBytes = n
+				rnd := tckms.NewGenerateRandomResponse()
+				if err := tc.Send(&tcGenerateRandom{rreq, rcpt}, rnd); err != nil {
+					t.Fatalf("GenerateRandom %d for the recipient: %v", n, err)
+				}
+				if got := hpkeOpen(t, k, doc, "GenerateRandom", "", b64Decode(t, "Plaintext", rnd.Response.Plaintext)); uint64(len(got)) != n {
+					t.Fatalf("GenerateRandom %d for the recipient: %d bytes", n, len(got))
+				}
 			}
 		})
 	}
@@ -544,6 +594,16 @@ func TestHPKERefusalsHuawei(t *testing.T) {
 					DeriveSharedSecretRequestBody: *deriveRequest(*ks.ka.KeyId, peer).Body, Recipient: r})
 				return out != nil, err
 			},
+			"create-ec-datakey-pair": func() (bool, error) {
+				out, err := huaweiRecipientCall[hwmodel.CreateEcDatakeyPairResponse](hw, hwkms.GenReqDefForCreateEcDatakeyPair, &hwEcPairBody{
+					CreateEcDatakeyPairRequestBody: hwmodel.CreateEcDatakeyPairRequestBody{KeyId: symID, KeySpec: hwmodel.GetCreateEcDatakeyPairRequestBodyKeySpecEnum().ECC_NIST_P256}, Recipient: r})
+				return out != nil, err
+			},
+			"create-rsa-datakey-pair": func() (bool, error) {
+				out, err := huaweiRecipientCall[hwmodel.CreateRsaDatakeyPairResponse](hw, hwkms.GenReqDefForCreateRsaDatakeyPair, &hwRsaPairBody{
+					CreateRsaDatakeyPairRequestBody: hwmodel.CreateRsaDatakeyPairRequestBody{KeyId: symID, KeySpec: hwmodel.GetCreateRsaDatakeyPairRequestBodyKeySpecEnum().RSA_2048}, Recipient: r})
+				return out != nil, err
+			},
 		} {
 			answered, err := call()
 			var se *sdkerr.ServiceResponseError
@@ -555,11 +615,11 @@ func TestHPKERefusalsHuawei(t *testing.T) {
 			}
 		}
 	}
-	checkRefusedSince(t, e.srv, from, "huawei", "KMS.0308", 4*len(cases))
+	checkRefusedSince(t, e.srv, from, "huawei", "KMS.0308", 6*len(cases))
 }
 
 // TestHPKERefusalsTencent: the same through the Tencent SDK's typed
-// GenerateDataKey and Decrypt with the Recipient member: each
+// GenerateDataKey, Decrypt and GenerateRandom with the Recipient member: each
 // InvalidParameterValue saying what is wrong, no Plaintext, and audited as
 // that refusal: nothing is released.
 func TestHPKERefusalsTencent(t *testing.T) {
@@ -582,9 +642,14 @@ func TestHPKERefusalsTencent(t *testing.T) {
 		dreq := tckms.NewDecryptRequest()
 		dreq.CiphertextBlob = blob.Response.CiphertextBlob
 		dec := tckms.NewDecryptResponse()
+		rreq := tckms.NewGenerateRandomRequest()
+		rreq.NumberOfBytes = new(uint64)
+		*rreq.NumberOfBytes = 32
+		rnd := tckms.NewGenerateRandomResponse()
 		for op, err := range map[string]error{
 			"GenerateDataKey": tc.Send(&tcGenerateDataKey{greq, r}, gdk),
 			"Decrypt":         tc.Send(&tcDecrypt{dreq, r}, dec),
+			"GenerateRandom":  tc.Send(&tcGenerateRandom{rreq, r}, rnd),
 		} {
 			var te *tcerr.TencentCloudSDKError
 			want := c.want
@@ -595,11 +660,11 @@ func TestHPKERefusalsTencent(t *testing.T) {
 				t.Errorf("%s, %s: %v; want InvalidParameterValue saying %q", op, c.name, err, want)
 			}
 		}
-		if gdk.Response != nil && gdk.Response.Plaintext != nil || dec.Response != nil && dec.Response.Plaintext != nil {
+		if gdk.Response != nil && gdk.Response.Plaintext != nil || dec.Response != nil && dec.Response.Plaintext != nil || rnd.Response != nil && rnd.Response.Plaintext != nil {
 			t.Errorf("%s: a Plaintext with the error", c.name)
 		}
 	}
-	checkRefusedSince(t, e.srv, from, "tencent", "InvalidParameterValue", 2*len(cases))
+	checkRefusedSince(t, e.srv, from, "tencent", "InvalidParameterValue", 3*len(cases))
 }
 
 // TestHPKEPolicyDialects: a key's kms:RecipientAttestation condition holds

@@ -169,3 +169,22 @@ func BenchmarkDeriveSharedSecretRecipient(b *testing.B) {
 		id, base64.StdEncoding.EncodeToString(spki), base64.StdEncoding.EncodeToString(doc))
 	benchHandler(b, srv, "derive-shared-secret", body, rawNs("attested-dss", rawAttested()))
 }
+
+// rawECPair is what a create-ec-datakey-pair of ECC_NIST_P256 must do: a
+// P-256 key, its PKCS #8 and SubjectPublicKeyInfo, and the seal of the
+// private key (138 bytes).
+func rawECPair() func() {
+	seal := rawSeal(138)
+	return func() {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		x509.MarshalPKCS8PrivateKey(k)
+		x509.MarshalPKIXPublicKey(&k.PublicKey)
+		seal()
+	}
+}
+
+func BenchmarkCreateEcDatakeyPair(b *testing.B) {
+	srv := testserver.Start(b, testserver.Options{})
+	id := createKey(b, newClient(b, srv), "bench", "", "")
+	benchHandler(b, srv, "create-ec-datakey-pair", fmt.Sprintf(`{"key_id":%q,"key_spec":"ECC_NIST_P256"}`, id), rawNs("ec-pair-p256", rawECPair()))
+}

@@ -147,8 +147,9 @@ func (t rawText) MarshalText() ([]byte, error) { return t, nil }
 // checked and otherwise ignored.
 //
 // recipient: derive-shared-secret's, as Huawei's API reference documents
-// it, and an attestkms extension on create-datakey, decrypt-datakey and
-// gen-random. With it the secret comes back only as ciphertext_recipient:
+// it, and an attestkms extension on create-datakey, decrypt-datakey,
+// gen-random, create-ec-datakey-pair and create-rsa-datakey-pair (the
+// private key; keypairs.go). With it the secret comes back only as ciphertext_recipient:
 // base64 of CMS EnvelopedData wrapped to the attested enclave's RSA key, as
 // AWS's CiphertextForRecipient, or of an HPKE frame with an HPKE
 // key_encryption_algorithm (docs/hpke.md; public_key is then attestkms's

@@ -27,6 +27,11 @@ func gateSecretOps(sym, ka string, blob, peer []byte) map[string]string {
 		"decrypt-datakey":      fmt.Sprintf(`{"key_id":%q,"cipher_text":%q,"datakey_cipher_length":"6"}`, sym, hex.EncodeToString(blob)),
 		"decrypt-data":         fmt.Sprintf(`{"cipher_text":%q}`, base64.StdEncoding.EncodeToString(blob)),
 		"derive-shared-secret": fmt.Sprintf(`{"key_id":%q,"key_agreement_algorithm":"ECDH","public_key":%q}`, ka, base64.StdEncoding.EncodeToString(peer)),
+		// The private key in plaintext (with_plain_text defaults to true);
+		// with_plain_text false is GenerateDataKeyPairWithoutPlaintext,
+		// ciphertext only (TestDatakeyPairPolicy).
+		"create-ec-datakey-pair":  fmt.Sprintf(`{"key_id":%q,"key_spec":"ECC_NIST_P256"}`, sym),
+		"create-rsa-datakey-pair": fmt.Sprintf(`{"key_id":%q,"key_spec":"RSA_2048"}`, sym),
 	}
 }
 

@@ -209,7 +209,7 @@ func (w *gateWire) last() ([]byte, int) {
 
 // secretMembers are the members of Huawei's answers that carry a secret or
 // a ciphertext of one.
-var secretMembers = []string{"plain_text", "plain_text_base64", "data_key", "datakey_dgst", "shared_secret", "ciphertext_recipient", "cipher_text", "random_data"}
+var secretMembers = []string{"plain_text", "plain_text_base64", "data_key", "datakey_dgst", "shared_secret", "ciphertext_recipient", "cipher_text", "random_data", "private_key_plain_text", "private_key_cipher_text"}
 
 // wantHuaweiGate checks an answer refused by the attestation gate: the SDK's
 // typed error KMS.0306 (403, Huawei's "no permission to access the key") saying
@@ -224,7 +224,7 @@ func (e *gateEnv) wantHuaweiGate(t *testing.T, resp any, err error) {
 		}
 	}
 	if v := reflect.ValueOf(resp); v.IsValid() && !v.IsNil() {
-		for _, f := range []string{"PlainText", "PlainTextBase64", "DataKey", "DatakeyDgst", "SharedSecret", "CiphertextRecipient", "CipherText"} {
+		for _, f := range []string{"PlainText", "PlainTextBase64", "DataKey", "DatakeyDgst", "SharedSecret", "CiphertextRecipient", "CipherText", "PrivateKeyPlainText", "PrivateKeyCipherText"} {
 			if fv := v.Elem().FieldByName(f); fv.IsValid() && !fv.IsNil() {
 				t.Errorf("the SDK's response carries %s beside the error", f)
 			}

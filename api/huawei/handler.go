@@ -20,7 +20,8 @@
 //
 // Encodings, as the SDK's models say: key ids are 36-character ids, never
 // ARNs; data keys, their ciphertexts and random bytes are hex; encrypt-data's
-// ciphertext, public keys and shared secrets are base64; lengths are decimal
+// ciphertext, public keys, shared secrets and key pairs' private keys
+// (plaintext and ciphertext, keypairs.go) are base64; lengths are decimal
 // strings, gen-random's and create-datakey's in bits; times are milliseconds
 // since the epoch, in strings; key states are Huawei's codes ("2" enabled,
 // "3" disabled, "4" pending deletion).
@@ -157,7 +158,7 @@ func op[Req any, P interface {
 }](fn func(h *opCall, ctx context.Context, c *kms.Call, req *Req) (*result, error)) opFunc {
 	return pipeline.Decoding(decode, func(h *opCall, ctx context.Context, c *kms.Call, req *Req) (*result, error) {
 		if !h.recipient && P(req).recipientGiven() {
-			return nil, invalid("recipient is not accepted by " + h.name + ": its answer is not wrapped to an enclave; use create-datakey, decrypt-datakey, gen-random or derive-shared-secret")
+			return nil, invalid("recipient is not accepted by " + h.name + ": its answer is not wrapped to an enclave; use create-datakey, decrypt-datakey, gen-random, derive-shared-secret, create-ec-datakey-pair or create-rsa-datakey-pair")
 		}
 		if err := P(req).checkSequence(); err != nil {
 			return nil, err

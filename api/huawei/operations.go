@@ -28,4 +28,6 @@ var operations = map[string]operation{
 	"gen-random":                       {fn: op(genRandom), recipient: true},
 	"get-publickey":                    {fn: op(getPublicKey)},
 	"derive-shared-secret":             {fn: op(deriveSharedSecret), recipient: true},
+	"create-ec-datakey-pair":           {fn: op(createDatakeyPair), recipient: true},
+	"create-rsa-datakey-pair":          {fn: op(createDatakeyPair), recipient: true},
 }

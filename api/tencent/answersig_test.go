@@ -102,6 +102,11 @@ func TestAnswerSignature(t *testing.T) {
 	if err := answer.Verify(pins, sig, doc, req, "Decrypt", arn, []answer.Field{{Name: "CiphertextForRecipient", Value: dec(dout["Plaintext"])}, {Name: "KeyId", Value: []byte(arn)}, {Name: "EncryptionAlgorithm", Value: []byte("SYMMETRIC_DEFAULT")}}); err != nil {
 		t.Fatalf("Decrypt's signature: %v", err)
 	}
+	rout, req := recordedCall(t, e.srv, "GenerateRandom", map[string]any{"NumberOfBytes": 32, "Recipient": rcpt})
+	sig, arn = sigOf(rout)
+	if err := answer.Verify(pins, sig, doc, req, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: dec(rout["Plaintext"])}}); err != nil || arn != "" {
+		t.Fatalf("GenerateRandom's signature: %v (KeyArn %q)", err, arn)
+	}
 	// No Recipient, no member.
 	plain, err := commonCall(t, e.srv, "GenerateDataKey", map[string]any{"KeyId": id, "KeySpec": "AES_256"})
 	if _, has := plain["AttestKMSAnswerSignature"]; err != nil || has {

@@ -24,40 +24,56 @@ const (
 // rawString is secretjson.RawString: a secret's encoding, zeroed after sending.
 type rawString = secretjson.RawString
 
-// wrapFields are the members of Decrypt and GenerateDataKey that ask for the
-// secret encrypted rather than in the clear: Tencent's EncryptionPublicKey
-// and EncryptionAlgorithm, and attestkms's Recipient.
-type wrapFields struct {
-	EncryptionPublicKey string
-	EncryptionAlgorithm string
-	Recipient           *struct {
+// recipientField is attestkms's Recipient member, an extension of
+// Decrypt, GenerateDataKey and GenerateRandom: the secret comes back in
+// Plaintext wrapped to the attested enclave's key.
+type recipientField struct {
+	Recipient *struct {
 		AttestationDocument    string
 		KeyEncryptionAlgorithm string
 		PublicKey              string // base64 ML-KEM-768+X25519 key for HPKE_MLKEM768X25519_SHA256_AES256GCM (docs/hpke.md)
 	}
 }
 
-// targets turns the members into kms's: a Recipient wants raw
+// recipient turns the member into kms's (nil for none): it wants raw
 // RSAES-OAEP-SHA-256 (Tencent's Plaintext holds one ciphertext, not CMS).
-// Which public keys and algorithms are acceptable is kms's to judge.
+// Which keys and algorithms are acceptable is kms's to judge.
+func (f *recipientField) recipient() (*kms.Recipient, error) {
+	if f.Recipient == nil {
+		return nil, nil
+	}
+	if f.Recipient.AttestationDocument == "" {
+		return nil, missing("Recipient.AttestationDocument")
+	}
+	doc, err := blob("Recipient.AttestationDocument", codeInvalidValue, f.Recipient.AttestationDocument)
+	if err != nil {
+		return nil, err
+	}
+	var pub []byte
+	if f.Recipient.PublicKey != "" {
+		if pub, err = blob("Recipient.PublicKey", codeInvalidValue, f.Recipient.PublicKey); err != nil {
+			return nil, err
+		}
+	}
+	// Raw applies to RSA only: an HPKE Recipient gets its frame.
+	return &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: f.Recipient.KeyEncryptionAlgorithm, PublicKey: pub, Raw: true}, nil
+}
+
+// wrapFields are the members of Decrypt and GenerateDataKey that ask for the
+// secret encrypted rather than in the clear: Tencent's EncryptionPublicKey
+// and EncryptionAlgorithm, and attestkms's Recipient.
+type wrapFields struct {
+	EncryptionPublicKey string
+	EncryptionAlgorithm string
+	recipientField
+}
+
+// targets turns the members into kms's. Which public keys and algorithms
+// are acceptable is kms's to judge.
 func (w *wrapFields) targets() (*kms.Recipient, *kms.PublicKeyWrap, error) {
-	var r *kms.Recipient
-	if w.Recipient != nil {
-		if w.Recipient.AttestationDocument == "" {
-			return nil, nil, missing("Recipient.AttestationDocument")
-		}
-		doc, err := blob("Recipient.AttestationDocument", codeInvalidValue, w.Recipient.AttestationDocument)
-		if err != nil {
-			return nil, nil, err
-		}
-		var pub []byte
-		if w.Recipient.PublicKey != "" {
-			if pub, err = blob("Recipient.PublicKey", codeInvalidValue, w.Recipient.PublicKey); err != nil {
-				return nil, nil, err
-			}
-		}
-		// Raw applies to RSA only: an HPKE Recipient gets its frame.
-		r = &kms.Recipient{AttestationDocument: doc, KeyEncryptionAlgorithm: w.Recipient.KeyEncryptionAlgorithm, PublicKey: pub, Raw: true}
+	r, err := w.recipient()
+	if err != nil {
+		return nil, nil, err
 	}
 	var pw *kms.PublicKeyWrap
 	switch {
@@ -216,22 +232,34 @@ func generateDataKey(h *dialect, ctx context.Context, c *kms.Call, req *struct {
 	}{KeyId: r.KeyID, Plaintext: pt, CiphertextBlob: b64(r.CiphertextBlob), AttestKMSAnswerSignature: wireSignature(r.AnswerSignature, r.KeyARN)}, pt)
 }
 
-func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct{ NumberOfBytes *int64 }) (*result, error) {
+// generateRandom returns NumberOfBytes random bytes in Plaintext, or with
+// attestkms's Recipient wrapped to the enclave in Plaintext, as
+// GenerateDataKey does, with AttestKMSAnswerSignature. Tencent's
+// GenerateRandom has no EncryptionPublicKey: it stays an unknown parameter.
+func generateRandom(h *dialect, ctx context.Context, c *kms.Call, req *struct {
+	NumberOfBytes *int64
+	recipientField
+}) (*result, error) {
 	if req.NumberOfBytes == nil {
 		return nil, missing("NumberOfBytes")
 	}
 	if v := *req.NumberOfBytes; v < 1 || v > maxRandom {
 		return nil, invalidValue(fmt.Sprintf("NumberOfBytes must be between 1 and %d", maxRandom))
 	}
-	r, err := h.svc.GenerateRandom(ctx, c, &kms.GenerateRandomRequest{NumberOfBytes: int32(*req.NumberOfBytes)})
+	rcpt, err := req.recipient()
 	if err != nil {
 		return nil, err
 	}
-	pt := plaintext(r.Plaintext, nil)
+	r, err := h.svc.GenerateRandom(ctx, c, &kms.GenerateRandomRequest{NumberOfBytes: int32(*req.NumberOfBytes), Recipient: rcpt})
+	if err != nil {
+		return nil, err
+	}
+	pt := plaintext(r.Plaintext, r.CiphertextForRecipient)
 	return ok(&struct {
-		Plaintext rawString
+		Plaintext                rawString
+		AttestKMSAnswerSignature *answerSignature `json:",omitempty"`
 		meta
-	}{Plaintext: pt}, pt)
+	}{Plaintext: pt, AttestKMSAnswerSignature: wireSignature(r.AnswerSignature, "")}, pt)
 }
 
 // answerSignature is kms's AnswerSignature (docs/answers.md) as this

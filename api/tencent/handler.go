@@ -33,7 +33,7 @@
 //	Encrypt              KeyId, Plaintext (≤ 4096 bytes), EncryptionContext → CiphertextBlob, KeyId
 //	Decrypt              CiphertextBlob, EncryptionContext, EncryptionPublicKey, EncryptionAlgorithm, Recipient → KeyId, Plaintext
 //	GenerateDataKey      KeyId, KeySpec (AES_128, AES_256) or NumberOfBytes (1-1024; wins over KeySpec, as Tencent documents), EncryptionContext, EncryptionPublicKey, EncryptionAlgorithm, Recipient → KeyId, Plaintext, CiphertextBlob
-//	GenerateRandom       NumberOfBytes (1-1024) → Plaintext
+//	GenerateRandom       NumberOfBytes (1-1024), Recipient → Plaintext
 //	GetPublicKey         KeyId → KeyId, PublicKey (base64 DER SubjectPublicKeyInfo), PublicKeyPem
 //
 // With EncryptionPublicKey (a PEM public key: RSA of 2048 to 4096 bits, or
@@ -44,7 +44,7 @@
 // who holds its private key, so a key whose policy has any
 // kms:RecipientAttestation condition refuses it (kms decides this).
 //
-// Extension: Recipient. Decrypt and GenerateDataKey also accept
+// Extension: Recipient. Decrypt, GenerateDataKey and GenerateRandom also accept
 //
 //	"Recipient": {"AttestationDocument": "<base64>", "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}
 //
@@ -55,7 +55,9 @@
 // most 190 bytes for an RSA-2048 enclave key). KeyEncryptionAlgorithm may
 // also be HPKE_P256_SHA256_AES256GCM or HPKE_MLKEM768X25519_SHA256_AES256GCM
 // (with "PublicKey": the base64 ML-KEM key the document binds by hash):
-// Plaintext is then the base64 of an HPKE frame (docs/hpke.md). The typed SDK requests have
+// Plaintext is then the base64 of an HPKE frame (docs/hpke.md), and the
+// answer carries AttestKMSAnswerSignature (docs/answers.md). GenerateRandom
+// takes no EncryptionPublicKey (Tencent's has none). The typed SDK requests have
 // no Recipient member; send it with the SDK's common request
 // (tchttp.NewCommonRequest("kms", "2019-01-18", "GenerateDataKey") and
 // common.Client.Send). Recipient and EncryptionPublicKey exclude each other.

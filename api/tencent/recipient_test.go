@@ -162,9 +162,14 @@ func TestRecipientThroughCommonRequest(t *testing.T) {
 	if err != nil || len(unwrapOAEP(t, e.priv, big["Plaintext"])) != 190 {
 		t.Fatalf("190-byte data key: %v", err)
 	}
-	// GenerateRandom takes no Recipient here.
-	_, err = commonCall(t, e.srv, "GenerateRandom", map[string]any{"NumberOfBytes": 32, "Recipient": e.recipient(t, nitrotest.Document{})})
-	wantCode(t, err, "UnknownParameter")
+	// GenerateRandom takes a Recipient too (TestGenerateRandomRecipient):
+	// the bytes in one raw RSA-OAEP ciphertext, at most one block.
+	rnd, err := commonCall(t, e.srv, "GenerateRandom", map[string]any{"NumberOfBytes": 32, "Recipient": e.recipient(t, nitrotest.Document{})})
+	if err != nil || len(unwrapOAEP(t, e.priv, rnd["Plaintext"])) != 32 {
+		t.Fatalf("GenerateRandom with Recipient: %v", err)
+	}
+	_, err = commonCall(t, e.srv, "GenerateRandom", map[string]any{"NumberOfBytes": 191, "Recipient": e.recipient(t, nitrotest.Document{})})
+	wantCode(t, err, "InvalidParameterValue")
 }
 
 // TestAttestationPolicy: a key whose policy conditions GenerateDataKey and
