@@ -45,7 +45,8 @@ stands alone, and together they hold every change (each change is recorded
 by the node that made it) and every request (each is recorded by the node
 that served it).
 
-Exit status: 0 intact; 1 broken; 2 usage; 3 a file cannot be read.
+Exit status: 0 intact; 1 broken; 2 usage (a node's directory without --store);
+3 a file cannot be read (or the store, missing or damaged, to compare with).
 
 Examples:
   attestkms audit verify --data-dir /var/lib/attestkms
@@ -88,7 +89,8 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	if *dataDir != "" && !sf.shared() {
 		if id, ok, _ := kms.NodeID(*dataDir); ok {
-			return withHint(fmt.Errorf("%s is the data directory of %s, a node of a shared store", *dataDir, id), "give that store's --store postgres://… too")
+			// A flag missing: a usage error (2), not a broken log (1).
+			return &exitError{code: 2, err: fmt.Errorf("%s is the data directory of %s, a node of a shared store", *dataDir, id), hint: "give that store's --store postgres://… too"}
 		}
 	}
 	if *path == "" {
@@ -123,7 +125,11 @@ func runAuditVerify(args []string, stdout, stderr io.Writer) error {
 		case errors.Is(err, kms.ErrStoreInUse):
 			notes = append(notes, "the store is in use (the server runs): the log is not compared with its last change")
 		case errors.Is(err, kms.ErrStoreMissing), errors.Is(err, kms.ErrStoreDamaged):
-			return storeError(err)
+			// The store cannot be read to compare the log with: 3, as
+			// any input that cannot be read; 1 says the log is broken.
+			e := storeError(err).(*exitError)
+			e.code = 3
+			return e
 		case err != nil:
 			return readError(err)
 		default:

@@ -147,6 +147,21 @@ func TestAuditVerify(t *testing.T) {
 	if code, _, errs := runCmd("audit", "verify", "--data-dir", dir, "--from", filepath.Join(dir, "nothing")); code != 3 {
 		t.Errorf("an unreadable --from: exit %d %s", code, errs)
 	}
+	// An intact log whose store is missing cannot be compared with it:
+	// unreadable input (3), not a broken log (1).
+	noStore := t.TempDir()
+	for _, name := range []string{"audit.log"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(noStore, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, errs := runCmd("audit", "verify", "--data-dir", noStore); code != 3 || !strings.Contains(errs, "kms.db") {
+		t.Errorf("a log without its store: exit %d %s", code, errs)
+	}
 	if code, out, _ := runCmd("audit", "--help"); code != 0 || !strings.Contains(out, "Exit status") {
 		t.Errorf("help: %d %s", code, out)
 	}
