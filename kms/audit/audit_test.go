@@ -416,7 +416,7 @@ func TestChange(t *testing.T) {
 	full.Store(false)
 	writeN(t, l, 0, 1)
 	// A change whose server stopped before its commit: no Commit, no Void.
-	ch, err = l.Change(&Record{RequestID: "c4", Operation: "CreateKey", Outcome: OK})
+	ch, err = l.Change(&Record{RequestID: "c4", Operation: "CreateCredential", Credential: "AKIAEXAMPLE", Outcome: OK})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestChange(t *testing.T) {
 	}
 	l.Close()
 	recs = records(t, path)
-	if v := byID("c4", true); v == nil || v.Voids != ch.Seq() || !strings.Contains(v.Message, "stopped") {
+	if v := byID("c4", true); v == nil || v.Voids != ch.Seq() || !strings.Contains(v.Message, "stopped") || v.Credential != "AKIAEXAMPLE" {
 		t.Fatalf("c4's void at Open: %+v", v)
 	}
 	// Opened again, nothing more to void.

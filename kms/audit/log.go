@@ -554,7 +554,7 @@ func clipped(rec *Record) []byte {
 		// Not a record kms writes (an attestation summary or reasons
 		// beyond their bounds): keep who and what only.
 		body, _ = json.Marshal(&Record{Time: r.Time, RequestID: r.RequestID, AccessKeyID: r.AccessKeyID, Principal: r.Principal,
-			SourceIP: r.SourceIP, Dialect: r.Dialect, Operation: r.Operation, KeyARN: r.KeyARN, Outcome: r.Outcome,
+			SourceIP: r.SourceIP, Dialect: r.Dialect, Operation: r.Operation, KeyARN: r.KeyARN, Credential: r.Credential, Outcome: r.Outcome,
 			ErrorCode: r.ErrorCode, Message: "[record too large: its details were dropped]", Change: r.Change,
 			Voids: r.Voids, Reinstates: r.Reinstates, Anchor: r.Anchor})
 	}

@@ -113,7 +113,7 @@ func (l *Log) resolve(t *tailInfo) {
 	case c == nil:
 	case c.Seq > storeSeq && !t.voided:
 		v := l.line(&Record{RequestID: c.RequestID, AccessKeyID: c.AccessKeyID, Principal: c.Principal, SourceIP: c.SourceIP,
-			Dialect: c.Dialect, Operation: c.Operation, KeyARN: c.KeyARN, SourceKeyARN: c.SourceKeyARN, Outcome: Error,
+			Dialect: c.Dialect, Operation: c.Operation, KeyARN: c.KeyARN, SourceKeyARN: c.SourceKeyARN, Credential: c.Credential, Outcome: Error,
 			Message: "the change was not committed: the server stopped between its record and its commit", Voids: c.Seq})
 		v.keep, v.resolves = true, true
 		l.inflight++
