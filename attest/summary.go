@@ -27,6 +27,10 @@ type Summary struct {
 	Debug           bool           `json:"debug,omitempty"`
 	// NitroTPMPCRs: an AWS NitroTPM document's registers, index -> hex.
 	NitroTPMPCRs map[int]string `json:"nitrotpm_pcrs,omitempty"`
+	// KeyEncryptionAlgorithm is the Recipient's (RSAES_OAEP_SHA_256 or an
+	// HPKE suite): not a claim of the evidence, set by kms beside them so
+	// that a line says how the secret left.
+	KeyEncryptionAlgorithm string `json:"key_encryption_algorithm,omitempty"`
 }
 
 // Summary summarises c for an audit log: its format, the measurements that

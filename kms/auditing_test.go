@@ -87,7 +87,7 @@ func TestEveryOperationAudited(t *testing.T) {
 		if err == nil && method != "ListKeys" && method != "GenerateRandom" && r.KeyARN == "" {
 			t.Fatalf("record names no key: %+v", r)
 		}
-		if attested && (r.Attestation == nil || r.Attestation.PCR0 != strings.Repeat("ab", 48)) {
+		if attested && (r.Attestation == nil || r.Attestation.PCR0 != strings.Repeat("ab", 48) || r.Attestation.KeyEncryptionAlgorithm != "RSAES_OAEP_SHA_256") {
 			t.Fatalf("record of a verified Recipient %+v", r)
 		}
 		if wantChange := err == nil && slices.Contains(changes, method); r.Change != wantChange {

@@ -146,7 +146,9 @@ func (s *Service) verifyRecipient(c *Call, r *Recipient) (*attest.Claims, error)
 	}
 	// Whether evidence is acceptable at all (a debug-mode enclave, a VMPL,
 	// a TCB) its verifier has judged: claims are what it admitted.
-	c.noteAttestation(claims.Summary())
+	sum := claims.Summary()
+	sum.KeyEncryptionAlgorithm = r.KeyEncryptionAlgorithm
+	c.noteAttestation(sum)
 	return claims, nil
 }
 
