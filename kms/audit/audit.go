@@ -180,8 +180,6 @@ const (
 	opRotate         = "RotateAuditLog"
 	opReopen         = "ReopenAuditLog"
 	opRecovered      = "AuditLogRecovered"
-	opVoid           = "VoidChange"
-	opReinstate      = "ReinstateChange"
 	opAuthFailures   = "FailedAuthentications"
 	opThrottled      = "ThrottledRequests"
 	otherSources     = "other"
