@@ -534,18 +534,30 @@ func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID str
 	cs.mu.RLock()
 	old, ok := cs.m[accessKeyID]
 	cs.mu.RUnlock()
-	if !ok {
-		return nil, credentialNotFound(accessKeyID)
-	}
-	if old.expired(now) {
+	if ok && old.expired(now) {
 		return nil, errorf(ErrValidation, "credential %s has expired: delete it and create another", accessKeyID)
 	}
-	cred := newCredential(old.rec.Name, now)
-	rec := old.rec
-	rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
-	c.noteCredential(rec.AccessKeyID)
+	cred := newCredential("", now)
+	c.noteCredential(cred.AccessKeyID)
 	c.noteMessage("replaces " + accessKeyID)
+	// The old record is read in the transaction, not taken from the
+	// cache: on nodes sharing a store, one that has not yet read a
+	// credential another node just made (within the follow bound)
+	// rotates it all the same, from the record as committed.
+	var rec store.Credential
 	err := s.change(ctx, c, func(tx store.Txn) error {
+		r, err := tx.Credential(accessKeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return credentialNotFound(accessKeyID)
+		}
+		if err != nil {
+			return err
+		}
+		if r.ExpiresAt != nil && !now.Before(*r.ExpiresAt) {
+			return errorf(ErrValidation, "credential %s has expired: delete it and create another", accessKeyID)
+		}
+		rec = *r
+		rec.AccessKeyID, rec.CreatedAt = cred.AccessKeyID, cred.CreatedAt
 		if err := store.SealCredential(s.sealer, &rec, []byte(cred.SecretAccessKey)); err != nil {
 			return internal(err)
 		}
@@ -562,7 +574,9 @@ func (s *Service) rotateCredential(ctx context.Context, c *Call, accessKeyID str
 	cc := cache(s.account, &rec, []byte(cred.SecretAccessKey))
 	cs.set(accessKeyID, nil)
 	cs.set(rec.AccessKeyID, cc)
-	clear(old.secret)
+	if ok {
+		clear(old.secret) // the cache's own copy: lookups got theirs
+	}
 	return &RotateCredentialResponse{
 		CreateCredentialResponse: CreateCredentialResponse{CredentialInfo: cc.info(s.account, now), SecretAccessKey: []byte(cred.SecretAccessKey)},
 		Replaced:                 accessKeyID,
