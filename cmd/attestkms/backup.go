@@ -47,10 +47,7 @@ func runBackup(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "write the backup to this `file` (required; created, never overwritten)")
 	fs.StringVar(&f.dataDir, "data-dir", "./attestkms-data", "the store's `directory`, while the server is stopped")
 	f.root.register(fs)
-	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: back up through its admin API")
-	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
-	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
-	fs.StringVar(&f.caBundle, "ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
+	f.registerEndpoint(fs, "back up through its admin API")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}

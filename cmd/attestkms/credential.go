@@ -75,6 +75,27 @@ type credentialFlags struct {
 	set                                    map[string]bool // the flags given
 }
 
+// registerEndpoint registers the flags of a command that can also act
+// through a running server's admin API: --endpoint (to what), and the
+// --credential, --region and --ca-bundle that go with it.
+func (f *credentialFlags) registerEndpoint(fs *flag.FlagSet, what string) {
+	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: "+what)
+	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
+	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
+	fs.StringVar(&f.caBundle, "ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
+}
+
+// onlyWithEndpoint refuses the admin API's flags without --endpoint (f.set
+// filled).
+func (f *credentialFlags) onlyWithEndpoint() error {
+	for _, name := range []string{"credential", "region", "ca-bundle"} {
+		if f.set[name] {
+			return usageError("--%s goes with --endpoint", name)
+		}
+	}
+	return nil
+}
+
 func runCredential(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		if len(args) == 0 {
@@ -88,10 +109,7 @@ func runCredential(args []string, stdout, stderr io.Writer) error {
 	var f credentialFlags
 	fs.StringVar(&f.dataDir, "data-dir", "./attestkms-data", "the store's `directory`, while the server is stopped")
 	f.root.register(fs)
-	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: act through its admin API")
-	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
-	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
-	fs.StringVar(&f.caBundle, "ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
+	f.registerEndpoint(fs, "act through its admin API")
 	maxArgs := 0
 	switch sub {
 	case "create":
@@ -142,10 +160,8 @@ func (f *credentialFlags) check(sub string, pos []string) error {
 		return usageError("--expires-in must be at least 1s (e.g. 720h); leave it out for a credential that does not expire")
 	}
 	if f.endpoint == "" {
-		for _, name := range []string{"credential", "region", "ca-bundle"} {
-			if f.set[name] {
-				return usageError("--%s goes with --endpoint", name)
-			}
+		if err := f.onlyWithEndpoint(); err != nil {
+			return err
 		}
 		return nil
 	}

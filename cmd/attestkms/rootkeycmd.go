@@ -66,10 +66,7 @@ func runRootKey(args []string, stdout, stderr io.Writer) error {
 	sf.register(fs)
 	to := fs.String("to", "", "the new root key: `SPEC` (file:PATH, env:VAR or pkcs11:URI) (required)")
 	toPIN := fs.String("to-pkcs11-pin-file", "", "read the --to token's PIN from this `file` (default: --pkcs11-pin-file, else $"+pinEnv+")")
-	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: rotate through its admin API")
-	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
-	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
-	fs.StringVar(&f.caBundle, "ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
+	f.registerEndpoint(fs, "rotate through its admin API")
 	if _, err := parseFlags(fs, args[1:], 0); err != nil {
 		return err
 	}
@@ -96,10 +93,8 @@ func runRootKey(args []string, stdout, stderr io.Writer) error {
 		}
 		return remoteRotateRootKey(&f, *to, stdout)
 	}
-	for _, name := range []string{"credential", "region", "ca-bundle"} {
-		if f.set[name] {
-			return usageError("--%s goes with --endpoint", name)
-		}
+	if err := f.onlyWithEndpoint(); err != nil {
+		return err
 	}
 	if err := sf.check(); err != nil {
 		return err

@@ -147,10 +147,7 @@ func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
 	f.root.register(fs)
 	var sf storeFlags
 	sf.register(fs)
-	fs.StringVar(&f.endpoint, "endpoint", "", "the running server's `URL`: rotate through its admin API")
-	fs.StringVar(&f.credential, "credential", "", "with --endpoint: the admin credential `file` to sign with")
-	fs.StringVar(&f.region, "region", "us-east-1", "with --endpoint: the server's `region`, to sign for")
-	fs.StringVar(&f.caBundle, "ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
+	f.registerEndpoint(fs, "rotate through its admin API")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -172,10 +169,8 @@ func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
 		}
 		return remoteRotateServiceKey(&f, req, stdout, stderr)
 	}
-	for _, name := range []string{"credential", "region", "ca-bundle"} {
-		if f.set[name] {
-			return usageError("--%s goes with --endpoint", name)
-		}
+	if err := f.onlyWithEndpoint(); err != nil {
+		return err
 	}
 	if err := sf.check(); err != nil {
 		return err
