@@ -72,7 +72,7 @@ func run[Req, Resp any](s *Service, ctx context.Context, c *Call, name string, k
 	if s.follow != nil {
 		// A node of a shared store serves only while it follows the
 		// store's changes (follow.go): its caches may be stale otherwise.
-		if err := s.follow.err(); err != nil {
+		if err := s.follow.errWait(ctx); err != nil {
 			return finish[Resp](s, c, nil, internal(err))
 		}
 	}

@@ -43,12 +43,15 @@ import (
 // watch reports itself lost (under a second), after which nothing is
 // served until everything is read again. So a key disabled on one node is
 // refused by every other within a second of the change's acknowledgement.
-// A change of the meta is followed once its one read returns (a read that
-// fails stops the node until everything is read again): a service-key
-// rotation is published and signs on every node within that second too,
-// and meanwhile the node signs with the set it has, whose keys stay in
-// their grace (docs/answers.md). Not refusing requests for that read is
-// what keeps a rotation from failing every node's requests of the moment.
+// A change of the meta (a service-key rotation, usually; a region moved, a
+// root key changed) is read again in one read, and no request is served on
+// the meta as it was meanwhile: a request that arrives while the read is
+// pending waits for it (errWait, at most metaWaitMax), and is refused if it
+// does not end by then; the read itself has metaReadTimeout, and a read
+// that fails stops the node until everything is read again. So a rotation
+// costs every node's requests of the moment one database round trip of
+// waiting, not a refusal, and a region move is never served on the old
+// region's ARNs (a policy's Deny naming the key's ARN would not match).
 type follower struct {
 	s      *Service
 	cancel context.CancelFunc
@@ -60,6 +63,10 @@ type follower struct {
 	live      bool   // the watch listens
 	needFull  bool   // what may have changed is not read again yet
 	needMeta  bool   // the meta changed and is not read again yet
+	metaEpoch uint64 // counts ChangedMeta
+	// metaWait is closed, and set to nil, when the meta read that needMeta
+	// asks for ends (errWait's requests wait for it).
+	metaWait  chan struct{}
 	epoch     uint64 // counts ChangedAll and WatchLost
 	pending   map[string]bool
 	broken    error     // a refusal until restart: the store's meta moved
@@ -107,10 +114,42 @@ func (f *follower) stop() {
 	f.done.Wait()
 }
 
+// How long a request waits for a pending meta read (errWait), and how long
+// that read may take before the node reads everything again.
+const (
+	metaWaitMax     = time.Second
+	metaReadTimeout = time.Second
+)
+
 // err is nil while the node follows the store, else why it does not.
 func (f *follower) err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.errLocked()
+}
+
+// errWait is err, once a meta read in progress has ended (at most
+// metaWaitMax, or ctx): what a request checks before it is served.
+func (f *follower) errWait(ctx context.Context) error {
+	f.mu.Lock()
+	ch := f.metaWait
+	if ch == nil {
+		defer f.mu.Unlock()
+		return f.errLocked()
+	}
+	f.mu.Unlock()
+	t := time.NewTimer(metaWaitMax)
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	return f.err()
+}
+
+// errLocked is err; the caller holds mu.
+func (f *follower) errLocked() error {
 	switch {
 	case f.broken != nil:
 		return f.broken
@@ -118,8 +157,24 @@ func (f *follower) err() error {
 		return fmt.Errorf("%w: its change notifications are lost (the database may be unreachable) since %s", errNotFollowing, f.lostSince.UTC().Format(time.RFC3339))
 	case f.needFull:
 		return fmt.Errorf("%w: reading again what may have changed since %s", errNotFollowing, f.lostSince.UTC().Format(time.RFC3339))
+	case f.needMeta:
+		return fmt.Errorf("%w: reading again the store's meta, which another node changed", errNotFollowing)
 	}
 	return nil
+}
+
+// metaRead notes that a read of the meta begun at metaEpoch ended (ok, or
+// covered by a full read to come): the requests waiting for it go on,
+// unless the meta changed again since it began. The caller holds mu.
+func (f *follower) metaRead(metaEpoch uint64) {
+	if f.metaEpoch != metaEpoch {
+		return // changed again: another read is pending (poked)
+	}
+	f.needMeta = false
+	if f.metaWait != nil {
+		close(f.metaWait)
+		f.metaWait = nil
+	}
 }
 
 // following is err() == nil; the caller holds mu.
@@ -148,10 +203,15 @@ func (f *follower) told(ch store.Change) {
 		}
 	case store.ChangedMeta:
 		// What a key's record means may depend on the meta (the region,
-		// the root key): drop them, and read the meta again (readMeta).
+		// the root key): drop them, and read the meta again (readMeta);
+		// requests wait for that read (errWait).
 		s.keys.dropAll()
 		f.mu.Lock()
 		f.needMeta = true
+		f.metaEpoch++
+		if f.metaWait == nil {
+			f.metaWait = make(chan struct{})
+		}
 		f.mu.Unlock()
 		f.poke()
 	case store.ChangedAll:
@@ -238,16 +298,13 @@ func (f *follower) reload(ctx context.Context) {
 func (f *follower) reloadOnce(ctx context.Context) bool {
 	s := f.s
 	f.mu.Lock()
-	full, epoch, live, meta := f.needFull, f.epoch, f.live, f.needMeta
+	full, epoch, live, meta, metaEpoch := f.needFull, f.epoch, f.live, f.needMeta, f.metaEpoch
 	var ids []string
 	for id := range f.pending {
 		ids = append(ids, id)
 	}
 	if full {
 		clear(f.pending) // the full read covers them, and the meta
-		f.needMeta = false
-	} else if meta {
-		f.needMeta = false
 	}
 	f.mu.Unlock()
 	if full {
@@ -262,9 +319,6 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 			for _, id := range ids {
 				f.pending[id] = true
 			}
-			if meta {
-				f.needMeta = true
-			}
 			f.mu.Unlock()
 			return false
 		}
@@ -273,25 +327,33 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 			f.needFull = false
 			f.resumed()
 		}
+		f.metaRead(metaEpoch) // the full read read the meta
 		f.mu.Unlock()
 		return true
 	}
 	if meta {
-		if err := f.readMeta(ctx); err != nil {
-			if errors.Is(err, errMoved) {
-				return true
-			}
-			// The bound holds only while the meta is read: stop
-			// serving until everything is read again.
-			if !errors.Is(err, context.Canceled) {
-				s.log.Warn("reading the changed meta again failed: reading everything again", "err", err)
-			}
+		rctx, cancel := context.WithTimeout(ctx, metaReadTimeout)
+		err := f.readMeta(rctx)
+		cancel()
+		if err != nil {
 			f.mu.Lock()
-			f.stopped()
-			f.needFull = true
+			if !errors.Is(err, errMoved) {
+				// Refused until everything is read again (the
+				// waiting requests see needFull).
+				if !errors.Is(err, context.Canceled) {
+					s.log.Warn("reading the changed meta again failed: reading everything again", "err", err)
+				}
+				f.stopped()
+				f.needFull = true
+			}
+			f.metaEpoch++ // whatever came meanwhile, the full read covers it
+			f.metaRead(f.metaEpoch)
 			f.mu.Unlock()
-			return false
+			return errors.Is(err, errMoved)
 		}
+		f.mu.Lock()
+		f.metaRead(metaEpoch)
+		f.mu.Unlock()
 	}
 	ok := true
 	for _, id := range ids {
@@ -310,6 +372,9 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 	}
 	return ok
 }
+
+// readMetaHook, if set, runs before each meta read (tests: a slow read).
+var readMetaHook func()
 
 // errMoved: the store's meta is no longer what this node opened.
 var errMoved = errors.New("the store's meta changed")
@@ -335,8 +400,11 @@ func (f *follower) readAll(ctx context.Context) error {
 }
 
 // readMeta reads the store's meta again after its change notification,
-// while the node serves: one read, no credential's.
+// while requests wait for it (errWait): one read, no credential's.
 func (f *follower) readMeta(ctx context.Context) error {
+	if readMetaHook != nil {
+		readMetaHook()
+	}
 	s := f.s
 	svcBefore := s.svcKeys.Load()
 	var meta *store.Meta

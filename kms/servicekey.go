@@ -206,8 +206,46 @@ func (s *Service) loadServiceKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.svcKeys.Store(set)
+	s.installServiceKeys(set)
 	return nil
+}
+
+// installServiceKeys makes set the one that publishes and signs, unless the
+// set installed already is newer: a rotation keeps the newest key (its
+// grace only begins) and adds one, so of two sets read at different times
+// the newer is the one that holds the other's newest key and a key the
+// other lacks. Every path that installs goes through here — the node's own
+// rotation after its commit, the follower's read of another node's, Open —
+// so no order of their arrival puts an older set back (a node that did
+// would keep signing, after the grace, with a key the store retired). It
+// reports whether set was installed.
+func (s *Service) installServiceKeys(set *serviceKeys) bool {
+	for {
+		cur := s.svcKeys.Load()
+		if cur != nil && !set.extends(cur) {
+			return false
+		}
+		if s.svcKeys.CompareAndSwap(cur, set) {
+			return true
+		}
+	}
+}
+
+// extends reports whether set is newer than old: it holds old's newest key
+// and a newest key of its own that old lacks.
+func (set *serviceKeys) extends(old *serviceKeys) bool {
+	if len(set.keys) == 0 || len(old.keys) == 0 {
+		return len(set.keys) > 0
+	}
+	has := func(keys []ServiceKey, id string) bool {
+		for _, k := range keys {
+			if k.ID == id {
+				return true
+			}
+		}
+		return false
+	}
+	return has(set.keys, old.keys[len(old.keys)-1].ID) && !has(old.keys, set.keys[len(set.keys)-1].ID)
 }
 
 // ServiceKeys are the service's published answer-signing keys, oldest
@@ -427,8 +465,10 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 	if err != nil {
 		return nil, err
 	}
-	// The old set is not zeroed: a request may be signing with it.
-	s.svcKeys.Store(set)
+	// The old set is not zeroed: a request may be signing with it. A newer
+	// set may be installed already (a later rotation on another node,
+	// followed): it holds this one's key.
+	s.installServiceKeys(set)
 	return &resp, nil
 }
 
@@ -438,18 +478,20 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 // or attestkms service-key rotate, rotated it. Signing reads only memory:
 // the set is swapped here, never read from the store per request.
 //
-// before is the set loaded when the read began. If this node installed
-// another since (its own rotation), what was read may be older than that,
-// and is dropped: the rotation's own notification brings another read.
+// before is the set loaded when the read began: the same stored value is
+// not opened again. What was read is installed only if it is newer than the
+// set installed now (installServiceKeys): a read that began before this
+// node's own rotation, or a notification that arrives late, never puts an
+// older set back.
 func (s *Service) followServiceKeys(before *serviceKeys, sealed []byte) error {
-	if before == nil || len(sealed) == 0 || bytes.Equal(before.sealed, sealed) {
+	if len(sealed) == 0 || before != nil && bytes.Equal(before.sealed, sealed) {
 		return nil
 	}
 	set, err := openServiceKeys(s.sealer, sealed)
 	if err != nil {
 		return err
 	}
-	if s.svcKeys.CompareAndSwap(before, set) {
+	if s.installServiceKeys(set) {
 		var ids []string
 		for _, k := range published(set.keys, s.now()) {
 			ids = append(ids, k.ID)

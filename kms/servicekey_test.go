@@ -8,6 +8,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +273,69 @@ func BenchmarkRotateServiceKey(b *testing.B) {
 			b.Fatal(err)
 		}
 		clk.add(25 * time.Hour) // the previous key retired: the set stays two keys
+	}
+}
+
+// TestInstallServiceKeysNewerWins: of two sets installed in either order,
+// the newer stays — the set a later rotation made, which holds the
+// earlier's newest key — so a node never goes back to a set whose newest
+// key the store has since retired.
+func TestInstallServiceKeysNewerWins(t *testing.T) {
+	s, _ := newAttestedService(t, &fakeVerifier{}, false)
+	set := func(ids ...string) *serviceKeys {
+		out := &serviceKeys{}
+		for _, id := range ids {
+			out.keys = append(out.keys, ServiceKey{ID: id})
+		}
+		return out
+	}
+	s.svcKeys.Store(nil)
+	a, b, c := set("k0"), set("k0", "k1"), set("k1", "k2") // c dropped k0, whose grace ended
+	for _, order := range [][]*serviceKeys{{a, b, c}, {c, b, a}, {b, c, a}, {c, a, b}} {
+		s.svcKeys.Store(nil)
+		for _, x := range order {
+			s.installServiceKeys(x)
+		}
+		if s.svcKeys.Load() != c {
+			t.Fatalf("installed in order %v: %v, want the newest", order, s.svcKeys.Load().keys)
+		}
+	}
+	if s.installServiceKeys(set("k1", "k2")) {
+		t.Fatal("a set with the same newest key replaced the installed one")
+	}
+}
+
+// TestConcurrentRotationsOneNode: rotations racing on one node (no
+// follower on an embedded store) leave it signing with the stored set.
+func TestConcurrentRotationsOneNode(t *testing.T) {
+	s, _ := newAttestedService(t, &fakeVerifier{}, false)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{GraceDays: 1}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var stored []byte
+	if err := s.view(bg, func(r store.Reader) error {
+		m, err := r.Meta()
+		if err == nil {
+			stored = m.ServiceKeys
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want, err := openServiceKeys(s.sealer, stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.svcKeys.Load()
+	if len(got.keys) != 5 || got.keys[len(got.keys)-1].ID != want.keys[len(want.keys)-1].ID {
+		t.Fatalf("the node signs with %d keys ending %s; the store holds %d ending %s", len(got.keys), got.keys[len(got.keys)-1].ID, len(want.keys), want.keys[len(want.keys)-1].ID)
 	}
 }
