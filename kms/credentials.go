@@ -438,36 +438,44 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	defer cs.change.Unlock()
 	cs.mu.RLock()
 	cc, ok := cs.m[accessKeyID]
-	others := 0
-	for id, o := range cs.m {
-		if id != accessKeyID && isAdmin(&o.rec) && !o.expired(now) {
-			others++
-		}
-	}
 	cs.mu.RUnlock()
-	if ok && isAdmin(&cc.rec) && !cc.expired(now) && others == 0 {
-		return nil, errorf(ErrValidation, "refusing to delete the last admin credential: create another with the admin permission first")
-	}
 	c.noteCredential(accessKeyID)
 	// The record is read in the transaction, not taken from the cache: on
 	// nodes sharing a store, one that has not yet read a credential
 	// another node just made (within the follow bound) deletes it all the
-	// same, and judges it as committed.
+	// same, and judges it as committed; and the last-admin rule is judged
+	// there only (a lagging cache could count one admin too few).
+	//
+	// Locks are taken in access key order only (lastAdminCheck locks every
+	// admin, the target among them): two nodes deleting two admins at once
+	// then serialise instead of deadlocking, which locking the target
+	// first would make them do.
 	var rec store.Credential
 	err := s.change(ctx, c, func(tx store.Txn) error {
-		r, err := tx.Credential(accessKeyID)
+		all, err := tx.Credentials() // not locked
+		if err != nil {
+			return err
+		}
+		var found *store.Credential
+		for _, r := range all {
+			if r.AccessKeyID == accessKeyID {
+				found = r
+			}
+		}
+		if found == nil {
+			return credentialNotFound(accessKeyID)
+		}
+		if isAdmin(found) && (found.ExpiresAt == nil || now.Before(*found.ExpiresAt)) {
+			if err := lastAdminCheck(tx, accessKeyID, now); err != nil {
+				return err
+			}
+		}
+		r, err := tx.Credential(accessKeyID) // locked: as committed now
 		if errors.Is(err, store.ErrNotFound) {
 			return credentialNotFound(accessKeyID)
 		}
 		if err != nil {
 			return err
-		}
-		if isAdmin(r) && (r.ExpiresAt == nil || now.Before(*r.ExpiresAt)) {
-			// Checked again in the transaction, for nodes sharing the
-			// store: two deleting the last two admins at once.
-			if err := lastAdminCheck(tx, accessKeyID, now); err != nil {
-				return err
-			}
 		}
 		rec = *r
 		rec.Sealed = nil
