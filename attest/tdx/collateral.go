@@ -298,6 +298,10 @@ func verifyCRL(der []byte, issuer *x509.Certificate) (*CRL, error) {
 	return &CRL{List: l, Issuer: issuer}, nil
 }
 
+// Revokes reports whether l lists c's serial number (l's issuer being c's:
+// the caller's to know).
+func (l *CRL) Revokes(c *x509.Certificate) bool { return l.revokes(c) }
+
 func (l *CRL) revokes(c *x509.Certificate) bool {
 	for _, r := range l.List.RevokedCertificateEntries {
 		if r.SerialNumber.Cmp(c.SerialNumber) == 0 {

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,6 +180,37 @@ func TestTDXCollateralCheckCertificates(t *testing.T) {
 	} {
 		if code != 1 || !strings.Contains(errs, want) {
 			t.Fatalf("not yet valid: exit %d %q; want %q", code, errs, want)
+		}
+	}
+}
+
+// TestTDXCollateralCheckRevokedSigner: a TCB signing certificate the root
+// CRL revokes is a problem (exit 1): the server refuses every quote with
+// such collateral, so the check may not call it current.
+func TestTDXCollateralCheckRevokedSigner(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := attesttest.NewTDXCAWith(attesttest.TDXCAOptions{FMSPC: &[6]byte{0, 0x90, 0x6e, 0xd5, 0, 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := filepath.Join(dir, "roots.pem")
+	os.WriteFile(roots, ca.RootsPEM(), 0o644)
+	issue := time.Now().Add(-time.Hour)
+	for _, revoke := range []bool{false, true} {
+		col, err := ca.Collateral(attesttest.TDXCollateralOptions{IssueDate: issue, NextUpdate: issue.AddDate(1, 0, 0), RevokeTCBSigning: revoke})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := filepath.Join(dir, fmt.Sprint(revoke))
+		if err := col.Save(d); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errs := runCmd("tdx-collateral", "check", "--dir", d, "--tdx-roots", roots)
+		switch {
+		case !revoke && code != 0:
+			t.Fatalf("sound collateral: exit %d %q", code, errs)
+		case revoke && (code != 1 || !strings.Contains(errs, `tcb info for fmspc 00906ed50000: signing certificate "Intel SGX TCB Signing"`) || !strings.Contains(errs, "is revoked by the root crl")):
+			t.Fatalf("revoked signer: exit %d %q", code, errs)
 		}
 	}
 }

@@ -23,7 +23,8 @@ QE Identity, the CRLs, and until when all of it is current.
 
 Exit status: 0 sound and current at --at (default now), 1 problems (a
 signature that does not verify, a malformed file, collateral past its
-nextUpdate, a certificate that signed it expired or not yet valid, no QE
+nextUpdate, a certificate that signed it expired or not yet valid, or
+revoked by the root CRL, a signer whose root's CRL is not held, no QE
 Identity or CRLs), 2 usage, 3 unreadable directory.
 
 Example:
@@ -114,6 +115,7 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 	} else {
 		problems = append(problems, "no root crl")
 	}
+	problems = appendRevoked(problems, c)
 	fmt.Fprintf(stdout, "current until %s\n", c.Until().UTC().Format(time.RFC3339))
 	if len(problems) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%s", strings.Join(problems, "; "))}
@@ -131,6 +133,37 @@ func appendInvalid(problems []string, what string, c *x509.Certificate, now time
 		return append(problems, fmt.Sprintf("%s %q is not valid until %s", what, c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339)))
 	case now.After(c.NotAfter):
 		return append(problems, fmt.Sprintf("%s %q expired at %s", what, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339)))
+	}
+	return problems
+}
+
+// appendRevoked adds to problems what the server would refuse for
+// revocation: a collateral signer whose root has no CRL held (with several
+// roots, the directory's root CRL may be another root's), or one the root
+// CRL revokes, and a PCK CA the root CRL revokes.
+func appendRevoked(problems []string, c *tdx.Collateral) []string {
+	l := c.RootCRL
+	if l == nil {
+		return problems // "no root crl" is said already
+	}
+	signer := func(what string, s, root *x509.Certificate) {
+		switch {
+		case root != nil && !root.Equal(l.Issuer):
+			problems = append(problems, fmt.Sprintf("%s: no CRL of its root %q is held (the root crl is %q's)", what, root.Subject.CommonName, l.Issuer.Subject.CommonName))
+		case l.Revokes(s):
+			problems = append(problems, fmt.Sprintf("%s %q (serial %x) is revoked by the root crl", what, s.Subject.CommonName, s.SerialNumber))
+		}
+	}
+	for _, f := range c.FMSPCs() {
+		signer("tcb info for fmspc "+f+": signing certificate", c.TCBInfos[f].Signer, c.TCBInfos[f].Root)
+	}
+	if q := c.QEIdentity; q != nil {
+		signer("qe identity: signing certificate", q.Signer, q.Root)
+	}
+	for _, p := range c.PCKCRLs {
+		if p.Issuer.CheckSignatureFrom(l.Issuer) == nil && l.Revokes(p.Issuer) {
+			problems = append(problems, fmt.Sprintf("pck crl: issuer %q (serial %x) is revoked by the root crl", p.Issuer.Subject.CommonName, p.Issuer.SerialNumber))
+		}
 	}
 	return problems
 }
