@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -122,7 +124,9 @@ of the commit, without a restart. NODE_DIR is a node's data directory that
 no running node uses (a new directory becomes a node): the rotation's audit
 record goes to its log, as root-key rotate's does. With --endpoint, the
 running server (any node of a shared store) rotates its store through its
-admin API (RotateServiceKey), signed with an admin credential.
+admin API (RotateServiceKey), signed with an admin credential; the URL must
+be https:// or a loopback address, since the key it prints is the one
+enclave images will pin.
 
 Prints the new key on stdout as attestkms service-key prints keys (a comment
 line with its SHA-256 fingerprint, then its PEM public key), and on stderr
@@ -239,6 +243,12 @@ func tellRotation(w io.Writer, newID string, retiring []retiringKey) {
 // remoteRotateServiceKey asks the running server to rotate its service key,
 // and prints the new key once it parses as the one the answer names.
 func remoteRotateServiceKey(f *credentialFlags, req *kms.RotateServiceKeyRequest, stdout, stderr io.Writer) error {
+	// What this prints is what enclave images will pin: over plain HTTP
+	// anyone on the path could answer a key of their own (whose
+	// fingerprint matches the key it carries) and later forge answers.
+	if err := pinnableEndpoint(f.endpoint); err != nil {
+		return err
+	}
 	c, err := newAdminClient(f)
 	if err != nil {
 		return err
@@ -267,4 +277,23 @@ func remoteRotateServiceKey(f *credentialFlags, req *kms.RotateServiceKeyRequest
 	tellRotation(stderr, out.New.KeyId, retiring)
 	_, err = io.WriteString(stdout, out.New.PublicKey)
 	return err
+}
+
+// pinnableEndpoint refuses an endpoint whose answer could be altered on the
+// way: plain HTTP to another host than this one's loopback. A key printed
+// to be pinned must come over TLS (verified against --ca-bundle or the
+// system's roots) or from the server's own host.
+func pinnableEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return usageError("--endpoint %q: %v", endpoint, err)
+	}
+	if u.Scheme == "https" {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageError("--endpoint %s is plain HTTP to another host: the new key it would print, for enclave images to pin, could be replaced on the way; use https:// (with --ca-bundle), or run this on the server's host against its loopback address", endpoint)
 }

@@ -181,6 +181,11 @@ func TestServiceKeyRotateCommand(t *testing.T) {
 	if code, _, errs := runCmd("service-key", "rotate", "--store", "postgres://u@h:5432/db?sslmode=disable", "--data-dir", dir); code != 2 || !strings.Contains(errs, "needs --root-key SPEC") {
 		t.Errorf("--store without --root-key: exit %d, %q", code, errs)
 	}
+	// A key to pin is not taken over plain HTTP from another host (it
+	// could be replaced on the way); loopback and https are.
+	if code, _, errs := runCmd("service-key", "rotate", "--endpoint", "http://kms.example:8080", "--credential", "admin.json"); code != 2 || !strings.Contains(errs, "plain HTTP to another host") {
+		t.Errorf("--endpoint http:// to another host: exit %d, %q", code, errs)
+	}
 	if code, _, errs := runCmd("service-key", "rotate", "--endpoint", "http://127.0.0.1:1"); code != 2 || !strings.Contains(errs, "--endpoint needs --credential") {
 		t.Errorf("--endpoint without --credential: exit %d, %q", code, errs)
 	}
