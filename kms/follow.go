@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -374,7 +375,7 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 }
 
 // readMetaHook, if set, runs before each meta read (tests: a slow read).
-var readMetaHook func()
+var readMetaHook atomic.Pointer[func()]
 
 // errMoved: the store's meta is no longer what this node opened.
 var errMoved = errors.New("the store's meta changed")
@@ -402,8 +403,8 @@ func (f *follower) readAll(ctx context.Context) error {
 // readMeta reads the store's meta again after its change notification,
 // while requests wait for it (errWait): one read, no credential's.
 func (f *follower) readMeta(ctx context.Context) error {
-	if readMetaHook != nil {
-		readMetaHook()
+	if h := readMetaHook.Load(); h != nil {
+		(*h)()
 	}
 	s := f.s
 	svcBefore := s.svcKeys.Load()

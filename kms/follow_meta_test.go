@@ -22,8 +22,9 @@ func TestSharedMetaChangeNotServedStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reading atomic.Bool
-	readMetaHook = func() { reading.Store(true); time.Sleep(2 * metaWaitMax) }
-	t.Cleanup(func() { readMetaHook = nil })
+	slow := func() { reading.Store(true); time.Sleep(2 * metaWaitMax) }
+	readMetaHook.Store(&slow)
+	t.Cleanup(func() { readMetaHook.Store(nil) })
 	b, err := Open(Options{Store: cl.url, RootKeyFile: cl.rootKey, DataDir: filepath.Join(cl.dir, "b"), Region: "eu-west-1", RenameRegion: true})
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +44,8 @@ func TestSharedMetaChangeNotServedStale(t *testing.T) {
 		t.Fatalf("during the meta read: %d served, %d refused", served, refused)
 	}
 	within(t, time.Now(), 4*metaWaitMax, "node a refuses until restarted with the new region", func() bool {
-		err := a.follow.err()
-		return err != nil && a.follow.broken != nil
+		a.follow.mu.Lock()
+		defer a.follow.mu.Unlock()
+		return a.follow.broken != nil
 	})
 }
