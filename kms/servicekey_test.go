@@ -108,6 +108,7 @@ func TestServiceKeyMadeAtFirstOpen(t *testing.T) {
 			return err
 		}
 		m.ServiceKeys = nil
+		asLegacy(t, s.opts, m)
 		return tx.PutMeta(m)
 	})
 	st.Close()
