@@ -319,7 +319,9 @@ func (t authTxn) CreateCredential(c *Credential) error {
 	return t.tx.CreateCredential(c)
 }
 
-func (t authTxn) DeleteCredential(accessKeyID string) error { return t.tx.DeleteCredential(accessKeyID) }
+func (t authTxn) DeleteCredential(accessKeyID string) error {
+	return t.tx.DeleteCredential(accessKeyID)
+}
 
 var (
 	_ Store = (*Authenticated)(nil)
