@@ -287,7 +287,7 @@ func BackupOffline(opts Options, w io.Writer) (*BackupHeader, error) {
 		h, err = writeBackup(r, sl, "", now(), w, 0)
 		return err
 	})
-	if errors.Is(err, ErrRootKeyMismatch) {
+	if errors.Is(err, ErrRootKeyMismatch) || errors.Is(err, store.ErrRootKey) {
 		err = fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyName())
 	}
 	return h, err

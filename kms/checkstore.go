@@ -247,6 +247,9 @@ func readStore(ctx context.Context, opts Options, fn func(store.Reader, *sealer.
 	defer sl.Close()
 	// Records verified as they are read, as a server reads them.
 	err = store.Authenticate(st, sl, nil).View(ctx, func(r store.Reader) error { return fn(r, sl) })
+	if errors.Is(err, store.ErrRootKey) {
+		err = fmt.Errorf("%w (%s; a store rotated to another root key opens only under that one)", ErrRootKeyMismatch, opts.rootKeyName())
+	}
 	if !sp.shared() {
 		err = damagedAt(err, sp.path)
 	}

@@ -19,13 +19,14 @@ import (
 // A record whose MAC does not verify is an *IntegrityError (ErrIntegrity)
 // for the read that met it: Get of that record, or a list that holds it.
 // A record without a MAC is one too once the store is marked authenticated
-// (the root check v2, seal.go: Authenticated learns it from the first meta
-// it reads, and it never forgets); before, in a store made by an older
-// attestkms and not yet migrated, it is read as it is.
+// (the root check v2, seal.go: Authenticated learns it from the meta, which
+// it reads before anything else, and it never forgets); before, in a store
+// made by an older attestkms and not yet migrated, it is read as it is.
 type Authenticated struct {
 	st    Store
 	keys  atomic.Pointer[macKeys]
 	req   atomic.Bool
+	known atomic.Bool // a meta was verified: req says what the store is
 	onBad func(error)
 
 	mu sync.Mutex
@@ -53,6 +54,7 @@ func Authenticate(st Store, sl *sealer.Sealer, onBad func(error)) *Authenticated
 func AuthenticateTxn(tx Txn, sl *sealer.Sealer) Txn {
 	a := Authenticate(nil, sl, nil)
 	a.req.Store(true)
+	a.known.Store(true)
 	return authTxn{authReader{tx, a}, tx}
 }
 
@@ -120,7 +122,21 @@ func (a *Authenticated) verifyMeta(m *Meta) error {
 			a.req.Store(true)
 		}
 	}
-	return a.verify(m)
+	if err := a.verify(m); err != nil {
+		return err
+	}
+	a.known.Store(true)
+	return nil
+}
+
+// learn reads and verifies the meta through r if no meta was yet, so that
+// no record is read before a knows whether the store requires MACs.
+func (a *Authenticated) learn(r Reader) error {
+	if a.known.Load() {
+		return nil
+	}
+	_, err := authReader{r, a}.Meta()
+	return err
 }
 
 func (a *Authenticated) set(rec authenticated) {
@@ -129,16 +145,37 @@ func (a *Authenticated) set(rec authenticated) {
 
 // View is Store's View, its reads verified.
 func (a *Authenticated) View(ctx context.Context, fn func(Reader) error) error {
-	return a.st.View(ctx, func(r Reader) error { return fn(authReader{r, a}) })
+	return a.st.View(ctx, func(r Reader) error {
+		if err := a.learn(r); err != nil {
+			return err
+		}
+		return fn(authReader{r, a})
+	})
 }
 
 // Update is Store's Update, its writes MACed and its reads verified.
 func (a *Authenticated) Update(ctx context.Context, fn func(Txn) error) error {
-	return a.st.Update(ctx, func(tx Txn) error { return fn(authTxn{authReader{tx, a}, tx}) })
+	return a.st.Update(ctx, func(tx Txn) error {
+		if err := a.learn(tx); err != nil {
+			return err
+		}
+		return fn(authTxn{authReader{tx, a}, tx})
+	})
+}
+
+// learnOutside is learn in a View of its own, for the reads outside one.
+func (a *Authenticated) learnOutside(ctx context.Context) error {
+	if a.known.Load() {
+		return nil
+	}
+	return a.View(ctx, func(Reader) error { return nil })
 }
 
 // Key is Store's Key, verified.
 func (a *Authenticated) Key(ctx context.Context, id string) (*Key, error) {
+	if err := a.learnOutside(ctx); err != nil {
+		return nil, err
+	}
 	k, err := a.st.Key(ctx, id)
 	if err != nil {
 		return nil, err
@@ -151,6 +188,9 @@ func (a *Authenticated) Key(ctx context.Context, id string) (*Key, error) {
 
 // Alias is Store's Alias, verified.
 func (a *Authenticated) Alias(ctx context.Context, name string) (*Alias, error) {
+	if err := a.learnOutside(ctx); err != nil {
+		return nil, err
+	}
 	al, err := a.st.Alias(ctx, name)
 	if err != nil {
 		return nil, err
