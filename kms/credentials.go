@@ -300,9 +300,11 @@ func (c *Credentials) reloadAll(ctx context.Context, st store.Store, sl *sealer.
 func loadCredentials(ctx context.Context, st store.Store, sl *sealer.Sealer, acct Account, now func() time.Time) (*Credentials, error) {
 	cc := &Credentials{m: map[string]*cachedCredential{}, now: now}
 	err := st.View(ctx, func(r store.Reader) error {
-		// As reloadAll: a credential that fails its integrity check is
-		// left out, the others serve.
-		recs, _, err := store.AuthenticCredentials(r)
+		// Unlike reloadAll: a credential that fails its integrity check
+		// fails the Open (a store damaged, or changed outside attestkms,
+		// is refused, as one whose secret does not open), before the node
+		// serves anything; a running node leaves it out instead.
+		recs, err := r.Credentials()
 		if err != nil {
 			return err
 		}

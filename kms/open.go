@@ -458,7 +458,7 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, integrityDamage(err)
 	}
 	// The log first: a region move is a change, recorded with it.
 	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
@@ -479,9 +479,18 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	}
 	if err != nil {
 		s.audit.Close()
-		return nil, err
+		return nil, integrityDamage(err)
 	}
 	return s, nil
+}
+
+// integrityDamage is err, as ErrStoreDamaged too if a record failed its
+// integrity check (Open refuses the store: restore it from a backup).
+func integrityDamage(err error) error {
+	if errors.Is(err, store.ErrIntegrity) && !errors.Is(err, ErrStoreDamaged) {
+		return fmt.Errorf("%w: %w", ErrStoreDamaged, err)
+	}
+	return err
 }
 
 // auditOpenFile opens the audit log's files: a test seam (writes that

@@ -74,7 +74,8 @@ func TestNodeDirectoryWithoutStore(t *testing.T) {
 	if code, _, errs := runCmd("serve", "--data-dir", node, "--listen", "127.0.0.1:0"); code != 1 || !strings.Contains(errs, "a node of a shared store") || !strings.Contains(errs, "--store postgres://") {
 		t.Errorf("serve --data-dir NODE: exit %d: %s", code, errs)
 	}
-	if code, _, errs := runCmd("audit", "verify", "--data-dir", node); code != 1 || !strings.Contains(errs, "give that store's --store") {
+	// Exit 2, a usage error (46cbc35: a node's directory without --store).
+	if code, _, errs := runCmd("audit", "verify", "--data-dir", node); code != 2 || !strings.Contains(errs, "give that store's --store") {
 		t.Errorf("audit verify --data-dir NODE: exit %d: %s", code, errs)
 	}
 	if _, err := os.Stat(filepath.Join(node, "kms.db")); !os.IsNotExist(err) {
