@@ -96,6 +96,9 @@ type backupLine struct {
 // (limit <= 0: no limit).
 func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time, w io.Writer, limit int64) (*BackupHeader, error) {
 	m, err := r.Meta()
+	if errors.Is(err, store.ErrRootKey) { // the Authenticated store's refusal
+		return nil, ErrRootKeyMismatch
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -155,17 +158,24 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 			return nil, err
 		}
 	}
+	// Record MACs do not travel: the backup's MAC covers every record
+	// (which were verified as they were read), an older attestkms's
+	// restore refuses a member it does not know, and Restore MACs every
+	// record anew under the root key it restores with.
 	for _, k := range keys {
+		k.MAC = nil
 		if err := line(backupLine{Key: k}); err != nil {
 			return nil, err
 		}
 	}
 	for _, a := range aliases {
+		a.MAC = nil
 		if err := line(backupLine{Alias: a}); err != nil {
 			return nil, err
 		}
 	}
 	for _, c := range creds {
+		c.MAC = nil
 		if err := line(backupLine{Credential: c}); err != nil {
 			return nil, err
 		}
@@ -271,11 +281,13 @@ func BackupOffline(opts Options, w io.Writer) (*BackupHeader, error) {
 		now = opts.Now
 	}
 	var h *BackupHeader
-	err = st.View(context.Background(), func(r store.Reader) error {
+	// Every record verified as it is read (a store made before records
+	// were authenticated and not opened since is read as it is).
+	err = store.Authenticate(st, sl, nil).View(context.Background(), func(r store.Reader) error {
 		h, err = writeBackup(r, sl, "", now(), w, 0)
 		return err
 	})
-	if errors.Is(err, ErrRootKeyMismatch) {
+	if errors.Is(err, ErrRootKeyMismatch) || errors.Is(err, store.ErrRootKey) {
 		err = fmt.Errorf("%w (%s)", ErrRootKeyMismatch, opts.rootKeyName())
 	}
 	return h, err
@@ -576,9 +588,19 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 		undo()
 		return nil, err
 	}
+	// Every record MACed under the root key (the backup's MAC verified
+	// them), and so the root check v2, even of a backup of a store made
+	// before records were authenticated.
+	check, err := store.SealRootCheck(sl)
+	if err != nil {
+		log.Close()
+		undo()
+		return nil, err
+	}
 	err = bolt.Create(filepath.Join(opts.DataDir, dbFile), func(tx store.Txn) error {
+		tx = store.AuthenticateTxn(tx, sl)
 		m := p.meta
-		if err := tx.PutMeta(&store.Meta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: m.RootCheck, ServiceKeys: m.ServiceKeys}); err != nil {
+		if err := tx.PutMeta(&store.Meta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: check, ServiceKeys: m.ServiceKeys}); err != nil {
 			return err
 		}
 		for _, k := range p.keys {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -20,6 +21,11 @@ type StoreCheck struct {
 	// Counts of the records read, each of which decoded and whose sealed
 	// values opened under the root key.
 	Keys, Materials, Aliases, Credentials int
+	// Authenticated reports whether every record carries a MAC that
+	// verified (protect.go). False: a store made before records were
+	// authenticated that no server has opened since (the next Open MACs
+	// them); its records were checked as before, unauthenticated.
+	Authenticated bool
 }
 
 // CheckStore checks the whole store opts names, while no server holds it
@@ -29,8 +35,10 @@ type StoreCheck struct {
 // check (ErrRootKeyMismatch), every key (its record decodes, its policy is
 // kept as it is, every version of its material opens under the root key
 // and is material of its spec), every alias (it names a key that exists)
-// and every credential (its secret opens). The first bad record is
-// ErrStoreDamaged naming it. Nothing is written.
+// and every credential (its secret opens), and every record's MAC
+// (protect.go). The first bad record is ErrStoreDamaged naming it; records
+// whose MACs fail are all named, ErrStoreDamaged wrapping
+// store.ErrIntegrity. Nothing is written.
 func CheckStore(ctx context.Context, opts Options) (*StoreCheck, error) {
 	sp, err := opts.storeSpec()
 	if err != nil {
@@ -104,6 +112,20 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 	if err := checkRoot(sl, m, opts); err != nil {
 		return err
 	}
+	// Every record's MAC, every failure named: a v2 root check requires
+	// one on every record; a v1 store has none yet.
+	v, err := store.RootCheckVersion(sl, m)
+	if err != nil {
+		return err
+	}
+	required := v == 2
+	var forged []string
+	if err := store.VerifyMAC(m, required, sl); err != nil {
+		forged = append(forged, integrityDetail(err))
+	}
+	defer func() {
+		rep.Authenticated = required && len(forged) == 0
+	}()
 	// A store made before answers were signed has none until a server
 	// opens it; a set that is there must open.
 	if len(m.ServiceKeys) > 0 {
@@ -124,6 +146,9 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		for _, rec := range recs {
 			if rec.ID == start && start != "" {
 				continue
+			}
+			if err := store.VerifyMAC(rec, required, sl); err != nil {
+				forged = append(forged, integrityDetail(err))
 			}
 			k := &key{rec: rec}
 			err := k.open(sl)
@@ -149,6 +174,9 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 			if a.Name == start && start != "" {
 				continue
 			}
+			if err := store.VerifyMAC(a, required, sl); err != nil {
+				forged = append(forged, integrityDetail(err))
+			}
 			if !keys[a.KeyID] {
 				return bad("stored alias %q names key %q, which the store does not hold", a.Name, a.KeyID)
 			}
@@ -164,6 +192,9 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		return err
 	}
 	for _, c := range creds {
+		if err := store.VerifyMAC(c, required, sl); err != nil {
+			forged = append(forged, integrityDetail(err))
+		}
 		secret, err := store.OpenCredential(sl, c)
 		if errors.Is(err, sealer.ErrUnavailable) {
 			return err
@@ -173,6 +204,9 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		}
 		clear(secret)
 		rep.Credentials++
+	}
+	if len(forged) > 0 {
+		return fmt.Errorf("%w: %w: %d records (the database was changed outside attestkms): %s", ErrStoreDamaged, store.ErrIntegrity, len(forged), strings.Join(forged, "; "))
 	}
 	return nil
 }
@@ -211,9 +245,22 @@ func readStore(ctx context.Context, opts Options, fn func(store.Reader, *sealer.
 		return err
 	}
 	defer sl.Close()
-	err = st.View(ctx, func(r store.Reader) error { return fn(r, sl) })
+	// Records verified as they are read, as a server reads them.
+	err = store.Authenticate(st, sl, nil).View(ctx, func(r store.Reader) error { return fn(r, sl) })
+	if errors.Is(err, store.ErrRootKey) {
+		err = fmt.Errorf("%w (%s; a store rotated to another root key opens only under that one)", ErrRootKeyMismatch, opts.rootKeyName())
+	}
 	if !sp.shared() {
 		err = damagedAt(err, sp.path)
 	}
 	return err
+}
+
+// integrityDetail is what an *store.IntegrityError says of its record.
+func integrityDetail(err error) string {
+	var ie *store.IntegrityError
+	if errors.As(err, &ie) {
+		return ie.Record + ": " + ie.Reason
+	}
+	return err.Error()
 }

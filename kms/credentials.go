@@ -213,6 +213,12 @@ func (c *Credentials) reloadOne(ctx context.Context, st store.Store, sl *sealer.
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
+		if errors.Is(err, store.ErrIntegrity) {
+			// Changed outside attestkms (the store logged it): whatever
+			// was cached of it goes, and it authenticates nothing.
+			c.set(id, nil)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -252,7 +258,10 @@ func (c *Credentials) reloadAll(ctx context.Context, st store.Store, sl *sealer.
 			if err := fn(r); err != nil {
 				return err
 			}
-			recs, err := r.Credentials()
+			// A credential whose record fails its integrity check is left
+			// out (refused as an unknown access key; the store logged it),
+			// not the others with it.
+			recs, _, err := store.AuthenticCredentials(r)
 			if err != nil {
 				return err
 			}
@@ -291,6 +300,10 @@ func (c *Credentials) reloadAll(ctx context.Context, st store.Store, sl *sealer.
 func loadCredentials(ctx context.Context, st store.Store, sl *sealer.Sealer, acct Account, now func() time.Time) (*Credentials, error) {
 	cc := &Credentials{m: map[string]*cachedCredential{}, now: now}
 	err := st.View(ctx, func(r store.Reader) error {
+		// Unlike reloadAll: a credential that fails its integrity check
+		// fails the Open (a store damaged, or changed outside attestkms,
+		// is refused, as one whose secret does not open), before the node
+		// serves anything; a running node leaves it out instead.
 		recs, err := r.Credentials()
 		if err != nil {
 			return err

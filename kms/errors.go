@@ -146,6 +146,11 @@ func internal(cause error) error {
 	if errors.Is(cause, sealer.ErrUnavailable) {
 		return &Error{Kind: ErrInternal, Msg: "The root key is unavailable (its device does not answer); try again later.", Cause: cause}
 	}
+	var ie *store.IntegrityError
+	if errors.As(cause, &ie) {
+		// It names the record (type and id: no secret) for the operator.
+		return &Error{Kind: ErrInternal, Msg: ie.Error(), Cause: cause}
+	}
 	return &Error{Kind: ErrInternal, Msg: "internal error", Cause: cause}
 }
 
@@ -163,8 +168,11 @@ func Kind(err error) error {
 // a kms *Error of a known kind, a generic one otherwise.
 func Message(err error) string {
 	var e *Error
-	if errors.As(err, &e) && (e.Kind != ErrInternal || errors.Is(e.Cause, sealer.ErrUnavailable)) {
-		return e.Msg // an unavailable root key says so: the caller can retry
+	if errors.As(err, &e) && (e.Kind != ErrInternal || errors.Is(e.Cause, sealer.ErrUnavailable) || errors.Is(e.Cause, store.ErrIntegrity)) {
+		// An unavailable root key says so: the caller can retry. A record
+		// that fails its integrity check is named (its id, no secret):
+		// the operator restores it.
+		return e.Msg
 	}
 	return "internal error"
 }

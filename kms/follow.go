@@ -395,7 +395,7 @@ func (f *follower) readAll(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return f.rootKeyMoved(err)
 	}
 	return f.followMeta(svcBefore, meta)
 }
@@ -415,9 +415,27 @@ func (f *follower) readMeta(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		return err
+		return f.rootKeyMoved(err)
 	}
 	return f.followMeta(svcBefore, meta)
+}
+
+// rootKeyMoved is err, a read of the meta's, or errMoved (and a refusal
+// of every request until restart) if it says the store's root check no
+// longer opens under the node's root key (the Authenticated store checks
+// it before the meta's MAC): rotated elsewhere, or another store.
+func (f *follower) rootKeyMoved(err error) error {
+	if !errors.Is(err, store.ErrRootKey) {
+		return err
+	}
+	moved := fmt.Errorf("%w: the database now holds another store than the one this node opened, or one under another root key: restart the node", errNotFollowing)
+	f.mu.Lock()
+	if f.broken == nil {
+		f.s.log.Error("refusing every request until restarted", "err", moved)
+	}
+	f.broken = moved
+	f.mu.Unlock()
+	return errMoved
 }
 
 // followMeta acts on the meta m read again: errMoved (and a refusal of

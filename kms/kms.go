@@ -64,7 +64,10 @@ type Call struct {
 // Service is the key service over one store (Open): the operations.
 type Service struct {
 	opts Options
+	// st is auth, or a test's wrapper of it: every record kms reads is
+	// verified and every record it writes MACed (store.Authenticated).
 	st   store.Store
+	auth *store.Authenticated
 	// sealer is the root key's: what the store holds sealed. A root-key
 	// rotation replaces it (rootrotate.go) holding rootMu and changeMu:
 	// what seals reads it inside a change (changeMu), what opens

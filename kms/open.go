@@ -255,9 +255,12 @@ func Init(opts Options) (*Account, *Credential, error) {
 
 // initialise is what a new store holds, written in its first transaction
 // (whatever the implementation): the account, the region, the root key's
-// check, and the account's root credential cred, sealed.
+// check, and the account's root credential cred, sealed; every record
+// authenticated (the root check is v2: a new store is authenticated from
+// its first transaction).
 func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential) func(store.Txn) error {
 	return func(tx store.Txn) error {
+		tx = store.AuthenticateTxn(tx, sl)
 		check, err := store.SealRootCheck(sl)
 		if err != nil {
 			return err
@@ -338,8 +341,17 @@ func damagedAt(err error, file string) error {
 	if err == nil || !errors.Is(err, ErrStoreDamaged) || strings.Contains(err.Error(), file) {
 		return err
 	}
-	return fmt.Errorf("%w: %s: %s", ErrStoreDamaged, file, strings.TrimPrefix(err.Error(), ErrStoreDamaged.Error()+": "))
+	return &namedError{msg: fmt.Sprintf("%v: %s: %s", ErrStoreDamaged, file, strings.TrimPrefix(err.Error(), ErrStoreDamaged.Error()+": ")), err: err}
 }
+
+// namedError is err (which errors.Is still finds) said otherwise.
+type namedError struct {
+	msg string
+	err error
+}
+
+func (e *namedError) Error() string { return e.msg }
+func (e *namedError) Unwrap() error { return e.err }
 
 // openRoot opens the root key opts names and makes its sealer, which the
 // caller closes.
@@ -411,20 +423,31 @@ func openStore(path string) (*bolt.Store, error) {
 // one), opens the audit log (resolving the change record a stop may have
 // left unresolved), reconciles the region and loads the credentials.
 func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, chainOf func(Account) (string, error)) (*Service, error) {
-	s := &Service{opts: opts, now: opts.Now, st: st, sealer: sl, keys: newKeyCache(), log: opts.Logger}
+	s := &Service{opts: opts, now: opts.Now, sealer: sl, keys: newKeyCache(), log: opts.Logger}
+	s.auth = store.Authenticate(st, sl, s.logBadRecord)
+	s.st = s.auth
 	if s.now == nil {
 		s.now = time.Now
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	var changeSeq uint64
+	// The root key first, read as stored: a root key that is not the
+	// store's says so, rather than that the meta does not verify.
 	err := st.View(context.Background(), func(r store.Reader) error {
 		m, err := r.Meta()
 		if err != nil {
 			return err
 		}
-		if err := checkRoot(sl, m, opts); err != nil {
+		return checkRoot(sl, m, opts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var changeSeq uint64
+	err = s.view(context.Background(), func(r store.Reader) error {
+		m, err := r.Meta() // verified: a v2 root check marks the store authenticated
+		if err != nil {
 			return err
 		}
 		s.account = Account{AccountID: m.AccountID, ProjectID: m.ProjectID}
@@ -435,24 +458,39 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, integrityDamage(err)
 	}
 	// The log first: a region move is a change, recorded with it.
 	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
 	if err != nil {
 		return nil, err
 	}
-	if s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion); err == nil {
-		s.creds, err = loadCredentials(context.Background(), st, sl, s.account, s.now)
+	// The region before the records' MACs (protect.go): an Open refused
+	// for its region writes nothing.
+	s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion)
+	if err == nil {
+		err = s.protectRecords()
+	}
+	if err == nil {
+		s.creds, err = loadCredentials(context.Background(), s.st, sl, s.account, s.now)
 	}
 	if err == nil {
 		err = s.loadServiceKeys(context.Background())
 	}
 	if err != nil {
 		s.audit.Close()
-		return nil, err
+		return nil, integrityDamage(err)
 	}
 	return s, nil
+}
+
+// integrityDamage is err, as ErrStoreDamaged too if a record failed its
+// integrity check (Open refuses the store: restore it from a backup).
+func integrityDamage(err error) error {
+	if errors.Is(err, store.ErrIntegrity) && !errors.Is(err, ErrStoreDamaged) {
+		return fmt.Errorf("%w: %w", ErrStoreDamaged, err)
+	}
+	return err
 }
 
 // auditOpenFile opens the audit log's files: a test seam (writes that

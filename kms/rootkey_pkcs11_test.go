@@ -5,6 +5,7 @@ package kms
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,37 @@ func TestPKCS11Rotation(t *testing.T) {
 	if _, err := s2.Decrypt(bg, s2.testCall(), &DecryptRequest{CiphertextBlob: r.CiphertextBlob}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestPKCS11TamperingRefused: with the root key in a token, the record MAC
+// key is derived inside it (sealer.NewWrapped); a writer of kms.db, who
+// has the file but not the token, re-enables a disabled key: refused.
+func TestPKCS11TamperingRefused(t *testing.T) {
+	uri, _ := softhsmtest.Object(t, "kms-tamper-"+time.Now().Format("150405.000"))
+	dir := t.TempDir()
+	opts := Options{DataDir: dir, RootKey: uri, PKCS11PIN: softhsmtest.PIN(t)}
+	if _, _, err := Init(opts); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustKey(t, s, "", "").KeyID
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if rep, err := CheckStore(bg, opts); err != nil || !rep.Authenticated {
+		t.Fatalf("CheckStore: %+v, %v", rep, err)
+	}
+	tamperRecord(t, dir, "keys", id, func(r map[string]any) { r["state"] = "Enabled" })
+	log := &logBuffer{}
+	opts.Logger = slog.New(slog.NewTextHandler(log, nil))
+	s, err = Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wantRefused(t, encryptWith(s, id), id, log)
 }

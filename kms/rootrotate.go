@@ -14,7 +14,8 @@ import (
 
 // Root-key rotation: every sealed value of the store (every version of
 // every key's material, every credential's secret, the root check) opened
-// under the store's root key and sealed under another, in ONE change: the
+// under the store's root key and sealed under another, and every record's
+// MAC (protect.go) made anew under the other, in ONE change: the
 // store commits under exactly one of the two keys whatever instant a crash
 // or a kill comes at (a bbolt transaction, a PostgreSQL transaction), and
 // the change's audit record commits with it (Service.change). Then the
@@ -155,6 +156,10 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 	prev := s.sealer
 	swapped := false
 	err = s.change(ctx, c, func(tx store.Txn) error {
+		// Every record is MACed anew under next as it is written; a read
+		// beside the change (changes run one at a time: none writes
+		// meanwhile) accepts a record under either key until the end.
+		s.auth.Rotating(prev, next)
 		m, err := tx.Meta()
 		if err != nil {
 			return err
@@ -178,6 +183,25 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 				return err
 			}
 			resp.Keys++
+		}
+		// Aliases hold nothing sealed, but their MACs are under the root
+		// key too.
+		var aliases []*store.Alias
+		for start := ""; ; {
+			page, err := tx.Aliases(start, 1000)
+			if err != nil {
+				return err
+			}
+			aliases = append(aliases, page...)
+			if len(page) < 1000 {
+				break
+			}
+			start = page[len(page)-1].Name + "\x00"
+		}
+		for _, a := range aliases {
+			if err := tx.PutAlias(a); err != nil {
+				return err
+			}
 		}
 		creds, err := tx.Credentials()
 		if err != nil {
@@ -211,6 +235,7 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 		return nil
 	})
 	if err != nil {
+		s.auth.SetKey(prev)
 		if swapped {
 			s.sealer = prev
 		}
@@ -222,6 +247,7 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 		}
 		return nil, err
 	}
+	s.auth.SetKey(next)
 	// What was cached holds records sealed under the old key.
 	s.keys.dropAll()
 	prev.Close()
@@ -245,7 +271,7 @@ func resealError(what string, err error) error {
 // says: after a root-key rotation, what the old key sealed is in the
 // freed pages.
 func (s *Service) compactNow(ctx context.Context, requestID string) (bool, error) {
-	if _, ok := s.st.(store.Compacter); !ok {
+	if _, ok := s.auth.Unwrap().(store.Compacter); !ok {
 		return false, nil
 	}
 	s.shredPending.Store(true)

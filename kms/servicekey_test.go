@@ -109,6 +109,7 @@ func TestServiceKeyMadeAtFirstOpen(t *testing.T) {
 			return err
 		}
 		m.ServiceKeys = nil
+		asLegacy(t, s.opts, m)
 		return tx.PutMeta(m)
 	})
 	st.Close()

@@ -86,7 +86,7 @@ func within(t testing.TB, since time.Time, bound time.Duration, what string, ok 
 	}
 }
 
-func roundTrips(s *Service) uint64 { return s.st.(*postgres.Store).RoundTrips() }
+func roundTrips(s *Service) uint64 { return s.auth.Unwrap().(*postgres.Store).RoundTrips() }
 
 // blobVersion is the key material version a ciphertext blob names.
 func blobVersion(b []byte) uint32 { return binary.BigEndian.Uint32(b[17:21]) }

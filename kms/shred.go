@@ -32,7 +32,7 @@ func (s *Service) shred(ctx context.Context, requestID string) error {
 // compact is shred's compaction, its record saying why (after "the store
 // was rewritten with its live records alone, ").
 func (s *Service) compact(ctx context.Context, requestID, why string) error {
-	cp, ok := s.st.(store.Compacter)
+	cp, ok := s.auth.Unwrap().(store.Compacter)
 	if !ok || !s.shredPending.Load() {
 		return nil
 	}

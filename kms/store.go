@@ -103,3 +103,14 @@ func asKMSError(err error) error {
 	}
 	return internal(err)
 }
+
+// A record that fails its integrity check (package store, mac.go) is an
+// internal error whose message names it and says the database was changed
+// outside attestkms (internal, errors.go): the record is never used, and
+// the Authenticated store has logged it (logBadRecord).
+
+// logBadRecord is the Authenticated store's onBad: an ERROR line for every
+// record refused.
+func (s *Service) logBadRecord(err error) {
+	s.log.Error("refusing a record that fails its integrity check: the database was changed outside attestkms", "err", err)
+}

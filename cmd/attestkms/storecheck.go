@@ -18,7 +18,9 @@ shared store is read while its nodes run): bbolt's own consistency check of
 every page of kms.db, then every record — the meta and the root key's check,
 every key (every version of its material opens under the root key and is
 material of its spec), every alias (it names a key the store holds), every
-credential (its secret opens). Nothing is written.
+credential (its secret opens), and every record's MAC under the root key
+(each record that fails it is named: the database was changed outside
+attestkms). Nothing is written.
 
 Prints a summary (records per kind) and exits 0, or names the first bad
 record (or page) and exits 1: then restore the store from a backup. A
@@ -88,7 +90,11 @@ func checkStore(ctx context.Context, opts kms.Options, name string, w io.Writer)
 	if rep.Pages {
 		pages = "every page consistent (bbolt's check)"
 	}
-	_, err = fmt.Fprintf(w, "store %s: sound: %s; %d keys (%d materials), %d aliases, %d credentials: every record decodes and opens under the root key\n",
-		name, pages, rep.Keys, rep.Materials, rep.Aliases, rep.Credentials)
+	auth := "every record's MAC verifies"
+	if !rep.Authenticated {
+		auth = "its records are not authenticated yet (a store made before records were: the next server start MACs them)"
+	}
+	_, err = fmt.Fprintf(w, "store %s: sound: %s; %d keys (%d materials), %d aliases, %d credentials: every record decodes and opens under the root key; %s\n",
+		name, pages, rep.Keys, rep.Materials, rep.Aliases, rep.Credentials, auth)
 	return err
 }

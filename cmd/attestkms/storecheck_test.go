@@ -182,7 +182,9 @@ func TestDamagedStore(t *testing.T) {
 		{"zero-length", func([]byte) []byte { return nil }, "an empty file"},
 		{"not bbolt", func(b []byte) []byte { return bytes.Repeat([]byte("not a database "), 3000) }, "invalid database"},
 		{"a record's JSON", flipAll(t, `{"access_key_id"`, 0), `stored credentials`},
-		{"a sealed secret", flipAll(t, `","sealed_secret":"`, 25), `does not open under the root key`},
+		// A changed sealed secret fails the record's MAC, which is checked
+		// first (kms/protect.go).
+		{"a sealed secret", flipAll(t, `","sealed_secret":"`, 25), `fails its integrity check`},
 		{"a page's type", pageOf(t, `"sealed_secret"`, func(h []byte) { h[8], h[9] = 0x77, 0x77 }), "store damaged"},
 		{"a page's count", pageOf(t, `"sealed_secret"`, func(h []byte) { h[10], h[11] = 0xff, 0x7f }), "store damaged"},
 		{"a meta page", func(b []byte) []byte { b[4096+40] ^= 0xff; b[40] ^= 0xff; return b }, "store damaged"},

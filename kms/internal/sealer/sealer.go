@@ -87,6 +87,7 @@ type Sealer struct {
 	aead   cipher.AEAD // a root key in memory: its derived sealing key
 	wrap   KeyWrapper  // a device root key: wraps every value's data key
 	backup []byte      // the backup MAC key (BackupMAC)
+	record []byte      // the record MAC key (RecordMAC)
 }
 
 // New returns a Sealer for a 32-byte root key in memory. It does not keep
@@ -104,26 +105,36 @@ func New(rootKey []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
+	rk, err := hkdf.Key(sha256.New, rootKey, nil, recordMACLabel, 32)
+	if err != nil {
+		return nil, err
+	}
 	aead, err := newGCM(k)
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead, backup: mk}, nil
+	return &Sealer{aead: aead, backup: mk, record: rk}, nil
 }
 
 // NewWrapped returns a Sealer whose root key is w's, in its device. It asks
-// the device once, for the backup MAC key (so a device that is not there
-// fails here); the Sealer owns w and Close closes it.
+// the device twice, for the backup MAC key and the record MAC key (so a
+// device that is not there fails here); the Sealer owns w and Close closes
+// it.
 func NewWrapped(w KeyWrapper) (*Sealer, error) {
-	mk, err := w.DeriveKey(backupMACLabel)
-	if err != nil {
-		return nil, err
+	var keys [2][]byte
+	for i, label := range []string{backupMACLabel, recordMACLabel} {
+		k, err := w.DeriveKey(label)
+		if err == nil && len(k) != RootKeySize {
+			clear(k)
+			err = fmt.Errorf("%w: %s derived a key of %d bytes", ErrUnavailable, w.Describe(), len(k))
+		}
+		if err != nil {
+			clear(keys[0])
+			return nil, err
+		}
+		keys[i] = k
 	}
-	if len(mk) != RootKeySize {
-		clear(mk)
-		return nil, fmt.Errorf("%w: %s derived a key of %d bytes", ErrUnavailable, w.Describe(), len(mk))
-	}
-	return &Sealer{wrap: w, backup: mk}, nil
+	return &Sealer{wrap: w, backup: keys[0], record: keys[1]}, nil
 }
 
 // Wrapped reports whether the root key is a device's (NewWrapped).
@@ -136,6 +147,7 @@ func (s *Sealer) Close() error {
 		return nil
 	}
 	clear(s.backup)
+	clear(s.record)
 	if s.wrap != nil {
 		return s.wrap.Close()
 	}
@@ -153,6 +165,19 @@ const backupMACLabel = "attestkms v1 backup mac"
 // itself, nor a sealing key.
 func (s *Sealer) BackupMAC() hash.Hash {
 	return hmac.New(sha256.New, s.backup)
+}
+
+// recordMACLabel is the HKDF info (or device derivation label) of the
+// record MAC key, which authenticates every record of the store (package
+// store, mac.go): distinct from the sealing and backup MAC keys.
+const recordMACLabel = "attestkms v1 record mac"
+
+// RecordMAC is a new HMAC-SHA-256 under the record MAC key, derived from
+// the root key as the backup MAC key is, with label "attestkms v1 record
+// mac": held in memory (a device root key derives it once, in NewWrapped),
+// so that authenticating a record costs no call to the device.
+func (s *Sealer) RecordMAC() hash.Hash {
+	return hmac.New(sha256.New, s.record)
 }
 
 func newGCM(k []byte) (cipher.AEAD, error) {

@@ -191,6 +191,30 @@ func TestWrapped(t *testing.T) {
 	if !bytes.Equal(m1.Sum(nil), m2.Sum(nil)) || bytes.Equal(m1.Sum(nil), m3.Sum(nil)) {
 		t.Fatal("backup MAC keys do not follow the device's key")
 	}
+	// So is the record MAC key, another than the backup MAC key.
+	r1, r2, r3 := s.RecordMAC(), s2.RecordMAC(), otherDev.RecordMAC()
+	for _, m := range []hash.Hash{r1, r2, r3} {
+		m.Write([]byte("backup"))
+	}
+	if !bytes.Equal(r1.Sum(nil), r2.Sum(nil)) || bytes.Equal(r1.Sum(nil), r3.Sum(nil)) || bytes.Equal(r1.Sum(nil), m1.Sum(nil)) {
+		t.Fatal("record MAC keys do not follow the device's key, or are the backup MAC key")
+	}
+}
+
+// TestRecordMACKey: a root key in memory derives a record MAC key of its
+// own (neither the backup MAC key nor another root key's), which Close
+// zeroes.
+func TestRecordMACKey(t *testing.T) {
+	a, _ := New(bytes.Repeat([]byte{1}, RootKeySize))
+	b, _ := New(bytes.Repeat([]byte{2}, RootKeySize))
+	sum := func(h hash.Hash) []byte { h.Write([]byte("x")); return h.Sum(nil) }
+	if bytes.Equal(sum(a.RecordMAC()), sum(a.BackupMAC())) || bytes.Equal(sum(a.RecordMAC()), sum(b.RecordMAC())) {
+		t.Fatal("the record MAC key is not its own")
+	}
+	a.Close()
+	if !bytes.Equal(a.record, make([]byte, RootKeySize)) {
+		t.Fatal("Close left the record MAC key")
+	}
 }
 
 // swapWrapped is a's value with b's wrapped data key.

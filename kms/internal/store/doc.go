@@ -34,6 +34,28 @@
 // must not log records (the sealed values are safe, the policies and tags
 // may not be the operator's to leak).
 //
+// # Records are authenticated
+//
+// Sealing keeps secrets from whoever reads the database, not the rest of a
+// record from whoever writes it. So every record carries a MAC (mac.go):
+// HMAC-SHA-256 under a key derived from the root key, over a canonical
+// encoding of every stored field; Version and MAC themselves excepted.
+// An implementation keeps the MAC with the record, as any other field
+// (bbolt: the record's "mac" member, the meta's "mac" key; PostgreSQL: the
+// record's JSON, and meta.mac), and never computes or checks it: kms goes
+// through Authenticated (authenticated.go), which MACs every write and
+// verifies every read, and refuses a record that fails (ErrIntegrity,
+// naming it). A store whose root check is v2 (seal.go) requires a MAC on
+// every record; a store made before (v1) is MACed whole by kms in one
+// change, which seals the v2 check (kms/protect.go). The mark is sealed, so
+// a writer without the root key cannot clear it.
+//
+// What a MAC does not stop: a record put back to an older version of
+// itself (its MAC was valid then), a record deleted, the whole store (or
+// its v1 root check, from before the migration) rolled back to a copy.
+// Stopping them needs a store-wide counter or a Merkle root of the records
+// in a sealed value, changed by every change: not done (docs/rootkey.md).
+//
 // # Transactions
 //
 // View runs a function in a read-only transaction that sees one snapshot

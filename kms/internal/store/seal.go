@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -61,26 +62,59 @@ func ResealServiceKeys(from, to *sealer.Sealer, m *Meta) error {
 // Init makes: it always has the admin permission (kms).
 const RootCredentialName = "admin"
 
-var rootCheckValue = []byte("attestkms root key check v1")
+// The root check's values. v1: a store made before records were
+// authenticated (or not yet migrated: kms MACs every record and moves it
+// to v2 in one change, the first time it opens it for writing). v2: every
+// record of the store carries a MAC, and one without is refused. The mark
+// is inside a sealed value so that a database writer, who cannot seal,
+// cannot clear it to have kms MAC the writer's records as legacy ones; it
+// can only put back a v1 check it kept from before the migration (package
+// doc, "Records are authenticated").
+var (
+	rootCheckV1 = []byte("attestkms root key check v1")
+	rootCheckV2 = []byte("attestkms root key check v2: records authenticated")
+)
 
 // ErrRootKey: the root key does not open the store's root check.
 var ErrRootKey = errors.New("store: the root key does not open this store")
 
-// SealRootCheck is a new Meta.RootCheck for the root key of sl.
+// SealRootCheck is a new Meta.RootCheck for the root key of sl, marking a
+// store whose records are all authenticated (v2).
 func SealRootCheck(sl *sealer.Sealer) ([]byte, error) {
-	return sl.Seal(purposeRootCheck, nil, rootCheckValue)
+	return sl.Seal(purposeRootCheck, nil, rootCheckV2)
+}
+
+// SealRootCheckV1 is the root check attestkms wrote before records were
+// authenticated: for tests that make such a store.
+func SealRootCheckV1(sl *sealer.Sealer) ([]byte, error) {
+	return sl.Seal(purposeRootCheck, nil, rootCheckV1)
 }
 
 // CheckRoot reports whether sl's root key is the one m's RootCheck was
 // sealed under (ErrRootKey if not).
 func CheckRoot(sl *sealer.Sealer, m *Meta) error {
-	if _, err := sl.Open(purposeRootCheck, nil, m.RootCheck); err != nil {
+	_, err := RootCheckVersion(sl, m)
+	return err
+}
+
+// RootCheckVersion is the version of m's root check under sl's root key:
+// 1 (records not authenticated yet) or 2 (every record authenticated);
+// ErrRootKey if it does not open, or opens to neither.
+func RootCheckVersion(sl *sealer.Sealer, m *Meta) (int, error) {
+	pt, err := sl.Open(purposeRootCheck, nil, m.RootCheck)
+	if err != nil {
 		if errors.Is(err, sealer.ErrUnavailable) {
-			return err
+			return 0, err
 		}
-		return ErrRootKey
+		return 0, ErrRootKey
 	}
-	return nil
+	switch {
+	case bytes.Equal(pt, rootCheckV1):
+		return 1, nil
+	case bytes.Equal(pt, rootCheckV2):
+		return 2, nil
+	}
+	return 0, ErrRootKey
 }
 
 // materialAAD binds a material to its key and version.

@@ -157,6 +157,9 @@ type Meta struct {
 	// "service-keys"); nil in a store made before answers were signed
 	// (kms generates a key on the first Open that can write).
 	ServiceKeys []byte
+	// MAC authenticates the fields above under the root key (mac.go);
+	// nil in a store made before records were authenticated.
+	MAC []byte
 }
 
 // Key is a key as stored: its attributes, its policy and tags, and every
@@ -181,6 +184,9 @@ type Key struct {
 	// last is the current one. A key has at least one.
 	Materials []Material `json:"materials"`
 	PublicKey []byte     `json:"public_key,omitempty"` // DER SubjectPublicKeyInfo of asymmetric keys
+	// MAC authenticates every field above under the root key (mac.go);
+	// absent in a record made before records were authenticated.
+	MAC []byte `json:"mac,omitempty"`
 
 	// Version identifies the record's state (package doc, "Versions"); it
 	// is not part of the record's encoding.
@@ -211,6 +217,7 @@ type Alias struct {
 	KeyID     string    `json:"key_id"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	MAC       []byte    `json:"mac,omitempty"` // as Key's
 
 	Version uint64 `json:"-"` // as Key's
 }
@@ -227,6 +234,7 @@ type Credential struct {
 	IdentityPolicy string     `json:"identity_policy,omitempty"`
 	ExpiresAt      *time.Time `json:"expires_at,omitempty"`
 	Sealed         []byte     `json:"sealed_secret"`
+	MAC            []byte     `json:"mac,omitempty"` // as Key's
 
 	Version uint64 `json:"-"` // as Key's
 }

@@ -4,9 +4,11 @@
 // The file's format is the one attestkms has always written, which an
 // existing data directory keeps (compat_test.go opens a store the code
 // before this package made, byte for byte): four buckets, "meta" (account_id,
-// project_id, schema "1", region, root_check, audit_change_seq), "keys" (by
-// key id), "aliases" (by alias/NAME) and "credentials" (by access key id),
-// each record the JSON of its store type. Nothing is added to it: a record's
+// project_id, schema "1", region, root_check, service_keys, mac,
+// audit_change_seq), "keys" (by key id), "aliases" (by alias/NAME) and
+// "credentials" (by access key id), each record the JSON of its store type
+// (with its "mac" member once records are authenticated, package store's
+// mac.go: an older attestkms ignores it). Nothing else is added: a record's
 // Version is bbolt's own transaction id (below), which bbolt keeps in its
 // meta pages.
 //
@@ -69,6 +71,7 @@ var (
 	metaRegion         = []byte("region")           // absent in stores made before it
 	metaServiceKeys    = []byte("service_keys")     // absent in stores made before it
 	metaAuditChangeSeq = []byte("audit_change_seq") // absent until the first change
+	metaMAC            = []byte("mac")              // the meta's MAC: absent in stores made before it
 )
 
 // schemaVersion is the format's version, in meta "schema".
@@ -550,6 +553,7 @@ func (t *txn) Meta() (*store.Meta, error) {
 		RootCheck: append([]byte(nil), m.Get(metaRootCheck)...),
 		// nil when absent: a store made before answers were signed.
 		ServiceKeys: bytes.Clone(m.Get(metaServiceKeys)),
+		MAC:         bytes.Clone(m.Get(metaMAC)),
 	}, nil
 }
 
@@ -672,6 +676,13 @@ func (t *txn) PutMeta(m *store.Meta) error {
 			return err
 		}
 	} else if err := b.Put(metaServiceKeys, m.ServiceKeys); err != nil {
+		return err
+	}
+	if len(m.MAC) == 0 {
+		if err := b.Delete(metaMAC); err != nil {
+			return err
+		}
+	} else if err := b.Put(metaMAC, m.MAC); err != nil {
 		return err
 	}
 	if m.Region == "" {

@@ -52,13 +52,13 @@ const (
 		ON CONFLICT DO NOTHING RETURNING version`
 	sqlDeleteCredential = `DELETE FROM credentials WHERE access_key_id = $1`
 
-	sqlMeta = `SELECT account_id, project_id, region, root_check, service_keys FROM meta`
+	sqlMeta = `SELECT account_id, project_id, region, root_check, service_keys, mac FROM meta`
 	// In an Update the meta row is locked, as a key's is: two nodes that
 	// read-modify-write it (a service key made at first open, a region
 	// recorded) take turns, the second reading what the first committed.
 	sqlMetaForUpdate = sqlMeta + ` FOR UPDATE`
-	sqlPutMeta       = `INSERT INTO meta (account_id, project_id, region, root_check, service_keys) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (one) DO UPDATE SET account_id = $1, project_id = $2, region = $3, root_check = $4, service_keys = $5`
+	sqlPutMeta       = `INSERT INTO meta (account_id, project_id, region, root_check, service_keys, mac) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (one) DO UPDATE SET account_id = $1, project_id = $2, region = $3, root_check = $4, service_keys = $5, mac = $6`
 
 	sqlAuditChangeSeq    = `SELECT seq FROM audit_chains WHERE chain = $1`
 	sqlSetAuditChangeSeq = `INSERT INTO audit_chains (chain, seq) VALUES ($1, $2)
@@ -246,7 +246,7 @@ func (t *txn) Meta() (*store.Meta, error) {
 		sql = sqlMetaForUpdate
 	}
 	var m store.Meta
-	if _, err := t.row(sql, nil, &m.AccountID, &m.ProjectID, &m.Region, &m.RootCheck, &m.ServiceKeys); err != nil {
+	if _, err := t.row(sql, nil, &m.AccountID, &m.ProjectID, &m.Region, &m.RootCheck, &m.ServiceKeys, &m.MAC); err != nil {
 		return nil, err
 	}
 	return &m, nil
@@ -339,7 +339,12 @@ func (t *txn) PutMeta(m *store.Meta) error {
 	if len(m.ServiceKeys) > 0 {
 		sk = m.ServiceKeys
 	}
-	_, err := t.each(sqlPutMeta, []any{m.AccountID, m.ProjectID, m.Region, rc, sk}, nil)
+	// No MAC is NULL (a store made before records were authenticated).
+	var mac []byte
+	if len(m.MAC) > 0 {
+		mac = m.MAC
+	}
+	_, err := t.each(sqlPutMeta, []any{m.AccountID, m.ProjectID, m.Region, rc, sk, mac}, nil)
 	return err
 }
 

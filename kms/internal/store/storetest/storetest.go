@@ -74,7 +74,7 @@ func at(sec int) time.Time {
 
 func ptime(sec int) *time.Time { t := at(sec); return &t }
 
-var testMeta0 = store.Meta{AccountID: "123456789012", ProjectID: "0123456789abcdef0123456789abcdef", Region: "eu-west-1", RootCheck: []byte("sealed root check"), ServiceKeys: []byte("sealed service keys")}
+var testMeta0 = store.Meta{AccountID: "123456789012", ProjectID: "0123456789abcdef0123456789abcdef", Region: "eu-west-1", RootCheck: []byte("sealed root check"), ServiceKeys: []byte("sealed service keys"), MAC: []byte("meta mac")}
 
 // newStore is f.New with its meta written.
 func newStore(t *testing.T, f Factory) store.Store {
@@ -117,17 +117,18 @@ func sampleKey(n int) *store.Key {
 			{Version: 2, ID: "02", CreatedAt: at(4), RotationType: "ON_DEMAND", Sealed: []byte{4, 5, 6}},
 		},
 		PublicKey: []byte{0x30, 0x59},
+		MAC:       []byte("key mac"),
 	}
 }
 
 func sampleAlias(name string, keyID string) *store.Alias {
-	return &store.Alias{Name: name, KeyID: keyID, CreatedAt: at(5), UpdatedAt: at(6)}
+	return &store.Alias{Name: name, KeyID: keyID, CreatedAt: at(5), UpdatedAt: at(6), MAC: []byte("alias mac")}
 }
 
 func sampleCredential(id, name string) *store.Credential {
 	return &store.Credential{
 		AccessKeyID: id, Name: name, CreatedAt: at(7), Admin: true,
-		IdentityPolicy: `{"Statement":[]}`, ExpiresAt: ptime(8), Sealed: []byte{9, 9, 9},
+		IdentityPolicy: `{"Statement":[]}`, ExpiresAt: ptime(8), Sealed: []byte{9, 9, 9}, MAC: []byte("credential mac"),
 	}
 }
 

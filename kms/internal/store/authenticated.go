@@ -1,0 +1,369 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+)
+
+// Authenticated is a Store whose every record is authenticated (mac.go):
+// each write sets the record's MAC under the root key, each read verifies
+// it, in this one place, so that no path of kms can forget. It is what kms
+// reads and writes through; the store under it (Unwrap) is for what is
+// not about records (Watcher, Compacter).
+//
+// A record whose MAC does not verify is an *IntegrityError (ErrIntegrity)
+// for the read that met it: Get of that record, or a list that holds it.
+// A record without a MAC is one too once the store is marked authenticated
+// (the root check v2, seal.go: Authenticated learns it from the meta, which
+// it reads before anything else, and it never forgets); before, in a store
+// made by an older attestkms and not yet migrated, it is read as it is.
+type Authenticated struct {
+	st    Store
+	keys  atomic.Pointer[macKeys]
+	req   atomic.Bool
+	known atomic.Bool // a meta was verified: req says what the store is
+	onBad func(error)
+
+	mu sync.Mutex
+	v2 []byte // a root check known to be v2, so that it is opened once
+}
+
+// macKeys are the root keys records are MACed under (write) and verified
+// under (accept: write, and during a root-key rotation the other one too).
+type macKeys struct {
+	write  *sealer.Sealer
+	accept []*sealer.Sealer
+}
+
+// Authenticate is st with its records authenticated under sl's root key.
+// onBad, if not nil, is called with every record refused (kms logs it).
+func Authenticate(st Store, sl *sealer.Sealer, onBad func(error)) *Authenticated {
+	a := &Authenticated{st: st, onBad: onBad}
+	a.SetKey(sl)
+	return a
+}
+
+// AuthenticateTxn is tx with what it writes MACed under sl's root key (a
+// store's first transaction, Create's; a restore's). Its reads verify
+// every record as a store marked authenticated does.
+func AuthenticateTxn(tx Txn, sl *sealer.Sealer) Txn {
+	a := Authenticate(nil, sl, nil)
+	a.req.Store(true)
+	a.known.Store(true)
+	return authTxn{authReader{tx, a}, tx}
+}
+
+// Unwrap is the store under a.
+func (a *Authenticated) Unwrap() Store { return a.st }
+
+// SetKey makes sl's root key the one records are MACed and verified under.
+func (a *Authenticated) SetKey(sl *sealer.Sealer) {
+	a.keys.Store(&macKeys{write: sl, accept: []*sealer.Sealer{sl}})
+}
+
+// Rotating MACs what is written from now on under next, and accepts a
+// record MACed under cur or next, until SetKey: while a root-key rotation
+// moves the store from one to the other in one transaction, what a read
+// running beside it sees is under either.
+func (a *Authenticated) Rotating(cur, next *sealer.Sealer) {
+	a.keys.Store(&macKeys{write: next, accept: []*sealer.Sealer{cur, next}})
+}
+
+// Require marks the store authenticated: from now on a record without a
+// MAC is refused. kms calls it once it has MACed every record of a store
+// made before (and Authenticated calls it on reading a v2 root check).
+func (a *Authenticated) Require() { a.req.Store(true) }
+
+// Required reports whether every record must carry a MAC.
+func (a *Authenticated) Required() bool { return a.req.Load() }
+
+func (a *Authenticated) bad(err error) error {
+	var ie *IntegrityError
+	if a.onBad != nil && errors.As(err, &ie) {
+		a.onBad(err)
+	}
+	return err
+}
+
+// verify checks rec's MAC.
+func (a *Authenticated) verify(rec authenticated) error {
+	k := a.keys.Load()
+	return a.bad(VerifyMAC(rec, a.req.Load(), k.accept...))
+}
+
+// verifyMeta checks the meta's root check (ErrRootKey if none of the
+// accepted root keys opens it) and its MAC: a meta whose root check is v2
+// marks the store authenticated, and must have a valid MAC itself.
+func (a *Authenticated) verifyMeta(m *Meta) error {
+	k := a.keys.Load()
+	a.mu.Lock()
+	known := a.v2 != nil && bytes.Equal(a.v2, m.RootCheck)
+	a.mu.Unlock()
+	if !known {
+		var err error
+		v := 0
+		for _, sl := range k.accept {
+			if v, err = RootCheckVersion(sl, m); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if v == 2 {
+			a.mu.Lock()
+			a.v2 = bytes.Clone(m.RootCheck)
+			a.mu.Unlock()
+			a.req.Store(true)
+		}
+	}
+	if err := a.verify(m); err != nil {
+		return err
+	}
+	a.known.Store(true)
+	return nil
+}
+
+// learn reads and verifies the meta through r if no meta was yet, so that
+// no record is read before a knows whether the store requires MACs.
+func (a *Authenticated) learn(r Reader) error {
+	if a.known.Load() {
+		return nil
+	}
+	_, err := authReader{r, a}.Meta()
+	return err
+}
+
+func (a *Authenticated) set(rec authenticated) {
+	SetMAC(a.keys.Load().write, rec)
+}
+
+// View is Store's View, its reads verified.
+func (a *Authenticated) View(ctx context.Context, fn func(Reader) error) error {
+	return a.st.View(ctx, func(r Reader) error {
+		if err := a.learn(r); err != nil {
+			return err
+		}
+		return fn(authReader{r, a})
+	})
+}
+
+// Update is Store's Update, its writes MACed and its reads verified.
+func (a *Authenticated) Update(ctx context.Context, fn func(Txn) error) error {
+	return a.st.Update(ctx, func(tx Txn) error {
+		if err := a.learn(tx); err != nil {
+			return err
+		}
+		return fn(authTxn{authReader{tx, a}, tx})
+	})
+}
+
+// learnOutside is learn in a View of its own, for the reads outside one.
+func (a *Authenticated) learnOutside(ctx context.Context) error {
+	if a.known.Load() {
+		return nil
+	}
+	return a.View(ctx, func(Reader) error { return nil })
+}
+
+// Key is Store's Key, verified.
+func (a *Authenticated) Key(ctx context.Context, id string) (*Key, error) {
+	if err := a.learnOutside(ctx); err != nil {
+		return nil, err
+	}
+	k, err := a.st.Key(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.verify(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// Alias is Store's Alias, verified.
+func (a *Authenticated) Alias(ctx context.Context, name string) (*Alias, error) {
+	if err := a.learnOutside(ctx); err != nil {
+		return nil, err
+	}
+	al, err := a.st.Alias(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.verify(al); err != nil {
+		return nil, err
+	}
+	return al, nil
+}
+
+// TryLock is Store's.
+func (a *Authenticated) TryLock(ctx context.Context, name string) (func(), error) {
+	return a.st.TryLock(ctx, name)
+}
+
+// Close closes the store under a.
+func (a *Authenticated) Close() error { return a.st.Close() }
+
+type authReader struct {
+	r Reader
+	a *Authenticated
+}
+
+func verifyAll[T authenticated](a *Authenticated, recs []T, err error) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if err := a.verify(r); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
+func verifyOne[T authenticated](a *Authenticated, rec T, err error) (T, error) {
+	var zero T
+	if err != nil {
+		return zero, err
+	}
+	if err := a.verify(rec); err != nil {
+		return zero, err
+	}
+	return rec, nil
+}
+
+func (r authReader) Meta() (*Meta, error) {
+	m, err := r.r.Meta()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.a.verifyMeta(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (r authReader) AuditChangeSeq(chain string) (uint64, error) { return r.r.AuditChangeSeq(chain) }
+
+func (r authReader) Key(id string) (*Key, error) {
+	k, err := r.r.Key(id)
+	return verifyOne(r.a, k, err)
+}
+
+func (r authReader) Keys(start string, limit int) ([]*Key, error) {
+	ks, err := r.r.Keys(start, limit)
+	return verifyAll(r.a, ks, err)
+}
+
+func (r authReader) Alias(name string) (*Alias, error) {
+	al, err := r.r.Alias(name)
+	return verifyOne(r.a, al, err)
+}
+
+func (r authReader) Aliases(start string, limit int) ([]*Alias, error) {
+	as, err := r.r.Aliases(start, limit)
+	return verifyAll(r.a, as, err)
+}
+
+func (r authReader) AliasesOf(keyID string) ([]*Alias, error) {
+	as, err := r.r.AliasesOf(keyID)
+	return verifyAll(r.a, as, err)
+}
+
+func (r authReader) Credential(accessKeyID string) (*Credential, error) {
+	c, err := r.r.Credential(accessKeyID)
+	return verifyOne(r.a, c, err)
+}
+
+func (r authReader) Credentials() ([]*Credential, error) {
+	cs, err := r.r.Credentials()
+	return verifyAll(r.a, cs, err)
+}
+
+// credentialsSkipping is every credential whose MAC verifies, and an
+// error for each that does not.
+func (r authReader) credentialsSkipping() ([]*Credential, []error, error) {
+	cs, err := r.r.Credentials()
+	if err != nil {
+		return nil, nil, err
+	}
+	var good []*Credential
+	var bad []error
+	for _, c := range cs {
+		if err := r.a.verify(c); err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		good = append(good, c)
+	}
+	return good, bad, nil
+}
+
+// AuthenticCredentials is every credential of r whose MAC verifies, and
+// an *IntegrityError for each that does not (r an Authenticated store's
+// reader; any other's credentials are all returned): a node loads the
+// credentials it can trust and refuses the others, rather than none.
+func AuthenticCredentials(r Reader) (good []*Credential, bad []error, err error) {
+	if ar, ok := r.(authReader); ok {
+		return ar.credentialsSkipping()
+	}
+	good, err = r.Credentials()
+	return good, nil, err
+}
+
+type authTxn struct {
+	authReader
+	tx Txn
+}
+
+func (t authTxn) PutMeta(m *Meta) error {
+	t.a.set(m)
+	return t.tx.PutMeta(m)
+}
+
+func (t authTxn) SetAuditChangeSeq(chain string, seq uint64) error {
+	return t.tx.SetAuditChangeSeq(chain, seq)
+}
+
+func (t authTxn) CreateKey(k *Key) error {
+	t.a.set(k)
+	return t.tx.CreateKey(k)
+}
+
+func (t authTxn) PutKey(k *Key) error {
+	t.a.set(k)
+	return t.tx.PutKey(k)
+}
+
+func (t authTxn) DeleteKey(id string) error { return t.tx.DeleteKey(id) }
+
+func (t authTxn) CreateAlias(al *Alias) error {
+	t.a.set(al)
+	return t.tx.CreateAlias(al)
+}
+
+func (t authTxn) PutAlias(al *Alias) error {
+	t.a.set(al)
+	return t.tx.PutAlias(al)
+}
+
+func (t authTxn) DeleteAlias(name string) error { return t.tx.DeleteAlias(name) }
+
+func (t authTxn) CreateCredential(c *Credential) error {
+	t.a.set(c)
+	return t.tx.CreateCredential(c)
+}
+
+func (t authTxn) DeleteCredential(accessKeyID string) error {
+	return t.tx.DeleteCredential(accessKeyID)
+}
+
+var (
+	_ Store = (*Authenticated)(nil)
+	_ Txn   = authTxn{}
+)
