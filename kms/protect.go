@@ -49,22 +49,9 @@ func (s *Service) protectRecords() error {
 				return err
 			}
 		}
-		var aliases []*store.Alias
-		for start := ""; ; {
-			page, err := tx.Aliases(start, 1000)
-			if err != nil {
-				return err
-			}
-			aliases = append(aliases, page...)
-			if len(page) < 1000 {
-				break
-			}
-			start = page[len(page)-1].Name + "\x00"
-		}
-		for _, a := range aliases {
-			if err := tx.PutAlias(a); err != nil {
-				return err
-			}
+		nAliases, err := rewriteAliases(tx)
+		if err != nil {
+			return err
 		}
 		creds, err := tx.Credentials()
 		if err != nil {
@@ -84,7 +71,7 @@ func (s *Service) protectRecords() error {
 		if err := tx.PutMeta(m); err != nil {
 			return err
 		}
-		c.op.message = fmt.Sprintf("every record of the store is authenticated under the root key from now on (a store made before records were): MACed %d keys, %d aliases, %d credentials and the meta", len(keys), len(aliases), len(creds))
+		c.op.message = fmt.Sprintf("every record of the store is authenticated under the root key from now on (a store made before records were): MACed %d keys, %d aliases, %d credentials and the meta", len(keys), nAliases, len(creds))
 		return nil
 	})
 	if errors.Is(err, errProtected) {
@@ -95,4 +82,28 @@ func (s *Service) protectRecords() error {
 	}
 	s.auth.Require()
 	return nil
+}
+
+// rewriteAliases writes every alias of tx again as it is, and says how
+// many: the Authenticated store MACs them under the key it writes with now
+// (ProtectRecords, a root-key rotation).
+func rewriteAliases(tx store.Txn) (int, error) {
+	var aliases []*store.Alias
+	for start := ""; ; {
+		page, err := tx.Aliases(start, 1000)
+		if err != nil {
+			return 0, err
+		}
+		aliases = append(aliases, page...)
+		if len(page) < 1000 {
+			break
+		}
+		start = page[len(page)-1].Name + "\x00"
+	}
+	for _, a := range aliases {
+		if err := tx.PutAlias(a); err != nil {
+			return 0, err
+		}
+	}
+	return len(aliases), nil
 }

@@ -186,22 +186,8 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 		}
 		// Aliases hold nothing sealed, but their MACs are under the root
 		// key too.
-		var aliases []*store.Alias
-		for start := ""; ; {
-			page, err := tx.Aliases(start, 1000)
-			if err != nil {
-				return err
-			}
-			aliases = append(aliases, page...)
-			if len(page) < 1000 {
-				break
-			}
-			start = page[len(page)-1].Name + "\x00"
-		}
-		for _, a := range aliases {
-			if err := tx.PutAlias(a); err != nil {
-				return err
-			}
+		if _, err := rewriteAliases(tx); err != nil {
+			return err
 		}
 		creds, err := tx.Credentials()
 		if err != nil {
