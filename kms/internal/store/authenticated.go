@@ -28,6 +28,11 @@ type Authenticated struct {
 	req   atomic.Bool
 	known atomic.Bool // a meta was verified: req says what the store is
 	onBad func(error)
+	// use is held for reading while a record is MACed or verified with
+	// keys, for writing by SetKey: once SetKey returns, no MAC is being
+	// computed under the keys it replaced, which the caller may then zero
+	// (a root-key rotation closes the old sealer).
+	use sync.RWMutex
 
 	mu sync.Mutex
 	v2 []byte // a root check known to be v2, so that it is opened once
@@ -63,7 +68,9 @@ func (a *Authenticated) Unwrap() Store { return a.st }
 
 // SetKey makes sl's root key the one records are MACed and verified under.
 func (a *Authenticated) SetKey(sl *sealer.Sealer) {
+	a.use.Lock()
 	a.keys.Store(&macKeys{write: sl, accept: []*sealer.Sealer{sl}})
+	a.use.Unlock()
 }
 
 // Rotating MACs what is written from now on under next, and accepts a
@@ -92,26 +99,30 @@ func (a *Authenticated) bad(err error) error {
 
 // verify checks rec's MAC.
 func (a *Authenticated) verify(rec authenticated) error {
+	a.use.RLock()
 	k := a.keys.Load()
-	return a.bad(VerifyMAC(rec, a.req.Load(), k.accept...))
+	err := VerifyMAC(rec, a.req.Load(), k.accept...)
+	a.use.RUnlock()
+	return a.bad(err)
 }
 
 // verifyMeta checks the meta's root check (ErrRootKey if none of the
 // accepted root keys opens it) and its MAC: a meta whose root check is v2
 // marks the store authenticated, and must have a valid MAC itself.
 func (a *Authenticated) verifyMeta(m *Meta) error {
-	k := a.keys.Load()
 	a.mu.Lock()
 	known := a.v2 != nil && bytes.Equal(a.v2, m.RootCheck)
 	a.mu.Unlock()
 	if !known {
 		var err error
 		v := 0
-		for _, sl := range k.accept {
+		a.use.RLock() // the sealers are not closed meanwhile (SetKey)
+		for _, sl := range a.keys.Load().accept {
 			if v, err = RootCheckVersion(sl, m); err == nil {
 				break
 			}
 		}
+		a.use.RUnlock()
 		if err != nil {
 			return err
 		}
@@ -140,7 +151,9 @@ func (a *Authenticated) learn(r Reader) error {
 }
 
 func (a *Authenticated) set(rec authenticated) {
+	a.use.RLock()
 	SetMAC(a.keys.Load().write, rec)
+	a.use.RUnlock()
 }
 
 // View is Store's View, its reads verified.
