@@ -547,7 +547,7 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 	}
 	res := &RestoreResult{Header: p.header}
 	if opts.Live != "" {
-		if err := compareLive(opts.Live, p, res); err != nil {
+		if err := compareLive(opts.Live, p, sl, res); err != nil {
 			return nil, fmt.Errorf("--live %s: %w", opts.Live, err)
 		}
 	}
@@ -648,17 +648,22 @@ func checkEmpty(dir string) error {
 	return nil
 }
 
-// compareLive reads the keys of the live store in dir (read-only; it
-// needs no root key) and compares them with the backup's.
-func compareLive(dir string, p *parsedBackup, res *RestoreResult) error {
+// compareLive reads the keys of the live store in dir (read-only) and
+// compares them with the backup's. Its records are verified under sl, the
+// root key the backup opens under (the Authenticated store): the report
+// decides whether to restore, so a database writer's planted or changed
+// key records must not shape it; a live store under another root key is
+// refused (restore without --live then).
+func compareLive(dir string, p *parsedBackup, sl *sealer.Sealer, res *RestoreResult) error {
 	path := filepath.Join(dir, dbFile)
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("%w: %s", ErrNotInitialised, dir)
 	}
-	st, err := openReadOnly(path)
+	raw, err := openReadOnly(path)
 	if err != nil {
 		return err
 	}
+	st := store.Authenticate(raw, sl, nil)
 	defer st.Close()
 	live := map[string]string{}
 	err = st.View(context.Background(), func(r store.Reader) error {

@@ -258,6 +258,13 @@ func TestRestoreListsResurrectedKeys(t *testing.T) {
 	if len(res.LiveOnly) != 1 || res.LiveOnly[0] != later {
 		t.Fatalf("LiveOnly = %v, want [%s]", res.LiveOnly, later)
 	}
+	// A database writer's change to the live store does not shape the
+	// report that decides whether to restore: the live records are
+	// verified, and a changed one refuses the comparison.
+	tamperRecord(t, live, "keys", disabled, func(rec map[string]any) { rec["state"] = string(Enabled) })
+	if _, err := Restore(RestoreOptions{DataDir: filepath.Join(t.TempDir(), "r2"), RootKeyFile: filepath.Join(live, rootKeyFile), Live: live}, resp.Backup); !errors.Is(err, store.ErrIntegrity) {
+		t.Fatalf("a tampered live store compared: %v", err)
+	}
 }
 
 func BenchmarkBackup(b *testing.B) {

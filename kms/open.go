@@ -147,6 +147,7 @@ func remnants(opts Options) []string {
 		}
 		add(filepath.Join(opts.DataDir, AdminCredentialFile))
 		add(filepath.Join(opts.DataDir, nodeFile))
+		add(filepath.Join(opts.DataDir, protectedMarker))
 	}
 	add(opts.auditPath())
 	if rotated, _ := filepath.Glob(opts.auditPath() + ".[0-9]*"); len(rotated) > 0 {
@@ -469,6 +470,9 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	// for its region writes nothing.
 	s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion)
 	if err == nil {
+		err = s.checkProtectedMarker(opts.DataDir)
+	}
+	if err == nil {
 		err = s.protectRecords()
 	}
 	if err == nil {
@@ -476,6 +480,10 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	}
 	if err == nil {
 		err = s.loadServiceKeys(context.Background())
+	}
+	if err == nil {
+		// Last: an Open refused for anything writes no marker.
+		err = markProtected(opts.DataDir)
 	}
 	if err != nil {
 		s.audit.Close()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
@@ -106,4 +108,43 @@ func rewriteAliases(tx store.Txn) (int, error) {
 		}
 	}
 	return len(aliases), nil
+}
+
+// protectedMarker is the file, in a data directory (an embedded store's,
+// or a node's of a shared store), that says this directory has opened the
+// store with its records authenticated. It lives outside the database:
+// a database writer who kept an old root check (v1: a backup's meta, a
+// dump, a value read once before the upgrade) could put it back, strip the
+// MACs of records it changed, and have the next Open's ProtectRecords MAC
+// its changes. A directory with the marker refuses a v1 store instead.
+const protectedMarker = "records-authenticated"
+
+// checkProtectedMarker refuses a store whose records are not authenticated
+// (its root check v1) if dataDir has opened it authenticated before.
+func (s *Service) checkProtectedMarker(dataDir string) error {
+	if dataDir == "" || s.auth.Required() {
+		return nil
+	}
+	p := filepath.Join(dataDir, protectedMarker)
+	if _, err := os.Stat(p); err != nil {
+		return nil // never authenticated here: a store to protect
+	}
+	return fmt.Errorf("%w: %s says this data directory opened the store with its records authenticated, and the store's root check is now one from before (v1): a database writer put back an old value, to have records it changed MACed by this Open; nothing was written. Restore the store from a backup, then rotate the root key (every old value stops opening)", ErrStoreDamaged, p)
+}
+
+// markProtected writes dataDir's marker once the store is authenticated
+// (nothing without a data directory, or if it is there).
+func markProtected(dataDir string) error {
+	if dataDir == "" {
+		return nil
+	}
+	p := filepath.Join(dataDir, protectedMarker)
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	err := writeFileSync(p, []byte("this directory opened its store with every record authenticated (docs/rootkey.md): a store whose root check is older is refused\n"), 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	return err
 }

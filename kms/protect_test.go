@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,6 +37,11 @@ func asLegacy(t testing.TB, opts Options, m *store.Meta) {
 		t.Fatal(err)
 	}
 	m.MAC = nil
+	// An older attestkms left no marker in its data directory: without
+	// this, the directory that opened the store would (rightly) refuse it.
+	if opts.DataDir != "" {
+		os.Remove(filepath.Join(opts.DataDir, protectedMarker))
+	}
 }
 
 // tamperRecord edits the JSON of record k of bucket in dir's kms.db as a

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -196,6 +197,9 @@ func (a *Authenticated) Key(ctx context.Context, id string) (*Key, error) {
 	if err := a.verify(k); err != nil {
 		return nil, err
 	}
+	if k.ID != id {
+		return nil, authReader{a: a}.misplaced(k, fmt.Sprintf("as key %q", id))
+	}
 	return k, nil
 }
 
@@ -210,6 +214,9 @@ func (a *Authenticated) Alias(ctx context.Context, name string) (*Alias, error) 
 	}
 	if err := a.verify(al); err != nil {
 		return nil, err
+	}
+	if al.Name != name {
+		return nil, authReader{a: a}.misplaced(al, fmt.Sprintf("as alias %q", name))
 	}
 	return al, nil
 }
@@ -263,39 +270,113 @@ func (r authReader) Meta() (*Meta, error) {
 
 func (r authReader) AuditChangeSeq(chain string) (uint64, error) { return r.r.AuditChangeSeq(chain) }
 
+// A record's MAC covers its own fields, not where the store keeps it: a
+// writer could copy a genuine record, MAC and all, under another key id,
+// alias name or access key id (bbolt keeps each record under a bucket key
+// of its own; PostgreSQL's aliases carry the key they name in a column of
+// their own), so that a request for one is answered with another's record
+// and policy. So every read also checks that each record is where it was
+// asked for: a Get's record is the one asked for, a list's records come in
+// strictly increasing order from start (a copy under another name shows as
+// a repeat or a record out of place), AliasesOf's name that key.
+
+// misplaced is the IntegrityError of rec found where it does not belong.
+func (r authReader) misplaced(rec authenticated, where string) error {
+	return r.a.bad(&IntegrityError{Record: rec.describe(), Reason: "it is stored " + where})
+}
+
 func (r authReader) Key(id string) (*Key, error) {
 	k, err := r.r.Key(id)
-	return verifyOne(r.a, k, err)
+	k, err = verifyOne(r.a, k, err)
+	if err == nil && k.ID != id {
+		return nil, r.misplaced(k, fmt.Sprintf("as key %q", id))
+	}
+	return k, err
 }
 
 func (r authReader) Keys(start string, limit int) ([]*Key, error) {
 	ks, err := r.r.Keys(start, limit)
-	return verifyAll(r.a, ks, err)
+	ks, err = verifyAll(r.a, ks, err)
+	if err == nil {
+		err = r.inOrder(len(ks), start, func(i int) (string, authenticated) { return ks[i].ID, ks[i] })
+	}
+	if err != nil {
+		return nil, err
+	}
+	return ks, nil
 }
 
 func (r authReader) Alias(name string) (*Alias, error) {
 	al, err := r.r.Alias(name)
-	return verifyOne(r.a, al, err)
+	al, err = verifyOne(r.a, al, err)
+	if err == nil && al.Name != name {
+		return nil, r.misplaced(al, fmt.Sprintf("as alias %q", name))
+	}
+	return al, err
 }
 
 func (r authReader) Aliases(start string, limit int) ([]*Alias, error) {
 	as, err := r.r.Aliases(start, limit)
-	return verifyAll(r.a, as, err)
+	as, err = verifyAll(r.a, as, err)
+	if err == nil {
+		err = r.inOrder(len(as), start, func(i int) (string, authenticated) { return as[i].Name, as[i] })
+	}
+	if err != nil {
+		return nil, err
+	}
+	return as, nil
 }
 
 func (r authReader) AliasesOf(keyID string) ([]*Alias, error) {
 	as, err := r.r.AliasesOf(keyID)
-	return verifyAll(r.a, as, err)
+	as, err = verifyAll(r.a, as, err)
+	if err == nil {
+		err = r.inOrder(len(as), "", func(i int) (string, authenticated) { return as[i].Name, as[i] })
+	}
+	for _, a := range as {
+		if err == nil && a.KeyID != keyID {
+			err = r.misplaced(a, fmt.Sprintf("among the aliases of key %q", keyID))
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return as, nil
 }
 
 func (r authReader) Credential(accessKeyID string) (*Credential, error) {
 	c, err := r.r.Credential(accessKeyID)
-	return verifyOne(r.a, c, err)
+	c, err = verifyOne(r.a, c, err)
+	if err == nil && c.AccessKeyID != accessKeyID {
+		return nil, r.misplaced(c, fmt.Sprintf("as access key %q", accessKeyID))
+	}
+	return c, err
 }
 
 func (r authReader) Credentials() ([]*Credential, error) {
 	cs, err := r.r.Credentials()
-	return verifyAll(r.a, cs, err)
+	cs, err = verifyAll(r.a, cs, err)
+	if err == nil {
+		err = r.inOrder(len(cs), "", func(i int) (string, authenticated) { return cs[i].AccessKeyID, cs[i] })
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// inOrder refuses a list whose records' names (name(i)) are not strictly
+// increasing from start.
+func (r authReader) inOrder(n int, start string, name func(int) (string, authenticated)) error {
+	prev, first := start, true
+	for i := range n {
+		id, rec := name(i)
+		if id < prev || !first && id == prev {
+			return r.misplaced(rec, fmt.Sprintf("out of place (after %q)", prev))
+		}
+		prev, first = id, false
+	}
+	return nil
 }
 
 // credentialsSkipping is every credential whose MAC verifies, and an
@@ -307,7 +388,17 @@ func (r authReader) credentialsSkipping() ([]*Credential, []error, error) {
 	}
 	var good []*Credential
 	var bad []error
+	seen := map[string]int{}
 	for _, c := range cs {
+		seen[c.AccessKeyID]++
+	}
+	for _, c := range cs {
+		if seen[c.AccessKeyID] > 1 {
+			// A copy under another access key: which is the
+			// credential's own cannot be told; neither is trusted.
+			bad = append(bad, r.misplaced(c, "more than once"))
+			continue
+		}
 		if err := r.a.verify(c); err != nil {
 			bad = append(bad, err)
 			continue

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/attestkms/attestkms/kms/internal/sealer"
 )
@@ -67,8 +69,30 @@ type authenticated interface {
 type macEncoder struct{ b []byte }
 
 func (e *macEncoder) str(s string) {
+	s = asStored(s)
 	e.b = binary.BigEndian.AppendUint64(e.b, uint64(len(s)))
 	e.b = append(e.b, s...)
+}
+
+// asStored is s as a record's JSON gives it back: encoding/json writes
+// each byte that is not valid UTF-8 as U+FFFD, so a string that held one
+// is read back changed, and its MAC must be of what is read, or the record
+// would be refused as changed outside attestkms.
+func asStored(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func (e *macEncoder) bytes(b []byte) {

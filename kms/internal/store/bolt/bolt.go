@@ -504,17 +504,6 @@ func newTxn(tx *bbolt.Tx) *txn {
 	return &txn{tx: tx, rev: id, wrote: id}
 }
 
-func (t *txn) get(bucket []byte, k string, v any) (bool, error) {
-	raw := t.tx.Bucket(bucket).Get([]byte(k))
-	if raw == nil {
-		return false, nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return false, badRecord(bucket, []byte(k), err)
-	}
-	return true, nil
-}
-
 func (t *txn) put(bucket []byte, k string, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -528,20 +517,40 @@ func (t *txn) exists(bucket []byte, k string) bool {
 }
 
 // page decodes up to limit records of bucket from start on.
-func page[T any](t *txn, bucket []byte, start string, limit int, version func(*T)) ([]*T, error) {
+func page[T any](t *txn, bucket []byte, start string, limit int, own func(*T) string, version func(*T)) ([]*T, error) {
 	var out []*T
 	c := t.tx.Bucket(bucket).Cursor()
 	k, v := c.Seek([]byte(start))
 	for ; k != nil && len(out) < limit; k, v = c.Next() {
-		r := new(T)
-		if err := json.Unmarshal(v, r); err != nil {
-			return nil, badRecord(bucket, k, err)
+		r, err := decode(bucket, k, v, own)
+		if err != nil {
+			return nil, err
 		}
 		version(r)
 		out = append(out, r)
 	}
 	return out, nil
 }
+
+// decode is the record v of bucket key k: damaged if it does not parse, or
+// if it is another key's record (its own id, own(r), is not k), as the
+// PostgreSQL store refuses a row holding another's: a record copied in the
+// file under another key is refused, not served as that key's — its MAC
+// covers its fields, not where it is kept.
+func decode[T any](bucket, k, v []byte, own func(*T) string) (*T, error) {
+	r := new(T)
+	if err := json.Unmarshal(v, r); err != nil {
+		return nil, badRecord(bucket, k, err)
+	}
+	if id := own(r); id != string(k) {
+		return nil, badRecord(bucket, k, fmt.Errorf("it holds the record of %q", id))
+	}
+	return r, nil
+}
+
+func keyID(k *store.Key) string              { return k.ID }
+func aliasName(a *store.Alias) string        { return a.Name }
+func accessKeyID(c *store.Credential) string { return c.AccessKeyID }
 
 // Meta is store.Reader's Meta.
 func (t *txn) Meta() (*store.Meta, error) {
@@ -581,36 +590,40 @@ func (t *txn) AuditChangeSeq(chain string) (uint64, error) {
 
 // Key is store.Reader's Key.
 func (t *txn) Key(id string) (*store.Key, error) {
-	var k store.Key
-	if found, err := t.get(bucketKeys, id, &k); err != nil {
-		return nil, err
-	} else if !found {
+	raw := t.tx.Bucket(bucketKeys).Get([]byte(id))
+	if raw == nil {
 		return nil, store.ErrNotFound
 	}
+	k, err := decode(bucketKeys, []byte(id), raw, keyID)
+	if err != nil {
+		return nil, err
+	}
 	k.Version = t.rev
-	return &k, nil
+	return k, nil
 }
 
 // Keys is store.Reader's Keys.
 func (t *txn) Keys(start string, limit int) ([]*store.Key, error) {
-	return page(t, bucketKeys, start, limit, func(k *store.Key) { k.Version = t.rev })
+	return page(t, bucketKeys, start, limit, keyID, func(k *store.Key) { k.Version = t.rev })
 }
 
 // Alias is store.Reader's Alias.
 func (t *txn) Alias(name string) (*store.Alias, error) {
-	var a store.Alias
-	if found, err := t.get(bucketAliases, name, &a); err != nil {
-		return nil, err
-	} else if !found {
+	raw := t.tx.Bucket(bucketAliases).Get([]byte(name))
+	if raw == nil {
 		return nil, store.ErrNotFound
 	}
+	a, err := decode(bucketAliases, []byte(name), raw, aliasName)
+	if err != nil {
+		return nil, err
+	}
 	a.Version = t.rev
-	return &a, nil
+	return a, nil
 }
 
 // Aliases is store.Reader's Aliases.
 func (t *txn) Aliases(start string, limit int) ([]*store.Alias, error) {
-	return page(t, bucketAliases, start, limit, func(a *store.Alias) { a.Version = t.rev })
+	return page(t, bucketAliases, start, limit, aliasName, func(a *store.Alias) { a.Version = t.rev })
 }
 
 // AliasesOf is store.Reader's AliasesOf. The bucket is keyed by name, so it
@@ -618,14 +631,13 @@ func (t *txn) Aliases(start string, limit int) ([]*store.Alias, error) {
 func (t *txn) AliasesOf(keyID string) ([]*store.Alias, error) {
 	var out []*store.Alias
 	err := t.tx.Bucket(bucketAliases).ForEach(func(k, v []byte) error {
-		// Only the key id decides; the rest is decoded for a match alone.
-		var a store.Alias
-		if err := json.Unmarshal(v, &a); err != nil {
-			return badRecord(bucketAliases, k, err)
+		a, err := decode(bucketAliases, k, v, aliasName)
+		if err != nil {
+			return err
 		}
 		if a.KeyID == keyID {
 			a.Version = t.rev
-			out = append(out, &a)
+			out = append(out, a)
 		}
 		return nil
 	})
@@ -633,27 +645,29 @@ func (t *txn) AliasesOf(keyID string) ([]*store.Alias, error) {
 }
 
 // Credential is store.Reader's Credential.
-func (t *txn) Credential(accessKeyID string) (*store.Credential, error) {
-	var c store.Credential
-	if found, err := t.get(bucketCredentials, accessKeyID, &c); err != nil {
-		return nil, err
-	} else if !found {
+func (t *txn) Credential(id string) (*store.Credential, error) {
+	raw := t.tx.Bucket(bucketCredentials).Get([]byte(id))
+	if raw == nil {
 		return nil, store.ErrNotFound
 	}
+	c, err := decode(bucketCredentials, []byte(id), raw, accessKeyID)
+	if err != nil {
+		return nil, err
+	}
 	c.Version = t.rev
-	return &c, nil
+	return c, nil
 }
 
 // Credentials is store.Reader's Credentials.
 func (t *txn) Credentials() ([]*store.Credential, error) {
 	var out []*store.Credential
 	err := t.tx.Bucket(bucketCredentials).ForEach(func(k, v []byte) error {
-		var c store.Credential
-		if err := json.Unmarshal(v, &c); err != nil {
-			return badRecord(bucketCredentials, k, err)
+		c, err := decode(bucketCredentials, k, v, accessKeyID)
+		if err != nil {
+			return err
 		}
 		c.Version = t.rev
-		out = append(out, &c)
+		out = append(out, c)
 		return nil
 	})
 	return out, err
