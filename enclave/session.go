@@ -2,6 +2,7 @@ package enclave
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -46,7 +47,15 @@ type recipientJSON struct {
 }
 
 func (s *Session) recipient() (*recipientJSON, error) {
-	doc, err := s.Attestor.Attest(s.Key.der, nil, nil)
+	// A fresh nonce in every document: no two requests carry the same
+	// one, whatever the TEE's clock resolution, so an answer signed over
+	// one request's document and body never verifies for another's
+	// (docs/answers.md); the audit log records it.
+	nonce := make([]byte, 16)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	doc, err := s.Attestor.Attest(s.Key.der, nonce, nil)
 	if err != nil {
 		return nil, err
 	}

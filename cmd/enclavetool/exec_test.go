@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -94,7 +95,9 @@ func TestExecAttestorEndToEnd(t *testing.T) {
 		if keyArgs[1] == "mlkem768x25519" && len(stdin) != 32 {
 			t.Errorf("mlkem768x25519: the program was given %d bytes, not the key's SHA-256", len(stdin))
 		}
-		if env, _ := os.ReadFile(filepath.Join(dir, "env")); string(env) != "ATTESTKMS_NONCE=\nATTESTKMS_USER_DATA=\n" {
+		// Every request's document gets a fresh 16-byte nonce (hex), no
+		// user data.
+		if env, _ := os.ReadFile(filepath.Join(dir, "env")); !regexp.MustCompile(`\AATTESTKMS_NONCE=[0-9a-f]{32}\nATTESTKMS_USER_DATA=\n\z`).Match(env) {
 			t.Errorf("the program's environment: %q", env)
 		}
 	}
