@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestkms/attestkms/kms/internal/store"
 	bbolt "go.etcd.io/bbolt"
 )
 
@@ -243,5 +244,33 @@ func TestTamperNonUTF8Description(t *testing.T) {
 	defer s.Close()
 	if err := encryptWith(s, k.KeyID); err != nil {
 		t.Errorf("the key is refused after a reopen: %v", err)
+	}
+}
+
+// TestTamperedKeyDoesNotStopMaintenance: a key record a database writer
+// changed is refused (and counted) by maintenance, which still destroys
+// the other keys whose deletion date passed.
+func TestTamperedKeyDoesNotStopMaintenance(t *testing.T) {
+	s, clk := newTestService(t)
+	doomed := mustKey(t, s, "", "").KeyID
+	tampered := mustKey(t, s, "", "").KeyID
+	if _, err := s.ScheduleKeyDeletion(bg, s.testCall(), &ScheduleKeyDeletionRequest{KeyID: doomed, PendingWindowInDays: 7}); err != nil {
+		t.Fatal(err)
+	}
+	dir := s.opts.DataDir
+	s.Close()
+	tamperRecord(t, dir, "keys", tampered, func(rec map[string]any) { rec["description"] = "changed by hand" })
+	s2, err := Open(Options{DataDir: dir, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	clk.add(8 * 24 * time.Hour)
+	r, err := s2.Admin().Maintain(bg)
+	if err != nil || r.Destroyed != 1 || r.Refused != 1 {
+		t.Fatalf("Maintain = %+v, %v; want the doomed key destroyed and the tampered one refused", r, err)
+	}
+	if _, err := s2.st.Key(bg, doomed); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the doomed key is still there: %v", err)
 	}
 }

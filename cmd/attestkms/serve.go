@@ -338,6 +338,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 			// Shutting down: what is left waits for the next start.
 		case err != nil:
 			logger.Error("maintenance failed", "err", err)
+		case r.Refused > 0:
+			logger.Error("maintenance left alone key records that fail their integrity check (each logged above): the database was changed outside attestkms", "keys_destroyed", r.Destroyed, "keys_rotated", r.Rotated, "keys_refused", r.Refused)
 		case r.Destroyed+r.Rotated > 0:
 			logger.Info("maintenance", "keys_destroyed", r.Destroyed, "keys_rotated", r.Rotated)
 		}

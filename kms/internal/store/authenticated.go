@@ -408,6 +408,40 @@ func (r authReader) credentialsSkipping() ([]*Credential, []error, error) {
 	return good, bad, nil
 }
 
+// AuthenticKeys is up to limit keys of r from start on (as Keys), those
+// whose MAC verifies in good and an *IntegrityError for each that does not
+// in bad, and next, the id to start the following page at ("" after the
+// last): a pass over every key (maintenance) goes on past a key a
+// database writer changed, refusing only that one. A page with a record
+// out of place is an error, as Keys (r an Authenticated store's reader;
+// any other's keys are all good).
+func AuthenticKeys(r Reader, start string, limit int) (good []*Key, bad []error, next string, err error) {
+	ar, ok := r.(authReader)
+	if !ok {
+		ar = authReader{r: r}
+	}
+	ks, err := ar.r.Keys(start, limit)
+	if err == nil && ar.a != nil {
+		err = ar.inOrder(len(ks), start, func(i int) (string, authenticated) { return ks[i].ID, ks[i] })
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if len(ks) == limit {
+		next = ks[len(ks)-1].ID + "\x00"
+	}
+	for _, k := range ks {
+		if ar.a != nil {
+			if err := ar.a.verify(k); err != nil {
+				bad = append(bad, err)
+				continue
+			}
+		}
+		good = append(good, k)
+	}
+	return good, bad, next, nil
+}
+
 // AuthenticCredentials is every credential of r whose MAC verifies, and
 // an *IntegrityError for each that does not (r an Authenticated store's
 // reader; any other's credentials are all returned): a node loads the
