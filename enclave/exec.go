@@ -39,7 +39,7 @@ import (
 //     is an error.
 //
 // The program is trusted as this process is: it is part of the measured
-// image, it inherits the environment (AWS_SECRET_ACCESS_KEY too, if set),
+// image, it inherits the environment but the AWS credential variables,
 // and attestkms believes only what the document's signature proves, so a
 // wrong document is refused there, not here.
 type Exec struct {
@@ -76,7 +76,7 @@ func (a Exec) Attest(publicKeyDER, nonce, userData []byte) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, a.Path, a.Args...)
 	// Appended last, ours win over any the parent has (os/exec keeps the
 	// last of duplicates).
-	cmd.Env = append(os.Environ(), "ATTESTKMS_NONCE="+hex.EncodeToString(nonce), "ATTESTKMS_USER_DATA="+hex.EncodeToString(userData))
+	cmd.Env = append(withoutCredentials(os.Environ()), "ATTESTKMS_NONCE="+hex.EncodeToString(nonce), "ATTESTKMS_USER_DATA="+hex.EncodeToString(userData))
 	cmd.Stdin = bytes.NewReader(publicKeyDER)
 	// One byte more than a document may have says it was too long, and
 	// kills the program (cancel), which would otherwise block on its pipe.
@@ -141,4 +141,20 @@ func (b *headBuffer) text() string {
 		s += " …"
 	}
 	return s
+}
+
+// withoutCredentials is env less the AWS credential variables: the program
+// makes a document and needs no secret of ours (its errors, quoted, would
+// otherwise be one place a secret could surface).
+func withoutCredentials(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }

@@ -64,8 +64,9 @@ and gives it the public key and the --sim-* options, nothing secret.
 
 In a TEE with no attestor here (a Huawei QingTian enclave, whose QTSM is
 reached through libqtsm), --attestor exec:PROGRAM runs a program of yours
-that asks the device: the public key to bind on its standard input (DER),
-ATTESTKMS_NONCE and ATTESTKMS_USER_DATA (hex) in its environment, the
+that asks the device: the public key to bind on its standard input (DER,
+or with --key-type mlkem768x25519 the key's 32-byte SHA-256), a fresh
+ATTESTKMS_NONCE to bind and ATTESTKMS_USER_DATA (hex) in its environment, the
 document on its standard output; "enclavetool COMMAND --help" and
 docs/vsock.md give the contract.
 
