@@ -27,7 +27,6 @@ import (
 	"crypto/hpke"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -85,8 +84,7 @@ func NewKeyOfType(typ string, bits int) (*Key, error) {
 			return nil, err
 		}
 		pub := priv.PublicKey().Bytes()
-		sum := sha256.Sum256(pub)
-		return &Key{hpke: priv, alg: recipient.AlgHPKEMLKEM768X25519, der: sum[:], pub: pub}, nil
+		return &Key{hpke: priv, alg: recipient.AlgHPKEMLKEM768X25519, der: recipient.MLKEMKeyDigest(pub), pub: pub}, nil
 	}
 	return nil, fmt.Errorf("key type %q: use %s, %s or %s", typ, KeyTypeRSA, KeyTypeP256, KeyTypeMLKEM768X25519)
 }

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/hpke"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -169,7 +168,7 @@ func hpkeKey(claims *attest.Claims, r *Recipient) (hpke.PublicKey, error) {
 		if claims.KeyType != attest.KeyTypeDigest {
 			return nil, errorf(ErrInvalidRecipient, "Recipient: the attestation document binds an %s key, not the SHA-256 of an ML-KEM-768+X25519 key, so it cannot receive a secret with %s; use %s", keyTypeOf(claims), alg, hpkeAlgFor(claims))
 		}
-		if h := sha256.Sum256(r.PublicKey); !bytes.Equal(h[:], claims.PublicKeyDER) {
+		if !bytes.Equal(recipient.MLKEMKeyDigest(r.PublicKey), claims.PublicKeyDER) {
 			return nil, errorf(ErrInvalidRecipient, "Recipient: the attestation document does not bind Recipient.PublicKey: its public_key is not the SHA-256 of that key")
 		}
 		b = r.PublicKey
