@@ -25,11 +25,11 @@ type Session struct {
 	// ServiceKeys are the fingerprints (answer.Fingerprint) of the service
 	// keys this enclave trusts, built into its measured image: every answer
 	// must then carry a signature by one of them over this request's
-	// document, the operation, the key and the answer's fields
+	// document and body, the operation, the key and the answer's fields
 	// (docs/answers.md), or it is refused before it is unwrapped. Nil checks
-	// nothing, as before answers were signed — and leaves the enclave open
-	// to its host answering in the service's place with a key the host
-	// chose: set it.
+	// no signature (only checkAnswer's consistency) — and leaves the enclave
+	// open to its host answering in the service's place with a key the
+	// host chose: set it.
 	ServiceKeys []string
 }
 

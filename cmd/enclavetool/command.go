@@ -81,6 +81,12 @@ func runCommand(c *command, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if c.calls && sess.ServiceKeys == nil {
+		// Not an error (tests and the quick starts run without it), but
+		// never silent: without it the host can answer in attestkms's
+		// place with a key of its choosing (docs/answers.md).
+		fmt.Fprintln(stderr, "enclavetool: warning: no --service-key: attestkms's answers are not authenticated, and the enclave's host could substitute a key it chose; pin the service key (attestkms service-key) in the enclave image")
+	}
 	if o.keepCiphertext != "" {
 		sess.KeepCiphertext = keepCiphertexts(o.keepCiphertext, stderr)
 	}
