@@ -36,6 +36,11 @@ func execAttestor(mode string) int {
 			return 9
 		}
 		fmt.Printf("nonce=%s\nuser_data=%s\nstdin=%x\nargs=%q\n", os.Getenv("ATTESTKMS_NONCE"), os.Getenv("ATTESTKMS_USER_DATA"), in, os.Args[1:])
+		for _, v := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
+			if _, ok := os.LookupEnv(v); ok {
+				fmt.Printf("inherited %s\n", v)
+			}
+		}
 	case "fail":
 		fmt.Fprintln(os.Stderr, "qtsm_get_attestation: device busy (-16)")
 		return 3
@@ -87,6 +92,11 @@ func TestExecContract(t *testing.T) {
 	}
 	der := key.PublicKeyDER()
 	t.Setenv("ATTESTKMS_NONCE", "from-the-parent") // ours win
+	// The credential variables are not passed on (the echo mode says
+	// "inherited NAME" for each it sees).
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-program")
+	t.Setenv("AWS_SESSION_TOKEN", "token")
 	a := testExec(t, "echo")
 	doc, err := a.Attest(der, []byte{1, 2, 0xff}, []byte("user data"))
 	want := fmt.Sprintf("nonce=0102ff\nuser_data=%x\nstdin=%x\nargs=[]\n", "user data", der)
