@@ -53,9 +53,20 @@ func newAdminClient(f *credentialFlags) (*adminClient, error) {
 	if err != nil {
 		return nil, readError(fmt.Errorf("--credential: %w", err))
 	}
+	hc, err := endpointClient(f.caBundle)
+	if err != nil {
+		return nil, err
+	}
+	return &adminClient{endpoint: strings.TrimSuffix(f.endpoint, "/"), region: f.region, cred: cred, http: hc}, nil
+}
+
+// endpointClient is the HTTP client of a command that talks to a running
+// server: it trusts only the CAs of caBundle, a PEM file, if given (else
+// the system's roots).
+func endpointClient(caBundle string) (*http.Client, error) {
 	hc := &http.Client{Timeout: 30 * time.Second}
-	if f.caBundle != "" {
-		certs, err := pemfile.Certificates(f.caBundle)
+	if caBundle != "" {
+		certs, err := pemfile.Certificates(caBundle)
 		if err != nil {
 			return nil, readError(fmt.Errorf("--ca-bundle: %w", err))
 		}
@@ -65,7 +76,7 @@ func newAdminClient(f *credentialFlags) (*adminClient, error) {
 		}
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
-	return &adminClient{endpoint: strings.TrimSuffix(f.endpoint, "/"), region: f.region, cred: cred, http: hc}, nil
+	return hc, nil
 }
 
 // call sends op with in as its JSON body and decodes the answer into out.

@@ -19,7 +19,7 @@ import (
 
 const serviceKeyUsage = `Usage: attestkms service-key [--data-dir DIR] [--root-key SPEC]
        attestkms service-key --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key-file FILE
-       attestkms service-key --endpoint URL
+       attestkms service-key --endpoint URL [--ca-bundle PEM]
        attestkms service-key rotate [--grace-days N] …   (attestkms service-key rotate --help)
 
 Prints the service's answer-signing public key(s) (Ed25519), PEM, each after
@@ -31,8 +31,9 @@ server gives the same at GET /service-key (unauthenticated: it is public).
 An embedded store is read while no server holds it; a store made before
 answers were signed has no key until a server has opened it once. With
 --endpoint, the running server's GET /service-key is printed, checked to be
-Ed25519 public keys (fetch it over TLS, or on the server's own host: what an
-enclave pins must not come through the host it will run on).
+Ed25519 public keys; the URL must be https:// (verified against --ca-bundle
+or the system's roots) or a loopback address: what an enclave pins must not
+come over a path that can change it, nor through the host it will run on.
 
 Exit status: 0 printed, 1 failure (the store is in use, or has no key yet),
 2 usage, 3 unreadable input.
@@ -48,12 +49,24 @@ func runServiceKey(args []string, stdout, stderr io.Writer) error {
 	root.register(fs)
 	var sf storeFlags
 	sf.register(fs)
-	endpoint := fs.String("endpoint", "", "print the running server's GET /service-key instead: its `URL`")
+	endpoint := fs.String("endpoint", "", "print the running server's GET /service-key instead: its `URL` (https://, or a loopback address)")
+	caBundle := fs.String("ca-bundle", "", "with --endpoint: trust only the CAs in this PEM `file` for the server's TLS certificate")
 	if _, err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
 	if *endpoint != "" {
-		return fetchServiceKey(strings.TrimSuffix(*endpoint, "/")+"/service-key", stdout)
+		// What it prints is what enclave images pin: as rotate's.
+		if err := pinnableEndpoint(*endpoint); err != nil {
+			return err
+		}
+		hc, err := endpointClient(*caBundle)
+		if err != nil {
+			return err
+		}
+		return fetchServiceKey(hc, strings.TrimSuffix(*endpoint, "/")+"/service-key", stdout)
+	}
+	if *caBundle != "" {
+		return usageError("--ca-bundle goes with --endpoint")
 	}
 	if err := sf.check(); err != nil {
 		return err
@@ -84,8 +97,7 @@ func runServiceKey(args []string, stdout, stderr io.Writer) error {
 const maxServiceKeys = 64 << 10
 
 // fetchServiceKey prints url's service keys once they parse as such.
-func fetchServiceKey(url string, stdout io.Writer) error {
-	c := &http.Client{Timeout: 30 * time.Second}
+func fetchServiceKey(c *http.Client, url string, stdout io.Writer) error {
 	resp, err := c.Get(url)
 	if err != nil {
 		return err

@@ -214,3 +214,14 @@ func TestServiceKeyRotateCommand(t *testing.T) {
 		t.Fatalf("rotate with an unreadable PIN file: exit %d, %q", code, errs)
 	}
 }
+
+// TestServiceKeyEndpointPinnable: service-key --endpoint prints what
+// enclave images pin, so, as rotate, it refuses plain HTTP to another host.
+func TestServiceKeyEndpointPinnable(t *testing.T) {
+	if code, _, errs := runCmd("service-key", "--endpoint", "http://kms.example:8080"); code != 2 || !strings.Contains(errs, "plain HTTP to another host") {
+		t.Errorf("--endpoint http:// to another host: exit %d, %q", code, errs)
+	}
+	if code, _, errs := runCmd("service-key", "--ca-bundle", "ca.pem"); code != 2 || !strings.Contains(errs, "--ca-bundle goes with --endpoint") {
+		t.Errorf("--ca-bundle without --endpoint: exit %d, %q", code, errs)
+	}
+}
