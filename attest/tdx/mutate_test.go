@@ -113,7 +113,15 @@ func TestHostileLengths(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+			if err := checkLayout(e.Quote); err != nil {
+				t.Fatalf("the unedited quote's layout: %v", err)
+			}
 			edit(e.Quote)
+			// Refused by our own layout check, before go-tdx-guest parses
+			// (parseQuote's recover would hide a regression otherwise).
+			if err := checkLayout(e.Quote); err == nil {
+				t.Fatal("checkLayout passes the edited quote")
+			}
 			c, err := v.verify(e, simTime)
 			attesttest.CheckResult(t, c, err, attest.ErrMalformed)
 		})
