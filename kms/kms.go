@@ -109,6 +109,9 @@ func (s *Service) Close() error {
 	}
 	aerr := s.audit.Close()
 	s.keys.close()
+	if set := s.svcKeys.Load(); set != nil {
+		set.zero() // the answer-signing private keys
+	}
 	err := s.st.Close()
 	s.sealer.Close()
 	if s.unlockNode != nil {

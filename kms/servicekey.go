@@ -249,7 +249,8 @@ func (set *serviceKeys) extends(old *serviceKeys) bool {
 }
 
 // ServiceKeys are the service's published answer-signing keys, oldest
-// first: every key whose grace has not ended at now. The last signs.
+// first: every key whose grace has not ended at now. The oldest of them
+// signs (serviceKeys.signer), the newest once the others' grace ends.
 func (s *Service) ServiceKeys() []ServiceKey {
 	set := s.svcKeys.Load()
 	if set == nil {
@@ -363,8 +364,11 @@ const (
 
 // RotateServiceKey makes a new answer-signing key (the admin API). The
 // current keys keep signing and stay published until their grace ends
-// (GraceDays from now); the new key is published at once, and signs from
-// then on. Keys whose grace has ended are dropped from the set. On a shared
+// (GraceDays from now), so that enclaves pinning only them keep working;
+// the new key is published at once, and signs once their grace ends. Keys
+// whose grace has ended are dropped from the set. (A key that leaked
+// therefore signs through its grace: there is no revocation that drops it
+// at once — see the note on issue 15.) On a shared
 // store the other nodes follow: they read the new set when the meta's
 // change notification reaches them (followServiceKeys).
 func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
