@@ -116,7 +116,9 @@ func runTDXCollateral(args []string, stdout, stderr io.Writer) error {
 		problems = append(problems, "no root crl")
 	}
 	problems = appendRevoked(problems, c)
-	fmt.Fprintf(stdout, "current until %s\n", c.Until().UTC().Format(time.RFC3339))
+	if u := c.Until(); !u.IsZero() { // an empty directory holds nothing current
+		fmt.Fprintf(stdout, "current until %s\n", u.UTC().Format(time.RFC3339))
+	}
 	if len(problems) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%s", strings.Join(problems, "; "))}
 	}

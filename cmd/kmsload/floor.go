@@ -437,7 +437,9 @@ func sigv4Floor(bodyLen int) floorPart {
 }
 
 // answerFloor is the answer's signature: the hashes of the document, the
-// body and the wrap (CMS to RSA-3072: ≈600 bytes), one Ed25519 signature.
+// body and the wrap (≈600 bytes: the CMS wrap to an RSA-3072 key, attestsim's
+// default; docs/PERFORMANCE.md's in-process floor uses RSA-2048's ≈400), one
+// Ed25519 signature.
 func answerFloor(docLen, bodyLen int) floorPart {
 	doc, body, wrap, msg := make([]byte, docLen), make([]byte, bodyLen), make([]byte, 600), make([]byte, 300)
 	priv := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
