@@ -329,6 +329,9 @@ type trackedTxn struct {
 	w *writes
 }
 
+// UnwrapTxn is the transaction t tracks (store.TxnWrapper).
+func (t *trackedTxn) UnwrapTxn() store.Txn { return t.Txn }
+
 func (t *trackedTxn) PutKey(k *store.Key) error {
 	t.w.ids = append(t.w.ids, k.ID)
 	return t.Txn.PutKey(k)

@@ -46,3 +46,25 @@ func TestSharedTamperAliasKeyIDColumn(t *testing.T) {
 	r, err := b.ListAliases(bg, b.testCall(), &ListAliasesRequest{KeyID: secretKey.KeyID})
 	t.Logf("ListAliases(secret): %+v %v", r, err)
 }
+
+// TestSharedTamperedCredentialBlocksNoDeletion: a credential record a
+// database writer changed (refused, left out) does not stop the deletion
+// of another credential, nor count as an admin.
+func TestSharedTamperedCredentialBlocksNoDeletion(t *testing.T) {
+	cl := newCluster(t)
+	s := cl.node("a")
+	x := mustCredential(t, s, &CreateCredentialRequest{Name: "x"})
+	y := mustCredential(t, s, &CreateCredentialRequest{Name: "y"})
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, `UPDATE credentials SET record = convert_to(replace(convert_from(record, 'UTF8'), '"name":"y"', '"name":"z"'), 'UTF8') WHERE access_key_id = $1`, y.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: x.AccessKeyID}); err != nil {
+		t.Fatalf("deleting x beside a tampered y: %v", err)
+	}
+}

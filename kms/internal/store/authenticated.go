@@ -416,7 +416,7 @@ func (r authReader) credentialsSkipping() ([]*Credential, []error, error) {
 // out of place is an error, as Keys (r an Authenticated store's reader;
 // any other's keys are all good).
 func AuthenticKeys(r Reader, start string, limit int) (good []*Key, bad []error, next string, err error) {
-	ar, ok := r.(authReader)
+	ar, ok := asAuthReader(r)
 	if !ok {
 		ar = authReader{r: r}
 	}
@@ -447,7 +447,7 @@ func AuthenticKeys(r Reader, start string, limit int) (good []*Key, bad []error,
 // reader; any other's credentials are all returned): a node loads the
 // credentials it can trust and refuses the others, rather than none.
 func AuthenticCredentials(r Reader) (good []*Credential, bad []error, err error) {
-	if ar, ok := r.(authReader); ok {
+	if ar, ok := asAuthReader(r); ok {
 		return ar.credentialsSkipping()
 	}
 	good, err = r.Credentials()
@@ -505,3 +505,28 @@ var (
 	_ Store = (*Authenticated)(nil)
 	_ Txn   = authTxn{}
 )
+
+// asAuthReader is r's authReader if r is an Authenticated store's reader
+// or transaction (a View's or an Update's), possibly wrapped by a Txn that
+// says what it wraps (TxnWrapper).
+func asAuthReader(r Reader) (authReader, bool) {
+	for {
+		switch t := r.(type) {
+		case authReader:
+			return t, true
+		case authTxn:
+			return t.authReader, true
+		case TxnWrapper:
+			r = t.UnwrapTxn()
+			continue
+		}
+		return authReader{}, false
+	}
+}
+
+// TxnWrapper is a Txn around another (kms tracks what a change writes):
+// AuthenticKeys and AuthenticCredentials look through it.
+type TxnWrapper interface {
+	Txn
+	UnwrapTxn() Txn
+}
