@@ -144,6 +144,12 @@ func (s *Service) record(c *Call, err error) *audit.Record {
 	if err != nil {
 		r.Outcome = audit.Error
 		r.ErrorCode, r.Message = c.wireError(err)
+		var ie *store.IntegrityError
+		if errors.As(err, &ie) {
+			// The client was told only that a record failed (Message):
+			// the auditor is told which, and why.
+			r.Message += " (" + ie.Error() + ")"
+		}
 	}
 	return r
 }
