@@ -63,6 +63,11 @@ var (
 	// truncated file, a damaged page, a record that does not decode or
 	// open). Nothing was written.
 	ErrStoreDamaged = store.ErrDamaged
+	// ErrUnprotected: the store's records are not authenticated (a store
+	// made by an attestkms from before records were), and Open was not
+	// told to authenticate them (Options.ProtectRecords; attestkms store
+	// protect). Nothing was written.
+	ErrUnprotected = errors.New("the store's records are not authenticated")
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the

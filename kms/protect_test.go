@@ -317,7 +317,7 @@ func TestLegacyStoreProtected(t *testing.T) {
 	if rep, err := CheckStore(bg, Options{DataDir: dir}); err != nil || rep.Authenticated {
 		t.Fatalf("CheckStore of the legacy store: %+v, %v", rep, err)
 	}
-	s, err := Open(Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }})
+	s, err := Open(Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }, ProtectRecords: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +390,7 @@ func TestLegacyMigrationAllOrNothing(t *testing.T) {
 	if rep, err := CheckStore(bg, Options{DataDir: dir}); err != nil || rep.Authenticated {
 		t.Fatalf("after the failed migration: %+v, %v; want the legacy store, sound", rep, err)
 	}
-	s2 := openOrFail(t, Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }})
+	s2 := openOrFail(t, Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }, ProtectRecords: true})
 	s2.Close()
 	if rep, err := CheckStore(bg, Options{DataDir: dir}); err != nil || !rep.Authenticated {
 		t.Fatalf("after the next Open: %+v, %v", rep, err)

@@ -227,7 +227,9 @@ func TestServiceKeyFirstOpenRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				s, err := Open(cl.opts(filepath.Join("race", string(rune('a'+round)), string(rune('a'+i)))))
+				opts := cl.opts(filepath.Join("race", string(rune('a'+round)), string(rune('a'+i))))
+				opts.ProtectRecords = true // every node told to: one migrates
+				s, err := Open(opts)
 				if err != nil {
 					t.Error(err)
 					return

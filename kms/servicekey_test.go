@@ -119,7 +119,7 @@ func TestServiceKeyMadeAtFirstOpen(t *testing.T) {
 	if _, err := StoredServiceKeys(context.Background(), Options{DataDir: dir}); err == nil {
 		t.Fatal("StoredServiceKeys of a store without keys answered")
 	}
-	s2, err := Open(Options{DataDir: dir, Now: clk.now})
+	s2, err := Open(Options{DataDir: dir, Now: clk.now, ProtectRecords: true})
 	if err != nil {
 		t.Fatal(err)
 	}
