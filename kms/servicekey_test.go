@@ -196,17 +196,7 @@ func TestRotateServiceKey(t *testing.T) {
 	s, clk := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
 	r := good.recipient(0)
 	old := pins(s)
-	signedBy := func() string {
-		t.Helper()
-		rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, nil, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
-			t.Fatalf("an answer not by a published key: %v", err)
-		}
-		return rnd.AnswerSignature.KeyID
-	}
+	signedBy := func() string { return answerSigner(t, s, r) }
 	if _, err := s.RotateServiceKey(bg, s.testCall(), &RotateServiceKeyRequest{GraceDays: 400}); err == nil {
 		t.Fatal("a 400-day grace was taken")
 	}
@@ -350,17 +340,7 @@ func TestRevokeServiceKey(t *testing.T) {
 	good := newEnclave(t, 0xab)
 	s, _ := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
 	r := good.recipient(0)
-	signedBy := func(s *Service) string {
-		t.Helper()
-		rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, nil, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
-			t.Fatalf("an answer not by a published key: %v", err)
-		}
-		return rnd.AnswerSignature.KeyID
-	}
+	signedBy := func(s *Service) string { return answerSigner(t, s, r) }
 	if _, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{Revoke: true, GraceDays: 3}); !errors.Is(err, ErrValidation) {
 		t.Fatalf("Revoke with a grace: %v", err)
 	}
@@ -443,4 +423,18 @@ func TestServiceKeyGenerations(t *testing.T) {
 			t.Errorf("%s: installed %v, want %v", tc.name, got, tc.newer)
 		}
 	}
+}
+
+// answerSigner is the key id that signs s's answer to a GenerateRandom for
+// r, failing t unless the signature verifies under a key s publishes.
+func answerSigner(t *testing.T, s *Service, r *Recipient) string {
+	t.Helper()
+	rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, nil, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
+		t.Fatalf("an answer not by a published key: %v", err)
+	}
+	return rnd.AnswerSignature.KeyID
 }
