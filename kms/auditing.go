@@ -46,6 +46,10 @@ type opState struct {
 	message      string            // a note for the record of a success
 	aliases      map[string]string // key id -> the alias the request named it by (kms:RequestAlias)
 	recorded     bool              // the record (or its void) is written
+	// arnOf and arn are the last ARN keyARN built for this operation (a
+	// request names its key's ARN four times: authorization, its facts,
+	// the answer, the record): one string, and one region in all of them.
+	arnOf, arn string
 }
 
 // begin returns the Call operation name works on: a copy of c, so that kms
@@ -140,6 +144,12 @@ func (s *Service) record(c *Call, err error) *audit.Record {
 	if err != nil {
 		r.Outcome = audit.Error
 		r.ErrorCode, r.Message = c.wireError(err)
+		var ie *store.IntegrityError
+		if errors.As(err, &ie) {
+			// The client was told only that a record failed (Message):
+			// the auditor is told which, and why.
+			r.Message += " (" + ie.Error() + ")"
+		}
 	}
 	return r
 }

@@ -3,12 +3,12 @@ package kms
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"sort"
+
+	"github.com/attestkms/attestkms/internal/hmacsha256"
 )
 
 // The ciphertext blob (docs/ciphertext.md), version 1:
@@ -73,12 +73,10 @@ func parseBlob(b []byte) (blobHeader, []byte, error) {
 }
 
 func blobAEAD(material []byte, salt []byte) (cipher.AEAD, error) {
-	k, err := hkdf.Key(sha256.New, material, salt, string(blobInfo), 32)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(k)
-	b, err := aes.NewCipher(k)
+	var k [32]byte
+	hmacsha256.HKDF(k[:], material, salt, blobInfo)
+	defer clear(k[:])
+	b, err := aes.NewCipher(k[:])
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package kms
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,6 +92,10 @@ func TestOpenStoreMadeBefore(t *testing.T) {
 	}
 	clk := &clock{t: f.Now}
 	opts := Options{DataDir: dir, Now: clk.now, Region: f.Region}
+	if _, err := Open(opts); !errors.Is(err, ErrUnprotected) {
+		t.Fatalf("the old store opened without ProtectRecords: %v", err)
+	}
+	opts.ProtectRecords = true
 	s, err := Open(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -464,6 +464,7 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 	// then serialise instead of deadlocking, which locking the target
 	// first would make them do.
 	var rec store.Credential
+	tampered := false
 	err := s.change(ctx, c, func(tx store.Txn) error {
 		// Not locked; a record that fails its integrity check is left
 		// out (logged), so that one a database writer changed does not
@@ -479,7 +480,18 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 			}
 		}
 		if found == nil {
-			return credentialNotFound(accessKeyID)
+			// A record a database writer changed is not among them, and
+			// deleting it is the remedy short of a restore: it goes
+			// unread (nothing of it is trusted, nor answered), and the
+			// last-admin rule, which counts only records that verify,
+			// has nothing to say.
+			if _, err := tx.Credential(accessKeyID); !errors.Is(err, store.ErrIntegrity) {
+				return credentialNotFound(accessKeyID)
+			}
+			tampered = true
+			rec = store.Credential{AccessKeyID: accessKeyID}
+			c.noteMessage("deleted a credential record that failed its integrity check (changed outside attestkms): none of its fields was read")
+			return tx.DeleteCredential(accessKeyID)
 		}
 		if isAdmin(found) && (found.ExpiresAt == nil || now.Before(*found.ExpiresAt)) {
 			if err := lastAdminCheck(tx, accessKeyID, now); err != nil {
@@ -505,6 +517,9 @@ func (s *Service) deleteCredential(ctx context.Context, c *Call, accessKeyID str
 		return nil, asKMSError(err)
 	}
 	info := (&cachedCredential{rec: rec}).info(s.account, now)
+	if tampered {
+		info = CredentialInfo{AccessKeyID: accessKeyID}
+	}
 	cs.set(accessKeyID, nil)
 	if ok {
 		clear(cc.secret) // the cache's own copy: lookups got theirs

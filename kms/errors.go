@@ -63,6 +63,11 @@ var (
 	// truncated file, a damaged page, a record that does not decode or
 	// open). Nothing was written.
 	ErrStoreDamaged = store.ErrDamaged
+	// ErrUnprotected: the store's records are not authenticated (a store
+	// made by an attestkms from before records were), and Open was not
+	// told to authenticate them (Options.ProtectRecords; attestkms store
+	// protect). Nothing was written.
+	ErrUnprotected = errors.New("the store's records are not authenticated")
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the
@@ -168,14 +173,22 @@ func Kind(err error) error {
 // a kms *Error of a known kind, a generic one otherwise.
 func Message(err error) string {
 	var e *Error
-	if errors.As(err, &e) && (e.Kind != ErrInternal || errors.Is(e.Cause, sealer.ErrUnavailable) || errors.Is(e.Cause, store.ErrIntegrity)) {
-		// An unavailable root key says so: the caller can retry. A record
-		// that fails its integrity check is named (its id, no secret):
-		// the operator restores it.
+	if errors.As(err, &e) && errors.Is(e.Cause, store.ErrIntegrity) {
+		// Which record, and why, is the operator's: the server's log and
+		// the audit record name it (Service.record); a client learns only
+		// that the store it depends on was changed.
+		return IntegrityMessage
+	}
+	if errors.As(err, &e) && (e.Kind != ErrInternal || errors.Is(e.Cause, sealer.ErrUnavailable)) {
+		// An unavailable root key says so: the caller can retry.
 		return e.Msg
 	}
 	return "internal error"
 }
+
+// IntegrityMessage is what a client is told of a record that fails its
+// integrity check (package store, mac.go).
+const IntegrityMessage = "A record this request needs fails its integrity check: the store was changed outside attestkms, and the record is not used. The server's log names it."
 
 // errNoChange aborts a store update that found nothing to do.
 var errNoChange = errors.New("no change")

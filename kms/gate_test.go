@@ -291,6 +291,7 @@ var gateAdmin = map[string]string{
 	"Maintain":         "deletes expired keys and rotates due ones; returns no secret",
 	"PolicyProblems":   "lists the keys whose stored policy no longer parses; no secret",
 	"KeyStates":        "counts keys by state for the metrics; no secret",
+	"ProtectedRecords": "says whether Open authenticated the store's records (attestkms store protect); no key, no secret",
 }
 
 // secretNames are the fields of a response that carry a secret.

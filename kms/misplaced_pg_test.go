@@ -2,6 +2,8 @@ package kms
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -66,5 +68,25 @@ func TestSharedTamperedCredentialBlocksNoDeletion(t *testing.T) {
 	}
 	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: x.AccessKeyID}); err != nil {
 		t.Fatalf("deleting x beside a tampered y: %v", err)
+	}
+	// The tampered record itself can be deleted (it could not: its read
+	// was refused), unread: the answer names its access key only.
+	resp, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: y.AccessKeyID})
+	if err != nil {
+		t.Fatalf("deleting the tampered y: %v", err)
+	}
+	if resp.AccessKeyID != y.AccessKeyID || resp.Name != "" {
+		t.Fatalf("deleting the tampered y answered %+v", resp.CredentialInfo)
+	}
+	var n int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM credentials WHERE access_key_id = $1`, y.AccessKeyID).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the tampered record is still stored (%d, %v)", n, err)
+	}
+	if rec := lastRecord(t, s, "DeleteCredential"); rec.Outcome != "ok" || !strings.Contains(rec.Message, "failed its integrity check") || rec.Credential != y.AccessKeyID {
+		t.Fatalf("audit record %+v", rec)
+	}
+	// A credential that was never there is still not found.
+	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: y.AccessKeyID}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleting y again: %v", err)
 	}
 }

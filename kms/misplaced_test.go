@@ -6,6 +6,7 @@ package kms
 import (
 	"bytes"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,7 +89,7 @@ func readMetaRaw(t *testing.T, dir, k string) []byte {
 func TestTamperV1RootCheckReplay(t *testing.T) {
 	dir, f := copyFixture(t)
 	v1 := readMetaRaw(t, dir, "root_check") // what the writer keeps
-	s, err := Open(Options{DataDir: dir, Region: f.Region})
+	s, err := Open(Options{DataDir: dir, Region: f.Region, ProtectRecords: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,6 +113,21 @@ func TestTamperV1RootCheckReplay(t *testing.T) {
 	}
 	if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), protectedMarker) {
 		t.Fatalf("refused, but not as a damaged store naming the marker: %v", err)
+	}
+	if got := readMetaRaw(t, dir, "root_check"); !bytes.Equal(got, v1) {
+		t.Fatal("the refused Open wrote the root check")
+	}
+	// A data directory without the marker (a new node's, a copy) refuses
+	// it too: before, it MACed the writer's changes (ProtectRecords ran at
+	// every Open of a v1 store); now only attestkms store protect does.
+	if err := os.Remove(filepath.Join(dir, protectedMarker)); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(Options{DataDir: dir, Region: f.Region}); !errors.Is(err, ErrUnprotected) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("a data directory without the marker: %v; want ErrUnprotected", err)
 	}
 	if got := readMetaRaw(t, dir, "root_check"); !bytes.Equal(got, v1) {
 		t.Fatal("the refused Open wrote the root check")

@@ -78,6 +78,14 @@ type Options struct {
 	// told the region. It cannot be combined with RenameRegion. Zero: Region
 	// must be the store's.
 	StoredRegion bool
+	// ProtectRecords lets Open authenticate the records of a store made
+	// before records were (its root check v1): it MACs every record, in one
+	// audited change (ProtectRecords, protect.go). Zero: Open refuses such
+	// a store (ErrUnprotected). The MACs must come from a deliberate step
+	// after the upgrade (attestkms store protect), not from whichever
+	// process opens the store first: a database writer who put back a v1
+	// root check, with records it changed, would have them MACed by it.
+	ProtectRecords bool
 	// AuditPath is the audit log's file. If empty, DataDir/audit.log.
 	AuditPath string
 	// AuditMaxSize rotates the audit log once its file holds that many
@@ -472,8 +480,12 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	if err == nil {
 		err = s.checkProtectedMarker(opts.DataDir)
 	}
-	if err == nil {
-		err = s.protectRecords()
+	if err == nil && !s.auth.Required() {
+		if !opts.ProtectRecords {
+			err = fmt.Errorf("%w: the store was made by an attestkms from before records were authenticated (its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
+		} else {
+			err = s.protectRecords()
+		}
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(context.Background(), s.st, sl, s.account, s.now)

@@ -15,11 +15,12 @@ import (
 // Authenticated store (Service.auth), which refuses a record whose MAC
 // under the root key does not verify: a database writer without the root
 // key cannot change a key's policy or state, retarget an alias or rename a
-// credential unseen. A store made by an older attestkms has no MACs: the
-// first Open (which can write) MACs every record, in ONE change audited as
-// ProtectRecords, and seals the root check v2 in the same change, which
-// marks the store authenticated (from then on a record without a MAC is
-// refused). A crash leaves the store as it was or MACed whole.
+// credential unseen. A store made by an older attestkms has no MACs: an
+// Open told to (Options.ProtectRecords: attestkms store protect) MACs every
+// record, in ONE change audited as ProtectRecords, and seals the root check
+// v2 in the same change, which marks the store authenticated (from then on
+// a record without a MAC is refused); any other Open refuses the store
+// (ErrUnprotected). A crash leaves the store as it was or MACed whole.
 
 // errProtected: the store was marked authenticated by another node while
 // this one waited to migrate it.
@@ -83,8 +84,14 @@ func (s *Service) protectRecords() error {
 		return fmt.Errorf("authenticating the store's records: %w", err)
 	}
 	s.auth.Require()
+	s.protectedNow = true
 	return nil
 }
+
+// ProtectedRecords reports whether Open authenticated the store's records
+// (Options.ProtectRecords on a store made before records were): false if
+// they were authenticated already.
+func (a *Admin) ProtectedRecords() bool { return a.s.protectedNow }
 
 // rewriteAliases writes every alias of tx again as it is, and says how
 // many: the Authenticated store MACs them under the key it writes with now

@@ -94,8 +94,8 @@ func TestSharedTamperingRefused(t *testing.T) {
 			return errors.Is(err, store.ErrIntegrity)
 		})
 		for _, id := range []string{disabled, "alias/app", other} {
-			if err := encryptWith(s, id); !errors.Is(err, store.ErrIntegrity) || Kind(err) != ErrInternal || !strings.Contains(Message(err), id) {
-				t.Fatalf("%s: %v; want the integrity refusal naming it", id, err)
+			if err := encryptWith(s, id); !errors.Is(err, store.ErrIntegrity) || Kind(err) != ErrInternal || !strings.Contains(err.Error(), id) || Message(err) != IntegrityMessage {
+				t.Fatalf("%s: %v (a client is told %q); want the integrity refusal naming it, and the client told only that a record failed", id, err, Message(err))
 			}
 		}
 		within(t, changed, 5*time.Second, "the renamed credential refused", func() bool {

@@ -179,6 +179,11 @@ func wantRefused(t *testing.T, err error, record string, log *logBuffer) {
 	if !errors.As(err, &ke) || !strings.Contains(ke.Msg, record) {
 		t.Fatalf("the error's message %q does not name %s", ke.Msg, record)
 	}
+	// A client is told that a record failed, not which: the log and the
+	// audit record name it.
+	if m := Message(err); m != IntegrityMessage || strings.Contains(m, record) {
+		t.Fatalf("a client is told %q", m)
+	}
 	if l := log.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, record) {
 		t.Fatalf("no ERROR line naming %s in the log:\n%s", record, l)
 	}
@@ -203,7 +208,7 @@ func TestTamperedPolicyRefused(t *testing.T) {
 		t.Fatal("a data key of the tampered key was released")
 	}
 	wantRefused(t, err, w.bound, log)
-	if rec := lastRecord(t, s, "GenerateDataKey"); rec.Outcome == "ok" || !strings.Contains(rec.Message, "changed outside attestkms") {
+	if rec := lastRecord(t, s, "GenerateDataKey"); rec.Outcome == "ok" || !strings.Contains(rec.Message, "changed outside attestkms") || !strings.Contains(rec.Message, w.bound) {
 		t.Fatalf("audit record %+v", rec)
 	}
 	if err := encryptWith(s, w.other); err != nil {
@@ -312,7 +317,7 @@ func TestLegacyStoreProtected(t *testing.T) {
 	if rep, err := CheckStore(bg, Options{DataDir: dir}); err != nil || rep.Authenticated {
 		t.Fatalf("CheckStore of the legacy store: %+v, %v", rep, err)
 	}
-	s, err := Open(Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }})
+	s, err := Open(Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }, ProtectRecords: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +390,7 @@ func TestLegacyMigrationAllOrNothing(t *testing.T) {
 	if rep, err := CheckStore(bg, Options{DataDir: dir}); err != nil || rep.Authenticated {
 		t.Fatalf("after the failed migration: %+v, %v; want the legacy store, sound", rep, err)
 	}
-	s2 := openOrFail(t, Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }})
+	s2 := openOrFail(t, Options{DataDir: dir, Region: f.Region, Now: func() time.Time { return f.Now }, ProtectRecords: true})
 	s2.Close()
 	if rep, err := CheckStore(bg, Options{DataDir: dir}); err != nil || !rep.Authenticated {
 		t.Fatalf("after the next Open: %+v, %v", rep, err)

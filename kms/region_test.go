@@ -164,12 +164,12 @@ func TestOpenStoreWithoutRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	forgetRegion(t, dir)
-	_, err := Open(Options{DataDir: dir, Region: "eu-west-1"})
+	_, err := Open(Options{DataDir: dir, Region: "eu-west-1", ProtectRecords: true})
 	wantKind(t, err, ErrRegionMismatch)
 	if got := storedRegion(t, dir); got != "" {
 		t.Fatalf("a refused Open recorded region %q", got)
 	}
-	s := openOrFail(t, Options{DataDir: dir})
+	s := openOrFail(t, Options{DataDir: dir, ProtectRecords: true})
 	if s.Region() != "us-east-1" {
 		t.Fatalf("Region() = %q", s.Region())
 	}
@@ -270,7 +270,7 @@ func TestRenameRegionRefusesEscapedARN(t *testing.T) {
 		t.Fatal(err)
 	}
 	forgetRegion(t, dir) // the rename of an old store records nothing either
-	s := openOrFail(t, Options{DataDir: dir})
+	s := openOrFail(t, Options{DataDir: dir, ProtectRecords: true})
 	c := s.testCall()
 	acct := s.Account().AccountID
 	plain := mustKey(t, s, "", "")
@@ -297,7 +297,7 @@ func TestRenameRegionRefusesEscapedARN(t *testing.T) {
 	if !bytes.Equal(before, after) {
 		t.Fatal("a failed rename changed the store")
 	}
-	s = openOrFail(t, Options{DataDir: dir})
+	s = openOrFail(t, Options{DataDir: dir, ProtectRecords: true})
 	defer s.Close()
 	for id, want := range map[string]string{plain.KeyID: plainPolicy, escaped.KeyID: escapedPolicy} {
 		if got, err := s.GetKeyPolicy(bg, c, &GetKeyPolicyRequest{KeyID: id}); err != nil || got.Policy != want {

@@ -10,10 +10,18 @@ import (
 
 // keyARN is the ARN of key id, in the service's region whatever the call:
 // a key has one ARN, so a policy naming it holds through every dialect and
-// every region a request names. The call is unused; it stays a parameter so
-// that the many callers need not change.
-func (s *Service) keyARN(_ *Call, id string) string {
-	return "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":key/" + id
+// every region a request names (s.region is set once, at Open: a node whose
+// store moves region stops, follow.go). c, if not nil, keeps the last one
+// built, for the operation's other uses of it.
+func (s *Service) keyARN(c *Call, id string) string {
+	if c != nil && c.op != nil && c.op.arnOf == id && id != "" {
+		return c.op.arn
+	}
+	arn := "arn:aws:kms:" + s.region + ":" + s.account.AccountID + ":key/" + id
+	if c != nil && c.op != nil {
+		c.op.arnOf, c.op.arn = id, arn
+	}
+	return arn
 }
 
 // KeyRef names the key an answer is about, both ways, so that no caller

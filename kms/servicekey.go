@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/answer"
@@ -53,6 +54,10 @@ type serviceKeyRecord struct {
 	RetiredAt  *time.Time `json:"retired_at,omitempty"`
 	PublicKey  []byte     `json:"public_key"`  // 32 bytes
 	PrivateKey []byte     `json:"private_key"` // the 32-byte Ed25519 seed
+	// Gen orders sets: the first key's is 1, and a rotation's new key has
+	// one more than the newest key before it. 0 in sets made before it
+	// existed (extends then compares the keys themselves).
+	Gen uint64 `json:"gen,omitempty"`
 }
 
 // serviceKeys is the open set: keys oldest first, and their private keys
@@ -64,6 +69,8 @@ type serviceKeys struct {
 	// shared store compares it with what the store's meta holds now
 	// (followServiceKeys).
 	sealed []byte
+	// gen is the newest key's Gen: the set's generation.
+	gen uint64
 }
 
 // signer is the key that signs at now: the oldest whose grace has not
@@ -84,13 +91,14 @@ func (set *serviceKeys) zero() {
 	}
 }
 
-// newServiceKeyRecord generates a key.
+// newServiceKeyRecord generates a key, of generation 1 (a rotation sets its
+// own).
 func newServiceKeyRecord(now time.Time) serviceKeyRecord {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		panic(err) // crypto/rand does not fail
 	}
-	return serviceKeyRecord{ID: answer.Fingerprint(pub), CreatedAt: now.UTC(), PublicKey: pub, PrivateKey: priv.Seed()}
+	return serviceKeyRecord{ID: answer.Fingerprint(pub), CreatedAt: now.UTC(), PublicKey: pub, PrivateKey: priv.Seed(), Gen: 1}
 }
 
 // sealServiceKeys encodes and seals recs for Meta.ServiceKeys.
@@ -136,7 +144,7 @@ func openServiceKeys(sl *sealer.Sealer, sealed []byte) (*serviceKeys, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &serviceKeys{sealed: bytes.Clone(sealed)}
+	set := &serviceKeys{sealed: bytes.Clone(sealed), gen: recs[len(recs)-1].Gen}
 	for _, r := range recs {
 		set.keys = append(set.keys, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
 		set.privs = append(set.privs, ed25519.NewKeyFromSeed(r.PrivateKey))
@@ -231,11 +239,18 @@ func (s *Service) installServiceKeys(set *serviceKeys) bool {
 	}
 }
 
-// extends reports whether set is newer than old: it holds old's newest key
-// and a newest key of its own that old lacks.
+// extends reports whether set is newer than old: of a higher generation,
+// or, between sets made before generations (both 0), holding old's newest
+// key and a newest key of its own that old lacks. Generations order a
+// revocation too (it keeps none of the keys before it), and a node that
+// missed a rotation (it reads only the store's newest set) still moves on
+// to the set after it.
 func (set *serviceKeys) extends(old *serviceKeys) bool {
 	if len(set.keys) == 0 || len(old.keys) == 0 {
 		return len(set.keys) > 0
+	}
+	if set.gen != old.gen || set.gen != 0 {
+		return set.gen > old.gen
 	}
 	has := func(keys []ServiceKey, id string) bool {
 		for _, k := range keys {
@@ -345,13 +360,21 @@ type RotateServiceKeyRequest struct {
 	// signing beside the new one, for enclave images to be rebuilt pinning
 	// the new key: 1 to 365; 0 means 30.
 	GraceDays int32
+	// Revoke drops every current key at once instead (GraceDays must be
+	// 0): for a key that leaked. The new key signs every answer from now
+	// on, so enclave images rebuilt pinning it work at once; images that
+	// pin only the revoked keys refuse every answer until they are rebuilt
+	// (and still accept a forgery signed with the leaked key: revocation
+	// cannot reach into an image, docs/answers.md).
+	Revoke bool
 }
 
 // RotateServiceKeyResponse is the new key, and the keys it retires with the
-// time each grace ends.
+// time each grace ends, or those it revoked.
 type RotateServiceKeyResponse struct {
 	New      ServiceKey
 	Retiring []ServiceKey
+	Revoked  []ServiceKey
 }
 
 const (
@@ -366,9 +389,8 @@ const (
 // current keys keep signing and stay published until their grace ends
 // (GraceDays from now), so that enclaves pinning only them keep working;
 // the new key is published at once, and signs once their grace ends. Keys
-// whose grace has ended are dropped from the set. (A key that leaked
-// therefore signs through its grace: there is no revocation that drops it
-// at once — see the note on issue 15.) On a shared
+// whose grace has ended are dropped from the set. With Revoke, every
+// current key is dropped at once and the new one signs from now. On a shared
 // store the other nodes follow: they read the new set when the meta's
 // change notification reaches them (followServiceKeys).
 func (s *Service) RotateServiceKey(ctx context.Context, c *Call, req *RotateServiceKeyRequest) (*RotateServiceKeyResponse, error) {
@@ -408,9 +430,16 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
-	grace, err := serviceKeyGrace(req)
-	if err != nil {
-		return nil, err
+	var grace time.Duration
+	if req.Revoke {
+		if req.GraceDays != 0 {
+			return nil, errorf(ErrValidation, "Revoke drops the current keys at once: give no GraceDays")
+		}
+	} else {
+		var err error
+		if grace, err = serviceKeyGrace(req); err != nil {
+			return nil, err
+		}
 	}
 	// The sealer is read inside the change (changeMu), as a root-key
 	// rotation's swap is made (rootrotate.go). On a shared store the meta
@@ -419,7 +448,7 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 	now := s.now()
 	var resp RotateServiceKeyResponse
 	var sealed []byte
-	err = s.change(ctx, c, func(tx store.Txn) error {
+	err := s.change(ctx, c, func(tx store.Txn) error {
 		m, err := tx.Meta()
 		if err != nil {
 			return err
@@ -438,9 +467,15 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 		}()
 		until := now.Add(grace).UTC()
 		var kept []serviceKeyRecord
+		var gen uint64
 		for _, r := range recs {
+			gen = max(gen, r.Gen)
 			if r.RetiredAt != nil && !now.Before(*r.RetiredAt) {
 				continue // its grace ended: gone
+			}
+			if req.Revoke {
+				resp.Revoked = append(resp.Revoked, ServiceKey{ID: r.ID, CreatedAt: r.CreatedAt, RetiredAt: r.RetiredAt, PublicKey: ed25519.PublicKey(r.PublicKey)})
+				continue
 			}
 			if r.RetiredAt == nil || r.RetiredAt.After(until) {
 				r.RetiredAt = &until
@@ -452,6 +487,7 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 			return errorf(ErrLimitExceeded, "%d service keys are in their grace already: wait until the oldest retires (%s)", len(kept), kept[0].RetiredAt.Format(time.RFC3339))
 		}
 		rec := newServiceKeyRecord(now)
+		rec.Gen = gen + 1
 		recs = append(recs, rec) // zeroed with the others
 		kept = append(kept, rec)
 		resp.New = ServiceKey{ID: rec.ID, CreatedAt: rec.CreatedAt, PublicKey: ed25519.PublicKey(rec.PublicKey)}
@@ -459,7 +495,15 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 			return internal(err)
 		}
 		sealed = m.ServiceKeys
-		c.noteMessage(fmt.Sprintf("made the answer-signing key %s; %d older keys sign until %s", rec.ID, len(resp.Retiring), until.Format(time.RFC3339)))
+		if req.Revoke {
+			ids := make([]string, len(resp.Revoked))
+			for i, k := range resp.Revoked {
+				ids[i] = k.ID
+			}
+			c.noteMessage(fmt.Sprintf("made the answer-signing key %s, which signs from now on; revoked %s", rec.ID, strings.Join(ids, ", ")))
+		} else {
+			c.noteMessage(fmt.Sprintf("made the answer-signing key %s; %d older keys sign until %s", rec.ID, len(resp.Retiring), until.Format(time.RFC3339)))
+		}
 		return tx.PutMeta(m)
 	})
 	if err != nil {

@@ -177,6 +177,20 @@ func TestServiceKeyPostgres(t *testing.T) {
 			return slices.Equal(pins(s), stored)
 		})
 	}
+	// A revocation on A: B drops the revoked keys and signs with the new
+	// one as soon as it follows (the revoked set keeps none of B's keys:
+	// only its generation says it is newer).
+	rv, err := a.RotateServiceKey(bg, a.adminCall(t), &RotateServiceKeyRequest{Revoke: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked = time.Now()
+	if len(rv.Revoked) != 4 {
+		t.Fatalf("revoked %d keys, want the 4 in their grace", len(rv.Revoked))
+	}
+	within(t, acked, followBound, "the revocation on A followed on B", func() bool {
+		return slices.Equal(pins(b), []string{rv.New.ID}) && signerOf(b) == rv.New.ID
+	})
 }
 
 // TestServiceKeyFirstOpenRace: nodes that first-open together a shared
@@ -213,7 +227,9 @@ func TestServiceKeyFirstOpenRace(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				s, err := Open(cl.opts(filepath.Join("race", string(rune('a'+round)), string(rune('a'+i)))))
+				opts := cl.opts(filepath.Join("race", string(rune('a'+round)), string(rune('a'+i))))
+				opts.ProtectRecords = true // every node told to: one migrates
+				s, err := Open(opts)
 				if err != nil {
 					t.Error(err)
 					return

@@ -119,7 +119,7 @@ func TestServiceKeyMadeAtFirstOpen(t *testing.T) {
 	if _, err := StoredServiceKeys(context.Background(), Options{DataDir: dir}); err == nil {
 		t.Fatal("StoredServiceKeys of a store without keys answered")
 	}
-	s2, err := Open(Options{DataDir: dir, Now: clk.now})
+	s2, err := Open(Options{DataDir: dir, Now: clk.now, ProtectRecords: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,17 +196,7 @@ func TestRotateServiceKey(t *testing.T) {
 	s, clk := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
 	r := good.recipient(0)
 	old := pins(s)
-	signedBy := func() string {
-		t.Helper()
-		rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, nil, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
-			t.Fatalf("an answer not by a published key: %v", err)
-		}
-		return rnd.AnswerSignature.KeyID
-	}
+	signedBy := func() string { return answerSigner(t, s, r) }
 	if _, err := s.RotateServiceKey(bg, s.testCall(), &RotateServiceKeyRequest{GraceDays: 400}); err == nil {
 		t.Fatal("a 400-day grace was taken")
 	}
@@ -339,4 +329,112 @@ func TestConcurrentRotationsOneNode(t *testing.T) {
 	if len(got.keys) != 5 || got.keys[len(got.keys)-1].ID != want.keys[len(want.keys)-1].ID {
 		t.Fatalf("the node signs with %d keys ending %s; the store holds %d ending %s", len(got.keys), got.keys[len(got.keys)-1].ID, len(want.keys), want.keys[len(want.keys)-1].ID)
 	}
+}
+
+// TestRevokeServiceKey: Revoke drops every current key at once (a leaked
+// one): the new key alone is published and signs from that instant, the
+// audit record names the revoked keys, it holds across a reopen, and it is
+// taken even when the set is full (an emergency must not wait for a
+// grace to end).
+func TestRevokeServiceKey(t *testing.T) {
+	good := newEnclave(t, 0xab)
+	s, _ := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
+	r := good.recipient(0)
+	signedBy := func(s *Service) string { return answerSigner(t, s, r) }
+	if _, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{Revoke: true, GraceDays: 3}); !errors.Is(err, ErrValidation) {
+		t.Fatalf("Revoke with a grace: %v", err)
+	}
+	// Fill the set: every key in its grace.
+	for range maxServiceKeys - 1 {
+		if _, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := pins(s)
+	if len(before) != maxServiceKeys {
+		t.Fatalf("%d keys published, want %d", len(before), maxServiceKeys)
+	}
+	if by := signedBy(s); by != before[0] {
+		t.Fatalf("before the revocation, answers are signed by %s, not the oldest key", by)
+	}
+	resp, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{Revoke: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Revoked) != maxServiceKeys || len(resp.Retiring) != 0 {
+		t.Fatalf("revocation answered %d revoked, %d retiring", len(resp.Revoked), len(resp.Retiring))
+	}
+	if got := pins(s); len(got) != 1 || got[0] != resp.New.ID {
+		t.Fatalf("published after the revocation: %v", got)
+	}
+	if by := signedBy(s); by != resp.New.ID {
+		t.Fatalf("after the revocation, answers are signed by %s, not the new key", by)
+	}
+	rec := lastRecord(t, s, "RotateServiceKey")
+	for _, id := range before {
+		if !strings.Contains(rec.Message, id) {
+			t.Fatalf("the audit record does not name revoked key %s: %q", id, rec.Message)
+		}
+	}
+	opts := s.opts
+	s.Close()
+	s2, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := pins(s2); len(got) != 1 || got[0] != resp.New.ID {
+		t.Fatalf("published after a reopen: %v", got)
+	}
+	if by := signedBy(s2); by != resp.New.ID {
+		t.Fatalf("after a reopen, answers are signed by %s", by)
+	}
+}
+
+// TestServiceKeyGenerations: sets are ordered by generation, so a node that
+// read only some of the store's sets still ends on the newest: after a
+// revocation (which keeps no key of the set before it), or after missing a
+// rotation whose grace ended before the next one. Both were refused by
+// comparing the keys alone (a node kept signing with the revoked key).
+func TestServiceKeyGenerations(t *testing.T) {
+	s, _ := newAttestedService(t, &fakeVerifier{}, false)
+	set := func(gen uint64, ids ...string) *serviceKeys {
+		out := &serviceKeys{gen: gen}
+		for _, id := range ids {
+			out.keys = append(out.keys, ServiceKey{ID: id})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new *serviceKeys
+		newer    bool
+	}{
+		{"revocation", set(3, "k2", "k3"), set(4, "k4"), true},
+		{"a missed rotation", set(1, "k1"), set(3, "k2", "k3"), true},
+		{"an older set read late", set(4, "k4"), set(3, "k2", "k3"), false},
+		{"the same generation", set(2, "k1", "k2"), set(2, "k1", "k2"), false},
+		{"the first generation after sets without one", set(0, "k0"), set(1, "k0", "k1"), true},
+		{"without generations, a rotation", set(0, "k0"), set(0, "k0", "k1"), true},
+		{"without generations, a set lacking the newest key", set(0, "k0", "k1"), set(0, "k2"), false},
+	} {
+		s.svcKeys.Store(tc.old)
+		if got := s.installServiceKeys(tc.new); got != tc.newer || (s.svcKeys.Load() == tc.new) != tc.newer {
+			t.Errorf("%s: installed %v, want %v", tc.name, got, tc.newer)
+		}
+	}
+}
+
+// answerSigner is the key id that signs s's answer to a GenerateRandom for
+// r, failing t unless the signature verifies under a key s publishes.
+func answerSigner(t *testing.T, s *Service, r *Recipient) string {
+	t.Helper()
+	rnd, err := s.GenerateRandom(bg, s.testCall(), &GenerateRandomRequest{NumberOfBytes: 16, Recipient: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := answer.Verify(pins(s), rnd.AnswerSignature, r.AttestationDocument, nil, "GenerateRandom", "", []answer.Field{{Name: "CiphertextForRecipient", Value: rnd.CiphertextForRecipient}}); err != nil {
+		t.Fatalf("an answer not by a published key: %v", err)
+	}
+	return rnd.AnswerSignature.KeyID
 }

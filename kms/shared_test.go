@@ -647,7 +647,7 @@ func TestSharedOpensSchemaVersion1(t *testing.T) {
 
 	clk := &clock{t: f.Now}
 	open := func(name string) *Service {
-		s, err := Open(Options{Store: u, RootKeyFile: filepath.Join(dir, rootKeyFile), DataDir: filepath.Join(dir, name), Region: f.Region, Now: clk.now})
+		s, err := Open(Options{Store: u, RootKeyFile: filepath.Join(dir, rootKeyFile), DataDir: filepath.Join(dir, name), Region: f.Region, Now: clk.now, ProtectRecords: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -105,7 +105,8 @@ func asKMSError(err error) error {
 }
 
 // A record that fails its integrity check (package store, mac.go) is an
-// internal error whose message names it and says the database was changed
+// internal error whose message (for the log; a client gets
+// IntegrityMessage, Message) names it and says the database was changed
 // outside attestkms (internal, errors.go): the record is never used, and
 // the Authenticated store has logged it (logBadRecord).
 

@@ -22,9 +22,11 @@
 //	RotateRootKey     {"To": SPEC} -> {"Keys", "Materials", "Credentials",
 //	                  "Made", "Compacted"}: the store resealed under the root
 //	                  key SPEC names on the server's host (kms/rootrotate.go)
-//	RotateServiceKey  {"GraceDays"} -> {"New", "Retiring"}: a new answer-signing
-//	                  key; the current ones keep signing for GraceDays
-//	                  (kms/servicekey.go, docs/answers.md)
+//	RotateServiceKey  {"GraceDays", "Revoke"} -> {"New", "Retiring", "Revoked"}:
+//	                  a new answer-signing key; the current ones keep
+//	                  signing for GraceDays, or with "Revoke": true are
+//	                  dropped at once (a leaked key) and the new one signs
+//	                  now (kms/servicekey.go, docs/answers.md)
 //
 // Who may: only a credential with the admin permission (the one init makes,
 // and those made with Admin); kms decides (kms.Service's credential

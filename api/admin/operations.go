@@ -197,9 +197,11 @@ func rotateRootKey(d *dialect, ctx context.Context, c *kms.Call, req *rotateRoot
 }
 
 // rotateServiceKeyRequest is RotateServiceKey's body: how many days the
-// current answer-signing keys keep signing beside the new one (0: 30).
+// current answer-signing keys keep signing beside the new one (0: 30), or
+// Revoke to drop them at once (with no GraceDays).
 type rotateServiceKeyRequest struct {
 	GraceDays int32
+	Revoke    bool
 }
 
 // serviceKey is one answer-signing key as the admin API gives it: its
@@ -224,16 +226,20 @@ func wireServiceKey(k kms.ServiceKey) serviceKey {
 type rotateServiceKeyResponse struct {
 	New      serviceKey
 	Retiring []serviceKey
+	Revoked  []serviceKey
 }
 
 func rotateServiceKey(d *dialect, ctx context.Context, c *kms.Call, req *rotateServiceKeyRequest) (*pipeline.Result, error) {
-	resp, err := d.svc.RotateServiceKey(ctx, c, &kms.RotateServiceKeyRequest{GraceDays: req.GraceDays})
+	resp, err := d.svc.RotateServiceKey(ctx, c, &kms.RotateServiceKeyRequest{GraceDays: req.GraceDays, Revoke: req.Revoke})
 	if err != nil {
 		return nil, err
 	}
-	out := rotateServiceKeyResponse{New: wireServiceKey(resp.New), Retiring: []serviceKey{}}
+	out := rotateServiceKeyResponse{New: wireServiceKey(resp.New), Retiring: []serviceKey{}, Revoked: []serviceKey{}}
 	for _, k := range resp.Retiring {
 		out.Retiring = append(out.Retiring, wireServiceKey(k))
+	}
+	for _, k := range resp.Revoked {
+		out.Revoked = append(out.Revoked, wireServiceKey(k))
 	}
 	return pipeline.OK(out)
 }

@@ -481,4 +481,23 @@ func testRotateServiceKeyThroughTheAdminAPI(t *testing.T, store string) {
 	call(t, srv, ci.AccessKeyId, ci.SecretAccessKey, "RotateServiceKey", `{}`, "AccessDeniedException")
 	call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"Grace":3}`, "ValidationException")
 	call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"GraceDays":366}`, "ValidationException")
+	call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"Revoke":true,"GraceDays":3}`, "ValidationException")
+	call(t, srv, ci.AccessKeyId, ci.SecretAccessKey, "RotateServiceKey", `{"Revoke":true}`, "AccessDeniedException")
+
+	// A revocation: both keys dropped at once, the new one alone published.
+	r := call(t, srv, srv.AccessKey, srv.Secret, "RotateServiceKey", `{"Revoke":true}`, "")
+	var rv struct {
+		New      struct{ KeyId string }
+		Retiring []struct{ KeyId string }
+		Revoked  []struct{ KeyId string }
+	}
+	if err := json.Unmarshal(r.body, &rv); err != nil {
+		t.Fatal(err)
+	}
+	if len(rv.Retiring) != 0 || len(rv.Revoked) != 2 || rv.Revoked[0].KeyId != old[0].ID || rv.Revoked[1].KeyId != out.New.KeyId {
+		t.Fatalf("RotateServiceKey with Revoke answered %s", r.body)
+	}
+	if now := srv.Service.ServiceKeys(); len(now) != 1 || now[0].ID != rv.New.KeyId {
+		t.Fatalf("published after the revocation: %+v, want %s alone", now, rv.New.KeyId)
+	}
 }

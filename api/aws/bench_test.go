@@ -8,7 +8,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -35,6 +34,7 @@ import (
 	"github.com/attestkms/attestkms/attest/snp/snptest"
 	"github.com/attestkms/attestkms/attest/tpm"
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
+	"github.com/attestkms/attestkms/internal/hmacsha256"
 	"github.com/attestkms/attestkms/internal/sigv4"
 	"github.com/attestkms/attestkms/internal/testserver"
 )
@@ -77,8 +77,9 @@ func rawSeal(n int) func() {
 		var salt [24]byte
 		rand.Read(pt)
 		rand.Read(salt[:])
-		k, _ := hkdf.Key(sha256.New, material, salt[:], "attestkms blob v1", 32)
-		b, _ := aes.NewCipher(k)
+		var k [32]byte
+		hmacsha256.HKDF(k[:], material, salt[:], []byte("attestkms blob v1"))
+		b, _ := aes.NewCipher(k[:])
 		g, _ := cipher.NewGCM(b)
 		g.Seal(nil, make([]byte, 12), pt, salt[:])
 	}
@@ -87,13 +88,15 @@ func rawSeal(n int) func() {
 func rawOpen() func() {
 	material := make([]byte, 32)
 	var salt [24]byte
-	k, _ := hkdf.Key(sha256.New, material, salt[:], "attestkms blob v1", 32)
-	b, _ := aes.NewCipher(k)
+	var k [32]byte
+	hmacsha256.HKDF(k[:], material, salt[:], []byte("attestkms blob v1"))
+	b, _ := aes.NewCipher(k[:])
 	g, _ := cipher.NewGCM(b)
 	ct := g.Seal(nil, make([]byte, 12), make([]byte, 32), salt[:])
 	return func() {
-		k, _ := hkdf.Key(sha256.New, material, salt[:], "attestkms blob v1", 32)
-		b, _ := aes.NewCipher(k)
+		var k [32]byte
+		hmacsha256.HKDF(k[:], material, salt[:], []byte("attestkms blob v1"))
+		b, _ := aes.NewCipher(k[:])
 		g, _ := cipher.NewGCM(b)
 		g.Open(nil, make([]byte, 12), ct, salt[:])
 	}

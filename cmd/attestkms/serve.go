@@ -18,6 +18,7 @@ import (
 
 	"github.com/attestkms/attestkms/api"
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/internal/gctune"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -176,6 +177,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	stderr = cfg.obs.notices(stderr, logger)
+	logger.Debug("garbage collector", "gogc", gctune.Apply())
 	if cfg.evidence.maxAge == 0 {
 		cfg.evidence.maxAge = 5 * time.Minute
 	}

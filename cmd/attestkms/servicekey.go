@@ -117,10 +117,10 @@ func fetchServiceKey(c *http.Client, url string, stdout io.Writer) error {
 	return err
 }
 
-const serviceKeyRotateUsage = `Usage: attestkms service-key rotate [--grace-days N] [--data-dir DIR] [--root-key SPEC]
-       attestkms service-key rotate [--grace-days N] --store postgres://USER@HOST:PORT/DB?sslmode=… \
+const serviceKeyRotateUsage = `Usage: attestkms service-key rotate [--grace-days N | --revoke] [--data-dir DIR] [--root-key SPEC]
+       attestkms service-key rotate [--grace-days N | --revoke] --store postgres://USER@HOST:PORT/DB?sslmode=… \
            --data-dir NODE_DIR --root-key SPEC
-       attestkms service-key rotate [--grace-days N] --endpoint URL --credential ADMIN.json
+       attestkms service-key rotate [--grace-days N | --revoke] --endpoint URL --credential ADMIN.json
 
 Makes a new answer-signing key (docs/answers.md, "Rotation"): it is
 published at once beside the current key(s), each of which keeps signing,
@@ -128,6 +128,12 @@ and stays published, for N more days (--grace-days, 1 to 365; default 30),
 so that enclave images that pin only it keep working while they are rebuilt
 to pin the new one; from then on the new key signs alone. Keys whose grace
 has ended leave the set.
+
+--revoke is for a key that leaked: every current key leaves the set at once
+and the new key signs every answer from now on, so that images rebuilt to
+pin it work at once. Images that pin only a revoked key refuse every answer
+until rebuilt, and would still accept answers forged with the leaked key:
+rebuild and redeploy them (docs/answers.md, "Revocation").
 
 An embedded store is rotated while no server holds it (exit 1 while one
 does: then use --endpoint). A shared (PostgreSQL) store is rotated while
@@ -142,7 +148,7 @@ enclave images will pin.
 
 Prints the new key on stdout as attestkms service-key prints keys (a comment
 line with its SHA-256 fingerprint, then its PEM public key), and on stderr
-each key that retires and when. Every rotation is audited
+each key that retires and when (or is revoked). Every rotation is audited
 ("RotateServiceKey"; request "offline" without --endpoint).
 
 Exit status: 0 rotated, 1 refused or failed (the store is in use, or 8 keys
@@ -160,6 +166,7 @@ func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
 	var f credentialFlags
 	fs.StringVar(&f.dataDir, "data-dir", "./attestkms-data", "the store's `directory`, the server stopped (a shared store's: a node's, not in use)")
 	grace := fs.Int("grace-days", 30, "how many `days` the current keys keep signing beside the new one (1 to 365)")
+	revoke := fs.Bool("revoke", false, "drop every current key at once (a key that leaked): the new key signs from now on")
 	f.root.register(fs)
 	var sf storeFlags
 	sf.register(fs)
@@ -174,6 +181,12 @@ func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
 		return usageError("--grace-days must be between 1 and 365 (days), not %d", *grace)
 	}
 	req := &kms.RotateServiceKeyRequest{GraceDays: int32(*grace)}
+	if *revoke {
+		if f.set["grace-days"] {
+			return usageError("--revoke drops the current keys at once: it takes no --grace-days")
+		}
+		req = &kms.RotateServiceKeyRequest{Revoke: true}
+	}
 	if f.endpoint != "" {
 		for _, name := range []string{"data-dir", "root-key", "root-key-file", "pkcs11-pin-file", "store", "store-password-file"} {
 			if f.set[name] {
@@ -224,6 +237,11 @@ func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
 	for _, k := range resp.Retiring {
 		retiring = append(retiring, retiringKey{k.ID, *k.RetiredAt})
 	}
+	var revoked []string
+	for _, k := range resp.Revoked {
+		revoked = append(revoked, k.ID)
+	}
+	tellRevoked(stderr, revoked)
 	tellRotation(stderr, resp.New.ID, retiring)
 	_, err = stdout.Write(kms.FormatServiceKeys([]kms.ServiceKey{resp.New}))
 	return err
@@ -233,6 +251,13 @@ func runServiceKeyRotate(args []string, stdout, stderr io.Writer) error {
 type retiringKey struct {
 	id string
 	at time.Time
+}
+
+// tellRevoked says on w which keys a revocation dropped.
+func tellRevoked(w io.Writer, ids []string) {
+	for _, id := range ids {
+		fmt.Fprintf(w, "attestkms: service key SHA256:%s revoked: no longer published, signs nothing; images that pin only it refuse every answer until rebuilt\n", id)
+	}
 }
 
 // tellRotation says on w which keys retire when, and from when the new key
@@ -274,8 +299,13 @@ func remoteRotateServiceKey(f *credentialFlags, req *kms.RotateServiceKeyRequest
 	var out struct {
 		New      wireKey
 		Retiring []wireKey
+		Revoked  []wireKey
 	}
-	if err := c.call(context.Background(), "RotateServiceKey", struct{ GraceDays int32 }{req.GraceDays}, &out); err != nil {
+	body := struct {
+		GraceDays int32 `json:",omitempty"`
+		Revoke    bool  `json:",omitempty"`
+	}{req.GraceDays, req.Revoke}
+	if err := c.call(context.Background(), "RotateServiceKey", body, &out); err != nil {
 		return err
 	}
 	keys, err := answer.ParsePEM([]byte(out.New.PublicKey))
@@ -286,6 +316,11 @@ func remoteRotateServiceKey(f *credentialFlags, req *kms.RotateServiceKeyRequest
 	for _, k := range out.Retiring {
 		retiring = append(retiring, retiringKey{k.KeyId, time.Unix(k.RetiredAt, 0)})
 	}
+	var revoked []string
+	for _, k := range out.Revoked {
+		revoked = append(revoked, k.KeyId)
+	}
+	tellRevoked(stderr, revoked)
 	tellRotation(stderr, out.New.KeyId, retiring)
 	_, err = io.WriteString(stdout, out.New.PublicKey)
 	return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,5 +224,76 @@ func TestServiceKeyEndpointPinnable(t *testing.T) {
 	}
 	if code, _, errs := runCmd("service-key", "--ca-bundle", "ca.pem"); code != 2 || !strings.Contains(errs, "--ca-bundle goes with --endpoint") {
 		t.Errorf("--ca-bundle without --endpoint: exit %d, %q", code, errs)
+	}
+}
+
+// TestServiceKeyRevokeCommand: --revoke drops every current key at once,
+// offline and through the running server: service-key then lists the new
+// key alone, stderr names each revoked key, and --revoke takes no
+// --grace-days.
+func TestServiceKeyRevokeCommand(t *testing.T) {
+	dir := t.TempDir()
+	code, cred, errs := runCmd("init", "--data-dir", dir)
+	if code != 0 {
+		t.Fatalf("init: %d %s", code, errs)
+	}
+	credFile := writeTemp(t, t.TempDir(), "admin.json", cred)
+	if code, _, errs := runCmd("service-key", "rotate", "--data-dir", dir, "--grace-days", "7"); code != 0 {
+		t.Fatalf("rotate: %d %s", code, errs)
+	}
+	published := func(list string) []string {
+		t.Helper()
+		keys, err := answer.ParsePEM([]byte(list))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, k := range keys {
+			ids = append(ids, answer.Fingerprint(k))
+		}
+		return ids
+	}
+	_, list, _ := runCmd("service-key", "--data-dir", dir)
+	before := published(list)
+	if len(before) != 2 {
+		t.Fatalf("%d keys published before, want 2", len(before))
+	}
+	if code, _, errs := runCmd("service-key", "rotate", "--data-dir", dir, "--revoke", "--grace-days", "3"); code != 2 || !strings.Contains(errs, "--revoke drops the current keys at once: it takes no --grace-days") {
+		t.Fatalf("--revoke --grace-days: exit %d, %q", code, errs)
+	}
+	check := func(how string, code int, out, errs string, revoked []string) string {
+		t.Helper()
+		if code != 0 {
+			t.Fatalf("%s: exit %d, %s", how, code, errs)
+		}
+		fresh := published(out)
+		if len(fresh) != 1 {
+			t.Fatalf("%s printed %q", how, out)
+		}
+		for _, id := range revoked {
+			if !strings.Contains(errs, "SHA256:"+id+" revoked") {
+				t.Fatalf("%s: stderr does not name revoked key %s: %q", how, id, errs)
+			}
+		}
+		if !strings.Contains(errs, "new service key SHA256:"+fresh[0]+": published and signing now") {
+			t.Fatalf("%s: stderr does not say the new key signs now: %q", how, errs)
+		}
+		return fresh[0]
+	}
+	code, out, errs := runCmd("service-key", "rotate", "--data-dir", dir, "--revoke")
+	fresh := check("rotate --revoke", code, out, errs, before)
+	if _, list, _ := runCmd("service-key", "--data-dir", dir); !slices.Equal(published(list), []string{fresh}) {
+		t.Fatalf("published after the revocation: %v, want %s alone", published(list), fresh)
+	}
+	if line := auditLineWith(t, dir, `"operation":"RotateServiceKey"`, `"outcome":"ok"`, "revoked "+before[0]); line == "" {
+		t.Fatal("no audit record of the revocation")
+	}
+
+	addr, _, stop := startServe(t, serveConfig{dataDir: dir})
+	defer stop()
+	code, out, errs = runCmd("service-key", "rotate", "--endpoint", "http://"+addr, "--credential", credFile, "--revoke")
+	second := check("rotate --revoke --endpoint", code, out, errs, []string{fresh})
+	if _, list, _ := runCmd("service-key", "--endpoint", "http://"+addr); !slices.Equal(published(list), []string{second}) {
+		t.Fatalf("published by the server after the revocation: %v, want %s alone", published(list), second)
 	}
 }

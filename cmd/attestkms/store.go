@@ -95,6 +95,8 @@ func storeError(err error) error {
 		return withHint(err, restoreHint+"; if this data directory is really meant to start over, remove it (or give another --data-dir)")
 	case errors.Is(err, kms.ErrStoreDamaged):
 		return withHint(err, restoreHint+"; nothing was written to the damaged store")
+	case errors.Is(err, kms.ErrUnprotected):
+		return withHint(err, "after upgrading attestkms, stop every server of the store, check that nobody changed its database outside attestkms since (attestkms store check), then run attestkms store protect with the same --data-dir/--store and --root-key, once")
 	}
 	return err
 }

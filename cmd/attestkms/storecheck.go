@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,6 +13,10 @@ import (
 
 const storeUsage = `Usage: attestkms store check [--data-dir DIR] [--root-key SPEC]
        attestkms store check --store postgres://USER@HOST:PORT/DB?sslmode=… --root-key SPEC
+       attestkms store protect [--data-dir DIR] [--root-key SPEC]
+       attestkms store protect --store postgres://USER@HOST:PORT/DB?sslmode=… --data-dir NODE_DIR --root-key SPEC
+
+check:
 
 Checks a whole store, while no server holds it (an embedded store; a
 shared store is read while its nodes run): bbolt's own consistency check of
@@ -33,19 +38,39 @@ serve a store that fails it.
 Exit status: 0 sound, 1 damaged (or the root key does not open it, or it is
 in use), 2 usage, 3 unreadable input (no such data directory or root key).
 
+protect:
+Authenticates the records of a store made by an attestkms from before
+records were (docs/rootkey.md, "Upgrading a store"): every key, alias,
+credential and the meta get their MAC under the root key, in one audited
+change (ProtectRecords), and from then on a record changed outside attestkms
+is refused. Every other command and serve refuse such a store until this
+ran: the MACs come from this deliberate step, not from whichever process
+opens the store first (a database writer who put back an old root check
+would have the records it changed MACed by it). Run it once after the
+upgrade, every server of the store stopped, after attestkms store check;
+on a shared store NODE_DIR is a node directory no running node uses, whose
+audit log gets the record. A store authenticated already is left as it is.
+
+Exit status: 0 protected (or it was), 1 refused or failed (the store is in
+use or damaged: nothing was written), 2 usage, 3 unreadable input.
+
 Examples:
   attestkms store check --data-dir /var/lib/attestkms
   attestkms store check --store 'postgres://attestkms@db.internal:5432/attestkms?sslmode=verify-full' \
       --root-key file:/etc/attestkms/root.key
+  attestkms store protect --data-dir /var/lib/attestkms
 `
 
 func runStore(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "protect" {
+		return runStoreProtect(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "check" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(stdout, storeUsage)
 			return nil
 		}
-		return usageError("attestkms store check: the one store command")
+		return usageError("attestkms store check|protect: the store commands")
 	}
 	fs := newFlagSet("store check", storeUsage, stdout, stderr)
 	dataDir := fs.String("data-dir", "./attestkms-data", "the store's `directory`")
@@ -75,6 +100,54 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	return checkStore(context.Background(), opts, sf.describe(*dataDir), stdout)
 }
 
+// runStoreProtect is attestkms store protect.
+func runStoreProtect(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("store protect", storeUsage, stdout, stderr)
+	dataDir := fs.String("data-dir", "./attestkms-data", "the store's `directory` (a shared store's: a node's, not in use)")
+	var root rootKeyFlags
+	root.register(fs)
+	var sf storeFlags
+	sf.register(fs)
+	if _, err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if err := sf.check(); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	switch {
+	case sf.shared() && !set["data-dir"]:
+		return usageError("--store postgres://… needs --data-dir NODE_DIR, a node's directory for the change's audit record (no running node's)")
+	case sf.shared() && !root.given():
+		return usageError("--store postgres://… needs --root-key SPEC (or --root-key-file FILE), the root key the nodes use")
+	}
+	opts := kms.Options{DataDir: *dataDir, StoredRegion: true, ProtectRecords: true}
+	if err := root.apply(&opts); err != nil {
+		return err
+	}
+	if err := sf.apply(&opts); err != nil {
+		return err
+	}
+	svc, err := kms.Open(opts)
+	switch {
+	case errors.Is(err, kms.ErrStoreInUse):
+		return withHint(err, "stop every server of the store first")
+	case errors.Is(err, kms.ErrNotInitialised):
+		return readError(err)
+	case err != nil:
+		return storeError(err)
+	}
+	defer svc.Close()
+	name := sf.describe(*dataDir)
+	if !svc.Admin().ProtectedRecords() {
+		_, err = fmt.Fprintf(stdout, "store %s: its records were authenticated already: nothing to do\n", name)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "store %s: every record is authenticated under the root key from now on (audited as ProtectRecords); servers may start\n", name)
+	return err
+}
+
 // checkStore runs kms.CheckStore and says what it found on w.
 func checkStore(ctx context.Context, opts kms.Options, name string, w io.Writer) error {
 	rep, err := kms.CheckStore(ctx, opts)
@@ -92,7 +165,7 @@ func checkStore(ctx context.Context, opts kms.Options, name string, w io.Writer)
 	}
 	auth := "every record's MAC verifies"
 	if !rep.Authenticated {
-		auth = "its records are not authenticated yet (a store made before records were: the next server start MACs them)"
+		auth = "its records are not authenticated yet (a store made before records were: attestkms store protect authenticates them; until then servers refuse it)"
 	}
 	_, err = fmt.Fprintf(w, "store %s: sound: %s; %d keys (%d materials), %d aliases, %d credentials: every record decodes and opens under the root key; %s\n",
 		name, pages, rep.Keys, rep.Materials, rep.Aliases, rep.Credentials, auth)

@@ -431,8 +431,33 @@ func TestServeStoreFixture(t *testing.T) {
 	if err := json.Unmarshal(b, &exp); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, errs := runCmd("store", "check", "--data-dir", dir); code != 0 || !strings.Contains(out, "sound") {
+	if code, out, errs := runCmd("store", "check", "--data-dir", dir); code != 0 || !strings.Contains(out, "sound") || !strings.Contains(out, "attestkms store protect authenticates them") {
 		t.Fatalf("store check of the fixture: exit %d\n%s%s", code, out, errs)
+	}
+	// Its records are not authenticated: serve refuses it until store
+	// protect ran (once; a second run has nothing to do).
+	before, _ := os.ReadFile(filepath.Join(dir, "kms.db"))
+	if code, _, errs := runCmd("serve", "--data-dir", dir, "--region", exp.Region, "--listen", "127.0.0.1:0"); code != 1 ||
+		!strings.Contains(errs, "not authenticated") || !strings.Contains(errs, "hint: after upgrading attestkms") || !strings.Contains(errs, "attestkms store protect") {
+		t.Fatalf("serve of the unprotected fixture: exit %d, %q", code, errs)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "kms.db")); !bytes.Equal(before, after) {
+		t.Fatal("the refused serve wrote the store")
+	}
+	if code, out, errs := runCmd("store", "protect", "--data-dir", dir, "extra"); code != 2 || out != "" || !strings.Contains(errs, "unexpected argument") {
+		t.Fatalf("store protect with an argument: exit %d, %q, %q", code, out, errs)
+	}
+	if code, out, errs := runCmd("store", "protect", "--data-dir", dir); code != 0 || !strings.Contains(out, "every record is authenticated under the root key from now on") {
+		t.Fatalf("store protect: exit %d, %q, %q", code, out, errs)
+	}
+	if line := auditLineWith(t, dir, `"operation":"ProtectRecords"`, `"outcome":"ok"`); line == "" {
+		t.Fatal("no audit record of the protection")
+	}
+	if code, out, errs := runCmd("store", "protect", "--data-dir", dir); code != 0 || !strings.Contains(out, "authenticated already: nothing to do") {
+		t.Fatalf("store protect again: exit %d, %q, %q", code, out, errs)
+	}
+	if code, out, errs := runCmd("store", "check", "--data-dir", dir); code != 0 || !strings.Contains(out, "every record's MAC verifies") {
+		t.Fatalf("store check after protect: exit %d\n%s%s", code, out, errs)
 	}
 	addr, _, _ := startServe(t, serveConfig{dataDir: dir, region: exp.Region, checkStore: true})
 	c := awsClient(t, addr, exp.Region, credentialJSON{AccessKeyID: exp.Admin.AccessKeyID, SecretAccessKey: exp.Admin.Secret})

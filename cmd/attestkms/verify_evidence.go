@@ -34,10 +34,11 @@ The input is the raw document, its base64, or what "enclavetool attest" prints
 --at verifies at another instant: certificates and freshness (--attestation-max-age)
 are judged at that time, so archived documents can be checked. A debug-mode
 document's (or SEV-SNP debug guest's) claims are printed, with a warning: the
-server refuses it unless started with --allow-debug-enclaves. A NitroTPM
-document verifies whatever its public_key (exit 0: it is genuine) and says in
-"recipient_key" whether the server takes that key for a Recipient, and with
-which KeyEncryptionAlgorithm ("algorithms"): an RSA key of 2048 to 4096 bits
+server refuses it unless started with --allow-debug-enclaves. Every document
+says in "recipient_key" what key it binds ("type"), whether the server takes
+that key for a Recipient, and with which KeyEncryptionAlgorithm
+("algorithms"); a NitroTPM document verifies whatever its public_key (exit 0:
+it is genuine), the others only with a usable key: an RSA key of 2048 to 4096 bits
 (RSAES_OAEP_SHA_256), an EC P-256 key (HPKE_P256_SHA256_AES256GCM) or the
 SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM,
 see docs/hpke.md) is usable, any other is refused.
@@ -138,6 +139,11 @@ func toClaimsJSON(c *attest.Claims) claimsJSON {
 		for i, v := range c.NitroTPMPCRs {
 			out.NitroTPMPCRs[strconv.Itoa(i)] = hex.EncodeToString(v)
 		}
+	}
+	// Every format's bound key: its type, and the algorithms a Recipient
+	// with this document may name (a Nitro Enclave or TDX document may bind
+	// a P-256 key or an ML-KEM key's digest as well as an RSA key).
+	if c.Format == attest.FormatNitroTPM || c.KeyType != "" || c.KeyUnusable != nil {
 		out.RecipientKey = &recipientKeyJSON{Type: c.KeyType, Usable: c.KeyUnusable == nil}
 		if c.KeyUnusable == nil {
 			out.RecipientKey.Algorithms = recipientAlgorithms(c.KeyType)

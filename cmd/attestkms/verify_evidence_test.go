@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -103,6 +105,24 @@ func TestVerifyEvidenceSimulated(t *testing.T) {
 	code, out, errs := runCmd("verify-evidence", "--in", docFile, "--nitro-roots", root)
 	if code != 0 || !strings.Contains(out, `"image_sha384": "01`) || strings.Contains(errs, "debug") {
 		t.Fatalf("with roots: exit %d %s %s", code, out, errs)
+	}
+	// Every format says what key it binds and how a Recipient may use it
+	// (it was said for NitroTPM documents only).
+	if !strings.Contains(out, `"recipient_key": {`) || !strings.Contains(out, `"type": "RSA-2048"`) || !strings.Contains(out, `"usable": true`) ||
+		!strings.Contains(out, `"RSAES_OAEP_SHA_256"`) {
+		t.Fatalf("recipient_key of an RSA-bound Nitro document: %s", out)
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ecDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
+	ecDoc, err := ca.Sign(nitrotest.Document{Timestamp: time.Now(), PCRs: pcrs, PublicKey: ecDER})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecFile := filepath.Join(dir, "ec.cbor")
+	os.WriteFile(ecFile, ecDoc, 0o600)
+	if code, out, errs := runCmd("verify-evidence", "--in", ecFile, "--nitro-roots", root); code != 0 || !strings.Contains(out, `"type": "EC P-256"`) ||
+		!strings.Contains(out, `"HPKE_P256_SHA256_AES256GCM"`) {
+		t.Fatalf("a P-256-bound Nitro document: exit %d %s %s", code, out, errs)
 	}
 	// One flipped byte is refused.
 	doc[len(doc)/2] ^= 1

@@ -11,7 +11,7 @@
 //	attestsim tpm --ca DIR --public-key enclave.pem --out ev.cbor [--pcr N=HEX ...]
 //	attestsim tdx-ca --out DIR
 //	attestsim tdx-collateral --ca DIR --out DIR2 [flags]
-//	attestsim tdx --ca DIR --public-key enclave.pem --out ev.cbor [flags]
+//	attestsim tdx --ca DIR --public-key enclave.pem [--out ev.cbor] [flags]
 //
 // Run "attestsim COMMAND --help" for a command's flags and examples.
 package main
@@ -44,7 +44,7 @@ Usage:
   attestsim tdx-ca --out DIR                       make a test Intel TDX PKI (root, PCK chain) and its signed collateral
   attestsim tdx-collateral --ca DIR --out DIR2 [flags]
                                                    sign other (stale, revoking...) TDX collateral with it
-  attestsim tdx --ca DIR --public-key PEM --out FILE [flags]
+  attestsim tdx --ca DIR --public-key PEM [--out FILE] [flags]
                                                    sign an Intel TDX quote (version 4), in an evidence envelope
 
 --public-key - reads the key from standard input, --out - writes the evidence

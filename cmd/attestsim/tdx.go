@@ -52,7 +52,7 @@ Examples:
   attestsim tdx-collateral --ca tdxca --out old --tcb-evaluation-number 3
 `
 
-const tdxSynopsis = `Usage: attestsim tdx --ca DIR --public-key PEM --out FILE [flags]
+const tdxSynopsis = `Usage: attestsim tdx --ca DIR --public-key PEM [--out FILE] [flags]
 
 Signs an Intel TDX quote, version 4, in the real binary layout (header, TD
 quote body, ECDSA P-256 quote signature by an attestation key, the QE
@@ -265,7 +265,9 @@ func runTDX(args []string, e env) error {
 	userData := flags.String("user-data", "", "the envelope's user_data, `base64`, bound in REPORTDATA")
 	nonce := flags.String("nonce", "", "the envelope's nonce, `base64`, bound in REPORTDATA")
 	brk := flags.String("break", "", "make a hostile quote: `what` is report-data (REPORTDATA zero), quote-signature, qe-report-key (the QE report binds another attestation key) or qe-report-signer (not signed by the PCK key)")
-	out := flags.String("out", "", "write the envelope to this `file` (- for stdout)")
+	// Issue 14 spells the command without --out: the envelope goes to
+	// stdout unless --out names a file.
+	out := flags.String("out", "-", "write the envelope to this `file` (- for stdout)")
 	if err := flags.parse(args); err != nil {
 		return err
 	}

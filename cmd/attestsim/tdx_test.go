@@ -98,6 +98,15 @@ func TestTDX(t *testing.T) {
 	if !bytes.Equal(e.PublicKey, der) || string(e.Nonce) != "nonce" || e.UserData != nil {
 		t.Errorf("envelope %+v", e)
 	}
+	// Issue 14 spells the command without --out: the envelope goes to
+	// stdout.
+	code, stdout, errOut := attestsim(t, "tdx", "--ca", caDir, "--public-key", keyFile)
+	if code != 0 {
+		t.Fatalf("tdx without --out: %d %q", code, errOut)
+	}
+	if _, _, err := verifyTDXEvidence(t, caDir, colDir, []byte(stdout)); err != nil {
+		t.Fatalf("tdx without --out: what it printed is not a quote go-tdx-guest takes: %v", err)
+	}
 	if !bytes.Equal(b.GetReportData(), attesttest.TDXBinding(der, []byte("nonce"), nil)) {
 		t.Error("REPORTDATA does not bind the key and nonce")
 	}

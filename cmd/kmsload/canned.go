@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/enclave"
+	"github.com/attestkms/attestkms/internal/gctune"
 )
 
 // The canned-answer server is the HTTP floor the server's CPU is compared
@@ -65,6 +66,7 @@ func cannedServer(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	if a.Status == 0 {
 		a.Status = http.StatusOK
 	}
+	gctune.Apply() // as attestkms serve does
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err

@@ -8,8 +8,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -25,6 +23,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/internal/hmacsha256"
 )
 
 // The crypto floor of a request with a Recipient is the cryptography the
@@ -324,11 +323,9 @@ func operationFloor(op string) (floorPart, error) {
 	material := make([]byte, 32)
 	rand.Read(material)
 	seal := func(salt, pt []byte) ([]byte, error) {
-		k, err := hkdf.Key(sha256.New, material, salt, "floor", 32)
-		if err != nil {
-			return nil, err
-		}
-		b, err := aes.NewCipher(k)
+		var k [32]byte
+		hmacsha256.HKDF(k[:], material, salt, []byte("floor"))
+		b, err := aes.NewCipher(k[:])
 		if err != nil {
 			return nil, err
 		}
@@ -373,11 +370,9 @@ func operationFloor(op string) (floorPart, error) {
 			return floorPart{}, err
 		}
 		return floorPart{"aes256gcm_open", func() error {
-			k, err := hkdf.Key(sha256.New, material, salt, "floor", 32)
-			if err != nil {
-				return err
-			}
-			b, err := aes.NewCipher(k)
+			var k [32]byte
+			hmacsha256.HKDF(k[:], material, salt, []byte("floor"))
+			b, err := aes.NewCipher(k[:])
 			if err != nil {
 				return err
 			}
@@ -429,9 +424,7 @@ func sigv4Floor(bodyLen int) floorPart {
 	return floorPart{"sigv4_cached_key", func() error {
 		sha256.Sum256(body)
 		sha256.Sum256(canonical)
-		m := hmac.New(sha256.New, key)
-		m.Write(sts)
-		m.Sum(nil)
+		hmacsha256.Sum(key, sts)
 		return nil
 	}}
 }

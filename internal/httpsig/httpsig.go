@@ -20,6 +20,7 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -154,7 +155,14 @@ func ASCIILower(s string) string {
 // way); SignedHeaders is names joined by ";". It writes in pieces of about 4
 // KiB, so a hash takes it without one large buffer.
 func WriteCanonicalRequest(w io.Writer, method, uri, query string, names []string, header func(dst []byte, i int) []byte, payloadHash []byte) {
-	buf := make([]byte, 0, 1024)
+	bp := canonicalBuffers.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= 8<<10 {
+			*bp = buf[:0]
+			canonicalBuffers.Put(bp)
+		}
+	}()
 	buf = append(buf, method...)
 	buf = append(buf, '\n')
 	buf = append(buf, uri...)
@@ -179,6 +187,11 @@ func WriteCanonicalRequest(w io.Writer, method, uri, query string, names []strin
 	buf = append(buf, payloadHash...)
 	w.Write(buf)
 }
+
+// canonicalBuffers are WriteCanonicalRequest's (a canonical request holds
+// no secret: a signature's inputs, not its key); io.Writer's contract says
+// w keeps none of what it is given.
+var canonicalBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // SortedHeaders lists the names of byName sorted, with their values in the
 // same order: what a signer signs once it has gathered the headers.

@@ -2,7 +2,6 @@ package sigv4
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -10,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/attestkms/attestkms/internal/hmacsha256"
 	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
@@ -113,13 +113,9 @@ func SignWithKey(key *[sha256.Size]byte, sts []byte) [sha256.Size]byte {
 	return sig
 }
 
-// mac sets out to HMAC-SHA256(key, data). crypto/hmac keeps its own copies of
-// the padded key, which we cannot zero; the key slices we own, we do.
-func mac(out *[sha256.Size]byte, key, data []byte) {
-	h := hmac.New(sha256.New, key)
-	h.Write(data)
-	h.Sum(out[:0])
-}
+// mac sets out to HMAC-SHA256(key, data) (hmacsha256: no allocation, and
+// its padded copies of the key are zeroed; the key slices we own, we zero).
+func mac(out *[sha256.Size]byte, key, data []byte) { *out = hmacsha256.Sum(key, data) }
 
 // CanonicalQuery parses a raw query strictly and returns it canonical: each
 // name and value URI-encoded, pairs sorted by encoded name then value, as the

@@ -184,7 +184,7 @@ func (l *Log) submit(rec *Record, e *entry) (uint64, error) {
 		rec.Time = l.opts.Now().UTC()
 	}
 	rec.Seq, rec.Prev = 0, ""
-	body, err := json.Marshal(rec)
+	body, err := marshalRecord(rec)
 	if err != nil {
 		return 0, err
 	}

@@ -1,7 +1,6 @@
 package sdkhmac
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/internal/hmacsha256"
 	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
@@ -61,15 +61,9 @@ func stringToSign(sdkDate string, canonicalHash []byte) []byte {
 	return httpsig.StringToSign(Algorithm, sdkDate, "", canonicalHash)
 }
 
-// signature MACs sts with secret. crypto/hmac keeps its own copy of the
-// padded key, which we cannot zero; secret is left as it was.
-func signature(secret, sts []byte) [sha256.Size]byte {
-	var sig [sha256.Size]byte
-	h := hmac.New(sha256.New, secret)
-	h.Write(sts)
-	h.Sum(sig[:0])
-	return sig
-}
+// signature MACs sts with secret (hmacsha256 zeroes its padded copies of
+// it); secret is left as it was.
+func signature(secret, sts []byte) [sha256.Size]byte { return hmacsha256.Sum(secret, sts) }
 
 // escape appends s percent-encoded as the SDK's escape does: everything but
 // A-Z a-z 0-9 - . _ ~ as %XX, upper-case hex.

@@ -18,27 +18,42 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"sync"
 )
 
 // Write encodes v as the answer, with status and contentType, from a buffer
 // it zeroes after sending: the answer may hold a secret.
 func Write(w http.ResponseWriter, status int, contentType string, v any) error {
-	// Room for most answers at once (a data key's is 300 bytes, with a
-	// Recipient 800). A larger one (an RSA data key pair's private key)
-	// leaves no copy behind either: the Encoder writes the answer in one
-	// Write, so the buffer grows while still empty. The copy this does not
-	// reach is encoding/json's own (its pooled encoding state, not
-	// zeroed), as the package says.
-	buf := bytes.NewBuffer(make([]byte, 0, 1024))
+	// A pooled buffer with room for most answers at once (a data key's is
+	// 300 bytes, with a Recipient 800), zeroed before it goes back: every
+	// answer written into it was zeroed once sent, so it holds none. A
+	// larger answer (an RSA data key pair's private key) leaves no copy
+	// behind either: the Encoder writes the answer in one Write, so the
+	// buffer grows while still empty. The copy this does not reach is
+	// encoding/json's own (its pooled encoding state, not zeroed), as the
+	// package says.
+	buf := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		clear(buf.Bytes())
+		buf.Reset()
+		if buf.Cap() <= maxPooled {
+			buffers.Put(buf)
+		}
+	}()
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
-	defer clear(buf.Bytes())
 	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
 }
+
+// buffers are Write's, each zeroed when put back; one grown past maxPooled
+// (a large key pair's answer) is left to the collector, already zeroed.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 1024)) }}
+
+const maxPooled = 16 << 10
 
 // RawString is a secret's text in a JSON answer, quoted ("…"), in one buffer
 // that MarshalJSON returns itself: encoding/json then copies the secret only

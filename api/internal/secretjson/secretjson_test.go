@@ -33,3 +33,30 @@ type httptestRecorder struct{ w *bytes.Buffer }
 func (r httptestRecorder) Header() http.Header         { return http.Header{} }
 func (r httptestRecorder) Write(b []byte) (int, error) { return r.w.Write(b) }
 func (r httptestRecorder) WriteHeader(int)             {}
+
+// TestPooledBufferHoldsNoSecret: the buffer Write puts back holds nothing
+// of the answer it sent. An answer of 3 KB grows the pooled buffer past its
+// 1 KiB start, which tells it from a new one when the pool hands it out.
+func TestPooledBufferHoldsNoSecret(t *testing.T) {
+	secret := bytes.Repeat([]byte("s3cr3t!"), 300)
+	for range 100 {
+		var out bytes.Buffer
+		if err := Write(httptestRecorder{&out}, 200, "application/json", struct {
+			P RawString `json:"p"`
+		}{Base64(secret)}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "czNjcjN0I") {
+			t.Fatal("the answer does not hold the secret: the test is broken")
+		}
+		b := buffers.Get().(*bytes.Buffer)
+		if b.Cap() <= 1024 {
+			continue // another buffer: try again
+		}
+		if all := b.Bytes()[:b.Cap()]; bytes.ContainsFunc(all, func(r rune) bool { return r != 0 }) {
+			t.Fatalf("the pooled buffer holds %q", bytes.Trim(all, "\x00"))
+		}
+		return
+	}
+	t.Fatal("the pool never gave back the buffer Write used")
+}

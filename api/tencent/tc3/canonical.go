@@ -1,8 +1,6 @@
 package tc3
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/attestkms/attestkms/internal/hmacsha256"
 	"github.com/attestkms/attestkms/internal/httpsig"
 )
 
@@ -59,13 +58,7 @@ func signingKey(secret []byte, date, service string) [32]byte {
 	return kSigning
 }
 
-func hmacSHA256(key, data []byte) [32]byte {
-	m := hmac.New(sha256.New, key)
-	m.Write(data)
-	var out [32]byte
-	m.Sum(out[:0])
-	return out
-}
+func hmacSHA256(key, data []byte) [32]byte { return hmacsha256.Sum(key, data) }
 
 // requestTimestamp returns the one X-TC-Timestamp header, which must be a
 // canonical decimal number of seconds (as the SDK prints it: no sign, no
