@@ -258,7 +258,12 @@ func (l *Log) openJournal() (File, error) {
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == journalSize {
 		return l.open(path, os.O_WRONLY, 0o600)
 	}
-	f, err := l.open(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// Removed first, and made anew: whatever was there (a short file, a
+	// link) is not written through.
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	f, err := l.open(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
