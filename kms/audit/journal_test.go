@@ -587,3 +587,29 @@ func killedChild(path string) {
 	time.Sleep(time.Minute)
 	os.Exit(4)
 }
+
+// TestJournalFull: once a record would not fit, a checkpoint starts the
+// journal over at a later offset of the log, and a crash after it still
+// loses nothing.
+func TestJournalFull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path})
+	writeN(t, l, 0, 1)
+	first := epochStart(t, path)
+	msg := strings.Repeat("x", 9000) // a record of three pages
+	for i := range journalSize / (3 * journalPage) {
+		if err := l.Write(&Record{RequestID: fmt.Sprintf("big%d", i), Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeN(t, l, 1, 2)
+	start := epochStart(t, path)
+	if start.epoch == first.epoch || start.offset <= first.offset {
+		t.Fatalf("no checkpoint: the epoch started at %d, now at %d", first.offset, start.offset)
+	}
+	acked, _ := os.ReadFile(path)
+	got := reopened(t, crashCopy(t, path, func(b []byte, s int64) []byte { return b[:s] }))
+	if !bytes.HasPrefix(got, acked) || !bytes.Contains(got[len(acked):], []byte("restored")) {
+		t.Fatal("lines lost after a checkpoint")
+	}
+}
