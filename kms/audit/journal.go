@@ -26,7 +26,7 @@ const (
 	// journalSize is the journal's fixed size: 1024 pages, one record of a
 	// durable batch each (more pages for a batch of over 4 KB), so that a
 	// checkpoint — an fsync of the appending log, the cost the journal
-	// saves — comes at most once in ~1000 durable batches (≈0.1 µs a
+	// saves — comes at most once in ~1000 durable batches (≈0.2 µs a
 	// batch); Open reads it whole in a few milliseconds. A batch larger
 	// than it is fsynced in the log instead (a checkpoint).
 	journalSize = 4 << 20

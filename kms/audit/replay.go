@@ -35,7 +35,7 @@ func (l *Log) replay() []*Record {
 	if len(recs) == 0 {
 		return notes
 	}
-	first, last := recs[0].seq+1, lastSeq(start, recs)
+	first, last := recs[0].seq+1, lastSeq(recs)
 	target, err := l.replayTarget(start)
 	if err == nil && target != "" {
 		var n int
@@ -132,7 +132,7 @@ func chainsOn(data []byte, at head) (head, bool) {
 	return at, true
 }
 
-func lastSeq(start jrecord, recs []jrecord) uint64 {
+func lastSeq(recs []jrecord) uint64 {
 	r := recs[len(recs)-1]
 	return r.seq + uint64(bytes.Count(r.data, []byte{'\n'}))
 }
