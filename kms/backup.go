@@ -568,6 +568,7 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 		for _, f := range files {
 			os.Remove(f)
 		}
+		os.Remove(audit.JournalPath(filepath.Join(opts.DataDir, auditFile)))
 		if made {
 			os.Remove(opts.DataDir)
 		}

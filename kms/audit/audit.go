@@ -38,10 +38,12 @@
 // One goroutine writes every line, in the order lines are handed to it: the
 // chain's order is the write order. Lines handed over while it writes or
 // syncs are written together, with one write and, when any of them needs
-// it, one fsync, after which each waiter is released:
+// it, one commit that makes them durable (below: the journal), after which
+// each waiter is released:
 //
-//   - Write returns once its line is durable (fsynced): an operation that
-//     uses a key or releases a secret answers only then.
+//   - Write returns once its line is durable (in the file, or in the
+//     journal, fdatasynced): an operation that uses a key or releases a
+//     secret answers only then.
 //   - Append returns once its line is written, not synced: for reads of
 //     public data, which are answered even when their line cannot be written
 //     (they are synced with the next batch that needs it, or within a second).
@@ -73,6 +75,55 @@
 // Rotation and reopening wait while a change record is unresolved, so that
 // Open finds it in the newest file.
 //
+// # Durability: the journal
+//
+// The log file is appended with write(2), and stays a plain file of JSON
+// lines (tail -f, shippers and Verify read it as it is). An fsync of a file
+// that grows costs a commit of the filesystem's own journal (its size
+// changed); so a batch's lines are made durable instead in a write-ahead
+// journal beside it, ".audit.log.journal" for "audit.log" (JournalPath): a
+// file of fixed size (4 MiB), written with zeros once and fsynced, so that
+// overwriting its pages and fdatasyncing them changes no metadata. Each
+// commit writes one record, on a page of its own, holding every byte
+// appended to the log since the one before (the lines Append wrote
+// included: else a crash that lost them would leave the next durable line
+// nothing to follow on), with where they begin in the file, the chain's
+// end before them, the epoch and a SHA-256 over it all (journal.go has the
+// format).
+//
+// A checkpoint fsyncs the log, then starts a new epoch, random, on the
+// journal's first page, at the file's size: every record before it is then
+// obsolete. It comes when a record would not fit, before a rotation renames
+// the file and once the new file is made, at a Reopen, at Close, at the
+// first commit after Open, and after a record or its sync failed or a
+// failed batch was cut off the file, before its waiters learn it failed: so
+// that lines cut off are never replayed. A checkpoint that fails fails its
+// batch, as a failed fsync does (the lines are cut off and counted, below),
+// and every commit is a checkpoint until one succeeds. A journal that
+// cannot be written is removed, and the file fsynced at each commit, until
+// a checkpoint makes one again; one that can be neither written nor removed
+// fails every batch (a record in it could put back lines cut off). What
+// is left: if the checkpoint after a cut fails too (the disk failing), a
+// crash before one succeeds may put the cut lines back from the journal —
+// lines whose requests were refused, never a line missing — as a crash
+// could before the journal (the cut itself is not synced).
+//
+// Open replays it first: the epoch start, then each record of that epoch on
+// the next page whose sum holds, that begins where the one before ended,
+// and whose bytes are whole lines going on with the chain from there (the
+// first record that is not — torn by the crash, of an older epoch, zeros,
+// or not the writer's — ends it). They are written back into the file they
+// are for: the one whose bytes up to the epoch's offset end with the line
+// whose hash the epoch start names (the log file, or a file beside it that
+// a logrotate renamed before the server reopened), where that file lacks
+// them (shorter, a line cut, zeros), and fsynced. Records for no file here
+// (the log replaced or removed while the server was stopped) are not
+// replayed, and Open says so in a line. So every line a waiter was told is
+// durable is in the file after Open, and only those lines, the chain whole.
+// An epoch started at the file's first byte (after the first commit of a
+// new file failed) is written only over what a crash leaves there: nothing,
+// zeros or the same bytes.
+//
 // # Failures
 //
 // A batch that cannot be written or synced (a full disk, a file-size limit,
@@ -86,7 +137,8 @@
 //
 // # Opening
 //
-// Open finds the end of the chain in the file's last line; an unfinished
+// Open replays the journal (above), then finds the end of the chain in the
+// file's last line; an unfinished
 // last line (a write the server did not finish before it stopped: no request
 // was answered on it) is cut off and said so. An empty or missing file goes
 // on from the newest rotated file beside it (a rotation or a logrotate

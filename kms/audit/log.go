@@ -41,8 +41,8 @@ type Options struct {
 	// MaxSources bounds the sources an interval counts one by one; past it
 	// they are counted together in one line. Zero: 1024.
 	MaxSources int
-	// OpenFile opens the log's files for writing. If nil, os.OpenFile; tests
-	// give one whose writes fail.
+	// OpenFile opens the log's files for writing, its journal included. If
+	// nil, os.OpenFile; tests give one whose writes fail.
 	OpenFile func(name string, flag int, perm os.FileMode) (File, error)
 }
 
@@ -82,10 +82,11 @@ type Log struct {
 	// The writer's own, touched by its goroutine only (and by Open before
 	// it starts).
 	f       File
-	written head // the chain as written to f
-	synced  head // the chain as known durable
-	broken  bool // f may hold bytes past written.size: truncate first
-	loose   int  // lines written since the last sync that no one waited for
+	j       journal // beside f (journal.go)
+	written head    // the chain as written to f
+	synced  head    // the chain as known durable: in f, or in the journal
+	broken  bool    // f may hold bytes past written.size: truncate first
+	loose   int     // lines written since the last sync that no one waited for
 	pending []*entry
 	gap     *gapState
 	buf     []byte
@@ -337,7 +338,7 @@ func (l *Log) run() {
 			}
 			l.reopen = nil
 			l.mu.Unlock()
-			err := l.f.Sync()
+			err := l.closeJournal()
 			if cerr := l.f.Close(); err == nil {
 				err = cerr
 			}
@@ -386,12 +387,15 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 	l.buf = buf
 	if len(buf) > 0 {
 		if _, err := l.f.Write(buf); err != nil {
+			// No journal record holds what was cut off: records hold
+			// bytes up to l.synced only.
 			l.undo(l.written)
 			l.fail(lines, err)
 			return
 		}
 	}
 	l.written = st
+	l.j.wrote(buf)
 	loose := l.loose
 	for _, e := range lines {
 		if !e.durable && !e.keep && !e.notice {
@@ -402,11 +406,23 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 		}
 	}
 	if sync && l.written != l.synced {
-		if err := l.f.Sync(); err != nil {
+		if err := l.commit(); err != nil {
 			// What was written since the last sync may be lost: cut it off
 			// and count it, the lines already answered included (this
 			// batch's are counted by fail).
 			l.undo(l.synced)
+			l.j.pend = l.j.pend[:0]
+			// The journal may hold a record of what was just cut off (its
+			// sync failed, not necessarily its write): a new epoch makes
+			// it obsolete, before any waiter learns its line was refused,
+			// so that Open never puts those lines back. Until one
+			// succeeds, every commit is a checkpoint.
+			if l.j.f != nil || l.j.stale {
+				l.j.stale = true
+				if !l.broken { // else the next batch truncates first
+					l.checkpoint()
+				}
+			}
 			l.fail(lines, err)
 			l.gap.count += loose
 			l.loose = 0

@@ -26,15 +26,32 @@ func (l *Log) recover() error {
 	} else {
 		os.Remove(path + rotatedSuffixNew) // a rotation stopped before it renamed anything
 	}
+	// The journal first: what it puts back is read as if never lost.
+	l.j.path = JournalPath(path)
+	notes := l.replay()
+	_, serr := os.Stat(path)
 	f, err := l.open(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
 	l.f = f
+	if errors.Is(serr, fs.ErrNotExist) {
+		syncDir(path) // made: its lines are durable only if it is
+	}
 	if err := l.findHead(); err != nil {
 		f.Close()
 		return err
 	}
+	for _, rec := range notes {
+		l.pending = append(l.pending, l.own(rec))
+	}
+	// The records just replayed (or refused) must not be followed by new
+	// ones: the first commit, of Open's own lines or of the first durable
+	// line, is a checkpoint. Until then they are harmless (replaying them
+	// again changes nothing; refused, they stay refused), and an Open that
+	// writes nothing writes nothing to the journal either (a start refused
+	// for a damaged store leaves the data directory as it was).
+	l.j.stale = true
 	return nil
 }
 

@@ -30,11 +30,10 @@ func (l *Log) maybeRotate() {
 // was not done).
 func (l *Log) rotate() error {
 	path := l.opts.Path
-	if l.written != l.synced {
-		if err := l.f.Sync(); err != nil {
-			return err
-		}
-		l.synced, l.loose = l.written, 0
+	// The file holds its lines by itself before it is renamed, and the
+	// journal's records, which are its, are made obsolete.
+	if err := l.checkpoint(); err != nil {
+		return err
 	}
 	rotated, err := nextRotation(path)
 	if err != nil {
@@ -61,6 +60,7 @@ func (l *Log) rotate() error {
 	syncDir(path)
 	l.f.Close()
 	l.f, l.written, l.synced = nf, st, st
+	l.checkpoint() // the journal's epoch for the new file; if it fails, the journal stays stale: the next commit is a checkpoint
 	return nil
 }
 
@@ -110,11 +110,10 @@ func (l *Log) reopenFile() error {
 			return errors.New("the audit log cannot write: reopen it once it can")
 		}
 	}
-	if l.written != l.synced {
-		if err := l.f.Sync(); err != nil {
-			return err
-		}
-		l.synced, l.loose = l.written, 0
+	// The renamed file holds its lines by itself, and the journal's
+	// records, which are its, are made obsolete.
+	if err := l.checkpoint(); err != nil {
+		return err
 	}
 	nf, st, err := l.startFile(path, 0, &Record{Operation: opReopen, Outcome: OK,
 		Message: "continues the file that was " + filepath.Base(path) + " until it was renamed"})
@@ -124,6 +123,7 @@ func (l *Log) reopenFile() error {
 	syncDir(path)
 	l.f.Close()
 	l.f, l.written, l.synced = nf, st, st
+	l.checkpoint() // as rotate's
 	return nil
 }
 
