@@ -99,8 +99,7 @@ func WrapCMS(pub *rsa.PublicKey, spkiDER []byte, secret []byte, rand io.Reader) 
 	// between the copy above and here can fail.
 	cipher.NewCBCEncrypter(block, iv).CryptBlocks(content, content)
 
-	ri := marshalKTRI(ski, oaepAlgorithmID, encryptedKey)
-	return marshalEnvelope(ri, iv, content), nil
+	return marshalEnvelope(ski, encryptedKey, iv, content), nil
 }
 
 // subjectKeyID returns SHA-256 of spkiDER, after checking that spkiDER is
@@ -175,31 +174,32 @@ func isRSASPKIOf(pub *rsa.PublicKey, spki []byte) bool {
 // derLen is the length of a DER element with contents of n bytes.
 func derLen(n int) int { return len(appendHeader(make([]byte, 0, 6), 0, n)) + n }
 
-// marshalKTRI encodes a KeyTransRecipientInfo naming its recipient by ski,
-// in DER as AWS does.
-func marshalKTRI(ski, keyAlgorithmID, encryptedKey []byte) []byte {
-	return der(tagSequence,
-		der(tagInteger, []byte{ktriVersion}),
-		der(tagContext0, ski),
-		keyAlgorithmID,
-		der(tagOctetString, encryptedKey))
-}
-
-// marshalEnvelope encodes ContentInfo(EnvelopedData) around the contents of
-// the recipientInfos SET, the IV and the encrypted content, with AWS's
-// indefinite and definite lengths (see the package doc).
-func marshalEnvelope(recipientInfos, iv, content []byte) []byte {
+// marshalEnvelope encodes ContentInfo(EnvelopedData) for one
+// KeyTransRecipientInfo, which names its recipient by ski, in DER as AWS
+// does, around the IV and the encrypted content, with AWS's indefinite and
+// definite lengths (see the package doc). It writes into one buffer of the
+// right size: every length is known before the first byte.
+func marshalEnvelope(ski, encryptedKey, iv, content []byte) []byte {
+	ktriLen := 3 + derLen(len(ski)) + len(oaepAlgorithmID) + derLen(len(encryptedKey))
+	aesLen := derLen(len(oidAES256CBC)) + derLen(len(iv))
 	chunks := (len(content) + contentChunk - 1) / contentChunk
-	b := make([]byte, 0, 64+len(recipientInfos)+len(content)+4*chunks)
+	b := make([]byte, 0, 64+derLen(derLen(ktriLen))+derLen(aesLen)+len(content)+4*chunks)
 	b = appendIndefinite(b, tagSequence) // ContentInfo
 	b = appendDER(b, tagOID, oidEnvelopedData)
 	b = appendIndefinite(b, tagContext0C) // [0] EXPLICIT
 	b = appendIndefinite(b, tagSequence)  // EnvelopedData
-	b = appendDER(b, tagInteger, []byte{envelopedDataVersion})
-	b = appendDER(b, tagSet, recipientInfos)
+	b = append(b, tagInteger, 1, envelopedDataVersion)
+	b = appendHeader(b, tagSet, derLen(ktriLen)) // recipientInfos: one KeyTransRecipientInfo
+	b = appendHeader(b, tagSequence, ktriLen)
+	b = append(b, tagInteger, 1, ktriVersion)
+	b = appendDER(b, tagContext0, ski)
+	b = append(b, oaepAlgorithmID...)
+	b = appendDER(b, tagOctetString, encryptedKey)
 	b = appendIndefinite(b, tagSequence) // EncryptedContentInfo
 	b = appendDER(b, tagOID, oidData)
-	b = appendDER(b, tagSequence, der(tagOID, oidAES256CBC), der(tagOctetString, iv))
+	b = appendHeader(b, tagSequence, aesLen)
+	b = appendDER(b, tagOID, oidAES256CBC)
+	b = appendDER(b, tagOctetString, iv)
 	b = appendIndefinite(b, tagContext0C) // encryptedContent [0] IMPLICIT, constructed
 	for c := content; len(c) > 0; {
 		n := min(len(c), contentChunk)
