@@ -9,7 +9,6 @@ import (
 	_ "crypto/sha512"
 	"encoding/binary"
 	"fmt"
-	"math/big"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/veraison/go-cose"
@@ -195,12 +194,46 @@ func (e *envelope) verify(c *chainEntry) error {
 	h.Write(e.payload)
 	var sum [64]byte
 	digest := h.Sum(sum[:0])
-	n := len(e.signature) / 2
-	r, s := new(big.Int).SetBytes(e.signature[:n]), new(big.Int).SetBytes(e.signature[n:])
-	if !ecdsa.Verify(c.leafKey, digest, r, s) {
+	var sig [2*(3+66) + 3]byte // P-521's r and s, as DER INTEGERs in a SEQUENCE
+	if !ecdsa.VerifyASN1(c.leafKey, digest, asn1Signature(sig[:0], e.signature)) {
 		return fmt.Errorf("%w: %s signature does not verify with the key of leaf certificate %.64q", attest.ErrSignature, e.suite.name, c.leafName)
 	}
 	return nil
+}
+
+// asn1Signature appends the DER Ecdsa-Sig-Value of a COSE signature r || s
+// (RFC 9053, 2.1: each big-endian, the curve's size): what go-cose handed
+// ecdsa.Verify as two big.Ints, without them. A zero r or s is encoded as
+// the INTEGER 0, which ecdsa refuses as it refused the big.Int.
+func asn1Signature(b, rs []byte) []byte {
+	n := len(rs) / 2
+	r, s := minimalInteger(rs[:n]), minimalInteger(rs[n:])
+	rLen, sLen := 2+len(r)+int(r[0]>>7), 2+len(s)+int(s[0]>>7)
+	b = append(b, 0x30)
+	if rLen+sLen >= 0x80 {
+		b = append(b, 0x81)
+	}
+	b = append(b, byte(rLen+sLen))
+	for _, x := range [][]byte{r, s} {
+		b = append(b, 0x02, byte(len(x))+x[0]>>7)
+		if x[0]&0x80 != 0 { // a leading zero keeps it positive
+			b = append(b, 0)
+		}
+		b = append(b, x...)
+	}
+	return b
+}
+
+// minimalInteger strips leading zeros from a big-endian unsigned integer,
+// leaving one for zero.
+func minimalInteger(x []byte) []byte {
+	for len(x) > 1 && x[0] == 0 {
+		x = x[1:]
+	}
+	if len(x) == 0 {
+		return []byte{0}
+	}
+	return x
 }
 
 // appendBytesHead appends the minimal head of a byte string of n bytes.

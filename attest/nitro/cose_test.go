@@ -3,8 +3,12 @@ package nitro
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/binary"
+	"math/big"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -211,6 +215,13 @@ func TestVerifyMatchesCOSE(t *testing.T) {
 			d[i] ^= 0x01
 			sameVerdict(t, name+" changed", d, key)
 		}
+		// r or s zero, or both; r with its top byte zero.
+		n := es384.signatureLen()
+		for _, zero := range [][2]int{{0, n / 2}, {n / 2, n}, {0, n}, {0, 1}} {
+			d := bytes.Clone(doc)
+			clear(d[len(d)-n+zero[0] : len(d)-n+zero[1]])
+			sameVerdict(t, name+" zeroed signature", d, key)
+		}
 	}
 	if checked < 5 {
 		t.Fatalf("only %d documents with a leaf key", checked)
@@ -247,5 +258,41 @@ func BenchmarkParseEnvelope(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestASN1Signature: asn1Signature encodes r || s as encoding/asn1 encodes
+// the two integers (what ecdsa.Verify builds from its big.Ints), for each
+// suite's size, at the edges: zero, leading zeros, the top bit set.
+func TestASN1Signature(t *testing.T) {
+	for _, s := range suites {
+		n := s.signatureLen() / 2
+		edges := [][]byte{
+			make([]byte, n),
+			append(make([]byte, n-1), 1),
+			append([]byte{0x80}, make([]byte, n-1)...),
+			bytes.Repeat([]byte{0xff}, n),
+			append([]byte{0, 0x80}, bytes.Repeat([]byte{1}, n-2)...),
+			append([]byte{0, 0x7f}, bytes.Repeat([]byte{1}, n-2)...),
+		}
+		for range 50 {
+			x := make([]byte, n)
+			rand.Read(x)
+			x[0] &= byte(mrand.Int())
+			edges = append(edges, x)
+		}
+		for _, r := range edges {
+			for _, sv := range edges[:8] {
+				var buf [2*(3+66) + 3]byte
+				got := asn1Signature(buf[:0], append(bytes.Clone(r), sv...))
+				want, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(r), new(big.Int).SetBytes(sv)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%s: asn1Signature(%x, %x) = %x, want %x", s.name, r, sv, got, want)
+				}
+			}
+		}
 	}
 }
