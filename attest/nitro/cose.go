@@ -178,7 +178,7 @@ var sigStructurePrefix = []byte{0x84, 0x6a, 'S', 'i', 'g', 'n', 'a', 't', 'u', '
 
 // verify checks the document's signature, with no external data, with the
 // key of the chain's leaf certificate. It hashes the Sig_structure
-// [ "Signature1", protected, h”, payload ] as it goes, as go-cose would
+// ["Signature1", protected, empty external_aad, payload] as it goes, as go-cose would
 // encode it (minimal lengths), instead of building it: the payload is the
 // bulk of the document.
 func (e *envelope) verify(c *chainEntry) error {
