@@ -21,7 +21,7 @@ type chainEntry struct {
 	leafName    string            // for messages
 	leafKeyName string            // "ECDSA P-384", for messages
 	leafSuite   *suite            // the suite the leaf's key signs with; nil if none
-	leafKey     *ecdsa.PublicKey  // set with leafSuite; crypto/x509 checked the point
+	leafKey     *ecdsa.PublicKey  // set with leafSuite; crypto/x509 put its point on the curve
 	// windows are the validity periods of the leaf, of every intermediate
 	// the document carries (cabundle[1:]) and of the root the chain
 	// reached: on a cache hit, the only checks that depend on the time.

@@ -68,11 +68,11 @@ func parseEnvelope(doc []byte) (*envelope, error) {
 
 // exactShape reads doc if it is [protected, {}, payload, signature],
 // untagged or tagged 18, with protected exactly one of the suites', the
-// unprotected header the empty map, the payload a non-empty
-// definite-length byte string and the signature one of the suite's length, nothing after it;
-// else nil. payload and signature are sub-slices of doc. Its one source of
-// trust is that everything it accepts, go-cose reads the same way
-// (TestParseEnvelopeMatchesCOSE, FuzzParseEnvelope).
+// unprotected header the empty map, the payload a non-empty definite-length
+// byte string and the signature one of the suite's length, nothing after
+// it; else nil. payload and signature are sub-slices of doc. Whatever it
+// takes, go-cose reads the same way (TestParseEnvelopeMatchesCOSE and
+// FuzzParseEnvelope hold it to that).
 func exactShape(doc []byte) *envelope {
 	b := doc
 	if len(b) > 0 && b[0] == 0xd2 { // tag 18, COSE_Sign1
