@@ -30,8 +30,19 @@ func ParseEnclaveKey(der []byte) (*rsa.PublicKey, error) {
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("%w: public_key (%d bytes) is not the DER SubjectPublicKeyInfo of a supported key%s", ErrKey, len(der), trailing(err))
+		return nil, parseError(der, err)
 	}
+	return enclaveRSAKey(pub)
+}
+
+// parseError is ParseEnclaveKey's refusal of der, which crypto/x509 does
+// not parse.
+func parseError(der []byte, err error) error {
+	return fmt.Errorf("%w: public_key (%d bytes) is not the DER SubjectPublicKeyInfo of a supported key%s", ErrKey, len(der), trailing(err))
+}
+
+// enclaveRSAKey is ParseEnclaveKey's judgement of a key crypto/x509 parsed.
+func enclaveRSAKey(pub any) (*rsa.PublicKey, error) {
 	k, ok := pub.(*rsa.PublicKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: public_key is not an RSA key but %s; secrets are wrapped to RSA keys only", ErrKey, keyType(pub))
@@ -71,23 +82,26 @@ func ParseBoundKey(der []byte) (key *rsa.PublicKey, typ string, err error) {
 		// No SubjectPublicKeyInfo is 32 bytes long: this is a digest.
 		return nil, KeyTypeDigest, nil
 	}
-	pub, perr := x509.ParsePKIXPublicKey(der)
-	if perr == nil {
-		if ek, ok := pub.(*ecdsa.PublicKey); ok && ek.Curve.Params().Name == "P-256" {
-			if _, err := ek.ECDH(); err != nil {
-				return nil, "invalid", fmt.Errorf("%w: public_key is not a valid P-256 point", ErrKey)
-			}
-			return nil, "EC P-256", nil
-		}
-	}
-	k, err := ParseEnclaveKey(der)
+	// One parse serves every judgement below.
+	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		if _, isRSA := pub.(*rsa.PublicKey); perr == nil && !isRSA {
-			return nil, KeyType(der), fmt.Errorf("%w: public_key is %s; secrets are wrapped to RSA keys of %d to %d bits (RSAES_OAEP_SHA_256), EC P-256 keys (HPKE_P256_SHA256_AES256GCM) or the 32-byte SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM) only", ErrKey, KeyType(der), MinRSABits, MaxRSABits)
-		}
-		return nil, KeyType(der), err
+		return nil, "invalid", parseError(der, err)
 	}
-	return k, KeyType(der), nil
+	if ek, ok := pub.(*ecdsa.PublicKey); ok && ek.Curve.Params().Name == "P-256" {
+		if _, err := ek.ECDH(); err != nil {
+			return nil, "invalid", fmt.Errorf("%w: public_key is not a valid P-256 point", ErrKey)
+		}
+		return nil, "EC P-256", nil
+	}
+	typ = parsedKeyType(pub)
+	k, err := enclaveRSAKey(pub)
+	if err != nil {
+		if _, isRSA := pub.(*rsa.PublicKey); !isRSA {
+			return nil, typ, fmt.Errorf("%w: public_key is %s; secrets are wrapped to RSA keys of %d to %d bits (RSAES_OAEP_SHA_256), EC P-256 keys (HPKE_P256_SHA256_AES256GCM) or the 32-byte SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM) only", ErrKey, typ, MinRSABits, MaxRSABits)
+		}
+		return nil, typ, err
+	}
+	return k, typ, nil
 }
 
 func keyType(pub any) string {
@@ -119,6 +133,11 @@ func KeyType(der []byte) string {
 	if err != nil {
 		return "invalid"
 	}
+	return parsedKeyType(pub)
+}
+
+// parsedKeyType is KeyType of a key crypto/x509 parsed.
+func parsedKeyType(pub any) string {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		return fmt.Sprintf("RSA-%d", k.N.BitLen())

@@ -21,6 +21,7 @@ var (
 // Identifier octets, each with its class and constructed bit.
 const (
 	tagInteger     = 0x02
+	tagBitString   = 0x03
 	tagOctetString = 0x04
 	tagNull        = 0x05
 	tagOID         = 0x06

@@ -1,12 +1,14 @@
 package recipient
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	cryptorand "crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"io"
 )
@@ -97,19 +99,22 @@ func WrapCMS(pub *rsa.PublicKey, spkiDER []byte, secret []byte, rand io.Reader) 
 	// between the copy above and here can fail.
 	cipher.NewCBCEncrypter(block, iv).CryptBlocks(content, content)
 
-	ri := marshalKTRI(ski, oaepAlgorithmID, encryptedKey)
-	return marshalEnvelope(ri, iv, content), nil
+	return marshalEnvelope(ski, encryptedKey, iv, content), nil
 }
 
 // subjectKeyID returns SHA-256 of spkiDER, after checking that spkiDER is
 // pub's SubjectPublicKeyInfo, or of pub's DER encoding if spkiDER is nil.
 func subjectKeyID(pub *rsa.PublicKey, spkiDER []byte) ([]byte, error) {
-	if spkiDER == nil {
+	switch {
+	case spkiDER == nil:
 		var err error
 		if spkiDER, err = x509.MarshalPKIXPublicKey(pub); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrKey, err)
 		}
-	} else {
+	case isRSASPKIOf(pub, spkiDER):
+		// The one DER encoding of pub, which crypto/x509 reads as pub:
+		// the check below would pass, for 2 µs and 9 allocations.
+	default:
 		k, err := x509.ParsePKIXPublicKey(spkiDER)
 		if err != nil {
 			return nil, fmt.Errorf("%w: SubjectPublicKeyInfo: %v", ErrKey, err)
@@ -122,31 +127,79 @@ func subjectKeyID(pub *rsa.PublicKey, spkiDER []byte) ([]byte, error) {
 	return h[:], nil
 }
 
-// marshalKTRI encodes a KeyTransRecipientInfo naming its recipient by ski,
-// in DER as AWS does.
-func marshalKTRI(ski, keyAlgorithmID, encryptedKey []byte) []byte {
-	return der(tagSequence,
-		der(tagInteger, []byte{ktriVersion}),
-		der(tagContext0, ski),
-		keyAlgorithmID,
-		der(tagOctetString, encryptedKey))
+// rsaAlgorithmID is rsaEncryption with its NULL parameters (RFC 8017).
+var rsaAlgorithmID = der(tagSequence, der(tagOID, []byte{0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01}), der(tagNull))
+
+// isRSASPKIOf reports whether spki is, byte for byte, the DER
+// SubjectPublicKeyInfo crypto/x509 writes for pub (a positive modulus of at
+// most maxRSABits, a positive exponent): it writes that encoding in a
+// buffer on the stack and compares. False says nothing: subjectKeyID then
+// has crypto/x509 parse spki, as it always did. A test holds the encoding to
+// x509.MarshalPKIXPublicKey's.
+func isRSASPKIOf(pub *rsa.PublicKey, spki []byte) bool {
+	if pub.N.Sign() <= 0 || pub.N.BitLen() > maxRSABits || pub.E <= 0 {
+		return false
+	}
+	var nbuf [1 + maxRSABits/8]byte
+	n := nbuf[:1+(pub.N.BitLen()+7)/8]
+	pub.N.FillBytes(n[1:])
+	if n[1]&0x80 == 0 { // a leading zero only where the sign bit needs one
+		n = n[1:]
+	}
+	var ebuf [9]byte
+	binary.BigEndian.PutUint64(ebuf[1:], uint64(pub.E))
+	e := ebuf[:]
+	for len(e) > 1 && e[0] == 0 && e[1]&0x80 == 0 {
+		e = e[1:]
+	}
+	keyLen := derLen(len(n)) + derLen(len(e))        // RSAPublicKey's contents
+	bitsLen := 1 + derLen(keyLen)                    // the BIT STRING's
+	spkiLen := len(rsaAlgorithmID) + derLen(bitsLen) // the SubjectPublicKeyInfo's
+	if derLen(spkiLen) != len(spki) {
+		return false
+	}
+	var buf [64 + maxRSABits/8]byte
+	b := appendHeader(buf[:0], tagSequence, spkiLen)
+	b = append(b, rsaAlgorithmID...)
+	b = appendHeader(b, tagBitString, bitsLen)
+	b = append(b, 0) // no unused bits
+	b = appendHeader(b, tagSequence, keyLen)
+	b = appendHeader(b, tagInteger, len(n))
+	b = append(b, n...)
+	b = appendHeader(b, tagInteger, len(e))
+	b = append(b, e...)
+	return bytes.Equal(b, spki)
 }
 
-// marshalEnvelope encodes ContentInfo(EnvelopedData) around the contents of
-// the recipientInfos SET, the IV and the encrypted content, with AWS's
-// indefinite and definite lengths (see the package doc).
-func marshalEnvelope(recipientInfos, iv, content []byte) []byte {
+// derLen is the length of a DER element with contents of n bytes.
+func derLen(n int) int { return len(appendHeader(make([]byte, 0, 6), 0, n)) + n }
+
+// marshalEnvelope encodes ContentInfo(EnvelopedData) for one
+// KeyTransRecipientInfo, which names its recipient by ski, in DER as AWS
+// does, around the IV and the encrypted content, with AWS's indefinite and
+// definite lengths (see the package doc). It writes into one buffer of the
+// right size: every length is known before the first byte.
+func marshalEnvelope(ski, encryptedKey, iv, content []byte) []byte {
+	ktriLen := 3 + derLen(len(ski)) + len(oaepAlgorithmID) + derLen(len(encryptedKey))
+	aesLen := derLen(len(oidAES256CBC)) + derLen(len(iv))
 	chunks := (len(content) + contentChunk - 1) / contentChunk
-	b := make([]byte, 0, 64+len(recipientInfos)+len(content)+4*chunks)
+	b := make([]byte, 0, 64+derLen(derLen(ktriLen))+derLen(aesLen)+len(content)+4*chunks)
 	b = appendIndefinite(b, tagSequence) // ContentInfo
 	b = appendDER(b, tagOID, oidEnvelopedData)
 	b = appendIndefinite(b, tagContext0C) // [0] EXPLICIT
 	b = appendIndefinite(b, tagSequence)  // EnvelopedData
-	b = appendDER(b, tagInteger, []byte{envelopedDataVersion})
-	b = appendDER(b, tagSet, recipientInfos)
+	b = append(b, tagInteger, 1, envelopedDataVersion)
+	b = appendHeader(b, tagSet, derLen(ktriLen)) // recipientInfos: one KeyTransRecipientInfo
+	b = appendHeader(b, tagSequence, ktriLen)
+	b = append(b, tagInteger, 1, ktriVersion)
+	b = appendDER(b, tagContext0, ski)
+	b = append(b, oaepAlgorithmID...)
+	b = appendDER(b, tagOctetString, encryptedKey)
 	b = appendIndefinite(b, tagSequence) // EncryptedContentInfo
 	b = appendDER(b, tagOID, oidData)
-	b = appendDER(b, tagSequence, der(tagOID, oidAES256CBC), der(tagOctetString, iv))
+	b = appendHeader(b, tagSequence, aesLen)
+	b = appendDER(b, tagOID, oidAES256CBC)
+	b = appendDER(b, tagOctetString, iv)
 	b = appendIndefinite(b, tagContext0C) // encryptedContent [0] IMPLICIT, constructed
 	for c := content; len(c) > 0; {
 		n := min(len(c), contentChunk)

@@ -11,7 +11,6 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
 	"github.com/attestkms/attestkms/attest/internal/validity"
-	"github.com/veraison/go-cose"
 )
 
 // chainEntry is a certificate chain verified to a Verifier's roots: all a
@@ -22,7 +21,7 @@ type chainEntry struct {
 	leafName    string            // for messages
 	leafKeyName string            // "ECDSA P-384", for messages
 	leafSuite   *suite            // the suite the leaf's key signs with; nil if none
-	verifier    cose.Verifier
+	leafKey     *ecdsa.PublicKey  // set with leafSuite; crypto/x509 put its point on the curve
 	// windows are the validity periods of the leaf, of every intermediate
 	// the document carries (cabundle[1:]) and of the root the chain
 	// reached: on a cache hit, the only checks that depend on the time.
@@ -74,9 +73,7 @@ func (v *Verifier) lookup(d *document, now time.Time) (c *chainEntry, cached boo
 			}
 		}
 		if c.leafSuite != nil {
-			if c.verifier, err = cose.NewVerifier(c.leafSuite.alg, pub); err != nil {
-				return nil, false, fmt.Errorf("%w: certificate %.64q: %v", attest.ErrChain, c.leafName, err)
-			}
+			c.leafKey = pub
 		}
 	}
 	return c, false, nil

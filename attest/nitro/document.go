@@ -2,6 +2,7 @@ package nitro
 
 import (
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -173,13 +174,33 @@ func mustDecMode(o cbor.DecOptions) cbor.DecMode {
 	return dm
 }
 
+// rawItem is one CBOR item of the payload as the decoder found it, well
+// formed and within the decoder's bounds: a sub-slice of the payload, where
+// cbor.RawMessage would be a copy.
+//
+// The document borrows every byte string from the payload in the same way
+// (byteContents), so a document, and the claims made of it, share the
+// payload's memory instead of holding a copy of each field (the payload was
+// copied three times over). That is sound because the payload is the
+// verifier's own copy of the evidence's (cose.go), written by nothing after
+// it is decoded; each borrowed slice is capped at its own end, so that an
+// append to one reallocates instead of writing over the next field.
+type rawItem []byte
+
+// UnmarshalCBOR keeps data, the decoder's sub-slice of its input, capped.
+func (r *rawItem) UnmarshalCBOR(data []byte) error {
+	*r = data[:len(data):len(data)]
+	return nil
+}
+
 // parseDocument decodes a payload strictly and applies the bounds of p.
+// The document's byte strings are sub-slices of payload (see rawItem).
 func parseDocument(payload []byte, p *profile) (*document, error) {
 	if len(payload) == 0 || payload[0]>>5 != cborMap {
 		return nil, fmt.Errorf("%w: payload is not a CBOR map", attest.ErrMalformed)
 	}
 	// Each value stays encoded until its own decoder below checks its type.
-	var raw map[string]cbor.RawMessage
+	var raw map[string]rawItem
 	if err := payloadDecoder.Unmarshal(payload, &raw); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", attest.ErrMalformed, err)
 	}
@@ -264,7 +285,7 @@ const (
 
 // kind checks the major type of a present value, and that a string is not
 // indefinite-length.
-func kind(name string, raw cbor.RawMessage, major byte, what string) error {
+func kind(name string, raw []byte, major byte, what string) error {
 	if raw == nil {
 		return fmt.Errorf("%w: %s is missing", attest.ErrMalformed, name)
 	}
@@ -277,7 +298,7 @@ func kind(name string, raw cbor.RawMessage, major byte, what string) error {
 	return nil
 }
 
-func text(name string, raw cbor.RawMessage, max int) (string, error) {
+func text(name string, raw rawItem, max int) (string, error) {
 	if err := kind(name, raw, cborText, "a text string"); err != nil {
 		return "", err
 	}
@@ -291,13 +312,13 @@ func text(name string, raw cbor.RawMessage, max int) (string, error) {
 	return s, nil
 }
 
-func bytesOf(name string, raw cbor.RawMessage, max int) ([]byte, error) {
+func bytesOf(name string, raw rawItem, max int) ([]byte, error) {
 	if err := kind(name, raw, cborBytes, "a byte string"); err != nil {
 		return nil, err
 	}
-	var b []byte
-	if err := payloadDecoder.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", attest.ErrMalformed, name, err)
+	b, ok := byteContents(raw)
+	if !ok { // unreachable: the decoder read raw as one item, kind its type
+		return nil, fmt.Errorf("%w: %s: malformed byte string", attest.ErrMalformed, name)
 	}
 	if len(b) > max {
 		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", attest.ErrMalformed, name, len(b), max)
@@ -305,9 +326,38 @@ func bytesOf(name string, raw cbor.RawMessage, max int) ([]byte, error) {
 	return b, nil
 }
 
+// byteContents returns the contents of raw, one definite-length byte
+// string, well formed as the decoder read it: what follows its head, whose
+// length must be exactly what is left (false otherwise). It copies nothing.
+func byteContents(raw []byte) ([]byte, bool) {
+	if len(raw) == 0 || raw[0]>>5 != cborBytes {
+		return nil, false
+	}
+	var n uint64
+	head := 1
+	switch ai := raw[0] & 0x1f; {
+	case ai < 24:
+		n = uint64(ai)
+	case ai == 24 && len(raw) >= 2:
+		n, head = uint64(raw[1]), 2
+	case ai == 25 && len(raw) >= 3:
+		n, head = uint64(binary.BigEndian.Uint16(raw[1:])), 3
+	case ai == 26 && len(raw) >= 5:
+		n, head = uint64(binary.BigEndian.Uint32(raw[1:])), 5
+	case ai == 27 && len(raw) >= 9:
+		n, head = binary.BigEndian.Uint64(raw[1:]), 9
+	default: // reserved, indefinite or truncated
+		return nil, false
+	}
+	if uint64(len(raw)-head) != n {
+		return nil, false
+	}
+	return raw[head:], true
+}
+
 // certificate decodes a DER certificate's byte string; x509 parses it
 // later, and only if it is part of the chain.
-func certificate(name string, raw cbor.RawMessage, max int) ([]byte, error) {
+func certificate(name string, raw rawItem, max int) ([]byte, error) {
 	b, err := bytesOf(name, raw, max)
 	if err == nil && len(b) == 0 {
 		err = fmt.Errorf("%w: %s is empty", attest.ErrMalformed, name)
@@ -316,7 +366,7 @@ func certificate(name string, raw cbor.RawMessage, max int) ([]byte, error) {
 }
 
 // optionalBytes decodes a field that may be absent or null (then nil).
-func optionalBytes(name string, raw cbor.RawMessage, max int) ([]byte, error) {
+func optionalBytes(name string, raw rawItem, max int) ([]byte, error) {
 	if raw == nil || (len(raw) == 1 && raw[0] == cborNull) {
 		return nil, nil
 	}
@@ -330,7 +380,7 @@ func optionalBytes(name string, raw cbor.RawMessage, max int) ([]byte, error) {
 	return b, err
 }
 
-func timestamp(raw cbor.RawMessage) (time.Time, error) {
+func timestamp(raw rawItem) (time.Time, error) {
 	if err := kind("timestamp", raw, cborUint, "an unsigned integer"); err != nil {
 		return time.Time{}, err
 	}
@@ -344,11 +394,11 @@ func timestamp(raw cbor.RawMessage) (time.Time, error) {
 	return time.UnixMilli(int64(ms)).UTC(), nil
 }
 
-func pcrs(raw cbor.RawMessage, s *suite) (map[int][]byte, error) {
+func pcrs(raw rawItem, s *suite) (map[int][]byte, error) {
 	if err := kind("pcrs", raw, cborMap, "a map"); err != nil {
 		return nil, err
 	}
-	var m map[uint64]cbor.RawMessage
+	var m map[uint64]rawItem
 	if err := payloadDecoder.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%w: pcrs: %v", attest.ErrMalformed, err)
 	}
@@ -363,7 +413,7 @@ func pcrs(raw cbor.RawMessage, s *suite) (map[int][]byte, error) {
 		if i > maxPCRIndex {
 			return nil, fmt.Errorf("%w: pcr index %d is more than %d", attest.ErrMalformed, i, maxPCRIndex)
 		}
-		name := fmt.Sprintf("pcrs[%d]", i)
+		name := pcrNames[i]
 		b, err := bytesOf(name, v, s.pcrLen)
 		if err != nil {
 			return nil, err
@@ -376,11 +426,11 @@ func pcrs(raw cbor.RawMessage, s *suite) (map[int][]byte, error) {
 	return out, nil
 }
 
-func cabundle(raw cbor.RawMessage, p *profile) ([][]byte, error) {
+func cabundle(raw rawItem, p *profile) ([][]byte, error) {
 	if err := kind("cabundle", raw, cborArray, "an array"); err != nil {
 		return nil, err
 	}
-	var a []cbor.RawMessage
+	var a []rawItem
 	if err := payloadDecoder.Unmarshal(raw, &a); err != nil {
 		return nil, fmt.Errorf("%w: cabundle: %v", attest.ErrMalformed, err)
 	}
@@ -392,11 +442,27 @@ func cabundle(raw cbor.RawMessage, p *profile) ([][]byte, error) {
 	}
 	out := make([][]byte, len(a))
 	for i, v := range a {
-		b, err := certificate(fmt.Sprintf("cabundle[%d]", i), v, p.maxCert)
+		b, err := certificate(cabundleNames[i], v, p.maxCert)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = b
 	}
 	return out, nil
+}
+
+// The names of the elements of pcrs, cabundle and nitrotpm_pcrs, for
+// messages, made once: each index is below its bound when it is named.
+var (
+	pcrNames      = elementNames("pcrs", maxPCRs)
+	cabundleNames = elementNames("cabundle", max(nitroMaxCABundle, qingtianMaxCABundle))
+	tpmPCRNames   = elementNames("nitrotpm_pcrs", nitroTPMPCRs)
+)
+
+func elementNames(field string, n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s[%d]", field, i)
+	}
+	return names
 }

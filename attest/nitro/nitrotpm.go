@@ -7,7 +7,6 @@ import (
 	"regexp"
 
 	"github.com/attestkms/attestkms/attest"
-	"github.com/fxamacker/cbor/v2"
 )
 
 // AWS NitroTPM attestation documents (what nitro-tpm-attest returns on an EC2
@@ -73,7 +72,7 @@ var nitroTPMProfile = profile{
 
 // parseNitroTPM fills d from a NitroTPM payload's own fields; the common
 // ones are parseDocument's.
-func parseNitroTPM(d *document, raw map[string]cbor.RawMessage) error {
+func parseNitroTPM(d *document, raw map[string]rawItem) error {
 	if raw["pcrs"] != nil {
 		return fmt.Errorf("%w: both \"pcrs\" and \"nitrotpm_pcrs\" are present; a NitroTPM document carries nitrotpm_pcrs only", attest.ErrMalformed)
 	}
@@ -92,11 +91,11 @@ func parseNitroTPM(d *document, raw map[string]cbor.RawMessage) error {
 }
 
 // tpmPCRs decodes nitrotpm_pcrs: exactly the registers 0..23, 48 bytes each.
-func tpmPCRs(raw cbor.RawMessage) (map[int][]byte, error) {
+func tpmPCRs(raw rawItem) (map[int][]byte, error) {
 	if err := kind("nitrotpm_pcrs", raw, cborMap, "a map"); err != nil {
 		return nil, err
 	}
-	var m map[uint64]cbor.RawMessage
+	var m map[uint64]rawItem
 	if err := payloadDecoder.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%w: nitrotpm_pcrs: %v", attest.ErrMalformed, err)
 	}
@@ -105,7 +104,7 @@ func tpmPCRs(raw cbor.RawMessage) (map[int][]byte, error) {
 		if i >= nitroTPMPCRs {
 			return nil, fmt.Errorf("%w: nitrotpm_pcrs index %d is more than %d", attest.ErrMalformed, i, nitroTPMPCRs-1)
 		}
-		name := fmt.Sprintf("nitrotpm_pcrs[%d]", i)
+		name := tpmPCRNames[i]
 		b, err := bytesOf(name, v, nitroTPMPCRLen)
 		if err != nil {
 			return nil, err
