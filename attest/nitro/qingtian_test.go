@@ -85,3 +85,38 @@ func TestFormatsApart(t *testing.T) {
 	c, err = set.Verify(qdocs["sha256 pubkey"], testDocTime.Add(10*60e9))
 	checkResult(t, c, err, attest.ErrExpired)
 }
+
+// TestOtherPKIRefusedCheaply: a QingTian document that attest.Set tries on
+// the Nitro verifier first is refused there before its signature is
+// checked and before the budget for new chains is asked: QingTian traffic
+// spent the budget new Nitro enclaves need, and an ECDSA verification each.
+// (A Nitro document whose chain names the roots is asked, as before.)
+func TestOtherPKIRefusedCheaply(t *testing.T) {
+	nca := testCA(t, attest.FormatNitro, 1)
+	qca := testCA(t, attest.FormatQingtian, 2)
+	asked := 0
+	nv := newVerifier(t, nitro.Options{Roots: nca.Roots(), ColdChain: func() bool { asked++; return true }})
+	qv := newVerifier(t, nitro.Options{Format: attest.FormatQingtian, Roots: qca.Roots()})
+	set := &attest.Set{COSE: []attest.Verifier{nv, qv}}
+	qdoc := genuine(t)
+	qdoc.KeyName = "pubkey"
+	bad := qdoc
+	bad.FlipSignature = true
+	for _, doc := range [][]byte{sign(t, qca, qdoc), sign(t, qca, bad)} {
+		c, err := nv.Verify(doc, testVerifyTime)
+		checkResult(t, c, err, attest.ErrChain)
+		if asked != 0 || nitro.ChainVerifications(nv) != 0 {
+			t.Fatalf("the Nitro verifier asked the budget %d times and verified %d chains for a QingTian document", asked, nitro.ChainVerifications(nv))
+		}
+	}
+	c, err := set.Verify(sign(t, qca, qdoc), testVerifyTime)
+	checkResult(t, c, err, nil)
+	if c.Format != attest.FormatQingtian || asked != 0 {
+		t.Fatalf("through the Set: format %s, budget asked %d times", c.Format, asked)
+	}
+	c, err = set.Verify(sign(t, nca, genuine(t)), testVerifyTime)
+	checkResult(t, c, err, nil)
+	if asked != 1 || nitro.ChainVerifications(nv) != 1 {
+		t.Fatalf("a Nitro document: budget asked %d times, %d chains verified", asked, nitro.ChainVerifications(nv))
+	}
+}
