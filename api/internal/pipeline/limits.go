@@ -51,6 +51,9 @@ func (e *throttled) Unwrap() error { return ErrThrottled }
 // throttledBy says which budget refused err: one of the Limit constants, or
 // "" if none did.
 func throttledBy(err error) string {
+	if err == nil {
+		return "" // every answered request asks: without the errors.As target on the heap
+	}
 	var t *throttled
 	switch {
 	case errors.As(err, &t):
@@ -68,6 +71,9 @@ func sourceKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
+	}
+	if a.Is4() {
+		return ip // ParseAddr takes only the canonical dotted form: ip is a.String()
 	}
 	a = a.Unmap()
 	if a.Is6() {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"testing"
 
 	"github.com/attestkms/attestkms/kms"
@@ -65,6 +66,23 @@ func TestSourceKey(t *testing.T) {
 		if got := sourceKey(ip); got != want {
 			t.Errorf("sourceKey(%q) = %q; want %q", ip, got, want)
 		}
+	}
+	// An IPv4 address is its own key, as netip writes it, without a new
+	// string (every request's source is looked up).
+	for _, ip := range []string{"0.0.0.0", "10.1.2.3", "255.255.255.255", "192.0.2.07", "1.2.3", "01.2.3.4"} {
+		want := ip
+		if a, err := netip.ParseAddr(ip); err == nil {
+			want = a.String()
+		}
+		if got := sourceKey(ip); got != want {
+			t.Errorf("sourceKey(%q) = %q; want %q", ip, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { sourceKey("192.0.2.7") }); n != 0 {
+		t.Errorf("sourceKey of an IPv4 address allocates %v times", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { throttledBy(nil) }); n != 0 {
+		t.Errorf("throttledBy(nil) allocates %v times", n)
 	}
 }
 
