@@ -68,14 +68,16 @@ const MaxSkew = 15 * time.Minute
 func New(opts pipeline.Options) *pipeline.Handler {
 	d := &dialect{svc: opts.Service}
 	auth := &sigv4.Verifier{Service: "kms", MaxSkew: MaxSkew, Keys: hmacauth.NewKeyCache(0)}
-	return awsjson.New(opts, "admin", TargetPrefix, auth, func(name string) (pipeline.Operation, bool) {
-		op, ok := operations[name]
-		if !ok {
-			return nil, false
-		}
-		return func(ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error) {
+	// Each operation's closure is made once, not per request.
+	bound := make(map[string]pipeline.Operation, len(operations))
+	for name, op := range operations {
+		bound[name] = func(ctx context.Context, c *kms.Call, body []byte) (*pipeline.Result, error) {
 			return op(d, ctx, c, body)
-		}, true
+		}
+	}
+	return awsjson.New(opts, "admin", TargetPrefix, auth, func(name string) (pipeline.Operation, bool) {
+		op, ok := bound[name]
+		return op, ok
 	})
 }
 

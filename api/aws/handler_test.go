@@ -122,11 +122,12 @@ func (env *testEnv) send(t testing.TB, target string, body []byte) *httptest.Res
 }
 
 func TestPanicIsInternalErrorAndAudited(t *testing.T) {
-	env := newEnv(t)
+	// Registered before the handler is made: New binds the operations.
 	operations["TestPanic"] = func(*dialect, context.Context, *kms.Call, []byte) (*result, error) {
 		panic("boom: secret material 0xdeadbeef")
 	}
 	defer delete(operations, "TestPanic")
+	env := newEnv(t)
 	w := env.send(t, "TestPanic", []byte("{}"))
 	var e struct{ Type, Message string }
 	json.Unmarshal(w.Body.Bytes(), &struct {
