@@ -44,3 +44,16 @@ func withoutGOGC(env []string) []string {
 	}
 	return out
 }
+
+// TestPercentFor: 400 while the heap's growth stays under 64 MiB, then as
+// much as fits in 64 MiB, never under Go's 100.
+func TestPercentFor(t *testing.T) {
+	for _, tc := range []struct {
+		live uint64
+		want int
+	}{{0, 400}, {5 << 20, 400}, {16 << 20, 400}, {32 << 20, 200}, {64 << 20, 100}, {1 << 30, 100}, {20 << 20, 320}} {
+		if got := percentFor(tc.live); got != tc.want {
+			t.Errorf("percentFor(%d MiB) = %d; want %d", tc.live>>20, got, tc.want)
+		}
+	}
+}
