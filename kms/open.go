@@ -469,6 +469,19 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	if err != nil {
 		return nil, integrityDamage(err)
 	}
+	// Before anything is written — the audit log's lines, a region
+	// recorded or moved, which MAC what they write —: a store whose records
+	// are not authenticated is refused, by a data directory that opened it
+	// authenticated as damaged, and by any other unless told to
+	// authenticate it (ProtectRecords). Else a database writer who put back
+	// a v1 root check could have a region move MAC a key policy it changed
+	// and then be refused (a review found it).
+	if err := s.checkProtectedMarker(opts.DataDir); err != nil {
+		return nil, err
+	}
+	if !s.auth.Required() && !opts.ProtectRecords {
+		return nil, fmt.Errorf("%w: the store was made by an attestkms from before records were authenticated (its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
+	}
 	// The log first: a region move is a change, recorded with it.
 	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
 	if err != nil {
@@ -477,15 +490,8 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	// The region before the records' MACs (protect.go): an Open refused
 	// for its region writes nothing.
 	s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion)
-	if err == nil {
-		err = s.checkProtectedMarker(opts.DataDir)
-	}
 	if err == nil && !s.auth.Required() {
-		if !opts.ProtectRecords {
-			err = fmt.Errorf("%w: the store was made by an attestkms from before records were authenticated (its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
-		} else {
-			err = s.protectRecords()
-		}
+		err = s.protectRecords() // told to (ProtectRecords): refused above otherwise
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(context.Background(), s.st, sl, s.account, s.now)
