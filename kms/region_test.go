@@ -289,7 +289,7 @@ func TestRenameRegionRefusesEscapedARN(t *testing.T) {
 	forgetRegion(t, dir)
 	before, _ := os.ReadFile(filepath.Join(dir, dbFile))
 
-	_, err = Open(Options{DataDir: dir, Region: "eu-west-1", RenameRegion: true})
+	_, err = Open(Options{DataDir: dir, Region: "eu-west-1", RenameRegion: true, ProtectRecords: true})
 	if err == nil || !strings.Contains(err.Error(), escaped.KeyID) || strings.Contains(err.Error(), plain.KeyID) {
 		t.Fatalf("rename with an escaped ARN: %v", err)
 	}
