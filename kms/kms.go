@@ -82,10 +82,12 @@ type Service struct {
 	// protectedNow: this Open authenticated the store's records
 	// (protectRecords).
 	protectedNow bool
-	audit        *audit.Log
-	creds        *Credentials
-	now          func() time.Time
-	log          *slog.Logger
+	// svcGenMu serialises noteServiceKeyGen's file updates.
+	svcGenMu sync.Mutex
+	audit    *audit.Log
+	creds    *Credentials
+	now      func() time.Time
+	log      *slog.Logger
 
 	// chain is the name of this process's audit chain in the store: "" for
 	// a store one process holds, the node's id for a shared one (node.go).

@@ -8,6 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -214,8 +218,91 @@ func (s *Service) loadServiceKeys(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if seen, err := readServiceKeyGen(s.opts.DataDir); err != nil {
+		return err
+	} else if set.gen < seen {
+		set.zero()
+		return fmt.Errorf("%w: the store's answer-signing keys are of generation %d, and this data directory has installed generation %d (%s): a database writer put back an older meta, which would have a revoked or retired key sign again; nothing was written. Restore the store from a backup, then rotate the root key (every older sealed set then stops opening)", ErrStoreDamaged, set.gen, seen, serviceKeyGenMarker)
+	}
 	s.installServiceKeys(set)
 	return nil
+}
+
+// serviceKeyGenMarker is the file, in a data directory, that holds the
+// highest generation of the service key set this directory's node has
+// installed. Like records-authenticated (protect.go) it lives outside the
+// database: the meta's MAC proves a set was once the store's, not that it
+// still is, and a database writer who kept the meta from before a
+// revocation could put it back for the next Open to install — the revoked
+// key signing again. Open refuses a stored set older than the file says
+// (a running node refuses it by its generation already, extends). A new
+// data directory has no file: docs/answers.md says to rotate the root key
+// after a revocation, which makes every older sealed set unopenable.
+const serviceKeyGenMarker = "service-keys-generation"
+
+// readServiceKeyGen is dir's serviceKeyGenMarker, 0 if it has none.
+func readServiceKeyGen(dir string) (uint64, error) {
+	if dir == "" {
+		return 0, nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, serviceKeyGenMarker))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	gen, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s does not hold a generation: %v", ErrStoreDamaged, filepath.Join(dir, serviceKeyGenMarker), err)
+	}
+	return gen, nil
+}
+
+// noteServiceKeyGen records in the data directory that a set of
+// generation gen is installed, if that is higher than the file says
+// (failures are logged: the file hardens later Opens, it decides nothing
+// now).
+func (s *Service) noteServiceKeyGen(gen uint64) {
+	if s.opts.DataDir == "" || gen == 0 {
+		return
+	}
+	s.svcGenMu.Lock()
+	defer s.svcGenMu.Unlock()
+	seen, err := readServiceKeyGen(s.opts.DataDir)
+	if err == nil && seen >= gen {
+		return
+	}
+	p := filepath.Join(s.opts.DataDir, serviceKeyGenMarker)
+	if err := replaceFileSync(p, []byte(strconv.FormatUint(gen, 10)+"\n")); err != nil {
+		s.log.Error("recording the installed service key generation", "file", p, "err", err)
+	}
+}
+
+// replaceFileSync writes data to path through a synced temporary file
+// renamed over it, and syncs the directory.
+func replaceFileSync(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // installServiceKeys makes set the one that publishes and signs, unless the
@@ -231,9 +318,19 @@ func (s *Service) installServiceKeys(set *serviceKeys) bool {
 	for {
 		cur := s.svcKeys.Load()
 		if cur != nil && !set.extends(cur) {
+			if set.gen != 0 && set.gen == cur.gen && len(set.keys) > 0 && len(cur.keys) > 0 &&
+				set.keys[len(set.keys)-1].ID != cur.keys[len(cur.keys)-1].ID {
+				// Two sets of one generation: rotations take turns on
+				// the locked meta, so one of them came from an older
+				// meta put back, or from an attestkms that drops
+				// generations. The one installed keeps signing.
+				s.log.Error("the store holds another service key set of the generation installed: keeping the installed one (an older meta put back, or a rotation by an older attestkms?)",
+					"generation", set.gen, "installed_newest", cur.keys[len(cur.keys)-1].ID, "stored_newest", set.keys[len(set.keys)-1].ID)
+			}
 			return false
 		}
 		if s.svcKeys.CompareAndSwap(cur, set) {
+			s.noteServiceKeyGen(set.gen)
 			return true
 		}
 	}
@@ -468,6 +565,12 @@ func (s *Service) rotateServiceKey(ctx context.Context, c *Call, req *RotateServ
 		until := now.Add(grace).UTC()
 		var kept []serviceKeyRecord
 		var gen uint64
+		if cur := s.svcKeys.Load(); cur != nil {
+			// Above what this node installed too: a stored set put back
+			// from before would otherwise give the new set the
+			// generation of one the nodes hold already.
+			gen = cur.gen
+		}
 		for _, r := range recs {
 			gen = max(gen, r.Gen)
 			if r.RetiredAt != nil && !now.Before(*r.RetiredAt) {

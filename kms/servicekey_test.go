@@ -438,3 +438,38 @@ func answerSigner(t *testing.T, s *Service, r *Recipient) string {
 	}
 	return rnd.AnswerSignature.KeyID
 }
+
+// TestRevocationNotUndoneByMetaReplay: a database writer who kept the
+// meta's service keys and MAC from before a revocation puts them back; the
+// next Open of the data directory that installed the revocation refuses
+// the store instead of signing with the revoked key again (a review found
+// it: the MAC proves the set was once the store's, not that it still is).
+func TestRevocationNotUndoneByMetaReplay(t *testing.T) {
+	good := newEnclave(t, 0xab)
+	s, _ := newAttestedService(t, &fakeVerifier{enclaves: []*enclave{good}}, false)
+	r := good.recipient(0)
+	leaked := answerSigner(t, s, r)
+	opts := s.opts
+	s.Close()
+	kept := map[string][]byte{"service_keys": readMetaRaw(t, opts.DataDir, "service_keys"), "mac": readMetaRaw(t, opts.DataDir, "mac")}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := s.RotateServiceKey(bg, s.adminCall(t), &RotateServiceKeyRequest{Revoke: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	for k, v := range kept {
+		tamperMeta(t, opts.DataDir, k, v)
+	}
+	s2, err := Open(opts)
+	if err == nil {
+		defer s2.Close()
+		t.Fatalf("the pre-revocation meta put back opened; answers signed by %s (revoked %s, new %s)", answerSigner(t, s2, r), leaked, resp.New.ID)
+	}
+	if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), serviceKeyGenMarker) {
+		t.Fatalf("refused, but not as a damaged store naming %s: %v", serviceKeyGenMarker, err)
+	}
+}
