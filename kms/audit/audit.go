@@ -97,12 +97,19 @@
 // the file and once the new file is made, at a Reopen, at Close, at the
 // first commit after Open, and after a record or its sync failed or a
 // failed batch was cut off the file, before its waiters learn it failed: so
-// that lines cut off are never replayed. A checkpoint that fails fails its
-// batch, as a failed fsync does (the lines are cut off and counted, below),
-// and every commit is a checkpoint until one succeeds. A journal that
-// cannot be written is removed, and the file fsynced at each commit, until
-// a checkpoint makes one again; one that can be neither written nor removed
-// fails every batch (a record in it could put back lines cut off). What
+// that lines cut off are never replayed. A checkpoint whose fsync of the
+// log fails fails its batch, as a failed fsync does (the lines are cut off
+// and counted, below), and every commit is a checkpoint until one
+// succeeds. Once the log's fsync has succeeded the batch has succeeded,
+// whatever becomes of the journal. A journal that cannot be written is
+// removed, and the file fsynced at each commit, until a checkpoint makes
+// one again; one that can be neither written nor removed is left as it is
+// (its records are of bytes now durable in the file: replaying them
+// changes nothing) and each commit is a checkpoint, which tries again. But
+// a journal that may hold a record of lines cut off the file (poisoned)
+// must be rewritten or removed before anything is written where they were
+// (a replay would write them over the new lines): while it can be neither,
+// every batch fails before its write, and nothing reaches the file. What
 // is left: if the checkpoint after a cut fails too (the disk failing), a
 // crash before one succeeds may put the cut lines back from the journal —
 // lines whose requests were refused, never a line missing — as a crash

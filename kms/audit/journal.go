@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,10 +142,20 @@ type journal struct {
 	// that failed, of bytes later cut off the log; of another file): a
 	// checkpoint must come before the next record.
 	stale bool
-	tried bool   // a checkpoint ran since Open
-	pend  []byte // the bytes written to the log since the last commit
-	over  bool   // pend outgrew a record: the next commit is a checkpoint
-	buf   []byte
+	// poisoned: the journal may hold a record, of the current epoch, of
+	// bytes that were cut off the log (its sync failed, then the log's):
+	// replayed, it would put back lines whose waiters were told they failed,
+	// or write them over newer lines at the same offsets. Nothing is written
+	// to the log until a checkpoint has rewritten or removed the journal
+	// (writeBatch), so a journal that can be neither fails every batch
+	// before its write.
+	poisoned bool
+	tried    bool   // a checkpoint ran since Open
+	failAt   int64  // where the last record whose write or sync failed starts
+	failLen  int    // its length in bytes, page-rounded; 0: none since
+	pend     []byte // the bytes written to the log since the last commit
+	over     bool   // pend outgrew a record: the next commit is a checkpoint
+	buf      []byte
 }
 
 // wrote notes b, just written to the log, for the next record.
@@ -189,6 +200,7 @@ func (l *Log) record() error {
 	if j.pos+int64(len(j.buf)) > journalSize {
 		return errJournalFull
 	}
+	j.failAt, j.failLen = j.pos, len(j.buf) // until its sync succeeds
 	if _, err := j.f.Write(j.buf); err != nil {
 		j.stale = true
 		return err
@@ -198,7 +210,7 @@ func (l *Log) record() error {
 		j.stale = true
 		return err
 	}
-	j.pend = j.pend[:0]
+	j.pend, j.failLen = j.pend[:0], 0
 	return nil
 }
 
@@ -206,9 +218,17 @@ func (l *Log) record() error {
 // starts a new epoch at its end: an epoch start at the journal's first page,
 // fdatasynced, after which every older record is obsolete. If the journal
 // cannot be written, it is removed (the log is then fsynced at each commit,
-// until the next checkpoint makes a journal again); if it cannot be removed
-// either, the checkpoint fails and the journal stays stale, so that no line
-// is answered while a record in it could put back bytes cut off the log.
+// until the next checkpoint makes a journal again).
+//
+// It fails only if the log's fsync fails, or if the journal is poisoned and
+// can be neither rewritten nor removed. Once the log's fsync has succeeded,
+// every line written is durable, whatever happens to the journal: a
+// journal that is not poisoned but cannot be rewritten nor removed holds
+// records of durable bytes only, which replay leaves as they are; it stays
+// stale (each commit is a checkpoint: the log's fsync, and another try at
+// the journal). A poisoned one stays poisoned, and the error says so: no
+// line may be written while a record in it could put back bytes cut off
+// the log.
 func (l *Log) checkpoint() error {
 	j := &l.j
 	j.tried = true
@@ -220,6 +240,9 @@ func (l *Log) checkpoint() error {
 	}
 	l.synced, l.loose = l.written, 0
 	j.pend, j.over = j.pend[:0], false
+	if !j.poisoned {
+		j.failLen = 0 // a failed record holds bytes now durable in the log
+	}
 	if j.f != nil {
 		j.f.Close() // opened again: written from its start
 		j.f = nil
@@ -235,18 +258,21 @@ func (l *Log) checkpoint() error {
 			err = datasync(f)
 		}
 		if err == nil {
-			j.f, j.epoch, j.pos, j.stale = f, epoch, journalPage, false
+			j.f, j.epoch, j.pos, j.stale, j.poisoned, j.failLen = f, epoch, journalPage, false, false, 0
 			return nil
 		}
 		f.Close()
 	}
 	if rerr := os.Remove(j.path); rerr == nil || errors.Is(rerr, fs.ErrNotExist) {
 		syncDir(j.path)
-		j.stale = false
+		j.stale, j.poisoned, j.failLen = false, false, 0
 		return nil
 	}
 	j.stale = true
-	return err
+	if j.poisoned {
+		return fmt.Errorf("the journal %s may hold lines cut off the log, and can be neither rewritten nor removed: %w", filepath.Base(j.path), err)
+	}
+	return nil
 }
 
 // openJournal opens the journal for writing from its start, making it if it

@@ -1,0 +1,89 @@
+package audit
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Regression tests of a review of the journal: each failed before its fix.
+
+// A checkpoint that fsyncs the log and then can neither rewrite nor remove
+// the journal has made the batch durable: its waiters are told so, the
+// log's own lines are written once, and the chain verifies. (Before: the
+// waiter was told its line failed though it was fsynced, and Open's lines
+// stayed pending and were written three times.)
+func TestJournalUnremovableSyncedBatchSucceeds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	// The journal's path is a non-empty directory: neither openJournal nor
+	// os.Remove can get rid of it (any failure of both does the same: EROFS,
+	// EACCES on the directory, EIO).
+	if err := os.MkdirAll(filepath.Join(JournalPath(path), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.Write(&Record{RequestID: "logged", Dialect: "aws", Operation: "Decrypt", Outcome: OK}); err != nil {
+		t.Fatalf("Write: %v (its line was fsynced in the log)", err)
+	}
+	if err := l.Write(&Record{RequestID: "logged-2", Dialect: "aws", Operation: "Decrypt", Outcome: OK}); err != nil {
+		t.Fatalf("second Write: %v", err)
+	}
+	l.Close()
+	rep := mustVerify(t, path, VerifyOptions{})
+	b, _ := os.ReadFile(path)
+	if n := bytes.Count(b, []byte(`"operation":"StartAuditLog"`)); n != 1 {
+		t.Errorf("the log's first line was written %d times:\n%s", n, b)
+	}
+	if rep.Lines != 4 || !bytes.Contains(b, []byte(`"request_id":"logged-2"`)) {
+		t.Errorf("%d lines, want 4 (anchor, Open's note, two writes):\n%s", rep.Lines, b)
+	}
+}
+
+// The same with a change record: the journal's sync fails, the commit's
+// checkpoint fsyncs the log but can neither rewrite nor remove the journal.
+// Change must succeed (its record is durable): before, it returned an
+// error, the caller aborted, and the change:true record stayed in the log,
+// never voided — a record of a change that did not happen.
+func TestJournalUnremovableChangeSucceeds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	var faults syncFaults
+	l := openLog(t, Options{Path: path, OpenFile: faults.open})
+	writeN(t, l, 0, 1)
+	faults.jfail.Store(1) // one fdatasync of the journal fails (EIO): commit checkpoints
+	// The journal can no longer be replaced nor removed (here: a non-empty
+	// directory put in its place; EROFS/EACCES/EIO do the same).
+	os.Remove(JournalPath(path))
+	if err := os.MkdirAll(filepath.Join(JournalPath(path), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c1, err := l.Change(&Record{RequestID: "change-1", Dialect: "aws", Operation: "ScheduleKeyDeletion", Outcome: OK})
+	if err != nil {
+		t.Fatalf("Change: %v (its record was fsynced in the log: the caller would abort a change the log records)", err)
+	}
+	c1.Commit()
+	os.RemoveAll(JournalPath(path)) // the condition clears
+	c, err := l.Change(&Record{RequestID: "change-2", Dialect: "aws", Operation: "CreateKey", Outcome: OK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Commit()
+	l.Close()
+	if _, err := os.Stat(JournalPath(path)); err != nil {
+		t.Errorf("no journal once its path was free again: %v", err)
+	}
+	l2 := openLog(t, Options{Path: path, ChangeSeq: c.Seq()})
+	l2.Close()
+	mustVerify(t, path, VerifyOptions{ChangeSeq: c.Seq()})
+	b, _ := os.ReadFile(path)
+	if n := bytes.Count(b, []byte(`"request_id":"change-1"`)); n != 1 {
+		t.Errorf("change-1 is in the log %d times:\n%s", n, b)
+	}
+	if bytes.Contains(b, []byte(`"voids"`)) {
+		t.Errorf("a committed change was voided:\n%s", b)
+	}
+}
