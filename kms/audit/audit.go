@@ -127,7 +127,11 @@
 // (the log replaced or removed while the server was stopped) are not
 // replayed, and Open says so in a line. So every line a waiter was told is
 // durable is in the file after Open, and only those lines, the chain whole.
-// An epoch started at the file's first byte (after the first commit of a
+// If they cannot be written back (a full disk, an I/O error; the write
+// comes before the cut of what follows, so the file loses nothing), Open
+// fails and leaves the journal as it is, their only copy: the operator
+// frees space or fixes the error and starts again, and that Open replays
+// them. An epoch started at the file's first byte (after the first commit of a
 // new file failed) is written only over what a crash leaves there: nothing,
 // zeros or the same bytes.
 //

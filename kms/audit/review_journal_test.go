@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -85,5 +86,63 @@ func TestJournalUnremovableChangeSucceeds(t *testing.T) {
 	}
 	if bytes.Contains(b, []byte(`"voids"`)) {
 		t.Errorf("a committed change was voided:\n%s", b)
+	}
+}
+
+type failWrites struct {
+	*os.File
+}
+
+func (f failWrites) Write(b []byte) (int, error) { return 0, syscall.ENOSPC }
+
+// Replay cannot write the lines back at Open (ENOSPC, EIO, a quota): Open
+// fails and keeps the journal, their only copy; once space is freed, the
+// next Open puts them back. (Before: Open went on with a note "may be
+// missing", and its first commit started the journal anew: lines
+// acknowledged as durable were gone for good, and new lines took their
+// seqs.)
+// Its write comes before its cut: a file whose lost tail reads as zeros
+// keeps them when the write fails.
+func TestJournalReplayFailureFailsOpen(t *testing.T) {
+	t.Run("tail lost", func(t *testing.T) {
+		testReplayFailure(t, func(b []byte, s int64) []byte { return b[:s] })
+	})
+	t.Run("tail zeros", func(t *testing.T) {
+		testReplayFailure(t, func(b []byte, s int64) []byte { return append(b[:s:s], make([]byte, int64(len(b))-s)...) })
+	})
+}
+
+func testReplayFailure(t *testing.T, crash func(b []byte, s int64) []byte) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path})
+	writeN(t, l, 0, 3)
+	acked, _ := os.ReadFile(path)
+	cp := crashCopy(t, path, crash)
+	before, _ := os.ReadFile(cp)
+	journal, _ := os.ReadFile(JournalPath(cp))
+	l2, err := Open(Options{Path: cp, OpenFile: func(name string, flag int, perm os.FileMode) (File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		if name == cp { // the disk is full
+			return failWrites{f}, nil
+		}
+		return f, nil
+	}})
+	if err == nil {
+		l2.Close()
+		t.Fatal("Open went on though the journal's lines could not be written back")
+	}
+	t.Logf("Open: %v", err)
+	if after, _ := os.ReadFile(cp); !bytes.Equal(after, before) {
+		t.Errorf("the log changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if j, _ := os.ReadFile(JournalPath(cp)); !bytes.Equal(j, journal) {
+		t.Error("the journal changed")
+	}
+	got := reopened(t, cp) // space freed: a second Open
+	if !bytes.HasPrefix(got, acked) {
+		t.Errorf("acknowledged lines were not restored:\nacked:\n%s\nafter:\n%s", acked, got)
 	}
 }
