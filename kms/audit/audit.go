@@ -109,11 +109,15 @@
 // a journal that may hold a record of lines cut off the file (poisoned)
 // must be rewritten or removed before anything is written where they were
 // (a replay would write them over the new lines): while it can be neither,
-// every batch fails before its write, and nothing reaches the file. What
-// is left: if the checkpoint after a cut fails too (the disk failing), a
-// crash before one succeeds may put the cut lines back from the journal —
-// lines whose requests were refused, never a line missing — as a crash
-// could before the journal (the cut itself is not synced).
+// every batch fails before its write, and nothing reaches the file. A
+// record whose sync failed, of lines then cut off, is first zeroed (its
+// pages, then the journal's fdatasync: the log's fsync is not needed), so
+// that even if the checkpoint after the cut fails, or the cut itself, no
+// replay finds it. What is left: if that zeroing fails too and so does
+// the checkpoint (the disk failing), a crash before one succeeds may put
+// the cut lines back from the journal — lines whose requests were refused,
+// never a line missing — as a crash could before the journal (the cut
+// itself is not synced).
 //
 // Open replays it first: the epoch start, then each record of that epoch on
 // the next page whose sum holds, that begins where the one before ended,

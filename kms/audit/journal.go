@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -212,6 +213,32 @@ func (l *Log) record() error {
 	}
 	j.pend, j.failLen = j.pend[:0], 0
 	return nil
+}
+
+// wipe neutralises a record whose write or sync failed and whose bytes
+// were then cut off the log, without the log's fsync (which may be what
+// fails): it writes zeros over the record's pages and fdatasyncs the
+// journal, so that no replay finds it (a replay stops at the first page
+// that is not a record). The journal stays stale: records after the zeros
+// would never be read. It reports whether the journal is no longer
+// poisoned; if it fails, the record stays until a checkpoint succeeds.
+func (j *journal) wipe() bool {
+	if j.failLen == 0 {
+		j.poisoned = false
+		return true
+	}
+	w, ok := j.f.(io.WriterAt)
+	if j.f == nil || !ok {
+		return false
+	}
+	if _, err := w.WriteAt(make([]byte, j.failLen), j.failAt); err != nil {
+		return false
+	}
+	if datasync(j.f) != nil {
+		return false
+	}
+	j.failLen, j.poisoned = 0, false
+	return true
 }
 
 // checkpoint fsyncs the log, so that it holds its lines by itself, then

@@ -426,12 +426,16 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 			l.j.pend = l.j.pend[:0]
 			// The journal may hold a record of what was just cut off (its
 			// sync failed, not necessarily its write): it is poisoned
-			// until a new epoch makes it obsolete, which is tried before
-			// any waiter learns its line was refused, so that Open never
-			// puts those lines back. Until one succeeds, every commit is a
-			// checkpoint, and every batch starts with one.
+			// until its pages are zeroed (which needs only the journal's
+			// datasync, not the log's fsync that may be what failed) or a
+			// new epoch makes it obsolete; both are tried before any
+			// waiter learns its line was refused, so that Open never puts
+			// those lines back, whether the cut succeeded or not (broken).
+			// Until a checkpoint succeeds, every commit is one, and while
+			// the journal is poisoned every batch starts with one.
 			if l.j.failLen > 0 {
 				l.j.poisoned = true
+				l.j.wipe()
 			}
 			if l.j.f != nil || l.j.stale {
 				l.j.stale = true

@@ -146,3 +146,65 @@ func testReplayFailure(t *testing.T, crash func(b []byte, s int64) []byte) {
 		t.Errorf("acknowledged lines were not restored:\nacked:\n%s\nafter:\n%s", acked, got)
 	}
 }
+
+// A record written whose datasync failed, and the log's fsync failing in
+// both checkpoints (commit's and the one after the cut): the waiter is told
+// its line failed, so the record must not be replayed: its pages are
+// zeroed and the journal datasynced. (Before: it stayed valid in the
+// current epoch, and a crash put the refused line back.)
+func TestJournalFailedRecordWiped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	var faults syncFaults
+	l := openLog(t, Options{Path: path, OpenFile: faults.open})
+	writeN(t, l, 0, 2)
+	faults.jfail.Store(1)
+	faults.lfail.Store(2)
+	if err := l.Write(&Record{RequestID: "undone"}); err == nil {
+		t.Fatal("acknowledged")
+	}
+	got := reopened(t, crashCopy(t, path, func(b []byte, s int64) []byte { return b[:s] }))
+	if bytes.Contains(got, []byte("undone")) {
+		t.Errorf("a line whose waiter was told it failed was replayed from the journal:\n%s", got)
+	}
+	if !bytes.Contains(got, []byte(`"request_id":"r1"`)) {
+		t.Errorf("an acknowledged line is missing:\n%s", got)
+	}
+}
+
+// The same, but the record cannot be zeroed either (the journal's syncs
+// fail), and the journal can then be neither rewritten nor removed: it may
+// hold the refused line's record, so nothing is written to the log (a
+// replay would write that record over the new lines) until it can be; then
+// writes succeed again, and the refused line never comes back.
+func TestJournalPoisonedRefusesBeforeWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	var faults syncFaults
+	l := openLog(t, Options{Path: path, OpenFile: faults.open})
+	writeN(t, l, 0, 2)
+	faults.jfail.Store(2) // the record's datasync, and the one after zeroing it
+	faults.lfail.Store(2) // commit's checkpoint, and the one after the cut
+	if err := l.Write(&Record{RequestID: "undone"}); err == nil {
+		t.Fatal("acknowledged")
+	}
+	before, _ := os.ReadFile(path)
+	os.Remove(JournalPath(path))
+	if err := os.MkdirAll(filepath.Join(JournalPath(path), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Write(&Record{RequestID: "refused"}); err == nil {
+		t.Fatal("a line was answered while the journal could hold a record of lines cut off")
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Errorf("the log was written while the journal was poisoned:\n%s", after)
+	}
+	os.RemoveAll(JournalPath(path))
+	if err := l.Write(&Record{RequestID: "later"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	mustVerify(t, path, VerifyOptions{})
+	b, _ := os.ReadFile(path)
+	if bytes.Contains(b, []byte(`"undone"`)) || bytes.Contains(b, []byte(`"refused"`)) || !bytes.Contains(b, []byte(`"later"`)) {
+		t.Errorf("want later, without undone nor refused:\n%s", b)
+	}
+}
