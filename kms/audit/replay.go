@@ -65,13 +65,25 @@ func (l *Log) replay() ([]*Record, error) {
 // errNotOurs: the file holds other bytes where the journal's lines go.
 var errNotOurs = errors.New("the file is not the journal's")
 
-// readJournal reads at most journalSize bytes of the journal.
+// readJournal reads at most journalSize bytes of the journal: a regular
+// file, not through a symbolic link (nor is a FIFO waited on: Open would
+// hang).
 func readJournal(name string) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|oNoFollow|oNonBlock, 0)
 	if err != nil {
+		if fi, lerr := os.Lstat(name); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+		}
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
 	b := make([]byte, journalSize)
 	n, err := io.ReadFull(f, b)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {

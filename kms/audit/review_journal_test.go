@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Regression tests of a review of the journal: each failed before its fix.
@@ -206,5 +207,39 @@ func TestJournalPoisonedRefusesBeforeWrite(t *testing.T) {
 	b, _ := os.ReadFile(path)
 	if bytes.Contains(b, []byte(`"undone"`)) || bytes.Contains(b, []byte(`"refused"`)) || !bytes.Contains(b, []byte(`"later"`)) {
 		t.Errorf("want later, without undone nor refused:\n%s", b)
+	}
+}
+
+// A FIFO at the journal's path: Open must not block on it (before: it
+// hung forever, readJournal's open waiting for a writer); it is not a
+// journal, and is replaced by one.
+func TestJournalFIFONotOpened(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := syscall.Mkfifo(JournalPath(path), 0o600); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		l, err := Open(Options{Path: path})
+		if err == nil {
+			err = l.Write(&Record{RequestID: "r0"})
+			l.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		// unblock it
+		if f, err := os.OpenFile(JournalPath(path), os.O_WRONLY, 0); err == nil {
+			f.Close()
+		}
+		t.Fatal("Open blocked on a FIFO at the journal's path")
+	}
+	if fi, err := os.Lstat(JournalPath(path)); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the FIFO was not replaced by a journal: %v %v", fi, err)
 	}
 }
