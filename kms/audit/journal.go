@@ -306,13 +306,22 @@ func (l *Log) checkpoint() error {
 // is missing or not journalSize bytes: written with zeros and fsynced, so
 // that its blocks are allocated and written (fallocate's unwritten extents
 // would cost a metadata commit at each first write to one).
+//
+// A file already there is reused only if the descriptor opened on it (not
+// through a link: O_NOFOLLOW, so that a link swapped in after the Lstat
+// is not written through; nor waiting on a FIFO) is a regular file of
+// journalSize bytes, the server's own and readable by it alone (private):
+// else it is removed and made anew, 0600, so that the lines never go to a
+// file others can read, nor over another file.
 func (l *Log) openJournal() (File, error) {
 	path := l.j.path
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == journalSize {
-		return l.open(path, os.O_WRONLY, 0o600)
+		if f, err := l.openOwnJournal(path); err == nil {
+			return f, nil
+		}
 	}
 	// Removed first, and made anew: whatever was there (a short file, a
-	// link) is not written through.
+	// link, a file others can read) is not written through.
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -334,7 +343,27 @@ func (l *Log) openJournal() (File, error) {
 		return nil, err
 	}
 	syncDir(path)
-	return l.open(path, os.O_WRONLY, 0o600)
+	return l.openOwnJournal(path)
+}
+
+var errNotJournal = errors.New("not a journal the server made")
+
+// openOwnJournal opens the journal at path for writing, if it is one the
+// server made (openJournal).
+func (l *Log) openOwnJournal(path string) (File, error) {
+	f, err := l.open(path, os.O_WRONLY|oNoFollow|oNonBlock, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || fi.Size() != journalSize || !private(fi)) {
+		err = errNotJournal
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // closeJournal makes the log durable by itself and closes the journal: a

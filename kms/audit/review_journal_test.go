@@ -243,3 +243,83 @@ func TestJournalFIFONotOpened(t *testing.T) {
 		t.Errorf("the FIFO was not replaced by a journal: %v %v", fi, err)
 	}
 }
+
+// A journal already there, of the right size but group/world readable, is
+// not reused: it is made anew, 0600. (Before: every line written went to
+// a file others could read.)
+func TestJournalModeEnforced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if err := os.WriteFile(JournalPath(path), make([]byte, journalSize), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(JournalPath(path), 0o644)
+	l := openLog(t, Options{Path: path})
+	writeN(t, l, 0, 1)
+	fi, err := os.Stat(JournalPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the journal's mode is %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(JournalPath(path))
+	if !bytes.Contains(b, []byte(`"request_id":"r0"`)) {
+		t.Error("the journal does not hold the line written")
+	}
+	l.Close()
+}
+
+// A symbolic link at the journal's path, whether there at the checkpoint's
+// Lstat or swapped in after it, is never written through: the file it
+// points to (the store, say) keeps its bytes. Nor is it read as a journal.
+func TestJournalSymlinkNotWrittenThrough(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.log")
+	victim := filepath.Join(dir, "kms.db")
+	want := bytes.Repeat([]byte("store"), journalSize/5+1)[:journalSize]
+	if err := os.WriteFile(victim, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("there before", func(t *testing.T) {
+		if err := os.Symlink(victim, JournalPath(path)); err != nil {
+			t.Fatal(err)
+		}
+		l := openLog(t, Options{Path: path})
+		writeN(t, l, 0, 1)
+		l.Close()
+		if fi, err := os.Lstat(JournalPath(path)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("the link was not replaced by a journal: %v", err)
+		}
+	})
+	t.Run("swapped in after the Lstat", func(t *testing.T) {
+		path := filepath.Join(dir, "other", "audit.log")
+		if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(JournalPath(path), make([]byte, journalSize), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		swapped := false
+		l := openLog(t, Options{Path: path, OpenFile: func(name string, flag int, perm os.FileMode) (File, error) {
+			if name == JournalPath(path) && !swapped && flag&os.O_CREATE == 0 {
+				swapped = true
+				os.Remove(name)
+				if err := os.Symlink(victim, name); err != nil {
+					return nil, err
+				}
+			}
+			return os.OpenFile(name, flag, perm)
+		}})
+		writeN(t, l, 0, 1)
+		l.Close()
+		if !swapped {
+			t.Error("the journal was never opened as an existing file")
+		}
+		if fi, err := os.Lstat(JournalPath(path)); err != nil || !fi.Mode().IsRegular() {
+			t.Errorf("the link was not replaced by a journal: %v", err)
+		}
+	})
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
+		t.Error("the file a link at the journal's path points to was written")
+	}
+}
