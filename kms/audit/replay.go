@@ -231,10 +231,11 @@ func endsWith(name string, start jrecord) (bool, error) {
 // does not hold them already (it is shorter: a lost tail; or holds other
 // bytes there: zeros, a line cut), then cuts what follows them, and fsyncs
 // it. It writes before it cuts: a write that fails (a full disk) leaves
-// the file's bytes as they were, or partly the record's, never fewer. It returns how many lines it wrote, and the seq of the first. In a file the epoch started at
-// offset 0, nothing before vouches that the file is the journal's: there it
-// writes only over what a crash leaves (nothing, zeros, the same bytes),
-// else errNotOurs.
+// the file's bytes as they were, or partly the record's, never fewer. It
+// returns how many lines it wrote, and the seq of the first. In a file the
+// epoch started at offset 0, nothing before vouches that the file is the
+// journal's: there it writes only over what a crash leaves (nothing,
+// zeros, the same bytes), else errNotOurs.
 func (l *Log) apply(name string, start jrecord, recs []jrecord) (lines int, from uint64, err error) {
 	w, err := l.open(name, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {

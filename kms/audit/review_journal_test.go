@@ -2,8 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -321,5 +324,64 @@ func TestJournalSymlinkNotWrittenThrough(t *testing.T) {
 	})
 	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
 		t.Error("the file a link at the journal's path points to was written")
+	}
+}
+
+// truncFaults is syncFaults whose log file's Truncate also fails, trunc
+// times.
+type truncFaults struct {
+	syncFaults
+	trunc atomic.Int64
+}
+
+type truncFile struct {
+	*faultyFile
+	fail *atomic.Int64
+}
+
+func (f truncFile) Truncate(size int64) error {
+	if f.fail.Add(-1) >= 0 {
+		return errors.New("input/output error")
+	}
+	f.fail.Store(0)
+	return f.faultyFile.Truncate(size)
+}
+
+func (s *truncFaults) open(name string, flag int, perm os.FileMode) (File, error) {
+	f, err := s.syncFaults.open(name, flag, perm)
+	if err != nil || strings.HasSuffix(name, journalSuffix) {
+		return f, err
+	}
+	return truncFile{f.(*faultyFile), &s.trunc}, nil
+}
+
+// The same when the cut of the failed batch fails too (the log is broken:
+// the next batch truncates first, and no checkpoint follows the cut): the
+// record is zeroed all the same, so a crash then does not replay it.
+func TestJournalFailedRecordWipedWhenCutFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	var faults truncFaults
+	l := openLog(t, Options{Path: path, OpenFile: faults.open})
+	writeN(t, l, 0, 2)
+	faults.jfail.Store(1)
+	faults.lfail.Store(1)
+	faults.trunc.Store(1)
+	if err := l.Write(&Record{RequestID: "undone"}); err == nil {
+		t.Fatal("acknowledged")
+	}
+	got := reopened(t, crashCopy(t, path, func(b []byte, s int64) []byte { return b[:s] }))
+	if bytes.Contains(got, []byte("undone")) {
+		t.Errorf("a line whose waiter was told it failed was replayed from the journal:\n%s", got)
+	}
+	if !bytes.Contains(got, []byte(`"request_id":"r1"`)) {
+		t.Errorf("an acknowledged line is missing:\n%s", got)
+	}
+	if err := l.Write(&Record{RequestID: "later"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	mustVerify(t, path, VerifyOptions{})
+	if b, _ := os.ReadFile(path); bytes.Contains(b, []byte("undone")) {
+		t.Errorf("the refused line is in the log:\n%s", b)
 	}
 }
