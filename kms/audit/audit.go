@@ -97,16 +97,27 @@
 // the file and once the new file is made, at a Reopen, at Close, at the
 // first commit after Open, and after a record or its sync failed or a
 // failed batch was cut off the file, before its waiters learn it failed: so
-// that lines cut off are never replayed. A checkpoint that fails fails its
-// batch, as a failed fsync does (the lines are cut off and counted, below),
-// and every commit is a checkpoint until one succeeds. A journal that
-// cannot be written is removed, and the file fsynced at each commit, until
-// a checkpoint makes one again; one that can be neither written nor removed
-// fails every batch (a record in it could put back lines cut off). What
-// is left: if the checkpoint after a cut fails too (the disk failing), a
-// crash before one succeeds may put the cut lines back from the journal —
-// lines whose requests were refused, never a line missing — as a crash
-// could before the journal (the cut itself is not synced).
+// that lines cut off are never replayed. A checkpoint whose fsync of the
+// log fails fails its batch, as a failed fsync does (the lines are cut off
+// and counted, below), and every commit is a checkpoint until one
+// succeeds. Once the log's fsync has succeeded the batch has succeeded,
+// whatever becomes of the journal. A journal that cannot be written is
+// removed, and the file fsynced at each commit, until a checkpoint makes
+// one again; one that can be neither written nor removed is left as it is
+// (its records are of bytes now durable in the file: replaying them
+// changes nothing) and each commit is a checkpoint, which tries again. But
+// a journal that may hold a record of lines cut off the file (poisoned)
+// must be rewritten or removed before anything is written where they were
+// (a replay would write them over the new lines): while it can be neither,
+// every batch fails before its write, and nothing reaches the file. A
+// record whose sync failed, of lines then cut off, is first zeroed (its
+// pages, then the journal's fdatasync: the log's fsync is not needed), so
+// that even if the checkpoint after the cut fails, or the cut itself, no
+// replay finds it. What is left: if that zeroing fails too and so does
+// the checkpoint (the disk failing), a crash before one succeeds may put
+// the cut lines back from the journal — lines whose requests were refused,
+// never a line missing — as a crash could before the journal (the cut
+// itself is not synced).
 //
 // Open replays it first: the epoch start, then each record of that epoch on
 // the next page whose sum holds, that begins where the one before ended,
@@ -120,7 +131,11 @@
 // (the log replaced or removed while the server was stopped) are not
 // replayed, and Open says so in a line. So every line a waiter was told is
 // durable is in the file after Open, and only those lines, the chain whole.
-// An epoch started at the file's first byte (after the first commit of a
+// If they cannot be written back (a full disk, an I/O error; the write
+// comes before the cut of what follows, so the file loses nothing), Open
+// fails and leaves the journal as it is, their only copy: the operator
+// frees space or fixes the error and starts again, and that Open replays
+// them. An epoch started at the file's first byte (after the first commit of a
 // new file failed) is written only over what a crash leaves there: nothing,
 // zeros or the same bytes.
 //

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -141,10 +143,20 @@ type journal struct {
 	// that failed, of bytes later cut off the log; of another file): a
 	// checkpoint must come before the next record.
 	stale bool
-	tried bool   // a checkpoint ran since Open
-	pend  []byte // the bytes written to the log since the last commit
-	over  bool   // pend outgrew a record: the next commit is a checkpoint
-	buf   []byte
+	// poisoned: the journal may hold a record, of the current epoch, of
+	// bytes that were cut off the log (its sync failed, then the log's):
+	// replayed, it would put back lines whose waiters were told they failed,
+	// or write them over newer lines at the same offsets. Nothing is written
+	// to the log until a checkpoint has rewritten or removed the journal
+	// (writeBatch), so a journal that can be neither fails every batch
+	// before its write.
+	poisoned bool
+	tried    bool   // a checkpoint ran since Open
+	failAt   int64  // where the last record whose write or sync failed starts
+	failLen  int    // its length in bytes, page-rounded; 0: none since
+	pend     []byte // the bytes written to the log since the last commit
+	over     bool   // pend outgrew a record: the next commit is a checkpoint
+	buf      []byte
 }
 
 // wrote notes b, just written to the log, for the next record.
@@ -189,6 +201,7 @@ func (l *Log) record() error {
 	if j.pos+int64(len(j.buf)) > journalSize {
 		return errJournalFull
 	}
+	j.failAt, j.failLen = j.pos, len(j.buf) // until its sync succeeds
 	if _, err := j.f.Write(j.buf); err != nil {
 		j.stale = true
 		return err
@@ -198,17 +211,51 @@ func (l *Log) record() error {
 		j.stale = true
 		return err
 	}
-	j.pend = j.pend[:0]
+	j.pend, j.failLen = j.pend[:0], 0
 	return nil
+}
+
+// wipe neutralises a record whose write or sync failed and whose bytes
+// were then cut off the log, without the log's fsync (which may be what
+// fails): it writes zeros over the record's pages and fdatasyncs the
+// journal, so that no replay finds it (a replay stops at the first page
+// that is not a record). The journal stays stale: records after the zeros
+// would never be read. It reports whether the journal is no longer
+// poisoned; if it fails, the record stays until a checkpoint succeeds.
+func (j *journal) wipe() bool {
+	if j.failLen == 0 {
+		j.poisoned = false
+		return true
+	}
+	w, ok := j.f.(io.WriterAt)
+	if j.f == nil || !ok {
+		return false
+	}
+	if _, err := w.WriteAt(make([]byte, j.failLen), j.failAt); err != nil {
+		return false
+	}
+	if datasync(j.f) != nil {
+		return false
+	}
+	j.failLen, j.poisoned = 0, false
+	return true
 }
 
 // checkpoint fsyncs the log, so that it holds its lines by itself, then
 // starts a new epoch at its end: an epoch start at the journal's first page,
 // fdatasynced, after which every older record is obsolete. If the journal
 // cannot be written, it is removed (the log is then fsynced at each commit,
-// until the next checkpoint makes a journal again); if it cannot be removed
-// either, the checkpoint fails and the journal stays stale, so that no line
-// is answered while a record in it could put back bytes cut off the log.
+// until the next checkpoint makes a journal again).
+//
+// It fails only if the log's fsync fails, or if the journal is poisoned and
+// can be neither rewritten nor removed. Once the log's fsync has succeeded,
+// every line written is durable, whatever happens to the journal: a
+// journal that is not poisoned but cannot be rewritten nor removed holds
+// records of durable bytes only, which replay leaves as they are; it stays
+// stale (each commit is a checkpoint: the log's fsync, and another try at
+// the journal). A poisoned one stays poisoned, and the error says so: no
+// line may be written while a record in it could put back bytes cut off
+// the log.
 func (l *Log) checkpoint() error {
 	j := &l.j
 	j.tried = true
@@ -220,6 +267,9 @@ func (l *Log) checkpoint() error {
 	}
 	l.synced, l.loose = l.written, 0
 	j.pend, j.over = j.pend[:0], false
+	if !j.poisoned {
+		j.failLen = 0 // a failed record holds bytes now durable in the log
+	}
 	if j.f != nil {
 		j.f.Close() // opened again: written from its start
 		j.f = nil
@@ -235,31 +285,43 @@ func (l *Log) checkpoint() error {
 			err = datasync(f)
 		}
 		if err == nil {
-			j.f, j.epoch, j.pos, j.stale = f, epoch, journalPage, false
+			j.f, j.epoch, j.pos, j.stale, j.poisoned, j.failLen = f, epoch, journalPage, false, false, 0
 			return nil
 		}
 		f.Close()
 	}
 	if rerr := os.Remove(j.path); rerr == nil || errors.Is(rerr, fs.ErrNotExist) {
 		syncDir(j.path)
-		j.stale = false
+		j.stale, j.poisoned, j.failLen = false, false, 0
 		return nil
 	}
 	j.stale = true
-	return err
+	if j.poisoned {
+		return fmt.Errorf("the journal %s may hold lines cut off the log, and can be neither rewritten nor removed: %w", filepath.Base(j.path), err)
+	}
+	return nil
 }
 
 // openJournal opens the journal for writing from its start, making it if it
 // is missing or not journalSize bytes: written with zeros and fsynced, so
 // that its blocks are allocated and written (fallocate's unwritten extents
 // would cost a metadata commit at each first write to one).
+//
+// A file already there is reused only if the descriptor opened on it (not
+// through a link: O_NOFOLLOW, so that a link swapped in after the Lstat
+// is not written through; nor waiting on a FIFO) is a regular file of
+// journalSize bytes, the server's own and readable by it alone (private):
+// else it is removed and made anew, 0600, so that the lines never go to a
+// file others can read, nor over another file.
 func (l *Log) openJournal() (File, error) {
 	path := l.j.path
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == journalSize {
-		return l.open(path, os.O_WRONLY, 0o600)
+		if f, err := l.openOwnJournal(path); err == nil {
+			return f, nil
+		}
 	}
 	// Removed first, and made anew: whatever was there (a short file, a
-	// link) is not written through.
+	// link, a file others can read) is not written through.
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -281,7 +343,27 @@ func (l *Log) openJournal() (File, error) {
 		return nil, err
 	}
 	syncDir(path)
-	return l.open(path, os.O_WRONLY, 0o600)
+	return l.openOwnJournal(path)
+}
+
+var errNotJournal = errors.New("not a journal the server made")
+
+// openOwnJournal opens the journal at path for writing, if it is one the
+// server made (openJournal).
+func (l *Log) openOwnJournal(path string) (File, error) {
+	f, err := l.open(path, os.O_WRONLY|oNoFollow|oNonBlock, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && (!fi.Mode().IsRegular() || fi.Size() != journalSize || !private(fi)) {
+		err = errNotJournal
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // closeJournal makes the log durable by itself and closes the journal: a

@@ -372,6 +372,16 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 		}
 		l.broken = false
 	}
+	if l.j.poisoned {
+		// A record of lines cut off the log may be in the journal: it must
+		// be made obsolete before anything is written where they were, or
+		// a replay would write them over the new lines (and their waiters
+		// were told they failed). If it cannot be, nothing is written.
+		if err := l.checkpoint(); err != nil {
+			l.fail(lines, err)
+			return
+		}
+	}
 	st := l.written
 	buf := l.buf[:0]
 	for _, e := range lines {
@@ -410,13 +420,23 @@ func (l *Log) writeBatch(batch []*entry, sync bool) {
 			// What was written since the last sync may be lost: cut it off
 			// and count it, the lines already answered included (this
 			// batch's are counted by fail).
+			// commit fails only while the log's fsync fails: nothing
+			// since l.synced is known durable.
 			l.undo(l.synced)
 			l.j.pend = l.j.pend[:0]
 			// The journal may hold a record of what was just cut off (its
-			// sync failed, not necessarily its write): a new epoch makes
-			// it obsolete, before any waiter learns its line was refused,
-			// so that Open never puts those lines back. Until one
-			// succeeds, every commit is a checkpoint.
+			// sync failed, not necessarily its write): it is poisoned
+			// until its pages are zeroed (which needs only the journal's
+			// datasync, not the log's fsync that may be what failed) or a
+			// new epoch makes it obsolete; both are tried before any
+			// waiter learns its line was refused, so that Open never puts
+			// those lines back, whether the cut succeeded or not (broken).
+			// Until a checkpoint succeeds, every commit is one, and while
+			// the journal is poisoned every batch starts with one.
+			if l.j.failLen > 0 {
+				l.j.poisoned = true
+				l.j.wipe()
+			}
 			if l.j.f != nil || l.j.stale {
 				l.j.stale = true
 				if !l.broken { // else the next batch truncates first

@@ -28,7 +28,10 @@ func (l *Log) recover() error {
 	}
 	// The journal first: what it puts back is read as if never lost.
 	l.j.path = JournalPath(path)
-	notes := l.replay()
+	notes, err := l.replay()
+	if err != nil {
+		return err
+	}
 	_, serr := os.Stat(path)
 	f, err := l.open(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {

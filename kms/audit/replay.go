@@ -15,16 +15,20 @@ import (
 // replay puts back into the log the lines the journal holds that the file
 // lost (the package doc's "Durability: the journal"), before Open reads the
 // file's end. It returns the log's own lines saying what it did, if
-// anything: restored lines, or records it refused.
-func (l *Log) replay() []*Record {
+// anything: restored lines, or records it refused. It fails if the journal
+// holds lines for a file here that it could not write back (a full disk,
+// an I/O error): the journal is then their only copy, and Open must not go
+// on (its first commit would start the journal anew); the operator frees
+// space or fixes the error and starts the server again, which replays them.
+func (l *Log) replay() ([]*Record, error) {
 	jname := filepath.Base(l.j.path)
 	b, err := readJournal(l.j.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil // a first start, or a log from before the journal
+		return nil, nil // a first start, or a log from before the journal
 	}
 	if err != nil {
 		return []*Record{{Operation: opOpen, Outcome: Error,
-			Message: fmt.Sprintf("the journal %s could not be read (%v): lines answered just before the server stopped may be missing", jname, err)}}
+			Message: fmt.Sprintf("the journal %s could not be read (%v): lines answered just before the server stopped may be missing", jname, err)}}, nil
 	}
 	start, recs, refused := parseJournal(b)
 	var notes []*Record
@@ -33,7 +37,7 @@ func (l *Log) replay() []*Record {
 			Message: fmt.Sprintf("the journal %s was not replayed from %s: not a record the server wrote", jname, refused)})
 	}
 	if len(recs) == 0 {
-		return notes
+		return notes, nil
 	}
 	first, last := recs[0].seq+1, lastSeq(recs)
 	target, err := l.replayTarget(start)
@@ -46,30 +50,40 @@ func (l *Log) replay() []*Record {
 				notes = append(notes, &Record{Operation: opOpen, Outcome: OK,
 					Message: fmt.Sprintf("restored %d lines of %s (seq %d to %d) from the journal %s: they had been written, and the requests waiting on them answered, but they had not reached the disk when the server stopped", n, filepath.Base(target), from, last, jname)})
 			}
-			return notes
+			return notes, nil
 		}
 		if !errors.Is(err, errNotOurs) {
-			return append(notes, &Record{Operation: opOpen, Outcome: Error,
-				Message: fmt.Sprintf("lines seq %d to %d could not be restored from the journal %s into %s (%v): they may be missing", first, last, jname, filepath.Base(target), err)})
+			return nil, fmt.Errorf("lines seq %d to %d, answered as durable, are only in the journal %s and could not be written back into %s (%w): the journal is kept as it is; free space or fix the error, then start again", first, last, jname, filepath.Base(target), err)
 		}
 	} else if err != nil {
-		return append(notes, &Record{Operation: opOpen, Outcome: Error,
-			Message: fmt.Sprintf("the journal %s could not be replayed (%v): lines seq %d to %d may be missing", jname, err, first, last)})
+		return nil, fmt.Errorf("the journal %s could not be replayed (%w): it holds lines seq %d to %d, answered as durable, and is kept as it is; fix the error, then start again", jname, err, first, last)
 	}
 	return append(notes, &Record{Operation: opOpen, Outcome: Error,
-		Message: fmt.Sprintf("the journal %s holds lines seq %d to %d, which follow byte %d of a file that is not here (the log was replaced, truncated or removed while the server was stopped): they were not put back, and the journal was started anew", jname, first, last, start.offset)})
+		Message: fmt.Sprintf("the journal %s holds lines seq %d to %d, which follow byte %d of a file that is not here (the log was replaced, truncated or removed while the server was stopped): they were not put back, and the journal was started anew", jname, first, last, start.offset)}), nil
 }
 
 // errNotOurs: the file holds other bytes where the journal's lines go.
 var errNotOurs = errors.New("the file is not the journal's")
 
-// readJournal reads at most journalSize bytes of the journal.
+// readJournal reads at most journalSize bytes of the journal: a regular
+// file, not through a symbolic link (nor is a FIFO waited on: Open would
+// hang).
 func readJournal(name string) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|oNoFollow|oNonBlock, 0)
 	if err != nil {
+		if fi, lerr := os.Lstat(name); lerr == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+		}
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
 	b := make([]byte, journalSize)
 	n, err := io.ReadFull(f, b)
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
@@ -215,17 +229,23 @@ func endsWith(name string, start jrecord) (bool, error) {
 
 // apply writes each record's bytes at its offset in name, where the file
 // does not hold them already (it is shorter: a lost tail; or holds other
-// bytes there: zeros, a line cut), cutting what follows first, and fsyncs
-// it. It returns how many lines it wrote, and the seq of the first. In a file the epoch started at
-// offset 0, nothing before vouches that the file is the journal's: there it
-// writes only over what a crash leaves (nothing, zeros, the same bytes),
-// else errNotOurs.
+// bytes there: zeros, a line cut), then cuts what follows them, and fsyncs
+// it. It writes before it cuts: a write that fails (a full disk) leaves
+// the file's bytes as they were, or partly the record's, never fewer. It
+// returns how many lines it wrote, and the seq of the first. In a file the
+// epoch started at offset 0, nothing before vouches that the file is the
+// journal's: there it writes only over what a crash leaves (nothing,
+// zeros, the same bytes), else errNotOurs.
 func (l *Log) apply(name string, start jrecord, recs []jrecord) (lines int, from uint64, err error) {
-	w, err := l.open(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	w, err := l.open(name, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer w.Close()
+	seek, ok := w.(io.Seeker)
+	if !ok {
+		return 0, 0, fmt.Errorf("%s: cannot write at an offset", name)
+	}
 	r, err := os.Open(name)
 	if err != nil {
 		return 0, 0, err
@@ -250,16 +270,22 @@ func (l *Log) apply(name string, start jrecord, recs []jrecord) (lines int, from
 		if start.offset == 0 && !crashed(cur, rec.data) {
 			return lines, from, errNotOurs
 		}
-		if err := w.Truncate(rec.offset); err != nil {
+		end := rec.offset + int64(len(rec.data))
+		if _, err := seek.Seek(rec.offset, io.SeekStart); err != nil {
 			return lines, from, err
 		}
 		if _, err := w.Write(rec.data); err != nil {
 			return lines, from, err
 		}
+		if size > end {
+			if err := w.Truncate(end); err != nil {
+				return lines, from, err
+			}
+		}
 		if lines == 0 {
 			from = rec.seq + 1
 		}
-		size = rec.offset + int64(len(rec.data))
+		size = end
 		lines += bytes.Count(rec.data, []byte{'\n'})
 	}
 	if lines > 0 {
