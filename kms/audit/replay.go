@@ -22,13 +22,23 @@ import (
 // space or fixes the error and starts the server again, which replays them.
 func (l *Log) replay() ([]*Record, error) {
 	jname := filepath.Base(l.j.path)
-	b, err := readJournal(l.j.path)
+	b, err := readJournalFile(l.j.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil // a first start, or a log from before the journal
 	}
-	if err != nil {
+	if errors.Is(err, errNotRegular) {
+		// Not a file the writer made (it makes a regular file and never
+		// follows a link): nothing of ours to replay; the first commit
+		// makes a journal anew.
 		return []*Record{{Operation: opOpen, Outcome: Error,
-			Message: fmt.Sprintf("the journal %s could not be read (%v): lines answered just before the server stopped may be missing", jname, err)}}, nil
+			Message: fmt.Sprintf("the journal %s was not read (%v): it is not one the server made", jname, err)}}, nil
+	}
+	if err != nil {
+		// A journal the server made that cannot be read (EIO, its
+		// permissions) may hold lines answered as durable, which the
+		// first commit would overwrite: fail closed, as for a replay
+		// that cannot be written.
+		return nil, fmt.Errorf("the journal %s could not be read (%w): it may hold lines answered as durable that the log lacks; fix the error, then start again (or move it aside to start without it: lines only it held would then be missing from the log, and audit verify would not notice)", jname, err)
 	}
 	start, recs, refused := parseJournal(b)
 	var notes []*Record
@@ -65,6 +75,13 @@ func (l *Log) replay() ([]*Record, error) {
 // errNotOurs: the file holds other bytes where the journal's lines go.
 var errNotOurs = errors.New("the file is not the journal's")
 
+// readJournalFile is readJournal; tests make it fail.
+var readJournalFile = readJournal
+
+// errNotRegular: the journal's path is not a regular file (a FIFO, a
+// link, a directory): not a journal the server made.
+var errNotRegular = errors.New("not a regular file")
+
 // readJournal reads at most journalSize bytes of the journal: a regular
 // file, not through a symbolic link (nor is a FIFO waited on: Open would
 // hang).
@@ -72,7 +89,7 @@ func readJournal(name string) ([]byte, error) {
 	f, err := os.OpenFile(name, os.O_RDONLY|oNoFollow|oNonBlock, 0)
 	if err != nil {
 		if fi, lerr := os.Lstat(name); lerr == nil && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+			return nil, fmt.Errorf("%w (%v)", errNotRegular, fi.Mode().Type())
 		}
 		return nil, err
 	}
@@ -82,7 +99,7 @@ func readJournal(name string) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+		return nil, fmt.Errorf("%w (%v)", errNotRegular, fi.Mode().Type())
 	}
 	b := make([]byte, journalSize)
 	n, err := io.ReadFull(f, b)

@@ -385,3 +385,31 @@ func TestJournalFailedRecordWipedWhenCutFails(t *testing.T) {
 		t.Errorf("the refused line is in the log:\n%s", b)
 	}
 }
+
+// TestJournalUnreadableFailsOpen: a journal the server made that cannot be
+// read (EIO, its permissions) fails Open and is left as it is: it may hold
+// lines answered as durable, which the first commit would overwrite (it
+// gave a note and Open went on).
+func TestJournalUnreadableFailsOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path})
+	if err := l.Write(&Record{RequestID: "r0"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	before, err := os.ReadFile(JournalPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readJournalFile = func(string) ([]byte, error) { return nil, syscall.EIO }
+	defer func() { readJournalFile = readJournal }()
+	if l, err := Open(Options{Path: path}); err == nil {
+		l.Close()
+		t.Fatal("Open went on with a journal it could not read")
+	} else if !strings.Contains(err.Error(), "could not be read") || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Open refused with %v", err)
+	}
+	if after, _ := os.ReadFile(JournalPath(path)); !bytes.Equal(before, after) {
+		t.Fatal("the refused Open changed the journal")
+	}
+}
