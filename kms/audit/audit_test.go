@@ -719,9 +719,14 @@ func BenchmarkAuditAppend(b *testing.B) {
 	})
 }
 
-type counter struct{ n float64 }
+type counter struct {
+	mu sync.Mutex
+	n  float64
+}
 
-func (c *counter) Add(v float64) { c.n += v }
+func (c *counter) Add(v float64) { c.mu.Lock(); c.n += v; c.mu.Unlock() }
+
+func (c *counter) get() float64 { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 // TestCountBytes: a Counter given to CountBytes counts every byte written
 // after, and nothing once taken away.
@@ -744,15 +749,28 @@ func TestCountBytes(t *testing.T) {
 		}
 	}
 	after, _ := os.Stat(path)
-	if want := float64(after.Size() - before.Size()); c.n != want {
-		t.Fatalf("counted %v bytes; the file grew by %v", c.n, want)
+	if want := float64(after.Size() - before.Size()); c.get() != want {
+		t.Fatalf("counted %v bytes; the file grew by %v", c.get(), want)
 	}
-	if c.n == 0 {
+	if c.get() == 0 {
 		t.Fatal("nothing counted")
 	}
+	// A line answered once written (Append) is counted before its answer:
+	// a scrape right after it must see it (TestMetricsAfterAMixedWorkload
+	// failed once in CI when the count came after the answer).
+	for i := range 200 {
+		if err := l.Append(&Record{RequestID: fmt.Sprintf("loose %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+		now, _ := os.Stat(path)
+		if want := float64(now.Size() - before.Size()); c.get() != want {
+			t.Fatalf("after Append %d: counted %v bytes; the file grew by %v", i, c.get(), want)
+		}
+	}
+	after, _ = os.Stat(path)
 	l.CountBytes(nil)
 	l.Write(&Record{RequestID: "c"})
-	if want := float64(after.Size() - before.Size()); c.n != want {
+	if want := float64(after.Size() - before.Size()); c.get() != want {
 		t.Fatal("counted after CountBytes(nil)")
 	}
 }
@@ -868,5 +886,71 @@ func BenchmarkDurableLines(b *testing.B) {
 			b.ReportMetric(float64(c.Microseconds())/float64(b.N), "cpu-µs/line")
 			b.ReportMetric(float64(w.Microseconds())/float64(b.N), "wall-µs/line")
 		})
+	}
+}
+
+// slowSyncFile's Sync sleeps while slow is set: a batch stays in its sync.
+type slowSyncFile struct {
+	*os.File
+	slow *atomic.Bool
+}
+
+func (f *slowSyncFile) Sync() error {
+	if f.slow.Load() {
+		time.Sleep(300 * time.Millisecond)
+	}
+	return f.File.Sync()
+}
+
+// TestCountBytesBeforeLooseAnswer: a line answered once written (Append)
+// in a batch that must also be synced (a durable line with it) is counted
+// before its answer, not after the batch's sync: a scrape right after the
+// answer saw the log grown by a line the counter had not yet counted
+// (TestMetricsAfterAMixedWorkload failed once in CI).
+func TestCountBytesBeforeLooseAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	var slow atomic.Bool
+	l := openLog(t, Options{Path: path, OpenFile: func(name string, flag int, perm os.FileMode) (File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		return &slowSyncFile{File: f, slow: &slow}, nil
+	}})
+	c := &counter{}
+	l.CountBytes(c)
+	if err := l.Write(&Record{RequestID: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	base := c.get()
+	slow.Store(true)
+	defer slow.Store(false)
+	done := make(chan error, 2)
+	go func() { done <- l.Write(&Record{RequestID: "hold"}) }() // the writer sleeps in its sync
+	time.Sleep(100 * time.Millisecond)
+	go func() { done <- l.Write(&Record{RequestID: "durable"}) }() // queued: the next batch
+	time.Sleep(50 * time.Millisecond)
+	if err := l.Append(&Record{RequestID: "loose"}); err != nil { // the same batch, answered before its sync
+		t.Fatal(err)
+	}
+	got := c.get()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineLen := func(id string) float64 {
+		i := bytes.Index(b, []byte(`"request_id":"`+id+`"`))
+		if i < 0 {
+			t.Fatalf("no line %q in the log", id)
+		}
+		return float64(bytes.IndexByte(b[i:], '\n') + 1 + i - (bytes.LastIndexByte(b[:i], '\n') + 1))
+	}
+	if want := base + lineLen("hold") + lineLen("loose"); got < want {
+		t.Fatalf("when Append returned the counter said %v bytes; the lines answered by then are %v", got, want)
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
