@@ -80,6 +80,13 @@ func createRootKey(path string) ([]byte, error) {
 // make every rerun of what made it (init, a root-key rotation) refuse —
 // and at worst a stray temporary file.
 func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	return putFileSync(path, data, perm, os.Link)
+}
+
+// putFileSync writes data, mode perm, to a synced temporary file beside
+// path, puts it at path with place (os.Link: never over a file there;
+// os.Rename: replacing it) and syncs the directory.
+func putFileSync(path string, data []byte, perm os.FileMode, place func(tmp, path string) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -101,7 +108,7 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Link(tmp, path); err != nil {
+	if err := place(tmp, path); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))

@@ -274,35 +274,9 @@ func (s *Service) noteServiceKeyGen(gen uint64) {
 		return
 	}
 	p := filepath.Join(s.opts.DataDir, serviceKeyGenMarker)
-	if err := replaceFileSync(p, []byte(strconv.FormatUint(gen, 10)+"\n")); err != nil {
+	if err := putFileSync(p, []byte(strconv.FormatUint(gen, 10)+"\n"), 0o600, os.Rename); err != nil {
 		s.log.Error("recording the installed service key generation", "file", p, "err", err)
 	}
-}
-
-// replaceFileSync writes data to path through a synced temporary file
-// renamed over it, and syncs the directory.
-func replaceFileSync(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
 
 // installServiceKeys makes set the one that publishes and signs, unless the

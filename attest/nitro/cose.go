@@ -109,24 +109,8 @@ func exactShape(doc []byte) *envelope {
 // cutByteString splits b after its first item if that is a definite-length
 // byte string, returning the string's contents and the rest.
 func cutByteString(b []byte) (contents, rest []byte, ok bool) {
-	if len(b) == 0 || b[0]>>5 != cborBytes {
-		return nil, nil, false
-	}
-	var n uint64
-	head := 1
-	switch ai := b[0] & 0x1f; {
-	case ai < 24:
-		n = uint64(ai)
-	case ai == 24 && len(b) >= 2:
-		n, head = uint64(b[1]), 2
-	case ai == 25 && len(b) >= 3:
-		n, head = uint64(binary.BigEndian.Uint16(b[1:])), 3
-	case ai == 26 && len(b) >= 5:
-		n, head = uint64(binary.BigEndian.Uint32(b[1:])), 5
-	default: // longer than any evidence, reserved, indefinite or truncated
-		return nil, nil, false
-	}
-	if n > uint64(len(b)-head) {
+	n, head, ok := byteStringHead(b)
+	if !ok || head == 9 || n > uint64(len(b)-head) { // 8-byte lengths: longer than any evidence
 		return nil, nil, false
 	}
 	end := head + int(n)

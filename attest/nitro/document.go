@@ -330,29 +330,34 @@ func bytesOf(name string, raw rawItem, max int) ([]byte, error) {
 // string, well formed as the decoder read it: what follows its head, whose
 // length must be exactly what is left (false otherwise). It copies nothing.
 func byteContents(raw []byte) ([]byte, bool) {
-	if len(raw) == 0 || raw[0]>>5 != cborBytes {
-		return nil, false
-	}
-	var n uint64
-	head := 1
-	switch ai := raw[0] & 0x1f; {
-	case ai < 24:
-		n = uint64(ai)
-	case ai == 24 && len(raw) >= 2:
-		n, head = uint64(raw[1]), 2
-	case ai == 25 && len(raw) >= 3:
-		n, head = uint64(binary.BigEndian.Uint16(raw[1:])), 3
-	case ai == 26 && len(raw) >= 5:
-		n, head = uint64(binary.BigEndian.Uint32(raw[1:])), 5
-	case ai == 27 && len(raw) >= 9:
-		n, head = binary.BigEndian.Uint64(raw[1:]), 9
-	default: // reserved, indefinite or truncated
-		return nil, false
-	}
-	if uint64(len(raw)-head) != n {
+	n, head, ok := byteStringHead(raw)
+	if !ok || uint64(len(raw)-head) != n {
 		return nil, false
 	}
 	return raw[head:], true
+}
+
+// byteStringHead reads the head of a definite-length byte string at the
+// start of b: its length and the head's size (false for another type, a
+// reserved or indefinite length, or a truncated head). The one reader of
+// a byte string's head here (byteContents, cose.go's cutByteString).
+func byteStringHead(b []byte) (n uint64, head int, ok bool) {
+	if len(b) == 0 || b[0]>>5 != cborBytes {
+		return 0, 0, false
+	}
+	switch ai := b[0] & 0x1f; {
+	case ai < 24:
+		return uint64(ai), 1, true
+	case ai == 24 && len(b) >= 2:
+		return uint64(b[1]), 2, true
+	case ai == 25 && len(b) >= 3:
+		return uint64(binary.BigEndian.Uint16(b[1:])), 3, true
+	case ai == 26 && len(b) >= 5:
+		return uint64(binary.BigEndian.Uint32(b[1:])), 5, true
+	case ai == 27 && len(b) >= 9:
+		return binary.BigEndian.Uint64(b[1:]), 9, true
+	}
+	return 0, 0, false // reserved, indefinite or truncated
 }
 
 // certificate decodes a DER certificate's byte string; x509 parses it

@@ -74,6 +74,7 @@ func long(key, msg []byte) [Size]byte {
 	var out [Size]byte
 	h.Sum(out[:0])
 	clear(key)
+	clear(msg) // HKDF's Extract passes the secret as the message
 	return out
 }
 
