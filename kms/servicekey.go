@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -245,10 +246,15 @@ func readServiceKeyGen(dir string) (uint64, error) {
 	if dir == "" {
 		return 0, nil
 	}
-	b, err := os.ReadFile(filepath.Join(dir, serviceKeyGenMarker))
+	f, err := os.Open(filepath.Join(dir, serviceKeyGenMarker))
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 32)) // a decimal uint64 and a newline; more is not ours
 	if err != nil {
 		return 0, err
 	}

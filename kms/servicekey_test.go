@@ -1,11 +1,13 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -471,5 +473,26 @@ func TestRevocationNotUndoneByMetaReplay(t *testing.T) {
 	}
 	if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), serviceKeyGenMarker) {
 		t.Fatalf("refused, but not as a damaged store naming %s: %v", serviceKeyGenMarker, err)
+	}
+}
+
+// TestServiceKeyGenMarkerBounded: the data directory's generation file is
+// read at most 32 bytes, and one that does not hold a generation refuses
+// the Open (it hardens the next Open: garbage there must not be ignored).
+func TestServiceKeyGenMarkerBounded(t *testing.T) {
+	s, _ := newTestService(t)
+	opts := s.opts
+	s.Close()
+	p := filepath.Join(opts.DataDir, serviceKeyGenMarker)
+	for _, content := range [][]byte{[]byte("x\n"), bytes.Repeat([]byte("9"), 1<<20)} {
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(opts); err == nil {
+			s.Close()
+			t.Fatalf("Open took a generation file of %d bytes", len(content))
+		} else if !errors.Is(err, ErrStoreDamaged) {
+			t.Fatalf("a generation file of %d bytes: %v", len(content), err)
+		}
 	}
 }
