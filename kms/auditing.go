@@ -46,6 +46,7 @@ type opState struct {
 	message      string            // a note for the record of a success
 	aliases      map[string]string // key id -> the alias the request named it by (kms:RequestAlias)
 	recorded     bool              // the record (or its void) is written
+	expected     bool              // the log was told its durable record is coming (run)
 	// arnOf and arn are the last ARN keyARN built for this operation (a
 	// request names its key's ARN four times: authorization, its facts,
 	// the answer, the record): one string, and one region in all of them.
@@ -73,6 +74,13 @@ func systemCall(requestID, name string) *Call {
 // (finish). A node that does not follow its shared store runs none.
 func run[Req, Resp any](s *Service, ctx context.Context, c *Call, name string, kind opKind, req *Req, fn func(context.Context, *Call, *Req) (*Resp, error)) (*Resp, error) {
 	c = begin(c, name, kind)
+	if kind == opUse {
+		// Its record is on its way: a batch being synced may wait for it
+		// (audit's Expect), whatever becomes of the operation.
+		s.audit.Expect(1)
+		c.op.expected = true
+		defer s.arrived(c)
+	}
 	if s.follow != nil {
 		// A node of a shared store serves only while it follows the
 		// store's changes (follow.go): its caches may be stale otherwise.
@@ -116,6 +124,7 @@ type wiper interface{ wipe() }
 // whether it is; refusal, for a use or a change, why it is not.
 func (s *Service) audited(c *Call, err error) (written bool, refusal error) {
 	st := c.op
+	s.arrived(c)
 	if st.recorded {
 		return true, nil
 	}
@@ -128,6 +137,15 @@ func (s *Service) audited(c *Call, err error) (written bool, refusal error) {
 	}
 	st.recorded = true
 	return true, nil
+}
+
+// arrived tells the audit log that c's record, if it was expected, is no
+// longer on its way: it is about to be written, or never will be.
+func (s *Service) arrived(c *Call) {
+	if c.op.expected {
+		c.op.expected = false
+		s.audit.Expect(-1)
+	}
 }
 
 // record is the audit record of c's operation, which ended with err.
@@ -243,6 +261,7 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 			return fnErr
 		}
 		var err error
+		s.arrived(c)
 		if ch, err = s.audit.Change(s.record(c, nil)); err != nil {
 			ch = nil
 			fnErr = auditUnavailable(err)

@@ -258,6 +258,9 @@ func TestFullDiskRefusesChangesAndSecrets(t *testing.T) {
 	if got := storeState(t, s); got != before {
 		t.Fatalf("the store changed while the audit log could not be written:\n%s\nwas\n%s", got, before)
 	}
+	if n := s.audit.Expected(); n != 0 {
+		t.Fatalf("%d audit lines still expected after the refusals", n)
+	}
 	// Reads of public data are answered.
 	if _, err := s.DescribeKey(bg, c, &DescribeKeyRequest{KeyID: "alias/a"}); err != nil {
 		t.Errorf("DescribeKey: %v", err)

@@ -92,6 +92,11 @@ type Options struct {
 	// bytes (package audit). Zero: 100 MiB. Negative: never (an external
 	// logrotate renames it, and serve reopens it on SIGHUP).
 	AuditMaxSize int64
+	// AuditCommitDelay is how long a batch of audit lines being synced may
+	// wait for the lines of key uses under way while the CPUs are busy with
+	// them (package audit's Expect). Zero: audit.DefaultCommitDelay.
+	// Negative: never.
+	AuditCommitDelay time.Duration
 }
 
 // AdminCredentialFile is the file, in the data directory, where serve's
@@ -483,7 +488,7 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		return nil, fmt.Errorf("%w: the store was made by an attestkms from before records were authenticated (its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
 	}
 	// The log first: a region move is a change, recorded with it.
-	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
+	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, CommitDelay: opts.AuditCommitDelay, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
 	if err != nil {
 		return nil, err
 	}

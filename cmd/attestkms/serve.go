@@ -20,6 +20,7 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/internal/gctune"
 	"github.com/attestkms/attestkms/kms"
+	"github.com/attestkms/attestkms/kms/audit"
 )
 
 const serveUsage = `Usage: attestkms serve [flags]
@@ -60,7 +61,10 @@ Every operation writes its own line to the audit log (--audit-path, default
 DIR/audit.log), hash-chained (attestkms audit verify checks it). Once the file
 holds --audit-max-size bytes (default 100MiB) it is renamed audit.log.1,
 audit.log.2, … (newest highest) and a new one begins; with --audit-max-size 0
-it is never rotated here, and logrotate may rename it and send SIGHUP. While
+it is never rotated here, and logrotate may rename it and send SIGHUP. A key
+use is answered once its line is synced; while more key uses are under way
+than CPUs, a sync waits up to --audit-commit-delay (4ms) for their lines, so
+that they share it. While
 the audit log cannot be written (a full disk), changes and secrets are refused
 and reads of public data go on; the service resumes once a write succeeds.
 
@@ -112,6 +116,7 @@ type serveConfig struct {
 	maintainEvery      time.Duration
 	auditPath          string
 	auditMaxSize       int64            // 0: never rotate
+	auditCommitDelay   time.Duration    // 0: never wait
 	reopen             <-chan os.Signal // SIGHUP: reopen the audit log
 	obs                obsFlags         // metrics, logs, limits (observe.go)
 	checkStore         bool             // attestkms store check's check first
@@ -134,6 +139,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.auditPath, "audit-path", "", "the audit log's `file` (default DIR/audit.log)")
 	auditMaxSize := byteSize(100 << 20)
 	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
+	fs.DurationVar(&cfg.auditCommitDelay, "audit-commit-delay", audit.DefaultCommitDelay, "how long at most a `duration` an audit sync waits for the lines of key uses under way while the CPUs are busy with them, so that they share it (0: never)")
 	fs.StringVar(&cfg.adminCredentialOut, "admin-credential-out", "", "on first start, write the admin credential to this new `file` (mode 0600) instead of DIR/admin-credential.json")
 	fs.BoolVar(&cfg.checkStore, "check-store", false, "check every page and record of the store before serving (attestkms store check), and refuse to serve a damaged one")
 	cfg.obs.register(fs)
@@ -200,6 +206,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	}
 	if cfg.auditMaxSize == 0 {
 		opts.AuditMaxSize = -1 // never: kms's zero is its default
+	}
+	opts.AuditCommitDelay = cfg.auditCommitDelay
+	if cfg.auditCommitDelay <= 0 {
+		opts.AuditCommitDelay = -1 // never: kms's zero is its default
 	}
 	if err := cfg.store.apply(&opts); err != nil {
 		return err
