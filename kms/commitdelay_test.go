@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"runtime"
 	"testing"
 	"time"
 )
@@ -65,9 +64,8 @@ func TestExpectedLinesBalance(t *testing.T) {
 
 // TestKeyUseDoesNotWaitForItself: a key use hands its line over as no
 // longer expected, or the batch holding it would wait, the whole delay, for
-// the very line it holds (one CPU: one use under way is enough to wait).
+// the very line it holds (one use under way is enough to wait).
 func TestKeyUseDoesNotWaitForItself(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	dir := t.TempDir()
 	if _, _, err := Init(Options{DataDir: dir}); err != nil {
 		t.Fatal(err)

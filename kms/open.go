@@ -93,8 +93,7 @@ type Options struct {
 	// logrotate renames it, and serve reopens it on SIGHUP).
 	AuditMaxSize int64
 	// AuditCommitDelay is how long a batch of audit lines being synced may
-	// wait for the lines of key uses under way while the CPUs are busy with
-	// them (package audit's Expect). Zero: audit.DefaultCommitDelay.
+	// wait for the lines of key uses under way (package audit's Expect). Zero: audit.DefaultCommitDelay.
 	// Negative: never.
 	AuditCommitDelay time.Duration
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +50,7 @@ type Options struct {
 	// never waits.
 	CommitDelay time.Duration
 	// CommitSiblings is how many durable lines must be on their way for a
-	// batch to wait for them. Zero: GOMAXPROCS (more operations under way
-	// than the CPUs that run them).
+	// batch to wait for them. Zero: one.
 	CommitSiblings int
 }
 
@@ -167,7 +165,7 @@ func Open(opts Options) (*Log, error) {
 		opts.CommitDelay = DefaultCommitDelay
 	}
 	if opts.CommitSiblings <= 0 {
-		opts.CommitSiblings = runtime.GOMAXPROCS(0)
+		opts.CommitSiblings = 1
 	}
 	l := &Log{opts: opts, open: opts.OpenFile, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if l.open == nil {
@@ -380,21 +378,23 @@ func (l *Log) run() {
 // CommitDelay.
 //
 // It is the group commit's other half. A batch that must be synced waits,
-// at most Options.CommitDelay, while at least CommitSiblings lines are
-// expected (GOMAXPROCS: more operations under way than CPUs to run them),
-// for as many as were expected when it formed or until none is, so that
-// they share its sync: a sync costs the same for one line or a hundred (on
-// the project's VM ≈60–75 µs of CPU and 150–300 µs of wall time), and when
-// operations are slower than a sync (an attested request's signature check
-// is ≈0.5 ms) each batch would otherwise hold one line. A batch waits only
-// for lines expected when it formed, not for operations started while it
-// waits, and only when the CPUs are busy with the operations it waits for:
-// the CPU its saved syncs free goes to them, so the server answers more
-// requests a second; a lone client, or fewer clients than CPUs, is never
-// delayed. PostgreSQL's commit_delay with commit_siblings, counted by the
-// operations themselves. Changes are not counted: they run one at a time,
-// and one waiting on the change whose record is in the batch would hold the
-// batch for the whole delay.
+// at most Options.CommitDelay, while lines are expected (at least
+// CommitSiblings, one), for as many as were expected when it formed or
+// until none is, so that they share its sync: a sync costs the same for one
+// line or a hundred (on the project's VM ≈60–75 µs of CPU and 150–300 µs of
+// wall time), and when operations are slower than a sync (an attested
+// request's signature check is ≈0.5 ms) each batch would otherwise hold one
+// line. A batch waits only for lines expected when it formed — operations
+// already under way, whose lines come within an operation's time — never
+// for requests that arrive while it waits, and a lone client is never
+// delayed (its own line is not expected once handed over). The CPU the
+// saved syncs free goes to the operations, so a busy server answers more
+// requests a second. PostgreSQL's commit_delay with commit_siblings,
+// counted by the operations themselves. Changes are not counted: they run
+// one at a time, and one waiting on the change whose record is in the
+// batch would hold the batch for the whole delay. An authenticated client
+// can make batches wait by keeping key uses under way: at most the delay a
+// batch, within its access key's rate limit.
 func (l *Log) Expect(n int) { l.coming.Add(int64(n)) }
 
 // Expected is how many durable lines Expect says are on their way.
