@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/attestkms/attestkms/kms/internal/sealer"
 	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
@@ -73,6 +75,10 @@ type follower struct {
 	broken    error     // a refusal until restart: the store's meta moved
 	lostSince time.Time // when the node stopped following
 	readied   bool
+	// rootCheck is the last root check that opened under rootSealer, the
+	// node's root key then (rootOpens).
+	rootCheck  []byte
+	rootSealer *sealer.Sealer
 }
 
 // errNotFollowing is the cause of an operation refused because the node
@@ -438,6 +444,33 @@ func (f *follower) rootKeyMoved(err error) error {
 	return errMoved
 }
 
+// rootOpens checks that m's root check opens under the node's root key: nil,
+// ErrRootKey, or an error wrapping sealer.ErrUnavailable when the root key's
+// device does not answer (which says nothing of the store). A check that
+// already opened under the same root key is not opened again: with a
+// PKCS#11 root key each opening is a round trip to the token, and the meta
+// is read again at every change of it while requests wait (errWait).
+func (f *follower) rootOpens(m *store.Meta) error {
+	sl := f.s.sealer
+	f.mu.Lock()
+	same := f.rootSealer == sl && f.rootCheck != nil && bytes.Equal(f.rootCheck, m.RootCheck)
+	f.mu.Unlock()
+	if same {
+		return nil
+	}
+	rootOpenings.Add(1)
+	if err := store.CheckRoot(sl, m); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.rootSealer, f.rootCheck = sl, bytes.Clone(m.RootCheck)
+	f.mu.Unlock()
+	return nil
+}
+
+// rootOpenings counts rootOpens's openings of a root check (tests).
+var rootOpenings atomic.Int64
+
 // followMeta acts on the meta m read again: errMoved (and a refusal of
 // every request until restart) if the store is no longer the one the node
 // opened, else the service keys it holds installed (followServiceKeys;
@@ -449,8 +482,14 @@ func (f *follower) followMeta(svcBefore *serviceKeys, m *store.Meta) error {
 		region = defaultRegion
 	}
 	var moved error
+	rootErr := f.rootOpens(m)
+	if errors.Is(rootErr, sealer.ErrUnavailable) {
+		// The root key's device did not answer: nothing is known of the
+		// meta, and the node reads everything again (refusing meanwhile).
+		return rootErr
+	}
 	switch {
-	case m.AccountID != s.account.AccountID || m.ProjectID != s.account.ProjectID || store.CheckRoot(s.sealer, m) != nil:
+	case m.AccountID != s.account.AccountID || m.ProjectID != s.account.ProjectID || rootErr != nil:
 		moved = fmt.Errorf("%w: the database now holds another store than the one this node opened: restart the node", errNotFollowing)
 	case region != s.region:
 		moved = fmt.Errorf("%w: the store's region is now %s, not %s: restart the node with --region %s", errNotFollowing, region, s.region, region)
