@@ -90,8 +90,8 @@ func (unavailableWrapper) UnwrapKey(wrapped, aad []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: token removed", sealer.ErrUnavailable)
 }
 func (unavailableWrapper) DeriveKey(label string) ([]byte, error) { return make([]byte, 32), nil }
-func (unavailableWrapper) Describe() string                      { return "test token" }
-func (unavailableWrapper) Close() error                          { return nil }
+func (unavailableWrapper) Describe() string                       { return "test token" }
+func (unavailableWrapper) Close() error                           { return nil }
 
 // TestFollowMetaTokenUnavailableIsNotMoved: a root key's device that does
 // not answer while a node reads its store's changed meta again is a
