@@ -389,7 +389,9 @@ func parseBackup(b []byte, sl *sealer.Sealer) (*parsedBackup, error) {
 	if p.meta.AccountID != h.AccountID || p.meta.ProjectID != h.ProjectID {
 		return nil, bad("the meta's account is not the header's")
 	}
-	if err := store.CheckRoot(sl, &store.Meta{RootCheck: p.meta.RootCheck}); err != nil {
+	if err := store.CheckRoot(sl, &store.Meta{RootCheck: p.meta.RootCheck}); errors.Is(err, sealer.ErrUnavailable) {
+		return nil, err // the token did not answer: nothing is known of the backup
+	} else if err != nil {
 		return nil, bad("the root key does not open its root check")
 	}
 	if len(p.meta.ServiceKeys) > 0 {
