@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -38,5 +39,39 @@ func TestReadAll(t *testing.T) {
 	}
 	if _, err := readAll(iotest.ErrReader(io.ErrUnexpectedEOF), 10); err != io.ErrUnexpectedEOF {
 		t.Fatalf("error: %v", err)
+	}
+}
+
+// stalling returns n bytes, then an error: a client that declared a body
+// and sent a few bytes of it before it stalled (until ReadTimeout, 30 s)
+// or went away.
+type stalling struct{ n int }
+
+func (s *stalling) Read(p []byte) (int, error) {
+	if s.n == 0 {
+		return 0, io.ErrUnexpectedEOF
+	}
+	k := min(len(p), s.n)
+	s.n -= k
+	return k, nil
+}
+
+// TestReadAllAllocatesWhatArrives: the memory a request's body costs before
+// it is authenticated is proportional to the bytes the client sent, not to
+// the Content-Length it declared. A client that declares 1 MiB and sends 10
+// bytes must not make the server allocate (and, while it stalls, hold) 1 MiB:
+// headers of ~200 bytes on each of many connections would otherwise pin a
+// MiB each for ReadTimeout (cmd/attestkms/serve.go: 30 s, no connection
+// limit), before any budget (the per-source one counts failures only).
+func TestReadAllAllocatesWhatArrives(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b, err := readAll(&stalling{n: 10}, MaxBody)
+	runtime.ReadMemStats(&after)
+	if err == nil || len(b) != 10 {
+		t.Fatalf("read %d bytes, %v", len(b), err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Fatalf("10 bytes of a body declared %d bytes long allocated %d bytes before it was authenticated", MaxBody, got)
 	}
 }
