@@ -12,6 +12,11 @@ import (
 // MaxBody is the largest request body any dialect accepts: 1 MiB.
 const MaxBody = 1 << 20
 
+// firstRead bounds the buffer a body is read into before its bytes arrive:
+// an attested request fits (its document, at most 16 KiB, is ≈8 KiB from
+// a Nitro enclave; base64 in JSON makes it a third larger).
+const firstRead = 32 << 10
+
 // readBody reads the whole body, refusing one over MaxBody before reading it
 // whole: at once when Content-Length says so, else as soon as the limit is
 // passed (ErrTooLarge). A body that cannot be read is ErrUnreadable.
@@ -31,13 +36,16 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 }
 
 // readAll is io.ReadAll, in one buffer when the body's length is known
-// (size ≥ 0): a request's body is read into a buffer of its size, not grown
-// to it from 512 bytes.
+// (size ≥ 0) and at most firstRead: a request's body is read into a buffer
+// of its size, not grown to it from 512 bytes. A larger body's buffer grows
+// as its bytes arrive: the length is the client's claim, and a client that
+// declares a MiB and sends ten bytes, then stalls until the read timeout,
+// must not hold a MiB of the server's memory per connection.
 func readAll(r io.Reader, size int64) ([]byte, error) {
 	if size < 0 {
 		return io.ReadAll(r)
 	}
-	b := make([]byte, 0, size+1) // +1: room to read the EOF without growing
+	b := make([]byte, 0, min(size+1, firstRead)) // +1: room to read the EOF without growing
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
