@@ -101,3 +101,46 @@ func TestUnauthenticatedFlood(t *testing.T) {
 	}
 	t.Log(fmt.Sprintf("%d unauthenticated requests: %d summary lines, %d bytes, in %v", n, len(added), len(b)-int(before), time.Since(start).Round(time.Millisecond)))
 }
+
+// TestIPv6HostFailuresSummarised: one IPv6 host, which holds its /64 whole
+// (the budget for failures, --auth-failure-limit, counts it as one source
+// for that reason), gets one summary line of failed authentications per
+// interval, like an IPv4 host. Sending each failure from another address of
+// its /64, within the /64's budget (20 a second, bursts of 40: serve's
+// default), must not buy it a line of the audit log per failure: 20 lines a
+// second, forever, from one unauthenticated host (up to the table's 1024
+// lines per 10 s with a few /64s), where an IPv4 host gets one per 10 s.
+func TestIPv6HostFailuresSummarised(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 20})
+	logPath := filepath.Join(srv.DataDir, "audit.log")
+	if err := srv.Service.AuditLog().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40 // the /64's burst: none of them is refused unchecked
+	for i := range n {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+		r.Header.Set("X-TC-Action", "ListKeys")
+		r.Header.Set("Content-Type", "application/json")
+		r.RemoteAddr = fmt.Sprintf("[2001:db8:1:2::%x]:4242", i+1)
+		w := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(w, r)
+		if !bytes.Contains(w.Body.Bytes(), []byte("AuthFailure")) {
+			t.Fatalf("request %d: %d %s", i, w.Code, w.Body)
+		}
+	}
+	if err := srv.Service.AuditLog().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Count(b[fi.Size():], []byte(`"operation":"FailedAuthentications"`))
+	if lines > 1 {
+		t.Fatalf("%d failures from one /64 within its budget wrote %d summary lines (%d bytes); want 1", n, lines, len(b)-int(fi.Size()))
+	}
+}
