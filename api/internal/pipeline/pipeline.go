@@ -336,7 +336,10 @@ func (h *Handler) audited(rq *request, work func() (*Result, error)) (res *Resul
 	switch {
 	case errors.Is(err, errAuth):
 		wire, _ := h.d.Errors.Wire(err)
-		h.svc.AuditLog().AuthFailure(rq.source, h.d.Name, wire.Code)
+		// Counted by the source the budget counts (an IPv6 address's /64,
+		// which one host holds whole): else one host writes a summary line
+		// per failure, each from another address of its /64.
+		h.svc.AuditLog().AuthFailure(sourceKey(rq.source), h.d.Name, wire.Code)
 	case throttledBy(err) == LimitAccessKey:
 		wire, _ := h.d.Errors.Wire(err)
 		h.svc.AuditLog().Throttled(rq.accessKey, h.d.Name, wire.Code)
