@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"reflect"
+	"runtime"
 	"testing"
 
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
@@ -103,5 +105,44 @@ func BenchmarkGenerateDataKeyPairWithoutPlaintext(b *testing.B) {
 		if _, err := s.GenerateDataKeyPairWithoutPlaintext(bg, c, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRSAPairGenerationBounded: an RSA data key pair is generated per
+// request (RSA-4096: ≈0.9 s of CPU on the project's 2-CPU VM, RSA-2048
+// ≈0.1 s), against a GenerateRandom's microseconds, and the only budget is
+// --rate-limit's, one token a request (2000 a second by default). So one
+// credential allowed GenerateDataKeyPair(WithoutPlaintext) on one key
+// keeps every CPU busy with 2 requests a second, and every other client's
+// requests wait for a CPU. More pair generations at once than CPUs must
+// not all run: the surplus is refused ErrThrottled (which SDKs retry), as
+// the budget for new attestation chains refuses its surplus, rather than
+// queued on the CPUs every request needs.
+func TestRSAPairGenerationBounded(t *testing.T) {
+	s, _ := newTestService(t)
+	sym := mustKey(t, s, "", "")
+	n := 2*runtime.GOMAXPROCS(0) + 1
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for range n {
+		go func() {
+			<-start
+			_, err := s.GenerateDataKeyPairWithoutPlaintext(bg, s.testCall(), &GenerateDataKeyPairWithoutPlaintextRequest{KeyID: sym.KeyID, KeyPairSpec: PairRSA2048})
+			errs <- err
+		}()
+	}
+	close(start)
+	throttled := 0
+	for range n {
+		err := <-errs
+		switch {
+		case errors.Is(err, ErrThrottled):
+			throttled++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if throttled == 0 {
+		t.Fatalf("%d RSA key pairs generated at once on %d CPUs, none refused", n, runtime.GOMAXPROCS(0))
 	}
 }
