@@ -74,6 +74,9 @@ type Service struct {
 	// records it read holds rootMu for reading from the read to the open.
 	sealer *sealer.Sealer
 	rootMu sync.RWMutex
+	// rsaPairs holds a token while an RSA data key pair is generated
+	// (generate_data_key_pair.go): at most half the CPUs at once.
+	rsaPairs rsaPairBudget
 	// ready is Ready's shared store read (ready.go).
 	ready   readyCache
 	keys    *keyCache

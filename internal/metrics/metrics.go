@@ -84,7 +84,7 @@ func New() *Metrics {
 		}, []string{"dialect", "reason"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attestkms_throttled_total",
-			Help: "Requests refused by a budget of this node, by dialect and limit (access_key, source, cold_chain).",
+			Help: "Requests refused by a budget of this node, by dialect and limit (access_key, source, cold_chain, key_pair).",
 		}, []string{"dialect", "limit"}),
 		auditBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "attestkms_audit_bytes_total",

@@ -40,6 +40,7 @@ const (
 	LimitAccessKey = "access_key"
 	LimitSource    = "source"
 	LimitColdChain = "cold_chain" // kms.ErrThrottled: the verifiers' budget for new chains
+	LimitKeyPair   = "key_pair"   // kms.ErrKeyPairsBusy: RSA data key pairs generated at once
 )
 
 // throttled is a request refused by a budget: ErrThrottled, and which.
@@ -58,6 +59,8 @@ func throttledBy(err error) string {
 	switch {
 	case errors.As(err, &t):
 		return t.limit
+	case errors.Is(err, kms.ErrKeyPairsBusy):
+		return LimitKeyPair
 	case errors.Is(err, kms.ErrThrottled):
 		return LimitColdChain
 	}

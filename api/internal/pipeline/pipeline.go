@@ -42,8 +42,9 @@
 //     kinds into wire codes), and zero the secrets the answer held.
 //
 // A panic anywhere in 2 to 8 is an internal error, logged with its stack and
-// audited; the server goes on serving. Internal errors and cancellations are
-// logged with their cause; clients see only the dialect's generic message.
+// audited; the server goes on serving. Internal errors are logged with their
+// cause (cancellations, a client that hung up, only at level debug); clients
+// see only the dialect's generic message.
 // An authentication failure takes a token from its peer's budget for
 // failures. The Observer, if any, is told each request's operation (as the
 // dialect's table names it, or UnknownOperation), outcome and duration, and
@@ -223,7 +224,13 @@ func (h *Handler) Handle(c echo.Context) error {
 	if err != nil {
 		wire, msg := h.d.Errors.Wire(err)
 		code = wire.Code
-		if serverFault(err) {
+		switch {
+		case kms.Kind(err) == kms.ErrCanceled:
+			// The client hung up (or the server is stopping): not the
+			// server's fault, and an ERROR line per request would let
+			// any credential bury the real ones (review finding).
+			h.log.Debug("request canceled", "request_id", reqID, "err", err)
+		case serverFault(err):
 			h.log.Error("internal error", "request_id", reqID, "err", err)
 		}
 		werr = h.d.WriteError(w, reqID, wire, msg)
