@@ -1,7 +1,9 @@
 package nitro_test
 
 import (
+	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -249,4 +251,39 @@ func TestColdChain(t *testing.T) {
 	if asked != 2 {
 		t.Fatal("ColdChain asked about a cached chain")
 	}
+}
+
+// TestForgedChainSpendsNoColdBudget: the budget for new chains
+// (--cold-chain-limit, one bucket for the whole node, shared by every
+// client) is what a genuine new enclave needs to be served. A forger needs
+// no genuine key to make a document whose own signature verifies and whose
+// certificates name the root: its own CA under the root's name (here a test
+// CA of another seed: same subject, other keys). Any authenticated
+// credential sends such documents (GenerateRandom with a Recipient needs no
+// key, no policy), 50 a second (serve's default budget; its per-key rate
+// limit is 2000), and every new enclave of every other client is then
+// refused ThrottlingException. A forgery must be refused without spending
+// the budget: here a bucket of one, which a genuine document of a new
+// enclave must still find.
+func TestForgedChainSpendsNoColdBudget(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	forger := testCA(t, attest.FormatNitro, 2) // the same names, its own keys
+	if !bytes.Equal(forger.Root.RawSubject, ca.Root.RawSubject) {
+		t.Fatal("the forger's root is not named as the trusted one")
+	}
+	budget := 1
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots(), ColdChain: func() bool {
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}})
+	c, err := v.Verify(sign(t, forger, genuine(t)), testVerifyTime)
+	checkResult(t, c, err, attest.ErrChain)
+	c, err = v.Verify(sign(t, ca, genuine(t)), testVerifyTime)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("a forged chain spent the budget a genuine new enclave needed: %v", err)
+	}
+	checkResult(t, c, err, nil)
 }
