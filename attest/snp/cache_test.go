@@ -1,6 +1,7 @@
 package snp_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -144,4 +145,33 @@ func TestColdChain(t *testing.T) {
 	if asked != 2 {
 		t.Fatal("ColdChain asked about a cached certificate")
 	}
+}
+
+// TestForgedVCEKSpendsNoColdBudget: the budget for new endorsement
+// certificates is the node's, shared by every client; a genuine new chip
+// (a new VCEK) needs it. A VCEK that the forger made itself — any P-384
+// certificate for the product, signed by a CA of its own (here another
+// test CA for Milan) — must be refused without spending it: today it is
+// asked for before even the report's signature is checked, so any
+// credential (GenerateRandom with a Recipient needs no key) spends the
+// budget at no cost of its own, and every other client's new chip is
+// refused ThrottlingException. Here a bucket of one.
+func TestForgedVCEKSpendsNoColdBudget(t *testing.T) {
+	ca := mainCA(t)
+	budget := 1
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca), ColdChain: func() bool {
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}})
+	now := time.Now()
+	c, err := v.Verify(evidence(t, otherCA(t), snptest.Report{}), now)
+	checkResult(t, c, err, attest.ErrChain)
+	c, err = v.Verify(evidence(t, ca, snptest.Report{}), now)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("a forged VCEK spent the budget a genuine new chip needed: %v", err)
+	}
+	checkResult(t, c, err, nil)
 }
