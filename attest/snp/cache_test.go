@@ -175,3 +175,38 @@ func TestForgedVCEKSpendsNoColdBudget(t *testing.T) {
 	}
 	checkResult(t, c, err, nil)
 }
+
+// TestForgedReportSpendsNoColdBudget: a genuine VCEK or VLEK is no secret
+// (AMD's KDS serves VCEKs to anyone), so a forger may send one with a report
+// it did not sign; and a forged VLEK is as cheap to make as a forged VCEK.
+// Neither may spend the budget for new certificates: the report's signature
+// and the certificate's are checked first. A budget that is asked is
+// empty here, so spending it would be ErrThrottled.
+func TestForgedReportSpendsNoColdBudget(t *testing.T) {
+	ca := mainCA(t)
+	asked := 0
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca), ColdChain: func() bool { asked++; return false }})
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		ca   *snptest.CA
+		r    snptest.Report
+		want error
+	}{
+		{"genuine VCEK, report data changed after signing", ca, snptest.Report{EditReport: flip(offReportData, 1)}, attest.ErrSignature},
+		{"genuine VLEK, report data changed after signing", ca, snptest.Report{VLEK: true, EditReport: flip(offReportData, 1)}, attest.ErrSignature},
+		{"forged VLEK", otherCA(t), snptest.Report{VLEK: true}, attest.ErrChain},
+		{"forged VCEK", otherCA(t), snptest.Report{}, attest.ErrChain},
+	} {
+		c, err := v.Verify(evidence(t, tc.ca, tc.r), now)
+		checkResult(t, c, err, tc.want)
+		if asked != 0 {
+			t.Fatalf("%s: the budget for new certificates was asked for", tc.name)
+		}
+	}
+	c, err := v.Verify(evidence(t, ca, snptest.Report{}), now)
+	checkResult(t, c, err, attest.ErrThrottled)
+	if asked != 1 {
+		t.Fatalf("a genuine new VCEK asked the budget %d times; want 1", asked)
+	}
+}
