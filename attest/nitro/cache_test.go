@@ -1,7 +1,9 @@
 package nitro_test
 
 import (
+	"bytes"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -99,8 +101,14 @@ func TestCachePerRoots(t *testing.T) {
 	checkResult(t, c, err, attest.ErrChain)
 	c, err = w.Verify(doc, testVerifyTime)
 	checkResult(t, c, err, attest.ErrChain)
-	if n := nitro.ChainVerifications(w); n != 2 {
-		t.Fatalf("%d chain verifications by the other verifier; want 2 (no cache)", n)
+	// Refused each time at the chain's first link (the intermediate is not
+	// signed by w's root of the same name), before any full verification:
+	// nothing was cached, nothing learnt.
+	if n := nitro.ChainVerifications(w); n != 0 {
+		t.Fatalf("%d chain verifications by the other verifier; want 0 (refused at the first link)", n)
+	}
+	if nitro.KnownLen(w) != 0 {
+		t.Fatal("an intermediate of another root was learnt")
 	}
 	if nitro.CacheLen(w) != 0 {
 		t.Fatal("a failed chain was cached")
@@ -248,5 +256,84 @@ func TestColdChain(t *testing.T) {
 	checkResult(t, c, err, nil)
 	if asked != 2 {
 		t.Fatal("ColdChain asked about a cached chain")
+	}
+}
+
+// TestForgedChainSpendsNoColdBudget: the budget for new chains
+// (--cold-chain-limit, one bucket for the whole node, shared by every
+// client) is what a genuine new enclave needs to be served. A forger needs
+// no genuine key to make a document whose own signature verifies and whose
+// certificates name the root: its own CA under the root's name (here a test
+// CA of another seed: same subject, other keys). Any authenticated
+// credential sends such documents (GenerateRandom with a Recipient needs no
+// key, no policy), 50 a second (serve's default budget; its per-key rate
+// limit is 2000), and every new enclave of every other client is then
+// refused ThrottlingException. A forgery must be refused without spending
+// the budget: here a bucket of one, which a genuine document of a new
+// enclave must still find.
+func TestForgedChainSpendsNoColdBudget(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	forger := testCA(t, attest.FormatNitro, 2) // the same names, its own keys
+	if !bytes.Equal(forger.Root.RawSubject, ca.Root.RawSubject) {
+		t.Fatal("the forger's root is not named as the trusted one")
+	}
+	budget := 1
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots(), ColdChain: func() bool {
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}})
+	c, err := v.Verify(sign(t, forger, genuine(t)), testVerifyTime)
+	checkResult(t, c, err, attest.ErrChain)
+	c, err = v.Verify(sign(t, ca, genuine(t)), testVerifyTime)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("a forged chain spent the budget a genuine new enclave needed: %v", err)
+	}
+	checkResult(t, c, err, nil)
+}
+
+// TestCopiedIntermediateSpendsColdBudgetOnce: a forger who copies a genuine
+// intermediate (every real document carries them) above a leaf of its own
+// (LeafImpostor: the intermediate's name, another key) gets past the first
+// link the first time, when the intermediate is new to the node, and spends
+// one unit of the budget; the intermediate is known from then on, so the
+// next such document is refused at the leaf's link and spends nothing. Once
+// a genuine document has verified, its intermediate is known, and a copy
+// spends nothing even the first time.
+func TestCopiedIntermediateSpendsColdBudgetOnce(t *testing.T) {
+	ca := testCA(t, attest.FormatNitro, 1)
+	budget, asked := 2, 0
+	cold := func() bool {
+		asked++
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}
+	v := newVerifier(t, nitro.Options{Roots: ca.Roots(), ColdChain: cold})
+	impostor := genuine(t)
+	impostor.LeafImpostor = true
+	for i := range 3 {
+		c, err := v.Verify(sign(t, ca, impostor), testVerifyTime)
+		checkResult(t, c, err, attest.ErrChain)
+		if asked != 1 || nitro.KnownLen(v) != 1 {
+			t.Fatalf("impostor %d: budget asked %d times (want 1), %d intermediates known (want 1)", i, asked, nitro.KnownLen(v))
+		}
+	}
+	c, err := v.Verify(sign(t, ca, genuine(t)), testVerifyTime)
+	checkResult(t, c, err, nil)
+
+	// A verifier that learnt the intermediate from a genuine document.
+	budget, asked = 1, 0
+	w := newVerifier(t, nitro.Options{Roots: ca.Roots(), ColdChain: cold})
+	c, err = w.Verify(sign(t, ca, genuine(t)), testVerifyTime)
+	checkResult(t, c, err, nil)
+	c, err = w.Verify(sign(t, ca, impostor), testVerifyTime)
+	checkResult(t, c, err, attest.ErrChain)
+	if asked != 1 || nitro.ChainVerifications(w) != 1 {
+		t.Fatalf("budget asked %d times, %d chain verifications; want 1, 1", asked, nitro.ChainVerifications(w))
 	}
 }

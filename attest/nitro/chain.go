@@ -82,7 +82,9 @@ func (v *Verifier) lookup(d *document, now time.Time) (c *chainEntry, cached boo
 // verifyChain completes a new entry: it verifies certificate →
 // cabundle[1:] → a configured root at now. cabundle[0], the root the
 // document names, is ignored: trusting it would let any document bring its
-// own root.
+// own root. After the checks that cost no signature, and before the whole
+// chain, it verifies the chain's first link not known to be genuine
+// (firstLink) and only then asks Options.ColdChain.
 func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error {
 	if now.IsZero() {
 		// x509 would read the clock instead.
@@ -121,6 +123,19 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 		windows = append(windows, w)
 	}
 
+	// Only now, the one link that shows the chain is not a forgery
+	// (firstlink.go), then the budget, then the whole chain.
+	intermediates := make([]*x509.Certificate, 0, len(certs)-1)
+	for _, n := range certs[1:] {
+		intermediates = append(intermediates, n.cert)
+	}
+	if err := v.firstLink(c.leaf, intermediates); err != nil {
+		return err
+	}
+	if v.coldChain != nil && !v.coldChain() {
+		return attest.ColdChainRefused("document's certificate chain")
+	}
+
 	v.chainVerifications.Add(1)
 	chains, err := c.leaf.Verify(x509.VerifyOptions{
 		Roots:         v.roots,
@@ -135,7 +150,11 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 		}
 		return fmt.Errorf("%w: %s does not chain to a configured %s root: %v", attest.ErrChain, certs[0].name, v.profile.format, err)
 	}
-	root := chains[0][len(chains[0])-1]
+	path := chains[0]
+	for _, ca := range path[1 : len(path)-1] {
+		v.learn(ca, c.leaf)
+	}
+	root := path[len(path)-1]
 	c.windows = append(windows, validity.Of(fmt.Sprintf("root %.64q", root.Subject.CommonName), root))
 	c.leaf = nil // what a cache hit needs is in the entry
 	return nil

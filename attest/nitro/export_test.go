@@ -15,8 +15,11 @@ func ChainVerifications(v *Verifier) int64 { return v.chainVerifications.Load() 
 // CacheLen is how many chains v remembers.
 func CacheLen(v *Verifier) int { return v.cache.Len() }
 
-// ResetCache empties v's cache.
-func ResetCache(v *Verifier) { v.cache.Reset() }
+// KnownLen is how many intermediates v knows to be genuine (firstlink.go).
+func KnownLen(v *Verifier) int { return v.known.Len() }
+
+// ResetCache empties v's cache and forgets the intermediates it knows.
+func ResetCache(v *Verifier) { v.cache.Reset(); v.known.Reset() }
 
 // ParseAWSRoot is parseAWSRoot, to test its fingerprint check.
 func ParseAWSRoot(pem []byte) (*x509.Certificate, error) { return parseAWSRoot(pem) }

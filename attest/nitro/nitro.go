@@ -14,9 +14,12 @@
 // document's signature with the leaf certificate's key (one ECDSA
 // verification, so a damaged document costs little); the certificate
 // chain from `certificate` through the intermediates `cabundle[1:]` to a
-// configured root, at the verifier's time; the format's own rules (Nitro:
-// ES384 and SHA384 only); the document's age; and the enclave's key, which
-// must be RSA of 2048 to 4096 bits. Only then does it return claims.
+// configured root, at the verifier's time (unless cached: the validity
+// periods, then the first link not known to be genuine, one signature,
+// then Options.ColdChain, then the whole chain); the format's own rules
+// (Nitro: ES384 and SHA384 only); the document's age; and the enclave's
+// key, which must be RSA of 2048 to 4096 bits. Only then does it return
+// claims.
 //
 // Threat model. The attacker controls every byte of the document, including
 // `certificate` and every certificate of `cabundle`: `cabundle[0]`, which
@@ -48,7 +51,11 @@
 // a cache hit means the very same certificate bytes were verified to this
 // Verifier's roots, and every certificate's validity is checked again at
 // each call. A chain not in the cache is verified only if Options.ColdChain,
-// the caller's budget, admits it (attest.ErrThrottled otherwise).
+// the caller's budget, admits it (attest.ErrThrottled otherwise), and that
+// budget is asked only once the chain's first link not known to be genuine
+// verified with its issuer's key (firstlink.go): the leaf's own key, which
+// signed the document, and a certificate naming the root are a forger's to
+// make, so neither may spend a budget that genuine new enclaves need.
 package nitro
 
 import (
@@ -59,6 +66,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/internal/fifo"
 )
 
 // Options configure a Verifier. The zero value verifies AWS Nitro documents
@@ -89,9 +97,12 @@ type Options struct {
 	// ColdChain, if not nil, is asked before the Verifier verifies a
 	// certificate chain it has not verified before (one not in its cache:
 	// four or more signature checks), once the document's own signature
-	// verified with the leaf's key; false refuses the document
-	// (attest.ErrThrottled) without verifying the chain. It is the caller's
-	// budget for such work. Nil admits every chain.
+	// verified with the leaf's key and the chain's first link not known to
+	// be genuine verified with its issuer's key (a root's, or a known
+	// intermediate's: firstlink.go), so that a forged chain never spends
+	// it; false refuses the document (attest.ErrThrottled) without
+	// verifying the chain. It is the caller's budget for such work. Nil
+	// admits every chain.
 	ColdChain func() bool
 }
 
@@ -114,10 +125,14 @@ type Verifier struct {
 	roots   *x509.CertPool
 	// rootNames are the roots' subjects, DER: rootIssued's needle.
 	rootNames  [][]byte
+	rootCerts  []*x509.Certificate // the pool's, for firstLink
 	maxAge     time.Duration
 	allowDebug bool
 	cache      *chainCache
 	coldChain  func() bool
+	// known are the intermediates known to be genuine (firstLink.go),
+	// bounded like the cache.
+	known *fifo.Cache[knownCA, struct{}]
 
 	// chainVerifications counts full chain verifications, so that tests can
 	// tell a cache hit from a miss without timing.
@@ -154,6 +169,7 @@ func New(opts Options) (*Verifier, error) {
 	}
 	pool := x509.NewCertPool()
 	var names [][]byte
+	var certs []*x509.Certificate
 	for i, r := range roots {
 		if r == nil {
 			return nil, fmt.Errorf("nitro: root %d is nil", i)
@@ -166,6 +182,7 @@ func New(opts Options) (*Verifier, error) {
 		}
 		pool.AddCert(c)
 		names = append(names, c.RawSubject)
+		certs = append(certs, c)
 	}
 	if opts.MaxAge < 0 {
 		return nil, fmt.Errorf("nitro: negative MaxAge %s", opts.MaxAge)
@@ -179,7 +196,7 @@ func New(opts Options) (*Verifier, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = defaultCacheSize
 	}
-	return &Verifier{profile: p, roots: pool, rootNames: names, maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize), coldChain: opts.ColdChain}, nil
+	return &Verifier{profile: p, roots: pool, rootNames: names, rootCerts: certs, known: fifo.New[knownCA, struct{}](opts.CacheSize), maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize), coldChain: opts.ColdChain}, nil
 }
 
 // rootIssued reports whether one of the document's certificates (its
@@ -260,9 +277,6 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 		return nil, err
 	}
 	if !cached {
-		if v.coldChain != nil && !v.coldChain() {
-			return nil, attest.ColdChainRefused("document's certificate chain")
-		}
 		if err := v.verifyChain(chain, doc, now); err != nil {
 			return nil, err
 		}

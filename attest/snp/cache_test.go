@@ -1,6 +1,7 @@
 package snp_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -143,5 +144,69 @@ func TestColdChain(t *testing.T) {
 	checkResult(t, c, err, nil)
 	if asked != 2 {
 		t.Fatal("ColdChain asked about a cached certificate")
+	}
+}
+
+// TestForgedVCEKSpendsNoColdBudget: the budget for new endorsement
+// certificates is the node's, shared by every client; a genuine new chip
+// (a new VCEK) needs it. A VCEK that the forger made itself — any P-384
+// certificate for the product, signed by a CA of its own (here another
+// test CA for Milan) — must be refused without spending it: today it is
+// asked for before even the report's signature is checked, so any
+// credential (GenerateRandom with a Recipient needs no key) spends the
+// budget at no cost of its own, and every other client's new chip is
+// refused ThrottlingException. Here a bucket of one.
+func TestForgedVCEKSpendsNoColdBudget(t *testing.T) {
+	ca := mainCA(t)
+	budget := 1
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca), ColdChain: func() bool {
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}})
+	now := time.Now()
+	c, err := v.Verify(evidence(t, otherCA(t), snptest.Report{}), now)
+	checkResult(t, c, err, attest.ErrChain)
+	c, err = v.Verify(evidence(t, ca, snptest.Report{}), now)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("a forged VCEK spent the budget a genuine new chip needed: %v", err)
+	}
+	checkResult(t, c, err, nil)
+}
+
+// TestForgedReportSpendsNoColdBudget: a genuine VCEK or VLEK is no secret
+// (AMD's KDS serves VCEKs to anyone), so a forger may send one with a report
+// it did not sign; and a forged VLEK is as cheap to make as a forged VCEK.
+// Neither may spend the budget for new certificates: the report's signature
+// and the certificate's are checked first. A budget that is asked is
+// empty here, so spending it would be ErrThrottled.
+func TestForgedReportSpendsNoColdBudget(t *testing.T) {
+	ca := mainCA(t)
+	asked := 0
+	v := newVerifier(t, snp.Options{Roots: rootsOf(t, ca), ColdChain: func() bool { asked++; return false }})
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		ca   *snptest.CA
+		r    snptest.Report
+		want error
+	}{
+		{"genuine VCEK, report data changed after signing", ca, snptest.Report{EditReport: flip(offReportData, 1)}, attest.ErrSignature},
+		{"genuine VLEK, report data changed after signing", ca, snptest.Report{VLEK: true, EditReport: flip(offReportData, 1)}, attest.ErrSignature},
+		{"forged VLEK", otherCA(t), snptest.Report{VLEK: true}, attest.ErrChain},
+		{"forged VCEK", otherCA(t), snptest.Report{}, attest.ErrChain},
+	} {
+		c, err := v.Verify(evidence(t, tc.ca, tc.r), now)
+		checkResult(t, c, err, tc.want)
+		if asked != 0 {
+			t.Fatalf("%s: the budget for new certificates was asked for", tc.name)
+		}
+	}
+	c, err := v.Verify(evidence(t, ca, snptest.Report{}), now)
+	checkResult(t, c, err, attest.ErrThrottled)
+	if asked != 1 {
+		t.Fatalf("a genuine new VCEK asked the budget %d times; want 1", asked)
 	}
 }

@@ -98,6 +98,23 @@ func (v *Verifier) verifyChain(e *envelope.Envelope, r *unverifiedReport, now ti
 		}
 		exts = cached.exts
 	} else {
+		// The budget for new certificates is the node's, shared by every
+		// client; it is spent only on a certificate a forger cannot make.
+		// So first the report's signature with the certificate's key (one
+		// ECDSA verification, as on a hit), then the certificate's with
+		// its issuer's, a configured ASK's or ASVK's (one RSA verification
+		// for each configured pair of that name): a self-made VCEK fails
+		// there, and a genuine one copied from AMD's KDS fails the first
+		// check unless it comes with a report it signed, which makes it
+		// cached after one unit. Only then the budget, and go-sev-guest's
+		// whole verification, which checks both again.
+		if err := verify.SnpReportSignature(r.raw, cert); err != nil {
+			return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
+		}
+		signers := issuedBy(pairs, cert)
+		if len(signers) == 0 {
+			return nil, fmt.Errorf("%w: %v certificate %.64q is not signed by a configured %s %s", attest.ErrChain, r.signer, cert.Subject.CommonName, product, icaName(r.signer))
+		}
 		if v.coldChain != nil && !v.coldChain() {
 			return nil, attest.ColdChainRefused(r.signer.String() + " certificate")
 		}
@@ -105,7 +122,7 @@ func (v *Verifier) verifyChain(e *envelope.Envelope, r *unverifiedReport, now ti
 		if exts, err = v.verifyEndorsement(r, chain, cert, product, trusted, now); err != nil {
 			return nil, err
 		}
-		v.cache.Put(key, &endorsement{cert: cert, exts: exts, product: product, pairs: vouching(pairs, cert)})
+		v.cache.Put(key, &endorsement{cert: cert, exts: exts, product: product, pairs: signers})
 	}
 
 	// The certificate is AMD's, and signed the report; it must also have
@@ -165,15 +182,14 @@ func (e *endorsement) vouchedAt(now time.Time) bool {
 	return false
 }
 
-// vouching returns the pairs, of those go-sev-guest has just verified cert
-// against, whose intermediate signed it: the only one when there is one
-// (go-sev-guest accepted it), else each checked (one RSA verification each,
-// on the cold path only). Each pair's intermediate is signed by its ARK
-// (newRootPair), so any of them valid at a later time is a valid path then.
-func vouching(pairs []rootPair, cert *x509.Certificate) []rootPair {
-	if len(pairs) == 1 {
-		return pairs
-	}
+// issuedBy returns the pairs whose intermediate (ASK or ASVK) names and
+// signed cert: one RSA verification for each pair of that name, whose
+// intermediate's key a forger does not hold. It is the gate before the
+// budget for new certificates, and, once go-sev-guest has verified cert,
+// the pairs an entry of the cache keeps. Each pair's intermediate is signed
+// by its ARK (newRootPair), so any of them valid at a later time is a valid
+// path then.
+func issuedBy(pairs []rootPair, cert *x509.Certificate) []rootPair {
 	var out []rootPair
 	for _, p := range pairs {
 		if bytes.Equal(cert.RawIssuer, p.ica.RawSubject) && cert.CheckSignatureFrom(p.ica) == nil {
@@ -181,6 +197,14 @@ func vouching(pairs []rootPair, cert *x509.Certificate) []rootPair {
 		}
 	}
 	return out
+}
+
+// icaName is what certifies a signer's certificates, for messages.
+func icaName(signer abi.ReportSigner) string {
+	if signer == abi.VlekReportSigner {
+		return "ASVK"
+	}
+	return "ASK"
 }
 
 func (e *endorsement) certOrNil() *x509.Certificate {

@@ -10,10 +10,12 @@
 // 2048 to 4096 bits, attest.ParseEnclaveKey); the report's structure
 // (version 2 to 5, reserved fields zero, ECDSA P-384 signature, a VCEK or
 // VLEK signer, and bytes that re-encode to themselves); the endorsement
-// certificate, parsed as DER and valid at the verifier's time; its chain to
-// a configured ASK/ARK (or ASVK/ARK) pair of the report's product line and
-// the report's signature, by go-sev-guest's verify.SnpAttestation, fully
-// offline; that the certificate was issued for the report's CHIP_ID and
+// certificate, parsed as DER and valid at the verifier's time; unless it
+// is cached, the report's signature with its key, its own signature with a
+// configured ASK (or ASVK) of the report's product line, and
+// Options.ColdChain; its chain to a configured ASK/ARK (or ASVK/ARK) pair
+// of that product line and the report's signature, by go-sev-guest's
+// verify.SnpAttestation, fully offline; that the certificate was issued for the report's CHIP_ID and
 // REPORTED_TCB; that REPORT_DATA is the envelope's binding (in constant
 // time); and the policy below: the guest policy's DEBUG, MIGRATE_MA and
 // CXL_ALLOW bits and the VMPL, here, and the firmware's TCB and version by
@@ -32,7 +34,12 @@
 // Verifier's roots, and the certificate's and the roots' validity are
 // checked again at each call. A certificate not in the cache is verified
 // only if Options.ColdChain, the caller's budget, admits it
-// (attest.ErrThrottled otherwise).
+// (attest.ErrThrottled otherwise), and that budget is asked only once the
+// report's signature verified with the certificate's key and the
+// certificate's own signature with a configured ASK's or ASVK's (chain.go):
+// a self-made VCEK, or a genuine one (AMD's KDS serves them to anyone)
+// beside a report it did not sign, spends nothing that genuine new chips
+// need.
 //
 // Threat model. The attacker controls every byte of the envelope: the
 // report, the vcek or vlek, ask and ark, the key, nonce and user data. The
@@ -143,8 +150,11 @@ type Options struct {
 
 	// ColdChain, if not nil, is asked before the Verifier verifies an
 	// endorsement certificate it has not verified before (one not in its
-	// cache: its chain to the roots and the report's signature); false
-	// refuses the evidence (attest.ErrThrottled) without verifying it. It
+	// cache: its chain to the roots and the report's signature), once the
+	// report's signature verified with the certificate's key and the
+	// certificate is signed by a configured ASK or ASVK (one ECDSA and one
+	// RSA verification, so that a forgery never spends it); false refuses
+	// the evidence (attest.ErrThrottled) without verifying it further. It
 	// is the caller's budget for such work. Nil admits every certificate.
 	ColdChain func() bool
 }

@@ -1,6 +1,8 @@
 package tpm_test
 
 import (
+	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -115,5 +117,79 @@ func TestColdChain(t *testing.T) {
 	checkResult(t, c, err, nil)
 	if asked != 2 {
 		t.Fatal("ColdChain asked about a cached chain")
+	}
+}
+
+// TestForgedAKChainSpendsNoColdBudget: the budget for new AK chains
+// (--cold-chain-limit, one bucket for the whole node, shared by every
+// client) is what a genuine new TPM needs to be served. A forger needs no
+// genuine key to make a quote whose signature verifies with the AK of its
+// ak_cert and whose certificates name the trusted AK CA: its own CA under
+// the same names (here another test CA: same subjects, other keys). Such
+// evidence must be refused without spending the budget: here a bucket of
+// one, which a genuine quote of a new TPM must still find.
+func TestForgedAKChainSpendsNoColdBudget(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	forger := newCA(t, tpmtest.CAOptions{})
+	if !bytes.Equal(forger.Root.RawSubject, ca.Root.RawSubject) || !bytes.Equal(forger.AKCert.RawIssuer, ca.Intermediate.RawSubject) {
+		t.Fatal("the forger's CA is not named as the trusted one")
+	}
+	budget := 1
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: func() bool {
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}})
+	c, err := v.Verify(evidence(t, forger, tpmtest.Quote{}), testTime)
+	checkResult(t, c, err, attest.ErrChain)
+	c, err = v.Verify(evidence(t, ca, tpmtest.Quote{}), testTime)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("a forged AK chain spent the budget a genuine new TPM needed: %v", err)
+	}
+	checkResult(t, c, err, nil)
+}
+
+// TestCopiedIntermediateSpendsColdBudgetOnce: a forger who copies the
+// genuine AK CA intermediate into ak_chain above an AK certificate of its
+// own (issued under the intermediate's name by another key) gets past the
+// first link the first time, when the intermediate is new to the node, and
+// spends one unit of the budget; the intermediate is known from then on,
+// so the next such quote is refused at the AK certificate's link and
+// spends nothing. Once a genuine quote has verified, its intermediate is
+// known, and a copy spends nothing even the first time.
+func TestCopiedIntermediateSpendsColdBudgetOnce(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	forger := newCA(t, tpmtest.CAOptions{})
+	copied := tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = [][]byte{ca.Intermediate.Raw} }}
+	budget, asked := 2, 0
+	cold := func() bool {
+		asked++
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: cold})
+	for i := range 3 {
+		c, err := v.Verify(evidence(t, forger, copied), testTime)
+		checkResult(t, c, err, attest.ErrChain)
+		if asked != 1 || tpm.KnownLen(v) != 1 {
+			t.Fatalf("forgery %d: budget asked %d times (want 1), %d intermediates known (want 1)", i, asked, tpm.KnownLen(v))
+		}
+	}
+	c, err := v.Verify(evidence(t, ca, tpmtest.Quote{}), testTime)
+	checkResult(t, c, err, nil)
+
+	budget, asked = 1, 0
+	w := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: cold})
+	c, err = w.Verify(evidence(t, ca, tpmtest.Quote{}), testTime)
+	checkResult(t, c, err, nil)
+	c, err = w.Verify(evidence(t, forger, copied), testTime)
+	checkResult(t, c, err, attest.ErrChain)
+	if asked != 1 || tpm.KnownLen(w) != 1 {
+		t.Fatalf("budget asked %d times, %d intermediates known; want 1, 1", asked, tpm.KnownLen(w))
 	}
 }

@@ -139,7 +139,9 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.
 }
 
 // verifyPath is verifyChain's checks; it returns x509's verified paths and
-// the parsed ak_chain.
+// the parsed ak_chain. After the checks that cost no signature, and before
+// the whole chain, it verifies the chain's first link not known to be
+// genuine (firstLink) and only then asks Options.ColdChain.
 func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.Time) (paths [][]*x509.Certificate, intermediates []*x509.Certificate, err error) {
 	if now.IsZero() {
 		// x509 would read the clock instead.
@@ -172,6 +174,14 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 		pool.AddCert(c)
 		intermediates = append(intermediates, c)
 	}
+	// Only now, the one link that shows the chain is not a forgery
+	// (firstlink.go), then the budget, then the whole chain.
+	if err := v.firstLink(leaf, intermediates); err != nil {
+		return nil, nil, err
+	}
+	if v.coldChain != nil && !v.coldChain() {
+		return nil, nil, attest.ColdChainRefused("AK certificate chain")
+	}
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         v.roots.pool,
 		Intermediates: pool,
@@ -187,6 +197,11 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 			return nil, nil, fmt.Errorf("%w: %v", attest.ErrExpired, err)
 		}
 		return nil, nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
+	}
+	if path := chains[0]; len(path) > 2 {
+		for _, ca := range path[1 : len(path)-1] {
+			v.learn(ca, leaf)
+		}
 	}
 	return chains, intermediates, nil
 }

@@ -38,6 +38,8 @@ func VerifyBound(v *Verifier, e *envelope.Envelope, now time.Time, binding []byt
 	return c, nil
 }
 
-// CacheLen is how many AK chains v remembers; ResetCache forgets them.
+// CacheLen is how many AK chains v remembers; ResetCache forgets them, and
+// the intermediates v knows (KnownLen of them).
 func CacheLen(v *Verifier) int { return v.cache.Len() }
-func ResetCache(v *Verifier)   { v.cache.Reset() }
+func ResetCache(v *Verifier)   { v.cache.Reset(); v.known.Reset() }
+func KnownLen(v *Verifier) int { return v.known.Len() }

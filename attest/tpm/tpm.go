@@ -30,7 +30,9 @@
 //     Options.Roots at the time given → ErrChain, or ErrExpired for a
 //     certificate outside its validity (a Google vTPM certificate's critical
 //     TPM subjectAltName is understood, see acceptTPMSAN); a chain not in
-//     the cache only if Options.ColdChain admits it → ErrThrottled;
+//     the cache only once its first link not known to be genuine verified
+//     with its issuer's key (firstlink.go) → ErrChain, and then only if
+//     Options.ColdChain admits it → ErrThrottled;
 //  10. the verifier's policy: a SHA-1 bank only with Options.AllowSHA1 →
 //     ErrPolicy;
 //  11. the quote's extraData is the envelope's Binding(SHA-256) of
@@ -43,7 +45,11 @@
 // Verified AK certificate chains are cached (cache.go), keyed by the exact
 // bytes of ak_cert and ak_chain: a quote from a TPM already seen costs its
 // own signature, and every certificate's validity is checked again at each
-// call; everything else is checked every time.
+// call; everything else is checked every time. Options.ColdChain, the
+// budget for chains not in the cache, is spent only on a chain whose first
+// link not known to be genuine verified (firstlink.go): the AK's own key,
+// which signed the quote, and a certificate naming a root are a forger's
+// to make, so neither may spend a budget that genuine new TPMs need.
 //
 // Threat model. The attacker controls every byte of the envelope: the quote,
 // the signature, the PCR values, ak_public, ak_cert and every certificate of
@@ -112,10 +118,13 @@ type Options struct {
 
 	// ColdChain, if not nil, is asked before the Verifier verifies an AK
 	// certificate chain it has not verified before (one not in its cache),
-	// once the quote's signature verified with the AK; false refuses the
-	// evidence (attest.ErrThrottled) without verifying the chain. It is the
-	// caller's budget for such work. Nil admits every chain. A pinned AK
-	// without ak_cert has no chain to verify and is never asked about.
+	// once the quote's signature verified with the AK and the chain's first
+	// link not known to be genuine verified with its issuer's key (a root
+	// certificate's, or a known intermediate's: firstlink.go), so that a
+	// forged chain never spends it; false refuses the evidence
+	// (attest.ErrThrottled) without verifying the chain. It is the caller's
+	// budget for such work. Nil admits every chain. A pinned AK without
+	// ak_cert has no chain to verify and is never asked about.
 	ColdChain func() bool
 }
 
@@ -126,6 +135,9 @@ type Verifier struct {
 	allowSHA1 bool
 	cache     *fifo.Cache[chainKey, *verifiedChain]
 	coldChain func() bool
+	// known are the AK CA intermediates known to be genuine
+	// (firstlink.go), bounded like the cache.
+	known *fifo.Cache[knownCA, struct{}]
 }
 
 var _ attest.Verifier = (*Verifier)(nil)
@@ -142,7 +154,7 @@ func New(o Options) (*Verifier, error) {
 	if size <= 0 {
 		size = 4096
 	}
-	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size), coldChain: o.ColdChain}, nil
+	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size), known: fifo.New[knownCA, struct{}](size), coldChain: o.ColdChain}, nil
 }
 
 // CachedChains is how many verified AK certificate chains the Verifier
@@ -231,9 +243,6 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 		return nil, err
 	}
 	if a.cert != nil && known == nil {
-		if v.coldChain != nil && !v.coldChain() {
-			return nil, attest.ColdChainRefused("AK certificate chain")
-		}
 		vc, err := v.verifyChain(a.cert, e.AKChain, now)
 		if err != nil {
 			return nil, err
