@@ -1,9 +1,13 @@
 package tdx
 
 import (
+	"bytes"
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"strings"
@@ -153,4 +157,89 @@ func TestCarriedCollateralCacheNotPolluted(t *testing.T) {
 	if n := v.carried.Len(); n != 1 || asked != 2 {
 		t.Fatalf("after PCK CRLs that do not verify: %d cached, asked %d", n, asked)
 	}
+}
+
+// coldBudget is a budget of n units, counting how often it was asked.
+func coldBudget(n int) (cold func() bool, asked *int) {
+	asked = new(int)
+	return func() bool {
+		*asked++
+		if n == 0 {
+			return false
+		}
+		n--
+		return true
+	}, asked
+}
+
+// pemOf is certificates as a quote's PCK chain carries them.
+func pemOf(certs ...*x509.Certificate) []byte {
+	var b []byte
+	for _, c := range certs {
+		b = append(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return b
+}
+
+// TestForgedPCKChainSpendsNoColdBudget: the budget for new chains
+// (--cold-chain-limit, one bucket for the whole node, shared by every
+// client) is what a genuine new TDX platform needs to be served. A forger
+// needs no genuine key to make a quote whose signatures verify with the PCK
+// certificate it carries and whose certificates name Intel's: its own CA
+// under the same names (here another test CA: same subjects, other keys).
+// Such a quote must be refused without spending the budget: here a bucket
+// of one, which a genuine quote of a new platform must still find.
+func TestForgedPCKChainSpendsNoColdBudget(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	if !bytes.Equal(forger.Root.RawSubject, ca.Root.RawSubject) || !bytes.Equal(forger.PCK.RawIssuer, ca.PlatformCA.RawSubject) {
+		t.Fatal("the forger's CA is not named as the trusted one")
+	}
+	cold, _ := coldBudget(1)
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: cold})
+	c, err := v.Verify(marshal(t, simEnvelope(t, forger, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrChain)
+	c, err = v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("a forged PCK chain spent the budget a genuine new platform needed: %v", err)
+	}
+	attesttest.CheckResult(t, c, err, nil)
+}
+
+// TestForgedCollateralSpendsNoColdBudget: collateral carried in an envelope
+// and not verified before spends the same budget as a new chain, even with
+// the quote's chain cached (a genuine quote is no secret: any published one
+// will do, the binding is checked after the collateral). Collateral a
+// forger made must be refused without spending it: a TCB signing
+// certificate of its own under Intel's names, or Intel's genuine signing
+// certificate (in every PCS response) beside TCB Info and QE Identity the
+// forger signed. Here a bucket of one, which genuine new collateral must
+// still find.
+func TestForgedCollateralSpendsNoColdBudget(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	cold, asked := coldBudget(1)
+	admit := true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { return admit || cold() }})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	c, err := v.Verify(marshal(t, e), simTime) // the chain, now cached
+	attesttest.CheckResult(t, c, err, nil)
+	admit = false
+	forged := simCollateral(t, forger, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	for _, tc := range []struct {
+		name   string
+		signer *x509.Certificate
+	}{{"a forged signing certificate", forger.TCBSigning}, {"Intel's signing certificate", ca.TCBSigning}} {
+		e.Collateral = &envelope.TDXCollateral{TCBInfo: forged.TCBInfo, QEIdentity: forged.QEIdentity, TCBSigningCert: tc.signer.Raw, RootCRL: forged.RootCRL}
+		c, err = v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrChain)
+		if *asked != 0 {
+			t.Fatalf("forged collateral with %s asked the budget", tc.name)
+		}
+	}
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: col.RootCRL}
+	c, err = v.Verify(marshal(t, e), simTime)
+	if errors.Is(err, attest.ErrThrottled) {
+		t.Fatalf("forged collateral spent the budget genuine new collateral needed: %v", err)
+	}
+	attesttest.CheckResult(t, c, err, nil)
 }
