@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -43,20 +44,34 @@ func TestCache(t *testing.T) {
 	if asked != 1 {
 		t.Fatalf("asked %d on hits", asked)
 	}
-	// Another platform (another chain) is refused unverified when ColdChain declines.
+	// Another platform (another chain, here under another trusted root) is
+	// refused unverified when ColdChain declines.
 	other := newSimCA(t)
+	w := dirVerifier(t, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{Roots: []*x509.Certificate{ca.Root, other.Root}, ColdChain: func() bool { asked++; return admit }})
+	c, err = w.Verify(marshal(t, good), simTime)
+	attesttest.CheckResult(t, c, err, nil)
 	admit = false
-	c, err = v.Verify(marshal(t, simEnvelope(t, other, attesttest.TDXQuote{}, nil)), simTime)
+	c, err = w.Verify(marshal(t, simEnvelope(t, other, attesttest.TDXQuote{}, nil)), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrThrottled)
-	if v.CachedChains() != 1 {
+	if w.CachedChains() != 1 {
 		t.Fatal("a declined chain was cached")
 	}
-	// A chain refused is never cached.
+	// A chain refused is never cached: here one that passes the first link
+	// (a PCK certificate of another key under the genuine PCK CA's name,
+	// which is not known yet), and fails the full verification.
 	admit = true
-	c, err = v.Verify(marshal(t, simEnvelope(t, other, attesttest.TDXQuote{}, nil)), simTime)
+	asked = 0
+	copied := attesttest.TDXQuote{PCKChain: pemOf(other.PCK, ca.PlatformCA, ca.Root)}
+	c, err = v.Verify(marshal(t, simEnvelope(t, other, copied, nil)), simTime)
 	attesttest.CheckResult(t, c, err, attest.ErrChain)
-	if v.CachedChains() != 1 {
-		t.Fatal("a refused chain was cached")
+	if v.CachedChains() != 1 || asked != 0 {
+		t.Fatalf("a chain refused at its first link: %d cached, asked %d", v.CachedChains(), asked)
+	}
+	v.knownCAs.Reset()
+	c, err = v.Verify(marshal(t, simEnvelope(t, other, copied, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrChain)
+	if v.CachedChains() != 1 || asked != 1 {
+		t.Fatalf("a chain refused by the full verification: %d cached, asked %d", v.CachedChains(), asked)
 	}
 	// Revocation is judged at each call: the server's CRL now lists the cached PCK.
 	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{})
@@ -242,4 +257,111 @@ func TestForgedCollateralSpendsNoColdBudget(t *testing.T) {
 		t.Fatalf("forged collateral spent the budget genuine new collateral needed: %v", err)
 	}
 	attesttest.CheckResult(t, c, err, nil)
+}
+
+// TestCopiedPCKCASpendsColdBudgetOnce: a forger who copies the genuine PCK
+// Platform CA (every quote carries it) into its chain above a PCK
+// certificate of its own (issued under the CA's name by another key) gets
+// past the first link the first time, when the CA is new to the node, and
+// spends one unit of the budget; the CA is known from then on, so the next
+// such quote is refused at the PCK certificate's link and spends nothing.
+// Once a genuine quote has verified, its CA is known, and a copy spends
+// nothing even the first time.
+func TestCopiedPCKCASpendsColdBudgetOnce(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	copied := attesttest.TDXQuote{PCKChain: pemOf(forger.PCK, ca.PlatformCA, ca.Root)}
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	cold, asked := coldBudget(2)
+	v := simVerifier(t, ca, dir, Options{ColdChain: cold})
+	for i := range 3 {
+		c, err := v.Verify(marshal(t, simEnvelope(t, forger, copied, nil)), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrChain)
+		if *asked != 1 || v.knownCAs.Len() != 1 {
+			t.Fatalf("forgery %d: budget asked %d times (want 1), %d intermediates known (want 1)", i, *asked, v.knownCAs.Len())
+		}
+	}
+	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+
+	cold, asked = coldBudget(1)
+	w := simVerifier(t, ca, dir, Options{ColdChain: cold})
+	c, err = w.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	c, err = w.Verify(marshal(t, simEnvelope(t, forger, copied, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrChain)
+	if *asked != 1 {
+		t.Fatalf("budget asked %d times; want 1", *asked)
+	}
+}
+
+// TestCopiedCollateralSpendsColdBudgetOnce: carried collateral is four
+// parts, each signed on its own (the TCB signing certificate by the root,
+// TCB Info and QE Identity by that certificate, the root CRL by the root),
+// and every genuine part is public. A forger who copies genuine TCB Info
+// beside a QE Identity of its own gets past the first part not known to be
+// genuine the first time, when that TCB Info is new to the node, and spends
+// one unit; the TCB Info is known from then on, so the next such collateral
+// is refused at the QE Identity, and spends nothing, however often it is
+// sent and whatever else in it changes.
+func TestCopiedCollateralSpendsColdBudgetOnce(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	cold, asked := coldBudget(2)
+	admit := true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { return admit || cold() }})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	c, err := v.Verify(marshal(t, e), simTime) // the chain, now cached
+	attesttest.CheckResult(t, c, err, nil)
+	admit = false
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	for i := range 3 {
+		forged := simCollateral(t, forger, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18 + i})
+		e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: forged.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
+		c, err = v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrChain)
+		if *asked != 1 {
+			t.Fatalf("forgery %d: budget asked %d times; want 1", i, *asked)
+		}
+	}
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
+	c, err = v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	if *asked != 2 {
+		t.Fatalf("genuine collateral: budget asked %d times in all; want 2", *asked)
+	}
+}
+
+// TestRecombinedCollateralSpendsNoColdBudget: collateral whose every part
+// was verified before (here TCB Info of one genuine collateral, QE Identity
+// and root CRL of another) is genuine, but new to the cache: made of the
+// parts as they verified, it spends no budget (recombinations of public
+// genuine parts, enough of them to cycle the cache, would otherwise spend
+// it for ever), and is judged exactly as collateral verified in full.
+func TestRecombinedCollateralSpendsNoColdBudget(t *testing.T) {
+	ca := newSimCA(t)
+	admit := true
+	cold, asked := coldBudget(0)
+	dir := writeCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	v := simVerifier(t, ca, dir, Options{ColdChain: func() bool { return admit || cold() }})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	a := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	b := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 19})
+	for _, col := range []*attesttest.TDXCollateral{a, b} {
+		e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: col.RootCRL}
+		c, err := v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, nil)
+	}
+	admit = false
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: a.TCBInfo, QEIdentity: b.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: b.RootCRL}
+	before := v.carried.Len()
+	c, err := v.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, c, err, nil)
+	if *asked != 0 || v.carried.Len() != before+1 {
+		t.Fatalf("recombined genuine collateral: budget asked %d times, %d cached (was %d)", *asked, v.carried.Len(), before)
+	}
+	w := simVerifier(t, ca, dir, Options{})
+	want, err := w.Verify(marshal(t, e), simTime)
+	attesttest.CheckResult(t, want, err, nil)
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("claims from recombined known parts differ from a full verification's:\n%+v\n%+v", c.TDX, want.TDX)
+	}
 }
