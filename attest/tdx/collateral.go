@@ -88,15 +88,9 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tcb info %d: %w", i, err)
 		}
-		var info pcs.TcbInfo
-		if err := verifyJSON(s.Body, "tcbInfo", signer, &info); err != nil {
+		info, err := checkTCBInfo(s.Body, signer)
+		if err != nil {
 			return nil, fmt.Errorf("tcb info %d: %w", i, err)
-		}
-		if info.ID != "TDX" || info.Version != 3 {
-			return nil, fmt.Errorf("%w: tcb info %d: id %q version %d; want TDX version 3", attest.ErrMalformed, i, info.ID, info.Version)
-		}
-		if len(info.TcbLevels) == 0 {
-			return nil, fmt.Errorf("%w: tcb info %d has no TCB levels", attest.ErrMalformed, i)
 		}
 		fmspc := strings.ToLower(info.Fmspc)
 		if old, dup := c.TCBInfos[fmspc]; dup && old.Info.TcbEvaluationDataNumber >= info.TcbEvaluationDataNumber {
@@ -109,12 +103,9 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		if err != nil {
 			return nil, fmt.Errorf("qe identity: %w", err)
 		}
-		var id pcs.EnclaveIdentity
-		if err := verifyJSON(s.Body, "enclaveIdentity", signer, &id); err != nil {
+		id, err := checkQEIdentity(s.Body, signer)
+		if err != nil {
 			return nil, fmt.Errorf("qe identity: %w", err)
-		}
-		if id.ID != "TD_QE" || id.Version != 2 || len(id.TcbLevels) == 0 {
-			return nil, fmt.Errorf("%w: qe identity: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
 		}
 		c.QEIdentity = &QEIdentity{Identity: id, Signer: signer, Root: root}
 	}
@@ -134,20 +125,55 @@ func NewCollateral(f *Files, roots []*x509.Certificate) (*Collateral, error) {
 		c.PCKCRLs = append(c.PCKCRLs, crl)
 	}
 	if f.RootCRL != nil {
-		var last error
-		for _, r := range roots {
-			crl, err := verifyCRL(f.RootCRL, r)
-			if err == nil {
-				c.RootCRL = crl
-				break
-			}
-			last = err
+		crl, err := rootCRLOf(f.RootCRL, roots)
+		if err != nil {
+			return nil, fmt.Errorf("root crl: %w", err)
 		}
-		if c.RootCRL == nil {
-			return nil, fmt.Errorf("root crl: %w", last)
-		}
+		c.RootCRL = crl
 	}
 	return c, nil
+}
+
+// checkTCBInfo verifies a TCB Info body signed by signer (not signer's
+// chain) and that it is what a TDX quote is judged by.
+func checkTCBInfo(body []byte, signer *x509.Certificate) (pcs.TcbInfo, error) {
+	var info pcs.TcbInfo
+	if err := verifyJSON(body, "tcbInfo", signer, &info); err != nil {
+		return info, err
+	}
+	if info.ID != "TDX" || info.Version != 3 {
+		return info, fmt.Errorf("%w: id %q version %d; want TDX version 3", attest.ErrMalformed, info.ID, info.Version)
+	}
+	if len(info.TcbLevels) == 0 {
+		return info, fmt.Errorf("%w: no TCB levels", attest.ErrMalformed)
+	}
+	return info, nil
+}
+
+// checkQEIdentity verifies a QE Identity body signed by signer (not
+// signer's chain) and that it is the TD QE's.
+func checkQEIdentity(body []byte, signer *x509.Certificate) (pcs.EnclaveIdentity, error) {
+	var id pcs.EnclaveIdentity
+	if err := verifyJSON(body, "enclaveIdentity", signer, &id); err != nil {
+		return id, err
+	}
+	if id.ID != "TD_QE" || id.Version != 2 || len(id.TcbLevels) == 0 {
+		return id, fmt.Errorf("%w: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
+	}
+	return id, nil
+}
+
+// rootCRLOf verifies a root CRL signed by one of roots.
+func rootCRLOf(der []byte, roots []*x509.Certificate) (*CRL, error) {
+	var last error
+	for _, r := range roots {
+		crl, err := verifyCRL(der, r)
+		if err == nil {
+			return crl, nil
+		}
+		last = err
+	}
+	return nil, last
 }
 
 // signerOf parses a PEM issuer chain and returns its first certificate, a
@@ -385,7 +411,7 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 	var env *Collateral
 	if carried != nil {
 		var err error
-		if env, err = v.verifyCarried(carried); err != nil {
+		if env, err = v.verifyCarried(carried, server); err != nil {
 			return nil, fmt.Errorf("envelope collateral: %w", err)
 		}
 	}
@@ -543,7 +569,7 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 // the unsigned outer JSON around them (whitespace, field order, the hex
 // case of the signature), so that respellings of one genuine collateral
 // are one entry, and cost one verification, not one each.
-func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error) {
+func (v *Verifier) verifyCarried(c *envelope.TDXCollateral, server *Collateral) (*Collateral, error) {
 	tcbSigned, tcbSig, err := splitSigned(c.TCBInfo, "tcbInfo")
 	if err != nil {
 		return nil, fmt.Errorf("tcb info: %w", err)
@@ -566,17 +592,29 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	if col, hit := v.carried.Get(key); hit {
 		return col, nil
 	}
-	// Verifying fresh collateral costs several signature verifications
-	// (the signer's certificate, TCB Info, QE Identity, the root CRL), and
-	// attempts cost nothing to make (a root CRL or signer certificate that
-	// will not verify, say), replayed with a quote whose chain is cached:
-	// so it spends the same budget as a chain not seen before.
-	if v.coldChain != nil && !v.coldChain() {
-		return nil, attest.ColdChainRefused("envelope's collateral")
-	}
 	signer, err := x509.ParseCertificate(c.TCBSigningCert)
 	if err != nil {
 		return nil, fmt.Errorf("%w: tcb_signing_cert: %v", attest.ErrMalformed, err)
+	}
+	// Verifying fresh collateral costs several signature verifications
+	// (the signer's certificate, TCB Info, QE Identity, the root CRL), and
+	// anyone can send collateral beside a genuine quote (quotes are no
+	// secret; the binding is checked later), replayed with one whose chain
+	// is cached: so it spends the same budget as a chain not seen before,
+	// and only once its first part not known to be genuine verified
+	// (firstlink.go), so that forged collateral spends nothing; collateral
+	// whose every part is known is made of them, spending nothing either.
+	parts := newCarriedParts(c, signer, tcbSigned, tcbSig, qeSigned, qeSig)
+	known, err := v.collateralFirstLink(parts, server)
+	if err != nil {
+		return nil, err
+	}
+	if known != nil {
+		v.carried.Put(key, known)
+		return known, nil
+	}
+	if v.coldChain != nil && !v.coldChain() {
+		return nil, attest.ColdChainRefused("envelope's collateral")
 	}
 	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.TCBSigningCert})
 	f := &Files{TCBInfos: []Signed{{Body: c.TCBInfo, IssuerChain: chain}}, QEIdentity: &Signed{Body: c.QEIdentity, IssuerChain: chain}, RootCRL: c.RootCRL}
@@ -587,6 +625,7 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral) (*Collateral, error)
 	if err != nil {
 		return nil, err
 	}
+	v.learnAll(parts, col)
 	v.carried.Put(key, col)
 	return col, nil
 }

@@ -235,6 +235,11 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 	if hit {
 		return c, nil
 	}
+	// Only now, the one link that shows the chain is not a forgery
+	// (firstlink.go), then the budget, then the whole chain.
+	if err := v.pckFirstLink(c); err != nil {
+		return nil, err
+	}
 	if v.coldChain != nil && !v.coldChain() {
 		return nil, attest.ColdChainRefused("PCK certificate chain")
 	}
@@ -259,6 +264,7 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 		return nil, fmt.Errorf("%w: PCK certificate's FMSPC %q", attest.ErrChain, ext.FMSPC)
 	}
 	c.fmspc, c.pceID, c.ext = fmspc, ext.PCEID, ext
+	v.learnCA(c.ca)
 	v.chains.Put(key, c)
 	return c, nil
 }

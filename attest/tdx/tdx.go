@@ -11,9 +11,11 @@
 // ECDSA-256 attestation key, bytes that re-encode to themselves: quote.go); the PCK certificates' validity at the
 // verifier's time; the quote's signature by its attestation key, the QE
 // report's signature by the PCK certificate and the QE report binding the
-// attestation key (SHA-256 of the key and the QE authentication data); the
-// PCK chain to a configured root, by go-tdx-guest's verify.TdxQuote, fully
-// offline; the collateral (collateral.go): Intel's TCB Info for the PCK's
+// attestation key (SHA-256 of the key and the QE authentication data);
+// unless the chain is cached, its first link not known to be genuine, with
+// its issuer's key (firstlink.go), then Options.ColdChain; the PCK chain to
+// a configured root, by go-tdx-guest's verify.TdxQuote, fully offline; the
+// collateral (collateral.go): Intel's TCB Info for the PCK's
 // FMSPC and its QE Identity, each signed by the TCB signing certificate
 // chained to the roots, the root CRL signed by the root and the PCK CRL by
 // the PCK's own CA, none past its nextUpdate (plus Options.CollateralGrace),
@@ -35,11 +37,28 @@
 // hash). A hit means the very same bytes were verified to this Verifier's
 // roots; validity and revocation are checked again at each call. A chain,
 // or envelope collateral, not in the cache is verified only if
-// Options.ColdChain admits it.
+// Options.ColdChain admits it, and that budget is asked only once its first
+// link not known to be genuine verified with its issuer's key (firstlink.go):
+// for a PCK chain, the PCK CA's signature by a configured root, or the PCK
+// certificate's by a PCK CA already verified; for collateral, the first of
+// its parts (TCB signing certificate, TCB Info, QE Identity, root CRL) not
+// already verified, checked in full (collateral whose every part verified
+// before is made of them as they verified, and asks nothing). The PCK key that signed the quote, a
+// certificate naming Intel's root, and collateral beside a quote (genuine
+// quotes are no secret) are a forger's to make or copy, so none of them may
+// spend a budget that genuinely new platforms need; what is known is
+// remembered (bounded), so that a forger copying genuine public parts (a PCK
+// CA, TCB Info) spends at most one unit for each the node had not seen.
 //
 // Threat model. The attacker controls every byte of the envelope: the quote
 // (and the PCK chain in it), the collateral in it, the key, nonce and user
-// data. Trusted are the configured roots (by default Intel's SGX Root CA,
+// data, and may send as many envelopes as the per-key rate limit allows:
+// what a forgery costs the server is bounded per request (the quote's two
+// signatures and one more, its first link not known to be genuine, before
+// the cold-chain budget is asked), and a forged link never spends that
+// budget, which is the node's, shared by every client (a copied genuine
+// part spends at most one unit, once, as above). Trusted are the
+// configured roots (by default Intel's SGX Root CA,
 // embedded and pinned by fingerprint in roots.go), the collateral only as
 // far as its signatures verify to those roots, and the time passed to
 // Verify. A Verifier never reads the clock, never touches the network
@@ -122,8 +141,16 @@ type Options struct {
 	// envelope collateral. Zero: 4096.
 	CacheSize int
 	// ColdChain, if not nil, is asked before verifying a PCK chain, or an
-	// envelope's collateral, not in the cache; false refuses the evidence
-	// (attest.ErrThrottled). Nil admits every chain.
+	// envelope's collateral, not in the cache: for a chain, once the quote's
+	// and QE report's signatures verified with the PCK certificate, the
+	// certificates' validity was checked, and the chain's first link not
+	// known to be genuine verified with its issuer's key (a root's, or a
+	// known PCK CA's); for collateral, once its first part not known to be
+	// genuine verified (firstlink.go), and never for collateral whose every
+	// part is known. So a forged chain or collateral never spends it
+	// (attest.ErrChain). False refuses the evidence
+	// (attest.ErrThrottled) without verifying further. It is the caller's
+	// budget for such work. Nil admits every chain.
 	ColdChain func() bool
 }
 
@@ -149,6 +176,11 @@ type Verifier struct {
 	chains                       *fifo.Cache[[32]byte, *pckChain]
 	carried                      *fifo.Cache[[32]byte, *Collateral] // envelope collateral verified to roots
 	coldChain                    func() bool
+	// knownCAs are the PCK CAs known to be genuine, knownParts the parts
+	// of envelope collateral, as they verified (firstlink.go); each bounded
+	// like the cache.
+	knownCAs   *fifo.Cache[knownKey, struct{}]
+	knownParts *fifo.Cache[knownKey, any]
 }
 
 var _ attest.Verifier = (*Verifier)(nil)
@@ -187,9 +219,11 @@ func New(o Options) (*Verifier, error) {
 		roots: roots, pool: pool, source: o.Collateral, allowed: allowed,
 		allowDebug: o.AllowDebug, allowSEPTVE: o.AllowSEPTVE, allowMigratable: o.AllowMigratable,
 		minEval: o.MinTCBEvaluationNumber, grace: o.CollateralGrace,
-		chains:    fifo.New[[32]byte, *pckChain](size),
-		carried:   fifo.New[[32]byte, *Collateral](size),
-		coldChain: o.ColdChain,
+		chains:     fifo.New[[32]byte, *pckChain](size),
+		carried:    fifo.New[[32]byte, *Collateral](size),
+		coldChain:  o.ColdChain,
+		knownCAs:   fifo.New[knownKey, struct{}](size),
+		knownParts: fifo.New[knownKey, any](size),
 	}, nil
 }
 

@@ -1,0 +1,246 @@
+package tdx
+
+import (
+	"bytes"
+	"crypto/x509"
+	"fmt"
+	"strings"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/google/go-tdx-guest/pcs"
+)
+
+// The gate before the budget for new chains (Options.ColdChain).
+//
+// The budget is shared by every client of the node, so what spends it must
+// be something a forger cannot make. A quote whose signatures verify with
+// the PCK certificate it carries proves nothing (the forger made the PCK
+// key and its certificate), nor does a certificate naming Intel's root
+// (anyone can build a CA under that name); and collateral is bytes anyone
+// can send beside a genuine quote (quotes are no secret, and REPORTDATA is
+// checked after the collateral). So before a unit is taken, the first link
+// that nothing yet vouches for is verified with its issuer's key: one
+// signature verification, bounded like the quote's own by the per-access-key
+// rate limit; a forgery fails at its first forged link and spends nothing.
+// The full verification (go-tdx-guest's for the PCK chain, NewCollateral
+// for collateral) still follows, unchanged: this is an extra gate, never a
+// reason to accept. (One exception, below: collateral whose every part was
+// verified before is made of those parts as they verified.)
+//
+// PCK chain (pckFirstLink): PCK certificate, PCK CA, root. If the PCK CA is
+// known to be genuine, the link checked is the PCK certificate's, with the
+// CA's key; otherwise the CA's, with the key of the configured root that
+// its issuer names.
+//
+// Envelope collateral (collateralFirstLink) is four parts, each signed on
+// its own: the TCB signing certificate (by a root), TCB Info and QE
+// Identity (by that certificate), the optional root CRL (by a root). Every
+// genuine part is public (Intel's PCS serves them to anyone), so checking
+// one part alone would let a forger copy it and vary another, spending a
+// unit each time. So the parts are taken in that order and the first one
+// not known to be genuine is checked in full (its signature, and what
+// NewCollateral requires of it, which costs no signature): a forged part
+// is refused there, and a genuine one is known from then on. The server's
+// own collateral's signing certificates are known from the start.
+//
+// Known things (a PCK CA by its DER; a collateral part by its DER, or by
+// its signed bytes, normalised signature and signer) are remembered once
+// their link passed this gate or they passed the full verification,
+// bounded like the cache. Without that memory a forger would copy a genuine
+// PCK CA (every quote carries one) above its own PCK certificate, or
+// genuine TCB Info beside its own QE Identity: the link checked would be
+// the genuine one, and the budget spent every time. With it, each genuine
+// CA or part the node has not seen lets a forger spend at most one unit,
+// once: the next attempt checks the link after it. Knowing a PCK CA only
+// chooses which link the gate checks, so a wrong entry could at worst let
+// a forgery spend the budget, never make a quote verify.
+//
+// A collateral part is remembered as it verified (the TCB Info and QE
+// Identity decoded, the CRL parsed, the signer's root), and collateral
+// whose every part is known is made from them, without the budget or a
+// signature: each part's verification depends only on its own bytes, its
+// signer and the roots, so such collateral is what NewCollateral would
+// make of it. Otherwise genuine parts recombined (TCB Info of one
+// evaluation beside QE Identity of another) would be new to the cache
+// every time, and, given enough of them to cycle it, spend the budget for
+// ever beside a quote that is no secret.
+
+// knownKey names a known PCK CA or collateral part: the SHA-256 of its
+// kind and bytes.
+type knownKey = fifo.ChainKey
+
+func knownCAKey(c *x509.Certificate) knownKey {
+	return fifo.KeyOf("attestkms tdx known PCK CA v1", c.Raw, nil)
+}
+
+func knownSignerKey(der []byte) knownKey {
+	return fifo.KeyOf("attestkms tdx known TCB signing certificate v1", der, nil)
+}
+
+// knownSignedKey names a signed JSON part (TCB Info, QE Identity) as its
+// signer signed it: what the signature covers, the signature with s
+// normalised (both forms verify), and the signer's DER.
+func knownSignedKey(kind string, signed, sig, signer []byte) knownKey {
+	return fifo.KeyOf("attestkms tdx known "+kind+" v1", signer, [][]byte{signed, canonicalSig(sig)})
+}
+
+func knownRootCRLKey(der []byte) knownKey {
+	return fifo.KeyOf("attestkms tdx known root CRL v1", der, nil)
+}
+
+func (v *Verifier) isKnownCA(c *x509.Certificate) bool {
+	_, ok := v.knownCAs.Get(knownCAKey(c))
+	return ok
+}
+
+func (v *Verifier) learnCA(c *x509.Certificate) { v.knownCAs.Put(knownCAKey(c), struct{}{}) }
+
+// pckFirstLink checks the first link of c not known to be genuine (see
+// above): the PCK certificate's, if its CA is known, else the CA's, with a
+// configured root of the name it gives as its issuer.
+func (v *Verifier) pckFirstLink(c *pckChain) error {
+	if v.isKnownCA(c.ca) {
+		if !bytes.Equal(c.pck.RawIssuer, c.ca.RawSubject) || c.pck.CheckSignatureFrom(c.ca) != nil {
+			return fmt.Errorf("%w: PCK chain: the PCK certificate is not signed by its PCK CA %.64q, an intermediate of this verifier's roots", attest.ErrChain, c.ca.Subject.CommonName)
+		}
+		return nil
+	}
+	var tried bool
+	for _, root := range v.roots {
+		if !bytes.Equal(c.ca.RawIssuer, root.RawSubject) {
+			continue
+		}
+		tried = true
+		if c.ca.CheckSignatureFrom(root) == nil {
+			v.learnCA(c.ca)
+			return nil
+		}
+	}
+	if tried {
+		return fmt.Errorf("%w: PCK chain: the PCK CA certificate %.64q is not signed by the trusted root it names as its issuer", attest.ErrChain, c.ca.Subject.CommonName)
+	}
+	return fmt.Errorf("%w: PCK chain: the PCK CA certificate %.64q names an issuer that is not a trusted root", attest.ErrChain, c.ca.Subject.CommonName)
+}
+
+// carriedParts is envelope collateral split into what is signed.
+type carriedParts struct {
+	c                        *envelope.TDXCollateral
+	signer                   *x509.Certificate
+	tcbSigned, tcbSig        []byte
+	qeSigned, qeSig          []byte
+	signerKey, tcbKey, qeKey knownKey
+	rootCRLKey               knownKey
+}
+
+func newCarriedParts(c *envelope.TDXCollateral, signer *x509.Certificate, tcbSigned, tcbSig, qeSigned, qeSig []byte) *carriedParts {
+	p := &carriedParts{c: c, signer: signer, tcbSigned: tcbSigned, tcbSig: tcbSig, qeSigned: qeSigned, qeSig: qeSig}
+	p.signerKey = knownSignerKey(signer.Raw)
+	p.tcbKey = knownSignedKey("TCB Info", tcbSigned, tcbSig, signer.Raw)
+	p.qeKey = knownSignedKey("QE Identity", qeSigned, qeSig, signer.Raw)
+	p.rootCRLKey = knownRootCRLKey(c.RootCRL)
+	return p
+}
+
+// collateralFirstLink checks the first part of p not known to be genuine
+// (see above), in full, and remembers it, returning nil collateral; or,
+// when every part is known, returns the collateral made of them. server is
+// the server's own collateral (may be nil), whose signing certificates are
+// known.
+func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral) (*Collateral, error) {
+	root := v.signerRoot(p.signer, server)
+	if root == nil {
+		_, root, err := checkSigner(p.signer, v.roots)
+		if err != nil {
+			return nil, err
+		}
+		v.knownParts.Put(p.signerKey, root)
+		return nil, nil
+	}
+	tcb, ok := v.knownParts.Get(p.tcbKey)
+	if !ok {
+		info, err := checkTCBInfo(p.c.TCBInfo, p.signer)
+		if err != nil {
+			return nil, fmt.Errorf("tcb info: %w", err)
+		}
+		v.knownParts.Put(p.tcbKey, info)
+		return nil, nil
+	}
+	qe, ok := v.knownParts.Get(p.qeKey)
+	if !ok {
+		id, err := checkQEIdentity(p.c.QEIdentity, p.signer)
+		if err != nil {
+			return nil, fmt.Errorf("qe identity: %w", err)
+		}
+		v.knownParts.Put(p.qeKey, id)
+		return nil, nil
+	}
+	var crl *CRL
+	if p.c.RootCRL != nil {
+		l, ok := v.knownParts.Get(p.rootCRLKey)
+		if !ok {
+			l, err := rootCRLOf(p.c.RootCRL, v.roots)
+			if err != nil {
+				return nil, fmt.Errorf("root crl: %w", err)
+			}
+			v.knownParts.Put(p.rootCRLKey, l)
+			return nil, nil
+		}
+		crl = l.(*CRL)
+	}
+	info, id := tcb.(pcs.TcbInfo), qe.(pcs.EnclaveIdentity)
+	return &Collateral{
+		TCBInfos:   map[string]*TCBInfo{strings.ToLower(info.Fmspc): {Info: info, Signer: p.signer, Root: root}},
+		QEIdentity: &QEIdentity{Identity: id, Signer: p.signer, Root: root},
+		RootCRL:    crl,
+	}, nil
+}
+
+// learnAll remembers every part of p as col, which NewCollateral made of
+// them, holds it.
+func (v *Verifier) learnAll(p *carriedParts, col *Collateral) {
+	for _, t := range col.TCBInfos {
+		v.knownParts.Put(p.signerKey, t.Root)
+		v.knownParts.Put(p.tcbKey, t.Info)
+	}
+	if col.QEIdentity != nil {
+		v.knownParts.Put(p.qeKey, col.QEIdentity.Identity)
+	}
+	if col.RootCRL != nil {
+		v.knownParts.Put(p.rootCRLKey, col.RootCRL)
+	}
+}
+
+// signerRoot returns the root that signed signer, if signer is known: it
+// passed this gate or a full verification before, or it signed the
+// server's own collateral (TCB Info or QE Identity), verified when it was
+// loaded to a root that is one of v's. Nil otherwise.
+func (v *Verifier) signerRoot(signer *x509.Certificate, server *Collateral) *x509.Certificate {
+	if r, ok := v.knownParts.Get(knownSignerKey(signer.Raw)); ok {
+		return r.(*x509.Certificate)
+	}
+	if server == nil {
+		return nil
+	}
+	ours := func(s, root *x509.Certificate) *x509.Certificate {
+		if s == nil || root == nil || !bytes.Equal(s.Raw, signer.Raw) {
+			return nil
+		}
+		for _, r := range v.roots {
+			if bytes.Equal(r.Raw, root.Raw) {
+				return r
+			}
+		}
+		return nil
+	}
+	for _, t := range server.TCBInfos {
+		if r := ours(t.Signer, t.Root); r != nil {
+			return r
+		}
+	}
+	if server.QEIdentity != nil {
+		return ours(server.QEIdentity.Signer, server.QEIdentity.Root)
+	}
+	return nil
+}
