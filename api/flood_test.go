@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestkms/attestkms/internal/sigv4"
 	"github.com/attestkms/attestkms/internal/testserver"
 )
 
@@ -142,5 +143,42 @@ func TestIPv6HostFailuresSummarised(t *testing.T) {
 	lines := bytes.Count(b[fi.Size():], []byte(`"operation":"FailedAuthentications"`))
 	if lines > 1 {
 		t.Fatalf("%d failures from one /64 within its budget wrote %d summary lines (%d bytes); want 1", n, lines, len(b)-int(fi.Size()))
+	}
+}
+
+// TestNeighbourCannotLockOutAValidClient: the budget for failures
+// (--auth-failure-limit) is kept per source address, an IPv6 /64 counting
+// as one. Addresses are shared by hosts that are not one another's: every
+// client behind a NAT (a cloud NAT gateway: the enclaves of a private
+// subnet), every VM of a GCP subnet (each gets a /96 of the subnet's /64).
+// A hostile neighbour that sends 40 unsigned requests (serve's burst, then
+// 20 a second) must not get a correctly signed request of another client
+// refused unchecked: the budget is for failures, and this client fails
+// nothing.
+func TestNeighbourCannotLockOutAValidClient(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 20})
+	for _, tc := range []struct{ name, attacker, client string }{
+		{"ipv4 nat", "198.51.100.7:1111", "198.51.100.7:2222"},
+		{"ipv6 subnet", "[2001:db8:5:6::a]:1111", "[2001:db8:5:6::b]:2222"},
+	} {
+		for range 41 {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+			r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+			r.RemoteAddr = tc.attacker
+			srv.Handler.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		body := []byte(`{}`)
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+		if err := sigv4.Sign(r, body, srv.AccessKey, []byte(srv.Secret), "us-east-1", "kms", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r.RemoteAddr = tc.client
+		w := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: a correctly signed request from %s, after a neighbour's 41 unsigned ones: %d %s", tc.name, tc.client, w.Code, w.Body)
+		}
 	}
 }
