@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/attestkms/attestkms/api/huawei/sdkhmac"
+	"github.com/attestkms/attestkms/api/tencent/tc3"
+	"github.com/attestkms/attestkms/internal/sigv4"
 	"github.com/attestkms/attestkms/internal/testserver"
 )
 
@@ -142,5 +145,147 @@ func TestIPv6HostFailuresSummarised(t *testing.T) {
 	lines := bytes.Count(b[fi.Size():], []byte(`"operation":"FailedAuthentications"`))
 	if lines > 1 {
 		t.Fatalf("%d failures from one /64 within its budget wrote %d summary lines (%d bytes); want 1", n, lines, len(b)-int(fi.Size()))
+	}
+}
+
+// TestNeighbourCannotLockOutAValidClient: the budget for failures
+// (--auth-failure-limit) is kept per source address, an IPv6 /64 counting
+// as one. Addresses are shared by hosts that are not one another's: every
+// client behind a NAT (a cloud NAT gateway: the enclaves of a private
+// subnet), every VM of a GCP subnet (each gets a /96 of the subnet's /64).
+// A hostile neighbour that sends 40 unsigned requests (serve's burst, then
+// 20 a second) must not get a correctly signed request of another client
+// refused unchecked: the budget is for failures, and this client fails
+// nothing.
+func TestNeighbourCannotLockOutAValidClient(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 20})
+	for _, tc := range []struct{ name, attacker, client string }{
+		{"ipv4 nat", "198.51.100.7:1111", "198.51.100.7:2222"},
+		{"ipv6 subnet", "[2001:db8:5:6::a]:1111", "[2001:db8:5:6::b]:2222"},
+	} {
+		for range 41 {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+			r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+			r.RemoteAddr = tc.attacker
+			srv.Handler.ServeHTTP(httptest.NewRecorder(), r)
+		}
+		body := []byte(`{}`)
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+		if err := sigv4.Sign(r, body, srv.AccessKey, []byte(srv.Secret), "us-east-1", "kms", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		r.RemoteAddr = tc.client
+		w := httptest.NewRecorder()
+		srv.Handler.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Errorf("%s: a correctly signed request from %s, after a neighbour's 41 unsigned ones: %d %s", tc.name, tc.client, w.Code, w.Body)
+		}
+	}
+}
+
+// TestSpentSourceChecksOnlyKnownKeys: once a source has spent its budget
+// for failures, in each dialect, a request signed with a key the server
+// knows is checked and served; one signed with an unknown key, unsigned,
+// or with an Authorization header that does not parse, is refused
+// unchecked and not counted; one naming a known key whose signature is
+// wrong gets the same answer (it does not say that the key exists), and is
+// counted in the source's one summary line.
+func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 20})
+	const source = "198.51.100.9:4242"
+	for range 40 { // the source's burst
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`))
+		r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+		r.RemoteAddr = source
+		srv.Handler.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	body := []byte(`{}`)
+	now := time.Now()
+	for _, d := range []struct {
+		name      string
+		request   func() *http.Request
+		sign      func(r *http.Request, ak, secret string) error
+		throttled string
+	}{
+		{"aws", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+			return r
+		}, func(r *http.Request, ak, secret string) error {
+			return sigv4.Sign(r, body, ak, []byte(secret), srv.Region, "kms", now)
+		}, "ThrottlingException"},
+		{"huawei", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/v1.0/"+srv.Account.ProjectID+"/kms/list-keys", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json;charset=UTF-8")
+			r.Header.Set("X-Project-Id", srv.Account.ProjectID)
+			return r
+		}, func(r *http.Request, ak, secret string) error {
+			return sdkhmac.Sign(r, body, ak, []byte(secret), now)
+		}, "APIG.0308"},
+		{"tencent", func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("X-TC-Action", "ListKeys")
+			r.Header.Set("X-TC-Version", "2019-01-18")
+			r.Header.Set("X-TC-Region", "ap-guangzhou")
+			return r
+		}, func(r *http.Request, ak, secret string) error {
+			return tc3.Sign(r, body, ak, []byte(secret), "kms", now)
+		}, "RequestLimitExceeded"},
+	} {
+		send := func(what string, prepare func(r *http.Request) error) (int, string) {
+			t.Helper()
+			r := d.request()
+			if err := prepare(r); err != nil {
+				t.Fatalf("%s, %s: %v", d.name, what, err)
+			}
+			r.RemoteAddr = source
+			w := httptest.NewRecorder()
+			srv.Handler.ServeHTTP(w, r)
+			// The request id is the only part of an answer that differs:
+			// in a header (AWS, Huawei) or the body (Tencent).
+			b, _, _ := strings.Cut(w.Body.String(), `"RequestId"`)
+			return w.Code, strings.ReplaceAll(b, w.Header().Get(map[string]string{"aws": "X-Amzn-RequestId", "huawei": "X-Request-Id"}[d.name]), "")
+		}
+		code, unchecked := send("unsigned", func(*http.Request) error { return nil })
+		if !strings.Contains(unchecked, d.throttled) {
+			t.Fatalf("%s: an unsigned request from the spent source: %d %s", d.name, code, unchecked)
+		}
+		for _, tc := range []struct {
+			what    string
+			prepare func(r *http.Request) error
+		}{
+			{"an unknown key", func(r *http.Request) error { return d.sign(r, "AKIAUNKNOWNUNKNOWN12", srv.Secret) }},
+			{"an unparseable authorization", func(r *http.Request) error {
+				r.Header.Set("Authorization", "AWS4-HMAC-SHA256 "+srv.AccessKey)
+				return nil
+			}},
+			{"the server's key, a wrong secret", func(r *http.Request) error {
+				return d.sign(r, srv.AccessKey, "not-the-secret-not-the-secret-not-the-se")
+			}},
+		} {
+			c, b := send(tc.what, tc.prepare)
+			if c != code || b != unchecked {
+				t.Errorf("%s, %s, from the spent source: %d %s; want %d %s", d.name, tc.what, c, b, code, unchecked)
+			}
+		}
+		if c, b := send("the server's key", func(r *http.Request) error { return d.sign(r, srv.AccessKey, srv.Secret) }); c != http.StatusOK || strings.Contains(b, `"Error"`) {
+			t.Errorf("%s: a correctly signed request from the spent source: %d %s", d.name, c, b)
+		}
+	}
+	if err := srv.Service.AuditLog().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(srv.DataDir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One summary: the 40 that spent the budget, and the three wrong
+	// secrets (through three dialects: the summary names none).
+	if n := bytes.Count(b, []byte(`"operation":"FailedAuthentications"`)); n != 1 || !bytes.Contains(b, []byte(`"source_ip":"198.51.100.9","dialect":"","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":43,`)) {
+		t.Fatalf("%d summaries of failed authentications; want one for the spent source counting 43:\n%s", n, b)
 	}
 }

@@ -18,11 +18,12 @@ var scheme = hmacauth.Scheme[*Authorization]{
 	DefaultMaxSkew: DefaultMaxSkew,
 	// A presigned request has its signature in the query and no
 	// Authorization header: it is refused as unsupported, not as missing.
-	Before:     func(r *http.Request) error { _, err := v4.CanonicalQuery(r.URL.RawQuery); return err },
-	Parse:      ParseAuthorization,
-	Service:    func(a *Authorization) string { return a.Service },
-	TimeHeader: "X-Amz-Date",
-	ParseTime:  func(h http.Header) (string, time.Time, error) { return hmacauth.BasicDate(h, "X-Amz-Date") },
+	Before:      func(r *http.Request) error { _, err := v4.CanonicalQuery(r.URL.RawQuery); return err },
+	Parse:       ParseAuthorization,
+	AccessKeyID: func(a *Authorization) string { return a.AccessKeyID },
+	Service:     func(a *Authorization) string { return a.Service },
+	TimeHeader:  "X-Amz-Date",
+	ParseTime:   func(h http.Header) (string, time.Time, error) { return hmacauth.BasicDate(h, "X-Amz-Date") },
 	ScopeDate: func(a *Authorization, amzDate string, _ time.Time) error {
 		if a.Date != amzDate[:8] {
 			return fmt.Errorf("%w: credential scope date is not the x-amz-date day", httpsig.ErrMalformed)

@@ -37,6 +37,7 @@ func prepare(r *http.Request, a *Authorization, sdkDate string, payloadHash []by
 var scheme = hmacauth.Scheme[*Authorization]{
 	DefaultMaxSkew: DefaultMaxSkew,
 	Parse:          ParseAuthorization,
+	AccessKeyID:    func(a *Authorization) string { return a.AccessKeyID },
 	Refuse: func(r *http.Request) error {
 		if len(r.Header.Values("X-Security-Token")) != 0 {
 			return fmt.Errorf("%w: temporary credentials (x-security-token) are not accepted", httpsig.ErrMalformed)

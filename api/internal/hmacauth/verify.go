@@ -68,6 +68,9 @@ type Scheme[A any] struct {
 	// Parse parses the Authorization header's value, syntax only; its
 	// errors wrap httpsig.ErrMalformed.
 	Parse func(authz string) (A, error)
+	// AccessKeyID is the access key id a parsed header names (Tencent's
+	// SecretId): what Verifier.AccessKeyID reads. Nil: it reads none.
+	AccessKeyID func(a A) string
 	// Service, if not nil, is the service a's credential scope names,
 	// which must be Verifier.Service (then required). Nil: the scheme has
 	// no scope.
@@ -108,6 +111,30 @@ type Claim struct {
 	Scope    string
 	Derive   func(secret []byte) [sha256.Size]byte
 	SignWith func(key *[sha256.Size]byte) [sha256.Size]byte
+}
+
+// AccessKeyID is the access key id r's one Authorization header names, or
+// "" when r has none, more than one, or one that s.Parse refuses: a claim,
+// not an identity, read before the body and touching no secret. It costs
+// the header's parse (bounded by the scheme's MaxLength), which
+// Authenticate repeats. api/internal/pipeline reads it to decide whether a
+// request from a source whose budget for failures is spent is worth a
+// signature check: only one that names a key the server knows is.
+func (v *Verifier[A, S]) AccessKeyID(r *http.Request) string {
+	var name S
+	s := name.Scheme()
+	if s.AccessKeyID == nil || r == nil || r.Header == nil {
+		return ""
+	}
+	authz, err := Authorization(r.Header)
+	if err != nil {
+		return ""
+	}
+	a, err := s.Parse(authz)
+	if err != nil {
+		return ""
+	}
+	return s.AccessKeyID(a)
 }
 
 // Authenticate is Verify with lookup in place of v.Lookup, for a caller

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"errors"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -21,17 +22,26 @@ type Limits struct {
 	// audited like any refusal of an authenticated request.
 	PerKey *ratelimit.Keyed
 	// FailuresPerSource, if not nil, is each source address's budget for
-	// requests that fail authentication (an IPv6 address counts by its
-	// /64, which one host usually holds whole): each failure takes a token,
-	// and a request from an address with none left is refused
-	// (ErrThrottled) before its body is read or its signature checked, and
-	// is not audited. So a flood of bad signatures from one address costs
-	// neither signature checks nor audit lines once its budget is spent,
-	// while other addresses are served. Only an address's own bucket
-	// refuses it: while the table is full (a spray from many addresses),
-	// the addresses it cannot hold have their failures charged to the
-	// shared overflow and are never refused for it, or the spray would
-	// lock out every new client (ratelimit.Keyed.Spent).
+	// requests that fail authentication (an IPv6 address counts by its /64,
+	// which one host usually holds whole): each failure takes a token. From
+	// an address with none left, a request that names no access key the
+	// server knows (no Authorization header, one that does not parse, an
+	// unknown key) is refused (ErrThrottled) before its body is read or its
+	// signature checked, and is not audited. One that names a known key is
+	// checked as ever, and served if its signature verifies: an address may
+	// be many clients' (a NAT gateway, a /64), and one of them must not lock
+	// the others out. If it fails, it is charged and counted for the
+	// address's summary line, and answered ErrThrottled, as the refused ones
+	// are, so the answer does not say the key exists. So a flood of bad
+	// signatures from one address costs neither signature checks nor audit
+	// lines once its budget is spent, unless it names a known access key id
+	// (ids are not secrets): then each costs a signature check, as from an
+	// address with budget left, and still no audit line of its own (the
+	// package doc says what that costs). Other addresses are served. Only an
+	// address's own bucket refuses it: while the table is full (a spray from
+	// many addresses), the addresses it cannot hold have their failures
+	// charged to the shared overflow and are never refused for it, or the
+	// spray would lock out every new client (ratelimit.Keyed.Spent).
 	FailuresPerSource *ratelimit.Keyed
 }
 
@@ -84,6 +94,22 @@ func sourceKey(ip string) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+// namesKnownKey reports whether r's Authorization header names an access
+// key the server knows (one that has not expired): the Authenticator
+// parses the header, kms's credentials look the key up, and the copy of
+// its secret the lookup returns is zeroed at once. The signature check
+// looks it up again after the body is read, so no secret is held while
+// the body arrives, and a credential deleted meanwhile is not used.
+func (h *Handler) namesKnownKey(r *http.Request) bool {
+	id := h.d.Authenticator.AccessKeyID(r)
+	if id == "" {
+		return false
+	}
+	secret, _, ok := h.svc.Credentials().Lookup(id)
+	clear(secret)
+	return ok
 }
 
 // sourceSpent reports whether the request's source has no budget left for

@@ -9,7 +9,11 @@
 //     its response header; note what its audit needs (the operation as the
 //     request names it, at most 64 bytes of it, the direct peer's address).
 //     If the peer's budget for failed authentications (Limits) is spent,
-//     refuse it now (ErrThrottled), unaudited.
+//     refuse it now (ErrThrottled), unaudited, unless its Authorization
+//     header names an access key the server knows (the Authenticator's
+//     AccessKeyID, then a credential lookup whose copy of the secret is
+//     zeroed at once): that request goes on, to be served if its signature
+//     verifies.
 //  2. Read the body, at most MaxBody (1 MiB): refused at once when
 //     Content-Length says more, else as soon as the limit is passed
 //     (ErrTooLarge; ErrUnreadable for a body that cannot be read).
@@ -19,8 +23,13 @@
 //     key and a bad signature are one answer (ErrSignature). A verifier that
 //     is misconfigured is an internal error, never the client's.
 //  4. Authentication failures stop here, counted for their source's
-//     summary line (kms/audit's AuthFailure): an unauthenticated request
-//     never writes a line of its own.
+//     summary line (kms/audit's AuthFailure) and charged to its budget: an
+//     unauthenticated request never writes a line of its own. From a source
+//     whose budget was spent (a request that named a known key), a failure
+//     before the signature verified, and a body refused in 2 (not counted,
+//     as from any source), are answered ErrThrottled, as the requests
+//     refused in 1 are: the answer does not say whether the key exists.
+//     Failures after it verified (5, 6) get their own answers.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
 //     must be the service's). Then the access key's budget (Limits): none
 //     left is ErrThrottled, counted for the key's summary line (kms/audit's
@@ -59,19 +68,38 @@
 // in kms/audit's bounded table of failed authentications (one summary line
 // per source and interval); an unauthenticated client cannot fill the replay
 // cache, where only verified signatures are recorded. Once a peer's budget
-// for failures is spent, its requests cost a map lookup and an answer, and
-// are not even counted, until the budget refills (Limits; per node, and per
-// address). Once the table of addresses is full, the addresses it does not
-// hold are never refused before authentication (their failures are charged
-// to a shared overflow, which refuses nobody): a flood from many addresses
-// then costs a signature check per request, and cannot lock out a new
-// client by spending a budget it shares. A request refused for its access
-// key's budget is counted for its key's summary line (kms/audit's
-// Throttled), not given a line of its own, which would let the client spend
-// the disk instead. Trusted
-// are kms (its answers and its credential lookup), the clock and the
-// configuration. What is not done here: TLS (the server's), and
-// authorisation, which is kms's key policy.
+// for failures is spent (Limits; per node, and per address or IPv6 /64), its
+// requests that name no access key the server knows (no Authorization
+// header, one that does not parse, an unknown key) cost the header's parse,
+// two map lookups (the budget's, the credentials') and an answer, and are
+// not even counted, until the budget refills. A request that names a known key is still checked: an
+// address is not a client (everything behind one NAT, such as a cloud NAT
+// gateway in front of a subnet of enclaves, shares its budget, as does all
+// of one /64), and a neighbour that spends it must not lock out, with no
+// credential, a client that signs correctly. Such a request costs what any
+// request from a source with budget left costs (the body read and its
+// SHA-256, a credential lookup, one signature's HMAC work) and one more
+// credential lookup; if it fails it is counted and charged (its source stays
+// spent), never a line of its own, and answered as the requests refused
+// unchecked are. So anyone who knows an access key id (ids are not secrets:
+// they are in clients' configurations and in logs) can make the server check
+// one signature per request from a spent source, as from any other: there
+// the budget saves no CPU, and only the sender's own rate and bandwidth
+// bound it. A check is 7 to 12 µs for a small request (api/aws/sigv4's
+// BenchmarkVerify, on this project's shared 2-CPU machine under load), plus
+// about 1 ms per MiB of body hashed, up to MaxBody. The difference in cost
+// is also what a prober at a spent source can time to learn which access key
+// ids exist (microseconds; the answer itself does not say). Once the table
+// of addresses is full, the addresses it does not hold are never refused
+// before authentication (their failures are charged to a shared overflow,
+// which refuses nobody): a flood from many addresses then costs a signature
+// check per request, and cannot lock out a new client by spending a budget
+// it shares. A request refused for its access key's budget is counted for
+// its key's summary line (kms/audit's Throttled), not given a line of its
+// own, which would let the client spend the disk instead. Trusted are kms
+// (its answers and its credential lookup), the clock and the configuration.
+// What is not done here: TLS (the server's), and authorisation, which is
+// kms's key policy.
 package pipeline
 
 import (
@@ -105,9 +133,16 @@ const MaxOperationName = 64
 // Skew is how far from the server's clock it accepts a signed time: a
 // replay cache the Handler makes for itself remembers signatures twice that
 // long.
+//
+// AccessKeyID is the access key id r's Authorization header names, or ""
+// when it names none (no header, or one that does not parse), read before
+// the body and touching no secret: hmacauth.Verifier's. A request from a
+// source whose budget for failures is spent is checked only if the key it
+// names is one the server knows (Limits).
 type Authenticator interface {
 	Authenticate(r *http.Request, body []byte, now time.Time, lookup hmacauth.SecretLookup) (*hmacauth.Result, error)
 	Skew() time.Duration
+	AccessKeyID(r *http.Request) string
 }
 
 // An Operation runs one authenticated request: it decodes body strictly and
@@ -208,7 +243,9 @@ func (h *Handler) Handle(c echo.Context) error {
 
 	var res *Result
 	var err error
-	if now := h.now(); h.sourceSpent(rq.source, now) {
+	now := h.now()
+	rq.spent = h.sourceSpent(rq.source, now)
+	if rq.spent && !h.namesKnownKey(c.Request()) {
 		// Before anything costs: not counted for the audit either, or a
 		// flood would cost the summary table instead.
 		err = &throttled{LimitSource}
@@ -258,8 +295,11 @@ func (h *Handler) Handle(c echo.Context) error {
 // kms.Call.
 type request struct {
 	id, op, source string
-	accessKey      string // once its signature verified
-	call           *kms.Call
+	// spent: its source's budget for failures was spent when it came (it
+	// names a key the server knows, or it would have been refused unchecked).
+	spent     bool
+	accessKey string // once its signature verified
+	call      *kms.Call
 }
 
 // serve is steps 2 to 7 (the package doc).
@@ -267,6 +307,9 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 	w, r := c.Response(), c.Request()
 	body, err := readBody(w, r)
 	if err != nil {
+		if rq.spent { // answered as a request naming no known key is
+			return nil, &throttled{LimitSource}
+		}
 		return nil, err
 	}
 	now := h.now()
@@ -277,11 +320,11 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 	case errors.Is(err, httpsig.ErrConfig):
 		return nil, &kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: err}
 	case err != nil:
-		return nil, authFailure(err)
+		return nil, unverified(rq, err)
 	}
 	principal, ok := lookup.Principal(a.AccessKeyID)
 	if !ok { // cannot be: the signature verified with its secret
-		return nil, authFailure(ErrSignature)
+		return nil, unverified(rq, ErrSignature)
 	}
 	// Checked only now that the signature verified, so that an unknown key
 	// and a bad signature still get one answer.
@@ -310,6 +353,19 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 		return nil, err
 	}
 	return run(r.Context(), rq.call, body)
+}
+
+// unverified is err, a failure before the signature verified, as an
+// authentication failure: counted for its source's summary and charged to
+// its budget (Handle). From a source whose budget is spent it is answered
+// ErrThrottled, as that source's requests naming no known key are, so that
+// the answer does not say whether the access key it names exists (an
+// unknown key and a bad signature get one answer).
+func unverified(rq *request, err error) error {
+	if rq.spent {
+		err = &throttled{LimitSource}
+	}
+	return authFailure(err)
 }
 
 // wireError is the code and message of err in the dialect's table, for

@@ -17,6 +17,7 @@ const DefaultMaxSkew = 5 * time.Minute
 var scheme = hmacauth.Scheme[*Authorization]{
 	DefaultMaxSkew: DefaultMaxSkew,
 	Parse:          ParseAuthorization,
+	AccessKeyID:    func(a *Authorization) string { return a.SecretID },
 	Service:        func(a *Authorization) string { return a.Service },
 	TimeHeader:     "X-TC-Timestamp",
 	ParseTime:      requestTimestamp,

@@ -1,0 +1,149 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/attestkms/attestkms/api/internal/hmacauth"
+	"github.com/attestkms/attestkms/api/internal/ratelimit"
+	"github.com/attestkms/attestkms/api/internal/replay"
+	"github.com/attestkms/attestkms/kms"
+)
+
+// testAuth is a scheme for the pipeline's tests: "Authorization: Test
+// <access key id>", and the secret itself in X-Secret. checks counts the
+// requests it got as far as a real scheme's HMAC (an unknown key's too).
+type testAuth struct{ checks int }
+
+func (a *testAuth) AccessKeyID(r *http.Request) string {
+	id, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Test ")
+	return id
+}
+
+func (a *testAuth) Skew() time.Duration { return time.Minute }
+
+func (a *testAuth) Authenticate(r *http.Request, body []byte, now time.Time, lookup hmacauth.SecretLookup) (*hmacauth.Result, error) {
+	id := a.AccessKeyID(r)
+	if id == "" {
+		return nil, ErrMissing
+	}
+	a.checks++
+	secret, ok := lookup(id)
+	if !ok || r.Header.Get("X-Secret") != string(secret) {
+		return nil, ErrSignature
+	}
+	return &hmacauth.Result{AccessKeyID: id, SignedAt: now, Signature: []byte(r.Header.Get("X-Nonce"))}, nil
+}
+
+// readFlag is a body that says whether it was read.
+type readFlag struct {
+	io.Reader
+	read *bool
+}
+
+func (b readFlag) Read(p []byte) (int, error) { *b.read = true; return b.Reader.Read(p) }
+
+// TestSpentSourceChecksOnlyKnownKeys: once a source's budget for failures
+// is spent, a request naming no access key, or one the server does not
+// know, is refused unchecked (no body read, no signature check, not
+// counted); one naming a known key is checked: served if its signature
+// verifies, else answered as the unchecked ones are (the answer does not
+// say the key exists) and counted in the source's summary, never a line of
+// its own. A source with budget left gets the usual answers.
+func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
+	svc, cred, dir := newService(t)
+	auth := &testAuth{}
+	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0),
+		Limits: Limits{FailuresPerSource: ratelimit.New(0.0001, 1, 0)}}, Dialect{
+		Name:          "d",
+		Authenticator: auth,
+		Errors: Table{kms.ErrInternal: {Code: "Internal", Status: 500}, ErrThrottled: {Code: "Throttled", Status: 400},
+			ErrSignature: {Code: "Signature", Status: 403}, ErrMissing: {Code: "Missing", Status: 403}, ErrTooLarge: {Code: "TooLarge", Status: 413}},
+		Operation: func(echo.Context) string { return "Op" },
+		Route: func(echo.Context, string) (string, Operation, error) {
+			return "", func(context.Context, *kms.Call, []byte) (*Result, error) { return OK("served") }, nil
+		},
+		ContentType: "application/json",
+		WriteError: func(w http.ResponseWriter, _ string, wire WireError, _ string) error {
+			w.WriteHeader(wire.Status)
+			_, err := io.WriteString(w, wire.Code)
+			return err
+		},
+	})
+	e := echo.New()
+	nonce := 0
+	send := func(source, authz, secret string, length int64) (code string, read bool) {
+		t.Helper()
+		nonce++
+		r := httptest.NewRequest(http.MethodPost, "/", readFlag{strings.NewReader(`{}`), &read})
+		if length != 0 {
+			r.ContentLength = length
+		}
+		r.RemoteAddr = source + ":4242"
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		r.Header.Set("X-Secret", secret)
+		r.Header.Set("X-Nonce", strings.Repeat("n", nonce))
+		w := httptest.NewRecorder()
+		if err := h.Handle(e.NewContext(r, w)); err != nil {
+			t.Fatal(err)
+		}
+		return w.Body.String(), read
+	}
+	const spent = "192.0.2.7"
+	known, good := "Test "+cred.AccessKeyID, cred.SecretAccessKey
+
+	if code, _ := send(spent, "", "", 0); code != "Missing" { // the budget's one token
+		t.Fatalf("the first failure: %s", code)
+	}
+	for _, tc := range []struct {
+		name, authz, secret string
+		length              int64
+		want                string
+		checked             bool
+	}{
+		{"no authorization", "", "", 0, "Throttled", false},
+		{"an unknown key", "Test AKIANOSUCHKEY", good, 0, "Throttled", false},
+		{"a known key, a bad signature", known, "wrong", 0, "Throttled", true},
+		{"a known key, a good signature", known, good, 0, `"served"`, true},
+		{"a known key, a body too large", known, good, MaxBody + 1, "Throttled", false},
+	} {
+		checks := auth.checks
+		code, read := send(spent, tc.authz, tc.secret, tc.length)
+		if strings.TrimSpace(code) != tc.want || (auth.checks > checks) != tc.checked || read && !tc.checked {
+			t.Errorf("%s from a spent source: %s, signature checked %v, body read %v; want %s, checked %v", tc.name, code, auth.checks > checks, read, tc.want, tc.checked)
+		}
+	}
+	// Sources with budget left (a token each) are answered as ever.
+	if code, _ := send("192.0.2.8", known, "wrong", 0); code != "Signature" {
+		t.Errorf("a bad signature from another source: %s", code)
+	}
+	if code, _ := send("192.0.2.9", "Test AKIANOSUCHKEY", good, 0); code != "Signature" {
+		t.Errorf("an unknown key from another source: %s", code)
+	}
+	if code, _ := send("192.0.2.10", known, good, MaxBody+1); code != "TooLarge" {
+		t.Errorf("a body too large from another source: %s", code)
+	}
+
+	// Counted: the spent source's first failure and its known key's bad
+	// signature, in one summary line; nothing refused unchecked.
+	svc.Close()
+	b, err := os.ReadFile(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte(`"source_ip":"`+spent+`"`)); n != 1 || !bytes.Contains(b, []byte(`"source_ip":"`+spent+`","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":2,`)) {
+		t.Fatalf("%d lines for the spent source; want one summary counting 2:\n%s", n, b)
+	}
+}
