@@ -47,7 +47,7 @@ func (f *obsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "the log's `format` on stderr: text or json (one object a line)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "the least `level` logged: debug (a line per request), info, warn or error")
 	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "the `rate`, in requests a second, each access key may make, with bursts of twice that; 0 for no limit. Per node: each server keeps its own count")
-	fs.Float64Var(&f.authFailureLimit, "auth-failure-limit", defaultAuthFailureLimit, "the `rate`, in requests a second, at which each source address (an IPv6 /64) may fail authentication, with bursts of twice that, before its requests are refused unchecked; 0 for no limit. Per node")
+	fs.Float64Var(&f.authFailureLimit, "auth-failure-limit", defaultAuthFailureLimit, "the `rate`, in requests a second, at which each source address (an IPv6 /64) may fail authentication, with bursts of twice that, before its requests that name no known access key are refused unchecked; 0 for no limit. Per node")
 	fs.Float64Var(&f.coldChainLimit, "cold-chain-limit", defaultColdChainLimit, "the `rate`, in chains a second, at which the server verifies attestation certificate chains it has not verified before, with bursts of twice that (a chain verified before is never limited); 0 for no limit. Per node")
 }
 
