@@ -183,8 +183,8 @@ func TestMetricsAfterAMixedWorkload(t *testing.T) {
 	if err := gdk(nitrotest.Document{}); err != nil { // a new chain: the budget's one
 		t.Fatal(err)
 	}
-	wantCode(gdk(nitrotest.Document{ForeignCA: true}), "ThrottlingException") // a forged chain: none left
-	if err := gdk(nitrotest.Document{}); err != nil {                         // the chain verified before
+	wantCode(gdk(nitrotest.Document{ModuleID: "i-0000000000000001-enc0000000000000001"}), "ThrottlingException") // another new chain: none left
+	if err := gdk(nitrotest.Document{}); err != nil {                                                            // the chain verified before
 		t.Fatalf("a cached chain while the cold-chain budget is spent: %v", err)
 	}
 	wantCode(gdk(nitrotest.Document{FlipSignature: true}), "ValidationException")
@@ -439,10 +439,12 @@ func TestPlainHTTPWarning(t *testing.T) {
 }
 
 // TestColdChainBudget: with the budget for new certificate chains spent, a
-// burst of forged chains and of genuine chains not seen before is refused
-// (ThrottlingException, a verification result "throttled"), none of them
-// verified or cached, while an enclave whose chain was verified before is
-// served throughout.
+// burst of genuine chains not seen before is refused (ThrottlingException, a
+// verification result "throttled"), none of them verified or cached, while
+// an enclave whose chain was verified before is served throughout; forged
+// chains (a CA of its own under the root's name) are refused as untrusted
+// at their first link, and spend no budget (they used to spend it, locking
+// new enclaves out).
 func TestColdChainBudget(t *testing.T) {
 	ca, rootsFile := nitroCA(t)
 	dir := filepath.Join(t.TempDir(), "data")
@@ -481,8 +483,8 @@ func TestColdChainBudget(t *testing.T) {
 	}
 	const burst = 10
 	for i := range burst {
-		if err := gdk(nitrotest.Document{ForeignCA: true}); !throttled(err) {
-			t.Fatalf("forged chain %d: %v; want ThrottlingException", i, err)
+		if err := gdk(nitrotest.Document{ForeignCA: true}); throttled(err) || err == nil || !strings.Contains(err.Error(), "untrusted certificate chain") {
+			t.Fatalf("forged chain %d: %v; want an untrusted chain", i, err)
 		}
 		if err := gdk(nitrotest.Document{ModuleID: fmt.Sprintf("i-%016x-enc%016x", i, i)}); !throttled(err) {
 			t.Fatalf("new genuine chain %d: %v; want ThrottlingException", i, err)
@@ -494,8 +496,9 @@ func TestColdChainBudget(t *testing.T) {
 	m := scrape(t, maddr)
 	for name, want := range map[string]float64{
 		`attestkms_attestation_verifications_total{format="nitro",result="ok"}`:             burst + 1,
-		`attestkms_attestation_verifications_total{format="cose-sign1",result="throttled"}`: 2 * burst,
-		`attestkms_throttled_total{dialect="aws",limit="cold_chain"}`:                       2 * burst,
+		`attestkms_attestation_verifications_total{format="cose-sign1",result="throttled"}`: burst,
+		`attestkms_attestation_verifications_total{format="cose-sign1",result="chain"}`:     burst,
+		`attestkms_throttled_total{dialect="aws",limit="cold_chain"}`:                       burst,
 		`attestkms_cache_entries{cache="nitro"}`:                                            1,
 	} {
 		if m[name] != want {
