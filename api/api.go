@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -109,12 +110,18 @@ func New(opts Options) *echo.Echo {
 	}
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	// Ready: the store (and what else kms.Service.Ready checks) answers.
-	// Why not is logged, never shown: the probe is unauthenticated.
+	// Why not is logged, never shown: the probe is unauthenticated, so the
+	// line is written at most once every readyLogEvery, with how many
+	// probes were refused since (else anyone could write a WARN line per
+	// request while the server is not ready).
+	var notReady readyLog
 	e.GET("/readyz", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 		defer cancel()
 		if err := opts.Service.Ready(ctx); err != nil {
-			opts.Logger.Warn("not ready", "err", err)
+			if n, ok := notReady.due(time.Now()); ok {
+				opts.Logger.Warn("not ready", "err", err, "refused_probes", n)
+			}
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}
 		return c.String(http.StatusOK, "ok\n")
@@ -146,3 +153,28 @@ func New(opts Options) *echo.Echo {
 
 // burst is a budget's burst: twice its rate a second, at least 1.
 func burst(perSecond float64) int { return max(1, int(2*perSecond)) }
+
+// readyLogEvery bounds how often /readyz logs why the server is not ready.
+const readyLogEvery = 10 * time.Second
+
+// readyLog counts refused readiness probes and says when one is to be
+// logged: the first, then at most one every readyLogEvery.
+type readyLog struct {
+	mu      sync.Mutex
+	last    time.Time
+	pending int
+}
+
+// due counts a refused probe and reports whether to log it now, with how
+// many were refused since the last line (it included).
+func (r *readyLog) due(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending++
+	if !r.last.IsZero() && now.Sub(r.last) < readyLogEvery {
+		return 0, false
+	}
+	n := r.pending
+	r.last, r.pending = now, 0
+	return n, true
+}

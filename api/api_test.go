@@ -3,7 +3,9 @@ package api_test
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/attestkms/attestkms/answer"
@@ -37,6 +39,29 @@ func TestProbes(t *testing.T) {
 	}
 	if code, _ := probe("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz of a closed service: %d", code)
+	}
+}
+
+// TestNotReadyLogBounded: /readyz is unauthenticated, so while the server
+// is not ready a prober must not get a WARN line written per probe: the
+// first refusal is logged, then at most one line every readyLogEvery,
+// counting the probes refused since.
+func TestNotReadyLogBounded(t *testing.T) {
+	var logs bytes.Buffer
+	srv := testserver.Start(t, testserver.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	srv.Service.Close()
+	for range 50 {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz of a closed service: %d", resp.StatusCode)
+		}
+	}
+	if n := strings.Count(logs.String(), "not ready"); n != 1 {
+		t.Fatalf("50 refused probes wrote %d lines:\n%s", n, logs.String())
 	}
 }
 

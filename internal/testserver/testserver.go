@@ -7,6 +7,7 @@ package testserver
 
 import (
 	"encoding/pem"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -76,6 +77,8 @@ type Options struct {
 	Attestation attest.Verifier
 	// RateLimit and AuthFailureLimit are api.Options's: 0 is no limit.
 	RateLimit, AuthFailureLimit float64
+	// Logger is api.Options's: nil, slog.Default().
+	Logger *slog.Logger
 }
 
 // Start starts a server and stops it when the test ends.
@@ -107,7 +110,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := api.New(api.Options{Service: svc, Now: opts.Now, RateLimit: opts.RateLimit, AuthFailureLimit: opts.AuthFailureLimit})
+	h := api.New(api.Options{Service: svc, Now: opts.Now, RateLimit: opts.RateLimit, AuthFailureLimit: opts.AuthFailureLimit, Logger: opts.Logger})
 	hs := httptest.NewUnstartedServer(h)
 	if opts.TLS {
 		hs.StartTLS()
