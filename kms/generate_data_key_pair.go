@@ -207,12 +207,6 @@ func (b *rsaPairBudget) init() {
 	b.once.Do(func() { b.sem = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)) })
 }
 
-// busy is how many RSA key pairs are being generated.
-func (b *rsaPairBudget) busy() int {
-	b.init()
-	return len(b.sem)
-}
-
 // newKeyPair returns DER SubjectPublicKeyInfo and DER PKCS#8.
 func newKeyPair(spec DataKeyPairSpec) (pub, priv []byte, err error) {
 	if curve, ok := pairCurves[spec]; ok {
