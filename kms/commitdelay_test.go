@@ -129,9 +129,3 @@ func TestSlowUsesDoNotHoldOthersBatches(t *testing.T) {
 		t.Fatalf("GenerateRandom took %v while an RSA key pair was being generated: its batch waited for the pair's line", took.Round(time.Millisecond))
 	}
 }
-
-// busy is how many RSA key pairs are being generated.
-func (b *rsaPairBudget) busy() int {
-	b.init()
-	return len(b.sem)
-}
