@@ -1,0 +1,54 @@
+package kms
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// TestScopedCredentialCannotCreateKeys: a credential whose identity policy
+// allows only kms:Decrypt under alias/ci (the README's and docs/policy.md's
+// `ci` example: "decrypts under the key alias/ci names, and nothing else")
+// must not be able to create keys: CreateKey is not a keyed operation, so no
+// key policy delegates to it, and the identity policy is the only thing that
+// could allow it (as kms:CreateKey in AWS IAM). Today createKey authorizes
+// nothing at all, so `ci` creates a key whose policy names its own ARN (which
+// then grants it every action directly, rule 4 of the delegation rule) and
+// whose alias it chooses: squatting alias/payments, every data key the
+// account's other credentials make under that alias is one `ci` decrypts.
+func TestScopedCredentialCannotCreateKeys(t *testing.T) {
+	s, _ := newTestService(t)
+	acct := s.Account().AccountID
+	ci := mustCredential(t, s, &CreateCredentialRequest{Name: "ci", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/ci"}}}]}`})
+	ciCall := s.callAs(t, ci.AccessKeyID)
+	victim := mustCredential(t, s, &CreateCredentialRequest{Name: "app"})
+	victimCall := s.callAs(t, victim.AccessKeyID)
+
+	ciARN := "arn:aws:iam::" + acct + ":user/ci"
+	trap := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"` + ciARN + `"},"Action":"kms:*","Resource":"*"},
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Encrypt","kms:GenerateDataKey*","kms:DescribeKey"],"Resource":"*"}]}`
+	_, err := s.CreateKey(bg, ciCall, &CreateKeyRequest{Policy: trap, Alias: "alias/payments"})
+	if errors.Is(err, ErrAccessDenied) {
+		return // fixed
+	}
+	if err != nil {
+		t.Fatalf("CreateKey by the scoped credential: %v", err)
+	}
+	t.Errorf("a credential whose identity policy allows only kms:Decrypt under alias/ci created a key (and the alias alias/payments): CreateKey consults no identity policy")
+
+	// What that buys: the account's application asks for a data key under
+	// alias/payments, and `ci` decrypts its blob.
+	dk, err := s.GenerateDataKey(bg, victimCall, &GenerateDataKeyRequest{KeyID: "alias/payments", KeySpec: "AES_256"})
+	if err != nil {
+		t.Fatalf("victim GenerateDataKey: %v", err)
+	}
+	got, err := s.Decrypt(bg, ciCall, &DecryptRequest{CiphertextBlob: dk.CiphertextBlob})
+	if err != nil {
+		t.Fatalf("ci Decrypt of the victim's data key: %v", err)
+	}
+	if bytes.Equal(got.Plaintext, dk.Plaintext) {
+		t.Errorf("the scoped credential `ci` decrypted another credential's data key through the alias it squatted")
+	}
+}
