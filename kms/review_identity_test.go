@@ -52,3 +52,43 @@ func TestScopedCredentialCannotCreateKeys(t *testing.T) {
 		t.Errorf("the scoped credential `ci` decrypted another credential's data key through the alias it squatted")
 	}
 }
+
+// TestScopedCredentialKeylessOperations: the operations that name no key
+// (ListKeys, ListAliases, GenerateRandom) are not judged by any key policy,
+// so a credential's identity policy is all that could allow them (AWS IAM's
+// kms:ListKeys, kms:ListAliases, kms:GenerateRandom). Today they consult none:
+// the README's `ci` credential ("decrypts under the key alias/ci names, and
+// nothing else") lists every key id and every alias of the account, with the
+// key each names, and draws random bytes.
+func TestScopedCredentialKeylessOperations(t *testing.T) {
+	s, _ := newTestService(t)
+	admin := s.adminCall(t)
+	secretKey := mustKey(t, s, "", "")
+	if _, err := s.CreateAlias(bg, admin, &CreateAliasRequest{AliasName: "alias/payroll-2027", TargetKeyID: secretKey.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	ci := mustCredential(t, s, &CreateCredentialRequest{Name: "ci", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/ci"}}}]}`})
+	ciCall := s.callAs(t, ci.AccessKeyID)
+
+	if lk, err := s.ListKeys(bg, ciCall, &ListKeysRequest{}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("ListKeys by a credential whose identity policy allows only kms:Decrypt: %d keys, err %v; want AccessDenied", len(lkKeys(lk)), err)
+	}
+	if la, err := s.ListAliases(bg, ciCall, &ListAliasesRequest{}); !errors.Is(err, ErrAccessDenied) {
+		n := 0
+		if la != nil {
+			n = len(la.Aliases)
+		}
+		t.Errorf("ListAliases by the same credential: %d aliases (alias/payroll-2027 among them), err %v; want AccessDenied", n, err)
+	}
+	if _, err := s.GenerateRandom(bg, ciCall, &GenerateRandomRequest{NumberOfBytes: 32}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("GenerateRandom by the same credential: err %v; want AccessDenied", err)
+	}
+}
+
+func lkKeys(r *ListKeysResponse) []KeyListEntry {
+	if r == nil {
+		return nil
+	}
+	return r.Keys
+}
