@@ -3,6 +3,7 @@ package kms
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -89,4 +90,121 @@ func lkKeys(r *ListKeysResponse) []KeyListEntry {
 		return nil
 	}
 	return r.Keys
+}
+
+// TestScopedCredentialCannotNameAliases: an alias name has no key policy,
+// so, as in AWS (kms:CreateAlias, kms:UpdateAlias, kms:DeleteAlias on the
+// alias ARN in an IAM policy), a credential with an identity policy may
+// create, move or delete an alias only if that policy allows it on the
+// alias. A key policy that names the credential's own ARN (rule 4) lets it
+// use that key, not take the account's alias names: without the check, `ci`
+// points a freed alias/payments at a key of its own, or frees it.
+func TestScopedCredentialCannotNameAliases(t *testing.T) {
+	s, _ := newTestService(t)
+	admin := s.adminCall(t)
+	acct := s.Account().AccountID
+	ci := mustCredential(t, s, &CreateCredentialRequest{Name: "ci", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:Decrypt","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"kms:ResourceAliases":"alias/ci"}}}]}`})
+	ciCall := s.callAs(t, ci.AccessKeyID)
+	ciOwns := `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/ci"},"Action":"kms:*","Resource":"*"},
+	  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:*","Resource":"*"}]}`
+	k1, err := s.CreateKey(bg, admin, &CreateKeyRequest{Policy: ciOwns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := s.CreateKey(bg, admin, &CreateKeyRequest{Policy: ciOwns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAlias(bg, admin, &CreateAliasRequest{AliasName: "alias/team", TargetKeyID: k1.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := s.CreateAlias(bg, ciCall, &CreateAliasRequest{AliasName: "alias/payments", TargetKeyID: k1.KeyID}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("CreateAlias alias/payments by ci, whose identity policy allows only kms:Decrypt: err %v; want AccessDenied", err)
+	}
+	if _, err := s.UpdateAlias(bg, ciCall, &UpdateAliasRequest{AliasName: "alias/team", TargetKeyID: k2.KeyID}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("UpdateAlias alias/team by ci: err %v; want AccessDenied", err)
+	}
+	if _, err := s.DeleteAlias(bg, ciCall, &DeleteAliasRequest{AliasName: "alias/team"}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("DeleteAlias alias/team by ci: err %v; want AccessDenied", err)
+	}
+	la, err := s.ListAliases(bg, admin, &ListAliasesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(la.Aliases) != 1 || la.Aliases[0].AliasName != "alias/team" || la.Aliases[0].TargetKeyID != k1.KeyID {
+		t.Errorf("aliases after ci's attempts: %+v; want alias/team naming %s only", la.Aliases, k1.KeyID)
+	}
+}
+
+// TestIdentityPolicyAllowsAccountActions: what an identity policy allows
+// of the actions no key policy governs, it gets; what it does not, it does
+// not; a credential without one, and the root, keep every one.
+func TestIdentityPolicyAllowsAccountActions(t *testing.T) {
+	s, _ := newTestService(t)
+	admin := s.adminCall(t)
+	acct, region := s.Account().AccountID, s.Region()
+	aliasARN := "arn:aws:kms:" + region + ":" + acct + ":alias/"
+	ops := mustCredential(t, s, &CreateCredentialRequest{Name: "ops", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":["kms:CreateKey","kms:ListKeys"],"Resource":"*","Condition":{"StringEquals":{"kms:KeySpec":"SYMMETRIC_DEFAULT"}}},
+	  {"Effect":"Allow","Action":["kms:ListKeys","kms:ListAliases"],"Resource":"*"},
+	  {"Effect":"Allow","Action":["kms:CreateAlias","kms:DeleteAlias"],"Resource":["` + aliasARN + `ops-*","arn:aws:kms:` + region + `:` + acct + `:key/*"]},
+	  {"Effect":"Deny","Action":"kms:ListAliases","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`})
+	opsCall := s.callAs(t, ops.AccessKeyID)
+	plain := mustCredential(t, s, &CreateCredentialRequest{Name: "plain"})
+	plainCall := s.callAs(t, plain.AccessKeyID)
+
+	k, err := s.CreateKey(bg, opsCall, &CreateKeyRequest{})
+	if err != nil {
+		t.Fatalf("CreateKey allowed by the identity policy: %v", err)
+	}
+	if _, err := s.CreateKey(bg, opsCall, &CreateKeyRequest{KeySpec: EccNistP256, KeyUsage: KeyAgreement}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("CreateKey of a key spec the identity policy does not allow (kms:KeySpec): err %v; want AccessDenied", err)
+	}
+	if _, err := s.CreateKey(bg, opsCall, &CreateKeyRequest{Alias: "alias/ops-new"}); err != nil {
+		t.Errorf("CreateKey with an alias the identity policy allows: %v", err)
+	}
+	if _, err := s.CreateKey(bg, opsCall, &CreateKeyRequest{Alias: "alias/payments"}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("CreateKey with an alias the identity policy does not allow kms:CreateAlias on: err %v; want AccessDenied", err)
+	}
+	if _, err := s.CreateAlias(bg, opsCall, &CreateAliasRequest{AliasName: "alias/ops-1", TargetKeyID: k.KeyID}); err != nil {
+		t.Errorf("CreateAlias alias/ops-1 (allowed on the alias and the key): %v", err)
+	}
+	if _, err := s.CreateAlias(bg, opsCall, &CreateAliasRequest{AliasName: "alias/other", TargetKeyID: k.KeyID}); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("CreateAlias alias/other (not allowed on the alias): err %v; want AccessDenied", err)
+	}
+	if _, err := s.DeleteAlias(bg, opsCall, &DeleteAliasRequest{AliasName: "alias/ops-1"}); err != nil {
+		t.Errorf("DeleteAlias alias/ops-1: %v", err)
+	}
+	if _, err := s.ListKeys(bg, opsCall, &ListKeysRequest{}); err != nil {
+		t.Errorf("ListKeys allowed by the identity policy: %v", err)
+	}
+	if _, err := s.ListAliases(bg, opsCall, &ListAliasesRequest{}); !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "explicit deny in an identity-based policy") {
+		t.Errorf("ListAliases denied by the identity policy without TLS: err %v; want AccessDenied (explicit deny)", err)
+	}
+	tls := *opsCall
+	tls.SecureTransport = true
+	if _, err := s.ListAliases(bg, &tls, &ListAliasesRequest{}); err != nil {
+		t.Errorf("ListAliases over TLS: %v", err)
+	}
+
+	for _, c := range []*Call{admin, plainCall} {
+		name := c.Principal.Name
+		k, err := s.CreateKey(bg, c, &CreateKeyRequest{KeySpec: EccNistP256, KeyUsage: KeyAgreement, Alias: "alias/by-" + name})
+		if err != nil {
+			t.Errorf("CreateKey by %s (no identity policy): %v", name, err)
+			continue
+		}
+		if _, err := s.CreateAlias(bg, c, &CreateAliasRequest{AliasName: "alias/by-" + name + "-2", TargetKeyID: k.KeyID}); err != nil {
+			t.Errorf("CreateAlias by %s: %v", name, err)
+		}
+		if _, err := s.ListKeys(bg, c, &ListKeysRequest{}); err != nil {
+			t.Errorf("ListKeys by %s: %v", name, err)
+		}
+		if _, err := s.ListAliases(bg, c, &ListAliasesRequest{}); err != nil {
+			t.Errorf("ListAliases by %s: %v", name, err)
+		}
+	}
 }
