@@ -302,7 +302,8 @@ const (
 // the two safety checks that BypassPolicyLockoutSafetyCheck skips: AWS's
 // lockout check (the caller must still be allowed to change the policy
 // afterwards) and the attestation safety check (an attestation-bound policy
-// must not allow any principal a secret of the key without evidence:
+// must not allow any principal a secret of the key without evidence, or with
+// genuine evidence of a workload image it does not name:
 // policy.CheckAttestationSafety). A bypassed check that would have failed
 // is recorded on the call for the audit line; the attestation gate still
 // holds at run time.
@@ -344,7 +345,7 @@ func (s *Service) checkNewPolicy(c *Call, id, doc string, bypass bool) error {
 func unsafePolicyMessage(findings []policy.Finding) string {
 	f := findings[0]
 	var b strings.Builder
-	b.WriteString("The new key policy lets a caller without evidence obtain a secret of an attestation-bound key: ")
+	b.WriteString("The new key policy lets a caller without evidence, or with evidence of a workload it does not name, obtain a secret of an attestation-bound key: ")
 	if f.Statement != "" {
 		b.WriteString(f.Statement + " ")
 	}
@@ -353,7 +354,7 @@ func unsafePolicyMessage(findings []policy.Finding) string {
 		b.WriteString(" (and " + strconv.Itoa(n) + " more: run attestkms policy lint on it)")
 	}
 	b.WriteString(". Condition every Allow of kms:Decrypt, kms:GenerateDataKey, kms:GenerateDataKeyPair, kms:DeriveSharedSecret " +
-		"and kms:ReEncryptFrom on a measurement, or list only administrative actions; BypassPolicyLockoutSafetyCheck skips this check, " +
+		"and kms:ReEncryptFrom on a measurement of the workload's image, or list only administrative actions; BypassPolicyLockoutSafetyCheck skips this check, " +
 		"but the server still releases no secret of the key without a verified Recipient.")
 	return b.String()
 }
