@@ -80,7 +80,10 @@ type CreateAliasRequest struct {
 // CreateAliasResponse is CreateAlias's answer: the key the alias names.
 type CreateAliasResponse struct{ KeyRef }
 
-// CreateAlias names a key.
+// CreateAlias names a key. As in AWS, the key's policy must allow
+// kms:CreateAlias on the key (authorize) and the caller's identity policy, if
+// it has one, on the alias ARN (authorizeIdentity): no key policy governs an
+// alias name.
 func (s *Service) CreateAlias(ctx context.Context, c *Call, req *CreateAliasRequest) (*CreateAliasResponse, error) {
 	return run(s, ctx, c, "CreateAlias", opChange, req, s.createAlias)
 }
@@ -91,6 +94,9 @@ func (s *Service) createAlias(ctx context.Context, c *Call, req *CreateAliasRequ
 	}
 	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIdentity(c, s.accountFacts(c, "kms:CreateAlias", s.aliasARN(c, aliasName))); err != nil {
 		return nil, err
 	}
 	target, err := s.aliasTarget(ctx, c, req.TargetKeyID, "kms:CreateAlias")
@@ -123,7 +129,9 @@ type UpdateAliasRequest struct {
 // UpdateAliasResponse is UpdateAlias's answer: the key the alias names now.
 type UpdateAliasResponse struct{ KeyRef }
 
-// UpdateAlias points an existing alias at another key of the same kind and usage.
+// UpdateAlias points an existing alias at another key of the same kind and
+// usage: kms:UpdateAlias on both keys (their policies) and, for a caller
+// with an identity policy, on the alias ARN (authorizeIdentity).
 func (s *Service) UpdateAlias(ctx context.Context, c *Call, req *UpdateAliasRequest) (*UpdateAliasResponse, error) {
 	return run(s, ctx, c, "UpdateAlias", opChange, req, s.updateAlias)
 }
@@ -134,6 +142,9 @@ func (s *Service) updateAlias(ctx context.Context, c *Call, req *UpdateAliasRequ
 	}
 	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIdentity(c, s.accountFacts(c, "kms:UpdateAlias", s.aliasARN(c, aliasName))); err != nil {
 		return nil, err
 	}
 	target, err := s.aliasTarget(ctx, c, req.TargetKeyID, "kms:UpdateAlias")
@@ -181,7 +192,9 @@ type DeleteAliasRequest struct {
 // DeleteAliasResponse is DeleteAlias's answer: the key the alias named.
 type DeleteAliasResponse struct{ KeyRef }
 
-// DeleteAlias removes an alias; the key is untouched.
+// DeleteAlias removes an alias; the key is untouched: kms:DeleteAlias on the
+// key (its policy) and, for a caller with an identity policy, on the alias
+// ARN (authorizeIdentity).
 func (s *Service) DeleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequest) (*DeleteAliasResponse, error) {
 	return run(s, ctx, c, "DeleteAlias", opChange, req, s.deleteAlias)
 }
@@ -192,6 +205,9 @@ func (s *Service) deleteAlias(ctx context.Context, c *Call, req *DeleteAliasRequ
 	}
 	aliasName := req.AliasName
 	if err := validateAliasName(aliasName); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIdentity(c, s.accountFacts(c, "kms:DeleteAlias", s.aliasARN(c, aliasName))); err != nil {
 		return nil, err
 	}
 	keyID, err := s.aliasedKey(ctx, c, aliasName, "kms:DeleteAlias")
@@ -231,7 +247,9 @@ type ListAliasesResponse struct {
 	NextMarker string
 }
 
-// ListAliases lists aliases by name, all of them or those of one key.
+// ListAliases lists aliases by name, all of them or those of one key. No key
+// policy applies: the caller's identity policy must allow kms:ListAliases on
+// "*", as an IAM policy must in AWS (authorizeIdentity).
 func (s *Service) ListAliases(ctx context.Context, c *Call, req *ListAliasesRequest) (*ListAliasesResponse, error) {
 	return run(s, ctx, c, "ListAliases", opRead, req, s.listAliases)
 }
@@ -242,6 +260,9 @@ func (s *Service) listAliases(ctx context.Context, c *Call, req *ListAliasesRequ
 	}
 	limit, err := pageLimit(req.Limit, 50, 100)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIdentity(c, s.accountFacts(c, "kms:ListAliases", "*")); err != nil {
 		return nil, err
 	}
 	filter := ""

@@ -185,6 +185,48 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 	return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action", c.Principal.ARN, action, arn, action)
 }
 
+// accountFacts gathers what an identity policy may judge of a request that
+// names no key: the caller, the server's clock, region and connection, on
+// resource (an alias ARN, or "*" for an account-level action).
+func (s *Service) accountFacts(c *Call, action, resource string) *facts {
+	f := &facts{action: action, resource: resource, account: s.account.AccountID,
+		secureTransport: c.SecureTransport, sourceIP: c.SourceIP, now: s.now(), region: s.Region()}
+	if c.Principal != nil {
+		f.principal = c.Principal.ARN
+	}
+	return f
+}
+
+// authorizeIdentity judges a request that no key policy governs: an
+// account-level action (kms:CreateKey, kms:ListKeys, kms:ListAliases, on
+// resource "*") or an alias change on the alias itself (kms:CreateAlias,
+// kms:UpdateAlias, kms:DeleteAlias on the alias ARN, which authorize judges
+// on the key besides). As in AWS, where such a permission comes from an IAM
+// policy only, the caller's identity policy decides: a credential without
+// one is allowed, as every credential of the account always was (the root
+// credential never has one; the admin permission plays no part, as in
+// authorize); one with an identity policy is allowed only what that policy
+// allows; one whose policy no longer parses, nothing.
+func (s *Service) authorizeIdentity(c *Call, f *facts) error {
+	if c.Principal == nil {
+		return errorf(ErrAccessDenied, "an unauthenticated caller is not authorized to perform %s on %s", f.action, f.resource)
+	}
+	ip := c.Principal.identity
+	if ip == nil {
+		return nil
+	}
+	if ip.err != nil {
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because its identity policy cannot be evaluated (it no longer parses: delete the credential and create another)", c.Principal.ARN, f.action, f.resource)
+	}
+	switch ip.p.Evaluate(f.request(ip.p)) {
+	case policy.Allow:
+		return nil
+	case policy.ExplicitDeny:
+		return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s with an explicit deny in an identity-based policy", c.Principal.ARN, f.action, f.resource)
+	}
+	return errorf(ErrAccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no identity-based policy allows the %s action", c.Principal.ARN, f.action, f.resource, f.action)
+}
+
 // verdict is what decide finds of a request: allowed, or which rule
 // refused it.
 type verdict int
@@ -260,7 +302,8 @@ const (
 // the two safety checks that BypassPolicyLockoutSafetyCheck skips: AWS's
 // lockout check (the caller must still be allowed to change the policy
 // afterwards) and the attestation safety check (an attestation-bound policy
-// must not allow any principal a secret of the key without evidence:
+// must not allow any principal a secret of the key without evidence, or with
+// genuine evidence of a workload image it does not name:
 // policy.CheckAttestationSafety). A bypassed check that would have failed
 // is recorded on the call for the audit line; the attestation gate still
 // holds at run time.
@@ -302,7 +345,7 @@ func (s *Service) checkNewPolicy(c *Call, id, doc string, bypass bool) error {
 func unsafePolicyMessage(findings []policy.Finding) string {
 	f := findings[0]
 	var b strings.Builder
-	b.WriteString("The new key policy lets a caller without evidence obtain a secret of an attestation-bound key: ")
+	b.WriteString("The new key policy lets a caller without evidence, or with evidence of a workload it does not name, obtain a secret of an attestation-bound key: ")
 	if f.Statement != "" {
 		b.WriteString(f.Statement + " ")
 	}
@@ -311,7 +354,7 @@ func unsafePolicyMessage(findings []policy.Finding) string {
 		b.WriteString(" (and " + strconv.Itoa(n) + " more: run attestkms policy lint on it)")
 	}
 	b.WriteString(". Condition every Allow of kms:Decrypt, kms:GenerateDataKey, kms:GenerateDataKeyPair, kms:DeriveSharedSecret " +
-		"and kms:ReEncryptFrom on a measurement, or list only administrative actions; BypassPolicyLockoutSafetyCheck skips this check, " +
+		"and kms:ReEncryptFrom on a measurement of the workload's image, or list only administrative actions; BypassPolicyLockoutSafetyCheck skips this check, " +
 		"but the server still releases no secret of the key without a verified Recipient.")
 	return b.String()
 }

@@ -113,6 +113,21 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 			return nil, err
 		}
 	}
+	// No key policy exists yet: only the caller's identity policy can allow
+	// kms:CreateKey, and kms:CreateAlias on the alias the new key is to get
+	// (authorizeIdentity), as in AWS IAM. Without that check a credential
+	// scoped to one key could create a key under a policy of its own and
+	// take an alias name others encrypt under.
+	f := s.accountFacts(c, "kms:CreateKey", "*")
+	f.spec, f.usage, f.origin = spec, usage, OriginAWSKMS
+	if err := s.authorizeIdentity(c, f); err != nil {
+		return nil, err
+	}
+	if req.Alias != "" {
+		if err := s.authorizeIdentity(c, s.accountFacts(c, "kms:CreateAlias", s.aliasARN(c, req.Alias))); err != nil {
+			return nil, err
+		}
+	}
 	id := newUUID()
 	policy := req.Policy
 	if policy == "" {

@@ -35,8 +35,9 @@ func pageLimit(limit, def, max int32) (int, error) {
 	return int(limit), nil
 }
 
-// ListKeys lists the keys in id order. No key policy applies: a listing
-// names keys, it does not use them.
+// ListKeys lists the keys in id order. No key policy applies (a listing
+// names keys, it does not use them): the caller's identity policy must allow
+// kms:ListKeys on "*", as an IAM policy must in AWS (authorizeIdentity).
 func (s *Service) ListKeys(ctx context.Context, c *Call, req *ListKeysRequest) (*ListKeysResponse, error) {
 	return run(s, ctx, c, "ListKeys", opRead, req, s.listKeys)
 }
@@ -47,6 +48,9 @@ func (s *Service) listKeys(ctx context.Context, c *Call, req *ListKeysRequest) (
 	}
 	limit, err := pageLimit(req.Limit, 100, 1000)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeIdentity(c, s.accountFacts(c, "kms:ListKeys", "*")); err != nil {
 		return nil, err
 	}
 	var resp ListKeysResponse

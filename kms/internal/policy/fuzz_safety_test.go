@@ -27,8 +27,9 @@ var (
 		"StringEqualsIgnoreCase", "ForAllValues:StringEquals", "ForAnyValue:StringEquals", "ForAllValues:StringNotEquals",
 		"ForAnyValue:StringNotLike", "Null",
 	}
-	genKeys   = []string{"kms:RecipientAttestation:ImageSha384", "kms:RecipientAttestation:Format", "kms:RecipientAttestation/PCR0", "kms:EncryptionContext:app"}
-	genValues = []string{`"ab"`, `"x"`, `"*"`, `"true"`, `"false"`, `["ab","x"]`}
+	genKeys = []string{"kms:RecipientAttestation:ImageSha384", "kms:RecipientAttestation:Format", "kms:RecipientAttestation/PCR0", "kms:EncryptionContext:app",
+		"kms:RecipientAttestation:PCR8", "kms:RecipientAttestation:SnpHostData", "kms:RecipientAttestation:TpmPCR7", "kms:RecipientAttestation:PCR16"}
+	genValues = []string{`"ab"`, `"x"`, `"*"`, `"true"`, `"false"`, `["ab","x"]`, `"nitro"`, `"tpm2"`, `["nitro","sev-snp"]`, `"ab*"`}
 	genExtra  = []string{`"Bool":{"aws:SecureTransport":"false"}`, `"Bool":{"aws:SecureTransport":"true"}`, `"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`, `"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}`}
 )
 
@@ -76,8 +77,9 @@ func genPolicy(data []byte) string {
 }
 
 // FuzzPolicySafety: whenever the safety check passes an attestation-bound
-// policy, Evaluate itself allows no request without evidence any secret
-// action, for any caller or context the generator's policies can tell apart
+// policy, Evaluate itself allows no request without evidence, nor one with
+// evidence of a workload the policy does not name (foreignContexts), any
+// secret action, for any caller or context the generator's policies can tell apart
 // — for the key it was checked for (the server's check), and for any key
 // and account (lint's).
 func FuzzPolicySafety(f *testing.F) {

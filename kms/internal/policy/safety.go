@@ -89,13 +89,17 @@ var analysisSteps = 1 << 23
 // PutKeyPolicy apply, unless BypassPolicyLockoutSafetyCheck is set, to an
 // attestation-bound policy (AttestationBound): it finds every Allow statement
 // through which some principal could be allowed one of SecretActions without
-// evidence — an Allow with no condition on a measurement, or whose
-// measurement conditions all hold when the request carries none (IfExists,
-// ForAllValues:, the negated operators, Null: true) — unless a Deny surely
-// denies that principal the action when it sends no Recipient (a Deny whose
-// every condition is such a measurement condition: StringNotEquals on
-// ImageSha384, say). It returns nothing for a policy that is not
-// attestation-bound, and findings of SeverityError only.
+// evidence, or with genuine evidence of any workload — an Allow with no
+// condition on a measurement of the workload's image (imageKeys: not Format,
+// TdxTcbStatus, SnpHostData or a register the workload extends itself), or
+// whose image conditions all hold when the request carries none (IfExists,
+// ForAllValues:, the negated operators, Null: true; an …IfExists condition
+// counts beside a Format condition whose evidence always gives its key:
+// bindsImage) — unless a Deny surely denies that principal the action unless
+// it proves one of the images the Deny lists (a Deny whose every condition
+// is a negated condition on an image key that holds when it is absent:
+// StringNotEquals on ImageSha384, say). It returns nothing for a policy that
+// is not attestation-bound, and findings of SeverityError only.
 //
 // account is the key's account and resource its ARN; either may be empty
 // (policy lint), and the check then reasons about every account the policy
@@ -103,7 +107,8 @@ var analysisSteps = 1 << 23
 // when it has none or it is "*".
 //
 // The check is sound, not complete: when it finds nothing, no request without
-// measurements in its context is allowed a secret action by Evaluate (FuzzPolicySafety
+// measurements in its context, nor one whose image measurements the policy
+// does not name, is allowed a secret action by Evaluate (FuzzPolicySafety
 // checks this against Evaluate itself). It assumes that the conditions of an
 // Allow on other keys (encryption context, source IP) can all be met, and that
 // a Deny with such conditions might not apply; so it may refuse a policy that
@@ -125,7 +130,7 @@ func (p *Policy) CheckAttestationSafety(account, resource string) []Finding {
 	var out []Finding
 	for i := range p.statements {
 		s := &p.statements[i]
-		if s.deny || s.requiresAttestation() {
+		if s.deny || s.measuresImage() {
 			continue
 		}
 		for _, a := range SecretActions {
@@ -136,11 +141,13 @@ func (p *Policy) CheckAttestationSafety(account, resource string) []Finding {
 				if !s.principalMatches(&c.caller, &b) || p.surelyDenied(&c.caller, a, resource, &b) {
 					continue
 				}
-				out = append(out, Finding{
-					Severity: SeverityError, Statement: p.statementName(i), Action: a, index: i,
-					Reason: fmt.Sprintf("allows %s%s to %s without a verified Recipient: %s, while %s conditions on attestation",
-						a, s.through(a), c.desc, s.whyUnattested(), p.statementName(bound)),
-				})
+				reason := fmt.Sprintf("allows %s%s to %s without a verified Recipient: %s, while %s conditions on attestation",
+					a, s.through(a), c.desc, s.whyUnattested(), p.statementName(bound))
+				if s.requiresAttestation() {
+					reason = fmt.Sprintf("allows %s%s to %s with genuine evidence of any workload: %s",
+						a, s.through(a), c.desc, s.whyAnyImage())
+				}
+				out = append(out, Finding{Severity: SeverityError, Statement: p.statementName(i), Action: a, index: i, Reason: reason})
 				break
 			}
 		}
@@ -224,6 +231,19 @@ func (s *statement) requiresAttestation() bool {
 	return false
 }
 
+// whyAnyImage says why a statement that requires evidence admits any
+// workload's.
+func (s *statement) whyAnyImage() string {
+	var weak []string
+	for i := range s.conditions {
+		if c := &s.conditions[i]; c.attestation {
+			weak = append(weak, c.operator+" on "+c.key)
+		}
+	}
+	return "its measurement conditions (" + strings.Join(weak, ", ") + ") name no measurement of the workload's image " +
+		"that its evidence must carry: condition also on " + imageKeyNames
+}
+
 // whyUnattested says why the statement applies to a caller with no Recipient.
 func (s *statement) whyUnattested() string {
 	var weak []string
@@ -305,9 +325,10 @@ func (s *statement) resourceSurelyMatches(resource string, b *budget) bool {
 }
 
 // surelyDenied reports whether some Deny statement applies to caller c's
-// request for action on resource whenever it carries no measurement,
-// whatever else it carries: every condition of the Deny is a measurement
-// condition that holds when the measurement is absent.
+// request for action on resource whenever it carries no measurement, or
+// none of the image measurements the Deny lists, whatever else it carries:
+// every condition of the Deny is a negated condition on an image key that
+// holds when the key is absent (deniesOtherImages).
 func (p *Policy) surelyDenied(c *caller, action, resource string, b *budget) bool {
 	for i := range p.statements {
 		s := &p.statements[i]
@@ -316,7 +337,7 @@ func (p *Policy) surelyDenied(c *caller, action, resource string, b *budget) boo
 		}
 		sure := true
 		for j := range s.conditions {
-			if c := &s.conditions[j]; !c.attestation || !c.holdsWhenAbsent() {
+			if c := &s.conditions[j]; !c.deniesOtherImages() {
 				sure = false
 				break
 			}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,10 +74,37 @@ func TestAttestationSafety(t *testing.T) {
 		{"StringNotLike", doc(allowStmt(account, `"kms:GenerateDataKey"`, onAtt("StringNotLike", `"ab*"`))), "statement 0: kms:GenerateDataKey", "="},
 		{"StringNotEqualsIgnoreCase", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringNotEqualsIgnoreCase", `"AB"`))), "statement 0: kms:Decrypt", "="},
 		{"Null true", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("Null", `"true"`))), "statement 0: kms:Decrypt", "="},
-		{"Null false requires", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("Null", `"false"`))), "", "="},
-		{"StringLike * requires some evidence", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringLike", `"*"`))), "", "="},
+		// Conditions that require evidence but admit any workload's: an
+		// attacker's own enclave, on genuine hardware, gets the secret.
+		{"Null false admits any image", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("Null", `"false"`))), "statement 0: kms:Decrypt", "="},
+		{"StringLike * admits any image", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringLike", `"*"`))), "statement 0: kms:Decrypt", "="},
+		{"StringLike a prefix admits images found by trying", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringLike", `"ab*"`))), "statement 0: kms:Decrypt", "="},
+		{"StringLike without a wildcard pins", doc(allowStmt(account, `"kms:Decrypt"`, onAtt("StringLike", `"ab"`))), "", "="},
+		{"Format alone names a vendor", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"}}`)), "statement 0: kms:Decrypt", "="},
+		{"TdxTcbStatus is a patch level", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TdxTcbStatus":"UpToDate"}}`)), "statement 0: kms:Decrypt", "="},
+		{"SnpHostData is the host's", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:SnpHostData":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"TdxMrConfigId is the host's", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TdxMrConfigId":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR4 is the parent instance", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR4":"ab","kms:RecipientAttestation:PCR3":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR16 is extended by the enclave", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR16":"ab","kms:RecipientAttestation/PCR31":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR1 is nitro-cli's kernel", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR1":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"RTMRs are extended by the TD", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TdxRtmr3":"ab","kms:RecipientAttestation:TdxRtmr0":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"TPM PCR0 is the firmware, PCR23 resettable", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR0":"ab","kms:RecipientAttestation:TpmPCR23":"ab","kms:RecipientAttestation:NitroTPMPCR12":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR16 beside the image binds", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR16":"ab","kms:RecipientAttestation:PCR0":"ab"}}`)), "", "="},
+		{"each format's image key binds", doc(
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR8":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation/PCR8":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"ab","kms:RecipientAttestation:SnpHostData":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TdxMrTd":"ab","kms:RecipientAttestation:TdxTcbStatus":"UpToDate"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR7":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR4":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR4":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR7":"ab"}}`)), "", "="},
+		{"IfExists beside the format that always gives the key", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"}}`)), "", "="},
+		{"IfExists beside another format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:SnpMeasurement":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"IfExists beside two formats", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":["nitro","sev-snp"]},"StringEqualsIfExists":{"kms:RecipientAttestation:ImageSha384":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"IfExists beside tpm2, whose quote selects its PCRs", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"tpm2"},"StringEqualsIfExists":{"kms:RecipientAttestation:TpmPCR7":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"one weak, one strong", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"},"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}`)), "", "="},
-		{"Format alone requires", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"}}`)), "", "="},
 		{"other condition is no substitute", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:EncryptionContext:app":"x"}}`), enclaveOK), "statement 0: kms:Decrypt", "="},
 		{"Huawei's key binds too", doc(allowStmt(account, `"kms:*"`, ""), allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIgnoreCase":{"kms:RecipientAttestation/PCR0":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 
@@ -95,7 +123,9 @@ func TestAttestationSafety(t *testing.T) {
 		{"deny all but the image", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, secretList, onAtt("StringNotEquals", `"ab"`))), "", "="},
 		{"deny covers two of five", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `["kms:Decrypt","kms:GenerateDataKey"]`, onAtt("StringNotEquals", `"ab"`))), "statement 0: kms:DeriveSharedSecret", "="},
 		{"deny with kms:*", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("StringNotEquals", `"ab"`))), "", "="},
-		{"deny if no evidence (Null)", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("Null", `"true"`))), "", "="},
+		{"deny if no evidence (Null) admits any image", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("Null", `"true"`))), "statement 0: kms:Decrypt", "="},
+		{"deny all but the format admits any image", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:Format":"nitro"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny all but the image or the signer", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab","kms:RecipientAttestation:PCR8":"ab"}}`)), "", "="},
 		{"deny the bad image only", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, onAtt("StringEquals", `"bad"`))), "statement 0: kms:Decrypt", "="},
 		{"deny mixed with a transport condition", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab"},"Bool":{"aws:SecureTransport":"false"}}`)), "statement 0: kms:Decrypt", "="},
 		{"deny one user, allow the account", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`{"AWS":"arn:aws:iam::111122223333:user/ci"}`, `"kms:*"`, onAtt("StringNotEquals", `"ab"`))), "statement 0: kms:Decrypt", "="},
@@ -156,8 +186,46 @@ func unattestedContexts() []map[string][]string {
 	}
 }
 
-// unattestedLeak asks Evaluate itself whether some caller without evidence
-// is allowed a secret action on resource, and names the first such request.
+// foreignContexts are requests with genuine evidence of a workload no
+// policy of the tests names: every image key (imageKeys) of its format is
+// "f0", while the fields the attacker's enclave or host chooses (Format, the
+// host's data, the registers its own software extends, the platform's) take
+// each value the tests' policies use.
+func foreignContexts() []map[string][]string {
+	var out []map[string][]string
+	for _, v := range []string{"ab", "x"} {
+		nitro := map[string][]string{"kms:RecipientAttestation:Format": {"nitro"}}
+		qingtian := map[string][]string{"kms:RecipientAttestation:Format": {"qingtian"}}
+		nitroTPM := map[string][]string{"kms:RecipientAttestation:Format": {"nitrotpm"}}
+		for i := 0; i < 32; i++ {
+			n := strconv.Itoa(i)
+			nitro["kms:RecipientAttestation:PCR"+n] = []string{v}
+			qingtian["kms:RecipientAttestation/PCR"+n] = []string{v}
+			if i < 24 {
+				nitroTPM["kms:RecipientAttestation:NitroTPMPCR"+n] = []string{v}
+			}
+		}
+		nitro["kms:RecipientAttestation:ImageSha384"] = []string{v}
+		tpm := map[string][]string{"kms:RecipientAttestation:Format": {"tpm2"}, "kms:RecipientAttestation:TpmPCR0": {v}, "kms:RecipientAttestation:TpmPCR23": {v}}
+		snp := map[string][]string{"kms:RecipientAttestation:Format": {"sev-snp"}, "kms:RecipientAttestation:SnpMeasurement": {v}, "kms:RecipientAttestation:SnpHostData": {v}}
+		tdx := map[string][]string{"kms:RecipientAttestation:Format": {"tdx"}, "kms:RecipientAttestation:TdxMrTd": {v}, "kms:RecipientAttestation:TdxMrConfigId": {v},
+			"kms:RecipientAttestation:TdxTcbStatus": {"UpToDate"}, "kms:RecipientAttestation:TdxRtmr0": {v}, "kms:RecipientAttestation:TdxRtmr3": {v}}
+		for _, m := range []map[string][]string{nitro, qingtian, nitroTPM, tpm, snp, tdx} {
+			for k := range m {
+				if _, ok := imageKeys[k]; ok {
+					m[k] = []string{"f0"}
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// unattestedLeak asks Evaluate itself whether some caller without evidence,
+// or with evidence of a workload the policy does not name
+// (foreignContexts), is allowed a secret action on resource, and names the
+// first such request.
 func unattestedLeak(p *Policy, account, resource string) string {
 	callers := []string{
 		"arn:aws:iam::" + account + ":root", "arn:aws:iam::" + account + ":user/alice",
@@ -168,6 +236,11 @@ func unattestedLeak(p *Policy, account, resource string) string {
 			for _, ctx := range unattestedContexts() {
 				if p.Evaluate(&Request{Principal: c, Account: account, Action: a, Resource: resource, Context: ctx}) == Allow {
 					return a + " to " + c
+				}
+			}
+			for _, ctx := range foreignContexts() {
+				if p.Evaluate(&Request{Principal: c, Account: account, Action: a, Resource: resource, Context: ctx}) == Allow {
+					return a + " to " + c + " with " + ctx["kms:RecipientAttestation:Format"][0] + " evidence of another workload"
 				}
 			}
 		}

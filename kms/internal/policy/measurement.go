@@ -1,0 +1,129 @@
+package policy
+
+import "strings"
+
+// What a measurement condition must name for the safety check to count it.
+//
+// Genuine evidence proves that a vendor's platform runs something; only some
+// of its fields say what. A condition on the others admits an enclave of any
+// image, an attacker's own among them, as long as it runs on genuine
+// hardware of that vendor:
+//
+//   - Format names a vendor, not a workload;
+//   - TdxTcbStatus is the platform's patch level;
+//   - SnpHostData, TdxMrConfigId and Nitro's and Qingtian's PCR3 and PCR4
+//     (the parent instance's role and id) are chosen by whoever launches
+//     the workload, not measured from it;
+//   - registers the workload's own software extends (Nitro's and Qingtian's
+//     PCR16–PCR31, TDX's RTMRs, TPM PCR8–PCR23) start from a known value, so
+//     any workload can replay another's extensions into them: they mean
+//     something only beside a measurement of the code that extended them;
+//   - the remaining registers measure the platform or nothing: Nitro's PCR1
+//     (the kernel, the same for every image nitro-cli builds with its own
+//     blobs), PCR5–PCR7 and PCR9–PCR15 (unused, zero in every enclave), TPM
+//     PCR0–PCR3, PCR5 and PCR6 (the firmware and its configuration).
+//
+// The keys below measure the workload itself, or the key that signed it,
+// and the platform sets them before the workload runs. A measurement key's
+// format is the evidence format that gives it (attest.Claims.Measurements).
+var imageKeys = map[string]string{
+	"kms:RecipientAttestation:ImageSha384":    "nitro",    // = PCR0
+	"kms:RecipientAttestation:PCR0":           "nitro",    // the enclave image file
+	"kms:RecipientAttestation:PCR2":           "nitro",    // the application
+	"kms:RecipientAttestation:PCR8":           "nitro",    // the image's signing certificate
+	"kms:RecipientAttestation/PCR0":           "qingtian", // as Nitro's
+	"kms:RecipientAttestation/PCR2":           "qingtian",
+	"kms:RecipientAttestation/PCR8":           "qingtian",
+	"kms:RecipientAttestation:SnpMeasurement": "sev-snp", // the guest's launch measurement
+	"kms:RecipientAttestation:TdxMrTd":        "tdx",     // the TD's initial contents
+	"kms:RecipientAttestation:TpmPCR4":        "tpm2",    // the boot manager (boot loader or unified kernel image) the firmware ran
+	"kms:RecipientAttestation:TpmPCR7":        "tpm2",    // Secure Boot's policy: which signers may boot
+	"kms:RecipientAttestation:NitroTPMPCR4":   "nitrotpm",
+	"kms:RecipientAttestation:NitroTPMPCR7":   "nitrotpm",
+}
+
+// carriesAlways are the formats whose genuine evidence gives every one of
+// its image keys: the Nitro and Qingtian devices report all their PCRs, an
+// SEV-SNP report and a TDX quote always hold MEASUREMENT and MRTD, and a
+// NitroTPM document all 24 registers. Not a TPM quote: its PCR selection is
+// the quoter's choice.
+var carriesAlways = map[string]bool{"nitro": true, "qingtian": true, "sev-snp": true, "tdx": true, "nitrotpm": true}
+
+// imageKeyNames lists the image keys for messages.
+const imageKeyNames = "kms:RecipientAttestation:ImageSha384, :PCR0, :PCR2 or :PCR8 (Nitro), kms:RecipientAttestation/PCR0, /PCR2 or /PCR8 (Qingtian), " +
+	":SnpMeasurement (SEV-SNP), :TdxMrTd (TDX), :TpmPCR4 or :TpmPCR7 (TPM 2.0), :NitroTPMPCR4 or :NitroTPMPCR7 (NitroTPM)"
+
+// pins reports whether the condition, when the request carries its key,
+// holds only for the values it lists: a String operator, not negated, and
+// for StringLike no wildcard (a hash's prefix is found by trying images).
+func (c *condition) pins() bool {
+	if c.negated {
+		return false
+	}
+	switch c.op {
+	case opEquals:
+		return true
+	case opLike:
+		for _, v := range c.values {
+			if strings.ContainsAny(v, "*?") {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// requiresFormat reports whether the statement applies only to evidence of
+// format f: some condition on kms:RecipientAttestation:Format that does not
+// hold without evidence and whose every value is f.
+func (s *statement) requiresFormat(f string) bool {
+	for i := range s.conditions {
+		c := &s.conditions[i]
+		if c.key != "kms:RecipientAttestation:Format" || c.op != opEquals || c.negated || c.holdsWhenAbsent() || len(c.values) == 0 {
+			continue
+		}
+		all := true
+		for _, v := range c.values {
+			all = all && strings.EqualFold(v, f)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// bindsImage reports whether condition c of s admits only evidence that
+// measures a workload image the policy names: it is on an image key, holds
+// only for the values it lists, and either fails when the key is absent,
+// or is an …IfExists condition in a statement that requires a format whose
+// evidence always gives the key.
+func (s *statement) bindsImage(c *condition) bool {
+	f, ok := imageKeys[c.key]
+	if !ok || !c.pins() {
+		return false
+	}
+	return !c.holdsWhenAbsent() || c.ifExists && carriesAlways[f] && s.requiresFormat(f)
+}
+
+// measuresImage reports whether some condition of the statement binds it to
+// a workload image (bindsImage): then it applies neither to a caller without
+// evidence nor to an enclave of an image the policy does not name.
+func (s *statement) measuresImage() bool {
+	for i := range s.conditions {
+		if s.bindsImage(&s.conditions[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// deniesOtherImages reports whether a condition of a Deny holds for every
+// request that does not carry one of the image measurements it lists,
+// including one without evidence: a negated String condition on an image key
+// that holds when the key is absent.
+func (c *condition) deniesOtherImages() bool {
+	_, ok := imageKeys[c.key]
+	return ok && (c.op == opEquals || c.op == opLike) && c.negated && c.holdsWhenAbsent()
+}
