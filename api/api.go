@@ -82,6 +82,10 @@ func New(opts Options) *echo.Echo {
 	// remembers each as long as the most lenient dialect would accept it
 	// again: each dialect declares its own skew.
 	rc := replay.New(max(aws.MaxSkew, huawei.MaxSkew, tencent.MaxSkew, admin.MaxSkew), 0)
+	rc.OnOverflow(func(o replay.Overflow) {
+		opts.Logger.Warn("the replay cache is full: it forgot signatures before their time, so a captured request among them could be sent again until the time given (lower --rate-limit, or spread the load over nodes)",
+			"forgotten", o.Entries, "first_used_since", o.Since.UTC().Format(time.RFC3339), "replayable_until", o.Until.UTC().Format(time.RFC3339))
+	})
 	p := pipeline.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger, Observer: opts.Observer}
 	// One set of budgets for every dialect, like the replay cache.
 	if opts.RateLimit > 0 {

@@ -23,7 +23,11 @@
 // unauthenticated client cannot fill the cache. Memory is bounded: when the
 // current generation reaches MaxEntries it is retired early, which shortens
 // the memory of the oldest signatures under a flood of authenticated requests
-// (Overflowed counts it) rather than refusing service.
+// rather than refusing service: a signature dropped so could be replayed
+// while its time is still within the skew. That is never silent: Overflowed
+// counts it, and the OnOverflow function, if set, is told (the server logs a
+// warning). One access key at the default rate limit (2,000 a second) fills
+// a generation in about 9 minutes, under the 30 a generation lasts.
 package replay
 
 import (
@@ -42,7 +46,22 @@ type Cache struct {
 	started    time.Time
 	cur, prev  map[[16]byte]int64 // signature → first use, Unix nanoseconds
 	overflowed uint64
+	onOverflow func(Overflow)
 }
+
+// Overflow describes a generation retired early: Entries signatures, the
+// oldest first used at Since, are forgotten Retired before they would have
+// been, so a capture of one of them could be replayed until Until.
+type Overflow struct {
+	Entries int
+	Since   time.Time
+	Retired time.Time
+	Until   time.Time
+}
+
+// OnOverflow sets f to be told, outside the cache's lock, of each
+// generation retired early. Call it before the cache is used.
+func (c *Cache) OnOverflow(f func(Overflow)) { c.onOverflow = f }
 
 // New returns a cache for signatures accepted within ±skew of their
 // timestamp. maxEntries <= 0 means DefaultMaxEntries.
@@ -82,7 +101,13 @@ func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bo
 		k[i] ^= namespace[i]
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	var lost *Overflow
+	defer func() {
+		c.mu.Unlock()
+		if lost != nil && c.onOverflow != nil {
+			c.onOverflow(*lost)
+		}
+	}()
 	if c.started.IsZero() {
 		c.started = now
 	}
@@ -96,6 +121,15 @@ func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bo
 		return time.Unix(0, first), true
 	}
 	if len(c.cur) >= c.max {
+		if len(c.prev) > 0 {
+			oldest := now.UnixNano()
+			for _, f := range c.prev {
+				oldest = min(oldest, f)
+			}
+			// A signature first used at f was signed at most skew
+			// (retire/2) later, and is accepted until skew after that.
+			lost = &Overflow{Entries: len(c.prev), Since: time.Unix(0, oldest), Retired: now, Until: now.Add(c.retire)}
+		}
 		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]int64), now
 		c.overflowed++
 	}

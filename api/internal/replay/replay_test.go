@@ -120,3 +120,33 @@ func TestReplayedFutureSignature(t *testing.T) {
 		}
 	}
 }
+
+// TestOverflowIsReported: a generation retired early forgets signatures
+// that could still be replayed; that is never silent. OnOverflow is told
+// how many, since when, and until when one of them could be sent again,
+// once per generation forgotten (the first early retirement forgets
+// nothing: the previous generation is empty).
+func TestOverflowIsReported(t *testing.T) {
+	const skew = 15 * time.Minute
+	c := New(skew, 4)
+	var got []Overflow
+	c.OnOverflow(func(o Overflow) { got = append(got, o) })
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	sig := func(i int) []byte { return []byte{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} }
+	for i := range 9 {
+		if c.Seen("aws", sig(i), t0.Add(time.Duration(i)*time.Second)) {
+			t.Fatalf("signature %d seen before it was used", i)
+		}
+	}
+	if c.Overflowed() != 2 || len(got) != 1 {
+		t.Fatalf("overflowed %d, reported %d; want 2 and 1", c.Overflowed(), len(got))
+	}
+	o := got[0]
+	if o.Entries != 4 || !o.Since.Equal(t0) || !o.Retired.Equal(t0.Add(8*time.Second)) || !o.Until.Equal(t0.Add(8*time.Second+2*skew)) {
+		t.Fatalf("reported %+v", o)
+	}
+	// What it says is true: the first signatures are forgotten.
+	if c.Seen("aws", sig(0), t0.Add(9*time.Second)) {
+		t.Fatal("a forgotten signature was still remembered")
+	}
+}
