@@ -33,12 +33,16 @@ type obsFlags struct {
 	rateLimit        float64 // per access key
 	authFailureLimit float64 // failed authentications per source address
 	coldChainLimit   float64 // certificate chains not verified before, for the whole node
+	// Connections open at once on the API port; 0 is none (connlimit.go).
+	maxConns, maxConnsPerSource int
 }
 
 const (
 	defaultRateLimit        = 2000
 	defaultAuthFailureLimit = 20
 	defaultColdChainLimit   = 50
+	defaultMaxConns         = 10000
+	defaultMaxConnsPerSrc   = 512
 )
 
 func (f *obsFlags) register(fs *flag.FlagSet) {
@@ -48,6 +52,8 @@ func (f *obsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "the least `level` logged: debug (a line per request), info, warn or error")
 	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "the `rate`, in requests a second, each access key may make, with bursts of twice that; 0 for no limit. Per node: each server keeps its own count")
 	fs.Float64Var(&f.authFailureLimit, "auth-failure-limit", defaultAuthFailureLimit, "the `rate`, in requests a second, at which each source address (an IPv6 /64) may fail authentication, with bursts of twice that, before its requests that name no known access key are refused unchecked; 0 for no limit. Per node")
+	fs.IntVar(&f.maxConns, "max-connections", defaultMaxConns, "the `number` of connections the API port keeps open at once; past it new ones are closed at once; 0 for no limit. Per node")
+	fs.IntVar(&f.maxConnsPerSource, "max-connections-per-source", defaultMaxConnsPerSrc, "the `number` of connections one source address (an IPv6 /64) may keep open at once on the API port; 0 for no limit. Per node")
 	fs.Float64Var(&f.coldChainLimit, "cold-chain-limit", defaultColdChainLimit, "the `rate`, in chains a second, at which the server verifies attestation certificate chains it has not verified before, with bursts of twice that (a chain verified before is never limited); 0 for no limit. Per node")
 }
 
@@ -71,6 +77,9 @@ func (f *obsFlags) check() error {
 		if l.v < 0 {
 			return usageError("%s must be 0 (no limit) or more", l.name)
 		}
+	}
+	if f.maxConns < 0 || f.maxConnsPerSource < 0 {
+		return usageError("--max-connections and --max-connections-per-source must be 0 (no limit) or more")
 	}
 	return nil
 }

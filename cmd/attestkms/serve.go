@@ -315,6 +315,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if err != nil {
 		return err
 	}
+	ln = limitConns(ln, cfg.obs.maxConnsPerSource, cfg.obs.maxConns, logger)
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"
