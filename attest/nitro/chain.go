@@ -152,7 +152,7 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 	}
 	path := chains[0]
 	for _, ca := range path[1 : len(path)-1] {
-		v.learn(ca, c.leaf)
+		v.known.Learn(ca, c.leaf)
 	}
 	root := path[len(path)-1]
 	c.windows = append(windows, validity.Of(fmt.Sprintf("root %.64q", root.Subject.CommonName), root))

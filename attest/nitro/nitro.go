@@ -66,7 +66,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
-	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/firstlink"
 )
 
 // Options configure a Verifier. The zero value verifies AWS Nitro documents
@@ -130,9 +130,9 @@ type Verifier struct {
 	allowDebug bool
 	cache      *chainCache
 	coldChain  func() bool
-	// known are the intermediates known to be genuine (firstLink.go),
+	// known are the intermediates known to be genuine (package firstlink),
 	// bounded like the cache.
-	known *fifo.Cache[knownCA, struct{}]
+	known *firstlink.Known
 
 	// chainVerifications counts full chain verifications, so that tests can
 	// tell a cache hit from a miss without timing.
@@ -196,7 +196,7 @@ func New(opts Options) (*Verifier, error) {
 	if opts.CacheSize == 0 {
 		opts.CacheSize = defaultCacheSize
 	}
-	return &Verifier{profile: p, roots: pool, rootNames: names, rootCerts: certs, known: fifo.New[knownCA, struct{}](opts.CacheSize), maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize), coldChain: opts.ColdChain}, nil
+	return &Verifier{profile: p, roots: pool, rootNames: names, rootCerts: certs, known: firstlink.New("attestkms nitro known intermediate v1", opts.CacheSize), maxAge: opts.MaxAge, allowDebug: opts.AllowDebug, cache: newChainCache(opts.CacheSize), coldChain: opts.ColdChain}, nil
 }
 
 // rootIssued reports whether one of the document's certificates (its

@@ -200,7 +200,7 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 	}
 	if path := chains[0]; len(path) > 2 {
 		for _, ca := range path[1 : len(path)-1] {
-			v.learn(ca, leaf)
+			v.known.Learn(ca, leaf)
 		}
 	}
 	return chains, intermediates, nil

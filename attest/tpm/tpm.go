@@ -96,6 +96,7 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/firstlink"
 	"github.com/google/go-tpm/tpm2"
 )
 
@@ -137,7 +138,7 @@ type Verifier struct {
 	coldChain func() bool
 	// known are the AK CA intermediates known to be genuine
 	// (firstlink.go), bounded like the cache.
-	known *fifo.Cache[knownCA, struct{}]
+	known *firstlink.Known
 }
 
 var _ attest.Verifier = (*Verifier)(nil)
@@ -154,7 +155,7 @@ func New(o Options) (*Verifier, error) {
 	if size <= 0 {
 		size = 4096
 	}
-	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size), known: fifo.New[knownCA, struct{}](size), coldChain: o.ColdChain}, nil
+	return &Verifier{roots: o.Roots, allowSHA1: o.AllowSHA1, cache: fifo.New[chainKey, *verifiedChain](size), known: firstlink.New("attestkms tpm known intermediate v1", size), coldChain: o.ColdChain}, nil
 }
 
 // CachedChains is how many verified AK certificate chains the Verifier

@@ -10,8 +10,10 @@ import (
 )
 
 // acceptAll serves ln by keeping every accepted connection open until the
-// test ends; it sends each a byte, so that a client knows it was kept.
-func acceptAll(t *testing.T, ln net.Listener) {
+// test ends (or the test closes it: each is sent on the channel); it sends
+// each a byte, so that a client knows it was kept.
+func acceptAll(t *testing.T, ln net.Listener) <-chan net.Conn {
+	served := make(chan net.Conn, 64)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -20,8 +22,10 @@ func acceptAll(t *testing.T, ln net.Listener) {
 			}
 			c.Write([]byte{1})
 			t.Cleanup(func() { c.Close() })
+			served <- c
 		}
 	}()
+	return served
 }
 
 // kept reports whether the server kept the connection: it got the server's
@@ -53,18 +57,7 @@ func TestConnLimitPerSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	ln := limitConns(raw, 2, 0, slog.New(slog.DiscardHandler))
-	served := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte{1})
-			served <- c
-		}
-	}()
+	served := acceptAll(t, limitConns(raw, 2, 0, slog.New(slog.DiscardHandler)))
 	a, b := dial(t, raw.Addr().String()), dial(t, raw.Addr().String())
 	if !kept(t, a) || !kept(t, b) {
 		t.Fatal("connections within the bound were not kept")
