@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -14,6 +15,16 @@ import (
 // each a byte, so that a client knows it was kept.
 func acceptAll(t *testing.T, ln net.Listener) <-chan net.Conn {
 	served := make(chan net.Conn, 64)
+	var mu sync.Mutex
+	var open []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range open {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -21,7 +32,9 @@ func acceptAll(t *testing.T, ln net.Listener) <-chan net.Conn {
 				return
 			}
 			c.Write([]byte{1})
-			t.Cleanup(func() { c.Close() })
+			mu.Lock()
+			open = append(open, c)
+			mu.Unlock()
 			served <- c
 		}
 	}()
