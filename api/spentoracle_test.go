@@ -35,16 +35,16 @@ import (
 // answer never does (an unknown access key and a bad signature get the same
 // answer), and which a source with budget left cannot learn (both are read).
 func TestSpentSourceAnswerDoesNotNameKnownKeys(t *testing.T) {
-	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 20})
+	srv := testserver.Start(t, testserver.Options{AuthFailureLimit: 0.2})
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// spend spends 127.0.0.1's budget (burst 40, then 20 a second):
-	// before each probe, as it refills while a probe waits.
+	// spend spends 127.0.0.1's budget (a burst of 1, then a token every
+	// 5 s): before each probe, so that a slow machine does not refill it.
 	spend := func() {
 		t.Helper()
-		for range 50 {
+		for range 3 {
 			resp, err := http.Post(srv.URL+"/", "application/x-amz-json-1.1", strings.NewReader(`{}`))
 			if err != nil {
 				t.Fatal(err)
