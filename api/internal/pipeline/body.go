@@ -45,10 +45,21 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 	if size < 0 {
 		return io.ReadAll(r)
 	}
-	b := make([]byte, 0, min(size+1, firstRead)) // +1: room to read the EOF without growing
+	b := make([]byte, 0, min(size+1, firstRead+1)) // +1: room to read the EOF without growing
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			// Twice the bytes that arrived, up to the declared size (and
+			// past it only as a body longer than it declared needs: the
+			// caller's MaxBytesReader bounds that): a body sent whole is
+			// copied a few times, not a dozen (append grows large slices
+			// by a quarter).
+			want := 2 * cap(b)
+			if cap(b) < int(size)+1 {
+				want = min(want, int(size)+1)
+			}
+			grown := make([]byte, len(b), want)
+			copy(grown, b)
+			b = grown
 		}
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]

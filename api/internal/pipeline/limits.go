@@ -26,8 +26,10 @@ type Limits struct {
 	// which one host usually holds whole): each failure takes a token. From
 	// an address with none left, a request that names no access key the
 	// server knows (no Authorization header, one that does not parse, an
-	// unknown key) is refused (ErrThrottled) before its body is read or its
-	// signature checked, and is not audited. One that names a known key is
+	// unknown key) is refused (ErrThrottled) with its signature unchecked
+	// (its body read and dropped, never hashed, as a known key's is read: so
+	// that net/http's behaviour around the answer does not say whether the
+	// key exists), and is not audited. One that names a known key is
 	// checked as ever, and served if its signature verifies: an address may
 	// be many clients' (a NAT gateway, a /64), and one of them must not lock
 	// the others out. If it fails, it is charged and counted for the

@@ -71,8 +71,11 @@
 // for failures is spent (Limits; per node, and per address or IPv6 /64), its
 // requests that name no access key the server knows (no Authorization
 // header, one that does not parse, an unknown key) cost the header's parse,
-// two map lookups (the budget's, the credentials') and an answer, and are
-// not even counted, until the budget refills. A request that names a known key is still checked: an
+// two map lookups (the budget's, the credentials'), reading the body (at most
+// MaxBody, dropped unhashed: a known key's is read too, and net/http's 100
+// Continue or a connection closed for a body left unread would otherwise say
+// which keys exist) and an answer, and are not even counted, until the
+// budget refills. A request that names a known key is still checked: an
 // address is not a client (everything behind one NAT, such as a cloud NAT
 // gateway in front of a subnet of enclaves, shares its budget, as does all
 // of one /64), and a neighbour that spends it must not lock out, with no
@@ -247,7 +250,14 @@ func (h *Handler) Handle(c echo.Context) error {
 	rq.spent = h.sourceSpent(rq.source, now)
 	if rq.spent && !h.namesKnownKey(c.Request()) {
 		// Before anything costs: not counted for the audit either, or a
-		// flood would cost the summary table instead.
+		// flood would cost the summary table instead. The body is read
+		// (and dropped, never hashed) as a known key's is, so that
+		// net/http behaves alike around the answer (a 100 Continue, a
+		// connection kept or closed): else that would say, where the
+		// answer does not, whether the access key exists.
+		if b, rerr := readBody(w, c.Request()); rerr == nil {
+			clear(b)
+		}
 		err = &throttled{LimitSource}
 	} else {
 		res, err = h.audited(rq, func() (*Result, error) { return h.serve(c, rq) })
@@ -262,10 +272,12 @@ func (h *Handler) Handle(c echo.Context) error {
 		wire, msg := h.d.Errors.Wire(err)
 		code = wire.Code
 		switch {
-		case kms.Kind(err) == kms.ErrCanceled:
+		case kms.Kind(err) == kms.ErrCanceled && c.Request().Context().Err() != nil:
 			// The client hung up (or the server is stopping): not the
 			// server's fault, and an ERROR line per request would let
-			// any credential bury the real ones (review finding).
+			// any credential bury the real ones (review finding). A
+			// cancellation whose request is still live (a store's own
+			// deadline, which kms also calls canceled) is an error.
 			h.log.Debug("request canceled", "request_id", reqID, "err", err)
 		case serverFault(err):
 			h.log.Error("internal error", "request_id", reqID, "err", err)
