@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -149,5 +150,52 @@ func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 	}
 	if n := bytes.Count(b, []byte(`"source_ip":"`+spent+`"`)); n != 1 || !bytes.Contains(b, []byte(`"source_ip":"`+spent+`","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":2,`)) {
 		t.Fatalf("%d lines for the spent source; want one summary counting 2:\n%s", n, b)
+	}
+}
+
+// TestCancellationLoggedByWhoseItIs: an operation that ends canceled while
+// its request's context is done (the client hung up) is logged at debug;
+// one whose request is still live (a store's own deadline, which kms also
+// calls canceled: PostgreSQL's connect_timeout) is an internal error, at
+// ERROR — an unreachable database must not be hidden at debug.
+func TestCancellationLoggedByWhoseItIs(t *testing.T) {
+	svc, cred, _ := newService(t)
+	var logs strings.Builder
+	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Replay: replay.New(time.Minute, 0)}, Dialect{
+		Name:          "d",
+		Authenticator: &testAuth{},
+		Errors:        Table{kms.ErrInternal: {Code: "Internal", Status: 500}, kms.ErrCanceled: {Code: "Canceled", Status: 500}},
+		Operation:     func(echo.Context) string { return "Op" },
+		Route: func(echo.Context, string) (string, Operation, error) {
+			return "", func(context.Context, *kms.Call, []byte) (*Result, error) {
+				return nil, &kms.Error{Kind: kms.ErrCanceled, Msg: "canceled"}
+			}, nil
+		},
+		ContentType: "application/json",
+		WriteError: func(w http.ResponseWriter, _ string, wire WireError, _ string) error {
+			w.WriteHeader(wire.Status)
+			return nil
+		},
+	})
+	e := echo.New()
+	send := func(ctx context.Context, nonce string) {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(`{}`)).WithContext(ctx)
+		r.Header.Set("Authorization", "Test "+cred.AccessKeyID)
+		r.Header.Set("X-Secret", cred.SecretAccessKey)
+		r.Header.Set("X-Nonce", nonce)
+		if err := h.Handle(e.NewContext(r, httptest.NewRecorder())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(context.Background(), "live")
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("a cancellation of a live request was not logged as an error:\n%s", logs.String())
+	}
+	logs.Reset()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	send(ctx, "gone")
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("a hang-up was logged as an error:\n%s", logs.String())
 	}
 }
