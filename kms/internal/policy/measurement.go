@@ -122,8 +122,20 @@ func (s *statement) measuresImage() bool {
 // deniesOtherImages reports whether a condition of a Deny holds for every
 // request that does not carry one of the image measurements it lists,
 // including one without evidence: a negated String condition on an image key
-// that holds when the key is absent.
+// that holds when the key is absent, with no wildcard.
 func (c *condition) deniesOtherImages() bool {
 	_, ok := imageKeys[c.key]
-	return ok && (c.op == opEquals || c.op == opLike) && c.negated && c.holdsWhenAbsent()
+	if !ok || !(c.op == opEquals || c.op == opLike) || !c.negated || !c.holdsWhenAbsent() {
+		return false
+	}
+	// StringNotLike "*" lists every image, "ab*" every image whose hash a
+	// forger finds by trying images: as in pins, no wildcard.
+	if c.op == opLike {
+		for _, v := range c.values {
+			if strings.ContainsAny(v, "*?") {
+				return false
+			}
+		}
+	}
+	return true
 }
