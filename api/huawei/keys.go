@@ -89,9 +89,12 @@ type keyDetails struct {
 	KeystoreID             string `json:"keystore_id"`
 }
 
-// details describes a key as Huawei does. Its alias and rotation are looked
-// up with kms calls of their own, each audited as such.
-func (h *dialect) details(ctx context.Context, aux kms.Call, md *kms.KeyMetadata) *keyDetails {
+// details describes a key as Huawei does, from a DescribeKey asked
+// WithAlias (its alias comes under DescribeKey's authorization: a
+// ListAliases would need kms:ListAliases, the account's whole list). Its
+// rotation is looked up with a kms call of its own, audited as such.
+func (h *dialect) details(ctx context.Context, aux kms.Call, dk *kms.DescribeKeyResponse) *keyDetails {
+	md := &dk.KeyMetadata
 	d := &keyDetails{
 		KeyID: md.KeyID, DomainID: h.svc.Account().AccountID, KeySpec: huaweiSpec(md.KeySpec),
 		KeyUsage: string(md.KeyUsage), KeyDescription: md.Description, CreationDate: millis(md.CreationDate),
@@ -101,9 +104,7 @@ func (h *dialect) details(ctx context.Context, aux kms.Call, md *kms.KeyMetadata
 	if md.DeletionDate != nil {
 		d.ScheduledDeletionDate = millis(*md.DeletionDate)
 	}
-	if as, err := h.svc.ListAliases(ctx, &aux, &kms.ListAliasesRequest{KeyID: md.KeyID, Limit: 1}); err == nil && len(as.Aliases) > 0 {
-		d.KeyAlias = strings.TrimPrefix(as.Aliases[0].AliasName, "alias/")
-	}
+	d.KeyAlias = strings.TrimPrefix(dk.Alias, "alias/")
 	if md.KeyUsage == kms.EncryptDecrypt {
 		if rs, err := h.svc.GetKeyRotationStatus(ctx, &aux, &kms.GetKeyRotationStatusRequest{KeyID: md.KeyID}); err == nil && rs.KeyRotationEnabled {
 			d.KeyRotationEnabled = "true"
@@ -194,13 +195,13 @@ func describeKey(h *opCall, ctx context.Context, c *kms.Call, req *keyIDRequest)
 	if err := keyID("key_id", req.KeyID); err != nil {
 		return nil, err
 	}
-	r, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: req.KeyID})
+	r, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: req.KeyID, WithAlias: true})
 	if err != nil {
 		return nil, err
 	}
 	return ok(struct {
 		KeyInfo *keyDetails `json:"key_info"`
-	}{h.details(ctx, *c, &r.KeyMetadata)})
+	}{h.details(ctx, *c, r)})
 }
 
 type listKeysRequest struct {
@@ -249,11 +250,11 @@ func listKeys(h *opCall, ctx context.Context, c *kms.Call, req *listKeysRequest)
 	}{Keys: []string{}, KeyDetails: []*keyDetails{}, NextMarker: next, Truncated: strconv.FormatBool(next != "")}
 	for _, k := range keys {
 		aux := *c
-		dk, err := h.svc.DescribeKey(ctx, &aux, &kms.DescribeKeyRequest{KeyID: k.KeyID})
+		dk, err := h.svc.DescribeKey(ctx, &aux, &kms.DescribeKeyRequest{KeyID: k.KeyID, WithAlias: true})
 		if err != nil {
 			continue // gone meanwhile, or its policy hides it
 		}
-		d := h.details(ctx, aux, &dk.KeyMetadata)
+		d := h.details(ctx, aux, dk)
 		if wantSpec != "ALL" && d.KeySpec != wantSpec || req.KeyState != "" && d.KeyState != req.KeyState {
 			continue
 		}

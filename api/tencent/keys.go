@@ -177,7 +177,7 @@ func describeKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest
 	if err != nil {
 		return nil, err
 	}
-	dk, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: id})
+	dk, err := h.svc.DescribeKey(ctx, c, &kms.DescribeKeyRequest{KeyID: id, WithAlias: true})
 	if err != nil {
 		return nil, err
 	}
@@ -194,14 +194,10 @@ func describeKey(h *dialect, ctx context.Context, c *kms.Call, req *keyIDRequest
 		d := md.DeletionDate.Unix()
 		out.DeletionDate = &d
 	}
+	// The alias comes with the key's description, under its authorization
+	// (a ListAliases would need kms:ListAliases, the account's whole list).
+	out.Alias = strings.TrimPrefix(dk.Alias, "alias/")
 	probe := *c
-	la, err := h.svc.ListAliases(ctx, &probe, &kms.ListAliasesRequest{KeyID: md.KeyID, Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if aliases := la.Aliases; len(aliases) > 0 {
-		out.Alias = strings.TrimPrefix(aliases[0].AliasName, "alias/")
-	}
 	// Rotation, where the key has it and its policy lets the caller see it.
 	if md.KeyUsage == kms.EncryptDecrypt {
 		if st, err := h.svc.GetKeyRotationStatus(ctx, &probe, &kms.GetKeyRotationStatusRequest{KeyID: md.KeyID}); err == nil && st.KeyRotationEnabled {
