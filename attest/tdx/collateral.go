@@ -411,7 +411,7 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 	var env *Collateral
 	if carried != nil {
 		var err error
-		if env, err = v.verifyCarried(carried, server); err != nil {
+		if env, err = v.verifyCarried(carried, server, now); err != nil {
 			return nil, fmt.Errorf("envelope collateral: %w", err)
 		}
 	}
@@ -569,7 +569,7 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 // the unsigned outer JSON around them (whitespace, field order, the hex
 // case of the signature), so that respellings of one genuine collateral
 // are one entry, and cost one verification, not one each.
-func (v *Verifier) verifyCarried(c *envelope.TDXCollateral, server *Collateral) (*Collateral, error) {
+func (v *Verifier) verifyCarried(c *envelope.TDXCollateral, server *Collateral, now time.Time) (*Collateral, error) {
 	tcbSigned, tcbSig, err := splitSigned(c.TCBInfo, "tcbInfo")
 	if err != nil {
 		return nil, fmt.Errorf("tcb info: %w", err)
@@ -604,8 +604,11 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral, server *Collateral) 
 	// and only once its first part not known to be genuine verified
 	// (firstlink.go), so that forged collateral spends nothing; collateral
 	// whose every part is known is made of them, spending nothing either.
+	// Before either, what costs no signature and collateral() would refuse
+	// anyway (carriedFresh: stale, rolled back, an expired signer), so that
+	// genuine but stale parts, public and archived, spend nothing.
 	parts := newCarriedParts(c, signer, tcbSigned, tcbSig, qeSigned, qeSig)
-	known, err := v.collateralFirstLink(parts, server)
+	known, err := v.collateralFirstLink(parts, server, now)
 	if err != nil {
 		return nil, err
 	}

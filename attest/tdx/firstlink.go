@@ -3,8 +3,10 @@ package tdx
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
@@ -43,7 +45,11 @@ import (
 // not known to be genuine is checked in full (its signature, and what
 // NewCollateral requires of it, which costs no signature): a forged part
 // is refused there, and a genuine one is known from then on. The server's
-// own collateral's signing certificates are known from the start.
+// own collateral's signing certificates are known from the start. Before
+// any part is checked, all of them are refused if stale (nextUpdate plus
+// grace), rolled back (below the server's evaluation or the minimum) or
+// signed by a certificate outside its validity (carriedFresh): that costs
+// no signature, and stale genuine parts are public in any number.
 //
 // Known things (a PCK CA by its DER; a collateral part by its DER, or by
 // its signed bytes, normalised signature and signer) are remembered once
@@ -148,7 +154,14 @@ func newCarriedParts(c *envelope.TDXCollateral, signer *x509.Certificate, tcbSig
 // when every part is known, returns the collateral made of them. server is
 // the server's own collateral (may be nil), whose signing certificates are
 // known.
-func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral) (*Collateral, error) {
+//
+// Before any of that, carriedFresh refuses what costs no signature to
+// refuse (at now), as collateral() would at its use: otherwise every genuine
+// but stale part PCS ever issued would spend a unit and then be refused.
+func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now time.Time) (*Collateral, error) {
+	if err := v.carriedFresh(p, server, now); err != nil {
+		return nil, err
+	}
 	root := v.signerRoot(p.signer, server)
 	if root == nil {
 		_, root, err := checkSigner(p.signer, v.roots)
@@ -195,6 +208,64 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral) (*Co
 		QEIdentity: &QEIdentity{Identity: id, Signer: p.signer, Root: root},
 		RootCRL:    crl,
 	}, nil
+}
+
+// carriedFresh checks p at now for what costs no signature and collateral()
+// refuses at each use anyway: the TCB signing certificate's validity, the
+// TCB Info's and QE Identity's nextUpdate (plus Options.CollateralGrace)
+// and evaluation number (not below the server's own, server.Evaluation(),
+// nor Options.MinTCBEvaluationNumber), and the root CRL's nextUpdate (plus
+// grace). The parts are read without verifying their signatures: this only
+// refuses, before the budget (firstlink.go); the full checks at each use
+// stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
+// part that cannot be read.
+func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Time) error {
+	if s := p.signer; now.Before(s.NotBefore) || now.After(s.NotAfter) {
+		return fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
+	}
+	var info pcs.TcbInfo
+	if err := json.Unmarshal(p.tcbSigned, &info); err != nil {
+		return fmt.Errorf("tcb info: %w: tcbInfo: %v", attest.ErrMalformed, err)
+	}
+	var id pcs.EnclaveIdentity
+	if err := json.Unmarshal(p.qeSigned, &id); err != nil {
+		return fmt.Errorf("qe identity: %w: enclaveIdentity: %v", attest.ErrMalformed, err)
+	}
+	var floor int
+	if server != nil {
+		floor = server.Evaluation()
+	}
+	items := []struct {
+		what       string
+		next       time.Time
+		evaluation int
+	}{
+		{"TCB Info for FMSPC " + strings.ToLower(info.Fmspc), info.NextUpdate, info.TcbEvaluationDataNumber},
+		{"QE Identity", id.NextUpdate, id.TcbEvaluationDataNumber},
+	}
+	if p.c.RootCRL != nil {
+		l, err := x509.ParseRevocationList(p.c.RootCRL)
+		if err != nil {
+			return fmt.Errorf("root crl: %w: crl: %v", attest.ErrMalformed, err)
+		}
+		items = append(items, struct {
+			what       string
+			next       time.Time
+			evaluation int
+		}{"root CRL", l.NextUpdate, -1})
+	}
+	for _, it := range items {
+		if now.After(it.next.Add(v.grace)) {
+			return fmt.Errorf("%w: envelope's %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
+		}
+		if it.evaluation >= 0 && it.evaluation < floor {
+			return fmt.Errorf("%w: envelope's %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, it.what, it.evaluation, floor)
+		}
+		if it.evaluation >= 0 && it.evaluation < v.minEval {
+			return fmt.Errorf("%w: envelope's %s is evaluation %d, below the minimum %d", attest.ErrExpired, it.what, it.evaluation, v.minEval)
+		}
+	}
+	return nil
 }
 
 // learnAll remembers every part of p as col, which NewCollateral made of

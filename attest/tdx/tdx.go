@@ -43,7 +43,11 @@
 // certificate's by a PCK CA already verified; for collateral, the first of
 // its parts (TCB signing certificate, TCB Info, QE Identity, root CRL) not
 // already verified, checked in full (collateral whose every part verified
-// before is made of them as they verified, and asks nothing). The PCK key that signed the quote, a
+// before is made of them as they verified, and asks nothing), and before
+// it what costs no signature: each part's nextUpdate (plus grace), its
+// evaluation number against the server's and the minimum, and the TCB
+// signing certificate's validity (stale genuine parts, public and archived,
+// would otherwise each spend a unit). The PCK key that signed the quote, a
 // certificate naming Intel's root, and collateral beside a quote (genuine
 // quotes are no secret) are a forger's to make or copy, so none of them may
 // spend a budget that genuinely new platforms need; what is known is
@@ -145,9 +149,11 @@ type Options struct {
 	// and QE report's signatures verified with the PCK certificate, the
 	// certificates' validity was checked, and the chain's first link not
 	// known to be genuine verified with its issuer's key (a root's, or a
-	// known PCK CA's); for collateral, once its first part not known to be
-	// genuine verified (firstlink.go), and never for collateral whose every
-	// part is known. So a forged chain or collateral never spends it
+	// known PCK CA's); for collateral, once its parts' nextUpdate (plus
+	// CollateralGrace), evaluation numbers and signing certificate's
+	// validity were checked and its first part not known to be genuine
+	// verified (firstlink.go), and never for collateral whose every part is
+	// known. So a forged chain or collateral never spends it
 	// (attest.ErrChain). False refuses the evidence
 	// (attest.ErrThrottled) without verifying further. It is the caller's
 	// budget for such work. Nil admits every chain.

@@ -13,9 +13,10 @@ import (
 // signature verifications, and most of a certified quote's time).
 //
 // Soundness: an entry is keyed by the SHA-256 of the exact DER of ak_cert
-// and of every ak_chain certificate, in order (keyOf), and each Verifier has
-// its own cache, whose roots never change. x509's verdict on a chain depends
-// on nothing but those bytes, the roots and the time; a hit is used only if
+// and of every ak_chain certificate on its issuer path, in order (keyOf of
+// akPath's), and each Verifier has its own cache, whose roots never change.
+// x509's verdict on a chain depends on nothing but those bytes, the roots
+// and the time (it is given only the path's certificates); a hit is used only if
 // every certificate of the verified path (leaf, intermediates, root) is
 // valid at the new time, and otherwise the chain is verified again from
 // scratch, which reports what is wrong. Everything else — ak_public against

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -120,67 +121,133 @@ func checkTPMDirectoryName(der []byte) error {
 }
 
 // verifyChain verifies ak_cert through the ak_chain intermediates to one of
-// the Verifier's root certificates at now. Validity windows of the
-// certificates the envelope carries are checked first, so that an expired
-// one is reported as such (ErrExpired), not as an untrusted chain.
+// the Verifier's root certificates at now, or finds it verified before in
+// the cache. Validity windows of the certificates used are checked first,
+// so that an expired one is reported as such (ErrExpired), not as an
+// untrusted chain.
+//
+// Only the certificates of ak_chain on the issuer path from ak_cert to a
+// root (akPath) are used, and the cache key covers ak_cert and those alone:
+// ak_chain is covered by no signature, so certificates beside the path
+// (padding, duplicates, another order) would otherwise make one genuine
+// chain a new cache key each time, and each would spend the budget for new
+// chains (Options.ColdChain) and push genuine chains out of the cache.
 func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.Time) (*verifiedChain, error) {
-	chains, intermediates, err := v.verifyPath(leaf, chain, now)
+	if now.IsZero() {
+		// x509 would read the clock instead.
+		return nil, fmt.Errorf("%w: no verification time given", attest.ErrExpired)
+	}
+	if len(v.roots.certs) == 0 {
+		return nil, fmt.Errorf("%w: ak_cert given, but no AK CA certificate is trusted (only pinned keys): send ak_public alone", attest.ErrChain)
+	}
+	carried := make([]*x509.Certificate, 0, len(chain))
+	for i, der := range chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, err)
+		}
+		carried = append(carried, c)
+	}
+	path, names, err := v.akPath(leaf, carried)
+	if err != nil {
+		return nil, err
+	}
+	raws := make([][]byte, len(path))
+	for i, c := range path {
+		raws[i] = c.Raw
+	}
+	ck := keyOf(leaf.Raw, raws)
+	if c, ok := v.cache.Get(ck); ok && c.validAt(now) {
+		return c, nil
+	}
+	chains, err := v.verifyPath(leaf, path, names, now)
 	if err != nil {
 		return nil, err
 	}
 	// What the cache must check again at a later time: the validity of
-	// every certificate the envelope carries (as verifyPath checks each)
-	// and of the path x509 found, its root included.
+	// every certificate of ak_chain used (as verifyPath checks each) and
+	// of the path x509 found, its root included.
 	vc := &verifiedChain{leaf: leaf}
-	for _, c := range append(intermediates, chains[0]...) {
+	for _, c := range append(path, chains[0]...) {
 		vc.windows = append(vc.windows, validity.Of(c.Subject.CommonName, c))
 	}
+	v.cache.Put(ck, vc)
 	return vc, nil
 }
 
-// verifyPath is verifyChain's checks; it returns x509's verified paths and
-// the parsed ak_chain. After the checks that cost no signature, and before
-// the whole chain, it verifies the chain's first link not known to be
-// genuine (firstLink) and only then asks Options.ColdChain.
-func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.Time) (paths [][]*x509.Certificate, intermediates []*x509.Certificate, err error) {
-	if now.IsZero() {
-		// x509 would read the clock instead.
-		return nil, nil, fmt.Errorf("%w: no verification time given", attest.ErrExpired)
+// akPath returns the certificates of carried (ak_chain) on the issuer path
+// from leaf towards a trusted root, in order, and their names in ak_chain:
+// from leaf, the one certificate whose subject is the current one's issuer,
+// until a trusted root is that issuer (a copy of the root in ak_chain is
+// then left out: the roots have it). Certificates off the path are left out;
+// crypto/x509 finds parents by name only, so it could not have used them.
+// Where two different certificates of ak_chain both name the issuer sought
+// (no device sends that) it refuses (ErrChain), rather than choose. Where
+// no certificate names it, or the names loop, the path ends there, and
+// firstLink refuses it.
+func (v *Verifier) akPath(leaf *x509.Certificate, carried []*x509.Certificate) ([]*x509.Certificate, []string, error) {
+	var path []*x509.Certificate
+	var names []string
+	cur := leaf
+	for range len(carried) + 1 {
+		for _, root := range v.roots.certs {
+			if bytes.Equal(cur.RawIssuer, root.RawSubject) || bytes.Equal(cur.Raw, root.Raw) {
+				return path, names, nil
+			}
+		}
+		var next *x509.Certificate
+		var nextName string
+		for i, c := range carried {
+			if !bytes.Equal(cur.RawIssuer, c.RawSubject) || bytes.Equal(c.Raw, cur.Raw) {
+				continue
+			}
+			if next == nil {
+				next, nextName = c, fmt.Sprintf("ak_chain[%d]", i)
+			} else if !bytes.Equal(next.Raw, c.Raw) {
+				return nil, nil, fmt.Errorf("%w: ak_chain holds two different certificates named %.64q, the issuer of %.64q", attest.ErrChain, c.Subject.CommonName, cur.Subject.CommonName)
+			}
+		}
+		if next == nil || slices.ContainsFunc(path, func(p *x509.Certificate) bool { return bytes.Equal(p.Raw, next.Raw) }) {
+			return path, names, nil
+		}
+		path, names = append(path, next), append(names, nextName)
+		cur = next
 	}
-	if len(v.roots.certs) == 0 {
-		return nil, nil, fmt.Errorf("%w: ak_cert given, but no AK CA certificate is trusted (only pinned keys): send ak_public alone", attest.ErrChain)
-	}
+	return path, names, nil
+}
+
+// verifyPath is verifyChain's checks of leaf through path (akPath's) to a
+// root; it returns x509's verified paths. After the checks that cost no
+// signature, and before the whole chain, it verifies the chain's first
+// link not known to be genuine (firstLink) and only then asks
+// Options.ColdChain.
+func (v *Verifier) verifyPath(leaf *x509.Certificate, path []*x509.Certificate, names []string, now time.Time) (paths [][]*x509.Certificate, err error) {
 	if ku := leaf.KeyUsage; ku != 0 && ku&x509.KeyUsageDigitalSignature == 0 {
-		return nil, nil, fmt.Errorf("%w: ak_cert may not sign (no digitalSignature key usage)", attest.ErrChain)
+		return nil, fmt.Errorf("%w: ak_cert may not sign (no digitalSignature key usage)", attest.ErrChain)
 	}
 	if leaf.IsCA {
-		return nil, nil, fmt.Errorf("%w: ak_cert is a CA certificate", attest.ErrChain)
+		return nil, fmt.Errorf("%w: ak_cert is a CA certificate", attest.ErrChain)
 	}
 	if err := acceptTPMSAN(leaf); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := validity.Of("ak_cert", leaf).Check(now); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pool := x509.NewCertPool()
-	for i, der := range chain {
-		c, perr := x509.ParseCertificate(der)
-		if perr != nil {
-			return nil, nil, fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, perr)
-		}
-		if err := validity.Of(fmt.Sprintf("ak_chain[%d]", i), c).Check(now); err != nil {
-			return nil, nil, err
+	for i, c := range path {
+		if err := validity.Of(names[i], c).Check(now); err != nil {
+			return nil, err
 		}
 		pool.AddCert(c)
-		intermediates = append(intermediates, c)
 	}
 	// Only now, the one link that shows the chain is not a forgery
 	// (firstlink.go), then the budget, then the whole chain.
-	if err := v.firstLink(leaf, intermediates); err != nil {
-		return nil, nil, err
+	if err := v.firstLink(leaf, path, names); err != nil {
+		return nil, err
 	}
 	if v.coldChain != nil && !v.coldChain() {
-		return nil, nil, attest.ColdChainRefused("AK certificate chain")
+		return nil, attest.ColdChainRefused("AK certificate chain")
 	}
 	chains, err := leaf.Verify(x509.VerifyOptions{
 		Roots:         v.roots.pool,
@@ -194,14 +261,14 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, chain [][]byte, now time.T
 	if err != nil {
 		var invalid x509.CertificateInvalidError
 		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
-			return nil, nil, fmt.Errorf("%w: %v", attest.ErrExpired, err)
+			return nil, fmt.Errorf("%w: %v", attest.ErrExpired, err)
 		}
-		return nil, nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
+		return nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
 	}
 	if path := chains[0]; len(path) > 2 {
 		for _, ca := range path[1 : len(path)-1] {
 			v.known.Learn(ca, leaf)
 		}
 	}
-	return chains, intermediates, nil
+	return chains, nil
 }

@@ -3,7 +3,6 @@ package tpm
 import (
 	"bytes"
 	"crypto/x509"
-	"fmt"
 
 	"github.com/attestkms/attestkms/attest/internal/firstlink"
 )
@@ -12,8 +11,9 @@ import (
 // (Options.ColdChain; package firstlink has the rule and its threat
 // model): the first link of the AK certificate's chain not known to be
 // genuine, verified with its issuer's key. An ak_cert that is itself a root
-// certificate needs no link.
-func (v *Verifier) firstLink(leaf *x509.Certificate, intermediates []*x509.Certificate) error {
+// certificate needs no link. intermediates are akPath's, names their
+// names in ak_chain.
+func (v *Verifier) firstLink(leaf *x509.Certificate, intermediates []*x509.Certificate, names []string) error {
 	for _, root := range v.roots.certs {
 		if bytes.Equal(leaf.Raw, root.Raw) {
 			return nil
@@ -21,7 +21,7 @@ func (v *Verifier) firstLink(leaf *x509.Certificate, intermediates []*x509.Certi
 	}
 	return v.known.Check(leaf, intermediates, v.roots.certs, firstlink.Names{
 		Leaf:         "ak_cert",
-		Intermediate: func(i int) string { return fmt.Sprintf("ak_chain[%d]", i) },
+		Intermediate: func(i int) string { return names[i] },
 		Root:         "the trusted AK CA",
 		Roots:        "a trusted AK CA",
 		Chain:        "ak_chain",

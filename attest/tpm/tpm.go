@@ -43,9 +43,12 @@
 // evidence is genuine but refused.
 //
 // Verified AK certificate chains are cached (cache.go), keyed by the exact
-// bytes of ak_cert and ak_chain: a quote from a TPM already seen costs its
-// own signature, and every certificate's validity is checked again at each
-// call; everything else is checked every time. Options.ColdChain, the
+// bytes of ak_cert and of the ak_chain certificates on its issuer path to a
+// root (certificates of ak_chain off that path, which no signature covers,
+// are left out, so that padding cannot make one chain many keys): a quote
+// from a TPM already seen costs its own signature, and every certificate's
+// validity is checked again at each call; everything else is checked every
+// time. Options.ColdChain, the
 // budget for chains not in the cache, is spent only on a chain whose first
 // link not known to be genuine verified (firstlink.go): the AK's own key,
 // which signed the quote, and a certificate naming a root are a forger's
@@ -244,11 +247,9 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 		return nil, err
 	}
 	if a.cert != nil && known == nil {
-		vc, err := v.verifyChain(a.cert, e.AKChain, now)
-		if err != nil {
+		if _, err := v.verifyChain(a.cert, e.AKChain, now); err != nil {
 			return nil, err
 		}
-		v.cache.Put(ck, vc)
 	}
 
 	// Genuine; now judge it.

@@ -1,0 +1,72 @@
+package tpm_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/attestkms/attestkms/attest"
+	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/tpm"
+	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
+)
+
+// TestPaddedAKChainSpendsColdBudget (review 2): the cold-chain gate refuses
+// forged links, but the chain cache is keyed by the exact bytes of ak_cert
+// and ak_chain, and ak_chain is covered by no signature: anyone holding one
+// genuine quote (their own TPM's, or a public one: the binding to the
+// Recipient is checked after the chain) appends a certificate of its own
+// making to ak_chain. crypto/x509 ignores the extra intermediate, the first
+// link (the genuine AK certificate by the known intermediate) verifies, and
+// each new padding is a cache miss that spends a unit of the node-wide
+// budget. So one genuine quote and self-made padding spend the budget
+// without end, and a genuinely new TPM is then refused (ErrThrottled): the
+// lock-out the coldbudget merge was to close.
+func TestPaddedAKChainSpendsColdBudget(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	asked := 0
+	budget := 1 + 20
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: func() bool {
+		asked++
+		if budget == 0 {
+			return false
+		}
+		budget--
+		return true
+	}})
+	c, err := v.Verify(evidence(t, ca, tpmtest.Quote{}), testTime)
+	checkResult(t, c, err, nil)
+	asked = 0
+	for i := range 20 {
+		junk := selfSigned(t, i)
+		padded := tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = append(e.AKChain, junk) }}
+		c, err := v.Verify(evidence(t, ca, padded), testTime)
+		if err != nil && !errors.Is(err, attest.ErrThrottled) {
+			checkResult(t, c, err, nil)
+		}
+	}
+	if asked > 0 {
+		t.Errorf("one genuine, already verified AK chain padded with self-made certificates in ak_chain asked the cold-chain budget %d times in 20 requests (want 0: nothing new to the node but bytes no signature covers)", asked)
+	}
+}
+
+func selfSigned(t *testing.T, i int) []byte {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: pkix.Name{CommonName: "padding"},
+		NotBefore: testTime.Add(-time.Hour), NotAfter: testTime.Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
