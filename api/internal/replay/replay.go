@@ -20,23 +20,37 @@
 // until that time has come.
 //
 // Threat model: only signatures that verified are recorded, so an
-// unauthenticated client cannot fill the cache. Memory is bounded: when the
-// current generation reaches MaxEntries it is retired early, which shortens
-// the memory of the oldest signatures under a flood of authenticated requests
-// rather than refusing service: a signature dropped so could be replayed
-// while its time is still within the skew. That is never silent: Overflowed
-// counts it, and the OnOverflow function, if set, is told (the server logs a
-// warning). One access key at the default rate limit (2,000 a second) fills
-// a generation in about 9 minutes, under the 30 a generation lasts.
+// unauthenticated client cannot fill the cache. Memory is bounded. The
+// current generation is a map of at most MaxEntries signatures (≈50 bytes
+// each); when it is full, or 2*skew old, it is frozen: its signatures kept as
+// a sorted array of 8-byte fingerprints (8 bytes each), searched by
+// bisection, until the newest of them is 2*skew old. Frozen generations hold
+// at most eight times MaxEntries in all (64 MiB by default); past that the
+// oldest is forgotten early, which shortens the memory of its signatures
+// under a flood of authenticated requests rather than refusing service: a
+// signature forgotten so could be replayed while its time is still within
+// the skew. That is never silent: Overflowed counts it, and the OnOverflow
+// function, if set, is told (the server logs a warning). The default bounds
+// hold about nine million signatures, every signature of a node answering
+// 4,500 signed requests a second sustained. A fingerprint is the first 8
+// bytes of a 16-byte verified MAC: a new signature matches a remembered one
+// by chance with a probability of one in 2^64 for each, a request refused
+// as a replay about once in 2×10^12 requests with the cache full.
 package replay
 
 import (
+	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 )
 
-// DefaultMaxEntries bounds a generation: about 50 bytes an entry.
+// DefaultMaxEntries bounds the current generation: about 50 bytes an entry.
 const DefaultMaxEntries = 1 << 20
+
+// frozenFactor bounds the frozen generations, in all, to this many times
+// MaxEntries (8 bytes an entry).
+const frozenFactor = 8
 
 // Cache is a replay cache. The zero value is not usable; use New.
 type Cache struct {
@@ -44,14 +58,23 @@ type Cache struct {
 	retire     time.Duration
 	max        int
 	started    time.Time
-	cur, prev  map[[16]byte]int64 // signature → first use, Unix nanoseconds
+	cur        map[[16]byte]int64 // signature → first use, Unix nanoseconds
+	frozen     []frozenGen        // oldest first
+	frozenN    int                // their signatures, in all
 	overflowed uint64
 	onOverflow func(Overflow)
 }
 
-// Overflow describes a generation retired early: Entries signatures, the
-// oldest first used at Since, are forgotten Retired before they would have
-// been, so a capture of one of them could be replayed until Until.
+// frozenGen is a retired generation: its signatures' fingerprints, sorted,
+// and the first uses of its oldest and newest.
+type frozenGen struct {
+	fps            []uint64
+	oldest, newest int64 // Unix nanoseconds
+}
+
+// Overflow describes a generation forgotten early: Entries signatures, the
+// oldest first used at Since, are forgotten at Retired, before they would
+// have been, so a capture of one of them could be replayed until Until.
 type Overflow struct {
 	Entries int
 	Since   time.Time
@@ -60,7 +83,7 @@ type Overflow struct {
 }
 
 // OnOverflow sets f to be told, outside the cache's lock, of each
-// generation retired early. Call it before the cache is used.
+// generation forgotten early. Call it before the cache is used.
 func (c *Cache) OnOverflow(f func(Overflow)) { c.onOverflow = f }
 
 // New returns a cache for signatures accepted within ±skew of their
@@ -69,7 +92,7 @@ func New(skew time.Duration, maxEntries int) *Cache {
 	if maxEntries <= 0 {
 		maxEntries = DefaultMaxEntries
 	}
-	return &Cache{retire: 2 * skew, max: maxEntries, cur: map[[16]byte]int64{}, prev: map[[16]byte]int64{}}
+	return &Cache{retire: 2 * skew, max: maxEntries, cur: map[[16]byte]int64{}}
 }
 
 // Grace is how long after its signed time a repeated signature is still
@@ -93,7 +116,8 @@ func (c *Cache) Seen(namespace string, sig []byte, now time.Time) bool {
 }
 
 // seen is Seen, also returning when sig was first recorded (now if it had
-// not been).
+// not been; for a frozen generation's signature, the generation's newest
+// first use, no earlier than its own).
 func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bool) {
 	var k [16]byte
 	copy(k[:], sig)
@@ -101,43 +125,80 @@ func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bo
 		k[i] ^= namespace[i]
 	}
 	c.mu.Lock()
-	var lost *Overflow
+	var lost []Overflow
 	defer func() {
 		c.mu.Unlock()
-		if lost != nil && c.onOverflow != nil {
-			c.onOverflow(*lost)
+		if c.onOverflow != nil {
+			for _, o := range lost {
+				c.onOverflow(o)
+			}
 		}
 	}()
 	if c.started.IsZero() {
 		c.started = now
 	}
 	if now.Sub(c.started) >= c.retire {
-		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]int64), now
+		lost = c.freeze(now, lost)
 	}
+	c.expire(now)
 	if first, ok := c.cur[k]; ok {
 		return time.Unix(0, first), true
 	}
-	if first, ok := c.prev[k]; ok {
-		return time.Unix(0, first), true
+	fp := binary.BigEndian.Uint64(k[:8])
+	for i := len(c.frozen) - 1; i >= 0; i-- {
+		g := &c.frozen[i]
+		if _, ok := slices.BinarySearch(g.fps, fp); ok {
+			return time.Unix(0, g.newest), true
+		}
 	}
 	if len(c.cur) >= c.max {
-		if len(c.prev) > 0 {
-			oldest := now.UnixNano()
-			for _, f := range c.prev {
-				oldest = min(oldest, f)
-			}
-			// A signature first used at f was signed at most skew
-			// (retire/2) later, and is accepted until skew after that.
-			lost = &Overflow{Entries: len(c.prev), Since: time.Unix(0, oldest), Retired: now, Until: now.Add(c.retire)}
-		}
-		c.prev, c.cur, c.started = c.cur, make(map[[16]byte]int64), now
-		c.overflowed++
+		lost = c.freeze(now, lost)
 	}
 	c.cur[k] = now.UnixNano()
 	return now, false
 }
 
-// Overflowed counts generations retired early because they were full.
+// freeze retires the current generation into a frozen one and starts
+// another at now; past the frozen generations' bound, the oldest are
+// forgotten early, appended to lost.
+func (c *Cache) freeze(now time.Time, lost []Overflow) []Overflow {
+	if len(c.cur) > 0 {
+		g := frozenGen{fps: make([]uint64, 0, len(c.cur)), oldest: now.UnixNano()}
+		for k, first := range c.cur {
+			g.fps = append(g.fps, binary.BigEndian.Uint64(k[:8]))
+			g.oldest, g.newest = min(g.oldest, first), max(g.newest, first)
+		}
+		slices.Sort(g.fps)
+		c.frozen = append(c.frozen, g)
+		c.frozenN += len(g.fps)
+	}
+	c.cur, c.started = make(map[[16]byte]int64), now
+	for c.frozenN > frozenFactor*c.max && len(c.frozen) > 0 {
+		g := c.frozen[0]
+		c.frozen = c.frozen[1:]
+		c.frozenN -= len(g.fps)
+		c.overflowed++
+		// A signature first used at f was signed at most skew
+		// (retire/2) later, and is accepted until skew after that.
+		lost = append(lost, Overflow{Entries: len(g.fps), Since: time.Unix(0, g.oldest), Retired: now, Until: time.Unix(0, g.newest).Add(c.retire)})
+	}
+	return lost
+}
+
+// expire forgets the frozen generations whose newest signature was first
+// used 2*skew ago: each of their signatures is out of its window.
+func (c *Cache) expire(now time.Time) {
+	n := 0
+	for n < len(c.frozen) && now.Sub(time.Unix(0, c.frozen[n].newest)) >= c.retire {
+		c.frozenN -= len(c.frozen[n].fps)
+		n++
+	}
+	if n > 0 {
+		c.frozen = slices.Delete(c.frozen, 0, n)
+	}
+}
+
+// Overflowed counts generations forgotten early because the cache was full.
 func (c *Cache) Overflowed() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

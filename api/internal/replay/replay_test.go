@@ -50,15 +50,50 @@ func TestBoundedMemory(t *testing.T) {
 			t.Fatalf("signature %d reported as replay", i)
 		}
 	}
-	if n := len(c.cur) + len(c.prev); n > 200 {
-		t.Fatalf("cache holds %d entries, bound is 200", n)
+	if n := len(c.cur) + c.frozenN; n > 100+frozenFactor*100 {
+		t.Fatalf("cache holds %d entries, bound is %d", n, 100+frozenFactor*100)
 	}
 	if c.Overflowed() == 0 {
 		t.Fatal("overflow not counted")
 	}
-	// The most recent signatures are still remembered.
-	if !c.Seen("x", sig(999), now) {
-		t.Fatal("recent signature forgotten")
+	// The most recent signatures are still remembered, frozen or not.
+	for _, i := range []int{999, 950, 901, 500, 200} {
+		if !c.Seen("x", sig(i), now) {
+			t.Fatalf("recent signature %d forgotten", i)
+		}
+	}
+}
+
+// TestFrozenGenerationsRemember: a generation retired because it is full is
+// not forgotten (it was, at once, the next time: a flood of one access key
+// at the default rate limit let its signatures be replayed after ≈9
+// minutes, within their skew). Eight full generations later every
+// signature is still refused, and a frozen generation is forgotten only
+// once its newest signature is 2*skew old.
+func TestFrozenGenerationsRemember(t *testing.T) {
+	const skew = time.Minute
+	c := New(skew, 10)
+	t0 := time.Unix(1700000000, 0)
+	for i := range 80 {
+		if c.Seen("x", sig(i), t0.Add(time.Duration(i)*time.Millisecond)) {
+			t.Fatalf("signature %d reported as replay", i)
+		}
+	}
+	if c.Overflowed() != 0 {
+		t.Fatalf("%d generations forgotten within the bound", c.Overflowed())
+	}
+	now := t0.Add(2*skew - time.Second)
+	for i := range 80 {
+		if !c.Seen("x", sig(i), now) {
+			t.Fatalf("signature %d forgotten within its window", i)
+		}
+	}
+	// 2*skew after the newest first use of the full generations, they go.
+	if c.Seen("x", sig(0), t0.Add(2*skew+time.Second)) {
+		t.Fatal("a signature was remembered past its window")
+	}
+	if c.frozenN > 10 {
+		t.Fatalf("%d signatures still frozen past their window", c.frozenN)
 	}
 }
 
@@ -121,32 +156,35 @@ func TestReplayedFutureSignature(t *testing.T) {
 	}
 }
 
-// TestOverflowIsReported: a generation retired early forgets signatures
-// that could still be replayed; that is never silent. OnOverflow is told
-// how many, since when, and until when one of them could be sent again,
-// once per generation forgotten (the first early retirement forgets
-// nothing: the previous generation is empty).
+// TestOverflowIsReported: past the frozen generations' bound, the oldest
+// is forgotten early, and its signatures could be replayed within their
+// skew; that is never silent. OnOverflow is told how many, since when, and
+// until when one of them could be sent again.
 func TestOverflowIsReported(t *testing.T) {
 	const skew = 15 * time.Minute
 	c := New(skew, 4)
 	var got []Overflow
 	c.OnOverflow(func(o Overflow) { got = append(got, o) })
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	sig := func(i int) []byte { return []byte{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} }
-	for i := range 9 {
+	n := 4 + frozenFactor*4 + 1 // the current generation, the frozen bound, and one: the first generation goes
+	for i := range n {
 		if c.Seen("aws", sig(i), t0.Add(time.Duration(i)*time.Second)) {
 			t.Fatalf("signature %d seen before it was used", i)
 		}
 	}
-	if c.Overflowed() != 2 || len(got) != 1 {
-		t.Fatalf("overflowed %d, reported %d; want 2 and 1", c.Overflowed(), len(got))
+	if c.Overflowed() != 1 || len(got) != 1 {
+		t.Fatalf("overflowed %d, reported %d; want 1 and 1", c.Overflowed(), len(got))
 	}
 	o := got[0]
-	if o.Entries != 4 || !o.Since.Equal(t0) || !o.Retired.Equal(t0.Add(8*time.Second)) || !o.Until.Equal(t0.Add(8*time.Second+2*skew)) {
+	// The first generation: signatures 0-3, first used at t0 … t0+3s.
+	if o.Entries != 4 || !o.Since.Equal(t0) || !o.Retired.Equal(t0.Add(time.Duration(n-1)*time.Second)) || !o.Until.Equal(t0.Add(3*time.Second+2*skew)) {
 		t.Fatalf("reported %+v", o)
 	}
-	// What it says is true: the first signatures are forgotten.
-	if c.Seen("aws", sig(0), t0.Add(9*time.Second)) {
+	// What it says is true: the first signatures are forgotten, the next kept.
+	if c.Seen("aws", sig(0), t0.Add(time.Duration(n)*time.Second)) {
 		t.Fatal("a forgotten signature was still remembered")
+	}
+	if !c.Seen("aws", sig(4), t0.Add(time.Duration(n)*time.Second)) {
+		t.Fatal("a signature of the second generation was forgotten")
 	}
 }
