@@ -3,11 +3,48 @@ package tdx
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/attesttest"
 	"github.com/attestkms/attestkms/attest/envelope"
 )
+
+// TestStaleCollateralSpendsNoColdBudget (review 2): the gate before the
+// cold-chain budget checks a carried collateral part's signature, not what
+// costs nothing and refuses it anyway: its nextUpdate (plus grace) and its
+// evaluation number against the server's floor. Every genuine TCB Info PCS
+// ever issued (each day's, each FMSPC's, each older evaluation's: public,
+// archived by anyone) is such a part. Beside a public quote whose chain is
+// cached, each one new to the node passes the gate, spends a unit of the
+// node-wide budget and the verifications behind it, and only then is
+// refused (ErrExpired). Ten stale parts: ten units, for evidence that a
+// comparison of dates would have refused for free.
+func TestStaleCollateralSpendsNoColdBudget(t *testing.T) {
+	ca := newSimCA(t)
+	cold, asked := coldBudget(100)
+	admit := true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { return admit || cold() }})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	c, err := v.Verify(marshal(t, e), simTime) // the chain, now cached
+	attesttest.CheckResult(t, c, err, nil)
+	current := simCollateral(t, ca, attesttest.TDXCollateralOptions{})
+	admit = false
+	for i := range 10 {
+		issued := simTime.AddDate(0, 0, -90+i) // nextUpdate 30 days later: long past
+		stale := simCollateral(t, ca, attesttest.TDXCollateralOptions{IssueDate: issued})
+		e.Collateral = &envelope.TDXCollateral{TCBInfo: stale.TCBInfo, QEIdentity: current.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw}
+		c, err = v.Verify(marshal(t, e), simTime)
+		if !errors.Is(err, attest.ErrExpired) {
+			t.Fatalf("stale collateral %d: %v, want ErrExpired", i, err)
+		}
+		_ = c
+	}
+	if *asked != 0 {
+		t.Errorf("10 genuine but stale TCB Infos (nextUpdate %s and earlier, now %s) each asked the cold-chain budget: %d units spent on collateral refused as expired",
+			simTime.AddDate(0, 0, -51).Format(time.DateOnly), simTime.Format(time.DateOnly), *asked)
+	}
+}
 
 // TestRefusableCollateralSpendsNoColdBudget: beside a quote whose chain is
 // cached, genuine envelope collateral that costs no signature to refuse

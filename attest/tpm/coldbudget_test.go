@@ -70,3 +70,56 @@ func selfSigned(t *testing.T, i int) []byte {
 	}
 	return der
 }
+
+// TestAKChainSpellingsAreOneChain: ak_chain is covered by no signature, so
+// one genuine chain sent with its intermediate twice, with the root beside
+// it, or in another order is the same chain: it verifies from the cache,
+// asks the cold-chain budget nothing and adds no cache entry.
+func TestAKChainSpellingsAreOneChain(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	asked := 0
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: func() bool { asked++; return true }})
+	c, err := v.Verify(evidence(t, ca, tpmtest.Quote{}), testTime)
+	checkResult(t, c, err, nil)
+	asked = 0
+	for name, chain := range map[string][][]byte{
+		"duplicate":     {ca.Intermediate.Raw, ca.Intermediate.Raw},
+		"root after":    {ca.Intermediate.Raw, ca.Root.Raw},
+		"root before":   {ca.Root.Raw, ca.Intermediate.Raw},
+		"padding first": {selfSigned(t, 99), ca.Intermediate.Raw},
+	} {
+		q := tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = chain }}
+		c, err := v.Verify(evidence(t, ca, q), testTime)
+		checkResult(t, c, err, nil)
+		if asked != 0 || v.CachedChains() != 1 {
+			t.Fatalf("%s: asked the budget %d times, %d chains cached; want 0 and 1", name, asked, v.CachedChains())
+		}
+	}
+}
+
+// TestAKChainTwoIssuersRefused: two different ak_chain certificates that
+// both name ak_cert's issuer are refused, before the budget, rather than
+// one chosen.
+func TestAKChainTwoIssuersRefused(t *testing.T) {
+	ca := testCA(t, tpmtest.AKECDSAP256)
+	asked := 0
+	v := newVerifier(t, tpm.Options{Roots: parseRoots(t, ca.RootsPEM()), ColdChain: func() bool { asked++; return true }})
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), RawSubject: ca.Intermediate.RawSubject, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: testTime.Add(-time.Hour), NotAfter: testTime.Add(time.Hour)}
+	twin, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, chain := range [][][]byte{{ca.Intermediate.Raw, twin}, {twin, ca.Intermediate.Raw}} {
+		q := tpmtest.Quote{EditEnvelope: func(e *envelope.Envelope) { e.AKChain = chain }}
+		c, err := v.Verify(evidence(t, ca, q), testTime)
+		checkResult(t, c, err, attest.ErrChain)
+	}
+	if asked != 0 {
+		t.Errorf("asked the budget %d times; want 0", asked)
+	}
+}
