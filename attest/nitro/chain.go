@@ -151,8 +151,8 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 		return fmt.Errorf("%w: %s does not chain to a configured %s root: %v", attest.ErrChain, certs[0].name, v.profile.format, err)
 	}
 	path := chains[0]
-	for _, ca := range path[1 : len(path)-1] {
-		v.known.Learn(ca, c.leaf)
+	for i := 1; i < len(path)-1; i++ { // a path of the leaf alone (a root) has none
+		v.known.Learn(path[i], c.leaf)
 	}
 	root := path[len(path)-1]
 	c.windows = append(windows, validity.Of(fmt.Sprintf("root %.64q", root.Subject.CommonName), root))

@@ -86,31 +86,28 @@ func (v *Verifier) verifyChain(e *envelope.Envelope, r *unverifiedReport, now ti
 		return nil, fmt.Errorf("%w: no configured %s %v root pair is valid at %s", attest.ErrExpired, product, r.signer, now.UTC().Format(time.RFC3339))
 	}
 
+	// The report's own signature with the certificate's key, first, on a
+	// hit as on a miss (one ECDSA verification).
+	if err := verify.SnpReportSignature(r.raw, cert); err != nil {
+		return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
+	}
 	var exts *kds.Extensions
 	if hit && cached.product == product && cached.vouchedAt(now) {
 		// These very certificate bytes chained to this product's roots
 		// before, and nothing but the time changes that verdict: the
 		// certificate's validity is checked at now above, and a pair that
-		// certified it is valid at now. What remains is the report's own
-		// signature.
-		if err := verify.SnpReportSignature(r.raw, cert); err != nil {
-			return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
-		}
+		// certified it is valid at now.
 		exts = cached.exts
 	} else {
 		// The budget for new certificates is the node's, shared by every
 		// client; it is spent only on a certificate a forger cannot make.
-		// So first the report's signature with the certificate's key (one
-		// ECDSA verification, as on a hit), then the certificate's with
-		// its issuer's, a configured ASK's or ASVK's (one RSA verification
+		// So after the report's signature with the certificate's key
+		// (above), the certificate's with its issuer's, a configured ASK's or ASVK's (one RSA verification
 		// for each configured pair of that name): a self-made VCEK fails
 		// there, and a genuine one copied from AMD's KDS fails the first
 		// check unless it comes with a report it signed, which makes it
 		// cached after one unit. Only then the budget, and go-sev-guest's
 		// whole verification, which checks both again.
-		if err := verify.SnpReportSignature(r.raw, cert); err != nil {
-			return nil, fmt.Errorf("%w: the report's signature does not verify with its %v certificate's key", attest.ErrSignature, r.signer)
-		}
 		signers := issuedBy(pairs, cert)
 		if len(signers) == 0 {
 			return nil, fmt.Errorf("%w: %v certificate %.64q is not signed by a configured %s %s", attest.ErrChain, r.signer, cert.Subject.CommonName, product, icaName(r.signer))

@@ -11,6 +11,7 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-tdx-guest/pcs"
 )
 
@@ -112,6 +113,9 @@ func (v *Verifier) pckFirstLink(c *pckChain) error {
 			return fmt.Errorf("%w: PCK chain: the PCK certificate is not signed by its PCK CA %.64q, an intermediate of this verifier's roots", attest.ErrChain, c.ca.Subject.CommonName)
 		}
 		return nil
+	}
+	if !c.ca.BasicConstraintsValid || !c.ca.IsCA {
+		return fmt.Errorf("%w: PCK chain: the PCK CA certificate %.64q is not a CA", attest.ErrChain, c.ca.Subject.CommonName)
 	}
 	var tried bool
 	for _, root := range v.roots {
@@ -220,8 +224,8 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now 
 // stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
 // part that cannot be read.
 func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Time) error {
-	if s := p.signer; now.Before(s.NotBefore) || now.After(s.NotAfter) {
-		return fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
+	if err := validity.Of("collateral signing certificate", p.signer).Check(now); err != nil {
+		return err
 	}
 	var info pcs.TcbInfo
 	if err := json.Unmarshal(p.tcbSigned, &info); err != nil {

@@ -217,8 +217,10 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 	if err := q.checkPCRs(e.PCRs); err != nil {
 		return nil, err
 	}
-	// An AK certificate chain verified before needs no parsing nor
-	// verifying again, only its validity at now (cache.go).
+	// An AK certificate chain verified before, sent as exactly its issuer
+	// path, needs no parsing nor verifying again, only its validity at now;
+	// any other spelling of it (padding, the root beside it) hits in
+	// verifyChain after parsing (cache.go).
 	var ck chainKey
 	var known *verifiedChain
 	if e.AKCert != nil {

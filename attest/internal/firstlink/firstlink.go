@@ -103,7 +103,12 @@ func (k *Known) Check(leaf *x509.Certificate, intermediates, roots []*x509.Certi
 		var next *x509.Certificate
 		var nextName string
 		for i, c := range intermediates {
-			if c == cur || !bytes.Equal(cur.RawIssuer, c.RawSubject) {
+			// Only a CA can issue (crypto/x509 refuses any other as an
+			// intermediate): else a forger would put a genuine leaf it
+			// collected above one of its own, have the genuine leaf's
+			// link checked, learned and a unit spent, for a chain that
+			// can never verify.
+			if c == cur || !c.BasicConstraintsValid || !c.IsCA || !bytes.Equal(cur.RawIssuer, c.RawSubject) {
 				continue
 			}
 			if k.Has(c) {
