@@ -32,7 +32,10 @@
 // the skew. That is never silent: Overflowed counts it, and the OnOverflow
 // function, if set, is told (the server logs a warning). The default bounds
 // hold about nine million signatures, every signature of a node answering
-// 4,500 signed requests a second sustained. A fingerprint is the first 8
+// 4,500 signed requests a second sustained. Freezing a full generation reads
+// and sorts its million entries under the cache's lock: every signed request
+// of the node waits for it (≈0.1 s on the project's VM), once a generation. A
+// fingerprint is the first 8
 // bytes of a 16-byte verified MAC: a new signature matches a remembered one
 // by chance with a probability of one in 2^64 for each, a request refused
 // as a replay about once in 2×10^12 requests with the cache full.
@@ -116,8 +119,9 @@ func (c *Cache) Seen(namespace string, sig []byte, now time.Time) bool {
 }
 
 // seen is Seen, also returning when sig was first recorded (now if it had
-// not been; for a frozen generation's signature, the generation's newest
-// first use, no earlier than its own).
+// not been; for a frozen generation's signature, the generation's oldest
+// first use, no later than its own: Replayed's grace must not be extended
+// for a signature dated in the future).
 func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bool) {
 	var k [16]byte
 	copy(k[:], sig)
@@ -148,7 +152,7 @@ func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bo
 	for i := len(c.frozen) - 1; i >= 0; i-- {
 		g := &c.frozen[i]
 		if _, ok := slices.BinarySearch(g.fps, fp); ok {
-			return time.Unix(0, g.newest), true
+			return time.Unix(0, g.oldest), true
 		}
 	}
 	if len(c.cur) >= c.max {

@@ -188,3 +188,24 @@ func TestOverflowIsReported(t *testing.T) {
 		t.Fatal("a signature of the second generation was forgotten")
 	}
 }
+
+// TestFrozenFutureSignatureNotRepeatable: a signature dated in the future
+// (a client clock ahead, within the skew) whose generation was frozen is
+// refused when sent again around its signed time, as in the current
+// generation (TestReplayedFutureSignature): the frozen generation answers
+// its oldest first use, not its newest, which would have stretched the
+// grace (final review: it let the replay through ten minutes after the
+// first use).
+func TestFrozenFutureSignatureNotRepeatable(t *testing.T) {
+	c := New(15*time.Minute, 2)
+	t0 := time.Unix(1700000000, 0)
+	signed := t0.Add(10 * time.Minute)
+	if c.Replayed("aws", sig(1), signed, t0) {
+		t.Fatal("first use refused")
+	}
+	c.Seen("aws", sig(2), signed.Add(-time.Second))
+	c.Seen("aws", sig(3), signed.Add(-time.Second)) // the generation is full: frozen
+	if !c.Replayed("aws", sig(1), signed, signed) {
+		t.Fatal("a frozen future-dated signature was repeatable ten minutes after its first use")
+	}
+}
