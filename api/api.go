@@ -128,6 +128,7 @@ func New(opts Options) *echo.Echo {
 			}
 			return c.String(http.StatusServiceUnavailable, "not ready\n")
 		}
+		notReady.ok()
 		return c.String(http.StatusOK, "ok\n")
 	})
 	// The answer-signing public keys (docs/answers.md), as `attestkms
@@ -167,6 +168,14 @@ type readyLog struct {
 	mu      sync.Mutex
 	last    time.Time
 	pending int
+}
+
+// ok says a probe found the server ready: the next refusal, an outage of
+// its own, is logged at once, counting only its own probes.
+func (r *readyLog) ok() {
+	r.mu.Lock()
+	r.pending, r.last = 0, time.Time{}
+	r.mu.Unlock()
 }
 
 // due counts a refused probe and reports whether to log it now, with how

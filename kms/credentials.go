@@ -344,6 +344,16 @@ func (c *Credentials) Lookup(accessKeyID string) (secret []byte, p *Principal, o
 	return bytes.Clone(cc.secret), &pc, true
 }
 
+// Known reports whether accessKeyID names a credential that has not
+// expired, copying no secret.
+func (c *Credentials) Known(accessKeyID string) bool {
+	now := c.now()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	cc, ok := c.m[accessKeyID]
+	return ok && !cc.expired(now)
+}
+
 // isAdmin reports whether accessKeyID is, now, a credential with the admin
 // permission that has not expired.
 func (c *Credentials) isAdmin(accessKeyID string) bool {

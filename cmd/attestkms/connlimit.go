@@ -44,11 +44,11 @@ func limitConns(ln net.Listener, perSource, total int, log *slog.Logger) net.Lis
 
 // connSource is the source a connection counts for.
 func connSource(a net.Addr) netip.Addr {
-	ap, err := netip.ParseAddrPort(a.String())
-	if err != nil {
+	t, ok := a.(*net.TCPAddr)
+	if !ok {
 		return netip.Addr{} // not TCP: all such count as one source
 	}
-	ip := ap.Addr().Unmap()
+	ip := t.AddrPort().Addr().Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
 		return p.Addr()

@@ -35,6 +35,16 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// discardBody reads and drops r's body as readBody reads it (the same
+// refusal past MaxBody, the same MaxBytesReader effect on the connection),
+// without keeping it: for a request refused unchecked, whose body must be
+// read only so that net/http answers it as it answers one that was.
+func discardBody(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength <= MaxBody {
+		io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, MaxBody))
+	}
+}
+
 // readAll is io.ReadAll, in one buffer when the body's length is known
 // (size ≥ 0) and at most firstRead: a request's body is read into a buffer
 // of its size, not grown to it from 512 bytes. A larger body's buffer grows

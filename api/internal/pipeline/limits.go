@@ -100,18 +100,15 @@ func sourceKey(ip string) string {
 
 // namesKnownKey reports whether r's Authorization header names an access
 // key the server knows (one that has not expired): the Authenticator
-// parses the header, kms's credentials look the key up, and the copy of
-// its secret the lookup returns is zeroed at once. The signature check
-// looks it up again after the body is read, so no secret is held while
-// the body arrives, and a credential deleted meanwhile is not used.
+// parses the header, kms's credentials say whether the key is theirs
+// (copying no secret). The signature check looks it up after the body is
+// read, so a credential deleted meanwhile is not used.
 func (h *Handler) namesKnownKey(r *http.Request) bool {
 	id := h.d.Authenticator.AccessKeyID(r)
 	if id == "" {
 		return false
 	}
-	secret, _, ok := h.svc.Credentials().Lookup(id)
-	clear(secret)
-	return ok
+	return h.svc.Credentials().Known(id)
 }
 
 // sourceSpent reports whether the request's source has no budget left for

@@ -11,8 +11,8 @@
 //     If the peer's budget for failed authentications (Limits) is spent,
 //     refuse it now (ErrThrottled), unaudited, unless its Authorization
 //     header names an access key the server knows (the Authenticator's
-//     AccessKeyID, then a credential lookup whose copy of the secret is
-//     zeroed at once): that request goes on, to be served if its signature
+//     AccessKeyID, then kms's Credentials.Known, which copies no secret):
+//     that request goes on, to be served if its signature
 //     verifies.
 //  2. Read the body, at most MaxBody (1 MiB): refused at once when
 //     Content-Length says more, else as soon as the limit is passed
@@ -255,9 +255,7 @@ func (h *Handler) Handle(c echo.Context) error {
 		// net/http behaves alike around the answer (a 100 Continue, a
 		// connection kept or closed): else that would say, where the
 		// answer does not, whether the access key exists.
-		if b, rerr := readBody(w, c.Request()); rerr == nil {
-			clear(b)
-		}
+		discardBody(w, c.Request())
 		err = &throttled{LimitSource}
 	} else {
 		res, err = h.audited(rq, func() (*Result, error) { return h.serve(c, rq) })
