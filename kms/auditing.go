@@ -74,19 +74,21 @@ func systemCall(requestID, name string) *Call {
 // (finish). A node that does not follow its shared store runs none.
 func run[Req, Resp any](s *Service, ctx context.Context, c *Call, name string, kind opKind, req *Req, fn func(context.Context, *Call, *Req) (*Resp, error)) (*Resp, error) {
 	c = begin(c, name, kind)
-	if kind == opUse {
-		// Its record is on its way: a batch being synced may wait for it
-		// (audit's Expect), whatever becomes of the operation.
-		s.audit.Expect(1)
-		c.op.expected = true
-		defer s.arrived(c)
-	}
 	if s.follow != nil {
 		// A node of a shared store serves only while it follows the
 		// store's changes (follow.go): its caches may be stale otherwise.
 		if err := s.follow.errWait(ctx); err != nil {
 			return finish[Resp](s, c, nil, internal(err))
 		}
+	}
+	if kind == opUse {
+		// Its record is on its way: a batch being synced may wait for it
+		// (audit's Expect), whatever becomes of the operation. Counted
+		// after the wait for the store's meta (up to a second), which no
+		// batch should wait for.
+		s.audit.Expect(1)
+		c.op.expected = true
+		defer s.arrived(c)
 	}
 	resp, err := fn(ctx, c, req)
 	return finish(s, c, resp, err)

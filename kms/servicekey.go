@@ -223,7 +223,7 @@ func (s *Service) loadServiceKeys(ctx context.Context) error {
 		return err
 	} else if set.gen < seen {
 		set.zero()
-		return fmt.Errorf("%w: the store's answer-signing keys are of generation %d, and this data directory has installed generation %d (%s): a database writer put back an older meta, which would have a revoked or retired key sign again; nothing was written. Restore the store from a backup, then rotate the root key (every older sealed set then stops opening)", ErrStoreDamaged, set.gen, seen, serviceKeyGenMarker)
+		return fmt.Errorf("%w: the store's answer-signing keys are of generation %d, and this data directory has installed generation %d (%s): a database writer put back an older meta, which would have a revoked or retired key sign again; nothing was written. Restore the store from a backup into a new data directory (this one's %s refuses any older set), then revoke the key again and rotate the root key (every older sealed set then stops opening; docs/answers.md)", ErrStoreDamaged, set.gen, seen, serviceKeyGenMarker, serviceKeyGenMarker)
 	}
 	s.installServiceKeys(set)
 	return nil

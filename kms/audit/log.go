@@ -435,6 +435,11 @@ func (l *Log) gather(batch []*entry) ([]*entry, bool) {
 		}
 		batch = append(batch, more...)
 		if expired || closing || want <= 0 || l.coming.Load() < int64(l.opts.CommitSiblings) || hasControl(more) {
+			l.mu.Lock()
+			if len(l.reopen) > 0 {
+				l.signal() // a Reopen's wake was taken here: the writer looks again
+			}
+			l.mu.Unlock()
 			return batch, closing
 		}
 	}
