@@ -211,8 +211,18 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// keepPath and keepQuery are the characters String leaves raw in a path
+// and a query attribute value: RFC 7512's pk11-res-avail, with '&' in a
+// path and '/' in both. They are exactly what unescape accepts raw,
+// less the part's own delimiters, so a printed URI is never longer than
+// the one parsed (maxURI holds for it too) and parses back the same.
+const (
+	keepPath  = ":[]@!$'()*+,=&/"
+	keepQuery = ":[]@!$'()*+,=/"
+)
+
 // escape percent-encodes v for a URI attribute value: everything but
-// unreserved characters (and, where keep allows, '/').
+// unreserved characters and those in keep.
 func escape(v string, keep string) string {
 	const hexd = "0123456789ABCDEF"
 	var b strings.Builder
@@ -235,7 +245,7 @@ func (u *URI) String() string {
 	var path []string
 	add := func(name, v string) {
 		if v != "" {
-			path = append(path, name+"="+escape(v, ""))
+			path = append(path, name+"="+escape(v, keepPath))
 		}
 	}
 	add("token", u.Token)
@@ -251,7 +261,7 @@ func (u *URI) String() string {
 	}
 	s := "pkcs11:" + strings.Join(path, ";")
 	if u.ModulePath != "" {
-		s += "?module-path=" + escape(u.ModulePath, "/")
+		s += "?module-path=" + escape(u.ModulePath, keepQuery)
 	}
 	return s
 }
