@@ -89,6 +89,7 @@ func newEnvelopeEnv(t *testing.T, store string) *envelopeEnv {
 
 var (
 	goodMeasurement = bytes.Repeat([]byte{0x5e}, 48)
+	goodPCR4        = bytes.Repeat([]byte{0x44}, 32)
 	goodPCR7        = bytes.Repeat([]byte{0x77}, 32)
 )
 
@@ -114,7 +115,7 @@ func (e *envelopeEnv) snpEvidence(t *testing.T, r snptest.Report) []byte {
 func (e *envelopeEnv) tpmEvidence(t *testing.T, q tpmtest.Quote) []byte {
 	t.Helper()
 	if q.PCRs == nil {
-		q.PCRs = map[int][]byte{0: make([]byte, 32), 7: goodPCR7}
+		q.PCRs = map[int][]byte{0: make([]byte, 32), 4: goodPCR4, 7: goodPCR7}
 	}
 	if q.Nonce == nil {
 		q.Nonce = testNonce
@@ -150,7 +151,7 @@ func attestedPolicy(acct, cond string) string {
 
 // TestEnvelopeRecipients: an SEV-SNP guest and a TPM host get data keys and
 // shared secrets through the AWS, Huawei and Tencent dialects, wrapped to
-// their keys, and a key policy on SnpMeasurement or TpmPCR7 admits the right
+// their keys, and a key policy on SnpMeasurement or TpmPCR4 and 7 admits the right
 // evidence and refuses the wrong one.
 func TestEnvelopeRecipients(t *testing.T) { testserver.Stores(t, testEnvelopeRecipients) }
 
@@ -164,7 +165,7 @@ func testEnvelopeRecipients(t *testing.T, store string) {
 		t.Fatal(err)
 	}
 	tpmKey, err := e.c.aws.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(attestedPolicy(acct,
-		`{"kms:RecipientAttestation:TpmPCR7":"`+strings.Repeat("77", 32)+`"}`))})
+		`{"kms:RecipientAttestation:TpmPCR4":"`+strings.Repeat("44", 32)+`","kms:RecipientAttestation:TpmPCR7":"`+strings.Repeat("77", 32)+`"}`))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func testEnvelopeRecipients(t *testing.T, store string) {
 		otherFormat []byte
 	}{
 		{"sev-snp", snpID, e.snpEvidence(t, snptest.Report{}), e.snpEvidence(t, snptest.Report{Measurement: bytes.Repeat([]byte{0x66}, 48)}), e.tpmEvidence(t, tpmtest.Quote{})},
-		{"tpm2", tpmID, e.tpmEvidence(t, tpmtest.Quote{}), e.tpmEvidence(t, tpmtest.Quote{PCRs: map[int][]byte{7: bytes.Repeat([]byte{0x78}, 32)}}), e.snpEvidence(t, snptest.Report{})},
+		{"tpm2", tpmID, e.tpmEvidence(t, tpmtest.Quote{}), e.tpmEvidence(t, tpmtest.Quote{PCRs: map[int][]byte{4: goodPCR4, 7: bytes.Repeat([]byte{0x78}, 32)}}), e.snpEvidence(t, snptest.Report{})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gdk, err := e.c.aws.GenerateDataKey(ctx, &awskms.GenerateDataKeyInput{KeyId: aws.String(tc.keyID), KeySpec: awstypes.DataKeySpecAes256, Recipient: e.awsRecipient(tc.good)})
@@ -243,7 +244,7 @@ func testEnvelopeRecipients(t *testing.T, store string) {
 		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:DeriveSharedSecret","Resource":"*",
 		   "Condition":{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"` + strings.Repeat("5e", 48) + `"}}},
 		  {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":"kms:DeriveSharedSecret","Resource":"*",
-		   "Condition":{"StringEquals":{"kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("77", 32) + `"}}}]}`)})
+		   "Condition":{"StringEquals":{"kms:RecipientAttestation:TpmPCR4":"` + strings.Repeat("44", 32) + `","kms:RecipientAttestation:TpmPCR7":"` + strings.Repeat("77", 32) + `"}}}]}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

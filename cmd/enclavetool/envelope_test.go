@@ -28,7 +28,8 @@ import (
 // TestEnvelopeAttestors: with --attestor sim-snp and sim-tpm, enclavetool
 // gets data keys and shared secrets from a server trusting attestsim's
 // SEV-SNP and TPM CAs (as serve --snp-roots/--tpm-roots does), and a key
-// policy on SnpMeasurement or TpmPCR7 admits the right guest only.
+// policy on SnpMeasurement or TpmPCR4 and TpmPCR7 admits the right guest
+// only.
 func TestEnvelopeAttestors(t *testing.T) {
 	snpCA, err := snptest.NewCA()
 	if err != nil {
@@ -59,14 +60,14 @@ func TestEnvelopeAttestors(t *testing.T) {
 		attest.FormatSEVSNP: sv, attest.FormatTPM2: tv}}})
 	ctx := context.Background()
 
-	measurement, pcr7 := strings.Repeat("5e", 48), strings.Repeat("77", 32)
+	measurement, pcr4, pcr7 := strings.Repeat("5e", 48), strings.Repeat("44", 32), strings.Repeat("77", 32)
 	acct := e.srv.Account.AccountID
 	pol := `{"Version":"2012-10-17","Statement":[
 	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:Create*","kms:Describe*","kms:Enable*","kms:List*","kms:Put*","kms:Update*","kms:Revoke*","kms:Disable*","kms:Get*","kms:Delete*","kms:TagResource","kms:UntagResource","kms:ScheduleKeyDeletion","kms:CancelKeyDeletion","kms:RotateKeyOnDemand","kms:Encrypt"],"Resource":"*"},
 	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:Decrypt","kms:DeriveSharedSecret"],"Resource":"*",
 	  "Condition":{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"` + measurement + `"}}},
 	 {"Effect":"Allow","Principal":{"AWS":"` + acct + `"},"Action":["kms:GenerateDataKey","kms:Decrypt","kms:DeriveSharedSecret"],"Resource":"*",
-	  "Condition":{"StringEquals":{"kms:RecipientAttestation:TpmPCR7":"` + pcr7 + `"}}}]}`
+	  "Condition":{"StringEquals":{"kms:RecipientAttestation:TpmPCR4":"` + pcr4 + `","kms:RecipientAttestation:TpmPCR7":"` + pcr7 + `"}}}]}`
 	sym, err := e.sdk.CreateKey(ctx, &awskms.CreateKeyInput{Policy: aws.String(pol)})
 	if err != nil {
 		t.Fatal(err)
@@ -105,8 +106,8 @@ func TestEnvelopeAttestors(t *testing.T) {
 	}{
 		{"sev-snp", []string{"--attestor", "sim-snp", "--sim-ca", snpDir, "--sim-measurement", measurement},
 			[]string{"--attestor", "sim-snp", "--sim-ca", snpDir}},
-		{"tpm2", []string{"--attestor", "sim-tpm", "--sim-ca", tpmDir, "--sim-pcr", "7=" + pcr7},
-			[]string{"--attestor", "sim-tpm", "--sim-ca", tpmDir, "--sim-pcr", "7=" + strings.Repeat("78", 32)}},
+		{"tpm2", []string{"--attestor", "sim-tpm", "--sim-ca", tpmDir, "--sim-pcr", "4=" + pcr4, "--sim-pcr", "7=" + pcr7},
+			[]string{"--attestor", "sim-tpm", "--sim-ca", tpmDir, "--sim-pcr", "4=" + pcr4, "--sim-pcr", "7=" + strings.Repeat("78", 32)}},
 	} {
 		v, code, stderr := run1(append([]string{"generate-data-key", "--key-id", *sym.KeyMetadata.KeyId}, g.good...)...)
 		if code != 0 {

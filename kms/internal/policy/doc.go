@@ -186,10 +186,11 @@
 // those actions without evidence, or with genuine evidence of a workload the
 // policy does not name (CheckAttestationSafety, safety.go): an Allow without
 // a condition on a measurement of the workload's image (measurement.go:
-// ImageSha384, PCR0, PCR2, PCR8, SnpMeasurement, TdxMrTd, TPM PCR4 and PCR7;
-// not Format, a vendor, nor what the host chooses or the workload extends
-// itself) that is false when the request carries none, unless a Deny surely
-// denies it. Lint adds the weaker smells for attestkms policy lint.
+// ImageSha384, PCR0, PCR2, PCR8, SnpMeasurement, TdxMrTd, TPM PCR4, never
+// all zeros; not Format, a vendor, nor Secure Boot's PCR7, nor what the host
+// chooses or the workload extends itself) that is false when the request
+// carries none, unless a Deny surely denies it. Lint adds the weaker smells
+// for attestkms policy lint.
 //
 // # What is not checked here
 //

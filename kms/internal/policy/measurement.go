@@ -21,11 +21,17 @@ import "strings"
 //   - the remaining registers measure the platform or nothing: Nitro's PCR1
 //     (the kernel, the same for every image nitro-cli builds with its own
 //     blobs), PCR5–PCR7 and PCR9–PCR15 (unused, zero in every enclave), TPM
-//     PCR0–PCR3, PCR5 and PCR6 (the firmware and its configuration).
+//     PCR0–PCR3, PCR5 and PCR6 (the firmware and its configuration), and
+//     TPM PCR7 (Secure Boot's state: which keys may sign what boots, not
+//     what booted; every image a trusted signer ever signed, a
+//     distribution's shim and kernel among them, gives the same PCR7).
 //
 // The keys below measure the workload itself, or the key that signed it,
 // and the platform sets them before the workload runs. A measurement key's
 // format is the evidence format that gives it (attest.Claims.Measurements).
+//
+// A value of all zeros measures nothing and pins nothing (zeroValue): PCR8
+// is zero for every unsigned image, a TPM PCR4 before a boot manager ran.
 var imageKeys = map[string]string{
 	"kms:RecipientAttestation:ImageSha384":    "nitro",    // = PCR0
 	"kms:RecipientAttestation:PCR0":           "nitro",    // the enclave image file
@@ -37,9 +43,7 @@ var imageKeys = map[string]string{
 	"kms:RecipientAttestation:SnpMeasurement": "sev-snp", // the guest's launch measurement
 	"kms:RecipientAttestation:TdxMrTd":        "tdx",     // the TD's initial contents
 	"kms:RecipientAttestation:TpmPCR4":        "tpm2",    // the boot manager (boot loader or unified kernel image) the firmware ran
-	"kms:RecipientAttestation:TpmPCR7":        "tpm2",    // Secure Boot's policy: which signers may boot
 	"kms:RecipientAttestation:NitroTPMPCR4":   "nitrotpm",
-	"kms:RecipientAttestation:NitroTPMPCR7":   "nitrotpm",
 }
 
 // carriesAlways are the formats whose genuine evidence gives every one of
@@ -51,27 +55,38 @@ var carriesAlways = map[string]bool{"nitro": true, "qingtian": true, "sev-snp": 
 
 // imageKeyNames lists the image keys for messages.
 const imageKeyNames = "kms:RecipientAttestation:ImageSha384, :PCR0, :PCR2 or :PCR8 (Nitro), kms:RecipientAttestation/PCR0, /PCR2 or /PCR8 (Qingtian), " +
-	":SnpMeasurement (SEV-SNP), :TdxMrTd (TDX), :TpmPCR4 or :TpmPCR7 (TPM 2.0), :NitroTPMPCR4 or :NitroTPMPCR7 (NitroTPM)"
+	":SnpMeasurement (SEV-SNP), :TdxMrTd (TDX), :TpmPCR4 (TPM 2.0), :NitroTPMPCR4 (NitroTPM)"
 
 // pins reports whether the condition, when the request carries its key,
-// holds only for the values it lists: a String operator, not negated, and
-// for StringLike no wildcard (a hash's prefix is found by trying images).
+// holds only for the measurements it lists: a String operator, not negated,
+// no value of all zeros (zeroValue), and for StringLike no wildcard (a
+// hash's prefix is found by trying images).
 func (c *condition) pins() bool {
-	if c.negated {
+	return !c.negated && c.listsMeasurements()
+}
+
+// listsMeasurements reports whether the condition's values are measurements
+// a workload must match exactly: a StringEquals or StringLike operator
+// (negated or not) whose values are neither all zeros (zeroValue) nor, for
+// StringLike, wildcards.
+func (c *condition) listsMeasurements() bool {
+	if c.op != opEquals && c.op != opLike {
 		return false
 	}
-	switch c.op {
-	case opEquals:
-		return true
-	case opLike:
-		for _, v := range c.values {
-			if strings.ContainsAny(v, "*?") {
-				return false
-			}
+	for _, v := range c.values {
+		if zeroValue(v) || c.op == opLike && strings.ContainsAny(v, "*?") {
+			return false
 		}
-		return true
 	}
-	return false
+	return true
+}
+
+// zeroValue reports whether v is a register of all zeros, in hex: it
+// measured nothing, so every workload that leaves it untouched has it
+// (Nitro's and Qingtian's PCR8 for any unsigned image). A policy that
+// lists it admits them all.
+func zeroValue(v string) bool {
+	return v != "" && strings.Trim(v, "0") == ""
 }
 
 // requiresFormat reports whether the statement applies only to evidence of
@@ -122,20 +137,11 @@ func (s *statement) measuresImage() bool {
 // deniesOtherImages reports whether a condition of a Deny holds for every
 // request that does not carry one of the image measurements it lists,
 // including one without evidence: a negated String condition on an image key
-// that holds when the key is absent, with no wildcard.
+// that holds when the key is absent, with no wildcard and no zero value.
 func (c *condition) deniesOtherImages() bool {
-	_, ok := imageKeys[c.key]
-	if !ok || !(c.op == opEquals || c.op == opLike) || !c.negated || !c.holdsWhenAbsent() {
-		return false
-	}
 	// StringNotLike "*" lists every image, "ab*" every image whose hash a
-	// forger finds by trying images: as in pins, no wildcard.
-	if c.op == opLike {
-		for _, v := range c.values {
-			if strings.ContainsAny(v, "*?") {
-				return false
-			}
-		}
-	}
-	return true
+	// forger finds by trying images, StringNotEquals zeros every unsigned
+	// image: as in pins, no wildcard and no zero value.
+	_, ok := imageKeys[c.key]
+	return ok && c.negated && c.holdsWhenAbsent() && c.listsMeasurements()
 }

@@ -30,6 +30,10 @@ func denyStmt(principal, action, cond string) string {
 
 const account = `{"AWS":"111122223333"}`
 
+// zero48 is an all-zero SHA-384 register, in hex: what PCR8 reads for an
+// unsigned image.
+var zero48 = strings.Repeat("00", 48)
+
 // TestAttestationSafety is the safety check's table: each policy with the
 // verdict written by hand — "" for accepted, or the first finding's
 // statement index and action.
@@ -96,14 +100,27 @@ func TestAttestationSafety(t *testing.T) {
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation/PCR8":"ab"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"ab","kms:RecipientAttestation:SnpHostData":"ab"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TdxMrTd":"ab","kms:RecipientAttestation:TdxTcbStatus":"UpToDate"}}`),
-			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR7":"ab"}}`),
-			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR4":"ab"}}`),
-			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR4":"ab"}}`),
-			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR7":"ab"}}`)), "", "="},
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR4":"ab","kms:RecipientAttestation:TpmPCR7":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR4":"ab"}}`)), "", "="},
+		// PCR7 is Secure Boot's policy (which keys may sign what boots),
+		// not what booted: every image a trusted signer ever signed, a
+		// distribution's shim and kernel among them, gives the same PCR7.
+		{"TPM PCR7 is Secure Boot's policy", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR7":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"NitroTPM PCR7 is Secure Boot's policy", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR7":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny all but a Secure Boot policy admits any signed image", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:NitroTPMPCR7":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		// An all-zero register measured nothing: Nitro's and Qingtian's PCR8
+		// is zero for every unsigned image, a TPM's PCR4 before any boot
+		// manager ran.
+		{"PCR8 zero admits every unsigned image", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR8":"`+zero48+`"}}`)), "statement 0: kms:Decrypt", "="},
+		{"Qingtian PCR8 zero", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIgnoreCase":{"kms:RecipientAttestation/PCR8":["`+strings.Repeat("ab", 48)+`","`+zero48+`"]}}`)), "statement 0: kms:Decrypt", "="},
+		{"StringLike zero", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringLike":{"kms:RecipientAttestation:TpmPCR4":"`+strings.Repeat("0", 64)+`"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny all but unsigned images", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:PCR8":"`+zero48+`"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny all but the image or unsigned ones", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab","kms:RecipientAttestation:PCR8":"`+zero48+`"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR8 zero beside the image binds", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR8":"`+zero48+`","kms:RecipientAttestation:PCR0":"ab"}}`)), "", "="},
 		{"IfExists beside the format that always gives the key", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"}}`)), "", "="},
 		{"IfExists beside another format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:SnpMeasurement":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists beside two formats", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":["nitro","sev-snp"]},"StringEqualsIfExists":{"kms:RecipientAttestation:ImageSha384":"ab"}}`)), "statement 0: kms:Decrypt", "="},
-		{"IfExists beside tpm2, whose quote selects its PCRs", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"tpm2"},"StringEqualsIfExists":{"kms:RecipientAttestation:TpmPCR7":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"IfExists beside tpm2, whose quote selects its PCRs", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"tpm2"},"StringEqualsIfExists":{"kms:RecipientAttestation:TpmPCR4":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"one weak, one strong", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"},"StringEquals":{"kms:RecipientAttestation:ImageSha384":"ab"}}`)), "", "="},
 		{"other condition is no substitute", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:EncryptionContext:app":"x"}}`), enclaveOK), "statement 0: kms:Decrypt", "="},
 		{"Huawei's key binds too", doc(allowStmt(account, `"kms:*"`, ""), allowStmt(account, `"kms:Decrypt"`, `{"StringEqualsIgnoreCase":{"kms:RecipientAttestation/PCR0":"ab"}}`)), "statement 0: kms:Decrypt", "="},
