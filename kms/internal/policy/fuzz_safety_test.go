@@ -28,8 +28,8 @@ var (
 		"ForAnyValue:StringNotLike", "Null",
 	}
 	genKeys = []string{"kms:RecipientAttestation:ImageSha384", "kms:RecipientAttestation:Format", "kms:RecipientAttestation/PCR0", "kms:EncryptionContext:app",
-		"kms:RecipientAttestation:PCR8", "kms:RecipientAttestation:SnpHostData", "kms:RecipientAttestation:TpmPCR7", "kms:RecipientAttestation:PCR16"}
-	genValues = []string{`"ab"`, `"x"`, `"*"`, `"true"`, `"false"`, `["ab","x"]`, `"nitro"`, `"tpm2"`, `["nitro","sev-snp"]`, `"ab*"`}
+		"kms:RecipientAttestation:PCR8", "kms:RecipientAttestation:SnpHostData", "kms:RecipientAttestation:TpmPCR7", "kms:RecipientAttestation:PCR16", "kms:RecipientAttestation:TpmPCR4"}
+	genValues = []string{`"ab"`, `"x"`, `"*"`, `"true"`, `"false"`, `["ab","x"]`, `"nitro"`, `"tpm2"`, `["nitro","sev-snp"]`, `"ab*"`, `"00"`, `["ab","00"]`}
 	genExtra  = []string{`"Bool":{"aws:SecureTransport":"false"}`, `"Bool":{"aws:SecureTransport":"true"}`, `"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`, `"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}`}
 )
 

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -223,7 +224,8 @@ func foreignContexts() []map[string][]string {
 			}
 		}
 		nitro["kms:RecipientAttestation:ImageSha384"] = []string{v}
-		tpm := map[string][]string{"kms:RecipientAttestation:Format": {"tpm2"}, "kms:RecipientAttestation:TpmPCR0": {v}, "kms:RecipientAttestation:TpmPCR23": {v}}
+		tpm := map[string][]string{"kms:RecipientAttestation:Format": {"tpm2"}, "kms:RecipientAttestation:TpmPCR0": {v}, "kms:RecipientAttestation:TpmPCR4": {v},
+			"kms:RecipientAttestation:TpmPCR7": {v}, "kms:RecipientAttestation:TpmPCR23": {v}}
 		snp := map[string][]string{"kms:RecipientAttestation:Format": {"sev-snp"}, "kms:RecipientAttestation:SnpMeasurement": {v}, "kms:RecipientAttestation:SnpHostData": {v}}
 		tdx := map[string][]string{"kms:RecipientAttestation:Format": {"tdx"}, "kms:RecipientAttestation:TdxMrTd": {v}, "kms:RecipientAttestation:TdxMrConfigId": {v},
 			"kms:RecipientAttestation:TdxTcbStatus": {"UpToDate"}, "kms:RecipientAttestation:TdxRtmr0": {v}, "kms:RecipientAttestation:TdxRtmr3": {v}}
@@ -234,6 +236,13 @@ func foreignContexts() []map[string][]string {
 				}
 			}
 			out = append(out, m)
+		}
+		// An unsigned image: its PCR8 is zero (so is a TPM's PCR4 before
+		// a boot manager ran), whatever the image.
+		for m, k := range map[*map[string][]string]string{&nitro: "kms:RecipientAttestation:PCR8", &qingtian: "kms:RecipientAttestation/PCR8", &tpm: "kms:RecipientAttestation:TpmPCR4"} {
+			unsigned := maps.Clone(*m)
+			unsigned[k] = []string{"00"}
+			out = append(out, unsigned)
 		}
 	}
 	return out
