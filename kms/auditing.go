@@ -74,6 +74,10 @@ func systemCall(requestID, name string) *Call {
 // (finish). A node that does not follow its shared store runs none.
 func run[Req, Resp any](s *Service, ctx context.Context, c *Call, name string, kind opKind, req *Req, fn func(context.Context, *Call, *Req) (*Resp, error)) (*Resp, error) {
 	c = begin(c, name, kind)
+	if err := s.damage(); err != nil {
+		// The store's records are not those its digest sums (digest.go).
+		return finish[Resp](s, c, nil, internal(err))
+	}
 	if s.follow != nil {
 		// A node of a shared store serves only while it follows the
 		// store's changes (follow.go): its caches may be stale otherwise.

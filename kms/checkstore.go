@@ -26,6 +26,13 @@ type StoreCheck struct {
 	// authenticated that no server has opened since (the next Open MACs
 	// them); its records were checked as before, unauthenticated.
 	Authenticated bool
+	// Digested reports whether the store keeps a records digest (root
+	// check v3) and its records are those it sums; DigestGeneration is
+	// the digest's generation (changes that wrote records since it was
+	// made). False: a store made before the digest (store protect makes
+	// it).
+	Digested         bool
+	DigestGeneration uint64
 }
 
 // CheckStore checks the whole store opts names, while no server holds it
@@ -36,9 +43,11 @@ type StoreCheck struct {
 // kept as it is, every version of its material opens under the root key
 // and is material of its spec), every alias (it names a key that exists)
 // and every credential (its secret opens), and every record's MAC
-// (protect.go). The first bad record is ErrStoreDamaged naming it; records
-// whose MACs fail are all named, ErrStoreDamaged wrapping
-// store.ErrIntegrity. Nothing is written.
+// (protect.go), and the records against the records digest (a record
+// deleted, put back or added outside attestkms). The first bad record is
+// ErrStoreDamaged naming it; records whose MACs fail are all named,
+// ErrStoreDamaged wrapping store.ErrIntegrity, as a digest that does not
+// sum the records is. Nothing is written.
 func CheckStore(ctx context.Context, opts Options) (*StoreCheck, error) {
 	sp, err := opts.storeSpec()
 	if err != nil {
@@ -118,7 +127,7 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 	if err != nil {
 		return err
 	}
-	required := v == 2
+	required := v >= 2
 	var forged []string
 	if err := store.VerifyMAC(m, required, sl); err != nil {
 		forged = append(forged, integrityDetail(err))
@@ -207,6 +216,15 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 	}
 	if len(forged) > 0 {
 		return fmt.Errorf("%w: %w: %d records (the database was changed outside attestkms): %s", ErrStoreDamaged, store.ErrIntegrity, len(forged), strings.Join(forged, "; "))
+	}
+	if v >= 3 {
+		if err := store.VerifyDigest(r, sl); err != nil {
+			return integrityDamage(err)
+		}
+		if rep.DigestGeneration, err = store.DigestGeneration(r, sl); err != nil {
+			return integrityDamage(err)
+		}
+		rep.Digested = true
 	}
 	return nil
 }

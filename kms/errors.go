@@ -64,10 +64,11 @@ var (
 	// open). Nothing was written.
 	ErrStoreDamaged = store.ErrDamaged
 	// ErrUnprotected: the store's records are not authenticated (a store
-	// made by an attestkms from before records were), and Open was not
-	// told to authenticate them (Options.ProtectRecords; attestkms store
-	// protect). Nothing was written.
-	ErrUnprotected = errors.New("the store's records are not authenticated")
+	// made by an attestkms from before records were), or not digested (one
+	// made before the records digest), and Open was not told to protect
+	// them (Options.ProtectRecords; attestkms store protect). Nothing was
+	// written.
+	ErrUnprotected = errors.New("the store's records are not protected")
 )
 
 // Kinds lists every kind a kms operation can return to a client, for the

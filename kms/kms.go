@@ -87,6 +87,11 @@ type Service struct {
 	protectedNow bool
 	// svcGenMu serialises noteServiceKeyGen's file updates.
 	svcGenMu sync.Mutex
+	// recordsGenMu serialises noteRecordsGen's; damaged is why the node
+	// refuses every operation, nil while the store's records are those
+	// its digest sums (digest.go).
+	recordsGenMu sync.Mutex
+	damaged      atomic.Pointer[error]
 	audit    *audit.Log
 	creds    *Credentials
 	now      func() time.Time
@@ -115,6 +120,7 @@ func (s *Service) Close() error {
 	if s.follow != nil {
 		s.follow.stop()
 	}
+	s.noteGeneration()
 	aerr := s.audit.Close()
 	s.keys.close()
 	if set := s.svcKeys.Load(); set != nil {

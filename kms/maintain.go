@@ -20,7 +20,10 @@ type MaintenanceResult struct {
 	Refused int
 }
 
-// Maintain destroys keys whose deletion window has ended and rotates keys
+// Maintain compares the store's records with their digest (digest.go: a
+// difference makes this node refuse every operation until a pass finds
+// them whole again, and is Maintain's error, with nothing changed),
+// destroys keys whose deletion window has ended and rotates keys
 // whose rotation date has come, each change with its audit record
 // (request_id "maintain", dialect "admin"), and then, if keys were
 // destroyed, compacts a store that can be (shred.go: a CompactStore
@@ -46,6 +49,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	}
 	defer release()
 	var expired, due []string
+	var damage error
 	err = s.view(ctx, func(r store.Reader) error {
 		// Every key whose record verifies: one a database writer
 		// changed is refused (and logged, by the Authenticated store)
@@ -65,13 +69,25 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 				}
 			}
 			if next == "" {
-				return nil
+				break
 			}
 			start = next
 		}
+		// The records against their digest, in the same read (digest.go).
+		damage = s.checkDigestIn(r)
+		return nil
 	})
 	if err != nil {
 		return res, err
+	}
+	if damage != nil {
+		// Fail closed: this node serves nothing until a pass finds the
+		// records whole again (the store restored from a backup).
+		s.setDamaged(damage)
+		return res, damage
+	}
+	if s.setDamaged(nil) {
+		s.log.Warn("the store's records are those its digest sums again: serving")
 	}
 	for _, id := range expired {
 		if err := s.destroyKey(ctx, systemCall("maintain", "DestroyKey"), id); err != nil {

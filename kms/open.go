@@ -160,6 +160,8 @@ func remnants(opts Options) []string {
 		add(filepath.Join(opts.DataDir, AdminCredentialFile))
 		add(filepath.Join(opts.DataDir, nodeFile))
 		add(filepath.Join(opts.DataDir, protectedMarker))
+		add(filepath.Join(opts.DataDir, digestedMarker))
+		add(filepath.Join(opts.DataDir, recordsGenMarker))
 	}
 	add(opts.auditPath())
 	if rotated, _ := filepath.Glob(opts.auditPath() + ".[0-9]*"); len(rotated) > 0 {
@@ -486,6 +488,9 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	if !s.auth.Required() && !opts.ProtectRecords {
 		return nil, fmt.Errorf("%w: the store was made by an attestkms from before records were authenticated (its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
 	}
+	if !s.auth.Digested() && !opts.ProtectRecords {
+		return nil, fmt.Errorf("%w: the store was made by an attestkms from before the records digest (its root check is v2): digest its records once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
+	}
 	// The log first: a region move is a change, recorded with it.
 	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, CommitDelay: opts.AuditCommitDelay, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})
 	if err != nil {
@@ -494,8 +499,13 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	// The region before the records' MACs (protect.go): an Open refused
 	// for its region writes nothing.
 	s.region, err = s.openRegion(region, opts.RenameRegion, opts.StoredRegion)
-	if err == nil && !s.auth.Required() {
+	if err == nil && !s.auth.Digested() {
 		err = s.protectRecords() // told to (ProtectRecords): refused above otherwise
+	}
+	if err == nil {
+		// Every record against the digest: one put back, deleted or
+		// added while no server watched is found before this one serves.
+		err = s.verifyDigest(context.Background())
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(context.Background(), s.st, sl, s.account, s.now)

@@ -25,8 +25,8 @@ const readyReadTimeout = 5 * time.Second
 // change the store or use a key are refused (ErrInternal) and reads of
 // public data are still answered: not ready, but not down. A node of a
 // shared store is not ready while it does not follow the store's changes
-// (follow.go), and then refuses every operation. A done ctx is
-// ErrCanceled.
+// (follow.go), and then refuses every operation; nor while its last check
+// of the records digest failed (digest.go). A done ctx is ErrCanceled.
 //
 // The store read's answer is at most readyFor old (by the service's clock):
 // concurrent callers share one read, and the callers of the next readyFor
@@ -36,6 +36,9 @@ const readyReadTimeout = 5 * time.Second
 func (s *Service) Ready(ctx context.Context) error {
 	if err := canceled(ctx); err != nil {
 		return err
+	}
+	if err := s.damage(); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	if s.follow != nil {
 		if err := s.follow.err(); err != nil {

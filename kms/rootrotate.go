@@ -205,6 +205,11 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 			}
 			resp.Credentials++
 		}
+		// The records digest sums elements under the root key's MAC key:
+		// made anew under next, of every record as now MACed.
+		if err := store.RebuildDigest(tx); err != nil {
+			return err
+		}
 		if err := store.ResealServiceKeys(prev, next, m); err != nil {
 			return resealError("the service keys", err)
 		}

@@ -163,9 +163,12 @@ func checkStore(ctx context.Context, opts kms.Options, name string, w io.Writer)
 	if rep.Pages {
 		pages = "every page consistent (bbolt's check)"
 	}
-	auth := "every record's MAC verifies"
-	if !rep.Authenticated {
+	auth := fmt.Sprintf("every record's MAC verifies, and the records are those the records digest sums (generation %d)", rep.DigestGeneration)
+	switch {
+	case !rep.Authenticated:
 		auth = "its records are not authenticated yet (a store made before records were: attestkms store protect authenticates them; until then servers refuse it)"
+	case !rep.Digested:
+		auth = "every record's MAC verifies; its records are not digested yet (a store made before the records digest: attestkms store protect digests them; until then servers refuse it)"
 	}
 	_, err = fmt.Fprintf(w, "store %s: sound: %s; %d keys (%d materials), %d aliases, %d credentials: every record decodes and opens under the root key; %s\n",
 		name, pages, rep.Keys, rep.Materials, rep.Aliases, rep.Credentials, auth)

@@ -28,6 +28,10 @@ type Authenticated struct {
 	keys  atomic.Pointer[macKeys]
 	req   atomic.Bool
 	known atomic.Bool // a meta was verified: req says what the store is
+	// digested: the store keeps a records digest (its root check is v3,
+	// digest.go): every Update locks it first and keeps it current. Like
+	// req, never forgotten.
+	digested atomic.Bool
 	onBad func(error)
 	// use is held for reading while a record is MACed or verified with
 	// keys, for writing by SetKey: once SetKey returns, no MAC is being
@@ -35,8 +39,8 @@ type Authenticated struct {
 	// (a root-key rotation closes the old sealer).
 	use sync.RWMutex
 
-	mu sync.Mutex
-	v2 []byte // a root check known to be v2, so that it is opened once
+	mu    sync.Mutex
+	check []byte // a root check known to be v2 or v3, so that it is opened once
 }
 
 // macKeys are the root keys records are MACed under (write) and verified
@@ -54,14 +58,16 @@ func Authenticate(st Store, sl *sealer.Sealer, onBad func(error)) *Authenticated
 	return a
 }
 
-// AuthenticateTxn is tx with what it writes MACed under sl's root key (a
-// store's first transaction, Create's; a restore's). Its reads verify
-// every record as a store marked authenticated does.
+// AuthenticateTxn is tx, the first transaction of a new store (Create's; a
+// restore's), with what it writes MACed under sl's root key and summed in
+// the store's records digest, which it writes with each write. Its reads
+// verify every record as a store marked authenticated does.
 func AuthenticateTxn(tx Txn, sl *sealer.Sealer) Txn {
 	a := Authenticate(nil, sl, nil)
 	a.req.Store(true)
 	a.known.Store(true)
-	return authTxn{authReader{tx, a}, tx}
+	a.digested.Store(true)
+	return authTxn{authReader{tx, a}, tx, &txnDigest{on: true, sl: sl, eager: true, dirty: true}}
 }
 
 // Unwrap is the store under a.
@@ -90,6 +96,18 @@ func (a *Authenticated) Require() { a.req.Store(true) }
 // Required reports whether every record must carry a MAC.
 func (a *Authenticated) Required() bool { return a.req.Load() }
 
+// Digested reports whether the store keeps a records digest (its root
+// check is v3): every Update keeps it current.
+func (a *Authenticated) Digested() bool { return a.digested.Load() }
+
+// MarkDigested marks the store digested (kms calls it once a change that
+// wrote the digest and the v3 root check has committed; Authenticated
+// learns it from the root check too).
+func (a *Authenticated) MarkDigested() {
+	a.req.Store(true)
+	a.digested.Store(true)
+}
+
 func (a *Authenticated) bad(err error) error {
 	var ie *IntegrityError
 	if a.onBad != nil && errors.As(err, &ie) {
@@ -112,7 +130,7 @@ func (a *Authenticated) verify(rec authenticated) error {
 // marks the store authenticated, and must have a valid MAC itself.
 func (a *Authenticated) verifyMeta(m *Meta) error {
 	a.mu.Lock()
-	known := a.v2 != nil && bytes.Equal(a.v2, m.RootCheck)
+	known := a.check != nil && bytes.Equal(a.check, m.RootCheck)
 	a.mu.Unlock()
 	if !known {
 		var err error
@@ -127,11 +145,14 @@ func (a *Authenticated) verifyMeta(m *Meta) error {
 		if err != nil {
 			return err
 		}
-		if v == 2 {
+		if v >= 2 {
 			a.mu.Lock()
-			a.v2 = bytes.Clone(m.RootCheck)
+			a.check = bytes.Clone(m.RootCheck)
 			a.mu.Unlock()
 			a.req.Store(true)
+		}
+		if v >= 3 {
+			a.digested.Store(true)
 		}
 	}
 	if err := a.verify(m); err != nil {
@@ -167,13 +188,25 @@ func (a *Authenticated) View(ctx context.Context, fn func(Reader) error) error {
 	})
 }
 
-// Update is Store's Update, its writes MACed and its reads verified.
+// Update is Store's Update, its writes MACed and its reads verified. In a
+// digested store it reads the records digest first, locked, and verifies
+// it (a digest missing or forged fails the Update: nothing is written),
+// and writes it back after fn if fn wrote a record.
 func (a *Authenticated) Update(ctx context.Context, fn func(Txn) error) error {
 	return a.st.Update(ctx, func(tx Txn) error {
 		if err := a.learn(tx); err != nil {
 			return err
 		}
-		return fn(authTxn{authReader{tx, a}, tx})
+		t := authTxn{authReader{tx, a}, tx, &txnDigest{}}
+		if a.digested.Load() {
+			if err := t.lockDigest(); err != nil {
+				return err
+			}
+		}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flush()
 	})
 }
 
@@ -269,6 +302,17 @@ func (r authReader) Meta() (*Meta, error) {
 }
 
 func (r authReader) AuditChangeSeq(chain string) (uint64, error) { return r.r.AuditChangeSeq(chain) }
+
+// RecordsDigest is the store's records digest, its MAC verified.
+func (r authReader) RecordsDigest() (*RecordsDigest, error) {
+	r.a.use.RLock()
+	defer r.a.use.RUnlock()
+	d, _, err := readDigest(r.r, r.a.keys.Load().accept...)
+	if err != nil {
+		return nil, r.a.bad(err)
+	}
+	return d, nil
+}
 
 // A record's MAC covers its own fields, not where the store keeps it: a
 // writer could copy a genuine record, MAC and all, under another key id,
@@ -457,48 +501,280 @@ func AuthenticCredentials(r Reader) (good []*Credential, bad []error, err error)
 type authTxn struct {
 	authReader
 	tx Txn
+	d  *txnDigest
+}
+
+// txnDigest is the records digest as a transaction keeps it current.
+type txnDigest struct {
+	on    bool           // the store keeps a digest: writes are summed
+	sl    *sealer.Sealer // the root key its elements and MAC are under
+	sum   digestSum
+	count uint64
+	gen   uint64
+	dirty bool // to be written
+	eager bool // written after each write (AuthenticateTxn), not at the end
+}
+
+// lockDigest reads the store's digest, locked until the transaction ends,
+// and verifies it.
+func (t authTxn) lockDigest() error {
+	t.a.use.RLock()
+	defer t.a.use.RUnlock()
+	d, sl, err := readDigest(t.tx, t.a.keys.Load().accept...)
+	if err != nil {
+		return t.a.bad(err)
+	}
+	*t.d = txnDigest{on: true, sl: sl, count: d.Count, gen: d.Generation}
+	copy(t.d.sum[:], d.Sum)
+	return nil
+}
+
+// digestible is a record that is an element of the digest.
+type digestible interface {
+	element(sl *sealer.Sealer) *[32]byte
+}
+
+func (k *Key) element(sl *sealer.Sealer) *[32]byte        { return keyElement(sl, k) }
+func (a *Alias) element(sl *sealer.Sealer) *[32]byte      { return aliasElement(sl, a) }
+func (c *Credential) element(sl *sealer.Sealer) *[32]byte { return credentialElement(sl, c) }
+
+// account takes the records a write removed out of the digest and puts
+// those it added in.
+func (t authTxn) account(removed []digestible, added ...digestible) error {
+	if !t.d.on {
+		return nil
+	}
+	t.a.use.RLock()
+	defer t.a.use.RUnlock()
+	if !t.a.accepts(t.d.sl) {
+		// The root key changed under the transaction (a rotation
+		// ended): its elements cannot be summed under a closed key.
+		return ErrConflict
+	}
+	for _, r := range removed {
+		t.d.sum.sub(r.element(t.d.sl))
+		t.d.count--
+	}
+	for _, r := range added {
+		t.d.sum.add(r.element(t.d.sl))
+		t.d.count++
+	}
+	t.d.dirty = true
+	if t.d.eager {
+		return t.flushLocked()
+	}
+	return nil
+}
+
+// accepts reports whether sl is one of the root keys a accepts (a.use held).
+func (a *Authenticated) accepts(sl *sealer.Sealer) bool {
+	for _, k := range a.keys.Load().accept {
+		if k == sl {
+			return true
+		}
+	}
+	return false
+}
+
+// flush writes the digest if the transaction changed it.
+func (t authTxn) flush() error {
+	if !t.d.on || !t.d.dirty {
+		return nil
+	}
+	t.a.use.RLock()
+	defer t.a.use.RUnlock()
+	if !t.a.accepts(t.d.sl) {
+		return ErrConflict
+	}
+	return t.flushLocked()
+}
+
+func (t authTxn) flushLocked() error {
+	d := &RecordsDigest{Sum: bytes.Clone(t.d.sum[:]), Count: t.d.count, Generation: t.d.gen + 1}
+	SetMAC(t.d.sl, d)
+	if err := t.tx.PutRecordsDigest(d); err != nil {
+		return err
+	}
+	t.d.gen++
+	t.d.dirty = false
+	return nil
+}
+
+// RebuildDigest sums every record tx holds, as stored, into a new records
+// digest under the root key tx's store writes with, written when tx ends
+// (its generation continues the one stored, if any), and keeps it current
+// for the rest of tx: how a store becomes digested (kms's store protect),
+// and how a root-key rotation moves the digest to its new key after it has
+// MACed every record anew. tx is an Authenticated store's Update's
+// transaction (or wraps one: TxnWrapper).
+func RebuildDigest(tx Txn) error {
+	t, ok := asAuthTxn(tx)
+	if !ok || t.d == nil {
+		return errors.New("store: RebuildDigest needs an Authenticated store's transaction")
+	}
+	t.a.use.RLock()
+	defer t.a.use.RUnlock()
+	sl := t.a.keys.Load().write
+	sum, count, err := digestOf(t.tx, sl)
+	if err != nil {
+		return err
+	}
+	var gen uint64
+	switch old, err := t.tx.RecordsDigest(); {
+	case err == nil:
+		gen = old.Generation
+	case !errors.Is(err, ErrNotFound):
+		return err
+	}
+	if t.d.on && t.d.gen > gen {
+		gen = t.d.gen
+	}
+	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, dirty: true, eager: t.d.eager}
+	if t.d.eager {
+		return t.flushLocked()
+	}
+	return nil
+}
+
+// asAuthTxn is tx's authTxn, looking through TxnWrappers.
+func asAuthTxn(tx Txn) (authTxn, bool) {
+	for {
+		switch t := tx.(type) {
+		case authTxn:
+			return t, true
+		case TxnWrapper:
+			tx = t.UnwrapTxn()
+			continue
+		}
+		return authTxn{}, false
+	}
 }
 
 func (t authTxn) PutMeta(m *Meta) error {
 	t.a.set(m)
-	return t.tx.PutMeta(m)
+	if err := t.tx.PutMeta(m); err != nil {
+		return err
+	}
+	if t.d.eager && t.d.dirty {
+		return t.flush()
+	}
+	return nil
 }
 
 func (t authTxn) SetAuditChangeSeq(chain string, seq uint64) error {
 	return t.tx.SetAuditChangeSeq(chain, seq)
 }
 
+// errDigestWrite: the records digest is written by the Authenticated store
+// only, from the records it wrote.
+var errDigestWrite = errors.New("store: the records digest is written by the Authenticated store only")
+
+func (t authTxn) PutRecordsDigest(*RecordsDigest) error { return errDigestWrite }
+
 func (t authTxn) CreateKey(k *Key) error {
 	t.a.set(k)
-	return t.tx.CreateKey(k)
+	if err := t.tx.CreateKey(k); err != nil {
+		return err
+	}
+	return t.account(nil, k)
 }
 
 func (t authTxn) PutKey(k *Key) error {
 	t.a.set(k)
-	return t.tx.PutKey(k)
+	var old *Key
+	if t.d.on {
+		var err error
+		if old, err = t.tx.Key(k.ID); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.PutKey(k); err != nil {
+		return err
+	}
+	return t.account([]digestible{old}, k)
 }
 
-func (t authTxn) DeleteKey(id string) error { return t.tx.DeleteKey(id) }
+// DeleteKey deletes the key and the aliases naming it (Txn's DeleteKey):
+// all of them leave the digest.
+func (t authTxn) DeleteKey(id string) error {
+	var gone []digestible
+	if t.d.on {
+		k, err := t.tx.Key(id)
+		if err != nil {
+			return err
+		}
+		as, err := t.tx.AliasesOf(id)
+		if err != nil {
+			return err
+		}
+		gone = append(gone, k)
+		for _, a := range as {
+			gone = append(gone, a)
+		}
+	}
+	if err := t.tx.DeleteKey(id); err != nil {
+		return err
+	}
+	return t.account(gone)
+}
 
 func (t authTxn) CreateAlias(al *Alias) error {
 	t.a.set(al)
-	return t.tx.CreateAlias(al)
+	if err := t.tx.CreateAlias(al); err != nil {
+		return err
+	}
+	return t.account(nil, al)
 }
 
 func (t authTxn) PutAlias(al *Alias) error {
 	t.a.set(al)
-	return t.tx.PutAlias(al)
+	var old *Alias
+	if t.d.on {
+		var err error
+		if old, err = t.tx.Alias(al.Name); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.PutAlias(al); err != nil {
+		return err
+	}
+	return t.account([]digestible{old}, al)
 }
 
-func (t authTxn) DeleteAlias(name string) error { return t.tx.DeleteAlias(name) }
+func (t authTxn) DeleteAlias(name string) error {
+	var old *Alias
+	if t.d.on {
+		var err error
+		if old, err = t.tx.Alias(name); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.DeleteAlias(name); err != nil {
+		return err
+	}
+	return t.account([]digestible{old})
+}
 
 func (t authTxn) CreateCredential(c *Credential) error {
 	t.a.set(c)
-	return t.tx.CreateCredential(c)
+	if err := t.tx.CreateCredential(c); err != nil {
+		return err
+	}
+	return t.account(nil, c)
 }
 
 func (t authTxn) DeleteCredential(accessKeyID string) error {
-	return t.tx.DeleteCredential(accessKeyID)
+	var old *Credential
+	if t.d.on {
+		var err error
+		if old, err = t.tx.Credential(accessKeyID); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.DeleteCredential(accessKeyID); err != nil {
+		return err
+	}
+	return t.account([]digestible{old})
 }
 
 var (

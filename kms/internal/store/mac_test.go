@@ -194,6 +194,8 @@ func (memTxn) PutAlias(*Alias) error                  { return nil }
 func (memTxn) DeleteAlias(string) error               { return nil }
 func (memTxn) CreateCredential(*Credential) error     { return nil }
 func (memTxn) DeleteCredential(string) error          { return nil }
+func (memTxn) RecordsDigest() (*RecordsDigest, error) { return nil, ErrNotFound }
+func (memTxn) PutRecordsDigest(*RecordsDigest) error  { return nil }
 
 // TestAuthenticatedStore: writes are MACed, reads verified; a v1 store
 // reads a record without MAC, a v2 one (learnt from its meta) refuses it

@@ -63,9 +63,11 @@ func ResealServiceKeys(from, to *sealer.Sealer, m *Meta) error {
 const RootCredentialName = "admin"
 
 // The root check's values. v1: a store made before records were
-// authenticated (or not yet migrated: kms MACs every record and moves it
-// to v2 in one change, the first time it opens it for writing). v2: every
-// record of the store carries a MAC, and one without is refused. The mark
+// authenticated (or not yet migrated: attestkms store protect MACs every
+// record and moves it to v3 in one change). v2: every record of the store
+// carries a MAC, and one without is refused. v3: that, and the store keeps
+// a records digest (digest.go) that every change keeps current, whose
+// absence is refused. The mark
 // is inside a sealed value so that a database writer, who cannot seal,
 // cannot clear it to have kms MAC the writer's records as legacy ones; it
 // can only put back a v1 check it kept from before the migration (package
@@ -73,14 +75,21 @@ const RootCredentialName = "admin"
 var (
 	rootCheckV1 = []byte("attestkms root key check v1")
 	rootCheckV2 = []byte("attestkms root key check v2: records authenticated")
+	rootCheckV3 = []byte("attestkms root key check v3: records authenticated and digested")
 )
 
 // ErrRootKey: the root key does not open the store's root check.
 var ErrRootKey = errors.New("store: the root key does not open this store")
 
 // SealRootCheck is a new Meta.RootCheck for the root key of sl, marking a
-// store whose records are all authenticated (v2).
+// store whose records are all authenticated and digested (v3).
 func SealRootCheck(sl *sealer.Sealer) ([]byte, error) {
+	return sl.Seal(purposeRootCheck, nil, rootCheckV3)
+}
+
+// SealRootCheckV2 is the root check attestkms wrote before the records
+// digest: for tests that make such a store.
+func SealRootCheckV2(sl *sealer.Sealer) ([]byte, error) {
 	return sl.Seal(purposeRootCheck, nil, rootCheckV2)
 }
 
@@ -98,8 +107,8 @@ func CheckRoot(sl *sealer.Sealer, m *Meta) error {
 }
 
 // RootCheckVersion is the version of m's root check under sl's root key:
-// 1 (records not authenticated yet) or 2 (every record authenticated);
-// ErrRootKey if it does not open, or opens to neither.
+// 1 (records not authenticated yet), 2 (every record authenticated) or 3
+// (and digested); ErrRootKey if it does not open, or opens to none.
 func RootCheckVersion(sl *sealer.Sealer, m *Meta) (int, error) {
 	pt, err := sl.Open(purposeRootCheck, nil, m.RootCheck)
 	if err != nil {
@@ -113,6 +122,8 @@ func RootCheckVersion(sl *sealer.Sealer, m *Meta) (int, error) {
 		return 1, nil
 	case bytes.Equal(pt, rootCheckV2):
 		return 2, nil
+	case bytes.Equal(pt, rootCheckV3):
+		return 3, nil
 	}
 	return 0, ErrRootKey
 }

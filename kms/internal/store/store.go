@@ -70,6 +70,12 @@ type Reader interface {
 	// Credentials are every credential, in byte order of their access key
 	// ids: a store holds a few.
 	Credentials() ([]*Credential, error)
+
+	// RecordsDigest is the store's digest of its records (digest.go), or
+	// ErrNotFound if it has none (a store whose root check is older than
+	// v3). In a Txn it locks the digest until the Txn ends, as Meta locks
+	// the meta.
+	RecordsDigest() (*RecordsDigest, error)
 }
 
 // Txn is a read-write transaction (Update). Writes take effect when Update
@@ -84,6 +90,9 @@ type Txn interface {
 	// SetAuditChangeSeq records seq as the last change record committed on
 	// chain, in this transaction (package doc).
 	SetAuditChangeSeq(chain string, seq uint64) error
+	// PutRecordsDigest writes the store's records digest (digest.go: the
+	// Authenticated store writes it, after the records it sums).
+	PutRecordsDigest(d *RecordsDigest) error
 
 	// CreateKey writes a new key: ErrExists if its id is taken. Its Version
 	// is ignored.

@@ -72,6 +72,7 @@ var (
 	metaServiceKeys    = []byte("service_keys")     // absent in stores made before it
 	metaAuditChangeSeq = []byte("audit_change_seq") // absent until the first change
 	metaMAC            = []byte("mac")              // the meta's MAC: absent in stores made before it
+	metaRecordsDigest  = []byte("records_digest")   // JSON of store.RecordsDigest: absent before root check v3
 )
 
 // schemaVersion is the format's version, in meta "schema".
@@ -588,6 +589,20 @@ func (t *txn) AuditChangeSeq(chain string) (uint64, error) {
 	return seq, nil
 }
 
+// RecordsDigest is store.Reader's RecordsDigest (bbolt has one writer at
+// a time: nothing to lock).
+func (t *txn) RecordsDigest() (*store.RecordsDigest, error) {
+	raw := t.tx.Bucket(bucketMeta).Get(metaRecordsDigest)
+	if raw == nil {
+		return nil, store.ErrNotFound
+	}
+	var d store.RecordsDigest
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, recordDamaged{fmt.Errorf("stored %s: %w", metaRecordsDigest, err)}
+	}
+	return &d, nil
+}
+
 // Key is store.Reader's Key.
 func (t *txn) Key(id string) (*store.Key, error) {
 	raw := t.tx.Bucket(bucketKeys).Get([]byte(id))
@@ -708,6 +723,15 @@ func (t *txn) PutMeta(m *store.Meta) error {
 // SetAuditChangeSeq is store.Txn's SetAuditChangeSeq.
 func (t *txn) SetAuditChangeSeq(chain string, seq uint64) error {
 	return t.tx.Bucket(bucketMeta).Put(auditChangeSeqKey(chain), strconv.AppendUint(nil, seq, 10))
+}
+
+// PutRecordsDigest is store.Txn's PutRecordsDigest.
+func (t *txn) PutRecordsDigest(d *store.RecordsDigest) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return t.tx.Bucket(bucketMeta).Put(metaRecordsDigest, raw)
 }
 
 // current checks that a record of version v is current in t: read in it,

@@ -60,6 +60,11 @@ const (
 	sqlPutMeta       = `INSERT INTO meta (account_id, project_id, region, root_check, service_keys, mac) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (one) DO UPDATE SET account_id = $1, project_id = $2, region = $3, root_check = $4, service_keys = $5, mac = $6`
 
+	sqlRecordsDigest          = `SELECT record FROM records_digest`
+	sqlRecordsDigestForUpdate = sqlRecordsDigest + ` FOR UPDATE`
+	sqlPutRecordsDigest       = `INSERT INTO records_digest (record) VALUES ($1)
+		ON CONFLICT (one) DO UPDATE SET record = $1`
+
 	sqlAuditChangeSeq    = `SELECT seq FROM audit_chains WHERE chain = $1`
 	sqlSetAuditChangeSeq = `INSERT INTO audit_chains (chain, seq) VALUES ($1, $2)
 		ON CONFLICT (chain) DO UPDATE SET seq = $2`
@@ -262,6 +267,38 @@ func (t *txn) AuditChangeSeq(chain string) (uint64, error) {
 		return 0, err
 	}
 	return uint64(seq), nil
+}
+
+// RecordsDigest is store.Reader's RecordsDigest: in an Update it locks
+// the digest's row until the transaction ends.
+func (t *txn) RecordsDigest() (*store.RecordsDigest, error) {
+	sql := sqlRecordsDigest
+	if t.write {
+		sql = sqlRecordsDigestForUpdate
+	}
+	var raw []byte
+	found, err := t.row(sql, nil, &raw)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, store.ErrNotFound
+	}
+	var d store.RecordsDigest
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, fmt.Errorf("%w: the records digest does not decode: %v", store.ErrDamaged, err)
+	}
+	return &d, nil
+}
+
+// PutRecordsDigest is store.Txn's PutRecordsDigest.
+func (t *txn) PutRecordsDigest(d *store.RecordsDigest) error {
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	_, err = t.each(sqlPutRecordsDigest, []any{raw}, nil)
+	return err
 }
 
 // one reads one record by id with sql (or lockSQL in an Update).

@@ -1,0 +1,241 @@
+package store
+
+import (
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+
+	"github.com/attestkms/attestkms/kms/internal/sealer"
+)
+
+// The records digest: what a record's MAC does not stop (mac.go), a record
+// put back to an older version of itself, or deleted, or one added from an
+// older copy, is found by comparing the store's records with a digest of
+// them that every change updates in its own transaction.
+//
+// Threat: as mac.go's, a writer of the database without the root key, who
+// kept older records (a dump, a snapshot, the rows as they were before a
+// key was disabled, a credential before it was deleted) and puts them back,
+// or deletes records. Each record is an element: HMAC-SHA-256 under the
+// record MAC key (the digest's own key: the one its MAC verifies under)
+// over a domain label, the record's type, its id or name and its MAC — so
+// an element changes whenever its record does, and the writer, who cannot
+// compute an element, cannot make two sets of records that sum alike. The
+// digest is the sum of every element modulo 2^256 (a multiset hash: an
+// update is one subtraction and one addition, not a pass over the store),
+// the count of records, and a generation that every change increments,
+// MACed under the root key like a record. A store whose root check is v3
+// (seal.go) has one, and every Update of an Authenticated store reads it
+// first, locked (PostgreSQL: SELECT … FOR UPDATE: changes that write
+// records take turns store-wide, in one order, so none deadlocks on it),
+// and writes it back if it wrote a record.
+//
+// It is checked by a pass over every record (VerifyDigest): when a server
+// opens the store, at each maintenance pass, and by attestkms store check.
+// Between two passes a record put back is served as it is, as before: the
+// digest finds it, it does not prevent it. What it does not find: the
+// whole store, digest and meta included, put back to an older copy
+// (kms keeps the highest generation it has seen in its data directory for
+// that), and the records of another store under the same root key.
+const (
+	digestElementLabel = "attestkms records digest element v1"
+	digestLabel        = "attestkms records digest v1"
+)
+
+// RecordsDigest is the store's digest of its keys, aliases and credentials
+// (above). The JSON names are its encoding in bbolt and PostgreSQL.
+type RecordsDigest struct {
+	Sum        []byte `json:"sum"` // 32 bytes, big-endian: Σ elements mod 2^256
+	Count      uint64 `json:"count"`
+	Generation uint64 `json:"generation"` // changes that wrote records, since the digest was made
+	MAC        []byte `json:"mac"`
+}
+
+func (d *RecordsDigest) appendMAC(e *macEncoder) {
+	e.str(digestLabel)
+	e.bytes(d.Sum)
+	e.count(int(d.Count))
+	e.count(int(d.Generation))
+}
+
+func (d *RecordsDigest) mac() *[]byte     { return &d.MAC }
+func (d *RecordsDigest) describe() string { return "the records digest" }
+
+// digestSum is a sum modulo 2^256, big-endian.
+type digestSum [32]byte
+
+func (s *digestSum) add(x *[32]byte) {
+	var carry uint64
+	for i := 24; i >= 0; i -= 8 {
+		var v uint64
+		v, carry = bits.Add64(binary.BigEndian.Uint64(s[i:]), binary.BigEndian.Uint64(x[i:]), carry)
+		binary.BigEndian.PutUint64(s[i:], v)
+	}
+}
+
+func (s *digestSum) sub(x *[32]byte) {
+	var borrow uint64
+	for i := 24; i >= 0; i -= 8 {
+		var v uint64
+		v, borrow = bits.Sub64(binary.BigEndian.Uint64(s[i:]), binary.BigEndian.Uint64(x[i:]), borrow)
+		binary.BigEndian.PutUint64(s[i:], v)
+	}
+}
+
+// element is a record's element under sl's record MAC key: its type, its id
+// or name and its MAC (a record without a MAC is not in a digested store).
+func element(sl *sealer.Sealer, kind, id string, mac []byte) *[32]byte {
+	e := &macEncoder{b: make([]byte, 0, 128)}
+	e.str(digestElementLabel)
+	e.str(kind)
+	e.str(id)
+	e.bytes(mac)
+	h := sl.RecordMAC()
+	h.Write(e.b)
+	var out [32]byte
+	h.Sum(out[:0])
+	return &out
+}
+
+func keyElement(sl *sealer.Sealer, k *Key) *[32]byte {
+	return element(sl, "key", k.ID, k.MAC)
+}
+
+func aliasElement(sl *sealer.Sealer, a *Alias) *[32]byte {
+	return element(sl, "alias", a.Name, a.MAC)
+}
+
+func credentialElement(sl *sealer.Sealer, c *Credential) *[32]byte {
+	return element(sl, "credential", c.AccessKeyID, c.MAC)
+}
+
+// digestOf sums the elements of every record r holds, read as stored (no
+// MAC verified: a record changed outside attestkms changes its element, or
+// carries its old MAC and is refused when read).
+func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count uint64, err error) {
+	const page = 1000
+	for start := ""; ; {
+		ks, err := r.Keys(start, page)
+		if err != nil {
+			return sum, 0, err
+		}
+		for _, k := range ks {
+			sum.add(keyElement(sl, k))
+		}
+		count += uint64(len(ks))
+		if len(ks) < page {
+			break
+		}
+		start = ks[len(ks)-1].ID + "\x00"
+	}
+	for start := ""; ; {
+		as, err := r.Aliases(start, page)
+		if err != nil {
+			return sum, 0, err
+		}
+		for _, a := range as {
+			sum.add(aliasElement(sl, a))
+		}
+		count += uint64(len(as))
+		if len(as) < page {
+			break
+		}
+		start = as[len(as)-1].Name + "\x00"
+	}
+	cs, err := r.Credentials()
+	if err != nil {
+		return sum, 0, err
+	}
+	for _, c := range cs {
+		sum.add(credentialElement(sl, c))
+	}
+	count += uint64(len(cs))
+	return sum, count, nil
+}
+
+// ErrNoDigest: a store that must have a records digest (its root check is
+// v3) has none: the database was changed outside attestkms.
+var errNoDigest = &IntegrityError{Record: "the records digest", Reason: "it is missing, and this store's root check says it has one"}
+
+// readDigest reads r's digest as stored and verifies its MAC under one of
+// sls: the digest and the sealer it verifies under.
+func readDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, *sealer.Sealer, error) {
+	d, err := r.RecordsDigest()
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, errNoDigest
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(d.Sum) != len(digestSum{}) {
+		return nil, nil, &IntegrityError{Record: d.describe(), Reason: fmt.Sprintf("its sum is %d bytes, not 32", len(d.Sum))}
+	}
+	if len(d.MAC) == 0 {
+		return nil, nil, &IntegrityError{Record: d.describe(), Reason: "it has no MAC"}
+	}
+	in := macInput(d)
+	for _, sl := range sls {
+		h := sl.RecordMAC()
+		h.Write(in)
+		if hmac.Equal(h.Sum(nil), d.MAC) {
+			return d, sl, nil
+		}
+	}
+	return nil, nil, &IntegrityError{Record: d.describe(), Reason: "its MAC does not verify"}
+}
+
+// VerifyDigest compares the records r holds with its records digest,
+// verified under one of sls (an Authenticated store's reader: its root
+// keys, sls ignored): an *IntegrityError (ErrIntegrity) if the digest is
+// missing or forged, or if the records are not those it sums — one was
+// deleted, put back to an older version of itself, or added outside
+// attestkms. r must see one state of the store (a View). Nothing is
+// written. The pass reads every record once; its cost is one HMAC a record.
+func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
+	if ar, ok := asAuthReader(r); ok {
+		r = ar.r // as stored: the elements are of the MACs as they are
+		if ar.a != nil {
+			ar.a.use.RLock()
+			defer ar.a.use.RUnlock()
+			sls = ar.a.keys.Load().accept
+		}
+	}
+	d, sl, err := readDigest(r, sls...)
+	if err != nil {
+		return err
+	}
+	sum, count, err := digestOf(r, sl)
+	if err != nil {
+		return err
+	}
+	if count != d.Count || !hmac.Equal(sum[:], d.Sum) {
+		why := "the records it holds are not those its records digest sums: one was deleted, put back to an older version of itself, or added, outside attestkms"
+		if count != d.Count {
+			why = fmt.Sprintf("it holds %d keys, aliases and credentials, and its records digest counts %d: records were deleted or added outside attestkms", count, d.Count)
+		}
+		return &IntegrityError{Record: "the store's records", Reason: why}
+	}
+	return nil
+}
+
+// DigestGeneration is the generation of r's records digest, verified under
+// one of sls (as VerifyDigest): how many changes have written records
+// since it was made. kms keeps the highest it has seen in its data
+// directory, against the whole store put back to an older copy.
+func DigestGeneration(r Reader, sls ...*sealer.Sealer) (uint64, error) {
+	if ar, ok := asAuthReader(r); ok {
+		r = ar.r
+		if ar.a != nil {
+			ar.a.use.RLock()
+			defer ar.a.use.RUnlock()
+			sls = ar.a.keys.Load().accept
+		}
+	}
+	d, _, err := readDigest(r, sls...)
+	if err != nil {
+		return 0, err
+	}
+	return d.Generation, nil
+}
