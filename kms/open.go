@@ -486,10 +486,10 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		return nil, err
 	}
 	if !s.auth.Required() && !opts.ProtectRecords {
-		return nil, fmt.Errorf("%w: the store was made by an attestkms from before records were authenticated (its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
+		return nil, fmt.Errorf("%w: its records are not authenticated (the store was made by an attestkms from before records were: its root check is v1): authenticate them once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
 	}
 	if !s.auth.Digested() && !opts.ProtectRecords {
-		return nil, fmt.Errorf("%w: the store was made by an attestkms from before the records digest (its root check is v2): digest its records once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
+		return nil, fmt.Errorf("%w: its records are not digested (the store was made by an attestkms from before the records digest: its root check is v2): digest its records once, with every server of the store stopped, by attestkms store protect (docs/rootkey.md, \"Upgrading a store\"); nothing was written", ErrUnprotected)
 	}
 	// The log first: a region move is a change, recorded with it.
 	s.audit, err = audit.Open(audit.Options{Path: opts.auditPath(), MaxSize: opts.AuditMaxSize, CommitDelay: opts.AuditCommitDelay, Now: s.now, ChangeSeq: changeSeq, OpenFile: auditOpenFile})

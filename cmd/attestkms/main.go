@@ -14,7 +14,7 @@
 //	attestkms backup --out FILE (--data-dir DIR | --endpoint URL --credential ADMIN.json)
 //	attestkms restore --in FILE --data-dir NEWDIR --root-key SPEC [--live DIR]
 //	attestkms store check --data-dir DIR [--root-key SPEC]   check every page and record of a store
-//	attestkms store protect --data-dir DIR [--root-key SPEC] authenticate an older store's records, once
+//	attestkms store protect --data-dir DIR [--root-key SPEC] authenticate and digest an older store's records, once
 //	attestkms root-key rotate --data-dir DIR [--root-key SPEC] --to SPEC   reseal the store under another root key
 //	attestkms service-key --data-dir DIR                           the answer-signing public keys an enclave pins
 //	attestkms service-key rotate --data-dir DIR [--grace-days N | --revoke]   a new answer-signing key, the old ones in their grace (or revoked)
@@ -54,8 +54,9 @@ Usage:
   attestkms restore --in FILE --data-dir NEWDIR --root-key SPEC [--live DIR]
                                            verify a backup, then make a new store of it
   attestkms store check --data-dir DIR     check every page and record of a stopped server's store
-  attestkms store protect --data-dir DIR   after an upgrade, once: authenticate the records of a store made
-                                           before records were (every server stopped); servers refuse it until then
+  attestkms store protect --data-dir DIR   after an upgrade, once: authenticate and digest the records of a
+                                           store made before they were (every server stopped); servers refuse
+                                           it until then
   attestkms root-key rotate --data-dir DIR --to SPEC
                                            reseal the store under another root key (file:PATH, env:VAR,
                                            pkcs11:URI), crash-safe, then compact it; or --endpoint URL

@@ -141,10 +141,10 @@ func runStoreProtect(args []string, stdout, stderr io.Writer) error {
 	defer svc.Close()
 	name := sf.describe(*dataDir)
 	if !svc.Admin().ProtectedRecords() {
-		_, err = fmt.Fprintf(stdout, "store %s: its records were authenticated already: nothing to do\n", name)
+		_, err = fmt.Fprintf(stdout, "store %s: its records were authenticated and digested already: nothing to do\n", name)
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "store %s: every record is authenticated under the root key from now on (audited as ProtectRecords); servers may start\n", name)
+	_, err = fmt.Fprintf(stdout, "store %s: every record is authenticated under the root key and digested from now on (audited as ProtectRecords); servers may start\n", name)
 	return err
 }
 

@@ -447,16 +447,16 @@ func TestServeStoreFixture(t *testing.T) {
 	if code, out, errs := runCmd("store", "protect", "--data-dir", dir, "extra"); code != 2 || out != "" || !strings.Contains(errs, "unexpected argument") {
 		t.Fatalf("store protect with an argument: exit %d, %q, %q", code, out, errs)
 	}
-	if code, out, errs := runCmd("store", "protect", "--data-dir", dir); code != 0 || !strings.Contains(out, "every record is authenticated under the root key from now on") {
+	if code, out, errs := runCmd("store", "protect", "--data-dir", dir); code != 0 || !strings.Contains(out, "every record is authenticated under the root key and digested from now on") {
 		t.Fatalf("store protect: exit %d, %q, %q", code, out, errs)
 	}
 	if line := auditLineWith(t, dir, `"operation":"ProtectRecords"`, `"outcome":"ok"`); line == "" {
 		t.Fatal("no audit record of the protection")
 	}
-	if code, out, errs := runCmd("store", "protect", "--data-dir", dir); code != 0 || !strings.Contains(out, "authenticated already: nothing to do") {
+	if code, out, errs := runCmd("store", "protect", "--data-dir", dir); code != 0 || !strings.Contains(out, "authenticated and digested already: nothing to do") {
 		t.Fatalf("store protect again: exit %d, %q, %q", code, out, errs)
 	}
-	if code, out, errs := runCmd("store", "check", "--data-dir", dir); code != 0 || !strings.Contains(out, "every record's MAC verifies") {
+	if code, out, errs := runCmd("store", "check", "--data-dir", dir); code != 0 || !strings.Contains(out, "every record's MAC verifies") || !strings.Contains(out, "records digest sums") {
 		t.Fatalf("store check after protect: exit %d\n%s%s", code, out, errs)
 	}
 	addr, _, _ := startServe(t, serveConfig{dataDir: dir, region: exp.Region, checkStore: true})

@@ -50,11 +50,16 @@
 // change, which seals the v2 check (kms/protect.go). The mark is sealed, so
 // a writer without the root key cannot clear it.
 //
-// What a MAC does not stop: a record put back to an older version of
-// itself (its MAC was valid then), a record deleted, the whole store (or
-// its v1 root check, from before the migration) rolled back to a copy.
-// Stopping them needs a store-wide counter or a Merkle root of the records
-// in a sealed value, changed by every change: not done (docs/rootkey.md).
+// What a MAC does not stop — a record put back to an older version of
+// itself (its MAC was valid then), a record deleted — the records digest
+// finds (digest.go): a store whose root check is v3 keeps the sum of an
+// element per record, which every Update of Authenticated reads first,
+// locked, and writes back; an implementation keeps it as a value
+// (RecordsDigest, PutRecordsDigest: bbolt's meta bucket, PostgreSQL's
+// records_digest table) and never computes it. VerifyDigest compares the
+// records with it; kms does at Open, at each maintenance pass and in
+// store check. The whole store put back to a copy, digest included, only
+// a data directory that saw a newer generation tells (kms).
 //
 // # Transactions
 //

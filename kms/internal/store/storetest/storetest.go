@@ -41,6 +41,7 @@ func Run(t *testing.T, f Factory) {
 	}{
 		{"Meta", testMeta},
 		{"AuditChangeSeq", testAuditChangeSeq},
+		{"RecordsDigest", testRecordsDigest},
 		{"KeyRoundTrip", testKeyRoundTrip},
 		{"PutKey", testPutKey},
 		{"DeleteKey", testDeleteKey},
@@ -301,6 +302,50 @@ func testAuditChangeSeq(t *testing.T, f Factory) {
 	if one, _ := seqs(); one != 42 {
 		t.Fatalf("seq %d after a failed change; want 42", one)
 	}
+}
+
+// testRecordsDigest: the records digest is a value the store keeps as it
+// is given (it never computes it): none at first, then what was put, seen
+// by the Txn that put it, and not kept by an Update that fails.
+func testRecordsDigest(t *testing.T, f Factory) {
+	s := newStore(t, f)
+	mustView(t, s, func(r store.Reader) error {
+		if _, err := r.RecordsDigest(); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a new store's digest: %v; want ErrNotFound", err)
+		}
+		return nil
+	})
+	d := &store.RecordsDigest{Sum: bytes.Repeat([]byte{7}, 32), Count: 3, Generation: 9, MAC: []byte("mac")}
+	mustUpdate(t, s, func(tx store.Txn) error {
+		if err := tx.PutRecordsDigest(d); err != nil {
+			return err
+		}
+		got, err := tx.RecordsDigest()
+		if err != nil {
+			return err
+		}
+		same(t, "the Txn's own digest", got, d)
+		return nil
+	})
+	errFail := errors.New("fail")
+	err := s.Update(bg, func(tx store.Txn) error {
+		if _, err := tx.RecordsDigest(); err != nil {
+			return err
+		}
+		if err := tx.PutRecordsDigest(&store.RecordsDigest{Sum: make([]byte, 32), Count: 4, Generation: 10, MAC: []byte("other")}); err != nil {
+			return err
+		}
+		return errFail
+	})
+	wantErr(t, "a failed change", err, errFail)
+	mustView(t, s, func(r store.Reader) error {
+		got, err := r.RecordsDigest()
+		if err != nil {
+			return err
+		}
+		same(t, "the digest after a failed change", got, d)
+		return nil
+	})
 }
 
 func testKeyRoundTrip(t *testing.T, f Factory) {

@@ -1,0 +1,110 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestSharedDigest: over PostgreSQL, changes made at once on two nodes keep
+// the records digest whole (each locks it first); a database writer who
+// puts back a key's older row, or deletes a credential's, is found by the
+// next maintenance pass of a running node, which then refuses everything,
+// and by a node that opens the store, which refuses it.
+func TestSharedDigest(t *testing.T) {
+	cl := newCluster(t)
+	a, b := cl.node("a"), cl.node("b")
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i, s := range []*Service{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 5; j++ {
+				k, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{})
+				if err == nil {
+					_, err = s.CreateAlias(bg, s.testCall(), &CreateAliasRequest{AliasName: fmt.Sprintf("alias/n%d-%d", i, j), TargetKeyID: k.KeyID})
+				}
+				if err == nil && j%2 == 0 {
+					_, err = s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: k.KeyID})
+				}
+				if err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("a concurrent change: %v", err)
+	}
+	for _, s := range []*Service{a, b} {
+		if err := s.verifyDigest(bg); err != nil {
+			t.Fatalf("after concurrent changes on two nodes: %v", err)
+		}
+	}
+
+	id, bare := mustKey(t, a, "", "").KeyID, mustKey(t, a, "", "").KeyID
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var enabled []byte
+	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&enabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DisableKey(bg, a.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	var disabled []byte
+	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&disabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Admin().Maintain(bg); err != nil {
+		t.Fatalf("Maintain of a whole store: %v", err)
+	}
+	// The writer: the key's enabled row, MAC and all, back.
+	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Admin().Maintain(bg)
+	wantDamaged(t, "Maintain on node b", err)
+	if err := encryptWith(b, id); Kind(err) != ErrInternal {
+		t.Fatalf("node b, once it found the store damaged: %v", err)
+	}
+	if _, err := Open(cl.opts("c")); err == nil {
+		t.Fatal("a node opened the store")
+	} else {
+		wantDamaged(t, "Open of node c", err)
+	}
+	_, err = CheckStore(bg, cl.opts("d"))
+	wantDamaged(t, "CheckStore", err)
+
+	// The row put right (restored): node b's next pass serves again.
+	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Disabled', record = $2 WHERE id = $1`, id, disabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Admin().Maintain(bg); err != nil {
+		t.Fatalf("Maintain once the row is put right: %v", err)
+	}
+	if err := encryptWith(b, bare); err != nil {
+		t.Fatalf("node b serves again: %v", err)
+	}
+
+	// A credential's row deleted: the same.
+	cr := mustCredential(t, a, &CreateCredentialRequest{Name: "ops"})
+	if _, err := db.Exec(ctx, `DELETE FROM credentials WHERE access_key_id = $1`, cr.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(cl.opts("e")); !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), "records digest") {
+		t.Fatalf("Open after a credential's row was deleted: %v", err)
+	}
+}
