@@ -92,10 +92,10 @@ type Service struct {
 	// its digest sums (digest.go).
 	recordsGenMu sync.Mutex
 	damaged      atomic.Pointer[error]
-	audit    *audit.Log
-	creds    *Credentials
-	now      func() time.Time
-	log      *slog.Logger
+	audit        *audit.Log
+	creds        *Credentials
+	now          func() time.Time
+	log          *slog.Logger
 
 	// chain is the name of this process's audit chain in the store: "" for
 	// a store one process holds, the node's id for a shared one (node.go).

@@ -32,7 +32,7 @@ type Authenticated struct {
 	// digest.go): every Update locks it first and keeps it current. Like
 	// req, never forgotten.
 	digested atomic.Bool
-	onBad func(error)
+	onBad    func(error)
 	// use is held for reading while a record is MACed or verified with
 	// keys, for writing by SetKey: once SetKey returns, no MAC is being
 	// computed under the keys it replaced, which the caller may then zero
