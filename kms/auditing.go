@@ -262,8 +262,10 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 			ch.Void(void) // if it fails, the log writes it before any later line
 		}
 	}()
+	var tracked *trackedTxn
 	err := s.st.Update(ctx, func(tx store.Txn) error {
-		if fnErr = fn(&trackedTxn{Txn: tx, w: w}); fnErr != nil {
+		tracked = &trackedTxn{Txn: tx, w: w}
+		if fnErr = fn(tracked); fnErr != nil {
 			return fnErr
 		}
 		var err error
@@ -288,6 +290,13 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 	committed = true
 	ch.Commit()
 	c.op.recorded = true
+	if gen, ok := store.TxnGeneration(tracked); ok {
+		// The data directory remembers the store as this change left
+		// it: a copy from before is refused from now on (digest.go).
+		if err := s.noteRecordsGen(gen); err != nil {
+			s.log.Error("the records digest after a change", "err", err)
+		}
+	}
 	if len(w.deletedKeys) > 0 || w.deletedCredential {
 		// What it deleted is shredded by the next compaction (shred.go).
 		s.shredPending.Store(true)

@@ -52,40 +52,57 @@ const recordsGenMarker = "records-generation"
 // an error wrapping store.ErrIntegrity or ErrStoreDamaged if they differ.
 // A store without a digest (not yet protected) has nothing to compare.
 func (s *Service) checkDigestIn(r store.Reader) error {
+	gen, err := s.digestGen(r)
+	if err == nil {
+		err = s.noteRecordsGen(gen)
+	}
+	return err
+}
+
+// digestGen compares r's records with its digest and the digest's
+// generation with the highest this data directory has seen, and returns
+// the generation (0: nothing to compare). It writes nothing.
+func (s *Service) digestGen(r store.Reader) (uint64, error) {
 	if !s.auth.Digested() || !checkDigest {
-		return nil
+		return 0, nil
 	}
 	if err := store.VerifyDigest(r); err != nil {
-		return integrityDamage(err)
+		return 0, integrityDamage(err)
 	}
 	gen, err := store.DigestGeneration(r)
 	if err != nil {
-		return integrityDamage(err)
+		return 0, integrityDamage(err)
 	}
-	return s.noteRecordsGen(gen)
+	s.recordsGenMu.Lock()
+	defer s.recordsGenMu.Unlock()
+	return gen, s.olderThanSeen(gen)
 }
 
-// verifyDigest is checkDigestIn in a read of its own (Open).
-func (s *Service) verifyDigest(ctx context.Context) error {
-	return s.view(ctx, s.checkDigestIn)
+// verifyDigest is digestGen in a read of its own (Open, and tests): it
+// writes nothing (Open notes the generation once nothing refused it).
+func (s *Service) verifyDigest(ctx context.Context) (gen uint64, err error) {
+	err = s.view(ctx, func(r store.Reader) error {
+		gen, err = s.digestGen(r)
+		return err
+	})
+	return gen, err
 }
 
 // noteRecordsGen refuses a digest older than the data directory has seen
 // (the whole store put back) and records gen if it is newer.
 func (s *Service) noteRecordsGen(gen uint64) error {
-	dir := s.opts.DataDir
-	if dir == "" {
+	if s.opts.DataDir == "" || gen == 0 {
 		return nil
 	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
-	p := filepath.Join(dir, recordsGenMarker)
+	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
 	seen, err := readGenFile(p)
 	if err != nil {
 		return err
 	}
 	if gen < seen {
-		return fmt.Errorf("%w: the store's records digest is of generation %d, and this data directory has seen generation %d (%s): the whole store was put back to an older copy outside attestkms (a key deleted, disabled or re-policied since, a credential revoked since, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, gen, seen, p)
+		return rolledBack(gen, seen, p)
 	}
 	if gen == seen {
 		return nil
@@ -95,6 +112,29 @@ func (s *Service) noteRecordsGen(gen uint64) error {
 		s.log.Error("recording the records digest's generation", "file", p, "err", err)
 	}
 	return nil
+}
+
+// olderThanSeen refuses gen if the data directory has seen a newer
+// generation (recordsGenMu held).
+func (s *Service) olderThanSeen(gen uint64) error {
+	if s.opts.DataDir == "" {
+		return nil
+	}
+	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
+	seen, err := readGenFile(p)
+	if err != nil {
+		return err
+	}
+	if gen < seen {
+		return rolledBack(gen, seen, p)
+	}
+	return nil
+}
+
+// rolledBack is the refusal of a store whose digest, of generation gen, is
+// older than the generation seen that file p holds.
+func rolledBack(gen, seen uint64, p string) error {
+	return fmt.Errorf("%w: the store's records digest is of generation %d, and this data directory has seen generation %d (%s): the whole store was put back to an older copy outside attestkms (a key deleted, disabled or re-policied since, a credential revoked since, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, gen, seen, p)
 }
 
 // readGenFile is the generation file p holds, 0 if there is none.

@@ -45,7 +45,7 @@ func TestSharedDigest(t *testing.T) {
 		t.Fatalf("a concurrent change: %v", err)
 	}
 	for _, s := range []*Service{a, b} {
-		if err := s.verifyDigest(bg); err != nil {
+		if _, err := s.verifyDigest(bg); err != nil {
 			t.Fatalf("after concurrent changes on two nodes: %v", err)
 		}
 	}

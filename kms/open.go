@@ -502,10 +502,11 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	if err == nil && !s.auth.Digested() {
 		err = s.protectRecords() // told to (ProtectRecords): refused above otherwise
 	}
+	var gen uint64
 	if err == nil {
 		// Every record against the digest: one put back, deleted or
 		// added while no server watched is found before this one serves.
-		err = s.verifyDigest(context.Background())
+		gen, err = s.verifyDigest(context.Background())
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(context.Background(), s.st, sl, s.account, s.now)
@@ -516,6 +517,9 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	if err == nil {
 		// Last: an Open refused for anything writes no marker.
 		err = markProtected(opts.DataDir)
+	}
+	if err == nil {
+		err = s.noteRecordsGen(gen)
 	}
 	if err != nil {
 		s.audit.Close()

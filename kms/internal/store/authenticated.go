@@ -636,6 +636,16 @@ func RebuildDigest(tx Txn) error {
 	return nil
 }
 
+// TxnGeneration is the generation of the records digest tx wrote (once
+// the Update that ran tx has committed), and whether it wrote one.
+func TxnGeneration(tx Txn) (uint64, bool) {
+	t, ok := asAuthTxn(tx)
+	if !ok || t.d == nil || !t.d.on || t.d.dirty || t.d.gen == 0 {
+		return 0, false
+	}
+	return t.d.gen, true
+}
+
 // asAuthTxn is tx's authTxn, looking through TxnWrappers.
 func asAuthTxn(tx Txn) (authTxn, bool) {
 	for {
