@@ -293,9 +293,7 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 	if gen, ok := store.TxnGeneration(tracked); ok {
 		// The data directory remembers the store as this change left
 		// it: a copy from before is refused from now on (digest.go).
-		if err := s.noteRecordsGen(gen); err != nil {
-			s.log.Error("the records digest after a change", "err", err)
-		}
+		s.noteRecordsGen(gen)
 	}
 	if len(w.deletedKeys) > 0 || w.deletedCredential {
 		// What it deleted is shredded by the next compaction (shred.go).

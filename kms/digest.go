@@ -47,22 +47,12 @@ var checkDigest = true
 // generation of the records digest this directory's node has verified.
 const recordsGenMarker = "records-generation"
 
-// checkDigestIn compares r's records with its digest and the digest's
-// generation with the highest this data directory has seen, and notes it:
-// an error wrapping store.ErrIntegrity or ErrStoreDamaged if they differ.
-// A store without a digest (not yet protected) has nothing to compare.
-func (s *Service) checkDigestIn(r store.Reader) error {
-	gen, err := s.digestGen(r)
-	if err == nil {
-		err = s.noteRecordsGen(gen)
-	}
-	return err
-}
-
-// digestGen compares r's records with its digest and the digest's
-// generation with the highest this data directory has seen, and returns
-// the generation (0: nothing to compare). It writes nothing.
-func (s *Service) digestGen(r store.Reader) (uint64, error) {
+// digestGen compares r's records with its digest, and the digest's
+// generation with seen, the highest the data directory had seen before r's
+// read began (seenGen, read first: a change that commits meanwhile notes a
+// newer one, which r's snapshot need not hold), and returns the
+// generation (0: nothing to compare). It writes nothing.
+func (s *Service) digestGen(r store.Reader, seen uint64) (uint64, error) {
 	if !s.auth.Digested() || !checkDigest {
 		return 0, nil
 	}
@@ -73,62 +63,58 @@ func (s *Service) digestGen(r store.Reader) (uint64, error) {
 	if err != nil {
 		return 0, integrityDamage(err)
 	}
+	if gen < seen {
+		return 0, rolledBack(gen, seen, filepath.Join(s.opts.DataDir, recordsGenMarker))
+	}
+	return gen, nil
+}
+
+// seenGen is the highest generation of the records digest the data
+// directory has seen (0: none, or no data directory).
+func (s *Service) seenGen() (uint64, error) {
+	if s.opts.DataDir == "" || !checkDigest {
+		return 0, nil
+	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
-	return gen, s.olderThanSeen(gen)
+	return readGenFile(filepath.Join(s.opts.DataDir, recordsGenMarker))
 }
 
 // verifyDigest is digestGen in a read of its own (Open, and tests): it
 // writes nothing (Open notes the generation once nothing refused it).
 func (s *Service) verifyDigest(ctx context.Context) (gen uint64, err error) {
+	seen, err := s.seenGen()
+	if err != nil {
+		return 0, err
+	}
 	err = s.view(ctx, func(r store.Reader) error {
-		gen, err = s.digestGen(r)
+		gen, err = s.digestGen(r, seen)
 		return err
 	})
 	return gen, err
 }
 
-// noteRecordsGen refuses a digest older than the data directory has seen
-// (the whole store put back) and records gen if it is newer.
-func (s *Service) noteRecordsGen(gen uint64) error {
+// noteRecordsGen raises the data directory's generation to gen (nothing if
+// it is there already, or higher: a change noted a newer one meanwhile).
+// Failures are logged: the file hardens later checks, it decides nothing
+// now.
+func (s *Service) noteRecordsGen(gen uint64) {
 	if s.opts.DataDir == "" || gen == 0 {
-		return nil
+		return
 	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
 	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
 	seen, err := readGenFile(p)
+	if err == nil && gen <= seen {
+		return
+	}
+	if err == nil {
+		err = putFileSync(p, []byte(strconv.FormatUint(gen, 10)+"\n"), 0o600, os.Rename)
+	}
 	if err != nil {
-		return err
-	}
-	if gen < seen {
-		return rolledBack(gen, seen, p)
-	}
-	if gen == seen {
-		return nil
-	}
-	if err := putFileSync(p, []byte(strconv.FormatUint(gen, 10)+"\n"), 0o600, os.Rename); err != nil {
-		// The file hardens later checks; it decides nothing now.
 		s.log.Error("recording the records digest's generation", "file", p, "err", err)
 	}
-	return nil
-}
-
-// olderThanSeen refuses gen if the data directory has seen a newer
-// generation (recordsGenMu held).
-func (s *Service) olderThanSeen(gen uint64) error {
-	if s.opts.DataDir == "" {
-		return nil
-	}
-	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
-	seen, err := readGenFile(p)
-	if err != nil {
-		return err
-	}
-	if gen < seen {
-		return rolledBack(gen, seen, p)
-	}
-	return nil
 }
 
 // rolledBack is the refusal of a store whose digest, of generation gen, is
@@ -174,12 +160,11 @@ func (s *Service) noteGeneration() {
 		gen, err = store.DigestGeneration(r)
 		return err
 	})
-	if err == nil {
-		err = s.noteRecordsGen(gen)
-	}
 	if err != nil {
 		s.log.Warn("recording the records digest's generation at close", "err", err)
+		return
 	}
+	s.noteRecordsGen(gen)
 }
 
 // setDamaged makes the node refuse every operation with err (nil: serve

@@ -50,6 +50,11 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	defer release()
 	var expired, due []string
 	var damage error
+	var gen uint64
+	seen, err := s.seenGen() // before the read: its snapshot is newer
+	if err != nil {
+		return res, err
+	}
 	err = s.view(ctx, func(r store.Reader) error {
 		// Every key whose record verifies: one a database writer
 		// changed is refused (and logged, by the Authenticated store)
@@ -74,7 +79,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			start = next
 		}
 		// The records against their digest, in the same read (digest.go).
-		damage = s.checkDigestIn(r)
+		gen, damage = s.digestGen(r, seen)
 		return nil
 	})
 	if err != nil {
@@ -86,6 +91,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		s.setDamaged(damage)
 		return res, damage
 	}
+	s.noteRecordsGen(gen)
 	if s.setDamaged(nil) {
 		s.log.Warn("the store's records are those its digest sums again: serving")
 	}

@@ -519,7 +519,7 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		err = markProtected(opts.DataDir)
 	}
 	if err == nil {
-		err = s.noteRecordsGen(gen)
+		s.noteRecordsGen(gen)
 	}
 	if err != nil {
 		s.audit.Close()
