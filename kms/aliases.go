@@ -105,6 +105,9 @@ func (s *Service) createAlias(ctx context.Context, c *Call, req *CreateAliasRequ
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	err = s.change(ctx, c, func(tx store.Txn) error {
+		if err := s.roomForAlias(c, tx, target.ID); err != nil {
+			return err
+		}
 		err := tx.CreateAlias(&store.Alias{Name: aliasName, KeyID: target.ID, CreatedAt: now, UpdatedAt: now})
 		switch {
 		case errors.Is(err, store.ErrExists):
@@ -170,6 +173,9 @@ func (s *Service) updateAlias(ctx context.Context, c *Call, req *UpdateAliasRequ
 			return err
 		} else if err == nil && (keySpecs[KeySpec(old.Spec)].symmetric != keySpecs[KeySpec(target.Spec)].symmetric || old.Usage != target.Usage) {
 			return errorf(ErrValidation, "%s and %s are not the same kind of key: an alias moves only between keys of the same type and key usage", s.keyARN(c, old.ID), s.keyARN(c, target.ID))
+		}
+		if err := s.roomForAlias(c, tx, target.ID); err != nil {
+			return err
 		}
 		a.KeyID, a.UpdatedAt = target.ID, now
 		err = tx.PutAlias(a) // moves it, or ErrNotFound if the target is gone
@@ -311,4 +317,18 @@ func (s *Service) listAliases(ctx context.Context, c *Call, req *ListAliasesRequ
 		return nil, asKMSError(err)
 	}
 	return &resp, nil
+}
+
+// roomForAlias refuses an alias for key id if maxAliasesPerKey name it
+// already (in the change: the records digest it locked keeps concurrent
+// changes, on any node, from both taking the last place).
+func (s *Service) roomForAlias(c *Call, tx store.Txn, id string) error {
+	as, err := tx.AliasesOf(id)
+	if err != nil {
+		return err
+	}
+	if len(as) >= maxAliasesPerKey {
+		return errorf(ErrLimitExceeded, "%d aliases name %s already, the most a key may have.", len(as), s.keyARN(c, id))
+	}
+	return nil
 }

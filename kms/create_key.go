@@ -178,6 +178,9 @@ func (s *Service) createKey(ctx context.Context, c *Call, req *CreateKeyRequest)
 		}
 		m.CreatedAt = now
 		rec.Materials = []store.Material{m}
+		if n, ok := store.TxnCounts(tx); ok && n.Keys >= s.opts.maxKeys() {
+			return errorf(ErrLimitExceeded, "The account holds %d KMS keys, the most this server allows (attestkms serve --max-keys); schedule the deletion of keys it no longer needs.", n.Keys)
+		}
 		if err := tx.CreateKey(rec); err != nil {
 			return err
 		}

@@ -108,3 +108,47 @@ func TestSharedDigest(t *testing.T) {
 		t.Fatalf("Open after a credential's row was deleted: %v", err)
 	}
 }
+
+// TestSharedKeyQuota: nodes creating keys at once never pass the quota
+// together: each CreateKey counts from the digest it locked.
+func TestSharedKeyQuota(t *testing.T) {
+	cl := newCluster(t)
+	var nodes []*Service
+	for _, name := range []string{"a", "b"} {
+		o := cl.opts(name)
+		o.MaxKeys = 10
+		s, err := Open(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes = append(nodes, s)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made, refused := 0, 0
+	for i := range 4 {
+		s := nodes[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				_, err := s.CreateKey(bg, s.testCall(), &CreateKeyRequest{})
+				mu.Lock()
+				switch {
+				case err == nil:
+					made++
+				case Kind(err) == ErrLimitExceeded:
+					refused++
+				default:
+					t.Errorf("CreateKey: %v", err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if made != 10 || refused != 10 {
+		t.Fatalf("%d keys made, %d refused; want 10 and 10", made, refused)
+	}
+}

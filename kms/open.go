@@ -96,6 +96,26 @@ type Options struct {
 	// wait for the lines of key uses under way (package audit's Expect). Zero: audit.DefaultCommitDelay.
 	// Negative: never.
 	AuditCommitDelay time.Duration
+	// MaxKeys is how many keys the account may hold, in every state (as
+	// AWS's quota of KMS keys per account and Region, 100,000): CreateKey
+	// past it is ErrLimitExceeded. Zero: DefaultMaxKeys. Counted from the
+	// records digest every change locks: no concurrent CreateKey, on any
+	// node, takes the same room.
+	MaxKeys int
+}
+
+// DefaultMaxKeys is Options.MaxKeys's default: AWS KMS's default quota.
+const DefaultMaxKeys = 100_000
+
+// maxAliasesPerKey is how many aliases may name one key (AWS's quota).
+const maxAliasesPerKey = 50
+
+// maxKeys is the account's key quota (Options.MaxKeys).
+func (o *Options) maxKeys() uint64 {
+	if o.MaxKeys <= 0 {
+		return DefaultMaxKeys
+	}
+	return uint64(o.MaxKeys)
 }
 
 // AdminCredentialFile is the file, in the data directory, where serve's

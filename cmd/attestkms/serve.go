@@ -117,6 +117,7 @@ type serveConfig struct {
 	auditPath          string
 	auditMaxSize       int64            // 0: never rotate
 	auditCommitDelay   time.Duration    // 0: never wait
+	maxKeys            int
 	reopen             <-chan os.Signal // SIGHUP: reopen the audit log
 	obs                obsFlags         // metrics, logs, limits (observe.go)
 	checkStore         bool             // attestkms store check's check first
@@ -140,6 +141,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	auditMaxSize := byteSize(100 << 20)
 	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
 	fs.DurationVar(&cfg.auditCommitDelay, "audit-commit-delay", audit.DefaultCommitDelay, "how long at most a `duration` an audit sync waits for the lines of key uses already under way, so that they share it (0: never)")
+	fs.IntVar(&cfg.maxKeys, "max-keys", kms.DefaultMaxKeys, "how many `keys` the account may hold, in every state (AWS's quota); CreateKey past it answers LimitExceeded")
 	fs.StringVar(&cfg.adminCredentialOut, "admin-credential-out", "", "on first start, write the admin credential to this new `file` (mode 0600) instead of DIR/admin-credential.json")
 	fs.BoolVar(&cfg.checkStore, "check-store", false, "check every page and record of the store before serving (attestkms store check), and refuse to serve a damaged one")
 	cfg.obs.register(fs)
@@ -207,6 +209,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if cfg.auditMaxSize == 0 {
 		opts.AuditMaxSize = -1 // never: kms's zero is its default
 	}
+	if cfg.maxKeys <= 0 {
+		return usageError("--max-keys %d: want a positive number of keys", cfg.maxKeys)
+	}
+	opts.MaxKeys = cfg.maxKeys
 	opts.AuditCommitDelay = cfg.auditCommitDelay
 	if cfg.auditCommitDelay <= 0 {
 		opts.AuditCommitDelay = -1 // never: kms's zero is its default

@@ -509,7 +509,7 @@ type txnDigest struct {
 	on    bool           // the store keeps a digest: writes are summed
 	sl    *sealer.Sealer // the root key its elements and MAC are under
 	sum   digestSum
-	count uint64
+	count Counts
 	gen   uint64
 	dirty bool // to be written
 	eager bool // written after each write (AuthenticateTxn), not at the end
@@ -524,7 +524,7 @@ func (t authTxn) lockDigest() error {
 	if err != nil {
 		return t.a.bad(err)
 	}
-	*t.d = txnDigest{on: true, sl: sl, count: d.Count, gen: d.Generation}
+	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation}
 	copy(t.d.sum[:], d.Sum)
 	return nil
 }
@@ -532,11 +532,15 @@ func (t authTxn) lockDigest() error {
 // digestible is a record that is an element of the digest.
 type digestible interface {
 	element(sl *sealer.Sealer) *[32]byte
+	kind() int
 }
 
 func (k *Key) element(sl *sealer.Sealer) *[32]byte        { return keyElement(sl, k) }
 func (a *Alias) element(sl *sealer.Sealer) *[32]byte      { return aliasElement(sl, a) }
 func (c *Credential) element(sl *sealer.Sealer) *[32]byte { return credentialElement(sl, c) }
+func (*Key) kind() int                                    { return kindKey }
+func (*Alias) kind() int                                  { return kindAlias }
+func (*Credential) kind() int                             { return kindCredential }
 
 // account takes the records a write removed out of the digest and puts
 // those it added in.
@@ -553,11 +557,11 @@ func (t authTxn) account(removed []digestible, added ...digestible) error {
 	}
 	for _, r := range removed {
 		t.d.sum.sub(r.element(t.d.sl))
-		t.d.count--
+		t.d.count.add(r.kind(), ^uint64(0)) // -1
 	}
 	for _, r := range added {
 		t.d.sum.add(r.element(t.d.sl))
-		t.d.count++
+		t.d.count.add(r.kind(), 1)
 	}
 	t.d.dirty = true
 	if t.d.eager {
@@ -590,7 +594,7 @@ func (t authTxn) flush() error {
 }
 
 func (t authTxn) flushLocked() error {
-	d := &RecordsDigest{Sum: bytes.Clone(t.d.sum[:]), Count: t.d.count, Generation: t.d.gen + 1}
+	d := &RecordsDigest{Sum: bytes.Clone(t.d.sum[:]), Counts: t.d.count, Generation: t.d.gen + 1}
 	SetMAC(t.d.sl, d)
 	if err := t.tx.PutRecordsDigest(d); err != nil {
 		return err
@@ -634,6 +638,19 @@ func RebuildDigest(tx Txn) error {
 		return t.flushLocked()
 	}
 	return nil
+}
+
+// TxnCounts are the records of each kind the store holds as tx sees it
+// (with tx's own writes), from the records digest tx locked: false if the
+// store keeps none (not yet protected). Counted without a pass, and, the
+// digest being locked until tx ends, no concurrent change counts the same
+// room twice: what a quota reads.
+func TxnCounts(tx Txn) (Counts, bool) {
+	t, ok := asAuthTxn(tx)
+	if !ok || t.d == nil || !t.d.on {
+		return Counts{}, false
+	}
+	return t.d.count, true
 }
 
 // TxnGeneration is the generation of the records digest tx wrote (once

@@ -48,15 +48,25 @@ const (
 // (above). The JSON names are its encoding in bbolt and PostgreSQL.
 type RecordsDigest struct {
 	Sum        []byte `json:"sum"` // 32 bytes, big-endian: Σ elements mod 2^256
-	Count      uint64 `json:"count"`
+	Counts            // how many of each kind it sums
 	Generation uint64 `json:"generation"` // changes that wrote records, since the digest was made
 	MAC        []byte `json:"mac"`
+}
+
+// Counts are the records of each kind a digest sums: what kms's quotas
+// read (the number of keys, in every change, without a pass).
+type Counts struct {
+	Keys        uint64 `json:"keys"`
+	Aliases     uint64 `json:"aliases"`
+	Credentials uint64 `json:"credentials"`
 }
 
 func (d *RecordsDigest) appendMAC(e *macEncoder) {
 	e.str(digestLabel)
 	e.bytes(d.Sum)
-	e.count(int(d.Count))
+	e.count(int(d.Keys))
+	e.count(int(d.Aliases))
+	e.count(int(d.Credentials))
 	e.count(int(d.Generation))
 }
 
@@ -99,6 +109,25 @@ func element(sl *sealer.Sealer, kind, id string, mac []byte) *[32]byte {
 	return &out
 }
 
+// Record kinds, as Counts counts them.
+const (
+	kindKey = iota
+	kindAlias
+	kindCredential
+)
+
+// add counts n (1 or -1, as uint64) records of kind.
+func (c *Counts) add(kind int, n uint64) {
+	switch kind {
+	case kindKey:
+		c.Keys += n
+	case kindAlias:
+		c.Aliases += n
+	case kindCredential:
+		c.Credentials += n
+	}
+}
+
 func keyElement(sl *sealer.Sealer, k *Key) *[32]byte {
 	return element(sl, "key", k.ID, k.MAC)
 }
@@ -114,17 +143,17 @@ func credentialElement(sl *sealer.Sealer, c *Credential) *[32]byte {
 // digestOf sums the elements of every record r holds, read as stored (no
 // MAC verified: a record changed outside attestkms changes its element, or
 // carries its old MAC and is refused when read).
-func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count uint64, err error) {
+func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err error) {
 	const page = 1000
 	for start := ""; ; {
 		ks, err := r.Keys(start, page)
 		if err != nil {
-			return sum, 0, err
+			return sum, count, err
 		}
 		for _, k := range ks {
 			sum.add(keyElement(sl, k))
 		}
-		count += uint64(len(ks))
+		count.Keys += uint64(len(ks))
 		if len(ks) < page {
 			break
 		}
@@ -133,12 +162,12 @@ func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count uint64, err err
 	for start := ""; ; {
 		as, err := r.Aliases(start, page)
 		if err != nil {
-			return sum, 0, err
+			return sum, count, err
 		}
 		for _, a := range as {
 			sum.add(aliasElement(sl, a))
 		}
-		count += uint64(len(as))
+		count.Aliases += uint64(len(as))
 		if len(as) < page {
 			break
 		}
@@ -146,12 +175,12 @@ func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count uint64, err err
 	}
 	cs, err := r.Credentials()
 	if err != nil {
-		return sum, 0, err
+		return sum, count, err
 	}
 	for _, c := range cs {
 		sum.add(credentialElement(sl, c))
 	}
-	count += uint64(len(cs))
+	count.Credentials += uint64(len(cs))
 	return sum, count, nil
 }
 
@@ -210,10 +239,11 @@ func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
 	if err != nil {
 		return err
 	}
-	if count != d.Count || !hmac.Equal(sum[:], d.Sum) {
+	if count != d.Counts || !hmac.Equal(sum[:], d.Sum) {
 		why := "the records it holds are not those its records digest sums: one was deleted, put back to an older version of itself, or added, outside attestkms"
-		if count != d.Count {
-			why = fmt.Sprintf("it holds %d keys, aliases and credentials, and its records digest counts %d: records were deleted or added outside attestkms", count, d.Count)
+		if count != d.Counts {
+			why = fmt.Sprintf("it holds %d keys, %d aliases and %d credentials, and its records digest counts %d, %d and %d: records were deleted or added outside attestkms",
+				count.Keys, count.Aliases, count.Credentials, d.Keys, d.Aliases, d.Credentials)
 		}
 		return &IntegrityError{Record: "the store's records", Reason: why}
 	}

@@ -55,12 +55,14 @@ func TestDigestElement(t *testing.T) {
 			t.Errorf("an element does not change with its %s", what)
 		}
 	}
-	d := &RecordsDigest{Sum: make([]byte, 32), Count: 3, Generation: 7}
+	d := &RecordsDigest{Sum: make([]byte, 32), Counts: Counts{Keys: 3, Aliases: 2, Credentials: 1}, Generation: 7}
 	SetMAC(a, d)
 	for what, change := range map[string]func(*RecordsDigest){
-		"sum":        func(d *RecordsDigest) { d.Sum[0] ^= 1 },
-		"count":      func(d *RecordsDigest) { d.Count++ },
-		"generation": func(d *RecordsDigest) { d.Generation-- },
+		"sum":         func(d *RecordsDigest) { d.Sum[0] ^= 1 },
+		"keys":        func(d *RecordsDigest) { d.Keys++ },
+		"aliases":     func(d *RecordsDigest) { d.Aliases++ },
+		"credentials": func(d *RecordsDigest) { d.Credentials-- },
+		"generation":  func(d *RecordsDigest) { d.Generation-- },
 	} {
 		c := *d
 		c.Sum = append([]byte(nil), d.Sum...)

@@ -315,7 +315,7 @@ func testRecordsDigest(t *testing.T, f Factory) {
 		}
 		return nil
 	})
-	d := &store.RecordsDigest{Sum: bytes.Repeat([]byte{7}, 32), Count: 3, Generation: 9, MAC: []byte("mac")}
+	d := &store.RecordsDigest{Sum: bytes.Repeat([]byte{7}, 32), Counts: store.Counts{Keys: 3}, Generation: 9, MAC: []byte("mac")}
 	mustUpdate(t, s, func(tx store.Txn) error {
 		if err := tx.PutRecordsDigest(d); err != nil {
 			return err
@@ -332,7 +332,7 @@ func testRecordsDigest(t *testing.T, f Factory) {
 		if _, err := tx.RecordsDigest(); err != nil {
 			return err
 		}
-		if err := tx.PutRecordsDigest(&store.RecordsDigest{Sum: make([]byte, 32), Count: 4, Generation: 10, MAC: []byte("other")}); err != nil {
+		if err := tx.PutRecordsDigest(&store.RecordsDigest{Sum: make([]byte, 32), Counts: store.Counts{Keys: 4}, Generation: 10, MAC: []byte("other")}); err != nil {
 			return err
 		}
 		return errFail
