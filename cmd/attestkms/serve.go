@@ -115,8 +115,8 @@ type serveConfig struct {
 	allowDebugEnclaves bool
 	maintainEvery      time.Duration
 	auditPath          string
-	auditMaxSize       int64            // 0: never rotate
-	auditCommitDelay   time.Duration    // 0: never wait
+	auditMaxSize       int64         // 0: never rotate
+	auditCommitDelay   time.Duration // 0: never wait
 	maxKeys            int
 	reopen             <-chan os.Signal // SIGHUP: reopen the audit log
 	obs                obsFlags         // metrics, logs, limits (observe.go)
