@@ -202,7 +202,10 @@
 //	an Update that runs no statement       0
 //
 // A warm key use in kms reads its cache and costs none; kms's own figures
-// are its benchmarks'.
+// are its benchmarks'. kms's changes, through store.Authenticated, cost
+// three more in a digested store (the records digest locked first, the
+// stored record read again before a write that replaces or deletes it,
+// the digest written): kms's BenchmarkShared/TagResource, 8 a change.
 //
 // # Destroyed keys (crypto-shredding)
 //
