@@ -107,6 +107,13 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 	} else if err != nil {
 		return nil, ErrRootKeyMismatch
 	}
+	// A backup is of records the store's digest sums (digest.go): a
+	// restore would bless a record put back or deleted outside attestkms.
+	if checkDigest && store.Digested(r) {
+		if err := store.VerifyDigest(r); err != nil {
+			return nil, integrityDamage(err)
+		}
+	}
 	seq, err := r.AuditChangeSeq(chain)
 	if err != nil {
 		return nil, err

@@ -500,3 +500,29 @@ func TestDigestPassBesideAChange(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestBackupRefusesUndigestedRecords: a backup, offline or through the
+// running server, of a store whose records are not those its digest sums
+// is refused: its restore would digest the record put back, as genuine.
+func TestBackupRefusesUndigestedRecords(t *testing.T) {
+	s, _ := newTestService(t)
+	dir := s.opts.DataDir
+	id := mustKey(t, s, "", "").KeyID
+	var enabled *store.Key
+	rawRecords(t, s.auth.Unwrap(), func(r store.Reader) (err error) { enabled, err = r.Key(id); return err })
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	putBack(t, s.auth.Unwrap(), enabled)
+	_, err := s.Backup(bg, s.adminCall(t), &BackupRequest{})
+	if !errors.Is(err, store.ErrIntegrity) || Kind(err) != ErrInternal {
+		t.Fatalf("an online backup of the store: %v", err)
+	}
+	s.Close()
+	var out strings.Builder
+	_, err = BackupOffline(Options{DataDir: dir}, &out)
+	wantDamaged(t, "an offline backup", err)
+	if out.Len() != 0 {
+		t.Fatalf("the refused backup wrote %d bytes", out.Len())
+	}
+}

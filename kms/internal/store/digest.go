@@ -250,6 +250,14 @@ func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
 	return nil
 }
 
+// Digested reports whether r is an Authenticated store's reader (or
+// transaction) over a store that keeps a records digest (its meta read:
+// root check v3).
+func Digested(r Reader) bool {
+	ar, ok := asAuthReader(r)
+	return ok && ar.a != nil && ar.a.Digested()
+}
+
 // DigestGeneration is the generation of r's records digest, verified under
 // one of sls (as VerifyDigest): how many changes have written records
 // since it was made. kms keeps the highest it has seen in its data
