@@ -209,3 +209,60 @@ func TestFrozenFutureSignatureNotRepeatable(t *testing.T) {
 		t.Fatal("a frozen future-dated signature was repeatable ten minutes after its first use")
 	}
 }
+
+// TestFreezeSortsOutsideTheLock: freezing a full generation hands its map
+// to a goroutine, which sorts it without the cache's lock; meanwhile its
+// signatures are found in the map itself, each with its own first use, and
+// once sorted in the frozen generation. Before, the sort ran under the lock
+// (every signed request of the node waited ≈0.1 s a generation).
+func TestFreezeSortsOutsideTheLock(t *testing.T) {
+	const n = 200_000
+	c := New(time.Minute, n)
+	t0 := time.Unix(1700000000, 0)
+	for i := range n {
+		c.Seen("x", sig(i), t0.Add(time.Duration(i)))
+	}
+	c.mu.Lock()
+	if len(c.cur) != n || c.pending != nil {
+		c.mu.Unlock()
+		t.Fatalf("before the generation is full: %d current, pending %v", len(c.cur), c.pending != nil)
+	}
+	c.mu.Unlock()
+	// The next signature fills it: frozen, pending a sort.
+	c.Seen("x", sig(n), t0.Add(time.Second))
+	c.mu.Lock()
+	p := c.pending
+	if p == nil {
+		c.mu.Unlock()
+		t.Fatal("no generation pending: frozen in the caller's time")
+	}
+	// Until the sort is done, the cache answers from the map: each
+	// signature with its own first use (once frozen, its generation's
+	// oldest).
+	c.mu.Unlock()
+	for _, i := range []int{0, 7, n - 1} {
+		first, seen := c.seen("x", sig(i), t0.Add(2*time.Second))
+		if !seen {
+			t.Fatalf("signature %d forgotten while its generation is frozen", i)
+		}
+		if want := t0.Add(time.Duration(i)); !first.Equal(want) && !first.Equal(t0) {
+			t.Fatalf("signature %d: first use %v, want %v (pending) or %v (frozen)", i, first, want, t0)
+		}
+	}
+	select {
+	case <-p.built:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the generation was never frozen")
+	}
+	c.mu.Lock()
+	frozen, pending := len(c.frozen), c.pending
+	c.mu.Unlock()
+	if frozen != 1 || pending != nil {
+		t.Fatalf("after the sort: %d frozen, pending %v", frozen, pending != nil)
+	}
+	for _, i := range []int{0, 7, n - 1} {
+		if !c.Seen("x", sig(i), t0.Add(3*time.Second)) {
+			t.Fatalf("signature %d forgotten once frozen", i)
+		}
+	}
+}
