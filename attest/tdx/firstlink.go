@@ -215,11 +215,11 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now 
 }
 
 // carriedFresh checks p at now for what costs no signature and collateral()
-// refuses at each use anyway: the TCB signing certificate's validity, the
-// TCB Info's and QE Identity's nextUpdate (plus Options.CollateralGrace)
-// and evaluation number (not below the server's own, server.Evaluation(),
-// nor Options.MinTCBEvaluationNumber), and the root CRL's nextUpdate (plus
-// grace). The parts are read without verifying their signatures: this only
+// refuses at each use anyway: the TCB signing certificate's validity, and
+// the TCB Info, QE Identity and root CRL by fresh (nextUpdate plus
+// Options.CollateralGrace; an evaluation not below the server's own,
+// server.Evaluation(), nor Options.MinTCBEvaluationNumber), the rules
+// collateral() judges by. The parts are read without verifying their signatures: this only
 // refuses, before the budget (firstlink.go); the full checks at each use
 // stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
 // part that cannot be read.
@@ -239,34 +239,20 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 	if server != nil {
 		floor = server.Evaluation()
 	}
-	items := []struct {
-		what       string
-		next       time.Time
-		evaluation int
-	}{
-		{"TCB Info for FMSPC " + strings.ToLower(info.Fmspc), info.NextUpdate, info.TcbEvaluationDataNumber},
-		{"QE Identity", id.NextUpdate, id.TcbEvaluationDataNumber},
+	items := []dated{
+		{"envelope's TCB Info for FMSPC " + strings.ToLower(info.Fmspc), info.NextUpdate, info.TcbEvaluationDataNumber},
+		{"envelope's QE Identity", id.NextUpdate, id.TcbEvaluationDataNumber},
 	}
 	if p.c.RootCRL != nil {
 		l, err := x509.ParseRevocationList(p.c.RootCRL)
 		if err != nil {
 			return fmt.Errorf("root crl: %w: crl: %v", attest.ErrMalformed, err)
 		}
-		items = append(items, struct {
-			what       string
-			next       time.Time
-			evaluation int
-		}{"root CRL", l.NextUpdate, -1})
+		items = append(items, dated{"envelope's root CRL", l.NextUpdate, -1})
 	}
 	for _, it := range items {
-		if now.After(it.next.Add(v.grace)) {
-			return fmt.Errorf("%w: envelope's %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
-		}
-		if it.evaluation >= 0 && it.evaluation < floor {
-			return fmt.Errorf("%w: envelope's %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, it.what, it.evaluation, floor)
-		}
-		if it.evaluation >= 0 && it.evaluation < v.minEval {
-			return fmt.Errorf("%w: envelope's %s is evaluation %d, below the minimum %d", attest.ErrExpired, it.what, it.evaluation, v.minEval)
+		if err := v.fresh(it, floor, now); err != nil {
+			return err
 		}
 	}
 	return nil
