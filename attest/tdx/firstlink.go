@@ -97,6 +97,25 @@ func knownRootCRLKey(der []byte) knownKey {
 	return fifo.KeyOf("attestkms tdx known root CRL v1", der, nil)
 }
 
+// knownPart is a part of envelope collateral known to be genuine, as it
+// verified. Exactly one field is set: the kind of part its key names. Each
+// lookup reads only the field of the kind it wants, so that an entry of
+// another kind under the same key (were two kinds' keys ever to collide)
+// is a part not known, checked again, never a part of the wrong kind.
+type knownPart struct {
+	signerRoot *x509.Certificate // of a TCB signing certificate: the root that signed it
+	tcbInfo    *pcs.TcbInfo
+	qeIdentity *pcs.EnclaveIdentity
+	rootCRL    *CRL
+}
+
+// knownPart returns the entry of k; the zero knownPart, no part of any
+// kind, if k is not known.
+func (v *Verifier) knownPart(k knownKey) knownPart {
+	e, _ := v.knownParts.Get(k)
+	return e
+}
+
 func (v *Verifier) isKnownCA(c *x509.Certificate) bool {
 	_, ok := v.knownCAs.Get(knownCAKey(c))
 	return ok
@@ -172,44 +191,41 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now 
 		if err != nil {
 			return nil, err
 		}
-		v.knownParts.Put(p.signerKey, root)
+		v.knownParts.Put(p.signerKey, knownPart{signerRoot: root})
 		return nil, nil
 	}
-	tcb, ok := v.knownParts.Get(p.tcbKey)
-	if !ok {
-		info, err := checkTCBInfo(p.c.TCBInfo, p.signer)
+	info := v.knownPart(p.tcbKey).tcbInfo
+	if info == nil {
+		got, err := checkTCBInfo(p.c.TCBInfo, p.signer)
 		if err != nil {
 			return nil, fmt.Errorf("tcb info: %w", err)
 		}
-		v.knownParts.Put(p.tcbKey, info)
+		v.knownParts.Put(p.tcbKey, knownPart{tcbInfo: &got})
 		return nil, nil
 	}
-	qe, ok := v.knownParts.Get(p.qeKey)
-	if !ok {
-		id, err := checkQEIdentity(p.c.QEIdentity, p.signer)
+	id := v.knownPart(p.qeKey).qeIdentity
+	if id == nil {
+		got, err := checkQEIdentity(p.c.QEIdentity, p.signer)
 		if err != nil {
 			return nil, fmt.Errorf("qe identity: %w", err)
 		}
-		v.knownParts.Put(p.qeKey, id)
+		v.knownParts.Put(p.qeKey, knownPart{qeIdentity: &got})
 		return nil, nil
 	}
 	var crl *CRL
 	if p.c.RootCRL != nil {
-		l, ok := v.knownParts.Get(p.rootCRLKey)
-		if !ok {
+		if crl = v.knownPart(p.rootCRLKey).rootCRL; crl == nil {
 			l, err := rootCRLOf(p.c.RootCRL, v.roots)
 			if err != nil {
 				return nil, fmt.Errorf("root crl: %w", err)
 			}
-			v.knownParts.Put(p.rootCRLKey, l)
+			v.knownParts.Put(p.rootCRLKey, knownPart{rootCRL: l})
 			return nil, nil
 		}
-		crl = l.(*CRL)
 	}
-	info, id := tcb.(pcs.TcbInfo), qe.(pcs.EnclaveIdentity)
 	return &Collateral{
-		TCBInfos:   map[string]*TCBInfo{strings.ToLower(info.Fmspc): {Info: info, Signer: p.signer, Root: root}},
-		QEIdentity: &QEIdentity{Identity: id, Signer: p.signer, Root: root},
+		TCBInfos:   map[string]*TCBInfo{strings.ToLower(info.Fmspc): {Info: *info, Signer: p.signer, Root: root}},
+		QEIdentity: &QEIdentity{Identity: *id, Signer: p.signer, Root: root},
 		RootCRL:    crl,
 	}, nil
 }
@@ -262,14 +278,16 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 // them, holds it.
 func (v *Verifier) learnAll(p *carriedParts, col *Collateral) {
 	for _, t := range col.TCBInfos {
-		v.knownParts.Put(p.signerKey, t.Root)
-		v.knownParts.Put(p.tcbKey, t.Info)
+		info := t.Info
+		v.knownParts.Put(p.signerKey, knownPart{signerRoot: t.Root})
+		v.knownParts.Put(p.tcbKey, knownPart{tcbInfo: &info})
 	}
 	if col.QEIdentity != nil {
-		v.knownParts.Put(p.qeKey, col.QEIdentity.Identity)
+		id := col.QEIdentity.Identity
+		v.knownParts.Put(p.qeKey, knownPart{qeIdentity: &id})
 	}
 	if col.RootCRL != nil {
-		v.knownParts.Put(p.rootCRLKey, col.RootCRL)
+		v.knownParts.Put(p.rootCRLKey, knownPart{rootCRL: col.RootCRL})
 	}
 }
 
@@ -278,8 +296,8 @@ func (v *Verifier) learnAll(p *carriedParts, col *Collateral) {
 // server's own collateral (TCB Info or QE Identity), verified when it was
 // loaded to a root that is one of v's. Nil otherwise.
 func (v *Verifier) signerRoot(signer *x509.Certificate, server *Collateral) *x509.Certificate {
-	if r, ok := v.knownParts.Get(knownSignerKey(signer.Raw)); ok {
-		return r.(*x509.Certificate)
+	if r := v.knownPart(knownSignerKey(signer.Raw)).signerRoot; r != nil {
+		return r
 	}
 	if server == nil {
 		return nil
