@@ -232,12 +232,12 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now 
 
 // carriedFresh checks p at now for what costs no signature and collateral()
 // refuses at each use anyway: the TCB signing certificate's validity, and
-// the TCB Info, QE Identity and root CRL by fresh (nextUpdate plus
-// Options.CollateralGrace; an evaluation not below the server's own,
-// server.Evaluation(), nor Options.MinTCBEvaluationNumber), the rules
-// collateral() judges by. The parts are read without verifying their signatures: this only
-// refuses, before the budget (firstlink.go); the full checks at each use
-// stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
+// the TCB Info, QE Identity and root CRL by fresh, the rules collateral()
+// judges by (nextUpdate plus Options.CollateralGrace; an evaluation not
+// below the server's own, server.Evaluation(), nor
+// Options.MinTCBEvaluationNumber). The parts are read without verifying
+// their signatures: this only refuses, before the budget (firstlink.go);
+// the full checks at each use stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
 // part that cannot be read.
 func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Time) error {
 	if err := validity.Of("collateral signing certificate", p.signer).Check(now); err != nil {
