@@ -425,16 +425,16 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		// server already applies.
 		floor := server.Evaluation()
 		if t := env.TCBInfos[fmspc]; t != nil {
-			if n := t.Info.TcbEvaluationDataNumber; n < floor {
-				return nil, fmt.Errorf("%w: envelope's TCB Info for FMSPC %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, fmspc, n, floor)
+			if err := rolledBack("envelope's TCB Info for FMSPC "+fmspc, t.Info.TcbEvaluationDataNumber, floor); err != nil {
+				return nil, err
 			}
 			j.tcb = t
 		} else if len(env.TCBInfos) > 0 {
 			return nil, fmt.Errorf("%w: envelope's TCB Info is for FMSPC %s, not the PCK certificate's %s", attest.ErrPolicy, strings.Join(env.FMSPCs(), ","), fmspc)
 		}
 		if q := env.QEIdentity; q != nil {
-			if n := q.Identity.TcbEvaluationDataNumber; n < floor {
-				return nil, fmt.Errorf("%w: envelope's QE Identity is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, n, floor)
+			if err := rolledBack("envelope's QE Identity", q.Identity.TcbEvaluationDataNumber, floor); err != nil {
+				return nil, err
 			}
 			j.qe = q
 		}
@@ -510,12 +510,9 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 			return nil, fmt.Errorf("%w: no CRL of the collateral signing certificate's root %q (the %s's signer)", attest.ErrPolicy, s.signer.Issuer.CommonName, s.what)
 		}
 	}
-	// Freshness and rollback.
-	for _, it := range []struct {
-		what       string
-		next       time.Time
-		evaluation int
-	}{
+	// Freshness and the minimum (rollback was judged above, the envelope's
+	// items being the only ones that can roll back).
+	for _, it := range []dated{
 		{"TCB Info for FMSPC " + fmspc, j.tcb.Info.NextUpdate, j.tcb.Info.TcbEvaluationDataNumber},
 		{"QE Identity", j.qe.Identity.NextUpdate, j.qe.Identity.TcbEvaluationDataNumber},
 		{"PCK CRL", j.pckCRL.List.NextUpdate, -1},
@@ -523,11 +520,8 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		{"root CRL of the TCB Info's signer", signers[0].crls[0].List.NextUpdate, -1},
 		{"root CRL of the QE Identity's signer", signers[1].crls[0].List.NextUpdate, -1},
 	} {
-		if now.After(it.next.Add(v.grace)) {
-			return nil, fmt.Errorf("%w: %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
-		}
-		if it.evaluation >= 0 && it.evaluation < v.minEval {
-			return nil, fmt.Errorf("%w: %s is evaluation %d, below the minimum %d", attest.ErrExpired, it.what, it.evaluation, v.minEval)
+		if err := v.fresh(it, 0, now); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
@@ -554,6 +548,47 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 		}
 	}
 	return j, nil
+}
+
+// dated is an item of collateral as fresh judges it: what errors call it,
+// its nextUpdate, and its tcbEvaluationDataNumber (negative for a CRL,
+// which has none).
+type dated struct {
+	what       string
+	next       time.Time
+	evaluation int
+}
+
+// fresh refuses it at now if it is past its nextUpdate plus
+// Options.CollateralGrace or, if it has an evaluation number, older than
+// floor (the server's own evaluation, for an envelope's item; 0 for none)
+// or below Options.MinTCBEvaluationNumber. Both collateral(), at each use,
+// and carriedFresh, before the cold-chain budget, judge by it, so that the
+// gate never admits what the use refuses for free, nor the other way round.
+// Errors wrap attest.ErrExpired.
+func (v *Verifier) fresh(it dated, floor int, now time.Time) error {
+	if now.After(it.next.Add(v.grace)) {
+		return fmt.Errorf("%w: %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
+	}
+	if it.evaluation < 0 {
+		return nil
+	}
+	if err := rolledBack(it.what, it.evaluation, floor); err != nil {
+		return err
+	}
+	if it.evaluation < v.minEval {
+		return fmt.Errorf("%w: %s is evaluation %d, below the minimum %d", attest.ErrExpired, it.what, it.evaluation, v.minEval)
+	}
+	return nil
+}
+
+// rolledBack refuses an item of an evaluation older than floor, the
+// server's own: judging by it would undo an advisory the server applies.
+func rolledBack(what string, evaluation, floor int) error {
+	if evaluation < floor {
+		return fmt.Errorf("%w: %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, what, evaluation, floor)
+	}
+	return nil
 }
 
 // verifyCarried verifies an envelope's collateral to v's roots, once per

@@ -97,6 +97,25 @@ func knownRootCRLKey(der []byte) knownKey {
 	return fifo.KeyOf("attestkms tdx known root CRL v1", der, nil)
 }
 
+// knownPart is a part of envelope collateral known to be genuine, as it
+// verified. Exactly one field is set: the kind of part its key names. Each
+// lookup reads only the field of the kind it wants, so that an entry of
+// another kind under the same key (were two kinds' keys ever to collide)
+// is a part not known, checked again, never a part of the wrong kind.
+type knownPart struct {
+	signerRoot *x509.Certificate // of a TCB signing certificate: the root that signed it
+	tcbInfo    *pcs.TcbInfo
+	qeIdentity *pcs.EnclaveIdentity
+	rootCRL    *CRL
+}
+
+// knownPart returns the entry of k; the zero knownPart, no part of any
+// kind, if k is not known.
+func (v *Verifier) knownPart(k knownKey) knownPart {
+	e, _ := v.knownParts.Get(k)
+	return e
+}
+
 func (v *Verifier) isKnownCA(c *x509.Certificate) bool {
 	_, ok := v.knownCAs.Get(knownCAKey(c))
 	return ok
@@ -172,56 +191,53 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now 
 		if err != nil {
 			return nil, err
 		}
-		v.knownParts.Put(p.signerKey, root)
+		v.knownParts.Put(p.signerKey, knownPart{signerRoot: root})
 		return nil, nil
 	}
-	tcb, ok := v.knownParts.Get(p.tcbKey)
-	if !ok {
-		info, err := checkTCBInfo(p.c.TCBInfo, p.signer)
+	info := v.knownPart(p.tcbKey).tcbInfo
+	if info == nil {
+		got, err := checkTCBInfo(p.c.TCBInfo, p.signer)
 		if err != nil {
 			return nil, fmt.Errorf("tcb info: %w", err)
 		}
-		v.knownParts.Put(p.tcbKey, info)
+		v.knownParts.Put(p.tcbKey, knownPart{tcbInfo: &got})
 		return nil, nil
 	}
-	qe, ok := v.knownParts.Get(p.qeKey)
-	if !ok {
-		id, err := checkQEIdentity(p.c.QEIdentity, p.signer)
+	id := v.knownPart(p.qeKey).qeIdentity
+	if id == nil {
+		got, err := checkQEIdentity(p.c.QEIdentity, p.signer)
 		if err != nil {
 			return nil, fmt.Errorf("qe identity: %w", err)
 		}
-		v.knownParts.Put(p.qeKey, id)
+		v.knownParts.Put(p.qeKey, knownPart{qeIdentity: &got})
 		return nil, nil
 	}
 	var crl *CRL
 	if p.c.RootCRL != nil {
-		l, ok := v.knownParts.Get(p.rootCRLKey)
-		if !ok {
+		if crl = v.knownPart(p.rootCRLKey).rootCRL; crl == nil {
 			l, err := rootCRLOf(p.c.RootCRL, v.roots)
 			if err != nil {
 				return nil, fmt.Errorf("root crl: %w", err)
 			}
-			v.knownParts.Put(p.rootCRLKey, l)
+			v.knownParts.Put(p.rootCRLKey, knownPart{rootCRL: l})
 			return nil, nil
 		}
-		crl = l.(*CRL)
 	}
-	info, id := tcb.(pcs.TcbInfo), qe.(pcs.EnclaveIdentity)
 	return &Collateral{
-		TCBInfos:   map[string]*TCBInfo{strings.ToLower(info.Fmspc): {Info: info, Signer: p.signer, Root: root}},
-		QEIdentity: &QEIdentity{Identity: id, Signer: p.signer, Root: root},
+		TCBInfos:   map[string]*TCBInfo{strings.ToLower(info.Fmspc): {Info: *info, Signer: p.signer, Root: root}},
+		QEIdentity: &QEIdentity{Identity: *id, Signer: p.signer, Root: root},
 		RootCRL:    crl,
 	}, nil
 }
 
 // carriedFresh checks p at now for what costs no signature and collateral()
-// refuses at each use anyway: the TCB signing certificate's validity, the
-// TCB Info's and QE Identity's nextUpdate (plus Options.CollateralGrace)
-// and evaluation number (not below the server's own, server.Evaluation(),
-// nor Options.MinTCBEvaluationNumber), and the root CRL's nextUpdate (plus
-// grace). The parts are read without verifying their signatures: this only
-// refuses, before the budget (firstlink.go); the full checks at each use
-// stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
+// refuses at each use anyway: the TCB signing certificate's validity, and
+// the TCB Info, QE Identity and root CRL by fresh, the rules collateral()
+// judges by (nextUpdate plus Options.CollateralGrace; an evaluation not
+// below the server's own, server.Evaluation(), nor
+// Options.MinTCBEvaluationNumber). The parts are read without verifying
+// their signatures: this only refuses, before the budget (firstlink.go);
+// the full checks at each use stay as they are. Errors wrap attest.ErrExpired, or ErrMalformed for a
 // part that cannot be read.
 func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Time) error {
 	if err := validity.Of("collateral signing certificate", p.signer).Check(now); err != nil {
@@ -239,34 +255,20 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 	if server != nil {
 		floor = server.Evaluation()
 	}
-	items := []struct {
-		what       string
-		next       time.Time
-		evaluation int
-	}{
-		{"TCB Info for FMSPC " + strings.ToLower(info.Fmspc), info.NextUpdate, info.TcbEvaluationDataNumber},
-		{"QE Identity", id.NextUpdate, id.TcbEvaluationDataNumber},
+	items := []dated{
+		{"envelope's TCB Info for FMSPC " + strings.ToLower(info.Fmspc), info.NextUpdate, info.TcbEvaluationDataNumber},
+		{"envelope's QE Identity", id.NextUpdate, id.TcbEvaluationDataNumber},
 	}
 	if p.c.RootCRL != nil {
 		l, err := x509.ParseRevocationList(p.c.RootCRL)
 		if err != nil {
 			return fmt.Errorf("root crl: %w: crl: %v", attest.ErrMalformed, err)
 		}
-		items = append(items, struct {
-			what       string
-			next       time.Time
-			evaluation int
-		}{"root CRL", l.NextUpdate, -1})
+		items = append(items, dated{"envelope's root CRL", l.NextUpdate, -1})
 	}
 	for _, it := range items {
-		if now.After(it.next.Add(v.grace)) {
-			return fmt.Errorf("%w: envelope's %s was to be updated by %s (grace %s); it is %s", attest.ErrExpired, it.what, it.next.UTC().Format(time.RFC3339), v.grace, now.UTC().Format(time.RFC3339))
-		}
-		if it.evaluation >= 0 && it.evaluation < floor {
-			return fmt.Errorf("%w: envelope's %s is evaluation %d, older than the server's %d: refused as a rollback", attest.ErrExpired, it.what, it.evaluation, floor)
-		}
-		if it.evaluation >= 0 && it.evaluation < v.minEval {
-			return fmt.Errorf("%w: envelope's %s is evaluation %d, below the minimum %d", attest.ErrExpired, it.what, it.evaluation, v.minEval)
+		if err := v.fresh(it, floor, now); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -276,14 +278,16 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 // them, holds it.
 func (v *Verifier) learnAll(p *carriedParts, col *Collateral) {
 	for _, t := range col.TCBInfos {
-		v.knownParts.Put(p.signerKey, t.Root)
-		v.knownParts.Put(p.tcbKey, t.Info)
+		info := t.Info
+		v.knownParts.Put(p.signerKey, knownPart{signerRoot: t.Root})
+		v.knownParts.Put(p.tcbKey, knownPart{tcbInfo: &info})
 	}
 	if col.QEIdentity != nil {
-		v.knownParts.Put(p.qeKey, col.QEIdentity.Identity)
+		id := col.QEIdentity.Identity
+		v.knownParts.Put(p.qeKey, knownPart{qeIdentity: &id})
 	}
 	if col.RootCRL != nil {
-		v.knownParts.Put(p.rootCRLKey, col.RootCRL)
+		v.knownParts.Put(p.rootCRLKey, knownPart{rootCRL: col.RootCRL})
 	}
 }
 
@@ -292,8 +296,8 @@ func (v *Verifier) learnAll(p *carriedParts, col *Collateral) {
 // server's own collateral (TCB Info or QE Identity), verified when it was
 // loaded to a root that is one of v's. Nil otherwise.
 func (v *Verifier) signerRoot(signer *x509.Certificate, server *Collateral) *x509.Certificate {
-	if r, ok := v.knownParts.Get(knownSignerKey(signer.Raw)); ok {
-		return r.(*x509.Certificate)
+	if r := v.knownPart(knownSignerKey(signer.Raw)).signerRoot; r != nil {
+		return r
 	}
 	if server == nil {
 		return nil

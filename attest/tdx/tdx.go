@@ -186,7 +186,7 @@ type Verifier struct {
 	// of envelope collateral, as they verified (firstlink.go); each bounded
 	// like the cache.
 	knownCAs   *fifo.Cache[knownKey, struct{}]
-	knownParts *fifo.Cache[knownKey, any]
+	knownParts *fifo.Cache[knownKey, knownPart]
 }
 
 var _ attest.Verifier = (*Verifier)(nil)
@@ -229,7 +229,7 @@ func New(o Options) (*Verifier, error) {
 		carried:    fifo.New[[32]byte, *Collateral](size),
 		coldChain:  o.ColdChain,
 		knownCAs:   fifo.New[knownKey, struct{}](size),
-		knownParts: fifo.New[knownKey, any](size),
+		knownParts: fifo.New[knownKey, knownPart](size),
 	}, nil
 }
 
