@@ -52,6 +52,9 @@ func TestHelp(t *testing.T) {
 	if code, _, _ := runCmd("serve", "--tls-cert", "x"); code != 2 {
 		t.Errorf("--tls-cert without --tls-key: exit %d", code)
 	}
+	if code, _, errs := runCmd("serve", "--max-keys", "0"); code != 2 || !strings.Contains(errs, "--max-keys") {
+		t.Errorf("--max-keys 0: exit %d, %q", code, errs)
+	}
 }
 
 func TestInitAndCredentials(t *testing.T) {

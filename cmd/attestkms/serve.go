@@ -167,6 +167,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if !kms.ValidRegion(cfg.region) {
 		return usageError("--region must be 1-32 characters of a-z 0-9 -, such as us-east-1")
 	}
+	if cfg.maxKeys <= 0 {
+		return usageError("--max-keys %d: want a positive number of keys", cfg.maxKeys)
+	}
 	cfg.maintainEvery = time.Minute
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -209,10 +212,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 	if cfg.auditMaxSize == 0 {
 		opts.AuditMaxSize = -1 // never: kms's zero is its default
 	}
-	if cfg.maxKeys <= 0 {
-		return usageError("--max-keys %d: want a positive number of keys", cfg.maxKeys)
-	}
-	opts.MaxKeys = cfg.maxKeys
+	opts.MaxKeys = cfg.maxKeys // 0 (a config made without flags): kms's default
 	opts.AuditCommitDelay = cfg.auditCommitDelay
 	if cfg.auditCommitDelay <= 0 {
 		opts.AuditCommitDelay = -1 // never: kms's zero is its default
