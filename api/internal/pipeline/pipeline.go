@@ -52,8 +52,9 @@
 //
 // A panic anywhere in 2 to 8 is an internal error, logged with its stack and
 // audited; the server goes on serving. Internal errors are logged with their
-// cause (cancellations, a client that hung up, only at level debug); clients
-// see only the dialect's generic message.
+// cause (a client that hung up only at level debug, and counted by the
+// Observer as OutcomeCanceled, not as the server's error); clients see only
+// the dialect's generic message.
 // An authentication failure takes a token from its peer's budget for
 // failures. The Observer, if any, is told each request's operation (as the
 // dialect's table names it, or UnknownOperation), outcome and duration, and
@@ -270,12 +271,12 @@ func (h *Handler) Handle(c echo.Context) error {
 		wire, msg := h.d.Errors.Wire(err)
 		code = wire.Code
 		switch {
-		case kms.Kind(err) == kms.ErrCanceled && c.Request().Context().Err() != nil:
-			// The client hung up (or the server is stopping): not the
-			// server's fault, and an ERROR line per request would let
-			// any credential bury the real ones (review finding). A
-			// cancellation whose request is still live (a store's own
-			// deadline, which kms also calls canceled) is an error.
+		case hungUp(c.Request().Context(), err):
+			// The client hung up: not the server's fault, and an ERROR
+			// line per request would let any credential bury the real
+			// ones (review finding). A cancellation whose request is
+			// still live (a store's own deadline, which kms also calls
+			// canceled) is an error (hungUp).
 			h.log.Debug("request canceled", "request_id", reqID, "err", err)
 		case serverFault(err):
 			h.log.Error("internal error", "request_id", reqID, "err", err)
@@ -287,7 +288,8 @@ func (h *Handler) Handle(c echo.Context) error {
 		werr = h.d.WriteAnswer(w, reqID, res.Out)
 	}
 	took := time.Since(start)
-	h.observe(rq.op, err, took)
+	oc := outcome(c.Request().Context(), err)
+	h.observe(rq.op, oc, err, took)
 	if h.log.Enabled(c.Request().Context(), slog.LevelDebug) {
 		accessKey := ""
 		if rq.call != nil && rq.call.Principal != nil {
@@ -295,7 +297,7 @@ func (h *Handler) Handle(c echo.Context) error {
 		}
 		h.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request", slog.String("request_id", reqID), slog.String("dialect", h.d.Name),
 			slog.String("operation", rq.op), slog.String("source_ip", rq.source), slog.String("access_key_id", accessKey),
-			slog.String("outcome", outcome(err)), slog.String("error_code", code), slog.Duration("took", took))
+			slog.String("outcome", oc), slog.String("error_code", code), slog.Duration("took", took))
 	}
 	return werr
 }

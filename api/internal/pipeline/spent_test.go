@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,15 +154,26 @@ func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 	}
 }
 
+// recorder is an Observer that keeps what it is told, in order.
+type recorder struct{ outcomes, reasons, limits []string }
+
+func (o *recorder) Request(_, _, outcome string, _ time.Duration) {
+	o.outcomes = append(o.outcomes, outcome)
+}
+func (o *recorder) AuthFailure(_, reason string) { o.reasons = append(o.reasons, reason) }
+func (o *recorder) Throttled(_, limit string)    { o.limits = append(o.limits, limit) }
+
 // TestCancellationLoggedByWhoseItIs: an operation that ends canceled while
-// its request's context is done (the client hung up) is logged at debug;
-// one whose request is still live (a store's own deadline, which kms also
-// calls canceled: PostgreSQL's connect_timeout) is an internal error, at
-// ERROR — an unreachable database must not be hidden at debug.
+// its request's context is canceled (the client hung up) is logged at debug
+// and counted canceled; one whose request is still live (a store's own
+// deadline, which kms also calls canceled: PostgreSQL's connect_timeout) is
+// an internal error, at ERROR and counted server_error — an unreachable
+// database must not be hidden at debug nor among clients' cancellations.
 func TestCancellationLoggedByWhoseItIs(t *testing.T) {
 	svc, cred, _ := newService(t)
 	var logs strings.Builder
-	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Replay: replay.New(time.Minute, 0)}, Dialect{
+	obs := &recorder{}
+	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Replay: replay.New(time.Minute, 0), Observer: obs}, Dialect{
 		Name:          "d",
 		Authenticator: &testAuth{},
 		Errors:        Table{kms.ErrInternal: {Code: "Internal", Status: 500}, kms.ErrCanceled: {Code: "Canceled", Status: 500}},
@@ -191,11 +203,17 @@ func TestCancellationLoggedByWhoseItIs(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("a cancellation of a live request was not logged as an error:\n%s", logs.String())
 	}
+	if want := []string{OutcomeServerError}; !slices.Equal(obs.outcomes, want) {
+		t.Fatalf("a cancellation of a live request counted %q; want %q", obs.outcomes, want)
+	}
 	logs.Reset()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	send(ctx, "gone")
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("a hang-up was logged as an error:\n%s", logs.String())
+	}
+	if want := []string{OutcomeServerError, OutcomeCanceled}; !slices.Equal(obs.outcomes, want) {
+		t.Fatalf("a hang-up after a live request's cancellation counted %q; want %q", obs.outcomes, want)
 	}
 }
