@@ -29,6 +29,8 @@
 //     before the signature verified, and a body refused in 2 (not counted,
 //     as from any source), are answered ErrThrottled, as the requests
 //     refused in 1 are: the answer does not say whether the key exists.
+//     Such a failure is still counted (summary, Observer) by its own
+//     reason, not as the throttling its client is told (spentFailure).
 //     Failures after it verified (5, 6) get their own answers.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
 //     must be the service's). Then the access key's budget (Limits): none
@@ -84,8 +86,8 @@
 // request from a source with budget left costs (the body read and its
 // SHA-256, a credential lookup, one signature's HMAC work) and one more
 // credential lookup; if it fails it is counted and charged (its source stays
-// spent), never a line of its own, and answered as the requests refused
-// unchecked are. So anyone who knows an access key id (ids are not secrets:
+// spent), by its own reason, never a line of its own, and answered as the
+// requests refused unchecked are. So anyone who knows an access key id (ids are not secrets:
 // they are in clients' configurations and in logs) can make the server check
 // one signature per request from a spent source, as from any other: there
 // the budget saves no CPU, and only the sender's own rate and bandwidth
@@ -268,7 +270,7 @@ func (h *Handler) Handle(c echo.Context) error {
 	var werr error
 	var code string
 	if err != nil {
-		wire, msg := h.d.Errors.Wire(err)
+		wire, msg := h.d.Errors.Wire(answer(err))
 		code = wire.Code
 		switch {
 		case hungUp(c.Request().Context(), err):
@@ -369,15 +371,37 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 
 // unverified is err, a failure before the signature verified, as an
 // authentication failure: counted for its source's summary and charged to
-// its budget (Handle). From a source whose budget is spent it is answered
-// ErrThrottled, as that source's requests naming no known key are, so that
-// the answer does not say whether the access key it names exists (an
-// unknown key and a bad signature get one answer).
+// its budget (Handle). From a source whose budget is spent it is a
+// spentFailure: answered ErrThrottled, as that source's requests naming no
+// known key are, so that the answer does not say whether the access key it
+// names exists (an unknown key and a bad signature get one answer).
 func unverified(rq *request, err error) error {
 	if rq.spent {
-		err = &throttled{LimitSource}
+		return &spentFailure{authFailure(err)}
 	}
 	return authFailure(err)
+}
+
+// spentFailure is an authentication failure (err) from a source whose
+// budget for failures is spent. It is counted as what it is, in the
+// metrics (OutcomeAuthFailure, its reason) and in its source's summary
+// (the code an address with budget left would have got), so that the
+// operator sees signatures failing rather than a budget refusing; only
+// the client's answer is ErrThrottled's (answer), the one every request
+// from that source naming no known key gets.
+type spentFailure struct{ err error }
+
+func (e *spentFailure) Error() string { return e.err.Error() }
+func (e *spentFailure) Unwrap() error { return e.err }
+
+// answer is the error the client is told of for err: err itself, except
+// that a spentFailure is answered as its source's budget refusing it.
+func answer(err error) error {
+	var s *spentFailure
+	if errors.As(err, &s) {
+		return &throttled{LimitSource}
+	}
+	return err
 }
 
 // wireError is the code and message of err in the dialect's table, for
@@ -410,6 +434,8 @@ func (h *Handler) audited(rq *request, work func() (*Result, error)) (res *Resul
 	}()
 	switch {
 	case errors.Is(err, errAuth):
+		// The failure's own code, also for a spentFailure, whose client
+		// is answered the throttling error instead (Handle).
 		wire, _ := h.d.Errors.Wire(err)
 		// Counted by the source the budget counts (an IPv6 address's /64,
 		// which one host holds whole): else one host writes a summary line

@@ -61,11 +61,14 @@ func (b readFlag) Read(p []byte) (int, error) { *b.read = true; return b.Reader.
 // counted); one naming a known key is checked: served if its signature
 // verifies, else answered as the unchecked ones are (the answer does not
 // say the key exists) and counted in the source's summary, never a line of
-// its own. A source with budget left gets the usual answers.
+// its own. It is counted as the authentication failure it is, by its own
+// reason, in the metrics and the summary: not as the throttling the client
+// is told. A source with budget left gets the usual answers.
 func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 	svc, cred, dir := newService(t)
 	auth := &testAuth{}
-	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0),
+	obs := &recorder{}
+	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0), Observer: obs,
 		Limits: Limits{FailuresPerSource: ratelimit.New(0.0001, 1, 0)}}, Dialect{
 		Name:          "d",
 		Authenticator: auth,
@@ -142,15 +145,42 @@ func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 		t.Errorf("a body too large from another source: %s", code)
 	}
 
+	// The metrics: the known key's bad signature from the spent source is
+	// an authentication failure, reason signature, though its client was
+	// answered Throttled; only the requests refused for the source's budget
+	// (unchecked, or a body refused unread) are throttled.
+	for _, c := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"outcomes", obs.outcomes, []string{OutcomeAuthFailure, // the budget's one token
+			OutcomeThrottled, OutcomeThrottled, OutcomeAuthFailure, OutcomeOK, OutcomeThrottled, // from the spent source
+			OutcomeAuthFailure, OutcomeAuthFailure, OutcomeClientError}}, // from the others
+		{"authentication failures' reasons", obs.reasons, []string{ReasonMissing, ReasonSignature, ReasonSignature, ReasonSignature}},
+		{"throttled requests' limits", obs.limits, []string{LimitSource, LimitSource, LimitSource}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("the observer's %s: %q; want %q", c.what, c.got, c.want)
+		}
+	}
+
 	// Counted: the spent source's first failure and its known key's bad
-	// signature, in one summary line; nothing refused unchecked.
+	// signature, in one summary line, each by its own code (the bad
+	// signature's is Signature, not the Throttled its client got); nothing
+	// refused unchecked.
 	svc.Close()
 	b, err := os.ReadFile(filepath.Join(dir, "audit.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(b, []byte(`"source_ip":"`+spent+`"`)); n != 1 || !bytes.Contains(b, []byte(`"source_ip":"`+spent+`","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":2,`)) {
+	prefix := []byte(`"source_ip":"` + spent + `","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":2,`)
+	i := bytes.Index(b, prefix)
+	if n := bytes.Count(b, []byte(`"source_ip":"`+spent+`"`)); n != 1 || i < 0 {
 		t.Fatalf("%d lines for the spent source; want one summary counting 2:\n%s", n, b)
+	}
+	line, _, _ := bytes.Cut(b[i:], []byte("\n"))
+	if !bytes.Contains(line, []byte(`"reasons":{"Missing":1,"Signature":1}`)) {
+		t.Fatalf("the spent source's summary does not count its failures by their own codes:\n%s", line)
 	}
 }
 
