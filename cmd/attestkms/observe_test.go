@@ -229,12 +229,18 @@ func TestMetricsAfterAMixedWorkload(t *testing.T) {
 	}
 
 	// A wrong secret from another address: one failure, then that address
-	// is throttled before its signatures are checked; 127.0.0.1 is not.
+	// is throttled: an unknown access key before its signature is checked;
+	// the known key's wrong secret after, answered alike but counted as the
+	// bad signature it is. 127.0.0.1 is not throttled.
 	bad := awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(cred.AccessKeyID, "wrong-secret", ""), HTTPClient: fromAddress("127.0.0.2")})
 	_, err = bad.ListKeys(ctx, &awskms.ListKeysInput{})
 	wantCode(err, "InvalidSignatureException")
 	_, err = bad.ListKeys(ctx, &awskms.ListKeysInput{})
+	wantCode(err, "ThrottlingException")
+	unknown := awskms.New(awskms.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + addr), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIANOSUCHKEY0000000", "wrong-secret", ""), HTTPClient: fromAddress("127.0.0.2")})
+	_, err = unknown.ListKeys(ctx, &awskms.ListKeysInput{})
 	wantCode(err, "ThrottlingException")
 	if _, err := c.ListKeys(ctx, &awskms.ListKeysInput{}); err != nil {
 		t.Fatalf("another address: %v", err)
@@ -249,14 +255,14 @@ func TestMetricsAfterAMixedWorkload(t *testing.T) {
 		`attestkms_requests_total{dialect="aws",operation="GenerateDataKey",outcome="throttled"}`:    1,
 		`attestkms_requests_total{dialect="aws",operation="GenerateDataKey",outcome="client_error"}`: 1,
 		`attestkms_requests_total{dialect="aws",operation="unknown",outcome="client_error"}`:         1,
-		`attestkms_requests_total{dialect="aws",operation="ListKeys",outcome="auth_failure"}`:        1,
+		`attestkms_requests_total{dialect="aws",operation="ListKeys",outcome="auth_failure"}`:        2,
 		`attestkms_requests_total{dialect="aws",operation="ListKeys",outcome="throttled"}`:           1,
 		`attestkms_requests_total{dialect="aws",operation="ListKeys",outcome="ok"}`:                  1,
 		`attestkms_requests_total{dialect="tencent",operation="GenerateRandom",outcome="ok"}`:        1,
 		`attestkms_requests_total{dialect="tencent",operation="Encrypt",outcome="client_error"}`:     1,
 		`attestkms_request_duration_seconds_count{dialect="aws",operation="GenerateDataKey"}`:        4,
 		`attestkms_request_duration_seconds_count{dialect="tencent",operation="Encrypt"}`:            1,
-		`attestkms_auth_failures_total{dialect="aws",reason="signature"}`:                            1,
+		`attestkms_auth_failures_total{dialect="aws",reason="signature"}`:                            2,
 		`attestkms_throttled_total{dialect="aws",limit="source"}`:                                    1,
 		`attestkms_throttled_total{dialect="aws",limit="cold_chain"}`:                                1,
 		`attestkms_attestation_verifications_total{format="nitro",result="ok"}`:                      2,

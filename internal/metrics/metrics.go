@@ -67,7 +67,7 @@ func New() *Metrics {
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attestkms_requests_total",
-			Help: "Requests answered, by dialect, operation (the dialect's name for it, or unknown) and outcome (ok, client_error, auth_failure, throttled, server_error).",
+			Help: "Requests answered, by dialect, operation (the dialect's name for it, or unknown) and outcome (ok, client_error, auth_failure, throttled, server_error, or canceled: the client went away before its answer).",
 		}, []string{"dialect", "operation", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "attestkms_request_duration_seconds",

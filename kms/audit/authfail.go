@@ -26,7 +26,9 @@ type tally struct {
 }
 
 // AuthFailure counts a request from source that failed authentication
-// through dialect, with the error code it got (reason). It writes nothing:
+// through dialect, with its failure's error code (reason: the code the
+// client got, except from a source whose budget is spent, whose client the
+// request pipeline answers with the throttling error). It writes nothing:
 // the counts are summarised once per interval, one line per source (the
 // package doc), so that unauthenticated clients cannot fill the disk.
 func (l *Log) AuthFailure(source, dialect, reason string) {

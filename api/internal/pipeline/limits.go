@@ -32,9 +32,10 @@ type Limits struct {
 	// key exists), and is not audited. One that names a known key is
 	// checked as ever, and served if its signature verifies: an address may
 	// be many clients' (a NAT gateway, a /64), and one of them must not lock
-	// the others out. If it fails, it is charged and counted for the
-	// address's summary line, and answered ErrThrottled, as the refused ones
-	// are, so the answer does not say the key exists. So a flood of bad
+	// the others out. If it fails, it is charged and counted, by its own
+	// reason, for the address's summary line and the Observer, and answered
+	// ErrThrottled, as the refused ones are, so the answer does not say the
+	// key exists. So a flood of bad
 	// signatures from one address costs neither signature checks nor audit
 	// lines once its budget is spent, unless it names a known access key id
 	// (ids are not secrets): then each costs a signature check, as from an

@@ -1,8 +1,11 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"time"
+
+	"github.com/attestkms/attestkms/kms"
 )
 
 // An Observer is told what the Handler did with each request: the server's
@@ -27,6 +30,10 @@ const (
 	OutcomeAuthFailure = "auth_failure"
 	OutcomeThrottled   = "throttled"
 	OutcomeServerError = "server_error"
+	// OutcomeCanceled: the client went away before its answer (nginx's 499,
+	// "client closed request"). Counted apart from server_error so that
+	// clients' own cancellations do not raise the server's error rate.
+	OutcomeCanceled = "canceled"
 )
 
 // Reasons of an authentication failure.
@@ -43,8 +50,8 @@ const (
 // dialect serves.
 const UnknownOperation = "unknown"
 
-// outcome classifies a request's error.
-func outcome(err error) string {
+// outcome classifies a request's error; ctx is the request's context.
+func outcome(ctx context.Context, err error) string {
 	switch {
 	case err == nil:
 		return OutcomeOK
@@ -52,10 +59,26 @@ func outcome(err error) string {
 		return OutcomeThrottled
 	case errors.Is(err, errAuth):
 		return OutcomeAuthFailure
+	case hungUp(ctx, err):
+		return OutcomeCanceled
 	case serverFault(err):
 		return OutcomeServerError
 	}
 	return OutcomeClientError
+}
+
+// hungUp reports whether err is a cancellation the client caused: kms
+// calls an operation canceled (kms.ErrCanceled) both when its request's
+// context is canceled, which net/http does when the client closes the
+// connection (or http.Server.Close closes it), and when a deadline of the
+// server's own passes while the request is live (a store's, such as
+// PostgreSQL's connect_timeout). Only a canceled request context is the
+// client's: a request context past its deadline ran out of a time the
+// server set, and a cancellation under a live one is the store's, both the
+// server's faults (logged at ERROR, counted server_error) lest an
+// unreachable database hide among hang-ups.
+func hungUp(ctx context.Context, err error) bool {
+	return kms.Kind(err) == kms.ErrCanceled && errors.Is(ctx.Err(), context.Canceled)
 }
 
 // authReason is why authentication refused err.
@@ -79,13 +102,14 @@ func (h *Handler) operationLabel(op string) string {
 	return UnknownOperation
 }
 
-// observe tells the Observer, if any, how a request ended.
-func (h *Handler) observe(op string, err error, took time.Duration) {
+// observe tells the Observer, if any, how a request ended: its outcome
+// (outcome's) and its error.
+func (h *Handler) observe(op, oc string, err error, took time.Duration) {
 	if h.obs == nil {
 		return
 	}
 	label := h.operationLabel(op)
-	h.obs.Request(h.d.Name, label, outcome(err), took)
+	h.obs.Request(h.d.Name, label, oc, took)
 	if limit := throttledBy(err); limit != "" {
 		h.obs.Throttled(h.d.Name, limit)
 	} else if errors.Is(err, errAuth) {

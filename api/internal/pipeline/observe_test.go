@@ -1,35 +1,57 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/attestkms/attestkms/kms"
 )
 
 // TestOutcome: every way a request ends has one outcome, and a budget's
-// refusal names its budget.
+// refusal names its budget. A cancellation is canceled only when the
+// request's context was canceled (the client hung up); a store's own
+// deadline under a live request, a deadline on the request, and any other
+// fault while the client is gone stay the server's.
 func TestOutcome(t *testing.T) {
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	late, cancelLate := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancelLate()
+	canceled := &kms.Error{Kind: kms.ErrCanceled, Msg: "canceled", Cause: context.Canceled}
 	for _, c := range []struct {
 		err     error
 		outcome string
 		limit   string
+		ctx     context.Context // nil: a live request's
 	}{
-		{nil, OutcomeOK, ""},
-		{&throttled{LimitSource}, OutcomeThrottled, LimitSource},
-		{&throttled{LimitAccessKey}, OutcomeThrottled, LimitAccessKey},
-		{&kms.Error{Kind: kms.ErrThrottled, Msg: "later"}, OutcomeThrottled, LimitColdChain},
-		{authFailure(ErrSignature), OutcomeAuthFailure, ""},
-		{authFailure(Refuse(WireError{Code: "X"}, "wrong region")), OutcomeAuthFailure, ""},
-		{ErrTooLarge, OutcomeClientError, ""},
-		{&kms.Error{Kind: kms.ErrNotFound, Msg: "no"}, OutcomeClientError, ""},
-		{errors.New("disk on fire"), OutcomeServerError, ""},
-		{&kms.Error{Kind: kms.ErrCanceled, Msg: "canceled"}, OutcomeServerError, ""},
+		{nil, OutcomeOK, "", nil},
+		{nil, OutcomeOK, "", gone},
+		{&throttled{LimitSource}, OutcomeThrottled, LimitSource, nil},
+		{&throttled{LimitAccessKey}, OutcomeThrottled, LimitAccessKey, nil},
+		{&kms.Error{Kind: kms.ErrThrottled, Msg: "later"}, OutcomeThrottled, LimitColdChain, nil},
+		{authFailure(ErrSignature), OutcomeAuthFailure, "", nil},
+		{authFailure(Refuse(WireError{Code: "X"}, "wrong region")), OutcomeAuthFailure, "", nil},
+		{ErrTooLarge, OutcomeClientError, "", nil},
+		{&kms.Error{Kind: kms.ErrNotFound, Msg: "no"}, OutcomeClientError, "", nil},
+		{errors.New("disk on fire"), OutcomeServerError, "", nil},
+		{canceled, OutcomeServerError, "", nil},
+		{canceled, OutcomeCanceled, "", gone},
+		{canceled, OutcomeServerError, "", late},
+		{errors.New("disk on fire"), OutcomeServerError, "", gone},
+		{&kms.Error{Kind: kms.ErrInternal, Msg: "internal error", Cause: context.Canceled}, OutcomeServerError, "", gone},
+		{&kms.Error{Kind: kms.ErrNotFound, Msg: "no"}, OutcomeClientError, "", gone},
+		{authFailure(ErrSignature), OutcomeAuthFailure, "", gone},
 	} {
-		if got := outcome(c.err); got != c.outcome {
-			t.Errorf("outcome(%v) = %s; want %s", c.err, got, c.outcome)
+		ctx := c.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if got := outcome(ctx, c.err); got != c.outcome {
+			t.Errorf("outcome(%v) with the request's context %v = %s; want %s", c.err, ctx.Err(), got, c.outcome)
 		}
 		if got := throttledBy(c.err); got != c.limit {
 			t.Errorf("throttledBy(%v) = %q; want %q", c.err, got, c.limit)

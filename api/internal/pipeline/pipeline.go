@@ -29,6 +29,8 @@
 //     before the signature verified, and a body refused in 2 (not counted,
 //     as from any source), are answered ErrThrottled, as the requests
 //     refused in 1 are: the answer does not say whether the key exists.
+//     Such a failure is still counted (summary, Observer) by its own
+//     reason, not as the throttling its client is told (spentFailure).
 //     Failures after it verified (5, 6) get their own answers.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
 //     must be the service's). Then the access key's budget (Limits): none
@@ -52,8 +54,9 @@
 //
 // A panic anywhere in 2 to 8 is an internal error, logged with its stack and
 // audited; the server goes on serving. Internal errors are logged with their
-// cause (cancellations, a client that hung up, only at level debug); clients
-// see only the dialect's generic message.
+// cause (a client that hung up only at level debug, and counted by the
+// Observer as OutcomeCanceled, not as the server's error); clients see only
+// the dialect's generic message.
 // An authentication failure takes a token from its peer's budget for
 // failures. The Observer, if any, is told each request's operation (as the
 // dialect's table names it, or UnknownOperation), outcome and duration, and
@@ -83,8 +86,8 @@
 // request from a source with budget left costs (the body read and its
 // SHA-256, a credential lookup, one signature's HMAC work) and one more
 // credential lookup; if it fails it is counted and charged (its source stays
-// spent), never a line of its own, and answered as the requests refused
-// unchecked are. So anyone who knows an access key id (ids are not secrets:
+// spent), by its own reason, never a line of its own, and answered as the
+// requests refused unchecked are. So anyone who knows an access key id (ids are not secrets:
 // they are in clients' configurations and in logs) can make the server check
 // one signature per request from a spent source, as from any other: there
 // the budget saves no CPU, and only the sender's own rate and bandwidth
@@ -267,15 +270,15 @@ func (h *Handler) Handle(c echo.Context) error {
 	var werr error
 	var code string
 	if err != nil {
-		wire, msg := h.d.Errors.Wire(err)
+		wire, msg := h.d.Errors.Wire(answer(err))
 		code = wire.Code
 		switch {
-		case kms.Kind(err) == kms.ErrCanceled && c.Request().Context().Err() != nil:
-			// The client hung up (or the server is stopping): not the
-			// server's fault, and an ERROR line per request would let
-			// any credential bury the real ones (review finding). A
-			// cancellation whose request is still live (a store's own
-			// deadline, which kms also calls canceled) is an error.
+		case hungUp(c.Request().Context(), err):
+			// The client hung up: not the server's fault, and an ERROR
+			// line per request would let any credential bury the real
+			// ones (review finding). A cancellation whose request is
+			// still live (a store's own deadline, which kms also calls
+			// canceled) is an error (hungUp).
 			h.log.Debug("request canceled", "request_id", reqID, "err", err)
 		case serverFault(err):
 			h.log.Error("internal error", "request_id", reqID, "err", err)
@@ -287,7 +290,8 @@ func (h *Handler) Handle(c echo.Context) error {
 		werr = h.d.WriteAnswer(w, reqID, res.Out)
 	}
 	took := time.Since(start)
-	h.observe(rq.op, err, took)
+	oc := outcome(c.Request().Context(), err)
+	h.observe(rq.op, oc, err, took)
 	if h.log.Enabled(c.Request().Context(), slog.LevelDebug) {
 		accessKey := ""
 		if rq.call != nil && rq.call.Principal != nil {
@@ -295,7 +299,7 @@ func (h *Handler) Handle(c echo.Context) error {
 		}
 		h.log.LogAttrs(c.Request().Context(), slog.LevelDebug, "request", slog.String("request_id", reqID), slog.String("dialect", h.d.Name),
 			slog.String("operation", rq.op), slog.String("source_ip", rq.source), slog.String("access_key_id", accessKey),
-			slog.String("outcome", outcome(err)), slog.String("error_code", code), slog.Duration("took", took))
+			slog.String("outcome", oc), slog.String("error_code", code), slog.Duration("took", took))
 	}
 	return werr
 }
@@ -367,15 +371,37 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 
 // unverified is err, a failure before the signature verified, as an
 // authentication failure: counted for its source's summary and charged to
-// its budget (Handle). From a source whose budget is spent it is answered
-// ErrThrottled, as that source's requests naming no known key are, so that
-// the answer does not say whether the access key it names exists (an
-// unknown key and a bad signature get one answer).
+// its budget (Handle). From a source whose budget is spent it is a
+// spentFailure: answered ErrThrottled, as that source's requests naming no
+// known key are, so that the answer does not say whether the access key it
+// names exists (an unknown key and a bad signature get one answer).
 func unverified(rq *request, err error) error {
 	if rq.spent {
-		err = &throttled{LimitSource}
+		return &spentFailure{authFailure(err)}
 	}
 	return authFailure(err)
+}
+
+// spentFailure is an authentication failure (err) from a source whose
+// budget for failures is spent. It is counted as what it is, in the
+// metrics (OutcomeAuthFailure, its reason) and in its source's summary
+// (the code an address with budget left would have got), so that the
+// operator sees signatures failing rather than a budget refusing; only
+// the client's answer is ErrThrottled's (answer), the one every request
+// from that source naming no known key gets.
+type spentFailure struct{ err error }
+
+func (e *spentFailure) Error() string { return e.err.Error() }
+func (e *spentFailure) Unwrap() error { return e.err }
+
+// answer is the error the client is told of for err: err itself, except
+// that a spentFailure is answered as its source's budget refusing it.
+func answer(err error) error {
+	var s *spentFailure
+	if errors.As(err, &s) {
+		return &throttled{LimitSource}
+	}
+	return err
 }
 
 // wireError is the code and message of err in the dialect's table, for
@@ -408,6 +434,8 @@ func (h *Handler) audited(rq *request, work func() (*Result, error)) (res *Resul
 	}()
 	switch {
 	case errors.Is(err, errAuth):
+		// The failure's own code, also for a spentFailure, whose client
+		// is answered the throttling error instead (Handle).
 		wire, _ := h.d.Errors.Wire(err)
 		// Counted by the source the budget counts (an IPv6 address's /64,
 		// which one host holds whole): else one host writes a summary line

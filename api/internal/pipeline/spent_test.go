@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,11 +61,14 @@ func (b readFlag) Read(p []byte) (int, error) { *b.read = true; return b.Reader.
 // counted); one naming a known key is checked: served if its signature
 // verifies, else answered as the unchecked ones are (the answer does not
 // say the key exists) and counted in the source's summary, never a line of
-// its own. A source with budget left gets the usual answers.
+// its own. It is counted as the authentication failure it is, by its own
+// reason, in the metrics and the summary: not as the throttling the client
+// is told. A source with budget left gets the usual answers.
 func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 	svc, cred, dir := newService(t)
 	auth := &testAuth{}
-	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0),
+	obs := &recorder{}
+	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0), Observer: obs,
 		Limits: Limits{FailuresPerSource: ratelimit.New(0.0001, 1, 0)}}, Dialect{
 		Name:          "d",
 		Authenticator: auth,
@@ -141,27 +145,65 @@ func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 		t.Errorf("a body too large from another source: %s", code)
 	}
 
+	// The metrics: the known key's bad signature from the spent source is
+	// an authentication failure, reason signature, though its client was
+	// answered Throttled; only the requests refused for the source's budget
+	// (unchecked, or a body refused unread) are throttled.
+	for _, c := range []struct {
+		what      string
+		got, want []string
+	}{
+		{"outcomes", obs.outcomes, []string{OutcomeAuthFailure, // the budget's one token
+			OutcomeThrottled, OutcomeThrottled, OutcomeAuthFailure, OutcomeOK, OutcomeThrottled, // from the spent source
+			OutcomeAuthFailure, OutcomeAuthFailure, OutcomeClientError}}, // from the others
+		{"authentication failures' reasons", obs.reasons, []string{ReasonMissing, ReasonSignature, ReasonSignature, ReasonSignature}},
+		{"throttled requests' limits", obs.limits, []string{LimitSource, LimitSource, LimitSource}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("the observer's %s: %q; want %q", c.what, c.got, c.want)
+		}
+	}
+
 	// Counted: the spent source's first failure and its known key's bad
-	// signature, in one summary line; nothing refused unchecked.
+	// signature, in one summary line, each by its own code (the bad
+	// signature's is Signature, not the Throttled its client got); nothing
+	// refused unchecked.
 	svc.Close()
 	b, err := os.ReadFile(filepath.Join(dir, "audit.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := bytes.Count(b, []byte(`"source_ip":"`+spent+`"`)); n != 1 || !bytes.Contains(b, []byte(`"source_ip":"`+spent+`","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":2,`)) {
+	prefix := []byte(`"source_ip":"` + spent + `","dialect":"d","operation":"FailedAuthentications","outcome":"error","message":"failed authentication","count":2,`)
+	i := bytes.Index(b, prefix)
+	if n := bytes.Count(b, []byte(`"source_ip":"`+spent+`"`)); n != 1 || i < 0 {
 		t.Fatalf("%d lines for the spent source; want one summary counting 2:\n%s", n, b)
+	}
+	line, _, _ := bytes.Cut(b[i:], []byte("\n"))
+	if !bytes.Contains(line, []byte(`"reasons":{"Missing":1,"Signature":1}`)) {
+		t.Fatalf("the spent source's summary does not count its failures by their own codes:\n%s", line)
 	}
 }
 
+// recorder is an Observer that keeps what it is told, in order.
+type recorder struct{ outcomes, reasons, limits []string }
+
+func (o *recorder) Request(_, _, outcome string, _ time.Duration) {
+	o.outcomes = append(o.outcomes, outcome)
+}
+func (o *recorder) AuthFailure(_, reason string) { o.reasons = append(o.reasons, reason) }
+func (o *recorder) Throttled(_, limit string)    { o.limits = append(o.limits, limit) }
+
 // TestCancellationLoggedByWhoseItIs: an operation that ends canceled while
-// its request's context is done (the client hung up) is logged at debug;
-// one whose request is still live (a store's own deadline, which kms also
-// calls canceled: PostgreSQL's connect_timeout) is an internal error, at
-// ERROR — an unreachable database must not be hidden at debug.
+// its request's context is canceled (the client hung up) is logged at debug
+// and counted canceled; one whose request is still live (a store's own
+// deadline, which kms also calls canceled: PostgreSQL's connect_timeout) is
+// an internal error, at ERROR and counted server_error — an unreachable
+// database must not be hidden at debug nor among clients' cancellations.
 func TestCancellationLoggedByWhoseItIs(t *testing.T) {
 	svc, cred, _ := newService(t)
 	var logs strings.Builder
-	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Replay: replay.New(time.Minute, 0)}, Dialect{
+	obs := &recorder{}
+	h := New(Options{Service: svc, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Replay: replay.New(time.Minute, 0), Observer: obs}, Dialect{
 		Name:          "d",
 		Authenticator: &testAuth{},
 		Errors:        Table{kms.ErrInternal: {Code: "Internal", Status: 500}, kms.ErrCanceled: {Code: "Canceled", Status: 500}},
@@ -191,11 +233,17 @@ func TestCancellationLoggedByWhoseItIs(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("a cancellation of a live request was not logged as an error:\n%s", logs.String())
 	}
+	if want := []string{OutcomeServerError}; !slices.Equal(obs.outcomes, want) {
+		t.Fatalf("a cancellation of a live request counted %q; want %q", obs.outcomes, want)
+	}
 	logs.Reset()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	send(ctx, "gone")
 	if strings.Contains(logs.String(), "level=ERROR") {
 		t.Fatalf("a hang-up was logged as an error:\n%s", logs.String())
+	}
+	if want := []string{OutcomeServerError, OutcomeCanceled}; !slices.Equal(obs.outcomes, want) {
+		t.Fatalf("a hang-up after a live request's cancellation counted %q; want %q", obs.outcomes, want)
 	}
 }
