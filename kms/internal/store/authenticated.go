@@ -618,6 +618,22 @@ func RebuildDigest(tx Txn) error {
 	}
 	t.a.use.RLock()
 	defer t.a.use.RUnlock()
+	if t.d.on {
+		// A digested store: the records must be those the digest it
+		// locked sums (with tx's own writes) before they are summed
+		// anew, or a record put back or deleted since the last pass
+		// would be made genuine (a root-key rotation's rebuild).
+		if !t.a.accepts(t.d.sl) {
+			return ErrConflict
+		}
+		sum, count, err := digestOf(t.tx, t.d.sl)
+		if err != nil {
+			return err
+		}
+		if count != t.d.count || sum != t.d.sum {
+			return t.a.bad(&IntegrityError{Record: "the store's records", Reason: "they are not those its records digest sums (one was deleted, put back to an older version of itself, or added, outside attestkms): not digested anew"})
+		}
+	}
 	sl := t.a.keys.Load().write
 	sum, count, err := digestOf(t.tx, sl)
 	if err != nil {

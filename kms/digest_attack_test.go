@@ -1,0 +1,38 @@
+package kms
+
+// Attacks on the records digest (digest.go, store/digest.go) found in
+// review: each test failed on the code before its fix.
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
+)
+
+// TestDigestAttackRotationBlessesPutBack: a record put back (its old MAC
+// valid) while the server runs, then an online root-key rotation before
+// the next maintenance pass: the rotation rebuilt the digest from the
+// records as stored, so the record put back became genuine under the new
+// key and no later pass, Open or store check could find it. The rotation
+// must compare the records with the digest it locked first, and refuse.
+func TestDigestAttackRotationBlessesPutBack(t *testing.T) {
+	s, _ := newTestService(t)
+	id := mustKey(t, s, "", "").KeyID
+	var enabled *store.Key
+	raw := s.auth.Unwrap()
+	rawRecords(t, raw, func(r store.Reader) (err error) { enabled, err = r.Key(id); return err })
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Admin().Maintain(bg); err != nil {
+		t.Fatal(err)
+	}
+	putBack(t, raw, enabled)
+	s.keys.dropAll()
+	_, err := s.RotateRootKey(bg, s.adminCall(t), &RotateRootKeyRequest{To: "file:" + filepath.Join(t.TempDir(), "next.key")})
+	if err == nil {
+		_, err = s.Admin().Maintain(bg)
+	}
+	wantDamaged(t, "a root-key rotation (or the pass after it) over a record put back", err)
+}
