@@ -4,7 +4,10 @@ package kms
 // review: each test failed on the code before its fix.
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -35,4 +38,36 @@ func TestDigestAttackRotationBlessesPutBack(t *testing.T) {
 		_, err = s.Admin().Maintain(bg)
 	}
 	wantDamaged(t, "a root-key rotation (or the pass after it) over a record put back", err)
+}
+
+// TestDigestAttackBackupOfStorePutBackWhole: the whole store put back to an
+// older copy (digest and all) is refused by Open, whose data directory has
+// seen a newer generation; but a backup of it was not, and its restore
+// into a new data directory (what the refusal tells the operator to do)
+// made the older copy genuine, the credential revoked since working again.
+func TestDigestAttackBackupOfStorePutBackWhole(t *testing.T) {
+	s, _ := newTestService(t)
+	dir := s.opts.DataDir
+	cr := mustCredential(t, s, &CreateCredentialRequest{Name: "leaked"})
+	s.Close()
+	old, err := os.ReadFile(filepath.Join(dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = openOrFail(t, Options{DataDir: dir})
+	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: cr.AccessKeyID}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.WriteFile(filepath.Join(dir, dbFile), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	_, err = BackupOffline(Options{DataDir: dir}, &out)
+	if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), recordsGenMarker) {
+		t.Fatalf("an offline backup of the store put back whole: %v; want it refused naming %s", err, recordsGenMarker)
+	}
+	if out.Len() != 0 {
+		t.Fatalf("the refused backup wrote %d bytes", out.Len())
+	}
 }
