@@ -55,6 +55,10 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	if err != nil {
 		return res, err
 	}
+	// The read under one root key: a root-key rotation committing beside
+	// it would leave its snapshot's digest and records MACed under a key
+	// no longer accepted (found "forged", and the node refusing all).
+	s.rootMu.RLock()
 	err = s.view(ctx, func(r store.Reader) error {
 		// Every key whose record verifies: one a database writer
 		// changed is refused (and logged, by the Authenticated store)
@@ -82,6 +86,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		gen, damage = s.digestGen(r, seen)
 		return nil
 	})
+	s.rootMu.RUnlock()
 	if err != nil {
 		return res, err
 	}
