@@ -111,3 +111,63 @@ func TestDigestAttackPassBesideRootRotation(t *testing.T) {
 		t.Fatalf("a pass beside a root-key rotation: %v; want the records found whole", err)
 	}
 }
+
+// TestDigestAttackRollbackOutgrownByChanges: the whole store put back to an
+// older copy (records and digest alike: every sum agrees) while the node
+// serves, a credential revoked since among its records. The next pass
+// would find its digest older than the data directory has seen; but the
+// changes made before it (any caller's: a few CreateKey) each locked the
+// older digest, wrote its generation plus one, and noted it, until the
+// generation passed what the directory had seen: the pass then found
+// nothing, and the revoked credential stayed for good. A change must
+// refuse a digest older than the directory has seen, as a pass does.
+func TestDigestAttackRollbackOutgrownByChanges(t *testing.T) {
+	s, _ := newTestService(t)
+	raw := s.auth.Unwrap()
+	id := mustKey(t, s, "", "").KeyID
+	cr := mustCredential(t, s, &CreateCredentialRequest{Name: "leaked"})
+	var kept *store.Credential
+	var keptDigest *store.RecordsDigest
+	rawRecords(t, raw, func(r store.Reader) (err error) {
+		if kept, err = r.Credential(cr.AccessKeyID); err != nil {
+			return err
+		}
+		keptDigest, err = r.RecordsDigest()
+		return err
+	})
+	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: cr.AccessKeyID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Admin().Maintain(bg); err != nil {
+		t.Fatal(err)
+	}
+	// The writer puts the store back as it was: the credential and the
+	// digest that sums it.
+	if err := raw.Update(bg, func(tx store.Txn) error {
+		if err := tx.CreateCredential(kept); err != nil {
+			return err
+		}
+		return tx.PutRecordsDigest(keptDigest)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var changeErr error
+	for range 3 {
+		if _, changeErr = s.CreateKey(bg, s.testCall(), &CreateKeyRequest{}); changeErr != nil {
+			break
+		}
+	}
+	_, err := s.Admin().Maintain(bg)
+	if changeErr == nil && err == nil {
+		t.Fatalf("the store put back whole, then outgrown by changes: every change and the next pass accepted it")
+	}
+	if changeErr != nil && (!errors.Is(changeErr, ErrStoreDamaged) || Kind(changeErr) != ErrInternal) {
+		t.Fatalf("a change on the store put back whole: %v; want ErrInternal for a damaged store", changeErr)
+	}
+	if d := s.damage(); d == nil || !strings.Contains(d.Error(), recordsGenMarker) {
+		t.Fatalf("the node's damage: %v (Maintain: %v); want the store refused as put back, naming %s", d, err, recordsGenMarker)
+	}
+	if err := encryptWith(s, id); err == nil {
+		t.Fatal("the node serves a store put back whole")
+	}
+}

@@ -511,8 +511,9 @@ type txnDigest struct {
 	sum   digestSum
 	count Counts
 	gen   uint64
-	dirty bool // to be written
-	eager bool // written after each write (AuthenticateTxn), not at the end
+	base  uint64 // the generation lockDigest read: the store's as tx began
+	dirty bool   // to be written
+	eager bool   // written after each write (AuthenticateTxn), not at the end
 }
 
 // lockDigest reads the store's digest, locked until the transaction ends,
@@ -524,7 +525,7 @@ func (t authTxn) lockDigest() error {
 	if err != nil {
 		return t.a.bad(err)
 	}
-	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation}
+	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation, base: d.Generation}
 	copy(t.d.sum[:], d.Sum)
 	return nil
 }
@@ -649,7 +650,7 @@ func RebuildDigest(tx Txn) error {
 	if t.d.on && t.d.gen > gen {
 		gen = t.d.gen
 	}
-	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, dirty: true, eager: t.d.eager}
+	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, base: t.d.base, dirty: true, eager: t.d.eager}
 	if t.d.eager {
 		return t.flushLocked()
 	}
@@ -677,6 +678,19 @@ func TxnGeneration(tx Txn) (uint64, bool) {
 		return 0, false
 	}
 	return t.d.gen, true
+}
+
+// TxnLockedGeneration is the generation of the records digest tx locked
+// as it began, before any write of its own, and whether it locked one (a
+// digested store's Update): a change compares it with the highest its data
+// directory has seen, so that changes made on a store put back whole do
+// not carry its older digest past that generation unseen.
+func TxnLockedGeneration(tx Txn) (uint64, bool) {
+	t, ok := asAuthTxn(tx)
+	if !ok || t.d == nil || !t.d.on || t.d.eager {
+		return 0, false
+	}
+	return t.d.base, true
 }
 
 // asAuthTxn is tx's authTxn, looking through TxnWrappers.
