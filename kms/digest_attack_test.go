@@ -6,6 +6,7 @@ package kms
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,37 @@ func TestDigestAttackRollbackOutgrownByChanges(t *testing.T) {
 	}
 	if err := encryptWith(s, id); err == nil {
 		t.Fatal("the node serves a store put back whole")
+	}
+}
+
+// TestDigestAttackProtectTakesForgedGeneration: store protect of a store
+// without a digest (root check v2) continued the generation of whatever
+// digest row the database held, its MAC unchecked: a writer's row of
+// generation 2^64-1 made the new digest's generation wrap to 0, the data
+// directory's rollback check then starting over (and a directory that had
+// noted the forged value refusing the store for good). Only a digest that
+// verifies may carry its generation on.
+func TestDigestAttackProtectTakesForgedGeneration(t *testing.T) {
+	s, _ := newTestService(t)
+	dir := s.opts.DataDir
+	mustKey(t, s, "", "")
+	s.Close()
+	asDigestless(t, Options{DataDir: dir})
+	st := rawStore(t, dir)
+	if err := st.Update(bg, func(tx store.Txn) error {
+		return tx.PutRecordsDigest(&store.RecordsDigest{Sum: make([]byte, 32), Generation: math.MaxUint64 - 1, MAC: []byte("forged")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	s = openOrFail(t, Options{DataDir: dir, ProtectRecords: true})
+	defer s.Close()
+	mustKey(t, s, "", "")
+	var gen uint64
+	if err := s.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if gen > 10 || gen == 0 {
+		t.Fatalf("the digest's generation after store protect over a forged digest row and one change: %d; want a small one", gen)
 	}
 }

@@ -640,11 +640,17 @@ func RebuildDigest(tx Txn) error {
 	if err != nil {
 		return err
 	}
+	// The generation goes on from the digest stored, if it verifies: a
+	// row a database writer made (store protect of a store whose root
+	// check is older than v3 has none of its own) carries nothing on.
 	var gen uint64
-	switch old, err := t.tx.RecordsDigest(); {
+	var ie *IntegrityError
+	switch old, _, err := readDigest(t.tx, t.a.keys.Load().accept...); {
 	case err == nil:
 		gen = old.Generation
-	case !errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrDamaged) || errors.As(err, &ie):
+		// forged, or not a digest: generation 0
+	default:
 		return err
 	}
 	if t.d.on && t.d.gen > gen {
