@@ -44,7 +44,8 @@ func TestDigestAttackRotationBlessesPutBack(t *testing.T) {
 
 // TestDigestAttackBackupOfStorePutBackWhole: the whole store put back to an
 // older copy (digest and all) is refused by Open, whose data directory has
-// seen a newer generation; but a backup of it was not, and its restore
+// seen a newer generation; but store check found it whole, and a backup of
+// it was not refused, and its restore
 // into a new data directory (what the refusal tells the operator to do)
 // made the older copy genuine, the credential revoked since working again.
 func TestDigestAttackBackupOfStorePutBackWhole(t *testing.T) {
@@ -63,6 +64,10 @@ func TestDigestAttackBackupOfStorePutBackWhole(t *testing.T) {
 	s.Close()
 	if err := os.WriteFile(filepath.Join(dir, dbFile), old, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	_, err = CheckStore(bg, Options{DataDir: dir})
+	if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), recordsGenMarker) {
+		t.Fatalf("store check of the store put back whole: %v; want it refused naming %s, as Open does", err, recordsGenMarker)
 	}
 	var out strings.Builder
 	_, err = BackupOffline(Options{DataDir: dir}, &out)
