@@ -209,3 +209,31 @@ func TestDigestAttackProtectTakesForgedGeneration(t *testing.T) {
 		t.Fatalf("the digest's generation after store protect over a forged digest row and one change: %d; want a small one", gen)
 	}
 }
+
+// TestDigestAttackPassWhileAnotherMaintains: the nodes of a shared store
+// take turns maintaining it (the store's lock "maintain"), and a node
+// whose pass found the lock held returned at once, its records never
+// compared with their digest: a record put back stayed served by every
+// node but the one holding the lock, for as long as their passes kept
+// meeting. Each node's pass compares the records, lock or none.
+func TestDigestAttackPassWhileAnotherMaintains(t *testing.T) {
+	s, _ := newTestService(t)
+	id := mustKey(t, s, "", "").KeyID
+	var enabled *store.Key
+	raw := s.auth.Unwrap()
+	rawRecords(t, raw, func(r store.Reader) (err error) { enabled, err = r.Key(id); return err })
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	putBack(t, raw, enabled)
+	release, err := s.st.TryLock(bg, maintenanceLock) // another node's pass
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Admin().Maintain(bg)
+	release()
+	wantDamaged(t, "a pass while another node maintains the store", err)
+	if err := encryptWith(s, id); err == nil {
+		t.Fatal("the node serves the key put back enabled")
+	}
+}
