@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -262,9 +263,25 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 			ch.Void(void) // if it fails, the log writes it before any later line
 		}
 	}()
+	// The highest generation of the records digest the data directory has
+	// seen, read before the change locks the digest (digest.go).
+	seen, err := s.seenGen()
+	if err != nil {
+		return internal(err)
+	}
 	var tracked *trackedTxn
-	err := s.st.Update(ctx, func(tx store.Txn) error {
+	err = s.st.Update(ctx, func(tx store.Txn) error {
 		tracked = &trackedTxn{Txn: tx, w: w}
+		if gen, ok := store.TxnLockedGeneration(tx); ok && gen < seen && checkDigest {
+			// The store was put back whole to an older copy: this
+			// change would carry its digest's generation on, and past
+			// what the directory saw, unseen. The node stops, as a
+			// maintenance pass that found it would make it.
+			damage := rolledBack(gen, seen, filepath.Join(s.opts.DataDir, recordsGenMarker))
+			s.setDamaged(damage)
+			fnErr = internal(damage)
+			return fnErr
+		}
 		if fnErr = fn(tracked); fnErr != nil {
 			return fnErr
 		}

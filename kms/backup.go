@@ -94,7 +94,13 @@ type backupLine struct {
 // MACed under sl's backup key, to w. chain is the audit chain whose seq it
 // records. It stops with an error once more than limit bytes are written
 // (limit <= 0: no limit).
-func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time, w io.Writer, limit int64) (*BackupHeader, error) {
+//
+// seen is the highest generation of the records digest the data directory
+// (its file genFile) had seen before r's read began (0: none): a store
+// whose digest is older was put back whole to an older copy, and its
+// backup, restored into a new data directory, would make that copy
+// genuine (digest.go).
+func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time, w io.Writer, limit int64, seen uint64, genFile string) (*BackupHeader, error) {
 	m, err := r.Meta()
 	if errors.Is(err, store.ErrRootKey) { // the Authenticated store's refusal
 		return nil, ErrRootKeyMismatch
@@ -112,6 +118,13 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 	if checkDigest && store.Digested(r) {
 		if err := store.VerifyDigest(r); err != nil {
 			return nil, integrityDamage(err)
+		}
+		gen, err := store.DigestGeneration(r)
+		if err != nil {
+			return nil, integrityDamage(err)
+		}
+		if gen < seen {
+			return nil, rolledBack(gen, seen, genFile)
 		}
 	}
 	seq, err := r.AuditChangeSeq(chain)
@@ -239,10 +252,14 @@ func (s *Service) Backup(ctx context.Context, c *Call, req *BackupRequest) (*Bac
 		var h *BackupHeader
 		s.rootMu.RLock() // the records and their MAC under one root key
 		defer s.rootMu.RUnlock()
-		err := s.view(ctx, func(r store.Reader) error {
+		seen, err := s.seenGen() // before the read: its snapshot is newer
+		if err != nil {
+			return nil, internal(err)
+		}
+		err = s.view(ctx, func(r store.Reader) error {
 			buf.Reset()
 			var err error
-			h, err = writeBackup(r, s.sealer, s.chain, s.now(), &buf, MaxBackupSize)
+			h, err = writeBackup(r, s.sealer, s.chain, s.now(), &buf, MaxBackupSize, seen, filepath.Join(s.opts.DataDir, recordsGenMarker))
 			return err
 		})
 		if errors.Is(err, errTooBig) {
@@ -289,10 +306,17 @@ func BackupOffline(opts Options, w io.Writer) (*BackupHeader, error) {
 		now = opts.Now
 	}
 	var h *BackupHeader
+	genFile := filepath.Join(opts.DataDir, recordsGenMarker)
+	var seen uint64
+	if checkDigest {
+		if seen, err = readGenFile(genFile); err != nil {
+			return nil, err
+		}
+	}
 	// Every record verified as it is read (a store made before records
 	// were authenticated and not opened since is read as it is).
 	err = store.Authenticate(st, sl, nil).View(context.Background(), func(r store.Reader) error {
-		h, err = writeBackup(r, sl, "", now(), w, 0)
+		h, err = writeBackup(r, sl, "", now(), w, 0, seen, genFile)
 		return err
 	})
 	if errors.Is(err, ErrRootKeyMismatch) || errors.Is(err, store.ErrRootKey) {

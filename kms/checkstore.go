@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/attestkms/attestkms/kms/internal/sealer"
@@ -223,6 +224,18 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		}
 		if rep.DigestGeneration, err = store.DigestGeneration(r, sl); err != nil {
 			return integrityDamage(err)
+		}
+		// The whole store put back to an older copy, as Open refuses it
+		// (digest.go): the data directory has seen a newer generation.
+		if opts.DataDir != "" && checkDigest {
+			p := filepath.Join(opts.DataDir, recordsGenMarker)
+			seen, err := readGenFile(p)
+			if err != nil {
+				return err
+			}
+			if rep.DigestGeneration < seen {
+				return rolledBack(rep.DigestGeneration, seen, p)
+			}
 		}
 		rep.Digested = true
 	}

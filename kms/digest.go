@@ -32,8 +32,11 @@ import (
 // Against the whole store put back to an older copy, digest and meta
 // included (every sum then agrees), the data directory keeps the highest
 // generation of the digest it has seen (recordsGenMarker: at Open, at each
-// maintenance pass, at Close): a store whose digest is older is refused,
-// as the service key set's generation is (servicekey.go). A copy taken
+// maintenance pass, after each change, at Close): a store whose digest is
+// older is refused — by Open, a pass, store check, a backup, and every
+// change, which would otherwise carry the older digest's generation on
+// past what the directory saw — as the service key set's generation is
+// (servicekey.go). A copy taken
 // after the last of those, or a data directory without the file (a new
 // node's), cannot tell.
 

@@ -30,7 +30,8 @@ type MaintenanceResult struct {
 // record). The server calls it periodically; it is safe
 // to call at any time. It runs once at a time across the processes that
 // share the store (the store's lock "maintain"): while another holds it,
-// Maintain does nothing and returns no error. A done ctx stops it before
+// Maintain only compares the records with their digest (digestPass), and
+// changes nothing. A done ctx stops it before
 // its next transaction, with what it did so far counted and ErrCanceled.
 func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	s := a.s
@@ -42,7 +43,10 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	// the lock is maintaining it now.
 	release, err := s.st.TryLock(ctx, maintenanceLock)
 	if errors.Is(err, store.ErrHeld) {
-		return res, nil
+		// The records against their digest all the same: what this
+		// node serves is this node's to check (digest.go), whoever
+		// maintains the store.
+		return res, s.digestPass(ctx)
 	}
 	if err != nil {
 		return res, asKMSError(err)
@@ -55,6 +59,10 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	if err != nil {
 		return res, err
 	}
+	// The read under one root key: a root-key rotation committing beside
+	// it would leave its snapshot's digest and records MACed under a key
+	// no longer accepted (found "forged", and the node refusing all).
+	s.rootMu.RLock()
 	err = s.view(ctx, func(r store.Reader) error {
 		// Every key whose record verifies: one a database writer
 		// changed is refused (and logged, by the Authenticated store)
@@ -82,6 +90,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		gen, damage = s.digestGen(r, seen)
 		return nil
 	})
+	s.rootMu.RUnlock()
 	if err != nil {
 		return res, err
 	}
@@ -134,4 +143,35 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		return res, err
 	}
 	return res, nil
+}
+
+// digestPass is Maintain's comparison of the records with their digest
+// alone, in a read of its own (a node whose pass found another
+// maintaining the store): a difference makes the node refuse every
+// operation, records found whole again make it serve, as Maintain's.
+func (s *Service) digestPass(ctx context.Context) error {
+	seen, err := s.seenGen() // before the read: its snapshot is newer
+	if err != nil {
+		return err
+	}
+	var gen uint64
+	var damage error
+	s.rootMu.RLock() // the read under one root key (Maintain's)
+	err = s.view(ctx, func(r store.Reader) error {
+		gen, damage = s.digestGen(r, seen)
+		return nil
+	})
+	s.rootMu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if damage != nil {
+		s.setDamaged(damage)
+		return damage
+	}
+	s.noteRecordsGen(gen)
+	if s.setDamaged(nil) {
+		s.log.Warn("the store's records are those its digest sums again: serving")
+	}
+	return nil
 }

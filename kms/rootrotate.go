@@ -206,9 +206,10 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 			resp.Credentials++
 		}
 		// The records digest sums elements under the root key's MAC key:
-		// made anew under next, of every record as now MACed.
+		// made anew under next, of every record as now MACed, once the
+		// records are found to be those the old one sums.
 		if err := store.RebuildDigest(tx); err != nil {
-			return err
+			return integrityDamage(err)
 		}
 		if err := store.ResealServiceKeys(prev, next, m); err != nil {
 			return resealError("the service keys", err)

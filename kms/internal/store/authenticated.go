@@ -511,8 +511,9 @@ type txnDigest struct {
 	sum   digestSum
 	count Counts
 	gen   uint64
-	dirty bool // to be written
-	eager bool // written after each write (AuthenticateTxn), not at the end
+	base  uint64 // the generation lockDigest read: the store's as tx began
+	dirty bool   // to be written
+	eager bool   // written after each write (AuthenticateTxn), not at the end
 }
 
 // lockDigest reads the store's digest, locked until the transaction ends,
@@ -524,7 +525,7 @@ func (t authTxn) lockDigest() error {
 	if err != nil {
 		return t.a.bad(err)
 	}
-	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation}
+	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation, base: d.Generation}
 	copy(t.d.sum[:], d.Sum)
 	return nil
 }
@@ -618,22 +619,44 @@ func RebuildDigest(tx Txn) error {
 	}
 	t.a.use.RLock()
 	defer t.a.use.RUnlock()
+	if t.d.on {
+		// A digested store: the records must be those the digest it
+		// locked sums (with tx's own writes) before they are summed
+		// anew, or a record put back or deleted since the last pass
+		// would be made genuine (a root-key rotation's rebuild).
+		if !t.a.accepts(t.d.sl) {
+			return ErrConflict
+		}
+		sum, count, err := digestOf(t.tx, t.d.sl)
+		if err != nil {
+			return err
+		}
+		if count != t.d.count || sum != t.d.sum {
+			return t.a.bad(&IntegrityError{Record: "the store's records", Reason: "they are not those its records digest sums (one was deleted, put back to an older version of itself, or added, outside attestkms): not digested anew"})
+		}
+	}
 	sl := t.a.keys.Load().write
 	sum, count, err := digestOf(t.tx, sl)
 	if err != nil {
 		return err
 	}
+	// The generation goes on from the digest stored, if it verifies: a
+	// row a database writer made (store protect of a store whose root
+	// check is older than v3 has none of its own) carries nothing on.
 	var gen uint64
-	switch old, err := t.tx.RecordsDigest(); {
+	var ie *IntegrityError
+	switch old, _, err := readDigest(t.tx, t.a.keys.Load().accept...); {
 	case err == nil:
 		gen = old.Generation
-	case !errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrDamaged) || errors.As(err, &ie):
+		// forged, or not a digest: generation 0
+	default:
 		return err
 	}
 	if t.d.on && t.d.gen > gen {
 		gen = t.d.gen
 	}
-	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, dirty: true, eager: t.d.eager}
+	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, base: t.d.base, dirty: true, eager: t.d.eager}
 	if t.d.eager {
 		return t.flushLocked()
 	}
@@ -661,6 +684,19 @@ func TxnGeneration(tx Txn) (uint64, bool) {
 		return 0, false
 	}
 	return t.d.gen, true
+}
+
+// TxnLockedGeneration is the generation of the records digest tx locked
+// as it began, before any write of its own, and whether it locked one (a
+// digested store's Update): a change compares it with the highest its data
+// directory has seen, so that changes made on a store put back whole do
+// not carry its older digest past that generation unseen.
+func TxnLockedGeneration(tx Txn) (uint64, bool) {
+	t, ok := asAuthTxn(tx)
+	if !ok || t.d == nil || !t.d.on || t.d.eager {
+		return 0, false
+	}
+	return t.d.base, true
 }
 
 // asAuthTxn is tx's authTxn, looking through TxnWrappers.

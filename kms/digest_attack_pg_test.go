@@ -1,0 +1,56 @@
+package kms
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TestDigestAttackSharedRollbackLaunderedByAnotherNode: over PostgreSQL,
+// each node's data directory knows only the generations it saw. A writer
+// puts the store back whole (a key's enabled row and the digest that sums
+// it) to the generation just before node b disabled the key; node a, which
+// never saw b's change, makes one change of its own, which carries the
+// older digest to the generation b had seen: b's next pass finds nothing,
+// and both nodes serve the key enabled again for good. A limit of the
+// generation counter (it orders copies, it does not tell two copies of
+// one generation apart), not fixed here: see the report.
+func TestDigestAttackSharedRollbackLaunderedByAnotherNode(t *testing.T) {
+	cl := newCluster(t)
+	a, b := cl.node("a"), cl.node("b")
+	id := mustKey(t, a, "", "").KeyID
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var enabled, digest []byte
+	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&enabled); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(ctx, `SELECT record FROM records_digest`).Scan(&digest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DisableKey(bg, b.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Admin().Maintain(bg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE records_digest SET record = $1`, digest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateKey(bg, a.testCall(), &CreateKeyRequest{}); err != nil {
+		t.Logf("node a's change refused: %v", err)
+	}
+	_, errA := a.Admin().Maintain(bg)
+	_, errB := b.Admin().Maintain(bg)
+	if errA == nil && errB == nil {
+		t.Skip("known limit, not fixed: the store put back whole to a generation one node never passed, then carried past the other's by the first node's change, is found by neither (TestDigestAttackSharedRollbackLaunderedByAnotherNode's doc)")
+	}
+}
