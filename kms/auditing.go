@@ -265,22 +265,23 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 	}()
 	// The highest generation of the records digest the data directory has
 	// seen, read before the change locks the digest (digest.go).
-	seen, err := s.seenGen()
+	seen, err := s.seenDigest()
 	if err != nil {
 		return internal(err)
 	}
 	var tracked *trackedTxn
 	err = s.st.Update(ctx, func(tx store.Txn) error {
 		tracked = &trackedTxn{Txn: tx, w: w}
-		if gen, ok := store.TxnLockedGeneration(tx); ok && gen < seen && checkDigest {
-			// The store was put back whole to an older copy: this
-			// change would carry its digest's generation on, and past
-			// what the directory saw, unseen. The node stops, as a
+		if d, ok := store.TxnLocked(tx); ok && checkDigest {
+			// The store put back whole to an older copy: this change
+			// would carry its digest's generation on, and past what
+			// the directory saw, unseen. The node stops, as a
 			// maintenance pass that found it would make it.
-			damage := rolledBack(gen, seen, filepath.Join(s.opts.DataDir, recordsGenMarker))
-			s.setDamaged(damage)
-			fnErr = internal(damage)
-			return fnErr
+			if damage := checkSeen(d, seen, filepath.Join(s.opts.DataDir, recordsGenMarker)); damage != nil {
+				s.setDamaged(damage)
+				fnErr = internal(damage)
+				return fnErr
+			}
 		}
 		if fnErr = fn(tracked); fnErr != nil {
 			return fnErr
@@ -307,10 +308,10 @@ func (s *Service) change(ctx context.Context, c *Call, fn func(tx store.Txn) err
 	committed = true
 	ch.Commit()
 	c.op.recorded = true
-	if gen, ok := store.TxnGeneration(tracked); ok {
+	if d, ok := store.TxnWritten(tracked); ok {
 		// The data directory remembers the store as this change left
 		// it: a copy from before is refused from now on (digest.go).
-		s.noteRecordsGen(gen)
+		s.noteDigest(d)
 	}
 	if len(w.deletedKeys) > 0 || w.deletedCredential {
 		// What it deleted is shredded by the next compaction (shred.go).

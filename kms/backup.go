@@ -95,12 +95,12 @@ type backupLine struct {
 // records. It stops with an error once more than limit bytes are written
 // (limit <= 0: no limit).
 //
-// seen is the highest generation of the records digest the data directory
-// (its file genFile) had seen before r's read began (0: none): a store
-// whose digest is older was put back whole to an older copy, and its
-// backup, restored into a new data directory, would make that copy
+// seen is the newest records digest the data directory (its file genFile)
+// had seen before r's read began (zero: none): a store whose digest is
+// older, or of another history, was put back whole to an older copy, and
+// its backup, restored into a new data directory, would make that copy
 // genuine (digest.go).
-func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time, w io.Writer, limit int64, seen uint64, genFile string) (*BackupHeader, error) {
+func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time, w io.Writer, limit int64, seen seenDigest, genFile string) (*BackupHeader, error) {
 	m, err := r.Meta()
 	if errors.Is(err, store.ErrRootKey) { // the Authenticated store's refusal
 		return nil, ErrRootKeyMismatch
@@ -119,12 +119,12 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 		if err := store.VerifyDigest(r); err != nil {
 			return nil, integrityDamage(err)
 		}
-		gen, err := store.DigestGeneration(r)
+		d, err := store.ReadDigest(r)
 		if err != nil {
 			return nil, integrityDamage(err)
 		}
-		if gen < seen {
-			return nil, rolledBack(gen, seen, genFile)
+		if err := checkSeen(d, seen, genFile); err != nil {
+			return nil, err
 		}
 	}
 	seq, err := r.AuditChangeSeq(chain)
@@ -252,7 +252,7 @@ func (s *Service) Backup(ctx context.Context, c *Call, req *BackupRequest) (*Bac
 		var h *BackupHeader
 		s.rootMu.RLock() // the records and their MAC under one root key
 		defer s.rootMu.RUnlock()
-		seen, err := s.seenGen() // before the read: its snapshot is newer
+		seen, err := s.seenDigest() // before the read: its snapshot is newer
 		if err != nil {
 			return nil, internal(err)
 		}
@@ -307,9 +307,9 @@ func BackupOffline(opts Options, w io.Writer) (*BackupHeader, error) {
 	}
 	var h *BackupHeader
 	genFile := filepath.Join(opts.DataDir, recordsGenMarker)
-	var seen uint64
+	var seen seenDigest
 	if checkDigest {
-		if seen, err = readGenFile(genFile); err != nil {
+		if seen, err = readSeen(genFile); err != nil {
 			return nil, err
 		}
 	}

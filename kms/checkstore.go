@@ -222,19 +222,22 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		if err := store.VerifyDigest(r, sl); err != nil {
 			return integrityDamage(err)
 		}
-		if rep.DigestGeneration, err = store.DigestGeneration(r, sl); err != nil {
+		d, err := store.ReadDigest(r, sl)
+		if err != nil {
 			return integrityDamage(err)
 		}
+		rep.DigestGeneration = d.Generation
 		// The whole store put back to an older copy, as Open refuses it
-		// (digest.go): the data directory has seen a newer generation.
+		// (digest.go): the data directory has seen a newer digest, or
+		// one of another history.
 		if opts.DataDir != "" && checkDigest {
 			p := filepath.Join(opts.DataDir, recordsGenMarker)
-			seen, err := readGenFile(p)
+			seen, err := readSeen(p)
 			if err != nil {
 				return err
 			}
-			if rep.DigestGeneration < seen {
-				return rolledBack(rep.DigestGeneration, seen, p)
+			if err := checkSeen(d, seen, p); err != nil {
+				return err
 			}
 		}
 		rep.Digested = true

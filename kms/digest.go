@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,15 +31,21 @@ import (
 //   - in attestkms store check.
 //
 // Against the whole store put back to an older copy, digest and meta
-// included (every sum then agrees), the data directory keeps the highest
-// generation of the digest it has seen (recordsGenMarker: at Open, at each
-// maintenance pass, after each change, at Close): a store whose digest is
-// older is refused — by Open, a pass, store check, a backup, and every
-// change, which would otherwise carry the older digest's generation on
-// past what the directory saw — as the service key set's generation is
-// (servicekey.go). A copy taken
-// after the last of those, or a data directory without the file (a new
-// node's), cannot tell.
+// included (every sum then agrees), the data directory keeps the newest
+// digest it has seen, its generation and MAC (recordsGenMarker: at Open,
+// at each maintenance pass, after each change, at Close): a store whose
+// digest is older, or does not descend from it (store.RecordsDigest's
+// Descends: each digest names the RecentLinks before it), is refused — by
+// Open, a pass, store check, a backup, and every change, which would
+// otherwise carry the older digest's generation on past what the directory
+// saw — as the service key set's generation is (servicekey.go). The MAC
+// and the history are for a shared store: put back to a generation one
+// node never passed, the store is carried past another node's generation
+// by the first node's changes, and only the history tells the other node
+// that the digest it sees is not a descendant of the one it saw. A copy
+// taken after the last of those checks, a data directory without the file
+// (a new node's), or a node that saw nothing for RecentLinks changes,
+// cannot tell.
 
 // checkDigest turns the comparison off when false: only for the tests of
 // the defences behind it (a record refused on its own, at the request that
@@ -46,74 +53,100 @@ import (
 // digest would otherwise find first.
 var checkDigest = true
 
-// recordsGenMarker is the file, in a data directory, that holds the highest
-// generation of the records digest this directory's node has verified.
+// recordsGenMarker is the file, in a data directory, that holds the
+// newest records digest this directory's node has verified: its generation
+// and its MAC, in hex ("GEN MAC"; a file of an earlier version holds the
+// generation alone).
 const recordsGenMarker = "records-generation"
 
-// digestGen compares r's records with its digest, and the digest's
-// generation with seen, the highest the data directory had seen before r's
-// read began (seenGen, read first: a change that commits meanwhile notes a
-// newer one, which r's snapshot need not hold), and returns the
-// generation (0: nothing to compare). It writes nothing.
-func (s *Service) digestGen(r store.Reader, seen uint64) (uint64, error) {
-	if !s.auth.Digested() || !checkDigest {
-		return 0, nil
-	}
-	if err := store.VerifyDigest(r); err != nil {
-		return 0, integrityDamage(err)
-	}
-	gen, err := store.DigestGeneration(r)
-	if err != nil {
-		return 0, integrityDamage(err)
-	}
-	if gen < seen {
-		return 0, rolledBack(gen, seen, filepath.Join(s.opts.DataDir, recordsGenMarker))
-	}
-	return gen, nil
+// seenDigest is what a data directory remembers of the newest records
+// digest its node verified (recordsGenMarker).
+type seenDigest struct {
+	gen uint64
+	mac []byte // nil: not known (none yet, or a file that held none)
 }
 
-// seenGen is the highest generation of the records digest the data
-// directory has seen (0: none, or no data directory).
-func (s *Service) seenGen() (uint64, error) {
+// checkSeen refuses d, the store's records digest, if it is older than
+// seen, or of another history: a digest of seen's generation that is not
+// the one seen, or a newer one whose Recent names another (the store put
+// back to an older copy, then changed by a node that had not seen the
+// newer: generations alone would not tell them apart). p names the file.
+func checkSeen(d *store.RecordsDigest, seen seenDigest, p string) error {
+	if d.Generation < seen.gen {
+		return rolledBack(d.Generation, seen.gen, p)
+	}
+	if seen.mac == nil {
+		return nil
+	}
+	if descends, known := d.Descends(seen.gen, seen.mac); known && !descends {
+		return fmt.Errorf("%w: the store's records digest (generation %d) does not descend from the one of generation %d this data directory saw (%s): the store was put back to an older copy outside attestkms and changed since (a key deleted, disabled or re-policied, a credential revoked, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, d.Generation, seen.gen, p)
+	}
+	return nil
+}
+
+// digestGen compares r's records with its digest, and the digest with
+// seen, the newest the data directory had seen before r's read began
+// (seenDigest, read first: a change that commits meanwhile notes a newer
+// one, which r's snapshot need not hold), and returns the digest (nil:
+// nothing to compare). It writes nothing.
+func (s *Service) digestGen(r store.Reader, seen seenDigest) (*store.RecordsDigest, error) {
+	if !s.auth.Digested() || !checkDigest {
+		return nil, nil
+	}
+	if err := store.VerifyDigest(r); err != nil {
+		return nil, integrityDamage(err)
+	}
+	d, err := store.ReadDigest(r)
+	if err != nil {
+		return nil, integrityDamage(err)
+	}
+	if err := checkSeen(d, seen, filepath.Join(s.opts.DataDir, recordsGenMarker)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// seenDigest is the newest records digest the data directory has seen
+// (zero: none, or no data directory).
+func (s *Service) seenDigest() (seenDigest, error) {
 	if s.opts.DataDir == "" || !checkDigest {
-		return 0, nil
+		return seenDigest{}, nil
 	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
-	return readGenFile(filepath.Join(s.opts.DataDir, recordsGenMarker))
+	return readSeen(filepath.Join(s.opts.DataDir, recordsGenMarker))
 }
 
 // verifyDigest is digestGen in a read of its own (Open, and tests): it
-// writes nothing (Open notes the generation once nothing refused it).
-func (s *Service) verifyDigest(ctx context.Context) (gen uint64, err error) {
-	seen, err := s.seenGen()
+// writes nothing (Open notes the digest once nothing refused it).
+func (s *Service) verifyDigest(ctx context.Context) (d *store.RecordsDigest, err error) {
+	seen, err := s.seenDigest()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	err = s.view(ctx, func(r store.Reader) error {
-		gen, err = s.digestGen(r, seen)
+		d, err = s.digestGen(r, seen)
 		return err
 	})
-	return gen, err
+	return d, err
 }
 
-// noteRecordsGen raises the data directory's generation to gen (nothing if
-// it is there already, or higher: a change noted a newer one meanwhile).
-// Failures are logged: the file hardens later checks, it decides nothing
-// now.
-func (s *Service) noteRecordsGen(gen uint64) {
-	if s.opts.DataDir == "" || gen == 0 {
+// noteDigest raises the data directory's digest to d (nothing if it holds
+// d, or a newer one: a change noted a newer one meanwhile). Failures are
+// logged: the file hardens later checks, it decides nothing now.
+func (s *Service) noteDigest(d *store.RecordsDigest) {
+	if s.opts.DataDir == "" || d == nil || d.Generation == 0 || !checkDigest {
 		return
 	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
 	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
-	seen, err := readGenFile(p)
-	if err == nil && gen <= seen {
+	seen, err := readSeen(p)
+	if err == nil && (d.Generation < seen.gen || d.Generation == seen.gen && seen.mac != nil) {
 		return
 	}
 	if err == nil {
-		err = putFileSync(p, []byte(strconv.FormatUint(gen, 10)+"\n"), 0o600, os.Rename)
+		err = putFileSync(p, []byte(strconv.FormatUint(d.Generation, 10)+" "+hex.EncodeToString(d.MAC)+"\n"), 0o600, os.Rename)
 	}
 	if err != nil {
 		s.log.Error("recording the records digest's generation", "file", p, "err", err)
@@ -126,48 +159,58 @@ func rolledBack(gen, seen uint64, p string) error {
 	return fmt.Errorf("%w: the store's records digest is of generation %d, and this data directory has seen generation %d (%s): the whole store was put back to an older copy outside attestkms (a key deleted, disabled or re-policied since, a credential revoked since, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, gen, seen, p)
 }
 
-// readGenFile is the generation file p holds, 0 if there is none.
-func readGenFile(p string) (uint64, error) {
+// readSeen is the digest file p holds (zero if there is none): "GEN MAC"
+// in hex, or "GEN" alone.
+func readSeen(p string) (seenDigest, error) {
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return seenDigest{}, nil
 	}
 	if err != nil {
-		return 0, err
+		return seenDigest{}, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 32)) // a decimal uint64 and a newline; more is not ours
+	b, err := io.ReadAll(io.LimitReader(f, 128)) // a decimal uint64, 64 hex digits and a newline; more is not ours
 	if err != nil {
-		return 0, err
+		return seenDigest{}, err
 	}
-	gen, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s does not hold a generation: %v", ErrStoreDamaged, p, err)
+	bad := func(why error) error {
+		return fmt.Errorf("%w: %s does not hold a generation and a MAC: %v", ErrStoreDamaged, p, why)
 	}
-	return gen, nil
+	genText, macText, hasMAC := strings.Cut(strings.TrimSpace(string(b)), " ")
+	var seen seenDigest
+	if seen.gen, err = strconv.ParseUint(genText, 10, 64); err != nil {
+		return seenDigest{}, bad(err)
+	}
+	if hasMAC {
+		if seen.mac, err = hex.DecodeString(macText); err != nil || len(seen.mac) != 32 {
+			return seenDigest{}, bad(fmt.Errorf("MAC %q", macText))
+		}
+	}
+	return seen, nil
 }
 
-// noteGeneration records the digest's generation as the store has it now,
-// so that the changes made since the last pass are part of what the data
-// directory remembers (Close). Failures are logged: the file hardens later
-// Opens, it decides nothing now.
+// noteGeneration records the store's digest as it is now, so that the
+// changes made since the last pass are part of what the data directory
+// remembers (Close). Failures are logged: the file hardens later Opens, it
+// decides nothing now.
 func (s *Service) noteGeneration() {
 	if s.opts.DataDir == "" || !s.auth.Digested() || !checkDigest {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var gen uint64
+	var d *store.RecordsDigest
 	err := s.view(ctx, func(r store.Reader) error {
 		var err error
-		gen, err = store.DigestGeneration(r)
+		d, err = store.ReadDigest(r)
 		return err
 	})
 	if err != nil {
 		s.log.Warn("recording the records digest's generation at close", "err", err)
 		return
 	}
-	s.noteRecordsGen(gen)
+	s.noteDigest(d)
 }
 
 // setDamaged makes the node refuse every operation with err (nil: serve

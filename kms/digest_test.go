@@ -253,8 +253,8 @@ func TestDigestFindsWholeStorePutBack(t *testing.T) {
 	if err := s.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
 		t.Fatal(err)
 	}
-	if seen, err := readGenFile(filepath.Join(dir, recordsGenMarker)); err != nil || seen != gen {
-		t.Fatalf("%s after the change: %d, %v; want %d", recordsGenMarker, seen, err, gen)
+	if seen, err := readSeen(filepath.Join(dir, recordsGenMarker)); err != nil || seen.gen != gen || len(seen.mac) != 32 {
+		t.Fatalf("%s after the change: %+v, %v; want generation %d and its MAC", recordsGenMarker, seen, err, gen)
 	}
 	s.Close()
 	if err := os.WriteFile(filepath.Join(dir, dbFile), old, 0o600); err != nil {
@@ -469,7 +469,7 @@ func TestDigestPassBesideAChange(t *testing.T) {
 	if _, err := s.EnableKey(bg, s.testCall(), &EnableKeyRequest{KeyID: id}); err != nil {
 		t.Fatal(err)
 	}
-	seen, err := s.seenGen()
+	seen, err := s.seenDigest()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -487,8 +487,8 @@ func TestDigestPassBesideAChange(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Skip("the change waits for the read (bbolt grows its file)")
 		}
-		if now, err := s.seenGen(); err != nil || now <= seen {
-			t.Fatalf("the change noted generation %d (%v), not past %d", now, err, seen)
+		if now, err := s.seenDigest(); err != nil || now.gen <= seen.gen {
+			t.Fatalf("the change noted generation %d (%v), not past %d", now.gen, err, seen.gen)
 		}
 		_, err := s.digestGen(r, seen)
 		return err
@@ -524,5 +524,44 @@ func TestBackupRefusesUndigestedRecords(t *testing.T) {
 	wantDamaged(t, "an offline backup", err)
 	if out.Len() != 0 {
 		t.Fatalf("the refused backup wrote %d bytes", out.Len())
+	}
+}
+
+// TestReadSeen: the data directory's digest file holds "GEN MAC" (hex), or
+// the generation alone (written before the MAC was kept); anything else is
+// refused, not taken for none.
+func TestReadSeen(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, recordsGenMarker)
+	mac := strings.Repeat("ab", 32)
+	for _, c := range []struct {
+		text string
+		gen  uint64
+		mac  bool
+		bad  bool
+	}{
+		{"7\n", 7, false, false},
+		{"7 " + mac + "\n", 7, true, false},
+		{"x\n", 0, false, true},
+		{"7 zz\n", 0, false, true},
+		{"7 abab\n", 0, false, true},
+	} {
+		if err := os.WriteFile(p, []byte(c.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		seen, err := readSeen(p)
+		if c.bad {
+			if !errors.Is(err, ErrStoreDamaged) {
+				t.Errorf("%q: %+v, %v; want refused", c.text, seen, err)
+			}
+			continue
+		}
+		if err != nil || seen.gen != c.gen || (seen.mac != nil) != c.mac {
+			t.Errorf("%q: %+v, %v", c.text, seen, err)
+		}
+	}
+	os.Remove(p)
+	if seen, err := readSeen(p); err != nil || seen.gen != 0 || seen.mac != nil {
+		t.Errorf("no file: %+v, %v", seen, err)
 	}
 }

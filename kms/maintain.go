@@ -54,8 +54,8 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	defer release()
 	var expired, due []string
 	var damage error
-	var gen uint64
-	seen, err := s.seenGen() // before the read: its snapshot is newer
+	var digest *store.RecordsDigest
+	seen, err := s.seenDigest() // before the read: its snapshot is newer
 	if err != nil {
 		return res, err
 	}
@@ -87,7 +87,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			start = next
 		}
 		// The records against their digest, in the same read (digest.go).
-		gen, damage = s.digestGen(r, seen)
+		digest, damage = s.digestGen(r, seen)
 		return nil
 	})
 	s.rootMu.RUnlock()
@@ -100,7 +100,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 		s.setDamaged(damage)
 		return res, damage
 	}
-	s.noteRecordsGen(gen)
+	s.noteDigest(digest)
 	if s.setDamaged(nil) {
 		s.log.Warn("the store's records are those its digest sums again: serving")
 	}
@@ -150,15 +150,15 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 // maintaining the store): a difference makes the node refuse every
 // operation, records found whole again make it serve, as Maintain's.
 func (s *Service) digestPass(ctx context.Context) error {
-	seen, err := s.seenGen() // before the read: its snapshot is newer
+	seen, err := s.seenDigest() // before the read: its snapshot is newer
 	if err != nil {
 		return err
 	}
-	var gen uint64
+	var digest *store.RecordsDigest
 	var damage error
 	s.rootMu.RLock() // the read under one root key (Maintain's)
 	err = s.view(ctx, func(r store.Reader) error {
-		gen, damage = s.digestGen(r, seen)
+		digest, damage = s.digestGen(r, seen)
 		return nil
 	})
 	s.rootMu.RUnlock()
@@ -169,7 +169,7 @@ func (s *Service) digestPass(ctx context.Context) error {
 		s.setDamaged(damage)
 		return damage
 	}
-	s.noteRecordsGen(gen)
+	s.noteDigest(digest)
 	if s.setDamaged(nil) {
 		s.log.Warn("the store's records are those its digest sums again: serving")
 	}

@@ -522,11 +522,11 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	if err == nil && !s.auth.Digested() {
 		err = s.protectRecords() // told to (ProtectRecords): refused above otherwise
 	}
-	var gen uint64
+	var digest *store.RecordsDigest
 	if err == nil {
 		// Every record against the digest: one put back, deleted or
 		// added while no server watched is found before this one serves.
-		gen, err = s.verifyDigest(context.Background())
+		digest, err = s.verifyDigest(context.Background())
 	}
 	if err == nil {
 		s.creds, err = loadCredentials(context.Background(), s.st, sl, s.account, s.now)
@@ -539,7 +539,7 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 		err = markProtected(opts.DataDir)
 	}
 	if err == nil {
-		s.noteRecordsGen(gen)
+		s.noteDigest(digest)
 	}
 	if err != nil {
 		s.audit.Close()

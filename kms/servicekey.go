@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -244,7 +246,24 @@ func readServiceKeyGen(dir string) (uint64, error) {
 	if dir == "" {
 		return 0, nil
 	}
-	return readGenFile(filepath.Join(dir, serviceKeyGenMarker))
+	p := filepath.Join(dir, serviceKeyGenMarker)
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 32)) // a decimal uint64 and a newline; more is not ours
+	if err != nil {
+		return 0, err
+	}
+	gen, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s does not hold a generation: %v", ErrStoreDamaged, p, err)
+	}
+	return gen, nil
 }
 
 // noteServiceKeyGen records in the data directory that a set of

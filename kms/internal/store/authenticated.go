@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -511,9 +512,12 @@ type txnDigest struct {
 	sum   digestSum
 	count Counts
 	gen   uint64
-	base  uint64 // the generation lockDigest read: the store's as tx began
-	dirty bool   // to be written
-	eager bool   // written after each write (AuthenticateTxn), not at the end
+	// prev and recent are the last digest written (or read, locked) and
+	// its Recent: the next one's Recent links them.
+	prev   *RecordsDigest
+	locked *RecordsDigest // the digest lockDigest read
+	dirty  bool           // to be written
+	eager  bool           // written after each write (AuthenticateTxn), not at the end
 }
 
 // lockDigest reads the store's digest, locked until the transaction ends,
@@ -525,9 +529,22 @@ func (t authTxn) lockDigest() error {
 	if err != nil {
 		return t.a.bad(err)
 	}
-	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation, base: d.Generation}
+	*t.d = txnDigest{on: true, sl: sl, count: d.Counts, gen: d.Generation, prev: d, locked: d}
 	copy(t.d.sum[:], d.Sum)
 	return nil
+}
+
+// link is the Recent of a digest made after prev: prev's, and prev itself,
+// the last RecentLinks of them.
+func link(prev *RecordsDigest) []DigestLink {
+	if prev == nil || len(prev.MAC) == 0 {
+		return nil
+	}
+	recent := append(slices.Clone(prev.Recent), DigestLink{Generation: prev.Generation, MAC: bytes.Clone(prev.MAC)})
+	if len(recent) > RecentLinks {
+		recent = recent[len(recent)-RecentLinks:]
+	}
+	return recent
 }
 
 // digestible is a record that is an element of the digest.
@@ -595,12 +612,13 @@ func (t authTxn) flush() error {
 }
 
 func (t authTxn) flushLocked() error {
-	d := &RecordsDigest{Sum: bytes.Clone(t.d.sum[:]), Counts: t.d.count, Generation: t.d.gen + 1}
+	d := &RecordsDigest{Sum: bytes.Clone(t.d.sum[:]), Counts: t.d.count, Generation: t.d.gen + 1, Recent: link(t.d.prev)}
 	SetMAC(t.d.sl, d)
 	if err := t.tx.PutRecordsDigest(d); err != nil {
 		return err
 	}
 	t.d.gen++
+	t.d.prev = d
 	t.d.dirty = false
 	return nil
 }
@@ -643,20 +661,22 @@ func RebuildDigest(tx Txn) error {
 	// The generation goes on from the digest stored, if it verifies: a
 	// row a database writer made (store protect of a store whose root
 	// check is older than v3 has none of its own) carries nothing on.
+	// Its history too (Recent): the new digest descends from it.
 	var gen uint64
+	var prev *RecordsDigest
 	var ie *IntegrityError
 	switch old, _, err := readDigest(t.tx, t.a.keys.Load().accept...); {
 	case err == nil:
-		gen = old.Generation
+		gen, prev = old.Generation, old
 	case errors.Is(err, ErrDamaged) || errors.As(err, &ie):
-		// forged, or not a digest: generation 0
+		// forged, or not a digest: generation 0, no history
 	default:
 		return err
 	}
 	if t.d.on && t.d.gen > gen {
-		gen = t.d.gen
+		gen, prev = t.d.gen, t.d.prev
 	}
-	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, base: t.d.base, dirty: true, eager: t.d.eager}
+	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, prev: prev, locked: t.d.locked, dirty: true, eager: t.d.eager}
 	if t.d.eager {
 		return t.flushLocked()
 	}
@@ -676,27 +696,28 @@ func TxnCounts(tx Txn) (Counts, bool) {
 	return t.d.count, true
 }
 
-// TxnGeneration is the generation of the records digest tx wrote (once
-// the Update that ran tx has committed), and whether it wrote one.
-func TxnGeneration(tx Txn) (uint64, bool) {
+// TxnWritten is the records digest the store holds as tx left it (the one
+// it wrote, once the Update that ran tx has committed, or the one it
+// locked), and whether there is one.
+func TxnWritten(tx Txn) (*RecordsDigest, bool) {
 	t, ok := asAuthTxn(tx)
-	if !ok || t.d == nil || !t.d.on || t.d.dirty || t.d.gen == 0 {
-		return 0, false
+	if !ok || t.d == nil || !t.d.on || t.d.dirty || t.d.prev == nil {
+		return nil, false
 	}
-	return t.d.gen, true
+	return t.d.prev, true
 }
 
-// TxnLockedGeneration is the generation of the records digest tx locked
-// as it began, before any write of its own, and whether it locked one (a
-// digested store's Update): a change compares it with the highest its data
-// directory has seen, so that changes made on a store put back whole do
-// not carry its older digest past that generation unseen.
-func TxnLockedGeneration(tx Txn) (uint64, bool) {
+// TxnLocked is the records digest tx locked as it began, before any write
+// of its own, and whether it locked one (a digested store's Update): a
+// change compares it with the newest its data directory has seen, so that
+// changes made on a store put back whole do not carry its older digest
+// past that generation unseen.
+func TxnLocked(tx Txn) (*RecordsDigest, bool) {
 	t, ok := asAuthTxn(tx)
-	if !ok || t.d == nil || !t.d.on || t.d.eager {
-		return 0, false
+	if !ok || t.d == nil || !t.d.on || t.d.eager || t.d.locked == nil {
+		return nil, false
 	}
-	return t.d.base, true
+	return t.d.locked, true
 }
 
 // asAuthTxn is tx's authTxn, looking through TxnWrappers.

@@ -50,7 +50,41 @@ type RecordsDigest struct {
 	Sum        []byte `json:"sum"` // 32 bytes, big-endian: Σ elements mod 2^256
 	Counts            // how many of each kind it sums
 	Generation uint64 `json:"generation"` // changes that wrote records, since the digest was made
+	// Recent are the generations and MACs of the digests before this one,
+	// oldest first, at most RecentLinks: the history a node that saw one
+	// of them checks this one descends from (Descends).
+	Recent []DigestLink `json:"recent,omitempty"`
+	MAC    []byte       `json:"mac"`
+}
+
+// DigestLink names a digest: its generation and its MAC.
+type DigestLink struct {
+	Generation uint64 `json:"generation"`
 	MAC        []byte `json:"mac"`
+}
+
+// RecentLinks bounds RecordsDigest.Recent: a node that saw a digest more
+// changes ago than this can tell only that the store's is not older.
+const RecentLinks = 64
+
+// Descends reports whether d is the digest of generation gen and MAC mac,
+// or one made after it by changes (its Recent names it): false if d names
+// another digest of that generation — two histories, one of them the
+// store put back to an older copy and changed since. known is false when
+// d cannot tell: gen is older than its Recent, or newer than d.
+func (d *RecordsDigest) Descends(gen uint64, mac []byte) (descends, known bool) {
+	switch {
+	case gen > d.Generation:
+		return false, false
+	case gen == d.Generation:
+		return hmac.Equal(mac, d.MAC), true
+	}
+	for _, l := range d.Recent {
+		if l.Generation == gen {
+			return hmac.Equal(mac, l.MAC), true
+		}
+	}
+	return false, false
 }
 
 // Counts are the records of each kind a digest sums: what kms's quotas
@@ -68,6 +102,11 @@ func (d *RecordsDigest) appendMAC(e *macEncoder) {
 	e.count(int(d.Aliases))
 	e.count(int(d.Credentials))
 	e.count(int(d.Generation))
+	e.count(len(d.Recent))
+	for _, l := range d.Recent {
+		e.count(int(l.Generation))
+		e.bytes(l.MAC)
+	}
 }
 
 func (d *RecordsDigest) mac() *[]byte     { return &d.MAC }
@@ -260,9 +299,20 @@ func Digested(r Reader) bool {
 
 // DigestGeneration is the generation of r's records digest, verified under
 // one of sls (as VerifyDigest): how many changes have written records
-// since it was made. kms keeps the highest it has seen in its data
-// directory, against the whole store put back to an older copy.
+// since it was made.
 func DigestGeneration(r Reader, sls ...*sealer.Sealer) (uint64, error) {
+	d, err := ReadDigest(r, sls...)
+	if err != nil {
+		return 0, err
+	}
+	return d.Generation, nil
+}
+
+// ReadDigest is r's records digest, its MAC verified under one of sls (an
+// Authenticated store's reader: its root keys, sls ignored). kms keeps the
+// newest generation and MAC it has seen in its data directory, against the
+// whole store put back to an older copy.
+func ReadDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, error) {
 	if ar, ok := asAuthReader(r); ok {
 		r = ar.r
 		if ar.a != nil {
@@ -272,8 +322,5 @@ func DigestGeneration(r Reader, sls ...*sealer.Sealer) (uint64, error) {
 		}
 	}
 	d, _, err := readDigest(r, sls...)
-	if err != nil {
-		return 0, err
-	}
-	return d.Generation, nil
+	return d, err
 }

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"crypto/rand"
 	"math/big"
+	"slices"
 	"testing"
 )
 
@@ -73,5 +75,48 @@ func TestDigestElement(t *testing.T) {
 	}
 	if err := VerifyMAC(d, true, a); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDigestDescends: a digest descends from itself and from each digest
+// its Recent names; another digest of one of those generations is another
+// history; a generation older than its Recent, or newer than it, it
+// cannot tell. Recent keeps the last RecentLinks, and the MAC covers it.
+func TestDigestDescends(t *testing.T) {
+	sl := testSealer(t, 1)
+	var prev *RecordsDigest
+	var all []*RecordsDigest
+	for g := uint64(1); g <= RecentLinks+10; g++ {
+		d := &RecordsDigest{Sum: make([]byte, 32), Generation: g, Recent: link(prev)}
+		SetMAC(sl, d)
+		all, prev = append(all, d), d
+	}
+	last := all[len(all)-1]
+	if len(last.Recent) != RecentLinks || last.Recent[0].Generation != last.Generation-RecentLinks {
+		t.Fatalf("Recent holds %d links from generation %d", len(last.Recent), last.Recent[0].Generation)
+	}
+	for _, d := range all {
+		descends, known := last.Descends(d.Generation, d.MAC)
+		inRange := last.Generation-d.Generation <= RecentLinks
+		if known != inRange || known && !descends {
+			t.Fatalf("generation %d: descends %v, known %v", d.Generation, descends, known)
+		}
+	}
+	other := &RecordsDigest{Sum: bytes.Repeat([]byte{1}, 32), Generation: last.Generation - 3}
+	SetMAC(sl, other)
+	if descends, known := last.Descends(other.Generation, other.MAC); descends || !known {
+		t.Fatalf("another digest of generation %d: descends %v, known %v", other.Generation, descends, known)
+	}
+	if descends, known := last.Descends(last.Generation, other.MAC); descends || !known {
+		t.Fatalf("another digest of the same generation: descends %v, known %v", descends, known)
+	}
+	if _, known := last.Descends(last.Generation+1, last.MAC); known {
+		t.Fatal("a newer generation is known")
+	}
+	changed := *last
+	changed.Recent = slices.Clone(last.Recent)
+	changed.Recent[5].MAC = other.MAC
+	if err := VerifyMAC(&changed, true, sl); err == nil {
+		t.Fatal("the digest's MAC does not cover its Recent")
 	}
 }

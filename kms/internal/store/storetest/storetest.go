@@ -315,7 +315,7 @@ func testRecordsDigest(t *testing.T, f Factory) {
 		}
 		return nil
 	})
-	d := &store.RecordsDigest{Sum: bytes.Repeat([]byte{7}, 32), Counts: store.Counts{Keys: 3}, Generation: 9, MAC: []byte("mac")}
+	d := &store.RecordsDigest{Sum: bytes.Repeat([]byte{7}, 32), Counts: store.Counts{Keys: 3}, Generation: 9, Recent: []store.DigestLink{{Generation: 8, MAC: []byte("prev")}}, MAC: []byte("mac")}
 	mustUpdate(t, s, func(tx store.Txn) error {
 		if err := tx.PutRecordsDigest(d); err != nil {
 			return err
