@@ -559,6 +559,8 @@ func (c *Credential) element(sl *sealer.Sealer) *[32]byte { return credentialEle
 func (*Key) kind() int                                    { return kindKey }
 func (*Alias) kind() int                                  { return kindAlias }
 func (*Credential) kind() int                             { return kindCredential }
+func (m *Meta) element(sl *sealer.Sealer) *[32]byte       { return metaElement(sl, m) }
+func (*Meta) kind() int                                   { return kindMeta }
 
 // account takes the records a write removed out of the digest and puts
 // those it added in.
@@ -734,15 +736,28 @@ func asAuthTxn(tx Txn) (authTxn, bool) {
 	}
 }
 
+// PutMeta writes the meta: in a digested store, the meta as stored leaves
+// the digest and m enters it (the meta is summed, metaElement).
 func (t authTxn) PutMeta(m *Meta) error {
 	t.a.set(m)
+	var old *Meta
+	if t.d.on {
+		var err error
+		if old, err = t.tx.Meta(); err != nil {
+			return err
+		}
+	}
 	if err := t.tx.PutMeta(m); err != nil {
 		return err
 	}
-	if t.d.eager && t.d.dirty {
-		return t.flush()
+	if !t.d.on {
+		return nil
 	}
-	return nil
+	var removed []digestible
+	if len(old.MAC) > 0 { // a store's first meta replaces none
+		removed = append(removed, old)
+	}
+	return t.account(removed, m)
 }
 
 func (t authTxn) SetAuditChangeSeq(chain string, seq uint64) error {

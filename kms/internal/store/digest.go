@@ -153,6 +153,7 @@ const (
 	kindKey = iota
 	kindAlias
 	kindCredential
+	kindMeta // summed, not counted
 )
 
 // add counts n (1 or -1, as uint64) records of kind.
@@ -175,6 +176,13 @@ func aliasElement(sl *sealer.Sealer, a *Alias) *[32]byte {
 	return element(sl, "alias", a.Name, a.MAC)
 }
 
+// metaElement is the meta's element: the meta is summed too (no count), so
+// that an older meta, its MAC valid then (an earlier region, an earlier
+// service key set), put back is found as a record is.
+func metaElement(sl *sealer.Sealer, m *Meta) *[32]byte {
+	return element(sl, "meta", "", m.MAC)
+}
+
 func credentialElement(sl *sealer.Sealer, c *Credential) *[32]byte {
 	return element(sl, "credential", c.AccessKeyID, c.MAC)
 }
@@ -184,6 +192,13 @@ func credentialElement(sl *sealer.Sealer, c *Credential) *[32]byte {
 // carries its old MAC and is refused when read).
 func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err error) {
 	const page = 1000
+	m, err := r.Meta()
+	if err != nil {
+		return sum, count, err
+	}
+	if len(m.MAC) > 0 {
+		sum.add(metaElement(sl, m))
+	}
 	for start := ""; ; {
 		ks, err := r.Keys(start, page)
 		if err != nil {
@@ -279,7 +294,7 @@ func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
 		return err
 	}
 	if count != d.Counts || !hmac.Equal(sum[:], d.Sum) {
-		why := "the records it holds are not those its records digest sums: one was deleted, put back to an older version of itself, or added, outside attestkms"
+		why := "the records it holds are not those its records digest sums: one was deleted, put back to an older version of itself, or added, or the meta put back, outside attestkms"
 		if count != d.Counts {
 			why = fmt.Sprintf("it holds %d keys, %d aliases and %d credentials, and its records digest counts %d, %d and %d: records were deleted or added outside attestkms",
 				count.Keys, count.Aliases, count.Credentials, d.Keys, d.Aliases, d.Credentials)
