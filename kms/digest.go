@@ -190,6 +190,42 @@ func readSeen(p string) (seenDigest, error) {
 	return seen, nil
 }
 
+// followDigest reads the records digest another node's change left (one
+// row, no pass over the records: follow.go calls it for every change it is
+// told of) and compares it with the newest the data directory saw: one
+// older, or not descending from it — the store put back whole and changed
+// since, which a node that never saw the newer would carry on unseen —
+// makes the node refuse every operation, as a pass that found it would;
+// else the directory notes it, so that every node remembers every
+// change's digest within the follow bound, not only its own. A read that
+// fails is left to the next pass (a digest that does not verify: a
+// root-key rotation, whose new key the node learns by its meta).
+func (s *Service) followDigest(ctx context.Context) {
+	if !s.auth.Digested() || !checkDigest {
+		return
+	}
+	seen, err := s.seenDigest() // before the read: its snapshot is newer
+	if err != nil {
+		return
+	}
+	var d *store.RecordsDigest
+	err = s.view(ctx, func(r store.Reader) error {
+		var err error
+		d, err = store.ReadDigest(r)
+		return err
+	})
+	if err != nil {
+		return
+	}
+	if err := checkSeen(d, seen, filepath.Join(s.opts.DataDir, recordsGenMarker)); err != nil {
+		if s.setDamaged(err) {
+			s.log.Error("the store's records digest is not one this node's data directory saw come before it: refusing every operation", "err", err)
+		}
+		return
+	}
+	s.noteDigest(d)
+}
+
 // noteGeneration records the store's digest as it is now, so that the
 // changes made since the last pass are part of what the data directory
 // remembers (Close). Failures are logged: the file hardens later Opens, it

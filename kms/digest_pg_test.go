@@ -7,8 +7,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // TestSharedDigest: over PostgreSQL, changes made at once on two nodes keep
@@ -150,5 +153,54 @@ func TestSharedKeyQuota(t *testing.T) {
 	wg.Wait()
 	if made != 10 || refused != 10 {
 		t.Fatalf("%d keys made, %d refused; want 10 and 10", made, refused)
+	}
+}
+
+// TestSharedFollowFindsRollback: a node following the store's changes
+// compares the records digest each change leaves with the one it saw: the
+// store put back whole by hand (the writer's own UPDATE is a change the
+// nodes are told of) stops every node within the follow bound, without
+// waiting for a maintenance pass; and a node that only followed another's
+// change remembers its digest (its own next change would have carried the
+// older store on).
+func TestSharedFollowFindsRollback(t *testing.T) {
+	cl := newCluster(t)
+	a, b := cl.node("a"), cl.node("b")
+	id, other := mustKey(t, a, "", "").KeyID, mustKey(t, a, "", "").KeyID
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var enabled, digest []byte
+	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&enabled); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(ctx, `SELECT record FROM records_digest`).Scan(&digest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DisableKey(bg, b.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	var gen uint64
+	if err := b.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Now(), 5*time.Second, "node a notes node b's change", func() bool {
+		seen, err := a.seenDigest()
+		return err == nil && seen.gen == gen
+	})
+	changed := time.Now()
+	if _, err := db.Exec(ctx, `UPDATE records_digest SET record = $1`, digest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Service{a, b} {
+		within(t, changed, 5*time.Second, "the node refuses", func() bool {
+			return Kind(encryptWith(s, other)) == ErrInternal
+		})
 	}
 }

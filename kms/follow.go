@@ -62,11 +62,14 @@ type follower struct {
 	wake   chan struct{}
 	ready  chan struct{} // closed the first time the node follows
 
-	mu        sync.Mutex
-	live      bool   // the watch listens
-	needFull  bool   // what may have changed is not read again yet
-	needMeta  bool   // the meta changed and is not read again yet
-	metaEpoch uint64 // counts ChangedMeta
+	mu       sync.Mutex
+	live     bool // the watch listens
+	needFull bool // what may have changed is not read again yet
+	needMeta bool // the meta changed and is not read again yet
+	// needDigest: a change committed (another node's, or this one's) and
+	// the records digest it left is not compared yet (followDigest).
+	needDigest bool
+	metaEpoch  uint64 // counts ChangedMeta
 	// metaWait is closed, and set to nil, when the meta read that needMeta
 	// asks for ends (errWait's requests wait for it).
 	metaWait  chan struct{}
@@ -198,6 +201,15 @@ func (f *follower) poke() {
 // what must be read again, the reloader reads.
 func (f *follower) told(ch store.Change) {
 	s := f.s
+	switch ch.Kind {
+	case store.ChangedKey, store.ChangedAlias, store.ChangedCredential, store.ChangedMeta, store.ChangedAll:
+		// Every change writes the records digest: the reloader reads it
+		// (one row) and compares it with what the node saw.
+		f.mu.Lock()
+		f.needDigest = true
+		f.mu.Unlock()
+		f.poke()
+	}
 	switch ch.Kind {
 	case store.ChangedKey, store.ChangedAlias:
 		s.keys.told(ch)
@@ -361,6 +373,13 @@ func (f *follower) reloadOnce(ctx context.Context) bool {
 		f.mu.Lock()
 		f.metaRead(metaEpoch)
 		f.mu.Unlock()
+	}
+	f.mu.Lock()
+	digest := f.needDigest && f.live
+	f.needDigest = false
+	f.mu.Unlock()
+	if digest {
+		s.followDigest(ctx)
 	}
 	ok := true
 	for _, id := range ids {
