@@ -98,3 +98,80 @@ func TestDigestAttack2CloseNotesForeignHistory(t *testing.T) {
 		t.Fatalf("Open: %v; want the store refused as not descending", err)
 	}
 }
+
+// TestDigestAttack2ProtectOfMetaPutBackToV2: a writer who kept the store's
+// meta from before store protect (root check v2, its MAC valid) puts it
+// back with a key's enabled record, leaving the digest row. The node's own
+// directory refuses it (records-digested), and store protect, run from a
+// directory without the markers (a shared store's new node directory, as
+// docs/rootkey.md names), digested the records as they stood, the key put
+// back included, with the generation and history of the digest stored: the
+// new digest descended from the one every node had seen, and the node's
+// directory then opened the store, the key enabled again. A v2 store whose
+// digest verifies under the root key was digested before: its meta was
+// put back, and protect refuses it.
+func TestDigestAttack2ProtectOfMetaPutBackToV2(t *testing.T) {
+	s, _ := newTestService(t)
+	dir := s.opts.DataDir
+	id := mustKey(t, s, "", "").KeyID
+	s.Close()
+	asDigestless(t, Options{DataDir: dir})
+	var v2meta *store.Meta
+	var enabled *store.Key
+	st := rawStore(t, dir)
+	rawRecords(t, st, func(r store.Reader) (err error) {
+		if v2meta, err = r.Meta(); err != nil {
+			return err
+		}
+		enabled, err = r.Key(id)
+		return err
+	})
+	st.Close()
+	s = openOrFail(t, Options{DataDir: dir, ProtectRecords: true})
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	st = rawStore(t, dir)
+	putBack(t, st, enabled)
+	if err := st.Update(bg, func(tx store.Txn) error { return tx.PutMeta(v2meta) }); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if s, err := Open(Options{DataDir: dir}); err == nil {
+		s.Close()
+		t.Fatal("the node's directory opened the store with its v2 meta put back")
+	}
+	// store protect from a directory without the markers.
+	fresh := t.TempDir()
+	for _, f := range []string{dbFile, rootKeyFile} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(fresh, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, protectErr := Open(Options{DataDir: fresh, ProtectRecords: true})
+	if protectErr == nil {
+		s2.Close()
+		b, err := os.ReadFile(filepath.Join(fresh, dbFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, dbFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err = Open(Options{DataDir: dir})
+		if err == nil {
+			defer s.Close()
+			t.Fatalf("store protect digested the key put back, and the node's directory serves it (Encrypt: %v)", encryptWith(s, id))
+		}
+		t.Logf("the node's directory refuses the store protected anew: %v", err)
+		return
+	}
+	if !errors.Is(protectErr, ErrStoreDamaged) || !strings.Contains(protectErr.Error(), "records digest") {
+		t.Fatalf("store protect of a v2 meta put back over a digested store: %v; want ErrStoreDamaged naming the records digest", protectErr)
+	}
+}
