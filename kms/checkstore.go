@@ -86,7 +86,15 @@ func CheckStore(ctx context.Context, opts Options) (*StoreCheck, error) {
 		return nil, err
 	}
 	defer sl.Close()
-	err = st.View(ctx, func(r store.Reader) error { return checkRecords(r, sl, opts, rep) })
+	// The data directory's records digest, read before the read of the
+	// store begins (a shared store's node may note a newer one meanwhile,
+	// which the read's snapshot need not hold), as Maintain reads it.
+	var seen seenDigest
+	var seenErr error
+	if opts.DataDir != "" && checkDigest {
+		seen, seenErr = readSeen(filepath.Join(opts.DataDir, recordsGenMarker))
+	}
+	err = st.View(ctx, func(r store.Reader) error { return checkRecords(r, sl, opts, seen, seenErr, rep) })
 	if !sp.shared() {
 		err = damagedAt(err, sp.path)
 	}
@@ -107,8 +115,10 @@ func existingStore(opts Options, sp storeSpec) error {
 	return nil
 }
 
-// checkRecords reads and opens every record of r (CheckStore).
-func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreCheck) error {
+// checkRecords reads and opens every record of r (CheckStore); seen is
+// the data directory's records digest (readSeen's, and its error), read
+// before r's read began.
+func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, seen seenDigest, seenErr error, rep *StoreCheck) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrStoreDamaged, fmt.Sprintf(format, args...))
 	}
@@ -231,12 +241,10 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, rep *StoreChe
 		// (digest.go): the data directory has seen a newer digest, or
 		// one of another history.
 		if opts.DataDir != "" && checkDigest {
-			p := filepath.Join(opts.DataDir, recordsGenMarker)
-			seen, err := readSeen(p)
-			if err != nil {
-				return err
+			if seenErr != nil {
+				return seenErr
 			}
-			if err := checkSeen(d, seen, p); err != nil {
+			if err := checkSeen(d, seen, filepath.Join(opts.DataDir, recordsGenMarker)); err != nil {
 				return err
 			}
 		}

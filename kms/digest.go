@@ -228,22 +228,32 @@ func (s *Service) followDigest(ctx context.Context) {
 
 // noteGeneration records the store's digest as it is now, so that the
 // changes made since the last pass are part of what the data directory
-// remembers (Close). Failures are logged: the file hardens later Opens, it
-// decides nothing now.
+// remembers (Close): only a digest that descends from the one the
+// directory saw (checkSeen), or the directory would take a store put back
+// and changed since by another node for its own, and the next Open would
+// serve it. Failures are logged: the file hardens later Opens, it decides
+// nothing now.
 func (s *Service) noteGeneration() {
 	if s.opts.DataDir == "" || !s.auth.Digested() || !checkDigest {
+		return
+	}
+	seen, err := s.seenDigest() // before the read: its snapshot is newer
+	if err != nil {
+		s.log.Warn("recording the records digest's generation at close", "err", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var d *store.RecordsDigest
-	err := s.view(ctx, func(r store.Reader) error {
+	err = s.view(ctx, func(r store.Reader) error {
 		var err error
-		d, err = store.ReadDigest(r)
-		return err
+		if d, err = store.ReadDigest(r); err != nil {
+			return err
+		}
+		return checkSeen(d, seen, filepath.Join(s.opts.DataDir, recordsGenMarker))
 	})
 	if err != nil {
-		s.log.Warn("recording the records digest's generation at close", "err", err)
+		s.log.Error("recording the records digest's generation at close", "err", err)
 		return
 	}
 	s.noteDigest(d)

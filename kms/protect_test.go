@@ -25,9 +25,15 @@ import (
 // an internal error naming it and an ERROR line, and serves the others.
 
 // asLegacy makes m the meta of a store made before records were
-// authenticated: the root check v1, no MAC.
-func asLegacy(t testing.TB, opts Options, m *store.Meta) {
+// authenticated: the root check v1, no MAC; and tx's store one without a
+// records digest: a row that does not verify stands for none (a digest
+// that verifies in a store whose root check is older is one put back, and
+// store protect refuses it: TestDigestAttack2ProtectOfMetaPutBackToV2).
+func asLegacy(t testing.TB, opts Options, tx store.Txn, m *store.Meta) {
 	t.Helper()
+	if err := tx.PutRecordsDigest(&store.RecordsDigest{}); err != nil {
+		t.Fatal(err)
+	}
 	sl, err := openRoot(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -194,7 +194,7 @@ func forgetRegion(t *testing.T, dir string) {
 			return err
 		}
 		m.Region = ""
-		asLegacy(t, Options{DataDir: dir}, m)
+		asLegacy(t, Options{DataDir: dir}, tx, m)
 		return tx.PutMeta(m)
 	})
 	if err != nil {

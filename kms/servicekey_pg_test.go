@@ -212,7 +212,7 @@ func TestServiceKeyFirstOpenRace(t *testing.T) {
 				return err
 			}
 			m.ServiceKeys = nil
-			asLegacy(t, cl.opts("legacy"), m) // and before records were authenticated: the nodes race to MAC them too
+			asLegacy(t, cl.opts("legacy"), tx, m) // and before records were authenticated: the nodes race to MAC them too
 			return tx.PutMeta(m)
 		})
 		st.Close()

@@ -111,7 +111,7 @@ func TestServiceKeyMadeAtFirstOpen(t *testing.T) {
 			return err
 		}
 		m.ServiceKeys = nil
-		asLegacy(t, s.opts, m)
+		asLegacy(t, s.opts, tx, m)
 		return tx.PutMeta(m)
 	})
 	st.Close()

@@ -668,6 +668,12 @@ func RebuildDigest(tx Txn) error {
 	var prev *RecordsDigest
 	var ie *IntegrityError
 	switch old, _, err := readDigest(t.tx, t.a.keys.Load().accept...); {
+	case err == nil && !t.d.on:
+		// A store not digested whose digest verifies was digested
+		// before: its meta (root check v2) was put back. Digested anew,
+		// the records as they stand — any put back with it — would make
+		// a digest descending from the one every node saw.
+		return t.a.bad(&IntegrityError{Record: "the records digest", Reason: "it verifies under the root key, and the store's root check says the store has none: the store was digested, and its meta put back to an older one outside attestkms: not digested anew"})
 	case err == nil:
 		gen, prev = old.Generation, old
 	case errors.Is(err, ErrDamaged) || errors.As(err, &ie):

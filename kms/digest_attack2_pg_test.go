@@ -1,0 +1,104 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
+	"github.com/jackc/pgx/v5"
+)
+
+// TestDigestAttack2StoreCheckBesideChanges: store check of a shared store
+// with a running node's data directory (its records-generation) read the
+// file after its read of the store began: a change the node committed
+// meanwhile noted a newer digest than the check's snapshot holds, and the
+// check reported the store put back whole (a false alarm). The file is
+// read before the read begins, as Maintain and Backup read it.
+func TestDigestAttack2StoreCheckBesideChanges(t *testing.T) {
+	cl := newCluster(t)
+	a := cl.node("a")
+	for range 150 {
+		mustKey(t, a, "", "")
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := a.CreateKey(bg, a.testCall(), &CreateKeyRequest{}); err != nil {
+				t.Errorf("a change beside store check: %v", err)
+				return
+			}
+		}
+	}()
+	var err error
+	for i := 0; i < 8 && err == nil; i++ {
+		_, err = CheckStore(bg, cl.opts("a"))
+	}
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatalf("store check beside a node's changes: %v", err)
+	}
+}
+
+// TestDigestAttack2SharedRollbackPastRecent: as
+// TestDigestAttackSharedRollbackLaunderedByAnotherNode, but node a (whose
+// data directory saw nothing newer than the copy put back) makes
+// RecentLinks+2 changes before node b checks again: b's digest has left
+// the Recent of the store's, b cannot tell, and b serves the key put back
+// enabled. A low-privileged credential makes 66 changes in well under a
+// maintenance interval; the window is what bounds it.
+func TestDigestAttack2SharedRollbackPastRecent(t *testing.T) {
+	t.Skip("a known limit (docs/rootkey.md: a node that saw nothing for RecentLinks changes cannot tell), not fixed: telling descent past the window needs the digests' whole history stored, a design change; an attacker with a credential on another node outruns it within one maintenance interval")
+	cl := newCluster(t)
+	a, b := cl.node("a"), cl.node("b")
+	id := mustKey(t, a, "", "").KeyID
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	var enabled, digest []byte
+	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&enabled); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(ctx, `SELECT record FROM records_digest`).Scan(&digest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.DisableKey(bg, b.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Admin().Maintain(bg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE records_digest SET record = $1`, digest); err != nil {
+		t.Fatal(err)
+	}
+	for i := range store.RecentLinks + 2 {
+		if _, err := a.CreateKey(bg, a.testCall(), &CreateKeyRequest{Description: fmt.Sprintf("flood %d", i)}); err != nil {
+			t.Fatalf("node a's change %d: %v", i, err)
+		}
+	}
+	_, errB := b.Admin().Maintain(bg)
+	if !errors.Is(errB, ErrStoreDamaged) || !strings.Contains(errB.Error(), "does not descend") {
+		t.Fatalf("node b's pass after the store was put back and changed %d times by node a: %v; want it refused as another history", store.RecentLinks+2, errB)
+	}
+	if err := encryptWith(b, id); Kind(err) != ErrInternal {
+		t.Fatalf("node b serves the key put back enabled: %v", err)
+	}
+}
