@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -107,14 +108,32 @@ func (s *Service) digestGen(r store.Reader, seen seenDigest) (*store.RecordsDige
 }
 
 // seenDigest is the newest records digest the data directory has seen
-// (zero: none, or no data directory).
+// (zero: none, or no data directory): the file's, read once, then kept in
+// memory, which a followed change raises before the file (noteDigest).
 func (s *Service) seenDigest() (seenDigest, error) {
 	if s.opts.DataDir == "" || !checkDigest {
 		return seenDigest{}, nil
 	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
-	return readSeen(filepath.Join(s.opts.DataDir, recordsGenMarker))
+	if err := s.loadSeenLocked(); err != nil {
+		return seenDigest{}, err
+	}
+	return s.seen, nil
+}
+
+// loadSeenLocked reads the file into s.seen the first time (recordsGenMu
+// held).
+func (s *Service) loadSeenLocked() error {
+	if s.seenLoaded {
+		return nil
+	}
+	seen, err := readSeen(filepath.Join(s.opts.DataDir, recordsGenMarker))
+	if err != nil {
+		return err
+	}
+	s.seen, s.seenLoaded = seen, true
+	return nil
 }
 
 // verifyDigest is digestGen in a read of its own (Open, and tests): it
@@ -131,26 +150,67 @@ func (s *Service) verifyDigest(ctx context.Context) (d *store.RecordsDigest, err
 	return d, err
 }
 
-// noteDigest raises the data directory's digest to d (nothing if it holds
-// d, or a newer one: a change noted a newer one meanwhile). Failures are
-// logged: the file hardens later checks, it decides nothing now.
-func (s *Service) noteDigest(d *store.RecordsDigest) {
+// noteDigest raises the data directory's digest to d, in memory and in
+// its file (nothing if it holds d, or a newer one: a change noted a newer
+// one meanwhile). Failures are logged: the file hardens later checks, it
+// decides nothing now.
+func (s *Service) noteDigest(d *store.RecordsDigest) { s.noteDigestAs(d, true) }
+
+// seenPersistDelay is how long a digest noted by following another node's
+// change (followDigest) may stay in memory before the file holds it:
+// every node writes its file for its own changes at once, and at most
+// once this often for the others' (a credential's stream of changes is
+// not one synced write a change on every node).
+const seenPersistDelay = time.Second
+
+// noteDigestAs is noteDigest, the file written at once (persist) or within
+// seenPersistDelay.
+func (s *Service) noteDigestAs(d *store.RecordsDigest, persist bool) {
 	if s.opts.DataDir == "" || d == nil || d.Generation == 0 || !checkDigest {
 		return
 	}
 	s.recordsGenMu.Lock()
 	defer s.recordsGenMu.Unlock()
-	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
-	seen, err := readSeen(p)
-	if err == nil && (d.Generation < seen.gen || d.Generation == seen.gen && seen.mac != nil) {
+	if err := s.loadSeenLocked(); err != nil {
+		s.log.Error("recording the records digest's generation", "err", err)
 		return
 	}
-	if err == nil {
-		err = putFileSync(p, []byte(strconv.FormatUint(d.Generation, 10)+" "+hex.EncodeToString(d.MAC)+"\n"), 0o600, os.Rename)
+	if d.Generation > s.seen.gen || d.Generation == s.seen.gen && s.seen.mac == nil {
+		s.seen = seenDigest{gen: d.Generation, mac: bytes.Clone(d.MAC)}
+		s.seenDirty = true
 	}
-	if err != nil {
+	switch {
+	case !s.seenDirty:
+	case persist:
+		s.persistSeenLocked()
+	case s.seenTimer == nil:
+		s.seenTimer = time.AfterFunc(seenPersistDelay, s.persistSeen)
+	}
+}
+
+// persistSeen writes the digest noted in memory to the file, if the file
+// does not hold it yet (Close, and seenPersistDelay after a followed one).
+func (s *Service) persistSeen() {
+	s.recordsGenMu.Lock()
+	defer s.recordsGenMu.Unlock()
+	s.persistSeenLocked()
+}
+
+// persistSeenLocked is persistSeen with recordsGenMu held.
+func (s *Service) persistSeenLocked() {
+	if s.seenTimer != nil {
+		s.seenTimer.Stop()
+		s.seenTimer = nil
+	}
+	if !s.seenDirty {
+		return
+	}
+	p := filepath.Join(s.opts.DataDir, recordsGenMarker)
+	if err := putFileSync(p, []byte(strconv.FormatUint(s.seen.gen, 10)+" "+hex.EncodeToString(s.seen.mac)+"\n"), 0o600, os.Rename); err != nil {
 		s.log.Error("recording the records digest's generation", "file", p, "err", err)
+		return
 	}
+	s.seenDirty = false
 }
 
 // rolledBack is the refusal of a store whose digest, of generation gen, is
@@ -223,7 +283,7 @@ func (s *Service) followDigest(ctx context.Context) {
 		}
 		return
 	}
-	s.noteDigest(d)
+	s.noteDigestAs(d, false)
 }
 
 // noteGeneration records the store's digest as it is now, so that the
@@ -254,6 +314,7 @@ func (s *Service) noteGeneration() {
 	})
 	if err != nil {
 		s.log.Error("recording the records digest's generation at close", "err", err)
+		s.persistSeen() // what was noted in memory, verified then
 		return
 	}
 	s.noteDigest(d)

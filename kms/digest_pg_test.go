@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -187,9 +188,17 @@ func TestSharedFollowFindsRollback(t *testing.T) {
 	if err := b.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
 		t.Fatal(err)
 	}
-	within(t, time.Now(), 5*time.Second, "node a notes node b's change", func() bool {
+	noted := time.Now()
+	within(t, noted, 5*time.Second, "node a notes node b's change", func() bool {
 		seen, err := a.seenDigest()
 		return err == nil && seen.gen == gen
+	})
+	// In memory at once; in the data directory's file within
+	// seenPersistDelay (a followed change is not a synced write on every
+	// node).
+	within(t, noted, seenPersistDelay+2*time.Second, "node a's file holds it", func() bool {
+		seen, err := readSeen(filepath.Join(a.opts.DataDir, recordsGenMarker))
+		return err == nil && seen.gen == gen && len(seen.mac) == 32
 	})
 	changed := time.Now()
 	if _, err := db.Exec(ctx, `UPDATE records_digest SET record = $1`, digest); err != nil {

@@ -92,10 +92,17 @@ type Service struct {
 	// its digest sums (digest.go).
 	recordsGenMu sync.Mutex
 	damaged      atomic.Pointer[error]
-	audit        *audit.Log
-	creds        *Credentials
-	now          func() time.Time
-	log          *slog.Logger
+	// seen is the newest records digest the node saw (digest.go), read
+	// from the data directory's file once (seenLoaded), which holds it
+	// unless seenDirty (seenTimer writes it); under recordsGenMu.
+	seen       seenDigest
+	seenLoaded bool
+	seenDirty  bool
+	seenTimer  *time.Timer
+	audit      *audit.Log
+	creds      *Credentials
+	now        func() time.Time
+	log        *slog.Logger
 
 	// chain is the name of this process's audit chain in the store: "" for
 	// a store one process holds, the node's id for a shared one (node.go).
