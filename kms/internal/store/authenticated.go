@@ -306,9 +306,7 @@ func (r authReader) AuditChangeSeq(chain string) (uint64, error) { return r.r.Au
 
 // RecordsDigest is the store's records digest, its MAC verified.
 func (r authReader) RecordsDigest() (*RecordsDigest, error) {
-	r.a.use.RLock()
-	defer r.a.use.RUnlock()
-	d, _, err := readDigest(r.r, r.a.keys.Load().accept...)
+	d, err := ReadDigest(r)
 	if err != nil {
 		return nil, r.a.bad(err)
 	}

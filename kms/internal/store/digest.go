@@ -238,7 +238,7 @@ func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err err
 	return sum, count, nil
 }
 
-// ErrNoDigest: a store that must have a records digest (its root check is
+// errNoDigest: a store that must have a records digest (its root check is
 // v3) has none: the database was changed outside attestkms.
 var errNoDigest = &IntegrityError{Record: "the records digest", Reason: "it is missing, and this store's root check says it has one"}
 
@@ -255,18 +255,32 @@ func readDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, *sealer.Sealer
 	if len(d.Sum) != len(digestSum{}) {
 		return nil, nil, &IntegrityError{Record: d.describe(), Reason: fmt.Sprintf("its sum is %d bytes, not 32", len(d.Sum))}
 	}
-	if len(d.MAC) == 0 {
-		return nil, nil, &IntegrityError{Record: d.describe(), Reason: "it has no MAC"}
+	if len(d.Recent) > RecentLinks {
+		// A digest names at most RecentLinks: more is not attestkms's,
+		// and Descends would search it on every check.
+		return nil, nil, &IntegrityError{Record: d.describe(), Reason: fmt.Sprintf("it names %d digests before it, more than %d", len(d.Recent), RecentLinks)}
 	}
-	in := macInput(d)
-	for _, sl := range sls {
-		h := sl.RecordMAC()
-		h.Write(in)
-		if hmac.Equal(h.Sum(nil), d.MAC) {
+	for _, sl := range sls { // the sealer it verifies under, as VerifyMAC judges
+		if err := VerifyMAC(d, true, sl); err == nil {
 			return d, sl, nil
 		}
 	}
-	return nil, nil, &IntegrityError{Record: d.describe(), Reason: "its MAC does not verify"}
+	return nil, nil, VerifyMAC(d, true) // missing, or not verifying under any
+}
+
+// storedReader is r as stored, with the root keys to verify its digest
+// under: an Authenticated store's reader's own (sls ignored), held for
+// reading until release is called (SetKey does not close them meanwhile),
+// or sls.
+func storedReader(r Reader, sls []*sealer.Sealer) (stored Reader, keys []*sealer.Sealer, release func()) {
+	if ar, ok := asAuthReader(r); ok {
+		r = ar.r // as stored: the elements are of the MACs as they are
+		if ar.a != nil {
+			ar.a.use.RLock()
+			return r, ar.a.keys.Load().accept, ar.a.use.RUnlock
+		}
+	}
+	return r, sls, func() {}
 }
 
 // VerifyDigest compares the records r holds with its records digest,
@@ -277,14 +291,8 @@ func readDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, *sealer.Sealer
 // attestkms. r must see one state of the store (a View). Nothing is
 // written. The pass reads every record once; its cost is one HMAC a record.
 func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
-	if ar, ok := asAuthReader(r); ok {
-		r = ar.r // as stored: the elements are of the MACs as they are
-		if ar.a != nil {
-			ar.a.use.RLock()
-			defer ar.a.use.RUnlock()
-			sls = ar.a.keys.Load().accept
-		}
-	}
+	r, sls, release := storedReader(r, sls)
+	defer release()
 	d, sl, err := readDigest(r, sls...)
 	if err != nil {
 		return err
@@ -328,14 +336,8 @@ func DigestGeneration(r Reader, sls ...*sealer.Sealer) (uint64, error) {
 // newest generation and MAC it has seen in its data directory, against the
 // whole store put back to an older copy.
 func ReadDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, error) {
-	if ar, ok := asAuthReader(r); ok {
-		r = ar.r
-		if ar.a != nil {
-			ar.a.use.RLock()
-			defer ar.a.use.RUnlock()
-			sls = ar.a.keys.Load().accept
-		}
-	}
+	r, sls, release := storedReader(r, sls)
+	defer release()
 	d, _, err := readDigest(r, sls...)
 	return d, err
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"slices"
 	"testing"
@@ -118,5 +119,42 @@ func TestDigestDescends(t *testing.T) {
 	changed.Recent[5].MAC = other.MAC
 	if err := VerifyMAC(&changed, true, sl); err == nil {
 		t.Fatal("the digest's MAC does not cover its Recent")
+	}
+}
+
+// digestReader is a Reader whose records digest is d.
+type digestReader struct {
+	memTxn
+	d *RecordsDigest
+}
+
+func (r digestReader) RecordsDigest() (*RecordsDigest, error) { return r.d, nil }
+
+// TestReadDigestBounded: a digest naming more than RecentLinks digests
+// before it is refused, MAC and all (attestkms never writes one; Descends
+// would search it on every check), as are one without a MAC, one of
+// another root key and one whose sum is not 32 bytes.
+func TestReadDigestBounded(t *testing.T) {
+	sl := testSealer(t, 1)
+	mk := func(links int, sum int) *RecordsDigest {
+		d := &RecordsDigest{Sum: make([]byte, sum), Generation: uint64(links + 1)}
+		for i := range links {
+			d.Recent = append(d.Recent, DigestLink{Generation: uint64(i + 1), MAC: make([]byte, 32)})
+		}
+		SetMAC(sl, d)
+		return d
+	}
+	if _, _, err := readDigest(digestReader{d: mk(RecentLinks, 32)}, sl); err != nil {
+		t.Fatalf("a digest naming %d before it: %v", RecentLinks, err)
+	}
+	noMAC := mk(0, 32)
+	noMAC.MAC = nil
+	for name, d := range map[string]*RecordsDigest{"too long a history": mk(RecentLinks+1, 32), "a short sum": mk(0, 31), "no MAC": noMAC} {
+		if _, _, err := readDigest(digestReader{d: d}, sl); !errors.Is(err, ErrIntegrity) {
+			t.Errorf("%s: %v; want ErrIntegrity", name, err)
+		}
+	}
+	if _, _, err := readDigest(digestReader{d: mk(0, 32)}, testSealer(t, 2)); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("another root key's digest: %v", err)
 	}
 }
