@@ -1,11 +1,8 @@
 package kms
 
 import (
-	"context"
 	"errors"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestDigestAttackSharedRollbackLaunderedByAnotherNode: over PostgreSQL,
@@ -24,31 +21,12 @@ func TestDigestAttackSharedRollbackLaunderedByAnotherNode(t *testing.T) {
 	cl := newCluster(t)
 	a, b := cl.node("a"), cl.node("b")
 	id := mustKey(t, a, "", "").KeyID
-	ctx := context.Background()
-	db, err := pgx.Connect(ctx, cl.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
-	var enabled, digest []byte
-	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&enabled); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRow(ctx, `SELECT record FROM records_digest`).Scan(&digest); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.DisableKey(bg, b.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
-		t.Fatal(err)
-	}
+	w := newDBWriter(t, cl)
+	enabled, digest := w.keepThenDisable(b, id)
 	if _, err := b.Admin().Maintain(bg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `UPDATE records_digest SET record = $1`, digest); err != nil {
-		t.Fatal(err)
-	}
+	w.putBack(id, enabled, digest)
 	if _, err := a.CreateKey(bg, a.testCall(), &CreateKeyRequest{}); err != nil {
 		t.Logf("node a's change refused: %v", err)
 	}

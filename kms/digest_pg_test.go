@@ -168,22 +168,8 @@ func TestSharedFollowFindsRollback(t *testing.T) {
 	cl := newCluster(t)
 	a, b := cl.node("a"), cl.node("b")
 	id, other := mustKey(t, a, "", "").KeyID, mustKey(t, a, "", "").KeyID
-	ctx := context.Background()
-	db, err := pgx.Connect(ctx, cl.url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(ctx)
-	var enabled, digest []byte
-	if err := db.QueryRow(ctx, `SELECT record FROM keys WHERE id = $1`, id).Scan(&enabled); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.QueryRow(ctx, `SELECT record FROM records_digest`).Scan(&digest); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.DisableKey(bg, b.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
-		t.Fatal(err)
-	}
+	w := newDBWriter(t, cl)
+	enabled, digest := w.keepThenDisable(b, id)
 	var gen uint64
 	if err := b.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
 		t.Fatal(err)
@@ -201,15 +187,66 @@ func TestSharedFollowFindsRollback(t *testing.T) {
 		return err == nil && seen.gen == gen && len(seen.mac) == 32
 	})
 	changed := time.Now()
-	if _, err := db.Exec(ctx, `UPDATE records_digest SET record = $1`, digest); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(ctx, `UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled); err != nil {
-		t.Fatal(err)
-	}
+	w.putBack(id, enabled, digest)
 	for _, s := range []*Service{a, b} {
 		within(t, changed, 5*time.Second, "the node refuses", func() bool {
 			return Kind(encryptWith(s, other)) == ErrInternal
 		})
 	}
+}
+
+// dbWriter is a database writer's connection to a shared store: SQL, no
+// root key.
+type dbWriter struct {
+	t  testing.TB
+	db *pgx.Conn
+}
+
+// newDBWriter connects to cl's database, closed when the test ends.
+func newDBWriter(t testing.TB, cl *cluster) *dbWriter {
+	t.Helper()
+	db, err := pgx.Connect(context.Background(), cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	return &dbWriter{t: t, db: db}
+}
+
+// bytes is the one bytea value query returns.
+func (w *dbWriter) bytes(query string, args ...any) []byte {
+	w.t.Helper()
+	var b []byte
+	if err := w.db.QueryRow(context.Background(), query, args...).Scan(&b); err != nil {
+		w.t.Fatal(err)
+	}
+	return b
+}
+
+func (w *dbWriter) exec(query string, args ...any) {
+	w.t.Helper()
+	if _, err := w.db.Exec(context.Background(), query, args...); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// keepThenDisable keeps key id's row and the records digest's, as the
+// writer would, then disables the key on node s: what the writer puts back
+// (putBack) is the store as it was before.
+func (w *dbWriter) keepThenDisable(s *Service, id string) (enabled, digest []byte) {
+	w.t.Helper()
+	enabled = w.bytes(`SELECT record FROM keys WHERE id = $1`, id)
+	digest = w.bytes(`SELECT record FROM records_digest`)
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		w.t.Fatal(err)
+	}
+	return enabled, digest
+}
+
+// putBack writes the kept digest and key row back: the digest first (it
+// has no trigger), then the key, whose UPDATE the nodes are told of.
+func (w *dbWriter) putBack(id string, enabled, digest []byte) {
+	w.t.Helper()
+	w.exec(`UPDATE records_digest SET record = $1`, digest)
+	w.exec(`UPDATE keys SET state = 'Enabled', record = $2 WHERE id = $1`, id, enabled)
 }
