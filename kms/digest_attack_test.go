@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,23 +48,8 @@ func TestDigestAttackRotationBlessesPutBack(t *testing.T) {
 // into a new data directory (what the refusal tells the operator to do)
 // made the older copy genuine, the credential revoked since working again.
 func TestDigestAttackBackupOfStorePutBackWhole(t *testing.T) {
-	s, _ := newTestService(t)
-	dir := s.opts.DataDir
-	cr := mustCredential(t, s, &CreateCredentialRequest{Name: "leaked"})
-	s.Close()
-	old, err := os.ReadFile(filepath.Join(dir, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = openOrFail(t, Options{DataDir: dir})
-	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: cr.AccessKeyID}); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if err := os.WriteFile(filepath.Join(dir, dbFile), old, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err = CheckStore(bg, Options{DataDir: dir})
+	dir, _ := revokedThenPutBackWhole(t, nil)
+	_, err := CheckStore(bg, Options{DataDir: dir})
 	if !errors.Is(err, ErrStoreDamaged) || !strings.Contains(err.Error(), recordsGenMarker) {
 		t.Fatalf("store check of the store put back whole: %v; want it refused naming %s, as Open does", err, recordsGenMarker)
 	}

@@ -235,34 +235,20 @@ func TestDigestFindsDeletionAndResurrection(t *testing.T) {
 // refused by the data directory that saw the newer store; a directory that
 // never did (the file removed) cannot tell, as documented.
 func TestDigestFindsWholeStorePutBack(t *testing.T) {
-	s, _ := newTestService(t)
-	dir := s.opts.DataDir
-	cr := mustCredential(t, s, &CreateCredentialRequest{Name: "leaked"})
-	s.Close()
-	old, err := os.ReadFile(filepath.Join(dir, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s = openOrFail(t, Options{DataDir: dir})
-	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: cr.AccessKeyID}); err != nil {
-		t.Fatal(err)
-	}
-	// The change itself left its generation in the data directory (not
-	// only Close, which a crash skips).
-	var gen uint64
-	if err := s.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
-		t.Fatal(err)
-	}
-	if seen, err := readSeen(filepath.Join(dir, recordsGenMarker)); err != nil || seen.gen != gen || len(seen.mac) != 32 {
-		t.Fatalf("%s after the change: %+v, %v; want generation %d and its MAC", recordsGenMarker, seen, err, gen)
-	}
-	s.Close()
-	if err := os.WriteFile(filepath.Join(dir, dbFile), old, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, revoked := revokedThenPutBackWhole(t, func(s *Service) {
+		// The change itself left its generation in the data directory
+		// (not only Close, which a crash skips).
+		var gen uint64
+		if err := s.view(bg, func(r store.Reader) (err error) { gen, err = store.DigestGeneration(r); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if seen, err := readSeen(filepath.Join(s.opts.DataDir, recordsGenMarker)); err != nil || seen.gen != gen || len(seen.mac) != 32 {
+			t.Fatalf("%s after the change: %+v, %v; want generation %d and its MAC", recordsGenMarker, seen, err, gen)
+		}
+	})
 	s2, err := Open(Options{DataDir: dir})
 	if err == nil {
-		_, _, ok := s2.Credentials().Lookup(cr.AccessKeyID)
+		_, _, ok := s2.Credentials().Lookup(revoked)
 		s2.Close()
 		t.Fatalf("Open served the store as it was before the credential was revoked (it authenticates: %v)", ok)
 	}
@@ -564,4 +550,32 @@ func TestReadSeen(t *testing.T) {
 	if seen, err := readSeen(p); err != nil || seen.gen != 0 || seen.mac != nil {
 		t.Errorf("no file: %+v, %v", seen, err)
 	}
+}
+
+// revokedThenPutBackWhole makes a store, copies its database file (what a
+// writer keeps), revokes a credential made before the copy (calling during
+// with the service, before it is closed), and puts the copy back: the
+// whole store as it was before the revocation, digest and all.
+func revokedThenPutBackWhole(t *testing.T, during func(*Service)) (dir, revoked string) {
+	t.Helper()
+	s, _ := newTestService(t)
+	dir = s.opts.DataDir
+	revoked = mustCredential(t, s, &CreateCredentialRequest{Name: "leaked"}).AccessKeyID
+	s.Close()
+	old, err := os.ReadFile(filepath.Join(dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = openOrFail(t, Options{DataDir: dir})
+	if _, err := s.DeleteCredential(bg, s.adminCall(t), &DeleteCredentialRequest{AccessKeyID: revoked}); err != nil {
+		t.Fatal(err)
+	}
+	if during != nil {
+		during(s)
+	}
+	s.Close()
+	if err := os.WriteFile(filepath.Join(dir, dbFile), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, revoked
 }
