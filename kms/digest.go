@@ -85,12 +85,12 @@ func checkSeen(d *store.RecordsDigest, seen seenDigest, p string) error {
 	return nil
 }
 
-// digestGen compares r's records with its digest, and the digest with
+// checkedDigest compares r's records with its digest, and the digest with
 // seen, the newest the data directory had seen before r's read began
 // (seenDigest, read first: a change that commits meanwhile notes a newer
 // one, which r's snapshot need not hold), and returns the digest (nil:
 // nothing to compare). It writes nothing.
-func (s *Service) digestGen(r store.Reader, seen seenDigest) (*store.RecordsDigest, error) {
+func (s *Service) checkedDigest(r store.Reader, seen seenDigest) (*store.RecordsDigest, error) {
 	if !s.auth.Digested() || !checkDigest {
 		return nil, nil
 	}
@@ -136,7 +136,7 @@ func (s *Service) loadSeenLocked() error {
 	return nil
 }
 
-// verifyDigest is digestGen in a read of its own (Open, and tests): it
+// verifyDigest is checkedDigest in a read of its own (Open, and tests): it
 // writes nothing (Open notes the digest once nothing refused it).
 func (s *Service) verifyDigest(ctx context.Context) (d *store.RecordsDigest, err error) {
 	seen, err := s.seenDigest()
@@ -144,7 +144,7 @@ func (s *Service) verifyDigest(ctx context.Context) (d *store.RecordsDigest, err
 		return nil, err
 	}
 	err = s.view(ctx, func(r store.Reader) error {
-		d, err = s.digestGen(r, seen)
+		d, err = s.checkedDigest(r, seen)
 		return err
 	})
 	return d, err

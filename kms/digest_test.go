@@ -476,7 +476,7 @@ func TestDigestPassBesideAChange(t *testing.T) {
 		if now, err := s.seenDigest(); err != nil || now.gen <= seen.gen {
 			t.Fatalf("the change noted generation %d (%v), not past %d", now.gen, err, seen.gen)
 		}
-		_, err := s.digestGen(r, seen)
+		_, err := s.checkedDigest(r, seen)
 		return err
 	})
 	if err != nil {

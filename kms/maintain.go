@@ -87,22 +87,15 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 			start = next
 		}
 		// The records against their digest, in the same read (digest.go).
-		digest, damage = s.digestGen(r, seen)
+		digest, damage = s.checkedDigest(r, seen)
 		return nil
 	})
 	s.rootMu.RUnlock()
 	if err != nil {
 		return res, err
 	}
-	if damage != nil {
-		// Fail closed: this node serves nothing until a pass finds the
-		// records whole again (the store restored from a backup).
-		s.setDamaged(damage)
-		return res, damage
-	}
-	s.noteDigest(digest)
-	if s.setDamaged(nil) {
-		s.log.Warn("the store's records are those its digest sums again: serving")
+	if err := s.judgePass(digest, damage); err != nil {
+		return res, err
 	}
 	for _, id := range expired {
 		if err := s.destroyKey(ctx, systemCall("maintain", "DestroyKey"), id); err != nil {
@@ -158,13 +151,21 @@ func (s *Service) digestPass(ctx context.Context) error {
 	var damage error
 	s.rootMu.RLock() // the read under one root key (Maintain's)
 	err = s.view(ctx, func(r store.Reader) error {
-		digest, damage = s.digestGen(r, seen)
+		digest, damage = s.checkedDigest(r, seen)
 		return nil
 	})
 	s.rootMu.RUnlock()
 	if err != nil {
 		return err
 	}
+	return s.judgePass(digest, damage)
+}
+
+// judgePass acts on a pass's comparison of the records with their digest
+// (checkedDigest's digest and error): fail closed — the node serves
+// nothing until a pass finds the records whole again (the store restored
+// from a backup) — or note the digest and serve again.
+func (s *Service) judgePass(digest *store.RecordsDigest, damage error) error {
 	if damage != nil {
 		s.setDamaged(damage)
 		return damage
