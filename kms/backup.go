@@ -624,8 +624,8 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 		return nil, err
 	}
 	// Every record MACed under the root key (the backup's MAC verified
-	// them), and so the root check v2, even of a backup of a store made
-	// before records were authenticated.
+	// them) and summed in the records digest, and so the root check v3,
+	// even of a backup of a store made before records were authenticated.
 	check, err := store.SealRootCheck(sl)
 	if err != nil {
 		log.Close()

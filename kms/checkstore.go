@@ -132,7 +132,7 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, seen seenDige
 	if err := checkRoot(sl, m, opts); err != nil {
 		return err
 	}
-	// Every record's MAC, every failure named: a v2 root check requires
+	// Every record's MAC, every failure named: a v2 or v3 root check requires
 	// one on every record; a v1 store has none yet.
 	v, err := store.RootCheckVersion(sl, m)
 	if err != nil {

@@ -291,7 +291,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 // initialise is what a new store holds, written in its first transaction
 // (whatever the implementation): the account, the region, the root key's
 // check, and the account's root credential cred, sealed; every record
-// authenticated (the root check is v2: a new store is authenticated from
+// authenticated and digested (the root check is v3: a new store is so from
 // its first transaction).
 func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential) func(store.Txn) error {
 	return func(tx store.Txn) error {
@@ -481,7 +481,7 @@ func newService(opts Options, st store.Store, sl *sealer.Sealer, region string, 
 	}
 	var changeSeq uint64
 	err = s.view(context.Background(), func(r store.Reader) error {
-		m, err := r.Meta() // verified: a v2 root check marks the store authenticated
+		m, err := r.Meta() // verified: a v2 or v3 root check marks the store authenticated (v3: digested)
 		if err != nil {
 			return err
 		}
