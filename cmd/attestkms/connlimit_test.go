@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,4 +124,43 @@ func TestConnSource(t *testing.T) {
 			t.Errorf("%s counts as %s; want %s", c.addr, got, c.want)
 		}
 	}
+}
+
+// TestConnLimitLogBounded: refusals are logged at most once a minute, so
+// that a client opening connections past its bound cannot write a WARN
+// line per connection.
+func TestConnLimitLogBounded(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	acceptAll(t, limitConns(raw, 1, 0, slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))))
+	if !kept(t, dial(t, raw.Addr().String())) {
+		t.Fatal("a connection within the bound was not kept")
+	}
+	for i := range 10 {
+		if kept(t, dial(t, raw.Addr().String())) {
+			t.Fatalf("connection %d past the bound of 1 was kept", i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := strings.Count(logs.String(), "refused connections"); n != 1 {
+		t.Fatalf("10 refused connections wrote %d lines:\n%s", n, logs.String())
+	}
+}
+
+// lockedWriter is w under mu: the listener's goroutine logs, the test reads.
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -61,8 +61,9 @@ func (s *stalling) Read(p []byte) (int, error) {
 // the Content-Length it declared. A client that declares 1 MiB and sends 10
 // bytes must not make the server allocate (and, while it stalls, hold) 1 MiB:
 // headers of ~200 bytes on each of many connections would otherwise pin a
-// MiB each for ReadTimeout (cmd/attestkms/serve.go: 30 s, no connection
-// limit), before any budget (the per-source one counts failures only).
+// MiB each for ReadTimeout (cmd/attestkms/serve.go: 30 s; the connection
+// bounds, 512 a source and 10,000 in all by default, would still let that
+// pin 10 GiB), before any budget (the per-source one counts failures only).
 func TestReadAllAllocatesWhatArrives(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
