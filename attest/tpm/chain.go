@@ -265,10 +265,6 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, path []*x509.Certificate, 
 		}
 		return nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
 	}
-	if path := chains[0]; len(path) > 2 {
-		for _, ca := range path[1 : len(path)-1] {
-			v.known.Learn(ca, leaf)
-		}
-	}
+	v.known.LearnPath(chains[0])
 	return chains, nil
 }
