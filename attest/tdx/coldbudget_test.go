@@ -10,16 +10,15 @@ import (
 	"github.com/attestkms/attestkms/attest/envelope"
 )
 
-// TestStaleCollateralSpendsNoColdBudget (review 2): the gate before the
-// cold-chain budget checks a carried collateral part's signature, not what
-// costs nothing and refuses it anyway: its nextUpdate (plus grace) and its
-// evaluation number against the server's floor. Every genuine TCB Info PCS
-// ever issued (each day's, each FMSPC's, each older evaluation's: public,
-// archived by anyone) is such a part. Beside a public quote whose chain is
-// cached, each one new to the node passes the gate, spends a unit of the
-// node-wide budget and the verifications behind it, and only then is
-// refused (ErrExpired). Ten stale parts: ten units, for evidence that a
-// comparison of dates would have refused for free.
+// TestStaleCollateralSpendsNoColdBudget: every genuine TCB Info PCS ever
+// issued (each day's, each FMSPC's, each older evaluation's: public,
+// archived by anyone) passes a gate that checks only a carried part's
+// signature. Beside a public quote whose chain is cached, each one new to
+// the node would then spend a unit of the node-wide budget and the
+// verifications behind it, and only then be refused (ErrExpired). So the
+// gate first refuses what costs nothing to refuse (carriedFresh: its
+// nextUpdate plus grace, its evaluation number against the server's
+// floor): ten stale parts, no unit.
 func TestStaleCollateralSpendsNoColdBudget(t *testing.T) {
 	ca := newSimCA(t)
 	cold, asked := coldBudget(100)
