@@ -98,3 +98,30 @@ func TestRefusableCollateralSpendsNoColdBudget(t *testing.T) {
 		t.Errorf("TCB Info below the minimum asked the cold-chain budget %d times; want 0", *asked)
 	}
 }
+
+// TestForgedRootCRLSpendsNoColdBudget: beside genuine TCB Info and QE
+// Identity already known, a root CRL the forger signed (under the root's
+// name, another key) is the first part not known to be genuine; it is
+// refused at its signature, without the budget, and is not learnt.
+func TestForgedRootCRLSpendsNoColdBudget(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	cold, asked := coldBudget(100)
+	admit := true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { return admit || cold() }})
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: col.RootCRL}
+	c, err := v.Verify(marshal(t, e), simTime) // the chain and every part, now known
+	attesttest.CheckResult(t, c, err, nil)
+	admit = false
+	forged := simCollateral(t, forger, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: forged.RootCRL}
+	known := v.knownParts.Len()
+	for i := range 3 {
+		c, err = v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrChain)
+		if *asked != 0 || v.knownParts.Len() != known {
+			t.Fatalf("forged root CRL %d: budget asked %d times, %d parts known (want 0, %d)", i, *asked, v.knownParts.Len(), known)
+		}
+	}
+}
