@@ -151,9 +151,7 @@ func (v *Verifier) verifyChain(c *chainEntry, d *document, now time.Time) error 
 		return fmt.Errorf("%w: %s does not chain to a configured %s root: %v", attest.ErrChain, certs[0].name, v.profile.format, err)
 	}
 	path := chains[0]
-	for i := 1; i < len(path)-1; i++ { // a path of the leaf alone (a root) has none
-		v.known.Learn(path[i], c.leaf)
-	}
+	v.known.LearnPath(path)
 	root := path[len(path)-1]
 	c.windows = append(windows, validity.Of(fmt.Sprintf("root %.64q", root.Subject.CommonName), root))
 	c.leaf = nil // what a cache hit needs is in the entry

@@ -151,11 +151,11 @@ func TestColdChain(t *testing.T) {
 // certificates is the node's, shared by every client; a genuine new chip
 // (a new VCEK) needs it. A VCEK that the forger made itself — any P-384
 // certificate for the product, signed by a CA of its own (here another
-// test CA for Milan) — must be refused without spending it: today it is
-// asked for before even the report's signature is checked, so any
-// credential (GenerateRandom with a Recipient needs no key) spends the
-// budget at no cost of its own, and every other client's new chip is
-// refused ThrottlingException. Here a bucket of one.
+// test CA for Milan) — must be refused, at its signature by a configured
+// ASK, without spending it: otherwise any credential (GenerateRandom with
+// a Recipient needs no key) would spend the budget at no cost of its own,
+// and every other client's new chip be refused ThrottlingException. Here a
+// bucket of one.
 func TestForgedVCEKSpendsNoColdBudget(t *testing.T) {
 	ca := mainCA(t)
 	budget := 1

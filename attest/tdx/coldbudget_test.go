@@ -10,16 +10,15 @@ import (
 	"github.com/attestkms/attestkms/attest/envelope"
 )
 
-// TestStaleCollateralSpendsNoColdBudget (review 2): the gate before the
-// cold-chain budget checks a carried collateral part's signature, not what
-// costs nothing and refuses it anyway: its nextUpdate (plus grace) and its
-// evaluation number against the server's floor. Every genuine TCB Info PCS
-// ever issued (each day's, each FMSPC's, each older evaluation's: public,
-// archived by anyone) is such a part. Beside a public quote whose chain is
-// cached, each one new to the node passes the gate, spends a unit of the
-// node-wide budget and the verifications behind it, and only then is
-// refused (ErrExpired). Ten stale parts: ten units, for evidence that a
-// comparison of dates would have refused for free.
+// TestStaleCollateralSpendsNoColdBudget: every genuine TCB Info PCS ever
+// issued (each day's, each FMSPC's, each older evaluation's: public,
+// archived by anyone) passes a gate that checks only a carried part's
+// signature. Beside a public quote whose chain is cached, each one new to
+// the node would then spend a unit of the node-wide budget and the
+// verifications behind it, and only then be refused (ErrExpired). So the
+// gate first refuses what costs nothing to refuse (carriedFresh: its
+// nextUpdate plus grace, its evaluation number against the server's
+// floor): ten stale parts, no unit.
 func TestStaleCollateralSpendsNoColdBudget(t *testing.T) {
 	ca := newSimCA(t)
 	cold, asked := coldBudget(100)
@@ -97,5 +96,32 @@ func TestRefusableCollateralSpendsNoColdBudget(t *testing.T) {
 	}
 	if *asked != 0 {
 		t.Errorf("TCB Info below the minimum asked the cold-chain budget %d times; want 0", *asked)
+	}
+}
+
+// TestForgedRootCRLSpendsNoColdBudget: beside genuine TCB Info and QE
+// Identity already known, a root CRL the forger signed (under the root's
+// name, another key) is the first part not known to be genuine; it is
+// refused at its signature, without the budget, and is not learnt.
+func TestForgedRootCRLSpendsNoColdBudget(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	cold, asked := coldBudget(100)
+	admit := true
+	v := simVerifier(t, ca, writeCollateral(t, ca, attesttest.TDXCollateralOptions{}), Options{ColdChain: func() bool { return admit || cold() }})
+	col := simCollateral(t, ca, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e := simEnvelope(t, ca, attesttest.TDXQuote{}, nil)
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: col.RootCRL}
+	c, err := v.Verify(marshal(t, e), simTime) // the chain and every part, now known
+	attesttest.CheckResult(t, c, err, nil)
+	admit = false
+	forged := simCollateral(t, forger, attesttest.TDXCollateralOptions{TCBEvaluationDataNumber: 18})
+	e.Collateral = &envelope.TDXCollateral{TCBInfo: col.TCBInfo, QEIdentity: col.QEIdentity, TCBSigningCert: ca.TCBSigning.Raw, RootCRL: forged.RootCRL}
+	known := v.knownParts.Len()
+	for i := range 3 {
+		c, err = v.Verify(marshal(t, e), simTime)
+		attesttest.CheckResult(t, c, err, attest.ErrChain)
+		if *asked != 0 || v.knownParts.Len() != known {
+			t.Fatalf("forged root CRL %d: budget asked %d times, %d parts known (want 0, %d)", i, *asked, v.knownParts.Len(), known)
+		}
 	}
 }

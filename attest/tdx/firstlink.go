@@ -74,13 +74,9 @@ import (
 // every time, and, given enough of them to cycle it, spend the budget for
 // ever beside a quote that is no secret.
 
-// knownKey names a known PCK CA or collateral part: the SHA-256 of its
+// knownKey names a known collateral part: the SHA-256 of its
 // kind and bytes.
 type knownKey = fifo.ChainKey
-
-func knownCAKey(c *x509.Certificate) knownKey {
-	return fifo.KeyOf("attestkms tdx known PCK CA v1", c.Raw, nil)
-}
 
 func knownSignerKey(der []byte) knownKey {
 	return fifo.KeyOf("attestkms tdx known TCB signing certificate v1", der, nil)
@@ -116,18 +112,11 @@ func (v *Verifier) knownPart(k knownKey) knownPart {
 	return e
 }
 
-func (v *Verifier) isKnownCA(c *x509.Certificate) bool {
-	_, ok := v.knownCAs.Get(knownCAKey(c))
-	return ok
-}
-
-func (v *Verifier) learnCA(c *x509.Certificate) { v.knownCAs.Put(knownCAKey(c), struct{}{}) }
-
 // pckFirstLink checks the first link of c not known to be genuine (see
 // above): the PCK certificate's, if its CA is known, else the CA's, with a
 // configured root of the name it gives as its issuer.
 func (v *Verifier) pckFirstLink(c *pckChain) error {
-	if v.isKnownCA(c.ca) {
+	if v.knownCAs.Has(c.ca) {
 		if !bytes.Equal(c.pck.RawIssuer, c.ca.RawSubject) || c.pck.CheckSignatureFrom(c.ca) != nil {
 			return fmt.Errorf("%w: PCK chain: the PCK certificate is not signed by its PCK CA %.64q, an intermediate of this verifier's roots", attest.ErrChain, c.ca.Subject.CommonName)
 		}
@@ -143,7 +132,7 @@ func (v *Verifier) pckFirstLink(c *pckChain) error {
 		}
 		tried = true
 		if c.ca.CheckSignatureFrom(root) == nil {
-			v.learnCA(c.ca)
+			v.knownCAs.Learn(c.ca, c.pck)
 			return nil
 		}
 	}

@@ -264,7 +264,7 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 		return nil, fmt.Errorf("%w: PCK certificate's FMSPC %q", attest.ErrChain, ext.FMSPC)
 	}
 	c.fmspc, c.pceID, c.ext = fmspc, ext.PCEID, ext
-	v.learnCA(c.ca)
+	v.knownCAs.Learn(c.ca, c.pck)
 	v.chains.Put(key, c)
 	return c, nil
 }

@@ -106,6 +106,7 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/firstlink"
 )
 
 // Options configures a Verifier. The zero value verifies to Intel's root,
@@ -185,7 +186,7 @@ type Verifier struct {
 	// knownCAs are the PCK CAs known to be genuine, knownParts the parts
 	// of envelope collateral, as they verified (firstlink.go); each bounded
 	// like the cache.
-	knownCAs   *fifo.Cache[knownKey, struct{}]
+	knownCAs   *firstlink.Known
 	knownParts *fifo.Cache[knownKey, knownPart]
 }
 
@@ -228,7 +229,7 @@ func New(o Options) (*Verifier, error) {
 		chains:     fifo.New[[32]byte, *pckChain](size),
 		carried:    fifo.New[[32]byte, *Collateral](size),
 		coldChain:  o.ColdChain,
-		knownCAs:   fifo.New[knownKey, struct{}](size),
+		knownCAs:   firstlink.New("attestkms tdx known PCK CA v1", size),
 		knownParts: fifo.New[knownKey, knownPart](size),
 	}, nil
 }

@@ -132,25 +132,25 @@ func checkTPMDirectoryName(der []byte) error {
 // (padding, duplicates, another order) would otherwise make one genuine
 // chain a new cache key each time, and each would spend the budget for new
 // chains (Options.ColdChain) and push genuine chains out of the cache.
-func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.Time) (*verifiedChain, error) {
+func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.Time) error {
 	if now.IsZero() {
 		// x509 would read the clock instead.
-		return nil, fmt.Errorf("%w: no verification time given", attest.ErrExpired)
+		return fmt.Errorf("%w: no verification time given", attest.ErrExpired)
 	}
 	if len(v.roots.certs) == 0 {
-		return nil, fmt.Errorf("%w: ak_cert given, but no AK CA certificate is trusted (only pinned keys): send ak_public alone", attest.ErrChain)
+		return fmt.Errorf("%w: ak_cert given, but no AK CA certificate is trusted (only pinned keys): send ak_public alone", attest.ErrChain)
 	}
 	carried := make([]*x509.Certificate, 0, len(chain))
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, err)
+			return fmt.Errorf("%w: ak_chain[%d]: %v", attest.ErrChain, i, err)
 		}
 		carried = append(carried, c)
 	}
 	path, names, err := v.akPath(leaf, carried)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	raws := make([][]byte, len(path))
 	for i, c := range path {
@@ -158,11 +158,11 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.
 	}
 	ck := keyOf(leaf.Raw, raws)
 	if c, ok := v.cache.Get(ck); ok && c.validAt(now) {
-		return c, nil
+		return nil
 	}
 	chains, err := v.verifyPath(leaf, path, names, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// What the cache must check again at a later time: the validity of
 	// every certificate of ak_chain used (as verifyPath checks each) and
@@ -172,7 +172,7 @@ func (v *Verifier) verifyChain(leaf *x509.Certificate, chain [][]byte, now time.
 		vc.windows = append(vc.windows, validity.Of(c.Subject.CommonName, c))
 	}
 	v.cache.Put(ck, vc)
-	return vc, nil
+	return nil
 }
 
 // akPath returns the certificates of carried (ak_chain) on the issuer path
@@ -265,10 +265,6 @@ func (v *Verifier) verifyPath(leaf *x509.Certificate, path []*x509.Certificate, 
 		}
 		return nil, fmt.Errorf("%w: ak_cert does not chain to a trusted AK CA: %v", attest.ErrChain, err)
 	}
-	if path := chains[0]; len(path) > 2 {
-		for _, ca := range path[1 : len(path)-1] {
-			v.known.Learn(ca, leaf)
-		}
-	}
+	v.known.LearnPath(chains[0])
 	return chains, nil
 }

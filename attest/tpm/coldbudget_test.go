@@ -17,18 +17,17 @@ import (
 	"github.com/attestkms/attestkms/attest/tpm/tpmtest"
 )
 
-// TestPaddedAKChainSpendsColdBudget (review 2): the cold-chain gate refuses
-// forged links, but the chain cache is keyed by the exact bytes of ak_cert
-// and ak_chain, and ak_chain is covered by no signature: anyone holding one
-// genuine quote (their own TPM's, or a public one: the binding to the
-// Recipient is checked after the chain) appends a certificate of its own
-// making to ak_chain. crypto/x509 ignores the extra intermediate, the first
-// link (the genuine AK certificate by the known intermediate) verifies, and
-// each new padding is a cache miss that spends a unit of the node-wide
-// budget. So one genuine quote and self-made padding spend the budget
-// without end, and a genuinely new TPM is then refused (ErrThrottled): the
-// lock-out the coldbudget merge was to close.
-func TestPaddedAKChainSpendsColdBudget(t *testing.T) {
+// TestPaddedAKChainSpendsNoColdBudget: ak_chain is covered by no
+// signature, so anyone holding one genuine quote (their own TPM's, or a
+// public one: the binding to the Recipient is checked after the chain) can
+// append certificates of its own making to ak_chain. crypto/x509 ignores
+// such an extra intermediate and the first link (the genuine AK certificate
+// by the known intermediate) verifies; were the chain cache keyed by all of
+// ak_chain, each new padding would be a cache miss spending a unit of the
+// node-wide budget, without end, until a genuinely new TPM is refused
+// (ErrThrottled). The cache key covers only the issuer path (akPath), so
+// padding a verified chain asks the budget nothing.
+func TestPaddedAKChainSpendsNoColdBudget(t *testing.T) {
 	ca := testCA(t, tpmtest.AKECDSAP256)
 	asked := 0
 	budget := 1 + 20

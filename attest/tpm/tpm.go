@@ -249,7 +249,7 @@ func (v *Verifier) verify(e *envelope.Envelope, now time.Time, binding []byte) (
 		return nil, err
 	}
 	if a.cert != nil && known == nil {
-		if _, err := v.verifyChain(a.cert, e.AKChain, now); err != nil {
+		if err := v.verifyChain(a.cert, e.AKChain, now); err != nil {
 			return nil, err
 		}
 	}

@@ -59,6 +59,15 @@ func (k *Known) Learn(c, leaf *x509.Certificate) {
 	}
 }
 
+// LearnPath remembers the intermediates of path, a chain crypto/x509 has
+// just verified (leaf first, root last): all but its first and last
+// certificates.
+func (k *Known) LearnPath(path []*x509.Certificate) {
+	for i := 1; i < len(path)-1; i++ {
+		k.Learn(path[i], path[0])
+	}
+}
+
 // Has reports whether c is a known intermediate.
 func (k *Known) Has(c *x509.Certificate) bool {
 	_, ok := k.cache.Get(k.key(c))
