@@ -126,12 +126,10 @@ func gateMessage(arn, action string) string {
 
 // facts gathers what the policy may judge of a request on k.
 func (s *Service) facts(c *Call, k *key, action string, claims *attest.Claims, ec EncryptionContext) *facts {
-	return &facts{
-		principal: c.Principal.ARN, account: s.account.AccountID, action: action, resource: s.keyARN(c, k.rec.ID),
-		claims: claims, ec: ec,
-		secureTransport: c.SecureTransport, sourceIP: c.SourceIP, now: s.now(), region: s.Region(),
-		alias: c.requestAlias(k.rec.ID), spec: KeySpec(k.rec.Spec), usage: KeyUsage(k.rec.Usage), origin: OriginAWSKMS,
-	}
+	f := s.accountFacts(c, action, s.keyARN(c, k.rec.ID))
+	f.claims, f.ec = claims, ec
+	f.alias, f.spec, f.usage, f.origin = c.requestAlias(k.rec.ID), KeySpec(k.rec.Spec), KeyUsage(k.rec.Usage), OriginAWSKMS
+	return f
 }
 
 // authorize judges a request on k for action: the attestation gate, then
@@ -187,7 +185,8 @@ func (s *Service) authorize(c *Call, k *key, action string, claims *attest.Claim
 
 // accountFacts gathers what an identity policy may judge of a request that
 // names no key: the caller, the server's clock, region and connection, on
-// resource (an alias ARN, or "*" for an account-level action).
+// resource (an alias ARN, or "*" for an account-level action). facts adds a
+// key's to them.
 func (s *Service) accountFacts(c *Call, action, resource string) *facts {
 	f := &facts{action: action, resource: resource, account: s.account.AccountID,
 		secureTransport: c.SecureTransport, sourceIP: c.SourceIP, now: s.now(), region: s.Region()}

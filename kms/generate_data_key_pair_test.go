@@ -7,7 +7,10 @@ import (
 	"errors"
 	"reflect"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/attestkms/attestkms/kms/internal/eckeys"
 )
@@ -113,36 +116,54 @@ func BenchmarkGenerateDataKeyPairWithoutPlaintext(b *testing.B) {
 // ≈0.1 s), against a GenerateRandom's microseconds, and the only budget is
 // --rate-limit's, one token a request (2000 a second by default). So one
 // credential allowed GenerateDataKeyPair(WithoutPlaintext) on one key
-// keeps every CPU busy with 2 requests a second, and every other client's
-// requests wait for a CPU. More pair generations at once than CPUs must
-// not all run: the surplus is refused ErrThrottled (which SDKs retry), as
-// the budget for new attestation chains refuses its surplus, rather than
-// queued on the CPUs every request needs.
+// would keep every CPU busy with 2 requests a second, and every other
+// client's requests wait for a CPU. At most half the CPUs (at least one)
+// generate at once: the surplus is refused ErrThrottled at once (which SDKs
+// retry), as the budget for new attestation chains refuses its surplus,
+// rather than queued on the CPUs every request needs. The generations are
+// held (rsaPairHook) until every other request has been answered, so the
+// count does not depend on how fast the machine generates.
 func TestRSAPairGenerationBounded(t *testing.T) {
 	s, _ := newTestService(t)
 	sym := mustKey(t, s, "", "")
+	slots := max(1, runtime.GOMAXPROCS(0)/2)
 	n := 2*runtime.GOMAXPROCS(0) + 1
+	var generating atomic.Int32
+	hold := make(chan struct{})
+	hook := func() { generating.Add(1); <-hold }
+	rsaPairHook.Store(&hook)
+	defer rsaPairHook.Store(nil)
+	release := sync.OnceFunc(func() { close(hold) })
+	defer release()
 	errs := make(chan error, n)
-	start := make(chan struct{})
 	for range n {
 		go func() {
-			<-start
 			_, err := s.GenerateDataKeyPairWithoutPlaintext(bg, s.testCall(), &GenerateDataKeyPairWithoutPlaintextRequest{KeyID: sym.KeyID, KeyPairSpec: PairRSA2048})
 			errs <- err
 		}()
 	}
-	close(start)
-	throttled := 0
-	for range n {
-		err := <-errs
-		switch {
-		case errors.Is(err, ErrThrottled):
-			throttled++
-		case err != nil:
-			t.Fatal(err)
+	for i := range n - slots {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, ErrThrottled) || !errors.Is(err, ErrKeyPairsBusy) {
+				t.Fatalf("a request past the %d generations at once (of %d): %v; want ErrThrottled (ErrKeyPairsBusy)", slots, n, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d requests refused, %d generating at once on %d CPUs; want %d refused, %d generating",
+				i, n, generating.Load(), runtime.GOMAXPROCS(0), n-slots, slots)
 		}
 	}
-	if throttled == 0 {
-		t.Fatalf("%d RSA key pairs generated at once on %d CPUs, none refused", n, runtime.GOMAXPROCS(0))
+	if got := generating.Load(); got != int32(slots) {
+		t.Errorf("%d RSA key pairs generating at once on %d CPUs; want %d", got, runtime.GOMAXPROCS(0), slots)
+	}
+	release()
+	for range slots {
+		if err := <-errs; err != nil {
+			t.Fatalf("a generation within the bound: %v", err)
+		}
+	}
+	// The slots are given back: a request after them is served.
+	if _, err := s.GenerateDataKeyPairWithoutPlaintext(bg, s.testCall(), &GenerateDataKeyPairWithoutPlaintextRequest{KeyID: sym.KeyID, KeyPairSpec: PairRSA2048}); err != nil {
+		t.Fatalf("after the generations ended: %v", err)
 	}
 }

@@ -12,11 +12,13 @@ import (
 // `ci` example: "decrypts under the key alias/ci names, and nothing else")
 // must not be able to create keys: CreateKey is not a keyed operation, so no
 // key policy delegates to it, and the identity policy is the only thing that
-// could allow it (as kms:CreateKey in AWS IAM). Today createKey authorizes
-// nothing at all, so `ci` creates a key whose policy names its own ARN (which
-// then grants it every action directly, rule 4 of the delegation rule) and
-// whose alias it chooses: squatting alias/payments, every data key the
-// account's other credentials make under that alias is one `ci` decrypts.
+// could allow it (as kms:CreateKey in AWS IAM; authorizeIdentity). Were
+// createKey to authorize nothing, `ci` would create a key whose policy names
+// its own ARN (which then grants it every action directly, rule 4 of the
+// delegation rule) and whose alias it chooses: squatting alias/payments,
+// every data key the account's other credentials make under that alias
+// would be one `ci` decrypts. The test carries that attack through when the
+// CreateKey is not refused.
 func TestScopedCredentialCannotCreateKeys(t *testing.T) {
 	s, _ := newTestService(t)
 	acct := s.Account().AccountID
@@ -58,10 +60,10 @@ func TestScopedCredentialCannotCreateKeys(t *testing.T) {
 // (ListKeys, ListAliases) are not judged by any key policy, so a
 // credential's identity policy is all that could allow them (AWS IAM's
 // kms:ListKeys, kms:ListAliases; docs/policy.md lists them under "kms:… of
-// the same name"). Today they consult none: the README's `ci` credential
-// ("decrypts under the key alias/ci names, and nothing else") lists every
-// key id and every alias of the account, with the key each names.
-// (GenerateRandom is documented as "no key, no policy" and left out.)
+// the same name"; authorizeIdentity). Without that, the README's `ci`
+// credential ("decrypts under the key alias/ci names, and nothing else")
+// would list every key id and every alias of the account, with the key each
+// names. (GenerateRandom is documented as "no key, no policy" and left out.)
 func TestScopedCredentialKeylessOperations(t *testing.T) {
 	s, _ := newTestService(t)
 	admin := s.adminCall(t)

@@ -6,15 +6,14 @@ import (
 )
 
 // TestSafetyCheckFormatOnlyIsNoMeasurement: CreateKey's attestation safety
-// check tells the author to "condition every Allow of kms:Decrypt ... on a
-// measurement", and accepts kms:RecipientAttestation:Format as one. But the
-// format names a vendor, not a workload: a key whose only enclave condition is
-// "Format": "nitro" releases its secrets to every genuine Nitro enclave of
-// anyone's image (an attacker's own enclave, in its own AWS account, unwraps
-// them), and neither CreateKey nor policy lint says a word. The same holds for
-// kms:RecipientAttestation:TdxTcbStatus (a platform patch level). Such an
-// Allow should be refused as unsafe (or at least linted) like one with no
-// attestation condition at all.
+// check refuses an Allow of kms:Decrypt whose only enclave condition is
+// kms:RecipientAttestation:Format. The format names a vendor, not a
+// workload: a key whose only enclave condition is "Format": "nitro" would
+// release its secrets to every genuine Nitro enclave of anyone's image (an
+// attacker's own enclave, in its own AWS account, unwraps them). The same
+// holds for kms:RecipientAttestation:TdxTcbStatus (a platform patch level;
+// the policy package's table, TestAttestationSafety). Should CreateKey
+// accept the policy, the test shows the attacker's enclave decrypting.
 func TestSafetyCheckFormatOnlyIsNoMeasurement(t *testing.T) {
 	mine, attacker := newEnclave(t, 0xab), newEnclave(t, 0x66) // two images
 	v := &fakeVerifier{enclaves: []*enclave{mine, attacker}}

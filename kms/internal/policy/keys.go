@@ -114,7 +114,7 @@ func unknownKeyHint(key string) string {
 	case attest.IsAttestationKey(key):
 		return "not a measurement any evidence gives: kms:RecipientAttestation:Format, :ImageSha384 and :PCR0-:PCR31 (Nitro), " +
 			"kms:RecipientAttestation/PCR0-/PCR31 (Qingtian), :SnpMeasurement, :SnpHostData (SEV-SNP), :TpmPCR0-:TpmPCR23 (TPM 2.0), " +
-			":NitroTPMPCR0-:NitroTPMPCR23 (AWS NitroTPM)"
+			":NitroTPMPCR0-:NitroTPMPCR23 (AWS NitroTPM), :TdxMrTd, :TdxRtmr0-:TdxRtmr3, :TdxMrConfigId, :TdxTcbStatus (Intel TDX)"
 	case len(key) >= 4 && asciiEqualFold(key[:4], "kms:"), len(key) >= 4 && asciiEqualFold(key[:4], "aws:"):
 		return "attestkms does not evaluate it, so a condition on it would never be met: it evaluates " +
 			"aws:SecureTransport, aws:SourceIp, aws:CurrentTime, aws:EpochTime, aws:PrincipalArn, aws:RequestedRegion, " +

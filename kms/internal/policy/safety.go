@@ -234,28 +234,30 @@ func (s *statement) requiresAttestation() bool {
 // whyAnyImage says why a statement that requires evidence admits any
 // workload's.
 func (s *statement) whyAnyImage() string {
+	return "its measurement conditions (" + s.measurementConditions() + ") name no measurement of the workload's image " +
+		"that its evidence must carry: condition also on " + imageKeyNames
+}
+
+// measurementConditions lists the statement's conditions on a
+// kms:RecipientAttestation key, as "operator on key", for findings; "" if
+// none.
+func (s *statement) measurementConditions() string {
 	var weak []string
 	for i := range s.conditions {
 		if c := &s.conditions[i]; c.attestation {
 			weak = append(weak, c.operator+" on "+c.key)
 		}
 	}
-	return "its measurement conditions (" + strings.Join(weak, ", ") + ") name no measurement of the workload's image " +
-		"that its evidence must carry: condition also on " + imageKeyNames
+	return strings.Join(weak, ", ")
 }
 
 // whyUnattested says why the statement applies to a caller with no Recipient.
 func (s *statement) whyUnattested() string {
-	var weak []string
-	for i := range s.conditions {
-		if c := &s.conditions[i]; c.attestation {
-			weak = append(weak, c.operator+" on "+c.key)
-		}
-	}
-	if len(weak) == 0 {
+	weak := s.measurementConditions()
+	if weak == "" {
 		return "it has no condition on a kms:RecipientAttestation measurement"
 	}
-	return "its measurement conditions (" + strings.Join(weak, ", ") + ") hold when the request carries no evidence"
+	return "its measurement conditions (" + weak + ") hold when the request carries no evidence"
 }
 
 // through says how the statement's Action element reaches action: through

@@ -2,15 +2,15 @@ package policy
 
 import "testing"
 
-// TestDenyWithWildcardExcusesNoImage (review 2): the safety check excuses an
-// unconditioned Allow when a Deny "surely denies" every request that does not
-// prove one of the images it lists (deniesOtherImages: a negated String
-// condition on an image key that holds when the key is absent). It does not
-// look at the values: StringNotLike "*" lists every image, and "ab*" every
-// image whose hash starts with ab (found by trying images, the reason pins()
-// refuses a wildcard in an Allow). Both policies pass CheckAttestationSafety
-// and the evaluator itself allows kms:Decrypt to genuine evidence of an
-// image the policy does not name.
+// TestDenyWithWildcardExcusesNoImage: the safety check excuses an
+// unconditioned Allow when a Deny "surely denies" every request that does
+// not prove one of the images it lists (deniesOtherImages: a negated String
+// condition on an image key that holds when the key is absent). It must look
+// at the values: StringNotLike "*" lists every image, and "ab*" every image
+// whose hash starts with ab (found by trying images, the reason pins()
+// refuses a wildcard in an Allow). Each such policy is refused; should one
+// pass, the test reports whether the evaluator itself allows kms:Decrypt to
+// genuine evidence of an image the policy does not name.
 func TestDenyWithWildcardExcusesNoImage(t *testing.T) {
 	foreign := map[string][]string{
 		"kms:RecipientAttestation:Format":      {"nitro"},
