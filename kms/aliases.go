@@ -174,8 +174,10 @@ func (s *Service) updateAlias(ctx context.Context, c *Call, req *UpdateAliasRequ
 		} else if err == nil && (keySpecs[KeySpec(old.Spec)].symmetric != keySpecs[KeySpec(target.Spec)].symmetric || old.Usage != target.Usage) {
 			return errorf(ErrValidation, "%s and %s are not the same kind of key: an alias moves only between keys of the same type and key usage", s.keyARN(c, old.ID), s.keyARN(c, target.ID))
 		}
-		if err := s.roomForAlias(c, tx, target.ID); err != nil {
-			return err
+		if a.KeyID != target.ID { // an alias naming its key already takes no new place
+			if err := s.roomForAlias(c, tx, target.ID); err != nil {
+				return err
+			}
 		}
 		a.KeyID, a.UpdatedAt = target.ID, now
 		err = tx.PutAlias(a) // moves it, or ErrNotFound if the target is gone

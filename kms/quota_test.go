@@ -67,6 +67,10 @@ func TestAliasesPerKeyQuota(t *testing.T) {
 	}
 	_, err = s.UpdateAlias(bg, c, &UpdateAliasRequest{AliasName: "alias/elsewhere", TargetKeyID: full})
 	wantKind(t, err, ErrLimitExceeded)
+	// An alias of the full key updated to name it again takes no place.
+	if _, err := s.UpdateAlias(bg, c, &UpdateAliasRequest{AliasName: "alias/a07", TargetKeyID: full}); err != nil {
+		t.Fatalf("UpdateAlias to the key the alias names, on a full key: %v", err)
+	}
 	if _, err := s.DeleteAlias(bg, c, &DeleteAliasRequest{AliasName: "alias/a00"}); err != nil {
 		t.Fatal(err)
 	}
