@@ -60,9 +60,13 @@ func begin(c *Call, name string, kind opKind) *Call {
 	if c == nil {
 		c = &Call{}
 	}
-	cc := *c
-	cc.op = &opState{name: name, kind: kind}
-	return &cc
+	// The copy and its operation's state in one allocation.
+	cc := &struct {
+		Call
+		op opState
+	}{Call: *c, op: opState{name: name, kind: kind}}
+	cc.Call.op = &cc.op
+	return &cc.Call
 }
 
 // systemCall is the Call of what the service does by itself (maintenance,

@@ -232,13 +232,25 @@ func TestMalformedRequests(t *testing.T) {
 		}
 	}
 
-	// Content-Type other than the JSON 1.1 one.
+	// Content-Type other than the JSON 1.1 one; the JSON 1.1 one with a
+	// parameter, in another case or spacing is that one (a media type's
+	// name is case-insensitive).
 	body := `{}`
-	req := rawRequest(t, srv.URL, "ListKeys", body)
-	req.Header.Set("Content-Type", "text/plain")
-	sign(t, req, body, srv.AccessKey, srv.Secret, time.Now())
-	if r := do(t, req); r.typ != "ValidationException" || !strings.Contains(r.msg, "Content-Type") {
-		t.Fatalf("wrong content type: %d %s", r.status, r.body)
+	for _, ct := range []string{"text/plain", "application/x-amz-json-1.0", "application/x-amz-json-1.1x", "", "application/x-amz-json-1.1; =", "application/json"} {
+		req := rawRequest(t, srv.URL, "ListKeys", body)
+		req.Header.Set("Content-Type", ct)
+		sign(t, req, body, srv.AccessKey, srv.Secret, time.Now())
+		if r := do(t, req); r.typ != "ValidationException" || !strings.Contains(r.msg, "Content-Type") {
+			t.Fatalf("content type %q: %d %s", ct, r.status, r.body)
+		}
+	}
+	for _, ct := range []string{"application/x-amz-json-1.1", "Application/X-Amz-JSON-1.1", "application/x-amz-json-1.1; charset=utf-8", "application/x-amz-json-1.1 "} {
+		req := rawRequest(t, srv.URL, "ListKeys", body)
+		req.Header.Set("Content-Type", ct)
+		sign(t, req, body, srv.AccessKey, srv.Secret, time.Now())
+		if r := do(t, req); r.status != 200 {
+			t.Fatalf("content type %q: %d %s", ct, r.status, r.body)
+		}
 	}
 
 	if n := keyCount(t, srv); n != 0 {

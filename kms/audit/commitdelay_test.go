@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,8 +28,16 @@ func (f *syncCountFile) Sync() error {
 // checkpoint: several syncs).
 func openCounted(t *testing.T, d time.Duration, n int) (*Log, *atomic.Int64) {
 	t.Helper()
+	return openCountedBusy(t, d, n, func() bool { return false })
+}
+
+// openCountedBusy is openCounted with busy as Options.Busy (openCounted's
+// CPUs never have work queued: the test's own goroutines would make a
+// batch wait at random).
+func openCountedBusy(t *testing.T, d time.Duration, n int, busy func() bool) (*Log, *atomic.Int64) {
+	t.Helper()
 	syncs := &atomic.Int64{}
-	l := openLog(t, Options{Path: filepath.Join(t.TempDir(), "audit.log"), CommitDelay: d, CommitSiblings: n,
+	l := openLog(t, Options{Path: filepath.Join(t.TempDir(), "audit.log"), CommitDelay: d, CommitSiblings: n, Busy: busy,
 		OpenFile: func(name string, flag int, perm os.FileMode) (File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			if err != nil {
@@ -149,4 +159,79 @@ func TestCommitDelayOff(t *testing.T) {
 	l.Expect(5)
 	defer l.Expect(-5)
 	answered(t, writeAsync(l, "a"), 10*time.Second)
+}
+
+// TestCommitDelayWhileBusy: with no key use under way, a batch to be synced
+// waits while the CPUs have work queued (Options.Busy) — lines arriving
+// meanwhile share its sync — and goes soon after they have none, long
+// before its delay.
+func TestCommitDelayWhileBusy(t *testing.T) {
+	var busy atomic.Bool
+	busy.Store(true)
+	l, syncs := openCountedBusy(t, time.Minute, 1, busy.Load)
+	before := syncs.Load()
+	a := writeAsync(l, "a")
+	select {
+	case <-a:
+		t.Fatal("a line was synced alone while the CPUs had work queued")
+	case <-time.After(150 * time.Millisecond):
+	}
+	b := writeAsync(l, "b")
+	time.Sleep(50 * time.Millisecond)
+	busy.Store(false)
+	start := time.Now()
+	answered(t, a, 10*time.Second)
+	answered(t, b, 10*time.Second)
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("the batch went %v after the CPUs were idle, not at its next look", waited)
+	}
+	if n := syncs.Load() - before; n != 1 {
+		t.Fatalf("%d syncs for two lines gathered while busy, want 1", n)
+	}
+}
+
+// TestCommitDelayBusyBounded: CPUs busy for good hold a batch for at most
+// the delay.
+func TestCommitDelayBusyBounded(t *testing.T) {
+	const delay = 100 * time.Millisecond
+	l, _ := openCountedBusy(t, delay, 1, func() bool { return true })
+	start := time.Now()
+	if err := l.Write(&Record{RequestID: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < delay || waited > 5*time.Second {
+		t.Fatalf("waited %v, want the delay (%v)", waited, delay)
+	}
+}
+
+// TestGoroutinesQueued: the default Busy reads the runtime's count of
+// goroutines ready to run: a CPU-bound goroutine per CPU and more queued
+// behind them are seen; an idle process is not busy.
+func TestGoroutinesQueued(t *testing.T) {
+	if goroutinesQueued() {
+		// Another test's goroutines may be finishing: look again.
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 * runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+			}
+		})
+	}
+	seen := false
+	for deadline := time.Now().Add(5 * time.Second); !seen && time.Now().Before(deadline); {
+		seen = goroutinesQueued()
+	}
+	close(stop)
+	wg.Wait()
+	if !seen {
+		t.Fatal("goroutinesQueued never saw the spinning goroutines queued")
+	}
 }

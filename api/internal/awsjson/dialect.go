@@ -41,7 +41,9 @@ func New(opts pipeline.Options, name, prefix string, auth pipeline.Authenticator
 			if !ok || !strings.HasPrefix(target, prefix) {
 				return "", nil, pipeline.Refuse(ErrUnknownTarget, "Unknown operation "+name)
 			}
-			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ContentType {
+			// The SDKs send exactly ContentType: compared first, as
+			// ParseMediaType allocates a map for every request.
+			if ct := r.Header.Get("Content-Type"); ct != ContentType && !isContentType(ct) {
 				return "", nil, pipeline.Refuse(ErrValidation, "Content-Type must be "+ContentType)
 			}
 			return "", op, nil
@@ -49,4 +51,11 @@ func New(opts pipeline.Options, name, prefix string, auth pipeline.Authenticator
 		ContentType: ContentType,
 		WriteError:  WriteError,
 	})
+}
+
+// isContentType reports whether ct is ContentType with parameters or in
+// another case or spacing (a media type's name is case-insensitive).
+func isContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == ContentType
 }

@@ -114,6 +114,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"runtime/debug"
 	"time"
 
@@ -220,11 +221,16 @@ type Handler struct {
 	log    *slog.Logger
 	limits Limits
 	obs    Observer
+	// requestIDKey is d.RequestIDHeader canonicalised (textproto).
+	requestIDKey string
 }
 
 // New returns the Handler of d.
 func New(opts Options, d Dialect) *Handler {
 	h := &Handler{d: d, svc: opts.Service, replay: opts.Replay, now: opts.Now, log: opts.Logger, limits: opts.Limits, obs: opts.Observer}
+	// The header's name as http.Header keeps it, once: Set would
+	// canonicalise it, and allocate, on every request.
+	h.requestIDKey = textproto.CanonicalMIMEHeaderKey(d.RequestIDHeader)
 	if h.replay == nil {
 		h.replay = replay.New(d.Authenticator.Skew(), 0)
 	}
@@ -242,8 +248,8 @@ func (h *Handler) Handle(c echo.Context) error {
 	start := time.Now()
 	w := c.Response()
 	reqID := RequestID()
-	if h.d.RequestIDHeader != "" {
-		w.Header().Set(h.d.RequestIDHeader, reqID)
+	if h.requestIDKey != "" {
+		w.Header()[h.requestIDKey] = []string{reqID}
 	}
 	rq := &request{id: reqID, op: bound(h.d.Operation(c)), source: c.RealIP()}
 

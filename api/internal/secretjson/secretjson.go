@@ -43,11 +43,26 @@ func Write(w http.ResponseWriter, status int, contentType string, v any) error {
 	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", contentType)
+	w.Header()["Content-Type"] = contentTypeValue(contentType)
 	w.WriteHeader(status)
 	_, err := w.Write(buf.Bytes())
 	return err
 }
+
+// contentTypeValue is the header value []string{ct}, made once for each of
+// the dialects' few content types rather than for every answer. The slice
+// is shared by every answer: net/http only reads it, and an Add to it
+// would append past its capacity, into a new array.
+func contentTypeValue(ct string) []string {
+	if v, ok := contentTypes.Load(ct); ok {
+		return v.([]string)
+	}
+	v := []string{ct}
+	contentTypes.Store(ct, v[:1:1])
+	return v
+}
+
+var contentTypes sync.Map // string → []string
 
 // buffers are Write's, each zeroed when put back; one grown past maxPooled
 // (a large key pair's answer) is left to the collector, already zeroed.
