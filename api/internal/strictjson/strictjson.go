@@ -10,9 +10,11 @@
 // and once, and no member the request type does not define, at any depth.
 // What it does not check is the values: each dialect's operations do.
 //
-// Threat model: the body is hostile (the caller bounds its size). Decoding
-// costs one pass of encoding/json, two with Exact; a message quotes at most
-// 64 bytes of a member name the client chose.
+// Threat model: the body is hostile (the caller bounds its size). A plain
+// body (no escapes, names exact and once, nothing unknown; fast.go) is
+// decoded in one pass of its own; any other is declined within that pass
+// and costs one pass of encoding/json more, two with Exact. A message quotes
+// at most 64 bytes of a member name the client chose.
 package strictjson
 
 import (
@@ -74,6 +76,14 @@ type Options struct {
 // Decode decodes body, one JSON object, into v, a pointer to a request
 // struct. Its errors are *Error.
 func Decode(body []byte, v any, o Options) error {
+	if decodeFast(body, v, o) {
+		return nil // fast.go: what it fills, decodeJSON would have
+	}
+	return decodeJSON(body, v, o)
+}
+
+// decodeJSON is Decode by encoding/json alone.
+func decodeJSON(body []byte, v any, o Options) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
