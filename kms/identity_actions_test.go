@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/attestkms/attestkms/kms/internal/store"
 )
 
 // TestScopedCredentialCannotCreateKeys: a credential whose identity policy
@@ -208,5 +210,100 @@ func TestIdentityPolicyAllowsAccountActions(t *testing.T) {
 		if _, err := s.ListAliases(bg, c, &ListAliasesRequest{}); err != nil {
 			t.Errorf("ListAliases by %s: %v", name, err)
 		}
+	}
+}
+
+// TestUpdateAliasNeedsTheKeysToo: an identity policy that allows
+// kms:UpdateAlias on an alias ARN alone does not move the alias: the move
+// is judged on both keys as well (their policies delegate to the account,
+// and so to the identity policy, which does not allow it on them). The same
+// policy widened to the keys moves it: the refusal is the keys', not the
+// alias's.
+func TestUpdateAliasNeedsTheKeysToo(t *testing.T) {
+	s, _ := newTestService(t)
+	admin := s.adminCall(t)
+	acct, region := s.Account().AccountID, s.Region()
+	aliasARN := "arn:aws:kms:" + region + ":" + acct + ":alias/team"
+	k1 := mustKey(t, s, "", "")
+	k2 := mustKey(t, s, "", "")
+	if _, err := s.CreateAlias(bg, admin, &CreateAliasRequest{AliasName: "alias/team", TargetKeyID: k1.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	aliasOnly := mustCredential(t, s, &CreateCredentialRequest{Name: "alias-only", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:UpdateAlias","Resource":"` + aliasARN + `"}]}`})
+	_, err := s.UpdateAlias(bg, s.callAs(t, aliasOnly.AccessKeyID), &UpdateAliasRequest{AliasName: "alias/team", TargetKeyID: k2.KeyID})
+	if !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), "key/") {
+		t.Errorf("UpdateAlias allowed by the identity policy on the alias only: err %v; want AccessDenied on a key", err)
+	}
+	if got := aliasTargetOf(t, s, admin, "alias/team"); got != k1.KeyID {
+		t.Fatalf("alias/team names %s after a refused move; want %s", got, k1.KeyID)
+	}
+
+	aliasAndKeys := mustCredential(t, s, &CreateCredentialRequest{Name: "alias-and-keys", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:UpdateAlias","Resource":["` + aliasARN + `","arn:aws:kms:` + region + `:` + acct + `:key/*"]}]}`})
+	if _, err := s.UpdateAlias(bg, s.callAs(t, aliasAndKeys.AccessKeyID), &UpdateAliasRequest{AliasName: "alias/team", TargetKeyID: k2.KeyID}); err != nil {
+		t.Fatalf("UpdateAlias allowed on the alias and the keys: %v", err)
+	}
+	if got := aliasTargetOf(t, s, admin, "alias/team"); got != k2.KeyID {
+		t.Fatalf("alias/team names %s after an allowed move; want %s", got, k2.KeyID)
+	}
+}
+
+func aliasTargetOf(t *testing.T, s *Service, c *Call, name string) string {
+	t.Helper()
+	la, err := s.ListAliases(bg, c, &ListAliasesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range la.Aliases {
+		if a.AliasName == name {
+			return a.TargetKeyID
+		}
+	}
+	t.Fatalf("no alias %s", name)
+	return ""
+}
+
+// TestIdentityPolicyNoLongerParses: a credential whose stored identity
+// policy no longer parses (one an older, laxer parser accepted) is allowed
+// nothing — no key use, though the key policy delegates to the account, no
+// account action, no alias change — and each refusal says why; a credential
+// without an identity policy, beside it, keeps working.
+func TestIdentityPolicyNoLongerParses(t *testing.T) {
+	s, _ := newTestService(t)
+	admin := s.adminCall(t)
+	k := mustKey(t, s, "", "")
+	if _, err := s.CreateAlias(bg, admin, &CreateAliasRequest{AliasName: "alias/team", TargetKeyID: k.KeyID}); err != nil {
+		t.Fatal(err)
+	}
+	cr := mustCredential(t, s, &CreateCredentialRequest{Name: "old", IdentityPolicy: `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`})
+	// The principal as the credentials' cache makes it from a stored record
+	// whose policy the parser now refuses.
+	rec := store.Credential{AccessKeyID: cr.AccessKeyID, Name: "old", IdentityPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Unknown":1}]}`}
+	p := cache(s.Account(), &rec, nil).principal
+	if p.identity == nil || p.identity.err == nil {
+		t.Fatal("the test's stored policy parses; it must not")
+	}
+	c := &Call{RequestID: "test-old", Principal: p}
+	const why = "no longer parses"
+	if _, err := s.GenerateDataKey(bg, c, &GenerateDataKeyRequest{KeyID: k.KeyID, KeySpec: "AES_256"}); !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), why) {
+		t.Errorf("GenerateDataKey: err %v; want AccessDenied saying the identity policy %s", err, why)
+	}
+	if _, err := s.ListKeys(bg, c, &ListKeysRequest{}); !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), why) {
+		t.Errorf("ListKeys: err %v; want AccessDenied saying the identity policy %s", err, why)
+	}
+	if _, err := s.CreateKey(bg, c, &CreateKeyRequest{}); !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), why) {
+		t.Errorf("CreateKey: err %v; want AccessDenied saying the identity policy %s", err, why)
+	}
+	if _, err := s.DeleteAlias(bg, c, &DeleteAliasRequest{AliasName: "alias/team"}); !errors.Is(err, ErrAccessDenied) || !strings.Contains(err.Error(), why) {
+		t.Errorf("DeleteAlias: err %v; want AccessDenied saying the identity policy %s", err, why)
+	}
+	if got := aliasTargetOf(t, s, admin, "alias/team"); got != k.KeyID {
+		t.Fatalf("alias/team names %q after refused changes; want %s", got, k.KeyID)
+	}
+	plain := mustCredential(t, s, &CreateCredentialRequest{Name: "plain"})
+	if _, err := s.GenerateDataKey(bg, s.callAs(t, plain.AccessKeyID), &GenerateDataKeyRequest{KeyID: k.KeyID, KeySpec: "AES_256"}); err != nil {
+		t.Errorf("GenerateDataKey by a credential without an identity policy: %v", err)
 	}
 }
