@@ -46,12 +46,23 @@ var imageKeys = map[string]string{
 	"kms:RecipientAttestation:NitroTPMPCR4":   "nitrotpm",
 }
 
-// carriesAlways are the formats whose genuine evidence gives every one of
-// its image keys: the Nitro and Qingtian devices report all their PCRs, an
-// SEV-SNP report and a TDX quote always hold MEASUREMENT and MRTD, and a
-// NitroTPM document all 24 registers. Not a TPM quote: its PCR selection is
-// the quoter's choice.
-var carriesAlways = map[string]bool{"nitro": true, "qingtian": true, "sev-snp": true, "tdx": true, "nitrotpm": true}
+// carriedAlways are the image keys that every genuine evidence of their
+// format gives, as its verifier parses it: a Nitro or Qingtian document
+// always holds PCR0–PCR2 (attest/nitro refuses one without them; PCR8, the
+// signing certificate's, only when the device reports it), an SEV-SNP
+// report and a TDX quote always hold MEASUREMENT and MRTD, and a NitroTPM
+// document all 24 registers. No TPM quote key: its PCR selection is the
+// quoter's choice.
+var carriedAlways = map[string]bool{
+	"kms:RecipientAttestation:ImageSha384":    true,
+	"kms:RecipientAttestation:PCR0":           true,
+	"kms:RecipientAttestation:PCR2":           true,
+	"kms:RecipientAttestation/PCR0":           true,
+	"kms:RecipientAttestation/PCR2":           true,
+	"kms:RecipientAttestation:SnpMeasurement": true,
+	"kms:RecipientAttestation:TdxMrTd":        true,
+	"kms:RecipientAttestation:NitroTPMPCR4":   true,
+}
 
 // imageKeyNames lists the image keys for messages.
 const imageKeyNames = "kms:RecipientAttestation:ImageSha384, :PCR0, :PCR2 or :PCR8 (Nitro), kms:RecipientAttestation/PCR0, /PCR2 or /PCR8 (Qingtian), " +
@@ -112,14 +123,14 @@ func (s *statement) requiresFormat(f string) bool {
 // bindsImage reports whether condition c of s admits only evidence that
 // measures a workload image the policy names: it is on an image key, holds
 // only for the values it lists, and either fails when the key is absent,
-// or is an …IfExists condition in a statement that requires a format whose
-// evidence always gives the key.
+// or is an …IfExists condition in a statement that requires the format
+// whose evidence always gives the key (carriedAlways).
 func (s *statement) bindsImage(c *condition) bool {
 	f, ok := imageKeys[c.key]
 	if !ok || !c.pins() {
 		return false
 	}
-	return !c.holdsWhenAbsent() || c.ifExists && carriesAlways[f] && s.requiresFormat(f)
+	return !c.holdsWhenAbsent() || c.ifExists && carriedAlways[c.key] && s.requiresFormat(f)
 }
 
 // measuresImage reports whether some condition of the statement binds it to
