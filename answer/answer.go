@@ -96,6 +96,13 @@ var (
 // len16 two big-endian bytes, count8 one byte. fields must be Fields(op), in
 // that order: ErrMalformed otherwise.
 func Message(doc, request []byte, op, keyARN string, fields []Field) ([]byte, error) {
+	return MessageOfDigests(sha256.Sum256(doc), sha256.Sum256(request), op, keyARN, fields)
+}
+
+// MessageOfDigests is Message given the SHA-256 of the document and of the
+// request, for a signer that has them already (the server hashed the body
+// to check its signature).
+func MessageOfDigests(docSHA256, requestSHA256 [sha256.Size]byte, op, keyARN string, fields []Field) ([]byte, error) {
 	names := Fields(op)
 	if names == nil {
 		return nil, fmt.Errorf("%w: %q answers are not signed", ErrMalformed, op)
@@ -106,13 +113,11 @@ func Message(doc, request []byte, op, keyARN string, fields []Field) ([]byte, er
 	if len(keyARN) > 0xffff {
 		return nil, fmt.Errorf("%w: key ARN longer than %d bytes", ErrMalformed, 0xffff)
 	}
-	h := sha256.Sum256(doc)
 	b := make([]byte, 0, 320)
 	b = append(b, Label...)
 	b = append(b, 0)
-	b = append(b, h[:]...)
-	h = sha256.Sum256(request)
-	b = append(b, h[:]...)
+	b = append(b, docSHA256[:]...)
+	b = append(b, requestSHA256[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(op)))
 	b = append(b, op...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(keyARN)))
@@ -142,7 +147,13 @@ type Signature struct {
 
 // Sign signs the answer Message describes with priv.
 func Sign(priv ed25519.PrivateKey, doc, request []byte, op, keyARN string, fields []Field) (*Signature, error) {
-	m, err := Message(doc, request, op, keyARN, fields)
+	return SignDigests(priv, sha256.Sum256(doc), sha256.Sum256(request), op, keyARN, fields)
+}
+
+// SignDigests is Sign given the SHA-256 of the document and of the request
+// (MessageOfDigests).
+func SignDigests(priv ed25519.PrivateKey, docSHA256, requestSHA256 [sha256.Size]byte, op, keyARN string, fields []Field) (*Signature, error) {
+	m, err := MessageOfDigests(docSHA256, requestSHA256, op, keyARN, fields)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,10 @@ func TestMessageEncoding(t *testing.T) {
 	if !bytes.Equal(m, want) {
 		t.Fatalf("message\n%x\nwant\n%x", m, want)
 	}
+	md, err := MessageOfDigests(sha256.Sum256([]byte("doc")), sha256.Sum256([]byte("req")), "GenerateRandom", "", []Field{{"CiphertextForRecipient", []byte("cfr")}})
+	if err != nil || !bytes.Equal(md, want) {
+		t.Fatalf("MessageOfDigests: %v\n%x\nwant\n%x", err, md, want)
+	}
 }
 
 func TestSignVerify(t *testing.T) {

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"crypto/sha256"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -57,6 +58,10 @@ type Call struct {
 	// wire request: the empty body's hash is signed then. kms only reads
 	// it.
 	Request []byte
+	// RequestSHA256 is Request's SHA-256, when the caller has it (the
+	// pipeline's signature check hashed the body); nil: kms hashes Request
+	// itself. The caller vouches that it is Request's.
+	RequestSHA256 *[sha256.Size]byte
 
 	op *opState // the operation's own copy's (begin)
 }

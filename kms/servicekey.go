@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -408,7 +409,12 @@ func (s *Service) signAnswer(c *Call, to target, keyARN string, fields ...answer
 	if set == nil {
 		return nil, internal(errors.New("no service key is loaded"))
 	}
-	sig, err := answer.Sign(set.signer(s.now()), to.doc, c.Request, c.opName(), keyARN, fields)
+	reqSum := c.RequestSHA256
+	if reqSum == nil {
+		sum := sha256.Sum256(c.Request)
+		reqSum = &sum
+	}
+	sig, err := answer.SignDigests(set.signer(s.now()), sha256.Sum256(to.doc), *reqSum, c.opName(), keyARN, fields)
 	if err != nil {
 		return nil, internal(fmt.Errorf("signing the answer: %w", err))
 	}

@@ -109,6 +109,9 @@ func mustVerify(t testing.TB, r *http.Request, body []byte, now time.Time) *sigv
 	if err != nil {
 		t.Fatalf("verify: %v\n%s %s\n%v", err, r.Method, r.URL, r.Header)
 	}
+	if res.BodySHA256 != sha256.Sum256(body) {
+		t.Fatalf("BodySHA256 %x is not the body's SHA-256", res.BodySHA256)
+	}
 	return res
 }
 

@@ -63,6 +63,10 @@ type Result struct {
 	// SignedHeaders are the header names the signature covers, lower case
 	// and sorted.
 	SignedHeaders []string
+	// BodySHA256 is the SHA-256 of the body the signature covers, which
+	// every scheme signs (PayloadHash): the pipeline hands it on, so that
+	// nothing hashes the body twice.
+	BodySHA256 [sha256.Size]byte
 	// Signature is the verified signature (32 bytes): the key for a replay
 	// cache. It is unique to a request and its second only when the client
 	// signs something unique (the AWS SDKs' invocation id).
@@ -91,7 +95,11 @@ func BasicDate(h http.Header, name string) (string, time.Time, error) {
 // PayloadHash is the body's SHA-256 in lower-case hex, as every scheme
 // signs it.
 func PayloadHash(body []byte) [2 * sha256.Size]byte {
-	sum := sha256.Sum256(body)
+	return hexDigest(sha256.Sum256(body))
+}
+
+// hexDigest is sum in lower-case hex.
+func hexDigest(sum [sha256.Size]byte) [2 * sha256.Size]byte {
 	var out [2 * sha256.Size]byte
 	hex.Encode(out[:], sum[:])
 	return out

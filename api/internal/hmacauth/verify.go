@@ -193,7 +193,8 @@ func (v *Verifier[A, S]) Authenticate(r *http.Request, body []byte, now time.Tim
 	if !httpsig.IsToken(r.Method, httpsig.MaxMethod, httpsig.IsMethodByte) {
 		return nil, fmt.Errorf("%w: method is not a token", httpsig.ErrMalformed)
 	}
-	payloadHash := PayloadHash(body)
+	bodySum := sha256.Sum256(body)
+	payloadHash := hexDigest(bodySum)
 	c, err := s.Prepare(r, a, signed, payloadHash[:])
 	if err != nil {
 		return nil, err
@@ -207,6 +208,7 @@ func (v *Verifier[A, S]) Authenticate(r *http.Request, body []byte, now time.Tim
 		return nil, httpsig.ErrSignature
 	}
 	c.SignedAt = at.UTC()
+	c.BodySHA256 = bodySum
 	return &c.Result, nil
 }
 

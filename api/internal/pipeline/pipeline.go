@@ -110,6 +110,7 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -365,6 +366,9 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 
 	rq.call = &kms.Call{RequestID: rq.id, Principal: principal, SourceIP: rq.source, SecureTransport: r.TLS != nil,
 		Dialect: h.d.Name, WireError: h.wireError, Request: body}
+	if a.BodySHA256 != ([sha256.Size]byte{}) { // an Authenticator that hashed this body
+		rq.call.RequestSHA256 = &a.BodySHA256
+	}
 	renamed, run, err := h.d.Route(c, rq.op)
 	if renamed != "" {
 		rq.op = bound(renamed)
