@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/fxamacker/cbor/v2"
@@ -32,6 +33,14 @@ import (
 // both are accepted, as are indefinite-length pcrs and cabundle. Byte and text strings must be definite-length. Any other
 // key, any repeated key, any other type, any tag and anything after the map
 // is refused.
+//
+// parseDocument reads the payload by hand and keeps the decisions of the
+// fxamacker/cbor decoding it replaced, its leniencies included, so that no
+// document read before is refused now: heads need not be minimal (one key
+// encoded two ways is still repeated), a key may be an indefinite-length
+// text string of definite chunks, and a PCR's index may be a simple value
+// (its number) or null or undefined (0, as the decoder left the integer).
+// Only the signer's documents verify; these are no way around a check.
 
 // Bounds common to both formats, each with its reason.
 const (
@@ -150,10 +159,34 @@ type document struct {
 	tpmPCRs  map[int][]byte
 }
 
-// payloadKeys are the keys a payload may have. "pubkey" is QingTian's name
-// for public_key, as Huawei documents it; the format decides (profile.check).
-var payloadKeys = []string{"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "pubkey", "user_data", "nonce", "nitrotpm_pcrs"}
+// The keys a payload may have, each with its place in fields. "pubkey" is
+// QingTian's name for public_key, as Huawei documents it; the format
+// decides (profile.check).
+const (
+	keyModuleID = iota
+	keyDigest
+	keyTimestamp
+	keyPCRs
+	keyCertificate
+	keyCABundle
+	keyPublicKey
+	keyPubkey
+	keyUserData
+	keyNonce
+	keyNitroTPMPCRs
+	numKeys
+)
 
+var payloadKeys = [numKeys]string{"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "pubkey", "user_data", "nonce", "nitrotpm_pcrs"}
+
+// payloadDecoder's options are the payload's CBOR rules. parseDocument
+// uses its Wellformed only, which is the whole check its Unmarshal makes
+// before decoding: nesting, element and pair counts, indefinite lengths
+// (allowed: the NSM's payload map), tags, reserved heads and simple values,
+// nothing after the map. What Unmarshal checked while decoding (UTF-8, each
+// key's type, duplicate keys) the readers below check themselves; the
+// Unmarshal-based reference (document_reflect_test.go) still decodes with
+// it.
 var payloadDecoder = mustDecMode(cbor.DecOptions{
 	DupMapKey:          cbor.DupMapKeyEnforcedAPF,
 	MaxNestedLevels:    maxNesting,
@@ -174,9 +207,9 @@ func mustDecMode(o cbor.DecOptions) cbor.DecMode {
 	return dm
 }
 
-// rawItem is one CBOR item of the payload as the decoder found it, well
-// formed and within the decoder's bounds: a sub-slice of the payload, where
-// cbor.RawMessage would be a copy.
+// rawItem is one CBOR item of the payload, well formed and within
+// payloadDecoder's bounds: a sub-slice of the payload, capped at the item's
+// end; nil for a key that is absent.
 //
 // The document borrows every byte string from the payload in the same way
 // (byteContents), so a document, and the claims made of it, share the
@@ -187,75 +220,84 @@ func mustDecMode(o cbor.DecOptions) cbor.DecMode {
 // append to one reallocates instead of writing over the next field.
 type rawItem []byte
 
-// UnmarshalCBOR keeps data, the decoder's sub-slice of its input, capped.
-func (r *rawItem) UnmarshalCBOR(data []byte) error {
-	*r = data[:len(data):len(data)]
-	return nil
-}
+// fields are a payload's values by key (payloadKeys).
+type fields [numKeys]rawItem
 
 // parseDocument decodes a payload strictly and applies the bounds of p.
 // The document's byte strings are sub-slices of payload (see rawItem).
+//
+// It reads the payload by hand, after one well-formedness check, and
+// decides as fxamacker/cbor's Unmarshal into map[string]rawItem, then into
+// each field's type, did (FuzzParseDocumentFast holds it to that version,
+// kept in document_reflect_test.go): the same documents, the same refusals.
+// The payload is anyone's bytes until the signature verifies: every read is
+// bounds-checked, no declared length or count sizes an allocation, the
+// recursion is bounded by maxNesting, and the work is linear in the
+// payload's size: an item is read by Wellformed, once for each container
+// above it and once by its own reader.
 func parseDocument(payload []byte, p *profile) (*document, error) {
 	if len(payload) == 0 || payload[0]>>5 != cborMap {
 		return nil, fmt.Errorf("%w: payload is not a CBOR map", attest.ErrMalformed)
 	}
-	// Each value stays encoded until its own decoder below checks its type.
-	var raw map[string]rawItem
-	if err := payloadDecoder.Unmarshal(payload, &raw); err != nil {
+	// From here on every item is complete and within the bounds: the
+	// readers below still check each head they read, and never index past
+	// what they checked, but cannot meet a truncated or over-deep item.
+	if err := payloadDecoder.Wellformed(payload); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", attest.ErrMalformed, err)
 	}
-	for k := range raw {
-		if !slices.Contains(payloadKeys, k) {
-			return nil, fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, k)
-		}
-	}
-	d := &document{hasPublicKey: raw["public_key"] != nil, hasPubkey: raw["pubkey"] != nil}
-	var err error
-	if d.moduleID, err = text("module_id", raw["module_id"], maxModuleID); err != nil {
+	// Each value stays encoded until its own reader below checks its type.
+	var raw fields
+	if err := decodeFields(payload, &raw); err != nil {
 		return nil, err
 	}
-	if d.moduleID == "" {
+	d := &document{hasPublicKey: raw[keyPublicKey] != nil, hasPubkey: raw[keyPubkey] != nil}
+	moduleID, err := text("module_id", raw[keyModuleID], maxModuleID)
+	if err != nil {
+		return nil, err
+	}
+	if len(moduleID) == 0 {
 		return nil, fmt.Errorf("%w: module_id is empty", attest.ErrMalformed)
 	}
-	digest, err := text("digest", raw["digest"], maxDigestName)
+	d.moduleID = string(moduleID)
+	digest, err := text("digest", raw[keyDigest], maxDigestName)
 	if err != nil {
 		return nil, err
 	}
 	for _, s := range suites {
-		if digest == s.digest {
+		if string(digest) == s.digest {
 			d.suite = s
 		}
 	}
 	if d.suite == nil {
 		return nil, fmt.Errorf("%w: digest %q is not SHA256, SHA384 or SHA512", attest.ErrMalformed, digest)
 	}
-	if d.time, err = timestamp(raw["timestamp"]); err != nil {
+	if d.time, err = timestamp(raw[keyTimestamp]); err != nil {
 		return nil, err
 	}
-	if raw["nitrotpm_pcrs"] != nil {
+	if raw[keyNitroTPMPCRs] != nil {
 		// The field chooses the NitroTPM schema, nothing more: whether
 		// this verifier takes NitroTPM documents profile.check says, after
 		// the chain, so that another PKI's document is an untrusted chain.
 		d.nitroTPM = true
-		if err := parseNitroTPM(d, raw); err != nil {
+		if err := parseNitroTPM(d, &raw); err != nil {
 			return nil, err
 		}
-	} else if d.pcrs, err = pcrs(raw["pcrs"], d.suite); err != nil {
+	} else if d.pcrs, err = pcrs(raw[keyPCRs], d.suite); err != nil {
 		return nil, err
 	}
-	if d.certificate, err = certificate("certificate", raw["certificate"], p.maxCert); err != nil {
+	if d.certificate, err = certificate("certificate", raw[keyCertificate], p.maxCert); err != nil {
 		return nil, err
 	}
-	if d.cabundle, err = cabundle(raw["cabundle"], p); err != nil {
+	if d.cabundle, err = cabundle(raw[keyCABundle], p); err != nil {
 		return nil, err
 	}
 	// The key's size is judged with the key, after the signature: an
 	// oversized key (RSA-8192, say) is an unacceptable key, see enclaveKey.
-	if d.publicKey, err = optionalBytes("public_key", raw["public_key"], attest.MaxEvidence); err != nil {
+	if d.publicKey, err = optionalBytes("public_key", raw[keyPublicKey], attest.MaxEvidence); err != nil {
 		return nil, err
 	}
 	if d.hasPubkey {
-		pk, err := optionalBytes("pubkey", raw["pubkey"], attest.MaxEvidence)
+		pk, err := optionalBytes("pubkey", raw[keyPubkey], attest.MaxEvidence)
 		if err != nil {
 			return nil, err
 		}
@@ -263,25 +305,320 @@ func parseDocument(payload []byte, p *profile) (*document, error) {
 			d.publicKey = pk
 		}
 	}
-	if d.userData, err = optionalBytes("user_data", raw["user_data"], p.maxUserData); err != nil {
+	if d.userData, err = optionalBytes("user_data", raw[keyUserData], p.maxUserData); err != nil {
 		return nil, err
 	}
-	if d.nonce, err = optionalBytes("nonce", raw["nonce"], p.maxNonce); err != nil {
+	if d.nonce, err = optionalBytes("nonce", raw[keyNonce], p.maxNonce); err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-// CBOR major types.
+// decodeFields reads the payload map's pairs into f, deciding as Unmarshal
+// into map[string]rawItem did: each key is decoded into a Go string (a text
+// string, definite or in definite chunks, each chunk valid UTF-8; null and
+// undefined leave the string empty; any other type is refused), one key
+// decoded twice is a duplicate however each is encoded, and then any key
+// but payloadKeys is refused. No map, no copy: a known key's value is its
+// sub-slice of payload.
+func decodeFields(payload []byte, f *fields) error {
+	m, ok := openSeq(payload, 0)
+	if !ok {
+		return errNotWellFormed("payload")
+	}
+	var keyErr error
+	unknown := -1 // the offset of the first unknown key
+	for m.next() {
+		keyAt := m.off
+		k, ok1 := m.item()
+		v, ok2 := m.item()
+		if !ok1 || !ok2 {
+			return errNotWellFormed("payload")
+		}
+		i, err := keyIndex(k)
+		switch {
+		case err != nil:
+			if keyErr == nil {
+				keyErr = err
+			}
+		case i < 0:
+			if unknown < 0 {
+				unknown = keyAt
+			}
+		case f[i] != nil:
+			return fmt.Errorf("%w: payload: duplicate key %q", attest.ErrMalformed, payloadKeys[i])
+		default:
+			f[i] = v
+		}
+	}
+	if keyErr != nil {
+		return keyErr
+	}
+	if unknown >= 0 {
+		return unknownKey(payload, unknown)
+	}
+	return nil
+}
+
+// keyIndex is k's place in payloadKeys, -1 for another key, or why k is
+// not a key Unmarshal would decode into a string. It allocates for
+// nothing but an error.
+func keyIndex(k rawItem) (int, error) {
+	major, ai, n, next, _ := cborHead(k, 0)
+	var buf [16]byte // longer than any known key
+	var s []byte
+	switch {
+	case major == cborText && ai != cborIndef:
+		s = k[next:]
+	case major == cborText: // in definite chunks, as Wellformed checked
+		c, _ := openSeq(k, 0)
+		long := false
+		for c.next() {
+			chunk, ok := c.item()
+			if !ok {
+				return 0, errNotWellFormed("payload")
+			}
+			_, _, _, h, _ := cborHead(chunk, 0)
+			if !utf8.Valid(chunk[h:]) { // each chunk, as the decoder checks them
+				return 0, fmt.Errorf("%w: payload: a key is not valid UTF-8", attest.ErrMalformed)
+			}
+			if long = long || len(s)+len(chunk)-h > len(buf); !long {
+				s = append(buf[:len(s):len(buf)], chunk[h:]...)
+			}
+		}
+		if long {
+			return -1, nil
+		}
+	case k[0] == cborNull || k[0] == cborUndefined: // the decoder sets no string: ""
+		return -1, nil
+	default:
+		return 0, fmt.Errorf("%w: payload: a key is %s, not a text string", attest.ErrMalformed, typeName(major, ai, n))
+	}
+	for i, name := range payloadKeys {
+		if string(s) == name {
+			return i, nil
+		}
+	}
+	if !utf8.Valid(s) {
+		return 0, fmt.Errorf("%w: payload: a key is not valid UTF-8", attest.ErrMalformed)
+	}
+	return -1, nil
+}
+
+// unknownKey refuses a payload with a key not in payloadKeys, the one at
+// offset at; unless two keys of the payload are one (an unknown key
+// repeated), which is then what is refused, as Unmarshal did.
+func unknownKey(payload []byte, at int) error {
+	m, _ := openSeq(payload, 0)
+	var keys []string
+	for m.next() {
+		k, _ := m.item()
+		m.item()
+		s := keyString(k)
+		if slices.Contains(keys, s) {
+			return fmt.Errorf("%w: payload: duplicate key %.40q", attest.ErrMalformed, s)
+		}
+		keys = append(keys, s)
+	}
+	end, _ := skip(payload, at, maxNesting)
+	return fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, keyString(payload[at:end]))
+}
+
+// keyString is the string a key (keyIndex took it) decodes to.
+func keyString(k rawItem) string {
+	_, ai, _, next, _ := cborHead(k, 0)
+	switch {
+	case k[0]>>5 != cborText:
+		return "" // null or undefined
+	case ai != cborIndef:
+		return string(k[next:])
+	}
+	var s []byte
+	c, _ := openSeq(k, 0)
+	for c.next() {
+		chunk, _ := c.item()
+		_, _, _, h, _ := cborHead(chunk, 0)
+		s = append(s, chunk[h:]...)
+	}
+	return string(s)
+}
+
+// errNotWellFormed: the readers met what payloadDecoder.Wellformed refuses.
+// Unreachable; there for safety.
+func errNotWellFormed(name string) error {
+	return fmt.Errorf("%w: %s is not well-formed CBOR", attest.ErrMalformed, name)
+}
+
+// CBOR major types and simple values.
 const (
-	cborUint  = 0
-	cborBytes = 2
-	cborText  = 3
-	cborArray = 4
-	cborMap   = 5
-	cborNull  = 0xf6
-	cborIndef = 31 // additional information of an indefinite-length item
+	cborUint      = 0
+	cborNegative  = 1
+	cborBytes     = 2
+	cborText      = 3
+	cborArray     = 4
+	cborMap       = 5
+	cborTag       = 6
+	cborSimple    = 7
+	cborNull      = 0xf6
+	cborUndefined = 0xf7
+	cborBreak     = 0xff
+	cborIndef     = 31 // additional information of an indefinite-length item
 )
+
+// cborHead reads the head of the item at b[off:]: its major type, its
+// additional information, its argument (the length of a definite string,
+// array or map, the value of an integer or simple value, a float's bits)
+// and the offset after the head. ok is false for a truncated head or a
+// reserved one (additional information 28 to 30). The one reader of heads
+// here: every other function reads items through it.
+func cborHead(b []byte, off int) (major, ai byte, arg uint64, next int, ok bool) {
+	if off >= len(b) {
+		return 0, 0, 0, 0, false
+	}
+	major, ai = b[off]>>5, b[off]&0x1f
+	rest := b[off+1:]
+	switch {
+	case ai < 24 || ai == cborIndef:
+		return major, ai, uint64(ai), off + 1, true
+	case ai == 24 && len(rest) >= 1:
+		return major, ai, uint64(rest[0]), off + 2, true
+	case ai == 25 && len(rest) >= 2:
+		return major, ai, uint64(binary.BigEndian.Uint16(rest)), off + 3, true
+	case ai == 26 && len(rest) >= 4:
+		return major, ai, uint64(binary.BigEndian.Uint32(rest)), off + 5, true
+	case ai == 27 && len(rest) >= 8:
+		return major, ai, binary.BigEndian.Uint64(rest), off + 9, true
+	}
+	return 0, 0, 0, 0, false // reserved or truncated
+}
+
+// skip returns the offset after the item at b[off:], which may nest
+// containers levels deep at most (false if it is not well formed, deeper,
+// or a tag, which the payload may not hold). Wellformed has checked the
+// payload: this bounds the recursion and the reads all the same.
+func skip(b []byte, off, levels int) (int, bool) {
+	major, ai, n, next, ok := cborHead(b, off)
+	if !ok {
+		return 0, false
+	}
+	switch major {
+	case cborUint, cborNegative:
+		return next, ai != cborIndef
+	case cborSimple:
+		return next, ai != cborIndef // a break is not an item
+	case cborBytes, cborText:
+		if ai != cborIndef {
+			if n > uint64(len(b)-next) {
+				return 0, false
+			}
+			return next + int(n), true
+		}
+		s, _ := openSeq(b, off) // chunks: definite strings of its type
+		for s.next() {
+			chunk, chunkAI, _, _, ok := cborHead(b, s.off)
+			if !ok || chunk != major || chunkAI == cborIndef {
+				return 0, false
+			}
+			if s.off, ok = skip(b, s.off, 0); !ok {
+				return 0, false
+			}
+		}
+		return s.off, true
+	case cborArray, cborMap:
+		if levels <= 0 {
+			return 0, false
+		}
+		s, _ := openSeq(b, off)
+		for s.next() {
+			for range s.width {
+				if s.off, ok = skip(b, s.off, levels-1); !ok {
+					return 0, false
+				}
+			}
+		}
+		return s.off, true
+	}
+	return 0, false // tags
+}
+
+// seq walks the elements of an array, the pairs of a map or the chunks of
+// an indefinite-length string, definite or indefinite.
+type seq struct {
+	b     []byte
+	off   int    // of the next item
+	n     uint64 // elements or pairs left, when definite
+	indef bool
+	width int // items per element: 2 for a map's pairs
+}
+
+// openSeq reads the head of the array, map or string at b[off:].
+func openSeq(b []byte, off int) (seq, bool) {
+	major, ai, n, next, ok := cborHead(b, off)
+	s := seq{b: b, off: next, n: n, indef: ai == cborIndef, width: 1}
+	if major == cborMap {
+		s.width = 2
+	}
+	return s, ok && major >= cborBytes && major <= cborMap
+}
+
+// next says whether another element follows, consuming the break of an
+// indefinite-length one. Past the end of b it says yes: item then fails.
+func (s *seq) next() bool {
+	if s.indef {
+		if s.off < len(s.b) && s.b[s.off] == cborBreak {
+			s.off++
+			return false
+		}
+		return true
+	}
+	if s.n == 0 {
+		return false
+	}
+	s.n--
+	return true
+}
+
+// item returns the next item, a capped sub-slice of b.
+func (s *seq) item() (rawItem, bool) {
+	end, ok := skip(s.b, s.off, maxNesting)
+	if !ok {
+		return nil, false
+	}
+	r := rawItem(s.b[s.off:end:end])
+	s.off = end
+	return r, true
+}
+
+// typeName names an item's type in a message, from its head.
+func typeName(major, ai byte, arg uint64) string {
+	switch major {
+	case cborUint:
+		return "an unsigned integer"
+	case cborNegative:
+		return "a negative integer"
+	case cborBytes:
+		return "a byte string"
+	case cborText:
+		return "a text string"
+	case cborArray:
+		return "an array"
+	case cborMap:
+		return "a map"
+	case cborTag:
+		return "a tag"
+	}
+	switch {
+	case ai == 20 || ai == 21:
+		return "a boolean"
+	case ai == 22:
+		return "null"
+	case ai == 23:
+		return "undefined"
+	case ai >= 25 && ai <= 27:
+		return "a float"
+	}
+	return fmt.Sprintf("simple value %d", arg)
+}
 
 // kind checks the major type of a present value, and that a string is not
 // indefinite-length.
@@ -298,16 +635,22 @@ func kind(name string, raw []byte, major byte, what string) error {
 	return nil
 }
 
-func text(name string, raw rawItem, max int) (string, error) {
+// text decodes a definite-length text string of at most max bytes, valid
+// UTF-8, as the decoder decoded it into a string; its bytes are raw's.
+func text(name string, raw rawItem, max int) ([]byte, error) {
 	if err := kind(name, raw, cborText, "a text string"); err != nil {
-		return "", err
+		return nil, err
 	}
-	var s string
-	if err := payloadDecoder.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%w: %s: %v", attest.ErrMalformed, name, err)
+	_, _, n, head, ok := cborHead(raw, 0)
+	if !ok || uint64(len(raw)-head) != n {
+		return nil, errNotWellFormed(name)
+	}
+	s := raw[head:]
+	if !utf8.Valid(s) {
+		return nil, fmt.Errorf("%w: %s: not valid UTF-8", attest.ErrMalformed, name)
 	}
 	if len(s) > max {
-		return "", fmt.Errorf("%w: %s is %d bytes, more than %d", attest.ErrMalformed, name, len(s), max)
+		return nil, fmt.Errorf("%w: %s is %d bytes, more than %d", attest.ErrMalformed, name, len(s), max)
 	}
 	return s, nil
 }
@@ -339,25 +682,13 @@ func byteContents(raw []byte) ([]byte, bool) {
 
 // byteStringHead reads the head of a definite-length byte string at the
 // start of b: its length and the head's size (false for another type, a
-// reserved or indefinite length, or a truncated head). The one reader of
-// a byte string's head here (byteContents, cose.go's cutByteString).
+// reserved or indefinite length, or a truncated head).
 func byteStringHead(b []byte) (n uint64, head int, ok bool) {
-	if len(b) == 0 || b[0]>>5 != cborBytes {
+	major, ai, n, head, ok := cborHead(b, 0)
+	if !ok || major != cborBytes || ai == cborIndef {
 		return 0, 0, false
 	}
-	switch ai := b[0] & 0x1f; {
-	case ai < 24:
-		return uint64(ai), 1, true
-	case ai == 24 && len(b) >= 2:
-		return uint64(b[1]), 2, true
-	case ai == 25 && len(b) >= 3:
-		return uint64(binary.BigEndian.Uint16(b[1:])), 3, true
-	case ai == 26 && len(b) >= 5:
-		return uint64(binary.BigEndian.Uint32(b[1:])), 5, true
-	case ai == 27 && len(b) >= 9:
-		return binary.BigEndian.Uint64(b[1:]), 9, true
-	}
-	return 0, 0, false // reserved, indefinite or truncated
+	return n, head, true
 }
 
 // certificate decodes a DER certificate's byte string; x509 parses it
@@ -385,13 +716,15 @@ func optionalBytes(name string, raw rawItem, max int) ([]byte, error) {
 	return b, err
 }
 
+// timestamp decodes an unsigned integer, in any of its encodings (the
+// decoder took non-minimal ones too), as milliseconds since the epoch.
 func timestamp(raw rawItem) (time.Time, error) {
 	if err := kind("timestamp", raw, cborUint, "an unsigned integer"); err != nil {
 		return time.Time{}, err
 	}
-	var ms uint64
-	if err := payloadDecoder.Unmarshal(raw, &ms); err != nil {
-		return time.Time{}, fmt.Errorf("%w: timestamp: %v", attest.ErrMalformed, err)
+	_, _, ms, _, ok := cborHead(raw, 0)
+	if !ok {
+		return time.Time{}, errNotWellFormed("timestamp")
 	}
 	if ms == 0 || ms > math.MaxInt64 {
 		return time.Time{}, fmt.Errorf("%w: timestamp %d is out of range", attest.ErrMalformed, ms)
@@ -399,34 +732,83 @@ func timestamp(raw rawItem) (time.Time, error) {
 	return time.UnixMilli(int64(ms)).UTC(), nil
 }
 
+// register is one pair of a map of PCRs: its index and its value.
+type register struct {
+	index uint64
+	value rawItem
+}
+
+// registers reads a map of PCRs (pcrs, nitrotpm_pcrs) into regs, deciding
+// as Unmarshal into map[uint64]rawItem did: a key is an unsigned integer
+// (in any encoding), or a simple value, which decodes to its number, or null
+// or undefined, which decode to 0 (the decoder leaves the integer unset);
+// anything else is refused, and so is an index decoded twice. It returns how
+// many it read; Wellformed bounds them to maxMapPairs.
+func registers(name string, raw rawItem, regs *[maxMapPairs]register) (int, error) {
+	if err := kind(name, raw, cborMap, "a map"); err != nil {
+		return 0, err
+	}
+	m, ok := openSeq(raw, 0)
+	if !ok {
+		return 0, errNotWellFormed(name)
+	}
+	var keyErr error
+	n := 0
+	for m.next() {
+		k, ok1 := m.item()
+		v, ok2 := m.item()
+		if !ok1 || !ok2 || n == len(regs) {
+			return 0, errNotWellFormed(name)
+		}
+		major, ai, i, _, _ := cborHead(k, 0)
+		switch {
+		case major == cborUint:
+		case major == cborSimple && (ai < 20 || ai == 24):
+		case k[0] == cborNull || k[0] == cborUndefined:
+			i = 0
+		default:
+			if keyErr == nil {
+				keyErr = fmt.Errorf("%w: %s: an index is %s, not an unsigned integer", attest.ErrMalformed, name, typeName(major, ai, i))
+			}
+			continue
+		}
+		for _, r := range regs[:n] {
+			if r.index == i {
+				return 0, fmt.Errorf("%w: %s: index %d is repeated", attest.ErrMalformed, name, i)
+			}
+		}
+		regs[n] = register{i, v}
+		n++
+	}
+	return n, keyErr
+}
+
 func pcrs(raw rawItem, s *suite) (map[int][]byte, error) {
-	if err := kind("pcrs", raw, cborMap, "a map"); err != nil {
+	var regs [maxMapPairs]register
+	n, err := registers("pcrs", raw, &regs)
+	if err != nil {
 		return nil, err
 	}
-	var m map[uint64]rawItem
-	if err := payloadDecoder.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%w: pcrs: %v", attest.ErrMalformed, err)
-	}
 	switch {
-	case len(m) == 0:
+	case n == 0:
 		return nil, fmt.Errorf("%w: pcrs is empty", attest.ErrMalformed)
-	case len(m) > maxPCRs:
-		return nil, fmt.Errorf("%w: %d pcrs, more than %d", attest.ErrMalformed, len(m), maxPCRs)
+	case n > maxPCRs:
+		return nil, fmt.Errorf("%w: %d pcrs, more than %d", attest.ErrMalformed, n, maxPCRs)
 	}
-	out := make(map[int][]byte, len(m))
-	for i, v := range m {
-		if i > maxPCRIndex {
-			return nil, fmt.Errorf("%w: pcr index %d is more than %d", attest.ErrMalformed, i, maxPCRIndex)
+	out := make(map[int][]byte, n)
+	for _, r := range regs[:n] {
+		if r.index > maxPCRIndex {
+			return nil, fmt.Errorf("%w: pcr index %d is more than %d", attest.ErrMalformed, r.index, maxPCRIndex)
 		}
-		name := pcrNames[i]
-		b, err := bytesOf(name, v, s.pcrLen)
+		name := pcrNames[r.index]
+		b, err := bytesOf(name, r.value, s.pcrLen)
 		if err != nil {
 			return nil, err
 		}
 		if len(b) != s.pcrLen {
 			return nil, fmt.Errorf("%w: %s is %d bytes; %s PCRs are %d", attest.ErrMalformed, name, len(b), s.digest, s.pcrLen)
 		}
-		out[int(i)] = b
+		out[int(r.index)] = b
 	}
 	return out, nil
 }
@@ -435,19 +817,29 @@ func cabundle(raw rawItem, p *profile) ([][]byte, error) {
 	if err := kind("cabundle", raw, cborArray, "an array"); err != nil {
 		return nil, err
 	}
-	var a []rawItem
-	if err := payloadDecoder.Unmarshal(raw, &a); err != nil {
-		return nil, fmt.Errorf("%w: cabundle: %v", attest.ErrMalformed, err)
+	a, ok := openSeq(raw, 0)
+	if !ok {
+		return nil, errNotWellFormed("cabundle")
+	}
+	var certs [maxArrayElements]rawItem // Wellformed bounds them
+	n := 0
+	for a.next() {
+		c, ok := a.item()
+		if !ok || n == len(certs) {
+			return nil, errNotWellFormed("cabundle")
+		}
+		certs[n] = c
+		n++
 	}
 	switch {
-	case len(a) == 0:
+	case n == 0:
 		return nil, fmt.Errorf("%w: cabundle is empty", attest.ErrMalformed)
-	case len(a) > p.maxCABundle:
-		return nil, fmt.Errorf("%w: cabundle has %d certificates, more than %d", attest.ErrMalformed, len(a), p.maxCABundle)
+	case n > p.maxCABundle:
+		return nil, fmt.Errorf("%w: cabundle has %d certificates, more than %d", attest.ErrMalformed, n, p.maxCABundle)
 	}
-	out := make([][]byte, len(a))
-	for i, v := range a {
-		b, err := certificate(cabundleNames[i], v, p.maxCert)
+	out := make([][]byte, n)
+	for i, c := range certs[:n] {
+		b, err := certificate(cabundleNames[i], c, p.maxCert)
 		if err != nil {
 			return nil, err
 		}

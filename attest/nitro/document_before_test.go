@@ -26,7 +26,7 @@ func parseDocumentBefore(payload []byte, p *profile) (*document, error) {
 		return nil, fmt.Errorf("%w: payload: %v", attest.ErrMalformed, err)
 	}
 	for k := range raw {
-		if !slices.Contains(payloadKeys, k) {
+		if !slices.Contains(payloadKeys[:], k) {
 			return nil, fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, k)
 		}
 	}

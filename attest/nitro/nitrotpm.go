@@ -72,8 +72,8 @@ var nitroTPMProfile = profile{
 
 // parseNitroTPM fills d from a NitroTPM payload's own fields; the common
 // ones are parseDocument's.
-func parseNitroTPM(d *document, raw map[string]rawItem) error {
-	if raw["pcrs"] != nil {
+func parseNitroTPM(d *document, raw *fields) error {
+	if raw[keyPCRs] != nil {
 		return fmt.Errorf("%w: both \"pcrs\" and \"nitrotpm_pcrs\" are present; a NitroTPM document carries nitrotpm_pcrs only", attest.ErrMalformed)
 	}
 	if !nitroTPMModuleID.MatchString(d.moduleID) {
@@ -82,7 +82,7 @@ func parseNitroTPM(d *document, raw map[string]rawItem) error {
 	if d.suite != es384 {
 		return fmt.Errorf("%w: NitroTPM documents are SHA384, not %s", attest.ErrMalformed, d.suite.digest)
 	}
-	p, err := tpmPCRs(raw["nitrotpm_pcrs"])
+	p, err := tpmPCRs(raw[keyNitroTPMPCRs])
 	if err != nil {
 		return err
 	}
@@ -92,27 +92,25 @@ func parseNitroTPM(d *document, raw map[string]rawItem) error {
 
 // tpmPCRs decodes nitrotpm_pcrs: exactly the registers 0..23, 48 bytes each.
 func tpmPCRs(raw rawItem) (map[int][]byte, error) {
-	if err := kind("nitrotpm_pcrs", raw, cborMap, "a map"); err != nil {
+	var regs [maxMapPairs]register
+	n, err := registers("nitrotpm_pcrs", raw, &regs)
+	if err != nil {
 		return nil, err
 	}
-	var m map[uint64]rawItem
-	if err := payloadDecoder.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("%w: nitrotpm_pcrs: %v", attest.ErrMalformed, err)
-	}
-	out := make(map[int][]byte, len(m))
-	for i, v := range m {
-		if i >= nitroTPMPCRs {
-			return nil, fmt.Errorf("%w: nitrotpm_pcrs index %d is more than %d", attest.ErrMalformed, i, nitroTPMPCRs-1)
+	out := make(map[int][]byte, n)
+	for _, r := range regs[:n] {
+		if r.index >= nitroTPMPCRs {
+			return nil, fmt.Errorf("%w: nitrotpm_pcrs index %d is more than %d", attest.ErrMalformed, r.index, nitroTPMPCRs-1)
 		}
-		name := tpmPCRNames[i]
-		b, err := bytesOf(name, v, nitroTPMPCRLen)
+		name := tpmPCRNames[r.index]
+		b, err := bytesOf(name, r.value, nitroTPMPCRLen)
 		if err != nil {
 			return nil, err
 		}
 		if len(b) != nitroTPMPCRLen {
 			return nil, fmt.Errorf("%w: %s is %d bytes; NitroTPM registers are SHA-384, %d", attest.ErrMalformed, name, len(b), nitroTPMPCRLen)
 		}
-		out[int(i)] = b
+		out[int(r.index)] = b
 	}
 	if len(out) != nitroTPMPCRs {
 		for i := range nitroTPMPCRs {
