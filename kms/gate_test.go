@@ -557,7 +557,7 @@ func TestGateUnsafePolicyVariants(t *testing.T) {
 		// Safe: the Deny surely applies to every caller without evidence.
 		{"kms:* under a Deny of every secret action without the image", doc(allow(rootP, `"Action":"kms:*"`, ""),
 			`{"Sid":"deny","Effect":"Deny","Principal":"*","Action":["kms:Decrypt","kms:GenerateDataKey*","kms:DeriveSharedSecret","kms:ReEncrypt*"],"Resource":"*","Condition":{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"`+image+`"}}}`), root, true},
-		{"an Allow that also requires the format", doc(allow(rootP, `"Action":"kms:GenerateDataKey*"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR2":"`+image+`"}}`)), root, true},
+		{"an Allow that also requires the format", doc(allow(rootP, `"Action":"kms:GenerateDataKey*"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR0":"`+image+`"}}`)), root, true},
 	}
 	gated := []gateRow{}
 	for _, r := range gateRows() {

@@ -47,18 +47,17 @@ var imageKeys = map[string]string{
 }
 
 // carriedAlways are the image keys that every genuine evidence of their
-// format gives, as its verifier parses it: a Nitro or Qingtian document
-// always holds PCR0–PCR2 (attest/nitro refuses one without them; PCR8, the
-// signing certificate's, only when the device reports it), an SEV-SNP
-// report and a TDX quote always hold MEASUREMENT and MRTD, and a NitroTPM
-// document all 24 registers. No TPM quote key: its PCR selection is the
-// quoter's choice.
+// format gives, as its verifier takes it: a Nitro or Qingtian document's
+// PCR0 (one without it is of a debug-mode enclave, refused unless the
+// server allows debug enclaves, whose memory is open to their host
+// anyway; the parser requires no other PCR, so not PCR2 or PCR8, which a
+// device could leave out), an SEV-SNP report's MEASUREMENT, a TDX quote's
+// MRTD, a NitroTPM document's PCR4 (it holds all 24 registers). No TPM
+// quote key: its PCR selection is the quoter's choice.
 var carriedAlways = map[string]bool{
 	"kms:RecipientAttestation:ImageSha384":    true,
 	"kms:RecipientAttestation:PCR0":           true,
-	"kms:RecipientAttestation:PCR2":           true,
 	"kms:RecipientAttestation/PCR0":           true,
-	"kms:RecipientAttestation/PCR2":           true,
 	"kms:RecipientAttestation:SnpMeasurement": true,
 	"kms:RecipientAttestation:TdxMrTd":        true,
 	"kms:RecipientAttestation:NitroTPMPCR4":   true,

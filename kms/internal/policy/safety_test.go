@@ -118,9 +118,11 @@ func TestAttestationSafety(t *testing.T) {
 		{"deny all but unsigned images", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:PCR8":"`+zero48+`"}}`)), "statement 0: kms:Decrypt", "="},
 		{"deny all but the image or unsigned ones", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:ImageSha384":"ab","kms:RecipientAttestation:PCR8":"`+zero48+`"}}`)), "statement 0: kms:Decrypt", "="},
 		{"PCR8 zero beside the image binds", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR8":"`+zero48+`","kms:RecipientAttestation:PCR0":"ab"}}`)), "", "="},
-		{"IfExists beside the format that always gives the key", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR2":"ab"}}`)), "", "="},
-		// A Nitro or Qingtian document need not report PCR8: the format
-		// does not make it present.
+		{"IfExists beside the format that always gives the key", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR0":"ab"}}`)), "", "="},
+		// A Nitro or Qingtian document need not report PCR2 or PCR8 (the
+		// parser requires none; only PCR0's absence is refused, as debug
+		// mode): the format does not make them present.
+		{"IfExists on PCR2 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR2":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists on PCR8 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists on Qingtian's PCR8 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"qingtian"},"StringEqualsIfExists":{"kms:RecipientAttestation/PCR8":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists on Qingtian's PCR0 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"qingtian"},"StringEqualsIfExists":{"kms:RecipientAttestation/PCR0":"ab"}}`)), "", "="},
@@ -257,12 +259,13 @@ func foreignContexts() []map[string][]string {
 			}
 			out = append(out, m)
 		}
-		// The fewest registers a genuine Nitro or Qingtian document holds
-		// (attest/nitro requires PCR0–PCR2): no PCR8.
+		// The fewest registers a genuine Nitro or Qingtian document that is
+		// not of a debug-mode enclave holds: PCR0 alone (attest/nitro
+		// requires no other).
 		for _, m := range []map[string][]string{nitro, qingtian} {
 			few := map[string][]string{}
 			for k, v := range m {
-				if k == "kms:RecipientAttestation:Format" || k == "kms:RecipientAttestation:ImageSha384" || strings.HasSuffix(k, "PCR0") || strings.HasSuffix(k, "PCR1") || strings.HasSuffix(k, "PCR2") {
+				if k == "kms:RecipientAttestation:Format" || k == "kms:RecipientAttestation:ImageSha384" || strings.HasSuffix(k, "PCR0") {
 					few[k] = v
 				}
 			}
