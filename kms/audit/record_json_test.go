@@ -30,8 +30,28 @@ func TestMarshalRecordIsJSONMarshal(t *testing.T) {
 			rec.Time = now.In(time.FixedZone("y", -7*3600))
 		}
 		if r.IntN(2) == 0 {
-			rec.Attestation = &attest.Summary{Format: s(), PCR0: s(), Nonce: s(), PublicKeySHA256: s(), Time: now,
-				TpmPCRs: map[int]string{0: s(), 10: s()}, Debug: r.IntN(2) == 0}
+			a := &attest.Summary{Format: s(), ModuleID: s(), PCR0: s(), SnpMeasurement: s(), SnpChipID: s(), TpmBank: s(),
+				TdxMrTd: s(), TdxTcbStatus: s(), TdxQeTcbStatus: s(), Nonce: s(), PublicKeySHA256: s(), Debug: r.IntN(2) == 0,
+				KeyEncryptionAlgorithm: s()}
+			switch r.IntN(4) {
+			case 0:
+				a.TpmPCRs = map[int]string{0: s(), 10: s()}
+			case 1:
+				a.NitroTPMPCRs = map[int]string{4: s(), 23: s()}
+			}
+			switch r.IntN(3) {
+			case 0:
+				a.Time = now
+			case 1:
+				a.Time = now.In(time.FixedZone("z", 5400))
+			}
+			rec.Attestation = a
+			sv := reflect.ValueOf(a).Elem()
+			for f := range sv.NumField() {
+				if !sv.Field(f).IsZero() {
+					set["Attestation."+sv.Type().Field(f).Name] = true
+				}
+			}
 		}
 		if r.IntN(2) == 0 {
 			rec.BypassedChecks = []string{s(), s()}
@@ -59,6 +79,11 @@ func TestMarshalRecordIsJSONMarshal(t *testing.T) {
 	for f := range reflect.TypeFor[Record]().NumField() {
 		if name := reflect.TypeFor[Record]().Field(f).Name; !set[name] {
 			t.Errorf("no record sets Record.%s: the comparison does not cover it", name)
+		}
+	}
+	for f := range reflect.TypeFor[attest.Summary]().NumField() {
+		if name := reflect.TypeFor[attest.Summary]().Field(f).Name; !set["Attestation."+name] {
+			t.Errorf("no record sets Attestation.%s: the comparison does not cover it", name)
 		}
 	}
 	// A time encoding/json refuses is refused the same way.
