@@ -63,8 +63,8 @@ holds --audit-max-size bytes (default 100MiB) it is renamed audit.log.1,
 audit.log.2, … (newest highest) and a new one begins; with --audit-max-size 0
 it is never rotated here, and logrotate may rename it and send SIGHUP. A key
 use is answered once its line is synced; while other key uses are under way,
-a sync waits up to --audit-commit-delay (4ms) for their lines, so that they
-share it. While
+or the CPUs have work queued, a sync waits up to --audit-commit-delay (4ms)
+for their lines, so that they share it. While
 the audit log cannot be written (a full disk), changes and secrets are refused
 and reads of public data go on; the service resumes once a write succeeds.
 
@@ -140,7 +140,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.auditPath, "audit-path", "", "the audit log's `file` (default DIR/audit.log)")
 	auditMaxSize := byteSize(100 << 20)
 	fs.Var(&auditMaxSize, "audit-max-size", "rotate the audit log at this `size` (100MiB, 1GiB, or bytes; 0: never, for logrotate)")
-	fs.DurationVar(&cfg.auditCommitDelay, "audit-commit-delay", audit.DefaultCommitDelay, "how long at most a `duration` an audit sync waits for the lines of key uses already under way, so that they share it (0: never)")
+	fs.DurationVar(&cfg.auditCommitDelay, "audit-commit-delay", audit.DefaultCommitDelay, "how long at most a `duration` an audit sync waits for the lines of key uses already under way, or while the CPUs have work queued, so that they share it (0: never)")
 	fs.IntVar(&cfg.maxKeys, "max-keys", kms.DefaultMaxKeys, "how many `keys` the account may hold, in every state (AWS's quota); CreateKey past it answers LimitExceeded")
 	fs.StringVar(&cfg.adminCredentialOut, "admin-credential-out", "", "on first start, write the admin credential to this new `file` (mode 0600) instead of DIR/admin-credential.json")
 	fs.BoolVar(&cfg.checkStore, "check-store", false, "check every page and record of the store before serving (attestkms store check), and refuse to serve a damaged one")
