@@ -167,8 +167,8 @@ func TestCommitDelayOff(t *testing.T) {
 // before its delay.
 func TestCommitDelayWhileBusy(t *testing.T) {
 	var busy atomic.Bool
-	busy.Store(true)
 	l, syncs := openCountedBusy(t, time.Minute, 1, busy.Load)
+	busy.Store(true)
 	before := syncs.Load()
 	a := writeAsync(l, "a")
 	select {
@@ -208,10 +208,7 @@ func TestCommitDelayBusyBounded(t *testing.T) {
 // goroutines ready to run: a CPU-bound goroutine per CPU and more queued
 // behind them are seen; an idle process is not busy.
 func TestGoroutinesQueued(t *testing.T) {
-	if goroutinesQueued() {
-		// Another test's goroutines may be finishing: look again.
-		time.Sleep(100 * time.Millisecond)
-	}
+	queued := goroutinesQueued()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 * runtime.GOMAXPROCS(0) {
@@ -227,7 +224,7 @@ func TestGoroutinesQueued(t *testing.T) {
 	}
 	seen := false
 	for deadline := time.Now().Add(5 * time.Second); !seen && time.Now().Before(deadline); {
-		seen = goroutinesQueued()
+		seen = queued()
 	}
 	close(stop)
 	wg.Wait()

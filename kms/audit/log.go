@@ -57,8 +57,8 @@ type Options struct {
 	// Busy reports whether the process has goroutines ready to run that no
 	// CPU runs yet: then a batch that must be synced waits, at most
 	// CommitDelay, while it stays busy, since the work queued for the CPUs
-	// is where the next lines come from. Nil: goroutinesQueued, from
-	// runtime/metrics. Tests set their own.
+	// is where the next lines come from. Nil: goroutinesQueued's probe,
+	// from runtime/metrics. Tests set their own.
 	Busy func() bool
 }
 
@@ -176,7 +176,7 @@ func Open(opts Options) (*Log, error) {
 		opts.CommitSiblings = 1
 	}
 	if opts.Busy == nil {
-		opts.Busy = goroutinesQueued
+		opts.Busy = goroutinesQueued()
 	}
 	l := &Log{opts: opts, open: opts.OpenFile, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if l.open == nil {
@@ -435,9 +435,17 @@ func (l *Log) gather(batch []*entry) ([]*entry, bool) {
 		}
 		l.timer.Reset(wait)
 		expired := false
-		select {
-		case <-l.wake:
-		case <-l.timer.C:
+		if expected {
+			select {
+			case <-l.wake:
+			case <-l.timer.C:
+				expired = !time.Now().Before(deadline)
+			}
+		} else {
+			// Held for the queue alone: each line handed over meanwhile
+			// need not wake the writer (a wake, and a look at the queue,
+			// per line), the next look takes them all.
+			<-l.timer.C
 			expired = !time.Now().Before(deadline)
 		}
 		l.mu.Lock()
@@ -485,10 +493,15 @@ func (l *Log) worthWaiting(want int64) (expected, busy bool) {
 // a batch that waited for all of them would leave the CPUs idle during its
 // sync, and a few clients each waiting for its answer would get half the
 // answers a second (a closed loop of 8 clients measured so).
-func goroutinesQueued() bool {
-	s := [1]metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
-	metrics.Read(s[:])
-	return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() >= uint64(runtime.GOMAXPROCS(0))
+//
+// It returns the probe, which owns its sample: one goroutine's (the
+// writer's) at a time.
+func goroutinesQueued() func() bool {
+	s := []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+	return func() bool {
+		metrics.Read(s)
+		return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() >= uint64(runtime.GOMAXPROCS(0))
+	}
 }
 
 // waits reports whether a batch may wait for expected lines: it holds a
