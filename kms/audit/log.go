@@ -473,7 +473,7 @@ func (l *Log) gather(batch []*entry) ([]*entry, bool) {
 
 // busyPoll is how often a batch held while the CPUs are busy, and no line
 // is expected, looks whether they still are.
-const busyPoll = 250 * time.Microsecond
+const busyPoll = 100 * time.Microsecond
 
 // worthWaiting says whether a batch to be synced, still waiting for want of
 // the lines expected when it formed, should wait on: while lines are
