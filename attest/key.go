@@ -1,13 +1,18 @@
 package attest
 
 import (
+	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"fmt"
+	"math/big"
 	"strings"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Bounds on an enclave's key: secrets are wrapped to it with
@@ -83,8 +88,10 @@ func ParseBoundKey(der []byte) (key *rsa.PublicKey, typ string, err error) {
 		return nil, KeyTypeDigest, nil
 	}
 	// One parse serves every judgement below.
-	pub, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
+	var pub any
+	if k := parseRSASPKI(der); k != nil {
+		pub = k
+	} else if pub, err = x509.ParsePKIXPublicKey(der); err != nil {
 		return nil, "invalid", parseError(der, err)
 	}
 	if ek, ok := pub.(*ecdsa.PublicKey); ok && ek.Curve.Params().Name == "P-256" {
@@ -145,4 +152,39 @@ func parsedKeyType(pub any) string {
 		return "EC " + k.Curve.Params().Name
 	}
 	return keyType(pub)
+}
+
+// rsaEncryption is the AlgorithmIdentifier's content an RSA
+// SubjectPublicKeyInfo carries: the OID 1.2.840.113549.1.1.1 and NULL
+// parameters (RFC 3279), the only form crypto/x509 takes for RSA.
+var rsaEncryption = []byte{0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00}
+
+// parseRSASPKI is x509.ParsePKIXPublicKey for the one shape enclaves send
+// (every attested request parses its key): a DER SubjectPublicKeyInfo of
+// rsaEncryption with NULL parameters, a bit string without unused bits
+// holding exactly SEQUENCE { INTEGER n > 0, INTEGER e > 0 }, nothing after
+// either. It returns nil for anything else, and the caller asks crypto/x509,
+// whose decision stands: so it must accept only what x509 accepts, with the
+// same key (FuzzParseRSASPKI), and it is stricter (x509 ignores bytes after
+// the key's SEQUENCE and after e). x509 spends most of its time in
+// encoding/asn1's reflection over the SubjectPublicKeyInfo.
+func parseRSASPKI(der []byte) *rsa.PublicKey {
+	s := cryptobyte.String(der)
+	var spki, alg, bits, key cryptobyte.String
+	if !s.ReadASN1(&spki, cbasn1.SEQUENCE) || !s.Empty() ||
+		!spki.ReadASN1(&alg, cbasn1.SEQUENCE) || !bytes.Equal(alg, rsaEncryption) ||
+		!spki.ReadASN1(&bits, cbasn1.BIT_STRING) || !spki.Empty() ||
+		len(bits) < 1 || bits[0] != 0 {
+		return nil
+	}
+	bits = bits[1:]
+	if !bits.ReadASN1(&key, cbasn1.SEQUENCE) || !bits.Empty() {
+		return nil
+	}
+	n := new(big.Int)
+	var e int
+	if !key.ReadASN1Integer(n) || n.Sign() <= 0 || !key.ReadASN1Integer(&e) || e <= 0 || !key.Empty() {
+		return nil
+	}
+	return &rsa.PublicKey{N: n, E: e}
 }

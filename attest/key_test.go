@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 )
 
@@ -148,6 +149,59 @@ func FuzzParseBoundKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, der []byte) {
 		sameBoundKey(t, "fuzz", der)
 	})
+}
+
+// FuzzParseRSASPKI: the RSA fast path accepts only what crypto/x509 does,
+// with the same key; on the shapes enclaves send it does accept. Seeds:
+// testdata/fuzz/FuzzParseRSASPKI (RSA keys, each with bytes flipped, cut
+// and appended, are tried by TestParseRSASPKI).
+func FuzzParseRSASPKI(f *testing.F) {
+	for _, bits := range []int{2048, 3072, 4096} {
+		f.Add(fakeRSA(f, bits, false, 65537))
+	}
+	f.Fuzz(func(t *testing.T, der []byte) { sameRSASPKI(t, der) })
+}
+
+func sameRSASPKI(t *testing.T, der []byte) {
+	t.Helper()
+	k := parseRSASPKI(der)
+	if k == nil {
+		return
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	xk, ok := pub.(*rsa.PublicKey)
+	if err != nil || !ok || xk.N.Cmp(k.N) != 0 || xk.E != k.E {
+		t.Fatalf("parseRSASPKI accepted %x as (%v, %d); crypto/x509: %v, %v", der, k.N, k.E, pub, err)
+	}
+}
+
+// TestParseRSASPKI: every RSA key x509.MarshalPKIXPublicKey writes takes
+// the fast path; no mutation of one is accepted that x509 refuses, or read
+// otherwise.
+func TestParseRSASPKI(t *testing.T) {
+	for _, bits := range []int{1024, 2048, 3072, 4096, 8192} {
+		der := fakeRSA(t, bits, false, 65537)
+		if k := parseRSASPKI(der); k == nil || k.N.BitLen() != bits || k.E != 65537 {
+			t.Fatalf("RSA-%d: the fast path declined or misread the canonical encoding", bits)
+		}
+		for i := range der {
+			for _, x := range []byte{0x01, 0x80, 0xff} {
+				d := bytes.Clone(der)
+				d[i] ^= x
+				sameRSASPKI(t, d)
+			}
+			sameRSASPKI(t, der[:i])
+		}
+		sameRSASPKI(t, append(bytes.Clone(der), 0))
+	}
+	for name, der := range boundKeyInputs(t) {
+		sameRSASPKI(t, der)
+		if strings.HasPrefix(name, "P-") || name == "Ed25519" || name == "X25519" {
+			if parseRSASPKI(der) != nil {
+				t.Errorf("%s: taken for an RSA key", name)
+			}
+		}
+	}
 }
 
 // BenchmarkParseBoundKey judges an RSA-2048 enclave key, as every attested
