@@ -3,7 +3,10 @@ package attest
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"time"
+
+	"github.com/attestkms/attestkms/internal/jsonappend"
 )
 
 // Summary is what an audit log records of verified evidence: enough to tell
@@ -77,4 +80,42 @@ func (c *Claims) Summary() *Summary {
 		sum.Nonce = hex.EncodeToString(c.Nonce)
 	}
 	return sum
+}
+
+// AppendJSON appends s as json.Marshal writes it, without reflection (an
+// audit line of every attested request carries one): member by member in
+// the struct's order, with jsonappend's strings; a summary with TPM
+// registers (maps, whose keys encoding/json sorts) goes through
+// encoding/json whole. kms/audit's TestMarshalRecordIsJSONMarshal holds it
+// to json.Marshal, every field set.
+func (s *Summary) AppendJSON(b []byte) ([]byte, error) {
+	if len(s.TpmPCRs) > 0 || len(s.NitroTPMPCRs) > 0 {
+		q, err := json.Marshal(s)
+		return append(b, q...), err
+	}
+	b = append(b, `{"format":`...)
+	b = jsonappend.String(b, s.Format)
+	b = jsonappend.Member(b, "module_id", s.ModuleID, true)
+	b = jsonappend.Member(b, "pcr0", s.PCR0, true)
+	b = jsonappend.Member(b, "snp_measurement", s.SnpMeasurement, true)
+	b = jsonappend.Member(b, "snp_chip_id", s.SnpChipID, true)
+	b = jsonappend.Member(b, "tpm_bank", s.TpmBank, true)
+	b = jsonappend.Member(b, "tdx_mrtd", s.TdxMrTd, true)
+	b = jsonappend.Member(b, "tdx_tcb_status", s.TdxTcbStatus, true)
+	b = jsonappend.Member(b, "tdx_qe_tcb_status", s.TdxQeTcbStatus, true)
+	b = jsonappend.Member(b, "nonce", s.Nonce, true)
+	b = jsonappend.Member(b, "public_key_sha256", s.PublicKeySHA256, false)
+	if !s.Time.IsZero() {
+		b = append(b, `,"time":"`...)
+		var err error
+		if b, err = s.Time.AppendText(b); err != nil {
+			return nil, err
+		}
+		b = append(b, '"')
+	}
+	if s.Debug {
+		b = append(b, `,"debug":true`...)
+	}
+	b = jsonappend.Member(b, "key_encryption_algorithm", s.KeyEncryptionAlgorithm, true)
+	return append(b, '}'), nil
 }
