@@ -136,16 +136,8 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 		return nil, err
 	}
 	var aliases []*store.Alias
-	for start := ""; ; {
-		page, err := r.Aliases(start, 1000)
-		if err != nil {
-			return nil, err
-		}
-		aliases = append(aliases, page...)
-		if len(page) < 1000 {
-			break
-		}
-		start = page[len(page)-1].Name + "\x00"
+	if err := eachAlias(r, func(a *store.Alias) error { aliases = append(aliases, a); return nil }); err != nil {
+		return nil, err
 	}
 	creds, err := r.Credentials()
 	if err != nil {

@@ -113,16 +113,8 @@ func (a *Admin) ProtectedRecords() bool { return a.s.protectedNow }
 // (ProtectRecords, a root-key rotation).
 func rewriteAliases(tx store.Txn) (int, error) {
 	var aliases []*store.Alias
-	for start := ""; ; {
-		page, err := tx.Aliases(start, 1000)
-		if err != nil {
-			return 0, err
-		}
-		aliases = append(aliases, page...)
-		if len(page) < 1000 {
-			break
-		}
-		start = page[len(page)-1].Name + "\x00"
+	if err := eachAlias(tx, func(a *store.Alias) error { aliases = append(aliases, a); return nil }); err != nil {
+		return 0, err
 	}
 	for _, a := range aliases {
 		if err := tx.PutAlias(a); err != nil {

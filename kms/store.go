@@ -33,6 +33,13 @@ func eachKey(r store.Reader, fn func(*store.Key) error) error {
 	return err
 }
 
+// eachAlias calls fn with every alias of r, in name order, reading them a
+// page at a time.
+func eachAlias(r store.Reader, fn func(*store.Alias) error) error {
+	_, err := listPage("", -1, r.Aliases, func(a *store.Alias) string { return a.Name }, func(a *store.Alias) (bool, error) { return true, fn(a) })
+	return err
+}
+
 // listPage visits the records fetch gives from start on, in order, until
 // limit of them were counted (visit's count; a negative limit: all), and
 // returns the marker of the record after the last one visited ("" when
