@@ -403,7 +403,9 @@ func hostilePayloads(t testing.TB) []hostile {
 
 // FuzzParseDocumentFast: parseDocument decides as parseDocumentReflect
 // did, for each profile (sameAsReflect). Seeds: testdata/fuzz/
-// FuzzParseDocumentFast (the vectors' payloads and hostilePayloads).
+// FuzzParseDocumentFast (the vectors' payloads, hostilePayloads, and the
+// corpus of FuzzParseDocument, which held the borrowing parser to the
+// copying one before and is folded in here).
 func FuzzParseDocumentFast(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		sameAsReflect(t, "fuzz", payload)
