@@ -80,7 +80,7 @@ func checkSeen(d *store.RecordsDigest, seen seenDigest, p string) error {
 		return nil
 	}
 	if descends, known := d.Descends(seen.gen, seen.mac); known && !descends {
-		return fmt.Errorf("%w: the store's records digest (generation %d) does not descend from the one of generation %d this data directory saw (%s): the store was put back to an older copy outside attestkms and changed since (a key deleted, disabled or re-policied, a credential revoked, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, d.Generation, seen.gen, p)
+		return fmt.Errorf("%w%w: the store's records digest (generation %d) does not descend from the one of generation %d this data directory saw (%s): the store was put back to an older copy outside attestkms and changed since (a key deleted, disabled or re-policied, a credential revoked, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, errOtherHistory, d.Generation, seen.gen, p)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ const seenPersistDelay = time.Second
 // noteDigestAs is noteDigest, the file written at once (persist) or within
 // seenPersistDelay.
 func (s *Service) noteDigestAs(d *store.RecordsDigest, persist bool) {
-	if s.opts.DataDir == "" || d == nil || d.Generation == 0 || !checkDigest {
+	if s.opts.DataDir == "" || d == nil || d.Generation == 0 || !checkDigest || s.history.Load() != nil {
 		return
 	}
 	s.recordsGenMu.Lock()
@@ -216,12 +216,18 @@ func (s *Service) persistSeenLocked() {
 // rolledBack is the refusal of a store whose digest, of generation gen, is
 // older than the generation seen that file p holds.
 func rolledBack(gen, seen uint64, p string) error {
-	return fmt.Errorf("%w: the store's records digest is of generation %d, and this data directory has seen generation %d (%s): the whole store was put back to an older copy outside attestkms (a key deleted, disabled or re-policied since, a credential revoked since, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, gen, seen, p)
+	return fmt.Errorf("%w%w: the store's records digest is of generation %d, and this data directory has seen generation %d (%s): the whole store was put back to an older copy outside attestkms (a key deleted, disabled or re-policied since, a credential revoked since, would be back); nothing was written. Restore the store from a backup into a new data directory, then rotate the root key (every older copy then stops opening)", ErrStoreDamaged, errOtherHistory, gen, seen, p)
 }
 
 // readSeen is the digest file p holds (zero if there is none): "GEN MAC"
 // in hex, or "GEN" alone.
 func readSeen(p string) (seenDigest, error) {
+	refused := filepath.Join(filepath.Dir(p), historyMarker)
+	if b, err := readBounded(refused, 4096); err == nil {
+		return seenDigest{}, fmt.Errorf("%w%w: this data directory's node refused the store's history earlier (%s says why: %s); it serves that store no more. Restore the store from a backup into a new data directory, then rotate the root key", ErrStoreDamaged, errOtherHistory, refused, strings.TrimSpace(string(b)))
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return seenDigest{}, err
+	}
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return seenDigest{}, nil
@@ -320,11 +326,33 @@ func (s *Service) noteGeneration() {
 	s.noteDigest(d)
 }
 
+// errOtherHistory marks checkSeen's refusals: the store's records digest
+// is older than one this data directory saw, or does not descend from it.
+// Its message is empty: it adds nothing to the refusal's text.
+var errOtherHistory = errors.New("")
+
+// historyMarker is the file, in a data directory, that says its node
+// refused the store's history (errOtherHistory), with why. readSeen refuses
+// while it is there, so that neither a pass nor a restart serves that store
+// again: once the put-back store has been carried on for more than
+// store.RecentLinks changes (by a node with a new data directory), its
+// digest no longer names the one this directory saw, and checkSeen alone
+// would take it. A new data directory is the way back (the refusal's
+// text says how).
+const historyMarker = "records-history-refused"
+
 // setDamaged makes the node refuse every operation with err (nil: serve
-// again), and reports whether that changed anything.
+// again), and reports whether that changed anything. A refusal of the
+// store's history stays (history, historyMarker): nil does not clear it.
 func (s *Service) setDamaged(err error) bool {
 	if err == nil {
-		return s.damaged.Swap(nil) != nil
+		return s.damaged.Swap(nil) != nil && s.history.Load() == nil
+	}
+	if errors.Is(err, errOtherHistory) && s.history.CompareAndSwap(nil, &err) && s.opts.DataDir != "" {
+		p := filepath.Join(s.opts.DataDir, historyMarker)
+		if werr := putFileSync(p, []byte(err.Error()+"\n"), 0o600, os.Rename); werr != nil {
+			s.log.Error("recording that the store's history was refused", "file", p, "err", werr)
+		}
 	}
 	prev := s.damaged.Swap(&err)
 	return prev == nil
@@ -332,8 +360,21 @@ func (s *Service) setDamaged(err error) bool {
 
 // damage is why the node refuses every operation, or nil.
 func (s *Service) damage() error {
+	if p := s.history.Load(); p != nil {
+		return *p
+	}
 	if p := s.damaged.Load(); p != nil {
 		return *p
 	}
 	return nil
+}
+
+// readBounded reads at most max bytes of the file at p.
+func readBounded(p string, max int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, max))
 }

@@ -3,6 +3,7 @@ package kms
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -86,5 +87,46 @@ func TestDigestAttack2SharedRollbackPastRecent(t *testing.T) {
 		if err := encryptWith(s, id); Kind(err) != ErrInternal {
 			t.Fatalf("node %s serves the key put back enabled: %v", name, err)
 		}
+	}
+}
+
+// TestDigestHistoryRefusalStays (review): node b finds the shared store put
+// back whole and refuses it; a node with a new data directory then carries
+// the store put back on for more than store.RecentLinks changes, so that
+// its digest no longer names the one b saw and checkSeen alone would take
+// it. b's refusal must stay — its next pass, and a restart of b on its
+// data directory — or b serves the key put back enabled again.
+func TestDigestHistoryRefusalStays(t *testing.T) {
+	cl := newCluster(t)
+	a, b := cl.node("a"), cl.node("b")
+	id := mustKey(t, a, "", "").KeyID
+	w := newDBWriter(t, cl)
+	enabled, digest := w.keepThenDisable(b, id)
+	if _, err := b.Admin().Maintain(bg); err != nil {
+		t.Fatal(err)
+	}
+	a.Close() // a, which saw the disable too, would stop c's changes
+	w.putBack(id, enabled, digest)
+	if _, err := b.Admin().Maintain(bg); !errors.Is(err, ErrStoreDamaged) {
+		t.Fatalf("b's pass after the store was put back: %v; want it refused", err)
+	}
+	c := cl.node("c")
+	for i := range store.RecentLinks + 3 {
+		if _, err := c.CreateKey(bg, c.testCall(), &CreateKeyRequest{Description: fmt.Sprintf("c %d", i)}); err != nil {
+			t.Fatalf("c's change %d: %v", i, err)
+		}
+	}
+	if _, err := b.Admin().Maintain(bg); !errors.Is(err, ErrStoreDamaged) {
+		t.Errorf("b's pass after c carried the store put back past its Recent: %v; want it still refused", err)
+	}
+	if err := encryptWith(b, id); Kind(err) != ErrInternal {
+		t.Fatalf("node b, which had refused the store put back, serves the key put back enabled: %v", err)
+	}
+	b.Close()
+	if s, err := Open(cl.opts("b")); !errors.Is(err, ErrStoreDamaged) || !strings.Contains(fmt.Sprint(err), "records-history-refused") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("b reopened on its data directory: %v; want the store refused, naming records-history-refused", err)
 	}
 }

@@ -97,6 +97,10 @@ type Service struct {
 	// its digest sums (digest.go).
 	recordsGenMu sync.Mutex
 	damaged      atomic.Pointer[error]
+	// history is the refusal of a store whose records digest is not of a
+	// history this data directory saw (errOtherHistory): unlike damaged,
+	// no pass clears it (historyMarker).
+	history atomic.Pointer[error]
 	// seen is the newest records digest the node saw (digest.go), read
 	// from the data directory's file once (seenLoaded), which holds it
 	// unless seenDirty (seenTimer writes it); under recordsGenMu.

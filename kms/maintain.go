@@ -166,6 +166,9 @@ func (s *Service) digestPass(ctx context.Context) error {
 // nothing until a pass finds the records whole again (the store restored
 // from a backup) — or note the digest and serve again.
 func (s *Service) judgePass(digest *store.RecordsDigest, damage error) error {
+	if h := s.history.Load(); h != nil {
+		return *h // no pass clears it (historyMarker)
+	}
 	if damage != nil {
 		s.setDamaged(damage)
 		return damage

@@ -182,6 +182,7 @@ func remnants(opts Options) []string {
 		add(filepath.Join(opts.DataDir, protectedMarker))
 		add(filepath.Join(opts.DataDir, digestedMarker))
 		add(filepath.Join(opts.DataDir, recordsGenMarker))
+		add(filepath.Join(opts.DataDir, historyMarker))
 	}
 	add(opts.auditPath())
 	if rotated, _ := filepath.Glob(opts.auditPath() + ".[0-9]*"); len(rotated) > 0 {
