@@ -209,6 +209,13 @@ func TestCommitDelayBusyBounded(t *testing.T) {
 // behind them are seen; an idle process is not busy.
 func TestGoroutinesQueued(t *testing.T) {
 	queued := goroutinesQueued()
+	idle := false // another test's goroutines may still be finishing
+	for deadline := time.Now().Add(5 * time.Second); !idle && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		idle = !queued()
+	}
+	if !idle {
+		t.Fatal("goroutinesQueued says an idle process has work queued")
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 4 * runtime.GOMAXPROCS(0) {
@@ -231,4 +238,18 @@ func TestGoroutinesQueued(t *testing.T) {
 	if !seen {
 		t.Fatal("goroutinesQueued never saw the spinning goroutines queued")
 	}
+}
+
+// TestCommitDelayNotForReopen: a Reopen (SIGHUP) while a batch is held for
+// busy CPUs is served at the writer's next look, not after the delay.
+func TestCommitDelayNotForReopen(t *testing.T) {
+	var busy atomic.Bool
+	l, _ := openCountedBusy(t, time.Minute, 1, busy.Load)
+	busy.Store(true)
+	a := writeAsync(l, "a")
+	time.Sleep(50 * time.Millisecond)
+	reopened := make(chan error, 1)
+	go func() { reopened <- l.Reopen() }()
+	answered(t, reopened, 10*time.Second)
+	answered(t, a, 10*time.Second)
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -397,8 +396,9 @@ func (l *Log) run() {
 // request's signature check is ≈0.5 ms) each batch would otherwise hold one
 // line. A batch waits only for lines expected when it formed — operations
 // already under way, whose lines come within an operation's time — never
-// for requests that arrive while it waits, and a lone client is never
-// delayed (its own line is not expected once handed over). The CPU the
+// for requests that arrive while it waits, and a lone client on an idle
+// server is never delayed (its own line is not expected once handed over;
+// Options.Busy holds batches too, while the CPUs have work queued). The CPU the
 // saved syncs free goes to the operations, so a busy server answers more
 // requests a second. PostgreSQL's commit_delay with commit_siblings,
 // counted by the operations themselves. Changes are not counted: they run
@@ -452,6 +452,7 @@ func (l *Log) gather(batch []*entry) ([]*entry, bool) {
 		more := l.queue
 		l.queue = nil
 		closing := l.closed
+		reopen := len(l.reopen) > 0 // a SIGHUP does not wait out the delay
 		l.mu.Unlock()
 		for _, e := range more {
 			if e.durable && e.body != nil {
@@ -460,12 +461,10 @@ func (l *Log) gather(batch []*entry) ([]*entry, bool) {
 		}
 		batch = append(batch, more...)
 		expected, busy = l.worthWaiting(want)
-		if expired || closing || hasControl(more) || !expected && !busy {
-			l.mu.Lock()
-			if len(l.reopen) > 0 {
+		if expired || closing || reopen || hasControl(more) || !expected && !busy {
+			if reopen {
 				l.signal() // a Reopen's wake was taken here: the writer looks again
 			}
-			l.mu.Unlock()
 			return batch, closing
 		}
 	}
@@ -497,10 +496,11 @@ func (l *Log) worthWaiting(want int64) (expected, busy bool) {
 // It returns the probe, which owns its sample: one goroutine's (the
 // writer's) at a time.
 func goroutinesQueued() func() bool {
-	s := []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
+	s := []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}, {Name: "/sched/gomaxprocs:threads"}}
 	return func() bool {
 		metrics.Read(s)
-		return s[0].Value.Kind() == metrics.KindUint64 && s[0].Value.Uint64() >= uint64(runtime.GOMAXPROCS(0))
+		return s[0].Value.Kind() == metrics.KindUint64 && s[1].Value.Kind() == metrics.KindUint64 &&
+			s[0].Value.Uint64() >= s[1].Value.Uint64()
 	}
 }
 
