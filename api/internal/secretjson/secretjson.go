@@ -58,7 +58,7 @@ func contentTypeValue(ct string) []string {
 		return v.([]string)
 	}
 	v := []string{ct}
-	contentTypes.Store(ct, v[:1:1])
+	contentTypes.Store(ct, v)
 	return v
 }
 

@@ -92,12 +92,15 @@ func customDecoded(t reflect.Type) bool {
 		pt.Implements(unmarshalerT) || pt.Implements(textUnmarshT)
 }
 
-// buildPlan plans t; busy holds the struct types being planned (a type that
-// contains itself is not planned).
+// buildPlan plans t; busy holds the types being planned (a type that
+// contains itself — a struct, or a named slice or pointer type such as
+// type L []L — is not planned).
 func buildPlan(t reflect.Type, busy map[reflect.Type]bool) *plan {
-	if customDecoded(t) {
+	if customDecoded(t) || busy[t] {
 		return unsupported
 	}
+	busy[t] = true
+	defer delete(busy, t)
 	p := &plan{typ: t}
 	switch t.Kind() {
 	case reflect.String:
@@ -134,11 +137,6 @@ func buildPlan(t reflect.Type, busy map[reflect.Type]bool) *plan {
 			return unsupported
 		}
 	case reflect.Struct:
-		if busy[t] {
-			return unsupported
-		}
-		busy[t] = true
-		defer delete(busy, t)
 		p.kind = pStruct
 		if !p.addFields(t, nil, busy) || len(p.fields) > maxPlanFields {
 			return unsupported
