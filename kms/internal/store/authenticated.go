@@ -519,11 +519,18 @@ type txnDigest struct {
 }
 
 // lockDigest reads the store's digest, locked until the transaction ends,
-// and verifies it.
+// and verifies it. The read (PostgreSQL's SELECT … FOR UPDATE, which waits
+// for another node's change) comes before the sealers are held for reading:
+// a SetKey waiting on them would otherwise stall every MAC check of the
+// process for as long.
 func (t authTxn) lockDigest() error {
+	d, err := storedDigest(t.tx)
+	if err != nil {
+		return t.a.bad(err)
+	}
 	t.a.use.RLock()
 	defer t.a.use.RUnlock()
-	d, sl, err := readDigest(t.tx, t.a.keys.Load().accept...)
+	d, sl, err := judgeDigest(d, t.a.keys.Load().accept...)
 	if err != nil {
 		return t.a.bad(err)
 	}

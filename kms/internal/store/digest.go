@@ -2,6 +2,7 @@ package store
 
 import (
 	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -66,6 +67,12 @@ type DigestLink struct {
 // RecentLinks bounds RecordsDigest.Recent: a node that saw a digest more
 // changes ago than this can tell only that the store's is not older.
 const RecentLinks = 64
+
+// MaxDigestRecord bounds a stored records digest's encoding, which a
+// backend reads before any MAC is checked (on every change and every
+// followed one): RecentLinks links of ≈100 bytes of JSON each and the rest
+// fit well within it.
+const MaxDigestRecord = 16 << 10
 
 // Descends reports whether d is the digest of generation gen and MAC mac,
 // or one made after it by changes (its Recent names it): false if d names
@@ -245,13 +252,26 @@ var errNoDigest = &IntegrityError{Record: "the records digest", Reason: "it is m
 // readDigest reads r's digest as stored and verifies its MAC under one of
 // sls: the digest and the sealer it verifies under.
 func readDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, *sealer.Sealer, error) {
-	d, err := r.RecordsDigest()
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, errNoDigest
-	}
+	d, err := storedDigest(r)
 	if err != nil {
 		return nil, nil, err
 	}
+	return judgeDigest(d, sls...)
+}
+
+// storedDigest is r's records digest as stored, unverified (errNoDigest if
+// there is none).
+func storedDigest(r Reader) (*RecordsDigest, error) {
+	d, err := r.RecordsDigest()
+	if errors.Is(err, ErrNotFound) {
+		return nil, errNoDigest
+	}
+	return d, err
+}
+
+// judgeDigest is readDigest's verdict on d, as stored: its bounds, and the
+// sealer of sls it verifies under.
+func judgeDigest(d *RecordsDigest, sls ...*sealer.Sealer) (*RecordsDigest, *sealer.Sealer, error) {
 	if len(d.Sum) != len(digestSum{}) {
 		return nil, nil, &IntegrityError{Record: d.describe(), Reason: fmt.Sprintf("its sum is %d bytes, not 32", len(d.Sum))}
 	}
@@ -259,6 +279,11 @@ func readDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, *sealer.Sealer
 		// A digest names at most RecentLinks: more is not attestkms's,
 		// and Descends would search it on every check.
 		return nil, nil, &IntegrityError{Record: d.describe(), Reason: fmt.Sprintf("it names %d digests before it, more than %d", len(d.Recent), RecentLinks)}
+	}
+	for _, l := range d.Recent {
+		if len(l.MAC) != sha256.Size {
+			return nil, nil, &IntegrityError{Record: d.describe(), Reason: fmt.Sprintf("a digest before it has a %d-byte MAC, not %d", len(l.MAC), sha256.Size)}
+		}
 	}
 	for _, sl := range sls { // the sealer it verifies under, as VerifyMAC judges
 		if err := VerifyMAC(d, true, sl); err == nil {

@@ -149,7 +149,10 @@ func TestReadDigestBounded(t *testing.T) {
 	}
 	noMAC := mk(0, 32)
 	noMAC.MAC = nil
-	for name, d := range map[string]*RecordsDigest{"too long a history": mk(RecentLinks+1, 32), "a short sum": mk(0, 31), "no MAC": noMAC} {
+	longLink := mk(2, 32)
+	longLink.Recent[1].MAC = make([]byte, 1<<20)
+	SetMAC(sl, longLink)
+	for name, d := range map[string]*RecordsDigest{"too long a history": mk(RecentLinks+1, 32), "a short sum": mk(0, 31), "no MAC": noMAC, "a link's MAC of 1 MiB": longLink} {
 		if _, _, err := readDigest(digestReader{d: d}, sl); !errors.Is(err, ErrIntegrity) {
 			t.Errorf("%s: %v; want ErrIntegrity", name, err)
 		}

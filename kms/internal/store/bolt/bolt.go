@@ -596,6 +596,9 @@ func (t *txn) RecordsDigest() (*store.RecordsDigest, error) {
 	if raw == nil {
 		return nil, store.ErrNotFound
 	}
+	if len(raw) > store.MaxDigestRecord {
+		return nil, recordDamaged{fmt.Errorf("stored %s is %d bytes, more than %d", metaRecordsDigest, len(raw), store.MaxDigestRecord)}
+	}
 	var d store.RecordsDigest
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, recordDamaged{fmt.Errorf("stored %s: %w", metaRecordsDigest, err)}

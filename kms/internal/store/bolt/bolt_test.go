@@ -1,9 +1,12 @@
 package bolt
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,4 +122,32 @@ func TestPanicsOfOthersPass(t *testing.T) {
 	}()
 	err = s.View(t.Context(), func(store.Reader) error { panic("a bug") })
 	t.Fatalf("View returned %v: the panic was swallowed", err)
+}
+
+// TestRecordsDigestBounded (review): a stored records digest is read before
+// any MAC is checked, on every change: one larger than
+// store.MaxDigestRecord is refused as damaged before it is decoded.
+func TestRecordsDigestBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kms.db")
+	if err := Create(path, func(store.Txn) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := append(append([]byte(`{"recent":[`), bytes.Repeat([]byte(`{"generation":1,"mac":""},`), store.MaxDigestRecord/20)...), `{}]}`...)
+	if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketMeta).Put(metaRecordsDigest, huge) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.View(context.Background(), func(r store.Reader) error { _, err := r.RecordsDigest(); return err })
+	if !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "more than") {
+		t.Fatalf("a %d-byte records digest: %v; want it refused as damaged for its size", len(huge), err)
+	}
 }

@@ -284,6 +284,9 @@ func (t *txn) RecordsDigest() (*store.RecordsDigest, error) {
 	if !found {
 		return nil, store.ErrNotFound
 	}
+	if len(raw) > store.MaxDigestRecord {
+		return nil, fmt.Errorf("%w: the records digest is %d bytes, more than %d", store.ErrDamaged, len(raw), store.MaxDigestRecord)
+	}
 	var d store.RecordsDigest
 	if err := json.Unmarshal(raw, &d); err != nil {
 		return nil, fmt.Errorf("%w: the records digest does not decode: %v", store.ErrDamaged, err)
