@@ -153,8 +153,9 @@ func FuzzParseBoundKey(f *testing.F) {
 
 // FuzzParseRSASPKI: the RSA fast path accepts only what crypto/x509 does,
 // with the same key; on the shapes enclaves send it does accept. Seeds:
-// testdata/fuzz/FuzzParseRSASPKI (RSA keys, each with bytes flipped, cut
-// and appended, are tried by TestParseRSASPKI).
+// RSA keys of three sizes (each with bytes flipped, cut and appended is
+// tried by TestParseRSASPKI). It is also the guard against a later Go's
+// crypto/x509 refusing what the fast path still takes.
 func FuzzParseRSASPKI(f *testing.F) {
 	for _, bits := range []int{2048, 3072, 4096} {
 		f.Add(fakeRSA(f, bits, false, 65537))

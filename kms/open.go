@@ -98,7 +98,8 @@ type Options struct {
 	AuditCommitDelay time.Duration
 	// MaxKeys is how many keys the account may hold, in every state (as
 	// AWS's quota of KMS keys per account and Region, 100,000): CreateKey
-	// past it is ErrLimitExceeded. Zero: DefaultMaxKeys. Counted from the
+	// past it is ErrLimitExceeded. Zero or negative: DefaultMaxKeys (there
+	// is no unlimited: serve refuses a --max-keys below 1). Counted from the
 	// records digest every change locks: no concurrent CreateKey, on any
 	// node, takes the same room.
 	MaxKeys int

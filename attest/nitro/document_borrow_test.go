@@ -26,7 +26,13 @@ var (
 // unknown fields, or of several bad PCRs, a parser names first depends on
 // Go's map order.
 func sameSentence(msg string) string {
-	if strings.Contains(msg, "unknown field") || strings.Contains(msg, "pcr") {
+	if i := strings.Index(msg, "pcr"); i >= 0 {
+		// With two bad registers the reference names whichever its map
+		// gives first (a register's length, or an index past 31): any
+		// refusal of a register is the same sentence.
+		return msg[:i] + "pcr…"
+	}
+	if strings.Contains(msg, "unknown field") {
 		return number.ReplaceAllString(quoted.ReplaceAllString(msg, `""`), "N")
 	}
 	return msg

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -135,9 +134,8 @@ func TestConnLimitLogBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	acceptAll(t, limitConns(raw, 1, 0, slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))))
+	var logs syncBuffer // the listener's goroutine logs, the test reads
+	acceptAll(t, limitConns(raw, 1, 0, slog.New(slog.NewTextHandler(&logs, nil))))
 	if !kept(t, dial(t, raw.Addr().String())) {
 		t.Fatal("a connection within the bound was not kept")
 	}
@@ -146,21 +144,7 @@ func TestConnLimitLogBounded(t *testing.T) {
 			t.Fatalf("connection %d past the bound of 1 was kept", i)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	if n := strings.Count(logs.String(), "refused connections"); n != 1 {
 		t.Fatalf("10 refused connections wrote %d lines:\n%s", n, logs.String())
 	}
-}
-
-// lockedWriter is w under mu: the listener's goroutine logs, the test reads.
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -37,7 +37,7 @@ func marshalRecord(rec *Record) ([]byte, error) {
 	b = jsonappend.Member(b, "source_key_arn", rec.SourceKeyARN, true)
 	if rec.Attestation != nil {
 		if b, err = rec.Attestation.AppendJSON(append(b, `,"attestation":`...)); err != nil {
-			return nil, err
+			return json.Marshal(rec) // its error, in its words
 		}
 	}
 	if len(rec.BypassedChecks) > 0 {

@@ -90,6 +90,11 @@ func TestMarshalRecordIsJSONMarshal(t *testing.T) {
 	if _, err := marshalRecord(&Record{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}); err == nil {
 		t.Error("a year past 9999 was marshalled")
 	}
+	bad := &Record{Time: now, Attestation: &attest.Summary{Format: "nitro", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	_, werr := json.Marshal(bad)
+	if _, err := marshalRecord(bad); err == nil || werr == nil || err.Error() != werr.Error() {
+		t.Errorf("an attestation time past 9999: %v; json.Marshal: %v", err, werr)
+	}
 }
 
 // FuzzMarshalRecord compares marshalRecord with json.Marshal on arbitrary
