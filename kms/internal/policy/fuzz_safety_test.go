@@ -25,11 +25,13 @@ var (
 	genOperators = []string{
 		"StringEquals", "StringNotEquals", "StringEqualsIfExists", "StringNotEqualsIfExists", "StringLike", "StringNotLike",
 		"StringEqualsIgnoreCase", "ForAllValues:StringEquals", "ForAnyValue:StringEquals", "ForAllValues:StringNotEquals",
-		"ForAnyValue:StringNotLike", "Null",
+		"ForAnyValue:StringNotLike", "Null", "StringLikeIfExists", "StringEqualsIgnoreCaseIfExists", "ForAnyValue:StringEqualsIfExists",
 	}
 	genKeys = []string{"kms:RecipientAttestation:ImageSha384", "kms:RecipientAttestation:Format", "kms:RecipientAttestation/PCR0", "kms:EncryptionContext:app",
-		"kms:RecipientAttestation:PCR8", "kms:RecipientAttestation:SnpHostData", "kms:RecipientAttestation:TpmPCR7", "kms:RecipientAttestation:PCR16", "kms:RecipientAttestation:TpmPCR4"}
-	genValues = []string{`"ab"`, `"x"`, `"*"`, `"true"`, `"false"`, `["ab","x"]`, `"nitro"`, `"tpm2"`, `["nitro","sev-snp"]`, `"ab*"`, `"00"`, `["ab","00"]`}
+		"kms:RecipientAttestation:PCR8", "kms:RecipientAttestation:SnpHostData", "kms:RecipientAttestation:TpmPCR7", "kms:RecipientAttestation:PCR16", "kms:RecipientAttestation:TpmPCR4",
+		"kms:RecipientAttestation:PCR0", "kms:RecipientAttestation:PCR2", "kms:RecipientAttestation/PCR8", "kms:RecipientAttestation:SnpMeasurement",
+		"kms:RecipientAttestation:TdxMrTd", "kms:RecipientAttestation:NitroTPMPCR4"}
+	genValues = []string{`"ab"`, `"x"`, `"*"`, `"true"`, `"false"`, `["ab","x"]`, `"nitro"`, `"tpm2"`, `["nitro","sev-snp"]`, `"ab*"`, `"00"`, `["ab","00"]`, `"qingtian"`, `"nitrotpm"`, `"tdx"`, `"sev-snp"`}
 	genExtra  = []string{`"Bool":{"aws:SecureTransport":"false"}`, `"Bool":{"aws:SecureTransport":"true"}`, `"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`, `"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}`}
 )
 
@@ -89,6 +91,12 @@ func FuzzPolicySafety(f *testing.F) {
 	f.Add([]byte{1, 0, 1, 9, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0})
 	f.Add([]byte{2, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1, 1, 0, 0, 0})
 	f.Add([]byte{3, 0, 3, 9, 6, 1, 2, 0, 0, 0, 0, 1, 5, 12, 1, 1, 2, 0, 0, 0, 0, 2, 0, 2, 0, 0, 2})
+	// Format nitro with StringEqualsIfExists on PCR8, on PCR2, and Format
+	// qingtian with it on /PCR8: registers a genuine document may leave
+	// out, so the IfExists condition binds nothing (carriedAlways).
+	f.Add([]byte{0, 0, 1, 3, 1, 2, 0, 1, 6, 2, 4, 0, 1})
+	f.Add([]byte{0, 0, 1, 3, 1, 2, 0, 1, 6, 2, 10, 0, 1})
+	f.Add([]byte{0, 0, 1, 3, 1, 2, 0, 1, 12, 2, 11, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := genPolicy(data)
 		p, err := Parse(d)
