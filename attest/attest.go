@@ -141,7 +141,8 @@ type Claims struct {
 
 	// Debug is true when the evidence says the workload runs in debug mode,
 	// its memory open to its host: for Nitro and Qingtian, PCR0 (the image
-	// measurement) is missing or all zero (not "every PCR zero": in a real
+	// measurement) is all zero (a document without PCR0 is malformed; not
+	// "every PCR zero": in a real
 	// debug-mode Nitro document the host still sets PCR3 and PCR4); for
 	// SEV-SNP, the guest policy's DEBUG bit. Such evidence is genuine but
 	// proves nothing about the code running: its verifier refuses it

@@ -128,11 +128,22 @@ func (p *profile) check(d *document) error {
 		return fmt.Errorf("%w: a NitroTPM document (nitrotpm_pcrs), which %s verifiers do not take", attest.ErrMalformed, p.format)
 	case !d.nitroTPM && p.tpmOnly:
 		return fmt.Errorf("%w: nitrotpm_pcrs is missing: not a NitroTPM document", attest.ErrMalformed)
+	case !d.nitroTPM && !hasPCR0(d.pcrs):
+		// Every enclave's document carries PCR0, its image's measurement
+		// (all zero in debug mode). One without it measures nothing, and a
+		// key policy's …IfExists on the image (beside Format) would hold
+		// for it: refused in every mode, --allow-debug-enclaves too.
+		return fmt.Errorf("%w: the attestation document has no PCR0, the enclave image's measurement, which every %s document carries", attest.ErrMalformed, p.format)
 	}
 	if !slices.Contains(p.suites, d.suite) {
 		return fmt.Errorf("%w: %s documents are not signed with %s (digest %s)", attest.ErrMalformed, p.format, d.suite.name, d.suite.digest)
 	}
 	return p.checkKeyFields(d)
+}
+
+func hasPCR0(pcrs map[int][]byte) bool {
+	_, ok := pcrs[0]
+	return ok
 }
 
 // document is an attestation document's payload, parsed and bounded but NOT

@@ -38,10 +38,12 @@
 // which only the enclave holds); what a PCR value means, which is the key
 // policy's business.
 //
-// Debug mode. A document whose PCR0, the image measurement, is missing or
-// all zero comes from an enclave started in debug mode (every such document
-// has it so), whose memory its host can read and write: a key in it is the
-// host's, and its PCRs prove nothing about the code running. It is refused
+// Debug mode. A document whose PCR0, the image measurement, is all zero
+// comes from an enclave started in debug mode (every such document has it
+// so), whose memory its host can read and write: a key in it is the host's,
+// and its PCRs prove nothing about the code running. (A document without
+// PCR0 is malformed, in every mode: every enclave's document carries it, and
+// key policies rely on it, kms/internal/policy's carriedAlways.) It is refused
 // (attest.ErrPolicy), after everything else verified, unless
 // Options.AllowDebug; Claims.Debug says when a document admitted that way is
 // one.
@@ -307,7 +309,7 @@ func (v *Verifier) verify(evidence []byte, now time.Time) (*attest.Claims, error
 	}
 	debug := isDebug(doc.pcrs)
 	if debug && !v.allowDebug {
-		return nil, fmt.Errorf("%w: the attestation document comes from an enclave in debug mode (PCR0 %s), whose memory is open to its host; debug-mode enclaves are refused (start attestkms with --allow-debug-enclaves to accept such documents in tests)", attest.ErrPolicy, pcr0State(doc.pcrs))
+		return nil, fmt.Errorf("%w: the attestation document comes from an enclave in debug mode (PCR0 is all zero), whose memory is open to its host; debug-mode enclaves are refused (start attestkms with --allow-debug-enclaves to accept such documents in tests)", attest.ErrPolicy)
 	}
 	return &attest.Claims{
 		Format:       v.profile.format,
@@ -340,7 +342,8 @@ func (v *Verifier) checkTime(t, now time.Time) error {
 // isDebug says whether the document comes from a debug-mode enclave: PCR0,
 // the enclave image's measurement, is all zero there (so are PCR1 and PCR2;
 // PCR3 and PCR4, which the host's role and instance set, are not). A
-// document without PCR0 measures no image, and counts as debug too.
+// document without PCR0 never gets here (profile.check), and would count
+// as debug too.
 func isDebug(pcrs map[int][]byte) bool {
 	pcr0, ok := pcrs[0]
 	if !ok {
@@ -352,11 +355,4 @@ func isDebug(pcrs map[int][]byte) bool {
 		}
 	}
 	return true
-}
-
-func pcr0State(pcrs map[int][]byte) string {
-	if _, ok := pcrs[0]; !ok {
-		return "is missing"
-	}
-	return "is all zero"
 }

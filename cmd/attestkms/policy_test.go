@@ -399,6 +399,52 @@ func TestPolicyTestDebugEnclave(t *testing.T) {
 	wantLines(t, "--allow-debug-enclaves", out, "allowed", "statement: "+enclaveStatement)
 }
 
+// TestPolicyTestNoPCR0: a document without PCR0, signed by a trusted
+// root, is refused as malformed even with --allow-debug-enclaves. The
+// policy's only image condition is an …IfExists on ImageSha384 beside
+// Format, which the safety check accepts because every Nitro document
+// carries PCR0; before the verifier enforced that, the document was
+// admitted as a debug-mode enclave's and the …IfExists held for it.
+func TestPolicyTestNoPCR0(t *testing.T) {
+	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := ca.Save(filepath.Join(dir, "ca")); err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	image := make([]byte, 48)
+	for i := range image {
+		image[i] = 7
+	}
+	doc, err := ca.Sign(nitrotest.Document{Timestamp: time.Now().UTC().Truncate(time.Second), PCRs: map[int][]byte{1: image, 2: image}, PublicKey: der})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docPath := filepath.Join(dir, "doc.cbor")
+	if err := os.WriteFile(docPath, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol := writeTemp(t, dir, "p.json", `{"Version":"2012-10-17","Statement":[
+ {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"111122223333"},
+  "Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
+  "Condition":{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},
+   "StringEqualsIfExists":{"kms:RecipientAttestation:ImageSha384":"`+hex.EncodeToString(image)+`"}}}]}`)
+	for _, extra := range [][]string{nil, {"--allow-debug-enclaves"}} {
+		args := append([]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--evidence", docPath, "--nitro-roots", filepath.Join(dir, "ca", "root.pem")}, extra...)
+		code, out, _ := runCmd(args...)
+		if code != 1 || !strings.Contains(out, "denied") || !strings.Contains(out, "no PCR0") {
+			t.Errorf("%v: a document without PCR0: exit %d\n%s", extra, code, out)
+		}
+	}
+}
+
 func TestPolicyTestGate(t *testing.T) {
 	// The old policy's NotAction statement allows ReEncryptFrom; the gate
 	// denies it all the same, without evidence.

@@ -48,10 +48,9 @@ var imageKeys = map[string]string{
 
 // carriedAlways are the image keys that every genuine evidence of their
 // format gives, as its verifier takes it: a Nitro or Qingtian document's
-// PCR0 (one without it is of a debug-mode enclave, refused unless the
-// server allows debug enclaves, whose memory is open to their host
-// anyway; the parser requires no other PCR, so not PCR2 or PCR8, which a
-// device could leave out), an SEV-SNP report's MEASUREMENT, a TDX quote's
+// PCR0 (attest/nitro refuses a document without it as malformed, in
+// every mode, --allow-debug-enclaves too; it requires no other PCR, so not
+// PCR2 or PCR8, which a device could leave out), an SEV-SNP report's MEASUREMENT, a TDX quote's
 // MRTD, a NitroTPM document's PCR4 (it holds all 24 registers). No TPM
 // quote key: its PCR selection is the quoter's choice.
 var carriedAlways = map[string]bool{
