@@ -17,6 +17,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-tdx-guest/pcs"
 )
 
@@ -524,9 +525,9 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 			return nil, err
 		}
 	}
-	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
-		if now.Before(s.NotBefore) || now.After(s.NotAfter) {
-			return nil, fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
+	for _, s := range signers {
+		if err := validity.Of("collateral signing certificate (the "+s.what+"'s signer)", s.signer).Check(now); err != nil {
+			return nil, err
 		}
 	}
 	// Revocation, by every CRL held of each issuer.
