@@ -2,8 +2,10 @@ package tdx
 
 import (
 	"crypto/x509"
+	"strings"
 	"testing"
 
+	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/attesttest"
 	"github.com/attestkms/attestkms/attest/envelope"
 )
@@ -74,5 +76,51 @@ func TestKnownPartsKindsApart(t *testing.T) {
 				t.Errorf("%s held under the %s's key: collateral made %d times; want the %s never known", other.name, at.name, made, at.name)
 			}
 		}
+	}
+}
+
+// TestPCKFirstLinkSpendsNoColdBudget: the PCK chain's first link, while
+// its PCK CA is not known, is the CA's, checked with the key of a
+// configured root of the name it gives as its issuer; each way it can fail
+// is refused ErrChain without asking the budget, and the CA is not learnt:
+// a certificate the root genuinely signed but that is no CA (Intel's TCB
+// signing certificate, public in every PCS response, copied above the
+// forger's PCK certificate); a CA whose issuer is no configured root (the
+// genuine chain, with only its PCK CA configured as a root: the link
+// checked stays the CA's, never the PCK certificate's with that "root");
+// and a PCK CA of another key under Intel's names (a forged CA). Then the
+// genuine chain, asking once, and its CA known.
+func TestPCKFirstLinkSpendsNoColdBudget(t *testing.T) {
+	ca, forger := newSimCA(t), newSimCA(t)
+	for _, tc := range []struct {
+		name  string
+		roots []*x509.Certificate
+		by    *attesttest.TDXCA
+		chain []byte
+		says  string
+	}{
+		{"a root-signed certificate that is no CA", []*x509.Certificate{ca.Root}, forger, pemOf(forger.PCK, ca.TCBSigning, ca.Root), "is not a CA"},
+		{"the PCK CA as the only root", []*x509.Certificate{ca.PlatformCA}, ca, nil, "names an issuer that is neither a trusted root"},
+		{"a forged PCK CA", []*x509.Certificate{ca.Root}, forger, nil, "is not signed by the trusted root it names as its issuer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cold, asked := coldBudget(100)
+			v := dirVerifier(t, "", Options{Roots: tc.roots, ColdChain: cold})
+			c, err := v.Verify(marshal(t, simEnvelope(t, tc.by, attesttest.TDXQuote{PCKChain: tc.chain}, nil)), simTime)
+			attesttest.CheckResult(t, c, err, attest.ErrChain)
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("%q does not say %q", err, tc.says)
+			}
+			if *asked != 0 || v.knownCAs.Len() != 0 {
+				t.Fatalf("budget asked %d times, %d CAs known; want 0, 0", *asked, v.knownCAs.Len())
+			}
+		})
+	}
+	cold, asked := coldBudget(100)
+	v := dirVerifier(t, "", Options{Roots: []*x509.Certificate{ca.Root}, ColdChain: cold})
+	c, err := v.Verify(marshal(t, simEnvelope(t, ca, attesttest.TDXQuote{}, nil)), simTime)
+	attesttest.CheckResult(t, c, err, attest.ErrPolicy) // no collateral: past the chain
+	if *asked != 1 || !v.knownCAs.Has(ca.PlatformCA) {
+		t.Fatalf("genuine chain: budget asked %d times (want 1), its CA known %v", *asked, v.knownCAs.Has(ca.PlatformCA))
 	}
 }
