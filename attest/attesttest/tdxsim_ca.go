@@ -88,9 +88,15 @@ type TDXCAOptions struct {
 	FMSPC *[6]byte // nil: DefaultTDXFMSPC
 	// PCKNotAfter ends the PCK certificate's validity; zero: TDXNotAfter.
 	PCKNotAfter time.Time
+	// PlatformCANotAfter and RootNotAfter end the PCK Platform CA's and the
+	// root's validity; zero: TDXNotAfter. (Intel's outlive the certificates
+	// they sign; these let a test see each certificate's window checked.)
+	PlatformCANotAfter, RootNotAfter time.Time
 	// TCBSigningNotAfter ends the TCB signing certificate's validity (the
 	// signer of TCB Info and QE Identity); zero: TDXNotAfter.
 	TCBSigningNotAfter time.Time
+	// TCBSigningNotBefore starts it; zero: TDXNotBefore.
+	TCBSigningNotBefore time.Time
 }
 
 // NewTDXCA makes a TDXCA with fresh P-256 keys.
@@ -112,13 +118,13 @@ func NewTDXCAWith(o TDXCAOptions) (*TDXCA, error) {
 	}
 	ca.rootKey, ca.platformKey, ca.tcbKey, ca.pckKey = keys[0], keys[1], keys[2], keys[3]
 	var err error
-	if ca.Root, err = tdxCert(tdxCertSpec{cn: "Intel SGX Root CA", ca: 1, crl: TDXRootCRLURL}, nil, ca.rootKey, ca.rootKey); err != nil {
+	if ca.Root, err = tdxCert(tdxCertSpec{cn: "Intel SGX Root CA", ca: 1, crl: TDXRootCRLURL, notAfter: o.RootNotAfter}, nil, ca.rootKey, ca.rootKey); err != nil {
 		return nil, err
 	}
-	if ca.PlatformCA, err = tdxCert(tdxCertSpec{cn: "Intel SGX PCK Platform CA", ca: 0, crl: TDXRootCRLURL}, ca.Root, ca.rootKey, ca.platformKey); err != nil {
+	if ca.PlatformCA, err = tdxCert(tdxCertSpec{cn: "Intel SGX PCK Platform CA", ca: 0, crl: TDXRootCRLURL, notAfter: o.PlatformCANotAfter}, ca.Root, ca.rootKey, ca.platformKey); err != nil {
 		return nil, err
 	}
-	if ca.TCBSigning, err = tdxCert(tdxCertSpec{cn: "Intel SGX TCB Signing", ca: -1, crl: TDXRootCRLURL, notAfter: o.TCBSigningNotAfter}, ca.Root, ca.rootKey, ca.tcbKey); err != nil {
+	if ca.TCBSigning, err = tdxCert(tdxCertSpec{cn: "Intel SGX TCB Signing", ca: -1, crl: TDXRootCRLURL, notAfter: o.TCBSigningNotAfter, notBefore: o.TCBSigningNotBefore}, ca.Root, ca.rootKey, ca.tcbKey); err != nil {
 		return nil, err
 	}
 	sgx, err := tdxSGXExtension(ca.FMSPC, ca.PCEID, TDXPCKSGXTCB, TDXPCKPCESVN)
@@ -154,6 +160,8 @@ type tdxCertSpec struct {
 	crl      string // the CRL distribution point
 	sgx      []byte // the SGX extension's value (PCK certificates)
 	notAfter time.Time
+	// notBefore, if not zero, replaces TDXNotBefore.
+	notBefore time.Time
 }
 
 // tdxCert makes a certificate as Intel's: ECDSA with SHA-256, P-256, the
@@ -180,14 +188,17 @@ func tdxCert(s tdxCertSpec, parent *x509.Certificate, parentKey, key *ecdsa.Priv
 		return nil, fmt.Errorf("attesttest: %w", err)
 	}
 	skid := sha1.Sum(info.Key.Bytes)
-	notAfter := TDXNotAfter
+	notBefore, notAfter := TDXNotBefore, TDXNotAfter
+	if !s.notBefore.IsZero() {
+		notBefore = s.notBefore
+	}
 	if !s.notAfter.IsZero() {
 		notAfter = s.notAfter
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		RawSubject:            name,
-		NotBefore:             TDXNotBefore,
+		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		SignatureAlgorithm:    x509.ECDSAWithSHA256,
 		SubjectKeyId:          skid[:],

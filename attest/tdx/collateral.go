@@ -17,6 +17,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-tdx-guest/pcs"
 )
 
@@ -141,13 +142,18 @@ func checkTCBInfo(body []byte, signer *x509.Certificate) (pcs.TcbInfo, error) {
 	if err := verifyJSON(body, "tcbInfo", signer, &info); err != nil {
 		return info, err
 	}
+	return info, tdxTCBInfo(&info)
+}
+
+// tdxTCBInfo checks that info is what a TDX quote is judged by.
+func tdxTCBInfo(info *pcs.TcbInfo) error {
 	if info.ID != "TDX" || info.Version != 3 {
-		return info, fmt.Errorf("%w: id %q version %d; want TDX version 3", attest.ErrMalformed, info.ID, info.Version)
+		return fmt.Errorf("%w: id %q version %d; want TDX version 3", attest.ErrMalformed, info.ID, info.Version)
 	}
 	if len(info.TcbLevels) == 0 {
-		return info, fmt.Errorf("%w: no TCB levels", attest.ErrMalformed)
+		return fmt.Errorf("%w: no TCB levels", attest.ErrMalformed)
 	}
-	return info, nil
+	return nil
 }
 
 // checkQEIdentity verifies a QE Identity body signed by signer (not
@@ -157,17 +163,31 @@ func checkQEIdentity(body []byte, signer *x509.Certificate) (pcs.EnclaveIdentity
 	if err := verifyJSON(body, "enclaveIdentity", signer, &id); err != nil {
 		return id, err
 	}
+	return id, tdQEIdentity(&id)
+}
+
+// tdQEIdentity checks that id is the TD QE's.
+func tdQEIdentity(id *pcs.EnclaveIdentity) error {
 	if id.ID != "TD_QE" || id.Version != 2 || len(id.TcbLevels) == 0 {
-		return id, fmt.Errorf("%w: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
+		return fmt.Errorf("%w: id %q version %d with %d TCB levels; want TD_QE version 2", attest.ErrMalformed, id.ID, id.Version, len(id.TcbLevels))
 	}
-	return id, nil
+	return nil
 }
 
 // rootCRLOf verifies a root CRL signed by one of roots.
 func rootCRLOf(der []byte, roots []*x509.Certificate) (*CRL, error) {
+	l, err := parseCRL(der)
+	if err != nil {
+		return nil, err
+	}
+	return rootCRLOfList(l, roots)
+}
+
+// rootCRLOfList is rootCRLOf of a CRL already parsed.
+func rootCRLOfList(l *x509.RevocationList, roots []*x509.Certificate) (*CRL, error) {
 	var last error
 	for _, r := range roots {
-		crl, err := verifyCRL(der, r)
+		crl, err := signedCRL(l, r)
 		if err == nil {
 			return crl, nil
 		}
@@ -266,13 +286,22 @@ func verifyJSON(body []byte, field string, signer *x509.Certificate, out any) er
 	if err != nil {
 		return err
 	}
+	if err := verifySigned(signed, sig, field, signer); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(signed, out); err != nil {
+		return fmt.Errorf("%w: %s: %v", attest.ErrMalformed, field, err)
+	}
+	return nil
+}
+
+// verifySigned checks sig, PCS's signature of signed (body's field, as
+// splitSigned returns them), with signer's key.
+func verifySigned(signed, sig []byte, field string, signer *x509.Certificate) error {
 	pub, ok := signer.PublicKey.(*ecdsa.PublicKey)
 	d := sha256.Sum256(signed)
 	if !ok || !verifyRS(pub, d[:], sig) {
 		return fmt.Errorf("%w: %s signature does not verify with the TCB signing certificate", attest.ErrChain, field)
-	}
-	if err := json.Unmarshal(signed, out); err != nil {
-		return fmt.Errorf("%w: %s: %v", attest.ErrMalformed, field, err)
 	}
 	return nil
 }
@@ -314,10 +343,23 @@ func canonicalSig(sig []byte) []byte {
 }
 
 func verifyCRL(der []byte, issuer *x509.Certificate) (*CRL, error) {
+	l, err := parseCRL(der)
+	if err != nil {
+		return nil, err
+	}
+	return signedCRL(l, issuer)
+}
+
+func parseCRL(der []byte) (*x509.RevocationList, error) {
 	l, err := x509.ParseRevocationList(der)
 	if err != nil {
 		return nil, fmt.Errorf("%w: crl: %v", attest.ErrMalformed, err)
 	}
+	return l, nil
+}
+
+// signedCRL returns l if issuer signed it.
+func signedCRL(l *x509.RevocationList, issuer *x509.Certificate) (*CRL, error) {
 	if !bytes.Equal(l.RawIssuer, issuer.RawSubject) || l.CheckSignatureFrom(issuer) != nil {
 		return nil, fmt.Errorf("%w: crl of %q is not signed by %q", attest.ErrChain, l.Issuer.CommonName, issuer.Subject.CommonName)
 	}
@@ -524,9 +566,9 @@ func (v *Verifier) collateral(carried *envelope.TDXCollateral, chain *pckChain, 
 			return nil, err
 		}
 	}
-	for _, s := range []*x509.Certificate{j.tcb.Signer, j.qe.Signer} {
-		if now.Before(s.NotBefore) || now.After(s.NotAfter) {
-			return nil, fmt.Errorf("%w: collateral signing certificate is valid from %s to %s", attest.ErrExpired, s.NotBefore.UTC().Format(time.RFC3339), s.NotAfter.UTC().Format(time.RFC3339))
+	for _, s := range signers {
+		if err := validity.Of("collateral signing certificate (the "+s.what+"'s signer)", s.signer).Check(now); err != nil {
+			return nil, err
 		}
 	}
 	// Revocation, by every CRL held of each issuer.
@@ -654,12 +696,7 @@ func (v *Verifier) verifyCarried(c *envelope.TDXCollateral, server *Collateral, 
 	if v.coldChain != nil && !v.coldChain() {
 		return nil, attest.ColdChainRefused("envelope's collateral")
 	}
-	chain := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.TCBSigningCert})
-	f := &Files{TCBInfos: []Signed{{Body: c.TCBInfo, IssuerChain: chain}}, QEIdentity: &Signed{Body: c.QEIdentity, IssuerChain: chain}, RootCRL: c.RootCRL}
-	if _, _, err := checkSigner(signer, v.roots); err != nil {
-		return nil, err
-	}
-	col, err := NewCollateral(f, v.roots)
+	col, err := v.verifyParts(parts)
 	if err != nil {
 		return nil, err
 	}

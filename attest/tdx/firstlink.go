@@ -11,6 +11,7 @@ import (
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
 	"github.com/attestkms/attestkms/attest/internal/fifo"
+	"github.com/attestkms/attestkms/attest/internal/firstlink"
 	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-tdx-guest/pcs"
 )
@@ -27,10 +28,12 @@ import (
 // that nothing yet vouches for is verified with its issuer's key: one
 // signature verification, bounded like the quote's own by the per-access-key
 // rate limit; a forgery fails at its first forged link and spends nothing.
-// The full verification (go-tdx-guest's for the PCK chain, NewCollateral
-// for collateral) still follows, unchanged: this is an extra gate, never a
-// reason to accept. (One exception, below: collateral whose every part was
-// verified before is made of those parts as they verified.)
+// The full verification (go-tdx-guest's for the PCK chain; for
+// collateral, verifyParts, NewCollateral's checks of every part) still
+// follows: this is an extra gate, never a reason to accept. (One
+// exception, below: a collateral part verified before, the first link's
+// among them, is taken as it verified, and collateral whose every part was
+// is made of them without the budget.)
 //
 // PCK chain (pckFirstLink): PCK certificate, PCK CA, root. If the PCK CA is
 // known to be genuine, the link checked is the PCK certificate's, with the
@@ -115,6 +118,18 @@ func (v *Verifier) knownPart(k knownKey) knownPart {
 // pckFirstLink checks the first link of c not known to be genuine (see
 // above): the PCK certificate's, if its CA is known, else the CA's, with a
 // configured root of the name it gives as its issuer.
+//
+// The CA's link is firstlink's root step (Known.Check with the CA as the
+// certificate to check and no intermediates). Known.Check is not given the
+// whole chain, from the PCK certificate up: its walk would choose another
+// link than this one where the PCK certificate names a configured root as
+// its issuer (it checks the PCK certificate with that root, so that a
+// verifier configured with the PCK CA as its root would pass the first
+// link, and then go-tdx-guest's verification, where this refuses the
+// chain), or names another issuer than the CA (refused there without the
+// budget, where this checks the CA and may spend it once, as for any
+// genuine CA not yet known). Those would be decisions of their own, not a
+// refactoring; TestPCKFirstLinkSpendsNoColdBudget holds these.
 func (v *Verifier) pckFirstLink(c *pckChain) error {
 	if v.knownCAs.Has(c.ca) {
 		if !bytes.Equal(c.pck.RawIssuer, c.ca.RawSubject) || c.pck.CheckSignatureFrom(c.ca) != nil {
@@ -125,21 +140,21 @@ func (v *Verifier) pckFirstLink(c *pckChain) error {
 	if !c.ca.BasicConstraintsValid || !c.ca.IsCA {
 		return fmt.Errorf("%w: PCK chain: the PCK CA certificate %.64q is not a CA", attest.ErrChain, c.ca.Subject.CommonName)
 	}
-	var tried bool
-	for _, root := range v.roots {
-		if !bytes.Equal(c.ca.RawIssuer, root.RawSubject) {
-			continue
-		}
-		tried = true
-		if c.ca.CheckSignatureFrom(root) == nil {
-			v.knownCAs.Learn(c.ca, c.pck)
-			return nil
-		}
+	if err := v.knownCAs.Check(c.ca, nil, v.roots, pckCANames); err != nil {
+		return err
 	}
-	if tried {
-		return fmt.Errorf("%w: PCK chain: the PCK CA certificate %.64q is not signed by the trusted root it names as its issuer", attest.ErrChain, c.ca.Subject.CommonName)
-	}
-	return fmt.Errorf("%w: PCK chain: the PCK CA certificate %.64q names an issuer that is not a trusted root", attest.ErrChain, c.ca.Subject.CommonName)
+	// Check learns nothing of the certificate it was given to check.
+	v.knownCAs.Learn(c.ca, c.pck)
+	return nil
+}
+
+// pckCANames name, in Known.Check's errors, what pckFirstLink checks.
+var pckCANames = firstlink.Names{
+	Leaf:         "PCK chain: the PCK CA certificate",
+	Intermediate: func(int) string { return "" }, // none are given
+	Root:         "the trusted root",
+	Roots:        "a trusted root",
+	Chain:        "the PCK chain (whose only intermediate it is)",
 }
 
 // carriedParts is envelope collateral split into what is signed.
@@ -150,6 +165,14 @@ type carriedParts struct {
 	qeSigned, qeSig          []byte
 	signerKey, tcbKey, qeKey knownKey
 	rootCRLKey               knownKey
+
+	// The signed parts decoded by carriedFresh, not verified: each is
+	// what checkTCBInfo, checkQEIdentity or rootCRLOf would decode of the
+	// same bytes, taken once its signature verified (checkPart), so that
+	// a cold request decodes each part once.
+	unverifiedTCBInfo    pcs.TcbInfo
+	unverifiedQEIdentity pcs.EnclaveIdentity
+	unverifiedRootCRL    *x509.RevocationList // nil if c carries none
 }
 
 func newCarriedParts(c *envelope.TDXCollateral, signer *x509.Certificate, tcbSigned, tcbSig, qeSigned, qeSig []byte) *carriedParts {
@@ -185,38 +208,125 @@ func (v *Verifier) collateralFirstLink(p *carriedParts, server *Collateral, now 
 	}
 	info := v.knownPart(p.tcbKey).tcbInfo
 	if info == nil {
-		got, err := checkTCBInfo(p.c.TCBInfo, p.signer)
+		got, err := p.checkTCBInfo()
 		if err != nil {
-			return nil, fmt.Errorf("tcb info: %w", err)
+			return nil, err
 		}
-		v.knownParts.Put(p.tcbKey, knownPart{tcbInfo: &got})
+		v.knownParts.Put(p.tcbKey, knownPart{tcbInfo: got})
 		return nil, nil
 	}
 	id := v.knownPart(p.qeKey).qeIdentity
 	if id == nil {
-		got, err := checkQEIdentity(p.c.QEIdentity, p.signer)
+		got, err := p.checkQEIdentity()
 		if err != nil {
-			return nil, fmt.Errorf("qe identity: %w", err)
+			return nil, err
 		}
-		v.knownParts.Put(p.qeKey, knownPart{qeIdentity: &got})
+		v.knownParts.Put(p.qeKey, knownPart{qeIdentity: got})
 		return nil, nil
 	}
 	var crl *CRL
 	if p.c.RootCRL != nil {
 		if crl = v.knownPart(p.rootCRLKey).rootCRL; crl == nil {
-			l, err := rootCRLOf(p.c.RootCRL, v.roots)
+			l, err := p.checkRootCRL(v.roots)
 			if err != nil {
-				return nil, fmt.Errorf("root crl: %w", err)
+				return nil, err
 			}
 			v.knownParts.Put(p.rootCRLKey, knownPart{rootCRL: l})
 			return nil, nil
 		}
 	}
+	return p.collateral(root, info, id, crl), nil
+}
+
+// verifyParts verifies every part of p to v's roots, as NewCollateral
+// would verify the same files, once each: after the cold-chain budget, the
+// part its first link verified (collateralFirstLink) is not verified
+// again, nor any other part known (verified before, with the same signer
+// and roots, by the same checks). The signer is known here only from
+// knownParts (checkSigner passed for it), not from the server's collateral
+// (signerRoot): the server's signers are not checked by checkSigner here,
+// and NewCollateral would check it. Nothing is learnt here: learnAll does,
+// once every part verified, so that what a request teaches is what it
+// taught when this was NewCollateral.
+func (v *Verifier) verifyParts(p *carriedParts) (*Collateral, error) {
+	root := v.knownPart(p.signerKey).signerRoot
+	if root == nil {
+		var err error
+		if _, root, err = checkSigner(p.signer, v.roots); err != nil {
+			return nil, err
+		}
+	}
+	info := v.knownPart(p.tcbKey).tcbInfo
+	if info == nil {
+		var err error
+		if info, err = p.checkTCBInfo(); err != nil {
+			return nil, err
+		}
+	}
+	id := v.knownPart(p.qeKey).qeIdentity
+	if id == nil {
+		var err error
+		if id, err = p.checkQEIdentity(); err != nil {
+			return nil, err
+		}
+	}
+	var crl *CRL
+	if p.c.RootCRL != nil {
+		if crl = v.knownPart(p.rootCRLKey).rootCRL; crl == nil {
+			var err error
+			if crl, err = p.checkRootCRL(v.roots); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return p.collateral(root, info, id, crl), nil
+}
+
+// checkTCBInfo verifies p's TCB Info, signed by p's signer (not the
+// signer's chain), as checkTCBInfo(p.c.TCBInfo, p.signer) would, without
+// decoding it again.
+func (p *carriedParts) checkTCBInfo() (*pcs.TcbInfo, error) {
+	info := p.unverifiedTCBInfo
+	if err := verifySigned(p.tcbSigned, p.tcbSig, "tcbInfo", p.signer); err != nil {
+		return nil, fmt.Errorf("tcb info: %w", err)
+	}
+	if err := tdxTCBInfo(&info); err != nil {
+		return nil, fmt.Errorf("tcb info: %w", err)
+	}
+	return &info, nil
+}
+
+// checkQEIdentity is checkTCBInfo's twin for p's QE Identity.
+func (p *carriedParts) checkQEIdentity() (*pcs.EnclaveIdentity, error) {
+	id := p.unverifiedQEIdentity
+	if err := verifySigned(p.qeSigned, p.qeSig, "enclaveIdentity", p.signer); err != nil {
+		return nil, fmt.Errorf("qe identity: %w", err)
+	}
+	if err := tdQEIdentity(&id); err != nil {
+		return nil, fmt.Errorf("qe identity: %w", err)
+	}
+	return &id, nil
+}
+
+// checkRootCRL verifies p's root CRL (which p must carry) as rootCRLOf
+// would, without parsing it again.
+func (p *carriedParts) checkRootCRL(roots []*x509.Certificate) (*CRL, error) {
+	l, err := rootCRLOfList(p.unverifiedRootCRL, roots)
+	if err != nil {
+		return nil, fmt.Errorf("root crl: %w", err)
+	}
+	return l, nil
+}
+
+// collateral is what NewCollateral makes of p's parts as they verified:
+// its TCB Info and QE Identity, signed by p's signer, which root signed,
+// and its root CRL (nil if none).
+func (p *carriedParts) collateral(root *x509.Certificate, info *pcs.TcbInfo, id *pcs.EnclaveIdentity, crl *CRL) *Collateral {
 	return &Collateral{
 		TCBInfos:   map[string]*TCBInfo{strings.ToLower(info.Fmspc): {Info: *info, Signer: p.signer, Root: root}},
 		QEIdentity: &QEIdentity{Identity: *id, Signer: p.signer, Root: root},
 		RootCRL:    crl,
-	}, nil
+	}
 }
 
 // carriedFresh checks p at now for what costs no signature and collateral()
@@ -232,12 +342,11 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 	if err := validity.Of("collateral signing certificate", p.signer).Check(now); err != nil {
 		return err
 	}
-	var info pcs.TcbInfo
-	if err := json.Unmarshal(p.tcbSigned, &info); err != nil {
+	info, id := &p.unverifiedTCBInfo, &p.unverifiedQEIdentity
+	if err := json.Unmarshal(p.tcbSigned, info); err != nil {
 		return fmt.Errorf("tcb info: %w: tcbInfo: %v", attest.ErrMalformed, err)
 	}
-	var id pcs.EnclaveIdentity
-	if err := json.Unmarshal(p.qeSigned, &id); err != nil {
+	if err := json.Unmarshal(p.qeSigned, id); err != nil {
 		return fmt.Errorf("qe identity: %w: enclaveIdentity: %v", attest.ErrMalformed, err)
 	}
 	var floor int
@@ -253,6 +362,7 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 		if err != nil {
 			return fmt.Errorf("root crl: %w: crl: %v", attest.ErrMalformed, err)
 		}
+		p.unverifiedRootCRL = l
 		items = append(items, dated{"envelope's root CRL", l.NextUpdate, -1})
 	}
 	for _, it := range items {
@@ -263,7 +373,7 @@ func (v *Verifier) carriedFresh(p *carriedParts, server *Collateral, now time.Ti
 	return nil
 }
 
-// learnAll remembers every part of p as col, which NewCollateral made of
+// learnAll remembers every part of p as col, which verifyParts made of
 // them, holds it.
 func (v *Verifier) learnAll(p *carriedParts, col *Collateral) {
 	for _, t := range col.TCBInfos {

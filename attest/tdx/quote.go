@@ -15,6 +15,7 @@ import (
 
 	"github.com/attestkms/attestkms/attest"
 	"github.com/attestkms/attestkms/attest/envelope"
+	"github.com/attestkms/attestkms/attest/internal/validity"
 	"github.com/google/go-tdx-guest/abi"
 	"github.com/google/go-tdx-guest/pcs"
 	pb "github.com/google/go-tdx-guest/proto/tdx"
@@ -224,9 +225,8 @@ func (v *Verifier) verifyQuote(q *quote, now time.Time) (*pckChain, error) {
 		name string
 		cert *x509.Certificate
 	}{{"PCK certificate", c.pck}, {"PCK CA certificate", c.ca}, {"root certificate", c.root}} {
-		if now.Before(cert.cert.NotBefore) || now.After(cert.cert.NotAfter) {
-			return nil, fmt.Errorf("%w: %s is valid from %s to %s, not at %s", attest.ErrExpired, cert.name,
-				cert.cert.NotBefore.UTC().Format(time.RFC3339), cert.cert.NotAfter.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		if err := validity.Of(cert.name, cert.cert).Check(now); err != nil {
+			return nil, err
 		}
 	}
 	if err := checkSignatures(q, c.pck); err != nil {
