@@ -116,10 +116,7 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 	// A backup is of records the store's digest sums (digest.go): a
 	// restore would bless a record put back or deleted outside attestkms.
 	if checkDigest && store.Digested(r) {
-		if err := store.VerifyDigest(r); err != nil {
-			return nil, integrityDamage(err)
-		}
-		d, err := store.ReadDigest(r)
+		d, err := store.VerifyDigest(r)
 		if err != nil {
 			return nil, integrityDamage(err)
 		}

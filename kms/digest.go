@@ -94,10 +94,7 @@ func (s *Service) checkedDigest(r store.Reader, seen seenDigest) (*store.Records
 	if !s.auth.Digested() || !checkDigest {
 		return nil, nil
 	}
-	if err := store.VerifyDigest(r); err != nil {
-		return nil, integrityDamage(err)
-	}
-	d, err := store.ReadDigest(r)
+	d, err := store.VerifyDigest(r)
 	if err != nil {
 		return nil, integrityDamage(err)
 	}

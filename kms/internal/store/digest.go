@@ -310,21 +310,24 @@ func storedReader(r Reader, sls []*sealer.Sealer) (stored Reader, keys []*sealer
 
 // VerifyDigest compares the records r holds with its records digest,
 // verified under one of sls (an Authenticated store's reader: its root
-// keys, sls ignored): an *IntegrityError (ErrIntegrity) if the digest is
-// missing or forged, or if the records are not those it sums — one was
-// deleted, put back to an older version of itself, or added outside
-// attestkms. r must see one state of the store (a View). Nothing is
-// written. The pass reads every record once; its cost is one HMAC a record.
-func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
+// keys, sls ignored), and returns that digest (what ReadDigest would: its
+// callers check its generation and history next, and need not read the
+// row again): an *IntegrityError (ErrIntegrity) if the digest is missing
+// or forged, or if the records are not those it sums — one was deleted,
+// put back to an older version of itself, or added outside attestkms. r
+// must see one state of the store (a View). Nothing is written. The pass
+// reads every record once; its cost is one HMAC a record. The digest is
+// nil whenever err is not.
+func VerifyDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, error) {
 	r, sls, release := storedReader(r, sls)
 	defer release()
 	d, sl, err := readDigest(r, sls...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum, count, err := digestOf(r, sl)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if count != d.Counts || !hmac.Equal(sum[:], d.Sum) {
 		why := "the records it holds are not those its records digest sums: one was deleted, put back to an older version of itself, or added, or the meta put back, outside attestkms"
@@ -332,9 +335,9 @@ func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
 			why = fmt.Sprintf("it holds %d keys, %d aliases and %d credentials, and its records digest counts %d, %d and %d: records were deleted or added outside attestkms",
 				count.Keys, count.Aliases, count.Credentials, d.Keys, d.Aliases, d.Credentials)
 		}
-		return &IntegrityError{Record: "the store's records", Reason: why}
+		return nil, &IntegrityError{Record: "the store's records", Reason: why}
 	}
-	return nil
+	return d, nil
 }
 
 // Digested reports whether r is an Authenticated store's reader (or
