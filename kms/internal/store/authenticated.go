@@ -59,16 +59,27 @@ func Authenticate(st Store, sl *sealer.Sealer, onBad func(error)) *Authenticated
 	return a
 }
 
-// AuthenticateTxn is tx, the first transaction of a new store (Create's; a
-// restore's), with what it writes MACed under sl's root key and summed in
-// the store's records digest, which it writes with each write. Its reads
-// verify every record as a store marked authenticated does.
-func AuthenticateTxn(tx Txn, sl *sealer.Sealer) Txn {
-	a := Authenticate(nil, sl, nil)
-	a.req.Store(true)
-	a.known.Store(true)
-	a.digested.Store(true)
-	return authTxn{authReader{tx, a}, tx, &txnDigest{on: true, sl: sl, eager: true, dirty: true}}
+// AuthenticatedCreate is fn as the first transaction of a new store
+// (bolt.Create's and postgres.Create's fn: Init's, a restore's), with what
+// it writes MACed under sl's root key and summed in the store's records
+// digest, which is written once, after fn (a store's first digest is
+// written even if fn writes no record). Its reads verify every record as a
+// store marked authenticated does. A failed fn writes no digest, and the
+// transaction is rolled back: no store is made (both Creates build the
+// store in that one transaction), so no half-made store need carry a
+// digest of what it holds.
+func AuthenticatedCreate(sl *sealer.Sealer, fn func(Txn) error) func(Txn) error {
+	return func(tx Txn) error {
+		a := Authenticate(nil, sl, nil)
+		a.req.Store(true)
+		a.known.Store(true)
+		a.digested.Store(true)
+		t := authTxn{authReader{tx, a}, tx, &txnDigest{on: true, sl: sl, dirty: true}}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flush()
+	}
 }
 
 // Unwrap is the store under a.
@@ -514,8 +525,7 @@ type txnDigest struct {
 	// its Recent: the next one's Recent links them.
 	prev   *RecordsDigest
 	locked *RecordsDigest // the digest lockDigest read
-	dirty  bool           // to be written
-	eager  bool           // written after each write (AuthenticateTxn), not at the end
+	dirty  bool           // to be written (flush, at the end of the transaction)
 }
 
 // lockDigest reads the store's digest, locked until the transaction ends,
@@ -589,9 +599,6 @@ func (t authTxn) account(removed []digestible, added ...digestible) error {
 		t.d.count.add(r.kind(), 1)
 	}
 	t.d.dirty = true
-	if t.d.eager {
-		return t.flushLocked()
-	}
 	return nil
 }
 
@@ -689,10 +696,7 @@ func RebuildDigest(tx Txn) error {
 	if t.d.on && t.d.gen > gen {
 		gen, prev = t.d.gen, t.d.prev
 	}
-	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, prev: prev, locked: t.d.locked, dirty: true, eager: t.d.eager}
-	if t.d.eager {
-		return t.flushLocked()
-	}
+	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, prev: prev, locked: t.d.locked, dirty: true}
 	return nil
 }
 
@@ -727,7 +731,7 @@ func TxnWritten(tx Txn) (*RecordsDigest, bool) {
 // past that generation unseen.
 func TxnLocked(tx Txn) (*RecordsDigest, bool) {
 	t, ok := asAuthTxn(tx)
-	if !ok || t.d == nil || !t.d.on || t.d.eager || t.d.locked == nil {
+	if !ok || t.d == nil || !t.d.on || t.d.locked == nil {
 		return nil, false
 	}
 	return t.d.locked, true
