@@ -465,24 +465,32 @@ func (r authReader) credentialsSkipping() ([]*Credential, []error, error) {
 // AuthenticKeys is up to limit keys of r from start on (as Keys), those
 // whose MAC verifies in good and an *IntegrityError for each that does not
 // in bad, and next, the id to start the following page at ("" after the
-// last): a pass over every key (maintenance) goes on past a key a
+// last; the id of the key after the page, read with it, as Page does: a
+// start made up past the page's last id, id + "\x00", is not text
+// PostgreSQL holds, and maintenance failed on a store of more keys than
+// its page): a pass over every key (maintenance) goes on past a key a
 // database writer changed, refusing only that one. A page with a record
 // out of place is an error, as Keys (r an Authenticated store's reader;
-// any other's keys are all good).
+// any other's keys are all good). limit is at least 1.
 func AuthenticKeys(r Reader, start string, limit int) (good []*Key, bad []error, next string, err error) {
 	ar, ok := asAuthReader(r)
 	if !ok {
 		ar = authReader{r: r}
 	}
-	ks, err := ar.r.Keys(start, limit)
+	ks, err := ar.r.Keys(start, limit+1)
 	if err == nil && ar.a != nil {
 		err = ar.inOrder(len(ks), start, func(i int) (string, authenticated) { return ks[i].ID, ks[i] })
 	}
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if len(ks) == limit {
-		next = ks[len(ks)-1].ID + "\x00"
+	if len(ks) > limit {
+		next, ks = ks[limit].ID, ks[:limit]
+		if next <= start {
+			// Not in order (a reader that does not check it): the
+			// same page would come back for ever.
+			return nil, nil, "", fmt.Errorf("store: a listing of keys from %q gave %q after its page", start, next)
+		}
 	}
 	for _, k := range ks {
 		if ar.a != nil {

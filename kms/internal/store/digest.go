@@ -198,7 +198,6 @@ func credentialElement(sl *sealer.Sealer, c *Credential) *[32]byte {
 // MAC verified: a record changed outside attestkms changes its element, or
 // carries its old MAC and is refused when read).
 func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err error) {
-	const page = 1000
 	m, err := r.Meta()
 	if err != nil {
 		return sum, count, err
@@ -206,33 +205,21 @@ func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err err
 	if len(m.MAC) > 0 {
 		sum.add(metaElement(sl, m))
 	}
-	for start := ""; ; {
-		ks, err := r.Keys(start, page)
-		if err != nil {
-			return sum, count, err
-		}
-		for _, k := range ks {
-			sum.add(keyElement(sl, k))
-		}
-		count.Keys += uint64(len(ks))
-		if len(ks) < page {
-			break
-		}
-		start = ks[len(ks)-1].ID + "\x00"
+	_, err = Page("", -1, r.Keys, func(k *Key) string { return k.ID }, func(k *Key) (bool, error) {
+		sum.add(keyElement(sl, k))
+		count.Keys++
+		return true, nil
+	})
+	if err != nil {
+		return sum, count, err
 	}
-	for start := ""; ; {
-		as, err := r.Aliases(start, page)
-		if err != nil {
-			return sum, count, err
-		}
-		for _, a := range as {
-			sum.add(aliasElement(sl, a))
-		}
-		count.Aliases += uint64(len(as))
-		if len(as) < page {
-			break
-		}
-		start = as[len(as)-1].Name + "\x00"
+	_, err = Page("", -1, r.Aliases, func(a *Alias) string { return a.Name }, func(a *Alias) (bool, error) {
+		sum.add(aliasElement(sl, a))
+		count.Aliases++
+		return true, nil
+	})
+	if err != nil {
+		return sum, count, err
 	}
 	cs, err := r.Credentials()
 	if err != nil {
