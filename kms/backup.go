@@ -116,10 +116,7 @@ func writeBackup(r store.Reader, sl *sealer.Sealer, chain string, now time.Time,
 	// A backup is of records the store's digest sums (digest.go): a
 	// restore would bless a record put back or deleted outside attestkms.
 	if checkDigest && store.Digested(r) {
-		if err := store.VerifyDigest(r); err != nil {
-			return nil, integrityDamage(err)
-		}
-		d, err := store.ReadDigest(r)
+		d, err := store.VerifyDigest(r)
 		if err != nil {
 			return nil, integrityDamage(err)
 		}
@@ -624,8 +621,11 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 		undo()
 		return nil, err
 	}
-	err = bolt.Create(filepath.Join(opts.DataDir, dbFile), func(tx store.Txn) error {
-		tx = store.AuthenticateTxn(tx, sl)
+	// The records digest is written once, at the end of the one
+	// transaction (AuthenticatedCreate): a restore that fails midway
+	// leaves no store at all (bolt.Create), never one whose digest sums
+	// part of the backup.
+	err = bolt.Create(filepath.Join(opts.DataDir, dbFile), store.AuthenticatedCreate(sl, func(tx store.Txn) error {
 		m := p.meta
 		if err := tx.PutMeta(&store.Meta{AccountID: m.AccountID, ProjectID: m.ProjectID, Region: m.Region, RootCheck: check, ServiceKeys: m.ServiceKeys}); err != nil {
 			return err
@@ -646,7 +646,7 @@ func Restore(opts RestoreOptions, backup []byte) (*RestoreResult, error) {
 			}
 		}
 		return tx.SetAuditChangeSeq("", ch.Seq())
-	})
+	}))
 	if err != nil {
 		ch.Void(&audit.Record{RequestID: "restore", Dialect: "restore", Operation: "Restore", Outcome: "error", Message: err.Error()})
 		log.Close()

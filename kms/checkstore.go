@@ -229,10 +229,7 @@ func checkRecords(r store.Reader, sl *sealer.Sealer, opts Options, seen seenDige
 		return fmt.Errorf("%w: %w: %d records (the database was changed outside attestkms): %s", ErrStoreDamaged, store.ErrIntegrity, len(forged), strings.Join(forged, "; "))
 	}
 	if v >= 3 {
-		if err := store.VerifyDigest(r, sl); err != nil {
-			return integrityDamage(err)
-		}
-		d, err := store.ReadDigest(r, sl)
+		d, err := store.VerifyDigest(r, sl)
 		if err != nil {
 			return integrityDamage(err)
 		}

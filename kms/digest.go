@@ -94,10 +94,7 @@ func (s *Service) checkedDigest(r store.Reader, seen seenDigest) (*store.Records
 	if !s.auth.Digested() || !checkDigest {
 		return nil, nil
 	}
-	if err := store.VerifyDigest(r); err != nil {
-		return nil, integrityDamage(err)
-	}
-	d, err := store.ReadDigest(r)
+	d, err := store.VerifyDigest(r)
 	if err != nil {
 		return nil, integrityDamage(err)
 	}
@@ -341,21 +338,47 @@ var errOtherHistory = errors.New("")
 // text says how).
 const historyMarker = "records-history-refused"
 
-// setDamaged makes the node refuse every operation with err (nil: serve
-// again), and reports whether that changed anything. A refusal of the
-// store's history stays (history, historyMarker): nil does not clear it.
+// setDamaged makes the node refuse every operation with err (not nil),
+// and reports whether it served until then. A refusal of the store's
+// history stays (history, historyMarker): clearDamaged does not clear it.
+// Every call counts one more finding (damageSeq), whoever found it: a pass
+// whose read began before may no longer clear the node's damage.
 func (s *Service) setDamaged(err error) bool {
-	if err == nil {
-		return s.damaged.Swap(nil) != nil && s.history.Load() == nil
-	}
 	if errors.Is(err, errOtherHistory) && s.history.CompareAndSwap(nil, &err) && s.opts.DataDir != "" {
 		p := filepath.Join(s.opts.DataDir, historyMarker)
 		if werr := putFileSync(p, []byte(err.Error()+"\n"), 0o600, os.Rename); werr != nil {
 			s.log.Error("recording that the store's history was refused", "file", p, "err", werr)
 		}
 	}
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	s.damageFound++
 	prev := s.damaged.Swap(&err)
 	return prev == nil
+}
+
+// damageSeq counts the damage found so far (setDamaged): what a pass notes
+// before its read begins, for clearDamaged.
+func (s *Service) damageSeq() uint64 {
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	return s.damageFound
+}
+
+// clearDamaged makes the node serve again, for a pass that found the
+// records whole in a read that began when damageSeq was since, and reports
+// whether that changed anything (a refusal of the store's history stays).
+// Damage found since then (by another pass, the follower, a change) stays:
+// the pass's snapshot may predate the record put back that it names, and
+// clearing it would serve that record until the next pass. The next pass,
+// whose read begins after it, decides.
+func (s *Service) clearDamaged(since uint64) bool {
+	s.damageMu.Lock()
+	defer s.damageMu.Unlock()
+	if s.damageFound != since {
+		return false
+	}
+	return s.damaged.Swap(nil) != nil && s.history.Load() == nil
 }
 
 // damage is why the node refuses every operation, or nil.

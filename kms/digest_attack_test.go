@@ -9,6 +9,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -219,5 +220,63 @@ func TestDigestAttackPassWhileAnotherMaintains(t *testing.T) {
 	wantDamaged(t, "a pass while another node maintains the store", err)
 	if err := encryptWith(s, id); err == nil {
 		t.Fatal("the node serves the key put back enabled")
+	}
+}
+
+// TestDigestAttackStalePassClearsDamage: a pass whose read began while the
+// records were whole, and that ended after another pass had found a record
+// put back, cleared the damage that pass had set: the node served the
+// record put back until the next pass (a minute), though it had found it.
+// A pass may clear only damage found before its read began.
+func TestDigestAttackStalePassClearsDamage(t *testing.T) {
+	s, _ := newTestService(t)
+	id, other := mustKey(t, s, "", "").KeyID, mustKey(t, s, "", "").KeyID
+	var enabled, disabled *store.Key
+	raw := s.auth.Unwrap()
+	rawRecords(t, raw, func(r store.Reader) (err error) { enabled, err = r.Key(id); return err })
+	if _, err := s.DisableKey(bg, s.testCall(), &DisableKeyRequest{KeyID: id}); err != nil {
+		t.Fatal(err)
+	}
+	rawRecords(t, raw, func(r store.Reader) (err error) { disabled, err = r.Key(id); return err })
+
+	// The first pass to end its read waits there until told to go on.
+	var calls atomic.Int32
+	paused, resume := make(chan struct{}), make(chan struct{})
+	hook := func() {
+		if calls.Add(1) == 1 {
+			close(paused)
+			<-resume
+		}
+	}
+	judgePassHook.Store(&hook)
+	t.Cleanup(func() { judgePassHook.Store(nil) })
+	stale := make(chan error, 1)
+	go func() {
+		_, err := s.Admin().Maintain(bg)
+		stale <- err
+	}()
+	<-paused // its read found the records whole
+
+	putBack(t, raw, enabled)
+	_, err := s.Admin().Maintain(bg) // the lock is held: digestPass
+	wantDamaged(t, "a pass after the record was put back", err)
+	close(resume)
+	staleErr := <-stale
+	if err := encryptWith(s, id); err == nil {
+		t.Fatalf("the node serves the key put back enabled once the pass that began before it ended (%v)", staleErr)
+	}
+	if err := encryptWith(s, other); Kind(err) != ErrInternal {
+		t.Fatalf("an untouched key once the store was found damaged: %v; want every operation refused", err)
+	}
+	wantDamaged(t, "the pass that began before the record was put back", staleErr)
+
+	// Put right: a pass that begins now finds the records whole, and
+	// the node serves again.
+	putBack(t, raw, disabled)
+	if _, err := s.Admin().Maintain(bg); err != nil {
+		t.Fatalf("Maintain once the record is put right: %v", err)
+	}
+	if err := encryptWith(s, other); err != nil {
+		t.Fatalf("served again: %v", err)
 	}
 }

@@ -97,6 +97,11 @@ type Service struct {
 	// its digest sums (digest.go).
 	recordsGenMu sync.Mutex
 	damaged      atomic.Pointer[error]
+	// damageFound counts setDamaged's calls, so that a pass clears only
+	// damage found before its read began (clearDamaged); damageMu guards
+	// it and every write of damaged.
+	damageMu    sync.Mutex
+	damageFound uint64
 	// history is the refusal of a store whose records digest is not of a
 	// history this data directory saw (errOtherHistory): unlike damaged,
 	// no pass clears it (historyMarker).

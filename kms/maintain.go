@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/attestkms/attestkms/kms/internal/store"
@@ -59,6 +60,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	if err != nil {
 		return res, err
 	}
+	since := s.damageSeq() // before the read: judgePass
 	// The read under one root key: a root-key rotation committing beside
 	// it would leave its snapshot's digest and records MACed under a key
 	// no longer accepted (found "forged", and the node refusing all).
@@ -94,7 +96,7 @@ func (a *Admin) Maintain(ctx context.Context) (MaintenanceResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if err := s.judgePass(digest, damage); err != nil {
+	if err := s.judgePass(since, digest, damage); err != nil {
 		return res, err
 	}
 	for _, id := range expired {
@@ -147,6 +149,7 @@ func (s *Service) digestPass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	since := s.damageSeq() // before the read: judgePass
 	var digest *store.RecordsDigest
 	var damage error
 	s.rootMu.RLock() // the read under one root key (Maintain's)
@@ -158,14 +161,20 @@ func (s *Service) digestPass(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.judgePass(digest, damage)
+	return s.judgePass(since, digest, damage)
 }
 
 // judgePass acts on a pass's comparison of the records with their digest
-// (checkedDigest's digest and error): fail closed — the node serves
-// nothing until a pass finds the records whole again (the store restored
-// from a backup) — or note the digest and serve again.
-func (s *Service) judgePass(digest *store.RecordsDigest, damage error) error {
+// (checkedDigest's digest and error, in a read that began when damageSeq
+// was since): fail closed — the node serves nothing until a pass finds the
+// records whole again (the store restored from a backup) — or note the
+// digest and serve again. Records found whole do not clear damage found
+// since the read began (clearDamaged): that damage is the pass's error,
+// and Maintain changes nothing on a store found damaged.
+func (s *Service) judgePass(since uint64, digest *store.RecordsDigest, damage error) error {
+	if h := judgePassHook.Load(); h != nil {
+		(*h)()
+	}
 	if h := s.history.Load(); h != nil {
 		return *h // no pass clears it (historyMarker)
 	}
@@ -174,8 +183,12 @@ func (s *Service) judgePass(digest *store.RecordsDigest, damage error) error {
 		return damage
 	}
 	s.noteDigest(digest)
-	if s.setDamaged(nil) {
+	if s.clearDamaged(since) {
 		s.log.Warn("the store's records are those its digest sums again: serving")
 	}
-	return nil
+	return s.damage() // nil, unless found since the read began
 }
+
+// judgePassHook, if set, runs when a pass's read has ended, before its
+// comparison is acted on (tests: a pass that ends late).
+var judgePassHook atomic.Pointer[func()]

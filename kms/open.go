@@ -296,8 +296,7 @@ func Init(opts Options) (*Account, *Credential, error) {
 // authenticated and digested (the root check is v3: a new store is so from
 // its first transaction).
 func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential) func(store.Txn) error {
-	return func(tx store.Txn) error {
-		tx = store.AuthenticateTxn(tx, sl)
+	return store.AuthenticatedCreate(sl, func(tx store.Txn) error {
 		check, err := store.SealRootCheck(sl)
 		if err != nil {
 			return err
@@ -318,7 +317,7 @@ func initialise(sl *sealer.Sealer, acct Account, region string, cred *Credential
 			return err
 		}
 		return tx.CreateCredential(rec)
-	}
+	})
 }
 
 // Open opens the store opts names (Options.Store). An embedded store

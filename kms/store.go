@@ -40,45 +40,14 @@ func eachAlias(r store.Reader, fn func(*store.Alias) error) error {
 	return err
 }
 
-// listPage visits the records fetch gives from start on, in order, until
-// limit of them were counted (visit's count; a negative limit: all), and
-// returns the marker of the record after the last one visited ("" when
-// there is none). It fetches limit+1 records at a time (at most 1000), so
-// that the record that starts the next fetch is known.
+// listPage is store.Page, the id it returns as a listing's marker (""
+// when there is none).
 func listPage[T any](start string, limit int, fetch func(start string, n int) ([]*T, error), id func(*T) string, visit func(*T) (bool, error)) (string, error) {
-	chunk := 1000
-	if limit >= 0 && limit < chunk {
-		chunk = limit + 1
+	next, err := store.Page(start, limit, fetch, id, visit)
+	if err != nil || next == "" {
+		return "", err
 	}
-	n := 0
-	for {
-		items, err := fetch(start, chunk)
-		if err != nil {
-			return "", err
-		}
-		more := len(items) == chunk
-		if more {
-			start, items = id(items[chunk-1]), items[:chunk-1]
-		}
-		for _, it := range items {
-			if n == limit {
-				return encodeMarker(id(it)), nil
-			}
-			counted, err := visit(it)
-			if err != nil {
-				return "", err
-			}
-			if counted {
-				n++
-			}
-		}
-		if !more {
-			return "", nil
-		}
-		if n == limit {
-			return encodeMarker(start), nil
-		}
-	}
+	return encodeMarker(next), nil
 }
 
 // A listing's marker is the id or name its next page starts at, in

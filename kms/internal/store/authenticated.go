@@ -59,16 +59,27 @@ func Authenticate(st Store, sl *sealer.Sealer, onBad func(error)) *Authenticated
 	return a
 }
 
-// AuthenticateTxn is tx, the first transaction of a new store (Create's; a
-// restore's), with what it writes MACed under sl's root key and summed in
-// the store's records digest, which it writes with each write. Its reads
-// verify every record as a store marked authenticated does.
-func AuthenticateTxn(tx Txn, sl *sealer.Sealer) Txn {
-	a := Authenticate(nil, sl, nil)
-	a.req.Store(true)
-	a.known.Store(true)
-	a.digested.Store(true)
-	return authTxn{authReader{tx, a}, tx, &txnDigest{on: true, sl: sl, eager: true, dirty: true}}
+// AuthenticatedCreate is fn as the first transaction of a new store
+// (bolt.Create's and postgres.Create's fn: Init's, a restore's), with what
+// it writes MACed under sl's root key and summed in the store's records
+// digest, which is written once, after fn (a store's first digest is
+// written even if fn writes no record). Its reads verify every record as a
+// store marked authenticated does. A failed fn writes no digest, and the
+// transaction is rolled back: no store is made (both Creates build the
+// store in that one transaction), so no half-made store need carry a
+// digest of what it holds.
+func AuthenticatedCreate(sl *sealer.Sealer, fn func(Txn) error) func(Txn) error {
+	return func(tx Txn) error {
+		a := Authenticate(nil, sl, nil)
+		a.req.Store(true)
+		a.known.Store(true)
+		a.digested.Store(true)
+		t := authTxn{authReader{tx, a}, tx, &txnDigest{on: true, sl: sl, dirty: true}}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flush()
+	}
 }
 
 // Unwrap is the store under a.
@@ -454,24 +465,32 @@ func (r authReader) credentialsSkipping() ([]*Credential, []error, error) {
 // AuthenticKeys is up to limit keys of r from start on (as Keys), those
 // whose MAC verifies in good and an *IntegrityError for each that does not
 // in bad, and next, the id to start the following page at ("" after the
-// last): a pass over every key (maintenance) goes on past a key a
+// last; the id of the key after the page, read with it, as Page does: a
+// start made up past the page's last id, id + "\x00", is not text
+// PostgreSQL holds, and maintenance failed on a store of more keys than
+// its page): a pass over every key (maintenance) goes on past a key a
 // database writer changed, refusing only that one. A page with a record
 // out of place is an error, as Keys (r an Authenticated store's reader;
-// any other's keys are all good).
+// any other's keys are all good). limit is at least 1.
 func AuthenticKeys(r Reader, start string, limit int) (good []*Key, bad []error, next string, err error) {
 	ar, ok := asAuthReader(r)
 	if !ok {
 		ar = authReader{r: r}
 	}
-	ks, err := ar.r.Keys(start, limit)
+	ks, err := ar.r.Keys(start, limit+1)
 	if err == nil && ar.a != nil {
 		err = ar.inOrder(len(ks), start, func(i int) (string, authenticated) { return ks[i].ID, ks[i] })
 	}
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if len(ks) == limit {
-		next = ks[len(ks)-1].ID + "\x00"
+	if len(ks) > limit {
+		next, ks = ks[limit].ID, ks[:limit]
+		if next <= start {
+			// Not in order (a reader that does not check it): the
+			// same page would come back for ever.
+			return nil, nil, "", fmt.Errorf("store: a listing of keys from %q gave %q after its page", start, next)
+		}
 	}
 	for _, k := range ks {
 		if ar.a != nil {
@@ -514,8 +533,7 @@ type txnDigest struct {
 	// its Recent: the next one's Recent links them.
 	prev   *RecordsDigest
 	locked *RecordsDigest // the digest lockDigest read
-	dirty  bool           // to be written
-	eager  bool           // written after each write (AuthenticateTxn), not at the end
+	dirty  bool           // to be written (flush, at the end of the transaction)
 }
 
 // lockDigest reads the store's digest, locked until the transaction ends,
@@ -589,9 +607,6 @@ func (t authTxn) account(removed []digestible, added ...digestible) error {
 		t.d.count.add(r.kind(), 1)
 	}
 	t.d.dirty = true
-	if t.d.eager {
-		return t.flushLocked()
-	}
 	return nil
 }
 
@@ -689,10 +704,7 @@ func RebuildDigest(tx Txn) error {
 	if t.d.on && t.d.gen > gen {
 		gen, prev = t.d.gen, t.d.prev
 	}
-	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, prev: prev, locked: t.d.locked, dirty: true, eager: t.d.eager}
-	if t.d.eager {
-		return t.flushLocked()
-	}
+	*t.d = txnDigest{on: true, sl: sl, sum: sum, count: count, gen: gen, prev: prev, locked: t.d.locked, dirty: true}
 	return nil
 }
 
@@ -727,7 +739,7 @@ func TxnWritten(tx Txn) (*RecordsDigest, bool) {
 // past that generation unseen.
 func TxnLocked(tx Txn) (*RecordsDigest, bool) {
 	t, ok := asAuthTxn(tx)
-	if !ok || t.d == nil || !t.d.on || t.d.eager || t.d.locked == nil {
+	if !ok || t.d == nil || !t.d.on || t.d.locked == nil {
 		return nil, false
 	}
 	return t.d.locked, true

@@ -198,7 +198,6 @@ func credentialElement(sl *sealer.Sealer, c *Credential) *[32]byte {
 // MAC verified: a record changed outside attestkms changes its element, or
 // carries its old MAC and is refused when read).
 func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err error) {
-	const page = 1000
 	m, err := r.Meta()
 	if err != nil {
 		return sum, count, err
@@ -206,33 +205,21 @@ func digestOf(r Reader, sl *sealer.Sealer) (sum digestSum, count Counts, err err
 	if len(m.MAC) > 0 {
 		sum.add(metaElement(sl, m))
 	}
-	for start := ""; ; {
-		ks, err := r.Keys(start, page)
-		if err != nil {
-			return sum, count, err
-		}
-		for _, k := range ks {
-			sum.add(keyElement(sl, k))
-		}
-		count.Keys += uint64(len(ks))
-		if len(ks) < page {
-			break
-		}
-		start = ks[len(ks)-1].ID + "\x00"
+	_, err = Page("", -1, r.Keys, func(k *Key) string { return k.ID }, func(k *Key) (bool, error) {
+		sum.add(keyElement(sl, k))
+		count.Keys++
+		return true, nil
+	})
+	if err != nil {
+		return sum, count, err
 	}
-	for start := ""; ; {
-		as, err := r.Aliases(start, page)
-		if err != nil {
-			return sum, count, err
-		}
-		for _, a := range as {
-			sum.add(aliasElement(sl, a))
-		}
-		count.Aliases += uint64(len(as))
-		if len(as) < page {
-			break
-		}
-		start = as[len(as)-1].Name + "\x00"
+	_, err = Page("", -1, r.Aliases, func(a *Alias) string { return a.Name }, func(a *Alias) (bool, error) {
+		sum.add(aliasElement(sl, a))
+		count.Aliases++
+		return true, nil
+	})
+	if err != nil {
+		return sum, count, err
 	}
 	cs, err := r.Credentials()
 	if err != nil {
@@ -310,21 +297,24 @@ func storedReader(r Reader, sls []*sealer.Sealer) (stored Reader, keys []*sealer
 
 // VerifyDigest compares the records r holds with its records digest,
 // verified under one of sls (an Authenticated store's reader: its root
-// keys, sls ignored): an *IntegrityError (ErrIntegrity) if the digest is
-// missing or forged, or if the records are not those it sums — one was
-// deleted, put back to an older version of itself, or added outside
-// attestkms. r must see one state of the store (a View). Nothing is
-// written. The pass reads every record once; its cost is one HMAC a record.
-func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
+// keys, sls ignored), and returns that digest (what ReadDigest would: its
+// callers check its generation and history next, and need not read the
+// row again): an *IntegrityError (ErrIntegrity) if the digest is missing
+// or forged, or if the records are not those it sums — one was deleted,
+// put back to an older version of itself, or added outside attestkms. r
+// must see one state of the store (a View). Nothing is written. The pass
+// reads every record once; its cost is one HMAC a record. The digest is
+// nil whenever err is not.
+func VerifyDigest(r Reader, sls ...*sealer.Sealer) (*RecordsDigest, error) {
 	r, sls, release := storedReader(r, sls)
 	defer release()
 	d, sl, err := readDigest(r, sls...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sum, count, err := digestOf(r, sl)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if count != d.Counts || !hmac.Equal(sum[:], d.Sum) {
 		why := "the records it holds are not those its records digest sums: one was deleted, put back to an older version of itself, or added, or the meta put back, outside attestkms"
@@ -332,9 +322,9 @@ func VerifyDigest(r Reader, sls ...*sealer.Sealer) error {
 			why = fmt.Sprintf("it holds %d keys, %d aliases and %d credentials, and its records digest counts %d, %d and %d: records were deleted or added outside attestkms",
 				count.Keys, count.Aliases, count.Credentials, d.Keys, d.Aliases, d.Credentials)
 		}
-		return &IntegrityError{Record: "the store's records", Reason: why}
+		return nil, &IntegrityError{Record: "the store's records", Reason: why}
 	}
-	return nil
+	return d, nil
 }
 
 // Digested reports whether r is an Authenticated store's reader (or

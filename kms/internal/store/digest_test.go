@@ -161,3 +161,79 @@ func TestReadDigestBounded(t *testing.T) {
 		t.Errorf("another root key's digest: %v", err)
 	}
 }
+
+// digestTxn is memTxn counting the records digests written, and failing
+// the creation of key failKey.
+type digestTxn struct {
+	memTxn
+	written []*RecordsDigest
+	failKey string
+}
+
+func (t *digestTxn) PutRecordsDigest(d *RecordsDigest) error {
+	t.written = append(t.written, d)
+	return nil
+}
+
+func (t *digestTxn) CreateKey(k *Key) error {
+	if k.ID == t.failKey {
+		return errors.New("the disk is full")
+	}
+	return t.memTxn.CreateKey(k)
+}
+
+// TestAuthenticatedCreateDigest: a new store's first transaction (Init's,
+// a restore's) writes its records digest once, at its end, summing every
+// record it wrote (generation 1, no history); one that fails midway
+// writes none (and is rolled back: no store is made).
+func TestAuthenticatedCreateDigest(t *testing.T) {
+	sl := testSealer(t, 1)
+	check, err := SealRootCheck(sl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"1234abcd-0000-4000-8000-000000000001", "1234abcd-0000-4000-8000-000000000002", "1234abcd-0000-4000-8000-000000000003"}
+	create := func(tx Txn) error {
+		if err := tx.PutMeta(&Meta{AccountID: "1", RootCheck: check}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			k := macKey()
+			k.ID = id
+			if err := tx.CreateKey(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
+	mem := &memStore{meta: &Meta{}, keys: map[string]*Key{}}
+	tx := &digestTxn{memTxn: memTxn{mem}}
+	if err := AuthenticatedCreate(sl, create)(tx); err != nil {
+		t.Fatal(err)
+	}
+	if len(tx.written) != 1 {
+		t.Fatalf("%d records digests written; want one, at the end", len(tx.written))
+	}
+	d := tx.written[0]
+	if _, _, err := judgeDigest(d, sl); err != nil {
+		t.Fatalf("the digest written: %v", err)
+	}
+	var want digestSum
+	want.add(metaElement(sl, mem.meta))
+	for _, id := range ids {
+		want.add(keyElement(sl, mem.keys[id]))
+	}
+	if !bytes.Equal(d.Sum, want[:]) || d.Counts != (Counts{Keys: 3}) || d.Generation != 1 || len(d.Recent) != 0 {
+		t.Fatalf("the digest written: %+v; want the meta's and the 3 keys' sum, generation 1, no history", d)
+	}
+
+	mem = &memStore{meta: &Meta{}, keys: map[string]*Key{}}
+	tx = &digestTxn{memTxn: memTxn{mem}, failKey: ids[1]}
+	if err := AuthenticatedCreate(sl, create)(tx); err == nil {
+		t.Fatal("a create whose second key fails: no error")
+	}
+	if len(tx.written) != 0 {
+		t.Fatalf("a create that failed midway wrote %d records digests; want none", len(tx.written))
+	}
+}
