@@ -39,6 +39,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -156,6 +157,7 @@ func op[Req any, P interface {
 	*Req
 	request
 }](fn func(h *opCall, ctx context.Context, c *kms.Call, req *Req) (*result, error)) opFunc {
+	requestTypes = append(requestTypes, reflect.TypeFor[Req]())
 	return pipeline.Decoding(decode, func(h *opCall, ctx context.Context, c *kms.Call, req *Req) (*result, error) {
 		if !h.recipient && P(req).recipientGiven() {
 			return nil, invalid("recipient is not accepted by " + h.name + ": its answer is not wrapped to an enclave; use create-datakey, decrypt-datakey, gen-random, derive-shared-secret, create-ec-datakey-pair or create-rsa-datakey-pair")
