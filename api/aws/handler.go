@@ -25,6 +25,7 @@ package aws
 
 import (
 	"context"
+	"reflect"
 	"time"
 
 	"github.com/attestkms/attestkms/api/aws/sigv4"
@@ -72,5 +73,6 @@ type opFunc func(d *dialect, ctx context.Context, c *kms.Call, body []byte) (*re
 
 // op adapts a typed operation: it decodes the body into Req first.
 func op[Req any](fn func(d *dialect, ctx context.Context, c *kms.Call, req *Req) (*result, error)) opFunc {
+	requestTypes = append(requestTypes, reflect.TypeFor[Req]())
 	return pipeline.Decoding(decode, fn)
 }

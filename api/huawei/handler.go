@@ -39,6 +39,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -111,11 +112,23 @@ func (d *dialect) route(c echo.Context, _ string) (string, pipeline.Operation, e
 	if !found {
 		return opName, nil, pipeline.Refuse(codeBadURL, "Unknown operation "+bound(opName)+".")
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+	// The SDK sends exactly sdkContentType: compared first, as
+	// ParseMediaType allocates a map for every request.
+	if ct := r.Header.Get("Content-Type"); ct != sdkContentType && !isJSON(ct) {
 		return opName, nil, invalid("Content-Type must be application/json")
 	}
 	call := &opCall{dialect: d, name: opName, recipient: o.recipient}
 	return opName, func(ctx context.Context, c *kms.Call, body []byte) (*result, error) { return o.fn(call, ctx, c, body) }, nil
+}
+
+// sdkContentType is the Content-Type Huawei's SDK sends.
+const sdkContentType = "application/json;charset=UTF-8"
+
+// isJSON reports whether ct is application/json, with parameters or in
+// another case or spacing (a media type's name is case-insensitive).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 // bound is the operation name as the audit line keeps it.
@@ -156,6 +169,7 @@ func op[Req any, P interface {
 	*Req
 	request
 }](fn func(h *opCall, ctx context.Context, c *kms.Call, req *Req) (*result, error)) opFunc {
+	requestTypes = append(requestTypes, reflect.TypeFor[Req]())
 	return pipeline.Decoding(decode, func(h *opCall, ctx context.Context, c *kms.Call, req *Req) (*result, error) {
 		if !h.recipient && P(req).recipientGiven() {
 			return nil, invalid("recipient is not accepted by " + h.name + ": its answer is not wrapped to an enclave; use create-datakey, decrypt-datakey, gen-random, derive-shared-secret, create-ec-datakey-pair or create-rsa-datakey-pair")

@@ -181,6 +181,26 @@ func TestMalformedRequests(t *testing.T) {
 			}
 		}
 	}
+
+	// Content-Type other than JSON's; JSON's with a parameter, in another
+	// case or spacing is JSON's (a media type's name is case-insensitive).
+	body := `{"key_id":"` + id + `"}`
+	for _, ct := range []string{"text/plain", "", "application/jsonx", "application/json/x", "application/x-amz-json-1.1",
+		"application/json; =", "application/json;charset", "application/json;charset=UTF-8;charset=x", "json"} {
+		req := raw{op: "describe-key", body: body}.request(t, srv)
+		req.Header.Set("Content-Type", ct)
+		if r := do(t, req); r.status != 400 || r.code != "KMS.0308" || !strings.Contains(r.msg, "Content-Type") {
+			t.Errorf("content type %q: %d %s %q", ct, r.status, r.code, r.msg)
+		}
+	}
+	for _, ct := range []string{"application/json;charset=UTF-8", "application/json", "Application/JSON", "application/json; charset=utf-8",
+		"application/json ", "APPLICATION/JSON;CHARSET=UTF-8"} {
+		req := raw{op: "describe-key", body: body}.request(t, srv)
+		req.Header.Set("Content-Type", ct)
+		if r := do(t, req); r.status != 200 {
+			t.Errorf("content type %q: %d %s", ct, r.status, r.body)
+		}
+	}
 	if n := keyCount(t, srv); n != 1 {
 		t.Fatalf("malformed requests changed the key count to %d", n)
 	}

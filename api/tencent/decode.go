@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/attestkms/attestkms/api/internal/strictjson"
@@ -22,7 +23,7 @@ import (
 // InvalidParameter; integers out of range are InvalidParameterValue; each
 // names its member.
 func decode(body []byte, v any) error {
-	err := strictjson.Decode(body, v, strictjson.Options{Exact: true, Integer: "an integer", FractionIsType: true})
+	err := strictjson.Decode(body, v, decodeOptions)
 	var se *strictjson.Error
 	if !errors.As(err, &se) {
 		return err
@@ -35,6 +36,13 @@ func decode(body []byte, v any) error {
 	}
 	return invalidParameter(se.Msg)
 }
+
+// decodeOptions are the dialect's strictjson options.
+var decodeOptions = strictjson.Options{Exact: true, Integer: "an integer", FractionIsType: true}
+
+// requestTypes are the request types of every operation (op adds each): the
+// tests hold strictjson's fast path to encoding/json over them.
+var requestTypes []reflect.Type
 
 func invalidParameter(msg string) error { return errorf(codeInvalidParameter, msg) }
 func invalidValue(msg string) error     { return errorf(codeInvalidValue, msg) }

@@ -105,6 +105,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"reflect"
 
 	"github.com/labstack/echo/v4"
 
@@ -242,5 +243,6 @@ type action func(d *dialect, ctx context.Context, c *kms.Call, body []byte) (*re
 
 // op adapts a typed action: it decodes the body into Req first.
 func op[Req any](fn func(d *dialect, ctx context.Context, c *kms.Call, req *Req) (*result, error)) action {
+	requestTypes = append(requestTypes, reflect.TypeFor[Req]())
 	return pipeline.Decoding(decode, fn)
 }

@@ -26,6 +26,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Kind classifies an Error.
@@ -150,32 +151,114 @@ func (o Options) checkMembers(body []byte, known map[string]bool) error {
 
 var fieldCache sync.Map // reflect.Type → map[string]bool
 
-// fieldsOf lists the JSON member names of a request struct, its embedded
-// structs' included.
+// fieldsOf lists the JSON member names of a request struct as
+// encoding/json names its fields (its typeFields): a field tagged "-" has
+// none; an embedded struct, or pointer to one, with no name in its tag has
+// its fields promoted, and with one is a member of that name; of fields
+// that share a name, one is named only if it dominates (dominant).
 func fieldsOf(t reflect.Type) map[string]bool {
 	if m, ok := fieldCache.Load(t); ok {
 		return m.(map[string]bool)
 	}
-	m := map[string]bool{}
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if f.Anonymous && f.Type.Kind() == reflect.Struct {
-			for k := range fieldsOf(f.Type) {
-				m[k] = true
+	byName := map[string][]namedField{} // in order of depth
+	visited := map[reflect.Type]bool{}
+	for depth, next := 0, []reflect.Type{t}; len(next) > 0; depth++ {
+		current := next
+		next = nil
+		count := map[reflect.Type]int{}
+		for _, st := range current {
+			count[st]++
+		}
+		for _, st := range current {
+			if visited[st] || st.Kind() != reflect.Struct {
+				continue
 			}
-			continue
+			visited[st] = true
+			for i := 0; i < st.NumField(); i++ {
+				sf := st.Field(i)
+				ft := sf.Type
+				if ft.Name() == "" && ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				if sf.Anonymous && !sf.IsExported() && ft.Kind() != reflect.Struct ||
+					!sf.Anonymous && !sf.IsExported() {
+					continue
+				}
+				tag := sf.Tag.Get("json")
+				if tag == "-" {
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if !validTagName(name) {
+					name = ""
+				}
+				if name == "" && sf.Anonymous && ft.Kind() == reflect.Struct {
+					next = append(next, ft) // promoted: explored at the next depth
+					continue
+				}
+				f := namedField{depth, name != ""}
+				if name == "" {
+					name = sf.Name
+				}
+				byName[name] = append(byName[name], f)
+				if count[st] > 1 {
+					// A struct embedded twice at one depth: each of its
+					// names is given twice, so neither dominates.
+					byName[name] = append(byName[name], f)
+				}
+			}
 		}
-		if !f.IsExported() {
-			continue
+	}
+	m := map[string]bool{}
+	for name, fs := range byName {
+		if dominant(fs) {
+			m[name] = true
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "" {
-			name = f.Name
-		}
-		m[name] = true
 	}
 	fieldCache.Store(t, m)
 	return m
+}
+
+// A namedField is a field fieldsOf found a name for.
+type namedField struct {
+	depth  int // how many embedded structs deep
+	tagged bool
+}
+
+// dominant reports whether of fields sharing a name, in order of depth, one
+// is the one encoding/json decodes that name into (its dominantField): the
+// only one at the least depth, or the only tagged one there. Otherwise the
+// name is no field's.
+func dominant(fs []namedField) bool {
+	n, tagged := 0, 0
+	for _, f := range fs {
+		if f.depth > fs[0].depth {
+			break
+		}
+		n++
+		if f.tagged {
+			tagged++
+		}
+	}
+	return n == 1 || tagged == 1
+}
+
+// validTagName is encoding/json's isValidTag: a name in a tag that is not
+// valid is ignored, and the field's name is used.
+func validTagName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+			// Backslash and quote chars are reserved, but otherwise any
+			// punctuation chars are allowed in a tag name.
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
 }
 
 func (o Options) decodeError(err error) error {
