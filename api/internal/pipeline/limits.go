@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/internal/ratelimit"
+	"github.com/attestkms/attestkms/internal/sourceaddr"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -81,8 +82,9 @@ func throttledBy(err error) string {
 }
 
 // sourceKey is the key of a source address in FailuresPerSource: the
-// address, or an IPv6 address's /64. An address that does not parse (there
-// is none behind a test's recorder) is its own key.
+// source it counts as (sourceaddr.Of, as the connection bound counts it),
+// an IPv6 one written as its /64. An address that does not parse (there is
+// none behind a test's recorder) is its own key.
 func sourceKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -91,10 +93,9 @@ func sourceKey(ip string) string {
 	if a.Is4() {
 		return ip // ParseAddr takes only the canonical dotted form: ip is a.String()
 	}
-	a = a.Unmap()
+	a = sourceaddr.Of(a)
 	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
+		return netip.PrefixFrom(a, 64).String()
 	}
 	return a.String()
 }
