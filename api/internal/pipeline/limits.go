@@ -20,7 +20,9 @@ type Limits struct {
 	// signature verified takes a token from its key's bucket, after the
 	// scope check and before its signature is recorded as used (so that
 	// the client's retry is not a replay); none left is ErrThrottled,
-	// audited like any refusal of an authenticated request.
+	// counted for its key's summary line (kms/audit's Throttled), never
+	// an audit line of its own, and logged only in the request's own line
+	// (at debug), as any request is.
 	PerKey *ratelimit.Keyed
 	// FailuresPerSource, if not nil, is each source address's budget for
 	// requests that fail authentication (an IPv6 address counts by its /64,
