@@ -336,8 +336,8 @@ func (c *Credentials) Lookup(accessKeyID string) (secret []byte, p *Principal, o
 	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	cc, ok := c.m[accessKeyID]
-	if !ok || cc.expired(now) {
+	cc := c.live(accessKeyID, now)
+	if cc == nil {
 		return nil, nil, false
 	}
 	pc := *cc.principal
@@ -345,13 +345,12 @@ func (c *Credentials) Lookup(accessKeyID string) (secret []byte, p *Principal, o
 }
 
 // Known reports whether accessKeyID names a credential that has not
-// expired, copying no secret.
+// expired (one Lookup finds), copying no secret.
 func (c *Credentials) Known(accessKeyID string) bool {
 	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	cc, ok := c.m[accessKeyID]
-	return ok && !cc.expired(now)
+	return c.live(accessKeyID, now) != nil
 }
 
 // isAdmin reports whether accessKeyID is, now, a credential with the admin
@@ -360,8 +359,20 @@ func (c *Credentials) isAdmin(accessKeyID string) bool {
 	now := c.now()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	cc := c.live(accessKeyID, now)
+	return cc != nil && isAdmin(&cc.rec)
+}
+
+// live is the cached credential accessKeyID names if it has not expired at
+// now, else nil: an expired credential is answered as an unknown one, by
+// Lookup, Known and isAdmin alike. c.mu is held (what live returns is read
+// only while it is: a deletion clears the cached secret under it).
+func (c *Credentials) live(accessKeyID string, now time.Time) *cachedCredential {
 	cc, ok := c.m[accessKeyID]
-	return ok && !cc.expired(now) && isAdmin(&cc.rec)
+	if !ok || cc.expired(now) {
+		return nil
+	}
+	return cc
 }
 
 // credentialNotFound is the answer for an access key id there is none of.

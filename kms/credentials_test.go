@@ -150,19 +150,28 @@ func TestLookupWhileCredentialsChange(t *testing.T) {
 
 // TestCredentialExpiry: past its expiry a credential is refused exactly as
 // an unknown access key is, loses the admin permission, and is listed as
-// expired.
+// expired. Lookup, Known and isAdmin answer by one rule (live): each
+// instant, all three say the credential is there, or none does.
 func TestCredentialExpiry(t *testing.T) {
 	s, clk := newTestService(t)
 	c := mustCredential(t, s, &CreateCredentialRequest{Name: "temp", Admin: true, ExpiresIn: 90 * time.Minute})
-	if _, _, ok := s.Credentials().Lookup(c.AccessKeyID); !ok {
-		t.Fatal("a fresh credential does not authenticate")
+	agree := func(when string, want bool) {
+		t.Helper()
+		creds := s.Credentials()
+		_, _, ok := creds.Lookup(c.AccessKeyID)
+		if known, admin := creds.Known(c.AccessKeyID), creds.isAdmin(c.AccessKeyID); ok != want || known != want || admin != want {
+			t.Fatalf("%s: Lookup %v, Known %v, isAdmin %v; want %v", when, ok, known, admin, want)
+		}
+		if creds.Known("AKIANOSUCHKEY") || creds.isAdmin("AKIANOSUCHKEY") {
+			t.Fatalf("%s: an unknown access key is known", when)
+		}
 	}
+	agree("fresh", true)
 	call := s.callAs(t, c.AccessKeyID)
 	clk.add(90*time.Minute - time.Second)
-	if _, _, ok := s.Credentials().Lookup(c.AccessKeyID); !ok {
-		t.Fatal("refused a second before its expiry")
-	}
+	agree("a second before its expiry", true)
 	clk.add(time.Second)
+	agree("at its expiry", false)
 	secret, p, ok := s.Credentials().Lookup(c.AccessKeyID)
 	unknownSecret, unknownP, unknownOK := s.Credentials().Lookup("AKIANOSUCHKEY")
 	if ok || secret != nil || p != nil || ok != unknownOK || unknownSecret != nil || unknownP != nil {

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/attestkms/attestkms/internal/sourceaddr"
 )
 
 // connLimit bounds the API port's open connections: per source (an IPv4
@@ -42,18 +44,14 @@ func limitConns(ln net.Listener, perSource, total int, log *slog.Logger) net.Lis
 	return &connLimit{Listener: ln, perSource: perSource, total: total, log: log, open: map[netip.Addr]int{}}
 }
 
-// connSource is the source a connection counts for.
+// connSource is the source a connection counts for (sourceaddr.Of: as the
+// budget for failed authentications counts it).
 func connSource(a net.Addr) netip.Addr {
 	t, ok := a.(*net.TCPAddr)
 	if !ok {
 		return netip.Addr{} // not TCP: all such count as one source
 	}
-	ip := t.AddrPort().Addr().Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.Addr()
-	}
-	return ip
+	return sourceaddr.Of(t.AddrPort().Addr())
 }
 
 func (l *connLimit) Accept() (net.Conn, error) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/attestkms/attestkms/api/internal/ratelimit"
+	"github.com/attestkms/attestkms/internal/sourceaddr"
 	"github.com/attestkms/attestkms/kms"
 )
 
@@ -19,7 +20,9 @@ type Limits struct {
 	// signature verified takes a token from its key's bucket, after the
 	// scope check and before its signature is recorded as used (so that
 	// the client's retry is not a replay); none left is ErrThrottled,
-	// audited like any refusal of an authenticated request.
+	// counted for its key's summary line (kms/audit's Throttled), never
+	// an audit line of its own, and logged only in the request's own line
+	// (at debug), as any request is.
 	PerKey *ratelimit.Keyed
 	// FailuresPerSource, if not nil, is each source address's budget for
 	// requests that fail authentication (an IPv6 address counts by its /64,
@@ -81,8 +84,9 @@ func throttledBy(err error) string {
 }
 
 // sourceKey is the key of a source address in FailuresPerSource: the
-// address, or an IPv6 address's /64. An address that does not parse (there
-// is none behind a test's recorder) is its own key.
+// source it counts as (sourceaddr.Of, as the connection bound counts it),
+// an IPv6 one written as its /64. An address that does not parse (there is
+// none behind a test's recorder) is its own key.
 func sourceKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -91,10 +95,9 @@ func sourceKey(ip string) string {
 	if a.Is4() {
 		return ip // ParseAddr takes only the canonical dotted form: ip is a.String()
 	}
-	a = a.Unmap()
+	a = sourceaddr.Of(a)
 	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
+		return netip.PrefixFrom(a, 64).String()
 	}
 	return a.String()
 }

@@ -47,6 +47,27 @@ func (a *testAuth) Authenticate(r *http.Request, body []byte, now time.Time, loo
 	return &hmacauth.Result{AccessKeyID: id, SignedAt: now, Signature: []byte(r.Header.Get("X-Nonce"))}, nil
 }
 
+// servingDialect is the dialect "d" for the pipeline's tests: auth
+// authenticates, every request is the operation "Op", served "served", and
+// an error is answered with its status and code in errs.
+func servingDialect(auth Authenticator, errs Table) Dialect {
+	return Dialect{
+		Name:          "d",
+		Authenticator: auth,
+		Errors:        errs,
+		Operation:     func(echo.Context) string { return "Op" },
+		Route: func(echo.Context, string) (string, Operation, error) {
+			return "", func(context.Context, *kms.Call, []byte) (*Result, error) { return OK("served") }, nil
+		},
+		ContentType: "application/json",
+		WriteError: func(w http.ResponseWriter, _ string, wire WireError, _ string) error {
+			w.WriteHeader(wire.Status)
+			_, err := io.WriteString(w, wire.Code)
+			return err
+		},
+	}
+}
+
 // readFlag is a body that says whether it was read.
 type readFlag struct {
 	io.Reader
@@ -69,22 +90,9 @@ func TestSpentSourceChecksOnlyKnownKeys(t *testing.T) {
 	auth := &testAuth{}
 	obs := &recorder{}
 	h := New(Options{Service: svc, Logger: quiet, Replay: replay.New(time.Minute, 0), Observer: obs,
-		Limits: Limits{FailuresPerSource: ratelimit.New(0.0001, 1, 0)}}, Dialect{
-		Name:          "d",
-		Authenticator: auth,
-		Errors: Table{kms.ErrInternal: {Code: "Internal", Status: 500}, ErrThrottled: {Code: "Throttled", Status: 400},
-			ErrSignature: {Code: "Signature", Status: 403}, ErrMissing: {Code: "Missing", Status: 403}, ErrTooLarge: {Code: "TooLarge", Status: 413}},
-		Operation: func(echo.Context) string { return "Op" },
-		Route: func(echo.Context, string) (string, Operation, error) {
-			return "", func(context.Context, *kms.Call, []byte) (*Result, error) { return OK("served") }, nil
-		},
-		ContentType: "application/json",
-		WriteError: func(w http.ResponseWriter, _ string, wire WireError, _ string) error {
-			w.WriteHeader(wire.Status)
-			_, err := io.WriteString(w, wire.Code)
-			return err
-		},
-	})
+		Limits: Limits{FailuresPerSource: ratelimit.New(0.0001, 1, 0)}},
+		servingDialect(auth, Table{kms.ErrInternal: {Code: "Internal", Status: 500}, ErrThrottled: {Code: "Throttled", Status: 400},
+			ErrSignature: {Code: "Signature", Status: 403}, ErrMissing: {Code: "Missing", Status: 403}, ErrTooLarge: {Code: "TooLarge", Status: 413}}))
 	e := echo.New()
 	nonce := 0
 	send := func(source, authz, secret string, length int64) (code string, read bool) {
