@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/attestkms/attestkms/attest"
@@ -37,10 +39,14 @@ func parseDocumentReflect(payload []byte, p *profile) (*document, error) {
 	if err := payloadDecoder.Unmarshal(payload, &raw); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", attest.ErrMalformed, err)
 	}
+	var unknown oneOf
 	for k := range raw {
 		if !slices.Contains(payloadKeys[:], k) {
-			return nil, fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, k)
+			unknown = append(unknown, fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, k))
 		}
+	}
+	if unknown != nil {
+		return nil, unknown
 	}
 	d := &document{hasPublicKey: raw["public_key"] != nil, hasPubkey: raw["pubkey"] != nil}
 	var err error
@@ -148,21 +154,35 @@ func pcrsReflect(raw reflectItem, s *suite) (map[int][]byte, error) {
 		return nil, fmt.Errorf("%w: %d pcrs, more than %d", attest.ErrMalformed, len(m), maxPCRs)
 	}
 	out := make(map[int][]byte, len(m))
+	var bad oneOf
 	for i, v := range m {
-		if i > maxPCRIndex {
-			return nil, fmt.Errorf("%w: pcr index %d is more than %d", attest.ErrMalformed, i, maxPCRIndex)
-		}
-		name := pcrNames[i]
-		b, err := bytesOf(name, rawItem(v), s.pcrLen)
+		b, err := pcrReflect(i, v, s)
 		if err != nil {
-			return nil, err
-		}
-		if len(b) != s.pcrLen {
-			return nil, fmt.Errorf("%w: %s is %d bytes; %s PCRs are %d", attest.ErrMalformed, name, len(b), s.digest, s.pcrLen)
+			bad = append(bad, err)
+			continue
 		}
 		out[int(i)] = b
 	}
+	if bad != nil {
+		return nil, bad
+	}
 	return out, nil
+}
+
+// pcrReflect decodes one register of pcrs, index i.
+func pcrReflect(i uint64, v reflectItem, s *suite) ([]byte, error) {
+	if i > maxPCRIndex {
+		return nil, fmt.Errorf("%w: pcr index %d is more than %d", attest.ErrMalformed, i, maxPCRIndex)
+	}
+	name := pcrNames[i]
+	b, err := bytesOf(name, rawItem(v), s.pcrLen)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != s.pcrLen {
+		return nil, fmt.Errorf("%w: %s is %d bytes; %s PCRs are %d", attest.ErrMalformed, name, len(b), s.digest, s.pcrLen)
+	}
+	return b, nil
 }
 
 func cabundleReflect(raw reflectItem, p *profile) ([][]byte, error) {
@@ -221,19 +241,17 @@ func tpmPCRsReflect(raw reflectItem) (map[int][]byte, error) {
 		return nil, fmt.Errorf("%w: nitrotpm_pcrs: %v", attest.ErrMalformed, err)
 	}
 	out := make(map[int][]byte, len(m))
+	var bad oneOf
 	for i, v := range m {
-		if i >= nitroTPMPCRs {
-			return nil, fmt.Errorf("%w: nitrotpm_pcrs index %d is more than %d", attest.ErrMalformed, i, nitroTPMPCRs-1)
-		}
-		name := tpmPCRNames[i]
-		b, err := bytesOf(name, rawItem(v), nitroTPMPCRLen)
+		b, err := tpmPCRReflect(i, v)
 		if err != nil {
-			return nil, err
-		}
-		if len(b) != nitroTPMPCRLen {
-			return nil, fmt.Errorf("%w: %s is %d bytes; NitroTPM registers are SHA-384, %d", attest.ErrMalformed, name, len(b), nitroTPMPCRLen)
+			bad = append(bad, err)
+			continue
 		}
 		out[int(i)] = b
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	if len(out) != nitroTPMPCRs {
 		for i := range nitroTPMPCRs {
@@ -244,3 +262,39 @@ func tpmPCRsReflect(raw reflectItem) (map[int][]byte, error) {
 	}
 	return out, nil
 }
+
+// tpmPCRReflect decodes one register of nitrotpm_pcrs, index i.
+func tpmPCRReflect(i uint64, v reflectItem) ([]byte, error) {
+	if i >= nitroTPMPCRs {
+		return nil, fmt.Errorf("%w: nitrotpm_pcrs index %d is more than %d", attest.ErrMalformed, i, nitroTPMPCRs-1)
+	}
+	name := tpmPCRNames[i]
+	b, err := bytesOf(name, rawItem(v), nitroTPMPCRLen)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != nitroTPMPCRLen {
+		return nil, fmt.Errorf("%w: %s is %d bytes; NitroTPM registers are SHA-384, %d", attest.ErrMalformed, name, len(b), nitroTPMPCRLen)
+	}
+	return b, nil
+}
+
+// oneOf is the reference's refusal where more than one is right: it finds
+// the unknown keys of the payload, and the bad registers of a map of PCRs,
+// in Go's map order, the walker in the payload's, and names the first it
+// meets. oneOf holds every refusal the reference found (never none); the
+// walker's message must be one of them, word for word (sameMessage).
+type oneOf []error
+
+func (e oneOf) Error() string {
+	if len(e) == 1 {
+		return e[0].Error()
+	}
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = strconv.Quote(err.Error())
+	}
+	return "one of " + strings.Join(msgs, ", ")
+}
+
+func (e oneOf) Unwrap() []error { return e }
