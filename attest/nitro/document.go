@@ -195,9 +195,9 @@ var payloadKeys = [numKeys]string{"module_id", "digest", "timestamp", "pcrs", "c
 // before decoding: nesting, element and pair counts, indefinite lengths
 // (allowed: the NSM's payload map), tags, reserved heads and simple values,
 // nothing after the map. What Unmarshal checked while decoding (UTF-8, each
-// key's type, duplicate keys) the readers below check themselves; the
-// Unmarshal-based reference (document_reflect_test.go) still decodes with
-// it.
+// key's type, duplicate keys) the readers below check themselves. The
+// Unmarshal-based reference (document_reflect_test.go) decodes with a copy
+// of these options, so that a change to them is a difference it finds.
 var payloadDecoder = mustDecMode(cbor.DecOptions{
 	DupMapKey:          cbor.DupMapKeyEnforcedAPF,
 	MaxNestedLevels:    maxNesting,
