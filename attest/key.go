@@ -15,8 +15,8 @@ import (
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// Bounds on an enclave's key: secrets are wrapped to it with
-// RSAES-OAEP-SHA-256, as AWS KMS does for a Recipient.
+// Bounds on an enclave's RSA key (ParseBoundKey): secrets are wrapped to it
+// with RSAES-OAEP-SHA-256, as AWS KMS does for a Recipient.
 const (
 	// MinRSABits: shorter keys are breakable or soon will be.
 	MinRSABits = 2048
@@ -25,43 +25,25 @@ const (
 	MaxRSABits = 4096
 )
 
-// ParseEnclaveKey returns the enclave key that evidence carries, or an
-// ErrKey error: der must be a DER SubjectPublicKeyInfo, nothing after it, of
-// an RSA key of 2048 to 4096 bits with an odd modulus and an odd exponent of
-// at least 3. Every format's verifier judges its key with this one function.
-func ParseEnclaveKey(der []byte) (*rsa.PublicKey, error) {
-	if der == nil {
-		return nil, fmt.Errorf("%w: the evidence carries no public_key", ErrKey)
-	}
-	pub, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, parseError(der, err)
-	}
-	return enclaveRSAKey(pub)
-}
-
-// parseError is ParseEnclaveKey's refusal of der, which crypto/x509 does
-// not parse.
+// parseError is ParseBoundKey's refusal of der, which crypto/x509 does not
+// parse.
 func parseError(der []byte, err error) error {
 	return fmt.Errorf("%w: public_key (%d bytes) is not the DER SubjectPublicKeyInfo of a supported key%s", ErrKey, len(der), trailing(err))
 }
 
-// enclaveRSAKey is ParseEnclaveKey's judgement of a key crypto/x509 parsed.
-func enclaveRSAKey(pub any) (*rsa.PublicKey, error) {
-	k, ok := pub.(*rsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%w: public_key is not an RSA key but %s; secrets are wrapped to RSA keys only", ErrKey, keyType(pub))
-	}
+// checkRSA is ParseBoundKey's judgement of an RSA key: secrets are wrapped
+// to it with RSAES-OAEP-SHA-256, as AWS KMS does for a Recipient.
+func checkRSA(k *rsa.PublicKey) error {
 	if n := k.N.BitLen(); n < MinRSABits || n > MaxRSABits {
-		return nil, fmt.Errorf("%w: public_key is RSA-%d; want %d to %d bits", ErrKey, n, MinRSABits, MaxRSABits)
+		return fmt.Errorf("%w: public_key is RSA-%d; want %d to %d bits", ErrKey, n, MinRSABits, MaxRSABits)
 	}
 	if k.N.Bit(0) == 0 {
-		return nil, fmt.Errorf("%w: public_key's RSA modulus is even", ErrKey)
+		return fmt.Errorf("%w: public_key's RSA modulus is even", ErrKey)
 	}
 	if k.E < 3 || k.E%2 == 0 {
-		return nil, fmt.Errorf("%w: public_key's RSA exponent %d is not an odd number of at least 3", ErrKey, k.E)
+		return fmt.Errorf("%w: public_key's RSA exponent %d is not an odd number of at least 3", ErrKey, k.E)
 	}
-	return k, nil
+	return nil
 }
 
 // KeyTypeDigest is the KeyType of a public_key of exactly 32 bytes: the
@@ -73,12 +55,15 @@ const KeyTypeDigest = "SHA-256 digest"
 // hpkeKeyDigestLen is the length of such a digest.
 const hpkeKeyDigestLen = 32
 
-// ParseBoundKey judges the key that evidence binds, for every format: an RSA
-// key as ParseEnclaveKey takes it (returned, with its type "RSA-n"); the DER
-// SubjectPublicKeyInfo of an EC P-256 key, for HPKE (rsa nil, type "EC
-// P-256"); or 32 bytes, the SHA-256 of an ML-KEM-768+X25519 key (rsa nil,
-// type KeyTypeDigest). Which algorithm a key may receive a secret with is the
-// key service's to check; anything else is an ErrKey error.
+// ParseBoundKey judges the key that evidence binds, for every format (each
+// verifier judges its key with this one function): the DER
+// SubjectPublicKeyInfo, nothing after it, of an RSA key of MinRSABits to
+// MaxRSABits bits with an odd modulus and an odd exponent of at least 3
+// (returned, with its type "RSA-n"); that of an EC P-256 key, for HPKE (rsa
+// nil, type "EC P-256"); or 32 bytes, the SHA-256 of an ML-KEM-768+X25519
+// key (rsa nil, type KeyTypeDigest). Which algorithm a key may receive a
+// secret with is the key service's to check; anything else is an ErrKey
+// error.
 func ParseBoundKey(der []byte) (key *rsa.PublicKey, typ string, err error) {
 	if der == nil {
 		return nil, "none", fmt.Errorf("%w: the evidence carries no public_key", ErrKey)
@@ -101,11 +86,11 @@ func ParseBoundKey(der []byte) (key *rsa.PublicKey, typ string, err error) {
 		return nil, "EC P-256", nil
 	}
 	typ = parsedKeyType(pub)
-	k, err := enclaveRSAKey(pub)
-	if err != nil {
-		if _, isRSA := pub.(*rsa.PublicKey); !isRSA {
-			return nil, typ, fmt.Errorf("%w: public_key is %s; secrets are wrapped to RSA keys of %d to %d bits (RSAES_OAEP_SHA_256), EC P-256 keys (HPKE_P256_SHA256_AES256GCM) or the 32-byte SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM) only", ErrKey, typ, MinRSABits, MaxRSABits)
-		}
+	k, isRSA := pub.(*rsa.PublicKey)
+	if !isRSA {
+		return nil, typ, fmt.Errorf("%w: public_key is %s; secrets are wrapped to RSA keys of %d to %d bits (RSAES_OAEP_SHA_256), EC P-256 keys (HPKE_P256_SHA256_AES256GCM) or the 32-byte SHA-256 of an ML-KEM-768+X25519 key (HPKE_MLKEM768X25519_SHA256_AES256GCM) only", ErrKey, typ, MinRSABits, MaxRSABits)
+	}
+	if err := checkRSA(k); err != nil {
 		return nil, typ, err
 	}
 	return k, typ, nil

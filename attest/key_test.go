@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func parseBoundKeyBefore(der []byte) (*rsa.PublicKey, string, error) {
 			return nil, "EC P-256", nil
 		}
 	}
-	k, err := ParseEnclaveKey(der)
+	k, err := parseEnclaveKeyBefore(der)
 	if err != nil {
 		if _, isRSA := pub.(*rsa.PublicKey); perr == nil && !isRSA {
 			return nil, KeyType(der), errors.New("not RSA")
@@ -43,6 +44,39 @@ func parseBoundKeyBefore(der []byte) (*rsa.PublicKey, string, error) {
 		return nil, KeyType(der), err
 	}
 	return k, KeyType(der), nil
+}
+
+// parseEnclaveKeyBefore is ParseEnclaveKey, which judged every format's key
+// before ParseBoundKey took P-256 keys and digests too, and then had no
+// caller but parseBoundKeyBefore. It is kept whole here, its RSA rules and
+// messages written out again instead of calling ParseBoundKey's (checkRSA,
+// parseError), so that a mistake in those is a difference.
+func parseEnclaveKeyBefore(der []byte) (*rsa.PublicKey, error) {
+	if der == nil {
+		return nil, fmt.Errorf("%w: the evidence carries no public_key", ErrKey)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		trailing := ""
+		if strings.Contains(err.Error(), "trailing data") {
+			trailing = ": it has trailing data"
+		}
+		return nil, fmt.Errorf("%w: public_key (%d bytes) is not the DER SubjectPublicKeyInfo of a supported key%s", ErrKey, len(der), trailing)
+	}
+	k, ok := pub.(*rsa.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%w: public_key is not an RSA key", ErrKey)
+	}
+	if n := k.N.BitLen(); n < 2048 || n > 4096 {
+		return nil, fmt.Errorf("%w: public_key is RSA-%d; want 2048 to 4096 bits", ErrKey, n)
+	}
+	if k.N.Bit(0) == 0 {
+		return nil, fmt.Errorf("%w: public_key's RSA modulus is even", ErrKey)
+	}
+	if k.E < 3 || k.E%2 == 0 {
+		return nil, fmt.Errorf("%w: public_key's RSA exponent %d is not an odd number of at least 3", ErrKey, k.E)
+	}
+	return k, nil
 }
 
 func sameBoundKey(t *testing.T, name string, der []byte) {
@@ -59,8 +93,8 @@ func sameBoundKey(t *testing.T, name string, der []byte) {
 	case (k == nil) != (rk == nil) || k != nil && !k.Equal(rk):
 		t.Fatalf("%s: key %v, before %v", name, k, rk)
 	}
-	// Where the old code returned ParseEnclaveKey's own error, the text
-	// is unchanged.
+	// Where the old code returned parseEnclaveKeyBefore's own error, the text
+	// is unchanged (not where it said "not RSA": ParseBoundKey says more).
 	if rerr != nil && errors.Is(rerr, ErrKey) && err.Error() != rerr.Error() {
 		t.Fatalf("%s: message %q, before %q", name, err, rerr)
 	}
@@ -144,7 +178,7 @@ func TestParseBoundKeyMatchesBefore(t *testing.T) {
 
 // FuzzParseBoundKey: ParseBoundKey, parsing once, decides as it did when it
 // parsed three times: same acceptance, key, type, kind (and text where the
-// old one had ParseEnclaveKey's). Seeds: testdata/fuzz/FuzzParseBoundKey.
+// old one had parseEnclaveKeyBefore's). Seeds: testdata/fuzz/FuzzParseBoundKey.
 func FuzzParseBoundKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, der []byte) {
 		sameBoundKey(t, "fuzz", der)

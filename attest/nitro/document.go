@@ -195,9 +195,9 @@ var payloadKeys = [numKeys]string{"module_id", "digest", "timestamp", "pcrs", "c
 // before decoding: nesting, element and pair counts, indefinite lengths
 // (allowed: the NSM's payload map), tags, reserved heads and simple values,
 // nothing after the map. What Unmarshal checked while decoding (UTF-8, each
-// key's type, duplicate keys) the readers below check themselves; the
-// Unmarshal-based reference (document_reflect_test.go) still decodes with
-// it.
+// key's type, duplicate keys) the readers below check themselves. The
+// Unmarshal-based reference (document_reflect_test.go) decodes with a copy
+// of these options, so that a change to them is a difference it finds.
 var payloadDecoder = mustDecMode(cbor.DecOptions{
 	DupMapKey:          cbor.DupMapKeyEnforcedAPF,
 	MaxNestedLevels:    maxNesting,
@@ -330,7 +330,9 @@ func parseDocument(payload []byte, p *profile) (*document, error) {
 // string, definite or in definite chunks, each chunk valid UTF-8; null and
 // undefined leave the string empty; any other type is refused), one key
 // decoded twice is a duplicate however each is encoded, and then any key
-// but payloadKeys is refused. No map, no copy: a known key's value is its
+// but payloadKeys is refused. Unmarshal stopped at the first duplicate, and
+// named it whatever key it had refused before: so does decodeFields, an
+// unknown key's included. No map, no copy: a known key's value is its
 // sub-slice of payload.
 func decodeFields(payload []byte, f *fields) error {
 	m, ok := openSeq(payload, 0)
@@ -357,16 +359,28 @@ func decodeFields(payload []byte, f *fields) error {
 				unknown = keyAt
 			}
 		case f[i] != nil:
+			if unknown >= 0 {
+				// An unknown key may have been repeated before this one.
+				if err := repeatedKey(payload, m.off); err != nil {
+					return err
+				}
+			}
 			return fmt.Errorf("%w: payload: duplicate key %q", attest.ErrMalformed, payloadKeys[i])
 		default:
 			f[i] = v
+		}
+	}
+	if unknown >= 0 {
+		if err := repeatedKey(payload, len(payload)); err != nil {
+			return err
 		}
 	}
 	if keyErr != nil {
 		return keyErr
 	}
 	if unknown >= 0 {
-		return unknownKey(payload, unknown)
+		end, _ := skip(payload, unknown, maxNesting)
+		return fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, keyString(payload[unknown:end]))
 	}
 	return nil
 }
@@ -416,23 +430,29 @@ func keyIndex(k rawItem) (int, error) {
 	return -1, nil
 }
 
-// unknownKey refuses a payload with a key not in payloadKeys, the one at
-// offset at; unless two keys of the payload are one (an unknown key
-// repeated), which is then what is refused, as Unmarshal did.
-func unknownKey(payload []byte, at int) error {
+// repeatedKey refuses the first key of payload, among those before offset
+// end, that repeats an earlier key; nil if none does. Keys compare as the
+// strings keyString decodes them to; a key keyIndex refuses is none (the
+// decoder put no such key in its map). Only for refusals: it allocates.
+func repeatedKey(payload []byte, end int) error {
 	m, _ := openSeq(payload, 0)
 	var keys []string
-	for m.next() {
-		k, _ := m.item()
-		m.item()
+	for m.off < end && m.next() {
+		k, ok1 := m.item()
+		_, ok2 := m.item()
+		if !ok1 || !ok2 {
+			return errNotWellFormed("payload")
+		}
+		if _, err := keyIndex(k); err != nil {
+			continue
+		}
 		s := keyString(k)
 		if slices.Contains(keys, s) {
 			return fmt.Errorf("%w: payload: duplicate key %.40q", attest.ErrMalformed, s)
 		}
 		keys = append(keys, s)
 	}
-	end, _ := skip(payload, at, maxNesting)
-	return fmt.Errorf("%w: payload has an unknown field %.40q", attest.ErrMalformed, keyString(payload[at:end]))
+	return nil
 }
 
 // keyString is the string a key (keyIndex took it) decodes to.

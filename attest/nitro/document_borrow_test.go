@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -15,28 +13,6 @@ import (
 // and byteContents.
 
 var profiles = []*profile{&nitroProfile, &qingtianProfile, &nitroTPMProfile}
-
-var (
-	quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`) // a %q string, escapes and all
-	number = regexp.MustCompile(`[0-9]+`)
-)
-
-// sameSentence is a message with its quoted strings and numbers blanked
-// when they may differ between two runs of one parser: which of several
-// unknown fields, or of several bad PCRs, a parser names first depends on
-// Go's map order.
-func sameSentence(msg string) string {
-	if i := strings.Index(msg, "pcr"); i >= 0 {
-		// With two bad registers the reference names whichever its map
-		// gives first (a register's length, or an index past 31): any
-		// refusal of a register is the same sentence.
-		return msg[:i] + "pcr…"
-	}
-	if strings.Contains(msg, "unknown field") {
-		return number.ReplaceAllString(quoted.ReplaceAllString(msg, `""`), "N")
-	}
-	return msg
-}
 
 // documentBytes lists every byte string of d.
 func documentBytes(d *document) [][]byte {

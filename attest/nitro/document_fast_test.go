@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -19,8 +21,9 @@ import (
 // (document_reflect_test.go) is the version it replaced, fxamacker/cbor's
 // Unmarshal by reflection. These tests hold the two to the same decisions
 // for each format's profile: the same acceptance; on refusal, errors that
-// wrap attest.ErrMalformed and say the same thing (the decoder's own words,
-// "cbor: …", may differ, but not what they are about); on acceptance the
+// wrap attest.ErrMalformed and say the same thing (sameMessage: word for
+// word, but for the decoder's Unmarshal's words, which the walker puts in
+// its own, and the refusals whose choice is map order's); on acceptance the
 // same document, whose byte strings are the same sub-slices of the
 // payload, capped alike.
 
@@ -35,7 +38,7 @@ func sameAsReflect(t *testing.T, name string, payload []byte) {
 			t.Fatalf("%s, %s: parseDocument says %v, the reflective one %v", name, p.format, err, werr)
 		case err != nil && (d != nil || !errors.Is(err, attest.ErrMalformed)):
 			t.Fatalf("%s, %s: refused with a document, or not as malformed: %v", name, p.format, err)
-		case err != nil && !sameMessage(err.Error(), werr.Error()):
+		case err != nil && !sameMessage(err, werr):
 			t.Fatalf("%s, %s: message %q, the reflective one %q", name, p.format, err, werr)
 		case !reflect.DeepEqual(d, want):
 			t.Fatalf("%s, %s: document\n %+v\nthe reflective one\n %+v", name, p.format, d, want)
@@ -69,18 +72,131 @@ func compareSlices(a, b []byte) int {
 	return len(a) - len(b)
 }
 
-// sameMessage: got says what want says. Where want quotes the CBOR decoder
-// ("malformed evidence: pcrs: cbor: …"), got must be about the same thing
-// (begin with the same "malformed evidence: pcrs: "), in its own words.
-func sameMessage(got, want string) bool {
-	if i := strings.Index(want, "cbor: "); i >= 0 && !strings.HasPrefix(want, "malformed evidence: payload: cbor: extraneous") {
-		// Wellformed's refusals are the decoder's own, word for word.
-		if strings.HasPrefix(got, want[:i]) && (got == want || !strings.Contains(got, "cbor: ")) {
-			return true
+// sameMessage: the walker's refusal got says what the reference's want
+// says. Word for word, with two exceptions. Where the reference found more
+// than one refusal (oneOf), got must be one of them. Where want quotes the
+// decoder's Unmarshal (Wellformed's messages the walker quotes itself, so
+// they must be the same), decoderSays gives the walker's words for it, and
+// got must be those: a key or an index of the same CBOR type (the decoder
+// says only "primitives" for a boolean, a float or a simple value), the
+// same duplicate key or index, invalid UTF-8 in the same field.
+func sameMessage(got, want error) bool {
+	var alternatives oneOf
+	if errors.As(want, &alternatives) {
+		for _, w := range alternatives {
+			if got.Error() == w.Error() {
+				return true
+			}
 		}
-		return got == want
+		return false
 	}
-	return sameSentence(got) == sameSentence(want)
+	if say, ok := decoderSays(want.Error()); ok {
+		return walkerSays(got.Error()) == say
+	}
+	return got.Error() == want.Error()
+}
+
+// The messages of the decoder's Unmarshal that the walker puts in its own
+// words, each with the field (or "payload") it is about.
+var (
+	decoderType  = regexp.MustCompile(`^(malformed evidence: [a-z_]+): cbor: cannot unmarshal (.+) into Go value of type (string|uint64)$`)
+	decoderUTF8  = regexp.MustCompile(`^(malformed evidence: [a-z_]+): cbor: invalid UTF-8 string$`)
+	decoderDup   = regexp.MustCompile(`^(malformed evidence: [a-z_]+): cbor: found duplicate map key (.+) at map element index [0-9]+$`)
+	walkerKey    = regexp.MustCompile(`^(malformed evidence: payload): a key is (.+), not a text string$`)
+	walkerIndex  = regexp.MustCompile(`^(malformed evidence: [a-z_]+): an index is (.+), not an unsigned integer$`)
+	walkerDupKey = regexp.MustCompile(`^(malformed evidence: payload): duplicate key (".*")$`)
+	walkerDupIdx = regexp.MustCompile(`^(malformed evidence: [a-z_]+): index ([0-9]+) is repeated$`)
+)
+
+// decoderSays is what the walker must say where the reference says msg,
+// in walkerSays's form; false if msg is not one of Unmarshal's messages
+// the walker words otherwise.
+func decoderSays(msg string) (string, bool) {
+	if m := decoderType.FindStringSubmatch(msg); m != nil {
+		return m[1] + ": type " + m[2] + " for " + m[3], true
+	}
+	if m := decoderUTF8.FindStringSubmatch(msg); m != nil {
+		switch m[1] {
+		case "malformed evidence: payload":
+			return m[1] + ": a key is not valid UTF-8", true
+		case "malformed evidence: pcrs", "malformed evidence: nitrotpm_pcrs":
+			// A text string as an index: decoding it into a uint64, the
+			// decoder checks its UTF-8 before its type.
+			return m[1] + ": type UTF-8 text string for uint64", true
+		}
+		return m[1] + ": not valid UTF-8", true
+	}
+	if m := decoderDup.FindStringSubmatch(msg); m != nil {
+		// The key as fmt's %#v wrote it: a quoted string (a payload key,
+		// which the walker quotes with %.40q), or a uint64 in hex (an index).
+		if s, err := strconv.Unquote(m[2]); err == nil {
+			return m[1] + ": duplicate " + strconv.Quote(firstRunes(s, 40)), true
+		}
+		if n, err := strconv.ParseUint(m[2], 0, 64); err == nil {
+			return m[1] + ": duplicate " + strconv.FormatUint(n, 10), true
+		}
+	}
+	return "", false
+}
+
+// walkerSays is the walker's msg in decoderSays's form: a key's or an
+// index's type named as the decoder names CBOR types, a duplicate by its
+// key or index alone. Any other message is itself.
+func walkerSays(msg string) string {
+	if m := walkerKey.FindStringSubmatch(msg); m != nil {
+		return m[1] + ": type " + decoderTypeName(m[2]) + " for string"
+	}
+	if m := walkerIndex.FindStringSubmatch(msg); m != nil {
+		return m[1] + ": type " + decoderTypeName(m[2]) + " for uint64"
+	}
+	if m := walkerDupKey.FindStringSubmatch(msg); m != nil {
+		if s, err := strconv.Unquote(m[2]); err == nil {
+			return m[1] + ": duplicate " + strconv.Quote(s)
+		}
+	}
+	if m := walkerDupIdx.FindStringSubmatch(msg); m != nil {
+		return m[1] + ": duplicate " + m[2]
+	}
+	return msg
+}
+
+// decoderTypeName is the decoder's name (its cborType's) of the CBOR type
+// typeName names.
+func decoderTypeName(t string) string {
+	switch t {
+	case "an unsigned integer":
+		return "positive integer"
+	case "a negative integer":
+		return "negative integer"
+	case "a byte string":
+		return "byte string"
+	case "a text string":
+		return "UTF-8 text string"
+	case "an array":
+		return "array"
+	case "a map":
+		return "map"
+	case "a tag":
+		return "tag"
+	case "a boolean", "null", "undefined", "a float":
+		return "primitives"
+	}
+	if strings.HasPrefix(t, "simple value ") {
+		return "primitives"
+	}
+	return "unknown type " + t
+}
+
+// firstRunes is s cut as fmt's precision cuts a string: n runes, each
+// invalid byte one.
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }
 
 func TestParseDocumentMatchesReflect(t *testing.T) {
@@ -278,6 +394,7 @@ func hostilePayloads(t testing.TB) []hostile {
 	add("indefinite key, byte chunk", append(slices.Clone(base), pair{cat([]byte{0x7f, 0x41, 'a', 0xff}), []byte{0x40}}))
 	add("non-minimal key head", append(without(base, "digest"), pair{cat([]byte{0x79, 0, 6}, []byte("digest")), value(base, "digest")}))
 	add("unknown key", append(slices.Clone(base), pair{textKey("extra"), []byte{0x40}}))
+	add("two unknown keys", append(slices.Clone(base), pair{textKey("extra"), []byte{0x40}}, pair{textKey("other"), []byte{0x40}}))
 	add("unknown key twice", append(slices.Clone(base), pair{textKey("extra"), []byte{0x40}}, pair{cat([]byte{0x78, 5}, []byte("extra")), []byte{0x40}}))
 	add("unknown key, UTF-8", append(slices.Clone(base), pair{cat([]byte{0x62, 0xc3, 0xa9}), []byte{0x40}}))
 	add("invalid UTF-8 key", append(slices.Clone(base), pair{cat([]byte{0x62, 0xc3, 0x28}), []byte{0x40}}))
@@ -291,6 +408,9 @@ func hostilePayloads(t testing.TB) []hostile {
 	add("array key", append(slices.Clone(base), pair{[]byte{0x81, 0x01}, []byte{0x40}}))
 	add("false key", append(slices.Clone(base), pair{[]byte{0xf4}, []byte{0x40}}))
 	add("integer key, then duplicate", append(slices.Clone(base), pair{[]byte{0x01}, []byte{0x40}}, pair{textKey("nonce"), []byte{0x40}}))
+	add("integer key, then unknown key twice", append(slices.Clone(base), pair{[]byte{0x01}, []byte{0x40}}, pair{textKey("extra"), []byte{0x40}}, pair{textKey("extra"), []byte{0x40}}))
+	add("unknown key twice, then duplicate", append(slices.Clone(base), pair{textKey("extra"), []byte{0x40}}, pair{textKey("extra"), []byte{0x40}}, pair{textKey("nonce"), []byte{0x40}}))
+	add("integer key, null key, empty key", append(slices.Clone(base), pair{[]byte{0x20}, []byte{0x40}}, pair{[]byte{0xf6}, []byte{0x40}}, pair{[]byte{0x60}, []byte{0x40}}))
 	add("both key names", with(base, "pubkey", value(base, "public_key")))
 	add("pubkey only", append(without(base, "public_key"), pair{textKey("pubkey"), value(base, "public_key")}))
 	add("public_key null", with(base, "public_key", []byte{0xf6}))
@@ -328,6 +448,8 @@ func hostilePayloads(t testing.TB) []hostile {
 	add("pcr index huge", with(base, "pcrs", pcrs([]byte{0x1b, 1, 0, 0, 0, 0, 0, 0, 0}, pcrOf(0x58, 48))))
 	add("pcr of 47 bytes", with(base, "pcrs", pcrs([]byte{0x00}, cat([]byte{0x58, 47}, pcr[:47]))))
 	add("pcr of 49 bytes", with(base, "pcrs", pcrs([]byte{0x00}, cat([]byte{0x58, 49}, pcr, []byte{0}))))
+	add("pcr 5 of 47 bytes", with(base, "pcrs", pcrs([]byte{0x00}, pcrOf(0x58, 48), []byte{0x05}, cat([]byte{0x58, 47}, pcr[:47]))))
+	add("two bad pcrs", with(base, "pcrs", pcrs([]byte{0x00}, pcrOf(0x58, 48), []byte{0x03}, []byte{0x41, 0}, []byte{0x18, 40}, pcrOf(0x58, 48), []byte{0x07}, []byte{0xf6})))
 	add("non-minimal pcr head", with(base, "pcrs", pcrs([]byte{0x00}, pcrOf(0x59, 0, 48), []byte{0x19, 0, 1}, pcrOf(0x5a, 0, 0, 0, 48))))
 	add("pcr indefinite", with(base, "pcrs", pcrs([]byte{0x00}, cat([]byte{0x5f, 0x58, 48}, pcr, []byte{0xff}))))
 	add("pcr text", with(base, "pcrs", pcrs([]byte{0x00}, cat([]byte{0x78, 48}, pcr))))
@@ -390,6 +512,7 @@ func hostilePayloads(t testing.TB) []hostile {
 	addTPM("register 23 missing", with(tpm, "nitrotpm_pcrs", tpmPCRs(23)))
 	addTPM("register 24", with(tpm, "nitrotpm_pcrs", tpmPCRs(-1, []byte{0x18, 24}, pcrOf(0x58, 48))))
 	addTPM("register 0 twice", with(tpm, "nitrotpm_pcrs", tpmPCRs(-1, []byte{0xf6}, pcrOf(0x58, 48))))
+	addTPM("two bad registers", with(tpm, "nitrotpm_pcrs", tpmPCRs(3, []byte{0x03}, cat([]byte{0x58, 32}, pcr[:32]), []byte{0x18, 30}, pcrOf(0x58, 48))))
 	addTPM("register of 32 bytes", with(tpm, "nitrotpm_pcrs", tpmPCRs(3, []byte{0x03}, cat([]byte{0x58, 32}, pcr[:32]))))
 	addTPM("nitrotpm_pcrs empty", with(tpm, "nitrotpm_pcrs", []byte{0xa0}))
 	addTPM("nitrotpm_pcrs array", with(tpm, "nitrotpm_pcrs", []byte{0x80}))

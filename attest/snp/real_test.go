@@ -39,8 +39,8 @@ func TestRealEnvelopeIsTheRealFiles(t *testing.T) {
 		!bytes.Equal(e.ASK, ask.Bytes) || !bytes.Equal(e.ARK, ark.Bytes) || e.VLEK != nil || e.Nonce != nil || e.UserData != nil {
 		t.Fatal("the real envelope is not the real report, VCEK, ASK and ARK")
 	}
-	if _, err := attest.ParseEnclaveKey(e.PublicKey); err != nil {
-		t.Fatal(err)
+	if k, _, err := attest.ParseBoundKey(e.PublicKey); err != nil || k == nil {
+		t.Fatalf("the real envelope's key is not an RSA key ParseBoundKey takes: %v", err)
 	}
 }
 

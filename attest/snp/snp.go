@@ -7,9 +7,10 @@
 //
 // A Verifier checks, in this order, failing closed at the first problem:
 // the format; the report's size, exactly 1184 bytes; the enclave key (RSA,
-// 2048 to 4096 bits, attest.ParseEnclaveKey); the report's structure
-// (version 2 to 5, reserved fields zero, ECDSA P-384 signature, a VCEK or
-// VLEK signer, and bytes that re-encode to themselves); the endorsement
+// 2048 to 4096 bits, EC P-256 or a digest, attest.ParseBoundKey); the
+// report's structure (version 2 to 5, reserved fields zero, ECDSA P-384
+// signature, a VCEK or VLEK signer, and bytes that re-encode to
+// themselves); the endorsement
 // certificate, parsed as DER and valid at the verifier's time; unless it
 // is cached, the report's signature with its key, its own signature with a
 // configured ASK (or ASVK) of the report's product line, and

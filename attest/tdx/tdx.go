@@ -5,7 +5,7 @@
 // Binding(SHA-512), exactly as SEV-SNP's REPORT_DATA binds them.
 //
 // A Verifier checks, in this order, failing closed at the first problem:
-// the format; the enclave key (attest.ParseEnclaveKey); the quote's size and
+// the format; the enclave key (attest.ParseBoundKey); the quote's size and
 // structure (every length field against the bytes there are, before
 // go-tdx-guest's parser, which trusts them; version 4, TEE type TDX,
 // ECDSA-256 attestation key, bytes that re-encode to themselves: quote.go); the PCK certificates' validity at the

@@ -23,7 +23,7 @@ import (
 var testTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // fakeRSA is an RSA public key of exactly bits bits that nobody can use:
-// ParseEnclaveKey judges only its shape, so tests need no key generation.
+// ParseBoundKey judges only its shape, so tests need no key generation.
 func fakeRSA(bits, e int) *rsa.PublicKey {
 	n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
 	n.Add(n, big.NewInt(12345)) // odd

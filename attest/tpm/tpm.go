@@ -7,8 +7,8 @@
 // A Verifier checks, cheap checks first, and stops at the first failure:
 //
 //  1. the envelope's shape (envelope.Decode, for Verify) and format;
-//  2. the enclave's key, public_key (attest.ParseEnclaveKey: RSA of 2048 to
-//     4096 bits) → ErrKey;
+//  2. the enclave's key, public_key (attest.ParseBoundKey: RSA of 2048 to
+//     4096 bits, EC P-256, or an ML-KEM key's digest) → ErrKey;
 //  3. the signature, quote and ak_public decode, each strictly: all of its
 //     bytes, in the TPM's own encoding (see decodeStrict) → ErrMalformed;
 //     the signature is RSASSA, RSAPSS or ECDSA with SHA-256, -384 or -512 →
