@@ -85,7 +85,11 @@ func isAdmin(r *store.Credential) bool { return r.Admin || r.Name == adminName }
 
 // A credential's secret is sealed bound to its access key id and to its
 // scope (store.SealCredential), so that a scope changed in the database
-// does not open.
+// does not open. Its name, which is its principal and makes the root
+// credential an admin, is bound by the record's MAC (store.Authenticated),
+// not by the sealing of an unscoped secret (its access key id alone): the
+// name kms trusts is the record's, never the PostgreSQL column beside it
+// (postgres's doc, "Threat model").
 
 func principalARN(acct Account, name string) string {
 	if name == adminName {

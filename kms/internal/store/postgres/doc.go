@@ -23,9 +23,11 @@
 //
 // migrations/ holds the schema's versions as SQL, embedded in the binary:
 // 0001_store.sql the records, 0002_changes.sql the change notifications
-// (below), 0003_service_keys.sql the answer-signing keys' column. Table attestkms_migrations records each version applied. Open
-// applies what the database lacks in one transaction holding a
-// transaction-level advisory lock (pg_advisory_xact_lock), so nodes that
+// (below), 0003_service_keys.sql the answer-signing keys' column,
+// 0004_record_macs.sql the meta's MAC, 0005_records_digest.sql the records
+// digest (package store). Table attestkms_migrations records each version
+// applied. Open applies what the database lacks in one transaction holding
+// a transaction-level advisory lock (pg_advisory_xact_lock), so nodes that
 // start together migrate once, one after the other, and a failed migration
 // leaves the previous version whole. Open refuses (store.ErrNotAStore) a
 // database with no store, and one whose schema is newer than the binary
@@ -36,13 +38,15 @@
 // The tables, in the connection's schema (search_path, which a URL's
 // search_path=… parameter sets):
 //
-//	meta          one row: account_id, project_id, region, root_check (sealed), version,
-//	              service_keys (sealed; NULL before 0003's first open, 0003)
-//	keys          id PRIMARY KEY, state, version, record
-//	aliases       name PRIMARY KEY, key_id REFERENCES keys ON DELETE CASCADE, version, record
-//	credentials   access_key_id PRIMARY KEY, name UNIQUE, version, record
-//	audit_chains  chain PRIMARY KEY, seq: the audit change seq of each chain
-//	changes       one row: revision, the count of changes committed (0002)
+//	meta           one row: account_id, project_id, region, root_check (sealed), version,
+//	               service_keys (sealed; NULL before 0003's first open, 0003),
+//	               mac (0004)
+//	keys           id PRIMARY KEY, state, version, record
+//	aliases        name PRIMARY KEY, key_id REFERENCES keys ON DELETE CASCADE, version, record
+//	credentials    access_key_id PRIMARY KEY, name UNIQUE, version, record
+//	audit_chains   chain PRIMARY KEY, seq: the audit change seq of each chain
+//	changes        one row: revision, the count of changes committed (0002)
+//	records_digest one row: record, the records digest's JSON (0005)
 //
 // A record is the JSON of its store type, byte for byte what bbolt stores,
 // in a bytea column; what is looked up, ordered, or constrained by is a
@@ -223,9 +227,10 @@
 //
 // # Threat model
 //
-// The database is trusted for availability, for durability and for the
-// integrity of what it stores and of its order, never for
-// confidentiality. Everything secret in it is sealed under the root key
+// The database is trusted for availability and durability, never for
+// confidentiality, nor for the integrity of a record; that it keeps every
+// record it was given, at its newest version, is checked (the records
+// digest, below). Everything secret in it is sealed under the root key
 // (AES-256-GCM, package sealer), which it never sees, by package store's
 // helpers, above this package: key material, credential secrets and the
 // root check. Whoever reads the database, a backup of it, a replica or the
@@ -234,34 +239,73 @@
 // logs no record.
 //
 // Whoever can write it (a database administrator, a stolen role password)
-// can still:
+// but does not hold the root key cannot change a record unseen. Every
+// record carries a MAC under a key derived from the root key (package
+// store, "Records are authenticated"; the meta's in meta.mac), over every
+// field kms reads: a key's policy, state or tags, an alias's target, a
+// credential's name, admin flag, identity policy or expiry edited in its
+// record, or its MAC removed, is refused when read (store.ErrIntegrity: a
+// running node drops the credential, which then authenticates nothing; a
+// request reading the key or alias is refused; a node opening refuses the
+// store). A record copied, MAC and all, under another row's id or name is
+// refused too (store.ErrDamaged: its own id is not the row's), and so is a
+// sealed blob moved to another record (sealer.ErrOpen): the sealing binds
+// each value to what it is for and whose it is (a material to its key id
+// and version, a credential secret to its access key id and, when scoped,
+// to its name, admin flag, identity policy and expiry, the root check to
+// its purpose).
+//
+// The columns beside a record are copies, for lookups and constraints;
+// kms decides on the record. credentials.name in particular is never read:
+// a credential's name, and with it its principal ARN and the admin
+// permission the root credential's name carries, is its record's, under
+// its MAC (an unscoped credential, whose sealing binds its access key id
+// alone, is bound to its name by the MAC), and credential delete and
+// rotate take an access key id. The column only keeps names unique. A
+// writer who edits it (kms.TestSharedCredentialNameColumnAttack: the root
+// credential's column, ci's and payments' shuffled, changes nothing) can
+// make the constraint refuse a create of a name no credential bears
+// (store.ErrExists), or fail to refuse a duplicate: kms refuses a name its
+// own credentials hold before it writes, so a duplicate can only be one an
+// admin creates on a node that has not yet followed another node's create
+// of the same name (the follow bound), a credential an admin asked to bear
+// that name; the writer makes none.
+//
+// What it can still do:
 //   - delete records: destroy keys (ciphertexts under them become
 //     undecryptable), aliases, credentials — denial of service, and
 //     irreversible without a backup;
-//   - roll back: restore a record, or the whole database, to an earlier
-//     state, re-enabling a disabled key, reviving a credential that was
-//     deleted or an alias moved since, undoing a rotation (materials added
-//     since are lost; ciphertexts made under them no longer decrypt);
-//   - change metadata, which is not sealed: a key's policy (to grant a
-//     principal whose credential they hold, any credential, or to drop an
-//     attestation condition), its state, an alias's target; that
-//     credential then obtains what the changed policy allows. And rename a
-//     credential whose secret is sealed unscoped (no admin flag, identity
-//     policy or expiry: the root credential, and every credential made
-//     before scopes) to the root credential's name, which kms trusts as
-//     admin: unscoped sealing binds only the access key id;
-//   - swap sealed blobs between records: detected. The sealing binds each
-//     value to what it is for and whose it is (a material to its key id and
-//     version, a credential secret to its access key id and, when scoped,
-//     to its name, admin flag, identity policy and expiry, the root check to
-//     its purpose), so a blob moved to another record does not open
-//     (sealer.ErrOpen), and an edited scope does not open either; a whole
-//     record copied under another row's id is refused when read
-//     (store.ErrDamaged: its own id is not the row's).
+//   - put a record back to an older version of itself, whose MAC was
+//     valid then: revive a credential deleted or rotated away, re-enable a
+//     disabled key, undo a policy change, an alias's move or a rotation;
+//     with the other columns moved out of the way of the constraints (a
+//     revived credential's name column, say).
+//
+// Both the records digest finds (package store, digest.go; kms/digest.go):
+// Open refuses the store, and a node's maintenance pass (every minute)
+// finds it, after which the node refuses every operation; until then a
+// record put back is served (a revived credential authenticates on the
+// nodes told of it). The whole database put back to an older copy, digest
+// included, only a node whose data directory saw a newer digest tells.
+// Anything else it writes (garbage, a record of another store) is refused,
+// as damaged or failing its MAC: denial of service.
+//
+// A store made by an attestkms from before records were authenticated
+// (root check v1) has no MACs, and there a writer could rename a credential
+// sealed unscoped (no admin flag, identity policy or expiry: the root
+// credential, and every credential made before scopes) to the root
+// credential's name, which kms trusts as admin. Only attestkms store
+// protect opens such a store (any other Open: kms.ErrUnprotected), and it
+// MACs the records as it finds them: an operator who doubts what the
+// database held before protects a copy restored from a backup made before
+// the doubt. A v1 root check put back later is refused by every data
+// directory that opened the store protected (kms/protect.go).
 //
 // What it cannot do without the root key: read a key's material or a
-// credential's secret, make a key whose material it knows, or make a
-// credential that authenticates. The notifications carry ids and versions
-// only; a client of the database that NOTIFYs on the channel can make
-// caches drop what they hold (ChangedAll), nothing more.
+// credential's secret, make a key whose material it knows, make a
+// credential that authenticates, or make one credential authenticate as
+// another (with another's name, permission, identity policy or access
+// key). The notifications carry ids and versions only; a client of the
+// database that NOTIFYs on the channel can make caches drop what they hold
+// (ChangedAll), nothing more.
 package postgres
