@@ -97,6 +97,9 @@ func FuzzPolicySafety(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 3, 1, 2, 0, 1, 6, 2, 4, 0, 1})
 	f.Add([]byte{0, 0, 1, 3, 1, 2, 0, 1, 6, 2, 10, 0, 1})
 	f.Add([]byte{0, 0, 1, 3, 1, 2, 0, 1, 12, 2, 11, 0, 1})
+	// Format nitro and StringEquals PCR2 alone: an image with its own
+	// kernel and /init before the genuine application has that PCR2.
+	f.Add([]byte{0, 0, 1, 0, 1, 1, 0, 10, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d := genPolicy(data)
 		p, err := Parse(d)

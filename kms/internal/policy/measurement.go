@@ -19,15 +19,23 @@ import "strings"
 //     any workload can replay another's extensions into them: they mean
 //     something only beside a measurement of the code that extended them;
 //   - the remaining registers measure the platform or nothing: Nitro's PCR1
-//     (the kernel, the same for every image nitro-cli builds with its own
-//     blobs), PCR5–PCR7 and PCR9–PCR15 (unused, zero in every enclave), TPM
+//     alone (the kernel, its command line and the bootstrap ramdisk with
+//     /init: the same for every image nitro-cli builds with its own blobs),
+//     PCR5–PCR7 and PCR9–PCR15 (unused, zero in every enclave), TPM
 //     PCR0–PCR3, PCR5 and PCR6 (the firmware and its configuration), and
 //     TPM PCR7 (Secure Boot's state: which keys may sign what boots, not
 //     what booted; every image a trusted signer ever signed, a
 //     distribution's shim and kernel among them, gives the same PCR7).
 //
 // The keys below measure the workload itself, or the key that signed it,
-// and the platform sets them before the workload runs. A measurement key's
+// and the platform sets them before the workload runs. Nitro's and
+// Qingtian's PCR2 measure the application's ramdisks only: an enclave image
+// built with its own kernel and /init (eif_build and nitro-cli take any
+// blobs) before the genuine application ramdisks has the genuine PCR2 and
+// need never run the application. So PCR2 binds an image only beside a
+// condition that pins PCR1 too, in the same statement (pcr2NeedsPCR1), and
+// a Deny on PCR2 excuses nothing (a Deny's conditions must all hold, and
+// the attacker's image has the PCR2 it lists). A measurement key's
 // format is the evidence format that gives it (attest.Claims.Measurements).
 //
 // A value of all zeros measures nothing and pins nothing (zeroValue): PCR8
@@ -62,8 +70,16 @@ var carriedAlways = map[string]bool{
 	"kms:RecipientAttestation:NitroTPMPCR4":   true,
 }
 
+// pcr2NeedsPCR1 maps each application register to the register that
+// measures what ran before it (see imageKeys): it binds only beside a pin
+// on that one.
+var pcr2NeedsPCR1 = map[string]string{
+	"kms:RecipientAttestation:PCR2": "kms:RecipientAttestation:PCR1",
+	"kms:RecipientAttestation/PCR2": "kms:RecipientAttestation/PCR1",
+}
+
 // imageKeyNames lists the image keys for messages.
-const imageKeyNames = "kms:RecipientAttestation:ImageSha384, :PCR0, :PCR2 or :PCR8 (Nitro), kms:RecipientAttestation/PCR0, /PCR2 or /PCR8 (Qingtian), " +
+const imageKeyNames = "kms:RecipientAttestation:ImageSha384, :PCR0, :PCR8 or :PCR2 with :PCR1 (Nitro), kms:RecipientAttestation/PCR0, /PCR8 or /PCR2 with /PCR1 (Qingtian), " +
 	":SnpMeasurement (SEV-SNP), :TdxMrTd (TDX), :TpmPCR4 (TPM 2.0), :NitroTPMPCR4 (NitroTPM)"
 
 // pins reports whether the condition, when the request carries its key,
@@ -128,7 +144,21 @@ func (s *statement) bindsImage(c *condition) bool {
 	if !ok || !c.pins() {
 		return false
 	}
+	if pcr1, ok := pcr2NeedsPCR1[c.key]; ok && !s.pinsPresent(pcr1) {
+		return false
+	}
 	return !c.holdsWhenAbsent() || c.ifExists && carriedAlways[c.key] && s.requiresFormat(f)
+}
+
+// pinsPresent reports whether some condition of s on key holds only for the
+// values it lists and fails when the key is absent.
+func (s *statement) pinsPresent(key string) bool {
+	for i := range s.conditions {
+		if c := &s.conditions[i]; c.key == key && c.pins() && !c.holdsWhenAbsent() {
+			return true
+		}
+	}
+	return false
 }
 
 // measuresImage reports whether some condition of the statement binds it to
@@ -152,5 +182,6 @@ func (c *condition) deniesOtherImages() bool {
 	// forger finds by trying images, StringNotEquals zeros every unsigned
 	// image: as in pins, no wildcard and no zero value.
 	_, ok := imageKeys[c.key]
-	return ok && c.negated && c.holdsWhenAbsent() && c.listsMeasurements()
+	_, app := pcr2NeedsPCR1[c.key] // an attacker's image has the genuine PCR2
+	return ok && !app && c.negated && c.holdsWhenAbsent() && c.listsMeasurements()
 }

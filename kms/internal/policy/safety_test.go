@@ -96,13 +96,30 @@ func TestAttestationSafety(t *testing.T) {
 		{"TPM PCR0 is the firmware, PCR23 resettable", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR0":"ab","kms:RecipientAttestation:TpmPCR23":"ab","kms:RecipientAttestation:NitroTPMPCR12":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"PCR16 beside the image binds", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR16":"ab","kms:RecipientAttestation:PCR0":"ab"}}`)), "", "="},
 		{"each format's image key binds", doc(
-			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab","kms:RecipientAttestation:PCR1":"cd"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation/PCR2":"ab","kms:RecipientAttestation/PCR1":"cd"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR8":"ab"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation/PCR8":"ab"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:SnpMeasurement":"ab","kms:RecipientAttestation:SnpHostData":"ab"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TdxMrTd":"ab","kms:RecipientAttestation:TdxTcbStatus":"UpToDate"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:TpmPCR4":"ab","kms:RecipientAttestation:TpmPCR7":"ab"}}`),
 			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:NitroTPMPCR4":"ab"}}`)), "", "="},
+		// PCR2 measures the application's ramdisks only: an image built
+		// with its own kernel and /init before them has the genuine PCR2
+		// and need not run the application. It binds beside a pin on PCR1
+		// (what ran first), not alone, not beside an IfExists or negated
+		// PCR1, not beside the other format's PCR1; a Deny on it excuses
+		// nothing.
+		{"PCR2 alone is the application, not what runs it", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro","kms:RecipientAttestation:PCR2":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"Qingtian PCR2 alone", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation/PCR2":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR2 beside an IfExists PCR1", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR1":"cd"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR2 beside a negated PCR1", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab"},"StringNotEquals":{"kms:RecipientAttestation:PCR1":"cd"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR2 beside Qingtian's PCR1", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab","kms:RecipientAttestation/PCR1":"cd"}}`)), "statement 0: kms:Decrypt", "="},
+		{"PCR2 beside a PCR1 in another statement", doc(
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR2":"ab"}}`),
+			allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:PCR1":"cd"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny all but an application", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:PCR2":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"deny all but an application and its kernel", doc(allowStmt(account, `"kms:*"`, ""), denyStmt(`"*"`, `"kms:*"`, `{"StringNotEquals":{"kms:RecipientAttestation:PCR2":"ab","kms:RecipientAttestation:PCR1":"cd"}}`)), "statement 0: kms:Decrypt", "="},
 		// PCR7 is Secure Boot's policy (which keys may sign what boots),
 		// not what booted: every image a trusted signer ever signed, a
 		// distribution's shim and kernel among them, gives the same PCR7.
@@ -123,6 +140,7 @@ func TestAttestationSafety(t *testing.T) {
 		// parser requires none; only PCR0's absence is refused, as debug
 		// mode): the format does not make them present.
 		{"IfExists on PCR2 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR2":"ab"}}`)), "statement 0: kms:Decrypt", "="},
+		{"IfExists on PCR2 beside the format and PCR1", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro","kms:RecipientAttestation:PCR1":"cd"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR2":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists on PCR8 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},"StringEqualsIfExists":{"kms:RecipientAttestation:PCR8":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists on Qingtian's PCR8 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"qingtian"},"StringEqualsIfExists":{"kms:RecipientAttestation/PCR8":"ab"}}`)), "statement 0: kms:Decrypt", "="},
 		{"IfExists on Qingtian's PCR0 beside the format", doc(allowStmt(account, `"kms:Decrypt"`, `{"StringEquals":{"kms:RecipientAttestation:Format":"qingtian"},"StringEqualsIfExists":{"kms:RecipientAttestation/PCR0":"ab"}}`)), "", "="},
@@ -270,6 +288,14 @@ func foreignContexts() []map[string][]string {
 				}
 			}
 			out = append(out, few)
+		}
+		// An image of the attacker's own kernel and /init before the
+		// genuine application's ramdisks: the genuine PCR2, its own PCR0
+		// and PCR1.
+		for m, k := range map[*map[string][]string]string{&nitro: "kms:RecipientAttestation:", &qingtian: "kms:RecipientAttestation/"} {
+			app := maps.Clone(*m)
+			app[k+"PCR2"], app[k+"PCR1"] = []string{v}, []string{"f1"}
+			out = append(out, app)
 		}
 		// An unsigned image: its PCR8 is zero (so is a TPM's PCR4 before
 		// a boot manager ran), whatever the image.
