@@ -13,7 +13,9 @@ type CreateCredentialRequest struct {
 	// which must have the admin permission.
 	Name string
 	// Admin gives the credential the admin permission: it may manage
-	// credentials through the admin API. Zero: it may not.
+	// credentials through the admin API, and so make or rotate any
+	// credential (become any principal of the account): it carries no
+	// identity policy. Zero: it may not.
 	Admin bool
 	// IdentityPolicy is the credential's identity policy (a key policy's
 	// grammar without Principal: docs/policy.md). It narrows what every key

@@ -68,6 +68,8 @@ func TestCreateCredential(t *testing.T) {
 		{"bad name", CreateCredentialRequest{Name: "bad name"}, ErrValidation, "1-64 characters"},
 		{"admin's name without the permission", CreateCredentialRequest{Name: "admin"}, ErrValidation, "root credential"},
 		{"root with an identity policy", CreateCredentialRequest{Name: "admin", Admin: true, IdentityPolicy: ident}, ErrValidation, "cannot carry an identity policy"},
+		// A scoped admin would mint itself an unscoped credential.
+		{"an admin with an identity policy", CreateCredentialRequest{Name: "scoped-ops", Admin: true, IdentityPolicy: ident}, ErrValidation, "an admin credential cannot carry an identity policy"},
 		{"negative expiry", CreateCredentialRequest{Name: "x", ExpiresIn: -time.Hour}, ErrValidation, "ExpiresIn"},
 		{"sub-second expiry", CreateCredentialRequest{Name: "x", ExpiresIn: time.Millisecond}, ErrValidation, "ExpiresIn"},
 		{"century", CreateCredentialRequest{Name: "x", ExpiresIn: maxExpiresIn + time.Hour}, ErrValidation, "ExpiresIn"},

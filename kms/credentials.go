@@ -398,6 +398,13 @@ func (s *Service) createCredential(ctx context.Context, c *Call, req *CreateCred
 		return nil, errorf(ErrValidation, "the name %s is the account's root credential's, which has the admin permission: make it an admin, or choose another name", adminName)
 	case name == adminName && req.IdentityPolicy != "":
 		return nil, errorf(ErrValidation, "the account's root credential (named %s) cannot carry an identity policy: a key policy naming the account names it itself; choose another name", adminName)
+	case req.Admin && req.IdentityPolicy != "":
+		// An admin makes, rotates and deletes credentials: it can make
+		// itself an unscoped one, or rotate any other and take its
+		// principal. An identity policy on it would limit nothing it
+		// cannot step around (review: a scoped "ops" admin minted an
+		// unscoped credential that decrypted what its own policy denied).
+		return nil, errorf(ErrValidation, "an admin credential cannot carry an identity policy: it can make or rotate any credential, so the policy would limit nothing; give the policy to a credential without the admin permission")
 	case req.ExpiresIn < 0, req.ExpiresIn > 0 && req.ExpiresIn < time.Second, req.ExpiresIn > maxExpiresIn:
 		return nil, errorf(ErrValidation, "ExpiresIn must be at least a second and at most %d hours (zero: the credential does not expire)", int64(maxExpiresIn/time.Hour))
 	case len(req.IdentityPolicy) > maxPolicy:

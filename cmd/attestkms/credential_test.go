@@ -199,7 +199,13 @@ func TestCredentialCommandsOffline(t *testing.T) {
 	}
 	ci := parseCredential(t, out)
 	policyFile := writeTemp(t, tmp, "p.json", `{"Statement":[{"Effect":"Allow","Action":"kms:Decrypt","Resource":"*"}]}`)
-	code, out, errs = runCmd("credential", "create", "--data-dir", dir, "--name", "temp", "--admin", "--policy", policyFile, "--expires-in", "1h")
+	// An admin can make any credential: an identity policy would limit
+	// nothing, and is refused (a non-admin's is taken).
+	code, _, errs = runCmd("credential", "create", "--data-dir", dir, "--name", "temp", "--admin", "--policy", policyFile, "--expires-in", "1h")
+	if code != 1 || !strings.Contains(errs, "an admin credential cannot carry an identity policy") {
+		t.Fatalf("an admin with an identity policy: exit %d %s", code, errs)
+	}
+	code, out, errs = runCmd("credential", "create", "--data-dir", dir, "--name", "temp", "--admin", "--expires-in", "1h")
 	if code != 0 {
 		t.Fatalf("create with the new flags: exit %d %s", code, errs)
 	}
