@@ -80,7 +80,7 @@ func (s *Service) RotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 		if err := s.checkOnlineTarget(req.To); err != nil {
 			return nil, err
 		}
-		return s.rotateRootKey(ctx, c, req)
+		return s.rotateRootKeyTo(ctx, c, req, true)
 	})
 }
 
@@ -89,8 +89,12 @@ func (s *Service) RotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 // PKCS#11 module it was not started with — dlopen of a path the request
 // names would run that library's code in the server — or write a new root
 // key file at a relative path, or inside the data directory (where a copy
-// of the directory would copy it). Offline, the operator runs the command
-// with the host's privileges, and these are the operator's choices.
+// of the directory would copy it), or read a root key from a file already
+// there (rotateRootKeyTo's online: whoever could plant one — any local user,
+// where the server runs as root — would know the key every record is then
+// sealed under, and a Backup would hand them every key's material; review).
+// Offline, the operator runs the command with the host's privileges, and
+// these are the operator's choices.
 func (s *Service) checkOnlineTarget(spec string) error {
 	to, err := parseRootKey(spec)
 	if err != nil {
@@ -131,6 +135,12 @@ func (a *Admin) RotateRootKey(ctx context.Context, req *RotateRootKeyRequest) (*
 }
 
 func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKeyRequest) (*RotateRootKeyResponse, error) {
+	return s.rotateRootKeyTo(ctx, c, req, false)
+}
+
+// rotateRootKeyTo is rotateRootKey; online, a file: target must be made by
+// the rotation (checkOnlineTarget).
+func (s *Service) rotateRootKeyTo(ctx context.Context, c *Call, req *RotateRootKeyRequest, online bool) (*RotateRootKeyResponse, error) {
 	if err := canceled(ctx); err != nil {
 		return nil, err
 	}
@@ -138,6 +148,7 @@ func (s *Service) rotateRootKey(ctx context.Context, c *Call, req *RotateRootKey
 	if err != nil {
 		return nil, errorf(ErrValidation, "To: %v", err)
 	}
+	to.mustMake = online && to.kind == RootKeyFile
 	to.pin = req.PKCS11PIN
 	if to.pin == "" {
 		to.pin = s.opts.PKCS11PIN // the server's own, for an online rotation

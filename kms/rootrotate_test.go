@@ -190,20 +190,28 @@ func TestRotateRootKeyRefusals(t *testing.T) {
 	before := sealedValues(t, s)
 	other := filepath.Join(t.TempDir(), "other.key")
 	t.Setenv("ATTESTKMS_TEST_SHORT_KEY", base64.StdEncoding.EncodeToString(make([]byte, 16)))
+	// A root key file someone else put there, whose key they know (any
+	// local user, where the server runs as root): online, the rotation
+	// makes its file itself, and reads none.
+	planted := filepath.Join(t.TempDir(), "planted.key")
+	if err := os.WriteFile(planted, []byte(base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for name, tc := range map[string]struct {
 		c    *Call
 		to   string
 		want error
 	}{
-		"not an admin":       {s.callAs(t, ops.AccessKeyID), "file:" + other, ErrAccessDenied},
-		"no principal":       {&Call{RequestID: "x"}, "file:" + other, ErrAccessDenied},
-		"the same key":       {s.adminCall(t), "file:" + filepath.Join(s.opts.DataDir, "root.key"), ErrValidation},
-		"no provider":        {s.adminCall(t), other, ErrValidation},
-		"unset variable":     {s.adminCall(t), "env:ATTESTKMS_TEST_UNSET_KEY", ErrValidation},
-		"short key":          {s.adminCall(t), "env:ATTESTKMS_TEST_SHORT_KEY", ErrValidation},
-		"file in a void dir": {s.adminCall(t), "file:/nonexistent/dir/root.key", ErrValidation},
-		"relative file":      {s.adminCall(t), "file:new.key", ErrValidation},
-		"in the data dir":    {s.adminCall(t), "file:" + filepath.Join(s.opts.DataDir, "new.key"), ErrValidation},
+		"not an admin":         {s.callAs(t, ops.AccessKeyID), "file:" + other, ErrAccessDenied},
+		"no principal":         {&Call{RequestID: "x"}, "file:" + other, ErrAccessDenied},
+		"the same key":         {s.adminCall(t), "file:" + filepath.Join(s.opts.DataDir, "root.key"), ErrValidation},
+		"no provider":          {s.adminCall(t), other, ErrValidation},
+		"unset variable":       {s.adminCall(t), "env:ATTESTKMS_TEST_UNSET_KEY", ErrValidation},
+		"short key":            {s.adminCall(t), "env:ATTESTKMS_TEST_SHORT_KEY", ErrValidation},
+		"file in a void dir":   {s.adminCall(t), "file:/nonexistent/dir/root.key", ErrValidation},
+		"relative file":        {s.adminCall(t), "file:new.key", ErrValidation},
+		"in the data dir":      {s.adminCall(t), "file:" + filepath.Join(s.opts.DataDir, "new.key"), ErrValidation},
+		"a file already there": {s.adminCall(t), "file:" + planted, ErrValidation},
 		// An admin credential must not make the server dlopen a library
 		// it names: code execution with the server's privileges.
 		"a module of the request's": {s.adminCall(t), "pkcs11:token=t;object=o?module-path=" + filepath.Join(t.TempDir(), "evil.so"), ErrValidation},

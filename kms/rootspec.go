@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +46,9 @@ type rootKey struct {
 	kind RootKeyKind
 	arg  string // file: the path; env: the variable; pkcs11: the whole URI
 	pin  string // pkcs11: the PIN
+	// mustMake: a file: key must be made now, never read from a file
+	// already there (an online rotation: see checkOnlineTarget).
+	mustMake bool
 }
 
 // String is the spec as given, never with a PIN (a pkcs11 URI with one is
@@ -143,7 +147,15 @@ func openRootKey(r rootKey, create bool) (sl *sealer.Sealer, made bool, err erro
 	switch r.kind {
 	case RootKeyFile:
 		var root []byte
-		if _, statErr := os.Stat(r.arg); statErr == nil || !create {
+		if r.mustMake {
+			// createRootKey links its file into place: it fails if
+			// anything is at the path, whenever it got there.
+			root, err = createRootKey(r.arg)
+			if errors.Is(err, fs.ErrExist) {
+				err = fmt.Errorf("root key: %s exists: an online rotation makes its new root key file itself and reads none already there (rotate into an existing file offline: attestkms root-key rotate --data-dir … --to file:…)", r.arg)
+			}
+			made = err == nil
+		} else if _, statErr := os.Stat(r.arg); statErr == nil || !create {
 			root, err = readRootKey(r.arg)
 		} else if errors.Is(statErr, os.ErrNotExist) {
 			root, err = createRootKey(r.arg)
