@@ -52,9 +52,13 @@
 //   - AuthFailure only counts: failed authentications are summarised, one line
 //     per source and interval (10 s), from a bounded table (1024 sources; past
 //     it one line counts the rest), so that an unauthenticated client costs no
-//     more than a counter. Throttled likewise counts the requests an
-//     authenticated client sent past its access key's budget (the rate
-//     limit), one "ThrottledRequests" line per access key and interval.
+//     more than a counter. Only the 64 sources that failed most in an
+//     interval get a line; the rest are counted on that last line, with how
+//     many sources it stands for, so that an interval's summary is bounded
+//     in bytes (docs/audit.md) however many addresses a client holds.
+//     Throttled likewise counts the requests an authenticated client sent
+//     past its access key's budget (the rate limit), one "ThrottledRequests"
+//     line per access key and interval.
 //
 // # A state change and its record commit together
 //
@@ -213,6 +217,11 @@ type Record struct {
 	Dialects []string       `json:"dialects,omitempty"`
 	Reasons  map[string]int `json:"reasons,omitempty"`
 
+	// Sources is how many sources the "other" line of failed
+	// authentications stands for: those past the table's bound and those
+	// past the lines an interval writes (defaultSourceLines).
+	Sources int `json:"sources,omitempty"`
+
 	// Change marks the record of a state change, committed with it.
 	Change bool `json:"change,omitempty"`
 	// Voids is the seq of a change record whose change did not commit.
@@ -258,4 +267,16 @@ const (
 	syncEvery        = time.Second
 	maxLine          = 1 << 20 // a line longer is not ours: Verify and Open refuse it
 	rotatedSuffixNew = ".new"
+)
+
+const (
+	// defaultSourceLines bounds the failed authentications' lines an
+	// interval writes (the table bounds only the memory): 64 lines of at
+	// most ~700 bytes and the other line, under 48 KiB per 10 s
+	// (docs/audit.md), where 1024 lines wrote ~430 KB.
+	defaultSourceLines = 64
+	// maxPastSources bounds the hashes kept to count the sources past the
+	// table (8 bytes each, ~1 MiB as a map); past it the other line's
+	// "sources" is a floor.
+	maxPastSources = 1 << 16
 )

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -951,6 +953,104 @@ func TestCountBytesBeforeLooseAnswer(t *testing.T) {
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestAuthFailureManySources: an attacker with many addresses (1024 IPv4
+// addresses, or IPv6 /64s from one /54), each far inside its failure
+// budget, made one line per source and interval, up to the table's 1024:
+// ≈500 KB per interval, 4 GB a day, kept forever. The lines of an interval
+// are bounded now whatever the number of sources: the sources that failed
+// most get a line each, the rest one line that says how many sources and
+// failures it stands for, by dialect and error code.
+func TestAuthFailureManySources(t *testing.T) {
+	// docs/audit.md's bound: 64 lines and the other line, each under ~700
+	// bytes with every code of the three dialects.
+	const maxAuthSummaryBytes = 48 << 10
+	path := filepath.Join(t.TempDir(), "audit.log")
+	l := openLog(t, Options{Path: path, Now: fixedNow})
+	// Every code a failed authentication gets through the three dialects,
+	// and the longest sources a summary names: the longest lines there are.
+	codes := []string{"InvalidSignatureException", "IncompleteSignatureException", "UnrecognizedClientException",
+		"MissingAuthenticationTokenException", "KMS.0301", "AuthFailure.InvalidAuthorization",
+		"AuthFailure.SignatureExpire", "AuthFailure.SignatureFailure"}
+	dialects := []string{"aws", "huawei", "tencent"}
+	const intervals, perInterval, heavy = 5, 2000, 3
+	size := func() int {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(fi.Size())
+	}
+	l.Flush()
+	for k := range intervals {
+		before, seen := size(), len(lines(t, path))
+		want := 0
+		for i := range perInterval {
+			src := fmt.Sprintf("2001:db8:%04x:%04x::/64", k, i) // 10,000 distinct in all
+			n := 1
+			if i >= 500 && i < 500+heavy {
+				n = 50 // seen late, after 64 others: still named, for failing most
+			}
+			for j := range n {
+				l.AuthFailure(src, dialects[(i+j)%3], codes[(i+j)%len(codes)])
+			}
+			want += n
+		}
+		if err := l.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		written := size() - before
+		recs := records(t, path)[seen:]
+		var longest int
+		for _, line := range lines(t, path)[seen:] {
+			longest = max(longest, len(line)+1)
+		}
+		t.Logf("interval %d: %d lines, %d bytes, the longest %d", k, len(recs), written, longest)
+		if written > maxAuthSummaryBytes {
+			t.Fatalf("interval %d: %d summary bytes in %d lines, want at most %d", k, written, len(recs), maxAuthSummaryBytes)
+		}
+		// The counts add up: the named sources and the other line's
+		// account for every source and every failure, exactly.
+		var agg struct {
+			Sources int `json:"sources"`
+		}
+		count, named, other := 0, 0, -1
+		for i, r := range recs {
+			if r.Operation != opAuthFailures {
+				t.Fatalf("interval %d: %+v", k, r)
+			}
+			count += r.Count
+			if r.SourceIP == otherSources {
+				other = i
+				continue
+			}
+			named++
+			if n, _ := strconv.ParseInt(r.SourceIP[len("2001:db8:0000:"):][:4], 16, 32); r.Count == 50 != (n >= 500 && n < 500+heavy) {
+				t.Fatalf("interval %d: %s named with %d failures", k, r.SourceIP, r.Count)
+			}
+		}
+		if other < 0 {
+			t.Fatalf("interval %d: no other line", k)
+		}
+		if err := json.Unmarshal(lines(t, path)[seen+other], &agg); err != nil {
+			t.Fatal(err)
+		}
+		o := recs[other]
+		reasons := 0
+		for _, n := range o.Reasons {
+			reasons += n
+		}
+		if count != want || named+agg.Sources != perInterval || reasons != o.Count || len(o.Dialects) != 3 || o.Dialect != "" {
+			t.Fatalf("interval %d: %d failures of %d, %d sources named and %d in the other line of %d: %s",
+				k, count, want, named, agg.Sources, perInterval, lines(t, path)[seen+other])
+		}
+		for i := range heavy {
+			if !slices.ContainsFunc(recs, func(r Record) bool { return r.SourceIP == fmt.Sprintf("2001:db8:%04x:%04x::/64", k, 500+i) }) {
+				t.Fatalf("interval %d: the source that failed most, seen late, has no line", k)
+			}
 		}
 	}
 }

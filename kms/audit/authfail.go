@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"cmp"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"sort"
@@ -10,12 +12,23 @@ import (
 
 // authTable counts refusals per source (failed authentications) or per
 // access key (throttled requests) until the writer summarises them. It holds
-// at most max of them; past it, the others are counted together.
+// at most max of them; past it, the others are counted together. Of those it
+// holds, the sources that failed most get a line each when summarised, the rest
+// are folded into the others' line (summaries): the table bounds the
+// memory, lines the bytes an interval writes.
 type authTable struct {
 	mu      sync.Mutex
 	max     int
+	lines   int
 	sources map[string]*tally
 	others  *tally
+	// past holds the hashes of the sources past max, to count them apart
+	// (the others' line says how many sources it stands for) without
+	// keeping their names; at most maxPastSources, whose count is then a
+	// floor. The seed is random, so that no client can choose sources
+	// whose hashes collide.
+	past map[uint64]struct{}
+	seed maphash.Seed
 }
 
 type tally struct {
@@ -23,6 +36,7 @@ type tally struct {
 	first, last time.Time
 	dialects    []string
 	reasons     map[string]int
+	sources     int // the others' tally: the table's sources folded into it
 }
 
 // AuthFailure counts a request from source that failed authentication
@@ -62,19 +76,54 @@ func (t *authTable) count(now time.Time, source, dialect, reason string) {
 	default:
 		if t.others == nil {
 			t.others = &tally{first: now, reasons: map[string]int{}}
+			t.past = map[uint64]struct{}{}
+			if t.seed == (maphash.Seed{}) {
+				t.seed = maphash.MakeSeed()
+			}
 		}
 		n = t.others
+		if len(t.past) < maxPastSources {
+			t.past[maphash.String(t.seed, source)] = struct{}{}
+		}
 	}
 	n.count++
 	n.last = now
-	if !slices.Contains(n.dialects, dialect) && len(n.dialects) < maxDialects {
-		n.dialects = append(n.dialects, dialect)
+	n.dialect(dialect)
+	n.reason(reason, 1)
+}
+
+func (n *tally) dialect(d string) {
+	if !slices.Contains(n.dialects, d) && len(n.dialects) < maxDialects {
+		n.dialects = append(n.dialects, d)
 	}
-	if _, ok := n.reasons[reason]; ok || len(n.reasons) < maxReasons {
-		n.reasons[reason]++
+}
+
+// reason counts times refusals with the code r, under otherSources past
+// maxReasons codes.
+func (n *tally) reason(r string, times int) {
+	if _, ok := n.reasons[r]; ok || len(n.reasons) < maxReasons {
+		n.reasons[r] += times
 	} else {
-		n.reasons[otherSources]++
+		n.reasons[otherSources] += times
 	}
+}
+
+// fold adds a source's tally m to the others' tally n, within n's bounds.
+func (n *tally) fold(m *tally) {
+	n.count += m.count
+	if m.first.Before(n.first) {
+		n.first = m.first
+	}
+	if m.last.After(n.last) {
+		n.last = m.last
+	}
+	for _, d := range m.dialects {
+		n.dialect(d)
+	}
+	for _, r := range slices.Sorted(maps.Keys(m.reasons)) { // the codes kept past the bound do not depend on map order
+		n.reason(r, m.reasons[r])
+	}
+	n.sources++
 }
 
 // summaries empties the tables into one line per source or access key, in
@@ -85,16 +134,37 @@ func (l *Log) summaries() []*entry {
 
 func (t *authTable) summaries(l *Log, op string) []*entry {
 	t.mu.Lock()
-	sources, others := t.sources, t.others
-	t.sources, t.others = nil, nil
+	sources, others, past := t.sources, t.others, len(t.past)
+	t.sources, t.others, t.past = nil, nil, nil
 	t.mu.Unlock()
 	names := slices.Collect(maps.Keys(sources))
+	if len(names) > t.lines {
+		// The sources that failed most keep their line (then the first
+		// seen): one that seeds the table early with a single failure from
+		// each of many addresses cannot push a source guessing at
+		// signatures into the others' line; it would need more failures
+		// from each of lines sources, within each one's budget. At most
+		// max (1024) to sort, once an interval.
+		slices.SortFunc(names, func(a, b string) int {
+			x, y := sources[a], sources[b]
+			return cmp.Or(cmp.Compare(y.count, x.count), x.first.Compare(y.first), cmp.Compare(a, b))
+		})
+		if others == nil {
+			first := sources[names[t.lines]].first
+			others = &tally{first: first, last: first, reasons: map[string]int{}}
+		}
+		for _, src := range names[t.lines:] {
+			others.fold(sources[src])
+		}
+		names = names[:t.lines]
+	}
 	sort.Strings(names)
 	var out []*entry
 	for _, src := range names {
 		out = append(out, l.summary(op, src, sources[src]))
 	}
 	if others != nil {
+		others.sources += past
 		out = append(out, l.summary(op, "", others))
 	}
 	return out
@@ -118,6 +188,9 @@ func (l *Log) summary(op, who string, n *tally) *entry {
 	}
 	if who == otherSources {
 		rec.Message += " (past the table's bound)"
+		if op == opAuthFailures {
+			rec.Sources = n.sources
+		}
 	}
 	if len(n.dialects) == 1 {
 		rec.Dialect = n.dialects[0]

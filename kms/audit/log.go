@@ -42,6 +42,12 @@ type Options struct {
 	// MaxSources bounds the sources an interval counts one by one; past it
 	// they are counted together in one line. Zero: 1024.
 	MaxSources int
+	// MaxSourceLines bounds the failed authentications' lines an interval
+	// writes, so that its bytes are bounded however many sources fail: of
+	// the sources counted one by one, the MaxSourceLines that failed most
+	// get a line each, the others are folded into the line that counts
+	// those past MaxSources. Zero: 64.
+	MaxSourceLines int
 	// OpenFile opens the log's files for writing, its journal included. If
 	// nil, os.OpenFile; tests give one whose writes fail.
 	OpenFile func(name string, flag int, perm os.FileMode) (File, error)
@@ -168,6 +174,9 @@ func Open(opts Options) (*Log, error) {
 	if opts.MaxSources <= 0 {
 		opts.MaxSources = defaultSources
 	}
+	if opts.MaxSourceLines <= 0 {
+		opts.MaxSourceLines = defaultSourceLines
+	}
 	if opts.CommitDelay == 0 {
 		opts.CommitDelay = DefaultCommitDelay
 	}
@@ -182,6 +191,9 @@ func Open(opts Options) (*Log, error) {
 		l.open = func(name string, flag int, perm os.FileMode) (File, error) { return os.OpenFile(name, flag, perm) }
 	}
 	l.auth.max, l.throttled.max = opts.MaxSources, opts.MaxSources
+	// Throttled requests are authenticated: their lines are bounded by the
+	// access keys the operator made, each within its budget.
+	l.auth.lines, l.throttled.lines = min(opts.MaxSourceLines, opts.MaxSources), opts.MaxSources
 	if err := l.recover(); err != nil {
 		return nil, fmt.Errorf("audit log %s: %w", opts.Path, err)
 	}

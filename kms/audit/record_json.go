@@ -72,6 +72,9 @@ func marshalRecord(rec *Record) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if rec.Sources != 0 {
+		b = strconv.AppendInt(append(b, `,"sources":`...), int64(rec.Sources), 10)
+	}
 	if rec.Change {
 		b = append(b, `,"change":true`...)
 	}

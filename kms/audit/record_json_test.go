@@ -57,7 +57,7 @@ func TestMarshalRecordIsJSONMarshal(t *testing.T) {
 			rec.BypassedChecks = []string{s(), s()}
 		}
 		if r.IntN(2) == 0 {
-			rec.Count, rec.First, rec.Last = r.IntN(1000)-10, &first, &last
+			rec.Count, rec.Sources, rec.First, rec.Last = r.IntN(1000)-10, r.IntN(3), &first, &last
 			rec.Dialects, rec.Reasons = []string{s()}, map[string]int{s(): 3, "z": 1}
 		}
 		rec.Change = r.IntN(2) == 0
