@@ -173,6 +173,8 @@ func (s *Service) record(c *Call, err error) *audit.Record {
 	if err != nil {
 		r.Outcome = audit.Error
 		r.ErrorCode, r.Message = c.wireError(err)
+		// Bounded whatever the dialect's WireError did (MaxMessage).
+		r.Message = ClipMessage(r.Message)
 		var ie *store.IntegrityError
 		if errors.As(err, &ie) {
 			// The client was told only that a record failed (Message):

@@ -381,7 +381,8 @@ func (c *Credentials) live(accessKeyID string, now time.Time) *cachedCredential 
 
 // credentialNotFound is the answer for an access key id there is none of.
 func credentialNotFound(accessKeyID string) error {
-	return &Error{Kind: ErrNotFound, Msg: "credential " + accessKeyID + " does not exist", Cause: ErrCredentialNotFound}
+	// The id is the client's: clipped.
+	return &Error{Kind: ErrNotFound, Msg: fmt.Sprintf("credential %.128s does not exist", accessKeyID), Cause: ErrCredentialNotFound}
 }
 
 // createCredential is CreateCredential, for the admin API and Admin alike:

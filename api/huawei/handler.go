@@ -37,6 +37,7 @@ package huawei
 
 import (
 	"context"
+	"fmt"
 	"mime"
 	"net/http"
 	"reflect"
@@ -106,7 +107,7 @@ func (d *dialect) route(c echo.Context, _ string) (string, pipeline.Operation, e
 	}
 	if r.Method != http.MethodPost {
 		c.Response().Header().Set("Allow", http.MethodPost)
-		return opName, nil, pipeline.Refuse(codeBadURL, "The method "+r.Method+" is not supported: every operation is a POST.")
+		return opName, nil, pipeline.Refuse(codeBadURL, fmt.Sprintf("The method %.64s is not supported: every operation is a POST.", r.Method))
 	}
 	o, found := operations[opName]
 	if !found {

@@ -3,6 +3,7 @@ package huawei
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -154,7 +155,7 @@ func createKey(h *opCall, ctx context.Context, c *kms.Call, req *createKeyReques
 	}
 	spec, known := kmsSpec(hs)
 	if !known {
-		return nil, invalid("key_spec " + hs + " is not supported: use AES_256, EC_P256, EC_P384, SECP256K1 or SM2")
+		return nil, invalid(fmt.Sprintf("key_spec %.64s is not supported: use AES_256, EC_P256, EC_P384, SECP256K1 or SM2", hs)) // the client's: clipped
 	}
 	usage := kms.KeyUsage(req.KeyUsage)
 	switch {
@@ -163,7 +164,7 @@ func createKey(h *opCall, ctx context.Context, c *kms.Call, req *createKeyReques
 	case usage == "":
 		return nil, invalid("key_usage is required for key_spec " + hs + ": use KEY_AGREEMENT (SIGN_VERIFY is not supported)")
 	case usage != kms.EncryptDecrypt && usage != kms.KeyAgreement:
-		return nil, invalid("key_usage " + req.KeyUsage + " is not supported: use ENCRYPT_DECRYPT (AES_256) or KEY_AGREEMENT (EC_P256, EC_P384, SECP256K1, SM2)")
+		return nil, invalid(fmt.Sprintf("key_usage %.64s is not supported: use ENCRYPT_DECRYPT (AES_256) or KEY_AGREEMENT (EC_P256, EC_P384, SECP256K1, SM2)", req.KeyUsage))
 	case usage == kms.EncryptDecrypt && spec != kms.SymmetricDefault, usage == kms.KeyAgreement && spec == kms.SymmetricDefault:
 		return nil, invalid("key_usage " + req.KeyUsage + " is not valid for key_spec " + hs)
 	}

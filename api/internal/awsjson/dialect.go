@@ -1,6 +1,7 @@
 package awsjson
 
 import (
+	"fmt"
 	"mime"
 	"strings"
 
@@ -29,7 +30,7 @@ func New(opts pipeline.Options, name, prefix string, auth pipeline.Authenticator
 		// refused: the service has one region and its ARNs name it.
 		CheckScope: func(a *hmacauth.Result) error {
 			if want := svc.Region(); a.Region != want {
-				return pipeline.Refuse(ErrWrongRegion, "Credential should be scoped to a valid region. This server's region is '"+want+"', not '"+a.Region+"'.")
+				return pipeline.Refuse(ErrWrongRegion, fmt.Sprintf("Credential should be scoped to a valid region. This server's region is '%s', not '%.64s'.", want, a.Region))
 			}
 			return nil
 		},

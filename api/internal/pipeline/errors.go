@@ -52,8 +52,16 @@ type Table map[error]WireError
 // as it says; one of the pipeline's kinds with the table's message; any
 // other error by its kms kind (kms.Kind, which is ErrInternal for what is
 // not a kms error) with kms's message (kms.Message, generic for an
-// internal error).
+// internal error). The message is cut at kms.MaxMessage bytes: it is the
+// one place every error answer's message, and every refusal's audit
+// record's (Handler.wireError), is made, and a message may repeat what the
+// client sent (a member's name, a header's).
 func (t Table) Wire(err error) (WireError, string) {
+	w, msg := t.wire(err)
+	return w, kms.ClipMessage(msg)
+}
+
+func (t Table) wire(err error) (WireError, string) {
 	var r *Refusal
 	if errors.As(err, &r) {
 		return r.Wire, r.Msg

@@ -18,8 +18,9 @@ import (
 type Limits struct {
 	// PerKey, if not nil, is each access key's budget: a request whose
 	// signature verified takes a token from its key's bucket, after the
-	// scope check and before its signature is recorded as used (so that
-	// the client's retry is not a replay); none left is ErrThrottled,
+	// scope check and the replay check (a replay costs its victim's key
+	// nothing) and before its signature is recorded as used (so that the
+	// client's retry is not a replay); none left is ErrThrottled,
 	// counted for its key's summary line (kms/audit's Throttled), never
 	// an audit line of its own, and logged only in the request's own line
 	// (at debug), as any request is.

@@ -33,12 +33,16 @@
 //     reason, not as the throttling its client is told (spentFailure).
 //     Failures after it verified (5, 6) get their own answers.
 //  5. The dialect's CheckScope, if any (AWS: the credential scope's region
-//     must be the service's). Then the access key's budget (Limits): none
-//     left is ErrThrottled, counted for the key's summary line (kms/audit's
-//     Throttled).
-//  6. Refuse a signature already used (ErrReplay): one replay cache for every
-//     dialect, namespaced by dialect, remembering each signature at least
-//     twice the largest skew any dialect accepts (api.New builds it so).
+//     must be the service's). Then a signature already used is refused
+//     (ErrReplay, 6) before it costs the key's budget: a captured request
+//     resent must not spend its victim's. Then the access key's budget
+//     (Limits): none left is ErrThrottled, counted for the key's summary
+//     line (kms/audit's Throttled).
+//  6. Record the signature, refusing one already used (ErrReplay): one
+//     replay cache for every dialect, namespaced by dialect, remembering
+//     each signature at least twice the largest skew any dialect accepts
+//     (api.New builds it so). Recorded only now, after the budget, so
+//     that a throttled client's retry is not a replay.
 //  7. The dialect's Route finds the operation (its URL, headers, method,
 //     content type); the operation decodes the body strictly and calls kms
 //     with a kms.Call naming the request id, the principal, the source, the
@@ -355,8 +359,14 @@ func (h *Handler) serve(c echo.Context, rq *request) (*Result, error) {
 		}
 	}
 	rq.accessKey = a.AccessKeyID
-	// The key's budget before the signature is recorded: a throttled
-	// client's retry must not be a replay.
+	// A replay is refused before it takes a token from the key's budget:
+	// else an attacker resending one captured request throttles its
+	// victim's key on this node (review finding). Looked up, not recorded:
+	// the key's budget comes before the signature is recorded, so that a
+	// throttled client's retry is not a replay.
+	if h.replay.WouldReplay(h.d.Name, a.Signature, a.SignedAt, now) {
+		return nil, authFailure(ErrReplay)
+	}
 	if !h.keyAllowed(a.AccessKeyID, now) {
 		return nil, &throttled{LimitAccessKey}
 	}

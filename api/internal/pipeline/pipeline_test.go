@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,6 +162,24 @@ func TestTableWire(t *testing.T) {
 		w, msg := tab.Wire(tc.err)
 		if w != tc.wire || msg != tc.msg || serverFault(tc.err) != tc.serverSide {
 			t.Errorf("%v: %+v %q %v", tc.err, w, msg, serverFault(tc.err))
+		}
+	}
+}
+
+// TestWireClipsMessages: Table.Wire, which makes every error answer's
+// message and every refusal's audit message, cuts each at kms.MaxMessage,
+// whatever made it: a dialect's Refusal, a pipeline kind's detail, kms's.
+func TestWireClipsMessages(t *testing.T) {
+	long := strings.Repeat("z", 30000)
+	table := Table{kms.ErrInternal: {Code: "Internal"}, kms.ErrValidation: {Code: "Validation"}, ErrMalformed: {Code: "Malformed", Message: "malformed"}}
+	for _, err := range []error{
+		Refuse(WireError{Code: "Refused"}, long),
+		fmt.Errorf("%w: header %s", ErrMalformed, long),
+		&kms.Error{Kind: kms.ErrValidation, Msg: long},
+	} {
+		w, msg := table.Wire(err)
+		if len(msg) > kms.MaxMessage || w.Code == "" {
+			t.Errorf("%T: %s, %d bytes", err, w.Code, len(msg))
 		}
 	}
 }

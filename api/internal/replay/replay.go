@@ -114,7 +114,19 @@ const Grace = 2 * time.Second
 // seen before, and either signed or first used more than Grace before now.
 // The first use bounds the repeats of a signature dated in the future.
 func (c *Cache) Replayed(namespace string, sig []byte, signedAt, now time.Time) bool {
-	first, seen := c.seen(namespace, sig, now)
+	first, seen := c.seen(namespace, sig, now, true)
+	return seen && (now.Sub(signedAt) > Grace || now.Sub(first) > Grace)
+}
+
+// WouldReplay reports what Replayed would, without recording sig: so that a
+// replay is refused before it costs its access key anything (the key's
+// budget: an attacker resending a captured request must not spend its
+// victim's), while a request refused for another reason after it leaves
+// its signature unused (a throttled client's retry is not a replay).
+// Replayed still decides: two copies that both pass WouldReplay are
+// recorded one after the other.
+func (c *Cache) WouldReplay(namespace string, sig []byte, signedAt, now time.Time) bool {
+	first, seen := c.seen(namespace, sig, now, false)
 	return seen && (now.Sub(signedAt) > Grace || now.Sub(first) > Grace)
 }
 
@@ -122,15 +134,16 @@ func (c *Cache) Replayed(namespace string, sig []byte, signedAt, now time.Time) 
 // 128-bit unforgeable value) under a namespace, e.g. a dialect's name, and
 // reports whether it had been recorded before.
 func (c *Cache) Seen(namespace string, sig []byte, now time.Time) bool {
-	_, seen := c.seen(namespace, sig, now)
+	_, seen := c.seen(namespace, sig, now, true)
 	return seen
 }
 
 // seen is Seen, also returning when sig was first recorded (now if it had
 // not been; for a frozen generation's signature, the generation's oldest
 // first use, no later than its own: Replayed's grace must not be extended
-// for a signature dated in the future).
-func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bool) {
+// for a signature dated in the future). Unless record, a signature not
+// seen is left unrecorded.
+func (c *Cache) seen(namespace string, sig []byte, now time.Time, record bool) (time.Time, bool) {
 	var k [16]byte
 	copy(k[:], sig)
 	for i := 0; i < len(namespace) && i < 16; i++ {
@@ -167,6 +180,9 @@ func (c *Cache) seen(namespace string, sig []byte, now time.Time) (time.Time, bo
 		if _, ok := slices.BinarySearch(g.fps, fp); ok {
 			return time.Unix(0, g.oldest), true
 		}
+	}
+	if !record {
+		return now, false
 	}
 	if len(c.cur) >= c.max {
 		lost = c.freeze(now, lost)

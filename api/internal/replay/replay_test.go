@@ -241,7 +241,7 @@ func TestFreezeSortsOutsideTheLock(t *testing.T) {
 	// oldest).
 	c.mu.Unlock()
 	for _, i := range []int{0, 7, n - 1} {
-		first, seen := c.seen("x", sig(i), t0.Add(2*time.Second))
+		first, seen := c.seen("x", sig(i), t0.Add(2*time.Second), true)
 		if !seen {
 			t.Fatalf("signature %d forgotten while its generation is frozen", i)
 		}
@@ -264,5 +264,30 @@ func TestFreezeSortsOutsideTheLock(t *testing.T) {
 		if !c.Seen("x", sig(i), t0.Add(3*time.Second)) {
 			t.Fatalf("signature %d forgotten once frozen", i)
 		}
+	}
+}
+
+// TestWouldReplayRecordsNothing: WouldReplay answers as Replayed would but
+// leaves a new signature unrecorded (the pipeline looks before the key's
+// budget and records after it), and sees what Replayed recorded.
+func TestWouldReplayRecordsNothing(t *testing.T) {
+	c := New(5*time.Minute, 0)
+	t0 := time.Unix(1700000000, 0)
+	signed := t0.Add(-10 * time.Second) // past Grace: a repeat is a replay
+	for range 3 {
+		if c.WouldReplay("aws", sig(1), signed, t0) {
+			t.Fatal("a new signature looked at is a replay")
+		}
+	}
+	if c.Replayed("aws", sig(1), signed, t0) {
+		t.Fatal("WouldReplay recorded the signature")
+	}
+	if !c.WouldReplay("aws", sig(1), signed, t0.Add(time.Second)) || !c.Replayed("aws", sig(1), signed, t0.Add(time.Second)) {
+		t.Fatal("a used signature is not a replay")
+	}
+	// Within Grace of its signing, a repeat is one, as for Replayed.
+	c.Replayed("aws", sig(2), t0, t0)
+	if c.WouldReplay("aws", sig(2), t0, t0.Add(time.Second)) {
+		t.Fatal("a repeat within Grace refused")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -273,11 +274,22 @@ func (o Options) decodeError(err error) error {
 		}
 		return errorf(Range, "%s is out of range", te.Field)
 	case errors.As(err, &te) && te.Field != "":
-		return errorf(Type, "%s must be %s, not a JSON %s", te.Field, o.kind(te.Type), te.Value)
+		// te.Value may hold the client's number ("number 1e999…", a map
+		// key's): clipped.
+		return errorf(Type, "%s must be %s, not a JSON %.64s", te.Field, o.kind(te.Type), te.Value)
 	case errors.As(err, &te):
-		return errorf(NotObject, "the request body must be a JSON object, not a JSON %s", te.Value)
+		return errorf(NotObject, "the request body must be a JSON object, not a JSON %.64s", te.Value)
 	case o.Exact && strings.HasPrefix(err.Error(), "json: unknown field "):
-		return errorf(Unknown, "%s is not a parameter of this action", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		// The name is the client's, at any depth and of any length, quoted
+		// by encoding/json: clipped as checkMembers clips a top-level one
+		// (a nested name was repeated whole, 30 KB into the answer and
+		// the audit record: review finding).
+		quoted := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, uerr := strconv.Unquote(quoted)
+		if uerr != nil {
+			name = quoted
+		}
+		return errorf(Unknown, "%.64q is not a parameter of this action", name)
 	case o.Exact && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)):
 		return errorf(Syntax, "the request body is not valid JSON (it ends early)")
 	}

@@ -66,6 +66,12 @@ func TestDecode(t *testing.T) {
 	if err == nil || len(err.Error()) > 120 {
 		t.Errorf("long name: %v", err)
 	}
+	// A nested one too (encoding/json's own refusal, review finding: it
+	// was repeated whole).
+	err = Decode([]byte(`{"Nested":{"`+strings.Repeat("a", 30000)+`":1}}`), new(req), exact)
+	if err == nil || len(err.Error()) > 120 || !strings.HasPrefix(err.Error(), `"aaaa`) {
+		t.Errorf("long nested name: %.200v", err)
+	}
 }
 
 // TestLooseAgreesWithDecoder holds the Unmarshal-first path of a loose
