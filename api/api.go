@@ -5,7 +5,8 @@
 // the running server) is one more dialect on the same port.
 //
 // Every request, whatever its dialect, takes one path, written once in
-// api/internal/pipeline: bound the body (1 MiB), authenticate it with the
+// api/internal/pipeline: bound the body (1 MiB, and what all bodies being
+// read hold at once: BodyBudget), authenticate it with the
 // dialect's signature scheme and one credential lookup, refuse a signature
 // already used, route and decode it, run the kms operation, write the audit
 // line (withholding the answer if it cannot be written), render it in the
@@ -56,6 +57,13 @@ type Options struct {
 	RateLimit, AuthFailureLimit float64
 	// Observer, if not nil, is told how each request ended: the metrics.
 	Observer Observer
+	// BodyBudget is how many bytes the request bodies being read (before
+	// their requests are authenticated) may hold at once, for the whole
+	// process: past it a request is refused at once with its dialect's
+	// throttling error, which its SDKs retry. 0 is 64 MiB
+	// (pipeline.DefaultBodyBudget); less than one body of 1 MiB is that.
+	// The last New sets it for every router of the process.
+	BodyBudget int64
 }
 
 // An Observer is told how each request ended (the pipeline's Observer):
@@ -86,6 +94,7 @@ func New(opts Options) *echo.Echo {
 		opts.Logger.Warn("the replay cache is full: it forgot signatures before their time, so a captured request among them could be sent again until the time given (lower --rate-limit, or spread the load over nodes)",
 			"forgotten", o.Entries, "first_used_since", o.Since.UTC().Format(time.RFC3339), "replayable_until", o.Until.UTC().Format(time.RFC3339))
 	})
+	pipeline.SetBodyBudget(opts.BodyBudget)
 	p := pipeline.Options{Service: opts.Service, Replay: rc, Now: opts.Now, Logger: opts.Logger, Observer: opts.Observer}
 	// One set of budgets for every dialect, like the replay cache.
 	if opts.RateLimit > 0 {

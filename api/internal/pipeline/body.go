@@ -12,24 +12,38 @@ import (
 // MaxBody is the largest request body any dialect accepts: 1 MiB.
 const MaxBody = 1 << 20
 
-// firstRead bounds the buffer a body is read into before its bytes arrive:
-// an attested request fits (its document, at most 16 KiB, is ≈8 KiB from
-// a Nitro enclave; base64 in JSON makes it a third larger).
-const firstRead = 32 << 10
+// firstRead bounds the buffer a body is read into before its bytes arrive,
+// which the body budget must cover from the first byte: 10,000 connections
+// (serve's bound) sending headers only hold 40 MiB, under DefaultBodyBudget,
+// so spending the budget takes bytes sent, not connections opened. A body
+// up to 4 KiB is read into one buffer; an attested request (≈11 KiB from a
+// Nitro enclave, base64 in JSON) is copied once, for 4 KiB.
+const firstRead = 4 << 10
 
 // readBody reads the whole body, refusing one over MaxBody before reading it
 // whole: at once when Content-Length says so, else as soon as the limit is
-// passed (ErrTooLarge). A body that cannot be read is ErrUnreadable.
+// passed (ErrTooLarge). A body that cannot be read is ErrUnreadable. Its
+// buffer takes its bytes from the process's budget for bodies being read
+// (bodies) before it grows, and gives them back when readBody returns,
+// whatever ends it (a panic too): a body the budget cannot cover is
+// refused at once (ErrThrottled, LimitBody), its rest unread. Not held
+// after: what an unauthenticated client could hold for long is a body it
+// sends slowly; once read, the body is authenticated (≈1 ms per MiB hashed)
+// and then dropped or given to an authenticated request.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > MaxBody {
 		return nil, ErrTooLarge
 	}
-	b, err := readAll(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength)
+	hold := bodyHold{b: &bodies}
+	defer hold.release()
+	b, err := readAll(http.MaxBytesReader(w, r.Body, MaxBody), r.ContentLength, hold.grow)
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	switch {
+	case errors.Is(err, errBodyBudget):
+		return nil, &throttled{LimitBody}
+	case errors.As(err, &mbe):
 		return nil, ErrTooLarge
-	}
-	if err != nil {
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
 	return b, nil
@@ -50,12 +64,16 @@ func discardBody(w http.ResponseWriter, r *http.Request) {
 // of its size, not grown to it from 512 bytes. A larger body's buffer grows
 // as its bytes arrive: the length is the client's claim, and a client that
 // declares a MiB and sends ten bytes, then stalls until the read timeout,
-// must not hold a MiB of the server's memory per connection.
-func readAll(r io.Reader, size int64) ([]byte, error) {
+// must not hold a MiB of the server's memory per connection. A body of
+// unknown length (size < 0) grows as one declared MaxBody long does.
+//
+// grow, if not nil, is told each capacity before a buffer of it is
+// allocated, and its error stops the read (the body budget's, readBody).
+func readAll(r io.Reader, size int64, grow func(capacity int) error) ([]byte, error) {
 	if size < 0 {
-		return io.ReadAll(r)
+		size = MaxBody
 	}
-	b := make([]byte, 0, min(size+1, firstRead+1)) // +1: room to read the EOF without growing
+	var b []byte
 	for {
 		if len(b) == cap(b) {
 			// Twice the bytes that arrived, up to the declared size (and
@@ -63,9 +81,17 @@ func readAll(r io.Reader, size int64) ([]byte, error) {
 			// caller's MaxBytesReader bounds that): a body sent whole is
 			// copied a few times, not a dozen (append grows large slices
 			// by a quarter).
-			want := 2 * cap(b)
-			if cap(b) < int(size)+1 {
-				want = min(want, int(size)+1)
+			want := min(int(size)+1, firstRead+1) // +1: room to read the EOF without growing
+			if cap(b) > 0 {
+				want = 2 * cap(b)
+				if cap(b) < int(size)+1 {
+					want = min(want, int(size)+1)
+				}
+			}
+			if grow != nil {
+				if err := grow(want); err != nil {
+					return b, err
+				}
 			}
 			grown := make([]byte, len(b), want)
 			copy(grown, b)

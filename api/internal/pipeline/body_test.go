@@ -31,13 +31,13 @@ func TestReadAll(t *testing.T) {
 			"one byte": iotest.OneByteReader(bytes.NewReader(body)),
 			"half":     iotest.HalfReader(bytes.NewReader(body)),
 		} {
-			got, err := readAll(r, size)
+			got, err := readAll(r, size, nil)
 			if err != nil || !bytes.Equal(got, body) {
 				t.Fatalf("size %d, %s: %d bytes, %v", size, name, len(got), err)
 			}
 		}
 	}
-	if _, err := readAll(iotest.ErrReader(io.ErrUnexpectedEOF), 10); err != io.ErrUnexpectedEOF {
+	if _, err := readAll(iotest.ErrReader(io.ErrUnexpectedEOF), 10, nil); err != io.ErrUnexpectedEOF {
 		t.Fatalf("error: %v", err)
 	}
 }
@@ -67,7 +67,7 @@ func (s *stalling) Read(p []byte) (int, error) {
 func TestReadAllAllocatesWhatArrives(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	b, err := readAll(&stalling{n: 10}, MaxBody)
+	b, err := readAll(&stalling{n: 10}, MaxBody, nil)
 	runtime.ReadMemStats(&after)
 	if err == nil || len(b) != 10 {
 		t.Fatalf("read %d bytes, %v", len(b), err)
@@ -91,7 +91,7 @@ func TestReadAllGrowsGeometrically(t *testing.T) {
 	body := bytes.Repeat([]byte("a"), MaxBody)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	b, err := readAll(bytes.NewReader(body), MaxBody)
+	b, err := readAll(bytes.NewReader(body), MaxBody, nil)
 	runtime.ReadMemStats(&after)
 	if err != nil || !bytes.Equal(b, body) {
 		t.Fatalf("read %d bytes, %v", len(b), err)
