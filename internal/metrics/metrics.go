@@ -84,7 +84,7 @@ func New() *Metrics {
 		}, []string{"dialect", "reason"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "attestkms_throttled_total",
-			Help: "Requests refused by a budget of this node, by dialect and limit (access_key, source, cold_chain, key_pair).",
+			Help: "Requests refused by a budget of this node, by dialect and limit (access_key, source, cold_chain, key_pair, body: the bytes of request bodies being read before authentication).",
 		}, []string{"dialect", "limit"}),
 		auditBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "attestkms_audit_bytes_total",
