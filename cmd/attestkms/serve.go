@@ -322,6 +322,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		return err
 	}
 	ln = limitConns(ln, cfg.obs.maxConnsPerSource, cfg.obs.maxConns, logger)
+	srv.ConnState = connStateHook(ln) // idle connections make room for new ones
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"
