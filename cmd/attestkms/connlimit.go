@@ -45,6 +45,7 @@ type connLimit struct {
 	net.Listener
 	perSource, total int
 	log              *slog.Logger
+	bound            string // named in its log lines; "" is serve's flags
 
 	mu      sync.Mutex
 	sources map[netip.Addr]*sourceConns
@@ -153,11 +154,15 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		for _, v := range victims {
 			v.Conn.Close() // its server goroutine sees the error and ends
 		}
+		bound := l.bound
+		if bound == "" {
+			bound = "--max-connections or --max-connections-per-source"
+		}
 		if refused > 0 {
-			l.log.Warn("refused connections past --max-connections or --max-connections-per-source", "refused", refused, "last_source", src.String())
+			l.log.Warn("refused connections past "+bound, "refused", refused, "last_source", src.String())
 		}
 		if reaped > 0 {
-			l.log.Info("closed idle keep-alive connections to admit new ones past --max-connections or --max-connections-per-source", "closed", reaped)
+			l.log.Info("closed idle keep-alive connections to admit new ones past "+bound, "closed", reaped)
 		}
 		if lc != nil {
 			return lc, nil

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,7 +37,33 @@ type obsFlags struct {
 	coldChainLimit   float64 // certificate chains not verified before, for the whole node
 	// Connections open at once on the API port; 0 is none (connlimit.go).
 	maxConns, maxConnsPerSource int
+	// The metrics listener's timeouts and connection bound (tests): zero
+	// values are metricsTimeouts and maxMetricsConns.
+	metricsTimeouts timeouts
+	metricsMaxConns int
 }
+
+// timeouts are an http.Server's.
+type timeouts struct{ readHeader, read, write, idle time.Duration }
+
+// apply sets srv's timeouts.
+func (t timeouts) apply(srv *http.Server) {
+	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = t.readHeader, t.read, t.write, t.idle
+}
+
+// The metrics listener: the API port's timeouts (serve.go), so that a
+// request never sent whole (a Content-Length and no body) holds no
+// connection past ReadTimeout; a profile may stream past WriteTimeout for
+// its seconds (net/http/pprof moves the deadline itself), at most
+// maxProfileSeconds (boundProfiles). The
+// listener shares the process's descriptors with the API port, so it
+// keeps at most maxMetricsConns open: a scraper or two, and a profile.
+var metricsTimeouts = timeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: 60 * time.Second, idle: 120 * time.Second}
+
+const (
+	maxMetricsConns   = 32
+	maxProfileSeconds = 120 // go tool pprof asks 30 by default, scripts/perf.sh 20
+)
 
 const (
 	defaultRateLimit        = 2000
@@ -52,7 +79,7 @@ const (
 
 func (f *obsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics (GET /metrics) on this separate `address`, never on the API port (plain HTTP: keep it on loopback or a private network)")
-	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-listen")
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-listen (profiles and traces of at most 120 seconds)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "the log's `format` on stderr: text or json (one object a line)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "the least `level` logged: debug (a line per request), info, warn or error")
 	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "the `rate`, in requests a second, each access key may make, with bursts of twice that; 0 for no limit. Per node: each server keeps its own count")
@@ -183,14 +210,25 @@ func (f *obsFlags) start(m *metrics.Metrics, apiAddr net.Addr, tls bool, logger 
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
+	to := f.metricsTimeouts
+	if to == (timeouts{}) {
+		to = metricsTimeouts
+	}
+	maxConns := f.metricsMaxConns
+	if maxConns <= 0 {
+		maxConns = maxMetricsConns
+	}
+	ln = limitConns(ln, 0, maxConns, logger)
+	if l, ok := ln.(*connLimit); ok {
+		l.bound = "the metrics listener's bound"
+	}
 	srv := &http.Server{
-		Handler:           m.Handler(f.pprof, printlnLogger{logger}),
-		ReadHeaderTimeout: 10 * time.Second,
-		// No WriteTimeout: /debug/pprof/profile streams for its seconds.
-		IdleTimeout:    120 * time.Second,
+		Handler:        boundProfiles(m.Handler(f.pprof, printlnLogger{logger})),
+		ConnState:      connStateHook(ln),
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       log.New(throttleLines(slog.NewLogLogger(logger.Handler(), slog.LevelWarn).Writer(), "", errorLogLines, errorLogInterval), "", 0),
 	}
+	to.apply(srv)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics listener stopped", "err", err)
@@ -209,6 +247,26 @@ func (f *obsFlags) start(m *metrics.Metrics, apiAddr net.Addr, tls bool, logger 
 		defer cancel()
 		srv.Shutdown(sctx)
 	}, nil
+}
+
+// boundProfiles refuses a profile or trace of more than maxProfileSeconds:
+// net/http/pprof moves the write deadline on by the seconds asked, so one
+// would hold its connection (and the CPU profiler, one at a time) that
+// long. ReadTimeout does not cut one short: net/http lifts the read
+// deadline once the request is read.
+func boundProfiles(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			// As pprof reads it (FormValue); NaN and Inf refused too.
+			if v := r.FormValue("seconds"); v != "" {
+				if sec, err := strconv.ParseFloat(v, 64); err == nil && !(sec <= maxProfileSeconds) {
+					http.Error(w, fmt.Sprintf("seconds: at most %d", maxProfileSeconds), http.StatusBadRequest)
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // printlnLogger is promhttp's error log, on slog.

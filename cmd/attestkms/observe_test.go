@@ -562,3 +562,60 @@ func TestLineThrottle(t *testing.T) {
 		t.Fatalf("next interval:\n%s", got)
 	}
 }
+
+// TestMetricsListenerBounds: the metrics listener closes a connection whose
+// request never comes whole (review: GET /metrics with Content-Length: 1000
+// and no body held one 150 s and more), keeps at most its bound of
+// connections open, refuses a profile longer than maxProfileSeconds (whose
+// seconds move its write deadline on), and lets one within it outlast
+// ReadTimeout and WriteTimeout.
+func TestMetricsListenerBounds(t *testing.T) {
+	to := timeouts{readHeader: time.Second, read: time.Second, write: 2 * time.Second, idle: time.Second}
+	_, stderr, _ := startServe(t, serveConfig{dataDir: filepath.Join(t.TempDir(), "data"),
+		obs: obsFlags{metricsListen: "127.0.0.1:0", pprof: true, metricsTimeouts: to, metricsMaxConns: 2}})
+	maddr := metricsAddr(t, stderr.String())
+
+	c := dial(t, maddr)
+	start := time.Now()
+	io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: kms\r\nContent-Length: 1000\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil { // to EOF: the server closed it
+		t.Fatalf("a request without its body held its connection: %v after %v", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a request without its body held its connection %v", d)
+	}
+
+	// Two connections that send nothing yet hold the bound of 2 (a new
+	// connection is never closed to admit another); a third is refused.
+	dial(t, maddr)
+	dial(t, maddr)
+	time.Sleep(50 * time.Millisecond)
+	third := dial(t, maddr)
+	io.WriteString(third, "GET /metrics HTTP/1.1\r\nHost: kms\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(third), nil); err == nil {
+		resp.Body.Close()
+		t.Fatal("a connection past the metrics listener's bound was served")
+	}
+	time.Sleep(1500 * time.Millisecond) // ReadHeaderTimeout closes the two
+
+	for _, sec := range []string{strconv.Itoa(maxProfileSeconds + 1), "1e9", "Inf", "NaN"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+maddr+"/debug/pprof/trace?seconds="+sec, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a trace of %s s: %v %v", sec, resp, err)
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+	}
+	start = time.Now()
+	if code, _ := get(t, "http://"+maddr+"/debug/pprof/profile?seconds=3"); code != http.StatusOK {
+		t.Errorf("a profile of 3 s: %d", code)
+	}
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("a profile of 3 s, past ReadTimeout (1 s) and WriteTimeout (2 s), was cut short at %v", d)
+	}
+}
