@@ -7,9 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,25 +37,55 @@ type obsFlags struct {
 	coldChainLimit   float64 // certificate chains not verified before, for the whole node
 	// Connections open at once on the API port; 0 is none (connlimit.go).
 	maxConns, maxConnsPerSource int
+	// The metrics listener's timeouts and connection bound (tests): zero
+	// values are metricsTimeouts and maxMetricsConns.
+	metricsTimeouts timeouts
+	metricsMaxConns int
 }
+
+// timeouts are an http.Server's.
+type timeouts struct{ readHeader, read, write, idle time.Duration }
+
+// apply sets srv's timeouts.
+func (t timeouts) apply(srv *http.Server) {
+	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = t.readHeader, t.read, t.write, t.idle
+}
+
+// The metrics listener: the API port's timeouts (serve.go), so that a
+// request never sent whole (a Content-Length and no body) holds no
+// connection past ReadTimeout; a profile may stream past WriteTimeout for
+// its seconds (net/http/pprof moves the deadline itself), at most
+// maxProfileSeconds (boundProfiles). The
+// listener shares the process's descriptors with the API port, so it
+// keeps at most maxMetricsConns open: a scraper or two, and a profile.
+var metricsTimeouts = timeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: 60 * time.Second, idle: 120 * time.Second}
+
+const (
+	maxMetricsConns   = 32
+	maxProfileSeconds = 120 // go tool pprof asks 30 by default, scripts/perf.sh 20
+)
 
 const (
 	defaultRateLimit        = 2000
 	defaultAuthFailureLimit = 20
 	defaultColdChainLimit   = 50
 	defaultMaxConns         = 10000
-	defaultMaxConnsPerSrc   = 512
+	// Per source: kmsload and scripts/perf.sh run 64 connections from one
+	// address, SDK pools a few each; 128 makes whoever would hold the
+	// 10,000 in all with connections that are new or busy (never closed
+	// to admit others, unlike idle ones) need 79 addresses, not 20.
+	defaultMaxConnsPerSrc = 128
 )
 
 func (f *obsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "serve Prometheus metrics (GET /metrics) on this separate `address`, never on the API port (plain HTTP: keep it on loopback or a private network)")
-	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-listen")
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on --metrics-listen (profiles and traces of at most 120 seconds)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "the log's `format` on stderr: text or json (one object a line)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "the least `level` logged: debug (a line per request), info, warn or error")
 	fs.Float64Var(&f.rateLimit, "rate-limit", defaultRateLimit, "the `rate`, in requests a second, each access key may make, with bursts of twice that; 0 for no limit. Per node: each server keeps its own count")
 	fs.Float64Var(&f.authFailureLimit, "auth-failure-limit", defaultAuthFailureLimit, "the `rate`, in requests a second, at which each source address (an IPv6 /64) may fail authentication, with bursts of twice that, before its requests that name no known access key are refused unchecked; 0 for no limit. Per node")
-	fs.IntVar(&f.maxConns, "max-connections", defaultMaxConns, "the `number` of connections the API port keeps open at once; past it new ones are closed at once; 0 for no limit. Per node")
-	fs.IntVar(&f.maxConnsPerSource, "max-connections-per-source", defaultMaxConnsPerSrc, "the `number` of connections one source address (an IPv6 /64) may keep open at once on the API port; 0 for no limit. Per node")
+	fs.IntVar(&f.maxConns, "max-connections", defaultMaxConns, "the `number` of connections the API port keeps open at once; past it the connection idle longest between requests is closed to admit a new one, or, if none is idle, the new one is closed at once; 0 for no limit. Per node")
+	fs.IntVar(&f.maxConnsPerSource, "max-connections-per-source", defaultMaxConnsPerSrc, "the `number` of connections one source address (an IPv6 /64) may keep open at once on the API port; past it the source's own connection idle longest is closed to admit a new one, or the new one is closed; 0 for no limit. Per node")
 	fs.Float64Var(&f.coldChainLimit, "cold-chain-limit", defaultColdChainLimit, "the `rate`, in chains a second, at which the server verifies attestation certificate chains it has not verified before, with bursts of twice that (a chain verified before is never limited); 0 for no limit. Per node")
 }
 
@@ -178,14 +210,25 @@ func (f *obsFlags) start(m *metrics.Metrics, apiAddr net.Addr, tls bool, logger 
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           m.Handler(f.pprof, printlnLogger{logger}),
-		ReadHeaderTimeout: 10 * time.Second,
-		// No WriteTimeout: /debug/pprof/profile streams for its seconds.
-		IdleTimeout:    120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	to := f.metricsTimeouts
+	if to == (timeouts{}) {
+		to = metricsTimeouts
 	}
+	maxConns := f.metricsMaxConns
+	if maxConns <= 0 {
+		maxConns = maxMetricsConns
+	}
+	ln = limitConns(ln, 0, maxConns, logger)
+	if l, ok := ln.(*connLimit); ok {
+		l.bound = "the metrics listener's bound"
+	}
+	srv := &http.Server{
+		Handler:        boundProfiles(m.Handler(f.pprof, printlnLogger{logger})),
+		ConnState:      connStateHook(ln),
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       log.New(throttleLines(slog.NewLogLogger(logger.Handler(), slog.LevelWarn).Writer(), "", errorLogLines, errorLogInterval), "", 0),
+	}
+	to.apply(srv)
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("metrics listener stopped", "err", err)
@@ -204,6 +247,26 @@ func (f *obsFlags) start(m *metrics.Metrics, apiAddr net.Addr, tls bool, logger 
 		defer cancel()
 		srv.Shutdown(sctx)
 	}, nil
+}
+
+// boundProfiles refuses a profile or trace of more than maxProfileSeconds:
+// net/http/pprof moves the write deadline on by the seconds asked, so one
+// would hold its connection (and the CPU profiler, one at a time) that
+// long. ReadTimeout does not cut one short: net/http lifts the read
+// deadline once the request is read.
+func boundProfiles(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/debug/pprof/") {
+			// As pprof reads it (FormValue); NaN and Inf refused too.
+			if v := r.FormValue("seconds"); v != "" {
+				if sec, err := strconv.ParseFloat(v, 64); err == nil && !(sec <= maxProfileSeconds) {
+					http.Error(w, fmt.Sprintf("seconds: at most %d", maxProfileSeconds), http.StatusBadRequest)
+					return
+				}
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // printlnLogger is promhttp's error log, on slog.
@@ -255,4 +318,72 @@ func (w *noticeWriter) Write(p []byte) (int, error) {
 			w.log.Info(line)
 		}
 	}
+}
+
+// lineThrottle passes on at most limit of the lines written to it each
+// interval, and then, once that interval is over, one line saying how
+// many it left out. It is the API and metrics servers' ErrorLog: net/http
+// logs a line there for every connection whose TLS handshake fails, and a
+// client needs no credential to open a thousand a second (review: 2000
+// connections, 2000 lines on stderr and journald in 0.65 s). The first
+// lines of a burst are kept, for they say what is going on.
+type lineThrottle struct {
+	w        io.Writer
+	prefix   string // of its own line, as the log's others have it
+	limit    int
+	interval time.Duration
+
+	mu         sync.Mutex
+	start      time.Time // of the current interval
+	n          int       // lines written in it
+	suppressed int
+	flush      *time.Timer // pending: the line saying how many were left out
+}
+
+const (
+	errorLogLines    = 10 // each errorLogInterval
+	errorLogInterval = time.Minute
+)
+
+// throttleLines wraps w, to which log.Logger writes one line a call.
+func throttleLines(w io.Writer, prefix string, limit int, interval time.Duration) *lineThrottle {
+	return &lineThrottle{w: w, prefix: prefix, limit: limit, interval: interval}
+}
+
+func (t *lineThrottle) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if now.Sub(t.start) >= t.interval {
+		t.report()
+		t.start, t.n = now, 0
+	}
+	if t.n < t.limit {
+		t.n++
+		return t.w.Write(p)
+	}
+	t.suppressed++
+	if t.flush == nil {
+		// Said when the interval ends, even if nothing more comes.
+		t.flush = time.AfterFunc(t.start.Add(t.interval).Sub(now), func() {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			t.flush = nil
+			t.report()
+		})
+	}
+	return len(p), nil
+}
+
+// report writes how many lines were left out, if any; t.mu is held.
+func (t *lineThrottle) report() {
+	if t.flush != nil {
+		t.flush.Stop()
+		t.flush = nil
+	}
+	if t.suppressed == 0 {
+		return
+	}
+	fmt.Fprintf(t.w, "%ssuppressed %d similar lines (at most %d are logged every %s)\n", t.prefix, t.suppressed, t.limit, t.interval)
+	t.suppressed = 0
 }

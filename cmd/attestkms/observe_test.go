@@ -512,3 +512,110 @@ func TestColdChainBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestServeTLSHandshakeErrorLog: a connection that fails its TLS handshake
+// (here: opened and closed at once, which needs no credential) does not
+// write a line each to stderr: a thousand write a few (review: 2000 in
+// 0.65 s wrote 2000 lines to journald).
+func TestServeTLSHandshakeErrorLog(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := selfSigned(t, dir)
+	addr, stderr, _ := startServe(t, serveConfig{dataDir: filepath.Join(dir, "data"), tlsCert: certFile, tlsKey: keyFile})
+	for range 1000 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+	}
+	// The server logs as it gets to each: wait until it has said all.
+	for last, deadline := -1, time.Now().Add(20*time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		n := len(stderr.String())
+		if n == last {
+			break
+		}
+		last = n
+	}
+	if n := strings.Count(stderr.String(), "TLS handshake error"); n == 0 || n > errorLogLines {
+		t.Fatalf("1000 failed TLS handshakes wrote %d lines, want 1 to %d", n, errorLogLines)
+	}
+}
+
+// TestLineThrottle: at most limit lines an interval pass, then one line
+// says how many were left out, when the interval ends, even if nothing
+// more is written; the next interval passes lines again.
+func TestLineThrottle(t *testing.T) {
+	var out syncBuffer
+	w := throttleLines(&out, "p: ", 3, 200*time.Millisecond)
+	for i := range 1000 {
+		fmt.Fprintf(w, "line %d\n", i)
+	}
+	if got := out.String(); got != "line 0\nline 1\nline 2\n" {
+		t.Fatalf("first interval wrote:\n%s", got)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got := out.String(); !strings.HasSuffix(got, "line 2\np: suppressed 997 similar lines (at most 3 are logged every 200ms)\n") {
+		t.Fatalf("after the interval:\n%s", got)
+	}
+	fmt.Fprintf(w, "again\n")
+	if got := out.String(); !strings.HasSuffix(got, "lines (at most 3 are logged every 200ms)\nagain\n") {
+		t.Fatalf("next interval:\n%s", got)
+	}
+}
+
+// TestMetricsListenerBounds: the metrics listener closes a connection whose
+// request never comes whole (review: GET /metrics with Content-Length: 1000
+// and no body held one 150 s and more), keeps at most its bound of
+// connections open, refuses a profile longer than maxProfileSeconds (whose
+// seconds move its write deadline on), and lets one within it outlast
+// ReadTimeout and WriteTimeout.
+func TestMetricsListenerBounds(t *testing.T) {
+	to := timeouts{readHeader: time.Second, read: time.Second, write: 2 * time.Second, idle: time.Second}
+	_, stderr, _ := startServe(t, serveConfig{dataDir: filepath.Join(t.TempDir(), "data"),
+		obs: obsFlags{metricsListen: "127.0.0.1:0", pprof: true, metricsTimeouts: to, metricsMaxConns: 2}})
+	maddr := metricsAddr(t, stderr.String())
+
+	c := dial(t, maddr)
+	start := time.Now()
+	io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: kms\r\nContent-Length: 1000\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil { // to EOF: the server closed it
+		t.Fatalf("a request without its body held its connection: %v after %v", err, time.Since(start))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("a request without its body held its connection %v", d)
+	}
+
+	// Two connections that send nothing yet hold the bound of 2 (a new
+	// connection is never closed to admit another); a third is refused.
+	dial(t, maddr)
+	dial(t, maddr)
+	time.Sleep(50 * time.Millisecond)
+	third := dial(t, maddr)
+	io.WriteString(third, "GET /metrics HTTP/1.1\r\nHost: kms\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(third), nil); err == nil {
+		resp.Body.Close()
+		t.Fatal("a connection past the metrics listener's bound was served")
+	}
+	time.Sleep(1500 * time.Millisecond) // ReadHeaderTimeout closes the two
+
+	for _, sec := range []string{strconv.Itoa(maxProfileSeconds + 1), "1e9", "Inf", "NaN"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+maddr+"/debug/pprof/trace?seconds="+sec, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("a trace of %s s: %v %v", sec, resp, err)
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		cancel()
+	}
+	start = time.Now()
+	if code, _ := get(t, "http://"+maddr+"/debug/pprof/profile?seconds=3"); code != http.StatusOK {
+		t.Errorf("a profile of 3 s: %d", code)
+	}
+	if d := time.Since(start); d < 3*time.Second {
+		t.Errorf("a profile of 3 s, past ReadTimeout (1 s) and WriteTimeout (2 s), was cut short at %v", d)
+	}
+}

@@ -315,13 +315,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		TLSConfig:         tlsConfig,
-		ErrorLog:          log.New(stderr, "attestkms: http: ", 0),
+		// A line per failed TLS handshake, which anyone may cause: throttled.
+		ErrorLog: log.New(throttleLines(stderr, "attestkms: http: ", errorLogLines, errorLogInterval), "attestkms: http: ", 0),
 	}
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
 	}
 	ln = limitConns(ln, cfg.obs.maxConnsPerSource, cfg.obs.maxConns, logger)
+	srv.ConnState = connStateHook(ln) // idle connections make room for new ones
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"
