@@ -172,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	region := fs.String("region", "us-east-1", "the `region` to sign for: the server's (attestkms serve --region), which refuses any other")
 	credFile := fs.String("credential", "attestkms-data/admin-credential.json", "the credential `file` attestkms wrote")
 	op := fs.String("op", "GenerateDataKey", "the `operation` to load")
-	conc := fs.Int("concurrency", 8, "concurrent workers, each with its own connection")
+	conc := fs.Int("concurrency", 8, "concurrent workers, each with its own connection (above the server's --max-connections-per-source, 128 by default, the server refuses the rest: raise it for such a load)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to run (at most 5m); with --baseline, each server is loaded this long")
 	requests := fs.Int64("requests", 0, "stop after this many requests (0: only --duration); with --baseline, each server gets this many")
 	allowRemote := fs.Bool("allow-remote", false, "load an endpoint that is not a loopback address (a server you operate)")
