@@ -231,6 +231,24 @@ type nitroFixture struct {
 
 func newNitroFixture(t *testing.T, debug bool) nitroFixture {
 	t.Helper()
+	pcrs := map[int][]byte{0: make([]byte, 48)}
+	for i := range pcrs[0] {
+		pcrs[0][i] = byte(i + 1)
+	}
+	if debug {
+		pcrs = nil // all zero: a debug-mode enclave
+	}
+	f := newNitroFixturePCRs(t, pcrs)
+	if !debug {
+		f.image = hex.EncodeToString(pcrs[0])
+	}
+	return f
+}
+
+// newNitroFixturePCRs is a test CA and a fresh document of its, with pcrs
+// (nil: every PCR zero).
+func newNitroFixturePCRs(t *testing.T, pcrs map[int][]byte) nitroFixture {
+	t.Helper()
 	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -244,22 +262,12 @@ func newNitroFixture(t *testing.T, debug bool) nitroFixture {
 		t.Fatal(err)
 	}
 	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	pcrs := map[int][]byte{0: make([]byte, 48)}
-	for i := range pcrs[0] {
-		pcrs[0][i] = byte(i + 1)
-	}
-	if debug {
-		pcrs = nil // all zero: a debug-mode enclave
-	}
 	now := time.Now().UTC().Truncate(time.Second)
 	doc, err := ca.Sign(nitrotest.Document{Timestamp: now, PCRs: pcrs, PublicKey: der})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := nitroFixture{root: filepath.Join(dir, "ca", "root.pem"), doc: filepath.Join(dir, "doc.cbor"), image: strings.Repeat("0", 96), time: now}
-	if !debug {
-		f.image = hex.EncodeToString(pcrs[0])
-	}
 	if err := os.WriteFile(f.doc, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -406,38 +414,19 @@ func TestPolicyTestDebugEnclave(t *testing.T) {
 // carries PCR0; before the verifier enforced that, the document was
 // admitted as a debug-mode enclave's and the …IfExists held for it.
 func TestPolicyTestNoPCR0(t *testing.T) {
-	ca, err := nitrotest.NewTestCA(attest.FormatNitro, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := ca.Save(filepath.Join(dir, "ca")); err != nil {
-		t.Fatal(err)
-	}
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	image := make([]byte, 48)
 	for i := range image {
 		image[i] = 7
 	}
-	doc, err := ca.Sign(nitrotest.Document{Timestamp: time.Now().UTC().Truncate(time.Second), PCRs: map[int][]byte{1: image, 2: image}, PublicKey: der})
-	if err != nil {
-		t.Fatal(err)
-	}
-	docPath := filepath.Join(dir, "doc.cbor")
-	if err := os.WriteFile(docPath, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	fx := newNitroFixturePCRs(t, map[int][]byte{1: image, 2: image})
+	dir := t.TempDir()
 	pol := writeTemp(t, dir, "p.json", `{"Version":"2012-10-17","Statement":[
  {"Sid":"enclave","Effect":"Allow","Principal":{"AWS":"111122223333"},
   "Action":["kms:Decrypt","kms:GenerateDataKey"],"Resource":"*",
   "Condition":{"StringEquals":{"kms:RecipientAttestation:Format":"nitro"},
    "StringEqualsIfExists":{"kms:RecipientAttestation:ImageSha384":"`+hex.EncodeToString(image)+`"}}}]}`)
 	for _, extra := range [][]string{nil, {"--allow-debug-enclaves"}} {
-		args := append([]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--evidence", docPath, "--nitro-roots", filepath.Join(dir, "ca", "root.pem")}, extra...)
+		args := append([]string{"policy", "test", "--in", pol, "--action", "kms:Decrypt", "--evidence", fx.doc, "--nitro-roots", fx.root}, extra...)
 		code, out, _ := runCmd(args...)
 		if code != 1 || !strings.Contains(out, "denied") || !strings.Contains(out, "no PCR0") {
 			t.Errorf("%v: a document without PCR0: exit %d\n%s", extra, code, out)
