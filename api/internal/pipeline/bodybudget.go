@@ -76,9 +76,6 @@ func (b *bodyBudget) reserve(n int64) bool {
 // release returns n bytes reserve took.
 func (b *bodyBudget) release(n int64) { b.held.Add(-n) }
 
-// heldBytes is how many bytes bodies being read hold now: for tests.
-func (b *bodyBudget) heldBytes() int64 { return b.held.Load() }
-
 // A bodyHold is what one body being read holds of the budget.
 type bodyHold struct {
 	b *bodyBudget

@@ -25,6 +25,9 @@ import (
 
 // withBodyBudget makes the process's budget for bodies being read n bytes
 // for the test (tests that read bodies do not run in parallel).
+// heldBytes is how many bytes bodies being read hold now.
+func (b *bodyBudget) heldBytes() int64 { return b.held.Load() }
+
 func withBodyBudget(t *testing.T, n int64) {
 	t.Helper()
 	old := bodies.size.Load()
