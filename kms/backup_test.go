@@ -43,9 +43,11 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	if _, err := s.CreateAlias(bg, s.testCall(), &CreateAliasRequest{AliasName: "alias/backed-up", TargetKeyID: keys[1]}); err != nil {
 		t.Fatal(err)
 	}
-	// A scoped credential: its secret is sealed bound to its admin
-	// permission, identity policy and expiry, which must survive intact.
-	ops := mustCredential(t, s, &CreateCredentialRequest{Name: "ops", Admin: true, ExpiresIn: 90 * time.Minute,
+	// Scoped credentials: a secret is sealed bound to its admin
+	// permission, identity policy and expiry, which must survive intact
+	// (an admin carries no identity policy: two credentials).
+	ops := mustCredential(t, s, &CreateCredentialRequest{Name: "ops", Admin: true, ExpiresIn: 90 * time.Minute})
+	ci := mustCredential(t, s, &CreateCredentialRequest{Name: "ci", ExpiresIn: 90 * time.Minute,
 		IdentityPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -88,7 +90,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d data keys before the backup, %d keys in it, %d made by the load in all", len(before), resp.Header.Keys, len(load))
-	if resp.Header.Keys < 4 || resp.Header.Credentials != 2 || resp.Header.Aliases != 1 {
+	if resp.Header.Keys < 4 || resp.Header.Credentials != 3 || resp.Header.Aliases != 1 {
 		t.Fatalf("header %+v", resp.Header)
 	}
 	if bytes.Contains(resp.Backup, []byte(mustReadRootB64(t, s))) {
@@ -130,10 +132,11 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 	if k, err := r.st.Key(bg, keys[0]); err != nil || len(k.Materials) != 2 {
 		t.Fatalf("rotated key %v, %v", k, err)
 	}
-	if len(r.listCredentials()) != 2 {
+	if len(r.listCredentials()) != 3 {
 		t.Fatal("credentials not restored")
 	}
-	r.callAs(t, ops.AccessKeyID) // the scoped credential authenticates
+	r.callAs(t, ops.AccessKeyID) // the scoped credentials authenticate
+	r.callAs(t, ci.AccessKeyID)
 	recs := auditRecords(t, r)
 	found := false
 	for _, rec := range recs {

@@ -378,6 +378,7 @@ func TestAdminAPIRefusals(t *testing.T) {
 		{"negative expiry", "CreateCredential", `{"Name":"x","ExpiresInSeconds":-1}`, "ValidationException"},
 		{"a key policy as identity policy", "CreateCredential", `{"Name":"x","IdentityPolicy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"}`, "MalformedPolicyDocumentException"},
 		{"duplicate name", "CreateCredential", `{"Name":"admin","Admin":true}`, "AlreadyExistsException"},
+		{"an admin with an identity policy", "CreateCredential", `{"Name":"x","Admin":true,"IdentityPolicy":"{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"kms:*\",\"Resource\":\"*\"}]}"}`, "ValidationException"},
 		{"unknown operation", "CreateUser", `{}`, "UnknownOperationException"},
 		{"no access key id", "DeleteCredential", `{}`, "ValidationException"},
 	} {
