@@ -127,8 +127,15 @@ func errorf(kind error, format string, args ...any) error {
 }
 
 // textOf is the text fmt prints for a, if a is text: a string of any
-// string type, an error or a Stringer.
-func textOf(a any) (string, bool) {
+// string type, an error or a Stringer. An Error or String method that
+// panics (a nil pointer's) is left to fmt, which prints the panic instead
+// of raising it (ok false: the argument is not cut).
+func textOf(a any) (text string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			text, ok = "", false
+		}
+	}()
 	switch v := a.(type) {
 	case string:
 		return v, true

@@ -54,3 +54,19 @@ func TestClipMessage(t *testing.T) {
 		t.Fatalf("Message of a 30 KB *Error: %d bytes", len(got))
 	}
 }
+
+// nilErr is an error whose Error method a nil pointer cannot run.
+type nilErr struct{ msg string }
+
+func (e *nilErr) Error() string { return e.msg }
+
+// TestErrorfNilPointerArgument: errorf's cut asks an error argument for
+// its text; a nil pointer's Error panics, which fmt would have printed as
+// "%!v(PANIC=…)" — errorf must not raise it instead.
+func TestErrorfNilPointerArgument(t *testing.T) {
+	var e *nilErr
+	err := errorf(ErrValidation, "cause: %v", e)
+	if err == nil || !strings.Contains(err.Error(), "cause: ") {
+		t.Fatalf("%v", err)
+	}
+}

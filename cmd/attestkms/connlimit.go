@@ -47,13 +47,14 @@ type connLimit struct {
 	log              *slog.Logger
 	bound            string // named in its log lines; "" is serve's flags
 
-	mu      sync.Mutex
-	sources map[netip.Addr]*sourceConns
-	all     int
-	idle    list.List // of *limitedConn, oldest idle first
-	refused int       // since the last line logged
-	reaped  int       // idle connections closed, since the last line logged
-	logged  time.Time // when a line about refused connections was last logged
+	mu          sync.Mutex
+	sources     map[netip.Addr]*sourceConns
+	all         int
+	idle        list.List  // of *limitedConn, oldest idle first
+	refused     int        // since the last line logged
+	reaped      int        // idle connections closed, since the last line logged
+	lastRefused netip.Addr // the source of the last connection refused
+	logged      time.Time  // when a line about refused connections was last logged
 }
 
 // sourceConns is one source's connections.
@@ -135,13 +136,15 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		} else {
 			victims = nil
 			l.refused++
+			l.lastRefused = src
 			if s.open == 0 {
 				delete(l.sources, src)
 			}
 		}
 		var refused, reaped int
+		var lastRefused netip.Addr
 		if now := time.Now(); (l.refused > 0 || l.reaped > 0) && now.Sub(l.logged) >= time.Minute {
-			refused, reaped, l.refused, l.reaped, l.logged = l.refused, l.reaped, 0, 0, now
+			refused, reaped, lastRefused, l.refused, l.reaped, l.logged = l.refused, l.reaped, l.lastRefused, 0, 0, now
 		}
 		var lc *limitedConn
 		if admit {
@@ -159,7 +162,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 			bound = "--max-connections or --max-connections-per-source"
 		}
 		if refused > 0 {
-			l.log.Warn("refused connections past "+bound, "refused", refused, "last_source", src.String())
+			l.log.Warn("refused connections past "+bound, "refused", refused, "last_source", lastRefused.String())
 		}
 		if reaped > 0 {
 			l.log.Info("closed idle keep-alive connections to admit new ones past "+bound, "closed", reaped)

@@ -51,14 +51,17 @@ func (t timeouts) apply(srv *http.Server) {
 	srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = t.readHeader, t.read, t.write, t.idle
 }
 
-// The metrics listener: the API port's timeouts (serve.go), so that a
+// apiTimeouts are the API port's (serve.go) and the metrics listener's.
+var apiTimeouts = timeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: 60 * time.Second, idle: 120 * time.Second}
+
+// The metrics listener: the API port's timeouts (apiTimeouts), so that a
 // request never sent whole (a Content-Length and no body) holds no
 // connection past ReadTimeout; a profile may stream past WriteTimeout for
 // its seconds (net/http/pprof moves the deadline itself), at most
 // maxProfileSeconds (boundProfiles). The
 // listener shares the process's descriptors with the API port, so it
 // keeps at most maxMetricsConns open: a scraper or two, and a profile.
-var metricsTimeouts = timeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: 60 * time.Second, idle: 120 * time.Second}
+var metricsTimeouts = apiTimeouts
 
 const (
 	maxMetricsConns   = 32
@@ -364,13 +367,20 @@ func (t *lineThrottle) Write(p []byte) (int, error) {
 	}
 	t.suppressed++
 	if t.flush == nil {
-		// Said when the interval ends, even if nothing more comes.
-		t.flush = time.AfterFunc(t.start.Add(t.interval).Sub(now), func() {
+		// Said when the interval ends, even if nothing more comes. A
+		// timer that fired while report stopped it in vain finds another
+		// (or none) in t.flush, and leaves it alone.
+		var tm *time.Timer
+		tm = time.AfterFunc(t.start.Add(t.interval).Sub(now), func() {
 			t.mu.Lock()
 			defer t.mu.Unlock()
+			if t.flush != tm {
+				return
+			}
 			t.flush = nil
 			t.report()
 		})
+		t.flush = tm
 	}
 	return len(p), nil
 }

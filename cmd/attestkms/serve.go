@@ -308,16 +308,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer, ready chan<- 
 		apiOpts.Observer = m
 	}
 	srv := &http.Server{
-		Handler:           api.New(apiOpts),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		TLSConfig:         tlsConfig,
+		Handler:        api.New(apiOpts),
+		MaxHeaderBytes: 64 << 10,
+		TLSConfig:      tlsConfig,
 		// A line per failed TLS handshake, which anyone may cause: throttled.
 		ErrorLog: log.New(throttleLines(stderr, "attestkms: http: ", errorLogLines, errorLogInterval), "attestkms: http: ", 0),
 	}
+	apiTimeouts.apply(srv)
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		return err
