@@ -44,7 +44,8 @@ func SetBodyBudget(n int64) {
 
 // A bodyBudget counts the bytes held by the buffers of bodies being read.
 // A body's reservation grows before its buffer does (readAll), so held
-// never exceeds size: a client that sends a body slowly or stalls holds at
+// never exceeds size (the memory does, briefly, by the buffer being copied
+// out of as one grows: at most 1.5 times size in all): a client that sends a body slowly or stalls holds at
 // most what it sent (twice, as the buffer doubles), and only while the
 // budget lasts; past it, requests are refused at once, with the dialect's
 // throttling error (which its SDKs retry), instead of the server growing
