@@ -65,11 +65,19 @@ func TestStalledBodiesBudget(t *testing.T) {
 		return resp.StatusCode, string(b), true
 	}
 
-	first := send(1<<20, 700<<10)
-	defer first.Close() // else srv.Close waits for its body
 	// Until the server has read the first body's bytes (its buffer holds
-	// the budget), a second may be read too: try again on a new connection.
+	// the budget), a second may be read too, and on a loaded machine the
+	// two may race for the budget so that the first is the one refused:
+	// try again, a new first and a new second, each time waiting longer
+	// for the first to be read.
+	var first net.Conn
+	defer func() { first.Close() }() // else srv.Close waits for its body
 	for try := 0; ; try++ {
+		if first != nil {
+			first.Close()
+		}
+		first = send(1<<20, 700<<10)
+		time.Sleep(time.Duration(try+1) * 100 * time.Millisecond)
 		second := send(1<<20, 700<<10)
 		start := time.Now()
 		status, body, ok := answer(second, time.Second)
